@@ -1,0 +1,266 @@
+"""Answer checks whose failure messages teach.
+
+A test cell in a lesson calls these instead of a bare ``assert``. When an answer is wrong the learner
+reads what was asked, what was expected, what came back (with shapes), where they first differ, and,
+when the wrong answer matches a typical mistake, the name of that mistake:
+
+>>> check_array("flip", np.array([1, 2]), np.array([1, 2]))   # passes silently
+>>> check_array("flip", np.array([2, 1]), np.array([1, 2]),
+...             mistakes={"the kernel was flipped": np.array([2, 1])})
+Traceback (most recent call last):
+...
+cnnbook.checks.CheckFailed: flip: this looks like a typical slip: the kernel was flipped.
+...
+
+``CheckFailed`` subclasses ``AssertionError`` so that nbgrader (and pytest) count it as a failed test.
+"""
+from __future__ import annotations
+
+import math
+import types
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+__all__ = [
+    "CheckFailed",
+    "check_array",
+    "check_value",
+    "check_shape",
+    "check_true",
+    "check_raises",
+    "check_no_forbidden_calls",
+    "passed",
+]
+
+_ARRAY_PRINT = dict(precision=4, suppress=True, threshold=64, edgeitems=3, linewidth=100)
+
+
+class CheckFailed(AssertionError):
+    """A wrong answer, with an explanation meant for the learner."""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        with np.printoptions(**_ARRAY_PRINT):
+            return np.array2string(value, separator=", ", prefix="    ").replace("\n", "\n    ")
+    if _is_tensor(value):
+        return _fmt(value.detach().cpu().numpy()) + "  (a torch tensor)"
+    return repr(value)
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    """Return a plain numpy array for arrays, tensors and nested lists of numbers, else None."""
+    if _is_tensor(value):
+        return value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError):
+            return None
+        return arr if arr.dtype.kind in "biuf" else None
+    return None
+
+
+def _matches(got: np.ndarray, candidate: Any, rtol: float, atol: float) -> bool:
+    cand = _as_array(candidate)
+    if cand is None or cand.shape != got.shape:
+        return False
+    return bool(np.allclose(got.astype(float), cand.astype(float), rtol=rtol, atol=atol, equal_nan=True))
+
+
+def _fail(what: str, lines: Iterable[str], hint: str | None) -> None:
+    msg = what + ":\n  " + "\n  ".join(lines)
+    if hint:
+        msg += f"\n  Hint: {hint}"
+    raise CheckFailed(msg)
+
+
+def check_array(
+    what: str,
+    got: Any,
+    expected: Any,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    mistakes: Mapping[str, Any] | None = None,
+    hint: str | None = None,
+    check_dtype_kind: bool = False,
+) -> None:
+    """Check that ``got`` is an array equal to ``expected`` (within tolerances).
+
+    Parameters
+    ----------
+    what : a short description of the call being checked, e.g. ``"conv2d_single(image, kernel)"``.
+    got, expected : numpy arrays (or torch tensors / nested lists for ``got``).
+    mistakes : optional ``{name of a typical slip: the wrong answer that slip produces}``; when ``got``
+        equals one of them the message names the slip.
+    hint : a sentence shown under the message.
+    """
+    exp = _as_array(expected)
+    if exp is None:
+        raise TypeError(f"check_array needs an array as `expected`, got {type(expected).__name__}")
+    if got is None:
+        _fail(what, ["returned None. Did you forget the `return` statement?",
+                     f"expected an array of shape {exp.shape}"], hint)
+    arr = _as_array(got)
+    if arr is None:
+        _fail(what, [f"expected a numpy array of shape {exp.shape}, but got a {type(got).__name__}: {_fmt(got)}"],
+              hint)
+    assert arr is not None
+    if mistakes:
+        for name, wrong in mistakes.items():
+            if _matches(arr, wrong, rtol, atol) and not _matches(arr, exp, rtol, atol):
+                _fail(what, [f"this looks like a typical slip: {name}.",
+                             f"expected (shape {exp.shape}):\n    {_fmt(exp)}",
+                             f"got (shape {arr.shape}):\n    {_fmt(arr)}"], hint)
+    if arr.shape != exp.shape:
+        lines = [f"wrong shape: expected {exp.shape}, got {arr.shape}."]
+        if arr.ndim == exp.ndim and sorted(arr.shape) == sorted(exp.shape) and arr.ndim >= 3:
+            lines.append("The same sizes in another order: are the channels first where they should be last "
+                         "(or the other way round)?")
+        elif arr.T.shape == exp.shape and arr.ndim == 2:
+            lines.append("That is the transposed shape: are rows and columns (height and width) swapped?")
+        lines.append(f"got:\n    {_fmt(arr)}")
+        _fail(what, lines, hint)
+    if check_dtype_kind and arr.dtype.kind != exp.dtype.kind:
+        _fail(what, [f"expected values of dtype kind {exp.dtype} but got {arr.dtype}"], hint)
+    if arr.dtype.kind not in "biufc":
+        _fail(what, [f"expected numbers, got an array of dtype {arr.dtype}"], hint)
+    a = arr.astype(float)
+    e = exp.astype(float)
+    close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if close.all():
+        return
+    bad = np.argwhere(~close)
+    first = tuple(int(i) for i in bad[0])
+    lines = [
+        f"{len(bad)} of {exp.size} values differ (tolerance rtol={rtol:g}, atol={atol:g}).",
+        f"first difference at index {first}: expected {e[first]:.6g}, got {a[first]:.6g}.",
+        f"expected (shape {exp.shape}):\n    {_fmt(exp)}",
+        f"got (shape {arr.shape}):\n    {_fmt(arr)}",
+    ]
+    if np.allclose(a, -e, rtol=rtol, atol=atol):
+        lines.insert(1, "Every value has the wrong sign.")
+    elif e.any() and np.allclose(a, 0):
+        lines.insert(1, "Everything came back zero: is the result ever written into the output array?")
+    _fail(what, lines, hint)
+
+
+def check_value(
+    what: str,
+    got: Any,
+    expected: Any,
+    *,
+    rel_tol: float = 1e-9,
+    abs_tol: float = 0.0,
+    mistakes: Mapping[str, Any] | None = None,
+    hint: str | None = None,
+) -> None:
+    """Check one value: a number (within tolerance), a string, a tuple, a list or any ``==``-able value.
+
+    Numbers must be real Python/numpy numbers (an object that only claims equality does not pass).
+    """
+    if mistakes:
+        for name, wrong in mistakes.items():
+            if _plain_equal(got, wrong, rel_tol, abs_tol) and not _plain_equal(got, expected, rel_tol, abs_tol):
+                _fail(what, [f"this looks like a typical slip: {name}.",
+                             f"expected {_fmt(expected)}, got {_fmt(got)}"], hint)
+    if got is None and expected is not None:
+        _fail(what, ["returned None. Did you forget the `return` statement?", f"expected {_fmt(expected)}"], hint)
+    if not _plain_equal(got, expected, rel_tol, abs_tol):
+        lines = [f"expected {_fmt(expected)}", f"got      {_fmt(got)}"]
+        if type(got) is not type(expected) and not (_is_number(got) and _is_number(expected)):
+            lines.append(f"(expected a {type(expected).__name__}, got a {type(got).__name__})")
+        _fail(what, lines, hint)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def _plain_equal(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
+    """Equality that only trusts plain data: numbers, strings, tuples/lists of them, dicts."""
+    if _is_number(expected):
+        return _is_number(got) and math.isclose(float(got), float(expected), rel_tol=rel_tol, abs_tol=abs_tol)
+    if isinstance(expected, (list, tuple)):
+        return (
+            isinstance(got, (list, tuple))
+            and len(got) == len(expected)
+            and all(_plain_equal(g, e, rel_tol, abs_tol) for g, e in zip(got, expected))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(got, dict)
+            and set(got) == set(expected)
+            and all(_plain_equal(got[k], expected[k], rel_tol, abs_tol) for k in expected)
+        )
+    if isinstance(expected, (str, bool, type(None))):
+        return type(got) is type(expected) and got == expected
+    return bool(got == expected)
+
+
+def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *, hint: str | None = None) -> None:
+    """Check only the shape of an array or tensor."""
+    arr = _as_array(got)
+    if arr is None:
+        _fail(what, [f"expected an array of shape {tuple(expected_shape)}, got a {type(got).__name__}"], hint)
+    assert arr is not None
+    if tuple(arr.shape) != tuple(expected_shape):
+        _fail(what, [f"wrong shape: expected {tuple(expected_shape)}, got {tuple(arr.shape)}"], hint)
+
+
+def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
+    """Fail with ``explanation`` unless ``condition`` is exactly True."""
+    if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
+        _fail(what, [explanation], hint)
+
+
+def check_raises(
+    what: str, func: Callable[..., Any], args: tuple, exception: type[BaseException] = ValueError,
+    *, hint: str | None = None,
+) -> BaseException:
+    """Check that ``func(*args)`` raises ``exception``; return the raised exception."""
+    try:
+        result = func(*args)
+    except exception as err:
+        return err
+    except Exception as err:  # noqa: BLE001 - we report the wrong kind of error to the learner
+        _fail(what, [f"expected a {exception.__name__}, but it raised {type(err).__name__}: {err}"], hint)
+    _fail(what, [f"expected a {exception.__name__} for these arguments, but it returned {_fmt(result)}"], hint)
+    raise AssertionError("unreachable")
+
+
+def _names_used(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
+
+
+def check_no_forbidden_calls(
+    what: str, func: Callable[..., Any], forbidden: Iterable[str], *, hint: str | None = None
+) -> None:
+    """Fail if the body of ``func`` refers to any of the ``forbidden`` names (e.g. ``torch``, ``convolve``).
+
+    Used where an exercise asks for numpy by hand and a library call would skip the learning.
+    """
+    code = getattr(func, "__code__", None)
+    if code is None:
+        _fail(what, [f"expected a Python function, got a {type(func).__name__}"], hint)
+    used = _names_used(code) & set(forbidden)
+    if used:
+        _fail(what, [f"this exercise is about writing it yourself, but the function uses: {', '.join(sorted(used))}.",
+                     "Write it with numpy indexing, slicing and sums instead."], hint)
+
+
+def passed(what: str) -> None:
+    """Print a one-line confirmation after the checks of a test cell have passed."""
+    print(f"✔ {what}: all visible checks passed.")
