@@ -1,0 +1,111 @@
+"""Where the lessons are, and reading notebooks so that bad input gets a clear message."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+
+_SLUG = re.compile(r"^(\d\d)_[a-z0-9_]+$")
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for; the CLI prints it without a traceback."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str  # "03_padding_stride": the nbgrader assignment id and notebook name
+
+    @property
+    def number(self) -> str:
+        return self.slug[:2]
+
+    @property
+    def source(self) -> Path:
+        return SOLUTIONS / self.slug / f"{self.slug}.ipynb"
+
+    @property
+    def student_version(self) -> Path:
+        return NOTEBOOKS / self.slug / f"{self.slug}.ipynb"
+
+
+def all_lessons() -> list[Lesson]:
+    """Every lesson in solutions/, in order."""
+    return [Lesson(p.name) for p in sorted(SOLUTIONS.iterdir())
+            if p.is_dir() and _SLUG.match(p.name) and (p / f"{p.name}.ipynb").is_file()]
+
+
+def find_lesson(name: str) -> Lesson:
+    """Resolve "3", "03" or "03_padding_stride" to a lesson, or explain what exists."""
+    lessons = all_lessons()
+    key = name.strip()
+    if key.isdigit():
+        key = f"{int(key):02d}"
+    for lesson in lessons:
+        if key in (lesson.slug, lesson.number):
+            return lesson
+    known = ", ".join(f"{lesson.number} ({lesson.slug})" for lesson in lessons) or "none"
+    raise UsageError(f"no lesson called {name!r}. The lessons are: {known}.")
+
+
+class NotebookProblem(Exception):
+    """A submission that cannot be graded as a notebook; ``status`` is the short reason for grades.csv."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook, turning every way it can be broken into a NotebookProblem."""
+    if not path.exists():
+        raise NotebookProblem("missing", f"{path} does not exist.")
+    if not path.is_file():
+        raise NotebookProblem("missing", f"{path} is not a file.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} is not UTF-8 text (byte {err.start} cannot be decoded); "
+                              "a notebook is a UTF-8 JSON file. Was it saved by another program?") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}). "
+                              "Re-download the notebook from JupyterLab (File > Download).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookProblem("invalid-notebook", f"{path} is JSON but not a notebook (no list of cells).")
+    if data.get("nbformat") != 4:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} has nbformat {data.get('nbformat')!r}; this course uses nbformat 4.")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # nbformat raises several kinds of validation errors
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise NotebookProblem("invalid-notebook", f"{path} is not a valid notebook: {first_line}") from None
+    return nb
+
+
+def grade_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """The nbgrader cells of a notebook by grade_id."""
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if "grade_id" in meta:
+            cells[meta["grade_id"]] = cell
+    return cells
+
+
+def is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"

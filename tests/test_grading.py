@@ -1,0 +1,216 @@
+"""The nbgrader round trip: release -> submissions -> `python -m autograde grade` -> grades.csv + gradebook.
+
+Per lesson: the solutions get full marks, the untouched student notebook gets 0 without a crash, a
+submission with one known bug loses exactly that exercise's points, and a submission that hard-codes the
+visible answers loses the hidden-test points. Then a batch of broken submissions: each gets a clear status
+and the rest of the batch is still graded.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from conftest import LESSONS, answer_sources, lesson_fixture, solved, submission, points_of_tests, write
+
+pytestmark = pytest.mark.slow
+
+STUDENTS = ("solved", "untouched", "onebug", "hardcoded")
+
+
+def run_cli(*args, timeout=1800):
+    return subprocess.run([sys.executable, "-m", "autograde", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def read_grades(out):
+    with (out / "grades.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["student", "lesson", "score", "max_score", "status", "flags"]
+    return {(r[0], r[1]): dict(zip(rows[0], r)) for r in rows[1:]}
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("submitted")
+    out = tmp_path_factory.mktemp("graded")
+    for lesson in LESSONS:
+        fx = lesson_fixture(lesson.slug)
+        nb_path = f"{lesson.slug}/{lesson.slug}.ipynb"
+        write(solved(lesson), subs / "solved" / nb_path)
+        write(submission(lesson), subs / "untouched" / nb_path)
+        write(solved(lesson, {fx.BUG["cell"]: fx.BUG["source"]}), subs / "onebug" / nb_path)
+        write(solved(lesson, fx.HARDCODED["cells"]), subs / "hardcoded" / nb_path)
+    proc = run_cli("grade", str(subs), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, read_grades(out), proc.stdout
+
+
+def cell_scores(out, lesson, student):
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(lesson.slug, lesson.slug, student)
+        return {g.name: g.score for g in nb.grades if g.cell.name in points_of_tests(lesson)}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_round_trip_scores(round_trip, lesson):
+    out, grades, _ = round_trip
+    points = points_of_tests(lesson)
+    total = sum(points.values())
+    fx = lesson_fixture(lesson.slug)
+    for student in STUDENTS:
+        assert grades[(student, lesson.slug)]["status"] == "graded", grades[(student, lesson.slug)]
+        assert float(grades[(student, lesson.slug)]["max_score"]) == total
+
+    assert float(grades[("solved", lesson.slug)]["score"]) == total, cell_scores(out, lesson, "solved")
+    assert float(grades[("untouched", lesson.slug)]["score"]) == 0
+
+    bug = cell_scores(out, lesson, "onebug")
+    lost = {gid for gid, score in bug.items() if score < points[gid]}
+    assert lost == set(fx.BUG["loses"]), f"the known bug in {fx.BUG['cell']} cost {lost}"
+    assert all(bug[gid] == 0 for gid in lost)
+
+    hard = cell_scores(out, lesson, "hardcoded")
+    lost = {gid for gid, score in hard.items() if score < points[gid]}
+    assert lost == set(fx.HARDCODED["loses"]), f"hard-coded answers cost {lost}"
+
+
+def test_hardcoded_answers_pass_the_visible_tests(tmp_path):
+    """The hard-coded fixtures really are hard-coded visible answers: the student's own (visible) test
+    cells pass, so only the hidden tests catch them."""
+    from autograde.check import execute
+    from autograde.lessons import grade_cells
+
+    for lesson in LESSONS:
+        fx = lesson_fixture(lesson.slug)
+        nb = solved(lesson, fx.HARDCODED["cells"])
+        execute(nb, lesson.student_version.parent)
+        cells = grade_cells(nb)
+        for gid in fx.HARDCODED["loses"]:
+            errors = [o for o in cells[gid].outputs if o.output_type == "error"]
+            assert not errors, f"{lesson.slug}: the visible part of {gid} fails on the hard-coded answer: {errors}"
+
+
+def test_grade_output_has_progress_and_a_gradebook(round_trip):
+    out, grades, stdout = round_trip
+    assert f"[{len(grades)}/{len(grades)}" in stdout
+    assert (out / "gradebook.db").is_file()
+    assert len(grades) == len(STUDENTS) * len(LESSONS)
+
+
+# --- broken submissions -------------------------------------------------------------------------------
+
+def _noisy(lesson, func: str) -> str:
+    """The solution of answer cell ``func`` wrapped so that every call prints a warning on stderr."""
+    return answer_sources(lesson)[func] + f"""
+
+import functools as _functools, warnings as _warnings
+_warnings.simplefilter("always")
+def _warn_then(fn):
+    @_functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _warnings.warn("a harmless library warning", UserWarning)
+        return fn(*args, **kwargs)
+    return wrapper
+{func} = _warn_then({func})
+"""
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory):
+    lesson = LESSONS[0]
+    fx = lesson_fixture(lesson.slug)
+    subs = tmp_path_factory.mktemp("faulty")
+    out = tmp_path_factory.mktemp("faulty-graded")
+    name = f"{lesson.slug}.ipynb"
+    folder = lambda student: subs / student / lesson.slug  # noqa: E731
+    good = nbformat.writes(solved(lesson))
+
+    write(solved(lesson), folder("honest") / name)
+    (folder("truncated")).mkdir(parents=True)
+    (folder("truncated") / name).write_text(good[: len(good) // 2], encoding="utf-8")
+    (folder("latin1")).mkdir(parents=True)
+    (folder("latin1") / name).write_bytes(good.encode("utf-8") + "\n# caf\u00e9".encode("latin-1"))
+    old = json.loads(good)
+    old["nbformat"] = 3
+    (folder("nbformat3")).mkdir(parents=True)
+    (folder("nbformat3") / name).write_text(json.dumps(old), encoding="utf-8")
+    folder("empty").mkdir(parents=True)
+    write(solved(lesson), folder("renamed") / "Untitled.ipynb")
+    first_answer = fx.BUG["cell"]
+    write(solved(lesson, {first_answer: "while True:\n    pass"}), folder("looping") / name)
+    write(solved(lesson, {first_answer: "import os\nos._exit(3)"}), folder("crashing") / name)
+    write(solved(lesson, {first_answer: _noisy(lesson, first_answer)}), folder("warning") / name)
+
+    proc = run_cli("grade", str(subs), "--out", str(out), "--timeout", "10")
+    assert proc.returncode == 0, proc.stderr
+    return lesson, read_grades(out), proc.stdout
+
+
+@pytest.mark.parametrize("student, status, flag", [
+    ("truncated", "invalid-notebook", ""),
+    ("latin1", "invalid-notebook", ""),
+    ("nbformat3", "invalid-notebook", ""),
+    ("empty", "missing", ""),
+    ("renamed", "missing", "renamed-notebook"),
+    ("crashing", "kernel-died", ""),
+])
+def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, status, flag):
+    lesson, grades, stdout = faults
+    row = grades[(student, lesson.slug)]
+    assert row["status"] == status
+    assert float(row["score"]) == 0 and float(row["max_score"]) > 0
+    assert flag in row["flags"]
+    assert f"{student} {lesson.slug}: {status}" in stdout
+
+
+def test_a_harmless_warning_costs_nothing_and_the_batch_goes_on(faults):
+    lesson, grades, _ = faults
+    full = sum(points_of_tests(lesson).values())
+    assert float(grades[("honest", lesson.slug)]["score"]) == full
+    assert float(grades[("warning", lesson.slug)]["score"]) == full
+
+
+def test_an_endless_loop_costs_only_that_exercise(faults):
+    lesson, grades, _ = faults
+    fx = lesson_fixture(lesson.slug)
+    row = grades[("looping", lesson.slug)]
+    assert row["status"] == "graded" and "timeout" in row["flags"]
+    full = sum(points_of_tests(lesson).values())
+    lost = sum(points_of_tests(lesson)[gid] for gid in fx.BUG["loses"])
+    assert float(row["score"]) == full - lost
+
+
+# --- the learner's self-check --------------------------------------------------------------------------
+
+def hidden_lines(lesson):
+    source = nbformat.read(lesson.source, as_version=4)
+    lines = []
+    for cell in source.cells:
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+            lines += [ln.strip() for ln in hidden.splitlines() if len(ln.strip()) > 25]
+    return lines
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_self_check_reports_hidden_failures_without_showing_hidden_tests(tmp_path, lesson):
+    fx = lesson_fixture(lesson.slug)
+    path = write(solved(lesson, fx.HARDCODED["cells"]), tmp_path / f"{lesson.slug}.ipynb")
+    proc = run_cli("check", lesson.number, str(path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for gid in fx.HARDCODED["loses"]:
+        assert f"[FAIL] {gid}" in proc.stdout
+    assert "hidden check found a problem" in proc.stdout
+    for line in hidden_lines(lesson):
+        assert line not in proc.stdout, f"the self-check printed hidden test source: {line}"
+
+    good = write(solved(lesson), tmp_path / "good" / f"{lesson.slug}.ipynb")
+    proc = run_cli("check", lesson.slug, str(good))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Every test passes" in proc.stdout and "[FAIL]" not in proc.stdout

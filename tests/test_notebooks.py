@@ -1,0 +1,77 @@
+"""Every solution notebook runs top to bottom, cleanly; notebooks/ is exactly what release produces."""
+from __future__ import annotations
+
+import json
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograde.lessons import NOTEBOOKS
+from autograde.release import release
+from conftest import LESSONS, lesson_ids
+
+pytestmark = pytest.mark.slow
+
+
+def test_there_are_lessons():
+    assert LESSONS, "no lessons found in solutions/"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_solution_notebook_executes_cleanly(lesson):
+    nb = nbformat.read(lesson.source, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(lesson.source.parent)}})
+    started = time.monotonic()
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    seconds = time.monotonic() - started
+    stderr = [(i, o.text[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, f"{lesson.slug} writes to stderr (nbgrader would zero a test cell): {stderr}"
+    assert seconds < 45, f"{lesson.slug} took {seconds:.1f} s; every lesson must run in under 45 s"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_every_lesson_keeps_the_conventions(lesson):
+    nb = nbformat.read(lesson.source, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for needed in ("Discuss", "Glossary"):
+        assert needed in text, f"{lesson.slug} has no '{needed}' section"
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+             and not c.metadata.nbgrader.get("solution")]
+    assert tests, f"{lesson.slug} has no test cells"
+    for cell in tests:
+        gid = cell.metadata.nbgrader["grade_id"]
+        assert cell.metadata.nbgrader.get("points", 0) > 0, f"{gid} has no points"
+        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{gid} has no hidden tests"
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert "check_" in visible, f"{gid}: visible checks must use cnnbook.checks (messages that teach)"
+        assert "passed(" in visible, f"{gid}: end the visible checks with passed(...) so learners see them pass"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+        f"{lesson.slug}: clear the outputs of the source notebook"
+
+
+def test_notebooks_folder_is_exactly_what_release_produces(tmp_path):
+    fresh = release(LESSONS, out_dir=tmp_path)
+    assert len(fresh) == len(LESSONS)
+    committed = sorted(p.name for p in NOTEBOOKS.iterdir() if p.is_dir())
+    assert committed == sorted(lesson.slug for lesson in LESSONS), \
+        "notebooks/ and solutions/ hold different lessons: run `python -m autograde release`"
+    for lesson in LESSONS:
+        ours = json.loads(lesson.student_version.read_text(encoding="utf-8"))
+        theirs = json.loads((tmp_path / lesson.slug / f"{lesson.slug}.ipynb").read_text(encoding="utf-8"))
+        assert ours == theirs, (f"notebooks/{lesson.slug} is out of date with solutions/: "
+                                "run `python -m autograde release` and commit the result")
+        released_files = sorted(p.name for p in (tmp_path / lesson.slug).iterdir())
+        committed_files = sorted(p.name for p in lesson.student_version.parent.iterdir())
+        assert released_files == committed_files
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_student_version_hides_solutions_and_hidden_tests(lesson):
+    text = lesson.student_version.read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"notebooks/{lesson.slug} still contains {marker!r}"
+    assert "raise NotImplementedError" in text
