@@ -43,7 +43,7 @@ class CheckFailed(AssertionError):
 def _fmt(value: Any) -> str:
     if isinstance(value, np.ndarray):
         with np.printoptions(**_ARRAY_PRINT):
-            return np.array2string(value, separator=", ", prefix="    ").replace("\n", "\n    ")
+            return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
         return _fmt(value.detach().cpu().numpy()) + "  (a torch tensor)"
     return repr(value)

@@ -214,3 +214,20 @@ def test_self_check_reports_hidden_failures_without_showing_hidden_tests(tmp_pat
     proc = run_cli("check", lesson.slug, str(good))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Every test passes" in proc.stdout and "[FAIL]" not in proc.stdout
+
+
+def test_a_failed_regrade_leaves_no_stale_score(tmp_path):
+    lesson = LESSONS[0]
+    fx = lesson_fixture(lesson.slug)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    path = write(solved(lesson), subs / "alice" / lesson.slug / f"{lesson.slug}.ipynb")
+    assert run_cli("grade", str(subs), "--out", str(out)).returncode == 0
+    assert float(read_grades(out)[("alice", lesson.slug)]["score"]) == sum(points_of_tests(lesson).values())
+
+    write(solved(lesson, {fx.BUG["cell"]: "import os\nos._exit(1)"}), path)
+    assert run_cli("grade", str(subs), "--out", str(out)).returncode == 0
+    row = read_grades(out)[("alice", lesson.slug)]
+    assert row["status"] == "kernel-died" and float(row["score"]) == 0
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert [s.student_id for s in gb.assignment_submissions(lesson.slug)] == [], \
+            "the old full score is still in the gradebook after the failed re-grade"

@@ -1,0 +1,599 @@
+"""Interactive explorers for the lessons (ipywidgets sliders, a matplotlib figure rendered to PNG).
+
+Lesson 03 (padding and stride) uses two of them:
+
+- ``ConvExplorer(n, f, p, s)``: sliders for the input size n, filter size f, padding p and stride s draw
+  the padded grid (padding in grey, input cells never visited in red), the first window and the next one
+  along the row, the top-left corner of every window, the output grid, and the output-size formula with
+  the numbers filled in. Impossible or wasteful settings are explained in words, never raised.
+- ``PhotoConvExplorer(kernel, f, p, s)``: applies a blur or edge filter of size f with padding p and
+  stride s to a real 256x256 photo and shows the feature map with its shape.
+
+The explorers never use a learner's answers, so they work in the student notebook before any exercise
+is done. The arithmetic lives in pure functions (``explain_settings``, ``make_kernel``,
+``correlate2d``) that the widgets call and the tests check. Figures are kept on the object
+(``.figure``) and drawn with the Agg canvas into an ``ipywidgets.Image``: no pyplot state, fast, and the
+same headless (nbclient, nbgrader) as in JupyterLab.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+__all__ = [
+    "explain_settings",
+    "make_kernel",
+    "correlate2d",
+    "photo_input",
+    "KERNELS",
+    "ConvExplorer",
+    "PhotoConvExplorer",
+]
+
+#: The filters the photo explorer offers (each can be built at any size f >= 1 by ``make_kernel``).
+KERNELS = ("vertical edges", "horizontal edges", "box blur", "gaussian blur")
+
+
+def _rows(indices: list[int]) -> str:
+    """'6', '5 and 6', '1, 3 and 5' for a list of indices."""
+    if len(indices) == 1:
+        return str(indices[0])
+    return ", ".join(str(i) for i in indices[:-1]) + " and " + str(indices[-1])
+
+
+def explain_settings(n: int, f: int, p: int = 0, s: int = 1) -> dict:
+    """What a convolution (filter size f, padding p, stride s) does along one axis of length n.
+
+    The same numbers hold for height and width separately (call it once per axis for non-square inputs).
+    Never raises: impossible settings come back with ``ok=False`` and a ``message`` that says why.
+
+    Returns a dict with
+      ``n, f, p, s``  the settings;
+      ``padded``      n + 2p, the length after padding;
+      ``ok``          True when at least one window fits;
+      ``out``         the output length floor((n + 2p - f)/s) + 1, or None when not ok;
+      ``steps``       (n + 2p - f)/s as a float (None when not ok): a whole number when the stride fits;
+      ``fits``        True when the last window ends exactly on the last padded row (stride fits);
+      ``starts``      the first index of every window, in padded coordinates;
+      ``unvisited``   padded indices no window covers; ``unvisited_input`` the same in input coordinates,
+                      only those that are real input (not padding);
+      ``formula``     e.g. 'floor((7 + 2·1 − 3)/2) + 1 = 4';
+      ``message``     the explanation in words (plain text).
+    """
+    info: dict = dict(n=n, f=f, p=p, s=s, padded=n + 2 * p, ok=False, out=None, steps=None, fits=False,
+                      starts=[], unvisited=[], unvisited_input=[])
+    filled = f"floor(({n} + 2·{p} − {f})/{s}) + 1"
+    problems = []
+    if n < 1:
+        problems.append(f"the input size must be at least 1 (got n = {n})")
+    if f < 1:
+        problems.append(f"the filter size must be at least 1 (got f = {f})")
+    if p < 0:
+        problems.append(f"the padding cannot be negative (got p = {p})")
+    if s < 1:
+        problems.append(f"the stride must be at least 1: a window has to move forward (got s = {s})")
+    if problems:
+        info["formula"] = f"{filled}: not defined"
+        info["message"] = "Impossible settings: " + "; ".join(problems) + "."
+        return info
+    padded = n + 2 * p
+    if f > padded:
+        info["formula"] = f"{filled} = floor({padded - f}/{s}) + 1: no window fits"
+        info["message"] = (
+            f"The {f}×{f} filter does not fit: the padded input is only {n} + 2·{p} = {padded} cells wide, "
+            f"so there is no position for even one window and there is no output. "
+            f"Use a filter of at most {padded} or pad by at least p = {math.ceil((f - n) / 2)}.")
+        return info
+
+    steps = (padded - f) / s
+    out = (padded - f) // s + 1
+    starts = list(range(0, padded - f + 1, s))
+    covered = np.zeros(padded, dtype=bool)
+    for start in starts:
+        covered[start:start + f] = True
+    unvisited = [int(i) for i in np.flatnonzero(~covered)]
+    unvisited_input = [i - p for i in unvisited if p <= i < p + n]
+    fits = (padded - f) % s == 0
+    info.update(ok=True, out=out, steps=steps, fits=fits, starts=starts, unvisited=unvisited,
+                unvisited_input=unvisited_input)
+    info["formula"] = f"{filled} = {out}"
+
+    lines = []
+    if fits:
+        lines.append(f"The stride fits: n + 2p − f = {padded - f} is a multiple of s = {s}, so the last "
+                     f"window ends exactly on the last row (and column) of the padded input.")
+    else:
+        left = (padded - f) % s
+        lines.append(
+            f"The stride does not fit: ({n} + 2·{p} − {f})/{s} = {steps:.2f} is not a whole number. "
+            f"The floor keeps {out - 1} whole step{'s' if out - 1 != 1 else ''}, so windows start at "
+            f"{_rows(starts)} and the last one ends at {starts[-1] + f - 1}; the last {left} "
+            f"row{'s' if left > 1 else ''} (and column{'s' if left > 1 else ''}) of the padded input "
+            f"{'are' if left > 1 else 'is'} never visited. Allowed, but wasteful.")
+    if s > f:
+        lines.append(f"The stride s = {s} is larger than the filter f = {f}: windows jump over the cells "
+                     f"between them, which are never visited either.")
+    if unvisited:
+        if unvisited_input:
+            lines.append(f"Never seen by any window: input row{'s' if len(unvisited_input) > 1 else ''} "
+                         f"{_rows(unvisited_input)} (and the same columns). What the image holds there is "
+                         f"lost to this layer.")
+        else:
+            lines.append("The cells never visited are padding zeros only, so nothing of the image is lost.")
+    if out == n:
+        lines.append(f"Output {out}×{out} = input size: a 'same' convolution.")
+    elif p == 0:
+        lines.append(f"No padding: a 'valid' convolution; the output is {n - out} smaller than the input.")
+    if f % 2 == 0:
+        lines.append(f"f = {f} is even: the window has no centre pixel, and keeping the size would need "
+                     f"f − 1 = {f - 1} zero{'s' if f != 2 else ''} in total, {(f - 1) // 2} on one side "
+                     f"and {f // 2} on the other.")
+    if p >= f:
+        lines.append(f"p = {p} ≥ f = {f}: the corner windows see nothing but padding zeros.")
+    info["message"] = " ".join(lines)
+    return info
+
+
+def _binomial(f: int) -> np.ndarray:
+    row = np.array([math.comb(f - 1, k) for k in range(f)], dtype=float)
+    return row / row.sum()
+
+
+def make_kernel(kind: str, f: int) -> np.ndarray:
+    """An f x f filter of one of the ``KERNELS`` kinds, as float64 of shape (f, f).
+
+    The edge filters are Sobel's idea at any size: a smoothing (binomial) column times a centred
+    difference row; at f = 3 'vertical edges' is the Sobel filter [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    divided by 4. At f = 1 an edge filter has no neighbours to compare and is all zero.
+    """
+    if f < 1:
+        raise ValueError(f"the filter size must be at least 1, got {f}")
+    if kind == "box blur":
+        return np.full((f, f), 1.0 / (f * f))
+    if kind == "gaussian blur":
+        return np.outer(_binomial(f), _binomial(f))
+    difference = np.arange(f) - (f - 1) / 2
+    if kind == "vertical edges":
+        return np.outer(_binomial(f), difference)
+    if kind == "horizontal edges":
+        return np.outer(difference, _binomial(f))
+    raise ValueError(f"unknown kernel {kind!r}; choose one of {', '.join(KERNELS)}")
+
+
+def correlate2d(image: np.ndarray, kernel: np.ndarray, p: int = 0, s: int = 1) -> np.ndarray:
+    """Zero-padded, strided cross-correlation of a grey image, as a conv layer computes it (no flip).
+
+    image (H, W), kernel (kh, kw) -> (floor((H + 2p - kh)/s) + 1, floor((W + 2p - kw)/s) + 1).
+    Vectorised by looping over the kh*kw kernel offsets: each adds one strided slice of the padded image.
+    """
+    image = np.asarray(image, dtype=float)
+    kh, kw = kernel.shape
+    padded = np.pad(image, p) if p else image
+    height, width = padded.shape
+    if kh > height or kw > width:
+        raise ValueError(f"a {kh}x{kw} filter does not fit in the {height}x{width} padded image")
+    out_h = (height - kh) // s + 1
+    out_w = (width - kw) // s + 1
+    out = np.zeros((out_h, out_w))
+    for u in range(kh):
+        for v in range(kw):
+            out += kernel[u, v] * padded[u:u + s * (out_h - 1) + 1:s, v:v + s * (out_w - 1) + 1:s]
+    return out
+
+
+@lru_cache(maxsize=None)
+def _photo(name: str, size: int) -> np.ndarray:
+    from .data import load_photo
+
+    image = load_photo(name, gray=True) / 255.0
+    side = min(image.shape)
+    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    image = image[top:top + side, left:left + side]  # the central square
+    factor = side // size
+    if factor > 1:  # average factor x factor blocks: a clean downsample without aliasing stripes
+        side = (side // factor) * factor
+        image = image[:side, :side].reshape(side // factor, factor, side // factor, factor).mean(axis=(1, 3))
+    image.setflags(write=False)
+    return image
+
+
+def photo_input(name: str = "camera", size: int = 256) -> np.ndarray:
+    """The grey photo the photo explorer uses: its central square, block-averaged down to about
+    ``size`` x ``size`` (camera: 512x512 -> 256x256), float64 in [0, 1], read-only.
+
+    ``size`` must be at least 256 (the lesson's point is a real image, not a thumbnail).
+    """
+    if size < 256:
+        raise ValueError(f"the photo explorer works on photos of at least 256x256, got size={size}")
+    return _photo(name, size)
+
+
+def _encode_png(rgba: np.ndarray) -> bytes:
+    from PIL import Image as PILImage  # matplotlib depends on Pillow, so it is always there
+
+    buffer = io.BytesIO()
+    # light compression: level 1 encodes several times faster than the default and these are small
+    PILImage.fromarray(rgba).save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+class _Explorer:
+    """What both explorers share: sliders that redraw on change, a kept figure, PNG output, display."""
+
+    figure: Figure
+    widget: object
+
+    def _start(self, controls: list, figsize: tuple[float, float], dpi: int) -> None:
+        import ipywidgets as widgets
+
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        FigureCanvasAgg(self.figure)
+        self.image = widgets.Image(format="png")
+        self.formula_html = widgets.HTML()
+        self.explanation_html = widgets.HTML()
+        self.renders = 0
+        self.last_render_seconds = 0.0
+        self._holding = False
+        for control in controls:
+            control.observe(self._on_change, names="value")
+        self.widget = widgets.VBox([widgets.HBox(controls), self.formula_html, self.explanation_html,
+                                    self.image])
+        self.update()
+
+    def _on_change(self, change) -> None:
+        if not self._holding:
+            self.update()
+
+    def _set_many(self, values: dict) -> None:
+        """Set several controls and redraw once (``values`` maps a control to its new value)."""
+        self._holding = True
+        try:
+            for control, value in values.items():
+                if value is not None:
+                    if hasattr(control, "max") and value > control.max:
+                        control.max = value
+                    if hasattr(control, "min") and value < control.min:
+                        control.min = value
+                    control.value = value
+        finally:
+            self._holding = False
+        self.update()
+
+    def update(self) -> None:
+        """Recompute and redraw from the controls' values (called on every change)."""
+        started = time.perf_counter()
+        self._draw()
+        self.image.value = self._render()
+        self.renders += 1
+        self.last_render_seconds = time.perf_counter() - started
+
+    def _draw(self) -> None:  # pragma: no cover - every explorer draws its own
+        raise NotImplementedError
+
+    def _render(self) -> bytes:
+        """The figure as PNG bytes (the photo explorer overrides this with a faster partial redraw)."""
+        canvas = self.figure.canvas
+        canvas.draw()
+        return _encode_png(np.asarray(canvas.buffer_rgba()))
+
+    @property
+    def png(self) -> bytes:
+        """The PNG bytes shown right now."""
+        return bytes(self.image.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# cell kinds of the grid explorer's padded input
+_INPUT, _PADDING, _INPUT_UNSEEN, _PADDING_UNSEEN = 0, 1, 2, 3
+_GRID_COLOURS = ListedColormap(["#bcd7f2", "#e4e4e4", "#f08a8a", "#f6caca"])
+_OUT_COLOURS = ListedColormap(["#fde2b8", "#d7263d"])
+_WINDOW = "#d7263d"
+
+
+class ConvExplorer(_Explorer):
+    """Sliders n, f, p, s -> the padded grid, the windows, the output grid and the filled-in formula.
+
+    Attributes: ``n_slider``, ``f_slider``, ``p_slider``, ``s_slider`` (ipywidgets.IntSlider),
+    ``formula_html`` and ``explanation_html`` (ipywidgets.HTML), ``image`` (ipywidgets.Image with the PNG),
+    ``figure`` (the matplotlib Figure; axes[0] is the padded input, axes[1] the output), ``state`` (the
+    dict from ``explain_settings``), ``widget`` (the box to display), ``renders`` and
+    ``last_render_seconds``. Evaluating the object in a cell displays it.
+    """
+
+    def __init__(self, n: int = 7, f: int = 3, p: int = 0, s: int = 1, *, dpi: int = 72):
+        import ipywidgets as widgets
+
+        def slider(value, low, high, description, tooltip):
+            return widgets.IntSlider(value=value, min=min(low, value), max=max(high, value), step=1,
+                                     description=description, tooltip=tooltip,
+                                     style={"description_width": "initial"},
+                                     layout=widgets.Layout(width="230px"))
+
+        self.n_slider = slider(n, 1, 12, "input n", "height and width of the input")
+        self.f_slider = slider(f, 1, 7, "filter f", "height and width of the filter")
+        self.p_slider = slider(p, 0, 3, "padding p", "zeros added on each side")
+        self.s_slider = slider(s, 1, 4, "stride s", "cells the window moves per step")
+        self.state: dict = {}
+        self._start([self.n_slider, self.f_slider, self.p_slider, self.s_slider], figsize=(9.0, 4.6), dpi=dpi)
+
+    def set(self, n: int | None = None, f: int | None = None, p: int | None = None, s: int | None = None):
+        """Set any of n, f, p, s at once and redraw once; returns self."""
+        self._set_many({self.n_slider: n, self.f_slider: f, self.p_slider: p, self.s_slider: s})
+        return self
+
+    @property
+    def output_shape(self) -> tuple[int, int] | None:
+        """(out, out) as the formula gives it, or None when no window fits."""
+        out = self.state.get("out")
+        return None if out is None else (out, out)
+
+    def _build(self) -> None:
+        """Create the axes and artists once; a redraw only updates their data (that keeps it fast)."""
+        fig = self.figure
+        self._grid_ax, self._out_ax = fig.subplots(1, 2)
+        self._suptitle = fig.suptitle("", fontsize=11)
+        ax = self._grid_ax
+        self._grid_img = ax.imshow(np.zeros((1, 1)), cmap=_GRID_COLOURS, vmin=-0.5, vmax=3.5,
+                                   interpolation="nearest")
+        self._grid_lines = LineCollection([], colors="white", linewidths=1)
+        ax.add_collection(self._grid_lines)
+        self._input_border = Rectangle((0, 0), 1, 1, fill=False, ec="#1f4e8c", lw=2, zorder=3)
+        self._first_window = Rectangle((0, 0), 1, 1, fill=False, ec=_WINDOW, lw=3, zorder=5)
+        self._second_window = Rectangle((0, 0), 1, 1, fill=False, ec=_WINDOW, lw=2, ls="--", zorder=5)
+        for patch in (self._input_border, self._first_window, self._second_window):
+            patch.set_clip_on(False)  # a window edge lies on the axes edge: draw all of its line
+            ax.add_patch(patch)
+        self._corners = ax.scatter([], [], s=14, c="black", zorder=4, label="window top-left")
+        ax.legend(handles=[
+            Patch(color="#bcd7f2", label="input"), Patch(color="#e4e4e4", label="zero padding"),
+            Patch(color="#f08a8a", label="never visited"),
+            Patch(fill=False, ec=_WINDOW, lw=2, label="1st window (dashed: 2nd)"), self._corners],
+            loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
+
+        ax = self._out_ax
+        self._out_img = ax.imshow(np.zeros((1, 1)), cmap=_OUT_COLOURS, vmin=0, vmax=1,
+                                  interpolation="nearest")
+        self._out_lines = LineCollection([], colors="white", linewidths=1)
+        ax.add_collection(self._out_lines)
+        self._no_output = ax.text(0, 0, "no output:\nthe filter does not fit", ha="center", va="center",
+                                  color="#c62828", fontsize=11)
+        for ax in (self._grid_ax, self._out_ax):
+            ax.set_xlabel("column (width)")
+            ax.set_ylabel("row (height)")
+            ax.tick_params(labelsize=7)
+        fig.subplots_adjust(left=0.06, right=0.98, top=0.86, bottom=0.2, wspace=0.25)
+        self._artists_ready = True
+
+    def _draw(self) -> None:
+        if not getattr(self, "_artists_ready", False):
+            self._build()
+        n, f, p, s = (self.n_slider.value, self.f_slider.value, self.p_slider.value, self.s_slider.value)
+        info = explain_settings(n, f, p, s)
+        self.state = info
+        colour = "#1a7f37" if info["ok"] and info["fits"] else ("#b35900" if info["ok"] else "#c62828")
+        self.formula_html.value = (
+            "<div style='font-size:1.1em'><b>output size</b> = floor((n + 2p − f)/s) + 1 &nbsp;=&nbsp; "
+            f"<span style='color:{colour}'><b>{info['formula']}</b></span>"
+            + (f" &nbsp;→&nbsp; output <b>{info['out']} × {info['out']}</b>" if info["ok"] else "")
+            + "</div>")
+        self.explanation_html.value = f"<div style='max-width:880px'>{info['message']}</div>"
+        self._suptitle.set_text(f"A {n}×{n} input, a {f}×{f} filter, padding {p}, stride {s}")
+
+        m = info["padded"]
+        kind = np.full((m, m), _PADDING)
+        kind[p:p + n, p:p + n] = _INPUT
+        unseen = np.zeros(m, dtype=bool)
+        unseen[info["unvisited"]] = True
+        kind[unseen[:, None] | unseen[None, :]] += 2
+        # when the filter does not fit, widen the view so the overhanging window shows
+        _show_cells(self._grid_ax, self._grid_img, self._grid_lines, kind, max(m, f))
+        self._input_border.set_bounds(p - 0.5, p - 0.5, n, n)
+        self._grid_ax.set_title(f"padded input {m}×{m} (input {n}×{n} + {p} zero{'s' if p != 1 else ''} "
+                                "per side)", fontsize=10)
+        starts = info["starts"]
+        rows, cols = np.meshgrid(starts, starts, indexing="ij")
+        self._corners.set_offsets(np.column_stack([cols.ravel(), rows.ravel()]) if starts
+                                  else np.zeros((0, 2)))
+        self._first_window.set_bounds(-0.5, -0.5, f, f)
+        self._first_window.set_linestyle("-" if info["ok"] else ":")
+        self._second_window.set_visible(len(starts) > 1)
+        if len(starts) > 1:
+            self._second_window.set_bounds(starts[1] - 0.5, -0.5, f, f)
+
+        if info["ok"]:
+            out = info["out"]
+            cells = np.zeros((out, out), dtype=int)
+            cells[0, 0] = 1
+            _show_cells(self._out_ax, self._out_img, self._out_lines, cells, max(m, out))
+            self._out_img.set_visible(True)
+            self._out_ax.set_title(f"output {out}×{out} (red: from the 1st window)", fontsize=10)
+        else:
+            _show_cells(self._out_ax, self._out_img, self._out_lines, np.zeros((0, 0)), max(m, f))
+            self._out_img.set_visible(False)
+            self._out_ax.set_title("output: none", fontsize=10)
+        self._no_output.set_visible(not info["ok"])
+        self._no_output.set_position(((max(m, f) - 1) / 2, (max(m, f) - 1) / 2))
+
+    @property
+    def drawn_output_shape(self) -> tuple[int, int] | None:
+        """The shape of the output grid as drawn in the figure (None when no output is drawn)."""
+        if not self._out_img.get_visible():
+            return None
+        return tuple(np.asarray(self._out_img.get_array()).shape)
+
+
+def _show_cells(ax, image, lines: LineCollection, cells: np.ndarray, extent: int) -> None:
+    """Draw ``cells`` (rows, cols) as a grid of squares; the axes show ``extent`` cells each way.
+
+    The same ``extent`` on both panels gives both the same cell size, so shrinking is visible.
+    """
+    rows, cols = cells.shape
+    image.set_data(cells if cells.size else np.zeros((1, 1)))
+    image.set_extent((-0.5, max(cols, 1) - 0.5, max(rows, 1) - 0.5, -0.5))
+    edges_r = np.arange(rows + 1) - 0.5
+    edges_c = np.arange(cols + 1) - 0.5
+    lines.set_segments([[(-0.5, y), (cols - 0.5, y)] for y in edges_r]
+                       + [[(x, -0.5), (x, rows - 0.5)] for x in edges_c])
+    ax.set_xlim(-0.5, extent - 0.5)
+    ax.set_ylim(extent - 0.5, -0.5)
+    size = max(rows, cols)
+    step = 1 if size <= 8 else (2 if size <= 14 else 3)  # few tick labels: text is the slow part
+    ax.set_xticks(np.arange(0, cols, step))
+    ax.set_yticks(np.arange(0, rows, step))
+
+
+class PhotoConvExplorer(_Explorer):
+    """A blur or edge filter of size f with padding p and stride s on a real photo; shows the feature map.
+
+    Attributes: ``kernel_dropdown`` (ipywidgets.Dropdown of ``KERNELS``), ``f_slider``, ``p_slider``,
+    ``s_slider``, ``formula_html`` (the shapes and the filled-in formula), ``explanation_html``,
+    ``image`` (PNG), ``figure``, ``input`` (the photo, float in [0, 1]), ``output`` (the feature map),
+    ``output_shape``, ``widget``. The photo is ``photo_input(photo, size)``: 256x256 by default.
+
+    A redraw restores the unchanging pixels and draws only the changing artists (blitting), so those
+    are marked animated: ``figure.savefig`` would leave them out; use ``.png`` for the picture.
+    """
+
+    def __init__(self, kernel: str = "vertical edges", f: int = 3, p: int = 1, s: int = 1, *,
+                 photo: str = "camera", size: int = 256, dpi: int = 72):
+        import ipywidgets as widgets
+
+        self.input = photo_input(photo, size)
+        self.photo_name = photo
+
+        def slider(value, low, high, description):
+            return widgets.IntSlider(value=value, min=min(low, value), max=max(high, value), step=1,
+                                     description=description, style={"description_width": "initial"},
+                                     layout=widgets.Layout(width="210px"))
+
+        self.kernel_dropdown = widgets.Dropdown(options=KERNELS, value=kernel, description="filter",
+                                                layout=widgets.Layout(width="220px"))
+        self.f_slider = slider(f, 1, 9, "size f")
+        self.p_slider = slider(p, 0, 8, "padding p")
+        self.s_slider = slider(s, 1, 4, "stride s")
+        self.output = np.zeros((0, 0))
+        self.kernel = np.zeros((0, 0))
+        self._artists_ready = False
+        self._start([self.kernel_dropdown, self.f_slider, self.p_slider, self.s_slider],
+                    figsize=(9.0, 4.4), dpi=dpi)
+
+    def set(self, kernel: str | None = None, f: int | None = None, p: int | None = None,
+            s: int | None = None):
+        """Set any of kernel, f, p, s at once and redraw once; returns self."""
+        self._set_many({self.kernel_dropdown: kernel, self.f_slider: f, self.p_slider: p,
+                        self.s_slider: s})
+        return self
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        return tuple(self.output.shape)
+
+    def _build(self) -> None:
+        """Create the artists once; later redraws only update their data (that keeps a redraw fast)."""
+        fig = self.figure
+        self._in_ax, self._out_ax = fig.subplots(1, 2)
+        self._in_img = self._in_ax.imshow(self.input, cmap="gray", vmin=0, vmax=1)
+        self._out_img = self._out_ax.imshow(self.input, cmap="gray")
+        self._border = Rectangle((0, 0), 1, 1, fill=False, ec="#2f80ed", lw=1.2)
+        self._window = Rectangle((0, 0), 1, 1, fill=False, ec=_WINDOW, lw=1.5)
+        self._in_ax.add_patch(self._border)
+        self._in_ax.add_patch(self._window)
+        for ax in (self._in_ax, self._out_ax):
+            ax.set_xlabel("column (width, pixels)")
+            ax.set_ylabel("row (height, pixels)")
+            ax.set_xticks([])  # no tick labels: they would change with every size (the titles give it)
+            ax.set_yticks([])
+        self._suptitle = fig.suptitle("", fontsize=11)
+        fig.subplots_adjust(left=0.05, right=0.98, top=0.86, bottom=0.08, wspace=0.12)
+        # Blitting: draw the parts that never change (frames, axis labels) once and keep the pixels;
+        # a redraw restores them and draws only the changing artists. Text is the slow part of a full
+        # draw, so this roughly halves the time from a slider move to the new picture.
+        self._changing = [self._in_img, self._out_img, self._border, self._window, self._in_ax.title,
+                          self._out_ax.title, self._suptitle]
+        for artist in self._changing:
+            artist.set_animated(True)
+        fig.canvas.draw()
+        self._background = fig.canvas.copy_from_bbox(fig.bbox)
+        self._artists_ready = True
+
+    def _render(self) -> bytes:
+        canvas = self.figure.canvas
+        canvas.restore_region(self._background)
+        for artist in self._changing:
+            self.figure.draw_artist(artist)
+        return _encode_png(np.asarray(canvas.buffer_rgba()))
+
+    def _draw(self) -> None:
+        if not self._artists_ready:
+            self._build()
+        kind, f, p, s = (self.kernel_dropdown.value, self.f_slider.value, self.p_slider.value,
+                         self.s_slider.value)
+        height, width = self.input.shape
+        along_h = explain_settings(height, f, p, s)
+        along_w = explain_settings(width, f, p, s)
+        if not (along_h["ok"] and along_w["ok"]):  # only reachable through set(): say why, keep the picture
+            self.formula_html.value = f"<div style='color:#c62828'>{along_h['formula']}</div>"
+            self.explanation_html.value = f"<div style='max-width:880px'>{along_h['message']}</div>"
+            self.output = np.zeros((0, 0))
+            return
+        self.kernel = make_kernel(kind, f)
+        self.output = correlate2d(self.input, self.kernel, p, s)
+        out_h, out_w = self.output.shape
+        padded = np.pad(self.input, p) if p else self.input
+
+        self.formula_html.value = (
+            f"<div style='font-size:1.05em'>input <b>{height} × {width}</b> → padded "
+            f"<b>{height + 2 * p} × {width + 2 * p}</b> → feature map <b>{out_h} × {out_w}</b>"
+            f" &nbsp;(height: {along_h['formula']}; width: {along_w['formula']})</div>")
+        notes = []
+        if f == 1 and "edges" in kind:
+            notes.append("A 1×1 edge filter has no neighbours to compare, so the map is all zero.")
+        rows_lost, cols_lost = len(along_h["unvisited_input"]), len(along_w["unvisited_input"])
+        if rows_lost or cols_lost:
+            notes.append(f"{rows_lost} row(s) and {cols_lost} column(s) of the photo are never visited by "
+                         f"any window{'' if along_h['fits'] else ' (the stride does not fit)'}.")
+        if p > 0 and "edges" in kind:
+            notes.append("The zeros around the photo make its border look like an edge: see the frame "
+                         "around the map.")
+        if s > 1:
+            notes.append(f"Stride {s} keeps one window in {s} along each axis: about 1/{s * s} of the "
+                         f"stride-1 values.")
+        if out_h == height and out_w == width:
+            notes.append(f"p = {p} keeps the size: a 'same' convolution.")
+        elif p == 0:
+            notes.append(f"No padding ('valid'): the map loses {height - out_h} rows and {width - out_w} "
+                         f"columns.")
+        self.explanation_html.value = "<div style='max-width:880px'>" + " ".join(notes) + "</div>"
+
+        m_h, m_w = padded.shape
+        self._in_img.set_data(padded)
+        self._in_img.set_extent((-0.5, m_w - 0.5, m_h - 0.5, -0.5))
+        self._in_ax.set_xlim(-0.5, m_w - 0.5)
+        self._in_ax.set_ylim(m_h - 0.5, -0.5)
+        self._border.set_bounds(p - 0.5, p - 0.5, width, height)
+        self._window.set_bounds(-0.5, -0.5, f, f)
+        self._in_ax.set_title(f"padded input {m_h}×{m_w} (blue: the photo, red: 1st window)", fontsize=9)
+
+        self._out_img.set_data(self.output)
+        self._out_img.set_extent((-0.5, out_w - 0.5, out_h - 0.5, -0.5))
+        self._out_ax.set_xlim(-0.5, out_w - 0.5)
+        self._out_ax.set_ylim(out_h - 0.5, -0.5)
+        if "edges" in kind:
+            limit = float(np.abs(self.output).max()) or 1.0
+            self._out_img.set_clim(-limit, limit)
+        else:
+            self._out_img.set_clim(0.0, 1.0)
+        self._out_ax.set_title(f"feature map {out_h}×{out_w}", fontsize=9)
+        self._suptitle.set_text(f"'{kind}' {f}×{f} filter on the {self.photo_name} photo, "
+                                f"padding {p}, stride {s}")
