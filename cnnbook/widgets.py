@@ -17,6 +17,7 @@ same headless (nbclient, nbgrader) as in JupyterLab.
 """
 from __future__ import annotations
 
+import base64
 import io
 import math
 import time
@@ -247,6 +248,7 @@ class _Explorer:
             control.observe(self._on_change, names="value")
         self.widget = widgets.VBox([widgets.HBox(controls), self.formula_html, self.explanation_html,
                                     self.image])
+        self.widget.add_class(f"cnnbook-{type(self).__name__}")  # a stable handle for the browser tests
         self.update()
 
     def _on_change(self, change) -> None:
@@ -291,7 +293,17 @@ class _Explorer:
         return bytes(self.image.value)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The live widget, plus a picture of the current state for renderers without a kernel.
+
+        JupyterLab shows the widget; nbconvert's HTML, GitHub and other static viewers cannot, and fall
+        back to the PNG (instead of a line of text such as ``VBox(children=...)``).
+        """
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["image/png"] = base64.b64encode(self.png).decode("ascii")
+        data["text/plain"] = (f"{type(self).__name__}: an interactive explorer; open the notebook in "
+                              "JupyterLab and run the cell to move its sliders.")
+        return bundle
 
 
 # cell kinds of the grid explorer's padded input
