@@ -273,8 +273,11 @@ class _Explorer:
     def update(self) -> None:
         """Recompute and redraw from the controls' values (called on every change)."""
         started = time.perf_counter()
-        self._draw()
-        self.image.value = self._render()
+        # The texts reach the browser after the picture, so whoever reads the new numbers (a learner, or
+        # the browser test) is never looking at the previous picture.
+        with self.formula_html.hold_sync(), self.explanation_html.hold_sync():
+            self._draw()
+            self.image.value = self._render()
         self.renders += 1
         self.last_render_seconds = time.perf_counter() - started
 

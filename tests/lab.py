@@ -1,0 +1,134 @@
+"""A real JupyterLab server and a real (Debian) Chromium for the browser tests.
+
+The server listens on 127.0.0.1 on a free port with a random token, and uses its own Jupyter config, data
+and runtime folders, so nothing on the machine (or the user's settings) changes what the test sees.
+Chromium is driven by Playwright with the system browser: no browser is downloaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen
+    log: Path
+
+    def page_url(self, path: str) -> str:
+        return f"{self.url}/lab/tree/{path}?token={self.token}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+# JupyterLab settings for the test user: render every cell (JupyterLab 4 otherwise draws only the cells
+# in view, which would hide outputs from the checks) and never ask about news or updates.
+TEST_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+}
+
+
+def write_settings(folder: Path) -> None:
+    for name, values in TEST_SETTINGS.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+
+
+def start_lab(root: Path, home: Path, extra_args: list[str] = ()) -> LabServer:
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ,
+           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    home.mkdir(parents=True, exist_ok=True)
+    write_settings(home / "config" / "lab" / "user-settings")
+    log = home / "lab.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
+         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         *extra_args],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited at start:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    return LabServer(url, token, root, process, log)
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def run_all_cells(page, timeout_ms: int = 240_000) -> None:
+    """Run every cell through Run > Run All Cells; return when every code cell has run and the kernel is idle.
+
+    A Run All sent before the kernel has connected is dropped by JupyterLab, so it is sent again until the
+    first cell starts.
+    """
+    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
+    started = False
+    for _attempt in range(6):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(
+                r"""() => {
+                    const p = document.querySelector('.jp-Notebook .jp-CodeCell .jp-InputPrompt');
+                    return p && /\[(\*|\d+)\]/.test(p.textContent);
+                }""", timeout=10_000, polling=200)
+            started = True
+            break
+        except Exception:  # noqa: BLE001 - the kernel was not ready yet; ask again
+            continue
+    if not started:
+        raise AssertionError("Run All Cells never started the first cell (is the kernel starting?)")
+    page.wait_for_function(
+        r"""() => {
+            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\[\d+\]/.test(p.textContent));
+        }""", timeout=timeout_ms, polling=500)
+    wait_kernel_idle(page, timeout_ms)
+
+
+def wait_kernel_idle(page, timeout_ms: int) -> None:
+    page.wait_for_function(
+        """() => {
+            const el = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            return el && el.getAttribute('data-status') === 'idle';
+        }""", timeout=timeout_ms, polling=250)

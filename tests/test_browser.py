@@ -1,0 +1,147 @@
+"""The course in a real browser: JupyterLab serves every lesson, Chromium runs it and we look at the page.
+
+Each lesson is opened as a learner would have it once solved (the released student notebook with the
+answers filled in), run with Run > Run All Cells, and checked for error or stderr output, widgets stuck at
+"Loading widget", widgets shown as raw text, and widgets that did not render. The lesson-03 explorer is
+then moved with the keyboard and by dragging, and must redraw as the formula says. Screenshots land in
+test-artifacts/browser/.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import LESSONS, solved, write
+from lab import CHROMIUM, CHROMIUM_ARGS, run_all_cells, start_lab
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+RAW_WIDGET_TEXT = re.compile(r"\b(VBox|HBox|IntSlider|FloatSlider|Dropdown|Tab|Image|HTML)\(")
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        message = "Chromium is not installed (apt-get install chromium); the browser tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": CI must install it (.ci/run does)")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    server = start_lab(root, tmp_path_factory.mktemp("jupyter-home"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pages(browser, lab):
+    """Lesson slug -> its page, run to the end (opened on first use, kept open for later tests)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = {}
+
+    def open_lesson(slug: str):
+        if slug not in opened:
+            lesson = next(lesson for lesson in LESSONS if lesson.slug == slug)
+            write(solved(lesson), lab.root / slug / f"{slug}.ipynb")
+            page = context.new_page()
+            page.goto(lab.page_url(f"{slug}/{slug}.ipynb"))
+            run_all_cells(page)
+            opened[slug] = page
+        return opened[slug]
+
+    yield open_lesson
+    context.close()
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_lesson_runs_cleanly_in_jupyterlab(pages, lesson):
+    page = pages(lesson.slug)
+    notebook = page.locator(".jp-Notebook").first
+    errors = notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    assert errors.count() == 0, f"{lesson.slug}: error or stderr output:\n" + "\n---\n".join(
+        text[:600] for text in errors.all_inner_texts())
+    text = notebook.inner_text()
+    assert "Loading widget" not in text
+    raw = RAW_WIDGET_TEXT.findall(text)
+    assert not raw, f"{lesson.slug}: widgets shown as raw text: {raw}"
+    widget_outputs = notebook.locator(f'.jp-OutputArea-output[data-mime-type="{WIDGET_MIME}"]')
+    for k in range(widget_outputs.count()):
+        output = widget_outputs.nth(k)
+        assert output.locator(".jupyter-widgets").count() > 0, f"{lesson.slug}: widget output {k} did not render"
+        assert output.bounding_box()["height"] > 20, f"{lesson.slug}: widget output {k} is empty"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{lesson.slug}.png"))
+
+
+def _explorer_state(explorer) -> dict:
+    """The numbers the explorer shows: its four slider readouts, the formula line and the picture."""
+    readouts = [int(t) for t in explorer.locator(".widget-readout").all_inner_texts()[:4]]
+    return {"n": readouts[0], "f": readouts[1], "p": readouts[2], "s": readouts[3],
+            "formula": explorer.locator(".widget-html").first.inner_text(),
+            "picture": explorer.locator("img").first.get_attribute("src")}
+
+
+def _expected_formula(state: dict) -> str:
+    n, f, p, s = state["n"], state["f"], state["p"], state["s"]
+    out = math.floor((n + 2 * p - f) / s) + 1
+    return f"floor(({n} + 2·{p} − {f})/{s}) + 1 = {out}"
+
+
+def _wait_for_change(page, explorer, before: dict) -> dict:
+    """Wait for a new picture, then for the redraws to catch up with the sliders (a drag sends several
+    values); return the settled state, or the last one seen if it never settles."""
+    page.wait_for_function(
+        """([el, src]) => { const img = el.querySelector('img'); return img && img.src !== src; }""",
+        arg=[explorer.element_handle(), before["picture"]], timeout=10_000)
+    for _ in range(50):
+        state = _explorer_state(explorer)
+        if _expected_formula(state) in state["formula"]:
+            break
+        page.wait_for_timeout(200)
+    return state
+
+
+def test_explorer_follows_keyboard_and_drag(pages):
+    slug = next(lesson.slug for lesson in LESSONS if lesson.slug.startswith("03"))
+    page = pages(slug)
+    explorer = page.locator(".cnnbook-ConvExplorer").first
+    explorer.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    explorer.screenshot(path=str(ARTIFACTS / "explorer-before.png"))
+    before = _explorer_state(explorer)
+    assert _expected_formula(before) in before["formula"]
+
+    # Keyboard: focus the stride handle and press the right arrow once.
+    stride_handle = explorer.locator(".widget-slider").nth(3).locator(".noUi-handle")
+    stride_handle.focus()
+    page.keyboard.press("ArrowRight")
+    after_key = _wait_for_change(page, explorer, before)
+    assert after_key["s"] == before["s"] + 1
+    assert _expected_formula(after_key) in after_key["formula"], after_key
+
+    # Mouse: drag the input-size handle to the right.
+    n_handle = explorer.locator(".widget-slider").nth(0).locator(".noUi-handle")
+    box = n_handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    after_drag = _wait_for_change(page, explorer, after_key)
+    assert after_drag["n"] > after_key["n"]
+    assert _expected_formula(after_drag) in after_drag["formula"], after_drag
+    explorer.screenshot(path=str(ARTIFACTS / "explorer-after.png"))
