@@ -57,21 +57,24 @@ TEST_SETTINGS = {
 }
 
 
-def write_settings(folder: Path) -> None:
-    for name, values in TEST_SETTINGS.items():
+def write_settings(folder: Path, settings: dict) -> None:
+    for name, values in settings.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values), encoding="utf-8")
 
 
-def start_lab(root: Path, home: Path, extra_args: list[str] = ()) -> LabServer:
+def start_lab(root: Path, home: Path, extra_args: list[str] = (), env: dict | None = None,
+              settings: dict | None = None) -> LabServer:
+    """Start JupyterLab on ``root``; ``env`` replaces the environment (e.g. cnnbook.lab's set-ups) and
+    ``settings`` the test user's JupyterLab settings (default: TEST_SETTINGS)."""
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ,
+    env = {**(os.environ if env is None else env),
            "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     home.mkdir(parents=True, exist_ok=True)
-    write_settings(home / "config" / "lab" / "user-settings")
+    write_settings(home / "config" / "lab" / "user-settings", TEST_SETTINGS if settings is None else settings)
     log = home / "lab.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",

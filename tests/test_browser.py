@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 RAW_WIDGET_TEXT = re.compile(r"\b(VBox|HBox|IntSlider|FloatSlider|Dropdown|Tab|Image|HTML)\(")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# Lessons whose student version exists (all of them once released; test_notebooks checks that).
+RELEASED = [lesson for lesson in LESSONS if lesson.student_version.is_file()]
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +147,74 @@ def test_explorer_follows_keyboard_and_drag(pages):
     assert after_drag["n"] > after_key["n"]
     assert _expected_formula(after_drag) in after_drag["formula"], after_drag
     explorer.screenshot(path=str(ARTIFACTS / "explorer-after.png"))
+
+
+# --- the learner's and the instructor's set-ups (python -m cnnbook.lab [--instructor]) -----------------
+
+@pytest.fixture(scope="module")
+def course_copy(tmp_path_factory):
+    """A course root like the project's: nbgrader_config.py, solutions/ and the released notebooks."""
+    import shutil
+
+    from cnnbook.lab import ROOT
+
+    course = tmp_path_factory.mktemp("course-root")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    for lesson in RELEASED:
+        shutil.copytree(lesson.source.parent, course / "solutions" / lesson.slug)
+        write(solved(lesson), course / "notebooks" / lesson.slug / f"{lesson.slug}.ipynb")
+    return course
+
+
+def _open_setup(browser, tmp_path_factory, course, instructor: bool, path: str):
+    from cnnbook.lab import lab_environment
+
+    # No test settings here: what the learner or instructor sees is the set-up's own doing.
+    server = start_lab(course, tmp_path_factory.mktemp("home"), env=lab_environment(instructor),
+                       settings={"@jupyterlab/notebook-extension/tracker.jupyterlab-settings":
+                                 {"windowingMode": "none"}})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server.url}/{path}?token={server.token}")
+    page.locator("#jp-main-dock-panel").wait_for(timeout=60_000)
+    return server, page
+
+
+def test_learner_setup_has_no_instructor_tools_and_no_news(browser, tmp_path_factory, course_copy):
+    slug = LESSONS[0].slug
+    server, page = _open_setup(browser, tmp_path_factory, course_copy, False,
+                               f"lab/tree/notebooks/{slug}/{slug}.ipynb")
+    try:
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(4000)  # the news question and the sidebars appear within a few seconds
+        body = page.inner_text("body")
+        assert "notified about official Jupyter news" not in body
+        menubar = page.locator(".lm-MenuBar").first.inner_text()
+        assert "Nbgrader" not in menubar, "the learner sees nbgrader's instructor menu"
+        assert page.locator("#nbgrader-create_assignemnt").count() == 0, "Create Assignment sidebar is there"
+        assert page.get_by_role("tab", name="Create Assignment").count() == 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "learner-setup.png"))
+        # nbgrader's Validate button stays, and on a solved notebook it reports success.
+        page.get_by_role("button", name="Validate").first.click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.get_by_text("Success!").first.wait_for(timeout=180_000)
+        assert "passes all the tests" in dialog.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "learner-validate.png"))
+    finally:
+        page.close()
+        server.stop()
+
+
+def test_instructor_setup_opens_formgrader_with_the_lessons(browser, tmp_path_factory, course_copy):
+    server, page = _open_setup(browser, tmp_path_factory, course_copy, True, "lab")
+    try:
+        page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        page.get_by_role("menuitem", name="Formgrader", exact=True).click()
+        frame = page.frame_locator("iframe").first
+        for lesson in RELEASED:
+            frame.get_by_text(lesson.slug, exact=True).first.wait_for(timeout=60_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "instructor-formgrader.png"))
+    finally:
+        page.close()
+        server.stop()

@@ -1,0 +1,46 @@
+"""Open the course in JupyterLab: ``python -m cnnbook.lab`` (learners) or ``--instructor``.
+
+Learners get JupyterLab without nbgrader's instructor tools (Create Assignment, Formgrader, Course List)
+and without the news pop-up; nbgrader's Validate button stays. Instructors get the instructor tools, with
+the project root as the course root so formgrader finds ``nbgrader_config.py``. The choice is made by
+adding ``jupyter-config/student`` or ``jupyter-config/instructor`` to ``JUPYTER_CONFIG_PATH`` for this
+JupyterLab only: nothing in your Jupyter settings changes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lab_environment(instructor: bool = False, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment JupyterLab runs in for the learner's or the instructor's set-up."""
+    env = dict(os.environ if base is None else base)
+    profile = ROOT / "jupyter-config" / ("instructor" if instructor else "student")
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(profile), env.get("JUPYTER_CONFIG_PATH", "")) if p)
+    return env
+
+
+def lab_command(instructor: bool = False, extra: list[str] | None = None) -> list[str]:
+    """The JupyterLab command line: the project root as root folder, opening on the lessons."""
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}",
+            "--LabApp.default_url=/lab/tree/notebooks" if not instructor else "--LabApp.default_url=/lab",
+            *(extra or [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnbook.lab", description=__doc__.splitlines()[0])
+    parser.add_argument("--instructor", action="store_true",
+                        help="turn nbgrader's instructor tools (formgrader, create assignment) on")
+    args, extra = parser.parse_known_args(argv)
+    os.chdir(ROOT)  # nbgrader's formgrader reads nbgrader_config.py from the folder it starts in
+    command = lab_command(args.instructor, extra)
+    os.execve(sys.executable, command, lab_environment(args.instructor))
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
