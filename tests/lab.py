@@ -107,6 +107,16 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
     started = False
     for _attempt in range(6):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            text = dialog.first.inner_text()
+            if "Select Kernel" in text and "Python 3" in text:
+                # Under load JupyterLab sometimes asks before its kernel list has arrived; the
+                # notebook's own kernel (Python 3) is preselected, as a learner would accept it.
+                dialog.get_by_role("button", name="Select", exact=True).click()
+                page.wait_for_timeout(1000)
+                continue
+            raise AssertionError(f"JupyterLab shows a dialog instead of running: {text[:500]}")
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
