@@ -113,7 +113,7 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
             if "Select Kernel" in text and "Python 3" in text:
                 # Under load JupyterLab sometimes asks before its kernel list has arrived; the
                 # notebook's own kernel (Python 3) is preselected, as a learner would accept it.
-                dialog.get_by_role("button", name="Select", exact=True).click()
+                dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
                 page.wait_for_timeout(1000)
                 continue
             raise AssertionError(f"JupyterLab shows a dialog instead of running: {text[:500]}")

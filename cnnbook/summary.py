@@ -1,0 +1,138 @@
+"""A per-layer table of a PyTorch model: output shape, parameters and multiply-accumulates (MACs).
+
+The course's reference, for the lessons on classic architectures (LeNet-5, AlexNet, VGG):
+
+>>> rows = summarize(model, (1, 32, 32))        # the shape of ONE input, without the batch axis
+>>> print(format_summary(rows))                  # or print_summary(model, (1, 32, 32))
+
+In lesson 04 learners write their own ``summary`` for an ``nn.Sequential``; its hidden test forbids
+calling this module.
+
+What is counted (per input image, with the conventions of ``cnnbook.cost``):
+
+- one row per call of a *leaf* module (a module without children), in the order the forward pass
+  calls them, found with forward hooks; so nested models (blocks, residual connections) work too;
+- ``params``: the module's parameters (``p.numel()`` summed), counted at its first call only, so a
+  module that is called twice is not counted twice;
+- ``macs``: one MAC is one product added into a sum. Convolutions:
+  ``out_h * out_w * c_out * (c_in / groups) * kh * kw`` (any number of spatial axes); transposed
+  convolutions: ``input elements * (c_out / groups) * kh * kw``; ``nn.Linear``: ``in_features *
+  out_features`` per vector it is applied to; everything else (pooling, activations, normalisation,
+  Flatten, Dropout): 0. Bias additions are not counted, and FLOPs are about 2 x MACs.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["summarize", "format_summary", "print_summary", "layer_macs"]
+
+
+def _first_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+def layer_macs(module: nn.Module, inputs: tuple, output) -> int:
+    """Multiply-accumulates of one call of ``module`` for a batch of ONE (see the module docstring)."""
+    out = _first_tensor(output)
+    if out is None:
+        return 0
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        x = _first_tensor(inputs)
+        return x.numel() * (module.out_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return out.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return out.numel() * module.in_features
+    return 0
+
+
+def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
+    """Run one zero input of shape ``(1, *input_shape)`` through ``model`` and describe every leaf call.
+
+    Returns a list of dicts, one per call, in order: ``name`` (the module's path in the model, e.g.
+    ``features.0``), ``layer`` (its class name, e.g. ``Conv2d``), ``output_shape`` (a tuple without the
+    batch axis), ``params`` (int) and ``macs`` (int). The model is left unchanged (it runs in eval mode
+    under ``torch.no_grad`` and is put back into its former mode).
+    Raises ValueError, naming the layer, when the input shape does not fit the model.
+    """
+    input_shape = tuple(int(n) for n in input_shape)
+    if not input_shape or min(input_shape) < 1:
+        raise ValueError(f"input_shape must be the shape of one input without the batch axis, "
+                         f"e.g. (3, 32, 32); got {input_shape}")
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    names = {module: name for name, module in model.named_modules()}
+    rows: list[dict] = []
+    counted: set[int] = set()
+    failing: list[str] = []
+
+    def before(module, inputs):
+        failing.append(names.get(module, "?"))
+
+    def after(module, inputs, output):
+        failing.pop()
+        out = _first_tensor(output)
+        params = 0
+        if id(module) not in counted:
+            counted.add(id(module))
+            params = sum(p.numel() for p in module.parameters())
+        rows.append({"name": names.get(module, "?"), "layer": type(module).__name__,
+                     "output_shape": tuple(out.shape[1:]) if out is not None else (),
+                     "params": int(params), "macs": int(layer_macs(module, inputs, output))})
+
+    leaves = [m for m in model.modules() if not list(m.children())] or [model]
+    handles = [m.register_forward_pre_hook(before) for m in leaves]
+    handles += [m.register_forward_hook(after) for m in leaves]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape), device=device, dtype=dtype))
+    except RuntimeError as err:
+        where = failing[-1] if failing else "?"
+        layer = type(dict(model.named_modules()).get(where, model)).__name__
+        raise ValueError(f"the input shape {input_shape} does not fit the model: layer {where!r} ({layer}) "
+                         f"failed: {str(err).splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return rows
+
+
+def format_summary(rows: list[dict], model: nn.Module | None = None) -> str:
+    """The rows as a text table with totals; with ``model``, also its own parameter count."""
+    header = f"{'#':>3}  {'layer':<22}{'output shape':<18}{'parameters':>13}{'MACs':>16}"
+    lines = [header, "-" * len(header)]
+    for i, row in enumerate(rows):
+        named = row.get("name") not in (None, "", str(i))     # a path such as 'features.0' says more
+        label = f"{row['name']} ({row['layer']})" if named else row["layer"]
+        shape = "x".join(str(n) for n in row["output_shape"])
+        lines.append(f"{i:>3}  {label:<22}{shape:<18}{row['params']:>13,}{row['macs']:>16,}")
+    lines.append("-" * len(header))
+    total_params = sum(row["params"] for row in rows)
+    total_macs = sum(row["macs"] for row in rows)
+    lines.append(f"{'':>3}  {'total':<22}{'':<18}{total_params:>13,}{total_macs:>16,}")
+    if model is not None:
+        own = sum(p.numel() for p in model.parameters())
+        if own != total_params:
+            lines.append(f"(the model holds {own:,} parameters; the rows count leaf modules only)")
+    return "\n".join(lines)
+
+
+def print_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
+    """Print the table of ``summarize(model, input_shape)`` and return its rows."""
+    rows = summarize(model, input_shape)
+    print(format_summary(rows, model))
+    return rows
