@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "data_dir", "verify", "load_npz", "load_photo", "PHOTOS"]
+__all__ = ["DataError", "data_dir", "verify", "load_npz", "load_photo", "PHOTOS",
+           "load_digits", "load_fashion", "FASHION_CLASSES"]
 
 #: The photos in data/photos.npz (from scikit-image's bundled sample images; see data/README.md).
 PHOTOS = ("camera", "coins", "chelsea", "astronaut")
@@ -91,3 +92,47 @@ def load_photo(name: str, gray: bool = False) -> np.ndarray:
     if gray and image.ndim == 3:
         return image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     return image.astype(np.float64) if gray else image
+
+
+#: Fashion-MNIST's ten labels, in label order (label 0 is "T-shirt/top").
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+
+
+@lru_cache(maxsize=None)
+def _image_set(name: str) -> dict[str, np.ndarray]:
+    arrays = load_npz(name)
+    for array in arrays.values():
+        array.setflags(write=False)      # cached: nobody may change the copy the next caller gets
+    return arrays
+
+
+def _split_copy(name: str) -> dict[str, np.ndarray]:
+    return {key: array.copy() for key, array in _image_set(name).items()
+            if key in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def load_digits() -> dict[str, np.ndarray]:
+    """Real handwritten MNIST digits (data/mnist_digits.npz; see data/README.md), checksum-verified.
+
+    Returns a dict of fresh arrays:
+      ``x_train`` (8000, 28, 28) uint8, 0 = background .. 255 = ink;  ``y_train`` (8000,) uint8 labels 0-9;
+      ``x_test``  (2000, 28, 28) uint8 (200 of each digit);            ``y_test``  (2000,) uint8.
+    No image appears in both splits.
+    """
+    return _split_copy("mnist_digits.npz")
+
+
+def load_fashion() -> dict[str, np.ndarray]:
+    """A class-balanced subset of Fashion-MNIST (data/fashion_mnist.npz), checksum-verified.
+
+    Returns a dict of fresh arrays:
+      ``x_train`` (10000, 28, 28) uint8 (1,000 per class); ``y_train`` (10000,) uint8 labels 0-9;
+      ``x_test``  (2000, 28, 28) uint8 (200 per class);    ``y_test``  (2000,) uint8;
+      ``class_names``: the tuple FASHION_CLASSES, so that ``class_names[y]`` names label ``y``.
+    """
+    arrays = _split_copy("fashion_mnist.npz")
+    stored = tuple(str(name) for name in _image_set("fashion_mnist.npz")["class_names"])
+    if stored != FASHION_CLASSES:
+        raise DataError(f"fashion_mnist.npz lists the classes {stored}, expected {FASHION_CLASSES}")
+    return {**arrays, "class_names": FASHION_CLASSES}
