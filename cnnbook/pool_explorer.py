@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .widgets import _Explorer, _encode_png, correlate2d, make_kernel, photo_input
+from .widgets import _Explorer, _encode_png, correlate2d, explain_settings, make_kernel, photo_input
 
 __all__ = ["MODES", "SOURCES", "explain_pooling", "pool2d", "pool_input", "PoolExplorer"]
 
@@ -72,14 +72,10 @@ def explain_pooling(n: int, f: int, s: int) -> dict:
                            f"most {n} (f = {n} is 'global' pooling: one number per channel).")
         return info
 
-    out = (n - f) // s + 1
-    starts = list(range(0, n - f + 1, s))
-    covered = np.zeros(n, dtype=bool)
-    for start in starts:
-        covered[start:start + f] = True
-    unvisited = [int(i) for i in np.flatnonzero(~covered)]
-    fits = (n - f) % s == 0
-    info.update(ok=True, out=out, fits=fits, starts=starts, unvisited=unvisited,
+    # The window arithmetic is a convolution's with no padding: reuse it, keep pooling's own words.
+    windows = explain_settings(n, f, 0, s)
+    out, fits, unvisited = windows["out"], windows["fits"], windows["unvisited"]
+    info.update(ok=True, out=out, fits=fits, starts=windows["starts"], unvisited=unvisited,
                 overlap=max(f - s, 0) if out > 1 else 0)
     info["formula"] = f"{filled} = {out}"
 
