@@ -30,6 +30,7 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_no_forbidden_calls",
+    "learner_side",
     "passed",
 ]
 
@@ -240,7 +241,9 @@ def check_raises(
 def _names_used(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
-        if isinstance(const, types.CodeType):
+        # Duck-typed so that it also works on the grader's remote view of a learner's function.
+        if not isinstance(const, (str, bytes, int, float, complex, tuple, frozenset, type(None))) \
+                and hasattr(const, "co_names"):
             names |= _names_used(const)
     return names
 
@@ -259,6 +262,20 @@ def check_no_forbidden_calls(
     if used:
         _fail(what, [f"this exercise is about writing it yourself, but the function uses: {', '.join(sorted(used))}.",
                      "Write it with numpy indexing, slicing and sums instead."], hint)
+
+
+def learner_side(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a test-cell function that builds objects and runs learner code, returning only plain data.
+
+    In a learner's own notebook this changes nothing. The hardened grader (``python -m autograde grade``)
+    runs the rest of a test cell in its own process, where the learner's functions are remote and only
+    plain data crosses (numbers, strings, lists, dicts, numpy arrays, torch tensors). A test that must hand
+    learner code an object built by the test (a model, an optimizer, a loss) does that inside a function
+    marked with this decorator: the grader runs that function in the learner's sandbox and gets back its
+    plain return value. Keep expected values out of such functions: they run beside the learner's code.
+    """
+    func.__learner_side__ = True
+    return func
 
 
 def passed(what: str) -> None:
