@@ -31,12 +31,20 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import grade_batch
+    from .grade import grade_batch, main_summary
+    from .sandbox import bubblewrap_works
 
+    if not args.no_sandbox and not bubblewrap_works():
+        raise UsageError("the sandbox needs bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap), and it "
+                         "could not start here. Install it, or pass --no-sandbox to grade without isolation "
+                         "(only for submissions you trust: see README, 'What the sandbox isolates').")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     out = Path(args.out)
-    rows = grade_batch(Path(args.submissions), out, db_url=args.db, timeout=args.timeout)
-    graded = sum(r.status == "graded" for r in rows)
-    print(f"{graded} of {len(rows)} submissions graded; grades in {out / 'grades.csv'}")
+    rows = grade_batch(Path(args.submissions), out, db_url=args.db, workers=args.workers,
+                       cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
+                       dask=args.dask, progress=lambda line: print(line, flush=True))
+    print(main_summary(rows, out))
     for row in rows:
         if row.status != "graded":
             print(f"  {row.student} {row.lesson}: {row.status}: {row.detail.splitlines()[0] if row.detail else ''}")
@@ -58,11 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=120, help="seconds one cell may run (default 120)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("grade", help="grade DIR/<student>/<NN_slug>/<NN_slug>.ipynb with nbgrader")
-    p.add_argument("submissions", help="folder of submissions, nbgrader layout")
-    p.add_argument("--out", required=True, help="output folder: grades.csv, autograded/, gradebook.db")
-    p.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite in OUT)")
-    p.add_argument("--timeout", type=int, default=60, help="seconds one cell may run (default 60)")
+    p = sub.add_parser("grade", help="grade a batch of notebooks: sandboxed, in parallel, resumable")
+    p.add_argument("submissions", help="DIR/<student>/<NN_slug>/<NN_slug>.ipynb (nbgrader layout), or a folder "
+                                       "or .zip of <student>_<NN_slug>.ipynb files")
+    p.add_argument("--out", required=True, help="output folder: grades.csv, flagged.md, feedback/, autograded/, "
+                                                "results/, gradebook.db")
+    p.add_argument("--db", help="gradebook SQLAlchemy URL, e.g. postgresql://user@host/course "
+                                "(default: sqlite in OUT)")
+    p.add_argument("--workers", type=int, help="submissions graded at once (default: the number of cores)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds one cell or one test may run (default 60)")
+    p.add_argument("--memory", type=float, default=2.0, help="GiB of memory per submission (default 2)")
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "
+                                                             "submissions only)")
     p.set_defaults(func=cmd_grade)
     return parser
 

@@ -1,26 +1,68 @@
-"""Grade a folder of submissions with nbgrader and write grades.csv.
+"""Grade a batch of submissions: sandboxed, in parallel, resumable; grades into nbgrader's gradebook.
 
-Layout: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (nbgrader's ``submitted/`` layout). Each submission
-is autograded by nbgrader in its own process, so one broken submission never stops the batch; problems
-become a status in grades.csv instead of a traceback. The gradebook (nbgrader's database, SQLite in OUT
-by default, or any SQLAlchemy URL) is the system of record, so formgrader keeps working on it.
+Input: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (nbgrader's submitted/ layout), or a flat folder or a
+.zip of ``<student>_<NN_slug>.ipynb`` files as an LMS exports them. Each submission is graded by
+:func:`autograde.runner.grade_submission` in a worker (local processes, or a Dask cluster); this process
+alone writes the gradebook and OUT, so SQLite is never written by two processes at once.
+
+OUT/ holds grades.csv, flagged.md, feedback/<student>/<NN_slug>.html, autograded/ (for formgrader),
+results/ (one JSON per submission: the resume record) and gradebook.db unless --db names another.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
+import html
 import json
+import os
+import re
 import shutil
-import subprocess
+import sys
 import time
+import warnings
+import zipfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .lessons import Lesson, NotebookProblem, UsageError, all_lessons, grade_cells, is_test_cell, read_notebook
+from .lessons import ROOT, Lesson, UsageError, all_lessons
 from .release import _tail, nbgrader
+from .runner import grade_submission
 
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags"]
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+FLAT_NAME = re.compile(r"^(?P<student>.+?)_(?P<slug>\d\d_[a-z0-9_]+)\.ipynb$")
+# Bump when grading changes in a way that must not reuse earlier results.
+GRADER_VERSION = "2"
+
+FLAG_MEANING = {
+    "timeout": "a cell or a test ran past its time limit and was stopped (only that part lost points)",
+    "kernel-died": "the learner's kernel died (os._exit, a crash, the memory or process limit); it was "
+                   "restarted and the remaining tests still ran",
+    "output-limit": "the notebook printed more than the output limit; the rest was dropped",
+    "test-cell-edited": "a test cell was edited; the original was run instead",
+    "test-cell-deleted": "a test cell was deleted; the original was run anyway",
+    "test-cell-moved": "a test cell was moved away from its exercise; it ran in its original place",
+    "test-cell-retyped": "a test cell was turned into markdown or raw text; the original was run",
+    "renamed-notebook": "the notebook had another name; the only notebook in the folder was graded",
+    "tampering": "the code touches the grader's machinery (patched numpy/torch/checks, __eq__, excepthook, "
+                 "AST transformers...): it cannot change a verdict here, but look at it",
+    "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
+    "process-tricks": "the code uses os._exit, fork, signals, subprocesses, sockets or ctypes",
+    "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner)",
+}
+
+
+@dataclass
+class Submission:
+    student: str
+    lesson: Lesson
+    path: Path | None            # None: no notebook for this lesson
+    flags: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass
@@ -38,23 +80,84 @@ class GradeRow:
                 ";".join(self.flags)]
 
 
-def find_submissions(submissions: Path) -> tuple[list[str], list[Lesson]]:
-    """Students (sub-folders) and the lessons that appear anywhere in the batch."""
-    if not submissions.is_dir():
-        raise UsageError(f"{submissions} is not a folder. Expected {submissions}/<student>/<NN_slug>/<NN_slug>.ipynb")
-    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+# --- finding submissions -------------------------------------------------------------------------------
+
+def _unzip(archive: Path, into: Path) -> Path:
+    """Extract an LMS export safely (no paths outside ``into``, no huge files)."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                name = Path(info.filename)
+                if info.is_dir() or name.is_absolute() or ".." in name.parts or info.file_size > 200 * 2 ** 20:
+                    continue
+                target = into / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except zipfile.BadZipFile:
+        raise UsageError(f"{archive} is not a readable .zip file.") from None
+    # An LMS zip often wraps everything in one folder.
+    entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
+
+
+def find_submissions(source: Path, work: Path) -> list[Submission]:
+    """Every (student, lesson) pair in the batch, whatever shape the batch has."""
     known = {lesson.slug: lesson for lesson in all_lessons()}
-    present = sorted({d.name for s in students for d in (submissions / s).iterdir()
-                      if d.is_dir() and d.name in known})
-    if not students or not present:
+    if source.is_file() and source.suffix == ".zip":
+        source = _unzip(source, work / "unzipped")
+    if not source.is_dir():
+        raise UsageError(f"{source} is not a folder or a .zip. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
+                         "or <student>_<NN_slug>.ipynb files.")
+    found: dict[tuple[str, str], Submission] = {}
+    for path in sorted(source.glob("*.ipynb")):           # flat: <student>_<NN_slug>.ipynb
+        match = FLAT_NAME.match(path.name)
+        if match and match["slug"] in known:
+            found[(match["student"], match["slug"])] = Submission(match["student"], known[match["slug"]], path)
+    students = sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    nested = {}
+    for student in students:
+        for folder in sorted((source / student).iterdir()):
+            if folder.is_dir() and folder.name in known:
+                nested.setdefault(student, []).append(known[folder.name])
+    for student, lessons in nested.items():
+        for lesson in lessons:
+            folder = source / student / lesson.slug
+            path = folder / f"{lesson.slug}.ipynb"
+            sub = Submission(student, lesson, path if path.is_file() else None)
+            if sub.path is None:
+                others = sorted(p for p in folder.glob("*.ipynb"))
+                if len(others) == 1:
+                    sub.path, sub.flags = others[0], ["renamed-notebook"]
+                elif others:
+                    sub.note = f"{path.name} not found; the folder has {', '.join(p.name for p in others)}"
+                    sub.flags = ["renamed-notebook"]
+                else:
+                    sub.note = f"{path} does not exist"
+            found[(student, lesson.slug)] = sub
+    if not found:
         raise UsageError(
-            f"no submissions found in {submissions}. Expected {submissions}/<student>/<NN_slug>/<NN_slug>.ipynb "
-            f"with a lesson folder named one of: {', '.join(known)}.")
-    return students, [known[slug] for slug in present]
+            f"no submissions found in {source}. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb or "
+            f"<student>_<NN_slug>.ipynb files, with NN_slug one of: {', '.join(known)}.")
+    # A student with some lessons but not others: the missing ones are reported too.
+    lessons_present = sorted({lesson for (_, lesson) in found})
+    for student in sorted({s for (s, _) in found}):
+        for slug in lessons_present:
+            if (student, slug) not in found:
+                found[(student, slug)] = Submission(student, known[slug], None, note="no notebook submitted")
+    for sub in found.values():
+        if not STUDENT_ID.match(sub.student):
+            raise UsageError(f"{sub.student!r} cannot be a student id (letters, digits, . _ @ + - only).")
+    return [found[key] for key in sorted(found)]
 
 
-def _register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float]:
-    """Record each lesson (its grade cells and points) in the gradebook; return max scores."""
+# --- the gradebook -------------------------------------------------------------------------------------
+
+def register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float]:
+    """Record each lesson (its grade cells and points) in the gradebook with nbgrader; return max scores."""
     max_scores = {}
     for lesson in lessons:
         proc = nbgrader("generate_assignment", lesson.slug, "--force",
@@ -67,103 +170,250 @@ def _register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float
     return max_scores
 
 
-def _forget(db_url: str, lesson: str, student: str) -> None:
-    """Remove a submission's grades so that a failed (re-)grade never leaves a stale score behind."""
+def record(db_url: str, result: dict) -> None:
+    """Write one result into the gradebook in a single transaction; a failed grade removes any old one."""
     with Gradebook(db_url) as gb:
+        if result["status"] != "graded":
+            try:
+                gb.remove_submission(result["lesson"], result["student"])
+            except MissingEntry:
+                pass
+            return
+        gb.update_or_create_student(result["student"])
         try:
-            gb.remove_submission(lesson, student)
+            sub = gb.find_submission(result["lesson"], result["student"])
         except MissingEntry:
-            pass
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")      # nbgrader's own add_submission warns about autoflush
+                sub = gb.add_submission(result["lesson"], result["student"])
+        points = {t["grade_id"]: t["points"] for t in result["tests"]}
+        for notebook in sub.notebooks:
+            for grade in notebook.grades:
+                if grade.name in points:
+                    grade.auto_score = points[grade.name]
+                    grade.manual_score = None
+                    grade.needs_manual_grade = False
+        gb.db.commit()
 
 
-def _flags(submitted, lesson: Lesson, autograded: Path) -> list[str]:
-    """Things an instructor should look at, found in the submission and its autograded version."""
-    flags = []
-    released = {g: c for g, c in grade_cells(read_notebook(lesson.student_version)).items() if is_test_cell(c)}
-    student_cells = grade_cells(submitted)
-    if any(g not in student_cells for g in released):
-        flags.append("test-cell-deleted")
-    elif any(student_cells[g].source != c.source for g, c in released.items()):
-        flags.append("test-cell-edited")
-    if autograded.is_file():
-        nb = json.loads(autograded.read_text(encoding="utf-8"))
-        enames = {o.get("ename") for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"}
-        if enames & {"CellTimeoutError", "KeyboardInterrupt"}:
-            flags.append("timeout")
-    return flags
+# --- the batch -----------------------------------------------------------------------------------------
+
+def _sha(path: Path | None) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else ""
 
 
-def grade_one(student: str, lesson: Lesson, submissions: Path, out: Path, db_url: str,
-              max_score: float, timeout: int) -> GradeRow:
-    path = submissions / student / lesson.slug / f"{lesson.slug}.ipynb"
-    try:
-        submitted = read_notebook(path)
-    except NotebookProblem as problem:
-        _forget(db_url, lesson.slug, student)
-        flags = []
-        others = sorted(p.name for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
-        if problem.status == "missing" and others:
-            flags.append("renamed-notebook")
-            problem = NotebookProblem("missing", f"{path.name} not found; the folder has {', '.join(others)}")
-        return GradeRow(student, lesson.slug, 0, max_score, problem.status, flags, str(problem))
-
-    try:
-        proc = nbgrader("autograde", lesson.slug, f"--student={student}", "--force",
-                        f"--CourseDirectory.submitted_directory={submissions.resolve()}",
-                        f"--CourseDirectory.autograded_directory={(out / 'autograded').resolve()}",
-                        f"--CourseDirectory.db_url={db_url}",
-                        f"--Execute.timeout={timeout}",
-                        timeout=timeout * 20 + 120)
-        log = proc.stdout + proc.stderr
-        failed = proc.returncode != 0
-    except subprocess.TimeoutExpired:
-        failed, log = True, "the whole submission ran past its time limit"
-
-    autograded = out / "autograded" / student / lesson.slug / f"{lesson.slug}.ipynb"
-    if failed:
-        _forget(db_url, lesson.slug, student)
-        if "ran past its time limit" in log:
-            status, detail = "timeout", f"the whole submission ran past its time limit ({timeout * 20 + 120} s)"
-        elif "DeadKernelError" in log or "Kernel died" in log:
-            status, detail = "kernel-died", ("the Python kernel died while running the notebook (os._exit, a "
-                                             "crash of the interpreter, or out of memory); nothing was graded")
-        else:
-            status, detail = "grader-error", "nbgrader failed on this submission:\n" + _tail(log, 8)
-        return GradeRow(student, lesson.slug, 0, max_score, status, _flags(submitted, lesson, Path("/nonexistent")),
-                        detail)
-    with Gradebook(db_url) as gb:
-        sub = gb.find_submission(lesson.slug, student)
-        score, maximum = float(sub.score), float(sub.max_score)
-    return GradeRow(student, lesson.slug, score, maximum, "graded", _flags(submitted, lesson, autograded))
+def _lesson_sha(lesson: Lesson) -> str:
+    return hashlib.sha256(lesson.source.read_bytes()).hexdigest()
 
 
-def grade_batch(submissions: Path, out: Path, db_url: str | None = None, timeout: int = 60,
-                progress=print) -> list[GradeRow]:
-    students, lessons = find_submissions(submissions)
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _missing_result(sub: Submission) -> dict:
+    return {"student": sub.student, "lesson": sub.lesson.slug, "status": "missing", "flags": list(sub.flags),
+            "tests": [], "detail": sub.note, "score": 0.0, "notebook": None}
+
+
+def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
+                cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
+                dask: str | None = None, progress=print) -> list[GradeRow]:
     out.mkdir(parents=True, exist_ok=True)
-    db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     work = out / ".work"
-    max_scores = _register(lessons, db_url, work)
-    rows = []
-    total = len(students) * len(lessons)
+    subs = find_submissions(source, work)
+    db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
+    max_scores = register(lessons, db_url, work)
+    cores = os.cpu_count() or 1
+    workers = max(1, workers or cores)
+    limits = {"memory_bytes": int(memory_gib * 2 ** 30), "cell_seconds": float(cell_timeout),
+              "submission_seconds": float(max(120, cell_timeout * 20))}
+    hide = [source.resolve(), out.resolve()]
+    if db_url.startswith("sqlite:///"):
+        hide.append(Path(db_url.removeprefix("sqlite:///")).resolve().parent)
+
+    results: dict[tuple[str, str], dict] = {}
+    todo, missing = [], []
+    for sub in subs:
+        key = (sub.student, sub.lesson.slug)
+        stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson)}
+        saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
+        if saved.is_file():
+            try:
+                previous = json.loads(saved.read_text(encoding="utf-8"))
+                if previous.get("stamp") == stamp:
+                    results[key] = previous          # resumed: graded before, nothing changed since
+                    continue
+            except (OSError, json.JSONDecodeError):
+                pass
+        if sub.path is None:
+            missing.append((sub, stamp))
+            continue
+        todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "path": str(sub.path.resolve()),
+                      "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers),
+                      "hide": [str(p) for p in hide]}, sub, stamp))
+
+    total = len(subs)
+    reused = len(results)
+    for result in results.values():
+        record(db_url, result)            # make sure the gradebook agrees with what was resumed
+    if reused:
+        progress(f"resuming: {reused} of {total} submissions were graded before and have not changed")
     started = time.monotonic()
-    for student in students:
-        for lesson in lessons:
-            row = grade_one(student, lesson, submissions, out, db_url, max_scores[lesson.slug], timeout)
-            rows.append(row)
-            done = len(rows)
-            eta = (time.monotonic() - started) / done * (total - done)
-            note = f" [{', '.join(row.flags)}]" if row.flags else ""
-            progress(f"[{done}/{total}, ~{eta:.0f}s left] {student} {lesson.slug}: {row.status} "
-                     f"{row.score:g}/{row.max_score:g}{note}")
+    done = reused
+
+    def finish(result: dict, sub: Submission, stamp: dict) -> None:
+        nonlocal done
+        result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
+        result["stamp"] = stamp
+        _save(out, db_url, result)
+        results[(sub.student, sub.lesson.slug)] = result
+        done += 1
+        eta = (time.monotonic() - started) / (done - reused) * (total - done)
+        note = f" [{', '.join(result['flags'])}]" if result["flags"] else ""
+        progress(f"[{done}/{total}, ~{eta:.0f}s left] {sub.student} {sub.lesson.slug}: {result['status']} "
+                 f"{result['score']:g}/{max_scores[sub.lesson.slug]:g}{note}")
+
+    for sub, stamp in missing:
+        finish(_missing_result(sub), sub, stamp)
+    if dask:
+        _run_dask(dask, todo, finish)
+    elif workers == 1 or len(todo) <= 1:
+        for task, sub, stamp in todo:
+            finish(grade_submission(task), sub, stamp)
+    else:
+        _run_local(workers, todo, finish)
+
+    rows = []
+    for sub in subs:
+        result = results[(sub.student, sub.lesson.slug)]
+        rows.append(GradeRow(sub.student, sub.lesson.slug, float(result.get("score", 0)),
+                             max_scores[sub.lesson.slug], result["status"], list(result.get("flags", [])),
+                             result.get("detail", "")))
     write_csv(rows, out / "grades.csv")
+    write_flagged(rows, out / "flagged.md")
     shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
+def _run_local(workers: int, todo: list, finish) -> None:
+    # spawn: workers start clean (no inherited threads or sockets of this process).
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(grade_submission, task): (sub, stamp) for task, sub, stamp in todo}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                sub, stamp = pending.pop(future)
+                finish(_result_of(future, sub), sub, stamp)
+
+
+def _run_dask(address: str, todo: list, finish) -> None:
+    from distributed import Client, as_completed
+
+    with Client(address, timeout="30s") as client:
+        futures = {client.submit(grade_submission, task, pure=False, key=f"grade-{sub.student}-{sub.lesson.slug}-"
+                                 f"{stamp['submission'][:12]}"): (sub, stamp) for task, sub, stamp in todo}
+        for future in as_completed(list(futures)):
+            sub, stamp = futures[future]
+            finish(_result_of(future, sub), sub, stamp)
+
+
+def _result_of(future, sub: Submission) -> dict:
+    try:
+        return future.result()
+    except Exception as err:  # noqa: BLE001 - a lost worker costs one submission a retry, never the batch
+        return {"student": sub.student, "lesson": sub.lesson.slug, "status": "grader-error", "flags": [],
+                "tests": [], "score": 0.0, "notebook": None,
+                "detail": f"the grading worker failed: {type(err).__name__}: {err}"}
+
+
+def _save(out: Path, db_url: str, result: dict) -> None:
+    """Gradebook first, then the files; the results/ JSON last: it is what makes a resume skip this one."""
+    record(db_url, result)
+    student, slug = result["student"], result["lesson"]
+    autograded = out / "autograded" / student / slug / f"{slug}.ipynb"
+    if result.get("notebook"):
+        _atomic_write(autograded, result["notebook"])
+    elif autograded.exists():
+        autograded.unlink()
+    _atomic_write(out / "feedback" / student / f"{slug}.html", feedback_html(result))
+    stored = {k: v for k, v in result.items() if k != "notebook"}
+    _atomic_write(out / "results" / student / f"{slug}.json", json.dumps(stored, indent=1))
+
+
 def write_csv(rows: list[GradeRow], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_HEADER)
         for row in rows:
             writer.writerow(row.csv_row())
+    os.replace(tmp, path)
+
+
+def write_flagged(rows: list[GradeRow], path: Path) -> None:
+    flagged = [r for r in rows if r.flags or r.status != "graded"]
+    lines = ["# Submissions to look at", ""]
+    if not flagged:
+        lines.append("None: every submission was graded and nothing was flagged.")
+    for row in flagged:
+        lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}")
+        if row.detail:
+            lines.append(f"  - {row.detail.strip().splitlines()[0][:300]}")
+        for flag in row.flags:
+            lines.append(f"  - `{flag}`: {FLAG_MEANING.get(flag, '')}")
+    lines += ["", "Flags never cost points by themselves; the tests decide the score.", ""]
+    _atomic_write(path, "\n".join(lines))
+
+
+STATUS_TEXT = {"pass": "passed", "fail": "failed", "timeout": "stopped: time limit", "died": "kernel died",
+               "grader-error": "not graded (grader problem)", "not-run": "not run"}
+
+
+def feedback_html(result: dict) -> str:
+    """A page for the learner: score, each test's verdict and message. Never test source or hidden values."""
+    e = html.escape
+    rows = []
+    for test in result.get("tests", []):
+        status = test["status"]
+        message = f"<pre>{e(test['message'])}</pre>" if test.get("message") else ""
+        rows.append(f"<tr class='{e(status)}'><td><code>{e(test['grade_id'])}</code></td>"
+                    f"<td>{test['points']:g} / {test['max_points']:g}</td><td>{e(STATUS_TEXT.get(status, status))}"
+                    f"</td><td>{message}</td></tr>")
+    flags = "".join(f"<li><code>{e(f)}</code>: {e(FLAG_MEANING.get(f, ''))}</li>" for f in result.get("flags", []))
+    detail = f"<p class='detail'>{e(result.get('detail', ''))}</p>" if result.get("detail") else ""
+    max_score = sum(t["max_points"] for t in result.get("tests", [])) or result.get("max_score", 0)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(result['lesson'])}: feedback for {e(result['student'])}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem;
+vertical-align: top; text-align: left; }} pre {{ white-space: pre-wrap; margin: 0; }}
+tr.pass td:nth-child(3) {{ color: #1a7f37; }} tr.fail td:nth-child(3), tr.died td:nth-child(3),
+tr.timeout td:nth-child(3) {{ color: #b42318; }}
+</style></head><body>
+<h1>{e(result['lesson'])}</h1>
+<p>Student: <b>{e(result['student'])}</b>. Status: <b>{e(result['status'])}</b>.
+Score: <b>{result.get('score', 0):g} / {max_score:g}</b>.</p>
+{detail}
+<table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+{'<h2>Notes for the instructor</h2><ul>' + flags + '</ul>' if flags else ''}
+<p>Hidden checks say what failed and give a hint, never their inputs or expected values.
+Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your notebook to see the visible checks in full.</p>
+</body></html>
+"""
+
+
+def main_summary(rows: list[GradeRow], out: Path) -> str:
+    graded = sum(r.status == "graded" for r in rows)
+    flagged = sum(bool(r.flags) or r.status != "graded" for r in rows)
+    return (f"{graded} of {len(rows)} submissions graded; grades in {out / 'grades.csv'}; "
+            f"{flagged} to look at in {out / 'flagged.md'}; feedback in {out / 'feedback'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: python -m autograde grade DIR --out OUT")

@@ -38,7 +38,17 @@ _ARRAY_PRINT = dict(precision=4, suppress=True, threshold=64, edgeitems=3, linew
 
 
 class CheckFailed(AssertionError):
-    """A wrong answer, with an explanation meant for the learner."""
+    """A wrong answer, with an explanation meant for the learner.
+
+    ``what`` names the call that was checked, ``lines`` explain (they may show expected values), ``hint``
+    says what to try; the grader uses these parts to word feedback on hidden tests without their values.
+    """
+
+    def __init__(self, message: str, *, what: str = "", lines: list[str] | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.what = what
+        self.lines = list(lines or [])
+        self.hint = hint
 
 
 def _fmt(value: Any) -> str:
@@ -77,10 +87,11 @@ def _matches(got: np.ndarray, candidate: Any, rtol: float, atol: float) -> bool:
 
 
 def _fail(what: str, lines: Iterable[str], hint: str | None) -> None:
+    lines = list(lines)
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
         msg += f"\n  Hint: {hint}"
-    raise CheckFailed(msg)
+    raise CheckFailed(msg, what=what, lines=lines, hint=hint)
 
 
 def check_array(

@@ -1,0 +1,343 @@
+"""Run a lesson's test cell in the grader's own process, against the learner's objects seen through the wall.
+
+The test cell's code (visible and hidden parts, from solutions/, never from the submission) executes here.
+Every name it reads that the cell does not define itself comes from the learner's kernel: plain data
+arrives by value, anything else as a :class:`Remote`, whose calls, attributes and items are requests to
+the sandbox answered with plain data. Expected values and references stay in this process, so nothing the
+learner's code patches (numpy, torch, the check helpers, ``assert`` itself) can change a verdict.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import importlib
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError
+from .plain import NotPlain, decode, encode
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+# Classes of these packages are recreated here by name, so isinstance(x, nn.Conv2d) works on remote objects.
+TRUSTED_PACKAGES = {"builtins", "torch", "numpy", "collections", "typing"}
+# Attribute names with double underscores a test may read from a learner's object.
+DUNDERS = {"__init__", "__code__", "__name__", "__qualname__", "__doc__", "__module__", "__defaults__",
+           "__wrapped__", "__func__", "__self__", "__forward__", "__call__"}
+
+
+class GraderLimitation(BaseException):
+    """The test asked for something that cannot cross the wall: a fault of the test, not of the learner."""
+
+
+class _Wire:
+    """Requests to one kernel, all sharing one test's time budget."""
+
+    def __init__(self, kernel: LearnerKernel, seconds: float):
+        self.kernel = kernel
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.classes: dict[tuple, type] = {}
+
+    def ask(self, request: dict) -> Any:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise CellTimeout(f"this test ran past its {self.seconds:g} s limit (an infinite loop?)")
+        try:
+            raw = self.kernel.request(request, timeout=remaining)
+        except RemoteError as err:
+            raise _as_local_exception(err) from None
+        return self.decode(raw)
+
+    def decode(self, raw: Any) -> Any:
+        return decode(raw, lambda obj: Remote(self, obj))
+
+    def encode(self, value: Any) -> Any:
+        def ref(obj: Any):
+            if type(obj) is Remote:
+                return {"$ref": object.__getattribute__(obj, "_info")["$ref"]}
+            return None
+        try:
+            return encode(value, ref)
+        except NotPlain as err:
+            raise GraderLimitation(f"the test tried to hand a {type(value).__name__} to learner code: {err}. "
+                                   "Build such objects in a @learner_side function.") from None
+
+    def local_class(self, info: dict) -> type:
+        """A class here that stands for the remote object's class (the real one for torch, numpy, builtins)."""
+        mro = tuple(info.get("mro") or ())
+        if mro in self.classes:
+            return self.classes[mro]
+        known = [cls for cls in (_resolve(name) for name in mro) if cls is not None]
+        if known and _qual(known[0]) == mro[0]:
+            result = known[0]            # a torch/numpy/builtin class itself, e.g. nn.Conv2d
+        else:
+            # A learner's class: a stand-in that keeps its name and its torch.nn base classes, so that
+            # isinstance(model, nn.Module) holds. Value types (int, ndarray, Tensor...) are never bases:
+            # a learner's subclass of them is not a number or an array to the checks.
+            name = mro[0].rsplit(".", 1)[-1] if mro else "object"
+            bases = tuple(cls for cls in known if _is_structural(cls))[:1] or (object,)
+            try:
+                result = type(name, bases, {"__module__": "learner"})
+            except TypeError:
+                result = type(name, (object,), {"__module__": "learner"})
+        self.classes[mro] = result
+        return result
+
+
+def _is_structural(cls: type) -> bool:
+    """Classes whose isinstance a test may ask of a learner's object: modules, optimizers, datasets."""
+    module = cls.__module__
+    if not module.startswith("torch"):
+        return False
+    import torch
+
+    return not issubclass(cls, torch.Tensor) and cls.__module__.split(".")[1:2] in (["nn"], ["optim"], ["utils"])
+
+
+def _qual(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _resolve(qualname: str) -> type | None:
+    module, _, name = qualname.rpartition(".")
+    if module.split(".")[0] not in TRUSTED_PACKAGES or "<" in name:
+        return None
+    try:
+        obj = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+    except Exception:  # noqa: BLE001 - not resolvable here: the remote class stays unknown
+        return None
+    return obj if isinstance(obj, type) and _qual(obj) == qualname else None
+
+
+_BUILTIN_ERRORS = {name: getattr(builtins, name) for name in dir(builtins)
+                   if isinstance(getattr(builtins, name), type) and issubclass(getattr(builtins, name), Exception)}
+
+
+def _as_local_exception(err: RemoteError) -> Exception:
+    where = f" (at {err.where})" if err.where else ""
+    text = f"your code raised {err.kind}: {err.remote_message}{where}"
+    cls = _BUILTIN_ERRORS.get(err.kind)
+    if cls is not None and cls is not AssertionError:
+        try:
+            return cls(text)
+        except Exception:  # noqa: BLE001 - exceptions with odd constructors
+            pass
+    return LearnerError(text)
+
+
+class LearnerError(Exception):
+    """An exception from learner code whose class does not exist in the grader."""
+
+
+class Remote:
+    """A learner's object, seen from the grader: every use is a request for plain data."""
+
+    __slots__ = ("_wire", "_info")
+
+    def __init__(self, wire: _Wire, info: dict):
+        object.__setattr__(self, "_wire", wire)
+        object.__setattr__(self, "_info", info)
+
+    def _ask(self, op: str, **fields: Any) -> Any:
+        wire = object.__getattribute__(self, "_wire")
+        target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
+        return wire.ask({"op": op, "target": target, **{k: wire.encode(v) for k, v in fields.items()}})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__") and name not in DUNDERS:
+            raise AttributeError(name)
+        return self._ask("getattr", name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._ask("setattr", name=name, value=value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ask("call", args=args, kwargs=kwargs)
+
+    def __iter__(self):
+        items = self._ask("list")
+        if type(items) is not list:
+            raise TypeError("iterating over your object did not give a list of items")
+        return iter(items)
+
+    def __len__(self) -> int:
+        n = self._ask("len")
+        if type(n) is not int:
+            raise TypeError(f"len() of your object gave a {type(n).__name__}, not an int")
+        return n
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ask("getitem", key=key)
+
+    def __contains__(self, item: Any) -> bool:
+        found = self._ask("contains", item=item)
+        if type(found) is not bool:
+            raise TypeError("`in` on your object did not give True or False")
+        return found
+
+    def __array__(self, dtype=None, copy=None):
+        import numpy as np
+
+        arr = self._ask("asarray")
+        if type(arr) is not np.ndarray:
+            raise TypeError("your object could not be turned into an array of numbers")
+        return arr.astype(dtype) if dtype is not None else arr
+
+    @property
+    def __class__(self):  # isinstance(remote, nn.Module) asks this
+        info = object.__getattribute__(self, "_info")
+        return object.__getattribute__(self, "_wire").local_class(info)
+
+    def __eq__(self, other: Any) -> bool:
+        # Identity only: the learner's __eq__ never decides anything here.
+        return type(other) is Remote and other._info["$ref"] == self._info["$ref"]
+
+    def __hash__(self) -> int:
+        return hash(object.__getattribute__(self, "_info")["$ref"])
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"{self!r} has no truth value in a test; compare its values with a check instead")
+
+    def __repr__(self) -> str:
+        info = object.__getattribute__(self, "_info")
+        return f"<your {info.get('type', 'object').rsplit('.', 1)[-1]}: {info.get('repr', '')[:80]}>"
+
+
+@dataclass
+class TestOutcome:
+    status: str          # pass | fail | timeout | died | grader-error
+    message: str = ""    # what the learner reads (never hidden values)
+    printed: str = ""    # what the test printed (visible part only)
+    hidden: bool = False  # failed in the hidden part
+
+
+def split_hidden(source: str) -> tuple[str, str]:
+    """The visible and the hidden part of a test cell (markers removed)."""
+    visible, hidden, inside = [], [], False
+    for line in source.splitlines():
+        if line.strip() == HIDDEN_BEGIN:
+            inside = True
+        elif line.strip() == HIDDEN_END:
+            inside = False
+        elif inside:
+            hidden.append(line)
+        else:
+            visible.append(line)
+    return "\n".join(visible), "\n".join(hidden)
+
+
+def _free_names(tree: ast.AST) -> set[str]:
+    """Names the code reads but never binds: those come from the learner's notebook (or builtins)."""
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return loaded - bound - set(dir(builtins))
+
+
+def _is_learner_side(node: ast.AST) -> bool:
+    if not isinstance(node, ast.FunctionDef):
+        return False
+    for deco in node.decorator_list:
+        name = deco.attr if isinstance(deco, ast.Attribute) else getattr(deco, "id", None)
+        if name == "learner_side":
+            return True
+    return False
+
+
+def _prepare(code: str) -> tuple[ast.Module, dict[str, str]]:
+    """Parse a part; move @learner_side functions out (they are defined in the kernel instead)."""
+    tree = ast.parse(code)
+    learner_side = {}
+    body = []
+    for node in tree.body:
+        if _is_learner_side(node):
+            learner_side[node.name] = ast.get_source_segment(code, node)
+            call = ast.parse(f"{node.name} = __define_learner_side__({node.name!r})").body[0]
+            body.append(ast.copy_location(call, node))
+        else:
+            body.append(node)
+    tree.body = body
+    ast.fix_missing_locations(tree)
+    return tree, learner_side
+
+
+def run_test(source: str, kernel: LearnerKernel, seconds: float) -> TestOutcome:
+    """Execute one test cell here; the learner's names come through the wall."""
+    wire = _Wire(kernel, seconds)
+    visible, hidden = split_hidden(source)
+    try:
+        parts = [(_prepare(visible), False), (_prepare(hidden), True)]
+    except SyntaxError as err:
+        return TestOutcome("grader-error", f"the test cell does not parse: {err}")
+
+    namespace: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
+    sources: dict[str, str] = {}
+    for (tree, functions), _ in parts:
+        sources.update(functions)
+
+    def define(name: str) -> Any:
+        return wire.ask({"op": "define", "name": name, "source": sources[name]})
+
+    namespace["__define_learner_side__"] = define
+    printed = io.StringIO()
+    hidden_part = False
+    try:
+        wanted = set()
+        for (tree, _), _ in parts:
+            wanted |= _free_names(tree)
+        for name in sorted(wanted - {"__define_learner_side__"}):
+            try:
+                namespace[name] = wire.ask({"op": "lookup", "name": name})
+            except NameError:
+                pass  # the test will raise NameError itself, with the name in the message
+        for (tree, _), hidden_part in parts:
+            if not tree.body:
+                continue
+            sink = io.StringIO() if hidden_part else printed
+            with contextlib.redirect_stdout(sink):
+                exec(compile(tree, "<test cell>", "exec"), namespace)  # noqa: S102 - our own test code
+    except CellTimeout as err:
+        return TestOutcome("timeout", str(err), printed.getvalue(), hidden_part)
+    except KernelDied as err:
+        return TestOutcome("died", f"{err} (os._exit, a crash, or the memory limit).", printed.getvalue(), hidden_part)
+    except GraderLimitation as err:
+        return TestOutcome("grader-error", str(err), printed.getvalue(), hidden_part)
+    except Exception as err:  # noqa: BLE001 - any failure of the test is the learner's to read
+        return TestOutcome("fail", _explain(err, hidden_part), printed.getvalue(), hidden_part)
+    return TestOutcome("pass", "", printed.getvalue())
+
+
+def _explain(err: Exception, hidden: bool) -> str:
+    from cnnbook.checks import CheckFailed
+
+    if isinstance(err, CheckFailed):
+        if not hidden:
+            return str(err)
+        lines = [f"{err.what or 'a hidden check'}: a hidden check failed."]
+        if err.lines and err.lines[0].startswith("this looks like a typical slip"):
+            lines.append("  " + err.lines[0])
+        if err.hint:
+            lines.append(f"  Hint: {err.hint}")
+        return "\n".join(lines)
+    if isinstance(err, NameError):
+        return (f"{err}. The test needs it from your notebook: is the answer cell that defines it there, "
+                "and did it run without an error?")
+    prefix = "in a hidden check: " if hidden else ""
+    text = str(err) if isinstance(err, LearnerError) or str(err).startswith("your code raised") \
+        else f"{type(err).__name__}: {err}"
+    return prefix + text

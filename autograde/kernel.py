@@ -1,0 +1,232 @@
+"""A learner's kernel in its sandbox, driven cell by cell with time and output limits.
+
+Outputs are read straight off the kernel's messages, so a cell that prints 200,000 lines costs only the
+first ``output_bytes`` of them; a cell that loops is interrupted (and the kernel replaced when it will not
+stop); a kernel that dies is reported, never waited for.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec
+
+from .plain import NotPlain, decode, encode
+from .sandbox import Limits, Sandbox
+from .shim import MIME
+
+SHIM_IMPORT = "import autograde.shim"
+
+
+class KernelDied(BaseException):
+    """The learner's kernel ended (os._exit, a segfault, the memory limit, a fork bomb...)."""
+
+
+class CellTimeout(BaseException):
+    """A cell or a test ran past its time limit."""
+
+
+class RemoteError(Exception):
+    """An exception raised by the learner's code while the grader called it."""
+
+    def __init__(self, kind: str, message: str, where: str = ""):
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.kind = kind
+        self.remote_message = message
+        self.where = where
+
+
+@dataclass
+class CellRun:
+    status: str                       # ok | error | timeout | died
+    outputs: list[dict] = field(default_factory=list)
+    error: str = ""                   # "ValueError: ..." for status error
+    truncated: bool = False           # outputs beyond the limit were dropped
+
+
+class LearnerKernel:
+    """One sandboxed ipykernel. ``execute`` runs a cell; ``request`` asks the shim for plain data."""
+
+    def __init__(self, sandbox: Sandbox, env: dict[str, str]):
+        self.sandbox = sandbox
+        self.limits: Limits = sandbox.limits
+        self.env = env
+        self.km: KernelManager | None = None
+        self.kc = None
+        self.starts = 0
+
+    # -- life cycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        work = self.sandbox.work
+        sockets = work / ".kernel"
+        sockets.mkdir(exist_ok=True)
+        km = KernelManager(transport="ipc", ip=str(sockets / f"k{self.starts}"))
+        km.connection_file = str(sockets / f"connection-{self.starts}.json")
+        km._kernel_spec = KernelSpec(argv=self.sandbox.kernel_argv(), display_name="sandboxed python",
+                                     language="python", interrupt_mode="message", env={})
+        km.start_kernel(cwd=str(work), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.km = km
+        self.starts += 1
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+        except RuntimeError as err:
+            self.shutdown()
+            raise KernelDied(f"the kernel did not start: {err}") from None
+        self.kc = kc
+        setup = self.execute(SHIM_IMPORT, timeout=60)
+        if setup.status != "ok":
+            raise KernelDied(f"the grader's helper could not load in the kernel: {setup.error}")
+
+    def shutdown(self) -> None:
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self.kc = None
+        if self.km is not None:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+            try:
+                self.km.cleanup_resources()
+            except Exception:  # noqa: BLE001
+                pass
+            self.km = None
+        self.sandbox.close()
+
+    def restart(self) -> None:
+        self.shutdown()
+        self.start()
+
+    def alive(self) -> bool:
+        return self.km is not None and self.km.is_alive()
+
+    # -- running code ---------------------------------------------------------------------------------
+    def execute(self, code: str, timeout: float, keep_outputs: bool = True) -> CellRun:
+        if not self.alive():
+            return CellRun("died", error="the kernel is not running")
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
+        run = CellRun("ok")
+        size = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return self._timed_out(msg_id, run)
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self.alive():
+                    run.status = "died"
+                    return run
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            if kind == "error":
+                run.status = "error"
+                run.error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:2000]
+            if kind in ("stream", "display_data", "execute_result", "error"):
+                output = _output(kind, content)
+                size += len(json.dumps(output))
+                if size > self.limits.output_bytes:
+                    run.truncated = True
+                elif keep_outputs:
+                    run.outputs.append(output)
+        self._drain_shell(msg_id)
+        return run
+
+    def _drain_shell(self, msg_id: str) -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                reply = self.kc.get_shell_msg(timeout=0.5)
+            except queue.Empty:
+                return
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return
+
+    def _timed_out(self, msg_id: str, run: CellRun) -> CellRun:
+        """Interrupt; if the kernel does not come back to idle within a few seconds, replace it."""
+        run.status = "timeout"
+        try:
+            self.km.interrupt_kernel()
+        except Exception:  # noqa: BLE001
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.5)
+            except queue.Empty:
+                if not self.alive():
+                    break
+                continue
+            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "status"
+                    and msg["content"].get("execution_state") == "idle"):
+                self._drain_shell(msg_id)
+                return run
+        run.error = "the kernel did not stop when interrupted"
+        self.shutdown()
+        return run
+
+    def request(self, request: dict, timeout: float):
+        """Send one request to the shim; return the decoded value or raise RemoteError/CellTimeout/KernelDied."""
+        code = f"autograde.shim.serve({json.dumps(json.dumps(request))})"
+        run = self.execute(code, timeout=timeout)
+        if run.status == "timeout":
+            raise CellTimeout(f"no answer within {timeout:g} s (an infinite loop?)")
+        if run.status == "died":
+            raise KernelDied("the kernel died while the grader was calling your code")
+        for output in run.outputs:
+            data = output.get("data", {})
+            if MIME in data:
+                reply = json.loads(data[MIME])
+                if "error" in reply:
+                    err = reply["error"]
+                    raise RemoteError(str(err.get("type", "Error")), str(err.get("message", "")),
+                                      str(err.get("where", "")))
+                return reply["value"]
+        raise RemoteError("NoReply", run.error or ("the reply was too large or never came"
+                                                    if run.truncated else "the kernel sent no reply"))
+
+
+def _output(kind: str, content: dict) -> dict:
+    if kind == "stream":
+        return {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
+    if kind == "error":
+        return {"output_type": "error", "ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
+                "traceback": content.get("traceback", [])}
+    output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+    if kind == "execute_result":
+        output["execution_count"] = content.get("execution_count")
+    return output
+
+
+def kernel_env(work: Path, threads: int) -> dict[str, str]:
+    """The environment of a sandboxed kernel: its own home and caches inside the work folder."""
+    keep = ("PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "PYTHONPATH", "TZ")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update({
+        "HOME": str(work), "IPYTHONDIR": str(work / ".ipython"), "MPLCONFIGDIR": str(work / ".matplotlib"),
+        "XDG_CACHE_HOME": str(work / ".cache"), "JUPYTER_RUNTIME_DIR": str(work / ".kernel"),
+        "MPLBACKEND": "agg", "NBGRADER_EXECUTION": "autograde", "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "TORCH_NUM_THREADS": str(threads),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    return env
+
+
+__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError", "kernel_env", "NotPlain",
+           "encode", "decode"]

