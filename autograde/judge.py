@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import io
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +210,13 @@ class Remote:
         return f"<your {info.get('type', 'object').rsplit('.', 1)[-1]}: {info.get('repr', '')[:80]}>"
 
 
+def _type(*args):
+    """type() for test code: a remote object's type is the class it stands for (nn.Conv2d, not Remote)."""
+    if len(args) == 1 and builtins.type(args[0]) is Remote:
+        return args[0].__class__
+    return builtins.type(*args)
+
+
 @dataclass
 class TestOutcome:
     status: str          # pass | fail | timeout | died | grader-error
@@ -294,6 +302,7 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float) -> TestOutcome:
         return wire.ask({"op": "define", "name": name, "source": sources[name]})
 
     namespace["__define_learner_side__"] = define
+    namespace["type"] = _type
     printed = io.StringIO()
     hidden_part = False
     try:
@@ -309,7 +318,8 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float) -> TestOutcome:
             if not tree.body:
                 continue
             sink = io.StringIO() if hidden_part else printed
-            with contextlib.redirect_stdout(sink):
+            with contextlib.redirect_stdout(sink), warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # a library warning in a test is nobody's mistake
                 exec(compile(tree, "<test cell>", "exec"), namespace)  # noqa: S102 - our own test code
     except CellTimeout as err:
         return TestOutcome("timeout", str(err), printed.getvalue(), hidden_part)
@@ -328,7 +338,7 @@ def _explain(err: Exception, hidden: bool) -> str:
     if isinstance(err, CheckFailed):
         if not hidden:
             return str(err)
-        lines = [f"{err.what or 'a hidden check'}: a hidden check failed."]
+        lines = [f"{err.what}: a hidden check failed." if err.what else "A hidden check failed."]
         if err.lines and err.lines[0].startswith("this looks like a typical slip"):
             lines.append("  " + err.lines[0])
         if err.hint:

@@ -22,6 +22,8 @@ from .sandbox import Limits, Sandbox
 from .shim import MIME
 
 SHIM_IMPORT = "import autograde.shim"
+# A reply of the shim may carry arrays: allow far more than a cell's printed output.
+REPLY_BYTES = 512 * 2 ** 20
 
 
 class KernelDied(BaseException):
@@ -112,12 +114,13 @@ class LearnerKernel:
         return self.km is not None and self.km.is_alive()
 
     # -- running code ---------------------------------------------------------------------------------
-    def execute(self, code: str, timeout: float, keep_outputs: bool = True) -> CellRun:
+    def execute(self, code: str, timeout: float, keep_outputs: bool = True, limit: int | None = None) -> CellRun:
         if not self.alive():
             return CellRun("died", error="the kernel is not running")
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         run = CellRun("ok")
         size = 0
+        limit = self.limits.output_bytes if limit is None else limit
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -140,8 +143,8 @@ class LearnerKernel:
                 run.error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:2000]
             if kind in ("stream", "display_data", "execute_result", "error"):
                 output = _output(kind, content)
-                size += len(json.dumps(output))
-                if size > self.limits.output_bytes:
+                size += _size(content)
+                if size > limit:
                     run.truncated = True
                 elif keep_outputs:
                     run.outputs.append(output)
@@ -184,7 +187,7 @@ class LearnerKernel:
     def request(self, request: dict, timeout: float):
         """Send one request to the shim; return the decoded value or raise RemoteError/CellTimeout/KernelDied."""
         code = f"autograde.shim.serve({json.dumps(json.dumps(request))})"
-        run = self.execute(code, timeout=timeout)
+        run = self.execute(code, timeout=timeout, limit=REPLY_BYTES)
         if run.status == "timeout":
             raise CellTimeout(f"no answer within {timeout:g} s (an infinite loop?)")
         if run.status == "died":
@@ -200,6 +203,14 @@ class LearnerKernel:
                 return reply["value"]
         raise RemoteError("NoReply", run.error or ("the reply was too large or never came"
                                                     if run.truncated else "the kernel sent no reply"))
+
+
+def _size(content: dict) -> int:
+    if "text" in content:
+        return len(content["text"])
+    if "data" in content:
+        return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in content["data"].values())
+    return len(json.dumps(content))
 
 
 def _output(kind: str, content: dict) -> dict:
