@@ -4,7 +4,7 @@ gets deeper, wider, or sees larger images, and an explorer that shows it.
 EfficientNet-B0 is a stack of MBConv blocks (MobileNetV2's inverted residual plus a squeeze-and-excitation
 step). Tan and Le (2019) scale it with one coefficient phi:
 
-    depth x alpha**phi,   width x beta**phi,   resolution x gamma**phi,   alpha = 1.2, beta = 1.1, gamma = 1.15,
+    depth x alpha**phi,  width x beta**phi,  resolution x gamma**phi,  alpha = 1.2, beta = 1.1, gamma = 1.15,
 
 chosen so that alpha * beta**2 * gamma**2 is about 2: the multiply-accumulates (MACs) grow about 2**phi,
 because they grow linearly with depth and with the square of width and of resolution.
@@ -20,6 +20,8 @@ because they grow linearly with depth and with the square of width and of resolu
 from __future__ import annotations
 
 import math
+
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .widgets import _Explorer
 
@@ -37,7 +39,8 @@ _STEM, _HEAD_FACTOR = 32, 4          # stem channels; the last 1x1 conv has 4 x 
 #: What the explorer compares: all three together, or one dimension alone for the same growth of MACs.
 STRATEGIES = ("compound", "depth only", "width only", "resolution only")
 
-_COLOURS = {"compound": "#1a7f37", "depth only": "#4c72b0", "width only": "#dd8452", "resolution only": "#8172b3"}
+_COLOURS = {"compound": "#1a7f37", "depth only": "#4c72b0", "width only": "#dd8452",
+            "resolution only": "#8172b3"}
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
@@ -220,8 +223,8 @@ def explain_scaling(phi: float, strategy: str = "compound") -> dict:
                      "modest, so no single dimension saturates; part of the budget goes to resolution, which "
                      "costs no parameters, so the parameters grow more slowly than the MACs.")
     if scale["depth"] > 1 and info["mac_ratio"] > 1.1 * scale["macs_factor"]:
-        lines.append("The MACs grow faster than the rule says because block counts are rounded up: a stage of "
-                     "1 block gets 2 as soon as the depth multiplier exceeds 1.")
+        lines.append("The MACs grow faster than the rule says because block counts are rounded up: a stage "
+                     "of 1 block gets 2 as soon as the depth multiplier exceeds 1.")
     info["message"] = " ".join(lines)
     return info
 
@@ -248,10 +251,10 @@ class ScalingExplorer(_Explorer):
                                               style={"description_width": "initial"},
                                               layout=widgets.Layout(width="330px"))
         self.strategy_buttons = widgets.ToggleButtons(options=STRATEGIES, value=strategy, description="scale",
-                                                      style={"button_width": "110px"})
+                                                      style={"button_width": "122px"})
         self.state: dict = {}
         self._artists_ready = False
-        self._start([self.phi_slider, self.strategy_buttons], figsize=(9.0, 3.9), dpi=dpi)
+        self._start([self.phi_slider, self.strategy_buttons], figsize=(9.0, 4.0), dpi=dpi)
 
     def set(self, phi: float | None = None, strategy: str | None = None):
         """Set phi and/or the strategy at once and redraw once; returns self."""
@@ -268,14 +271,24 @@ class ScalingExplorer(_Explorer):
             for s in STRATEGIES:
                 self._lines[(key, s)] = ax.plot(self.PHIS, [c[key] / unit for c in curves[s]], "-",
                                                 color=_COLOURS[s], lw=1.6, label=s)[0]
+            if key == "macs":       # what the rule predicts: B0's MACs x 1.92**phi
+                base = efficientnet_cost()["macs"] / unit
+                factor = ALPHA * BETA ** 2 * GAMMA ** 2
+                ax.plot(self.PHIS, [base * factor ** phi for phi in self.PHIS], ":", color="black", lw=1.2,
+                        label="the rule: B0 × 1.92^φ")
+                ax.legend(fontsize=8, loc="upper left")
             self._marks[key] = ax.plot([0], [0], "o", ms=9, mfc="none", mec="black", mew=2)[0]
             ax.set_xlabel("compound coefficient φ")
             ax.set_ylabel(title)
             ax.set_yscale("log")
+            # plain numbers (0.5, 1, 2, 5, ...) read better than 5 x 10^-1 on a log axis
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.grid(True, which="both", alpha=0.3)
         self._axes[0].legend(fontsize=8, loc="upper left")
         self._suptitle = fig.suptitle("", fontsize=11)
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.15, wspace=0.28)
+        fig.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.14, wspace=0.25)
         self._artists_ready = True
 
     def _draw(self) -> None:
