@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DataError", "data_dir", "verify", "load_npz", "load_photo", "PHOTOS",
-           "load_digits", "load_fashion", "FASHION_CLASSES"]
+           "load_digits", "load_fashion", "FASHION_CLASSES", "load_fashion_cnn"]
 
 #: The photos in data/photos.npz (from scikit-image's bundled sample images; see data/README.md).
 PHOTOS = ("camera", "coins", "chelsea", "astronaut")
@@ -136,3 +136,23 @@ def load_fashion() -> dict[str, np.ndarray]:
     if stored != FASHION_CLASSES:
         raise DataError(f"fashion_mnist.npz lists the classes {stored}, expected {FASHION_CLASSES}")
     return {**arrays, "class_names": FASHION_CLASSES}
+
+
+def load_fashion_cnn() -> dict:
+    """A small CNN pretrained on five Fashion-MNIST classes (data/fashion_cnn.npz), checksum-verified.
+
+    The network (lesson 08's ``FashionCNN``; built by ``data/make_pretrained.py``) is three blocks of
+    3x3 conv (padding 1) -> ReLU -> 2x2 max-pool with 16, 32 and 64 filters, a mean over the last 3x3
+    positions, and a linear head 64 -> 5. It was trained on the 30,000 training images of the Fashion-MNIST
+    classes T-shirt/top, Trouser, Coat, Sandal and Bag only. Returns a dict:
+      ``weights``: {state dict name: float32 array}, e.g. ``block1.0.weight`` (16, 1, 3, 3),
+                   ``block1.0.bias`` (16,), ... ``head.weight`` (5, 64), ``head.bias`` (5,);
+                   turn each into a tensor and hand them to ``model.load_state_dict``;
+      ``classes``: the Fashion-MNIST labels of its five outputs, in order: (0, 1, 4, 5, 8);
+      ``test_accuracy``: its accuracy on the 5,000 official test images of those classes (float);
+      ``epochs``: how many passes over its 30,000 training images it was trained for (int).
+    """
+    arrays = {key: array.copy() for key, array in _image_set("fashion_cnn.npz").items()}
+    info = {key: arrays.pop(key) for key in ("test_accuracy", "epochs", "classes")}
+    return {"weights": arrays, "classes": tuple(int(label) for label in info["classes"]),
+            "test_accuracy": float(info["test_accuracy"].item()), "epochs": int(info["epochs"].item())}
