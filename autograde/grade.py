@@ -31,6 +31,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from .lessons import ROOT, Lesson, UsageError, all_lessons
 from .release import _tail, nbgrader
 from .runner import grade_submission
+from .sandbox import sweep_stale_cgroups
 
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags"]
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
@@ -222,6 +223,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
                 dask: str | None = None, progress=print) -> list[GradeRow]:
     out.mkdir(parents=True, exist_ok=True)
+    sweep_stale_cgroups()
     work = out / ".work"
     subs = find_submissions(source, work)
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"

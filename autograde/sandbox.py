@@ -119,3 +119,15 @@ def _remove_cgroup(cgroup: Path) -> None:
         cgroup.rmdir()
     except OSError:
         pass
+
+
+def sweep_stale_cgroups() -> None:
+    """Remove process-cap cgroups left by a grader that was killed (their processes die with it)."""
+    if not PIDS_CGROUP.is_dir():
+        return
+    for cgroup in PIDS_CGROUP.glob("cnnbook-*"):
+        try:
+            if not (cgroup / "cgroup.procs").read_text().split():
+                cgroup.rmdir()
+        except OSError:
+            pass

@@ -142,6 +142,8 @@ def faults(tmp_path_factory):
     (folder("nbformat3") / name).write_text(json.dumps(old), encoding="utf-8")
     folder("empty").mkdir(parents=True)
     write(solved(lesson), folder("renamed") / "Untitled.ipynb")
+    write(solved(lesson), folder("two_notebooks") / "Untitled.ipynb")
+    write(solved(lesson), folder("two_notebooks") / "Untitled1.ipynb")
     first_answer = fx.BUG["cell"]
     write(solved(lesson, {first_answer: "while True:\n    pass"}), folder("looping") / name)
     write(solved(lesson, {first_answer: "import os\nos._exit(3)"}), folder("crashing") / name)
@@ -157,8 +159,7 @@ def faults(tmp_path_factory):
     ("latin1", "invalid-notebook", ""),
     ("nbformat3", "invalid-notebook", ""),
     ("empty", "missing", ""),
-    ("renamed", "missing", "renamed-notebook"),
-    ("crashing", "kernel-died", ""),
+    ("two_notebooks", "missing", "renamed-notebook"),
 ])
 def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, status, flag):
     lesson, grades, stdout = faults
@@ -167,6 +168,22 @@ def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, st
     assert float(row["score"]) == 0 and float(row["max_score"]) > 0
     assert flag in row["flags"]
     assert f"{student} {lesson.slug}: {status}" in stdout
+
+
+def test_a_renamed_notebook_is_graded_and_flagged(faults):
+    lesson, grades, _ = faults
+    row = grades[("renamed", lesson.slug)]
+    assert row["status"] == "graded" and "renamed-notebook" in row["flags"]
+    assert float(row["score"]) == sum(points_of_tests(lesson).values())
+
+
+def test_a_kernel_death_costs_only_that_exercise(faults):
+    lesson, grades, _ = faults
+    fx = lesson_fixture(lesson.slug)
+    row = grades[("crashing", lesson.slug)]
+    assert row["status"] == "graded" and "kernel-died" in row["flags"]
+    full = sum(points_of_tests(lesson).values())
+    assert float(row["score"]) == full - sum(points_of_tests(lesson)[gid] for gid in fx.BUG["loses"])
 
 
 def test_a_harmless_warning_costs_nothing_and_the_batch_goes_on(faults):
@@ -218,16 +235,15 @@ def test_self_check_reports_hidden_failures_without_showing_hidden_tests(tmp_pat
 
 def test_a_failed_regrade_leaves_no_stale_score(tmp_path):
     lesson = LESSONS[0]
-    fx = lesson_fixture(lesson.slug)
     subs, out = tmp_path / "subs", tmp_path / "out"
     path = write(solved(lesson), subs / "alice" / lesson.slug / f"{lesson.slug}.ipynb")
     assert run_cli("grade", str(subs), "--out", str(out)).returncode == 0
     assert float(read_grades(out)[("alice", lesson.slug)]["score"]) == sum(points_of_tests(lesson).values())
 
-    write(solved(lesson, {fx.BUG["cell"]: "import os\nos._exit(1)"}), path)
+    path.write_text(path.read_text(encoding="utf-8")[:500], encoding="utf-8")     # a broken re-submission
     assert run_cli("grade", str(subs), "--out", str(out)).returncode == 0
     row = read_grades(out)[("alice", lesson.slug)]
-    assert row["status"] == "kernel-died" and float(row["score"]) == 0
+    assert row["status"] == "invalid-notebook" and float(row["score"]) == 0
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         assert [s.student_id for s in gb.assignment_submissions(lesson.slug)] == [], \
             "the old full score is still in the gradebook after the failed re-grade"

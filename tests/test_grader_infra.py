@@ -1,0 +1,175 @@
+"""The grader as an instructor runs it: resume after a kill, LMS exports, PostgreSQL, a Dask cluster.
+
+Each test grades a few lesson-01 submissions for real (sandboxed kernels, nbgrader's gradebook).
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograde.lessons import ROOT
+from conftest import LESSONS, lesson_fixture, points_of_tests, solved, submission, write
+
+pytestmark = pytest.mark.slow
+
+LESSON = LESSONS[0]
+FULL = sum(points_of_tests(LESSON).values())
+
+
+def cli(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "autograde", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def grades(out: Path) -> dict[str, dict]:
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def batch(folder: Path, n_honest: int = 2) -> dict[str, float]:
+    """Honest, blank and buggy submissions in nbgrader's layout; returns the score each must get."""
+    fx = lesson_fixture(LESSON.slug)
+    expected = {}
+    for i in range(n_honest):
+        write(solved(LESSON), folder / f"honest{i}" / LESSON.slug / f"{LESSON.slug}.ipynb")
+        expected[f"honest{i}"] = FULL
+    write(submission(LESSON), folder / "blank" / LESSON.slug / f"{LESSON.slug}.ipynb")
+    expected["blank"] = 0.0
+    write(solved(LESSON, {fx.BUG["cell"]: fx.BUG["source"]}), folder / "buggy" / LESSON.slug / f"{LESSON.slug}.ipynb")
+    expected["buggy"] = FULL - sum(points_of_tests(LESSON)[g] for g in fx.BUG["loses"])
+    return expected
+
+
+def test_killed_mid_batch_the_grader_resumes_and_grades_nothing_twice(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    expected = batch(subs, n_honest=3)
+    proc = subprocess.Popen([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                             "--workers", "1"], stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    graded_before = []
+    for line in proc.stdout:
+        if line.startswith("["):
+            graded_before.append(line)
+        if len(graded_before) == 2:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)          # the grader, its workers and their kernels: all at once
+    proc.wait()
+    assert len(list((out / "results").rglob("*.json"))) == 2
+
+    again = cli("grade", str(subs), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert f"resuming: 2 of {len(expected)} submissions" in again.stdout
+    assert sum(line.startswith("[") for line in again.stdout.splitlines()) == len(expected) - 2
+    rows = grades(out)
+    assert {s: float(r["score"]) for s, r in rows.items()} == expected
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert {s.student_id: s.score for s in gb.assignment_submissions(LESSON.slug)} == expected
+
+    third = cli("grade", str(subs), "--out", str(out))
+    assert f"resuming: {len(expected)} of {len(expected)}" in third.stdout
+    assert not any(line.startswith("[") for line in third.stdout.splitlines())
+
+
+def test_a_flat_folder_and_a_zip_from_an_lms(tmp_path):
+    nested = tmp_path / "nested"
+    expected = batch(nested, n_honest=1)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for student in expected:
+        shutil.copy(nested / student / LESSON.slug / f"{LESSON.slug}.ipynb", flat / f"{student}_{LESSON.slug}.ipynb")
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in flat.iterdir():
+            zf.write(path, f"course-export/{path.name}")
+    for source, out in ((flat, tmp_path / "out-flat"), (archive, tmp_path / "out-zip")):
+        proc = cli("grade", str(source), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        assert {s: float(r["score"]) for s, r in grades(out).items()} == expected
+        page = (out / "feedback" / "buggy" / f"{LESSON.slug}.html").read_text(encoding="utf-8")
+        assert "failed" in page and "passed" in page
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    """A real PostgreSQL server on loopback, started for this test (Debian's postgresql package)."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bins:
+        pytest.fail("PostgreSQL is not installed (apt-get install postgresql): .ci/run installs it")
+    bin_dir = Path(bins[-1])
+    home = Path(tempfile.mkdtemp(prefix="cnnbook-pg-"))     # not under pytest's private tmp: postgres reads it
+    data = home / "data"
+    data.mkdir()
+    as_user = []
+    if os.geteuid() == 0:                      # PostgreSQL refuses to run as root
+        home.chmod(0o755)
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(as_user + [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+                              f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+    try:
+        subprocess.run(as_user + [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                                  "course"], check=True, capture_output=True)
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/course"
+    finally:
+        subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_grades_go_into_a_postgresql_gradebook(tmp_path, postgres):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    expected = batch(subs, n_honest=1)
+    proc = cli("grade", str(subs), "--out", str(out), "--db", postgres)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (out / "gradebook.db").exists()
+    with Gradebook(postgres) as gb:
+        assert {s.student_id: s.score for s in gb.assignment_submissions(LESSON.slug)} == expected
+        assert gb.find_assignment(LESSON.slug).max_score == FULL
+    # a re-grade replaces the grades in place: still one submission per student
+    write(submission(LESSON), subs / "honest0" / LESSON.slug / f"{LESSON.slug}.ipynb")
+    assert cli("grade", str(subs), "--out", str(out), "--db", postgres).returncode == 0
+    with Gradebook(postgres) as gb:
+        scores = {s.student_id: s.score for s in gb.assignment_submissions(LESSON.slug)}
+    assert scores == {**expected, "honest0": 0.0}
+
+
+def test_grading_on_a_dask_cluster_gives_the_same_grades(tmp_path):
+    from distributed import LocalCluster
+
+    subs = tmp_path / "subs"
+    expected = batch(subs, n_honest=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        proc = cli("grade", str(subs), "--out", str(tmp_path / "out"), "--dask", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {s: float(r["score"]) for s, r in grades(tmp_path / "out").items()} == expected
+
+
+def test_without_bubblewrap_the_grader_refuses_unless_told(tmp_path):
+    subs = tmp_path / "subs"
+    write(solved(LESSON), subs / "ann" / LESSON.slug / f"{LESSON.slug}.ipynb")
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}     # no bwrap on this PATH
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2 and "bubblewrap" in proc.stderr and "Traceback" not in proc.stderr
