@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .widgets import _Explorer
+from .widgets import _encode_png, _Explorer
 
 __all__ = ["ALPHA", "BETA", "GAMMA", "B0_STAGES", "STRATEGIES", "make_divisible", "efficientnet_cost",
            "efficientnet", "strategy_multipliers", "explain_scaling", "ScalingExplorer"]
@@ -237,6 +238,10 @@ class ScalingExplorer(_Explorer):
     ``STRATEGIES``), ``formula_html`` (the multipliers and the numbers), ``explanation_html`` (what they
     mean), ``image`` (PNG), ``figure`` (axes[0] parameters, axes[1] MACs), ``state`` (the dict from
     ``explain_scaling``), ``widget``. ``marked_point()`` reads the marked values back from the figure.
+
+    A redraw restores the unchanging pixels and draws only the chosen curve, the marks and the title
+    (blitting), so those are animated artists: ``figure.savefig`` would leave them out; use ``.png``. The
+    curves cover phi from 0 to 4; a larger phi (only through ``set``) lies outside the axes.
     """
 
     PHIS = tuple(i / 4 for i in range(0, 17))          # the curves: phi = 0, 0.25, ..., 4
@@ -264,20 +269,23 @@ class ScalingExplorer(_Explorer):
     def _build(self) -> None:
         fig = self.figure
         self._axes = fig.subplots(1, 2)
-        self._lines, self._marks = {}, {}
+        self._lines, self._marks, self._chosen, self._chosen_values = {}, {}, {}, {}
         curves = {s: [explain_scaling(phi, s)["cost"] for phi in self.PHIS] for s in STRATEGIES}
         for ax, key, unit, title in zip(self._axes, ("params", "macs"), (1e6, 1e9),
                                         ("parameters (millions)", "multiply-accumulates (billions)")):
             for s in STRATEGIES:
                 self._lines[(key, s)] = ax.plot(self.PHIS, [c[key] / unit for c in curves[s]], "-",
-                                                color=_COLOURS[s], lw=1.6, label=s)[0]
+                                                color=_COLOURS[s], lw=1.3, label=s)[0]
             if key == "macs":       # what the rule predicts: B0's MACs x 1.92**phi
                 base = efficientnet_cost()["macs"] / unit
                 factor = ALPHA * BETA ** 2 * GAMMA ** 2
                 ax.plot(self.PHIS, [base * factor ** phi for phi in self.PHIS], ":", color="black", lw=1.2,
                         label="the rule: B0 × 1.92^φ")
                 ax.legend(fontsize=8, loc="upper left")
-            self._marks[key] = ax.plot([0], [0], "o", ms=9, mfc="none", mec="black", mew=2)[0]
+            # the chosen strategy's curve, drawn thick on top, and the chosen point: the only changing parts
+            self._chosen[key] = ax.plot([], [], "-", lw=3.2, animated=True)[0]
+            self._chosen_values[key] = {s: [c[key] / unit for c in curves[s]] for s in STRATEGIES}
+            self._marks[key] = ax.plot([0], [0], "o", ms=9, mfc="none", mec="black", mew=2, animated=True)[0]
             ax.set_xlabel("compound coefficient φ")
             ax.set_ylabel(title)
             ax.set_yscale("log")
@@ -287,9 +295,21 @@ class ScalingExplorer(_Explorer):
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.grid(True, which="both", alpha=0.3)
         self._axes[0].legend(fontsize=8, loc="upper left")
-        self._suptitle = fig.suptitle("", fontsize=11)
+        self._suptitle = fig.suptitle("", fontsize=11, animated=True)
         fig.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.14, wspace=0.25)
+        # Blitting: the axes, the thin curves and the legends never change; keep their pixels and redraw only
+        # the chosen curve, the marks and the title (a full draw of two log axes takes most of a redraw).
+        self._changing = [*self._chosen.values(), *self._marks.values(), self._suptitle]
+        fig.canvas.draw()
+        self._background = fig.canvas.copy_from_bbox(fig.bbox)
         self._artists_ready = True
+
+    def _render(self) -> bytes:
+        canvas = self.figure.canvas
+        canvas.restore_region(self._background)
+        for artist in self._changing:
+            self.figure.draw_artist(artist)
+        return _encode_png(np.asarray(canvas.buffer_rgba()))
 
     def _draw(self) -> None:
         if not self._artists_ready:
@@ -309,10 +329,15 @@ class ScalingExplorer(_Explorer):
         for key, unit in (("params", 1e6), ("macs", 1e9)):
             self._marks[key].set_data([phi], [cost[key] / unit])
             self._marks[key].set_markeredgecolor(_COLOURS[strategy])
-            for s in STRATEGIES:
-                self._lines[(key, s)].set_linewidth(3.0 if s == strategy else 1.2)
+            self._chosen[key].set_data(self.PHIS, self._chosen_values[key][strategy])
+            self._chosen[key].set_color(_COLOURS[strategy])
         self._suptitle.set_text(f"EfficientNet-B0 scaled with φ = {phi:g} ({strategy}): "
                                 f"×{info['param_ratio']:.2f} parameters, ×{info['mac_ratio']:.2f} MACs")
+
+    def chosen_curve(self, key: str = "params") -> tuple[list, list]:
+        """The highlighted curve as drawn: (phis, values) for ``key`` 'params' (millions) or 'macs' (billions)."""
+        line = self._chosen[key]
+        return [float(v) for v in line.get_xdata()], [float(v) for v in line.get_ydata()]
 
     def marked_point(self) -> dict:
         """The marked values as drawn: ``{"phi", "params", "macs"}`` (params and MACs in units, not M/G)."""

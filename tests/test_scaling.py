@@ -111,6 +111,12 @@ def test_explorer_shows_and_draws_the_numbers():
         assert math.isclose(mark["params"], cost["params"], rel_tol=1e-9)
         assert math.isclose(mark["macs"], cost["macs"], rel_tol=1e-9)
         assert ex.state["strategy"] == strategy
+        phis, millions = ex.chosen_curve("params")
+        assert phis == list(ScalingExplorer.PHIS)
+        for phi_k, drawn in zip(phis, millions):
+            m_k = strategy_multipliers(phi_k, strategy)
+            assert math.isclose(drawn * 1e6, efficientnet_cost(m_k["width"], m_k["depth"], m_k["resolution"])
+                                ["params"], rel_tol=1e-9)
 
 
 def test_explorer_redraws_once_per_set_and_on_a_slider_move():
@@ -120,6 +126,7 @@ def test_explorer_redraws_once_per_set_and_on_a_slider_move():
     assert ex.renders == before + 1 and ex.png != png
     ex.phi_slider.value = 3
     assert ex.renders == before + 2 and ex.state["phi"] == 3
+    assert ex.last_render_seconds < 2.0      # a blitted redraw: tens of milliseconds on a laptop
     picture = PILImage.open(io.BytesIO(ex.png))
     assert picture.format == "PNG" and picture.size[0] > 400 and picture.size[1] > 200
     bundle = ex._repr_mimebundle_()
