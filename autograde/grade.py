@@ -29,7 +29,6 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from .lessons import ROOT, Lesson, UsageError, all_lessons
-from .release import _tail, nbgrader
 from .runner import grade_submission
 from .sandbox import sweep_stale_cgroups
 
@@ -158,15 +157,32 @@ def find_submissions(source: Path, work: Path) -> list[Submission]:
 # --- the gradebook -------------------------------------------------------------------------------------
 
 def register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float]:
-    """Record each lesson (its grade cells and points) in the gradebook with nbgrader; return max scores."""
+    """Record each lesson (its grade cells and points) in the gradebook; return max scores.
+
+    The same nbgrader preprocessors as `nbgrader generate_assignment` (lock, clear, checksum, save),
+    run in this process: a second per lesson instead of a new nbgrader process.
+    """
+    import copy
+
+    import nbformat
+    from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, LockCells, SaveCells
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    course_id = config.CourseDirectory.get("course_id", "")
     max_scores = {}
     for lesson in lessons:
-        proc = nbgrader("generate_assignment", lesson.slug, "--force",
-                        f"--CourseDirectory.release_directory={work / 'release'}",
-                        f"--CourseDirectory.db_url={db_url}")
-        if proc.returncode != 0:
-            raise UsageError(f"nbgrader could not register {lesson.slug}:\n{_tail(proc.stderr)}")
-        with Gradebook(db_url) as gb:
+        with Gradebook(db_url, course_id) as gb:
+            gb.update_or_create_assignment(lesson.slug)
+        nb = copy.deepcopy(nbformat.read(lesson.source, as_version=4))
+        resources = {"nbgrader": {"notebook": lesson.slug, "assignment": lesson.slug, "db_url": db_url}}
+        try:
+            for step in (LockCells, ClearSolutions, ClearOutput, ComputeChecksums, SaveCells):
+                nb, resources = step(config=Config(config)).preprocess(nb, resources)
+        except Exception as err:  # noqa: BLE001 - a broken source must be reported, not crash the batch
+            raise UsageError(f"could not register {lesson.slug} in the gradebook: {err}") from None
+        with Gradebook(db_url, course_id) as gb:
             max_scores[lesson.slug] = float(gb.find_assignment(lesson.slug).max_score)
     return max_scores
 
@@ -198,6 +214,28 @@ def record(db_url: str, result: dict) -> None:
 
 
 # --- the batch -----------------------------------------------------------------------------------------
+
+def _secret_paths(source: Path, out: Path, db_url: str) -> list[Path]:
+    """What a learner's kernel must not see: the batch, the output folder, the gradebook.
+
+    A folder that holds the project itself (grading with --out . into the course root) cannot be hidden
+    whole, or the kernel could not import the course's helpers: then its grading files are hidden one by one.
+    """
+    paths = []
+    for given in (source.resolve(), out.resolve()):
+        folder = given if given.is_dir() else given.parent
+        if ROOT == folder or ROOT.is_relative_to(folder):
+            paths += [folder / name for name in ("gradebook.db", "autograded", "results", "feedback", "submitted",
+                                                 "grades.csv", "flagged.md", ".work")]
+            if given.is_file():
+                paths.append(given)          # a .zip of submissions beside the project
+        else:
+            paths.append(folder)
+    if db_url.startswith("sqlite:///"):
+        db = Path(db_url.removeprefix("sqlite:///")).resolve()
+        paths += [db, db.with_name(db.name + "-journal")]
+    return paths
+
 
 def _sha(path: Path | None) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else ""
@@ -233,9 +271,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     workers = max(1, workers or cores)
     limits = {"memory_bytes": int(memory_gib * 2 ** 30), "cell_seconds": float(cell_timeout),
               "submission_seconds": float(max(120, cell_timeout * 20))}
-    hide = [source.resolve(), out.resolve()]
-    if db_url.startswith("sqlite:///"):
-        hide.append(Path(db_url.removeprefix("sqlite:///")).resolve().parent)
+    hide = _secret_paths(source, out, db_url)
 
     results: dict[tuple[str, str], dict] = {}
     todo, missing = [], []

@@ -1,0 +1,158 @@
+"""Notebooks per minute: plain `nbgrader autograde` against `python -m autograde grade`, on one batch.
+
+    python benchmarks/grading_throughput.py [--per-lesson N] [--lessons 01,03,05] [--workers W]
+
+The batch mixes, per lesson: correct, blank, partly wrong (one known bug), hard-coded visible answers and
+two attacks (patched numpy checks, an always-equal answer). Both graders start from the same files and
+end with grades in a fresh nbgrader gradebook; both use a 10 s cell limit. Ours runs with the sandbox on
+and all workers. Prints notebooks per minute for each, the ratio (goal: ours >= 1.6x), and checks that the
+two agree on every honest submission (correct, blank, partly wrong, hard-coded). Exits 1 if they disagree.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from nbgrader.api import Gradebook  # noqa: E402
+
+from autograde.lessons import find_lesson  # noqa: E402
+from conftest import lesson_fixture, solved, submission, write  # noqa: E402
+
+GOAL = 1.6
+CELL_SECONDS = 10
+PATCHED_NUMPY = """
+import numpy as _np, numpy.testing as _npt
+_np.allclose = lambda *a, **k: True
+_np.isclose = lambda a, b, *args, **k: _np.ones(_np.broadcast(_np.asarray(a), _np.asarray(b)).shape, dtype=bool)
+_npt.assert_allclose = lambda *a, **k: None
+import cnnbook.checks as _checks
+for _name in ("check_array", "check_value", "check_true", "check_shape"):
+    setattr(_checks, _name, lambda *a, **k: None)
+"""
+ALWAYS_EQUAL = """
+class _Equal:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+def {name}(*args, **kwargs):
+    return _Equal()
+"""
+
+
+def build_batch(folder: Path, lessons, per_lesson: int) -> dict[tuple[str, str], str]:
+    """Write the submissions; return (student, lesson) -> kind."""
+    kinds = {}
+    pattern = ["correct", "blank", "partial", "hardcoded", "patched", "always_equal"]
+    for lesson in lessons:
+        fx = lesson_fixture(lesson.slug)
+        bug_cell = fx.BUG["cell"]
+        for i in range(per_lesson):
+            kind = pattern[i % len(pattern)] if i >= 2 else "correct"
+            student = f"s{i:02d}"
+            if kind == "correct":
+                nb = solved(lesson)
+            elif kind == "blank":
+                nb = submission(lesson)
+            elif kind == "partial":
+                nb = solved(lesson, {bug_cell: fx.BUG["source"]})
+            elif kind == "hardcoded":
+                nb = solved(lesson, fx.HARDCODED["cells"])
+            elif kind == "patched":
+                nb = solved(lesson, {bug_cell: fx.BUG["source"] + PATCHED_NUMPY})
+            else:
+                nb = solved(lesson, {bug_cell: ALWAYS_EQUAL.format(name=bug_cell)})
+            write(nb, folder / student / lesson.slug / f"{lesson.slug}.ipynb")
+            kinds[(student, lesson.slug)] = kind
+    return kinds
+
+
+def scores(db_url: str, lessons) -> dict[tuple[str, str], float]:
+    found = {}
+    with Gradebook(db_url) as gb:
+        for lesson in lessons:
+            for sub in gb.assignment_submissions(lesson.slug):
+                found[(sub.student_id, lesson.slug)] = float(sub.score)
+    return found
+
+
+def run_nbgrader(batch: Path, lessons, work: Path) -> tuple[float, dict]:
+    """Plain nbgrader in a course folder of its own: generate_assignment (gradebook) then autograde."""
+    course = work / "nbgrader-course"
+    course.mkdir()
+    shutil.copytree(batch, course / "submitted")
+    config = (ROOT / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(
+        config + f"\nc.CourseDirectory.root = {str(course)!r}\nc.CourseDirectory.source_directory = "
+        f"{str(ROOT / 'solutions')!r}\nc.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n"
+        f"c.Execute.timeout = {CELL_SECONDS}\n")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    started = time.perf_counter()
+    for lesson in lessons:
+        for step in (["generate_assignment", lesson.slug, "--force"], ["autograde", lesson.slug, "--force"]):
+            proc = subprocess.run([sys.executable, "-m", "nbgrader", *step], cwd=course, env=env,
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
+    seconds = time.perf_counter() - started
+    return seconds, scores(f"sqlite:///{course}/gradebook.db", lessons)
+
+
+def run_ours(batch: Path, lessons, work: Path, workers: int | None) -> tuple[float, dict]:
+    out = work / "ours"
+    args = [sys.executable, "-m", "autograde", "grade", str(batch), "--out", str(out), "--timeout", str(CELL_SECONDS)]
+    if workers:
+        args += ["--workers", str(workers)]
+    started = time.perf_counter()
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
+    return seconds, scores(f"sqlite:///{out}/gradebook.db", lessons)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lessons", default="01,03,05")
+    parser.add_argument("--per-lesson", type=int, default=14)
+    parser.add_argument("--workers", type=int)
+    args = parser.parse_args()
+    lessons = [find_lesson(name) for name in args.lessons.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="cnnbook-throughput-"))
+    try:
+        batch = work / "batch"
+        kinds = build_batch(batch, lessons, args.per_lesson)
+        n = len(kinds)
+        print(f"# {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+              f"{n} submissions over {', '.join(lesson.slug for lesson in lessons)}")
+        nb_seconds, nb_scores = run_nbgrader(batch, lessons, work)
+        our_seconds, our_scores = run_ours(batch, lessons, work, args.workers)
+        nb_rate, our_rate = n / nb_seconds * 60, n / our_seconds * 60
+        print(f"{'nbgrader autograde':<28}{nb_seconds:8.1f} s {nb_rate:8.1f} notebooks/min")
+        print(f"{'python -m autograde grade':<28}{our_seconds:8.1f} s {our_rate:8.1f} notebooks/min")
+        ratio = our_rate / nb_rate
+        print(f"ratio {ratio:.2f}x (goal >= {GOAL}x): {'met' if ratio >= GOAL else 'NOT met'}")
+        honest = [key for key, kind in kinds.items() if kind in ("correct", "blank", "partial", "hardcoded")]
+        disagree = [(key, kinds[key], nb_scores.get(key), our_scores.get(key)) for key in honest
+                    if nb_scores.get(key) != our_scores.get(key)]
+        print(f"honest submissions: {len(honest) - len(disagree)} of {len(honest)} graded identically")
+        for key, kind, theirs, ours in disagree:
+            print(f"  DIFFERENT {key} ({kind}): nbgrader {theirs}, ours {ours}")
+        attacks = [key for key, kind in kinds.items() if kind in ("patched", "always_equal")]
+        fooled = [key for key in attacks if nb_scores.get(key, 0) > our_scores.get(key, 0)]
+        print(f"attacks: nbgrader gave more points than we did on {len(fooled)} of {len(attacks)}")
+        return 1 if disagree else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
