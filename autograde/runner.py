@@ -167,10 +167,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     new.outputs = [_note("not run: the submission used up its time limit")]
                     out_cells.append(new)
                     continue
-                t0 = time.monotonic()
                 run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
-                if task.get("profile"):
-                    print(f"{time.monotonic() - t0:6.2f}s  {cell.source[:60]!r}")
                 new.outputs = [nbformat.from_dict(o) for o in run.outputs]
                 new.execution_count = None
                 if run.truncated:
