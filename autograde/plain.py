@@ -33,7 +33,7 @@ class NotPlain(TypeError):
 
 
 def _array(arr: np.ndarray) -> dict:
-    arr = np.ascontiguousarray(arr)
+    arr = np.asarray(arr, order="C")            # (ascontiguousarray would turn a 0-d array into 1-d)
     return {"data": base64.b64encode(arr.tobytes()).decode("ascii"), "dtype": arr.dtype.str,
             "shape": list(arr.shape)}
 
