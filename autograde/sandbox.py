@@ -65,7 +65,9 @@ class Sandbox:
 
     def kernel_argv(self) -> list[str]:
         python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--fsize={2 ** 30}", "--core=0", "--"]
+        cpu_seconds = int(self.limits.submission_seconds) + 30
+        limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={cpu_seconds}", f"--fsize={2 ** 30}",
+                   "--core=0", "--"]
         if not shutil.which("prlimit"):
             limited = []
         argv = limited + python
