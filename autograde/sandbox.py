@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
+# cgroup v1 CPU controller: every sandbox gets an equal share of the CPU however many processes it starts,
+# so a fork bomb or a runaway subprocess slows only its own submission.
+CPU_CGROUP = Path("/sys/fs/cgroup/cpu")
 
 
 @dataclass
 class Limits:
     memory_bytes: int = 2 * 2 ** 30
-    max_processes: int = 256          # threads count too (torch starts one per core)
+    max_processes: int = 128          # threads count too (torch starts one per core)
     cell_seconds: float = 60.0        # one cell, or one test
     submission_seconds: float = 600.0
     output_bytes: int = 1_000_000     # output kept per cell; the rest is dropped and flagged
@@ -43,9 +46,9 @@ def bubblewrap_works() -> bool:
     return proc.returncode == 0
 
 
-def _cgroup_writable() -> bool:
+def _cgroup_writable(hierarchy: Path = PIDS_CGROUP) -> bool:
     try:
-        probe = PIDS_CGROUP / f"cnnbook-probe-{uuid.uuid4().hex[:8]}"
+        probe = hierarchy / f"cnnbook-probe-{uuid.uuid4().hex[:8]}"
         probe.mkdir()
         probe.rmdir()
         return True
@@ -61,7 +64,7 @@ class Sandbox:
     hidden: list[Path]
     limits: Limits
     isolate: bool = True                 # False: no bubblewrap (the CLI's --no-sandbox), limits only
-    cgroup: Path | None = field(default=None, init=False)
+    cgroups: list[Path] = field(default_factory=list, init=False)
 
     def kernel_argv(self) -> list[str]:
         python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -73,11 +76,19 @@ class Sandbox:
         argv = limited + python
         if self.isolate:
             argv = self._bwrap() + argv
-        if self.isolate and _cgroup_writable():
-            self.cgroup = PIDS_CGROUP / f"cnnbook-{uuid.uuid4().hex[:12]}"
-            self.cgroup.mkdir()
-            (self.cgroup / "pids.max").write_text(str(self.limits.max_processes))
-            argv = ["sh", "-c", f'echo $$ > {self.cgroup}/cgroup.procs && exec "$@"', "sandbox"] + argv
+            name = f"cnnbook-{uuid.uuid4().hex[:12]}"
+            if _cgroup_writable(PIDS_CGROUP):
+                pids = PIDS_CGROUP / name
+                pids.mkdir()
+                (pids / "pids.max").write_text(str(self.limits.max_processes))
+                self.cgroups.append(pids)
+            if _cgroup_writable(CPU_CGROUP):
+                cpu = CPU_CGROUP / name
+                cpu.mkdir()
+                self.cgroups.append(cpu)
+        if self.cgroups:
+            joins = " && ".join(f"echo $$ > {cgroup}/cgroup.procs" for cgroup in self.cgroups)
+            argv = ["sh", "-c", f'{joins} && exec "$@"', "sandbox"] + argv
         return argv
 
     def _bwrap(self) -> list[str]:
@@ -95,9 +106,9 @@ class Sandbox:
         return argv
 
     def close(self) -> None:
-        if self.cgroup is not None:
-            _remove_cgroup(self.cgroup)
-            self.cgroup = None
+        for cgroup in self.cgroups:
+            _remove_cgroup(cgroup)
+        self.cgroups = []
 
 
 def _remove_cgroup(cgroup: Path) -> None:
@@ -125,9 +136,7 @@ def _remove_cgroup(cgroup: Path) -> None:
 
 def sweep_stale_cgroups() -> None:
     """Remove process-cap cgroups left by a grader that was killed (their processes die with it)."""
-    if not PIDS_CGROUP.is_dir():
-        return
-    for cgroup in PIDS_CGROUP.glob("cnnbook-*"):
+    for cgroup in [*PIDS_CGROUP.glob("cnnbook-*"), *CPU_CGROUP.glob("cnnbook-*")]:
         try:
             if not (cgroup / "cgroup.procs").read_text().split():
                 cgroup.rmdir()
