@@ -3,7 +3,10 @@
 - ``cnnbook.checks``   answer checks whose failure messages teach (expected vs got, shapes, named slips)
 - ``cnnbook.data``     checksum-verified loading of the real data shipped in ``data/``
 - ``cnnbook.plotting`` matrices with their numbers, image grids
-- ``cnnbook.widgets``  the interactive explorers (ipywidgets)
+- ``cnnbook.widgets``  the interactive explorers (ipywidgets): convolution windows on a grid and on photos
+- ``cnnbook.cost``, ``cnnbook.pool_explorer``, ``cnnbook.scaling``  the cost, pooling and scaling explorers
+- ``cnnbook.summary``  the reference per-layer table (shapes, parameters, MACs) of lessons 06-08
+- ``cnnbook.lab``      ``python -m cnnbook.lab``: JupyterLab set up for learners (``--instructor``: nbgrader on)
 """
 from __future__ import annotations
 
