@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .widgets import _Explorer, _encode_png, correlate2d, explain_settings, make_kernel, photo_input
+from .widgets import _Explorer, correlate2d, explain_settings, make_kernel, photo_input
 
 __all__ = ["MODES", "SOURCES", "explain_pooling", "pool2d", "pool_input", "PoolExplorer"]
 
@@ -246,22 +246,10 @@ class PoolExplorer(_Explorer):
         self._big_ax.set_xlabel("column (input pixels; output enlarged)")
         self._suptitle = fig.suptitle("", fontsize=11)
         fig.subplots_adjust(left=0.05, right=0.99, top=0.84, bottom=0.12, wspace=0.28)
-        self._changing = [self._in_img, self._true_img, self._big_img, self._first, self._second,
-                          self._no_output, self._in_ax.title, self._true_ax.title, self._big_ax.title,
-                          self._suptitle]
-        for artist in self._changing:
-            artist.set_animated(True)
-        fig.canvas.draw()
-        self._background = fig.canvas.copy_from_bbox(fig.bbox)
+        self._keep_background([self._in_img, self._true_img, self._big_img, self._first, self._second,
+                               self._no_output, self._in_ax.title, self._true_ax.title, self._big_ax.title,
+                               self._suptitle])
         self._artists_ready = True
-
-    def _render(self) -> bytes:
-        canvas = self.figure.canvas
-        canvas.restore_region(self._background)
-        for artist in self._changing:
-            if artist.get_visible():
-                self.figure.draw_artist(artist)
-        return _encode_png(np.asarray(canvas.buffer_rgba()))
 
     def _draw(self) -> None:
         source, mode = self.source_dropdown.value, self.mode_buttons.value

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .widgets import _encode_png, _Explorer
+from .widgets import _Explorer
 
 __all__ = ["ALPHA", "BETA", "GAMMA", "B0_STAGES", "STRATEGIES", "make_divisible", "efficientnet_cost",
            "efficientnet", "strategy_multipliers", "explain_scaling", "ScalingExplorer"]
@@ -297,19 +297,10 @@ class ScalingExplorer(_Explorer):
         self._axes[0].legend(fontsize=8, loc="upper left")
         self._suptitle = fig.suptitle("", fontsize=11, animated=True)
         fig.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.14, wspace=0.25)
-        # Blitting: the axes, the thin curves and the legends never change; keep their pixels and redraw only
-        # the chosen curve, the marks and the title (a full draw of two log axes takes most of a redraw).
-        self._changing = [*self._chosen.values(), *self._marks.values(), self._suptitle]
-        fig.canvas.draw()
-        self._background = fig.canvas.copy_from_bbox(fig.bbox)
+        # The axes, the thin curves and the legends never change: only the chosen curve, the marks and the
+        # title are redrawn (a full draw of two log axes takes most of a redraw).
+        self._keep_background([*self._chosen.values(), *self._marks.values(), self._suptitle])
         self._artists_ready = True
-
-    def _render(self) -> bytes:
-        canvas = self.figure.canvas
-        canvas.restore_region(self._background)
-        for artist in self._changing:
-            self.figure.draw_artist(artist)
-        return _encode_png(np.asarray(canvas.buffer_rgba()))
 
     def _draw(self) -> None:
         if not self._artists_ready:

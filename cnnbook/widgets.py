@@ -284,10 +284,28 @@ class _Explorer:
     def _draw(self) -> None:  # pragma: no cover - every explorer draws its own
         raise NotImplementedError
 
+    _changing: list = []   # artists redrawn on every move; empty: the whole figure is drawn each time
+
+    def _keep_background(self, changing: list) -> None:
+        """Blitting: draw the parts that never change (frames, axis labels, legends) once and keep their
+        pixels; a redraw then restores them and draws only ``changing``. Text is the slow part of a full
+        draw, so this roughly halves the time from a slider move to the new picture."""
+        self._changing = list(changing)
+        for artist in self._changing:
+            artist.set_animated(True)
+        self.figure.canvas.draw()
+        self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+
     def _render(self) -> bytes:
-        """The figure as PNG bytes (the photo explorer overrides this with a faster partial redraw)."""
+        """The figure as PNG bytes."""
         canvas = self.figure.canvas
-        canvas.draw()
+        if not self._changing:
+            canvas.draw()
+        else:
+            canvas.restore_region(self._background)
+            for artist in self._changing:
+                if artist.get_visible():
+                    self.figure.draw_artist(artist)
         return _encode_png(np.asarray(canvas.buffer_rgba()))
 
     @property
@@ -531,23 +549,9 @@ class PhotoConvExplorer(_Explorer):
             ax.set_yticks([])
         self._suptitle = fig.suptitle("", fontsize=11)
         fig.subplots_adjust(left=0.05, right=0.98, top=0.86, bottom=0.08, wspace=0.12)
-        # Blitting: draw the parts that never change (frames, axis labels) once and keep the pixels;
-        # a redraw restores them and draws only the changing artists. Text is the slow part of a full
-        # draw, so this roughly halves the time from a slider move to the new picture.
-        self._changing = [self._in_img, self._out_img, self._border, self._window, self._in_ax.title,
-                          self._out_ax.title, self._suptitle]
-        for artist in self._changing:
-            artist.set_animated(True)
-        fig.canvas.draw()
-        self._background = fig.canvas.copy_from_bbox(fig.bbox)
+        self._keep_background([self._in_img, self._out_img, self._border, self._window, self._in_ax.title,
+                               self._out_ax.title, self._suptitle])
         self._artists_ready = True
-
-    def _render(self) -> bytes:
-        canvas = self.figure.canvas
-        canvas.restore_region(self._background)
-        for artist in self._changing:
-            self.figure.draw_artist(artist)
-        return _encode_png(np.asarray(canvas.buffer_rgba()))
 
     def _draw(self) -> None:
         if not self._artists_ready:
