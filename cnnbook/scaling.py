@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .widgets import _Explorer
