@@ -81,7 +81,7 @@ def test_killed_mid_batch_the_grader_resumes_and_grades_nothing_twice(tmp_path):
     assert not any(line.startswith("[") for line in third.stdout.splitlines())
 
 
-def test_a_flat_folder_and_a_zip_from_an_lms(tmp_path):
+def test_a_zip_of_flat_files_from_an_lms(tmp_path):
     nested = tmp_path / "nested"
     expected = batch(nested, n_honest=1)
     flat = tmp_path / "flat"
@@ -92,12 +92,13 @@ def test_a_flat_folder_and_a_zip_from_an_lms(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for path in flat.iterdir():
             zf.write(path, f"course-export/{path.name}")
-    for source, out in ((flat, tmp_path / "out-flat"), (archive, tmp_path / "out-zip")):
-        proc = cli("grade", str(source), "--out", str(out))
-        assert proc.returncode == 0, proc.stderr
-        assert {s: float(r["score"]) for s, r in grades(out).items()} == expected
-        page = (out / "feedback" / "buggy" / f"{LESSON.slug}.html").read_text(encoding="utf-8")
-        assert "failed" in page and "passed" in page
+    # The zip unpacks to a flat folder of <student>_<NN_slug>.ipynb: both input forms take this path.
+    out = tmp_path / "out"
+    proc = cli("grade", str(archive), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {s: float(r["score"]) for s, r in grades(out).items()} == expected
+    page = (out / "feedback" / "buggy" / f"{LESSON.slug}.html").read_text(encoding="utf-8")
+    assert "failed" in page and "passed" in page
 
 
 def _free_port() -> int:

@@ -227,6 +227,11 @@ def test_self_check_reports_hidden_failures_without_showing_hidden_tests(tmp_pat
     for line in hidden_lines(lesson):
         assert line not in proc.stdout, f"the self-check printed hidden test source: {line}"
 
+
+
+def test_self_check_says_when_everything_passes(tmp_path):
+    # One lesson is enough here: test_notebooks runs every solution with its hidden tests in a kernel.
+    lesson = LESSONS[0]
     good = write(solved(lesson), tmp_path / "good" / f"{lesson.slug}.ipynb")
     proc = run_cli("check", lesson.slug, str(good))
     assert proc.returncode == 0, proc.stdout + proc.stderr
