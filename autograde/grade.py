@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import warnings
 import zipfile
@@ -452,6 +451,3 @@ def main_summary(rows: list[GradeRow], out: Path) -> str:
     return (f"{graded} of {len(rows)} submissions graded; grades in {out / 'grades.csv'}; "
             f"{flagged} to look at in {out / 'flagged.md'}; feedback in {out / 'feedback'}")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: python -m autograde grade DIR --out OUT")

@@ -17,7 +17,6 @@ from pathlib import Path
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from .plain import NotPlain, decode, encode
 from .sandbox import Limits, Sandbox
 from .shim import MIME
 
@@ -239,5 +238,4 @@ def kernel_env(work: Path, threads: int) -> dict[str, str]:
     return env
 
 
-__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError", "kernel_env", "NotPlain",
-           "encode", "decode"]
+__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError", "kernel_env"]
