@@ -27,7 +27,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .lessons import ROOT, Lesson, UsageError, all_lessons
+from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .runner import grade_submission
 from .sandbox import sweep_stale_cgroups
 
@@ -103,9 +103,9 @@ def _unzip(archive: Path, into: Path) -> Path:
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
 
 
-def find_submissions(source: Path, work: Path) -> list[Submission]:
+def find_submissions(source: Path, work: Path, solutions: Path = SOLUTIONS) -> list[Submission]:
     """Every (student, lesson) pair in the batch, whatever shape the batch has."""
-    known = {lesson.slug: lesson for lesson in all_lessons()}
+    known = {lesson.slug: lesson for lesson in all_lessons(solutions)}
     if source.is_file() and source.suffix == ".zip":
         source = _unzip(source, work / "unzipped")
     if not source.is_dir():
@@ -258,11 +258,12 @@ def _missing_result(sub: Submission) -> dict:
 
 def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
                 cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
-                dask: str | None = None, progress=print) -> list[GradeRow]:
+                dask: str | None = None, solutions: Path = SOLUTIONS, progress=print) -> list[GradeRow]:
+    """Grade every submission in ``source`` against the lessons in ``solutions``; write OUT; return the rows."""
     out.mkdir(parents=True, exist_ok=True)
     sweep_stale_cgroups()
     work = out / ".work"
-    subs = find_submissions(source, work)
+    subs = find_submissions(source, work, solutions)
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
     max_scores = register(lessons, db_url, work)
@@ -289,7 +290,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         if sub.path is None:
             missing.append((sub, stamp))
             continue
-        todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "path": str(sub.path.resolve()),
+        todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(sub.lesson.solutions),
+                      "path": str(sub.path.resolve()),
                       "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers),
                       "hide": [str(p) for p in hide]}, sub, stamp))
 

@@ -22,6 +22,8 @@ class UsageError(Exception):
 @dataclass(frozen=True)
 class Lesson:
     slug: str  # "03_padding_stride": the nbgrader assignment id and notebook name
+    # The folder of source notebooks: the course's solutions/, or a test course's (tests/course/solutions).
+    solutions: Path = SOLUTIONS
 
     @property
     def number(self) -> str:
@@ -29,16 +31,17 @@ class Lesson:
 
     @property
     def source(self) -> Path:
-        return SOLUTIONS / self.slug / f"{self.slug}.ipynb"
+        return self.solutions / self.slug / f"{self.slug}.ipynb"
 
     @property
     def student_version(self) -> Path:
-        return NOTEBOOKS / self.slug / f"{self.slug}.ipynb"
+        notebooks = NOTEBOOKS if self.solutions == SOLUTIONS else self.solutions.parent / "notebooks"
+        return notebooks / self.slug / f"{self.slug}.ipynb"
 
 
-def all_lessons() -> list[Lesson]:
-    """Every lesson in solutions/, in order."""
-    return [Lesson(p.name) for p in sorted(SOLUTIONS.iterdir())
+def all_lessons(solutions: Path = SOLUTIONS) -> list[Lesson]:
+    """Every lesson in ``solutions`` (the course's solutions/ by default), in order."""
+    return [Lesson(p.name, solutions) for p in sorted(solutions.iterdir())
             if p.is_dir() and _SLUG.match(p.name) and (p / f"{p.name}.ipynb").is_file()]
 
 

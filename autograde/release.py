@@ -46,6 +46,7 @@ def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None
         for lesson in lessons:
             check_source(lesson)
             proc = nbgrader("generate_assignment", lesson.slug, "--force",
+                            f"--CourseDirectory.source_directory={lesson.solutions}",
                             f"--CourseDirectory.release_directory={out_dir.resolve()}",
                             f"--CourseDirectory.db_url={db}")
             target = out_dir / lesson.slug / f"{lesson.slug}.ipynb"

@@ -20,7 +20,7 @@ import nbformat
 
 from .judge import run_test, split_hidden
 from .kernel import KernelDied, LearnerKernel, kernel_env
-from .lessons import ROOT, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
+from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
@@ -108,7 +108,7 @@ def grade_submission(task: dict) -> dict:
     started = time.monotonic()
     result = {"student": task["student"], "lesson": task["lesson"], "path": task["path"], "status": "graded",
               "flags": [], "tests": [], "detail": "", "notebook": None}
-    lesson = Lesson(task["lesson"])
+    lesson = Lesson(task["lesson"], Path(task.get("solutions", SOLUTIONS)))
     source = nbformat.read(lesson.source, as_version=4)
     result["max_score"] = float(sum(c.metadata.nbgrader.get("points", 0) for c in grade_cells(source).values()
                                     if is_test_cell(c)))

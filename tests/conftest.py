@@ -12,6 +12,10 @@ from autograde.lessons import ROOT, all_lessons, grade_cells
 
 LESSONS = all_lessons()
 FIXTURES = Path(__file__).parent / "fixtures"
+# The grader's own test lesson (tests/course/solutions/99_guard): attacks and faults are written against it,
+# so editing a course lesson never breaks them.
+GUARD_SOLUTIONS = Path(__file__).parent / "course" / "solutions"
+GUARD = all_lessons(GUARD_SOLUTIONS)[0]
 
 # Matplotlib must never try to open a window while tests run notebooks or widgets.
 os.environ.setdefault("MPLBACKEND", "agg")

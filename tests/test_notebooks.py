@@ -9,7 +9,7 @@ from nbclient import NotebookClient
 
 from autograde.lessons import NOTEBOOKS
 from autograde.release import release
-from conftest import LESSONS, lesson_ids
+from conftest import GUARD, LESSONS, lesson_ids
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +71,10 @@ def test_student_version_hides_solutions_and_hidden_tests(lesson):
     for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"notebooks/{lesson.slug} still contains {marker!r}"
     assert "raise NotImplementedError" in text
+
+
+def test_the_graders_test_lesson_is_released_too(tmp_path):
+    """tests/course/notebooks/99_guard is what release makes of tests/course/solutions/99_guard."""
+    fresh = release([GUARD], out_dir=tmp_path)[0]
+    assert json.loads(fresh.read_text(encoding="utf-8")) == json.loads(GUARD.student_version.read_text(encoding="utf-8")), \
+        "run: python -c \"from autograde.release import release; from conftest import GUARD; ...\" (see DEVELOPERS.md)"
