@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .lessons import NOTEBOOKS, NotebookProblem, UsageError, all_lessons, find_lesson
+from .lessons import NOTEBOOKS, SOLUTIONS, NotebookProblem, UsageError, all_lessons, find_lesson
 
 
 def cmd_release(args) -> int:
@@ -43,7 +43,8 @@ def cmd_grade(args) -> int:
     out = Path(args.out)
     rows = grade_batch(Path(args.submissions), out, db_url=args.db, workers=args.workers,
                        cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
-                       dask=args.dask, progress=lambda line: print(line, flush=True))
+                       dask=args.dask, solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
+                       progress=lambda line: print(line, flush=True))
     print(main_summary(rows, out))
     for row in rows:
         if row.status != "graded":
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60, help="seconds one cell or one test may run (default 60)")
     p.add_argument("--memory", type=float, default=2.0, help="GiB of memory per submission (default 2)")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--solutions", metavar="DIR", help="the source notebooks to grade against (default: this "
+                                                       "course's solutions/)")
     p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "
                                                              "submissions only)")
     p.set_defaults(func=cmd_grade)

@@ -214,28 +214,6 @@ def record(db_url: str, result: dict) -> None:
 
 # --- the batch -----------------------------------------------------------------------------------------
 
-def _secret_paths(source: Path, out: Path, db_url: str) -> list[Path]:
-    """What a learner's kernel must not see: the batch, the output folder, the gradebook.
-
-    A folder that holds the project itself (grading with --out . into the course root) cannot be hidden
-    whole, or the kernel could not import the course's helpers: then its grading files are hidden one by one.
-    """
-    paths = []
-    for given in (source.resolve(), out.resolve()):
-        folder = given if given.is_dir() else given.parent
-        if ROOT == folder or ROOT.is_relative_to(folder):
-            paths += [folder / name for name in ("gradebook.db", "autograded", "results", "feedback", "submitted",
-                                                 "grades.csv", "flagged.md", ".work")]
-            if given.is_file():
-                paths.append(given)          # a .zip of submissions beside the project
-        else:
-            paths.append(folder)
-    if db_url.startswith("sqlite:///"):
-        db = Path(db_url.removeprefix("sqlite:///")).resolve()
-        paths += [db, db.with_name(db.name + "-journal")]
-    return paths
-
-
 def _sha(path: Path | None) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else ""
 
@@ -271,7 +249,6 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     workers = max(1, workers or cores)
     limits = {"memory_bytes": int(memory_gib * 2 ** 30), "cell_seconds": float(cell_timeout),
               "submission_seconds": float(max(120, cell_timeout * 20))}
-    hide = _secret_paths(source, out, db_url)
 
     results: dict[tuple[str, str], dict] = {}
     todo, missing = [], []
@@ -292,8 +269,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             continue
         todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(sub.lesson.solutions),
                       "path": str(sub.path.resolve()),
-                      "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers),
-                      "hide": [str(p) for p in hide]}, sub, stamp))
+                      "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers)}, sub, stamp))
 
     total = len(subs)
     reused = len(results)

@@ -7,7 +7,6 @@ stop); a kernel that dies is reported, never waited for.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import time
@@ -64,14 +63,16 @@ class LearnerKernel:
 
     # -- life cycle -----------------------------------------------------------------------------------
     def start(self) -> None:
-        work = self.sandbox.work
-        sockets = work / ".kernel"
-        sockets.mkdir(exist_ok=True)
+        sockets = self.sandbox.kernel_dir
+        self.sandbox.unlock()
         km = KernelManager(transport="ipc", ip=str(sockets / f"k{self.starts}"))
         km.connection_file = str(sockets / f"connection-{self.starts}.json")
+        km.write_connection_file()          # written now (0600, ours) so the sandbox user can be let read it
+        self.sandbox.hand_over(Path(km.connection_file))
         km._kernel_spec = KernelSpec(argv=self.sandbox.kernel_argv(), display_name="sandboxed python",
                                      language="python", interrupt_mode="message", env={})
-        km.start_kernel(cwd=str(work), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd = self.sandbox.work if self.sandbox.isolate else self.sandbox.home
+        km.start_kernel(cwd=str(cwd), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.km = km
         self.starts += 1
         kc = km.client()
@@ -82,6 +83,7 @@ class LearnerKernel:
             self.shutdown()
             raise KernelDied(f"the kernel did not start: {err}") from None
         self.kc = kc
+        self.sandbox.lock()
         setup = self.execute(SHIM_IMPORT, timeout=60)
         if setup.status != "ok":
             raise KernelDied(f"the grader's helper could not load in the kernel: {setup.error}")
@@ -104,6 +106,7 @@ class LearnerKernel:
                 pass
             self.km = None
         self.sandbox.close()
+        self.sandbox.clear_kernel_dir()
 
     def restart(self) -> None:
         self.shutdown()
@@ -224,18 +227,4 @@ def _output(kind: str, content: dict) -> dict:
     return output
 
 
-def kernel_env(work: Path, threads: int) -> dict[str, str]:
-    """The environment of a sandboxed kernel: its own home and caches inside the work folder."""
-    keep = ("PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "PYTHONPATH", "TZ")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update({
-        "HOME": str(work), "IPYTHONDIR": str(work / ".ipython"), "MPLCONFIGDIR": str(work / ".matplotlib"),
-        "XDG_CACHE_HOME": str(work / ".cache"), "JUPYTER_RUNTIME_DIR": str(work / ".kernel"),
-        "MPLBACKEND": "agg", "NBGRADER_EXECUTION": "autograde", "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "TORCH_NUM_THREADS": str(threads),
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    })
-    return env
-
-
-__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError", "kernel_env"]
+__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError"]

@@ -6,11 +6,8 @@ on a Dask worker. It never raises for a bad submission: every problem becomes a 
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -19,8 +16,8 @@ from pathlib import Path
 import nbformat
 
 from .judge import run_test, split_hidden
-from .kernel import KernelDied, LearnerKernel, kernel_env
-from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
+from .kernel import KernelDied, LearnerKernel
+from .lessons import SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
@@ -104,7 +101,7 @@ def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNo
 
 
 def grade_submission(task: dict) -> dict:
-    """Grade one notebook. ``task``: student, lesson, path, limits (dict), sandbox (bool), threads, hide."""
+    """Grade one notebook. ``task``: student, lesson, solutions, path, limits (dict), sandbox (bool), threads."""
     started = time.monotonic()
     result = {"student": task["student"], "lesson": task["lesson"], "path": task["path"], "status": "graded",
               "flags": [], "tests": [], "detail": "", "notebook": None}
@@ -142,14 +139,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
     steps, flags = plan(student, source)
     flags += suspicious_flags(student, source)
     work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
-    work = work_root / "work"
-    work.mkdir()
-    shutil.copy(task["path"], work / Path(task["path"]).name)
-    _seed_matplotlib_cache(work / ".matplotlib")
-    hidden = [Path(p).resolve() for p in task.get("hide", [])] + [
-        ROOT / "solutions", ROOT / ".git", ROOT / "tests", ROOT / "autograded", ROOT / "submitted", work_root]
-    sandbox = Sandbox(work, [p for p in hidden if p.exists()], limits, isolate=task.get("sandbox", True))
-    kernel = LearnerKernel(sandbox, kernel_env(work, task.get("threads", 1)))
+    sandbox = Sandbox(work_root, limits, isolate=task.get("sandbox", True))
+    kernel = LearnerKernel(sandbox, sandbox.env(task.get("threads", 1)))
     deadline = time.monotonic() + limits.submission_seconds
     graded = copy.deepcopy(student)
     out_cells = []
@@ -226,16 +217,6 @@ def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: 
         if remaining <= 0:
             return
         kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
-
-
-def _seed_matplotlib_cache(target: Path) -> None:
-    """Give the kernel a ready font cache: building one takes matplotlib seconds in every fresh home."""
-    cache = Path(tempfile.gettempdir()) / "cnnbook-grader-matplotlib"
-    if not any(cache.glob("fontlist-*.json")):
-        cache.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env={**os.environ,
-                       "MPLCONFIGDIR": str(cache)}, capture_output=True, timeout=300)
-    shutil.copytree(cache, target, dirs_exist_ok=True)
 
 
 def _note(text: str):

@@ -1,114 +1,377 @@
-"""The box a learner's kernel runs in: bubblewrap, a memory limit, a process cap, no network.
+"""The box a learner's kernel runs in: an allow-list of read-only folders, its own user, limits, no network.
 
-One sandbox per submission. Inside it the whole machine is read-only; the only writable place is the
-submission's own work folder; the folders the grader must keep secret (solutions/, the batch of other
-students' notebooks, the gradebook and the output folder, the project's git history) are replaced by
-empty ones; there is no network and only the sandbox's own processes are visible. The kernel talks to
-the grader over Unix sockets in the work folder. See README "What the sandbox isolates".
+One sandbox per submission, built by bubblewrap from an EMPTY root: only what :func:`allow_list` names is
+mounted (the system's /usr, the Python interpreter and its virtual environment, the course's ``cnnbook/``,
+``autograde/`` and ``data/``), read-only. Everything else on the machine (other submissions, other kernels'
+sockets, home folders, /root, /etc/shadow, the gradebook, OUT, solutions/, any other copy of the course) is
+simply not there. The kernel writes only to two size-capped tmpfs folders of its own (its home and /tmp) and to
+the folder that holds its connection file and sockets, which the grader locks once the kernel is up (root).
+
+It never runs as the grading user: as root the kernel gets a uid of its own (never a real account), with no
+capabilities; as another user, a user namespace maps it to ``nobody``. Memory (RAM and tmpfs of all its
+processes together), the number of processes and a CPU share are limited per submission by a cgroup (v2 where
+the unified hierarchy has the controllers, v1 otherwise); prlimit limits each process too. README "What the
+sandbox isolates" says what holds where.
 """
 from __future__ import annotations
 
 import functools
 import os
+import re
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
-import uuid
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
-# cgroup v1 CPU controller: every sandbox gets an equal share of the CPU however many processes it starts,
-# so a fork bomb or a runaway subprocess slows only its own submission.
-CPU_CGROUP = Path("/sys/fs/cgroup/cpu")
+from .lessons import ROOT
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# The learner's home and working folder inside the sandbox (a tmpfs); /tmp is another.
+HOME = Path("/home/learner")
+# As root, every sandbox runs under a uid of its own drawn from this range: no account on any machine uses
+# it, so no file outside the sandbox belongs to it and two sandboxes never share a uid.
+UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
+NOBODY = 65534
+_NAME = re.compile(r"^cnnbook-(\d+)-[0-9a-f]+$")
+# Project folders the kernel needs: the helper package, the shim the grader talks to, the lessons' data.
+PROJECT_PARTS = ("cnnbook", "autograde", "data")
 
 
 @dataclass
 class Limits:
-    memory_bytes: int = 2 * 2 ** 30
+    memory_bytes: int = 2 * 2 ** 30     # all processes of the submission together (cgroup), and each one (prlimit)
     max_processes: int = 128          # threads count too (torch starts one per core)
     cell_seconds: float = 60.0        # one cell, or one test
     submission_seconds: float = 600.0
     output_bytes: int = 1_000_000     # output kept per cell; the rest is dropped and flagged
+    disk_bytes: int = 256 * 2 ** 20   # each of the two tmpfs folders (home, /tmp); counted in memory_bytes too
+    file_bytes: int = 256 * 2 ** 20   # the largest file a process may write
 
 
 @functools.lru_cache(maxsize=None)
 def bubblewrap_works() -> bool:
-    """True when bwrap is installed and can create its namespaces on this machine."""
+    """True when bwrap is installed and can build a sandbox from an empty root on this machine."""
     if not shutil.which("bwrap"):
         return False
     try:
-        proc = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                               "--unshare-net", "--unshare-pid", "--unshare-user", "--uid", "65534",
-                               "--die-with-parent", "true"], capture_output=True, timeout=20)
+        proc = subprocess.run(["bwrap", *_namespaces(os.geteuid() == 0), "--ro-bind", "/usr", "/usr",
+                               *_usr_links(), "--proc", "/proc", "--dev", "/dev", "true"],
+                              capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0
 
 
-def _cgroup_writable(hierarchy: Path = PIDS_CGROUP) -> bool:
-    try:
-        probe = hierarchy / f"cnnbook-probe-{uuid.uuid4().hex[:8]}"
-        probe.mkdir()
-        probe.rmdir()
-        return True
-    except OSError:
-        return False
+def python_folders() -> list[Path]:
+    """The interpreter's installation and the virtual environment (with its site-packages)."""
+    folders = []
+    for prefix in (sys.base_prefix, sys.prefix, sys.exec_prefix):
+        path = Path(prefix).resolve()
+        if path not in folders and not path.is_relative_to("/usr"):
+            folders.append(path)
+    return folders
+
+
+def allow_list(project: Path = ROOT) -> list[Path]:
+    """THE list of host folders and files a learner's kernel can read (read-only). Nothing else is mounted.
+
+    Besides these, the sandbox has its own /proc, a minimal /dev, its two tmpfs folders, a passwd file that
+    names only its own user, and the folder with its connection file and sockets.
+    """
+    paths = [Path("/usr")]
+    paths += [Path("/etc") / name for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts")
+              if (Path("/etc") / name).exists()]
+    paths += python_folders()
+    paths += [project / part for part in PROJECT_PARTS if (project / part).exists()]
+    return paths
+
+
+def _usr_links() -> list[str]:
+    """/bin, /lib, /lib64, /sbin: symbolic links into /usr on merged-usr systems, as on the host."""
+    argv = []
+    for name in ("bin", "lib", "lib64", "lib32", "libx32", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            argv += ["--ro-bind", str(path), str(path)]
+    return argv
+
+
+def _namespaces(as_root: bool) -> list[str]:
+    argv = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session"]
+    if not as_root:
+        # Our own uid becomes nobody inside; the sandbox may not make user namespaces of its own.
+        argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns"]
+    return argv
 
 
 @dataclass
 class Sandbox:
-    """Build the kernel command for one submission and clean up after it."""
+    """One submission's sandbox: the command that starts its kernel, its folders, its cgroups."""
 
-    work: Path
-    hidden: list[Path]
+    work: Path                           # host folder of this submission (0700); nothing in it is secret
     limits: Limits
-    isolate: bool = True                 # False: no bubblewrap (the CLI's --no-sandbox), limits only
-    cgroups: list[Path] = field(default_factory=list, init=False)
+    isolate: bool = True                 # False: no bubblewrap (`check`, or --no-sandbox): limits only
+    project: Path = ROOT
+    uid: int = field(init=False)
+    cgroups: "Cgroups | None" = field(default=None, init=False)
 
+    def __post_init__(self) -> None:
+        self.as_root = os.geteuid() == 0
+        self.uid = UID_BASE + secrets.randbelow(UID_SPAN) if (self.isolate and self.as_root) else os.getuid()
+        self.work.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.work, 0o700)
+        self.kernel_dir.mkdir(exist_ok=True)
+        if self.isolate and self.as_root:
+            os.chown(self.kernel_dir, 0, self.uid)        # the kernel's group may write here until locked
+        os.chmod(self.kernel_dir, 0o770)
+        if not self.isolate:
+            shutil.copytree(_matplotlib_seed(), self.home / ".matplotlib", dirs_exist_ok=True)
+
+    # -- folders ----------------------------------------------------------------------------------------
+    @property
+    def kernel_dir(self) -> Path:
+        """Connection file and sockets: the only host folder the kernel sees, at the same path inside."""
+        return self.work / "kernel"
+
+    @property
+    def home(self) -> Path:
+        return HOME if self.isolate else self.work / "home"
+
+    def env(self, threads: int) -> dict[str, str]:
+        """The kernel's whole environment: nothing of the grader's own (tokens, paths) leaks in."""
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.home),
+            "PYTHONPATH": str(self.project), "IPYTHONDIR": str(self.home / ".ipython"),
+            "MPLCONFIGDIR": str(self.home / ".matplotlib"), "XDG_CACHE_HOME": str(self.home / ".cache"),
+            "JUPYTER_RUNTIME_DIR": str(self.kernel_dir), "MPLBACKEND": "agg", "NBGRADER_EXECUTION": "autograde",
+            "PYTHONUNBUFFERED": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads), "TORCH_NUM_THREADS": str(threads),
+        }
+        if os.environ.get("VIRTUAL_ENV"):
+            env["VIRTUAL_ENV"] = os.environ["VIRTUAL_ENV"]
+        return env
+
+    # -- commands ---------------------------------------------------------------------------------------
     def kernel_argv(self) -> list[str]:
-        python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        cpu_seconds = int(self.limits.submission_seconds) + 30
-        limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={cpu_seconds}", f"--fsize={2 ** 30}",
-                   "--core=0", "--"]
-        if not shutil.which("prlimit"):
-            limited = []
-        argv = limited + python
-        if self.isolate:
-            argv = self._bwrap() + argv
-            name = f"cnnbook-{uuid.uuid4().hex[:12]}"
-            if _cgroup_writable(PIDS_CGROUP):
-                pids = PIDS_CGROUP / name
-                pids.mkdir()
-                (pids / "pids.max").write_text(str(self.limits.max_processes))
-                self.cgroups.append(pids)
-            if _cgroup_writable(CPU_CGROUP):
-                cpu = CPU_CGROUP / name
-                cpu.mkdir()
-                self.cgroups.append(cpu)
-        if self.cgroups:
-            joins = " && ".join(f"echo $$ > {cgroup}/cgroup.procs" for cgroup in self.cgroups)
-            argv = ["sh", "-c", f'{joins} && exec "$@"', "sandbox"] + argv
+        return self.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """``argv`` as it runs in this sandbox (tests use it to look inside); creates the cgroups."""
+        seconds = int(self.limits.submission_seconds) + 30
+        limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={seconds}",
+                   f"--fsize={self.limits.file_bytes}", "--core=0", "--"] if shutil.which("prlimit") else []
+        if not self.isolate:
+            return self._in_cgroups(limited + argv)
+        # Seed matplotlib's font cache into the new home (building it costs seconds per kernel), as the sandbox user.
+        seed = _matplotlib_seed()
+        start = ["sh", "-c", f'mkdir -p "$HOME" && cp -r {seed} "$HOME/.matplotlib" 2>/dev/null; exec "$@"', "start"]
+        inner = start + limited + argv
+        if self.as_root:
+            inner = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs",
+                     "--inh-caps=-all", "--bounding-set=-all", "--"] + inner
+        return self._in_cgroups(self._bwrap(seed) + ["--"] + inner)
+
+    def _bwrap(self, seed: Path) -> list[str]:
+        argv = ["bwrap", *_namespaces(self.as_root)]
+        made: set[Path] = set()
+
+        def mount(*option: str, path: Path) -> None:
+            # Folders on the way to a mount point are made by bwrap: make them traversable (0755), nothing more.
+            for parent in reversed(path.parents[:-1]):
+                if parent not in made:
+                    argv.extend(["--perms", "0755", "--dir", str(parent)])
+                    made.add(parent)
+            argv.extend(option)
+            made.add(path)
+
+        for path in allow_list(self.project):
+            mount("--ro-bind", str(path), str(path), path=path)
+            if path == Path("/usr"):
+                argv.extend(_usr_links())
+        mount("--ro-bind", str(self._passwd()), "/etc/passwd", path=Path("/etc/passwd"))
+        mount("--ro-bind", str(self._group()), "/etc/group", path=Path("/etc/group"))
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        # The only writable folders besides kernel_dir: two tmpfs of a fixed size, whose pages count towards the
+        # memory cgroup. As root they belong to root, and the sandbox user (alone in there) must write them.
+        mount("--perms", "1777", "--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp", path=Path("/tmp"))
+        made = {p for p in made if not p.is_relative_to("/tmp")}       # the tmpfs hid what was made under /tmp
+        mount("--perms", "0777", "--size", str(self.limits.disk_bytes), "--tmpfs", str(HOME), path=HOME)
+        mount("--ro-bind", str(seed), str(seed), path=seed)
+        mount("--bind", str(self.kernel_dir), str(self.kernel_dir), path=self.kernel_dir)
+        # ipykernel exits when the process named by JPY_PARENT_PID is gone, and in its own pid namespace it is.
+        argv += ["--chdir", str(HOME), "--unsetenv", "JPY_PARENT_PID"]
         return argv
 
-    def _bwrap(self) -> list[str]:
-        argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        # Hidden folders become empty; the work folder is bound afterwards, so it may lie inside one.
-        for path in self.hidden:
-            if path.is_dir():
-                argv += ["--tmpfs", str(path)]
-            elif path.is_file():
-                argv += ["--ro-bind", "/dev/null", str(path)]
-        argv += ["--bind", str(self.work), str(self.work), "--chdir", str(self.work),
-                 "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                 "--unshare-user", "--uid", "65534", "--gid", "65534",
-                 "--unsetenv", "JPY_PARENT_PID", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        return argv
+    def _passwd(self) -> Path:
+        path = self.work / "passwd"
+        name = "learner"
+        path.write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n{name}:x:{self._inner_uid}:{self._inner_uid}"
+                        f"::{HOME}:/usr/sbin/nologin\nnobody:x:{NOBODY}:{NOBODY}::/nonexistent:/usr/sbin/nologin\n")
+        return path
+
+    def _group(self) -> Path:
+        path = self.work / "group"
+        path.write_text(f"root:x:0:\nlearner:x:{self._inner_uid}:\nnogroup:x:{NOBODY}:\n")
+        return path
+
+    @property
+    def _inner_uid(self) -> int:
+        return self.uid if self.as_root else NOBODY
+
+    def _in_cgroups(self, argv: list[str]) -> list[str]:
+        self.cgroups = Cgroups.create(self.limits)
+        if self.cgroups is None:
+            return argv
+        joins = " && ".join(f"echo $$ > {procs}" for procs in self.cgroups.procs_files())
+        return ["sh", "-c", f'{joins} && exec "$@"', "sandbox"] + argv
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def hand_over(self, connection_file: Path) -> None:
+        """Let the sandbox user read its connection file (the grader wrote it, 0600)."""
+        if self.isolate and self.as_root:
+            os.chown(connection_file, 0, self.uid)
+            os.chmod(connection_file, 0o640)
+
+    def unlock(self) -> None:
+        os.chmod(self.kernel_dir, 0o770)
+
+    def lock(self) -> None:
+        """Once the kernel has made its sockets, it may not write any more files on the host (root only:
+        the folder belongs to the grader, the kernel is only in its group)."""
+        if self.isolate and self.as_root:
+            os.chmod(self.kernel_dir, 0o550)
+
+    def host_bytes(self) -> int:
+        """Bytes the kernel has left in its host folder (policed after each cell where it cannot be locked)."""
+        total = 0
+        for path in self.kernel_dir.rglob("*"):
+            try:
+                if path.is_file() and not path.is_symlink():
+                    total += path.stat().st_size
+            except OSError:
+                pass
+        return total
+
+    def clear_kernel_dir(self) -> None:
+        self.unlock()
+        for path in self.kernel_dir.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        for cgroup in self.cgroups:
-            _remove_cgroup(cgroup)
-        self.cgroups = []
+        if self.cgroups is not None:
+            self.cgroups.remove()
+            self.cgroups = None
+
+
+def _matplotlib_seed() -> Path:
+    """A ready matplotlib font cache, built once per machine, mounted read-only and copied into each home."""
+    cache = Path("/tmp") / f"cnnbook-grader-matplotlib-{os.geteuid()}"
+    if not any(cache.glob("fontlist-*.json")):
+        cache.mkdir(exist_ok=True)
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"],
+                       env={**os.environ, "MPLCONFIGDIR": str(cache)}, capture_output=True, timeout=300)
+        os.chmod(cache, 0o755)
+        for path in cache.iterdir():
+            os.chmod(path, 0o644 if path.is_file() else 0o755)
+    return cache
+
+
+# --- cgroups -------------------------------------------------------------------------------------------
+
+def cgroup_version() -> str | None:
+    """"v2" when the unified hierarchy at /sys/fs/cgroup can limit memory and processes, "v1" when the
+    memory and pids controllers are mounted separately and writable, None when neither is usable here."""
+    controllers = CGROUP_ROOT / "cgroup.controllers"
+    if controllers.is_file():
+        if {"memory", "pids"} <= set(controllers.read_text().split()) and os.access(CGROUP_ROOT, os.W_OK):
+            return "v2"
+        return None
+    if all(os.access(CGROUP_ROOT / c, os.W_OK) for c in ("memory", "pids")):
+        return "v1"
+    return None
+
+
+@dataclass
+class Cgroups:
+    """The cgroups of one submission, named ``cnnbook-<pid of the grader that made them>-<random>``."""
+
+    folders: list[Path]
+
+    @classmethod
+    def create(cls, limits: Limits) -> "Cgroups | None":
+        version = cgroup_version()
+        if version is None:
+            return None
+        name = f"cnnbook-{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            if version == "v2":
+                parent = CGROUP_ROOT / "cnnbook"
+                parent.mkdir(exist_ok=True)
+                _enable_v2_controllers(parent)
+                folder = parent / name
+                folder.mkdir()
+                _write(folder / "memory.max", limits.memory_bytes)
+                _write(folder / "memory.swap.max", 0, optional=True)
+                _write(folder / "pids.max", limits.max_processes)
+                return cls([folder])
+            folders = []
+            for controller in ("memory", "pids", "cpu"):
+                if not os.access(CGROUP_ROOT / controller, os.W_OK):
+                    continue
+                folder = CGROUP_ROOT / controller / name
+                folder.mkdir()
+                folders.append(folder)
+                if controller == "memory":
+                    _write(folder / "memory.limit_in_bytes", limits.memory_bytes)
+                    _write(folder / "memory.memsw.limit_in_bytes", limits.memory_bytes, optional=True)
+                elif controller == "pids":
+                    _write(folder / "pids.max", limits.max_processes)
+            return cls(folders)
+        except OSError:
+            return None
+
+    def procs_files(self) -> list[Path]:
+        return [folder / "cgroup.procs" for folder in self.folders]
+
+    def memory_peak(self) -> int | None:
+        """The most memory the submission used at once, in bytes (for tests and reports)."""
+        for folder in self.folders:
+            for name in ("memory.max_usage_in_bytes", "memory.peak"):
+                try:
+                    return int((folder / name).read_text())
+                except (OSError, ValueError):
+                    continue
+        return None
+
+    def remove(self) -> None:
+        for folder in self.folders:
+            _remove_cgroup(folder)
+
+
+def _write(path: Path, value: int, optional: bool = False) -> None:
+    try:
+        path.write_text(str(value))
+    except OSError:
+        if not optional:
+            raise
+
+
+def _enable_v2_controllers(parent: Path) -> None:
+    for folder in (CGROUP_ROOT, parent):
+        wanted = {"memory", "pids", "cpu"} & set((folder / "cgroup.controllers").read_text().split())
+        enabled = set((folder / "cgroup.subtree_control").read_text().split())
+        for controller in sorted(wanted - enabled):
+            _write(folder / "cgroup.subtree_control", f"+{controller}", optional=True)  # type: ignore[arg-type]
 
 
 def _remove_cgroup(cgroup: Path) -> None:
@@ -122,11 +385,9 @@ def _remove_cgroup(cgroup: Path) -> None:
             break
         for pid in pids:
             try:
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        import time
-
         time.sleep(0.05)
     try:
         cgroup.rmdir()
@@ -134,11 +395,23 @@ def _remove_cgroup(cgroup: Path) -> None:
         pass
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def sweep_stale_cgroups() -> None:
-    """Remove process-cap cgroups left by a grader that was killed (their processes die with it)."""
-    for cgroup in [*PIDS_CGROUP.glob("cnnbook-*"), *CPU_CGROUP.glob("cnnbook-*")]:
-        try:
-            if not (cgroup / "cgroup.procs").read_text().split():
-                cgroup.rmdir()
-        except OSError:
-            pass
+    """Remove cgroups left by a grader process that no longer exists. Only ours (by name), and only those
+    whose creator is provably gone: a grader running at the same time keeps every one of its cgroups."""
+    folders = [*(CGROUP_ROOT / "cnnbook").glob("cnnbook-*")]
+    for controller in ("memory", "pids", "cpu"):
+        folders += (CGROUP_ROOT / controller).glob("cnnbook-*")
+    for folder in folders:
+        match = _NAME.match(folder.name)
+        if match and not _alive(int(match[1])):
+            _remove_cgroup(folder)

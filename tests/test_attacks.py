@@ -20,7 +20,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograde.lessons import ROOT
-from autograde.sandbox import _cgroup_writable, bubblewrap_works
+from autograde.sandbox import bubblewrap_works, cgroup_version
 from conftest import LESSONS, answer_sources, lesson_fixture, points_of_tests, solved, write
 
 pytestmark = pytest.mark.slow
@@ -223,7 +223,7 @@ def graded(tmp_path_factory):
              attacks(out, server.server_address[1]).items()}
     cases["output_flood"] = (cases["output_flood"][0], cases["output_flood"][1], False)
     cases.update(cell_attacks())
-    if not _cgroup_writable():
+    if cgroup_version() is None:
         cases.pop("fork_bomb")           # without a process cap a fork bomb would take the machine down
     cases["honest"] = (solved(LESSON), [], False)
     for name, (nb, _, _) in cases.items():

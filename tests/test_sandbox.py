@@ -1,0 +1,206 @@
+"""What a learner's kernel can see and do: the allow-list sandbox, looked at from inside.
+
+Each test starts a real bubblewrap sandbox (the same command the grader starts kernels with) and runs a small
+program in it. The listing of everything visible inside is written to test-artifacts/sandbox-view.txt.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from autograde.lessons import ROOT
+from autograde.sandbox import (HOME, Cgroups, Limits, Sandbox, allow_list, bubblewrap_works, cgroup_version,
+                               python_folders, sweep_stale_cgroups)
+
+pytestmark = pytest.mark.skipif(not bubblewrap_works() and not os.environ.get("CI"),
+                                reason="bubblewrap is not installed (.ci/run installs it)")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def run_inside(sandbox: Sandbox, code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    argv = sandbox.wrap([sys.executable, "-c", textwrap.dedent(code)])
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=sandbox.env(1), timeout=timeout)
+    finally:
+        sandbox.close()
+
+
+WALK = """
+import os, json
+skip = {"/proc", "/dev", "/usr"} | set(json.loads(os.environ["SKIP"]))
+seen = []
+for top, dirs, files in os.walk("/", followlinks=False):
+    dirs[:] = [d for d in dirs if os.path.join(top, d) not in skip]
+    seen += [os.path.join(top, name) for name in dirs + files]
+print(json.dumps(seen))
+"""
+
+
+@pytest.fixture
+def decoys(tmp_path):
+    """Things of other people on this machine: another copy of the course, a private file, a graded batch."""
+    tag = secrets.token_hex(4)
+    made = [Path(f"/root/cnnbook-decoy-{tag}"), Path(f"/var/tmp/cnnbook-decoy-{tag}"), tmp_path / "other-course"]
+    for folder in made:
+        try:
+            (folder / "solutions" / "01_history").mkdir(parents=True)
+        except OSError:
+            continue
+        (folder / "solutions" / "01_history" / "01_history.ipynb").write_text("{}")
+        (folder / "private.txt").write_text("secret")
+        os.chmod(folder / "private.txt", 0o600)
+        os.chmod(folder, 0o700)
+    yield tag
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_sandbox_shows_exactly_the_allow_list(tmp_path, decoys):
+    sandbox = Sandbox(tmp_path / "work", Limits())
+    skip = [str(p) for p in python_folders()]
+    argv = sandbox.wrap([sys.executable, "-c", WALK])
+    env = {**sandbox.env(1), "SKIP": json.dumps(skip)}
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        sandbox.close()
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "sandbox-view.txt").write_text(
+        "Everything a learner's kernel sees (the python folders, /usr, /proc and /dev not expanded):\n"
+        + "\n".join(["/usr", "/proc", "/dev", *skip, *sorted(seen)]) + "\n")
+    top = {p for p in seen if p.count("/") == 1}
+    assert top <= {"/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin", "/etc", "/home", "/root", "/tmp", "/work"}
+    assert top.isdisjoint({"/var", "/opt", "/srv", "/mnt", "/media", "/boot", "/run", "/sys"})
+    for path in seen:
+        allowed = any(Path(path).is_relative_to(a) or a.is_relative_to(path) for a in allow_list())
+        mine = any(Path(path).is_relative_to(p) or p.is_relative_to(path)
+                   for p in (HOME, Path("/tmp"), Path("/etc/passwd"), Path("/etc/group"), sandbox.kernel_dir))
+        usr_link = path in {"/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin"}
+        assert allowed or mine or usr_link, f"{path} is visible in the sandbox but not on the allow-list"
+        assert decoys not in path and "solutions" not in path and "gradebook" not in path and "/.git" not in path
+    assert not any(p.startswith(str(ROOT / "tests")) or p.startswith(str(ROOT / "notebooks")) for p in seen)
+
+
+def test_the_kernel_is_nobody_we_know_and_holds_no_capability(tmp_path):
+    proc = run_inside(Sandbox(tmp_path / "work", Limits()), """
+        import os
+        status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+        print(os.getuid(), os.getgid(), status["CapEff"].strip(), status["NoNewPrivs"].strip())
+        for path in ("/etc/shadow", "/root/.bashrc", "/home"):
+            print(path, os.path.exists(path))
+    """)
+    uid, gid, caps, no_new_privs, *paths = proc.stdout.split("\n")[0].split() + proc.stdout.split("\n")[1:]
+    assert int(uid) not in (0, os.getuid()) and int(gid) != 0
+    assert int(caps, 16) == 0 and no_new_privs == "1"
+    assert "/etc/shadow False" in proc.stdout and "/root/.bashrc False" in proc.stdout
+
+
+def test_two_sandboxes_cannot_see_each_other(tmp_path):
+    """A classmate graded at the same time: their files, sockets and processes are not reachable."""
+    first = Sandbox(tmp_path / "first", Limits())
+    argv = first.wrap(["sh", "-c", "echo classmate > $HOME/answers.txt && echo x > /tmp/classmate && sleep 60"])
+    neighbour = subprocess.Popen(argv, env=first.env(1))
+    try:
+        time.sleep(1.5)
+        proc = run_inside(Sandbox(tmp_path / "second", Limits()), f"""
+            import os
+            found = [os.path.join(top, f) for top, dirs, files in os.walk("/") if not top.startswith(("/proc", "/usr"))
+                     for f in files if "classmate" in f or f.startswith("connection-")]
+            pids = [p for p in os.listdir("/proc") if p.isdigit()]
+            print("found", found, "processes", len(pids), "first's folder", os.path.exists({str(first.work)!r}))
+        """)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+        first.close()
+    assert "found [] " in proc.stdout, proc.stdout + proc.stderr
+    assert int(proc.stdout.split("processes")[1].split()[0]) <= 3          # only its own
+    assert "first's folder False" in proc.stdout
+
+
+def test_each_tmpfs_is_capped(tmp_path):
+    limits = Limits(disk_bytes=64 * 2 ** 20)
+    proc = run_inside(Sandbox(tmp_path / "work", limits), """
+        import os
+        for folder in ("/tmp", os.environ["HOME"]):
+            written = 0
+            try:
+                for i in range(40):
+                    with open(os.path.join(folder, f"fill{i}"), "wb") as f:
+                        f.write(b"x" * (4 * 2 ** 20))
+                    written += 4
+            except OSError as err:
+                print(folder, "stopped at", written, "MiB:", err.strerror)
+    """)
+    assert "/tmp stopped at" in proc.stdout and "/home/learner stopped at" in proc.stdout, proc.stdout + proc.stderr
+    for line in proc.stdout.splitlines():
+        assert int(line.split("stopped at")[1].split()[0]) <= 64
+
+
+@pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
+def test_memory_is_limited_for_all_processes_together(tmp_path):
+    """Three processes of 600 MB each stay under a per-process limit of 1 GiB, not under 1 GiB in total."""
+    limits = Limits(memory_bytes=2 ** 30)
+    proc = run_inside(Sandbox(tmp_path / "work", limits), """
+        import os
+        children = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                hoard = b"x" * (600 * 2 ** 20)
+                import time; time.sleep(3)
+                os._exit(0)
+            children.append(pid)
+        codes = [os.waitpid(pid, 0)[1] for pid in children]
+        print("killed", sum(os.WIFSIGNALED(c) for c in codes), "of", len(codes))
+    """, timeout=60)
+    assert "killed" in proc.stdout, proc.stdout + proc.stderr
+    assert int(proc.stdout.split("killed")[1].split()[0]) >= 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel folder is locked only when the grader runs as root")
+def test_a_running_kernel_cannot_write_to_the_host(tmp_path):
+    from autograde.kernel import LearnerKernel
+
+    sandbox = Sandbox(tmp_path / "work", Limits())
+    kernel = LearnerKernel(sandbox, sandbox.env(1))
+    kernel.start()
+    try:
+        run = kernel.execute(f"open({str(sandbox.kernel_dir / 'dump.bin')!r}, 'wb').write(b'x')", timeout=30)
+        assert run.status == "error" and "PermissionError" in run.error, run
+        run = kernel.execute("import os; print(os.getcwd(), len(os.listdir('/tmp')))", timeout=30)
+        assert run.status == "ok" and str(HOME) in run.outputs[0]["text"]
+    finally:
+        kernel.shutdown()
+
+
+@pytest.mark.skipif(cgroup_version() is None, reason="no writable cgroups here")
+def test_the_sweep_removes_only_cgroups_whose_grader_is_gone(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = Cgroups.create(Limits())
+    live = Cgroups.create(Limits())
+    assert stale is not None and live is not None
+    renamed = []
+    for folder in stale.folders:
+        target = folder.with_name(folder.name.replace(f"cnnbook-{os.getpid()}-", f"cnnbook-{gone.pid}-"))
+        folder.rename(target)
+        renamed.append(target)
+    try:
+        sweep_stale_cgroups()
+        assert not any(folder.exists() for folder in renamed)
+        assert all(folder.exists() for folder in live.folders)
+    finally:
+        live.remove()
+        Cgroups(renamed).remove()
