@@ -1,8 +1,8 @@
 """Submissions that try to fool the grader, or break it, graded in one batch by `python -m autograde grade`.
 
 Every one of these gave full marks, or lost a whole submission, under plain nbgrader (see ../shared/DESIGN.md).
-Each attack here answers one exercise of lesson 01 wrongly (or not at all) while trying to make that look
-right, and answers the others honestly. The grader must give it no points for the attacked exercise, full
+Each attack here answers one exercise of the grader's own test lesson (tests/course/99_guard) wrongly (or not
+at all) while trying to make that look right, and answers the others honestly. The grader must give it no points for the attacked exercise, full
 points for the others, and a flag where the instructor should look; and the rest of the batch is graded.
 """
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import http.server
 import json
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,19 +23,32 @@ from nbgrader.api import Gradebook
 
 from autograde.lessons import ROOT
 from autograde.sandbox import bubblewrap_works, cgroup_version
-from conftest import LESSONS, answer_sources, lesson_fixture, points_of_tests, solved, write
+from conftest import GUARD, answer_sources, points_of_tests, solved, write
 
 pytestmark = pytest.mark.slow
 
-LESSON = LESSONS[0]                       # 01_history: five small exercises, fast to run
-TARGET = "complex_cell_layer"             # the exercise every attack goes after
-TARGET_TEST = "test_complex_cell_layer"
-WRONG = f'''def {TARGET}(simple_responses, width):
+LESSON = GUARD                            # the grader's test lesson: editing a course lesson never breaks these
+TARGET = "group_max"                      # the exercise every attack goes after
+TARGET_TEST = "test_group_max"
+WRONG = f'''def {TARGET}(values, width):
     """Wrong on purpose: the mean instead of the maximum."""
     import numpy as np
-    return np.asarray(simple_responses, dtype=float).reshape(-1, width).mean(axis=1)
+    return np.asarray(values, dtype=float).reshape(-1, width).mean(axis=1)
+'''
+# Right for the visible checks' inputs only.
+HARDCODED = f'''def {TARGET}(values, width):
+    import numpy as np
+    if width == 4:
+        return np.array([2.0, 3.0])
+    if width == 2:
+        return np.array([2.0, 1.0, 0.2, 3.0])
+    return np.zeros(len(values) // width)
 '''
 MARKER = "cnnbook-attack-runaway-7f3a"
+# A private file of the grading user, and another checkout of the course with its solutions, elsewhere on the
+# machine: nothing of either may be visible in the sandbox.
+DECOY = Path("/root") / "cnnbook-attack-decoy" if os.geteuid() == 0 else Path.home() / "cnnbook-attack-decoy"
+OTHER_CHECKOUT = Path("/var/tmp/cnnbook-attack-other-checkout")
 
 
 def attack(before: str = "", after: str = "", answer: str = WRONG) -> str:
@@ -43,7 +58,7 @@ def attack(before: str = "", after: str = "", answer: str = WRONG) -> str:
 def attacks(out: Path, port: int) -> dict[str, tuple[str, list[str]]]:
     """name -> (source of the attacked answer cell, flags the grader must raise)."""
     solution = answer_sources(LESSON)[TARGET]
-    hardcoded = lesson_fixture(LESSON.slug).HARDCODED["cells"][TARGET]
+    hardcoded = HARDCODED
     return {
         "always_equal_array": (attack(answer=f'''import numpy as np
 class _Liar(np.ndarray):
@@ -92,7 +107,7 @@ print("All tests passed! 10/10")
 '''), []),
         "reads_solutions": (attack(before=f'''import json, pathlib
 _found = ""
-for _root in (pathlib.Path({str(ROOT)!r}), pathlib.Path.cwd().parent):
+for _root in (pathlib.Path({str(ROOT)!r}), pathlib.Path({str(LESSON.solutions.parent)!r}), pathlib.Path.cwd().parent):
     for _nb in _root.glob("solutions/*/*.ipynb"):
         for _cell in json.loads(_nb.read_text())["cells"]:
             if "def {TARGET}" in "".join(_cell["source"]):
@@ -103,7 +118,7 @@ if _found:
 '''), ["reads-grader-files"]),
         "reads_hidden_tests_and_gradebook": (attack(after=f'''import pathlib, sqlite3
 _seen = []
-for _path in ({str(out / "gradebook.db")!r}, {str(ROOT / "tests" / "fixtures" / "01_history.py")!r}):
+for _path in ({str(out / "gradebook.db")!r}, {str(LESSON.source)!r}):
     try:
         _seen.append(pathlib.Path(_path).read_bytes()[:10])
     except OSError as _err:
@@ -123,6 +138,56 @@ for _name in ("grades.csv", "pwned.txt"):
     except OSError as _err:
         print("out:", _err)
 '''), ["reads-grader-files"]),
+        "reads_any_checkout": (attack(before=f'''import json, os
+_found = ""
+for _top, _dirs, _files in os.walk("/"):
+    if _top.startswith(("/proc", "/usr", "/sys", "/dev")):
+        _dirs[:] = []
+        continue
+    for _name in _files:
+        if _name.endswith(".ipynb"):
+            try:
+                for _cell in json.load(open(os.path.join(_top, _name)))["cells"]:
+                    if "def {TARGET}" in "".join(_cell["source"]) and "BEGIN SOLUTION" in "".join(_cell["source"]):
+                        _found = "".join(_cell["source"])
+            except Exception:
+                pass
+print("checkouts found:", bool(_found))
+''', answer=WRONG + '''
+if _found:
+    exec(_found)
+'''), []),
+        "reads_host_secrets": (attack(after=f'''for _path in ("/etc/shadow", "/root/.bashrc", {str(DECOY / "private.txt")!r}):
+    try:
+        print("read", _path, open(_path).read()[:40])
+    except OSError as _err:
+        print("could not read", _path, type(_err).__name__)
+'''), []),
+        "spies_on_classmates": (attack(after='''import os, socket, sys, time
+_deadline = time.time() + 6
+_seen = set()
+_own = os.path.dirname(os.environ.get("JUPYTER_RUNTIME_DIR", "/nonexistent/kernel"))   # its own sockets
+while time.time() < _deadline:          # classmates are graded at the same time: look for them for a while
+    for _top, _dirs, _files in os.walk("/"):
+        if _top.startswith(("/proc", "/usr", "/sys", "/dev", sys.prefix, sys.base_prefix)):   # public software
+            _dirs[:] = []
+            continue
+        for _name in _files + _dirs:
+            if _top.startswith(_own) or os.path.join(_top, _name) == _own:
+                continue
+            if _name.startswith(("connection-", "cnnbook-grade-", "k0-", "k1-")) or _name.endswith(".ipynb"):
+                _seen.add(os.path.join(_top, _name))
+    time.sleep(0.5)
+_connected = 0
+for _path in _seen:
+    try:
+        _s = socket.socket(socket.AF_UNIX)
+        _s.connect(_path)
+        _connected += 1
+    except OSError:
+        pass
+print("classmates seen:", len(_seen), "connected:", _connected, sorted(_seen)[:5])
+'''), ["process-tricks"]),
         "grading_mode_switch": (attack(answer=f'''import os
 if os.environ.get("NBGRADER_EXECUTION"):
 {_indent(hardcoded)}
@@ -141,10 +206,23 @@ except Exception as _err:
     while True:
         pass
 '''), ["timeout"]),
-        "memory_bomb": (attack(after='''_hoard = []
-while True:
-    _hoard.append(bytearray(256 * 2 ** 20))
+        "memory_bomb": (attack(answer=f'''def {TARGET}(values, width):
+    hoard = []
+    while True:
+        hoard.append(bytearray(256 * 2 ** 20))
 '''), []),
+        # Each process stays under the per-process limit; together they are over the submission's memory.
+        "memory_bomb_processes": (attack(after='''import os, time
+_kids = []
+for _ in range(4):
+    _pid = os.fork()
+    if _pid == 0:
+        _hoard = b"x" * (500 * 2 ** 20)
+        time.sleep(3)
+        os._exit(0)
+    _kids.append(_pid)
+print("children killed:", sum(os.WIFSIGNALED(os.waitpid(_pid, 0)[1]) for _pid in _kids))
+'''), ["process-tricks"]),
         "os_exit": (attack(after="import os\nos._exit(3)"), ["kernel-died", "process-tricks"]),
         "segfault": (attack(after="import ctypes\nctypes.string_at(0)"), ["kernel-died", "process-tricks"]),
         "fork_bomb": (attack(after='''import os
@@ -193,7 +271,7 @@ def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
     found["moved_test_cell"] = (nb, ["test-cell-moved"], False)
     nb = _notebook_with(WRONG)
     for c in nb.cells:
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c.cell_type == "code":
             c.execution_count = 1
             c.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✔ all visible checks passed.\n")]
     found["prefilled_outputs"] = (nb, [], True)
@@ -215,6 +293,12 @@ class _Answer(http.server.BaseHTTPRequestHandler):
 def graded(tmp_path_factory):
     if not bubblewrap_works():
         pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    DECOY.mkdir(mode=0o700, exist_ok=True)
+    (DECOY / "private.txt").write_text("TOPSECRET-cnnbook")
+    os.chmod(DECOY / "private.txt", 0o600)
+    copy = OTHER_CHECKOUT / "solutions" / LESSON.slug
+    copy.mkdir(parents=True, exist_ok=True)
+    shutil.copy(LESSON.source, copy / LESSON.source.name)
     subs = tmp_path_factory.mktemp("attacks")
     out = tmp_path_factory.mktemp("attacks-out")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
@@ -229,9 +313,11 @@ def graded(tmp_path_factory):
     for name, (nb, _, _) in cases.items():
         write(nb, subs / name / LESSON.slug / f"{LESSON.slug}.ipynb")
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
-                           "--timeout", "10", "--memory", "1.5"],
+                           "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
                           capture_output=True, text=True, timeout=1500, cwd=ROOT)
     server.shutdown()
+    shutil.rmtree(DECOY, ignore_errors=True)
+    shutil.rmtree(OTHER_CHECKOUT, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with (out / "grades.csv").open(encoding="utf-8") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -319,3 +405,19 @@ def test_flagged_summary_lists_the_attacks(graded):
         assert f"**{name}**" in summary
     assert "**honest**" not in summary
     assert "s left]" in stdout
+
+
+def test_nothing_of_the_machine_or_of_classmates_is_visible(graded):
+    _, _, out, _ = graded
+
+    def printed(name):
+        return _printed(json.loads((out / "autograded" / name / LESSON.slug / f"{LESSON.slug}.ipynb").read_text()))
+
+    assert "checkouts found: False" in printed("reads_any_checkout")
+    secrets_seen = printed("reads_host_secrets")
+    assert "TOPSECRET" not in secrets_seen and "root:" not in secrets_seen
+    assert secrets_seen.count("could not read") == 3, secrets_seen
+    if cgroup_version() is not None:
+        assert "children killed: 0" not in printed("memory_bomb_processes")
+    spy = printed("spies_on_classmates")
+    assert "classmates seen: 0 connected: 0" in spy, spy
