@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .sandbox import Limits
 from .lessons import NOTEBOOKS, SOLUTIONS, NotebookProblem, UsageError, all_lessons, find_lesson
 
 
@@ -24,7 +25,8 @@ def cmd_check(args) -> int:
     path = Path(args.path) if args.path else lesson.student_version
     if path.is_dir():
         path = path / f"{lesson.slug}.ipynb"
-    print(f"Running {path} against every test of lesson {lesson.slug}, hidden ones included ...", flush=True)
+    which = "every test" if lesson.source.is_file() else "the visible tests"
+    print(f"Running {path} against {which} of lesson {lesson.slug} ...", flush=True)
     report = check_notebook(lesson, path, cell_timeout=args.timeout)
     print(format_report(report))
     return 0 if report.score == report.max_score and not report.problem else 1
@@ -64,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check your notebook against every test, hidden ones included")
     p.add_argument("lesson", help="lesson number or slug, e.g. 3 or 03_padding_stride")
     p.add_argument("path", nargs="?", help="your notebook (default: notebooks/<NN_slug>/<NN_slug>.ipynb)")
-    p.add_argument("--timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
+                   help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g}, as in grading)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="grade a batch of notebooks: sandboxed, in parallel, resumable")
@@ -75,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="gradebook SQLAlchemy URL, e.g. postgresql://user@host/course "
                                 "(default: sqlite in OUT)")
     p.add_argument("--workers", type=int, help="submissions graded at once (default: the number of cores)")
-    p.add_argument("--timeout", type=float, default=60, help="seconds one cell or one test may run (default 60)")
-    p.add_argument("--memory", type=float, default=2.0, help="GiB of memory per submission (default 2)")
+    p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
+                   help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g})")
+    p.add_argument("--memory", type=float, default=Limits.memory_bytes / 2 ** 30,
+                   help=f"GiB of memory per submission (default {Limits.memory_bytes / 2 ** 30:g})")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--solutions", metavar="DIR", help="the source notebooks to grade against (default: this "
                                                        "course's solutions/)")

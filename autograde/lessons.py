@@ -40,8 +40,16 @@ class Lesson:
 
 
 def all_lessons(solutions: Path = SOLUTIONS) -> list[Lesson]:
-    """Every lesson in ``solutions`` (the course's solutions/ by default), in order."""
-    return [Lesson(p.name, solutions) for p in sorted(solutions.iterdir())
+    """Every lesson in ``solutions`` (the course's solutions/ by default), in order.
+
+    A learner may have only the student versions (``notebooks/``): then those name the lessons.
+    """
+    folder = solutions
+    if not folder.is_dir():
+        folder = NOTEBOOKS if solutions == SOLUTIONS else solutions.parent / "notebooks"
+    if not folder.is_dir():
+        return []
+    return [Lesson(p.name, solutions) for p in sorted(folder.iterdir())
             if p.is_dir() and _SLUG.match(p.name) and (p / f"{p.name}.ipynb").is_file()]
 
 

@@ -189,7 +189,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 if outcome.status == "grader-error":
                     flags.append("grader-error")
             result["tests"].append({"grade_id": gid, "points": points if outcome_status == "pass" else 0.0,
-                                    "max_points": points, "status": outcome_status, "message": message})
+                                    "max_points": points, "status": outcome_status, "message": message,
+                                    "hidden": outcome_status != "pass" and remaining > 0 and outcome.hidden})
             test_cell = copy.deepcopy(cell)
             test_cell.outputs = []
             if printed:

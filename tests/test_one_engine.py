@@ -1,0 +1,122 @@
+"""`check` and `grade` are one engine: the same verdict on every submission, whatever it tries.
+
+A batch of submissions (honest, blank, buggy, hard-coded, attacks on the notebook and on the checks) is
+graded by `python -m autograde grade` in the sandbox, and each notebook is then checked the way a learner
+checks it (`check`, no sandbox). Every test must get the same verdict from both.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograde.check import check_notebook, format_report
+from autograde.lessons import ROOT, Lesson
+from autograde.sandbox import bubblewrap_works
+from conftest import GUARD, LESSONS, answer_sources, lesson_fixture, solved, submission, write
+
+pytestmark = pytest.mark.slow
+
+WRONG_MEAN = '''def group_max(values, width):
+    return np.asarray(values, dtype=float).reshape(-1, width).mean(axis=1)
+'''
+# `is` on strings: in Jupyter both "max" strings are the same interned object; grading must agree.
+POOL_WITH_IS = '''def pool(values, width, mode):
+    groups = np.asarray(values, dtype=float).reshape(-1, width)
+    if mode is "max":
+        return groups.max(axis=1)
+    if mode == "mean":
+        return groups.mean(axis=1)
+    raise ValueError(mode)
+'''
+
+
+def cases() -> dict[str, tuple]:
+    fx = lesson_fixture(LESSONS[0].slug)
+    found = {
+        "guard_solved": (GUARD, solved(GUARD)),
+        "guard_blank": (GUARD, submission(GUARD)),
+        "guard_wrong": (GUARD, solved(GUARD, {"group_max": WRONG_MEAN})),
+        "guard_pool_is": (GUARD, solved(GUARD, {"pool": POOL_WITH_IS})),
+        "guard_patched_numpy": (GUARD, solved(GUARD, {"group_max": WRONG_MEAN + "\nnp.allclose = lambda *a, **k: True\n"
+                                                      "np.isclose = lambda a, b, **k: np.ones(np.shape(b), bool)\n"})),
+        "guard_dies": (GUARD, solved(GUARD, {"pool": answer_sources(GUARD)["pool"] + "\nimport os\nos._exit(1)\n"})),
+        "history_solved": (LESSONS[0], solved(LESSONS[0])),
+        "history_bug": (LESSONS[0], solved(LESSONS[0], {fx.BUG["cell"]: fx.BUG["source"]})),
+        "history_hardcoded": (LESSONS[0], solved(LESSONS[0], fx.HARDCODED["cells"])),
+    }
+    edited = solved(GUARD, {"group_max": WRONG_MEAN})
+    for cell in edited.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "test_group_max":
+            cell.source = "pass"
+    found["guard_edited_test"] = (GUARD, edited)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    root = tmp_path_factory.mktemp("one-engine")
+    verdicts = {}
+    for solutions in {GUARD.solutions, LESSONS[0].solutions}:
+        subs, out = root / solutions.parent.name / "subs", root / solutions.parent.name / "out"
+        batch = {name: (lesson, nb) for name, (lesson, nb) in cases().items() if lesson.solutions == solutions}
+        for name, (lesson, nb) in batch.items():
+            write(nb, subs / name / lesson.slug / f"{lesson.slug}.ipynb")
+        proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                               "--solutions", str(solutions), "--timeout", "20"],
+                              capture_output=True, text=True, timeout=1200, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        for name, (lesson, _) in batch.items():
+            result = json.loads((out / "results" / name / f"{lesson.slug}.json").read_text())
+            verdicts[name] = (lesson, subs / name / lesson.slug / f"{lesson.slug}.ipynb",
+                              {t["grade_id"]: t["status"] == "pass" for t in result["tests"]})
+    return verdicts
+
+
+@pytest.mark.parametrize("name", list(cases()))
+def test_check_gives_the_same_verdict_as_grade(graded, name):
+    lesson, path, by_grade = graded[name]
+    report = check_notebook(lesson, path, cell_timeout=20)
+    by_check = {r.grade_id: r.passed for r in report.results}
+    assert by_check == by_grade, f"{name}: check {by_check} vs grade {by_grade}\n{format_report(report)}"
+
+
+def test_the_engine_scores_what_it_should(graded):
+    """The comparison above is not vacuous: the batch has passes and failures of each kind."""
+    assert all(graded["guard_solved"][2].values())
+    assert not any(graded["guard_blank"][2].values())
+    assert graded["guard_wrong"][2]["test_group_max"] is False and graded["guard_wrong"][2]["test_pool"] is True
+    assert graded["guard_patched_numpy"][2]["test_group_max"] is False
+    assert graded["guard_edited_test"][2]["test_group_max"] is False
+    assert graded["guard_pool_is"][2]["test_pool"] is True
+
+
+def test_without_solutions_check_runs_the_visible_tests_and_says_so(tmp_path):
+    """A learner handed only notebooks/: the visible tests run, nothing hidden is needed or shown."""
+    course = tmp_path / "course"
+    shutil.copytree(GUARD.student_version.parent.parent, course / "notebooks")
+    lesson = Lesson(GUARD.slug, course / "solutions")          # no such folder
+    path = write(solved(GUARD, {"group_max": "def group_max(values, width):\n    import numpy as np\n"
+                                               "    return np.array([2.0, 3.0]) if width == 4 else "
+                                               "np.array([2.0, 1.0, 0.2, 3.0])\n"}), tmp_path / "mine.ipynb")
+    report = check_notebook(lesson, path)
+    text = format_report(report)
+    assert report.score == report.max_score == 4, text      # hard-coded visible answers pass the visible tests
+    assert "hidden tests run when your instructor grades" in text and "hidden ones included" not in text
+
+
+def test_the_check_command_works_with_notebooks_alone(tmp_path):
+    """`python -m autograde check 1` in a copy of the course without solutions/ (what a learner may be given)."""
+    for part in ("autograde", "cnnbook", "data", "notebooks"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    proc = subprocess.run([sys.executable, "-m", "autograde", "check", "1"], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "visible tests" in proc.stdout and "[FAIL] test_sort_events" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
