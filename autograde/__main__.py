@@ -45,7 +45,8 @@ def cmd_grade(args) -> int:
     out = Path(args.out)
     rows = grade_batch(Path(args.submissions), out, db_url=args.db, workers=args.workers,
                        cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
-                       dask=args.dask, solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
+                       dask=args.dask, roster=Path(args.roster) if args.roster else None,
+                       solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
                        progress=lambda line: print(line, flush=True))
     print(main_summary(rows, out))
     for row in rows:
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory", type=float, default=Limits.memory_bytes / 2 ** 30,
                    help=f"GiB of memory per submission (default {Limits.memory_bytes / 2 ** 30:g})")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--roster", metavar="CSV", help="map LMS ids to student ids: a CSV with columns lms_id, "
+                                                    "student_id (Canvas user ids, Moodle participant ids)")
     p.add_argument("--solutions", metavar="DIR", help="the source notebooks to grade against (default: this "
                                                        "course's solutions/)")
     p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "

@@ -15,11 +15,9 @@ import hashlib
 import html
 import json
 import os
-import re
 import shutil
 import time
 import warnings
-import zipfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -27,13 +25,12 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from .collect import Submission, find_submissions, read_roster
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .runner import grade_submission
 from .sandbox import sweep_stale_cgroups
 
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags"]
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
-FLAT_NAME = re.compile(r"^(?P<student>.+?)_(?P<slug>\d\d_[a-z0-9_]+)\.ipynb$")
 # Bump when grading changes in a way that must not reuse earlier results.
 GRADER_VERSION = "2"
 
@@ -46,22 +43,16 @@ FLAG_MEANING = {
     "test-cell-deleted": "a test cell was deleted; the original was run anyway",
     "test-cell-moved": "a test cell was moved away from its exercise; it ran in its original place",
     "test-cell-retyped": "a test cell was turned into markdown or raw text; the original was run",
-    "renamed-notebook": "the notebook had another name; the only notebook in the folder was graded",
+    "renamed-notebook": "the notebook had another name (a copy, another case, another file name); it was graded "
+                        "as this lesson (intake.csv shows the file)",
+    "duplicate": "several copies were submitted; the newest was graded (intake.csv lists them all)",
+    "late": "the LMS marked the submission late",
     "tampering": "the code touches the grader's machinery (patched numpy/torch/checks, __eq__, excepthook, "
                  "AST transformers...): it cannot change a verdict here, but look at it",
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
     "process-tricks": "the code uses os._exit, fork, signals, subprocesses, sockets or ctypes",
     "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner)",
 }
-
-
-@dataclass
-class Submission:
-    student: str
-    lesson: Lesson
-    path: Path | None            # None: no notebook for this lesson
-    flags: list[str] = field(default_factory=list)
-    note: str = ""
 
 
 @dataclass
@@ -77,80 +68,6 @@ class GradeRow:
     def csv_row(self) -> list[str]:
         return [self.student, self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags)]
-
-
-# --- finding submissions -------------------------------------------------------------------------------
-
-def _unzip(archive: Path, into: Path) -> Path:
-    """Extract an LMS export safely (no paths outside ``into``, no huge files)."""
-    if into.exists():
-        shutil.rmtree(into)
-    into.mkdir(parents=True)
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                name = Path(info.filename)
-                if info.is_dir() or name.is_absolute() or ".." in name.parts or info.file_size > 200 * 2 ** 20:
-                    continue
-                target = into / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
-    except zipfile.BadZipFile:
-        raise UsageError(f"{archive} is not a readable .zip file.") from None
-    # An LMS zip often wraps everything in one folder.
-    entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
-
-
-def find_submissions(source: Path, work: Path, solutions: Path = SOLUTIONS) -> list[Submission]:
-    """Every (student, lesson) pair in the batch, whatever shape the batch has."""
-    known = {lesson.slug: lesson for lesson in all_lessons(solutions)}
-    if source.is_file() and source.suffix == ".zip":
-        source = _unzip(source, work / "unzipped")
-    if not source.is_dir():
-        raise UsageError(f"{source} is not a folder or a .zip. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
-                         "or <student>_<NN_slug>.ipynb files.")
-    found: dict[tuple[str, str], Submission] = {}
-    for path in sorted(source.glob("*.ipynb")):           # flat: <student>_<NN_slug>.ipynb
-        match = FLAT_NAME.match(path.name)
-        if match and match["slug"] in known:
-            found[(match["student"], match["slug"])] = Submission(match["student"], known[match["slug"]], path)
-    students = sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
-    nested = {}
-    for student in students:
-        for folder in sorted((source / student).iterdir()):
-            if folder.is_dir() and folder.name in known:
-                nested.setdefault(student, []).append(known[folder.name])
-    for student, lessons in nested.items():
-        for lesson in lessons:
-            folder = source / student / lesson.slug
-            path = folder / f"{lesson.slug}.ipynb"
-            sub = Submission(student, lesson, path if path.is_file() else None)
-            if sub.path is None:
-                others = sorted(p for p in folder.glob("*.ipynb"))
-                if len(others) == 1:
-                    sub.path, sub.flags = others[0], ["renamed-notebook"]
-                elif others:
-                    sub.note = f"{path.name} not found; the folder has {', '.join(p.name for p in others)}"
-                    sub.flags = ["renamed-notebook"]
-                else:
-                    sub.note = f"{path} does not exist"
-            found[(student, lesson.slug)] = sub
-    if not found:
-        raise UsageError(
-            f"no submissions found in {source}. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb or "
-            f"<student>_<NN_slug>.ipynb files, with NN_slug one of: {', '.join(known)}.")
-    # A student with some lessons but not others: the missing ones are reported too.
-    lessons_present = sorted({lesson for (_, lesson) in found})
-    for student in sorted({s for (s, _) in found}):
-        for slug in lessons_present:
-            if (student, slug) not in found:
-                found[(student, slug)] = Submission(student, known[slug], None, note="no notebook submitted")
-    for sub in found.values():
-        if not STUDENT_ID.match(sub.student):
-            raise UsageError(f"{sub.student!r} cannot be a student id (letters, digits, . _ @ + - only).")
-    return [found[key] for key in sorted(found)]
 
 
 # --- the gradebook -------------------------------------------------------------------------------------
@@ -236,12 +153,15 @@ def _missing_result(sub: Submission) -> dict:
 
 def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
                 cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
-                dask: str | None = None, solutions: Path = SOLUTIONS, progress=print) -> list[GradeRow]:
+                dask: str | None = None, solutions: Path = SOLUTIONS, roster: Path | None = None,
+                progress=print) -> list[GradeRow]:
     """Grade every submission in ``source`` against the lessons in ``solutions``; write OUT; return the rows."""
     out.mkdir(parents=True, exist_ok=True)
     sweep_stale_cgroups()
     work = out / ".work"
-    subs = find_submissions(source, work, solutions)
+    intake = find_submissions(source, work, all_lessons(solutions), read_roster(roster))
+    intake.write(out / "intake.csv")
+    subs = intake.submissions
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
     max_scores = register(lessons, db_url, work)

@@ -1,0 +1,313 @@
+"""Submissions in, as instructors have them: nbgrader's layout, a flat folder or .zip, Canvas and Moodle exports.
+
+Every input file ends in exactly one line of the intake report (``OUT/intake.csv``): graded as whose and which
+lesson, superseded by a newer copy, or skipped and why. A bad file or a strange name costs that file only.
+
+Recognised:
+- nbgrader: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (a ``timestamp.txt`` beside it is the submission time);
+- flat or .zip: ``<student>_<NN_slug>.ipynb``, also with copies (``-Copy1``, `` (1)``, ``-1``), any letter case,
+  and student ids that end in digits (``student_03_01_history.ipynb``);
+- Canvas "Download submissions": ``<name>[_late]_<user id>_<submission id>_<original file name>``;
+- Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
+A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas/Moodle ids to the course's student ids.
+Names are kept as given (Korean included), only made safe as folder names when they are not.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import shutil
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .lessons import Lesson, UsageError
+
+MAX_MEMBER_BYTES = 200 * 2 ** 20
+CANVAS = re.compile(r"^(?P<name>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
+MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_?$", re.IGNORECASE)
+# What may follow a lesson's name in a file name: copies made by Jupyter, browsers, LMSs.
+COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+
+
+@dataclass
+class Submission:
+    student: str                  # the course's id for the student (safe as a folder name)
+    lesson: Lesson
+    path: Path | None            # None: no notebook for this lesson
+    flags: list[str] = field(default_factory=list)
+    note: str = ""
+    submitted_at: datetime | None = None
+    late: bool = False            # the LMS said so (Canvas's _late_)
+    origin: str = ""              # the input file, as the instructor named it
+
+
+@dataclass
+class IntakeLine:
+    input: str
+    outcome: str                  # graded | superseded | skipped
+    student: str = ""
+    lesson: str = ""
+    note: str = ""
+
+
+@dataclass
+class Intake:
+    submissions: list[Submission]
+    lines: list[IntakeLine]
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["input", "outcome", "student", "lesson", "note"])
+            for line in self.lines:
+                writer.writerow([line.input, line.outcome, line.student, line.lesson, line.note])
+
+
+def safe_id(name: str) -> str:
+    """The name as given (NFC), or, when it cannot be a folder name, a readable safe form with a short hash."""
+    text = unicodedata.normalize("NFC", name).strip()
+    if text and text not in (".", "..") and not text.startswith((".", "-")) and not _UNSAFE.search(text) \
+            and len(text) <= 100:
+        return text
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    readable = _UNSAFE.sub("_", text).strip(". -")[:60] or "student"
+    return f"{readable}-{digest}"
+
+
+def read_roster(path: Path | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise UsageError(f"the roster {path} could not be read: {err}") from None
+    if not rows or not {"lms_id", "student_id"} <= set(rows[0]):
+        raise UsageError(f"the roster {path} needs the columns lms_id and student_id (one row per student).")
+    return {row["lms_id"].strip(): row["student_id"].strip() for row in rows if row.get("lms_id")}
+
+
+def _lesson_in(name: str, lessons: list[Lesson]) -> tuple[Lesson, str, str] | None:
+    """(lesson, text before it, copy suffix after it) when ``name`` (no extension) names a lesson."""
+    lowered = name.lower().replace("-", "_").replace(" ", "_")
+    best = None
+    for lesson in lessons:
+        start = lowered.rfind(lesson.slug)
+        if start < 0 or (start > 0 and lowered[start - 1] not in "_"):
+            continue
+        suffix = name[start + len(lesson.slug):]
+        if COPY_SUFFIX.match(suffix) and (best is None or len(lesson.slug) > len(best[0].slug)):
+            best = (lesson, name[:start].rstrip(" _-"), suffix)
+    return best
+
+
+def _copy_rank(suffix: str) -> int:
+    """Higher for later copies: '' < ' (1)' < '-Copy2' ... (LMSs number re-submissions upwards)."""
+    numbers = [int(n) for n in re.findall(r"\d+", suffix)]
+    return (max(numbers) if numbers else 0) + (1 if suffix.strip() else 0)
+
+
+def _timestamp(folder: Path) -> datetime | None:
+    stamp = folder / "timestamp.txt"
+    if not stamp.is_file():
+        return None
+    try:
+        text = stamp.read_text(encoding="utf-8").strip()
+        value = datetime.fromisoformat(text.replace(" UTC", "+00:00").replace("Z", "+00:00"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as the person who zipped it wrote it (Windows zips of Korean names are cp949)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437", errors="replace")
+    for encoding in ("utf-8", "cp949"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Lesson]) -> Path:
+    """Extract an LMS export member by member: a bad member (CRC, size, path) costs that member only."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise UsageError(f"{archive} is not a readable .zip file ({err}).") from None
+    with zf:
+        for info in zf.infolist():
+            name = _zip_name(info)
+            parts = Path(name).parts
+            if info.is_dir():
+                continue
+            if Path(name).is_absolute() or ".." in parts or any(_UNSAFE.search(p) for p in parts):
+                lines.append(IntakeLine(name, "skipped", note="a path outside the archive or with unsafe characters"))
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                lines.append(IntakeLine(name, "skipped", note=f"larger than {MAX_MEMBER_BYTES // 2 ** 20} MiB"))
+                continue
+            target = into.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                moment = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
+                os.utime(target, (moment, moment))        # the copy's own time decides which copy is newest
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+                target.unlink(missing_ok=True)
+                lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
+    entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+    # An LMS zip often wraps everything in one folder (but one student's folder is not such a wrapper).
+    wrapper = len(entries) == 1 and entries[0].is_dir() and not _is_student_folder(entries[0], lessons)
+    return entries[0] if wrapper else into
+
+
+def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
+    return bool(MOODLE.match(folder.name)) or any((folder / lesson.slug).is_dir() for lesson in lessons)
+
+
+def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None) -> Intake:
+    """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file."""
+    roster = roster or {}
+    lines: list[IntakeLine] = []
+    if source.is_file() and source.suffix.lower() == ".zip":
+        source = unzip(source, work / "unzipped", lines, lessons)
+    if not source.is_dir():
+        raise UsageError(f"{source} is not a folder or a .zip. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
+                         "<student>_<NN_slug>.ipynb files, or an LMS export (Canvas, Moodle).")
+    candidates: list[tuple[str, Lesson, Path, dict]] = []       # (student, lesson, file, facts)
+
+    def rel(path: Path) -> str:
+        return str(path.relative_to(source))
+
+    def consider(path: Path, student_hint: str | None, lesson_hint: Lesson | None = None, **facts) -> None:
+        name = unicodedata.normalize("NFC", path.name)
+        if not name.lower().endswith(".ipynb"):
+            if not name.startswith(".") and name != "timestamp.txt":
+                lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
+            return
+        stem = name[: -len(".ipynb")]
+        canvas = CANVAS.match(stem) if student_hint is None else None
+        if canvas and _lesson_in(canvas["rest"], lessons):
+            student_hint = roster.get(canvas["uid"]) or roster.get(canvas["name"]) or canvas["name"]
+            facts["late"] = bool(canvas["late"])
+            facts["rank"] = (int(canvas["sid"]),)
+            stem = canvas["rest"]
+        found = _lesson_in(stem, lessons)
+        if found is None and lesson_hint is not None:
+            found = (lesson_hint, "", "")
+            facts.setdefault("flags", []).append("renamed-notebook")
+        if found is None:
+            lines.append(IntakeLine(rel(path), "skipped", note="no lesson of this course in the file name "
+                                    f"(expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
+            return
+        lesson, before, suffix = found
+        student = student_hint if student_hint is not None else before
+        if not student:
+            lines.append(IntakeLine(rel(path), "skipped", lesson=lesson.slug,
+                                    note="no student in the file name (expected <student>_<NN_slug>.ipynb)"))
+            return
+        student = roster.get(student, student)
+        facts["copy"] = _copy_rank(suffix)
+        if suffix.strip() or lesson.slug not in stem:
+            facts.setdefault("flags", []).append("renamed-notebook")
+        candidates.append((safe_id(student), lesson, path, facts))
+
+    for path in sorted(source.iterdir()):
+        if path.name.startswith((".", "__MACOSX")):
+            continue
+        if path.is_file():
+            consider(path, None)
+            continue
+        moodle = MOODLE.match(unicodedata.normalize("NFC", path.name))
+        if moodle:
+            student = roster.get(moodle["uid"]) or roster.get(moodle["name"]) or moodle["name"]
+            for inner in sorted(path.rglob("*")):
+                if inner.is_file():
+                    consider(inner, student)
+            continue
+        for inner in sorted(path.iterdir()):                     # nbgrader: <student>/<NN_slug>/...
+            lesson = next((lesson for lesson in lessons if lesson.slug == inner.name), None)
+            if inner.is_dir() and lesson is not None:
+                notebooks = sorted(p for p in inner.iterdir() if p.is_file() and p.suffix.lower() == ".ipynb")
+                exact = [p for p in notebooks if p.name == f"{lesson.slug}.ipynb"]
+                when = _timestamp(inner)
+                for notebook in exact or notebooks:
+                    consider(notebook, path.name, lesson, submitted_at=when)
+                for other in (p for p in inner.iterdir() if p not in (exact or notebooks)):
+                    if other.name != "timestamp.txt" and not other.name.startswith("."):
+                        lines.append(IntakeLine(rel(other), "skipped", unicodedata.normalize("NFC", path.name),
+                                                lesson.slug, "not graded: the folder's notebook is "
+                                                f"{lesson.slug}.ipynb"))
+            elif inner.is_file():
+                consider(inner, path.name)
+            else:
+                lines.append(IntakeLine(rel(inner), "skipped", note="a folder that is no lesson of this course"))
+
+    chosen: dict[tuple[str, str], tuple[Path, dict]] = {}
+    for student, lesson, path, facts in candidates:
+        key = (student, lesson.slug)
+        previous = chosen.get(key)
+        if previous is None or _newer((path, facts), previous):
+            if previous is not None:
+                facts.setdefault("superseded", []).extend([previous[0], *previous[1].get("superseded", [])])
+            chosen[key] = (path, facts)
+        else:
+            previous[1].setdefault("superseded", []).append(path)
+
+    lesson_of = {lesson.slug: lesson for lesson in lessons}
+    subs = []
+    for (student, slug), (path, facts) in sorted(chosen.items()):
+        flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
+        sub = Submission(student, lesson_of[slug], path, flags=sorted(flags),
+                         submitted_at=facts.get("submitted_at"), late=bool(facts.get("late")), origin=rel(path))
+        older = facts.get("superseded", [])
+        if older:
+            sub.flags = sorted({*sub.flags, "duplicate"})
+            sub.note = f"the newest of {len(older) + 1} copies; also submitted: {', '.join(rel(p) for p in older)}"
+        for other in older:
+            lines.append(IntakeLine(rel(other), "superseded", student, slug, f"a newer copy was graded: {rel(path)}"))
+        lines.append(IntakeLine(rel(path), "graded", student, slug, sub.note))
+        subs.append(sub)
+    if not subs:
+        raise UsageError(
+            f"no submissions found in {source}. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
+            f"<student>_<NN_slug>.ipynb files or an LMS export, with NN_slug one of: "
+            f"{', '.join(lesson.slug for lesson in lessons)}.")
+    # A student with some lessons but not others: the missing ones are reported too.
+    present = sorted({sub.lesson.slug for sub in subs})
+    have = {(sub.student, sub.lesson.slug) for sub in subs}
+    for student in sorted({sub.student for sub in subs}):
+        for slug in present:
+            if (student, slug) not in have:
+                subs.append(Submission(student, lesson_of[slug], None, note="no notebook submitted"))
+    subs.sort(key=lambda sub: (sub.student, sub.lesson.slug))
+    lines.sort(key=lambda line: line.input)
+    return Intake(subs, lines)
+
+
+def _newer(a: tuple[Path, dict], b: tuple[Path, dict]) -> bool:
+    """Is copy ``a`` newer than copy ``b``? The LMS's own order first (Canvas submission ids), then the
+    submission or file times, then the copy numbers (-Copy2 after -Copy1)."""
+    fa, fb = a[1], b[1]
+    if fa.get("rank", ()) != fb.get("rank", ()):
+        return fa.get("rank", ()) > fb.get("rank", ())
+    ta = fa.get("submitted_at") or datetime.fromtimestamp(a[0].stat().st_mtime, timezone.utc)
+    tb = fb.get("submitted_at") or datetime.fromtimestamp(b[0].stat().st_mtime, timezone.utc)
+    if ta != tb:
+        return ta > tb
+    return fa.get("copy", 0) > fb.get("copy", 0)

@@ -1,0 +1,153 @@
+"""Submissions as instructors have them: every input file is accounted for, a bad one costs only itself.
+
+Real files in the shapes LMSs and nbgrader produce: a Canvas "Download submissions" zip with Korean names,
+re-submissions and a late one; Moodle's folder per student; a flat folder with Jupyter and browser copies;
+nbgrader's layout with timestamps; a zip with a corrupt member.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograde.collect import find_submissions, safe_id
+from autograde.lessons import ROOT, UsageError
+from conftest import GUARD, LESSONS, solved, submission, write
+
+LESSONS_ALL = [*LESSONS, GUARD]
+NOTEBOOK = GUARD.student_version.read_bytes()
+
+
+def put(path: Path, data: bytes = NOTEBOOK, age: float = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    moment = time.time() - age
+    os.utime(path, (moment, moment))
+    return path
+
+
+def by_key(intake):
+    return {(s.student, s.lesson.slug): s for s in intake.submissions}
+
+
+def test_flat_folder_copies_cases_and_ids_ending_in_digits(tmp_path):
+    put(tmp_path / "alice_99_guard.ipynb", age=300)
+    put(tmp_path / "alice_99_guard-Copy1.ipynb", age=10)               # the newer one
+    put(tmp_path / "bob_99_Guard.ipynb")                               # another letter case
+    put(tmp_path / "student_03_99_guard.ipynb")                        # an id that ends in digits
+    put(tmp_path / "carol_99_guard (1).ipynb", age=5)
+    put(tmp_path / "carol_99_guard.ipynb", age=50)
+    put(tmp_path / "dave=x y_99_guard.ipynb")                         # = and a space in the name
+    put(tmp_path / "notes.txt", b"not a notebook")
+    intake = find_submissions(tmp_path, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert set(subs) == {("alice", "99_guard"), ("bob", "99_guard"), ("student_03", "99_guard"),
+                         ("carol", "99_guard"), ("dave=x y", "99_guard")}
+    assert subs[("alice", "99_guard")].path.name == "alice_99_guard-Copy1.ipynb"
+    assert "duplicate" in subs[("alice", "99_guard")].flags
+    assert subs[("carol", "99_guard")].path.name == "carol_99_guard (1).ipynb"
+    assert "renamed-notebook" in subs[("bob", "99_guard")].flags
+    outcomes = {line.input: line.outcome for line in intake.lines}
+    assert outcomes["alice_99_guard.ipynb"] == "superseded" and outcomes["notes.txt"] == "skipped"
+    assert len(intake.lines) == 8                                     # every input file has its line
+
+
+def test_canvas_zip_with_korean_names_resubmissions_and_late_work(tmp_path):
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, text in [("kimminsu_40001_900001_99_guard.ipynb", NOTEBOOK),
+                           ("kimminsu_40001_900007_99_guard-1.ipynb", NOTEBOOK),       # re-submission: newest
+                           ("leejieun_late_40002_900003_99_guard.ipynb", NOTEBOOK),
+                           ("김민지_40003_900004_99_guard.ipynb", NOTEBOOK),
+                           ("parkjisoo_40004_900005_01_history.ipynb", NOTEBOOK)]:
+            zf.writestr(name, text)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n40001,s2026001\n40002,s2026002\n", encoding="utf-8")
+    from autograde.collect import read_roster
+
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL, read_roster(roster))
+    subs = by_key(intake)
+    assert subs[("s2026001", "99_guard")].path.name == "kimminsu_40001_900007_99_guard-1.ipynb"
+    assert "duplicate" in subs[("s2026001", "99_guard")].flags
+    assert subs[("s2026002", "99_guard")].late and "late" in subs[("s2026002", "99_guard")].flags
+    assert ("김민지", "99_guard") in subs                               # no roster entry: the name as given
+    assert ("parkjisoo", "01_history") in subs
+    students = {s.student for s in intake.submissions}
+    assert len(students) == 4 and not any(s.isdigit() for s in students)
+
+
+def test_moodle_folders_and_a_corrupt_zip_member(tmp_path):
+    export = tmp_path / "moodle"
+    put(export / "Kim Minsu_123456_assignsubmission_file_" / "99_guard.ipynb")
+    put(export / "이지은_123457_assignsubmission_file_" / "my homework 99_guard.ipynb")
+    intake = find_submissions(export, tmp_path / "work", LESSONS_ALL)
+    assert {s.student for s in intake.submissions} == {"Kim Minsu", "이지은"}
+
+    archive = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("alice_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("bob_99_guard.ipynb", NOTEBOOK)
+    raw = bytearray(archive.read_bytes())
+    at = raw.find(b"bob_99_guard.ipynb") + len("bob_99_guard.ipynb") + 10        # inside bob's data
+    raw[at] ^= 0xFF
+    archive.write_bytes(bytes(raw))
+    intake = find_submissions(archive, tmp_path / "work2", LESSONS_ALL)
+    assert [s.student for s in intake.submissions] == ["alice"]
+    bob = [line for line in intake.lines if line.input.startswith("bob")]
+    assert bob and bob[0].outcome == "skipped" and "could not be extracted" in bob[0].note
+
+
+def test_nbgrader_layout_with_a_renamed_notebook_and_timestamps(tmp_path):
+    put(tmp_path / "alice" / "99_guard" / "99_guard.ipynb")
+    (tmp_path / "alice" / "99_guard" / "timestamp.txt").write_text("2026-11-30 23:59:01.000000 UTC")
+    put(tmp_path / "bob" / "99_guard" / "Untitled.ipynb")
+    intake = find_submissions(tmp_path, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert subs[("alice", "99_guard")].submitted_at.isoformat().startswith("2026-11-30T23:59:01")
+    assert "renamed-notebook" in subs[("bob", "99_guard")].flags
+
+
+def test_unsafe_names_become_safe_folder_names():
+    assert safe_id("김민수") == "김민수" and safe_id("Kim Minsu") == "Kim Minsu"
+    for bad in ("../etc", "a/b", ".hidden", "x\x00y", "-rf"):
+        safe = safe_id(bad)
+        assert "/" not in safe and not safe.startswith((".", "-")) and "\x00" not in safe and safe != bad
+    assert safe_id("a/b") != safe_id("a\\b")
+
+
+def test_nothing_recognisable_is_a_clear_error(tmp_path):
+    put(tmp_path / "homework.ipynb")
+    with pytest.raises(UsageError, match="no submissions found"):
+        find_submissions(tmp_path, tmp_path / "work", LESSONS_ALL)
+
+
+@pytest.mark.slow
+def test_a_canvas_export_is_graded_end_to_end(tmp_path):
+    """The zip straight from Canvas, Korean names and copies included, graded; intake.csv accounts for all."""
+    archive = tmp_path / "canvas.zip"
+    good = solved(GUARD)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("김민지_40003_900004_99_guard.ipynb", __import__("nbformat").writes(good))
+        zf.writestr("kimminsu_40001_900001_99_guard.ipynb", __import__("nbformat").writes(submission(GUARD)))
+        zf.writestr("kimminsu_40001_900009_99_guard-2.ipynb", __import__("nbformat").writes(good))
+        zf.writestr("readme.txt", "hello")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
+                           "--solutions", str(GUARD.solutions)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"김민지", "kimminsu"}
+    assert float(rows["김민지"]["score"]) == float(rows["kimminsu"]["score"]) == 4       # the newest copy
+    assert "duplicate" in rows["kimminsu"]["flags"]
+    assert (out / "feedback" / "김민지" / "99_guard.html").is_file()
+    with (out / "intake.csv").open(encoding="utf-8") as f:
+        intake = list(csv.DictReader(f))
+    assert len(intake) == 4 and {line["outcome"] for line in intake} == {"graded", "superseded", "skipped"}
