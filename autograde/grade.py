@@ -26,6 +26,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from .collect import Submission, find_submissions, read_roster
+from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .runner import grade_submission
 from .sandbox import sweep_stale_cgroups
@@ -66,7 +67,7 @@ class GradeRow:
     detail: str = ""
 
     def csv_row(self) -> list[str]:
-        return [self.student, self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
+        return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags)]
 
 
@@ -230,6 +231,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                              result.get("detail", "")))
     write_csv(rows, out / "grades.csv")
     write_flagged(rows, out / "flagged.md")
+    write_class_reports(out)
     shutil.rmtree(work, ignore_errors=True)
     return rows
 

@@ -1,0 +1,182 @@
+"""What the class did, for the instructor: a page per lesson with plots, and grades in the shape LMSs import.
+
+Everything is rebuilt from ``OUT/results/`` (one JSON per graded submission), so a partial run (one student
+re-graded) updates the class's reports instead of replacing them.
+
+- ``OUT/report/index.html`` and ``OUT/report/<NN_slug>.html``: score histogram, pass rate of every test, the most
+  common reasons for failing (typical slips first: what to re-teach next session), the submissions to look at.
+- ``OUT/grades-by-student.csv``: one row per student, one column per lesson and a total (Canvas's and Moodle's
+  gradebook imports take this shape; map the column names to the LMS's assignment names when importing).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import os
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+SLIP = "this looks like a typical slip:"
+
+
+def csv_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (a student named '=HYPERLINK(...)' stays text)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def load_results(out: Path) -> list[dict]:
+    results = []
+    for path in sorted((out / "results").glob("*/*.json")):
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return results
+
+
+def failure_reason(message: str) -> str:
+    """A failure message reduced to what many learners share: the typical slip it names, or its first lines
+    with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    for line in lines:
+        if SLIP in line:
+            return "typical slip: " + line.split(SLIP, 1)[1].strip()
+    if "NotImplementedError" in message:
+        return "not answered (the answer cell still raises NotImplementedError)"
+    text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
+    text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", text)
+    if len(text) > 200:
+        text = text[:200].rsplit(" ", 1)[0] + " …"
+    return text or "(no message)"
+
+
+def write_wide_csv(results: list[dict], path: Path) -> Path:
+    lessons = sorted({r["lesson"] for r in results})
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in results:
+        table[r["student"]][r["lesson"]] = float(r.get("score", 0)) if r.get("status") == "graded" else 0.0
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *lessons, "total"])
+        for student in sorted(table):
+            scores = [table[student].get(lesson, 0.0) for lesson in lessons]
+            writer.writerow([csv_safe(student), *(f"{s:g}" for s in scores), f"{sum(scores):g}"])
+    os.replace(tmp, path)
+    return path
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _plots(lesson: str, results: list[dict], tests: list[str], pass_rate: dict[str, float]) -> tuple[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    graded = [r for r in results if r.get("status") == "graded"]
+    maximum = max((sum(t["max_points"] for t in r["tests"]) for r in graded), default=0) or 1
+    fig, ax = plt.subplots(figsize=(6, 3))
+    scores = [float(r.get("score", 0)) for r in graded]
+    bins = [x - 0.5 for x in range(int(maximum) + 2)] if maximum <= 30 else 15
+    ax.hist(scores, bins=bins, color="#3b6ea5", edgecolor="white")
+    ax.set_title(f"{lesson}: automatic scores of {len(graded)} graded submissions")
+    ax.set_xlabel(f"points (of {maximum:g})")
+    ax.set_ylabel("submissions")
+    histogram = _png(fig)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(tests) + 1.0))
+    rates = [100 * pass_rate[t] for t in tests]
+    ax.barh(tests[::-1], rates[::-1], color=["#1a7f37" if r >= 80 else "#d4a72c" if r >= 50 else "#b42318"
+                                            for r in rates[::-1]])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("submissions that pass (%)")
+    ax.set_title("pass rate of each test")
+    bars = _png(fig)
+    plt.close(fig)
+    return histogram, bars
+
+
+def lesson_page(lesson: str, results: list[dict]) -> str:
+    e = html.escape
+    tests = sorted({t["grade_id"] for r in results for t in r.get("tests", [])},
+                   key=lambda gid: min((i for r in results for i, t in enumerate(r.get("tests", []))
+                                        if t["grade_id"] == gid), default=0))
+    graded = [r for r in results if r.get("status") == "graded"]
+    passes = Counter(t["grade_id"] for r in graded for t in r["tests"] if t["status"] == "pass")
+    pass_rate = {gid: passes[gid] / len(graded) if graded else 0.0 for gid in tests}
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    for r in graded:
+        for t in r["tests"]:
+            if t["status"] != "pass":
+                reasons[t["grade_id"]][failure_reason(t.get("message", ""))] += 1
+    overall = Counter()
+    for gid, counter in reasons.items():
+        for reason, n in counter.items():
+            overall[(gid, reason)] += n
+    histogram, bars = _plots(lesson, results, tests, pass_rate) if tests else ("", "")
+    scores = sorted(float(r.get("score", 0)) for r in graded)
+    median = scores[len(scores) // 2] if scores else 0
+    rows = "".join(
+        f"<tr><td><code>{e(gid)}</code></td><td>{100 * pass_rate[gid]:.0f}%</td><td><ul>"
+        + "".join(f"<li>{n} × {e(reason)}</li>" for reason, n in reasons[gid].most_common(3)) + "</ul></td></tr>"
+        for gid in tests)
+    teach = "".join(f"<li><b>{n}</b> submission{'s' if n > 1 else ''}, <code>{e(gid)}</code>: {e(reason)}</li>"
+                    for (gid, reason), n in overall.most_common(6))
+    flagged = [r for r in results if r.get("flags") or r.get("status") != "graded"]
+    flagged_items = "".join(f"<li><b>{e(r['student'])}</b>: {e(r.get('status', ''))}, "
+                            f"{e(', '.join(r.get('flags', [])))}</li>" for r in flagged)
+    images = (f'<img alt="histogram of scores" src="data:image/png;base64,{histogram}">'
+              f'<img alt="pass rate of each test" src="data:image/png;base64,{bars}">') if tests else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(lesson)}: class report</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem; }}
+img {{ max-width: 100%; margin: .5rem 1rem .5rem 0; vertical-align: top; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem;
+text-align: left; vertical-align: top; }} ul {{ margin: 0; padding-left: 1.2rem; }}
+</style></head><body>
+<h1>{e(lesson)}: how the class did</h1>
+<p>{len(results)} submissions, {len(graded)} graded; median automatic score {median:g}.
+Hand-graded answers are not in these numbers.</p>
+{images}
+<h2>What to re-teach next session</h2>
+<ol>{teach or '<li>Nothing failed.</li>'}</ol>
+<h2>Every test</h2>
+<table><thead><tr><th>test</th><th>pass rate</th><th>most common reasons for failing</th></tr></thead>
+<tbody>{rows}</tbody></table>
+<h2>Submissions to look at</h2>
+<ul>{flagged_items or '<li>None.</li>'}</ul>
+</body></html>
+"""
+
+
+def write_class_reports(out: Path) -> list[Path]:
+    """OUT/report/<lesson>.html for every lesson in OUT/results, an index, and OUT/grades-by-student.csv."""
+    results = load_results(out)
+    if not results:
+        return []
+    folder = out / "report"
+    folder.mkdir(exist_ok=True)
+    by_lesson: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        by_lesson[r["lesson"]].append(r)
+    written = []
+    for lesson, group in sorted(by_lesson.items()):
+        path = folder / f"{lesson}.html"
+        path.write_text(lesson_page(lesson, group), encoding="utf-8")
+        written.append(path)
+    links = "".join(f'<li><a href="{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in written)
+    (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>class reports</title>"
+                                       f"<h1>Class reports</h1><ul>{links}</ul>", encoding="utf-8")
+    written.append(write_wide_csv(results, out / "grades-by-student.csv"))
+    return written
