@@ -28,7 +28,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from .collect import Submission, find_submissions, read_roster
 from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
-from .runner import grade_submission
+from .runner import fingerprint, grade_submission
 from .sandbox import sweep_stale_cgroups
 
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags"]
@@ -53,6 +53,8 @@ FLAG_MEANING = {
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
     "process-tricks": "the code uses os._exit, fork, signals, subprocesses, sockets or ctypes",
     "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner)",
+    "stale-worker": "the worker that got this submission has another version of the course: not graded; update "
+                    "the worker and run the same command again",
 }
 
 
@@ -175,7 +177,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     todo, missing = [], []
     for sub in subs:
         key = (sub.student, sub.lesson.slug)
-        stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson)}
+        stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson),
+                 "project": fingerprint(sub.lesson.source)}
         saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
         if saved.is_file():
             try:
@@ -188,9 +191,14 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         if sub.path is None:
             missing.append((sub, stamp))
             continue
-        todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(sub.lesson.solutions),
+        # Relative to the project when inside it: a worker on another machine reads its own copy of the lessons.
+        solutions_dir = sub.lesson.solutions
+        if solutions_dir.is_relative_to(ROOT):
+            solutions_dir = solutions_dir.relative_to(ROOT)
+        todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
                       "path": str(sub.path.resolve()),
-                      "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers)}, sub, stamp))
+                      "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers),
+                      "fingerprint": stamp["project"]}, sub, stamp))
 
     total = len(subs)
     reused = len(results)

@@ -6,7 +6,10 @@ on a Dask worker. It never raises for a bad submission: every problem becomes a 
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import re
+import socket
 import shutil
 import tempfile
 import time
@@ -17,7 +20,7 @@ import nbformat
 
 from .judge import run_test, split_hidden
 from .kernel import KernelDied, LearnerKernel
-from .lessons import SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
+from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
@@ -100,12 +103,33 @@ def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNo
     return [name for name, pattern in SUSPICIOUS if pattern.search(code)]
 
 
+@functools.lru_cache(maxsize=None)
+def _code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for package in ("autograde", "cnnbook"):
+        for path in sorted((ROOT / package).glob("*.py")):
+            digest.update(f"{package}/{path.name}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(lesson_source: Path) -> str:
+    """What decides a verdict here: the grader's and the helpers' code and the lesson's tests. A worker (a Dask
+    worker on another machine) whose copy differs from the coordinator's refuses to grade."""
+    return hashlib.sha256((_code_fingerprint() + "\0").encode() + lesson_source.read_bytes()).hexdigest()
+
+
 def grade_submission(task: dict) -> dict:
-    """Grade one notebook. ``task``: student, lesson, solutions, path, limits (dict), sandbox (bool), threads."""
+    """Grade one notebook. ``task``: student, lesson, solutions, path, limits (dict), sandbox (bool), threads,
+    and the coordinator's ``fingerprint`` of the project (optional)."""
     started = time.monotonic()
     result = {"student": task["student"], "lesson": task["lesson"], "path": task["path"], "status": "graded",
               "flags": [], "tests": [], "detail": "", "notebook": None}
-    lesson = Lesson(task["lesson"], Path(task.get("solutions", SOLUTIONS)))
+    lesson = Lesson(task["lesson"], ROOT / task.get("solutions", SOLUTIONS))     # relative: this worker's copy
+    if task.get("fingerprint") and task["fingerprint"] != fingerprint(lesson.source):
+        result.update(status="grader-error", flags=["stale-worker"], tests=[], score=0.0,
+                      detail=f"this worker ({socket.gethostname()}) has another version of the course's code or "
+                             f"of {lesson.slug}'s tests than the grader that sent the work: update it, then re-run")
+        return result
     source = nbformat.read(lesson.source, as_version=4)
     result["max_score"] = float(sum(c.metadata.nbgrader.get("points", 0) for c in grade_cells(source).values()
                                     if is_test_cell(c)))

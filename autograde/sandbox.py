@@ -191,6 +191,11 @@ class Sandbox:
             argv.extend(option)
             made.add(path)
 
+        # The only writable folders besides kernel_dir: two tmpfs of a fixed size, whose pages count towards the
+        # memory cgroup. As root they belong to root, and the sandbox user (alone in there) must write them.
+        # Mounted first, so that a project or an interpreter that lives under /tmp is bound on top of them.
+        mount("--perms", "1777", "--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp", path=Path("/tmp"))
+        mount("--perms", "0777", "--size", str(self.limits.disk_bytes), "--tmpfs", str(HOME), path=HOME)
         for path in allow_list(self.project):
             mount("--ro-bind", str(path), str(path), path=path)
             if path == Path("/usr"):
@@ -198,11 +203,6 @@ class Sandbox:
         mount("--ro-bind", str(self._passwd()), "/etc/passwd", path=Path("/etc/passwd"))
         mount("--ro-bind", str(self._group()), "/etc/group", path=Path("/etc/group"))
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        # The only writable folders besides kernel_dir: two tmpfs of a fixed size, whose pages count towards the
-        # memory cgroup. As root they belong to root, and the sandbox user (alone in there) must write them.
-        mount("--perms", "1777", "--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp", path=Path("/tmp"))
-        made = {p for p in made if not p.is_relative_to("/tmp")}       # the tmpfs hid what was made under /tmp
-        mount("--perms", "0777", "--size", str(self.limits.disk_bytes), "--tmpfs", str(HOME), path=HOME)
         mount("--ro-bind", str(seed), str(seed), path=seed)
         mount("--bind", str(self.kernel_dir), str(self.kernel_dir), path=self.kernel_dir)
         # ipykernel exits when the process named by JPY_PARENT_PID is gone, and in its own pid namespace it is.

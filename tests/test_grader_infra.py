@@ -174,3 +174,30 @@ def test_without_bubblewrap_the_grader_refuses_unless_told(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert proc.returncode == 2 and "bubblewrap" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_dask_worker_with_another_copy_of_the_course_refuses(tmp_path):
+    """A worker whose lesson tests (or grader code) differ from the coordinator's grades nothing."""
+    from distributed import LocalCluster
+
+    stale = tmp_path / "stale-copy"
+    for part in ("autograde", "cnnbook", "data", "solutions", "notebooks"):
+        shutil.copytree(ROOT / part, stale / part, ignore=shutil.ignore_patterns("__pycache__"))
+    source = stale / "solutions" / LESSON.slug / f"{LESSON.slug}.ipynb"
+    source.write_text(source.read_text(encoding="utf-8").replace("### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS\\n# old", 1),
+                      encoding="utf-8")
+    subs = tmp_path / "subs"
+    write(solved(LESSON), subs / "ann" / LESSON.slug / f"{LESSON.slug}.ipynb")
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                   "--nthreads", "1", "--no-dashboard"], cwd=stale,
+                                  env={**os.environ, "PYTHONPATH": str(stale)},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc = cli("grade", str(subs), "--out", str(tmp_path / "out"), "--dask", cluster.scheduler_address)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = grades(tmp_path / "out")["ann"]
+    assert row["status"] == "grader-error" and "stale-worker" in row["flags"], row
