@@ -53,6 +53,7 @@ FLAG_MEANING = {
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
     "process-tricks": "the code uses os._exit, fork, signals, subprocesses, sockets or ctypes",
     "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner)",
+    "disk-limit": "a cell wrote more than 64 MiB into the kernel's host folder; the kernel was replaced",
     "stale-worker": "the worker that got this submission has another version of the course: not graded; update "
                     "the worker and run the same command again",
 }

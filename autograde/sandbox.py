@@ -39,6 +39,8 @@ NOBODY = 65534
 _NAME = re.compile(r"^cnnbook-(\d+)-[0-9a-f]+$")
 # Project folders the kernel needs: the helper package, the shim the grader talks to, the lessons' data.
 PROJECT_PARTS = ("cnnbook", "autograde", "data")
+# Where the kernel's host folder stays writable (grader not root): what it may leave there.
+HOST_QUOTA = 64 * 2 ** 20
 
 
 @dataclass
@@ -258,6 +260,10 @@ class Sandbox:
             except OSError:
                 pass
         return total
+
+    def over_host_quota(self) -> bool:
+        """Where the kernel's host folder cannot be locked (no root), has it written more than it may?"""
+        return not (self.isolate and self.as_root) and self.host_bytes() > HOST_QUOTA
 
     def clear_kernel_dir(self) -> None:
         self.unlock()
