@@ -198,11 +198,13 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     # Replace the kernel even if it answered the interrupt: children it forked or
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
                     _revive(kernel, ran_ok, limits, deadline)
-                elif sandbox.over_host_quota():
+                if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
                                              "replaced"))
-                    _revive(kernel, ran_ok[:-1], limits, deadline)
+                    if ran_ok and ran_ok[-1] == cell.source:
+                        ran_ok.pop()                 # replaying it would fill the folder again
+                    _revive(kernel, ran_ok, limits, deadline)
                 out_cells.append(new)
                 continue
             gid = cell.metadata.nbgrader["grade_id"]
