@@ -150,6 +150,8 @@ _BUILTIN_ERRORS = {name: getattr(builtins, name) for name in dir(builtins)
 
 
 def _as_local_exception(err: RemoteError) -> Exception:
+    if err.kind == "TooLarge":          # the kernel's side of the codec refused to send the answer
+        return TooLarge(err.remote_message)
     where = f" (at {err.where})" if err.where else ""
     text = f"your code raised {err.kind}: {err.remote_message}{where}"
     cls = _BUILTIN_ERRORS.get(err.kind)
