@@ -19,9 +19,9 @@ import io
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from collections.abc import Mapping
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
 from .plain import NotPlain, TooLarge, decode, encode
@@ -177,9 +177,16 @@ class Remote:
         object.__setattr__(self, "_info", info)
 
     def _ask(self, op: str, **fields: Any) -> Any:
-        wire = object.__getattribute__(self, "_wire")
-        target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
-        return wire.ask({"op": op, "target": target, **{k: wire.encode(v) for k, v in fields.items()}})
+        # A test that counts the lines of Python a call runs (sys.settrace) counts the learner's code, which
+        # runs in the kernel; the grader's own machinery here is not traced, so it neither counts nor is cut.
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        try:
+            wire = object.__getattribute__(self, "_wire")
+            target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
+            return wire.ask({"op": op, "target": target, **{k: wire.encode(v) for k, v in fields.items()}})
+        finally:
+            sys.settrace(tracer)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__") and name not in DUNDERS:

@@ -24,7 +24,6 @@ import struct
 import subprocess
 import sys
 import time
-from typing import Any
 
 from .judge import OUT_OF_MEMORY, TestOutcome
 from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError
@@ -43,19 +42,23 @@ class JudgeGone(Exception):
 
 
 # -- framing ------------------------------------------------------------------------------------------------
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:           # the worker never blocks on a judge that stopped reading
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError
+        written = os.write(fd, view[:2 ** 16] if deadline is not None else view)
         view = view[written:]
 
 
-def _send(fd: int, header: dict, payload: bytes | None = None) -> None:
+def _send(fd: int, header: dict, payload: bytes | None = None, deadline: float | None = None) -> None:
     head = json.dumps(header).encode()
-    _write_all(fd, _HEADER.pack(len(head)) + head)
+    _write_all(fd, _HEADER.pack(len(head)) + head, deadline)
     if payload is not None:
-        _write_all(fd, _PAYLOAD.pack(len(payload)))
-        _write_all(fd, payload)
+        _write_all(fd, _PAYLOAD.pack(len(payload)), deadline)
+        _write_all(fd, payload, deadline)
 
 
 def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
@@ -137,34 +140,49 @@ class JudgeProcess:
         """Run one test; returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         printed, hidden = "", False
-        _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names})
+        try:
+            _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names})
+        except OSError:
+            raise JudgeGone("the judge process was gone before the test started") from None
         while True:
             try:
                 message, _ = _receive(self.from_judge, deadline)
+                op = message.get("op")
+                if op == "ask":
+                    self._answer(kernel, message, deadline)
+                    continue
             except TimeoutError:
                 self.kill()
                 return TestOutcome("timeout", f"checking your answer ran past the test's {seconds:g} s limit "
                                    "(a very slow or endless answer?)", printed, hidden), False
-            except (JudgeGone, ValueError):
+            except (JudgeGone, ValueError, OSError):
+                last = self._last_word()        # it may have reported the test before it went
+                if last is not None:
+                    self.kill()
+                    return last, False
                 code = self._ended()
                 # Under its memory limit the judge raises MemoryError (exit 3), or a library it called gives
                 # up with a signal (an abort or a crash where an allocation failed).
                 message = OUT_OF_MEMORY + "." if code == OUT_OF_MEMORY_EXIT or (code or 0) < 0 else \
                     f"the grader's judge process ended while checking your answer (exit code {code})."
                 return TestOutcome("fail", message, printed, hidden), False
-            op = message.get("op")
             if op == "visible-done":
                 printed, hidden = str(message.get("printed", "")), True
-            elif op == "ask":
-                self._answer(kernel, message, deadline)
             elif op == "done":
-                outcome = message.get("outcome", {})
-                fresh = bool(message.get("reusable", True))
-                return TestOutcome(str(outcome.get("status", "grader-error")), str(outcome.get("message", "")),
-                                   str(outcome.get("printed", "")), bool(outcome.get("hidden", False))), fresh
+                return _outcome(message), bool(message.get("reusable", True))
             else:
                 self.kill()
                 return TestOutcome("grader-error", f"the judge process sent {op!r}", printed, hidden), False
+
+    def _last_word(self) -> TestOutcome | None:
+        """The outcome the judge sent before its pipe broke, if it sent one."""
+        try:
+            while True:
+                message, _ = _receive(self.from_judge, time.monotonic() + 1)
+                if message.get("op") == "done":
+                    return _outcome(message)
+        except (TimeoutError, JudgeGone, ValueError, OSError):
+            return None
 
     def _answer(self, kernel: LearnerKernel, message: dict, deadline: float) -> None:
         timeout = min(float(message.get("timeout", 0)), deadline - GRACE_SECONDS - time.monotonic())
@@ -173,16 +191,16 @@ class JudgeProcess:
                 raise CellTimeout("this test ran past its time limit (an infinite loop?)")
             text = kernel.request_text(message["request"], timeout)
         except CellTimeout as err:
-            _send(self.to_judge, {"raise": "CellTimeout", "message": str(err)})
+            _send(self.to_judge, {"raise": "CellTimeout", "message": str(err)}, deadline=deadline)
         except KernelDied as err:
-            _send(self.to_judge, {"raise": "KernelDied", "message": str(err)})
+            _send(self.to_judge, {"raise": "KernelDied", "message": str(err)}, deadline=deadline)
         except TooLarge as err:
-            _send(self.to_judge, {"raise": "TooLarge", "message": str(err)})
+            _send(self.to_judge, {"raise": "TooLarge", "message": str(err)}, deadline=deadline)
         except RemoteError as err:
             _send(self.to_judge, {"raise": "RemoteError", "kind": err.kind, "message": err.remote_message,
-                                  "where": err.where})
+                                  "where": err.where}, deadline=deadline)
         else:
-            _send(self.to_judge, {"payload": True}, text.encode("utf-8", "surrogatepass"))
+            _send(self.to_judge, {"payload": True}, text.encode("utf-8", "surrogatepass"), deadline=deadline)
 
     def _ended(self) -> int | None:
         try:
@@ -191,6 +209,12 @@ class JudgeProcess:
             code = None
         self.kill()
         return code
+
+
+def _outcome(message: dict) -> TestOutcome:
+    outcome = message.get("outcome", {}) if type(message.get("outcome")) is dict else {}
+    return TestOutcome(str(outcome.get("status", "grader-error")), str(outcome.get("message", "")),
+                       str(outcome.get("printed", "")), bool(outcome.get("hidden", False)))
 
 
 _judge: JudgeProcess | None = None
@@ -203,12 +227,20 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
     if _judge is not None and (not _judge.alive() or _judge.memory_bytes != memory):
         _judge.kill()
         _judge = None
-    if _judge is None:
+    for attempt in range(2):
+        if _judge is None:
+            try:
+                _judge = JudgeProcess(memory)
+            except JudgeGone as err:
+                return TestOutcome("grader-error", str(err))
         try:
-            _judge = JudgeProcess(memory)
-        except JudgeGone as err:
-            return TestOutcome("grader-error", str(err))
-    outcome, reusable = _judge.run(source, kernel, seconds, names)
+            outcome, reusable = _judge.run(source, kernel, seconds, names)
+            break
+        except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
+            _judge.kill()
+            _judge = None
+            if attempt:
+                return TestOutcome("grader-error", str(err))
     if not reusable:
         _judge.kill()
         _judge = None
@@ -227,12 +259,26 @@ atexit.register(stop_judge)
 
 # -- the judge's side -----------------------------------------------------------------------------------------
 class _Pipe:
+    """The judge's end: one request out, one reply in. Test code that traces or interrupts Python (a test
+    counting the lines a call runs with sys.settrace) must neither count nor cut this exchange: tracing is off
+    while it runs, and an exchange cut in the middle leaves the pipe ``broken`` (the judge then ends)."""
+
     def __init__(self, inbox: int, outbox: int):
         self.inbox, self.outbox = inbox, outbox
+        self.broken = False
 
     def transport(self, request: dict, seconds: float) -> str:
-        _send(self.outbox, {"op": "ask", "request": request, "timeout": seconds})
-        header, payload = _receive(self.inbox, with_payload=True)
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        try:
+            if self.broken:
+                raise JudgeGone("an earlier exchange with the worker was cut off")
+            self.broken = True
+            _send(self.outbox, {"op": "ask", "request": request, "timeout": seconds})
+            header, payload = _receive(self.inbox, with_payload=True)
+            self.broken = False
+        finally:
+            sys.settrace(tracer)
         kind = header.get("raise")
         if kind == "CellTimeout":
             raise CellTimeout(str(header.get("message", "")))
@@ -251,8 +297,19 @@ def _die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the closed pipe still ends the loop
+    except Exception:  # noqa: BLE001, S110 - not Linux: the closed pipe still ends the loop
         pass
+
+
+def _limit(memory: int) -> int:
+    """The learner's memory limit, but never less than what the judge already holds (numpy, torch and cnnbook
+    take some 0.6 GiB of address space) plus 256 MiB to check in: a tiny --memory must not fail every test."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError):
+        return memory
+    return max(memory, size + 256 * 2 ** 20)
 
 
 def main(argv: list[str]) -> int:
@@ -266,14 +323,15 @@ def main(argv: list[str]) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import torch
-            import cnnbook.checks  # noqa: F401
+
+            import cnnbook.checks
             import cnnbook.data  # noqa: F401
         torch.set_num_threads(1)
-        from .judge import run_here
-
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        from .judge import run_here
+
+        resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
     except Exception as err:  # noqa: BLE001 - reported to the worker, which reports a grader-error
         _send(outbox, {"op": "failed", "error": f"{type(err).__name__}: {err}"})
         return 1
@@ -292,7 +350,7 @@ def main(argv: list[str]) -> int:
                                on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}))
         except MemoryError:
             outcome = TestOutcome("fail", OUT_OF_MEMORY + ".")
-        if outcome.message.startswith(OUT_OF_MEMORY):
+        if outcome.message.startswith(OUT_OF_MEMORY) or pipe.broken:
             reusable = False              # start afresh: what filled the memory may still hold some of it
         try:
             _send(outbox, {"op": "done", "reusable": reusable,

@@ -12,11 +12,11 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from conftest import GUARD
 
 from autograde.judge import _free_names, _prepare, _resolve, _Wire, exercise_names, run_here, split_hidden
 from autograde.kernel import CellTimeout
 from autograde.plain import MAX_ITEMS, NotPlain, TooLarge, decode, encode, loads
-from conftest import GUARD
 
 
 def no_refs(obj):
@@ -208,7 +208,7 @@ def test_replies_that_are_not_json_are_refused():
 # --- interned strings: `mode is "max"` behaves as in Jupyter ---------------------------------------------------
 def test_interned_strings_stay_interned_and_built_strings_do_not():
     literal = "max"
-    built = "".join(["m", "a", "x"])
+    built = "".join(["m", "a", "x"])  # noqa: FLY002 - built at run time on purpose
     assert encode(literal, no_refs) == {"$name": "max"}
     assert encode(built, no_refs) == "max"
     wire_form = json.loads(json.dumps(encode([literal, built], no_refs)))
@@ -216,9 +216,9 @@ def test_interned_strings_stay_interned_and_built_strings_do_not():
     assert kernel_side[0] is literal and kernel_side[1] is not literal and kernel_side[1] == "max"
     grader_side = decode(wire_form, None)
     assert grader_side == ["max", "max"]
-    fresh = "".join(["never", "_seen_", "before_7f3a"])
+    fresh = "".join(["never", "_seen_", "before_7f3a"])  # noqa: FLY002
     assert encode(fresh, no_refs) == fresh           # asking does not intern the string itself
-    assert sys.intern("".join(["never", "_seen_", "before_7f3a"])) is not fresh
+    assert sys.intern("".join(["never", "_seen_", "before_7f3a"])) is not fresh  # noqa: FLY002
 
 
 # --- what a test may read from the notebook ---------------------------------------------------------------------
@@ -321,3 +321,37 @@ result = build()
     assert list(functions) == ["build"]
     assert functions["build"].startswith("def build():") and "learner_side" not in functions["build"]
     assert "__define_learner_side__" in _free_names(tree)
+
+
+# --- the judge process: a test's checking runs under the learner's limits, apart from the worker -------------------
+class JudgedKernel(FakeKernel):
+    """What run_in_judge needs of a LearnerKernel: its limits, and raw replies."""
+
+    class limits:
+        memory_bytes = int(1.5 * 2 ** 30)
+
+    def request_text(self, request: dict, timeout: float) -> str:
+        return self(request, timeout)
+
+
+def test_the_judge_process_contains_memory_and_time_bombs_and_is_replaced():
+    from autograde.judge_process import run_in_judge, stop_judge
+
+    kernel = JudgedKernel({"answer": list(range(900_000))})
+    try:
+        outcome = run_in_judge("print('hello')\nfrom cnnbook.checks import check_value\n"
+                               "check_value('len(answer)', len(answer), 900_000)", kernel, 30, ["answer"])
+        assert (outcome.status, outcome.printed) == ("pass", "hello\n"), outcome
+        started = time.monotonic()
+        outcome = run_in_judge("pairs = [(a, b) for a in answer for b in answer if a < b]", kernel, 60, ["answer"])
+        assert outcome.status == "fail" and outcome.message.startswith("the test ran out of memory"), outcome
+        assert time.monotonic() - started < 60
+        started = time.monotonic()
+        outcome = run_in_judge("print('visible')\n### BEGIN HIDDEN TESTS\nwhile True:\n    pass\n"
+                               "### END HIDDEN TESTS", kernel, 3, ["answer"])
+        assert outcome.status == "timeout" and outcome.printed == "visible\n", outcome
+        assert time.monotonic() - started < 3 + 10
+        outcome = run_in_judge("assert len(answer) == 900_000", kernel, 30, ["answer"])
+        assert outcome.status == "pass", outcome
+    finally:
+        stop_judge()

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import GUARD, answer_sources, solved, write
 from nbclient import NotebookClient
 
 from autograde.lessons import ROOT, Lesson
 from autograde.release import release
 from autograde.sandbox import bubblewrap_works
-from conftest import GUARD, answer_sources, solved, write
 
 pytestmark = pytest.mark.slow
 
