@@ -1,30 +1,39 @@
 """Run a lesson's test cell in the grader's own process, against the learner's objects seen through the wall.
 
-The test cell's code (visible and hidden parts, from solutions/, never from the submission) executes here.
-Every name it reads that the cell does not define itself comes from the learner's kernel: plain data
-arrives by value, anything else as a :class:`Remote`, whose calls, attributes and items are requests to
-the sandbox answered with plain data. Expected values and references stay in this process, so nothing the
-learner's code patches (numpy, torch, the check helpers, ``assert`` itself) can change a verdict.
+The test cell's code (visible and hidden parts, from solutions/, never from the submission) executes in the
+grader's judge process (:mod:`autograde.judge_process`: a separate process under a memory limit and the test's
+time limit, so a learner object that makes the checking itself huge or slow costs that test only).
+A test reads from the notebook only the exercise's own names: those bound at top level by the lesson's answer
+cells (:func:`exercise_names`). Everything else it uses (numpy, constants, data) comes from the test cell itself
+or from the grader; a test that reads another name from the notebook is a grader-error. Plain data arrives by
+value, anything else as a :class:`Remote`, whose calls, attributes and items are requests to the sandbox
+answered with plain data. Expected values and references stay in the grader, so nothing the learner's code
+patches (numpy, torch, the check helpers, ``assert`` itself, a constant of the notebook) can change a verdict.
 """
 from __future__ import annotations
 
 import ast
 import builtins
 import contextlib
-import importlib
 import io
+import sys
 import time
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError
-from .plain import NotPlain, decode, encode
+from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
+from .plain import NotPlain, TooLarge, decode, encode
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
-# Classes of these packages are recreated here by name, so isinstance(x, nn.Conv2d) works on remote objects.
+# Classes of these packages stand for a remote object's class, so isinstance(x, nn.Conv2d) works on remote
+# objects. Only modules the grader has already imported are looked in; nothing is ever imported for a reply.
 TRUSTED_PACKAGES = {"builtins", "torch", "numpy", "collections", "typing"}
+OUT_OF_MEMORY = "the test ran out of memory checking your answer"
+# transport(request, seconds) -> the shim's raw reply text; raises CellTimeout, KernelDied, TooLarge, RemoteError.
+Transport = Callable[[dict, float], str]
 # Attribute names with double underscores a test may read from a learner's object.
 DUNDERS = {"__init__", "__code__", "__name__", "__qualname__", "__doc__", "__module__", "__defaults__",
            "__wrapped__", "__func__", "__self__", "__forward__", "__call__"}
@@ -37,8 +46,8 @@ class GraderLimitation(BaseException):
 class _Wire:
     """Requests to one kernel, all sharing one test's time budget."""
 
-    def __init__(self, kernel: LearnerKernel, seconds: float):
-        self.kernel = kernel
+    def __init__(self, transport: Transport, seconds: float):
+        self.transport = transport
         self.deadline = time.monotonic() + seconds
         self.seconds = seconds
         self.classes: dict[tuple, type] = {}
@@ -48,7 +57,7 @@ class _Wire:
         if remaining <= 0:
             raise CellTimeout(f"this test ran past its {self.seconds:g} s limit (an infinite loop?)")
         try:
-            raw = self.kernel.request(request, timeout=remaining)
+            raw = parse_reply(self.transport(request, remaining))
         except RemoteError as err:
             raise _as_local_exception(err) from None
         return self.decode(raw)
@@ -103,16 +112,36 @@ def _qual(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _resolve(qualname: str) -> type | None:
-    module, _, name = qualname.rpartition(".")
-    if module.split(".")[0] not in TRUSTED_PACKAGES or "<" in name:
+def _resolve(qualname: Any) -> type | None:
+    """The class named ``qualname`` if a trusted package the grader has already imported defines it.
+
+    Nothing is imported, and no attribute hook runs: only the namespaces (``__dict__``) of modules already
+    in sys.modules and of their classes are read, so a learner's mro naming "this" or "unittest.__main__"
+    finds nothing and does nothing.
+    """
+    if type(qualname) is not str or len(qualname) > 300:
         return None
-    try:
-        obj = importlib.import_module(module)
-        for part in name.split("."):
-            obj = getattr(obj, part)
-    except Exception:  # noqa: BLE001 - not resolvable here: the remote class stays unknown
+    module_name, _, name = qualname.rpartition(".")
+    if module_name.split(".")[0] not in TRUSTED_PACKAGES or "<" in name:
         return None
+    parts = name.split(".")
+    module = None
+    # The module is the longest prefix that is an imported module: "torch.nn.modules.conv" + "Conv2d".
+    for cut in range(len(module_name.split(".")), 0, -1):
+        candidate = ".".join(module_name.split(".")[:cut])
+        if candidate in sys.modules:
+            module = sys.modules[candidate]
+            parts = module_name.split(".")[cut:] + parts
+            break
+    if module is None:
+        return None
+    obj: Any = module
+    for part in parts:
+        namespace = getattr(obj, "__dict__", None) if isinstance(obj, type) else vars(obj) if \
+            isinstance(obj, type(sys)) else None
+        if not isinstance(namespace, Mapping) or part not in namespace:
+            return None
+        obj = namespace[part]
     return obj if isinstance(obj, type) and _qual(obj) == qualname else None
 
 
@@ -121,6 +150,8 @@ _BUILTIN_ERRORS = {name: getattr(builtins, name) for name in dir(builtins)
 
 
 def _as_local_exception(err: RemoteError) -> Exception:
+    if err.kind == "TooLarge":          # the kernel's side of the codec refused to send the answer
+        return TooLarge(err.remote_message)
     where = f" (at {err.where})" if err.where else ""
     text = f"your code raised {err.kind}: {err.remote_message}{where}"
     cls = _BUILTIN_ERRORS.get(err.kind)
@@ -146,9 +177,16 @@ class Remote:
         object.__setattr__(self, "_info", info)
 
     def _ask(self, op: str, **fields: Any) -> Any:
-        wire = object.__getattribute__(self, "_wire")
-        target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
-        return wire.ask({"op": op, "target": target, **{k: wire.encode(v) for k, v in fields.items()}})
+        # A test that counts the lines of Python a call runs (sys.settrace) counts the learner's code, which
+        # runs in the kernel; the grader's own machinery here is not traced, so it neither counts nor is cut.
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        try:
+            wire = object.__getattribute__(self, "_wire")
+            target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
+            return wire.ask({"op": op, "target": target, **{k: wire.encode(v) for k, v in fields.items()}})
+        finally:
+            sys.settrace(tracer)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__") and name not in DUNDERS:
@@ -284,9 +322,67 @@ def _prepare(code: str) -> tuple[ast.Module, dict[str, str]]:
     return tree, learner_side
 
 
-def run_test(source: str, kernel: LearnerKernel, seconds: float) -> TestOutcome:
-    """Execute one test cell here; the learner's names come through the wall."""
-    wire = _Wire(kernel, seconds)
+def exercise_names(notebook) -> set[str]:
+    """The names a test may read from the learner's notebook: those bound at top level by the answer cells
+    (nbgrader ``solution: true`` code cells) of the lesson's source notebook. Imports never count: a test
+    imports numpy, torch and the rest itself."""
+    names: set[str] = set()
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if cell.get("cell_type") != "code" or not meta.get("solution"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        names |= _top_level_bindings(tree.body)
+    return names
+
+
+def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        for field in ("body", "orelse", "finalbody"):            # if / for / while / with / try at top level
+            inner = getattr(node, field, None)
+            if isinstance(inner, list) and not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names |= _top_level_bindings(inner)
+        for handler in getattr(node, "handlers", []) or []:
+            names |= _top_level_bindings(handler.body)
+    return names
+
+
+def kernel_transport(kernel: LearnerKernel) -> Transport:
+    return lambda request, seconds: kernel.request_text(request, timeout=seconds)
+
+
+def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None) -> TestOutcome:
+    """Run one test cell in the grader's judge process; the learner's names come through the wall.
+
+    ``names``: the exercise's names the test may read from the notebook (:func:`exercise_names` of the
+    lesson's source); None means none. The test gets ``seconds`` and the kernel's memory limit; a test whose
+    checking runs out of either fails (timeout / out of memory) without touching this process.
+    """
+    from .judge_process import run_in_judge
+
+    return run_in_judge(source, kernel, seconds, sorted(names or ()))
+
+
+def run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
+             on_visible_done: Callable[[str], None] | None = None) -> TestOutcome:
+    """Execute one test cell in this process (the judge process calls this); ``transport`` reaches the kernel."""
+    wire = _Wire(transport, seconds)
     visible, hidden = split_hidden(source)
     try:
         parts = [(_prepare(visible), False), (_prepare(hidden), True)]
@@ -305,16 +401,22 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float) -> TestOutcome:
     namespace["type"] = _type
     printed = io.StringIO()
     hidden_part = False
+    allowed = set(names)
+    not_exercise: set[str] = set()
     try:
         wanted = set()
         for (tree, _), _ in parts:
             wanted |= _free_names(tree)
-        for name in sorted(wanted - {"__define_learner_side__"}):
+        wanted.discard("__define_learner_side__")
+        not_exercise = wanted - allowed
+        for name in sorted(wanted & allowed):
             try:
                 namespace[name] = wire.ask({"op": "lookup", "name": name})
             except NameError:
                 pass  # the test will raise NameError itself, with the name in the message
         for (tree, _), hidden_part in parts:
+            if hidden_part and on_visible_done is not None:
+                on_visible_done(printed.getvalue())
             if not tree.body:
                 continue
             sink = io.StringIO() if hidden_part else printed
@@ -327,6 +429,14 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float) -> TestOutcome:
         return TestOutcome("died", f"{err} (os._exit, a crash, or the memory limit).", printed.getvalue(), hidden_part)
     except GraderLimitation as err:
         return TestOutcome("grader-error", str(err), printed.getvalue(), hidden_part)
+    except MemoryError:
+        return TestOutcome("fail", OUT_OF_MEMORY + ".", printed.getvalue(), hidden_part)
+    except NameError as err:
+        if getattr(err, "name", None) in not_exercise:
+            return TestOutcome("grader-error", f"the test reads {err.name!r} from the notebook, which is not a "
+                               "name of the exercise: a test imports or builds what it needs itself",
+                               printed.getvalue(), hidden_part)
+        return TestOutcome("fail", _explain(err, hidden_part), printed.getvalue(), hidden_part)
     except Exception as err:  # noqa: BLE001 - any failure of the test is the learner's to read
         return TestOutcome("fail", _explain(err, hidden_part), printed.getvalue(), hidden_part)
     return TestOutcome("pass", "", printed.getvalue())
@@ -344,6 +454,9 @@ def _explain(err: Exception, hidden: bool) -> str:
         if err.hint:
             lines.append(f"  Hint: {err.hint}")
         return "\n".join(lines)
+    if isinstance(err, TooLarge):
+        return (f"{'in a hidden check: ' if hidden else ''}your answer is too large or too deeply nested to "
+                f"check: {err}")
     if isinstance(err, NameError):
         return (f"{err}. The test needs it from your notebook: is the answer cell that defines it there, "
                 "and did it run without an error?")

@@ -16,12 +16,13 @@ from pathlib import Path
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
+from .plain import MAX_BYTES, NotPlain, TooLarge, loads
 from .sandbox import Limits, Sandbox
 from .shim import MIME
 
 SHIM_IMPORT = "import autograde.shim"
-# A reply of the shim may carry arrays: allow far more than a cell's printed output.
-REPLY_BYTES = 512 * 2 ** 20
+# A reply of the shim may carry arrays: allow far more than a cell's printed output (the codec's cap).
+REPLY_BYTES = MAX_BYTES + 2 ** 20
 
 
 class KernelDied(BaseException):
@@ -187,7 +188,15 @@ class LearnerKernel:
         return run
 
     def request(self, request: dict, timeout: float):
-        """Send one request to the shim; return the decoded value or raise RemoteError/CellTimeout/KernelDied."""
+        """Send one request to the shim; return the reply's JSON value or raise RemoteError/CellTimeout/KernelDied.
+
+        The value is still in the codec's form (``plain.decode`` turns it into objects)."""
+        return parse_reply(self.request_text(request, timeout))
+
+    def request_text(self, request: dict, timeout: float) -> str:
+        """The shim's reply to one request as raw JSON text, unparsed: the grader parses it in its judge
+        process, under that process's memory limit. Raises CellTimeout/KernelDied, TooLarge or RemoteError
+        (no reply at all)."""
         code = f"autograde.shim.serve({json.dumps(json.dumps(request))})"
         run = self.execute(code, timeout=timeout, limit=REPLY_BYTES)
         if run.status == "timeout":
@@ -197,14 +206,24 @@ class LearnerKernel:
         for output in run.outputs:
             data = output.get("data", {})
             if MIME in data:
-                reply = json.loads(data[MIME])
-                if "error" in reply:
-                    err = reply["error"]
-                    raise RemoteError(str(err.get("type", "Error")), str(err.get("message", "")),
-                                      str(err.get("where", "")))
-                return reply["value"]
-        raise RemoteError("NoReply", run.error or ("the reply was too large or never came"
-                                                    if run.truncated else "the kernel sent no reply"))
+                if not isinstance(data[MIME], str):
+                    raise RemoteError("NoReply", "the kernel sent a reply in the wrong form")
+                return data[MIME]
+        if run.truncated:
+            raise TooLarge(f"your answer is more than {REPLY_BYTES // 2 ** 20} MiB of data")
+        raise RemoteError("NoReply", run.error or "the kernel sent no reply")
+
+
+def parse_reply(text: str):
+    """The value of a shim reply (JSON text within the codec's caps); a reported error becomes RemoteError."""
+    reply = loads(text)
+    if type(reply) is not dict or not ("value" in reply or "error" in reply):
+        raise NotPlain("a reply in the wrong form")
+    if "error" in reply:
+        err = reply["error"] if type(reply["error"]) is dict else {}
+        raise RemoteError(str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000],
+                          str(err.get("where", ""))[:500])
+    return reply["value"]
 
 
 def _size(content: dict) -> int:
@@ -227,4 +246,4 @@ def _output(kind: str, content: dict) -> dict:
     return output
 
 
-__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError"]
+__all__ = ["LearnerKernel", "CellRun", "KernelDied", "CellTimeout", "RemoteError", "parse_reply"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from .judge import run_test, split_hidden
+from .judge import exercise_names, run_test, split_hidden
 from .kernel import KernelDied, LearnerKernel
 from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
@@ -161,6 +161,7 @@ def grade_submission(task: dict) -> dict:
 def _grade(student, source, task: dict, result: dict) -> None:
     limits = Limits(**task.get("limits", {}))
     steps, flags = plan(student, source)
+    names = exercise_names(source)              # the only names a test may read from the notebook
     flags += suspicious_flags(student, source)
     work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
     sandbox = Sandbox(work_root, limits, isolate=task.get("sandbox", True))
@@ -212,7 +213,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             if remaining <= 0:
                 outcome_status, message, printed = "timeout", "not run: the submission used up its time limit", ""
             else:
-                outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining))
+                outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names)
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
                 if outcome.status in ("timeout", "died"):
                     flags.append("timeout" if outcome.status == "timeout" else "kernel-died")

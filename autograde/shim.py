@@ -3,7 +3,8 @@
 The grader sends ``serve('<json request>')`` as code; the reply goes out as a display message with the
 MIME type below. Everything here runs beside the learner's code and can be tampered with by it; that is
 fine, because nothing here decides a verdict: it only hands over what the learner's objects return for
-inputs the grader chose. Verdicts are computed in the grader's own process.
+inputs the grader chose. Verdicts are computed in the grader's own process. A module, like any object that
+is not plain data, leaves the kernel only as a reference (the grader never imports what a reply names).
 """
 from __future__ import annotations
 
@@ -53,6 +54,12 @@ def _deref(obj: dict) -> Any:
     return _objects[key]
 
 
+def _decode(obj: Any) -> Any:
+    # Strings that were interned in the grader (literals of the test, such as "max") are interned here too,
+    # so a learner's `mode is "max"` gives the verdict it gives when the test cell runs in Jupyter.
+    return decode(obj, _deref, intern=True)
+
+
 def _handle(request: dict) -> Any:
     op = request["op"]
     if op == "lookup":
@@ -66,15 +73,15 @@ def _handle(request: dict) -> Any:
         scope: dict = {}
         exec(compile(request["source"], "<test cell>", "exec"), ns, scope)
         return scope[request["name"]]
-    target = decode(request["target"], _deref)
+    target = _decode(request["target"])
     if op == "getattr":
-        return getattr(target, request["name"])
+        return getattr(target, _decode(request["name"]))
     if op == "setattr":
-        setattr(target, request["name"], decode(request["value"], _deref))
+        setattr(target, _decode(request["name"]), _decode(request["value"]))
         return None
     if op == "call":
-        args = decode(request["args"], _deref)
-        kwargs = decode(request["kwargs"], _deref)
+        args = _decode(request["args"])
+        kwargs = _decode(request["kwargs"])
         return target(*args, **kwargs)
     if op == "list":
         items = []
@@ -86,9 +93,9 @@ def _handle(request: dict) -> Any:
     if op == "len":
         return len(target)
     if op == "getitem":
-        return target[decode(request["key"], _deref)]
+        return target[_decode(request["key"])]
     if op == "contains":
-        return decode(request["item"], _deref) in target
+        return _decode(request["item"]) in target
     if op == "asarray":
         import numpy as np
 

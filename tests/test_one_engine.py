@@ -94,7 +94,9 @@ def test_the_engine_scores_what_it_should(graded):
     assert graded["guard_wrong"][2]["test_group_max"] is False and graded["guard_wrong"][2]["test_pool"] is True
     assert graded["guard_patched_numpy"][2]["test_group_max"] is False
     assert graded["guard_edited_test"][2]["test_group_max"] is False
-    assert graded["guard_pool_is"][2]["test_pool"] is True
+    # The literal "max" of the visible checks is the learner's "max" (interned, as in Jupyter); the hidden check's
+    # "max" is built at run time, so `is` fails there, in Jupyter as under grading.
+    assert graded["guard_pool_is"][2]["test_pool"] is False
 
 
 def test_without_solutions_check_runs_the_visible_tests_and_says_so(tmp_path):

@@ -1,14 +1,22 @@
 """The wall between the grader and a learner's kernel: what crosses it, and what does not."""
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+import time
+import types
 
+import nbformat
 import numpy as np
 import pytest
 import torch
+from conftest import GUARD
 
-from autograde.judge import _free_names, _prepare, split_hidden
-from autograde.plain import NotPlain, decode, encode
+from autograde.judge import _free_names, _prepare, _resolve, _Wire, exercise_names, run_here, split_hidden
+from autograde.kernel import CellTimeout
+from autograde.plain import MAX_ITEMS, NotPlain, TooLarge, decode, encode, loads
 
 
 def no_refs(obj):
@@ -25,7 +33,7 @@ def keep_refs(table):
 @pytest.mark.parametrize("value", [
     None, True, 3, -2 ** 70, 2.5, "text", b"\x00\xff", 1 + 2j, [1, [2, 3]], (1, (2,)), {"a": (1, 2), 3: None},
     {1, 2}, slice(1, None, 2), range(0, 10, 3), np.arange(12, dtype=np.int16).reshape(3, 4),
-    np.float32(1.5), np.dtype("float64"), torch.Size([2, 3]), torch.float16, torch.device("cpu"), math,
+    np.float32(1.5), np.dtype("float64"), torch.Size([2, 3]), torch.float16, torch.device("cpu"),
 ])
 def test_plain_values_cross_unchanged(value):
     back = decode(encode(value, no_refs), lambda ref: pytest.fail("no references expected"))
@@ -79,6 +87,207 @@ def test_the_grader_refuses_pickles_and_unknown_modules():
         decode({"$pickle": "gASV"}, None)
 
 
+# --- nothing a message names is ever imported or looked up ------------------------------------------------
+NAMED_MODULES = ["unittest.__main__", "this", "antigravity", "numpy.f2py.__main__", "pip.__main__", "os", "math"]
+
+
+def _imports_in_a_fresh_interpreter(code: str) -> set[str]:
+    """Run ``code`` in a new interpreter and return the modules it imported beyond what setting up needed."""
+    script = f"""
+import sys, json
+import numpy, torch
+from autograde.plain import decode, NotPlain
+from autograde.judge import _resolve, _Wire
+before = set(sys.modules)
+{code}
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_a_module_crosses_only_as_a_reference():
+    with pytest.raises(NotPlain):
+        encode(math, no_refs)
+    table = {}
+    assert "$ref" in encode(types.ModuleType("unittest.__main__"), keep_refs(table))
+    assert "$ref" in encode([np, torch], keep_refs(table))["$list"][1]
+
+
+def test_the_decoder_never_imports_a_module_a_message_names():
+    new = _imports_in_a_fresh_interpreter(f"""
+for name in {NAMED_MODULES!r}:
+    for message in ({{"$module": name}}, {{"$tdtype": name}}, {{"$npdtype": name}}, {{"$device": name}},
+                    {{"$meta": [1], "dtype": name}}, {{name: 1}}):
+        try:
+            decode(message, None)
+            raise SystemExit("decoded " + repr(message))
+        except NotPlain:
+            pass
+""")
+    assert not new & set(NAMED_MODULES), new
+
+
+def test_remote_classes_resolve_only_in_trusted_modules_already_imported():
+    assert _resolve("torch.nn.modules.conv.Conv2d") is torch.nn.Conv2d
+    assert _resolve("builtins.dict") is dict and _resolve("numpy.ndarray") is np.ndarray
+    for name in ["this.Zen", "unittest.__main__.Main", "antigravity.Fly", "numpy.f2py.__main__.Main",
+                 "torch.utils.bottleneck.__main__.Main", "collections.abc.__getattr__", "os.system",
+                 "builtins.eval", "torch.nn.modules.conv.Conv2d.forward", "torch.nn.Module.<locals>.X"]:
+        assert _resolve(name) is None, name
+    new = _imports_in_a_fresh_interpreter("""
+wire = _Wire(None, 10)
+for mro in (["unittest.__main__.Main", "this.Zen", "antigravity.Fly"], ["numpy.f2py.__main__.X", "builtins.object"],
+            ["torch.utils.bottleneck.__main__.Main", "torch._dynamo.eval_frame.X", "torch.onnx.X"]):
+    cls = wire.local_class({"mro": mro})
+    assert cls.__module__ == "learner", cls
+""")
+    assert not {m for m in new if m.startswith(("unittest", "this", "antigravity", "numpy.f2py", "torch.utils.bottleneck",
+                                                "torch._dynamo", "torch.onnx"))}, new
+
+
+# --- caps: one reply can never sink the grader ----------------------------------------------------------------
+def test_a_reply_over_the_caps_is_refused_quickly_with_a_clear_reason():
+    started = time.monotonic()
+    huge_list = json.dumps({"$list": [0] * 3_000_000})
+    with pytest.raises(TooLarge, match="items"):
+        decode(loads(huge_list), None)
+    deep_text = '{"$list": [' * 10_000 + "1" + "]}" * 10_000
+    with pytest.raises(TooLarge, match="deep"):
+        decode(loads(deep_text), None)
+    deep = 1
+    for _ in range(10_000):
+        deep = {"$list": [deep]}
+    with pytest.raises(TooLarge, match="deep"):
+        decode(deep, None)
+    with pytest.raises(TooLarge, match="characters"):
+        decode("x" * 2_000_000, None)
+    with pytest.raises(TooLarge, match="array"):
+        decode({"$nd": {"data": "", "dtype": "<f8", "shape": [100_000, 100_000]}}, None)
+    with pytest.raises(TooLarge, match="MiB"):
+        loads(" " * (200 * 2 ** 20))
+    items = [{"$dict": [[i, i] for i in range(MAX_ITEMS // 2)]}, {"$list": list(range(10))}]
+    with pytest.raises(TooLarge, match="items"):
+        decode({"$list": items}, None)
+    assert time.monotonic() - started < 20
+
+
+def test_the_sender_refuses_too_large_or_too_deep_values():
+    with pytest.raises(TooLarge):
+        encode(list(range(MAX_ITEMS + 1)), no_refs)
+    nested: list = []
+    for _ in range(10_000):
+        nested = [nested]
+    with pytest.raises(TooLarge):
+        encode(nested, no_refs)
+
+
+@pytest.mark.parametrize("message", [
+    {"$nd": {"data": "AAAA", "dtype": "<f8", "shape": [3]}},            # data and shape disagree
+    {"$nd": {"data": "!!", "dtype": "<f8", "shape": [0]}},
+    {"$nd": {"data": "", "dtype": "<f8", "shape": [-1]}},
+    {"$nd": {"data": "", "dtype": "V8", "shape": [0]}},
+    {"$nd": {"data": "", "dtype": "(3,)f8", "shape": [0]}},
+    {"$nd": "x"}, {"$set": [{"$list": [1]}]}, {"$dict": [[1]]}, {"$int": "1" * 10_000}, {"$float": "pi"},
+    {"$range": [1, 2, 0]}, {"$range": ["a", 1, 1]}, {"$slice": [1]}, {"$tdtype": "nn"}, {"$tdtype": "__class__"},
+    {"$device": "cuda:0; import os"}, {"$meta": [1, -2], "dtype": "float32"}, {"$size": ["a"]},
+    {"$tensor": {"data": "", "dtype": "|b1", "shape": [1]}}, {"$bytes": 3}, {"$name": ["max"]}, [1, 2], {},
+])
+def test_malformed_messages_are_refused_as_not_plain(message):
+    with pytest.raises(NotPlain):
+        decode(message, None)
+
+
+def test_replies_that_are_not_json_are_refused():
+    for text in ("{", "NaN garbage", "\x00"):
+        with pytest.raises(NotPlain):
+            loads(text)
+
+
+# --- interned strings: `mode is "max"` behaves as in Jupyter ---------------------------------------------------
+def test_interned_strings_stay_interned_and_built_strings_do_not():
+    literal = "max"
+    built = "".join(["m", "a", "x"])  # noqa: FLY002 - built at run time on purpose
+    assert encode(literal, no_refs) == {"$name": "max"}
+    assert encode(built, no_refs) == "max"
+    wire_form = json.loads(json.dumps(encode([literal, built], no_refs)))
+    kernel_side = decode(wire_form, None, intern=True)
+    assert kernel_side[0] is literal and kernel_side[1] is not literal and kernel_side[1] == "max"
+    grader_side = decode(wire_form, None)
+    assert grader_side == ["max", "max"]
+    fresh = "".join(["never", "_seen_", "before_7f3a"])  # noqa: FLY002
+    assert encode(fresh, no_refs) == fresh           # asking does not intern the string itself
+    assert sys.intern("".join(["never", "_seen_", "before_7f3a"])) is not fresh  # noqa: FLY002
+
+
+# --- what a test may read from the notebook ---------------------------------------------------------------------
+def test_exercise_names_are_the_top_level_names_of_answer_cells_without_imports():
+    nb = nbformat.v4.new_notebook()
+    answer = {"nbgrader": {"solution": True, "grade_id": "a"}}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import numpy as np\nMILESTONES = [1]", metadata={}),
+        nbformat.v4.new_code_cell("import torch\nfrom math import pi\ndef f(x):\n    inner = 1\n    return x\n"
+                                  "class Net:\n    size = 2\nTABLE, (a, b) = {}, (1, 2)\nif True:\n    g = 3\n"
+                                  "for k in range(2):\n    pass\ntry:\n    h = 1\nexcept Exception:\n    e = 2",
+                                  metadata=answer),
+        nbformat.v4.new_markdown_cell("why = 1", metadata=answer),
+        nbformat.v4.new_code_cell("this is not python", metadata=answer),
+    ]
+    assert exercise_names(nb) == {"f", "Net", "TABLE", "a", "b", "g", "k", "h", "e"}
+    assert exercise_names(nbformat.read(GUARD.source, as_version=4)) == {"group_max", "pool", "make_layer"}
+
+
+class FakeKernel:
+    """A stand-in for the shim: answers lookups from a dict and records every request."""
+
+    def __init__(self, names: dict):
+        self.names = names
+        self.requests: list[dict] = []
+
+    def __call__(self, request: dict, seconds: float) -> str:
+        self.requests.append(request)
+        if request["op"] == "lookup":
+            if request["name"] not in self.names:
+                return json.dumps({"error": {"type": "NameError", "message": f"name {request['name']!r} is not defined"}})
+            return json.dumps({"value": encode(self.names[request["name"]], no_refs)})
+        raise AssertionError(f"unexpected request {request}")
+
+
+def test_a_test_reads_only_exercise_names_from_the_notebook():
+    fake_np = {"allclose": 1}
+    kernel = FakeKernel({"answer": [1, 2, 3], "np": fake_np, "LIMIT": 99})
+    source = "import numpy as np\nfrom cnnbook.checks import check_value\ncheck_value('answer', answer, [1, 2, 3])"
+    outcome = run_here(source, kernel, 10, ["answer"])
+    assert outcome.status == "pass", outcome
+    assert [r["name"] for r in kernel.requests] == ["answer"]
+
+    outcome = run_here("from cnnbook.checks import check_value\ncheck_value('answer', len(answer), LIMIT)", kernel, 10,
+                       ["answer"])
+    assert outcome.status == "grader-error" and "'LIMIT'" in outcome.message, outcome
+    assert "LIMIT" not in [r["name"] for r in kernel.requests]
+
+    outcome = run_here("x = np.zeros(3)", kernel, 10, ["answer"])
+    assert outcome.status == "grader-error" and "'np'" in outcome.message
+    outcome = run_here("missing(1)", kernel, 10, ["missing"])
+    assert outcome.status == "fail" and "is the answer cell that defines it there" in outcome.message
+
+
+def test_a_visible_part_reports_what_it_printed_before_the_hidden_part_runs():
+    seen = []
+    outcome = run_here("print('visible')\n### BEGIN HIDDEN TESTS\nprint('hidden')\nraise ValueError('x')\n"
+                       "### END HIDDEN TESTS", FakeKernel({}), 10, [], on_visible_done=seen.append)
+    assert seen == ["visible\n"] and outcome.printed == "visible\n" and outcome.status == "fail" and outcome.hidden
+
+
+def test_a_wire_past_its_deadline_asks_nothing():
+    kernel = FakeKernel({"answer": 1})
+    wire = _Wire(kernel, 0.0)
+    with pytest.raises(CellTimeout):
+        wire.ask({"op": "lookup", "name": "answer"})
+    assert kernel.requests == []
+
+
 def test_a_test_cell_splits_into_visible_and_hidden_parts():
     visible, hidden = split_hidden("a = 1\n### BEGIN HIDDEN TESTS\nb = 2\n### END HIDDEN TESTS\nc = 3")
     assert visible == "a = 1\nc = 3" and hidden == "b = 2"
@@ -112,3 +321,39 @@ result = build()
     assert list(functions) == ["build"]
     assert functions["build"].startswith("def build():") and "learner_side" not in functions["build"]
     assert "__define_learner_side__" in _free_names(tree)
+
+
+# --- the judge process: a test's checking runs under the learner's limits, apart from the worker -------------------
+class JudgedKernel(FakeKernel):
+    """What run_in_judge needs of a LearnerKernel: its limits, and raw replies."""
+
+    class limits:
+        memory_bytes = int(1.5 * 2 ** 30)
+
+    def request_text(self, request: dict, timeout: float) -> str:
+        return self(request, timeout)
+
+
+def test_the_judge_process_contains_memory_and_time_bombs_and_is_replaced():
+    from autograde.judge_process import run_in_judge, stop_judge
+
+    kernel = JudgedKernel({"answer": list(range(900_000))})
+    try:
+        outcome = run_in_judge("print('hello')\nfrom cnnbook.checks import check_value\n"
+                               "check_value('len(answer)', len(answer), 900_000)", kernel, 30, ["answer"])
+        assert (outcome.status, outcome.printed) == ("pass", "hello\n"), outcome
+        started = time.monotonic()
+        outcome = run_in_judge("pairs = [(a, b) for a in answer for b in answer if a < b]", kernel, 60, ["answer"])
+        assert outcome.status == "fail" and outcome.message.startswith("the test ran out of memory"), outcome
+        assert time.monotonic() - started < 60
+        started = time.monotonic()
+        outcome = run_in_judge("print('visible')\n### BEGIN HIDDEN TESTS\nwhile True:\n    pass\n"
+                               "### END HIDDEN TESTS", kernel, 3, ["answer"])
+        assert outcome.status == "timeout" and outcome.printed == "visible\n", outcome
+        # stopped near its 3 s limit; the time also covers starting a new judge (the last one ran out of
+        # memory), which imports torch: seconds on a busy 2-core machine
+        assert time.monotonic() - started < 3 + 30
+        outcome = run_in_judge("assert len(answer) == 900_000", kernel, 30, ["answer"])
+        assert outcome.status == "pass", outcome
+    finally:
+        stop_judge()

@@ -1,0 +1,369 @@
+"""The judge process: where a lesson's test code runs, apart from the worker, under a memory and a time limit.
+
+A test checks a learner's answer in the grader (see :mod:`autograde.judge`), and that checking can be made huge
+or slow by what the learner returns (an object a test iterates over forever, a quadratic case). So it never runs
+in the worker: each worker keeps one judge process, a fresh interpreter (spawned, never forked: the worker has
+zmq and torch threads) that imports numpy, torch and cnnbook once and is reused for every test of every
+submission the worker grades. The judge runs under RLIMIT_AS (the learner's memory limit); the worker gives each
+test the learner's time limit. When the test needs the learner's kernel, the judge sends the request to the worker,
+which asks the kernel and hands back the raw reply text (parsed in the judge, under its limit). If the judge
+passes the deadline or dies (out of memory), the worker kills it, starts another for the next test and reports
+that one test as failed: the batch, the other tests and the worker itself are untouched.
+
+Messages on the two pipes: a 4-byte length, a JSON header, and for a reply an 8-byte length and the raw text.
+Nothing is ever unpickled.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+from .judge import OUT_OF_MEMORY, TestOutcome
+from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError
+from .plain import TooLarge
+
+START_SECONDS = 180          # importing torch on a busy 2-core machine can take a while
+GRACE_SECONDS = 2.0          # the judge reports its own timeout first; the worker kills it after this
+OUT_OF_MEMORY_EXIT = 3
+_HEADER = struct.Struct("!I")
+_PAYLOAD = struct.Struct("!Q")
+_MAX_HEADER = 64 * 2 ** 20
+
+
+class JudgeGone(Exception):
+    """The judge process ended or stopped answering."""
+
+
+# -- framing ------------------------------------------------------------------------------------------------
+def _write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
+    view = memoryview(data)
+    while view:
+        if deadline is not None:           # the worker never blocks on a judge that stopped reading
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError
+        written = os.write(fd, view[:2 ** 16] if deadline is not None else view)
+        view = view[written:]
+
+
+def _send(fd: int, header: dict, payload: bytes | None = None, deadline: float | None = None) -> None:
+    head = json.dumps(header).encode()
+    _write_all(fd, _HEADER.pack(len(head)) + head, deadline)
+    if payload is not None:
+        _write_all(fd, _PAYLOAD.pack(len(payload)), deadline)
+        _write_all(fd, payload, deadline)
+
+
+def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(n - got, 4 * 2 ** 20))
+        if not chunk:
+            raise JudgeGone("the other end closed the pipe")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int, deadline: float | None = None, with_payload: bool = False) -> tuple[dict, bytes | None]:
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+    if size > _MAX_HEADER:
+        raise JudgeGone("a message header larger than expected")
+    header = json.loads(_read_exactly(fd, size, deadline))
+    payload = None
+    if with_payload and header.get("payload"):
+        (length,) = _PAYLOAD.unpack(_read_exactly(fd, _PAYLOAD.size, deadline))
+        payload = _read_exactly(fd, length, deadline)
+    return header, payload
+
+
+# -- the worker's side ----------------------------------------------------------------------------------------
+class JudgeProcess:
+    """One judge process, owned by one worker; replaced whenever it dies, runs out of time or of memory."""
+
+    def __init__(self, memory_bytes: int):
+        self.memory_bytes = memory_bytes
+        to_judge_r, self.to_judge = os.pipe()
+        self.from_judge, from_judge_w = os.pipe()
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "agg", "PYTHONUNBUFFERED": "1"}
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "autograde.judge_process", str(to_judge_r), str(from_judge_w),
+                 str(memory_bytes)],
+                pass_fds=(to_judge_r, from_judge_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=env, close_fds=True, start_new_session=True)
+        finally:
+            os.close(to_judge_r)
+            os.close(from_judge_w)
+        try:
+            header, _ = _receive(self.from_judge, time.monotonic() + START_SECONDS)
+        except (TimeoutError, JudgeGone, ValueError) as err:
+            self.kill()
+            raise JudgeGone(f"the judge process did not start ({type(err).__name__})") from None
+        if header.get("op") != "ready":
+            self.kill()
+            raise JudgeGone(f"the judge process did not start: {str(header.get('error', header))[:500]}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)     # its own session: nothing it started survives
+            except OSError:
+                self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self.to_judge, self.from_judge):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.to_judge = self.from_judge = -1
+
+    def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str]) -> tuple[TestOutcome, bool]:
+        """Run one test; returns (outcome, whether this judge may be used again)."""
+        deadline = time.monotonic() + seconds + GRACE_SECONDS
+        printed, hidden = "", False
+        try:
+            _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names})
+        except OSError:
+            raise JudgeGone("the judge process was gone before the test started") from None
+        while True:
+            try:
+                message, _ = _receive(self.from_judge, deadline)
+                op = message.get("op")
+                if op == "ask":
+                    self._answer(kernel, message, deadline)
+                    continue
+            except TimeoutError:
+                self.kill()
+                return TestOutcome("timeout", f"checking your answer ran past the test's {seconds:g} s limit "
+                                   "(a very slow or endless answer?)", printed, hidden), False
+            except (JudgeGone, ValueError, OSError):
+                last = self._last_word()        # it may have reported the test before it went
+                if last is not None:
+                    self.kill()
+                    return last, False
+                code = self._ended()
+                # Under its memory limit the judge raises MemoryError (exit 3), or a library it called gives
+                # up with a signal (an abort or a crash where an allocation failed).
+                message = OUT_OF_MEMORY + "." if code == OUT_OF_MEMORY_EXIT or (code or 0) < 0 else \
+                    f"the grader's judge process ended while checking your answer (exit code {code})."
+                return TestOutcome("fail", message, printed, hidden), False
+            if op == "visible-done":
+                printed, hidden = str(message.get("printed", "")), True
+            elif op == "done":
+                return _outcome(message), bool(message.get("reusable", True))
+            else:
+                self.kill()
+                return TestOutcome("grader-error", f"the judge process sent {op!r}", printed, hidden), False
+
+    def _last_word(self) -> TestOutcome | None:
+        """The outcome the judge sent before its pipe broke, if it sent one."""
+        try:
+            while True:
+                message, _ = _receive(self.from_judge, time.monotonic() + 1)
+                if message.get("op") == "done":
+                    return _outcome(message)
+        except (TimeoutError, JudgeGone, ValueError, OSError):
+            return None
+
+    def _answer(self, kernel: LearnerKernel, message: dict, deadline: float) -> None:
+        timeout = min(float(message.get("timeout", 0)), deadline - GRACE_SECONDS - time.monotonic())
+        try:
+            if timeout <= 0:
+                raise CellTimeout("this test ran past its time limit (an infinite loop?)")
+            text = kernel.request_text(message["request"], timeout)
+        except CellTimeout as err:
+            _send(self.to_judge, {"raise": "CellTimeout", "message": str(err)}, deadline=deadline)
+        except KernelDied as err:
+            _send(self.to_judge, {"raise": "KernelDied", "message": str(err)}, deadline=deadline)
+        except TooLarge as err:
+            _send(self.to_judge, {"raise": "TooLarge", "message": str(err)}, deadline=deadline)
+        except RemoteError as err:
+            _send(self.to_judge, {"raise": "RemoteError", "kind": err.kind, "message": err.remote_message,
+                                  "where": err.where}, deadline=deadline)
+        else:
+            _send(self.to_judge, {"payload": True}, text.encode("utf-8", "surrogatepass"), deadline=deadline)
+
+    def _ended(self) -> int | None:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        return code
+
+
+def _outcome(message: dict) -> TestOutcome:
+    outcome = message.get("outcome", {}) if type(message.get("outcome")) is dict else {}
+    return TestOutcome(str(outcome.get("status", "grader-error")), str(outcome.get("message", "")),
+                       str(outcome.get("printed", "")), bool(outcome.get("hidden", False)))
+
+
+_judge: JudgeProcess | None = None
+
+
+def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str]) -> TestOutcome:
+    """Run a test in this worker's judge process (started, or replaced, as needed)."""
+    global _judge
+    memory = int(kernel.limits.memory_bytes)
+    if _judge is not None and (not _judge.alive() or _judge.memory_bytes != memory):
+        _judge.kill()
+        _judge = None
+    for attempt in range(2):
+        if _judge is None:
+            try:
+                _judge = JudgeProcess(memory)
+            except JudgeGone as err:
+                return TestOutcome("grader-error", str(err))
+        try:
+            outcome, reusable = _judge.run(source, kernel, seconds, names)
+            break
+        except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
+            _judge.kill()
+            _judge = None
+            if attempt:
+                return TestOutcome("grader-error", str(err))
+    if not reusable:
+        _judge.kill()
+        _judge = None
+    return outcome
+
+
+def stop_judge() -> None:
+    global _judge
+    if _judge is not None:
+        _judge.kill()
+        _judge = None
+
+
+atexit.register(stop_judge)
+
+
+# -- the judge's side -----------------------------------------------------------------------------------------
+class _Pipe:
+    """The judge's end: one request out, one reply in. Test code that traces or interrupts Python (a test
+    counting the lines a call runs with sys.settrace) must neither count nor cut this exchange: tracing is off
+    while it runs, and an exchange cut in the middle leaves the pipe ``broken`` (the judge then ends)."""
+
+    def __init__(self, inbox: int, outbox: int):
+        self.inbox, self.outbox = inbox, outbox
+        self.broken = False
+
+    def transport(self, request: dict, seconds: float) -> str:
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        try:
+            if self.broken:
+                raise JudgeGone("an earlier exchange with the worker was cut off")
+            self.broken = True
+            _send(self.outbox, {"op": "ask", "request": request, "timeout": seconds})
+            header, payload = _receive(self.inbox, with_payload=True)
+            self.broken = False
+        finally:
+            sys.settrace(tracer)
+        kind = header.get("raise")
+        if kind == "CellTimeout":
+            raise CellTimeout(str(header.get("message", "")))
+        if kind == "KernelDied":
+            raise KernelDied(str(header.get("message", "")))
+        if kind == "TooLarge":
+            raise TooLarge(str(header.get("message", "")))
+        if kind == "RemoteError":
+            raise RemoteError(str(header.get("kind", "Error")), str(header.get("message", "")),
+                              str(header.get("where", "")))
+        return (payload or b"").decode("utf-8", "surrogatepass")
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001, S110 - not Linux: the closed pipe still ends the loop
+        pass
+
+
+def _limit(memory: int) -> int:
+    """The learner's memory limit, but never less than what the judge already holds (numpy, torch and cnnbook
+    take some 0.6 GiB of address space) plus 256 MiB to check in: a tiny --memory must not fail every test."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError):
+        return memory
+    return max(memory, size + 256 * 2 ** 20)
+
+
+def main(argv: list[str]) -> int:
+    inbox, outbox, memory = int(argv[0]), int(argv[1]), int(argv[2])
+    _die_with_parent()
+    pipe = _Pipe(inbox, outbox)
+    try:
+        import warnings
+
+        import numpy  # noqa: F401 - imported once, before the memory limit, for every test to come
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import torch
+
+            import cnnbook.checks
+            import cnnbook.data  # noqa: F401
+        torch.set_num_threads(1)
+        import resource
+
+        from .judge import run_here
+
+        resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
+    except Exception as err:  # noqa: BLE001 - reported to the worker, which reports a grader-error
+        _send(outbox, {"op": "failed", "error": f"{type(err).__name__}: {err}"})
+        return 1
+    _send(outbox, {"op": "ready"})
+    while True:
+        try:
+            header, _ = _receive(inbox)
+        except (JudgeGone, OSError):
+            return 0
+        if header.get("op") != "test":
+            return 1
+        reusable = True
+        try:
+            outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
+                               list(header.get("names", [])),
+                               on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}))
+        except MemoryError:
+            outcome = TestOutcome("fail", OUT_OF_MEMORY + ".")
+        if outcome.message.startswith(OUT_OF_MEMORY) or pipe.broken:
+            reusable = False              # start afresh: what filled the memory may still hold some of it
+        try:
+            _send(outbox, {"op": "done", "reusable": reusable,
+                           "outcome": {"status": outcome.status, "message": outcome.message,
+                                       "printed": outcome.printed, "hidden": outcome.hidden}})
+        except MemoryError:
+            return OUT_OF_MEMORY_EXIT
+        if not reusable:
+            return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except MemoryError:
+        os._exit(OUT_OF_MEMORY_EXIT)
