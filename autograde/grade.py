@@ -3,7 +3,10 @@
 Input: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (nbgrader's submitted/ layout), or a flat folder or a
 .zip of ``<student>_<NN_slug>.ipynb`` files as an LMS exports them. Each submission is graded by
 :func:`autograde.runner.grade_submission` in a worker (local processes, or a Dask cluster); this process
-alone writes the gradebook and OUT, so SQLite is never written by two processes at once.
+alone writes the gradebook and OUT, so SQLite is never written by two processes at once. A failure of the
+grading machine (a kernel that cannot start, a dead worker) is retried once, then is a ``grader-error``, which
+is never a grade and never final: the next run grades it again. Only what this run graded is written to the
+gradebook, keeping what the instructor entered by hand (see :func:`record`).
 
 OUT/ holds grades.csv, flagged.md, feedback/<student>/<NN_slug>.html, autograded/ (for formgrader),
 results/ (one JSON per submission: the resume record) and gradebook.db unless --db names another.
@@ -363,8 +366,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     if stopped:
         graded_now = done - reused
         raise GradingStopped(stopped[0], stopped[1],
-                             f"{stopped[0]}: stopped after {graded_now} of {total - reused} submissions to grade; "
-                             f"the finished ones are kept in {out}; run the same command again to resume")
+                             f"{stopped[0]}: {graded_now} of {total - reused} submissions to grade were finished "
+                             f"and are kept in {out}; run the same command again to resume")
     return rows
 
 
@@ -397,7 +400,7 @@ def _stop_on_sigterm():
         return
 
     def stop(signum, frame):
-        raise GradingStopped("stopped (SIGTERM)", 128 + signum, "stopped (SIGTERM)")
+        raise GradingStopped("stopped by SIGTERM", 128 + signum, "stopped by SIGTERM")
 
     before = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, stop)
     try:
