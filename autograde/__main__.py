@@ -33,7 +33,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import grade_batch, main_summary
+    from .grade import GradingStopped, grade_batch, main_summary
     from .sandbox import bubblewrap_works
 
     if not args.no_sandbox and not bubblewrap_works():
@@ -43,11 +43,15 @@ def cmd_grade(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     out = Path(args.out)
-    rows = grade_batch(Path(args.submissions), out, db_url=args.db, workers=args.workers,
-                       cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
-                       dask=args.dask, roster=Path(args.roster) if args.roster else None,
-                       solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
-                       progress=lambda line: print(line, flush=True))
+    try:
+        rows = grade_batch(Path(args.submissions), out, db_url=args.db, workers=args.workers,
+                           cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
+                           dask=args.dask, roster=Path(args.roster) if args.roster else None,
+                           solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
+                           students=args.student, force=args.force, progress=lambda line: print(line, flush=True))
+    except GradingStopped as stop:
+        print(stop, file=sys.stderr, flush=True)
+        return stop.exit_code
     print(main_summary(rows, out))
     for row in rows:
         if row.status != "graded":
@@ -90,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "course's solutions/)")
     p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "
                                                              "submissions only)")
+    p.add_argument("--student", action="append", metavar="NAME",
+                   help="grade only this student (repeatable), again even if nothing changed; grades.csv still "
+                        "lists everyone graded into OUT")
+    p.add_argument("--force", action="store_true", help="grade again even what was graded before and has not "
+                                                        "changed (manual grades in the gradebook are kept)")
     p.set_defaults(func=cmd_grade)
     return parser
 
@@ -101,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, NotebookProblem) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -3,27 +3,34 @@
 Input: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (nbgrader's submitted/ layout), or a flat folder or a
 .zip of ``<student>_<NN_slug>.ipynb`` files as an LMS exports them. Each submission is graded by
 :func:`autograde.runner.grade_submission` in a worker (local processes, or a Dask cluster); this process
-alone writes the gradebook and OUT, so SQLite is never written by two processes at once.
+alone writes the gradebook and OUT, so SQLite is never written by two processes at once. A failure of the
+grading machine (a kernel that cannot start, a dead worker) is retried once, then is a ``grader-error``, which
+is never a grade and never final: the next run grades it again. Only what this run graded is written to the
+gradebook, keeping what the instructor entered by hand (see :func:`record`).
 
 OUT/ holds grades.csv, flagged.md, feedback/<student>/<NN_slug>.html, autograded/ (for formgrader),
 results/ (one JSON per submission: the resume record) and gradebook.db unless --db names another.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import html
 import json
 import os
 import shutil
+import signal
+import threading
 import time
+import uuid
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import connection, get_context
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
 from .collect import Submission, find_submissions, read_roster
 from .report import csv_safe, write_class_reports
@@ -52,7 +59,10 @@ FLAG_MEANING = {
                  "AST transformers...): it cannot change a verdict here, but look at it",
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
     "process-tricks": "the code uses os._exit, fork, signals, subprocesses, sockets or ctypes",
-    "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner)",
+    "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner); "
+                    "the next run grades this submission again",
+    "manual-grade-reset": "the notebook changed since you overrode an autograded test by hand: the override "
+                          "was cleared (the old value is in results/); hand-graded answers and comments were kept",
     "disk-limit": "a cell wrote more than 64 MiB into the kernel's host folder; the kernel was replaced",
     "stale-worker": "the worker that got this submission has another version of the course: not graded; update "
                     "the worker and run the same command again",
@@ -108,29 +118,72 @@ def register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float]
 
 
 def record(db_url: str, result: dict) -> None:
-    """Write one result into the gradebook in a single transaction; a failed grade removes any old one."""
+    """Write one result that was graded in this run into the gradebook, in one transaction.
+
+    What an instructor entered in formgrader survives: comments always; manual scores of hand-graded cells
+    always (if the notebook changed they are kept and marked for review again); a manual override of an
+    autograded test is kept while the notebook is the one it was given for, and cleared with the flag
+    ``manual-grade-reset`` when the notebook changed (``result["notebook_changed"]``, set by the batch).
+    A grader-error never changes the gradebook. A missing or unreadable notebook removes the submission,
+    unless it holds manual work: then its tests score 0 and the manual work stays.
+    """
+    if result["status"] == "grader-error":
+        return                              # an infrastructure failure is never a learner's grade
+    changed = result.get("notebook_changed", True)
+    tests = {t["grade_id"]: t for t in result.get("tests", [])}
+    reset = []
     with Gradebook(db_url) as gb:
         if result["status"] != "graded":
             try:
-                gb.remove_submission(result["lesson"], result["student"])
+                sub = gb.find_submission(result["lesson"], result["student"])
             except MissingEntry:
-                pass
-            return
-        gb.update_or_create_student(result["student"])
-        try:
-            sub = gb.find_submission(result["lesson"], result["student"])
-        except MissingEntry:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")      # nbgrader's own add_submission warns about autoflush
-                sub = gb.add_submission(result["lesson"], result["student"])
-        points = {t["grade_id"]: t["points"] for t in result["tests"]}
+                return
+            if not _has_manual_work(sub):
+                gb.remove_submission(result["lesson"], result["student"])
+                return
+            tests = {g.name: {"points": 0.0, "status": "not-run"} for nb in sub.notebooks for g in nb.grades
+                     if g.cell_type == "code"}
+            changed = True
+        else:
+            gb.update_or_create_student(result["student"])
+            try:
+                sub = gb.find_submission(result["lesson"], result["student"])
+            except MissingEntry:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")      # nbgrader's own add_submission warns about autoflush
+                    sub = gb.add_submission(result["lesson"], result["student"])
         for notebook in sub.notebooks:
             for grade in notebook.grades:
-                if grade.name in points:
-                    grade.auto_score = points[grade.name]
+                test = tests.get(grade.name)
+                if test is None:                         # graded by hand (a written answer)
+                    if changed and grade.manual_score is not None:
+                        grade.needs_manual_grade = True  # score and comment kept; look at the new answer
+                    continue
+                # A test the grader could not run is left to the instructor, never scored 0 by us.
+                broken = test["status"] == "grader-error"
+                grade.auto_score = None if broken else test["points"]
+                if changed and grade.manual_score is not None:
+                    reset.append(f"{grade.name} (was {grade.manual_score:g})")
                     grade.manual_score = None
-                    grade.needs_manual_grade = False
+                grade.needs_manual_grade = broken and grade.manual_score is None
         gb.db.commit()
+    if reset:
+        result["flags"] = sorted(set(result.get("flags", [])) | {"manual-grade-reset"})
+        result["manual_grade_reset"] = reset
+
+
+def _absent_from(db_url: str, results: list[dict]) -> list[dict]:
+    """The results that have no submission in the gradebook at all (nothing there to overwrite)."""
+    if not results:
+        return []
+    with Gradebook(db_url) as gb:
+        have = {(s.student_id, s.assignment.name) for s in gb.db.query(SubmittedAssignment)}
+    return [r for r in results if (r["student"], r["lesson"]) not in have]
+
+
+def _has_manual_work(sub) -> bool:
+    return any(g.manual_score is not None for nb in sub.notebooks for g in nb.grades) or any(
+        (c.manual_comment or "").strip() for nb in sub.notebooks for c in nb.comments)
 
 
 # --- the batch -----------------------------------------------------------------------------------------
@@ -155,17 +208,60 @@ def _missing_result(sub: Submission) -> dict:
             "tests": [], "detail": sub.note, "score": 0.0, "notebook": None}
 
 
+# Statuses only the learner's own notebook can cause. Any other status (grader-error, or one this version does
+# not know) is never final: a resumed run grades that submission again.
+LEARNER_STATUSES = {"graded", "missing", "invalid-notebook"}
+# Tries per submission in one run when the grading machine fails (kernel did not start, worker died).
+ATTEMPTS = 2
+
+
+class GradingStopped(Exception):
+    """The batch was stopped (Ctrl-C, SIGTERM). Finished results are kept in OUT; the next run resumes."""
+
+    def __init__(self, how: str, exit_code: int, message: str):
+        super().__init__(message)
+        self.how = how
+        self.exit_code = exit_code
+
+
+def _final(result: dict) -> bool:
+    """A stored result that a resumed run may keep: a learner status and every test decided."""
+    return (result.get("status") in LEARNER_STATUSES and "grader-error" not in result.get("flags", [])
+            and all(t.get("status") != "grader-error" for t in result.get("tests", [])))
+
+
+@dataclass
+class _Job:
+    task: dict
+    sub: Submission
+    stamp: dict
+    attempt: int = 1
+
+
 def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
                 cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
                 dask: str | None = None, solutions: Path = SOLUTIONS, roster: Path | None = None,
+                students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
                 progress=print) -> list[GradeRow]:
-    """Grade every submission in ``source`` against the lessons in ``solutions``; write OUT; return the rows."""
+    """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
+
+    A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
+    unless ``force`` or its student is in ``students`` (which also limits the batch to those students).
+    The returned rows, grades.csv and flagged.md cover every result in OUT/results/, not only this batch.
+    ``faults`` (student -> "kernel-start", "kernel-start-once", "kill-worker", "kill-worker-once") is a hook
+    for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
+    """
     out.mkdir(parents=True, exist_ok=True)
     sweep_stale_cgroups()
     work = out / ".work"
     intake = find_submissions(source, work, all_lessons(solutions), read_roster(roster))
     intake.write(out / "intake.csv")
     subs = intake.submissions
+    if students:
+        unknown = sorted(set(students) - {s.student for s in subs})
+        if unknown:
+            raise UsageError(f"no submissions of {', '.join(unknown)} in {source}.")
+        subs = [s for s in subs if s.student in students]
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
     max_scores = register(lessons, db_url, work)
@@ -174,8 +270,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     limits = {"memory_bytes": int(memory_gib * 2 ** 30), "cell_seconds": float(cell_timeout),
               "submission_seconds": float(max(120, cell_timeout * 20))}
 
-    results: dict[tuple[str, str], dict] = {}
-    todo, missing = [], []
+    previous: dict[tuple[str, str], dict] = {}
+    reused = 0
+    resumed: list[dict] = []
+    queue: deque[_Job] = deque()
+    missing = []
     for sub in subs:
         key = (sub.student, sub.lesson.slug)
         stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson),
@@ -183,12 +282,15 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
         if saved.is_file():
             try:
-                previous = json.loads(saved.read_text(encoding="utf-8"))
-                if previous.get("stamp") == stamp:
-                    results[key] = previous          # resumed: graded before, nothing changed since
-                    continue
+                previous[key] = json.loads(saved.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 pass
+        old = previous.get(key)
+        if old and old.get("stamp") == stamp and _final(old) and not force and not students:
+            reused += 1                 # graded before, nothing changed since: results/ and the gradebook stay
+            if old["status"] == "graded":
+                resumed.append(old)
+            continue
         if sub.path is None:
             missing.append((sub, stamp))
             continue
@@ -196,84 +298,317 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         solutions_dir = sub.lesson.solutions
         if solutions_dir.is_relative_to(ROOT):
             solutions_dir = solutions_dir.relative_to(ROOT)
-        todo.append(({"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
-                      "path": str(sub.path.resolve()),
-                      "limits": limits, "sandbox": sandbox, "threads": max(1, cores // workers),
-                      "fingerprint": stamp["project"]}, sub, stamp))
+        task = {"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
+                "path": str(sub.path.resolve()), "limits": limits, "sandbox": sandbox,
+                "threads": max(1, cores // workers), "attempt": 1, "fingerprint": stamp["project"]}
+        if faults and sub.student in faults:
+            task["fault"] = faults[sub.student]
+        queue.append(_Job(task, sub, stamp))
 
     total = len(subs)
-    reused = len(results)
-    for result in results.values():
-        record(db_url, result)            # make sure the gradebook agrees with what was resumed
+    for result in _absent_from(db_url, resumed):
+        record(db_url, {**result, "notebook_changed": False})   # a new gradebook (--db) gets what was graded
     if reused:
         progress(f"resuming: {reused} of {total} submissions were graded before and have not changed")
     started = time.monotonic()
     done = reused
+    to_run = len(queue)             # what the ETA counts: submissions a worker grades, never missing ones
+    ran = 0
 
     def finish(result: dict, sub: Submission, stamp: dict) -> None:
         nonlocal done
+        key = (sub.student, sub.lesson.slug)
         result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
         result["stamp"] = stamp
+        result["lesson_max_score"] = max_scores[sub.lesson.slug]
+        # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
+        old = previous.get(key) or {}
+        old_recorded = old.get("gradebook_submission",
+                               old.get("stamp", {}).get("submission") if old.get("status") in LEARNER_STATUSES
+                               else None)
+        result["notebook_changed"] = old_recorded != stamp["submission"]
+        result["gradebook_submission"] = old_recorded if result["status"] == "grader-error" else stamp["submission"]
         _save(out, db_url, result)
-        results[(sub.student, sub.lesson.slug)] = result
         done += 1
-        eta = (time.monotonic() - started) / (done - reused) * (total - done)
+        if ran:
+            eta = (time.monotonic() - started) / ran * (to_run - ran)
+            where = f"[{done}/{total}, ~{eta:.0f}s left]"
+        else:
+            where = f"[{done}/{total}]"
         note = f" [{', '.join(result['flags'])}]" if result["flags"] else ""
-        progress(f"[{done}/{total}, ~{eta:.0f}s left] {sub.student} {sub.lesson.slug}: {result['status']} "
+        progress(f"{where} {sub.student} {sub.lesson.slug}: {result['status']} "
                  f"{result['score']:g}/{max_scores[sub.lesson.slug]:g}{note}")
 
-    for sub, stamp in missing:
-        finish(_missing_result(sub), sub, stamp)
-    if dask:
-        _run_dask(dask, todo, finish)
-    elif workers == 1 or len(todo) <= 1:
-        for task, sub, stamp in todo:
-            finish(grade_submission(task), sub, stamp)
-    else:
-        _run_local(workers, todo, finish)
+    def settle(job: _Job, result: dict) -> _Job | None:
+        """A worker's answer: final, or (for a failure of the grading machine) the job to try once more."""
+        nonlocal ran, to_run
+        ran += 1
+        if result.get("status") == "grader-error":
+            first = (result.get("detail") or "").strip().splitlines()[:1]
+            if job.attempt < ATTEMPTS:
+                to_run += 1
+                progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {first[0] if first else 'grader-error'}")
+                return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1)
+            lines = (result.get("detail") or "grader-error").strip().splitlines()
+            lines[0] += f" (tried {job.attempt} times in this run; the next run grades it again)"
+            result["detail"] = "\n".join(lines)
+        finish(result, job.sub, job.stamp)
+        return None
 
+    stopped = None
+    with _stop_on_sigterm():
+        try:
+            for sub, stamp in missing:
+                finish(_missing_result(sub), sub, stamp)
+            if queue and dask:
+                _run_dask(dask, queue, settle)
+            elif queue:
+                _run_local(workers, queue, settle)
+        except KeyboardInterrupt:
+            stopped = ("interrupted (Ctrl-C)", 130)
+        except GradingStopped as err:
+            stopped = (err.how, err.exit_code)
+
+    rows = rebuild_reports(out, max_scores)
+    shutil.rmtree(work, ignore_errors=True)
+    if stopped:
+        graded_now = done - reused
+        raise GradingStopped(stopped[0], stopped[1],
+                             f"{stopped[0]}: {graded_now} of {total - reused} submissions to grade were finished "
+                             f"and are kept in {out}; run the same command again to resume")
+    return rows
+
+
+def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None) -> list[GradeRow]:
+    """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into OUT)."""
     rows = []
-    for sub in subs:
-        result = results[(sub.student, sub.lesson.slug)]
-        rows.append(GradeRow(sub.student, sub.lesson.slug, float(result.get("score", 0)),
-                             max_scores[sub.lesson.slug], result["status"], list(result.get("flags", [])),
+    for path in sorted((out / "results").glob("*/*.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(result, dict):
+            continue
+        slug = path.stem
+        max_score = (max_scores or {}).get(slug, result.get("lesson_max_score", result.get("max_score", 0)))
+        rows.append(GradeRow(path.parent.name, slug, float(result.get("score", 0)), float(max_score),
+                             str(result.get("status", "grader-error")), list(result.get("flags", [])),
                              result.get("detail", "")))
     write_csv(rows, out / "grades.csv")
     write_flagged(rows, out / "flagged.md")
     write_class_reports(out)
-    shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
-def _run_local(workers: int, todo: list, finish) -> None:
-    # spawn: workers start clean (no inherited threads or sockets of this process).
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(grade_submission, task): (sub, stamp) for task, sub, stamp in todo}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                sub, stamp = pending.pop(future)
-                finish(_result_of(future, sub), sub, stamp)
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM raises GradingStopped in the main thread (Ctrl-C raises KeyboardInterrupt as always)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise GradingStopped("stopped by SIGTERM", 128 + signum, "stopped by SIGTERM")
+
+    before = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
 
 
-def _run_dask(address: str, todo: list, finish) -> None:
+def _quiet_signals():
+    """While stopping: a second Ctrl-C or SIGTERM must not cut the clean-up short."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+# --- workers -------------------------------------------------------------------------------------------
+
+def _worker_main(conn, parent: int) -> None:
+    """A grading worker: grades the tasks the batch sends, one at a time, until told to stop."""
+    _die_with_parent(parent)
+    # Ctrl-C in a terminal reaches the whole process group: the batch decides when its workers stop.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)           # unwinds grade_submission: its kernel and sandbox are removed
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        fault = task.get("fault", "")
+        if fault == "kill-worker" or (fault == "kill-worker-once" and task.get("attempt", 1) == 1):
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook (grade_batch(faults=...) only)
+        try:
+            result = grade_submission(task)
+        except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
+            result = _error_result(task["student"], task["lesson"], f"the grading worker failed: "
+                                                                    f"{type(err).__name__}: {err}")
+        conn.send(result)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this worker when the batch process dies, even by SIGKILL (its kernel goes with it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        raise SystemExit(0)
+
+
+def _error_result(student: str, lesson: str, detail: str) -> dict:
+    return {"student": student, "lesson": lesson, "status": "grader-error", "flags": [], "tests": [],
+            "score": 0.0, "notebook": None, "detail": detail}
+
+
+def _died(job: _Job, exitcode: int | None) -> dict:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+        if exitcode == -signal.SIGKILL:
+            how += ": the out-of-memory killer, or a person"
+    else:
+        how = f"exit code {exitcode}"
+    return _error_result(job.sub.student, job.sub.lesson.slug,
+                         f"the grading worker process died while grading this submission ({how})")
+
+
+@dataclass
+class _Worker:
+    process: object
+    conn: object
+    job: _Job | None = None
+
+
+class _LocalWorkers:
+    """Worker processes (spawned: they start clean), each grading one submission at a time.
+
+    A worker that dies costs only the submission it was grading (retried once by the batch); a new worker
+    takes its place. Unlike a ProcessPoolExecutor, one death never breaks the others' work.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.ctx = get_context("spawn")
+        self.workers: list[_Worker] = []
+
+    def _spawn(self) -> _Worker:
+        mine, theirs = self.ctx.Pipe()
+        process = self.ctx.Process(target=_worker_main, args=(theirs, os.getpid()), name="autograde-worker",
+                                   daemon=True)
+        process.start()
+        theirs.close()
+        worker = _Worker(process, mine)
+        self.workers.append(worker)
+        return worker
+
+    def run(self, queue: deque, settle) -> None:
+        try:
+            while queue or any(w.job for w in self.workers):
+                while queue:
+                    worker = next((w for w in self.workers if w.job is None), None)
+                    if worker is None and len(self.workers) < self.size:
+                        worker = self._spawn()
+                    if worker is None:
+                        break
+                    worker.job = queue.popleft()
+                    try:
+                        worker.conn.send(worker.job.task)
+                    except OSError:
+                        pass                # a worker that died idle: seen below as a death
+                busy = [w for w in self.workers if w.job]
+                ready = connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                for worker in busy:
+                    if worker.conn not in ready and worker.process.sentinel not in ready:
+                        continue
+                    result = None
+                    try:
+                        if worker.conn.poll():
+                            result = worker.conn.recv()
+                    except (EOFError, OSError):
+                        result = None
+                    if result is None:
+                        if worker.process.is_alive() and worker.process.sentinel not in ready:
+                            continue
+                        worker.process.join(5)
+                        result = _died(worker.job, worker.process.exitcode)
+                        worker.conn.close()
+                        self.workers.remove(worker)
+                    job, worker.job = worker.job, None
+                    again = settle(job, result)
+                    if again is not None:
+                        queue.append(again)
+        except BaseException:
+            _quiet_signals()
+            self.close(stop=True)
+            raise
+        self.close()
+
+    def close(self, stop: bool = False) -> None:
+        """Stop every worker: asked nicely (SIGTERM unwinds a grading, removing its kernel), then killed."""
+        for worker in self.workers:
+            try:
+                if stop:
+                    worker.process.terminate()
+                else:
+                    worker.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 20
+        for worker in self.workers:
+            worker.process.join(max(0.1, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(5)
+            worker.conn.close()
+        self.workers = []
+        sweep_stale_cgroups()
+
+
+def _run_local(workers: int, queue: deque, settle) -> None:
+    _LocalWorkers(workers).run(queue, settle)
+
+
+def _run_dask(address: str, queue: deque, settle) -> None:
     from distributed import Client, as_completed
 
     with Client(address, timeout="30s") as client:
-        futures = {client.submit(grade_submission, task, pure=False, key=f"grade-{sub.student}-{sub.lesson.slug}-"
-                                 f"{stamp['submission'][:12]}"): (sub, stamp) for task, sub, stamp in todo}
-        for future in as_completed(list(futures)):
-            sub, stamp = futures[future]
-            finish(_result_of(future, sub), sub, stamp)
+        def submit(job: _Job):
+            return client.submit(grade_submission, job.task, pure=False,
+                                 key=f"grade-{job.sub.student}-{job.sub.lesson.slug}-"
+                                     f"{job.stamp['submission'][:12]}-{job.attempt}-{uuid.uuid4().hex[:6]}")
+
+        futures = {submit(job): job for job in queue}
+        queue.clear()
+        pending = as_completed(list(futures))
+        for future in pending:
+            job = futures.pop(future)
+            again = settle(job, _result_of(future, job.sub))
+            if again is not None:
+                retry = submit(again)
+                futures[retry] = again
+                pending.add(retry)
 
 
 def _result_of(future, sub: Submission) -> dict:
     try:
         return future.result()
     except Exception as err:  # noqa: BLE001 - a lost worker costs one submission a retry, never the batch
-        return {"student": sub.student, "lesson": sub.lesson.slug, "status": "grader-error", "flags": [],
-                "tests": [], "score": 0.0, "notebook": None,
-                "detail": f"the grading worker failed: {type(err).__name__}: {err}"}
+        return _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
 
 
 def _save(out: Path, db_url: str, result: dict) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import re
 import socket
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -118,6 +119,10 @@ def fingerprint(lesson_source: Path) -> str:
     return hashlib.sha256((_code_fingerprint() + "\0").encode() + lesson_source.read_bytes()).hexdigest()
 
 
+class KernelStartFailed(Exception):
+    """The sandboxed kernel did not start before any learner code ran: an infrastructure failure."""
+
+
 def grade_submission(task: dict) -> dict:
     """Grade one notebook. ``task``: student, lesson, solutions, path, limits (dict), sandbox (bool), threads,
     and the coordinator's ``fingerprint`` of the project (optional)."""
@@ -145,6 +150,9 @@ def grade_submission(task: dict) -> dict:
         return result
     try:
         _grade(student, source, task, result)
+    except KernelStartFailed as err:          # the machine's fault: never the learner's grade; the batch retries
+        result.update(status="grader-error", detail=str(err))
+        result["tests"] = []
     except Exception:  # noqa: BLE001 - a bug of ours must not lose the batch either
         result.update(status="grader-error", detail=traceback.format_exc(limit=6))
         result["tests"] = []
@@ -170,8 +178,17 @@ def _grade(student, source, task: dict, result: dict) -> None:
     graded = copy.deepcopy(student)
     out_cells = []
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
+    if task.get("fault") == "kernel-start" or (task.get("fault") == "kernel-start-once"
+                                               and task.get("attempt", 1) == 1):
+        # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at once,
+        # as a broken sandbox would.
+        sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])
     try:
-        kernel.start()
+        try:
+            kernel.start()            # no learner code has run yet: a failure here is the grading machine's
+        except KernelDied as err:
+            raise KernelStartFailed(f"the learner's kernel could not be started (a fault of the grading machine, "
+                                    f"not of the submission): {err}") from None
         for kind, cell in steps:
             remaining = deadline - time.monotonic()
             if kind == "text":

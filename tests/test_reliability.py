@@ -1,0 +1,295 @@
+"""Never lose a grade: the grader's own failures, a dead worker, manual grades, partial runs and clean stops.
+
+Every test grades the grader's test lesson (tests/course/99_guard) for real: sandboxed kernels, worker processes,
+nbgrader's gradebook. Faults of the grading machine are forced through grade_batch(faults=...), a hook the CLI
+never sets and a submission cannot reach; a worker is also killed from outside, by its pid, as the OOM killer would.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograde.grade import grade_batch
+from autograde.lessons import ROOT
+from conftest import GUARD, GUARD_SOLUTIONS, answer_sources, solved, submission, write
+
+pytestmark = pytest.mark.slow
+
+SLUG = GUARD.slug
+FULL_AUTO = 4.0                     # group_max 2 + pool 1 + make_layer 1; why_pooling (1) is graded by hand
+WRONG_POOL = answer_sources(GUARD)["pool"].replace('"max"', '"nope"')
+
+
+def put(subs: Path, student: str, nb) -> None:
+    write(nb, subs / student / SLUG / f"{SLUG}.ipynb")
+
+
+def grades(out: Path) -> dict[str, dict]:
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def gradebook_scores(out: Path) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        return {s.student_id: s.score for s in gb.assignment_submissions(SLUG)}
+
+
+def run(subs: Path, out: Path, **kwargs) -> tuple[list, list[str]]:
+    lines: list[str] = []
+    rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=2, progress=lines.append, **kwargs)
+    return rows, lines
+
+
+def cli(subs: Path, out: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--solutions",
+                           str(GUARD_SOLUTIONS), "--workers", "2", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def graded_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("[")]
+
+
+def graded_students(text: str) -> list[str]:
+    """The students of the progress lines ("[3/6, ~9s left] carol 99_guard: graded 4/5"), in order."""
+    return [line.split("] ", 1)[1].split()[0] for line in graded_lines(text)]
+
+
+# --- processes, read from /proc --------------------------------------------------------------------------
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(ppid, state, start time) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), fields[0], fields[19]
+
+
+def descendants(root: int) -> dict[int, tuple[str, str]]:
+    """pid -> (start time, command line) of every process below ``root``."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
+            parents[int(entry.name)] = stat
+    found, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _state, start) in parents.items():
+            if ppid == parent and pid not in found:
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    cmd = ""
+                found[pid] = (start, cmd)
+                frontier.append(pid)
+    return found
+
+
+def still_running(snapshot: dict[int, tuple[str, str]]) -> list[str]:
+    alive = []
+    for pid, (start, cmd) in snapshot.items():
+        stat = _stat(pid)
+        if stat and stat[2] == start and stat[1] != "Z":
+            alive.append(f"{pid}: {cmd[:120]}")
+    return alive
+
+
+def busy_worker(root: int) -> int | None:
+    """A grading worker of ``root`` that has a kernel running under it right now."""
+    below = descendants(root)
+    for pid, (_start, cmd) in below.items():
+        if "spawn_main" in cmd and _stat(pid) and _stat(pid)[0] == root:
+            if any("ipykernel_launcher" in c for p, (_s, c) in descendants(pid).items()):
+                return pid
+    return None
+
+
+# --- tests -----------------------------------------------------------------------------------------------
+
+def test_failures_of_the_grading_machine_are_retried_and_never_a_grade(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "alice", solved(GUARD))
+    put(subs, "bob", submission(GUARD))
+    for student in ("carol", "dave", "erin", "frank"):
+        put(subs, student, solved(GUARD))
+    faults = {"carol": "kernel-start", "dave": "kill-worker",              # fail on both tries
+              "erin": "kernel-start-once", "frank": "kill-worker-once"}    # fail once, then grade
+    rows, lines = run(subs, out, faults=faults)
+    by = {r.student: r for r in rows}
+    assert {s: (r.status, r.score) for s, r in by.items()} == {
+        "alice": ("graded", FULL_AUTO), "bob": ("graded", 0.0), "carol": ("grader-error", 0.0),
+        "dave": ("grader-error", 0.0), "erin": ("graded", FULL_AUTO), "frank": ("graded", FULL_AUTO)}
+    assert "kernel could not be started" in by["carol"].detail and "tried 2 times" in by["carol"].detail
+    assert "worker process died" in by["dave"].detail and "SIGKILL" in by["dave"].detail
+    assert "tried 2 times" in by["dave"].detail
+    assert not by["erin"].flags and not by["frank"].flags          # a retried submission carries no trace of it
+    for student in ("carol", "dave", "erin", "frank"):
+        assert any(line.startswith(f"retrying {student} ") for line in lines), lines
+    # The record: no grade at all for what the machine could not grade (never a 0 in the gradebook).
+    assert gradebook_scores(out) == {"alice": FULL_AUTO, "bob": 0.0, "erin": FULL_AUTO, "frank": FULL_AUTO}
+    assert "grader-error" in (out / "flagged.md").read_text(encoding="utf-8")
+
+    # The next run (the machine healthy again) grades exactly the two grader-errors, to their real scores.
+    rows, lines = run(subs, out)
+    assert f"resuming: 4 of 6 submissions" in lines[0]
+    assert sorted(graded_students("\n".join(lines))) == ["carol", "dave"]
+    assert {r.student: (r.status, r.score) for r in rows if r.student in ("carol", "dave")} == {
+        "carol": ("graded", FULL_AUTO), "dave": ("graded", FULL_AUTO)}
+    assert gradebook_scores(out)["carol"] == FULL_AUTO == gradebook_scores(out)["dave"]
+
+
+def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    expected = {"ann": FULL_AUTO, "ben": 0.0, "cid": FULL_AUTO, "dan": 0.0, "eve": FULL_AUTO}
+    for student, score in expected.items():
+        put(subs, student, solved(GUARD) if score else submission(GUARD))
+    killed = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if line.startswith("[") and not killed:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not killed:
+                pid = busy_worker(os.getpid())
+                if pid:
+                    os.kill(pid, signal.SIGKILL)         # as the out-of-memory killer would, mid-grading
+                    killed.append(pid)
+                time.sleep(0.1)
+
+    lines: list[str] = []
+    rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=2, progress=progress)
+    assert killed, "no worker was grading when the first result came in"
+    assert any(line.startswith("retrying ") and "SIGKILL" in line for line in lines), lines
+    assert {r.student: (r.status, r.score) for r in rows} == {s: ("graded", v) for s, v in expected.items()}
+    assert gradebook_scores(out) == expected
+    ours = [cmd for _, cmd in descendants(os.getpid()).values()
+            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+    assert not ours, ours
+
+
+def test_manual_grades_and_comments_survive_re_grading(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "alice", solved(GUARD))
+    put(subs, "bob", submission(GUARD))
+    run(subs, out)
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        for grade_id, score in (("why_pooling", 1.0), ("test_pool", 0.5)):      # test_pool: an override
+            grade = gb.find_grade(grade_id, SLUG, SLUG, "alice")
+            grade.manual_score = score                      # what formgrader's grade handler does
+            grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+        gb.find_comment("why_pooling", SLUG, SLUG, "alice").manual_comment = "Clear, with an example."
+        gb.find_comment("pool", SLUG, SLUG, "alice").manual_comment = "Watch the mean case."
+        gb.db.commit()
+
+    def state() -> dict:
+        with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+            why = gb.find_grade("why_pooling", SLUG, SLUG, "alice")
+            test = gb.find_grade("test_pool", SLUG, SLUG, "alice")
+            return {"why": why.manual_score, "why_needs_look": why.needs_manual_grade,
+                    "override": test.manual_score, "auto": test.auto_score,
+                    "comments": (gb.find_comment("why_pooling", SLUG, SLUG, "alice").manual_comment,
+                                 gb.find_comment("pool", SLUG, SLUG, "alice").manual_comment),
+                    "score": gb.find_submission(SLUG, "alice").score}
+
+    kept = {"why": 1.0, "why_needs_look": False, "override": 0.5, "auto": 1.0,
+            "comments": ("Clear, with an example.", "Watch the mean case."), "score": 2 + 0.5 + 1 + 1}
+    assert state() == kept
+
+    _, lines = run(subs, out)                       # nothing changed: nothing graded, nothing written
+    assert lines == ["resuming: 2 of 2 submissions were graded before and have not changed"]
+    assert state() == kept
+
+    _, lines = run(subs, out, force=True)           # graded again, same notebooks: every manual entry stays
+    assert len(graded_lines("\n".join(lines))) == 2
+    assert state() == kept
+    assert "manual-grade-reset" not in grades(out)["alice"]["flags"]
+
+    put(subs, "alice", solved(GUARD, {"pool": WRONG_POOL}))   # a new notebook: the test override no longer applies
+    _, lines = run(subs, out)
+    assert graded_students("\n".join(lines)) == ["alice"]
+    after = state()
+    assert after["override"] is None and after["auto"] == 0.0
+    assert after["why"] == 1.0 and after["why_needs_look"] is True       # kept, and shown again for a look
+    assert after["comments"] == kept["comments"]
+    assert after["score"] == 2 + 0 + 1 + 1
+    assert "manual-grade-reset" in grades(out)["alice"]["flags"]
+    stored = json.loads((out / "results" / "alice" / f"{SLUG}.json").read_text(encoding="utf-8"))
+    assert stored["manual_grade_reset"] == ["test_pool (was 0.5)"]
+
+
+def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "alice", solved(GUARD))
+    put(subs, "bob", submission(GUARD))
+    first = cli(subs, out)
+    assert first.returncode == 0, first.stdout + first.stderr
+    bob_before = (out / "results" / "bob" / f"{SLUG}.json").stat().st_mtime_ns
+
+    again = cli(subs, out, "--student", "alice")      # unchanged, graded again because it was asked for
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert graded_students(again.stdout) == ["alice"]
+    assert (out / "results" / "bob" / f"{SLUG}.json").stat().st_mtime_ns == bob_before
+    assert {s: (r["status"], float(r["score"])) for s, r in grades(out).items()} == {
+        "alice": ("graded", FULL_AUTO), "bob": ("graded", 0.0)}
+
+    # Another folder with one late student, graded into the same OUT: the class's files keep alice and bob.
+    late = tmp_path / "late"
+    put(late, "carol", solved(GUARD))
+    third = cli(late, out)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert sorted(grades(out)) == ["alice", "bob", "carol"]
+    assert "alice" in (out / "grades-by-student.csv").read_text(encoding="utf-8")
+
+    unknown = cli(subs, out, "--student", "nobody")
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path, how):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    expected = {"ann": FULL_AUTO, "ben": 0.0, "cid": FULL_AUTO, "dan": FULL_AUTO}
+    for student, score in expected.items():
+        put(subs, student, solved(GUARD) if score else submission(GUARD))
+    proc = subprocess.Popen([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                             "--solutions", str(GUARD_SOLUTIONS), "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("["):
+            break
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("ipykernel_launcher" in c for _, c in descendants(proc.pid).values()):
+        time.sleep(0.1)
+    snapshot = descendants(proc.pid)
+    assert any("ipykernel_launcher" in cmd for _, cmd in snapshot.values()), "no kernel was running"
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)          # what a terminal does: the whole foreground group
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == (143 if how == "SIGTERM" else 130), (rest, err)
+    assert "Traceback" not in err and "Traceback" not in rest
+    assert len(err.strip().splitlines()) == 1 and "run the same command again to resume" in err, err
+    time.sleep(1)
+    assert not still_running(snapshot), still_running(snapshot)
+    kept = len(list((out / "results").glob(f"*/{SLUG}.json")))
+    assert kept >= 1
+
+    again = cli(subs, out)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"resuming: {kept} of {len(expected)}" in again.stdout
+    assert len(graded_lines(again.stdout)) == len(expected) - kept
+    assert {s: float(r["score"]) for s, r in grades(out).items()} == expected
+    assert gradebook_scores(out) == expected
