@@ -190,6 +190,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         raise UsageError(f"{source} is not a folder or a .zip. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
                          "<student>_<NN_slug>.ipynb files, or an LMS export (Canvas, Moodle).")
     candidates: list[tuple[str, Lesson, Path, dict]] = []       # (student, lesson, file, facts)
+    empty: list[tuple[str, Lesson]] = []                          # nbgrader folders without a notebook
 
     def rel(path: Path) -> str:
         return str(path.relative_to(source))
@@ -248,6 +249,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 when = _timestamp(inner)
                 for notebook in exact or notebooks:
                     consider(notebook, path.name, lesson, submitted_at=when)
+                if not notebooks:
+                    empty.append((safe_id(path.name), lesson))
+                    lines.append(IntakeLine(rel(inner), "skipped", safe_id(path.name), lesson.slug,
+                                            "the lesson's folder has no notebook"))
                 for other in (p for p in inner.iterdir() if p not in (exact or notebooks)):
                     if other.name != "timestamp.txt" and not other.name.startswith("."):
                         lines.append(IntakeLine(rel(other), "skipped", unicodedata.normalize("NFC", path.name),
@@ -283,6 +288,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             lines.append(IntakeLine(rel(other), "superseded", student, slug, f"a newer copy was graded: {rel(path)}"))
         lines.append(IntakeLine(rel(path), "graded", student, slug, sub.note))
         subs.append(sub)
+    for student, lesson in empty:
+        if (student, lesson.slug) not in chosen:
+            subs.append(Submission(student, lesson, None, note=f"the folder {student}/{lesson.slug} has no notebook"))
     if not subs:
         raise UsageError(
             f"no submissions found in {source}. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "

@@ -161,7 +161,6 @@ def faults(tmp_path_factory):
     ("latin1", "invalid-notebook", ""),
     ("nbformat3", "invalid-notebook", ""),
     ("empty", "missing", ""),
-    ("two_notebooks", "missing", "renamed-notebook"),
 ])
 def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, status, flag):
     lesson, grades, stdout = faults
@@ -170,6 +169,13 @@ def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, st
     assert float(row["score"]) == 0 and float(row["max_score"]) > 0
     assert flag in row["flags"]
     assert f"{student} {lesson.slug}: {status}" in stdout
+
+
+def test_two_notebooks_in_a_folder_the_newest_is_graded_and_flagged(faults):
+    lesson, grades, _ = faults
+    row = grades[("two_notebooks", lesson.slug)]
+    assert row["status"] == "graded" and {"duplicate", "renamed-notebook"} <= set(row["flags"].split(";"))
+    assert float(row["score"]) == sum(points_of_tests(lesson).values())
 
 
 def test_a_renamed_notebook_is_graded_and_flagged(faults):
