@@ -35,12 +35,13 @@ from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 from .collect import Submission, find_submissions, read_roster
 from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
+from .publish import publishable_text
 from .runner import fingerprint, grade_submission
 from .sandbox import sweep_stale_cgroups
 
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags"]
 # Bump when grading changes in a way that must not reuse earlier results.
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 
 FLAG_MEANING = {
     "timeout": "a cell or a test ran past its time limit and was stopped (only that part lost points)",
@@ -263,6 +264,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             raise UsageError(f"no submissions of {', '.join(unknown)} in {source}.")
         subs = [s for s in subs if s.student in students]
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    private_gradebook(db_url)
     lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
     max_scores = register(lessons, db_url, work)
     cores = os.cpu_count() or 1
@@ -328,7 +330,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                                else None)
         result["notebook_changed"] = old_recorded != stamp["submission"]
         result["gradebook_submission"] = old_recorded if result["status"] == "grader-error" else stamp["submission"]
-        _save(out, db_url, result)
+        _save(out, db_url, result, sub.lesson)
         done += 1
         if ran:
             eta = (time.monotonic() - started) / ran * (to_run - ran)
@@ -611,18 +613,46 @@ def _result_of(future, sub: Submission) -> dict:
         return _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
 
 
-def _save(out: Path, db_url: str, result: dict) -> None:
-    """Gradebook first, then the files; the results/ JSON last: it is what makes a resume skip this one."""
+def _save(out: Path, db_url: str, result: dict, lesson: Lesson) -> None:
+    """Gradebook first, then the files; the results/ JSON last: it is what makes a resume skip this one.
+
+    The autograded notebook is the publishable one (autograde.publish): formgrader and nbgrader's
+    generate_feedback render it in a browser, so it holds no active content and no hidden test source.
+    """
     record(db_url, result)
     student, slug = result["student"], result["lesson"]
     autograded = out / "autograded" / student / slug / f"{slug}.ipynb"
+    published = None
     if result.get("notebook"):
-        _atomic_write(autograded, result["notebook"])
+        try:
+            published = publishable_text(result["notebook"], lesson.source)
+        except Exception as err:  # noqa: BLE001 - a notebook we cannot clean is not written, the batch goes on
+            result["detail"] = (result.get("detail", "") + f"\nthe autograded notebook was not written: it could not "
+                                f"be made safe to publish ({type(err).__name__}: {err})").strip()
+    if published is not None:
+        _atomic_write(autograded, published)
     elif autograded.exists():
         autograded.unlink()
     _atomic_write(out / "feedback" / student / f"{slug}.html", feedback_html(result))
     stored = {k: v for k, v in result.items() if k != "notebook"}
     _atomic_write(out / "results" / student / f"{slug}.json", json.dumps(stored, indent=1))
+
+
+def private_gradebook(db_url: str) -> None:
+    """An SQLite gradebook is readable and writable by its owner only (its journal takes the same mode).
+
+    Created empty with mode 0600 before nbgrader opens it (SQLite takes an empty file as a new database),
+    so there is no moment when it is readable by others; an existing one is set to 0600.
+    """
+    if not db_url.startswith("sqlite:///") or db_url.removeprefix("sqlite:///") in ("", ":memory:"):
+        return
+    path = Path(db_url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    for extra in ("-journal", "-wal", "-shm"):
+        if path.with_name(path.name + extra).exists():
+            os.chmod(path.with_name(path.name + extra), 0o600)
 
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
@@ -643,7 +673,9 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
     for row in flagged:
         lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}")
         if row.detail:
-            lines.append(f"  - {row.detail.strip().splitlines()[0][:300]}")
+            # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
+            first = row.detail.strip().splitlines()[0][:300]
+            lines.append(f"  - {html.escape(first).replace('`', '&#96;').replace('[', '&#91;')}")
         for flag in row.flags:
             lines.append(f"  - `{flag}`: {FLAG_MEANING.get(flag, '')}")
     lines += ["", "Flags never cost points by themselves; the tests decide the score.", ""]
@@ -652,6 +684,15 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
 
 STATUS_TEXT = {"pass": "passed", "fail": "failed", "timeout": "stopped: time limit", "died": "kernel died",
                "grader-error": "not graded (grader problem)", "not-run": "not run"}
+
+
+STATUS_FOR_LEARNER = {
+    "missing": "No notebook was found for this lesson.",
+    "invalid-notebook": "The file could not be read as a notebook. Download it again from JupyterLab "
+                        "(File > Download) and hand that file in.",
+    "grader-error": "The grader could not grade this notebook. This is not your mistake; your instructor "
+                    "has been told.",
+}
 
 
 def feedback_html(result: dict) -> str:
@@ -665,10 +706,17 @@ def feedback_html(result: dict) -> str:
                     f"<td>{test['points']:g} / {test['max_points']:g}</td><td>{e(STATUS_TEXT.get(status, status))}"
                     f"</td><td>{message}</td></tr>")
     flags = "".join(f"<li><code>{e(f)}</code>: {e(FLAG_MEANING.get(f, ''))}</li>" for f in result.get("flags", []))
-    detail = f"<p class='detail'>{e(result.get('detail', ''))}</p>" if result.get("detail") else ""
+    # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
+    # in plain words.
+    why = STATUS_FOR_LEARNER.get(result.get("status", ""), "") or (
+        "Grading stopped early in this notebook; the tests that did not run are marked below."
+        if result.get("detail") else "")
+    detail = f"<p class='detail'>{e(why)}</p>" if why else ""
     max_score = sum(t["max_points"] for t in result.get("tests", [])) or result.get("max_score", 0)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(result['lesson'])}: feedback for {e(result['student'])}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{e(result['lesson'])}: feedback for {e(result['student'])}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem;

@@ -155,12 +155,15 @@ def _as_local_exception(err: RemoteError) -> Exception:
     where = f" (at {err.where})" if err.where else ""
     text = f"your code raised {err.kind}: {err.remote_message}{where}"
     cls = _BUILTIN_ERRORS.get(err.kind)
+    local: Exception = LearnerError(text)
     if cls is not None and cls is not AssertionError:
         try:
-            return cls(text)
+            local = cls(text)
         except Exception:  # noqa: BLE001 - exceptions with odd constructors
             pass
-    return LearnerError(text)
+    # Raised by learner code, so its text is the learner's (see _explain); NoReply is the wall's own.
+    local.from_learner = err.kind != "NoReply"
+    return local
 
 
 class LearnerError(Exception):
@@ -367,20 +370,22 @@ def kernel_transport(kernel: LearnerKernel) -> Transport:
     return lambda request, seconds: kernel.request_text(request, timeout=seconds)
 
 
-def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None) -> TestOutcome:
+def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None,
+             exercise: str = "") -> TestOutcome:
     """Run one test cell in the grader's judge process; the learner's names come through the wall.
 
     ``names``: the exercise's names the test may read from the notebook (:func:`exercise_names` of the
     lesson's source); None means none. The test gets ``seconds`` and the kernel's memory limit; a test whose
-    checking runs out of either fails (timeout / out of memory) without touching this process.
+    checking runs out of either fails (timeout / out of memory) without touching this process. ``exercise``
+    names the exercise in messages about hidden checks (which never name their inputs).
     """
     from .judge_process import run_in_judge
 
-    return run_in_judge(source, kernel, seconds, sorted(names or ()))
+    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise)
 
 
 def run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
-             on_visible_done: Callable[[str], None] | None = None) -> TestOutcome:
+             on_visible_done: Callable[[str], None] | None = None, exercise: str = "") -> TestOutcome:
     """Execute one test cell in this process (the judge process calls this); ``transport`` reaches the kernel."""
     wire = _Wire(transport, seconds)
     visible, hidden = split_hidden(source)
@@ -436,31 +441,58 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
             return TestOutcome("grader-error", f"the test reads {err.name!r} from the notebook, which is not a "
                                "name of the exercise: a test imports or builds what it needs itself",
                                printed.getvalue(), hidden_part)
-        return TestOutcome("fail", _explain(err, hidden_part), printed.getvalue(), hidden_part)
+        return TestOutcome("fail", _explain(err, hidden_part, exercise), printed.getvalue(), hidden_part)
     except Exception as err:  # noqa: BLE001 - any failure of the test is the learner's to read
-        return TestOutcome("fail", _explain(err, hidden_part), printed.getvalue(), hidden_part)
+        return TestOutcome("fail", _explain(err, hidden_part, exercise), printed.getvalue(), hidden_part)
     return TestOutcome("pass", "", printed.getvalue())
 
 
-def _explain(err: Exception, hidden: bool) -> str:
+def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
+    """What the learner reads about a failed test.
+
+    A visible check says everything it knows (the learner can read that test anyway). A hidden check says
+    only the test author's words: which exercise, the kind of case (``hidden_case``), the typical slip it
+    matched and the hint; for an exception, only the name of a builtin exception class. Never its inputs,
+    expected values, or any text the learner's code produced (which could carry the inputs out).
+    """
     from cnnbook.checks import CheckFailed
 
+    if hidden:
+        return _explain_hidden(err, exercise)
     if isinstance(err, CheckFailed):
-        if not hidden:
-            return str(err)
-        lines = [f"{err.what}: a hidden check failed." if err.what else "A hidden check failed."]
-        if err.lines and err.lines[0].startswith("this looks like a typical slip"):
+        return str(err)
+    if isinstance(err, TooLarge):
+        return f"your answer is too large or too deeply nested to check: {err}"
+    if isinstance(err, NameError):
+        return (f"{err}. The test needs it from your notebook: is the answer cell that defines it there, "
+                "and did it run without an error?")
+    return str(err) if isinstance(err, LearnerError) or str(err).startswith("your code raised") \
+        else f"{type(err).__name__}: {err}"
+
+
+def _explain_hidden(err: Exception, exercise: str) -> str:
+    from cnnbook.checks import CheckFailed
+
+    case = getattr(err, "hidden_case", None)
+    case = case if type(case) is str and case.strip() else ""
+    head = f"{exercise}: a hidden check failed" if exercise else "A hidden check failed"
+    lines = [f"{head} ({case.strip()})." if case else f"{head}."]
+    if isinstance(err, CheckFailed):
+        if err.lines and type(err.lines[0]) is str and err.lines[0].startswith("this looks like a typical slip"):
             lines.append("  " + err.lines[0])
         if err.hint:
             lines.append(f"  Hint: {err.hint}")
         return "\n".join(lines)
     if isinstance(err, TooLarge):
-        return (f"{'in a hidden check: ' if hidden else ''}your answer is too large or too deeply nested to "
-                f"check: {err}")
-    if isinstance(err, NameError):
-        return (f"{err}. The test needs it from your notebook: is the answer cell that defines it there, "
-                "and did it run without an error?")
-    prefix = "in a hidden check: " if hidden else ""
-    text = str(err) if isinstance(err, LearnerError) or str(err).startswith("your code raised") \
-        else f"{type(err).__name__}: {err}"
-    return prefix + text
+        lines.append("  Your answer is too large or too deeply nested to check.")
+        return "\n".join(lines)
+    kind = type(err)
+    builtin = kind.__module__ == "builtins" and _BUILTIN_ERRORS.get(kind.__name__) is kind
+    if getattr(err, "from_learner", False):
+        lines.append(f"  Your code raised {kind.__name__}." if builtin else
+                     "  Your code raised an exception of a class it defines.")
+    elif isinstance(err, NameError):
+        lines.append("  The check needs a name your notebook does not define: did every answer cell run?")
+    elif builtin and kind is not AssertionError:
+        lines.append(f"  The check stopped with {kind.__name__} on what your code returned.")
+    return "\n".join(lines)

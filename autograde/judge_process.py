@@ -136,12 +136,14 @@ class JudgeProcess:
                 pass
         self.to_judge = self.from_judge = -1
 
-    def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str]) -> tuple[TestOutcome, bool]:
+    def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str],
+            exercise: str = "") -> tuple[TestOutcome, bool]:
         """Run one test; returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         printed, hidden = "", False
         try:
-            _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names})
+            _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names,
+                                  "exercise": exercise})
         except OSError:
             raise JudgeGone("the judge process was gone before the test started") from None
         while True:
@@ -220,7 +222,8 @@ def _outcome(message: dict) -> TestOutcome:
 _judge: JudgeProcess | None = None
 
 
-def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str]) -> TestOutcome:
+def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
+                 exercise: str = "") -> TestOutcome:
     """Run a test in this worker's judge process (started, or replaced, as needed)."""
     global _judge
     memory = int(kernel.limits.memory_bytes)
@@ -234,7 +237,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
             except JudgeGone as err:
                 return TestOutcome("grader-error", str(err))
         try:
-            outcome, reusable = _judge.run(source, kernel, seconds, names)
+            outcome, reusable = _judge.run(source, kernel, seconds, names, exercise)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
             _judge.kill()
@@ -347,7 +350,8 @@ def main(argv: list[str]) -> int:
         try:
             outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
                                list(header.get("names", [])),
-                               on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}))
+                               on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}),
+                               exercise=str(header.get("exercise", "")))
         except MemoryError:
             outcome = TestOutcome("fail", OUT_OF_MEMORY + ".")
         if outcome.message.startswith(OUT_OF_MEMORY) or pipe.broken:

@@ -227,11 +227,16 @@ def parse_reply(text: str):
 
 
 def _size(content: dict) -> int:
-    if "text" in content:
-        return len(content["text"])
-    if "data" in content:
-        return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in content["data"].values())
-    return len(json.dumps(content))
+    """What an output costs against the output limit: its text or data, and its metadata too."""
+    try:
+        if "text" in content:
+            return len(content["text"])
+        if "data" in content:
+            data = sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in content["data"].values())
+            return data + len(json.dumps(content.get("metadata") or {}))
+        return len(json.dumps(content))
+    except (TypeError, ValueError, RecursionError, AttributeError):
+        return 2 ** 62            # not measurable: over any limit, so it is dropped
 
 
 def _output(kind: str, content: dict) -> dict:

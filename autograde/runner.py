@@ -159,8 +159,11 @@ def grade_submission(task: dict) -> dict:
     done = {t["grade_id"] for t in result["tests"]}
     for gid, points in tests_meta:
         if gid not in done:
+            # The detail (a traceback, a path) is for the instructor; the learner reads a plain reason.
+            reason = ("the grader could not run the tests (not your mistake; your instructor will see why)"
+                      if result["status"] == "grader-error" else "the submission stopped early")
             result["tests"].append({"grade_id": gid, "points": 0.0, "max_points": points, "status": "not-run",
-                                    "message": "not run: " + (result["detail"] or "the submission stopped early")})
+                                    "message": "not run: " + reason})
     result["score"] = float(sum(t["points"] for t in result["tests"]))
     result["seconds"] = round(time.monotonic() - started, 2)
     return result
@@ -230,7 +233,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
             if remaining <= 0:
                 outcome_status, message, printed = "timeout", "not run: the submission used up its time limit", ""
             else:
-                outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names)
+                outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
+                                   exercise=gid.removeprefix("test_"))
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
                 if outcome.status in ("timeout", "died"):
                     flags.append("timeout" if outcome.status == "timeout" else "kernel-died")

@@ -16,6 +16,7 @@ cnnbook.checks.CheckFailed: flip: this looks like a typical slip: the kernel was
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import types
 from typing import Any, Callable, Iterable, Mapping
@@ -30,6 +31,7 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_no_forbidden_calls",
+    "hidden_case",
     "learner_side",
     "passed",
 ]
@@ -273,6 +275,30 @@ def check_no_forbidden_calls(
     if used:
         _fail(what, [f"this exercise is about writing it yourself, but the function uses: {', '.join(sorted(used))}.",
                      "Write it with numpy indexing, slicing and sums instead."], hint)
+
+
+@contextlib.contextmanager
+def hidden_case(sentence: str):
+    """Name, in the author's words, the kind of case the checks inside this block try.
+
+    Use it in the hidden part of a test cell::
+
+        with hidden_case("non-square images"):
+            check_array(f"conv2d_single(<a {h}x{w} image>, kernel)", ...)
+
+    The grader never shows a hidden check's inputs or expected values; when a check inside the block fails
+    (or the learner's code raises there), the learner reads "conv2d_single: a hidden check failed
+    (non-square images)." with the typical slip and the hint. In a learner's own notebook it changes nothing.
+    """
+    try:
+        yield
+    except Exception as err:
+        if getattr(err, "hidden_case", None) is None:     # the innermost case names it
+            try:
+                err.hidden_case = str(sentence)
+            except AttributeError:                          # an exception type without a __dict__
+                pass
+        raise
 
 
 def learner_side(func: Callable[..., Any]) -> Callable[..., Any]:
