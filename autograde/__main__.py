@@ -1,4 +1,4 @@
-"""python -m autograde {release,check,grade}: the course's nbgrader pipeline from one command."""
+"""python -m autograde {release,check,grade,package-students}: the course's nbgrader pipeline from one command."""
 from __future__ import annotations
 
 import argparse
@@ -59,8 +59,15 @@ def cmd_grade(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograde", description=__doc__)
+def cmd_package_students(args) -> int:
+    from .package import build
+
+    print(f"wrote the student bundle {build(Path(args.out))} (no solutions, no hidden tests)")
+    return 0
+
+
+def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="regenerate the student notebooks (notebooks/) from solutions/")
@@ -100,11 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="grade again even what was graded before and has not "
                                                         "changed (manual grades in the gradebook are kept)")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("package-students", help="write what learners get: notebooks, helpers, data, learner "
+                                                "requirements, a README; no solutions or hidden tests")
+    p.add_argument("out", help="a new folder, or a file ending in .zip")
+    p.set_defaults(func=cmd_package_students)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m autograde") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
     except (UsageError, NotebookProblem) as err:

@@ -19,7 +19,6 @@ import platform
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import types
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 import numpy as np
 
@@ -36,7 +36,7 @@ __all__ = [
     "passed",
 ]
 
-_ARRAY_PRINT = dict(precision=4, suppress=True, threshold=64, edgeitems=3, linewidth=100)
+_ARRAY_PRINT: dict[str, Any] = dict(precision=4, suppress=True, threshold=64, edgeitems=3, linewidth=100)
 
 
 class CheckFailed(AssertionError):
@@ -88,7 +88,7 @@ def _matches(got: np.ndarray, candidate: Any, rtol: float, atol: float) -> bool:
     return bool(np.allclose(got.astype(float), cand.astype(float), rtol=rtol, atol=atol, equal_nan=True))
 
 
-def _fail(what: str, lines: Iterable[str], hint: str | None) -> None:
+def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
     lines = list(lines)
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
@@ -311,7 +311,7 @@ def learner_side(func: Callable[..., Any]) -> Callable[..., Any]:
     marked with this decorator: the grader runs that function in the learner's sandbox and gets back its
     plain return value. Keep expected values out of such functions: they run beside the learner's code.
     """
-    func.__learner_side__ = True
+    setattr(func, "__learner_side__", True)  # a marker attribute: a function type declares none
     return func
 
 

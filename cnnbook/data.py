@@ -10,6 +10,7 @@ import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +25,29 @@ class DataError(RuntimeError):
     """A data file is missing or does not match its recorded checksum."""
 
 
+#: Where an installed cnnbook (a wheel: Colab, a student bundle installed without -e) keeps its copy of data/.
+PACKAGED = Path(__file__).resolve().parent / "_data"
+
+
 def data_dir() -> Path:
-    """The folder holding the shipped data: ``$CNNBOOK_DATA`` if set, else ``data/`` in the project."""
+    """The folder holding the shipped data.
+
+    ``$CNNBOOK_DATA`` if set; else the copy inside the installed package (``cnnbook/_data``, made from
+    ``data/`` when the package is built); else ``data/`` in the project checkout.
+    """
     override = os.environ.get("CNNBOOK_DATA")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "data"
+    if override:
+        return Path(override)
+    if (PACKAGED / "SHA256SUMS").is_file():
+        return PACKAGED
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def _restore(folder: Path, name: str = "") -> str:
+    """How to get a good copy back: git in a checkout, a reinstall for the installed package."""
+    if folder.resolve() == PACKAGED:
+        return "Reinstall the course package (pip install --force-reinstall --no-deps cnnbook) to restore it."
+    return f"Restore it with `git checkout -- data/{name}`."
 
 
 @lru_cache(maxsize=None)
@@ -35,7 +55,7 @@ def _recorded_sums(folder: Path) -> dict[str, str]:
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
         raise DataError(f"{sums_file} is missing: it lists the checksum of every shipped data file. "
-                        "Restore it with `git checkout -- data/`.")
+                        + _restore(folder))
     sums: dict[str, str] = {}
     for line in sums_file.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -60,12 +80,12 @@ def verify(name: str) -> Path:
         raise DataError(f"{name!r} is not one of the shipped data files ({', '.join(sorted(sums))}).")
     path = folder / name
     if not path.is_file():
-        raise DataError(f"{path} is missing. It is part of the course; restore it with `git checkout -- data/` "
-                        f"or rebuild it with the script named in data/README.md.")
+        raise DataError(f"{path} is missing. It is part of the course. {_restore(folder)} "
+                        f"(or rebuild it with the script named in data/README.md).")
     actual = _sha256(path)
     if actual != sums[name]:
         raise DataError(f"{path} is damaged or was changed: its sha256 is {actual}, but data/SHA256SUMS "
-                        f"records {sums[name]}. Restore it with `git checkout -- data/{name}`.")
+                        f"records {sums[name]}. {_restore(folder, name)}")
     return path
 
 
@@ -123,7 +143,7 @@ def load_digits() -> dict[str, np.ndarray]:
     return _split_copy("mnist_digits.npz")
 
 
-def load_fashion() -> dict[str, np.ndarray]:
+def load_fashion() -> dict[str, Any]:
     """A class-balanced subset of Fashion-MNIST (data/fashion_mnist.npz), checksum-verified.
 
     Returns a dict of fresh arrays:

@@ -216,7 +216,8 @@ class PoolExplorer(_Explorer):
     @property
     def output_shape(self) -> tuple[int, int] | None:
         """(H_out, W_out) of the pooled image, or None when the settings give no output."""
-        return tuple(self.output.shape) if self.output.size else None
+        rows, cols = self.output.shape
+        return (rows, cols) if self.output.size else None
 
     def _build(self) -> None:
         """Create the axes and artists once; a redraw only updates their data (that keeps it fast)."""

@@ -22,6 +22,7 @@ import io
 import math
 import time
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -231,13 +232,14 @@ class _Explorer:
     """What both explorers share: sliders that redraw on change, a kept figure, PNG output, display."""
 
     figure: Figure
-    widget: object
+    canvas: FigureCanvasAgg
+    widget: Any
 
     def _start(self, controls: list, figsize: tuple[float, float], dpi: int) -> None:
         import ipywidgets as widgets
 
         self.figure = Figure(figsize=figsize, dpi=dpi)
-        FigureCanvasAgg(self.figure)
+        self.canvas = FigureCanvasAgg(self.figure)
         self.image = widgets.Image(format="png")
         self.formula_html = widgets.HTML()
         self.explanation_html = widgets.HTML()
@@ -293,12 +295,12 @@ class _Explorer:
         self._changing = list(changing)
         for artist in self._changing:
             artist.set_animated(True)
-        self.figure.canvas.draw()
-        self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _render(self) -> bytes:
         """The figure as PNG bytes."""
-        canvas = self.figure.canvas
+        canvas = self.canvas
         if not self._changing:
             canvas.draw()
         else:
@@ -530,7 +532,8 @@ class PhotoConvExplorer(_Explorer):
 
     @property
     def output_shape(self) -> tuple[int, int]:
-        return tuple(self.output.shape)
+        rows, cols = self.output.shape
+        return rows, cols
 
     def _build(self) -> None:
         """Create the artists once; later redraws only update their data (that keeps a redraw fast)."""

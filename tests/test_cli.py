@@ -20,12 +20,14 @@ def assert_clean_error(proc, *phrases):
         assert phrase in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow  # starts the CLI in new processes (seconds each)
 def test_unknown_lesson_lists_the_lessons():
     proc = cli("check", "42")
     assert_clean_error(proc, "no lesson called '42'", LESSONS[0].slug)
     assert_clean_error(cli("release", "nope"), "no lesson called 'nope'")
 
 
+@pytest.mark.slow  # starts the CLI in new processes (seconds each)
 def test_check_missing_and_corrupt_notebooks(tmp_path):
     lesson = LESSONS[0]
     assert_clean_error(cli("check", lesson.number, str(tmp_path / "nothing.ipynb")), "does not exist")
@@ -40,6 +42,7 @@ def test_check_missing_and_corrupt_notebooks(tmp_path):
     assert_clean_error(cli("check", lesson.number, str(other)), "not a notebook")
 
 
+@pytest.mark.slow  # starts the CLI in new processes (seconds each)
 def test_grade_needs_a_folder_of_submissions(tmp_path):
     assert_clean_error(cli("grade", str(tmp_path / "none"), "--out", str(tmp_path / "o")), "is not a folder")
     (tmp_path / "subs" / "alice" / "homework").mkdir(parents=True)
@@ -47,6 +50,7 @@ def test_grade_needs_a_folder_of_submissions(tmp_path):
                        "no submissions found", "<student>/<NN_slug>/<NN_slug>.ipynb")
 
 
+@pytest.mark.slow  # starts the CLI in new processes (seconds each)
 def test_a_kernel_death_is_reported_by_the_self_check(tmp_path):
     from conftest import lesson_fixture, solved, write
 

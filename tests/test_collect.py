@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from autograde.collect import find_submissions, safe_id
 from autograde.lessons import ROOT, UsageError
-from conftest import GUARD, LESSONS, solved, submission, write
+from conftest import GUARD, LESSONS, solved, submission
 
 LESSONS_ALL = [*LESSONS, GUARD]
 NOTEBOOK = GUARD.student_version.read_bytes()

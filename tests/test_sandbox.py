@@ -106,6 +106,7 @@ def test_the_kernel_is_nobody_we_know_and_holds_no_capability(tmp_path):
     assert "/etc/shadow False" in proc.stdout and "/root/.bashrc False" in proc.stdout
 
 
+@pytest.mark.slow  # starts kernels in sandboxes
 def test_two_sandboxes_cannot_see_each_other(tmp_path):
     """A classmate graded at the same time: their files, sockets and processes are not reachable."""
     first = Sandbox(tmp_path / "first", Limits())
@@ -148,6 +149,7 @@ def test_each_tmpfs_is_capped(tmp_path):
         assert int(line.split("stopped at")[1].split()[0]) <= 64
 
 
+@pytest.mark.slow  # starts kernels in sandboxes
 @pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
 def test_memory_is_limited_for_all_processes_together(tmp_path):
     """Three processes of 600 MB each stay under a per-process limit of 1 GiB, not under 1 GiB in total."""

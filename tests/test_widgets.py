@@ -250,6 +250,7 @@ def test_photo_explorer_explains_instead_of_raising():
     assert ex.output_shape == (256, 256)
 
 
+@pytest.mark.slow  # executes a notebook
 def test_explorers_show_a_static_picture_without_a_kernel(tmp_path):
     """Rendered to HTML by nbconvert (as GitHub and other static viewers do), an executed explorer cell shows
     a picture of its default state, not nothing and not a raw ``VBox(...)`` line."""
