@@ -295,7 +295,7 @@ def hidden_case(sentence: str):
     except Exception as err:
         if getattr(err, "hidden_case", None) is None:     # the innermost case names it
             try:
-                err.hidden_case = str(sentence)
+                err.hidden_case = str(sentence)  # type: ignore[attr-defined]
             except AttributeError:                          # an exception type without a __dict__
                 pass
         raise
