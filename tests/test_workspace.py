@@ -177,3 +177,25 @@ def test_progress_cli_over_the_course(tmp_path):
     assert "✔ pass         output_size" in out and "✘ fail         same_padding" in out
     assert "typical slip" in out and "· not started  conv2d" in out
     assert "Total:" in out and "Traceback" not in out + proc.stderr
+
+
+def test_show_progress_in_a_notebook(tmp_path):
+    from nbclient import NotebookClient
+
+    from cnnbook.progress import progress_html
+    from autograde.progress import Exercise, LessonProgress
+
+    html = progress_html([LessonProgress("99_x", "p", [Exercise("<b>f</b>", "test_f", 2, "fail", 0, "expected 1 <i>")])])
+    assert "&lt;b&gt;f&lt;/b&gt;" in html and "<i>" not in html and "✘ fail" in html     # text is escaped
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"from cnnbook.progress import show_progress\n"
+                                          f"show_progress(['{LESSONS[0].number}']);")]
+    os.environ["CNNBOOK_WORK"] = str(tmp_path / "work")
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    finally:
+        del os.environ["CNNBOOK_WORK"]
+    shown = [o.data["text/html"] for o in nb.cells[0].outputs if "text/html" in o.get("data", {})]
+    assert len(shown) == 1 and 'class="cnnbook-progress"' in shown[0]
+    assert LESSONS[0].slug in shown[0] and "· not started" in shown[0] and "Total: 0/" in shown[0]
