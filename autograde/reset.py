@@ -68,4 +68,4 @@ def reset_cell(lesson: Lesson, learner_path: Path, grade_id: str) -> tuple[Path 
                     "If the notebook is open in JupyterLab, reload it (File > Reload Notebook from Disk).")
 
 
-__all__ = ["reset_cell", "released_version", "NOTEBOOKS"]
+__all__ = ["NOTEBOOKS", "released_version", "reset_cell"]

@@ -26,7 +26,7 @@ RULE = "─" * 60
 
 # Top-level names a cell defines, found with a regular expression so that cells which do not parse
 # (a SyntaxError) are covered too.
-_DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", re.M)
+_DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", re.MULTILINE)
 
 
 def box(title: str, lines: list[str], footer: str | None = None) -> list[str]:
@@ -109,7 +109,6 @@ class _NotebookState:
         else:
             shell._get_exc_info((etype, value, tb))     # keeps sys.last_traceback for %debug
             shell._showtraceback(etype, value, stb)
-        return None
 
     def name_error_box(self, err: NameError) -> list[str] | None:
         name = getattr(err, "name", None) or _name_from_message(str(err))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["show_progress", "progress_html"]
+__all__ = ["progress_html", "show_progress"]
 
 COLOURS = {"pass": ("#1a7f37", "✔ pass"), "fail": ("#b3261e", "✘ fail"), "not started": ("#57606a", "· not started")}
 

@@ -5,11 +5,11 @@ import re
 
 import nbformat
 import pytest
+from conftest import LESSONS, answer_sources, submission
 from nbclient import NotebookClient
 
 from cnnbook.checks import CheckFailed, check_value
 from cnnbook.feedback import check_failed_box, defined_names, install
-from conftest import LESSONS, answer_sources, submission
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

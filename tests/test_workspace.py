@@ -11,12 +11,12 @@ import sys
 
 import nbformat
 import pytest
+from conftest import GUARD, LESSONS, answer_sources, solved, submission, write
 
 from autograde.lessons import NOTEBOOKS, UsageError, grade_cells
 from autograde.release import MANIFEST, release
 from autograde.reset import reset_cell
 from cnnbook.workspace import RECORD, learner_notebook, sync_work
-from conftest import GUARD, LESSONS, answer_sources, solved, submission, write
 
 
 def sha(path):
@@ -182,8 +182,8 @@ def test_progress_cli_over_the_course(tmp_path):
 def test_show_progress_in_a_notebook(tmp_path):
     from nbclient import NotebookClient
 
-    from cnnbook.progress import progress_html
     from autograde.progress import Exercise, LessonProgress
+    from cnnbook.progress import progress_html
 
     html = progress_html([LessonProgress("99_x", "p", [Exercise("<b>f</b>", "test_f", 2, "fail", 0, "expected 1 <i>")])])
     assert "&lt;b&gt;f&lt;/b&gt;" in html and "<i>" not in html and "✘ fail" in html     # text is escaped
