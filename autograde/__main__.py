@@ -1,4 +1,5 @@
-"""python -m autograde {release,check,grade,package-students}: the course's nbgrader pipeline from one command."""
+"""python -m autograde {release,check,progress,reset,grade,package-students}: the course's nbgrader pipeline from one
+command."""
 from __future__ import annotations
 
 import argparse
@@ -13,23 +14,56 @@ def cmd_release(args) -> int:
     from .release import release
 
     lessons = [find_lesson(n) for n in args.lessons] if args.lessons else all_lessons()
-    for path in release(lessons, out_dir=Path(args.out) if args.out else NOTEBOOKS):
+    for path in release(lessons, out_dir=Path(args.out) if args.out else NOTEBOOKS, force=args.force):
         print(f"released {path}")
     return 0
+
+
+def _learner_path(lesson, given: str | None) -> Path:
+    """The notebook a learner means: the one given, else their copy in my-work/, else notebooks/'s."""
+    from cnnbook.workspace import learner_notebook
+
+    if given:
+        path = Path(given)
+        return path / f"{lesson.slug}.ipynb" if path.is_dir() else path
+    return learner_notebook(lesson.slug)
 
 
 def cmd_check(args) -> int:
     from .check import check_notebook, format_report
 
     lesson = find_lesson(args.lesson)
-    path = Path(args.path) if args.path else lesson.student_version
-    if path.is_dir():
-        path = path / f"{lesson.slug}.ipynb"
+    path = _learner_path(lesson, args.path)
     which = "every test" if lesson.source.is_file() else "the visible tests"
     print(f"Running {path} against {which} of lesson {lesson.slug} ...", flush=True)
     report = check_notebook(lesson, path, cell_timeout=args.timeout)
     print(format_report(report))
     return 0 if report.score == report.max_score and not report.problem else 1
+
+
+def cmd_progress(args) -> int:
+    from .progress import course_progress, format_progress
+
+    lessons = [find_lesson(n) for n in args.lessons] if args.lessons else all_lessons()
+
+    def started(i, lesson):
+        print(f"[{i + 1}/{len(lessons)}] {lesson.slug} ...", flush=True)
+
+    progress = course_progress(lessons, use_cache=not args.fresh, on_start=started, timeout=args.timeout)
+    print(format_progress(progress))
+    return 0
+
+
+def cmd_reset(args) -> int:
+    from .reset import reset_cell
+
+    lesson = find_lesson(args.lesson)
+    path = _learner_path(lesson, args.path)
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist: which notebook should be reset? Give its path.")
+    _, message = reset_cell(lesson, path, args.exercise)
+    print(message)
+    return 0
 
 
 def cmd_grade(args) -> int:
@@ -73,14 +107,29 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p = sub.add_parser("release", help="regenerate the student notebooks (notebooks/) from solutions/")
     p.add_argument("lessons", nargs="*", help="lesson numbers or slugs (default: all)")
     p.add_argument("--out", help="write here instead of notebooks/")
+    p.add_argument("--force", action="store_true", help="overwrite notebooks changed since the last release")
     p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("check", help="check your notebook against every test, hidden ones included")
     p.add_argument("lesson", help="lesson number or slug, e.g. 3 or 03_padding_stride")
-    p.add_argument("path", nargs="?", help="your notebook (default: notebooks/<NN_slug>/<NN_slug>.ipynb)")
+    p.add_argument("path", nargs="?", help="your notebook (default: my-work/<NN_slug>/<NN_slug>.ipynb when "
+                                           "it exists, else notebooks/<NN_slug>/<NN_slug>.ipynb)")
     p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
                    help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g}, as in grading)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("progress", help="every lesson, every exercise: pass / fail / not started, with points")
+    p.add_argument("lessons", nargs="*", help="lesson numbers or slugs (default: all)")
+    p.add_argument("--fresh", action="store_true", help="run every lesson again, even unchanged ones")
+    p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
+                   help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g})")
+    p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("reset", help="put one exercise's answer cell of your notebook back as released")
+    p.add_argument("lesson", help="lesson number or slug, e.g. 3")
+    p.add_argument("exercise", help="the exercise (its answer cell's name), e.g. same_padding")
+    p.add_argument("path", nargs="?", help="your notebook (default: as for check)")
+    p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("grade", help="grade a batch of notebooks: sandboxed, in parallel, resumable")
     p.add_argument("submissions", help="DIR/<student>/<NN_slug>/<NN_slug>.ipynb (nbgrader layout), or a folder "

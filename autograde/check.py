@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .lessons import Lesson, read_notebook
+from .lessons import Lesson, UsageError, all_lessons, grade_cells, read_notebook
 from .runner import grade_submission
 from .sandbox import Limits
 
@@ -71,8 +71,9 @@ def source_lesson(lesson: Lesson) -> tuple[Lesson, bool]:
 def check_notebook(lesson: Lesson, path: Path, cell_timeout: float = Limits.cell_seconds,
                    sandbox: bool = False) -> CheckReport:
     """Run the learner's notebook at ``path`` against every test of ``lesson`` (hidden ones where available)."""
-    read_notebook(path)                      # a missing or broken file is the CLI's clear error, not a result
+    notebook = read_notebook(path)           # a missing or broken file is the CLI's clear error, not a result
     tests_from, hidden = source_lesson(lesson)
+    note = _which_lesson(notebook, lesson, path)
     limits = {"cell_seconds": float(cell_timeout), "submission_seconds": float(max(600, cell_timeout * 20))}
     result = grade_submission({"student": "you", "lesson": lesson.slug, "solutions": str(tests_from.solutions),
                                "path": str(path.resolve()), "limits": limits, "sandbox": sandbox,
@@ -86,8 +87,37 @@ def check_notebook(lesson: Lesson, path: Path, cell_timeout: float = Limits.cell
     problems = [PROBLEMS[flag] for flag in result.get("flags", []) if flag in PROBLEMS]
     if result["status"] != "graded":
         problems.insert(0, result.get("detail", "") or result["status"])
+    if note:
+        problems.insert(0, note)
     report.problem = " ".join(problems)
     return report
+
+
+def lesson_ids(lesson: Lesson) -> set[str]:
+    """The grade_ids of a lesson's cells (answers and tests), from its source or its student version."""
+    path = lesson.source if lesson.source.is_file() else lesson.student_version
+    try:
+        return set(grade_cells(read_notebook(path)))
+    except Exception:  # noqa: BLE001 - a lesson we cannot read just does not match
+        return set()
+
+
+def _which_lesson(notebook, lesson: Lesson, path: Path) -> str:
+    """Refuse another lesson's notebook by name; return a note when the notebook has none of the cells."""
+    ids = set(grade_cells(notebook))
+    if ids & lesson_ids(lesson):
+        return ""
+    if ids:
+        others = [(len(ids & lesson_ids(other)), other) for other in all_lessons(lesson.solutions)
+                  if other.slug != lesson.slug]
+        overlap, best = max(others, key=lambda pair: pair[0], default=(0, None))
+        if best is not None and overlap:
+            exercises = sorted(ids & lesson_ids(best))
+            shown = ", ".join(e for e in exercises if not e.startswith("test_"))[:200] or ", ".join(exercises)
+            raise UsageError(f"{path} is the notebook of lesson {best.slug} (its exercises: {shown}), not of "
+                             f"lesson {lesson.slug}. Check it with: python -m autograde check {best.number} {path}")
+    return (f"{path} has none of lesson {lesson.slug}'s exercise cells (nbgrader cells): is it the right notebook? "
+            "Each test ran after the last cell.")
 
 
 def _learner_message(test: dict) -> str:

@@ -1,6 +1,15 @@
-"""Generate the student notebooks (notebooks/) from the sources (solutions/) with nbgrader."""
+"""Generate the student notebooks (notebooks/) from the sources (solutions/) with nbgrader.
+
+A release never overwrites work silently: ``notebooks/.release-manifest.json`` (committed with the
+notebooks) holds the sha256 of every file the last release wrote. A file in ``notebooks/`` whose hash is
+neither that nor the new release's was changed by someone (a learner who worked in ``notebooks/``), and
+``release`` refuses to replace it unless ``force=True`` (``--force``).
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,25 +43,83 @@ def check_source(lesson: Lesson) -> None:
         raise UsageError(f"{lesson.source} has no nbgrader cells: nothing to grade.")
 
 
-def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None = None) -> list[Path]:
+MANIFEST = ".release-manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(out_dir: Path) -> dict[str, str]:
+    """``{"<slug>/<file>": sha256}`` of what the last release wrote to ``out_dir`` (empty if none)."""
+    try:
+        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def changed_since_release(out_dir: Path, fresh: dict[str, Path]) -> list[Path]:
+    """Files in ``out_dir`` that differ from both the last release and the new one (``fresh``: key -> file)."""
+    manifest = read_manifest(out_dir)
+    changed = []
+    for key, new in fresh.items():
+        target = out_dir / key
+        if target.is_file():
+            now = _sha256(target)
+            if now != manifest.get(key) and now != _sha256(new):
+                changed.append(target)
+    return changed
+
+
+def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None = None,
+            force: bool = False) -> list[Path]:
     """Write ``out_dir/<slug>/<slug>.ipynb`` for each lesson; return the written notebooks.
 
-    ``db_url`` is the gradebook nbgrader records the assignment in; by default a throwaway one, so that
-    releasing never touches an instructor's gradebook (``grade`` registers lessons itself).
+    Every lesson is generated first into a temporary folder; then, unless ``force``, a file in ``out_dir``
+    changed since the last release stops the whole release before anything is written (UsageError naming
+    the files). ``db_url`` is the gradebook nbgrader records the assignment in; by default a throwaway one,
+    so that releasing never touches an instructor's gradebook (``grade`` registers lessons itself).
     """
     written = []
     with tempfile.TemporaryDirectory(prefix="cnn-release-") as tmp:
         db = db_url or f"sqlite:///{Path(tmp) / 'release.db'}"
+        staging = Path(tmp) / "release"
+        fresh: dict[str, Path] = {}
         for lesson in lessons:
             check_source(lesson)
             proc = nbgrader("generate_assignment", lesson.slug, "--force",
                             f"--CourseDirectory.source_directory={lesson.solutions}",
-                            f"--CourseDirectory.release_directory={out_dir.resolve()}",
+                            f"--CourseDirectory.release_directory={staging}",
                             f"--CourseDirectory.db_url={db}")
-            target = out_dir / lesson.slug / f"{lesson.slug}.ipynb"
-            if proc.returncode != 0 or not target.is_file():
+            made = staging / lesson.slug / f"{lesson.slug}.ipynb"
+            if proc.returncode != 0 or not made.is_file():
                 raise UsageError(f"nbgrader could not generate {lesson.slug}:\n{_tail(proc.stderr)}")
-            written.append(target)
+            for item in sorted((staging / lesson.slug).rglob("*")):
+                if item.is_file():
+                    fresh[item.relative_to(staging).as_posix()] = item
+        changed = [] if force else changed_since_release(out_dir, fresh)
+        if changed:
+            names = "\n".join(f"  {path}" for path in changed)
+            raise UsageError(f"nothing was released: these files changed since the last release, and releasing "
+                             f"would overwrite them:\n{names}\nIf that is your work, keep it: `python -m cnnbook.lab` "
+                             "works on copies in my-work/ that no release touches (copy your notebook there). "
+                             "To overwrite them anyway, run release again with --force.")
+        manifest = read_manifest(out_dir)
+        slugs = {lesson.slug for lesson in lessons}
+        for key in [k for k in manifest if k.split("/")[0] in slugs and k not in fresh]:
+            old = out_dir / key          # released last time, not any more: removed (if nobody changed it)
+            if old.is_file() and (force or _sha256(old) == manifest[key]):
+                old.unlink()
+            manifest.pop(key)
+        for key, item in fresh.items():
+            target = out_dir / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(item, target)
+            manifest[key] = _sha256(target)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        written = [out_dir / lesson.slug / f"{lesson.slug}.ipynb" for lesson in lessons]
     return written
 
 

@@ -1,6 +1,8 @@
 """cnnbook: the small helper package shared by the CNN course workbook's lessons.
 
 - ``cnnbook.checks``   answer checks whose failure messages teach (expected vs got, shapes, named slips)
+- ``cnnbook.feedback`` how failures show in a notebook: a short box, not a traceback (set up on import)
+- ``cnnbook.progress`` ``show_progress()``: every lesson's exercises, pass / fail / not started
 - ``cnnbook.data``     checksum-verified loading of the real data shipped in ``data/``
 - ``cnnbook.plotting`` matrices with their numbers, image grids
 - ``cnnbook.widgets``  the interactive explorers (ipywidgets): convolution windows on a grid and on photos
@@ -11,9 +13,15 @@
 from __future__ import annotations
 
 import os
+import sys
 
 __all__ = ["grading_mode", "device"]
 __version__ = "0.1.0"
+
+if "IPython" in sys.modules:  # in a notebook: failed checks show as short boxes (cnnbook.feedback)
+    from .feedback import install as _install_notebook_feedback
+
+    _install_notebook_feedback()
 
 
 def grading_mode() -> bool:

@@ -13,6 +13,7 @@ cnnbook.checks.CheckFailed: flip: this looks like a typical slip: the kernel was
 ...
 
 ``CheckFailed`` subclasses ``AssertionError`` so that nbgrader (and pytest) count it as a failed test.
+In a notebook it shows as a short box with its message, not as a traceback (see ``cnnbook.feedback``).
 """
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ class CheckFailed(AssertionError):
         self.what = what
         self.lines = list(lines or [])
         self.hint = hint
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this error: the message in a short box, no traceback through this module."""
+        from .feedback import check_failed_box
+
+        return check_failed_box(self)
 
 
 def _fmt(value: Any) -> str:

@@ -5,6 +5,10 @@ and without the news pop-up; nbgrader's Validate button stays. Instructors get t
 the project root as the course root so formgrader finds ``nbgrader_config.py``. The choice is made by
 adding ``jupyter-config/student`` or ``jupyter-config/instructor`` to ``JUPYTER_CONFIG_PATH`` for this
 JupyterLab only: nothing in your Jupyter settings changes.
+
+Learners work on their own copies of the lessons in ``my-work/`` (ignored by git; ``CNNBOOK_WORK`` moves
+it): each start copies the lessons that are new in the course and leaves every existing copy as it is, so
+neither ``git pull`` nor a release ever touches a learner's work (see ``cnnbook.workspace``).
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from .workspace import sync_work, work_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,10 +30,17 @@ def lab_environment(instructor: bool = False, base: dict[str, str] | None = None
     return env
 
 
-def lab_command(instructor: bool = False, extra: list[str] | None = None) -> list[str]:
-    """The JupyterLab command line: the project root as root folder, opening on the lessons."""
-    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}",
-            "--LabApp.default_url=/lab/tree/notebooks" if not instructor else "--LabApp.default_url=/lab",
+def lab_command(instructor: bool = False, extra: list[str] | None = None, work: Path | None = None) -> list[str]:
+    """The JupyterLab command line: the project root as root folder, opening on the learner's copies."""
+    start = "/lab"
+    if not instructor:
+        work = work or work_dir()
+        try:
+            start = f"/lab/tree/{work.resolve().relative_to(ROOT).as_posix()}"
+        except ValueError:              # a work folder outside the project: open it as the root folder
+            return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}", "--LabApp.default_url=/lab",
+                    *(extra or [])]
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url={start}",
             *(extra or [])]
 
 
@@ -35,7 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnbook.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--instructor", action="store_true",
                         help="turn nbgrader's instructor tools (formgrader, create assignment) on")
+    parser.add_argument("--setup-only", action="store_true",
+                        help="copy new lessons to your work folder, then exit without starting JupyterLab")
     args, extra = parser.parse_known_args(argv)
+    if not args.instructor:
+        report = sync_work()
+        for line in report.lines():
+            print(line, flush=True)
+        if args.setup_only:
+            print(f"Your lessons are in {report.work}", flush=True)
+            return 0
     os.chdir(ROOT)  # nbgrader's formgrader reads nbgrader_config.py from the folder it starts in
     command = lab_command(args.instructor, extra)
     os.execve(sys.executable, command, lab_environment(args.instructor))

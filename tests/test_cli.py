@@ -69,3 +69,10 @@ def test_plotting_helpers_reject_wrong_shapes(bad):
 
     with pytest.raises(ValueError, match=r"needs a 2-D array \(height, width\)"):
         show_matrix(bad)
+
+
+def test_check_names_a_notebook_of_another_lesson():
+    other = next(lesson for lesson in LESSONS if lesson.slug.startswith("03_"))
+    proc = cli("check", "2", str(other.student_version))
+    assert_clean_error(proc, f"is the notebook of lesson {other.slug}", "not of lesson 02_",
+                       f"python -m autograde check {other.number} ")

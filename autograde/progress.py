@@ -1,0 +1,177 @@
+"""``python -m autograde progress``: every lesson, every exercise: pass, fail or not started, with points.
+
+Each lesson is run by the self-check's engine (:func:`autograde.check.check_notebook`: the grader's own
+runner, hidden tests included where ``solutions/`` is there), on the notebook the learner works in (their
+copy in ``my-work/``, else ``notebooks/``). An exercise whose answer cell is still exactly as released is
+"not started"; a lesson with no answer touched is not run at all. Results are kept in the work folder,
+keyed by the notebook's and the tests' sha256, so an unchanged lesson is not run again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from cnnbook.workspace import learner_notebook, work_dir
+
+from .check import check_notebook, source_lesson
+from .lessons import Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
+from .runner import fingerprint
+
+PASS, FAIL, NOT_STARTED = "pass", "fail", "not started"
+CACHE = ".progress-cache.json"
+
+
+@dataclass
+class Exercise:
+    name: str            # the answer cell's grade_id (the function's name), or the test's when it has none
+    test: str            # the test cell's grade_id
+    points: float
+    status: str = NOT_STARTED
+    score: float = 0.0
+    message: str = ""    # the first line of what failed
+
+
+@dataclass
+class LessonProgress:
+    slug: str
+    path: str
+    exercises: list[Exercise] = field(default_factory=list)
+    hidden_included: bool = True
+    note: str = ""
+    cached: bool = False
+
+    @property
+    def score(self) -> float:
+        return sum(e.score for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    def count(self, status: str) -> int:
+        return sum(e.status == status for e in self.exercises)
+
+
+def exercises_of(source: nbformat.NotebookNode) -> list[Exercise]:
+    """The lesson's tests in order, each named after the answer cell just before it."""
+    out, last_answer = [], None
+    for cell in source.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell.get("cell_type") == "code":
+            last_answer = meta.get("grade_id")
+        elif is_test_cell(cell):
+            gid = meta["grade_id"]
+            out.append(Exercise(last_answer or gid, gid, float(meta.get("points", 0))))
+    return out
+
+
+def untouched_answers(learner: nbformat.NotebookNode, released: nbformat.NotebookNode) -> set[str]:
+    """Answer cells of ``learner`` whose text is still exactly the released stub."""
+    mine = grade_cells(learner)
+    return {gid for gid, cell in grade_cells(released).items()
+            if cell.metadata.nbgrader.get("solution") and gid in mine
+            and mine[gid].source.strip() == cell.source.strip()}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None = None,
+                    timeout: float | None = None) -> LessonProgress:
+    path = path or learner_notebook(lesson.slug)
+    tests_from, hidden = source_lesson(lesson)
+    source = nbformat.read(tests_from.source, as_version=4)
+    progress = LessonProgress(lesson.slug, str(path), exercises_of(source), hidden_included=hidden)
+    key = f"{_digest(path)}:{fingerprint(tests_from.source)}:{hidden}"     # the notebook, tests and grader
+    if cache is not None and cache.get(lesson.slug, {}).get("key") == key:
+        stored = cache[lesson.slug]
+        progress.exercises = [Exercise(**e) for e in stored["exercises"]]
+        progress.note, progress.cached = stored.get("note", ""), True
+        return progress
+    try:
+        learner = read_notebook(path)
+    except NotebookProblem as problem:
+        progress.note = str(problem) if path.exists() else "not opened yet"
+        return progress
+    released = nbformat.read(lesson.student_version, as_version=4) if lesson.student_version.is_file() else source
+    untouched = untouched_answers(learner, released)
+    answers = {gid for gid, c in grade_cells(released).items() if c.metadata.nbgrader.get("solution")}
+    if not answers or not answers <= untouched:
+        kwargs = {"cell_timeout": timeout} if timeout else {}
+        report = check_notebook(lesson, path, **kwargs)
+        results = {r.grade_id: r for r in report.results}
+        progress.note = report.problem
+        for exercise in progress.exercises:
+            result = results.get(exercise.test)
+            if exercise.name in untouched or result is None:
+                continue
+            exercise.status = PASS if result.passed else FAIL
+            exercise.score = result.score
+            if not result.passed:
+                first = " ".join(ln.strip() for ln in result.message.splitlines() if ln.strip())
+                exercise.message = ("a hidden check failed: " if result.visible_passed else "") + first
+    if cache is not None:
+        cache[lesson.slug] = {"key": key, "note": progress.note,
+                              "exercises": [asdict(e) for e in progress.exercises]}
+    return progress
+
+
+def load_cache(work: Path | None = None) -> dict:
+    try:
+        data = json.loads(((work or work_dir()) / CACHE).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_cache(cache: dict, work: Path | None = None) -> None:
+    folder = work or work_dir()
+    if folder.is_dir():
+        (folder / CACHE).write_text(json.dumps(cache, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def course_progress(lessons: list[Lesson], use_cache: bool = True, on_start: Callable[[int, Lesson], None] | None = None,
+                    timeout: float | None = None) -> list[LessonProgress]:
+    """Every lesson's progress, in order; ``on_start(i, lesson)`` is called before each lesson."""
+    cache = load_cache() if use_cache else {}
+    out = []
+    for i, lesson in enumerate(lessons):
+        if on_start:
+            on_start(i, lesson)
+        out.append(lesson_progress(lesson, cache=cache, timeout=timeout))
+        if use_cache:
+            save_cache(cache)
+    return out
+
+
+def _short(text: str, width: int = 110) -> str:
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+
+
+MARKS = {PASS: "✔ pass", FAIL: "✘ fail", NOT_STARTED: "· not started"}
+
+
+def format_progress(progress: list[LessonProgress]) -> str:
+    lines = []
+    width = max([len(e.name) for p in progress for e in p.exercises] + [10])
+    for p in progress:
+        lines.append(f"{p.slug}  {p.score:g}/{p.max_score:g} points   ({p.path})")
+        for e in p.exercises:
+            lines.append(f"  {MARKS[e.status]:<14} {e.name:<{width}} {e.score:g}/{e.points:g}"
+                         + (f"   {_short(e.message)}" if e.message else ""))
+        if p.note:
+            lines.append(f"  Note: {p.note}")
+    total = sum(p.score for p in progress)
+    possible = sum(p.max_score for p in progress)
+    done = sum(p.count(PASS) for p in progress)
+    count = sum(len(p.exercises) for p in progress)
+    lines.append(f"Total: {total:g}/{possible:g} points; {done} of {count} exercises pass.")
+    if progress and not all(p.hidden_included for p in progress):
+        lines.append("Visible tests only: the hidden tests run when your instructor grades the notebooks.")
+    return "\n".join(lines)

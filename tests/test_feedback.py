@@ -1,0 +1,110 @@
+"""In a real kernel, a failed check shows as a short box that teaches; answer-cell errors are named."""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+from conftest import LESSONS, answer_sources, submission
+from nbclient import NotebookClient
+
+from cnnbook.checks import CheckFailed, check_value
+from cnnbook.feedback import check_failed_box, defined_names, install
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run(nb, cwd=None):
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(cwd)}} if cwd else {}).execute()
+    return nb
+
+
+def error_of(cell):
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert len(errors) == 1, cell.outputs
+    return errors[0], ANSI.sub("", "\n".join(errors[0].traceback))
+
+
+def test_check_failed_is_still_an_assertion_and_renders_its_parts():
+    with pytest.raises(AssertionError) as err:
+        check_value("output_size(7, 3)", 4, 5, mistakes={"forgot +1": 4}, hint="count the windows")
+    assert isinstance(err.value, CheckFailed)
+    text = ANSI.sub("", "\n".join(check_failed_box(err.value)))
+    assert text.splitlines()[0] == "✘ Check failed: output_size(7, 3)"
+    for part in ("typical slip: forgot +1", "expected 5, got 4", "Hint: count the windows"):
+        assert part in text
+    assert "Traceback" not in text
+
+
+def test_outside_ipython_nothing_is_installed():
+    assert install() is False
+
+
+def test_defined_names_reads_cells_that_do_not_parse():
+    assert defined_names("def f(x):\n    y = 1\n    return (x +\nclass K: pass\nz: int = 3\nw == 2") == ["f", "K", "z"]
+
+
+def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs():
+    cells = [
+        "import cnnbook",
+        "def same_padding(f):\n    return (f - 1) // 2 +\n",                           # a SyntaxError
+        "from cnnbook.checks import check_value\ncheck_value('same_padding(3)', same_padding(3), 1)",
+        "def output_size(n, f):\n    raise NotImplementedError('Replace this line with your answer')",
+        "from cnnbook.checks import check_value\ncheck_value('output_size(7, 3)', output_size(7, 3), 5)",
+        "from cnnbook.checks import check_value\ncheck_value('output_size(7, 3)', 4, 5, mistakes={'forgot +1': 4})",
+        "from cnnbook.checks import check_value\ncheck_value('zero_pad(1)', zero_pad(1), 5)",  # never defined
+        "x = 1 / 0\ndef conv(x):\n    return x",                                          # stops before the def
+        "from cnnbook.checks import check_value\nconv(1)",
+        "undefined_thing + 1",                                                            # not a test cell
+        "def late(x):\n    raise ValueError('inside your code')\nlate(1)",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    run(nb)
+    err, text = error_of(nb.cells[2])
+    assert err.ename == "NameError"
+    assert "`same_padding` is not defined" in text and "has a SyntaxError" in text
+    assert "line 2: invalid syntax" in text and "return (f - 1) // 2 +" in text
+    assert "Traceback" not in text
+
+    err, text = error_of(nb.cells[4])
+    assert err.ename == "NotImplementedError" and "`output_size` is not answered yet" in text
+    assert "Traceback" not in text
+
+    err, text = error_of(nb.cells[5])
+    assert err.ename == "CheckFailed"
+    assert "✘ Check failed: output_size(7, 3)" in text and "typical slip: forgot +1" in text
+    assert "Traceback" not in text and "checks.py" not in text
+
+    _, text = error_of(nb.cells[6])
+    assert "`zero_pad` is not defined" in text and "has not run" in text and "Traceback" not in text
+
+    _, text = error_of(nb.cells[8])
+    assert "stopped with an error before `conv` was made" in text and "ZeroDivisionError" in text
+
+    # Everything else keeps IPython's traceback: the learner's own line is what they need there.
+    _, text = error_of(nb.cells[9])
+    assert "Traceback" in text and "undefined_thing" in text
+    _, text = error_of(nb.cells[10])
+    assert "Traceback" in text and "inside your code" in text
+
+
+@pytest.mark.slow
+def test_a_lesson_notebook_shows_the_box_for_a_wrong_answer_and_names_a_syntax_error(tmp_path):
+    lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("03_"))
+    answers = answer_sources(lesson)
+    nb = submission(lesson, {
+        "output_size": "def output_size(n, f, p=0, s=1):\n    return (n + 2 * p - f) // s\n",   # forgot +1
+        "same_padding": answers["same_padding"].replace("def same_padding(f: int)", "def same_padding(f: int"),
+    })
+    run(nb, lesson.student_version.parent)
+    tests = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+             if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")}
+    _, text = error_of(tests["test_output_size"])
+    assert "✘ Check failed: output_size(7, 3)" in text and "forgot +1" in text and "Hint:" in text
+    assert "Traceback" not in text and "checks.py" not in text and len(text.splitlines()) < 12
+    _, text = error_of(tests["test_same_padding"])
+    assert "`same_padding` is not defined" in text and "SyntaxError" in text and "Traceback" not in text
+    _, text = error_of(tests["test_zero_pad"])
+    assert "`zero_pad` is not answered yet" in text
