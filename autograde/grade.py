@@ -705,7 +705,7 @@ def feedback_html(result: dict) -> str:
         rows.append(f"<tr class='{e(status)}'><td><code>{e(test['grade_id'])}</code></td>"
                     f"<td>{test['points']:g} / {test['max_points']:g}</td><td>{e(STATUS_TEXT.get(status, status))}"
                     f"</td><td>{message}</td></tr>")
-    flags = "".join(f"<li><code>{e(f)}</code>: {e(FLAG_MEANING.get(f, ''))}</li>" for f in result.get("flags", []))
+    # Flags are notes for the instructor (flagged.md, the class report), never on the student's page.
     # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
     # in plain words.
     why = STATUS_FOR_LEARNER.get(result.get("status", ""), "") or (
@@ -730,7 +730,6 @@ Score: <b>{result.get('score', 0):g} / {max_score:g}</b>.</p>
 {detail}
 <table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
-{'<h2>Notes for the instructor</h2><ul>' + flags + '</ul>' if flags else ''}
 <p>Hidden checks say what failed and give a hint, never their inputs or expected values.
 Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your notebook to see the visible checks in full.</p>
 </body></html>

@@ -390,6 +390,7 @@ def test_feedback_names_each_verdict_but_never_hidden_values(graded):
     _, _, out, _ = graded
     page = (out / "feedback" / "patched_numpy" / f"{LESSON.slug}.html").read_text()
     assert TARGET_TEST in page and "failed" in page
+    assert "tampering" not in page and "instructor" not in page       # flags are the instructor's, not the student's
     source = nbformat.read(LESSON.source, as_version=4)
     hidden = [ln.strip() for c in source.cells if "### BEGIN HIDDEN TESTS" in c.source
               for ln in c.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
