@@ -366,10 +366,6 @@ def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
     return names
 
 
-def kernel_transport(kernel: LearnerKernel) -> Transport:
-    return lambda request, seconds: kernel.request_text(request, timeout=seconds)
-
-
 def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None,
              exercise: str = "") -> TestOutcome:
     """Run one test cell in the grader's judge process; the learner's names come through the wall.

@@ -349,16 +349,6 @@ class Cgroups:
     def procs_files(self) -> list[Path]:
         return [folder / "cgroup.procs" for folder in self.folders]
 
-    def memory_peak(self) -> int | None:
-        """The most memory the submission used at once, in bytes (for tests and reports)."""
-        for folder in self.folders:
-            for name in ("memory.max_usage_in_bytes", "memory.peak"):
-                try:
-                    return int((folder / name).read_text())
-                except (OSError, ValueError):
-                    continue
-        return None
-
     def remove(self) -> None:
         for folder in self.folders:
             _remove_cgroup(folder)
