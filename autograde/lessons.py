@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 
+#: The largest submission the grader reads. A solved lesson with its figures is 1-3 MiB; the limit leaves room for
+#: a learner's extra outputs and stops one file from filling the grader's memory.
+MAX_NOTEBOOK_BYTES = 64 * 2 ** 20
 _SLUG = re.compile(r"^(\d\d)_[a-z0-9_]+$")
 
 
@@ -80,7 +83,16 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise NotebookProblem("missing", f"{path} does not exist.")
     if not path.is_file():
         raise NotebookProblem("missing", f"{path} is not a file.")
-    raw = path.read_bytes()
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} is {size / 2 ** 20:.0f} MiB; a notebook of this course is a few MiB at most "
+                              f"(the limit is {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB). Clear large outputs "
+                              "(Edit > Clear Outputs of All Cells), save and submit again.")
+    with path.open("rb") as handle:       # the file may grow between stat and read: never read past the limit
+        raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotebookProblem("invalid-notebook", f"{path} grew past {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB while read.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -93,6 +105,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise NotebookProblem("invalid-notebook",
                               f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}). "
                               "Re-download the notebook from JupyterLab (File > Download).") from None
+    except RecursionError:                # JSON nested deeper than Python's parser goes: never a saved notebook
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} is JSON nested too deeply to be a notebook saved by JupyterLab.") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookProblem("invalid-notebook", f"{path} is JSON but not a notebook (no list of cells).")
     if data.get("nbformat") != 4:

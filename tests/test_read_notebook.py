@@ -1,0 +1,50 @@
+"""Reading a submission: every way a file can fail to be a notebook is that file's own clear status."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from autograde.lessons import MAX_NOTEBOOK_BYTES, NotebookProblem, read_notebook
+
+
+def _notebook_json(extra_source: str = "") -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1" + extra_source))
+    return nbformat.writes(nb)
+
+
+def test_a_plain_notebook_reads(tmp_path):
+    path = tmp_path / "ok.ipynb"
+    path.write_text(_notebook_json(), encoding="utf-8")
+    assert read_notebook(path).cells[0].source == "x = 1"
+
+
+def test_a_file_past_the_size_limit_is_refused_without_being_read(tmp_path):
+    path = tmp_path / "huge.ipynb"
+    with path.open("wb") as handle:         # sparse: the size is there, the disk blocks are not
+        handle.truncate(MAX_NOTEBOOK_BYTES + 1)
+    with pytest.raises(NotebookProblem) as problem:
+        read_notebook(path)
+    assert problem.value.status == "invalid-notebook" and "Clear large outputs" in str(problem.value)
+
+
+@pytest.mark.slow  # parses 64 MiB of JSON
+def test_a_notebook_just_under_the_limit_is_read(tmp_path):
+    text = _notebook_json()
+    padding = MAX_NOTEBOOK_BYTES - len(text.encode()) - 64
+    path = tmp_path / "big.ipynb"
+    path.write_text(_notebook_json("\n# " + "a" * padding), encoding="utf-8")
+    assert path.stat().st_size <= MAX_NOTEBOOK_BYTES
+    assert read_notebook(path).cells[0].source.startswith("x = 1")
+
+
+@pytest.mark.parametrize("depth", [10_000, 200_000])
+def test_json_nested_past_the_parser_is_that_files_problem(tmp_path, depth):
+    path = tmp_path / "deep.ipynb"
+    path.write_text(json.dumps({"cells": [], "nbformat": 4})[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}",
+                    encoding="utf-8")
+    with pytest.raises(NotebookProblem) as problem:
+        read_notebook(path)
+    assert problem.value.status == "invalid-notebook"
