@@ -25,6 +25,7 @@ import copy
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -194,9 +195,10 @@ def publish_output(output) -> list:
                                        evalue=line(output.get("evalue"), MAX_TEXT // 10), traceback=lines)]
     if kind not in ("display_data", "execute_result"):
         return [_note(_describe([str(kind)]))]
-    data = output.get("data") if isinstance(output.get("data"), dict) else {}
-    meta = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
-    kept, dropped, metadata = {}, [], {}
+    data, meta = _mapping(output.get("data")), _mapping(output.get("metadata"))
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    metadata: dict[str, Any] = {}
     for mime, value in data.items():
         text = _text(value) if isinstance(mime, str) else None
         if mime in IMAGE_MAGIC and text is not None:
@@ -205,7 +207,7 @@ def publish_output(output) -> list:
                 dropped.append(mime)
                 continue
             kept[mime] = image
-            given = meta.get(mime) if isinstance(meta.get(mime), dict) else {}
+            given = _mapping(meta.get(mime))
             sizes = {k: _size(given.get(k), 10_000) for k in ("width", "height")}
             if any(v is not None for v in sizes.values()):
                 metadata[mime] = {k: v for k, v in sizes.items() if v is not None}
@@ -246,8 +248,13 @@ def publish_outputs(outputs) -> list:
 
 # --- cells ---------------------------------------------------------------------------------------------
 
+def _mapping(value: object) -> dict:
+    """``value`` when it is a JSON object, else an empty one (a submission's JSON may hold anything anywhere)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _attachments(given) -> dict:
-    kept = {}
+    kept: dict[str, Any] = {}
     if not isinstance(given, dict):
         return kept
     for name, bundle in list(given.items())[:MAX_ATTACHMENTS]:
@@ -303,13 +310,13 @@ def publishable(graded, source) -> nbformat.NotebookNode:
         kind = cell.get("cell_type")
         if kind not in ("code", "markdown", "raw"):
             continue
-        given = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        nbg = given.get("nbgrader") if isinstance(given.get("nbgrader"), dict) else {}
+        given = _mapping(cell.get("metadata"))
+        nbg = _mapping(given.get("nbgrader"))
         gid = nbg.get("grade_id") if isinstance(nbg.get("grade_id"), str) else None
         original = lesson_cells.get(gid) if gid and gid not in used_gids else None
         if original is not None and original.cell_type != kind:
             original = None
-        metadata = {}
+        metadata: dict[str, Any] = {}
         if original is not None:
             used_gids.add(gid)
             metadata["nbgrader"] = copy.deepcopy(dict(original.metadata["nbgrader"]))

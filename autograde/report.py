@@ -118,7 +118,7 @@ def lesson_page(lesson: str, results: list[dict]) -> str:
         for t in r["tests"]:
             if t["status"] != "pass":
                 reasons[t["grade_id"]][failure_reason(t.get("message", ""))] += 1
-    overall = Counter()
+    overall: Counter[tuple[str, str]] = Counter()
     for gid, counter in reasons.items():
         for reason, n in counter.items():
             overall[(gid, reason)] += n
