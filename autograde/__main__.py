@@ -1,5 +1,5 @@
-"""python -m autograde {release,check,progress,reset,grade,package-students}: the course's nbgrader pipeline from one
-command."""
+"""python -m autograde {release,check,progress,reset,grade,package-students,i18n}: the course's nbgrader pipeline
+from one command."""
 from __future__ import annotations
 
 import argparse
@@ -19,23 +19,42 @@ def cmd_release(args) -> int:
     return 0
 
 
-def _learner_path(lesson, given: str | None) -> Path:
-    """The notebook a learner means: the one given, else their copy in my-work/, else notebooks/'s."""
+def _set_language(args) -> str:
+    """Messages in the language asked for (``--lang``), else as ``CNNBOOK_LANG`` says; the judge process and
+    the self-check's kernel inherit the choice through the environment."""
+    import os
+
+    from cnnbook.i18n import language, set_language
+
+    lang = getattr(args, "lang", None)
+    if lang:
+        os.environ["CNNBOOK_LANG"] = lang
+        set_language(lang)
+    return language()
+
+
+def _learner_path(lesson, given: str | None, lang: str = "en") -> Path:
+    """The notebook a learner means: the one given, else their copy in my-work/, else notebooks/'s
+    (``my-work/ko/`` and ``notebooks/ko/`` for the Korean edition)."""
     from cnnbook.workspace import learner_notebook
 
     if given:
         path = Path(given)
         return path / f"{lesson.slug}.ipynb" if path.is_dir() else path
-    return learner_notebook(lesson.slug)
+    return learner_notebook(lesson.slug, lang=lang)
 
 
 def cmd_check(args) -> int:
     from .check import check_notebook, format_report
 
+    from cnnbook.i18n import _
+
+    lang = _set_language(args)
     lesson = find_lesson(args.lesson)
-    path = _learner_path(lesson, args.path)
-    which = "every test" if lesson.source.is_file() else "the visible tests"
-    print(f"Running {path} against {which} of lesson {lesson.slug} ...", flush=True)
+    path = _learner_path(lesson, args.path, lang)
+    which = _("every test") if lesson.source.is_file() else _("the visible tests")
+    print(_("Running {path} against {which} of lesson {lesson} ...").format(path=path, which=which,
+                                                                            lesson=lesson.slug), flush=True)
     report = check_notebook(lesson, path, cell_timeout=args.timeout)
     print(format_report(report))
     return 0 if report.score == report.max_score and not report.problem else 1
@@ -44,12 +63,13 @@ def cmd_check(args) -> int:
 def cmd_progress(args) -> int:
     from .progress import course_progress, format_progress
 
+    lang = _set_language(args)
     lessons = [find_lesson(n) for n in args.lessons] if args.lessons else all_lessons()
 
     def started(i, lesson):
         print(f"[{i + 1}/{len(lessons)}] {lesson.slug} ...", flush=True)
 
-    progress = course_progress(lessons, use_cache=not args.fresh, on_start=started, timeout=args.timeout)
+    progress = course_progress(lessons, use_cache=not args.fresh, on_start=started, timeout=args.timeout, lang=lang)
     print(format_progress(progress))
     return 0
 
@@ -93,6 +113,26 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_i18n(args) -> int:
+    from .i18n import LANGS, coverage, format_coverage, package_coverage, update_catalog, update_package_catalog
+
+    lessons = [find_lesson(n) for n in args.lessons] if args.lessons else all_lessons()
+    langs = [args.lang] if args.lang else list(LANGS)
+    if args.action == "update":
+        for lesson in lessons:
+            for lang in langs:
+                print(f"updated {update_catalog(lesson, lang)}")
+        for lang in langs:
+            print(f"updated {update_package_catalog(lang)}")
+    print(format_coverage([coverage(lesson, lang) for lesson in lessons for lang in langs]))
+    for lang in langs:
+        total, left = package_coverage(lang)
+        print(f"package messages (cnnbook, check, progress) {lang}: {total - len(left)} of {total} translated")
+        for line in left:
+            print(f"    missing: {line}")
+    return 0
+
+
 def cmd_package_students(args) -> int:
     from .package import build
 
@@ -116,6 +156,8 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
                                            "it exists, else notebooks/<NN_slug>/<NN_slug>.ipynb)")
     p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
                    help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g}, as in grading)")
+    p.add_argument("--lang", choices=("en", "ko"), help="the edition and the language of the messages (default: "
+                                                         "$CNNBOOK_LANG, else en); ko: my-work/ko/, 한국어")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("progress", help="every lesson, every exercise: pass / fail / not started, with points")
@@ -123,6 +165,8 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="run every lesson again, even unchanged ones")
     p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
                    help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g})")
+    p.add_argument("--lang", choices=("en", "ko"), help="the edition and the language of the messages (default: "
+                                                         "$CNNBOOK_LANG, else en)")
     p.set_defaults(func=cmd_progress)
 
     p = sub.add_parser("reset", help="put one exercise's answer cell of your notebook back as released")
@@ -156,6 +200,14 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="grade again even what was graded before and has not "
                                                         "changed (manual grades in the gradebook are kept)")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("i18n", help="translations: refresh the catalogs (solutions/NN_slug/ko.po) from the English "
+                                    "source, or show their coverage")
+    p.add_argument("action", choices=("update", "coverage"), help="update: mark changed English as stale (fuzzy) "
+                                                                 "and add new entries; coverage: only the table")
+    p.add_argument("lessons", nargs="*", help="lesson numbers or slugs (default: all)")
+    p.add_argument("--lang", choices=("ko",), help="one language (default: all)")
+    p.set_defaults(func=cmd_i18n)
 
     p = sub.add_parser("package-students", help="write what learners get: notebooks, helpers, data, learner "
                                                 "requirements, a README; no solutions or hidden tests")

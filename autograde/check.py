@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnbook.i18n import N_, _
+
 from .lessons import Lesson, UsageError, all_lessons, grade_cells, read_notebook
 from .runner import grade_submission
 from .sandbox import Limits
@@ -51,13 +53,13 @@ class CheckReport:
 
 
 PROBLEMS = {
-    "kernel-died": "the Python kernel died while running your notebook (it ran out of memory, or the code called "
-                   "os._exit or crashed the interpreter). It was restarted and the tests after that point still ran.",
-    "timeout": "a cell or a test ran past its time limit and was stopped: is there an endless loop?",
-    "test-cell-edited": "a test cell was edited in your notebook; the original test ran instead.",
-    "test-cell-deleted": "a test cell was deleted from your notebook; the original test ran anyway.",
-    "test-cell-moved": "a test cell was moved; it ran in its original place, after its exercise.",
-    "output-limit": "a cell printed more than the output limit; the rest was dropped.",
+    "kernel-died": N_("the Python kernel died while running your notebook (it ran out of memory, or the code called "
+                   "os._exit or crashed the interpreter). It was restarted and the tests after that point still ran."),
+    "timeout": N_("a cell or a test ran past its time limit and was stopped: is there an endless loop?"),
+    "test-cell-edited": N_("a test cell was edited in your notebook; the original test ran instead."),
+    "test-cell-deleted": N_("a test cell was deleted from your notebook; the original test ran anyway."),
+    "test-cell-moved": N_("a test cell was moved; it ran in its original place, after its exercise."),
+    "output-limit": N_("a cell printed more than the output limit; the rest was dropped."),
 }
 
 
@@ -84,7 +86,7 @@ def check_notebook(lesson: Lesson, path: Path, cell_timeout: float = Limits.cell
         report.results.append(TestResult(test["grade_id"], float(test["max_points"]), passed,
                                          "" if passed else _learner_message(test),
                                          visible_passed=bool(test.get("hidden")) and not passed))
-    problems = [PROBLEMS[flag] for flag in result.get("flags", []) if flag in PROBLEMS]
+    problems = [_(PROBLEMS[flag]) for flag in result.get("flags", []) if flag in PROBLEMS]
     if result["status"] != "graded":
         problems.insert(0, result.get("detail", "") or result["status"])
     if note:
@@ -114,34 +116,37 @@ def _which_lesson(notebook, lesson: Lesson, path: Path) -> str:
         if best is not None and overlap:
             exercises = sorted(ids & lesson_ids(best))
             shown = ", ".join(e for e in exercises if not e.startswith("test_"))[:200] or ", ".join(exercises)
-            raise UsageError(f"{path} is the notebook of lesson {best.slug} (its exercises: {shown}), not of "
-                             f"lesson {lesson.slug}. Check it with: python -m autograde check {best.number} {path}")
-    return (f"{path} has none of lesson {lesson.slug}'s exercise cells (nbgrader cells): is it the right notebook? "
-            "Each test ran after the last cell.")
+            raise UsageError(_("{path} is the notebook of lesson {other} (its exercises: {shown}), not of lesson "
+                               "{lesson}. Check it with: python -m autograde check {number} {path}").format(
+                path=path, other=best.slug, shown=shown, lesson=lesson.slug, number=best.number))
+    return _("{path} has none of lesson {lesson}'s exercise cells (nbgrader cells): is it the right notebook? "
+             "Each test ran after the last cell.").format(path=path, lesson=lesson.slug)
 
 
 def _learner_message(test: dict) -> str:
     message = test.get("message", "")
     if "NotImplementedError" in message:
-        return "not answered yet: the answer cell still raises NotImplementedError."
-    return message or "this test did not pass."
+        return _("not answered yet: the answer cell still raises NotImplementedError.")
+    return message or _("this test did not pass.")
 
 
 def format_report(report: CheckReport) -> str:
-    lines = [f"Lesson {report.lesson.slug}: {report.path}"]
+    lines = [_("Lesson {lesson}: {path}").format(lesson=report.lesson.slug, path=report.path)]
     for r in report.results:
-        mark = "PASS" if r.passed else "FAIL"
-        lines.append(f"  [{mark}] {r.grade_id:<28} {r.score:g}/{r.points:g} points")
+        mark = _("PASS") if r.passed else _("FAIL")
+        lines.append(f"  [{mark}] {r.grade_id:<28} " + _("{score}/{points} points").format(score=f"{r.score:g}",
+                                                                                            points=f"{r.points:g}"))
         if not r.passed:
             if r.visible_passed:
-                lines.append("         The visible checks passed, but a hidden check found a problem:")
+                lines.append("         " + _("The visible checks passed, but a hidden check found a problem:"))
             for text in r.message.splitlines():
                 lines.append(f"         {text}")
     if report.problem:
-        lines.append(f"  Note: {report.problem}")
-    lines.append(f"Score: {report.score:g} / {report.max_score:g}")
+        lines.append("  " + _("Note: {note}").format(note=report.problem))
+    lines.append(_("Score: {score} / {max_score}").format(score=f"{report.score:g}", max_score=f"{report.max_score:g}"))
     if not report.hidden_included:
-        lines.append("These were the visible tests only: the hidden tests run when your instructor grades the notebook.")
+        lines.append(_("These were the visible tests only: the hidden tests run when your instructor grades the "
+                       "notebook."))
     elif report.results and report.score == report.max_score and not report.problem:
-        lines.append("Every test passes, hidden ones included. Well done.")
+        lines.append(_("Every test passes, hidden ones included. Well done."))
     return "\n".join(lines)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-LAB_HELP = ("  lab [--instructor]  open JupyterLab on the lessons (python -m cnnbook.lab); --instructor turns "
-            "nbgrader's instructor tools on")
+LAB_HELP = ("  lab [--instructor] [--lang ko]  open JupyterLab on the lessons (python -m cnnbook.lab); --instructor "
+            "turns nbgrader's instructor tools on; --lang ko opens the Korean edition (한국어판)")
 
 
 def main(argv: list[str] | None = None) -> int:

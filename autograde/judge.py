@@ -452,43 +452,46 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
     expected values, or any text the learner's code produced (which could carry the inputs out).
     """
     from cnnbook.checks import CheckFailed
+    from cnnbook.i18n import _
 
     if hidden:
         return _explain_hidden(err, exercise)
     if isinstance(err, CheckFailed):
         return str(err)
     if isinstance(err, TooLarge):
-        return f"your answer is too large or too deeply nested to check: {err}"
+        return _("your answer is too large or too deeply nested to check: {error}").format(error=err)
     if isinstance(err, NameError):
-        return (f"{err}. The test needs it from your notebook: is the answer cell that defines it there, "
-                "and did it run without an error?")
+        return _("{error}. The test needs it from your notebook: is the answer cell that defines it there, "
+                 "and did it run without an error?").format(error=err)
     return str(err) if isinstance(err, LearnerError) or str(err).startswith("your code raised") \
         else f"{type(err).__name__}: {err}"
 
 
 def _explain_hidden(err: Exception, exercise: str) -> str:
-    from cnnbook.checks import CheckFailed
+    from cnnbook.checks import CheckFailed, is_slip_line
+    from cnnbook.i18n import _
 
     case = getattr(err, "hidden_case", None)
     case = case if type(case) is str and case.strip() else ""
-    head = f"{exercise}: a hidden check failed" if exercise else "A hidden check failed"
+    head = _("{exercise}: a hidden check failed").format(exercise=exercise) if exercise \
+        else _("A hidden check failed")
     lines = [f"{head} ({case.strip()})." if case else f"{head}."]
     if isinstance(err, CheckFailed):
-        if err.lines and type(err.lines[0]) is str and err.lines[0].startswith("this looks like a typical slip"):
+        if err.lines and is_slip_line(err.lines[0]):
             lines.append("  " + err.lines[0])
         if err.hint:
-            lines.append(f"  Hint: {err.hint}")
+            lines.append("  " + _("Hint: {hint}").format(hint=err.hint))
         return "\n".join(lines)
     if isinstance(err, TooLarge):
-        lines.append("  Your answer is too large or too deeply nested to check.")
+        lines.append("  " + _("Your answer is too large or too deeply nested to check."))
         return "\n".join(lines)
     kind = type(err)
     builtin = kind.__module__ == "builtins" and _BUILTIN_ERRORS.get(kind.__name__) is kind
     if getattr(err, "from_learner", False):
-        lines.append(f"  Your code raised {kind.__name__}." if builtin else
-                     "  Your code raised an exception of a class it defines.")
+        lines.append("  " + (_("Your code raised {kind}.").format(kind=kind.__name__) if builtin else
+                             _("Your code raised an exception of a class it defines.")))
     elif isinstance(err, NameError):
-        lines.append("  The check needs a name your notebook does not define: did every answer cell run?")
+        lines.append("  " + _("The check needs a name your notebook does not define: did every answer cell run?"))
     elif builtin and kind is not AssertionError:
-        lines.append(f"  The check stopped with {kind.__name__} on what your code returned.")
+        lines.append("  " + _("The check stopped with {kind} on what your code returned.").format(kind=kind.__name__))
     return "\n".join(lines)

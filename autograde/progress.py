@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from cnnbook.i18n import N_, _
 from cnnbook.workspace import learner_notebook, work_dir
 
 from .check import check_notebook, source_lesson
@@ -83,12 +84,15 @@ def _digest(path: Path) -> str:
 
 
 def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None = None,
-                    timeout: float | None = None) -> LessonProgress:
-    path = path or learner_notebook(lesson.slug)
+                    timeout: float | None = None, lang: str = "en") -> LessonProgress:
+    path = path or learner_notebook(lesson.slug, lang=lang)
     tests_from, hidden = source_lesson(lesson)
     source = nbformat.read(tests_from.source, as_version=4)
     progress = LessonProgress(lesson.slug, str(path), exercises_of(source), hidden_included=hidden)
-    key = f"{_digest(path)}:{fingerprint(tests_from.source)}:{hidden}"     # the notebook, tests and grader
+    from cnnbook.i18n import language
+
+    # the notebook, the tests and grader, and the language of the messages
+    key = f"{_digest(path)}:{fingerprint(tests_from.source)}:{hidden}:{language()}"
     if cache is not None and cache.get(lesson.slug, {}).get("key") == key:
         stored = cache[lesson.slug]
         progress.exercises = [Exercise(**e) for e in stored["exercises"]]
@@ -97,9 +101,13 @@ def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None
     try:
         learner = read_notebook(path)
     except NotebookProblem as problem:
-        progress.note = str(problem) if path.exists() else "not opened yet"
+        progress.note = str(problem) if path.exists() else _("not opened yet")
         return progress
-    released = nbformat.read(lesson.student_version, as_version=4) if lesson.student_version.is_file() else source
+    student_version = lesson.student_version
+    if lang != "en" and path.parent.parent.name == lang:     # the translated edition: its own stubs
+        translated = student_version.parent.parent / lang / lesson.slug / student_version.name
+        student_version = translated if translated.is_file() else student_version
+    released = nbformat.read(student_version, as_version=4) if student_version.is_file() else source
     untouched = untouched_answers(learner, released)
     answers = {gid for gid, c in grade_cells(released).items() if c.metadata.nbgrader.get("solution")}
     if not answers or not answers <= untouched:
@@ -114,7 +122,7 @@ def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None
             exercise.score = result.score
             if not result.passed:
                 first = " ".join(ln.strip() for ln in result.message.splitlines() if ln.strip())
-                exercise.message = ("a hidden check failed: " if result.visible_passed else "") + first
+                exercise.message = (_("a hidden check failed: ") if result.visible_passed else "") + first
     if cache is not None:
         cache[lesson.slug] = {"key": key, "note": progress.note,
                               "exercises": [asdict(e) for e in progress.exercises]}
@@ -136,14 +144,15 @@ def save_cache(cache: dict, work: Path | None = None) -> None:
 
 
 def course_progress(lessons: list[Lesson], use_cache: bool = True, on_start: Callable[[int, Lesson], None] | None = None,
-                    timeout: float | None = None) -> list[LessonProgress]:
-    """Every lesson's progress, in order; ``on_start(i, lesson)`` is called before each lesson."""
+                    timeout: float | None = None, lang: str = "en") -> list[LessonProgress]:
+    """Every lesson's progress, in order; ``on_start(i, lesson)`` is called before each lesson. ``lang``: the
+    edition (``"ko"``: the learner's copies in ``my-work/ko/``)."""
     cache = load_cache() if use_cache else {}
     out = []
     for i, lesson in enumerate(lessons):
         if on_start:
             on_start(i, lesson)
-        out.append(lesson_progress(lesson, cache=cache, timeout=timeout))
+        out.append(lesson_progress(lesson, cache=cache, timeout=timeout, lang=lang))
         if use_cache:
             save_cache(cache)
     return out
@@ -153,24 +162,26 @@ def _short(text: str, width: int = 110) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
-MARKS = {PASS: "✔ pass", FAIL: "✘ fail", NOT_STARTED: "· not started"}
+MARKS = {PASS: N_("✔ pass"), FAIL: N_("✘ fail"), NOT_STARTED: N_("· not started")}
 
 
 def format_progress(progress: list[LessonProgress]) -> str:
     lines = []
     width = max([len(e.name) for p in progress for e in p.exercises] + [10])
     for p in progress:
-        lines.append(f"{p.slug}  {p.score:g}/{p.max_score:g} points   ({p.path})")
+        lines.append(f"{p.slug}  " + _("{score}/{points} points").format(score=f"{p.score:g}",
+                                                                          points=f"{p.max_score:g}") + f"   ({p.path})")
         for e in p.exercises:
-            lines.append(f"  {MARKS[e.status]:<14} {e.name:<{width}} {e.score:g}/{e.points:g}"
+            lines.append(f"  {_(MARKS[e.status]):<14} {e.name:<{width}} {e.score:g}/{e.points:g}"
                          + (f"   {_short(e.message)}" if e.message else ""))
         if p.note:
-            lines.append(f"  Note: {p.note}")
+            lines.append("  " + _("Note: {note}").format(note=p.note))
     total = sum(p.score for p in progress)
     possible = sum(p.max_score for p in progress)
     done = sum(p.count(PASS) for p in progress)
     count = sum(len(p.exercises) for p in progress)
-    lines.append(f"Total: {total:g}/{possible:g} points; {done} of {count} exercises pass.")
+    lines.append(_("Total: {total}/{possible} points; {done} of {count} exercises pass.").format(
+        total=f"{total:g}", possible=f"{possible:g}", done=done, count=count))
     if progress and not all(p.hidden_included for p in progress):
-        lines.append("Visible tests only: the hidden tests run when your instructor grades the notebooks.")
+        lines.append(_("Visible tests only: the hidden tests run when your instructor grades the notebooks."))
     return "\n".join(lines)

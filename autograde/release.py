@@ -1,5 +1,9 @@
 """Generate the student notebooks (notebooks/) from the sources (solutions/) with nbgrader.
 
+A lesson with a translation catalog (``solutions/NN_slug/ko.po``) is also released in that language, to
+``notebooks/ko/NN_slug/NN_slug.ipynb``: the English student notebook with its markdown and learner-visible
+strings translated, every nbgrader cell unchanged (see ``autograde.i18n``). The manifest covers them too.
+
 A release never overwrites work silently: ``notebooks/.release-manifest.json`` (committed with the
 notebooks) holds the sha256 of every file the last release wrote. A file in ``notebooks/`` whose hash is
 neither that nor the new release's was changed by someone (a learner who worked in ``notebooks/``), and
@@ -15,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .i18n import LANGS, TranslationProblem, build_translations
 from .lessons import NOTEBOOKS, ROOT, Lesson, UsageError, grade_cells, read_notebook, NotebookProblem
 
 
@@ -96,8 +101,14 @@ def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None
             if proc.returncode != 0 or not made.is_file():
                 raise UsageError(f"nbgrader could not generate {lesson.slug}:\n{_tail(proc.stderr)}")
             for item in sorted((staging / lesson.slug).rglob("*")):
-                if item.is_file():
+                if item.is_file() and item.suffix == ".po":
+                    item.unlink()       # a translation catalog (it quotes hidden tests' hints): not released
+                elif item.is_file():
                     fresh[item.relative_to(staging).as_posix()] = item
+        try:                            # the translated editions (notebooks/ko/...): see autograde.i18n
+            fresh.update(build_translations(lessons, staging, staging))
+        except TranslationProblem as err:
+            raise UsageError(f"nothing was released: {err}") from None
         changed = [] if force else changed_since_release(out_dir, fresh)
         if changed:
             names = "\n".join(f"  {path}" for path in changed)
@@ -107,7 +118,7 @@ def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None
                              "To overwrite them anyway, run release again with --force.")
         manifest = read_manifest(out_dir)
         slugs = {lesson.slug for lesson in lessons}
-        for key in [k for k in manifest if k.split("/")[0] in slugs and k not in fresh]:
+        for key in [k for k in manifest if _slug_of(k) in slugs and k not in fresh]:
             old = out_dir / key          # released last time, not any more: removed (if nobody changed it)
             if old.is_file() and (force or _sha256(old) == manifest[key]):
                 old.unlink()
@@ -121,6 +132,12 @@ def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None
         (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         written = [out_dir / lesson.slug / f"{lesson.slug}.ipynb" for lesson in lessons]
     return written
+
+
+def _slug_of(key: str) -> str:
+    """The lesson of a manifest key: "01_history/01_history.ipynb" or "ko/01_history/01_history.ipynb"."""
+    parts = key.split("/")
+    return parts[1] if parts[0] in LANGS and len(parts) > 2 else parts[0]
 
 
 def _tail(text: str, lines: int = 25) -> str:

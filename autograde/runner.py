@@ -96,9 +96,17 @@ def _visible(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
-def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
-    """Patterns of tampering in the code the learner wrote (answer cells and cells they added)."""
+def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                     source_path: Path | None = None) -> list[str]:
+    """Patterns of tampering in the code the learner wrote (answer cells and cells they added).
+
+    The course's own code cells are never the learner's: in the English source and, when ``source_path``'s
+    folder holds translation catalogs, in each translated edition (whose strings are translated)."""
     given = {_visible(c.source) for c in source.cells if c.get("cell_type") == "code"}
+    if source_path is not None:
+        from .i18n import translated_sources
+
+        given |= {_visible(text) for text in translated_sources(source, source_path.parent)}
     code = "\n".join(c.source for c in student.cells if c.get("cell_type") == "code"
                      and not is_test_cell(c) and _visible(c.source) not in given)
     return [name for name, pattern in SUSPICIOUS if pattern.search(code)]
@@ -173,7 +181,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     limits = Limits(**task.get("limits", {}))
     steps, flags = plan(student, source)
     names = exercise_names(source)              # the only names a test may read from the notebook
-    flags += suspicious_flags(student, source)
+    flags += suspicious_flags(student, source, Lesson(task["lesson"], ROOT / task.get("solutions", SOLUTIONS)).source)
     work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
     sandbox = Sandbox(work_root, limits, isolate=task.get("sandbox", True))
     kernel = LearnerKernel(sandbox, sandbox.env(task.get("threads", 1)))

@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 import numpy as np
 
+from .i18n import _, lesson_text
+
 __all__ = [
     "CheckFailed",
     "check_array",
@@ -95,11 +97,31 @@ def _matches(got: np.ndarray, candidate: Any, rtol: float, atol: float) -> bool:
     return bool(np.allclose(got.astype(float), cand.astype(float), rtol=rtol, atol=atol, equal_nan=True))
 
 
+def slip_line(name: str) -> str:
+    """The line that names a typical slip (the grader shows it for hidden checks too)."""
+    return _("this looks like a typical slip: {name}.").format(name=lesson_text(name))
+
+
+def is_slip_line(line: object) -> bool:
+    """Whether a failure's first line names a typical slip, in any language of the course."""
+    if type(line) is not str:
+        return False
+    from .i18n import LANGUAGES, _package_catalog
+
+    prefixes = ["this looks like a typical slip"]
+    for lang in LANGUAGES[1:]:
+        text = _package_catalog(lang).get("this looks like a typical slip: {name}.", "")
+        if "{name}" in text:
+            prefixes.append(text.split("{name}")[0].rstrip())
+    return any(p and line.startswith(p) for p in prefixes)
+
+
 def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
     lines = list(lines)
+    hint = lesson_text(hint)
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
-        msg += f"\n  Hint: {hint}"
+        msg += "\n  " + _("Hint: {hint}").format(hint=hint)
     raise CheckFailed(msg, what=what, lines=lines, hint=hint)
 
 
@@ -128,32 +150,33 @@ def check_array(
     if exp is None:
         raise TypeError(f"check_array needs an array as `expected`, got {type(expected).__name__}")
     if got is None:
-        _fail(what, ["returned None. Did you forget the `return` statement?",
-                     f"expected an array of shape {exp.shape}"], hint)
+        _fail(what, [_("returned None. Did you forget the `return` statement?"),
+                     _("expected an array of shape {shape}").format(shape=exp.shape)], hint)
     arr = _as_array(got)
     if arr is None:
-        _fail(what, [f"expected a numpy array of shape {exp.shape}, but got a {type(got).__name__}: {_fmt(got)}"],
-              hint)
+        _fail(what, [_("expected a numpy array of shape {shape}, but got a {kind}: {value}").format(
+            shape=exp.shape, kind=type(got).__name__, value=_fmt(got))], hint)
     assert arr is not None
     if mistakes:
         for name, wrong in mistakes.items():
             if _matches(arr, wrong, rtol, atol) and not _matches(arr, exp, rtol, atol):
-                _fail(what, [f"this looks like a typical slip: {name}.",
-                             f"expected (shape {exp.shape}):\n    {_fmt(exp)}",
-                             f"got (shape {arr.shape}):\n    {_fmt(arr)}"], hint)
+                _fail(what, [slip_line(name),
+                             _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {_fmt(exp)}",
+                             _("got (shape {shape}):").format(shape=arr.shape) + f"\n    {_fmt(arr)}"], hint)
     if arr.shape != exp.shape:
-        lines = [f"wrong shape: expected {exp.shape}, got {arr.shape}."]
+        lines = [_("wrong shape: expected {expected}, got {got}.").format(expected=exp.shape, got=arr.shape)]
         if arr.ndim == exp.ndim and sorted(arr.shape) == sorted(exp.shape) and arr.ndim >= 3:
-            lines.append("The same sizes in another order: are the channels first where they should be last "
-                         "(or the other way round)?")
+            lines.append(_("The same sizes in another order: are the channels first where they should be last "
+                           "(or the other way round)?"))
         elif arr.T.shape == exp.shape and arr.ndim == 2:
-            lines.append("That is the transposed shape: are rows and columns (height and width) swapped?")
-        lines.append(f"got:\n    {_fmt(arr)}")
+            lines.append(_("That is the transposed shape: are rows and columns (height and width) swapped?"))
+        lines.append(_("got:") + f"\n    {_fmt(arr)}")
         _fail(what, lines, hint)
     if check_dtype_kind and arr.dtype.kind != exp.dtype.kind:
-        _fail(what, [f"expected values of dtype kind {exp.dtype} but got {arr.dtype}"], hint)
+        _fail(what, [_("expected values of dtype kind {expected} but got {got}").format(expected=exp.dtype,
+                                                                                        got=arr.dtype)], hint)
     if arr.dtype.kind not in "biufc":
-        _fail(what, [f"expected numbers, got an array of dtype {arr.dtype}"], hint)
+        _fail(what, [_("expected numbers, got an array of dtype {dtype}").format(dtype=arr.dtype)], hint)
     a = arr.astype(float)
     e = exp.astype(float)
     close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
@@ -162,15 +185,17 @@ def check_array(
     bad = np.argwhere(~close)
     first = tuple(int(i) for i in bad[0])
     lines = [
-        f"{len(bad)} of {exp.size} values differ (tolerance rtol={rtol:g}, atol={atol:g}).",
-        f"first difference at index {first}: expected {e[first]:.6g}, got {a[first]:.6g}.",
-        f"expected (shape {exp.shape}):\n    {_fmt(exp)}",
-        f"got (shape {arr.shape}):\n    {_fmt(arr)}",
+        _("{bad} of {size} values differ (tolerance rtol={rtol}, atol={atol}).").format(
+            bad=len(bad), size=exp.size, rtol=f"{rtol:g}", atol=f"{atol:g}"),
+        _("first difference at index {index}: expected {expected}, got {got}.").format(
+            index=first, expected=f"{e[first]:.6g}", got=f"{a[first]:.6g}"),
+        _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {_fmt(exp)}",
+        _("got (shape {shape}):").format(shape=arr.shape) + f"\n    {_fmt(arr)}",
     ]
     if np.allclose(a, -e, rtol=rtol, atol=atol):
-        lines.insert(1, "Every value has the wrong sign.")
+        lines.insert(1, _("Every value has the wrong sign."))
     elif e.any() and np.allclose(a, 0):
-        lines.insert(1, "Everything came back zero: is the result ever written into the output array?")
+        lines.insert(1, _("Everything came back zero: is the result ever written into the output array?"))
     _fail(what, lines, hint)
 
 
@@ -191,14 +216,18 @@ def check_value(
     if mistakes:
         for name, wrong in mistakes.items():
             if _plain_equal(got, wrong, rel_tol, abs_tol) and not _plain_equal(got, expected, rel_tol, abs_tol):
-                _fail(what, [f"this looks like a typical slip: {name}.",
-                             f"expected {_fmt(expected)}, got {_fmt(got)}"], hint)
+                _fail(what, [slip_line(name),
+                             _("expected {expected}, got {got}").format(expected=_fmt(expected), got=_fmt(got))],
+                      hint)
     if got is None and expected is not None:
-        _fail(what, ["returned None. Did you forget the `return` statement?", f"expected {_fmt(expected)}"], hint)
+        _fail(what, [_("returned None. Did you forget the `return` statement?"),
+                     _("expected {expected}").format(expected=_fmt(expected))], hint)
     if not _plain_equal(got, expected, rel_tol, abs_tol):
-        lines = [f"expected {_fmt(expected)}", f"got      {_fmt(got)}"]
+        lines = [_("expected {expected}").format(expected=_fmt(expected)),
+                 _("got      {got}").format(got=_fmt(got))]
         if type(got) is not type(expected) and not (_is_number(got) and _is_number(expected)):
-            lines.append(f"(expected a {type(expected).__name__}, got a {type(got).__name__})")
+            lines.append(_("(expected a {expected}, got a {got})").format(expected=type(expected).__name__,
+                                                                          got=type(got).__name__))
         _fail(what, lines, hint)
 
 
@@ -231,16 +260,18 @@ def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *, hint: s
     """Check only the shape of an array or tensor."""
     arr = _as_array(got)
     if arr is None:
-        _fail(what, [f"expected an array of shape {tuple(expected_shape)}, got a {type(got).__name__}"], hint)
+        _fail(what, [_("expected an array of shape {shape}, got a {kind}").format(shape=tuple(expected_shape),
+                                                                                  kind=type(got).__name__)], hint)
     assert arr is not None
     if tuple(arr.shape) != tuple(expected_shape):
-        _fail(what, [f"wrong shape: expected {tuple(expected_shape)}, got {tuple(arr.shape)}"], hint)
+        _fail(what, [_("wrong shape: expected {expected}, got {got}.").format(expected=tuple(expected_shape),
+                                                                              got=tuple(arr.shape))], hint)
 
 
 def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
     """Fail with ``explanation`` unless ``condition`` is exactly True."""
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
-        _fail(what, [explanation], hint)
+        _fail(what, [lesson_text(explanation)], hint)
 
 
 def check_raises(
@@ -253,8 +284,10 @@ def check_raises(
     except exception as err:
         return err
     except Exception as err:  # noqa: BLE001 - we report the wrong kind of error to the learner
-        _fail(what, [f"expected a {exception.__name__}, but it raised {type(err).__name__}: {err}"], hint)
-    _fail(what, [f"expected a {exception.__name__} for these arguments, but it returned {_fmt(result)}"], hint)
+        _fail(what, [_("expected a {expected}, but it raised {kind}: {error}").format(
+            expected=exception.__name__, kind=type(err).__name__, error=err)], hint)
+    _fail(what, [_("expected a {expected} for these arguments, but it returned {value}").format(
+        expected=exception.__name__, value=_fmt(result))], hint)
     raise AssertionError("unreachable")
 
 
@@ -277,11 +310,11 @@ def check_no_forbidden_calls(
     """
     code = getattr(func, "__code__", None)
     if code is None:
-        _fail(what, [f"expected a Python function, got a {type(func).__name__}"], hint)
+        _fail(what, [_("expected a Python function, got a {kind}").format(kind=type(func).__name__)], hint)
     used = _names_used(code) & set(forbidden)
     if used:
-        _fail(what, [f"this exercise is about writing it yourself, but the function uses: {', '.join(sorted(used))}.",
-                     "Write it with numpy indexing, slicing and sums instead."], hint)
+        _fail(what, [_("this exercise is about writing it yourself, but the function uses: {names}.").format(
+            names=", ".join(sorted(used))), _("Write it with numpy indexing, slicing and sums instead.")], hint)
 
 
 @contextlib.contextmanager
@@ -302,7 +335,7 @@ def hidden_case(sentence: str):
     except Exception as err:
         if getattr(err, "hidden_case", None) is None:     # the innermost case names it
             try:
-                err.hidden_case = str(sentence)  # type: ignore[attr-defined]
+                err.hidden_case = lesson_text(str(sentence))  # type: ignore[attr-defined]
             except AttributeError:                          # an exception type without a __dict__
                 pass
         raise
@@ -324,4 +357,4 @@ def learner_side(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def passed(what: str) -> None:
     """Print a one-line confirmation after the checks of a test cell have passed."""
-    print(f"✔ {what}: all visible checks passed.")
+    print("✔ " + _("{what}: all visible checks passed.").format(what=what))

@@ -21,6 +21,8 @@ import sys
 import traceback
 from typing import Any
 
+from .i18n import _
+
 RED, BOLD, DIM, RESET = "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
 RULE = "─" * 60
 
@@ -44,7 +46,7 @@ def check_failed_box(err: BaseException) -> list[str]:
     lines = list(getattr(err, "lines", []) or [])
     hint = getattr(err, "hint", None)
     if not what and not lines:                      # a CheckFailed made from a plain message
-        text = str(err).splitlines() or ["this check failed."]
+        text = str(err).splitlines() or [_("this check failed.")]
         what, lines = text[0].rstrip(":"), [ln.strip() for ln in text[1:]]
     body = []
     for line in lines:
@@ -52,9 +54,9 @@ def check_failed_box(err: BaseException) -> list[str]:
         body.append(f"  {first}")
         body += [f"  {more}" for more in rest]
     if hint:
-        body.append(f"  {BOLD}Hint:{RESET} {hint}")
-    return box(f"Check failed: {what}", body,
-               "Change your answer in the cell above, run it (Shift+Enter), then run this test cell again.")
+        body.append(f"  {BOLD}{_('Hint:')}{RESET} {hint}")
+    return box(_("Check failed: {what}").format(what=what), body,
+               _("Change your answer in the cell above, run it (Shift+Enter), then run this test cell again."))
 
 
 class _NotebookState:
@@ -117,34 +119,36 @@ class _NotebookState:
         if name in self.broken:
             syntax, kind, text = self.broken[name]
             if syntax:
-                lines = [f"  `{name}` does not exist: the cell that defines it has a {kind}, so Python could not "
-                         "run any of it.", f"  {text}"]
-                footer = (f"Fix that line in the cell that defines `{name}`, run it (Shift+Enter), then run this "
-                          "test cell again.")
+                lines = ["  " + _("`{name}` does not exist: the cell that defines it has a {kind}, so Python could "
+                                  "not run any of it.").format(name=name, kind=kind), f"  {text}"]
+                footer = _("Fix that line in the cell that defines `{name}`, run it (Shift+Enter), then run this "
+                           "test cell again.").format(name=name)
             else:
-                lines = [f"  `{name}` does not exist: the cell that defines it stopped with an error before "
-                         f"`{name}` was made.", f"  {text}"]
-                footer = f"Fix the error in the cell that defines `{name}`, run it, then run this test cell again."
-            return box(f"`{name}` is not defined", lines, footer)
-        lines = [f"  This test uses `{name}`, which does not exist in the notebook's Python yet.",
-                 f"  The cell that defines `{name}` (usually the answer cell just above) has not run since the",
-                 "  notebook was opened or the kernel restarted, or it stopped with an error."]
-        return box(f"`{name}` is not defined", lines,
-                   "Run the cells above this one (Run > Run All Above Selected Cell) and look for an error, "
-                   "then run this test cell again.")
+                lines = ["  " + _("`{name}` does not exist: the cell that defines it stopped with an error before "
+                                  "`{name}` was made.").format(name=name), f"  {text}"]
+                footer = _("Fix the error in the cell that defines `{name}`, run it, then run this test cell "
+                           "again.").format(name=name)
+            return box(_("`{name}` is not defined").format(name=name), lines, footer)
+        lines = ["  " + _("This test uses `{name}`, which does not exist in the notebook's Python yet.").format(name=name),
+                 "  " + _("The cell that defines `{name}` (usually the answer cell just above) has not run since the "
+                          "notebook was opened or the kernel restarted, or it stopped with an error.").format(name=name)]
+        return box(_("`{name}` is not defined").format(name=name), lines,
+                   _("Run the cells above this one (Run > Run All Above Selected Cell) and look for an error, "
+                     "then run this test cell again."))
 
 
 def not_answered_box(tb) -> list[str]:
     frames = traceback.extract_tb(tb)
     name = frames[-1].name if frames else ""
     if not name or name == "<module>":
-        return box("Not answered yet", ["  This exercise still raises NotImplementedError: it has not been "
-                                        "answered yet."],
-                   "Write your answer in the cell above, run it (Shift+Enter), then run this test cell again.")
-    return box(f"`{name}` is not answered yet",
-               [f"  `{name}` still raises NotImplementedError: its body is the placeholder of the exercise."],
-               f"Replace the `raise NotImplementedError(...)` line of `{name}` with your answer, run that cell "
-               "(Shift+Enter), then run this test cell again.")
+        return box(_("Not answered yet"), ["  " + _("This exercise still raises NotImplementedError: it has not "
+                                                    "been answered yet.")],
+                   _("Write your answer in the cell above, run it (Shift+Enter), then run this test cell again."))
+    return box(_("`{name}` is not answered yet").format(name=name),
+               ["  " + _("`{name}` still raises NotImplementedError: its body is the placeholder of the "
+                         "exercise.").format(name=name)],
+               _("Replace the `raise NotImplementedError(...)` line of `{name}` with your answer, run that cell "
+                 "(Shift+Enter), then run this test cell again.").format(name=name))
 
 
 def defined_names(cell: str) -> list[str]:

@@ -17,14 +17,18 @@ import os
 import sys
 from pathlib import Path
 
-from .workspace import sync_work, work_dir
+from .i18n import LANGUAGES, _, set_language
+from .workspace import edition, sync_work, work_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def lab_environment(instructor: bool = False, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment JupyterLab runs in for the learner's or the instructor's set-up."""
+def lab_environment(instructor: bool = False, base: dict[str, str] | None = None, lang: str | None = None) -> dict[str, str]:
+    """The environment JupyterLab runs in for the learner's or the instructor's set-up (``lang``: the language
+    of every kernel's messages, through ``CNNBOOK_LANG``)."""
     env = dict(os.environ if base is None else base)
+    if lang:
+        env["CNNBOOK_LANG"] = lang
     profile = ROOT / "jupyter-config" / ("instructor" if instructor else "student")
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(profile), env.get("JUPYTER_CONFIG_PATH", "")) if p)
     return env
@@ -48,19 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnbook.lab", description=__doc__.splitlines()[0])
     parser.add_argument("--instructor", action="store_true",
                         help="turn nbgrader's instructor tools (formgrader, create assignment) on")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="the edition to open: en (default) or ko, the Korean edition (한국어판: notebooks/ko, "
+                             "your copies in my-work/ko, messages in Korean)")
     parser.add_argument("--setup-only", action="store_true",
                         help="copy new lessons to your work folder, then exit without starting JupyterLab")
     args, extra = parser.parse_known_args(argv)
+    lang = args.lang or None
+    if lang:
+        set_language(lang)
+    course, work = edition(lang or "en")
     if not args.instructor:
-        report = sync_work()
+        report = sync_work(course, work)
         for line in report.lines():
             print(line, flush=True)
         if args.setup_only:
-            print(f"Your lessons are in {report.work}", flush=True)
+            print(_("Your lessons are in {work}").format(work=report.work), flush=True)
             return 0
     os.chdir(ROOT)  # nbgrader's formgrader reads nbgrader_config.py from the folder it starts in
-    command = lab_command(args.instructor, extra)
-    os.execve(sys.executable, command, lab_environment(args.instructor))
+    command = lab_command(args.instructor, extra, work=work)
+    os.execve(sys.executable, command, lab_environment(args.instructor, lang=lang))
     return 0  # not reached
 
 

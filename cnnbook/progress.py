@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import html
 
+from .i18n import N_, _
+
 __all__ = ["progress_html", "show_progress"]
 
-COLOURS = {"pass": ("#1a7f37", "✔ pass"), "fail": ("#b3261e", "✘ fail"), "not started": ("#57606a", "· not started")}
+COLOURS = {"pass": ("#1a7f37", N_("✔ pass")), "fail": ("#b3261e", N_("✘ fail")),
+           "not started": ("#57606a", N_("· not started"))}
 
 
 def progress_html(progress) -> str:
@@ -24,7 +27,7 @@ def progress_html(progress) -> str:
         for e in lesson.exercises:
             colour, label = COLOURS[e.status]
             rows.append(f'<tr><td style="padding-left:1.5em"><code>{html.escape(e.name)}</code></td>'
-                        f'<td style="color:{colour};font-weight:600;white-space:nowrap">{label}</td>'
+                        f'<td style="color:{colour};font-weight:600;white-space:nowrap">{html.escape(_(label))}</td>'
                         f'<td style="color:#444;font-size:90%">{html.escape(e.message[:160])}</td>'
                         f'<td style="text-align:right">{e.score:g}/{e.points:g}</td></tr>')
         if lesson.note:
@@ -34,9 +37,10 @@ def progress_html(progress) -> str:
     possible = sum(p.max_score for p in progress)
     passing = sum(p.count("pass") for p in progress)
     count = sum(len(p.exercises) for p in progress)
-    footer = f"Total: {total:g}/{possible:g} points; {passing} of {count} exercises pass."
+    footer = _("Total: {total}/{possible} points; {done} of {count} exercises pass.").format(
+        total=f"{total:g}", possible=f"{possible:g}", done=passing, count=count)
     if progress and not all(p.hidden_included for p in progress):
-        footer += " Visible tests only: the hidden tests run when your instructor grades the notebooks."
+        footer += " " + _("Visible tests only: the hidden tests run when your instructor grades the notebooks.")
     return (f'<div class="cnnbook-progress"><table style="border-collapse:collapse">{"".join(rows)}</table>'
             f'<p><b>{html.escape(footer)}</b></p></div>')
 
@@ -53,7 +57,7 @@ def show_progress(lessons: list[str] | None = None, fresh: bool = False):
     from autograde.progress import course_progress
 
     chosen = [find_lesson(n) for n in lessons] if lessons else all_lessons()
-    bar = widgets.IntProgress(min=0, max=max(len(chosen), 1), description="Checking", bar_style="info",
+    bar = widgets.IntProgress(min=0, max=max(len(chosen), 1), description=_("Checking"), bar_style="info",
                               layout=widgets.Layout(width="60%"))
     label = widgets.Label("")
     box = widgets.HBox([bar, label])

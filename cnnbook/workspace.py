@@ -6,7 +6,8 @@ git): ``python -m cnnbook.lab`` copies every lesson there that is not there yet,
 that exists. After a course update it says which lessons changed in the course, so the learner can take a
 fresh exercise cell (``python -m autograde reset N name``) or compare with ``notebooks/``.
 
-Set ``CNNBOOK_WORK`` to keep the copies elsewhere (another disk, a synced folder).
+Set ``CNNBOOK_WORK`` to keep the copies elsewhere (another disk, a synced folder). The Korean edition
+(``notebooks/ko/``) is copied to ``my-work/ko/`` in the same way (``python -m cnnbook.lab --lang ko``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .i18n import _
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_NOTEBOOKS = ROOT / "notebooks"
@@ -48,11 +51,13 @@ class SyncReport:
     def lines(self) -> list[str]:
         out = []
         if self.new:
-            out.append(f"Copied to your work folder {self.work}: {', '.join(self.new)}")
+            out.append(_("Copied to your work folder {work}: {lessons}").format(work=self.work,
+                                                                                lessons=", ".join(self.new)))
         for slug in self.updated:
-            out.append(f"The course updated lesson {slug}. Your copy {self.work / slug} is unchanged; the new version "
-                       f"is notebooks/{slug}/. To take one fresh exercise cell from it: "
-                       f"python -m autograde reset {slug[:2]} <exercise name>")
+            out.append(_("The course updated lesson {slug}. Your copy {copy} is unchanged; the new version is in the "
+                         "course's notebooks. To take one fresh exercise cell from it: "
+                         "python -m autograde reset {number} <exercise name>").format(
+                slug=slug, copy=self.work / slug, number=slug[:2]))
         return out
 
 
@@ -89,7 +94,15 @@ def sync_work(course: Path = COURSE_NOTEBOOKS, work: Path | None = None) -> Sync
     return report
 
 
-def learner_notebook(slug: str, work: Path | None = None, course: Path = COURSE_NOTEBOOKS) -> Path:
+def edition(lang: str = "en", course: Path = COURSE_NOTEBOOKS, work: Path | None = None) -> tuple[Path, Path]:
+    """The course's notebooks and the learner's work folder of an edition: ``notebooks/``, ``my-work/`` for
+    English; ``notebooks/ko/``, ``my-work/ko/`` for Korean."""
+    work = work or work_dir()
+    return (course, work) if lang == "en" else (course / lang, work / lang)
+
+
+def learner_notebook(slug: str, work: Path | None = None, course: Path = COURSE_NOTEBOOKS, lang: str = "en") -> Path:
     """The notebook the learner works in: their copy in the work folder, else the course's own."""
-    mine = (work or work_dir()) / slug / f"{slug}.ipynb"
+    course, work = edition(lang, course, work)
+    mine = work / slug / f"{slug}.ipynb"
     return mine if mine.is_file() else course / slug / f"{slug}.ipynb"

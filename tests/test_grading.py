@@ -260,3 +260,44 @@ def test_a_failed_regrade_leaves_no_stale_score(tmp_path):
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         assert [s.student_id for s in gb.assignment_submissions(lesson.slug)] == [], \
             "the old full score is still in the gradebook after the failed re-grade"
+
+
+# --- the Korean edition (한국어판) is graded exactly like the English one ---------------------------------
+
+def test_korean_edition_round_trip(tmp_path):
+    """Lesson 01's Korean notebook: answered with the solutions it gets full marks, untouched it gets 0, with no
+    flag; and the self-check explains a failure in Korean."""
+    from autograde.i18n import translated_path
+    from autograde.lessons import NOTEBOOKS, grade_cells
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "01_history")
+    korean = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
+    assert "신경망" in korean.cells[0].source
+    solved_ko = nbformat.from_dict(json.loads(json.dumps(korean)))
+    cells = grade_cells(solved_ko)
+    for gid, text in answer_sources(lesson).items():
+        cells[gid].source = text
+    subs = tmp_path / "submitted"
+    nb_path = f"{lesson.slug}/{lesson.slug}.ipynb"
+    write(solved_ko, subs / "solved_ko" / nb_path)
+    write(korean, subs / "untouched_ko" / nb_path)
+    out = tmp_path / "graded"
+    proc = run_cli("grade", str(subs), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    grades = read_grades(out)
+    total = sum(points_of_tests(lesson).values())
+    assert grades[("solved_ko", lesson.slug)]["status"] == "graded"
+    assert float(grades[("solved_ko", lesson.slug)]["score"]) == total, grades
+    assert grades[("solved_ko", lesson.slug)]["flags"] == "", grades        # translated code cells are the course's
+    assert float(grades[("untouched_ko", lesson.slug)]["score"]) == 0
+    assert grades[("untouched_ko", lesson.slug)]["status"] == "graded"
+
+    wrong = nbformat.from_dict(json.loads(json.dumps(solved_ko)))
+    grade_cells(wrong)["sort_events"].source = (
+        "def sort_events(events):\n    return [e['name'] for e in sorted(events, key=lambda e: -e['year'])]\n")
+    path = write(wrong, tmp_path / "mine" / nb_path)
+    proc = run_cli("check", "01", str(path), "--lang", "ko")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[실패] test_sort_events" in proc.stdout
+    assert "흔한 실수로 보입니다: 최신 것이 먼저 옴" in proc.stdout, proc.stdout
+    assert "점수: 8 / 10" in proc.stdout

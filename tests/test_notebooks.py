@@ -7,6 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from autograde.i18n import LANGS
 from autograde.lessons import NOTEBOOKS
 from autograde.release import release
 from conftest import GUARD, LESSONS, lesson_ids
@@ -52,7 +53,7 @@ def test_every_lesson_keeps_the_conventions(lesson):
 def test_notebooks_folder_is_exactly_what_release_produces(tmp_path):
     fresh = release(LESSONS, out_dir=tmp_path)
     assert len(fresh) == len(LESSONS)
-    committed = sorted(p.name for p in NOTEBOOKS.iterdir() if p.is_dir())
+    committed = sorted(p.name for p in NOTEBOOKS.iterdir() if p.is_dir() and p.name not in LANGS)
     assert committed == sorted(lesson.slug for lesson in LESSONS), \
         "notebooks/ and solutions/ hold different lessons: run `python -m autograde release`"
     for lesson in LESSONS:
@@ -63,6 +64,13 @@ def test_notebooks_folder_is_exactly_what_release_produces(tmp_path):
         released_files = sorted(p.name for p in (tmp_path / lesson.slug).iterdir())
         committed_files = sorted(p.name for p in lesson.student_version.parent.iterdir())
         assert released_files == committed_files
+    for lang in LANGS:                  # the translated editions (notebooks/ko/...), built by the same release
+        made = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / lang).rglob("*") if p.is_file())
+        have = sorted(p.relative_to(NOTEBOOKS).as_posix() for p in (NOTEBOOKS / lang).rglob("*") if p.is_file())
+        assert made == have, f"notebooks/{lang}/ holds other files than release makes: run release"
+        for key in made:
+            assert (tmp_path / key).read_bytes() == (NOTEBOOKS / key).read_bytes(), \
+                f"notebooks/{key} is out of date: run `python -m autograde release` and commit the result"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from conftest import GUARD, LESSONS, answer_sources, solved, submission, write
 
+from autograde.i18n import LANGS
 from autograde.lessons import NOTEBOOKS, UsageError, grade_cells
 from autograde.release import MANIFEST, release
 from autograde.reset import reset_cell
@@ -33,6 +34,9 @@ def test_the_committed_manifest_is_what_the_last_release_wrote():
     manifest = json.loads((NOTEBOOKS / MANIFEST).read_text(encoding="utf-8"))
     files = {p.relative_to(NOTEBOOKS).as_posix(): sha(p) for lesson in LESSONS
              for p in lesson.student_version.parent.rglob("*") if p.is_file()}
+    for lang in LANGS:                  # the translated editions are released (and covered) too
+        files.update({p.relative_to(NOTEBOOKS).as_posix(): sha(p) for p in (NOTEBOOKS / lang).rglob("*")
+                      if p.is_file()})
     assert manifest == files, "run `python -m autograde release` and commit notebooks/ with its manifest"
 
 

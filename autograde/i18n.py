@@ -1,0 +1,519 @@
+"""Translations of the lessons: gettext catalogs beside the English source, and the notebooks built from them.
+
+The English notebook ``solutions/NN_slug/NN_slug.ipynb`` stays the only source. Its translation into a
+language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and written with Babel), one entry:
+
+- per markdown cell that is not an nbgrader cell (``msgctxt`` = the cell id, ``msgid`` = the whole cell);
+- per learner-visible string literal of a code cell that is not an nbgrader cell (``msgctxt`` = the cell id,
+  ``msgid`` = the text between the quotes, exactly as written in the code, f-string fields included). A
+  string is learner-visible when a lesson passes it to ``print``, a plot's ``title``/``suptitle``/
+  ``set_title``/``xlabel``/``ylabel``/``set_xlabel``/``set_ylabel``/``text``/``annotate``, or as a
+  ``label=``/``title=``/``description=`` keyword: that is how a lesson marks a string for translation;
+- per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
+  ``mistakes=``, ``hidden_case(...)``, the explanation of ``check_true``; ``msgctxt`` = the test cell id).
+  Test cells are never changed: these are translated when the check runs (``cnnbook.i18n.lesson_text``).
+
+nbgrader cells (answers, tests, hand-graded answers) keep their source, metadata and checksums in every edition,
+so a translated notebook is graded exactly like the English one.
+
+When the English text of an entry changes, ``update_catalog`` keeps the old translation but marks it
+``fuzzy`` (stale; ``git diff`` of the catalog shows the old and the new English side by side); a fuzzy or empty entry is not used, and the
+notebook shows the English text there. ``COMPLETE`` declares the lessons whose translation must be complete
+and current: the sync tests fail for those (tests/test_i18n.py).
+
+Commands: ``python -m autograde i18n update [lessons]`` (refresh the catalogs from the English source) and
+``python -m autograde i18n coverage`` (a table: translated / stale / missing per lesson).
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import io
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .lessons import Lesson
+
+LANGS = ("ko",)
+# Lessons whose translation is declared complete: every entry must be translated and current (the sync tests).
+COMPLETE = {"ko": {"01_history"}}
+LANG_NAMES = {"ko": "Korean"}
+
+VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
+                 "text", "annotate", "set_text", "Label"}
+VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel"}
+TEST_KEYWORDS = {"hint", "explanation"}
+
+
+def catalog_path(lesson: Lesson, lang: str) -> Path:
+    return lesson.solutions / lesson.slug / f"{lang}.po"
+
+
+def translated_path(out_dir: Path, lang: str, slug: str) -> Path:
+    """Where release writes a lesson's translated student notebook: ``notebooks/<lang>/NN_slug/NN_slug.ipynb``."""
+    return out_dir / lang / slug / f"{slug}.ipynb"
+
+
+def is_nbgrader_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+    return any(meta.get(key) for key in ("grade", "solution", "locked", "task"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    context: str          # the cell id
+    msgid: str            # the English text
+    kind: str             # "markdown", "code" or "test"
+
+
+# ---------------------------------------------------------------------------------------------- extraction
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+def _string_nodes(tree: ast.AST):
+    """The string literal nodes a learner reads (see the module's documentation), in source order."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if _call_name(node) in VISIBLE_CALLS:
+            found += [arg for arg in node.args if isinstance(arg, (ast.Constant, ast.JoinedStr))]
+        found += [kw.value for kw in node.keywords if kw.arg in VISIBLE_KEYWORDS
+                  and isinstance(kw.value, (ast.Constant, ast.JoinedStr))]
+    found = [n for n in found if not isinstance(n, ast.Constant) or isinstance(n.value, str)]
+    return sorted(found, key=lambda n: (n.lineno, n.col_offset))
+
+
+def _line_offsets(source: str) -> list[int]:
+    offsets, total = [0], 0
+    for line in source.splitlines(keepends=True):
+        total += len(line.encode("utf-8"))
+        offsets.append(total)
+    return offsets
+
+
+@dataclass
+class Literal:
+    start: int            # character offsets of the whole token in the cell's source
+    end: int
+    prefix: str           # "", "f", "rb", ...
+    quote: str            # '"', "'", '"""' or "'''"
+    body: str             # the text between the quotes, as written
+
+    @property
+    def is_f(self) -> bool:
+        return "f" in self.prefix.lower()
+
+
+def visible_literals(source: str) -> list[Literal]:
+    """Learner-visible string literals of a code cell that are one token each (no implicit concatenation)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    nodes = _string_nodes(tree)
+    if not nodes:
+        return []
+    data = source.encode("utf-8")
+    offsets = _line_offsets(source)
+    out = []
+    for node in nodes:
+        if node.end_lineno is None or node.end_col_offset is None:
+            continue
+        b0 = offsets[node.lineno - 1] + node.col_offset
+        b1 = offsets[node.end_lineno - 1] + node.end_col_offset
+        text = data[b0:b1].decode("utf-8")
+        try:
+            tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                      if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+        except (tokenize.TokenError, SyntaxError):
+            continue
+        if len(tokens) != 1 or tokens[0].type != tokenize.STRING:
+            continue                    # "a" "b" (implicit concatenation): left in English
+        i = 0
+        while text[i] not in "'\"":
+            i += 1
+        prefix, rest = text[:i], text[i:]
+        quote = rest[:3] if rest[:3] in ('"""', "'''") else rest[0]
+        if "b" in prefix.lower():
+            continue
+        start = len(data[:b0].decode("utf-8"))
+        out.append(Literal(start, start + len(text), prefix, quote, rest[len(quote):-len(quote)]))
+    return out
+
+
+def check_sentences(source: str) -> list[str]:
+    """The author's sentences of a test cell that a learner reads when a check fails."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found: list[tuple[int, int, str]] = []
+
+    def add(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip():
+            found.append((node.lineno, node.col_offset, node.value))
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node)
+        for kw in node.keywords:
+            if kw.arg in TEST_KEYWORDS:
+                add(kw.value)
+            elif kw.arg == "mistakes" and isinstance(kw.value, ast.Dict):
+                for key in kw.value.keys:
+                    add(key)
+        if name == "hidden_case" and node.args:
+            add(node.args[0])
+        if name == "check_true" and len(node.args) >= 3:
+            add(node.args[2])
+    seen, out = set(), []
+    for _, _, text in sorted(found):
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def entries(nb) -> list[Entry]:
+    """Every translatable text of a notebook, in order."""
+    out: list[Entry] = []
+    for cell in nb.cells:
+        cid = cell.get("id") or ""
+        if cell.cell_type == "markdown" and not is_nbgrader_cell(cell):
+            if cell.source.strip():
+                out.append(Entry(cid, cell.source, "markdown"))
+        elif cell.cell_type == "code" and not is_nbgrader_cell(cell):
+            seen = set()
+            for lit in visible_literals(cell.source):
+                if lit.body.strip() and lit.body not in seen:
+                    seen.add(lit.body)
+                    out.append(Entry(cid, lit.body, "code"))
+        elif cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}) or {}).get("grade"):
+            out += [Entry(cid, text, "test") for text in check_sentences(cell.source)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- catalogs
+KIND_COMMENTS = {"markdown": "markdown cell", "code": "string in a code cell",
+                 "test": "shown when a check of this test cell fails"}
+
+
+def read_catalog(path: Path, lang: str = "ko"):
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po
+
+    if not path.is_file():
+        return Catalog(locale=lang)
+    with path.open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+def write_catalog(catalog, path: Path) -> None:
+    from babel.messages.pofile import write_po
+
+    buffer = io.BytesIO()
+    # Babel cannot read back the previous English (``#| msgid``) of a multi-line entry, so it is not written:
+    # a stale entry keeps its old translation marked fuzzy, and ``git diff`` shows what the English was.
+    write_po(buffer, catalog, width=0, no_location=True, omit_header=False, include_previous=False,
+             ignore_obsolete=True)
+    path.write_bytes(buffer.getvalue())
+
+
+def update_catalog(lesson: Lesson, lang: str = "ko") -> Path:
+    """Bring ``solutions/NN_slug/<lang>.po`` in line with the English source; return its path.
+
+    An entry whose English is unchanged keeps its translation. An entry whose English changed keeps the old
+    translation of the same cell (the closest old text there), marked fuzzy. New
+    entries are empty; entries whose English is gone are dropped (git keeps them).
+    """
+    from babel.messages.catalog import Catalog
+
+    path = catalog_path(lesson, lang)
+    old = read_catalog(path, lang)
+    nb = nbformat.read(lesson.source, as_version=4)
+    new = Catalog(locale=lang, project=f"CNN course workbook, lesson {lesson.slug}", version="1",
+                  charset="utf-8", fuzzy=False)
+    by_context: dict[str, list] = {}
+    for message in old:
+        if message.id:
+            by_context.setdefault(message.context or "", []).append(message)
+    used: set[tuple[str, str]] = set()
+    for entry in entries(nb):
+        previous = old.get(entry.msgid, context=entry.context)
+        comments = [KIND_COMMENTS[entry.kind]]
+        if previous is not None and previous.string:
+            new.add(entry.msgid, previous.string, context=entry.context, auto_comments=comments,
+                    flags=set(previous.flags), previous_id=list(previous.previous_id or []),
+                    user_comments=list(previous.user_comments))
+            used.add((entry.context, entry.msgid))
+            continue
+        candidates = [m for m in by_context.get(entry.context, [])
+                      if m.string and (entry.context, m.id) not in used and m.id != entry.msgid]
+        closest = difflib.get_close_matches(entry.msgid, [m.id for m in candidates], n=1, cutoff=0.0)
+        if closest:
+            stale = next(m for m in candidates if m.id == closest[0])
+            used.add((entry.context, stale.id))
+            new.add(entry.msgid, stale.string, context=entry.context, auto_comments=comments, flags={"fuzzy"},
+                    previous_id=stale.id, user_comments=list(stale.user_comments))
+        else:
+            new.add(entry.msgid, "", context=entry.context, auto_comments=comments)
+    write_catalog(new, path)
+    return path
+
+
+def current_translations(catalog) -> dict[tuple[str, str], str]:
+    """``{(cell id, English): translation}`` of the entries that are translated and not fuzzy."""
+    return {(m.context or "", m.id): str(m.string) for m in catalog
+            if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+# ---------------------------------------------------------------------------------------------- building
+class TranslationProblem(ValueError):
+    pass
+
+
+def _shape_of_code(source: str) -> str:
+    """The code with every string's text blanked and f-string fields as a sorted multiset: equal shapes mean
+    the code is the same apart from the words of its strings."""
+
+    class Blank(ast.NodeTransformer):
+        def visit_Constant(self, node):
+            return ast.Constant("") if isinstance(node.value, str) else node
+
+        def visit_JoinedStr(self, node):
+            fields = [self.visit(v) for v in node.values if isinstance(v, ast.FormattedValue)]
+            fields.sort(key=ast.dump)
+            return ast.JoinedStr(values=fields)
+
+    return ast.dump(Blank().visit(ast.parse(source)))
+
+
+def same_code(english: str, translated: str) -> bool:
+    """Whether two code cells differ at most in the words of their string literals."""
+    if english == translated:
+        return True
+    try:
+        return _shape_of_code(english) == _shape_of_code(translated)
+    except SyntaxError:
+        return False
+
+
+def translate_code(source: str, context: str, table: dict[tuple[str, str], str]) -> str:
+    """A code cell with its learner-visible strings translated (those with a current translation)."""
+    literals = visible_literals(source)
+    out, last = [], 0
+    for lit in literals:
+        text = table.get((context, lit.body))
+        if text is None:
+            continue
+        if len(lit.quote) == 1 and ("\n" in text or lit.quote in text.replace("\\" + lit.quote, "")):
+            raise TranslationProblem(f"cell {context}: the translation of {lit.body!r} breaks the string's "
+                                     f"quotes ({lit.quote}) or spans lines")
+        out += [source[last:lit.start], f"{lit.prefix}{lit.quote}{text}{lit.quote}"]
+        last = lit.end
+    result = "".join(out) + source[last:]
+    if result != source and not same_code(source, result):
+        raise TranslationProblem(f"cell {context}: a translated string changes the code (an f-string field "
+                                 "differs, or the string does not parse)")
+    return result
+
+
+def translate_notebook(nb, catalog, lang: str = "ko"):
+    """A copy of ``nb`` with every current translation of ``catalog`` applied; nbgrader cells untouched."""
+    table = current_translations(catalog)
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if is_nbgrader_cell(cell):
+            continue
+        cid = cell.get("id") or ""
+        if cell.cell_type == "markdown" and (cid, cell.source) in table:
+            cell.source = table[(cid, cell.source)]
+        elif cell.cell_type == "code":
+            cell.source = translate_code(cell.source, cid, table)
+    out.metadata["cnnbook"] = {**dict(out.metadata.get("cnnbook", {})), "language": lang}
+    return out
+
+
+def build_translations(lessons: list[Lesson], staging: Path, english: Path) -> dict[str, Path]:
+    """Write ``staging/<lang>/<slug>/<slug>.ipynb`` for every lesson that has a ``<lang>.po``.
+
+    ``english`` holds the English student notebooks just released (``<slug>/<slug>.ipynb``). Returns the
+    written files keyed like the release manifest (``"ko/01_history/01_history.ipynb"``).
+    """
+    written = {}
+    for lesson in lessons:
+        for lang in LANGS:
+            path = catalog_path(lesson, lang)
+            if not path.is_file():
+                continue
+            nb = nbformat.read(english / lesson.slug / f"{lesson.slug}.ipynb", as_version=4)
+            target = translated_path(staging, lang, lesson.slug)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(translate_notebook(nb, read_catalog(path, lang), lang), target)
+            written[target.relative_to(staging).as_posix()] = target
+    return written
+
+
+def translated_sources(source, folder: Path) -> list[str]:
+    """The code cells of every translated edition of ``source`` (the catalogs in ``folder``): the course's own
+    code, as the grader must recognise it in a translated notebook."""
+    out = []
+    for lang in LANGS:
+        path = folder / f"{lang}.po"
+        if path.is_file():
+            try:
+                nb = translate_notebook(source, read_catalog(path, lang), lang)
+            except (TranslationProblem, ValueError, OSError):
+                continue
+            out += [c.source for c in nb.cells if c.get("cell_type") == "code"]
+    return out
+
+
+def translated_solution(lesson: Lesson, lang: str = "ko"):
+    """The lesson's source (solutions and all) in ``lang``: the translated solution view."""
+    nb = nbformat.read(lesson.source, as_version=4)
+    return translate_notebook(nb, read_catalog(catalog_path(lesson, lang), lang), lang)
+
+
+# ---------------------------------------------------------------------------------------------- coverage
+@dataclass
+class Coverage:
+    slug: str
+    lang: str
+    total: int = 0
+    current: int = 0
+    stale: int = 0
+    missing: int = 0
+    words: int = 0                  # English words still without a current translation
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def declared(self) -> bool:
+        return self.slug in COMPLETE.get(self.lang, set())
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.current / self.total if self.total else 100.0
+
+
+def coverage(lesson: Lesson, lang: str = "ko") -> Coverage:
+    """How much of a lesson's English has a current translation (entries of the English source)."""
+    report = Coverage(lesson.slug, lang)
+    nb = nbformat.read(lesson.source, as_version=4)
+    catalog = read_catalog(catalog_path(lesson, lang), lang)
+    for entry in entries(nb):
+        report.total += 1
+        message = catalog.get(entry.msgid, context=entry.context)
+        if message is not None and message.string and not message.fuzzy:
+            report.current += 1
+            continue
+        fuzzy = message is not None and message.string and message.fuzzy
+        stale_in_cell = any(m.context == entry.context and m.string for m in catalog if m.id)
+        if fuzzy or stale_in_cell:
+            report.stale += 1
+        else:
+            report.missing += 1
+        report.words += len(entry.msgid.split())
+    try:
+        translated_solution(lesson, lang)
+    except TranslationProblem as err:
+        report.problems.append(str(err))
+    return report
+
+
+def format_coverage(reports: list[Coverage]) -> str:
+    lines = [f"{'lesson':<20} {'lang':<4} {'entries':>7} {'current':>7} {'stale':>6} {'missing':>7} "
+             f"{'words left':>10} {'done':>6}  declared complete"]
+    for r in reports:
+        lines.append(f"{r.slug:<20} {r.lang:<4} {r.total:>7} {r.current:>7} {r.stale:>6} {r.missing:>7} "
+                     f"{r.words:>10} {r.percent:>5.0f}%  {'yes' if r.declared else 'no'}")
+        lines += [f"    problem: {p}" for p in r.problems]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- the package
+PACKAGE_SOURCES = ("cnnbook/*.py", "autograde/check.py", "autograde/progress.py", "autograde/judge.py",
+                   "autograde/__main__.py")
+
+
+def package_catalog_path(lang: str) -> Path:
+    from cnnbook.i18n import LOCALE
+
+    return LOCALE / lang / "LC_MESSAGES" / "cnnbook.po"
+
+
+def package_messages() -> list[tuple[str, str]]:
+    """``(English message, where)`` of every ``_("...")`` and ``N_("...")`` in the learner-facing modules."""
+    from .lessons import ROOT
+
+    found: dict[str, str] = {}
+    for pattern in PACKAGE_SOURCES:
+        for path in sorted(ROOT.glob(pattern)):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_") \
+                        and node.args and isinstance(node.args[0], ast.Constant) \
+                        and isinstance(node.args[0].value, str):
+                    found.setdefault(node.args[0].value, f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
+    return sorted(found.items(), key=lambda item: item[1])
+
+
+def update_package_catalog(lang: str = "ko") -> Path:
+    """Bring ``cnnbook/locale/<lang>/LC_MESSAGES/cnnbook.po`` in line with the messages in the code."""
+    from babel.messages.catalog import Catalog
+
+    path = package_catalog_path(lang)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = read_catalog(path, lang)
+    new = Catalog(locale=lang, project="CNN course workbook: cnnbook and the self-check", version="1",
+                  charset="utf-8", fuzzy=False)
+    olds = [m for m in old if m.id and m.string]
+    for msgid, where in package_messages():
+        previous = old.get(msgid)
+        if previous is not None and previous.string:
+            new.add(msgid, previous.string, auto_comments=[where], flags=set(previous.flags),
+                    previous_id=list(previous.previous_id or []))
+            continue
+        closest = difflib.get_close_matches(msgid, [m.id for m in olds], n=1, cutoff=0.8)
+        if closest:
+            stale = next(m for m in olds if m.id == closest[0])
+            new.add(msgid, stale.string, auto_comments=[where], flags={"fuzzy"}, previous_id=stale.id)
+        else:
+            new.add(msgid, "", auto_comments=[where])
+    write_catalog(new, path)
+    return path
+
+
+def package_coverage(lang: str = "ko") -> tuple[int, list[str]]:
+    """How many package messages there are, and those without a current translation (or with broken fields)."""
+    catalog = read_catalog(package_catalog_path(lang), lang)
+    messages = package_messages()
+    left = []
+    for msgid, where in messages:
+        message = catalog.get(msgid)
+        if message is None or not message.string or message.fuzzy:
+            left.append(f"{where}: {msgid}")
+        elif _fields(msgid) != _fields(str(message.string)):
+            left.append(f"{where}: the translation's {{fields}} differ: {msgid}")
+    return len(messages), left
+
+
+def _fields(text: str) -> list[str]:
+    import string
+
+    try:
+        return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+    except ValueError:
+        return ["<unparsable>"]

@@ -1,0 +1,219 @@
+"""The Korean edition (한국어판) stays in sync with the English source.
+
+- every package message (checks, failure boxes, check, progress) has a current Korean translation;
+- every lesson declared complete (``autograde.i18n.COMPLETE``) has a current translation of every entry;
+- the catalogs hold exactly the English source's entries (``python -m autograde i18n update`` was run);
+- the Korean notebooks have the English notebooks' cells, ids, nbgrader cells and code (only words differ),
+  and are exactly what release makes of the committed English notebooks and catalogs;
+- a changed English cell turns its translation stale, and a stale translation is not used;
+- messages come out in Korean when the Korean edition runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograde.i18n import (COMPLETE, LANGS, build_translations, catalog_path, coverage, current_translations,
+                            entries, is_nbgrader_cell, package_coverage, read_catalog, same_code, translate_code,
+                            translated_path, update_catalog, TranslationProblem)
+from autograde.lessons import NOTEBOOKS, Lesson
+from cnnbook import i18n
+from conftest import LESSONS
+
+TRANSLATED = [(lesson, lang) for lesson in LESSONS for lang in LANGS if catalog_path(lesson, lang).is_file()]
+DECLARED = [(lesson, lang) for lesson, lang in TRANSLATED if lesson.slug in COMPLETE.get(lang, set())]
+
+
+def _ids(pairs):
+    return [f"{lesson.slug}-{lang}" for lesson, lang in pairs]
+
+
+@pytest.fixture
+def korean():
+    i18n.set_language("ko")
+    yield
+    i18n.set_language(None)
+
+
+def test_every_package_message_has_a_current_korean_translation():
+    total, left = package_coverage("ko")
+    assert total > 50
+    assert not left, ("messages without a current Korean translation (run `python -m autograde i18n update`, "
+                      "then translate cnnbook/locale/ko/LC_MESSAGES/cnnbook.po):\n" + "\n".join(left))
+
+
+def test_lessons_01_and_02_at_least_are_translated():
+    assert {"01_history"} <= COMPLETE["ko"]
+    assert any(lesson.slug == "01_history" for lesson, _ in DECLARED)
+
+
+@pytest.mark.parametrize("lesson,lang", DECLARED, ids=_ids(DECLARED))
+def test_declared_lessons_are_completely_and_currently_translated(lesson, lang):
+    report = coverage(lesson, lang)
+    assert not report.problems, report.problems
+    assert report.current == report.total, (
+        f"{lesson.slug} ({lang}) is declared complete, but {report.stale} entries are stale (the English changed) "
+        f"and {report.missing} have no translation: translate the fuzzy/empty entries of {catalog_path(lesson, lang)} "
+        "(`python -m autograde i18n coverage` shows the table), or take the lesson out of autograde.i18n.COMPLETE")
+
+
+@pytest.mark.parametrize("lesson,lang", TRANSLATED, ids=_ids(TRANSLATED))
+def test_catalogs_hold_the_english_sources_entries(lesson, lang):
+    catalog = read_catalog(catalog_path(lesson, lang), lang)
+    have = {(m.context or "", m.id) for m in catalog if m.id}
+    want = {(e.context, e.msgid) for e in entries(nbformat.read(lesson.source, as_version=4))}
+    assert have == want, (f"{catalog_path(lesson, lang)} is out of date with the English source: run "
+                          f"`python -m autograde i18n update {lesson.number}` (new: {len(want - have)}, "
+                          f"gone: {len(have - want)})")
+    for message in catalog:
+        if message.id and message.string and not message.fuzzy:
+            assert "{" not in message.id or _fields(message.id) == _fields(str(message.string)) or \
+                message.auto_comments == ["markdown cell"], (message.context, message.id)
+
+
+def _fields(text):
+    import re
+
+    return sorted(re.findall(r"\{[^{}]*\}", text))
+
+
+@pytest.mark.parametrize("lesson,lang", TRANSLATED, ids=_ids(TRANSLATED))
+def test_translated_notebook_has_the_english_code_cells_and_grading_metadata(lesson, lang):
+    english = nbformat.read(lesson.student_version, as_version=4)
+    path = translated_path(NOTEBOOKS, lang, lesson.slug)
+    assert path.is_file(), f"{path} is missing: run `python -m autograde release`"
+    other = nbformat.read(path, as_version=4)
+    assert [(c.get("id"), c.cell_type) for c in other.cells] == [(c.get("id"), c.cell_type) for c in english.cells]
+    for a, b in zip(english.cells, other.cells):
+        if is_nbgrader_cell(a) or a.cell_type == "code":
+            assert a.metadata == b.metadata, f"{lesson.slug}/{lang}: cell {a.get('id')} metadata differs"
+        if is_nbgrader_cell(a):
+            assert a.source == b.source, f"{lesson.slug}/{lang}: nbgrader cell {a.get('id')} differs"
+        elif a.cell_type == "code":
+            assert same_code(a.source, b.source), \
+                f"{lesson.slug}/{lang}: code cell {a.get('id')} differs in more than the words of its strings"
+    meta = {k: v for k, v in other.metadata.items() if k != "cnnbook"}
+    assert meta == english.metadata
+    assert other.metadata["cnnbook"]["language"] == lang
+
+
+def test_translated_notebooks_are_what_release_makes(tmp_path):
+    """The committed notebooks/ko/ is what release builds from the committed English notebooks and catalogs
+    (tests/test_notebooks.py checks the English ones against nbgrader)."""
+    lessons = [lesson for lesson, _ in TRANSLATED]
+    made = build_translations(lessons, tmp_path, NOTEBOOKS)
+    committed = {p.relative_to(NOTEBOOKS).as_posix() for lang in LANGS for p in (NOTEBOOKS / lang).rglob("*.ipynb")}
+    assert set(made) == committed, "notebooks/<lang>/ holds other lessons than the catalogs: run release"
+    for key, path in made.items():
+        assert path.read_bytes() == (NOTEBOOKS / key).read_bytes(), \
+            f"notebooks/{key} is out of date with its catalog: run `python -m autograde release`"
+
+
+def test_release_ships_no_catalog():
+    assert not list(NOTEBOOKS.rglob("*.po")), "a catalog (it quotes hidden tests' hints) was released"
+
+
+def test_a_changed_english_cell_turns_its_translation_stale(tmp_path):
+    lesson = next(lesson for lesson, lang in DECLARED)
+    copy = tmp_path / "solutions" / lesson.slug
+    copy.mkdir(parents=True)
+    shutil.copy(lesson.source, copy / lesson.source.name)
+    shutil.copy(catalog_path(lesson, "ko"), copy / "ko.po")
+    moved = Lesson(lesson.slug, tmp_path / "solutions")
+    nb = nbformat.read(moved.source, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and not is_nbgrader_cell(c))
+    old_text = cell.source
+    cell.source = old_text.replace("#", "# Changed:", 1)
+    nbformat.write(nb, moved.source)
+    update_catalog(moved, "ko")
+    catalog = read_catalog(catalog_path(moved, "ko"))
+    message = catalog.get(cell.source, context=cell.id)
+    assert message is not None and message.fuzzy
+    assert message.string == current_translations(read_catalog(catalog_path(lesson, "ko")))[(cell.id, old_text)]
+    report = coverage(moved, "ko")
+    assert (report.stale, report.missing, report.current) == (1, 0, report.total - 1)
+    assert (cell.id, cell.source) not in current_translations(catalog)     # so the notebook keeps the English
+
+
+def test_a_translation_may_not_change_the_code():
+    table = {("c", "n = {n}"): "개수 = {n + 1}"}
+    with pytest.raises(TranslationProblem):
+        translate_code('print(f"n = {n}")', "c", table)
+    assert translate_code('print(f"n = {n}")', "c", {("c", "n = {n}"): "{n}개"}) == 'print(f"{n}개")'
+    assert not same_code('print("a")', 'print("a"); import os')
+    assert same_code('ax.set_title(f"x {a} y {b}")', 'ax.set_title(f"{b} 그리고 {a}")')
+
+
+def test_the_notebook_path_chooses_korean(monkeypatch):
+    monkeypatch.delenv("CNNBOOK_LANG", raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/course/my-work/ko/01_history/01_history.ipynb")
+    assert i18n.language() == "ko"
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/course/my-work/01_history/01_history.ipynb")
+    assert i18n.language() == "en"
+    monkeypatch.setenv("CNNBOOK_LANG", "ko")
+    assert i18n.language() == "ko"
+
+
+def test_failed_checks_explain_in_korean(korean):
+    from cnnbook.checks import CheckFailed, check_array, check_value, hidden_case, is_slip_line, passed
+    from cnnbook.feedback import check_failed_box
+
+    with pytest.raises(CheckFailed) as err:
+        check_array("f(x)", np.array([2, 1]), np.array([1, 2]), mistakes={"newest first: the order is reversed":
+                                                                           np.array([2, 1])},
+                    hint="Sort by the year only; Python's sorted keeps equal keys in their original order.")
+    text = str(err.value)
+    assert "흔한 실수로 보입니다: 최신 것이 먼저 옴" in text          # the slip, through lesson 01's catalog
+    assert "힌트: 연도만으로 정렬하세요" in text
+    assert is_slip_line(err.value.lines[0])
+    box = "".join(check_failed_box(err.value))
+    assert "검사 실패: f(x)" in box and "위 셀의 답을 고치고" in box
+    with pytest.raises(CheckFailed) as err:
+        check_value("g()", 3, 4)
+    assert "기대한 값 4" in str(err.value) and "받은 값" in str(err.value)
+    with pytest.raises(CheckFailed) as err, hidden_case("the channels were forgotten"):
+        check_value("g()", 3, 4)
+    assert err.value.hidden_case == "채널을 빠뜨림"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        passed("g")
+    assert out.getvalue().strip() == "✔ g: 보이는 검사를 모두 통과했습니다."
+
+
+def test_english_stays_english():
+    from cnnbook.checks import CheckFailed, check_value
+
+    i18n.set_language("en")
+    try:
+        with pytest.raises(CheckFailed) as err:
+            check_value("g()", 3, 4, hint="Sort by the year only; Python's sorted keeps equal keys in their original order.")
+        assert "expected 4" in str(err.value) and "Hint: Sort by the year only" in str(err.value)
+    finally:
+        i18n.set_language(None)
+
+
+def test_hidden_feedback_in_korean(korean):
+    from autograde.judge import _explain
+    from cnnbook.checks import CheckFailed, check_value, hidden_case
+
+    with pytest.raises(CheckFailed) as err, hidden_case("the channels were forgotten"):
+        check_value("g(<secret>)", 3, 4, mistakes={"the sizes were added instead of multiplied": 3},
+                    hint="Multiply the ints directly; avoid / (which makes a float).")
+    text = _explain(err.value, True, "fc_input_size")
+    assert text.splitlines()[0] == "fc_input_size: 숨은 검사 하나가 실패했습니다 (채널을 빠뜨림)."
+    assert "흔한 실수로 보입니다: 크기를 곱하지 않고 더함." in text and "힌트: int를 그대로 곱하세요" in text
+    assert "secret" not in text and "4" not in text.replace("fc_input_size", "")
+
+
+def test_coverage_command_prints_a_table(capsys):
+    from autograde.__main__ import main
+
+    assert main(["i18n", "coverage", "01", "02"]) == 0
+    out = capsys.readouterr().out
+    assert "01_history" in out and "02_convolution" in out and "declared complete" in out
+    assert "package messages" in out
