@@ -9,8 +9,27 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-NOTEBOOKS = ROOT / "notebooks"
+
+
+def course_layout(root: Path = ROOT) -> dict[str, str]:
+    """nbgrader's ``CourseDirectory`` settings as ``nbgrader_config.py`` writes them: the one place for the layout.
+
+    The file is read with traitlets, as nbgrader reads it. An installed package without the repository has no
+    such file and no course folders either; it gets nbgrader's own folder names.
+    """
+    layout = {"source_directory": "source", "release_directory": "release", "submitted_directory": "submitted",
+              "autograded_directory": "autograded", "feedback_directory": "feedback"}
+    config_file = root / "nbgrader_config.py"
+    if config_file.is_file():
+        from traitlets.config.loader import PyFileConfigLoader
+        config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
+        layout.update({k: v for k, v in config.get("CourseDirectory", {}).items() if k in layout})
+    return layout
+
+
+LAYOUT = course_layout()
+SOLUTIONS = ROOT / LAYOUT["source_directory"]
+NOTEBOOKS = ROOT / LAYOUT["release_directory"]
 
 #: The largest submission the grader reads. A solved lesson with its figures is 1-3 MiB; the limit leaves room for
 #: a learner's extra outputs and stops one file from filling the grader's memory.
@@ -38,7 +57,7 @@ class Lesson:
 
     @property
     def student_version(self) -> Path:
-        notebooks = NOTEBOOKS if self.solutions == SOLUTIONS else self.solutions.parent / "notebooks"
+        notebooks = NOTEBOOKS if self.solutions == SOLUTIONS else self.solutions.parent / NOTEBOOKS.name
         return notebooks / self.slug / f"{self.slug}.ipynb"
 
 
@@ -49,7 +68,7 @@ def all_lessons(solutions: Path = SOLUTIONS) -> list[Lesson]:
     """
     folder = solutions
     if not folder.is_dir():
-        folder = NOTEBOOKS if solutions == SOLUTIONS else solutions.parent / "notebooks"
+        folder = NOTEBOOKS if solutions == SOLUTIONS else solutions.parent / NOTEBOOKS.name
     if not folder.is_dir():
         return []
     return [Lesson(p.name, solutions) for p in sorted(folder.iterdir())

@@ -15,10 +15,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .lessons import ROOT, UsageError
+from .lessons import NOTEBOOKS, ROOT, UsageError
 
 #: What goes into the bundle from the project, as (source, name in the bundle).
-PARTS = (("notebooks", "notebooks"), ("cnnbook", "cnnbook"), ("autograde", "autograde"), ("data", "data"),
+PARTS = ((NOTEBOOKS.name, NOTEBOOKS.name), ("nbgrader_config.py", "nbgrader_config.py"), ("cnnbook", "cnnbook"), ("autograde", "autograde"), ("data", "data"),
          ("jupyter-config/student", "jupyter-config/student"), ("requirements/learner.txt", "requirements.txt"),
          ("pyproject.toml", "pyproject.toml"), ("LICENSE", "LICENSE"))
 #: Text that only a source notebook has: a bundle notebook holding any of it is refused.
@@ -93,7 +93,7 @@ def build(out: Path, project: Path = ROOT) -> Path:
     out = Path(out)
     if out.exists():
         raise UsageError(f"{out} already exists: give a new folder (or .zip) for the student bundle.")
-    notebooks = project / "notebooks"
+    notebooks = project / NOTEBOOKS.name
     lessons = [p.name for p in sorted(notebooks.iterdir()) if (p / f"{p.name}.ipynb").is_file()] \
         if notebooks.is_dir() else []
     if not lessons:

@@ -92,7 +92,7 @@ def _lesson_catalog(lang: str) -> dict[str, str]:
     """Every lesson catalog's translations that can be read here (the course's ``solutions/*/<lang>.po``)."""
     if lang not in _lessons:
         merged: dict[str, str] = {}
-        folder = ROOT / "solutions"
+        from autograde.lessons import SOLUTIONS as folder      # nbgrader_config.py names it
         try:
             paths = sorted(folder.glob(f"*/{lang}.po"))
         except OSError:

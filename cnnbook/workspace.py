@@ -18,10 +18,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograde.lessons import NOTEBOOKS
+
 from .i18n import _
 
 ROOT = Path(__file__).resolve().parent.parent
-COURSE_NOTEBOOKS = ROOT / "notebooks"
+COURSE_NOTEBOOKS = NOTEBOOKS          # the released lessons (nbgrader_config.py names the folder)
 RECORD = ".course-versions.json"     # in the work folder: each lesson's course hash when last seen
 
 

@@ -210,10 +210,11 @@ def test_the_student_bundle_holds_the_course_and_no_solution_or_hidden_test(tmp_
     for lesson in all_lessons():
         assert f"notebooks/{lesson.slug}/{lesson.slug}.ipynb" in names
     for needed in ("README.md", "requirements.txt", "pyproject.toml", "cnnbook/data.py", "autograde/check.py",
-                   "data/SHA256SUMS", "data/photos.npz", "jupyter-config/student/labconfig/page_config.json"):
+                   "data/SHA256SUMS", "data/photos.npz", "jupyter-config/student/labconfig/page_config.json",
+                   "nbgrader_config.py"):    # it names the course's folders (autograde.lessons reads the layout)
         assert needed in names, f"the bundle lacks {needed}"
     assert not [n for n in names if n.split("/")[0] in ("solutions", "tests", "requirements", "benchmarks")
-                or n in ("nbgrader_config.py", "gradebook.db") or "instructor" in n]
+                or n == "gradebook.db" or "instructor" in n]
     assert texts["requirements.txt"] == (REQUIREMENTS / "learner.txt").read_text(encoding="utf-8")
     found = []
     for name, text in texts.items():
@@ -228,7 +229,7 @@ def test_the_student_bundle_holds_the_course_and_no_solution_or_hidden_test(tmp_
     assert not found, "\n".join(found[:20])
     # The helper code is the project's, unchanged: nothing else was slipped in beside it.
     for name, text in texts.items():
-        if name.split("/")[0] in ("cnnbook", "autograde", "data", "notebooks"):
+        if name.split("/")[0] in ("cnnbook", "autograde", "data", "notebooks", "nbgrader_config.py"):
             assert text == (ROOT / name).read_text(encoding="utf-8"), f"{name} differs from the project's"
 
 
@@ -240,7 +241,8 @@ def test_the_bundle_is_refused_when_a_notebook_still_holds_a_hidden_test(tmp_pat
     for part in ("cnnbook", "autograde", "data", "jupyter-config"):
         (project / part).mkdir(parents=True)
     (project / "requirements").mkdir()
-    for name in ("requirements/learner.txt", "pyproject.toml", "LICENSE", "jupyter-config/student/x.json"):
+    for name in ("requirements/learner.txt", "pyproject.toml", "LICENSE", "jupyter-config/student/x.json",
+                 "nbgrader_config.py"):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text("x\n")
     lesson = all_lessons()[0]
