@@ -6,7 +6,8 @@
 - ``cnnbook.data``     checksum-verified loading of the real data shipped in ``data/``
 - ``cnnbook.plotting`` matrices with their numbers, image grids
 - ``cnnbook.widgets``  the interactive explorers (ipywidgets): convolution windows on a grid and on photos
-- ``cnnbook.cost``, ``cnnbook.pool_explorer``, ``cnnbook.scaling``  the cost, pooling and scaling explorers
+- ``cnnbook.cost``, ``cnnbook.pool_explorer``, ``cnnbook.scaling``, ``cnnbook.optim_explorer``  the cost,
+  pooling, scaling and optimiser explorers
 - ``cnnbook.summary``  the reference per-layer table (shapes, parameters, MACs) of lessons 06-08
 - ``cnnbook.lab``      ``python -m cnnbook.lab``: JupyterLab set up for learners (``--instructor``: nbgrader on)
 """
