@@ -143,7 +143,7 @@ class _NotebookState:
 # Run once by JupyterLab when the output is shown (trusted outputs only: a notebook opened untrusted drops the
 # script, and the empty, hidden line is all that remains). The time check keeps a reopened notebook where
 # its reader is: only an error that just happened moves the view.
-SCROLL_SCRIPT = """<div class="cnnbook-scroll-here" style="display:none"></div><script>
+SCROLL_SCRIPT = """<div class="cnnbook_scroll_here" style="display:none"></div><script>
 (() => {
   const here = document.currentScript;
   const row = here && here.closest('.jp-OutputArea-child');

@@ -256,7 +256,7 @@ PIXEL_RATIO = 2
 #: The shortest slider track (CSS px) an explorer's slider keeps, however narrow the notebook is.
 SLIDER_TRACK_PX = 140
 #: The one line under every explorer: a reopened notebook shows the last picture, and the sliders need a run.
-RERUN_NOTE = ("<div class='cnnbook-rerun-note' style='color:#57606a;font-size:0.9em'>Sliders not changing the "
+RERUN_NOTE = ("<div class='cnnbook_rerun_note' style='color:#57606a;font-size:0.9em'>Sliders not changing the "
               "picture? Run this cell (Shift+Enter): a saved notebook keeps only the last picture.</div>")
 
 
@@ -310,7 +310,7 @@ class _Explorer:
         self.figure = Figure(figsize=figsize, dpi=dpi * ratio)
         self.canvas = FigureCanvasAgg(self.figure)
         self.image = widgets.Image(format="png", layout=widgets.Layout(
-            width=f"{self.css_width}px", max_width="100%", height="auto", object_fit="contain"))
+            width=f"{self.css_width}px", max_width="calc(100% - 4px)", height="auto", object_fit="contain"))
         self.formula_html = widgets.HTML()
         self.explanation_html = widgets.HTML()
         self.note_html = widgets.HTML(RERUN_NOTE)

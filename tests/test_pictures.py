@@ -56,7 +56,7 @@ def test_explorers_are_drawn_at_twice_the_size_they_are_shown(cls):
     explorer = cls()
     picture = PILImage.open(io.BytesIO(explorer.png))
     layout = explorer.image.layout
-    assert layout.width == f"{explorer.css_width}px" and layout.max_width == "100%" and layout.height == "auto"
+    assert layout.width == f"{explorer.css_width}px" and layout.max_width == "calc(100% - 4px)" and layout.height == "auto"
     assert picture.size[0] == PIXEL_RATIO * explorer.css_width, (picture.size, explorer.css_width)
     inches = explorer.figure.get_size_inches()
     assert picture.size[1] == round(PIXEL_RATIO * explorer.css_width * inches[1] / inches[0])
@@ -174,7 +174,7 @@ def test_inline_figures_are_retina_in_a_notebook_and_plain_while_grading():
 @pytest.mark.slow
 def test_a_cell_that_stops_scrolls_itself_into_view_once():
     nb = _run(["import cnnbook", "x = 1", "1 / 0"])
-    assert not any("cnnbook-scroll-here" in json.dumps(o) for o in nb.cells[1].outputs)
+    assert not any("cnnbook_scroll_here" in json.dumps(o) for o in nb.cells[1].outputs)
     html = [o["data"]["text/html"] for o in nb.cells[2].outputs if "text/html" in o.get("data", {})]
     assert len(html) == 1 and "scrollIntoView" in html[0] and "Date.now()" in html[0]
     graded = _run(["import cnnbook", "1 / 0"], env={"NBGRADER_EXECUTION": "autograde"})
