@@ -142,7 +142,7 @@ class TextContrast:
 def text_contrasts(figure, page: str = "white") -> list[TextContrast]:
     """The contrast of every visible, non-empty text of ``figure`` against the pixels drawn under it.
 
-    The figure is drawn once with its texts hidden (every artist drawn, also those an explorer animates
+    The figure is drawn once with its texts transparent (every artist drawn, also those an explorer animates
     for blitting); for each text the median colour under its box is the background, over ``page`` where
     the figure is transparent. Leaves the figure as it was.
     """
@@ -153,6 +153,8 @@ def text_contrasts(figure, page: str = "white") -> list[TextContrast]:
     canvas = FigureCanvasAgg(figure)
     animated = [a for a in figure.findobj() if a.get_animated()]
     drawn: list = []
+    texts: list = []
+    alphas: list = []
     text_draw = Text.draw
 
     def recording_draw(self, renderer):     # only the texts a draw really draws (not off-view tick labels)
@@ -171,13 +173,14 @@ def text_contrasts(figure, page: str = "white") -> list[TextContrast]:
         renderer = canvas.get_renderer()
         texts = list(dict.fromkeys(drawn))
         boxes = [(t, t.get_window_extent(renderer)) for t in texts]
-        for t in texts:
-            t.set_visible(False)
+        alphas = [t.get_alpha() for t in texts]
+        for t in texts:     # transparent, not hidden: a layout engine would give a hidden text's room away
+            t.set_alpha(0.0)
         canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba()).astype(float) / 255.0
     finally:
-        for t in drawn:
-            t.set_visible(True)
+        for t, alpha in zip(texts, alphas):
+            t.set_alpha(alpha)
         for artist in animated:
             artist.set_animated(True)
         figure.set_canvas(original_canvas)

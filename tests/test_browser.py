@@ -299,7 +299,7 @@ def test_a_failed_check_is_a_short_box_and_run_all_stops_with_it_in_view(browser
     write(nb, lab.root / "failing" / "failing.ipynb")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
-        page.goto(lab.page_url("failing/failing.ipynb"))
+        page.goto(lab.page_url("failing/failing.ipynb") + "&reset")
         start_run_all(page)
         failed = page.locator(".jp-Notebook .jp-CodeCell").nth(2)
         failed.get_by_text("Check failed").wait_for(timeout=120_000)
@@ -331,7 +331,7 @@ def _narrow_page(browser, lab, path: str, width: int = 600):
     """A page whose notebook is ``width`` px wide (the viewport is sized to make it so)."""
     viewport = 1000
     page = browser.new_page(viewport={"width": viewport, "height": 900})
-    page.goto(lab.page_url(path))
+    page.goto(lab.page_url(path) + "&reset")
     notebook = page.locator(".jp-Notebook").first
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
     for _ in range(5):                  # the side panels settle after the notebook shows: measure again
@@ -378,7 +378,7 @@ def test_explorers_are_drawn_at_the_size_shown_on_a_hidpi_screen(browser, lab):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
     page = context.new_page()
     try:
-        page.goto(lab.page_url("explorers/hidpi.ipynb"))
+        page.goto(lab.page_url("explorers/hidpi.ipynb") + "&reset")
         run_all_cells(page)
         sizes = page.locator('.jp-Notebook [class*="cnnbook-"] img').evaluate_all(
             "imgs => imgs.map(i => [i.naturalWidth, i.getBoundingClientRect().width])")
@@ -405,7 +405,7 @@ def test_a_reopened_notebook_shows_the_explorers_last_picture(browser, tmp_path_
     server = start_lab(root, tmp_path_factory.mktemp("home"), env=lab_environment(False))
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(server.page_url("explorers.ipynb"))
+        page.goto(server.page_url("explorers.ipynb") + "&reset")
         run_all_cells(page)
         page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
         page.keyboard.press("Control+s")
@@ -420,7 +420,7 @@ def test_a_reopened_notebook_shows_the_explorers_last_picture(browser, tmp_path_
             urllib.request.urlopen(urllib.request.Request(
                 f"{server.url}/api/kernels/{kernel['id']}?token={server.token}", method="DELETE"))
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server.page_url("explorers.ipynb"))
+        page.goto(server.page_url("explorers.ipynb") + "&reset")
         explorer = page.locator(".cnnbook-ConvExplorer").first
         explorer.wait_for(timeout=60_000)
         page.wait_for_timeout(2000)
@@ -475,7 +475,7 @@ def test_cnnbook_lab_twice_across_a_course_update_keeps_the_learners_edits_and_p
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         assert mine.is_file(), server.log.read_text()
-        page.goto(server.page_url(f"my-work/{second.slug}/{second.slug}.ipynb"))
+        page.goto(server.page_url(f"my-work/{second.slug}/{second.slug}.ipynb") + "&reset")
         editor = page.locator(".jp-Notebook .jp-CodeCell .cm-content").first
         editor.wait_for(timeout=60_000)
         editor.click()
@@ -509,7 +509,7 @@ def test_cnnbook_lab_twice_across_a_course_update_keeps_the_learners_edits_and_p
         assert (work / third.slug / f"{third.slug}.ipynb").is_file(), log
         kept = mine.read_text(encoding="utf-8")
         assert "my own note" in kept and "Updated by the course." not in kept
-        page.goto(server.page_url(f"my-work/{second.slug}/{second.slug}.ipynb"))
+        page.goto(server.page_url(f"my-work/{second.slug}/{second.slug}.ipynb") + "&reset")
         page.get_by_text("my own note, kept across updates").first.wait_for(timeout=60_000)
         page.close()
 
@@ -518,7 +518,7 @@ def test_cnnbook_lab_twice_across_a_course_update_keeps_the_learners_edits_and_p
                          f"show_progress(['{first.slug[:2]}', '{second.slug[:2]}'])"]),
               work / "progress.ipynb")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server.page_url("my-work/progress.ipynb"))
+        page.goto(server.page_url("my-work/progress.ipynb") + "&reset")   # a fresh layout: this notebook only
         run_all_cells(page, timeout_ms=400_000)
         table = page.locator(".cnnbook-progress").first
         table.wait_for(timeout=60_000)
