@@ -19,12 +19,6 @@ import sys
 __all__ = ["grading_mode", "device"]
 __version__ = "0.1.0"
 
-if "IPython" in sys.modules:  # in a notebook: failed checks show as short boxes (cnnbook.feedback)
-    from .feedback import install as _install_notebook_feedback
-
-    _install_notebook_feedback()
-
-
 def grading_mode() -> bool:
     """True while nbgrader (or ``python -m autograde``) executes the notebook.
 
@@ -38,3 +32,11 @@ def device():
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+if "IPython" in sys.modules:  # in a notebook: failed checks show as short boxes (cnnbook.feedback) and
+    from .feedback import install as _install_notebook_feedback  # figures are sharp on HiDPI screens
+    from .plotting import sharp_figures as _sharp_figures
+
+    _install_notebook_feedback()
+    _sharp_figures()

@@ -20,6 +20,7 @@ several values at once. It never uses a learner's answers.
 """
 from __future__ import annotations
 
+from .plotting import readable_text_colour
 from .widgets import _Explorer
 
 __all__ = ["PADDINGS", "conv_out_length", "conv_cost", "separable_cost", "compare_costs", "CostExplorer"]
@@ -156,7 +157,7 @@ class CostExplorer(_Explorer):
     """
 
     def __init__(self, n: int = 6, f: int = 3, c_in: int = 3, c_out: int = 5, padding: str = "valid",
-                 bias: bool = True, *, dpi: int = 72):
+                 bias: bool = True, *, dpi: int = 80):
         import ipywidgets as widgets
 
         def slider(value, low, high, description, tooltip):
@@ -179,10 +180,8 @@ class CostExplorer(_Explorer):
         self._artists_ready = False
         controls = [self.n_slider, self.f_slider, self.c_in_slider, self.c_out_slider, self.padding_buttons,
                     self.bias_checkbox]
-        self._start(controls, figsize=(9.0, 3.8), dpi=dpi)
         # two rows of controls read better than one long row
-        self.widget.children = (widgets.HBox(controls[:3]), widgets.HBox(controls[3:]),
-                                *self.widget.children[1:])
+        self._start(controls, figsize=(9.0, 3.8), dpi=dpi, rows=[controls[:3], controls[3:]])
 
     def set(self, n: int | None = None, f: int | None = None, c_in: int | None = None,
             c_out: int | None = None, padding: str | None = None, bias: bool | None = None):
@@ -205,8 +204,10 @@ class CostExplorer(_Explorer):
             pointwise = ax.bar([1], [0], width=0.6, color=_POINTWISE, label="pointwise 1×1")[0]
             self._bars[key] = {"normal": normal, "depthwise": depthwise, "pointwise": pointwise}
             self._labels[key] = [ax.text(x, 0, "", ha="center", va="bottom", fontsize=9) for x in (0, 1)]
-            self._part_labels[key] = [ax.text(1, 0, "", ha="center", va="center", fontsize=8, color="white")
-                                      for _ in range(2)]
+            # each part's number in black or white, whichever reads on the part's colour (WCAG contrast)
+            self._part_labels[key] = [ax.text(1, 0, "", ha="center", va="center", fontsize=8,
+                                              color=readable_text_colour(colour))
+                                      for colour in (_DEPTHWISE, _POINTWISE)]
             ax.set_xticks([0, 1], ["normal", "depthwise\nseparable"])
             ax.set_xlim(-0.6, 1.6)
             ax.set_xlabel("layer")

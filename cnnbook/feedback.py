@@ -11,6 +11,9 @@ Installed by ``import cnnbook`` (every lesson's first cell imports it) when the 
 - A ``NotImplementedError`` from an exercise's stub, raised in a test cell, says that the exercise is not
   answered yet.
 
+- A cell that stops with an error (of any kind) scrolls itself into view: Run All stops there, and JupyterLab
+  would otherwise leave the view on the last cell of the notebook (``scroll_here``).
+
 Every other error keeps IPython's normal traceback. Nothing here runs during grading's verdicts: the
 grader runs test cells in its own process, where IPython is not running.
 """
@@ -73,6 +76,9 @@ class _NotebookState:
         self.current_cell = getattr(info, "raw_cell", "") or ""
 
     def post_run_cell(self, result=None) -> None:
+        if result is not None and (getattr(result, "error_before_exec", None) is not None
+                                   or getattr(result, "error_in_exec", None) is not None):
+            scroll_here()
         try:
             cell = getattr(getattr(result, "info", None), "raw_cell", None) or self.current_cell
             if _is_test_cell(cell):
@@ -135,6 +141,43 @@ class _NotebookState:
         return box(_("`{name}` is not defined").format(name=name), lines,
                    _("Run the cells above this one (Run > Run All Above Selected Cell) and look for an error, "
                      "then run this test cell again."))
+
+
+# Run once by JupyterLab when the output is shown (trusted outputs only: a notebook opened untrusted drops the
+# script, and the empty, hidden line is all that remains). The time check keeps a reopened notebook where
+# its reader is: only an error that just happened moves the view.
+SCROLL_SCRIPT = """<div class="cnnbook_scroll_here" style="display:none"></div><script>
+(() => {
+  const here = document.currentScript;
+  const row = here && here.closest('.jp-OutputArea-child');
+  if (row) row.style.display = 'none';
+  if (Math.abs(Date.now() - %d) > 60000) return;
+  setTimeout(() => {
+    const cell = here && here.closest('.jp-Cell, .cell');
+    if (cell) cell.scrollIntoView({block: 'center'});
+  }, 100);
+})();
+</script>"""
+
+
+def scroll_here() -> None:
+    """Bring the cell that is running into view in JupyterLab (a hidden output with a one-time script).
+
+    Called when a cell stops with an error: Run All stops there, but JupyterLab has already moved the view
+    to the notebook's last cell. Nothing happens while grading, and nothing outside IPython.
+    """
+    try:
+        from . import grading_mode
+
+        if grading_mode():
+            return
+        import time
+
+        from IPython.display import HTML, display
+
+        display(HTML(SCROLL_SCRIPT % int(time.time() * 1000)))
+    except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
+        pass
 
 
 def not_answered_box(tb) -> list[str]:

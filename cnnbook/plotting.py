@@ -1,12 +1,54 @@
-"""Small plotting helpers: a matrix drawn with its numbers, and a grid of images with titles."""
+"""Small plotting helpers and the course's picture set-up.
+
+- ``show_matrix`` (a matrix drawn with its numbers, each in black or white, whichever reads on its cell) and
+  ``show_images`` (a grid of images with titles).
+- ``sharp_figures()``: inline figures as retina PNGs (drawn at twice the figure's dpi, shown at its size),
+  so labels are sharp on HiDPI screens. ``import cnnbook`` calls it in a notebook; it stays on when a lesson
+  sets ``figure.dpi`` or the inline backend loads later. Not while grading: nobody looks, outputs stay small.
+- ``contrast_ratio``, ``text_contrasts``, ``contrast_problems``, ``html_contrast_problems``: the WCAG
+  contrast of every text in a figure against what is drawn under it (or of the colours in an HTML
+  snippet against the page), used by the tests on every explorer and lesson figure.
+"""
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colors as mcolors
 
-__all__ = ["show_matrix", "show_images"]
+__all__ = ["show_matrix", "show_images", "sharp_figures", "contrast_ratio", "text_contrasts",
+           "contrast_problems", "html_contrast_problems", "readable_text_colour", "MIN_CONTRAST"]
+
+#: WCAG 2 level AA: normal text needs 4.5:1 against its background, large text (>= 18 pt, or >= 14 pt bold) 3:1.
+MIN_CONTRAST, MIN_CONTRAST_LARGE = 4.5, 3.0
+
+
+def sharp_figures(shell: Any = None) -> bool:
+    """Inline figures as retina PNGs from now on in this IPython (returns whether it could)."""
+    from . import grading_mode
+
+    if grading_mode():
+        return False
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        from matplotlib_inline.config import InlineBackend
+    except ImportError:
+        return False
+    # The backend's own settings: read again when it loads (on the first figure), so the choice holds.
+    InlineBackend.instance(parent=shell).figure_formats = {"retina"}
+    set_matplotlib_formats("retina")      # and for a backend that is already loaded
+    return True
 
 
 def show_matrix(matrix, title: str = "", ax=None, cmap: str = "coolwarm", fmt: str = "{:g}",
@@ -22,9 +64,10 @@ def show_matrix(matrix, title: str = "", ax=None, cmap: str = "coolwarm", fmt: s
         _, ax = plt.subplots(figsize=(0.45 * m.shape[1] + 1, 0.45 * m.shape[0] + 0.8))
     limit = np.abs(m).max() or 1.0
     kwargs = dict(vmin=-limit, vmax=limit) if center_zero else {}
-    ax.imshow(m, cmap=cmap, **kwargs)
+    image = ax.imshow(m, cmap=cmap, **kwargs)
     for (i, j), value in np.ndenumerate(m):
-        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=9)
+        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=9,
+                color=readable_text_colour(image.cmap(image.norm(value))))
     ax.set_xticks(range(m.shape[1]))
     ax.set_yticks(range(m.shape[0]))
     ax.set_xlabel("column (width)")
@@ -53,3 +96,138 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, cmap: str
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def _linear(channel: np.ndarray) -> np.ndarray:
+    return np.where(channel <= 0.04045, channel / 12.92, ((channel + 0.055) / 1.055) ** 2.4)
+
+
+def luminance(rgb) -> np.ndarray:
+    """WCAG relative luminance of sRGB colour(s) in [0, 1] (last axis: r, g, b)."""
+    rgb = np.asarray(rgb, dtype=float)[..., :3]
+    lin = _linear(rgb)
+    return lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+
+
+def contrast_ratio(foreground, background) -> float:
+    """WCAG contrast ratio (1 to 21) of two colours (any matplotlib colour spec)."""
+    a = float(luminance(mcolors.to_rgb(foreground)))
+    b = float(luminance(mcolors.to_rgb(background)))
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def readable_text_colour(background) -> str:
+    """'black' or 'white', whichever has the larger contrast on ``background``."""
+    return "black" if contrast_ratio("black", background) >= contrast_ratio("white", background) else "white"
+
+
+@dataclass
+class TextContrast:
+    text: str
+    colour: tuple
+    background: tuple       # the median colour drawn under the text
+    ratio: float
+    needed: float
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio >= self.needed
+
+    def __str__(self) -> str:
+        hexes = mcolors.to_hex(self.colour), mcolors.to_hex(self.background)
+        return (f"{self.text[:40]!r}: {hexes[0]} on {hexes[1]}, contrast {self.ratio:.2f}:1 "
+                f"(needs {self.needed:g}:1)")
+
+
+def text_contrasts(figure, page: str = "white") -> list[TextContrast]:
+    """The contrast of every visible, non-empty text of ``figure`` against the pixels drawn under it.
+
+    The figure is drawn once with its texts transparent (every artist drawn, also those an explorer animates
+    for blitting); for each text the median colour under its box is the background, over ``page`` where
+    the figure is transparent. Leaves the figure as it was.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    original_canvas = figure.canvas
+    canvas = FigureCanvasAgg(figure)
+    animated = [a for a in figure.findobj() if a.get_animated()]
+    drawn: list = []
+    texts: list = []
+    alphas: list = []
+    text_draw = Text.draw
+
+    def recording_draw(self, renderer):     # only the texts a draw really draws (not off-view tick labels)
+        if self.get_visible() and self.get_text().strip():
+            drawn.append(self)
+        return text_draw(self, renderer)
+
+    try:
+        for artist in animated:
+            artist.set_animated(False)
+        Text.draw = recording_draw  # type: ignore[method-assign]
+        try:
+            canvas.draw()
+        finally:
+            Text.draw = text_draw  # type: ignore[method-assign]
+        renderer = canvas.get_renderer()
+        texts = list(dict.fromkeys(drawn))
+        boxes = [(t, t.get_window_extent(renderer)) for t in texts]
+        alphas = [t.get_alpha() for t in texts]
+        for t in texts:     # transparent, not hidden: a layout engine would give a hidden text's room away
+            t.set_alpha(0.0)
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba()).astype(float) / 255.0
+    finally:
+        for t, alpha in zip(texts, alphas):
+            t.set_alpha(alpha)
+        for artist in animated:
+            artist.set_animated(True)
+        figure.set_canvas(original_canvas)
+    page_rgb = np.array(mcolors.to_rgb(page))
+    rgb = rgba[..., :3] * rgba[..., 3:] + page_rgb * (1 - rgba[..., 3:])
+    height, width = rgb.shape[:2]
+    results = []
+    for text, box in boxes:
+        x0, x1 = int(max(box.x0, 0)), int(min(np.ceil(box.x1), width))
+        y0, y1 = int(max(height - np.ceil(box.y1), 0)), int(min(height - box.y0, height))
+        if x1 <= x0 or y1 <= y0:
+            continue                        # outside the picture: not shown
+        patch = text.get_bbox_patch()
+        if patch is not None and patch.get_visible() and patch.get_facecolor()[3] > 0:
+            face = np.array(patch.get_facecolor())
+            ground = np.broadcast_to(face[:3] * face[3] + np.median(rgb[y0:y1, x0:x1].reshape(-1, 3), axis=0)
+                                     * (1 - face[3]), (1, 3))
+        else:
+            ground = rgb[y0:y1, x0:x1].reshape(-1, 3)
+        background = np.median(ground, axis=0)
+        r, g, b, a = mcolors.to_rgba(text.get_color(), text.get_alpha())
+        colour = np.array([r, g, b]) * a + background * (1 - a)
+        ratio = contrast_ratio(colour, background)
+        size, bold = text.get_fontsize(), str(text.get_fontweight()) in ("bold", "heavy", "black", "700", "800",
+                                                                        "900")
+        needed = MIN_CONTRAST_LARGE if size >= 18 or (bold and size >= 14) else MIN_CONTRAST
+        results.append(TextContrast(text.get_text(), tuple(colour), tuple(background), ratio, needed))
+    return results
+
+
+def contrast_problems(figure, page: str = "white") -> list[str]:
+    """One line per text of ``figure`` whose contrast is below WCAG AA (empty: every text reads)."""
+    return [str(c) for c in text_contrasts(figure, page) if not c.ok]
+
+
+_HTML_COLOUR = re.compile(r"(?<![-\w])color\s*:\s*(#[0-9a-fA-F]{3,8}|[a-zA-Z]+)")
+_HTML_BACKGROUND = re.compile(r"background(?:-color)?\s*:\s*(#[0-9a-fA-F]{3,8}|[a-zA-Z]+)")
+
+
+def html_contrast_problems(html: str, page: str = "white") -> list[str]:
+    """Every text colour set in ``html`` (``color:`` in a style) checked against ``page`` (or against a
+    ``background`` set in the same HTML); one line per colour below 4.5:1."""
+    backgrounds = [page] + _HTML_BACKGROUND.findall(html or "")
+    problems = []
+    for colour in sorted(set(_HTML_COLOUR.findall(html or ""))):
+        for ground in backgrounds:
+            ratio = contrast_ratio(colour, ground)
+            if ratio < MIN_CONTRAST:
+                problems.append(f"text colour {colour} on {ground}: contrast {ratio:.2f}:1 (needs 4.5:1)")
+    return problems

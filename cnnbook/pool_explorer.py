@@ -177,7 +177,7 @@ class PoolExplorer(_Explorer):
     """
 
     def __init__(self, f: int = 2, s: int = 2, mode: str = "max", source: str = "photo", *,
-                 photo: str = "camera", size: int = 256, dpi: int = 72):
+                 photo: str = "camera", size: int = 256, dpi: int = 80):
         import ipywidgets as widgets
 
         if mode not in MODES:

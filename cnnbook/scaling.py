@@ -245,7 +245,7 @@ class ScalingExplorer(_Explorer):
 
     PHIS = tuple(i / 4 for i in range(0, 17))          # the curves: phi = 0, 0.25, ..., 4
 
-    def __init__(self, phi: float = 1.0, strategy: str = "compound", *, dpi: int = 72):
+    def __init__(self, phi: float = 1.0, strategy: str = "compound", *, dpi: int = 80):
         import ipywidgets as widgets
 
         if strategy not in STRATEGIES:

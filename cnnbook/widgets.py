@@ -131,10 +131,7 @@ def explain_settings(n: int, f: int, p: int = 0, s: int = 1) -> dict:
                          f"lost to this layer.")
         else:
             lines.append("The cells never visited are padding zeros only, so nothing of the image is lost.")
-    if out == n:
-        lines.append(f"Output {out}×{out} = input size: a 'same' convolution.")
-    elif p == 0:
-        lines.append(f"No padding: a 'valid' convolution; the output is {n - out} smaller than the input.")
+    lines += _why_the_size(n, f, p, s, out)
     if f % 2 == 0:
         lines.append(f"f = {f} is even: the window has no centre pixel, and keeping the size would need "
                      f"f − 1 = {f - 1} zero{'s' if f != 2 else ''} in total, {(f - 1) // 2} on one side "
@@ -143,6 +140,31 @@ def explain_settings(n: int, f: int, p: int = 0, s: int = 1) -> dict:
         lines.append(f"p = {p} ≥ f = {f}: the corner windows see nothing but padding zeros.")
     info["message"] = " ".join(lines)
     return info
+
+
+def _why_the_size(n: int, f: int, p: int, s: int, out: int) -> list[str]:
+    """Where the output's size comes from, each cause with its own share: the filter's edges (f − 1, less
+    what the padding gives back) and the stride (it keeps one window position in s). Never blames the
+    stride's shrinking on the padding."""
+    if out == n:
+        return [f"Output {out}×{out} = input size: a 'same' convolution."]
+    stride_one = n + 2 * p - f + 1          # window positions at stride 1
+    lines = []
+    if p == 0:
+        lines.append(f"No padding: a 'valid' convolution; the filter's edges cost f − 1 = {f - 1} "
+                     f"row{'s' if f - 1 != 1 else ''} (and columns), so at stride 1 the output would be "
+                     f"{stride_one}." if s > 1 else
+                     f"No padding: a 'valid' convolution; the output is f − 1 = {f - 1} smaller than the input.")
+    elif s == 1 and 2 * p < f - 1:
+        lines.append(f"The padding gives back 2p = {2 * p} of the f − 1 = {f - 1} rows the filter's edges cost: "
+                     f"the output is {stride_one}.")
+    elif s == 1:
+        lines.append(f"The padding adds more than the filter's edges cost (2p = {2 * p} > f − 1 = {f - 1}): "
+                     f"the output, {stride_one}, is larger than the input.")
+    if s > 1:
+        lines.append(f"The stride shrinks it{' further' if lines else ''}: of the {stride_one} window positions at stride 1, "
+                     f"stride {s} keeps one in {s}, so the output is {out} (about {n}/{s}).")
+    return lines
 
 
 def _binomial(f: int) -> np.ndarray:
@@ -228,28 +250,78 @@ def _encode_png(rgba: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+#: Pixels drawn per CSS pixel of an explorer's picture: 2 is sharp on HiDPI (retina) screens and scales
+#: down cleanly on others. While grading (``cnnbook.grading_mode()``) nobody looks: 1 keeps outputs small.
+PIXEL_RATIO = 2
+#: The shortest slider track (CSS px) an explorer's slider keeps, however narrow the notebook is.
+SLIDER_TRACK_PX = 140
+#: The one line under every explorer: a reopened notebook shows the last picture, and the sliders need a run.
+RERUN_NOTE = ("<div class='cnnbook_rerun_note' style='color:#57606a;font-size:0.9em'>Sliders not changing the "
+              "picture? Run this cell (Shift+Enter): a saved notebook keeps only the last picture.</div>")
+
+
+def pixel_ratio() -> int:
+    """``PIXEL_RATIO``, or 1 while the notebook is being graded."""
+    from . import grading_mode
+
+    return 1 if grading_mode() else PIXEL_RATIO
+
+
+def _label_px(text: str) -> int:
+    """A generous estimate of a slider description's width in CSS px (13 px font)."""
+    return 8 * len(text) + 16
+
+
+def control_rows(rows: list[list]) -> list:
+    """HBoxes that wrap onto more lines in a narrow notebook, with every slider at a fixed width whose track
+    keeps at least ``SLIDER_TRACK_PX`` (a flex row would otherwise squeeze the tracks to nothing)."""
+    import ipywidgets as widgets
+
+    boxes = []
+    for row in rows:
+        for control in row:
+            if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+                width = f"{_label_px(control.description) + SLIDER_TRACK_PX + 70}px"   # label, track, readout
+                control.layout.width = width
+                control.layout.min_width = width
+                control.layout.flex = "0 0 auto"
+            elif control.layout.width:
+                control.layout.flex = "0 0 auto"
+        boxes.append(widgets.HBox(row, layout=widgets.Layout(flex_flow="row wrap", max_width="100%")))
+    return boxes
+
+
 class _Explorer:
-    """What both explorers share: sliders that redraw on change, a kept figure, PNG output, display."""
+    """What every explorer shares: sliders that redraw on change, a kept figure drawn at ``PIXEL_RATIO``
+    pixels per CSS pixel, PNG output, a one-line note for reopened notebooks, display."""
 
     figure: Figure
     canvas: FigureCanvasAgg
     widget: Any
 
-    def _start(self, controls: list, figsize: tuple[float, float], dpi: int) -> None:
+    def _start(self, controls: list, figsize: tuple[float, float], dpi: int, rows: list[list] | None = None) -> None:
+        """Build the widget: ``controls`` (laid out in ``rows`` when given), the two texts, the picture and the
+        note. ``dpi`` is the picture's size on screen (CSS pixels per inch of ``figsize``); it is drawn with
+        ``PIXEL_RATIO`` times as many pixels, so it is sharp on HiDPI screens and never stretched."""
         import ipywidgets as widgets
 
-        self.figure = Figure(figsize=figsize, dpi=dpi)
+        ratio = pixel_ratio()
+        self.css_width = round(figsize[0] * dpi)
+        self.figure = Figure(figsize=figsize, dpi=dpi * ratio)
         self.canvas = FigureCanvasAgg(self.figure)
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{self.css_width}px", max_width="calc(100% - 4px)", height="auto", object_fit="contain"))
         self.formula_html = widgets.HTML()
         self.explanation_html = widgets.HTML()
+        self.note_html = widgets.HTML(RERUN_NOTE)
         self.renders = 0
         self.last_render_seconds = 0.0
         self._holding = False
         for control in controls:
             control.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([widgets.HBox(controls), self.formula_html, self.explanation_html,
-                                    self.image])
+        self.widget = widgets.VBox([*control_rows(rows or [controls]), self.formula_html,
+                                    self.explanation_html, self.image, self.note_html],
+                                   layout=widgets.Layout(max_width="100%"))
         self.widget.add_class(f"cnnbook-{type(self).__name__}")  # a stable handle for the browser tests
         self.update()
 
@@ -346,7 +418,7 @@ class ConvExplorer(_Explorer):
     ``last_render_seconds``. Evaluating the object in a cell displays it.
     """
 
-    def __init__(self, n: int = 7, f: int = 3, p: int = 0, s: int = 1, *, dpi: int = 72):
+    def __init__(self, n: int = 7, f: int = 3, p: int = 0, s: int = 1, *, dpi: int = 80):
         import ipywidgets as widgets
 
         def slider(value, low, high, description, tooltip):
@@ -501,7 +573,7 @@ class PhotoConvExplorer(_Explorer):
     """
 
     def __init__(self, kernel: str = "vertical edges", f: int = 3, p: int = 1, s: int = 1, *,
-                 photo: str = "camera", size: int = 256, dpi: int = 72):
+                 photo: str = "camera", size: int = 256, dpi: int = 80):
         import ipywidgets as widgets
 
         self.input = photo_input(photo, size)
@@ -588,14 +660,16 @@ class PhotoConvExplorer(_Explorer):
         if p > 0 and "edges" in kind:
             notes.append("The zeros around the photo make its border look like an edge: see the frame "
                          "around the map.")
-        if s > 1:
-            notes.append(f"Stride {s} keeps one window in {s} along each axis: about 1/{s * s} of the "
-                         f"stride-1 values.")
         if out_h == height and out_w == width:
             notes.append(f"p = {p} keeps the size: a 'same' convolution.")
-        elif p == 0:
-            notes.append(f"No padding ('valid'): the map loses {height - out_h} rows and {width - out_w} "
-                         f"columns.")
+        else:
+            if p == 0:
+                notes.append(f"No padding ('valid'): the filter's edges cost f − 1 = {f - 1} rows and columns"
+                             + (f" (at stride 1 the map would be {height - f + 1}×{width - f + 1})." if s > 1
+                                else "."))
+            if s > 1:
+                notes.append(f"The stride shrinks the map: stride {s} keeps one window in {s} along "
+                             f"each axis, so the map is {out_h}×{out_w}, about 1/{s * s} of the stride-1 values.")
         self.explanation_html.value = "<div style='max-width:880px'>" + " ".join(notes) + "</div>"
 
         m_h, m_w = padded.shape

@@ -64,27 +64,38 @@ def write_settings(folder: Path, settings: dict) -> None:
         path.write_text(json.dumps(values), encoding="utf-8")
 
 
-def start_lab(root: Path, home: Path, extra_args: list[str] = (), env: dict | None = None,
-              settings: dict | None = None) -> LabServer:
-    """Start JupyterLab on ``root``; ``env`` replaces the environment (e.g. cnnbook.lab's set-ups) and
-    ``settings`` the test user's JupyterLab settings (default: TEST_SETTINGS)."""
-    port, token = free_port(), secrets.token_hex(16)
-    env = {**(os.environ if env is None else env),
-           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+def lab_home_env(home: Path, env: dict | None = None, settings: dict | None = None) -> dict:
+    """``env`` (default: this process's) with Jupyter's config, data and runtime folders in ``home`` and the
+    test user's JupyterLab ``settings`` (default: TEST_SETTINGS) written there."""
     home.mkdir(parents=True, exist_ok=True)
     write_settings(home / "config" / "lab" / "user-settings", TEST_SETTINGS if settings is None else settings)
+    return {**(os.environ if env is None else env),
+            "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+def server_args(port: int, token: str) -> list[str]:
+    return ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
+            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
+
+def start_lab(root: Path, home: Path, extra_args: list[str] = (), env: dict | None = None,
+              settings: dict | None = None, command: list[str] | None = None, cwd: Path | None = None) -> LabServer:
+    """Start JupyterLab on ``root``; ``env`` replaces the environment (e.g. cnnbook.lab's set-ups) and
+    ``settings`` the test user's JupyterLab settings (default: TEST_SETTINGS). ``command`` replaces
+    ``python -m jupyterlab --ServerApp.root_dir=root`` (e.g. ``python -m cnnbook.lab``, which picks its own
+    root); the server's address, port and token are added to it either way."""
+    port, token = free_port(), secrets.token_hex(16)
+    env = lab_home_env(home, env, settings)
     log = home / "lab.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *extra_args],
-        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=root)
+    if command is None:
+        command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}"]
+    process = subprocess.Popen([*command, *server_args(port, token), *extra_args],
+                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=cwd or root)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"JupyterLab exited at start:\n{log.read_text()[-3000:]}")
@@ -95,7 +106,7 @@ def start_lab(root: Path, home: Path, extra_args: list[str] = (), env: dict | No
         except OSError:
             time.sleep(0.3)
     process.kill()
-    raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"JupyterLab did not answer within 90 s:\n{log.read_text()[-3000:]}")
 
 
 def run_all_cells(page, timeout_ms: int = 240_000) -> None:
@@ -104,9 +115,20 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
     A Run All sent before the kernel has connected is dropped by JupyterLab, so it is sent again until the
     first cell starts.
     """
+    start_run_all(page)
+    page.wait_for_function(
+        r"""() => {
+            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\[\d+\]/.test(p.textContent));
+        }""", timeout=timeout_ms, polling=500)
+    wait_kernel_idle(page, timeout_ms)
+
+
+def start_run_all(page) -> None:
+    """Run > Run All Cells, sent again until the first cell starts (see ``run_all_cells``)."""
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
     started = False
-    for _attempt in range(6):
+    for _attempt in range(12):   # up to 2 minutes for a kernel on a loaded machine
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             text = dialog.first.inner_text()
@@ -131,12 +153,6 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
             continue
     if not started:
         raise AssertionError("Run All Cells never started the first cell (is the kernel starting?)")
-    page.wait_for_function(
-        r"""() => {
-            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-            return prompts.length > 0 && prompts.every(p => /\[\d+\]/.test(p.textContent));
-        }""", timeout=timeout_ms, polling=500)
-    wait_kernel_idle(page, timeout_ms)
 
 
 def wait_kernel_idle(page, timeout_ms: int) -> None:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import LESSONS, solved, write
-from lab import CHROMIUM, CHROMIUM_ARGS, run_all_cells, start_lab
+from lab import CHROMIUM, CHROMIUM_ARGS, run_all_cells, start_lab, start_run_all, wait_kernel_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+# docs/screenshots.py sets this to docs/screenshots: the README's pictures come from these tests
+SCREENSHOTS = Path(os.environ["CNNBOOK_SCREENSHOTS"]) if os.environ.get("CNNBOOK_SCREENSHOTS") else ARTIFACTS
 RAW_WIDGET_TEXT = re.compile(r"\b(VBox|HBox|IntSlider|FloatSlider|Dropdown|Tab|Image|HTML)\(")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # Lessons whose student version exists (all of them once released; test_notebooks checks that).
@@ -248,6 +251,284 @@ def test_instructor_setup_opens_formgrader_with_the_lessons(browser, tmp_path_fa
             frame.get_by_text(lesson.slug, exact=True).first.wait_for(timeout=60_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "instructor-formgrader.png"))
+    finally:
+        page.close()
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The learner's experience: failure boxes, Run All's view, copies that survive updates, progress, finished
+# bars, explorers on narrow and HiDPI screens, reopened notebooks.
+
+def _notebook(cells: list[str], markdown_after: int = 0):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.cells += [nbformat.v4.new_markdown_cell(f"## Section {k}\n\n" + "Some reading. " * 40)
+                 for k in range(markdown_after)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+EXPLORERS = _notebook([
+    "import cnnbook\nfrom cnnbook.widgets import ConvExplorer, PhotoConvExplorer\n"
+    "from cnnbook.pool_explorer import PoolExplorer\nfrom cnnbook.cost import CostExplorer\n"
+    "from cnnbook.scaling import ScalingExplorer",
+    "ConvExplorer(n=7, f=3, p=0, s=2)", "PhotoConvExplorer()", "PoolExplorer()", "CostExplorer()",
+    "ScalingExplorer()"])
+
+
+def _in_view(page, locator) -> bool:
+    """Whether the element's middle is inside the notebook's visible area."""
+    return page.evaluate("""(el) => {
+        const panel = el.closest('.jp-WindowedPanel-outer') || el.closest('.jp-Notebook');
+        const box = el.getBoundingClientRect(), view = panel.getBoundingClientRect();
+        const middle = box.top + Math.min(box.height, 200) / 2;
+        return middle >= view.top && middle <= view.bottom;
+    }""", locator.element_handle())
+
+
+def test_a_failed_check_is_a_short_box_and_run_all_stops_with_it_in_view(browser, lab):
+    nb = _notebook([
+        "import cnnbook",
+        "def output_size(n, f):\n    return n - f",
+        "from cnnbook.checks import check_value\n"
+        "check_value('output_size(7, 3)', output_size(7, 3), 5, mistakes={'forgot the + 1': 4},\n"
+        "            hint='count the windows: the first one starts at 0')",
+        "print('not reached')"], markdown_after=30)
+    write(nb, lab.root / "failing" / "failing.ipynb")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(lab.page_url("failing/failing.ipynb") + "&reset")
+        start_run_all(page)
+        failed = page.locator(".jp-Notebook .jp-CodeCell").nth(2)
+        failed.get_by_text("Check failed").wait_for(timeout=120_000)
+        wait_kernel_idle(page, 60_000)
+        page.wait_for_timeout(1500)
+        box = failed.locator(".jp-OutputArea-output").first.inner_text()
+        assert "Check failed: output_size(7, 3)" in box and "forgot the + 1" in box and "count the windows" in box
+        assert "Traceback" not in box and "checks.py" not in box, box
+        assert len(box.splitlines()) <= 12, box
+        assert _in_view(page, failed), "Run All left the view away from the cell that failed"
+        assert not _in_view(page, page.locator(".jp-Notebook .jp-Cell").last)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        failed.screenshot(path=str(SCREENSHOTS / "failure-box.png"))
+    finally:
+        page.close()
+
+
+def test_lesson_08_solved_leaves_no_red_or_unfinished_bar(pages):
+    slug = next(lesson.slug for lesson in LESSONS if lesson.slug.startswith("08"))
+    page = pages(slug)
+    notebook = page.locator(".jp-Notebook").first
+    assert notebook.locator('[class*="progress-bar-danger"]').count() == 0, "a red progress bar"
+    widths = notebook.locator(".widget-progress .progress-bar").evaluate_all(
+        "bars => bars.map(b => b.style.width)")
+    assert all(w in ("100%", "") for w in widths), f"bars short of 100%: {widths}"
+
+
+def _narrow_page(browser, lab, path: str, width: int = 600):
+    """A page whose notebook is ``width`` px wide (the viewport is sized to make it so)."""
+    viewport = 1000
+    page = browser.new_page(viewport={"width": viewport, "height": 900})
+    page.goto(lab.page_url(path) + "&reset")
+    notebook = page.locator(".jp-Notebook").first
+    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
+    for _ in range(5):                  # the side panels settle after the notebook shows: measure again
+        page.wait_for_timeout(1000)
+        shown = notebook.bounding_box()["width"]
+        if abs(shown - width) <= 1:
+            break
+        viewport += int(width - shown)
+        page.set_viewport_size({"width": viewport, "height": 900})
+    return page
+
+
+def test_explorers_at_600_px_keep_every_slider_at_least_120_px(browser, lab):
+    write(EXPLORERS, lab.root / "explorers" / "narrow.ipynb")
+    page = _narrow_page(browser, lab, "explorers/narrow.ipynb")
+    try:
+        run_all_cells(page)
+        assert page.locator(".jp-Notebook").first.bounding_box()["width"] <= 601
+        explorers = page.locator('.jp-Notebook [class*="cnnbook-"]')
+        assert explorers.count() == 5
+        short = []
+        for k in range(5):
+            explorer = explorers.nth(k)
+            explorer.scroll_into_view_if_needed()
+            tracks = explorer.locator(".widget-slider .noUi-target")
+            assert tracks.count() > 0
+            for t in range(tracks.count()):
+                width = tracks.nth(t).bounding_box()["width"]
+                if width < 120:
+                    short.append((explorer.get_attribute("class"), t, width))
+            picture = explorer.locator("img").first.bounding_box()
+            output = explorer.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')]").first
+            area = output.bounding_box()
+            assert picture["x"] + picture["width"] <= area["x"] + area["width"] + 1, "the picture overflows"
+        assert not short, f"sliders under 120 px at a 600 px notebook: {short}"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        explorers.first.screenshot(path=str(ARTIFACTS / "explorer-600px.png"))
+    finally:
+        page.close()
+
+
+def test_explorers_are_drawn_at_the_size_shown_on_a_hidpi_screen(browser, lab):
+    write(EXPLORERS, lab.root / "explorers" / "hidpi.ipynb")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        page.goto(lab.page_url("explorers/hidpi.ipynb") + "&reset")
+        run_all_cells(page)
+        sizes = page.locator('.jp-Notebook [class*="cnnbook-"] img').evaluate_all(
+            "imgs => imgs.map(i => [i.naturalWidth, i.getBoundingClientRect().width])")
+        assert len(sizes) == 5
+        for natural, shown in sizes:
+            assert abs(natural - 2 * shown) <= 2, f"drawn {natural} px, shown at {shown} CSS px: stretched"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        explorer = page.locator(".cnnbook-ConvExplorer").first
+        explorer.scroll_into_view_if_needed()
+        explorer.screenshot(path=str(SCREENSHOTS / "explorer-hidpi.png"))
+    finally:
+        context.close()
+
+
+def test_a_reopened_notebook_shows_the_explorers_last_picture(browser, tmp_path_factory):
+    """With the learner's JupyterLab set-up, a saved notebook keeps its explorers' pictures (widget state)."""
+    import json
+    import urllib.request
+
+    from cnnbook.lab import lab_environment
+
+    root = tmp_path_factory.mktemp("reopen")
+    write(EXPLORERS, root / "explorers.ipynb")
+    server = start_lab(root, tmp_path_factory.mktemp("home"), env=lab_environment(False))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(server.page_url("explorers.ipynb") + "&reset")
+        run_all_cells(page)
+        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+        page.keyboard.press("Control+s")
+        saved = root / "explorers.ipynb"
+        for _ in range(60):
+            if "widget-state+json" in saved.read_text(encoding="utf-8"):
+                break
+            page.wait_for_timeout(500)
+        assert "widget-state+json" in saved.read_text(encoding="utf-8"), "the widget state was not saved"
+        page.close()
+        for kernel in json.load(urllib.request.urlopen(f"{server.url}/api/kernels?token={server.token}")):
+            urllib.request.urlopen(urllib.request.Request(
+                f"{server.url}/api/kernels/{kernel['id']}?token={server.token}", method="DELETE"))
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.page_url("explorers.ipynb") + "&reset")
+        explorer = page.locator(".cnnbook-ConvExplorer").first
+        explorer.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)
+        text = page.locator(".jp-Notebook").first.inner_text()
+        assert "Error displaying widget" not in text and "model not found" not in text
+        pictures = page.locator('.jp-Notebook [class*="cnnbook-"] img').evaluate_all(
+            "imgs => imgs.map(i => i.naturalWidth)")
+        assert len(pictures) == 5 and all(w > 600 for w in pictures), pictures
+        assert explorer.get_by_text("Run this cell").count() == 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "reopened.png"))
+    finally:
+        page.close()
+        server.stop()
+
+
+def _course_clone(base: Path, lessons: list) -> Path:
+    """A copy of the course as a learner's clone has it, with ``lessons`` released."""
+    import shutil
+
+    from cnnbook.lab import ROOT
+
+    clone = base / "clone"
+    for part in ("cnnbook", "autograde", "jupyter-config"):
+        shutil.copytree(ROOT / part, clone / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "nbgrader_config.py", clone)
+    (clone / "data").symlink_to(ROOT / "data")
+    for lesson in lessons:
+        shutil.copytree(lesson.source.parent, clone / "solutions" / lesson.slug)
+        shutil.copytree(lesson.student_version.parent, clone / "notebooks" / lesson.slug)
+    return clone
+
+
+def test_cnnbook_lab_twice_across_a_course_update_keeps_the_learners_edits_and_progress_shows(browser,
+                                                                                            tmp_path_factory):
+    import nbformat
+
+    base = tmp_path_factory.mktemp("learner")
+    first, second, third = RELEASED[:3]
+    clone = _course_clone(base, [first, second])
+    env = {k: v for k, v in os.environ.items() if k != "CNNBOOK_WORK"}
+    env["PYTHONPATH"] = str(clone)
+    command = [sys.executable, "-m", "cnnbook.lab"]
+    home = base / "home"
+
+    def open_lab():
+        return start_lab(clone, home, env=env, command=command, cwd=clone)
+
+    server = open_lab()
+    work = clone / "my-work"
+    mine = work / second.slug / f"{second.slug}.ipynb"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        assert mine.is_file(), server.log.read_text()
+        page.goto(server.page_url(f"my-work/{second.slug}/{second.slug}.ipynb") + "&reset")
+        editor = page.locator(".jp-Notebook .jp-CodeCell .cm-content").first
+        editor.wait_for(timeout=60_000)
+        editor.click()
+        page.keyboard.press("Control+Home")
+        page.keyboard.type("# my own note, kept across updates\n")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        for _ in range(40):
+            if "my own note" in mine.read_text(encoding="utf-8"):
+                break
+            page.wait_for_timeout(500)
+        assert "my own note" in mine.read_text(encoding="utf-8")
+        write(solved(first), work / first.slug / f"{first.slug}.ipynb")   # the learner solved lesson one
+    finally:
+        page.close()
+        server.stop()
+
+    # A course update: lesson two changes, lesson three is new.
+    update = nbformat.read(clone / "notebooks" / second.slug / f"{second.slug}.ipynb", as_version=4)
+    update.cells.insert(0, nbformat.v4.new_markdown_cell("Updated by the course."))
+    write(update, clone / "notebooks" / second.slug / f"{second.slug}.ipynb")
+    import shutil
+
+    shutil.copytree(third.student_version.parent, clone / "notebooks" / third.slug)
+    shutil.copytree(third.source.parent, clone / "solutions" / third.slug)
+
+    server = open_lab()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        log = server.log.read_text()
+        assert (work / third.slug / f"{third.slug}.ipynb").is_file(), log
+        kept = mine.read_text(encoding="utf-8")
+        assert "my own note" in kept and "Updated by the course." not in kept
+        page.goto(server.page_url(f"my-work/{second.slug}/{second.slug}.ipynb") + "&reset")
+        page.get_by_text("my own note, kept across updates").first.wait_for(timeout=60_000)
+        page.close()
+
+        # progress, in a notebook of the learner's own
+        write(_notebook(["from cnnbook.progress import show_progress\n"
+                         f"show_progress(['{first.slug[:2]}', '{second.slug[:2]}'])"]),
+              work / "progress.ipynb")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.page_url("my-work/progress.ipynb") + "&reset")   # a fresh layout: this notebook only
+        run_all_cells(page, timeout_ms=400_000)
+        table = page.locator(".cnnbook-progress").first
+        table.wait_for(timeout=60_000)
+        text = table.inner_text()
+        assert first.slug in text and second.slug in text
+        assert "✔ pass" in text and "· not started" in text and "✘ fail" not in text, text
+        assert page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type="
+                            "'application/vnd.jupyter.stderr']").count() == 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        table.screenshot(path=str(SCREENSHOTS / "progress.png"))
     finally:
         page.close()
         server.stop()
