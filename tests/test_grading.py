@@ -80,6 +80,42 @@ def test_round_trip_scores(round_trip, lesson):
     assert lost == set(fx.HARDCODED["loses"]), f"hard-coded answers cost {lost}"
 
 
+def known_bugs(fx) -> list[dict]:
+    """A lesson's known bugs: BUGS (one or more per test cell) when its fixture lists them, else its BUG."""
+    return list(getattr(fx, "BUGS", [fx.BUG]))
+
+
+@pytest.fixture(scope="module")
+def every_known_bug(tmp_path_factory):
+    """Grade one submission per known bug of every lesson whose fixture lists BUGS (student "bug<k>")."""
+    subs = tmp_path_factory.mktemp("bugs")
+    out = tmp_path_factory.mktemp("bugs_graded")
+    for lesson in LESSONS:
+        fx = lesson_fixture(lesson.slug)
+        for k, bug in enumerate(getattr(fx, "BUGS", [])):
+            write(solved(lesson, {bug["cell"]: bug["source"]}), subs / f"bug{k}" / lesson.slug / f"{lesson.slug}.ipynb")
+    proc = run_cli("grade", str(subs), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, read_grades(out)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_every_known_bug_costs_exactly_its_own_exercise(every_known_bug, lesson):
+    fx = lesson_fixture(lesson.slug)
+    if not hasattr(fx, "BUGS"):
+        pytest.skip(f"{lesson.slug}: the fixture lists only BUG (graded by the round trip)")
+    out, grades = every_known_bug
+    points = points_of_tests(lesson)
+    covered = {gid for bug in fx.BUGS for gid in bug["loses"]}
+    assert covered == set(points), f"{lesson.slug}: test cells without a known bug: {set(points) - covered}"
+    for k, bug in enumerate(fx.BUGS):
+        assert grades[(f"bug{k}", lesson.slug)]["status"] == "graded", grades[(f"bug{k}", lesson.slug)]
+        scores = cell_scores(out, lesson, f"bug{k}")
+        lost = {gid for gid, score in scores.items() if score < points[gid]}
+        assert lost == set(bug["loses"]), f"{lesson.slug}: the known bug in {bug['cell']} cost {lost}"
+        assert all(scores[gid] == 0 for gid in lost)
+
+
 def test_hardcoded_answers_pass_the_visible_tests(tmp_path):
     """The hard-coded fixtures really are hard-coded visible answers: the student's own (visible) test
     cells pass, so only the hidden tests catch them."""
