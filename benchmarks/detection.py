@@ -171,7 +171,7 @@ def main() -> int:
     data = load_detection()
     x_train = torch.tensor(data["images_train"], dtype=torch.float32)[:, None] / 255
     x_test = torch.tensor(data["images_test"], dtype=torch.float32)[:, None] / 255
-    y_train = torch.tensor(np.stack([encode(b[l >= 0], l[l >= 0]) for b, l in
+    y_train = torch.tensor(np.stack([encode(b[lab >= 0], lab[lab >= 0]) for b, lab in
                                      zip(data["boxes_train"], data["labels_train"])]))
     model = TinyYOLO()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -196,6 +196,29 @@ def main() -> int:
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
 
+    # where the errors are: the responsible cells' boxes and classes against the truth
+    y_test = torch.tensor(np.stack([encode(b[lab >= 0], lab[lab >= 0]) for b, lab in
+                                    zip(data["boxes_test"], data["labels_test"])]))
+    model.eval()
+    with torch.no_grad():
+        out = model(x_test).permute(0, 2, 3, 1)
+    has = y_test[..., 0] > 0
+    class_accuracy = float((out[..., 5:][has].argmax(-1) == y_test[..., 5][has].long()).float().mean())
+    rows, cols = torch.meshgrid(torch.arange(GRID), torch.arange(GRID), indexing="ij")
+    rows, cols = rows.expand_as(has)[has], cols.expand_as(has)[has]
+
+    def to_corners(cx, cy, w, h):
+        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+    t, o = y_test[has], out[has]
+    truth = to_corners(((cols + t[:, 1]) * CELL).numpy(), ((rows + t[:, 2]) * CELL).numpy(),
+                       (t[:, 3] * CELL).numpy(), (t[:, 4] * CELL).numpy())
+    guess = to_corners(((cols + torch.sigmoid(o[:, 1])) * CELL).numpy(), ((rows + torch.sigmoid(o[:, 2])) * CELL).numpy(),
+                       (o[:, 3].clamp(min=0) * CELL).numpy(), (o[:, 4].clamp(min=0) * CELL).numpy())
+    pair_iou = np.diag(iou_matrix(guess, truth))
+    confident = float((torch.sigmoid(o[:, 0]) > 0.5).float().mean())
+    print(f"responsible cells of the test canvases: class accuracy {class_accuracy:.3f}, box IoU mean "
+          f"{pair_iou.mean():.3f} (>= 0.5 for {np.mean(pair_iou >= 0.5):.3f}), confidence > 0.5 for {confident:.3f}")
     found = detect(model, x_test)
     test_map = mean_ap(found, data["boxes_test"], data["labels_test"])
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
