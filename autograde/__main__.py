@@ -10,6 +10,11 @@ from .sandbox import Limits
 from .lessons import NOTEBOOKS, SOLUTIONS, NotebookProblem, UsageError, all_lessons, find_lesson
 
 
+# `grade` exits 0 when every submission has a grade (missing and unreadable notebooks are grades of 0 too),
+# EXIT_RERUN when some ended in grader-error (run again), 2 for a usage error, 130/143 when stopped.
+EXIT_RERUN = 3
+
+
 def cmd_release(args) -> int:
     from .release import release
 
@@ -67,7 +72,7 @@ def cmd_reset(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import GradingStopped, grade_batch, main_summary
+    from .grade import GradingStopped, grade_batch, main_summary, needs_rerun
     from .sandbox import bubblewrap_works
 
     if not args.no_sandbox and not bubblewrap_works():
@@ -90,6 +95,13 @@ def cmd_grade(args) -> int:
     for row in rows:
         if row.status != "graded":
             print(f"  {row.student} {row.lesson}: {row.status}: {row.detail.splitlines()[0] if row.detail else ''}")
+    rerun = needs_rerun(rows)
+    if rerun:
+        # A script that grades a class must notice: these have no grade yet (the grading machine failed).
+        print(f"{len(rerun)} of {len(rows)} submissions in {out} could not be graded (grader-error: "
+              f"{', '.join(f'{r.student} {r.lesson}' for r in rerun[:5])}{' ...' if len(rerun) > 5 else ''}); "
+              f"run the same command again to grade them", file=sys.stderr)
+        return EXIT_RERUN
     return 0
 
 

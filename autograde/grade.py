@@ -736,6 +736,11 @@ Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your not
 """
 
 
+def needs_rerun(rows: list[GradeRow]) -> list[GradeRow]:
+    """The rows with no final grade: the grading machine failed on them (the next run grades them again)."""
+    return [r for r in rows if r.status not in LEARNER_STATUSES or "grader-error" in r.flags]
+
+
 def main_summary(rows: list[GradeRow], out: Path) -> str:
     graded = sum(r.status == "graded" for r in rows)
     flagged = sum(bool(r.flags) or r.status != "graded" for r in rows)
