@@ -119,11 +119,12 @@ def _timestamp(folder: Path) -> datetime | None:
     if not stamp.is_file():
         return None
     try:
-        text = stamp.read_text(encoding="utf-8").strip()
-        value = datetime.fromisoformat(text.replace(" UTC", "+00:00").replace("Z", "+00:00"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        from nbgrader.utils import parse_utc     # nbgrader's own reading: "2025-03-07 14:59:00.1 UTC", zones
+
+        value = parse_utc(stamp.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError, OverflowError, UnicodeDecodeError):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:
