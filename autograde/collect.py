@@ -45,6 +45,7 @@ class Submission:
     submitted_at: datetime | None = None
     late: bool = False            # the LMS said so (Canvas's _late_)
     origin: str = ""              # the input file, as the instructor named it
+    lms: dict = field(default_factory=dict)   # {"system": "canvas"|"moodle", "id": LMS user id, "name": as the LMS wrote it}
 
 
 @dataclass
@@ -206,6 +207,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         canvas = CANVAS.match(stem) if student_hint is None else None
         if canvas and _lesson_in(canvas["rest"], lessons):
             student_hint = roster.get(canvas["uid"]) or roster.get(canvas["name"]) or canvas["name"]
+            facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
             facts["late"] = bool(canvas["late"])
             facts["rank"] = (int(canvas["sid"]),)
             stem = canvas["rest"]
@@ -238,9 +240,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         moodle = MOODLE.match(unicodedata.normalize("NFC", path.name))
         if moodle:
             student = roster.get(moodle["uid"]) or roster.get(moodle["name"]) or moodle["name"]
+            lms = {"system": "moodle", "id": moodle["uid"], "name": moodle["name"]}
             for inner in sorted(path.rglob("*")):
                 if inner.is_file():
-                    consider(inner, student)
+                    consider(inner, student, lms=lms)
             continue
         for inner in sorted(path.iterdir()):                     # nbgrader: <student>/<NN_slug>/...
             lesson = next((lesson for lesson in lessons if lesson.slug == inner.name), None)
@@ -280,7 +283,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     for (student, slug), (path, facts) in sorted(chosen.items()):
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
         sub = Submission(student, lesson_of[slug], path, flags=sorted(flags),
-                         submitted_at=facts.get("submitted_at"), late=bool(facts.get("late")), origin=rel(path))
+                         submitted_at=facts.get("submitted_at"), late=bool(facts.get("late")), origin=rel(path),
+                         lms=dict(facts.get("lms") or {}))
         older = facts.get("superseded", [])
         if older:
             sub.flags = sorted({*sub.flags, "duplicate"})

@@ -344,6 +344,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
         result["stamp"] = stamp
         result["lesson_max_score"] = max_scores[sub.lesson.slug]
+        if sub.lms:
+            result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
         # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
         old = previous.get(key) or {}
         old_recorded = old.get("gradebook_submission",
@@ -397,7 +399,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     stored = _stored_results(out, {lesson.slug for lesson in lessons})
     for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
         _atomic_write(path, json.dumps(result, indent=1))
-    rows = rebuild_reports(out, max_scores)
+    rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
     shutil.rmtree(work, ignore_errors=True)
     if stopped:
         graded_now = done - reused
@@ -431,7 +433,15 @@ def _stored_results(out: Path, slugs: set[str]) -> list[tuple[Path, dict]]:
     return found
 
 
-def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None) -> list[GradeRow]:
+def gradebook_grades(db_url: str) -> dict[tuple[str, str], float]:
+    """(student, lesson) -> the gradebook's score after the late penalty, as ``nbgrader export`` computes it."""
+    with Gradebook(db_url) as gb:
+        return {(s.student_id, s.assignment.name): max(0.0, float(s.score) - float(s.late_submission_penalty or 0))
+                for s in gb.db.query(SubmittedAssignment)}
+
+
+def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
+                    gradebook: dict[tuple[str, str], float] | None = None) -> list[GradeRow]:
     """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into OUT)."""
     rows = []
     for path in sorted((out / "results").glob("*/*.json")):
@@ -448,7 +458,7 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None) -> li
                              result.get("detail", ""), float(result.get("score", 0)), dict(result.get("late") or {})))
     write_csv(rows, out / "grades.csv")
     write_flagged(rows, out / "flagged.md")
-    write_class_reports(out)
+    write_class_reports(out, gradebook)
     return rows
 
 

@@ -195,7 +195,7 @@ Hand-graded answers are not in these numbers.</p>
 """
 
 
-def write_class_reports(out: Path) -> list[Path]:
+def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
     """OUT/report/<lesson>.html for every lesson in OUT/results, an index, and OUT/grades-by-student.csv."""
     results = load_results(out)
     if not results:
@@ -214,4 +214,67 @@ def write_class_reports(out: Path) -> list[Path]:
     (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>class reports</title>"
                                        f"<h1>Class reports</h1><ul>{links}</ul>", encoding="utf-8")
     written.append(write_wide_csv(results, out / "grades-by-student.csv"))
+    written += write_lms_exports(results, out / "lms", gradebook)
+    return written
+
+
+def _lms_grade(result: dict, gradebook: dict[tuple[str, str], float]) -> str:
+    """The grade an LMS gets: the gradebook's (hand-graded answers included) after late penalties, as
+    ``nbgrader export`` computes it; 0 for no or an unreadable notebook; blank (leave the LMS's grade as it is)
+    while the grader could not grade it."""
+    if result.get("status") == "graded":
+        return f"{gradebook.get((result['student'], result['lesson']), final_score(result)):g}"
+    if result.get("status") in ("missing", "invalid-notebook"):
+        return "0"
+    return ""
+
+
+def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows([[csv_safe(cell) for cell in row] for row in rows])
+    os.replace(tmp, path)
+    return path
+
+
+def write_lms_exports(results: list[dict], folder: Path,
+                      gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
+    """Grades in the files LMSs import.
+
+    - ``lms/canvas.csv``: Canvas's gradebook import (Grades > Import): ``Student, ID, SIS User ID, SIS Login ID,
+      Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
+      submission came from Canvas's export (its file names carry it); ``SIS User ID`` is your student id. A lesson
+      column whose name matches no Canvas assignment is offered as a new assignment; rename it to match yours.
+    - ``lms/moodle-<NN_slug>.csv``: Moodle's grading worksheet for one assignment (Assignment > View all
+      submissions > Upload grading worksheet), for students whose submission came from Moodle's export:
+      ``Identifier`` is ``Participant <id>``, the id in Moodle's folder names.
+    """
+    written: list[Path] = []
+    gradebook = gradebook or {}
+    lessons = sorted({r["lesson"] for r in results})
+    max_of = {r["lesson"]: float(r.get("lesson_max_score", r.get("max_score", 0)) or 0) for r in results}
+    people: dict[str, dict] = {}
+    grade: dict[tuple[str, str], str] = {}
+    for r in results:
+        people.setdefault(r["student"], {})
+        if (r.get("lms") or {}).get("system") == "canvas":
+            people[r["student"]] = r["lms"]
+        grade[(r["student"], r["lesson"])] = _lms_grade(r, gradebook)
+    rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
+    for student in sorted(people):
+        rows.append([people[student].get("name", student), people[student].get("id", ""), student, "", "",
+                     *(grade.get((student, lesson), "") for lesson in lessons)])
+    written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                                                      *lessons], rows))
+    moodle = [r for r in results if (r.get("lms") or {}).get("system") == "moodle"]
+    for lesson in sorted({r["lesson"] for r in moodle}):
+        rows = [[f"Participant {r['lms']['id']}", r["lms"].get("name", r["student"]), "", _lms_grade(r, gradebook),
+                 f"{max_of[lesson]:g}", "Yes", ""] for r in sorted(moodle, key=lambda r: r["lms"]["id"])
+                if r["lesson"] == lesson]
+        written.append(_write_rows(folder / f"moodle-{lesson}.csv", [
+            "Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Grade can be changed",
+            "Feedback comments"], rows))
     return written
