@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -363,3 +364,23 @@ def test_a_dask_worker_with_two_threads_keeps_concurrent_submissions_apart(tmp_p
         assert printed == {"test_group_max": "✔ group_max: all visible checks passed.\n",
                            "test_pool": "" if score < FULL_AUTO else "✔ pool: all visible checks passed.\n",
                            "test_make_layer": "✔ make_layer: all visible checks passed.\n"}, (student, printed)
+
+
+def test_grading_into_the_course_root_with_two_workers_gives_every_honest_notebook_its_score(tmp_path):
+    """README's nbgrader mode: `--out .` in the course root, where SQLite's gradebook.db-journal comes and goes
+    while the sandboxes are built. A copy of the course (its code, data, config and the grader's test lesson)."""
+    course = tmp_path / "course"
+    for part in ("autograde", "cnnbook", "data"):
+        shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(GUARD_SOLUTIONS.parent, course / "tests" / "course")
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    students = [f"s{i}" for i in range(6)]
+    for student in students:
+        write(solved(GUARD), course / "submitted" / student / SLUG / f"{SLUG}.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", "submitted", "--out", ".", "--solutions",
+                           "tests/course/solutions", "--workers", "2"], capture_output=True, text=True, timeout=900,
+                          cwd=course, env={**os.environ, "PYTHONPATH": str(course)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {s: (r["status"], float(r["score"]), r["flags"]) for s, r in grades(course).items()} == {
+        s: ("graded", FULL_AUTO, "") for s in students}
+    assert gradebook_scores(course) == dict.fromkeys(students, FULL_AUTO)
