@@ -10,6 +10,11 @@ from .sandbox import Limits
 from .lessons import NOTEBOOKS, SOLUTIONS, NotebookProblem, UsageError, all_lessons, find_lesson
 
 
+# `grade` exits 0 when every submission has a grade (missing and unreadable notebooks are grades of 0 too),
+# EXIT_RERUN when some ended in grader-error (run again), 2 for a usage error, 130/143 when stopped.
+EXIT_RERUN = 3
+
+
 def cmd_release(args) -> int:
     from .release import release
 
@@ -87,7 +92,7 @@ def cmd_reset(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import GradingStopped, grade_batch, main_summary
+    from .grade import GradingStopped, grade_batch, main_summary, needs_rerun
     from .sandbox import bubblewrap_works
 
     if not args.no_sandbox and not bubblewrap_works():
@@ -102,7 +107,9 @@ def cmd_grade(args) -> int:
                            cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
                            dask=args.dask, roster=Path(args.roster) if args.roster else None,
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
-                           students=args.student, force=args.force, progress=lambda line: print(line, flush=True))
+                           students=args.student, force=args.force, due=_due(args.due),
+                           late_penalty=args.late_penalty, extensions=args.extension,
+                           progress=lambda line: print(line, flush=True))
     except GradingStopped as stop:
         print(stop, file=sys.stderr, flush=True)
         return stop.exit_code
@@ -110,6 +117,13 @@ def cmd_grade(args) -> int:
     for row in rows:
         if row.status != "graded":
             print(f"  {row.student} {row.lesson}: {row.status}: {row.detail.splitlines()[0] if row.detail else ''}")
+    rerun = needs_rerun(rows)
+    if rerun:
+        # A script that grades a class must notice: these have no grade yet (the grading machine failed).
+        print(f"{len(rerun)} of {len(rows)} submissions in {out} could not be graded (grader-error: "
+              f"{', '.join(f'{r.student} {r.lesson}' for r in rerun[:5])}{' ...' if len(rerun) > 5 else ''}); "
+              f"run the same command again to grade them", file=sys.stderr)
+        return EXIT_RERUN
     return 0
 
 
@@ -131,6 +145,16 @@ def cmd_i18n(args) -> int:
         for line in left:
             print(f"    missing: {line}")
     return 0
+
+
+def _due(given: list[str] | None) -> dict[str, str]:
+    due = {}
+    for item in given or []:
+        lesson, sep, when = item.partition("=")
+        if not sep or not lesson.strip() or not when.strip():
+            raise UsageError(f"--due {item!r}: write LESSON=WHEN, e.g. --due 01=2025-03-07T23:59+09:00")
+        due[lesson.strip()] = when.strip()
+    return due
 
 
 def cmd_package_students(args) -> int:
@@ -199,6 +223,15 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
                         "lists everyone graded into OUT")
     p.add_argument("--force", action="store_true", help="grade again even what was graded before and has not "
                                                         "changed (manual grades in the gradebook are kept)")
+    p.add_argument("--due", action="append", metavar="LESSON=WHEN",
+                   help="a lesson's due date, e.g. 01=2025-03-07T23:59+09:00 or '01=2025-03-07 23:59 Asia/Seoul' "
+                        "(no zone: UTC); kept in the gradebook (nbgrader's duedate), so give it once")
+    p.add_argument("--late-penalty", metavar="POLICY",
+                   help="none, zero, N/hour or N/day (N points per started hour or day late); kept in OUT "
+                        "(default: nbgrader_config.py's LateSubmissionPlugin, i.e. none)")
+    p.add_argument("--extension", action="append", nargs=3, metavar=("STUDENT", "LESSON", "DURATION"),
+                   help="give STUDENT more time for LESSON: 48h, 2d, 90m, or waive (no lateness at all); "
+                        "kept in OUT/extensions.csv for every later run")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("i18n", help="translations: refresh the catalogs (solutions/NN_slug/ko.po) from the English "

@@ -45,6 +45,7 @@ class Submission:
     submitted_at: datetime | None = None
     late: bool = False            # the LMS said so (Canvas's _late_)
     origin: str = ""              # the input file, as the instructor named it
+    lms: dict = field(default_factory=dict)   # {"system": "canvas"|"moodle", "id": LMS user id, "name": as the LMS wrote it}
 
 
 @dataclass
@@ -119,11 +120,12 @@ def _timestamp(folder: Path) -> datetime | None:
     if not stamp.is_file():
         return None
     try:
-        text = stamp.read_text(encoding="utf-8").strip()
-        value = datetime.fromisoformat(text.replace(" UTC", "+00:00").replace("Z", "+00:00"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        from nbgrader.utils import parse_utc     # nbgrader's own reading: "2025-03-07 14:59:00.1 UTC", zones
+
+        value = parse_utc(stamp.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError, OverflowError, UnicodeDecodeError):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:
@@ -205,6 +207,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         canvas = CANVAS.match(stem) if student_hint is None else None
         if canvas and _lesson_in(canvas["rest"], lessons):
             student_hint = roster.get(canvas["uid"]) or roster.get(canvas["name"]) or canvas["name"]
+            facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
             facts["late"] = bool(canvas["late"])
             facts["rank"] = (int(canvas["sid"]),)
             stem = canvas["rest"]
@@ -237,9 +240,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         moodle = MOODLE.match(unicodedata.normalize("NFC", path.name))
         if moodle:
             student = roster.get(moodle["uid"]) or roster.get(moodle["name"]) or moodle["name"]
+            lms = {"system": "moodle", "id": moodle["uid"], "name": moodle["name"]}
             for inner in sorted(path.rglob("*")):
                 if inner.is_file():
-                    consider(inner, student)
+                    consider(inner, student, lms=lms)
             continue
         for inner in sorted(path.iterdir()):                     # nbgrader: <student>/<NN_slug>/...
             lesson = next((lesson for lesson in lessons if lesson.slug == inner.name), None)
@@ -279,7 +283,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     for (student, slug), (path, facts) in sorted(chosen.items()):
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
         sub = Submission(student, lesson_of[slug], path, flags=sorted(flags),
-                         submitted_at=facts.get("submitted_at"), late=bool(facts.get("late")), origin=rel(path))
+                         submitted_at=facts.get("submitted_at"), late=bool(facts.get("late")), origin=rel(path),
+                         lms=dict(facts.get("lms") or {}))
         older = facts.get("superseded", [])
         if older:
             sub.flags = sorted({*sub.flags, "duplicate"})

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
+from . import late as late_work
 from .collect import Submission, find_submissions, read_roster
 from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
@@ -39,7 +40,9 @@ from .publish import publishable_text
 from .runner import fingerprint, grade_submission
 from .sandbox import sweep_stale_cgroups
 
-CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags"]
+# score is after any late penalty; raw_score before it (the tests' points); times in UTC.
+CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags", "raw_score", "late_penalty",
+              "submitted", "due", "hours_late"]
 # Bump when grading changes in a way that must not reuse earlier results.
 GRADER_VERSION = "3"
 
@@ -55,7 +58,8 @@ FLAG_MEANING = {
     "renamed-notebook": "the notebook had another name (a copy, another case, another file name); it was graded "
                         "as this lesson (intake.csv shows the file)",
     "duplicate": "several copies were submitted; the newest was graded (intake.csv lists them all)",
-    "late": "the LMS marked the submission late",
+    "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "
+            "grades.csv say by how much and what it cost",
     "tampering": "the code touches the grader's machinery (patched numpy/torch/checks, __eq__, excepthook, "
                  "AST transformers...): it cannot change a verdict here, but look at it",
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
@@ -79,10 +83,16 @@ class GradeRow:
     status: str
     flags: list[str] = field(default_factory=list)
     detail: str = ""
+    raw_score: float | None = None          # before the late penalty (None: the same as score)
+    late: dict = field(default_factory=dict)
 
     def csv_row(self) -> list[str]:
+        late = self.late or {}
+        seconds = float(late.get("seconds_late") or 0)
+        hours = (f"{seconds / 3600:.1f}" if late.get("how") == "timestamp" else "late (LMS)") if seconds else ""
         return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
-                ";".join(self.flags)]
+                ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
+                f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late.get("due", ""), hours]
 
 
 # --- the gradebook -------------------------------------------------------------------------------------
@@ -243,7 +253,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
                 dask: str | None = None, solutions: Path = SOLUTIONS, roster: Path | None = None,
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
-                progress=print) -> list[GradeRow]:
+                due: dict[str, str] | None = None, late_penalty: str | None = None,
+                extensions: list[list[str]] | None = None, progress=print) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
@@ -251,11 +262,21 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     The returned rows, grades.csv and flagged.md cover every result in OUT/results/, not only this batch.
     ``faults`` (student -> "kernel-start", "kernel-start-once", "kill-worker", "kill-worker-once") is a hook
     for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
+    Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
+    N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
     """
     out.mkdir(parents=True, exist_ok=True)
+    known = all_lessons(solutions)
+    # Late-work settings are checked before anything is graded: a typo must not cost a run.
+    due_given = {_lesson_slug(name, known): late_work.parse_when(when) for name, when in (due or {}).items()}
+    if late_penalty:
+        late_work.parse_policy(late_penalty)
+    late_work.add_extensions(out, extensions or [], lambda name: _lesson_slug(name, known))
+    policy = late_work.load_policy(out, late_penalty)
+    extension_of = late_work.read_extensions(out)
     sweep_stale_cgroups()
     work = out / ".work"
-    intake = find_submissions(source, work, all_lessons(solutions), read_roster(roster))
+    intake = find_submissions(source, work, known, read_roster(roster))
     intake.write(out / "intake.csv")
     subs = intake.submissions
     if students:
@@ -323,6 +344,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
         result["stamp"] = stamp
         result["lesson_max_score"] = max_scores[sub.lesson.slug]
+        if sub.lms:
+            result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
         # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
         old = previous.get(key) or {}
         old_recorded = old.get("gradebook_submission",
@@ -371,7 +394,12 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         except GradingStopped as err:
             stopped = (err.how, err.exit_code)
 
-    rows = rebuild_reports(out, max_scores)
+    dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
+    times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late) for sub in intake.submissions}
+    stored = _stored_results(out, {lesson.slug for lesson in lessons})
+    for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
+        _atomic_write(path, json.dumps(result, indent=1))
+    rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
     shutil.rmtree(work, ignore_errors=True)
     if stopped:
         graded_now = done - reused
@@ -381,7 +409,39 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     return rows
 
 
-def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None) -> list[GradeRow]:
+def _lesson_slug(name: str, lessons: list[Lesson]) -> str:
+    key = name.strip()
+    if key.isdigit():
+        key = f"{int(key):02d}"
+    for lesson in lessons:
+        if key in (lesson.slug, lesson.number):
+            return lesson.slug
+    raise UsageError(f"no lesson called {name!r}. The lessons are: {', '.join(lesson.slug for lesson in lessons)}.")
+
+
+def _stored_results(out: Path, slugs: set[str]) -> list[tuple[Path, dict]]:
+    found = []
+    for path in sorted((out / "results").glob("*/*.json")):
+        if path.stem not in slugs:
+            continue
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(result, dict):
+            found.append((path, result))
+    return found
+
+
+def gradebook_grades(db_url: str) -> dict[tuple[str, str], float]:
+    """(student, lesson) -> the gradebook's score after the late penalty, as ``nbgrader export`` computes it."""
+    with Gradebook(db_url) as gb:
+        return {(s.student_id, s.assignment.name): max(0.0, float(s.score) - float(s.late_submission_penalty or 0))
+                for s in gb.db.query(SubmittedAssignment)}
+
+
+def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
+                    gradebook: dict[tuple[str, str], float] | None = None) -> list[GradeRow]:
     """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into OUT)."""
     rows = []
     for path in sorted((out / "results").glob("*/*.json")):
@@ -393,12 +453,12 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None) -> li
             continue
         slug = path.stem
         max_score = (max_scores or {}).get(slug, result.get("lesson_max_score", result.get("max_score", 0)))
-        rows.append(GradeRow(path.parent.name, slug, float(result.get("score", 0)), float(max_score),
+        rows.append(GradeRow(path.parent.name, slug, late_work.final_score(result), float(max_score),
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
-                             result.get("detail", "")))
+                             result.get("detail", ""), float(result.get("score", 0)), dict(result.get("late") or {})))
     write_csv(rows, out / "grades.csv")
     write_flagged(rows, out / "flagged.md")
-    write_class_reports(out)
+    write_class_reports(out, gradebook)
     return rows
 
 
@@ -671,7 +731,9 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
     if not flagged:
         lines.append("None: every submission was graded and nothing was flagged.")
     for row in flagged:
-        lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}")
+        penalty = float((row.late or {}).get("penalty") or 0)
+        cost = f" (late: {row.raw_score:g} before a penalty of {penalty:g})" if penalty else ""
+        lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}{cost}")
         if row.detail:
             # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
             first = row.detail.strip().splitlines()[0][:300]
@@ -734,6 +796,11 @@ Score: <b>{result.get('score', 0):g} / {max_score:g}</b>.</p>
 Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your notebook to see the visible checks in full.</p>
 </body></html>
 """
+
+
+def needs_rerun(rows: list[GradeRow]) -> list[GradeRow]:
+    """The rows with no final grade: the grading machine failed on them (the next run grades them again)."""
+    return [r for r in rows if r.status not in LEARNER_STATUSES or "grader-error" in r.flags]
 
 
 def main_summary(rows: list[GradeRow], out: Path) -> str:

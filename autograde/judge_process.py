@@ -23,6 +23,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 from .judge import OUT_OF_MEMORY, TestOutcome
@@ -219,45 +220,80 @@ def _outcome(message: dict) -> TestOutcome:
                        str(outcome.get("printed", "")), bool(outcome.get("hidden", False)))
 
 
-_judge: JudgeProcess | None = None
+# One judge per worker THREAD: a Dask worker with several threads grades several submissions at once, and a judge
+# speaks with one worker at a time (its pipe carries one test's exchange). Sharing one would mix the requests of
+# two students' tests and the output each test printed. Every judge started is also listed, to stop them all.
+_local = threading.local()
+_all_judges: set[JudgeProcess] = set()
+_all_lock = threading.Lock()
+
+
+def _current() -> JudgeProcess | None:
+    return getattr(_local, "judge", None)
+
+
+def _set_current(judge: JudgeProcess | None) -> None:
+    old = _current()
+    with _all_lock:
+        if old is not None:
+            _all_judges.discard(old)
+        if judge is not None:
+            _all_judges.add(judge)
+    _local.judge = judge
 
 
 def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
                  exercise: str = "") -> TestOutcome:
-    """Run a test in this worker's judge process (started, or replaced, as needed)."""
-    global _judge
+    """Run a test in this worker thread's judge process (started, or replaced, as needed)."""
     memory = int(kernel.limits.memory_bytes)
-    if _judge is not None and (not _judge.alive() or _judge.memory_bytes != memory):
-        _judge.kill()
-        _judge = None
+    judge = _current()
+    if judge is not None and (not judge.alive() or judge.memory_bytes != memory):
+        judge.kill()
+        _set_current(judge := None)
     for attempt in range(2):
-        if _judge is None:
+        if judge is None:
             try:
-                _judge = JudgeProcess(memory)
+                judge = JudgeProcess(memory)
             except JudgeGone as err:
                 return TestOutcome("grader-error", str(err))
+            _set_current(judge)
         try:
-            outcome, reusable = _judge.run(source, kernel, seconds, names, exercise)
+            outcome, reusable = judge.run(source, kernel, seconds, names, exercise)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
-            _judge.kill()
-            _judge = None
+            judge.kill()
+            _set_current(judge := None)
             if attempt:
                 return TestOutcome("grader-error", str(err))
     if not reusable:
-        _judge.kill()
-        _judge = None
+        judge.kill()
+        _set_current(None)
     return outcome
 
 
+def judge_pid() -> int | None:
+    """The pid of this thread's judge process (None before its first test): for the grader's tests."""
+    judge = _current()
+    return judge.proc.pid if judge is not None and judge.alive() else None
+
+
 def stop_judge() -> None:
-    global _judge
-    if _judge is not None:
-        _judge.kill()
-        _judge = None
+    """Stop this thread's judge; at exit, every judge this process started."""
+    judge = _current()
+    if judge is not None:
+        judge.kill()
+        _set_current(None)
 
 
-atexit.register(stop_judge)
+def _stop_all_judges() -> None:
+    with _all_lock:
+        judges = list(_all_judges)
+        _all_judges.clear()
+    for judge in judges:
+        judge.kill()
+
+
+atexit.register(_stop_all_judges)
 
 
 # -- the judge's side -----------------------------------------------------------------------------------------

@@ -54,18 +54,41 @@ def failure_reason(message: str) -> str:
     return text or "(no message)"
 
 
+def final_score(result: dict) -> float:
+    """The grade: the tests' points less any late penalty (see autograde.late); 0 when not graded."""
+    if result.get("status") != "graded":
+        return 0.0
+    return max(0.0, float(result.get("score", 0)) - float((result.get("late") or {}).get("penalty") or 0))
+
+
+def late_note(result: dict) -> str:
+    """'01_history: 3 -> 2 (26.0 h late)' for a penalised result, else ''."""
+    late = result.get("late") or {}
+    penalty = float(late.get("penalty") or 0)
+    if not penalty:
+        return ""
+    how = (f"{float(late.get('seconds_late') or 0) / 3600:.1f} h late" if late.get("how") == "timestamp"
+           else "marked late by the LMS")
+    return f"{result['lesson']}: {float(result.get('score', 0)):g} -> {final_score(result):g} ({how})"
+
+
 def write_wide_csv(results: list[dict], path: Path) -> Path:
+    """One row per student: each lesson's grade after late penalties, the total, and what lateness cost."""
     lessons = sorted({r["lesson"] for r in results})
     table: dict[str, dict[str, float]] = defaultdict(dict)
+    notes: dict[str, list[str]] = defaultdict(list)
     for r in results:
-        table[r["student"]][r["lesson"]] = float(r.get("score", 0)) if r.get("status") == "graded" else 0.0
+        table[r["student"]][r["lesson"]] = final_score(r)
+        if late_note(r):
+            notes[r["student"]].append(late_note(r))
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *lessons, "total"])
+        writer.writerow(["student", *lessons, "total", "late penalties (raw -> graded)"])
         for student in sorted(table):
             scores = [table[student].get(lesson, 0.0) for lesson in lessons]
-            writer.writerow([csv_safe(student), *(f"{s:g}" for s in scores), f"{sum(scores):g}"])
+            writer.writerow([csv_safe(student), *(f"{s:g}" for s in scores), f"{sum(scores):g}",
+                             csv_safe("; ".join(notes[student]))])
     os.replace(tmp, path)
     return path
 
@@ -132,6 +155,17 @@ def lesson_page(lesson: str, results: list[dict]) -> str:
     teach = "".join(f"<li><b>{n}</b> submission{'s' if n > 1 else ''}, <code>{e(gid)}</code>: {e(reason)}</li>"
                     for (gid, reason), n in overall.most_common(6))
     flagged = [r for r in results if r.get("flags") or r.get("status") != "graded"]
+    late = [r for r in results if (r.get("late") or {}).get("seconds_late") or (r.get("late") or {}).get("penalty")]
+    late_rows = "".join(
+        f"<tr><td>{e(r['student'])}</td><td>{e((r['late']).get('submitted') or '(marked late by the LMS)')}</td>"
+        f"<td>{e(r['late'].get('due', ''))}{' + ' + e(r['late']['extension']) if r['late'].get('extension') else ''}"
+        f"</td><td>{float(r['late'].get('seconds_late') or 0) / 3600:.1f}</td>"
+        f"<td>{float(r.get('score', 0)):g}</td><td>{final_score(r):g}</td></tr>" for r in late)
+    late_policy = e(next(((r.get("late") or {}).get("policy", "") for r in results if r.get("late")), ""))
+    late_section = (f"<h2>Late submissions</h2><p>Policy: {late_policy}. The histogram shows the tests' points "
+                    f"before penalties.</p><table><thead><tr><th>student</th><th>submitted (UTC)</th><th>due (UTC)"
+                    f"</th><th>hours late</th><th>raw score</th><th>graded</th></tr></thead><tbody>{late_rows}"
+                    f"</tbody></table>") if late else ""
     flagged_items = "".join(f"<li><b>{e(r['student'])}</b>: {e(r.get('status', ''))}, "
                             f"{e(', '.join(r.get('flags', [])))}</li>" for r in flagged)
     images = (f'<img alt="histogram of scores" src="data:image/png;base64,{histogram}">'
@@ -154,13 +188,14 @@ Hand-graded answers are not in these numbers.</p>
 <h2>Every test</h2>
 <table><thead><tr><th>test</th><th>pass rate</th><th>most common reasons for failing</th></tr></thead>
 <tbody>{rows}</tbody></table>
+{late_section}
 <h2>Submissions to look at</h2>
 <ul>{flagged_items or '<li>None.</li>'}</ul>
 </body></html>
 """
 
 
-def write_class_reports(out: Path) -> list[Path]:
+def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
     """OUT/report/<lesson>.html for every lesson in OUT/results, an index, and OUT/grades-by-student.csv."""
     results = load_results(out)
     if not results:
@@ -179,4 +214,67 @@ def write_class_reports(out: Path) -> list[Path]:
     (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>class reports</title>"
                                        f"<h1>Class reports</h1><ul>{links}</ul>", encoding="utf-8")
     written.append(write_wide_csv(results, out / "grades-by-student.csv"))
+    written += write_lms_exports(results, out / "lms", gradebook)
+    return written
+
+
+def _lms_grade(result: dict, gradebook: dict[tuple[str, str], float]) -> str:
+    """The grade an LMS gets: the gradebook's (hand-graded answers included) after late penalties, as
+    ``nbgrader export`` computes it; 0 for no or an unreadable notebook; blank (leave the LMS's grade as it is)
+    while the grader could not grade it."""
+    if result.get("status") == "graded":
+        return f"{gradebook.get((result['student'], result['lesson']), final_score(result)):g}"
+    if result.get("status") in ("missing", "invalid-notebook"):
+        return "0"
+    return ""
+
+
+def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows([[csv_safe(cell) for cell in row] for row in rows])
+    os.replace(tmp, path)
+    return path
+
+
+def write_lms_exports(results: list[dict], folder: Path,
+                      gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
+    """Grades in the files LMSs import.
+
+    - ``lms/canvas.csv``: Canvas's gradebook import (Grades > Import): ``Student, ID, SIS User ID, SIS Login ID,
+      Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
+      submission came from Canvas's export (its file names carry it); ``SIS User ID`` is your student id. A lesson
+      column whose name matches no Canvas assignment is offered as a new assignment; rename it to match yours.
+    - ``lms/moodle-<NN_slug>.csv``: Moodle's grading worksheet for one assignment (Assignment > View all
+      submissions > Upload grading worksheet), for students whose submission came from Moodle's export:
+      ``Identifier`` is ``Participant <id>``, the id in Moodle's folder names.
+    """
+    written: list[Path] = []
+    gradebook = gradebook or {}
+    lessons = sorted({r["lesson"] for r in results})
+    max_of = {r["lesson"]: float(r.get("lesson_max_score", r.get("max_score", 0)) or 0) for r in results}
+    people: dict[str, dict] = {}
+    grade: dict[tuple[str, str], str] = {}
+    for r in results:
+        people.setdefault(r["student"], {})
+        if (r.get("lms") or {}).get("system") == "canvas":
+            people[r["student"]] = r["lms"]
+        grade[(r["student"], r["lesson"])] = _lms_grade(r, gradebook)
+    rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
+    for student in sorted(people):
+        rows.append([people[student].get("name", student), people[student].get("id", ""), student, "", "",
+                     *(grade.get((student, lesson), "") for lesson in lessons)])
+    written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                                                      *lessons], rows))
+    moodle = [r for r in results if (r.get("lms") or {}).get("system") == "moodle"]
+    for lesson in sorted({r["lesson"] for r in moodle}):
+        rows = [[f"Participant {r['lms']['id']}", r["lms"].get("name", r["student"]), "", _lms_grade(r, gradebook),
+                 f"{max_of[lesson]:g}", "Yes", ""] for r in sorted(moodle, key=lambda r: r["lms"]["id"])
+                if r["lesson"] == lesson]
+        written.append(_write_rows(folder / f"moodle-{lesson}.csv", [
+            "Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Grade can be changed",
+            "Feedback comments"], rows))
     return written

@@ -106,6 +106,18 @@ def run_nbgrader(batch: Path, lessons, work: Path) -> tuple[float, dict]:
     return seconds, scores(f"sqlite:///{course}/gradebook.db", lessons)
 
 
+def per_notebook_seconds(out: Path) -> list[float]:
+    """Each submission's wall time in its worker (sandbox, kernel start, the notebook, the tests)."""
+    import json
+
+    found = []
+    for path in (out / "results").glob("*/*.json"):
+        seconds = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+        if seconds is not None:
+            found.append(float(seconds))
+    return found
+
+
 def run_ours(batch: Path, lessons, work: Path, workers: int | None) -> tuple[float, dict]:
     out = work / "ours"
     args = [sys.executable, "-m", "autograde", "grade", str(batch), "--out", str(out), "--timeout", str(CELL_SECONDS)]
@@ -138,6 +150,10 @@ def main() -> int:
         nb_rate, our_rate = n / nb_seconds * 60, n / our_seconds * 60
         print(f"{'nbgrader autograde':<28}{nb_seconds:8.1f} s {nb_rate:8.1f} notebooks/min")
         print(f"{'python -m autograde grade':<28}{our_seconds:8.1f} s {our_rate:8.1f} notebooks/min")
+        each = per_notebook_seconds(work / "ours")
+        if each:
+            print(f"per notebook: nbgrader {nb_seconds / n:.1f} s (one at a time); ours {sum(each) / len(each):.1f} s "
+                  f"in a worker (median {sorted(each)[len(each) // 2]:.1f} s), {len(each)} notebooks")
         ratio = our_rate / nb_rate
         print(f"ratio {ratio:.2f}x (goal >= {GOAL}x): {'met' if ratio >= GOAL else 'NOT met'}")
         honest = [key for key, kind in kinds.items() if kind in ("correct", "blank", "partial", "hardcoded")]

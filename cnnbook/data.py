@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DataError", "data_dir", "verify", "load_npz", "load_photo", "PHOTOS",
-           "load_digits", "load_fashion", "FASHION_CLASSES", "load_fashion_cnn"]
+           "load_digits", "load_fashion", "FASHION_CLASSES", "load_fashion_cnn", "load_detection"]
 
 #: The photos in data/photos.npz (from scikit-image's bundled sample images; see data/README.md).
 PHOTOS = ("camera", "coins", "chelsea", "astronaut")
@@ -176,3 +176,16 @@ def load_fashion_cnn() -> dict:
     info = {key: arrays.pop(key) for key in ("test_accuracy", "epochs", "classes")}
     return {"weights": arrays, "classes": tuple(int(label) for label in info["classes"]),
             "test_accuracy": float(info["test_accuracy"].item()), "epochs": int(info["epochs"].item())}
+
+
+def load_detection() -> dict[str, np.ndarray]:
+    """Canvases with 1 to 4 real handwritten digits, their boxes and labels (data/digit_detection.npz).
+
+    Made by ``data/make_detection.py`` from the shipped MNIST digits (training canvases from the training
+    digits, test canvases from the test digits); checksum-verified. Returns a dict of fresh arrays:
+      ``images_train`` (3000, 64, 64) uint8, 0 = background .. 255 = ink;  ``images_test`` (500, 64, 64);
+      ``boxes_train``  (3000, 4, 4) int16: up to 4 boxes per canvas, corner format (x0, y0, x1, y1) in pixels,
+                       x1 and y1 one past the last ink column and row;   ``boxes_test`` (500, 4, 4);
+      ``labels_train`` (3000, 4) int8: the digit in each box, -1 where a slot holds no digit; ``labels_test``.
+    """
+    return {key: array.copy() for key, array in _image_set("digit_detection.npz").items()}

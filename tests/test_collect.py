@@ -18,7 +18,7 @@ import pytest
 
 from autograde.collect import find_submissions, safe_id
 from autograde.lessons import ROOT, UsageError
-from conftest import GUARD, LESSONS, solved, submission
+from conftest import GUARD, LESSONS, solved, submission, write
 
 LESSONS_ALL = [*LESSONS, GUARD]
 NOTEBOOK = GUARD.student_version.read_bytes()
@@ -150,3 +150,36 @@ def test_a_canvas_export_is_graded_end_to_end(tmp_path):
     with (out / "intake.csv").open(encoding="utf-8") as f:
         intake = list(csv.DictReader(f))
     assert len(intake) == 4 and {line["outcome"] for line in intake} == {"graded", "superseded", "skipped"}
+    # Grades back to Canvas: its import file, keyed by the Canvas user ids its export's file names carried.
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "99_guard"]
+    assert table[1] == ["Points Possible", "", "", "", "", "5"]          # why_pooling (1) is graded by hand
+    assert sorted(table[2:]) == [["kimminsu", "40001", "kimminsu", "", "", "4"], ["김민지", "40003", "김민지", "", "", "4"]]
+
+
+@pytest.mark.slow
+def test_a_moodle_export_round_trips_to_its_grading_worksheet(tmp_path):
+    """Moodle's folders in, Moodle's grading worksheet out (Identifier 'Participant <id>' as in the folder names),
+    with a hand-graded answer entered in the gradebook (formgrader's way) in the uploaded grade."""
+    from nbgrader.api import Gradebook
+
+    export = tmp_path / "moodle"
+    write(solved(GUARD), export / "Kim Minsu_123456_assignsubmission_file_" / "99_guard.ipynb")
+    write(submission(GUARD), export / "이지은_123457_assignsubmission_file_" / "my homework 99_guard.ipynb")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "autograde", "grade", str(export), "--out", str(out), "--solutions",
+            str(GUARD.solutions)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("why_pooling", "99_guard", "99_guard", "Kim Minsu")
+        grade.manual_score = 1.0
+        gb.db.commit()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)     # nothing to grade
+    assert again.returncode == 0 and "resuming: 2 of 2" in again.stdout, again.stdout + again.stderr
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+        sheet = list(csv.DictReader(f))
+    assert [(r["Identifier"], r["Full name"], r["Grade"], r["Maximum Grade"]) for r in sheet] == [
+        ("Participant 123456", "Kim Minsu", "5", "5"), ("Participant 123457", "이지은", "0", "5")]
+    assert {"Identifier", "Full name", "Grade", "Maximum Grade"} <= set(sheet[0])

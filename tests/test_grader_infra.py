@@ -198,6 +198,7 @@ def test_a_dask_worker_with_another_copy_of_the_course_refuses(tmp_path):
         finally:
             worker.terminate()
             worker.wait(timeout=30)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout + proc.stderr          # not graded: a script must notice
+    assert "1 of 1 submissions" in proc.stderr and "run the same command again" in proc.stderr
     row = grades(tmp_path / "out")["ann"]
     assert row["status"] == "grader-error" and "stale-worker" in row["flags"], row

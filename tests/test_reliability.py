@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
@@ -293,3 +295,92 @@ def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path,
     assert len(graded_lines(again.stdout)) == len(expected) - kept
     assert {s: float(r["score"]) for s, r in grades(out).items()} == expected
     assert gradebook_scores(out) == expected
+
+
+def test_the_cli_exits_non_zero_while_a_submission_needs_a_re_run(tmp_path, monkeypatch, capsys):
+    """An instructor's script notices a grader-error: exit 3 and one line saying how many; 0 once all are graded.
+    The fault is real (the kernel command fails to start), injected through grade_batch's hook."""
+    import functools
+
+    import autograde.grade
+    from autograde.__main__ import EXIT_RERUN, main
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "alice", solved(GUARD))
+    put(subs, "bob", solved(GUARD))
+    put(subs, "carl", submission(GUARD))     # unanswered: a grade (0), not an error
+    real = autograde.grade.grade_batch
+    monkeypatch.setattr(autograde.grade, "grade_batch", functools.partial(real, faults={"bob": "kernel-start"}))
+    args = ["grade", str(subs), "--out", str(out), "--solutions", str(GUARD_SOLUTIONS), "--workers", "2"]
+    assert main(args) == EXIT_RERUN == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("1 of 3 submissions") and "bob 99_guard" in err[0], err
+    assert "run the same command again" in err[0]
+
+    monkeypatch.setattr(autograde.grade, "grade_batch", real)       # the machine healthy again
+    assert main(args) == 0
+    assert capsys.readouterr().err == ""
+    assert grades(out)["bob"]["status"] == "graded"
+
+
+def test_a_dask_worker_with_two_threads_keeps_concurrent_submissions_apart(tmp_path):
+    """Two threads of one Dask worker grade two submissions at the same time: each thread has its own judge
+    process (a shared one would mix the two tests' exchanges and printed output), and every verdict is right."""
+    from distributed import Client, LocalCluster
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    # each call waits in the kernel, so the two threads' tests overlap
+    slow = answer_sources(GUARD)["group_max"].replace("def group_max(values, width):\n",
+                                                      "def group_max(values, width):\n    import time\n"
+                                                      "    time.sleep(1.5)\n")
+    expected = {}
+    for i in range(4):
+        wrong = i % 2 == 1
+        cells = {"group_max": slow}
+        if wrong:
+            cells["pool"] = WRONG_POOL
+        put(subs, f"s{i}", solved(GUARD, cells))
+        expected[f"s{i}"] = FULL_AUTO - (1.0 if wrong else 0.0)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        proc = cli(subs, out, "--dask", cluster.scheduler_address)
+        with Client(cluster.scheduler_address) as client:
+            judges = client.run(lambda: __import__("autograde.judge_process").judge_process._all_judges.__len__())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list(judges.values()) == [2], judges              # one judge per thread, both threads graded
+    assert {s: (r["status"], float(r["score"])) for s, r in grades(out).items()} == \
+        {s: ("graded", v) for s, v in expected.items()}
+    for student, score in expected.items():
+        stored = json.loads((out / "results" / student / f"{SLUG}.json").read_text(encoding="utf-8"))
+        verdicts = {t["grade_id"]: t["status"] for t in stored["tests"]}
+        assert verdicts == {"test_group_max": "pass", "test_make_layer": "pass",
+                            "test_pool": "fail" if score < FULL_AUTO else "pass"}, (student, stored["tests"])
+        nb = nbformat.read(out / "autograded" / student / SLUG / f"{SLUG}.ipynb", as_version=4)
+        printed = {c["metadata"]["nbgrader"]["grade_id"]: "".join(o.get("text", "") for o in c.get("outputs", [])
+                                                                  if o.get("output_type") == "stream")
+                   for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade", False)
+                   and c["cell_type"] == "code"}
+        # What each test printed is this submission's own output, never another thread's.
+        assert printed == {"test_group_max": "✔ group_max: all visible checks passed.\n",
+                           "test_pool": "" if score < FULL_AUTO else "✔ pool: all visible checks passed.\n",
+                           "test_make_layer": "✔ make_layer: all visible checks passed.\n"}, (student, printed)
+
+
+def test_grading_into_the_course_root_with_two_workers_gives_every_honest_notebook_its_score(tmp_path):
+    """README's nbgrader mode: `--out .` in the course root, where SQLite's gradebook.db-journal comes and goes
+    while the sandboxes are built. A copy of the course (its code, data, config and the grader's test lesson)."""
+    course = tmp_path / "course"
+    for part in ("autograde", "cnnbook", "data"):
+        shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(GUARD_SOLUTIONS.parent, course / "tests" / "course")
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    students = [f"s{i}" for i in range(6)]
+    for student in students:
+        write(solved(GUARD), course / "submitted" / student / SLUG / f"{SLUG}.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", "submitted", "--out", ".", "--solutions",
+                           "tests/course/solutions", "--workers", "2"], capture_output=True, text=True, timeout=900,
+                          cwd=course, env={**os.environ, "PYTHONPATH": str(course)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {s: (r["status"], float(r["score"]), r["flags"]) for s, r in grades(course).items()} == {
+        s: ("graded", FULL_AUTO, "") for s in students}
+    assert gradebook_scores(course) == dict.fromkeys(students, FULL_AUTO)

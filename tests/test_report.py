@@ -45,9 +45,14 @@ def test_the_class_report_after_grading_a_class(tmp_path):
     assert "<script" not in page.lower()
     with (out / "grades-by-student.csv").open(encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["student", GUARD.slug, "total"] and len(rows) == 1 + len(class_)
+    assert rows[0] == ["student", GUARD.slug, "total", "late penalties (raw -> graded)"]
+    assert len(rows) == 1 + len(class_)
     table = {row[0]: row for row in rows[1:]}
     assert table["good0"][1] == "4" and table["mean0"][1] == "2" and table["blank"][1] == "0"
+    assert all(row[3] == "" for row in rows[1:])                       # no due date: nobody is late
     assert "'=HYPERLINK(1+1)" in table                                 # a formula as a name stays text
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+        canvas = {row[0]: row for row in csv.reader(f)}
+    assert "'=HYPERLINK(1+1)" in canvas and canvas["mean0"][5] == "2" and canvas["Points Possible"][5] == "5"
     with (out / "grades.csv").open(encoding="utf-8") as f:
         assert all(not row[0].startswith("=") for row in csv.reader(f))

@@ -1,0 +1,345 @@
+"""Late work: due dates, submission times, extensions and a late penalty, as nbgrader keeps them.
+
+- **Due date** of a lesson: ``--due LESSON=WHEN`` (stored in the gradebook as the assignment's ``duedate``, so
+  later runs keep it), else the gradebook's ``duedate`` (set by ``nbgrader db assignment add NN_slug
+  --duedate=...`` or formgrader), else the course gradebook's (``nbgrader_config.py``'s ``db_url``) when OUT has
+  its own. Times are parsed as nbgrader does (``2025-03-07 23:59 Asia/Seoul``, ISO 8601 with an offset; no zone
+  means UTC) and stored as naive UTC, as nbgrader stores them.
+- **Submission time**: nbgrader's ``timestamp.txt`` beside the notebook. An LMS that only marks a file late
+  (Canvas's ``_late_``) gives no time: such a submission counts as late by one penalty period.
+- **Extension** (per student and lesson): ``OUT/extensions.csv`` (``student,lesson,extension``; ``48h``, ``2d``,
+  ``90m`` or ``waive``), which ``--extension STUDENT LESSON DURATION`` writes; recorded in the gradebook as
+  nbgrader's ``SubmittedAssignment.extension``. It lives in OUT, so every later run keeps it.
+- **Policy**: ``--late-penalty none | zero | N/hour | N/day`` (N points per started hour or day late, as
+  nbgrader's documented ``SubMarks`` example), kept in ``OUT/late-policy.json``; without it nbgrader's own
+  configuration decides (``LateSubmissionPlugin.penalty_method`` or an ``AssignLatePenalties.plugin_class`` of
+  yours, called as nbgrader calls it). As in nbgrader, a penalty is never below 0 nor above the score.
+
+The penalty goes into the gradebook (``SubmittedNotebook.late_submission_penalty``: ``nbgrader export`` then
+subtracts it) and into each result (``late``: times, hours late, penalty); the raw score stays the result's
+``score``, so a changed policy or a new extension is applied again to raw scores, never compounded.
+"""
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .lessons import UsageError
+
+POLICY_FILE = "late-policy.json"
+EXTENSIONS_FILE = "extensions.csv"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|minutes?|h|hours?|d|days?)\s*$", re.IGNORECASE)
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(hour|h|day|d)\s*$", re.IGNORECASE)
+WAIVE = "waive"
+
+
+def parse_when(text: str) -> datetime:
+    """A due date or submission time as nbgrader reads one; returned as naive UTC (nbgrader's storage)."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        value = parse_utc(text.strip())
+    except (ValueError, OverflowError, TypeError) as err:
+        raise UsageError(f"{text!r} is not a date and time (e.g. 2025-03-07T23:59+09:00 or "
+                         f"'2025-03-07 23:59 Asia/Seoul'): {err}") from None
+    return value
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def parse_duration(text: str) -> timedelta | str:
+    """``48h``, ``2d``, ``90m`` -> a timedelta; ``waive`` -> WAIVE."""
+    if text.strip().lower() == WAIVE:
+        return WAIVE
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"{text!r} is not an extension: write e.g. 48h, 2d, 90m, or waive")
+    amount, unit = float(match[1]), match[2][0].lower()
+    return timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount) if unit == "h" else \
+        timedelta(days=amount)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How many points a late submission loses. ``method``: none, zero, subtract (``amount`` per ``period``
+    seconds, per started period), or plugin (an nbgrader LateSubmissionPlugin class, by its import path)."""
+    method: str = "none"
+    amount: float = 0.0
+    period: float = 3600.0
+    plugin: str = ""
+
+    def describe(self) -> str:
+        if self.method == "subtract":
+            return f"{self.amount:g} point(s) per started {'hour' if self.period == 3600 else 'day'} late"
+        if self.method == "zero":
+            return "a late submission scores 0"
+        if self.method == "plugin":
+            return f"nbgrader plugin {self.plugin}"
+        return "no penalty"
+
+    def penalty(self, student: str, score: float, seconds_late: float) -> float:
+        """nbgrader's rule: a penalty in [0, score]; nothing when not late."""
+        if seconds_late <= 0 or score <= 0:
+            return 0.0
+        if self.method == "zero":
+            raw = score
+        elif self.method == "subtract":
+            raw = self.amount * math.ceil(seconds_late / self.period)
+        elif self.method == "plugin":
+            raw = _plugin(self.plugin).late_submission_penalty(student, score, seconds_late) or 0.0
+        else:
+            raw = 0.0
+        return float(min(max(0.0, raw), score))
+
+    def as_json(self) -> dict:
+        return {"method": self.method, "amount": self.amount, "period": self.period, "plugin": self.plugin}
+
+
+def parse_policy(text: str) -> Policy:
+    value = text.strip().lower()
+    if value in ("none", "zero"):
+        return Policy(value)
+    match = _RATE.match(value)
+    if match:
+        return Policy("subtract", float(match[1]), 3600.0 if match[2].startswith("h") else 86400.0)
+    raise UsageError(f"--late-penalty {text!r}: write none, zero, N/hour or N/day (e.g. 0.5/hour, 1/day)")
+
+
+def _plugin(path: str):
+    from .lessons import ROOT
+
+    module, _, name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise UsageError(f"nbgrader_config.py names the late-penalty plugin {path!r}, which could not be "
+                         f"imported: {err}") from None
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    return cls(config=config)
+
+
+def policy_from_nbgrader_config() -> Policy:
+    """What ``nbgrader autograde`` would apply with this course's nbgrader_config.py."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .lessons import ROOT
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    except Exception:  # noqa: BLE001 - no readable config: nbgrader's default
+        return Policy()
+    plugin = config.get("AssignLatePenalties", {}).get("plugin_class")
+    if plugin:
+        path = plugin if isinstance(plugin, str) else f"{plugin.__module__}.{plugin.__qualname__}"
+        if path not in ("nbgrader.plugins.LateSubmissionPlugin",
+                        "nbgrader.plugins.latesubmission.LateSubmissionPlugin"):
+            return Policy("plugin", plugin=path)
+    method = config.get("LateSubmissionPlugin", {}).get("penalty_method", "none")
+    return Policy("zero" if method == "zero" else "none")
+
+
+def load_policy(out: Path, given: str | None) -> Policy:
+    """The flag (then kept in OUT), else what OUT kept from an earlier run, else nbgrader's configuration."""
+    path = out / POLICY_FILE
+    if given:
+        policy = parse_policy(given)
+        path.write_text(json.dumps(policy.as_json(), indent=1) + "\n", encoding="utf-8")
+        return policy
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Policy(str(data.get("method", "none")), float(data.get("amount", 0)),
+                          float(data.get("period", 3600)), str(data.get("plugin", "")))
+        except (OSError, ValueError, TypeError) as err:
+            raise UsageError(f"{path} could not be read ({err}); delete it or give --late-penalty") from None
+    return policy_from_nbgrader_config()
+
+
+def read_extensions(out: Path) -> dict[tuple[str, str], timedelta | str]:
+    path = out / EXTENSIONS_FILE
+    if not path.is_file():
+        return {}
+    found: dict[tuple[str, str], timedelta | str] = {}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            for n, row in enumerate(csv.DictReader(f), start=2):
+                student, lesson = (row.get("student") or "").strip(), (row.get("lesson") or "").strip()
+                if student and lesson:
+                    try:
+                        found[(student, lesson)] = parse_duration(row.get("extension") or "")
+                    except UsageError as err:
+                        raise UsageError(f"{path}, line {n}: {err}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise UsageError(f"{path} could not be read: {err}") from None
+    return found
+
+
+def add_extensions(out: Path, given: list[list[str]], lesson_slug) -> None:
+    """``--extension STUDENT LESSON DURATION`` (repeatable): kept in OUT/extensions.csv (the last one wins)."""
+    if not given:
+        return
+    path = out / EXTENSIONS_FILE
+    rows: dict[tuple[str, str], str] = {}
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                if row.get("student") and row.get("lesson"):
+                    rows[(row["student"].strip(), row["lesson"].strip())] = (row.get("extension") or "").strip()
+    for student, lesson, duration in given:
+        parse_duration(duration)
+        rows[(student, lesson_slug(lesson))] = duration.strip()
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "lesson", "extension"])
+        for (student, lesson), duration in sorted(rows.items()):
+            writer.writerow([student, lesson, duration])
+    os.replace(tmp, path)
+
+
+def due_dates(db_url: str, slugs: list[str], given: dict[str, datetime]) -> dict[str, datetime | None]:
+    """Each lesson's due date (naive UTC); a given one is written into the gradebook first."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    dates: dict[str, datetime | None] = {}
+    with Gradebook(db_url) as gb:
+        for slug in slugs:
+            try:
+                assignment = gb.find_assignment(slug)
+            except MissingEntry:
+                assignment = gb.update_or_create_assignment(slug)
+            if slug in given:
+                assignment.duedate = given[slug]
+            dates[slug] = assignment.duedate
+        gb.db.commit()
+    missing = [slug for slug, when in dates.items() if when is None]
+    course_db = _course_db_url()
+    if missing and course_db and _same_db(course_db, db_url) is False and _exists(course_db):
+        try:
+            with Gradebook(course_db) as gb:
+                for slug in missing:
+                    try:
+                        dates[slug] = gb.find_assignment(slug).duedate
+                    except MissingEntry:
+                        pass
+        except Exception:  # noqa: BLE001 - the course's own gradebook is only a fallback
+            pass
+    return dates
+
+
+def _course_db_url() -> str:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .lessons import ROOT
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+        return str(config.CourseDirectory.get("db_url", ""))
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _same_db(a: str, b: str) -> bool:
+    norm = [Path(x.removeprefix("sqlite:///")).resolve() if x.startswith("sqlite:///") else x for x in (a, b)]
+    return norm[0] == norm[1]
+
+
+def _exists(db_url: str) -> bool:
+    return not db_url.startswith("sqlite:///") or Path(db_url.removeprefix("sqlite:///")).is_file()
+
+
+def lateness(submitted: datetime | None, marker: bool, due: datetime | None,
+             extension: timedelta | str | None, policy: Policy) -> tuple[float, str]:
+    """(seconds late, how it is known). A waived submission is never late; without a due date only the LMS's
+    own marker makes one late."""
+    if extension == WAIVE:
+        return 0.0, "waived"
+    if submitted is not None and due is not None:
+        deadline = due + (extension if isinstance(extension, timedelta) else timedelta(0))
+        return max(0.0, (submitted - deadline).total_seconds()), "timestamp"
+    if marker and not isinstance(extension, timedelta):
+        # The LMS says late but not by how much: the least it can be, one penalty period.
+        return (policy.period if policy.method == "subtract" else 1.0), "lms-marker"
+    return 0.0, ""
+
+
+def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[str, datetime | None],
+          extensions: dict[tuple[str, str], timedelta | str], policy: Policy,
+          times: dict[tuple[str, str], tuple[datetime | None, bool]]) -> list[tuple[Path, dict]]:
+    """Work out each graded result's lateness and penalty; write the gradebook; return the results changed.
+
+    ``times``: (student, lesson) -> (submission time, LMS late marker) from this run's intake; results of
+    students not in this batch keep the times they were graded with.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    changed = []
+    with Gradebook(db_url) as gb:
+        for path, result in results:
+            student, slug = result.get("student", path.parent.name), result.get("lesson", path.stem)
+            if slug not in dates:
+                continue
+            old = result.get("late") or {}
+            if (student, slug) in times:
+                submitted, marker = times[(student, slug)]
+                submitted = naive_utc(submitted)
+            else:
+                submitted = parse_when(old["submitted"]) if old.get("submitted") else None
+                marker = bool(old.get("lms_marker"))
+            due, extension = dates[slug], extensions.get((student, slug))
+            seconds, how = lateness(submitted, marker, due, extension, policy)
+            graded = result.get("status") == "graded"
+            raw = float(result.get("score", 0))
+            penalty = policy.penalty(student, raw, seconds) if graded else 0.0
+            late = {"submitted": submitted.isoformat(sep=" ") + " UTC" if submitted else "",
+                    "due": due.isoformat(sep=" ") + " UTC" if due else "",
+                    "extension": (WAIVE if extension == WAIVE else
+                                  f"{extension.total_seconds() / 3600:g}h" if extension else ""),
+                    "seconds_late": seconds, "how": how, "lms_marker": marker, "penalty": penalty,
+                    "policy": policy.describe()}
+            flags = set(result.get("flags", []))
+            flags.discard("late")
+            if seconds > 0:
+                flags.add("late")
+            if late != old or sorted(flags) != sorted(result.get("flags", [])):
+                result["late"] = late
+                result["flags"] = sorted(flags)
+                changed.append((path, result))
+            if not graded:
+                continue
+            try:
+                sub = gb.find_submission(slug, student)
+            except MissingEntry:
+                continue
+            sub.timestamp = submitted
+            if extension == WAIVE:
+                sub.extension = (submitted - due) if submitted and due and submitted > due else timedelta(0)
+            else:
+                sub.extension = extension if isinstance(extension, timedelta) else None
+            for notebook in sub.notebooks:
+                # nbgrader's own rule, on the gradebook's score (hand-graded answers included)
+                notebook.late_submission_penalty = (policy.penalty(student, float(notebook.score or 0), seconds)
+                                                    if seconds > 0 else None)
+        gb.db.commit()
+    return changed
+
+
+from .report import final_score  # noqa: E402 - one definition, used by grade.py through this module
+
+__all__ = ["Policy", "apply", "due_dates", "final_score", "lateness", "load_policy", "parse_policy"]

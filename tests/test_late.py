@@ -1,0 +1,138 @@
+"""Late work: due dates, nbgrader's timestamp.txt and the LMS's late marker, extensions and a late penalty, in the
+gradebook (as nbgrader keeps them) and in grades.csv, grades-by-student.csv and the class report."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograde.late import WAIVE, Policy, lateness, parse_duration, parse_policy, parse_when
+from autograde.lessons import ROOT, UsageError
+from conftest import GUARD, GUARD_SOLUTIONS, solved, write
+
+SLUG = GUARD.slug
+FULL_AUTO = 4.0
+DUE = "2025-03-07T23:59:00+09:00"                 # = 2025-03-07 14:59 UTC
+DUE_UTC = datetime(2025, 3, 7, 14, 59)
+
+
+def test_policies_follow_nbgrader_rules():
+    hour, day = 3600.0, 86400.0
+    assert parse_policy("0.5/hour") == Policy("subtract", 0.5, hour)
+    assert parse_policy("1/day").penalty("x", 4.0, 1.0) == 1.0                  # a started day counts
+    assert parse_policy("1/day").penalty("x", 4.0, 26.5 * hour) == 2.0
+    assert parse_policy("0.5/h").penalty("x", 4.0, 3 * hour + 1) == 2.0          # 4 started hours
+    assert parse_policy("1/hour").penalty("x", 4.0, 30 * hour) == 4.0            # never more than the score
+    assert parse_policy("zero").penalty("x", 3.0, 1.0) == 3.0
+    assert parse_policy("none").penalty("x", 3.0, 99 * day) == 0.0
+    assert parse_policy("zero").penalty("x", 3.0, 0.0) == 0.0                    # on time: nothing
+    for bad in ("half", "1/week", "-1/day"):
+        with pytest.raises(UsageError):
+            parse_policy(bad)
+
+
+def test_lateness_from_times_extensions_and_the_lms_marker():
+    per_day = parse_policy("1/day")
+    assert parse_when("2025-03-07 23:59 Asia/Seoul") == DUE_UTC == parse_when(DUE)
+    assert parse_when("2025-03-07 14:59:00.000000 UTC") == DUE_UTC               # nbgrader's timestamp.txt
+    late = DUE_UTC + timedelta(hours=5)
+    assert lateness(late, False, DUE_UTC, None, per_day) == (5 * 3600.0, "timestamp")
+    assert lateness(late, False, DUE_UTC, parse_duration("2d"), per_day) == (0.0, "timestamp")
+    assert lateness(late, False, DUE_UTC, parse_duration("4h"), per_day) == (3600.0, "timestamp")
+    assert lateness(late, True, DUE_UTC, WAIVE, per_day) == (0.0, "waived")
+    assert lateness(DUE_UTC - timedelta(minutes=1), False, DUE_UTC, None, per_day) == (0.0, "timestamp")
+    assert lateness(None, True, None, None, per_day) == (86400.0, "lms-marker")   # late by at least a period
+    assert lateness(None, False, DUE_UTC, None, per_day) == (0.0, "")             # no time known: not late
+    assert parse_duration("90m") == timedelta(minutes=90) and parse_duration("1.5d") == timedelta(hours=36)
+    with pytest.raises(UsageError):
+        parse_duration("soon")
+
+
+def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--solutions",
+                           str(GUARD_SOLUTIONS), "--workers", "2", *args], capture_output=True, text=True,
+                          timeout=900, cwd=ROOT)
+
+
+def rows(path: Path) -> dict[str, dict]:
+    with path.open(encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def gradebook_state(out: Path) -> dict[str, tuple]:
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        return {s.student_id: (s.timestamp, s.extension, s.total_seconds_late, float(s.late_submission_penalty),
+                               float(s.score)) for s in gb.assignment_submissions(SLUG)}
+
+
+@pytest.mark.slow  # grades for real, three times
+def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survives_re_runs(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    stamps = {"alice": DUE_UTC - timedelta(hours=1), "bob": DUE_UTC + timedelta(hours=26, minutes=30),
+              "carol": DUE_UTC + timedelta(hours=3), "dave": DUE_UTC + timedelta(hours=5)}
+    for student, when in stamps.items():
+        folder = subs / student / SLUG
+        write(solved(GUARD), folder / f"{SLUG}.ipynb")
+        (folder / "timestamp.txt").write_text(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"), encoding="utf-8")
+    write(solved(GUARD), subs / f"erin_late_40000_900001_{SLUG}.ipynb")    # Canvas: late, no time given
+
+    first = cli(subs, out, "--due", f"99={DUE}", "--late-penalty", "1/day", "--extension", "carol", "99", "2d")
+    assert first.returncode == 0, first.stdout + first.stderr
+    graded = rows(out / "grades.csv")
+    assert {s: (float(r["raw_score"]), float(r["late_penalty"]), float(r["score"])) for s, r in graded.items()} == {
+        "alice": (4, 0, 4), "bob": (4, 2, 2), "carol": (4, 0, 4), "dave": (4, 1, 3), "erin": (4, 1, 3)}
+    assert graded["bob"]["hours_late"] == "26.5" and graded["erin"]["hours_late"] == "late (LMS)"
+    assert graded["bob"]["due"] == "2025-03-07 14:59:00 UTC" and graded["bob"]["submitted"].startswith(
+        "2025-03-08 17:29:00")
+    assert [s for s, r in graded.items() if "late" in r["flags"].split(";")] == ["bob", "dave", "erin"]
+    # The gradebook as nbgrader keeps it: due date, timestamps, the extension, the penalty (export subtracts it).
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert gb.find_assignment(SLUG).duedate == DUE_UTC
+    state = gradebook_state(out)
+    assert state["bob"][0] == stamps["bob"] and state["bob"][2] == 26.5 * 3600 and state["bob"][3] == 2.0
+    assert state["carol"][1] == timedelta(days=2) and state["carol"][2] == 0 and state["carol"][3] == 0.0
+    assert state["alice"][3] == 0.0 and state["dave"][3] == 1.0 and state["erin"][3] == 1.0
+    wide = rows(out / "grades-by-student.csv")
+    assert wide["bob"][SLUG] == "2" and "4 -> 2 (26.5 h late)" in wide["bob"]["late penalties (raw -> graded)"]
+    report = (out / "report" / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert "Late submissions" in report and "1 point(s) per started day late" in report
+
+    # A waiver for dave, given later: nothing is graded again, his penalty goes, the others' stay.
+    second = cli(subs, out, "--extension", "dave", SLUG, "waive")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resuming: 5 of 5" in second.stdout and not [ln for ln in second.stdout.splitlines() if ln.startswith("[")]
+    graded = rows(out / "grades.csv")
+    assert {s: float(r["score"]) for s, r in graded.items()} == {"alice": 4, "bob": 2, "carol": 4, "dave": 4,
+                                                                 "erin": 3}
+    assert "late" not in graded["dave"]["flags"] and gradebook_state(out)["dave"][3] == 0.0
+    assert (out / "extensions.csv").read_text(encoding="utf-8").splitlines() == [
+        "student,lesson,extension", "carol,99_guard,2d", "dave,99_guard,waive"]
+
+    # Another policy: applied to the raw scores again (never compounded); the due date and extensions stay.
+    third = cli(subs, out, "--late-penalty", "zero")
+    assert third.returncode == 0, third.stdout + third.stderr
+    graded = rows(out / "grades.csv")
+    assert {s: (float(r["raw_score"]), float(r["score"])) for s, r in graded.items()} == {
+        "alice": (4, 4), "bob": (4, 0), "carol": (4, 4), "dave": (4, 4), "erin": (4, 0)}
+    state = gradebook_state(out)
+    assert {s: v[3] for s, v in state.items()} == {"alice": 0, "bob": 4, "carol": 0, "dave": 0, "erin": 4}
+    assert all(v[4] == FULL_AUTO for v in state.values())      # the gradebook's score stays raw, as in nbgrader
+
+
+def test_bad_late_settings_are_refused_before_grading(tmp_path):
+    from autograde.__main__ import main
+
+    subs = tmp_path / "subs"
+    write(solved(GUARD), subs / "ann" / SLUG / f"{SLUG}.ipynb")
+    base = ["grade", str(subs), "--out", str(tmp_path / "out"), "--solutions", str(GUARD_SOLUTIONS)]
+    assert main(base + ["--due", "99=tomorrowish"]) == 2
+    assert main(base + ["--due", "99"]) == 2
+    assert main(base + ["--late-penalty", "a lot"]) == 2
+    assert main(base + ["--extension", "ann", "99", "soon"]) == 2
+    assert main(base + ["--due", "42=2025-03-07"]) == 2
+    assert not (tmp_path / "out" / "results").exists()
