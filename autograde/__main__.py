@@ -82,7 +82,8 @@ def cmd_grade(args) -> int:
                            cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
                            dask=args.dask, roster=Path(args.roster) if args.roster else None,
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
-                           students=args.student, force=args.force, progress=lambda line: print(line, flush=True))
+                           students=args.student, force=args.force, hidden_seed=args.seed,
+                           progress=lambda line: print(line, flush=True))
     except GradingStopped as stop:
         print(stop, file=sys.stderr, flush=True)
         return stop.exit_code
@@ -155,6 +156,9 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
                         "lists everyone graded into OUT")
     p.add_argument("--force", action="store_true", help="grade again even what was graded before and has not "
                                                         "changed (manual grades in the gradebook are kept)")
+    p.add_argument("--seed", type=int, metavar="N", help="the seed of the hidden tests' random inputs (default: a "
+                                                        "new one per run; each result records the one it used, so "
+                                                        "`--seed N --student NAME --force` repeats a grading)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("package-students", help="write what learners get: notebooks, helpers, data, learner "

@@ -137,13 +137,13 @@ class JudgeProcess:
         self.to_judge = self.from_judge = -1
 
     def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-            exercise: str = "") -> tuple[TestOutcome, bool]:
+            exercise: str = "", seed: int | None = None) -> tuple[TestOutcome, bool]:
         """Run one test; returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         printed, hidden = "", False
         try:
             _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names,
-                                  "exercise": exercise})
+                                  "exercise": exercise, "seed": seed})
         except OSError:
             raise JudgeGone("the judge process was gone before the test started") from None
         while True:
@@ -223,7 +223,7 @@ _judge: JudgeProcess | None = None
 
 
 def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-                 exercise: str = "") -> TestOutcome:
+                 exercise: str = "", seed: int | None = None) -> TestOutcome:
     """Run a test in this worker's judge process (started, or replaced, as needed)."""
     global _judge
     memory = int(kernel.limits.memory_bytes)
@@ -237,7 +237,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
             except JudgeGone as err:
                 return TestOutcome("grader-error", str(err))
         try:
-            outcome, reusable = _judge.run(source, kernel, seconds, names, exercise)
+            outcome, reusable = _judge.run(source, kernel, seconds, names, exercise, seed)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
             _judge.kill()
@@ -351,7 +351,8 @@ def main(argv: list[str]) -> int:
             outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
                                list(header.get("names", [])),
                                on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}),
-                               exercise=str(header.get("exercise", "")))
+                               exercise=str(header.get("exercise", "")),
+                               seed=header["seed"] if type(header.get("seed")) is int else None)
         except MemoryError:
             outcome = TestOutcome("fail", OUT_OF_MEMORY + ".")
         if outcome.message.startswith(OUT_OF_MEMORY) or pipe.broken:
