@@ -14,7 +14,10 @@ an alias, ``getattr`` or ``importlib``. Both are measured while the call runs, w
 Calls are recognised by identity (the function object, or the code object of a Python function), never by the
 name the learner spelled: a helper the learner calls ``convolve`` is just the learner's code; ``F.conv2d`` hidden
 in a class method is still ``F.conv2d``. A forbidden entry is a dotted name: a package or module (``"torch"``,
-``"scipy"``: every function defined in it) or one callable (``"numpy.pad"``, ``"torch.nn.functional.conv2d"``).
+``"scipy"``: every function defined in it) or one callable (``"numpy.pad"``, ``"torch.nn.functional.conv2d"``); a bare name the notebook binds
+(``"conv2d_single"``, ``"correlate_valid"``) means the object bound to it there (another exercise or a helper of
+the lesson, however the learner's code reaches it). Name library functions by their dotted path: a bare
+``"convolve"`` would mean the learner's own ``convolve``.
 
 This is a teaching measurement: code that switches the tracer off (``sys.settrace(None)``) is reported as such
 (``tampered``), but a kernel whose learner rewrote the grader's shim can report any numbers it likes. See
@@ -46,27 +49,40 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(sorted(p.rstrip(os.sep) + os.sep for p in prefixes if p)) + ("<frozen",)
 
 
-def _resolve(name: str) -> tuple[str | None, set[Any], set[types.CodeType]]:
-    """A forbidden dotted name: (module prefix, callables, code objects) that stand for it."""
+def _resolve(name: str, namespace: dict) -> tuple[str | None, set[Any], set[types.CodeType]]:
+    """A forbidden name: (module prefix, callables, code objects) that stand for it.
+
+    A bare name (no dot) that the notebook binds (the measured function's globals) means that object: a module
+    (``torch``) stands for its package, a function (another exercise, a helper of the lesson) for itself. Any
+    other name is a module or a dotted path into one (``numpy.pad``), imported from the installed library.
+    """
     parts = name.split(".")
     module = None
-    cut = 0
-    for cut in range(len(parts), 0, -1):
-        try:
-            module = importlib.import_module(".".join(parts[:cut]))
-            break
-        except Exception:  # noqa: BLE001 - not a module (or not installed): try a shorter prefix
-            continue
-    if module is None:
-        # Not importable here (scipy not installed...): nothing of it can run either, but match its name.
-        return name, set(), set()
-    if cut == len(parts):
-        return module.__name__, set(), set()
-    obj: Any = module
-    for part in parts[cut:]:
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None, set(), set()
+    obj: Any = None
+    if len(parts) == 1 and name in namespace:
+        obj = namespace[name]
+        if isinstance(obj, types.ModuleType):
+            return obj.__name__, set(), set()
+    else:
+        cut = 0
+        for cut in range(len(parts), 0, -1):
+            try:
+                module = importlib.import_module(".".join(parts[:cut]))
+                break
+            except Exception:  # noqa: BLE001 - not a module (or not installed): try a shorter prefix
+                continue
+        if module is None:
+            # Not importable here (not installed): nothing of it can run either, but match its name.
+            return (name, set(), set()) if len(parts) == 1 or "." in name else (None, set(), set())
+        if cut == len(parts):
+            return module.__name__, set(), set()
+        obj = module
+        for part in parts[cut:]:
+            obj = getattr(obj, part, None)
+            if obj is None:
+                return None, set(), set()
+    if not callable(obj):
+        return None, set(), set()
     funcs, codes = {obj}, set()
     seen = 0
     while obj is not None and seen < 5:         # np.pad -> its dispatcher -> the Python function behind it
@@ -108,8 +124,10 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
     modules: list[str] = []
     funcs: dict[int, str] = {}
     codes: dict[types.CodeType, str] = {}
+    namespace = getattr(func, "__globals__", None)
+    namespace = namespace if isinstance(namespace, dict) else {}
     for name in forbidden:
-        module, found, found_codes = _resolve(str(name))
+        module, found, found_codes = _resolve(str(name), namespace)
         if module is not None:
             modules.append(module)
         for f in found:
