@@ -234,4 +234,5 @@ def test_lesson05_says_why_in_the_learners_words(lesson05):
     messages = {t["grade_id"]: t["message"] for t in lesson05["torch_in_a_helper"][2]["tests"]}
     assert "the call ran: torch" in messages["test_conv2d_fast"]
     messages = {t["grade_id"]: t["message"] for t in lesson05["named_convolve_and_mutates"][2]["tests"]}
-    assert "dout after maxpool_backward (it must stay unchanged)" in messages["test_maxpool_backward"]
+    # The learner's zeroing reached the test's own dout, as in Jupyter: the first check that reads dout again fails.
+    assert "dout" in messages["test_maxpool_backward"] and "expected [[0.0, 0.0" in messages["test_maxpool_backward"]
