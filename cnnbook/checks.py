@@ -276,7 +276,9 @@ def check_no_forbidden_calls(
 ) -> None:
     """Fail if the body of ``func`` refers to any of the ``forbidden`` names (e.g. ``torch``, ``convolve``).
 
-    Used where an exercise asks for numpy by hand and a library call would skip the learning.
+    Used where an exercise asks for numpy by hand and a library call would skip the learning. This reads names,
+    not what runs: a learner's own helper called like a library function fails it and a library call inside a
+    helper passes it. Prefer :func:`check_own_work`, which measures the call where the learner's code runs.
     """
     code = getattr(func, "__code__", None)
     if code is None:
