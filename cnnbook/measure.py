@@ -63,6 +63,10 @@ def _resolve(name: str, namespace: dict) -> tuple[str | None, set[Any], set[type
         obj = namespace[name]
         if isinstance(obj, types.ModuleType):
             return obj.__name__, set(), set()
+    elif name in sys.modules or (len(parts) == 1 and name not in sys.modules):
+        # A package is matched by name: one not imported yet is not imported here (that can take seconds);
+        # if the call imports and runs it, its functions' module names give it away.
+        return name, set(), set()
     else:
         cut = 0
         for cut in range(len(parts), 0, -1):
