@@ -108,7 +108,7 @@ def cmd_grade(args) -> int:
                            dask=args.dask, roster=Path(args.roster) if args.roster else None,
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
                            students=args.student, force=args.force, due=_due(args.due),
-                           late_penalty=args.late_penalty, extensions=args.extension,
+                           late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
                            progress=lambda line: print(line, flush=True))
     except GradingStopped as stop:
         print(stop, file=sys.stderr, flush=True)
@@ -232,6 +232,9 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--extension", action="append", nargs=3, metavar=("STUDENT", "LESSON", "DURATION"),
                    help="give STUDENT more time for LESSON: 48h, 2d, 90m, or waive (no lateness at all); "
                         "kept in OUT/extensions.csv for every later run")
+    p.add_argument("--seed", type=int, metavar="N", help="the seed of the hidden tests' random inputs (default: a "
+                                                        "new one per run; each result records the one it used, so "
+                                                        "`--seed N --student NAME --force` repeats a grading)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("i18n", help="translations: refresh the catalogs (solutions/NN_slug/ko.po) from the English "

@@ -37,7 +37,7 @@ from .collect import Submission, find_submissions, read_roster
 from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
-from .runner import fingerprint, grade_submission
+from .runner import fingerprint, grade_submission, new_hidden_seed
 from .sandbox import sweep_stale_cgroups
 
 # score is after any late penalty; raw_score before it (the tests' points); times in UTC.
@@ -254,7 +254,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 dask: str | None = None, solutions: Path = SOLUTIONS, roster: Path | None = None,
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
-                extensions: list[list[str]] | None = None, progress=print) -> list[GradeRow]:
+                extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
+                progress=print) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
@@ -264,6 +265,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
+    ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
+    new one for every run, so hidden inputs cannot be learned from one run for the next. Each result records it.
     """
     out.mkdir(parents=True, exist_ok=True)
     known = all_lessons(solutions)
@@ -292,6 +295,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     workers = max(1, workers or cores)
     limits = {"memory_bytes": int(memory_gib * 2 ** 30), "cell_seconds": float(cell_timeout),
               "submission_seconds": float(max(120, cell_timeout * 20))}
+    seed = new_hidden_seed() if hidden_seed is None else int(hidden_seed)
 
     previous: dict[tuple[str, str], dict] = {}
     reused = 0
@@ -323,7 +327,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             solutions_dir = solutions_dir.relative_to(ROOT)
         task = {"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
                 "path": str(sub.path.resolve()), "limits": limits, "sandbox": sandbox,
-                "threads": max(1, cores // workers), "attempt": 1, "fingerprint": stamp["project"]}
+                "threads": max(1, cores // workers), "attempt": 1, "fingerprint": stamp["project"],
+                "hidden_seed": seed}
         if faults and sub.student in faults:
             task["fault"] = faults[sub.student]
         queue.append(_Job(task, sub, stamp))

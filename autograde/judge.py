@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import hashlib
 import io
 import sys
 import time
@@ -52,15 +53,33 @@ class _Wire:
         self.seconds = seconds
         self.classes: dict[tuple, type] = {}
 
-    def ask(self, request: dict) -> Any:
+    def ask(self, request: dict, extras: dict | None = None) -> Any:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise CellTimeout(f"this test ran past its {self.seconds:g} s limit (an infinite loop?)")
         try:
-            raw = parse_reply(self.transport(request, remaining))
+            raw = parse_reply(self.transport(request, remaining), extras)
         except RemoteError as err:
             raise _as_local_exception(err) from None
         return self.decode(raw)
+
+    def call(self, request: dict, args: tuple, kwargs: dict) -> Any:
+        """A call request; arrays and tensors of ``args``/``kwargs`` that the learner's code changed in place in
+        the kernel are changed the same way here, so a test that checks its input stayed unchanged sees it."""
+        extras: dict = {}
+        value = self.ask({**request, "args": self.encode(args), "kwargs": self.encode(kwargs)}, extras)
+        changed = extras.get("changed")
+        if changed is not None:
+            try:
+                changed = self.decode(changed)
+            except NotPlain:
+                changed = None
+        if type(changed) is dict:
+            for where, given in (("args", dict(enumerate(args))), ("kwargs", kwargs)):
+                for key, new in (changed.get(where) or {}).items() if type(changed.get(where)) is dict else ():
+                    target = given.get(int(key) if where == "args" and str(key).isdigit() else key)
+                    _write_back(target, new)
+        return value
 
     def decode(self, raw: Any) -> Any:
         return decode(raw, lambda obj: Remote(self, obj))
@@ -96,6 +115,26 @@ class _Wire:
                 result = type(name, (object,), {"__module__": "learner"})
         self.classes[mro] = result
         return result
+
+
+def _write_back(target: Any, new: Any) -> None:
+    """Make the grader's own array or tensor ``target`` what the learner's code turned its copy into."""
+    import numpy as np
+
+    if type(target) is np.ndarray:
+        if type(new) is np.ndarray and new.shape == target.shape and target.flags.writeable:
+            np.copyto(target, new, casting="unsafe")
+        elif target.flags.writeable and target.size and target.dtype.kind in "fc":
+            target.fill(np.nan)           # changed beyond copying back (or broken): it did not stay unchanged
+        return
+    if type(target).__module__.startswith("torch") and hasattr(target, "copy_"):
+        import torch
+
+        with torch.no_grad():
+            if isinstance(new, torch.Tensor) and tuple(new.shape) == tuple(target.shape):
+                target.copy_(new)
+            elif target.numel() and target.is_floating_point():
+                target.fill_(float("nan"))
 
 
 def _is_structural(cls: type) -> bool:
@@ -200,7 +239,19 @@ class Remote:
         self._ask("setattr", name=name, value=value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._ask("call", args=args, kwargs=kwargs)
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        try:
+            wire = object.__getattribute__(self, "_wire")
+            target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
+            return wire.call({"op": "call", "target": target}, args, kwargs)
+        finally:
+            sys.settrace(tracer)
+
+    def _measure_remote(self, args: tuple, kwargs: dict, forbidden: list[str], line_limit: int | None) -> Any:
+        """cnnbook.measure.measure of this function, run in the learner's kernel on these arguments."""
+        return self._ask("measure", args=tuple(args), kwargs=dict(kwargs), forbidden=list(forbidden),
+                         line_limit=line_limit)
 
     def __iter__(self):
         items = self._ask("list")
@@ -308,21 +359,80 @@ def _is_learner_side(node: ast.AST) -> bool:
     return False
 
 
+def probe_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def _probes_of(code: str) -> dict[str, str]:
+    """{sha256: source} of the @learner_side functions at the top level of one part of a test cell."""
+    tree = ast.parse(code)
+    found = {}
+    for node in tree.body:
+        if _is_learner_side(node):
+            source = ast.get_source_segment(code, node) or ""
+            found[probe_hash(source)] = source
+    return found
+
+
+def lesson_probes(notebook) -> dict[str, str]:
+    """The probes a lesson may run beside learner code: {sha256: source} of every ``@learner_side`` function of
+    its test cells (visible and hidden parts). The runner registers them in the kernel before any learner cell
+    runs; a test can then only ask for one of these, by hash, never send code."""
+    probes: dict[str, str] = {}
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if cell.get("cell_type") != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        for part in split_hidden(cell.source):
+            try:
+                probes.update(_probes_of(part))
+            except SyntaxError:
+                continue
+    return probes
+
+
 def _prepare(code: str) -> tuple[ast.Module, dict[str, str]]:
-    """Parse a part; move @learner_side functions out (they are defined in the kernel instead)."""
+    """Parse a part; replace @learner_side functions by their registered probes (run in the kernel instead)."""
     tree = ast.parse(code)
     learner_side = {}
     body = []
     for node in tree.body:
         if _is_learner_side(node):
-            learner_side[node.name] = ast.get_source_segment(code, node)
-            call = ast.parse(f"{node.name} = __define_learner_side__({node.name!r})").body[0]
+            source = ast.get_source_segment(code, node) or ""
+            learner_side[node.name] = source
+            call = ast.parse(f"{node.name} = __probe__({node.name!r}, {probe_hash(source)!r})").body[0]
             body.append(ast.copy_location(call, node))
         else:
             body.append(node)
     tree.body = body
     ast.fix_missing_locations(tree)
     return tree, learner_side
+
+
+class Probe:
+    """A registered @learner_side function, seen from the grader: calling it asks the kernel to run it.
+
+    What comes back is data the test then checks like any learner answer: a probe's reply decides nothing by
+    itself, because the kernel may answer with anything (see DEVELOPERS.md, "What a kernel can fake")."""
+
+    def __init__(self, wire: _Wire, name: str, sha: str):
+        self.wire, self.name, self.sha = wire, name, sha
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tracer = sys.gettrace()
+        sys.settrace(None)
+        try:
+            return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs)
+        except LookupError as err:
+            if getattr(err, "from_learner", False) and "no registered probe" in str(err):
+                raise GraderLimitation(f"the probe {self.name!r} is not registered in the kernel (was the kernel "
+                                       "started with the lesson's probes?)") from None
+            raise
+        finally:
+            sys.settrace(tracer)
+
+    def __repr__(self) -> str:
+        return f"<probe {self.name}>"
 
 
 def exercise_names(notebook) -> set[str]:
@@ -367,22 +477,27 @@ def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
 
 
 def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None,
-             exercise: str = "") -> TestOutcome:
+             exercise: str = "", seed: int | None = None) -> TestOutcome:
     """Run one test cell in the grader's judge process; the learner's names come through the wall.
 
     ``names``: the exercise's names the test may read from the notebook (:func:`exercise_names` of the
     lesson's source); None means none. The test gets ``seconds`` and the kernel's memory limit; a test whose
     checking runs out of either fails (timeout / out of memory) without touching this process. ``exercise``
-    names the exercise in messages about hidden checks (which never name their inputs).
+    names the exercise in messages about hidden checks (which never name their inputs). ``seed``: this grading
+    run's seed of :func:`cnnbook.checks.hidden_rng`.
     """
     from .judge_process import run_in_judge
 
-    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise)
+    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed)
 
 
 def run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
-             on_visible_done: Callable[[str], None] | None = None, exercise: str = "") -> TestOutcome:
+             on_visible_done: Callable[[str], None] | None = None, exercise: str = "",
+             seed: int | None = None) -> TestOutcome:
     """Execute one test cell in this process (the judge process calls this); ``transport`` reaches the kernel."""
+    from cnnbook import checks
+
+    checks.set_hidden_seed(seed, exercise)
     wire = _Wire(transport, seconds)
     visible, hidden = split_hidden(source)
     try:
@@ -391,14 +506,11 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
         return TestOutcome("grader-error", f"the test cell does not parse: {err}")
 
     namespace: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
-    sources: dict[str, str] = {}
-    for (tree, functions), _ in parts:
-        sources.update(functions)
 
-    def define(name: str) -> Any:
-        return wire.ask({"op": "define", "name": name, "source": sources[name]})
+    def probe(name: str, sha: str) -> Probe:
+        return Probe(wire, name, sha)
 
-    namespace["__define_learner_side__"] = define
+    namespace["__probe__"] = probe
     namespace["type"] = _type
     printed = io.StringIO()
     hidden_part = False
@@ -408,7 +520,7 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
         wanted = set()
         for (tree, _), _ in parts:
             wanted |= _free_names(tree)
-        wanted.discard("__define_learner_side__")
+        wanted.discard("__probe__")
         not_exercise = wanted - allowed
         for name in sorted(wanted & allowed):
             try:

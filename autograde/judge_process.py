@@ -138,13 +138,13 @@ class JudgeProcess:
         self.to_judge = self.from_judge = -1
 
     def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-            exercise: str = "") -> tuple[TestOutcome, bool]:
+            exercise: str = "", seed: int | None = None) -> tuple[TestOutcome, bool]:
         """Run one test; returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         printed, hidden = "", False
         try:
             _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names,
-                                  "exercise": exercise})
+                                  "exercise": exercise, "seed": seed})
         except OSError:
             raise JudgeGone("the judge process was gone before the test started") from None
         while True:
@@ -243,7 +243,7 @@ def _set_current(judge: JudgeProcess | None) -> None:
 
 
 def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-                 exercise: str = "") -> TestOutcome:
+                 exercise: str = "", seed: int | None = None) -> TestOutcome:
     """Run a test in this worker thread's judge process (started, or replaced, as needed)."""
     memory = int(kernel.limits.memory_bytes)
     judge = _current()
@@ -258,7 +258,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
                 return TestOutcome("grader-error", str(err))
             _set_current(judge)
         try:
-            outcome, reusable = judge.run(source, kernel, seconds, names, exercise)
+            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
             judge.kill()
@@ -387,7 +387,8 @@ def main(argv: list[str]) -> int:
             outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
                                list(header.get("names", [])),
                                on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}),
-                               exercise=str(header.get("exercise", "")))
+                               exercise=str(header.get("exercise", "")),
+                               seed=header["seed"] if type(header.get("seed")) is int else None)
         except MemoryError:
             outcome = TestOutcome("fail", OUT_OF_MEMORY + ".")
         if outcome.message.startswith(OUT_OF_MEMORY) or pipe.broken:

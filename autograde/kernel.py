@@ -54,8 +54,9 @@ class CellRun:
 class LearnerKernel:
     """One sandboxed ipykernel. ``execute`` runs a cell; ``request`` asks the shim for plain data."""
 
-    def __init__(self, sandbox: Sandbox, env: dict[str, str]):
+    def __init__(self, sandbox: Sandbox, env: dict[str, str], probes: dict[str, str] | None = None):
         self.sandbox = sandbox
+        self.probes = dict(probes or {})      # sha256 -> source of the lesson's @learner_side test functions
         self.limits: Limits = sandbox.limits
         self.env = env
         self.km: KernelManager | None = None
@@ -88,6 +89,11 @@ class LearnerKernel:
         setup = self.execute(SHIM_IMPORT, timeout=60)
         if setup.status != "ok":
             raise KernelDied(f"the grader's helper could not load in the kernel: {setup.error}")
+        if self.probes:                     # before any learner cell: the only code a test may run there
+            setup = self.execute(f"autograde.shim.register({json.dumps(json.dumps(self.probes))})", timeout=60,
+                                 keep_outputs=False)
+            if setup.status != "ok":
+                raise KernelDied(f"the lesson's probes could not be registered in the kernel: {setup.error}")
 
     def shutdown(self) -> None:
         if self.kc is not None:
@@ -214,8 +220,11 @@ class LearnerKernel:
         raise RemoteError("NoReply", run.error or "the kernel sent no reply")
 
 
-def parse_reply(text: str):
-    """The value of a shim reply (JSON text within the codec's caps); a reported error becomes RemoteError."""
+def parse_reply(text: str, extras: dict | None = None):
+    """The value of a shim reply (JSON text within the codec's caps); a reported error becomes RemoteError.
+
+    ``extras``, when given, receives the reply's other parts (``changed``: the arguments a call changed in
+    place), still in the codec's form."""
     reply = loads(text)
     if type(reply) is not dict or not ("value" in reply or "error" in reply):
         raise NotPlain("a reply in the wrong form")
@@ -223,6 +232,8 @@ def parse_reply(text: str):
         err = reply["error"] if type(reply["error"]) is dict else {}
         raise RemoteError(str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000],
                           str(err.get("where", ""))[:500])
+    if extras is not None and "changed" in reply:
+        extras["changed"] = reply["changed"]
     return reply["value"]
 
 

@@ -9,6 +9,7 @@ import copy
 import functools
 import hashlib
 import re
+import secrets
 import socket
 import shutil
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from .judge import exercise_names, run_test, split_hidden
+from .judge import exercise_names, lesson_probes, run_test, split_hidden
 from .kernel import KernelDied, LearnerKernel
 from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
@@ -28,7 +29,8 @@ from .sandbox import Limits, Sandbox
 # (the sandbox and the out-of-process verdicts already make them useless); they are reported as flags.
 SUSPICIOUS = [
     ("tampering", re.compile(r"ast_transformers|input_transformers|set_custom_exc|showtraceback|sys\.excepthook"
-                             r"|__builtins__|builtins\.|sys\.modules|importlib\.reload|setattr\(|cnnbook\.checks|np\.testing\.\w+\s*=|"
+                             r"|__builtins__|builtins\.|sys\.modules|importlib|__import__|setattr\(|cnnbook\.checks|np\.testing\.\w+\s*=|"
+                             r"autograde|grader_shim|sys\.set(trace|profile)|publish_display_data|display_pub|"
                              r"(np|numpy|torch|math)\.\w+\s*=[^=]|checks\.\w+\s*=[^=]|def __eq__|AssertionError\s*=")),
     ("reads-grader-files", re.compile(r"solutions/|gradebook|\.db\b|autograded|NBGRADER|grading_mode\(|os\.environ")),
     ("process-tricks", re.compile(r"os\._exit|os\.fork|os\.kill|subprocess|signal\.|ctypes|multiprocessing|socket")),
@@ -127,6 +129,11 @@ def fingerprint(lesson_source: Path) -> str:
     return hashlib.sha256((_code_fingerprint() + "\0").encode() + lesson_source.read_bytes()).hexdigest()
 
 
+def new_hidden_seed() -> int:
+    """A fresh seed for the hidden tests' random inputs (cnnbook.checks.hidden_rng): one per grading run."""
+    return secrets.randbits(62)
+
+
 class KernelStartFailed(Exception):
     """The sandboxed kernel did not start before any learner code ran: an infrastructure failure."""
 
@@ -135,8 +142,10 @@ def grade_submission(task: dict) -> dict:
     """Grade one notebook. ``task``: student, lesson, solutions, path, limits (dict), sandbox (bool), threads,
     and the coordinator's ``fingerprint`` of the project (optional)."""
     started = time.monotonic()
+    if type(task.get("hidden_seed")) is not int:
+        task = {**task, "hidden_seed": new_hidden_seed()}
     result = {"student": task["student"], "lesson": task["lesson"], "path": task["path"], "status": "graded",
-              "flags": [], "tests": [], "detail": "", "notebook": None}
+              "flags": [], "tests": [], "detail": "", "notebook": None, "hidden_seed": task["hidden_seed"]}
     lesson = Lesson(task["lesson"], ROOT / task.get("solutions", SOLUTIONS))     # relative: this worker's copy
     if task.get("fingerprint") and task["fingerprint"] != fingerprint(lesson.source):
         result.update(status="grader-error", flags=["stale-worker"], tests=[], score=0.0,
@@ -184,7 +193,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
     flags += suspicious_flags(student, source, Lesson(task["lesson"], ROOT / task.get("solutions", SOLUTIONS)).source)
     work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
     sandbox = Sandbox(work_root, limits, isolate=task.get("sandbox", True))
-    kernel = LearnerKernel(sandbox, sandbox.env(task.get("threads", 1)))
+    # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
+    kernel = LearnerKernel(sandbox, sandbox.env(task.get("threads", 1)), probes=lesson_probes(source))
     deadline = time.monotonic() + limits.submission_seconds
     graded = copy.deepcopy(student)
     out_cells = []
@@ -242,7 +252,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 outcome_status, message, printed = "timeout", "not run: the submission used up its time limit", ""
             else:
                 outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
-                                   exercise=gid.removeprefix("test_"))
+                                   exercise=gid.removeprefix("test_"), seed=task["hidden_seed"])
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
                 if outcome.status in ("timeout", "died"):
                     flags.append("timeout" if outcome.status == "timeout" else "kernel-died")

@@ -5,19 +5,50 @@ MIME type below. Everything here runs beside the learner's code and can be tampe
 fine, because nothing here decides a verdict: it only hands over what the learner's objects return for
 inputs the grader chose. Verdicts are computed in the grader's own process. A module, like any object that
 is not plain data, leaves the kernel only as a reference (the grader never imports what a reply names).
+
+The requests are a small fixed set: look up an exercise's name; call, read, index a learner's object; run a
+*registered* probe (the lesson's ``@learner_side`` test functions, handed over by :func:`register` right after
+the kernel starts, before any learner cell runs, each under the sha256 of its source: a test can only ask for
+one of those by hash, never send code); measure a call (:mod:`cnnbook.measure`: lines of Python run and
+forbidden library calls). After a call, the top-level arrays and tensors the grader passed by value that the
+learner's code changed in place are sent back with the reply, so "the input stays unchanged" checks can fail.
+See DEVELOPERS.md, "What a kernel can fake", for what a learner who rewrites this module can and cannot get.
 """
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import sys
 import traceback
 from typing import Any
 
 from autograde.plain import NotPlain, decode, encode
+from cnnbook.measure import measure
 
 MIME = "application/x-cnnbook-reply+json"
 MAX_ITEMS = 100_000
 _objects: dict[int, Any] = {}
+_probes: dict[str, Any] = {}           # sha256 of a probe's source -> the function defined from it
+_changed: dict[str, Any] = {}          # what the last call changed in the arguments it was given by value
+
+
+def register(text: str) -> None:
+    """Define the lesson's probes (``@learner_side`` test functions): ``text`` is JSON {sha256: source}.
+
+    Runs once per kernel, right after this module is imported and before any learner cell. Each probe is a
+    function whose globals are the notebook's namespace, so it reaches the exercise's names when it is called.
+    """
+    ns = _user_ns()
+    for sha, source in json.loads(text).items():
+        if hashlib.sha256(source.encode("utf-8")).hexdigest() != sha:
+            raise ValueError("a probe whose source does not match its hash")
+        node = ast.parse(source).body[0]
+        if not isinstance(node, ast.FunctionDef):
+            raise ValueError("a probe is one function definition")
+        scope: dict = {}
+        exec(compile(source, "<test cell>", "exec"), ns, scope)  # noqa: S102 - the lesson's own test code
+        _probes[sha] = scope[node.name]
 
 
 def _user_ns() -> dict:
@@ -67,12 +98,13 @@ def _handle(request: dict) -> Any:
         if request["name"] not in ns:
             raise NameError(f"name {request['name']!r} is not defined")
         return ns[request["name"]]
-    if op == "define":
-        # A test function marked @learner_side: defined here, so it runs beside the learner's code.
-        ns = _user_ns()
-        scope: dict = {}
-        exec(compile(request["source"], "<test cell>", "exec"), ns, scope)
-        return scope[request["name"]]
+    if op == "probe":
+        # A registered @learner_side test function, named by the hash of its source; its arguments are the
+        # grader's plain data (the test's own inputs, random ones from hidden_rng() included).
+        probe = _probes.get(request["sha256"])
+        if probe is None:
+            raise LookupError(f"no registered probe {request.get('name', '')!r} with this source")
+        return _call(probe, request)
     target = _decode(request["target"])
     if op == "getattr":
         return getattr(target, _decode(request["name"]))
@@ -80,9 +112,11 @@ def _handle(request: dict) -> Any:
         setattr(target, _decode(request["name"]), _decode(request["value"]))
         return None
     if op == "call":
-        args = _decode(request["args"])
-        kwargs = _decode(request["kwargs"])
-        return target(*args, **kwargs)
+        return _call(target, request)
+    if op == "measure":
+        return measure(target, tuple(_decode(request["args"])), _decode(request["kwargs"]),
+                       forbidden=[str(name) for name in _decode(request["forbidden"])],
+                       line_limit=_decode(request["line_limit"]))
     if op == "list":
         items = []
         for item in target:
@@ -105,13 +139,67 @@ def _handle(request: dict) -> Any:
     raise ValueError(f"unknown operation {op!r}")
 
 
+def _by_value(raw: Any) -> bool:
+    return type(raw) is dict and ("$nd" in raw or "$tensor" in raw)
+
+
+def _same(before: Any, after: Any) -> bool:
+    import numpy as np
+
+    if type(after).__module__.startswith("torch"):
+        import torch
+
+        after = after.detach()
+        if before.shape != after.shape or before.dtype != after.dtype:
+            return False
+        return bool(torch.equal(before, after)) or (bool(torch.equal(before.isnan(), after.isnan())) and
+                                                   bool(torch.equal(before.nan_to_num(), after.nan_to_num())))
+    return bool(before.shape == after.shape and before.dtype == after.dtype and
+                np.array_equal(before, after, equal_nan=after.dtype.kind in "fc"))
+
+
+def _call(func: Any, request: dict) -> Any:
+    """Call ``func`` with the request's arguments; note which arrays and tensors sent by value it changed."""
+    args = _decode(request["args"])
+    kwargs = _decode(request["kwargs"])
+    raw_args = request["args"].get("$tuple", []) if type(request["args"]) is dict else []
+    raw_kwargs = dict((k.get("$name", k) if type(k) is dict else k, v)
+                      for k, v in request["kwargs"].get("$dict", [])) if type(request["kwargs"]) is dict else {}
+    watched = {}
+    for i, (raw, value) in enumerate(zip(raw_args, args)):
+        if _by_value(raw):
+            watched[("args", i)] = (value, _snapshot(value))
+    for name, raw in raw_kwargs.items():
+        if _by_value(raw) and name in kwargs:
+            watched[("kwargs", name)] = (kwargs[name], _snapshot(kwargs[name]))
+    _changed.clear()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        for (where, key), (value, before) in watched.items():
+            try:
+                if not _same(before, value):
+                    _changed.setdefault(where, {})[str(key)] = value
+            except Exception:  # noqa: BLE001 - an array the learner's code broke is reported as changed
+                _changed.setdefault(where, {})[str(key)] = None
+
+
+def _snapshot(value: Any) -> Any:
+    if type(value).__module__.startswith("torch"):
+        return value.detach().clone()
+    return value.copy()
+
+
 def serve(text: str) -> None:
     """Run one request and publish its reply; errors become replies too (the grader decides what they mean)."""
     from IPython.display import publish_display_data
 
     try:
+        _changed.clear()
         value = _handle(json.loads(text))
         reply = {"value": encode(value, _ref)}
+        if _changed:
+            reply["changed"] = encode(dict(_changed), _ref)
     except BaseException as err:  # noqa: BLE001 - everything the learner's code raises is reported
         if isinstance(err, KeyboardInterrupt):
             raise

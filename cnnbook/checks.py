@@ -34,7 +34,10 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_no_forbidden_calls",
+    "check_own_work",
     "hidden_case",
+    "hidden_rng",
+    "measure_call",
     "learner_side",
     "passed",
 ]
@@ -306,7 +309,9 @@ def check_no_forbidden_calls(
 ) -> None:
     """Fail if the body of ``func`` refers to any of the ``forbidden`` names (e.g. ``torch``, ``convolve``).
 
-    Used where an exercise asks for numpy by hand and a library call would skip the learning.
+    Used where an exercise asks for numpy by hand and a library call would skip the learning. This reads names,
+    not what runs: a learner's own helper called like a library function fails it and a library call inside a
+    helper passes it. Prefer :func:`check_own_work`, which measures the call where the learner's code runs.
     """
     code = getattr(func, "__code__", None)
     if code is None:
@@ -315,6 +320,94 @@ def check_no_forbidden_calls(
     if used:
         _fail(what, [_("this exercise is about writing it yourself, but the function uses: {names}.").format(
             names=", ".join(sorted(used))), _("Write it with numpy indexing, slicing and sums instead.")], hint)
+
+
+def measure_call(func: Callable[..., Any], args: tuple = (), kwargs: Mapping[str, Any] | None = None, *,
+                 forbidden: Iterable[str] = (), line_limit: int | None = None) -> dict:
+    """Run ``func(*args, **kwargs)`` where the learner's code runs and report what it did (plain data).
+
+    ``{"lines", "stopped", "forbidden", "raised", "tampered"}``: see :func:`cnnbook.measure.measure`. In a
+    learner's notebook the function runs here; under ``python -m autograde check``/``grade`` ``func`` is the
+    grader's handle on the learner's function, and the same measurement runs in the learner's kernel (one
+    explicit ``measure`` request), never in the grader's process.
+    """
+    remote = getattr(type(func), "_measure_remote", None)
+    if remote is not None:
+        report = remote(func, tuple(args), dict(kwargs or {}), [str(f) for f in forbidden], line_limit)
+    else:
+        from .measure import measure
+
+        report = measure(func, tuple(args), dict(kwargs or {}), forbidden=forbidden, line_limit=line_limit)
+    if type(report) is not dict or not {"lines", "stopped", "forbidden", "raised", "tampered"} <= set(report):
+        raise CheckFailed("the measurement of your function came back in a form the check does not know",
+                          what="measure_call", lines=["the measurement came back in the wrong form"])
+    return report
+
+
+def check_own_work(
+    what: str, func: Callable[..., Any], args: tuple, *, forbidden: Iterable[str] = (),
+    max_lines: int | None = None, kwargs: Mapping[str, Any] | None = None, loop_message: str | None = None,
+    hint: str | None = None,
+) -> None:
+    """Check that ``func(*args)`` does the exercise's work itself.
+
+    ``forbidden``: library functions that would do it instead (dotted names: ``"torch"``, ``"scipy"`` for a
+    whole package, ``"numpy.pad"``, ``"torch.nn.functional.conv2d"`` for one function); found by what the call
+    actually runs (directly, through a helper, an alias or ``getattr``), never by the names the code spells, so
+    a helper of the learner's own called ``convolve`` is fine. ``max_lines``: at most this many lines of
+    Python may run in the learner's own code for this call (catches a loop over every output pixel; numpy's own
+    code does not count). ``what`` describes the call (with the input's size), ``loop_message`` explains a
+    failed line count.
+    """
+    report = measure_call(func, args, kwargs, forbidden=forbidden, line_limit=max_lines)
+    if report["tampered"]:
+        _fail(what, ["your function switched off the measurement of what it runs (sys.settrace or "
+                     "sys.setprofile): a check cannot tell what it did."], hint)
+    if report["forbidden"]:
+        _fail(what, [f"this exercise is about writing it yourself, but the call ran: "
+                     f"{', '.join(report['forbidden'])}.",
+                     "Write it with numpy indexing, slicing and sums instead."], hint)
+    if report["raised"] is not None:
+        _fail(what, [f"your function raised {report['raised']} on this input, so what it runs could not be "
+                     "measured"], hint)
+    if max_lines is not None and (report["stopped"] or report["lines"] > max_lines):
+        _fail(what, [loop_message or f"more than {max_lines} lines of Python ran in your code for this one call: "
+                     "it loops in Python where numpy should do the work."], hint)
+
+
+# The seed of hidden_rng(): set by the grader for each grading run (and recorded in its results); otherwise a
+# fresh one per process (a learner's self-check may use any seed).
+_HIDDEN_SEED: list[Any] = [None, ""]
+
+
+def set_hidden_seed(seed: int | None, test: str = "") -> None:
+    """The grader sets this before each test: the run's seed and the test's name (None: a fresh seed)."""
+    _HIDDEN_SEED[0] = seed
+    _HIDDEN_SEED[1] = str(test)
+
+
+def hidden_seed() -> int:
+    """The seed hidden_rng() draws from in this run."""
+    if _HIDDEN_SEED[0] is None:
+        import secrets
+
+        _HIDDEN_SEED[0] = secrets.randbits(62)
+    return int(_HIDDEN_SEED[0])
+
+
+def hidden_rng(name: str = "") -> np.random.Generator:
+    """Random numbers for a hidden test that a learner cannot know in advance.
+
+    Seeded per grading run (``python -m autograde grade`` picks a new seed each run and records it in every
+    result; ``grade --seed N`` repeats one), and per test and ``name``, so a test's inputs do not depend on the
+    order of the tests. A fixed seed in a hidden test would give the same inputs in every run, and answers
+    can be memorised from one run's requests; this cannot. Name the case in words (``hidden_case``), never by
+    the numbers drawn.
+    """
+    import zlib
+
+    parts = [hidden_seed(), zlib.crc32(_HIDDEN_SEED[1].encode()), zlib.crc32(str(name).encode())]
+    return np.random.default_rng(parts)
 
 
 @contextlib.contextmanager

@@ -240,6 +240,113 @@ subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.
     }
 
 
+# Attacks on what runs beside learner code (probes, measurements, inputs), each after its own exercise:
+# name -> (exercise, answer cell source, flags the grader must raise, whether that exercise's test must fail).
+PROBE_FAKE_LAYER = '''import torch
+
+
+class _LooksRight(torch.nn.Conv2d):
+    """The right parameters and output shape; the output itself is never computed."""
+    def forward(self, x):
+        return torch.zeros(x.shape[0], self.out_channels, x.shape[2], x.shape[3])
+
+
+def make_layer(in_channels, out_channels):
+    return _LooksRight(in_channels, out_channels, 3, padding=1)
+'''
+# Learner code that replaces the grader's request handler in its kernel: every probe (and any 'define' of a
+# test function, as the old protocol had) is answered with the fake's best guess, and nothing is run.
+FAKE_PROBES = PROBE_FAKE_LAYER + '''
+import numpy as _np
+import autograde.shim as _shim
+_real_handle = _shim._handle
+
+
+def _fake_handle(request):
+    if request.get("op") == "probe":
+        args = _shim._decode(request["args"])
+        x, out_channels = args[-1], args[1]       # all a fake can know: the shape of the answer
+        return _np.zeros((x.shape[0], out_channels) + tuple(x.shape[2:]), dtype="float32")
+    if request.get("op") == "define":
+        return lambda *a, **k: None
+    return _real_handle(request)
+
+
+_shim._handle = _fake_handle
+'''
+# The same, by replacing the whole server function (the reply the grader parses) instead of one handler.
+FAKE_SERVE = PROBE_FAKE_LAYER + '''
+import json as _json
+import numpy as _np
+import autograde.shim as _shim
+from autograde.plain import encode as _encode
+from IPython.display import publish_display_data as _publish
+_real_serve = _shim.serve
+
+
+def _fake_serve(text):
+    request = _json.loads(text)
+    if request.get("op") != "probe":
+        return _real_serve(text)
+    guess = _np.ones((2, 4, 6, 5), dtype="float32")
+    _publish({_shim.MIME: _json.dumps({"value": _encode(guess, lambda obj: None)})})
+
+
+_shim.serve = _fake_serve
+'''
+MUTATES_INPUT = '''def group_max(values, width):
+    """Right values, but the caller's array is overwritten."""
+    import numpy as np
+    arr = np.asarray(values, dtype=float)
+    result = arr.reshape(-1, width).max(axis=1).copy()
+    arr[:] = 0
+    return result
+'''
+LOOPS = '''def group_max(values, width):
+    """Right values, one Python loop step per group."""
+    import numpy as np
+    return np.array([max(values[i:i + width]) for i in range(0, len(values), width)], dtype=float)
+'''
+TORCH_IN_A_HELPER = '''import torch
+
+
+class _Pooler:
+    def run(self, values, width):
+        return torch.nn.functional.max_pool1d(torch.as_tensor(values, dtype=torch.float64)[None], width)[0].numpy()
+
+
+def group_max(values, width):
+    return _Pooler().run(values, width)
+'''
+# A measurement the kernel lies about. This is the limit of a teaching check (DEVELOPERS.md, "What a kernel can
+# fake"): the loop earns the point, and the instructor sees the tampering flag.
+LIES_ABOUT_MEASUREMENT = LOOPS + '''
+import autograde.shim as _shim
+_real_handle = _shim._handle
+
+
+def _clean_report(request):
+    if request.get("op") == "measure":
+        return {"lines": 1, "stopped": False, "forbidden": [], "raised": None, "tampered": False}
+    return _real_handle(request)
+
+
+_shim._handle = _clean_report
+'''
+
+
+def probe_attacks() -> dict[str, tuple[str, str, list[str], bool]]:
+    return {
+        "fakes_probe_answers": ("make_layer", FAKE_PROBES, ["tampering"], True),
+        "fakes_probe_replies": ("make_layer", FAKE_SERVE, ["tampering"], True),
+        "layer_that_only_looks_right": ("make_layer", PROBE_FAKE_LAYER, [], True),
+        "mutates_its_input": (TARGET, MUTATES_INPUT, [], True),
+        "loops_in_python": (TARGET, LOOPS, [], True),
+        "torch_in_a_helper": (TARGET, TORCH_IN_A_HELPER, [], True),
+        "lies_about_measurement": (TARGET, LIES_ABOUT_MEASUREMENT, ["tampering"], False),
+    }
+
+
 def _indent(code: str) -> str:
     return "\n".join("    " + line for line in code.splitlines())
 
@@ -309,6 +416,8 @@ def graded(tmp_path_factory):
     cases.update(cell_attacks())
     if cgroup_version() is None:
         cases.pop("fork_bomb")           # without a process cap a fork bomb would take the machine down
+    for name, (exercise, answer, flags, fails) in probe_attacks().items():
+        cases[name] = (solved(LESSON, {exercise: answer}), flags, fails)
     cases["honest"] = (solved(LESSON), [], False)
     for name, (nb, _, _) in cases.items():
         write(nb, subs / name / LESSON.slug / f"{LESSON.slug}.ipynb")
@@ -328,7 +437,7 @@ def _results(out: Path, student: str) -> dict:
     return json.loads((out / "results" / student / f"{LESSON.slug}.json").read_text())
 
 
-CASE_NAMES = list(attacks(Path("/x"), 0)) + list(cell_attacks())
+CASE_NAMES = list(attacks(Path("/x"), 0)) + list(cell_attacks()) + list(probe_attacks())
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -337,14 +446,15 @@ def test_an_attack_earns_nothing_it_did_not_solve(graded, name):
     if name not in cases:
         pytest.skip("no writable pids cgroup on this machine: the fork bomb is not run")
     _, flags, target_fails = cases[name]
+    target_test = f"test_{probe_attacks()[name][0]}" if name in probe_attacks() else TARGET_TEST
     row = rows[name]
     points = points_of_tests(LESSON)
     full = sum(points.values())
-    expected = full - points[TARGET_TEST] if target_fails else full
+    expected = full - points[target_test] if target_fails else full
     assert row["status"] == "graded", row
     assert float(row["score"]) == expected, (name, row, _results(out, name)["tests"])
     verdicts = {t["grade_id"]: t for t in _results(out, name)["tests"]}
-    assert verdicts[TARGET_TEST]["status"] != "pass" if target_fails else verdicts[TARGET_TEST]["status"] == "pass"
+    assert verdicts[target_test]["status"] != "pass" if target_fails else verdicts[target_test]["status"] == "pass"
     for flag in flags:
         assert flag in row["flags"].split(";"), (name, row["flags"])
 
@@ -406,6 +516,18 @@ def test_flagged_summary_lists_the_attacks(graded):
         assert f"**{name}**" in summary
     assert "**honest**" not in summary
     assert "s left]" in stdout
+
+
+def test_faked_probes_fail_where_the_grader_checks_and_say_only_the_authors_words(graded):
+    """A probe's reply is data the grader checks against its own reference on inputs drawn for this run: a fake
+    fails the hidden check with random weights, and its feedback names the case, never the inputs."""
+    _, _, out, _ = graded
+    for name in ("fakes_probe_answers", "fakes_probe_replies", "layer_that_only_looks_right"):
+        verdicts = {t["grade_id"]: t for t in _results(out, name)["tests"]}
+        test = verdicts["test_make_layer"]
+        assert test["status"] == "fail" and "random weights" in test["message"], (name, test)
+    seeds = {_results(out, name)["hidden_seed"] for name in ("honest", "fakes_probe_answers")}
+    assert len(seeds) == 1 and type(seeds.pop()) is int          # one seed for the run, recorded
 
 
 def test_nothing_of_the_machine_or_of_classmates_is_visible(graded):

@@ -33,6 +33,18 @@ POOL_WITH_IS = '''def pool(values, width, mode):
     raise ValueError(mode)
 '''
 
+# Right values, but the caller's array is overwritten: Jupyter, check and grade all see the change.
+MUTATES = '''def group_max(values, width):
+    arr = np.asarray(values, dtype=float)
+    result = arr.reshape(-1, width).max(axis=1).copy()
+    arr[:] = 0
+    return result
+'''
+# Right values, one Python loop step per group: measured in the learner's kernel under check and grade alike.
+LOOPS = '''def group_max(values, width):
+    return np.array([max(values[i:i + width]) for i in range(0, len(values), width)], dtype=float)
+'''
+
 
 def cases() -> dict[str, tuple]:
     fx = lesson_fixture(LESSONS[0].slug)
@@ -41,6 +53,8 @@ def cases() -> dict[str, tuple]:
         "guard_blank": (GUARD, submission(GUARD)),
         "guard_wrong": (GUARD, solved(GUARD, {"group_max": WRONG_MEAN})),
         "guard_pool_is": (GUARD, solved(GUARD, {"pool": POOL_WITH_IS})),
+        "guard_mutates": (GUARD, solved(GUARD, {"group_max": MUTATES})),
+        "guard_loops": (GUARD, solved(GUARD, {"group_max": LOOPS})),
         "guard_patched_numpy": (GUARD, solved(GUARD, {"group_max": WRONG_MEAN + "\nnp.allclose = lambda *a, **k: True\n"
                                                       "np.isclose = lambda a, b, **k: np.ones(np.shape(b), bool)\n"})),
         "guard_dies": (GUARD, solved(GUARD, {"pool": answer_sources(GUARD)["pool"] + "\nimport os\nos._exit(1)\n"})),
@@ -93,6 +107,8 @@ def test_the_engine_scores_what_it_should(graded):
     assert graded["guard_wrong"][2]["test_group_max"] is False and graded["guard_wrong"][2]["test_pool"] is True
     assert graded["guard_patched_numpy"][2]["test_group_max"] is False
     assert graded["guard_edited_test"][2]["test_group_max"] is False
+    assert graded["guard_mutates"][2] == {"test_group_max": False, "test_pool": True, "test_make_layer": True}
+    assert graded["guard_loops"][2] == {"test_group_max": False, "test_pool": True, "test_make_layer": True}
     # The literal "max" of the visible checks is the learner's "max" (interned, as in Jupyter); the hidden check's
     # "max" is built at run time, so `is` fails there, in Jupyter as under grading.
     assert graded["guard_pool_is"][2]["test_pool"] is False

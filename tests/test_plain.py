@@ -1,6 +1,7 @@
 """The wall between the grader and a learner's kernel: what crosses it, and what does not."""
 from __future__ import annotations
 
+import ast
 import json
 import math
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 import torch
 from conftest import GUARD
 
-from autograde.judge import _free_names, _prepare, _resolve, _Wire, exercise_names, run_here, split_hidden
+from autograde.judge import (_free_names, _prepare, _resolve, _Wire, exercise_names, lesson_probes, probe_hash,
+                             run_here, split_hidden)
 from autograde.kernel import CellTimeout
 from autograde.plain import MAX_ITEMS, NotPlain, TooLarge, decode, encode, loads
 
@@ -309,18 +311,26 @@ except ValueError as err:
     assert _free_names(_prepare(code)[0]) == {"f", "x", "table", "offset", "g"}
 
 
-def test_learner_side_functions_are_sent_whole_and_called_by_name():
-    tree, functions = _prepare('''
+def test_learner_side_functions_are_registered_probes_called_by_hash():
+    code = '''
 @learner_side
 def build():
     """builds"""
     import torch
     return train(torch.nn.Linear(2, 1))
 result = build()
-''')
+'''
+    tree, functions = _prepare(code)
     assert list(functions) == ["build"]
     assert functions["build"].startswith("def build():") and "learner_side" not in functions["build"]
-    assert "__define_learner_side__" in _free_names(tree)
+    assert "__probe__" in _free_names(tree)
+    # The test asks for it by the hash of its source; the runner registers exactly those sources beforehand.
+    sha = probe_hash(functions["build"])
+    assert repr(sha) in ast.unparse(tree)
+    cell = nbformat.v4.new_code_cell(code + "### BEGIN HIDDEN TESTS\n@learner_side\ndef other():\n    return 1\n"
+                                            "### END HIDDEN TESTS", metadata={"nbgrader": {"grade": True}})
+    probes = lesson_probes(nbformat.v4.new_notebook(cells=[cell]))
+    assert probes[sha] == functions["build"] and len(probes) == 2
 
 
 # --- the judge process: a test's checking runs under the learner's limits, apart from the worker -------------------

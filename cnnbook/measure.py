@@ -1,0 +1,207 @@
+"""Measure what a learner's function actually does when it runs: lines of Python and the library calls it makes.
+
+A "write it yourself" check asks two things of one call: did the learner's own code loop over every pixel
+(lines of Python run in the learner's frames), and did it call a library function that does the exercise for it
+(``torch.nn.functional.conv2d``, ``np.pad``, anything in ``scipy``...), directly, through a helper of its own,
+an alias, ``getattr`` or ``importlib``. Both are measured while the call runs, where the learner's code runs:
+
+- in a learner's own notebook, the test cell calls :func:`measure` on the function itself;
+- under ``python -m autograde check`` and ``grade``, the test cell runs in the grader and the function is a
+  remote handle: :mod:`cnnbook.checks` then sends one explicit ``measure`` request, and the grader's shim in
+  the learner's kernel runs this same :func:`measure` there, on the inputs the test chose, and sends the
+  numbers back as plain data. One code path for every way of running a test.
+
+Calls are recognised by identity (the function object, or the code object of a Python function), never by the
+name the learner spelled: a helper the learner calls ``convolve`` is just the learner's code; ``F.conv2d`` hidden
+in a class method is still ``F.conv2d``. A forbidden entry is a dotted name: a package or module (``"torch"``,
+``"scipy"``: every function defined in it) or one callable (``"numpy.pad"``, ``"torch.nn.functional.conv2d"``); a bare name the notebook binds
+(``"conv2d_single"``, ``"correlate_valid"``) means the object bound to it there (another exercise or a helper of
+the lesson, however the learner's code reaches it). Name library functions by their dotted path: a bare
+``"convolve"`` would mean the learner's own ``convolve``.
+
+This is a teaching measurement: code that switches the tracer off (``sys.settrace(None)``) is reported as such
+(``tampered``), but a kernel whose learner rewrote the grader's shim can report any numbers it likes. See
+DEVELOPERS.md ("What a kernel can fake").
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import types
+from typing import Any, Callable, Iterable
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _TooManyLines(BaseException):
+    """Raised inside the measured call to stop it once it ran more lines than the limit."""
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE}
+    try:
+        import autograde
+
+        prefixes.add(os.path.dirname(os.path.abspath(autograde.__file__)))
+    except Exception:  # noqa: BLE001, S110 - a learner's copy may not have the grader
+        pass
+    return tuple(sorted(p.rstrip(os.sep) + os.sep for p in prefixes if p)) + ("<frozen",)
+
+
+def _resolve(name: str, namespace: dict) -> tuple[str | None, set[Any], set[types.CodeType]]:
+    """A forbidden name: (module prefix, callables, code objects) that stand for it.
+
+    A bare name (no dot) that the notebook binds (the measured function's globals) means that object: a module
+    (``torch``) stands for its package, a function (another exercise, a helper of the lesson) for itself. Any
+    other name is a module or a dotted path into one (``numpy.pad``), imported from the installed library.
+    """
+    parts = name.split(".")
+    module = None
+    obj: Any = None
+    if len(parts) == 1 and name in namespace:
+        obj = namespace[name]
+        if isinstance(obj, types.ModuleType):
+            return obj.__name__, set(), set()
+    elif name in sys.modules or (len(parts) == 1 and name not in sys.modules):
+        # A package is matched by name: one not imported yet is not imported here (that can take seconds);
+        # if the call imports and runs it, its functions' module names give it away.
+        return name, set(), set()
+    else:
+        cut = 0
+        for cut in range(len(parts), 0, -1):
+            try:
+                module = importlib.import_module(".".join(parts[:cut]))
+                break
+            except Exception:  # noqa: BLE001 - not a module (or not installed): try a shorter prefix
+                continue
+        if module is None:
+            # Not importable here (not installed): nothing of it can run either, but match its name.
+            return (name, set(), set()) if len(parts) == 1 or "." in name else (None, set(), set())
+        if cut == len(parts):
+            return module.__name__, set(), set()
+        obj = module
+        for part in parts[cut:]:
+            obj = getattr(obj, part, None)
+            if obj is None:
+                return None, set(), set()
+    if not callable(obj):
+        return None, set(), set()
+    funcs, codes = {obj}, set()
+    seen = 0
+    while obj is not None and seen < 5:         # np.pad -> its dispatcher -> the Python function behind it
+        code = getattr(obj, "__code__", None)
+        if isinstance(code, types.CodeType):
+            codes.add(code)
+        for attr in ("__wrapped__", "_implementation", "__func__"):
+            inner = getattr(obj, attr, None)
+            if inner is not None:
+                funcs.add(inner)
+                obj = inner
+                break
+        else:
+            obj = None
+        seen += 1
+    return None, funcs, codes
+
+
+def _in_module(module_name: Any, prefixes: Iterable[str]) -> str | None:
+    if type(module_name) is not str:
+        return None
+    for prefix in prefixes:
+        if module_name == prefix or module_name.startswith(prefix + "."):
+            return prefix
+    return None
+
+
+def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
+            forbidden: Iterable[str] = (), line_limit: int | None = None) -> dict:
+    """Call ``func(*args, **kwargs)`` and report, as plain data, what ran.
+
+    Returns ``{"lines": lines of Python run in the learner's own frames (not in numpy, torch or the grader),
+    "stopped": True if the call was stopped after ``line_limit`` lines, "forbidden": the forbidden names it
+    called (sorted), "raised": the class name of an exception it raised (or None), "tampered": True if the
+    code switched the measurement off}``. The return value itself is not kept.
+    """
+    kwargs = dict(kwargs or {})
+    library = _library_prefixes()
+    modules: list[str] = []
+    funcs: dict[int, str] = {}
+    codes: dict[types.CodeType, str] = {}
+    namespace = getattr(func, "__globals__", None)
+    namespace = namespace if isinstance(namespace, dict) else {}
+    for name in forbidden:
+        module, found, found_codes = _resolve(str(name), namespace)
+        if module is not None:
+            modules.append(module)
+        for f in found:
+            funcs[id(f)] = str(name)
+        for c in found_codes:
+            codes[c] = str(name)
+    keep_alive = list(funcs)  # noqa: F841 - ids above stay valid while these objects live (module attributes)
+    lines = 0
+    called: set[str] = set()
+    own: dict[types.CodeType, bool] = {}
+
+    def learner_frame(frame) -> bool:
+        code = frame.f_code
+        mine = own.get(code)
+        if mine is None:
+            if code.co_filename == "<string>":
+                # Code made by exec/eval belongs to whoever ran it: a library's generated code (dataclasses,
+                # scipy's imports) is the library's, a learner's exec'd loop is the learner's.
+                caller = frame.f_back
+                return caller is not None and learner_frame(caller)
+            mine = own[code] = not code.co_filename.startswith(library)
+        return mine
+
+    def local(frame, event, arg):
+        nonlocal lines
+        if event == "line":
+            lines += 1
+            if line_limit is not None and lines > line_limit:
+                raise _TooManyLines
+        return local
+
+    def tracer(frame, event, arg):
+        if event != "call":
+            return None
+        code = frame.f_code
+        hit = codes.get(code)
+        if hit is None and modules:
+            hit = _in_module(frame.f_globals.get("__name__"), modules)
+        if hit is not None:
+            called.add(hit)
+        return local if learner_frame(frame) else None
+
+    def profiler(frame, event, arg):
+        if event != "c_call":
+            return
+        hit = funcs.get(id(arg))
+        if hit is None and modules:
+            owner = getattr(arg, "__module__", None)
+            if owner is None:
+                owner = getattr(type(getattr(arg, "__self__", None)), "__module__", None)
+            hit = _in_module(owner, modules)
+        if hit is not None:
+            called.add(hit)
+
+    raised = None
+    stopped = False
+    tampered = False
+    previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
+    sys.settrace(tracer)
+    sys.setprofile(profiler)
+    try:
+        func(*args, **kwargs)
+    except _TooManyLines:
+        stopped = True
+    except Exception as err:  # noqa: BLE001 - reported by class name: the test decides what it means
+        raised = type(err).__name__
+    finally:
+        # (Stopping the call from the tracer switches tracing off by itself: that is not the learner's doing.)
+        tampered = sys.getprofile() is not profiler or (not stopped and sys.gettrace() is not tracer)
+        sys.setprofile(previous_profile)
+        sys.settrace(previous_trace)
+    return {"lines": int(lines), "stopped": bool(stopped), "forbidden": sorted(called), "raised": raised,
+            "tampered": bool(tampered)}

@@ -1,0 +1,238 @@
+"""What runs beside learner code: registered probes, the measurement of what a call runs, inputs changed in place,
+and hidden random inputs that change from one grading run to the next.
+
+The unit tests measure functions in this process (what a learner's own notebook does). The slow tests grade
+lesson 05 through `grade` (sandboxed) and `check` (no sandbox): one engine, so both give the same verdicts.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from autograde.check import check_notebook
+from autograde.grade import grade_batch
+from autograde.sandbox import bubblewrap_works
+from cnnbook.checks import CheckFailed, check_own_work, hidden_rng, set_hidden_seed
+from cnnbook.measure import measure
+from conftest import LESSONS, answer_sources, solved, write
+
+LIBRARY_CONV = ["torch", "scipy", "numpy.convolve", "numpy.correlate"]
+
+LEARNER_CODE = '''
+import importlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def convolve(x, w):                      # the learner's own helper: its name is nobody's business
+    windows = sliding_window_view(x, w.shape[-2:], axis=(2, 3))
+    return np.einsum("nchwij,kcij->nkhw", windows, w)
+
+
+def vectorised(x, w):
+    return convolve(x, w)
+
+
+class _Engine:
+    def run(self, x, w):
+        return F.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+
+
+def torch_in_a_helper(x, w):
+    return _Engine().run(x, w)
+
+
+def torch_through_getattr(x, w):
+    return getattr(importlib.import_module("torch.nn.functional"), "con" + "v2d")(torch.from_numpy(x),
+                                                                                torch.from_numpy(w)).numpy()
+
+
+def pixel_loop(x, w):
+    out = np.zeros((x.shape[0], w.shape[0], x.shape[2] - w.shape[2] + 1, x.shape[3] - w.shape[3] + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = np.einsum("ncij,kcij->nk", x[:, :, i:i + w.shape[2], j:j + w.shape[3]], w)
+    return out
+
+
+def pads(x, w):
+    return vectorised(getattr(np, "pad")(x, ((0, 0), (0, 0), (1, 1), (1, 1))), w)
+
+
+def hides_its_loop(x, w):
+    import sys
+    sys.settrace(None)
+    return pixel_loop(x, w)
+'''
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    """The functions above, defined in a file outside every library folder, as a notebook's cell would be."""
+    path = tmp_path_factory.mktemp("learner") / "cell_42.py"
+    path.write_text(LEARNER_CODE)
+    module = types.ModuleType("learner_cell")
+    module.__file__ = str(path)
+    exec(compile(LEARNER_CODE, str(path), "exec"), module.__dict__)
+    return module
+
+
+X = np.random.default_rng(0).normal(size=(1, 2, 60, 60))
+W = np.random.default_rng(1).normal(size=(2, 2, 3, 3))
+
+
+def test_a_helper_named_convolve_is_the_learners_own_code(learner):
+    report = measure(learner.vectorised, (X, W), forbidden=LIBRARY_CONV, line_limit=300)
+    assert report == {"lines": 3, "stopped": False, "forbidden": [], "raised": None, "tampered": False}
+    check_own_work("vectorised", learner.vectorised, (X, W), forbidden=LIBRARY_CONV, max_lines=300)
+
+
+@pytest.mark.parametrize("name", ["torch_in_a_helper", "torch_through_getattr"])
+def test_a_library_call_is_found_by_what_runs_not_by_its_name(learner, name):
+    report = measure(getattr(learner, name), (X, W), forbidden=LIBRARY_CONV)
+    assert report["forbidden"] == ["torch"], report
+    with pytest.raises(CheckFailed, match="the call ran: torch"):
+        check_own_work(name, getattr(learner, name), (X, W), forbidden=LIBRARY_CONV)
+
+
+def test_one_library_function_and_the_notebooks_own_functions_by_identity(learner):
+    assert measure(learner.pads, (X, W), forbidden=["numpy.pad"])["forbidden"] == ["numpy.pad"]
+    assert measure(learner.vectorised, (X, W), forbidden=["numpy.pad"])["forbidden"] == []
+    # A bare name is what the notebook binds to it: another exercise, a helper of the lesson.
+    assert measure(learner.pads, (X, W), forbidden=["convolve"])["forbidden"] == ["convolve"]
+    assert measure(learner.pixel_loop, (X[:, :, :8, :8], W), forbidden=["convolve"])["forbidden"] == []
+
+
+def test_a_loop_over_pixels_is_counted_in_the_learners_frames_only(learner):
+    report = measure(learner.pixel_loop, (X, W), forbidden=LIBRARY_CONV, line_limit=300)
+    assert report["stopped"] and report["lines"] == 301 and not report["tampered"], report
+    with pytest.raises(CheckFailed, match="loops over pixels"):
+        check_own_work("pixel_loop", learner.pixel_loop, (X, W), max_lines=300, loop_message="loops over pixels")
+    # numpy's own Python code (np.pad, einsum's parsing) never counts
+    assert measure(learner.pads, (X, W), line_limit=300)["lines"] <= 5
+
+
+def test_switching_the_measurement_off_is_reported(learner):
+    report = measure(learner.hides_its_loop, (X, W), forbidden=LIBRARY_CONV, line_limit=300)
+    assert report["tampered"] is True
+    with pytest.raises(CheckFailed, match="switched off the measurement"):
+        check_own_work("hides_its_loop", learner.hides_its_loop, (X, W), max_lines=300)
+    assert sys.gettrace() is None and sys.getprofile() is None
+
+
+def test_hidden_random_inputs_follow_the_runs_seed_and_the_test():
+    try:
+        set_hidden_seed(1234, "conv2d")
+        first = hidden_rng().normal(size=5)
+        assert np.array_equal(first, hidden_rng().normal(size=5))           # reproducible within a run
+        assert not np.array_equal(first, hidden_rng("other").normal(size=5))
+        set_hidden_seed(1234, "pool")
+        assert not np.array_equal(first, hidden_rng().normal(size=5))       # per test, not by test order
+        set_hidden_seed(1235, "conv2d")
+        assert not np.array_equal(first, hidden_rng().normal(size=5))       # another run, other inputs
+        set_hidden_seed(1234, "conv2d")
+        assert np.array_equal(first, hidden_rng().normal(size=5))           # the recorded seed repeats a run
+    finally:
+        set_hidden_seed(None)
+
+
+# --- lesson 05 through grade and check ------------------------------------------------------------------------
+POOLING = next(lesson for lesson in LESSONS if lesson.slug.startswith("05"))
+SIGNATURE = "def conv2d_fast(x, w, b, stride=1, padding=0):\n"
+PIXEL_LOOP = SIGNATURE + '''    x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] or b.shape != (w.shape[0],) or stride < 1 \\
+            or padding < 0 or w.shape[2] > x.shape[2] + 2 * padding or w.shape[3] > x.shape[3] + 2 * padding:
+        raise ValueError("shapes do not fit")
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    kh, kw = w.shape[2:]
+    out = np.zeros((x.shape[0], w.shape[0], (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            window = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+'''
+TORCH_IN_A_HELPER = '''import torch
+
+
+class _Engine:
+    """A helper class: the name `torch` never appears in conv2d_fast itself."""
+    def run(self, x, w, b, stride, padding):
+        return torch.nn.functional.conv2d(torch.from_numpy(np.asarray(x, dtype=float)),
+                                          torch.from_numpy(np.asarray(w, dtype=float)),
+                                          torch.from_numpy(np.asarray(b, dtype=float)),
+                                          stride=stride, padding=padding).numpy()
+
+
+''' + SIGNATURE + '''    x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] or b.shape != (w.shape[0],) or stride < 1 \\
+            or padding < 0 or w.shape[2] > x.shape[2] + 2 * padding or w.shape[3] > x.shape[3] + 2 * padding:
+        raise ValueError("shapes do not fit")
+    return _Engine().run(x, w, b, stride, padding)
+'''
+
+
+def _named_convolve(solution: str) -> str:
+    """The solution with its body moved into a helper of the learner's own, called `convolve`."""
+    body = solution.replace("def conv2d_fast(", "def convolve(", 1)
+    return body + "\n\n" + SIGNATURE + "    return convolve(x, w, b, stride, padding)\n"
+
+
+MUTATES_DOUT = "\n".join(line for line in answer_sources(POOLING)["maxpool_backward"].splitlines()) \
+    .replace("    return dx", "    dout *= 0          # \"frees\" the gradient: changes the caller's array\n    return dx")
+
+
+@pytest.fixture(scope="module")
+def lesson05(tmp_path_factory):
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    solutions = answer_sources(POOLING)
+    cases = {
+        "pixel_loop": solved(POOLING, {"conv2d_fast": PIXEL_LOOP}),
+        "torch_in_a_helper": solved(POOLING, {"conv2d_fast": TORCH_IN_A_HELPER}),
+        "named_convolve_and_mutates": solved(POOLING, {"conv2d_fast": _named_convolve(solutions["conv2d_fast"]),
+                                                       "maxpool_backward": MUTATES_DOUT}),
+    }
+    subs, out = tmp_path_factory.mktemp("probe-subs"), tmp_path_factory.mktemp("probe-out")
+    for name, nb in cases.items():
+        write(nb, subs / name / POOLING.slug / f"{POOLING.slug}.ipynb")
+    grade_batch(subs, out, solutions=POOLING.solutions, workers=2, progress=lambda line: None)
+    graded = {}
+    for name in cases:
+        result = json.loads((out / "results" / name / f"{POOLING.slug}.json").read_text())
+        checked = check_notebook(POOLING, subs / name / POOLING.slug / f"{POOLING.slug}.ipynb")
+        graded[name] = ({t["grade_id"]: t["status"] == "pass" for t in result["tests"]},
+                        {r.grade_id: r.passed for r in checked.results}, result)
+    return graded
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, verdicts", [
+    ("pixel_loop", {"test_conv2d_fast": False, "test_pool2d_forward": True, "test_maxpool_backward": True}),
+    ("torch_in_a_helper", {"test_conv2d_fast": False, "test_pool2d_forward": True, "test_maxpool_backward": True}),
+    ("named_convolve_and_mutates", {"test_conv2d_fast": True, "test_pool2d_forward": True,
+                                    "test_maxpool_backward": False}),
+])
+def test_lesson05_grade_and_check_agree_on_what_the_code_runs(lesson05, name, verdicts):
+    by_grade, by_check, result = lesson05[name]
+    assert by_grade == verdicts, result["tests"]
+    assert by_check == verdicts
+    assert type(result["hidden_seed"]) is int                     # recorded: the instructor can repeat the run
+
+
+@pytest.mark.slow
+def test_lesson05_says_why_in_the_learners_words(lesson05):
+    messages = {t["grade_id"]: t["message"] for t in lesson05["pixel_loop"][2]["tests"]}
+    assert "loops over output rows or pixels" in messages["test_conv2d_fast"]
+    messages = {t["grade_id"]: t["message"] for t in lesson05["torch_in_a_helper"][2]["tests"]}
+    assert "the call ran: torch" in messages["test_conv2d_fast"]
+    messages = {t["grade_id"]: t["message"] for t in lesson05["named_convolve_and_mutates"][2]["tests"]}
+    # The learner's zeroing reached the test's own dout, as in Jupyter: the first check that reads dout again fails.
+    assert "dout" in messages["test_maxpool_backward"] and "expected [[0.0, 0.0" in messages["test_maxpool_backward"]
