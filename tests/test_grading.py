@@ -260,3 +260,52 @@ def test_a_failed_regrade_leaves_no_stale_score(tmp_path):
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         assert [s.student_id for s in gb.assignment_submissions(lesson.slug)] == [], \
             "the old full score is still in the gradebook after the failed re-grade"
+
+
+# --- every known bug of a lesson costs exactly its own exercise -----------------------------------------
+
+def known_bugs(lesson) -> list[dict]:
+    """The lesson's fixture bugs: BUGS when the fixture lists them (at least one per test cell), else [BUG]."""
+    fx = lesson_fixture(lesson.slug)
+    return list(getattr(fx, "BUGS", [fx.BUG]))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_the_known_bugs_cover_every_test_cell(lesson):
+    fx = lesson_fixture(lesson.slug)
+    if not hasattr(fx, "BUGS"):
+        pytest.skip(f"tests/fixtures/{lesson.slug}.py has one BUG, not yet a list BUGS with one per test cell")
+    covered = {gid for bug in fx.BUGS for gid in bug["loses"]}
+    assert covered == set(points_of_tests(lesson)), \
+        f"{lesson.slug}: test cells without a known bug: {sorted(set(points_of_tests(lesson)) - covered)}"
+    assert fx.BUG is fx.BUGS[0]
+
+
+@pytest.fixture(scope="module")
+def more_bugs(tmp_path_factory):
+    """Every bug after the first (the round trip grades BUG) as its own student: bug1, bug2, ..."""
+    subs = tmp_path_factory.mktemp("more-bugs")
+    out = tmp_path_factory.mktemp("more-bugs-graded")
+    graded = []
+    for lesson in LESSONS:
+        for i, bug in enumerate(known_bugs(lesson)[1:], start=1):
+            write(solved(lesson, {bug["cell"]: bug["source"]}), subs / f"bug{i}" / lesson.slug / f"{lesson.slug}.ipynb")
+            graded.append((lesson, f"bug{i}", bug))
+    if not graded:
+        pytest.skip("no fixture lists more than one bug")
+    proc = run_cli("grade", str(subs), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, read_grades(out), graded
+
+
+def test_each_known_bug_costs_exactly_its_exercise(more_bugs):
+    out, grades, graded = more_bugs
+    wrong = []
+    for lesson, student, bug in graded:
+        assert grades[(student, lesson.slug)]["status"] == "graded", grades[(student, lesson.slug)]
+        scores = cell_scores(out, lesson, student)
+        points = points_of_tests(lesson)
+        lost = {gid for gid, score in scores.items() if score < points[gid]}
+        if lost != set(bug["loses"]) or any(scores[gid] != 0 for gid in lost):
+            wrong.append(f"{lesson.slug} {bug['cell']}: cost {sorted(lost)}, expected {bug['loses']}")
+    assert not wrong, "\n".join(wrong)
