@@ -38,6 +38,10 @@ def _hidden_source(source: str) -> tuple[str, int]:
     return rest.partition("### END HIDDEN TESTS")[0], before.count("\n") + 1
 
 
+def _visible_source(source: str) -> str:
+    return source.partition("### BEGIN HIDDEN TESTS")[0]
+
+
 def _called_name(call: ast.Call) -> str | None:
     func = call.func
     if isinstance(func, ast.Name):
@@ -62,15 +66,15 @@ def _is_case_block(node: ast.AST) -> bool:
     return False
 
 
-def uncovered_failures(hidden: str, learner_names: set[str]) -> list[tuple[int, str]]:
+def uncovered_failures(hidden: str, learner_names: set[str], visible: str = "") -> list[tuple[int, str]]:
     """(line, what) of every statement in ``hidden`` that can fail and is in no ``hidden_case`` block.
 
-    Can fail: a call of a check_* helper, of a learner's function, of a function of the hidden part that
-    (directly or through another one) does one of these, and a ``raise``.
+    Can fail: a call of a check_* helper, of a learner's function, of a function of the test cell (its
+    visible part included) that (directly or through another one) does one of these, and a ``raise``.
     """
     tree = ast.parse(hidden)
-    functions = {node.name: node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef,
-                                                                                 ast.AsyncFunctionDef))}
+    functions = {node.name: node for part in (ast.parse(visible), tree) for node in ast.walk(part)
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     failing = set(CHECKS) | set(learner_names)
 
     def fails(node: ast.AST) -> bool:
@@ -122,7 +126,7 @@ def test_every_hidden_failure_names_its_case(lesson):
     problems = []
     for gid, source in _test_cells(nb):
         hidden, first_line = _hidden_source(source)
-        for line, what in uncovered_failures(hidden, names):
+        for line, what in uncovered_failures(hidden, names, _visible_source(source)):
             problems.append(f"{gid}, line {first_line + line - 1}: {what}")
     assert not problems, (
         f"{lesson.slug}: hidden checks outside a `with hidden_case(\"<the kind of case>\"):` block; a learner "
@@ -155,6 +159,8 @@ def test_the_scanner_follows_local_helpers_and_raises():
               "with hidden_case('three'):\n    z = outer(3)\n"
               "raise CheckFailed('no', what='x')\n")
     assert [what for _, what in uncovered_failures(source, {"f"})] == ["outer(...)", "raise"]
+    visible = "def helper(x):\n    return f(x)\n"
+    assert [what for _, what in uncovered_failures("helper(2)\n", {"f"}, visible)] == ["helper(...)"]
 
 
 def test_the_scanner_finds_check_failed_without_what():
