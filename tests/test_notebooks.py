@@ -28,6 +28,12 @@ def test_solution_notebook_executes_cleanly(lesson):
     stderr = [(i, o.text[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{lesson.slug} writes to stderr (nbgrader would zero a test cell): {stderr}"
+    # A demonstration cell catches a learner's unfinished function and says so; with the solutions in place
+    # it must never have to (a test that rebinds a name the next cell uses shows up here).
+    not_ready = [(i, o.get("text", "")[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                 for o in c.outputs if o.output_type == "stream" and ("not ready yet" in o.get("text", "")
+                                                                      or "not written yet" in o.get("text", ""))]
+    assert not not_ready, f"{lesson.slug}: a cell says an exercise is not ready in the solved run: {not_ready}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())

@@ -1,0 +1,168 @@
+"""The course's test cells, read as source: every hidden failure says which case failed.
+
+A learner reads about a failed *hidden* check only the exercise, the case named by ``hidden_case(...)``,
+the typical slip and the hint (see ``autograde.judge._explain_hidden``). A hidden check outside a
+``with hidden_case("...")`` block fails as "<exercise>: a hidden check failed." and nothing more, so this
+test reads every test cell of every lesson (solutions/*) and fails when any statement of a hidden part
+that can fail on the learner's behalf is not inside such a block. It also asks every ``CheckFailed`` a
+test raises by hand to carry a ``what=``.
+"""
+from __future__ import annotations
+
+import ast
+
+import nbformat
+import pytest
+
+from autograde.lessons import grade_cells
+from conftest import LESSONS, lesson_ids
+
+CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_no_forbidden_calls"}
+
+
+def exercise_names(nb) -> set[str]:
+    """The names learner code defines: the grade_ids of the answer cells."""
+    return {gid for gid, cell in grade_cells(nb).items() if cell.metadata.nbgrader.get("solution")}
+
+
+def _test_cells(nb):
+    for gid, cell in grade_cells(nb).items():
+        meta = cell.metadata.nbgrader
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            yield gid, cell.source
+
+
+def _hidden_source(source: str) -> tuple[str, int]:
+    """The hidden part of a test cell (dedented as written) and the line number where it starts."""
+    before, _, rest = source.partition("### BEGIN HIDDEN TESTS")
+    return rest.partition("### END HIDDEN TESTS")[0], before.count("\n") + 1
+
+
+def _visible_source(source: str) -> str:
+    return source.partition("### BEGIN HIDDEN TESTS")[0]
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _is_case_block(node: ast.AST) -> bool:
+    """``with hidden_case(<a non-empty sentence>):``"""
+    if not isinstance(node, ast.With):
+        return False
+    for item in node.items:
+        call = item.context_expr
+        if isinstance(call, ast.Call) and _called_name(call) == "hidden_case" and call.args:
+            sentence = call.args[0]
+            if isinstance(sentence, ast.Constant) and isinstance(sentence.value, str) and sentence.value.strip():
+                return True
+            if isinstance(sentence, ast.JoinedStr):
+                return True
+    return False
+
+
+def uncovered_failures(hidden: str, learner_names: set[str], visible: str = "") -> list[tuple[int, str]]:
+    """(line, what) of every statement in ``hidden`` that can fail and is in no ``hidden_case`` block.
+
+    Can fail: a call of a check_* helper, of a learner's function, of a function of the test cell (its
+    visible part included) that (directly or through another one) does one of these, and a ``raise``.
+    """
+    tree = ast.parse(hidden)
+    functions = {node.name: node for part in (ast.parse(visible), tree) for node in ast.walk(part)
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    failing = set(CHECKS) | set(learner_names)
+
+    def fails(node: ast.AST) -> bool:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Raise):
+                return True
+            if isinstance(sub, ast.Call) and _called_name(sub) in failing:
+                return True
+        return False
+
+    changed = True
+    while changed:                      # local helpers that call checks or learner code fail too
+        changed = False
+        for name, node in functions.items():
+            if name not in failing and fails(node):
+                failing.add(name)
+                changed = True
+
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, covered: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            return                      # judged where it is called
+        covered = covered or _is_case_block(node)
+        if not covered:
+            if isinstance(node, ast.Raise):
+                found.append((node.lineno, "raise"))
+            elif isinstance(node, ast.Call) and _called_name(node) in failing:
+                found.append((node.lineno, f"{_called_name(node)}(...)"))
+        for child in ast.iter_child_nodes(node):
+            visit(child, covered)
+
+    visit(tree, False)
+    return found
+
+
+def check_failed_without_what(source: str) -> list[int]:
+    """Lines where a test cell builds a CheckFailed without naming the call it checked (``what=``)."""
+    tree = ast.parse(source.replace("### BEGIN HIDDEN TESTS", "").replace("### END HIDDEN TESTS", ""))
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and _called_name(node) == "CheckFailed"
+            and not any(k.arg == "what" for k in node.keywords)]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_every_hidden_failure_names_its_case(lesson):
+    nb = nbformat.read(lesson.source, as_version=4)
+    names = exercise_names(nb)
+    problems = []
+    for gid, source in _test_cells(nb):
+        hidden, first_line = _hidden_source(source)
+        for line, what in uncovered_failures(hidden, names, _visible_source(source)):
+            problems.append(f"{gid}, line {first_line + line - 1}: {what}")
+    assert not problems, (
+        f"{lesson.slug}: hidden checks outside a `with hidden_case(\"<the kind of case>\"):` block; a learner "
+        "would read only 'a hidden check failed.':\n  " + "\n  ".join(problems))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_every_hand_made_check_failed_has_a_what(lesson):
+    nb = nbformat.read(lesson.source, as_version=4)
+    problems = [f"{gid}, line {line}" for gid, source in _test_cells(nb) for line in check_failed_without_what(source)]
+    assert not problems, f"{lesson.slug}: CheckFailed(...) without what=: " + ", ".join(problems)
+
+
+# --- the scanner itself --------------------------------------------------------------------------------
+
+def test_the_scanner_finds_a_check_outside_a_case_and_accepts_one_inside():
+    bare = "check_value('f(2)', f(2), 4)\n"
+    assert [what for _, what in uncovered_failures(bare, {"f"})] == ["check_value(...)", "f(...)"]
+    inside = "with hidden_case('a larger input'):\n    check_value('f(2)', f(2), 4)\n"
+    assert uncovered_failures(inside, {"f"}) == []
+    empty = "with hidden_case(''):\n    check_value('f(2)', f(2), 4)\n"
+    assert len(uncovered_failures(empty, {"f"})) == 2
+
+
+def test_the_scanner_follows_local_helpers_and_raises():
+    source = ("def answer(x):\n    try:\n        return f(x)\n    except Exception:\n"
+              "        raise CheckFailed('f', what='f')\n"
+              "def outer(x):\n    return answer(x) + 1\n"
+              "y = outer(3)\n"
+              "with hidden_case('three'):\n    z = outer(3)\n"
+              "raise CheckFailed('no', what='x')\n")
+    assert [what for _, what in uncovered_failures(source, {"f"})] == ["outer(...)", "raise"]
+    visible = "def helper(x):\n    return f(x)\n"
+    assert [what for _, what in uncovered_failures("helper(2)\n", {"f"}, visible)] == ["helper(...)"]
+
+
+def test_the_scanner_finds_check_failed_without_what():
+    assert check_failed_without_what("raise CheckFailed('x: raised')\n") == [1]
+    assert check_failed_without_what("raise CheckFailed('x', what='x')\n") == []
