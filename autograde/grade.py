@@ -28,6 +28,8 @@ import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing import connection, get_context
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
@@ -457,7 +459,9 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
         if not isinstance(result, dict):
             continue
         slug = path.stem
-        max_score = (max_scores or {}).get(slug, result.get("lesson_max_score", result.get("max_score", 0)))
+        max_score = (max_scores or {}).get(slug)
+        if max_score is None:
+            max_score = float(result.get("lesson_max_score", result.get("max_score", 0)) or 0)
         rows.append(GradeRow(path.parent.name, slug, late_work.final_score(result), float(max_score),
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
                              result.get("detail", ""), float(result.get("score", 0)), dict(result.get("late") or {})))
@@ -556,8 +560,8 @@ def _died(job: _Job, exitcode: int | None) -> dict:
 
 @dataclass
 class _Worker:
-    process: object
-    conn: object
+    process: BaseProcess
+    conn: Connection
     job: _Job | None = None
 
 
@@ -597,11 +601,12 @@ class _LocalWorkers:
                         worker.conn.send(worker.job.task)
                     except OSError:
                         pass                # a worker that died idle: seen below as a death
-                busy = [w for w in self.workers if w.job]
+                busy = [w for w in self.workers if w.job is not None]
                 ready = connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for worker in busy:
                     if worker.conn not in ready and worker.process.sentinel not in ready:
                         continue
+                    assert worker.job is not None          # busy workers only
                     result = None
                     try:
                         if worker.conn.poll():

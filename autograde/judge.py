@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
 from .plain import NotPlain, TooLarge, decode, encode
@@ -201,7 +201,7 @@ def _as_local_exception(err: RemoteError) -> Exception:
         except Exception:  # noqa: BLE001 - exceptions with odd constructors
             pass
     # Raised by learner code, so its text is the learner's (see _explain); NoReply is the wall's own.
-    local.from_learner = err.kind != "NoReply"
+    local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
     return local
 
 
@@ -282,7 +282,7 @@ class Remote:
             raise TypeError("your object could not be turned into an array of numbers")
         return arr.astype(dtype) if dtype is not None else arr
 
-    @property
+    @property  # type: ignore[misc]
     def __class__(self):  # isinstance(remote, nn.Module) asks this
         info = object.__getattribute__(self, "_info")
         return object.__getattribute__(self, "_wire").local_class(info)
@@ -334,7 +334,8 @@ def split_hidden(source: str) -> tuple[str, str]:
 
 def _free_names(tree: ast.AST) -> set[str]:
     """Names the code reads but never binds: those come from the learner's notebook (or builtins)."""
-    loaded, bound = set(), set()
+    loaded: set[str] = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
@@ -349,7 +350,7 @@ def _free_names(tree: ast.AST) -> set[str]:
     return loaded - bound - set(dir(builtins))
 
 
-def _is_learner_side(node: ast.AST) -> bool:
+def _is_learner_side(node: ast.AST) -> TypeGuard[ast.FunctionDef]:
     if not isinstance(node, ast.FunctionDef):
         return False
     for deco in node.decorator_list:

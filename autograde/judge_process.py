@@ -166,9 +166,9 @@ class JudgeProcess:
                 code = self._ended()
                 # Under its memory limit the judge raises MemoryError (exit 3), or a library it called gives
                 # up with a signal (an abort or a crash where an allocation failed).
-                message = OUT_OF_MEMORY + "." if code == OUT_OF_MEMORY_EXIT or (code or 0) < 0 else \
+                ended = OUT_OF_MEMORY + "." if code == OUT_OF_MEMORY_EXIT or (code or 0) < 0 else \
                     f"the grader's judge process ended while checking your answer (exit code {code})."
-                return TestOutcome("fail", message, printed, hidden), False
+                return TestOutcome("fail", ended, printed, hidden), False
             if op == "visible-done":
                 printed, hidden = str(message.get("printed", "")), True
             elif op == "done":
@@ -265,7 +265,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
             _set_current(judge := None)
             if attempt:
                 return TestOutcome("grader-error", str(err))
-    if not reusable:
+    if not reusable and judge is not None:
         judge.kill()
         _set_current(None)
     return outcome

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client import KernelManager
+from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec
 
 from .plain import MAX_BYTES, NotPlain, TooLarge, loads
@@ -60,7 +61,7 @@ class LearnerKernel:
         self.limits: Limits = sandbox.limits
         self.env = env
         self.km: KernelManager | None = None
-        self.kc = None
+        self.kc: BlockingKernelClient | None = None
         self.starts = 0
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -123,10 +124,16 @@ class LearnerKernel:
         return self.km is not None and self.km.is_alive()
 
     # -- running code ---------------------------------------------------------------------------------
+    @property
+    def client(self) -> BlockingKernelClient:
+        if self.kc is None:
+            raise KernelDied("the kernel is not running")
+        return self.kc
+
     def execute(self, code: str, timeout: float, keep_outputs: bool = True, limit: int | None = None) -> CellRun:
         if not self.alive():
             return CellRun("died", error="the kernel is not running")
-        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
         run = CellRun("ok")
         size = 0
         limit = self.limits.output_bytes if limit is None else limit
@@ -136,7 +143,7 @@ class LearnerKernel:
             if remaining <= 0:
                 return self._timed_out(msg_id, run)
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(remaining, 0.5))
+                msg = self.client.get_iopub_msg(timeout=min(remaining, 0.5))
             except queue.Empty:
                 if not self.alive():
                     run.status = "died"
@@ -164,7 +171,7 @@ class LearnerKernel:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
-                reply = self.kc.get_shell_msg(timeout=0.5)
+                reply = self.client.get_shell_msg(timeout=0.5)
             except queue.Empty:
                 return
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
@@ -174,13 +181,14 @@ class LearnerKernel:
         """Interrupt; if the kernel does not come back to idle within a few seconds, replace it."""
         run.status = "timeout"
         try:
-            self.km.interrupt_kernel()
+            if self.km is not None:
+                self.km.interrupt_kernel()
         except Exception:  # noqa: BLE001
             pass
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
-                msg = self.kc.get_iopub_msg(timeout=0.5)
+                msg = self.client.get_iopub_msg(timeout=0.5)
             except queue.Empty:
                 if not self.alive():
                     break

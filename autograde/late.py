@@ -310,7 +310,7 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
             late = {"submitted": submitted.isoformat(sep=" ") + " UTC" if submitted else "",
                     "due": due.isoformat(sep=" ") + " UTC" if due else "",
                     "extension": (WAIVE if extension == WAIVE else
-                                  f"{extension.total_seconds() / 3600:g}h" if extension else ""),
+                                  f"{extension.total_seconds() / 3600:g}h" if isinstance(extension, timedelta) and extension else ""),
                     "seconds_late": seconds, "how": how, "lms_marker": marker, "penalty": penalty,
                     "policy": policy.describe()}
             flags = set(result.get("flags", []))

@@ -102,7 +102,8 @@ def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0) -> An
     if kind is list or kind is tuple or kind is set or kind is frozenset:
         if len(value) > MAX_ITEMS:
             raise TooLarge(f"a {kind.__name__} of {len(value):,} items (more than {MAX_ITEMS:,})")
-        tag = {list: "$list", tuple: "$tuple", set: "$set", frozenset: "$set"}[kind]
+        tags: dict[type, str] = {list: "$list", tuple: "$tuple", set: "$set", frozenset: "$set"}
+        tag = tags[kind]
         return {tag: [encode(item, ref, _depth + 1) for item in value]}
     if kind is dict:
         if len(value) > MAX_ITEMS:
@@ -326,7 +327,7 @@ class _Budget:
                 raise NotPlain(f"unknown device {str(body)[:40]!r}")
             return torch.device(body)
         if tag == "$meta":
-            dtype = _torch_dtypes().get(obj.get("dtype")) if type(obj.get("dtype")) is str else None
+            dtype = _torch_dtypes().get(str(obj.get("dtype"))) if type(obj.get("dtype")) is str else None
             if dtype is None or type(body) is not list or len(body) > 32 or \
                     any(type(n) is not int or n < 0 for n in body):
                 raise NotPlain("a malformed meta tensor")

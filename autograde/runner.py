@@ -58,7 +58,8 @@ def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
     flags = set()
     source_tests = {gid: cell for gid, cell in grade_cells(source).items() if is_test_cell(cell)}
     anchors = _answer_anchors(source)
-    waiting = {}   # anchor grade_id -> tests to run after it
+    waiting: dict[str | None, list[str]] = {}   # anchor grade_id -> tests to run after it
+    gid: str | None
     for gid, anchor in anchors.items():
         waiting.setdefault(anchor, []).append(gid)
     steps, placed = [], set()
@@ -220,7 +221,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                                and task.get("attempt", 1) == 1):
         # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at once,
         # as a broken sandbox would.
-        sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])
+        sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])  # type: ignore[method-assign]
     try:
         try:
             kernel.start()            # no learner code has run yet: a failure here is the grading machine's
