@@ -11,14 +11,18 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: The layout nbgrader_config.py declares, for a copy of the course without that file (a learner given only
+#: notebooks/, cnnbook/ and data/). tests/test_settings.py checks that the two agree.
+COURSE_LAYOUT = {"source_directory": "solutions", "release_directory": "notebooks", "submitted_directory": "submitted",
+                 "autograded_directory": "autograded", "feedback_directory": "feedback"}
+
+
 def course_layout(root: Path = ROOT) -> dict[str, str]:
     """nbgrader's ``CourseDirectory`` settings as ``nbgrader_config.py`` writes them: the one place for the layout.
 
-    The file is read with traitlets, as nbgrader reads it. An installed package without the repository has no
-    such file and no course folders either; it gets nbgrader's own folder names.
+    The file is read with traitlets, as nbgrader reads it.
     """
-    layout = {"source_directory": "source", "release_directory": "release", "submitted_directory": "submitted",
-              "autograded_directory": "autograded", "feedback_directory": "feedback"}
+    layout = dict(COURSE_LAYOUT)
     config_file = root / "nbgrader_config.py"
     if config_file.is_file():
         from traitlets.config.loader import PyFileConfigLoader

@@ -21,11 +21,9 @@ def test_the_layout_is_what_nbgrader_itself_reads_from_the_course_config(monkeyp
     assert SOLUTIONS == ROOT / coursedir.source_directory and NOTEBOOKS == ROOT / coursedir.release_directory
 
 
-def test_a_course_without_a_config_gets_nbgrader_defaults(tmp_path):
-    from nbgrader.coursedir import CourseDirectory
-
-    defaults = CourseDirectory()
-    assert course_layout(tmp_path) == {name: getattr(defaults, name) for name in LAYOUT}
+def test_a_copy_without_the_config_gets_the_same_layout(tmp_path):
+    """A learner given only notebooks/, cnnbook/ and data/ finds the lessons where the config puts them."""
+    assert course_layout(tmp_path) == LAYOUT
 
 
 @pytest.mark.parametrize("package", ["autograde", "cnnbook"])
