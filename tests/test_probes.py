@@ -222,8 +222,10 @@ def lesson05(tmp_path_factory):
 ])
 def test_lesson05_grade_and_check_agree_on_what_the_code_runs(lesson05, name, verdicts):
     by_grade, by_check, result = lesson05[name]
-    assert by_grade == verdicts, result["tests"]
-    assert by_check == verdicts
+    assert set(verdicts) <= set(by_grade), result["tests"]
+    expected = {gid: verdicts.get(gid, True) for gid in by_grade}     # every other exercise is the solution's
+    assert by_grade == expected, result["tests"]
+    assert by_check == expected
     assert type(result["hidden_seed"]) is int                     # recorded: the instructor can repeat the run
 
 

@@ -52,7 +52,7 @@ def _called_name(call: ast.Call) -> str | None:
 
 
 def _is_case_block(node: ast.AST) -> bool:
-    """``with hidden_case(<a non-empty sentence>):``"""
+    """``with hidden_case(<a non-empty sentence>):`` (a literal, an f-string, or a name from a table of cases)"""
     if not isinstance(node, ast.With):
         return False
     for item in node.items:
@@ -61,7 +61,7 @@ def _is_case_block(node: ast.AST) -> bool:
             sentence = call.args[0]
             if isinstance(sentence, ast.Constant) and isinstance(sentence.value, str) and sentence.value.strip():
                 return True
-            if isinstance(sentence, ast.JoinedStr):
+            if isinstance(sentence, (ast.JoinedStr, ast.Name)):   # a Name: the sentence of a table of cases
                 return True
     return False
 
