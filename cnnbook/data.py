@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DataError", "data_dir", "verify", "load_npz", "load_photo", "PHOTOS",
-           "load_digits", "load_fashion", "FASHION_CLASSES", "load_fashion_cnn", "load_detection"]
+           "load_digits", "load_fashion", "FASHION_CLASSES", "load_fashion_cnn", "load_detection",
+           "load_detector"]
 
 #: The photos in data/photos.npz (from scikit-image's bundled sample images; see data/README.md).
 PHOTOS = ("camera", "coins", "chelsea", "astronaut")
@@ -189,3 +190,22 @@ def load_detection() -> dict[str, np.ndarray]:
       ``labels_train`` (3000, 4) int8: the digit in each box, -1 where a slot holds no digit; ``labels_test``.
     """
     return {key: array.copy() for key, array in _image_set("digit_detection.npz").items()}
+
+
+def load_detector() -> dict:
+    """Lesson 10's tiny YOLO-style digit detector, trained by us (data/tiny_yolo.npz), checksum-verified.
+
+    Built by ``data/make_detector.py`` with ``benchmarks/detection.py``'s network, loss and training loop on
+    the 3,000 training canvases of ``load_detection()``. Returns a dict:
+      ``weights``: {state dict name: array} of ``TinyYOLO`` (float32 weights and BatchNorm statistics, int64
+                   ``...num_batches_tracked``); turn each into a tensor and hand them to ``model.load_state_dict``;
+      ``test_map``: its mAP@0.5 on the 500 test canvases (float);
+      ``epochs``, ``batch_size``, ``lr``: how it was trained (Adam, one-cycle schedule with peak ``lr``).
+    """
+    arrays = {key: array.copy() for key, array in _image_set("tiny_yolo.npz").items()}
+    info = {key: arrays.pop(key).item() for key in ("test_map", "epochs", "batch_size", "lr")}
+    for key in arrays:
+        if key.endswith("num_batches_tracked"):          # a scalar in torch; the .npz writer stores it as (1,)
+            arrays[key] = arrays[key].reshape(())
+    return {"weights": arrays, "test_map": float(info["test_map"]), "epochs": int(info["epochs"]),
+            "batch_size": int(info["batch_size"]), "lr": float(info["lr"])}
