@@ -360,6 +360,8 @@ def check_own_work(
     failed line count.
     """
     report = measure_call(func, args, kwargs, forbidden=forbidden, line_limit=max_lines)
+    if report["raised"] == "NotImplementedError":
+        func(*args, **(kwargs or {}))      # the stub raises again, from its own cell: "`name` is not answered yet"
     if report["tampered"]:
         _fail(what, ["your function switched off the measurement of what it runs (sys.settrace or "
                      "sys.setprofile): a check cannot tell what it did."], hint)
