@@ -31,7 +31,7 @@ from autograde.kernel import _size
 from cnnbook.checks import CheckFailed, check_array, hidden_case
 from conftest import GUARD, solved, write
 
-HIDDEN_ONLY = "_rng = np.random.default_rng(99)"       # a line only the hidden part of 99_guard's tests has
+HIDDEN_ONLY = "_rng = hidden_rng()"       # a line only the hidden parts of 99_guard's tests have
 CASE = "random values, some groups all negative"
 SCRIPT_SCHEMES = re.compile(r"^\s*(javascript|vbscript|livescript|data:text|data:image/svg)", re.IGNORECASE)
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "background", "poster", "srcset"}
