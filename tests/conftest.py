@@ -77,3 +77,19 @@ def points_of_tests(lesson) -> dict[str, float]:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
+
+
+# The guard lesson's group_max, answered with right values in the wrong way (attacks and the one-engine test).
+GUARD_MUTATES = '''def group_max(values, width):
+    """Right values, but the caller's array is overwritten."""
+    import numpy as np
+    arr = np.asarray(values, dtype=float)
+    result = arr.reshape(-1, width).max(axis=1).copy()
+    arr[:] = 0
+    return result
+'''
+GUARD_LOOPS = '''def group_max(values, width):
+    """Right values, one Python loop step per group."""
+    import numpy as np
+    return np.array([max(values[i:i + width]) for i in range(0, len(values), width)], dtype=float)
+'''

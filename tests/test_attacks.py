@@ -23,7 +23,7 @@ from nbgrader.api import Gradebook
 
 from autograde.lessons import ROOT
 from autograde.sandbox import bubblewrap_works, cgroup_version
-from conftest import GUARD, answer_sources, points_of_tests, solved, write
+from conftest import GUARD, GUARD_LOOPS, GUARD_MUTATES, answer_sources, points_of_tests, solved, write
 
 pytestmark = pytest.mark.slow
 
@@ -294,19 +294,8 @@ def _fake_serve(text):
 
 _shim.serve = _fake_serve
 '''
-MUTATES_INPUT = '''def group_max(values, width):
-    """Right values, but the caller's array is overwritten."""
-    import numpy as np
-    arr = np.asarray(values, dtype=float)
-    result = arr.reshape(-1, width).max(axis=1).copy()
-    arr[:] = 0
-    return result
-'''
-LOOPS = '''def group_max(values, width):
-    """Right values, one Python loop step per group."""
-    import numpy as np
-    return np.array([max(values[i:i + width]) for i in range(0, len(values), width)], dtype=float)
-'''
+MUTATES_INPUT = GUARD_MUTATES
+LOOPS = GUARD_LOOPS
 TORCH_IN_A_HELPER = '''import torch
 
 

@@ -16,7 +16,7 @@ import pytest
 from autograde.check import check_notebook, format_report
 from autograde.lessons import ROOT, Lesson
 from autograde.sandbox import bubblewrap_works
-from conftest import GUARD, LESSONS, answer_sources, lesson_fixture, solved, submission, write
+from conftest import GUARD, GUARD_LOOPS, GUARD_MUTATES, LESSONS, answer_sources, lesson_fixture, solved, submission, write
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +34,9 @@ POOL_WITH_IS = '''def pool(values, width, mode):
 '''
 
 # Right values, but the caller's array is overwritten: Jupyter, check and grade all see the change.
-MUTATES = '''def group_max(values, width):
-    arr = np.asarray(values, dtype=float)
-    result = arr.reshape(-1, width).max(axis=1).copy()
-    arr[:] = 0
-    return result
-'''
+MUTATES = GUARD_MUTATES
 # Right values, one Python loop step per group: measured in the learner's kernel under check and grade alike.
-LOOPS = '''def group_max(values, width):
-    return np.array([max(values[i:i + width]) for i in range(0, len(values), width)], dtype=float)
-'''
+LOOPS = GUARD_LOOPS
 
 
 def cases() -> dict[str, tuple]:
