@@ -40,7 +40,7 @@ from .lessons import Lesson
 
 LANGS = ("ko",)
 # Lessons whose translation is declared complete: every entry must be translated and current (the sync tests).
-COMPLETE = {"ko": {"01_history", "02_convolution", "03_padding_stride", "04_parameters", "05_pooling", "06_lenet", "07_architectures", "08_transfer", "09_losses_optimisers"}}
+COMPLETE = {"ko": {"01_history", "02_convolution", "03_padding_stride", "04_parameters", "05_pooling", "06_lenet", "07_architectures", "08_transfer", "09_losses_optimisers", "10_detection"}}
 LANG_NAMES = {"ko": "Korean"}
 
 VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
