@@ -36,7 +36,9 @@ def device():
 
 if "IPython" in sys.modules:  # in a notebook: failed checks show as short boxes (cnnbook.feedback) and
     from .feedback import install as _install_notebook_feedback  # figures are sharp on HiDPI screens
+    from .plotting import korean_fallback as _korean_fallback  # and Hangul in figures is drawn (Korean edition)
     from .plotting import sharp_figures as _sharp_figures
 
     _install_notebook_feedback()
     _sharp_figures()
+    _korean_fallback()

@@ -5,6 +5,8 @@
 - ``sharp_figures()``: inline figures as retina PNGs (drawn at twice the figure's dpi, shown at its size),
   so labels are sharp on HiDPI screens. ``import cnnbook`` calls it in a notebook; it stays on when a lesson
   sets ``figure.dpi`` or the inline backend loads later. Not while grading: nobody looks, outputs stay small.
+- ``korean_fallback()``: Hangul in titles, labels and legends (the Korean edition) drawn with an installed Korean
+  font, glyph by glyph, after the default font (Latin text looks as before); ``import cnnbook`` calls it.
 - ``contrast_ratio``, ``text_contrasts``, ``contrast_problems``, ``html_contrast_problems``: the WCAG
   contrast of every text in a figure against what is drawn under it (or of the colours in an HTML
   snippet against the page), used by the tests on every explorer and lesson figure.
@@ -19,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-__all__ = ["show_matrix", "show_images", "sharp_figures", "contrast_ratio", "text_contrasts",
+__all__ = ["show_matrix", "show_images", "sharp_figures", "korean_fallback", "KOREAN_FONTS", "contrast_ratio", "text_contrasts",
            "contrast_problems", "html_contrast_problems", "readable_text_colour", "MIN_CONTRAST"]
 
 #: WCAG 2 level AA: normal text needs 4.5:1 against its background, large text (>= 18 pt, or >= 14 pt bold) 3:1.
@@ -49,6 +51,25 @@ def sharp_figures(shell: Any = None) -> bool:
     InlineBackend.instance(parent=shell).figure_formats = {"retina"}
     set_matplotlib_formats("retina")      # and for a backend that is already loaded
     return True
+
+
+# Korean fonts, in order of preference: Linux (fonts-noto-cjk), Google Fonts, Windows, macOS, Naver's Nanum.
+KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "Apple SD Gothic Neo", "AppleGothic",
+                "NanumGothic")
+
+
+def korean_fallback() -> str | None:
+    """Add the first installed Korean font after matplotlib's font families (matplotlib falls back glyph by
+    glyph along ``font.family``); return its name, or None when no Korean font is installed."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = next((name for name in KOREAN_FONTS if name in installed), None)
+    families = list(matplotlib.rcParams["font.family"])
+    if found is not None and found not in families:
+        matplotlib.rcParams["font.family"] = families + [found]
+    return found
 
 
 def show_matrix(matrix, title: str = "", ax=None, cmap: str = "coolwarm", fmt: str = "{:g}",

@@ -217,3 +217,31 @@ def test_coverage_command_prints_a_table(capsys):
     out = capsys.readouterr().out
     assert "01_history" in out and "02_convolution" in out and "declared complete" in out
     assert "package messages" in out
+
+
+def test_korean_figure_text_is_drawn_with_a_korean_font(recwarn):
+    """Every translated string of a code cell (titles, labels, legends, printed lines) draws without a missing
+    glyph once ``import cnnbook`` has added the installed Korean font (CI installs fonts-noto-cjk)."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from cnnbook.plotting import korean_fallback
+
+    before = matplotlib.rcParams["font.family"]
+    try:
+        assert korean_fallback() is not None, "no Korean font installed: apt-get install fonts-noto-cjk"
+        texts = [str(m.string) for lesson, lang in TRANSLATED if lang == "ko"
+                 for m in read_catalog(catalog_path(lesson, lang), lang)
+                 if m.id and m.string and "string in a code cell" in m.auto_comments]
+        assert len(texts) > 100
+        fig, ax = plt.subplots()
+        for i in range(0, len(texts), 40):
+            ax.set_title("\n".join(texts[i:i + 40]).replace("$", ""))
+            fig.canvas.draw()
+        plt.close(fig)
+        missing = [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
+        assert not missing, missing[:5]
+    finally:
+        matplotlib.rcParams["font.family"] = before
