@@ -7,7 +7,7 @@ Recognised:
 - nbgrader: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (a ``timestamp.txt`` beside it is the submission time);
 - flat or .zip: ``<student>_<NN_slug>.ipynb``, also with copies (``-Copy1``, `` (1)``, ``-1``), any letter case,
   and student ids that end in digits (``student_03_01_history.ipynb``);
-- Canvas "Download submissions": ``<name>[_late]_<user id>_<submission id>_<original file name>``;
+- Canvas "Download submissions": ``<name>[_LATE]_<user id>_<attachment id>_<original file name>``;
 - Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
 A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas/Moodle ids to the course's student ids.
 Names are kept as given (Korean included), only made safe as folder names when they are not.
@@ -17,16 +17,18 @@ Submission times, and where each came from (``Submission.time_source``, intake.c
 - A .zip's entry times: only with ``--zip-times ZONE``. What the LMS exports hold (read in their source code):
   * Canvas "Download submissions" (``lib/content_zipper.rb``, instructure/canvas-lms) names each file
     ``<name>[_LATE]_<user id>_<attachment id>_<file name>`` and adds it with rubyzip's ``get_output_stream`` and
-    no time, so every entry's time is when the zip was made; canvas-lms issue #2219 reports the same (entry times
-    are the zip's creation time). Canvas's only lateness fact in the export is ``LATE`` in the name; its
-    submission time (``submitted_at``) is in its API, not in the zip.
-  * Moodle "Download all submissions": since 4.1 ``mod/assign/classes/downloader.php`` streams the zip through
+    no time, so every entry's time is when the zip was made; canvas-lms issue #2219
+    (https://github.com/instructure/canvas-lms/issues/2219) reports the same of Canvas's zips. Canvas's only
+    lateness fact in the export is ``LATE`` in the name; its submission time (``submitted_at``) is in its API,
+    not in the zip.
+  * Moodle "Download all submissions": its current ``mod/assign/classes/downloader.php`` (2022) streams the zip through
     ``core_files\\archive_writer`` (``zip_writer::add_file_from_stored_file`` with no time option, documented as
     "defaults to current time"): entry times are the download time. Before that (``zip_packer`` ->
     ``zip_archive::add_file_from_pathname``, PHP ``ZipArchive::addFile``) they were the modification time of the
     content file in Moodle's content-addressed file store: when those bytes were first stored (shared by identical
-    files), not when "Submit" was pressed. Moodle's submission time is in its grading worksheet CSV
-    ("Last modified (submission)"), not in the zip.
+    files), not when "Submit" was pressed. Moodle's submission time is the grading table's "Last modified
+    (submission)" column (``timesubmitted`` in ``mod/assign/gradingtable.php``, also in its downloads), not in
+    the zip.
   So neither export carries a trustworthy submission time, and by default none is taken from a zip (intake.csv
   says so). ``--zip-times ZONE`` is for zips whose entry times are hand-in times (zipped by hand from the
   files as handed in, or another system that keeps them). A zip entry's DOS time has no zone: it is the local
@@ -371,7 +373,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if len(stamped) > 1 and max(stamped) - min(stamped) < ZIP_SPREAD:
             warnings.append(f"--zip-times: the {len(stamped)} notebooks' zip entry times all lie within "
                             f"{int(ZIP_SPREAD.total_seconds() // 60)} minutes ({min(stamped):%Y-%m-%d %H:%M} UTC): "
-                            "they look like the time the zip was made (Canvas and Moodle 4.1+ write that), not "
+                            "they look like the time the zip was made (current Canvas and Moodle write that), not "
                             "submission times. Check before trusting the late penalties (give --zip-times off).")
     for _, _, path, facts in candidates:
         if facts.get("submitted_at") is not None:

@@ -159,7 +159,7 @@ def test_an_entry_with_a_utc_timestamp_field_needs_no_zone_and_a_just_made_zip_i
     assert subs["ben"].time_source == "zip entry time, read as Europe/Berlin"
     assert subs["ben"].submitted_at == datetime(2025, 3, 7, 23, 3, tzinfo=timezone.utc)
     assert not intake.warnings
-    # A zip whose entries were all written within a minute or two (as Canvas and Moodle 4.1+ write them, at
+    # A zip whose entries were all written within a minute or two (as current Canvas and Moodle write them, at
     # download time): the times are used as asked, with a warning.
     made = make_zip(tmp_path / "download.zip", {"ann_99_guard.ipynb": ((2025, 3, 9, 10, 0, 0), NOTEBOOK),
                                                  "ben_99_guard.ipynb": ((2025, 3, 9, 10, 0, 2), NOTEBOOK)})
