@@ -109,7 +109,7 @@ def cmd_grade(args) -> int:
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
                            students=args.student, force=args.force, due=_due(args.due),
                            late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
-                           progress=lambda line: print(line, flush=True))
+                           zip_times=args.zip_times, progress=lambda line: print(line, flush=True))
     except GradingStopped as stop:
         print(stop, file=sys.stderr, flush=True)
         return stop.exit_code
@@ -232,6 +232,11 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--extension", action="append", nargs=3, metavar=("STUDENT", "LESSON", "DURATION"),
                    help="give STUDENT more time for LESSON: 48h, 2d, 90m, or waive (no lateness at all); "
                         "kept in OUT/extensions.csv for every later run")
+    p.add_argument("--zip-times", metavar="ZONE",
+                   help="take each notebook's entry time in a .zip as its submission time, read in ZONE (e.g. "
+                        "Asia/Seoul: the zone of the machine that wrote the zip; a zip entry's time has none), or "
+                        "'off'; kept in OUT. Default: not used, since Canvas and Moodle exports hold the download "
+                        "time there (see README); nbgrader's timestamp.txt is always used")
     p.add_argument("--seed", type=int, metavar="N", help="the seed of the hidden tests' random inputs (default: a "
                                                         "new one per run; each result records the one it used, so "
                                                         "`--seed N --student NAME --force` repeats a grading)")

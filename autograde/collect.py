@@ -7,10 +7,34 @@ Recognised:
 - nbgrader: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (a ``timestamp.txt`` beside it is the submission time);
 - flat or .zip: ``<student>_<NN_slug>.ipynb``, also with copies (``-Copy1``, `` (1)``, ``-1``), any letter case,
   and student ids that end in digits (``student_03_01_history.ipynb``);
-- Canvas "Download submissions": ``<name>[_late]_<user id>_<submission id>_<original file name>``;
+- Canvas "Download submissions": ``<name>[_LATE]_<user id>_<attachment id>_<original file name>``;
 - Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
 A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas/Moodle ids to the course's student ids.
 Names are kept as given (Korean included), only made safe as folder names when they are not.
+
+Submission times, and where each came from (``Submission.time_source``, intake.csv's last columns):
+- nbgrader's ``timestamp.txt`` (UTC unless it names a zone): always used.
+- A .zip's entry times: only with ``--zip-times ZONE``. What the LMS exports hold (read in their source code):
+  * Canvas "Download submissions" (``lib/content_zipper.rb``, instructure/canvas-lms) names each file
+    ``<name>[_LATE]_<user id>_<attachment id>_<file name>`` and adds it with rubyzip's ``get_output_stream`` and
+    no time, so every entry's time is when the zip was made; canvas-lms issue #2219
+    (https://github.com/instructure/canvas-lms/issues/2219) reports the same of Canvas's zips. Canvas's only
+    lateness fact in the export is ``LATE`` in the name; its submission time (``submitted_at``) is in its API,
+    not in the zip.
+  * Moodle "Download all submissions": its current ``mod/assign/classes/downloader.php`` (2022) streams the zip through
+    ``core_files\\archive_writer`` (``zip_writer::add_file_from_stored_file`` with no time option, documented as
+    "defaults to current time"): entry times are the download time. Before that (``zip_packer`` ->
+    ``zip_archive::add_file_from_pathname``, PHP ``ZipArchive::addFile``) they were the modification time of the
+    content file in Moodle's content-addressed file store: when those bytes were first stored (shared by identical
+    files), not when "Submit" was pressed. Moodle's submission time is the grading table's "Last modified
+    (submission)" column (``timesubmitted`` in ``mod/assign/gradingtable.php``, also in its downloads), not in
+    the zip.
+  So neither export carries a trustworthy submission time, and by default none is taken from a zip (intake.csv
+  says so). ``--zip-times ZONE`` is for zips whose entry times are hand-in times (zipped by hand from the
+  files as handed in, or another system that keeps them). A zip entry's DOS time has no zone: it is the local
+  time of the machine that wrote the zip, so the zone must be given (no default is guessed); an entry that also
+  carries Info-ZIP's extended timestamp (extra field 0x5455, UTC seconds) is read from that instead.
+  If all entry times of a zip lie within a few minutes, they look like the time the zip was made: a warning.
 """
 from __future__ import annotations
 
@@ -22,7 +46,7 @@ import shutil
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .lessons import Lesson, UsageError
@@ -33,6 +57,12 @@ MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_?$", r
 # What may follow a lesson's name in a file name: copies made by Jupyter, browsers, LMSs.
 COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+ZIP_ZONE_FILE = "zip-times.txt"
+ZIP_SPREAD = timedelta(minutes=10)   # entry times closer than this look like the time the zip was made
+NO_TIME = {"canvas": "none: Canvas's export carries no submission time (its zip entry times are when the zip was "
+                     "made); only its LATE marker is used",
+           "moodle": "none: Moodle's export carries no submission time (its zip entry times are the download "
+                     "time, or when the file was stored)"}
 
 
 @dataclass
@@ -44,6 +74,7 @@ class Submission:
     note: str = ""
     submitted_at: datetime | None = None
     late: bool = False            # the LMS said so (Canvas's _late_)
+    time_source: str = ""         # where submitted_at came from: timestamp.txt, a zip entry time (and its zone)
     origin: str = ""              # the input file, as the instructor named it
     lms: dict = field(default_factory=dict)   # {"system": "canvas"|"moodle", "id": LMS user id, "name": as the LMS wrote it}
 
@@ -55,20 +86,24 @@ class IntakeLine:
     student: str = ""
     lesson: str = ""
     note: str = ""
+    submitted: str = ""           # the submission time (UTC) used for lateness, when one is known
+    time_source: str = ""         # where it came from, or why there is none
 
 
 @dataclass
 class Intake:
     submissions: list[Submission]
     lines: list[IntakeLine]
+    warnings: list[str] = field(default_factory=list)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["input", "outcome", "student", "lesson", "note"])
+            writer.writerow(["input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"])
             for line in self.lines:
-                writer.writerow([line.input, line.outcome, line.student, line.lesson, line.note])
+                writer.writerow([line.input, line.outcome, line.student, line.lesson, line.note, line.submitted,
+                                 line.time_source])
 
 
 def safe_id(name: str) -> str:
@@ -128,6 +163,51 @@ def _timestamp(folder: Path) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
+def parse_zone(name: str):
+    """A time zone by its IANA name (``Asia/Seoul``) or ``UTC``."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--zip-times {name!r}: not a time zone; give an IANA name such as Asia/Seoul, "
+                         "Europe/Berlin or UTC (the zone of the clock of the machine that wrote the zip)") from None
+
+
+def load_zip_zone(out: Path, given: str | None) -> str | None:
+    """``--zip-times ZONE`` (then kept in OUT, so a re-run reads the same zip the same way) or ``off``; else
+    what OUT kept; else None (zip entry times are not submission times)."""
+    path = out / ZIP_ZONE_FILE
+    if given is not None:
+        if given.strip().lower() == "off":
+            path.unlink(missing_ok=True)
+            return None
+        parse_zone(given)
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(given.strip() + "\n", encoding="utf-8")
+        return given.strip()
+    if path.is_file():
+        kept = path.read_text(encoding="utf-8").strip()
+        parse_zone(kept)
+        return kept or None
+    return None
+
+
+def _extended_utc(extra: bytes) -> datetime | None:
+    """The modification time of Info-ZIP's extended timestamp field (0x5455: UTC seconds), if the entry has one."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, size = int.from_bytes(extra[at:at + 2], "little"), int.from_bytes(extra[at + 2:at + 4], "little")
+        body = extra[at + 4:at + 4 + size]
+        if kind == 0x5455 and len(body) >= 5 and body[0] & 1:
+            try:
+                return datetime.fromtimestamp(int.from_bytes(body[1:5], "little", signed=True), timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                return None
+        at += 4 + size
+    return None
+
+
 def _zip_name(info: zipfile.ZipInfo) -> str:
     """A member's name as the person who zipped it wrote it (Windows zips of Korean names are cp949)."""
     if info.flag_bits & 0x800:
@@ -141,8 +221,12 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Lesson]) -> Path:
-    """Extract an LMS export member by member: a bad member (CRC, size, path) costs that member only."""
+def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Lesson],
+          entry_times: dict[Path, tuple[datetime, datetime | None]] | None = None) -> Path:
+    """Extract an LMS export member by member: a bad member (CRC, size, path) costs that member only.
+
+    ``entry_times`` (filled when given): extracted file -> (its entry's DOS time, zone-less as written; the UTC
+    time of its extended timestamp field, if any)."""
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
@@ -169,6 +253,8 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                     shutil.copyfileobj(src, dst)
                 moment = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
                 os.utime(target, (moment, moment))        # the copy's own time decides which copy is newest
+                if entry_times is not None:
+                    entry_times[target] = (datetime(*info.date_time), _extended_utc(info.extra))
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
                 target.unlink(missing_ok=True)
                 lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
@@ -182,12 +268,18 @@ def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
     return bool(MOODLE.match(folder.name)) or any((folder / lesson.slug).is_dir() for lesson in lessons)
 
 
-def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None) -> Intake:
-    """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file."""
+def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None,
+                     zip_zone: str | None = None) -> Intake:
+    """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file.
+
+    ``zip_zone``: read a .zip's entry times as submission times, in this zone (see the module's notes)."""
     roster = roster or {}
     lines: list[IntakeLine] = []
-    if source.is_file() and source.suffix.lower() == ".zip":
-        source = unzip(source, work / "unzipped", lines, lessons)
+    warnings: list[str] = []
+    entry_times: dict[Path, tuple[datetime, datetime | None]] = {}
+    zipped = source.is_file() and source.suffix.lower() == ".zip"
+    if zipped:
+        source = unzip(source, work / "unzipped", lines, lessons, entry_times)
     if not source.is_dir():
         raise UsageError(f"{source} is not a folder or a .zip. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
                          "<student>_<NN_slug>.ipynb files, or an LMS export (Canvas, Moodle).")
@@ -267,6 +359,32 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             else:
                 lines.append(IntakeLine(rel(inner), "skipped", note="a folder that is no lesson of this course"))
 
+    if zipped and zip_zone:
+        zone = parse_zone(zip_zone)
+        for _, _, path, facts in candidates:
+            if facts.get("submitted_at") is None and path in entry_times:     # timestamp.txt comes first
+                written, utc = entry_times[path]
+                if utc is not None:
+                    facts["submitted_at"], facts["time_source"] = utc, "zip entry time (UTC, its extended timestamp)"
+                else:
+                    facts["submitted_at"] = written.replace(tzinfo=zone).astimezone(timezone.utc)
+                    facts["time_source"] = f"zip entry time, read as {zip_zone}"
+        stamped = [facts["submitted_at"] for _, _, _, facts in candidates if facts.get("time_source", "").startswith("zip")]
+        if len(stamped) > 1 and max(stamped) - min(stamped) < ZIP_SPREAD:
+            warnings.append(f"--zip-times: the {len(stamped)} notebooks' zip entry times all lie within "
+                            f"{int(ZIP_SPREAD.total_seconds() // 60)} minutes ({min(stamped):%Y-%m-%d %H:%M} UTC): "
+                            "they look like the time the zip was made (current Canvas and Moodle write that), not "
+                            "submission times. Check before trusting the late penalties (give --zip-times off).")
+    for _, _, path, facts in candidates:
+        if facts.get("submitted_at") is not None:
+            facts.setdefault("time_source", "timestamp.txt")
+        elif (facts.get("lms") or {}).get("system") in NO_TIME:
+            facts["time_source"] = NO_TIME[facts["lms"]["system"]]
+        elif zipped:
+            facts["time_source"] = "none: zip entry times are not used (see --zip-times)"
+        else:
+            facts["time_source"] = "none"
+
     chosen: dict[tuple[str, str], tuple[Path, dict]] = {}
     for student, lesson, path, facts in candidates:
         key = (student, lesson.slug)
@@ -282,16 +400,21 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     subs = []
     for (student, slug), (path, facts) in sorted(chosen.items()):
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
+        when = facts.get("submitted_at")
         sub = Submission(student, lesson_of[slug], path, flags=sorted(flags),
-                         submitted_at=facts.get("submitted_at"), late=bool(facts.get("late")), origin=rel(path),
-                         lms=dict(facts.get("lms") or {}))
+                         submitted_at=when, late=bool(facts.get("late")), origin=rel(path),
+                         lms=dict(facts.get("lms") or {}),
+                         time_source=facts["time_source"] if when is not None else "")
         older = facts.get("superseded", [])
         if older:
             sub.flags = sorted({*sub.flags, "duplicate"})
             sub.note = f"the newest of {len(older) + 1} copies; also submitted: {', '.join(rel(p) for p in older)}"
         for other in older:
             lines.append(IntakeLine(rel(other), "superseded", student, slug, f"a newer copy was graded: {rel(path)}"))
-        lines.append(IntakeLine(rel(path), "graded", student, slug, sub.note))
+        lines.append(IntakeLine(rel(path), "graded", student, slug, sub.note,
+                                submitted=(when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+                                           if when is not None else ""),
+                                time_source=facts["time_source"]))
         subs.append(sub)
     for student, lesson in empty:
         if (student, lesson.slug) not in chosen:
@@ -310,7 +433,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 subs.append(Submission(student, lesson_of[slug], None, note="no notebook submitted"))
     subs.sort(key=lambda sub: (sub.student, sub.lesson.slug))
     lines.sort(key=lambda line: line.input)
-    return Intake(subs, lines)
+    return Intake(subs, lines, warnings)
 
 
 def _newer(a: tuple[Path, dict], b: tuple[Path, dict]) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
 from . import late as late_work
-from .collect import Submission, find_submissions, read_roster
+from .collect import Submission, find_submissions, load_zip_zone, read_roster
 from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
@@ -44,7 +44,7 @@ from .sandbox import sweep_stale_cgroups
 
 # score is after any late penalty; raw_score before it (the tests' points); times in UTC.
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags", "raw_score", "late_penalty",
-              "submitted", "due", "hours_late"]
+              "submitted", "due", "hours_late", "submitted_from"]
 # Bump when grading changes in a way that must not reuse earlier results.
 GRADER_VERSION = "3"
 
@@ -94,7 +94,8 @@ class GradeRow:
         hours = (f"{seconds / 3600:.1f}" if late.get("how") == "timestamp" else "late (LMS)") if seconds else ""
         return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
-                f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late.get("due", ""), hours]
+                f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late.get("due", ""), hours,
+                late.get("source", "")]
 
 
 # --- the gradebook -------------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
                 extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
-                progress=print) -> list[GradeRow]:
+                zip_times: str | None = None, progress=print) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
@@ -267,7 +268,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
-    ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
+    ``zip_times``: a time zone (``Asia/Seoul``) to read a .zip's entry times as submission times in, or ``off``;
+    kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
     new one for every run, so hidden inputs cannot be learned from one run for the next. Each result records it.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -279,10 +281,13 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     late_work.add_extensions(out, extensions or [], lambda name: _lesson_slug(name, known))
     policy = late_work.load_policy(out, late_penalty)
     extension_of = late_work.read_extensions(out)
+    zip_zone = load_zip_zone(out, zip_times)
     sweep_stale_cgroups()
     work = out / ".work"
-    intake = find_submissions(source, work, known, read_roster(roster))
+    intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone)
     intake.write(out / "intake.csv")
+    for warning in intake.warnings:
+        progress(f"warning: {warning}")
     subs = intake.submissions
     if students:
         unknown = sorted(set(students) - {s.student for s in subs})
@@ -402,10 +407,13 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             stopped = (err.how, err.exit_code)
 
     dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
-    times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late) for sub in intake.submissions}
+    times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
+             for sub in intake.submissions}
     stored = _stored_results(out, {lesson.slug for lesson in lessons})
     for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
         _atomic_write(path, json.dumps(result, indent=1))
+        # The student's page says what lateness cost (or, after a waiver, no longer says it).
+        _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
     rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
     shutil.rmtree(work, ignore_errors=True)
     if stopped:
@@ -741,8 +749,8 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
     if not flagged:
         lines.append("None: every submission was graded and nothing was flagged.")
     for row in flagged:
-        penalty = float((row.late or {}).get("penalty") or 0)
-        cost = f" (late: {row.raw_score:g} before a penalty of {penalty:g})" if penalty else ""
+        facts = late_work.describe_late({"status": row.status, "score": row.raw_score, "late": row.late})
+        cost = f" ({facts.summary()})" if facts else ""
         lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}{cost}")
         if row.detail:
             # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
@@ -785,6 +793,13 @@ def feedback_html(result: dict) -> str:
         if result.get("detail") else "")
     detail = f"<p class='detail'>{e(why)}</p>" if why else ""
     max_score = sum(t["max_points"] for t in result.get("tests", [])) or result.get("max_score", 0)
+    # Lateness, in the words the class report uses (autograde.late.LateFacts); nothing when on time.
+    facts = late_work.describe_late(result)
+    score = late_work.final_score(result) if result.get("status") == "graded" else float(result.get("score", 0))
+    late = ""
+    if facts is not None:
+        late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(
+            f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts.rows()) + "</table></section>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -795,11 +810,14 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 vertical-align: top; text-align: left; }} pre {{ white-space: pre-wrap; margin: 0; }}
 tr.pass td:nth-child(3) {{ color: #1a7f37; }} tr.fail td:nth-child(3), tr.died td:nth-child(3),
 tr.timeout td:nth-child(3) {{ color: #b42318; }}
+section.late {{ border-left: 4px solid #d4a72c; padding: .2rem 1rem; margin: 1rem 0; }}
+section.late th {{ width: 14rem; font-weight: normal; color: #555; }}
 </style></head><body>
 <h1>{e(result['lesson'])}</h1>
 <p>Student: <b>{e(result['student'])}</b>. Status: <b>{e(result['status'])}</b>.
-Score: <b>{result.get('score', 0):g} / {max_score:g}</b>.</p>
+Score: <b>{score:g} / {max_score:g}</b>{f" (late penalty {facts.penalty:g} taken off {facts.raw:g})" if facts and facts.penalty else ""}.</p>
 {detail}
+{late}
 <table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 <p>Hidden checks say what failed and give a hint, never their inputs or expected values.

@@ -5,8 +5,10 @@
   --duedate=...`` or formgrader), else the course gradebook's (``nbgrader_config.py``'s ``db_url``) when OUT has
   its own. Times are parsed as nbgrader does (``2025-03-07 23:59 Asia/Seoul``, ISO 8601 with an offset; no zone
   means UTC) and stored as naive UTC, as nbgrader stores them.
-- **Submission time**: nbgrader's ``timestamp.txt`` beside the notebook. An LMS that only marks a file late
-  (Canvas's ``_late_``) gives no time: such a submission counts as late by one penalty period.
+- **Submission time**: nbgrader's ``timestamp.txt`` beside the notebook, or (only with ``--zip-times ZONE``) a
+  .zip entry's time; each result records where its time came from (``late.source``). Canvas and Moodle exports
+  carry no submission time (see :mod:`autograde.collect`). An LMS that only marks a file late (Canvas's
+  ``_LATE_``) gives no time: such a submission counts as late by one penalty period.
 - **Extension** (per student and lesson): ``OUT/extensions.csv`` (``student,lesson,extension``; ``48h``, ``2d``,
   ``90m`` or ``waive``), which ``--extension STUDENT LESSON DURATION`` writes; recorded in the gradebook as
   nbgrader's ``SubmittedAssignment.extension``. It lives in OUT, so every later run keeps it.
@@ -14,6 +16,9 @@
   nbgrader's documented ``SubMarks`` example), kept in ``OUT/late-policy.json``; without it nbgrader's own
   configuration decides (``LateSubmissionPlugin.penalty_method`` or an ``AssignLatePenalties.plugin_class`` of
   yours, called as nbgrader calls it). As in nbgrader, a penalty is never below 0 nor above the score.
+
+What lateness did is worded once, by :func:`describe_late` (:class:`LateFacts`): the student's feedback page,
+the class report, grades-by-student.csv and flagged.md all show those facts in those words.
 
 The penalty goes into the gradebook (``SubmittedNotebook.late_submission_penalty``: ``nbgrader export`` then
 subtracts it) and into each result (``late``: times, hours late, penalty); the raw score stays the result's
@@ -281,11 +286,11 @@ def lateness(submitted: datetime | None, marker: bool, due: datetime | None,
 
 def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[str, datetime | None],
           extensions: dict[tuple[str, str], timedelta | str], policy: Policy,
-          times: dict[tuple[str, str], tuple[datetime | None, bool]]) -> list[tuple[Path, dict]]:
+          times: dict[tuple[str, str], tuple[datetime | None, bool, str]]) -> list[tuple[Path, dict]]:
     """Work out each graded result's lateness and penalty; write the gradebook; return the results changed.
 
-    ``times``: (student, lesson) -> (submission time, LMS late marker) from this run's intake; results of
-    students not in this batch keep the times they were graded with.
+    ``times``: (student, lesson) -> (submission time, LMS late marker, where the time came from) from this run's
+    intake; results of students not in this batch keep the times they were graded with.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -297,17 +302,18 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
                 continue
             old = result.get("late") or {}
             if (student, slug) in times:
-                submitted, marker = times[(student, slug)]
+                submitted, marker, source = times[(student, slug)]
                 submitted = naive_utc(submitted)
             else:
                 submitted = parse_when(old["submitted"]) if old.get("submitted") else None
-                marker = bool(old.get("lms_marker"))
+                marker, source = bool(old.get("lms_marker")), str(old.get("source") or "")
             due, extension = dates[slug], extensions.get((student, slug))
             seconds, how = lateness(submitted, marker, due, extension, policy)
             graded = result.get("status") == "graded"
             raw = float(result.get("score", 0))
             penalty = policy.penalty(student, raw, seconds) if graded else 0.0
             late = {"submitted": submitted.isoformat(sep=" ") + " UTC" if submitted else "",
+                    "source": source if submitted else "",
                     "due": due.isoformat(sep=" ") + " UTC" if due else "",
                     "extension": (WAIVE if extension == WAIVE else
                                   f"{extension.total_seconds() / 3600:g}h" if isinstance(extension, timedelta) and extension else ""),
@@ -340,6 +346,78 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
     return changed
 
 
-from .report import final_score  # noqa: E402 - one definition, used by grade.py through this module
 
-__all__ = ["Policy", "apply", "due_dates", "final_score", "lateness", "load_policy", "parse_policy"]
+def final_score(result: dict) -> float:
+    """The grade: the tests' points less any late penalty; 0 when not graded."""
+    if result.get("status") != "graded":
+        return 0.0
+    return max(0.0, float(result.get("score", 0)) - float((result.get("late") or {}).get("penalty") or 0))
+
+
+def _span(seconds: float) -> str:
+    """'1 day 2 h 30 min', '3 h', '12 min', 'under a minute'."""
+    minutes = int(math.ceil(seconds / 60))
+    if minutes < 1:
+        return "under a minute"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = ([f"{days} day{'s' if days > 1 else ''}"] if days else []) + ([f"{hours} h"] if hours else []) + \
+        ([f"{mins} min"] if mins else [])
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class LateFacts:
+    """What lateness did to one result, in the words every page and report uses (one wording, not several).
+
+    Times are as stored (UTC, labelled). ``lms_only``: the LMS marked the file late without a time."""
+    submitted: str
+    source: str
+    due: str
+    extension: str
+    late_by: str
+    hours_late: float
+    lms_only: bool
+    policy: str
+    raw: float
+    penalty: float
+    final: float
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) lines for the student's feedback page and the class report (plain text: escape it)."""
+        submitted = (f"{self.submitted}" + (f" (from {self.source})" if self.source else "")) if self.submitted \
+            else "no submission time is known: the LMS marked this submission late"
+        due = self.due or "no due date is set"
+        if self.extension == WAIVE:
+            due += " (lateness waived)"
+        elif self.extension:
+            due += f", with an extension of {self.extension}"
+        late_by = ("marked late by the LMS (counted as late by one penalty period)" if self.lms_only
+                   else self.late_by)
+        return [("Submitted", submitted), ("Due", due), ("Late by", late_by), ("Late policy", self.policy),
+                ("Score before the penalty", f"{self.raw:g}"), ("Late penalty", f"-{self.penalty:g}"),
+                ("Score after the penalty", f"{self.final:g}")]
+
+    def summary(self) -> str:
+        """One line for instructor notes: 'late by 1 day 2 h 30 min: 4 -> 2 (1 point(s) per started day late)'."""
+        how = "marked late by the LMS" if self.lms_only else f"late by {self.late_by}"
+        return f"{how}: {self.raw:g} -> {self.final:g} ({self.policy})"
+
+
+def describe_late(result: dict) -> LateFacts | None:
+    """The facts of a late result (submitted after its deadline, or marked late by the LMS); None when on time,
+    waived, or never checked (no due date and no LMS marker)."""
+    late = result.get("late") or {}
+    seconds = float(late.get("seconds_late") or 0)
+    if seconds <= 0:
+        return None
+    lms_only = late.get("how") == "lms-marker"
+    return LateFacts(submitted=str(late.get("submitted") or ""), source=str(late.get("source") or ""),
+                     due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
+                     late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,
+                     policy=str(late.get("policy") or "no penalty"), raw=float(result.get("score", 0)),
+                     penalty=float(late.get("penalty") or 0), final=final_score(result))
+
+
+__all__ = ["LateFacts", "Policy", "apply", "describe_late", "due_dates", "final_score", "lateness", "load_policy",
+           "parse_policy"]

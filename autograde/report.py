@@ -20,6 +20,8 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from .late import describe_late, final_score
+
 SLIP = "this looks like a typical slip:"
 
 
@@ -54,22 +56,13 @@ def failure_reason(message: str) -> str:
     return text or "(no message)"
 
 
-def final_score(result: dict) -> float:
-    """The grade: the tests' points less any late penalty (see autograde.late); 0 when not graded."""
-    if result.get("status") != "graded":
-        return 0.0
-    return max(0.0, float(result.get("score", 0)) - float((result.get("late") or {}).get("penalty") or 0))
-
-
 def late_note(result: dict) -> str:
-    """'01_history: 3 -> 2 (26.0 h late)' for a penalised result, else ''."""
-    late = result.get("late") or {}
-    penalty = float(late.get("penalty") or 0)
-    if not penalty:
+    """'01_history: late by 1 day 2 h 30 min: 4 -> 2 (1 point(s) per started day late)' for a penalised
+    result, else '' (the wording is autograde.late's, shared with the student's page and the class report)."""
+    facts = describe_late(result)
+    if facts is None or not facts.penalty:
         return ""
-    how = (f"{float(late.get('seconds_late') or 0) / 3600:.1f} h late" if late.get("how") == "timestamp"
-           else "marked late by the LMS")
-    return f"{result['lesson']}: {float(result.get('score', 0)):g} -> {final_score(result):g} ({how})"
+    return f"{result['lesson']}: {facts.summary()}"
 
 
 def write_wide_csv(results: list[dict], path: Path) -> Path:
@@ -155,17 +148,16 @@ def lesson_page(lesson: str, results: list[dict]) -> str:
     teach = "".join(f"<li><b>{n}</b> submission{'s' if n > 1 else ''}, <code>{e(gid)}</code>: {e(reason)}</li>"
                     for (gid, reason), n in overall.most_common(6))
     flagged = [r for r in results if r.get("flags") or r.get("status") != "graded"]
-    late = [r for r in results if (r.get("late") or {}).get("seconds_late") or (r.get("late") or {}).get("penalty")]
-    late_rows = "".join(
-        f"<tr><td>{e(r['student'])}</td><td>{e((r['late']).get('submitted') or '(marked late by the LMS)')}</td>"
-        f"<td>{e(r['late'].get('due', ''))}{' + ' + e(r['late']['extension']) if r['late'].get('extension') else ''}"
-        f"</td><td>{float(r['late'].get('seconds_late') or 0) / 3600:.1f}</td>"
-        f"<td>{float(r.get('score', 0)):g}</td><td>{final_score(r):g}</td></tr>" for r in late)
+    # The same facts, in the same words, as on each student's feedback page (autograde.late.LateFacts.rows).
+    late = [(r, facts) for r in results if (facts := describe_late(r)) is not None]
+    late_head = [label for label, _ in late[0][1].rows()] if late else []
+    late_rows = "".join(f"<tr><td>{e(r['student'])}</td>" + "".join(f"<td>{e(value)}</td>" for _, value in facts.rows())
+                        + "</tr>" for r, facts in late)
     late_policy = e(next(((r.get("late") or {}).get("policy", "") for r in results if r.get("late")), ""))
     late_section = (f"<h2>Late submissions</h2><p>Policy: {late_policy}. The histogram shows the tests' points "
-                    f"before penalties.</p><table><thead><tr><th>student</th><th>submitted (UTC)</th><th>due (UTC)"
-                    f"</th><th>hours late</th><th>raw score</th><th>graded</th></tr></thead><tbody>{late_rows}"
-                    f"</tbody></table>") if late else ""
+                    f"before penalties. Each student's feedback page shows the same facts.</p><table><thead><tr>"
+                    f"<th>student</th>{''.join(f'<th>{e(h)}</th>' for h in late_head)}</tr></thead>"
+                    f"<tbody>{late_rows}</tbody></table>") if late else ""
     flagged_items = "".join(f"<li><b>{e(r['student'])}</b>: {e(r.get('status', ''))}, "
                             f"{e(', '.join(r.get('flags', [])))}</li>" for r in flagged)
     images = (f'<img alt="histogram of scores" src="data:image/png;base64,{histogram}">'

@@ -32,7 +32,7 @@ def read_grades(out):
     with (out / "grades.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", "lesson", "score", "max_score", "status", "flags",
-                       "raw_score", "late_penalty", "submitted", "due", "hours_late"]
+                       "raw_score", "late_penalty", "submitted", "due", "hours_late", "submitted_from"]
     return {(r[0], r[1]): dict(zip(rows[0], r)) for r in rows[1:]}
 
 

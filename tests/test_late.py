@@ -98,7 +98,15 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     assert state["carol"][1] == timedelta(days=2) and state["carol"][2] == 0 and state["carol"][3] == 0.0
     assert state["alice"][3] == 0.0 and state["dave"][3] == 1.0 and state["erin"][3] == 1.0
     wide = rows(out / "grades-by-student.csv")
-    assert wide["bob"][SLUG] == "2" and "4 -> 2 (26.5 h late)" in wide["bob"]["late penalties (raw -> graded)"]
+    assert wide["bob"][SLUG] == "2" and "late by 1 day 2 h 30 min: 4 -> 2 (1 point(s) per started day late)" in \
+        wide["bob"]["late penalties (raw -> graded)"]
+    # bob's page says what lateness cost him; alice's (on time) and carol's (extension) say nothing of it
+    page = (out / "feedback" / "bob" / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert "Late submission" in page and "Score: <b>2 / 4</b>" in page and "from timestamp.txt" in page
+    assert "1 day 2 h 30 min" in page and "<td>-2</td>" in page
+    for on_time in ("alice", "carol"):
+        assert "Late submission" not in (out / "feedback" / on_time / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert "marked late by the LMS" in (out / "feedback" / "erin" / f"{SLUG}.html").read_text(encoding="utf-8")
     report = (out / "report" / f"{SLUG}.html").read_text(encoding="utf-8")
     assert "Late submissions" in report and "1 point(s) per started day late" in report
 
@@ -110,6 +118,7 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     assert {s: float(r["score"]) for s, r in graded.items()} == {"alice": 4, "bob": 2, "carol": 4, "dave": 4,
                                                                  "erin": 3}
     assert "late" not in graded["dave"]["flags"] and gradebook_state(out)["dave"][3] == 0.0
+    assert "Late submission" not in (out / "feedback" / "dave" / f"{SLUG}.html").read_text(encoding="utf-8")
     assert (out / "extensions.csv").read_text(encoding="utf-8").splitlines() == [
         "student,lesson,extension", "carol,99_guard,2d", "dave,99_guard,waive"]
 
