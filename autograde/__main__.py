@@ -105,7 +105,7 @@ def cmd_grade(args) -> int:
     try:
         rows = grade_batch(Path(args.submissions), out, db_url=args.db, workers=args.workers,
                            cell_timeout=args.timeout, memory_gib=args.memory, sandbox=not args.no_sandbox,
-                           dask=args.dask, roster=Path(args.roster) if args.roster else None,
+                           warm_kernels=not args.no_warm_kernels, dask=args.dask, roster=Path(args.roster) if args.roster else None,
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
                            students=args.student, force=args.force, due=_due(args.due),
                            late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
@@ -218,6 +218,9 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
                                                        "course's solutions/)")
     p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "
                                                              "submissions only)")
+    p.add_argument("--no-warm-kernels", action="store_true",
+                   help="start each kernel only when its submission's turn comes (default: each worker starts the "
+                        "next submission's sandboxed kernel, libraries imported, while it grades the current one)")
     p.add_argument("--student", action="append", metavar="NAME",
                    help="grade only this student (repeatable), again even if nothing changed; grades.csv still "
                         "lists everyone graded into OUT")

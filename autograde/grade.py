@@ -39,7 +39,7 @@ from .collect import Submission, find_submissions, load_zip_zone, read_roster
 from .report import csv_safe, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
-from .runner import fingerprint, grade_submission, new_hidden_seed
+from .runner import discard_spares, fingerprint, grade_submission, new_hidden_seed
 from .sandbox import sweep_stale_cgroups
 
 # score is after any late penalty; raw_score before it (the tests' points); times in UTC.
@@ -258,7 +258,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
                 extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
-                zip_times: str | None = None, progress=print) -> list[GradeRow]:
+                zip_times: str | None = None, warm_kernels: bool = True, progress=print) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
@@ -335,7 +335,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         task = {"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
                 "path": str(sub.path.resolve()), "limits": limits, "sandbox": sandbox,
                 "threads": max(1, cores // workers), "attempt": 1, "fingerprint": stamp["project"],
-                "hidden_seed": seed}
+                "hidden_seed": seed, "warm": warm_kernels}
         if faults and sub.student in faults:
             task["fault"] = faults[sub.student]
         queue.append(_Job(task, sub, stamp))
@@ -517,22 +517,25 @@ def _worker_main(conn, parent: int) -> None:
         raise SystemExit(128 + signum)           # unwinds grade_submission: its kernel and sandbox are removed
 
     signal.signal(signal.SIGTERM, stop)
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        fault = task.get("fault", "")
-        if fault == "kill-worker" or (fault == "kill-worker-once" and task.get("attempt", 1) == 1):
-            os.kill(os.getpid(), signal.SIGKILL)  # test hook (grade_batch(faults=...) only)
-        try:
-            result = grade_submission(task)
-        except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
-            result = _error_result(task["student"], task["lesson"], f"the grading worker failed: "
-                                                                    f"{type(err).__name__}: {err}")
-        conn.send(result)
+    try:
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return
+            if task is None:
+                return
+            fault = task.get("fault", "")
+            if fault == "kill-worker" or (fault == "kill-worker-once" and task.get("attempt", 1) == 1):
+                os.kill(os.getpid(), signal.SIGKILL)  # test hook (grade_batch(faults=...) only)
+            try:
+                result = grade_submission(task)
+            except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
+                result = _error_result(task["student"], task["lesson"], f"the grading worker failed: "
+                                                                        f"{type(err).__name__}: {err}")
+            conn.send(result)
+    finally:
+        discard_spares()         # a multiprocessing child skips atexit: its warm kernel goes here
 
 
 def _die_with_parent(parent: int) -> None:

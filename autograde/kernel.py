@@ -24,6 +24,7 @@ from .shim import MIME
 SHIM_IMPORT = "import autograde.shim"
 # A reply of the shim may carry arrays: allow far more than a cell's printed output (the codec's cap).
 REPLY_BYTES = MAX_BYTES + 2 ** 20
+START_SECONDS = 120           # the kernel's start with its preloads (torch) on a busy machine
 
 
 class KernelDied(BaseException):
@@ -55,9 +56,11 @@ class CellRun:
 class LearnerKernel:
     """One sandboxed ipykernel. ``execute`` runs a cell; ``request`` asks the shim for plain data."""
 
-    def __init__(self, sandbox: Sandbox, env: dict[str, str], probes: dict[str, str] | None = None):
+    def __init__(self, sandbox: Sandbox, env: dict[str, str], probes: dict[str, str] | None = None,
+                 preload: tuple[str, ...] = ()):
         self.sandbox = sandbox
         self.probes = dict(probes or {})      # sha256 -> source of the lesson's @learner_side test functions
+        self.preload = tuple(preload)         # modules imported before any learner cell (no name is bound)
         self.limits: Limits = sandbox.limits
         self.env = env
         self.km: KernelManager | None = None
@@ -66,6 +69,12 @@ class LearnerKernel:
 
     # -- life cycle -----------------------------------------------------------------------------------
     def start(self) -> None:
+        self.launch()
+        self.connect()
+
+    def launch(self) -> None:
+        """Start the kernel's process (quick). The thread that calls this must outlive the kernel: the sandbox
+        dies with its parent THREAD (bubblewrap's --die-with-parent is Linux's parent-death signal)."""
         sockets = self.sandbox.kernel_dir
         self.sandbox.unlock()
         km = KernelManager(transport="ipc", ip=str(sockets / f"k{self.starts}"))
@@ -78,6 +87,13 @@ class LearnerKernel:
         km.start_kernel(cwd=str(cwd), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.km = km
         self.starts += 1
+
+    def connect(self) -> None:
+        """Wait until the launched kernel is ready, then load the grader's helper, the preloads and the probes
+        (any thread may do this)."""
+        km = self.km
+        if km is None:
+            raise KernelDied("the kernel was not launched")
         kc = km.client()
         kc.start_channels()
         try:
@@ -87,10 +103,16 @@ class LearnerKernel:
             raise KernelDied(f"the kernel did not start: {err}") from None
         self.kc = kc
         self.sandbox.lock()
-        setup = self.execute(SHIM_IMPORT, timeout=60)
+        setup = self.execute(SHIM_IMPORT + (f"; autograde.shim.preload({list(self.preload)!r})" if self.preload else ""),
+                             timeout=START_SECONDS)
         if setup.status != "ok":
             raise KernelDied(f"the grader's helper could not load in the kernel: {setup.error}")
-        if self.probes:                     # before any learner cell: the only code a test may run there
+        self.register_probes()
+
+    def register_probes(self) -> None:
+        """The lesson's probes, before any learner cell: the only code a test may run there. (A warm kernel,
+        started before its submission was known, gets them when it is given one.)"""
+        if self.probes:
             setup = self.execute(f"autograde.shim.register({json.dumps(json.dumps(self.probes))})", timeout=60,
                                  keep_outputs=False)
             if setup.status != "ok":

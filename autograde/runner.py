@@ -5,15 +5,18 @@ on a Dask worker. It never raises for a bad submission: every problem becomes a 
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import hashlib
+import json
 import re
 import secrets
 import socket
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -204,30 +207,168 @@ def grade_submission(task: dict) -> dict:
     return result
 
 
+# Heavy libraries a lesson's kernel imports before any learner cell when the lesson's code imports them:
+# top-level package -> the module to import. Importing binds no name in the notebook (see shim.preload).
+PRELOADABLE = {"numpy": "numpy", "matplotlib": "matplotlib.pyplot", "torch": "torch"}
+_IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def lesson_preload(source: nbformat.NotebookNode) -> tuple[str, ...]:
+    """The PRELOADABLE modules the lesson's own code cells import."""
+    tops = {m for c in source.cells if c.get("cell_type") == "code" for m in _IMPORT.findall(c.source)}
+    return tuple(module for top, module in PRELOADABLE.items() if top in tops)
+
+
+class _Spare:
+    """A kernel a worker starts for its NEXT submission while it grades the current one (``task["warm"]``).
+
+    It is started exactly as a cold kernel is (sandbox, shim, preloads), before anything of any submission is
+    known; it gets the lesson's probes when it is handed a submission, and it serves that one submission only
+    (it is shut down with it, as any kernel is). A spare whose limits differ from the next task's is discarded;
+    one nobody takes within ``IDLE_SECONDS`` (a Dask worker between batches) shuts itself down.
+    """
+
+    IDLE_SECONDS = 120.0
+
+    def __init__(self, key: tuple, limits: Limits, isolate: bool, threads: int, preload: tuple[str, ...]):
+        self.key = key
+        self.work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
+        sandbox = Sandbox(self.work_root, limits, isolate=isolate)
+        self.kernel = LearnerKernel(sandbox, sandbox.env(threads), preload=preload)
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.started = threading.Event()  # the start is over (ready, or failed)
+        self.claimed = threading.Event()
+        self.gone = False                 # shut down (discarded or expired): never handed out
+        try:
+            self.kernel.launch()          # in the worker's own thread: the sandbox dies with the thread that made it
+        except BaseException as err:  # noqa: BLE001 - reported when the spare is taken (it then is not used)
+            self.error = err
+        self.thread = threading.Thread(target=self._run, name="autograde-warm-kernel", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        if self.error is None:
+            try:
+                self.kernel.connect()
+            except BaseException as err:  # noqa: BLE001 - reported when the spare is taken (it is not used)
+                self.error = err
+        self.started.set()
+        if not self.claimed.wait(self.IDLE_SECONDS):
+            self.discard()
+
+    def take(self, key: tuple) -> LearnerKernel | None:
+        """This spare's kernel, ready, for a submission with limits ``key``; None (and the spare discarded)
+        when it does not fit, did not start or has expired (the caller then starts a kernel the usual way)."""
+        self.started.wait()                 # bounded: the start has its own time limits
+        with self.lock:
+            usable = not self.gone and key == self.key and self.error is None and self.kernel.alive()
+            self.claimed.set()
+        if usable:
+            return self.kernel
+        self.discard()
+        return None
+
+    def discard(self) -> None:
+        self.started.wait()                 # never shut a kernel down while it is being started
+        with self.lock:
+            if self.gone:
+                return
+            self.gone = True
+            self.claimed.set()
+        self.kernel.shutdown()
+        shutil.rmtree(self.work_root, ignore_errors=True)
+
+
+_spares = threading.local()           # each worker thread (a Dask worker may have several) keeps its own spare
+_all_spares: set[_Spare] = set()
+_spares_lock = threading.Lock()
+
+
+def discard_spares() -> None:
+    """Shut down every spare kernel of this process (a worker that stops)."""
+    with _spares_lock:
+        spares = list(_all_spares)
+        _all_spares.clear()
+    for spare in spares:
+        spare.discard()
+
+
+atexit.register(discard_spares)
+
+
+def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
+                  preload: tuple[str, ...]) -> tuple[LearnerKernel, Path, bool]:
+    """This submission's kernel, ready and with the lesson's probes, its host work folder, and whether it was
+    a warm one (started while the worker graded the submission before).
+
+    With ``task["warm"]`` the kernel started in the background for it is used when there is one, and the next
+    submission's kernel starts in the background at once. No learner code has run in either yet: a failure
+    here is the grading machine's (KernelStartFailed), never the learner's grade."""
+    isolate, threads = task.get("sandbox", True), task.get("threads", 1)
+    key = (json.dumps(task.get("limits", {}), sort_keys=True), isolate, threads)
+    fault = task.get("fault") == "kernel-start" or (task.get("fault") == "kernel-start-once"
+                                                    and task.get("attempt", 1) == 1)
+    kernel: LearnerKernel | None = None
+    work_root, warm = Path(), False
+    spare: _Spare | None = getattr(_spares, "next", None)
+    _spares.next = None
+    if spare is not None:
+        with _spares_lock:
+            _all_spares.discard(spare)
+        if fault:
+            spare.discard()
+        else:
+            kernel = spare.take(key)            # discards itself when it does not fit
+            work_root = spare.work_root
+    if task.get("warm") and not fault:
+        _spares.next = _Spare(key, limits, isolate, threads, preload)
+        with _spares_lock:
+            _all_spares.add(_spares.next)
+    try:
+        if kernel is not None:
+            kernel.probes = dict(probes)
+            try:
+                kernel.register_probes()
+                warm = True
+            except KernelDied:
+                kernel.shutdown()
+                shutil.rmtree(work_root, ignore_errors=True)
+                kernel = None
+        if kernel is None:
+            work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
+            sandbox = Sandbox(work_root, limits, isolate=isolate)
+            kernel = LearnerKernel(sandbox, sandbox.env(threads), probes=probes, preload=preload)
+            if fault:
+                # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at
+                # once, as a broken sandbox would.
+                sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])  # type: ignore[method-assign]
+            try:
+                kernel.start()
+            except KernelDied:
+                shutil.rmtree(work_root, ignore_errors=True)
+                raise
+    except KernelDied as err:
+        raise KernelStartFailed(f"the learner's kernel could not be started (a fault of the grading machine, "
+                                f"not of the submission): {err}") from None
+    return kernel, work_root, warm
+
+
 def _grade(student, source, task: dict, result: dict) -> None:
     limits = Limits(**task.get("limits", {}))
     steps, flags = plan(student, source)
     names = exercise_names(source)              # the only names a test may read from the notebook
     flags += suspicious_flags(student, source, Lesson(task["lesson"], ROOT / task.get("solutions", SOLUTIONS)).source)
-    work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
-    sandbox = Sandbox(work_root, limits, isolate=task.get("sandbox", True))
-    # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
-    kernel = LearnerKernel(sandbox, sandbox.env(task.get("threads", 1)), probes=lesson_probes(source))
     deadline = time.monotonic() + limits.submission_seconds
     graded = copy.deepcopy(student)
     out_cells = []
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
-    if task.get("fault") == "kernel-start" or (task.get("fault") == "kernel-start-once"
-                                               and task.get("attempt", 1) == 1):
-        # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at once,
-        # as a broken sandbox would.
-        sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])  # type: ignore[method-assign]
+    # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
+    started = time.monotonic()
+    kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
+    result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
+    sandbox = kernel.sandbox
     try:
-        try:
-            kernel.start()            # no learner code has run yet: a failure here is the grading machine's
-        except KernelDied as err:
-            raise KernelStartFailed(f"the learner's kernel could not be started (a fault of the grading machine, "
-                                    f"not of the submission): {err}") from None
         for kind, cell in steps:
             remaining = deadline - time.monotonic()
             if kind == "text":

@@ -51,6 +51,15 @@ def register(text: str) -> None:
         _probes[sha] = scope[node.name]
 
 
+def preload(modules: list[str]) -> None:
+    """Import the lesson's heavy libraries before any learner cell (a warm kernel is ready sooner). No name is
+    bound in the notebook: a learner's cell still has to import what it uses, exactly as in Jupyter."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 def _user_ns() -> dict:
     from IPython import get_ipython
 

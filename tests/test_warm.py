@@ -1,0 +1,92 @@
+"""Warm kernels: each worker starts the next submission's sandboxed kernel while it grades the current one.
+
+A warm kernel is fresh (nothing of the submission graded before it), gives exactly the verdicts a cold one gives,
+and nothing of it outlives the batch. Graded for real against the grader's test lesson (tests/course/99_guard).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde.grade import grade_batch
+from autograde.runner import _Spare
+from autograde.sandbox import Limits
+from conftest import GUARD, GUARD_LOOPS, GUARD_MUTATES, GUARD_SOLUTIONS, solved, submission, write
+
+pytestmark = pytest.mark.slow
+
+SLUG = GUARD.slug
+LEAVE = '''import builtins, os, sys
+builtins.TRACE_MARK = "left by the submission before"
+os.environ["TRACE_MARK"] = "1"
+open("/tmp/trace-mark", "w").write("x")
+open(os.path.expanduser("~/trace-mark"), "w").write("x")
+sys.modules["trace_mark"] = sys
+secret_answer = 42
+'''
+LOOK = '''import builtins, os, sys
+print("TRACES", hasattr(builtins, "TRACE_MARK"), "TRACE_MARK" in os.environ, os.path.exists("/tmp/trace-mark"),
+      os.path.exists(os.path.expanduser("~/trace-mark")), "trace_mark" in sys.modules, "secret_answer" in globals())
+'''
+
+
+def _result(out: Path, student: str) -> dict:
+    return json.loads((out / "results" / student / f"{SLUG}.json").read_text(encoding="utf-8"))
+
+
+def test_a_warm_kernel_holds_nothing_of_the_submission_before_and_nothing_is_left(tmp_path, monkeypatch):
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setenv("TMPDIR", str(work))          # the workers' sandboxes' host folders go here
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    first = solved(GUARD)
+    first.cells.append(nbformat.v4.new_code_cell(LEAVE))
+    write(first, subs / "a_leaves" / SLUG / f"{SLUG}.ipynb")
+    for student in ("b_looks", "c_looks"):
+        nb = solved(GUARD)
+        nb.cells.insert(0, nbformat.v4.new_code_cell(LOOK))
+        write(nb, subs / student / SLUG / f"{SLUG}.ipynb")
+    rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=1, progress=lambda *_: None)
+    assert {r.student: r.score for r in rows} == {"a_leaves": 4.0, "b_looks": 4.0, "c_looks": 4.0}
+    assert _result(out, "a_leaves")["kernel"]["warm"] is False       # the worker's first kernel
+    for student in ("b_looks", "c_looks"):
+        assert _result(out, student)["kernel"]["warm"] is True, student
+        graded = nbformat.read(out / "autograded" / student / SLUG / f"{SLUG}.ipynb", as_version=4)
+        printed = "".join(o.get("text", "") for o in graded.cells[0].outputs)
+        assert printed.strip() == "TRACES False False False False False False", (student, printed)
+    assert not list(work.glob("cnnbook-grade-*")), "a kernel's folder outlived the batch (the unused spare's too)"
+
+
+def test_warm_and_cold_kernels_give_the_same_verdicts(tmp_path):
+    subs = tmp_path / "subs"
+    batch = {"honest": solved(GUARD), "blank": submission(GUARD), "mutates": solved(GUARD, {"group_max": GUARD_MUTATES}),
+             "loops": solved(GUARD, {"group_max": GUARD_LOOPS}),
+             "wrong_pool": solved(GUARD, {"pool": "def pool(values, width, mode):\n    raise ValueError(mode)"})}
+    for student, nb in batch.items():
+        write(nb, subs / student / SLUG / f"{SLUG}.ipynb")
+    verdicts = {}
+    for warm in (True, False):
+        out = tmp_path / f"out-{warm}"
+        grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=2, hidden_seed=11, warm_kernels=warm,
+                    progress=lambda *_: None)
+        verdicts[warm] = {s: [(t["grade_id"], t["status"], t["message"]) for t in _result(out, s)["tests"]]
+                          for s in batch}
+        assert all(_result(out, s)["kernel"]["warm"] is False for s in batch) or warm
+    assert verdicts[True] == verdicts[False]
+    assert sum(len(v) for v in verdicts[True].values()) == 5 * 3
+
+
+def test_a_spare_nobody_takes_shuts_itself_down(tmp_path, monkeypatch):
+    monkeypatch.setattr(_Spare, "IDLE_SECONDS", 0.5)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    spare = _Spare(("key",), Limits(), isolate=False, threads=1, preload=())
+    assert spare.started.wait(120) and spare.error is None
+    deadline = time.monotonic() + 30
+    while spare.work_root.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not spare.work_root.exists() and spare.gone and not spare.kernel.alive()
+    assert spare.take(("key",)) is None              # an expired spare is never handed out
