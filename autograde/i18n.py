@@ -347,7 +347,8 @@ def translate_notebook(nb, catalog, lang: str = "ko"):
 
 
 def build_translations(lessons: list[Lesson], staging: Path, english: Path) -> dict[str, Path]:
-    """Write ``staging/<lang>/<slug>/<slug>.ipynb`` for every lesson that has a ``<lang>.po``.
+    """Write ``staging/<lang>/<slug>/<slug>.ipynb`` and the learner's catalog ``staging/<lang>/<slug>/checks.po``
+    (see :func:`learner_catalog`) for every lesson that has a ``<lang>.po``.
 
     ``english`` holds the English student notebooks just released (``<slug>/<slug>.ipynb``). Returns the
     written files keyed like the release manifest (``"ko/01_history/01_history.ipynb"``).
@@ -359,11 +360,91 @@ def build_translations(lessons: list[Lesson], staging: Path, english: Path) -> d
             if not path.is_file():
                 continue
             nb = nbformat.read(english / lesson.slug / f"{lesson.slug}.ipynb", as_version=4)
+            catalog = read_catalog(path, lang)
             target = translated_path(staging, lang, lesson.slug)
             target.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(translate_notebook(nb, read_catalog(path, lang), lang), target)
+            nbformat.write(translate_notebook(nb, catalog, lang), target)
             written[target.relative_to(staging).as_posix()] = target
+            learner = learner_catalog_path(staging, lang, lesson.slug)
+            write_catalog(learner_catalog(nb, catalog, lesson.slug, lang), learner)
+            written[learner.relative_to(staging).as_posix()] = learner
     return written
+
+
+# ---------------------------------------------------------------------------------------------- the learner's catalog
+LEARNER_CATALOG = "checks.po"
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+
+
+def learner_catalog_path(out_dir: Path, lang: str, slug: str) -> Path:
+    """Where release writes the translations a learner's visible checks need: ``notebooks/<lang>/NN_slug/checks.po``."""
+    return out_dir / lang / slug / LEARNER_CATALOG
+
+
+def split_hidden(source: str) -> tuple[str, list[str]]:
+    """A test cell's source as nbgrader releases it (every ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``
+    region removed, marker lines included), and the removed regions' code."""
+    visible: list[str] = []
+    hidden: list[list[str]] = []
+    inside = False
+    for line in source.splitlines(keepends=True):
+        if not inside and HIDDEN_BEGIN in line:
+            inside = True
+            hidden.append([])
+        elif inside and HIDDEN_END in line:
+            inside = False
+        elif inside:
+            hidden[-1].append(line)
+        else:
+            visible.append(line)
+    return "".join(visible), ["".join(part) for part in hidden]
+
+
+def learner_catalog(released, catalog, slug: str, lang: str = "ko"):
+    """The translations of the sentences a learner's *visible* checks can show, and nothing else.
+
+    ``released`` is the English student notebook (nbgrader has removed the hidden tests from it), so every
+    sentence here is one the learner can already read in English; ``catalog`` is the lesson's full catalog
+    (``solutions/NN_slug/<lang>.po``, never released: its test entries quote hidden tests). A sentence that a
+    visible and a hidden check share is here, a sentence only a hidden check uses is not. Markdown and code
+    strings are translated in the notebook itself and so are not repeated here.
+    """
+    from babel.messages.catalog import Catalog
+
+    table = current_translations(catalog)
+    out = Catalog(locale=lang, project=f"CNN course workbook, lesson {slug}: the visible checks", version="1",
+                  charset="utf-8", fuzzy=False, creation_date=catalog.creation_date,
+                  revision_date=catalog.revision_date)
+    for cell in released.cells:
+        if not (cell.get("metadata", {}).get("nbgrader", {}) or {}).get("grade") or cell.cell_type != "code":
+            continue
+        cid = cell.get("id") or ""
+        visible, _hidden = split_hidden(cell.source)     # nothing is hidden in a released notebook; kept safe anyway
+        for text in check_sentences(visible):
+            if (cid, text) in table and out.get(text, context=cid) is None:
+                out.add(text, table[(cid, text)], context=cid, auto_comments=[KIND_COMMENTS["test"]])
+    return out
+
+
+def hidden_only_sentences(nb) -> set[str]:
+    """The author's sentences that only a hidden part of a test cell uses (not a visible part of any cell of ``nb``):
+    what a learner must never be given, in English or translated."""
+    hidden, visible = set(), set()
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not (cell.metadata.get("nbgrader", {}) or {}).get("grade"):
+            continue
+        shown, parts = split_hidden(cell.source)
+        visible.update(check_sentences(shown))
+        hidden.update(set(check_sentences(cell.source)) - set(check_sentences(shown)))
+        for part in parts:
+            hidden.update(check_sentences(_dedent_code(part)))
+    return hidden - visible
+
+
+def _dedent_code(code: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(code)
 
 
 def translated_sources(source, folder: Path) -> list[str]:

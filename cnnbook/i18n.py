@@ -4,7 +4,8 @@ Messages of ``cnnbook`` and of the self-check are written in English and wrapped
 text lives in the gettext catalog ``cnnbook/locale/ko/LC_MESSAGES/cnnbook.po`` (read with Babel when Korean is
 first needed; nothing is compiled). Words a lesson's test cells pass to the checks (``hint=``, the names of
 ``mistakes=``, ``hidden_case`` sentences, ``check_true`` explanations) are translated through that lesson's own
-catalog, ``solutions/NN_slug/ko.po`` (see ``autograde.i18n``), so the test cells themselves stay identical in
+catalog, ``solutions/NN_slug/ko.po``, or for a learner without ``solutions/`` the released
+``notebooks/ko/NN_slug/checks.po`` with the visible checks' sentences (see ``autograde.i18n``), so the test cells themselves stay identical in
 both editions and are graded alike.
 
 Which language, first match wins:
@@ -89,12 +90,14 @@ def N_(message: str) -> str:
 
 
 def _lesson_catalog(lang: str) -> dict[str, str]:
-    """Every lesson catalog's translations that can be read here (the course's ``solutions/*/<lang>.po``)."""
+    """Every lesson catalog's translations that can be read here: the course's ``solutions/*/<lang>.po`` where
+    they are (an instructor's copy), and the learner's ``notebooks/<lang>/*/checks.po`` that release writes with
+    the sentences of the visible checks only (the .po of ``solutions/`` quote hidden tests and are never released)."""
     if lang not in _lessons:
         merged: dict[str, str] = {}
-        from autograde.lessons import SOLUTIONS as folder      # nbgrader_config.py names it
-        try:
-            paths = sorted(folder.glob(f"*/{lang}.po"))
+        from autograde.lessons import NOTEBOOKS, SOLUTIONS     # nbgrader_config.py names them
+        try:     # the learner's catalogs that release writes (visible checks only), then the course's own
+            paths = sorted((NOTEBOOKS / lang).glob("*/checks.po")) + sorted(SOLUTIONS.glob(f"*/{lang}.po"))
         except OSError:
             paths = []
         for path in paths:

@@ -108,14 +108,121 @@ def test_translated_notebooks_are_what_release_makes(tmp_path):
     lessons = [lesson for lesson, _ in TRANSLATED]
     made = build_translations(lessons, tmp_path, NOTEBOOKS)
     committed = {p.relative_to(NOTEBOOKS).as_posix() for lang in LANGS for p in (NOTEBOOKS / lang).rglob("*.ipynb")}
-    assert set(made) == committed, "notebooks/<lang>/ holds other lessons than the catalogs: run release"
+    assert {k for k in made if k.endswith(".ipynb")} == committed, "notebooks/<lang>/ holds other lessons than the catalogs: run release"
+    assert {k for k in made if k.endswith(".po")} == \
+        {p.relative_to(NOTEBOOKS).as_posix() for lang in LANGS for p in (NOTEBOOKS / lang).rglob("*.po")}
     for key, path in made.items():
         assert path.read_bytes() == (NOTEBOOKS / key).read_bytes(), \
             f"notebooks/{key} is out of date with its catalog: run `python -m autograde release`"
 
 
-def test_release_ships_no_catalog():
-    assert not list(NOTEBOOKS.rglob("*.po")), "a catalog (it quotes hidden tests' hints) was released"
+def test_release_ships_no_lesson_catalog_only_the_learners_catalogs():
+    """solutions/NN_slug/ko.po quotes hidden tests' hints and is never released; release writes one learner's
+    catalog per translated lesson (notebooks/<lang>/NN_slug/checks.po), and nothing else."""
+    released = {p.relative_to(NOTEBOOKS).as_posix() for p in NOTEBOOKS.rglob("*.po")}
+    assert released == {f"{lang}/{lesson.slug}/checks.po" for lesson, lang in TRANSLATED}, \
+        "release wrote other catalogs than the learners' (or not all of them): run release"
+
+
+def _strings(code: str) -> set[str]:
+    """Every string constant of a piece of code (an f-string's constant parts included)."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return set()
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _hidden_regions(source: str) -> list[str]:
+    import re
+
+    return re.findall(r"BEGIN HIDDEN TESTS[^\n]*\n(.*?)[^\n]*END HIDDEN TESTS", source, flags=re.S)
+
+
+def _visible_strings() -> set[str]:
+    """Every string constant of every released notebook's code: what any learner can read anyway."""
+    return set().union(*[_strings(c.source) for lesson in LESSONS
+                         for c in nbformat.read(lesson.student_version, as_version=4).cells if c.cell_type == "code"])
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_learner_catalogs_hold_no_sentence_of_a_hidden_test_only(lesson):
+    """Scan every hidden part of the lesson's test cells: none of its strings that no released notebook also
+    shows is in any released catalog, in English or in its translation (a whole msgid or msgstr)."""
+    from babel.messages.pofile import escape
+
+    from autograde.i18n import hidden_only_sentences
+
+    source = nbformat.read(lesson.source, as_version=4)
+    visible = _visible_strings()
+    hidden = set()
+    for cell in source.cells:
+        if cell.cell_type == "code":
+            for region in _hidden_regions(cell.source):
+                hidden |= {text for text in _strings(region) - visible if len(text.split()) >= 3}
+    assert hidden, f"{lesson.slug}: no hidden test sentence found (the scan is broken)"
+    # the module's own account (what it keeps out of checks.po) agrees with this independent scan
+    assert {t for t in hidden_only_sentences(source) - visible if len(t.split()) >= 3} <= hidden
+    catalogs = [read_catalog(p, lang) for lang in LANGS for p in NOTEBOOKS.glob(f"{lang}/*/checks.po")]
+    assert catalogs
+    shown = {str(m.id) for c in catalogs for m in c if m.id} | {str(m.string) for c in catalogs for m in c if m.id}
+    raw = "\n".join(p.read_text(encoding="utf-8") for p in NOTEBOOKS.rglob("*.po"))
+    translations = {}
+    for lang in LANGS:
+        if catalog_path(lesson, lang).is_file():
+            full = current_translations(read_catalog(catalog_path(lesson, lang), lang))
+            translations.update({english: korean for (_, english), korean in full.items()})
+    visible_translations = {translations[t] for t in visible if t in translations}
+    leaked = [t for t in sorted(hidden) if t in shown or escape(t) in raw]
+    leaked += [f"{t!r} as {translations[t]!r}" for t in sorted(hidden)
+               if t in translations and translations[t] not in visible_translations
+               and (translations[t] in shown or escape(translations[t]) in raw)]
+    assert not leaked, f"{lesson.slug}: a released catalog quotes a hidden test: {leaked[:5]}"
+
+
+def test_learner_catalog_has_the_visible_checks_sentences():
+    lesson = next(lesson for lesson, lang in DECLARED if lesson.slug == "01_history")
+    catalog = read_catalog(NOTEBOOKS / "ko" / lesson.slug / "checks.po", "ko")
+    table = {str(m.id): str(m.string) for m in catalog if m.id}
+    assert table["the colour channels were forgotten (32 * 32)"] == "색 채널을 빠뜨림 (32 * 32)"
+    assert "newest first: the order is reversed" in table
+    assert all(m.string for m in catalog if m.id) and all(m.auto_comments for m in catalog if m.id)
+
+
+@pytest.mark.slow
+def test_a_learner_without_solutions_gets_korean_hints_from_the_visible_checks(tmp_path):
+    """The student bundle (no solutions/, so no lesson catalog): a Korean notebook with a wrong answer, checked
+    with ``check --lang ko`` in the bundle, says what is wrong in Korean."""
+    import importlib
+    import os
+    import subprocess
+    import sys
+
+    from autograde.lessons import grade_cells
+    from autograde.package import build
+
+    bundle = build(tmp_path / "students")
+    assert not (bundle / "solutions").exists() and (bundle / "notebooks/ko/01_history/checks.po").is_file()
+    bug = importlib.import_module("fixtures.01_history").BUGS[1]
+    assert bug["cell"] == "fc_input_size"
+    nb = nbformat.read(bundle / "notebooks/ko/01_history/01_history.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fc_input_size"]
+    cell.source = bug["source"]
+    mine = bundle / "mine.ipynb"
+    nbformat.write(nb, mine)
+    assert "test_fc_input_size" in grade_cells(nb)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CNNBOOK_LANG", "JPY_SESSION_NAME")}
+    env["PYTHONPATH"] = str(bundle)          # the bundle's own code, not the project's
+    proc = subprocess.run([sys.executable, "-m", "autograde", "check", "1", str(mine), "--lang", "ko"], cwd=bundle,
+                          env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout
+    assert "보이는 테스트" in out, proc.stdout + proc.stderr      # the visible tests only: no solutions/ here
+    assert "흔한 실수로 보입니다: 색 채널을 빠뜨림 (32 * 32)." in out, out
+    assert "힌트: 평탄화는 이미지의 모든 수를 그대로 둡니다" in out, out
+    assert "Flattening keeps" not in out and "colour channels were forgotten" not in out
 
 
 def test_a_changed_english_cell_turns_its_translation_stale(tmp_path):
