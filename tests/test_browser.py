@@ -317,6 +317,45 @@ def test_a_failed_check_is_a_short_box_and_run_all_stops_with_it_in_view(browser
         page.close()
 
 
+def test_a_failed_check_in_the_korean_edition_explains_in_korean(browser, lab):
+    """Lesson 01's Korean notebook (notebooks/ko/..., opened from a folder named ko, as cnnbook.lab opens it),
+    answered but with the channels forgotten in fc_input_size: Run All stops at that test cell, and its box
+    explains the slip and gives the hint in Korean."""
+    import nbformat
+
+    from autograde.i18n import translated_path
+    from autograde.lessons import NOTEBOOKS, grade_cells
+    from conftest import answer_sources, lesson_fixture
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "01_history")
+    nb = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
+    bug = lesson_fixture(lesson.slug).BUGS[1]
+    assert bug["cell"] == "fc_input_size"
+    cells = grade_cells(nb)
+    for gid, text in {**answer_sources(lesson), bug["cell"]: bug["source"]}.items():
+        cells[gid].source = text
+    write(nb, lab.root / "ko" / lesson.slug / f"{lesson.slug}.ipynb")
+    test_index = next(k for k, c in enumerate(c for c in nb.cells if c.cell_type == "code")
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == "test_fc_input_size")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(lab.page_url(f"ko/{lesson.slug}/{lesson.slug}.ipynb") + "&reset")
+        start_run_all(page)
+        failed = page.locator(".jp-Notebook .jp-CodeCell").nth(test_index)
+        failed.get_by_text("검사 실패").wait_for(timeout=300_000)
+        wait_kernel_idle(page, 60_000)
+        box = failed.locator(".jp-OutputArea-output").first.inner_text()
+        assert "검사 실패: fc_input_size(32, 32, 3)" in box, box
+        assert "흔한 실수로 보입니다: 색 채널을 빠뜨림 (32 * 32)." in box, box
+        assert "힌트: 평탄화는 이미지의 모든 수를 그대로 둡니다" in box, box
+        assert "Check failed" not in box and "Flattening keeps" not in box and "Traceback" not in box, box
+        page.wait_for_timeout(500)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        failed.screenshot(path=str(ARTIFACTS / "failure-box-ko.png"))
+    finally:
+        page.close()
+
+
 def test_lesson_08_solved_leaves_no_red_or_unfinished_bar(pages):
     slug = next(lesson.slug for lesson in LESSONS if lesson.slug.startswith("08"))
     page = pages(slug)
