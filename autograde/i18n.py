@@ -7,8 +7,10 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
 - per learner-visible string literal of a code cell that is not an nbgrader cell (``msgctxt`` = the cell id,
   ``msgid`` = the text between the quotes, exactly as written in the code, f-string fields included). A
   string is learner-visible when a lesson passes it to ``print``, a plot's ``title``/``suptitle``/
-  ``set_title``/``xlabel``/``ylabel``/``set_xlabel``/``set_ylabel``/``text``/``annotate``, or as a
-  ``label=``/``title=``/``description=`` keyword: that is how a lesson marks a string for translation;
+  ``set_title``/``xlabel``/``ylabel``/``set_xlabel``/``set_ylabel``/``text``/``annotate``, to ``Markdown(...)``
+  (``display(Markdown(f"..."))``), or as a ``label=``/``title=``/``description=``/``desc=`` (tqdm) keyword: that
+  is how a lesson marks a string for translation. Adjacent literals (implicit concatenation, f-strings
+  included) are one entry;
 - per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
   ``mistakes=``, ``hidden_case(...)``, the explanation of ``check_true``; ``msgctxt`` = the test cell id).
   Test cells are never changed: these are translated when the check runs (``cnnbook.i18n.lesson_text``).
@@ -44,8 +46,8 @@ COMPLETE = {"ko": {"01_history", "02_convolution", "03_padding_stride", "04_para
 LANG_NAMES = {"ko": "Korean"}
 
 VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
-                 "text", "annotate", "set_text", "Label"}
-VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel"}
+                 "text", "annotate", "set_text", "Label", "Markdown"}
+VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc"}
 TEST_KEYWORDS = {"hint", "explanation"}
 
 
@@ -115,8 +117,35 @@ class Literal:
         return "f" in self.prefix.lower()
 
 
+def _pieces(text: str):
+    """``(prefix, quote, body)`` of each string token of one string expression's source (an implicit
+    concatenation has several), or None when it holds anything else (a comment between the pieces)."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO("(" + text + ")").readline)
+                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    tokens = tokens[1:-1]                           # the parentheses
+    if not tokens or any(t.type != tokenize.STRING for t in tokens):
+        return None
+    out = []
+    for token in tokens:
+        i = 0
+        while token.string[i] not in "'\"":
+            i += 1
+        prefix, rest = token.string[:i], token.string[i:]
+        quote = rest[:3] if rest[:3] in ('"""', "'''") else rest[0]
+        out.append((prefix, quote, rest[len(quote):-len(quote)]))
+    return out
+
+
 def visible_literals(source: str) -> list[Literal]:
-    """Learner-visible string literals of a code cell that are one token each (no implicit concatenation)."""
+    """Learner-visible string literals of a code cell (see the module's documentation).
+
+    An implicit concatenation (``"a" "b"``, ``f"..." "..."`` over several lines) is one literal: its text is the
+    pieces' texts joined (in an f-string, the braces of a plain piece doubled, as one f-string would spell
+    them), and the translation replaces all pieces with one string. Pieces with different quotes or a mix of raw
+    and plain strings are left in English."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -133,22 +162,23 @@ def visible_literals(source: str) -> list[Literal]:
         b0 = offsets[node.lineno - 1] + node.col_offset
         b1 = offsets[node.end_lineno - 1] + node.end_col_offset
         text = data[b0:b1].decode("utf-8")
-        try:
-            tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                      if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
-        except (tokenize.TokenError, SyntaxError):
+        pieces = _pieces(text)
+        if not pieces:
             continue
-        if len(tokens) != 1 or tokens[0].type != tokenize.STRING:
-            continue                    # "a" "b" (implicit concatenation): left in English
-        i = 0
-        while text[i] not in "'\"":
-            i += 1
-        prefix, rest = text[:i], text[i:]
-        quote = rest[:3] if rest[:3] in ('"""', "'''") else rest[0]
-        if "b" in prefix.lower():
+        prefixes = [prefix.lower() for prefix, _, _ in pieces]
+        if any("b" in p for p in prefixes) or len({q for _, q, _ in pieces}) != 1 \
+                or len({"r" in p for p in prefixes}) != 1:
             continue
+        if len(pieces) == 1:
+            prefix, quote, body = pieces[0]
+        else:
+            is_f = any("f" in p for p in prefixes)
+            prefix = ("r" if "r" in prefixes[0] else "") + ("f" if is_f else "")
+            quote = pieces[0][1]
+            body = "".join(b if "f" in p or not is_f else b.replace("{", "{{").replace("}", "}}")
+                           for p, (_, _, b) in zip(prefixes, pieces))
         start = len(data[:b0].decode("utf-8"))
-        out.append(Literal(start, start + len(text), prefix, quote, rest[len(quote):-len(quote)]))
+        out.append(Literal(start, start + len(text), prefix, quote, body))
     return out
 
 

@@ -256,6 +256,32 @@ def test_a_translation_may_not_change_the_code():
     assert same_code('ax.set_title(f"x {a} y {b}")', 'ax.set_title(f"{b} 그리고 {a}")')
 
 
+def test_adjacent_literals_desc_and_markdown_are_one_entry_each():
+    from autograde.i18n import visible_literals
+
+    source = ('print(f"{n} windows of {f}x{f} "\n'
+              '      "with {braces} kept",\n'
+              '      sep="")\n'
+              'for _ in tqdm(range(3), desc="training"):\n'
+              '    pass\n'
+              'display(Markdown(f"**In this run:** {n:,} "\n'
+              '                 f"steps"))\n'
+              'print("left " # a comment between the pieces\n'
+              '      "alone")\n'
+              "print('mixed ' \"quotes\")\n")
+    bodies = [lit.body for lit in visible_literals(source)]
+    assert bodies == ["{n} windows of {f}x{f} with {{braces}} kept", "training", "**In this run:** {n:,} steps"]
+    table = {("c", bodies[0]): "{f}x{f} 창 {n}개, {{braces}} 유지", ("c", "training"): "학습",
+             ("c", bodies[2]): "**이번 실행에서:** {n:,} 스텝"}
+    korean = translate_code(source, "c", table)
+    assert same_code(source, korean)
+    assert 'print(f"{f}x{f} 창 {n}개, {{braces}} 유지",\n      sep="")' in korean
+    assert 'desc="학습"' in korean and 'Markdown(f"**이번 실행에서:** {n:,} 스텝"))' in korean
+    assert '"left " # a comment between the pieces' in korean
+    with pytest.raises(TranslationProblem):
+        translate_code(source, "c", {("c", bodies[0]): "{n} 창 {g}"})
+
+
 def test_the_notebook_path_chooses_korean(monkeypatch):
     monkeypatch.delenv("CNNBOOK_LANG", raising=False)
     monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/course/my-work/ko/01_history/01_history.ipynb")
