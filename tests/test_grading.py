@@ -302,33 +302,45 @@ def test_a_failed_regrade_leaves_no_stale_score(tmp_path):
 # --- the Korean edition (한국어판) is graded exactly like the English one ---------------------------------
 
 def test_korean_edition_round_trip(tmp_path):
-    """Lesson 01's Korean notebook: answered with the solutions it gets full marks, untouched it gets 0, with no
-    flag; and the self-check explains a failure in Korean."""
-    from autograde.i18n import translated_path
+    """Every lesson's Korean notebook, in one batch: answered with the solutions it gets full marks, untouched
+    it gets 0, with no flag; and the self-check explains a failure of lesson 01 in Korean."""
+    from autograde.grade import grade_batch
+    from autograde.i18n import LANGS, catalog_path, translated_path
     from autograde.lessons import NOTEBOOKS, grade_cells
 
-    lesson = next(lesson for lesson in LESSONS if lesson.slug == "01_history")
-    korean = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
-    assert "신경망" in korean.cells[0].source
-    solved_ko = nbformat.from_dict(json.loads(json.dumps(korean)))
-    cells = grade_cells(solved_ko)
-    for gid, text in answer_sources(lesson).items():
-        cells[gid].source = text
+    translated = [lesson for lesson in LESSONS if catalog_path(lesson, "ko").is_file()]
+    assert "ko" in LANGS and len(translated) == len(LESSONS) == 10
     subs = tmp_path / "submitted"
-    nb_path = f"{lesson.slug}/{lesson.slug}.ipynb"
-    write(solved_ko, subs / "solved_ko" / nb_path)
-    write(korean, subs / "untouched_ko" / nb_path)
-    out = tmp_path / "graded"
-    proc = run_cli("grade", str(subs), "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    grades = read_grades(out)
-    total = sum(points_of_tests(lesson).values())
-    assert grades[("solved_ko", lesson.slug)]["status"] == "graded"
-    assert float(grades[("solved_ko", lesson.slug)]["score"]) == total, grades
-    assert grades[("solved_ko", lesson.slug)]["flags"] == "", grades        # translated code cells are the course's
-    assert float(grades[("untouched_ko", lesson.slug)]["score"]) == 0
-    assert grades[("untouched_ko", lesson.slug)]["status"] == "graded"
+    solved_of = {}
+    for lesson in translated:
+        korean = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
+        assert korean.metadata["cnnbook"]["language"] == "ko"
+        assert any("\uac00" <= ch <= "\ud7a3" for c in korean.cells if c.cell_type == "markdown" for ch in c.source)
+        solved_ko = nbformat.from_dict(json.loads(json.dumps(korean)))
+        cells = grade_cells(solved_ko)
+        for gid, text in answer_sources(lesson).items():
+            cells[gid].source = text
+        solved_of[lesson.slug] = solved_ko
+        nb_path = f"{lesson.slug}/{lesson.slug}.ipynb"
+        write(solved_ko, subs / "solved_ko" / nb_path)
+        write(korean, subs / "untouched_ko" / nb_path)
+    rows = grade_batch(subs, tmp_path / "graded", workers=2, progress=lambda *args, **kwargs: None)
+    grades = {(row.student, row.lesson): row for row in rows}
+    assert len(grades) == 2 * len(translated), sorted(grades)
+    wrong = []
+    for lesson in translated:
+        total = sum(points_of_tests(lesson).values())
+        solved_row, blank_row = grades[("solved_ko", lesson.slug)], grades[("untouched_ko", lesson.slug)]
+        if (solved_row.status, solved_row.score, solved_row.max_score, solved_row.flags) != ("graded", total, total, []):
+            wrong.append(f"{lesson.slug} solved: {solved_row}")        # translated code cells are the course's
+        if (blank_row.status, blank_row.score) != ("graded", 0):
+            wrong.append(f"{lesson.slug} untouched: {blank_row}")
+    assert not wrong, "\n".join(wrong)
 
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "01_history")
+    nb_path = f"{lesson.slug}/{lesson.slug}.ipynb"
+    total = sum(points_of_tests(lesson).values())
+    solved_ko = solved_of[lesson.slug]
     wrong = nbformat.from_dict(json.loads(json.dumps(solved_ko)))
     grade_cells(wrong)["sort_events"].source = (
         "def sort_events(events):\n    return [e['name'] for e in sorted(events, key=lambda e: -e['year'])]\n")
