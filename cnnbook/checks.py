@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import types
 from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 import numpy as np
@@ -33,7 +32,6 @@ __all__ = [
     "check_shape",
     "check_true",
     "check_raises",
-    "check_no_forbidden_calls",
     "check_own_work",
     "hidden_case",
     "hidden_rng",
@@ -292,34 +290,6 @@ def check_raises(
     _fail(what, [_("expected a {expected} for these arguments, but it returned {value}").format(
         expected=exception.__name__, value=_fmt(result))], hint)
     raise AssertionError("unreachable")
-
-
-def _names_used(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        # Duck-typed so that it also works on the grader's remote view of a learner's function.
-        if not isinstance(const, (str, bytes, int, float, complex, tuple, frozenset, type(None))) \
-                and hasattr(const, "co_names"):
-            names |= _names_used(const)
-    return names
-
-
-def check_no_forbidden_calls(
-    what: str, func: Callable[..., Any], forbidden: Iterable[str], *, hint: str | None = None
-) -> None:
-    """Fail if the body of ``func`` refers to any of the ``forbidden`` names (e.g. ``torch``, ``convolve``).
-
-    Used where an exercise asks for numpy by hand and a library call would skip the learning. This reads names,
-    not what runs: a learner's own helper called like a library function fails it and a library call inside a
-    helper passes it. Prefer :func:`check_own_work`, which measures the call where the learner's code runs.
-    """
-    code = getattr(func, "__code__", None)
-    if code is None:
-        _fail(what, [_("expected a Python function, got a {kind}").format(kind=type(func).__name__)], hint)
-    used = _names_used(code) & set(forbidden)
-    if used:
-        _fail(what, [_("this exercise is about writing it yourself, but the function uses: {names}.").format(
-            names=", ".join(sorted(used))), _("Write it with numpy indexing, slicing and sums instead.")], hint)
 
 
 def measure_call(func: Callable[..., Any], args: tuple = (), kwargs: Mapping[str, Any] | None = None, *,

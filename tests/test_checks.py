@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from cnnbook.checks import (CheckFailed, check_array, check_no_forbidden_calls, check_raises, check_shape,
-                            check_true, check_value)
+from cnnbook.checks import CheckFailed, check_array, check_raises, check_shape, check_true, check_value
 
 
 def test_check_array_passes_equal_arrays_and_tensors():
@@ -66,7 +65,7 @@ def test_check_value_numbers_lists_and_slips():
         check_value("count", 30720, 30730, mistakes={"bias forgotten": 30720})
 
 
-def test_check_shape_true_raises_and_forbidden_calls():
+def test_check_shape_true_and_raises():
     check_shape("s", np.zeros((2, 3)), (2, 3))
     with pytest.raises(CheckFailed, match=r"expected \(3, 2\), got \(2, 3\)"):
         check_shape("s", np.zeros((2, 3)), (3, 2))
@@ -80,14 +79,3 @@ def test_check_shape_true_raises_and_forbidden_calls():
     assert "bad size" in str(check_raises("r", raises, (1,)))
     with pytest.raises(CheckFailed, match="expected a ValueError for these arguments, but it returned 1"):
         check_raises("r", lambda x: x, (1,))
-
-    import numpy
-
-    def cheat(x):
-        def inner():
-            return numpy.convolve(x, x)
-        return inner()
-
-    with pytest.raises(CheckFailed, match="uses: convolve"):
-        check_no_forbidden_calls("cheat", cheat, ["convolve", "torch"])
-    check_no_forbidden_calls("fine", lambda x: x.sum(), ["convolve", "torch"])
