@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .sandbox import Limits
+from .settings import grading_limits
 from .lessons import NOTEBOOKS, SOLUTIONS, NotebookProblem, UsageError, all_lessons, find_lesson
 
 
@@ -166,6 +166,8 @@ def cmd_package_students(args) -> int:
 
 def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    limits = grading_limits()           # the defaults as nbgrader_config.py configures them (autograde.settings)
+    where = "nbgrader_config.py's GradingLimits"
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="regenerate the student notebooks (notebooks/) from solutions/")
@@ -178,8 +180,9 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("lesson", help="lesson number or slug, e.g. 3 or 03_padding_stride")
     p.add_argument("path", nargs="?", help="your notebook (default: my-work/<NN_slug>/<NN_slug>.ipynb when "
                                            "it exists, else notebooks/<NN_slug>/<NN_slug>.ipynb)")
-    p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
-                   help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g}, as in grading)")
+    p.add_argument("--timeout", type=float, default=limits.cell_seconds,
+                   help=f"seconds one cell or one test may run (default {limits.cell_seconds:g}: {where}, as in "
+                        "grading)")
     p.add_argument("--lang", choices=("en", "ko"), help="the edition and the language of the messages (default: "
                                                          "$CNNBOOK_LANG, else en); ko: my-work/ko/, 한국어")
     p.set_defaults(func=cmd_check)
@@ -187,8 +190,8 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p = sub.add_parser("progress", help="every lesson, every exercise: pass / fail / not started, with points")
     p.add_argument("lessons", nargs="*", help="lesson numbers or slugs (default: all)")
     p.add_argument("--fresh", action="store_true", help="run every lesson again, even unchanged ones")
-    p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
-                   help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g})")
+    p.add_argument("--timeout", type=float, default=limits.cell_seconds,
+                   help=f"seconds one cell or one test may run (default {limits.cell_seconds:g}: {where})")
     p.add_argument("--lang", choices=("en", "ko"), help="the edition and the language of the messages (default: "
                                                          "$CNNBOOK_LANG, else en)")
     p.set_defaults(func=cmd_progress)
@@ -207,10 +210,11 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--db", help="gradebook SQLAlchemy URL, e.g. postgresql://user@host/course "
                                 "(default: sqlite in OUT)")
     p.add_argument("--workers", type=int, help="submissions graded at once (default: the number of cores)")
-    p.add_argument("--timeout", type=float, default=Limits.cell_seconds,
-                   help=f"seconds one cell or one test may run (default {Limits.cell_seconds:g})")
-    p.add_argument("--memory", type=float, default=Limits.memory_bytes / 2 ** 30,
-                   help=f"GiB of memory per submission (default {Limits.memory_bytes / 2 ** 30:g})")
+    p.add_argument("--timeout", type=float, default=limits.cell_seconds,
+                   help=f"seconds one cell or one test may run (default {limits.cell_seconds:g}: {where})")
+    p.add_argument("--memory", type=float, default=limits.memory_gib,
+                   help=f"GiB of memory per submission (default {limits.memory_gib:g}: {where}; its other limits "
+                        "are set there too)")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--roster", metavar="CSV", help="map LMS ids to student ids: a CSV with columns lms_id, "
                                                     "student_id (Canvas user ids, Moodle participant ids)")

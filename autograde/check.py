@@ -19,7 +19,7 @@ from cnnbook.i18n import N_, _
 
 from .lessons import Lesson, UsageError, all_lessons, grade_cells, read_notebook
 from .runner import grade_submission
-from .sandbox import Limits
+from .settings import grading_limits
 
 
 @dataclass
@@ -70,13 +70,16 @@ def source_lesson(lesson: Lesson) -> tuple[Lesson, bool]:
     return Lesson(lesson.slug, lesson.student_version.parent.parent), False
 
 
-def check_notebook(lesson: Lesson, path: Path, cell_timeout: float = Limits.cell_seconds,
+def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None,
                    sandbox: bool = False) -> CheckReport:
-    """Run the learner's notebook at ``path`` against every test of ``lesson`` (hidden ones where available)."""
+    """Run the learner's notebook at ``path`` against every test of ``lesson`` (hidden ones where available).
+
+    The limits are grading's (nbgrader_config.py's ``GradingLimits``, see :mod:`autograde.settings`);
+    ``cell_timeout`` replaces the time one cell or test may take."""
     notebook = read_notebook(path)           # a missing or broken file is the CLI's clear error, not a result
     tests_from, hidden = source_lesson(lesson)
     note = _which_lesson(notebook, lesson, path)
-    limits = {"cell_seconds": float(cell_timeout), "submission_seconds": float(max(600, cell_timeout * 20))}
+    limits = grading_limits().limits(cell_timeout)
     result = grade_submission({"student": "you", "lesson": lesson.slug, "solutions": str(tests_from.solutions),
                                "path": str(path.resolve()), "limits": limits, "sandbox": sandbox,
                                "threads": os.cpu_count() or 1})

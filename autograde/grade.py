@@ -41,6 +41,7 @@ from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
 from .runner import discard_spares, fingerprint, grade_submission, new_hidden_seed
 from .sandbox import sweep_stale_cgroups
+from .settings import grading_limits
 
 # score is after any late penalty; raw_score before it (the tests' points); times in UTC.
 CSV_HEADER = ["student", "lesson", "score", "max_score", "status", "flags", "raw_score", "late_penalty",
@@ -253,7 +254,7 @@ class _Job:
 
 
 def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
-                cell_timeout: float = 60, memory_gib: float = 2.0, sandbox: bool = True,
+                cell_timeout: float | None = None, memory_gib: float | None = None, sandbox: bool = True,
                 dask: str | None = None, solutions: Path = SOLUTIONS, roster: Path | None = None,
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
@@ -268,6 +269,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
+    ``cell_timeout`` (seconds) and ``memory_gib``: this run's limits instead of nbgrader_config.py's
+    (``GradingLimits``, :mod:`autograde.settings`), which set every other limit.
     ``zip_times``: a time zone (``Asia/Seoul``) to read a .zip's entry times as submission times in, or ``off``;
     kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
     new one for every run, so hidden inputs cannot be learned from one run for the next. Each result records it.
@@ -300,8 +303,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     max_scores = register(lessons, db_url, work)
     cores = os.cpu_count() or 1
     workers = max(1, workers or cores)
-    limits = {"memory_bytes": int(memory_gib * 2 ** 30), "cell_seconds": float(cell_timeout),
-              "submission_seconds": float(max(120, cell_timeout * 20))}
+    # every limit as nbgrader_config.py configures it (autograde.settings), cell time and memory as given
+    limits = grading_limits().limits(cell_timeout, memory_gib)
     seed = new_hidden_seed() if hidden_seed is None else int(hidden_seed)
 
     previous: dict[tuple[str, str], dict] = {}

@@ -372,6 +372,9 @@ def translate_notebook(nb, catalog, lang: str = "ko"):
             cell.source = table[(cid, cell.source)]
         elif cell.cell_type == "code":
             cell.source = translate_code(cell.source, cid, table)
+    from .colab import localise
+
+    localise(out, lang)             # the Colab set-up cell's comment (its code is the English edition's)
     out.metadata["cnnbook"] = {**dict(out.metadata.get("cnnbook", {})), "language": lang}
     return out
 

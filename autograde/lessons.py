@@ -22,12 +22,10 @@ def course_layout(root: Path = ROOT) -> dict[str, str]:
 
     The file is read with traitlets, as nbgrader reads it.
     """
+    from .settings import course_config
+
     layout = dict(COURSE_LAYOUT)
-    config_file = root / "nbgrader_config.py"
-    if config_file.is_file():
-        from traitlets.config.loader import PyFileConfigLoader
-        config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
-        layout.update({k: v for k, v in config.get("CourseDirectory", {}).items() if k in layout})
+    layout.update({k: v for k, v in course_config(root).get("CourseDirectory", {}).items() if k in layout})
     return layout
 
 

@@ -111,7 +111,7 @@ def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None
     untouched = untouched_answers(learner, released)
     answers = {gid for gid, c in grade_cells(released).items() if c.metadata.nbgrader.get("solution")}
     if not answers or not answers <= untouched:
-        report = check_notebook(lesson, path, cell_timeout=timeout) if timeout else check_notebook(lesson, path)
+        report = check_notebook(lesson, path, cell_timeout=timeout)
         results = {r.grade_id: r for r in report.results}
         progress.note = report.problem
         for exercise in progress.exercises:

@@ -19,6 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
+from .colab import add_setup_cell
 from .i18n import LANGS, TranslationProblem, build_translations
 from .lessons import NOTEBOOKS, ROOT, Lesson, UsageError, grade_cells, read_notebook, NotebookProblem
 
@@ -100,6 +103,8 @@ def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None
             made = staging / lesson.slug / f"{lesson.slug}.ipynb"
             if proc.returncode != 0 or not made.is_file():
                 raise UsageError(f"nbgrader could not generate {lesson.slug}:\n{_tail(proc.stderr)}")
+            # the Colab set-up cell first (autograde.colab; the translated editions get it from this notebook)
+            nbformat.write(add_setup_cell(nbformat.read(made, as_version=4)), made)
             for item in sorted((staging / lesson.slug).rglob("*")):
                 if item.is_file() and item.suffix == ".po":
                     item.unlink()       # a translation catalog (it quotes hidden tests' hints): not released

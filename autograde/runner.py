@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from .colab import is_setup_cell
 from .judge import exercise_names, lesson_probes, run_test, split_hidden
 from .kernel import KernelDied, LearnerKernel
 from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
@@ -55,8 +56,9 @@ def _answer_anchors(source: nbformat.NotebookNode) -> dict[str, str | None]:
 def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
     """The cells to run, in the learner's order, with the source's test cells put back after their answers.
 
-    Returns (steps, flags): steps are ("code", cell) or ("test", source test cell); every test of the
-    lesson appears exactly once, whatever the learner did to their copy of it.
+    Returns (steps, flags): steps are ("code", cell), ("text", cell), ("setup", cell) (the course's Colab set-up
+    cell, see autograde.colab: not run) or ("test", source test cell); every test of the lesson appears exactly
+    once, whatever the learner did to their copy of it.
     """
     flags = set()
     source_tests = {gid: cell for gid, cell in grade_cells(source).items() if is_test_cell(cell)}
@@ -85,6 +87,9 @@ def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
                 flags.add("test-cell-edited")
             if anchors.get(gid) is not None and anchors[gid] != seen_answer:
                 flags.add("test-cell-moved")
+            continue
+        if is_setup_cell(cell):
+            steps.append(("setup", cell))     # the Colab set-up cell (inert outside Colab): kept, never run
             continue
         steps.append(("code" if cell.get("cell_type") == "code" else "text", cell))
         if meta.get("solution") and gid:
@@ -124,14 +129,15 @@ def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNo
     """Patterns of tampering in the code the learner wrote (answer cells and cells they added).
 
     The course's own code cells are never the learner's: in the English source and, when ``source_path``'s
-    folder holds translation catalogs, in each translated edition (whose strings are translated)."""
+    folder holds translation catalogs, in each translated edition (whose strings are translated), and the
+    Colab set-up cell that release puts first."""
     given = {_visible(c.source) for c in source.cells if c.get("cell_type") == "code"}
     if source_path is not None:
         from .i18n import translated_sources
 
         given |= {_visible(text) for text in translated_sources(source, source_path.parent)}
     code = "\n".join(c.source for c in student.cells if c.get("cell_type") == "code"
-                     and not is_test_cell(c) and _visible(c.source) not in given)
+                     and not is_test_cell(c) and not is_setup_cell(c) and _visible(c.source) not in given)
     return [name for name, pattern in SUSPICIOUS if pattern.search(code)]
 
 
@@ -373,6 +379,11 @@ def _grade(student, source, task: dict, result: dict) -> None:
             remaining = deadline - time.monotonic()
             if kind == "text":
                 out_cells.append(copy.deepcopy(cell))     # written answers stay for manual grading
+                continue
+            if kind == "setup":                           # the Colab set-up cell: kept, its Colab outputs not
+                new = copy.deepcopy(cell)
+                new.outputs, new.execution_count = [], None
+                out_cells.append(new)
                 continue
             if kind == "code":
                 new = copy.deepcopy(cell)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .lessons import ROOT
+from .settings import GradingLimits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # The learner's home and working folder inside the sandbox (a tmpfs); /tmp is another.
@@ -43,15 +44,20 @@ PROJECT_PARTS = ("cnnbook", "autograde", "data")
 HOST_QUOTA = 64 * 2 ** 20
 
 
+# The defaults of autograde.settings.GradingLimits (what each limit means is its help text there); a grading run
+# sends every limit as nbgrader_config.py configures it (GradingLimits.limits()) in each task.
+_DEFAULT = GradingLimits().limits()
+
+
 @dataclass
 class Limits:
-    memory_bytes: int = 2 * 2 ** 30     # all processes of the submission together (cgroup), and each one (prlimit)
-    max_processes: int = 128          # threads count too (torch starts one per core)
-    cell_seconds: float = 60.0        # one cell, or one test
-    submission_seconds: float = 600.0
-    output_bytes: int = 1_000_000     # output kept per cell; the rest is dropped and flagged
-    disk_bytes: int = 256 * 2 ** 20   # each of the two tmpfs folders (home, /tmp); counted in memory_bytes too
-    file_bytes: int = 256 * 2 ** 20   # the largest file a process may write
+    memory_bytes: int = _DEFAULT["memory_bytes"]
+    max_processes: int = _DEFAULT["max_processes"]
+    cell_seconds: float = _DEFAULT["cell_seconds"]
+    submission_seconds: float = _DEFAULT["submission_seconds"]
+    output_bytes: int = _DEFAULT["output_bytes"]
+    disk_bytes: int = _DEFAULT["disk_bytes"]
+    file_bytes: int = _DEFAULT["file_bytes"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,188 @@
+"""The Colab set-up cell (autograde.colab): first in every released notebook, inert outside Colab, never graded;
+README's Colab links made from the lessons and the one repository address in pyproject.toml."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde import colab
+from autograde.lessons import NOTEBOOKS, ROOT, all_lessons
+from autograde.runner import plan, suspicious_flags
+from conftest import GUARD, GUARD_SOLUTIONS, LESSONS, solved, write
+
+# Runs a cell's code in a fresh interpreter and records, with an audit hook, every import of a new module, every
+# socket, process and exec; prints nothing itself (the record goes to a file), so stdout/stderr are the cell's.
+RUNNER = r'''
+import json, sys
+record = {"events": [], "modules": []}
+def hook(event, args):
+    if event.startswith(("socket.", "subprocess.", "os.exec", "os.posix_spawn", "os.system", "urllib.")):
+        record["events"].append(event)
+before = set(sys.modules)
+sys.addaudithook(hook)
+code = open(sys.argv[1], encoding="utf-8").read()
+exec(compile(code, "<setup cell>", "exec"), {"__name__": "__main__"})
+record["modules"] = sorted(set(sys.modules) - before)
+open(sys.argv[2], "w").write(json.dumps(record))
+'''
+
+# The same in a pretend Colab: google.colab imported, some packages missing; subprocess.run only records.
+FAKE_COLAB = r'''
+import importlib.util, json, sys, types
+sys.modules["google"] = types.ModuleType("google")
+sys.modules["google.colab"] = types.ModuleType("google.colab")
+calls = []
+fake = types.ModuleType("subprocess")
+fake.run = lambda argv, **kw: calls.append(list(argv))
+sys.modules["subprocess"] = fake
+hidden = set(sys.argv[3].split(","))
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name in hidden else real(name, *a)
+exec(compile(open(sys.argv[1], encoding="utf-8").read(), "<setup cell>", "exec"), {"__name__": "__main__"})
+open(sys.argv[2], "w").write(json.dumps(calls))
+'''
+
+
+def _run(script: str, code: str, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, object]:
+    cell, record, runner = tmp_path / "cell.py", tmp_path / "record.json", tmp_path / "runner.py"
+    cell.write_text(code, encoding="utf-8")
+    runner.write_text(script, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(runner), str(cell), str(record), *extra], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(record.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_setup_cell_does_nothing_outside_colab(tmp_path, lang):
+    proc, record = _run(RUNNER, colab.setup_source(lang), tmp_path)
+    assert proc.stdout == "" and proc.stderr == ""
+    assert record["events"] == [], "the cell opened a socket or started a process outside Colab"
+    assert record["modules"] == [], f"the cell imported {record['modules']} outside Colab (pip, subprocess, ...)"
+
+
+@pytest.mark.slow
+def test_in_colab_it_installs_the_course_without_deps_and_only_what_is_missing(tmp_path):
+    _, calls = _run(FAKE_COLAB, colab.setup_source(), tmp_path, "cnnbook,babel")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    assert calls == [pip + ["--no-deps", colab.course_requirement()], pip + ["babel==2.19.0"]], calls
+    assert colab.course_requirement() == f"cnnbook @ git+{colab.repository_url()}@v{colab._project()['version']}"
+    assert not any("torch" in arg for call in calls for arg in call)
+    _, calls = _run(FAKE_COLAB, colab.setup_source(), tmp_path, "nothing")
+    assert calls == [], "the course is there already (a second run): nothing is installed again"
+
+
+def test_torch_is_never_among_the_packages_the_cell_may_install():
+    pins = colab.learner_pins()
+    assert pins and all(re.fullmatch(r"[a-z0-9_]+==[\w.]+", pin) for pin in pins), pins
+    assert not [pin for pin in pins if pin.startswith(("torch", "jupyterlab"))]
+    assert "babel==2.19.0" in pins and "ipywidgets==8.1.9" in pins
+
+
+def _released_notebooks() -> list[Path]:
+    found = sorted(NOTEBOOKS.rglob("*.ipynb")) + sorted(GUARD.student_version.parent.parent.rglob("*.ipynb"))
+    return [p for p in found if ".ipynb_checkpoints" not in p.parts]
+
+
+def test_every_released_notebook_starts_with_the_setup_cell_in_its_language():
+    notebooks = _released_notebooks()
+    assert len(notebooks) >= 2 * len(LESSONS) + 1
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        lang = nb.metadata.get("cnnbook", {}).get("language", "en")
+        first = nb.cells[0]
+        assert colab.is_setup_cell(first), f"{path}: the first cell is not the Colab set-up cell: run release"
+        assert first.source == colab.setup_source(lang), f"{path}: an old set-up cell: run release --force"
+        assert "nbgrader" not in first.metadata
+        assert sum(c.get("id") == colab.CELL_ID for c in nb.cells) == 1
+
+
+def test_the_korean_cell_differs_from_the_english_one_only_in_its_comment():
+    english, korean = colab.setup_source("en"), colab.setup_source("ko")
+    assert english != korean and "Colab" in korean
+
+    def code(text):
+        return [line for line in text.splitlines() if not line.startswith("#")]
+
+    assert code(english) == code(korean)
+
+
+def test_the_grader_keeps_the_cell_but_neither_runs_nor_flags_it():
+    source = nbformat.read(GUARD.source, as_version=4)
+    released = nbformat.read(GUARD.student_version, as_version=4)
+    steps, flags = plan(released, source)
+    assert steps[0] == ("setup", released.cells[0]) and not flags
+    assert sum(kind == "setup" for kind, _ in steps) == 1
+    assert suspicious_flags(released, source, GUARD.source) == []
+    # the cell of another release (another repository, tag or pins) is the course's too
+    other = nbformat.from_dict(json.loads(json.dumps(released)))
+    other.cells[0].source = other.cells[0].source.replace(colab.repository_url(), "https://github.com/a-fork/x") \
+        .replace("babel==", "babel>=")
+    assert colab.is_setup_cell(other.cells[0]) and plan(other, source)[0][0][0] == "setup"
+    # a learner who adds code to it wrote code: it runs and is read like any learner cell
+    edited = nbformat.from_dict(json.loads(json.dumps(released)))
+    edited.cells[0].source += "\nimport os; os.environ['X'] = '1'"
+    assert not colab.is_setup_cell(edited.cells[0])
+    assert plan(edited, source)[0][0] == ("code", edited.cells[0])
+    assert "reads-grader-files" in suspicious_flags(edited, source, GUARD.source)
+
+
+@pytest.mark.slow
+def test_a_notebook_saved_in_colab_gets_full_marks_and_its_setup_outputs_are_not_kept(tmp_path):
+    from autograde.grade import grade_batch
+
+    nb = solved(GUARD)
+    assert colab.is_setup_cell(nb.cells[0])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="Successfully installed cnnbook\n")]
+    nb.cells[0].execution_count = 1
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write(nb, subs / "colab_user" / GUARD.slug / f"{GUARD.slug}.ipynb")
+    rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=1, progress=lambda *_: None)
+    assert [(r.student, r.score, r.status) for r in rows] == [("colab_user", 4.0, "graded")], rows   # as solved
+    assert not rows[0].flags, rows[0].flags
+    graded = nbformat.read(out / "autograded" / "colab_user" / GUARD.slug / f"{GUARD.slug}.ipynb", as_version=4)
+    assert graded.cells[0].get("id") == colab.CELL_ID and graded.cells[0].outputs == []
+
+
+# --- README -----------------------------------------------------------------------------------------------
+
+def test_readme_has_a_colab_link_for_every_lesson_made_from_the_lesson_list():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    slugs = [lesson.slug for lesson in all_lessons()]
+    start, end = text.find(colab.README_START), text.find(colab.README_END)
+    assert 0 <= start < end, "README.md lost its Colab block"
+    assert text[start:end + len(colab.README_END)] == colab.readme_block(slugs), \
+        "README's Colab links are out of date: run `python -m autograde.colab`"
+    links = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", text)
+    owner_repo = colab.repository_url().removeprefix("https://github.com/")
+    prefix = f"https://colab.research.google.com/github/{owner_repo}/blob/{colab.BRANCH}/"
+    assert {link.removeprefix(prefix) for link in links} == \
+        {f"notebooks/{slug}/{slug}.ipynb" for slug in slugs} | {f"notebooks/ko/{slug}/{slug}.ipynb" for slug in slugs
+                                                               if (NOTEBOOKS / "ko" / slug).is_dir()}
+    for link in links:
+        assert link.startswith(prefix) and (ROOT / link.removeprefix(prefix)).is_file(), link
+
+
+def test_the_repository_address_is_written_only_in_pyproject():
+    url = colab.repository_url()
+    assert url.startswith("https://github.com/")
+    written = [p.relative_to(ROOT).as_posix() for folder in ("autograde", "cnnbook", "tests", "binder", "docs")
+               for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".txt", ".toml", "")
+               and url in p.read_text(encoding="utf-8", errors="replace")]
+    assert written == [], f"the repository address is written again in {written}: read it with autograde.colab"
+
+
+def test_update_readme_rewrites_only_its_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{colab.README_START}\nstale\n{colab.README_END}\nafter\n", encoding="utf-8")
+    assert colab.update_readme(readme, ["01_history"])
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("before\n") and text.endswith("\nafter\n") and "stale" not in text
+    assert not colab.update_readme(readme, ["01_history"])
