@@ -48,7 +48,7 @@ LANG_NAMES = {"ko": "Korean"}
 VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
                  "text", "annotate", "set_text", "Label", "Markdown"}
 VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc"}
-TEST_KEYWORDS = {"hint", "explanation"}
+TEST_KEYWORDS = {"hint", "explanation", "loop_message"}
 
 
 def catalog_path(lesson: Lesson, lang: str) -> Path:

@@ -333,18 +333,18 @@ def check_own_work(
     if report["raised"] == "NotImplementedError":
         func(*args, **(kwargs or {}))      # the stub raises again, from its own cell: "`name` is not answered yet"
     if report["tampered"]:
-        _fail(what, ["your function switched off the measurement of what it runs (sys.settrace or "
-                     "sys.setprofile): a check cannot tell what it did."], hint)
+        _fail(what, [_("your function switched off the measurement of what it runs (sys.settrace or "
+                       "sys.setprofile): a check cannot tell what it did.")], hint)
     if report["forbidden"]:
-        _fail(what, [f"this exercise is about writing it yourself, but the call ran: "
-                     f"{', '.join(report['forbidden'])}.",
-                     "Write it with numpy indexing, slicing and sums instead."], hint)
+        _fail(what, [_("this exercise is about writing it yourself, but the call ran: {calls}.").format(
+            calls=", ".join(report["forbidden"]))], hint)
     if report["raised"] is not None:
-        _fail(what, [f"your function raised {report['raised']} on this input, so what it runs could not be "
-                     "measured"], hint)
+        _fail(what, [_("your function raised {error} on this input, so what it runs could not be "
+                       "measured").format(error=report["raised"])], hint)
     if max_lines is not None and (report["stopped"] or report["lines"] > max_lines):
-        _fail(what, [loop_message or f"more than {max_lines} lines of Python ran in your code for this one call: "
-                     "it loops in Python where numpy should do the work."], hint)
+        _fail(what, [lesson_text(loop_message) if loop_message else
+                     _("more than {lines} lines of Python ran in your code for this one call: it loops in Python "
+                       "where numpy should do the work.").format(lines=max_lines)], hint)
 
 
 # The seed of hidden_rng(): set by the grader for each grading run (and recorded in its results); otherwise a
