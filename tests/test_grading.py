@@ -117,6 +117,33 @@ def test_every_known_bug_costs_exactly_its_own_exercise(every_known_bug, lesson)
         assert all(scores[gid] == 0 for gid in lost)
 
 
+WITH_ALTERNATIVES = [lesson for lesson in LESSONS if hasattr(lesson_fixture(lesson.slug), "ALTERNATIVE")]
+
+
+@pytest.fixture(scope="module")
+def alternatives(tmp_path_factory):
+    """Grade the correct-but-different answers (fixture ALTERNATIVE: other names, other structure) of every
+    lesson that lists them (student "alternative")."""
+    subs = tmp_path_factory.mktemp("alternatives")
+    out = tmp_path_factory.mktemp("alternatives_graded")
+    for lesson in WITH_ALTERNATIVES:
+        fx = lesson_fixture(lesson.slug)
+        write(solved(lesson, fx.ALTERNATIVE["cells"]), subs / "alternative" / lesson.slug / f"{lesson.slug}.ipynb")
+    proc = run_cli("grade", str(subs), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, read_grades(out)
+
+
+@pytest.mark.parametrize("lesson", WITH_ALTERNATIVES, ids=[lesson.slug for lesson in WITH_ALTERNATIVES])
+def test_correct_answers_written_differently_get_full_marks(alternatives, lesson):
+    """Tests check behaviour, not spelling: a correct network whose layers have other names, another nesting or
+    another order of registration gets every point."""
+    out, grades = alternatives
+    row = grades[("alternative", lesson.slug)]
+    assert row["status"] == "graded", row
+    assert float(row["score"]) == sum(points_of_tests(lesson).values()), cell_scores(out, lesson, "alternative")
+
+
 def test_hardcoded_answers_pass_the_visible_tests(tmp_path):
     """The hard-coded fixtures really are hard-coded visible answers: the student's own (visible) test
     cells pass, so only the hidden tests catch them."""
