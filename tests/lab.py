@@ -128,7 +128,7 @@ def start_run_all(page) -> None:
     """Run > Run All Cells, sent again until the first cell starts (see ``run_all_cells``)."""
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
     started = False
-    for _attempt in range(12):   # up to 2 minutes for a kernel on a loaded machine
+    for _attempt in range(24):   # up to 4 minutes for a kernel on a loaded machine (10 others may be open)
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             text = dialog.first.inner_text()
