@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import html
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -25,8 +23,9 @@ import pytest
 from autograde.collect import find_submissions, load_zip_zone
 from autograde.grade import feedback_html
 from autograde.late import describe_late, lateness, parse_policy, parse_when
-from autograde.lessons import ROOT, UsageError
-from conftest import GUARD, GUARD_SOLUTIONS, solved
+from autograde.lessons import UsageError
+from conftest import GUARD, solved
+from test_late import cli, rows
 from test_publish import assert_inert
 
 SLUG = GUARD.slug
@@ -177,17 +176,6 @@ def test_the_zone_is_checked_kept_in_out_and_can_be_turned_off(tmp_path):
 
 
 # --- end to end ------------------------------------------------------------------------------------------
-
-def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--solutions",
-                           str(GUARD_SOLUTIONS), "--workers", "2", *args], capture_output=True, text=True,
-                          timeout=900, cwd=ROOT)
-
-
-def rows(path: Path) -> dict[str, dict]:
-    with path.open(encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
-
 
 @pytest.mark.slow  # grades three notebooks, then re-applies lateness without grading again
 def test_a_canvas_zip_graded_with_and_without_its_zip_times(tmp_path):
