@@ -611,8 +611,11 @@ class _LocalWorkers:
                     if worker is None:
                         break
                     worker.job = queue.popleft()
+                    task = worker.job.task
+                    if task.get("warm") and not queue:
+                        task = {**task, "warm": False}   # nothing left to start a kernel for (retries start cold)
                     try:
-                        worker.conn.send(worker.job.task)
+                        worker.conn.send(task)
                     except OSError:
                         pass                # a worker that died idle: seen below as a death
                 busy = [w for w in self.workers if w.job is not None]

@@ -374,6 +374,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
     result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
+    phases = result["kernel"]["phases"] = {"cells": 0.0, "tests": 0.0}
     try:
         for kind, cell in steps:
             remaining = deadline - time.monotonic()
@@ -391,7 +392,9 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     new.outputs = [_note("not run: the submission used up its time limit")]
                     out_cells.append(new)
                     continue
+                began = time.monotonic()
                 run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
+                phases["cells"] += time.monotonic() - began
                 new.outputs = [nbformat.from_dict(o) for o in run.outputs]
                 new.execution_count = None
                 if run.truncated:
@@ -421,8 +424,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
             if remaining <= 0:
                 outcome_status, message, printed = "timeout", "not run: the submission used up its time limit", ""
             else:
+                began = time.monotonic()
                 outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
                                    exercise=gid.removeprefix("test_"), seed=task["hidden_seed"])
+                phases["tests"] += time.monotonic() - began
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
                 if outcome.status in ("timeout", "died"):
                     flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
@@ -446,6 +451,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
     finally:
         kernel.shutdown()
         shutil.rmtree(work_root, ignore_errors=True)
+    for phase in phases:
+        phases[phase] = round(phases[phase], 2)
     graded.cells = out_cells
     result["notebook"] = nbformat.writes(graded)
     result["flags"] = sorted(set(flags))
