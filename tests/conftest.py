@@ -93,3 +93,103 @@ GUARD_LOOPS = '''def group_max(values, width):
     import numpy as np
     return np.array([max(values[i:i + width]) for i in range(0, len(values), width)], dtype=float)
 '''
+
+
+# --- shared expensive work: each lesson is executed, and each course submission graded, ONCE per session -------
+# Several test files read the same executions and the same graded batch instead of running the lessons again
+# (the whole suite's time goal, issue #15).
+
+SOLUTION_CELL_TIMEOUT = 120       # seconds per cell when a solution notebook is executed in a plain kernel
+
+
+@pytest.fixture(scope="session")
+def executed_solution():
+    """slug -> the lesson's solution notebook (solutions/, hidden tests included) executed top to bottom in a
+    plain Jupyter kernel with its widget state stored; executed on first use, then shared (test_notebooks,
+    test_progress_bars). A failed run fails every test that asks for it, with the same error."""
+    from nbclient import NotebookClient
+
+    runs: dict[str, tuple] = {}
+
+    def run(slug: str) -> nbformat.NotebookNode:
+        if slug not in runs:
+            lesson = next(lesson for lesson in LESSONS if lesson.slug == slug)
+            nb = nbformat.read(lesson.source, as_version=4)
+            try:
+                NotebookClient(nb, timeout=SOLUTION_CELL_TIMEOUT, kernel_name="python3", store_widget_state=True,
+                               resources={"metadata": {"path": str(lesson.source.parent)}}).execute()
+                runs[slug] = (nb, None)
+            except Exception as error:  # noqa: BLE001 - re-raised to every test that reads this run
+                runs[slug] = (None, error)
+        nb, error = runs[slug]
+        if error is not None:
+            raise error
+        return nb
+
+    return run
+
+
+def known_bugs(fx) -> list[dict]:
+    """A lesson's known bugs: BUGS (one or more per test cell) when its fixture lists them, else its BUG."""
+    return list(getattr(fx, "BUGS", [fx.BUG]))
+
+
+def one_bug_student(lesson) -> str:
+    """The student of the course batch whose submission holds the lesson's fixture BUG (one of its BUGS)."""
+    fx = lesson_fixture(lesson.slug)
+    return f"bug{known_bugs(fx).index(fx.BUG)}" if fx.BUG in known_bugs(fx) else "onebug"
+
+
+def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
+    """(student, lesson slug) -> notebook: every course submission the grading tests need, in one batch.
+
+    solved, untouched and hardcoded (every lesson); bug<k> (every known bug of every lesson; a fixture BUG
+    that is not among its BUGS is student onebug); alternative (lessons whose fixture has ALTERNATIVE);
+    solved_ko and untouched_ko (every lesson's Korean notebook, answered with the solutions or untouched).
+    """
+    import json
+
+    from autograde.i18n import catalog_path, translated_path
+    from autograde.lessons import NOTEBOOKS
+
+    subs = {}
+    for lesson in LESSONS:
+        fx = lesson_fixture(lesson.slug)
+        subs["solved", lesson.slug] = solved(lesson)
+        subs["untouched", lesson.slug] = submission(lesson)
+        subs["hardcoded", lesson.slug] = solved(lesson, fx.HARDCODED["cells"])
+        for k, bug in enumerate(known_bugs(fx)):
+            subs[f"bug{k}", lesson.slug] = solved(lesson, {bug["cell"]: bug["source"]})
+        if fx.BUG not in known_bugs(fx):
+            subs["onebug", lesson.slug] = solved(lesson, {fx.BUG["cell"]: fx.BUG["source"]})
+        if hasattr(fx, "ALTERNATIVE"):
+            subs["alternative", lesson.slug] = solved(lesson, fx.ALTERNATIVE["cells"])
+        if catalog_path(lesson, "ko").is_file():
+            korean = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
+            solved_ko = nbformat.from_dict(json.loads(json.dumps(korean)))
+            cells = grade_cells(solved_ko)
+            for gid, text in answer_sources(lesson).items():
+                cells[gid].source = text
+            subs["solved_ko", lesson.slug] = solved_ko
+            subs["untouched_ko", lesson.slug] = korean
+    return subs
+
+
+@pytest.fixture(scope="session")
+def course_batch(tmp_path_factory):
+    """Every submission of ``course_batch_submissions`` graded ONCE by ``python -m autograde grade`` (nbgrader's
+    layout, the course's solutions, default limits and workers): (submitted folder, OUT folder, the notebooks
+    by (student, slug), the CLI's finished process). test_grading (round trip, known bugs, alternatives,
+    Korean edition) reads it."""
+    import subprocess
+    import sys
+
+    subs_dir = tmp_path_factory.mktemp("course-submitted")
+    out = tmp_path_factory.mktemp("course-graded")
+    notebooks = course_batch_submissions()
+    for (student, slug), nb in notebooks.items():
+        write(nb, subs_dir / student / slug / f"{slug}.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs_dir), "--out", str(out)],
+                          capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return subs_dir, out, notebooks, proc

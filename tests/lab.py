@@ -116,6 +116,11 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
     first cell starts.
     """
     start_run_all(page)
+    wait_run_all(page, timeout_ms)
+
+
+def wait_run_all(page, timeout_ms: int = 240_000) -> None:
+    """Return when every code cell of a Run All (``start_run_all``) has run and the kernel is idle."""
     page.wait_for_function(
         r"""() => {
             const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];

@@ -5,7 +5,6 @@ import json
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from autograde.i18n import LANGS
 from autograde.lessons import NOTEBOOKS
@@ -20,11 +19,10 @@ def test_there_are_lessons():
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
-def test_solution_notebook_executes_cleanly(lesson):
-    nb = nbformat.read(lesson.source, as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(lesson.source.parent)}})
-    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+def test_solution_notebook_executes_cleanly(executed_solution, lesson):
+    # executed once per session (conftest.executed_solution, 120 s per cell; test_progress_bars reads the same
+    # run): raises CellExecutionError, naming the cell, if any cell fails
+    nb = executed_solution(lesson.slug)
     stderr = [(i, o.text[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{lesson.slug} writes to stderr (nbgrader would zero a test cell): {stderr}"

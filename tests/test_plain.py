@@ -344,6 +344,7 @@ class JudgedKernel(FakeKernel):
         return self(request, timeout)
 
 
+@pytest.mark.slow  # starts judge processes (each imports torch) and fills one's memory
 def test_the_judge_process_contains_memory_and_time_bombs_and_is_replaced():
     from autograde.judge_process import run_in_judge, stop_judge
 

@@ -1,10 +1,8 @@
 """Progress bars of the lessons end at 100% (or disappear) after a successful run: a red bar reads as failure."""
 from __future__ import annotations
 
-import nbformat
 import pytest
 from conftest import LESSONS
-from nbclient import NotebookClient
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +18,8 @@ WITH_BARS = [lesson for lesson in LESSONS if "tqdm(" in lesson.source.read_text(
 
 
 @pytest.mark.parametrize("lesson", WITH_BARS, ids=lambda lesson: lesson.slug)
-def test_a_solved_run_leaves_no_unfinished_or_red_bar(lesson):
-    nb = nbformat.read(lesson.source, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=True,
-                   resources={"metadata": {"path": str(lesson.source.parent)}}).execute()
+def test_a_solved_run_leaves_no_unfinished_or_red_bar(executed_solution, lesson):
+    nb = executed_solution(lesson.slug)      # the solution's run test_notebooks checks (widget state stored)
     bars = progress_bars(nb)
     assert len(bars) >= (8 if lesson.slug.startswith("08_") else 1), f"found {len(bars)} progress bars"
     unfinished = [(bar.get("description"), bar.get("value"), bar.get("max"), bar.get("bar_style")) for bar in bars

@@ -40,6 +40,7 @@ def test_the_committed_manifest_is_what_the_last_release_wrote():
     assert manifest == files, "run `python -m autograde release` and commit notebooks/ with its manifest"
 
 
+@pytest.mark.slow  # runs nbgrader in new processes (four releases)
 def test_release_refuses_to_overwrite_an_edited_notebook_unless_forced(tmp_path):
     target = release([GUARD], out_dir=tmp_path)[0]
     assert json.loads((tmp_path / MANIFEST).read_text())[f"{GUARD.slug}/{GUARD.slug}.ipynb"] == sha(target)
@@ -60,6 +61,7 @@ def test_release_refuses_to_overwrite_an_edited_notebook_unless_forced(tmp_path)
     assert target.read_bytes() == released
 
 
+@pytest.mark.slow  # the CLI and nbgrader in new processes (three releases)
 def test_release_cli_refuses_with_a_clear_message(tmp_path):
     lesson = LESSONS[0]
     assert cli("autograde", "release", lesson.number, "--out", str(tmp_path)).returncode == 0
