@@ -7,8 +7,11 @@ stop); a kernel that dies is reported, never waited for.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +69,7 @@ class LearnerKernel:
         self.km: KernelManager | None = None
         self.kc: BlockingKernelClient | None = None
         self.starts = 0
+        self.malformed = 0                    # messages from the kernel that were dropped as malformed
 
     # -- life cycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,7 +99,9 @@ class LearnerKernel:
         if km is None:
             raise KernelDied("the kernel was not launched")
         kc = km.client()
-        kc.start_channels()
+        # Only the channels the grader reads: a socket nobody reads would hold whatever the kernel sends to it
+        # (the kernel knows the client's identity from any request) in the grader's memory.
+        kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
         try:
             kc.wait_for_ready(timeout=60)
         except RuntimeError as err:
@@ -138,6 +144,18 @@ class LearnerKernel:
         self.sandbox.close()
         self.sandbox.clear_kernel_dir()
 
+    def kill_processes(self) -> None:
+        """SIGKILL the kernel's sandbox now (any thread may call this; the owner then sees a dead kernel)."""
+        km = self.km
+        provisioner = getattr(km, "provisioner", None) if km is not None else None
+        pid = getattr(provisioner, "pid", None)
+        if type(pid) is int and pid > 0:
+            try:
+                os.kill(pid, signal.SIGKILL)      # bubblewrap: the sandbox's processes die with it
+            except OSError:
+                pass
+        self.sandbox.kill_processes()
+
     def restart(self) -> None:
         self.shutdown()
         self.start()
@@ -165,13 +183,13 @@ class LearnerKernel:
             if remaining <= 0:
                 return self._timed_out(msg_id, run)
             try:
-                msg = self.client.get_iopub_msg(timeout=min(remaining, 0.5))
+                msg = self._receive("iopub", min(remaining, 0.5))
             except queue.Empty:
                 if not self.alive():
                     run.status = "died"
                     return run
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            if msg is None or msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content.get("execution_state") == "idle":
@@ -189,14 +207,35 @@ class LearnerKernel:
         self._drain_shell(msg_id)
         return run
 
+    def _receive(self, channel: str, timeout: float) -> dict | None:
+        """The next message on ``channel`` ("iopub" or "shell"), or None for one that was dropped; raises
+        queue.Empty when none came within ``timeout``.
+
+        Everything the kernel sends is the learner's data: its code holds the connection's key and can send any
+        bytes on these sockets. A message that does not parse (not JSON, nested too deep, a bad signature) or
+        whose parts are not of the types the protocol gives them is dropped and counted (``malformed``), never
+        an error of the grader."""
+        channel_obj = self.client.iopub_channel if channel == "iopub" else self.client.shell_channel
+        try:
+            msg = channel_obj.get_msg(timeout=timeout)
+        except queue.Empty:
+            raise
+        except Exception:  # noqa: BLE001 - whatever the kernel sent, it is not a message of the protocol
+            self.malformed += 1
+            return None
+        if not _well_formed(msg):
+            self.malformed += 1
+            return None
+        return msg
+
     def _drain_shell(self, msg_id: str) -> None:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
-                reply = self.client.get_shell_msg(timeout=0.5)
+                reply = self._receive("shell", 0.5)
             except queue.Empty:
                 return
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
                 return
 
     def _timed_out(self, msg_id: str, run: CellRun) -> CellRun:
@@ -210,12 +249,14 @@ class LearnerKernel:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
-                msg = self.client.get_iopub_msg(timeout=0.5)
+                msg = self._receive("iopub", 0.5)
             except queue.Empty:
                 if not self.alive():
                     break
                 continue
-            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "status"
+            if msg is None:
+                continue
+            if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
                     and msg["content"].get("execution_state") == "idle"):
                 self._drain_shell(msg_id)
                 return run
@@ -250,6 +291,52 @@ class LearnerKernel:
         raise RemoteError("NoReply", run.error or "the kernel sent no reply")
 
 
+def _resident() -> int:
+    """This process's resident memory in bytes (0 where /proc is not there: the guard then never trips)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class InboundGuard:
+    """A limit on what one submission's kernel can make the grader hold: ``budget`` bytes of the grader's memory.
+
+    zmq takes in a kernel's messages in the grader's process before the grader reads them, whole (a message of a
+    thousand parts is delivered only when its last part is in), and holds those sent to a socket the grader reads
+    only now and then (between two requests of a test). The kernel holds the connection's key and can send
+    anything, so without a limit its code could fill the grader's memory and take down the worker. While learner
+    code may run, a thread watches the grader's resident memory; above its level at the start plus ``budget``, it
+    kills the kernel's processes (the cell or test running then ends as "died", and closing the kernel's channels
+    frees what zmq held) and sets ``tripped``. The runner then runs no more of that submission.
+    """
+
+    INTERVAL = 0.05
+
+    def __init__(self, kernel: "LearnerKernel", budget: int):
+        self.kernel = kernel
+        self.budget = budget
+        self.base = _resident()
+        self.tripped = False
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="autograde-inbound-guard", daemon=True)
+        if self.base:
+            self.thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            if _resident() - self.base > self.budget:
+                self.tripped = True
+                self.kernel.kill_processes()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
+
+
 def parse_reply(text: str, extras: dict | None = None):
     """The value of a shim reply (JSON text within the codec's caps); a reported error becomes RemoteError.
 
@@ -265,6 +352,24 @@ def parse_reply(text: str, extras: dict | None = None):
     if extras is not None and "changed" in reply:
         extras["changed"] = reply["changed"]
     return reply["value"]
+
+
+_TEXT_FIELDS = {"stream": ("name", "text"), "error": ("ename", "evalue"), "status": ("execution_state",)}
+
+
+def _well_formed(msg) -> bool:
+    """A message whose parts have the types the messaging protocol gives them (for the kinds the grader reads)."""
+    if type(msg) is not dict or type(msg.get("msg_type")) is not str or type(msg.get("content")) is not dict \
+            or type(msg.get("parent_header")) is not dict:
+        return False
+    content = msg["content"]
+    if any(type(content.get(name)) is not str for name in _TEXT_FIELDS.get(msg["msg_type"], ())):
+        return False
+    if msg["msg_type"] == "error":
+        return type(content.get("traceback", [])) is list
+    if msg["msg_type"] in ("display_data", "execute_result"):
+        return type(content.get("data")) is dict and type(content.get("metadata", {})) is dict
+    return True
 
 
 def _size(content: dict) -> int:

@@ -25,7 +25,7 @@ import nbformat
 
 from .colab import is_setup_cell
 from .judge import exercise_names, lesson_probes, run_test, split_hidden
-from .kernel import KernelDied, LearnerKernel
+from .kernel import REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
 from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
 
@@ -375,9 +375,13 @@ def _grade(student, source, task: dict, result: dict) -> None:
     result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
     phases = result["kernel"]["phases"] = {"cells": 0.0, "tests": 0.0}
+    # What the kernel may make this process hold of its messages (kernel.InboundGuard): as much as the learner's
+    # processes may hold themselves, and room for the largest reply the codec takes.
+    guard = InboundGuard(kernel, max(limits.memory_bytes, 4 * REPLY_BYTES))
+    flooded = "not run: the kernel sent the grader more data than it accepts, and was stopped"
     try:
         for kind, cell in steps:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - time.monotonic() if not guard.tripped else 0.0
             if kind == "text":
                 out_cells.append(copy.deepcopy(cell))     # written answers stay for manual grading
                 continue
@@ -389,7 +393,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             if kind == "code":
                 new = copy.deepcopy(cell)
                 if remaining <= 0:
-                    new.outputs = [_note("not run: the submission used up its time limit")]
+                    new.outputs = [_note(flooded if guard.tripped else "not run: the submission used up its time limit")]
                     out_cells.append(new)
                     continue
                 began = time.monotonic()
@@ -402,6 +406,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     new.outputs.append(_note(f"output cut at {limits.output_bytes:,} bytes"))
                 if run.status == "ok":
                     ran_ok.append(cell.source)
+                elif guard.tripped:
+                    flags.append("output-limit")
+                    new.outputs.append(_note("the kernel sent the grader more data than it accepts and was stopped; "
+                                             "nothing after this cell runs"))
                 elif run.status in ("timeout", "died"):
                     flags.append("timeout" if run.status == "timeout" else "kernel-died")
                     new.outputs.append(_note("this cell ran past its time limit and was stopped"
@@ -422,14 +430,17 @@ def _grade(student, source, task: dict, result: dict) -> None:
             gid = cell.metadata.nbgrader["grade_id"]
             points = float(cell.metadata.nbgrader.get("points", 0))
             if remaining <= 0:
-                outcome_status, message, printed = "timeout", "not run: the submission used up its time limit", ""
+                outcome_status, printed = ("not-run" if guard.tripped else "timeout"), ""
+                message = flooded if guard.tripped else "not run: the submission used up its time limit"
             else:
                 began = time.monotonic()
                 outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
                                    exercise=gid.removeprefix("test_"), seed=task["hidden_seed"])
                 phases["tests"] += time.monotonic() - began
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
-                if outcome.status in ("timeout", "died"):
+                if guard.tripped:
+                    flags.append("output-limit")
+                elif outcome.status in ("timeout", "died"):
                     flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
                     _revive(kernel, ran_ok, limits, deadline)
                 if outcome.status == "grader-error":
@@ -449,6 +460,9 @@ def _grade(student, source, task: dict, result: dict) -> None:
         flags.append("kernel-died")
         result["detail"] = str(err)
     finally:
+        guard.stop()
+        if kernel.malformed:
+            flags.append("tampering")          # it sent messages outside the protocol (they were dropped)
         kernel.shutdown()
         shutil.rmtree(work_root, ignore_errors=True)
     for phase in phases:

@@ -21,8 +21,10 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,8 @@ NOBODY = 65534
 _NAME = re.compile(r"^cnnbook-(\d+)-[0-9a-f]+$")
 # Project folders the kernel needs: the helper package, the shim the grader talks to, the lessons' data.
 PROJECT_PARTS = ("cnnbook", "autograde", "data")
+# The machine's matplotlib font cache, built once and copied into each sandbox's home (see _matplotlib_seed).
+MATPLOTLIB_SEED = Path("/tmp") / f"cnnbook-grader-matplotlib-{os.geteuid()}"
 # Where the kernel's host folder stays writable (grader not root): what it may leave there.
 HOST_QUOTA = 64 * 2 ** 20
 
@@ -279,6 +283,13 @@ class Sandbox:
             else:
                 path.unlink(missing_ok=True)
 
+    def kill_processes(self) -> None:
+        """SIGKILL every process of the sandbox's cgroups (without removing them: :meth:`close` does that)."""
+        cgroups = self.cgroups
+        if cgroups is not None:
+            for procs in cgroups.procs_files():
+                _kill_listed(procs)
+
     def close(self) -> None:
         if self.cgroups is not None:
             self.cgroups.remove()
@@ -286,16 +297,38 @@ class Sandbox:
 
 
 def _matplotlib_seed() -> Path:
-    """A ready matplotlib font cache, built once per machine, mounted read-only and copied into each home."""
-    cache = Path("/tmp") / f"cnnbook-grader-matplotlib-{os.geteuid()}"
+    """A ready matplotlib font cache, built once per machine, mounted read-only and copied into each home.
+
+    Its folder has a fixed name in the shared /tmp, so another account on the machine could make it first: then
+    every sandbox would copy that account's files, and the grader (maybe root) would chmod whatever its links
+    point to. It is used only when it is a real folder of the grading user that nobody else may write to;
+    otherwise this grader builds its own in a fresh private folder."""
+    cache = MATPLOTLIB_SEED
+    try:
+        os.mkdir(cache, 0o700)
+    except FileExistsError:
+        pass
+    if not _private_folder(cache):
+        cache = Path(tempfile.mkdtemp(prefix="cnnbook-grader-matplotlib-"))
     if not any(cache.glob("fontlist-*.json")):
-        cache.mkdir(exist_ok=True)
         subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"],
                        env={**os.environ, "MPLCONFIGDIR": str(cache)}, capture_output=True, timeout=300)
-        os.chmod(cache, 0o755)
         for path in cache.iterdir():
-            os.chmod(path, 0o644 if path.is_file() else 0o755)
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                path.unlink()                  # matplotlib writes plain files; nothing else is handed on
+            else:
+                os.chmod(path, 0o644 if path.is_file() else 0o755)
+        os.chmod(cache, 0o755)
     return cache
+
+
+def _private_folder(path: Path) -> bool:
+    """A folder (not a link) that belongs to this process's user and that no one else may write to."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 # --- cgroups -------------------------------------------------------------------------------------------
@@ -374,6 +407,18 @@ def _enable_v2_controllers(parent: Path) -> None:
         enabled = set((folder / "cgroup.subtree_control").read_text().split())
         for controller in sorted(wanted - enabled):
             _write(folder / "cgroup.subtree_control", f"+{controller}", optional=True)  # type: ignore[arg-type]
+
+
+def _kill_listed(procs: Path) -> None:
+    try:
+        pids = [int(p) for p in procs.read_text().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _remove_cgroup(cgroup: Path) -> None:

@@ -237,7 +237,53 @@ subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.
 '''), ["process-tricks"]),
         "output_flood": (attack(answer=solution, after="for _i in range(200_000):\n    print(_i)"),
                          ["output-limit"]),
+        # The kernel holds the connection's key: it can sign and send any bytes on its sockets. A message that is
+        # not one of the protocol must be dropped, never make the submission a grader-error (which is never a
+        # grade, and says "not your mistake").
+        "forges_malformed_messages": (attack(after=FORGED_MESSAGES), ["tampering"]),
     }
+
+
+FORGED_MESSAGES = '''_k = get_ipython().kernel
+_s = _k.session
+
+
+def _raw(content, msg_type="stream", fix=None, channel="iopub"):
+    _msg = _s.msg(msg_type, content={"name": "stdout", "text": "x"}, parent=_k.get_parent())
+    _head = dict(_msg["header"])
+    if fix:
+        fix(_head)
+    _parts = [_s.pack(_head), _s.pack(_msg["parent_header"]), _s.pack({}), content]
+    _frames = [_s.sign(_parts)] + _parts
+    if channel == "iopub":
+        _k.iopub_socket.send_multipart([msg_type.encode(), b"<IDS|MSG>"] + _frames)
+    else:
+        _ident = _k.get_parent()["header"]["session"].encode()
+        _k.shell_stream.socket.send_multipart([_ident, b"<IDS|MSG>"] + _frames)
+
+
+_raw(b"[1, 2, 3]")                                           # content that is not an object
+_raw(b'{"name": "stdout", "text": "x"}', fix=lambda h: h.pop("msg_type"))
+_raw(b"{not json")
+_raw(b"\\xff\\xfe")
+_raw(b'{"name": "stdout", "text": ' + b"[" * 3000 + b"]" * 3000 + b"}")   # deeper than json.loads goes
+_raw(b'{"data": [1], "metadata": 5}', msg_type="display_data")
+_raw(b"[]", channel="shell")
+print("forged")
+'''
+# One message of 60 parts of 40 MiB, sent without copying (the kernel itself holds 40 MiB): zmq hands a message
+# over whole, so the grader would hold all 2.4 GB before it could read any of it.
+FLOODS_THE_GRADER = '''import time
+_k = get_ipython().kernel
+_s = _k.session
+_msg = _s.msg("stream", content={"name": "stdout", "text": "x"}, parent=_k.get_parent())
+_parts = [_s.pack(_msg["header"]), _s.pack(_msg["parent_header"]), _s.pack({}), b"{}"]
+_blob = b"x" * (40 * 2 ** 20)
+_pub = _k.iopub_thread.socket                 # the zmq socket itself, not the thread that batches output
+_pub.send_multipart([b"stream", b"<IDS|MSG>", _s.sign(_parts)] + _parts + [_blob] * 60, copy=False)
+time.sleep(5)
+print("the grader survived")
+'''
 
 
 # Attacks on what runs beside learner code (probes, measurements, inputs), each after its own exercise:
@@ -371,6 +417,9 @@ def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
             c.execution_count = 1
             c.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✔ all visible checks passed.\n")]
     found["prefilled_outputs"] = (nb, [], True)
+    nb = _notebook_with(WRONG)
+    nb.cells.append(nbformat.v4.new_code_cell(FLOODS_THE_GRADER))     # last: every test has run before it
+    found["floods_the_grader"] = (nb, ["output-limit"], True)
     return found
 
 

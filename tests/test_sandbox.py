@@ -208,3 +208,30 @@ def test_the_sweep_removes_only_cgroups_whose_grader_is_gone(tmp_path):
     finally:
         live.remove()
         Cgroups(renamed).remove()
+
+
+def test_a_font_cache_someone_else_made_first_is_never_used(tmp_path, monkeypatch):
+    """The matplotlib font cache every sandbox copies lives under a fixed name in the shared /tmp. Another account
+    that makes that folder first (with a link to a private file inside) gets neither its files into the sandboxes
+    nor the grader's chmod on what its link points to: the grader builds its own cache elsewhere."""
+    import autograde.sandbox as sandbox
+
+    private = tmp_path / "private.txt"
+    private.write_text("secret")
+    os.chmod(private, 0o600)
+    planted = tmp_path / "planted-seed"
+    planted.mkdir(mode=0o777)
+    os.chmod(planted, 0o777)                             # anyone may write to it (or, as root: not ours below)
+    (planted / "fontlist-planted.json").symlink_to(private)
+    (planted / "link").symlink_to(private)
+    if os.geteuid() == 0:
+        os.chown(planted, 65534, 65534)
+    monkeypatch.setattr(sandbox, "MATPLOTLIB_SEED", planted)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    seed = sandbox._matplotlib_seed()
+    assert seed != planted and seed.parent == tmp_path
+    assert any(seed.glob("fontlist-*.json")) and not any(p.is_symlink() for p in seed.iterdir())
+    assert oct(private.stat().st_mode & 0o777) == oct(0o600)
+    own = tmp_path / "own-seed"                          # a folder of ours that no one else may write: used
+    monkeypatch.setattr(sandbox, "MATPLOTLIB_SEED", own)
+    assert sandbox._matplotlib_seed() == own and any(own.glob("fontlist-*.json"))

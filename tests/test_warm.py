@@ -90,3 +90,42 @@ def test_a_spare_nobody_takes_shuts_itself_down(tmp_path, monkeypatch):
         time.sleep(0.1)
     assert not spare.work_root.exists() and spare.gone and not spare.kernel.alive()
     assert spare.take(("key",)) is None              # an expired spare is never handed out
+
+
+REACH_THE_SPARE = '''import glob, os, signal, time
+time.sleep(4)                                   # the worker starts the next submission's kernel meanwhile
+own = os.path.dirname(os.environ["JUPYTER_RUNTIME_DIR"])
+seen = [p for p in glob.glob("/tmp/*") + glob.glob("/tmp/*/kernel/*") + glob.glob("/dev/shm/*")
+        if not p.startswith(own) and "matplotlib" not in p]
+mine = {1} | {int(t) for t in os.listdir("/proc/self/task")}      # the sandbox's init, this kernel's threads
+signalled = 0
+for pid in sorted(set(range(2, 4000)) - mine):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        signalled += 1
+    except OSError:
+        pass
+try:
+    open(glob.glob("/tmp/cnnbook-grader-matplotlib-*")[0] + "/fontlist-v0.json", "w").write("{}")
+    wrote = True
+except (OSError, IndexError):
+    wrote = False
+print("SPARE", len(seen), signalled, wrote)
+'''
+
+
+def test_a_submission_cannot_reach_the_kernel_started_for_the_next_one(tmp_path):
+    """While a submission runs, its worker starts the next one's kernel: the running one finds no folder, socket or
+    process of it to read or signal, cannot leave anything in what the sandboxes share, and the next submission
+    gets that warm kernel, untouched, and full marks."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    attacker = solved(GUARD)
+    attacker.cells.append(nbformat.v4.new_code_cell(REACH_THE_SPARE))
+    write(attacker, subs / "a_attacker" / SLUG / f"{SLUG}.ipynb")
+    write(solved(GUARD), subs / "b_next" / SLUG / f"{SLUG}.ipynb")
+    rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=1, progress=lambda *_: None)
+    assert {r.student: r.score for r in rows} == {"a_attacker": 4.0, "b_next": 4.0}
+    assert _result(out, "b_next")["kernel"]["warm"] is True and _result(out, "b_next")["flags"] == []
+    graded = nbformat.read(out / "autograded" / "a_attacker" / SLUG / f"{SLUG}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in graded.cells[-1].outputs)
+    assert printed.strip() == "SPARE 0 0 False", printed
