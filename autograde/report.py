@@ -4,7 +4,8 @@ Everything is rebuilt from ``OUT/results/`` (one JSON per graded submission), so
 re-graded) updates the class's reports instead of replacing them.
 
 - ``OUT/report/index.html`` and ``OUT/report/<NN_slug>.html``: score histogram, pass rate of every test, the most
-  common reasons for failing (typical slips first: what to re-teach next session), the submissions to look at.
+  common reasons for failing (typical slips first: what to re-teach next session; unanswered exercises on one
+  line after them), the submissions to look at.
 - ``OUT/grades-by-student.csv``: one row per student, one column per lesson and a total (Canvas's and Moodle's
   gradebook imports take this shape; map the column names to the LMS's assignment names when importing).
 """
@@ -149,8 +150,18 @@ def lesson_page(lesson: str, results: list[dict]) -> str:
         f"<tr><td><code>{e(gid)}</code></td><td>{100 * pass_rate[gid]:.0f}%</td><td><ul>"
         + "".join(f"<li>{n} × {e(reason)}</li>" for reason, n in reasons[gid].most_common(3)) + "</ul></td></tr>"
         for gid in tests)
+    # What to re-teach: the typical slips first, then other failures, most common first; unanswered exercises are
+    # unfinished work, not a misunderstanding: one line naming them after the rest.
+    unanswered = {gid: n for (gid, reason), n in overall.items() if reason.startswith("not answered")}
+    ranked = sorted(((key, n) for key, n in overall.items() if key[0] not in unanswered or
+                     not key[1].startswith("not answered")),
+                    key=lambda item: (not item[0][1].startswith("typical slip"), -item[1], item[0]))
     teach = "".join(f"<li><b>{n}</b> submission{'s' if n > 1 else ''}, <code>{e(gid)}</code>: {e(reason)}</li>"
-                    for (gid, reason), n in overall.most_common(6))
+                    for (gid, reason), n in ranked[:6])
+    if unanswered:
+        teach += ("<li>Not answered (the answer cell still raises NotImplementedError): " + ", ".join(
+            f"<code>{e(gid)}</code> ({n})" for gid, n in sorted(unanswered.items(), key=lambda kv: (-kv[1], kv[0])))
+            + "</li>")
     flagged = [r for r in results if r.get("flags") or r.get("status") != "graded"]
     # The same facts, in the same words, as on each student's feedback page (autograde.late.LateFacts.rows).
     late = [(r, facts) for r in results if (facts := describe_late(r)) is not None]

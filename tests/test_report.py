@@ -106,3 +106,25 @@ def test_lessons_find_their_canvas_assignments_by_name_or_number():
     assert canvas_column("03_padding_stride", headers) == "03_padding_stride (3003)"
     assert canvas_column("05_pooling", headers) is None
     assert canvas_column("01_history", ["Quiz 1 (3100)", "Homework 1 (3200)"]) is None       # a number alone is not enough
+
+
+def test_what_to_re_teach_puts_typical_slips_before_unfinished_work():
+    """A class where many left exercises unanswered: the slips (what to re-teach) still come first, and the
+    unanswered ones are one line, not the whole list (grading lesson 09 for a real class once showed five
+    'not answered' lines above the one slip worth re-teaching)."""
+    from autograde.report import lesson_page
+
+    def result(student, failing):
+        tests = [{"grade_id": gid, "status": "fail" if gid in failing else "pass", "points": 0, "max_points": 1,
+                  "message": failing.get(gid, "")} for gid in ("test_a", "test_b", "test_c")]
+        return {"student": student, "lesson": "09_losses_optimisers", "status": "graded", "score": 1.0,
+                "max_score": 3.0, "tests": tests, "flags": []}
+
+    todo = "your code raised NotImplementedError: Replace this line"
+    slip = "adam_update(w, g):\n  this looks like a typical slip: no bias correction.\n  expected 1, got 3"
+    results = [*(result(f"s{i}", {"test_a": todo, "test_b": todo}) for i in range(4)),
+               result("s8", {"test_c": slip}), result("s9", {"test_c": slip})]
+    teach = lesson_page("09_losses_optimisers", results).split("What to re-teach")[1].split("</ol>")[0]
+    items = teach.split("<li>")[1:]
+    assert items[0].startswith("<b>2</b> submissions, <code>test_c</code>: typical slip: no bias correction.")
+    assert items[-1].startswith("Not answered") and "<code>test_a</code> (4)" in items[-1] and len(items) == 2
