@@ -165,6 +165,23 @@ def read_roster(path: Path | None) -> dict[str, str]:
     return {row["lms_id"].strip(): row["student_id"].strip() for row in rows if row.get("lms_id")}
 
 
+ROSTER_FILE = "roster.csv"
+
+
+def load_roster(out: Path, given: Path | None) -> Path | None:
+    """``--roster CSV`` (read, then kept in OUT, so the next zip graded into OUT maps its students the same way
+    without it: one assignment's zip graded without the roster would otherwise file everyone under their LMS
+    names), else the roster OUT kept, else None."""
+    kept = out / ROSTER_FILE
+    if given is not None:
+        read_roster(given)                         # a bad roster is refused before anything is kept or graded
+        out.mkdir(parents=True, exist_ok=True)
+        if given.resolve() != kept.resolve():
+            shutil.copyfile(given, kept)
+        return kept
+    return kept if kept.is_file() else None
+
+
 def is_canvas_gradebook(header: list[str]) -> bool:
     """Canvas's gradebook export: "Student" (or LastName, FirstName), "ID", ... "Section" (lib/gradebook_exporter.rb)."""
     names = [h.strip() for h in header]

@@ -35,7 +35,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
 from . import late as late_work
-from .collect import Submission, find_submissions, load_zip_zone, read_roster
+from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
@@ -289,6 +289,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     zip_zone = load_zip_zone(out, zip_times)
     sweep_stale_cgroups()
     work = out / ".work"
+    roster = load_roster(out, roster)
     intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone)
     if roster is not None:
         keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape

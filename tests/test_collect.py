@@ -325,3 +325,22 @@ def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_
         ("canvas-99_guard.zip", "'=cmd_40002_9002_99_guard.ipynb", "graded"),
         ("canvas-99_guard.zip", "kimminsu_40001_9001_99_guard.ipynb", "graded"),
         ("canvas-99_guard.zip", "notes.txt", "skipped")]
+
+
+def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
+    """Given once (with the first assignment's zip), the roster maps the next zips too; a bad one is refused
+    before anything is kept."""
+    from autograde.collect import load_roster, read_roster
+
+    out = tmp_path / "out"
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n51001,2026001\n", encoding="utf-8")
+    assert load_roster(out, None) is None
+    kept = load_roster(out, roster)
+    roster.unlink()                                            # the instructor's file may move; OUT keeps its copy
+    assert load_roster(out, None) == kept and read_roster(kept) == {"51001": "2026001"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,number\nx,1\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="lms_id and student_id"):
+        load_roster(out, bad)
+    assert read_roster(load_roster(out, None)) == {"51001": "2026001"}
