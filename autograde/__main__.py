@@ -203,8 +203,10 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("grade", help="grade a batch of notebooks: sandboxed, in parallel, resumable")
-    p.add_argument("submissions", help="DIR/<student>/<NN_slug>/<NN_slug>.ipynb (nbgrader layout), or a folder "
-                                       "or .zip of <student>_<NN_slug>.ipynb files")
+    p.add_argument("submissions", help="DIR/<student>/<NN_slug>/<NN_slug>.ipynb (nbgrader layout), a folder "
+                                       "or .zip of <student>_<NN_slug>.ipynb files, or an LMS export as downloaded "
+                                       "(Canvas's \"Download submissions\" zip, Moodle's \"Download all "
+                                       "submissions\"; one assignment each: grade each into the same --out)")
     p.add_argument("--out", required=True, help="output folder: grades.csv, flagged.md, feedback/, autograded/, "
                                                 "results/, gradebook.db")
     p.add_argument("--db", help="gradebook SQLAlchemy URL, e.g. postgresql://user@host/course "
@@ -216,8 +218,10 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
                    help=f"GiB of memory per submission (default {limits.memory_gib:g}: {where}; its other limits "
                         "are set there too)")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--roster", metavar="CSV", help="map LMS ids to student ids: a CSV with columns lms_id, "
-                                                    "student_id (Canvas user ids, Moodle participant ids)")
+    p.add_argument("--roster", metavar="CSV", help="map LMS ids to student ids: Canvas's gradebook export as "
+                                                    "downloaded (ID -> SIS User ID), or a CSV with columns lms_id, "
+                                                    "student_id (Canvas user ids, Moodle participant ids); kept in "
+                                                    "OUT for later runs")
     p.add_argument("--solutions", metavar="DIR", help="the source notebooks to grade against (default: this "
                                                        "course's solutions/)")
     p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "

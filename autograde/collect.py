@@ -52,8 +52,14 @@ from pathlib import Path
 from .lessons import Lesson, UsageError
 
 MAX_MEMBER_BYTES = 200 * 2 ** 20
-CANVAS = re.compile(r"^(?P<name>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
+# Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
+# "_<attachment id>_<the file's name as uploaded>"; with anonymous grading "[LATE_]anon_<anonymous id>_<attachment id>_...".
+CANVAS = re.compile(r"^(?P<name>.+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
+CANVAS_ANON = re.compile(r"^(?P<late>late_)?(?P<name>anon_(?P<uid>[a-z0-9]+))_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
+# Moodle (mod/assign/classes/downloader.php): a folder "<full name>_<participant id>_assignsubmission_<plugin>[_]" per
+# student, or, with "Download submissions in folders" off, files "<full name>_<id>_assignsubmission_<plugin>_<file>".
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_?$", re.IGNORECASE)
+MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_(?P<rest>.+)$", re.IGNORECASE)
 # What may follow a lesson's name in a file name: copies made by Jupyter, browsers, LMSs.
 COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
@@ -96,14 +102,29 @@ class Intake:
     lines: list[IntakeLine]
     warnings: list[str] = field(default_factory=list)
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, source: str = "") -> None:
+        """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
+        zip per assignment, each graded into the same OUT; grading one again replaces its own lines)."""
+        from .report import csv_safe
+
+        header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
+        kept: list[list[str]] = []
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                kept = [[row.get(name) or "" for name in header] for row in csv.DictReader(f)
+                        if (row.get("source") or "") != source]
+        except (OSError, UnicodeDecodeError, csv.Error):
+            kept = []
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"])
-            for line in self.lines:
-                writer.writerow([line.input, line.outcome, line.student, line.lesson, line.note, line.submitted,
-                                 line.time_source])
+            writer.writerow(header)
+            writer.writerows(kept)
+            for line in self.lines:       # file and student names are the students' words: never a formula
+                writer.writerow([csv_safe(source), csv_safe(line.input), line.outcome, csv_safe(line.student),
+                                 line.lesson, csv_safe(line.note), line.submitted, line.time_source])
+        os.replace(tmp, path)
 
 
 def safe_id(name: str) -> str:
@@ -125,9 +146,46 @@ def read_roster(path: Path | None) -> dict[str, str]:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise UsageError(f"the roster {path} could not be read: {err}") from None
+    if rows and is_canvas_gradebook(list(rows[0])):
+        # Canvas's gradebook export (Grades > Export): "ID" is the Canvas user id its submission zips carry,
+        # "SIS User ID" (else "SIS Login ID") the institution's student id. Its "Points Possible" row and a test
+        # student without SIS ids map nothing.
+        roster = {}
+        for row in rows:
+            lms_id, sis = (row.get("ID") or "").strip(), (row.get("SIS User ID") or row.get("SIS Login ID") or "").strip()
+            if lms_id.isdigit() and sis:
+                roster[lms_id] = sis
+        if not roster:
+            raise UsageError(f"the Canvas gradebook export {path} has no student with an SIS User ID or SIS Login ID "
+                             "(export it with the SIS columns, or write a roster with columns lms_id,student_id).")
+        return roster
     if not rows or not {"lms_id", "student_id"} <= set(rows[0]):
-        raise UsageError(f"the roster {path} needs the columns lms_id and student_id (one row per student).")
+        raise UsageError(f"the roster {path} needs the columns lms_id and student_id (one row per student), or is "
+                         "Canvas's gradebook export (Student, ID, SIS User ID, SIS Login ID, Section, ...).")
     return {row["lms_id"].strip(): row["student_id"].strip() for row in rows if row.get("lms_id")}
+
+
+ROSTER_FILE = "roster.csv"
+
+
+def load_roster(out: Path, given: Path | None) -> Path | None:
+    """``--roster CSV`` (read, then kept in OUT, so the next zip graded into OUT maps its students the same way
+    without it: one assignment's zip graded without the roster would otherwise file everyone under their LMS
+    names), else the roster OUT kept, else None."""
+    kept = out / ROSTER_FILE
+    if given is not None:
+        read_roster(given)                         # a bad roster is refused before anything is kept or graded
+        out.mkdir(parents=True, exist_ok=True)
+        if given.resolve() != kept.resolve():
+            shutil.copyfile(given, kept)
+        return kept
+    return kept if kept.is_file() else None
+
+
+def is_canvas_gradebook(header: list[str]) -> bool:
+    """Canvas's gradebook export: "Student" (or LastName, FirstName), "ID", ... "Section" (lib/gradebook_exporter.rb)."""
+    names = [h.strip() for h in header]
+    return len(names) > 3 and names[0] in ("Student", "LastName") and "ID" in names and "Section" in names
 
 
 def _lesson_in(name: str, lessons: list[Lesson]) -> tuple[Lesson, str, str] | None:
@@ -142,6 +200,19 @@ def _lesson_in(name: str, lessons: list[Lesson]) -> tuple[Lesson, str, str] | No
         if COPY_SUFFIX.match(suffix) and (best is None or len(lesson.slug) > len(best[0].slug)):
             best = (lesson, name[:start].rstrip(" _-"), suffix)
     return best
+
+
+def _lesson_anywhere(name: str, lessons: list[Lesson]) -> Lesson | None:
+    """The lesson a file name mentions anywhere ('01_history (final version)'), when it mentions exactly one."""
+    lowered = name.lower().replace("-", "_").replace(" ", "_")
+    found = {lesson.slug: lesson for lesson in lessons
+             if any(at == 0 or lowered[at - 1] == "_" for at in _find_all(lowered, lesson.slug))}
+    found = {slug: lesson for slug, lesson in found.items() if not any(slug in other and slug != other for other in found)}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _find_all(text: str, part: str) -> list[int]:
+    return [m.start() for m in re.finditer(re.escape(part), text)]
 
 
 def _copy_rank(suffix: str) -> int:
@@ -285,6 +356,15 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                          "<student>_<NN_slug>.ipynb files, or an LMS export (Canvas, Moodle).")
     candidates: list[tuple[str, Lesson, Path, dict]] = []       # (student, lesson, file, facts)
     empty: list[tuple[str, Lesson]] = []                          # nbgrader folders without a notebook
+    unplaced: list[tuple[Path, str, dict]] = []                   # an LMS student's notebook naming no lesson
+
+    def lms_student(lms_id: str, name: str, facts: dict) -> str:
+        """The course's id for an LMS student: the roster's, else the name the LMS wrote (two students with one
+        name, or Moodle's blind-marking "Participant", are told apart by their LMS ids below)."""
+        if roster.get(lms_id) or roster.get(name):
+            return roster.get(lms_id) or roster[name]
+        facts["named_by_lms"] = True
+        return name
 
     def rel(path: Path) -> str:
         return str(path.relative_to(source))
@@ -296,17 +376,38 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
             return
         stem = name[: -len(".ipynb")]
-        canvas = CANVAS.match(stem) if student_hint is None else None
-        if canvas and _lesson_in(canvas["rest"], lessons):
-            student_hint = roster.get(canvas["uid"]) or roster.get(canvas["name"]) or canvas["name"]
-            facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
-            facts["late"] = bool(canvas["late"])
-            facts["rank"] = (int(canvas["sid"]),)
-            stem = canvas["rest"]
+        if student_hint is None:
+            moodle_file = MOODLE_FILE.match(stem)
+            canvas = CANVAS_ANON.match(stem) or CANVAS.match(stem)
+            # A Canvas name when what follows its two ids names a lesson, or when nothing in the file name does
+            # (a flat "student_03_01_history" is a student id ending in digits, not Canvas's ids).
+            if canvas and not (_lesson_in(canvas["rest"], lessons) or _lesson_anywhere(canvas["rest"], lessons)) \
+                    and _lesson_in(stem, lessons):
+                canvas = None
+            if moodle_file:
+                student_hint = lms_student(moodle_file["uid"], moodle_file["name"], facts)
+                facts["lms"] = {"system": "moodle", "id": moodle_file["uid"], "name": moodle_file["name"]}
+                stem = moodle_file["rest"]
+            elif canvas:
+                student_hint = lms_student(canvas["uid"], canvas["name"], facts)
+                facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
+                facts["late"] = bool(canvas["late"])
+                facts["rank"] = (int(canvas["sid"]),)
+                stem = canvas["rest"]
         found = _lesson_in(stem, lessons)
         if found is None and lesson_hint is not None:
             found = (lesson_hint, "", "")
             facts.setdefault("flags", []).append("renamed-notebook")
+        if found is None and facts.get("lms"):
+            # The LMS says whose it is: a lesson named anywhere in the file's name is enough ("01_history (final
+            # version).ipynb"); a name without any lesson waits for the end (a one-lesson export decides).
+            named = _lesson_anywhere(stem, lessons)
+            if named is None and student_hint is not None:
+                unplaced.append((path, student_hint, facts))
+                return
+            if named is not None:
+                found = (named, "", "")
+                facts.setdefault("flags", []).append("renamed-notebook")
         if found is None:
             lines.append(IntakeLine(rel(path), "skipped", note="no lesson of this course in the file name "
                                     f"(expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
@@ -331,11 +432,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             continue
         moodle = MOODLE.match(unicodedata.normalize("NFC", path.name))
         if moodle:
-            student = roster.get(moodle["uid"]) or roster.get(moodle["name"]) or moodle["name"]
             lms = {"system": "moodle", "id": moodle["uid"], "name": moodle["name"]}
             for inner in sorted(path.rglob("*")):
                 if inner.is_file():
-                    consider(inner, student, lms=lms)
+                    facts: dict = {"lms": lms}
+                    consider(inner, lms_student(moodle["uid"], moodle["name"], facts), **facts)
             continue
         for inner in sorted(path.iterdir()):                     # nbgrader: <student>/<NN_slug>/...
             lesson = next((lesson for lesson in lessons if lesson.slug == inner.name), None)
@@ -358,6 +459,34 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 consider(inner, path.name)
             else:
                 lines.append(IntakeLine(rel(inner), "skipped", note="a folder that is no lesson of this course"))
+
+    # A notebook whose name names no lesson, from an LMS export that holds one lesson (an export is per
+    # assignment): it is that lesson's. Otherwise it cannot be placed, and says so.
+    batch_lessons = {lesson.slug: lesson for _, lesson, _, _ in candidates}
+    for path, student, facts in unplaced:
+        if len(batch_lessons) == 1:
+            facts.setdefault("flags", []).append("renamed-notebook")
+            facts["copy"] = 0
+            candidates.append((safe_id(student), next(iter(batch_lessons.values())), path, facts))
+        else:
+            lines.append(IntakeLine(rel(path), "skipped", safe_id(student), note="no lesson of this course in the "
+                                    "file name, and the export holds " + (
+                                        "several lessons" if batch_lessons else "no other notebook") +
+                                    f" (expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
+    # Two students with the same name in an LMS export (or Moodle's blind marking, where every folder is
+    # "Participant"): each gets "<name> (<LMS id>)", never one superseding the other.
+    ids_of: dict[str, set[str]] = {}
+    for student, _, _, facts in candidates:
+        if facts.get("named_by_lms"):
+            ids_of.setdefault(student, set()).add(facts["lms"]["id"])
+    for i, (student, lesson, path, facts) in enumerate(candidates):
+        if facts.get("named_by_lms") and len(ids_of[student]) > 1:
+            candidates[i] = (safe_id(f"{facts['lms']['name']} ({facts['lms']['id']})"), lesson, path, facts)
+            facts.setdefault("flags", []).append("same-name")
+            warning = (f"{len(ids_of[student])} students are named {student!r} in the LMS export: each is graded as "
+                       f"'{student} (<LMS id>)'. Give --roster to use your student ids.")
+            if warning not in warnings:
+                warnings.append(warning)
 
     if zipped and zip_zone:
         zone = parse_zone(zip_zone)

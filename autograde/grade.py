@@ -35,8 +35,8 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
 from . import late as late_work
-from .collect import Submission, find_submissions, load_zip_zone, read_roster
-from .report import csv_safe, write_class_reports
+from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster
+from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
 from .runner import discard_spares, fingerprint, grade_submission, new_hidden_seed
@@ -61,6 +61,8 @@ FLAG_MEANING = {
     "renamed-notebook": "the notebook had another name (a copy, another case, another file name); it was graded "
                         "as this lesson (intake.csv shows the file)",
     "duplicate": "several copies were submitted; the newest was graded (intake.csv lists them all)",
+    "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
+                 "(give --roster to use your student ids)",
     "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "
             "grades.csv say by how much and what it cost",
     "tampering": "the code touches the grader's machinery (patched numpy/torch/checks, __eq__, excepthook, "
@@ -287,8 +289,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     zip_zone = load_zip_zone(out, zip_times)
     sweep_stale_cgroups()
     work = out / ".work"
+    roster = load_roster(out, roster)
     intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone)
-    intake.write(out / "intake.csv")
+    if roster is not None:
+        keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
+    intake.write(out / "intake.csv", str(source.resolve()))
     for warning in intake.warnings:
         progress(f"warning: {warning}")
     subs = intake.submissions
@@ -361,6 +366,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         result["lesson_max_score"] = max_scores[sub.lesson.slug]
         if sub.lms:
             result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
+        if sub.path is not None and sub.origin and result.get("detail"):
+            # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
+            # which is gone after the run.
+            shown = f"{source.name}: {sub.origin}" if source.is_file() else str(source / sub.origin)
+            result["detail"] = result["detail"].replace(str(sub.path), shown)
         # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
         old = previous.get(key) or {}
         old_recorded = old.get("gradebook_submission",
@@ -417,6 +427,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         _atomic_write(path, json.dumps(result, indent=1))
         # The student's page says what lateness cost (or, after a waiver, no longer says it).
         _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
+    refresh_feedback(out, gradebook_marks(db_url))
     rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
     shutil.rmtree(work, ignore_errors=True)
     if stopped:
@@ -458,6 +469,45 @@ def gradebook_grades(db_url: str) -> dict[tuple[str, str], float]:
                 for s in gb.db.query(SubmittedAssignment)}
 
 
+def gradebook_marks(db_url: str) -> dict[tuple[str, str], dict]:
+    """(student, lesson) -> what the instructor entered in formgrader: ``scores`` (cell -> (manual score, max)),
+    ``comments`` (cell -> text) and the gradebook's ``final`` grade (after the late penalty). Only submissions
+    with an entry; the student's feedback page shows them."""
+    from nbgrader.api import Comment, Grade
+
+    marks: dict[tuple[str, str], dict] = {}
+
+    def entry(item) -> dict:
+        submitted = item.notebook.assignment
+        key = (submitted.student_id, submitted.assignment.name)
+        if key not in marks:
+            marks[key] = {"scores": {}, "comments": {}, "final": max(
+                0.0, float(submitted.score) - float(submitted.late_submission_penalty or 0))}
+        return marks[key]
+
+    with Gradebook(db_url) as gb:
+        for grade in gb.db.query(Grade).filter(Grade.manual_score.isnot(None)):
+            entry(grade)["scores"][grade.name] = (float(grade.manual_score), float(grade.max_score or 0))
+        for comment in gb.db.query(Comment).filter(Comment.manual_comment.isnot(None)):
+            if (comment.manual_comment or "").strip():
+                entry(comment)["comments"][comment.name] = comment.manual_comment.strip()
+    return marks
+
+
+def refresh_feedback(out: Path, marks: dict[tuple[str, str], dict]) -> None:
+    """Every student's page as the gradebook now has it: a grade or comment entered in formgrader since the
+    page was written reaches the student (and one taken back leaves it). Pages that did not change stay as they are."""
+    for path, result in _stored_results(out, {p.stem for p in (out / "results").glob("*/*.json")}):
+        page = out / "feedback" / path.parent.name / f"{path.stem}.html"
+        text = feedback_html(result, marks.get((result.get("student", path.parent.name), path.stem)))
+        try:
+            if page.read_text(encoding="utf-8") == text:
+                continue
+        except OSError:
+            pass
+        _atomic_write(page, text)
+
+
 def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                     gradebook: dict[tuple[str, str], float] | None = None) -> list[GradeRow]:
     """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into OUT)."""
@@ -473,9 +523,15 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
         max_score = (max_scores or {}).get(slug)
         if max_score is None:
             max_score = float(result.get("lesson_max_score", result.get("max_score", 0)) or 0)
-        rows.append(GradeRow(path.parent.name, slug, late_work.final_score(result), float(max_score),
+        final, raw = late_work.final_score(result), float(result.get("score", 0))
+        marked = (gradebook or {}).get((path.parent.name, slug))
+        if result.get("status") == "graded" and marked is not None and abs(marked - final) > 1e-9:
+            # A grade entered in formgrader (a manual score, an override) is the grade, as in nbgrader export.
+            raw = marked + float((result.get("late") or {}).get("penalty") or 0)
+            final = marked
+        rows.append(GradeRow(path.parent.name, slug, final, float(max_score),
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
-                             result.get("detail", ""), float(result.get("score", 0)), dict(result.get("late") or {})))
+                             result.get("detail", ""), raw, dict(result.get("late") or {})))
     write_csv(rows, out / "grades.csv")
     write_flagged(rows, out / "flagged.md")
     write_class_reports(out, gradebook)
@@ -722,6 +778,7 @@ def _save(out: Path, db_url: str, result: dict, lesson: Lesson) -> None:
         autograded.unlink()
     _atomic_write(out / "feedback" / student / f"{slug}.html", feedback_html(result))
     stored = {k: v for k, v in result.items() if k != "notebook"}
+    stored.setdefault("graded_at", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))   # Moodle's worksheet
     _atomic_write(out / "results" / student / f"{slug}.json", json.dumps(stored, indent=1))
 
 
@@ -784,16 +841,30 @@ STATUS_FOR_LEARNER = {
 }
 
 
-def feedback_html(result: dict) -> str:
-    """A page for the learner: score, each test's verdict and message. Never test source or hidden values."""
+def feedback_html(result: dict, marks: dict | None = None) -> str:
+    """A page for the learner: score, each test's verdict and message. Never test source or hidden values.
+
+    ``marks`` (:func:`gradebook_marks`): the instructor's scores and comments from formgrader, shown with the
+    gradebook's grade."""
     e = html.escape
     rows = []
+    scores = dict((marks or {}).get("scores", {}))
     for test in result.get("tests", []):
         status = test["status"]
         message = f"<pre>{e(test['message'])}</pre>" if test.get("message") else ""
+        points, verdict = f"{test['points']:g} / {test['max_points']:g}", e(STATUS_TEXT.get(status, status))
+        if test["grade_id"] in scores:
+            manual, _ = scores.pop(test["grade_id"])
+            points, verdict = f"{manual:g} / {test['max_points']:g}", f"{verdict}; graded by your instructor"
         rows.append(f"<tr class='{e(status)}'><td><code>{e(test['grade_id'])}</code></td>"
-                    f"<td>{test['points']:g} / {test['max_points']:g}</td><td>{e(STATUS_TEXT.get(status, status))}"
-                    f"</td><td>{message}</td></tr>")
+                    f"<td>{points}</td><td>{verdict}</td><td>{message}</td></tr>")
+    for cell, (manual, most) in sorted(scores.items()):              # answers graded by hand
+        rows.append(f"<tr class='manual'><td><code>{e(cell)}</code></td><td>{manual:g} / {most:g}</td>"
+                    "<td>graded by your instructor</td><td></td></tr>")
+    comments = "".join(f"<dt><code>{e(cell)}</code></dt><dd>{e(text)}</dd>"
+                       for cell, text in sorted((marks or {}).get("comments", {}).items()))
+    comments = f"<section class='comments'><h2>Your instructor's comments</h2><dl>{comments}</dl></section>" \
+        if comments else ""
     # Flags are notes for the instructor (flagged.md, the class report), never on the student's page.
     # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
     # in plain words.
@@ -805,6 +876,9 @@ def feedback_html(result: dict) -> str:
     # Lateness, in the words the class report uses (autograde.late.LateFacts); nothing when on time.
     facts = late_work.describe_late(result)
     score = late_work.final_score(result) if result.get("status") == "graded" else float(result.get("score", 0))
+    if marks and result.get("status") == "graded":
+        score = marks["final"]                                         # the gradebook's, as the LMS gets it
+        max_score += sum(most for _, most in scores.values())
     late = ""
     if facts is not None:
         late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(
@@ -829,6 +903,7 @@ Score: <b>{score:g} / {max_score:g}</b>{f" (late penalty {facts.penalty:g} taken
 {late}
 <table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
+{comments}
 <p>Hidden checks say what failed and give a hint, never their inputs or expected values.
 Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your notebook to see the visible checks in full.</p>
 </body></html>

@@ -4,7 +4,8 @@ Everything is rebuilt from ``OUT/results/`` (one JSON per graded submission), so
 re-graded) updates the class's reports instead of replacing them.
 
 - ``OUT/report/index.html`` and ``OUT/report/<NN_slug>.html``: score histogram, pass rate of every test, the most
-  common reasons for failing (typical slips first: what to re-teach next session), the submissions to look at.
+  common reasons for failing (typical slips first: what to re-teach next session; unanswered exercises on one
+  line after them), the submissions to look at.
 - ``OUT/grades-by-student.csv``: one row per student, one column per lesson and a total (Canvas's and Moodle's
   gradebook imports take this shape; map the column names to the LMS's assignment names when importing).
 """
@@ -17,6 +18,8 @@ import io
 import json
 import os
 import re
+import shutil
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -65,13 +68,15 @@ def late_note(result: dict) -> str:
     return f"{result['lesson']}: {facts.summary()}"
 
 
-def write_wide_csv(results: list[dict], path: Path) -> Path:
-    """One row per student: each lesson's grade after late penalties, the total, and what lateness cost."""
+def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, str], float] | None = None) -> Path:
+    """One row per student: each lesson's grade after late penalties (the gradebook's, so grades entered in
+    formgrader count), the total, and what lateness cost."""
     lessons = sorted({r["lesson"] for r in results})
     table: dict[str, dict[str, float]] = defaultdict(dict)
     notes: dict[str, list[str]] = defaultdict(list)
     for r in results:
-        table[r["student"]][r["lesson"]] = final_score(r)
+        table[r["student"]][r["lesson"]] = (gradebook or {}).get((r["student"], r["lesson"]), final_score(r)) \
+            if r.get("status") == "graded" else final_score(r)
         if late_note(r):
             notes[r["student"]].append(late_note(r))
     tmp = path.with_name(f".{path.name}.tmp")
@@ -145,8 +150,18 @@ def lesson_page(lesson: str, results: list[dict]) -> str:
         f"<tr><td><code>{e(gid)}</code></td><td>{100 * pass_rate[gid]:.0f}%</td><td><ul>"
         + "".join(f"<li>{n} × {e(reason)}</li>" for reason, n in reasons[gid].most_common(3)) + "</ul></td></tr>"
         for gid in tests)
+    # What to re-teach: the typical slips first, then other failures, most common first; unanswered exercises are
+    # unfinished work, not a misunderstanding: one line naming them after the rest.
+    unanswered = {gid: n for (gid, reason), n in overall.items() if reason.startswith("not answered")}
+    ranked = sorted(((key, n) for key, n in overall.items() if key[0] not in unanswered or
+                     not key[1].startswith("not answered")),
+                    key=lambda item: (not item[0][1].startswith("typical slip"), -item[1], item[0]))
     teach = "".join(f"<li><b>{n}</b> submission{'s' if n > 1 else ''}, <code>{e(gid)}</code>: {e(reason)}</li>"
-                    for (gid, reason), n in overall.most_common(6))
+                    for (gid, reason), n in ranked[:6])
+    if unanswered:
+        teach += ("<li>Not answered (the answer cell still raises NotImplementedError): " + ", ".join(
+            f"<code>{e(gid)}</code> ({n})" for gid, n in sorted(unanswered.items(), key=lambda kv: (-kv[1], kv[0])))
+            + "</li>")
     flagged = [r for r in results if r.get("flags") or r.get("status") != "graded"]
     # The same facts, in the same words, as on each student's feedback page (autograde.late.LateFacts.rows).
     late = [(r, facts) for r in results if (facts := describe_late(r)) is not None]
@@ -205,7 +220,7 @@ def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | Non
     links = "".join(f'<li><a href="{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in written)
     (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>class reports</title>"
                                        f"<h1>Class reports</h1><ul>{links}</ul>", encoding="utf-8")
-    written.append(write_wide_csv(results, out / "grades-by-student.csv"))
+    written.append(write_wide_csv(results, out / "grades-by-student.csv", gradebook))
     written += write_lms_exports(results, out / "lms", gradebook)
     return written
 
@@ -232,6 +247,106 @@ def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+CANVAS_EXPORT = "canvas-gradebook-export.csv"      # OUT/lms/: the instructor's Canvas gradebook export, if given
+
+
+def keep_canvas_gradebook(roster: Path, out: Path) -> bool:
+    """Keep a ``--roster`` that is Canvas's gradebook export in OUT, so lms/canvas.csv takes its shape (every run)."""
+    from .collect import is_canvas_gradebook
+
+    try:
+        header = _read_csv(roster)[0]
+    except (OSError, IndexError, UnicodeDecodeError, csv.Error):
+        return False
+    if not is_canvas_gradebook(header):
+        return False
+    (out / "lms").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(roster, out / "lms" / CANVAS_EXPORT)
+    return True
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    """A CSV as Canvas writes it: UTF-8 with or without a BOM, commas or (some locales) semicolons."""
+    text = path.read_text(encoding="utf-8-sig")
+    first = text.split("\n", 1)[0]
+    return list(csv.reader(io.StringIO(text), delimiter=";" if first.count(";") > first.count(",") else ","))
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
+
+
+def canvas_column(lesson: str, headers: list[str]) -> str | None:
+    """The column of Canvas's gradebook export (``Title (assignment id)``) that is this lesson's assignment: its
+    title names the lesson ('01_history', 'Lesson 01: History'), or carries the lesson's number and a word of its
+    name ('Lab 9 - losses'); None unless exactly one column does."""
+    number, names = int(lesson[:2]), [w for w in lesson[3:].split("_") if len(w) > 3]
+
+    def title(header: str) -> str:
+        return _words(re.sub(r"\s*\(\d+\)\s*$", "", header))
+
+    exact = [h for h in headers if f" {_words(lesson)} " in f" {title(h)} "
+             or f" {_words(lesson[3:])} " in f" {title(h)} " and number in map(int, re.findall(r"\d+", title(h)))]
+    if len(exact) == 1:
+        return exact[0]
+    loose = [h for h in headers if number in map(int, re.findall(r"\d+", title(h)))
+             and any(name in title(h).split() for name in names)]
+    return loose[0] if len(loose) == 1 else None
+
+
+def _canvas_from_export(export: Path, results: list[dict], lessons: list[str], max_of: dict[str, float],
+                        grade: dict[tuple[str, str], str]) -> tuple[list[str], list[list[str]], list[str]]:
+    """lms/canvas.csv in the shape of the instructor's own Canvas export: its student columns as exported (so
+    Canvas matches every row by its user id), each lesson under its Canvas assignment's column (``Title (id)``,
+    so no new assignment is made), the export's points possible. Returns (header, rows, notes)."""
+    table = _read_csv(export)
+    header, body = table[0], table[1:]
+    section = header.index("Section")
+    student_columns = header[:section + 1]
+    assignment_headers = [h for h in header[section + 1:] if re.search(r"\(\d+\)\s*$", h)]
+    points_row = next((row for row in body if row and "Points Possible" in row[0]), None)
+    column = {lesson: canvas_column(lesson, assignment_headers) for lesson in lessons}
+    notes = []
+    for lesson in lessons:
+        if column[lesson] is None:
+            notes.append(f"{lesson}: no single assignment of the Canvas export is this lesson (by name or number); "
+                         f"its column is '{lesson}', which Canvas imports as a new assignment unless you rename it.")
+    ids = {key: header.index(key) for key in ("ID", "SIS User ID", "SIS Login ID") if key in header}
+    out_header = [*student_columns, *(column[lesson] or lesson for lesson in lessons)]
+    rows = [["    Points Possible", *[""] * section]]
+    for lesson in lessons:
+        title = column[lesson]
+        canvas_points = points_row[header.index(title)] if title and points_row else ""
+        rows[0].append(canvas_points or f"{max_of[lesson]:g}")
+        if canvas_points and _number(canvas_points) != max_of[lesson]:
+            notes.append(f"{lesson}: the Canvas assignment '{column[lesson]}' is worth {canvas_points} points, the "
+                         f"lesson {max_of[lesson]:g}; the grades are the lesson's points (make them agree in Canvas).")
+    canvas_id = {r["student"]: r["lms"]["id"] for r in results if (r.get("lms") or {}).get("system") == "canvas"}
+    placed: set[str] = set()
+    for row in body:
+        if not row or "Points Possible" in row[0] or not (row[ids["ID"]] if "ID" in ids else "").strip():
+            continue
+        keys = {row[i].strip() for i in ids.values() if i < len(row) and row[i].strip()}
+        who = next((s for s in sorted(canvas_id) if canvas_id[s] == row[ids["ID"]].strip()), None) \
+            or next((s for s in sorted({r["student"] for r in results}) if s in keys), None)
+        if who is not None:
+            placed.add(who)
+        rows.append([*row[:section + 1], *(grade.get((who, lesson), "") if who else "" for lesson in lessons)])
+    for student in sorted({r["student"] for r in results} - placed):
+        notes.append(f"{student}: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); "
+                     "their row has no ID, so Canvas asks whom it is for.")
+        rows.append([student, canvas_id.get(student, ""), *[""] * (section - 1),
+                     *(grade.get((student, lesson), "") for lesson in lessons)])
+    return out_header, rows, notes
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return None
+
+
 def write_lms_exports(results: list[dict], folder: Path,
                       gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
     """Grades in the files LMSs import.
@@ -240,9 +355,15 @@ def write_lms_exports(results: list[dict], folder: Path,
       Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
       submission came from Canvas's export (its file names carry it); ``SIS User ID`` is your student id. A lesson
       column whose name matches no Canvas assignment is offered as a new assignment; rename it to match yours.
+      When ``--roster`` was Canvas's own gradebook export (kept as ``lms/canvas-gradebook-export.csv``), the file
+      takes that export's shape: its students as exported, each lesson under its assignment's ``Title (id)``;
+      what could not be matched is listed in ``lms/canvas-notes.txt``.
     - ``lms/moodle-<NN_slug>.csv``: Moodle's grading worksheet for one assignment (Assignment > View all
       submissions > Upload grading worksheet), for students whose submission came from Moodle's export:
-      ``Identifier`` is ``Participant <id>``, the id in Moodle's folder names.
+      ``Identifier`` is ``Participant <id>``, the id in Moodle's folder names. Moodle refuses a worksheet without
+      its ``Last modified (grade)`` column (mod/assign/feedback/offline/importgradeslib.php): it holds when the
+      grade was made, so Moodle keeps (and says so) a grade changed in Moodle after that. No ``Feedback
+      comments`` column: an empty one would replace the comments written in Moodle.
     """
     written: list[Path] = []
     gradebook = gradebook or {}
@@ -255,18 +376,30 @@ def write_lms_exports(results: list[dict], folder: Path,
         if (r.get("lms") or {}).get("system") == "canvas":
             people[r["student"]] = r["lms"]
         grade[(r["student"], r["lesson"])] = _lms_grade(r, gradebook)
-    rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
-    for student in sorted(people):
-        rows.append([people[student].get("name", student), people[student].get("id", ""), student, "", "",
-                     *(grade.get((student, lesson), "") for lesson in lessons)])
-    written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                                                      *lessons], rows))
+    export = folder / CANVAS_EXPORT
+    notes_path = folder / "canvas-notes.txt"
+    if export.is_file():
+        header, rows, notes = _canvas_from_export(export, results, lessons, max_of, grade)
+        written.append(_write_rows(folder / "canvas.csv", header, rows))
+        if notes:
+            notes_path.write_text("\n".join(notes) + "\n", encoding="utf-8")
+            written.append(notes_path)
+        else:
+            notes_path.unlink(missing_ok=True)
+    else:
+        rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
+        for student in sorted(people):
+            rows.append([people[student].get("name", student), people[student].get("id", ""), student, "", "",
+                         *(grade.get((student, lesson), "") for lesson in lessons)])
+        written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                                                          *lessons], rows))
     moodle = [r for r in results if (r.get("lms") or {}).get("system") == "moodle"]
+    now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())      # results graded before graded_at was kept
     for lesson in sorted({r["lesson"] for r in moodle}):
         rows = [[f"Participant {r['lms']['id']}", r["lms"].get("name", r["student"]), "", _lms_grade(r, gradebook),
-                 f"{max_of[lesson]:g}", "Yes", ""] for r in sorted(moodle, key=lambda r: r["lms"]["id"])
-                if r["lesson"] == lesson]
+                 f"{max_of[lesson]:g}", "Yes", r.get("graded_at") or now]
+                for r in sorted(moodle, key=lambda r: r["lms"]["id"]) if r["lesson"] == lesson]
         written.append(_write_rows(folder / f"moodle-{lesson}.csv", [
             "Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Grade can be changed",
-            "Feedback comments"], rows))
+            "Last modified (grade)"], rows))
     return written

@@ -183,3 +183,164 @@ def test_a_moodle_export_round_trips_to_its_grading_worksheet(tmp_path):
     assert [(r["Identifier"], r["Full name"], r["Grade"], r["Maximum Grade"]) for r in sheet] == [
         ("Participant 123456", "Kim Minsu", "5", "5"), ("Participant 123457", "이지은", "0", "5")]
     assert {"Identifier", "Full name", "Grade", "Maximum Grade"} <= set(sheet[0])
+    # Moodle refuses a worksheet without "Last modified (grade)" (importgradeslib.php), and an empty "Feedback
+    # comments" column would replace the comments written in Moodle.
+    assert all(row["Last modified (grade)"].endswith(" UTC") for row in sheet) and "Feedback comments" not in sheet[0]
+
+
+def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_file_names(tmp_path):
+    """Names as canvas-lms's content_zipper.rb writes them: '<sortable name, lower case, word characters only>
+    [_LATE]_<user id>_<attachment id>_<the file as uploaded>', 'anon_<id>' under anonymous grading. Two students
+    called 김민준 are two students; a student's own file name ('99_guard (final version)', 'Untitled') in a
+    one-assignment export is still that assignment; nothing is dropped."""
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ["김민준_51001_9000001_99_guard.ipynb",
+                     "김민준_51012_9000002_99_guard.ipynb",                        # another 김민준
+                     "강하은_51008_9000003_99_guard (final version).ipynb",
+                     "obrienbob_LATE_51007_9000004_Untitled.ipynb",
+                     "lee_seo_51013_9000005_99_guard.ipynb",                       # an underscore in a name
+                     "anon_x7Kq2_9000006_99_guard.ipynb",
+                     "LATE_anon_Pz3m9_9000007_99_guard.ipynb"]:
+            zf.writestr(name, NOTEBOOK)
+        zf.writestr("martinalice_51006_9000008_notes.txt", b"notes")
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert set(subs) == {(s, "99_guard") for s in ("김민준 (51001)", "김민준 (51012)", "강하은", "obrienbob",
+                                                    "lee_seo", "anon_x7Kq2", "anon_Pz3m9")}
+    assert "same-name" in subs[("김민준 (51001)", "99_guard")].flags and any("김민준" in w for w in intake.warnings)
+    assert subs[("obrienbob", "99_guard")].late and "renamed-notebook" in subs[("obrienbob", "99_guard")].flags
+    assert subs[("anon_Pz3m9", "99_guard")].late and not subs[("anon_x7Kq2", "99_guard")].late
+    assert "renamed-notebook" in subs[("강하은", "99_guard")].flags
+    outcomes = sorted((line.outcome, line.input) for line in intake.lines)
+    assert len(outcomes) == 8 and outcomes[-1] == ("skipped", "martinalice_51006_9000008_notes.txt")
+    # A notebook naming no lesson cannot be placed when the export holds several lessons: it says so.
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("parkjiho_51003_9000009_01_history.ipynb", NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    untitled = next(line for line in intake.lines if "Untitled" in line.input)
+    assert untitled.outcome == "skipped" and "several lessons" in untitled.note
+
+
+def test_moodle_blind_marking_and_files_not_in_folders(tmp_path):
+    """Moodle (mod/assign/classes/downloader.php) names every folder 'Participant_<id>_...' under blind marking,
+    and with "Download submissions in folders" off writes '<name>_<id>_assignsubmission_file_<file>' files."""
+    export = tmp_path / "moodle"
+    put(export / "Participant_700101_assignsubmission_file" / "99_guard.ipynb")
+    put(export / "Participant_700102_assignsubmission_file" / "99_guard.ipynb")
+    put(export / "Kim Minjun_700103_assignsubmission_file_99_guard.ipynb")
+    put(export / "이서연_700104_assignsubmission_file_Untitled.ipynb")
+    intake = find_submissions(export, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert set(subs) == {("Participant (700101)", "99_guard"), ("Participant (700102)", "99_guard"),
+                         ("Kim Minjun", "99_guard"), ("이서연", "99_guard")}
+    assert subs[("Kim Minjun", "99_guard")].lms == {"system": "moodle", "id": "700103", "name": "Kim Minjun"}
+    assert all(line.outcome == "graded" for line in intake.lines) and len(intake.lines) == 4
+
+
+def test_canvas_gradebook_export_is_a_roster(tmp_path):
+    """The CSV Canvas's Grades > Export writes (lib/gradebook_exporter.rb: Student, ID, SIS User ID, SIS Login ID,
+    Section, 'Title (id)' columns, a '    Points Possible' row) maps Canvas user ids to SIS ids as it is."""
+    from autograde.collect import read_roster
+
+    export = tmp_path / "2026-12-01T1010_Grades-CNN.csv"
+    export.write_text('\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Lesson 99: Guard (3099),Current Score\n'
+                      '    Points Possible,,,,,5.00,(read only)\n'
+                      '김민준,51001,2026001,s2026001@uni.example,Section A,,\n'
+                      '"Martin, Alice",51006,,alice@uni.example,Section B,,\n'
+                      '"Student, Test",51999,,,Section A,,\n', encoding="utf-8")
+    assert read_roster(export) == {"51001": "2026001", "51006": "alice@uni.example"}
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("김민준_51001_9000001_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("martinalice_51006_9000002_99_guard.ipynb", NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL, read_roster(export))
+    assert {s.student for s in intake.submissions} == {"2026001", "alice@uni.example"}
+
+
+@pytest.mark.slow
+def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
+    """Canvas's zip and Canvas's gradebook export, both as downloaded: students become their SIS ids (the two
+    김민준s stay two), a student's own file name is graded, a corrupt notebook is named as it is in the zip, and
+    lms/canvas.csv is the export's own rows and assignment column, ready for Grades > Import."""
+    import nbformat
+
+    archive = tmp_path / "cnn-99-guard-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("김민준_51001_9000001_99_guard.ipynb", nbformat.writes(solved(GUARD)))
+        zf.writestr("김민준_51012_9000002_99_guard.ipynb", nbformat.writes(submission(GUARD)))
+        zf.writestr("강하은_51008_9000003_99_guard (final version).ipynb", nbformat.writes(solved(GUARD)))
+        zf.writestr("smithemma_51011_9000004_99_guard.ipynb", nbformat.writes(solved(GUARD))[:500])
+    export = tmp_path / "2026-12-01T1010_Grades-CNN_101.csv"
+    export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Lesson 99: Guard (3099),Current Score\n"
+                      "    Points Possible,,,,,5.00,(read only)\n"
+                      "김민준,51001,2026001,s1@uni.example,Section A,,\n"
+                      "김민준,51012,2026012,s12@uni.example,Section B,,\n"
+                      "강하은,51008,2026008,s8@uni.example,Section B,,\n"
+                      "\"Smith, Emma\",51011,2026011,s11@uni.example,Section B,,\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
+                           "--roster", str(export), "--solutions", str(GUARD.solutions)],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
+    assert ".work" not in proc.stdout
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert {s: (rows[s]["score"], rows[s]["status"]) for s in rows} == {
+        "2026001": ("4", "graded"), "2026012": ("0", "graded"), "2026008": ("4", "graded"),
+        "2026011": ("0", "invalid-notebook")}
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 99: Guard (3099)"]
+    assert table[1] == ["    Points Possible", "", "", "", "", "5.00"]
+    assert table[2:] == [["김민준", "51001", "2026001", "s1@uni.example", "Section A", "4"],
+                         ["김민준", "51012", "2026012", "s12@uni.example", "Section B", "0"],
+                         ["강하은", "51008", "2026008", "s8@uni.example", "Section B", "4"],
+                         ["Smith, Emma", "51011", "2026011", "s11@uni.example", "Section B", "0"]]
+    assert not (out / "lms" / "canvas-notes.txt").exists()
+
+
+def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_zip(tmp_path):
+    """Canvas and Moodle export one assignment per zip, each graded into the same OUT: intake.csv keeps every
+    zip's lines (grading a zip again replaces only its own), and a student's file name is never a formula."""
+    out = tmp_path / "out"
+    zips = {}
+    for lesson in ("01_history", "99_guard"):
+        zips[lesson] = tmp_path / f"canvas-{lesson}.zip"
+        with zipfile.ZipFile(zips[lesson], "w") as zf:
+            zf.writestr(f"kimminsu_40001_9001_{lesson}.ipynb", NOTEBOOK)
+            zf.writestr(f"=cmd_40002_9002_{lesson}.ipynb", NOTEBOOK)
+            zf.writestr("notes.txt", b"hi")
+    for lesson, archive in zips.items():
+        find_submissions(archive, tmp_path / "work", LESSONS_ALL).write(out / "intake.csv", str(archive))
+    again = find_submissions(zips["01_history"], tmp_path / "work", LESSONS_ALL)
+    again.lines = [line for line in again.lines if line.outcome == "graded"]
+    again.write(out / "intake.csv", str(zips["01_history"]))
+    with (out / "intake.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted((Path(r["source"]).name, r["input"], r["outcome"]) for r in rows) == [
+        ("canvas-01_history.zip", "'=cmd_40002_9002_01_history.ipynb", "graded"),
+        ("canvas-01_history.zip", "kimminsu_40001_9001_01_history.ipynb", "graded"),
+        ("canvas-99_guard.zip", "'=cmd_40002_9002_99_guard.ipynb", "graded"),
+        ("canvas-99_guard.zip", "kimminsu_40001_9001_99_guard.ipynb", "graded"),
+        ("canvas-99_guard.zip", "notes.txt", "skipped")]
+
+
+def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
+    """Given once (with the first assignment's zip), the roster maps the next zips too; a bad one is refused
+    before anything is kept."""
+    from autograde.collect import load_roster, read_roster
+
+    out = tmp_path / "out"
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n51001,2026001\n", encoding="utf-8")
+    assert load_roster(out, None) is None
+    kept = load_roster(out, roster)
+    roster.unlink()                                            # the instructor's file may move; OUT keeps its copy
+    assert load_roster(out, None) == kept and read_roster(kept) == {"51001": "2026001"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,number\nx,1\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="lms_id and student_id"):
+        load_roster(out, bad)
+    assert read_roster(load_roster(out, None)) == {"51001": "2026001"}

@@ -211,6 +211,16 @@ def test_manual_grades_and_comments_survive_re_grading(tmp_path):
     _, lines = run(subs, out)                       # nothing changed: nothing graded, nothing written
     assert lines == ["resuming: 2 of 2 submissions were graded before and have not changed"]
     assert state() == kept
+    # grades.csv and grades-by-student.csv give the gradebook's grade, as the LMS files and nbgrader export do
+    # (they once gave the tests' 4 while lms/canvas.csv gave 4.5).
+    assert float(grades(out)["alice"]["score"]) == float(grades(out)["alice"]["raw_score"]) == kept["score"]
+    with (out / "grades-by-student.csv").open(encoding="utf-8") as f:
+        assert {row["student"]: row[SLUG] for row in csv.DictReader(f)}["alice"] == f"{kept['score']:g}"
+    # The student's page says what the instructor entered: the grade, the override, the comments (escaped).
+    page = (out / "feedback" / "alice" / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert "Score: <b>4.5 / 5</b>" in page and "Clear, with an example." in page and "Watch the mean case." in page
+    assert "<td>0.5 / 1</td><td>passed; graded by your instructor</td>" in page
+    assert "Your instructor" not in (out / "feedback" / "bob" / f"{SLUG}.html").read_text(encoding="utf-8")
 
     _, lines = run(subs, out, force=True)           # graded again, same notebooks: every manual entry stays
     assert len(graded_lines("\n".join(lines))) == 2

@@ -56,3 +56,75 @@ def test_the_class_report_after_grading_a_class(tmp_path):
     assert "'=HYPERLINK(1+1)" in canvas and canvas["mean0"][5] == "2" and canvas["Points Possible"][5] == "5"
     with (out / "grades.csv").open(encoding="utf-8") as f:
         assert all(not row[0].startswith("=") for row in csv.reader(f))
+
+
+def test_canvas_upload_in_the_shape_of_the_instructors_canvas_export(tmp_path):
+    """With Canvas's own gradebook export as the roster, lms/canvas.csv keeps its students as exported (Canvas
+    matches rows by ID) and puts each lesson under its assignment's 'Title (id)' column, so the import updates
+    those assignments instead of making new ones; what it cannot match is written down, not guessed."""
+    from autograde.report import keep_canvas_gradebook, write_lms_exports
+
+    export = tmp_path / "Grades-CNN.csv"
+    export.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lesson 01: History (3001),Lab 9 - losses & optimisers (3009),"
+        "Quiz 1 (3100),Current Score,Final Score\n"
+        "    Points Possible,,,,,12.00,20.00,5.00,(read only),(read only)\n"
+        "김민준,51001,2026001,s1@uni.example,Section A,,,4.00,,\n"
+        "\"Martin, Alice\",51006,2026006,s6@uni.example,Section B,,,3.00,,\n"
+        "\"Student, Test\",51999,,,Section A,,,,,\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert keep_canvas_gradebook(export, out)
+
+    def result(student, lesson, score, lms_id=None, status="graded"):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": status,
+                "max_score": 12.0 if lesson == "01_history" else 17.0,
+                "lms": {"system": "canvas", "id": lms_id, "name": "x"} if lms_id else {}}
+
+    results = [result("2026001", "01_history", 12.0, "51001"), result("2026001", "03_padding_stride", 9.0),
+               result("2026006", "01_history", 0.0, status="missing"), result("2026099", "01_history", 7.0)]
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 01: History (3001)",
+                        "03_padding_stride"]
+    assert table[1] == ["    Points Possible", "", "", "", "", "12.00", "17"]
+    assert table[2] == ["김민준", "51001", "2026001", "s1@uni.example", "Section A", "12", "9"]
+    assert table[3] == ["Martin, Alice", "51006", "2026006", "s6@uni.example", "Section B", "0", ""]
+    assert table[4][:2] == ["Student, Test", "51999"] and table[4][5:] == ["", ""]
+    assert table[5] == ["2026099", "", "", "", "", "7", ""]              # graded, not in the export
+    notes = (out / "lms" / "canvas-notes.txt").read_text(encoding="utf-8")
+    assert "03_padding_stride: no single assignment" in notes and "2026099: graded, but not in the Canvas export" in notes
+
+
+def test_lessons_find_their_canvas_assignments_by_name_or_number():
+    from autograde.report import canvas_column
+
+    headers = ["Lesson 01: History (3001)", "Lab 9 - losses & optimisers (3009)", "Quiz 1 (3100)",
+               "03_padding_stride (3003)", "Lesson 3 review (3103)"]
+    assert canvas_column("01_history", headers) == "Lesson 01: History (3001)"
+    assert canvas_column("09_losses_optimisers", headers) == "Lab 9 - losses & optimisers (3009)"
+    assert canvas_column("03_padding_stride", headers) == "03_padding_stride (3003)"
+    assert canvas_column("05_pooling", headers) is None
+    assert canvas_column("01_history", ["Quiz 1 (3100)", "Homework 1 (3200)"]) is None       # a number alone is not enough
+
+
+def test_what_to_re_teach_puts_typical_slips_before_unfinished_work():
+    """A class where many left exercises unanswered: the slips (what to re-teach) still come first, and the
+    unanswered ones are one line, not the whole list (grading lesson 09 for a real class once showed five
+    'not answered' lines above the one slip worth re-teaching)."""
+    from autograde.report import lesson_page
+
+    def result(student, failing):
+        tests = [{"grade_id": gid, "status": "fail" if gid in failing else "pass", "points": 0, "max_points": 1,
+                  "message": failing.get(gid, "")} for gid in ("test_a", "test_b", "test_c")]
+        return {"student": student, "lesson": "09_losses_optimisers", "status": "graded", "score": 1.0,
+                "max_score": 3.0, "tests": tests, "flags": []}
+
+    todo = "your code raised NotImplementedError: Replace this line"
+    slip = "adam_update(w, g):\n  this looks like a typical slip: no bias correction.\n  expected 1, got 3"
+    results = [*(result(f"s{i}", {"test_a": todo, "test_b": todo}) for i in range(4)),
+               result("s8", {"test_c": slip}), result("s9", {"test_c": slip})]
+    teach = lesson_page("09_losses_optimisers", results).split("What to re-teach")[1].split("</ol>")[0]
+    items = teach.split("<li>")[1:]
+    assert items[0].startswith("<b>2</b> submissions, <code>test_c</code>: typical slip: no bias correction.")
+    assert items[-1].startswith("Not answered") and "<code>test_a</code> (4)" in items[-1] and len(items) == 2
