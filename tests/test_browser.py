@@ -261,6 +261,72 @@ def test_every_explorer_redraws_on_keyboard_and_drag(pages, lesson):
         explorer.screenshot(path=str(ARTIFACTS / f"{lesson.slug}-{name}.png"))
 
 
+_NMS_COUNTS = re.compile(r"→ (\d+) boxes with score ≥ ([\d.]+) → NMS \(IoU > ([\d.]+), per class\) suppresses (\d+), "
+                         r"keeps (\d+)")
+
+
+def _nms_state(explorer) -> dict:
+    """What lesson 10's NMS explorer shows: its slider readouts (canvas, score and IoU threshold), the counts on
+    the canvas as read from the line above the picture, and the picture."""
+    readouts = explorer.locator(".widget-readout").all_inner_texts()
+    counts = explorer.locator(".widget-html").first.inner_text()
+    found = _NMS_COUNTS.search(counts)
+    return {"canvas": int(readouts[0]), "score": float(readouts[1]), "iou": float(readouts[2]), "counts": counts,
+            "shown": found and (float(found[2]), float(found[3])), "boxes": found and int(found[1]),
+            "kept": found and int(found[5]), "suppressed": found and int(found[4]),
+            "picture": explorer.locator("img").first.get_attribute("src")}
+
+
+def _wait_for_nms_change(page, explorer, before: dict) -> dict:
+    """Wait for a new picture, then for the counts to catch up with the readouts (a drag sends several values)."""
+    page.wait_for_function(
+        """([el, src]) => { const img = el.querySelector('img'); return img && img.src !== src; }""",
+        arg=[explorer.element_handle(), before["picture"]], timeout=15_000)
+    for _ in range(50):
+        state = _nms_state(explorer)
+        if state["shown"] == (state["score"], state["iou"]):
+            break
+        page.wait_for_timeout(200)
+    return state
+
+
+def test_nms_explorer_follows_its_thresholds(pages):
+    """Lesson 10's NMS explorer on the shipped detector: a key press on the IoU threshold and a drag of the score
+    threshold each bring a new picture, and the counts above it follow the sliders: a higher score threshold lets
+    fewer boxes through, and every box that passes is either kept or suppressed."""
+    slug = next(lesson.slug for lesson in LESSONS if lesson.slug.startswith("10"))
+    page = pages(slug)
+    explorer = page.locator(".cnnbook-NMSExplorer").first
+    explorer.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    before = _nms_state(explorer)
+    assert before["shown"] == (before["score"], before["iou"]), before
+    assert before["boxes"] == before["kept"] + before["suppressed"] and before["suppressed"] > 0, before
+
+    # Keyboard: focus the IoU-threshold handle (the third slider) and press the left arrow: 0.05 lower.
+    iou_handle = explorer.locator(".widget-slider").nth(2).locator(".noUi-handle")
+    iou_handle.focus()
+    page.keyboard.press("ArrowLeft")
+    after_key = _wait_for_nms_change(page, explorer, before)
+    assert after_key["iou"] == pytest.approx(before["iou"] - 0.05), after_key
+    assert after_key["shown"] == (after_key["score"], after_key["iou"]), after_key
+    assert after_key["boxes"] == before["boxes"] and after_key["suppressed"] >= before["suppressed"], after_key
+
+    # Mouse: drag the score-threshold handle (the second slider) to the right.
+    score_handle = explorer.locator(".widget-slider").nth(1).locator(".noUi-handle")
+    box = score_handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    after_drag = _wait_for_nms_change(page, explorer, after_key)
+    assert after_drag["score"] > after_key["score"], after_drag
+    assert after_drag["shown"] == (after_drag["score"], after_drag["iou"]), after_drag
+    assert after_drag["boxes"] <= after_key["boxes"], (after_key, after_drag)
+    assert after_drag["boxes"] == after_drag["kept"] + after_drag["suppressed"], after_drag
+    explorer.screenshot(path=str(ARTIFACTS / "nms-explorer-after.png"))
+
+
 # --- the learner's and the instructor's set-ups (python -m cnnbook.lab [--instructor]) -----------------
 
 @pytest.fixture(scope="module")

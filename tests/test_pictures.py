@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
 from cnnbook.cost import CostExplorer
+from cnnbook.nms_explorer import NMSExplorer
 from cnnbook.plotting import (contrast_problems, contrast_ratio, html_contrast_problems, readable_text_colour,
                               show_matrix)
 from cnnbook.pool_explorer import PoolExplorer
@@ -31,12 +32,23 @@ EXPLORERS = {
     PoolExplorer: [{}, dict(f=16, s=1, mode="average"), dict(source="edge map", f=3, s=2)],
     CostExplorer: [{}, dict(n=64, f=7, c_in=256, c_out=512, padding="same"), dict(f=1, c_out=1)],
     ScalingExplorer: [{}, dict(phi=4.0, strategy="width only"), dict(phi=0.0)],
+    NMSExplorer: [{}, dict(canvas=34, score_threshold=0.01, iou_threshold=0.9),
+                  dict(canvas=8, score_threshold=0.6, iou_threshold=0.0, mode="all classes")],
 }
+
+
+def make(cls):
+    """An explorer in its default state; lesson 10's needs a detector and canvases: the shipped ones."""
+    if cls is NMSExplorer:
+        from test_nms_explorer import shipped_explorer
+
+        return shipped_explorer()
+    return cls()
 
 
 def states():
     for cls, settings in EXPLORERS.items():
-        explorer = cls()
+        explorer = make(cls)
         for values in settings:
             explorer.set(**values)
             yield f"{cls.__name__}{values}", explorer
@@ -53,7 +65,7 @@ def test_every_explorer_text_passes_the_contrast_check():
 
 @pytest.mark.parametrize("cls", list(EXPLORERS), ids=lambda c: c.__name__)
 def test_explorers_are_drawn_at_twice_the_size_they_are_shown(cls):
-    explorer = cls()
+    explorer = make(cls)
     picture = PILImage.open(io.BytesIO(explorer.png))
     layout = explorer.image.layout
     assert layout.width == f"{explorer.css_width}px" and layout.max_width == "calc(100% - 4px)" and layout.height == "auto"
@@ -79,7 +91,7 @@ def sliders_of(widget):
 
 @pytest.mark.parametrize("cls", list(EXPLORERS), ids=lambda c: c.__name__)
 def test_sliders_keep_their_length_and_rows_wrap(cls):
-    explorer = cls()
+    explorer = make(cls)
     sliders = list(sliders_of(explorer.widget))
     assert sliders
     for slider in sliders:
