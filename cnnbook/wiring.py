@@ -108,31 +108,39 @@ def nearest(got: Any, options: Sequence[tuple[Any, Mapping[str, Any]]]) -> tuple
                                                + [_distance(arr, wrong) for wrong in option[1].values()]))
 
 
-def layer_weights(seed: int, shape: Sequence[int]) -> tuple[Any, Any]:
-    """(weight, bias) for a convolution or linear layer whose weight has ``shape``: He-scaled normal weights and
-    small normal biases drawn from ``seed`` and the shape only (the same on every machine and in every process)."""
+def _seeded_layer(seed: int, weight: Any, bias: Any) -> None:
+    """Fill ``weight`` (He-scaled normal values) and ``bias`` (small normal values; None: no bias) in place from
+    ``seed`` and the weight's shape only: the same numbers on every machine and in every process."""
     import math
     import zlib
 
     import torch
 
-    shape = tuple(int(n) for n in shape)
+    shape = tuple(int(n) for n in weight.shape)
     generator = torch.Generator().manual_seed((int(seed) ^ zlib.crc32(repr(shape).encode())) % 2 ** 63)
-    fan_in = math.prod(shape[1:])
-    weight = torch.randn(shape, generator=generator) * math.sqrt(2.0 / fan_in)
-    return weight, torch.randn(shape[0], generator=generator) * 0.1
+    with torch.no_grad():
+        weight.normal_(generator=generator).mul_(math.sqrt(2.0 / math.prod(shape[1:])))
+        if bias is not None:
+            bias.normal_(generator=generator).mul_(0.1)
+
+
+def layer_weights(seed: int, shape: Sequence[int]) -> tuple[Any, Any]:
+    """(weight, bias) for a convolution or linear layer whose weight has ``shape``, as :func:`seed_layers` gives
+    them: He-scaled normal weights and small normal biases drawn from ``seed`` and the shape only."""
+    import torch
+
+    shape = tuple(int(n) for n in shape)
+    weight, bias = torch.empty(shape), torch.empty(shape[0])
+    _seeded_layer(seed, weight, bias)
+    return weight, bias
 
 
 def seed_layers(model: Any, seed: int) -> None:
     """Give every ``nn.Conv2d`` and ``nn.Linear`` of ``model`` the weights (and bias, when it has one) of
-    :func:`layer_weights` for its weight's shape, whatever the layers are called or however they are nested."""
-    import torch
+    :func:`layer_weights` for its weight's shape, whatever the layers are called or however they are nested. The
+    values are written in place (no second copy of a large layer)."""
     from torch import nn
 
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                weight, bias = layer_weights(seed, tuple(m.weight.shape))
-                m.weight.copy_(weight)
-                if m.bias is not None:
-                    m.bias.copy_(bias)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            _seeded_layer(seed, m.weight, m.bias)
