@@ -12,7 +12,10 @@ output sees it:
   shape, ...}``) its own layer with a weight of that shape; layers with equal shapes may play either role;
 - ``nearest(got, options)`` picks, among references computed for each wiring, the one closest to the
   learner's output, so that the check compares with the reference of the learner's own wiring (and its
-  typical slips).
+  typical slips);
+- ``seed_layers(model, seed)`` (in a probe) gives every ``nn.Conv2d`` and ``nn.Linear`` weights that depend only
+  on the seed and the weight's shape (``layer_weights``), so that a test computes the same network from the shapes
+  alone, for networks too large to send their weights back (AlexNet's 62 million).
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["describe", "wirings", "nearest", "conv_rows"]
+__all__ = ["describe", "wirings", "nearest", "conv_rows", "layer_weights", "seed_layers"]
 
 
 def describe(model: Any, x: Any, norm_params: Sequence[tuple[Any, Any]] = (), zero_norms: bool = False) -> dict:
@@ -103,3 +106,41 @@ def nearest(got: Any, options: Sequence[tuple[Any, Mapping[str, Any]]]) -> tuple
         return options[0]
     return min(options, key=lambda option: min([_distance(arr, option[0])]
                                                + [_distance(arr, wrong) for wrong in option[1].values()]))
+
+
+def _seeded_layer(seed: int, weight: Any, bias: Any) -> None:
+    """Fill ``weight`` (He-scaled normal values) and ``bias`` (small normal values; None: no bias) in place from
+    ``seed`` and the weight's shape only: the same numbers on every machine and in every process."""
+    import math
+    import zlib
+
+    import torch
+
+    shape = tuple(int(n) for n in weight.shape)
+    generator = torch.Generator().manual_seed((int(seed) ^ zlib.crc32(repr(shape).encode())) % 2 ** 63)
+    with torch.no_grad():
+        weight.normal_(generator=generator).mul_(math.sqrt(2.0 / math.prod(shape[1:])))
+        if bias is not None:
+            bias.normal_(generator=generator).mul_(0.1)
+
+
+def layer_weights(seed: int, shape: Sequence[int]) -> tuple[Any, Any]:
+    """(weight, bias) for a convolution or linear layer whose weight has ``shape``, as :func:`seed_layers` gives
+    them: He-scaled normal weights and small normal biases drawn from ``seed`` and the shape only."""
+    import torch
+
+    shape = tuple(int(n) for n in shape)
+    weight, bias = torch.empty(shape), torch.empty(shape[0])
+    _seeded_layer(seed, weight, bias)
+    return weight, bias
+
+
+def seed_layers(model: Any, seed: int) -> None:
+    """Give every ``nn.Conv2d`` and ``nn.Linear`` of ``model`` the weights (and bias, when it has one) of
+    :func:`layer_weights` for its weight's shape, whatever the layers are called or however they are nested. The
+    values are written in place (no second copy of a large layer)."""
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            _seeded_layer(seed, m.weight, m.bias)
