@@ -183,18 +183,34 @@ def _expected_formula(state: dict) -> str:
     return f"floor(({n} + 2·{p} − {f})/{s}) + 1 = {out}"
 
 
-def _wait_for_change(page, explorer, before: dict) -> dict:
-    """Wait for a new picture, then for the redraws to catch up with the sliders (a drag sends several
-    values); return the settled state, or the last one seen if it never settles."""
+def _drag(page, handle, dx: float, steps: int = 8) -> None:
+    """Drag a slider handle by ``dx`` pixels with the mouse, as a learner does."""
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + dx, y, steps=steps)
+    page.mouse.up()
+
+
+def _wait_for_settled(page, explorer, before_picture: str, read, settled, timeout_ms: int) -> dict:
+    """Wait for a new picture, then for the redraws to catch up with the sliders (a drag sends several values):
+    return the state ``read(explorer)`` once ``settled(state)``, or the last one seen if it never settles."""
     page.wait_for_function(
         """([el, src]) => { const img = el.querySelector('img'); return img && img.src !== src; }""",
-        arg=[explorer.element_handle(), before["picture"]], timeout=10_000)
+        arg=[explorer.element_handle(), before_picture], timeout=timeout_ms)
     for _ in range(50):
-        state = _explorer_state(explorer)
-        if _expected_formula(state) in state["formula"]:
+        state = read(explorer)
+        if settled(state):
             break
         page.wait_for_timeout(200)
     return state
+
+
+def _wait_for_change(page, explorer, before: dict) -> dict:
+    """The padding/stride explorer's state once its formula matches its sliders."""
+    return _wait_for_settled(page, explorer, before["picture"], _explorer_state,
+                             lambda state: _expected_formula(state) in state["formula"], 10_000)
 
 
 def test_explorer_follows_keyboard_and_drag(pages):
@@ -217,11 +233,7 @@ def test_explorer_follows_keyboard_and_drag(pages):
 
     # Mouse: drag the input-size handle to the right.
     n_handle = explorer.locator(".widget-slider").nth(0).locator(".noUi-handle")
-    box = n_handle.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=8)
-    page.mouse.up()
+    _drag(page, n_handle, 60)
     after_drag = _wait_for_change(page, explorer, after_key)
     assert after_drag["n"] > after_key["n"]
     assert _expected_formula(after_drag) in after_drag["formula"], after_drag
@@ -248,13 +260,8 @@ def test_every_explorer_redraws_on_keyboard_and_drag(pages, lesson):
                 at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
                 page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
             else:
-                box = handle.bounding_box()
                 at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-                y = box["y"] + box["height"] / 2
-                page.mouse.move(box["x"] + box["width"] / 2, y)
-                page.mouse.down()
-                page.mouse.move(box["x"] + (-40 if at_max else 40), y, steps=6)
-                page.mouse.up()
+                _drag(page, handle, -40 if at_max else 40, steps=6)
             page.wait_for_function("([img, src]) => img.src !== src", arg=[picture.element_handle(), before],
                                    timeout=15_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -278,16 +285,9 @@ def _nms_state(explorer) -> dict:
 
 
 def _wait_for_nms_change(page, explorer, before: dict) -> dict:
-    """Wait for a new picture, then for the counts to catch up with the readouts (a drag sends several values)."""
-    page.wait_for_function(
-        """([el, src]) => { const img = el.querySelector('img'); return img && img.src !== src; }""",
-        arg=[explorer.element_handle(), before["picture"]], timeout=15_000)
-    for _ in range(50):
-        state = _nms_state(explorer)
-        if state["shown"] == (state["score"], state["iou"]):
-            break
-        page.wait_for_timeout(200)
-    return state
+    """The NMS explorer's state once the counts above its picture follow its readouts."""
+    return _wait_for_settled(page, explorer, before["picture"], _nms_state,
+                             lambda state: state["shown"] == (state["score"], state["iou"]), 15_000)
 
 
 def test_nms_explorer_follows_its_thresholds(pages):
@@ -314,11 +314,7 @@ def test_nms_explorer_follows_its_thresholds(pages):
 
     # Mouse: drag the score-threshold handle (the second slider) to the right.
     score_handle = explorer.locator(".widget-slider").nth(1).locator(".noUi-handle")
-    box = score_handle.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=8)
-    page.mouse.up()
+    _drag(page, score_handle, 60)
     after_drag = _wait_for_nms_change(page, explorer, after_key)
     assert after_drag["score"] > after_key["score"], after_drag
     assert after_drag["shown"] == (after_drag["score"], after_drag["iou"]), after_drag
