@@ -56,6 +56,19 @@ class CellRun:
     truncated: bool = False           # outputs beyond the limit were dropped
 
 
+def _close_client(kc: BlockingKernelClient) -> None:
+    """Close a kernel client's sockets and its own zmq context now. Left to the garbage collector, a client
+    that still has open sockets can hang its process for ever: in a reference cycle the context's finaliser may
+    run after the sockets' weak references are cleared, and zmq's term() then waits for sockets nobody closes.
+    (A worker hung so in the collector, on a kernel that failed to start.)"""
+    try:
+        kc.stop_channels()
+    except Exception:  # noqa: BLE001 - already gone
+        pass
+    if kc._created_context and not kc.context.closed:
+        kc.context.destroy(linger=0)
+
+
 class LearnerKernel:
     """One sandboxed ipykernel. ``execute`` runs a cell; ``request`` asks the shim for plain data."""
 
@@ -88,7 +101,14 @@ class LearnerKernel:
         km._kernel_spec = KernelSpec(argv=self.sandbox.kernel_argv(), display_name="sandboxed python",
                                      language="python", interrupt_mode="message", env={})
         cwd = self.sandbox.work if self.sandbox.isolate else self.sandbox.home
-        km.start_kernel(cwd=str(cwd), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            km.start_kernel(cwd=str(cwd), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except BaseException:
+            try:
+                km.cleanup_resources()       # its zmq context too (see _close_client)
+            except Exception:  # noqa: BLE001 - reporting the start's own error matters more
+                pass
+            raise
         self.km = km
         self.starts += 1
 
@@ -104,9 +124,12 @@ class LearnerKernel:
         kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
         try:
             kc.wait_for_ready(timeout=60)
-        except RuntimeError as err:
+        except BaseException as err:
+            _close_client(kc)
             self.shutdown()
-            raise KernelDied(f"the kernel did not start: {err}") from None
+            if isinstance(err, RuntimeError):
+                raise KernelDied(f"the kernel did not start: {err}") from None
+            raise
         self.kc = kc
         self.sandbox.lock()
         setup = self.execute(SHIM_IMPORT + (f"; autograde.shim.preload({list(self.preload)!r})" if self.preload else ""),
@@ -126,10 +149,7 @@ class LearnerKernel:
 
     def shutdown(self) -> None:
         if self.kc is not None:
-            try:
-                self.kc.stop_channels()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+            _close_client(self.kc)
             self.kc = None
         if self.km is not None:
             try:

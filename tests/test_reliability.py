@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -175,6 +176,34 @@ def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
     assert any(line.startswith("retrying ") and "SIGKILL" in line for line in lines), lines
     assert {r.student: (r.status, r.score) for r in rows} == {s: ("graded", v) for s, v in expected.items()}
     assert gradebook_scores(out) == expected
+    ours = [cmd for _, cmd in descendants(os.getpid()).values()
+            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+    assert not ours, ours
+
+
+def test_a_worker_stuck_in_the_grader_is_stopped_and_its_submission_graded_again(tmp_path, monkeypatch):
+    """A worker that never answers (a deadlock in the grader's own code: one hung in zmq once) costs neither the
+    batch nor the grade: the batch stops it after its time budget, starts a new worker and grades the submission
+    again; one that hangs on every try is a grader-error, never a score. The budget is shortened for the test."""
+    import autograde.grade
+
+    real = autograde.grade._worker_budget
+    def budget(task: dict) -> float:
+        hangs = task.get("fault") == "hang-worker" or (task.get("fault") == "hang-worker-once"
+                                                       and task["attempt"] == 1)
+        return 8.0 if hangs else real(task)
+
+    monkeypatch.setattr(autograde.grade, "_worker_budget", budget)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "ben", "cid"):
+        put(subs, student, solved(GUARD))
+    rows, lines = run(subs, out, faults={"ann": "hang-worker-once", "ben": "hang-worker"})
+    assert {r.student: (r.status, r.score) for r in rows} == {
+        "ann": ("graded", FULL_AUTO), "ben": ("grader-error", 0.0), "cid": ("graded", FULL_AUTO)}
+    by = {r.student: r for r in rows}
+    assert "did not finish this submission within 8 s" in by["ben"].detail and "tried 2 times" in by["ben"].detail
+    assert any(line.startswith("retrying ann ") and "did not finish" in line for line in lines), lines
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "cid": FULL_AUTO}
     ours = [cmd for _, cmd in descendants(os.getpid()).values()
             if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
     assert not ours, ours
@@ -394,3 +423,34 @@ def test_grading_into_the_course_root_with_two_workers_gives_every_honest_notebo
     assert {s: (r["status"], float(r["score"]), r["flags"]) for s, r in grades(course).items()} == {
         s: ("graded", FULL_AUTO, "") for s in students}
     assert gradebook_scores(course) == dict.fromkeys(students, FULL_AUTO)
+
+
+def test_a_kernel_that_fails_to_start_leaves_no_zmq_socket_open(tmp_path):
+    """A worker once hung for ever in the garbage collector after a kernel that exited at once: the client's
+    unclosed sockets and its own zmq context were collected together, and zmq waited for sockets nobody would
+    close. Every socket and context of a failed start is closed by the grader, not left to the collector."""
+    script = textwrap.dedent(f"""
+        import gc, sys, zmq
+        from pathlib import Path
+        from autograde.kernel import KernelDied, LearnerKernel
+        from autograde.sandbox import Limits, Sandbox
+        sandbox = Sandbox(Path({str(tmp_path)!r}), Limits())
+        sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])
+        kernel = LearnerKernel(sandbox, sandbox.env(1))
+        try:
+            kernel.start()
+        except KernelDied:
+            pass
+        else:
+            raise SystemExit("the kernel started")
+        gc.collect()
+        objects = gc.get_objects()
+        print(sum(isinstance(o, zmq.Socket) and not o.closed for o in objects),
+              sum(isinstance(o, zmq.Context) and not o.closed for o in objects))
+    """)
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process hung after a kernel failed to start (in the garbage collector, on zmq's term)")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["0", "0"], ("open zmq sockets and contexts after a failed start", proc.stdout)
