@@ -267,7 +267,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
     unless ``force`` or its student is in ``students`` (which also limits the batch to those students).
     The returned rows, grades.csv and flagged.md cover every result in OUT/results/, not only this batch.
-    ``faults`` (student -> "kernel-start", "kernel-start-once", "kill-worker", "kill-worker-once") is a hook
+    ``faults`` (student -> "kernel-start", "kill-worker", "hang-worker", each also "...-once") is a hook
     for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
@@ -587,6 +587,8 @@ def _worker_main(conn, parent: int) -> None:
             fault = task.get("fault", "")
             if fault == "kill-worker" or (fault == "kill-worker-once" and task.get("attempt", 1) == 1):
                 os.kill(os.getpid(), signal.SIGKILL)  # test hook (grade_batch(faults=...) only)
+            if fault == "hang-worker" or (fault == "hang-worker-once" and task.get("attempt", 1) == 1):
+                threading.Event().wait()              # test hook: a worker stuck for ever (a deadlock of ours)
             try:
                 result = grade_submission(task)
             except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
@@ -628,11 +630,28 @@ def _died(job: _Job, exitcode: int | None) -> dict:
                          f"the grading worker process died while grading this submission ({how})")
 
 
+# How long a worker may take over one submission before the batch stops it: the submission's own time limit
+# (cells and tests together, GradingLimits.submission_factor) plus room for starting its kernel (up to 3 minutes
+# on a busy machine) and writing its notebook. Only a worker stuck in the grader's own code reaches it.
+WORKER_MARGIN_SECONDS = 300.0
+
+
+def _worker_budget(task: dict) -> float:
+    return float(task["limits"].get("submission_seconds", 1200.0)) + WORKER_MARGIN_SECONDS
+
+
+def _hung(job: _Job, seconds: float) -> dict:
+    return _error_result(job.sub.student, job.sub.lesson.slug,
+                         f"the grading worker did not finish this submission within {seconds:.0f} s and was "
+                         f"stopped (stuck in the grader, not in the learner's code, which has its own limits)")
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
     conn: Connection
     job: _Job | None = None
+    until: float = 0.0          # when the batch stops this worker if its job is not done (time.monotonic())
 
 
 class _LocalWorkers:
@@ -670,16 +689,28 @@ class _LocalWorkers:
                     task = worker.job.task
                     if task.get("warm") and not queue:
                         task = {**task, "warm": False}   # nothing left to start a kernel for (retries start cold)
+                    worker.until = time.monotonic() + _worker_budget(task)
                     try:
                         worker.conn.send(task)
                     except OSError:
                         pass                # a worker that died idle: seen below as a death
                 busy = [w for w in self.workers if w.job is not None]
-                ready = connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                wait = max(0.0, min(w.until for w in busy) - time.monotonic())
+                ready = connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=wait)
                 for worker in busy:
-                    if worker.conn not in ready and worker.process.sentinel not in ready:
-                        continue
                     assert worker.job is not None          # busy workers only
+                    if worker.conn not in ready and worker.process.sentinel not in ready:
+                        if time.monotonic() >= worker.until:
+                            # Stuck: stopped, and its submission settled as a failure of the grading machine.
+                            worker.process.kill()
+                            worker.process.join(5)
+                            worker.conn.close()
+                            self.workers.remove(worker)
+                            job, worker.job = worker.job, None
+                            again = settle(job, _hung(job, _worker_budget(job.task)))
+                            if again is not None:
+                                queue.append(again)
+                        continue
                     result = None
                     try:
                         if worker.conn.poll():
