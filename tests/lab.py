@@ -132,7 +132,7 @@ def wait_run_all(page, timeout_ms: int = 240_000) -> None:
 def start_run_all(page) -> None:
     """Run > Run All Cells, sent again until the first cell starts (see ``run_all_cells``)."""
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
-    started = False
+    started, began, last = False, time.monotonic(), "nothing"
     for _attempt in range(24):   # up to 4 minutes for a kernel on a loaded machine (10 others may be open)
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
@@ -154,10 +154,12 @@ def start_run_all(page) -> None:
                 }""", timeout=10_000, polling=200)
             started = True
             break
-        except Exception:  # noqa: BLE001 - the kernel was not ready yet; ask again
+        except Exception as err:  # noqa: BLE001 - the kernel was not ready yet; ask again
+            last = f"{type(err).__name__}: {str(err)[:300]}"
             continue
     if not started:
-        raise AssertionError("Run All Cells never started the first cell (is the kernel starting?)")
+        raise AssertionError(f"Run All Cells never started the first cell (is the kernel starting?) "
+                             f"after {time.monotonic() - began:.0f} s; the last wait ended with {last}")
 
 
 def wait_kernel_idle(page, timeout_ms: int) -> None:
