@@ -23,9 +23,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .late import describe_late, final_score
+from cnnbook.checks import slip_name
 
-SLIP = "this looks like a typical slip:"
+from .late import describe_late, final_score
 
 
 def csv_safe(text: str) -> str:
@@ -48,8 +48,9 @@ def failure_reason(message: str) -> str:
     with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason)."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     for line in lines:
-        if SLIP in line:
-            return "typical slip: " + line.split(SLIP, 1)[1].strip()
+        name = slip_name(line)                  # in the language the learner read it in
+        if name is not None:
+            return "typical slip: " + name
     if "NotImplementedError" in message:
         return "not answered (the answer cell still raises NotImplementedError)"
     text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")

@@ -103,18 +103,31 @@ def slip_line(name: str) -> str:
     return _("this looks like a typical slip: {name}.").format(name=lesson_text(name))
 
 
-def is_slip_line(line: object) -> bool:
-    """Whether a failure's first line names a typical slip, in any language of the course."""
-    if type(line) is not str:
-        return False
+def _slip_prefixes() -> list[str]:
     from .i18n import LANGUAGES, _package_catalog
 
-    prefixes = ["this looks like a typical slip"]
+    prefixes = ["this looks like a typical slip:"]
     for lang in LANGUAGES[1:]:
         text = _package_catalog(lang).get("this looks like a typical slip: {name}.", "")
-        if "{name}" in text:
-            prefixes.append(text.split("{name}")[0].rstrip())
-    return any(p and line.startswith(p) for p in prefixes)
+        if "{name}" in text and text.split("{name}")[0].strip():
+            prefixes.append(text.split("{name}")[0].strip())
+    return prefixes
+
+
+def is_slip_line(line: object) -> bool:
+    """Whether a failure's first line names a typical slip, in any language of the course."""
+    return slip_name(line) is not None
+
+
+def slip_name(line: object) -> str | None:
+    """The typical slip a failure's line names (in any language of the course), else None."""
+    if type(line) is not str:
+        return None
+    line = line.strip()
+    for prefix in _slip_prefixes():
+        if line.startswith(prefix.rstrip(":")):
+            return line[len(prefix.rstrip(":")):].lstrip(":： ").strip()
+    return None
 
 
 def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
