@@ -3,6 +3,7 @@ from one command."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -57,10 +58,22 @@ def cmd_check(args) -> int:
     lang = _set_language(args)
     lesson = find_lesson(args.lesson)
     path = _learner_path(lesson, args.path, lang)
+    if not args.lang:
+        # The notebook's own language (the Korean edition says so in its metadata, wherever it was saved).
+        from cnnbook.i18n import set_language
+
+        from .judge import notebook_language
+
+        try:
+            mine = notebook_language(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError):
+            mine = None                    # check_notebook reports an unreadable notebook clearly
+        if mine:
+            set_language(mine)
     which = _("every test") if lesson.source.is_file() else _("the visible tests")
     print(_("Running {path} against {which} of lesson {lesson} ...").format(path=path, which=which,
                                                                             lesson=lesson.slug), flush=True)
-    report = check_notebook(lesson, path, cell_timeout=args.timeout)
+    report = check_notebook(lesson, path, cell_timeout=args.timeout, lang=args.lang or None)
     print(format_report(report))
     return 0 if report.score == report.max_score and not report.problem else 1
 

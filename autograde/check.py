@@ -71,18 +71,19 @@ def source_lesson(lesson: Lesson) -> tuple[Lesson, bool]:
 
 
 def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None,
-                   sandbox: bool = False) -> CheckReport:
+                   sandbox: bool = False, lang: str | None = None) -> CheckReport:
     """Run the learner's notebook at ``path`` against every test of ``lesson`` (hidden ones where available).
 
     The limits are grading's (nbgrader_config.py's ``GradingLimits``, see :mod:`autograde.settings`);
-    ``cell_timeout`` replaces the time one cell or test may take."""
+    ``cell_timeout`` replaces the time one cell or test may take. ``lang``: the tests' messages in this
+    language; by default the notebook's own (the Korean edition's metadata), else ``CNNBOOK_LANG``'s."""
     notebook = read_notebook(path)           # a missing or broken file is the CLI's clear error, not a result
     tests_from, hidden = source_lesson(lesson)
     note = _which_lesson(notebook, lesson, path)
     limits = grading_limits().limits(cell_timeout)
     result = grade_submission({"student": "you", "lesson": lesson.slug, "solutions": str(tests_from.solutions),
                                "path": str(path.resolve()), "limits": limits, "sandbox": sandbox,
-                               "threads": os.cpu_count() or 1})
+                               "threads": os.cpu_count() or 1, **({"lang": lang} if lang else {})})
     report = CheckReport(lesson, path, hidden_included=hidden)
     for test in result["tests"]:
         passed = test["status"] == "pass"

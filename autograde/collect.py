@@ -165,6 +165,35 @@ def read_roster(path: Path | None) -> dict[str, str]:
     return {row["lms_id"].strip(): row["student_id"].strip() for row in rows if row.get("lms_id")}
 
 
+def roster_names(path: Path | None) -> dict[str, dict[str, str]]:
+    """student id -> what the roster says of the person (``first_name``, ``last_name``, ``email``; only what it
+    has), for nbgrader's gradebook (formgrader lists students by name). Canvas's export gives "Last, First" (or a
+    name with no comma, kept whole as the last name) and an e-mail address when its SIS Login ID is one; a roster
+    of our own may add the columns first_name, last_name and email."""
+    if path is None:
+        return {}
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    people: dict[str, dict[str, str]] = {}
+    canvas = bool(rows) and is_canvas_gradebook(list(rows[0]))
+    for row in rows:
+        if canvas:
+            student = (row.get("SIS User ID") or row.get("SIS Login ID") or "").strip()
+            if not (row.get("ID") or "").strip().isdigit() or not student:
+                continue
+            name = (row.get("Student") or "").strip()
+            last, _, first = name.partition(", ")
+            login = (row.get("SIS Login ID") or "").strip()
+            person = {"last_name": last.strip(), "first_name": first.strip(), "email": login if "@" in login else ""}
+        else:
+            student = (row.get("student_id") or "").strip()
+            person = {key: (row.get(key) or "").strip() for key in ("first_name", "last_name", "email")}
+        person = {key: value for key, value in person.items() if value}
+        if student and person:
+            people[student] = person
+    return people
+
+
 ROSTER_FILE = "roster.csv"
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
 from . import late as late_work
-from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster
+from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
@@ -162,7 +162,13 @@ def record(db_url: str, result: dict) -> None:
                      if g.cell_type == "code"}
             changed = True
         else:
-            gb.update_or_create_student(result["student"])
+            student = gb.update_or_create_student(result["student"])
+            person = result.get("person") or {}
+            if person and not (student.first_name or student.last_name or student.email):
+                # Names fill an empty entry only: what someone typed in formgrader is never overwritten.
+                for key in ("first_name", "last_name", "email"):
+                    setattr(student, key, person.get(key, ""))
+                gb.db.commit()
             try:
                 sub = gb.find_submission(result["lesson"], result["student"])
             except MissingEntry:
@@ -291,6 +297,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     work = out / ".work"
     roster = load_roster(out, roster)
     intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone)
+    people = roster_names(roster)
     if roster is not None:
         keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
     intake.write(out / "intake.csv", str(source.resolve()))
@@ -366,6 +373,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         result["lesson_max_score"] = max_scores[sub.lesson.slug]
         if sub.lms:
             result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
+        if sub.student in people:
+            result["person"] = people[sub.student]      # the gradebook's names (filled, never overwritten)
+        elif (sub.lms or {}).get("system") == "moodle" and sub.lms.get("name"):
+            result["person"] = {"last_name": sub.lms["name"]}   # Moodle's folder names carry the full name
         if sub.path is not None and sub.origin and result.get("detail"):
             # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
             # which is gone after the run.

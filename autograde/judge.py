@@ -191,8 +191,10 @@ _BUILTIN_ERRORS = {name: getattr(builtins, name) for name in dir(builtins)
 def _as_local_exception(err: RemoteError) -> Exception:
     if err.kind == "TooLarge":          # the kernel's side of the codec refused to send the answer
         return TooLarge(err.remote_message)
+    from cnnbook.i18n import _
+
     where = f" (at {err.where})" if err.where else ""
-    text = f"your code raised {err.kind}: {err.remote_message}{where}"
+    text = _("your code raised {kind}: {message}").format(kind=err.kind, message=f"{err.remote_message}{where}")
     cls = _BUILTIN_ERRORS.get(err.kind)
     local: Exception = LearnerError(text)
     if cls is not None and cls is not AssertionError:
@@ -202,6 +204,7 @@ def _as_local_exception(err: RemoteError) -> Exception:
             pass
     # Raised by learner code, so its text is the learner's (see _explain); NoReply is the wall's own.
     local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
+    local.from_kernel = True  # type: ignore[attr-defined]  # its text says so, in the learner's language
     return local
 
 
@@ -478,18 +481,29 @@ def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
 
 
 def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None,
-             exercise: str = "", seed: int | None = None) -> TestOutcome:
+             exercise: str = "", seed: int | None = None, lang: str | None = None) -> TestOutcome:
     """Run one test cell in the grader's judge process; the learner's names come through the wall.
 
     ``names``: the exercise's names the test may read from the notebook (:func:`exercise_names` of the
     lesson's source); None means none. The test gets ``seconds`` and the kernel's memory limit; a test whose
     checking runs out of either fails (timeout / out of memory) without touching this process. ``exercise``
     names the exercise in messages about hidden checks (which never name their inputs). ``seed``: this grading
-    run's seed of :func:`cnnbook.checks.hidden_rng`.
+    run's seed of :func:`cnnbook.checks.hidden_rng`. ``lang``: the language of the test's messages (the
+    notebook's own, :func:`notebook_language`); None: the grader's (``CNNBOOK_LANG``).
     """
     from .judge_process import run_in_judge
 
-    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed)
+    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed, lang)
+
+
+def notebook_language(nb) -> str | None:
+    """The language a notebook says it is in (``metadata.cnnbook.language``, set by the Korean edition's
+    release), when the course has it: its learner reads the tests' messages in it."""
+    from cnnbook.i18n import LANGUAGES
+
+    meta = nb.get("metadata", {}).get("cnnbook", {}) if isinstance(nb.get("metadata"), dict) else {}
+    lang = meta.get("language") if isinstance(meta, dict) else None
+    return lang if isinstance(lang, str) and lang in LANGUAGES else None
 
 
 def run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
@@ -576,7 +590,7 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
     if isinstance(err, NameError):
         return _("{error}. The test needs it from your notebook: is the answer cell that defines it there, "
                  "and did it run without an error?").format(error=err)
-    return str(err) if isinstance(err, LearnerError) or str(err).startswith("your code raised") \
+    return str(err) if isinstance(err, LearnerError) or getattr(err, "from_kernel", False) \
         else f"{type(err).__name__}: {err}"
 
 

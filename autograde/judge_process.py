@@ -138,13 +138,13 @@ class JudgeProcess:
         self.to_judge = self.from_judge = -1
 
     def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-            exercise: str = "", seed: int | None = None) -> tuple[TestOutcome, bool]:
+            exercise: str = "", seed: int | None = None, lang: str | None = None) -> tuple[TestOutcome, bool]:
         """Run one test; returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         printed, hidden = "", False
         try:
             _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names,
-                                  "exercise": exercise, "seed": seed})
+                                  "exercise": exercise, "seed": seed, "lang": lang})
         except OSError:
             raise JudgeGone("the judge process was gone before the test started") from None
         while True:
@@ -243,7 +243,7 @@ def _set_current(judge: JudgeProcess | None) -> None:
 
 
 def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-                 exercise: str = "", seed: int | None = None) -> TestOutcome:
+                 exercise: str = "", seed: int | None = None, lang: str | None = None) -> TestOutcome:
     """Run a test in this worker thread's judge process (started, or replaced, as needed)."""
     memory = int(kernel.limits.memory_bytes)
     judge = _current()
@@ -258,7 +258,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
                 return TestOutcome("grader-error", str(err))
             _set_current(judge)
         try:
-            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed)
+            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed, lang)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
             judge.kill()
@@ -368,6 +368,8 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(1)
         import resource
 
+        from cnnbook.i18n import LANGUAGES, set_language
+
         from .judge import run_here
 
         resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
@@ -383,6 +385,8 @@ def main(argv: list[str]) -> int:
         if header.get("op") != "test":
             return 1
         reusable = True
+        lang = header.get("lang")
+        set_language(lang if lang in LANGUAGES else None)     # this submission's language, else the grader's
         try:
             outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
                                list(header.get("names", [])),

@@ -23,9 +23,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .late import describe_late, final_score
+from cnnbook.checks import slip_name
 
-SLIP = "this looks like a typical slip:"
+from .late import describe_late, final_score
 
 
 def csv_safe(text: str) -> str:
@@ -48,8 +48,9 @@ def failure_reason(message: str) -> str:
     with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason)."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     for line in lines:
-        if SLIP in line:
-            return "typical slip: " + line.split(SLIP, 1)[1].strip()
+        name = slip_name(line)                  # in the language the learner read it in
+        if name is not None:
+            return "typical slip: " + name
     if "NotImplementedError" in message:
         return "not answered (the answer cell still raises NotImplementedError)"
     text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
@@ -314,13 +315,24 @@ def _canvas_from_export(export: Path, results: list[dict], lessons: list[str], m
     ids = {key: header.index(key) for key in ("ID", "SIS User ID", "SIS Login ID") if key in header}
     out_header = [*student_columns, *(column[lesson] or lesson for lesson in lessons)]
     rows = [["    Points Possible", *[""] * section]]
+    scale: dict[str, float] = {}
     for lesson in lessons:
         title = column[lesson]
         canvas_points = points_row[header.index(title)] if title and points_row else ""
         rows[0].append(canvas_points or f"{max_of[lesson]:g}")
-        if canvas_points and _number(canvas_points) != max_of[lesson]:
+        worth = _number(canvas_points) if canvas_points else None
+        if worth is not None and worth > 0 and max_of[lesson] > 0 and worth != max_of[lesson]:
+            # Canvas keeps an imported score as points of ITS assignment: 17 of a 17-point lesson in a 10-point
+            # assignment would be 170 %. The grade is rescaled, so the share of the points stays the same.
+            scale[lesson] = worth / max_of[lesson]
             notes.append(f"{lesson}: the Canvas assignment '{column[lesson]}' is worth {canvas_points} points, the "
-                         f"lesson {max_of[lesson]:g}; the grades are the lesson's points (make them agree in Canvas).")
+                         f"lesson {max_of[lesson]:g}; its grades are rescaled to Canvas's points (x {worth:g}/"
+                         f"{max_of[lesson]:g}, two decimals), so each student keeps the same share.")
+
+    def cell(who: str | None, lesson: str) -> str:
+        text = grade.get((who, lesson), "") if who else ""
+        value = _number(text) if text and lesson in scale else None
+        return f"{round(value * scale[lesson], 2):g}" if value is not None else text
     canvas_id = {r["student"]: r["lms"]["id"] for r in results if (r.get("lms") or {}).get("system") == "canvas"}
     placed: set[str] = set()
     for row in body:
@@ -331,12 +343,12 @@ def _canvas_from_export(export: Path, results: list[dict], lessons: list[str], m
             or next((s for s in sorted({r["student"] for r in results}) if s in keys), None)
         if who is not None:
             placed.add(who)
-        rows.append([*row[:section + 1], *(grade.get((who, lesson), "") if who else "" for lesson in lessons)])
+        rows.append([*row[:section + 1], *(cell(who, lesson) for lesson in lessons)])
     for student in sorted({r["student"] for r in results} - placed):
         notes.append(f"{student}: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); "
                      "their row has no ID, so Canvas asks whom it is for.")
         rows.append([student, canvas_id.get(student, ""), *[""] * (section - 1),
-                     *(grade.get((student, lesson), "") for lesson in lessons)])
+                     *(cell(student, lesson) for lesson in lessons)])
     return out_header, rows, notes
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from .colab import is_setup_cell
-from .judge import exercise_names, lesson_probes, run_test, split_hidden
+from .judge import exercise_names, lesson_probes, notebook_language, run_test, split_hidden
 from .kernel import REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
 from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .sandbox import Limits, Sandbox
@@ -362,6 +362,11 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
 
 def _grade(student, source, task: dict, result: dict) -> None:
     limits = Limits(**task.get("limits", {}))
+    # The tests speak the learner's language: as asked (``check --lang``), else the notebook's own (the Korean
+    # edition says so in its metadata, wherever the file was saved), else the grader's.
+    lang = task.get("lang") or notebook_language(student)
+    if lang:
+        result["language"] = lang
     steps, flags = plan(student, source)
     names = exercise_names(source)              # the only names a test may read from the notebook
     flags += suspicious_flags(student, source, Lesson(task["lesson"], ROOT / task.get("solutions", SOLUTIONS)).source)
@@ -435,7 +440,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             else:
                 began = time.monotonic()
                 outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
-                                   exercise=gid.removeprefix("test_"), seed=task["hidden_seed"])
+                                   exercise=gid.removeprefix("test_"), seed=task["hidden_seed"], lang=lang)
                 phases["tests"] += time.monotonic() - began
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
                 if guard.tripped:

@@ -17,6 +17,7 @@ See DEVELOPERS.md, "What a kernel can fake", for what a learner who rewrites thi
 from __future__ import annotations
 
 import ast
+import os
 import hashlib
 import json
 import sys
@@ -232,8 +233,13 @@ def _last_frame(err: BaseException) -> str:
         user = [f for f in frames if not f.filename.endswith(("shim.py", "plain.py"))]
         if not user:
             return ""
-        frame = user[-1]
-        return f"line {frame.lineno}: {frame.line}" if frame.line else f"line {frame.lineno}"
+        # The learner's own line when the error passed through one of their cells (ipykernel names a cell's code
+        # /tmp/ipykernel_<pid>/<hash>.py); else the file it came from, so a line of a library or of the test's
+        # helper is never taken for a line of theirs.
+        cells = [f for f in user if "ipykernel_" in f.filename or f.filename.startswith("<ipython-input")]
+        frame = (cells or user)[-1]
+        place = f"line {frame.lineno}" if cells else f"{os.path.basename(frame.filename)} line {frame.lineno}"
+        return f"{place}: {frame.line}" if frame.line else place
     except Exception:  # noqa: BLE001
         return ""
 

@@ -103,27 +103,62 @@ def slip_line(name: str) -> str:
     return _("this looks like a typical slip: {name}.").format(name=lesson_text(name))
 
 
-def is_slip_line(line: object) -> bool:
-    """Whether a failure's first line names a typical slip, in any language of the course."""
-    if type(line) is not str:
-        return False
+def _slip_prefixes() -> list[str]:
     from .i18n import LANGUAGES, _package_catalog
 
-    prefixes = ["this looks like a typical slip"]
+    prefixes = ["this looks like a typical slip:"]
     for lang in LANGUAGES[1:]:
         text = _package_catalog(lang).get("this looks like a typical slip: {name}.", "")
-        if "{name}" in text:
-            prefixes.append(text.split("{name}")[0].rstrip())
-    return any(p and line.startswith(p) for p in prefixes)
+        if "{name}" in text and text.split("{name}")[0].strip():
+            prefixes.append(text.split("{name}")[0].strip())
+    return prefixes
+
+
+def is_slip_line(line: object) -> bool:
+    """Whether a failure's first line names a typical slip, in any language of the course."""
+    return slip_name(line) is not None
+
+
+def slip_name(line: object) -> str | None:
+    """The typical slip a failure's line names (in any language of the course), else None."""
+    if type(line) is not str:
+        return None
+    line = line.strip()
+    for prefix in _slip_prefixes():
+        if line.startswith(prefix.rstrip(":")):
+            return line[len(prefix.rstrip(":")):].lstrip(":： ").strip()
+    return None
 
 
 def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
     lines = list(lines)
+    stale = _previous_cell_did_not_run()
+    if stale:
+        lines.append(stale)
     hint = lesson_text(hint)
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
         msg += "\n  " + _("Hint: {hint}").format(hint=hint)
     raise CheckFailed(msg, what=what, lines=lines, hint=hint)
+
+
+def _previous_cell_did_not_run() -> str:
+    """In Jupyter: a note when the cell run just before this test could not even start (a SyntaxError or an
+    IndentationError), so what was tested is whatever an earlier run of it defined, if anything. Elsewhere (the
+    grader's judge, a script): nothing."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        result = getattr(shell, "last_execution_result", None) if shell is not None else None
+        err = getattr(result, "error_before_exec", None)
+    except Exception:  # noqa: BLE001 - only a note
+        return ""
+    if not isinstance(err, SyntaxError):
+        return ""
+    return _("Note: the cell you ran just before this test stopped with {error} and did not run, so this test "
+             "checked an older version of your code (if any): fix that cell, run it, then this test "
+             "again.").format(error=f"{type(err).__name__} (line {err.lineno})")
 
 
 def check_array(

@@ -77,8 +77,12 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
     counted: set[int] = set()
     failing: list[str] = []
 
+    given: dict[str, tuple] = {}            # what each layer was given (the shape of its first input)
+
     def before(module, inputs):
         failing.append(names.get(module, "?"))
+        first = _first_tensor(inputs)
+        given[failing[-1]] = tuple(first.shape) if first is not None else ()
 
     def after(module, inputs, output):
         failing.pop()
@@ -101,9 +105,15 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
             model(torch.zeros((1, *input_shape), device=device, dtype=dtype))
     except RuntimeError as err:
         where = failing[-1] if failing else "?"
-        layer = type(dict(model.named_modules()).get(where, model)).__name__
-        raise ValueError(f"the input shape {input_shape} does not fit the model: layer {where!r} ({layer}) "
-                         f"failed: {str(err).splitlines()[0]}") from None
+        module = dict(model.named_modules()).get(where, model)
+        layer = type(module).__name__
+        message = (f"the input shape {input_shape} does not fit the model: layer {where!r} ({layer}) "
+                   f"failed: {str(err).splitlines()[0].rstrip('.')}")
+        got = given.get(where, ())
+        if isinstance(module, nn.Linear) and len(got) >= 2 and got[-1] != module.in_features:
+            message += (f". It takes {module.in_features} numbers per sample and is given {got[-1]} (input shape "
+                        f"{got}): the size of what comes out of the layers before it")
+        raise ValueError(message) from None
     finally:
         model.train(was_training)
         for handle in handles:

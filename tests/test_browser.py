@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LESSONS, solved, write
-from lab import (CHROMIUM, CHROMIUM_ARGS, run_all_cells, start_lab, start_run_all, wait_kernel_idle,
-                 wait_run_all)
+from lab import (CHROMIUM, CHROMIUM_ARGS, run_all_cells, start_lab, start_run_all, wait_kernel_idle)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -54,46 +53,15 @@ def lab(tmp_path_factory):
     server.stop()
 
 
-def _start_or_close(page) -> None:
+def _run_whole(page) -> None:
+    """Run > Run All Cells in this page, and wait until every cell has run and the kernel is idle. One lesson at a
+    time, in front: lessons once overlapped in two tabs to save time, and under load the tab in the background
+    sometimes never finished its Run All (JupyterLab draws a tab in the background only when it is shown)."""
     try:
-        start_run_all(page)
+        run_all_cells(page)
     except BaseException:
-        page.close()          # its kernel too; the lesson may be started again in another page
+        page.close()
         raise
-
-
-def _prefetching(start, finish):
-    """slug -> its page, run to the end. Asking for a lesson also starts the NEXT lesson's Run All, so that two
-    lessons run at once (a lesson's kernel keeps about one core busy; the machine has two, and the tests ask for
-    the lessons in course order)."""
-    order = [lesson.slug for lesson in LESSONS]
-    started: dict = {}
-
-    def begin(slug: str) -> None:
-        if slug not in started:
-            started[slug] = start(slug)
-
-    def prefetch(slug: str) -> None:
-        """Start ``slug`` in the background. A start that fails there (a tab in the background is sometimes
-        not given its kernel's first reply in time on a loaded machine) is forgotten: the lesson is started
-        again, in front, when it is asked for, and only a failure then fails its test."""
-        try:
-            begin(slug)
-        except Exception as err:  # noqa: BLE001 - the lesson's own test starts it again and reports
-            print(f"prefetching {slug} failed, started again when asked for: {type(err).__name__}: {err}",
-                  file=sys.stderr)
-
-    def get(slug: str):
-        begin(slug)
-        later = order[order.index(slug) + 1:]
-        if later and later[0] not in started:
-            prefetch(later[0])
-        page = started[slug]
-        page.bring_to_front()
-        finish(page)
-        return page
-
-    return get, started
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +75,12 @@ def pages(browser, lab):
         write(solved(lesson), lab.root / slug / f"{slug}.ipynb")
         page = context.new_page()
         page.goto(lab.page_url(f"{slug}/{slug}.ipynb"))
-        _start_or_close(page)
+        _run_whole(page)
         return page
-
-    get, _ = _prefetching(start, wait_run_all)
 
     def open_lesson(slug: str):
         if slug not in opened:
-            opened[slug] = get(slug)
+            opened[slug] = start(slug)
         return opened[slug]
 
     yield open_lesson
@@ -123,7 +89,7 @@ def pages(browser, lab):
 
 @pytest.fixture(scope="module")
 def korean_pages(browser, lab):
-    """Lesson slug -> a page of its Korean edition (notebooks/ko, opened from a folder named ko as cnnbook.lab
+    """Lesson slug -> a new page of its Korean edition (notebooks/ko, opened from a folder named ko as cnnbook.lab
     opens it), answered with the solutions and run to the end; the test closes it."""
     import nbformat
 
@@ -140,14 +106,10 @@ def korean_pages(browser, lab):
         write(nb, lab.root / "ko" / lesson.slug / f"{lesson.slug}.ipynb")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(lab.page_url(f"ko/{lesson.slug}/{lesson.slug}.ipynb") + "&reset")
-        _start_or_close(page)
+        _run_whole(page)
         return page
 
-    get, started = _prefetching(start, wait_run_all)
-    yield get
-    for page in started.values():
-        if not page.is_closed():
-            page.close()
+    return start
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])

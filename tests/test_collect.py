@@ -258,6 +258,23 @@ def test_canvas_gradebook_export_is_a_roster(tmp_path):
     assert {s.student for s in intake.submissions} == {"2026001", "alice@uni.example"}
 
 
+def test_the_roster_gives_the_gradebook_names_and_e_mails(tmp_path):
+    from autograde.collect import roster_names
+
+    export = tmp_path / "Grades.csv"
+    export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Lesson 99: Guard (3099)\n"
+                      "    Points Possible,,,,,5.00\n"
+                      "\"Smith, Emma\",51011,2026011,s11@uni.example,Section B,\n"
+                      "김민준,51001,,kim01,Section A,\n"
+                      "\"Student, Test\",51999,,,Section A,\n", encoding="utf-8")
+    assert roster_names(export) == {"2026011": {"last_name": "Smith", "first_name": "Emma", "email": "s11@uni.example"},
+                                    "kim01": {"last_name": "김민준"}}        # a login that is no address is no e-mail
+    ours = tmp_path / "roster.csv"
+    ours.write_text("lms_id,student_id,first_name,last_name\n40001,s1,Minjun,Kim\n40002,s2,,\n", encoding="utf-8")
+    assert roster_names(ours) == {"s1": {"first_name": "Minjun", "last_name": "Kim"}}
+    assert roster_names(None) == {}
+
+
 @pytest.mark.slow
 def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
     """Canvas's zip and Canvas's gradebook export, both as downloaded: students become their SIS ids (the two
@@ -299,6 +316,24 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
                          ["강하은", "51008", "2026008", "s8@uni.example", "Section B", "4"],
                          ["Smith, Emma", "51011", "2026011", "s11@uni.example", "Section B", "0"]]
     assert not (out / "lms" / "canvas-notes.txt").exists()
+
+    # nbgrader's gradebook knows them by name (formgrader lists "Last, First" and the e-mail), filled from the
+    # export; a name the instructor corrected in formgrader stays through the next run.
+    from nbgrader.api import Gradebook
+
+    def people() -> dict:
+        with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+            return {s.id: (s.last_name, s.first_name, s.email) for s in gb.students}
+
+    assert people() == {"2026001": ("김민준", "", "s1@uni.example"), "2026012": ("김민준", "", "s12@uni.example"),
+                        "2026008": ("강하은", "", "s8@uni.example")}
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        gb.update_or_create_student("2026008", last_name="강", first_name="하은")
+    again = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
+                            "--solutions", str(GUARD.solutions), "--student", "2026008"],
+                           capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert people()["2026008"] == ("강", "하은", "s8@uni.example")
 
 
 def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_zip(tmp_path):

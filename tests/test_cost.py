@@ -265,6 +265,18 @@ def test_summary_of_nested_blocks_and_transposed_convs():
     assert model.training, "summarize puts the model back into training mode"
 
 
+def test_summary_names_the_layer_and_the_size_a_linear_layer_is_given():
+    """The commonest slip of a first CNN: fc6 built for another feature-map size. The message names the layer, what
+    it takes and what it is given (it once stopped at torch's 'mat1 and mat2 shapes cannot be multiplied')."""
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 5 * 5, 10))
+    with pytest.raises(ValueError) as err:
+        summarize(model, (1, 8, 8))
+    text = str(err.value)
+    assert "layer '2' (Linear) failed" in text
+    assert "It takes 100 numbers per sample and is given 144 (input shape (1, 144))" in text, text
+    assert model.training
+
+
 def test_summary_counts_a_shared_layer_once_and_calls_twice():
     shared = nn.Conv2d(4, 4, 3, padding=1)
     model = nn.Sequential(shared, nn.ReLU(), shared)

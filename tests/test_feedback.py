@@ -58,6 +58,11 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
         "from cnnbook.checks import check_value\nconv(1)",
         "undefined_thing + 1",                                                            # not a test cell
         "def late(x):\n    raise ValueError('inside your code')\nlate(1)",
+        "def pad(f):\n    return f",                                                     # an old, wrong answer
+        "def pad(f)\n    return (f - 1) // 2",                                            # its fix, not parsed
+        "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",       # checks the old one
+        "1 + 1",
+        "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",
     ]
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
@@ -88,6 +93,12 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
     assert "Traceback" in text and "undefined_thing" in text
     _, text = error_of(nb.cells[10])
     assert "Traceback" in text and "inside your code" in text
+
+    # A test run right after a cell that did not parse says that it checked an older definition.
+    _, text = error_of(nb.cells[13])
+    assert "expected 1" in text and "stopped with SyntaxError (line 1) and did not run" in text, text
+    _, text = error_of(nb.cells[15])
+    assert "expected 1" in text and "did not run" not in text, text
 
 
 @pytest.mark.slow

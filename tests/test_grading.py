@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -25,9 +26,9 @@ pytestmark = pytest.mark.slow
 STUDENTS = ("solved", "untouched", "onebug", "hardcoded")
 
 
-def run_cli(*args, timeout=1800):
+def run_cli(*args, timeout=1800, env=None):
     return subprocess.run([sys.executable, "-m", "autograde", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def read_grades(out):
@@ -342,3 +343,20 @@ def test_korean_edition_round_trip(round_trip, tmp_path):
     assert "흔한 실수로 보입니다: 최신 것이 먼저 옴" in proc.stdout, proc.stdout
     points = points_of_tests(lesson)
     assert f"점수: {total - points['test_sort_events']:g} / {total:g}" in proc.stdout, proc.stdout
+
+    # Without --lang, saved anywhere (not in a folder named ko): the notebook's own metadata says Korean.
+    flat = tmp_path / "downloads" / "my copy.ipynb"
+    flat.parent.mkdir()
+    flat.write_bytes(path.read_bytes())
+    proc = run_cli("check", "01", str(flat), env={"CNNBOOK_LANG": "en"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[실패] test_sort_events" in proc.stdout and "흔한 실수로 보입니다: 최신 것이 먼저 옴" in proc.stdout, proc.stdout
+
+    # Graded in a class, a Korean notebook's feedback is Korean too (the grader's own language is English here).
+    out = round_trip[0]
+    for student in ("untouched_ko", "solved_ko"):
+        stored = json.loads((out / "results" / student / "01_history.json").read_text(encoding="utf-8"))
+        assert stored.get("language") == "ko", (student, stored.get("language"))
+    untouched = json.loads((out / "results" / "untouched_ko" / "01_history.json").read_text(encoding="utf-8"))
+    assert any("\uac00" <= ch <= "\ud7a3" for t in untouched["tests"] for ch in t.get("message", "")), \
+        [t.get("message") for t in untouched["tests"]]

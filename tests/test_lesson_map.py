@@ -211,6 +211,11 @@ def test_every_sitting_ends_with_its_box(lesson):
         assert "your work is kept" in flat, f"{lesson.slug}: Part {n}'s box does not say the work is kept"
         assert "Run > Run All Above Selected Cell" in flat, (
             f"{lesson.slug}: Part {n}'s box does not say how to come back (Run > Run All Above Selected Cell)")
+        # Run All Above stops at the first failing test: a learner with an unfinished exercise must know what then.
+        assert "If it stops at the test of an exercise you have not finished" in flat and "Shift+Enter" in flat, (
+            f"{lesson.slug}: Part {n}'s box does not say what to do when Run All Above stops at an unfinished "
+            "exercise's test (run the cells after it one by one, Shift+Enter)")
+        assert "Runtime > Run before" in flat, f"{lesson.slug}: Part {n}'s box does not name Colab's menu"
         following = re.search(rf"\*\*Part {n + 1}\*\* \(about (\d+) minutes\)", flat)
         assert following and len(stated[1]) > n and int(following.group(1)) == stated[1][n], (
             f"{lesson.slug}: Part {n}'s box must announce '**Part {n + 1}** (about "

@@ -321,7 +321,7 @@ def test_hidden_failures_show_the_authors_words_only():
     assert "5x7" not in message and "expected" not in message
     # Exceptions: a builtin class name only; a learner's class, or the learner's text, never.
     learner = ValueError("your code raised ValueError: LEAKED [0.1, 0.2]")
-    learner.from_learner = True
+    learner.from_learner = learner.from_kernel = True          # as judge._as_local_exception marks it
     assert _explain(learner, True, "pool") == "pool: a hidden check failed.\n  Your code raised ValueError."
     from autograde.judge import LearnerError
 

@@ -96,6 +96,37 @@ def test_canvas_upload_in_the_shape_of_the_instructors_canvas_export(tmp_path):
     assert "03_padding_stride: no single assignment" in notes and "2026099: graded, but not in the Canvas export" in notes
 
 
+def test_canvas_grades_are_rescaled_to_the_points_of_the_canvas_assignment(tmp_path):
+    """A Canvas assignment worth 10 points for a 17-point lesson: Canvas keeps imported scores as its own points, so
+    the lesson's 17 would read as 170 %. Each grade keeps its share (two decimals); the notes say so."""
+    from autograde.report import keep_canvas_gradebook, write_lms_exports
+
+    export = tmp_path / "Grades-CNN.csv"
+    export.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lesson 03: padding and stride (3003),Lesson 01 History (3001)\n"
+        "    Points Possible,,,,,10.00,12\n"
+        "김민준,51001,2026001,s1@uni.example,Section A,,\n"
+        "Lee,51002,2026002,s2@uni.example,Section A,,\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert keep_canvas_gradebook(export, out)
+
+    def result(student, lesson, score, maximum, status="graded"):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": status,
+                "max_score": maximum, "lms": {}}
+
+    results = [result("2026001", "03_padding_stride", 17.0, 17.0), result("2026002", "03_padding_stride", 9.0, 17.0),
+               result("2026001", "01_history", 7.5, 12.0), result("2026002", "01_history", 0.0, 12.0, "missing")]
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0][5:] == ["Lesson 01 History (3001)", "Lesson 03: padding and stride (3003)"]
+    assert table[1][5:] == ["12", "10.00"]
+    assert table[2][5:] == ["7.5", "10"]                 # 01: same points, as graded; 03: 17/17 -> 10/10
+    assert table[3][5:] == ["0", "5.29"]                 # 9/17 of 10 points
+    notes = (out / "lms" / "canvas-notes.txt").read_text(encoding="utf-8")
+    assert "03_padding_stride" in notes and "rescaled" in notes and "01_history" not in notes
+
+
 def test_lessons_find_their_canvas_assignments_by_name_or_number():
     from autograde.report import canvas_column
 
