@@ -648,7 +648,7 @@ WORKER_MARGIN_SECONDS = 300.0
 
 
 def _worker_budget(task: dict) -> float:
-    return float(task["limits"].get("submission_seconds", 1200.0)) + WORKER_MARGIN_SECONDS
+    return float(task["limits"]["submission_seconds"]) + WORKER_MARGIN_SECONDS
 
 
 def _hung(job: _Job, seconds: float) -> dict:
