@@ -52,6 +52,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .lessons import Lesson, UsageError
+from .moodle import looks_like_worksheet
 
 MAX_MEMBER_BYTES = 200 * 2 ** 20
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
@@ -148,7 +149,7 @@ def read_roster(path: Path | None) -> dict[str, str]:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise UsageError(f"the roster {path} could not be read: {err}") from None
-    if rows and all(name in rows[0] for name in ("Identifier", "Grade", "Last modified (grade)")):
+    if rows and looks_like_worksheet(list(rows[0])):
         raise UsageError(f"{path} is Moodle's grading worksheet of one assignment: give it with --moodle-worksheet "
                          "(one per assignment; its participant ids are that assignment's only).")
     if rows and is_canvas_gradebook(list(rows[0])):

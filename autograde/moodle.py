@@ -60,7 +60,16 @@ class Worksheet:
     people: dict[str, dict[str, str]] = field(default_factory=dict)   # participant id -> name, email, idnumber
 
     def column(self, name: str) -> int | None:
-        return self.header.index(name) if name in self.header else None
+        """A column by its English name, in any letter case (Moodle 3.x says 'Maximum Grade', other versions
+        'Maximum grade'; the file is written back with the header as downloaded)."""
+        lowered = [h.lower() for h in self.header]
+        return lowered.index(name.lower()) if name.lower() in lowered else None
+
+    def required(self, name: str) -> int:
+        at = self.column(name)
+        if at is None:
+            raise UsageError(f"the Moodle worksheet {self.path} has no column {name!r}.")
+        return at
 
     @property
     def maximum(self) -> str:
@@ -76,7 +85,7 @@ def participant_id(identifier: str) -> str:
 
 
 def looks_like_worksheet(header: list[str]) -> bool:
-    return all(name in [h.strip() for h in header] for name in REQUIRED)
+    return all(name.lower() in [h.strip().lower() for h in header] for name in REQUIRED)
 
 
 def read_worksheet(path: Path) -> Worksheet:
@@ -205,11 +214,11 @@ def write_from_worksheet(sheet: Worksheet, results: list[dict], lesson_max: floa
     ``grade_of(result)``: the grade in the lesson's points, '' to leave Moodle's as it is."""
     lesson = sheet.lesson
     notes: list[str] = []
-    # read_worksheet refused a worksheet without these three
-    at_id, at_grade, modified_at = (sheet.header.index(name) for name in (IDENTIFIER, GRADE, MODIFIED))
+    at_id, at_grade, modified_at = (sheet.required(name) for name in (IDENTIFIER, GRADE, MODIFIED))
     at_changeable = sheet.column("Grade can be changed")
     # Feedback columns (they follow MODIFIED) would overwrite the comments with the downloaded copy: dropped.
-    keep = [i for i, name in enumerate(sheet.header) if name not in FEEDBACK and i <= modified_at]
+    keep = [i for i, name in enumerate(sheet.header) if name.lower() not in [f.lower() for f in FEEDBACK]
+            and i <= modified_at]
     maximum = sheet.maximum
     worth = _number(maximum) if maximum else None
     comma = "," in maximum and "." not in maximum

@@ -34,8 +34,9 @@ GUARD_SHEET = (HEADER +
                '"Monday, 30 November 2026, 10:00 PM",-,\n'
                'Participant 700205,Lee Seo,seo.b@uni.example,,Submitted for grading,,100.00,No,'
                '"Monday, 30 November 2026, 10:05 PM",-,\n')
-# Blind marking, seen by a teacher without "view blind details": no name, no e-mail.
-BLIND_SHEET = ("Identifier,Status,Grade,Maximum Grade,Grade can be changed,Last modified (submission),"
+# Blind marking, seen by a teacher without "view blind details": no name, no e-mail (and a Moodle that writes
+# "Maximum grade" in sentence case).
+BLIND_SHEET = ("Identifier,Status,Grade,Maximum grade,Grade can be changed,Last modified (submission),"
                "Last modified (grade),Feedback comments\n"
                'Participant 700301,Submitted for grading,,10.00,Yes,"Monday, 30 November 2026, 11:20 PM",-,\n'
                'Participant 700302,Submitted for grading,,10.00,Yes,"Monday, 30 November 2026, 11:21 PM",-,\n')
@@ -198,7 +199,7 @@ def test_a_blind_marking_worksheet_and_no_worksheet(tmp_path):
     write_lms_exports(results, out / "lms")
     with (out / "lms" / "moodle-01_history.csv").open(encoding="utf-8") as f:
         table = list(csv.reader(f))
-    assert table[0] == ["Identifier", "Status", "Grade", "Maximum Grade", "Grade can be changed",
+    assert table[0] == ["Identifier", "Status", "Grade", "Maximum grade", "Grade can be changed",
                         "Last modified (submission)", "Last modified (grade)"]
     assert [row[2] for row in table[1:]] == ["6", "7,5"]     # same points, the worksheet's decimal comma
     # Without a worksheet: the lesson's points, and a note that Moodle reads them as its own assignment's points.
