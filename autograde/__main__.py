@@ -122,7 +122,8 @@ def cmd_grade(args) -> int:
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
                            students=args.student, force=args.force, due=_due(args.due),
                            late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
-                           zip_times=args.zip_times, progress=lambda line: print(line, flush=True))
+                           zip_times=args.zip_times, progress=lambda line: print(line, flush=True),
+                           moodle_worksheets=[Path(p) for p in args.moodle_worksheet or []])
     except GradingStopped as stop:
         print(stop, file=sys.stderr, flush=True)
         return stop.exit_code
@@ -233,8 +234,15 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--roster", metavar="CSV", help="map LMS ids to student ids: Canvas's gradebook export as "
                                                     "downloaded (ID -> SIS User ID), or a CSV with columns lms_id, "
-                                                    "student_id (Canvas user ids, Moodle participant ids); kept in "
-                                                    "OUT for later runs")
+                                                    "student_id (Canvas user ids, or names as the LMS wrote them); "
+                                                    "kept in OUT for later runs. Moodle: see --moodle-worksheet")
+    p.add_argument("--moodle-worksheet", action="append", metavar="CSV",
+                   help="Moodle's grading worksheet of one assignment as downloaded (View all submissions > "
+                        "Download grading worksheet; repeatable, one per assignment; its file name "
+                        "Grades-<course>-<assignment>-<id>.csv names the lesson): who each participant is (ID "
+                        "number, name, e-mail, for the gradebook), the assignment's Maximum Grade (grades are "
+                        "rescaled to it) and the shape of lms/moodle-<NN_slug>.csv; kept in "
+                        "OUT/lms/moodle-worksheets/ for later runs")
     p.add_argument("--solutions", metavar="DIR", help="the source notebooks to grade against (default: this "
                                                        "course's solutions/)")
     p.add_argument("--no-sandbox", action="store_true", help="run learner code without bubblewrap (trusted "

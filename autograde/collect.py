@@ -9,7 +9,9 @@ Recognised:
   and student ids that end in digits (``student_03_01_history.ipynb``);
 - Canvas "Download submissions": ``<name>[_LATE]_<user id>_<attachment id>_<original file name>``;
 - Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
-A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas/Moodle ids to the course's student ids.
+A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas ids (or LMS names) to the course's student
+ids; Moodle's participant ids are per assignment, so for Moodle each assignment's grading worksheet says who each
+participant is (:mod:`autograde.moodle`, ``moodle_people``).
 Names are kept as given (Korean included), only made safe as folder names when they are not.
 
 Submission times, and where each came from (``Submission.time_source``, intake.csv's last columns):
@@ -50,6 +52,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .lessons import Lesson, UsageError
+from .moodle import looks_like_worksheet
 
 MAX_MEMBER_BYTES = 200 * 2 ** 20
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
@@ -146,6 +149,9 @@ def read_roster(path: Path | None) -> dict[str, str]:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise UsageError(f"the roster {path} could not be read: {err}") from None
+    if rows and looks_like_worksheet(list(rows[0])):
+        raise UsageError(f"{path} is Moodle's grading worksheet of one assignment: give it with --moodle-worksheet "
+                         "(one per assignment; its participant ids are that assignment's only).")
     if rows and is_canvas_gradebook(list(rows[0])):
         # Canvas's gradebook export (Grades > Export): "ID" is the Canvas user id its submission zips carry,
         # "SIS User ID" (else "SIS Login ID") the institution's student id. Its "Points Possible" row and a test
@@ -369,11 +375,14 @@ def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
 
 
 def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None,
-                     zip_zone: str | None = None) -> Intake:
+                     zip_zone: str | None = None, moodle_people: dict[str, dict[str, str]] | None = None) -> Intake:
     """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file.
 
-    ``zip_zone``: read a .zip's entry times as submission times, in this zone (see the module's notes)."""
+    ``zip_zone``: read a .zip's entry times as submission times, in this zone (see the module's notes).
+    ``moodle_people``: Moodle participant id -> who (``name``, ``email``, ``idnumber``, ``lesson``: the lesson of
+    the assignment whose worksheet lists the id; :func:`autograde.moodle.participants`)."""
     roster = roster or {}
+    moodle_people = moodle_people or {}
     lines: list[IntakeLine] = []
     warnings: list[str] = []
     entry_times: dict[Path, tuple[datetime, datetime | None]] = {}
@@ -388,10 +397,22 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     unplaced: list[tuple[Path, str, dict]] = []                   # an LMS student's notebook naming no lesson
 
     def lms_student(lms_id: str, name: str, facts: dict) -> str:
-        """The course's id for an LMS student: the roster's, else the name the LMS wrote (two students with one
-        name, or Moodle's blind-marking "Participant", are told apart by their LMS ids below)."""
+        """The course's id for an LMS student: the roster's; for Moodle with the assignment's worksheet, its ID
+        number, else its full name (with the e-mail when two participants have that name); else the name the
+        LMS wrote (two students with one name, or Moodle's blind-marking "Participant", are told apart by their
+        LMS ids below)."""
+        person = moodle_people.get(lms_id) if facts["lms"]["system"] == "moodle" else None
+        if person:
+            facts["lms"].update({key: person[key] for key in ("name", "email") if person.get(key)})
+            facts["worksheet_lesson"] = person["lesson"]
+            name = person.get("name") or name
         if roster.get(lms_id) or roster.get(name):
             return roster.get(lms_id) or roster[name]
+        if person and person.get("idnumber"):
+            return person["idnumber"]
+        if person and person.get("same_name") and (person.get("email") or lms_id):
+            facts.setdefault("flags", []).append("same-name")
+            return f"{name} ({person.get('email') or lms_id})"
         facts["named_by_lms"] = True
         return name
 
@@ -414,12 +435,12 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                     and _lesson_in(stem, lessons):
                 canvas = None
             if moodle_file:
-                student_hint = lms_student(moodle_file["uid"], moodle_file["name"], facts)
                 facts["lms"] = {"system": "moodle", "id": moodle_file["uid"], "name": moodle_file["name"]}
+                student_hint = lms_student(moodle_file["uid"], moodle_file["name"], facts)
                 stem = moodle_file["rest"]
             elif canvas:
-                student_hint = lms_student(canvas["uid"], canvas["name"], facts)
                 facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
+                student_hint = lms_student(canvas["uid"], canvas["name"], facts)
                 facts["late"] = bool(canvas["late"])
                 facts["rank"] = (int(canvas["sid"]),)
                 stem = canvas["rest"]
@@ -461,10 +482,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             continue
         moodle = MOODLE.match(unicodedata.normalize("NFC", path.name))
         if moodle:
-            lms = {"system": "moodle", "id": moodle["uid"], "name": moodle["name"]}
             for inner in sorted(path.rglob("*")):
                 if inner.is_file():
-                    facts: dict = {"lms": lms}
+                    facts: dict = {"lms": {"system": "moodle", "id": moodle["uid"], "name": moodle["name"]}}
                     consider(inner, lms_student(moodle["uid"], moodle["name"], facts), **facts)
             continue
         for inner in sorted(path.iterdir()):                     # nbgrader: <student>/<NN_slug>/...
@@ -492,28 +512,47 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     # A notebook whose name names no lesson, from an LMS export that holds one lesson (an export is per
     # assignment): it is that lesson's. Otherwise it cannot be placed, and says so.
     batch_lessons = {lesson.slug: lesson for _, lesson, _, _ in candidates}
+    known = {lesson.slug: lesson for lesson in lessons}
     for path, student, facts in unplaced:
-        if len(batch_lessons) == 1:
+        owner = known.get(facts.get("worksheet_lesson", ""))      # Moodle: the assignment's worksheet says
+        if owner is not None or len(batch_lessons) == 1:
             facts.setdefault("flags", []).append("renamed-notebook")
             facts["copy"] = 0
-            candidates.append((safe_id(student), next(iter(batch_lessons.values())), path, facts))
+            candidates.append((safe_id(student), owner or next(iter(batch_lessons.values())), path, facts))
         else:
             lines.append(IntakeLine(rel(path), "skipped", safe_id(student), note="no lesson of this course in the "
                                     "file name, and the export holds " + (
                                         "several lessons" if batch_lessons else "no other notebook") +
                                     f" (expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
+    # Moodle's participant ids are per assignment (assign_user_mapping): one belongs to the assignment whose
+    # worksheet lists it. A notebook naming another lesson is graded as that lesson, without the id (another
+    # assignment's id in this lesson's Moodle file would be the wrong row or none).
+    for student, lesson, path, facts in candidates:
+        owner = facts.get("worksheet_lesson")
+        if owner and owner != lesson.slug:
+            facts["lms"] = {**facts["lms"], "id": "", "not_for": owner}
+            warnings.append(f"{rel(path)}: submitted to the Moodle assignment of {owner} (by its worksheet), but "
+                            f"the notebook is {lesson.slug}: graded as {lesson.slug}; enter that grade in Moodle by "
+                            "hand (lms/moodle-notes.txt).")
     # Two students with the same name in an LMS export (or Moodle's blind marking, where every folder is
-    # "Participant"): each gets "<name> (<LMS id>)", never one superseding the other.
-    ids_of: dict[str, set[str]] = {}
-    for student, _, _, facts in candidates:
+    # "Participant"): each gets "<name> (<LMS id>)", never one superseding the other. Canvas's user ids are
+    # the same in every assignment; Moodle's participant ids are not, so Moodle's are counted per lesson (one
+    # person in two assignments' exports is one student).
+    def scope(student: str, lesson: Lesson, facts: dict) -> tuple[str, str]:
+        return (student, lesson.slug if facts["lms"]["system"] == "moodle" else "")
+
+    ids_of: dict[tuple[str, str], set[str]] = {}
+    for student, lesson, _, facts in candidates:
         if facts.get("named_by_lms"):
-            ids_of.setdefault(student, set()).add(facts["lms"]["id"])
+            ids_of.setdefault(scope(student, lesson, facts), set()).add(facts["lms"]["id"])
     for i, (student, lesson, path, facts) in enumerate(candidates):
-        if facts.get("named_by_lms") and len(ids_of[student]) > 1:
+        if facts.get("named_by_lms") and len(ids_of[scope(student, lesson, facts)]) > 1:
             candidates[i] = (safe_id(f"{facts['lms']['name']} ({facts['lms']['id']})"), lesson, path, facts)
             facts.setdefault("flags", []).append("same-name")
-            warning = (f"{len(ids_of[student])} students are named {student!r} in the LMS export: each is graded as "
-                       f"'{student} (<LMS id>)'. Give --roster to use your student ids.")
+            warning = (f"{len(ids_of[scope(student, lesson, facts)])} students are named {student!r} in the LMS "
+                       f"export: each is graded as '{student} (<LMS id>)'. Give --roster to use your student ids"
+                       + (" (Moodle: or each assignment's grading worksheet, --moodle-worksheet)."
+                          if facts["lms"]["system"] == "moodle" else "."))
             if warning not in warnings:
                 warnings.append(warning)
 

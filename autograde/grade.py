@@ -35,6 +35,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 
 from . import late as late_work
+from . import moodle
 from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
@@ -267,7 +268,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
                 extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
-                zip_times: str | None = None, warm_kernels: bool = True, progress=print) -> list[GradeRow]:
+                zip_times: str | None = None, warm_kernels: bool = True, moodle_worksheets: list[Path] | None = None,
+                progress=print) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
@@ -280,7 +282,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     ``cell_timeout`` (seconds) and ``memory_gib``: this run's limits instead of nbgrader_config.py's
     (``GradingLimits``, :mod:`autograde.settings`), which set every other limit.
     ``zip_times``: a time zone (``Asia/Seoul``) to read a .zip's entry times as submission times in, or ``off``;
-    kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
+    kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``moodle_worksheets``: Moodle's grading worksheets
+    as downloaded, one per assignment, kept in OUT/lms/moodle-worksheets/ (:mod:`autograde.moodle`): who each
+    participant is, the assignment's maximum grade and the shape of lms/moodle-<lesson>.csv.
+    ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
     new one for every run, so hidden inputs cannot be learned from one run for the next. Each result records it.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -296,7 +301,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     sweep_stale_cgroups()
     work = out / ".work"
     roster = load_roster(out, roster)
-    intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone)
+    sheets = moodle.keep_worksheets(out, list(moodle_worksheets or []), [lesson.slug for lesson in known])
+    intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone,
+                              moodle_people=moodle.participants(sheets))
     people = roster_names(roster)
     if roster is not None:
         keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
@@ -376,7 +383,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         if sub.student in people:
             result["person"] = people[sub.student]      # the gradebook's names (filled, never overwritten)
         elif (sub.lms or {}).get("system") == "moodle" and sub.lms.get("name"):
-            result["person"] = {"last_name": sub.lms["name"]}   # Moodle's folder names carry the full name
+            # Moodle's folder names carry the full name (as one), its worksheet the e-mail too
+            result["person"] = {key: value for key, value in (("last_name", sub.lms["name"]),
+                                                              ("email", sub.lms.get("email", ""))) if value}
         if sub.path is not None and sub.origin and result.get("detail"):
             # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
             # which is gone after the run.

@@ -30,7 +30,7 @@ from .late import describe_late, final_score
 
 def csv_safe(text: str) -> str:
     """A cell a spreadsheet will not run as a formula (a student named '=HYPERLINK(...)' stays text)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and text != "-" else text   # "-" is no formula
 
 
 def load_results(out: Path) -> list[dict]:
@@ -277,21 +277,26 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
+def title_names_lesson(lesson: str, title: str) -> int:
+    """How an LMS assignment's title names a lesson: 2 when it names it ('01_history', 'Lesson 01: History'),
+    1 when it carries the lesson's number and a word of its name ('Lab 9 - losses'), else 0."""
+    number, names = int(lesson[:2]), [w for w in lesson[3:].split("_") if len(w) > 3]
+    words = _words(title)
+    numbers = list(map(int, re.findall(r"\d+", words)))
+    if f" {_words(lesson)} " in f" {words} " or f" {_words(lesson[3:])} " in f" {words} " and number in numbers:
+        return 2
+    return 1 if number in numbers and any(name in words.split() for name in names) else 0
+
+
 def canvas_column(lesson: str, headers: list[str]) -> str | None:
     """The column of Canvas's gradebook export (``Title (assignment id)``) that is this lesson's assignment: its
     title names the lesson ('01_history', 'Lesson 01: History'), or carries the lesson's number and a word of its
     name ('Lab 9 - losses'); None unless exactly one column does."""
-    number, names = int(lesson[:2]), [w for w in lesson[3:].split("_") if len(w) > 3]
-
-    def title(header: str) -> str:
-        return _words(re.sub(r"\s*\(\d+\)\s*$", "", header))
-
-    exact = [h for h in headers if f" {_words(lesson)} " in f" {title(h)} "
-             or f" {_words(lesson[3:])} " in f" {title(h)} " and number in map(int, re.findall(r"\d+", title(h)))]
+    score = {h: title_names_lesson(lesson, re.sub(r"\s*\(\d+\)\s*$", "", h)) for h in headers}
+    exact = [h for h in headers if score[h] == 2]
     if len(exact) == 1:
         return exact[0]
-    loose = [h for h in headers if number in map(int, re.findall(r"\d+", title(h)))
-             and any(name in title(h).split() for name in names)]
+    loose = [h for h in headers if score[h] >= 1]
     return loose[0] if len(loose) == 1 else None
 
 
@@ -372,7 +377,9 @@ def write_lms_exports(results: list[dict], folder: Path,
       what could not be matched is listed in ``lms/canvas-notes.txt``.
     - ``lms/moodle-<NN_slug>.csv``: Moodle's grading worksheet for one assignment (Assignment > View all
       submissions > Upload grading worksheet), for students whose submission came from Moodle's export:
-      ``Identifier`` is ``Participant <id>``, the id in Moodle's folder names. Moodle refuses a worksheet without
+      ``Identifier`` is ``Participant <id>``, the id in Moodle's folder names. With the assignment's own worksheet
+      kept (``--moodle-worksheet``) it takes that worksheet's shape and Maximum Grade (:mod:`autograde.moodle`);
+      ``lms/moodle-notes.txt`` says what was rescaled, unmatched or would be skipped by Moodle. Moodle refuses a worksheet without
       its ``Last modified (grade)`` column (mod/assign/feedback/offline/importgradeslib.php): it holds when the
       grade was made, so Moodle keeps (and says so) a grade changed in Moodle after that. No ``Feedback
       comments`` column: an empty one would replace the comments written in Moodle.
@@ -405,13 +412,50 @@ def write_lms_exports(results: list[dict], folder: Path,
                          *(grade.get((student, lesson), "") for lesson in lessons)])
         written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                                           *lessons], rows))
-    moodle = [r for r in results if (r.get("lms") or {}).get("system") == "moodle"]
+    written += _write_moodle(results, folder, gradebook, max_of)
+    return written
+
+
+def _write_moodle(results: list[dict], folder: Path, gradebook: dict[tuple[str, str], float],
+                  max_of: dict[str, float]) -> list[Path]:
+    """lms/moodle-<lesson>.csv for every lesson with results from Moodle's export (in its worksheet's shape when one
+    is kept), and
+    lms/moodle-notes.txt (see :mod:`autograde.moodle`)."""
+    from . import moodle as moodle_sheet
+
+    written: list[Path] = []
     now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())      # results graded before graded_at was kept
+    # Only a result whose participant id is of this lesson's assignment (ids are per assignment).
+    moodle = [r for r in results if (r.get("lms") or {}).get("system") == "moodle" and r["lms"].get("id")]
+    sheets = moodle_sheet.worksheets(folder)
+    notes: list[str] = []
     for lesson in sorted({r["lesson"] for r in moodle}):
-        rows = [[f"Participant {r['lms']['id']}", r["lms"].get("name", r["student"]), "", _lms_grade(r, gradebook),
-                 f"{max_of[lesson]:g}", "Yes", r.get("graded_at") or now]
-                for r in sorted(moodle, key=lambda r: r["lms"]["id"]) if r["lesson"] == lesson]
-        written.append(_write_rows(folder / f"moodle-{lesson}.csv", [
-            "Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Grade can be changed",
-            "Last modified (grade)"], rows))
+        mine = sorted((r for r in moodle if r["lesson"] == lesson), key=lambda r: r["lms"]["id"])
+        if lesson in sheets:
+            header, rows, more = moodle_sheet.write_from_worksheet(
+                sheets[lesson], mine, max_of.get(lesson, 0.0), lambda r: _lms_grade(r, gradebook), now)
+            notes += more
+        else:
+            header = ["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Grade can be changed",
+                      "Last modified (grade)"]
+            rows = [[f"Participant {r['lms']['id']}", r["lms"].get("name", r["student"]), r["lms"].get("email", ""),
+                     _lms_grade(r, gradebook), f"{max_of[lesson]:g}", "Yes", r.get("graded_at") or now] for r in mine]
+            notes.append(f"{lesson}: no Moodle worksheet given, so grades are the lesson's points (of "
+                         f"{max_of[lesson]:g}); Moodle ignores the Maximum Grade column and keeps an imported grade as "
+                         "points of its assignment's maximum grade (17 into an assignment worth 100 is 17 %, and a "
+                         "grade above that maximum is skipped). If the assignment is worth another amount, give its "
+                         "worksheet: --moodle-worksheet FILE (see README).")
+        written.append(_write_rows(folder / f"moodle-{lesson}.csv", header, rows))
+    for r in results:
+        lms = r.get("lms") or {}
+        if lms.get("system") == "moodle" and not lms.get("id") and lms.get("not_for"):
+            notes.append(f"{r['lesson']}: {r['student']}'s notebook names this lesson but was submitted to the Moodle "
+                         f"assignment of {lms['not_for']}: graded as {r['lesson']}, not in any Moodle file (enter "
+                         "the grade by hand).")
+    path = folder / "moodle-notes.txt"
+    if notes:
+        path.write_text("\n".join(notes) + "\n", encoding="utf-8")
+        written.append(path)
+    else:
+        path.unlink(missing_ok=True)
     return written

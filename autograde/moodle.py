@@ -1,0 +1,280 @@
+"""Moodle's grading worksheet in and out: who each participant is, and grades in the shape Moodle imports.
+
+An instructor downloads one worksheet per assignment (Assignment > View all submissions > Grading action
+"Download grading worksheet"; Moodle names it ``Grades-<course>-<assignment name>-<cmid>.csv``). Given to the
+grader (``--moodle-worksheet CSV``, repeatable; or dropped in ``OUT/lms/moodle-worksheets/``), it is kept there as
+``<NN_slug>.csv`` and
+
+- tells who each ``Participant <id>`` of that assignment's "Download all submissions" is (``Full name``,
+  ``Email address``, ``ID number`` when the site shows them): the student id is the ID number when there is one,
+  else the full name (two participants of one name: the name and their e-mail); names and e-mails go to
+  nbgrader's gradebook;
+- gives the assignment's ``Maximum Grade``: grades are rescaled to it (each student keeps the share);
+- is the shape of ``lms/moodle-<NN_slug>.csv``: its participants and identity columns as downloaded.
+
+What Moodle does with an uploaded worksheet (read in its source, ``mod/assign/feedback/offline/``:
+``importgradeslib.php`` and ``locallib.php``'s ``process_import_grades``; the columns in
+``mod/assign/gradingtable.php``):
+
+- the columns are found by their names in the language of the Moodle page (``Identifier``, ``Grade`` and
+  ``Last modified (grade)`` in English); without any of the three the upload is refused. Any other column is
+  ignored, except the feedback plugins' text columns (``Feedback comments``), which replace the feedback;
+- ``Identifier`` is ``Participant <n>``: Moodle strips its word for "Participant" and looks ``n`` up in the
+  assignment's ``assign_user_mapping``: one id per (assignment, user), so the same person has another id in every
+  assignment. An id Moodle cannot find, or of someone no longer a participant, is skipped without a word;
+- a row is skipped without a word when its grade equals the current one, is empty or negative, is above the
+  assignment's maximum grade ("out of range"), is locked (``Grade can be changed`` = No), or when Moodle's grade
+  was modified more than 60 s after the row's ``Last modified (grade)`` (unless the upload's "Allow updating
+  records that have been modified more recently in Moodle than in the spreadsheet" is ticked). Only the count of
+  updated grades is shown.
+
+So the grader writes its grade and the time it graded into ``Last modified (grade)`` (a grade changed in Moodle
+after that is kept), leaves the rows it has no result for as downloaded (Moodle leaves them as they are), drops
+the feedback columns (an old copy of the comments would overwrite newer ones), and writes down in
+``lms/moodle-notes.txt`` what Moodle would skip.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .lessons import UsageError
+
+FOLDER = "moodle-worksheets"                      # OUT/lms/moodle-worksheets/<NN_slug>.csv
+IDENTIFIER, GRADE, MAXIMUM, MODIFIED = "Identifier", "Grade", "Maximum Grade", "Last modified (grade)"
+REQUIRED = (IDENTIFIER, GRADE, MODIFIED)          # importgradeslib.php refuses a worksheet without any of these
+IDENTITY = {"Full name": "name", "Email address": "email", "ID number": "idnumber"}
+FEEDBACK = ("Feedback comments",)                 # assignfeedback_comments' column; others follow MODIFIED
+
+
+@dataclass
+class Worksheet:
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    lesson: str = ""
+    people: dict[str, dict[str, str]] = field(default_factory=dict)   # participant id -> name, email, idnumber
+
+    def column(self, name: str) -> int | None:
+        """A column by its English name, in any letter case (Moodle 3.x says 'Maximum Grade', other versions
+        'Maximum grade'; the file is written back with the header as downloaded)."""
+        lowered = [h.lower() for h in self.header]
+        return lowered.index(name.lower()) if name.lower() in lowered else None
+
+    def required(self, name: str) -> int:
+        at = self.column(name)
+        if at is None:
+            raise UsageError(f"the Moodle worksheet {self.path} has no column {name!r}.")
+        return at
+
+    @property
+    def maximum(self) -> str:
+        at = self.column(MAXIMUM)
+        return next((row[at].strip() for row in self.rows if at is not None and at < len(row) and row[at].strip()),
+                    "")
+
+
+def participant_id(identifier: str) -> str:
+    """``Participant 123456`` -> ``123456`` (the word is in the language of the Moodle page)."""
+    found = re.search(r"(\d+)\s*$", identifier)
+    return found.group(1) if found else ""
+
+
+def looks_like_worksheet(header: list[str]) -> bool:
+    return all(name.lower() in [h.strip().lower() for h in header] for name in REQUIRED)
+
+
+def read_worksheet(path: Path) -> Worksheet:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        table = list(csv.reader(io.StringIO(text)))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise UsageError(f"the Moodle worksheet {path} could not be read: {err}") from None
+    header = [h.strip() for h in table[0]] if table else []
+    if not looks_like_worksheet(header):
+        raise UsageError(
+            f"{path} is not Moodle's grading worksheet: it needs the columns {', '.join(REQUIRED)} (Assignment > "
+            "View all submissions > Grading action: Download grading worksheet, with Moodle's language set to "
+            "English: Moodle names the columns in the language of the page, and imports only those names).")
+    rows = [row + [""] * (len(header) - len(row)) for row in table[1:] if any(cell.strip() for cell in row)]
+    sheet = Worksheet(path, header, rows)
+    at = sheet.column(IDENTIFIER)
+    names: dict[str, int] = {}
+    for row in rows:
+        pid = participant_id(row[at]) if at is not None else ""
+        if not pid:
+            continue
+        person = {key: row[i].strip() for name, key in IDENTITY.items()
+                  if (i := sheet.column(name)) is not None and row[i].strip()}
+        sheet.people[pid] = person
+        if person.get("name"):
+            names[person["name"]] = names.get(person["name"], 0) + 1
+    for person in sheet.people.values():
+        if names.get(person.get("name", ""), 0) > 1:
+            person["same_name"] = "yes"
+    return sheet
+
+
+def lesson_of_file(name: str, slugs: list[str]) -> list[str]:
+    """The lessons a worksheet's file name names: Moodle's ``Grades-<course>-<assignment>-[<group>-]<cmid>.csv``
+    (a browser's `` (1)`` after it), or a name of the instructor's own (``01_history.csv``)."""
+    from .report import title_names_lesson
+
+    stem = re.sub(r"(\s*\(\d+\))+$", "", Path(name).stem)
+    stem = re.sub(r"-\d+$", "", stem)                     # the course module id
+    if stem in slugs:
+        return [stem]
+    scores = {slug: title_names_lesson(slug, stem) for slug in slugs}
+    exact = [slug for slug in slugs if scores[slug] == 2]
+    return exact if exact else [slug for slug in slugs if scores[slug] == 1]
+
+
+def keep_worksheets(out: Path, given: list[Path], slugs: list[str]) -> dict[str, Worksheet]:
+    """The worksheets for this OUT: ``given`` ones (read first, refused before anything is kept when unreadable
+    or naming no lesson or two) replace the kept one of their lesson; files dropped in the folder under another
+    name are identified and renamed ``<NN_slug>.csv``. lesson slug -> Worksheet."""
+    folder = out / "lms" / FOLDER
+
+    def identify(path: Path) -> str:
+        found = lesson_of_file(path.name, slugs)
+        if len(found) != 1:
+            raise UsageError(
+                f"the Moodle worksheet {path.name} names " + (f"{len(found)} lessons ({', '.join(found)})" if found
+                                                             else "no lesson of this course") +
+                f" in its file name (Moodle's 'Grades-<course>-<assignment name>-<id>.csv'): rename it to the "
+                f"lesson it is for, e.g. 01_history.csv (lessons: {', '.join(slugs)}).")
+        return found[0]
+
+    incoming: dict[str, Path] = {}
+    for path in given:
+        read_worksheet(path)
+        slug = identify(path)
+        if slug in incoming:
+            raise UsageError(f"two Moodle worksheets for {slug}: {incoming[slug].name} and {path.name}.")
+        incoming[slug] = path
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.csv")):
+            if path.stem in slugs:
+                continue
+            read_worksheet(path)
+            slug = identify(path)
+            if (folder / f"{slug}.csv").exists() and slug not in incoming:
+                raise UsageError(f"two Moodle worksheets for {slug} in {folder}: {slug}.csv and {path.name}.")
+            if slug not in incoming:
+                path.rename(folder / f"{slug}.csv")
+            else:
+                path.unlink()
+    if incoming:
+        folder.mkdir(parents=True, exist_ok=True)
+        for slug, path in incoming.items():
+            target = folder / f"{slug}.csv"
+            if path.resolve() != target.resolve():
+                shutil.copyfile(path, target)
+    return worksheets(out / "lms")
+
+
+def worksheets(lms: Path) -> dict[str, Worksheet]:
+    """The worksheets kept in ``lms/moodle-worksheets/`` (one per lesson, ``<NN_slug>.csv``)."""
+    kept = {}
+    folder = lms / FOLDER
+    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+        if re.fullmatch(r"\d\d_\w+", path.stem):
+            sheet = read_worksheet(path)
+            sheet.lesson = path.stem
+            kept[path.stem] = sheet
+    return kept
+
+
+def participants(sheets: dict[str, Worksheet]) -> dict[str, dict[str, str]]:
+    """Participant id -> who (``name``, ``email``, ``idnumber`` as the worksheet has them) and its ``lesson``.
+    Ids are unique across a site's assignments (one ``assign_user_mapping`` row each), so one map serves all."""
+    people = {}
+    for slug, sheet in sheets.items():
+        for pid, person in sheet.people.items():
+            people[pid] = {**person, "lesson": slug}
+    return people
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip().replace(",", "."))
+    except ValueError:
+        return None
+
+
+def write_from_worksheet(sheet: Worksheet, results: list[dict], lesson_max: float,
+                         grade_of, now: str) -> tuple[list[str], list[list[str]], list[str]]:
+    """lms/moodle-<lesson>.csv in the shape of the instructor's worksheet: (header, rows, notes).
+
+    ``results``: this lesson's results that came from Moodle (``lms.id`` a participant id of this assignment);
+    ``grade_of(result)``: the grade in the lesson's points, '' to leave Moodle's as it is."""
+    lesson = sheet.lesson
+    notes: list[str] = []
+    at_id, at_grade, modified_at = (sheet.required(name) for name in (IDENTIFIER, GRADE, MODIFIED))
+    at_changeable = sheet.column("Grade can be changed")
+    # Feedback columns (they follow MODIFIED) would overwrite the comments with the downloaded copy: dropped.
+    keep = [i for i, name in enumerate(sheet.header) if name.lower() not in [f.lower() for f in FEEDBACK]
+            and i <= modified_at]
+    maximum = sheet.maximum
+    worth = _number(maximum) if maximum else None
+    comma = "," in maximum and "." not in maximum
+    scale = sheet.column(MAXIMUM) is None and sheet.column("Scale") is not None
+    factor = 1.0
+    if scale:
+        notes.append(f"{lesson}: the Moodle assignment is graded with a scale, not points: its grades are left as "
+                     "downloaded (enter them in Moodle).")
+    elif worth is None or worth <= 0:
+        notes.append(f"{lesson}: the worksheet has no Maximum Grade; grades are the lesson's points (of "
+                     f"{lesson_max:g}).")
+    elif lesson_max > 0 and worth != lesson_max:
+        factor = worth / lesson_max
+        notes.append(f"{lesson}: the Moodle assignment's Maximum Grade is {maximum}, the lesson's {lesson_max:g} "
+                     f"points; grades are rescaled to Moodle's (x {worth:g}/{lesson_max:g}, two decimals), so each "
+                     "student keeps the same share.")
+    by_id: dict[str, dict] = {}
+    for r in results:
+        by_id.setdefault(str(r["lms"]["id"]), r)
+    rows: list[list[str]] = []
+    unmatched: list[str] = []
+    over: list[str] = []
+    locked: list[str] = []
+    placed: set[str] = set()
+    for downloaded in sheet.rows:
+        row = list(downloaded)
+        pid = participant_id(row[at_id])
+        result = by_id.get(pid)
+        if result is None:
+            if pid:
+                unmatched.append(row[at_id])
+        elif not scale:
+            placed.add(pid)
+            text = grade_of(result)
+            value = _number(text) if text else None
+            if value is not None:
+                value = round(value * factor, 2) if factor != 1.0 else value
+                text = f"{value:g}".replace(".", ",") if comma else f"{value:g}"
+                row[at_grade] = text
+                row[modified_at] = result.get("graded_at") or now
+                if worth is not None and value > worth + 1e-9:
+                    over.append(f"{row[at_id]} ({text})")
+                if at_changeable is not None and row[at_changeable].strip().lower() == "no":
+                    locked.append(row[at_id])
+        rows.append([row[i] for i in keep])
+    if unmatched:
+        notes.append(f"{lesson}: no result for {len(unmatched)} participant(s) of the worksheet (not in the graded "
+                     f"export: did not submit, or another group): left as downloaded, Moodle keeps their grades: "
+                     f"{', '.join(unmatched)}.")
+    extra = sorted((r["student"] for pid, r in by_id.items() if pid not in placed), key=str)
+    if extra:
+        notes.append(f"{lesson}: graded, but not in the worksheet (by participant id): {', '.join(extra)}; not in "
+                     f"lms/moodle-{lesson}.csv. Download the worksheet again (all participants, no group filter).")
+    if over:
+        notes.append(f"{lesson}: above the Maximum Grade, which Moodle skips without a word: {', '.join(over)}.")
+    if locked:
+        notes.append(f"{lesson}: locked in Moodle (Grade can be changed: No), so Moodle skips them: "
+                     f"{', '.join(locked)}.")
+    return [sheet.header[i] for i in keep], rows, notes

@@ -1,0 +1,236 @@
+"""Moodle's grading worksheet in and out (autograde/moodle.py): worksheets as Moodle writes them
+(mod/assign/gradingtable.php in download mode: Identifier, the identity fields the site shows, Status, Grade,
+Maximum Grade, Grade can be changed, Last modified (submission), Last modified (grade), the feedback columns; file
+name Grades-<course>-<assignment>-<cmid>.csv), Korean names, a 100-point assignment, a participant who did not
+submit, blind marking, and participant ids that belong to one assignment only."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograde import moodle
+from autograde.collect import find_submissions, read_roster
+from autograde.lessons import ROOT, UsageError
+from autograde.report import write_lms_exports
+from conftest import GUARD, LESSONS, solved, submission, write
+
+LESSONS_ALL = [*LESSONS, GUARD]
+SLUGS = [lesson.slug for lesson in LESSONS_ALL]
+NOTEBOOK = GUARD.student_version.read_bytes()
+HEADER = ("Identifier,Full name,Email address,ID number,Status,Grade,Maximum Grade,Grade can be changed,"
+          "Last modified (submission),Last modified (grade),Feedback comments\n")
+# What Moodle writes for a 100-point assignment (format_float with the grade item's two decimals, userdate()).
+GUARD_SHEET = (HEADER +
+               'Participant 700201,김민준,minjun@uni.example,2026001,Submitted for grading,,100.00,Yes,'
+               '"Monday, 30 November 2026, 11:20 PM",-,\n'
+               'Participant 700202,Kim Minsu,minsu@uni.example,,Submitted for grading - Graded,55.00,100.00,Yes,'
+               '"Monday, 30 November 2026, 9:02 PM","Tuesday, 1 December 2026, 8:15 AM",<p>Good start</p>\n'
+               'Participant 700203,이지은,jieun@uni.example,2026003,No submission,,100.00,Yes,-,-,\n'
+               'Participant 700204,Lee Seo,seo.a@uni.example,,Submitted for grading,,100.00,Yes,'
+               '"Monday, 30 November 2026, 10:00 PM",-,\n'
+               'Participant 700205,Lee Seo,seo.b@uni.example,,Submitted for grading,,100.00,No,'
+               '"Monday, 30 November 2026, 10:05 PM",-,\n')
+# Blind marking, seen by a teacher without "view blind details": no name, no e-mail (and a Moodle that writes
+# "Maximum grade" in sentence case).
+BLIND_SHEET = ("Identifier,Status,Grade,Maximum grade,Grade can be changed,Last modified (submission),"
+               "Last modified (grade),Feedback comments\n"
+               'Participant 700301,Submitted for grading,,10.00,Yes,"Monday, 30 November 2026, 11:20 PM",-,\n'
+               'Participant 700302,Submitted for grading,,10.00,Yes,"Monday, 30 November 2026, 11:21 PM",-,\n')
+
+
+def put(path: Path, data: bytes = NOTEBOOK) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def sheet(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\ufeff" + text, encoding="utf-8")
+    return path
+
+
+def result(student, lesson, score, pid, status="graded", maximum=5.0, name="x"):
+    return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": status,
+            "max_score": maximum, "lesson_max_score": maximum, "graded_at": "2026-12-02 03:00:00 UTC",
+            "lms": {"system": "moodle", "id": pid, "name": name}}
+
+
+def test_a_worksheet_names_its_lesson_by_file_name_or_is_refused(tmp_path):
+    assert moodle.lesson_of_file("Grades-CNN 101-Lesson 99 Guard-4211.csv", SLUGS) == ["99_guard"]
+    assert moodle.lesson_of_file("Grades-CNN-2026-Lab 9 - losses & optimisers-4209 (1).csv", SLUGS) == [
+        "09_losses_optimisers"]                                  # a browser's second copy
+    assert moodle.lesson_of_file("01_history.csv", SLUGS) == ["01_history"]
+    assert moodle.lesson_of_file("Grades-CNN101-Quiz 1-4300.csv", SLUGS) == []
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="names no lesson of this course"):
+        moodle.keep_worksheets(out, [sheet(tmp_path, "Grades-CNN101-Quiz 1-4300.csv", GUARD_SHEET)], SLUGS)
+    with pytest.raises(UsageError, match="names 2 lessons"):
+        moodle.keep_worksheets(out, [sheet(tmp_path, "Grades-CNN101-01_history and 99_guard-12.csv", GUARD_SHEET)],
+                               SLUGS)
+    with pytest.raises(UsageError, match="not Moodle's grading worksheet"):      # e.g. exported in Korean
+        moodle.keep_worksheets(out, [sheet(tmp_path, "99_guard.csv", "식별자,성명,성적\n참여자 1,김민준,\n")], SLUGS)
+    assert not (out / "lms").exists()                          # nothing is kept from a refused run
+
+
+def test_worksheets_are_kept_per_lesson_and_a_dropped_one_is_found(tmp_path):
+    out = tmp_path / "out"
+    given = sheet(tmp_path, "Grades-CNN101-Lesson 99 Guard-4211.csv", GUARD_SHEET)
+    kept = moodle.keep_worksheets(out, [given], SLUGS)
+    assert list(kept) == ["99_guard"] and (out / "lms" / "moodle-worksheets" / "99_guard.csv").is_file()
+    assert kept["99_guard"].maximum == "100.00"
+    # A worksheet dropped in the folder by hand, under Moodle's name, is found and kept as its lesson's.
+    sheet(out / "lms" / "moodle-worksheets", "Grades-CNN101-Lesson 01 History-4201.csv", BLIND_SHEET)
+    kept = moodle.keep_worksheets(out, [], SLUGS)
+    assert sorted(kept) == ["01_history", "99_guard"]
+    assert sorted(p.name for p in (out / "lms" / "moodle-worksheets").iterdir()) == ["01_history.csv", "99_guard.csv"]
+    # A second one for a lesson that has one: refused, not guessed.
+    sheet(out / "lms" / "moodle-worksheets", "Grades-CNN101-Lesson 01 History-4201 (1).csv", BLIND_SHEET)
+    with pytest.raises(UsageError, match="two Moodle worksheets for 01_history"):
+        moodle.keep_worksheets(out, [], SLUGS)
+    # Given again, a new download replaces the kept one.
+    (out / "lms" / "moodle-worksheets" / "Grades-CNN101-Lesson 01 History-4201 (1).csv").unlink()
+    newer = sheet(tmp_path, "Grades-CNN101-Lesson 01 History-4201.csv", BLIND_SHEET.replace("10.00", "20.00"))
+    assert moodle.keep_worksheets(out, [newer], SLUGS)["01_history"].maximum == "20.00"
+    # It is not a roster: its ids are one assignment's.
+    with pytest.raises(UsageError, match="--moodle-worksheet"):
+        read_roster(given)
+
+
+def test_the_worksheet_says_who_each_participant_is(tmp_path):
+    """Student ids from the worksheet: the ID number, else the full name (two 'Lee Seo': name and e-mail); names
+    and e-mails reach the submission's LMS facts (for the gradebook); a blind-marking worksheet knows nobody."""
+    export = tmp_path / "moodle"
+    for pid, name in [("700201", "김민준"), ("700202", "Kim Minsu"), ("700204", "Lee Seo"), ("700205", "Lee Seo")]:
+        put(export / f"{name}_{pid}_assignsubmission_file_" / "99_guard.ipynb")
+    put(export / "Kim Minsu_700202_assignsubmission_file_" / "notes.txt", b"x")
+    sheets = {"99_guard": moodle.read_worksheet(sheet(tmp_path, "99_guard.csv", GUARD_SHEET))}
+    sheets["99_guard"].lesson = "99_guard"
+    intake = find_submissions(export, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+    subs = {s.student: s for s in intake.submissions}
+    assert set(subs) == {"2026001", "Kim Minsu", "Lee Seo (seo.a@uni.example)", "Lee Seo (seo.b@uni.example)"}
+    assert subs["2026001"].lms == {"system": "moodle", "id": "700201", "name": "김민준", "email": "minjun@uni.example"}
+    assert "same-name" in subs["Lee Seo (seo.a@uni.example)"].flags
+    # Blind marking: folders and worksheet say only "Participant".
+    blind = tmp_path / "blind"
+    put(blind / "Participant_700301_assignsubmission_file_" / "01_history.ipynb")
+    put(blind / "Participant_700302_assignsubmission_file_" / "Untitled.ipynb")
+    sheets = {"01_history": moodle.read_worksheet(sheet(tmp_path, "01_history.csv", BLIND_SHEET))}
+    sheets["01_history"].lesson = "01_history"
+    intake = find_submissions(blind, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+    assert {(s.student, s.lesson.slug) for s in intake.submissions} == {
+        ("Participant (700301)", "01_history"), ("Participant (700302)", "01_history")}
+
+
+def test_participant_ids_belong_to_one_assignment(tmp_path):
+    """One person has another participant id in every assignment (assign_user_mapping). Two assignments' exports
+    in one folder are one student, not 'two students of one name'; a notebook submitted to another assignment
+    than the one it names is graded as the lesson it names, without that assignment's id."""
+    export = tmp_path / "moodle"
+    put(export / "Kim Minjun_700101_assignsubmission_file_" / "01_history.ipynb")
+    put(export / "Kim Minjun_800101_assignsubmission_file_" / "99_guard.ipynb")
+    intake = find_submissions(export, tmp_path / "work", LESSONS_ALL)
+    subs = {(s.student, s.lesson.slug): s for s in intake.submissions}
+    assert set(subs) == {("Kim Minjun", "01_history"), ("Kim Minjun", "99_guard")} and not intake.warnings
+    assert subs[("Kim Minjun", "01_history")].lms["id"] == "700101" and subs[("Kim Minjun", "99_guard")].lms["id"] == "800101"
+    # Participant 700201 is of 99_guard's assignment (its worksheet says so), but uploaded 01_history.
+    wrong = tmp_path / "wrong"
+    put(wrong / "김민준_700201_assignsubmission_file_" / "01_history.ipynb")
+    put(wrong / "Kim Minsu_700202_assignsubmission_file_" / "99_guard.ipynb")
+    sheets = {"99_guard": moodle.read_worksheet(sheet(tmp_path, "99_guard.csv", GUARD_SHEET))}
+    sheets["99_guard"].lesson = "99_guard"
+    intake = find_submissions(wrong, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+    subs = {(s.student, s.lesson.slug): s for s in intake.submissions if s.path is not None}
+    assert subs[("2026001", "01_history")].lms["id"] == "" and subs[("2026001", "01_history")].lms["not_for"] == "99_guard"
+    assert any("submitted to the Moodle assignment of 99_guard" in w for w in intake.warnings)
+    results = [{**result("2026001", "01_history", 3.0, ""), "lms": subs[("2026001", "01_history")].lms},
+               result("Kim Minsu", "99_guard", 4.0, "700202")]
+    out = tmp_path / "out"
+    sheet(out / "lms" / "moodle-worksheets", "99_guard.csv", GUARD_SHEET)
+    write_lms_exports(results, out / "lms")
+    assert not (out / "lms" / "moodle-01_history.csv").exists()
+    assert "2026001's notebook names this lesson but was submitted to the Moodle assignment of 99_guard" in (
+        out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
+
+
+def test_grades_go_back_in_the_worksheets_shape_rescaled_to_its_maximum_grade(tmp_path):
+    out = tmp_path / "out"
+    sheet(out / "lms" / "moodle-worksheets", "99_guard.csv", GUARD_SHEET)
+    results = [result("2026001", "99_guard", 4.0, "700201", name="김민준"),
+               result("Kim Minsu", "99_guard", 2.5, "700202"),
+               result("Lee Seo (seo.a@uni.example)", "99_guard", 0.0, "700204", status="invalid-notebook"),
+               result("Lee Seo (seo.b@uni.example)", "99_guard", 5.0, "700205"),
+               result("박서준", "99_guard", 3.0, "700299"),                     # not in the worksheet
+               result("Park", "99_guard", 0.0, "700298", status="grader-error")]
+    write_lms_exports(results, out / "lms", {("Kim Minsu", "99_guard"): 3.0})   # a grade entered in formgrader
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    # Moodle's columns as downloaded, without the feedback column (the old comments would overwrite newer ones).
+    assert table[0] == HEADER.strip().split(",")[:-1]
+    rows = {row[0]: row for row in table[1:]}
+    assert len(rows) == 5                                   # every participant, as downloaded, in Moodle's order
+    assert [row[0] for row in table[1:]] == [f"Participant 70020{i}" for i in (1, 2, 3, 4, 5)]
+    assert rows["Participant 700201"][1:9] == ["김민준", "minjun@uni.example", "2026001", "Submitted for grading",
+                                                "80", "100.00", "Yes", "Monday, 30 November 2026, 11:20 PM"]
+    assert rows["Participant 700201"][9] == "2026-12-02 03:00:00 UTC"
+    assert rows["Participant 700202"][5] == "60"            # the gradebook's 3 of 5 -> 60 of 100
+    # Did not submit: left exactly as downloaded, so Moodle leaves it be.
+    assert rows["Participant 700203"] == ["Participant 700203", "이지은", "jieun@uni.example", "2026003",
+                                          "No submission", "", "100.00", "Yes", "-", "-"]
+    assert rows["Participant 700204"][5] == "0" and rows["Participant 700205"][5] == "100"
+    notes = (out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
+    assert "Maximum Grade is 100.00, the lesson's 5 points; grades are rescaled" in notes
+    assert "no result for 1 participant(s)" in notes and "Participant 700203" in notes
+    assert "not in the worksheet (by participant id): Park, 박서준" in notes
+    assert "locked in Moodle (Grade can be changed: No), so Moodle skips them: Participant 700205" in notes
+
+
+def test_a_blind_marking_worksheet_and_no_worksheet(tmp_path):
+    out = tmp_path / "out"
+    sheet(out / "lms" / "moodle-worksheets", "01_history.csv", BLIND_SHEET.replace("10.00", "\"12,00\""))
+    results = [result("Participant (700301)", "01_history", 6.0, "700301", maximum=12.0, name="Participant"),
+               result("Participant (700302)", "01_history", 7.5, "700302", maximum=12.0, name="Participant"),
+               result("Kim Minsu", "99_guard", 4.0, "800202")]
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "moodle-01_history.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["Identifier", "Status", "Grade", "Maximum grade", "Grade can be changed",
+                        "Last modified (submission)", "Last modified (grade)"]
+    assert [row[2] for row in table[1:]] == ["6", "7,5"]     # same points, the worksheet's decimal comma
+    # Without a worksheet: the lesson's points, and a note that Moodle reads them as its own assignment's points.
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+        plain = list(csv.DictReader(f))
+    assert [(r["Identifier"], r["Grade"], r["Maximum Grade"]) for r in plain] == [("Participant 800202", "4", "5")]
+    notes = (out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
+    assert "99_guard: no Moodle worksheet given" in notes and "17 into an assignment worth 100 is 17 %" in notes
+    assert "01_history" not in notes
+
+
+@pytest.mark.slow
+def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
+    """Moodle's export and the assignment's worksheet, both as downloaded, through the CLI: students are their
+    ID numbers, the gradebook knows their names and e-mails, and the upload file is worth the assignment's 100."""
+    from nbgrader.api import Gradebook
+
+    export = tmp_path / "moodle"
+    write(solved(GUARD), export / "김민준_700201_assignsubmission_file_" / "99_guard.ipynb")
+    write(submission(GUARD), export / "Kim Minsu_700202_assignsubmission_file_" / "my homework.ipynb")
+    worksheet = sheet(tmp_path, "Grades-CNN101-Lesson 99 Guard-4211.csv", GUARD_SHEET)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(export), "--out", str(out),
+                           "--moodle-worksheet", str(worksheet), "--solutions", str(GUARD.solutions)],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        people = {s.id: (s.last_name, s.email) for s in gb.students}
+    assert people == {"2026001": ("김민준", "minjun@uni.example"), "Kim Minsu": ("Kim Minsu", "minsu@uni.example")}
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+        rows = {row["Identifier"]: row for row in csv.DictReader(f)}
+    assert rows["Participant 700201"]["Grade"] == "80" and rows["Participant 700202"]["Grade"] == "0"
+    assert rows["Participant 700203"]["Grade"] == "" and rows["Participant 700201"]["Maximum Grade"] == "100.00"
+    assert (out / "lms" / "moodle-worksheets" / "99_guard.csv").is_file()
