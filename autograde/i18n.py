@@ -31,12 +31,15 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import functools
 import io
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from cnnbook.i18n import N_
 
 from .lessons import Lesson
 
@@ -46,8 +49,9 @@ COMPLETE = {"ko": {"01_history", "02_convolution", "03_padding_stride", "04_para
 LANG_NAMES = {"ko": "Korean"}
 
 VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
-                 "text", "annotate", "set_text", "Label", "Markdown"}
-VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc"}
+                 "text", "annotate", "set_text", "Label", "Markdown", "legend",
+                 "show_matrix", "show_images", "show_maps"}          # the course's figure helpers: their titles
+VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc", "titles", "texts", "suptitle"}
 TEST_KEYWORDS = {"hint", "explanation", "loop_message"}
 
 
@@ -82,16 +86,32 @@ def _call_name(node: ast.Call) -> str:
     return ""
 
 
+def _shown(node: ast.AST) -> list:
+    """The string literals an expression that is shown is made of: the literal itself, the strings joined with
+    ``+``, both branches of ``a if c else b``, and the items of a list or tuple (a list of titles)."""
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
+        return [node]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _shown(node.left) + _shown(node.right)
+    if isinstance(node, ast.IfExp):
+        return _shown(node.body) + _shown(node.orelse)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [item for elt in node.elts for item in _shown(elt)]
+    return []
+
+
 def _string_nodes(tree: ast.AST):
     """The string literal nodes a learner reads (see the module's documentation), in source order."""
     found = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in VISIBLE_KEYWORDS
+                                                for t in node.targets):
+            found += _shown(node.value)             # label = f"...", title = "..." ...
         if not isinstance(node, ast.Call):
             continue
         if _call_name(node) in VISIBLE_CALLS:
-            found += [arg for arg in node.args if isinstance(arg, (ast.Constant, ast.JoinedStr))]
-        found += [kw.value for kw in node.keywords if kw.arg in VISIBLE_KEYWORDS
-                  and isinstance(kw.value, (ast.Constant, ast.JoinedStr))]
+            found += [item for arg in node.args for item in _shown(arg)]
+        found += [item for kw in node.keywords if kw.arg in VISIBLE_KEYWORDS for item in _shown(kw.value)]
     found = [n for n in found if not isinstance(n, ast.Constant) or isinstance(n.value, str)]
     return sorted(found, key=lambda n: (n.lineno, n.col_offset))
 
@@ -150,7 +170,11 @@ def visible_literals(source: str) -> list[Literal]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    nodes = _string_nodes(tree)
+    return _literals_of(source, _string_nodes(tree))
+
+
+def _literals_of(source: str, nodes) -> list[Literal]:
+    """The :class:`Literal` of each string node of ``source`` (an unusable one, see above, left out)."""
     if not nodes:
         return []
     data = source.encode("utf-8")
@@ -180,6 +204,46 @@ def visible_literals(source: str) -> list[Literal]:
         start = len(data[:b0].decode("utf-8"))
         out.append(Literal(start, start + len(text), prefix, quote, body))
     return out
+
+
+SOLUTION_BEGIN, SOLUTION_END = "BEGIN SOLUTION", "END SOLUTION"
+
+
+def _solution_lines(source: str) -> set[int]:
+    """The line numbers (1-based) of an answer cell's ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` regions,
+    markers included: what nbgrader replaces by the stub on release."""
+    inside, out = False, set()
+    for number, line in enumerate(source.splitlines(), start=1):
+        if not inside and SOLUTION_BEGIN in line:
+            inside = True
+        if inside:
+            out.add(number)
+        if inside and SOLUTION_END in line:
+            inside = False
+    return out
+
+
+def answer_literals(source: str) -> list[Literal]:
+    """The statement of an exercise in its answer cell: the docstrings of the functions and classes the learner
+    completes (those outside the solution, so in the released cell too)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    hidden = _solution_lines(source)
+    nodes = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body \
+                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) \
+                and isinstance(node.body[0].value.value, str) and node.body[0].lineno not in hidden:
+            nodes.append(node.body[0].value)
+    return _literals_of(source, sorted(nodes, key=lambda n: (n.lineno, n.col_offset)))
+
+
+def is_answer_cell(cell) -> bool:
+    """An autograded exercise's answer cell: code the learner writes (nbgrader ``solution``, not a grade cell)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+    return cell.get("cell_type") == "code" and bool(meta.get("solution")) and not meta.get("grade")
 
 
 def check_sentences(source: str) -> list[str]:
@@ -232,12 +296,19 @@ def entries(nb) -> list[Entry]:
                     out.append(Entry(cid, lit.body, "code"))
         elif cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}) or {}).get("grade"):
             out += [Entry(cid, text, "test") for text in check_sentences(cell.source)]
+        elif is_answer_cell(cell):
+            seen = set()
+            for lit in answer_literals(cell.source):
+                if lit.body.strip() and lit.body not in seen:
+                    seen.add(lit.body)
+                    out.append(Entry(cid, lit.body, "answer"))
     return out
 
 
 # ---------------------------------------------------------------------------------------------- catalogs
 KIND_COMMENTS = {"markdown": "markdown cell", "code": "string in a code cell",
-                 "test": "shown when a check of this test cell fails"}
+                 "test": "shown when a check of this test cell fails",
+                 "answer": "the exercise's statement (a docstring) in an answer cell"}
 
 
 def read_catalog(path: Path, lang: str = "ko"):
@@ -279,8 +350,9 @@ def update_catalog(lesson: Lesson, lang: str = "ko") -> Path:
     for message in old:
         if message.id:
             by_context.setdefault(message.context or "", []).append(message)
-    used: set[tuple[str, str]] = set()
-    for entry in entries(nb):
+    current = entries(nb)
+    used: set[tuple[str, str]] = {(e.context, e.msgid) for e in current}     # old texts still current: kept
+    for entry in current:
         previous = old.get(entry.msgid, context=entry.context)
         comments = [KIND_COMMENTS[entry.kind]]
         if previous is not None and previous.string:
@@ -340,9 +412,10 @@ def same_code(english: str, translated: str) -> bool:
         return False
 
 
-def translate_code(source: str, context: str, table: dict[tuple[str, str], str]) -> str:
-    """A code cell with its learner-visible strings translated (those with a current translation)."""
-    literals = visible_literals(source)
+def translate_code(source: str, context: str, table: dict[tuple[str, str], str], literals_of=None) -> str:
+    """A code cell with its learner-visible strings translated (those with a current translation);
+    ``literals_of`` finds them (:func:`visible_literals`, or :func:`answer_literals` in an answer cell)."""
+    literals = (literals_of or visible_literals)(source)
     out, last = [], 0
     for lit in literals:
         text = table.get((context, lit.body))
@@ -365,6 +438,9 @@ def translate_notebook(nb, catalog, lang: str = "ko"):
     table = current_translations(catalog)
     out = copy.deepcopy(nb)
     for cell in out.cells:
+        if is_answer_cell(cell):
+            translate_answer(cell, table, lang)
+            continue
         if is_nbgrader_cell(cell):
             continue
         cid = cell.get("id") or ""
@@ -377,6 +453,57 @@ def translate_notebook(nb, catalog, lang: str = "ko"):
     localise(out, lang)             # the Colab set-up cell's comment (its code is the English edition's)
     out.metadata["cnnbook"] = {**dict(out.metadata.get("cnnbook", {})), "language": lang}
     return out
+
+
+# The answer cells' stub (``ClearSolutions.code_stub`` of nbgrader_config.py): its words, translated through the
+# package catalog (cnnbook/locale/<lang>/LC_MESSAGES/cnnbook.po) in each edition; a test checks they are the stub's.
+STUB_WORDS = (N_("YOUR CODE HERE"), N_("Replace this line with your answer, then run the test cell below."))
+
+
+@functools.lru_cache(maxsize=None)
+def code_stub() -> str:
+    """The stub nbgrader puts in place of a solution (nbgrader_config.py's ``ClearSolutions.code_stub``)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .lessons import ROOT
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    return str(config.ClearSolutions.code_stub["python"])
+
+
+def translated_stub(lang: str) -> str:
+    from cnnbook.i18n import translation
+
+    text = code_stub()
+    for words in STUB_WORDS:
+        text = text.replace(words, translation(words, lang))
+    return text
+
+
+def translate_answer(cell, table: dict[tuple[str, str], str], lang: str) -> None:
+    """Translate an answer cell in place: its docstrings (the exercise's statement, ``answer`` entries) and the
+    stub's words. The code stays the same (:func:`same_code`), so the learner's answer is graded alike; the
+    cell's nbgrader checksum is the translated cell's, as nbgrader computes it for the cell it releases."""
+    source = translate_code(cell.source, cell.get("id") or "", table, answer_literals)
+    english, translated = code_stub().splitlines(), translated_stub(lang).splitlines()
+    if len(english) == len(translated):
+        lines = []
+        for line in source.splitlines(keepends=True):
+            body = line.strip()
+            if body in english:
+                indent = line[:len(line) - len(line.lstrip())]
+                line = indent + translated[english.index(body)].strip() + ("\n" if line.endswith("\n") else "")
+            lines.append(line)
+        source = "".join(lines)
+    if source != cell.source and not same_code(cell.source, source):
+        raise TranslationProblem(f"cell {cell.get('id')}: the translated stub changes the code")
+    if source != cell.source:
+        cell.source = source
+        meta = cell.metadata.get("nbgrader", {})
+        if "checksum" in meta:
+            from nbgrader.utils import compute_checksum
+
+            meta["checksum"] = compute_checksum(cell)
 
 
 def build_translations(lessons: list[Lesson], staging: Path, english: Path) -> dict[str, Path]:
@@ -559,7 +686,7 @@ def format_coverage(reports: list[Coverage]) -> str:
 
 # ---------------------------------------------------------------------------------------------- the package
 PACKAGE_SOURCES = ("cnnbook/*.py", "autograde/check.py", "autograde/progress.py", "autograde/judge.py",
-                   "autograde/__main__.py")
+                   "autograde/__main__.py", "autograde/i18n.py")
 
 
 def package_catalog_path(lang: str) -> Path:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePath
 
-__all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text"]
+__all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation"]
 
 LANGUAGES = ("en", "ko")
 LOCALE = Path(__file__).resolve().parent / "locale"
@@ -82,6 +82,12 @@ def _(message: str) -> str:
     if lang == "en":
         return message
     return _package_catalog(lang).get(message, message)
+
+
+def translation(message: str, lang: str) -> str:
+    """``message`` in ``lang`` from the package catalog, whatever the learner's language (the English text when
+    there is no current translation)."""
+    return message if lang == "en" else _package_catalog(lang).get(message, message)
 
 
 def N_(message: str) -> str:

@@ -23,9 +23,12 @@ What is counted (per input image, with the conventions of ``cnnbook.cost``):
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import torch
 from torch import nn
+
+from .i18n import _
 
 __all__ = ["summarize", "format_summary", "print_summary", "layer_macs"]
 
@@ -67,8 +70,8 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
     """
     input_shape = tuple(int(n) for n in input_shape)
     if not input_shape or min(input_shape) < 1:
-        raise ValueError(f"input_shape must be the shape of one input without the batch axis, "
-                         f"e.g. (3, 32, 32); got {input_shape}")
+        raise ValueError(_("input_shape must be the shape of one input without the batch axis, "
+                           "e.g. (3, 32, 32); got {shape}").format(shape=input_shape))
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
@@ -107,12 +110,13 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
         where = failing[-1] if failing else "?"
         module = dict(model.named_modules()).get(where, model)
         layer = type(module).__name__
-        message = (f"the input shape {input_shape} does not fit the model: layer {where!r} ({layer}) "
-                   f"failed: {str(err).splitlines()[0].rstrip('.')}")
+        message = _("the input shape {shape} does not fit the model: layer {where} ({layer}) failed: {error}").format(
+            shape=input_shape, where=repr(where), layer=layer, error=str(err).splitlines()[0].rstrip("."))
         got = given.get(where, ())
         if isinstance(module, nn.Linear) and len(got) >= 2 and got[-1] != module.in_features:
-            message += (f". It takes {module.in_features} numbers per sample and is given {got[-1]} (input shape "
-                        f"{got}): the size of what comes out of the layers before it")
+            message += _(". It takes {n_in} numbers per sample and is given {n_got} (input shape {shape}): the size "
+                         "of what comes out of the layers before it").format(n_in=module.in_features, n_got=got[-1],
+                                                                             shape=got)
         raise ValueError(message) from None
     finally:
         model.train(was_training)
@@ -121,23 +125,34 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
     return rows
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a monospaced font (a Hangul syllable takes two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
+
+
 def format_summary(rows: list[dict], model: nn.Module | None = None) -> str:
     """The rows as a text table with totals; with ``model``, also its own parameter count."""
-    header = f"{'#':>3}  {'layer':<22}{'output shape':<18}{'parameters':>13}{'MACs':>16}"
-    lines = [header, "-" * len(header)]
+    header = (f"{'#':>3}  " + _pad(_("layer"), 22) + _pad(_("output shape"), 18) + _pad(_("parameters"), 13, right=True)
+              + _pad("MACs", 16, right=True))
+    lines = [header, "-" * _width(header)]
     for i, row in enumerate(rows):
         named = row.get("name") not in (None, "", str(i))     # a path such as 'features.0' says more
         label = f"{row['name']} ({row['layer']})" if named else row["layer"]
         shape = "x".join(str(n) for n in row["output_shape"])
         lines.append(f"{i:>3}  {label:<22}{shape:<18}{row['params']:>13,}{row['macs']:>16,}")
-    lines.append("-" * len(header))
+    lines.append("-" * _width(header))
     total_params = sum(row["params"] for row in rows)
     total_macs = sum(row["macs"] for row in rows)
-    lines.append(f"{'':>3}  {'total':<22}{'':<18}{total_params:>13,}{total_macs:>16,}")
+    lines.append(f"{'':>3}  " + _pad(_("total"), 22) + f"{'':<18}{total_params:>13,}{total_macs:>16,}")
     if model is not None:
         own = sum(p.numel() for p in model.parameters())
         if own != total_params:
-            lines.append(f"(the model holds {own:,} parameters; the rows count leaf modules only)")
+            lines.append(_("(the model holds {n:,} parameters; the rows count leaf modules only)").format(n=own))
     return "\n".join(lines)
 
 

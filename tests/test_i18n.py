@@ -18,8 +18,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograde.i18n import (COMPLETE, LANGS, build_translations, catalog_path, coverage, current_translations,
-                            entries, is_nbgrader_cell, package_coverage, read_catalog, same_code, translate_code,
+from autograde.i18n import (COMPLETE, KIND_COMMENTS, LANGS, build_translations, catalog_path, coverage, current_translations,
+                            entries, is_answer_cell, is_nbgrader_cell, package_coverage, read_catalog, same_code, translate_code,
                             translated_path, update_catalog, TranslationProblem)
 from autograde.lessons import NOTEBOOKS, Lesson
 from cnnbook import i18n
@@ -73,7 +73,8 @@ def test_catalogs_hold_the_english_sources_entries(lesson, lang):
     for message in catalog:
         if message.id and message.string and not message.fuzzy:
             assert "{" not in message.id or _fields(message.id) == _fields(str(message.string)) or \
-                message.auto_comments == ["markdown cell"], (message.context, message.id)
+                message.auto_comments in (["markdown cell"], [KIND_COMMENTS["answer"]]), (message.context, message.id)
+            # (a docstring is never an f-string: its braces are text, like a markdown cell's)
 
 
 def _fields(text):
@@ -90,6 +91,14 @@ def test_translated_notebook_has_the_english_code_cells_and_grading_metadata(les
     other = nbformat.read(path, as_version=4)
     assert [(c.get("id"), c.cell_type) for c in other.cells] == [(c.get("id"), c.cell_type) for c in english.cells]
     for a, b in zip(english.cells, other.cells):
+        if is_answer_cell(a):       # the exercise's statement and the stub translated, the code the same
+            from nbgrader.utils import compute_checksum
+
+            assert same_code(a.source, b.source), f"{lesson.slug}/{lang}: answer cell {a.get('id')} changed code"
+            assert b.metadata.nbgrader["checksum"] == compute_checksum(b)
+            assert {**a.metadata.nbgrader, "checksum": ""} == {**b.metadata.nbgrader, "checksum": ""}
+            assert "YOUR CODE HERE" not in b.source or "NotImplementedError(\"Replace" not in b.source
+            continue
         if is_nbgrader_cell(a) or a.cell_type == "code":
             assert a.metadata == b.metadata, f"{lesson.slug}/{lang}: cell {a.get('id')} metadata differs"
         if is_nbgrader_cell(a):
@@ -378,3 +387,36 @@ def test_korean_figure_text_is_drawn_with_a_korean_font(recwarn):
         assert not missing, missing[:5]
     finally:
         matplotlib.rcParams["font.family"] = before
+
+
+def test_the_stub_words_are_nbgrader_configs_and_korean_answers_keep_their_grade_ids():
+    """The stub release translates is the one nbgrader writes; a Korean answer cell is found by grade_id, so a
+    learner's answer replaces the Korean stub exactly as it replaces the English one."""
+    from autograde.i18n import STUB_WORDS, code_stub, translated_stub
+    from autograde.lessons import grade_cells
+    from conftest import answer_sources
+
+    assert all(words in code_stub() for words in STUB_WORDS)
+    korean_stub = translated_stub("ko")
+    assert "이 줄을 여러분의 답으로 바꾼" in korean_stub and same_code(code_stub(), korean_stub)
+    for lesson, lang in DECLARED:
+        english = grade_cells(nbformat.read(lesson.student_version, as_version=4))
+        other = grade_cells(nbformat.read(translated_path(NOTEBOOKS, lang, lesson.slug), as_version=4))
+        answers = {gid for gid, c in english.items() if is_answer_cell(c)}
+        assert answers == {gid for gid, c in other.items() if is_answer_cell(c)}
+        assert set(answer_sources(lesson)) <= answers
+        if lesson.slug != "08_transfer":             # its catalog is updated with the lesson's own edits
+            assert all("NotImplementedError(\"Replace" not in other[gid].source for gid in answers), lesson.slug
+
+
+def test_summary_speaks_korean(korean):
+    import torch.nn as nn
+
+    from cnnbook.summary import format_summary, summarize
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(5, 2))
+    with pytest.raises(ValueError) as err:
+        summarize(model, (1, 6, 6))
+    assert "입력 모양 (1, 6, 6)이(가) 모델에 맞지 않습니다" in str(err.value) and "샘플마다 수 5개" in str(err.value)
+    table = format_summary(summarize(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 6, 6)))
+    assert "층" in table and "출력 모양" in table and "합계" in table
