@@ -12,8 +12,22 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
   is how a lesson marks a string for translation. Adjacent literals (implicit concatenation, f-strings
   included) are one entry;
 - per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
-  ``mistakes=``, ``hidden_case(...)``, the explanation of ``check_true``; ``msgctxt`` = the test cell id).
-  Test cells are never changed: these are translated when the check runs (``cnnbook.i18n.lesson_text``).
+  ``mistakes=``, ``hidden_case(...)``, the explanation of ``check_true``, and a check's name when it is
+  written in words, see below; ``msgctxt`` = the test cell id). Test cells are never changed: these are
+  translated when the check runs (``cnnbook.i18n.lesson_text``).
+
+A check's name (the first argument of a ``check_*`` call or of ``passed``, which starts every failure message)
+is translated when it is natural language, by this rule (:func:`is_natural_name`): its first word (up to a
+space) is letters only, optionally followed by a colon, and a second word follows that is not an operator
+(it does not start with ``= + - * / % < >``). So ``"the final weights"``, ``"parameters of AlexNet()"`` and
+``"x after conv2d (it must stay unchanged)"`` are translated; names that start with code, like
+``"pool2d_forward(x, 2, 2, 'max')"``, ``"nms"``, ``"{call} returns an int"`` or ``"w - lr * gradient"``, stay as
+written. An f-string name is one entry whose ``msgid`` is the f-string's text as written, fields included
+(``parameters of AlexNet({n_classes})``), flagged ``f-string``; its translation must use the same fields
+(``AlexNet({n_classes})의 파라미터 수``), and when the check fails ``lesson_text`` recognises the formatted
+name by the English text around the fields and puts the fields' values into the translation. An f-string with
+a backslash in its text stays English. The learner's ``checks.po`` holds only the names of visible checks,
+like every other test sentence.
 
 nbgrader cells (answers, tests, hand-graded answers) keep their source, metadata and checksums in every edition,
 so a translated notebook is graded exactly like the English one.
@@ -33,6 +47,7 @@ import copy
 import difflib
 import functools
 import io
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +88,26 @@ def is_nbgrader_cell(cell) -> bool:
 class Entry:
     context: str          # the cell id
     msgid: str            # the English text
-    kind: str             # "markdown", "code" or "test"
+    kind: str             # "markdown", "code", "test" or "answer"
+    fstring: bool = False  # a test cell's f-string (a check's name): matched with its fields when it is shown
+
+
+FSTRING_FLAG = "f-string"
+NAME_OPERATORS = "=+-*/%<>"
+NAMED_CALLS = {"passed"}                 # and every check_* function: their first argument names the check
+
+
+def is_natural_name(text: str) -> bool:
+    """Whether a check's name is written in words (translated) rather than as code (kept as written): its first
+    word is letters only (a colon may follow) and a second word follows that does not start with an operator.
+    ``text`` is the name as written (an f-string's text, fields included). See the module's documentation."""
+    words = text.split()
+    return len(words) >= 2 and re.fullmatch(r"[A-Za-z]+:?", words[0]) is not None \
+        and words[1][0] not in NAME_OPERATORS
+
+
+def _is_named_call(name: str) -> bool:
+    return name.startswith("check_") or name in NAMED_CALLS
 
 
 # ---------------------------------------------------------------------------------------------- extraction
@@ -247,17 +281,26 @@ def is_answer_cell(cell) -> bool:
 
 
 def check_sentences(source: str) -> list[str]:
-    """The author's sentences of a test cell that a learner reads when a check fails."""
+    """The author's sentences of a test cell that a learner reads when a check fails (f-string names included,
+    as written: see :func:`check_entries`)."""
+    return [text for text, _ in check_entries(source)]
+
+
+def check_entries(source: str) -> list[tuple[str, bool]]:
+    """``(text, is an f-string)`` of each author's sentence of a test cell that a learner reads when a check
+    fails: hints, slips' names, hidden cases' sentences, ``check_true`` explanations, and the checks' names that
+    are natural language (:func:`is_natural_name`; an f-string's text as written, fields included)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    found: list[tuple[int, int, str]] = []
+    found: list[tuple[int, int, str, bool]] = []
 
     def add(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip():
-            found.append((node.lineno, node.col_offset, node.value))
+            found.append((node.lineno, node.col_offset, node.value, False))
 
+    names = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -272,11 +315,21 @@ def check_sentences(source: str) -> list[str]:
             add(node.args[0])
         if name == "check_true" and len(node.args) >= 3:
             add(node.args[2])
+        if _is_named_call(name) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and is_natural_name(first.value):
+                add(first)
+            elif isinstance(first, ast.JoinedStr):
+                names.append(first)
+    for node in names:
+        lit = next(iter(_literals_of(source, [node])), None)     # None: pieces that cannot be one entry
+        if lit is not None and lit.is_f and "\\" not in lit.body and "r" not in lit.prefix.lower() and is_natural_name(lit.body):
+            found.append((node.lineno, node.col_offset, lit.body, True))
     seen, out = set(), []
-    for _, _, text in sorted(found):
+    for _, _, text, is_f in sorted(found):
         if text not in seen:
             seen.add(text)
-            out.append(text)
+            out.append((text, is_f))
     return out
 
 
@@ -295,7 +348,7 @@ def entries(nb) -> list[Entry]:
                     seen.add(lit.body)
                     out.append(Entry(cid, lit.body, "code"))
         elif cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}) or {}).get("grade"):
-            out += [Entry(cid, text, "test") for text in check_sentences(cell.source)]
+            out += [Entry(cid, text, "test", is_f) for text, is_f in check_entries(cell.source)]
         elif is_answer_cell(cell):
             seen = set()
             for lit in answer_literals(cell.source):
@@ -355,9 +408,10 @@ def update_catalog(lesson: Lesson, lang: str = "ko") -> Path:
     for entry in current:
         previous = old.get(entry.msgid, context=entry.context)
         comments = [KIND_COMMENTS[entry.kind]]
+        mark = {FSTRING_FLAG} if entry.fstring else set()
         if previous is not None and previous.string:
             new.add(entry.msgid, previous.string, context=entry.context, auto_comments=comments,
-                    flags=set(previous.flags), previous_id=list(previous.previous_id or []),
+                    flags=(set(previous.flags) - {FSTRING_FLAG}) | mark, previous_id=list(previous.previous_id or []),
                     user_comments=list(previous.user_comments))
             used.add((entry.context, entry.msgid))
             continue
@@ -367,10 +421,10 @@ def update_catalog(lesson: Lesson, lang: str = "ko") -> Path:
         if closest:
             stale = next(m for m in candidates if m.id == closest[0])
             used.add((entry.context, stale.id))
-            new.add(entry.msgid, stale.string, context=entry.context, auto_comments=comments, flags={"fuzzy"},
+            new.add(entry.msgid, stale.string, context=entry.context, auto_comments=comments, flags={"fuzzy"} | mark,
                     previous_id=stale.id, user_comments=list(stale.user_comments))
         else:
-            new.add(entry.msgid, "", context=entry.context, auto_comments=comments)
+            new.add(entry.msgid, "", context=entry.context, auto_comments=comments, flags=mark)
     write_catalog(new, path)
     return path
 
@@ -580,9 +634,10 @@ def learner_catalog(released, catalog, slug: str, lang: str = "ko"):
             continue
         cid = cell.get("id") or ""
         visible, _hidden = split_hidden(cell.source)     # nothing is hidden in a released notebook; kept safe anyway
-        for text in check_sentences(visible):
+        for text, is_f in check_entries(visible):
             if (cid, text) in table and out.get(text, context=cid) is None:
-                out.add(text, table[(cid, text)], context=cid, auto_comments=[KIND_COMMENTS["test"]])
+                out.add(text, table[(cid, text)], context=cid, auto_comments=[KIND_COMMENTS["test"]],
+                        flags={FSTRING_FLAG} if is_f else set())
     return out
 
 
@@ -628,6 +683,13 @@ def translated_solution(lesson: Lesson, lang: str = "ko"):
     return translate_notebook(nb, read_catalog(catalog_path(lesson, lang), lang), lang)
 
 
+def fields_of(text: str) -> set[str]:
+    """The fields (``{expression}``) of an f-string's text."""
+    from cnnbook.i18n import fstring_fields
+
+    return set(fstring_fields(text))
+
+
 # ---------------------------------------------------------------------------------------------- coverage
 @dataclass
 class Coverage:
@@ -659,6 +721,9 @@ def coverage(lesson: Lesson, lang: str = "ko") -> Coverage:
         message = catalog.get(entry.msgid, context=entry.context)
         if message is not None and message.string and not message.fuzzy:
             report.current += 1
+            if entry.fstring and fields_of(str(message.string)) != fields_of(entry.msgid):
+                report.problems.append(f"cell {entry.context}: the translation of the check name {entry.msgid!r} "
+                                       "must use the same fields")
             continue
         fuzzy = message is not None and message.string and message.fuzzy
         stale_in_cell = any(m.context == entry.context and m.string for m in catalog if m.id)

@@ -13,25 +13,49 @@ from pathlib import Path
 
 import nbformat
 
+from .i18n import LANGS, catalog_path, read_catalog, translate_notebook, translated_path
 from .lessons import NOTEBOOKS, Lesson, UsageError, grade_cells, read_notebook
 from .release import MANIFEST, _sha256, read_manifest, release
 
 
-def released_version(lesson: Lesson, learner_path: Path, tmp: Path) -> Path:
-    """A pristine copy of the lesson's student notebook, other than the learner's own file.
+def notebook_language(path: Path) -> str:
+    """The edition a notebook belongs to: its ``metadata.cnnbook.language`` (release sets it in a translated
+    notebook), else English."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        lang = (meta.get("cnnbook") or {}).get("language") or "en"
+    except (OSError, ValueError, AttributeError):
+        return "en"
+    return lang if lang in LANGS else "en"
 
-    The course's ``notebooks/`` copy when it is not the file being reset (or is still exactly as released);
-    else the student version generated afresh from ``solutions/``.
+
+def released_version(lesson: Lesson, learner_path: Path, tmp: Path) -> Path:
+    """A pristine copy of the lesson's student notebook in the learner's edition, other than the learner's file.
+
+    The edition is the notebook's own (:func:`notebook_language`): a Korean notebook gets its cell back from
+    ``notebooks/ko/NN_slug/``, an English one from ``notebooks/NN_slug/``. The course's ``notebooks/`` copy when
+    it is not the file being reset (or is still exactly as released); else the student version generated afresh
+    from ``solutions/`` (translated for a translated edition).
     """
-    course_copy = lesson.student_version
-    key = f"{lesson.slug}/{lesson.slug}.ipynb"
+    lang = notebook_language(learner_path)
+    out_root = lesson.student_version.parent.parent
+    course_copy = lesson.student_version if lang == "en" else translated_path(out_root, lang, lesson.slug)
+    key = course_copy.relative_to(out_root).as_posix()
     if course_copy.is_file():
         same_file = course_copy.resolve() == learner_path.resolve()
-        manifest = read_manifest(course_copy.parent.parent)
+        manifest = read_manifest(out_root)
         if not same_file or manifest.get(key) == _sha256(course_copy):
             return course_copy
     if lesson.source.is_file():
-        return release([lesson], out_dir=tmp)[0]
+        english = release([lesson], out_dir=tmp)[0]
+        if lang == "en":
+            return english
+        translated = nbformat.read(english, as_version=4)
+        translated = translate_notebook(translated, read_catalog(catalog_path(lesson, lang), lang), lang)
+        target = translated_path(tmp, lang, lesson.slug)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(translated, target)
+        return target
     raise UsageError(f"there is no released copy of {lesson.slug} to take the cell from: {course_copy} is the "
                      f"notebook being reset and has changed since the release ({MANIFEST}), and there is no "
                      "solutions/ folder to generate it from. Get notebooks/ afresh from the course "

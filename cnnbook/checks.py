@@ -136,6 +136,7 @@ def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
     if stale:
         lines.append(stale)
     hint = lesson_text(hint)
+    what = lesson_text(what)                # a name written in words is translated (autograde.i18n)
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
         msg += "\n  " + _("Hint: {hint}").format(hint=hint)
@@ -457,4 +458,4 @@ def learner_side(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def passed(what: str) -> None:
     """Print a one-line confirmation after the checks of a test cell have passed."""
-    print("✔ " + _("{what}: all visible checks passed.").format(what=what))
+    print("✔ " + _("{what}: all visible checks passed.").format(what=lesson_text(what)))

@@ -6,7 +6,10 @@ first needed; nothing is compiled). Words a lesson's test cells pass to the chec
 ``mistakes=``, ``hidden_case`` sentences, ``check_true`` explanations) are translated through that lesson's own
 catalog, ``solutions/NN_slug/ko.po``, or for a learner without ``solutions/`` the released
 ``notebooks/ko/NN_slug/checks.po`` with the visible checks' sentences (see ``autograde.i18n``), so the test cells themselves stay identical in
-both editions and are graded alike.
+both editions and are graded alike. A check's name written in words is translated the same way; an f-string
+name's entry (flagged ``f-string``) is its text with the fields as written, ``parameters of AlexNet({n_classes})``:
+the shown name is matched against the English around the fields, and the values found there fill the same
+fields of the translation.
 
 Which language, first match wins:
 
@@ -20,6 +23,7 @@ Which language, first match wins:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePath
 
 __all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation"]
@@ -31,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _chosen: str | None = None
 _package: dict[str, dict[str, str]] = {}
 _lessons: dict[str, dict[str, str]] = {}
+_patterns: dict[str, list[tuple[re.Pattern[str], list[str], str]]] = {}
+FSTRING_FLAG = "f-string"
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 
 
 def set_language(lang: str | None) -> None:
@@ -54,8 +61,9 @@ def language() -> str:
     return "en"
 
 
-def _read_po(path: Path) -> dict[str, str]:
-    """``{English: translation}`` of a catalog's current entries (no fuzzy, no empty ones)."""
+def _read_po(path: Path, fstrings: dict[str, str] | None = None) -> dict[str, str]:
+    """``{English: translation}`` of a catalog's current entries (no fuzzy, no empty ones); the f-string
+    entries are also put in ``fstrings`` when given."""
     try:
         from babel.messages.pofile import read_po
 
@@ -67,7 +75,38 @@ def _read_po(path: Path) -> dict[str, str]:
     for message in catalog:
         if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
             out[message.id] = str(message.string)
+            if fstrings is not None and FSTRING_FLAG in message.flags:
+                fstrings[message.id] = str(message.string)
     return out
+
+
+def fstring_fields(text: str) -> list[str]:
+    """The fields of an f-string's text, in order, as written (``{k + 1}`` gives ``"k + 1"``)."""
+    return [m.group(1) for m in _FIELD.finditer(text) if m.group(1) is not None]
+
+
+def _fstring_pattern(text: str) -> tuple[re.Pattern[str], list[str]]:
+    """A regular expression that matches what the f-string ``text`` gives, a group per distinct field."""
+    parts: list[str] = []
+    fields: list[str] = []
+    pos = 0
+    for m in _FIELD.finditer(text):
+        parts.append(re.escape(text[pos:m.start()]))
+        if m.group(1) is None:                          # {{ or }}: one brace
+            parts.append(re.escape(m.group(0)[0]))
+        elif m.group(1) in fields:                      # the same field again: the same value
+            parts.append(f"(?P=f{fields.index(m.group(1))})")
+        else:
+            fields.append(m.group(1))
+            parts.append(f"(?P<f{len(fields) - 1}>.+?)")
+        pos = m.end()
+    parts.append(re.escape(text[pos:]))
+    return re.compile("".join(parts), re.S), fields
+
+
+def _fill(translation: str, values: dict[str, str]) -> str:
+    return _FIELD.sub(lambda m: m.group(0)[0] if m.group(1) is None else values.get(m.group(1), m.group(0)),
+                      translation)
 
 
 def _package_catalog(lang: str) -> dict[str, str]:
@@ -106,10 +145,22 @@ def _lesson_catalog(lang: str) -> dict[str, str]:
             paths = sorted((NOTEBOOKS / lang).glob("*/checks.po")) + sorted(SOLUTIONS.glob(f"*/{lang}.po"))
         except OSError:
             paths = []
+        fstrings: dict[str, str] = {}
         for path in paths:
-            merged.update(_read_po(path))
+            merged.update(_read_po(path, fstrings))
         _lessons[lang] = merged
+        _patterns[lang] = [(*_fstring_pattern(english), text) for english, text in fstrings.items()]
     return _lessons[lang]
+
+
+def _from_fstrings(text: str, lang: str) -> str | None:
+    """The translation of ``text`` when it is what a translated f-string name gives, else None."""
+    _lesson_catalog(lang)
+    for pattern, fields, translation in _patterns.get(lang, []):
+        found = pattern.fullmatch(text)
+        if found:
+            return _fill(translation, {field: found.group(f"f{i}") for i, field in enumerate(fields)})
+    return None
 
 
 def lesson_text(text):
@@ -119,4 +170,5 @@ def lesson_text(text):
     lang = language()
     if lang == "en":
         return text
-    return _lesson_catalog(lang).get(text) or _package_catalog(lang).get(text) or text
+    return _lesson_catalog(lang).get(text) or _package_catalog(lang).get(text) or _from_fstrings(text, lang) \
+        or text

@@ -134,15 +134,25 @@ def test_release_ships_no_lesson_catalog_only_the_learners_catalogs():
 
 
 def _strings(code: str) -> set[str]:
-    """Every string constant of a piece of code (an f-string's constant parts included)."""
+    """Every string constant of a piece of code (an f-string's constant parts included), and every f-string's
+    text as written between its quotes (fields included: a check's name written as an f-string is a catalog
+    entry of that form)."""
     import ast
+    import re
     import textwrap
 
+    code = textwrap.dedent(code)
     try:
-        tree = ast.parse(textwrap.dedent(code))
+        tree = ast.parse(code)
     except SyntaxError:
         return set()
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    out = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    piece = re.compile(r"[a-zA-Z]*(\"\"\"|'''|\"|')(.*?)\1", re.S)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            segment = ast.get_source_segment(code, node) or ""
+            out.add("".join(body for _, body in piece.findall(segment)))
+    return out
 
 
 def _hidden_regions(source: str) -> list[str]:
@@ -420,3 +430,38 @@ def test_summary_speaks_korean(korean):
     assert "입력 모양 (1, 6, 6)이(가) 모델에 맞지 않습니다" in str(err.value) and "샘플마다 수 5개" in str(err.value)
     table = format_summary(summarize(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 6, 6)))
     assert "층" in table and "출력 모양" in table and "합계" in table
+
+
+def test_check_names_in_words_are_entries_and_code_names_are_not():
+    from autograde.i18n import check_entries, is_natural_name
+
+    assert is_natural_name("the final weights") and is_natural_name("parameters of AlexNet({n_classes})")
+    assert is_natural_name("x after conv2d (it must stay unchanged)")
+    for code in ("pool2d_forward(x, 2, 2, 'max')", "nms", "{call} returns an int", "w - lr * gradient vs SGD",
+                 "7 + 2*same_padding({f}) - {f} + 1"):
+        assert not is_natural_name(code), code
+    cell = ('check_value("the final bias", b, 0)\ncheck_array("conv2d(x, w)", y, z)\n'
+            'check_value(f"parameters of vgg_stage({c_in}, {n})", p, q, hint="Count the biases.")\n'
+            'check_value(f"conv_params{args}", p, q)\npassed("the whole table")\n')
+    assert check_entries(cell) == [("the final bias", False), ("parameters of vgg_stage({c_in}, {n})", True),
+                                   ("Count the biases.", False), ("the whole table", False)]
+
+
+def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
+    import cnnbook.i18n as i18n
+    from cnnbook.checks import CheckFailed, check_value
+
+    monkeypatch.setitem(i18n._lessons, "ko", {"parameters of vgg_stage({c_in}, {n})": "vgg_stage({c_in}, {n})의 매개변수 수",
+                                               "the final bias": "최종 편향"})
+    monkeypatch.setitem(i18n._patterns, "ko", [(*i18n._fstring_pattern("parameters of vgg_stage({c_in}, {n})"),
+                                                "vgg_stage({c_in}, {n})의 매개변수 수")])
+    monkeypatch.setattr(i18n, "_chosen", "ko")
+    with pytest.raises(CheckFailed) as err:
+        check_value("parameters of vgg_stage(3, 2)", 5, 6)
+    assert str(err.value).startswith("vgg_stage(3, 2)의 매개변수 수:") and err.value.what == "vgg_stage(3, 2)의 매개변수 수"
+    with pytest.raises(CheckFailed) as err:
+        check_value("the final bias", 5, 6)
+    assert str(err.value).startswith("최종 편향:")
+    with pytest.raises(CheckFailed) as err:
+        check_value("conv2d(x, w)", 5, 6)                  # code: as written
+    assert str(err.value).startswith("conv2d(x, w):")

@@ -146,6 +146,26 @@ def test_reset_cli_on_a_lesson_notebook(tmp_path):
     assert cells["output_size"].source == answer_sources(lesson)["output_size"]
 
 
+def test_reset_of_a_korean_notebook_restores_the_korean_cell(tmp_path):
+    from autograde.i18n import translated_path
+    from autograde.reset import notebook_language
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("03_"))
+    korean = nbformat.read(translated_path(lesson.student_version.parent.parent, "ko", lesson.slug), as_version=4)
+    nb = solved(lesson)
+    nb.metadata["cnnbook"] = {"language": "ko"}
+    path = write(nb, tmp_path / "mine.ipynb")
+    assert notebook_language(path) == "ko"
+    proc = cli("autograde", "reset", "3", "same_padding", str(path))
+    assert proc.returncode == 0, proc.stderr
+    cells = grade_cells(nbformat.read(path, as_version=4))
+    released = grade_cells(korean)["same_padding"]
+    assert cells["same_padding"].source == released.source
+    assert cells["same_padding"].metadata["nbgrader"] == released.metadata["nbgrader"]
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in released.source)           # Hangul: the Korean stub and statement
+    assert cells["output_size"].source == answer_sources(lesson)["output_size"]
+
+
 # --- progress ---------------------------------------------------------------------------------------------
 def test_progress_of_a_lesson_pass_fail_not_started(tmp_path):
     from autograde.progress import FAIL, NOT_STARTED, PASS, format_progress, lesson_progress
