@@ -293,16 +293,20 @@ def _plain_equal(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> boo
     return bool(got == expected)
 
 
-def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *, hint: str | None = None) -> None:
-    """Check only the shape of an array or tensor."""
+def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *,
+                mistakes: Mapping[str, tuple[int, ...]] | None = None, hint: str | None = None) -> None:
+    """Check only the shape of an array or tensor. ``mistakes``: ``{name of a typical slip: the shape that slip
+    gives}``; a shape that matches one names the slip."""
     arr = _as_array(got)
     if arr is None:
         _fail(what, [_("expected an array of shape {shape}, got a {kind}").format(shape=tuple(expected_shape),
                                                                                   kind=type(got).__name__)], hint)
     assert arr is not None
     if tuple(arr.shape) != tuple(expected_shape):
-        _fail(what, [_("wrong shape: expected {expected}, got {got}.").format(expected=tuple(expected_shape),
-                                                                              got=tuple(arr.shape))], hint)
+        wrong = _("wrong shape: expected {expected}, got {got}.").format(expected=tuple(expected_shape),
+                                                                         got=tuple(arr.shape))
+        slips = [name for name, shape in (mistakes or {}).items() if tuple(shape) == tuple(arr.shape)]
+        _fail(what, [slip_line(slips[0]), wrong] if slips else [wrong], hint)
 
 
 def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
