@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
-from .plain import NotPlain, TooLarge, decode, encode
+from .plain import MAX_ELEMENTS, NotPlain, TooLarge, decode, encode
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -90,7 +90,11 @@ class _Wire:
                 return {"$ref": object.__getattribute__(obj, "_info")["$ref"]}
             return None
         try:
-            return encode(value, ref)
+            return encode(value, ref, by_value=MAX_ELEMENTS)
+        except TooLarge:
+            # Everything decode makes of a reply can be encoded again, within the same caps, so an argument over
+            # them holds the learner's answer (returned nested deeper or larger than a request carries): theirs.
+            raise
         except NotPlain as err:
             raise GraderLimitation(f"the test tried to hand a {type(value).__name__} to learner code: {err}. "
                                    "Build such objects in a @learner_side function.") from None
@@ -417,7 +421,11 @@ class Probe:
     """A registered @learner_side function, seen from the grader: calling it asks the kernel to run it.
 
     What comes back is data the test then checks like any learner answer: a probe's reply decides nothing by
-    itself, because the kernel may answer with anything (see DEVELOPERS.md, "What a kernel can fake")."""
+    itself, because the kernel may answer with anything (see DEVELOPERS.md, "What a kernel can fake"). That
+    includes an error saying the probe is not there: the runner registered every probe of the lesson before any
+    learner cell ran (``LearnerKernel.register_probes``, which fails the kernel's start otherwise), so such a
+    reply is the learner's code at work (it cleared the shim's table, or raised that text itself) and fails the
+    test like any error of theirs; it is never taken for a fault of the grader."""
 
     def __init__(self, wire: _Wire, name: str, sha: str):
         self.wire, self.name, self.sha = wire, name, sha
@@ -427,11 +435,6 @@ class Probe:
         sys.settrace(None)
         try:
             return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs)
-        except LookupError as err:
-            if getattr(err, "from_learner", False) and "no registered probe" in str(err):
-                raise GraderLimitation(f"the probe {self.name!r} is not registered in the kernel (was the kernel "
-                                       "started with the lesson's probes?)") from None
-            raise
         finally:
             sys.settrace(tracer)
 
