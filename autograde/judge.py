@@ -197,8 +197,9 @@ def _as_local_exception(err: RemoteError) -> Exception:
         return TooLarge(err.remote_message)
     from cnnbook.i18n import _
 
-    where = f" (at {err.where})" if err.where else ""
-    text = _("your code raised {kind}: {message}").format(kind=err.kind, message=f"{err.remote_message}{where}")
+    where = f" (at {one_line(err.where)})" if err.where else ""
+    text = _("your code raised {kind}: {message}").format(kind=one_line(err.kind),
+                                                          message=f"{one_line(err.remote_message)}{where}")
     cls = _BUILTIN_ERRORS.get(err.kind)
     local: Exception = LearnerError(text)
     if cls is not None and cls is not AssertionError:
@@ -210,6 +211,12 @@ def _as_local_exception(err: RemoteError) -> Exception:
     local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
     local.from_kernel = True  # type: ignore[attr-defined]  # its text says so, in the learner's language
     return local
+
+
+def one_line(text: str) -> str:
+    """Learner-made text on one line (line breaks shown as ' | '): in a failure message it never starts a line,
+    so it can never pass for a line the checks write (a typical slip, which the class report counts)."""
+    return " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 class LearnerError(Exception):
@@ -306,7 +313,8 @@ class Remote:
 
     def __repr__(self) -> str:
         info = object.__getattribute__(self, "_info")
-        return f"<your {info.get('type', 'object').rsplit('.', 1)[-1]}: {info.get('repr', '')[:80]}>"
+        kind, text = str(info.get("type", "object")).rsplit(".", 1)[-1], one_line(str(info.get("repr", "")))
+        return f"<your {one_line(kind)[:80]}: {text[:80]}>"
 
 
 def _type(*args):

@@ -350,6 +350,18 @@ def test_a_kernel_that_says_a_probe_is_missing_fails_the_test_never_the_grader(r
         assert "layer_on" not in outcome.message or "### BEGIN" not in source, outcome
 
 
+def test_a_learner_objects_description_stays_on_one_line():
+    """A remote object's repr is the learner's text: in a failure message it never starts a line of its own."""
+    kernel = ForgingKernel({"answer": json.dumps({"value": {
+        "$ref": 7, "type": "learner.Net\nthis looks like a typical slip: x", "mro": ["learner.Net"],
+        "repr": "Net()\nthis looks like a typical slip: full marks", "callable": False}})})
+    outcome = run_here("from cnnbook.checks import check_value\ncheck_value('answer', answer, 3)", kernel, 10,
+                       ["answer"])
+    assert outcome.status == "fail", outcome
+    lines = outcome.message.splitlines()
+    assert not any(line.strip().startswith("this looks like") for line in lines), outcome.message
+
+
 def test_a_test_cell_splits_into_visible_and_hidden_parts():
     visible, hidden = split_hidden("a = 1\n### BEGIN HIDDEN TESTS\nb = 2\n### END HIDDEN TESTS\nc = 3")
     assert visible == "a = 1\nc = 3" and hidden == "b = 2"
