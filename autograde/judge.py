@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
-from .plain import NotPlain, TooLarge, decode, encode
+from .plain import MAX_ELEMENTS, NotPlain, TooLarge, decode, encode
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -90,7 +90,11 @@ class _Wire:
                 return {"$ref": object.__getattribute__(obj, "_info")["$ref"]}
             return None
         try:
-            return encode(value, ref)
+            return encode(value, ref, by_value=MAX_ELEMENTS)
+        except TooLarge:
+            # Everything decode makes of a reply can be encoded again, within the same caps, so an argument over
+            # them holds the learner's answer (returned nested deeper or larger than a request carries): theirs.
+            raise
         except NotPlain as err:
             raise GraderLimitation(f"the test tried to hand a {type(value).__name__} to learner code: {err}. "
                                    "Build such objects in a @learner_side function.") from None
@@ -193,8 +197,9 @@ def _as_local_exception(err: RemoteError) -> Exception:
         return TooLarge(err.remote_message)
     from cnnbook.i18n import _
 
-    where = f" (at {err.where})" if err.where else ""
-    text = _("your code raised {kind}: {message}").format(kind=err.kind, message=f"{err.remote_message}{where}")
+    where = f" (at {one_line(err.where)})" if err.where else ""
+    text = _("your code raised {kind}: {message}").format(kind=one_line(err.kind),
+                                                          message=f"{one_line(err.remote_message)}{where}")
     cls = _BUILTIN_ERRORS.get(err.kind)
     local: Exception = LearnerError(text)
     if cls is not None and cls is not AssertionError:
@@ -206,6 +211,12 @@ def _as_local_exception(err: RemoteError) -> Exception:
     local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
     local.from_kernel = True  # type: ignore[attr-defined]  # its text says so, in the learner's language
     return local
+
+
+def one_line(text: str) -> str:
+    """Learner-made text on one line (line breaks shown as ' | '): in a failure message it never starts a line,
+    so it can never pass for a line the checks write (a typical slip, which the class report counts)."""
+    return " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 class LearnerError(Exception):
@@ -302,7 +313,8 @@ class Remote:
 
     def __repr__(self) -> str:
         info = object.__getattribute__(self, "_info")
-        return f"<your {info.get('type', 'object').rsplit('.', 1)[-1]}: {info.get('repr', '')[:80]}>"
+        kind, text = str(info.get("type", "object")).rsplit(".", 1)[-1], one_line(str(info.get("repr", "")))
+        return f"<your {one_line(kind)[:80]}: {text[:80]}>"
 
 
 def _type(*args):
@@ -417,7 +429,11 @@ class Probe:
     """A registered @learner_side function, seen from the grader: calling it asks the kernel to run it.
 
     What comes back is data the test then checks like any learner answer: a probe's reply decides nothing by
-    itself, because the kernel may answer with anything (see DEVELOPERS.md, "What a kernel can fake")."""
+    itself, because the kernel may answer with anything (see DEVELOPERS.md, "What a kernel can fake"). That
+    includes an error saying the probe is not there: the runner registered every probe of the lesson before any
+    learner cell ran (``LearnerKernel.register_probes``, which fails the kernel's start otherwise), so such a
+    reply is the learner's code at work (it cleared the shim's table, or raised that text itself) and fails the
+    test like any error of theirs; it is never taken for a fault of the grader."""
 
     def __init__(self, wire: _Wire, name: str, sha: str):
         self.wire, self.name, self.sha = wire, name, sha
@@ -427,11 +443,6 @@ class Probe:
         sys.settrace(None)
         try:
             return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs)
-        except LookupError as err:
-            if getattr(err, "from_learner", False) and "no registered probe" in str(err):
-                raise GraderLimitation(f"the probe {self.name!r} is not registered in the kernel (was the kernel "
-                                       "started with the lesson's probes?)") from None
-            raise
         finally:
             sys.settrace(tracer)
 

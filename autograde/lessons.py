@@ -143,16 +143,48 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
+# nbgrader's cell metadata as nbgrader writes it: key -> the types its value may have. A learner's file may hold
+# anything there (JupyterLab's metadata editor, a text editor); what does not fit is not grading metadata at all.
+NBGRADER_KEYS: dict[str, tuple[type, ...]] = {
+    "grade_id": (str,), "solution": (bool,), "grade": (bool,), "locked": (bool,), "task": (bool,),
+    "points": (int, float), "schema_version": (int,), "checksum": (str,), "cell_type": (str,)}
+
+
+def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata when it has the shape nbgrader gives it, else ``{}`` (a plain cell).
+
+    The one reader of a notebook's grading metadata: every use of it (which cell is a test, an answer, which
+    grade_id) goes through here, so a submission whose metadata is a string, a list, or a grade_id that is not
+    text is read as plain cells, never as an error of the grader. :func:`malformed_nbgrader` finds such cells."""
+    meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+    if not isinstance(meta, dict) or not _well_formed_nbgrader(meta):
+        return {}
+    return meta
+
+
+def _well_formed_nbgrader(meta: dict) -> bool:
+    for key, kinds in NBGRADER_KEYS.items():
+        if key in meta and (type(meta[key]) not in kinds or (key == "grade_id" and not 0 < len(meta[key]) <= 200)):
+            return False
+    return True
+
+
+def malformed_nbgrader(nb: nbformat.NotebookNode) -> int:
+    """How many cells carry nbgrader metadata that :func:`nbgrader_meta` does not take (nbgrader never writes such)."""
+    return sum(1 for cell in nb.cells if isinstance(cell.get("metadata"), dict)
+               and cell["metadata"].get("nbgrader", {}) != {} and not nbgrader_meta(cell))
+
+
 def grade_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """The nbgrader cells of a notebook by grade_id."""
     cells = {}
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         if "grade_id" in meta:
             cells[meta["grade_id"]] = cell
     return cells
 
 
 def is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"

@@ -78,8 +78,13 @@ def numeric_dtype(text: Any) -> np.dtype:
     return dtype
 
 
-def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0) -> Any:
-    """JSON-able form of ``value``; ``ref(obj)`` turns a non-plain object into a reference (or None: refuse)."""
+def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0, *,
+           by_value: int = BY_VALUE_ELEMENTS) -> Any:
+    """JSON-able form of ``value``; ``ref(obj)`` turns a non-plain object into a reference (or None: refuse).
+
+    ``by_value``: tensors up to this many elements are sent as data, larger ones as references. The grader, which
+    has no references to give, sends every tensor it holds as data (``MAX_ELEMENTS``): whatever :func:`decode`
+    made of a reply can be sent back to the kernel."""
     if _depth > MAX_DEPTH:
         raise TooLarge(f"the value is nested more than {MAX_DEPTH} levels deep")
     kind = type(value)
@@ -104,14 +109,15 @@ def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0) -> An
             raise TooLarge(f"a {kind.__name__} of {len(value):,} items (more than {MAX_ITEMS:,})")
         tags: dict[type, str] = {list: "$list", tuple: "$tuple", set: "$set", frozenset: "$set"}
         tag = tags[kind]
-        return {tag: [encode(item, ref, _depth + 1) for item in value]}
+        return {tag: [encode(item, ref, _depth + 1, by_value=by_value) for item in value]}
     if kind is dict:
         if len(value) > MAX_ITEMS:
             raise TooLarge(f"a dict of {len(value):,} items (more than {MAX_ITEMS:,})")
-        return {"$dict": [[encode(k, ref, _depth + 1), encode(v, ref, _depth + 1)] for k, v in value.items()]}
+        return {"$dict": [[encode(k, ref, _depth + 1, by_value=by_value), encode(v, ref, _depth + 1, by_value=by_value)]
+                          for k, v in value.items()]}
     if kind is slice:
-        return {"$slice": [encode(value.start, ref, _depth + 1), encode(value.stop, ref, _depth + 1),
-                           encode(value.step, ref, _depth + 1)]}
+        return {"$slice": [encode(part, ref, _depth + 1, by_value=by_value)
+                           for part in (value.start, value.stop, value.step)]}
     if kind is range:
         return {"$range": [value.start, value.stop, value.step]}
     if (kind is np.ndarray and value.dtype.kind in _NUMERIC_KINDS and value.size <= MAX_ELEMENTS
@@ -121,7 +127,7 @@ def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0) -> An
         return {"$npscalar": _array(np.asarray(value))}
     if isinstance(value, np.dtype) and kind.__module__.startswith("numpy") and value.kind in _NUMERIC_KINDS:
         return {"$npdtype": value.str}
-    torch_form = _encode_torch(value, kind)
+    torch_form = _encode_torch(value, kind, by_value)
     if torch_form is not None:
         return torch_form
     # Everything else, modules included, stays where it is: at most a reference crosses.
@@ -131,7 +137,7 @@ def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0) -> An
     return reference
 
 
-def _encode_torch(value: Any, kind: type) -> dict | None:
+def _encode_torch(value: Any, kind: type, by_value: int = BY_VALUE_ELEMENTS) -> dict | None:
     if not getattr(kind, "__module__", "").startswith("torch") or "torch" not in sys.modules:
         return None
     import torch
@@ -143,11 +149,11 @@ def _encode_torch(value: Any, kind: type) -> dict | None:
     if kind is torch.device:
         return {"$device": str(value)}
     if kind in (torch.Tensor, torch.nn.Parameter):
-        if value.is_sparse or value.dtype not in _torch_dtypes().values() or value.dtype == torch.bfloat16:
+        if value.is_sparse or value.dtype not in _torch_dtypes().values():
             return None
-        if value.device.type == "meta":
+        if value.device.type == "meta":          # any dtype of the table, as decode takes it (bfloat16 too)
             return {"$meta": [int(n) for n in value.shape], "dtype": str(value.dtype).removeprefix("torch.")}
-        if value.numel() > BY_VALUE_ELEMENTS:
+        if value.dtype == torch.bfloat16 or value.numel() > by_value:
             return None  # stays behind as a reference: shape, numel() etc. are asked for one by one
         arr = value.detach().cpu().resolve_conj().resolve_neg().numpy()
         # Only leaves (parameters) keep requires_grad: it tells frozen from trainable. A computed result

@@ -47,10 +47,11 @@ def failure_reason(message: str) -> str:
     """A failure message reduced to what many learners share: the typical slip it names, or its first lines
     with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason)."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    for line in lines:
-        name = slip_name(line)                  # in the language the learner read it in
-        if name is not None:
-            return "typical slip: " + name
+    # A check names a slip on the line after its first ("what:" or "<exercise>: a hidden check failed."), and
+    # only there: text the learner's code produced stays on one line (judge.one_line), so it never reaches it.
+    name = slip_name(lines[1]) if len(lines) > 1 else None       # in the language the learner read it in
+    if name is not None:
+        return "typical slip: " + name
     if "NotImplementedError" in message:
         return "not answered (the answer cell still raises NotImplementedError)"
     text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")

@@ -26,7 +26,8 @@ import nbformat
 from .colab import is_setup_cell
 from .judge import exercise_names, lesson_probes, notebook_language, run_test, split_hidden
 from .kernel import REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
-from .lessons import ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
+from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
+                      nbgrader_meta, read_notebook)
 from .sandbox import Limits, Sandbox
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
@@ -60,7 +61,9 @@ def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
     cell, see autograde.colab: not run) or ("test", source test cell); every test of the lesson appears exactly
     once, whatever the learner did to their copy of it.
     """
-    flags = set()
+    # nbgrader metadata nbgrader never writes (a string, a list, a grade_id that is not text): those cells are
+    # plain cells to the plan (lessons.nbgrader_meta), and the instructor sees that the file was edited by hand.
+    flags = {"tampering"} if malformed_nbgrader(student) else set()
     source_tests = {gid: cell for gid, cell in grade_cells(source).items() if is_test_cell(cell)}
     anchors = _answer_anchors(source)
     waiting: dict[str | None, list[str]] = {}   # anchor grade_id -> tests to run after it
@@ -77,7 +80,7 @@ def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
     place(None)
     seen_answer = None
     for cell in student.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
         if gid in source_tests:
             original = source_tests[gid]
@@ -95,7 +98,7 @@ def plan(student: nbformat.NotebookNode, source: nbformat.NotebookNode):
         if meta.get("solution") and gid:
             seen_answer = gid
             place(gid)
-    if any(gid not in {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in student.cells}
+    if any(gid not in {nbgrader_meta(c).get("grade_id") for c in student.cells}
            for gid in source_tests):
         flags.add("test-cell-deleted")
     for anchor in list(waiting):

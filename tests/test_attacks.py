@@ -368,6 +368,30 @@ def _clean_report(request):
 
 _shim._handle = _clean_report
 '''
+# A layer that is wrong (reflect padding: right parameters and shapes, wrong values at the border) and that hides
+# it behind the grader's own words: a probe the grader registered "is missing". Once by raising that text when
+# the hidden probe builds it (in_channels 2), once by emptying the shim's table of registered probes. Either must
+# fail the hidden check, never become a grader-error (never a grade, "not your mistake", graded again each run).
+WRONG_LAYER = """import torch
+
+
+def make_layer(in_channels, out_channels):
+    return torch.nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode="reflect")
+"""
+SAYS_PROBE_MISSING = WRONG_LAYER + """
+
+_make_layer = make_layer
+
+
+def make_layer(in_channels, out_channels):
+    if in_channels == 2:
+        raise LookupError("no registered probe 'layer_on' with this source")
+    return _make_layer(in_channels, out_channels)
+"""
+HIDES_THE_PROBES = WRONG_LAYER + """
+import sys
+sys.modules["cnnbook_grader_shim"]._probes.clear()
+"""
 
 
 def probe_attacks() -> dict[str, tuple[str, str, list[str], bool]]:
@@ -379,6 +403,8 @@ def probe_attacks() -> dict[str, tuple[str, str, list[str], bool]]:
         "loops_in_python": (TARGET, LOOPS, [], True),
         "torch_in_a_helper": (TARGET, TORCH_IN_A_HELPER, [], True),
         "lies_about_measurement": (TARGET, LIES_ABOUT_MEASUREMENT, ["tampering"], False),
+        "says_its_probe_is_missing": ("make_layer", SAYS_PROBE_MISSING, [], True),
+        "hides_the_probes": ("make_layer", HIDES_THE_PROBES, ["tampering"], True),
     }
 
 
@@ -420,6 +446,15 @@ def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
     nb = _notebook_with(WRONG)
     nb.cells.append(nbformat.v4.new_code_cell(FLOODS_THE_GRADER))     # last: every test has run before it
     found["floods_the_grader"] = (nb, ["output-limit"], True)
+    # Grading metadata nbgrader never writes (a text editor can): the answer cell's is a string, a test cell's
+    # grade_id a list. Those cells are read as plain cells (the tests still run, from the lesson), never a
+    # grader-error that would be graded again on every run and keep whatever grade the gradebook had.
+    nb = _notebook_with(WRONG)
+    answer = _test_cell_index(nb, TARGET_TEST) - 1
+    assert nb.cells[answer].metadata["nbgrader"]["grade_id"] == TARGET
+    nb.cells[_test_cell_index(nb, "test_pool")].metadata["nbgrader"]["grade_id"] = ["test_pool"]
+    nb.cells[answer].metadata["nbgrader"] = "solution"
+    found["malformed_grading_metadata"] = (nb, ["tampering", "test-cell-deleted"], True)
     return found
 
 
@@ -491,6 +526,8 @@ def test_an_attack_earns_nothing_it_did_not_solve(graded, name):
     expected = full - points[target_test] if target_fails else full
     assert row["status"] == "graded", row
     assert float(row["score"]) == expected, (name, row, _results(out, name)["tests"])
+    # A learner's doing is never the grader's fault: a grader-error is never a grade and is graded again each run.
+    assert "grader-error" not in row["flags"].split(";"), (name, row, _results(out, name)["tests"])
     verdicts = {t["grade_id"]: t for t in _results(out, name)["tests"]}
     assert verdicts[target_test]["status"] != "pass" if target_fails else verdicts[target_test]["status"] == "pass"
     for flag in flags:

@@ -290,6 +290,78 @@ def test_a_wire_past_its_deadline_asks_nothing():
     assert kernel.requests == []
 
 
+class ForgingKernel:
+    """A kernel whose code rewrote the shim: it answers each lookup with raw reply text of its choice; a call of
+    ``f`` or of a probe answers as ``on_call`` says."""
+
+    def __init__(self, replies: dict[str, str], on_call: str = json.dumps({"value": 1})):
+        self.replies, self.on_call = replies, on_call
+        self.requests: list[dict] = []
+
+    def __call__(self, request: dict, seconds: float) -> str:
+        self.requests.append(request)
+        if request["op"] == "lookup":
+            return self.replies[request["name"]]
+        return self.on_call
+
+
+_F = json.dumps({"value": {"$ref": 1, "type": "builtins.function", "mro": ["builtins.function", "builtins.object"],
+                           "repr": "<function f>", "callable": True}})
+
+
+def _nested(depth: int) -> dict:
+    value: object = 1
+    for _ in range(depth):
+        value = {"$list": [value]}
+    return value  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("name, reply, status", [
+    ("a bfloat16 meta tensor", {"$meta": [2, 3], "dtype": "bfloat16"}, "pass"),
+    ("a tensor sent by value past the shim's own limit",
+     {"$tensor": {"data": __import__("base64").b64encode(bytes(4 * 3_000_000)).decode(), "dtype": "<f4",
+                  "shape": [3_000_000]}, "requires_grad": False}, "pass"),
+    ("a list nested as deep as a reply may be", _nested(64), "fail"),
+])
+def test_whatever_a_reply_decodes_to_a_test_can_hand_back_to_learner_code(name, reply, status):
+    """A kernel may answer with anything the decoder takes. When a test passes that answer on to the learner's
+    code (f(answer)), the grader never calls it a fault of the test or of the grader (a grader-error is never a
+    grade and is graded again on every run): it crosses back, or it is the learner's answer that is too large."""
+    kernel = ForgingKernel({"answer": json.dumps({"value": reply}), "f": _F})
+    outcome = run_here("f(answer)", kernel, 10, ["answer", "f"])
+    assert outcome.status == status, (name, outcome)
+    if status == "fail":
+        assert "too large or too deeply nested" in outcome.message, outcome
+    else:
+        assert [r["op"] for r in kernel.requests].count("call") == 1
+
+
+@pytest.mark.parametrize("raised", ["LookupError", "KeyError"])
+def test_a_kernel_that_says_a_probe_is_missing_fails_the_test_never_the_grader(raised):
+    """The runner registers every probe before any learner cell runs; a reply that a probe is not there is the
+    learner's code (it cleared the shim's table, or raised that text itself), never a grader-error."""
+    error = json.dumps({"error": {"type": raised, "mro": [raised, "LookupError", "Exception"],
+                                  "message": "no registered probe 'layer_on' with this source"}})
+    kernel = ForgingKernel({"make_layer": _F}, on_call=error)
+    code = "@learner_side\ndef layer_on():\n    return make_layer(2, 4)\nlayer_on()"
+    for source in (code, "### BEGIN HIDDEN TESTS\n" + code + "\n### END HIDDEN TESTS"):
+        outcome = run_here(source, kernel, 10, ["make_layer"], exercise="make_layer")
+        assert outcome.status == "fail", outcome
+        assert "layer_on" not in outcome.message or "### BEGIN" not in source, outcome
+
+
+def test_a_learner_objects_description_stays_on_one_line():
+    """A remote object's repr is the learner's text: in a failure message it never starts a line of its own."""
+    kernel = ForgingKernel({"answer": json.dumps({"value": {
+        "$ref": 7, "type": "learner.Net\nthis looks like a typical slip: x", "mro": ["learner.Net"],
+        "repr": "Net()\nthis looks like a typical slip: full marks", "callable": False}})})
+    outcome = run_here("from cnnbook.checks import check_value\ncheck_value('answer', answer, 3)", kernel, 10,
+                       ["answer"])
+    assert outcome.status == "fail", outcome
+    lines = outcome.message.splitlines()
+    assert not any(line.strip().startswith("this looks like") for line in lines), outcome.message
+
+
 def test_a_test_cell_splits_into_visible_and_hidden_parts():
     visible, hidden = split_hidden("a = 1\n### BEGIN HIDDEN TESTS\nb = 2\n### END HIDDEN TESTS\nc = 3")
     assert visible == "a = 1\nc = 3" and hidden == "b = 2"

@@ -16,6 +16,22 @@ MEAN = '''def group_max(values, width):
 '''
 
 
+def test_a_learner_cannot_forge_a_typical_slip_in_the_class_report():
+    """'What to re-teach' ranks typical slips first: text the learner's code raised or printed must never count as
+    one, wherever it stands (a line of its own after the wall's 'your code raised ...', or later in a check)."""
+    forged = "this looks like a typical slip: nothing, give everyone full marks."
+    for message in (f"f(x):\n  expected 3, got <your Net: a>\n  {forged}",
+                    f"{forged}\nf(x): expected 3"):
+        assert not failure_reason(message).startswith("typical slip"), message
+    from autograde.judge import _as_local_exception
+    from autograde.kernel import RemoteError
+
+    # The wall puts what the learner's code raised on one line, so it never stands on a line of its own.
+    raised = str(_as_local_exception(RemoteError("ValueError", f"x\n{forged}", "line 3: raise\n" + forged)))
+    assert "\n" not in raised and not failure_reason(raised).startswith("typical slip"), raised
+    assert not failure_reason(f"f(x):\n  {raised}").startswith("typical slip")
+
+
 def test_failure_reasons_group_what_learners_share():
     slip = "f(x):\n  this looks like a typical slip: the kernel was flipped.\n  expected 3, got 4"
     assert failure_reason(slip) == "typical slip: the kernel was flipped."
