@@ -110,13 +110,19 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
         where = failing[-1] if failing else "?"
         module = dict(model.named_modules()).get(where, model)
         layer = type(module).__name__
-        message = _("the input shape {shape} does not fit the model: layer {where} ({layer}) failed: {error}").format(
-            shape=input_shape, where=repr(where), layer=layer, error=str(err).splitlines()[0].rstrip("."))
         got = given.get(where, ())
-        if isinstance(module, nn.Linear) and len(got) >= 2 and got[-1] != module.in_features:
-            message += _(". It takes {n_in} numbers per sample and is given {n_got} (input shape {shape}): the size "
-                         "of what comes out of the layers before it").format(n_in=module.in_features, n_got=got[-1],
-                                                                             shape=got)
+        if isinstance(module, nn.Linear) and len(got) > 2:
+            message = _("layer {where} (Linear) is given a {ndim}-D input {shape}: a flatten is missing before it "
+                        "(nn.Flatten() in the layers, or x.flatten(1) in forward); flattened, each sample is {n} "
+                        "numbers").format(where=repr(where), ndim=len(got), shape=got, n=math.prod(got[1:]))
+        elif isinstance(module, nn.Linear) and len(got) == 2 and got[-1] != module.in_features:
+            message = _("layer {where} (Linear) takes {n_in} numbers per sample and is given {n_got} (input shape "
+                        "{shape}): make its in_features {n_got}, or check the layers before it").format(
+                where=repr(where), n_in=module.in_features, n_got=got[-1], shape=got)
+        else:
+            message = _("the input shape {shape} does not fit the model: layer {where} ({layer}) failed: "
+                        "{error}").format(shape=input_shape, where=repr(where), layer=layer,
+                                          error=str(err).splitlines()[0].rstrip("."))
         raise ValueError(message) from None
     finally:
         model.train(was_training)

@@ -272,9 +272,20 @@ def test_summary_names_the_layer_and_the_size_a_linear_layer_is_given():
     with pytest.raises(ValueError) as err:
         summarize(model, (1, 8, 8))
     text = str(err.value)
-    assert "layer '2' (Linear) failed" in text
-    assert "It takes 100 numbers per sample and is given 144 (input shape (1, 144))" in text, text
+    assert text == ("layer '2' (Linear) takes 100 numbers per sample and is given 144 (input shape (1, 144)): make "
+                    "its in_features 144, or check the layers before it"), text
     assert model.training
+
+
+def test_summary_names_a_missing_flatten_before_a_linear_layer():
+    """A Linear layer given the feature maps themselves (no Flatten): torch multiplies the last axis only and
+    complains about 'mat1 and mat2'; the message names the missing flatten and the flattened size."""
+    model = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Linear(6 * 12 * 12, 10))
+    with pytest.raises(ValueError) as err:
+        summarize(model, (1, 26, 26))
+    text = str(err.value)
+    assert text.startswith("layer '3' (Linear) is given a 4-D input (1, 6, 12, 12): a flatten is missing"), text
+    assert "each sample is 864 numbers" in text and "mat1" not in text, text
 
 
 def test_summary_counts_a_shared_layer_once_and_calls_twice():

@@ -427,7 +427,10 @@ def test_summary_speaks_korean(korean):
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(5, 2))
     with pytest.raises(ValueError) as err:
         summarize(model, (1, 6, 6))
-    assert "입력 모양 (1, 6, 6)이(가) 모델에 맞지 않습니다" in str(err.value) and "샘플마다 수 5개" in str(err.value)
+    assert "층 '2' (Linear)는 샘플마다 숫자 5개를 받는데 32개가 들어옵니다" in str(err.value), str(err.value)
+    with pytest.raises(ValueError) as err:
+        summarize(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(5, 2)), (1, 6, 6))
+    assert "평탄화가 빠졌습니다" in str(err.value), str(err.value)
     table = format_summary(summarize(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 6, 6)))
     assert "층" in table and "출력 모양" in table and "합계" in table
 
