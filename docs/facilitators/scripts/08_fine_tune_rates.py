@@ -34,4 +34,4 @@ for name, (blocks, head_lr, body_lr) in variants.items():
     history = ns["fit"](model, optimizer, ns["x_few"], ns["y_few"], ns["steps"], ns["x_watch"], ns["y_watch"], name)
     test = ns["accuracy"](model, ns["x_new_test"], ns["y_new_test"])
     curve = [round(100 * a, 1) for a in history["test_accuracy"]]
-    print(f"{name:<45} test accuracy {test:.1%}; on 500 test images every 10 steps: {curve}", flush=True)
+    print(f"{name:<45} test accuracy {test:.1%}; on the {len(ns['y_watch'])} curve images every 10 steps: {curve}", flush=True)
