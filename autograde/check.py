@@ -29,6 +29,7 @@ class TestResult:
     passed: bool
     message: str = ""
     visible_passed: bool = False      # the visible checks passed and a hidden one failed
+    not_started: bool = False         # the answer cell still raises the stub's NotImplementedError
 
     @property
     def score(self) -> float:
@@ -89,7 +90,8 @@ def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None
         passed = test["status"] == "pass"
         report.results.append(TestResult(test["grade_id"], float(test["max_points"]), passed,
                                          "" if passed else _learner_message(test),
-                                         visible_passed=bool(test.get("hidden")) and not passed))
+                                         visible_passed=bool(test.get("hidden")) and not passed,
+                                         not_started=not passed and _not_started(test)))
     problems = [_(PROBLEMS[flag]) for flag in result.get("flags", []) if flag in PROBLEMS]
     if result["status"] != "graded":
         problems.insert(0, result.get("detail", "") or result["status"])
@@ -127,9 +129,13 @@ def _which_lesson(notebook, lesson: Lesson, path: Path) -> str:
              "Each test ran after the last cell.").format(path=path, lesson=lesson.slug)
 
 
+def _not_started(test: dict) -> bool:
+    return "NotImplementedError" in test.get("message", "")
+
+
 def _learner_message(test: dict) -> str:
     message = test.get("message", "")
-    if "NotImplementedError" in message:
+    if _not_started(test):
         return _("not answered yet: the answer cell still raises NotImplementedError.")
     return message or _("this test did not pass.")
 
@@ -137,7 +143,7 @@ def _learner_message(test: dict) -> str:
 def format_report(report: CheckReport) -> str:
     lines = [_("Lesson {lesson}: {path}").format(lesson=report.lesson.slug, path=report.path)]
     for r in report.results:
-        mark = _("PASS") if r.passed else _("FAIL")
+        mark = _("PASS") if r.passed else _("TO DO") if r.not_started else _("FAIL")
         lines.append(f"  [{mark}] {r.grade_id:<28} " + _("{score}/{points} points").format(score=f"{r.score:g}",
                                                                                             points=f"{r.points:g}"))
         if not r.passed:

@@ -128,5 +128,5 @@ def test_the_check_command_works_with_notebooks_alone(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograde", "check", "1"], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "visible tests" in proc.stdout and "[FAIL] test_sort_events" in proc.stdout
+    assert "visible tests" in proc.stdout and "[TO DO] test_sort_events" in proc.stdout   # not answered yet
     assert "Traceback" not in proc.stdout + proc.stderr
