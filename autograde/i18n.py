@@ -19,8 +19,10 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
 A check's name (the first argument of a ``check_*`` call or of ``passed``, which starts every failure message)
 is translated when it is natural language, by this rule (:func:`is_natural_name`): its first word (up to a
 space) is letters only, optionally followed by a colon, and a second word follows that is not an operator
-(it does not start with ``= + - * / % < >``). So ``"the final weights"``, ``"parameters of AlexNet()"`` and
-``"x after conv2d (it must stay unchanged)"`` are translated; names that start with code, like
+(it does not start with ``= + - * / % < >``), or it is a call followed by such words (``"conv_params(5, 3,
+10) returns an int"``, ``"AlexNet(): the logits"``; the translation keeps the call as written). So ``"the final
+weights"``, ``"parameters of AlexNet()"`` and ``"x after conv2d (it must stay unchanged)"`` are translated; names
+that are only code, like
 ``"pool2d_forward(x, 2, 2, 'max')"``, ``"nms"``, ``"{call} returns an int"`` or ``"w - lr * gradient"``, stay as
 written. An f-string name is one entry whose ``msgid`` is the f-string's text as written, fields included
 (``parameters of AlexNet({n_classes})``), flagged ``f-string``; its translation must use the same fields
@@ -99,11 +101,27 @@ NAMED_CALLS = {"passed"}                 # and every check_* function: their fir
 
 def is_natural_name(text: str) -> bool:
     """Whether a check's name is written in words (translated) rather than as code (kept as written): its first
-    word is letters only (a colon may follow) and a second word follows that does not start with an operator.
+    word is letters only (a colon may follow) and a second word follows that does not start with an operator;
+    or it is a call followed by such words (``conv_params(5, 3, 10) returns an int``, ``AlexNet(): the
+    logits``, ``pool2d_forward(x, 3, 2)   (windows overlap)``), whose words are translated around the call.
     ``text`` is the name as written (an f-string's text, fields included). See the module's documentation."""
-    words = text.split()
-    return len(words) >= 2 and re.fullmatch(r"[A-Za-z]+:?", words[0]) is not None \
-        and words[1][0] not in NAME_OPERATORS
+    def in_words(rest: str) -> bool:
+        words = rest.split()
+        return len(words) >= 2 and re.fullmatch(r"[A-Za-z]+:?", words[0]) is not None \
+            and words[1][0] not in NAME_OPERATORS
+
+    if in_words(text):
+        return True
+    call = re.match(r"[A-Za-z_][\w.]*\(", text)
+    if not call:
+        return False
+    depth, end = 0, None
+    for k in range(call.end() - 1, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        if depth == 0:
+            end = k + 1
+            break
+    return end is not None and in_words(text[end:].lstrip(": ").removeprefix("("))
 
 
 def _is_named_call(name: str) -> bool:

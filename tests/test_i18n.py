@@ -440,8 +440,13 @@ def test_check_names_in_words_are_entries_and_code_names_are_not():
 
     assert is_natural_name("the final weights") and is_natural_name("parameters of AlexNet({n_classes})")
     assert is_natural_name("x after conv2d (it must stay unchanged)")
+    # a call followed by words: the words are translated around the call (the learner saw these in English)
+    for words in ("conv_params(5, 3, 10) returns an int", "AlexNet(): the logits for a batch of 2 images",
+                  "pool2d_forward(x 1x1x7x7, 3, 2, 'max')   (windows overlap)",
+                  "AlexNet({n_classes}): every layer (layer, output shape, parameters)"):
+        assert is_natural_name(words), words
     for code in ("pool2d_forward(x, 2, 2, 'max')", "nms", "{call} returns an int", "w - lr * gradient vs SGD",
-                 "7 + 2*same_padding({f}) - {f} + 1"):
+                 "7 + 2*same_padding({f}) - {f} + 1", "f(x) = 3", "box_iou(a, b)[0, 1]"):
         assert not is_natural_name(code), code
     cell = ('check_value("the final bias", b, 0)\ncheck_array("conv2d(x, w)", y, z)\n'
             'check_value(f"parameters of vgg_stage({c_in}, {n})", p, q, hint="Count the biases.")\n'
@@ -467,4 +472,12 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
     assert str(err.value).startswith("최종 편향:")
     with pytest.raises(CheckFailed) as err:
         check_value("conv2d(x, w)", 5, 6)                  # code: as written
+    assert str(err.value).startswith("conv2d(x, w):")
+    name = "AlexNet({n_classes}): the logits for a batch of 2 images"
+    monkeypatch.setitem(i18n._patterns, "ko", [(*i18n._fstring_pattern(name), "AlexNet({n_classes}): 이미지 2장 배치의 로짓")])
+    with pytest.raises(CheckFailed) as err:
+        check_value("AlexNet(17): the logits for a batch of 2 images", (2, 1000), (2, 17))
+    assert str(err.value).startswith("AlexNet(17): 이미지 2장 배치의 로짓:"), str(err.value)
+    with pytest.raises(CheckFailed) as err:
+        check_value("conv2d(x, w)", 5, 6)
     assert str(err.value).startswith("conv2d(x, w):")
