@@ -59,16 +59,23 @@ KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "Apple SD G
 
 
 def korean_fallback() -> str | None:
-    """Add the first installed Korean font after matplotlib's font families (matplotlib falls back glyph by
-    glyph along ``font.family``); return its name, or None when no Korean font is installed."""
+    """Add the first installed Korean font to matplotlib's font families (matplotlib falls back glyph by glyph
+    along ``font.family``); return its name, or None when no Korean font is installed.
+
+    In the Korean edition (``cnnbook.i18n.language()``) the Korean font comes first: a title with math in it
+    (``"소벨 엣지 세기 $\\sqrt{G_x^2 + G_y^2}$"``) is drawn by mathtext, whose text outside the dollars takes the
+    first family only, with no fallback. Elsewhere it comes last, so English figures keep matplotlib's font."""
     import matplotlib
     from matplotlib import font_manager
+
+    from .i18n import language
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
     found = next((name for name in KOREAN_FONTS if name in installed), None)
     families = list(matplotlib.rcParams["font.family"])
-    if found is not None and found not in families:
-        matplotlib.rcParams["font.family"] = families + [found]
+    if found is not None:
+        others = [name for name in families if name != found]
+        matplotlib.rcParams["font.family"] = [found, *others] if language() == "ko" else [*others, found]
     return found
 
 

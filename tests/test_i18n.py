@@ -371,31 +371,48 @@ def test_coverage_command_prints_a_table(capsys):
     assert "package messages" in out
 
 
-def test_korean_figure_text_is_drawn_with_a_korean_font(recwarn):
+def test_korean_figure_text_is_drawn_with_a_korean_font(recwarn, caplog):
     """Every translated string of a code cell (titles, labels, legends, printed lines) draws without a missing
-    glyph once ``import cnnbook`` has added the installed Korean font (CI installs fonts-noto-cjk)."""
+    glyph once ``import cnnbook`` has added the installed Korean font in the Korean edition (CI installs
+    fonts-noto-cjk), math titles too: mathtext draws the words outside the dollars with the first font family
+    only, and says so in a log message (not a warning) when a glyph is missing."""
+    import logging
+
     import matplotlib
 
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
+    from cnnbook.i18n import set_language
     from cnnbook.plotting import korean_fallback
 
     before = matplotlib.rcParams["font.family"]
+    set_language("ko")
     try:
         assert korean_fallback() is not None, "no Korean font installed: apt-get install fonts-noto-cjk"
         texts = [str(m.string) for lesson, lang in TRANSLATED if lang == "ko"
                  for m in read_catalog(catalog_path(lesson, lang), lang)
                  if m.id and m.string and "string in a code cell" in m.auto_comments]
         assert len(texts) > 100
+        math = [text for text in texts if text.count("$") >= 2 and "{" not in text.replace("$", "").split("$")[0]]
+        assert any(any("\uac00" <= ch <= "\ud7a3" for ch in text) for text in math), "no Korean math title left"
         fig, ax = plt.subplots()
         for i in range(0, len(texts), 40):
             ax.set_title("\n".join(texts[i:i + 40]).replace("$", ""))
             fig.canvas.draw()
+        with caplog.at_level(logging.WARNING, logger="matplotlib"):
+            for text in math:
+                ax.set_title(text)
+                try:
+                    fig.canvas.draw()
+                except ValueError:           # an f-string's text with {fields} is not always valid mathtext
+                    pass
         plt.close(fig)
         missing = [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
+        missing += [r.getMessage() for r in caplog.records if "does not have a glyph" in r.getMessage()]
         assert not missing, missing[:5]
     finally:
+        set_language(None)
         matplotlib.rcParams["font.family"] = before
 
 
