@@ -67,25 +67,31 @@ def _run_whole(page) -> None:
         raise
 
 
-@pytest.fixture(scope="module")
-def pages(browser, lab):
-    """Lesson slug -> its page, run to the end (opened on first use, kept open for later tests)."""
+def _kept_pages(browser, url_of):
+    """(browser context, slug -> page): each lesson's page opened at ``url_of(slug)`` on first use, run to the
+    end, and kept open for later tests."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = {}
 
-    def start(slug: str):
-        lesson = next(lesson for lesson in LESSONS if lesson.slug == slug)
-        write(solved(lesson), lab.root / slug / f"{slug}.ipynb")
-        page = context.new_page()
-        page.goto(lab.page_url(f"{slug}/{slug}.ipynb"))
-        _run_whole(page)
-        return page
-
     def open_lesson(slug: str):
         if slug not in opened:
-            opened[slug] = start(slug)
+            page = context.new_page()
+            page.goto(url_of(next(lesson for lesson in LESSONS if lesson.slug == slug)))
+            _run_whole(page)
+            opened[slug] = page
         return opened[slug]
 
+    return context, open_lesson
+
+
+@pytest.fixture(scope="module")
+def pages(browser, lab):
+    """Lesson slug -> its page, solved and run to the end (kept open for later tests)."""
+    def url_of(lesson):
+        write(solved(lesson), lab.root / lesson.slug / f"{lesson.slug}.ipynb")
+        return lab.page_url(f"{lesson.slug}/{lesson.slug}.ipynb")
+
+    context, open_lesson = _kept_pages(browser, url_of)
     yield open_lesson
     context.close()
 
@@ -93,34 +99,22 @@ def pages(browser, lab):
 @pytest.fixture(scope="module")
 def korean_pages(browser, lab):
     """Lesson slug -> its page in the Korean edition (notebooks/ko, opened from a folder named ko as cnnbook.lab
-    opens it), answered with the solutions and run to the end (opened on first use, kept open for later
-    tests)."""
+    opens it), answered with the solutions and run to the end (kept open for later tests)."""
     import nbformat
 
     from autograde.i18n import translated_path
     from autograde.lessons import NOTEBOOKS, grade_cells
     from conftest import answer_sources
 
-    def start(slug: str):
-        lesson = next(lesson for lesson in LESSONS if lesson.slug == slug)
+    def url_of(lesson):
         nb = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
         cells = grade_cells(nb)
         for gid, text in answer_sources(lesson).items():
             cells[gid].source = text
         write(nb, lab.root / "ko" / lesson.slug / f"{lesson.slug}.ipynb")
-        page = context.new_page()
-        page.goto(lab.page_url(f"ko/{lesson.slug}/{lesson.slug}.ipynb") + "&reset")
-        _run_whole(page)
-        return page
+        return lab.page_url(f"ko/{lesson.slug}/{lesson.slug}.ipynb") + "&reset"
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = {}
-
-    def open_lesson(slug: str):
-        if slug not in opened:
-            opened[slug] = start(slug)
-        return opened[slug]
-
+    context, open_lesson = _kept_pages(browser, url_of)
     yield open_lesson
     context.close()
 

@@ -61,6 +61,13 @@ def result(student, lesson, score, pid, status="graded", maximum=5.0, name="x"):
             "lms": {"system": "moodle", "id": pid, "name": name}}
 
 
+
+def intake_with_worksheet(export, tmp_path, slug: str, text: str):
+    """find_submissions over ``export`` with one lesson's Moodle worksheet (``text``) kept for ``slug``."""
+    sheets = {slug: moodle.read_worksheet(sheet(tmp_path, f"{slug}.csv", text))}
+    sheets[slug].lesson = slug
+    return find_submissions(export, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+
 def test_a_worksheet_names_its_lesson_by_file_name_or_is_refused(tmp_path):
     assert moodle.lesson_of_file("Grades-CNN 101-Lesson 99 Guard-4211.csv", SLUGS) == ["99_guard"]
     assert moodle.lesson_of_file("Grades-CNN-2026-Lab 9 - losses & optimisers-4209 (1).csv", SLUGS) == [
@@ -109,9 +116,7 @@ def test_the_worksheet_says_who_each_participant_is(tmp_path):
     for pid, name in [("700201", "김민준"), ("700202", "Kim Minsu"), ("700204", "Lee Seo"), ("700205", "Lee Seo")]:
         put(export / f"{name}_{pid}_assignsubmission_file_" / "99_guard.ipynb")
     put(export / "Kim Minsu_700202_assignsubmission_file_" / "notes.txt", b"x")
-    sheets = {"99_guard": moodle.read_worksheet(sheet(tmp_path, "99_guard.csv", GUARD_SHEET))}
-    sheets["99_guard"].lesson = "99_guard"
-    intake = find_submissions(export, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+    intake = intake_with_worksheet(export, tmp_path, "99_guard", GUARD_SHEET)
     subs = {s.student: s for s in intake.submissions}
     assert set(subs) == {"2026001", "Kim Minsu", "Lee Seo (seo.a@uni.example)", "Lee Seo (seo.b@uni.example)"}
     assert subs["2026001"].lms == {"system": "moodle", "id": "700201", "name": "김민준", "email": "minjun@uni.example"}
@@ -120,9 +125,7 @@ def test_the_worksheet_says_who_each_participant_is(tmp_path):
     blind = tmp_path / "blind"
     put(blind / "Participant_700301_assignsubmission_file_" / "01_history.ipynb")
     put(blind / "Participant_700302_assignsubmission_file_" / "Untitled.ipynb")
-    sheets = {"01_history": moodle.read_worksheet(sheet(tmp_path, "01_history.csv", BLIND_SHEET))}
-    sheets["01_history"].lesson = "01_history"
-    intake = find_submissions(blind, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+    intake = intake_with_worksheet(blind, tmp_path, "01_history", BLIND_SHEET)
     assert {(s.student, s.lesson.slug) for s in intake.submissions} == {
         ("Participant (700301)", "01_history"), ("Participant (700302)", "01_history")}
 
@@ -142,9 +145,7 @@ def test_participant_ids_belong_to_one_assignment(tmp_path):
     wrong = tmp_path / "wrong"
     put(wrong / "김민준_700201_assignsubmission_file_" / "01_history.ipynb")
     put(wrong / "Kim Minsu_700202_assignsubmission_file_" / "99_guard.ipynb")
-    sheets = {"99_guard": moodle.read_worksheet(sheet(tmp_path, "99_guard.csv", GUARD_SHEET))}
-    sheets["99_guard"].lesson = "99_guard"
-    intake = find_submissions(wrong, tmp_path / "work", LESSONS_ALL, moodle_people=moodle.participants(sheets))
+    intake = intake_with_worksheet(wrong, tmp_path, "99_guard", GUARD_SHEET)
     subs = {(s.student, s.lesson.slug): s for s in intake.submissions if s.path is not None}
     assert subs[("2026001", "01_history")].lms["id"] == "" and subs[("2026001", "01_history")].lms["not_for"] == "99_guard"
     assert any("submitted to the Moodle assignment of 99_guard" in w for w in intake.warnings)
