@@ -200,12 +200,14 @@ def load_detector() -> dict:
       ``weights``: {state dict name: array} of ``TinyYOLO`` (float32 weights and BatchNorm statistics, int64
                    ``...num_batches_tracked``); turn each into a tensor and hand them to ``model.load_state_dict``;
       ``test_map``: its mAP@0.5 on the 500 test canvases (float);
-      ``epochs``, ``batch_size``, ``lr``: how it was trained (Adam, one-cycle schedule with peak ``lr``).
+      ``epochs``, ``batch_size``, ``lr``, ``box_weight``: how it was trained (Adam, one-cycle schedule with peak
+                   ``lr``, the lesson's loss with ``BOX_WEIGHT = box_weight``).
     """
     arrays = {key: array.copy() for key, array in _image_set("tiny_yolo.npz").items()}
-    info = {key: arrays.pop(key).item() for key in ("test_map", "epochs", "batch_size", "lr")}
+    info = {key: arrays.pop(key).item() for key in ("test_map", "epochs", "batch_size", "lr", "box_weight")}
     for key in arrays:
         if key.endswith("num_batches_tracked"):          # a scalar in torch; the .npz writer stores it as (1,)
             arrays[key] = arrays[key].reshape(())
     return {"weights": arrays, "test_map": float(info["test_map"]), "epochs": int(info["epochs"]),
-            "batch_size": int(info["batch_size"]), "lr": float(info["lr"])}
+            "batch_size": int(info["batch_size"]), "lr": float(info["lr"]),
+            "box_weight": float(info["box_weight"])}

@@ -22,11 +22,12 @@ def bench(project_root):
 
 def test_the_weights_fit_the_benchmarks_network_and_recipe(bench):
     shipped = data.load_detector()
-    assert set(shipped) == {"weights", "test_map", "epochs", "batch_size", "lr"}
+    assert set(shipped) == {"weights", "test_map", "epochs", "batch_size", "lr", "box_weight"}
     expected = bench.TinyYOLO().state_dict()
     assert {k: v.shape for k, v in shipped["weights"].items()} == {k: tuple(v.shape) for k, v in expected.items()}
     assert all(np.isfinite(a).all() for a in shipped["weights"].values())
-    assert (shipped["epochs"], shipped["batch_size"], shipped["lr"]) == (bench.EPOCHS, bench.BATCH_SIZE, bench.LR)
+    assert (shipped["epochs"], shipped["batch_size"], shipped["lr"], shipped["box_weight"]) == \
+        (bench.EPOCHS, bench.BATCH_SIZE, bench.LR, bench.BOX_WEIGHT)
     assert 0.9 <= shipped["test_map"] < 1
 
 
