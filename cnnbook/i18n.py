@@ -38,7 +38,7 @@ import string
 from pathlib import Path, PurePath
 
 __all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation", "ending", "particle",
-           "format_text"]
+           "format_text", "padded"]
 
 LANGUAGES = ("en", "ko")
 LOCALE = Path(__file__).resolve().parent / "locale"
@@ -134,6 +134,19 @@ def _fill(translation: str, values: dict[str, str]) -> str:
     rest = translation[pos:]
     out.append(attach(previous, rest) if previous is not None else rest)
     return "".join(out)
+
+
+def padded(text: object, width: int, align: str = "<") -> str:
+    """``text`` filled with spaces to ``width`` columns as a monospaced output shows them (a Hangul syllable or
+    another wide character takes two), on the right (``align="<"``) or on the left (``">"``): a printed table's
+    label or header that a translation changes stays aligned. A lesson writes a shown label as
+    ``padded("state dict entry", 18)`` (``autograde.i18n`` extracts the words), never ``{'state dict entry':<18}``."""
+    import unicodedata
+
+    text = str(text)
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    fill = " " * max(0, width - shown)
+    return fill + text if align == ">" else text + fill
 
 
 # ------------------------------------------------------------------------------------ Korean particles

@@ -450,7 +450,7 @@ def test_summary_speaks_korean(korean):
         summarize(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(5, 2)), (1, 6, 6))
     assert "평탄화가 빠졌습니다" in str(err.value), str(err.value)
     table = format_summary(summarize(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 6, 6)))
-    assert "층" in table and "출력 모양" in table and "합계" in table
+    assert "층" in table and "출력 형태" in table and "합계" in table
 
 
 def test_check_names_in_words_are_entries_and_code_names_are_not():
