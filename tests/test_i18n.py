@@ -591,3 +591,20 @@ def test_shape_is_one_word_in_every_catalog():
            if m.id and m.string and re.search(r"shape", m.id, re.I)
            for line in str(m.string).splitlines() if NOT_SHAPE_TERM in line]
     assert not bad, f"a shape is {SHAPE_TERM} in the Korean edition:\n" + "\n".join(bad)
+
+
+def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
+    from autograde.i18n import visible_literals
+
+    source = ('print(padded("state dict entry", 18) + padded("shape", 18, ">") + f"{n:>9,}")\n'
+              "print(f\"{'total':<36}{n:>9,}\")\n")
+    bodies = [lit.body for lit in visible_literals(source)]
+    assert "state dict entry" in bodies and "shape" in bodies and ">" not in bodies
+    assert i18n.padded("형태", 8, ">") == "    형태" and i18n.padded("shape", 8) == "shape   "
+    assert len(i18n.padded("state dict 항목", 18)) == 18 - 2        # two Hangul syllables take two columns each
+    # the released Korean notebooks print no label of lessons 08 and 09 from a `{'words':<n}` field
+    for slug in ("08_transfer", "09_losses_optimisers"):
+        nb = nbformat.read(NOTEBOOKS / "ko" / slug / f"{slug}.ipynb", as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "{'state dict entry'" not in code and '"optimiser          validation loss' not in code
+        assert "state dict 항목" in code if slug == "08_transfer" else "모멘텀" in code
