@@ -67,7 +67,8 @@ LANG_NAMES = {"ko": "Korean"}
 
 VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
                  "text", "annotate", "set_text", "Label", "Markdown", "legend",
-                 "show_matrix", "show_images", "show_maps"}          # the course's figure helpers: their titles
+                 "show_matrix", "show_images", "show_maps",          # the course's figure helpers: their titles
+                 "padded"}                                            # cnnbook.i18n.padded: a table's aligned label
 VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc", "titles", "texts", "suptitle"}
 TEST_KEYWORDS = {"hint", "explanation", "loop_message"}
 
@@ -161,7 +162,9 @@ def _string_nodes(tree: ast.AST):
             found += _shown(node.value)             # label = f"...", title = "..." ...
         if not isinstance(node, ast.Call):
             continue
-        if _call_name(node) in VISIBLE_CALLS:
+        if _call_name(node) == "padded":            # padded(label, width, align): the label only
+            found += _shown(node.args[0]) if node.args else []
+        elif _call_name(node) in VISIBLE_CALLS:
             found += [item for arg in node.args for item in _shown(arg)]
         found += [item for kw in node.keywords if kw.arg in VISIBLE_KEYWORDS for item in _shown(kw.value)]
     found = [n for n in found if not isinstance(n, ast.Constant) or isinstance(n.value, str)]

@@ -10,11 +10,16 @@ Installed by ``import cnnbook`` (every lesson's first cell imports it) when the 
   answer cell stopped with a ``SyntaxError`` (with its line), or with another error, or has not run yet.
 - A ``NotImplementedError`` from an exercise's stub, raised in a test cell, says that the exercise is not
   answered yet.
+- Any other error that escapes a test cell (outside a check: the learner's network fails inside the test's own
+  helper, a function returns something the test cannot use) shows as the same kind of box: which test stopped,
+  at which line of the test cell, where in the learner's code, the error itself and the hidden case if one was
+  being tried (``error_in_test_box``). It keeps its type: the grader, which runs test cells in its own process,
+  reports it exactly as before.
 
 - A cell that stops with an error (of any kind) scrolls itself into view: Run All stops there, and JupyterLab
   would otherwise leave the view on the last cell of the notebook (``scroll_here``).
 
-Every other error keeps IPython's normal traceback. Nothing here runs during grading's verdicts: the
+An error outside a test cell keeps IPython's normal traceback. Nothing here runs during grading's verdicts: the
 grader runs test cells in its own process, where IPython is not running.
 """
 from __future__ import annotations
@@ -110,10 +115,12 @@ class _NotebookState:
                     stb = self.name_error_box(value)
                 elif isinstance(value, NotImplementedError):
                     stb = not_answered_box(tb)
+                if stb is None and not hasattr(value, "_render_traceback_"):   # a failed check has its own box
+                    stb = error_in_test_box(value, tb, self.current_cell)
         except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
             stb = None
         if stb is None:
-            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
         else:
             shell._get_exc_info((etype, value, tb))     # keeps sys.last_traceback for %debug
             shell._showtraceback(etype, value, stb)
@@ -194,6 +201,60 @@ def not_answered_box(tb) -> list[str]:
                  "(Shift+Enter), then run this test cell again.").format(name=name))
 
 
+_PASSED = re.compile(r"""\bpassed\(\s*(["'])(.+?)\1\s*\)""")
+
+
+def name_of_test(cell: str) -> str | None:
+    """The name a test cell gives itself in its ``passed("...")`` line (in the learner's language), if any."""
+    from .i18n import lesson_text
+
+    found = _PASSED.findall(cell or "")
+    return lesson_text(found[-1][1]) if found else None
+
+
+def _code_line(frame) -> str:
+    return (frame.line or "").strip()
+
+
+def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
+    """The box for an error that escaped a test cell outside any check: which test, the test cell's line, the
+    learner's line (a frame in another cell of the notebook), the error and the hidden case being tried."""
+    frames = traceback.extract_tb(tb)
+    cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
+    in_cell = [f for f in frames if f.filename == cell_file]
+    in_notebook = [f for f in frames if f.filename != cell_file and _is_cell_file(f.filename)]
+    name = name_of_test(cell)
+    title = (_("Test stopped with an error: {test}").format(test=name) if name
+             else _("This test cell stopped with an error"))
+    lines = [_("This is not a failed check: the test could not finish, because this error escaped it.")]
+    if in_cell:
+        where = in_cell[-1]
+        lines.append(_("Line {line} of the test cell ({function}):").format(
+            line=where.lineno, function=where.name if where.name != "<module>" else _("the test cell itself"))
+            + f"\n    {_code_line(where)}")
+    if in_notebook:
+        mine = in_notebook[-1]
+        lines.append(_("In your code, in `{function}`:").format(function=mine.name) + f"\n    {_code_line(mine)}")
+    message = str(err).strip()
+    lines.append(_("The error:") + f"\n    {type(err).__name__}" + (f": {message}" if message else ""))
+    case = getattr(err, "hidden_case", None)
+    if case:
+        lines.append(_("The case being tried: {case}").format(case=case))
+    body = []
+    for line in lines:
+        first, *rest = line.splitlines() or [""]
+        body.append(f"  {first}")
+        body += [f"  {more}" for more in rest]
+    return box(title, body, _("Fix the code the error points to (usually your answer in a cell above), run that "
+                              "cell (Shift+Enter), then run this test cell again."))
+
+
+def _is_cell_file(filename: str) -> bool:
+    """Whether a traceback's file is a notebook cell (ipykernel's ``/tmp/ipykernel_N/M.py``, IPython's
+    ``<ipython-input-...>``)."""
+    return "ipykernel_" in filename or filename.startswith("<ipython-input-")
+
+
 def defined_names(cell: str) -> list[str]:
     """Names a cell defines at its top level (def, class, assignment), even when it does not parse."""
     return [a or b for a, b in _DEFINES.findall(cell or "")]
@@ -232,6 +293,6 @@ def install(shell: Any = None) -> bool:
     state = _NotebookState(shell)
     shell.events.register("pre_run_cell", state.pre_run_cell)
     shell.events.register("post_run_cell", state.post_run_cell)
-    shell.set_custom_exc((NameError, NotImplementedError), state.handle)
+    shell.set_custom_exc((Exception,), state.handle)     # ``handle`` keeps IPython's traceback outside test cells
     _installed[id(shell)] = state
     return True

@@ -19,14 +19,26 @@ Which language, first match wins:
 3. the notebook itself: a notebook under a folder named ``ko`` (``notebooks/ko/...``, ``my-work/ko/...``) runs in
    Korean, read from ``JPY_SESSION_NAME``, the notebook path Jupyter gives every kernel it starts;
 4. otherwise English.
+
+Korean particles after a value. A particle's form depends on how the word before it ends (``이``/``가``,
+``을``/``를``, ``은``/``는``, ``과``/``와``, ``으로``/``로``), and a ``{field}``'s value is only known when the
+message is shown. A translation writes the doubled form right after the field, ``{name}을(를)``,
+``{kind}이(가)``, ``{x}은(는)``, ``{a}와(과)``, ``{b}(으)로``, ``{c}(이)라는``, and :func:`format_text` picks the
+form from the value (:func:`ending`: a Hangul syllable's final consonant, the Korean reading of a number, of a
+Latin letter or of an English word's ending); a value whose reading it cannot tell keeps the doubled form. Package
+messages get this from ``_("...").format(...)``, translated check names from :func:`lesson_text`. Text that is
+not filled in at run time (a lesson's own ``print`` f-strings in the Korean notebook) is phrased so that no
+particle follows a field (``tests/test_i18n.py`` checks every catalog).
 """
 from __future__ import annotations
 
 import os
 import re
+import string
 from pathlib import Path, PurePath
 
-__all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation"]
+__all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation", "ending", "particle",
+           "format_text", "padded"]
 
 LANGUAGES = ("en", "ko")
 LOCALE = Path(__file__).resolve().parent / "locale"
@@ -105,8 +117,151 @@ def _fstring_pattern(text: str) -> tuple[re.Pattern[str], list[str]]:
 
 
 def _fill(translation: str, values: dict[str, str]) -> str:
-    return _FIELD.sub(lambda m: m.group(0)[0] if m.group(1) is None else values.get(m.group(1), m.group(0)),
-                      translation)
+    """The translation of an f-string name with the values found in the shown name (particles resolved)."""
+    out: list[str] = []
+    pos = 0
+    previous: str | None = None
+    for m in _FIELD.finditer(translation):
+        literal = translation[pos:m.start()]
+        out.append(attach(previous, literal) if previous is not None else literal)
+        previous = None
+        if m.group(1) is None:
+            out.append(m.group(0)[0])
+        else:
+            previous = values.get(m.group(1), m.group(0))
+            out.append(previous)
+        pos = m.end()
+    rest = translation[pos:]
+    out.append(attach(previous, rest) if previous is not None else rest)
+    return "".join(out)
+
+
+def padded(text: object, width: int, align: str = "<") -> str:
+    """``text`` filled with spaces to ``width`` columns as a monospaced output shows them (a Hangul syllable or
+    another wide character takes two), on the right (``align="<"``) or on the left (``">"``): a printed table's
+    label or header that a translation changes stays aligned. A lesson writes a shown label as
+    ``padded("state dict entry", 18)`` (``autograde.i18n`` extracts the words), never ``{'state dict entry':<18}``."""
+    import unicodedata
+
+    text = str(text)
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    fill = " " * max(0, width - shown)
+    return fill + text if align == ">" else text + fill
+
+
+# ------------------------------------------------------------------------------------ Korean particles
+VOWEL, RIEUL, CONSONANT = "vowel", "rieul", "consonant"      # how the reading of a word ends (ㄹ apart: (으)로)
+_DIGIT_ENDS = {"0": CONSONANT, "1": RIEUL, "2": VOWEL, "3": CONSONANT, "4": VOWEL, "5": VOWEL, "6": CONSONANT,
+               "7": RIEUL, "8": RIEUL, "9": VOWEL}             # 영 일 이 삼 사 오 육 칠 팔 구
+_LETTER_ENDS = {"L": RIEUL, "R": RIEUL, "M": CONSONANT, "N": CONSONANT}   # 엘 알 엠 엔; every other letter: a vowel
+_CLOSING = " \t\n)]}>'\"`’”」』"
+_NUMBER = re.compile(r"(\d[\d,]*)(?:\.(\d+))?$")
+_WORD = re.compile(r"[A-Za-z]+$")
+# the doubled forms a translation writes after a field: (form after a consonant, after a vowel, after ㄹ)
+PARTICLES = {"이(가)": ("이", "가", "이"), "가(이)": ("이", "가", "이"), "을(를)": ("을", "를", "을"),
+             "를(을)": ("을", "를", "을"), "은(는)": ("은", "는", "은"), "는(은)": ("은", "는", "은"),
+             "과(와)": ("과", "와", "과"), "와(과)": ("과", "와", "과"), "(으)로": ("으로", "로", "로"),
+             "(이)": ("이", "", "이")}
+# between a field and its particle only quotes may stand (`{name}`을(를)); after a bracket the template closes,
+# "(형태 {shape})이", the particle belongs to the word before the bracket
+_DOUBLED = re.compile(r"^(['\"`’”」』]*)(" + "|".join(re.escape(k) for k in PARTICLES) + ")")
+
+
+def ending(text: object) -> str | None:
+    """How the Korean reading of ``text`` ends: ``VOWEL``, ``RIEUL`` (ㄹ) or ``CONSONANT``; None when unknown.
+
+    Closing brackets and quotes are skipped (``'T-shirt/top'``, ``(3, 3)``). A Hangul syllable by its final
+    consonant; a number as Korean reads it (``3`` 삼, ``10`` 십, ``100`` 백, ``0.5`` 영점오, ``12%`` 퍼센트); an
+    upper-case letter or an acronym by the letter's name (``SGD`` 디, ``L`` 엘); a lower-case English word by its
+    usual Korean spelling (``Adam`` 아담, ``lenet`` 르넷, ``model`` 모델, ``shape`` 셰이프, ``layer`` 레이어).
+    """
+    text = str(text).rstrip(_CLOSING)
+    if not text:
+        return None
+    last = text[-1]
+    if "가" <= last <= "힣":
+        final = (ord(last) - 0xAC00) % 28
+        return VOWEL if final == 0 else RIEUL if final == 8 else CONSONANT
+    if last == "%":
+        return VOWEL                                            # 퍼센트
+    number = _NUMBER.search(text)
+    if number:
+        whole, decimals = number.group(1).replace(",", ""), number.group(2)
+        if decimals:                                            # digits after the point are read one by one
+            return _DIGIT_ENDS[decimals[-1]]
+        zeros = len(whole) - len(whole.rstrip("0"))
+        if zeros == 0 or int(whole) == 0:
+            return _DIGIT_ENDS[whole[-1]]
+        return VOWEL if zeros >= 12 else CONSONANT             # 십 백 천 만 … 억 ; 조
+    found = _WORD.search(text)
+    if not found:
+        return None
+    word = found.group(0)
+    if len(word) == 1 or word.isupper() or word[-1].isupper():
+        return _LETTER_ENDS.get(word[-1].upper(), VOWEL)
+    return _english_ending(word.lower())
+
+
+def _english_ending(word: str) -> str:
+    """The ending of an English word as Korean loanwords spell it (a rule of thumb, not a dictionary)."""
+    if word.endswith(("m", "n", "ng")) or re.search(r"[aeiou][mn]e$", word):     # 아담, 레이턴, 프레임, 라인
+        return CONSONANT
+    if word.endswith("l") or re.search(r"[bcdfgkptz]le$", word):                  # 모델, 테이블
+        return RIEUL
+    if re.search(r"(?:^|[^aeiou])[aeiou](?:ck|k|t|p)$", word):                     # 넷, 톱, 백, 아웃 (short vowel)
+        return CONSONANT
+    return VOWEL                                                                    # 레이어, 셰이프, 소프트맥스
+
+
+def particle(value: object, doubled: str) -> str:
+    """The form of a doubled particle (a key of ``PARTICLES``, ``"을(를)"``) that follows ``value``; the doubled
+    form itself when the reading of ``value`` is unknown."""
+    kind = ending(value)
+    if kind is None:
+        return doubled
+    after_consonant, after_vowel, after_rieul = PARTICLES[doubled]
+    return {CONSONANT: after_consonant, VOWEL: after_vowel, RIEUL: after_rieul}[kind]
+
+
+def attach(value: str, following: str) -> str:
+    """``following`` (the text right after a field's value) with a doubled particle at its start resolved."""
+    found = _DOUBLED.match(following)
+    if not found:
+        return following
+    return found.group(1) + particle(value, found.group(2)) + following[found.end():]
+
+
+def format_text(template: str, /, *args, **kwargs) -> str:
+    """``template.format(*args, **kwargs)``, with each doubled particle right after a field in the form the
+    field's value needs (see the module's documentation)."""
+    formatter = string.Formatter()
+    out: list[str] = []
+    previous: str | None = None
+    auto = 0
+    for literal, name, spec, conversion in formatter.parse(template):
+        out.append(attach(previous, literal) if previous is not None else literal)
+        previous = None
+        if name is None:
+            continue
+        if name == "":
+            name, auto = str(auto), auto + 1
+        value, _key = formatter.get_field(name, args, kwargs)
+        value = formatter.convert_field(value, conversion)
+        spec = format_text(spec, *args, **kwargs) if spec and "{" in spec else (spec or "")
+        previous = formatter.format_field(value, spec)
+        out.append(previous)
+    return "".join(out)
+
+
+class _Particled(str):
+    """A translated message with doubled particles after its fields: ``.format`` resolves them."""
+
+    def format(self, /, *args, **kwargs) -> str:  # type: ignore[override]
+        return format_text(str(self), *args, **kwargs)
+
+
+def _with_particles(text: str) -> str:
+    return _Particled(text) if re.search(r"\}" + _DOUBLED.pattern[1:], text) else text
 
 
 def _package_catalog(lang: str) -> dict[str, str]:
@@ -120,13 +275,13 @@ def _(message: str) -> str:
     lang = language()
     if lang == "en":
         return message
-    return _package_catalog(lang).get(message, message)
+    return _with_particles(_package_catalog(lang).get(message, message))
 
 
 def translation(message: str, lang: str) -> str:
     """``message`` in ``lang`` from the package catalog, whatever the learner's language (the English text when
     there is no current translation)."""
-    return message if lang == "en" else _package_catalog(lang).get(message, message)
+    return message if lang == "en" else _with_particles(_package_catalog(lang).get(message, message))
 
 
 def N_(message: str) -> str:

@@ -28,7 +28,7 @@ import unicodedata
 import torch
 from torch import nn
 
-from .i18n import _
+from .i18n import _, padded
 
 __all__ = ["summarize", "format_summary", "print_summary", "layer_macs"]
 
@@ -131,14 +131,13 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
     return rows
 
 
+def _pad(text: str, width: int, right: bool = False) -> str:
+    return padded(text, width, ">" if right else "<")         # one helper for aligned labels: cnnbook.i18n
+
+
 def _width(text: str) -> int:
     """Columns ``text`` takes in a monospaced font (a Hangul syllable takes two)."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool = False) -> str:
-    fill = " " * max(0, width - _width(text))
-    return fill + text if right else text + fill
 
 
 def format_summary(rows: list[dict], model: nn.Module | None = None) -> str:

@@ -101,6 +101,42 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
     assert "expected 1" in text and "did not run" not in text, text
 
 
+def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and_the_error():
+    cells = [
+        "import cnnbook",
+        "class Net:\n    def forward(self, x):\n        return x.reshape(3, 5)\n",            # the learner's bug
+        "from cnnbook.checks import check_value, hidden_case, learner_side, passed\n"
+        "@learner_side\ndef shape_of(n):\n    out = Net().forward(list(range(n)))\n    return out\n"
+        "with hidden_case('an input of 12 numbers'):\n    check_value('Net().forward', shape_of(12), (3, 4))\n"
+        "passed('Net')",
+        "from cnnbook.checks import check_value\nint('three')",                               # no passed(), no helper
+        "int('four')",                                                                      # not a test cell
+        "from cnnbook.i18n import set_language\nset_language('ko')",
+        "from cnnbook.checks import check_value, passed\nNet().forward(1)\npassed('Net')",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    run(nb)
+    err, text = error_of(nb.cells[2])
+    assert err.ename == "AttributeError"                     # the error keeps its type (nbgrader counts it)
+    assert text.splitlines()[0] == "✘ Test stopped with an error: Net", text
+    assert "Line 4 of the test cell (shape_of):" in text and "out = Net().forward(list(range(n)))" in text
+    assert "In your code, in `forward`:" in text and "return x.reshape(3, 5)" in text
+    assert "AttributeError: 'list' object has no attribute 'reshape'" in text
+    assert "The case being tried: an input of 12 numbers" in text
+    assert "Traceback" not in text and "site-packages" not in text
+    err, text = error_of(nb.cells[3])
+    assert text.splitlines()[0] == "✘ This test cell stopped with an error"
+    assert "Line 2 of the test cell (the test cell itself):" in text and "int('three')" in text
+    assert "In your code" not in text and "ValueError: invalid literal" in text and "Traceback" not in text
+    _, text = error_of(nb.cells[4])
+    assert "Traceback" in text and "four" in text                # outside a test cell: IPython's traceback
+    _, text = error_of(nb.cells[6])
+    assert text.splitlines()[0].startswith("✘ ") and "Net" in text.splitlines()[0], text
+    assert "Traceback" not in text and "AttributeError" in text and "return x.reshape(3, 5)" in text
+    assert "stopped with an error" not in text and any("\uac00" <= ch <= "\ud7a3" for ch in text), text
+
+
 @pytest.mark.slow
 def test_a_lesson_notebook_shows_the_box_for_a_wrong_answer_and_names_a_syntax_error(tmp_path):
     lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("03_"))

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import io
 import shutil
 
@@ -449,7 +450,7 @@ def test_summary_speaks_korean(korean):
         summarize(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(5, 2)), (1, 6, 6))
     assert "평탄화가 빠졌습니다" in str(err.value), str(err.value)
     table = format_summary(summarize(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 6, 6)))
-    assert "층" in table and "출력 모양" in table and "합계" in table
+    assert "층" in table and "출력 형태" in table and "합계" in table
 
 
 def test_check_names_in_words_are_entries_and_code_names_are_not():
@@ -498,3 +499,112 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
     with pytest.raises(CheckFailed) as err:
         check_value("conv2d(x, w)", 5, 6)
     assert str(err.value).startswith("conv2d(x, w):")
+
+
+# ------------------------------------------------------------------------------------ Korean particles
+@pytest.mark.parametrize("value,kind", [
+    ("아담", "consonant"), ("모델", "rieul"), ("레이어", "vowel"), ("3", "consonant"), ("2", "vowel"), ("1", "rieul"),
+    ("10", "consonant"), ("1,000", "consonant"), ("0.5", "vowel"), ("0.50", "consonant"), ("12%", "vowel"),
+    ("(3, 3)", "consonant"), ("(2, 2)", "vowel"), ("'T-shirt/top'", "consonant"), ("SGD", "vowel"), ("L", "rieul"),
+    ("Adam", "consonant"), ("lenet", "consonant"), ("model", "rieul"), ("shape", "vowel"), ("frame", "consonant"),
+    ("layer", "vowel"), ("TypeError", "vowel"), ("StopIteration", "consonant"), ("conv2d", "vowel"), ("...", None),
+])
+def test_the_ending_of_a_value_is_how_korean_reads_it(value, kind):
+    assert i18n.ending(value) == kind
+
+
+def test_doubled_particles_after_a_field_take_the_values_form(korean):
+    fmt = i18n.format_text
+    assert fmt("{a}을(를) 받음, {b}이(가) 없음, {c}(으)로 바꿈, {d}와(과) 비교, {e}은(는) 그대로", a="list", b="summary",
+               c=7, d="Adam", e="net") == "list를 받음, summary가 없음, 7로 바꿈, Adam과 비교, net은 그대로"
+    assert fmt("`{x}`을(를), {x}(으)로, {y}(이)라는", x="lenet", y="SGD") == "`lenet`을, lenet으로, SGD라는"
+    assert fmt("{x:.0%}을(를) {{x}}을(를) {z}을(를)", x=0.5, z="…") == "50%를 {x}을(를) …을(를)"    # unknown: kept
+    assert fmt("({x})을(를)", x="net") == "(net)을(를)"            # after a bracket the template closes: not the value's
+    # the package's messages: `_()` gives a text whose .format resolves them (and a plain str comes out)
+    for name, expected in [("lenet", "`lenet`이 정의되지 않았습니다"), ("summary", "`summary`가 정의되지 않았습니다")]:
+        shown = i18n._("`{name}` is not defined").format(name=name)
+        assert shown == expected and type(shown) is str
+    # a translated f-string check name: the values found in the English fill the translation, particles resolved
+    assert i18n._fill("{n}개 중 {k}을(를) 고름", {"n": "10", "k": "3"}) == "10개 중 3을 고름"
+
+
+_PARTICLE = r"(이|가|을|를|은|는|와|과|으로|로|이나|나|이라|라|이란|란)(?![가-힣])"
+_DOUBLED_FORM = "(" + "|".join(re.escape(k) for k in i18n.PARTICLES) + ")"
+_QUOTES = r"['\"`’”]*"
+
+
+def _fields_with_particles(text: str, doubled_ok: bool) -> list[str]:
+    """Fields of a translation followed by a particle whose form depends on the value (the doubled form allowed
+    where it is resolved at run time; after a ``%`` field, which reads 퍼센트, the vowel forms are right)."""
+    bad = []
+    for m in re.finditer(r"\{([^{}]*)\}" + _QUOTES + "(" + _DOUBLED_FORM + "|" + _PARTICLE + ")", text):
+        field, after = m.group(1), m.group(2)
+        if after in i18n.PARTICLES:
+            if not doubled_ok:
+                bad.append(m.group(0))
+        elif not (field.endswith("%") and after in ("가", "를", "는", "와", "로", "나", "라", "란")):
+            bad.append(m.group(0))
+    return bad
+
+
+def test_no_particle_follows_a_field_in_a_form_the_value_may_not_take():
+    """Package messages write the doubled form after a field (``format_text`` resolves it); a lesson's printed
+    f-strings are phrased so that no particle follows a field (nothing resolves them in the notebook), and its
+    translated check names may use the doubled form (``lesson_text`` resolves it)."""
+    from autograde.i18n import package_catalog_path, visible_literals
+
+    bad = []
+    for message in read_catalog(package_catalog_path("ko"), "ko"):
+        if message.id and message.string:
+            bad += [f"cnnbook.po: {b}  in  {message.string}" for b in _fields_with_particles(str(message.string), True)]
+    for lesson, lang in TRANSLATED:
+        if lang != "ko":
+            continue
+        nb = nbformat.read(lesson.source, as_version=4)
+        printed = {(cell.get("id"), lit.body) for cell in nb.cells if cell.cell_type == "code"
+                   and not is_nbgrader_cell(cell) for lit in visible_literals(cell.source) if lit.is_f}
+        names = {(e.context, e.msgid) for e in entries(nb) if e.fstring}
+        for message in read_catalog(catalog_path(lesson, lang), lang):
+            key = (message.context, message.id)
+            if message.string and (key in printed or key in names):
+                bad += [f"{lesson.slug} {message.context}: {b}"
+                        for b in _fields_with_particles(str(message.string), key in names)]
+            if message.string and key in printed and re.search(r"\((가|를|는|과|와|이|으)\)", str(message.string)):
+                bad.append(f"{lesson.slug} {message.context}: a doubled particle nothing resolves: {message.string}")
+    assert not bad, "\n".join(bad)
+
+
+# ------------------------------------------------------------------------------------ terminology
+SHAPE_TERM, NOT_SHAPE_TERM = "형태", "모양"     # a tensor's shape: 형태 (the lessons' glossary: "output shape | 출력 형태")
+
+
+def test_shape_is_one_word_in_every_catalog():
+    from autograde.i18n import package_catalog_path
+
+    glossary = [str(m.string) for lesson, lang in TRANSLATED if lang == "ko"
+                for m in read_catalog(catalog_path(lesson, lang), lang) if m.id and "| output shape |" in m.id]
+    assert glossary and all(f"| 출력 {SHAPE_TERM} |" in text for text in glossary)
+    catalogs = [package_catalog_path("ko")] + [catalog_path(lesson, lang) for lesson, lang in TRANSLATED
+                                               if lang == "ko"]
+    catalogs += sorted((NOTEBOOKS / "ko").glob("*/checks.po"))
+    bad = [f"{path.parent.name}: {line.strip()}" for path in catalogs for m in read_catalog(path, "ko")
+           if m.id and m.string and re.search(r"shape", m.id, re.I)
+           for line in str(m.string).splitlines() if NOT_SHAPE_TERM in line]
+    assert not bad, f"a shape is {SHAPE_TERM} in the Korean edition:\n" + "\n".join(bad)
+
+
+def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
+    from autograde.i18n import visible_literals
+
+    source = ('print(padded("state dict entry", 18) + padded("shape", 18, ">") + f"{n:>9,}")\n'
+              "print(f\"{'total':<36}{n:>9,}\")\n")
+    bodies = [lit.body for lit in visible_literals(source)]
+    assert "state dict entry" in bodies and "shape" in bodies and ">" not in bodies
+    assert i18n.padded("형태", 8, ">") == "    형태" and i18n.padded("shape", 8) == "shape   "
+    assert len(i18n.padded("state dict 항목", 18)) == 18 - 2        # two Hangul syllables take two columns each
+    # the released Korean notebooks print no label of lessons 08 and 09 from a `{'words':<n}` field
+    for slug in ("08_transfer", "09_losses_optimisers"):
+        nb = nbformat.read(NOTEBOOKS / "ko" / slug / f"{slug}.ipynb", as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "{'state dict entry'" not in code and '"optimiser          validation loss' not in code
+        assert "state dict 항목" in code if slug == "08_transfer" else "모멘텀" in code
