@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from conftest import GUARD, answer_sources
 
