@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import hashlib
 import io
+import json
 import sys
 import time
 import warnings
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
-from .plain import MAX_ELEMENTS, NotPlain, TooLarge, decode, encode
+from .plain import MAX_ELEMENTS, NotPlain, TooLarge, decode, encode, loads
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -33,6 +34,8 @@ HIDDEN_END = "### END HIDDEN TESTS"
 # objects. Only modules the grader has already imported are looked in; nothing is ever imported for a reply.
 TRUSTED_PACKAGES = {"builtins", "torch", "numpy", "collections", "typing"}
 OUT_OF_MEMORY = "the test ran out of memory checking your answer"
+# A batch of calls (cnnbook.checks.call_each) sends its cases in requests of about this much JSON each.
+BATCH_REQUEST_BYTES = 4 * 2 ** 20
 # transport(request, seconds) -> the shim's raw reply text; raises CellTimeout, KernelDied, TooLarge, RemoteError.
 Transport = Callable[[dict, float], str]
 # Attribute names with double underscores a test may read from a learner's object.
@@ -68,7 +71,10 @@ class _Wire:
         the kernel are changed the same way here, so a test that checks its input stayed unchanged sees it."""
         extras: dict = {}
         value = self.ask({**request, "args": self.encode(args), "kwargs": self.encode(kwargs)}, extras)
-        changed = extras.get("changed")
+        self.write_back(extras.get("changed"), args, kwargs)
+        return value
+
+    def write_back(self, changed: Any, args: tuple, kwargs: dict) -> None:
         if changed is not None:
             try:
                 changed = self.decode(changed)
@@ -79,7 +85,61 @@ class _Wire:
                 for key, new in (changed.get(where) or {}).items() if type(changed.get(where)) is dict else ():
                     target = given.get(int(key) if where == "args" and str(key).isdigit() else key)
                     _write_back(target, new)
-        return value
+
+    def call_each(self, request: dict, cases: list[tuple[tuple, dict]]) -> list:
+        """Calls of one function, one per case, in as few requests as the sizes allow (see shim._call_each).
+
+        Each reply is parsed here within the codec's caps, each case's entry decoded on its own budget (as the
+        reply to a single call), its error turned into the local exception a single call raises, and its
+        in-place changes written back to that case's arguments. Whatever the kernel sends that is not one entry
+        per call run (none, too many, not dicts) is a reply in the wrong form: the learner's failure."""
+        from cnnbook.checks import Called
+
+        encoded = [(self.encode(args), self.encode(kwargs)) for args, kwargs in cases]
+        results: list = []
+        while len(results) < len(cases):
+            chunk: list[dict] = []
+            size = 0
+            for args_form, kwargs_form in encoded[len(results):]:
+                cost = len(json.dumps(args_form)) + len(json.dumps(kwargs_form))
+                if chunk and size + cost > BATCH_REQUEST_BYTES:
+                    break
+                chunk.append({"args": args_form, "kwargs": kwargs_form})
+                size += cost
+            for entry in self.ask_each({**request, "cases": chunk}, len(chunk)):
+                args, kwargs = cases[len(results)]
+                if "error" in entry:
+                    err = entry["error"] if type(entry["error"]) is dict else {}
+                    remote = RemoteError(str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000],
+                                         str(err.get("where", ""))[:500])
+                    results.append(Called(error=_as_local_exception(remote)))
+                    continue
+                try:
+                    value = self.decode(entry["value"])
+                except NotPlain as problem:              # TooLarge included: as a single call's reply
+                    results.append(Called(error=problem))
+                    continue
+                self.write_back(entry.get("changed"), args, kwargs)
+                results.append(Called(value))
+        return results
+
+    def ask_each(self, request: dict, sent: int) -> list[dict]:
+        """The entries of one call_each reply: between 1 and ``sent`` dicts, each with "value" or "error"."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise CellTimeout(f"this test ran past its {self.seconds:g} s limit (an infinite loop?)")
+        try:
+            text = self.transport(request, remaining)
+            reply = loads(text)
+            if type(reply) is dict and "error" in reply:
+                parse_reply(text)                           # raises its RemoteError
+        except RemoteError as err:
+            raise _as_local_exception(err) from None
+        each = reply.get("each") if type(reply) is dict else None
+        if type(each) is not list or not 1 <= len(each) <= sent or \
+                any(type(e) is not dict or ("value" not in e and "error" not in e) for e in each):
+            raise NotPlain("a reply to a batch of calls in the wrong form")
+        return each
 
     def decode(self, raw: Any) -> Any:
         return decode(raw, lambda obj: Remote(self, obj))
@@ -317,6 +377,36 @@ class Remote:
         return f"<your {one_line(kind)[:80]}: {text[:80]}>"
 
 
+def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None:
+    """cnnbook.checks.call_each in the judge: one exchange for the calls of a learner's function (a Remote, or a
+    registered probe), None for anything else (a function of the test itself: call_each loops over it here).
+
+    Which objects are the learner's is decided by their exact type, a class of this module that nothing the
+    kernel sends can create or fake (Remote's __class__ answers for the learner's class, type() does not)."""
+    kind = builtins.type(func)
+    if kind is Remote:
+        wire = object.__getattribute__(func, "_wire")
+        request: dict = {"op": "call_each", "target": {"$ref": object.__getattribute__(func, "_info")["$ref"]}}
+    elif kind is Probe:
+        wire = func.wire
+        request = {"op": "call_each", "name": func.name, "sha256": func.sha}
+    else:
+        return None
+    tracer = sys.gettrace()
+    sys.settrace(None)
+    try:
+        return wire.call_each(request, cases)
+    finally:
+        sys.settrace(tracer)
+
+
+def install_batch_caller() -> None:
+    """Make cnnbook.checks.call_each send a learner function's calls in one exchange (the judge, at start-up)."""
+    from cnnbook import checks
+
+    checks.set_batch_caller(_call_each_remote)
+
+
 def _type(*args):
     """type() for test code: a remote object's type is the class it stands for (nn.Conv2d, not Remote)."""
     if len(args) == 1 and builtins.type(args[0]) is Remote:
@@ -523,6 +613,7 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
     """Execute one test cell in this process (the judge process calls this); ``transport`` reaches the kernel."""
     from cnnbook import checks
 
+    install_batch_caller()
     checks.set_hidden_seed(seed, exercise)
     wire = _Wire(transport, seconds)
     visible, hidden = split_hidden(source)

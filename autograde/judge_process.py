@@ -370,7 +370,9 @@ def main(argv: list[str]) -> int:
 
         from cnnbook.i18n import LANGUAGES, set_language
 
-        from .judge import run_here
+        from .judge import install_batch_caller, run_here
+
+        install_batch_caller()
 
         resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
     except Exception as err:  # noqa: BLE001 - reported to the worker, which reports a grader-error

@@ -33,6 +33,9 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_own_work",
+    "Args",
+    "Called",
+    "call_each",
     "hidden_case",
     "hidden_rng",
     "measure_call",
@@ -330,6 +333,83 @@ def check_raises(
     _fail(what, [_("expected a {expected} for these arguments, but it returned {value}").format(
         expected=exception.__name__, value=_fmt(result))], hint)
     raise AssertionError("unreachable")
+
+
+class Args:
+    """One case of :func:`call_each` with keyword arguments: ``Args(7, 3, s=2)`` stands for ``func(7, 3, s=2)``."""
+
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.args, self.kwargs = args, kwargs
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"Args({', '.join(parts)})"
+
+
+class Called:
+    """What one call of :func:`call_each` gave: its ``value``, or the exception it raised (``error``).
+
+    ``result()`` gives the value or raises that exception again, so a test checks a case as it would check a
+    call of its own: ``check_value(what, case.result(), expected)``, ``check_raises(what, case.result, (),
+    ValueError)``, or a helper that calls ``case.result`` and names the case when it raises."""
+
+    __slots__ = ("value", "error")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None):
+        self.value, self.error = value, error
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Called(error={type(self.error).__name__})" if self.error is not None else "Called(value)"
+
+
+# The grader's judge process installs its batch caller here (autograde.judge.install_batch_caller): it calls a
+# learner's function, which lives in the sandboxed kernel, for every case in one exchange. Elsewhere: None.
+_BATCH_CALLER: list[Callable[[Any, list[tuple[tuple, dict]]], list[Called] | None] | None] = [None]
+
+
+def set_batch_caller(caller: Callable[[Any, list[tuple[tuple, dict]]], list[Called] | None] | None) -> None:
+    _BATCH_CALLER[0] = caller
+
+
+def call_each(func: Callable[..., Any], cases: Iterable[Any]) -> list[Called]:
+    """Call ``func`` once per case, in order; one :class:`Called` per case: the value, or the exception raised.
+
+    A case is a tuple of positional arguments, or :class:`Args` for keyword arguments too. In a notebook (and
+    wherever the function is a plain function) this is a loop. In the grader, where the learner's function lives
+    in the sandboxed kernel, all the calls go in one request instead of one request per call (several when the
+    arguments or the answers are large), under the test's time limit: a case that never ends times the whole
+    test out, one that kills the kernel ends the test, as a single call would; an array or tensor argument that
+    a call changes in place is changed in the test too, as after a single call. All cases are sent before the
+    first one runs: give each case its own arguments (not one array that an earlier case may change), and
+    build every case beforehand: a case cannot depend on the answer to an earlier one (call the function one
+    case at a time for that, e.g. an optimizer's steps)."""
+    normalised: list[tuple[tuple, dict]] = []
+    for case in cases:
+        if type(case) is Args:
+            normalised.append((tuple(case.args), dict(case.kwargs)))
+        elif type(case) is tuple:
+            normalised.append((case, {}))
+        else:
+            raise TypeError(f"call_each: a case is a tuple of arguments or Args(...), not a {type(case).__name__}")
+    caller = _BATCH_CALLER[0]
+    if caller is not None:
+        done = caller(func, normalised)
+        if done is not None:
+            return done
+    results = []
+    for args, kwargs in normalised:
+        try:
+            results.append(Called(func(*args, **kwargs)))
+        except Exception as err:  # noqa: BLE001 - the case's outcome, checked by the test
+            results.append(Called(error=err))
+    return results
 
 
 def measure_call(func: Callable[..., Any], args: tuple = (), kwargs: Mapping[str, Any] | None = None, *,

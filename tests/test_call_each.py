@@ -1,0 +1,328 @@
+"""cnnbook.checks.call_each: many calls of a learner's function in one exchange with the sandboxed kernel.
+
+In a notebook it is a loop. In the grader's judge the learner's function is a Remote, and the calls go to the
+kernel in one request (shim op ``call_each``). The slow tests run test cells through the real judge process
+(judge.run_test) against a real sandboxed kernel holding the guard lesson's answers and a few functions of a
+misbehaving learner: every misbehaviour must end as that learner's failure (fail, timeout, died), never as a
+grader-error, and a batch must give what the same calls one by one give.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import GUARD, answer_sources
+
+from autograde.judge import exercise_names, lesson_probes, run_here, run_test
+from autograde.kernel import LearnerKernel
+from autograde.plain import encode
+from autograde.sandbox import Limits, Sandbox, bubblewrap_works
+from cnnbook.checks import Args, Called, CheckFailed, call_each, check_raises, check_value
+
+
+# --- in the learner's own kernel: a loop -------------------------------------------------------------------------
+def _size(n, f, p=0, s=1):
+    if s < 1 or p < 0 or f > n + 2 * p:
+        raise ValueError(f"no window fits: n={n}, f={f}, p={p}, s={s}")
+    return (n + 2 * p - f) // s + 1
+
+
+def test_in_a_notebook_call_each_is_a_loop_of_values_and_exceptions():
+    results = call_each(_size, [(7, 3), Args(7, 3, s=2), (3, 5), Args(32, 5, p=2)])
+    assert [type(r) for r in results] == [Called] * 4
+    assert results[0].result() == 5 and results[1].result() == 3 and results[3].result() == 32
+    assert isinstance(results[2].error, ValueError) and results[2].value is None
+    err = check_raises("output_size(3, 5)", results[2].result, (), ValueError)
+    assert "no window fits" in str(err)
+    with pytest.raises(CheckFailed, match="expected a ValueError for these arguments, but it returned 5"):
+        check_raises("output_size(7, 3)", results[0].result, (), ValueError)
+    check_value("output_size(7, 3)", results[0].result(), 5)
+
+
+def test_a_case_is_a_tuple_or_args():
+    with pytest.raises(TypeError, match="a case is a tuple"):
+        call_each(_size, [[7, 3]])
+
+
+def test_in_a_notebook_what_a_single_call_does_not_catch_call_each_does_not_either():
+    def leaves(n):
+        if n == 2:
+            raise SystemExit(1)
+        return n
+
+    with pytest.raises(SystemExit):
+        call_each(leaves, [(1,), (2,), (3,)])
+
+
+# --- in the judge, against a kernel that answers with raw text -----------------------------------------------------
+_F = json.dumps({"value": {"$ref": 1, "type": "builtins.function", "mro": ["builtins.function", "builtins.object"],
+                           "repr": "<function f>", "callable": True}})
+
+
+class BatchKernel:
+    """A kernel whose shim answers every call_each request with ``reply(request)``; records the requests."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.requests: list[dict] = []
+
+    def __call__(self, request: dict, seconds: float) -> str:
+        self.requests.append(request)
+        if request["op"] == "lookup":
+            return _F
+        return self.reply(request)
+
+
+def _entries(*entries) -> str:
+    return json.dumps({"each": list(entries)})
+
+
+@pytest.mark.parametrize("name, reply", [
+    ("no entry", lambda r: _entries()),
+    ("more entries than calls", lambda r: _entries(*[{"value": 1}] * (len(r["cases"]) + 1))),
+    ("an entry that is not a dict", lambda r: _entries({"value": 1}, 7)),
+    ("an entry with neither value nor error", lambda r: _entries({"value": 1}, {"what": 1})),
+    ("not a batch reply", lambda r: json.dumps({"value": [1, 2, 3]})),
+    ("a value that is not plain", lambda r: _entries({"value": {"$module": "os"}}, {"value": 1})),
+    ("too deep", lambda r: _entries({"value": json.loads('{"$list": [' * 80 + "1" + "]}" * 80)}, {"value": 1})),
+    ("not JSON", lambda r: '{"each": [1,'),
+])
+def test_a_forged_batch_reply_fails_the_test_never_the_grader(name, reply):
+    kernel = BatchKernel(reply)
+    source = ("from cnnbook.checks import call_each, check_value\n"
+              "for case in call_each(f, [(1,), (2,)]):\n    check_value('f', case.result(), 1)")
+    outcome = run_here(source, kernel, 10, ["f"])
+    assert outcome.status == "fail", (name, outcome)
+
+
+def test_a_batch_reply_may_answer_part_of_the_cases_and_is_asked_again_for_the_rest():
+    def two_at_a_time(request):
+        cases = request["cases"][:2]
+        return _entries(*[{"value": encode(c["args"]["$tuple"][0] * 10, lambda o: None)} for c in cases])
+
+    kernel = BatchKernel(two_at_a_time)
+    source = ("from cnnbook.checks import call_each, check_value\n"
+              "got = [c.result() for c in call_each(f, [(n,) for n in range(5)])]\n"
+              "check_value('f', got, [0, 10, 20, 30, 40])")
+    outcome = run_here(source, kernel, 10, ["f"])
+    assert outcome.status == "pass", outcome
+    assert [len(r["cases"]) for r in kernel.requests if r["op"] == "call_each"] == [5, 3, 1]
+
+
+def test_an_error_entry_becomes_the_local_exception_a_single_call_raises():
+    error = {"error": {"type": "ValueError", "mro": ["ValueError", "Exception"], "message": "bad f",
+                       "where": "line 3: raise ValueError('bad f')"}}
+    kernel = BatchKernel(lambda r: _entries({"value": 1}, error, {"error": {"type": "SystemExit", "message": "1"}}))
+    source = ("from cnnbook.checks import call_each, check_raises, check_true, check_value\n"
+              "one, two, three = call_each(f, [(1,), (2,), (3,)])\n"
+              "check_value('f(1)', one.result(), 1)\n"
+              "err = check_raises('f(2)', two.result, (), ValueError)\n"
+              "check_true('text', 'bad f' in str(err) and 'line 3' in str(err), str(err))\n"
+              "three.result()\n")
+    outcome = run_here(source, kernel, 10, ["f"])
+    assert outcome.status == "fail" and "SystemExit" in outcome.message, outcome
+
+
+def test_a_function_of_the_test_itself_is_called_here_in_a_loop():
+    kernel = BatchKernel(lambda r: pytest.fail("nothing of the test's own goes to the kernel"))
+    source = ("from cnnbook.checks import call_each, check_value\n"
+              "def twice(x):\n    return 2 * x\n"
+              "check_value('twice', [c.result() for c in call_each(twice, [(1,), (2,)])], [2, 4])")
+    assert run_here(source, kernel, 10, []).status == "pass"
+
+
+# --- the real judge process and a real sandboxed kernel ------------------------------------------------------------
+LEARNER = '''
+import os
+import sys
+import numpy as np
+
+def leaves_at_3(n):
+    if n == 3:
+        sys.exit(4)
+    return n * n
+
+def interrupts_at_3(n):
+    if n == 3:
+        raise KeyboardInterrupt
+    return n * n
+
+def endless_at_5(n):
+    while n == 5:
+        pass
+    return n * n
+
+def dies_at_2(n):
+    if n == 2:
+        os._exit(1)
+    return n * n
+
+def huge_at_2(n):
+    return np.zeros(20_000_000 if n == 2 else 3)
+
+def long_at_2(n):
+    return list(range(1_500_000 if n == 2 else 3))
+
+def sized(n):
+    return np.full(n, 1.5)
+
+class Always:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __array__(self, *args, **kwargs):
+        return np.arange(3.0)
+
+def always_equal(n):
+    return Always()
+
+def mutates(values, width):
+    values *= 0
+    return np.asarray(values).reshape(-1, width).max(axis=1)
+
+calls = []
+def counted(n):
+    calls.append(n)
+    return len(calls)
+'''
+
+
+@pytest.fixture(scope="module")
+def guard_kernel():
+    """A sandboxed kernel that ran the guard lesson's solutions and the misbehaving functions above."""
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    source = nbformat.read(GUARD.source, as_version=4)
+    work = Path(tempfile.mkdtemp(prefix="cnnbook-call-each-"))
+    sandbox = Sandbox(work, Limits(memory_bytes=int(1.5 * 2 ** 30), cell_seconds=20))
+    kernel = LearnerKernel(sandbox, sandbox.env(1), probes=lesson_probes(source))
+    kernel.start()
+    try:
+        kernel.requests = []  # type: ignore[attr-defined]
+        real = kernel.request_text
+
+        def counting(request, timeout):
+            kernel.requests.append(request["op"])  # type: ignore[attr-defined]
+            return real(request, timeout)
+
+        kernel.request_text = counting  # type: ignore[method-assign]
+        for code in _learner_cells():
+            run = kernel.execute(code, 60)
+            assert run.status == "ok", run
+        names = exercise_names(source) | {"leaves_at_3", "interrupts_at_3", "endless_at_5", "dies_at_2",
+                                          "huge_at_2", "long_at_2", "sized", "always_equal", "mutates", "counted"}
+        yield kernel, sorted(names)
+    finally:
+        kernel.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _learner_cells() -> list[str]:
+    code = [source for name, source in answer_sources(GUARD).items() if name != "why_pooling"]
+    return ["import numpy as np\nimport torch\nfrom torch import nn", *code, LEARNER]
+
+
+def judged(guard_kernel, body: str, seconds: float = 20, hidden: bool = False):
+    kernel, names = guard_kernel
+    head = "import numpy as np\nimport torch\nfrom torch import nn\nfrom cnnbook.checks import *\n"
+    source = head + ("### BEGIN HIDDEN TESTS\n" + body + "\n### END HIDDEN TESTS" if hidden else body)
+    kernel.requests.clear()
+    outcome = run_test(source, kernel, seconds, names, exercise="batch")
+    if outcome.status in ("timeout", "died"):
+        kernel.restart()
+        for code in _learner_cells():
+            kernel.execute(code, 60)
+    return outcome, list(kernel.requests)
+
+
+@pytest.mark.slow
+def test_a_batch_gives_what_the_calls_one_by_one_give_in_one_round_trip(guard_kernel):
+    body = '''
+values = [np.arange(float(n)) for n in (4, 6, 8, 12)]
+cases = [(v, w) for v in values for w in (1, 2)] + [(values[0], 3), (values[0], 0)]
+batch = call_each(group_max, cases)
+for (v, w), case in zip(cases, batch):
+    try:
+        single = group_max(v, w)
+    except Exception as err:
+        check_true(f"group_max(..., {w}) raises", case.error is not None, "the batch returned a value")
+        check_true("the same exception", type(case.error) is type(err) and str(case.error) == str(err),
+                   f"{case.error!r} vs {err!r}")
+        continue
+    check_array(f"group_max(..., {w})", case.result(), single)
+'''
+    outcome, requests = judged(guard_kernel, body)
+    assert outcome.status == "pass", outcome
+    # one lookup, one batch, then the single calls of the comparison
+    assert requests.count("call_each") == 1 and requests.count("call") == 10, requests
+
+
+@pytest.mark.slow
+def test_kwargs_results_by_reference_and_probes(guard_kernel):
+    body = '''
+layers = call_each(make_layer, [(1, 2), Args(3, out_channels=4), (0, 2)])
+check_true("a layer", isinstance(layers[0].result(), nn.Conv2d), repr(layers[0].value))
+check_value("its out_channels", layers[1].result().out_channels, 4)
+check_true("the third raised", layers[2].error is not None or isinstance(layers[2].value, nn.Module), "?")
+'''
+    outcome, requests = judged(guard_kernel, body)
+    assert outcome.status == "pass", outcome
+    assert requests.count("call_each") == 1
+
+
+@pytest.mark.slow
+def test_a_large_batch_comes_back_in_several_replies(guard_kernel):
+    body = '''
+sizes = [300_000] * 12 + [5]
+got = call_each(sized, [(n,) for n in sizes])
+for n, case in zip(sizes, got):
+    check_array(f"sized({n})", case.result(), np.full(n, 1.5))
+'''
+    outcome, requests = judged(guard_kernel, body, seconds=60)
+    assert outcome.status == "pass", outcome
+    assert 2 <= requests.count("call_each") <= 13, requests
+
+
+@pytest.mark.slow
+def test_the_calls_run_in_order_once_each(guard_kernel):
+    outcome, _ = judged(guard_kernel, "check_value('order', [c.result() for c in call_each(counted, "
+                                      "[(n,) for n in range(50)])][-3:], [48, 49, 50])\n"
+                                      "check_value('counted(0)', counted(0), 51)")
+    assert outcome.status == "pass", outcome
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, body, status, words", [
+    ("SystemExit in case 3", "for n, c in zip(range(1, 6), call_each(leaves_at_3, [(n,) for n in range(1, 6)])):\n"
+                             "    check_value(f'leaves_at_3({n})', c.result(), n * n)", "fail", "SystemExit"),
+    ("KeyboardInterrupt in case 3", "call_each(interrupts_at_3, [(n,) for n in range(1, 6)])", "fail", ""),
+    ("an endless case 5", "call_each(endless_at_5, [(n,) for n in range(1, 9)])", "timeout", ""),
+    ("a case that kills the kernel", "call_each(dies_at_2, [(n,) for n in range(1, 4)])", "died", ""),
+    ("a huge array", "for n, c in zip(range(1, 4), call_each(huge_at_2, [(n,) for n in range(1, 4)])):\n"
+                     "    check_array(f'huge_at_2({n})', c.result(), np.zeros(3))", "fail", "array of numbers"),
+    ("a list over the caps", "for n, c in zip(range(1, 4), call_each(long_at_2, [(n,) for n in range(1, 4)])):\n"
+                             "    check_value(f'long_at_2({n})', c.result(), [0, 1, 2])", "fail", "too large"),
+    ("an always-equal object", "for c in call_each(always_equal, [(1,), (2,)]):\n"
+                               "    check_value('always_equal', c.result(), 3)", "fail", "always_equal"),
+    ("mutates its arguments", "v = np.arange(8.0)\nfor c in call_each(mutates, [(v, 2), (v.copy(), 4)]):\n"
+                              "    c.result()\ncheck_array('v after the call', v, np.arange(8.0))", "fail", "v after"),
+])
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_misbehaving_batch_is_the_learners_failure_never_the_graders(guard_kernel, name, body, status, words, hidden):
+    outcome, _ = judged(guard_kernel, body, seconds=8, hidden=hidden)
+    assert outcome.status == status, (name, outcome)
+    assert "grader" not in outcome.message.lower() or status != "fail", outcome
+    if words and not hidden:
+        assert words.lower() in outcome.message.lower(), (name, outcome)
+
+
+@pytest.mark.slow
+def test_the_kernel_serves_single_calls_after_a_batch_that_raised(guard_kernel):
+    judged(guard_kernel, "call_each(leaves_at_3, [(n,) for n in range(1, 6)])")
+    outcome, _ = judged(guard_kernel, "check_value('leaves_at_3(2)', leaves_at_3(2), 4)")
+    assert outcome.status == "pass", outcome
