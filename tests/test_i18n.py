@@ -463,8 +463,13 @@ def test_check_names_in_words_are_entries_and_code_names_are_not():
                   "pool2d_forward(x 1x1x7x7, 3, 2, 'max')   (windows overlap)",
                   "AlexNet({n_classes}): every layer (layer, output shape, parameters)"):
         assert is_natural_name(words), words
+    # two names joined by "and", a name followed by words in parentheses (also seen in English in the Korean edition)
+    for words in ("corners_to_centres and centres_to_corners", "precision_recall and average_precision",
+                  "who_did_it (form only: the facts are checked when graded)"):
+        assert is_natural_name(words), words
     for code in ("pool2d_forward(x, 2, 2, 'max')", "nms", "{call} returns an int", "w - lr * gradient vs SGD",
-                 "7 + 2*same_padding({f}) - {f} + 1", "f(x) = 3", "box_iou(a, b)[0, 1]"):
+                 "7 + 2*same_padding({f}) - {f} + 1", "f(x) = 3", "box_iou(a, b)[0, 1]",
+                 "box_iou and nms(x)", "box_iou and 2", "box_iou (x)", "box_iou (x + 1)", "box_iou (a b) c"):
         assert not is_natural_name(code), code
     cell = ('check_value("the final bias", b, 0)\ncheck_array("conv2d(x, w)", y, z)\n'
             'check_value(f"parameters of vgg_stage({c_in}, {n})", p, q, hint="Count the biases.")\n'
@@ -608,3 +613,13 @@ def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert "{'state dict entry'" not in code and '"optimiser          validation loss' not in code
         assert "state dict 항목" in code if slug == "08_transfer" else "모멘텀" in code
+
+
+@pytest.mark.parametrize("slug, name, korean", [
+    ("01_history", "who_did_it (form only: the facts are checked when graded)", "who_did_it (형식만 확인"),
+    ("10_detection", "corners_to_centres and centres_to_corners", "corners_to_centres 및 centres_to_corners"),
+    ("10_detection", "precision_recall and average_precision", "precision_recall 및 average_precision")])
+def test_check_names_of_two_names_or_a_name_and_words_reach_the_learners_catalog(slug, name, korean):
+    catalog = read_catalog(NOTEBOOKS / "ko" / slug / "checks.po")
+    assert any(m.id == name and str(m.string).startswith(korean) for m in catalog)
+
