@@ -615,6 +615,53 @@ def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
         assert "state dict 항목" in code if slug == "08_transfer" else "모멘텀" in code
 
 
+def _korean_code(slug: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / "ko" / slug / f"{slug}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def _texts_lists(code: str) -> list[list[str]]:
+    """The string lists assigned to ``texts`` in ``code`` (the words a `shown` dict maps dict keys to)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "texts" for t in node.targets)
+                and isinstance(node.value, ast.List)):
+            found.append([e.value for e in node.value.elts if isinstance(e, ast.Constant)])
+    return found
+
+
+# names a lesson keeps as dict keys and shows in tables, legends, progress bars and sentences: the Korean edition
+# shows the translated `texts` (through `shown`), never the key itself
+SHOWN_NAMES = {
+    "05_pooling": (["단순 구현", "픽셀 반복문", "여러분의 conv2d_fast", "torch"],
+                   ["label=name)", 'f"{name:>18}"', ": naive / {fastest_numpy}"]),
+    "07_architectures": (["일반, 블록 2개", "일반, 블록 20개", "잔차, 블록 20개"],
+                         ["label=name)", 'f"{name:<20}']),
+    "08_transfer": (["선형 프로브", "미세 조정", "처음부터 학습", "증강 없음", "증강", "무작위 가중치", "사전 학습"],
+                    ['label=f"{name}:', "label=name)", '"scratch", steps)', '"probe", steps)', 'f"{name:>16}',
+                     "{name + ':':<16}", "{'well above'", 'f"by {gain', 'ten = ", ".join(f"{name} ',
+                     'y_watch, "linear probe")', 'ax_bars.bar(names,']),
+    "04_parameters": (["일반:", "깊이별:", "점별:"], ["{name + ':':<11}"]),
+}
+
+
+@pytest.mark.parametrize("slug", sorted(SHOWN_NAMES))
+def test_the_korean_edition_shows_translated_run_names(slug):
+    korean_names, english_only = SHOWN_NAMES[slug]
+    code = _korean_code(slug)
+    assert korean_names in _texts_lists(code)
+    assert not [pattern for pattern in english_only if pattern in code]
+    assert "shown = dict(zip(" in code or slug == "04_parameters"      # 04's labels are no dict keys
+
+
+def test_lesson_08_sentence_parts_are_korean():
+    code = _korean_code("08_transfer")
+    assert "클래스마다 레이블 붙은 이미지 {k}장으로 {gain:+.1f}%p" in code
+    assert ["우연 수준보다 훨씬 높습니다", "우연 수준에 가깝습니다"] in _texts_lists(code)
+
+
 @pytest.mark.parametrize("slug, name, korean", [
     ("01_history", "who_did_it (form only: the facts are checked when graded)", "who_did_it (형식만 확인"),
     ("10_detection", "corners_to_centres and centres_to_corners", "corners_to_centres 및 centres_to_corners"),
@@ -622,4 +669,5 @@ def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
 def test_check_names_of_two_names_or_a_name_and_words_reach_the_learners_catalog(slug, name, korean):
     catalog = read_catalog(NOTEBOOKS / "ko" / slug / "checks.po")
     assert any(m.id == name and str(m.string).startswith(korean) for m in catalog)
+
 
