@@ -671,3 +671,19 @@ def test_check_names_of_two_names_or_a_name_and_words_reach_the_learners_catalog
     assert any(m.id == name and str(m.string).startswith(korean) for m in catalog)
 
 
+
+def test_an_explorer_without_a_kernel_says_so_in_korean(korean):
+    from cnnbook.widgets import ConvExplorer, PhotoConvExplorer, rerun_note
+
+    explorer = ConvExplorer()
+    bundle = explorer._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert data["text/plain"].startswith("ConvExplorer: 대화형 탐색기입니다.")
+    assert "셀을 실행하세요(Shift+Enter)" in rerun_note() and "셀을 실행하세요" in explorer.note_html.value
+    # the controls and the fixed labels of the convolution explorers are Korean; the values stay the English keys
+    assert [s.description for s in (explorer.n_slider, explorer.f_slider, explorer.p_slider, explorer.s_slider)] == \
+        ["입력 n", "필터 f", "패딩 p", "스트라이드 s"]
+    assert explorer.figure.axes[0].get_xlabel() == "열 (너비)"
+    photo = PhotoConvExplorer(kernel="box blur")
+    assert photo.kernel_dropdown.description == "필터" and photo.kernel_dropdown.value == "box blur"
+    assert photo.kernel_dropdown.label == "평균 흐림"
