@@ -20,7 +20,9 @@ A check's name (the first argument of a ``check_*`` call or of ``passed``, which
 is translated when it is natural language, by this rule (:func:`is_natural_name`): its first word (up to a
 space) is letters only, optionally followed by a colon, and a second word follows that is not an operator
 (it does not start with ``= + - * / % < >``), or it is a call followed by such words (``"conv_params(5, 3,
-10) returns an int"``, ``"AlexNet(): the logits"``; the translation keeps the call as written). So ``"the final
+10) returns an int"``, ``"AlexNet(): the logits"``; the translation keeps the call as written), or two names
+joined by "and" (``"corners_to_centres and centres_to_corners"``), or a name followed by words in parentheses
+(``"who_did_it (form only: ...)"``). So ``"the final
 weights"``, ``"parameters of AlexNet()"`` and ``"x after conv2d (it must stay unchanged)"`` are translated; names
 that are only code, like
 ``"pool2d_forward(x, 2, 2, 'max')"``, ``"nms"``, ``"{call} returns an int"`` or ``"w - lr * gradient"``, stay as
@@ -104,7 +106,9 @@ def is_natural_name(text: str) -> bool:
     """Whether a check's name is written in words (translated) rather than as code (kept as written): its first
     word is letters only (a colon may follow) and a second word follows that does not start with an operator;
     or it is a call followed by such words (``conv_params(5, 3, 10) returns an int``, ``AlexNet(): the
-    logits``, ``pool2d_forward(x, 3, 2)   (windows overlap)``), whose words are translated around the call.
+    logits``, ``pool2d_forward(x, 3, 2)   (windows overlap)``), whose words are translated around the call;
+    or two names joined by "and" (``corners_to_centres and centres_to_corners``), or a name followed by words in
+    parentheses (``who_did_it (form only: the facts are checked when graded)``).
     ``text`` is the name as written (an f-string's text, fields included). See the module's documentation."""
     def in_words(rest: str) -> bool:
         words = rest.split()
@@ -113,6 +117,11 @@ def is_natural_name(text: str) -> bool:
 
     if in_words(text):
         return True
+    name = re.match(r"[A-Za-z_]\w*", text)
+    if name and re.fullmatch(r"\s+and\s+[A-Za-z_]\w*", text[name.end():]):
+        return True                                  # "corners_to_centres and centres_to_corners"
+    if name and re.match(r"\s+\(", text[name.end():]) and text.rstrip().endswith(")"):
+        return in_words(text[name.end():].lstrip().removeprefix("("))     # "who_did_it (form only: ...)"
     call = re.match(r"[A-Za-z_][\w.]*\(", text)
     if not call:
         return False

@@ -18,6 +18,7 @@ same headless (nbclient, nbgrader) as in JupyterLab.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import math
 import time
@@ -31,6 +32,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from .i18n import N_, _
+
 __all__ = [
     "explain_settings",
     "make_kernel",
@@ -42,7 +45,7 @@ __all__ = [
 ]
 
 #: The filters the photo explorer offers (each can be built at any size f >= 1 by ``make_kernel``).
-KERNELS = ("vertical edges", "horizontal edges", "box blur", "gaussian blur")
+KERNELS = (N_("vertical edges"), N_("horizontal edges"), N_("box blur"), N_("gaussian blur"))
 
 
 def _rows(indices: list[int]) -> str:
@@ -256,8 +259,14 @@ PIXEL_RATIO = 2
 #: The shortest slider track (CSS px) an explorer's slider keeps, however narrow the notebook is.
 SLIDER_TRACK_PX = 140
 #: The one line under every explorer: a reopened notebook shows the last picture, and the sliders need a run.
-RERUN_NOTE = ("<div class='cnnbook_rerun_note' style='color:#57606a;font-size:0.9em'>Sliders not changing the "
-              "picture? Run this cell (Shift+Enter): a saved notebook keeps only the last picture.</div>")
+RERUN_NOTE = N_("Sliders not changing the picture? Run this cell (Shift+Enter): a saved notebook keeps only the last "
+                "picture.")
+
+
+def rerun_note() -> str:
+    """The note under every explorer, in the learner's language (HTML)."""
+    return (f"<div class='cnnbook_rerun_note' style='color:#57606a;font-size:0.9em'>{html.escape(_(RERUN_NOTE))}"
+            "</div>")
 
 
 def pixel_ratio() -> int:
@@ -313,7 +322,7 @@ class _Explorer:
             width=f"{self.css_width}px", max_width="calc(100% - 4px)", height="auto", object_fit="contain"))
         self.formula_html = widgets.HTML()
         self.explanation_html = widgets.HTML()
-        self.note_html = widgets.HTML(RERUN_NOTE)
+        self.note_html = widgets.HTML(rerun_note())
         self.renders = 0
         self.last_render_seconds = 0.0
         self._holding = False
@@ -396,8 +405,8 @@ class _Explorer:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data["image/png"] = base64.b64encode(self.png).decode("ascii")
-        data["text/plain"] = (f"{type(self).__name__}: an interactive explorer; open the notebook in "
-                              "JupyterLab and run the cell to move its sliders.")
+        data["text/plain"] = _("{name}: an interactive explorer; open the notebook in JupyterLab and run the cell "
+                               "to move its sliders.").format(name=type(self).__name__)
         return bundle
 
 
@@ -423,14 +432,14 @@ class ConvExplorer(_Explorer):
 
         def slider(value, low, high, description, tooltip):
             return widgets.IntSlider(value=value, min=min(low, value), max=max(high, value), step=1,
-                                     description=description, tooltip=tooltip,
+                                     description=_(description), tooltip=_(tooltip),
                                      style={"description_width": "initial"},
                                      layout=widgets.Layout(width="230px"))
 
-        self.n_slider = slider(n, 1, 12, "input n", "height and width of the input")
-        self.f_slider = slider(f, 1, 7, "filter f", "height and width of the filter")
-        self.p_slider = slider(p, 0, 3, "padding p", "zeros added on each side")
-        self.s_slider = slider(s, 1, 4, "stride s", "cells the window moves per step")
+        self.n_slider = slider(n, 1, 12, N_("input n"), N_("height and width of the input"))
+        self.f_slider = slider(f, 1, 7, N_("filter f"), N_("height and width of the filter"))
+        self.p_slider = slider(p, 0, 3, N_("padding p"), N_("zeros added on each side"))
+        self.s_slider = slider(s, 1, 4, N_("stride s"), N_("cells the window moves per step"))
         self.state: dict = {}
         self._start([self.n_slider, self.f_slider, self.p_slider, self.s_slider], figsize=(9.0, 4.6), dpi=dpi)
 
@@ -461,11 +470,11 @@ class ConvExplorer(_Explorer):
         for patch in (self._input_border, self._first_window, self._second_window):
             patch.set_clip_on(False)  # a window edge lies on the axes edge: draw all of its line
             ax.add_patch(patch)
-        self._corners = ax.scatter([], [], s=14, c="black", zorder=4, label="window top-left")
+        self._corners = ax.scatter([], [], s=14, c="black", zorder=4, label=_("window top-left"))
         ax.legend(handles=[
-            Patch(color="#bcd7f2", label="input"), Patch(color="#e4e4e4", label="zero padding"),
-            Patch(color="#f08a8a", label="never visited"),
-            Patch(fill=False, ec=_WINDOW, lw=2, label="1st window (dashed: 2nd)"), self._corners],
+            Patch(color="#bcd7f2", label=_("input")), Patch(color="#e4e4e4", label=_("zero padding")),
+            Patch(color="#f08a8a", label=_("never visited")),
+            Patch(fill=False, ec=_WINDOW, lw=2, label=_("1st window (dashed: 2nd)")), self._corners],
             loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
 
         ax = self._out_ax
@@ -473,11 +482,11 @@ class ConvExplorer(_Explorer):
                                   interpolation="nearest")
         self._out_lines = LineCollection([], colors="white", linewidths=1)
         ax.add_collection(self._out_lines)
-        self._no_output = ax.text(0, 0, "no output:\nthe filter does not fit", ha="center", va="center",
+        self._no_output = ax.text(0, 0, _("no output:\nthe filter does not fit"), ha="center", va="center",
                                   color="#c62828", fontsize=11)
         for ax in (self._grid_ax, self._out_ax):
-            ax.set_xlabel("column (width)")
-            ax.set_ylabel("row (height)")
+            ax.set_xlabel(_("column (width)"))
+            ax.set_ylabel(_("row (height)"))
             ax.tick_params(labelsize=7)
         fig.subplots_adjust(left=0.06, right=0.98, top=0.86, bottom=0.2, wspace=0.25)
         self._artists_ready = True
@@ -528,7 +537,7 @@ class ConvExplorer(_Explorer):
         else:
             _show_cells(self._out_ax, self._out_img, self._out_lines, np.zeros((0, 0)), max(m, f))
             self._out_img.set_visible(False)
-            self._out_ax.set_title("output: none", fontsize=10)
+            self._out_ax.set_title(_("output: none"), fontsize=10)
         self._no_output.set_visible(not info["ok"])
         self._no_output.set_position(((max(m, f) - 1) / 2, (max(m, f) - 1) / 2))
 
@@ -581,14 +590,15 @@ class PhotoConvExplorer(_Explorer):
 
         def slider(value, low, high, description):
             return widgets.IntSlider(value=value, min=min(low, value), max=max(high, value), step=1,
-                                     description=description, style={"description_width": "initial"},
+                                     description=_(description), style={"description_width": "initial"},
                                      layout=widgets.Layout(width="210px"))
 
-        self.kernel_dropdown = widgets.Dropdown(options=KERNELS, value=kernel, description="filter",
+        self.kernel_dropdown = widgets.Dropdown(options=[(_(k), k) for k in KERNELS], value=kernel,
+                                                description=_("filter"),
                                                 layout=widgets.Layout(width="220px"))
-        self.f_slider = slider(f, 1, 9, "size f")
-        self.p_slider = slider(p, 0, 8, "padding p")
-        self.s_slider = slider(s, 1, 4, "stride s")
+        self.f_slider = slider(f, 1, 9, N_("size f"))
+        self.p_slider = slider(p, 0, 8, N_("padding p"))
+        self.s_slider = slider(s, 1, 4, N_("stride s"))
         self.output = np.zeros((0, 0))
         self.kernel = np.zeros((0, 0))
         self._artists_ready = False
@@ -618,8 +628,8 @@ class PhotoConvExplorer(_Explorer):
         self._in_ax.add_patch(self._border)
         self._in_ax.add_patch(self._window)
         for ax in (self._in_ax, self._out_ax):
-            ax.set_xlabel("column (width, pixels)")
-            ax.set_ylabel("row (height, pixels)")
+            ax.set_xlabel(_("column (width, pixels)"))
+            ax.set_ylabel(_("row (height, pixels)"))
             ax.set_xticks([])  # no tick labels: they would change with every size (the titles give it)
             ax.set_yticks([])
         self._suptitle = fig.suptitle("", fontsize=11)

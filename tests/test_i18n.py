@@ -463,8 +463,13 @@ def test_check_names_in_words_are_entries_and_code_names_are_not():
                   "pool2d_forward(x 1x1x7x7, 3, 2, 'max')   (windows overlap)",
                   "AlexNet({n_classes}): every layer (layer, output shape, parameters)"):
         assert is_natural_name(words), words
+    # two names joined by "and", a name followed by words in parentheses (also seen in English in the Korean edition)
+    for words in ("corners_to_centres and centres_to_corners", "precision_recall and average_precision",
+                  "who_did_it (form only: the facts are checked when graded)"):
+        assert is_natural_name(words), words
     for code in ("pool2d_forward(x, 2, 2, 'max')", "nms", "{call} returns an int", "w - lr * gradient vs SGD",
-                 "7 + 2*same_padding({f}) - {f} + 1", "f(x) = 3", "box_iou(a, b)[0, 1]"):
+                 "7 + 2*same_padding({f}) - {f} + 1", "f(x) = 3", "box_iou(a, b)[0, 1]",
+                 "box_iou and nms(x)", "box_iou and 2", "box_iou (x)", "box_iou (x + 1)", "box_iou (a b) c"):
         assert not is_natural_name(code), code
     cell = ('check_value("the final bias", b, 0)\ncheck_array("conv2d(x, w)", y, z)\n'
             'check_value(f"parameters of vgg_stage({c_in}, {n})", p, q, hint="Count the biases.")\n'
@@ -608,3 +613,77 @@ def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert "{'state dict entry'" not in code and '"optimiser          validation loss' not in code
         assert "state dict 항목" in code if slug == "08_transfer" else "모멘텀" in code
+
+
+def _korean_code(slug: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / "ko" / slug / f"{slug}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def _texts_lists(code: str) -> list[list[str]]:
+    """The string lists assigned to ``texts`` in ``code`` (the words a `shown` dict maps dict keys to)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "texts" for t in node.targets)
+                and isinstance(node.value, ast.List)):
+            found.append([e.value for e in node.value.elts if isinstance(e, ast.Constant)])
+    return found
+
+
+# names a lesson keeps as dict keys and shows in tables, legends, progress bars and sentences: the Korean edition
+# shows the translated `texts` (through `shown`), never the key itself
+SHOWN_NAMES = {
+    "05_pooling": (["단순 구현", "픽셀 반복문", "여러분의 conv2d_fast", "torch"],
+                   ["label=name)", 'f"{name:>18}"', ": naive / {fastest_numpy}"]),
+    "07_architectures": (["일반, 블록 2개", "일반, 블록 20개", "잔차, 블록 20개"],
+                         ["label=name)", 'f"{name:<20}']),
+    "08_transfer": (["선형 프로브", "미세 조정", "처음부터 학습", "증강 없음", "증강", "무작위 가중치", "사전 학습"],
+                    ['label=f"{name}:', "label=name)", '"scratch", steps)', '"probe", steps)', 'f"{name:>16}',
+                     "{name + ':':<16}", "{'well above'", 'f"by {gain', 'ten = ", ".join(f"{name} ',
+                     'y_watch, "linear probe")', 'ax_bars.bar(names,']),
+    "04_parameters": (["일반:", "깊이별:", "점별:"], ["{name + ':':<11}"]),
+}
+
+
+@pytest.mark.parametrize("slug", sorted(SHOWN_NAMES))
+def test_the_korean_edition_shows_translated_run_names(slug):
+    korean_names, english_only = SHOWN_NAMES[slug]
+    code = _korean_code(slug)
+    assert korean_names in _texts_lists(code)
+    assert not [pattern for pattern in english_only if pattern in code]
+    assert "shown = dict(zip(" in code or slug == "04_parameters"      # 04's labels are no dict keys
+
+
+def test_lesson_08_sentence_parts_are_korean():
+    code = _korean_code("08_transfer")
+    assert "클래스마다 레이블 붙은 이미지 {k}장으로 {gain:+.1f}%p" in code
+    assert ["우연 수준보다 훨씬 높습니다", "우연 수준에 가깝습니다"] in _texts_lists(code)
+
+
+@pytest.mark.parametrize("slug, name, korean", [
+    ("01_history", "who_did_it (form only: the facts are checked when graded)", "who_did_it (형식만 확인"),
+    ("10_detection", "corners_to_centres and centres_to_corners", "corners_to_centres 및 centres_to_corners"),
+    ("10_detection", "precision_recall and average_precision", "precision_recall 및 average_precision")])
+def test_check_names_of_two_names_or_a_name_and_words_reach_the_learners_catalog(slug, name, korean):
+    catalog = read_catalog(NOTEBOOKS / "ko" / slug / "checks.po")
+    assert any(m.id == name and str(m.string).startswith(korean) for m in catalog)
+
+
+
+def test_an_explorer_without_a_kernel_says_so_in_korean(korean):
+    from cnnbook.widgets import ConvExplorer, PhotoConvExplorer, rerun_note
+
+    explorer = ConvExplorer()
+    bundle = explorer._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert data["text/plain"].startswith("ConvExplorer: 대화형 탐색기입니다.")
+    assert "셀을 실행하세요(Shift+Enter)" in rerun_note() and "셀을 실행하세요" in explorer.note_html.value
+    # the controls and the fixed labels of the convolution explorers are Korean; the values stay the English keys
+    assert [s.description for s in (explorer.n_slider, explorer.f_slider, explorer.p_slider, explorer.s_slider)] == \
+        ["입력 n", "필터 f", "패딩 p", "스트라이드 s"]
+    assert explorer.figure.axes[0].get_xlabel() == "열 (너비)"
+    photo = PhotoConvExplorer(kernel="box blur")
+    assert photo.kernel_dropdown.description == "필터" and photo.kernel_dropdown.value == "box blur"
+    assert photo.kernel_dropdown.label == "평균 흐림"
