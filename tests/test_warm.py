@@ -92,11 +92,15 @@ def test_a_spare_nobody_takes_shuts_itself_down(tmp_path, monkeypatch):
     assert spare.take(("key",)) is None              # an expired spare is never handed out
 
 
-REACH_THE_SPARE = '''import glob, os, signal, time
+REACH_THE_SPARE = '''import glob, os, signal, sys, time
+import cnnbook
 time.sleep(4)                                   # the worker starts the next submission's kernel meanwhile
 own = os.path.dirname(os.environ["JUPYTER_RUNTIME_DIR"])
+# what the sandbox binds on purpose, read-only, wherever it lives (a project cloned under /tmp, a venv there)
+bound = [os.path.dirname(os.path.dirname(cnnbook.__file__)), sys.prefix, os.path.dirname(sys.executable)]
 seen = [p for p in glob.glob("/tmp/*") + glob.glob("/tmp/*/kernel/*") + glob.glob("/dev/shm/*")
-        if not p.startswith(own) and "matplotlib" not in p]
+        if not p.startswith(own) and "matplotlib" not in p
+        and not any(b == p or b.startswith(p + "/") for b in bound)]
 mine = {1} | {int(t) for t in os.listdir("/proc/self/task")}      # the sandbox's init, this kernel's threads
 signalled = 0
 for pid in sorted(set(range(2, 4000)) - mine):
