@@ -20,6 +20,14 @@ def run(nb, cwd=None):
     return nb
 
 
+def run_cells(cells: list[str]):
+    """A notebook of these code cells, run top to bottom (errors kept as outputs)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    run(nb)
+    return nb
+
+
 def error_of(cell):
     errors = [o for o in cell.outputs if o.output_type == "error"]
     assert len(errors) == 1, cell.outputs
@@ -64,9 +72,7 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
         "1 + 1",
         "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",
     ]
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    run(nb)
+    nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
     assert err.ename == "NameError"
     assert "`same_padding` is not defined" in text and "has a SyntaxError" in text
@@ -114,9 +120,7 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
         "from cnnbook.i18n import set_language\nset_language('ko')",
         "from cnnbook.checks import check_value, passed\nNet().forward(1)\npassed('Net')",
     ]
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    run(nb)
+    nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
     assert err.ename == "AttributeError"                     # the error keeps its type (nbgrader counts it)
     assert text.splitlines()[0] == "✘ Test stopped with an error: Net", text
