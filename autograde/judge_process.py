@@ -370,9 +370,7 @@ def main(argv: list[str]) -> int:
 
         from cnnbook.i18n import LANGUAGES, set_language
 
-        from .judge import install_batch_caller, run_here
-
-        install_batch_caller()
+        from .judge import run_here          # it installs the batch caller of call_each
 
         resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
     except Exception as err:  # noqa: BLE001 - reported to the worker, which reports a grader-error
