@@ -50,6 +50,7 @@ import ast
 import copy
 import difflib
 import functools
+import hashlib
 import io
 import re
 import tokenize
@@ -692,18 +693,31 @@ def _dedent_code(code: str) -> str:
     return textwrap.dedent(code)
 
 
+_TRANSLATED_SOURCES: dict[tuple, list[str]] = {}
+
+
 def translated_sources(source, folder: Path) -> list[str]:
     """The code cells of every translated edition of ``source`` (the catalogs in ``folder``): the course's own
-    code, as the grader must recognise it in a translated notebook."""
+    code, as the grader must recognise it in a translated notebook. Kept per process for the same source text and
+    catalogs: a worker grading a class translates each lesson once, not once per submission."""
     out = []
     for lang in LANGS:
         path = folder / f"{lang}.po"
-        if path.is_file():
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        text = "\0".join(f"{c.get('cell_type')}:{c.get('source', '')}" for c in source.cells)
+        key = (str(path), stat.st_mtime_ns, stat.st_size,
+               hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+        if key not in _TRANSLATED_SOURCES:
             try:
                 nb = translate_notebook(source, read_catalog(path, lang), lang)
             except (TranslationProblem, ValueError, OSError):
-                continue
-            out += [c.source for c in nb.cells if c.get("cell_type") == "code"]
+                _TRANSLATED_SOURCES[key] = []
+            else:
+                _TRANSLATED_SOURCES[key] = [c.source for c in nb.cells if c.get("cell_type") == "code"]
+        out += _TRANSLATED_SOURCES[key]
     return out
 
 

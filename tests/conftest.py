@@ -5,6 +5,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+import autograde  # noqa: F401 - before nbformat: it keeps jsonschema's slow IRI checker out (autograde/__init__.py)
 import nbformat
 import pytest
 

@@ -687,3 +687,45 @@ def test_an_explorer_without_a_kernel_says_so_in_korean(korean):
     photo = PhotoConvExplorer(kernel="box blur")
     assert photo.kernel_dropdown.description == "필터" and photo.kernel_dropdown.value == "box blur"
     assert photo.kernel_dropdown.label == "평균 흐림"
+
+
+def test_translated_sources_are_made_once_per_process_and_again_when_the_catalog_changes(tmp_path, monkeypatch):
+    """The grader recognises the course's own code in a Korean notebook by translating the lesson; a worker does
+    that once per lesson, not once per submission, and again when the lesson or its catalog changes."""
+    from autograde import i18n as grader_i18n
+
+    lesson = LESSONS[0]
+    shutil.copy(catalog_path(lesson, "ko"), tmp_path / "ko.po")
+    source = nbformat.read(lesson.source, as_version=4)
+    calls = []
+    real = grader_i18n.translate_notebook
+    monkeypatch.setattr(grader_i18n, "translate_notebook", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = grader_i18n.translated_sources(source, tmp_path)
+    assert first and len(calls) == 1
+    assert grader_i18n.translated_sources(nbformat.read(lesson.source, as_version=4), tmp_path) == first
+    assert len(calls) == 1                               # the same lesson and catalog: not translated again
+    changed = nbformat.read(lesson.source, as_version=4)
+    changed.cells[-1].source += "\n# changed"
+    grader_i18n.translated_sources(changed, tmp_path)
+    assert len(calls) == 2                               # another source text
+    with open(tmp_path / "ko.po", "a", encoding="utf-8") as catalog:
+        catalog.write("\n")
+    grader_i18n.translated_sources(source, tmp_path)
+    assert len(calls) == 3                               # the catalog changed on disk
+
+
+def test_reading_notebooks_skips_jsonschemas_slow_iri_checker_and_still_validates():
+    """autograde keeps rfc3987_syntax (about 1.5 s of CPU to import) out of its processes; nbformat's validation
+    still rejects a broken notebook."""
+    import subprocess
+    import sys
+
+    code = ("import autograde, nbformat, sys\n"
+            "assert sys.modules.get('rfc3987_syntax', 'absent') is None, sys.modules.get('rfc3987_syntax')\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+            "nbformat.validate(nb)\n"
+            "nb.cells[0]['outputs'] = 'not a list'\n"
+            "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('rejected')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "rejected"
