@@ -390,7 +390,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
             # which is gone after the run.
             shown = f"{source.name}: {sub.origin}" if source.is_file() else str(source / sub.origin)
-            result["detail"] = result["detail"].replace(str(sub.path), shown)
+            # The detail may name it as given (OUT relative: --out .) or absolute: the longer form first.
+            for form in sorted({str(sub.path.resolve()), str(sub.path.absolute()), str(sub.path)}, key=len,
+                               reverse=True):
+                result["detail"] = result["detail"].replace(form, shown)
         # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
         old = previous.get(key) or {}
         old_recorded = old.get("gradebook_submission",

@@ -379,3 +379,21 @@ def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
     with pytest.raises(UsageError, match="lms_id and student_id"):
         load_roster(out, bad)
     assert read_roster(load_roster(out, None)) == {"51001": "2026001"}
+
+
+@pytest.mark.slow
+def test_a_corrupt_notebook_is_named_as_in_its_zip_when_out_is_a_relative_path(tmp_path):
+    """``--out .`` in the course root (or any relative OUT): the message names the zip and its member, not a path
+    made of OUT and the zip's name, which does not exist."""
+    archive = tmp_path / "cnn-99-guard-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("smithemma_51011_9000004_99_guard.ipynb", "{not json")
+    course = tmp_path / "course"
+    course.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", ".",
+                           "--solutions", str(GUARD.solutions), "--workers", "1"],
+                          capture_output=True, text=True, timeout=900, cwd=course,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"invalid-notebook: {archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
+    assert str(course) not in proc.stdout
