@@ -23,6 +23,7 @@ import shutil
 import signal
 import threading
 import time
+import unicodedata
 import uuid
 import warnings
 from collections import deque
@@ -314,7 +315,18 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     if students:
         unknown = sorted(set(students) - {s.student for s in subs})
         if unknown:
-            raise UsageError(f"no submissions of {', '.join(unknown)} in {source}.")
+            def fold(text: str) -> str:
+                return unicodedata.normalize("NFC", text).casefold().strip()
+
+            # The id it goes by when the LMS gave one name to two people ("김민준 (51001)") or the roster or a
+            # Moodle worksheet made it a student id: by the name as the LMS wrote it.
+            hints = {name: sorted({s.student for s in subs
+                                   if fold(s.student).startswith(fold(name) + " (")
+                                   or fold((s.lms or {}).get("name", "")) == fold(name)})
+                     for name in unknown}
+            said = "; ".join(f"{name} is graded as {', '.join(ids)}" for name, ids in hints.items() if ids)
+            raise UsageError(f"no submissions of {', '.join(unknown)} in {source}"
+                             + (f" ({said}: give --student with that id)." if said else "."))
         subs = [s for s in subs if s.student in students]
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     private_gradebook(db_url)
@@ -390,7 +402,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
             # which is gone after the run.
             shown = f"{source.name}: {sub.origin}" if source.is_file() else str(source / sub.origin)
-            result["detail"] = result["detail"].replace(str(sub.path), shown)
+            # The detail may name it as given (OUT relative: --out .) or absolute: the longer form first.
+            for form in sorted({str(sub.path.resolve()), str(sub.path.absolute()), str(sub.path)}, key=len,
+                               reverse=True):
+                result["detail"] = result["detail"].replace(form, shown)
         # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
         old = previous.get(key) or {}
         old_recorded = old.get("gradebook_submission",

@@ -28,6 +28,24 @@ What Moodle does with an uploaded worksheet (read in its source, ``mod/assign/fe
   records that have been modified more recently in Moodle than in the spreadsheet" is ticked). Only the count of
   updated grades is shown.
 
+Moodle names the columns in the language of the page it was downloaded from, and its importer looks for them by
+their names in the language of the page it is uploaded from (``get_string`` of the uploading user). So a worksheet
+is read by a table of the names Moodle gives each column (``COLUMNS``, one role each) and written back with the
+header it came with: upload it with Moodle in the language you downloaded it in (``lms/moodle-notes.txt`` says
+which). The names are Moodle's own strings, copied from its language packs (Moodle 4.5, as exported by AMOS and
+mirrored in github.com/projectestac/moodle-langpacks, commit 9f605206, "Updated langpacks on 2026.06.18"):
+``<lang>/assign.php`` (``recordid``, ``status``, ``maxgrade``, ``scale``, ``markingworkflowstate``,
+``gradecanbechanged``, ``lastmodifiedsubmission``, ``lastmodifiedgrade``, ``hiddenuser``), ``<lang>/moodle.php``
+(``fullname``, ``email``, ``idnumber``, ``gradenoun``, ``no``) and ``<lang>/assignfeedback_comments.php``
+(``pluginname``); which string names which column is ``mod/assign/gradingtable.php`` in download mode (Moodle
+4.1: ``get_string('fullname')``, ``core_user\fields::get_display_name`` of the identity fields,
+``get_string('gradenoun')``; older: ``get_string('grade')``; the identifier is ``hiddenuser`` + id, 참가자700201).
+A string a pack leaves untranslated is shown in English (Korean 4.5 has no ``gradecanbechanged``: "Grade can be
+changed"), so the English names are accepted in every language. The Korean strings used here are the same in
+every Korean pack of that mirror's history (2015-04 to 2025-10; ``grade`` and ``gradenoun`` both 성적); for the
+other languages only the 4.5 wording is known. A worksheet whose names are in none of these languages is refused,
+saying so.
+
 So the grader writes its grade and the time it graded into ``Last modified (grade)`` (a grade changed in Moodle
 after that is kept), leaves the rows it has no result for as downloaded (Moodle leaves them as they are), drops
 the feedback columns (an old copy of the comments would overwrite newer ones), and writes down in
@@ -45,10 +63,74 @@ from pathlib import Path
 from .lessons import UsageError
 
 FOLDER = "moodle-worksheets"                      # OUT/lms/moodle-worksheets/<NN_slug>.csv
-IDENTIFIER, GRADE, MAXIMUM, MODIFIED = "Identifier", "Grade", "Maximum Grade", "Last modified (grade)"
-REQUIRED = (IDENTIFIER, GRADE, MODIFIED)          # importgradeslib.php refuses a worksheet without any of these
-IDENTITY = {"Full name": "name", "Email address": "email", "ID number": "idnumber"}
-FEEDBACK = ("Feedback comments",)                 # assignfeedback_comments' column; others follow MODIFIED
+LANGUAGES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh_cn": "Chinese (simplified)", "de": "German",
+             "fr": "French", "es": "Spanish"}
+# Column role -> the column's name in each language (see the notes above for the source). English: Moodle's own
+# strings; "Maximum Grade" (Moodle 3.x) and "Maximum grade" (later) are one name to a case-blind match.
+COLUMNS: dict[str, dict[str, str]] = {
+    "identifier": {"en": "Identifier", "ko": "식별자", "ja": "ID", "zh_cn": "标识符", "de": "ID",
+                   "fr": "Identifiant", "es": "Identificador"},
+    "name": {"en": "Full name", "ko": "전체 이름", "ja": "フルネーム", "zh_cn": "全名", "de": "Vollständiger Name",
+             "fr": "Nom complet", "es": "Nombre completo"},
+    "email": {"en": "Email address", "ko": "이메일 주소", "ja": "メールアドレス", "zh_cn": "电子邮件地址",
+              "de": "E-Mail-Adresse", "fr": "Adresse de courriel", "es": "Dirección de correo"},
+    "idnumber": {"en": "ID number", "ko": "id 번호", "ja": "IDナンバ", "zh_cn": "学号", "de": "ID-Nummer",
+                 "fr": "Numéro d’identification", "es": "Número de ID"},
+    "status": {"en": "Status", "ko": "상태", "ja": "ステータス", "zh_cn": "状态", "de": "Status", "fr": "Statut",
+               "es": "Estado"},
+    "grade": {"en": "Grade", "ko": "성적", "ja": "評点", "zh_cn": "成绩", "de": "Bewertung", "fr": "Note",
+              "es": "Calificación"},
+    "maximum": {"en": "Maximum grade", "ko": "최대 성적", "ja": "最大評点", "zh_cn": "最高分", "de": "Bestwertung",
+                "fr": "Note maximale", "es": "Calificación máxima"},
+    "scale": {"en": "Scale", "ko": "척도", "ja": "評価尺度", "zh_cn": "量表", "de": "Skala", "fr": "Barème",
+              "es": "Escala"},
+    "workflow": {"en": "Marking workflow state", "ko": "표시 진행 상태", "ja": "採点ワークフローステータス",
+                 "zh_cn": "批改工作流程状态", "de": "Status des Bewertungsworkflows", "fr": "Statut du flux d’évaluation",
+                 "es": "Estado del workflow (flujo de trabajo) de calificaciones"},
+    "changeable": {"en": "Grade can be changed", "ja": "評点変更可", "zh_cn": "允许更改成绩",
+                   "de": "Bewertung kann geändert werden", "fr": "La note peut être modifiée",
+                   "es": "La calificación puede ser cambiada"},
+    "submitted": {"en": "Last modified (submission)", "ko": "마지막 수정됨(제출)", "ja": "最終更新日時 (提出)",
+                  "zh_cn": "上次修改（作业）", "de": "Zuletzt geändert (Abgabe)",
+                  "fr": "Dernière modification (travail remis)", "es": "Última modificación (entrega)"},
+    "modified": {"en": "Last modified (grade)", "ko": "마지막 수정됨(성적)", "ja": "最終更新日時 (評定)",
+                 "zh_cn": "上次修改（评分）", "de": "Zuletzt geändert (Bewertung)", "fr": "Dernière modification (note)",
+                 "es": "Última modificación (calificación)"},
+    "feedback": {"en": "Feedback comments", "ko": "피드백 코멘트", "ja": "フィードバックコメント", "zh_cn": "反馈意见",
+                 "de": "Feedback als Kommentar", "fr": "Feedback par commentaires",
+                 "es": "Comentarios de retroalimentación"},
+}
+# "Grade can be changed" holds get_string('no') for a locked grade.
+NO = {"en": "No", "ko": "아니오", "ja": "No", "zh_cn": "否", "de": "Nein", "fr": "Non", "es": "No"}
+REQUIRED = ("identifier", "grade", "modified")     # importgradeslib.php refuses a worksheet without any of these
+IDENTITY = ("name", "email", "idnumber")
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+ROLE_OF: dict[str, str] = {_key(name): role for role, names in COLUMNS.items() for name in names.values()}
+NOS = {_key(word) for word in NO.values()}
+
+
+def roles_of(header: list[str]) -> dict[str, list[int]]:
+    """Column role -> the indexes of the header's columns that Moodle names so, in any known language."""
+    found: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        role = ROLE_OF.get(_key(name))
+        if role:
+            found.setdefault(role, []).append(i)
+    return found
+
+
+def language_of(header: list[str]) -> str:
+    """The language whose names the worksheet's required columns have ('' when they mix languages)."""
+    keys = {_key(name) for name in header}
+    for code in LANGUAGES:
+        if all(_key(COLUMNS[role][code]) in keys for role in REQUIRED if code in COLUMNS[role]):
+            return code
+    return ""
 
 
 @dataclass
@@ -58,34 +140,35 @@ class Worksheet:
     rows: list[list[str]]
     lesson: str = ""
     people: dict[str, dict[str, str]] = field(default_factory=dict)   # participant id -> name, email, idnumber
+    roles: dict[str, int] = field(default_factory=dict)               # column role -> its index in header
+    language: str = ""                                                # its names' language (LANGUAGES), '' mixed
 
-    def column(self, name: str) -> int | None:
-        """A column by its English name, in any letter case (Moodle 3.x says 'Maximum Grade', other versions
-        'Maximum grade'; the file is written back with the header as downloaded)."""
-        lowered = [h.lower() for h in self.header]
-        return lowered.index(name.lower()) if name.lower() in lowered else None
+    def column(self, role: str) -> int | None:
+        """A column by its role (a key of ``COLUMNS``), whatever its name's language."""
+        return self.roles.get(role)
 
-    def required(self, name: str) -> int:
-        at = self.column(name)
+    def required(self, role: str) -> int:
+        at = self.column(role)
         if at is None:
-            raise UsageError(f"the Moodle worksheet {self.path} has no column {name!r}.")
+            raise UsageError(f"the Moodle worksheet {self.path} has no column {COLUMNS[role]['en']!r}.")
         return at
 
     @property
     def maximum(self) -> str:
-        at = self.column(MAXIMUM)
+        at = self.column("maximum")
         return next((row[at].strip() for row in self.rows if at is not None and at < len(row) and row[at].strip()),
                     "")
 
 
 def participant_id(identifier: str) -> str:
-    """``Participant 123456`` -> ``123456`` (the word is in the language of the Moodle page)."""
+    """``Participant 123456`` -> ``123456`` (the word is in the language of the Moodle page: ``참가자123456``)."""
     found = re.search(r"(\d+)\s*$", identifier)
     return found.group(1) if found else ""
 
 
 def looks_like_worksheet(header: list[str]) -> bool:
-    return all(name.lower() in [h.strip().lower() for h in header] for name in REQUIRED)
+    found = roles_of([h.strip() for h in header])
+    return all(role in found for role in REQUIRED)
 
 
 def read_worksheet(path: Path) -> Worksheet:
@@ -96,20 +179,28 @@ def read_worksheet(path: Path) -> Worksheet:
         raise UsageError(f"the Moodle worksheet {path} could not be read: {err}") from None
     header = [h.strip() for h in table[0]] if table else []
     if not looks_like_worksheet(header):
+        known = "; ".join(f"{LANGUAGES[code]}: " + ", ".join(COLUMNS[role][code] for role in REQUIRED
+                                                             if code in COLUMNS[role]) for code in LANGUAGES)
         raise UsageError(
-            f"{path} is not Moodle's grading worksheet: it needs the columns {', '.join(REQUIRED)} (Assignment > "
-            "View all submissions > Grading action: Download grading worksheet, with Moodle's language set to "
-            "English: Moodle names the columns in the language of the page, and imports only those names).")
+            f"{path} is not Moodle's grading worksheet (Assignment > View all submissions > Grading action: Download "
+            f"grading worksheet): it needs Moodle's columns Identifier, Grade and Last modified (grade), named in "
+            f"the language of the Moodle page it came from ({known}). Moodle in another language: download it "
+            f"with Moodle's language set to one of these.")
+    found = roles_of(header)
+    twice = [COLUMNS[role]["en"] for role, at in found.items() if len(at) > 1]
+    if twice:
+        raise UsageError(f"the Moodle worksheet {path} has two columns for {', '.join(twice)}: which one Moodle "
+                         "would read is not known; download it again.")
     rows = [row + [""] * (len(header) - len(row)) for row in table[1:] if any(cell.strip() for cell in row)]
-    sheet = Worksheet(path, header, rows)
-    at = sheet.column(IDENTIFIER)
+    sheet = Worksheet(path, header, rows, roles={role: at[0] for role, at in found.items()},
+                      language=language_of(header))
+    at = sheet.column("identifier")
     names: dict[str, int] = {}
     for row in rows:
         pid = participant_id(row[at]) if at is not None else ""
         if not pid:
             continue
-        person = {key: row[i].strip() for name, key in IDENTITY.items()
-                  if (i := sheet.column(name)) is not None and row[i].strip()}
+        person = {key: row[i].strip() for key in IDENTITY if (i := sheet.column(key)) is not None and row[i].strip()}
         sheet.people[pid] = person
         if person.get("name"):
             names[person["name"]] = names.get(person["name"], 0) + 1
@@ -214,15 +305,15 @@ def write_from_worksheet(sheet: Worksheet, results: list[dict], lesson_max: floa
     ``grade_of(result)``: the grade in the lesson's points, '' to leave Moodle's as it is."""
     lesson = sheet.lesson
     notes: list[str] = []
-    at_id, at_grade, modified_at = (sheet.required(name) for name in (IDENTIFIER, GRADE, MODIFIED))
-    at_changeable = sheet.column("Grade can be changed")
-    # Feedback columns (they follow MODIFIED) would overwrite the comments with the downloaded copy: dropped.
-    keep = [i for i, name in enumerate(sheet.header) if name.lower() not in [f.lower() for f in FEEDBACK]
-            and i <= modified_at]
+    at_id, at_grade, modified_at = (sheet.required(role) for role in REQUIRED)
+    at_changeable = sheet.column("changeable")
+    # Feedback columns (they follow "Last modified (grade)") would overwrite the comments with the downloaded copy:
+    # dropped, with anything after them.
+    keep = [i for i in range(len(sheet.header)) if i != sheet.column("feedback") and i <= modified_at]
     maximum = sheet.maximum
     worth = _number(maximum) if maximum else None
     comma = "," in maximum and "." not in maximum
-    scale = sheet.column(MAXIMUM) is None and sheet.column("Scale") is not None
+    scale = sheet.column("maximum") is None and sheet.column("scale") is not None
     factor = 1.0
     if scale:
         notes.append(f"{lesson}: the Moodle assignment is graded with a scale, not points: its grades are left as "
@@ -235,6 +326,14 @@ def write_from_worksheet(sheet: Worksheet, results: list[dict], lesson_max: floa
         notes.append(f"{lesson}: the Moodle assignment's Maximum Grade is {maximum}, the lesson's {lesson_max:g} "
                      f"points; grades are rescaled to Moodle's (x {worth:g}/{lesson_max:g}, two decimals), so each "
                      "student keeps the same share.")
+    if sheet.language != "en":
+        notes.append(f"{lesson}: the worksheet's columns are named in "
+                     + (f"{LANGUAGES[sheet.language]}, so lms/moodle-{lesson}.csv keeps those names: upload it with "
+                        f"Moodle's language set to {LANGUAGES[sheet.language]}" if sheet.language else
+                        f"more than one language, kept as they are: upload lms/moodle-{lesson}.csv with Moodle's "
+                        "language set to the one it was downloaded in")
+                     + " (Moodle finds the columns by their names in the language of the page, and refuses the "
+                       "file otherwise).")
     by_id: dict[str, dict] = {}
     for r in results:
         by_id.setdefault(str(r["lms"]["id"]), r)
@@ -261,7 +360,7 @@ def write_from_worksheet(sheet: Worksheet, results: list[dict], lesson_max: floa
                 row[modified_at] = result.get("graded_at") or now
                 if worth is not None and value > worth + 1e-9:
                     over.append(f"{row[at_id]} ({text})")
-                if at_changeable is not None and row[at_changeable].strip().lower() == "no":
+                if at_changeable is not None and _key(row[at_changeable]) in NOS:
                     locked.append(row[at_id])
         rows.append([row[i] for i in keep])
     if unmatched:

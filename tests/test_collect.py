@@ -379,3 +379,39 @@ def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
     with pytest.raises(UsageError, match="lms_id and student_id"):
         load_roster(out, bad)
     assert read_roster(load_roster(out, None)) == {"51001": "2026001"}
+
+
+@pytest.mark.slow
+def test_a_corrupt_notebook_is_named_as_in_its_zip_when_out_is_a_relative_path(tmp_path):
+    """``--out .`` in the course root (or any relative OUT): the message names the zip and its member, not a path
+    made of OUT and the zip's name, which does not exist."""
+    archive = tmp_path / "cnn-99-guard-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("smithemma_51011_9000004_99_guard.ipynb", "{not json")
+    course = tmp_path / "course"
+    course.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", ".",
+                           "--solutions", str(GUARD.solutions), "--workers", "1"],
+                          capture_output=True, text=True, timeout=900, cwd=course,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"invalid-notebook: {archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
+    assert str(course) not in proc.stdout
+
+
+def test_student_by_a_name_the_lms_gave_two_ids_says_which_ids(tmp_path):
+    """``--student 김민준`` when Canvas's export has two 김민준s (graded as ``김민준 (51001)`` and ``김민준 (51012)``):
+    the refusal names those ids instead of saying there is no submission of 김민준."""
+    from autograde.grade import grade_batch
+
+    archive = tmp_path / "cnn-99-guard-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("김민준_51001_9000001_99_guard.ipynb", "{}")
+        zf.writestr("김민준_51012_9000002_99_guard.ipynb", "{}")
+        zf.writestr("강하은_51008_9000003_99_guard.ipynb", "{}")
+    with pytest.raises(UsageError) as refused:
+        grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, students=["김민준"], progress=lambda _: None)
+    assert "김민준 (51001)" in str(refused.value) and "김민준 (51012)" in str(refused.value)
+    assert "강하은" not in str(refused.value)
+    with pytest.raises(UsageError, match="no submissions of nobody in"):
+        grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, students=["nobody"], progress=lambda _: None)

@@ -41,6 +41,21 @@ BLIND_SHEET = ("Identifier,Status,Grade,Maximum grade,Grade can be changed,Last 
                'Participant 700301,Submitted for grading,,10.00,Yes,"Monday, 30 November 2026, 11:20 PM",-,\n'
                'Participant 700302,Submitted for grading,,10.00,Yes,"Monday, 30 November 2026, 11:21 PM",-,\n')
 
+# The same assignment downloaded from a Moodle whose language is Korean (Moodle 4.5's Korean strings, see the notes
+# of autograde/moodle.py): "Grade can be changed" is not translated in that pack, so Moodle writes it in English;
+# yes/no are 예/아니오; the identifier is 참가자 + id without a space; dates are the Korean locale's
+# strftimedaydatetime; UTF-8 with a byte order mark.
+KO_HEADER = ("식별자,전체 이름,이메일 주소,id 번호,상태,성적,최대 성적,Grade can be changed,마지막 수정됨(제출),"
+             "마지막 수정됨(성적),피드백 코멘트\n")
+KO_SHEET = (KO_HEADER +
+            '참가자700201,김민준,minjun@uni.example,2026001,채점을 위해 제출되었습니다.,,100.00,예,'
+            '"월요일, 30 11월 2026, 11:20 오후",-,\n'
+            '참가자700202,박서연,seoyeon@uni.example,2026002,채점을 위해 제출되었습니다. - 채점됨,55.00,100.00,예,'
+            '"월요일, 30 11월 2026, 09:02 오후","화요일, 01 12월 2026, 08:15 오전",<p>좋은 시작입니다</p>\n'
+            '참가자700203,이지은,jieun@uni.example,2026003,제출물 없음,,100.00,예,-,-,\n'
+            '참가자700204,최유나,yuna@uni.example,2026004,채점을 위해 제출되었습니다.,,100.00,아니오,'
+            '"월요일, 30 11월 2026, 10:05 오후",-,\n')
+
 
 def put(path: Path, data: bytes = NOTEBOOK) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +95,8 @@ def test_a_worksheet_names_its_lesson_by_file_name_or_is_refused(tmp_path):
     with pytest.raises(UsageError, match="names 2 lessons"):
         moodle.keep_worksheets(out, [sheet(tmp_path, "Grades-CNN101-01_history and 99_guard-12.csv", GUARD_SHEET)],
                                SLUGS)
-    with pytest.raises(UsageError, match="not Moodle's grading worksheet"):      # e.g. exported in Korean
-        moodle.keep_worksheets(out, [sheet(tmp_path, "99_guard.csv", "식별자,성명,성적\n참여자 1,김민준,\n")], SLUGS)
+    with pytest.raises(UsageError, match="not Moodle's grading worksheet"):      # no 마지막 수정됨(성적) column
+        moodle.keep_worksheets(out, [sheet(tmp_path, "99_guard.csv", "식별자,전체 이름,성적\n참가자1,김민준,\n")], SLUGS)
     assert not (out / "lms").exists()                          # nothing is kept from a refused run
 
 
@@ -235,3 +250,84 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     assert rows["Participant 700201"]["Grade"] == "80" and rows["Participant 700202"]["Grade"] == "0"
     assert rows["Participant 700203"]["Grade"] == "" and rows["Participant 700201"]["Maximum Grade"] == "100.00"
     assert (out / "lms" / "moodle-worksheets" / "99_guard.csv").is_file()
+
+
+def test_a_korean_worksheet_is_read_by_its_korean_column_names(tmp_path):
+    """A worksheet downloaded from Moodle in Korean: its columns are found by Moodle's Korean names, its people
+    are who the Korean columns say, and Moodle's export in Korean (참가자 folders, Korean names) is matched to it."""
+    given = sheet(tmp_path, "Grades-CNN101-Lesson 99 Guard-4211.csv", KO_SHEET)
+    assert given.read_bytes().startswith(b"\xef\xbb\xbf")
+    read = moodle.read_worksheet(given)
+    assert read.language == "ko" and read.maximum == "100.00"
+    assert read.people["700201"] == {"name": "김민준", "email": "minjun@uni.example", "idnumber": "2026001"}
+    assert sorted(read.people) == ["700201", "700202", "700203", "700204"]
+    kept = moodle.keep_worksheets(tmp_path / "out", [given], SLUGS)
+    assert list(kept) == ["99_guard"]
+    with pytest.raises(UsageError, match="--moodle-worksheet"):                  # not a roster either
+        read_roster(given)
+    export = tmp_path / "moodle"
+    for pid, name in [("700201", "김민준"), ("700202", "박서연")]:
+        put(export / f"{name}_{pid}_assignsubmission_file_" / "99_guard.ipynb")
+    intake = intake_with_worksheet(export, tmp_path, "99_guard", KO_SHEET)
+    subs = {s.student: s for s in intake.submissions}
+    assert set(subs) == {"2026001", "2026002"}
+    assert subs["2026002"].lms == {"system": "moodle", "id": "700202", "name": "박서연", "email": "seoyeon@uni.example"}
+
+
+def test_a_korean_worksheet_goes_back_with_its_korean_header(tmp_path):
+    """Moodle's importer finds the columns by their names in the uploader's language: the file keeps the Korean
+    header as downloaded (without the feedback column), the locked row (아니오) is noted, and the notes say to
+    upload it with Moodle in Korean."""
+    out = tmp_path / "out"
+    sheet(out / "lms" / "moodle-worksheets", "99_guard.csv", KO_SHEET)
+    results = [result("2026001", "99_guard", 4.0, "700201", name="김민준"),
+               result("2026002", "99_guard", 2.5, "700202", name="박서연"),
+               result("2026004", "99_guard", 5.0, "700204", name="최유나")]
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
+        table = list(csv.reader(f))
+    assert table[0] == KO_HEADER.strip().split(",")[:-1]
+    rows = {row[0]: row for row in table[1:]}
+    assert [row[0] for row in table[1:]] == ["참가자700201", "참가자700202", "참가자700203", "참가자700204"]
+    assert rows["참가자700201"][5] == "80" and rows["참가자700201"][9] == "2026-12-02 03:00:00 UTC"
+    assert rows["참가자700202"][5] == "50"
+    assert rows["참가자700203"] == ["참가자700203", "이지은", "jieun@uni.example", "2026003", "제출물 없음", "",
+                                   "100.00", "예", "-", "-"]
+    notes = (out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
+    assert "so Moodle skips them: 참가자700204" in notes
+    assert "named in Korean, so lms/moodle-99_guard.csv keeps those names: upload it with Moodle's language set " \
+           "to Korean" in notes
+    assert "no result for 1 participant(s)" in notes and "참가자700203" in notes
+
+
+def test_other_languages_worksheets_and_the_names_table(tmp_path):
+    """German (decimal comma, Nein), and a worksheet that mixes two languages' names (read, and said so). No
+    name in the table stands for two columns, and every language names every column but one Moodle leaves in
+    English."""
+    seen: dict[str, str] = {}
+    for role, names in moodle.COLUMNS.items():
+        assert set(names) <= set(moodle.LANGUAGES) and "en" in names
+        for name in names.values():
+            assert seen.setdefault(name.casefold(), role) == role, name
+    de = sheet(tmp_path, "99_guard.csv",
+               "ID,Vollständiger Name,E-Mail-Adresse,Status,Bewertung,Bestwertung,Bewertung kann geändert werden,"
+               "Zuletzt geändert (Abgabe),Zuletzt geändert (Bewertung),Feedback als Kommentar\n"
+               'Teilnehmer/in700201,Kim Minjun,minjun@uni.example,Zur Bewertung abgegeben,,"20,00",Ja,-,-,\n'
+               'Teilnehmer/in700202,Lee Seo,seo@uni.example,Zur Bewertung abgegeben,,"20,00",Nein,-,-,\n')
+    read = moodle.read_worksheet(de)
+    assert read.language == "de" and sorted(read.people) == ["700201", "700202"]
+    out = tmp_path / "out"
+    sheet(out / "lms" / "moodle-worksheets", "99_guard.csv", de.read_text(encoding="utf-8-sig"))
+    write_lms_exports([result("Kim Minjun", "99_guard", 2.5, "700201"), result("Lee Seo", "99_guard", 5.0, "700202")],
+                      out / "lms")
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0][0] == "ID" and table[0][-1] == "Zuletzt geändert (Bewertung)"
+    assert [row[4] for row in table[1:]] == ["10", "20"]
+    notes = (out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
+    assert "so Moodle skips them: Teilnehmer/in700202" in notes and "language set to German" in notes
+    mixed = moodle.read_worksheet(sheet(tmp_path, "mixed.csv", "Identifier,성적,Last modified (grade)\n"
+                                                               "Participant 1,,-\n"))
+    assert mixed.language == "" and mixed.column("grade") == 1
+    with pytest.raises(UsageError, match="two columns for Grade"):
+        moodle.read_worksheet(sheet(tmp_path, "twice.csv", "Identifier,Grade,성적,Last modified (grade)\n"))
