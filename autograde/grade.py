@@ -38,6 +38,7 @@ from . import late as late_work
 from . import moodle
 from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
+from .text import valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
 from .runner import discard_spares, fingerprint, grade_submission, new_hidden_seed
@@ -374,6 +375,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
 
     def finish(result: dict, sub: Submission, stamp: dict) -> None:
         nonlocal done
+        valid_text(result)                  # the learner's text (messages, notebook) as valid Unicode, in place
         key = (sub.student, sub.lesson.slug)
         result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
         result["stamp"] = stamp
