@@ -862,6 +862,12 @@ def write_csv(rows: list[GradeRow], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _markdown_text(text: str) -> str:
+    """Text of a learner's (a name as the LMS gives it, a file name, a message) for flagged.md: shown as text, never
+    as Markdown or HTML (no tag, no code span, no link: a Moodle profile name may read '[grade](https://...)')."""
+    return html.escape(text).replace("`", "&#96;").replace("[", "&#91;")
+
+
 def write_flagged(rows: list[GradeRow], path: Path) -> None:
     flagged = [r for r in rows if r.flags or r.status != "graded"]
     lines = ["# Submissions to look at", ""]
@@ -870,11 +876,11 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
     for row in flagged:
         facts = late_work.describe_late({"status": row.status, "score": row.raw_score, "late": row.late})
         cost = f" ({facts.summary()})" if facts else ""
-        lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}{cost}")
+        lines.append(f"- **{_markdown_text(row.student)}** {row.lesson}: {row.status}, "
+                     f"{row.score:g}/{row.max_score:g}{cost}")
         if row.detail:
             # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
-            first = row.detail.strip().splitlines()[0][:300]
-            lines.append(f"  - {html.escape(first).replace('`', '&#96;').replace('[', '&#91;')}")
+            lines.append(f"  - {_markdown_text(row.detail.strip().splitlines()[0][:300])}")
         for flag in row.flags:
             lines.append(f"  - `{flag}`: {FLAG_MEANING.get(flag, '')}")
     lines += ["", "Flags never cost points by themselves; the tests decide the score.", ""]
