@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
+from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
 
 from . import late as late_work
 from . import moodle
@@ -136,6 +136,14 @@ def register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float]
     return max_scores
 
 
+def _fits(table, column: str, text: str) -> str:
+    """``text`` cut to what the gradebook's column holds: a name is the LMS's (a Moodle profile takes 100 characters
+    for each of first and last name, nbgrader's gradebook 128 for the whole), and PostgreSQL refuses a longer one
+    (SQLite does not check), which stopped the whole batch."""
+    length = getattr(table.__table__.columns[column].type, "length", None)
+    return text[:length] if type(length) is int else text
+
+
 def record(db_url: str, result: dict) -> None:
     """Write one result that was graded in this run into the gradebook, in one transaction.
 
@@ -169,7 +177,7 @@ def record(db_url: str, result: dict) -> None:
             if person and not (student.first_name or student.last_name or student.email):
                 # Names fill an empty entry only: what someone typed in formgrader is never overwritten.
                 for key in ("first_name", "last_name", "email"):
-                    setattr(student, key, person.get(key, ""))
+                    setattr(student, key, _fits(Student, key, str(person.get(key, ""))))
                 gb.db.commit()
             try:
                 sub = gb.find_submission(result["lesson"], result["student"])
