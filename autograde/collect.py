@@ -65,7 +65,9 @@ MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_?$", r
 MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_(?P<rest>.+)$", re.IGNORECASE)
 # What may follow a lesson's name in a file name: copies made by Jupyter, browsers, LMSs.
 COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+# Control characters, path separators, what Windows refuses in a name, and lone surrogates (a name that is not
+# UTF-8, as Python reads it from the disk: no UTF-8 file or terminal takes it).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\ud800-\udfff]")
 ZIP_ZONE_FILE = "zip-times.txt"
 ZIP_SPREAD = timedelta(minutes=10)   # entry times closer than this look like the time the zip was made
 NO_TIME = {"canvas": "none: Canvas's export carries no submission time (its zip entry times are when the zip was "
@@ -109,6 +111,7 @@ class Intake:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
         zip per assignment, each graded into the same OUT; grading one again replaces its own lines)."""
         from .report import csv_safe
+        from .text import valid_text
 
         header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
         kept: list[list[str]] = []
@@ -125,8 +128,9 @@ class Intake:
             writer.writerow(header)
             writer.writerows(kept)
             for line in self.lines:       # file and student names are the students' words: never a formula
-                writer.writerow([csv_safe(source), csv_safe(line.input), line.outcome, csv_safe(line.student),
-                                 line.lesson, csv_safe(line.note), line.submitted, line.time_source])
+                writer.writerow(valid_text([csv_safe(source), csv_safe(line.input), line.outcome,
+                                            csv_safe(line.student), line.lesson, csv_safe(line.note), line.submitted,
+                                            line.time_source]))
         os.replace(tmp, path)
 
 

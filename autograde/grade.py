@@ -33,12 +33,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
+from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
 
 from . import late as late_work
 from . import moodle
 from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
+from .text import valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
 from .runner import discard_spares, fingerprint, grade_submission, new_hidden_seed
@@ -136,6 +137,14 @@ def register(lessons: list[Lesson], db_url: str, work: Path) -> dict[str, float]
     return max_scores
 
 
+def _fits(table, column: str, text: str) -> str:
+    """``text`` cut to what the gradebook's column holds: a name is the LMS's (a Moodle profile takes 100 characters
+    for each of first and last name, nbgrader's gradebook 128 for the whole), and PostgreSQL refuses a longer one
+    (SQLite does not check), which stopped the whole batch."""
+    length = getattr(table.__table__.columns[column].type, "length", None)
+    return text[:length] if type(length) is int else text
+
+
 def record(db_url: str, result: dict) -> None:
     """Write one result that was graded in this run into the gradebook, in one transaction.
 
@@ -169,7 +178,7 @@ def record(db_url: str, result: dict) -> None:
             if person and not (student.first_name or student.last_name or student.email):
                 # Names fill an empty entry only: what someone typed in formgrader is never overwritten.
                 for key in ("first_name", "last_name", "email"):
-                    setattr(student, key, person.get(key, ""))
+                    setattr(student, key, _fits(Student, key, str(person.get(key, ""))))
                 gb.db.commit()
             try:
                 sub = gb.find_submission(result["lesson"], result["student"])
@@ -386,6 +395,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
 
     def finish(result: dict, sub: Submission, stamp: dict) -> None:
         nonlocal done
+        valid_text(result)                  # the learner's text (messages, notebook) as valid Unicode, in place
         key = (sub.student, sub.lesson.slug)
         result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
         result["stamp"] = stamp
@@ -875,6 +885,12 @@ def write_csv(rows: list[GradeRow], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _markdown_text(text: str) -> str:
+    """Text of a learner's (a name as the LMS gives it, a file name, a message) for flagged.md: shown as text, never
+    as Markdown or HTML (no tag, no code span, no link: a Moodle profile name may read '[grade](https://...)')."""
+    return html.escape(text).replace("`", "&#96;").replace("[", "&#91;")
+
+
 def write_flagged(rows: list[GradeRow], path: Path) -> None:
     flagged = [r for r in rows if r.flags or r.status != "graded"]
     lines = ["# Submissions to look at", ""]
@@ -883,11 +899,11 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
     for row in flagged:
         facts = late_work.describe_late({"status": row.status, "score": row.raw_score, "late": row.late})
         cost = f" ({facts.summary()})" if facts else ""
-        lines.append(f"- **{row.student}** {row.lesson}: {row.status}, {row.score:g}/{row.max_score:g}{cost}")
+        lines.append(f"- **{_markdown_text(row.student)}** {row.lesson}: {row.status}, "
+                     f"{row.score:g}/{row.max_score:g}{cost}")
         if row.detail:
             # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
-            first = row.detail.strip().splitlines()[0][:300]
-            lines.append(f"  - {html.escape(first).replace('`', '&#96;').replace('[', '&#91;')}")
+            lines.append(f"  - {_markdown_text(row.detail.strip().splitlines()[0][:300])}")
         for flag in row.flags:
             lines.append(f"  - `{flag}`: {FLAG_MEANING.get(flag, '')}")
     lines += ["", "Flags never cost points by themselves; the tests decide the score.", ""]

@@ -7,8 +7,9 @@ zmq and torch threads) that imports numpy, torch and cnnbook once and is reused 
 submission the worker grades. The judge runs under RLIMIT_AS (the learner's memory limit); the worker gives each
 test the learner's time limit. When the test needs the learner's kernel, the judge sends the request to the worker,
 which asks the kernel and hands back the raw reply text (parsed in the judge, under its limit). If the judge
-passes the deadline or dies (out of memory), the worker kills it, starts another for the next test and reports
-that one test as failed: the batch, the other tests and the worker itself are untouched.
+passes the deadline or dies of its memory limit, the worker kills it, starts another for the next test and reports
+that one test as failed: the batch, the other tests and the worker itself are untouched. A judge killed from
+outside (the machine's out-of-memory killer) is the machine's failure: that test is a grader-error.
 
 Messages on the two pipes: a 4-byte length, a JSON header, and for a reply an 8-byte length and the raw text.
 Nothing is ever unpickled.
@@ -33,6 +34,11 @@ from .plain import TooLarge
 START_SECONDS = 180          # importing torch on a busy 2-core machine can take a while
 GRACE_SECONDS = 2.0          # the judge reports its own timeout first; the worker kills it after this
 OUT_OF_MEMORY_EXIT = 3
+# How a judge ends because of what a learner's answer made the test do: its own MemoryError under its memory limit
+# (exit 3), or a library that gives up where an allocation failed (an abort, a crash). Every other ending (SIGKILL
+# from the machine's out-of-memory killer, a SIGTERM, an exit status of the judge's own code) is the grading
+# machine's: a grader-error, graded again by the next run, never a failed test.
+LEARNER_ENDINGS = {OUT_OF_MEMORY_EXIT, -signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS}
 _HEADER = struct.Struct("!I")
 _PAYLOAD = struct.Struct("!Q")
 _MAX_HEADER = 64 * 2 ** 20
@@ -164,11 +170,15 @@ class JudgeProcess:
                     self.kill()
                     return last, False
                 code = self._ended()
-                # Under its memory limit the judge raises MemoryError (exit 3), or a library it called gives
-                # up with a signal (an abort or a crash where an allocation failed).
-                ended = OUT_OF_MEMORY + "." if code == OUT_OF_MEMORY_EXIT or (code or 0) < 0 else \
-                    f"the grader's judge process ended while checking your answer (exit code {code})."
-                return TestOutcome("fail", ended, printed, hidden), False
+                if code in LEARNER_ENDINGS:
+                    return TestOutcome("fail", OUT_OF_MEMORY + ".", printed, hidden), False
+                if code is None:           # alive, but what it sent broke the exchange (a header over its cap)
+                    return TestOutcome("fail", "the grader's judge process stopped answering while checking your "
+                                       "answer.", printed, hidden), False
+                how = f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
+                    else f"exit code {code}"
+                return TestOutcome("grader-error", f"the grader's judge process ended while checking this answer "
+                                   f"({how}): not a fault of the answer", printed, hidden), False
             if op == "visible-done":
                 printed, hidden = str(message.get("printed", "")), True
             elif op == "done":

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import nbformat
 
+from .text import valid_text
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -140,7 +142,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except Exception as err:  # nbformat raises several kinds of validation errors
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise NotebookProblem("invalid-notebook", f"{path} is not a valid notebook: {first_line}") from None
-    return nb
+    # A JSON escape such as "\\ud800" is valid JSON but no character: a kernel cannot be sent a cell holding one,
+    # nor a UTF-8 file written with it. JupyterLab never saves one; a hand-edited file gets U+FFFD in its place.
+    return valid_text(nb)
 
 
 # nbgrader's cell metadata as nbgrader writes it: key -> the types its value may have. A learner's file may hold

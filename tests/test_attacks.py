@@ -619,3 +619,42 @@ def test_nothing_of_the_machine_or_of_classmates_is_visible(graded):
         assert "children killed: 0" not in printed("memory_bomb_processes")
     spy = printed("spies_on_classmates")
     assert "classmates seen: 0 connected: 0" in spy, spy
+
+
+def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(tmp_path):
+    """A lone surrogate is valid in JSON ("\\ud800") and in a Python string, and no UTF-8 file, terminal or kernel
+    message takes it. A learner's exception message holding one, a notebook file holding one (in a markdown and in
+    a code cell) and a student folder whose name is not UTF-8 each stopped the whole batch with a traceback (or
+    ended as a grader-error, graded again on every run). Each is graded like any other submission."""
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    slug = LESSON.slug
+    raises = solved(LESSON, {TARGET: f'def {TARGET}(values, width):\n    raise ValueError("no \\ud800 here")\n'})
+    write(raises, subs / "raises_it" / slug / f"{slug}.ipynb")
+    in_file = solved(LESSON, {"pool": 'def pool(values, width, mode):\n    return "\ud800"\n'})
+    in_file.cells.append(nbformat.v4.new_markdown_cell("a note \udcff"))
+    path = subs / "in_the_file" / slug / f"{slug}.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(in_file), encoding="ascii")     # escapes, as a text editor may leave them
+    folder = os.path.join(os.fsencode(subs), b"not\xffutf8", slug.encode())
+    os.makedirs(folder)
+    with open(os.path.join(folder, f"{slug}.ipynb".encode()), "w", encoding="utf-8") as f:
+        nbformat.write(solved(LESSON), f)
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                           "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    points, full = points_of_tests(LESSON), sum(points_of_tests(LESSON).values())
+    assert float(rows["raises_it"]["score"]) == full - points[TARGET_TEST], rows
+    assert float(rows["in_the_file"]["score"]) == full - points["test_pool"], rows
+    named = [name for name in rows if name.startswith("not")]
+    assert len(named) == 1 and float(rows[named[0]]["score"]) == full, rows
+    assert all(row["status"] == "graded" and "grader-error" not in row["flags"] for row in rows.values()), rows
+    message = {t["grade_id"]: t for t in _results(out, "raises_it")["tests"]}[TARGET_TEST]["message"]
+    assert "no \ufffd here" in message, message
+    for written in out.rglob("*"):                          # everything written out is UTF-8 text
+        if written.is_file() and written.suffix in (".csv", ".md", ".html", ".json", ".ipynb"):
+            written.read_text(encoding="utf-8")

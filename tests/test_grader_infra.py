@@ -155,6 +155,24 @@ def test_grades_go_into_a_postgresql_gradebook(tmp_path, postgres):
     assert scores == {**expected, "honest0": 0.0}
 
 
+def test_a_name_longer_than_the_gradebook_holds_fits_in_postgresql(tmp_path, postgres):
+    """A Moodle folder carries the full name a student gave their profile (Moodle takes 100 characters for each of
+    first and last name); nbgrader's gradebook holds 128 per name, and PostgreSQL refuses a longer one: that
+    stopped the whole batch, at every run. The name is cut to fit; the grade goes in."""
+    subs, out = tmp_path / "moodle", tmp_path / "out"
+    name = "Seo-yeon " + "A" * 100 + " " + "B" * 90
+    write(solved(LESSON), subs / f"{name}_700301_assignsubmission_file_" / f"{LESSON.slug}.ipynb")
+    write(solved(LESSON), subs / "Kim Minjun_700302_assignsubmission_file_" / f"{LESSON.slug}.ipynb")
+    proc = cli("grade", str(subs), "--out", str(out), "--db", postgres)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = grades(out)
+    assert len(rows) == 2 and all(float(r["score"]) == FULL for r in rows.values()), rows
+    with Gradebook(postgres) as gb:
+        names = {s.id: s.last_name for s in gb.students}
+    long_id = next(sid for sid in names if sid.startswith("Seo-yeon"))
+    assert names[long_id] == name[:128] and names["Kim Minjun"] == "Kim Minjun", names
+
+
 def test_grading_on_a_dask_cluster_gives_the_same_grades(tmp_path):
     from distributed import LocalCluster
 

@@ -21,6 +21,16 @@ def test_a_plain_notebook_reads(tmp_path):
     assert read_notebook(path).cells[0].source == "x = 1"
 
 
+def test_a_lone_surrogate_escape_reads_as_a_replacement_character(tmp_path):
+    """'\\ud800' is valid JSON but no character: no kernel message or UTF-8 file could carry it."""
+    path = tmp_path / "escaped.ipynb"
+    path.write_text(_notebook_json('\n"\\ud800"').replace("\\\\ud800", "\\ud800"), encoding="ascii")
+    assert "\\ud800" in path.read_text()
+    source = read_notebook(path).cells[0].source
+    assert source.endswith('"\ufffd"'), source
+    source.encode("utf-8")
+
+
 def test_a_file_past_the_size_limit_is_refused_without_being_read(tmp_path):
     path = tmp_path / "huge.ipynb"
     with path.open("wb") as handle:         # sparse: the size is there, the disk blocks are not

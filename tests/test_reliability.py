@@ -454,3 +454,39 @@ def test_a_kernel_that_fails_to_start_leaves_no_zmq_socket_open(tmp_path):
         pytest.fail("the process hung after a kernel failed to start (in the garbage collector, on zmq's term)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split() == ["0", "0"], ("open zmq sockets and contexts after a failed start", proc.stdout)
+
+
+class _KillsTheJudge:
+    """A stand-in for the learner's kernel whose first answer comes only after the judge process asking for it was
+    killed from outside (SIGKILL, as the out-of-memory killer of a busy grading machine would)."""
+
+    def __init__(self, how: int):
+        from autograde.sandbox import Limits
+
+        self.limits = Limits(memory_bytes=int(1.5 * 2 ** 30))
+        self.how = how
+
+    def request_text(self, request: dict, timeout: float) -> str:
+        from autograde import judge_process
+
+        if request["op"] == "lookup":
+            for judge in list(judge_process._all_judges):
+                os.kill(judge.proc.pid, self.how)
+                judge.proc.wait(10)
+        return json.dumps({"value": 1})
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_judge_process_killed_from_outside_is_the_graders_failure_never_the_learners(how):
+    """The judge's memory limit ends it with MemoryError (exit 3) or a library's abort: that is the learner's
+    answer at work (a fail). A signal from outside is the machine's: a grader-error, graded again by the next run,
+    never a failed test."""
+    from autograde.judge_process import run_in_judge, stop_judge
+
+    source = "from cnnbook.checks import check_value\ncheck_value('f', f, 1)\n"
+    try:
+        outcome = run_in_judge(source, _KillsTheJudge(how), 30, ["f"], exercise="f")
+    finally:
+        stop_judge()
+    assert outcome.status == "grader-error", outcome
+    assert "out of memory" not in outcome.message, outcome

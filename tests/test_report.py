@@ -43,6 +43,19 @@ def test_spreadsheet_formulas_in_names_stay_text():
     assert csv_safe("=HYPERLINK(\"http://x\")").startswith("'=") and csv_safe("김민수") == "김민수"
 
 
+def test_names_in_flagged_md_are_text_never_links_or_html(tmp_path):
+    """A student's name comes from the LMS (a Moodle folder holds the full name the student gave their profile):
+    in flagged.md it is text, never a link, a code span or HTML."""
+    from autograde.grade import GradeRow, write_flagged
+
+    name = "Kim [grade](https://phish.example/login) <img src=x onerror=alert(1)> `x`"
+    write_flagged([GradeRow(name, "01_history", 0.0, 5.0, "graded", ["late"], detail=name)], tmp_path / "f.md")
+    text = (tmp_path / "f.md").read_text(encoding="utf-8")
+    assert "Kim" in text and "phish.example" in text
+    for active in ("[grade]", "<img", "`x`"):
+        assert active not in text, text
+
+
 @pytest.mark.slow
 def test_the_class_report_after_grading_a_class(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
