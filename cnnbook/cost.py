@@ -20,6 +20,7 @@ several values at once. It never uses a learner's answers.
 """
 from __future__ import annotations
 
+from .i18n import N_, _
 from .plotting import readable_text_colour
 from .widgets import _Explorer
 
@@ -48,7 +49,8 @@ def conv_out_length(n: int, f: int, padding: str = "valid") -> int | None:
 def _check_sizes(**sizes: int) -> None:
     for name, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+            raise ValueError(_("{name} must be a whole number of at least 1, got {value}").format(name=name,
+                                                                                                   value=repr(value)))
 
 
 def conv_cost(n: int, f: int, c_in: int, c_out: int, padding: str = "valid", bias: bool = True) -> dict:
@@ -59,7 +61,7 @@ def conv_cost(n: int, f: int, c_in: int, c_out: int, padding: str = "valid", bia
     _check_sizes(n=n, f=f, c_in=c_in, c_out=c_out)
     out = conv_out_length(n, f, padding)
     if out is None:
-        raise ValueError(f"a {f}x{f} filter does not fit in a {n}x{n} input without padding")
+        raise ValueError(_("a {f}x{f} filter does not fit in a {n}x{n} input without padding").format(f=f, n=n))
     params = (f * f * c_in + (1 if bias else 0)) * c_out
     macs = out * out * c_out * f * f * c_in
     return {"out": out, "params": params, "macs": macs}
@@ -76,7 +78,7 @@ def separable_cost(n: int, f: int, c_in: int, c_out: int, padding: str = "valid"
     _check_sizes(n=n, f=f, c_in=c_in, c_out=c_out)
     out = conv_out_length(n, f, padding)
     if out is None:
-        raise ValueError(f"a {f}x{f} filter does not fit in a {n}x{n} input without padding")
+        raise ValueError(_("a {f}x{f} filter does not fit in a {n}x{n} input without padding").format(f=f, n=n))
     depthwise_params = (f * f + (1 if bias else 0)) * c_in
     pointwise_params = (c_in + (1 if bias else 0)) * c_out
     depthwise_macs = out * out * c_in * f * f
@@ -103,9 +105,9 @@ def compare_costs(n: int, f: int, c_in: int, c_out: int, padding: str = "valid",
         info["separable"] = separable_cost(n, f, c_in, c_out, padding, bias)
     except ValueError as err:
         info["normal"] = info["separable"] = None
-        fix = (f" Choose 'same' padding or a filter of at most {n}." if conv_out_length(max(n, 1), f) is None
-               else "")
-        info["message"] = f"No output: {err}.{fix}"
+        fix = (" " + _("Choose 'same' padding or a filter of at most {n}.").format(n=n)
+               if conv_out_length(max(n, 1), f) is None else "")
+        info["message"] = _("No output: {error}.").format(error=err) + fix
         return info
     normal, separable = info["normal"], info["separable"]
     info["ok"] = True
@@ -114,25 +116,26 @@ def compare_costs(n: int, f: int, c_in: int, c_out: int, padding: str = "valid",
     ratio = info["mac_ratio"]
     lines = []
     if ratio < 1:
-        lines.append(f"The separable layer needs {ratio:.1%} of the multiplications of the normal one "
-                     f"({1 / ratio:.1f}× fewer). The fraction is 1/c_out + 1/f² = 1/{c_out} + 1/{f * f}: "
-                     "it depends on neither the image size nor the number of input channels.")
+        lines.append(_("The separable layer needs {ratio:.1%} of the multiplications of the normal one ({fewer:.1f}× "
+                       "fewer). The fraction is 1/c_out + 1/f² = 1/{c_out} + 1/{ff}: it depends on neither the image "
+                       "size nor the number of input channels.").format(ratio=ratio, fewer=1 / ratio, c_out=c_out,
+                                                                       ff=f * f))
     else:
-        lines.append(f"Here the separable layer costs more ({ratio:.2f}× the normal one): 1/c_out + 1/f² = "
-                     f"1/{c_out} + 1/{f * f} is not below 1.")
+        lines.append(_("Here the separable layer costs more ({ratio:.2f}× the normal one): 1/c_out + 1/f² = 1/{c_out} + "
+                       "1/{ff} is not below 1.").format(ratio=ratio, c_out=c_out, ff=f * f))
     if f == 1:
-        lines.append("With a 1×1 filter there is nothing to separate: the depthwise step only scales each "
-                     "channel, and the pointwise step alone is already the normal layer.")
+        lines.append(_("With a 1×1 filter there is nothing to separate: the depthwise step only scales each channel, "
+                       "and the pointwise step alone is already the normal layer."))
     if f > 1 and c_out < f * f:
-        lines.append(f"Few output channels (c_out = {c_out} < f² = {f * f}): the pointwise step, 1/{c_out} "
-                     "of the normal cost, is the larger part.")
+        lines.append(_("Few output channels (c_out = {c_out} < f² = {ff}): the pointwise step, 1/{c_out} of the "
+                       "normal cost, is the larger part.").format(c_out=c_out, ff=f * f))
     elif f > 1 and c_out > f * f:
-        lines.append(f"Many output channels (c_out = {c_out} > f² = {f * f}): the depthwise step, 1/{f * f} "
-                     "of the normal cost, is the larger part; with hundreds of channels the fraction "
-                     f"approaches 1/f² = 1/{f * f}.")
+        lines.append(_("Many output channels (c_out = {c_out} > f² = {ff}): the depthwise step, 1/{ff} of the normal "
+                       "cost, is the larger part; with hundreds of channels the fraction approaches 1/f² = "
+                       "1/{ff}.").format(c_out=c_out, ff=f * f))
     elif f > 1:
-        lines.append(f"c_out = f² = {c_out}: the two steps cost the same.")
-    lines.append(f"Output {normal['out']}×{normal['out']}×{c_out} in both cases.")
+        lines.append(_("c_out = f² = {c_out}: the two steps cost the same.").format(c_out=c_out))
+    lines.append(_("Output {out}×{out}×{c_out} in both cases.").format(out=normal["out"], c_out=c_out))
     info["message"] = " ".join(lines)
     return info
 
@@ -168,13 +171,13 @@ class CostExplorer(_Explorer):
 
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-        self.n_slider = slider(n, 1, 64, "input n×n", "height and width of the input")
-        self.f_slider = slider(f, 1, 7, "filter f×f", "height and width of the filter")
-        self.c_in_slider = slider(c_in, 1, 256, "channels in", "channels of the input, n_c")
-        self.c_out_slider = slider(c_out, 1, 512, "channels out", "number of filters, n_c'")
-        self.padding_buttons = widgets.ToggleButtons(options=PADDINGS, value=padding, description="padding",
+        self.n_slider = slider(n, 1, 64, _("input n×n"), _("height and width of the input"))
+        self.f_slider = slider(f, 1, 7, _("filter f×f"), _("height and width of the filter"))
+        self.c_in_slider = slider(c_in, 1, 256, _("channels in"), _("channels of the input, n_c"))
+        self.c_out_slider = slider(c_out, 1, 512, _("channels out"), _("number of filters, n_c'"))
+        self.padding_buttons = widgets.ToggleButtons(options=PADDINGS, value=padding, description=_("padding"),
                                                      style={"button_width": "60px"})
-        self.bias_checkbox = widgets.Checkbox(value=bias, description="biases", indent=False,
+        self.bias_checkbox = widgets.Checkbox(value=bias, description=_("biases"), indent=False,
                                               layout=widgets.Layout(width="90px"))
         self.state: dict = {}
         self._artists_ready = False
@@ -197,26 +200,27 @@ class CostExplorer(_Explorer):
         self._bars: dict = {}
         self._labels: dict = {}
         self._part_labels: dict = {}
-        for ax, key, title in zip(self._axes, ("params", "macs"),
-                                  ("parameters", "multiply-accumulates (MACs)")):
-            normal = ax.bar([0], [0], width=0.6, color=_NORMAL, label="normal conv")[0]
-            depthwise = ax.bar([1], [0], width=0.6, color=_DEPTHWISE, label="depthwise f×f")[0]
-            pointwise = ax.bar([1], [0], width=0.6, color=_POINTWISE, label="pointwise 1×1")[0]
+        for ax, key, title, ylabel in zip(self._axes, ("params", "macs"),
+                                          (N_("parameters"), N_("multiply-accumulates (MACs)")),
+                                          (N_("number of parameters"), N_("number of multiply-accumulates"))):
+            normal = ax.bar([0], [0], width=0.6, color=_NORMAL, label=_("normal conv"))[0]
+            depthwise = ax.bar([1], [0], width=0.6, color=_DEPTHWISE, label=_("depthwise f×f"))[0]
+            pointwise = ax.bar([1], [0], width=0.6, color=_POINTWISE, label=_("pointwise 1×1"))[0]
             self._bars[key] = {"normal": normal, "depthwise": depthwise, "pointwise": pointwise}
             self._labels[key] = [ax.text(x, 0, "", ha="center", va="bottom", fontsize=9) for x in (0, 1)]
             # each part's number in black or white, whichever reads on the part's colour (WCAG contrast)
             self._part_labels[key] = [ax.text(1, 0, "", ha="center", va="center", fontsize=8,
                                               color=readable_text_colour(colour))
                                       for colour in (_DEPTHWISE, _POINTWISE)]
-            ax.set_xticks([0, 1], ["normal", "depthwise\nseparable"])
+            ax.set_xticks([0, 1], [_("normal"), _("depthwise\nseparable")])
             ax.set_xlim(-0.6, 1.6)
-            ax.set_xlabel("layer")
-            ax.set_ylabel(f"number of {title.split(' (')[0]}")
-            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(_("layer"))
+            ax.set_ylabel(_(ylabel))
+            ax.set_title(_(title), fontsize=10)
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
-        fig.legend(list(self._bars["macs"].values()), ["normal f×f conv", "depthwise f×f", "pointwise 1×1"],
+        fig.legend(list(self._bars["macs"].values()), [_("normal f×f conv"), _("depthwise f×f"), _("pointwise 1×1")],
                    loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 0.935), frameon=False)
-        self._no_output = self._axes[1].text(0.5, 0.5, "no output:\nthe filter does not fit", ha="center",
+        self._no_output = self._axes[1].text(0.5, 0.5, _("no output:\nthe filter does not fit"), ha="center",
                                              va="center", color="#c62828", fontsize=11,
                                              transform=self._axes[1].transAxes, visible=False)
         self._suptitle = fig.suptitle("", fontsize=11)
@@ -231,10 +235,10 @@ class CostExplorer(_Explorer):
         padding, bias = self.padding_buttons.value, bool(self.bias_checkbox.value)
         info = compare_costs(n, f, c_in, c_out, padding, bias)
         self.state = info
-        self._suptitle.set_text(f"{n}×{n}×{c_in} input, {f}×{f} filters, {c_out} output channels, "
-                                f"'{padding}' padding")
+        self._suptitle.set_text(_("{n}×{n}×{c_in} input, {f}×{f} filters, {c_out} output channels, '{padding}' "
+                                  "padding").format(n=n, c_in=c_in, f=f, c_out=c_out, padding=padding))
         if not info["ok"]:
-            self.formula_html.value = "<div style='color:#c62828'><b>no output</b></div>"
+            self.formula_html.value = f"<div style='color:#c62828'><b>{_('no output')}</b></div>"
             self.explanation_html.value = f"<div style='max-width:880px'>{info['message']}</div>"
             for key in ("params", "macs"):
                 for bar in self._bars[key].values():
@@ -242,8 +246,8 @@ class CostExplorer(_Explorer):
                 for label in self._labels[key] + self._part_labels[key]:
                     label.set_text("")
                 self._axes[list(self._bars).index(key)].set_ylim(0, 1)
-            self._axes[0].set_title("parameters: no layer", fontsize=10)
-            self._axes[1].set_title("multiply-accumulates: none", fontsize=10)
+            self._axes[0].set_title(_("parameters: no layer"), fontsize=10)
+            self._axes[1].set_title(_("multiply-accumulates: none"), fontsize=10)
             self._no_output.set_visible(True)
             return
         self._no_output.set_visible(False)
@@ -255,18 +259,19 @@ class CostExplorer(_Explorer):
         bias_pw = f" + {c_out}" if bias else ""
         row = ("<tr><td style='text-align:left'>{}</td><td>{}</td><td><b>{:,}</b></td>"
                "<td>{}</td><td><b>{:,}</b></td></tr>")
+        total = _("sum")
         self.formula_html.value = (
             "<table style='font-size:0.95em'>"
-            "<tr><th style='text-align:left'>layer</th><th>parameters</th><th></th>"
-            "<th>multiply-accumulates</th><th></th></tr>"
-            + row.format(f"normal {f}×{f} conv", f"({f}·{f}·{c_in}{b})·{c_out}", normal["params"],
+            f"<tr><th style='text-align:left'>{_('layer')}</th><th>{_('parameters')}</th><th></th>"
+            f"<th>{_('multiply-accumulates')}</th><th></th></tr>"
+            + row.format(_("normal {f}×{f} conv").format(f=f), f"({f}·{f}·{c_in}{b})·{c_out}", normal["params"],
                          f"{out}·{out}·{c_out}·{f}·{f}·{c_in}", normal["macs"])
-            + row.format(f"depthwise {f}×{f}", f"{f}·{f}·{c_in}{bias_dw}", sep["depthwise_params"],
+            + row.format(_("depthwise {f}×{f}").format(f=f), f"{f}·{f}·{c_in}{bias_dw}", sep["depthwise_params"],
                          f"{out}·{out}·{c_in}·{f}·{f}", sep["depthwise_macs"])
-            + row.format("pointwise 1×1", f"{c_in}·{c_out}{bias_pw}", sep["pointwise_params"],
+            + row.format(_("pointwise 1×1"), f"{c_in}·{c_out}{bias_pw}", sep["pointwise_params"],
                          f"{out}·{out}·{c_in}·{c_out}", sep["pointwise_macs"])
-            + row.format("depthwise separable", "sum", sep["params"], "sum", sep["macs"])
-            + "<tr><td style='text-align:left'>separable / normal</td><td></td>"
+            + row.format(_("depthwise separable"), total, sep["params"], total, sep["macs"])
+            + f"<tr><td style='text-align:left'>{_('separable / normal')}</td><td></td>"
               f"<td>{info['param_ratio']:.1%}</td>"
               f"<td>1/{c_out} + 1/{f * f} =</td><td><b>{info['mac_ratio']:.1%}</b></td></tr>"
             "</table>")
@@ -290,8 +295,9 @@ class CostExplorer(_Explorer):
                 label.set_position((1, bottom + height / 2))
                 label.set_text(_short(height) if height > 0.07 * top else "")
                 bottom += height
-        self._axes[0].set_title(f"parameters (separable: {info['param_ratio']:.1%})", fontsize=10)
-        self._axes[1].set_title(f"multiply-accumulates (separable: {info['mac_ratio']:.1%})", fontsize=10)
+        self._axes[0].set_title(_("parameters (separable: {ratio:.1%})").format(ratio=info["param_ratio"]), fontsize=10)
+        self._axes[1].set_title(_("multiply-accumulates (separable: {ratio:.1%})").format(ratio=info["mac_ratio"]),
+                                fontsize=10)
 
     def drawn_values(self) -> dict:
         """The bar heights as drawn: ``{"params": {...}, "macs": {...}}``, each with the keys

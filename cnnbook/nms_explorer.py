@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 from matplotlib.collections import LineCollection
 
+from .i18n import N_, _
 from .widgets import _Explorer
 
 __all__ = ["decode_outputs", "pair_iou", "suppress", "judge", "summarise", "NMSExplorer", "MATCH_IOU"]
 
 #: A detection is right when its class is right and its IoU with an unclaimed true box of that class is >= this.
 MATCH_IOU = 0.5
-MODES = ("per class", "all classes")
+MODES = (N_("per class"), N_("all classes"))
 
 _RIGHT, _WRONG, _SUPPRESSED, _MISSED, _CANDIDATE = "#1a7f37", "#c62828", "#5f6368", "#b35900", "#1f4e8c"
 _LABEL_BOX = dict(facecolor="white", alpha=0.85, edgecolor="none", pad=0.6)
@@ -217,12 +218,14 @@ class NMSExplorer(_Explorer):
         self.ious = (pair_iou(self.decoded[0], self.decoded[0]), pair_iou(self.decoded[0], self.true_boxes))
         style = {"description_width": "initial"}
         self.canvas_slider = widgets.IntSlider(value=canvas, min=0, max=len(self.images) - 1, step=1,
-                                               description="test canvas", style=style)
+                                               description=_("test canvas"), style=style)
         self.score_slider = widgets.FloatSlider(value=score_threshold, min=0.01, max=0.95, step=0.01,
-                                                description="score threshold", readout_format=".2f", style=style)
+                                                description=_("score threshold"), readout_format=".2f",
+                                                style=style)
         self.iou_slider = widgets.FloatSlider(value=iou_threshold, min=0.0, max=0.95, step=0.05,
-                                              description="NMS IoU threshold", readout_format=".2f", style=style)
-        self.mode_buttons = widgets.ToggleButtons(options=MODES, value=mode, description="NMS",
+                                              description=_("NMS IoU threshold"), readout_format=".2f",
+                                              style=style)
+        self.mode_buttons = widgets.ToggleButtons(options=[(_(m), m) for m in MODES], value=mode, description="NMS",
                                                   style={"button_width": "90px"})
         self.state: dict = {}
         self._summary_key: tuple | None = None
@@ -270,18 +273,18 @@ class NMSExplorer(_Explorer):
         for ax in (self._before_ax, self._after_ax):
             ax.set_xlim(-0.5, self.image_size - 0.5)
             ax.set_ylim(self.image_size - 0.5, -0.5)
-            ax.set_xlabel("x (pixels)")
+            ax.set_xlabel(_("x (pixels)"))
             ax.tick_params(labelsize=7)
-        self._before_ax.set_ylabel("y (pixels, down)")
+        self._before_ax.set_ylabel(_("y (pixels, down)"))
         from matplotlib.lines import Line2D
 
-        handles = [Line2D([], [], color=_RIGHT, lw=2.2, label="kept, right"),
-                   Line2D([], [], color=_WRONG, lw=2.2, label="kept, wrong"),
-                   Line2D([], [], color=_SUPPRESSED, lw=1.2, ls="--", label="suppressed by NMS"),
-                   Line2D([], [], color=_MISSED, lw=1.6, ls=":", label="true digit missed")]
+        handles = [Line2D([], [], color=_RIGHT, lw=2.2, label=_("kept, right")),
+                   Line2D([], [], color=_WRONG, lw=2.2, label=_("kept, wrong")),
+                   Line2D([], [], color=_SUPPRESSED, lw=1.2, ls="--", label=_("suppressed by NMS")),
+                   Line2D([], [], color=_MISSED, lw=1.6, ls=":", label=_("true digit missed"))]
         self._after_ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8,
                               frameon=False)
-        self._before_ax.legend(handles=[Line2D([], [], color=_CANDIDATE, lw=1.6, label="box over the score threshold")],
+        self._before_ax.legend(handles=[Line2D([], [], color=_CANDIDATE, lw=1.6, label=_("box over the score threshold"))],
                                loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
         self._suptitle = fig.suptitle("", fontsize=11)
         fig.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.2, wspace=0.2)
@@ -336,48 +339,57 @@ class NMSExplorer(_Explorer):
         for k, (c, right) in enumerate(zip(kept[:_LABELLED], one["right"])):
             self._label(self._after_ax, k, boxes[c], f"{labels[c]} {scores[c]:.2f}", _RIGHT if right else _WRONG)
         cells = len(scores)
-        self._before_ax.set_title(f"before NMS: {len(candidates)} of {cells} cells' boxes have score ≥ "
-                                  f"{score_threshold:.2f}", fontsize=9)
-        self._after_ax.set_title(f"after NMS at IoU > {iou_threshold:.2f}: {len(kept)} kept, "
-                                 f"{len(one['suppressed'])} suppressed", fontsize=9)
-        self._suptitle.set_text(f"Test canvas {n}: true digits {', '.join(str(t) for t in truth_labels)} "
-                                f"(NMS {self.mode_buttons.value})")
+        mode = _(self.mode_buttons.value)
+        self._before_ax.set_title(_("before NMS: {candidates} of {cells} cells' boxes have score ≥ {score:.2f}").format(
+            candidates=len(candidates), cells=cells, score=score_threshold), fontsize=9)
+        self._after_ax.set_title(_("after NMS at IoU > {iou:.2f}: {kept} kept, {suppressed} suppressed").format(
+            iou=iou_threshold, kept=len(kept), suppressed=len(one["suppressed"])), fontsize=9)
+        self._suptitle.set_text(_("Test canvas {n}: true digits {digits} (NMS {mode})").format(
+            n=n, digits=", ".join(str(t) for t in truth_labels), mode=mode))
 
         right = int(one["right"].sum())
         wrong = len(kept) - right
         missed = int((~one["claimed"]).sum())
         self.formula_html.value = (
-            f"<div style='font-size:1.05em'>canvas {n}: {cells} cells → <b>{len(candidates)}</b> boxes with score ≥ "
-            f"{score_threshold:.2f} → NMS (IoU &gt; {iou_threshold:.2f}, {self.mode_buttons.value}) suppresses "
-            f"<b>{len(one['suppressed'])}</b>, keeps <b>{len(kept)}</b>: <span style='color:{_RIGHT}'>{right} "
-            f"right</span>, <span style='color:{_WRONG}'>{wrong} wrong</span>; "
-            f"<span style='color:{_MISSED}'>{missed} of {len(truth)} digits missed</span></div>")
+            "<div style='font-size:1.05em'>"
+            + _("canvas {n}: {cells} cells → <b>{candidates}</b> boxes with score ≥ {score:.2f} → NMS (IoU &gt; "
+                "{iou:.2f}, {mode}) suppresses <b>{suppressed}</b>, keeps <b>{kept}</b>: <span "
+                "style='color:{right_colour}'>{right} right</span>, <span style='color:{wrong_colour}'>{wrong} "
+                "wrong</span>; <span style='color:{missed_colour}'>{missed} of {digits} digits missed</span>").format(
+                n=n, cells=cells, candidates=len(candidates), score=score_threshold, iou=iou_threshold, mode=mode,
+                suppressed=len(one["suppressed"]), kept=len(kept), right_colour=_RIGHT, right=right,
+                wrong_colour=_WRONG, wrong=wrong, missed_colour=_MISSED, missed=missed, digits=len(truth))
+            + "</div>")
         self.explanation_html.value = f"<div style='max-width:900px'>{self._explain(score_threshold, iou_threshold, per_class)}</div>"
 
     def _explain(self, score_threshold: float, iou_threshold: float, per_class: bool) -> str:
         t = self._totals
         kept = max(t["kept"], 1)
         wrong = t["kept"] - t["right"]
-        lines = [f"On all {len(self.images)} canvases: {t['candidates']:,} boxes pass the score threshold, NMS "
-                 f"suppresses {t['suppressed']:,} and keeps {t['kept']:,}; {t['right']:,} of the {t['digits']:,} "
-                 f"digits are found (recall {t['right'] / max(t['digits'], 1):.1%}) and {wrong:,} kept boxes are "
-                 f"wrong (precision {t['right'] / kept:.1%}): {t['duplicates']:,} duplicates of a found digit, "
-                 f"{t['wrong_class']:,} on a digit of another class, {t['other_wrong']:,} poor boxes or boxes on "
-                 "the background."]
+        lines = [_("On all {canvases} canvases: {candidates:,} boxes pass the score threshold, NMS suppresses "
+                   "{suppressed:,} and keeps {kept:,}; {right:,} of the {digits:,} digits are found (recall "
+                   "{recall:.1%}) and {wrong:,} kept boxes are wrong (precision {precision:.1%}): {duplicates:,} "
+                   "duplicates of a found digit, {wrong_class:,} on a digit of another class, {other_wrong:,} poor "
+                   "boxes or boxes on the background.").format(
+            canvases=len(self.images), candidates=t["candidates"], suppressed=t["suppressed"], kept=t["kept"],
+            right=t["right"], digits=t["digits"], recall=t["right"] / max(t["digits"], 1), wrong=wrong,
+            precision=t["right"] / kept, duplicates=t["duplicates"], wrong_class=t["wrong_class"],
+            other_wrong=t["other_wrong"])]
         if iou_threshold >= 0.7 and t["duplicates"]:
-            lines.append(f"At IoU > {iou_threshold:.2f} NMS removes only near-identical boxes: two boxes on one digit "
-                         "that overlap less stay, and the second one is a false positive (a duplicate).")
+            lines.append(_("At IoU > {iou:.2f} NMS removes only near-identical boxes: two boxes on one digit that "
+                           "overlap less stay, and the second one is a false positive (a duplicate).").format(
+                iou=iou_threshold))
         elif iou_threshold <= 0.2:
-            lines.append(f"At IoU > {iou_threshold:.2f} a kept box removes boxes that barely touch it: fine for "
-                         "duplicates, but where two digits of one class touch, one of them is lost.")
+            lines.append(_("At IoU > {iou:.2f} a kept box removes boxes that barely touch it: fine for duplicates, but "
+                           "where two digits of one class touch, one of them is lost.").format(iou=iou_threshold))
         if not per_class:
-            lines.append("Over all classes, a box of one digit can remove the box of another digit that overlaps it; "
-                         "per class, a 1 next to a 7 never deletes the 7.")
+            lines.append(_("Over all classes, a box of one digit can remove the box of another digit that overlaps "
+                           "it; per class, a 1 next to a 7 never deletes the 7."))
         if t["other_wrong"] > t["duplicates"]:
-            lines.append("NMS removes duplicates, not bad boxes: a box on the background overlaps no better box of "
-                         "its class and survives NMS; only the score threshold removes it.")
+            lines.append(_("NMS removes duplicates, not bad boxes: a box on the background overlaps no better box of "
+                           "its class and survives NMS; only the score threshold removes it."))
         if score_threshold >= 0.5 and t["missed"]:
-            lines.append(f"A score threshold of {score_threshold:.2f} drops real digits whose boxes the detector is "
-                         f"less sure of: {t['missed']:,} missed. Lower it to find more, at the price of more false "
-                         "positives.")
+            lines.append(_("A score threshold of {score:.2f} drops real digits whose boxes the detector is less sure "
+                           "of: {missed:,} missed. Lower it to find more, at the price of more false positives.").format(
+                score=score_threshold, missed=t["missed"]))
         return " ".join(lines)

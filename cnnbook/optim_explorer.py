@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from .i18n import N_, _
 from .widgets import _Explorer
 
 __all__ = ["CURVATURE", "START", "METHODS", "valley_loss", "valley_gradient", "optimiser_path", "explain_paths",
@@ -30,7 +31,7 @@ CURVATURE = (1.0, 20.0)
 #: Where every path starts.
 START = (-4.0, 1.0)
 #: The optimisers drawn, in the order of the legend.
-METHODS = ("SGD", "momentum", "RMSProp", "Adam")
+METHODS = ("SGD", N_("momentum"), "RMSProp", "Adam")
 #: The hyperparameters the explorer does not expose: torch.optim's defaults.
 RMSPROP_ALPHA, ADAM_BETAS, EPS = 0.99, (0.9, 0.999), 1e-8
 
@@ -100,7 +101,7 @@ def explain_paths(paths: dict[str, np.ndarray], lr: float, momentum: float) -> d
 
     Returns ``final_loss`` {method: loss after the last step, inf when it diverged}, ``diverged`` (the
     methods that did), ``best`` (the method with the lowest final loss), ``sgd_limit`` (2 / b, the largest
-    stable learning rate of plain SGD) and ``message`` (plain text).
+    stable learning rate of plain SGD) and ``message`` (plain text, in the learner's language).
     """
     a, b = CURVATURE
     final = {method: _final_loss(path) for method, path in paths.items()}
@@ -110,26 +111,28 @@ def explain_paths(paths: dict[str, np.ndarray], lr: float, momentum: float) -> d
     limit = 2.0 / b
     lines = []
     if lr > limit:
-        lines.append(f"lr = {lr:.3g} is above 2/b = {limit:.3g}: every plain-SGD step across the steep walls "
-                     f"overshoots by more than it corrects, so SGD zig-zags outwards.")
+        lines.append(_("lr = {lr:.3g} is above 2/b = {limit:.3g}: every plain-SGD step across the steep walls "
+                       "overshoots by more than it corrects, so SGD zig-zags outwards.").format(lr=lr, limit=limit))
     elif lr > 1.0 / b:
-        lines.append(f"lr = {lr:.3g} lies between 1/b = {1 / b:.3g} and 2/b = {limit:.3g}: SGD overshoots the "
-                     f"valley floor every step (zig-zag) but the zig-zag shrinks.")
+        lines.append(_("lr = {lr:.3g} lies between 1/b = {low:.3g} and 2/b = {limit:.3g}: SGD overshoots the valley "
+                       "floor every step (zig-zag) but the zig-zag shrinks.").format(lr=lr, low=1 / b, limit=limit))
     else:
-        lines.append(f"With lr = {lr:.3g} SGD needs about {math.ceil(1 / (lr * a))} steps just to cover 63 % of "
-                     f"the way along the flat x direction (curvature a = {a:g}): the steep y direction "
-                     f"(b = {b:g}) caps the learning rate, and the flat one pays for it.")
+        lines.append(_("With lr = {lr:.3g} SGD needs about {steps} steps just to cover 63 % of the way along the flat "
+                       "x direction (curvature a = {a:g}): the steep y direction (b = {b:g}) caps the learning rate, "
+                       "and the flat one pays for it.").format(lr=lr, steps=math.ceil(1 / (lr * a)), a=a, b=b))
     if "momentum" in diverged and "SGD" not in diverged:
-        lines.append(f"Momentum μ = {momentum:.2f} diverges here although SGD does not: it is stable up to "
-                     f"lr = 2(1 + μ)/b = {2 * (1 + momentum) / b:.3g}, but its steps add up.")
+        lines.append(_("Momentum μ = {momentum:.2f} diverges here although SGD does not: it is stable up to lr = "
+                       "2(1 + μ)/b = {limit:.3g}, but its steps add up.").format(
+            momentum=momentum, limit=2 * (1 + momentum) / b))
     elif momentum > 0 and "momentum" not in diverged and final["momentum"] < final["SGD"]:
-        lines.append(f"Momentum μ = {momentum:.2f} keeps adding up the small, consistent steps along x and "
-                     f"gets much further.")
-    lines.append("RMSProp and Adam divide each coordinate's step by the size of its recent gradients, so "
-                 f"both directions move by about lr = {lr:.3g} per step whatever the curvature.")
+        lines.append(_("Momentum μ = {momentum:.2f} keeps adding up the small, consistent steps along x and gets "
+                       "much further.").format(momentum=momentum))
+    lines.append(_("RMSProp and Adam divide each coordinate's step by the size of its recent gradients, so both "
+                   "directions move by about lr = {lr:.3g} per step whatever the curvature.").format(lr=lr))
     if diverged:
-        lines.append("Diverged: " + ", ".join(diverged) + ".")
-    lines.append(f"After {steps} steps the lowest loss is {best}'s ({final[best]:.3g}).")
+        lines.append(_("Diverged: {methods}.").format(methods=", ".join(_(method) for method in diverged)))
+    lines.append(_("After {steps} steps the lowest loss is {best}'s ({loss:.3g}).").format(
+        steps=steps, best=_(best), loss=final[best]))
     return {"final_loss": final, "diverged": diverged, "best": best, "sgd_limit": limit,
             "message": " ".join(lines)}
 
@@ -149,13 +152,13 @@ class OptimiserExplorer(_Explorer):
 
         style = {"description_width": "initial"}
         self.lr_slider = widgets.FloatLogSlider(value=lr, base=10, min=-3, max=math.log10(0.3), step=0.05,
-                                                description="learning rate", readout_format=".3g", style=style,
+                                                description=_("learning rate"), readout_format=".3g", style=style,
                                                 layout=widgets.Layout(width="300px"))
         self.momentum_slider = widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01,
-                                                   description="momentum μ", style=style,
+                                                   description=_("momentum μ"), style=style,
                                                    layout=widgets.Layout(width="260px"))
         self.steps_slider = widgets.IntSlider(value=steps, min=1, max=max(200, steps), step=1,
-                                              description="steps", style=style,
+                                              description=_("steps"), style=style,
                                               layout=widgets.Layout(width="260px"))
         self.paths: dict[str, np.ndarray] = {}
         self.state: dict = {}
@@ -180,19 +183,19 @@ class OptimiserExplorer(_Explorer):
         self._map_ax.set_xlim(-5, 5)
         self._map_ax.set_ylim(-2.5, 2.5)
         self._map_ax.set_aspect("equal")
-        self._map_ax.set_xlabel("x (flat direction, curvature 1)")
-        self._map_ax.set_ylabel("y (steep, curvature 20)")
-        self._map_ax.set_title("L(x, y) = (x² + 20 y²)/2: paths from ● to the minimum ★", fontsize=10)
+        self._map_ax.set_xlabel(_("x (flat direction, curvature 1)"))
+        self._map_ax.set_ylabel(_("y (steep, curvature 20)"))
+        self._map_ax.set_title(_("L(x, y) = (x² + 20 y²)/2: paths from ● to the minimum ★"), fontsize=10)
         self._path_lines = {m: self._map_ax.plot([], [], marker=".", markersize=3, linewidth=1.2,
-                                                 color=_COLOURS[m], label=m)[0] for m in METHODS}
+                                                 color=_COLOURS[m], label=_(m))[0] for m in METHODS}
         self._map_ax.legend(loc="upper right", fontsize=8)
-        self._loss_lines = {m: self._loss_ax.plot([], [], linewidth=1.5, color=_COLOURS[m], label=m)[0]
+        self._loss_lines = {m: self._loss_ax.plot([], [], linewidth=1.5, color=_COLOURS[m], label=_(m))[0]
                             for m in METHODS}
         self._loss_ax.set_yscale("log")
         self._loss_ax.set_ylim(1e-6, 1e4)
-        self._loss_ax.set_xlabel("step")
-        self._loss_ax.set_ylabel("loss (log scale)")
-        self._loss_ax.set_title("loss after each step", fontsize=10)
+        self._loss_ax.set_xlabel(_("step"))
+        self._loss_ax.set_ylabel(_("loss (log scale)"))
+        self._loss_ax.set_title(_("loss after each step"), fontsize=10)
         self._loss_ax.grid(True, which="major", alpha=0.3)
         self._suptitle = fig.suptitle("", fontsize=11)
         fig.subplots_adjust(left=0.06, right=0.98, top=0.84, bottom=0.13, wspace=0.25)
@@ -211,11 +214,15 @@ class OptimiserExplorer(_Explorer):
             self._path_lines[method].set_data(path[:, 0], path[:, 1])
             losses = valley_loss(path[:, 0], path[:, 1])
             self._loss_lines[method].set_data(np.arange(steps + 1), np.clip(losses, 1e-6, 1e4))
-        self._suptitle.set_text(f"{steps} steps with learning rate {lr:.3g} (SGD's momentum μ = {momentum:.2f})")
-        finals = ", ".join(f"{m} {'diverged' if math.isinf(v) else f'{v:.3g}'}"
+        self._suptitle.set_text(_("{steps} steps with learning rate {lr:.3g} (SGD's momentum μ = {momentum:.2f})").format(
+            steps=steps, lr=lr, momentum=momentum))
+        finals = ", ".join(f"{_(m)} {_('diverged') if math.isinf(v) else f'{v:.3g}'}"
                            for m, v in self.state["final_loss"].items())
-        self.formula_html.value = (f"<div style='font-size:1.05em'>loss after {steps} steps (start "
-                                   f"{float(valley_loss(*START)):.3g}): {finals}</div>")
+        self.formula_html.value = (
+            "<div style='font-size:1.05em'>"
+            + _("loss after {steps} steps (start {start:.3g}): {finals}").format(
+                steps=steps, start=float(valley_loss(*START)), finals=finals)
+            + "</div>")
         self.explanation_html.value = f"<div style='max-width:900px'>{self.state['message']}</div>"
 
     def _render(self) -> bytes:

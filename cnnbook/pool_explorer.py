@@ -19,20 +19,17 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .widgets import _Explorer, correlate2d, explain_settings, make_kernel, photo_input
+from .i18n import N_, _
+from .widgets import _Explorer, _one_or_many, correlate2d, explain_settings, make_kernel, photo_input
 
 __all__ = ["MODES", "SOURCES", "explain_pooling", "pool2d", "pool_input", "PoolExplorer"]
 
 #: The two kinds of pooling the explorer offers.
-MODES = ("max", "average")
+MODES = (N_("max"), N_("average"))
 #: What the explorer pools: the grey photo itself, or the strength of its edges (a feature map).
-SOURCES = ("photo", "edge map")
+SOURCES = (N_("photo"), N_("edge map"))
 
 _WINDOW = "#d7263d"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def explain_pooling(n: int, f: int, s: int) -> dict:
@@ -50,26 +47,27 @@ def explain_pooling(n: int, f: int, s: int) -> dict:
       ``unvisited``   indices that no window covers (lost to the layer);
       ``overlap``     f - s when the windows overlap (s < f), else 0;
       ``formula``     e.g. 'floor((256 − 2)/2) + 1 = 128';
-      ``message``     the explanation in words (plain text).
+      ``message``     the explanation in words (plain text, in the learner's language).
     """
     info: dict = dict(n=n, f=f, s=s, ok=False, out=None, fits=False, starts=[], unvisited=[], overlap=0)
     filled = f"floor(({n} − {f})/{s}) + 1"
     problems = []
     if n < 1:
-        problems.append(f"the input must have at least 1 pixel (got n = {n})")
+        problems.append(_("the input must have at least 1 pixel (got n = {n})").format(n=n))
     if f < 1:
-        problems.append(f"the window must be at least 1 pixel wide (got f = {f})")
+        problems.append(_("the window must be at least 1 pixel wide (got f = {f})").format(f=f))
     if s < 1:
-        problems.append(f"the stride must be at least 1: the window has to move forward (got s = {s})")
+        problems.append(_("the stride must be at least 1: the window has to move forward (got s = {s})").format(s=s))
     if problems:
-        info["formula"] = f"{filled}: not defined"
-        info["message"] = "Impossible settings: " + "; ".join(problems) + "."
+        info["formula"] = _("{formula}: not defined").format(formula=filled)
+        info["message"] = _("Impossible settings: {problems}.").format(problems="; ".join(problems))
         return info
     if f > n:
-        info["formula"] = f"{filled} = floor({n - f}/{s}) + 1: no window fits"
-        info["message"] = (f"The {f}×{f} window does not fit: the input is only {n} pixels wide, so "
-                           f"there is no position for even one window and no output. Use a window of at "
-                           f"most {n} (f = {n} is 'global' pooling: one number per channel).")
+        info["formula"] = _("{formula} = floor({rest}/{s}) + 1: no window fits").format(formula=filled, rest=n - f,
+                                                                                        s=s)
+        info["message"] = _("The {f}×{f} window does not fit: the input is only {n} pixels wide, so there is no "
+                            "position for even one window and no output. Use a window of at most {n} (f = {n} is "
+                            "'global' pooling: one number per channel).").format(f=f, n=n)
         return info
 
     # The window arithmetic is a convolution's with no padding: reuse it, keep pooling's own words.
@@ -81,36 +79,45 @@ def explain_pooling(n: int, f: int, s: int) -> dict:
 
     lines = []
     if f == 1 and s == 1:
-        lines.append("A 1×1 window with stride 1 changes nothing: the output is the input.")
+        lines.append(_("A 1×1 window with stride 1 changes nothing: the output is the input."))
     elif f == 1:
-        lines.append(f"A 1×1 window only keeps every {s}th pixel (plain subsampling): max and average "
-                     f"agree, and everything in between is dropped.")
+        lines.append(_("A 1×1 window only keeps every {s}th pixel (plain subsampling): max and average agree, and "
+                       "everything in between is dropped.").format(s=s))
     elif out == 1:
-        lines.append(f"Only one {f}×{f} window fits along each axis, so the stride is never used.")
+        lines.append(_("Only one {f}×{f} window fits along each axis, so the stride is never used.").format(f=f))
     elif s == f:
-        lines.append(f"Stride = window: the {f}×{f} windows sit side by side without overlapping"
-                     + (", so every pixel is in exactly one window" if fits else "")
-                     + ". This is the usual choice (f = s = 2 halves height and width).")
+        lines.append((_("Stride = window: the {f}×{f} windows sit side by side without overlapping, so every pixel "
+                        "is in exactly one window. This is the usual choice (f = s = 2 halves height and width).")
+                      if fits else
+                      _("Stride = window: the {f}×{f} windows sit side by side without overlapping. This is the "
+                        "usual choice (f = s = 2 halves height and width).")).format(f=f))
     elif s < f:
-        lines.append(f"Stride {s} < window {f}: neighbouring windows overlap by {f - s} "
-                     f"pixel{'s' if f - s > 1 else ''}, so one pixel can be the maximum of several windows "
-                     f"(AlexNet pooled 3×3 windows with stride 2).")
+        lines.append(_one_or_many(f - s, N_("Stride {s} < window {f}: neighbouring windows overlap by {overlap} "
+                                            "pixel, so one pixel can be the maximum of several windows (AlexNet "
+                                            "pooled 3×3 windows with stride 2)."),
+                                  N_("Stride {s} < window {f}: neighbouring windows overlap by {overlap} pixels, so "
+                                     "one pixel can be the maximum of several windows (AlexNet pooled 3×3 windows "
+                                     "with stride 2).")).format(s=s, f=f, overlap=f - s))
     else:
-        gap = f"{s - f} pixel{'s' if s - f > 1 else ''}"
-        lines.append(f"Stride {s} > window {f}: the windows jump over {gap} between them, which no window "
-                     f"ever sees.")
+        lines.append(_one_or_many(s - f, N_("Stride {s} > window {f}: the windows jump over {gap} pixel between "
+                                            "them, which no window ever sees."),
+                                  N_("Stride {s} > window {f}: the windows jump over {gap} pixels between them, "
+                                     "which no window ever sees.")).format(s=s, f=f, gap=s - f))
     if not fits:
         left = (n - f) % s
-        lost = f"the last {left} rows (and columns) are" if left > 1 else "the last row (and column) is"
-        lines.append(f"The stride does not fit: ({n} − {f})/{s} = {(n - f) / s:.2f} is not a whole number, "
-                     f"so the floor keeps {_plural(out, 'window')} per axis and {lost} not in any window. "
-                     f"(PyTorch's ceil_mode=True would add one more, partial window instead.)")
+        lost = (_("the last {left} rows (and columns) are").format(left=left) if left > 1
+                else _("the last row (and column) is"))
+        counted = _one_or_many(out, N_("{count} window"), N_("{count} windows")).format(count=out)
+        lines.append(_("The stride does not fit: ({n} − {f})/{s} = {ratio:.2f} is not a whole number, so the floor "
+                       "keeps {windows} per axis and {lost} not in any window. (PyTorch's ceil_mode=True would add "
+                       "one more, partial window instead.)").format(n=n, f=f, s=s, ratio=(n - f) / s,
+                                                                    windows=counted, lost=lost))
     if f == n:
-        lines.append("The window covers the whole axis: 'global' pooling, one number per channel.")
+        lines.append(_("The window covers the whole axis: 'global' pooling, one number per channel."))
     if unvisited and s > f:
-        lines.append(f"{len(unvisited)} of {n} rows (and as many columns) are never seen.")
-    lines.append(f"Output {out} for {n} input pixels per axis: {out * out / (n * n):.1%} of the values are "
-                 f"kept.")
+        lines.append(_("{count} of {n} rows (and as many columns) are never seen.").format(count=len(unvisited), n=n))
+    lines.append(_("Output {out} for {n} input pixels per axis: {kept:.1%} of the values are kept.").format(
+        out=out, n=n, kept=out * out / (n * n)))
     info["message"] = " ".join(lines)
     return info
 
@@ -194,12 +201,12 @@ class PoolExplorer(_Explorer):
                                      style={"description_width": "initial"},
                                      layout=widgets.Layout(width="220px"))
 
-        self.f_slider = slider(f, 1, 16, "window f", "height and width of the pooling window")
-        self.s_slider = slider(s, 1, 16, "stride s", "pixels the window moves per step")
-        self.mode_buttons = widgets.ToggleButtons(options=MODES, value=mode, description="pooling",
-                                                  style={"button_width": "70px"})
-        self.source_dropdown = widgets.Dropdown(options=SOURCES, value=source, description="input",
-                                                layout=widgets.Layout(width="190px"))
+        self.f_slider = slider(f, 1, 16, _("window f"), _("height and width of the pooling window"))
+        self.s_slider = slider(s, 1, 16, _("stride s"), _("pixels the window moves per step"))
+        self.mode_buttons = widgets.ToggleButtons(options=[(_(m), m) for m in MODES], value=mode,
+                                                  description=_("pooling"), style={"button_width": "70px"})
+        self.source_dropdown = widgets.Dropdown(options=[(_(k), k) for k in SOURCES], value=source,
+                                                description=_("input"), layout=widgets.Layout(width="190px"))
         self.output = np.zeros((0, 0))
         self.state: dict = {}
         self._artists_ready = False
@@ -234,17 +241,17 @@ class PoolExplorer(_Explorer):
         self._second = Rectangle((0, 0), 1, 1, fill=False, ec="#f5a623", lw=1.5, ls="--")
         self._in_ax.add_patch(self._first)
         self._in_ax.add_patch(self._second)
-        self._no_output = self._true_ax.text(width / 2, height / 2, "no output:\nthe window does not fit",
+        self._no_output = self._true_ax.text(width / 2, height / 2, _("no output:\nthe window does not fit"),
                                              ha="center", va="center", color="#c62828", fontsize=11)
         for ax in (self._in_ax, self._true_ax, self._big_ax):
             ax.set_xlim(-0.5, width - 0.5)       # every panel shows the input's extent: the same pixel scale
             ax.set_ylim(height - 0.5, -0.5)
-            ax.set_xlabel("column (input pixels)")
-            ax.set_ylabel("row (input pixels)")
+            ax.set_xlabel(_("column (input pixels)"))
+            ax.set_ylabel(_("row (input pixels)"))
             ax.set_xticks([0, width // 2, width - 1])
             ax.set_yticks([0, height // 2, height - 1])
             ax.tick_params(labelsize=7)
-        self._big_ax.set_xlabel("column (input pixels; output enlarged)")
+        self._big_ax.set_xlabel(_("column (input pixels; output enlarged)"))
         self._suptitle = fig.suptitle("", fontsize=11)
         fig.subplots_adjust(left=0.05, right=0.99, top=0.84, bottom=0.12, wspace=0.28)
         self._keep_background([self._in_img, self._true_img, self._big_img, self._first, self._second,
@@ -262,37 +269,44 @@ class PoolExplorer(_Explorer):
         along_h, along_w = explain_pooling(height, f, s), explain_pooling(width, f, s)
         self.state = {"height": along_h, "width": along_w}
         self._in_img.set_data(self.input)
-        self._suptitle.set_text(f"{mode} pooling of the {self.photo_name} {source}: "
-                                f"{f}×{f} window, stride {s}")
-        self._in_ax.set_title(f"input {height}×{width} (red: 1st window, dashed: 2nd)", fontsize=9)
+        self._suptitle.set_text(_("{mode} pooling of the {photo} {source}: {f}×{f} window, stride {s}").format(
+            mode=_(mode), photo=_(self.photo_name), source=_(source), f=f, s=s))
+        self._in_ax.set_title(_("input {height}×{width} (red: 1st window, dashed: 2nd)").format(height=height,
+                                                                                                width=width), fontsize=9)
         self._first.set_bounds(-0.5, -0.5, f, f)
 
         if not (along_h["ok"] and along_w["ok"]):
             self.output = np.zeros((0, 0))
-            self.formula_html.value = (f"<div style='color:#c62828; font-size:1.05em'>input <b>{height} × "
-                                       f"{width}</b> → no output: {along_h['formula']}</div>")
+            self.formula_html.value = (
+                "<div style='color:#c62828; font-size:1.05em'>"
+                + _("input <b>{height} × {width}</b> → no output: {formula}").format(
+                    height=height, width=width, formula=along_h["formula"])
+                + "</div>")
             self.explanation_html.value = f"<div style='max-width:900px'>{along_h['message']}</div>"
             for artist in (self._true_img, self._big_img, self._second):
                 artist.set_visible(False)
             self._first.set_linestyle(":")
             self._no_output.set_visible(True)
-            self._true_ax.set_title("output: none", fontsize=9)
-            self._big_ax.set_title("output: none", fontsize=9)
+            self._true_ax.set_title(_("output: none"), fontsize=9)
+            self._big_ax.set_title(_("output: none"), fontsize=9)
             return
 
         self.output = pool2d(self.input, f, s, mode)
         out_h, out_w = self.output.shape
         self.formula_html.value = (
-            f"<div style='font-size:1.05em'>input <b>{height} × {width}</b> → output "
-            f"<b>{out_h} × {out_w}</b> &nbsp;(height: {along_h['formula']}; width: {along_w['formula']}; "
-            f"each output pixel is the <b>{mode}</b> of one {f}×{f} window)</div>")
+            "<div style='font-size:1.05em'>"
+            + _("input <b>{height} × {width}</b> → output <b>{out_h} × {out_w}</b> &nbsp;(height: {along_height}; "
+                "width: {along_width}; each output pixel is the <b>{mode}</b> of one {f}×{f} window)").format(
+                height=height, width=width, out_h=out_h, out_w=out_w, along_height=along_h["formula"],
+                along_width=along_w["formula"], mode=_(mode), f=f)
+            + "</div>")
         notes = [along_h["message"]]
         if source == "edge map" and mode == "average" and f > 1:
-            notes.append("Averaging mixes each thin edge with the dark pixels around it, so edges fade; "
-                         "max pooling keeps their full strength (switch the mode to compare).")
+            notes.append(_("Averaging mixes each thin edge with the dark pixels around it, so edges fade; max "
+                           "pooling keeps their full strength (switch the mode to compare)."))
         elif source == "edge map" and f > 1:
-            notes.append("Max pooling keeps an edge at full strength as long as it lies anywhere in the "
-                         "window: where exactly is forgotten.")
+            notes.append(_("Max pooling keeps an edge at full strength as long as it lies anywhere in the window: "
+                           "where exactly is forgotten."))
         self.explanation_html.value = "<div style='max-width:900px'>" + " ".join(notes) + "</div>"
 
         self._first.set_linestyle("-")
@@ -304,5 +318,6 @@ class PoolExplorer(_Explorer):
             artist.set_visible(True)
             artist.set_data(self.output)
         self._true_img.set_extent((-0.5, out_w - 0.5, out_h - 0.5, -0.5))
-        self._true_ax.set_title(f"output {out_h}×{out_w}, true size", fontsize=9)
-        self._big_ax.set_title(f"output {out_h}×{out_w}, enlarged", fontsize=9)
+        self._true_ax.set_title(_("output {height}×{width}, true size").format(height=out_h, width=out_w),
+                                fontsize=9)
+        self._big_ax.set_title(_("output {height}×{width}, enlarged").format(height=out_h, width=out_w), fontsize=9)

@@ -23,6 +23,7 @@ import math
 
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from .i18n import N_, _
 from .widgets import _Explorer
 
 __all__ = ["ALPHA", "BETA", "GAMMA", "B0_STAGES", "STRATEGIES", "make_divisible", "efficientnet_cost",
@@ -37,7 +38,7 @@ B0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80,
 _STEM, _HEAD_FACTOR = 32, 4          # stem channels; the last 1x1 conv has 4 x (channels of the last stage)
 
 #: What the explorer compares: all three together, or one dimension alone for the same growth of MACs.
-STRATEGIES = ("compound", "depth only", "width only", "resolution only")
+STRATEGIES = (N_("compound"), N_("depth only"), N_("width only"), N_("resolution only"))
 
 _COLOURS = {"compound": "#1a7f37", "depth only": "#4c72b0", "width only": "#dd8452",
             "resolution only": "#8172b3"}
@@ -194,37 +195,40 @@ def explain_scaling(phi: float, strategy: str = "compound") -> dict:
 
     Returns the multipliers of ``strategy_multipliers``, the ``cost`` (``efficientnet_cost``) of the scaled
     network, ``base`` (B0's cost), the growth ``param_ratio`` and ``mac_ratio`` against B0, and a
-    ``message`` in words.
+    ``message`` in words (in the learner's language).
     """
     scale = strategy_multipliers(phi, strategy)
     cost = efficientnet_cost(scale["width"], scale["depth"], scale["resolution"])
     base = efficientnet_cost()
     info = {**scale, "phi": phi, "strategy": strategy, "cost": cost, "base": base,
             "param_ratio": cost["params"] / base["params"], "mac_ratio": cost["macs"] / base["macs"]}
-    lines = [f"{cost['blocks']} blocks, last stage {cost['channels'][-1]} channels, {scale['resolution']}×"
-             f"{scale['resolution']} images: {cost['params'] / 1e6:.2f} M parameters "
-             f"(×{info['param_ratio']:.2f} of B0) and {cost['macs'] / 1e9:.2f} G MACs "
-             f"(×{info['mac_ratio']:.2f}; the rule predicts ×{scale['macs_factor']:.2f})."]
+    lines = [_("{blocks} blocks, last stage {channels} channels, {resolution}×{resolution} images: {params:.2f} M "
+               "parameters (×{param_ratio:.2f} of B0) and {macs:.2f} G MACs (×{mac_ratio:.2f}; the rule predicts "
+               "×{macs_factor:.2f}).").format(
+        blocks=cost["blocks"], channels=cost["channels"][-1], resolution=scale["resolution"],
+        params=cost["params"] / 1e6, param_ratio=info["param_ratio"], macs=cost["macs"] / 1e9,
+        mac_ratio=info["mac_ratio"], macs_factor=scale["macs_factor"])]
     if phi == 0:
-        lines.append("φ = 0 is EfficientNet-B0 itself: move φ to scale it up.")
+        lines.append(_("φ = 0 is EfficientNet-B0 itself: move φ to scale it up."))
     elif strategy == "resolution only":
-        lines.append("Larger images cost MACs but add no parameters: the same filters slide over more "
-                     "positions. The network's depth (its receptive field) stays the same, though.")
+        lines.append(_("Larger images cost MACs but add no parameters: the same filters slide over more positions. "
+                       "The network's depth (its receptive field) stays the same, though."))
     elif strategy == "width only":
-        lines.append("Wider layers: a conv's parameters and its MACs both grow with c_in·c_out, about the "
-                     "square of the width, so every extra MAC comes with extra parameters.")
+        lines.append(_("Wider layers: a conv's parameters and its MACs both grow with c_in·c_out, about the square of "
+                       "the width, so every extra MAC comes with extra parameters."))
     elif strategy == "depth only":
-        lines.append("More blocks: parameters and MACs grow about in proportion to depth (block counts are "
-                     "rounded up, so the growth comes in steps). Very deep, thin networks gain less and "
-                     "less accuracy per block, and the receptive field outgrows the small image.")
+        lines.append(_("More blocks: parameters and MACs grow about in proportion to depth (block counts are rounded "
+                       "up, so the growth comes in steps). Very deep, thin networks gain less and less accuracy per "
+                       "block, and the receptive field outgrows the small image."))
     else:
-        lines.append(f"Compound scaling spreads the same MAC budget: depth ×{scale['depth']:.2f}, width "
-                     f"×{scale['width']:.2f}, resolution ×{scale['resolution'] / 224:.2f}. Each factor stays "
-                     "modest, so no single dimension saturates; part of the budget goes to resolution, which "
-                     "costs no parameters, so the parameters grow more slowly than the MACs.")
+        lines.append(_("Compound scaling spreads the same MAC budget: depth ×{depth:.2f}, width ×{width:.2f}, "
+                       "resolution ×{resolution:.2f}. Each factor stays modest, so no single dimension saturates; "
+                       "part of the budget goes to resolution, which costs no parameters, so the parameters grow "
+                       "more slowly than the MACs.").format(depth=scale["depth"], width=scale["width"],
+                                                            resolution=scale["resolution"] / 224))
     if scale["depth"] > 1 and info["mac_ratio"] > 1.1 * scale["macs_factor"]:
-        lines.append("The MACs grow faster than the rule says because block counts are rounded up: a stage "
-                     "of 1 block gets 2 as soon as the depth multiplier exceeds 1.")
+        lines.append(_("The MACs grow faster than the rule says because block counts are rounded up: a stage of 1 "
+                       "block gets 2 as soon as the depth multiplier exceeds 1."))
     info["message"] = " ".join(lines)
     return info
 
@@ -251,10 +255,11 @@ class ScalingExplorer(_Explorer):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         self.phi_slider = widgets.FloatSlider(value=phi, min=0.0, max=max(4.0, phi), step=0.25,
-                                              description="φ (compound coefficient)", continuous_update=False,
+                                              description=_("φ (compound coefficient)"), continuous_update=False,
                                               style={"description_width": "initial"},
                                               layout=widgets.Layout(width="330px"))
-        self.strategy_buttons = widgets.ToggleButtons(options=STRATEGIES, value=strategy, description="scale",
+        self.strategy_buttons = widgets.ToggleButtons(options=[(_(k), k) for k in STRATEGIES], value=strategy,
+                                                      description=_("scale"),
                                                       style={"button_width": "122px"})
         self.state: dict = {}
         self._artists_ready = False
@@ -271,21 +276,21 @@ class ScalingExplorer(_Explorer):
         self._lines, self._marks, self._chosen, self._chosen_values = {}, {}, {}, {}
         curves = {s: [explain_scaling(phi, s)["cost"] for phi in self.PHIS] for s in STRATEGIES}
         for ax, key, unit, title in zip(self._axes, ("params", "macs"), (1e6, 1e9),
-                                        ("parameters (millions)", "multiply-accumulates (billions)")):
+                                        (_("parameters (millions)"), _("multiply-accumulates (billions)"))):
             for s in STRATEGIES:
                 self._lines[(key, s)] = ax.plot(self.PHIS, [c[key] / unit for c in curves[s]], "-",
-                                                color=_COLOURS[s], lw=1.3, label=s)[0]
+                                                color=_COLOURS[s], lw=1.3, label=_(s))[0]
             if key == "macs":       # what the rule predicts: B0's MACs x 1.92**phi
                 base = efficientnet_cost()["macs"] / unit
                 factor = ALPHA * BETA ** 2 * GAMMA ** 2
                 ax.plot(self.PHIS, [base * factor ** phi for phi in self.PHIS], ":", color="black", lw=1.2,
-                        label="the rule: B0 × 1.92^φ")
+                        label=_("the rule: B0 × 1.92^φ"))
                 ax.legend(fontsize=8, loc="upper left")
             # the chosen strategy's curve, drawn thick on top, and the chosen point: the only changing parts
             self._chosen[key] = ax.plot([], [], "-", lw=3.2, animated=True)[0]
             self._chosen_values[key] = {s: [c[key] / unit for c in curves[s]] for s in STRATEGIES}
             self._marks[key] = ax.plot([0], [0], "o", ms=9, mfc="none", mec="black", mew=2, animated=True)[0]
-            ax.set_xlabel("compound coefficient φ")
+            ax.set_xlabel(_("compound coefficient φ"))
             ax.set_ylabel(title)
             ax.set_yscale("log")
             # plain numbers (0.5, 1, 2, 5, ...) read better than 5 x 10^-1 on a log axis
@@ -310,19 +315,25 @@ class ScalingExplorer(_Explorer):
         cost, base = info["cost"], info["base"]
         self.formula_html.value = (
             "<div style='font-size:1.05em'>"
-            f"depth × <b>{info['depth']:.2f}</b> &nbsp; width × <b>{info['width']:.2f}</b> &nbsp; "
-            f"resolution <b>{info['resolution']}</b> px &nbsp;→&nbsp; <b>{cost['params']:,}</b> parameters "
-            f"(B0: {base['params']:,}), <b>{cost['macs']:,}</b> MACs (B0: {base['macs']:,})"
-            f"<br>compound rule: depth 1.2<sup>φ</sup>, width 1.1<sup>φ</sup>, resolution 1.15<sup>φ</sup>; "
-            f"MACs × (1.2·1.1²·1.15²)<sup>φ</sup> = 1.92<sup>φ</sup> = {info['macs_factor']:.2f}</div>")
+            + _("depth × <b>{depth:.2f}</b> &nbsp; width × <b>{width:.2f}</b> &nbsp; resolution <b>{resolution}</b> px "
+                "&nbsp;→&nbsp; <b>{params:,}</b> parameters (B0: {base_params:,}), <b>{macs:,}</b> MACs (B0: "
+                "{base_macs:,})").format(depth=info["depth"], width=info["width"], resolution=info["resolution"],
+                                         params=cost["params"], base_params=base["params"], macs=cost["macs"],
+                                         base_macs=base["macs"])
+            + "<br>"
+            + _("compound rule: depth 1.2<sup>φ</sup>, width 1.1<sup>φ</sup>, resolution 1.15<sup>φ</sup>; MACs × "
+                "(1.2·1.1²·1.15²)<sup>φ</sup> = 1.92<sup>φ</sup> = {factor:.2f}").format(factor=info["macs_factor"])
+            + "</div>")
         self.explanation_html.value = f"<div style='max-width:880px'>{info['message']}</div>"
         for key, unit in (("params", 1e6), ("macs", 1e9)):
             self._marks[key].set_data([phi], [cost[key] / unit])
             self._marks[key].set_markeredgecolor(_COLOURS[strategy])
             self._chosen[key].set_data(self.PHIS, self._chosen_values[key][strategy])
             self._chosen[key].set_color(_COLOURS[strategy])
-        self._suptitle.set_text(f"EfficientNet-B0 scaled with φ = {phi:g} ({strategy}): "
-                                f"×{info['param_ratio']:.2f} parameters, ×{info['mac_ratio']:.2f} MACs")
+        self._suptitle.set_text(_("EfficientNet-B0 scaled with φ = {phi:g} ({strategy}): ×{param_ratio:.2f} parameters, "
+                                  "×{mac_ratio:.2f} MACs").format(phi=phi, strategy=_(strategy),
+                                                                  param_ratio=info["param_ratio"],
+                                                                  mac_ratio=info["mac_ratio"]))
 
     def chosen_curve(self, key: str = "params") -> tuple[list, list]:
         """The highlighted curve as drawn: (phis, values) for ``key`` 'params' (millions) or 'macs' (billions)."""

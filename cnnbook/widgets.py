@@ -46,13 +46,20 @@ __all__ = [
 
 #: The filters the photo explorer offers (each can be built at any size f >= 1 by ``make_kernel``).
 KERNELS = (N_("vertical edges"), N_("horizontal edges"), N_("box blur"), N_("gaussian blur"))
+#: The names of the photos (``cnnbook.data.PHOTOS``) as the explorers' titles show them.
+PHOTO_NAMES = (N_("camera"), N_("coins"), N_("chelsea"), N_("astronaut"))
 
 
 def _rows(indices: list[int]) -> str:
-    """'6', '5 and 6', '1, 3 and 5' for a list of indices."""
+    """'6', '5 and 6', '1, 3 and 5' for a list of indices (in the learner's language)."""
     if len(indices) == 1:
         return str(indices[0])
-    return ", ".join(str(i) for i in indices[:-1]) + " and " + str(indices[-1])
+    return _("{items} and {last}").format(items=", ".join(str(i) for i in indices[:-1]), last=indices[-1])
+
+
+def _one_or_many(count: int, one: str, many: str) -> str:
+    """``_(one)`` when ``count`` is 1, else ``_(many)``: the two English forms of a sentence (Korean has one)."""
+    return _(one) if count == 1 else _(many)
 
 
 def explain_settings(n: int, f: int, p: int = 0, s: int = 1) -> dict:
@@ -72,31 +79,33 @@ def explain_settings(n: int, f: int, p: int = 0, s: int = 1) -> dict:
       ``unvisited``   padded indices no window covers; ``unvisited_input`` the same in input coordinates,
                       only those that are real input (not padding);
       ``formula``     e.g. 'floor((7 + 2·1 − 3)/2) + 1 = 4';
-      ``message``     the explanation in words (plain text).
+      ``message``     the explanation in words (plain text, in the learner's language).
     """
     info: dict = dict(n=n, f=f, p=p, s=s, padded=n + 2 * p, ok=False, out=None, steps=None, fits=False,
                       starts=[], unvisited=[], unvisited_input=[])
     filled = f"floor(({n} + 2·{p} − {f})/{s}) + 1"
     problems = []
     if n < 1:
-        problems.append(f"the input size must be at least 1 (got n = {n})")
+        problems.append(_("the input size must be at least 1 (got n = {n})").format(n=n))
     if f < 1:
-        problems.append(f"the filter size must be at least 1 (got f = {f})")
+        problems.append(_("the filter size must be at least 1 (got f = {f})").format(f=f))
     if p < 0:
-        problems.append(f"the padding cannot be negative (got p = {p})")
+        problems.append(_("the padding cannot be negative (got p = {p})").format(p=p))
     if s < 1:
-        problems.append(f"the stride must be at least 1: a window has to move forward (got s = {s})")
+        problems.append(_("the stride must be at least 1: a window has to move forward (got s = {s})").format(s=s))
     if problems:
-        info["formula"] = f"{filled}: not defined"
-        info["message"] = "Impossible settings: " + "; ".join(problems) + "."
+        info["formula"] = _("{formula}: not defined").format(formula=filled)
+        info["message"] = _("Impossible settings: {problems}.").format(problems="; ".join(problems))
         return info
     padded = n + 2 * p
     if f > padded:
-        info["formula"] = f"{filled} = floor({padded - f}/{s}) + 1: no window fits"
-        info["message"] = (
-            f"The {f}×{f} filter does not fit: the padded input is only {n} + 2·{p} = {padded} cells wide, "
-            f"so there is no position for even one window and there is no output. "
-            f"Use a filter of at most {padded} or pad by at least p = {math.ceil((f - n) / 2)}.")
+        info["formula"] = _("{formula} = floor({rest}/{s}) + 1: no window fits").format(
+            formula=filled, rest=padded - f, s=s)
+        info["message"] = _(
+            "The {f}×{f} filter does not fit: the padded input is only {n} + 2·{p} = {padded} cells wide, "
+            "so there is no position for even one window and there is no output. "
+            "Use a filter of at most {padded} or pad by at least p = {need}.").format(
+            f=f, n=n, p=p, padded=padded, need=math.ceil((f - n) / 2))
         return info
 
     steps = (padded - f) / s
@@ -114,33 +123,44 @@ def explain_settings(n: int, f: int, p: int = 0, s: int = 1) -> dict:
 
     lines = []
     if fits:
-        lines.append(f"The stride fits: n + 2p − f = {padded - f} is a multiple of s = {s}, so the last "
-                     f"window ends exactly on the last row (and column) of the padded input.")
+        lines.append(_("The stride fits: n + 2p − f = {rest} is a multiple of s = {s}, so the last window ends "
+                       "exactly on the last row (and column) of the padded input.").format(rest=padded - f, s=s))
     else:
         left = (padded - f) % s
-        lines.append(
-            f"The stride does not fit: ({n} + 2·{p} − {f})/{s} = {steps:.2f} is not a whole number. "
-            f"The floor keeps {out - 1} whole step{'s' if out - 1 != 1 else ''}, so windows start at "
-            f"{_rows(starts)} and the last one ends at {starts[-1] + f - 1}; the last {left} "
-            f"row{'s' if left > 1 else ''} (and column{'s' if left > 1 else ''}) of the padded input "
-            f"{'are' if left > 1 else 'is'} never visited. Allowed, but wasteful.")
+        lines.append(_("The stride does not fit: ({n} + 2·{p} − {f})/{s} = {steps:.2f} is not a whole "
+                       "number.").format(n=n, p=p, f=f, s=s, steps=steps))
+        lines.append(_one_or_many(out - 1, N_("The floor keeps {count} whole step, so windows start at {starts} "
+                                              "and the last one ends at {end};"),
+                                  N_("The floor keeps {count} whole steps, so windows start at {starts} and the "
+                                     "last one ends at {end};")).format(
+            count=out - 1, starts=_rows(starts), end=starts[-1] + f - 1))
+        lines.append(_one_or_many(left, N_("the last {left} row (and column) of the padded input is never "
+                                           "visited. Allowed, but wasteful."),
+                                  N_("the last {left} rows (and columns) of the padded input are never visited. "
+                                     "Allowed, but wasteful.")).format(left=left))
     if s > f:
-        lines.append(f"The stride s = {s} is larger than the filter f = {f}: windows jump over the cells "
-                     f"between them, which are never visited either.")
+        lines.append(_("The stride s = {s} is larger than the filter f = {f}: windows jump over the cells "
+                       "between them, which are never visited either.").format(s=s, f=f))
     if unvisited:
         if unvisited_input:
-            lines.append(f"Never seen by any window: input row{'s' if len(unvisited_input) > 1 else ''} "
-                         f"{_rows(unvisited_input)} (and the same columns). What the image holds there is "
-                         f"lost to this layer.")
+            lines.append(_one_or_many(len(unvisited_input),
+                                      N_("Never seen by any window: input row {rows} (and the same columns). "
+                                         "What the image holds there is lost to this layer."),
+                                      N_("Never seen by any window: input rows {rows} (and the same columns). "
+                                         "What the image holds there is lost to this layer.")).format(
+                rows=_rows(unvisited_input)))
         else:
-            lines.append("The cells never visited are padding zeros only, so nothing of the image is lost.")
+            lines.append(_("The cells never visited are padding zeros only, so nothing of the image is lost."))
     lines += _why_the_size(n, f, p, s, out)
     if f % 2 == 0:
-        lines.append(f"f = {f} is even: the window has no centre pixel, and keeping the size would need "
-                     f"f − 1 = {f - 1} zero{'s' if f != 2 else ''} in total, {(f - 1) // 2} on one side "
-                     f"and {f // 2} on the other.")
+        lines.append(_one_or_many(f - 1, N_("f = {f} is even: the window has no centre pixel, and keeping the size "
+                                            "would need f − 1 = {zeros} zero in total, {one} on one side and "
+                                            "{other} on the other."),
+                                  N_("f = {f} is even: the window has no centre pixel, and keeping the size would "
+                                     "need f − 1 = {zeros} zeros in total, {one} on one side and {other} on the "
+                                     "other.")).format(f=f, zeros=f - 1, one=(f - 1) // 2, other=f // 2))
     if p >= f:
-        lines.append(f"p = {p} ≥ f = {f}: the corner windows see nothing but padding zeros.")
+        lines.append(_("p = {p} ≥ f = {f}: the corner windows see nothing but padding zeros.").format(p=p, f=f))
     info["message"] = " ".join(lines)
     return info
 
@@ -150,23 +170,32 @@ def _why_the_size(n: int, f: int, p: int, s: int, out: int) -> list[str]:
     what the padding gives back) and the stride (it keeps one window position in s). Never blames the
     stride's shrinking on the padding."""
     if out == n:
-        return [f"Output {out}×{out} = input size: a 'same' convolution."]
+        return [_("Output {out}×{out} = input size: a 'same' convolution.").format(out=out)]
     stride_one = n + 2 * p - f + 1          # window positions at stride 1
     lines = []
-    if p == 0:
-        lines.append(f"No padding: a 'valid' convolution; the filter's edges cost f − 1 = {f - 1} "
-                     f"row{'s' if f - 1 != 1 else ''} (and columns), so at stride 1 the output would be "
-                     f"{stride_one}." if s > 1 else
-                     f"No padding: a 'valid' convolution; the output is f − 1 = {f - 1} smaller than the input.")
+    if p == 0 and s > 1:
+        lines.append(_one_or_many(f - 1, N_("No padding: a 'valid' convolution; the filter's edges cost f − 1 = "
+                                            "{lost} row (and columns), so at stride 1 the output would be "
+                                            "{stride_one}."),
+                                  N_("No padding: a 'valid' convolution; the filter's edges cost f − 1 = {lost} "
+                                     "rows (and columns), so at stride 1 the output would be {stride_one}.")).format(
+            lost=f - 1, stride_one=stride_one))
+    elif p == 0:
+        lines.append(_("No padding: a 'valid' convolution; the output is f − 1 = {lost} smaller than the "
+                       "input.").format(lost=f - 1))
     elif s == 1 and 2 * p < f - 1:
-        lines.append(f"The padding gives back 2p = {2 * p} of the f − 1 = {f - 1} rows the filter's edges cost: "
-                     f"the output is {stride_one}.")
+        lines.append(_("The padding gives back 2p = {given} of the f − 1 = {lost} rows the filter's edges cost: "
+                       "the output is {stride_one}.").format(given=2 * p, lost=f - 1, stride_one=stride_one))
     elif s == 1:
-        lines.append(f"The padding adds more than the filter's edges cost (2p = {2 * p} > f − 1 = {f - 1}): "
-                     f"the output, {stride_one}, is larger than the input.")
+        lines.append(_("The padding adds more than the filter's edges cost (2p = {given} > f − 1 = {lost}): "
+                       "the output, {stride_one}, is larger than the input.").format(
+            given=2 * p, lost=f - 1, stride_one=stride_one))
     if s > 1:
-        lines.append(f"The stride shrinks it{' further' if lines else ''}: of the {stride_one} window positions at stride 1, "
-                     f"stride {s} keeps one in {s}, so the output is {out} (about {n}/{s}).")
+        lines.append((_("The stride shrinks it further: of the {positions} window positions at stride 1, stride {s} "
+                        "keeps one in {s}, so the output is {out} (about {n}/{s}).") if lines else
+                      _("The stride shrinks it: of the {positions} window positions at stride 1, stride {s} keeps "
+                        "one in {s}, so the output is {out} (about {n}/{s}).")).format(
+            positions=stride_one, s=s, out=out, n=n))
     return lines
 
 
@@ -277,8 +306,11 @@ def pixel_ratio() -> int:
 
 
 def _label_px(text: str) -> int:
-    """A generous estimate of a slider description's width in CSS px (13 px font)."""
-    return 8 * len(text) + 16
+    """A generous estimate of a slider description's width in CSS px (13 px font): 8 px a column, a Hangul
+    syllable or another wide character taking two (as ``cnnbook.i18n.padded`` counts them)."""
+    import unicodedata
+
+    return 8 * sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text) + 16
 
 
 def control_rows(rows: list[list]) -> list:
@@ -499,12 +531,13 @@ class ConvExplorer(_Explorer):
         self.state = info
         colour = "#1a7f37" if info["ok"] and info["fits"] else ("#b35900" if info["ok"] else "#c62828")
         self.formula_html.value = (
-            "<div style='font-size:1.1em'><b>output size</b> = floor((n + 2p − f)/s) + 1 &nbsp;=&nbsp; "
+            f"<div style='font-size:1.1em'><b>{_('output size')}</b> = floor((n + 2p − f)/s) + 1 &nbsp;=&nbsp; "
             f"<span style='color:{colour}'><b>{info['formula']}</b></span>"
-            + (f" &nbsp;→&nbsp; output <b>{info['out']} × {info['out']}</b>" if info["ok"] else "")
+            + (f" &nbsp;→&nbsp; {_('output')} <b>{info['out']} × {info['out']}</b>" if info["ok"] else "")
             + "</div>")
         self.explanation_html.value = f"<div style='max-width:880px'>{info['message']}</div>"
-        self._suptitle.set_text(f"A {n}×{n} input, a {f}×{f} filter, padding {p}, stride {s}")
+        self._suptitle.set_text(_("A {n}×{n} input, a {f}×{f} filter, padding {p}, stride {s}").format(n=n, f=f, p=p,
+                                                                                                      s=s))
 
         m = info["padded"]
         kind = np.full((m, m), _PADDING)
@@ -515,8 +548,9 @@ class ConvExplorer(_Explorer):
         # when the filter does not fit, widen the view so the overhanging window shows
         _show_cells(self._grid_ax, self._grid_img, self._grid_lines, kind, max(m, f))
         self._input_border.set_bounds(p - 0.5, p - 0.5, n, n)
-        self._grid_ax.set_title(f"padded input {m}×{m} (input {n}×{n} + {p} zero{'s' if p != 1 else ''} "
-                                "per side)", fontsize=10)
+        self._grid_ax.set_title(_one_or_many(p, N_("padded input {m}×{m} (input {n}×{n} + {p} zero per side)"),
+                                             N_("padded input {m}×{m} (input {n}×{n} + {p} zeros per side)")).format(
+            m=m, n=n, p=p), fontsize=10)
         starts = info["starts"]
         rows, cols = np.meshgrid(starts, starts, indexing="ij")
         self._corners.set_offsets(np.column_stack([cols.ravel(), rows.ravel()]) if starts
@@ -533,7 +567,7 @@ class ConvExplorer(_Explorer):
             cells[0, 0] = 1
             _show_cells(self._out_ax, self._out_img, self._out_lines, cells, max(m, out))
             self._out_img.set_visible(True)
-            self._out_ax.set_title(f"output {out}×{out} (red: from the 1st window)", fontsize=10)
+            self._out_ax.set_title(_("output {out}×{out} (red: from the 1st window)").format(out=out), fontsize=10)
         else:
             _show_cells(self._out_ax, self._out_img, self._out_lines, np.zeros((0, 0)), max(m, f))
             self._out_img.set_visible(False)
@@ -657,29 +691,38 @@ class PhotoConvExplorer(_Explorer):
         padded = np.pad(self.input, p) if p else self.input
 
         self.formula_html.value = (
-            f"<div style='font-size:1.05em'>input <b>{height} × {width}</b> → padded "
-            f"<b>{height + 2 * p} × {width + 2 * p}</b> → feature map <b>{out_h} × {out_w}</b>"
-            f" &nbsp;(height: {along_h['formula']}; width: {along_w['formula']})</div>")
+            "<div style='font-size:1.05em'>"
+            + _("input <b>{height} × {width}</b> → padded <b>{padded_height} × {padded_width}</b> → feature map "
+                "<b>{out_h} × {out_w}</b> &nbsp;(height: {along_height}; width: {along_width})").format(
+                height=height, width=width, padded_height=height + 2 * p, padded_width=width + 2 * p, out_h=out_h,
+                out_w=out_w, along_height=along_h["formula"], along_width=along_w["formula"])
+            + "</div>")
         notes = []
         if f == 1 and "edges" in kind:
-            notes.append("A 1×1 edge filter has no neighbours to compare, so the map is all zero.")
+            notes.append(_("A 1×1 edge filter has no neighbours to compare, so the map is all zero."))
         rows_lost, cols_lost = len(along_h["unvisited_input"]), len(along_w["unvisited_input"])
         if rows_lost or cols_lost:
-            notes.append(f"{rows_lost} row(s) and {cols_lost} column(s) of the photo are never visited by "
-                         f"any window{'' if along_h['fits'] else ' (the stride does not fit)'}.")
+            notes.append((_("{rows} row(s) and {cols} column(s) of the photo are never visited by any window.")
+                          if along_h["fits"] else
+                          _("{rows} row(s) and {cols} column(s) of the photo are never visited by any window (the "
+                            "stride does not fit).")).format(rows=rows_lost, cols=cols_lost))
         if p > 0 and "edges" in kind:
-            notes.append("The zeros around the photo make its border look like an edge: see the frame "
-                         "around the map.")
+            notes.append(_("The zeros around the photo make its border look like an edge: see the frame around the "
+                           "map."))
         if out_h == height and out_w == width:
-            notes.append(f"p = {p} keeps the size: a 'same' convolution.")
+            notes.append(_("p = {p} keeps the size: a 'same' convolution.").format(p=p))
         else:
-            if p == 0:
-                notes.append(f"No padding ('valid'): the filter's edges cost f − 1 = {f - 1} rows and columns"
-                             + (f" (at stride 1 the map would be {height - f + 1}×{width - f + 1})." if s > 1
-                                else "."))
+            if p == 0 and s > 1:
+                notes.append(_("No padding ('valid'): the filter's edges cost f − 1 = {lost} rows and columns (at "
+                               "stride 1 the map would be {height}×{width}).").format(
+                    lost=f - 1, height=height - f + 1, width=width - f + 1))
+            elif p == 0:
+                notes.append(_("No padding ('valid'): the filter's edges cost f − 1 = {lost} rows and "
+                               "columns.").format(lost=f - 1))
             if s > 1:
-                notes.append(f"The stride shrinks the map: stride {s} keeps one window in {s} along "
-                             f"each axis, so the map is {out_h}×{out_w}, about 1/{s * s} of the stride-1 values.")
+                notes.append(_("The stride shrinks the map: stride {s} keeps one window in {s} along each axis, so "
+                               "the map is {out_h}×{out_w}, about 1/{share} of the stride-1 values.").format(
+                    s=s, out_h=out_h, out_w=out_w, share=s * s))
         self.explanation_html.value = "<div style='max-width:880px'>" + " ".join(notes) + "</div>"
 
         m_h, m_w = padded.shape
@@ -689,7 +732,8 @@ class PhotoConvExplorer(_Explorer):
         self._in_ax.set_ylim(m_h - 0.5, -0.5)
         self._border.set_bounds(p - 0.5, p - 0.5, width, height)
         self._window.set_bounds(-0.5, -0.5, f, f)
-        self._in_ax.set_title(f"padded input {m_h}×{m_w} (blue: the photo, red: 1st window)", fontsize=9)
+        self._in_ax.set_title(_("padded input {height}×{width} (blue: the photo, red: 1st window)").format(
+            height=m_h, width=m_w), fontsize=9)
 
         self._out_img.set_data(self.output)
         self._out_img.set_extent((-0.5, out_w - 0.5, out_h - 0.5, -0.5))
@@ -700,6 +744,6 @@ class PhotoConvExplorer(_Explorer):
             self._out_img.set_clim(-limit, limit)
         else:
             self._out_img.set_clim(0.0, 1.0)
-        self._out_ax.set_title(f"feature map {out_h}×{out_w}", fontsize=9)
-        self._suptitle.set_text(f"'{kind}' {f}×{f} filter on the {self.photo_name} photo, "
-                                f"padding {p}, stride {s}")
+        self._out_ax.set_title(_("feature map {height}×{width}").format(height=out_h, width=out_w), fontsize=9)
+        self._suptitle.set_text(_("'{kind}' {f}×{f} filter on the {photo} photo, padding {p}, stride {s}").format(
+            kind=_(kind), f=f, photo=_(self.photo_name), p=p, s=s))
