@@ -22,6 +22,7 @@ import pytest
 from matplotlib.text import Text
 
 from cnnbook import i18n
+
 from cnnbook.cost import CostExplorer, compare_costs
 from cnnbook.optim_explorer import METHODS, OptimiserExplorer, explain_paths, optimiser_path
 from cnnbook.plotting import korean_fallback
@@ -30,6 +31,8 @@ from cnnbook.scaling import STRATEGIES, ScalingExplorer, explain_scaling
 from cnnbook.widgets import ConvExplorer, PhotoConvExplorer, explain_settings
 
 matplotlib.use("Agg")
+# Each explorer is drawn through its whole range: seconds each, a minute for the file on this machine.
+pytestmark = pytest.mark.slow
 
 #: Terms that stay as written in the Korean edition (the lessons' ko.po write them so too).
 STAY_ENGLISH = frozenset({
