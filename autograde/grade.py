@@ -4,8 +4,8 @@ Input: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (nbgrader's submitted/ layout
 .zip of ``<student>_<NN_slug>.ipynb`` files as an LMS exports them. Each submission is graded by
 :func:`autograde.runner.grade_submission` in a worker (local processes, or a Dask cluster); this process
 alone writes the gradebook and OUT, so SQLite is never written by two processes at once. A failure of the
-grading machine (a kernel that cannot start, a dead worker) is retried once, then is a ``grader-error``, which
-is never a grade and never final: the next run grades it again. Only what this run graded is written to the
+grading machine (a kernel that cannot start, a dead, stuck or lost worker) is retried once, then is a
+``grader-error`` that says why, which is never a grade and never final: the next run grades it again. Only what this run graded is written to the
 gradebook, keeping what the instructor entered by hand (see :func:`record`).
 
 OUT/ holds grades.csv, flagged.md, feedback/<student>/<NN_slug>.html, autograded/ (for formgrader),
@@ -235,7 +235,10 @@ def _missing_result(sub: Submission) -> dict:
 # Statuses only the learner's own notebook can cause. Any other status (grader-error, or one this version does
 # not know) is never final: a resumed run grades that submission again.
 LEARNER_STATUSES = {"graded", "missing", "invalid-notebook"}
-# Tries per submission in one run when the grading machine fails (kernel did not start, worker died).
+# Tries per submission in one run when the grading machine fails (kernel did not start, worker died or got stuck,
+# a Dask worker lost). A failure that is not the submission's (a neighbour's memory, a worker restarted) gets one
+# more try; one that comes back every time (a notebook whose grading kills or wedges the worker) costs at most two
+# workers in this run. Then the submission is a grader-error that names why, and the next run tries it again.
 ATTEMPTS = 2
 
 
@@ -259,7 +262,36 @@ class _Job:
     task: dict
     sub: Submission
     stamp: dict
-    attempt: int = 1
+    attempt: int = 1              # tries of this submission started in this run, this one included
+    causes: list[tuple[str, str]] = field(default_factory=list)   # (kind, first line) of each failed try
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _gave_up(causes: list[tuple[str, str]], detail: str) -> str:
+    """A grader-error's detail after its last try in this run: first (what flagged.md shows) how many tries
+    failed and why, in one line, then each try's reason, then the rest of the last try's detail."""
+    tries = len(causes)
+    times = "once" if tries == 1 else f"{tries} times"
+    kinds = {kind for kind, _ in causes}
+    last = causes[-1][1] if causes else _first_line(detail) or "grader-error"
+    if kinds == {"died"}:
+        how = last[last.find("(") + 1:last.rfind(")")] if "(" in last else ""
+        head = f"the grading worker died {times} on this submission" + (f" ({how})" if how else "")
+    elif kinds and kinds <= {"died", "lost"}:
+        head = f"the grading worker died or left the Dask cluster {times} on this submission"
+    elif kinds == {"hung"}:
+        head = (f"the grading worker got stuck {times} on this submission and was stopped each time "
+                "(in the grader's code: the learner's code has its own limits)")
+    else:
+        head = last
+    lines = [f"{head}; not graded (tried {times} in this run; the next run grades it again)"]
+    if tries > 1:
+        lines += [f"try {number}: {text}" for number, text in enumerate((text for _, text in causes), 1)]
+    return "\n".join(lines + detail.strip().splitlines()[1:])
 
 
 def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
@@ -410,18 +442,21 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                  f"{result['score']:g}/{max_scores[sub.lesson.slug]:g}{note}")
 
     def settle(job: _Job, result: dict) -> _Job | None:
-        """A worker's answer: final, or (for a failure of the grading machine) the job to try once more."""
+        """A worker's answer: final, or (for a failure of the grading machine, up to ATTEMPTS tries in this run)
+        the job to try again. ``job.attempt`` is the number of tries started; a result marked ``counted`` (by
+        the Dask loop, which saw the tries its workers lost) has its causes in ``job.causes`` already."""
         nonlocal ran, to_run
         ran += 1
+        kind, counted = result.pop("cause", "error"), result.pop("counted", False)
         if result.get("status") == "grader-error":
-            first = (result.get("detail") or "").strip().splitlines()[:1]
+            if not counted:
+                job.causes.append((kind, _first_line(result.get("detail")) or "grader-error"))
             if job.attempt < ATTEMPTS:
                 to_run += 1
-                progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {first[0] if first else 'grader-error'}")
-                return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1)
-            lines = (result.get("detail") or "grader-error").strip().splitlines()
-            lines[0] += f" (tried {job.attempt} times in this run; the next run grades it again)"
-            result["detail"] = "\n".join(lines)
+                progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {job.causes[-1][1]}")
+                return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1,
+                            job.causes)
+            result["detail"] = _gave_up(job.causes, result.get("detail") or "")
         finish(result, job.sub, job.stamp)
         return None
 
@@ -604,11 +639,7 @@ def _worker_main(conn, parent: int) -> None:
                 return
             if task is None:
                 return
-            fault = task.get("fault", "")
-            if fault == "kill-worker" or (fault == "kill-worker-once" and task.get("attempt", 1) == 1):
-                os.kill(os.getpid(), signal.SIGKILL)  # test hook (grade_batch(faults=...) only)
-            if fault == "hang-worker" or (fault == "hang-worker-once" and task.get("attempt", 1) == 1):
-                threading.Event().wait()              # test hook: a worker stuck for ever (a deadlock of ours)
+            _worker_faults(task, first=task.get("attempt", 1) == 1)
             try:
                 result = grade_submission(task)
             except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
@@ -617,6 +648,17 @@ def _worker_main(conn, parent: int) -> None:
             conn.send(result)
     finally:
         discard_spares()         # a multiprocessing child skips atexit: its warm kernel goes here
+
+
+def _worker_faults(task: dict, first: bool) -> None:
+    """Test hook (grade_batch(faults=...) only; the CLI never sets it): "kill-worker" kills the worker's process,
+    as the out-of-memory killer would; "hang-worker" leaves it stuck for ever (a deadlock of ours); with "-once"
+    only on the submission's first try in the run."""
+    fault = task.get("fault", "")
+    if fault == "kill-worker" or (fault == "kill-worker-once" and first):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "hang-worker" or (fault == "hang-worker-once" and first):
+        threading.Event().wait()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -646,8 +688,8 @@ def _died(job: _Job, exitcode: int | None) -> dict:
             how += ": the out-of-memory killer, or a person"
     else:
         how = f"exit code {exitcode}"
-    return _error_result(job.sub.student, job.sub.lesson.slug,
-                         f"the grading worker process died while grading this submission ({how})")
+    return {**_error_result(job.sub.student, job.sub.lesson.slug,
+                            f"the grading worker process died while grading this submission ({how})"), "cause": "died"}
 
 
 # How long a worker may take over one submission before the batch stops it: the submission's own time limit
@@ -661,9 +703,10 @@ def _worker_budget(task: dict) -> float:
 
 
 def _hung(job: _Job, seconds: float) -> dict:
-    return _error_result(job.sub.student, job.sub.lesson.slug,
-                         f"the grading worker did not finish this submission within {seconds:.0f} s and was "
-                         f"stopped (stuck in the grader, not in the learner's code, which has its own limits)")
+    return {**_error_result(job.sub.student, job.sub.lesson.slug,
+                            f"the grading worker did not finish this submission within {seconds:.0f} s and was "
+                            f"stopped (stuck in the grader, not in the learner's code, which has its own limits)"),
+            "cause": "hung"}
 
 
 @dataclass

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -136,6 +137,11 @@ def test_failures_of_the_grading_machine_are_retried_and_never_a_grade(tmp_path)
     assert "kernel could not be started" in by["carol"].detail and "tried 2 times" in by["carol"].detail
     assert "worker process died" in by["dave"].detail and "SIGKILL" in by["dave"].detail
     assert "tried 2 times" in by["dave"].detail
+    # What flagged.md shows (a row's first line) names the cause and how often, not only the last try's words.
+    assert by["dave"].detail.splitlines()[0].startswith("the grading worker died 2 times on this submission "
+                                                        "(killed by SIGKILL"), by["dave"].detail
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert "the grading worker died 2 times on this submission" in flagged, flagged
     assert not by["erin"].flags and not by["frank"].flags          # a retried submission carries no trace of it
     for student in ("carol", "dave", "erin", "frank"):
         assert any(line.startswith(f"retrying {student} ") for line in lines), lines
@@ -179,6 +185,72 @@ def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
     ours = [cmd for _, cmd in descendants(os.getpid()).values()
             if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
     assert not ours, ours
+
+
+def _worker_of(pid: int, root: int) -> int | None:
+    """The child of ``root`` that ``pid`` descends from (the grading worker of a kernel), if any."""
+    while pid > 1:
+        stat = _stat(pid)
+        if stat is None:
+            return None
+        if stat[0] == root:
+            return pid
+        pid = stat[0]
+    return None
+
+
+def test_a_notebook_whose_worker_is_killed_every_time_costs_two_workers_then_is_a_grader_error(tmp_path):
+    """A notebook whose grading gets its worker killed on every try (as the out-of-memory killer would when that
+    notebook runs: here SIGKILL by pid, from outside, whenever its code is running) is tried twice in the run and
+    then is a grader-error that says so, never a grade; the rest of the batch is graded; the next run grades it."""
+    marker = "poison-marker"                     # the kernel names itself so while the notebook's code runs
+    poison = answer_sources(GUARD)["group_max"] + (f'\nopen("/proc/self/comm", "w").write("{marker}")\n'
+                                                   'import time\ntime.sleep(3)\n')
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "ann", solved(GUARD))
+    put(subs, "pat", solved(GUARD, {"group_max": poison}))
+    put(subs, "zed", submission(GUARD))
+    stop, killed = threading.Event(), []
+
+    def killer() -> None:
+        me = os.getpid()
+        while not stop.is_set():
+            for entry in Path("/proc").iterdir():
+                try:
+                    named = entry.name.isdigit() and (entry / "comm").read_text().strip() == marker
+                except OSError:
+                    continue
+                worker = _worker_of(int(entry.name), me) if named else None
+                if worker and worker not in killed:
+                    os.kill(worker, signal.SIGKILL)
+                    killed.append(worker)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        rows, lines = run(subs, out)
+    finally:
+        stop.set()
+        thread.join()
+    assert len(killed) == 2, killed                  # two tries, two workers: not one more
+    by = {r.student: r for r in rows}
+    assert {s: (r.status, r.score) for s, r in by.items()} == {
+        "ann": ("graded", FULL_AUTO), "pat": ("grader-error", 0.0), "zed": ("graded", 0.0)}
+    first = by["pat"].detail.splitlines()[0]
+    assert first.startswith("the grading worker died 2 times on this submission (killed by SIGKILL"), first
+    assert "tried 2 times in this run; the next run grades it again" in first
+    assert "the grading worker died 2 times on this submission" in (out / "flagged.md").read_text(encoding="utf-8")
+    assert [line.split(":")[0] for line in lines if line.startswith("retrying ")] == ["retrying pat 99_guard"]
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "zed": 0.0}        # no score at all for pat
+    ours = [cmd for _, cmd in descendants(os.getpid()).values()
+            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+    assert not ours, ours
+
+    rows, lines = run(subs, out)                     # nobody kills it now: graded, and only it
+    assert graded_students("\n".join(lines)) == ["pat"]
+    assert {r.student: (r.status, r.score) for r in rows}["pat"] == ("graded", FULL_AUTO)
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "pat": FULL_AUTO, "zed": 0.0}
 
 
 def test_a_worker_stuck_in_the_grader_is_stopped_and_its_submission_graded_again(tmp_path, monkeypatch):
