@@ -822,32 +822,163 @@ def _run_local(workers: int, queue: deque, settle) -> None:
     _LocalWorkers(workers).run(queue, settle)
 
 
+# Dask: the topic each grading task logs its start under, how often the batch looks at its tasks, and how long it
+# waits with submissions left and no worker in the cluster before those are grader-errors.
+DASK_START_TOPIC = "autograde-start"
+DASK_TICK_SECONDS = 1.0
+DASK_NO_WORKER_SECONDS = WORKER_MARGIN_SECONDS
+
+
+def _grade_on_dask(task: dict) -> dict:
+    """Grade one submission on a Dask worker.
+
+    Its starts in this run are counted on the scheduler (``task["tries"]`` names a Variable holding the address of
+    the worker of each start), because Dask itself starts a task again elsewhere when the worker running it dies
+    (up to the scheduler's ``allowed-failures``): a submission that kills its worker every time would go on
+    killing workers. Past ATTEMPTS starts it is not graded again in this run. Each start is logged
+    (DASK_START_TOPIC): the batch's watchdog times the submission from there."""
+    from distributed import Variable, get_worker
+
+    worker = get_worker()
+    tries = Variable(task["tries"])
+    starts = list(tries.get(timeout=60))
+    if len(starts) >= ATTEMPTS:                 # a refusal is no try: it is not counted, and runs nothing
+        return {**_error_result(task["student"], task["lesson"], f"not started again after {len(starts)} tries"),
+                "refused": True}
+    starts.append(worker.address)
+    tries.set(starts)
+    # through the scheduler and back before anything runs: a start is on record even if the worker dies next
+    tries.client.log_event(DASK_START_TOPIC, {"job": task["job"], "start": len(starts), "worker": worker.address,
+                                              "student": task["student"], "lesson": task["lesson"]})
+    task = {**task, "attempt": len(starts)}
+    _worker_faults(task, first=len(starts) == 1)
+    try:
+        return grade_submission(task)
+    except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
+        return _error_result(task["student"], task["lesson"], f"the grading worker failed: {type(err).__name__}: {err}")
+
+
 def _run_dask(address: str, queue: deque, settle) -> None:
-    from distributed import Client, as_completed
+    """The batch on a Dask cluster, with the local pool's guarantees: a submission whose grading has run longer
+    than its budget (``_worker_budget``, from its start on a worker) is given up and its worker restarted (when a
+    nanny watches it); a start lost with its worker counts as a try; every submission has at most ATTEMPTS tries
+    in this run; with no worker in the cluster for DASK_NO_WORKER_SECONDS the rest are grader-errors."""
+    from distributed import Client, Variable, wait
 
     with Client(address, timeout="30s") as client:
-        def submit(job: _Job):
-            return client.submit(grade_submission, job.task, pure=False,
-                                 key=f"grade-{job.sub.student}-{job.sub.lesson.slug}-"
-                                     f"{job.stamp['submission'][:12]}-{job.attempt}-{uuid.uuid4().hex[:6]}")
+        seen: dict[str, tuple[float, str]] = {}      # job -> (when its latest start was seen, on which worker)
 
-        futures = {submit(job): job for job in queue}
-        queue.clear()
-        pending = as_completed(list(futures))
-        for future in pending:
-            job = futures.pop(future)
-            again = settle(job, _result_of(future, job.sub))
+        def on_start(event) -> None:
+            msg = event[1]
+            if isinstance(msg, dict) and isinstance(msg.get("job"), str):
+                seen[msg["job"]] = (time.monotonic(), str(msg.get("worker", "")))
+
+        client.subscribe_topic(DASK_START_TOPIC, on_start)
+        tries: dict[str, Variable] = {}
+        running: dict = {}                             # future -> job
+
+        def submit(job: _Job) -> None:
+            name = job.task.setdefault("job", uuid.uuid4().hex)
+            if name not in tries:
+                tries[name] = Variable(f"autograde-tries-{name}", client)
+                tries[name].set([])
+            seen.pop(name, None)
+            key = (f"grade-{job.sub.student}-{job.sub.lesson.slug}-{job.stamp['submission'][:12]}-{job.attempt}-"
+                   f"{uuid.uuid4().hex[:6]}")
+            running[client.submit(_grade_on_dask, {**job.task, "tries": tries[name].name}, pure=False,
+                                  key=key)] = job
+
+        def conclude(job: _Job, result: dict) -> None:
+            """Count the starts this result does not tell of (lost with their workers), then settle it."""
+            name = job.task["job"]
+            try:
+                starts = list(tries[name].get(timeout=30))
+            except Exception:  # noqa: BLE001 - the count is then the batch's own
+                starts = []
+            # The latest start told its own outcome, unless this is a refusal (no start of its own) or Dask gave
+            # up on the task (KilledWorker: its starts were lost with their workers).
+            refused, lost_with_worker = result.pop("refused", False), result.pop("lost_with_worker", False)
+            told = not (refused or lost_with_worker)
+            explained = len(job.causes)
+            lost = starts[explained:len(starts) - 1] if told else starts[explained:]
+            job.causes.extend(("lost", f"the Dask worker grading it ({where}) died or left the cluster")
+                              for where in lost)
+            if not told and lost:
+                result["counted"] = True
+            job.attempt = max(job.attempt, len(starts))
+            again = settle(job, result)
             if again is not None:
-                retry = submit(again)
-                futures[retry] = again
-                pending.add(retry)
+                submit(again)
+            else:
+                with contextlib.suppress(Exception):
+                    tries.pop(name).delete()
+
+        for job in queue:
+            submit(job)
+        queue.clear()
+        checked, empty_since = 0.0, None
+        try:
+            while running:
+                try:
+                    done = wait(list(running), timeout=DASK_TICK_SECONDS, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    done = set()
+                for future in done:
+                    job = running.pop(future)
+                    conclude(job, _result_of(future, job.sub))
+                now = time.monotonic()
+                for future, job in list(running.items()):
+                    started = seen.get(job.task["job"])
+                    budget = _worker_budget(job.task)
+                    if started is None or now < started[0] + budget or future.done():
+                        continue
+                    # Stuck: given up, and its worker restarted to free the thread (only a nanny can do that).
+                    del running[future]
+                    future.cancel()
+                    result = _hung(job, budget)
+                    result["detail"] += "\n" + _restart_dask_worker(client, started[1])
+                    conclude(job, result)
+                if now - checked >= 5:
+                    checked = now
+                    try:
+                        workers = len(client.scheduler_info(n_workers=1).get("workers", {}))
+                    except Exception:  # noqa: BLE001 - asked again at the next look
+                        workers = 1
+                    empty_since = None if workers else (empty_since or now)
+                    if empty_since is not None and now - empty_since >= DASK_NO_WORKER_SECONDS:
+                        for future, job in list(running.items()):
+                            del running[future]
+                            future.cancel()
+                            job.attempt = ATTEMPTS            # nowhere to try it again in this run
+                            conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
+                                                           f"no Dask worker was connected to the scheduler for "
+                                                           f"{DASK_NO_WORKER_SECONDS:.0f} s"),
+                                          "cause": "no-worker"})
+        finally:
+            for variable in tries.values():
+                with contextlib.suppress(Exception):
+                    variable.delete()
+
+
+def _restart_dask_worker(client, address: str) -> str:
+    try:
+        status = client.restart_workers([address], timeout=60, raise_for_error=False).get(address)
+    except Exception as err:  # noqa: BLE001 - said in the detail: the instructor restarts it
+        status = f"{type(err).__name__}: {err}"
+    if status == "OK":
+        return f"its Dask worker ({address}) was restarted"
+    return (f"its Dask worker ({address}) could not be restarted ({status}): one of its threads stays busy until "
+            "it is restarted by hand (run workers under a nanny, the default of dask worker)")
 
 
 def _result_of(future, sub: Submission) -> dict:
     try:
         return future.result()
     except Exception as err:  # noqa: BLE001 - a lost worker costs one submission a retry, never the batch
-        return _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
+        result = _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
+        if type(err).__name__ == "KilledWorker":      # Dask gave up: the workers that ran it died
+            result.update(cause="lost", lost_with_worker=True)
+        return result
 
 
 def _save(out: Path, db_url: str, result: dict, lesson: Lesson) -> None:
