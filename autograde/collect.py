@@ -40,6 +40,7 @@ Submission times, and where each came from (``Submission.time_source``, intake.c
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -55,6 +56,11 @@ from .lessons import Lesson, UsageError
 from .moodle import looks_like_worksheet
 
 MAX_MEMBER_BYTES = 200 * 2 ** 20
+# Folders nested deeper than this in a submissions folder or .zip are not searched (a .zip's member that deep is
+# not extracted): each is one skipped line of the intake report. No export comes near it (nbgrader's layout is 2
+# folders deep, an LMS zip's at most 3 with its wrapper); a deeper tree (2000 nested folders) would otherwise
+# exhaust Python's stack in a recursive walk, or the file system's path length.
+MAX_DEPTH = 16
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
 # "_<attachment id>_<the file's name as uploaded>"; with anonymous grading "[LATE_]anon_<anonymous id>_<attachment id>_...".
 CANVAS = re.compile(r"^(?P<name>.+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
@@ -356,9 +362,13 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
             if info.file_size > MAX_MEMBER_BYTES:
                 lines.append(IntakeLine(name, "skipped", note=f"larger than {MAX_MEMBER_BYTES // 2 ** 20} MiB"))
                 continue
+            if len(parts) - 1 > MAX_DEPTH:
+                lines.append(IntakeLine(_shown(name), "skipped", note=f"inside folders nested more than {MAX_DEPTH} "
+                                        "deep: not extracted"))
+                continue
             target = into.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)   # a member named like a file before it fails here
                 with zf.open(info) as src, target.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
                 moment = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
@@ -366,12 +376,47 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 if entry_times is not None:
                     entry_times[target] = (datetime(*info.date_time), _extended_utc(info.extra))
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-                target.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):     # a folder of that name, or no folder to hold it
+                    target.unlink(missing_ok=True)
                 lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
     entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     # An LMS zip often wraps everything in one folder (but one student's folder is not such a wrapper).
     wrapper = len(entries) == 1 and entries[0].is_dir() and not _is_student_folder(entries[0], lessons)
     return entries[0] if wrapper else into
+
+
+def _shown(name: str, most: int = 300) -> str:
+    """A path for the intake report: whole, or its start and its end when it is very long."""
+    return name if len(name) <= most else f"{name[:most // 2]}...{name[-most // 2:]}"
+
+
+def _files_below(folder: Path, skipped) -> list[Path]:
+    """Every file under ``folder``, sorted, in a walk with its own stack (never Python's): links to folders are
+    not followed, and a folder more than MAX_DEPTH below ``folder`` is not entered but passed to ``skipped``
+    (path, why), as is one that cannot be read."""
+    files: list[Path] = []
+    stack = [(folder, 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = list(listing)
+        except OSError as err:
+            skipped(here, f"a folder that could not be read ({err.strerror or err})")
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                files.append(path)
+            elif depth + 1 > MAX_DEPTH:
+                skipped(path, f"a folder nested more than {MAX_DEPTH} deep: not searched")
+            else:
+                stack.append((path, depth + 1))
+    return sorted(files)
 
 
 def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
@@ -486,7 +531,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             continue
         moodle = MOODLE.match(unicodedata.normalize("NFC", path.name))
         if moodle:
-            for inner in sorted(path.rglob("*")):
+            def too_deep(folder: Path, why: str) -> None:
+                lines.append(IntakeLine(_shown(rel(folder)), "skipped", note=why))
+
+            for inner in _files_below(path, too_deep):
                 if inner.is_file():
                     facts: dict = {"lms": {"system": "moodle", "id": moodle["uid"], "name": moodle["name"]}}
                     consider(inner, lms_student(moodle["uid"], moodle["name"], facts), **facts)

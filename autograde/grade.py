@@ -4,8 +4,8 @@ Input: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (nbgrader's submitted/ layout
 .zip of ``<student>_<NN_slug>.ipynb`` files as an LMS exports them. Each submission is graded by
 :func:`autograde.runner.grade_submission` in a worker (local processes, or a Dask cluster); this process
 alone writes the gradebook and OUT, so SQLite is never written by two processes at once. A failure of the
-grading machine (a kernel that cannot start, a dead worker) is retried once, then is a ``grader-error``, which
-is never a grade and never final: the next run grades it again. Only what this run graded is written to the
+grading machine (a kernel that cannot start, a dead, stuck or lost worker) is retried once, then is a
+``grader-error`` that says why, which is never a grade and never final: the next run grades it again. Only what this run graded is written to the
 gradebook, keeping what the instructor entered by hand (see :func:`record`).
 
 OUT/ holds grades.csv, flagged.md, feedback/<student>/<NN_slug>.html, autograded/ (for formgrader),
@@ -245,7 +245,10 @@ def _missing_result(sub: Submission) -> dict:
 # Statuses only the learner's own notebook can cause. Any other status (grader-error, or one this version does
 # not know) is never final: a resumed run grades that submission again.
 LEARNER_STATUSES = {"graded", "missing", "invalid-notebook"}
-# Tries per submission in one run when the grading machine fails (kernel did not start, worker died).
+# Tries per submission in one run when the grading machine fails (kernel did not start, worker died or got stuck,
+# a Dask worker lost). A failure that is not the submission's (a neighbour's memory, a worker restarted) gets one
+# more try; one that comes back every time (a notebook whose grading kills or wedges the worker) costs at most two
+# workers in this run. Then the submission is a grader-error that names why, and the next run tries it again.
 ATTEMPTS = 2
 
 
@@ -269,7 +272,36 @@ class _Job:
     task: dict
     sub: Submission
     stamp: dict
-    attempt: int = 1
+    attempt: int = 1              # tries of this submission started in this run, this one included
+    causes: list[tuple[str, str]] = field(default_factory=list)   # (kind, first line) of each failed try
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _gave_up(causes: list[tuple[str, str]], detail: str) -> str:
+    """A grader-error's detail after its last try in this run: first (what flagged.md shows) how many tries
+    failed and why, in one line, then each try's reason, then the rest of the last try's detail."""
+    tries = len(causes)
+    times = "once" if tries == 1 else f"{tries} times"
+    kinds = {kind for kind, _ in causes}
+    last = causes[-1][1] if causes else _first_line(detail) or "grader-error"
+    if kinds == {"died"}:
+        how = last[last.find("(") + 1:last.rfind(")")] if "(" in last else ""
+        head = f"the grading worker died {times} on this submission" + (f" ({how})" if how else "")
+    elif kinds and kinds <= {"died", "lost"}:
+        head = f"the grading worker died or left the Dask cluster {times} on this submission"
+    elif kinds == {"hung"}:
+        head = (f"the grading worker got stuck {times} on this submission and was stopped each time "
+                "(in the grader's code: the learner's code has its own limits)")
+    else:
+        head = last
+    lines = [f"{head}; not graded (tried {times} in this run; the next run grades it again)"]
+    if tries > 1:
+        lines += [f"try {number}: {text}" for number, text in enumerate((text for _, text in causes), 1)]
+    return "\n".join(lines + detail.strip().splitlines()[1:])
 
 
 def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: int | None = None,
@@ -435,18 +467,21 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                  f"{result['score']:g}/{max_scores[sub.lesson.slug]:g}{note}")
 
     def settle(job: _Job, result: dict) -> _Job | None:
-        """A worker's answer: final, or (for a failure of the grading machine) the job to try once more."""
+        """A worker's answer: final, or (for a failure of the grading machine, up to ATTEMPTS tries in this run)
+        the job to try again. ``job.attempt`` is the number of tries started; a result marked ``counted`` (by
+        the Dask loop, which saw the tries its workers lost) has its causes in ``job.causes`` already."""
         nonlocal ran, to_run
         ran += 1
+        kind, counted = result.pop("cause", "error"), result.pop("counted", False)
         if result.get("status") == "grader-error":
-            first = (result.get("detail") or "").strip().splitlines()[:1]
+            if not counted:
+                job.causes.append((kind, _first_line(result.get("detail")) or "grader-error"))
             if job.attempt < ATTEMPTS:
                 to_run += 1
-                progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {first[0] if first else 'grader-error'}")
-                return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1)
-            lines = (result.get("detail") or "grader-error").strip().splitlines()
-            lines[0] += f" (tried {job.attempt} times in this run; the next run grades it again)"
-            result["detail"] = "\n".join(lines)
+                progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {job.causes[-1][1]}")
+                return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1,
+                            job.causes)
+            result["detail"] = _gave_up(job.causes, result.get("detail") or "")
         finish(result, job.sub, job.stamp)
         return None
 
@@ -629,11 +664,7 @@ def _worker_main(conn, parent: int) -> None:
                 return
             if task is None:
                 return
-            fault = task.get("fault", "")
-            if fault == "kill-worker" or (fault == "kill-worker-once" and task.get("attempt", 1) == 1):
-                os.kill(os.getpid(), signal.SIGKILL)  # test hook (grade_batch(faults=...) only)
-            if fault == "hang-worker" or (fault == "hang-worker-once" and task.get("attempt", 1) == 1):
-                threading.Event().wait()              # test hook: a worker stuck for ever (a deadlock of ours)
+            _worker_faults(task, first=task.get("attempt", 1) == 1)
             try:
                 result = grade_submission(task)
             except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
@@ -642,6 +673,17 @@ def _worker_main(conn, parent: int) -> None:
             conn.send(result)
     finally:
         discard_spares()         # a multiprocessing child skips atexit: its warm kernel goes here
+
+
+def _worker_faults(task: dict, first: bool) -> None:
+    """Test hook (grade_batch(faults=...) only; the CLI never sets it): "kill-worker" kills the worker's process,
+    as the out-of-memory killer would; "hang-worker" leaves it stuck for ever (a deadlock of ours); with "-once"
+    only on the submission's first try in the run."""
+    fault = task.get("fault", "")
+    if fault == "kill-worker" or (fault == "kill-worker-once" and first):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "hang-worker" or (fault == "hang-worker-once" and first):
+        threading.Event().wait()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -671,8 +713,8 @@ def _died(job: _Job, exitcode: int | None) -> dict:
             how += ": the out-of-memory killer, or a person"
     else:
         how = f"exit code {exitcode}"
-    return _error_result(job.sub.student, job.sub.lesson.slug,
-                         f"the grading worker process died while grading this submission ({how})")
+    return {**_error_result(job.sub.student, job.sub.lesson.slug,
+                            f"the grading worker process died while grading this submission ({how})"), "cause": "died"}
 
 
 # How long a worker may take over one submission before the batch stops it: the submission's own time limit
@@ -686,9 +728,10 @@ def _worker_budget(task: dict) -> float:
 
 
 def _hung(job: _Job, seconds: float) -> dict:
-    return _error_result(job.sub.student, job.sub.lesson.slug,
-                         f"the grading worker did not finish this submission within {seconds:.0f} s and was "
-                         f"stopped (stuck in the grader, not in the learner's code, which has its own limits)")
+    return {**_error_result(job.sub.student, job.sub.lesson.slug,
+                            f"the grading worker did not finish this submission within {seconds:.0f} s and was "
+                            f"stopped (stuck in the grader, not in the learner's code, which has its own limits)"),
+            "cause": "hung"}
 
 
 @dataclass
@@ -804,32 +847,163 @@ def _run_local(workers: int, queue: deque, settle) -> None:
     _LocalWorkers(workers).run(queue, settle)
 
 
+# Dask: the topic each grading task logs its start under, how often the batch looks at its tasks, and how long it
+# waits with submissions left and no worker in the cluster before those are grader-errors.
+DASK_START_TOPIC = "autograde-start"
+DASK_TICK_SECONDS = 1.0
+DASK_NO_WORKER_SECONDS = WORKER_MARGIN_SECONDS
+
+
+def _grade_on_dask(task: dict) -> dict:
+    """Grade one submission on a Dask worker.
+
+    Its starts in this run are counted on the scheduler (``task["tries"]`` names a Variable holding the address of
+    the worker of each start), because Dask itself starts a task again elsewhere when the worker running it dies
+    (up to the scheduler's ``allowed-failures``): a submission that kills its worker every time would go on
+    killing workers. Past ATTEMPTS starts it is not graded again in this run. Each start is logged
+    (DASK_START_TOPIC): the batch's watchdog times the submission from there."""
+    from distributed import Variable, get_worker
+
+    worker = get_worker()
+    tries = Variable(task["tries"])
+    starts = list(tries.get(timeout=60))
+    if len(starts) >= ATTEMPTS:                 # a refusal is no try: it is not counted, and runs nothing
+        return {**_error_result(task["student"], task["lesson"], f"not started again after {len(starts)} tries"),
+                "refused": True}
+    starts.append(worker.address)
+    tries.set(starts)
+    # through the scheduler and back before anything runs: a start is on record even if the worker dies next
+    tries.client.log_event(DASK_START_TOPIC, {"job": task["job"], "start": len(starts), "worker": worker.address,
+                                              "student": task["student"], "lesson": task["lesson"]})
+    task = {**task, "attempt": len(starts)}
+    _worker_faults(task, first=len(starts) == 1)
+    try:
+        return grade_submission(task)
+    except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
+        return _error_result(task["student"], task["lesson"], f"the grading worker failed: {type(err).__name__}: {err}")
+
+
 def _run_dask(address: str, queue: deque, settle) -> None:
-    from distributed import Client, as_completed
+    """The batch on a Dask cluster, with the local pool's guarantees: a submission whose grading has run longer
+    than its budget (``_worker_budget``, from its start on a worker) is given up and its worker restarted (when a
+    nanny watches it); a start lost with its worker counts as a try; every submission has at most ATTEMPTS tries
+    in this run; with no worker in the cluster for DASK_NO_WORKER_SECONDS the rest are grader-errors."""
+    from distributed import Client, Variable, wait
 
     with Client(address, timeout="30s") as client:
-        def submit(job: _Job):
-            return client.submit(grade_submission, job.task, pure=False,
-                                 key=f"grade-{job.sub.student}-{job.sub.lesson.slug}-"
-                                     f"{job.stamp['submission'][:12]}-{job.attempt}-{uuid.uuid4().hex[:6]}")
+        seen: dict[str, tuple[float, str]] = {}      # job -> (when its latest start was seen, on which worker)
 
-        futures = {submit(job): job for job in queue}
-        queue.clear()
-        pending = as_completed(list(futures))
-        for future in pending:
-            job = futures.pop(future)
-            again = settle(job, _result_of(future, job.sub))
+        def on_start(event) -> None:
+            msg = event[1]
+            if isinstance(msg, dict) and isinstance(msg.get("job"), str):
+                seen[msg["job"]] = (time.monotonic(), str(msg.get("worker", "")))
+
+        client.subscribe_topic(DASK_START_TOPIC, on_start)
+        tries: dict[str, Variable] = {}
+        running: dict = {}                             # future -> job
+
+        def submit(job: _Job) -> None:
+            name = job.task.setdefault("job", uuid.uuid4().hex)
+            if name not in tries:
+                tries[name] = Variable(f"autograde-tries-{name}", client)
+                tries[name].set([])
+            seen.pop(name, None)
+            key = (f"grade-{job.sub.student}-{job.sub.lesson.slug}-{job.stamp['submission'][:12]}-{job.attempt}-"
+                   f"{uuid.uuid4().hex[:6]}")
+            running[client.submit(_grade_on_dask, {**job.task, "tries": tries[name].name}, pure=False,
+                                  key=key)] = job
+
+        def conclude(job: _Job, result: dict) -> None:
+            """Count the starts this result does not tell of (lost with their workers), then settle it."""
+            name = job.task["job"]
+            try:
+                starts = list(tries[name].get(timeout=30))
+            except Exception:  # noqa: BLE001 - the count is then the batch's own
+                starts = []
+            # The latest start told its own outcome, unless this is a refusal (no start of its own) or Dask gave
+            # up on the task (KilledWorker: its starts were lost with their workers).
+            refused, lost_with_worker = result.pop("refused", False), result.pop("lost_with_worker", False)
+            told = not (refused or lost_with_worker)
+            explained = len(job.causes)
+            lost = starts[explained:len(starts) - 1] if told else starts[explained:]
+            job.causes.extend(("lost", f"the Dask worker grading it ({where}) died or left the cluster")
+                              for where in lost)
+            if not told and lost:
+                result["counted"] = True
+            job.attempt = max(job.attempt, len(starts))
+            again = settle(job, result)
             if again is not None:
-                retry = submit(again)
-                futures[retry] = again
-                pending.add(retry)
+                submit(again)
+            else:
+                with contextlib.suppress(Exception):
+                    tries.pop(name).delete()
+
+        for job in queue:
+            submit(job)
+        queue.clear()
+        checked, empty_since = 0.0, None
+        try:
+            while running:
+                try:
+                    done = wait(list(running), timeout=DASK_TICK_SECONDS, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    done = set()
+                for future in done:
+                    job = running.pop(future)
+                    conclude(job, _result_of(future, job.sub))
+                now = time.monotonic()
+                for future, job in list(running.items()):
+                    started = seen.get(job.task["job"])
+                    budget = _worker_budget(job.task)
+                    if started is None or now < started[0] + budget or future.done():
+                        continue
+                    # Stuck: given up, and its worker restarted to free the thread (only a nanny can do that).
+                    del running[future]
+                    future.cancel()
+                    result = _hung(job, budget)
+                    result["detail"] += "\n" + _restart_dask_worker(client, started[1])
+                    conclude(job, result)
+                if now - checked >= 5:
+                    checked = now
+                    try:
+                        workers = len(client.scheduler_info(n_workers=1).get("workers", {}))
+                    except Exception:  # noqa: BLE001 - asked again at the next look
+                        workers = 1
+                    empty_since = None if workers else (empty_since or now)
+                    if empty_since is not None and now - empty_since >= DASK_NO_WORKER_SECONDS:
+                        for future, job in list(running.items()):
+                            del running[future]
+                            future.cancel()
+                            job.attempt = ATTEMPTS            # nowhere to try it again in this run
+                            conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
+                                                           f"no Dask worker was connected to the scheduler for "
+                                                           f"{DASK_NO_WORKER_SECONDS:.0f} s"),
+                                          "cause": "no-worker"})
+        finally:
+            for variable in tries.values():
+                with contextlib.suppress(Exception):
+                    variable.delete()
+
+
+def _restart_dask_worker(client, address: str) -> str:
+    try:
+        status = client.restart_workers([address], timeout=60, raise_for_error=False).get(address)
+    except Exception as err:  # noqa: BLE001 - said in the detail: the instructor restarts it
+        status = f"{type(err).__name__}: {err}"
+    if status == "OK":
+        return f"its Dask worker ({address}) was restarted"
+    return (f"its Dask worker ({address}) could not be restarted ({status}): one of its threads stays busy until "
+            "it is restarted by hand (run workers under a nanny, the default of dask worker)")
 
 
 def _result_of(future, sub: Submission) -> dict:
     try:
         return future.result()
     except Exception as err:  # noqa: BLE001 - a lost worker costs one submission a retry, never the batch
-        return _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
+        result = _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
+        if type(err).__name__ == "KilledWorker":      # Dask gave up: the workers that ran it died
+            result.update(cause="lost", lost_with_worker=True)
+        return result
 
 
 def _save(out: Path, db_url: str, result: dict, lesson: Lesson) -> None:

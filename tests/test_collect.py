@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -101,6 +102,65 @@ def test_moodle_folders_and_a_corrupt_zip_member(tmp_path):
     assert [s.student for s in intake.submissions] == ["alice"]
     bob = [line for line in intake.lines if line.input.startswith("bob")]
     assert bob and bob[0].outcome == "skipped" and "could not be extracted" in bob[0].note
+
+
+def nest(folder: Path, depth: int, leaf: str) -> None:
+    """``depth`` folders one in another below ``folder``, a notebook ``leaf`` in the last: made through directory
+    descriptors, as the whole path is longer than the file system takes in one call."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        out = os.open(leaf, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(out, NOTEBOOK)
+        os.close(out)
+    finally:
+        os.close(fd)
+
+
+def test_folders_nested_2000_deep_cost_only_their_own_files(tmp_path):
+    """A submissions folder or zip with 2000 nested folders (in a Moodle student's folder, at the top, under a
+    student of nbgrader's layout) once raised RecursionError and lost the whole batch. Every other submission is
+    found; the deep part is one skipped line of the intake report; and the work folder it leaves can be removed."""
+    from autograde.collect import MAX_DEPTH
+
+    folders = tmp_path / "folders"
+    put(folders / "Kim Minsu_123456_assignsubmission_file_" / "99_guard.ipynb")
+    deep_moodle = folders / "Lee Jieun_123457_assignsubmission_file_"
+    deep_moodle.mkdir()
+    nest(deep_moodle, 2000, "99_guard.ipynb")
+    put(folders / "Park Jisoo_123458_assignsubmission_file_" / "a" / "b" / "99_guard.ipynb")   # nested, not deep
+    try:
+        intake = find_submissions(folders, tmp_path / "work", LESSONS_ALL)
+    finally:
+        subprocess.run(["rm", "-rf", str(deep_moodle)], check=True)     # shutil.rmtree recurses too (Python 3.11)
+    assert {s.student for s in intake.submissions} == {"Kim Minsu", "Park Jisoo"}
+    deep = [line for line in intake.lines if line.input.startswith("Lee Jieun")]
+    assert [(line.outcome, line.note) for line in deep] == [
+        ("skipped", f"a folder nested more than {MAX_DEPTH} deep: not searched")], deep
+
+    archive = tmp_path / "deep.zip"
+    deep_path = "/".join(["d"] * 2000)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice/99_guard/99_guard.ipynb", NOTEBOOK)                   # nbgrader's layout, zipped
+        zf.writestr(f"bob/{deep_path}/bob_99_guard.ipynb", NOTEBOOK)
+        zf.writestr(f"{deep_path}/carol_99_guard.ipynb", NOTEBOOK)                # no student folder at all
+        zf.writestr("dave", b"a file")                                           # then a member inside "dave"
+        zf.writestr("dave/99_guard/99_guard.ipynb", NOTEBOOK)
+        zf.writestr("erin/99_guard/99_guard.ipynb", NOTEBOOK)
+    work = tmp_path / "work2"
+    intake = find_submissions(archive, work, LESSONS_ALL)
+    assert {s.student for s in intake.submissions} == {"alice", "erin"}
+    skipped = {line.input[:4]: line.note for line in intake.lines if line.outcome == "skipped"}
+    assert skipped["bob/"] == skipped["d/d/"] == f"inside folders nested more than {MAX_DEPTH} deep: not extracted"
+    notes = {line.input: line.note for line in intake.lines}
+    assert notes["dave/99_guard/99_guard.ipynb"].startswith("could not be extracted"), notes
+    assert notes["dave"] == "not a notebook (.ipynb)"
+    assert len(intake.lines) == 6                                                 # every member has its line
+    shutil.rmtree(work)                                                           # nothing deep was written
 
 
 def test_nbgrader_layout_with_a_renamed_notebook_and_timestamps(tmp_path):

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -136,6 +137,11 @@ def test_failures_of_the_grading_machine_are_retried_and_never_a_grade(tmp_path)
     assert "kernel could not be started" in by["carol"].detail and "tried 2 times" in by["carol"].detail
     assert "worker process died" in by["dave"].detail and "SIGKILL" in by["dave"].detail
     assert "tried 2 times" in by["dave"].detail
+    # What flagged.md shows (a row's first line) names the cause and how often, not only the last try's words.
+    assert by["dave"].detail.splitlines()[0].startswith("the grading worker died 2 times on this submission "
+                                                        "(killed by SIGKILL"), by["dave"].detail
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert "the grading worker died 2 times on this submission" in flagged, flagged
     assert not by["erin"].flags and not by["frank"].flags          # a retried submission carries no trace of it
     for student in ("carol", "dave", "erin", "frank"):
         assert any(line.startswith(f"retrying {student} ") for line in lines), lines
@@ -179,6 +185,72 @@ def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
     ours = [cmd for _, cmd in descendants(os.getpid()).values()
             if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
     assert not ours, ours
+
+
+def _worker_of(pid: int, root: int) -> int | None:
+    """The child of ``root`` that ``pid`` descends from (the grading worker of a kernel), if any."""
+    while pid > 1:
+        stat = _stat(pid)
+        if stat is None:
+            return None
+        if stat[0] == root:
+            return pid
+        pid = stat[0]
+    return None
+
+
+def test_a_notebook_whose_worker_is_killed_every_time_costs_two_workers_then_is_a_grader_error(tmp_path):
+    """A notebook whose grading gets its worker killed on every try (as the out-of-memory killer would when that
+    notebook runs: here SIGKILL by pid, from outside, whenever its code is running) is tried twice in the run and
+    then is a grader-error that says so, never a grade; the rest of the batch is graded; the next run grades it."""
+    marker = "poison-marker"                     # the kernel names itself so while the notebook's code runs
+    poison = answer_sources(GUARD)["group_max"] + (f'\nopen("/proc/self/comm", "w").write("{marker}")\n'
+                                                   'import time\ntime.sleep(3)\n')
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "ann", solved(GUARD))
+    put(subs, "pat", solved(GUARD, {"group_max": poison}))
+    put(subs, "zed", submission(GUARD))
+    stop, killed = threading.Event(), []
+
+    def killer() -> None:
+        me = os.getpid()
+        while not stop.is_set():
+            for entry in Path("/proc").iterdir():
+                try:
+                    named = entry.name.isdigit() and (entry / "comm").read_text().strip() == marker
+                except OSError:
+                    continue
+                worker = _worker_of(int(entry.name), me) if named else None
+                if worker and worker not in killed:
+                    os.kill(worker, signal.SIGKILL)
+                    killed.append(worker)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        rows, lines = run(subs, out)
+    finally:
+        stop.set()
+        thread.join()
+    assert len(killed) == 2, killed                  # two tries, two workers: not one more
+    by = {r.student: r for r in rows}
+    assert {s: (r.status, r.score) for s, r in by.items()} == {
+        "ann": ("graded", FULL_AUTO), "pat": ("grader-error", 0.0), "zed": ("graded", 0.0)}
+    first = by["pat"].detail.splitlines()[0]
+    assert first.startswith("the grading worker died 2 times on this submission (killed by SIGKILL"), first
+    assert "tried 2 times in this run; the next run grades it again" in first
+    assert "the grading worker died 2 times on this submission" in (out / "flagged.md").read_text(encoding="utf-8")
+    assert [line.split(":")[0] for line in lines if line.startswith("retrying ")] == ["retrying pat 99_guard"]
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "zed": 0.0}        # no score at all for pat
+    ours = [cmd for _, cmd in descendants(os.getpid()).values()
+            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+    assert not ours, ours
+
+    rows, lines = run(subs, out)                     # nobody kills it now: graded, and only it
+    assert graded_students("\n".join(lines)) == ["pat"]
+    assert {r.student: (r.status, r.score) for r in rows}["pat"] == ("graded", FULL_AUTO)
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "pat": FULL_AUTO, "zed": 0.0}
 
 
 def test_a_worker_stuck_in_the_grader_is_stopped_and_its_submission_graded_again(tmp_path, monkeypatch):
@@ -403,6 +475,85 @@ def test_a_dask_worker_with_two_threads_keeps_concurrent_submissions_apart(tmp_p
         assert printed == {"test_group_max": "✔ group_max: all visible checks passed.\n",
                            "test_pool": "" if score < FULL_AUTO else "✔ pool: all visible checks passed.\n",
                            "test_make_layer": "✔ make_layer: all visible checks passed.\n"}, (student, printed)
+
+
+def _hang_budget(monkeypatch, seconds: float = 8.0) -> None:
+    """The watchdog's budget, shortened for the submissions with a hang fault (the others keep theirs)."""
+    import autograde.grade
+
+    real = autograde.grade._worker_budget
+
+    def budget(task: dict) -> float:
+        return seconds if str(task.get("fault", "")).startswith("hang-worker") else real(task)
+
+    monkeypatch.setattr(autograde.grade, "_worker_budget", budget)
+
+
+def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_path, monkeypatch):
+    """The Dask path has the local pool's guarantees. A submission whose task kills its worker every time is
+    started twice in the run, not again by Dask (which by itself starts a task lost with its worker up to
+    allowed-failures times, then once more for the batch's retry: 8 dead workers); one whose grading hangs is
+    given up after its budget (it once hung the batch for ever) and its worker restarted; both are grader-errors
+    that say why, the others are graded, and the next run grades them. Real cluster, real SIGKILLs."""
+    from distributed import LocalCluster
+
+    from autograde.grade import DASK_START_TOPIC
+
+    _hang_budget(monkeypatch)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "hal", "kim", "ola"):
+        put(subs, student, solved(GUARD))
+    faults = {"kim": "kill-worker", "hal": "hang-worker", "ola": "kill-worker-once"}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        rows, lines = run(subs, out, dask=cluster.scheduler_address, faults=faults)
+        # every start of a grading task, as the scheduler has it (the task logs it before it does anything)
+        starts = [msg["student"] for _, msg in cluster.scheduler.get_events(DASK_START_TOPIC)]
+    by = {r.student: r for r in rows}
+    assert {s: (r.status, r.score) for s, r in by.items()} == {
+        "ann": ("graded", FULL_AUTO), "hal": ("grader-error", 0.0), "kim": ("grader-error", 0.0),
+        "ola": ("graded", FULL_AUTO)}
+    # kim killed two workers and was not started a third time; ola was killed once, then graded.
+    assert {s: starts.count(s) for s in ("hal", "kim", "ola")} == {"hal": 2, "kim": 2, "ola": 2}, starts
+    kim = by["kim"].detail.splitlines()
+    assert kim[0].startswith("the grading worker died or left the Dask cluster 2 times on this submission"), kim
+    assert "tried 2 times in this run" in kim[0] and kim[1].startswith("try 1: the Dask worker grading it"), kim
+    hal = by["hal"].detail.splitlines()
+    assert hal[0].startswith("the grading worker got stuck 2 times on this submission"), hal
+    assert "did not finish this submission within 8 s" in hal[1] and "was restarted" in by["hal"].detail, hal
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert "died or left the Dask cluster 2 times" in flagged and "got stuck 2 times" in flagged, flagged
+    # hal's second try is the batch's; kim's and ola's are Dask's own, or (when Dask gave up on the task because
+    # workers died under it, KilledWorker) the batch's, once.
+    retried = [line.split(":")[0] for line in lines if line.startswith("retrying ")]
+    assert retried.count("retrying hal 99_guard") == 1, lines
+    assert retried.count("retrying kim 99_guard") <= 1 and retried.count("retrying ola 99_guard") <= 1, lines
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "ola": FULL_AUTO}
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        rows, lines = run(subs, out, dask=cluster.scheduler_address)
+    assert sorted(graded_students("\n".join(lines))) == ["hal", "kim"]
+    assert gradebook_scores(out) == dict.fromkeys(("ann", "hal", "kim", "ola"), FULL_AUTO)
+
+
+def test_on_a_dask_cluster_without_workers_the_batch_ends(tmp_path, monkeypatch):
+    """Work left and no worker in the cluster (the only one gone, none started): grader-errors after
+    DASK_NO_WORKER_SECONDS (shortened here), never a batch waiting for ever."""
+    import autograde.grade
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(autograde.grade, "DASK_NO_WORKER_SECONDS", 3.0)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "bob"):
+        put(subs, student, solved(GUARD))
+    began = time.monotonic()
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
+        rows, lines = run(subs, out, dask=cluster.scheduler_address)
+    assert time.monotonic() - began < 60
+    assert {r.student: r.status for r in rows} == {"ann": "grader-error", "bob": "grader-error"}
+    assert all(r.detail.startswith("no Dask worker was connected to the scheduler for 3 s") for r in rows), rows
+    assert not any(line.startswith("retrying ") for line in lines), lines
 
 
 def test_grading_into_the_course_root_with_two_workers_gives_every_honest_notebook_its_score(tmp_path):
