@@ -13,7 +13,6 @@ import json
 import re
 import secrets
 import socket
-import shutil
 import sys
 import tempfile
 import threading
@@ -28,7 +27,7 @@ from .judge import exercise_names, lesson_probes, notebook_language, run_test, s
 from .kernel import REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, remove_tree
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
 # (the sandbox and the out-of-process verdicts already make them useless); they are reported as flags.
@@ -286,7 +285,7 @@ class _Spare:
             self.gone = True
             self.claimed.set()
         self.kernel.shutdown()
-        shutil.rmtree(self.work_root, ignore_errors=True)
+        remove_tree(self.work_root)
 
 
 _spares = threading.local()           # each worker thread (a Dask worker may have several) keeps its own spare
@@ -342,7 +341,7 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
                 warm = True
             except KernelDied:
                 kernel.shutdown()
-                shutil.rmtree(work_root, ignore_errors=True)
+                remove_tree(work_root)
                 kernel = None
         if kernel is None:
             work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
@@ -355,7 +354,7 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
             try:
                 kernel.start()
             except KernelDied:
-                shutil.rmtree(work_root, ignore_errors=True)
+                remove_tree(work_root)
                 raise
     except KernelDied as err:
         raise KernelStartFailed(f"the learner's kernel could not be started (a fault of the grading machine, "
@@ -472,7 +471,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
         if kernel.malformed:
             flags.append("tampering")          # it sent messages outside the protocol (they were dropped)
         kernel.shutdown()
-        shutil.rmtree(work_root, ignore_errors=True)
+        remove_tree(work_root)
     for phase in phases:
         phases[phase] = round(phases[phase], 2)
     graded.cells = out_cells

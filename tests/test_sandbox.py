@@ -235,3 +235,45 @@ def test_a_font_cache_someone_else_made_first_is_never_used(tmp_path, monkeypatc
     own = tmp_path / "own-seed"                          # a folder of ours that no one else may write: used
     monkeypatch.setattr(sandbox, "MATPLOTLIB_SEED", own)
     assert sandbox._matplotlib_seed() == own and any(own.glob("fontlist-*.json"))
+
+
+def test_a_kernel_folder_nested_thousands_deep_is_measured_and_removed(tmp_path):
+    """A kernel that nests 3,000 folders in its host folder (possible where the grader cannot lock it, without
+    root) must neither stop the quota check nor the clean-up (shutil.rmtree and Path.rglob recurse and raise
+    RecursionError: a grader-error on every run); a folder it made unreadable or a link out goes too, without
+    following the link."""
+    from autograde.sandbox import remove_tree
+
+    try:
+        sandbox = Sandbox(tmp_path / "work", Limits())
+        sandbox.kernel_dir.mkdir(parents=True, exist_ok=True)
+        outside = tmp_path / "outside.txt"
+        outside.write_text("the grader's")
+        deep = sandbox.kernel_dir / "d"
+        os.makedirs(deep, exist_ok=True)
+        here = os.open(deep, os.O_RDONLY)
+        try:
+            for _ in range(3000):                       # by handles: the path would pass PATH_MAX
+                os.mkdir("d", dir_fd=here)
+                inner = os.open("d", os.O_RDONLY, dir_fd=here)
+                os.close(here)
+                here = inner
+            with open(os.open("leaf.bin", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=here), "wb") as leaf:
+                leaf.write(b"x" * 1000)
+        finally:
+            os.close(here)
+        (sandbox.kernel_dir / "small.txt").write_bytes(b"y" * 24)
+        (sandbox.kernel_dir / "link").symlink_to(outside)
+        locked = sandbox.kernel_dir / "locked"
+        (locked / "inside").mkdir(parents=True)
+        (locked / "inside" / "f").write_text("z")
+        locked.chmod(0)
+        # 1,000 deep down, 24 on top, and the 1 in the folder it locked where the grader can read it (root)
+        assert sandbox.host_bytes() == 1024 + (os.geteuid() == 0)
+        sandbox.clear_kernel_dir()
+        assert list(sandbox.kernel_dir.iterdir()) == []
+        assert outside.read_text() == "the grader's"
+        remove_tree(tmp_path / "work")
+        assert not (tmp_path / "work").exists()
+    finally:                                        # pytest's own clean-up of tmp_path recurses
+        remove_tree(tmp_path / "work")
