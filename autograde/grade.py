@@ -42,7 +42,8 @@ from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
-from .runner import discard_spares, fingerprint, grade_submission, new_hidden_seed
+from .runner import fingerprint, grade_submission, new_hidden_seed
+from .worker import _error_result, _worker_faults, _worker_main
 from .sandbox import sweep_stale_cgroups
 from .settings import grading_limits
 
@@ -644,64 +645,6 @@ def _quiet_signals():
 
 
 # --- workers -------------------------------------------------------------------------------------------
-
-def _worker_main(conn, parent: int) -> None:
-    """A grading worker: grades the tasks the batch sends, one at a time, until told to stop."""
-    _die_with_parent(parent)
-    # Ctrl-C in a terminal reaches the whole process group: the batch decides when its workers stop.
-    signal.signal(signal.SIGINT, lambda signum, frame: None)
-
-    def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise SystemExit(128 + signum)           # unwinds grade_submission: its kernel and sandbox are removed
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while True:
-            try:
-                task = conn.recv()
-            except (EOFError, OSError):
-                return
-            if task is None:
-                return
-            _worker_faults(task, first=task.get("attempt", 1) == 1)
-            try:
-                result = grade_submission(task)
-            except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
-                result = _error_result(task["student"], task["lesson"], f"the grading worker failed: "
-                                                                        f"{type(err).__name__}: {err}")
-            conn.send(result)
-    finally:
-        discard_spares()         # a multiprocessing child skips atexit: its warm kernel goes here
-
-
-def _worker_faults(task: dict, first: bool) -> None:
-    """Test hook (grade_batch(faults=...) only; the CLI never sets it): "kill-worker" kills the worker's process,
-    as the out-of-memory killer would; "hang-worker" leaves it stuck for ever (a deadlock of ours); with "-once"
-    only on the submission's first try in the run."""
-    fault = task.get("fault", "")
-    if fault == "kill-worker" or (fault == "kill-worker-once" and first):
-        os.kill(os.getpid(), signal.SIGKILL)
-    if fault == "hang-worker" or (fault == "hang-worker-once" and first):
-        threading.Event().wait()
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: SIGTERM this worker when the batch process dies, even by SIGKILL (its kernel goes with it)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:
-        raise SystemExit(0)
-
-
-def _error_result(student: str, lesson: str, detail: str) -> dict:
-    return {"student": student, "lesson": lesson, "status": "grader-error", "flags": [], "tests": [],
-            "score": 0.0, "notebook": None, "detail": detail}
-
 
 def _died(job: _Job, exitcode: int | None) -> dict:
     if exitcode is not None and exitcode < 0:
