@@ -383,6 +383,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             task["fault"] = faults[sub.student]
         queue.append(_Job(task, sub, stamp))
 
+    # Known before grading, so each progress line can give the grade as recorded (after any late penalty).
+    dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
+    times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
+             for sub in intake.submissions}
     total = len(subs)
     for result in _absent_from(db_url, resumed):
         record(db_url, {**result, "notebook_changed": False})   # a new gradebook (--db) gets what was graded
@@ -430,9 +434,34 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             where = f"[{done}/{total}, ~{eta:.0f}s left]"
         else:
             where = f"[{done}/{total}]"
-        note = f" [{', '.join(result['flags'])}]" if result["flags"] else ""
+        score, why, flags = recorded(result, sub)
+        note = (f" ({why})" if why else "") + (f" [{', '.join(flags)}]" if flags else "")
         progress(f"{where} {sub.student} {sub.lesson.slug}: {result['status']} "
-                 f"{result['score']:g}/{max_scores[sub.lesson.slug]:g}{note}")
+                 f"{score:g}/{max_scores[sub.lesson.slug]:g}{note}")
+
+    def recorded(result: dict, sub: Submission) -> tuple[float, str, list[str]]:
+        """The score as this run records it (grades.csv, the gradebook, the LMS files): the gradebook's, so grades
+        entered in formgrader count, after the late penalty; what differs from the tests' points is said. The
+        lateness is worked out as at the end of the run (on a copy: the end of the run stores it)."""
+        tests = float(result.get("score", 0))
+        if result["status"] != "graded":
+            return tests, "", list(result.get("flags", []))
+        seen = dict(result)
+        saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
+        late_work.apply(out, db_url, [(saved, seen)], dates, extension_of, policy, times)
+        try:
+            with Gradebook(db_url) as gb:
+                entry = gb.find_submission(sub.lesson.slug, sub.student)
+                raw, penalty = float(entry.score), float(entry.late_submission_penalty or 0)
+        except MissingEntry:
+            return tests, "", list(seen.get("flags", []))
+        final = max(0.0, raw - penalty)
+        why = []
+        if abs(raw - tests) > 1e-9:
+            why.append(f"the tests gave {tests:g}, the gradebook with grades entered by hand {raw:g}")
+        if penalty:
+            why.append(f"{raw:g} before the late penalty of {penalty:g}")
+        return final, "; ".join(why), list(seen.get("flags", []))
 
     def settle(job: _Job, result: dict) -> _Job | None:
         """A worker's answer: final, or (for a failure of the grading machine) the job to try once more."""
@@ -464,9 +493,6 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         except GradingStopped as err:
             stopped = (err.how, err.exit_code)
 
-    dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
-    times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
-             for sub in intake.submissions}
     stored = _stored_results(out, {lesson.slug for lesson in lessons})
     for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
         _atomic_write(path, json.dumps(result, indent=1))
