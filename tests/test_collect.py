@@ -415,3 +415,24 @@ def test_student_by_a_name_the_lms_gave_two_ids_says_which_ids(tmp_path):
     assert "강하은" not in str(refused.value)
     with pytest.raises(UsageError, match="no submissions of nobody in"):
         grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, students=["nobody"], progress=lambda _: None)
+
+
+def test_a_refused_run_leaves_no_extracted_notebooks_behind(tmp_path):
+    """A run refused after the zip was extracted (``--student`` naming nobody, a zip without any notebook of the
+    course) removes OUT/.work at once: with ``--out .`` it is inside the course root, holding learners' files."""
+    from autograde.grade import grade_batch
+
+    archive = tmp_path / "cnn-99-guard-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("강하은_51008_9000003_99_guard.ipynb", "{}")
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="no submissions of nobody"):
+        grade_batch(archive, out, solutions=GUARD.solutions, students=["nobody"], progress=lambda _: None)
+    assert (out / "intake.csv").is_file() and not (out / ".work").exists()
+
+    empty = tmp_path / "nothing.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("강하은_51008_9000003_essay.docx", "not a notebook")
+    with pytest.raises(UsageError, match="no submissions found"):
+        grade_batch(empty, out, solutions=GUARD.solutions, progress=lambda _: None)
+    assert not (out / ".work").exists()
