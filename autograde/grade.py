@@ -63,7 +63,8 @@ FLAG_MEANING = {
     "test-cell-retyped": "a test cell was turned into markdown or raw text; the original was run",
     "renamed-notebook": "the notebook had another name (a copy, another case, another file name); it was graded "
                         "as this lesson (intake.csv shows the file)",
-    "duplicate": "several copies were submitted; the newest was graded (intake.csv lists them all)",
+    "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
+                 "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
                  "(give --roster to use your student ids)",
     "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "

@@ -436,3 +436,33 @@ def test_a_refused_run_leaves_no_extracted_notebooks_behind(tmp_path):
     with pytest.raises(UsageError, match="no submissions found"):
         grade_batch(empty, out, solutions=GUARD.solutions, progress=lambda _: None)
     assert not (out / ".work").exists()
+
+
+@pytest.mark.parametrize("order", ["as listed", "reversed"])
+def test_copies_with_one_time_are_chosen_by_name_and_intake_says_what_decided(tmp_path, order):
+    """In a zip every entry may carry one time (Moodle's and Canvas's zips are stamped when made): then the time
+    decides nothing, and the copy graded is chosen by name, the same whatever the order of the zip's entries: the
+    lesson's own name before a copy, then the highest copy number. intake.csv says which rule decided."""
+    same, older = (2026, 3, 7, 12, 0, 0), (2026, 3, 6, 9, 0, 0)
+    members = [("alice_99_guard-Copy1.ipynb", same), ("alice_99_guard.ipynb", same),
+               ("bob_99_guard (1).ipynb", same), ("bob_99_guard (2).ipynb", same),
+               ("carol_99_guard.ipynb", older), ("carol_99_guard-Copy1.ipynb", same)]
+    archive = tmp_path / "flat.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, when in members if order == "as listed" else members[::-1]:
+            zf.writestr(zipfile.ZipInfo(name, when), NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert subs[("alice", "99_guard")].path.name == "alice_99_guard.ipynb"
+    assert subs[("bob", "99_guard")].path.name == "bob_99_guard (2).ipynb"
+    assert subs[("carol", "99_guard")].path.name == "carol_99_guard-Copy1.ipynb"
+    notes = {line.input: (line.outcome, line.note) for line in intake.lines}
+    assert notes["alice_99_guard.ipynb"] == ("graded", "2 copies with the same time: chosen by name (the lesson's own "
+                                             "name before a copy); also submitted: alice_99_guard-Copy1.ipynb")
+    assert notes["alice_99_guard-Copy1.ipynb"] == ("superseded", "another copy was graded: alice_99_guard.ipynb "
+                                                   "(same time: chosen by name)")
+    assert notes["bob_99_guard (2).ipynb"][1].startswith("2 copies with the same time: chosen by name (the highest "
+                                                         "copy number)")
+    assert notes["carol_99_guard-Copy1.ipynb"][1].startswith("the newest of 2 copies (by time); also submitted")
+    assert notes["carol_99_guard.ipynb"] == ("superseded", "another copy was graded: carol_99_guard-Copy1.ipynb "
+                                             "(newer)")
