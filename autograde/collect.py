@@ -477,8 +477,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             return
         student = roster.get(student, student)
         facts["copy"] = _copy_rank(suffix)
-        if suffix.strip() or lesson.slug not in stem:
+        if lesson.slug not in stem:                 # another letter case or spelling: a rename
             facts.setdefault("flags", []).append("renamed-notebook")
+        elif suffix.strip():                        # a copy's name (a second download, Jupyter's duplicate): no rename
+            facts["copy_name"] = True
         candidates.append((safe_id(student), lesson, path, facts))
 
     for path in sorted(source.iterdir()):
@@ -617,7 +619,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             for other in older:
                 lines.append(IntakeLine(rel(other), "superseded", student, slug,
                                         f"another copy was graded: {rel(path)} ({short})"))
-        lines.append(IntakeLine(rel(path), "graded", student, slug, sub.note,
+        copy_name = f"named as a copy of {slug}.ipynb" if facts.get("copy_name") else ""
+        lines.append(IntakeLine(rel(path), "graded", student, slug, "; ".join(filter(None, [sub.note, copy_name])),
                                 submitted=(when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))

@@ -61,8 +61,9 @@ FLAG_MEANING = {
     "test-cell-deleted": "a test cell was deleted; the original was run anyway",
     "test-cell-moved": "a test cell was moved away from its exercise; it ran in its original place",
     "test-cell-retyped": "a test cell was turned into markdown or raw text; the original was run",
-    "renamed-notebook": "the notebook had another name (a copy, another case, another file name); it was graded "
-                        "as this lesson (intake.csv shows the file)",
+    "renamed-notebook": "the notebook had another name (another letter case, another file name); it was graded "
+                        "as this lesson (intake.csv shows the file; a copy's name, as '01_history (1).ipynb', is no "
+                        "rename)",
     "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
                  "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "

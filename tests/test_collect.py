@@ -466,3 +466,25 @@ def test_copies_with_one_time_are_chosen_by_name_and_intake_says_what_decided(tm
     assert notes["carol_99_guard-Copy1.ipynb"][1].startswith("the newest of 2 copies (by time); also submitted")
     assert notes["carol_99_guard.ipynb"] == ("superseded", "another copy was graded: carol_99_guard-Copy1.ipynb "
                                              "(newer)")
+
+
+def test_one_file_named_as_a_copy_is_no_rename(tmp_path):
+    """A lone ``01_history (1).ipynb`` (a second browser download) or ``-Copy1`` (Jupyter's duplicate) is the
+    lesson's notebook under a copy's name: graded without the renamed-notebook flag (it filled flagged.md with
+    noise); intake.csv still says so. Another letter case or another file name stays a rename."""
+    put(tmp_path / "flat" / "alice_99_guard (1).ipynb")
+    put(tmp_path / "flat" / "bob_99_guard-Copy1.ipynb")
+    put(tmp_path / "flat" / "carol_99_Guard.ipynb")
+    put(tmp_path / "flat" / "erin_40001_900001_99_guard-1.ipynb")                    # Canvas's re-submission name
+    put(tmp_path / "nbgrader" / "dave" / "99_guard" / "99_guard (1).ipynb")
+    put(tmp_path / "nbgrader" / "fay" / "99_guard" / "my 99_guard notes.ipynb")
+    flat = find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL)
+    nbgrader = find_submissions(tmp_path / "nbgrader", tmp_path / "work", LESSONS_ALL)
+    subs = {**by_key(flat), **by_key(nbgrader)}
+    assert {student: subs[(student, "99_guard")].flags for student in ("alice", "bob", "carol", "erin", "dave", "fay")} \
+        == {"alice": [], "bob": [], "carol": ["renamed-notebook"], "erin": [], "dave": [], "fay": ["renamed-notebook"]}
+    notes = {line.input: (line.outcome, line.note) for line in [*flat.lines, *nbgrader.lines]}
+    assert notes["alice_99_guard (1).ipynb"] == ("graded", "named as a copy of 99_guard.ipynb")
+    assert notes["bob_99_guard-Copy1.ipynb"] == ("graded", "named as a copy of 99_guard.ipynb")
+    assert notes[os.path.join("dave", "99_guard", "99_guard (1).ipynb")] == ("graded", "named as a copy of 99_guard.ipynb")
+    assert notes["carol_99_Guard.ipynb"] == ("graded", "")
