@@ -19,6 +19,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -918,10 +919,30 @@ def write_csv(rows: list[GradeRow], path: Path) -> None:
     os.replace(tmp, path)
 
 
+_MD_PUNCT = re.compile(r"[\\`*\[\]~$]")                 # code, emphasis, links, strike-through, math
+_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")          # '&amp;' would read as '&'
+_MD_BLOCK = re.compile(r"^(\s*)(?:([#>+=-])|(\d{1,9})([.)]))")   # a heading, quote or list where a line starts
+
+
 def _markdown_text(text: str) -> str:
     """Text of a learner's (a name as the LMS gives it, a file name, a message) for flagged.md: shown as text, never
-    as Markdown or HTML (no tag, no code span, no link: a Moodle profile name may read '[grade](https://...)')."""
-    return html.escape(text).replace("`", "&#96;").replace("[", "&#91;")
+    as Markdown or HTML (no tag, code span, link, emphasis or math: a Moodle profile name may read
+    '[grade](https://...)'), and as written in a plain viewer: Markdown's backslash escapes, only where a character
+    would do something ('File > Download' and 'kim_minsu_01_history.ipynb' stay as they are). '<' is '&lt;', so no
+    tag can start even where escapes are not read; a bare URL's '//' and 'www.' are escaped, so that no viewer
+    makes them links."""
+    text = " ".join(text.splitlines())
+    text = _MD_PUNCT.sub(lambda m: "\\" + m.group(), text)
+    text = re.sub("_", lambda m: "_" if _inside_word(text, m.start()) else "\\_", text)
+    text = _MD_ENTITY.sub(r"\\&", text).replace("<", "&lt;").replace("://", r":\/\/")
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group()[:3] + r"\.", text)
+    return _MD_BLOCK.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)),
+                         text)
+
+
+def _inside_word(text: str, at: int) -> bool:
+    """An underscore between two letters or digits, which Markdown never reads as emphasis."""
+    return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
 
 
 def write_flagged(rows: list[GradeRow], path: Path) -> None:
