@@ -6,7 +6,8 @@ lesson, superseded by a newer copy, or skipped and why. A bad file or a strange 
 Recognised:
 - nbgrader: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (a ``timestamp.txt`` beside it is the submission time);
 - flat or .zip: ``<student>_<NN_slug>.ipynb``, also with copies (``-Copy1``, `` (1)``, ``-1``), any letter case,
-  and student ids that end in digits (``student_03_01_history.ipynb``);
+  and student ids that end in digits (``student_03_01_history.ipynb``); of several copies the newest is graded, and
+  with the same time the one chosen by name (:func:`_preferred`);
 - Canvas "Download submissions": ``<name>[_LATE]_<user id>_<attachment id>_<original file name>``;
 - Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
 A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas ids (or LMS names) to the course's student
@@ -50,6 +51,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cmp_to_key
 from pathlib import Path
 
 from .lessons import Lesson, UsageError
@@ -494,6 +496,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 facts["rank"] = (int(canvas["sid"]),)
                 stem = canvas["rest"]
         found = _lesson_in(stem, lessons)
+        facts["plain"] = found is not None and not found[2].strip()     # the lesson's own name, no copy suffix
         if found is None and lesson_hint is not None:
             found = (lesson_hint, "", "")
             facts.setdefault("flags", []).append("renamed-notebook")
@@ -519,8 +522,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             return
         student = roster.get(student, student)
         facts["copy"] = _copy_rank(suffix)
-        if suffix.strip() or lesson.slug not in stem:
+        if lesson.slug not in stem:                 # another letter case or spelling: a rename
             facts.setdefault("flags", []).append("renamed-notebook")
+        elif suffix.strip():                        # a copy's name (a second download, Jupyter's duplicate): no rename
+            facts["copy_name"] = True
         candidates.append((safe_id(student), lesson, path, facts))
 
     for path in sorted(source.iterdir()):
@@ -634,16 +639,16 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         else:
             facts["time_source"] = "none"
 
-    chosen: dict[tuple[str, str], tuple[Path, dict]] = {}
+    copies: dict[tuple[str, str], list[tuple[Path, dict]]] = {}
     for student, lesson, path, facts in candidates:
-        key = (student, lesson.slug)
-        previous = chosen.get(key)
-        if previous is None or _newer((path, facts), previous):
-            if previous is not None:
-                facts.setdefault("superseded", []).extend([previous[0], *previous[1].get("superseded", [])])
-            chosen[key] = (path, facts)
-        else:
-            previous[1].setdefault("superseded", []).append(path)
+        copies.setdefault((student, lesson.slug), []).append((path, facts))
+    chosen: dict[tuple[str, str], tuple[Path, dict]] = {}
+    for key, found in copies.items():
+        ranked = sorted(found, key=cmp_to_key(_later_first))                     # the preferred copy first
+        chosen[key] = ranked[0]
+        if len(ranked) > 1:
+            ranked[0][1]["superseded"] = [path for path, _ in ranked[1:]]
+            ranked[0][1]["decided"] = _preferred(ranked[0], ranked[1])[1]
 
     lesson_of = {lesson.slug: lesson for lesson in lessons}
     subs = []
@@ -657,10 +662,13 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         older = facts.get("superseded", [])
         if older:
             sub.flags = sorted({*sub.flags, "duplicate"})
-            sub.note = f"the newest of {len(older) + 1} copies; also submitted: {', '.join(rel(p) for p in older)}"
-        for other in older:
-            lines.append(IntakeLine(rel(other), "superseded", student, slug, f"a newer copy was graded: {rel(path)}"))
-        lines.append(IntakeLine(rel(path), "graded", student, slug, sub.note,
+            how, short = CHOSEN_BY[facts["decided"]]
+            sub.note = f"{how.format(n=len(older) + 1)}; also submitted: {', '.join(rel(p) for p in older)}"
+            for other in older:
+                lines.append(IntakeLine(rel(other), "superseded", student, slug,
+                                        f"another copy was graded: {rel(path)} ({short})"))
+        copy_name = f"named as a copy of {slug}.ipynb" if facts.get("copy_name") else ""
+        lines.append(IntakeLine(rel(path), "graded", student, slug, "; ".join(filter(None, [sub.note, copy_name])),
                                 submitted=(when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))
@@ -685,14 +693,39 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     return Intake(subs, lines, warnings)
 
 
-def _newer(a: tuple[Path, dict], b: tuple[Path, dict]) -> bool:
-    """Is copy ``a`` newer than copy ``b``? The LMS's own order first (Canvas submission ids), then the
-    submission or file times, then the copy numbers (-Copy2 after -Copy1)."""
+# What decided which of a student's copies of a lesson is graded (intake.csv says it): (graded line, superseded line).
+CHOSEN_BY = {
+    "lms": ("the last of {n} submitted to Canvas (by Canvas's attachment ids)", "submitted to Canvas later"),
+    "time": ("the newest of {n} copies (by time)", "newer"),
+    "own-name": ("{n} copies with the same time: chosen by name (the lesson's own name before a copy)",
+                 "same time: chosen by name"),
+    "copy-number": ("{n} copies with the same time: chosen by name (the highest copy number)",
+                    "same time: chosen by name"),
+    "file-name": ("{n} copies with the same time: chosen by name (the first file name)", "same time: chosen by name"),
+}
+
+
+def _later_first(a: tuple[Path, dict], b: tuple[Path, dict]) -> int:
+    return _preferred(b, a)[0]
+
+
+def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
+    """Is copy ``a`` graded before copy ``b`` (1) or not (-1), and what decided (a key of CHOSEN_BY)?
+
+    The LMS's own order first (Canvas's attachment ids), then the newer time (the submission time, else the file's).
+    With the same time (a zip's entries all carry the time it was made) the time says nothing: the lesson's own
+    name before a copy of it (the name the lesson asks for, as nbgrader's layout grades ``<NN_slug>.ipynb``), then the
+    highest copy number (-Copy2 after -Copy1, `` (2)`` after `` (1)``), then the first file name: never the order
+    in which the files were found."""
     fa, fb = a[1], b[1]
     if fa.get("rank", ()) != fb.get("rank", ()):
-        return fa.get("rank", ()) > fb.get("rank", ())
+        return (1 if fa.get("rank", ()) > fb.get("rank", ()) else -1), "lms"
     ta = fa.get("submitted_at") or datetime.fromtimestamp(a[0].stat().st_mtime, timezone.utc)
     tb = fb.get("submitted_at") or datetime.fromtimestamp(b[0].stat().st_mtime, timezone.utc)
     if ta != tb:
-        return ta > tb
-    return fa.get("copy", 0) > fb.get("copy", 0)
+        return (1 if ta > tb else -1), "time"
+    if bool(fa.get("plain")) != bool(fb.get("plain")):
+        return (1 if fa.get("plain") else -1), "own-name"
+    if fa.get("copy", 0) != fb.get("copy", 0):
+        return (1 if fa.get("copy", 0) > fb.get("copy", 0) else -1), "copy-number"
+    return (1 if str(a[0]) < str(b[0]) else -1 if str(a[0]) > str(b[0]) else 0), "file-name"

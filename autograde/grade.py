@@ -19,6 +19,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -62,9 +63,11 @@ FLAG_MEANING = {
     "test-cell-deleted": "a test cell was deleted; the original was run anyway",
     "test-cell-moved": "a test cell was moved away from its exercise; it ran in its original place",
     "test-cell-retyped": "a test cell was turned into markdown or raw text; the original was run",
-    "renamed-notebook": "the notebook had another name (a copy, another case, another file name); it was graded "
-                        "as this lesson (intake.csv shows the file)",
-    "duplicate": "several copies were submitted; the newest was graded (intake.csv lists them all)",
+    "renamed-notebook": "the notebook had another name (another letter case, another file name); it was graded "
+                        "as this lesson (intake.csv shows the file; a copy's name, as '01_history (1).ipynb', is no "
+                        "rename)",
+    "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
+                 "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
                  "(give --roster to use your student ids)",
     "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "
@@ -343,180 +346,212 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     zip_zone = load_zip_zone(out, zip_times)
     sweep_stale_cgroups()
     work = out / ".work"
-    roster = load_roster(out, roster)
-    sheets = moodle.keep_worksheets(out, list(moodle_worksheets or []), [lesson.slug for lesson in known])
-    intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone,
-                              moodle_people=moodle.participants(sheets))
-    people = roster_names(roster)
-    if roster is not None:
-        keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
-    intake.write(out / "intake.csv", str(source.resolve()))
-    for warning in intake.warnings:
-        progress(f"warning: {warning}")
-    subs = intake.submissions
-    if students:
-        unknown = sorted(set(students) - {s.student for s in subs})
-        if unknown:
-            def fold(text: str) -> str:
-                return unicodedata.normalize("NFC", text).casefold().strip()
-
-            # The id it goes by when the LMS gave one name to two people ("김민준 (51001)") or the roster or a
-            # Moodle worksheet made it a student id: by the name as the LMS wrote it.
-            hints = {name: sorted({s.student for s in subs
-                                   if fold(s.student).startswith(fold(name) + " (")
-                                   or fold((s.lms or {}).get("name", "")) == fold(name)})
-                     for name in unknown}
-            said = "; ".join(f"{name} is graded as {', '.join(ids)}" for name, ids in hints.items() if ids)
-            raise UsageError(f"no submissions of {', '.join(unknown)} in {source}"
-                             + (f" ({said}: give --student with that id)." if said else "."))
-        subs = [s for s in subs if s.student in students]
-    db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
-    private_gradebook(db_url)
-    lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
-    max_scores = register(lessons, db_url, work)
-    cores = os.cpu_count() or 1
-    workers = max(1, workers or cores)
-    # every limit as nbgrader_config.py configures it (autograde.settings), cell time and memory as given
-    limits = grading_limits().limits(cell_timeout, memory_gib)
-    seed = new_hidden_seed() if hidden_seed is None else int(hidden_seed)
-
-    previous: dict[tuple[str, str], dict] = {}
-    reused = 0
-    resumed: list[dict] = []
-    queue: deque[_Job] = deque()
-    missing = []
-    for sub in subs:
-        key = (sub.student, sub.lesson.slug)
-        stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson),
-                 "project": fingerprint(sub.lesson.source)}
-        saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
-        if saved.is_file():
-            try:
-                previous[key] = json.loads(saved.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                pass
-        old = previous.get(key)
-        if old and old.get("stamp") == stamp and _final(old) and not force and not students:
-            reused += 1                 # graded before, nothing changed since: results/ and the gradebook stay
-            if old["status"] == "graded":
-                resumed.append(old)
-            continue
-        if sub.path is None:
-            missing.append((sub, stamp))
-            continue
-        # Relative to the project when inside it: a worker on another machine reads its own copy of the lessons.
-        solutions_dir = sub.lesson.solutions
-        if solutions_dir.is_relative_to(ROOT):
-            solutions_dir = solutions_dir.relative_to(ROOT)
-        task = {"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
-                "path": str(sub.path.resolve()), "limits": limits, "sandbox": sandbox,
-                "threads": max(1, cores // workers), "attempt": 1, "fingerprint": stamp["project"],
-                "hidden_seed": seed, "warm": warm_kernels}
-        if faults and sub.student in faults:
-            task["fault"] = faults[sub.student]
-        queue.append(_Job(task, sub, stamp))
-
-    total = len(subs)
-    for result in _absent_from(db_url, resumed):
-        record(db_url, {**result, "notebook_changed": False})   # a new gradebook (--db) gets what was graded
-    if reused:
-        progress(f"resuming: {reused} of {total} submissions were graded before and have not changed")
-    started = time.monotonic()
-    done = reused
-    to_run = len(queue)             # what the ETA counts: submissions a worker grades, never missing ones
-    ran = 0
-
-    def finish(result: dict, sub: Submission, stamp: dict) -> None:
-        nonlocal done
-        valid_text(result)                  # the learner's text (messages, notebook) as valid Unicode, in place
-        key = (sub.student, sub.lesson.slug)
-        result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
-        result["stamp"] = stamp
-        result["lesson_max_score"] = max_scores[sub.lesson.slug]
-        if sub.lms:
-            result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
-        if sub.student in people:
-            result["person"] = people[sub.student]      # the gradebook's names (filled, never overwritten)
-        elif (sub.lms or {}).get("system") == "moodle" and sub.lms.get("name"):
-            # Moodle's folder names carry the full name (as one), its worksheet the e-mail too
-            result["person"] = {key: value for key, value in (("last_name", sub.lms["name"]),
-                                                              ("email", sub.lms.get("email", ""))) if value}
-        if sub.path is not None and sub.origin and result.get("detail"):
-            # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
-            # which is gone after the run.
-            shown = f"{source.name}: {sub.origin}" if source.is_file() else str(source / sub.origin)
-            # The detail may name it as given (OUT relative: --out .) or absolute: the longer form first.
-            for form in sorted({str(sub.path.resolve()), str(sub.path.absolute()), str(sub.path)}, key=len,
-                               reverse=True):
-                result["detail"] = result["detail"].replace(form, shown)
-        # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
-        old = previous.get(key) or {}
-        old_recorded = old.get("gradebook_submission",
-                               old.get("stamp", {}).get("submission") if old.get("status") in LEARNER_STATUSES
-                               else None)
-        result["notebook_changed"] = old_recorded != stamp["submission"]
-        result["gradebook_submission"] = old_recorded if result["status"] == "grader-error" else stamp["submission"]
-        _save(out, db_url, result, sub.lesson)
-        done += 1
-        if ran:
-            eta = (time.monotonic() - started) / ran * (to_run - ran)
-            where = f"[{done}/{total}, ~{eta:.0f}s left]"
-        else:
-            where = f"[{done}/{total}]"
-        note = f" [{', '.join(result['flags'])}]" if result["flags"] else ""
-        progress(f"{where} {sub.student} {sub.lesson.slug}: {result['status']} "
-                 f"{result['score']:g}/{max_scores[sub.lesson.slug]:g}{note}")
-
-    def settle(job: _Job, result: dict) -> _Job | None:
-        """A worker's answer: final, or (for a failure of the grading machine, up to ATTEMPTS tries in this run)
-        the job to try again. ``job.attempt`` is the number of tries started; a result marked ``counted`` (by
-        the Dask loop, which saw the tries its workers lost) has its causes in ``job.causes`` already."""
-        nonlocal ran, to_run
-        ran += 1
-        kind, counted = result.pop("cause", "error"), result.pop("counted", False)
-        if result.get("status") == "grader-error":
-            if not counted:
-                job.causes.append((kind, _first_line(result.get("detail")) or "grader-error"))
-            if job.attempt < ATTEMPTS:
-                to_run += 1
-                progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {job.causes[-1][1]}")
-                return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1,
-                            job.causes)
-            result["detail"] = _gave_up(job.causes, result.get("detail") or "")
-        finish(result, job.sub, job.stamp)
-        return None
-
-    stopped = None
+    # Every way out of the run (a refusal, an error, Ctrl-C, SIGTERM) removes what it extracted: with --out . it
+    # is inside the course root, and holds learners' files.
     with _stop_on_sigterm():
         try:
-            for sub, stamp in missing:
-                finish(_missing_result(sub), sub, stamp)
-            if queue and dask:
-                _run_dask(dask, queue, settle)
-            elif queue:
-                _run_local(workers, queue, settle)
-        except KeyboardInterrupt:
-            stopped = ("interrupted (Ctrl-C)", 130)
-        except GradingStopped as err:
-            stopped = (err.how, err.exit_code)
+            roster = load_roster(out, roster)
+            sheets = moodle.keep_worksheets(out, list(moodle_worksheets or []), [lesson.slug for lesson in known])
+            intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone,
+                                      moodle_people=moodle.participants(sheets))
+            people = roster_names(roster)
+            if roster is not None:
+                keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
+            intake.write(out / "intake.csv", str(source.resolve()))
+            for warning in intake.warnings:
+                progress(f"warning: {warning}")
+            subs = intake.submissions
+            if students:
+                unknown = sorted(set(students) - {s.student for s in subs})
+                if unknown:
+                    def fold(text: str) -> str:
+                        return unicodedata.normalize("NFC", text).casefold().strip()
 
-    dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
-    times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
-             for sub in intake.submissions}
-    stored = _stored_results(out, {lesson.slug for lesson in lessons})
-    for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
-        _atomic_write(path, json.dumps(result, indent=1))
-        # The student's page says what lateness cost (or, after a waiver, no longer says it).
-        _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
-    refresh_feedback(out, gradebook_marks(db_url))
-    rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
-    shutil.rmtree(work, ignore_errors=True)
-    if stopped:
-        graded_now = done - reused
-        raise GradingStopped(stopped[0], stopped[1],
-                             f"{stopped[0]}: {graded_now} of {total - reused} submissions to grade were finished "
-                             f"and are kept in {out}; run the same command again to resume")
-    return rows
+                    # The id it goes by when the LMS gave one name to two people ("김민준 (51001)") or the roster or a
+                    # Moodle worksheet made it a student id: by the name as the LMS wrote it.
+                    hints = {name: sorted({s.student for s in subs
+                                           if fold(s.student).startswith(fold(name) + " (")
+                                           or fold((s.lms or {}).get("name", "")) == fold(name)})
+                             for name in unknown}
+                    said = "; ".join(f"{name} is graded as {', '.join(ids)}" for name, ids in hints.items() if ids)
+                    raise UsageError(f"no submissions of {', '.join(unknown)} in {source}"
+                                     + (f" ({said}: give --student with that id)." if said else "."))
+                subs = [s for s in subs if s.student in students]
+            db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+            private_gradebook(db_url)
+            lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
+            max_scores = register(lessons, db_url, work)
+            cores = os.cpu_count() or 1
+            workers = max(1, workers or cores)
+            # every limit as nbgrader_config.py configures it (autograde.settings), cell time and memory as given
+            limits = grading_limits().limits(cell_timeout, memory_gib)
+            seed = new_hidden_seed() if hidden_seed is None else int(hidden_seed)
+
+            previous: dict[tuple[str, str], dict] = {}
+            reused = 0
+            resumed: list[dict] = []
+            queue: deque[_Job] = deque()
+            missing = []
+            for sub in subs:
+                key = (sub.student, sub.lesson.slug)
+                stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson),
+                         "project": fingerprint(sub.lesson.source)}
+                saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
+                if saved.is_file():
+                    try:
+                        previous[key] = json.loads(saved.read_text(encoding="utf-8"))
+                    except (OSError, json.JSONDecodeError):
+                        pass
+                old = previous.get(key)
+                if old and old.get("stamp") == stamp and _final(old) and not force and not students:
+                    reused += 1                 # graded before, nothing changed since: results/ and the gradebook stay
+                    if old["status"] == "graded":
+                        resumed.append(old)
+                    continue
+                if sub.path is None:
+                    missing.append((sub, stamp))
+                    continue
+                # Relative to the project when inside it: a worker on another machine reads its own copy of the lessons.
+                solutions_dir = sub.lesson.solutions
+                if solutions_dir.is_relative_to(ROOT):
+                    solutions_dir = solutions_dir.relative_to(ROOT)
+                task = {"student": sub.student, "lesson": sub.lesson.slug, "solutions": str(solutions_dir),
+                        "path": str(sub.path.resolve()), "limits": limits, "sandbox": sandbox,
+                        "threads": max(1, cores // workers), "attempt": 1, "fingerprint": stamp["project"],
+                        "hidden_seed": seed, "warm": warm_kernels}
+                if faults and sub.student in faults:
+                    task["fault"] = faults[sub.student]
+                queue.append(_Job(task, sub, stamp))
+
+            # Known before grading, so each progress line can give the grade as recorded (after any late penalty).
+            dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
+            times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
+                     for sub in intake.submissions}
+            total = len(subs)
+            for result in _absent_from(db_url, resumed):
+                record(db_url, {**result, "notebook_changed": False})   # a new gradebook (--db) gets what was graded
+            if reused:
+                progress(f"resuming: {reused} of {total} submissions were graded before and have not changed")
+            started = time.monotonic()
+            done = reused
+            to_run = len(queue)             # what the ETA counts: submissions a worker grades, never missing ones
+            ran = 0
+
+            def finish(result: dict, sub: Submission, stamp: dict) -> None:
+                nonlocal done
+                valid_text(result)                  # the learner's text (messages, notebook) as valid Unicode, in place
+                key = (sub.student, sub.lesson.slug)
+                result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
+                result["stamp"] = stamp
+                result["lesson_max_score"] = max_scores[sub.lesson.slug]
+                if sub.lms:
+                    result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
+                if sub.student in people:
+                    result["person"] = people[sub.student]      # the gradebook's names (filled, never overwritten)
+                elif (sub.lms or {}).get("system") == "moodle" and sub.lms.get("name"):
+                    # Moodle's folder names carry the full name (as one), its worksheet the e-mail too
+                    result["person"] = {key: value for key, value in (("last_name", sub.lms["name"]),
+                                                                      ("email", sub.lms.get("email", ""))) if value}
+                if sub.path is not None and sub.origin and result.get("detail"):
+                    # Name the file as the instructor has it (inside their zip), not the extracted copy in OUT/.work,
+                    # which is gone after the run.
+                    shown = f"{source.name}: {sub.origin}" if source.is_file() else str(source / sub.origin)
+                    # The detail may name it as given (OUT relative: --out .) or absolute: the longer form first.
+                    for form in sorted({str(sub.path.resolve()), str(sub.path.absolute()), str(sub.path)}, key=len,
+                                       reverse=True):
+                        result["detail"] = result["detail"].replace(form, shown)
+                # Which notebook the gradebook's entry belongs to: decides whether manual overrides still apply.
+                old = previous.get(key) or {}
+                old_recorded = old.get("gradebook_submission",
+                                       old.get("stamp", {}).get("submission") if old.get("status") in LEARNER_STATUSES
+                                       else None)
+                result["notebook_changed"] = old_recorded != stamp["submission"]
+                result["gradebook_submission"] = old_recorded if result["status"] == "grader-error" else stamp["submission"]
+                _save(out, db_url, result, sub.lesson)
+                done += 1
+                if ran:
+                    eta = (time.monotonic() - started) / ran * (to_run - ran)
+                    where = f"[{done}/{total}, ~{eta:.0f}s left]"
+                else:
+                    where = f"[{done}/{total}]"
+                score, why, flags = recorded(result, sub)
+                note = (f" ({why})" if why else "") + (f" [{', '.join(flags)}]" if flags else "")
+                progress(f"{where} {sub.student} {sub.lesson.slug}: {result['status']} "
+                         f"{score:g}/{max_scores[sub.lesson.slug]:g}{note}")
+
+            def recorded(result: dict, sub: Submission) -> tuple[float, str, list[str]]:
+                """The score as this run records it (grades.csv, the gradebook, the LMS files): the gradebook's, so grades
+                entered in formgrader count, after the late penalty; what differs from the tests' points is said. The
+                lateness is worked out as at the end of the run (on a copy: the end of the run stores it)."""
+                tests = float(result.get("score", 0))
+                if result["status"] != "graded":
+                    return tests, "", list(result.get("flags", []))
+                seen = dict(result)
+                saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
+                late_work.apply(out, db_url, [(saved, seen)], dates, extension_of, policy, times)
+                try:
+                    with Gradebook(db_url) as gb:
+                        entry = gb.find_submission(sub.lesson.slug, sub.student)
+                        raw, penalty = float(entry.score), float(entry.late_submission_penalty or 0)
+                except MissingEntry:
+                    return tests, "", list(seen.get("flags", []))
+                final = max(0.0, raw - penalty)
+                why = []
+                if abs(raw - tests) > 1e-9:
+                    why.append(f"the tests gave {tests:g}, the gradebook with grades entered by hand {raw:g}")
+                if penalty:
+                    why.append(f"{raw:g} before the late penalty of {penalty:g}")
+                return final, "; ".join(why), list(seen.get("flags", []))
+
+            def settle(job: _Job, result: dict) -> _Job | None:
+                """A worker's answer: final, or (for a failure of the grading machine, up to ATTEMPTS tries in this
+                run) the job to try again. ``job.attempt`` is the number of tries started; a result marked
+                ``counted`` (by the Dask loop, which saw the tries its workers lost) has its causes in
+                ``job.causes`` already."""
+                nonlocal ran, to_run
+                ran += 1
+                kind, counted = result.pop("cause", "error"), result.pop("counted", False)
+                if result.get("status") == "grader-error":
+                    if not counted:
+                        job.causes.append((kind, _first_line(result.get("detail")) or "grader-error"))
+                    if job.attempt < ATTEMPTS:
+                        to_run += 1
+                        progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {job.causes[-1][1]}")
+                        return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1,
+                                    job.causes)
+                    result["detail"] = _gave_up(job.causes, result.get("detail") or "")
+                finish(result, job.sub, job.stamp)
+                return None
+
+            stopped = None
+            with _stop_on_sigterm():
+                try:
+                    for sub, stamp in missing:
+                        finish(_missing_result(sub), sub, stamp)
+                    if queue and dask:
+                        _run_dask(dask, queue, settle)
+                    elif queue:
+                        _run_local(workers, queue, settle)
+                except KeyboardInterrupt:
+                    stopped = ("interrupted (Ctrl-C)", 130)
+                except GradingStopped as err:
+                    stopped = (err.how, err.exit_code)
+
+            stored = _stored_results(out, {lesson.slug for lesson in lessons})
+            for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
+                _atomic_write(path, json.dumps(result, indent=1))
+                # The student's page says what lateness cost (or, after a waiver, no longer says it).
+                _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
+            refresh_feedback(out, gradebook_marks(db_url))
+            rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
+            if stopped:
+                graded_now = done - reused
+                raise GradingStopped(stopped[0], stopped[1],
+                                     f"{stopped[0]}: {graded_now} of {total - reused} submissions to grade were finished "
+                                     f"and are kept in {out}; run the same command again to resume")
+            return rows
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _lesson_slug(name: str, lessons: list[Lesson]) -> str:
@@ -1002,10 +1037,30 @@ def write_csv(rows: list[GradeRow], path: Path) -> None:
     os.replace(tmp, path)
 
 
+_MD_PUNCT = re.compile(r"[\\`*\[\]~$]")                 # code, emphasis, links, strike-through, math
+_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")          # '&amp;' would read as '&'
+_MD_BLOCK = re.compile(r"^(\s*)(?:([#>+=-])|(\d{1,9})([.)]))")   # a heading, quote or list where a line starts
+
+
 def _markdown_text(text: str) -> str:
     """Text of a learner's (a name as the LMS gives it, a file name, a message) for flagged.md: shown as text, never
-    as Markdown or HTML (no tag, no code span, no link: a Moodle profile name may read '[grade](https://...)')."""
-    return html.escape(text).replace("`", "&#96;").replace("[", "&#91;")
+    as Markdown or HTML (no tag, code span, link, emphasis or math: a Moodle profile name may read
+    '[grade](https://...)'), and as written in a plain viewer: Markdown's backslash escapes, only where a character
+    would do something ('File > Download' and 'kim_minsu_01_history.ipynb' stay as they are). '<' is '&lt;', so no
+    tag can start even where escapes are not read; a bare URL's '//' and 'www.' are escaped, so that no viewer
+    makes them links."""
+    text = " ".join(text.splitlines())
+    text = _MD_PUNCT.sub(lambda m: "\\" + m.group(), text)
+    text = re.sub("_", lambda m: "_" if _inside_word(text, m.start()) else "\\_", text)
+    text = _MD_ENTITY.sub(r"\\&", text).replace("<", "&lt;").replace("://", r":\/\/")
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group()[:3] + r"\.", text)
+    return _MD_BLOCK.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)),
+                         text)
+
+
+def _inside_word(text: str, at: int) -> bool:
+    """An underscore between two letters or digits, which Markdown never reads as emphasis."""
+    return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
 
 
 def write_flagged(rows: list[GradeRow], path: Path) -> None:

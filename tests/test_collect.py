@@ -475,3 +475,76 @@ def test_student_by_a_name_the_lms_gave_two_ids_says_which_ids(tmp_path):
     assert "강하은" not in str(refused.value)
     with pytest.raises(UsageError, match="no submissions of nobody in"):
         grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, students=["nobody"], progress=lambda _: None)
+
+
+def test_a_refused_run_leaves_no_extracted_notebooks_behind(tmp_path):
+    """A run refused after the zip was extracted (``--student`` naming nobody, a zip without any notebook of the
+    course) removes OUT/.work at once: with ``--out .`` it is inside the course root, holding learners' files."""
+    from autograde.grade import grade_batch
+
+    archive = tmp_path / "cnn-99-guard-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("강하은_51008_9000003_99_guard.ipynb", "{}")
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="no submissions of nobody"):
+        grade_batch(archive, out, solutions=GUARD.solutions, students=["nobody"], progress=lambda _: None)
+    assert (out / "intake.csv").is_file() and not (out / ".work").exists()
+
+    empty = tmp_path / "nothing.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("강하은_51008_9000003_essay.docx", "not a notebook")
+    with pytest.raises(UsageError, match="no submissions found"):
+        grade_batch(empty, out, solutions=GUARD.solutions, progress=lambda _: None)
+    assert not (out / ".work").exists()
+
+
+@pytest.mark.parametrize("order", ["as listed", "reversed"])
+def test_copies_with_one_time_are_chosen_by_name_and_intake_says_what_decided(tmp_path, order):
+    """In a zip every entry may carry one time (Moodle's and Canvas's zips are stamped when made): then the time
+    decides nothing, and the copy graded is chosen by name, the same whatever the order of the zip's entries: the
+    lesson's own name before a copy, then the highest copy number. intake.csv says which rule decided."""
+    same, older = (2026, 3, 7, 12, 0, 0), (2026, 3, 6, 9, 0, 0)
+    members = [("alice_99_guard-Copy1.ipynb", same), ("alice_99_guard.ipynb", same),
+               ("bob_99_guard (1).ipynb", same), ("bob_99_guard (2).ipynb", same),
+               ("carol_99_guard.ipynb", older), ("carol_99_guard-Copy1.ipynb", same)]
+    archive = tmp_path / "flat.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, when in members if order == "as listed" else members[::-1]:
+            zf.writestr(zipfile.ZipInfo(name, when), NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert subs[("alice", "99_guard")].path.name == "alice_99_guard.ipynb"
+    assert subs[("bob", "99_guard")].path.name == "bob_99_guard (2).ipynb"
+    assert subs[("carol", "99_guard")].path.name == "carol_99_guard-Copy1.ipynb"
+    notes = {line.input: (line.outcome, line.note) for line in intake.lines}
+    assert notes["alice_99_guard.ipynb"] == ("graded", "2 copies with the same time: chosen by name (the lesson's own "
+                                             "name before a copy); also submitted: alice_99_guard-Copy1.ipynb")
+    assert notes["alice_99_guard-Copy1.ipynb"] == ("superseded", "another copy was graded: alice_99_guard.ipynb "
+                                                   "(same time: chosen by name)")
+    assert notes["bob_99_guard (2).ipynb"][1].startswith("2 copies with the same time: chosen by name (the highest "
+                                                         "copy number)")
+    assert notes["carol_99_guard-Copy1.ipynb"][1].startswith("the newest of 2 copies (by time); also submitted")
+    assert notes["carol_99_guard.ipynb"] == ("superseded", "another copy was graded: carol_99_guard-Copy1.ipynb "
+                                             "(newer)")
+
+
+def test_one_file_named_as_a_copy_is_no_rename(tmp_path):
+    """A lone ``01_history (1).ipynb`` (a second browser download) or ``-Copy1`` (Jupyter's duplicate) is the
+    lesson's notebook under a copy's name: graded without the renamed-notebook flag (it filled flagged.md with
+    noise); intake.csv still says so. Another letter case or another file name stays a rename."""
+    put(tmp_path / "flat" / "alice_99_guard (1).ipynb")
+    put(tmp_path / "flat" / "bob_99_guard-Copy1.ipynb")
+    put(tmp_path / "flat" / "carol_99_Guard.ipynb")
+    put(tmp_path / "flat" / "erin_40001_900001_99_guard-1.ipynb")                    # Canvas's re-submission name
+    put(tmp_path / "nbgrader" / "dave" / "99_guard" / "99_guard (1).ipynb")
+    put(tmp_path / "nbgrader" / "fay" / "99_guard" / "my 99_guard notes.ipynb")
+    flat = find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL)
+    nbgrader = find_submissions(tmp_path / "nbgrader", tmp_path / "work", LESSONS_ALL)
+    subs = {**by_key(flat), **by_key(nbgrader)}
+    assert {student: subs[(student, "99_guard")].flags for student in ("alice", "bob", "carol", "erin", "dave", "fay")} \
+        == {"alice": [], "bob": [], "carol": ["renamed-notebook"], "erin": [], "dave": [], "fay": ["renamed-notebook"]}
+    notes = {line.input: (line.outcome, line.note) for line in [*flat.lines, *nbgrader.lines]}
+    assert notes["alice_99_guard (1).ipynb"] == ("graded", "named as a copy of 99_guard.ipynb")
+    assert notes["bob_99_guard-Copy1.ipynb"] == ("graded", "named as a copy of 99_guard.ipynb")
+    assert notes[os.path.join("dave", "99_guard", "99_guard (1).ipynb")] == ("graded", "named as a copy of 99_guard.ipynb")
+    assert notes["carol_99_Guard.ipynb"] == ("graded", "")

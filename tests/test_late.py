@@ -90,6 +90,11 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     assert graded["bob"]["due"] == "2025-03-07 14:59:00 UTC" and graded["bob"]["submitted"].startswith(
         "2025-03-08 17:29:00")
     assert [s for s, r in graded.items() if "late" in r["flags"].split(";")] == ["bob", "dave", "erin"]
+    # Each progress line gives the grade as recorded, after the penalty, and says what it was before.
+    said = {line.split("] ", 1)[1].split()[0]: line.split(": ", 1)[1] for line in first.stdout.splitlines()
+            if line.startswith("[")}
+    assert said["bob"] == "graded 2/5 (4 before the late penalty of 2) [late]", said
+    assert said["erin"] == "graded 3/5 (4 before the late penalty of 1) [late]" and said["alice"] == "graded 4/5"
     # The gradebook as nbgrader keeps it: due date, timestamps, the extension, the penalty (export subtracts it).
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         assert gb.find_assignment(SLUG).duedate == DUE_UTC

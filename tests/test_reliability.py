@@ -325,6 +325,10 @@ def test_manual_grades_and_comments_survive_re_grading(tmp_path):
 
     _, lines = run(subs, out, force=True)           # graded again, same notebooks: every manual entry stays
     assert len(graded_lines("\n".join(lines))) == 2
+    # The progress line gives the grade the run records (grades.csv, the LMS files), not the tests' 4 (it once did).
+    alice = [line for line in lines if " alice " in line]
+    assert len(alice) == 1 and alice[0].endswith(
+        f"alice {SLUG}: graded 4.5/5 (the tests gave 4, the gradebook with grades entered by hand 4.5)"), alice
     assert state() == kept
     assert "manual-grade-reset" not in grades(out)["alice"]["flags"]
 

@@ -56,6 +56,38 @@ def test_names_in_flagged_md_are_text_never_links_or_html(tmp_path):
         assert active not in text, text
 
 
+def test_flagged_md_reads_as_written_in_a_plain_viewer_and_as_text_when_rendered(tmp_path):
+    """flagged.md is read as plain text as often as rendered: the grader's words ('File > Download') and a learner's
+    file name stand as written, with no HTML entity (it showed 'File &gt; Download'); a Markdown backslash escape
+    only where a character would do something. Rendered (mistune, bare URLs made links as GitHub and JupyterLab
+    do), a learner's name and message are the same text, never a link, emphasis, code, math or HTML."""
+    import html
+
+    import mistune
+
+    from autograde.grade import GradeRow, write_flagged
+
+    plain = ("The file could not be read as a notebook. Download it again from JupyterLab (File > Download): "
+             "cnn-01.zip: smithemma_51011_9000004_01_history (1).ipynb, Kim_Minsu & co")
+    name = "Kim *Minsu* _x_ [a](https://phish.example/a) <b>x</b> `y` https://phish.example/b www.phish.example " \
+           "~~s~~ &amp; $\\href{javascript:x}{m}$ \\*"
+    opening = "> 1. # - quoted"
+    write_flagged([GradeRow("Kim_Minsu", "01_history", 0.0, 5.0, "invalid-notebook", [], detail=plain),
+                   GradeRow(name, "01_history", 0.0, 5.0, "invalid-notebook", [], detail=name),
+                   GradeRow("lee", "01_history", 0.0, 5.0, "invalid-notebook", [], detail=opening)], tmp_path / "f.md")
+    text = (tmp_path / "f.md").read_text(encoding="utf-8")
+    assert f"- **Kim_Minsu** 01_history: invalid-notebook, 0/5\n  - {plain}\n" in text
+    assert "&gt;" not in text and "&amp;" not in text.replace(r"\&amp;", "")
+    rendered = mistune.create_markdown(escape=False, plugins=["strikethrough", "url"])(text)
+    assert f"<strong>{html.escape(name, quote=False)}</strong>" in rendered, rendered
+    assert f"<li>{html.escape(name, quote=False)}</li>" in rendered, rendered
+    assert f"<li>{html.escape(opening, quote=False)}</li>" in rendered, rendered
+    assert f"<li>{html.escape(plain, quote=False)}</li>" in rendered, rendered
+    for active in ("<a ", "<em>", "<del>", "<b>", "<blockquote>", "<ol>"):
+        assert active not in rendered, rendered
+    assert rendered.count("<h1>") == 1 and rendered.count("<code>") == 0      # the title; no flag in these rows
+
+
 @pytest.mark.slow
 def test_the_class_report_after_grading_a_class(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
