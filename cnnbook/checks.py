@@ -224,11 +224,12 @@ def check_array(
         return
     bad = np.argwhere(~close)
     first = tuple(int(i) for i in bad[0])
+    shown_expected, shown_got = _distinct_digits(float(e[first]), float(a[first]))
     lines = [
         _("{bad} of {size} values differ (tolerance rtol={rtol}, atol={atol}).").format(
             bad=len(bad), size=exp.size, rtol=f"{rtol:g}", atol=f"{atol:g}"),
         _("first difference at index {index}: expected {expected}, got {got}.").format(
-            index=first, expected=f"{e[first]:.6g}", got=f"{a[first]:.6g}"),
+            index=first, expected=shown_expected, got=shown_got),
         _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {_fmt(exp)}",
         _("got (shape {shape}):").format(shape=arr.shape) + f"\n    {_fmt(arr)}",
     ]
@@ -237,6 +238,16 @@ def check_array(
     elif e.any() and np.allclose(a, 0):
         lines.insert(1, _("Everything came back zero: is the result ever written into the output array?"))
     _fail(what, lines, hint)
+
+
+def _distinct_digits(expected: float, got: float) -> tuple[str, str]:
+    """The two numbers with 6 significant digits, or with as many more as it takes to tell them apart (a tight
+    tolerance can fail on a difference in the 9th digit: "expected 0.9, got 0.9" would read as no difference)."""
+    for digits in range(6, 18):
+        shown = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if shown[0] != shown[1]:
+            return shown
+    return repr(expected), repr(got)
 
 
 def check_value(

@@ -135,6 +135,19 @@ def known_bugs(fx) -> list[dict]:
     return list(getattr(fx, "BUGS", [fx.BUG]))
 
 
+def known_alternatives(fx) -> list[dict]:
+    """A lesson's correct answers written differently: ALTERNATIVES (several submissions, when one cell has more
+    than one way to be right) when its fixture lists them, else its ALTERNATIVE, else none."""
+    if hasattr(fx, "ALTERNATIVES"):
+        return list(fx.ALTERNATIVES)
+    return [fx.ALTERNATIVE] if hasattr(fx, "ALTERNATIVE") else []
+
+
+def alternative_student(k: int) -> str:
+    """The course batch's student who hands in a lesson's k-th alternative: alternative, alternative1, ..."""
+    return "alternative" if k == 0 else f"alternative{k}"
+
+
 def one_bug_student(lesson) -> str:
     """The student of the course batch whose submission holds the lesson's fixture BUG (one of its BUGS)."""
     fx = lesson_fixture(lesson.slug)
@@ -145,7 +158,8 @@ def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
     """(student, lesson slug) -> notebook: every course submission the grading tests need, in one batch.
 
     solved, untouched and hardcoded (every lesson); bug<k> (every known bug of every lesson; a fixture BUG
-    that is not among its BUGS is student onebug); alternative (lessons whose fixture has ALTERNATIVE);
+    that is not among its BUGS is student onebug); alternative, alternative1, ... (lessons whose fixture has
+    ALTERNATIVE or ALTERNATIVES);
     solved_ko and untouched_ko (every lesson's Korean notebook, answered with the solutions or untouched).
     """
     import json
@@ -163,8 +177,8 @@ def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
             subs[f"bug{k}", lesson.slug] = solved(lesson, {bug["cell"]: bug["source"]})
         if fx.BUG not in known_bugs(fx):
             subs["onebug", lesson.slug] = solved(lesson, {fx.BUG["cell"]: fx.BUG["source"]})
-        if hasattr(fx, "ALTERNATIVE"):
-            subs["alternative", lesson.slug] = solved(lesson, fx.ALTERNATIVE["cells"])
+        for k, alternative in enumerate(known_alternatives(fx)):
+            subs[alternative_student(k), lesson.slug] = solved(lesson, alternative["cells"])
         if catalog_path(lesson, "ko").is_file():
             korean = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
             solved_ko = nbformat.from_dict(json.loads(json.dumps(korean)))
