@@ -5,6 +5,7 @@ on a Dask worker. It never raises for a bad submission: every problem becomes a 
 """
 from __future__ import annotations
 
+import ast
 import atexit
 import copy
 import functools
@@ -441,7 +442,15 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 message = flooded if guard.tripped else "not run: the submission used up its time limit"
             else:
                 began = time.monotonic()
-                outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
+                imports = visible_imports(cell.source)
+                if imports:
+                    run = kernel.execute(imports, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
+                    if run.status == "ok":
+                        ran_ok.append(imports)
+                    elif run.status in ("timeout", "died"):     # the learner's kernel hangs or dies on an import
+                        _revive(kernel, ran_ok, limits, deadline)
+                    remaining = deadline - time.monotonic() if not guard.tripped else 0.0
+                outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                    exercise=gid.removeprefix("test_"), seed=task["hidden_seed"], lang=lang)
                 phases["tests"] += time.monotonic() - began
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
@@ -477,6 +486,22 @@ def _grade(student, source, task: dict, result: dict) -> None:
     graded.cells = out_cells
     result["notebook"] = nbformat.writes(graded)
     result["flags"] = sorted(set(flags))
+
+
+def visible_imports(test_source: str) -> str:
+    """The imports at the top level of a test cell's visible part, each on its own and allowed to fail.
+
+    In Jupyter (and under plain nbgrader) the released test cell runs in the learner's kernel, so what it imports
+    (``torch_F``, ``CheckFailed``, ``random``) is there for the learner's later code: an answer that uses such a name
+    works. Here tests run in the grader's process, so these imports, and nothing else of a test, run in the
+    kernel where the test cell stands."""
+    try:
+        tree = ast.parse(split_hidden(test_source)[0])
+    except SyntaxError:
+        return ""
+    lines = [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import)
+             or (isinstance(node, ast.ImportFrom) and node.module != "__future__")]
+    return "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in lines)
 
 
 def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float) -> None:
