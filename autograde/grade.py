@@ -278,6 +278,7 @@ class _Job:
     stamp: dict
     attempt: int = 1              # tries of this submission started in this run, this one included
     causes: list[tuple[str, str]] = field(default_factory=list)   # (kind, first line) of each failed try
+    bystander: int = 0            # Dask: times it was lost, never started, with a worker another task killed
 
 
 def _first_line(text: str | None) -> str:
@@ -830,6 +831,10 @@ def _run_local(workers: int, queue: deque, settle) -> None:
 DASK_START_TOPIC = "autograde-start"
 DASK_TICK_SECONDS = 1.0
 DASK_NO_WORKER_SECONDS = WORKER_MARGIN_SECONDS
+# A Dask worker holds more tasks than it has threads (the scheduler's worker-saturation), and a task waiting there
+# is blamed when the worker dies (KilledWorker after allowed-failures deaths). A submission lost that way without
+# ever starting did nothing: it is sent again without costing a try, this many times at most.
+DASK_BYSTANDER_RESENDS = 4
 
 
 def _grade_on_dask(task: dict) -> dict:
@@ -904,6 +909,10 @@ def _run_dask(address: str, queue: deque, settle) -> None:
             told = not (refused or lost_with_worker)
             explained = len(job.causes)
             lost = starts[explained:len(starts) - 1] if told else starts[explained:]
+            if lost_with_worker and not lost and len(starts) < ATTEMPTS and job.bystander < DASK_BYSTANDER_RESENDS:
+                job.bystander += 1                     # never started: lost with another task's worker
+                submit(job)
+                return
             job.causes.extend(("lost", f"the Dask worker grading it ({where}) died or left the cluster")
                               for where in lost)
             if not told and lost:
@@ -965,7 +974,10 @@ def _run_dask(address: str, queue: deque, settle) -> None:
 
 def _restart_dask_worker(client, address: str) -> str:
     try:
-        status = client.restart_workers([address], timeout=60, raise_for_error=False).get(address)
+        # Its nanny starts a new worker process once the stuck one is gone: waiting for it would hold up the batch
+        # (and time out while other workers are down), so "OK" here means the stuck process was stopped.
+        status = client.sync(client.scheduler.restart_workers, workers=[address], timeout=60, wait_for_workers=False,
+                             on_error="return", stimulus_id=f"autograde-restart-{time.time()}").get(address)
     except Exception as err:  # noqa: BLE001 - said in the detail: the instructor restarts it
         status = f"{type(err).__name__}: {err}"
     if status == "OK":

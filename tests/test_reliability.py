@@ -496,7 +496,8 @@ def _hang_budget(monkeypatch, seconds: float = 8.0) -> None:
 def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_path, monkeypatch):
     """The Dask path has the local pool's guarantees. A submission whose task kills its worker every time is
     started twice in the run, not again by Dask (which by itself starts a task lost with its worker up to
-    allowed-failures times, then once more for the batch's retry: 8 dead workers); one whose grading hangs is
+    allowed-failures times, then once more for the batch's retry: 8 dead workers); a submission that waited on a
+    worker another one killed (Dask blames it too) is sent again without costing a try; one whose grading hangs is
     given up after its budget (it once hung the batch for ever) and its worker restarted; both are grader-errors
     that say why, the others are graded, and the next run grades them. Real cluster, real SIGKILLs."""
     from distributed import LocalCluster
@@ -523,14 +524,14 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     assert kim[0].startswith("the grading worker died or left the Dask cluster 2 times on this submission"), kim
     assert "tried 2 times in this run" in kim[0] and kim[1].startswith("try 1: the Dask worker grading it"), kim
     hal = by["hal"].detail.splitlines()
-    # Usually both of hal's tries are seen as stuck ("got stuck 2 times"); in about one run of three on this
-    # machine one try is counted otherwise (a race between the watchdog's cancel and the worker's restart, not yet
-    # understood: session notes), and the head is then the last try's reason. What must always hold: two tries,
-    # the budget named, the worker restarted.
+    # Both of hal's tries are stopped by the watchdog, and its worker restarted each time: the restart does not wait
+    # for the whole cluster to be back (it once timed out while kim's workers were down, and said "could not be
+    # restarted" though the stuck process was gone).
+    assert hal[0].startswith("the grading worker got stuck 2 times on this submission"), hal
     assert "tried 2 times in this run" in hal[0], hal
-    assert hal[0].startswith(("the grading worker got stuck 2 times on this submission",
-                              "the grading worker did not finish this submission within 8 s")), hal
-    assert "did not finish this submission within 8 s" in by["hal"].detail and "was restarted" in by["hal"].detail, hal
+    assert all(hal[n].startswith(f"try {n}: the grading worker did not finish this submission within 8 s")
+               for n in (1, 2)), hal
+    assert hal[-1].startswith("its Dask worker (") and hal[-1].endswith(") was restarted"), hal
     flagged = (out / "flagged.md").read_text(encoding="utf-8")
     assert "died or left the Dask cluster 2 times" in flagged and "hal" in flagged, flagged
     # hal's second try is the batch's; kim's and ola's are Dask's own, or (when Dask gave up on the task because
