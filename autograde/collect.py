@@ -119,19 +119,19 @@ class Intake:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
         zip per assignment, each graded into the same OUT; grading one again replaces its own lines)."""
         from .report import csv_safe
-        from .text import valid_text
+        from .text import CSV_ENCODING, valid_text
 
         header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
         kept: list[list[str]] = []
         try:
-            with path.open(newline="", encoding="utf-8") as f:
+            with path.open(newline="", encoding=CSV_ENCODING) as f:
                 kept = [[row.get(name) or "" for name in header] for row in csv.DictReader(f)
                         if (row.get("source") or "") != source]
         except (OSError, UnicodeDecodeError, csv.Error):
             kept = []
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as f:
+        with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
             writer = csv.writer(f)
             writer.writerow(header)
             writer.writerows(kept)

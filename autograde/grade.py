@@ -40,7 +40,7 @@ from . import late as late_work
 from . import moodle
 from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
-from .text import valid_text
+from .text import CSV_ENCODING, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
@@ -1029,7 +1029,7 @@ def private_gradebook(db_url: str) -> None:
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(CSV_HEADER)
         for row in rows:

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .lessons import UsageError
+from .text import CSV_ENCODING
 
 POLICY_FILE = "late-policy.json"
 EXTENSIONS_FILE = "extensions.csv"
@@ -210,7 +211,7 @@ def add_extensions(out: Path, given: list[list[str]], lesson_slug) -> None:
         rows[(student, lesson_slug(lesson))] = duration.strip()
     out.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(["student", "lesson", "extension"])
         for (student, lesson), duration in sorted(rows.items()):

@@ -60,7 +60,7 @@ def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def rows(path: Path) -> dict[str, dict]:
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
@@ -124,7 +124,7 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
                                                                  "erin": 3}
     assert "late" not in graded["dave"]["flags"] and gradebook_state(out)["dave"][3] == 0.0
     assert "Late submission" not in (out / "feedback" / "dave" / f"{SLUG}.html").read_text(encoding="utf-8")
-    assert (out / "extensions.csv").read_text(encoding="utf-8").splitlines() == [
+    assert (out / "extensions.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "student,lesson,extension", "carol,99_guard,2d", "dave,99_guard,waive"]
 
     # Another policy: applied to the raw scores again (never compounded); the due date and extensions stay.

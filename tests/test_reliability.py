@@ -38,7 +38,7 @@ def put(subs: Path, student: str, nb) -> None:
 
 
 def grades(out: Path) -> dict[str, dict]:
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
@@ -315,7 +315,7 @@ def test_manual_grades_and_comments_survive_re_grading(tmp_path):
     # grades.csv and grades-by-student.csv give the gradebook's grade, as the LMS files and nbgrader export do
     # (they once gave the tests' 4 while lms/canvas.csv gave 4.5).
     assert float(grades(out)["alice"]["score"]) == float(grades(out)["alice"]["raw_score"]) == kept["score"]
-    with (out / "grades-by-student.csv").open(encoding="utf-8") as f:
+    with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
         assert {row["student"]: row[SLUG] for row in csv.DictReader(f)}["alice"] == f"{kept['score']:g}"
     # The student's page says what the instructor entered: the grade, the override, the comments (escaped).
     page = (out / "feedback" / "alice" / f"{SLUG}.html").read_text(encoding="utf-8")
@@ -366,7 +366,7 @@ def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path):
     third = cli(late, out)
     assert third.returncode == 0, third.stdout + third.stderr
     assert sorted(grades(out)) == ["alice", "bob", "carol"]
-    assert "alice" in (out / "grades-by-student.csv").read_text(encoding="utf-8")
+    assert "alice" in (out / "grades-by-student.csv").read_text(encoding="utf-8-sig")
 
     unknown = cli(subs, out, "--student", "nobody")
     assert unknown.returncode == 2 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
