@@ -547,11 +547,22 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             if stopped:
                 graded_now = done - reused
                 raise GradingStopped(stopped[0], stopped[1],
-                                     f"{stopped[0]}: {graded_now} of {total - reused} submissions to grade were finished "
-                                     f"and are kept in {out}; run the same command again to resume")
+                                     stopped_message(stopped[0], graded_now, total - reused, out, force, students))
             return rows
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def stopped_message(how: str, finished: int, to_grade: int, out: Path, force: bool = False,
+                    students: list[str] | None = None) -> str:
+    """The one line a stopped run ends with. A plain run resumes where it stopped; a run with --force or --student
+    grades every submission it names again, so the same command is no resume: say what each choice does."""
+    head = f"{how}: {finished} of {to_grade} submissions to grade were finished and are kept in {out}"
+    if not force and not students:
+        return f"{head}; run the same command again to resume"
+    flag = "--force" if force else "--student"
+    return (f"{head}; the other {to_grade - finished} keep their earlier results, if any. The same command without {flag} "
+            f"grades only what is new or changed (no resume of {flag}); with {flag} it grades all {to_grade} again")
 
 
 def _lesson_slug(name: str, lessons: list[Lesson]) -> str:

@@ -651,3 +651,17 @@ def test_a_judge_process_killed_from_outside_is_the_graders_failure_never_the_le
         stop_judge()
     assert outcome.status == "grader-error", outcome
     assert "out of memory" not in outcome.message, outcome
+
+
+def test_a_stopped_force_or_student_run_says_the_same_command_is_no_resume(tmp_path):
+    """--force and --student grade every submission they name again: after Ctrl-C, 'run the same command again to
+    resume' would grade the finished ones a second time. The line says what each choice does instead."""
+    from autograde.grade import stopped_message
+
+    plain = stopped_message("interrupted (Ctrl-C)", 1, 5, tmp_path)
+    assert plain.endswith("run the same command again to resume") and "1 of 5" in plain
+    for flags, flag in (({"force": True}, "--force"), ({"students": ["ann"]}, "--student")):
+        line = stopped_message("interrupted (Ctrl-C)", 1, 5, tmp_path, **flags)
+        assert "to resume" not in line and "\n" not in line, line
+        assert "the other 4 keep their earlier results" in line and f"without {flag} grades only what is new" in line
+        assert line.endswith(f"with {flag} it grades all 5 again"), line
