@@ -665,3 +665,41 @@ def test_a_stopped_force_or_student_run_says_the_same_command_is_no_resume(tmp_p
         assert "to resume" not in line and "\n" not in line, line
         assert "the other 4 keep their earlier results" in line and f"without {flag} grades only what is new" in line
         assert line.endswith(f"with {flag} it grades all 5 again"), line
+
+
+def test_a_worker_stops_even_when_sigterm_lands_in_a_garbage_collection_callback():
+    """The batch stops a worker with SIGTERM; Python runs the handler wherever the main thread is. In a weakref
+    callback (a garbage collection) its SystemExit cannot get out ("Exception ignored in ..."): the worker must
+    still stop, soon, and print no such traceback (seen once in a Ctrl-C of a real run: 20 s, then SIGKILL)."""
+    program = textwrap.dedent("""
+        import os, signal, sys, time, weakref
+        from autograde.worker import _stop_on_sigterm
+
+        _stop_on_sigterm()
+
+        class Thing:
+            pass
+
+        def callback(ref):
+            os.kill(os.getpid(), signal.SIGTERM)     # the signal lands while the callback runs
+            total = 0
+            for i in range(100000):
+                total += i
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        try:
+            del thing
+            print("still here", flush=True)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            print("unwound", flush=True)
+    """)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, proc.stdout, proc.stderr)
+    assert time.monotonic() - started < 8, "the worker went on after SIGTERM"
+    assert "unwound" in proc.stdout                       # finally blocks ran: a kernel would be removed
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
