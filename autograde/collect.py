@@ -613,6 +613,17 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             if warning not in warnings:
                 warnings.append(warning)
 
+    if roster:
+        # A student the roster does not know (enrolled late, a roster from before) is filed under the LMS's name:
+        # say so now, or their grades sit under another id than everyone else's without a word.
+        strangers = sorted({(facts["lms"]["name"], facts["lms"]["id"]) for _, _, _, facts in candidates
+                            if facts.get("named_by_lms")})
+        if strangers:
+            warnings.append(f"{len(strangers)} student(s) of the LMS export are not in the roster, so each is graded "
+                            "under the name the LMS wrote: "
+                            + ", ".join(f"{name} (LMS id {lms_id})" for name, lms_id in strangers)
+                            + ". Add them to the roster (OUT/roster.csv) before the next run.")
+
     if zipped and zip_zone:
         zone = parse_zone(zip_zone)
         for _, _, path, facts in candidates:

@@ -81,6 +81,12 @@ def test_canvas_zip_with_korean_names_resubmissions_and_late_work(tmp_path):
     assert ("parkjisoo", "01_history") in subs
     students = {s.student for s in intake.submissions}
     assert len(students) == 4 and not any(s.isdigit() for s in students)
+    # Those two are not in the roster: a warning names them, so they are not filed under another id unnoticed.
+    strangers = [w for w in intake.warnings if "not in the roster" in w]
+    assert len(strangers) == 1 and "김민지 (LMS id 40003)" in strangers[0] and "parkjisoo (LMS id 40004)" in strangers[0]
+    assert "kimminsu" not in strangers[0] and "leejieun" not in strangers[0]
+    assert not [w for w in find_submissions(archive, tmp_path / "work2", LESSONS_ALL).warnings
+                if "not in the roster" in w]                            # no roster: nothing to warn about
 
 
 def test_moodle_folders_and_a_corrupt_zip_member(tmp_path):
