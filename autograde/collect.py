@@ -119,19 +119,19 @@ class Intake:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
         zip per assignment, each graded into the same OUT; grading one again replaces its own lines)."""
         from .report import csv_safe
-        from .text import valid_text
+        from .text import CSV_ENCODING, valid_text
 
         header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
         kept: list[list[str]] = []
         try:
-            with path.open(newline="", encoding="utf-8") as f:
+            with path.open(newline="", encoding=CSV_ENCODING) as f:
                 kept = [[row.get(name) or "" for name in header] for row in csv.DictReader(f)
                         if (row.get("source") or "") != source]
         except (OSError, UnicodeDecodeError, csv.Error):
             kept = []
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as f:
+        with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
             writer = csv.writer(f)
             writer.writerow(header)
             writer.writerows(kept)
@@ -268,17 +268,21 @@ def _copy_rank(suffix: str) -> int:
     return (max(numbers) if numbers else 0) + (1 if suffix.strip() else 0)
 
 
-def _timestamp(folder: Path) -> datetime | None:
+def _timestamp(folder: Path) -> tuple[datetime | None, str]:
+    """The submission time in the folder's timestamp.txt (UTC), or None and why not ('' when there is no file):
+    :func:`autograde.late.read_time` (not nbgrader's ``parse_utc``, which reads ``+0900`` as 900 seconds and
+    ``KST`` as UTC). A zone it cannot place is not guessed: no time, never a late penalty by a guess."""
+    from .late import read_time
+
     stamp = folder / "timestamp.txt"
     if not stamp.is_file():
-        return None
+        return None, ""
     try:
-        from nbgrader.utils import parse_utc     # nbgrader's own reading: "2025-03-07 14:59:00.1 UTC", zones
-
-        value = parse_utc(stamp.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError, OverflowError, UnicodeDecodeError):
-        return None
-    return value.replace(tzinfo=timezone.utc) if value is not None else None
+        text = stamp.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"none: timestamp.txt could not be read ({type(err).__name__})"
+    when, why = read_time(text)
+    return (when, "") if when is not None else (None, f"none: timestamp.txt {why}")
 
 
 def parse_zone(name: str):
@@ -549,9 +553,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             if inner.is_dir() and lesson is not None:
                 notebooks = sorted(p for p in inner.iterdir() if p.is_file() and p.suffix.lower() == ".ipynb")
                 exact = [p for p in notebooks if p.name == f"{lesson.slug}.ipynb"]
-                when = _timestamp(inner)
+                when, unread = _timestamp(inner)
                 for notebook in exact or notebooks:
-                    consider(notebook, path.name, lesson, submitted_at=when)
+                    consider(notebook, path.name, lesson, submitted_at=when,
+                             **({"time_source": unread} if unread else {}))
                 if not notebooks:
                     empty.append((safe_id(path.name), lesson))
                     lines.append(IntakeLine(rel(inner), "skipped", safe_id(path.name), lesson.slug,
@@ -613,6 +618,17 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             if warning not in warnings:
                 warnings.append(warning)
 
+    if roster:
+        # A student the roster does not know (enrolled late, a roster from before) is filed under the LMS's name:
+        # say so now, or their grades sit under another id than everyone else's without a word.
+        strangers = sorted({(facts["lms"]["name"], facts["lms"]["id"]) for _, _, _, facts in candidates
+                            if facts.get("named_by_lms")})
+        if strangers:
+            warnings.append(f"{len(strangers)} student(s) of the LMS export are not in the roster, so each is graded "
+                            "under the name the LMS wrote: "
+                            + ", ".join(f"{name} (LMS id {lms_id})" for name, lms_id in strangers)
+                            + ". Add them to the roster (OUT/roster.csv) before the next run.")
+
     if zipped and zip_zone:
         zone = parse_zone(zip_zone)
         for _, _, path, facts in candidates:
@@ -629,9 +645,17 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                             f"{int(ZIP_SPREAD.total_seconds() // 60)} minutes ({min(stamped):%Y-%m-%d %H:%M} UTC): "
                             "they look like the time the zip was made (current Canvas and Moodle write that), not "
                             "submission times. Check before trusting the late penalties (give --zip-times off).")
+    unreadable = sorted(rel(path) for _, _, path, facts in candidates
+                        if facts.get("submitted_at") is None and facts.get("time_source"))
+    if unreadable:
+        warnings.append(f"{len(unreadable)} timestamp.txt file(s) could not be read as a time, so those submissions "
+                        f"count as on time: {', '.join(unreadable[:5])}{' ...' if len(unreadable) > 5 else ''} "
+                        "(intake.csv says why).")
     for _, _, path, facts in candidates:
         if facts.get("submitted_at") is not None:
             facts.setdefault("time_source", "timestamp.txt")
+        elif facts.get("time_source"):
+            pass                                    # timestamp.txt was there but could not be read: why
         elif (facts.get("lms") or {}).get("system") in NO_TIME:
             facts["time_source"] = NO_TIME[facts["lms"]["system"]]
         elif zipped:

@@ -40,7 +40,7 @@ from . import late as late_work
 from . import moodle
 from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
-from .text import valid_text
+from .text import CSV_ENCODING, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
@@ -548,11 +548,22 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             if stopped:
                 graded_now = done - reused
                 raise GradingStopped(stopped[0], stopped[1],
-                                     f"{stopped[0]}: {graded_now} of {total - reused} submissions to grade were finished "
-                                     f"and are kept in {out}; run the same command again to resume")
+                                     stopped_message(stopped[0], graded_now, total - reused, out, force, students))
             return rows
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def stopped_message(how: str, finished: int, to_grade: int, out: Path, force: bool = False,
+                    students: list[str] | None = None) -> str:
+    """The one line a stopped run ends with. A plain run resumes where it stopped; a run with --force or --student
+    grades every submission it names again, so the same command is no resume: say what each choice does."""
+    head = f"{how}: {finished} of {to_grade} submissions to grade were finished and are kept in {out}"
+    if not force and not students:
+        return f"{head}; run the same command again to resume"
+    flag = "--force" if force else "--student"
+    return (f"{head}; the other {to_grade - finished} keep their earlier results, if any. The same command without {flag} "
+            f"grades only what is new or changed (no resume of {flag}); with {flag} it grades all {to_grade} again")
 
 
 def _lesson_slug(name: str, lessons: list[Lesson]) -> str:
@@ -1041,7 +1052,7 @@ def private_gradebook(db_url: str) -> None:
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(CSV_HEADER)
         for row in rows:

@@ -26,6 +26,7 @@ subtracts it) and into each result (``late``: times, hours late, penalty); the r
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import json
@@ -33,10 +34,11 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from .lessons import UsageError
+from .text import CSV_ENCODING
 
 POLICY_FILE = "late-policy.json"
 EXTENSIONS_FILE = "extensions.csv"
@@ -49,12 +51,83 @@ def parse_when(text: str) -> datetime:
     """A due date or submission time as nbgrader reads one; returned as naive UTC (nbgrader's storage)."""
     from nbgrader.utils import parse_utc
 
+    when, why = read_time(text)
+    if when is not None:                     # nbgrader's parse_utc reads "23:59 +0900" 15 minutes off: not here
+        return when.astimezone(timezone.utc).replace(tzinfo=None)
+    if why.startswith("names the zone"):     # parse_utc would take it as UTC without a word
+        raise UsageError(f"{text!r} {why}")
     try:
         value = parse_utc(text.strip())
     except (ValueError, OverflowError, TypeError) as err:
         raise UsageError(f"{text!r} is not a date and time (e.g. 2025-03-07T23:59+09:00 or "
                          f"'2025-03-07 23:59 Asia/Seoul'): {err}") from None
     return value
+
+
+_STAMP = re.compile(r"(?P<when>\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?P<zone>\S*)")
+_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>\d{2}):?(?P<minutes>\d{2})")
+
+
+def read_time(text: str) -> tuple[datetime | None, str]:
+    """A date and time with its zone, as aware UTC; or None and why not.
+
+    nbgrader's collect writes ``2025-03-07 14:59:00.123456 UTC`` (``Exchange.timestamp_format``, in
+    ``Exchange.timezone``). nbgrader's own reader (``parse_utc``) takes ``+0900`` as 900 seconds and an abbreviation
+    it does not know (``KST``, what ``Exchange.timezone = "Asia/Seoul"`` writes) as UTC: 9 hours off, an on-time
+    notebook late. Here: no zone or UTC/GMT/Z is UTC; an offset (``+0900``, ``+09:00``); a zone name
+    (``Asia/Seoul``); an abbreviation only when the course's ``Exchange.timezone`` writes it at that time."""
+    match = _STAMP.fullmatch(text.strip())
+    if match is None:
+        return None, f"is no date and time ({text.strip()[:40]!r})"
+    try:
+        when = datetime.fromisoformat(match["when"].replace(" ", "T"))
+    except ValueError:
+        return None, f"is no date and time ({text.strip()[:40]!r})"
+    zone_text = match["zone"]
+    offset = _OFFSET.fullmatch(zone_text)
+    if zone_text.upper() in ("", "UTC", "GMT", "Z"):
+        zone: tzinfo = timezone.utc
+    elif offset:
+        minutes = int(offset["hours"]) * 60 + int(offset["minutes"])
+        zone = timezone(timedelta(minutes=-minutes if offset["sign"] == "-" else minutes))
+    else:
+        found = _named_zone(zone_text, when)
+        if found is None:
+            return None, (f"names the zone {zone_text!r}, which is no zone name, and the course's Exchange.timezone "
+                          "(nbgrader_config.py) does not write it: set that to the zone nbgrader collected in "
+                          "(e.g. Asia/Seoul) and grade again")
+        zone = found
+    return when.replace(tzinfo=zone).astimezone(timezone.utc), ""
+
+
+def _named_zone(name: str, when: datetime):
+    """An IANA zone name, or an abbreviation the course's ``Exchange.timezone`` writes at ``when`` (KST)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(name)
+    course = course_timezone()
+    if course is not None and when.replace(tzinfo=course).tzname() == name:
+        return course
+    return None
+
+
+def course_timezone():
+    """nbgrader's ``Exchange.timezone`` in the course's nbgrader_config.py (the zone its timestamps are in)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .lessons import ROOT
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+        name = config.get("Exchange", {}).get("timezone")
+        return ZoneInfo(name) if isinstance(name, str) and name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    except Exception:  # noqa: BLE001 - no readable config: nbgrader's default zone, UTC
+        return None
 
 
 def naive_utc(moment: datetime | None) -> datetime | None:
@@ -210,7 +283,7 @@ def add_extensions(out: Path, given: list[list[str]], lesson_slug) -> None:
         rows[(student, lesson_slug(lesson))] = duration.strip()
     out.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(["student", "lesson", "extension"])
         for (student, lesson), duration in sorted(rows.items()):

@@ -26,6 +26,7 @@ from pathlib import Path
 from cnnbook.checks import slip_name
 
 from .late import describe_late, final_score
+from .text import CSV_ENCODING
 
 
 def csv_safe(text: str) -> str:
@@ -82,7 +83,7 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
         if late_note(r):
             notes[r["student"]].append(late_note(r))
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(["student", *lessons, "total", "late penalties (raw -> graded)"])
         for student in sorted(table):
@@ -241,7 +242,7 @@ def _lms_grade(result: dict, gradebook: dict[tuple[str, str], float]) -> str:
 def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows([[csv_safe(cell) for cell in row] for row in rows])

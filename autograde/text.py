@@ -6,6 +6,13 @@ from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+# Every CSV the grader writes for people and LMSs (grades.csv, grades-by-student.csv, intake.csv, extensions.csv,
+# lms/canvas.csv, lms/moodle-*.csv) starts with a UTF-8 byte order mark: Excel (a Korean Windows Excel above all)
+# reads a CSV without one in the system's code page, so 김민준 shows as mojibake. Canvas's gradebook import (its
+# header test looks for "Student" inside the first cell) and Moodle's CSV reader (it strips the mark) take it.
+# The grader reads every CSV with "utf-8-sig", which takes a file with or without the mark.
+CSV_ENCODING = "utf-8-sig"
+
 
 def valid_text(value: Any) -> Any:
     """``value`` with every string in it (through dicts, lists and tuples) made valid Unicode: a lone surrogate

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 
 from .runner import discard_spares, grade_submission
@@ -17,12 +18,7 @@ def _worker_main(conn, parent: int) -> None:
     _die_with_parent(parent)
     # Ctrl-C in a terminal reaches the whole process group: the batch decides when its workers stop.
     signal.signal(signal.SIGINT, lambda signum, frame: None)
-
-    def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise SystemExit(128 + signum)           # unwinds grade_submission: its kernel and sandbox are removed
-
-    signal.signal(signal.SIGTERM, stop)
+    _stop_on_sigterm()
     try:
         while True:
             try:
@@ -40,6 +36,33 @@ def _worker_main(conn, parent: int) -> None:
             conn.send(result)
     finally:
         discard_spares()         # a multiprocessing child skips atexit: its warm kernel goes here
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the batch stopping its workers) raises SystemExit, which unwinds grade_submission: its kernel and
+    sandbox are removed. Python runs the handler wherever the main thread is; when that is a weakref callback or a
+    __del__ (a garbage collection), the exception cannot leave it: Python prints "Exception ignored in ..." and the
+    worker would grade on (SIGTERM is ignored by then) until the batch kills it 20 s later. Such a stop is
+    noticed (sys.unraisablehook) and SIGTERM sent again a moment later, once the main thread is out of there."""
+    hook = sys.unraisablehook
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)        # a second one must not cut the unwinding short
+        err = SystemExit(128 + signum)
+        err.grader_stop = True                               # type: ignore[attr-defined]
+        raise err
+
+    def swallowed(info) -> None:
+        if not getattr(info.exc_value, "grader_stop", False):
+            hook(info)
+            return
+        signal.signal(signal.SIGTERM, stop)
+        again = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM))
+        again.daemon = True
+        again.start()
+
+    sys.unraisablehook = swallowed
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _worker_faults(task: dict, first: bool) -> None:

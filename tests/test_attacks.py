@@ -501,7 +501,7 @@ def graded(tmp_path_factory):
     shutil.rmtree(DECOY, ignore_errors=True)
     shutil.rmtree(OTHER_CHECKOUT, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     return cases, rows, out, proc.stdout
 
@@ -645,7 +645,7 @@ def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(tm
                            "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     points, full = points_of_tests(LESSON), sum(points_of_tests(LESSON).values())
     assert float(rows["raises_it"]["score"]) == full - points[TARGET_TEST], rows

@@ -81,6 +81,12 @@ def test_canvas_zip_with_korean_names_resubmissions_and_late_work(tmp_path):
     assert ("parkjisoo", "01_history") in subs
     students = {s.student for s in intake.submissions}
     assert len(students) == 4 and not any(s.isdigit() for s in students)
+    # Those two are not in the roster: a warning names them, so they are not filed under another id unnoticed.
+    strangers = [w for w in intake.warnings if "not in the roster" in w]
+    assert len(strangers) == 1 and "김민지 (LMS id 40003)" in strangers[0] and "parkjisoo (LMS id 40004)" in strangers[0]
+    assert "kimminsu" not in strangers[0] and "leejieun" not in strangers[0]
+    assert not [w for w in find_submissions(archive, tmp_path / "work2", LESSONS_ALL).warnings
+                if "not in the roster" in w]                            # no roster: nothing to warn about
 
 
 def test_moodle_folders_and_a_corrupt_zip_member(tmp_path):
@@ -201,17 +207,17 @@ def test_a_canvas_export_is_graded_end_to_end(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
                            "--solutions", str(GUARD.solutions)], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     assert set(rows) == {"김민지", "kimminsu"}
     assert float(rows["김민지"]["score"]) == float(rows["kimminsu"]["score"]) == 4       # the newest copy
     assert "duplicate" in rows["kimminsu"]["flags"]
     assert (out / "feedback" / "김민지" / "99_guard.html").is_file()
-    with (out / "intake.csv").open(encoding="utf-8") as f:
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
         intake = list(csv.DictReader(f))
     assert len(intake) == 4 and {line["outcome"] for line in intake} == {"graded", "superseded", "skipped"}
     # Grades back to Canvas: its import file, keyed by the Canvas user ids its export's file names carried.
-    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "99_guard"]
     assert table[1] == ["Points Possible", "", "", "", "", "5"]          # why_pooling (1) is graded by hand
@@ -238,7 +244,7 @@ def test_a_moodle_export_round_trips_to_its_grading_worksheet(tmp_path):
         gb.db.commit()
     again = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)     # nothing to grade
     assert again.returncode == 0 and "resuming: 2 of 2" in again.stdout, again.stdout + again.stderr
-    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         sheet = list(csv.DictReader(f))
     assert [(r["Identifier"], r["Full name"], r["Grade"], r["Maximum Grade"]) for r in sheet] == [
         ("Participant 123456", "Kim Minsu", "5", "5"), ("Participant 123457", "이지은", "0", "5")]
@@ -362,12 +368,12 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
     assert ".work" not in proc.stdout
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     assert {s: (rows[s]["score"], rows[s]["status"]) for s in rows} == {
         "2026001": ("4", "graded"), "2026012": ("0", "graded"), "2026008": ("4", "graded"),
         "2026011": ("0", "invalid-notebook")}
-    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 99: Guard (3099)"]
     assert table[1] == ["    Points Possible", "", "", "", "", "5.00"]
@@ -412,7 +418,7 @@ def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_
     again = find_submissions(zips["01_history"], tmp_path / "work", LESSONS_ALL)
     again.lines = [line for line in again.lines if line.outcome == "graded"]
     again.write(out / "intake.csv", str(zips["01_history"]))
-    with (out / "intake.csv").open(encoding="utf-8") as f:
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert sorted((Path(r["source"]).name, r["input"], r["outcome"]) for r in rows) == [
         ("canvas-01_history.zip", "'=cmd_40002_9002_01_history.ipynb", "graded"),

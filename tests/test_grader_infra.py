@@ -34,7 +34,7 @@ def cli(*args, timeout=900):
 
 
 def grades(out: Path) -> dict[str, dict]:
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
 
 

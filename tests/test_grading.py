@@ -32,7 +32,7 @@ def run_cli(*args, timeout=1800, env=None):
 
 
 def read_grades(out):
-    with (out / "grades.csv").open(newline="", encoding="utf-8") as f:
+    with (out / "grades.csv").open(newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", "lesson", "score", "max_score", "status", "flags",
                        "raw_score", "late_penalty", "submitted", "due", "hours_late", "submitted_from"]

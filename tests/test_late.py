@@ -60,7 +60,7 @@ def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def rows(path: Path) -> dict[str, dict]:
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
@@ -124,7 +124,7 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
                                                                  "erin": 3}
     assert "late" not in graded["dave"]["flags"] and gradebook_state(out)["dave"][3] == 0.0
     assert "Late submission" not in (out / "feedback" / "dave" / f"{SLUG}.html").read_text(encoding="utf-8")
-    assert (out / "extensions.csv").read_text(encoding="utf-8").splitlines() == [
+    assert (out / "extensions.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "student,lesson,extension", "carol,99_guard,2d", "dave,99_guard,waive"]
 
     # Another policy: applied to the raw scores again (never compounded); the due date and extensions stay.
@@ -150,3 +150,42 @@ def test_bad_late_settings_are_refused_before_grading(tmp_path):
     assert main(base + ["--extension", "ann", "99", "soon"]) == 2
     assert main(base + ["--due", "42=2025-03-07"]) == 2
     assert not (tmp_path / "out" / "results").exists()
+
+
+def test_timestamps_with_an_offset_or_the_courses_zone_abbreviation_are_read_right(tmp_path, monkeypatch):
+    """nbgrader's parse_utc reads '+0900' as 900 seconds and 'KST' (what nbgrader's collect writes with
+    Exchange.timezone = "Asia/Seoul") as UTC: an on-time notebook 9 hours late. Offsets and zone names are read
+    as written; an abbreviation counts only when the course's Exchange.timezone writes it; any other is not
+    guessed: no submission time (never a penalty by a guess), intake.csv and a warning say why."""
+    from zoneinfo import ZoneInfo
+
+    import autograde.late
+    from autograde.collect import find_submissions
+    from autograde.late import read_time
+
+    utc = datetime(2026, 3, 7, 14, 0)           # 23:00 in Seoul
+    for text in ("2026-03-07 23:00:00 +0900", "2026-03-07 23:00:00.000000 +09:00", "2026-03-07T23:00+09:00",
+                 "2026-03-07 23:00:00 Asia/Seoul", "2026-03-07 14:00:00.000000 UTC", "2026-03-07 14:00:00"):
+        when, why = read_time(text)
+        assert when is not None and when.replace(tzinfo=None) == utc and why == "", text
+    assert parse_when("2026-03-07 23:00 +0900") == utc
+    monkeypatch.setattr(autograde.late, "course_timezone", lambda: None)
+    assert read_time("2026-03-07 23:00:00.000000 KST")[0] is None
+    with pytest.raises(UsageError, match="KST"):
+        parse_when("2026-03-07 23:00 KST")                  # a due date is never taken as UTC by a guess
+
+    subs = tmp_path / "subs"
+    for student, stamp in (("kim", "2026-03-07 23:00:00.000000 KST"), ("lee", "2026-03-07 23:00:00 +0900")):
+        write(solved(GUARD), subs / student / GUARD.slug / f"{GUARD.slug}.ipynb")
+        (subs / student / GUARD.slug / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    intake = find_submissions(subs, tmp_path / "work", [GUARD])
+    times = {s.student: s.submitted_at for s in intake.submissions}
+    assert times["kim"] is None and times["lee"].replace(tzinfo=None) == utc
+    kim = next(line for line in intake.lines if line.student == "kim")
+    assert "KST" in kim.time_source and "Exchange.timezone" in kim.time_source
+    assert any("timestamp.txt" in w and "kim" in w for w in intake.warnings)
+
+    monkeypatch.setattr(autograde.late, "course_timezone", lambda: ZoneInfo("Asia/Seoul"))
+    intake = find_submissions(subs, tmp_path / "work2", [GUARD])
+    assert {s.student: s.submitted_at.replace(tzinfo=None) for s in intake.submissions} == {"kim": utc, "lee": utc}
+    assert not intake.warnings

@@ -119,7 +119,7 @@ def test_moodle_zip_times_are_submission_times_only_when_a_zone_is_given(tmp_pat
     on_time, _ = lateness(subs["이지은"].submitted_at.replace(tzinfo=None), False, parse_when(DUE), None, per_day)
     assert on_time == 0.0
     seoul.write(tmp_path / "intake.csv")
-    with (tmp_path / "intake.csv").open(encoding="utf-8") as f:
+    with (tmp_path / "intake.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     assert rows["Kim Minsu"]["submitted"] == "2025-03-07 16:30:00 UTC"
     assert rows["Kim Minsu"]["submitted_from"] == "zip entry time, read as Asia/Seoul"

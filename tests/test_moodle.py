@@ -184,7 +184,7 @@ def test_grades_go_back_in_the_worksheets_shape_rescaled_to_its_maximum_grade(tm
                result("박서준", "99_guard", 3.0, "700299"),                     # not in the worksheet
                result("Park", "99_guard", 0.0, "700298", status="grader-error")]
     write_lms_exports(results, out / "lms", {("Kim Minsu", "99_guard"): 3.0})   # a grade entered in formgrader
-    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     # Moodle's columns as downloaded, without the feedback column (the old comments would overwrite newer ones).
     assert table[0] == HEADER.strip().split(",")[:-1]
@@ -213,13 +213,13 @@ def test_a_blind_marking_worksheet_and_no_worksheet(tmp_path):
                result("Participant (700302)", "01_history", 7.5, "700302", maximum=12.0, name="Participant"),
                result("Kim Minsu", "99_guard", 4.0, "800202")]
     write_lms_exports(results, out / "lms")
-    with (out / "lms" / "moodle-01_history.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "moodle-01_history.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     assert table[0] == ["Identifier", "Status", "Grade", "Maximum grade", "Grade can be changed",
                         "Last modified (submission)", "Last modified (grade)"]
     assert [row[2] for row in table[1:]] == ["6", "7,5"]     # same points, the worksheet's decimal comma
     # Without a worksheet: the lesson's points, and a note that Moodle reads them as its own assignment's points.
-    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         plain = list(csv.DictReader(f))
     assert [(r["Identifier"], r["Grade"], r["Maximum Grade"]) for r in plain] == [("Participant 800202", "4", "5")]
     notes = (out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
@@ -245,7 +245,7 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         people = {s.id: (s.last_name, s.email) for s in gb.students}
     assert people == {"2026001": ("김민준", "minjun@uni.example"), "Kim Minsu": ("Kim Minsu", "minsu@uni.example")}
-    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         rows = {row["Identifier"]: row for row in csv.DictReader(f)}
     assert rows["Participant 700201"]["Grade"] == "80" and rows["Participant 700202"]["Grade"] == "0"
     assert rows["Participant 700203"]["Grade"] == "" and rows["Participant 700201"]["Maximum Grade"] == "100.00"
@@ -320,7 +320,7 @@ def test_other_languages_worksheets_and_the_names_table(tmp_path):
     sheet(out / "lms" / "moodle-worksheets", "99_guard.csv", de.read_text(encoding="utf-8-sig"))
     write_lms_exports([result("Kim Minjun", "99_guard", 2.5, "700201"), result("Lee Seo", "99_guard", 5.0, "700202")],
                       out / "lms")
-    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     assert table[0][0] == "ID" and table[0][-1] == "Zuletzt geändert (Bewertung)"
     assert [row[4] for row in table[1:]] == ["10", "20"]

@@ -38,7 +38,7 @@ def put(subs: Path, student: str, nb) -> None:
 
 
 def grades(out: Path) -> dict[str, dict]:
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
@@ -315,7 +315,7 @@ def test_manual_grades_and_comments_survive_re_grading(tmp_path):
     # grades.csv and grades-by-student.csv give the gradebook's grade, as the LMS files and nbgrader export do
     # (they once gave the tests' 4 while lms/canvas.csv gave 4.5).
     assert float(grades(out)["alice"]["score"]) == float(grades(out)["alice"]["raw_score"]) == kept["score"]
-    with (out / "grades-by-student.csv").open(encoding="utf-8") as f:
+    with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
         assert {row["student"]: row[SLUG] for row in csv.DictReader(f)}["alice"] == f"{kept['score']:g}"
     # The student's page says what the instructor entered: the grade, the override, the comments (escaped).
     page = (out / "feedback" / "alice" / f"{SLUG}.html").read_text(encoding="utf-8")
@@ -366,7 +366,7 @@ def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path):
     third = cli(late, out)
     assert third.returncode == 0, third.stdout + third.stderr
     assert sorted(grades(out)) == ["alice", "bob", "carol"]
-    assert "alice" in (out / "grades-by-student.csv").read_text(encoding="utf-8")
+    assert "alice" in (out / "grades-by-student.csv").read_text(encoding="utf-8-sig")
 
     unknown = cli(subs, out, "--student", "nobody")
     assert unknown.returncode == 2 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
@@ -652,3 +652,55 @@ def test_a_judge_process_killed_from_outside_is_the_graders_failure_never_the_le
         stop_judge()
     assert outcome.status == "grader-error", outcome
     assert "out of memory" not in outcome.message, outcome
+
+
+def test_a_stopped_force_or_student_run_says_the_same_command_is_no_resume(tmp_path):
+    """--force and --student grade every submission they name again: after Ctrl-C, 'run the same command again to
+    resume' would grade the finished ones a second time. The line says what each choice does instead."""
+    from autograde.grade import stopped_message
+
+    plain = stopped_message("interrupted (Ctrl-C)", 1, 5, tmp_path)
+    assert plain.endswith("run the same command again to resume") and "1 of 5" in plain
+    for flags, flag in (({"force": True}, "--force"), ({"students": ["ann"]}, "--student")):
+        line = stopped_message("interrupted (Ctrl-C)", 1, 5, tmp_path, **flags)
+        assert "to resume" not in line and "\n" not in line, line
+        assert "the other 4 keep their earlier results" in line and f"without {flag} grades only what is new" in line
+        assert line.endswith(f"with {flag} it grades all 5 again"), line
+
+
+def test_a_worker_stops_even_when_sigterm_lands_in_a_garbage_collection_callback():
+    """The batch stops a worker with SIGTERM; Python runs the handler wherever the main thread is. In a weakref
+    callback (a garbage collection) its SystemExit cannot get out ("Exception ignored in ..."): the worker must
+    still stop, soon, and print no such traceback (seen once in a Ctrl-C of a real run: 20 s, then SIGKILL)."""
+    program = textwrap.dedent("""
+        import os, signal, sys, time, weakref
+        from autograde.worker import _stop_on_sigterm
+
+        _stop_on_sigterm()
+
+        class Thing:
+            pass
+
+        def callback(ref):
+            os.kill(os.getpid(), signal.SIGTERM)     # the signal lands while the callback runs
+            total = 0
+            for i in range(100000):
+                total += i
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        try:
+            del thing
+            print("still here", flush=True)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            print("unwound", flush=True)
+    """)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, proc.stdout, proc.stderr)
+    assert time.monotonic() - started < 8, "the worker went on after SIGTERM"
+    assert "unwound" in proc.stdout                       # finally blocks ran: a kernel would be removed
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

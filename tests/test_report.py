@@ -104,7 +104,7 @@ def test_the_class_report_after_grading_a_class(tmp_path):
     teach = page.split("What to re-teach")[1].split("</ol>")[0]
     assert "<b>3</b> submissions, <code>test_group_max</code>: typical slip: the mean of each group" in teach
     assert "<script" not in page.lower()
-    with (out / "grades-by-student.csv").open(encoding="utf-8") as f:
+    with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", GUARD.slug, "total", "late penalties (raw -> graded)"]
     assert len(rows) == 1 + len(class_)
@@ -112,10 +112,10 @@ def test_the_class_report_after_grading_a_class(tmp_path):
     assert table["good0"][1] == "4" and table["mean0"][1] == "2" and table["blank"][1] == "0"
     assert all(row[3] == "" for row in rows[1:])                       # no due date: nobody is late
     assert "'=HYPERLINK(1+1)" in table                                 # a formula as a name stays text
-    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         canvas = {row[0]: row for row in csv.reader(f)}
     assert "'=HYPERLINK(1+1)" in canvas and canvas["mean0"][5] == "2" and canvas["Points Possible"][5] == "5"
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         assert all(not row[0].startswith("=") for row in csv.reader(f))
 
 
@@ -144,7 +144,7 @@ def test_canvas_upload_in_the_shape_of_the_instructors_canvas_export(tmp_path):
     results = [result("2026001", "01_history", 12.0, "51001"), result("2026001", "03_padding_stride", 9.0),
                result("2026006", "01_history", 0.0, status="missing"), result("2026099", "01_history", 7.0)]
     write_lms_exports(results, out / "lms")
-    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 01: History (3001)",
                         "03_padding_stride"]
@@ -178,7 +178,7 @@ def test_canvas_grades_are_rescaled_to_the_points_of_the_canvas_assignment(tmp_p
     results = [result("2026001", "03_padding_stride", 17.0, 17.0), result("2026002", "03_padding_stride", 9.0, 17.0),
                result("2026001", "01_history", 7.5, 12.0), result("2026002", "01_history", 0.0, 12.0, "missing")]
     write_lms_exports(results, out / "lms")
-    with (out / "lms" / "canvas.csv").open(encoding="utf-8") as f:
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     assert table[0][5:] == ["Lesson 01 History (3001)", "Lesson 03: padding and stride (3003)"]
     assert table[1][5:] == ["12", "10.00"]
@@ -220,3 +220,41 @@ def test_what_to_re_teach_puts_typical_slips_before_unfinished_work():
     items = teach.split("<li>")[1:]
     assert items[0].startswith("<b>2</b> submissions, <code>test_c</code>: typical slip: no bias correction.")
     assert items[-1].startswith("Not answered") and "<code>test_a</code> (4)" in items[-1] and len(items) == 2
+
+
+def test_every_csv_for_people_and_lmss_opens_in_excel_with_korean_names(tmp_path):
+    """Excel reads a CSV without a UTF-8 byte order mark in the system's code page (a Korean Windows shows 김민준
+    as mojibake): grades.csv, grades-by-student.csv, intake.csv, extensions.csv and the LMS files start with one.
+    The grader's own readers take it: a second intake keeps the first's lines under one header, and an extension
+    written with the mark is read back."""
+    from autograde.collect import Intake, IntakeLine
+    from autograde.grade import GradeRow, write_csv
+    from autograde.late import add_extensions, read_extensions
+    from autograde.report import write_lms_exports, write_wide_csv
+
+    bom = b"\xef\xbb\xbf"
+    out = tmp_path / "out"
+    out.mkdir()
+    canvas = {"student": "김민준", "lesson": "99_guard", "score": 4.0, "raw_score": 4.0, "status": "graded",
+              "max_score": 5.0, "lesson_max_score": 5.0, "lms": {"system": "canvas", "id": "40001", "name": "김민준"}}
+    moodle = {**canvas, "student": "이서연", "graded_at": "2026-12-02 03:00:00 UTC",
+              "lms": {"system": "moodle", "id": "700202", "name": "이서연"}}
+    write_csv([GradeRow("김민준", "99_guard", 4.0, 5.0, "graded")], out / "grades.csv")
+    write_wide_csv([canvas, moodle], out / "grades-by-student.csv", {})
+    write_lms_exports([canvas, moodle], out / "lms", {})
+    Intake([], [IntakeLine("김민준_99_guard.ipynb", "graded", "김민준", "99_guard")]).write(out / "intake.csv", "a.zip")
+    Intake([], [IntakeLine("이서연_99_guard.ipynb", "graded", "이서연", "99_guard")]).write(out / "intake.csv", "b.zip")
+    add_extensions(out, [["김민준", "99_guard", "2d"]], lambda lesson: lesson)
+    add_extensions(out, [["이서연", "99_guard", "1d"]], lambda lesson: lesson)
+    files = {"grades.csv": ("student", "김민준"), "grades-by-student.csv": ("student", "이서연"),
+             "intake.csv": ("source", "김민준"), "extensions.csv": ("student", "김민준"),
+             "lms/canvas.csv": ("Student", "김민준"), "lms/moodle-99_guard.csv": ("Identifier", "이서연")}
+    for name, (first, korean) in files.items():
+        data = (out / name).read_bytes()
+        assert data.startswith(bom) and data.count(bom) == 1, name
+        text = data[len(bom):].decode("utf-8")                  # what Excel shows once it knows it is UTF-8
+        assert text.startswith(first + ",") and korean in text, name
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
+        intake = list(csv.DictReader(f))
+    assert [(row["source"], row["student"]) for row in intake] == [("a.zip", "김민준"), ("b.zip", "이서연")]
+    assert set(read_extensions(out)) == {("김민준", "99_guard"), ("이서연", "99_guard")}
