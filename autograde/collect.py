@@ -101,7 +101,7 @@ class Submission:
 @dataclass
 class IntakeLine:
     input: str
-    outcome: str                  # graded | superseded | skipped
+    outcome: str                  # taken (to grade) | superseded | skipped
     student: str = ""
     lesson: str = ""
     note: str = ""
@@ -692,7 +692,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 lines.append(IntakeLine(rel(other), "superseded", student, slug,
                                         f"another copy was graded: {rel(path)} ({short})"))
         copy_name = f"named as a copy of {slug}.ipynb" if facts.get("copy_name") else ""
-        lines.append(IntakeLine(rel(path), "graded", student, slug, "; ".join(filter(None, [sub.note, copy_name])),
+        lines.append(IntakeLine(rel(path), "taken", student, slug, "; ".join(filter(None, [sub.note, copy_name])),
                                 submitted=(when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))

@@ -215,7 +215,7 @@ def test_a_canvas_export_is_graded_end_to_end(tmp_path):
     assert (out / "feedback" / "김민지" / "99_guard.html").is_file()
     with (out / "intake.csv").open(encoding="utf-8-sig") as f:
         intake = list(csv.DictReader(f))
-    assert len(intake) == 4 and {line["outcome"] for line in intake} == {"graded", "superseded", "skipped"}
+    assert len(intake) == 4 and {line["outcome"] for line in intake} == {"taken", "superseded", "skipped"}
     # Grades back to Canvas: its import file, keyed by the Canvas user ids its export's file names carried.
     with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
@@ -279,7 +279,8 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     assert subs[("anon_Pz3m9", "99_guard")].late and not subs[("anon_x7Kq2", "99_guard")].late
     assert "renamed-notebook" in subs[("강하은", "99_guard")].flags
     outcomes = sorted((line.outcome, line.input) for line in intake.lines)
-    assert len(outcomes) == 8 and outcomes[-1] == ("skipped", "martinalice_51006_9000008_notes.txt")
+    assert len(outcomes) == 8 and [o for o in outcomes if o[0] != "taken"] == [
+        ("skipped", "martinalice_51006_9000008_notes.txt")]
     # A notebook naming no lesson cannot be placed when the export holds several lessons: it says so.
     with zipfile.ZipFile(archive, "a") as zf:
         zf.writestr("parkjiho_51003_9000009_01_history.ipynb", NOTEBOOK)
@@ -301,7 +302,7 @@ def test_moodle_blind_marking_and_files_not_in_folders(tmp_path):
     assert set(subs) == {("Participant (700101)", "99_guard"), ("Participant (700102)", "99_guard"),
                          ("Kim Minjun", "99_guard"), ("이서연", "99_guard")}
     assert subs[("Kim Minjun", "99_guard")].lms == {"system": "moodle", "id": "700103", "name": "Kim Minjun"}
-    assert all(line.outcome == "graded" for line in intake.lines) and len(intake.lines) == 4
+    assert all(line.outcome == "taken" for line in intake.lines) and len(intake.lines) == 4
 
 
 def test_canvas_gradebook_export_is_a_roster(tmp_path):
@@ -416,15 +417,15 @@ def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_
     for lesson, archive in zips.items():
         find_submissions(archive, tmp_path / "work", LESSONS_ALL).write(out / "intake.csv", str(archive))
     again = find_submissions(zips["01_history"], tmp_path / "work", LESSONS_ALL)
-    again.lines = [line for line in again.lines if line.outcome == "graded"]
+    again.lines = [line for line in again.lines if line.outcome == "taken"]
     again.write(out / "intake.csv", str(zips["01_history"]))
     with (out / "intake.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert sorted((Path(r["source"]).name, r["input"], r["outcome"]) for r in rows) == [
-        ("canvas-01_history.zip", "'=cmd_40002_9002_01_history.ipynb", "graded"),
-        ("canvas-01_history.zip", "kimminsu_40001_9001_01_history.ipynb", "graded"),
-        ("canvas-99_guard.zip", "'=cmd_40002_9002_99_guard.ipynb", "graded"),
-        ("canvas-99_guard.zip", "kimminsu_40001_9001_99_guard.ipynb", "graded"),
+        ("canvas-01_history.zip", "'=cmd_40002_9002_01_history.ipynb", "taken"),
+        ("canvas-01_history.zip", "kimminsu_40001_9001_01_history.ipynb", "taken"),
+        ("canvas-99_guard.zip", "'=cmd_40002_9002_99_guard.ipynb", "taken"),
+        ("canvas-99_guard.zip", "kimminsu_40001_9001_99_guard.ipynb", "taken"),
         ("canvas-99_guard.zip", "notes.txt", "skipped")]
 
 
@@ -523,7 +524,7 @@ def test_copies_with_one_time_are_chosen_by_name_and_intake_says_what_decided(tm
     assert subs[("bob", "99_guard")].path.name == "bob_99_guard (2).ipynb"
     assert subs[("carol", "99_guard")].path.name == "carol_99_guard-Copy1.ipynb"
     notes = {line.input: (line.outcome, line.note) for line in intake.lines}
-    assert notes["alice_99_guard.ipynb"] == ("graded", "2 copies with the same time: chosen by name (the lesson's own "
+    assert notes["alice_99_guard.ipynb"] == ("taken", "2 copies with the same time: chosen by name (the lesson's own "
                                              "name before a copy); also submitted: alice_99_guard-Copy1.ipynb")
     assert notes["alice_99_guard-Copy1.ipynb"] == ("superseded", "another copy was graded: alice_99_guard.ipynb "
                                                    "(same time: chosen by name)")
@@ -550,7 +551,7 @@ def test_one_file_named_as_a_copy_is_no_rename(tmp_path):
     assert {student: subs[(student, "99_guard")].flags for student in ("alice", "bob", "carol", "erin", "dave", "fay")} \
         == {"alice": [], "bob": [], "carol": ["renamed-notebook"], "erin": [], "dave": [], "fay": ["renamed-notebook"]}
     notes = {line.input: (line.outcome, line.note) for line in [*flat.lines, *nbgrader.lines]}
-    assert notes["alice_99_guard (1).ipynb"] == ("graded", "named as a copy of 99_guard.ipynb")
-    assert notes["bob_99_guard-Copy1.ipynb"] == ("graded", "named as a copy of 99_guard.ipynb")
-    assert notes[os.path.join("dave", "99_guard", "99_guard (1).ipynb")] == ("graded", "named as a copy of 99_guard.ipynb")
-    assert notes["carol_99_Guard.ipynb"] == ("graded", "")
+    assert notes["alice_99_guard (1).ipynb"] == ("taken", "named as a copy of 99_guard.ipynb")
+    assert notes["bob_99_guard-Copy1.ipynb"] == ("taken", "named as a copy of 99_guard.ipynb")
+    assert notes[os.path.join("dave", "99_guard", "99_guard (1).ipynb")] == ("taken", "named as a copy of 99_guard.ipynb")
+    assert notes["carol_99_Guard.ipynb"] == ("taken", "")

@@ -242,8 +242,8 @@ def test_every_csv_for_people_and_lmss_opens_in_excel_with_korean_names(tmp_path
     write_csv([GradeRow("김민준", "99_guard", 4.0, 5.0, "graded")], out / "grades.csv")
     write_wide_csv([canvas, moodle], out / "grades-by-student.csv", {})
     write_lms_exports([canvas, moodle], out / "lms", {})
-    Intake([], [IntakeLine("김민준_99_guard.ipynb", "graded", "김민준", "99_guard")]).write(out / "intake.csv", "a.zip")
-    Intake([], [IntakeLine("이서연_99_guard.ipynb", "graded", "이서연", "99_guard")]).write(out / "intake.csv", "b.zip")
+    Intake([], [IntakeLine("김민준_99_guard.ipynb", "taken", "김민준", "99_guard")]).write(out / "intake.csv", "a.zip")
+    Intake([], [IntakeLine("이서연_99_guard.ipynb", "taken", "이서연", "99_guard")]).write(out / "intake.csv", "b.zip")
     add_extensions(out, [["김민준", "99_guard", "2d"]], lambda lesson: lesson)
     add_extensions(out, [["이서연", "99_guard", "1d"]], lambda lesson: lesson)
     files = {"grades.csv": ("student", "김민준"), "grades-by-student.csv": ("student", "이서연"),
