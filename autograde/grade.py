@@ -1195,6 +1195,7 @@ def needs_rerun(rows: list[GradeRow]) -> list[GradeRow]:
 def main_summary(rows: list[GradeRow], out: Path) -> str:
     graded = sum(r.status == "graded" for r in rows)
     flagged = sum(bool(r.flags) or r.status != "graded" for r in rows)
-    return (f"{graded} of {len(rows)} submissions graded; grades in {out / 'grades.csv'}; "
+    # rows: every submission OUT holds (a --student run adds to a class folder), not this run's alone
+    return (f"{graded} of the {len(rows)} submissions in {out} are graded; grades in {out / 'grades.csv'}; "
             f"{flagged} to look at in {out / 'flagged.md'}; feedback in {out / 'feedback'}")
 
