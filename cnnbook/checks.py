@@ -265,8 +265,11 @@ def check_value(
     Numbers must be real Python/numpy numbers (an object that only claims equality does not pass).
     """
     if mistakes:
+        # A slip's value is matched within at least 1e-12: a slip whose answer is 0 gives a floating-point 0
+        # (cos(pi / 2) is 6e-17), which a relative tolerance alone never matches.
+        slip_abs = max(abs_tol, 1e-12)
         for name, wrong in mistakes.items():
-            if _plain_equal(got, wrong, rel_tol, abs_tol) and not _plain_equal(got, expected, rel_tol, abs_tol):
+            if _plain_equal(got, wrong, rel_tol, slip_abs) and not _plain_equal(got, expected, rel_tol, abs_tol):
                 _fail(what, [slip_line(name),
                              _("expected {expected}, got {got}").format(expected=_fmt(expected), got=_fmt(got))],
                       hint)
