@@ -157,7 +157,8 @@ def record(db_url: str, result: dict) -> None:
     autograded test is kept while the notebook is the one it was given for, and cleared with the flag
     ``manual-grade-reset`` when the notebook changed (``result["notebook_changed"]``, set by the batch).
     A grader-error never changes the gradebook. A missing or unreadable notebook removes the submission,
-    unless it holds manual work: then its tests score 0 and the manual work stays.
+    unless it holds manual work: then its tests score 0 and the manual work stays; its student is in the
+    gradebook all the same.
     """
     if result["status"] == "grader-error":
         return                              # an infrastructure failure is never a learner's grade
@@ -165,6 +166,15 @@ def record(db_url: str, result: dict) -> None:
     tests = {t["grade_id"]: t for t in result.get("tests", [])}
     reset = []
     with Gradebook(db_url) as gb:
+        # Whoever is in the class is in the gradebook, with a notebook or not (one that could not be read): formgrader
+        # and nbgrader's export list them, with no submission for that lesson.
+        student = gb.update_or_create_student(result["student"])
+        person = result.get("person") or {}
+        if person and not (student.first_name or student.last_name or student.email):
+            # Names fill an empty entry only: what someone typed in formgrader is never overwritten.
+            for key in ("first_name", "last_name", "email"):
+                setattr(student, key, _fits(Student, key, str(person.get(key, ""))))
+            gb.db.commit()
         if result["status"] != "graded":
             try:
                 sub = gb.find_submission(result["lesson"], result["student"])
@@ -177,13 +187,6 @@ def record(db_url: str, result: dict) -> None:
                      if g.cell_type == "code"}
             changed = True
         else:
-            student = gb.update_or_create_student(result["student"])
-            person = result.get("person") or {}
-            if person and not (student.first_name or student.last_name or student.email):
-                # Names fill an empty entry only: what someone typed in formgrader is never overwritten.
-                for key in ("first_name", "last_name", "email"):
-                    setattr(student, key, _fits(Student, key, str(person.get(key, ""))))
-                gb.db.commit()
             try:
                 sub = gb.find_submission(result["lesson"], result["student"])
             except MissingEntry:
