@@ -669,6 +669,11 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
         return TestOutcome("fail", _explain(err, hidden_part, exercise), printed.getvalue(), hidden_part)
     except Exception as err:  # noqa: BLE001 - any failure of the test is the learner's to read
         return TestOutcome("fail", _explain(err, hidden_part, exercise), printed.getvalue(), hidden_part)
+    finally:
+        # What the test bound (the learner's answers among it) ends with it. A function the test defines refers to
+        # this namespace, and that cycle would keep it (arrays of 64 MiB each) until Python's rare full collection:
+        # in the judge, reused for the next submission, under the same memory limit.
+        namespace.clear()
     return TestOutcome("pass", "", printed.getvalue())
 
 

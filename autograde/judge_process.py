@@ -17,6 +17,7 @@ Nothing is ever unpickled.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import select
@@ -383,6 +384,11 @@ def main(argv: list[str]) -> int:
         from .judge import run_here          # it installs the batch caller of call_each
 
         resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
+        # What the judge imported lives as long as it does: out of the collector's way, so that the full
+        # collection after each test (below) walks only what the tests made (measured: 94 ms with torch's objects
+        # in it, a few microseconds frozen).
+        gc.collect()
+        gc.freeze()
     except Exception as err:  # noqa: BLE001 - reported to the worker, which reports a grader-error
         _send(outbox, {"op": "failed", "error": f"{type(err).__name__}: {err}"})
         return 1
@@ -415,6 +421,9 @@ def main(argv: list[str]) -> int:
             return OUT_OF_MEMORY_EXIT
         if not reusable:
             return 0
+        # Nothing of one test (one submission's answers) may weigh on the next, maybe another learner's: cycles
+        # the test left are freed now, not at Python's next full collection, which may be many tests away.
+        gc.collect()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ from .shim import MIME
 SHIM_IMPORT = "import autograde.shim"
 # A reply of the shim may carry arrays: allow far more than a cell's printed output (the codec's cap).
 REPLY_BYTES = MAX_BYTES + 2 ** 20
+# Outputs kept of one cell, whatever their size: an empty display costs 2 bytes of the output limit, so a loop of
+# displays left 500,000 outputs in one cell, each checked against nbformat's schema where the notebook is written.
+MAX_OUTPUTS = 2_000
 START_SECONDS = 120           # the kernel's start with its preloads (torch) on a busy machine
 
 
@@ -196,6 +199,9 @@ class LearnerKernel:
         msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
         run = CellRun("ok")
         size = 0
+        # A cell's outputs go into the graded notebook: at most MAX_OUTPUTS of them. A request's are only searched
+        # for the shim's reply (its size is what counts there).
+        most = MAX_OUTPUTS if limit is None else None
         limit = self.limits.output_bytes if limit is None else limit
         deadline = time.monotonic() + timeout
         while True:
@@ -220,7 +226,7 @@ class LearnerKernel:
             if kind in ("stream", "display_data", "execute_result", "error"):
                 output = _output(kind, content)
                 size += _size(content)
-                if size > limit:
+                if size > limit or (most is not None and len(run.outputs) >= most):
                     run.truncated = True
                 elif keep_outputs:
                     run.outputs.append(output)

@@ -38,6 +38,11 @@ NOTEBOOKS = ROOT / LAYOUT["release_directory"]
 #: The largest submission the grader reads. A solved lesson with its figures is 1-3 MiB; the limit leaves room for
 #: a learner's extra outputs and stops one file from filling the grader's memory.
 MAX_NOTEBOOK_BYTES = 64 * 2 ** 20
+# Cells of a submission, and outputs saved in it: a lesson has fewer than a hundred cells. Each costs the grader
+# time to check against nbformat's schema (about 0.7 ms), in the worker and again where the batch writes it out;
+# 44 MiB of empty cells (400,000) kept a worker busy for 5 minutes past its time limit and the batch for 7 more.
+MAX_CELLS = 2_000
+MAX_SAVED_OUTPUTS = 20_000
 _SLUG = re.compile(r"^(\d\d)_[a-z0-9_]+$")
 
 
@@ -133,6 +138,17 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
                               f"{path} is JSON nested too deeply to be a notebook saved by JupyterLab.") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookProblem("invalid-notebook", f"{path} is JSON but not a notebook (no list of cells).")
+    cells = data["cells"]
+    if len(cells) > MAX_CELLS:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} has {len(cells):,} cells; a notebook of this course has fewer than a hundred "
+                              f"(the limit is {MAX_CELLS:,}). Delete the cells you added that you do not need, save "
+                              "and submit again.")
+    saved = sum(len(c["outputs"]) for c in cells if isinstance(c, dict) and isinstance(c.get("outputs"), list))
+    if saved > MAX_SAVED_OUTPUTS:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} holds {saved:,} saved outputs (the limit is {MAX_SAVED_OUTPUTS:,}). Clear them "
+                              "(Edit > Clear Outputs of All Cells), save and submit again.")
     if data.get("nbformat") != 4:
         raise NotebookProblem("invalid-notebook",
                               f"{path} has nbformat {data.get('nbformat')!r}; this course uses nbformat 4.")

@@ -25,7 +25,7 @@ import nbformat
 
 from .colab import is_setup_cell
 from .judge import exercise_names, lesson_probes, notebook_language, run_test, split_hidden
-from .kernel import REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
+from .kernel import MAX_OUTPUTS, REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
 from .sandbox import Limits, Sandbox, remove_tree
@@ -218,6 +218,9 @@ def grade_submission(task: dict) -> dict:
 
 # Heavy libraries a lesson's kernel imports before any learner cell when the lesson's code imports them:
 # top-level package -> the module to import. Importing binds no name in the notebook (see shim.preload).
+# Outputs of the learner's cells kept in the graded notebook, all cells together (kernel.MAX_OUTPUTS per cell):
+# each is checked against nbformat's schema, in the worker and where the batch writes the notebook out.
+NOTEBOOK_OUTPUTS = 20_000
 PRELOADABLE = {"numpy": "numpy", "matplotlib": "matplotlib.pyplot", "torch": "torch"}
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.MULTILINE)
 
@@ -377,6 +380,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     graded = copy.deepcopy(student)
     out_cells = []
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
+    kept_outputs = 0                # outputs of the learner's cells in the graded notebook (NOTEBOOK_OUTPUTS at most)
     # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
     started = time.monotonic()
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
@@ -407,11 +411,14 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 began = time.monotonic()
                 run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
                 phases["cells"] += time.monotonic() - began
-                new.outputs = [nbformat.from_dict(o) for o in run.outputs]
+                room = max(0, NOTEBOOK_OUTPUTS - kept_outputs)
+                new.outputs = [nbformat.from_dict(o) for o in run.outputs[:room]]
+                kept_outputs += len(new.outputs)
                 new.execution_count = None
-                if run.truncated:
+                if run.truncated or len(run.outputs) > room:
                     flags.append("output-limit")
-                    new.outputs.append(_note(f"output cut at {limits.output_bytes:,} bytes"))
+                    new.outputs.append(_note(f"output cut at {limits.output_bytes:,} bytes or {MAX_OUTPUTS:,} outputs "
+                                             f"(a cell), {NOTEBOOK_OUTPUTS:,} outputs (the notebook)"))
                 if run.status == "ok":
                     ran_ok.append(cell.source)
                 elif guard.tripped:

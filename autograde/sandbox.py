@@ -46,6 +46,8 @@ PROJECT_PARTS = ("cnnbook", "autograde", "data")
 MATPLOTLIB_SEED = Path("/tmp") / f"cnnbook-grader-matplotlib-{os.geteuid()}"
 # Where the kernel's host folder stays writable (grader not root): what it may leave there.
 HOST_QUOTA = 64 * 2 ** 20
+# What any entry there costs at least, as host_bytes counts it (a block: most file systems' inode and slot cost).
+ENTRY_BYTES = 4096
 
 
 # The defaults of autograde.settings.GradingLimits (what each limit means is its help text there); a grading run
@@ -283,14 +285,24 @@ class Sandbox:
 
     def host_bytes(self) -> int:
         """Bytes the kernel has left in its host folder (policed after each cell where it cannot be locked).
-        GNU find walks it (no recursion, no path length limit): a kernel may nest folders thousands deep, past
-        where a path can name them. Links are not followed."""
+
+        Every entry counts, whatever its type (a file, a folder, a link, a fifo, a socket): its size or the
+        disk blocks it holds, whichever is more, and at least ENTRY_BYTES (an inode and a directory slot). A
+        count of regular files alone let a kernel fill the disk with what it does not see: links whose targets
+        are kilobytes of text, empty files and folders by the million. GNU find walks it (no recursion, no
+        path length limit): a kernel may nest folders thousands deep, past where a path can name them. Links
+        are not followed."""
         try:
-            found = subprocess.run(["find", "-P", str(self.kernel_dir), "-type", "f", "-printf", "%s\n"],
+            found = subprocess.run(["find", "-P", str(self.kernel_dir), "-printf", "%s %b\n"],
                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
         except (OSError, subprocess.SubprocessError):
             return HOST_QUOTA + 1                      # cannot tell: as if over (the submission's cells stop)
-        return sum(int(size) for size in found.stdout.split() if size.isdigit())
+        total = 0
+        for line in found.stdout.splitlines():
+            size, _, blocks = line.partition(b" ")
+            if size.isdigit() and blocks.isdigit():
+                total += max(int(size), 512 * int(blocks), ENTRY_BYTES)
+        return total
 
     def over_host_quota(self) -> bool:
         """Where the kernel's host folder cannot be locked (no root), has it written more than it may?"""

@@ -11,6 +11,7 @@ import csv
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -658,3 +659,55 @@ def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(tm
     for written in out.rglob("*"):                          # everything written out is UTF-8 text
         if written.is_file() and written.suffix in (".csv", ".md", ".html", ".json", ".ipynb"):
             written.read_text(encoding="utf-8")
+
+
+def test_countless_cells_or_outputs_cost_only_their_notebook(tmp_path):
+    """Each cell and each output of a graded notebook is checked against nbformat's schema, in the worker and again
+    where the batch writes it out (about 0.7 ms each). 400,000 empty cells (44 MiB, under the file limit) kept a
+    worker busy past its time limit plus margin (a grader-error, graded again on every run) and the batch stalled
+    for longer still; an empty display costs 2 bytes of a cell's output limit, so a loop of displays did the same.
+    Now a notebook of more cells than a lesson could need is unreadable (that file only), and outputs are kept up to
+    a count per cell and per notebook; the rest of the batch is graded as usual."""
+    from autograde.kernel import MAX_OUTPUTS
+    from autograde.lessons import MAX_CELLS
+    from autograde.runner import NOTEBOOK_OUTPUTS
+
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    slug = LESSON.slug
+    write(solved(LESSON), subs / "honest" / slug / f"{slug}.ipynb")
+    cells = solved(LESSON)
+    cells.cells += [nbformat.v4.new_code_cell("") for _ in range(MAX_CELLS)]
+    write(cells, subs / "many_cells" / slug / f"{slug}.ipynb")
+    outputs = solved(LESSON)
+    per_cell = MAX_OUTPUTS + 100
+    cells_needed = NOTEBOOK_OUTPUTS // MAX_OUTPUTS + 2
+    outputs.cells += [nbformat.v4.new_code_cell(f"from IPython.display import display\nfor _ in range({per_cell}):\n"
+                                                "    display({'text/plain': ''}, raw=True)")
+                      for _ in range(cells_needed)]
+    write(outputs, subs / "many_outputs" / slug / f"{slug}.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                           "--solutions", str(LESSON.solutions), "--timeout", "60", "--memory", "1.5"],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    full = sum(points_of_tests(LESSON).values())
+    assert rows["many_cells"]["status"] == "invalid-notebook", rows
+    assert f"{MAX_CELLS + len(solved(LESSON).cells):,} cells" in _results(out, "many_cells")["detail"]
+    assert rows["many_outputs"]["status"] == "graded" and float(rows["many_outputs"]["score"]) == full, rows
+    assert "output-limit" in rows["many_outputs"]["flags"], rows
+    assert rows["honest"]["status"] == "graded" and float(rows["honest"]["score"]) == full, rows
+    # The published notebook shows 100 outputs of a cell and says how many more the graded one holds: each of the
+    # first cells kept MAX_OUTPUTS displays and a note that the rest was cut, the cells after the 20,000th none.
+    graded = nbformat.read(out / "autograded" / "many_outputs" / slug / f"{slug}.ipynb", as_version=4)
+    kept = []
+    for cell in graded.cells:
+        if cell.cell_type == "code" and "raw=True" in cell.source:
+            shown = sum(o.get("output_type") == "display_data" for o in cell.outputs)
+            more = [int(m[1]) for o in cell.outputs if o.get("output_type") == "stream"
+                    for m in [re.search(r"(\d+) more outputs of this cell", o.get("text", ""))] if m]
+            kept.append(shown + sum(more) - (1 if more else 0))          # less the grader's note among them
+    full_cells = NOTEBOOK_OUTPUTS // MAX_OUTPUTS
+    assert kept == [MAX_OUTPUTS] * full_cells + [0] * (cells_needed - full_cells), kept

@@ -440,3 +440,37 @@ def test_the_judge_process_contains_memory_and_time_bombs_and_is_replaced():
         assert outcome.status == "pass", outcome
     finally:
         stop_judge()
+
+
+class _ByValueKernel(JudgedKernel):
+    """Answers every lookup with its value as data, arrays of up to 64 MiB included (what a learner may return)."""
+
+    def request_text(self, request: dict, timeout: float) -> str:
+        from autograde.plain import MAX_ELEMENTS
+
+        return json.dumps({"value": encode(self.names[request["name"]], no_refs, by_value=MAX_ELEMENTS)})
+
+
+@pytest.mark.slow  # starts a judge process (it imports torch)
+def test_what_one_test_bound_never_weighs_on_the_next_in_the_same_judge():
+    """The judge is reused for the next test and the next submission, under one memory limit. A test that binds a
+    learner's answer next to a function it defines (the function refers to the test's namespace: a cycle) kept the
+    answer until Python's next full collection: twelve tests holding a 64 MB answer each made the judge hold 750 MB
+    more, and the next test, maybe another learner's, that needs 320 MB 'ran out of memory' (a fail of theirs)."""
+    import numpy as np
+
+    from autograde.judge_process import judge_pid, run_in_judge, stop_judge
+
+    kernel = _ByValueKernel({"answer": np.ones(8_000_000)})          # 64 MB, within one reply's caps
+    try:
+        assert run_in_judge("x = 1", kernel, 60, ["answer"]).status == "pass"
+        judge = judge_pid()
+        for _ in range(12):
+            outcome = run_in_judge("got = answer\ndef helper(v):\n    return v\n",
+                                   kernel, 60, ["answer"])
+            assert outcome.status == "pass", outcome
+        outcome = run_in_judge("import numpy as np\nmine = np.ones(40_000_000)\n", kernel, 60, [])
+        assert outcome.status == "pass", outcome
+        assert judge_pid() == judge                     # the same judge: nothing ran out of memory on the way
+    finally:
+        stop_judge()

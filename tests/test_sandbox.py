@@ -242,7 +242,7 @@ def test_a_kernel_folder_nested_thousands_deep_is_measured_and_removed(tmp_path)
     root) must neither stop the quota check nor the clean-up (shutil.rmtree and Path.rglob recurse and raise
     RecursionError: a grader-error on every run); a folder it made unreadable or a link out goes too, without
     following the link."""
-    from autograde.sandbox import remove_tree
+    from autograde.sandbox import ENTRY_BYTES, remove_tree
 
     try:
         sandbox = Sandbox(tmp_path / "work", Limits())
@@ -268,12 +268,46 @@ def test_a_kernel_folder_nested_thousands_deep_is_measured_and_removed(tmp_path)
         (locked / "inside").mkdir(parents=True)
         (locked / "inside" / "f").write_text("z")
         locked.chmod(0)
-        # 1,000 deep down, 24 on top, and the 1 in the folder it locked where the grader can read it (root)
-        assert sandbox.host_bytes() == 1024 + (os.geteuid() == 0)
+        # Every entry costs at least ENTRY_BYTES: the 3,000 folders down to the leaf are all counted (the walk
+        # reaches the bottom), and nothing more than the entries there are (the link is not followed).
+        entries = 3001 + 1 + 1 + 1 + 2 + 1                 # d and its 3,000 folders, leaf, small, link, locked, kernel
+        if os.geteuid() == 0:
+            entries += 1                                   # the file in the folder it locked: root reads it
+        assert sandbox.host_bytes() == entries * ENTRY_BYTES
         sandbox.clear_kernel_dir()
         assert list(sandbox.kernel_dir.iterdir()) == []
         assert outside.read_text() == "the grader's"
         remove_tree(tmp_path / "work")
         assert not (tmp_path / "work").exists()
     finally:                                        # pytest's own clean-up of tmp_path recurses
+        remove_tree(tmp_path / "work")
+
+
+def test_what_no_regular_file_holds_counts_towards_the_host_quota(tmp_path):
+    """Where the kernel's host folder cannot be locked (no root), the quota counts every entry: links whose
+    targets are kilobytes of text and empty files by the thousand fill the disk as surely as a file does. (Only
+    regular files were counted: 20,000 links of 4,000-byte targets, 86 MB on disk, measured 0 bytes, so a kernel
+    could fill the grader's disk cell after cell.)"""
+    from autograde.sandbox import ENTRY_BYTES, HOST_QUOTA, remove_tree
+
+    try:
+        sandbox = Sandbox(tmp_path / "work", Limits())
+        folder = sandbox.kernel_dir
+        target = "/" + "a" * 4000
+        for i in range(HOST_QUOTA // ENTRY_BYTES // 2 + 1):
+            os.symlink(target, folder / f"link{i}")
+        (folder / "empty").mkdir()
+        for i in range(HOST_QUOTA // ENTRY_BYTES // 2 + 1):
+            (folder / "empty" / f"{i:0>200}").touch()
+        os.mkfifo(folder / "fifo")
+        assert sandbox.host_bytes() > HOST_QUOTA
+        sandbox.isolate, sandbox.as_root = True, False           # the grader without root: the folder stays writable
+        assert sandbox.over_host_quota()
+        # and a kernel's own sockets and connection file alone are far below it
+        remove_tree(folder)
+        folder.mkdir()
+        for name in ("connection-0.json", *(f"k0-{i}" for i in range(1, 6))):
+            (folder / name).write_text("{}")
+        assert not sandbox.over_host_quota()
+    finally:
         remove_tree(tmp_path / "work")
