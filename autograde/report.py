@@ -29,9 +29,18 @@ from .late import describe_late, final_score
 from .text import CSV_ENCODING
 
 
+# How a cell may start and be left as it is (after spaces): a letter or digit of any script, or one of these. Anything
+# else (= + - @, their full-width forms, a tab, a line break, a NUL, a sign no list of ours foresaw) is made text with
+# a leading apostrophe: an allow-list, not a list of formula signs.
+CSV_SAFE_START = set("_([./'\"#")
+
+
 def csv_safe(text: str) -> str:
     """A cell a spreadsheet will not run as a formula (a student named '=HYPERLINK(...)' stays text)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and text != "-" else text   # "-" is no formula
+    first = text.lstrip(" ")[:1]             # spaces alone start nothing (Canvas's '    Points Possible' row)
+    if text in ("", "-") or first.isalnum() or first in CSV_SAFE_START:              # "-" alone is no formula
+        return text
+    return "'" + text
 
 
 def load_results(out: Path) -> list[dict]:

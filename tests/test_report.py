@@ -41,6 +41,12 @@ def test_failure_reasons_group_what_learners_share():
 
 def test_spreadsheet_formulas_in_names_stay_text():
     assert csv_safe("=HYPERLINK(\"http://x\")").startswith("'=") and csv_safe("김민수") == "김민수"
+    # an allow-list of first characters: full-width signs, a space or a NUL
+    # before a sign, anything unusual becomes text; names, numbers, dates, paths and notes stay as written
+    for risky in ("＝1+1", "＋1", "－1", "＠SUM(A1)", " =1+1", "\0=1+1", "\t=1", "\n=1", "+1", "-2+3", "@x", "%x"):
+        assert csv_safe(risky) == "'" + risky, risky
+    for plain in ("", "-", "    Points Possible", "Émile", "O'Brien", "2026-03-07 23:00", "4", "_anon", "(late)", "./x.ipynb", "'quoted'"):
+        assert csv_safe(plain) == plain, plain
 
 
 def test_names_in_flagged_md_are_text_never_links_or_html(tmp_path):
