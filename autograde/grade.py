@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import late as late_work
 from . import moodle
@@ -257,6 +258,8 @@ LEARNER_STATUSES = {"graded", "missing", "invalid-notebook"}
 # more try; one that comes back every time (a notebook whose grading kills or wedges the worker) costs at most two
 # workers in this run. Then the submission is a grader-error that names why, and the next run tries it again.
 ATTEMPTS = 2
+# The exit status of a run stopped because the gradebook could not be written (as EXIT_RERUN: run again).
+GRADEBOOK_EXIT = 3
 
 
 class GradingStopped(Exception):
@@ -471,7 +474,14 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                                        else None)
                 result["notebook_changed"] = old_recorded != stamp["submission"]
                 result["gradebook_submission"] = old_recorded if result["status"] == "grader-error" else stamp["submission"]
-                _save(out, db_url, result, sub.lesson)
+                try:
+                    _save(out, db_url, result, sub.lesson)
+                except SQLAlchemyError as err:
+                    # The system of record is gone (a database server down, a disk full, a lock held too long): the
+                    # batch stops, never a grade is lost. This one has no result file, so the next run grades it.
+                    reason = _first_line(str(err)) or type(err).__name__
+                    raise GradingStopped(f"stopped: the gradebook could not be written ({type(err).__name__}: "
+                                         f"{reason[:200]})", GRADEBOOK_EXIT, "gradebook") from err
                 done += 1
                 if ran:
                     eta = (time.monotonic() - started) / ran * (to_run - ran)
@@ -541,6 +551,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 except GradingStopped as err:
                     stopped = (err.how, err.exit_code)
 
+            if stopped and stopped[1] == GRADEBOOK_EXIT:
+                # The reports need the gradebook too: they stay as the last run left them.
+                raise GradingStopped(stopped[0], stopped[1], stopped_message(stopped[0], done - reused, total - reused,
+                                                                             out, force, students)
+                                     + " (once the gradebook can be written; reports not rebuilt)")
             stored = _stored_results(out, {lesson.slug for lesson in lessons})
             for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
                 _atomic_write(path, json.dumps(result, indent=1))

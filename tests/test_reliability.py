@@ -704,3 +704,38 @@ def test_a_worker_stops_even_when_sigterm_lands_in_a_garbage_collection_callback
     assert time.monotonic() - started < 8, "the worker went on after SIGTERM"
     assert "unwound" in proc.stdout                       # finally blocks ran: a kernel would be removed
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_gradebook_that_cannot_be_written_stops_the_batch_and_loses_nothing(tmp_path, monkeypatch):
+    """The gradebook is the system of record: when it cannot be written (a database server gone, a disk full, a lock
+    held too long) the batch stops with one line and its own exit status, the submissions recorded before are kept,
+    the one being written has no result (never a grade of 0, never a traceback), and the next run grades only what is
+    left."""
+    import autograde.grade
+    from sqlalchemy.exc import OperationalError
+
+    from autograde.grade import GRADEBOOK_EXIT, GradingStopped
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "bob", "cai"):
+        put(subs, student, solved(GUARD))
+    real, calls = autograde.grade.record, []
+
+    def record(db_url, result):
+        calls.append(result["student"])
+        if len(calls) == 2:
+            raise OperationalError("INSERT INTO grade ...", {}, Exception("database is locked"))
+        real(db_url, result)
+
+    monkeypatch.setattr(autograde.grade, "record", record)
+    with pytest.raises(GradingStopped) as stop:
+        run(subs, out)
+    assert stop.value.exit_code == GRADEBOOK_EXIT
+    assert str(stop.value).startswith("stopped: the gradebook could not be written (OperationalError: "), stop.value
+    assert "database is locked" in str(stop.value) and "1 of 3 submissions to grade were finished" in str(stop.value)
+    assert sorted(p.parent.name for p in (out / "results").glob("*/*.json")) == [calls[0]]
+    assert gradebook_scores(out) == {calls[0]: FULL_AUTO}
+    monkeypatch.setattr(autograde.grade, "record", real)
+    rows, lines = run(subs, out)
+    assert sorted(graded_students("\n".join(lines))) == sorted({"ann", "bob", "cai"} - {calls[0]})
+    assert gradebook_scores(out) == dict.fromkeys(("ann", "bob", "cai"), FULL_AUTO)
