@@ -379,8 +379,8 @@ def write_lms_exports(results: list[dict], folder: Path,
                       gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
     """Grades in the files LMSs import.
 
-    - ``lms/canvas.csv``: Canvas's gradebook import (Grades > Import): ``Student, ID, SIS User ID, SIS Login ID,
-      Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
+    - ``lms/canvas.csv`` (unless every submission came from Moodle's export): Canvas's gradebook import (Grades >
+      Import): ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
       submission came from Canvas's export (its file names carry it); ``SIS User ID`` is your student id. A lesson
       column whose name matches no Canvas assignment is offered as a new assignment; rename it to match yours.
       When ``--roster`` was Canvas's own gradebook export (kept as ``lms/canvas-gradebook-export.csv``), the file
@@ -416,6 +416,8 @@ def write_lms_exports(results: list[dict], folder: Path,
             written.append(notes_path)
         else:
             notes_path.unlink(missing_ok=True)
+    elif results and all((r.get("lms") or {}).get("system") == "moodle" for r in results):
+        (folder / "canvas.csv").unlink(missing_ok=True)    # a Moodle class: its worksheets are its files
     else:
         rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
         for student in sorted(people):

@@ -183,7 +183,9 @@ def test_grades_go_back_in_the_worksheets_shape_rescaled_to_its_maximum_grade(tm
                result("Lee Seo (seo.b@uni.example)", "99_guard", 5.0, "700205"),
                result("박서준", "99_guard", 3.0, "700299"),                     # not in the worksheet
                result("Park", "99_guard", 0.0, "700298", status="grader-error")]
+    (out / "lms" / "canvas.csv").write_text("from an earlier run\n", encoding="utf-8")
     write_lms_exports(results, out / "lms", {("Kim Minsu", "99_guard"): 3.0})   # a grade entered in formgrader
+    assert not (out / "lms" / "canvas.csv").exists()        # a Moodle class gets Moodle's files, no Canvas import
     with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         table = list(csv.reader(f))
     # Moodle's columns as downloaded, without the feedback column (the old comments would overwrite newer ones).
