@@ -775,6 +775,12 @@ class _LocalWorkers:
     def run(self, queue: deque, settle) -> None:
         try:
             while queue or any(w.job for w in self.workers):
+                for idle in [w for w in self.workers if w.job is None and not w.process.is_alive()]:
+                    # A worker that died waiting (the out-of-memory killer takes any process) is replaced before
+                    # it is given a submission: its death must not cost that submission a try.
+                    idle.process.join(1)
+                    idle.conn.close()
+                    self.workers.remove(idle)
                 while queue:
                     worker = next((w for w in self.workers if w.job is None), None)
                     if worker is None and len(self.workers) < self.size:
@@ -789,7 +795,7 @@ class _LocalWorkers:
                     try:
                         worker.conn.send(task)
                     except OSError:
-                        pass                # a worker that died idle: seen below as a death
+                        pass                # a worker that died since the look above: seen below as a death
                 busy = [w for w in self.workers if w.job is not None]
                 wait = max(0.0, min(w.until for w in busy) - time.monotonic())
                 ready = connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=wait)

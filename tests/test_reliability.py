@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import nbformat
@@ -739,3 +740,22 @@ def test_a_gradebook_that_cannot_be_written_stops_the_batch_and_loses_nothing(tm
     rows, lines = run(subs, out)
     assert sorted(graded_students("\n".join(lines))) == sorted({"ann", "bob", "cai"} - {calls[0]})
     assert gradebook_scores(out) == dict.fromkeys(("ann", "bob", "cai"), FULL_AUTO)
+
+
+def test_a_worker_that_died_waiting_costs_no_submission_a_try():
+    """The out-of-memory killer may take a worker that is waiting for work: the pool replaces it before giving it
+    a submission, which is then answered by a live worker (here the bare task's own error), never as 'died'."""
+    from autograde.grade import _Job, _LocalWorkers
+
+    pool = _LocalWorkers(1)
+    idle = pool._spawn()
+    os.kill(idle.process.pid, signal.SIGKILL)
+    idle.process.join(10)
+    settled = []
+    from types import SimpleNamespace
+
+    sub = SimpleNamespace(student="ann", lesson=SimpleNamespace(slug="99_guard"))
+    job = _Job({"student": "ann", "lesson": "99_guard", "limits": {"submission_seconds": 60}}, sub, {})
+    pool.run(deque([job]), lambda job, result: settled.append(result))
+    assert len(settled) == 1 and "died" not in settled[0]["detail"], settled
+    assert settled[0]["detail"].startswith("the grading worker failed: KeyError"), settled
