@@ -27,6 +27,25 @@ def cosine_lr(step, total_steps, lr_max, lr_min=0.0):
 ]
 
 
+NMS_SUPPRESSED_ALSO_SUPPRESS = '''import numpy as np
+def nms(boxes, scores, iou_threshold):
+    boxes, scores = np.asarray(boxes, dtype=float), np.asarray(scores, dtype=float)
+    order = list(np.argsort(-scores, kind="stable"))
+    removed = set()
+    for position, i in enumerate(order):                  # every box removes its overlaps, even a removed one
+        for j in order[position + 1:]:
+            w = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            h = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
+            inter = max(w, 0) * max(h, 0)
+            union = ((boxes[i, 2] - boxes[i, 0]) * (boxes[i, 3] - boxes[i, 1])
+                     + (boxes[j, 2] - boxes[j, 0]) * (boxes[j, 3] - boxes[j, 1]) - inter)
+            if inter / union > iou_threshold:
+                removed.add(j)
+    return np.array([i for i in order if i not in removed], dtype=int)
+'''
+SLIPS.append(("10", "test_nms", NMS_SUPPRESSED_ALSO_SUPPRESS, "a removed box went on removing others"))
+
+
 def visible_test(slug2: str, grade_id: str) -> str:
     nb = nbformat.read(LESSONS[slug2].source, as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
