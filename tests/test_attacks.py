@@ -691,7 +691,7 @@ def test_countless_cells_or_outputs_cost_only_their_notebook(tmp_path):
                            "--solutions", str(LESSON.solutions), "--timeout", "60", "--memory", "1.5"],
                           capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    with (out / "grades.csv").open(encoding="utf-8") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     full = sum(points_of_tests(LESSON).values())
     assert rows["many_cells"]["status"] == "invalid-notebook", rows
