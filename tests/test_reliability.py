@@ -111,11 +111,18 @@ def still_running(snapshot: dict[int, tuple[str, str]]) -> list[str]:
 
 
 def busy_worker(root: int) -> int | None:
-    """A grading worker of ``root`` that has a kernel running under it right now."""
+    """A worker of ``root`` that is grading right now (not one between submissions).
+
+    A worker between submissions still has a kernel under it: the warm one it started for its next
+    submission. A grading worker, while submissions are left in the queue, has two: the one it grades with
+    and the next one warming. Kernels are counted at their outermost process (the sandbox's wrapper and the
+    kernel inside both name ipykernel_launcher on their command lines)."""
     below = descendants(root)
     for pid, (_start, cmd) in below.items():
         if "spawn_main" in cmd and _stat(pid) and _stat(pid)[0] == root:
-            if any("ipykernel_launcher" in c for p, (_s, c) in descendants(pid).items()):
+            kernel_pids = {p for p, (_s, c) in descendants(pid).items() if "ipykernel_launcher" in c}
+            outermost = [p for p in kernel_pids if (_stat(p) or (0,))[0] not in kernel_pids]
+            if len(outermost) >= 2:
                 return pid
     return None
 
