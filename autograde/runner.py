@@ -164,8 +164,29 @@ def new_hidden_seed() -> int:
     return secrets.randbits(62)
 
 
-class KernelStartFailed(Exception):
+class MachineFault(Exception):
+    """A failure of the grading machine, not of the submission: never the learner's grade (the batch retries,
+    and a submission that still fails is a grader-error, graded again by the next run)."""
+
+
+class KernelStartFailed(MachineFault):
     """The sandboxed kernel did not start before any learner code ran: an infrastructure failure."""
+
+
+# A fault hook's (grade_batch(faults=...), tests only) memory limit of a group above the sandbox's own: the
+# learner's kernel starts within it, and a notebook that fills a few hundred MiB more is killed from above.
+SQUEEZE_BYTES = 640 * 2**20
+
+
+def _check_death(kernel: LearnerKernel, limits: Limits) -> None:
+    """After the learner's kernel died: raise MachineFault when an out-of-memory killer took it while the
+    submission stayed within its own memory limit (the machine ran out: sandbox.Cgroups.killed_from_above)."""
+    cgroups = kernel.sandbox.cgroups
+    if cgroups is not None and cgroups.killed_from_above():
+        raise MachineFault(f"the grading machine ran out of memory, and its out-of-memory killer stopped the "
+                           f"learner's kernel while the submission stayed within its own limit of "
+                           f"{limits.memory_bytes / 2**30:g} GiB (a fault of the grading machine, not of the "
+                           f"submission: on this machine, grade with fewer --workers or a lower --memory)")
 
 
 def grade_submission(task: dict) -> dict:
@@ -197,7 +218,7 @@ def grade_submission(task: dict) -> dict:
         return result
     try:
         _grade(student, source, task, result)
-    except KernelStartFailed as err:          # the machine's fault: never the learner's grade; the batch retries
+    except MachineFault as err:               # the machine's fault: never the learner's grade; the batch retries
         result.update(status="grader-error", detail=str(err))
         result["tests"] = []
     except Exception:  # noqa: BLE001 - a bug of ours must not lose the batch either
@@ -321,6 +342,8 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
     key = (json.dumps(task.get("limits", {}), sort_keys=True), isolate, threads)
     fault = task.get("fault") == "kernel-start" or (task.get("fault") == "kernel-start-once"
                                                     and task.get("attempt", 1) == 1)
+    squeeze = task.get("fault") == "machine-oom" or (task.get("fault") == "machine-oom-once"
+                                                     and task.get("attempt", 1) == 1)
     kernel: LearnerKernel | None = None
     work_root, warm = Path(), False
     spare: _Spare | None = getattr(_spares, "next", None)
@@ -328,12 +351,12 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
     if spare is not None:
         with _spares_lock:
             _all_spares.discard(spare)
-        if fault:
+        if fault or squeeze:
             spare.discard()
         else:
             kernel = spare.take(key)            # discards itself when it does not fit
             work_root = spare.work_root
-    if task.get("warm") and not fault:
+    if task.get("warm") and not (fault or squeeze):
         _spares.next = _Spare(key, limits, isolate, threads, preload)
         with _spares_lock:
             _all_spares.add(_spares.next)
@@ -349,7 +372,7 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
                 kernel = None
         if kernel is None:
             work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
-            sandbox = Sandbox(work_root, limits, isolate=isolate)
+            sandbox = Sandbox(work_root, limits, isolate=isolate, squeeze=SQUEEZE_BYTES if squeeze else None)
             kernel = LearnerKernel(sandbox, sandbox.env(threads), probes=probes, preload=preload)
             if fault:
                 # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at
@@ -426,6 +449,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     new.outputs.append(_note("the kernel sent the grader more data than it accepts and was stopped; "
                                              "nothing after this cell runs"))
                 elif run.status in ("timeout", "died"):
+                    if run.status == "died":
+                        _check_death(kernel, limits)
                     flags.append("timeout" if run.status == "timeout" else "kernel-died")
                     new.outputs.append(_note("this cell ran past its time limit and was stopped"
                                              if run.status == "timeout" else
@@ -455,6 +480,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     if run.status == "ok":
                         ran_ok.append(imports)
                     elif run.status in ("timeout", "died"):     # the learner's kernel hangs or dies on an import
+                        if run.status == "died":
+                            _check_death(kernel, limits)
                         _revive(kernel, ran_ok, limits, deadline)
                     remaining = deadline - time.monotonic() if not guard.tripped else 0.0
                 outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
@@ -464,6 +491,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 if guard.tripped:
                     flags.append("output-limit")
                 elif outcome.status in ("timeout", "died"):
+                    if outcome.status == "died":
+                        _check_death(kernel, limits)
                     flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
                     _revive(kernel, ran_ok, limits, deadline)
                 if outcome.status == "grader-error":
@@ -480,6 +509,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                                                 traceback=[message]))
             out_cells.append(test_cell)
     except KernelDied as err:
+        _check_death(kernel, limits)
         flags.append("kernel-died")
         result["detail"] = str(err)
     finally:

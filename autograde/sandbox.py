@@ -155,6 +155,7 @@ class Sandbox:
     isolate: bool = True                 # False: no bubblewrap (`check`, or --no-sandbox): limits only
     project: Path = ROOT
     uid: int = field(init=False)
+    squeeze: int | None = None           # tests only: see Cgroups
     cgroups: "Cgroups | None" = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -261,7 +262,7 @@ class Sandbox:
         return self.uid if self.as_root else NOBODY
 
     def _in_cgroups(self, argv: list[str]) -> list[str]:
-        self.cgroups = Cgroups.create(self.limits)
+        self.cgroups = Cgroups.create(self.limits, self.squeeze)
         if self.cgroups is None:
             return argv
         joins = " && ".join(f"echo $$ > {procs}" for procs in self.cgroups.procs_files())
@@ -381,32 +382,49 @@ def cgroup_version() -> str | None:
 
 @dataclass
 class Cgroups:
-    """The cgroups of one submission, named ``cnnbook-<pid of the grader that made them>-<random>``."""
+    """The cgroups of one submission, named ``cnnbook-<pid of the grader that made them>-<random>``.
+
+    ``squeeze`` (tests only) puts them inside a group of their own whose memory limit is that many bytes: an
+    out-of-memory kill from above, as when the machine (or the container the grader runs in) runs out."""
 
     folders: list[Path]
+    outer: list[Path] = field(default_factory=list)    # the squeezing groups (removed after ``folders``)
 
     @classmethod
-    def create(cls, limits: Limits) -> "Cgroups | None":
+    def create(cls, limits: Limits, squeeze: int | None = None) -> "Cgroups | None":
         version = cgroup_version()
         if version is None:
             return None
         name = f"cnnbook-{os.getpid()}-{secrets.token_hex(6)}"
+        outer: list[Path] = []
         try:
             if version == "v2":
                 parent = CGROUP_ROOT / "cnnbook"
                 parent.mkdir(exist_ok=True)
-                _enable_v2_controllers(parent)
+                _enable_v2_controllers(CGROUP_ROOT, parent)
+                if squeeze is not None:
+                    parent = parent / name
+                    parent.mkdir()
+                    outer.append(parent)
+                    _write(parent / "memory.max", squeeze)
+                    _enable_v2_controllers(parent)
                 folder = parent / name
                 folder.mkdir()
                 _write(folder / "memory.max", limits.memory_bytes)
                 _write(folder / "memory.swap.max", 0, optional=True)
                 _write(folder / "pids.max", limits.max_processes)
-                return cls([folder])
+                return cls([folder], outer)
             folders = []
             for controller in ("memory", "pids", "cpu"):
                 if not os.access(CGROUP_ROOT / controller, os.W_OK):
                     continue
-                folder = CGROUP_ROOT / controller / name
+                base = CGROUP_ROOT / controller
+                if controller == "memory" and squeeze is not None:
+                    base = base / name
+                    base.mkdir()
+                    outer.append(base)
+                    _write(base / "memory.limit_in_bytes", squeeze)
+                folder = base / name
                 folder.mkdir()
                 folders.append(folder)
                 if controller == "memory":
@@ -414,16 +432,50 @@ class Cgroups:
                     _write(folder / "memory.memsw.limit_in_bytes", limits.memory_bytes, optional=True)
                 elif controller == "pids":
                     _write(folder / "pids.max", limits.max_processes)
-            return cls(folders)
+            return cls(folders, outer)
         except OSError:
             return None
 
     def procs_files(self) -> list[Path]:
         return [folder / "cgroup.procs" for folder in self.folders]
 
-    def remove(self) -> None:
+    def killed_from_above(self) -> bool:
+        """Did an out-of-memory killer take a process of this submission while the submission stayed within
+        its own memory limit? Then the machine ran out (or a group above this one, such as the container the
+        grader runs in), not the learner: a failure of the grading machine.
+
+        The kernel counts each out-of-memory kill in the victim's own group, whoever's limit was reached (v1
+        memory.oom_control ``oom_kill``, v2 memory.events ``oom_kill``); that the group reached its own limit
+        is counted apart (v1 ``memory.failcnt`` and ``memory.memsw.failcnt``, v2 ``max`` and ``oom``). A group
+        that reached its own limit even once counts as the learner's, as before (kills of both kinds are
+        possible then and cannot be told apart). False whenever the counters cannot be read."""
         for folder in self.folders:
+            try:
+                if (folder / "memory.events").is_file():                        # v2
+                    events = _counters((folder / "memory.events").read_text())
+                    return events.get("oom_kill", 0) > 0 and events.get("oom", 0) == 0 and events.get("max", 0) == 0
+                if (folder / "memory.oom_control").is_file():                   # v1
+                    kills = _counters((folder / "memory.oom_control").read_text()).get("oom_kill", 0)
+                    reached = sum(int((folder / f).read_text()) for f in ("memory.failcnt", "memory.memsw.failcnt")
+                                  if (folder / f).is_file())
+                    return kills > 0 and reached == 0
+            except (OSError, ValueError):
+                return False
+        return False
+
+    def remove(self) -> None:
+        for folder in self.folders + self.outer:
             _remove_cgroup(folder)
+
+
+def _counters(text: str) -> dict[str, int]:
+    """``name number`` lines (memory.events, memory.oom_control) as a dict; other lines are skipped."""
+    found = {}
+    for line in text.splitlines():
+        name, _, number = line.partition(" ")
+        if number.strip().isdigit():
+            found[name] = int(number)
+    return found
 
 
 def _write(path: Path, value: int, optional: bool = False) -> None:
@@ -434,8 +486,8 @@ def _write(path: Path, value: int, optional: bool = False) -> None:
             raise
 
 
-def _enable_v2_controllers(parent: Path) -> None:
-    for folder in (CGROUP_ROOT, parent):
+def _enable_v2_controllers(*folders: Path) -> None:
+    for folder in folders:
         wanted = {"memory", "pids", "cpu"} & set((folder / "cgroup.controllers").read_text().split())
         enabled = set((folder / "cgroup.subtree_control").read_text().split())
         for controller in sorted(wanted - enabled):

@@ -24,7 +24,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograde.grade import grade_batch
-from autograde.lessons import ROOT
+from autograde.lessons import ROOT, grade_cells
+from autograde.sandbox import cgroup_version
 from conftest import GUARD, GUARD_SOLUTIONS, answer_sources, solved, submission, write
 
 pytestmark = pytest.mark.slow
@@ -164,6 +165,32 @@ def test_failures_of_the_grading_machine_are_retried_and_never_a_grade(tmp_path)
     assert {r.student: (r.status, r.score) for r in rows if r.student in ("carol", "dave")} == {
         "carol": ("graded", FULL_AUTO), "dave": ("graded", FULL_AUTO)}
     assert gradebook_scores(out)["carol"] == FULL_AUTO == gradebook_scores(out)["dave"]
+
+
+@pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
+def test_a_kernel_the_machine_ran_out_of_memory_for_is_retried_never_graded(tmp_path):
+    """Each notebook fills 700 MiB, well within its own 2 GiB. Under a group of 640 MiB above the sandbox (the
+    fault "machine-oom": the kernel's real out-of-memory killer, as when the machine or the grader's container
+    runs out) the kernel dies: the machine's fault, retried, a grader-error after the last try, graded next run.
+    Before, it was the learner's "kernel died" and a 0."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    hoarding = solved(GUARD)
+    cell = grade_cells(hoarding)["make_layer"]
+    cell.source += "\n\n_hoard = b'x' * (700 * 2 ** 20)\ndel _hoard\n"
+    for student in ("gil", "hal", "ivy"):
+        put(subs, student, hoarding)
+    rows, lines = run(subs, out, faults={"gil": "machine-oom", "hal": "machine-oom-once"})
+    by = {r.student: r for r in rows}
+    assert {s: (r.status, r.score) for s, r in by.items()} == {
+        "gil": ("grader-error", 0.0), "hal": ("graded", FULL_AUTO), "ivy": ("graded", FULL_AUTO)}, by
+    assert by["gil"].detail.startswith("the grading machine ran out of memory"), by["gil"].detail
+    assert "tried 2 times" in by["gil"].detail and "kernel-died" not in by["gil"].flags
+    assert not by["hal"].flags and not by["ivy"].flags
+    assert any(line.startswith("retrying hal ") and "ran out of memory" in line for line in lines), lines
+    assert gradebook_scores(out) == {"hal": FULL_AUTO, "ivy": FULL_AUTO}
+    rows, lines = run(subs, out)
+    assert sorted(graded_students("\n".join(lines))) == ["gil"]
+    assert {r.student: (r.status, r.score) for r in rows}["gil"] == ("graded", FULL_AUTO)
 
 
 def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
@@ -525,7 +552,7 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     by = {r.student: r for r in rows}
     assert {s: (r.status, r.score) for s, r in by.items()} == {
         "ann": ("graded", FULL_AUTO), "hal": ("grader-error", 0.0), "kim": ("grader-error", 0.0),
-        "ola": ("graded", FULL_AUTO)}
+        "ola": ("graded", FULL_AUTO)}, {s: r.detail for s, r in by.items()}
     # kim killed two workers and was not started a third time; ola was killed once, then graded.
     assert {s: starts.count(s) for s in ("hal", "kim", "ola")} == {"hal": 2, "kim": 2, "ola": 2}, starts
     kim = by["kim"].detail.splitlines()

@@ -173,6 +173,33 @@ def test_memory_is_limited_for_all_processes_together(tmp_path):
     assert int(proc.stdout.split("killed")[1].split()[0]) >= 1
 
 
+@pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
+def test_an_out_of_memory_kill_from_above_is_told_from_one_at_the_submissions_own_limit(tmp_path):
+    """The same program, 400 MB in one process, killed by the kernel's real out-of-memory killer twice: once by a
+    group above the sandbox (as when the machine or the grader's container runs out: the grading machine's
+    fault), once at the submission's own limit (the learner's). Only the first is ``killed_from_above``."""
+    hoard = "hoard = b'x' * (400 * 2 ** 20); print('survived')"
+
+    def run(limits: Limits, squeeze: int | None, work: str) -> tuple[int, bool]:
+        sandbox = Sandbox(tmp_path / work, limits, squeeze=squeeze)
+        argv = sandbox.wrap([sys.executable, "-c", hoard])
+        assert sandbox.cgroups is not None
+        groups = sandbox.cgroups.folders + sandbox.cgroups.outer
+        assert len(sandbox.cgroups.outer) == (squeeze is not None)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=sandbox.env(1), timeout=60)
+            return proc.returncode, sandbox.cgroups.killed_from_above()
+        finally:
+            sandbox.close()
+            assert not [group for group in groups if group.exists()]        # the squeezing group goes too
+
+    from_above = run(Limits(memory_bytes=2 ** 30), 200 * 2 ** 20, "above")
+    own = run(Limits(memory_bytes=200 * 2 ** 20), None, "own")
+    enough = run(Limits(memory_bytes=2 ** 30), None, "enough")
+    assert from_above[0] != 0 and own[0] != 0 and enough[0] == 0, (from_above, own, enough)
+    assert (from_above[1], own[1], enough[1]) == (True, False, False)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kernel folder is locked only when the grader runs as root")
 def test_a_running_kernel_cannot_write_to_the_host(tmp_path):
     from autograde.kernel import LearnerKernel
