@@ -123,7 +123,8 @@ def cmd_grade(args) -> int:
                            students=args.student, force=args.force, due=_due(args.due),
                            late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
                            zip_times=args.zip_times, progress=lambda line: print(line, flush=True),
-                           moodle_worksheets=[Path(p) for p in args.moodle_worksheet or []])
+                           moodle_worksheets=[Path(p) for p in args.moodle_worksheet or []],
+                           lessons_only=args.lesson)
     except GradingStopped as stop:
         print(stop, file=sys.stderr, flush=True)
         return stop.exit_code
@@ -250,6 +251,9 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     p.add_argument("--no-warm-kernels", action="store_true",
                    help="start each kernel only when its submission's turn comes (default: each worker starts the "
                         "next submission's sandboxed kernel, libraries imported, while it grades the current one)")
+    p.add_argument("--lesson", action="append", metavar="LESSON",
+                   help="grade only this lesson's notebooks (repeatable; 4, 04 or 04_parameters): an LMS export of "
+                        "one assignment where someone uploaded another lesson's notebook; intake.csv lists the rest")
     p.add_argument("--student", action="append", metavar="NAME",
                    help="grade only this student (repeatable), again even if nothing changed; grades.csv still "
                         "lists everyone graded into OUT")

@@ -65,7 +65,7 @@ MAX_MEMBER_BYTES = 200 * 2 ** 20
 MAX_DEPTH = 16
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
 # "_<attachment id>_<the file's name as uploaded>"; with anonymous grading "[LATE_]anon_<anonymous id>_<attachment id>_...".
-CANVAS = re.compile(r"^(?P<name>.+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
+CANVAS_IDS = re.compile(r"(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
 CANVAS_ANON = re.compile(r"^(?P<late>late_)?(?P<name>anon_(?P<uid>[a-z0-9]+))_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
 # Moodle (mod/assign/classes/downloader.php): a folder "<full name>_<participant id>_assignsubmission_<plugin>[_]" per
 # student, or, with "Download submissions in folders" off, files "<full name>_<id>_assignsubmission_<plugin>_<file>".
@@ -101,7 +101,7 @@ class Submission:
 @dataclass
 class IntakeLine:
     input: str
-    outcome: str                  # taken (to grade) | superseded | skipped
+    outcome: str                  # taken (to grade) | superseded | skipped | other-lesson (not asked for)
     student: str = ""
     lesson: str = ""
     note: str = ""
@@ -114,6 +114,22 @@ class Intake:
     submissions: list[Submission]
     lines: list[IntakeLine]
     warnings: list[str] = field(default_factory=list)
+
+    def only(self, slugs: set[str], asked: str) -> "Intake":
+        """The batch limited to the lessons ``slugs`` (``grade --lesson``): the notebooks of any other lesson are
+        lines ``other-lesson`` of intake.csv, nobody is missing them, and one warning says how many were left."""
+        left: dict[str, int] = {}
+        lines = []
+        for line in self.lines:
+            if line.lesson and line.lesson not in slugs and line.outcome in ("taken", "superseded"):
+                left[line.lesson] = left.get(line.lesson, 0) + (line.outcome == "taken")
+                line = IntakeLine(line.input, "other-lesson", line.student, line.lesson,
+                                  f"not graded: this run grades {asked} only", line.submitted, line.time_source)
+            lines.append(line)
+        warnings = list(self.warnings) + [
+            f"{count} notebook{'s' if count != 1 else ''} of {slug} not graded: this run grades {asked} only "
+            f"(intake.csv lists them)" for slug, count in sorted(left.items())]
+        return Intake([sub for sub in self.submissions if sub.lesson.slug in slugs], lines, warnings)
 
     def write(self, path: Path, source: str = "") -> None:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
@@ -140,6 +156,35 @@ class Intake:
                                             csv_safe(line.student), line.lesson, csv_safe(line.note), line.submitted,
                                             line.time_source]))
         os.replace(tmp, path)
+
+
+def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None = None) -> dict[str, str] | None:
+    """A Canvas file name's parts (name, late, uid, sid, rest), or None.
+
+    The name before Canvas's ids and the file's own name after them are both the student's words, and either
+    may hold ``_<digits>_<digits>_`` too (a display name a student may edit, a file "01_history_2_3_.ipynb"):
+    when the roster (``roster``: LMS id -> student id) lists the user id read at exactly one of the places,
+    that one is taken; otherwise the first, and ``others`` names the other user ids it could be (the file is
+    then flagged ``ambiguous-lms-name``: with a student's name it could be another's work)."""
+    anonymous = CANVAS_ANON.match(stem)
+    if anonymous:
+        return anonymous.groupdict()
+    splits = []
+    for at in (i for i, char in enumerate(stem) if char == "_" and i > 0):
+        found = CANVAS_IDS.match(stem, at)
+        if found:
+            splits.append({"name": stem[:at], **found.groupdict()})
+    # A lesson's name starts with digits too ("..._900001_99_guard" reads as ids 900001 and 99 before "guard"):
+    # only places that leave a lesson's name after the ids count, when any does.
+    naming = [split for split in splits if _lesson_anywhere(split["rest"], lessons or [])]
+    splits = naming or splits
+    if not splits:
+        return None
+    listed = [split for split in splits if split["uid"] in roster]
+    chosen = listed[0] if len(listed) == 1 else splits[0]
+    others = sorted({split["uid"] for split in (listed if len(listed) > 1 else splits)} - {chosen["uid"]},
+                    key=int)
+    return {**chosen, "others": " ".join(others)} if others and len(listed) != 1 else chosen
 
 
 def safe_id(name: str) -> str:
@@ -483,7 +528,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         stem = name[: -len(".ipynb")]
         if student_hint is None:
             moodle_file = MOODLE_FILE.match(stem)
-            canvas = CANVAS_ANON.match(stem) or CANVAS.match(stem)
+            canvas = canvas_name(stem, roster, lessons)
             # A Canvas name when what follows its two ids names a lesson, or when nothing in the file name does
             # (a flat "student_03_01_history" is a student id ending in digits, not Canvas's ids).
             if canvas and not (_lesson_in(canvas["rest"], lessons) or _lesson_anywhere(canvas["rest"], lessons)) \
@@ -496,6 +541,12 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             elif canvas:
                 facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
                 student_hint = lms_student(canvas["uid"], canvas["name"], facts)
+                if canvas.get("others"):
+                    facts.setdefault("flags", []).append("ambiguous-lms-name")
+                    warnings.append(f"{rel(path)}: Canvas's user id could be {canvas['uid']} (taken: "
+                                    f"{student_hint}) or {', '.join(canvas['others'].split())}, as its name or file "
+                                    f"name holds digits between underscores; check whose it is"
+                                    + ("" if roster else " (a roster, --roster, often decides)"))
                 facts["late"] = bool(canvas["late"])
                 facts["rank"] = (int(canvas["sid"]),)
                 stem = canvas["rest"]

@@ -42,7 +42,7 @@ from . import moodle
 from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import CSV_ENCODING, valid_text
-from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons
+from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
 from .worker import _error_result, _worker_faults, _worker_main
@@ -69,6 +69,8 @@ FLAG_MEANING = {
                         "rename)",
     "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
                  "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
+    "ambiguous-lms-name": "the LMS file name could be read as more than one student's (a name or file name holding "
+                          "digits between underscores): check whose work it is",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
                  "(give --roster to use your student ids)",
     "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "
@@ -245,6 +247,24 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def few_submitted(subs: list[Submission]) -> list[str]:
+    """Warnings for the lessons of a batch that fewer than half of its students handed in a notebook for (one
+    student's early upload of the next lesson makes everyone else "missing" it)."""
+    students = {sub.student for sub in subs}
+    handed: dict[str, set[str]] = {}
+    for sub in subs:
+        handed.setdefault(sub.lesson.slug, set())
+        if sub.path is not None:
+            handed[sub.lesson.slug].add(sub.student)
+    if len(handed) < 2 or len(students) < 2:
+        return []
+    others = sorted(slug for slug, who in handed.items() if 2 * len(who) >= len(students))
+    return [f"{slug}: notebooks from only {len(who)} of {len(students)} students, the others are reported "
+            f"missing it" + (f"; to grade only {', '.join(others)}, give --lesson {' --lesson '.join(others)}"
+                             if others else "")
+            for slug, who in sorted(handed.items()) if 2 * len(who) < len(students)]
+
+
 def _missing_result(sub: Submission) -> dict:
     return {"student": sub.student, "lesson": sub.lesson.slug, "status": "missing", "flags": list(sub.flags),
             "tests": [], "detail": sub.note, "score": 0.0, "notebook": None}
@@ -322,13 +342,13 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
                 extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
                 zip_times: str | None = None, warm_kernels: bool = True, moodle_worksheets: list[Path] | None = None,
-                progress=print) -> list[GradeRow]:
+                lessons_only: list[str] | None = None, progress=print) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
     unless ``force`` or its student is in ``students`` (which also limits the batch to those students).
     The returned rows, grades.csv and flagged.md cover every result in OUT/results/, not only this batch.
-    ``faults`` (student -> "kernel-start", "kill-worker", "hang-worker", each also "...-once") is a hook
+    ``faults`` (student -> "kernel-start", "kill-worker", "hang-worker", "machine-oom", each also "...-once") is a hook
     for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
@@ -338,11 +358,15 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``moodle_worksheets``: Moodle's grading worksheets
     as downloaded, one per assignment, kept in OUT/lms/moodle-worksheets/ (:mod:`autograde.moodle`): who each
     participant is, the assignment's maximum grade and the shape of lms/moodle-<lesson>.csv.
+    ``lessons_only`` ("4", "04" or "04_parameters"): grade the notebooks of these lessons only; the others in
+    ``source`` are listed in intake.csv and left alone (without it, a lesson few students submitted is warned of:
+    everyone else is "missing" it).
     ``hidden_seed``: the seed of the hidden tests' random inputs (``cnnbook.checks.hidden_rng``); by default a
     new one for every run, so hidden inputs cannot be learned from one run for the next. Each result records it.
     """
-    out.mkdir(parents=True, exist_ok=True)
     known = all_lessons(solutions)
+    asked = sorted({find_lesson(name, known).slug for name in lessons_only or []})    # before OUT is touched
+    out.mkdir(parents=True, exist_ok=True)
     # Late-work settings are checked before anything is graded: a typo must not cost a run.
     due_given = {_lesson_slug(name, known): late_work.parse_when(when) for name, when in (due or {}).items()}
     if late_penalty:
@@ -364,6 +388,13 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             people = roster_names(roster)
             if roster is not None:
                 keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
+            if asked:
+                intake = intake.only(set(asked), ", ".join(asked))
+                if not intake.submissions:
+                    intake.write(out / "intake.csv", str(source.resolve()))
+                    raise UsageError(f"no notebook of {', '.join(asked)} in {source} (intake.csv lists what is there).")
+            else:
+                intake.warnings.extend(few_submitted(intake.submissions))
             intake.write(out / "intake.csv", str(source.resolve()))
             for warning in intake.warnings:
                 progress(f"warning: {warning}")

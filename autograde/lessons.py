@@ -84,9 +84,10 @@ def all_lessons(solutions: Path = SOLUTIONS) -> list[Lesson]:
             if p.is_dir() and _SLUG.match(p.name) and (p / f"{p.name}.ipynb").is_file()]
 
 
-def find_lesson(name: str) -> Lesson:
-    """Resolve "3", "03" or "03_padding_stride" to a lesson, or explain what exists."""
-    lessons = all_lessons()
+def find_lesson(name: str, lessons: list[Lesson] | None = None) -> Lesson:
+    """Resolve "3", "03" or "03_padding_stride" to a lesson (of the course, or of ``lessons``), or explain what
+    exists."""
+    lessons = all_lessons() if lessons is None else lessons
     key = name.strip()
     if key.isdigit():
         key = f"{int(key):02d}"

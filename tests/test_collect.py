@@ -557,3 +557,84 @@ def test_one_file_named_as_a_copy_is_no_rename(tmp_path):
     assert notes["bob_99_guard-Copy1.ipynb"] == ("taken", "named as a copy of 99_guard.ipynb")
     assert notes[os.path.join("dave", "99_guard", "99_guard (1).ipynb")] == ("taken", "named as a copy of 99_guard.ipynb")
     assert notes["carol_99_Guard.ipynb"] == ("taken", "")
+
+
+def test_one_early_upload_of_the_next_lesson_is_warned_of_and_lesson_keeps_it_out(tmp_path):
+    """A flat folder of lesson 01 where one student also uploaded lesson 02, and another uploaded only 02 (the
+    wrong file): without --lesson, everyone else is "missing" 02 and a warning says so and what to give; with
+    --lesson 1 the 02 notebooks are intake lines "other-lesson", the student who sent only 02 is missing 01."""
+    from autograde.grade import few_submitted, grade_batch
+
+    history = LESSONS[0].student_version.read_bytes()
+    for student in ("ann", "ben", "cid", "dan"):
+        put(tmp_path / "in" / f"{student}_01_history.ipynb", history)
+    put(tmp_path / "in" / "ann_02_convolution.ipynb", LESSONS[1].student_version.read_bytes())
+    put(tmp_path / "in" / "eve_02_convolution.ipynb", LESSONS[1].student_version.read_bytes())
+    intake = find_submissions(tmp_path / "in", tmp_path / "work", LESSONS_ALL)
+    assert len(intake.submissions) == 10                     # 5 students x 2 lessons, 6 of them missing
+    assert few_submitted(intake.submissions) == [
+        "02_convolution: notebooks from only 2 of 5 students, the others are reported missing it; to grade only "
+        "01_history, give --lesson 01_history"]
+
+    only = intake.only({"01_history"}, "01_history")
+    assert {(s.student, s.lesson.slug, s.path is None) for s in only.submissions} == {
+        ("ann", "01_history", False), ("ben", "01_history", False), ("cid", "01_history", False),
+        ("dan", "01_history", False), ("eve", "01_history", True)}
+    outcomes = {line.input: (line.outcome, line.note) for line in only.lines}
+    assert outcomes["ann_02_convolution.ipynb"] == ("other-lesson", "not graded: this run grades 01_history only")
+    assert outcomes["eve_02_convolution.ipynb"][0] == "other-lesson"
+    assert outcomes["ann_01_history.ipynb"][0] == "taken"
+    assert only.warnings[-1] == ("2 notebooks of 02_convolution not graded: this run grades 01_history only "
+                                 "(intake.csv lists them)")
+    assert few_submitted(only.submissions) == []             # one lesson: nothing to warn of
+
+    with pytest.raises(UsageError, match=r"no lesson called '7'\. The lessons are: 99 \(99_guard\)"):
+        grade_batch(tmp_path / "in", tmp_path / "out", solutions=GUARD.solutions, lessons_only=["7"],
+                    progress=lambda _: None)
+    with pytest.raises(UsageError, match=r"no notebook of 03_padding_stride in .*in \(intake\.csv lists"):
+        grade_batch(tmp_path / "in", tmp_path / "out", lessons_only=["3"], progress=lambda _: None)
+    with (tmp_path / "out" / "intake.csv").open(encoding="utf-8-sig") as f:
+        assert {row["outcome"] for row in csv.DictReader(f)} == {"other-lesson"}
+    assert not (tmp_path / "out" / ".work").exists()
+
+
+def test_a_canvas_name_holding_ids_of_its_own_is_read_by_the_roster_or_flagged(tmp_path):
+    """Canvas writes the student's (editable) sortable name before its ids, keeping word characters: a name
+    "kim_40009_1_" reads as Canvas user 40009 at the first place ids can be. A roster that lists the user id of
+    exactly one place decides; otherwise the file is flagged ``ambiguous-lms-name`` with a warning naming both
+    ids, never silently filed under one of them."""
+    from autograde.collect import canvas_name, read_roster
+
+    stem = "kim_40009_1_minsu_40001_900001_99_guard"
+    assert canvas_name(stem, {}, LESSONS_ALL)["uid"] == "40009" and canvas_name(stem, {}, LESSONS_ALL)["others"] == "40001"
+    parts = canvas_name(stem, {"40001": "s2026001"}, LESSONS_ALL)
+    assert (parts["name"], parts["uid"], parts["sid"], parts["rest"], parts.get("others")) == (
+        "kim_40009_1_minsu", "40001", "900001", "99_guard", None)
+    assert canvas_name("lee_late_40002_900003_99_guard", {})["late"] == "_late"
+    assert canvas_name("anon_x7k2_900003_99_guard", {})["uid"] == "x7k2"
+    assert "others" not in canvas_name("parkjisoo_40004_900005_01_history", {}, LESSONS_ALL)
+
+    def intake_with(roster_text: str):
+        archive = tmp_path / "submissions.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr(f"{stem}.ipynb", NOTEBOOK)
+            zf.writestr("leejieun_40009_900002_99_guard.ipynb", NOTEBOOK)
+        roster = tmp_path / "roster.csv"
+        roster.write_text(roster_text, encoding="utf-8")
+        shutil.rmtree(tmp_path / "work", ignore_errors=True)
+        return find_submissions(archive, tmp_path / "work", LESSONS_ALL, read_roster(roster))
+
+    decided = intake_with("lms_id,student_id\n40001,s2026001\n")
+    assert {(s.student, s.path.name) for s in decided.submissions} >= {("s2026001", f"{stem}.ipynb")}
+    assert not any("ambiguous-lms-name" in s.flags for s in decided.submissions)
+
+    both = intake_with("lms_id,student_id\n40001,s2026001\n40009,s2026009\n")
+    # Read as 40009's, it meets 40009's own file (the later Canvas attachment is graded): the warning says so.
+    assert {line.input: (line.outcome, line.student) for line in both.lines}[f"{stem}.ipynb"] == (
+        "superseded", "s2026009")
+    assert any(w.startswith(f"{stem}.ipynb: Canvas's user id could be 40009 (taken: s2026009) or 40001")
+               for w in both.warnings), both.warnings
+    alone = find_submissions(tmp_path / "submissions.zip", tmp_path / "work2", LESSONS_ALL)
+    kim = {s.student: s for s in alone.submissions}["kim"]
+    assert "ambiguous-lms-name" in kim.flags and kim.path.name == f"{stem}.ipynb"
+    assert any("(a roster, --roster, often decides)" in w for w in alone.warnings), alone.warnings
