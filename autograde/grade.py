@@ -18,6 +18,7 @@ import csv
 import hashlib
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -283,12 +284,15 @@ GRADEBOOK_EXIT = 3
 
 
 class GradingStopped(Exception):
-    """The batch was stopped (Ctrl-C, SIGTERM). Finished results are kept in OUT; the next run resumes."""
+    """The batch was stopped (Ctrl-C, SIGTERM, the gradebook or the Dask scheduler gone). Finished results are kept
+    in OUT; the next run resumes. ``reports``: whether the class's reports can still be rebuilt (not without the
+    gradebook)."""
 
-    def __init__(self, how: str, exit_code: int, message: str):
+    def __init__(self, how: str, exit_code: int, message: str, reports: bool = True):
         super().__init__(message)
         self.how = how
         self.exit_code = exit_code
+        self.reports = reports
 
 
 def _final(result: dict) -> bool:
@@ -305,6 +309,7 @@ class _Job:
     attempt: int = 1              # tries of this submission started in this run, this one included
     causes: list[tuple[str, str]] = field(default_factory=list)   # (kind, first line) of each failed try
     bystander: int = 0            # Dask: times it was lost, never started, with a worker another task killed
+    accounted: int = 0            # Dask: starts of it (on the scheduler's record) already taken into account
 
 
 def _first_line(text: str | None) -> str:
@@ -348,8 +353,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
     unless ``force`` or its student is in ``students`` (which also limits the batch to those students).
     The returned rows, grades.csv and flagged.md cover every result in OUT/results/, not only this batch.
-    ``faults`` (student -> "kernel-start", "kill-worker", "hang-worker", "machine-oom", each also "...-once") is a hook
-    for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
+    ``faults`` (student -> "kernel-start", "kill-worker", "hang-worker", "machine-oom", each also "...-once"; on Dask
+    also "lose-result-twice") is a hook for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
     ``cell_timeout`` (seconds) and ``memory_gib``: this run's limits instead of nbgrader_config.py's
@@ -512,7 +517,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     # batch stops, never a grade is lost. This one has no result file, so the next run grades it.
                     reason = _first_line(str(err)) or type(err).__name__
                     raise GradingStopped(f"stopped: the gradebook could not be written ({type(err).__name__}: "
-                                         f"{reason[:200]})", GRADEBOOK_EXIT, "gradebook") from err
+                                         f"{reason[:200]})", GRADEBOOK_EXIT, "gradebook", reports=False) from err
                 done += 1
                 if ran:
                     eta = (time.monotonic() - started) / ran * (to_run - ran)
@@ -563,7 +568,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                         to_run += 1
                         progress(f"retrying {job.sub.student} {job.sub.lesson.slug}: {job.causes[-1][1]}")
                         return _Job({**job.task, "attempt": job.attempt + 1}, job.sub, job.stamp, job.attempt + 1,
-                                    job.causes)
+                                    job.causes, accounted=job.accounted)
                     result["detail"] = _gave_up(job.causes, result.get("detail") or "")
                 finish(result, job.sub, job.stamp)
                 return None
@@ -578,11 +583,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     elif queue:
                         _run_local(workers, queue, settle)
                 except KeyboardInterrupt:
-                    stopped = ("interrupted (Ctrl-C)", 130)
+                    stopped = ("interrupted (Ctrl-C)", 130, True)
                 except GradingStopped as err:
-                    stopped = (err.how, err.exit_code)
+                    stopped = (err.how, err.exit_code, err.reports)
 
-            if stopped and stopped[1] == GRADEBOOK_EXIT:
+            if stopped and not stopped[2]:
                 # The reports need the gradebook too: they stay as the last run left them.
                 raise GradingStopped(stopped[0], stopped[1], stopped_message(stopped[0], done - reused, total - reused,
                                                                              out, force, students)
@@ -897,39 +902,60 @@ def _run_local(workers: int, queue: deque, settle) -> None:
 DASK_START_TOPIC = "autograde-start"
 DASK_TICK_SECONDS = 1.0
 DASK_NO_WORKER_SECONDS = WORKER_MARGIN_SECONDS
+DASK_DONE_TOPIC = "autograde-done"
 # A Dask worker holds more tasks than it has threads (the scheduler's worker-saturation), and a task waiting there
 # is blamed when the worker dies (KilledWorker after allowed-failures deaths). A submission lost that way without
-# ever starting did nothing: it is sent again without costing a try, this many times at most.
+# ever starting did nothing: it is sent again without costing a try, this many times at most. So is one whose
+# grading finished on a worker that died before the batch fetched the result (Dask computes it again): its starts
+# in a run are at most ATTEMPTS + DASK_BYSTANDER_RESENDS.
 DASK_BYSTANDER_RESENDS = 4
 
 
 def _grade_on_dask(task: dict) -> dict:
     """Grade one submission on a Dask worker.
 
-    Its starts in this run are counted on the scheduler (``task["tries"]`` names a Variable holding the address of
-    the worker of each start), because Dask itself starts a task again elsewhere when the worker running it dies
-    (up to the scheduler's ``allowed-failures``): a submission that kills its worker every time would go on
-    killing workers. Past ATTEMPTS starts it is not graded again in this run. Each start is logged
-    (DASK_START_TOPIC): the batch's watchdog times the submission from there."""
+    Its starts in this run are counted on the scheduler (``task["tries"]`` names a Variable holding, for each
+    start, the worker's address and how it ended: "running" until it returns, then "graded" or "error"), because
+    Dask itself starts a task again elsewhere when the worker running it dies (up to the scheduler's
+    ``allowed-failures``): a submission that kills its worker every time would go on killing workers. Past ATTEMPTS
+    failed starts (lost with their worker, or a grader-error) it is not graded again in this run; a start that
+    finished is no failure even when its result was lost with its worker before the batch fetched it (Dask then
+    computes it again). Each start is logged (DASK_START_TOPIC): the batch's watchdog times the submission from
+    there; each end too (DASK_DONE_TOPIC)."""
     from distributed import Variable, get_worker
 
     worker = get_worker()
     tries = Variable(task["tries"])
-    starts = list(tries.get(timeout=60))
-    if len(starts) >= ATTEMPTS:                 # a refusal is no try: it is not counted, and runs nothing
+    starts = [list(start) for start in tries.get(timeout=60)]
+    failed = sum(state != "graded" for _, state in starts)
+    if failed >= ATTEMPTS or len(starts) >= ATTEMPTS + DASK_BYSTANDER_RESENDS:
+        # a refusal is no try: it is not counted, and runs nothing
         return {**_error_result(task["student"], task["lesson"], f"not started again after {len(starts)} tries"),
                 "refused": True}
-    starts.append(worker.address)
+    starts.append([worker.address, "running"])
     tries.set(starts)
     # through the scheduler and back before anything runs: a start is on record even if the worker dies next
-    tries.client.log_event(DASK_START_TOPIC, {"job": task["job"], "start": len(starts), "worker": worker.address,
-                                              "student": task["student"], "lesson": task["lesson"]})
+    event = {"job": task["job"], "start": len(starts), "worker": worker.address, "student": task["student"],
+             "lesson": task["lesson"]}
+    tries.client.log_event(DASK_START_TOPIC, event)
     task = {**task, "attempt": len(starts)}
     _worker_faults(task, first=len(starts) == 1)
     try:
-        return grade_submission(task)
+        result = grade_submission(task)
     except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
-        return _error_result(task["student"], task["lesson"], f"the grading worker failed: {type(err).__name__}: {err}")
+        result = _error_result(task["student"], task["lesson"],
+                               f"the grading worker failed: {type(err).__name__}: {err}")
+    state = "error" if result.get("status") == "grader-error" else "graded"
+    with contextlib.suppress(Exception):       # unmarked, the start counts as failed: as before it ended
+        ended = [list(start) for start in tries.get(timeout=60)]
+        ended[len(starts) - 1][1] = state
+        tries.set(ended)
+        tries.client.log_event(DASK_DONE_TOPIC, {**event, "state": state})
+    if task.get("fault") == "lose-result-twice" and len(starts) <= 2:
+        # Test hook (grade_batch(faults=...) only): the worker dies after the grading finished, before the batch
+        # fetched the result.
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
 
 
 def _run_dask(address: str, queue: deque, settle) -> None:
@@ -937,7 +963,7 @@ def _run_dask(address: str, queue: deque, settle) -> None:
     than its budget (``_worker_budget``, from its start on a worker) is given up and its worker restarted (when a
     nanny watches it); a start lost with its worker counts as a try; every submission has at most ATTEMPTS tries
     in this run; with no worker in the cluster for DASK_NO_WORKER_SECONDS the rest are grader-errors."""
-    from distributed import Client, Variable, wait
+    from distributed import Client, Variable
 
     with Client(address, timeout="30s") as client:
         seen: dict[str, tuple[float, str]] = {}      # job -> (when its latest start was seen, on which worker)
@@ -973,17 +999,21 @@ def _run_dask(address: str, queue: deque, settle) -> None:
             # up on the task (KilledWorker: its starts were lost with their workers).
             refused, lost_with_worker = result.pop("refused", False), result.pop("lost_with_worker", False)
             told = not (refused or lost_with_worker)
-            explained = len(job.causes)
-            lost = starts[explained:len(starts) - 1] if told else starts[explained:]
-            if lost_with_worker and not lost and len(starts) < ATTEMPTS and job.bystander < DASK_BYSTANDER_RESENDS:
-                job.bystander += 1                     # never started: lost with another task's worker
+            new = starts[job.accounted:len(starts) - 1] if told else starts[job.accounted:]
+            job.accounted = max(job.accounted, len(starts))
+            # starts this result does not tell of that failed; one that finished (its result lost with its worker
+            # before it was fetched) cost the submission nothing
+            lost = [where for where, state in new if state != "graded"]
+            failed = sum(state != "graded" for _, state in starts)
+            if lost_with_worker and not lost and failed < ATTEMPTS and job.bystander < DASK_BYSTANDER_RESENDS:
+                job.bystander += 1                     # never started, or finished: lost with a worker
                 submit(job)
                 return
             job.causes.extend(("lost", f"the Dask worker grading it ({where}) died or left the cluster")
                               for where in lost)
             if not told and lost:
                 result["counted"] = True
-            job.attempt = max(job.attempt, len(starts))
+            job.attempt = max(job.attempt, failed)
             again = settle(job, result)
             if again is not None:
                 submit(again)
@@ -994,48 +1024,74 @@ def _run_dask(address: str, queue: deque, settle) -> None:
         for job in queue:
             submit(job)
         queue.clear()
-        checked, empty_since = 0.0, None
         try:
-            while running:
-                try:
-                    done = wait(list(running), timeout=DASK_TICK_SECONDS, return_when="FIRST_COMPLETED").done
-                except TimeoutError:
-                    done = set()
-                for future in done:
-                    job = running.pop(future)
-                    conclude(job, _result_of(future, job.sub))
-                now = time.monotonic()
-                for future, job in list(running.items()):
-                    started = seen.get(job.task["job"])
-                    budget = _worker_budget(job.task)
-                    if started is None or now < started[0] + budget or future.done():
-                        continue
-                    # Stuck: given up, and its worker restarted to free the thread (only a nanny can do that).
-                    del running[future]
-                    future.cancel()
-                    result = _hung(job, budget)
-                    result["detail"] += "\n" + _restart_dask_worker(client, started[1])
-                    conclude(job, result)
-                if now - checked >= 5:
-                    checked = now
-                    try:
-                        workers = len(client.scheduler_info(n_workers=1).get("workers", {}))
-                    except Exception:  # noqa: BLE001 - asked again at the next look
-                        workers = 1
-                    empty_since = None if workers else (empty_since or now)
-                    if empty_since is not None and now - empty_since >= DASK_NO_WORKER_SECONDS:
-                        for future, job in list(running.items()):
-                            del running[future]
-                            future.cancel()
-                            job.attempt = ATTEMPTS            # nowhere to try it again in this run
-                            conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
-                                                           f"no Dask worker was connected to the scheduler for "
-                                                           f"{DASK_NO_WORKER_SECONDS:.0f} s"),
-                                          "cause": "no-worker"})
+            _dask_loop(client, running, seen, submit, conclude, address)
         finally:
             for variable in tries.values():
                 with contextlib.suppress(Exception):
                     variable.delete()
+
+
+def _dask_loop(client, running: dict, seen: dict, submit, conclude, address: str) -> None:
+    """Until every submission is settled: take the results, give up stuck tasks, notice a cluster without workers.
+    A lost connection to the scheduler (it died, or the network between) stops the batch: what finished is kept,
+    what was in flight has no result and is graded by the next run."""
+    from distributed import wait
+
+    checked, empty_since = 0.0, None
+    try:
+        while running:
+            try:
+                done = wait(list(running), timeout=DASK_TICK_SECONDS, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            for future in done:
+                job = running.pop(future)
+                conclude(job, _result_of(future, job.sub))
+            now = time.monotonic()
+            for future, job in list(running.items()):
+                started = seen.get(job.task["job"])
+                budget = _worker_budget(job.task)
+                if started is None or now < started[0] + budget or future.done():
+                    continue
+                # Stuck: given up, and its worker restarted to free the thread (only a nanny can do that).
+                del running[future]
+                future.cancel()
+                result = _hung(job, budget)
+                result["detail"] += "\n" + _restart_dask_worker(client, started[1])
+                conclude(job, result)
+            if now - checked >= 5:
+                checked = now
+                try:
+                    workers = len(client.scheduler_info(n_workers=1).get("workers", {}))
+                except Exception:  # noqa: BLE001 - asked again at the next look
+                    workers = 1
+                empty_since = None if workers else (empty_since or now)
+                if empty_since is not None and now - empty_since >= DASK_NO_WORKER_SECONDS:
+                    for future, job in list(running.items()):
+                        del running[future]
+                        future.cancel()
+                        job.attempt = ATTEMPTS            # nowhere to try it again in this run
+                        conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
+                                                       f"no Dask worker was connected to the scheduler for "
+                                                       f"{DASK_NO_WORKER_SECONDS:.0f} s"),
+                                      "cause": "no-worker"})
+    except GradingStopped:
+        raise
+    except Exception as err:
+        if client.status == "running" and "scheduler-connection-lost" not in str(err):
+            raise
+        # Closed now, its attempts to reconnect quiet: Dask logs each with a traceback, and the line below says it all.
+        log = logging.getLogger("distributed.client")
+        level = log.level
+        log.setLevel(logging.CRITICAL)
+        try:
+            with contextlib.suppress(Exception):
+                client.close(timeout=10)
+        finally:
+            log.setLevel(level)
+        raise GradingStopped(f"stopped: the connection to the Dask scheduler at {address} was lost "
+                             f"({type(err).__name__})", GRADEBOOK_EXIT, "dask") from err
 
 
 def _restart_dask_worker(client, address: str) -> str:
@@ -1056,6 +1112,8 @@ def _result_of(future, sub: Submission) -> dict:
     try:
         return future.result()
     except Exception as err:  # noqa: BLE001 - a lost worker costs one submission a retry, never the batch
+        if getattr(future.client, "status", "running") != "running":
+            raise                                   # the scheduler is gone: the batch stops (_dask_loop)
         result = _error_result(sub.student, sub.lesson.slug, f"the grading worker failed: {type(err).__name__}: {err}")
         if type(err).__name__ == "KilledWorker":      # Dask gave up: the workers that ran it died
             result.update(cause="lost", lost_with_worker=True)

@@ -532,29 +532,36 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     """The Dask path has the local pool's guarantees. A submission whose task kills its worker every time is
     started twice in the run, not again by Dask (which by itself starts a task lost with its worker up to
     allowed-failures times, then once more for the batch's retry: 8 dead workers); a submission that waited on a
-    worker another one killed (Dask blames it too) is sent again without costing a try; one whose grading hangs is
-    given up after its budget (it once hung the batch for ever) and its worker restarted; both are grader-errors
-    that say why, the others are graded, and the next run grades them. Real cluster, real SIGKILLs."""
+    worker another one killed (Dask blames it too) is sent again without costing a try; so is one whose grading
+    finished on a worker that died before the result was fetched (Dask computes it again: it once made ola, killed
+    once, a grader-error "not started again after 2 tries" when kim killed the worker holding ola's finished
+    result); one whose grading hangs is given up after its budget (it once hung the batch for ever) and its worker
+    restarted; both are grader-errors that say why, the others are graded, and the next run grades them. Real
+    cluster, real SIGKILLs."""
     from distributed import LocalCluster
 
-    from autograde.grade import DASK_START_TOPIC
+    from autograde.grade import DASK_DONE_TOPIC, DASK_START_TOPIC
 
     _hang_budget(monkeypatch)
     subs, out = tmp_path / "subs", tmp_path / "out"
-    for student in ("ann", "hal", "kim", "ola"):
+    for student in ("ann", "hal", "kim", "lia", "ola"):
         put(subs, student, solved(GUARD))
-    faults = {"kim": "kill-worker", "hal": "hang-worker", "ola": "kill-worker-once"}
+    faults = {"kim": "kill-worker", "hal": "hang-worker", "ola": "kill-worker-once", "lia": "lose-result-twice"}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         rows, lines = run(subs, out, dask=cluster.scheduler_address, faults=faults)
         # every start of a grading task, as the scheduler has it (the task logs it before it does anything)
         starts = [msg["student"] for _, msg in cluster.scheduler.get_events(DASK_START_TOPIC)]
+        ended = [msg["student"] for _, msg in cluster.scheduler.get_events(DASK_DONE_TOPIC)]
     by = {r.student: r for r in rows}
     assert {s: (r.status, r.score) for s, r in by.items()} == {
         "ann": ("graded", FULL_AUTO), "hal": ("grader-error", 0.0), "kim": ("grader-error", 0.0),
-        "ola": ("graded", FULL_AUTO)}, {s: r.detail for s, r in by.items()}
-    # kim killed two workers and was not started a third time; ola was killed once, then graded.
-    assert {s: starts.count(s) for s in ("hal", "kim", "ola")} == {"hal": 2, "kim": 2, "ola": 2}, starts
+        "lia": ("graded", FULL_AUTO), "ola": ("graded", FULL_AUTO)}, {s: r.detail for s, r in by.items()}
+    # kim killed two workers and was not started a third time; ola was killed once, then graded (started again
+    # if a worker died holding its finished result); lia's results were lost twice with their workers, then kept.
+    unfinished = {s: starts.count(s) - ended.count(s) for s in ("hal", "kim", "lia", "ola")}
+    assert unfinished == {"hal": 2, "kim": 2, "lia": 0, "ola": 1}, (starts, ended)
+    assert starts.count("kim") == 2 and starts.count("lia") == 3 and starts.count("ola") >= 2, starts
     kim = by["kim"].detail.splitlines()
     assert kim[0].startswith("the grading worker died or left the Dask cluster 2 times on this submission"), kim
     assert "tried 2 times in this run" in kim[0] and kim[1].startswith("try 1: the Dask worker grading it"), kim
@@ -574,13 +581,64 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     retried = [line.split(":")[0] for line in lines if line.startswith("retrying ")]
     assert retried.count("retrying hal 99_guard") == 1, lines
     assert retried.count("retrying kim 99_guard") <= 1 and retried.count("retrying ola 99_guard") <= 1, lines
-    assert gradebook_scores(out) == {"ann": FULL_AUTO, "ola": FULL_AUTO}
+    assert gradebook_scores(out) == {"ann": FULL_AUTO, "lia": FULL_AUTO, "ola": FULL_AUTO}
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         rows, lines = run(subs, out, dask=cluster.scheduler_address)
     assert sorted(graded_students("\n".join(lines))) == ["hal", "kim"]
-    assert gradebook_scores(out) == dict.fromkeys(("ann", "hal", "kim", "ola"), FULL_AUTO)
+    assert gradebook_scores(out) == dict.fromkeys(("ann", "hal", "kim", "lia", "ola"), FULL_AUTO)
+
+
+def test_when_the_dask_scheduler_dies_the_batch_stops_with_one_line_and_the_next_run_grades_the_rest(tmp_path):
+    """The scheduler killed while a batch runs on its cluster: the grader stops within seconds (it once ended in a
+    raw FuturesCancelledError traceback, exit 1), keeps what was finished, says so in one line and exits 3 (run
+    again); the next run, here without Dask, grades only the rest. Real scheduler and worker processes."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    students = ["ann", "bob", "cat", "dan"]
+    for student in students:
+        put(subs, student, solved(GUARD))
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--dashboard-address", ":0"], **quiet)
+    processes = [scheduler]
+    try:
+        processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                           "--nthreads", "1", "--no-dashboard"], **quiet))
+        grader = subprocess.Popen([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                                   "--solutions", str(GUARD_SOLUTIONS), "--dask", address], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        processes.append(grader)
+        assert grader.stdout is not None
+        for line in grader.stdout:
+            if line.startswith("["):                        # the first result is in: the scheduler dies
+                scheduler.kill()
+                killed = time.monotonic()
+                break
+        else:
+            pytest.fail(f"no submission was graded: {grader.communicate(timeout=60)}")
+        rest, errors = grader.communicate(timeout=120)
+        took = time.monotonic() - killed
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    assert grader.returncode == 3, (rest, errors)
+    assert "Traceback" not in errors and "Traceback" not in rest, errors
+    last = errors.strip().splitlines()[-1]
+    assert last.startswith(f"stopped: the connection to the Dask scheduler at {address} was lost"), errors
+    finished = len(list((out / "results").glob(f"*/{SLUG}.json")))
+    assert 1 <= finished < len(students) and f"{finished} of 4 submissions to grade were finished" in last, last
+    assert took < 60, took
+    rows, lines = run(subs, out)
+    assert len(graded_students("\n".join(lines))) == len(students) - finished, lines
+    assert gradebook_scores(out) == dict.fromkeys(students, FULL_AUTO)
 
 
 def test_on_a_dask_cluster_without_workers_the_batch_ends(tmp_path, monkeypatch):
