@@ -162,7 +162,9 @@ def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None 
     """A Canvas file name's parts (name, late, uid, sid, rest), or None.
 
     The name before Canvas's ids and the file's own name after them are both the student's words, and either
-    may hold ``_<digits>_<digits>_`` too (a display name a student may edit, a file "01_history_2_3_.ipynb"):
+    may hold ``_<digits>_<digits>_`` too: a file "01_history_2_3_.ipynb"; a name rarely (Canvas turns "_12_" in a
+    sortable name into "12" so that its ids can be read, content_zipper.rb sanitize_user_name, but "K_12, _5"
+    still becomes "k_12_5" once the comma and space are dropped):
     when the roster (``roster``: LMS id -> student id) lists the user id read at exactly one of the places,
     that one is taken; otherwise the first, and ``others`` names the other user ids it could be (the file is
     then flagged ``ambiguous-lms-name``: with a student's name it could be another's work)."""

@@ -518,6 +518,12 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     reason = _first_line(str(err)) or type(err).__name__
                     raise GradingStopped(f"stopped: the gradebook could not be written ({type(err).__name__}: "
                                          f"{reason[:200]})", GRADEBOOK_EXIT, "gradebook", reports=False) from err
+                except OSError as err:
+                    # OUT itself cannot be written (a disk full, a quota): the same. The results/ file is written
+                    # last, so this submission is graded again by the next run.
+                    raise GradingStopped(f"stopped: {out} could not be written ({err.strerror or err}"
+                                         f"{': ' + str(err.filename) if err.filename else ''})", GRADEBOOK_EXIT,
+                                         "out", reports=False) from err
                 done += 1
                 if ran:
                     eta = (time.monotonic() - started) / ran * (to_run - ran)

@@ -834,6 +834,39 @@ def test_a_gradebook_that_cannot_be_written_stops_the_batch_and_loses_nothing(tm
     assert gradebook_scores(out) == dict.fromkeys(("ann", "bob", "cai"), FULL_AUTO)
 
 
+def test_an_out_folder_that_cannot_be_written_stops_the_batch_and_loses_nothing(tmp_path, monkeypatch):
+    """OUT itself full (a disk full, a quota): the batch stops with one line naming the file and the reason, exit
+    status as for the gradebook (it was a raw OSError traceback), and the next run grades what has no result file."""
+    import errno
+
+    import autograde.grade
+    from autograde.grade import GRADEBOOK_EXIT, GradingStopped
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "bob", "cai"):
+        put(subs, student, solved(GUARD))
+    real, results = autograde.grade._atomic_write, []
+
+    def atomic_write(path: Path, text: str) -> None:
+        if path.parent.parent.name == "results" and path.parent.name in ("ann", "bob", "cai"):
+            results.append(path.parent.name)
+            if len(results) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, text)
+
+    monkeypatch.setattr(autograde.grade, "_atomic_write", atomic_write)
+    with pytest.raises(GradingStopped) as stop:
+        run(subs, out)
+    assert stop.value.exit_code == GRADEBOOK_EXIT
+    assert str(stop.value).startswith(f"stopped: {out} could not be written (No space left on device: "), stop.value
+    assert "1 of 3 submissions to grade were finished" in str(stop.value), stop.value
+    assert sorted(p.parent.name for p in (out / "results").glob("*/*.json")) == [results[0]]
+    monkeypatch.setattr(autograde.grade, "_atomic_write", real)
+    rows, lines = run(subs, out)
+    assert sorted(graded_students("\n".join(lines))) == sorted({"ann", "bob", "cai"} - {results[0]})
+    assert gradebook_scores(out) == dict.fromkeys(("ann", "bob", "cai"), FULL_AUTO)
+
+
 def test_a_worker_that_died_waiting_costs_no_submission_a_try():
     """The out-of-memory killer may take a worker that is waiting for work: the pool replaces it before giving it
     a submission, which is then answered by a live worker (here the bare task's own error), never as 'died'."""
