@@ -44,12 +44,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import json
 import os
 import re
 import shutil
 import unicodedata
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cmp_to_key
 from pathlib import Path
@@ -118,18 +119,32 @@ class Intake:
     def only(self, slugs: set[str], asked: str) -> "Intake":
         """The batch limited to the lessons ``slugs`` (``grade --lesson``): the notebooks of any other lesson are
         lines ``other-lesson`` of intake.csv, nobody is missing them, and one warning says how many were left."""
-        left: dict[str, int] = {}
+        left: dict[str, list[str]] = {}
         lines = []
         for line in self.lines:
             if line.lesson and line.lesson not in slugs and line.outcome in ("taken", "superseded"):
-                left[line.lesson] = left.get(line.lesson, 0) + (line.outcome == "taken")
+                if line.outcome == "taken":
+                    left.setdefault(line.lesson, []).append(line.student)
                 line = IntakeLine(line.input, "other-lesson", line.student, line.lesson,
-                                  f"not graded: this run grades {asked} only", line.submitted, line.time_source)
+                                  f"not graded by this run: it grades {asked} only", line.submitted,
+                                  line.time_source)
             lines.append(line)
         warnings = list(self.warnings) + [
-            f"{count} notebook{'s' if count != 1 else ''} of {slug} not graded: this run grades {asked} only "
-            f"(intake.csv lists them)" for slug, count in sorted(left.items())]
-        return Intake([sub for sub in self.submissions if sub.lesson.slug in slugs], lines, warnings)
+            f"{len(who)} notebook{'s' if len(who) != 1 else ''} of {slug} not graded by this run: it grades {asked} only "
+            f"(from {', '.join(sorted(who)[:10])}{' ...' if len(who) > 10 else ''}; intake.csv lists them)"
+            for slug, who in sorted(left.items())]
+        handed = {student: sorted(slug for slug, who in left.items() if student in who)
+                  for student in {s for who in left.values() for s in who}}
+        subs = []
+        for sub in self.submissions:
+            if sub.lesson.slug not in slugs:
+                continue
+            if sub.path is None and handed.get(sub.student):
+                # "no notebook submitted" is not what happened: they handed in another lesson's
+                sub = replace(sub, note=f"no notebook of {sub.lesson.slug}; handed in {', '.join(handed[sub.student])} "
+                                        "instead (not graded in this run: intake.csv)")
+            subs.append(sub)
+        return Intake(subs, lines, warnings)
 
     def write(self, path: Path, source: str = "") -> None:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
@@ -274,6 +289,22 @@ def load_roster(out: Path, given: Path | None) -> Path | None:
             shutil.copyfile(given, kept)
         return kept
     return kept if kept.is_file() else None
+
+
+def canvas_identities(out: Path) -> dict[str, tuple[str, str]]:
+    """Canvas user id -> (the student it was graded as, its Canvas name), from the results in OUT (see
+    :func:`find_submissions`). A user id graded as two different students (an OUT from before this was kept)
+    keeps none."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for path in sorted((out / "results").glob("*/*.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+            lms = result.get("lms") or {}
+            if lms.get("system") == "canvas" and lms.get("id") and result.get("student"):
+                found.setdefault(str(lms["id"]), set()).add((str(result["student"]), str(lms.get("name", ""))))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return {lms_id: next(iter(who)) for lms_id, who in found.items() if len(who) == 1}
 
 
 def is_canvas_gradebook(header: list[str]) -> bool:
@@ -477,14 +508,21 @@ def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
 
 
 def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None,
-                     zip_zone: str | None = None, moodle_people: dict[str, dict[str, str]] | None = None) -> Intake:
+                     zip_zone: str | None = None, moodle_people: dict[str, dict[str, str]] | None = None,
+                     canvas_known: dict[str, tuple[str, str]] | None = None) -> Intake:
     """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file.
+
+    ``canvas_known``: Canvas user id -> (the student it was graded as, its Canvas name) by earlier runs into the
+    same OUT without a roster entry (:func:`canvas_identities`): a Canvas user keeps that student in every later
+    export, and a user new to OUT whose name another user already has is told apart ("<name> (<id>)"), never
+    filed under the other's id.
 
     ``zip_zone``: read a .zip's entry times as submission times, in this zone (see the module's notes).
     ``moodle_people``: Moodle participant id -> who (``name``, ``email``, ``idnumber``, ``lesson``: the lesson of
     the assignment whose worksheet lists the id; :func:`autograde.moodle.participants`)."""
     roster = roster or {}
     moodle_people = moodle_people or {}
+    canvas_known = canvas_known or {}
     lines: list[IntakeLine] = []
     warnings: list[str] = []
     entry_times: dict[Path, tuple[datetime, datetime | None]] = {}
@@ -497,6 +535,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     candidates: list[tuple[str, Lesson, Path, dict]] = []       # (student, lesson, file, facts)
     empty: list[tuple[str, Lesson]] = []                          # nbgrader folders without a notebook
     unplaced: list[tuple[Path, str, dict]] = []                   # an LMS student's notebook naming no lesson
+    others: dict[str, list[str]] = {}                 # an LMS student -> the files handed in that are no notebook
 
     def lms_student(lms_id: str, name: str, facts: dict) -> str:
         """The course's id for an LMS student: the roster's; for Moodle with the assignment's worksheet, its ID
@@ -516,6 +555,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts.setdefault("flags", []).append("same-name")
             return f"{name} ({person.get('email') or lms_id})"
         facts["named_by_lms"] = True
+        if facts["lms"]["system"] == "canvas" and lms_id in canvas_known:
+            facts["kept"] = True                      # as graded before into this OUT
+            return canvas_known[lms_id][0]
         return name
 
     def rel(path: Path) -> str:
@@ -526,6 +568,18 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if not name.lower().endswith(".ipynb"):
             if not name.startswith(".") and name != "timestamp.txt":
                 lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
+                # Whose it is, when the LMS says (a .zip or a .py handed in instead of the notebook): a student
+                # with no notebook at all is named in a warning below, not left out without a word.
+                owner, stem = (student_hint if facts.get("lms") else None), Path(name).stem
+                if owner is None and student_hint is None:
+                    read = MOODLE_FILE.match(stem)
+                    parts = read.groupdict() if read else canvas_name(stem, roster, lessons)
+                    if parts:
+                        lms = {"system": "moodle" if read else "canvas", "id": parts["uid"], "name": parts["name"]}
+                        owner = lms_student(parts["uid"], parts["name"], {"lms": lms})
+                        name = parts["rest"] + Path(name).suffix
+                if owner is not None:
+                    others.setdefault(owner, []).append(name)
             return
         stem = name[: -len(".ipynb")]
         if student_hint is None:
@@ -658,18 +712,31 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     ids_of: dict[tuple[str, str], set[str]] = {}
     for student, lesson, _, facts in candidates:
-        if facts.get("named_by_lms"):
+        if facts.get("named_by_lms") and not facts.get("kept"):
             ids_of.setdefault(scope(student, lesson, facts), set()).add(facts["lms"]["id"])
+    for (student, kind), ids in ids_of.items():
+        if not kind:                                  # Canvas: the users of that name graded before into OUT
+            ids |= {lms_id for lms_id, (_, name) in canvas_known.items() if name == student}
     for i, (student, lesson, path, facts) in enumerate(candidates):
-        if facts.get("named_by_lms") and len(ids_of[scope(student, lesson, facts)]) > 1:
+        if facts.get("named_by_lms") and not facts.get("kept") and len(ids_of[scope(student, lesson, facts)]) > 1:
             candidates[i] = (safe_id(f"{facts['lms']['name']} ({facts['lms']['id']})"), lesson, path, facts)
             facts.setdefault("flags", []).append("same-name")
-            warning = (f"{len(ids_of[scope(student, lesson, facts)])} students are named {student!r} in the LMS "
-                       f"export: each is graded as '{student} (<LMS id>)'. Give --roster to use your student ids"
+            count = len(ids_of[scope(student, lesson, facts)])
+            warning = (f"{count} students are named {student!r} in the LMS exports graded into OUT: those graded "
+                       f"before keep their names, each new one is graded as '{student} (<LMS id>)'"
+                       if ids_of[scope(student, lesson, facts)] & set(canvas_known) else
+                       f"{count} students are named {student!r} in the LMS export: each is graded as "
+                       f"'{student} (<LMS id>)'") + (". Give --roster to use your student ids"
                        + (" (Moodle: or each assignment's grading worksheet, --moodle-worksheet)."
                           if facts["lms"]["system"] == "moodle" else "."))
             if warning not in warnings:
                 warnings.append(warning)
+
+    handed_in = {student for student, _, _, _ in candidates} | {student for _, student, _ in unplaced}
+    for student, files in sorted(others.items()):
+        if student not in handed_in and safe_id(student) not in handed_in:
+            warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
+                            "graded (a .zip: extract its notebook into the export and grade again; intake.csv)")
 
     if roster:
         # A student the roster does not know (enrolled late, a roster from before) is filed under the LMS's name:

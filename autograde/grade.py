@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import late as late_work
 from . import moodle
-from .collect import Submission, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
+from .collect import Submission, canvas_identities, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import CSV_ENCODING, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
@@ -248,9 +248,10 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def few_submitted(subs: list[Submission]) -> list[str]:
+def few_submitted(subs: list[Submission], asked: list[str] | None = None) -> list[str]:
     """Warnings for the lessons of a batch that fewer than half of its students handed in a notebook for (one
-    student's early upload of the next lesson makes everyone else "missing" it)."""
+    student's early upload of the next lesson makes everyone else "missing" it). With ``asked`` (the lessons of
+    ``grade --lesson``), for those lessons only: a --lesson naming the stray lesson would record the class missing."""
     students = {sub.student for sub in subs}
     handed: dict[str, set[str]] = {}
     for sub in subs:
@@ -259,6 +260,11 @@ def few_submitted(subs: list[Submission]) -> list[str]:
             handed[sub.lesson.slug].add(sub.student)
     if len(handed) < 2 or len(students) < 2:
         return []
+    if asked is not None:
+        most = max(handed, key=lambda slug: len(handed[slug]))
+        return [f"--lesson {slug}: notebooks from only {len(handed[slug])} of {len(students)} students, the others "
+                f"are recorded missing it (most of this export is {most}: is --lesson right?)"
+                for slug in asked if slug in handed and 2 * len(handed[slug]) < len(students)]
     others = sorted(slug for slug, who in handed.items() if 2 * len(who) >= len(students))
     return [f"{slug}: notebooks from only {len(who)} of {len(students)} students, the others are reported "
             f"missing it" + (f"; to grade only {', '.join(others)}, give --lesson {' --lesson '.join(others)}"
@@ -389,11 +395,12 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             roster = load_roster(out, roster)
             sheets = moodle.keep_worksheets(out, list(moodle_worksheets or []), [lesson.slug for lesson in known])
             intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone,
-                                      moodle_people=moodle.participants(sheets))
+                                      moodle_people=moodle.participants(sheets), canvas_known=canvas_identities(out))
             people = roster_names(roster)
             if roster is not None:
                 keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
             if asked:
+                intake.warnings.extend(few_submitted(intake.submissions, asked))
                 intake = intake.only(set(asked), ", ".join(asked))
                 if not intake.submissions:
                     intake.write(out / "intake.csv", str(source.resolve()))

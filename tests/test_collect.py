@@ -581,12 +581,20 @@ def test_one_early_upload_of_the_next_lesson_is_warned_of_and_lesson_keeps_it_ou
         ("ann", "01_history", False), ("ben", "01_history", False), ("cid", "01_history", False),
         ("dan", "01_history", False), ("eve", "01_history", True)}
     outcomes = {line.input: (line.outcome, line.note) for line in only.lines}
-    assert outcomes["ann_02_convolution.ipynb"] == ("other-lesson", "not graded: this run grades 01_history only")
+    assert outcomes["ann_02_convolution.ipynb"] == ("other-lesson", "not graded by this run: it grades 01_history only")
     assert outcomes["eve_02_convolution.ipynb"][0] == "other-lesson"
     assert outcomes["ann_01_history.ipynb"][0] == "taken"
-    assert only.warnings[-1] == ("2 notebooks of 02_convolution not graded: this run grades 01_history only "
-                                 "(intake.csv lists them)")
+    assert only.warnings[-1] == ("2 notebooks of 02_convolution not graded by this run: it grades 01_history only "
+                                 "(from ann, eve; intake.csv lists them)")
+    # eve is missing 01, and her record says what she handed in instead (not "no notebook submitted")
+    assert {s.student: s.note for s in only.submissions}["eve"] == (
+        "no notebook of 01_history; handed in 02_convolution instead (not graded in this run: intake.csv)")
     assert few_submitted(only.submissions) == []             # one lesson: nothing to warn of
+    # --lesson naming the stray lesson (the wrong number typed) would record the class missing it: said at once
+    assert few_submitted(intake.submissions, ["02_convolution"]) == [
+        "--lesson 02_convolution: notebooks from only 2 of 5 students, the others are recorded missing it (most of "
+        "this export is 01_history: is --lesson right?)"]
+    assert few_submitted(intake.submissions, ["01_history"]) == []
 
     with pytest.raises(UsageError, match=r"no lesson called '7'\. The lessons are: 99 \(99_guard\)"):
         grade_batch(tmp_path / "in", tmp_path / "out", solutions=GUARD.solutions, lessons_only=["7"],
@@ -638,3 +646,84 @@ def test_a_canvas_name_holding_ids_of_its_own_is_read_by_the_roster_or_flagged(t
     kim = {s.student: s for s in alone.submissions}["kim"]
     assert "ambiguous-lms-name" in kim.flags and kim.path.name == f"{stem}.ipynb"
     assert any("(a roster, --roster, often decides)" in w for w in alone.warnings), alone.warnings
+
+
+def test_a_canvas_user_keeps_the_student_it_was_graded_as_in_every_later_export(tmp_path):
+    """Without a roster, Canvas users are graded under the names the LMS writes, and two 김민준 in one export are
+    '김민준 (<id>)'. A later assignment's export, holding only one of them, once filed that one as plain '김민준'
+    (and so the first one's row of lms/canvas.csv took the other's grade). Canvas user ids are the same in every
+    assignment: OUT's results say which student each was graded as, and a user new to OUT whose name another user
+    already has is told apart, never filed under that user's name."""
+    import json
+
+    from autograde.collect import canvas_identities
+
+    def export(name: str, *members: str) -> Path:
+        archive = tmp_path / f"{name}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for member in members:
+                zf.writestr(member, NOTEBOOK)
+        return archive
+
+    def graded_into(out: Path, intake) -> None:
+        """What a run keeps of each submission in OUT/results (the fields canvas_identities reads)."""
+        for sub in intake.submissions:
+            folder = out / "results" / safe_id(sub.student)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{sub.lesson.slug}.json").write_text(
+                json.dumps({"student": sub.student, "lesson": sub.lesson.slug, "lms": sub.lms}), encoding="utf-8")
+
+    out = tmp_path / "out"
+    first = find_submissions(export("a1", "김민준_1002_5002_99_guard.ipynb", "김민준_1008_5008_99_guard.ipynb"),
+                             tmp_path / "w1", LESSONS_ALL, canvas_known=canvas_identities(out))
+    assert sorted(s.student for s in first.submissions) == ["김민준 (1002)", "김민준 (1008)"]
+    graded_into(out, first)
+    for uid in ("1002", "1008"):
+        later = find_submissions(export(f"a2-{uid}", f"김민준_{uid}_6{uid}_99_guard.ipynb"), tmp_path / f"w{uid}",
+                                 LESSONS_ALL, canvas_known=canvas_identities(out))
+        assert [s.student for s in later.submissions] == [f"김민준 ({uid})"], uid
+
+    # One 김민준 graded alone (plain name), then another alone in the next export: the newcomer is told apart.
+    out2 = tmp_path / "out2"
+    graded_into(out2, find_submissions(export("b1", "김민준_1002_5002_99_guard.ipynb"), tmp_path / "w3",
+                                       LESSONS_ALL, canvas_known=canvas_identities(out2)))
+    newcomer = find_submissions(export("b2", "김민준_1008_7008_99_guard.ipynb", "김민준_1002_7002_99_guard.ipynb"),
+                                tmp_path / "w4", LESSONS_ALL, canvas_known=canvas_identities(out2))
+    students = {s.lms["id"]: s for s in newcomer.submissions}
+    assert (students["1002"].student, students["1008"].student) == ("김민준", "김민준 (1008)")
+    assert "same-name" in students["1008"].flags
+    assert any("those graded before keep their names" in w for w in newcomer.warnings), newcomer.warnings
+    alone = find_submissions(export("b3", "김민준_1008_8008_99_guard.ipynb"), tmp_path / "w5", LESSONS_ALL,
+                             canvas_known=canvas_identities(out2))
+    assert [s.student for s in alone.submissions] == ["김민준 (1008)"]
+
+
+def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tmp_path):
+    """A Canvas or Moodle student who uploaded a .zip (or a .py) instead of the notebook has a line in intake.csv,
+    but once appeared nowhere else: no grade row, no flag, not a word on the console. The run names them."""
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("leejieun_1002_5002_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("leejieun_1002_5003_notes.txt", b"notes")                 # has a notebook too: no warning
+        zf.writestr("kimminjun_1001_5001_homework1.zip", b"PK\x05\x06" + bytes(18))
+        zf.writestr("박서준_1003_5004_99_guard.py", b"print(1)")
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    assert [s.student for s in intake.submissions] == ["leejieun"]
+    stray = [w for w in intake.warnings if "handed in no notebook" in w]
+    assert sorted(stray) == sorted([
+        "kimminjun handed in no notebook, only homework1.zip: nothing of theirs is graded (a .zip: extract its "
+        "notebook into the export and grade again; intake.csv)",
+        "박서준 handed in no notebook, only 99_guard.py: nothing of theirs is graded (a .zip: extract its notebook "
+        "into the export and grade again; intake.csv)"]), intake.warnings
+
+    moodle = tmp_path / "moodle"
+    folder = moodle / "Kim Minsu_700302_assignsubmission_file_"
+    folder.mkdir(parents=True)
+    (folder / "과제1.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    other = moodle / "Lee Jieun_700303_assignsubmission_file_"
+    other.mkdir()
+    (other / "99_guard.ipynb").write_bytes(NOTEBOOK)
+    intake = find_submissions(moodle, tmp_path / "work2", LESSONS_ALL)
+    assert [w for w in intake.warnings if "handed in no notebook" in w] == [
+        "Kim Minsu handed in no notebook, only 과제1.zip: nothing of theirs is graded (a .zip: extract its notebook "
+        "into the export and grade again; intake.csv)"], intake.warnings
