@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -215,14 +216,29 @@ def safe_id(name: str) -> str:
     return f"{readable}-{digest}"
 
 
+def roster_rows(path: Path) -> list[dict[str, str]]:
+    """A roster's rows: UTF-8 (with or without Excel's byte order mark), separated by commas, or by the semicolons
+    or tabs of Excel in some locales; anything else is refused with what to do."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"the roster {path} is not UTF-8 text (Excel's plain 'CSV' is in the computer's own "
+                         "encoding, e.g. CP949 on Korean Windows): save it as 'CSV UTF-8 (comma delimited)' and give "
+                         "it again.") from None
+    except OSError as err:
+        raise UsageError(f"the roster {path} could not be read: {err}") from None
+    header = text.splitlines()[0] if text.strip() else ""
+    delimiter = max(",;\t", key=header.count) if header else ","
+    try:
+        return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as err:
+        raise UsageError(f"the roster {path} could not be read: {err}") from None
+
+
 def read_roster(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise UsageError(f"the roster {path} could not be read: {err}") from None
+    rows = roster_rows(path)
     if rows and looks_like_worksheet(list(rows[0])):
         raise UsageError(f"{path} is Moodle's grading worksheet of one assignment: give it with --moodle-worksheet "
                          "(one per assignment; its participant ids are that assignment's only).")
@@ -252,8 +268,7 @@ def roster_names(path: Path | None) -> dict[str, dict[str, str]]:
     of our own may add the columns first_name, last_name and email."""
     if path is None:
         return {}
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
+    rows = roster_rows(path)
     people: dict[str, dict[str, str]] = {}
     canvas = bool(rows) and is_canvas_gradebook(list(rows[0]))
     for row in rows:

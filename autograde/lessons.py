@@ -88,7 +88,7 @@ def find_lesson(name: str, lessons: list[Lesson] | None = None) -> Lesson:
     """Resolve "3", "03" or "03_padding_stride" to a lesson (of the course, or of ``lessons``), or explain what
     exists."""
     lessons = all_lessons() if lessons is None else lessons
-    key = name.strip()
+    key = name.strip().lower()
     if key.isdigit():
         key = f"{int(key):02d}"
     for lesson in lessons:

@@ -727,3 +727,21 @@ def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tm
     assert [w for w in intake.warnings if "handed in no notebook" in w] == [
         "Kim Minsu handed in no notebook, only 과제1.zip: nothing of theirs is graded (a .zip: extract its notebook "
         "into the export and grade again; intake.csv)"], intake.warnings
+
+
+def test_a_roster_saved_by_excel_in_another_locale_is_read_or_refused_with_what_to_do(tmp_path):
+    """Excel writes ';' between fields where ',' is the decimal comma, and plain 'CSV' in the computer's own
+    encoding (CP949 on Korean Windows): the first is read as it is, the second refused saying how to save it
+    (it was "'utf-8' codec can't decode byte 0xb1" and, for ';', "needs the columns lms_id and student_id")."""
+    from autograde.collect import read_roster, roster_names
+    from autograde.lessons import find_lesson
+
+    semi = tmp_path / "semi.csv"
+    semi.write_text("\ufefflms_id;student_id;first_name;last_name\n1001;2026001;민준;김\n", encoding="utf-8")
+    assert read_roster(semi) == {"1001": "2026001"}
+    assert roster_names(semi) == {"2026001": {"first_name": "민준", "last_name": "김"}}
+    korean = tmp_path / "cp949.csv"
+    korean.write_bytes("lms_id,student_id,last_name\n1001,2026001,김\n".encode("cp949"))
+    with pytest.raises(UsageError, match=r"is not UTF-8 text .*save it as 'CSV UTF-8 \(comma delimited\)'"):
+        read_roster(korean)
+    assert find_lesson("01_History", LESSONS_ALL).slug == "01_history"
