@@ -149,16 +149,22 @@ class Intake:
 
     def write(self, path: Path, source: str = "") -> None:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
-        zip per assignment, each graded into the same OUT; grading one again replaces its own lines)."""
+        zip per assignment, each graded into the same OUT; grading one again replaces its own lines, and so does
+        grading its files from another place: an input whose every file is among this batch's is the same export
+        downloaded again, as "submissions (1).zip", or before more was handed in)."""
         from .report import csv_safe
         from .text import CSV_ENCODING, valid_text
 
         header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
+        inputs = {csv_safe(line.input) for line in self.lines}
         kept: list[list[str]] = []
         try:
             with path.open(newline="", encoding=CSV_ENCODING) as f:
-                kept = [[row.get(name) or "" for name in header] for row in csv.DictReader(f)
-                        if (row.get("source") or "") != source]
+                rows = [[row.get(name) or "" for name in header] for row in csv.DictReader(f)]
+            files: dict[str, set[str]] = {}
+            for row in rows:
+                files.setdefault(row[0], set()).add(row[1])
+            kept = [row for row in rows if row[0] != source and not files[row[0]] <= inputs]
         except (OSError, UnicodeDecodeError, csv.Error):
             kept = []
         path.parent.mkdir(parents=True, exist_ok=True)

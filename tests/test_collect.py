@@ -429,6 +429,18 @@ def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_
         ("canvas-99_guard.zip", "'=cmd_40002_9002_99_guard.ipynb", "taken"),
         ("canvas-99_guard.zip", "kimminsu_40001_9001_99_guard.ipynb", "taken"),
         ("canvas-99_guard.zip", "notes.txt", "skipped")]
+    # The 99_guard export downloaded again (under the browser's new name, with one more student since): its lines
+    # replace the first download's, never doubling every student's "taken" line.
+    redownload = tmp_path / "canvas-99_guard (1).zip"
+    with zipfile.ZipFile(zips["99_guard"]) as old, zipfile.ZipFile(redownload, "w") as zf:
+        for info in old.infolist():
+            zf.writestr(info, old.read(info))
+        zf.writestr("leejieun_40003_9003_99_guard.ipynb", NOTEBOOK)
+    find_submissions(redownload, tmp_path / "work", LESSONS_ALL).write(out / "intake.csv", str(redownload))
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({Path(r["source"]).name for r in rows}) == ["canvas-01_history.zip", "canvas-99_guard (1).zip"]
+    assert len([r for r in rows if r["outcome"] == "taken"]) == 5, rows
 
 
 def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
