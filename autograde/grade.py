@@ -394,8 +394,19 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         try:
             roster = load_roster(out, roster)
             sheets = moodle.keep_worksheets(out, list(moodle_worksheets or []), [lesson.slug for lesson in known])
-            intake = find_submissions(source, work, known, read_roster(roster), zip_zone=zip_zone,
-                                      moodle_people=moodle.participants(sheets), canvas_known=canvas_identities(out))
+            mapping, before = read_roster(roster), canvas_identities(out)
+            intake = find_submissions(source, work, known, mapping, zip_zone=zip_zone,
+                                      moodle_people=moodle.participants(sheets), canvas_known=before)
+            renamed = sorted(f"{who} -> {mapping[lms_id]}" for lms_id, (who, _) in before.items()
+                             if mapping.get(lms_id) not in (None, who))
+            if renamed:
+                # A roster given after OUT graded the same Canvas users under other ids (their LMS names): both
+                # ids stay in OUT's reports; the README says to grade every export again into a new OUT.
+                intake.warnings.append(
+                    f"{len(renamed)} Canvas user(s) graded into {out} before under another id than the roster's now "
+                    f"({', '.join(renamed[:5])}{' ...' if len(renamed) > 5 else ''}): OUT's grades.csv and lms/ "
+                    "files will list both ids; to have one per student, grade every export again with the roster "
+                    "into a new OUT")
             people = roster_names(roster)
             if roster is not None:
                 keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape

@@ -757,3 +757,24 @@ def test_a_roster_saved_by_excel_in_another_locale_is_read_or_refused_with_what_
     with pytest.raises(UsageError, match=r"is not UTF-8 text .*save it as 'CSV UTF-8 \(comma delimited\)'"):
         read_roster(korean)
     assert find_lesson("01_History", LESSONS_ALL).slug == "01_history"
+
+
+def test_a_roster_given_after_out_graded_its_students_by_name_is_warned_of(tmp_path):
+    """OUT graded a Canvas zip without a roster (students filed by the names Canvas wrote); the next zip comes
+    with a roster: the same people now get the roster's ids and OUT lists both. The run says so, and what to do
+    (it said nothing). An unreadable notebook stands in for a graded one: no kernel needed."""
+    from autograde.grade import grade_batch
+
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kimminjun_1001_5001_99_guard.ipynb", "{not json")
+    lines: list[str] = []
+    grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, workers=1, progress=lines.append)
+    assert not any("roster" in line for line in lines), lines
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n1001,2026001\n", encoding="utf-8")
+    grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, workers=1, roster=roster,
+                progress=lines.append)
+    assert ("warning: 1 Canvas user(s) graded into " + str(tmp_path / "out") + " before under another id than the "
+            "roster's now (kimminjun -> 2026001): OUT's grades.csv and lms/ files will list both ids; to have one per "
+            "student, grade every export again with the roster into a new OUT") in lines, lines
