@@ -45,6 +45,17 @@ def nms(boxes, scores, iou_threshold):
 '''
 SLIPS.append(("10", "test_nms", NMS_SUPPRESSED_ALSO_SUPPRESS, "a removed box went on removing others"))
 
+# From a learner's trial: boxes visited in index order. The coin boxes keep the same three by chance, and the
+# shuffled check's "sorted by index" slip used to fire, sending the learner to sort the output instead.
+SLIPS.append(("10", "test_nms", NMS_SUPPRESSED_ALSO_SUPPRESS.replace(
+    'order = list(np.argsort(-scores, kind="stable"))', "order = list(range(len(scores)))").replace(
+    "removed.add(j)", "removed.add(j) if i not in removed else None"), "the boxes were visited in index order"))
+SLIPS.append(("10", "test_smooth_l1", '''import torch
+def smooth_l1(diff, beta=1.0):
+    absolute = diff.abs()
+    return torch.where(absolute < 1, 0.5 * diff ** 2, absolute - 0.5)
+''', "beta was left out"))
+
 
 def visible_test(slug2: str, grade_id: str) -> str:
     nb = nbformat.read(LESSONS[slug2].source, as_version=4)
@@ -61,3 +72,26 @@ def test_a_visible_check_names_the_slip(lesson, grade_id, answer, words):
     with pytest.raises(CheckFailed) as failure:
         exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
     assert "typical slip" in str(failure.value) and words in str(failure.value), str(failure.value)
+
+
+MOMENTUM_KEEPS_THE_GRADIENT = '''def momentum_update(w, grad, state, lr, momentum=0.0):
+    if "buf" not in state:
+        state["buf"] = grad                      # the gradient itself, changed in place at the next step
+    else:
+        state["buf"].mul_(momentum).add_(grad)
+    return w - lr * state["buf"], state
+'''
+
+
+def test_an_update_that_changes_the_gradient_it_was_given_fails_and_says_so():
+    """Lesson 09 says "do not change grad": a momentum update whose state keeps the gradient tensor itself (and
+    changes it in place at the next step) computed the right weights and got full marks in a learner's trial.
+    The visible check now fails it, saying what happened and what to keep instead."""
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(MOMENTUM_KEEPS_THE_GRADIENT, "<learner>", "exec"), space)
+    with pytest.raises(CheckFailed) as failure:
+        exec(compile(visible_test("09", "test_momentum_update"), "test_momentum_update", "exec"), space)
+    assert "a gradient passed to your update changed after it returned" in str(failure.value), str(failure.value)
+    assert "grad.clone()" in str(failure.value)
