@@ -56,6 +56,17 @@ def smooth_l1(diff, beta=1.0):
     return torch.where(absolute < 1, 0.5 * diff ** 2, absolute - 0.5)
 ''', "beta was left out"))
 
+# From a learner's trial: t counted from 2. The first-step check used to fail with only its numbers and a hint
+# about bias correction, which the answer had; the slip's name sat in the next check, never reached.
+SLIPS.append(("09", "test_adam_update", '''import torch
+def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = state.get("t", 0) + 2
+    m = beta1 * state.get("m", torch.zeros_like(w)) + (1 - beta1) * grad
+    v = beta2 * state.get("v", torch.zeros_like(w)) + (1 - beta2) * grad * grad
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return w - lr * m_hat / (v_hat.sqrt() + eps), {"m": m, "v": v, "t": t - 1}
+''', "the step count starts at 2"))
+
 
 def visible_test(slug2: str, grade_id: str) -> str:
     nb = nbformat.read(LESSONS[slug2].source, as_version=4)
