@@ -379,10 +379,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     asked = sorted({find_lesson(name, known).slug for name in lessons_only or []})    # before OUT is touched
     out.mkdir(parents=True, exist_ok=True)
     # Late-work settings are checked before anything is graded: a typo must not cost a run.
-    due_given = {_lesson_slug(name, known): late_work.parse_when(when) for name, when in (due or {}).items()}
+    due_given = {find_lesson(name, known).slug: late_work.parse_when(when) for name, when in (due or {}).items()}
     if late_penalty:
         late_work.parse_policy(late_penalty)
-    late_work.add_extensions(out, extensions or [], lambda name: _lesson_slug(name, known))
+    late_work.add_extensions(out, extensions or [], lambda name: find_lesson(name, known).slug)
     policy = late_work.load_policy(out, late_penalty)
     extension_of = late_work.read_extensions(out)
     zip_zone = load_zip_zone(out, zip_times)
@@ -642,16 +642,6 @@ def stopped_message(how: str, finished: int, to_grade: int, out: Path, force: bo
     flag = "--force" if force else "--student"
     return (f"{head}; the other {to_grade - finished} keep their earlier results, if any. The same command without {flag} "
             f"grades only what is new or changed (no resume of {flag}); with {flag} it grades all {to_grade} again")
-
-
-def _lesson_slug(name: str, lessons: list[Lesson]) -> str:
-    key = name.strip()
-    if key.isdigit():
-        key = f"{int(key):02d}"
-    for lesson in lessons:
-        if key in (lesson.slug, lesson.number):
-            return lesson.slug
-    raise UsageError(f"no lesson called {name!r}. The lessons are: {', '.join(lesson.slug for lesson in lessons)}.")
 
 
 def _stored_results(out: Path, slugs: set[str]) -> list[tuple[Path, dict]]:
@@ -1049,14 +1039,14 @@ def _run_dask(address: str, queue: deque, settle) -> None:
             submit(job)
         queue.clear()
         try:
-            _dask_loop(client, running, seen, submit, conclude, address)
+            _dask_loop(client, running, seen, conclude, address)
         finally:
             for variable in tries.values():
                 with contextlib.suppress(Exception):
                     variable.delete()
 
 
-def _dask_loop(client, running: dict, seen: dict, submit, conclude, address: str) -> None:
+def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> None:
     """Until every submission is settled: take the results, give up stuck tasks, notice a cluster without workers.
     A lost connection to the scheduler (it died, or the network between) stops the batch: what finished is kept,
     what was in flight has no result and is graded by the next run."""
