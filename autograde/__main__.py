@@ -105,6 +105,8 @@ def cmd_reset(args) -> int:
 
 
 def cmd_grade(args) -> int:
+    from .text import terminal_safe
+
     from .grade import GradingStopped, grade_batch, main_summary, needs_rerun
     from .sandbox import bubblewrap_works
 
@@ -122,22 +124,23 @@ def cmd_grade(args) -> int:
                            solutions=Path(args.solutions).resolve() if args.solutions else SOLUTIONS,
                            students=args.student, force=args.force, due=_due(args.due),
                            late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
-                           zip_times=args.zip_times, progress=lambda line: print(line, flush=True),
+                           zip_times=args.zip_times, progress=lambda line: print(terminal_safe(line), flush=True),
                            moodle_worksheets=[Path(p) for p in args.moodle_worksheet or []],
                            lessons_only=args.lesson)
     except GradingStopped as stop:
-        print(stop, file=sys.stderr, flush=True)
+        print(terminal_safe(str(stop)), file=sys.stderr, flush=True)
         return stop.exit_code
     print(main_summary(rows, out))
     for row in rows:
         if row.status != "graded":
-            print(f"  {row.student} {row.lesson}: {row.status}: {row.detail.splitlines()[0] if row.detail else ''}")
+            print(terminal_safe(f"  {row.student} {row.lesson}: {row.status}: "
+                                f"{row.detail.splitlines()[0] if row.detail else ''}"))
     rerun = needs_rerun(rows)
     if rerun:
         # A script that grades a class must notice: these have no grade yet (the grading machine failed).
-        print(f"{len(rerun)} of {len(rows)} submissions in {out} could not be graded (grader-error: "
+        print(terminal_safe(f"{len(rerun)} of {len(rows)} submissions in {out} could not be graded (grader-error: "
               f"{', '.join(f'{r.student} {r.lesson}' for r in rerun[:5])}{' ...' if len(rerun) > 5 else ''}); "
-              f"run the same command again to grade them", file=sys.stderr)
+              f"run the same command again to grade them"), file=sys.stderr)
         return EXIT_RERUN
     return 0
 

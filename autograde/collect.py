@@ -150,21 +150,23 @@ class Intake:
     def write(self, path: Path, source: str = "") -> None:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
         zip per assignment, each graded into the same OUT; grading one again replaces its own lines, and so does
-        grading its files from another place: an input whose every file is among this batch's is the same export
-        downloaded again, as "submissions (1).zip", or before more was handed in)."""
+        grading its files from another place: an input whose every notebook taken is among this batch's notebooks
+        taken is the same export downloaded again, as "submissions (1).zip", or before more was handed in)."""
         from .report import csv_safe
         from .text import CSV_ENCODING, valid_text
 
         header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
-        inputs = {csv_safe(line.input) for line in self.lines}
+        graded = ("taken", "superseded", "other-lesson")
+        inputs = {csv_safe(line.input) for line in self.lines if line.outcome in graded}
         kept: list[list[str]] = []
         try:
             with path.open(newline="", encoding=CSV_ENCODING) as f:
                 rows = [[row.get(name) or "" for name in header] for row in csv.DictReader(f)]
             files: dict[str, set[str]] = {}
             for row in rows:
-                files.setdefault(row[0], set()).add(row[1])
-            kept = [row for row in rows if row[0] != source and not files[row[0]] <= inputs]
+                if row[2] in graded:
+                    files.setdefault(row[0], set()).add(row[1])
+            kept = [row for row in rows if row[0] != source and not (files.get(row[0]) and files[row[0]] <= inputs)]
         except (OSError, UnicodeDecodeError, csv.Error):
             kept = []
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,13 +185,13 @@ class Intake:
 def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None = None) -> dict[str, str] | None:
     """A Canvas file name's parts (name, late, uid, sid, rest), or None.
 
-    The name before Canvas's ids and the file's own name after them are both the student's words, and either
-    may hold ``_<digits>_<digits>_`` too: a file "01_history_2_3_.ipynb"; a name rarely (Canvas turns "_12_" in a
-    sortable name into "12" so that its ids can be read, content_zipper.rb sanitize_user_name, but "K_12, _5"
-    still becomes "k_12_5" once the comma and space are dropped):
-    when the roster (``roster``: LMS id -> student id) lists the user id read at exactly one of the places,
-    that one is taken; otherwise the first, and ``others`` names the other user ids it could be (the file is
-    then flagged ``ambiguous-lms-name``: with a student's name it could be another's work)."""
+    Canvas's ids are read at the first place they can be: the name before them is Canvas's (it turns "_12_" in a
+    sortable name into "12" so that its ids can be read, content_zipper.rb sanitize_user_name), while the file's
+    own name after them is the student's words and may hold ``_<digits>_<digits>_`` anywhere, another student's
+    user id included. A later reading never decides whose the file is (that would let a file name take another
+    student's grade); when one also leaves a lesson's name after it, ``others`` names its user ids and the file is
+    flagged ``ambiguous-lms-name`` (a contrived name such as "K_12, _5" still becomes "k_12_5").
+    ``roster`` is not used to choose (the same reason); it is kept for the callers' one signature."""
     anonymous = CANVAS_ANON.match(stem)
     if anonymous:
         return anonymous.groupdict()
@@ -198,17 +200,12 @@ def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None 
         found = CANVAS_IDS.match(stem, at)
         if found:
             splits.append({"name": stem[:at], **found.groupdict()})
-    # A lesson's name starts with digits too ("..._900001_99_guard" reads as ids 900001 and 99 before "guard"):
-    # only places that leave a lesson's name after the ids count, when any does.
-    naming = [split for split in splits if _lesson_anywhere(split["rest"], lessons or [])]
-    splits = naming or splits
     if not splits:
         return None
-    listed = [split for split in splits if split["uid"] in roster]
-    chosen = listed[0] if len(listed) == 1 else splits[0]
-    others = sorted({split["uid"] for split in (listed if len(listed) > 1 else splits)} - {chosen["uid"]},
-                    key=int)
-    return {**chosen, "others": " ".join(others)} if others and len(listed) != 1 else chosen
+    chosen = splits[0]
+    others = sorted({split["uid"] for split in splits[1:] if _lesson_anywhere(split["rest"], lessons or [])}
+                    - {chosen["uid"]}, key=int)
+    return {**chosen, "others": " ".join(others)} if others else chosen
 
 
 def safe_id(name: str) -> str:

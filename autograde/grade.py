@@ -70,8 +70,8 @@ FLAG_MEANING = {
                         "rename)",
     "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
                  "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
-    "ambiguous-lms-name": "the LMS file name could be read as more than one student's (a name or file name holding "
-                          "digits between underscores): check whose work it is",
+    "ambiguous-lms-name": "the uploaded file's name holds another Canvas user id between underscores: filed under "
+                          "Canvas's own id (the first), never the other; check whose work it is",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
                  "(give --roster to use your student ids)",
     "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "

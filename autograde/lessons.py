@@ -89,7 +89,7 @@ def find_lesson(name: str, lessons: list[Lesson] | None = None) -> Lesson:
     exists."""
     lessons = all_lessons() if lessons is None else lessons
     key = name.strip().lower()
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 3:
         key = f"{int(key):02d}"
     for lesson in lessons:
         if key in (lesson.slug, lesson.number):

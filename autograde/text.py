@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -33,3 +34,12 @@ def valid_text(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(valid_text(item) for item in value)
     return value
+
+
+def terminal_safe(line: str) -> str:
+    """A console line with the names in it (a student's file name, their notebook's messages) unable to act on the
+    terminal: control and format characters (newlines, ANSI escapes, right-to-left overrides) are shown escaped, so a
+    file name cannot print a line of its own or hide one."""
+    return "".join(char.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp") else char
+                   for char in line)

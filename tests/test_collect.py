@@ -441,6 +441,18 @@ def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_
         rows = list(csv.DictReader(f))
     assert sorted({Path(r["source"]).name for r in rows}) == ["canvas-01_history.zip", "canvas-99_guard (1).zip"]
     assert len([r for r in rows if r["outcome"] == "taken"]) == 5, rows
+    # A zip whose members carry those names but could not be extracted (nor taken) erases no one's record.
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as zf:
+        zf.writestr("newcomer_40009_9009_99_guard.ipynb", NOTEBOOK)
+        for r in rows:
+            if r["outcome"] == "taken" and not r["input"].startswith("'"):
+                zf.writestr(f"{r['input']}/x.txt", b"x")
+                zf.writestr(r["input"], b"junk")
+    find_submissions(broken, tmp_path / "work", LESSONS_ALL).write(out / "intake.csv", str(broken))
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
+        after = list(csv.DictReader(f))
+    assert [r for r in rows if r in after] == rows, after
 
 
 def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
@@ -618,46 +630,38 @@ def test_one_early_upload_of_the_next_lesson_is_warned_of_and_lesson_keeps_it_ou
     assert not (tmp_path / "out" / ".work").exists()
 
 
-def test_a_canvas_name_holding_ids_of_its_own_is_read_by_the_roster_or_flagged(tmp_path):
-    """Canvas writes the student's (editable) sortable name before its ids, keeping word characters: a name
-    "kim_40009_1_" reads as Canvas user 40009 at the first place ids can be. A roster that lists the user id of
-    exactly one place decides; otherwise the file is flagged ``ambiguous-lms-name`` with a warning naming both
-    ids, never silently filed under one of them."""
+def test_a_file_name_holding_another_students_canvas_id_never_takes_their_grade(tmp_path):
+    """Canvas's own ids come first: "<name>[_LATE]_<user id>_<attachment id>_<the file as uploaded>", and Canvas
+    keeps "_<digits>_" out of names. The uploaded file's name is the student's words: mallory (2002) uploading
+    "x_02_convolution_1001_99999_01_history.ipynb" once had her notebook filed under alice (1001), replacing alice's
+    grade (a hostile trial; the roster chose the later reading too). A later reading only flags the file, naming the
+    other id; it never decides whose it is."""
     from autograde.collect import canvas_name, read_roster
 
-    stem = "kim_40009_1_minsu_40001_900001_99_guard"
-    assert canvas_name(stem, {}, LESSONS_ALL)["uid"] == "40009" and canvas_name(stem, {}, LESSONS_ALL)["others"] == "40001"
-    parts = canvas_name(stem, {"40001": "s2026001"}, LESSONS_ALL)
-    assert (parts["name"], parts["uid"], parts["sid"], parts["rest"], parts.get("others")) == (
-        "kim_40009_1_minsu", "40001", "900001", "99_guard", None)
+    stem = "mallory_2002_5556_x_02_convolution_1001_99999_01_history"
+    for roster in ({}, {"1001": "s-alice"}, {"1001": "s-alice", "2002": "s-mallory"}):
+        parts = canvas_name(stem, roster, LESSONS_ALL)
+        assert (parts["name"], parts["uid"], parts["sid"], parts["others"]) == ("mallory", "2002", "5556", "1001")
     assert canvas_name("lee_late_40002_900003_99_guard", {})["late"] == "_late"
     assert canvas_name("anon_x7k2_900003_99_guard", {})["uid"] == "x7k2"
     assert "others" not in canvas_name("parkjisoo_40004_900005_01_history", {}, LESSONS_ALL)
+    assert "others" not in canvas_name("kimminsu_40001_900001_99_guard", {}, LESSONS_ALL)
 
-    def intake_with(roster_text: str):
-        archive = tmp_path / "submissions.zip"
-        with zipfile.ZipFile(archive, "w") as zf:
-            zf.writestr(f"{stem}.ipynb", NOTEBOOK)
-            zf.writestr("leejieun_40009_900002_99_guard.ipynb", NOTEBOOK)
-        roster = tmp_path / "roster.csv"
-        roster.write_text(roster_text, encoding="utf-8")
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice_1001_500_01_history.ipynb", NOTEBOOK)
+        zf.writestr(f"{stem}.ipynb", NOTEBOOK)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n1001,s-alice\n2002,s-mallory\n", encoding="utf-8")
+    for mapping in ({}, read_roster(roster)):
         shutil.rmtree(tmp_path / "work", ignore_errors=True)
-        return find_submissions(archive, tmp_path / "work", LESSONS_ALL, read_roster(roster))
-
-    decided = intake_with("lms_id,student_id\n40001,s2026001\n")
-    assert {(s.student, s.path.name) for s in decided.submissions} >= {("s2026001", f"{stem}.ipynb")}
-    assert not any("ambiguous-lms-name" in s.flags for s in decided.submissions)
-
-    both = intake_with("lms_id,student_id\n40001,s2026001\n40009,s2026009\n")
-    # Read as 40009's, it meets 40009's own file (the later Canvas attachment is graded): the warning says so.
-    assert {line.input: (line.outcome, line.student) for line in both.lines}[f"{stem}.ipynb"] == (
-        "superseded", "s2026009")
-    assert any(w.startswith(f"{stem}.ipynb: Canvas's user id could be 40009 (taken: s2026009) or 40001")
-               for w in both.warnings), both.warnings
-    alone = find_submissions(tmp_path / "submissions.zip", tmp_path / "work2", LESSONS_ALL)
-    kim = {s.student: s for s in alone.submissions}["kim"]
-    assert "ambiguous-lms-name" in kim.flags and kim.path.name == f"{stem}.ipynb"
-    assert any("(a roster, --roster, often decides)" in w for w in alone.warnings), alone.warnings
+        intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL, mapping)
+        whose = {s.path.name: (s.student, s.flags) for s in intake.submissions}
+        alice, mallory = ("s-alice", "s-mallory") if mapping else ("alice", "mallory")
+        assert whose["alice_1001_500_01_history.ipynb"][0] == alice, whose
+        assert whose[f"{stem}.ipynb"][0] == mallory and "ambiguous-lms-name" in whose[f"{stem}.ipynb"][1], whose
+        assert any(w.startswith(f"{stem}.ipynb: Canvas's user id could be 2002") and "or 1001" in w
+                   for w in intake.warnings), intake.warnings
 
 
 def test_a_canvas_user_keeps_the_student_it_was_graded_as_in_every_later_export(tmp_path):
@@ -778,3 +782,22 @@ def test_a_roster_given_after_out_graded_its_students_by_name_is_warned_of(tmp_p
     assert ("warning: 1 Canvas user(s) graded into " + str(tmp_path / "out") + " before under another id than the "
             "roster's now (kimminjun -> 2026001): OUT's grades.csv and lms/ files will list both ids; to have one per "
             "student, grade every export again with the roster into a new OUT") in lines, lines
+
+
+def test_a_name_cannot_print_lines_of_its_own_or_escape_codes_on_the_console():
+    """A file name (a student's words) reaches the console in warnings and progress lines: a newline in it once
+    printed a fake "warning: ..." line, and ANSI escapes reached the terminal. Shown escaped; Korean stays as is."""
+    from autograde.text import terminal_safe
+
+    assert terminal_safe("eve\nwarning: all verified") == "eve\\nwarning: all verified"
+    assert terminal_safe("\x1b[2K\x9b\u202eeve\u2028") == "\\x1b[2K\\x9b\\u202eeve\\u2028"
+    assert terminal_safe("김민준 (51001) 01_history: graded 4/5") == "김민준 (51001) 01_history: graded 4/5"
+
+
+def test_a_lesson_number_in_other_digits_is_refused_clearly():
+    """'¹' is a digit to str.isdigit() but not to int(): it was a ValueError traceback, as a 5000-digit number."""
+    from autograde.lessons import find_lesson
+
+    for name in ("¹", "1" * 5000, "٠١"):
+        with pytest.raises(UsageError, match="no lesson called"):
+            find_lesson(name, LESSONS_ALL)
