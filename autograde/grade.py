@@ -42,7 +42,7 @@ from . import late as late_work
 from . import moodle
 from .collect import Submission, canvas_identities, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
-from .text import CSV_ENCODING, valid_text
+from .text import CSV_ENCODING, terminal_safe, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
@@ -1198,14 +1198,15 @@ def _markdown_text(text: str) -> str:
     '[grade](https://...)'), and as written in a plain viewer: Markdown's backslash escapes, only where a character
     would do something ('File > Download' and 'kim_minsu_01_history.ipynb' stay as they are). '<' is '&lt;', so no
     tag can start even where escapes are not read; a bare URL's '//' and 'www.' are escaped, so that no viewer
-    makes them links."""
+    makes them links. Control and format characters (ANSI escapes, a right-to-left override) are shown escaped, as on
+    the console (``terminal_safe``): flagged.md is often read with ``cat`` or ``less``."""
     text = " ".join(text.splitlines())
     text = _MD_PUNCT.sub(lambda m: "\\" + m.group(), text)
     text = re.sub("_", lambda m: "_" if _inside_word(text, m.start()) else "\\_", text)
     text = _MD_ENTITY.sub(r"\\&", text).replace("<", "&lt;").replace("://", r":\/\/")
     text = re.sub(r"(?i)\bwww\.", lambda m: m.group()[:3] + r"\.", text)
-    return _MD_BLOCK.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)),
-                         text)
+    return terminal_safe(_MD_BLOCK.sub(
+        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), text))
 
 
 def _inside_word(text: str, at: int) -> bool:

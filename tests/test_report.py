@@ -94,6 +94,20 @@ def test_flagged_md_reads_as_written_in_a_plain_viewer_and_as_text_when_rendered
     assert rendered.count("<h1>") == 1 and rendered.count("<code>") == 0      # the title; no flag in these rows
 
 
+def test_flagged_md_shows_control_and_format_characters_escaped(tmp_path):
+    """flagged.md is read with cat and less as often as rendered: an ANSI escape (7-bit or the C1 CSI) in a file name
+    or message cannot colour, move or clear the terminal, and a right-to-left override cannot reverse what follows."""
+    from autograde.grade import GradeRow, write_flagged
+
+    name = "kim\x1b[2J\x1b[31m\x9b1m\u202egnp.exe\u2066x"
+    write_flagged([GradeRow(name, "01_history", 0.0, 5.0, "invalid-notebook", [], detail="bad " + name)],
+                  tmp_path / "f.md")
+    text = (tmp_path / "f.md").read_text(encoding="utf-8")
+    for raw in ("\x1b", "\x9b", "\u202e", "\u2066"):
+        assert raw not in text, repr(text)
+    assert text.count(r"kim\x1b[2J") == 0 and text.count(r"kim\x1b") == 2 and r"\u202egnp.exe" in text, text
+
+
 @pytest.mark.slow
 def test_the_class_report_after_grading_a_class(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
