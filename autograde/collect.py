@@ -10,6 +10,8 @@ Recognised:
   with the same time the one chosen by name (:func:`_preferred`);
 - Canvas "Download submissions": ``<name>[_LATE]_<user id>_<attachment id>_<original file name>``;
 - Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
+- A .zip an LMS student handed in (Canvas and Moodle keep an upload as it is) is opened for its notebooks, one level
+  deep, notebooks only (flag ``zipped``).
 A roster (CSV with columns ``lms_id`` and ``student_id``) maps Canvas ids (or LMS names) to the course's student
 ids; Moodle's participant ids are per assignment, so for Moodle each assignment's grading worksheet says who each
 participant is (:mod:`autograde.moodle`, ``moodle_people``).
@@ -65,6 +67,9 @@ MAX_MEMBER_BYTES = 200 * 2 ** 20
 # folders deep, an LMS zip's at most 3 with its wrapper); a deeper tree (2000 nested folders) would otherwise
 # exhaust Python's stack in a recursive walk, or the file system's path length.
 MAX_DEPTH = 16
+# A student's own .zip inside an export (Canvas keeps an uploaded .zip as it is) is opened for its notebooks, one
+# level only (a .zip in it is not opened), at most this many.
+MAX_ZIPPED_NOTEBOOKS = 40
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
 # "_<attachment id>_<the file's name as uploaded>"; with anonymous grading "[LATE_]anon_<anonymous id>_<attachment id>_...".
 CANVAS_IDS = re.compile(r"(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
@@ -104,6 +109,7 @@ class Submission:
 class IntakeLine:
     input: str
     outcome: str                  # taken (to grade) | superseded | skipped | other-lesson (not asked for)
+    #                               | opened (a student's .zip: its notebooks have lines of their own)
     student: str = ""
     lesson: str = ""
     note: str = ""
@@ -440,11 +446,13 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
 
 
 def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Lesson],
-          entry_times: dict[Path, tuple[datetime, datetime | None]] | None = None) -> Path:
+          entry_times: dict[Path, tuple[datetime, datetime | None]] | None = None,
+          notebooks_only: bool = False) -> Path:
     """Extract an LMS export member by member: a bad member (CRC, size, path) costs that member only.
 
     ``entry_times`` (filled when given): extracted file -> (its entry's DOS time, zone-less as written; the UTC
-    time of its extended timestamp field, if any)."""
+    time of its extended timestamp field, if any). ``notebooks_only`` (a student's own .zip inside an export): only
+    notebooks are extracted, at most MAX_ZIPPED_NOTEBOOKS and MAX_MEMBER_BYTES in all."""
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
@@ -452,6 +460,8 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as err:
         raise UsageError(f"{archive} is not a readable .zip file ({err}).") from None
+    extracted: list[Path] = []
+    others = 0                                   # a student's .zip: its files that are no notebook
     with zf:
         for info in zf.infolist():
             name = _zip_name(info)
@@ -468,11 +478,21 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 lines.append(IntakeLine(_shown(name), "skipped", note=f"inside folders nested more than {MAX_DEPTH} "
                                         "deep: not extracted"))
                 continue
+            if notebooks_only and (not name.lower().endswith(".ipynb") or parts[0] == "__MACOSX"
+                                   or parts[-1].startswith(".")):
+                others += not parts[-1].startswith(".") and parts[0] != "__MACOSX"
+                continue
+            if notebooks_only and (len(extracted) >= MAX_ZIPPED_NOTEBOOKS
+                                   or sum(p.stat().st_size for p in extracted) + info.file_size > MAX_MEMBER_BYTES):
+                lines.append(IntakeLine(_shown(name), "skipped", note=f"beyond {MAX_ZIPPED_NOTEBOOKS} notebooks or "
+                                        f"{MAX_MEMBER_BYTES // 2 ** 20} MiB in one student's .zip: not extracted"))
+                continue
             target = into.joinpath(*parts)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)   # a member named like a file before it fails here
                 with zf.open(info) as src, target.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
+                extracted.append(target)
                 moment = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
                 os.utime(target, (moment, moment))        # the copy's own time decides which copy is newest
                 if entry_times is not None:
@@ -481,6 +501,8 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 with contextlib.suppress(OSError):     # a folder of that name, or no folder to hold it
                     target.unlink(missing_ok=True)
                 lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
+    if others:
+        lines.append(IntakeLine("", "skipped", note=f"{others} file(s) that are no notebook (.ipynb): not extracted"))
     entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     # An LMS zip often wraps everything in one folder (but one student's folder is not such a wrapper).
     wrapper = len(entries) == 1 and entries[0].is_dir() and not _is_student_folder(entries[0], lessons)
@@ -578,26 +600,60 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             return canvas_known[lms_id][0]
         return name
 
+    opened: dict[Path, str] = {}                      # a student's .zip, extracted here -> the .zip as shown
+
     def rel(path: Path) -> str:
+        for folder, shown in opened.items():
+            if path.is_relative_to(folder):
+                return f"{shown}/{path.relative_to(folder).as_posix()}"
         return str(path.relative_to(source))
+
+    def open_zip(path: Path, owner: str, facts: dict) -> int | None:
+        """A .zip an LMS student handed in (Canvas keeps an uploaded .zip as it is): its notebooks are considered
+        as that student's, flagged ``zipped``; one level only. The number of notebooks, or None if unreadable."""
+        folder, inner_lines = work / "zipped" / str(len(opened)), list[IntakeLine]()
+        try:
+            unzip(path, folder, inner_lines, lessons, notebooks_only=True)
+        except UsageError:
+            return None
+        shown = opened[folder] = rel(path)
+        notebooks = [p for p in _files_below(folder, lambda *_: None) if p.suffix.lower() == ".ipynb"]
+        lines.append(IntakeLine(shown, "opened", safe_id(owner),
+                                note=f"a .zip handed in: {len(notebooks)} notebook(s) taken out of it (the lines of "
+                                     f"{shown}/...)"))
+        lines.extend(replace(line, input=f"{shown}/{line.input}" if line.input else shown, student=safe_id(owner))
+                     for line in inner_lines)
+        for notebook in notebooks:
+            consider(notebook, owner, **{**facts, "lms": dict(facts["lms"]),
+                                         "flags": [*facts.get("flags", []), "zipped"], "zipped_in": shown})
+        return len(notebooks)
 
     def consider(path: Path, student_hint: str | None, lesson_hint: Lesson | None = None, **facts) -> None:
         name = unicodedata.normalize("NFC", path.name)
         if not name.lower().endswith(".ipynb"):
             if not name.startswith(".") and name != "timestamp.txt":
-                lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
-                # Whose it is, when the LMS says (a .zip or a .py handed in instead of the notebook): a student
-                # with no notebook at all is named in a warning below, not left out without a word.
+                # Whose it is, when the LMS says (a .zip or a .py handed in instead of the notebook): a .zip is
+                # opened for its notebooks; a student with no notebook at all is named in a warning below, not
+                # left out without a word.
                 owner, stem = (student_hint if facts.get("lms") else None), Path(name).stem
                 if owner is None and student_hint is None:
                     read = MOODLE_FILE.match(stem)
                     parts = read.groupdict() if read else canvas_name(stem, roster, lessons)
                     if parts:
-                        lms = {"system": "moodle" if read else "canvas", "id": parts["uid"], "name": parts["name"]}
-                        owner = lms_student(parts["uid"], parts["name"], {"lms": lms})
+                        facts = {"lms": {"system": "moodle" if read else "canvas", "id": parts["uid"],
+                                         "name": parts["name"]}}
+                        if not read:
+                            facts.update(late=bool(parts["late"]), rank=(int(parts["sid"]),))
+                            if parts.get("others"):
+                                facts["flags"] = ["ambiguous-lms-name"]
+                        owner = lms_student(parts["uid"], parts["name"], facts)
                         name = parts["rest"] + Path(name).suffix
-                if owner is not None:
-                    others.setdefault(owner, []).append(name)
+                taken = open_zip(path, owner, facts) if owner is not None and name.lower().endswith(".zip") \
+                    and not facts.get("zipped_in") else None
+                if taken is None:
+                    lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
+                if owner is not None and not taken:
+                    others.setdefault(owner, []).append(name if taken is None else f"{name} (no notebook inside)")
             return
         stem = name[: -len(".ipynb")]
         if student_hint is None:
@@ -651,7 +707,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             return
         student = roster.get(student, student)
         facts["copy"] = _copy_rank(suffix)
-        if lesson.slug not in stem:                 # another letter case or spelling: a rename
+        if lesson.slug not in stem or (facts.get("lms") and before):
+            # another letter case or spelling, or words before the lesson's name where the LMS says whose it is
+            # ("Lab 1 - 01_history.ipynb"): a rename
             facts.setdefault("flags", []).append("renamed-notebook")
         elif suffix.strip():                        # a copy's name (a second download, Jupyter's duplicate): no rename
             facts["copy_name"] = True
@@ -754,7 +812,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     for student, files in sorted(others.items()):
         if student not in handed_in and safe_id(student) not in handed_in:
             warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
-                            "graded (a .zip: extract its notebook into the export and grade again; intake.csv)")
+                            "graded (intake.csv)")
 
     if roster:
         # A student the roster does not know (enrolled late, a roster from before) is filed under the LMS's name:

@@ -68,6 +68,8 @@ FLAG_MEANING = {
     "renamed-notebook": "the notebook had another name (another letter case, another file name); it was graded "
                         "as this lesson (intake.csv shows the file; a copy's name, as '01_history (1).ipynb', is no "
                         "rename)",
+    "zipped": "handed in inside a .zip (an LMS upload): the grader took the notebook out of it (intake.csv names "
+              "the .zip)",
     "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
                  "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
     "ambiguous-lms-name": "the uploaded file's name holds another Canvas user id between underscores: filed under "

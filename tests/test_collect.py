@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import io
 import zipfile
 from pathlib import Path
 
@@ -727,10 +728,9 @@ def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tm
     assert [s.student for s in intake.submissions] == ["leejieun"]
     stray = [w for w in intake.warnings if "handed in no notebook" in w]
     assert sorted(stray) == sorted([
-        "kimminjun handed in no notebook, only homework1.zip: nothing of theirs is graded (a .zip: extract its "
-        "notebook into the export and grade again; intake.csv)",
-        "박서준 handed in no notebook, only 99_guard.py: nothing of theirs is graded (a .zip: extract its notebook "
-        "into the export and grade again; intake.csv)"]), intake.warnings
+        "kimminjun handed in no notebook, only homework1.zip (no notebook inside): nothing of theirs is graded "
+        "(intake.csv)",
+        "박서준 handed in no notebook, only 99_guard.py: nothing of theirs is graded (intake.csv)"]), intake.warnings
 
     moodle = tmp_path / "moodle"
     folder = moodle / "Kim Minsu_700302_assignsubmission_file_"
@@ -741,8 +741,69 @@ def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tm
     (other / "99_guard.ipynb").write_bytes(NOTEBOOK)
     intake = find_submissions(moodle, tmp_path / "work2", LESSONS_ALL)
     assert [w for w in intake.warnings if "handed in no notebook" in w] == [
-        "Kim Minsu handed in no notebook, only 과제1.zip: nothing of theirs is graded (a .zip: extract its notebook "
-        "into the export and grade again; intake.csv)"], intake.warnings
+        "Kim Minsu handed in no notebook, only 과제1.zip (no notebook inside): nothing of theirs is graded "
+        "(intake.csv)"], intake.warnings
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_a_student_handed_in_through_the_lms_is_opened_for_its_notebooks(tmp_path):
+    """Canvas and Moodle keep an uploaded .zip as it is, and students zip their work: its notebooks are graded as
+    that student's (flag ``zipped``), one level deep and notebooks only; what else it holds, a .zip inside it and
+    a .zip that cannot be read each have their line. It was only a warning ("extract its notebook ..."). A file the
+    LMS names as a student's with words before the lesson's name ("Lab 1 - 01_history") is flagged as renamed."""
+    archive = tmp_path / "canvas.zip"
+    inner = _zip_bytes({"lab1/01_history.ipynb": NOTEBOOK, "lab1/__MACOSX/._01_history.ipynb": b"x",
+                        "__MACOSX/lab1/._01_history.ipynb": b"x", "lab1/notes.py": b"print(1)",
+                        "lab1/.ipynb_checkpoints/": b"", "lab1/data/big.npy": b"0" * 100})
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kimminjun_late_1001_5001_homework1.zip", inner)
+        zf.writestr("leejieun_1002_5002_lab.zip", _zip_bytes({"inner.zip": _zip_bytes({"01_history.ipynb": NOTEBOOK})}))
+        zf.writestr("parkseojun_1003_5003_bad.zip", b"PK\x03\x04 not a zip")
+        zf.writestr("choi_1004_5004_01_history.ipynb", NOTEBOOK)
+        zf.writestr("jung_1005_5005_Lab 1 - 01_history.ipynb", NOTEBOOK)     # the LMS says whose: a rename
+        zf.writestr("han_1006_5006_all.zip", _zip_bytes({f"01_history ({i}).ipynb": NOTEBOOK for i in range(45)}))
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    graded = {s.student: s for s in intake.submissions if s.path is not None}
+    assert sorted(graded) == ["choi", "han", "jung", "kimminjun"], intake.submissions
+    assert sum("beyond 40 notebooks" in line.note for line in intake.lines) == 5
+    assert "renamed-notebook" in graded["jung"].flags and "renamed-notebook" not in graded["choi"].flags
+    kim = graded["kimminjun"]
+    assert kim.lesson.slug == "01_history" and kim.lms["id"] == "1001" and kim.late and "zipped" in kim.flags
+    assert kim.origin == "kimminjun_late_1001_5001_homework1.zip/lab1/01_history.ipynb"
+    assert kim.path.read_bytes() == NOTEBOOK and "zipped" not in graded["choi"].flags
+    lines = {(line.input, line.outcome) for line in intake.lines}
+    assert ("kimminjun_late_1001_5001_homework1.zip", "opened") in lines
+    assert ("kimminjun_late_1001_5001_homework1.zip/lab1/01_history.ipynb", "taken") in lines
+    assert any(line.input == "kimminjun_late_1001_5001_homework1.zip" and line.outcome == "skipped"
+               and line.note.startswith("2 file(s) that are no notebook") for line in intake.lines), intake.lines
+    assert ("leejieun_1002_5002_lab.zip", "opened") in lines                 # a .zip in it is not opened
+    assert ("parkseojun_1003_5003_bad.zip", "skipped") in lines
+    warned = [w for w in intake.warnings if "handed in no notebook" in w]
+    assert sorted(warned) == ["leejieun handed in no notebook, only lab.zip (no notebook inside): nothing of theirs "
+                              "is graded (intake.csv)", "parkseojun handed in no notebook, only bad.zip: nothing of "
+                              "theirs is graded (intake.csv)"], intake.warnings
+
+    # Moodle: a student's folder holds the .zip; an export of one lesson places a notebook named otherwise.
+    moodle = tmp_path / "moodle"
+    folder = moodle / "김민수_700302_assignsubmission_file_"
+    folder.mkdir(parents=True)
+    (folder / "과제.zip").write_bytes(_zip_bytes({"과제/my work.ipynb": NOTEBOOK}))
+    other = moodle / "Lee Jieun_700303_assignsubmission_file_"
+    other.mkdir()
+    (other / "01_history.ipynb").write_bytes(NOTEBOOK)
+    intake = find_submissions(moodle, tmp_path / "work2", LESSONS_ALL)
+    graded = {s.student: s for s in intake.submissions if s.path is not None}
+    assert sorted(graded) == ["Lee Jieun", "김민수"], intake.submissions
+    assert graded["김민수"].lesson.slug == "01_history"
+    assert {"zipped", "renamed-notebook"} <= set(graded["김민수"].flags)
+    assert graded["김민수"].origin == "김민수_700302_assignsubmission_file_/과제.zip/과제/my work.ipynb"
 
 
 def test_a_roster_saved_by_excel_in_another_locale_is_read_or_refused_with_what_to_do(tmp_path):
