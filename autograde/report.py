@@ -82,7 +82,9 @@ def late_note(result: dict) -> str:
 
 def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, str], float] | None = None) -> Path:
     """One row per student: each lesson's grade after late penalties (the gradebook's, so grades entered in
-    formgrader count), the total, and what lateness cost."""
+    formgrader count), the total, and what lateness cost. A lesson with no result of the student's (no batch of
+    that lesson held anything of theirs) is blank, as in lms/canvas.csv, where a blank leaves the LMS's grade as it
+    is; a lesson a batch found nothing of theirs for is graded ``missing``: 0 in every file."""
     lessons = sorted({r["lesson"] for r in results})
     table: dict[str, dict[str, float]] = defaultdict(dict)
     notes: dict[str, list[str]] = defaultdict(list)
@@ -96,9 +98,9 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
         writer = csv.writer(f)
         writer.writerow(["student", *lessons, "total", "late penalties (raw -> graded)"])
         for student in sorted(table):
-            scores = [table[student].get(lesson, 0.0) for lesson in lessons]
-            writer.writerow([csv_safe(student), *(f"{s:g}" for s in scores), f"{sum(scores):g}",
-                             csv_safe("; ".join(notes[student]))])
+            scores = [table[student].get(lesson) for lesson in lessons]
+            writer.writerow([csv_safe(student), *("" if s is None else f"{s:g}" for s in scores),
+                             f"{sum(s for s in scores if s is not None):g}", csv_safe("; ".join(notes[student]))])
     os.replace(tmp, path)
     return path
 

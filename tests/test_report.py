@@ -242,6 +242,29 @@ def test_what_to_re_teach_puts_typical_slips_before_unfinished_work():
     assert items[-1].startswith("Not answered") and "<code>test_a</code> (4)" in items[-1] and len(items) == 2
 
 
+def test_a_lesson_without_a_result_is_blank_and_a_missing_one_zero_in_every_file(tmp_path):
+    """A student graded for one lesson and absent from the next lesson's export has no result for it: blank in
+    grades-by-student.csv as in lms/canvas.csv (it was 0 in one and blank in the other); a lesson their own batch
+    found no notebook for is ``missing``: 0 in both. The total adds what there is."""
+    from autograde.report import write_lms_exports, write_wide_csv
+
+    def result(student, lesson, score, status="graded"):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": status,
+                "max_score": 5.0, "lesson_max_score": 5.0,
+                "lms": {"system": "canvas", "id": str(1000 + len(student)), "name": student}}
+
+    results = [result("kim", "01_history", 4.0), result("kim", "02_convolution", 0.0, "missing"),
+               result("lee", "01_history", 3.0), result("lee", "02_convolution", 5.0),
+               result("kim", "03_padding_stride", 2.0)]
+    write_wide_csv(results, tmp_path / "wide.csv", {})
+    write_lms_exports(results, tmp_path / "lms", {})
+    wide = {row["student"]: row for row in csv.DictReader((tmp_path / "wide.csv").open(encoding="utf-8-sig"))}
+    canvas = {row["Student"]: row for row in csv.DictReader((tmp_path / "lms/canvas.csv").open(encoding="utf-8-sig"))}
+    for table in (wide, canvas):
+        assert (table["kim"]["02_convolution"], table["lee"]["03_padding_stride"]) == ("0", ""), table
+    assert (wide["kim"]["total"], wide["lee"]["total"]) == ("6", "8")
+
+
 def test_every_csv_for_people_and_lmss_opens_in_excel_with_korean_names(tmp_path):
     """Excel reads a CSV without a UTF-8 byte order mark in the system's code page (a Korean Windows shows 김민준
     as mojibake): grades.csv, grades-by-student.csv, intake.csv, extensions.csv and the LMS files start with one.
