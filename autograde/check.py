@@ -86,14 +86,23 @@ def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None
                                "path": str(path.resolve()), "limits": limits, "sandbox": sandbox,
                                "threads": os.cpu_count() or 1, **({"lang": lang} if lang else {})})
     report = CheckReport(lesson, path, hidden_included=hidden)
+    broken = result["status"] == "grader-error"          # this computer's or the checker's fault, not the notebook's
     for test in result["tests"]:
         passed = test["status"] == "pass"
         report.results.append(TestResult(test["grade_id"], float(test["max_points"]), passed,
-                                         "" if passed else _learner_message(test),
+                                         "" if passed else _("not run: the check could not run here (see the note "
+                                                             "below)") if broken else _learner_message(test),
                                          visible_passed=bool(test.get("hidden")) and not passed,
                                          not_started=not passed and _not_started(test)))
     problems = [_(PROBLEMS[flag]) for flag in result.get("flags", []) if flag in PROBLEMS]
-    if result["status"] != "graded":
+    if broken:
+        # Written for the grading machine's instructor ("fewer --workers", a traceback): the learner reads its last
+        # line, said to be no mistake of theirs, and what to do here.
+        why = (result.get("detail") or "").strip().splitlines() or [result["status"]]
+        problems.insert(0, _("The check could not run on this computer (not a mistake in your notebook): {why}. "
+                             "Close programs you do not need and run the check again; if it fails again, restart "
+                             "the computer.").format(why=why[-1].strip().rstrip(".")))
+    elif result["status"] != "graded":
         problems.insert(0, result.get("detail", "") or result["status"])
     if note:
         problems.insert(0, note)

@@ -130,3 +130,24 @@ def test_the_check_command_works_with_notebooks_alone(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "visible tests" in proc.stdout and "[TO DO] test_sort_events" in proc.stdout   # not answered yet
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_check_that_could_not_run_tells_the_learner_it_is_no_mistake_of_theirs(tmp_path, monkeypatch):
+    """The grader's infrastructure failures (out of memory on the machine, a kernel that did not start) speak to
+    an instructor ("grade with fewer --workers"; "your instructor will see why"): in the self-check the learner reads
+    the cause's last line, that it is no mistake in their notebook, and what to do; no test reads as failed."""
+    import autograde.runner
+    from autograde.runner import MachineFault
+
+    def out_of_memory(*args, **kwargs):
+        raise MachineFault("the grading machine ran out of memory ... on this machine, grade with fewer --workers")
+
+    monkeypatch.setattr(autograde.runner, "_grade", out_of_memory)
+    path = write(solved(GUARD), tmp_path / f"{GUARD.slug}.ipynb")
+    report = check_notebook(GUARD, path)
+    assert report.problem.startswith("The check could not run on this computer (not a mistake in your notebook): "
+                                     "the grading machine ran out of memory"), report.problem
+    assert "restart the computer" in report.problem and report.results
+    for result in report.results:
+        assert not result.passed and result.message == "not run: the check could not run here (see the note below)"
+    assert "instructor" not in format_report(report)
