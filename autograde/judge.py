@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import sys
 import time
 import warnings
@@ -56,7 +57,7 @@ class _Wire:
         self.seconds = seconds
         self.classes: dict[tuple, type] = {}
 
-    def ask(self, request: dict, extras: dict | None = None) -> Any:
+    def ask(self, request: dict, extras: dict | None = None, given: tuple[tuple, dict] | None = None) -> Any:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise CellTimeout(f"this test ran past its {self.seconds:g} s limit (an infinite loop?)")
@@ -64,13 +65,16 @@ class _Wire:
             raw = parse_reply(self.transport(request, remaining), extras)
         except RemoteError as err:
             raise _as_local_exception(err) from None
-        return self.decode(raw)
+        return self.decode(raw, given)
 
     def call(self, request: dict, args: tuple, kwargs: dict) -> Any:
-        """A call request; arrays and tensors of ``args``/``kwargs`` that the learner's code changed in place in
-        the kernel are changed the same way here, so a test that checks its input stayed unchanged sees it."""
+        """A call request, with the arguments' objects behaving as in the notebook: arrays and tensors of
+        ``args``/``kwargs`` (also in their lists, tuples and dicts) that the learner's code changed in place in the
+        kernel are changed the same way here (a test that checks its input stayed unchanged sees it), and one
+        the result holds is this one, not a copy (a state that keeps the gradient it was given keeps the test's)."""
         extras: dict = {}
-        value = self.ask({**request, "args": self.encode(args), "kwargs": self.encode(kwargs)}, extras)
+        value = self.ask({**request, "args": self.encode(args), "kwargs": self.encode(kwargs)}, extras,
+                         (args, kwargs))
         self.write_back(extras.get("changed"), args, kwargs)
         return value
 
@@ -80,11 +84,14 @@ class _Wire:
                 changed = self.decode(changed)
             except NotPlain:
                 changed = None
-        if type(changed) is dict:
-            for where, given in (("args", dict(enumerate(args))), ("kwargs", kwargs)):
-                for key, new in (changed.get(where) or {}).items() if type(changed.get(where)) is dict else ():
-                    target = given.get(int(key) if where == "args" and str(key).isdigit() else key)
-                    _write_back(target, new)
+        paths = changed.get("paths") if type(changed) is dict else None
+        for entry in paths[:1000] if type(paths) is list else ():
+            if type(entry) is list and len(entry) == 2:
+                try:
+                    target = _argument_at((args, kwargs), entry[0])
+                except NotPlain:
+                    continue
+                _write_back(target, entry[1])
 
     def call_each(self, request: dict, cases: list[tuple[tuple, dict]]) -> list:
         """Calls of one function, one per case, in as few requests as the sizes allow (see shim._call_each).
@@ -115,7 +122,7 @@ class _Wire:
                     results.append(Called(error=_as_local_exception(remote)))
                     continue
                 try:
-                    value = self.decode(entry["value"])
+                    value = self.decode(entry["value"], (args, kwargs))
                 except NotPlain as problem:              # TooLarge included: as a single call's reply
                     results.append(Called(error=problem))
                     continue
@@ -141,8 +148,10 @@ class _Wire:
             raise NotPlain("a reply to a batch of calls in the wrong form")
         return each
 
-    def decode(self, raw: Any) -> Any:
-        return decode(raw, lambda obj: Remote(self, obj))
+    def decode(self, raw: Any, given: tuple[tuple, dict] | None = None) -> Any:
+        """A reply's value; with ``given`` (the call's args and kwargs), an ``$arg`` is the test's own object."""
+        return decode(raw, lambda obj: Remote(self, obj),
+                      given=None if given is None else lambda where: _argument_at(given, where))
 
     def encode(self, value: Any) -> Any:
         def ref(obj: Any):
@@ -179,6 +188,26 @@ class _Wire:
                 result = type(name, (object,), {"__module__": "learner"})
         self.classes[mro] = result
         return result
+
+
+def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
+    """The array or tensor at ``where`` (["args", 1, "v"]: the state dict's "v" of the second argument) among a
+    call's arguments, as the kernel names it; NotPlain for anything else (the kernel's word is not trusted)."""
+    import numpy as np
+
+    if type(where) is not list or not 2 <= len(where) <= 8 or where[0] not in ("args", "kwargs"):
+        raise NotPlain("a malformed argument's reference")
+    obj: Any = given[0] if where[0] == "args" else given[1]
+    for step in where[1:]:
+        if type(obj) in (list, tuple) and type(step) is int and 0 <= step < len(obj):
+            obj = obj[step]
+        elif type(obj) is dict and type(step) in (str, int) and step in obj:
+            obj = obj[step]
+        else:
+            raise NotPlain("a reference to no argument")
+    if type(obj) is np.ndarray or (type(obj).__module__.startswith("torch") and hasattr(obj, "copy_")):
+        return obj
+    raise NotPlain("a reference to an argument that is no array or tensor")
 
 
 def _write_back(target: Any, new: Any) -> None:
@@ -252,12 +281,25 @@ _BUILTIN_ERRORS = {name: getattr(builtins, name) for name in dir(builtins)
                    if isinstance(getattr(builtins, name), type) and issubclass(getattr(builtins, name), Exception)}
 
 
+def _where(text: str) -> str:
+    """Where the learner's code raised, as the shim says it ("line 3: x = y[5]", "f.py line 8"), in their language."""
+    from cnnbook.i18n import _
+
+    text = one_line(text)
+    found = re.fullmatch(r"(?:(?P<file>\S+) )?line (?P<line>\d+)(?:: (?P<code>.*))?", text)
+    if found is None:
+        return text
+    place = (_("at {file} line {line}").format(file=found["file"], line=found["line"]) if found["file"] else
+             _("at line {line}").format(line=found["line"]))
+    return f"{place}: {found['code']}" if found["code"] else place
+
+
 def _as_local_exception(err: RemoteError) -> Exception:
     if err.kind == "TooLarge":          # the kernel's side of the codec refused to send the answer
         return TooLarge(err.remote_message)
     from cnnbook.i18n import _
 
-    where = f" (at {one_line(err.where)})" if err.where else ""
+    where = f" ({_where(err.where)})" if err.where else ""
     text = _("your code raised {kind}: {message}").format(kind=one_line(err.kind),
                                                           message=f"{one_line(err.remote_message)}{where}")
     cls = _BUILTIN_ERRORS.get(err.kind)

@@ -20,7 +20,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -79,14 +79,20 @@ def numeric_dtype(text: Any) -> np.dtype:
 
 
 def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0, *,
-           by_value: int = BY_VALUE_ELEMENTS) -> Any:
+           by_value: int = BY_VALUE_ELEMENTS, same: Mapping[int, tuple[Any, list]] | None = None) -> Any:
     """JSON-able form of ``value``; ``ref(obj)`` turns a non-plain object into a reference (or None: refuse).
 
     ``by_value``: tensors up to this many elements are sent as data, larger ones as references. The grader, which
     has no references to give, sends every tensor it holds as data (``MAX_ELEMENTS``): whatever :func:`decode`
-    made of a reply can be sent back to the kernel."""
+    made of a reply can be sent back to the kernel. ``same``: id -> (object, where the grader's copy of it is) for
+    the arrays and tensors a call was given: such an object in the reply is ``{"$arg": where}``, so the grader
+    gets its own object back (a returned state that holds the gradient it was given holds the grader's)."""
     if _depth > MAX_DEPTH:
         raise TooLarge(f"the value is nested more than {MAX_DEPTH} levels deep")
+    if same:
+        given = same.get(id(value))
+        if given is not None and given[0] is value:
+            return {"$arg": list(given[1])}
     kind = type(value)
     if value is None or kind is bool:
         return value
@@ -109,14 +115,15 @@ def encode(value: Any, ref: Callable[[Any], dict | None], _depth: int = 0, *,
             raise TooLarge(f"a {kind.__name__} of {len(value):,} items (more than {MAX_ITEMS:,})")
         tags: dict[type, str] = {list: "$list", tuple: "$tuple", set: "$set", frozenset: "$set"}
         tag = tags[kind]
-        return {tag: [encode(item, ref, _depth + 1, by_value=by_value) for item in value]}
+        return {tag: [encode(item, ref, _depth + 1, by_value=by_value, same=same) for item in value]}
     if kind is dict:
         if len(value) > MAX_ITEMS:
             raise TooLarge(f"a dict of {len(value):,} items (more than {MAX_ITEMS:,})")
-        return {"$dict": [[encode(k, ref, _depth + 1, by_value=by_value), encode(v, ref, _depth + 1, by_value=by_value)]
+        return {"$dict": [[encode(k, ref, _depth + 1, by_value=by_value, same=same),
+                           encode(v, ref, _depth + 1, by_value=by_value, same=same)]
                           for k, v in value.items()]}
     if kind is slice:
-        return {"$slice": [encode(part, ref, _depth + 1, by_value=by_value)
+        return {"$slice": [encode(part, ref, _depth + 1, by_value=by_value, same=same)
                            for part in (value.start, value.stop, value.step)]}
     if kind is range:
         return {"$range": [value.start, value.stop, value.step]}
@@ -193,14 +200,18 @@ def loads(text: str | bytes) -> Any:
         raise NotPlain(f"a message that is not valid JSON ({err})") from None
 
 
-def decode(obj: Any, deref: Callable[[dict], Any], *, intern: bool = False) -> Any:
+def decode(obj: Any, deref: Callable[[dict], Any], *, intern: bool = False,
+           given: Callable[[Any], Any] | None = None) -> Any:
     """Inverse of :func:`encode`; ``deref`` turns a ``{"$ref": ...}`` back into an object (or raises).
+
+    ``given``: turns an ``{"$arg": where}`` into the caller's own argument there (or raises NotPlain); without it,
+    ``$arg`` is refused.
 
     ``intern``: give strings that were interned on the sending side the interned object of this process
     (the learner's kernel does this, so that ``mode is "max"`` behaves as it does in Jupyter).
     Raises :class:`NotPlain` (:class:`TooLarge` over a cap) for anything else; never another exception.
     """
-    budget = _Budget(intern)
+    budget = _Budget(intern, given)
     try:
         return budget.decode(obj, deref, 0)
     except NotPlain:
@@ -216,10 +227,11 @@ def decode(obj: Any, deref: Callable[[dict], Any], *, intern: bool = False) -> A
 class _Budget:
     """What one message may still create."""
 
-    def __init__(self, intern: bool):
+    def __init__(self, intern: bool, given: Callable[[Any], Any] | None = None):
         self.items = 0
         self.elements = 0
         self.intern = intern
+        self.given = given
 
     def count(self, items: int = 1, add: bool = True) -> None:
         if self.items + items > MAX_ITEMS:
@@ -267,6 +279,10 @@ class _Budget:
             raise TooLarge(f"nested more than {MAX_DEPTH} levels deep")
         if "$ref" in obj:
             return deref(obj)
+        if "$arg" in obj:
+            if self.given is None or len(obj) != 1:
+                raise NotPlain("an argument's reference where none can be")
+            return self.given(obj["$arg"])
         tag = next(iter(obj))
         body = obj[tag]
         inner = depth + 1

@@ -10,8 +10,11 @@ The requests are a small fixed set: look up an exercise's name; call, read, inde
 *registered* probe (the lesson's ``@learner_side`` test functions, handed over by :func:`register` right after
 the kernel starts, before any learner cell runs, each under the sha256 of its source: a test can only ask for
 one of those by hash, never send code); measure a call (:mod:`cnnbook.measure`: lines of Python run and
-forbidden library calls). After a call, the top-level arrays and tensors the grader passed by value that the
-learner's code changed in place are sent back with the reply, so "the input stays unchanged" checks can fail.
+forbidden library calls). After a call, the arrays and tensors the grader passed by value (in its arguments, or
+in their lists, tuples and dicts) that the learner's code changed in place are sent back with the reply, and one
+returned as (or in) the result is sent as a reference to the grader's own (``$arg``), so the grader's objects
+behave as the notebook's do: "the input stays unchanged" checks can fail, and a state that keeps the gradient it
+was given keeps the grader's.
 See DEVELOPERS.md, "What a kernel can fake", for what a learner who rewrites this module can and cannot get.
 """
 from __future__ import annotations
@@ -37,6 +40,11 @@ MAX_ENTRY_BYTES = MAX_BYTES - 2 * BATCH_BYTES
 _objects: dict[int, Any] = {}
 _probes: dict[str, Any] = {}           # sha256 of a probe's source -> the function defined from it
 _changed: dict[str, Any] = {}          # what the last call changed in the arguments it was given by value
+# The arrays and tensors the last call was given by value: id -> (the object, where it is among the arguments).
+# Held here until the reply is written, so that no id is reused meanwhile.
+_given: dict[int, tuple[Any, list]] = {}
+MAX_WATCHED = 256                      # arrays and tensors of one call's arguments watched for in-place changes
+WATCH_DEPTH = 4                        # how deep into lists, tuples and dicts of the arguments
 
 
 def register(text: str) -> None:
@@ -180,23 +188,45 @@ def _call(func: Any, request: dict) -> Any:
     raw_args = request["args"].get("$tuple", []) if type(request["args"]) is dict else []
     raw_kwargs = dict((k.get("$name", k) if type(k) is dict else k, v)
                       for k, v in request["kwargs"].get("$dict", [])) if type(request["kwargs"]) is dict else {}
-    watched = {}
+    watched: dict[tuple, tuple[Any, Any]] = {}
     for i, (raw, value) in enumerate(zip(raw_args, args)):
-        if _by_value(raw):
-            watched[("args", i)] = (value, _snapshot(value))
+        _watch(raw, value, ("args", i), watched)
     for name, raw in raw_kwargs.items():
-        if _by_value(raw) and name in kwargs:
-            watched[("kwargs", name)] = (kwargs[name], _snapshot(kwargs[name]))
+        if name in kwargs:
+            _watch(raw, kwargs[name], ("kwargs", name), watched)
     _changed.clear()
+    _given.clear()
+    _given.update((id(value), (value, list(path))) for path, (value, _) in watched.items())
     try:
         return func(*args, **kwargs)
     finally:
-        for (where, key), (value, before) in watched.items():
+        for path, (value, before) in watched.items():
             try:
-                if not _same(before, value):
-                    _changed.setdefault(where, {})[str(key)] = value
+                same = _same(before, value)
             except Exception:  # noqa: BLE001 - an array the learner's code broke is reported as changed
-                _changed.setdefault(where, {})[str(key)] = None
+                same, value = False, None
+            if not same:
+                _changed.setdefault("paths", []).append([list(path), value])
+
+
+def _watch(raw: Any, value: Any, path: tuple, watched: dict, depth: int = 0) -> None:
+    """Note the arrays and tensors sent by value in an argument (``raw``: its form in the request, ``value``: what
+    it became here), inside lists, tuples and dicts too (a list of weights, an optimizer's state dict)."""
+    if len(watched) >= MAX_WATCHED or depth > WATCH_DEPTH:
+        return
+    if _by_value(raw):
+        watched[path] = (value, _snapshot(value))
+        return
+    if type(raw) is not dict or len(raw) != 1:
+        return
+    tag, body = next(iter(raw.items()))
+    if tag in ("$list", "$tuple") and type(body) is list and type(value) in (list, tuple) and len(body) == len(value):
+        for k, (item_raw, item) in enumerate(zip(body, value)):
+            _watch(item_raw, item, (*path, k), watched, depth + 1)
+    elif tag == "$dict" and type(body) is list and type(value) is dict and len(body) == len(value):
+        for pair, (key, item) in zip(body, value.items()):
+            if type(key) in (str, int) and type(pair) is list and len(pair) == 2:
+                _watch(pair[1], item, (*path, key), watched, depth + 1)
 
 
 def _snapshot(value: Any) -> Any:
@@ -215,7 +245,7 @@ def _one(func: Any, case: dict) -> dict:
     """One call of a batch, as a reply of its own: {"value", "changed"} or {"error"}."""
     try:
         _changed.clear()
-        entry = {"value": encode(_call(func, case), _ref)}
+        entry = {"value": encode(_call(func, case), _ref, same=_given)}
         if _changed:
             entry["changed"] = encode(dict(_changed), _ref)
         return entry
@@ -258,12 +288,13 @@ def serve(text: str) -> None:
 
     try:
         _changed.clear()
+        _given.clear()
         request = json.loads(text)
         if request["op"] == "call_each":
             out = _call_each(request)
         else:
             value = _handle(request)
-            reply = {"value": encode(value, _ref)}
+            reply = {"value": encode(value, _ref, same=_given)}
             if _changed:
                 reply["changed"] = encode(dict(_changed), _ref)
             out = json.dumps(reply, allow_nan=True)

@@ -189,6 +189,21 @@ calls = []
 def counted(n):
     calls.append(n)
     return len(calls)
+
+def keeps_grad(w, grad, state):
+    if "buf" not in state:
+        state["buf"] = grad                     # the gradient itself, changed in place at the next step
+    else:
+        state["buf"].mul_(0.9).add_(grad)
+    return w - 0.1 * state["buf"], state
+
+def scales_weights(weights, strength):
+    for w in weights:
+        w *= 2 * strength                       # the caller's arrays, changed in place
+    return weights
+
+def same_array(x, pair):
+    return x, pair["b"]
 '''
 
 
@@ -215,7 +230,8 @@ def guard_kernel():
             run = kernel.execute(code, 60)
             assert run.status == "ok", run
         names = exercise_names(source) | {"leaves_at_3", "interrupts_at_3", "endless_at_5", "dies_at_2",
-                                          "huge_at_2", "long_at_2", "sized", "always_equal", "mutates", "counted"}
+                                          "huge_at_2", "long_at_2", "sized", "always_equal", "mutates", "counted",
+                                          "keeps_grad", "scales_weights", "same_array"}
         yield kernel, sorted(names)
     finally:
         kernel.shutdown()
@@ -325,4 +341,40 @@ def test_a_misbehaving_batch_is_the_learners_failure_never_the_graders(guard_ker
 def test_the_kernel_serves_single_calls_after_a_batch_that_raised(guard_kernel):
     judged(guard_kernel, "call_each(leaves_at_3, [(n,) for n in range(1, 6)])")
     outcome, _ = judged(guard_kernel, "check_value('leaves_at_3(2)', leaves_at_3(2), 4)")
+    assert outcome.status == "pass", outcome
+
+
+ALIASING = '''
+grads = [torch.tensor([0.5, -1.0]), torch.tensor([0.2, 0.4])]
+given = [g.clone() for g in grads]
+w, state = torch.zeros(2), {}
+for g in given:
+    w, state = keeps_grad(w, g, state)
+check_true("the state keeps the first gradient itself", state["buf"] is given[0], "a copy")
+check_true("which the second step changed", not torch.equal(given[0], grads[0]), "unchanged")
+check_array("the weights", w.numpy(), np.array([-0.1 * 0.5 - 0.1 * (0.9 * 0.5 + 0.2), 0.1 + 0.1 * (0.9 - 0.4)]),
+            rtol=1e-6)
+weights = [np.ones((2, 2)), np.full(3, 2.0)]
+kept = weights[1]
+out = scales_weights(weights, 2.0)
+check_true("the list's arrays changed in place", float(kept.sum()) == 24.0 and float(weights[0].sum()) == 16.0,
+           f"{weights}")
+check_true("and come back as the caller's own", out[0] is weights[0] and out[1] is kept, "copies")
+x, pair = np.arange(3.0), {"b": torch.ones(2)}
+first, second = same_array(x, pair)
+check_true("an argument returned is the argument", first is x and second is pair["b"], "copies")
+for case in call_each(scales_weights, [([np.ones(2)], 1.0), ([np.ones(2)], 3.0)]):
+    check_true("call_each: changed in place too", float(case.result()[0].sum()) in (4.0, 12.0), f"{case.result()}")
+'''
+
+
+@pytest.mark.slow
+def test_the_arguments_behave_through_the_wall_as_in_the_notebook(guard_kernel):
+    """In the notebook a learner's function gets the test's own objects: a state that keeps the gradient it was
+    given keeps the test's tensor, and arrays in a list it was given change in place. Through the wall it got
+    copies, so a momentum update that changes the caller's gradient passed when graded and failed in the notebook
+    (a learner's trial). Now both give the same verdict: the same checks pass in this process and through the wall."""
+    space: dict = {}
+    exec("import numpy as np\nimport torch\nfrom cnnbook.checks import *\n" + LEARNER + ALIASING, space)   # the notebook
+    outcome, _ = judged(guard_kernel, ALIASING)
     assert outcome.status == "pass", outcome
