@@ -37,9 +37,12 @@ COMMENTS = {
           "# 다른 환경에서는 아무 일도 하지 않습니다. 가장 먼저 실행하세요.\n",
 }
 
+_LANG_LINES = '''    import os
+    os.environ.setdefault("CNNBOOK_LANG", "{lang}")
+'''
 _CODE = '''import sys
 if "google.colab" in sys.modules:
-    import importlib.util
+''' + _LANG_LINES + '''    import importlib.util
     import subprocess
     COURSE = "{course}"
     PINS = {pins!r}
@@ -86,7 +89,10 @@ def learner_pins(root: Path = ROOT) -> list[str]:
 
 
 def setup_source(lang: str = "en", root: Path = ROOT) -> str:
-    return COMMENTS.get(lang, COMMENTS["en"]) + _CODE.format(course=course_requirement(root), pins=learner_pins(root))
+    """The cell of the edition in ``lang``: its comment, and in Colab the messages' language (``CNNBOOK_LANG``:
+    Colab gives the kernel no notebook path, from which ``cnnbook.i18n`` would know the edition)."""
+    return COMMENTS.get(lang, COMMENTS["en"]) + _CODE.format(course=course_requirement(root), pins=learner_pins(root),
+                                                             lang=lang)
 
 
 def _shape(source: str) -> str:
@@ -94,16 +100,19 @@ def _shape(source: str) -> str:
     lines = [line for line in source.strip().splitlines() if not line.startswith("#")]
     text = "\n".join(line.rstrip() for line in lines)
     text = re.sub(r'^(\s*COURSE = )"[^"\n]*"$', r'\1""', text, flags=re.MULTILINE)
+    text = re.sub(r'^(\s*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', r'\1"")', text, flags=re.MULTILINE)
     return re.sub(r"^(\s*PINS = )\[[^\]\n]*\]$", r"\1[]", text, flags=re.MULTILINE)
 
 
-_SHAPE = _shape(_CODE.format(course="", pins=[]))
+_SHAPE = _shape(_CODE.format(course="", pins=[], lang=""))
+# the cell of releases before the language line (learners' saved notebooks keep it): the course's too
+_SHAPES = {_SHAPE, _shape(_CODE.replace(_LANG_LINES, "").format(course="", pins=[]))}
 
 
 def is_setup_cell(cell) -> bool:
     """The course's Colab set-up cell as some release wrote it (any repository, tag, pins or language)."""
     return (cell.get("cell_type") == "code" and cell.get("id") == CELL_ID
-            and _shape(str(cell.get("source", ""))) == _SHAPE)
+            and _shape(str(cell.get("source", ""))) in _SHAPES)
 
 
 def add_setup_cell(nb, lang: str = "en", root: Path = ROOT):
@@ -116,11 +125,14 @@ def add_setup_cell(nb, lang: str = "en", root: Path = ROOT):
 
 
 def localise(nb, lang: str, root: Path = ROOT) -> None:
-    """Give a translated edition's set-up cell its comment in ``lang`` (the code is the English edition's)."""
+    """Give a translated edition's set-up cell its comment and language line in ``lang`` (the code is the English
+    edition's)."""
     for cell in nb.cells:
         if is_setup_cell(cell):
-            cell.source = COMMENTS.get(lang, COMMENTS["en"]) + "\n".join(
-                line for line in cell.source.splitlines() if not line.startswith("#"))
+            code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("#"))
+            cell.source = COMMENTS.get(lang, COMMENTS["en"]) + re.sub(
+                r'^(\s*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', rf'\1"{lang}")', code,
+                flags=re.MULTILINE)
 
 
 # ---------------------------------------------------------------------------------------------- README

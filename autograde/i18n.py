@@ -22,11 +22,14 @@ space) is letters only, optionally followed by a colon, and a second word follow
 (it does not start with ``= + - * / % < >``), or it is a call followed by such words (``"conv_params(5, 3,
 10) returns an int"``, ``"AlexNet(): the logits"``; the translation keeps the call as written), or two names
 joined by "and" (``"corners_to_centres and centres_to_corners"``), or a name followed by words in parentheses
-(``"who_did_it (form only: ...)"``). So ``"the final
+(``"who_did_it (form only: ...)"``), or a function's name or a number followed by words (``"cosine_lr returns a
+Python float"``, ``"25 Adam steps on {shape}"``), or a call with an argument in words (``"nms(<no boxes>)"``,
+``"box_iou(a box, three boxes that do not touch it)"``). So ``"the final
 weights"``, ``"parameters of AlexNet()"`` and ``"x after conv2d (it must stay unchanged)"`` are translated; names
 that are only code, like
 ``"pool2d_forward(x, 2, 2, 'max')"``, ``"nms"``, ``"{call} returns an int"`` or ``"w - lr * gradient"``, stay as
-written. An f-string name is one entry whose ``msgid`` is the f-string's text as written, fields included
+written. The author's other sentences (hints, slips, hidden cases, ``check_true``'s explanation) are entries
+whether plain or f-strings (``"got {near_max!r}: exp(1000) overflows"``), matched the same way. An f-string name is one entry whose ``msgid`` is the f-string's text as written, fields included
 (``parameters of AlexNet({n_classes})``), flagged ``f-string``; its translation must use the same fields
 (``AlexNet({n_classes})의 파라미터 수``), and when the check fails ``lesson_text`` recognises the formatted
 name by the English text around the fields and puts the fields' values into the translation. An f-string with
@@ -101,6 +104,8 @@ class Entry:
 FSTRING_FLAG = "f-string"
 NAME_OPERATORS = "=+-*/%<>"
 NAMED_CALLS = {"passed"}                 # and every check_* function: their first argument names the check
+# Words that join code, not sentences: "box_iou and nms(x)", "f(lambda x y)" are code
+CODE_WORDS = {"and", "or", "not", "in", "is", "if", "else", "for", "lambda", "vs"}
 
 
 def is_natural_name(text: str) -> bool:
@@ -109,7 +114,9 @@ def is_natural_name(text: str) -> bool:
     or it is a call followed by such words (``conv_params(5, 3, 10) returns an int``, ``AlexNet(): the
     logits``, ``pool2d_forward(x, 3, 2)   (windows overlap)``), whose words are translated around the call;
     or two names joined by "and" (``corners_to_centres and centres_to_corners``), or a name followed by words in
-    parentheses (``who_did_it (form only: the facts are checked when graded)``).
+    parentheses (``who_did_it (form only: the facts are checked when graded)``); or a function's name or a number
+    followed by words (``cosine_lr returns a Python float``, ``25 Adam steps on {shape}``); or a call with an
+    argument described in words (``box_iou(a box, three boxes that do not touch it)``, ``nms(<no boxes>)``).
     ``text`` is the name as written (an f-string's text, fields included). See the module's documentation."""
     def in_words(rest: str) -> bool:
         words = rest.split()
@@ -117,6 +124,16 @@ def is_natural_name(text: str) -> bool:
             and words[1][0] not in NAME_OPERATORS
 
     if in_words(text):
+        return True
+    # a function's name or a number followed by words ("cosine_lr returns a Python float", "l2_penalty with
+    # strength 0", "adagrad_update: the third weight ...", "25 Adam steps on {shape}"): never "x and y", "x - y"
+    lead = re.match(r"(?:[A-Za-z_][\w.]*|\d+):?\s+", text)
+    if lead and in_words(text[lead.end():]) and text[lead.end():].split()[0] not in CODE_WORDS:
+        return True
+    # a call whose arguments are described in words ("box_iou(a box, three boxes that do not touch it)",
+    # "nms(<no boxes>)", "pool2d_forward(int x, 2, 2, 'max')"): an argument of two words or more
+    whole = re.fullmatch(r"[A-Za-z_][\w.]*\((.*)\)", text, re.S)
+    if whole and any(_described(part) for part in whole.group(1).split(",")):
         return True
     name = re.match(r"[A-Za-z_]\w*", text)
     if name and re.fullmatch(r"\s+and\s+[A-Za-z_]\w*", text[name.end():]):
@@ -133,6 +150,13 @@ def is_natural_name(text: str) -> bool:
             end = k + 1
             break
     return end is not None and in_words(text[end:].lstrip(": ").removeprefix("("))
+
+
+def _described(argument: str) -> bool:
+    """An argument written in words: two words ("a box", "<no boxes>", "int x") or a count and a word ("<2 boxes>",
+    "21 boxes apart"), never code ("x", "lambda x y", "2 if a else b")."""
+    found = re.match(r"\s*<?\s*(?:\d+ ([A-Za-z]{2,})\b|([A-Za-z]+) [A-Za-z]+\b)", argument)
+    return found is not None and (found.group(1) or found.group(2)) not in CODE_WORDS
 
 
 def _is_named_call(name: str) -> bool:
@@ -330,8 +354,11 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
     def add(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip():
             found.append((node.lineno, node.col_offset, node.value, False))
+        elif isinstance(node, ast.JoinedStr):
+            sentences.append(node)
 
-    names = []
+    names: list[ast.JoinedStr] = []
+    sentences: list[ast.JoinedStr] = []               # f-string hints, slips, cases, explanations: always words
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -352,9 +379,10 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
                 add(first)
             elif isinstance(first, ast.JoinedStr):
                 names.append(first)
-    for node in names:
+    for node in names + sentences:
         lit = next(iter(_literals_of(source, [node])), None)     # None: pieces that cannot be one entry
-        if lit is not None and lit.is_f and "\\" not in lit.body and "r" not in lit.prefix.lower() and is_natural_name(lit.body):
+        if lit is not None and lit.is_f and "\\" not in lit.body and "r" not in lit.prefix.lower() \
+                and (node in sentences or is_natural_name(lit.body)):
             found.append((node.lineno, node.col_offset, lit.body, True))
     seen, out = set(), []
     for _, _, text, is_f in sorted(found):

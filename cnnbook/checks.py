@@ -71,7 +71,7 @@ def _fmt(value: Any) -> str:
         with np.printoptions(**_ARRAY_PRINT):
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
-        return _fmt(value.detach().cpu().numpy()) + "  (a torch tensor)"
+        return _fmt(value.detach().cpu().numpy()) + "  " + _("(a torch tensor)")
     return repr(value)
 
 

@@ -17,7 +17,9 @@ Which language, first match wins:
 2. the environment variable ``CNNBOOK_LANG`` (``python -m cnnbook.lab --lang ko`` sets it for JupyterLab and so
    for every kernel it starts; ``python -m autograde check --lang ko`` sets it for its own run);
 3. the notebook itself: a notebook under a folder named ``ko`` (``notebooks/ko/...``, ``my-work/ko/...``) runs in
-   Korean, read from ``JPY_SESSION_NAME``, the notebook path Jupyter gives every kernel it starts;
+   Korean, read from ``JPY_SESSION_NAME``, the notebook path Jupyter gives every kernel it starts; a notebook
+   saved elsewhere, by the edition its file's metadata names (``cnnbook.language``, as release writes it);
+   in Google Colab, the set-up cell of the Korean edition sets ``CNNBOOK_LANG`` (``autograde.colab``);
 4. otherwise English.
 
 Korean particles after a value. A particle's form depends on how the word before it ends (``이``/``가``,
@@ -70,7 +72,30 @@ def language() -> str:
     session = os.environ.get("JPY_SESSION_NAME") or ""
     if session and "ko" in PurePath(session).parts[:-1]:
         return "ko"
-    return "en"
+    return _edition_of(session) or "en"
+
+
+_editions: dict[str, str | None] = {}
+
+
+def _edition_of(session: str) -> str | None:
+    """The edition the notebook file names in its metadata (``cnnbook.language``, which every translated edition
+    carries), for a notebook saved outside a ``ko`` folder; read once per path."""
+    if not session.endswith(".ipynb"):
+        return None
+    if session not in _editions:
+        _editions[session] = None
+        try:
+            import json
+
+            path = Path(session)
+            if path.is_file() and path.stat().st_size < 64 * 2 ** 20:
+                found = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("cnnbook", {})
+                lang = found.get("language") if isinstance(found, dict) else None
+                _editions[session] = lang if lang in LANGUAGES else None
+        except (OSError, ValueError, AttributeError):
+            pass
+    return _editions[session]
 
 
 def _read_po(path: Path, fstrings: dict[str, str] | None = None) -> dict[str, str]:
@@ -304,7 +329,9 @@ def _lesson_catalog(lang: str) -> dict[str, str]:
         for path in paths:
             merged.update(_read_po(path, fstrings))
         _lessons[lang] = merged
-        _patterns[lang] = [(*_fstring_pattern(english), text) for english, text in fstrings.items()]
+        # the most words first: "got {x!r}: exp(1000) overflows" before "got {x}", which would match it too
+        _patterns[lang] = [(*_fstring_pattern(english), text) for english, text in
+                           sorted(fstrings.items(), key=lambda item: -len(_FIELD.sub("", item[0])))]
     return _lessons[lang]
 
 

@@ -104,14 +104,36 @@ def test_every_released_notebook_starts_with_the_setup_cell_in_its_language():
         assert sum(c.get("id") == colab.CELL_ID for c in nb.cells) == 1
 
 
-def test_the_korean_cell_differs_from_the_english_one_only_in_its_comment():
+def test_the_korean_cell_differs_from_the_english_one_only_in_its_comment_and_language():
+    """Colab gives the kernel no notebook path, so the Korean edition's cell sets CNNBOOK_LANG (in Colab only):
+    a learner on Colab read every check of the Korean edition in English."""
     english, korean = colab.setup_source("en"), colab.setup_source("ko")
     assert english != korean and "Colab" in korean
 
     def code(text):
         return [line for line in text.splitlines() if not line.startswith("#")]
 
-    assert code(english) == code(korean)
+    different = [(a, b) for a, b in zip(code(english), code(korean)) if a != b]
+    assert different == [('    os.environ.setdefault("CNNBOOK_LANG", "en")',
+                          '    os.environ.setdefault("CNNBOOK_LANG", "ko")')], different
+
+
+@pytest.mark.slow
+def test_in_colab_the_korean_edition_speaks_korean(tmp_path):
+    script = FAKE_COLAB.replace('open(sys.argv[2], "w").write(json.dumps(calls))',
+                                'import cnnbook.i18n\nopen(sys.argv[2], "w").write(json.dumps(cnnbook.i18n.language()))')
+    _, lang = _run(script, colab.setup_source("ko"), tmp_path, "nothing")
+    assert lang == "ko"
+    _, lang = _run(script, colab.setup_source("en"), tmp_path, "nothing")
+    assert lang == "en"
+
+
+def test_the_cell_of_an_earlier_release_is_still_the_course_s():
+    """Learners' saved notebooks keep the set-up cell of the release they started from (no language line)."""
+    old = colab.setup_source("en").replace('    import os\n    os.environ.setdefault("CNNBOOK_LANG", "en")\n', "")
+    cell = nbformat.v4.new_code_cell(old)
+    cell["id"] = colab.CELL_ID
+    assert old != colab.setup_source("en") and colab.is_setup_cell(cell)
 
 
 def test_the_grader_keeps_the_cell_but_neither_runs_nor_flags_it():

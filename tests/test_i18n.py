@@ -312,6 +312,28 @@ def test_the_notebook_path_chooses_korean(monkeypatch):
     assert i18n.language() == "ko"
 
 
+def test_a_korean_notebook_saved_outside_a_ko_folder_still_runs_in_korean(monkeypatch, tmp_path):
+    """A learner who saved the Korean edition as lesson9/my_try.ipynb read every check in English (a learner's
+    trial): the notebook's own metadata, which every translated edition carries, names the edition."""
+    import shutil
+
+    from autograde.lessons import NOTEBOOKS
+
+    monkeypatch.delenv("CNNBOOK_LANG", raising=False)
+    monkeypatch.setattr(i18n, "_chosen", None)
+    mine = tmp_path / "lesson9" / "my_try.ipynb"
+    mine.parent.mkdir()
+    shutil.copy(NOTEBOOKS / "ko" / "09_losses_optimisers" / "09_losses_optimisers.ipynb", mine)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(mine))
+    assert i18n.language() == "ko"
+    english = tmp_path / "lesson9" / "english.ipynb"
+    shutil.copy(NOTEBOOKS / "09_losses_optimisers" / "09_losses_optimisers.ipynb", english)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(english))
+    assert i18n.language() == "en"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "gone.ipynb"))      # not on disk (yet): English
+    assert i18n.language() == "en"
+
+
 def test_failed_checks_explain_in_korean(korean):
     from cnnbook.checks import CheckFailed, check_array, check_value, hidden_case, is_slip_line, passed
     from cnnbook.feedback import check_failed_box
@@ -467,15 +489,48 @@ def test_check_names_in_words_are_entries_and_code_names_are_not():
     for words in ("corners_to_centres and centres_to_corners", "precision_recall and average_precision",
                   "who_did_it (form only: the facts are checked when graded)"):
         assert is_natural_name(words), words
+    # a function's name or a number followed by words, a call whose arguments are described in words (a Korean
+    # learner read "box_iou(a box, three boxes that do not touch it)" and "cosine_lr returns a Python float")
+    for words in ("cosine_lr returns a Python float", "l2_penalty with strength 0", "25 Adam steps on {shape}",
+                  "adagrad_update: the third weight did not move", "box_iou(a box, three boxes that do not touch it)",
+                  "nms(<no boxes>)", "dead_relu_fraction(<torch tensor 64x16>)", "pool2d_forward(int x, 2, 2, 'max')",
+                  "detection_loss(<random batch of {n}, grid {grid}, {k} classes>)", "box_iou(<2 boxes>, x)",
+                  "nms(<21 boxes apart, 20 of them with equal scores>, 0.5)"):
+        assert is_natural_name(words), words
     for code in ("pool2d_forward(x, 2, 2, 'max')", "nms", "{call} returns an int", "w - lr * gradient vs SGD",
+                 "box_iou vs torch ops", "f(lambda x y)", "nms(x, 0.5)", "25 + 2", "sort(x)[1:4]", "f(2 if a else b)",
+                 "dead_relu_fraction(<1 x 4>)",
                  "7 + 2*same_padding({f}) - {f} + 1", "f(x) = 3", "box_iou(a, b)[0, 1]",
                  "box_iou and nms(x)", "box_iou and 2", "box_iou (x)", "box_iou (x + 1)", "box_iou (a b) c"):
         assert not is_natural_name(code), code
     cell = ('check_value("the final bias", b, 0)\ncheck_array("conv2d(x, w)", y, z)\n'
             'check_value(f"parameters of vgg_stage({c_in}, {n})", p, q, hint="Count the biases.")\n'
-            'check_value(f"conv_params{args}", p, q)\npassed("the whole table")\n')
+            'check_value(f"conv_params{args}", p, q)\npassed("the whole table")\n'
+            'check_true("x", ok, f"got {got!r}: exp(1000) overflows", hint=f"Use {n} steps.")\n')
     assert check_entries(cell) == [("the final bias", False), ("parameters of vgg_stage({c_in}, {n})", True),
-                                   ("Count the biases.", False), ("the whole table", False)]
+                                   ("Count the biases.", False), ("the whole table", False),
+                                   ("got {got!r}: exp(1000) overflows", True), ("Use {n} steps.", True)]
+
+
+def test_the_f_string_entry_with_the_most_words_is_the_one_that_translates_a_message(monkeypatch, tmp_path):
+    """"got {x}" also matches what "got {x!r}: exp(1000) overflows" gives: the longer entry is chosen, whatever the
+    catalog's order (else the learner read the short entry's Korean with the rest of the English in its field)."""
+    import autograde.lessons
+    import cnnbook.i18n as i18n
+
+    (tmp_path / "01_x").mkdir()
+    (tmp_path / "01_x" / "ko.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        '#, f-string\nmsgid "got {got}"\nmsgstr "받은 값: {got}"\n\n'
+        '#, f-string\nmsgid "got {near!r}: exp(1000) overflows"\nmsgstr "받은 값 {near!r}: exp(1000)이 넘칩니다"\n',
+        encoding="utf-8")
+    monkeypatch.setattr(autograde.lessons, "SOLUTIONS", tmp_path)
+    monkeypatch.setattr(autograde.lessons, "NOTEBOOKS", tmp_path / "none")
+    monkeypatch.delitem(i18n._lessons, "ko", raising=False)
+    monkeypatch.delitem(i18n._patterns, "ko", raising=False)
+    monkeypatch.setattr(i18n, "_chosen", "ko")
+    assert i18n.lesson_text("got nan: exp(1000) overflows") == "받은 값 nan: exp(1000)이 넘칩니다"
+    assert i18n.lesson_text("got a list") == "받은 값: a list"
 
 
 def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
@@ -729,3 +784,13 @@ def test_reading_notebooks_skips_jsonschemas_slow_iri_checker_and_still_validate
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "rejected"
+
+
+def test_where_the_learners_code_raised_reads_in_korean(monkeypatch):
+    """"(at line 2: w, grad = w.numpy(), grad.numpy())" stayed English in the Korean edition (a learner's trial)."""
+    from autograde.judge import _where
+
+    assert _where("line 3: x = y[5]") == "at line 3: x = y[5]" and _where("f.py line 8") == "at f.py line 8"
+    monkeypatch.setattr(i18n, "_chosen", "ko")
+    assert _where("line 3: x = y[5]") == "3번째 줄: x = y[5]" and _where("f.py line 8") == "f.py의 8번째 줄"
+    assert _where("something else") == "something else"
