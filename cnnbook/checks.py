@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _ARRAY_PRINT: dict[str, Any] = dict(precision=4, suppress=True, threshold=64, edgeitems=3, linewidth=100)
+SPARSE_SHOWN = 16          # a larger array with at most this many values that are not 0 is shown as those values
 
 
 class CheckFailed(AssertionError):
@@ -68,6 +69,14 @@ class CheckFailed(AssertionError):
 
 def _fmt(value: Any) -> str:
     if isinstance(value, np.ndarray):
+        if value.size > _ARRAY_PRINT["threshold"] and value.dtype.kind in "biuf":
+            nonzero = np.argwhere(value != 0)
+            if len(nonzero) <= SPARSE_SHOWN:
+                # A large array that is almost all zeros (a detection target): its few values and where they are,
+                # not pages of zeros and "..." that hide them.
+                entries = ", ".join(f"{tuple(int(i) for i in at)}: {float(value[tuple(at)]):.4g}" for at in nonzero)
+                return _("{size} values, all 0 except {count}").format(size=value.size, count=len(nonzero)) + \
+                    (f": {entries}" if entries else "")
         with np.printoptions(**_ARRAY_PRINT):
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
@@ -200,7 +209,7 @@ def check_array(
     if mistakes:
         for name, wrong in mistakes.items():
             if _matches(arr, wrong, rtol, atol) and not _matches(arr, exp, rtol, atol):
-                _fail(what, [slip_line(name),
+                _fail(what, [slip_line(name), *_first_difference(arr, exp, rtol, atol),
                              _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {_fmt(exp)}",
                              _("got (shape {shape}):").format(shape=arr.shape) + f"\n    {_fmt(arr)}"], hint)
     if arr.shape != exp.shape:
@@ -219,17 +228,10 @@ def check_array(
         _fail(what, [_("expected numbers, got an array of dtype {dtype}").format(dtype=arr.dtype)], hint)
     a = arr.astype(float)
     e = exp.astype(float)
-    close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
-    if close.all():
+    if np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True).all():
         return
-    bad = np.argwhere(~close)
-    first = tuple(int(i) for i in bad[0])
-    shown_expected, shown_got = _distinct_digits(float(e[first]), float(a[first]))
     lines = [
-        _("{bad} of {size} values differ (tolerance rtol={rtol}, atol={atol}).").format(
-            bad=len(bad), size=exp.size, rtol=f"{rtol:g}", atol=f"{atol:g}"),
-        _("first difference at index {index}: expected {expected}, got {got}.").format(
-            index=first, expected=shown_expected, got=shown_got),
+        *_first_difference(arr, exp, rtol, atol),
         _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {_fmt(exp)}",
         _("got (shape {shape}):").format(shape=arr.shape) + f"\n    {_fmt(arr)}",
     ]
@@ -238,6 +240,23 @@ def check_array(
     elif e.any() and np.allclose(a, 0):
         lines.insert(1, _("Everything came back zero: is the result ever written into the output array?"))
     _fail(what, lines, hint)
+
+
+def _first_difference(arr: np.ndarray, exp: np.ndarray, rtol: float, atol: float) -> list[str]:
+    """How many values differ and the first difference, with the digits that tell the two apart (the arrays shown
+    below it have 4 decimals, which may show no difference at all: eps inside a square root)."""
+    if arr.shape != exp.shape or arr.dtype.kind not in "biufc":
+        return []
+    a, e = arr.astype(float), exp.astype(float)
+    bad = np.argwhere(~np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True))
+    if not len(bad):
+        return []
+    first = tuple(int(i) for i in bad[0])
+    shown_expected, shown_got = _distinct_digits(float(e[first]), float(a[first]))
+    return [_("{bad} of {size} values differ (tolerance rtol={rtol}, atol={atol}).").format(
+                bad=len(bad), size=exp.size, rtol=f"{rtol:g}", atol=f"{atol:g}"),
+            _("first difference at index {index}: expected {expected}, got {got}.").format(
+                index=first, expected=shown_expected, got=shown_got)]
 
 
 def _distinct_digits(expected: float, got: float) -> tuple[str, str]:

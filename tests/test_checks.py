@@ -27,6 +27,31 @@ def test_check_array_names_a_typical_slip():
         check_array("c", expected[::-1, ::-1], expected, mistakes={"the kernel was flipped": expected[::-1, ::-1]})
 
 
+def test_a_slip_that_differs_in_the_fifth_decimal_shows_the_digits_that_tell_it_apart():
+    """eps inside the square root: the slip is named, and the arrays print the same at 4 decimals (a learner's
+    trial), so the first difference is shown with enough digits to see it."""
+    expected = np.array([0.9000316, -1.90003162])
+    slip = expected + 3e-6
+    with pytest.raises(CheckFailed) as err:
+        check_array("w", slip, expected, rtol=1e-9, atol=1e-12, mistakes={"eps inside the root": slip})
+    msg = str(err.value)
+    assert "typical slip: eps inside the root" in msg and "2 of 2 values differ" in msg
+    assert "index (0,): expected 0.900032, got 0.900035" in msg, msg
+
+
+def test_a_large_array_of_mostly_zeros_shows_its_few_values_and_where():
+    """A detection target (8 x 8 x 6, one object) printed as pages of zeros and '...' that hid the one cell; now
+    its values and their indices, for what was expected and what came back (row and column swapped here)."""
+    expected, got = np.zeros((8, 8, 6)), np.zeros((8, 8, 6))
+    expected[5, 2] = [1, 0.5, 0.25, 2.5, 5, 7]
+    got[2, 5] = [1, 0.5, 0.25, 2.5, 5, 7]
+    with pytest.raises(CheckFailed) as err:
+        check_array("encode_targets(<one box>, [7])", got, expected)
+    msg = str(err.value)
+    assert "384 values, all 0 except 6: (5, 2, 0): 1, (5, 2, 1): 0.5" in msg and "(2, 5, 5): 7" in msg, msg
+    assert len(msg.splitlines()) < 15 and "..." not in msg, msg
+
+
 @pytest.mark.parametrize("got, phrase", [
     (None, "Did you forget the `return`"),
     ("text", "expected a numpy array of shape (2, 2)"),
