@@ -12,8 +12,8 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
   is how a lesson marks a string for translation. Adjacent literals (implicit concatenation, f-strings
   included) are one entry;
 - per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
-  ``mistakes=``, ``hidden_case(...)``, the explanation of ``check_true``, and a check's name when it is
-  written in words, see below; ``msgctxt`` = the test cell id). Test cells are never changed: these are
+  ``mistakes=``, the slips of ``known_errors``, ``hidden_case(...)``, the explanation of ``check_true``, and a
+  check's name when it is written in words, see below; ``msgctxt`` = the test cell id). Test cells are never changed: these are
   translated when the check runs (``cnnbook.i18n.lesson_text``).
 
 A check's name (the first argument of a ``check_*`` call or of ``passed``, which starts every failure message)
@@ -103,7 +103,7 @@ class Entry:
 
 FSTRING_FLAG = "f-string"
 NAME_OPERATORS = "=+-*/%<>"
-NAMED_CALLS = {"passed"}                 # and every check_* function: their first argument names the check
+NAMED_CALLS = {"passed", "known_errors"}  # and every check_* function: their first argument names the check
 # Words that join code, not sentences: "box_iou and nms(x)", "f(lambda x y)" are code
 CODE_WORDS = {"and", "or", "not", "in", "is", "if", "else", "for", "lambda", "vs"}
 
@@ -371,6 +371,9 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
                     add(key)
         if name == "hidden_case" and node.args:
             add(node.args[0])
+        if name == "known_errors" and len(node.args) >= 2 and isinstance(node.args[1], ast.Dict):
+            for value in node.args[1].values:
+                add(value)
         if name == "check_true" and len(node.args) >= 3:
             add(node.args[2])
         if _is_named_call(name) and node.args:

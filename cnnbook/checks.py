@@ -33,6 +33,7 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_own_work",
+    "known_errors",
     "Args",
     "Called",
     "call_each",
@@ -492,6 +493,7 @@ def check_own_work(
         _fail(what, [_("this exercise is about writing it yourself, but the call ran: {calls}.").format(
             calls=", ".join(report["forbidden"]))], hint)
     if report["raised"] is not None:
+        func(*args, **(kwargs or {}))      # again, outside the measurement: the learner sees their error and its line
         _fail(what, [_("your function raised {error} on this input, so what it runs could not be "
                        "measured").format(error=report["raised"])], hint)
     if max_lines is not None and (report["stopped"] or report["lines"] > max_lines):
@@ -556,6 +558,29 @@ def hidden_case(sentence: str):
                 err.hidden_case = lesson_text(str(sentence))  # type: ignore[attr-defined]
             except AttributeError:                          # an exception type without a __dict__
                 pass
+        raise
+
+
+@contextlib.contextmanager
+def known_errors(what: str, errors: Mapping[str, str]):
+    """Learner code that raises an error whose message holds a key of ``errors`` (words of a library's own message,
+    ``"Can't call numpy() on Tensor that requires grad"``) fails the check ``what`` with that key's value named as
+    the typical slip, and the error itself under it; any other error goes on as it was::
+
+        with known_errors("the slope of smooth_l1", {"Can't call numpy() on Tensor": "numpy inside smooth_l1 ..."}):
+            slopes = slopes_around_beta()
+    """
+    try:
+        yield
+    except CheckFailed:
+        raise
+    except Exception as err:
+        text = str(err)
+        for words, slip in errors.items():
+            if words in text:
+                said = text if text.startswith(_("your code raised {kind}: {message}").split("{")[0]) else \
+                    _("your code raised {kind}: {message}").format(kind=type(err).__name__, message=text)
+                _fail(what, [slip_line(slip), said.splitlines()[0][:500]], None)
         raise
 
 

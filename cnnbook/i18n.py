@@ -3,7 +3,7 @@
 Messages of ``cnnbook`` and of the self-check are written in English and wrapped in ``_()``; their Korean
 text lives in the gettext catalog ``cnnbook/locale/ko/LC_MESSAGES/cnnbook.po`` (read with Babel when Korean is
 first needed; nothing is compiled). Words a lesson's test cells pass to the checks (``hint=``, the names of
-``mistakes=``, ``hidden_case`` sentences, ``check_true`` explanations) are translated through that lesson's own
+``mistakes=`` and of ``known_errors``, ``hidden_case`` sentences, ``check_true`` explanations) are translated through that lesson's own
 catalog, ``solutions/NN_slug/ko.po``, or for a learner without ``solutions/`` the released
 ``notebooks/ko/NN_slug/checks.po`` with the visible checks' sentences (see ``autograde.i18n``), so the test cells themselves stay identical in
 both editions and are graded alike. A check's name written in words is translated the same way; an f-string

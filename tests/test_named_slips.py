@@ -89,7 +89,7 @@ def softmax_cross_entropy(scores, labels):
 
 # From a learner's trial: the box loss divided by the batch size failed only a hidden check (the visible batch had
 # one canvas with one object, where the two agree).
-SLIPS.append(("10", "test_detection_loss", '''import torch
+DETECTION_LOSS_PER_CANVAS = '''import torch
 import torch.nn.functional as F
 BOX_WEIGHT = 2.0
 def detection_loss(output, target):
@@ -101,7 +101,8 @@ def detection_loss(output, target):
     box = F.smooth_l1_loss(guess, wanted[:, 1:5], reduction="sum") / output.shape[0]
     classes = F.cross_entropy(predicted[:, 5:], wanted[:, 5].long(), reduction="sum") / objects.sum()
     return BOX_WEIGHT * box + confidence + classes
-''', "the box loss was divided by the number of canvases"))
+'''
+SLIPS.append(("10", "test_detection_loss", DETECTION_LOSS_PER_CANVAS, "the box loss was divided by the number of canvases"))
 
 # From a learner's trial: t counted from 2. The first-step check used to fail with only its numbers and a hint
 # about bias correction, which the answer had; the slip's name sat in the next check, never reached.
@@ -212,6 +213,20 @@ def nms(boxes, scores, iou_threshold):
         order = [i for i in order if box_iou(boxes[best:best + 1], boxes[i:i + 1])[0, 0] <= iou_threshold]
     return np.array(keep, dtype=int)
 ''', "the call ran: box_iou"),
+    # a library's own error, named: the learner read only "Can't call numpy() on Tensor that requires grad"
+    ("10", "test_smooth_l1", '''import numpy as np
+def smooth_l1(diff, beta=1.0):
+    return np.where(np.abs(diff) < beta, 0.5 * diff ** 2 / beta, np.abs(diff) - 0.5 * beta)
+''', "numpy inside smooth_l1"),
+    ("10", "test_smooth_l1", '''import torch
+def smooth_l1(diff, beta=1.0):
+    d = diff.abs_()
+    return torch.where(d < beta, 0.5 * d ** 2 / beta, d - 0.5 * beta)
+''', "an in-place operation on the input"),
+    ("10", "test_detection_loss",               # the box loss right, the class targets left as floats
+     DETECTION_LOSS_PER_CANVAS.replace("/ output.shape[0]", "/ objects.sum()").replace("wanted[:, 5].long()",
+                                                                                      "wanted[:, 5]"),
+     "the class targets went in as floats"),
 ]
 
 

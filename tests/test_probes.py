@@ -238,3 +238,26 @@ def test_lesson05_says_why_in_the_learners_words(lesson05):
     messages = {t["grade_id"]: t["message"] for t in lesson05["named_convolve_and_mutates"][2]["tests"]}
     # The learner's zeroing reached the test's own dout, as in Jupyter: the first check that reads dout again fails.
     assert "dout" in messages["test_maxpool_backward"] and "expected [[0.0, 0.0" in messages["test_maxpool_backward"]
+
+
+def test_a_function_that_raises_while_measured_shows_its_own_error():
+    """check_own_work said only "your function raised RuntimeError on this input, so what it runs could not be
+    measured": the learner's own message and line are what they need (it is raised again, outside the measurement)."""
+    def broken(x):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        check_own_work("broken(x)", broken, (np.zeros(3),), forbidden=["torch"])
+
+
+def test_a_library_error_named_as_a_slip():
+    from cnnbook.checks import known_errors
+
+    with pytest.raises(CheckFailed) as failure:
+        with known_errors("f(x)", {"requires grad": "numpy inside f"}):
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad.")
+    said = str(failure.value)
+    assert "typical slip: numpy inside f" in said and "your code raised RuntimeError: Can't call numpy()" in said
+    with pytest.raises(KeyError):                        # another error goes on as it was
+        with known_errors("f(x)", {"requires grad": "numpy inside f"}):
+            raise KeyError("w")
