@@ -70,6 +70,7 @@ MAX_DEPTH = 16
 # A student's own .zip inside an export (Canvas keeps an uploaded .zip as it is) is opened for its notebooks, one
 # level only (a .zip in it is not opened), at most this many.
 MAX_ZIPPED_NOTEBOOKS = 40
+MAX_ZIPPED_MEMBERS = 2000                # members read of one student's .zip (a zip of 200,000 empty names)
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
 # "_<attachment id>_<the file's name as uploaded>"; with anonymous grading "[LATE_]anon_<anonymous id>_<attachment id>_...".
 CANVAS_IDS = re.compile(r"(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
@@ -458,15 +459,20 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
     into.mkdir(parents=True)
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as err:
+    except Exception as err:  # noqa: BLE001 - whatever the bytes are, it is no .zip we can read
         raise UsageError(f"{archive} is not a readable .zip file ({err}).") from None
     extracted: list[Path] = []
+    size = 0                                     # bytes extracted
     others = 0                                   # a student's .zip: its files that are no notebook
     with zf:
-        for info in zf.infolist():
+        for seen, info in enumerate(zf.infolist()):
+            if notebooks_only and seen >= MAX_ZIPPED_MEMBERS:
+                lines.append(IntakeLine("", "skipped", note=f"{len(zf.infolist()) - seen} more member(s) after the "
+                                        f"first {MAX_ZIPPED_MEMBERS} of one student's .zip: not read"))
+                break
             name = _zip_name(info)
             parts = Path(name).parts
-            if info.is_dir():
+            if info.is_dir() or not parts:
                 continue
             if Path(name).is_absolute() or ".." in parts or any(_UNSAFE.search(p) for p in parts):
                 lines.append(IntakeLine(name, "skipped", note="a path outside the archive or with unsafe characters"))
@@ -482,8 +488,7 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                                    or parts[-1].startswith(".")):
                 others += not parts[-1].startswith(".") and parts[0] != "__MACOSX"
                 continue
-            if notebooks_only and (len(extracted) >= MAX_ZIPPED_NOTEBOOKS
-                                   or sum(p.stat().st_size for p in extracted) + info.file_size > MAX_MEMBER_BYTES):
+            if notebooks_only and (len(extracted) >= MAX_ZIPPED_NOTEBOOKS or size + info.file_size > MAX_MEMBER_BYTES):
                 lines.append(IntakeLine(_shown(name), "skipped", note=f"beyond {MAX_ZIPPED_NOTEBOOKS} notebooks or "
                                         f"{MAX_MEMBER_BYTES // 2 ** 20} MiB in one student's .zip: not extracted"))
                 continue
@@ -492,15 +497,21 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 target.parent.mkdir(parents=True, exist_ok=True)   # a member named like a file before it fails here
                 with zf.open(info) as src, target.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
-                extracted.append(target)
-                moment = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
-                os.utime(target, (moment, moment))        # the copy's own time decides which copy is newest
-                if entry_times is not None:
-                    entry_times[target] = (datetime(*info.date_time), _extended_utc(info.extra))
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+            except Exception as err:  # noqa: BLE001 - CRC, encrypted, an unknown compression...: that member only
                 with contextlib.suppress(OSError):     # a folder of that name, or no folder to hold it
                     target.unlink(missing_ok=True)
                 lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
+                continue
+            extracted.append(target)
+            size += target.stat().st_size
+            try:
+                written = datetime(*info.date_time)
+            except ValueError:                            # a DOS date of 0 (some tools write it): no time
+                continue
+            moment = written.replace(tzinfo=timezone.utc).timestamp()
+            os.utime(target, (moment, moment))            # the copy's own time decides which copy is newest
+            if entry_times is not None:
+                entry_times[target] = (written, _extended_utc(info.extra))
     if others:
         lines.append(IntakeLine("", "skipped", note=f"{others} file(s) that are no notebook (.ipynb): not extracted"))
     entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
@@ -614,7 +625,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         folder, inner_lines = work / "zipped" / str(len(opened)), list[IntakeLine]()
         try:
             unzip(path, folder, inner_lines, lessons, notebooks_only=True)
-        except UsageError:
+        except (UsageError, OSError):
             return None
         shown = opened[folder] = rel(path)
         notebooks = [p for p in _files_below(folder, lambda *_: None) if p.suffix.lower() == ".ipynb"]

@@ -174,7 +174,7 @@ class _Wire:
         if mro in self.classes:
             return self.classes[mro]
         known = [cls for cls in (_resolve(name) for name in mro) if cls is not None]
-        if known and _qual(known[0]) == mro[0]:
+        if known and _qual(known[0]) == mro[0] and not _tensor_class(known[0]):
             result = known[0]            # a torch/numpy/builtin class itself, e.g. nn.Conv2d
         else:
             # A learner's class: a stand-in that keeps its name and its torch.nn base classes, so that
@@ -188,6 +188,14 @@ class _Wire:
                 result = type(name, (object,), {"__module__": "learner"})
         self.classes[mro] = result
         return result
+
+
+def _tensor_class(cls: type) -> bool:
+    """torch.Tensor or a subclass: never the class a reference claims. torch's C++ code takes an object whose
+    ``__class__`` says Tensor for a tensor and reads its memory as one (a learner's class named torch.Tensor
+    crashed the judge: SIGSEGV); a real tensor too large to cross by value stays a plain reference."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(cls, type) and issubclass(cls, torch.Tensor)
 
 
 def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
@@ -224,7 +232,7 @@ def _write_back(target: Any, new: Any) -> None:
         import torch
 
         with torch.no_grad():
-            if isinstance(new, torch.Tensor) and tuple(new.shape) == tuple(target.shape):
+            if type(new) in (torch.Tensor, torch.nn.Parameter) and tuple(new.shape) == tuple(target.shape):
                 target.copy_(new)
             elif target.numel() and target.is_floating_point():
                 target.fill_(float("nan"))

@@ -204,6 +204,13 @@ def scales_weights(weights, strength):
 
 def same_array(x, pair):
     return x, pair["b"]
+
+class _Pretender:
+    pass
+_Pretender.__module__ = "torch"
+_Pretender.__qualname__ = "Tensor"
+def pretends_tensor(n):
+    return _Pretender()
 '''
 
 
@@ -231,7 +238,7 @@ def guard_kernel():
             assert run.status == "ok", run
         names = exercise_names(source) | {"leaves_at_3", "interrupts_at_3", "endless_at_5", "dies_at_2",
                                           "huge_at_2", "long_at_2", "sized", "always_equal", "mutates", "counted",
-                                          "keeps_grad", "scales_weights", "same_array"}
+                                          "keeps_grad", "scales_weights", "same_array", "pretends_tensor"}
         yield kernel, sorted(names)
     finally:
         kernel.shutdown()
@@ -377,4 +384,23 @@ def test_the_arguments_behave_through_the_wall_as_in_the_notebook(guard_kernel):
     space: dict = {}
     exec("import numpy as np\nimport torch\nfrom cnnbook.checks import *\n" + LEARNER + ALIASING, space)   # the notebook
     outcome, _ = judged(guard_kernel, ALIASING)
+    assert outcome.status == "pass", outcome
+
+
+@pytest.mark.slow
+def test_a_learner_object_whose_class_says_torch_tensor_is_no_tensor_to_the_judge(guard_kernel):
+    """From a hostile trial: a reference whose class claimed torch.Tensor got the real class here, and torch's C++
+    code read the stand-in's memory as a tensor (the judge died: SIGSEGV). It is a stand-in class now."""
+    outcome, _ = judged(guard_kernel, '''
+fake = pretends_tensor(0)
+check_true("a learner's class named torch.Tensor is no tensor here", not isinstance(fake, torch.Tensor), "it is")
+try:
+    torch.as_tensor(fake)
+except Exception:
+    pass
+try:
+    torch.ones(1).copy_(fake)
+except Exception:
+    pass
+''')
     assert outcome.status == "pass", outcome

@@ -862,3 +862,51 @@ def test_a_lesson_number_in_other_digits_is_refused_clearly():
     for name in ("¹", "1" * 5000, "٠١"):
         with pytest.raises(UsageError, match="no lesson called"):
             find_lesson(name, LESSONS_ALL)
+
+
+def _patched(data: bytes, member: str, flag: int | None = None, method: int | None = None) -> bytes:
+    """A zip's bytes with one member's general-purpose flags or compression method changed in both its headers."""
+    import struct
+
+    out = bytearray(data)
+    encoded = member.encode()
+    for signature, flag_at, method_at, name_at in ((b"PK\x03\x04", 6, 8, 30), (b"PK\x01\x02", 8, 10, 46)):
+        at = out.find(signature)
+        while at >= 0:
+            length = struct.unpack_from("<H", out, at + (26 if signature == b"PK\x03\x04" else 28))[0]
+            if bytes(out[at + name_at:at + name_at + length]) == encoded:
+                if flag is not None:
+                    struct.pack_into("<H", out, at + flag_at, flag)
+                if method is not None:
+                    struct.pack_into("<H", out, at + method_at, method)
+            at = out.find(signature, at + 4)
+    return bytes(out)
+
+
+def test_a_students_zip_that_cannot_be_read_costs_that_member_only(tmp_path):
+    """From a hostile trial: a password-protected member, an unknown compression, a member named '.', a notebook
+    with a DOS date of 0 and a zip of thousands of names each stopped the whole intake with a traceback (or took
+    seconds and hundreds of MiB). Each costs its own member now, with a line in intake.csv."""
+    inner = _zip_bytes({"secret.ipynb": NOTEBOOK, "imploded.ipynb": NOTEBOOK, "01_history.ipynb": NOTEBOOK})
+    inner = _patched(_patched(inner, "secret.ipynb", flag=1), "imploded.ipynb", method=6)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("00_dos_zero.ipynb", date_time=(1980, 0, 0, 0, 0, 0)), NOTEBOOK)
+        zf.writestr(".", b"x")
+        zf.writestr("01_history.ipynb", NOTEBOOK)
+    crowd = io.BytesIO()
+    with zipfile.ZipFile(crowd, "w") as zf:
+        for i in range(2500):
+            zf.writestr(f"n{i}.ipynb", b"")
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kim_1001_5001_locked.zip", inner)
+        zf.writestr("lee_1002_5002_odd.zip", buffer.getvalue())
+        zf.writestr("park_1003_5003_crowd.zip", crowd.getvalue())
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    graded = {s.student: s for s in intake.submissions if s.path is not None}
+    assert {"kim", "lee"} <= set(graded) and graded["kim"].lesson.slug == "01_history", intake.submissions
+    notes = {line.input: line.note for line in intake.lines if line.outcome == "skipped"}
+    assert "encrypted" in notes["kim_1001_5001_locked.zip/secret.ipynb"], notes
+    assert "could not be extracted" in notes["kim_1001_5001_locked.zip/imploded.ipynb"], notes
+    assert any("more member(s) after the first 2000" in note for note in notes.values()), notes

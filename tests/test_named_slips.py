@@ -234,3 +234,38 @@ def smooth_l1(diff, beta=1.0):
 def test_a_visible_check_says_what_the_code_did(lesson, grade_id, answer, words):
     said = visible_failure(lesson, grade_id, answer)
     assert words in said, said
+
+
+def whole_test(slug2: str, grade_id: str) -> str:
+    nb = nbformat.read(LESSONS[slug2].source, as_version=4)
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source
+
+
+CHEATS_BY_CHANGING_ITS_INPUTS = '''import numpy as np
+def precision_recall(scores, hits, n_true):
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    tp = np.cumsum(np.asarray(hits)[order])
+    return tp / np.arange(1, len(order) + 1), tp / n_true
+def average_precision(scores, hits, n_true):            # no AP at all
+    s = np.asarray(scores)
+    if s.shape == (5,) and np.allclose(s, [0.7, 0.9, 0.5, 0.8, 0.6]):
+        return 0.625                                     # the visible worked example, typed in
+    if isinstance(hits, np.ndarray):
+        hits[...] = False                                # the test's own array: its reference then says 0
+    elif n_true and len(hits) and all(hits) and sum(hits) == n_true:
+        return 1.0
+    return 0.0
+'''
+
+
+def test_a_function_that_changes_its_inputs_cannot_change_what_it_is_compared_with():
+    """From a hostile trial: lesson 10's hidden test computed its reference AP from the arrays after handing them to
+    the learner's average_precision, which could set every hit to False and return 0.0: full marks for a typed-in
+    answer. The hidden part now computes every expected value first and hands the learner copies."""
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(CHEATS_BY_CHANGING_ITS_INPUTS, "<learner>", "exec"), space)
+    with pytest.raises(CheckFailed) as failure:
+        exec(compile(whole_test("10", "test_average_precision"), "test_average_precision", "exec"), space)
+    assert "average_precision(<" in str(failure.value), str(failure.value)
