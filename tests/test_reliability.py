@@ -561,7 +561,9 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     # if a worker died holding its finished result); lia's results were lost twice with their workers, then kept.
     unfinished = {s: starts.count(s) - ended.count(s) for s in ("hal", "kim", "lia", "ola")}
     assert unfinished == {"hal": 2, "kim": 2, "lia": 0, "ola": 1}, (starts, ended)
-    assert starts.count("kim") == 2 and starts.count("lia") == 3 and starts.count("ola") >= 2, starts
+    # lia: two starts whose results were lost, then the one kept; on a loaded machine a start of lia's may also be
+    # cut by kim's kills (a 4th start in one run here), which costs no try: at least 3, none unfinished (above).
+    assert starts.count("kim") == 2 and starts.count("lia") >= 3 and starts.count("ola") >= 2, starts
     kim = by["kim"].detail.splitlines()
     assert kim[0].startswith("the grading worker died or left the Dask cluster 2 times on this submission"), kim
     assert "tried 2 times in this run" in kim[0] and kim[1].startswith("try 1: the Dask worker grading it"), kim
