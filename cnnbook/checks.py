@@ -70,7 +70,7 @@ class CheckFailed(AssertionError):
 
 def _fmt(value: Any) -> str:
     if isinstance(value, np.ndarray):
-        if value.size > _ARRAY_PRINT["threshold"] and value.dtype.kind in "biuf":
+        if type(value) is np.ndarray and value.size > _ARRAY_PRINT["threshold"] and value.dtype.kind in "biuf":
             nonzero = np.argwhere(value != 0)
             if len(nonzero) <= SPARSE_SHOWN:
                 # A large array that is almost all zeros (a detection target): its few values and where they are,
