@@ -40,6 +40,7 @@ COMMENTS = {
 _LANG_LINES = '''    import os
     os.environ.setdefault("CNNBOOK_LANG", "{lang}")
 '''
+_LANG_LINE = re.compile(r'^(\s*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', re.MULTILINE)
 _CODE = '''import sys
 if "google.colab" in sys.modules:
 ''' + _LANG_LINES + '''    import importlib.util
@@ -100,7 +101,7 @@ def _shape(source: str) -> str:
     lines = [line for line in source.strip().splitlines() if not line.startswith("#")]
     text = "\n".join(line.rstrip() for line in lines)
     text = re.sub(r'^(\s*COURSE = )"[^"\n]*"$', r'\1""', text, flags=re.MULTILINE)
-    text = re.sub(r'^(\s*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', r'\1"")', text, flags=re.MULTILINE)
+    text = _LANG_LINE.sub(r'\1"")', text)
     return re.sub(r"^(\s*PINS = )\[[^\]\n]*\]$", r"\1[]", text, flags=re.MULTILINE)
 
 
@@ -130,9 +131,7 @@ def localise(nb, lang: str, root: Path = ROOT) -> None:
     for cell in nb.cells:
         if is_setup_cell(cell):
             code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("#"))
-            cell.source = COMMENTS.get(lang, COMMENTS["en"]) + re.sub(
-                r'^(\s*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', rf'\1"{lang}")', code,
-                flags=re.MULTILINE)
+            cell.source = COMMENTS.get(lang, COMMENTS["en"]) + _LANG_LINE.sub(rf'\1"{lang}")', code)
 
 
 # ---------------------------------------------------------------------------------------------- README

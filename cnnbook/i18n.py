@@ -84,17 +84,18 @@ def _edition_of(session: str) -> str | None:
     if not session.endswith(".ipynb"):
         return None
     if session not in _editions:
-        _editions[session] = None
         try:
             import json
 
             path = Path(session)
-            if path.is_file() and path.stat().st_size < 64 * 2 ** 20:
-                found = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("cnnbook", {})
-                lang = found.get("language") if isinstance(found, dict) else None
-                _editions[session] = lang if lang in LANGUAGES else None
+            if not path.is_file():
+                return None                   # not saved yet: asked again next time
+            found = (json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("cnnbook", {})
+                     if path.stat().st_size < 64 * 2 ** 20 else {})
+            lang = found.get("language") if isinstance(found, dict) else None
+            _editions[session] = lang if lang in LANGUAGES else None
         except (OSError, ValueError, AttributeError):
-            pass
+            _editions[session] = None
     return _editions[session]
 
 
