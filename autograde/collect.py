@@ -160,11 +160,14 @@ class Intake:
         grading its files from another place: an input whose every notebook taken is among this batch's notebooks
         taken is the same export downloaded again, as "submissions (1).zip", or before more was handed in)."""
         from .report import csv_safe
-        from .text import CSV_ENCODING, valid_text
+        from .text import CSV_ENCODING, terminal_safe, valid_text
+
+        def cell(text: str) -> str:       # a student's words: never a formula, and no control character
+            return csv_safe(terminal_safe(text))
 
         header = ["source", "input", "outcome", "student", "lesson", "note", "submitted", "submitted_from"]
         graded = ("taken", "superseded", "other-lesson")
-        inputs = {csv_safe(line.input) for line in self.lines if line.outcome in graded}
+        inputs = {cell(line.input) for line in self.lines if line.outcome in graded}
         kept: list[list[str]] = []
         try:
             with path.open(newline="", encoding=CSV_ENCODING) as f:
@@ -173,7 +176,7 @@ class Intake:
             for row in rows:
                 if row[2] in graded:
                     files.setdefault(row[0], set()).add(row[1])
-            kept = [row for row in rows if row[0] != source and not (files.get(row[0]) and files[row[0]] <= inputs)]
+            kept = [row for row in rows if row[0] != cell(source) and not (files.get(row[0]) and files[row[0]] <= inputs)]
         except (OSError, UnicodeDecodeError, csv.Error):
             kept = []
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,9 +186,8 @@ class Intake:
             writer.writerow(header)
             writer.writerows(kept)
             for line in self.lines:       # file and student names are the students' words: never a formula
-                writer.writerow(valid_text([csv_safe(source), csv_safe(line.input), line.outcome,
-                                            csv_safe(line.student), line.lesson, csv_safe(line.note), line.submitted,
-                                            line.time_source]))
+                writer.writerow(valid_text([cell(source), cell(line.input), line.outcome, cell(line.student),
+                                            line.lesson, cell(line.note), line.submitted, line.time_source]))
         os.replace(tmp, path)
 
 

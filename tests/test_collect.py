@@ -454,6 +454,19 @@ def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_
     with (out / "intake.csv").open(encoding="utf-8-sig") as f:
         after = list(csv.DictReader(f))
     assert [r for r in rows if r in after] == rows, after
+    # A member name with control characters (an escape sequence that would clear the instructor's terminal, a line
+    # break that would print a line of its own) is written escaped, and grading that zip again finds its own lines.
+    odd = tmp_path / "odd.zip"
+    with zipfile.ZipFile(odd, "w") as zf:
+        zf.writestr("park_40004_9004_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("\x1b[2J\x1b[Hall good\r\nnotes\u202e.txt", b"x")
+    for _ in range(2):
+        find_submissions(odd, tmp_path / "work", LESSONS_ALL).write(out / "intake.csv", str(odd))
+    text = (out / "intake.csv").read_text(encoding="utf-8-sig")
+    assert not {"\x1b", "\u202e"} & set(text) and "\\x1b[2J" in text and "\\u202e" in text, text
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
+        mine = [r for r in csv.DictReader(f) if Path(r["source"]).name == "odd.zip"]
+    assert sorted(r["outcome"] for r in mine) == ["skipped", "taken"], mine
 
 
 def test_the_roster_is_kept_for_the_next_assignments_zip(tmp_path):
