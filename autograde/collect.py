@@ -448,6 +448,34 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
+MAX_ZIPPED_DIRECTORY = 4 * 2 ** 20         # bytes of a student's .zip's list of members (its central directory)
+
+
+def _check_directory(archive: Path) -> None:
+    """Refuse (UsageError) a student's .zip whose end record declares more members, or a larger list of them,
+    than a hand-in holds: zipfile reads the whole list into memory as it opens a file (a 200 MiB zip of empty
+    names is millions of entries, about a gigabyte in the grading process), so this is read first, from the end
+    record's own fields. ZIP64 (the record's fields at their maximum) is never a student's few notebooks."""
+    import struct
+
+    try:
+        with archive.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 22 - 65535))
+            tail = f.read()
+    except OSError as err:
+        raise UsageError(f"{archive} could not be read ({err}).") from None
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return                                   # no end record: zipfile says what is wrong with it
+    _, _, _, _, entries, directory, _, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+    if entries >= 0xFFFF or directory >= 0xFFFFFFFF or entries > 10 * MAX_ZIPPED_MEMBERS or \
+            directory > MAX_ZIPPED_DIRECTORY:
+        raise UsageError(f"{archive} lists {entries:,} members in {directory:,} bytes, more than a student's .zip "
+                         f"is read for ({10 * MAX_ZIPPED_MEMBERS:,} members, {MAX_ZIPPED_DIRECTORY:,} bytes)")
+
+
 def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Lesson],
           entry_times: dict[Path, tuple[datetime, datetime | None]] | None = None,
           notebooks_only: bool = False) -> Path:
@@ -459,6 +487,8 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
+    if notebooks_only:
+        _check_directory(archive)
     try:
         zf = zipfile.ZipFile(archive)
     except Exception as err:  # noqa: BLE001 - whatever the bytes are, it is no .zip we can read
@@ -623,12 +653,15 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     def open_zip(path: Path, owner: str, facts: dict) -> int | None:
         """A .zip an LMS student handed in (Canvas keeps an uploaded .zip as it is): its notebooks are considered
-        as that student's, flagged ``zipped``; one level only. The number of notebooks, or None if unreadable."""
+        as that student's, flagged ``zipped``; one level only. The number of notebooks, or -1 if it could not be
+        opened (its line says why)."""
         folder, inner_lines = work / "zipped" / str(len(opened)), list[IntakeLine]()
         try:
             unzip(path, folder, inner_lines, lessons, notebooks_only=True)
-        except (UsageError, OSError):
-            return None
+        except (UsageError, OSError) as err:
+            lines.append(IntakeLine(rel(path), "skipped", safe_id(owner), note="a .zip handed in that could not be "
+                                    f"opened: {str(err).replace(str(path), 'it')}"))
+            return -1
         shown = opened[folder] = rel(path)
         notebooks = [p for p in _files_below(folder, lambda *_: None) if p.suffix.lower() == ".ipynb"]
         lines.append(IntakeLine(shown, "opened", safe_id(owner),
@@ -665,8 +698,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                     and not facts.get("zipped_in") else None
                 if taken is None:
                     lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
-                if owner is not None and not taken:
-                    others.setdefault(owner, []).append(name if taken is None else f"{name} (no notebook inside)")
+                if owner is not None and (taken is None or taken <= 0):
+                    others.setdefault(owner, []).append(f"{name} (no notebook inside)" if taken == 0 else name)
             return
         stem = name[: -len(".ipynb")]
         if student_hint is None:

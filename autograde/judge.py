@@ -67,39 +67,56 @@ class _Wire:
             raise _as_local_exception(err) from None
         return self.decode(raw, given)
 
-    def call(self, request: dict, args: tuple, kwargs: dict) -> Any:
-        """A call request, with the arguments' objects behaving as in the notebook: arrays and tensors of
-        ``args``/``kwargs`` (also in their lists, tuples and dicts) that the learner's code changed in place in the
-        kernel are changed the same way here (a test that checks its input stayed unchanged sees it), and one
-        the result holds is this one, not a copy (a state that keeps the gradient it was given keeps the test's)."""
+    def call(self, request: dict, args: tuple, kwargs: dict, name: str = "") -> Any:
+        """A call request. The test's objects are the test's: an argument the learner's code changed in place in
+        the kernel fails the call (``cnnbook.checks.changed_input``) and stays here as it was, so no expected
+        value a test computes afterwards from it is the learner's doing; only the arguments the test allowed
+        (``cnnbook.checks.may_change``: an optimizer's weights and state) are changed here the same way, as in the
+        notebook, and one the result holds is this one, not a copy (a state that keeps the gradient it was given
+        keeps the test's)."""
         extras: dict = {}
         value = self.ask({**request, "args": self.encode(args), "kwargs": self.encode(kwargs)}, extras,
                          (args, kwargs))
-        self.write_back(extras.get("changed"), args, kwargs)
+        refused = self.settle(extras.get("changed"), args, kwargs, name)
+        if refused is not None:
+            raise refused
         return value
 
-    def write_back(self, changed: Any, args: tuple, kwargs: dict) -> None:
+    def settle(self, changed: Any, args: tuple, kwargs: dict, name: str) -> BaseException | None:
+        """The in-place changes a call reports: written back where the test allowed them; elsewhere the call's
+        failure (returned). What the kernel says is not trusted: it can only make the learner's call fail, or
+        change what the test let the call change."""
+        from cnnbook.checks import changed_input, may_change_now
+
         if changed is not None:
             try:
                 changed = self.decode(changed)
             except NotPlain:
                 changed = None
         paths = changed.get("paths") if type(changed) is dict else None
+        allowed = may_change_now()
+        refused: list = []
         for entry in paths[:1000] if type(paths) is list else ():
-            if type(entry) is list and len(entry) == 2:
-                try:
-                    target = _argument_at((args, kwargs), entry[0])
-                except NotPlain:
-                    continue
-                _write_back(target, entry[1])
+            if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not list or len(entry[0]) < 2:
+                continue
+            if type(entry[0][1]) not in (int, str) or entry[0][1] not in allowed:
+                refused.append(entry[0])
+                continue
+            try:
+                target = _argument_at((args, kwargs), entry[0])
+            except NotPlain:
+                continue
+            _write_back(target, entry[1])
+        return changed_input(name, refused) if refused else None
 
-    def call_each(self, request: dict, cases: list[tuple[tuple, dict]]) -> list:
+    def call_each(self, request: dict, cases: list[tuple[tuple, dict]], name: str = "") -> list:
         """Calls of one function, one per case, in as few requests as the sizes allow (see shim._call_each).
 
         Each reply is parsed here within the codec's caps, each case's entry decoded on its own budget (as the
         reply to a single call), its error turned into the local exception a single call raises, and its
         in-place changes written back to that case's arguments. Whatever the kernel sends that is not one entry
-        per call run (none, too many, not dicts) is a reply in the wrong form: the learner's failure."""
+        per call run (none, too many, not dicts) is a reply in the wrong form: the learner's failure. A case whose
+        call changed an argument in place fails as a single call does (see :meth:`call`)."""
         from cnnbook.checks import Called
 
         encoded = [(self.encode(args), self.encode(kwargs)) for args, kwargs in cases]
@@ -126,8 +143,8 @@ class _Wire:
                 except NotPlain as problem:              # TooLarge included: as a single call's reply
                     results.append(Called(error=problem))
                     continue
-                self.write_back(entry.get("changed"), args, kwargs)
-                results.append(Called(value))
+                refused = self.settle(entry.get("changed"), args, kwargs, name)
+                results.append(Called(value) if refused is None else Called(error=refused))
         return results
 
     def ask_each(self, request: dict, sent: int) -> list[dict]:
@@ -174,7 +191,7 @@ class _Wire:
         if mro in self.classes:
             return self.classes[mro]
         known = [cls for cls in (_resolve(name) for name in mro) if cls is not None]
-        if known and _qual(known[0]) == mro[0] and not _tensor_class(known[0]):
+        if known and _qual(known[0]) == mro[0] and not _value_class(known[0]):
             result = known[0]            # a torch/numpy/builtin class itself, e.g. nn.Conv2d
         else:
             # A learner's class: a stand-in that keeps its name and its torch.nn base classes, so that
@@ -190,12 +207,23 @@ class _Wire:
         return result
 
 
-def _tensor_class(cls: type) -> bool:
-    """torch.Tensor or a subclass: never the class a reference claims. torch's C++ code takes an object whose
-    ``__class__`` says Tensor for a tensor and reads its memory as one (a learner's class named torch.Tensor
-    crashed the judge: SIGSEGV); a real tensor too large to cross by value stays a plain reference."""
+def _value_class(cls: type) -> bool:
+    """A class whose real instances cross the wall by value (numbers, strings, lists, dicts, numpy arrays and
+    scalars, torch tensors): never the class a reference claims. A reference that says it is one is a learner's
+    class under a borrowed name (``__module__ = "numpy"; __qualname__ = "ndarray"``) or a real array too large to
+    cross: given the real class, checks took it for an array and asked it for what cannot cross (a test's
+    ``astype(float)`` became the grader's error, a learner's way out of every failing test); and torch's C++ code
+    reads an object whose ``__class__`` says Tensor as a tensor's memory (the judge died: SIGSEGV)."""
+    import numpy as np
+
+    if not isinstance(cls, type):
+        return False
+    values: tuple[type, ...] = (int, float, complex, str, bytes, bytearray, bool, list, tuple, dict, set, frozenset,
+                                np.ndarray, np.generic)
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(cls, type) and issubclass(cls, torch.Tensor)
+    if torch is not None:
+        values += (torch.Tensor,)
+    return issubclass(cls, values)
 
 
 def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
@@ -368,7 +396,7 @@ class Remote:
         try:
             wire = object.__getattribute__(self, "_wire")
             target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
-            return wire.call({"op": "call", "target": target}, args, kwargs)
+            return wire.call({"op": "call", "target": target}, args, kwargs, _function_name(self))
         finally:
             sys.settrace(tracer)
 
@@ -427,6 +455,13 @@ class Remote:
         return f"<your {one_line(kind)[:80]}: {text[:80]}>"
 
 
+def _function_name(remote: Any) -> str:
+    """The name of a learner's function, as its kernel's repr gives it ("<function conv2d at 0x..>"), or ""."""
+    text = str(object.__getattribute__(remote, "_info").get("repr", ""))
+    found = re.match(r"<(?:function|bound method) ([A-Za-z_][\w.]{0,79})", text)
+    return found.group(1) if found else ""
+
+
 def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None:
     """cnnbook.checks.call_each in the judge: one exchange for the calls of a learner's function (a Remote, or a
     registered probe), None for anything else (a function of the test itself: call_each loops over it here).
@@ -437,15 +472,17 @@ def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None
     if kind is Remote:
         wire = object.__getattribute__(func, "_wire")
         request: dict = {"op": "call_each", "target": {"$ref": object.__getattribute__(func, "_info")["$ref"]}}
+        name = _function_name(func)
     elif kind is Probe:
         wire = func.wire
         request = {"op": "call_each", "name": func.name, "sha256": func.sha}
+        name = func.name
     else:
         return None
     tracer = sys.gettrace()
     sys.settrace(None)
     try:
-        return wire.call_each(request, cases)
+        return wire.call_each(request, cases, name)
     finally:
         sys.settrace(tracer)
 
@@ -582,7 +619,7 @@ class Probe:
         tracer = sys.gettrace()
         sys.settrace(None)
         try:
-            return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs)
+            return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs, self.name)
         finally:
             sys.settrace(tracer)
 

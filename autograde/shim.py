@@ -11,10 +11,11 @@ The requests are a small fixed set: look up an exercise's name; call, read, inde
 the kernel starts, before any learner cell runs, each under the sha256 of its source: a test can only ask for
 one of those by hash, never send code); measure a call (:mod:`cnnbook.measure`: lines of Python run and
 forbidden library calls). After a call, the arrays and tensors the grader passed by value (in its arguments, or
-in their lists, tuples and dicts) that the learner's code changed in place are sent back with the reply, and one
-returned as (or in) the result is sent as a reference to the grader's own (``$arg``), so the grader's objects
-behave as the notebook's do: "the input stays unchanged" checks can fail, and a state that keeps the gradient it
-was given keeps the grader's.
+in their lists, tuples and dicts) that the learner's code changed in place, and the lists and dicts it changed,
+are named in the reply: the grader fails such a call, unless the test allowed that argument to change
+(``cnnbook.checks.may_change``), and then changes its own object the same way; one returned as (or in) the
+result is sent as a reference to the grader's own (``$arg``), so a state that keeps the gradient it was given
+keeps the grader's, as in the notebook.
 See DEVELOPERS.md, "What a kernel can fake", for what a learner who rewrites this module can and cannot get.
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ _changed: dict[str, Any] = {}          # what the last call changed in the argum
 _given: dict[int, tuple[Any, list]] = {}
 MAX_WATCHED = 256                      # arrays and tensors of one call's arguments watched for in-place changes
 WATCH_DEPTH = 4                        # how deep into lists, tuples and dicts of the arguments
+MAX_MAKE_UP = 100_000                 # items of one list or dict argument compared before and after a call
 
 
 def register(text: str) -> None:
@@ -194,6 +196,11 @@ def _call(func: Any, request: dict) -> Any:
     for name, raw in raw_kwargs.items():
         if name in kwargs:
             _watch(raw, kwargs[name], ("kwargs", name), watched)
+    # Lists and dicts (sent by value) are watched too, by their make-up: what they hold, in which order, and which
+    # object each array in them is (its values are watched above): a sort in place, an append, a key set.
+    containers = [(("args", i), value, _make_up(value)) for i, value in enumerate(args) if type(value) in (list, dict)]
+    containers += [(("kwargs", name), kwargs[name], _make_up(kwargs[name])) for name in raw_kwargs
+                   if name in kwargs and type(kwargs[name]) in (list, dict)]
     _changed.clear()
     _given.clear()
     _given.update((id(value), (value, list(path))) for path, (value, _) in watched.items())
@@ -207,6 +214,29 @@ def _call(func: Any, request: dict) -> Any:
                 same, value = False, None
             if not same:
                 _changed.setdefault("paths", []).append([list(path), value])
+        for path, value, before in containers:
+            try:
+                same = _make_up(value) == before
+            except Exception:  # noqa: BLE001 - broken by the learner's code: changed
+                same = False
+            if not same:
+                _changed.setdefault("paths", []).append([list(path), None])
+
+
+def _make_up(value: Any, depth: int = 0) -> Any:
+    """What a list or dict holds, comparable before and after a call: numbers and strings by value (a float by its
+    repr, so NaN equals itself), lists and dicts item by item, anything else (an array) by identity."""
+    kind = type(value)
+    if kind in (int, bool, str, bytes, type(None)):
+        return value
+    if kind is float:
+        return repr(value)
+    if depth < WATCH_DEPTH and kind in (list, tuple):
+        return (kind.__name__, len(value), tuple(_make_up(item, depth + 1) for item in value[:MAX_MAKE_UP]))
+    if depth < WATCH_DEPTH and kind is dict:
+        return ("dict", len(value), tuple((repr(key), _make_up(item, depth + 1))
+                                          for key, item in list(value.items())[:MAX_MAKE_UP]))
+    return ("object", id(value))
 
 
 def _watch(raw: Any, value: Any, path: tuple, watched: dict, depth: int = 0) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "hidden_rng",
     "measure_call",
     "learner_side",
+    "may_change",
     "passed",
 ]
 
@@ -203,6 +204,12 @@ def check_array(
         _fail(what, [_("returned None. Did you forget the `return` statement?"),
                      _("expected an array of shape {shape}").format(shape=exp.shape)], hint)
     arr = _as_array(got)
+    if arr is None and getattr(type(got), "_measure_remote", None) is not None:
+        # the grader's handle on an object of the learner's kernel: an array too large to cross, or an object
+        # whose class only borrows a numpy or torch name
+        _fail(what, [_("expected a numpy array of shape {shape}, but got an object that the check cannot read as "
+                       "an array of numbers (too large, or no real array): {value}").format(
+            shape=exp.shape, value=_fmt(got))], hint)
     if arr is None:
         _fail(what, [_("expected a numpy array of shape {shape}, but got a {kind}: {value}").format(
             shape=exp.shape, kind=type(got).__name__, value=_fmt(got))], hint)
@@ -401,6 +408,61 @@ class Called:
 
     def __repr__(self) -> str:
         return f"Called(error={type(self.error).__name__})" if self.error is not None else "Called(value)"
+
+
+# The arguments a learner's function may change in place during the call under way (positions from 0 and keyword
+# names): none, unless a test said otherwise with may_change. The grader's judge reads it at every call.
+_MAY_CHANGE: list[frozenset] = [frozenset()]
+
+
+def may_change(func: Callable[..., Any], *arguments: int | str) -> Callable[..., Any]:
+    """``func`` for calls that may change these of their arguments in place (positions from 0, keyword names), as
+    an optimizer's step may change its weights and its state.
+
+    In a notebook nothing changes: a function always gets the caller's own objects. In the grader (``python -m
+    autograde check`` and ``grade``) a learner's function that changes any *other* argument in place fails the
+    test that called it (:func:`changed_input`), and the test's object stays as it was: no expected value is ever
+    computed from what a learner's code wrote into it. These arguments are changed in the test as in the
+    notebook."""
+    allowed = frozenset(arguments)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        before = _MAY_CHANGE[0]
+        _MAY_CHANGE[0] = allowed
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _MAY_CHANGE[0] = before
+    return call
+
+
+def may_change_now() -> frozenset:
+    """The arguments the call under way may change in place (see :func:`may_change`)."""
+    return _MAY_CHANGE[0]
+
+
+def _argument_words(where: list) -> str:
+    """["args", 0, "v"] -> "its argument number 1['v']" (the kernel's words: each step shortened)."""
+    head, rest = where[:2], [step for step in where[2:] if type(step) in (int, str)]
+    if head[0] == "kwargs":
+        text = _("its argument {name}").format(name=str(head[1])[:40])
+    elif type(head[1]) is int:
+        text = _("its argument number {n}").format(n=head[1] + 1)
+    else:
+        text = _("one of its arguments")
+    return text + "".join(f"[{repr(step)[:40]}]" for step in rest[:4])
+
+
+def changed_input(function: str, where: list[list]) -> CheckFailed:
+    """The failure of a learner's call that changed, in place, arguments the test gave it (the grader raises it:
+    see :func:`may_change`). ``where``: each changed argument, as ["args", 0] or ["kwargs", "x", "v"]."""
+    what = _("{function} changed what it was given").format(function=function or _("your function"))
+    places = ", ".join(_argument_words(w) for w in where[:3]) + (" ..." if len(where) > 3 else "")
+    lines = [_("it wrote into {places} (in place): the test's value is kept as it was").format(places=places)]
+    hint = _("leave your inputs as they were: the caller uses them again. Work on a copy (x = x.copy() for numpy, "
+             "x = x.clone() for torch) or build a new array (x = x - 1, not x -= 1).")
+    msg = what + ":\n  " + "\n  ".join(lines) + "\n  " + _("Hint: {hint}").format(hint=hint)
+    return CheckFailed(msg, what=what, lines=lines, hint=hint)
 
 
 # The grader's judge process installs its batch caller here (autograde.judge.install_batch_caller): it calls a

@@ -205,6 +205,15 @@ def scales_weights(weights, strength):
 def same_array(x, pair):
     return x, pair["b"]
 
+def wipes(image, kernel):                       # a hostile trial: zero what the test computes its reference from
+    image[...] = 0
+    kernel[...] = 0
+    return np.zeros((image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1))
+
+def sorts_in_place(events):
+    events.sort()
+    return events[0]
+
 class _Pretender:
     pass
 _Pretender.__module__ = "torch"
@@ -238,7 +247,8 @@ def guard_kernel():
             assert run.status == "ok", run
         names = exercise_names(source) | {"leaves_at_3", "interrupts_at_3", "endless_at_5", "dies_at_2",
                                           "huge_at_2", "long_at_2", "sized", "always_equal", "mutates", "counted",
-                                          "keeps_grad", "scales_weights", "same_array", "pretends_tensor"}
+                                          "keeps_grad", "scales_weights", "same_array", "pretends_tensor", "wipes",
+                                          "sorts_in_place"}
         yield kernel, sorted(names)
     finally:
         kernel.shutdown()
@@ -333,7 +343,8 @@ def test_the_calls_run_in_order_once_each(guard_kernel):
     ("an always-equal object", "for c in call_each(always_equal, [(1,), (2,)]):\n"
                                "    check_value('always_equal', c.result(), 3)", "fail", "always_equal"),
     ("mutates its arguments", "v = np.arange(8.0)\nfor c in call_each(mutates, [(v, 2), (v.copy(), 4)]):\n"
-                              "    c.result()\ncheck_array('v after the call', v, np.arange(8.0))", "fail", "v after"),
+                              "    c.result()\ncheck_array('v after the call', v, np.arange(8.0))", "fail",
+     "mutates changed what it was given"),
 ])
 @pytest.mark.parametrize("hidden", [False, True])
 def test_a_misbehaving_batch_is_the_learners_failure_never_the_graders(guard_kernel, name, body, status, words, hidden):
@@ -356,21 +367,21 @@ grads = [torch.tensor([0.5, -1.0]), torch.tensor([0.2, 0.4])]
 given = [g.clone() for g in grads]
 w, state = torch.zeros(2), {}
 for g in given:
-    w, state = keeps_grad(w, g, state)
+    w, state = may_change(keeps_grad, 2)(w, g, state)
 check_true("the state keeps the first gradient itself", state["buf"] is given[0], "a copy")
 check_true("which the second step changed", not torch.equal(given[0], grads[0]), "unchanged")
 check_array("the weights", w.numpy(), np.array([-0.1 * 0.5 - 0.1 * (0.9 * 0.5 + 0.2), 0.1 + 0.1 * (0.9 - 0.4)]),
             rtol=1e-6)
 weights = [np.ones((2, 2)), np.full(3, 2.0)]
 kept = weights[1]
-out = scales_weights(weights, 2.0)
+out = may_change(scales_weights, 0)(weights, 2.0)
 check_true("the list's arrays changed in place", float(kept.sum()) == 24.0 and float(weights[0].sum()) == 16.0,
            f"{weights}")
 check_true("and come back as the caller's own", out[0] is weights[0] and out[1] is kept, "copies")
 x, pair = np.arange(3.0), {"b": torch.ones(2)}
 first, second = same_array(x, pair)
 check_true("an argument returned is the argument", first is x and second is pair["b"], "copies")
-for case in call_each(scales_weights, [([np.ones(2)], 1.0), ([np.ones(2)], 3.0)]):
+for case in call_each(may_change(scales_weights, "weights", 0), [([np.ones(2)], 1.0), ([np.ones(2)], 3.0)]):
     check_true("call_each: changed in place too", float(case.result()[0].sum()) in (4.0, 12.0), f"{case.result()}")
 '''
 
@@ -384,6 +395,40 @@ def test_the_arguments_behave_through_the_wall_as_in_the_notebook(guard_kernel):
     space: dict = {}
     exec("import numpy as np\nimport torch\nfrom cnnbook.checks import *\n" + LEARNER + ALIASING, space)   # the notebook
     outcome, _ = judged(guard_kernel, ALIASING)
+    assert outcome.status == "pass", outcome
+
+
+UNCHANGED = '''
+img, ker = np.arange(16.0).reshape(4, 4), np.ones((2, 2))
+try:
+    wipes(img, ker)
+except CheckFailed as err:
+    check_true("the call failed for changing its inputs", "wipes changed what it was given" in str(err), str(err))
+else:
+    check_true("the call failed for changing its inputs", False, "it passed")
+check_array("the test's image is as it was", img, np.arange(16.0).reshape(4, 4))
+check_array("the test's kernel is as it was", ker, np.ones((2, 2)))
+events = [3, 1, 2]
+try:
+    sorts_in_place(events)
+except CheckFailed as err:
+    check_true("a list sorted in place fails the call", "its argument number 1" in str(err), str(err))
+else:
+    check_true("a list sorted in place fails the call", False, "it passed")
+check_value("the test's list is as it was", events, [3, 1, 2])
+for c in call_each(wipes, [(np.ones((3, 3)), np.ones((2, 2)))]):
+    check_true("call_each: fails too", c.error is not None and "changed what it was given" in str(c.error), repr(c))
+check_value("allowed, a list may change", may_change(sorts_in_place, 0)(events), 1)
+'''
+
+
+@pytest.mark.slow
+def test_a_learner_call_that_changes_the_tests_inputs_fails_and_leaves_them_as_they_were(guard_kernel):
+    """From a hostile trial: a conv2d_single that zeroed the image and the kernel it was given and returned zeros
+    got full marks, because the hidden check computed correlate2d of the test's arrays after the call and the
+    grader copied the learner's in-place changes into them. Now such a call fails, the test's arrays (and lists,
+    a sort in place) stay as they were, and only arguments a test allows (may_change) change."""
+    outcome, _ = judged(guard_kernel, UNCHANGED)
     assert outcome.status == "pass", outcome
 
 

@@ -911,11 +911,18 @@ def test_a_students_zip_that_cannot_be_read_costs_that_member_only(tmp_path):
     with zipfile.ZipFile(crowd, "w") as zf:
         for i in range(2500):
             zf.writestr(f"n{i}.ipynb", b"")
+    # Far more names than a hand-in holds: refused from its end record, before zipfile reads them all into memory.
+    throng = io.BytesIO()
+    with zipfile.ZipFile(throng, "w") as zf:
+        for i in range(20_001):
+            zf.writestr(f"{i}", b"")
     archive = tmp_path / "canvas.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("kim_1001_5001_locked.zip", inner)
         zf.writestr("lee_1002_5002_odd.zip", buffer.getvalue())
         zf.writestr("park_1003_5003_crowd.zip", crowd.getvalue())
+        zf.writestr("choi_1004_5004_throng.zip", throng.getvalue())
+        zf.writestr("jung_1005_5005_01_history.ipynb", NOTEBOOK)
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
     graded = {s.student: s for s in intake.submissions if s.path is not None}
     assert {"kim", "lee"} <= set(graded) and graded["kim"].lesson.slug == "01_history", intake.submissions
@@ -923,3 +930,4 @@ def test_a_students_zip_that_cannot_be_read_costs_that_member_only(tmp_path):
     assert "encrypted" in notes["kim_1001_5001_locked.zip/secret.ipynb"], notes
     assert "could not be extracted" in notes["kim_1001_5001_locked.zip/imploded.ipynb"], notes
     assert any("more member(s) after the first 2000" in note for note in notes.values()), notes
+    assert "20,001 members" in notes["choi_1004_5004_throng.zip"] and "jung" in graded, notes
