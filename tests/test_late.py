@@ -53,6 +53,23 @@ def test_lateness_from_times_extensions_and_the_lms_marker():
         parse_duration("soon")
 
 
+def test_a_due_date_with_submissions_of_unknown_time_or_only_the_lms_marker_is_said():
+    """An instructor's trial: a Moodle export (no submission time) graded with --due kept every late student's full
+    marks without a word; Canvas's LATE marker counts one penalty period however late. Both are said now."""
+    from autograde.grade import lateness_unknown
+
+    results = [{"lesson": "03_padding_stride", "status": "graded", "late": {"how": "", "submitted": ""}},
+               {"lesson": "03_padding_stride", "status": "graded", "late": {"how": "", "submitted": ""}},
+               {"lesson": "03_padding_stride", "status": "missing", "late": {}},
+               {"lesson": "01_history", "status": "graded", "late": {"how": "lms-marker", "submitted": ""}},
+               {"lesson": "01_history", "status": "graded", "late": {"how": "timestamp", "submitted": "2025"}},
+               {"lesson": "05_pooling", "status": "graded", "late": {}}]
+    said = lateness_unknown(results, {"03_padding_stride": DUE_UTC, "01_history": DUE_UTC, "05_pooling": None})
+    assert len(said) == 2 and "2 graded submission(s) have no submission time" in said[0], said
+    assert said[1].startswith("01_history: 1 submission(s) are late by the LMS's LATE marker only"), said
+    assert lateness_unknown(results, {}) == []
+
+
 def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--solutions",
                            str(GUARD_SOLUTIONS), "--workers", "2", *args], capture_output=True, text=True,
