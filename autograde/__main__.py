@@ -125,6 +125,7 @@ def cmd_grade(args) -> int:
                            students=args.student, force=args.force, due=_due(args.due),
                            late_penalty=args.late_penalty, extensions=args.extension, hidden_seed=args.seed,
                            zip_times=args.zip_times, progress=lambda line: print(terminal_safe(line), flush=True),
+                           moodle_times=args.moodle_times,
                            moodle_worksheets=[Path(p) for p in args.moodle_worksheet or []],
                            lessons_only=args.lesson)
     except GradingStopped as stop:
@@ -276,6 +277,11 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
                         "Asia/Seoul: the zone of the machine that wrote the zip; a zip entry's time has none), or "
                         "'off'; kept in OUT. Default: not used, since Canvas and Moodle exports hold the download "
                         "time there (see README); nbgrader's timestamp.txt is always used")
+    p.add_argument("--moodle-times", metavar="ZONE",
+                   help="take Moodle's submission times from each grading worksheet's 'Last modified (submission)' "
+                        "(--moodle-worksheet), read in ZONE: your own time zone in Moodle when you downloaded it "
+                        "(e.g. Asia/Seoul; Moodle does not write it), or 'off'; kept in OUT. English and Korean "
+                        "Moodle dates are read")
     p.add_argument("--seed", type=int, metavar="N", help="the seed of the hidden tests' random inputs (default: a "
                                                         "new one per run; each result records the one it used, so "
                                                         "`--seed N --student NAME --force` repeats a grading)")

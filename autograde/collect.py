@@ -85,6 +85,7 @@ COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
 # UTF-8, as Python reads it from the disk: no UTF-8 file or terminal takes it).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\ud800-\udfff]")
 ZIP_ZONE_FILE = "zip-times.txt"
+MOODLE_ZONE_FILE = "moodle-times.txt"
 ZIP_SPREAD = timedelta(minutes=10)   # entry times closer than this look like the time the zip was made
 NO_TIME = {"canvas": "none: Canvas's export carries no submission time (its zip entry times are when the zip was "
                      "made); only its LATE marker is used",
@@ -390,32 +391,34 @@ def _timestamp(folder: Path) -> tuple[datetime | None, str]:
     return (when, "") if when is not None else (None, f"none: timestamp.txt {why}")
 
 
-def parse_zone(name: str):
-    """A time zone by its IANA name (``Asia/Seoul``) or ``UTC``."""
+def parse_zone(name: str, option: str = "--zip-times"):
+    """A time zone by its IANA name (``Asia/Seoul``) or ``UTC`` (``option``: the flag that gave it, for the error)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--zip-times {name!r}: not a time zone; give an IANA name such as Asia/Seoul, "
-                         "Europe/Berlin or UTC (the zone of the clock of the machine that wrote the zip)") from None
+        raise UsageError(f"{option} {name!r}: not a time zone; give an IANA name such as Asia/Seoul, "
+                         "Europe/Berlin or UTC" + (" (the zone of the clock of the machine that wrote the zip)"
+                                                   if option == "--zip-times" else "")) from None
 
 
-def load_zip_zone(out: Path, given: str | None) -> str | None:
+def load_zip_zone(out: Path, given: str | None, name: str = ZIP_ZONE_FILE, option: str = "--zip-times") -> str | None:
     """``--zip-times ZONE`` (then kept in OUT, so a re-run reads the same zip the same way) or ``off``; else
-    what OUT kept; else None (zip entry times are not submission times)."""
-    path = out / ZIP_ZONE_FILE
+    what OUT kept; else None (zip entry times are not submission times). With ``name`` and ``option``, the same
+    for another zone kept in OUT (``--moodle-times``)."""
+    path = out / name
     if given is not None:
         if given.strip().lower() == "off":
             path.unlink(missing_ok=True)
             return None
-        parse_zone(given)
+        parse_zone(given, option)
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(given.strip() + "\n", encoding="utf-8")
         return given.strip()
     if path.is_file():
         kept = path.read_text(encoding="utf-8").strip()
-        parse_zone(kept)
+        parse_zone(kept, option)
         return kept or None
     return None
 
@@ -592,7 +595,7 @@ def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
 
 def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None,
                      zip_zone: str | None = None, moodle_people: dict[str, dict[str, str]] | None = None,
-                     canvas_known: dict[str, tuple[str, str]] | None = None) -> Intake:
+                     canvas_known: dict[str, tuple[str, str]] | None = None, moodle_zone: str | None = None) -> Intake:
     """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file.
 
     ``canvas_known``: Canvas user id -> (the student it was graded as, its Canvas name) by earlier runs into the
@@ -602,7 +605,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     ``zip_zone``: read a .zip's entry times as submission times, in this zone (see the module's notes).
     ``moodle_people``: Moodle participant id -> who (``name``, ``email``, ``idnumber``, ``lesson``: the lesson of
-    the assignment whose worksheet lists the id; :func:`autograde.moodle.participants`)."""
+    the assignment whose worksheet lists the id; :func:`autograde.moodle.participants`).
+    ``moodle_zone``: read the worksheets' "Last modified (submission)" as submission times, in this zone (Moodle
+    writes them in the downloading user's zone without naming it)."""
     roster = roster or {}
     moodle_people = moodle_people or {}
     canvas_known = canvas_known or {}
@@ -629,6 +634,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if person:
             facts["lms"].update({key: person[key] for key in ("name", "email") if person.get(key)})
             facts["worksheet_lesson"] = person["lesson"]
+            if person.get("submitted"):
+                facts["moodle_submitted"] = person["submitted"]
             name = person.get("name") or name
         if roster.get(lms_id) or roster.get(name):
             return roster.get(lms_id) or roster[name]
@@ -887,6 +894,25 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                             f"{int(ZIP_SPREAD.total_seconds() // 60)} minutes ({min(stamped):%Y-%m-%d %H:%M} UTC): "
                             "they look like the time the zip was made (current Canvas and Moodle write that), not "
                             "submission times. Check before trusting the late penalties (give --zip-times off).")
+    if moodle_zone:
+        from .moodle import submission_time
+
+        unknown = []
+        for _, _, path, facts in candidates:
+            text = facts.get("moodle_submitted")
+            if facts.get("submitted_at") is not None or not text or (facts.get("lms") or {}).get("system") != "moodle":
+                continue
+            when = submission_time(text, moodle_zone)
+            if when is None:
+                facts["moodle_time_unread"] = True
+                unknown.append(rel(path))
+            else:
+                facts["submitted_at"] = when
+                facts["time_source"] = f"Moodle worksheet's Last modified (submission), read as {moodle_zone}"
+        if unknown:
+            warnings.append(f"{len(unknown)} Moodle submission time(s) of the worksheets are in a form not known here "
+                            f"(English, Korean and ISO dates are read), so those submissions count as on time: "
+                            f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
     unreadable = sorted(rel(path) for _, _, path, facts in candidates
                         if facts.get("submitted_at") is None and facts.get("time_source"))
     if unreadable:
@@ -898,8 +924,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts.setdefault("time_source", "timestamp.txt")
         elif facts.get("time_source"):
             pass                                    # timestamp.txt was there but could not be read: why
+        elif facts.get("moodle_time_unread"):
+            facts["time_source"] = "none: the Moodle worksheet's submission time is in a form not known here"
         elif (facts.get("lms") or {}).get("system") in NO_TIME:
-            facts["time_source"] = NO_TIME[facts["lms"]["system"]]
+            facts["time_source"] = NO_TIME[facts["lms"]["system"]] + \
+                (" (--moodle-times ZONE reads the worksheet's)" if facts.get("moodle_submitted") else "")
         elif zipped:
             facts["time_source"] = "none: zip entry times are not used (see --zip-times)"
         else:

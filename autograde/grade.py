@@ -40,7 +40,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import late as late_work
 from . import moodle
-from .collect import Submission, canvas_identities, find_submissions, load_roster, load_zip_zone, read_roster, roster_names
+from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zip_zone,
+                      read_roster, roster_names)
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import CSV_ENCODING, terminal_safe, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
@@ -355,7 +356,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 due: dict[str, str] | None = None, late_penalty: str | None = None,
                 extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
                 zip_times: str | None = None, warm_kernels: bool = True, moodle_worksheets: list[Path] | None = None,
-                lessons_only: list[str] | None = None, progress=print) -> list[GradeRow]:
+                lessons_only: list[str] | None = None, progress=print, moodle_times: str | None = None
+                ) -> list[GradeRow]:
     """Grade the submissions in ``source`` against the lessons in ``solutions``; write OUT; return OUT's rows.
 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
@@ -370,7 +372,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     ``zip_times``: a time zone (``Asia/Seoul``) to read a .zip's entry times as submission times in, or ``off``;
     kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``moodle_worksheets``: Moodle's grading worksheets
     as downloaded, one per assignment, kept in OUT/lms/moodle-worksheets/ (:mod:`autograde.moodle`): who each
-    participant is, the assignment's maximum grade and the shape of lms/moodle-<lesson>.csv.
+    participant is, the assignment's maximum grade and the shape of lms/moodle-<lesson>.csv. ``moodle_times``: the
+    time zone of the worksheets' "Last modified (submission)" (the downloading Moodle user's), to read them as
+    submission times, or ``off``; kept in OUT.
     ``lessons_only`` ("4", "04" or "04_parameters"): grade the notebooks of these lessons only; the others in
     ``source`` are listed in intake.csv and left alone (without it, a lesson few students submitted is warned of:
     everyone else is "missing" it).
@@ -388,6 +392,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     policy = late_work.load_policy(out, late_penalty)
     extension_of = late_work.read_extensions(out)
     zip_zone = load_zip_zone(out, zip_times)
+    moodle_zone = load_zip_zone(out, moodle_times, MOODLE_ZONE_FILE, "--moodle-times")
     sweep_stale_cgroups()
     work = out / ".work"
     # Every way out of the run (a refusal, an error, Ctrl-C, SIGTERM) removes what it extracted: with --out . it
@@ -398,7 +403,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             sheets = moodle.keep_worksheets(out, list(moodle_worksheets or []), [lesson.slug for lesson in known])
             mapping, before = read_roster(roster), canvas_identities(out)
             intake = find_submissions(source, work, known, mapping, zip_zone=zip_zone,
-                                      moodle_people=moodle.participants(sheets), canvas_known=before)
+                                      moodle_people=moodle.participants(sheets), canvas_known=before,
+                                      moodle_zone=moodle_zone)
             renamed = sorted(f"{who} -> {mapping[lms_id]}" for lms_id, (who, _) in before.items()
                              if mapping.get(lms_id) not in (None, who))
             if renamed:
@@ -650,9 +656,10 @@ def lateness_unknown(results: list[dict], dates: dict) -> list[str]:
             marked[slug] = marked.get(slug, 0) + 1
         elif not late.get("how") and not late.get("submitted"):
             unknown[slug] = unknown.get(slug, 0) + 1
-    said = [f"{slug} has a due date, but {n} graded submission(s) have no submission time (Moodle's and Canvas's "
-            "exports carry none; intake.csv says where each time came from): they were not judged late; "
-            "--zip-times, or nbgrader's timestamp.txt, gives times" for slug, n in sorted(unknown.items())]
+    said = [f"{slug} has a due date, but {n} graded submission(s) have no submission time (Canvas's and Moodle's "
+            "exports carry none; intake.csv says where each time came from): they were not judged late; for Moodle, "
+            "--moodle-times ZONE reads the grading worksheet's; nbgrader's timestamp.txt and --zip-times give others"
+            for slug, n in sorted(unknown.items())]
     said += [f"{slug}: {n} submission(s) are late by the LMS's LATE marker only, which counts as one penalty period "
              "however late they were (check the LMS's own late policy does not take it again)"
              for slug, n in sorted(marked.items())]

@@ -51,11 +51,14 @@ def parse_when(text: str) -> datetime:
     """A due date or submission time as nbgrader reads one; returned as naive UTC (nbgrader's storage)."""
     from nbgrader.utils import parse_utc
 
+    text = text.strip().strip("'\"")         # a shell's quotes kept by another quoting: '01=\'... Asia/Seoul\''
     when, why = read_time(text)
     if when is not None:                     # nbgrader's parse_utc reads "23:59 +0900" 15 minutes off: not here
         return when.astimezone(timezone.utc).replace(tzinfo=None)
-    if why.startswith("names the zone"):     # parse_utc would take it as UTC without a word
-        raise UsageError(f"{text!r} {why}")
+    if why.startswith("names the zone") or re.search(r"[A-Za-z]+/[A-Za-z_]+", text):
+        # parse_utc would take it as UTC without a word (a zone name in a form read_time does not take)
+        raise UsageError(f"{text!r} {why or 'names a zone in a form not read here'} (e.g. 2025-03-07T23:59+09:00 or "
+                         "'2025-03-07 23:59 Asia/Seoul')")
     try:
         value = parse_utc(text.strip())
     except (ValueError, OverflowError, TypeError) as err:

@@ -140,6 +140,7 @@ class Worksheet:
     rows: list[list[str]]
     lesson: str = ""
     people: dict[str, dict[str, str]] = field(default_factory=dict)   # participant id -> name, email, idnumber
+    submitted: dict[str, str] = field(default_factory=dict)           # participant id -> Last modified (submission)
     roles: dict[str, int] = field(default_factory=dict)               # column role -> its index in header
     language: str = ""                                                # its names' language (LANGUAGES), '' mixed
 
@@ -201,6 +202,8 @@ def read_worksheet(path: Path) -> Worksheet:
         if not pid:
             continue
         person = {key: row[i].strip() for key in IDENTITY if (i := sheet.column(key)) is not None and row[i].strip()}
+        if (i := sheet.column("submitted")) is not None and row[i].strip() not in ("", "-"):
+            sheet.submitted[pid] = row[i].strip()     # Moodle's userdate() of timesubmitted: read with --moodle-times
         sheet.people[pid] = person
         if person.get("name"):
             names[person["name"]] = names.get(person["name"], 0) + 1
@@ -208,6 +211,51 @@ def read_worksheet(path: Path) -> Worksheet:
         if names.get(person.get("name", ""), 0) > 1:
             person["same_name"] = "yes"
     return sheet
+
+
+ENGLISH_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                  "november", "december")
+
+
+def submission_time(text: str, zone: str):
+    """A worksheet's "Last modified (submission)" as an aware UTC datetime, read in ``zone`` (Moodle writes it in
+    the downloading user's own time zone, without naming it), or None when it is in no form known here.
+
+    Moodle writes ``userdate(timesubmitted)``: its language pack's ``strftimedaydatetime``, "Thursday, 3 December
+    2026, 9:15 AM" in English; in Korean "목요일, 03 12월 2026, 09:15 오후" (Moodle 4.5's pack, as the worksheets of
+    tests/test_moodle.py) or "2026년 12월 3일, 목요일, 오후 9:15" (older packs' ``ko/langconfig.php``); an ISO
+    "2026-12-03 09:15" is read too."""
+    from datetime import datetime, timezone
+
+    from .collect import parse_zone
+
+    text = " ".join(text.split())
+    hour = minute = None
+    english = re.search(r"(\d{1,2}) ([A-Za-z]+),? (\d{4}),? (\d{1,2}):(\d{2}) ?([AaPp][Mm])", text)
+    korean = re.search(r"(\d{4})년 ?(\d{1,2})월 ?(\d{1,2})일.*?(오전|오후) ?(\d{1,2}):(\d{2})", text)
+    korean_45 = re.search(r"(\d{1,2}) (\d{1,2})월,? (\d{4}),? (\d{1,2}):(\d{2}) ?(오전|오후)", text)
+    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::\d{2})?", text)
+    try:
+        if english and english.group(2).lower() in ENGLISH_MONTHS:
+            day, month, year = int(english.group(1)), ENGLISH_MONTHS.index(english.group(2).lower()) + 1, \
+                int(english.group(3))
+            hour, minute = int(english.group(4)) % 12 + (12 if english.group(6).lower() == "pm" else 0), \
+                int(english.group(5))
+        elif korean:
+            year, month, day = (int(korean.group(k)) for k in (1, 2, 3))
+            hour, minute = int(korean.group(5)) % 12 + (12 if korean.group(4) == "오후" else 0), int(korean.group(6))
+        elif korean_45:
+            day, month, year = (int(korean_45.group(k)) for k in (1, 2, 3))
+            hour, minute = int(korean_45.group(4)) % 12 + (12 if korean_45.group(6) == "오후" else 0), \
+                int(korean_45.group(5))
+        elif iso:
+            year, month, day, hour, minute = (int(g) for g in iso.groups())
+        else:
+            return None
+        local = datetime(year, month, day, hour, minute, tzinfo=parse_zone(zone))
+    except ValueError:
+        return None
+    return local.astimezone(timezone.utc)
 
 
 def lesson_of_file(name: str, slugs: list[str]) -> list[str]:
@@ -281,12 +329,15 @@ def worksheets(lms: Path) -> dict[str, Worksheet]:
 
 
 def participants(sheets: dict[str, Worksheet]) -> dict[str, dict[str, str]]:
-    """Participant id -> who (``name``, ``email``, ``idnumber`` as the worksheet has them) and its ``lesson``.
-    Ids are unique across a site's assignments (one ``assign_user_mapping`` row each), so one map serves all."""
+    """Participant id -> who (``name``, ``email``, ``idnumber`` as the worksheet has them), its ``lesson`` and, when
+    the worksheet has one, the text of its ``submitted`` time. Ids are unique across a site's assignments (one
+    ``assign_user_mapping`` row each), so one map serves all."""
     people = {}
     for slug, sheet in sheets.items():
         for pid, person in sheet.people.items():
             people[pid] = {**person, "lesson": slug}
+            if pid in sheet.submitted:
+                people[pid]["submitted"] = sheet.submitted[pid]
     return people
 
 

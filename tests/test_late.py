@@ -40,6 +40,11 @@ def test_lateness_from_times_extensions_and_the_lms_marker():
     per_day = parse_policy("1/day")
     assert parse_when("2025-03-07 23:59 Asia/Seoul") == DUE_UTC == parse_when(DUE)
     assert parse_when("2025-03-07 14:59:00.000000 UTC") == DUE_UTC               # nbgrader's timestamp.txt
+    # Quotes a shell kept (one quoting inside another): the zone still counts; a zone in another form is refused,
+    # never read as UTC without a word (nbgrader's parse_utc drops it).
+    assert parse_when("'2025-03-07 23:59 Asia/Seoul'") == DUE_UTC
+    with pytest.raises(UsageError):
+        parse_when("7 March 2025 23:59 Asia/Seoul")
     late = DUE_UTC + timedelta(hours=5)
     assert lateness(late, False, DUE_UTC, None, per_day) == (5 * 3600.0, "timestamp")
     assert lateness(late, False, DUE_UTC, parse_duration("2d"), per_day) == (0.0, "timestamp")

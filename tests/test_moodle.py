@@ -145,6 +145,52 @@ def test_the_worksheet_says_who_each_participant_is(tmp_path):
         ("Participant (700301)", "01_history"), ("Participant (700302)", "01_history")}
 
 
+def test_submission_times_come_from_the_worksheet_in_the_zone_given(tmp_path):
+    """An instructor's trial: late Moodle work kept full marks, since the export carries no submission time. The
+    worksheet's "Last modified (submission)" does (in the downloading user's zone, not written): with
+    --moodle-times ZONE it is the submission time, in English and Korean Moodle's forms; without, none is taken
+    and intake.csv says how to get it."""
+    from datetime import datetime, timezone
+
+    utc = timezone.utc
+    assert moodle.submission_time("Monday, 30 November 2026, 11:20 PM", "Asia/Seoul") == \
+        datetime(2026, 11, 30, 14, 20, tzinfo=utc)
+    assert moodle.submission_time("Monday, 30 November 2026, 12:05 AM", "UTC") == \
+        datetime(2026, 11, 30, 0, 5, tzinfo=utc)
+    assert moodle.submission_time("월요일, 30 11월 2026, 11:20 오후", "Asia/Seoul") == \
+        datetime(2026, 11, 30, 14, 20, tzinfo=utc)
+    assert moodle.submission_time("2026년 12월 3일, 목요일, 오전 9:15", "Asia/Seoul") == \
+        datetime(2026, 12, 3, 0, 15, tzinfo=utc)
+    assert moodle.submission_time("2026-12-03 09:15", "Europe/Berlin") == datetime(2026, 12, 3, 8, 15, tzinfo=utc)
+    assert moodle.submission_time("30 Februar 2026, 11:20", "UTC") is None
+    assert moodle.submission_time("31 November 2026, 11:20 PM", "UTC") is None
+    export = tmp_path / "moodle"
+    for pid, name in [("700201", "김민준"), ("700202", "Kim Minsu")]:
+        put(export / f"{name}_{pid}_assignsubmission_file_" / "99_guard.ipynb")
+    sheets = {"99_guard": moodle.read_worksheet(sheet(tmp_path, "99_guard.csv", GUARD_SHEET))}
+    sheets["99_guard"].lesson = "99_guard"
+    people = moodle.participants(sheets)
+    timed = {s.student: s for s in find_submissions(export, tmp_path / "work", LESSONS_ALL, moodle_people=people,
+                                                    moodle_zone="Asia/Seoul").submissions}
+    assert timed["2026001"].submitted_at == datetime(2026, 11, 30, 14, 20, tzinfo=utc)
+    assert timed["Kim Minsu"].submitted_at == datetime(2026, 11, 30, 12, 2, tzinfo=utc)
+    assert "Last modified (submission), read as Asia/Seoul" in timed["2026001"].time_source
+    plain = find_submissions(export, tmp_path / "work2", LESSONS_ALL, moodle_people=people)
+    assert all(s.submitted_at is None for s in plain.submissions)
+    said = [line.time_source for line in plain.lines if line.outcome == "taken" and line.student == "2026001"]
+    assert len(said) == 1 and "--moodle-times" in said[0], said
+    # Korean Moodle's worksheet, read the same way.
+    ko = {"99_guard": moodle.read_worksheet(sheet(tmp_path / "ko", "99_guard.csv", KO_SHEET))}
+    ko["99_guard"].lesson = "99_guard"
+    timed = {s.student: s for s in find_submissions(export, tmp_path / "work3", LESSONS_ALL,
+                                                    moodle_people=moodle.participants(ko),
+                                                    moodle_zone="Asia/Seoul").submissions}
+    assert timed["2026001"].submitted_at == datetime(2026, 11, 30, 14, 20, tzinfo=utc)
+    with pytest.raises(UsageError, match="--moodle-times"):
+        from autograde.collect import MOODLE_ZONE_FILE, load_zip_zone
+        load_zip_zone(tmp_path, "Seoul time", MOODLE_ZONE_FILE, "--moodle-times")
+
+
 def test_participant_ids_belong_to_one_assignment(tmp_path):
     """One person has another participant id in every assignment (assign_user_mapping). Two assignments' exports
     in one folder are one student, not 'two students of one name'; a notebook submitted to another assignment
