@@ -97,8 +97,9 @@ class _Wire:
         allowed = may_change_now()
         refused: list = []
         for entry in paths[:1000] if type(paths) is list else ():
-            if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not list or len(entry[0]) < 2:
-                continue
+            if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not list or len(entry[0]) < 2 \
+                    or type(entry[0][0]) is not str or entry[0][0] not in ("args", "kwargs"):
+                continue                             # not a place among this call's arguments: nothing to do
             if type(entry[0][1]) not in (int, str) or entry[0][1] not in allowed:
                 refused.append(entry[0])
                 continue

@@ -449,3 +449,23 @@ except Exception:
     pass
 ''')
     assert outcome.status == "pass", outcome
+
+
+def test_a_malformed_change_report_is_ignored_never_the_graders_own_error():
+    """From a hostile trial: a kernel whose shim reported a change at [numpy array, 1] made the grader raise numpy's
+    ValueError ("truth value ... ambiguous") in the learner's test, a failure misreported as theirs. Entries that
+    name no place among the call's arguments are ignored; a real one still fails the call, naming it."""
+    import numpy as np
+
+    from autograde.judge import _Wire
+    from autograde.plain import encode
+
+    wire = _Wire(lambda request, seconds: "", 5)
+    x = np.arange(3.0)
+    report = encode({"paths": [[[np.array([1, 2]), 1], None], [None, {"a": 1}], [[["args"], 0], None],
+                               [["args", 0, np.ones(2), "v"], np.zeros(3)], [["kwargs", "k" * 1000], None]]},
+                    lambda obj: None)
+    refused = wire.settle(report, (x,), {}, "f")
+    assert refused is not None and "f changed what it was given" in str(refused), refused
+    assert "its argument number 1['v']" in str(refused) and np.array_equal(x, np.arange(3.0))
+    assert wire.settle(encode({"paths": [[[np.array([1, 2]), 1], None]]}, lambda obj: None), (x,), {}, "f") is None
