@@ -463,6 +463,14 @@ def _function_name(remote: Any) -> str:
     return found.group(1) if found else ""
 
 
+def _probe_words(name: str) -> str:
+    """How a failure names a probe (a check's helper that runs in the learner's kernel and calls their code): its
+    name alone is one the learner never wrote."""
+    from cnnbook.i18n import _
+
+    return _("{probe} (a check's helper that runs your code)").format(probe=name)
+
+
 def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None:
     """cnnbook.checks.call_each in the judge: one exchange for the calls of a learner's function (a Remote, or a
     registered probe), None for anything else (a function of the test itself: call_each loops over it here).
@@ -477,7 +485,7 @@ def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None
     elif kind is Probe:
         wire = func.wire
         request = {"op": "call_each", "name": func.name, "sha256": func.sha}
-        name = func.name
+        name = _probe_words(func.name)
     else:
         return None
     tracer = sys.gettrace()
@@ -620,7 +628,8 @@ class Probe:
         tracer = sys.gettrace()
         sys.settrace(None)
         try:
-            return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs, self.name)
+            return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs,
+                                  _probe_words(self.name))
         finally:
             sys.settrace(tracer)
 

@@ -469,3 +469,14 @@ def test_a_malformed_change_report_is_ignored_never_the_graders_own_error():
     assert refused is not None and "f changed what it was given" in str(refused), refused
     assert "its argument number 1['v']" in str(refused) and np.array_equal(x, np.arange(3.0))
     assert wire.settle(encode({"paths": [[[np.array([1, 2]), 1], None]]}, lambda obj: None), (x,), {}, "f") is None
+
+
+def test_a_change_made_inside_a_probe_names_it_as_a_checks_helper():
+    """A probe (a lesson's @learner_side helper) runs the learner's code in their kernel: when a model changes the
+    input it was given there, the failure named only the probe, a name the learner never wrote."""
+    from autograde.judge import _probe_words
+    from cnnbook.checks import changed_input
+
+    said = str(changed_input(_probe_words("alexnet_outputs"), [["args", 2]]))
+    assert said.startswith("alexnet_outputs (a check's helper that runs your code) changed what it was given"), said
+    assert "its argument number 3" in said
