@@ -403,10 +403,10 @@ def parse_zone(name: str, option: str = "--zip-times"):
                                                    if option == "--zip-times" else "")) from None
 
 
-def load_zip_zone(out: Path, given: str | None, name: str = ZIP_ZONE_FILE, option: str = "--zip-times") -> str | None:
-    """``--zip-times ZONE`` (then kept in OUT, so a re-run reads the same zip the same way) or ``off``; else
-    what OUT kept; else None (zip entry times are not submission times). With ``name`` and ``option``, the same
-    for another zone kept in OUT (``--moodle-times``)."""
+def load_zone(out: Path, given: str | None, name: str = ZIP_ZONE_FILE, option: str = "--zip-times") -> str | None:
+    """A time zone option kept in OUT (``name``): ``--zip-times ZONE`` by default, ``--moodle-times ZONE`` too.
+    The zone given (then kept in OUT, so a re-run reads the same files the same way) or ``off``; else what OUT
+    kept; else None (zip entry times, Moodle's worksheet times are not submission times)."""
     path = out / name
     if given is not None:
         if given.strip().lower() == "off":

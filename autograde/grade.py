@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import late as late_work
 from . import moodle
-from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zip_zone,
+from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zone,
                       read_roster, roster_names)
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import CSV_ENCODING, terminal_safe, valid_text
@@ -370,7 +370,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     ``cell_timeout`` (seconds) and ``memory_gib``: this run's limits instead of nbgrader_config.py's
     (``GradingLimits``, :mod:`autograde.settings`), which set every other limit.
     ``zip_times``: a time zone (``Asia/Seoul``) to read a .zip's entry times as submission times in, or ``off``;
-    kept in OUT (see :func:`autograde.collect.load_zip_zone`). ``moodle_worksheets``: Moodle's grading worksheets
+    kept in OUT (see :func:`autograde.collect.load_zone`). ``moodle_worksheets``: Moodle's grading worksheets
     as downloaded, one per assignment, kept in OUT/lms/moodle-worksheets/ (:mod:`autograde.moodle`): who each
     participant is, the assignment's maximum grade and the shape of lms/moodle-<lesson>.csv. ``moodle_times``: the
     time zone of the worksheets' "Last modified (submission)" (the downloading Moodle user's), to read them as
@@ -391,8 +391,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     late_work.add_extensions(out, extensions or [], lambda name: find_lesson(name, known).slug)
     policy = late_work.load_policy(out, late_penalty)
     extension_of = late_work.read_extensions(out)
-    zip_zone = load_zip_zone(out, zip_times)
-    moodle_zone = load_zip_zone(out, moodle_times, MOODLE_ZONE_FILE, "--moodle-times")
+    zip_zone = load_zone(out, zip_times)
+    moodle_zone = load_zone(out, moodle_times, MOODLE_ZONE_FILE, "--moodle-times")
     sweep_stale_cgroups()
     work = out / ".work"
     # Every way out of the run (a refusal, an error, Ctrl-C, SIGTERM) removes what it extracted: with --out . it

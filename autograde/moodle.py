@@ -215,6 +215,14 @@ def read_worksheet(path: Path) -> Worksheet:
 
 ENGLISH_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
                   "november", "december")
+# The forms of userdate(timesubmitted) read here, each with what its groups are: d day, M month (number or English
+# name), y year, h hour, m minute, p AM/PM (오전/오후); no p: a 24-hour clock.
+SUBMISSION_TIMES = [
+    (re.compile(r"(\d{1,2}) ([A-Za-z]+),? (\d{4}),? (\d{1,2}):(\d{2}) ?([AaPp][Mm])"), "dMyhmp"),     # English
+    (re.compile(r"(\d{1,2}) (\d{1,2})월,? (\d{4}),? (\d{1,2}):(\d{2}) ?(오전|오후)"), "dMyhmp"),    # Korean, 4.5
+    (re.compile(r"(\d{4})년 ?(\d{1,2})월 ?(\d{1,2})일.*?(오전|오후) ?(\d{1,2}):(\d{2})"), "yMdphm"),  # older Korean
+    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::\d{2})?$"), "yMdhm"),           # ISO
+]
 
 
 def submission_time(text: str, zone: str):
@@ -230,32 +238,22 @@ def submission_time(text: str, zone: str):
     from .collect import parse_zone
 
     text = " ".join(text.split())
-    hour = minute = None
-    english = re.search(r"(\d{1,2}) ([A-Za-z]+),? (\d{4}),? (\d{1,2}):(\d{2}) ?([AaPp][Mm])", text)
-    korean = re.search(r"(\d{4})년 ?(\d{1,2})월 ?(\d{1,2})일.*?(오전|오후) ?(\d{1,2}):(\d{2})", text)
-    korean_45 = re.search(r"(\d{1,2}) (\d{1,2})월,? (\d{4}),? (\d{1,2}):(\d{2}) ?(오전|오후)", text)
-    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::\d{2})?", text)
-    try:
-        if english and english.group(2).lower() in ENGLISH_MONTHS:
-            day, month, year = int(english.group(1)), ENGLISH_MONTHS.index(english.group(2).lower()) + 1, \
-                int(english.group(3))
-            hour, minute = int(english.group(4)) % 12 + (12 if english.group(6).lower() == "pm" else 0), \
-                int(english.group(5))
-        elif korean:
-            year, month, day = (int(korean.group(k)) for k in (1, 2, 3))
-            hour, minute = int(korean.group(5)) % 12 + (12 if korean.group(4) == "오후" else 0), int(korean.group(6))
-        elif korean_45:
-            day, month, year = (int(korean_45.group(k)) for k in (1, 2, 3))
-            hour, minute = int(korean_45.group(4)) % 12 + (12 if korean_45.group(6) == "오후" else 0), \
-                int(korean_45.group(5))
-        elif iso:
-            year, month, day, hour, minute = (int(g) for g in iso.groups())
-        else:
+    for pattern, order in SUBMISSION_TIMES:
+        found = pattern.search(text)
+        if found is None:
+            continue
+        part = dict(zip(order, found.groups()))
+        month = part["M"].lower()
+        if not month.isdigit() and month not in ENGLISH_MONTHS:
+            continue
+        hour = int(part["h"]) % 12 + 12 * (part["p"].lower() in ("pm", "오후")) if "p" in part else int(part["h"])
+        try:
+            local = datetime(int(part["y"]), int(month) if month.isdigit() else ENGLISH_MONTHS.index(month) + 1,
+                             int(part["d"]), hour, int(part["m"]), tzinfo=parse_zone(zone))
+        except ValueError:
             return None
-        local = datetime(year, month, day, hour, minute, tzinfo=parse_zone(zone))
-    except ValueError:
-        return None
-    return local.astimezone(timezone.utc)
+        return local.astimezone(timezone.utc)
+    return None
 
 
 def lesson_of_file(name: str, slugs: list[str]) -> list[str]:

@@ -144,7 +144,7 @@ def slip_name(line: object) -> str | None:
     return None
 
 
-def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
+def _failure(what: str, lines: Iterable[str], hint: str | None) -> CheckFailed:
     lines = list(lines)
     stale = _previous_cell_did_not_run()
     if stale:
@@ -154,7 +154,20 @@ def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
         msg += "\n  " + _("Hint: {hint}").format(hint=hint)
-    raise CheckFailed(msg, what=what, lines=lines, hint=hint)
+    return CheckFailed(msg, what=what, lines=lines, hint=hint)
+
+
+def _fail(what: str, lines: Iterable[str], hint: str | None) -> NoReturn:
+    raise _failure(what, lines, hint)
+
+
+def _kind(value: Any) -> str:
+    """What a check says it got instead: the type's name; for the grader's handle on an object of the learner's
+    kernel (a real array too large to cross, or a class that only borrows a numpy or torch name), a phrase."""
+    if getattr(type(value), "_measure_remote", None) is not None:
+        return _("{name} that the check cannot read as an array of numbers (too large, or no real array)").format(
+            name=value.__class__.__name__)
+    return type(value).__name__
 
 
 def _previous_cell_did_not_run() -> str:
@@ -204,15 +217,9 @@ def check_array(
         _fail(what, [_("returned None. Did you forget the `return` statement?"),
                      _("expected an array of shape {shape}").format(shape=exp.shape)], hint)
     arr = _as_array(got)
-    if arr is None and getattr(type(got), "_measure_remote", None) is not None:
-        # the grader's handle on an object of the learner's kernel: an array too large to cross, or an object
-        # whose class only borrows a numpy or torch name
-        _fail(what, [_("expected a numpy array of shape {shape}, but got an object that the check cannot read as "
-                       "an array of numbers (too large, or no real array): {value}").format(
-            shape=exp.shape, value=_fmt(got))], hint)
     if arr is None:
         _fail(what, [_("expected a numpy array of shape {shape}, but got a {kind}: {value}").format(
-            shape=exp.shape, kind=type(got).__name__, value=_fmt(got))], hint)
+            shape=exp.shape, kind=_kind(got), value=_fmt(got))], hint)
     assert arr is not None
     if mistakes:
         for name, wrong in mistakes.items():
@@ -308,7 +315,7 @@ def check_value(
                  _("got      {got}").format(got=_fmt(got))]
         if type(got) is not type(expected) and not (_is_number(got) and _is_number(expected)):
             lines.append(_("(expected a {expected}, got a {got})").format(expected=type(expected).__name__,
-                                                                          got=type(got).__name__))
+                                                                          got=_kind(got)))
         _fail(what, lines, hint)
 
 
@@ -344,7 +351,7 @@ def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *,
     arr = _as_array(got)
     if arr is None:
         _fail(what, [_("expected an array of shape {shape}, got a {kind}").format(shape=tuple(expected_shape),
-                                                                                  kind=type(got).__name__)], hint)
+                                                                                  kind=_kind(got))], hint)
     assert arr is not None
     if tuple(arr.shape) != tuple(expected_shape):
         wrong = _("wrong shape: expected {expected}, got {got}.").format(expected=tuple(expected_shape),
@@ -456,13 +463,11 @@ def _argument_words(where: list) -> str:
 def changed_input(function: str, where: list[list]) -> CheckFailed:
     """The failure of a learner's call that changed, in place, arguments the test gave it (the grader raises it:
     see :func:`may_change`). ``where``: each changed argument, as ["args", 0] or ["kwargs", "x", "v"]."""
-    what = _("{function} changed what it was given").format(function=function or _("your function"))
     places = ", ".join(_argument_words(w) for w in where[:3]) + (" ..." if len(where) > 3 else "")
-    lines = [_("it wrote into {places} (in place): the test's value is kept as it was").format(places=places)]
-    hint = _("leave your inputs as they were: the caller uses them again. Work on a copy (x = x.copy() for numpy, "
-             "x = x.clone() for torch) or build a new array (x = x - 1, not x -= 1).")
-    msg = what + ":\n  " + "\n  ".join(lines) + "\n  " + _("Hint: {hint}").format(hint=hint)
-    return CheckFailed(msg, what=what, lines=lines, hint=hint)
+    return _failure(_("{function} changed what it was given").format(function=function or _("your function")),
+                    [_("it wrote into {places} (in place): the test's value is kept as it was").format(places=places)],
+                    _("leave your inputs as they were: the caller uses them again. Work on a copy (x = x.copy() for "
+                      "numpy, x = x.clone() for torch) or build a new array (x = x - 1, not x -= 1)."))
 
 
 # The grader's judge process installs its batch caller here (autograde.judge.install_batch_caller): it calls a

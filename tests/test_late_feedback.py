@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde.collect import find_submissions, load_zip_zone
+from autograde.collect import find_submissions, load_zone
 from autograde.grade import feedback_html
 from autograde.late import describe_late, lateness, parse_policy, parse_when
 from autograde.lessons import UsageError
@@ -168,11 +168,11 @@ def test_an_entry_with_a_utc_timestamp_field_needs_no_zone_and_a_just_made_zip_i
 
 def test_the_zone_is_checked_kept_in_out_and_can_be_turned_off(tmp_path):
     with pytest.raises(UsageError, match="not a time zone"):
-        load_zip_zone(tmp_path, "Seoul time")
-    assert load_zip_zone(tmp_path, None) is None
-    assert load_zip_zone(tmp_path, "Asia/Seoul") == "Asia/Seoul"
-    assert load_zip_zone(tmp_path, None) == "Asia/Seoul"                   # a re-run reads the zip the same way
-    assert load_zip_zone(tmp_path, "off") is None and load_zip_zone(tmp_path, None) is None
+        load_zone(tmp_path, "Seoul time")
+    assert load_zone(tmp_path, None) is None
+    assert load_zone(tmp_path, "Asia/Seoul") == "Asia/Seoul"
+    assert load_zone(tmp_path, None) == "Asia/Seoul"                   # a re-run reads the zip the same way
+    assert load_zone(tmp_path, "off") is None and load_zone(tmp_path, None) is None
 
 
 # --- end to end ------------------------------------------------------------------------------------------

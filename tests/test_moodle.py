@@ -187,8 +187,8 @@ def test_submission_times_come_from_the_worksheet_in_the_zone_given(tmp_path):
                                                     moodle_zone="Asia/Seoul").submissions}
     assert timed["2026001"].submitted_at == datetime(2026, 11, 30, 14, 20, tzinfo=utc)
     with pytest.raises(UsageError, match="--moodle-times"):
-        from autograde.collect import MOODLE_ZONE_FILE, load_zip_zone
-        load_zip_zone(tmp_path, "Seoul time", MOODLE_ZONE_FILE, "--moodle-times")
+        from autograde.collect import MOODLE_ZONE_FILE, load_zone
+        load_zone(tmp_path, "Seoul time", MOODLE_ZONE_FILE, "--moodle-times")
 
 
 def test_participant_ids_belong_to_one_assignment(tmp_path):
