@@ -898,20 +898,21 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         from .moodle import submission_time
 
         unknown = []
-        for _, _, path, facts in candidates:
+        for student, _, path, facts in candidates:
             text = facts.get("moodle_submitted")
             if facts.get("submitted_at") is not None or not text or (facts.get("lms") or {}).get("system") != "moodle":
                 continue
             when = submission_time(text, moodle_zone)
             if when is None:
                 facts["moodle_time_unread"] = True
-                unknown.append(rel(path))
+                unknown.append(f"{student} ({text[:40]!r})")
             else:
                 facts["submitted_at"] = when
                 facts["time_source"] = f"Moodle worksheet's Last modified (submission), read as {moodle_zone}"
         if unknown:
             warnings.append(f"{len(unknown)} Moodle submission time(s) of the worksheets are in a form not known here "
-                            f"(English, Korean and ISO dates are read), so those submissions count as on time: "
+                            f"(English and Korean Moodle dates and ISO are read), so those submissions count as on "
+                            f"time (check them by hand): "
                             f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
     unreadable = sorted(rel(path) for _, _, path, facts in candidates
                         if facts.get("submitted_at") is None and facts.get("time_source"))

@@ -626,6 +626,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                                      + " (once the gradebook can be written; reports not rebuilt)")
             stored = _stored_results(out, {lesson.slug for lesson in lessons})
             for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
+                # Its grade may have changed now: Moodle's importer skips a row whose "Last modified (grade)" is
+                # older than its own grade's, so an earlier upload would keep the old grade without a word.
+                result["graded_at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
                 _atomic_write(path, json.dumps(result, indent=1))
                 # The student's page says what lateness cost (or, after a waiver, no longer says it).
                 _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))

@@ -3,8 +3,10 @@ gradebook (as nbgrader keeps them) and in grades.csv, grades-by-student.csv and 
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -138,6 +140,11 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     assert "Late submissions" in report and "1 point(s) per started day late" in report
 
     # A waiver for dave, given later: nothing is graded again, his penalty goes, the others' stay.
+    def graded_at(student):
+        return json.loads((out / "results" / student / f"{SLUG}.json").read_text(encoding="utf-8"))["graded_at"]
+
+    before = {student: graded_at(student) for student in ("alice", "dave")}
+    time.sleep(1.1)
     second = cli(subs, out, "--extension", "dave", SLUG, "waive")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "resuming: 5 of 5" in second.stdout and not [ln for ln in second.stdout.splitlines() if ln.startswith("[")]
@@ -145,6 +152,8 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     assert {s: float(r["score"]) for s, r in graded.items()} == {"alice": 4, "bob": 2, "carol": 4, "dave": 4,
                                                                  "erin": 3}
     assert "late" not in graded["dave"]["flags"] and gradebook_state(out)["dave"][3] == 0.0
+    # dave's grade changed now: Moodle's worksheet must carry a newer "Last modified (grade)" or Moodle skips it
+    assert graded_at("dave") > before["dave"] and graded_at("alice") == before["alice"]
     assert "Late submission" not in (out / "feedback" / "dave" / f"{SLUG}.html").read_text(encoding="utf-8")
     assert (out / "extensions.csv").read_text(encoding="utf-8-sig").splitlines() == [
         "student,lesson,extension", "carol,99_guard,2d", "dave,99_guard,waive"]

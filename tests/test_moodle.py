@@ -186,6 +186,14 @@ def test_submission_times_come_from_the_worksheet_in_the_zone_given(tmp_path):
                                                     moodle_people=moodle.participants(ko),
                                                     moodle_zone="Asia/Seoul").submissions}
     assert timed["2026001"].submitted_at == datetime(2026, 11, 30, 14, 20, tzinfo=utc)
+    # A date in no known form: that submission counts as on time, and the warning names the student and the date.
+    odd = {"99_guard": moodle.read_worksheet(sheet(tmp_path / "odd", "99_guard.csv", GUARD_SHEET.replace(
+        '"Monday, 30 November 2026, 9:02 PM"', "30/11/2026 23:45")))}
+    odd["99_guard"].lesson = "99_guard"
+    intake = find_submissions(export, tmp_path / "work4", LESSONS_ALL, moodle_people=moodle.participants(odd),
+                              moodle_zone="Asia/Seoul")
+    assert {s.student: s.submitted_at is None for s in intake.submissions} == {"2026001": False, "Kim Minsu": True}
+    assert any("Kim Minsu ('30/11/2026 23:45')" in warning for warning in intake.warnings), intake.warnings
     with pytest.raises(UsageError, match="--moodle-times"):
         from autograde.collect import MOODLE_ZONE_FILE, load_zone
         load_zone(tmp_path, "Seoul time", MOODLE_ZONE_FILE, "--moodle-times")
