@@ -1,0 +1,136 @@
+"""One Korean word for one English term, across the whole Korean edition.
+
+A review found the same English term translated in different ways from lesson to lesson (에포크 and 에폭,
+매개변수 and 파라미터, 윈도우 and 창, ...). These tests read every Korean catalog of the course, the lessons'
+``solutions/NN_slug/ko.po`` and the package's ``cnnbook/locale/ko/LC_MESSAGES/cnnbook.po``, and fail, naming the
+catalog, the entry and the words, where a translation uses a word that is not the course's word for its term.
+
+- ``CORE``: epoch 에포크, parameter 매개변수, hyperparameter 하이퍼파라미터, window 윈도우.
+- ``UNIFIED``: the other terms that were unified the same way (fully connected layer 완전 연결 층, network 신경망,
+  data set 데이터 세트, object 객체, training 학습, step 스텝, loop 반복문, valid 유효, matrix product 행렬 곱).
+
+Only translations (``msgstr``) are read, never the English. A study note quoted word for word keeps its own words:
+Korean between quotes that the English entry holds too (an Errata box quotes a learner's note) is not checked.
+창 is "window" only as a word of its own, alone or with one particle (창의 시작 위치, 마지막 창이); inside another
+word (팽창 dilation, 밑창, 창의적, 창문) or as a transliterated name (창 천(Qiang Chen)) it is left alone.
+A tensor's shape is 형태: ``tests/test_i18n.py`` checks that one.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from autograde.i18n import catalog_path, package_catalog_path, read_catalog
+from conftest import LESSONS
+
+
+@dataclass(frozen=True)
+class Term:
+    english: str
+    preferred: str
+    variants: re.Pattern[str]     # a match is a word that is not the course's word for the term
+
+
+_PARTICLE = "이|가|을|를|은|는|과|와|의|에|에서|으로|로|도|만|마다|까지|부터|처럼|보다|들|들이|들을|들의|입니다|이다|이고|이며"
+# 창 as a word of its own (before it no syllable, after it at most one particle, then no syllable), not followed
+# by another Hangul word and a romanised name in parentheses: "창 천(Qiang Chen)" is a person.
+_WINDOW_CHANG = rf"(?<![가-힣])창(?:{_PARTICLE})?(?![가-힣])(?!\s*[가-힣]{{1,3}}\s*\([A-Z][a-z]+ [A-Z][a-z]+\))"
+
+CORE = [
+    Term("epoch", "에포크", re.compile("에폭")),
+    Term("parameter", "매개변수", re.compile(r"(?<!하이퍼)(?<!하이퍼 )파라미터|매개 변수")),
+    Term("hyperparameter", "하이퍼파라미터", re.compile(r"하이퍼 +파라미터|초매개 ?변수")),
+    Term("window", "윈도우", re.compile(_WINDOW_CHANG + "|윈도(?!우)")),
+]
+UNIFIED = [
+    Term("fully connected layer", "완전 연결 층", re.compile(r"완전 ?연결 ?계층|완전연결")),
+    Term("network", "신경망", re.compile("네트워크")),
+    Term("data set", "데이터 세트", re.compile("데이터셋")),
+    Term("object (in an image)", "객체", re.compile("물체")),
+    Term("training, to train", "학습", re.compile("훈련")),
+    Term("step (of training, of a window)", "스텝", re.compile("걸음")),
+    Term("loop", "반복문", re.compile("루프")),
+    Term("valid (cross-correlation, convolution, mode)", "유효", re.compile(r"valid (?:교차 상관|합성곱|모드)")),
+    Term("matrix product", "행렬 곱", re.compile("행렬곱")),
+]
+
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
+
+
+def _checked_text(english: str, korean: str) -> str:
+    """The translation without the Korean it quotes from the English entry (a study note's own words)."""
+    def blank(match: re.Match[str]) -> str:
+        inner = match.group(1) or match.group(2)
+        return " " * len(match.group(0)) if re.search("[가-힣]", inner) and inner in english else match.group(0)
+    return _QUOTED.sub(blank, korean)
+
+
+def misuses(english: str, korean: str, terms: list[Term]) -> list[str]:
+    """One line per word of ``korean`` that is not the course's word for its term: the term, the word, where."""
+    text = _checked_text(english, korean)
+    found = []
+    for term in terms:
+        for match in term.variants.finditer(text):
+            start, end = match.span()
+            around = korean[max(0, start - 20):end + 20].replace("\n", " ")
+            found.append(f"{term.english} is {term.preferred}, not {match.group(0)!r}: ...{around}...")
+    return found
+
+
+CATALOGS = [(lesson.slug, catalog_path(lesson, "ko")) for lesson in LESSONS if catalog_path(lesson, "ko").is_file()]
+CATALOGS.append(("cnnbook", package_catalog_path("ko")))
+
+
+def _violations(path, terms: list[Term]) -> list[str]:
+    found = []
+    for message in read_catalog(path, "ko"):
+        if not message.id or not message.string:
+            continue
+        english = "\n".join(message.id) if isinstance(message.id, (list, tuple)) else message.id
+        strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
+        where = f"[{message.context}] " if message.context else ""
+        first = english.strip().splitlines()[0][:70]
+        for korean in strings:
+            found += [f"{path.parent.name if path.name == 'ko.po' else path.name} {where}{first!r}: {line}"
+                      for line in misuses(english, str(korean), terms)]
+    return found
+
+
+@pytest.mark.parametrize("name, path", CATALOGS, ids=[name for name, _ in CATALOGS])
+def test_epoch_parameter_and_window_are_one_word_each(name, path):
+    bad = _violations(path, CORE)
+    assert not bad, f"{name}: {len(bad)} translation(s) use another word for a term:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("name, path", CATALOGS, ids=[name for name, _ in CATALOGS])
+def test_the_other_unified_terms_are_one_word_each(name, path):
+    bad = _violations(path, UNIFIED)
+    assert not bad, f"{name}: {len(bad)} translation(s) use another word for a term:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("korean", [
+    "에폭마다의 평균 손실", "학습 가능한 파라미터 개수", "매개 변수", "하이퍼 파라미터", "초매개변수",
+    "창의 시작 위치", "마지막 창이 입력 밖으로", "삐져나오는 창은 세지 않습니다", "창 {n}개를 도는", "작은 창 |",
+    "슬라이딩 윈도가 아닙니다",
+])
+def test_a_variant_is_found(korean):
+    assert misuses("", korean, CORE), korean
+
+
+@pytest.mark.parametrize("korean", [
+    "에포크마다", "매개변수", "하이퍼파라미터를 많이 두는", "윈도우의 시작 위치", "팽창이 1, 2, 4인 필터", "밑창",
+    "창의적인 답", "창의성", "창문", "창 천(Qiang Chen), 수이청 옌(Shuicheng Yan)", "출력 형태",
+])
+def test_other_words_with_the_same_letters_are_not_variants(korean):
+    assert not misuses("", korean, CORE), korean
+
+
+def test_a_study_note_quoted_word_for_word_keeps_its_words():
+    english = 'A note reads "VGG-16은 많은 하이퍼 파라미터를 가지고 있는 대신에\n> 네트워크를 사용해서" (...)'
+    quoted = '한 노트에는 "VGG-16은 많은 하이퍼 파라미터를 가지고 있는 대신에\n> 네트워크를 사용해서"라고 적혀 있습니다.'
+    assert not misuses(english, quoted, CORE + UNIFIED)
+    # the same words, not a quotation of the English entry, are checked
+    found = misuses(english, "많은 하이퍼 파라미터를 가지고 있는 네트워크", CORE + UNIFIED)
+    assert [line.split(",")[0] for line in found] == ["hyperparameter is 하이퍼파라미터", "network is 신경망"], found
