@@ -269,3 +269,31 @@ def test_a_function_that_changes_its_inputs_cannot_change_what_it_is_compared_wi
     with pytest.raises(CheckFailed) as failure:
         exec(compile(whole_test("10", "test_average_precision"), "test_average_precision", "exec"), space)
     assert "average_precision(<" in str(failure.value), str(failure.value)
+
+
+ENCODE_WITHOUT_CLAMP = '''import numpy as np
+GRID, IMAGE_SIZE = 8, 64
+def encode_targets(boxes, labels, grid=GRID, image_size=IMAGE_SIZE):
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    cell = image_size / grid
+    target = np.zeros((grid, grid, 6), dtype=np.float32)
+    for k in np.argsort((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable"):
+        x0, y0, x1, y1 = boxes[k]
+        cx, cy = (x0 + x1) / 2 / cell, (y0 + y1) / 2 / cell
+        col, row = int(cx), int(cy)                     # no min(..., grid - 1): a centre on the edge is cell 8
+        target[row, col] = [1.0, cx - col, cy - row, (x1 - x0) / cell, (y1 - y0) / cell, labels[k]]
+    return target
+'''
+
+
+def test_a_centre_on_the_canvas_edge_names_the_missing_clamp():
+    """From a Korean learner's trial: an encode_targets without min(int(cx), grid - 1) passed every visible check
+    and failed a hidden one with numpy's IndexError and no hint."""
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(ENCODE_WITHOUT_CLAMP, "<learner>", "exec"), space)
+    with pytest.raises(CheckFailed) as failure:
+        exec(compile(whole_test("10", "test_encode_targets"), "test_encode_targets", "exec"), space)
+    text = str(failure.value) + " ".join(getattr(failure.value, "lines", []) or []) + str(failure.value.hint)
+    assert "grid - 1" in text and "edge" in text, text
