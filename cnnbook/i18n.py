@@ -20,6 +20,9 @@ Which language, first match wins:
    Korean, read from ``JPY_SESSION_NAME``, the notebook path Jupyter gives every kernel it starts; a notebook
    saved elsewhere, by the edition its file's metadata names (``cnnbook.language``, as release writes it);
    in Google Colab, the set-up cell of the Korean edition sets ``CNNBOOK_LANG`` (``autograde.colab``);
+   a kernel started without a notebook path (``jupyter nbconvert --execute``, papermill, nbgrader's own
+   ``autograde``) runs in its notebook's folder: when every notebook there is of one edition, that one (in a
+   kernel only: a program's working folder says nothing of its language);
 4. otherwise English.
 
 Korean particles after a value. A particle's form depends on how the word before it ends (``이``/``가``,
@@ -37,6 +40,7 @@ from __future__ import annotations
 import os
 import re
 import string
+import sys
 from pathlib import Path, PurePath
 
 __all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation", "ending", "particle",
@@ -72,7 +76,27 @@ def language() -> str:
     session = os.environ.get("JPY_SESSION_NAME") or ""
     if session and "ko" in PurePath(session).parts[:-1]:
         return "ko"
+    if not session and "ipykernel" in sys.modules:     # a kernel, not a program such as the grader's CLI
+        return _edition_of_folder() or "en"
     return _edition_of(session) or "en"
+
+
+def _edition_of_folder() -> str | None:
+    """The edition of the notebooks in the working folder, when there are a few and all name the same one (a kernel
+    that nbconvert or nbgrader started for a notebook there, with no session path); read once per folder."""
+    try:
+        folder = Path.cwd()
+    except OSError:
+        return None
+    key = f"{folder}{os.sep}*"
+    if key not in _editions:
+        try:
+            notebooks = sorted(folder.glob("*.ipynb"))[:11]
+        except OSError:
+            notebooks = []
+        found = {_edition_of(str(path)) for path in notebooks} if 0 < len(notebooks) <= 10 else {None}
+        _editions[key] = found.pop() if len(found) == 1 else None
+    return _editions[key]
 
 
 _editions: dict[str, str | None] = {}

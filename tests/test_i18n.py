@@ -11,9 +11,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import io
 import shutil
+import sys
+import types
 
 import nbformat
 import numpy as np
@@ -794,3 +797,49 @@ def test_where_the_learners_code_raised_reads_in_korean(monkeypatch):
     monkeypatch.setattr(i18n, "_chosen", "ko")
     assert _where("line 3: x = y[5]") == "3번째 줄: x = y[5]" and _where("f.py line 8") == "f.py의 8번째 줄"
     assert _where("something else") == "something else"
+
+
+def _notebook(path, lang=None):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from cnnbook.i18n import language\nprint(language())")])
+    if lang:
+        nb.metadata["cnnbook"] = {"language": lang}
+    nbformat.write(nb, path)
+    return nb
+
+
+def test_without_a_notebook_path_the_folder_s_notebooks_name_the_language(tmp_path, monkeypatch):
+    """From a Korean learner's trial: `jupyter nbconvert --execute` of the Korean edition printed English (such a
+    kernel has no JPY_SESSION_NAME); it runs in the notebook's folder, whose notebooks name their edition."""
+    for name in ("CNNBOOK_LANG", "JPY_SESSION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(i18n, "_editions", {})
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or types.ModuleType("ipykernel"))
+    korean, mixed, none = (tmp_path / name for name in ("korean", "mixed", "none"))
+    for folder in (korean, mixed, none):
+        folder.mkdir()
+    _notebook(korean / "10_detection.ipynb", "ko")
+    _notebook(korean / "10_detection-Copy1.ipynb", "ko")
+    _notebook(mixed / "a.ipynb", "ko")
+    _notebook(mixed / "b.ipynb")                        # an English notebook beside it: no guess
+    for folder, want in ((korean, "ko"), (mixed, "en"), (none, "en")):
+        monkeypatch.chdir(folder)
+        assert i18n.language() == want, folder
+    monkeypatch.chdir(korean)
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    assert i18n.language() == "en"                      # not a kernel: the grader's CLI, a script
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "elsewhere.ipynb"))
+    assert i18n.language() == "en"                      # a session path is the notebook's word, not the folder
+
+
+def test_a_korean_notebook_run_headless_speaks_korean(tmp_path):
+    from nbclient import NotebookClient
+
+    env_before = {name: os.environ.pop(name, None) for name in ("CNNBOOK_LANG", "JPY_SESSION_NAME")}
+    try:
+        nb = _notebook(tmp_path / "mine.ipynb", "ko")
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.update({name: value for name, value in env_before.items() if value is not None})
+    assert nb.cells[0].outputs[0]["text"].strip() == "ko"
