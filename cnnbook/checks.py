@@ -648,7 +648,11 @@ def known_errors(what: str, errors: Mapping[str, str]):
                 # an error that crossed the grader's wall already says "your code raised ..." (judge.py)
                 said = text if getattr(err, "from_kernel", False) else \
                     _("your code raised {kind}: {message}").format(kind=type(err).__name__, message=text)
-                _fail(what, [slip_line(slip), said.splitlines()[0][:500]], None)
+                line = said.splitlines()[0]
+                # the error up to the end of the sentence that matched: a library's advice after it ("Use
+                # tensor.detach().numpy() instead") is about its own use, and the slip says what to do here
+                end = line.find(". ", line.find(words) + len(words)) if words in line else -1
+                _fail(what, [slip_line(slip), (line[:end + 1] if end >= 0 else line)[:500]], None)
         raise
 
 

@@ -256,9 +256,10 @@ def test_a_library_error_named_as_a_slip():
 
     with pytest.raises(CheckFailed) as failure:
         with known_errors("f(x)", {"requires grad": "numpy inside f"}):
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad.")
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
     said = str(failure.value)
     assert "typical slip: numpy inside f" in said and "your code raised RuntimeError: Can't call numpy()" in said
+    assert "detach" not in said, said        # torch's advice after the sentence that matched would break the gradient
     with pytest.raises(KeyError):                        # another error goes on as it was
         with known_errors("f(x)", {"requires grad": "numpy inside f"}):
             raise KeyError("w")
