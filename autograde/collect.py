@@ -60,6 +60,7 @@ from pathlib import Path
 
 from .lessons import Lesson, UsageError
 from .moodle import looks_like_worksheet
+from .text import TIME_FORMAT
 
 MAX_MEMBER_BYTES = 200 * 2 ** 20
 # Folders nested deeper than this in a submissions folder or .zip are not searched (a .zip's member that deep is
@@ -965,7 +966,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                         f"another copy was graded: {rel(path)} ({short})"))
         copy_name = f"named as a copy of {slug}.ipynb" if facts.get("copy_name") else ""
         lines.append(IntakeLine(rel(path), "taken", student, slug, "; ".join(filter(None, [sub.note, copy_name])),
-                                submitted=(when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+                                submitted=(when.astimezone(timezone.utc).strftime(TIME_FORMAT)
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))
         subs.append(sub)

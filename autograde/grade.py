@@ -43,7 +43,7 @@ from . import moodle
 from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zone,
                       read_roster, roster_names)
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
-from .text import CSV_ENCODING, terminal_safe, valid_text
+from .text import CSV_ENCODING, terminal_safe, utc_now, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
@@ -628,7 +628,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
                 # Its grade may have changed now: Moodle's importer skips a row whose "Last modified (grade)" is
                 # older than its own grade's, so an earlier upload would keep the old grade without a word.
-                result["graded_at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+                result["graded_at"] = utc_now()
                 _atomic_write(path, json.dumps(result, indent=1))
                 # The student's page says what lateness cost (or, after a waiver, no longer says it).
                 _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
@@ -1193,7 +1193,7 @@ def _save(out: Path, db_url: str, result: dict, lesson: Lesson) -> None:
         autograded.unlink()
     _atomic_write(out / "feedback" / student / f"{slug}.html", feedback_html(result))
     stored = {k: v for k, v in result.items() if k != "notebook"}
-    stored.setdefault("graded_at", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))   # Moodle's worksheet
+    stored.setdefault("graded_at", utc_now())   # Moodle's worksheet
     _atomic_write(out / "results" / student / f"{slug}.json", json.dumps(stored, indent=1))
 
 

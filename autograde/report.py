@@ -19,14 +19,13 @@ import json
 import os
 import re
 import shutil
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from cnnbook.checks import slip_name
 
 from .late import describe_late, final_score
-from .text import CSV_ENCODING
+from .text import CSV_ENCODING, utc_now
 
 
 # How a cell may start and be left as it is (after spaces): a letter or digit of any script, or one of these. Anything
@@ -441,7 +440,7 @@ def _write_moodle(results: list[dict], folder: Path, gradebook: dict[tuple[str, 
     from . import moodle as moodle_sheet
 
     written: list[Path] = []
-    now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())      # results graded before graded_at was kept
+    now = utc_now()      # results graded before graded_at was kept
     # Only a result whose participant id is of this lesson's assignment (ids are per assignment).
     moodle = [r for r in results if (r.get("lms") or {}).get("system") == "moodle" and r["lms"].get("id")]
     sheets = moodle_sheet.worksheets(folder)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from typing import Any
 
@@ -13,6 +14,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # header test looks for "Student" inside the first cell) and Moodle's CSV reader (it strips the mark) take it.
 # The grader reads every CSV with "utf-8-sig", which takes a file with or without the mark.
 CSV_ENCODING = "utf-8-sig"
+
+# How the grader writes a moment (graded_at, a submission time) in results, reports and LMS files: UTC, to the
+# second. Moodle's worksheet takes it as "Last modified (grade)".
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def utc_now() -> str:
+    """This moment in :data:`TIME_FORMAT`."""
+    return time.strftime(TIME_FORMAT, time.gmtime())
 
 
 def valid_text(value: Any) -> Any:
