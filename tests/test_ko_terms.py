@@ -134,3 +134,15 @@ def test_a_study_note_quoted_word_for_word_keeps_its_words():
     # the same words, not a quotation of the English entry, are checked
     found = misuses(english, "많은 하이퍼 파라미터를 가지고 있는 네트워크", CORE + UNIFIED)
     assert [line.split(",")[0] for line in found] == ["hyperparameter is 하이퍼파라미터", "network is 신경망"], found
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_the_english_lessons_korean_words_are_the_same(lesson):
+    """The English notebooks hold Korean too (each glossary's 한국어 column): the same words as the Korean edition.
+    Korean quoted in them (a study note's own words) is left as it is."""
+    import nbformat
+
+    nb = nbformat.read(lesson.source, as_version=4)
+    bad = [f"cell {index}: {line}" for index, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+           for line in misuses(cell.source, cell.source, CORE + UNIFIED)]
+    assert not bad, f"{lesson.slug}: {len(bad)} Korean word(s) of the English notebook differ:\n" + "\n".join(bad)
