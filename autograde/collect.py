@@ -181,6 +181,15 @@ class Intake:
             kept = [row for row in rows if row[0] != cell(source) and not (files.get(row[0]) and files[row[0]] <= inputs)]
         except (OSError, UnicodeDecodeError, csv.Error):
             kept = []
+        # A file an earlier run took for a student's lesson that this batch takes again from another input (a
+        # re-submission in a later export, "-1" in Canvas's, which holds only the newest): no longer what is graded.
+        taken_now = {(cell(line.student), line.lesson): cell(line.input) for line in self.lines if line.outcome == "taken"}
+        for row in kept:
+            newer = taken_now.get((row[3], row[4]))
+            if row[2] == "taken" and newer is not None:
+                row[2] = "superseded"
+                row[5] = "; ".join(filter(None, [f"a later run graded {newer} from {cell(source) or 'another input'}",
+                                                 row[5]]))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:

@@ -108,11 +108,15 @@ class GradeRow:
     def csv_row(self) -> list[str]:
         late = self.late or {}
         seconds = float(late.get("seconds_late") or 0)
-        hours = (f"{seconds / 3600:.1f}" if late.get("how") == "timestamp" else "late (LMS)") if seconds else ""
+        # hours_late is a number or empty (a spreadsheet sums it): late by the LMS's marker alone has no time, and
+        # submitted_from says so.
+        marker_only = bool(seconds) and late.get("how") != "timestamp"
+        hours = f"{seconds / 3600:.1f}" if seconds and not marker_only else ""
+        source = "LMS late marker (no time)" if marker_only else late.get("source", "")
         return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
                 f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late.get("due", ""), hours,
-                late.get("source", "")]
+                source]
 
 
 # --- the gradebook -------------------------------------------------------------------------------------
@@ -171,7 +175,8 @@ def record(db_url: str, result: dict) -> None:
         return                              # an infrastructure failure is never a learner's grade
     changed = result.get("notebook_changed", True)
     tests = {t["grade_id"]: t for t in result.get("tests", [])}
-    reset = []
+    reset: list[str] = []
+    earlier_comments: dict[str, str] = {}
     with Gradebook(db_url) as gb:
         # Whoever is in the class is in the gradebook, with a notebook or not (one that could not be read): formgrader
         # and nbgrader's export list them, with no submission for that lesson.
@@ -201,6 +206,11 @@ def record(db_url: str, result: dict) -> None:
                     warnings.simplefilter("ignore")      # nbgrader's own add_submission warns about autoflush
                     sub = gb.add_submission(result["lesson"], result["student"])
         for notebook in sub.notebooks:
+            if changed:
+                # Comments stay (the instructor's words), but they were written about the notebook before: the
+                # student's page says so while each reads as it did then (until the instructor edits it).
+                earlier_comments.update({c.name: (c.manual_comment or "").strip() for c in notebook.comments
+                                         if (c.manual_comment or "").strip()})
             for grade in notebook.grades:
                 test = tests.get(grade.name)
                 if test is None:                         # graded by hand (a written answer)
@@ -218,6 +228,8 @@ def record(db_url: str, result: dict) -> None:
     if reset:
         result["flags"] = sorted(set(result.get("flags", [])) | {"manual-grade-reset"})
         result["manual_grade_reset"] = reset
+    if earlier_comments:
+        result["earlier_comments"] = {**result.get("earlier_comments", {}), **earlier_comments}
 
 
 def _absent_from(db_url: str, results: list[dict]) -> list[dict]:
@@ -386,6 +398,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     out.mkdir(parents=True, exist_ok=True)
     # Late-work settings are checked before anything is graded: a typo must not cost a run.
     due_given = {find_lesson(name, known).slug: late_work.parse_when(when) for name, when in (due or {}).items()}
+    zone_hint = late_work.zone_hint(list((due or {}).values()))
     if late_penalty:
         late_work.parse_policy(late_penalty)
     late_work.add_extensions(out, extensions or [], lambda name: find_lesson(name, known).slug)
@@ -535,6 +548,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                                        old.get("stamp", {}).get("submission") if old.get("status") in LEARNER_STATUSES
                                        else None)
                 result["notebook_changed"] = old_recorded != stamp["submission"]
+                if not result["notebook_changed"] and old.get("earlier_comments"):
+                    result["earlier_comments"] = old["earlier_comments"]     # still about the notebook before that
                 result["gradebook_submission"] = old_recorded if result["status"] == "grader-error" else stamp["submission"]
                 try:
                     _save(out, db_url, result, sub.lesson)
@@ -634,8 +649,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
             for warning in lateness_unknown([result for _, result in stored], dates):
                 progress(f"warning: {warning}")
+            if zone_hint:
+                progress(zone_hint)
             refresh_feedback(out, gradebook_marks(db_url))
-            rows = rebuild_reports(out, max_scores, gradebook_grades(db_url))
+            rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), gradebook_names(db_url))
             if stopped:
                 graded_now = done - reused
                 raise GradingStopped(stopped[0], stopped[1],
@@ -702,6 +719,15 @@ def gradebook_grades(db_url: str) -> dict[tuple[str, str], float]:
                 for s in gb.db.query(SubmittedAssignment)}
 
 
+def gradebook_names(db_url: str) -> dict[str, str]:
+    """student id -> name, for every student whose gradebook entry has one (a roster, the LMS export or formgrader
+    filled it); reports show it beside the id."""
+    from .report import person_name
+
+    with Gradebook(db_url) as gb:
+        return {s.id: name for s in gb.students if (name := person_name(s.first_name or "", s.last_name or ""))}
+
+
 def gradebook_marks(db_url: str) -> dict[tuple[str, str], dict]:
     """(student, lesson) -> what the instructor entered in formgrader: ``scores`` (cell -> (manual score, max)),
     ``comments`` (cell -> text) and the gradebook's ``final`` grade (after the late penalty). Only submissions
@@ -742,7 +768,8 @@ def refresh_feedback(out: Path, marks: dict[tuple[str, str], dict]) -> None:
 
 
 def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
-                    gradebook: dict[tuple[str, str], float] | None = None) -> list[GradeRow]:
+                    gradebook: dict[tuple[str, str], float] | None = None,
+                    names: dict[str, str] | None = None) -> list[GradeRow]:
     """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into OUT)."""
     rows = []
     for path in sorted((out / "results").glob("*/*.json")):
@@ -766,8 +793,8 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
                              result.get("detail", ""), raw, dict(result.get("late") or {})))
     write_csv(rows, out / "grades.csv")
-    write_flagged(rows, out / "flagged.md")
-    write_class_reports(out, gradebook)
+    write_flagged(rows, out / "flagged.md", names)
+    write_class_reports(out, gradebook, names)
     return rows
 
 
@@ -1251,7 +1278,7 @@ def _inside_word(text: str, at: int) -> bool:
     return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
 
 
-def write_flagged(rows: list[GradeRow], path: Path) -> None:
+def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None) -> None:
     flagged = [r for r in rows if r.flags or r.status != "graded"]
     lines = ["# Submissions to look at", ""]
     if not flagged:
@@ -1259,7 +1286,9 @@ def write_flagged(rows: list[GradeRow], path: Path) -> None:
     for row in flagged:
         facts = late_work.describe_late({"status": row.status, "score": row.raw_score, "late": row.late})
         cost = f" ({facts.summary()})" if facts else ""
-        lines.append(f"- **{_markdown_text(row.student)}** {row.lesson}: {row.status}, "
+        name = (names or {}).get(row.student, "")
+        named = f" ({_markdown_text(name)})" if name and name != row.student else ""
+        lines.append(f"- **{_markdown_text(row.student)}**{named} {row.lesson}: {row.status}, "
                      f"{row.score:g}/{row.max_score:g}{cost}")
         if row.detail:
             # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
@@ -1303,8 +1332,11 @@ def feedback_html(result: dict, marks: dict | None = None) -> str:
     for cell, (manual, most) in sorted(scores.items()):              # answers graded by hand
         rows.append(f"<tr class='manual'><td><code>{e(cell)}</code></td><td>{manual:g} / {most:g}</td>"
                     "<td>graded by your instructor</td><td></td></tr>")
-    comments = "".join(f"<dt><code>{e(cell)}</code></dt><dd>{e(text)}</dd>"
-                       for cell, text in sorted((marks or {}).get("comments", {}).items()))
+    earlier = result.get("earlier_comments") or {}
+    comments = "".join(f"<dt><code>{e(cell)}</code></dt><dd>{e(text)}" + (
+        "<br><i>(written about the notebook you handed in before this one)</i>" if earlier.get(cell) == text else "")
+        + "</dd>"
+        for cell, text in sorted((marks or {}).get("comments", {}).items()))
     comments = f"<section class='comments'><h2>Your instructor's comments</h2><dl>{comments}</dl></section>" \
         if comments else ""
     # Flags are notes for the instructor (flagged.md, the class report), never on the student's page.

@@ -133,6 +133,35 @@ def course_timezone():
         return None
 
 
+def zone_hint(given: list[str]) -> str:
+    """When due dates are given in a zone other than UTC while the course has none (nbgrader's
+    ``Exchange.timezone``), the line that says how to show pages in it; else ''."""
+    if course_timezone() is not None:
+        return ""
+    zones = [m["zone"] for text in given if (m := _STAMP.search(text.strip().strip("'\""))) is not None
+             and m["zone"].upper() not in ("", "UTC", "GMT", "Z")]
+    if not zones:
+        return ""
+    name = next((z for z in zones if "/" in z), "Asia/Seoul")
+    return (f"note: due dates were given in {zones[0]}, but feedback pages and class reports show times in UTC: "
+            f"set c.Exchange.timezone = {name!r} in nbgrader_config.py to show them in your zone")
+
+
+def shown_time(stamp: str, zone: tzinfo | None) -> str:
+    """A time as stored (``2025-03-07 14:59:00.25 UTC``) as a person reads it: in ``zone`` (the course's, nbgrader's
+    ``Exchange.timezone``) with UTC beside it, ``2025-03-07 23:59:00 KST (14:59:00 UTC)``. Unchanged without a zone,
+    in UTC, or for any other text. CSV files keep UTC: this is for pages people read."""
+    if zone is None or not stamp.endswith(" UTC") or getattr(zone, "key", "") in ("UTC", "Etc/UTC"):
+        return stamp
+    try:
+        moment = datetime.fromisoformat(stamp[:-4].strip()).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return stamp
+    local = moment.astimezone(zone)
+    utc = f"{moment:%H:%M:%S}" if local.date() == moment.date() else f"{moment:%Y-%m-%d %H:%M:%S}"
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({utc} UTC)"
+
+
 def naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
@@ -446,7 +475,8 @@ def _span(seconds: float) -> str:
 class LateFacts:
     """What lateness did to one result, in the words every page and report uses (one wording, not several).
 
-    Times are as stored (UTC, labelled). ``lms_only``: the LMS marked the file late without a time."""
+    Times are as stored (UTC, labelled); ``rows`` shows them in ``zone`` (the course's) with UTC beside them.
+    ``lms_only``: the LMS marked the file late without a time."""
     submitted: str
     source: str
     due: str
@@ -458,12 +488,13 @@ class LateFacts:
     raw: float
     penalty: float
     final: float
+    zone: tzinfo | None = None
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) lines for the student's feedback page and the class report (plain text: escape it)."""
-        submitted = (f"{self.submitted}" + (f" (from {self.source})" if self.source else "")) if self.submitted \
-            else "no submission time is known: the LMS marked this submission late"
-        due = self.due or "no due date is set"
+        submitted = (shown_time(self.submitted, self.zone) + (f" (from {self.source})" if self.source else "")) \
+            if self.submitted else "no submission time is known: the LMS marked this submission late"
+        due = shown_time(self.due, self.zone) or "no due date is set"
         if self.extension == WAIVE:
             due += " (lateness waived)"
         elif self.extension:
@@ -492,7 +523,7 @@ def describe_late(result: dict) -> LateFacts | None:
                      due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
                      late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,
                      policy=str(late.get("policy") or "no penalty"), raw=float(result.get("score", 0)),
-                     penalty=float(late.get("penalty") or 0), final=final_score(result))
+                     penalty=float(late.get("penalty") or 0), final=final_score(result), zone=course_timezone())
 
 
 __all__ = ["LateFacts", "Policy", "apply", "describe_late", "due_dates", "final_score", "lateness", "load_policy",

@@ -79,8 +79,17 @@ def late_note(result: dict) -> str:
     return f"{result['lesson']}: {facts.summary()}"
 
 
-def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, str], float] | None = None) -> Path:
-    """One row per student: each lesson's grade after late penalties (the gradebook's, so grades entered in
+def person_name(first: str, last: str) -> str:
+    """A name as people write it: "Minsu Kim", and a Korean one family name first, unspaced: "김민수"."""
+    first, last = (first or "").strip(), (last or "").strip()
+    if first and last and all("\uac00" <= ch <= "\ud7a3" for ch in first + last):
+        return last + first
+    return " ".join(filter(None, [first, last]))
+
+
+def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, str], float] | None = None,
+                   names: dict[str, str] | None = None) -> Path:
+    """One row per student (with the name the gradebook has, from a roster, the LMS or formgrader): each lesson's grade after late penalties (the gradebook's, so grades entered in
     formgrader count), the total, and what lateness cost. A lesson with no result of the student's (no batch of
     that lesson held anything of theirs) is blank, as in lms/canvas.csv, where a blank leaves the LMS's grade as it
     is; a lesson a batch found nothing of theirs for is graded ``missing``: 0 in every file."""
@@ -95,10 +104,11 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *lessons, "total", "late penalties (raw -> graded)"])
+        writer.writerow(["student", "name", *lessons, "total", "late penalties (raw -> graded)"])
         for student in sorted(table):
             scores = [table[student].get(lesson) for lesson in lessons]
-            writer.writerow([csv_safe(student), *("" if s is None else f"{s:g}" for s in scores),
+            writer.writerow([csv_safe(student), csv_safe((names or {}).get(student, "")),
+                             *("" if s is None else f"{s:g}" for s in scores),
                              f"{sum(s for s in scores if s is not None):g}", csv_safe("; ".join(notes[student]))])
     os.replace(tmp, path)
     return path
@@ -141,8 +151,12 @@ def _plots(lesson: str, results: list[dict], tests: list[str], pass_rate: dict[s
     return histogram, bars
 
 
-def lesson_page(lesson: str, results: list[dict]) -> str:
+def lesson_page(lesson: str, results: list[dict], names: dict[str, str] | None = None) -> str:
     e = html.escape
+
+    def who(student: str) -> str:                     # "kim01 (Minsu Kim)" where the gradebook has a name
+        name = (names or {}).get(student, "")
+        return e(student) + (f" ({e(name)})" if name and name != student else "")
     tests = sorted({t["grade_id"] for r in results for t in r.get("tests", [])},
                    key=lambda gid: min((i for r in results for i, t in enumerate(r.get("tests", []))
                                         if t["grade_id"] == gid), default=0))
@@ -181,14 +195,14 @@ def lesson_page(lesson: str, results: list[dict]) -> str:
     # The same facts, in the same words, as on each student's feedback page (autograde.late.LateFacts.rows).
     late = [(r, facts) for r in results if (facts := describe_late(r)) is not None]
     late_head = [label for label, _ in late[0][1].rows()] if late else []
-    late_rows = "".join(f"<tr><td>{e(r['student'])}</td>" + "".join(f"<td>{e(value)}</td>" for _, value in facts.rows())
+    late_rows = "".join(f"<tr><td>{who(r['student'])}</td>" + "".join(f"<td>{e(value)}</td>" for _, value in facts.rows())
                         + "</tr>" for r, facts in late)
     late_policy = e(next(((r.get("late") or {}).get("policy", "") for r in results if r.get("late")), ""))
     late_section = (f"<h2>Late submissions</h2><p>Policy: {late_policy}. The histogram shows the tests' points "
                     f"before penalties. Each student's feedback page shows the same facts.</p><table><thead><tr>"
                     f"<th>student</th>{''.join(f'<th>{e(h)}</th>' for h in late_head)}</tr></thead>"
                     f"<tbody>{late_rows}</tbody></table>") if late else ""
-    flagged_items = "".join(f"<li><b>{e(r['student'])}</b>: {e(r.get('status', ''))}, "
+    flagged_items = "".join(f"<li><b>{who(r['student'])}</b>: {e(r.get('status', ''))}, "
                             f"{e(', '.join(r.get('flags', [])))}</li>" for r in flagged)
     images = (f'<img alt="histogram of scores" src="data:image/png;base64,{histogram}">'
               f'<img alt="pass rate of each test" src="data:image/png;base64,{bars}">') if tests else ""
@@ -217,7 +231,8 @@ Hand-graded answers are not in these numbers.</p>
 """
 
 
-def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
+def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | None = None,
+                        names: dict[str, str] | None = None) -> list[Path]:
     """OUT/report/<lesson>.html for every lesson in OUT/results, an index, and OUT/grades-by-student.csv."""
     results = load_results(out)
     if not results:
@@ -230,12 +245,12 @@ def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | Non
     written = []
     for lesson, group in sorted(by_lesson.items()):
         path = folder / f"{lesson}.html"
-        path.write_text(lesson_page(lesson, group), encoding="utf-8")
+        path.write_text(lesson_page(lesson, group, names), encoding="utf-8")
         written.append(path)
     links = "".join(f'<li><a href="{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in written)
     (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>class reports</title>"
                                        f"<h1>Class reports</h1><ul>{links}</ul>", encoding="utf-8")
-    written.append(write_wide_csv(results, out / "grades-by-student.csv", gradebook))
+    written.append(write_wide_csv(results, out / "grades-by-student.csv", gradebook, names))
     written += write_lms_exports(results, out / "lms", gradebook)
     return written
 

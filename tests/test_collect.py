@@ -404,6 +404,12 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
                            capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert again.returncode == 0, again.stdout + again.stderr
     assert people()["2026008"] == ("강", "하은", "s8@uni.example")
+    # The instructor's reports name each student as the gradebook does, beside the id (they showed ids only).
+    with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
+        named = {row["student"]: row["name"] for row in csv.DictReader(f)}
+    assert named == {"2026001": "김민준", "2026012": "김민준", "2026008": "강하은", "2026011": "Emma Smith"}, named
+    assert "**2026011** (Emma Smith) 99_guard: invalid-notebook" in (out / "flagged.md").read_text(encoding="utf-8")
+    assert "<b>2026011 (Emma Smith)</b>" in (out / "report" / "99_guard.html").read_text(encoding="utf-8")
 
 
 def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_zip(tmp_path):
@@ -931,3 +937,25 @@ def test_a_students_zip_that_cannot_be_read_costs_that_member_only(tmp_path):
     assert "could not be extracted" in notes["kim_1001_5001_locked.zip/imploded.ipynb"], notes
     assert any("more member(s) after the first 2000" in note for note in notes.values()), notes
     assert "20,001 members" in notes["choi_1004_5004_throng.zip"] and "jung" in graded, notes
+
+
+def test_a_resubmission_in_a_later_export_supersedes_the_earlier_exports_taken_line(tmp_path):
+    """Canvas's second export holds only each student's newest file ("-1" for a re-submission): graded into the
+    same OUT, intake.csv says the first export's file of that student is superseded, not taken twice."""
+    out = tmp_path / "out"
+    first, second = tmp_path / "canvas-monday.zip", tmp_path / "canvas-friday.zip"
+    with zipfile.ZipFile(first, "w") as zf:
+        zf.writestr("kimminsu_40001_9001_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("leejieun_40003_9003_99_guard.ipynb", NOTEBOOK)
+    with zipfile.ZipFile(second, "w") as zf:
+        zf.writestr("kimminsu_40001_9001_99_guard-1.ipynb", NOTEBOOK)
+    for archive in (first, second):
+        find_submissions(archive, tmp_path / "work", LESSONS_ALL).write(out / "intake.csv", str(archive))
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
+        rows = {(Path(r["source"]).name, r["input"]): r for r in csv.DictReader(f)}
+    assert {key: r["outcome"] for key, r in rows.items()} == {
+        ("canvas-monday.zip", "kimminsu_40001_9001_99_guard.ipynb"): "superseded",
+        ("canvas-monday.zip", "leejieun_40003_9003_99_guard.ipynb"): "taken",
+        ("canvas-friday.zip", "kimminsu_40001_9001_99_guard-1.ipynb"): "taken"}, rows
+    note = rows["canvas-monday.zip", "kimminsu_40001_9001_99_guard.ipynb"]["note"]
+    assert note.startswith("a later run graded kimminsu_40001_9001_99_guard-1.ipynb from ") and "friday" in note, note

@@ -110,7 +110,8 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     graded = rows(out / "grades.csv")
     assert {s: (float(r["raw_score"]), float(r["late_penalty"]), float(r["score"])) for s, r in graded.items()} == {
         "alice": (4, 0, 4), "bob": (4, 2, 2), "carol": (4, 0, 4), "dave": (4, 1, 3), "erin": (4, 1, 3)}
-    assert graded["bob"]["hours_late"] == "26.5" and graded["erin"]["hours_late"] == "late (LMS)"
+    assert graded["bob"]["hours_late"] == "26.5" and graded["erin"]["hours_late"] == ""      # a number or nothing
+    assert graded["erin"]["submitted_from"] == "LMS late marker (no time)" and graded["erin"]["submitted"] == ""
     assert graded["bob"]["due"] == "2025-03-07 14:59:00 UTC" and graded["bob"]["submitted"].startswith(
         "2025-03-08 17:29:00")
     assert [s for s, r in graded.items() if "late" in r["flags"].split(";")] == ["bob", "dave", "erin"]
@@ -220,3 +221,34 @@ def test_timestamps_with_an_offset_or_the_courses_zone_abbreviation_are_read_rig
     intake = find_submissions(subs, tmp_path / "work2", [GUARD])
     assert {s.student: s.submitted_at.replace(tzinfo=None) for s in intake.submissions} == {"kim": utc, "lee": utc}
     assert not intake.warnings
+
+
+def test_pages_show_times_in_the_course_zone_with_utc_beside_and_a_due_in_a_zone_says_how(monkeypatch):
+    """Feedback pages and the class report read times in the course's zone (nbgrader's Exchange.timezone); CSV
+    files keep UTC. Without a course zone, a due date given in a zone says how to show pages in it."""
+    import autograde.late
+    from zoneinfo import ZoneInfo
+
+    from autograde.late import describe_late, shown_time, zone_hint
+
+    seoul = ZoneInfo("Asia/Seoul")
+    assert shown_time("2025-03-07 14:59:00 UTC", seoul) == "2025-03-07 23:59:00 KST (14:59:00 UTC)"
+    assert shown_time("2025-03-07 17:29:00.250000 UTC", seoul) == "2025-03-08 02:29:00 KST (2025-03-07 17:29:00 UTC)"
+    for zone in (None, ZoneInfo("UTC")):
+        assert shown_time("2025-03-07 14:59:00 UTC", zone) == "2025-03-07 14:59:00 UTC"
+    assert shown_time("not a time UTC", seoul) == "not a time UTC" and shown_time("", seoul) == ""
+
+    result = {"status": "graded", "score": 4, "late": {"submitted": "2025-03-08 17:29:00 UTC", "source": "timestamp.txt",
+                                                       "due": "2025-03-07 14:59:00 UTC", "seconds_late": 95400,
+                                                       "how": "timestamp", "penalty": 2, "policy": "1/day"}}
+    monkeypatch.setattr(autograde.late, "course_timezone", lambda: seoul)
+    rows = dict(describe_late(result).rows())
+    assert rows["Submitted"] == "2025-03-09 02:29:00 KST (2025-03-08 17:29:00 UTC) (from timestamp.txt)", rows
+    assert rows["Due"] == "2025-03-07 23:59:00 KST (14:59:00 UTC)", rows
+    assert zone_hint(["2025-03-07 23:59 Asia/Seoul"]) == ""                 # the course has a zone: nothing to say
+    monkeypatch.setattr(autograde.late, "course_timezone", lambda: None)
+    assert dict(describe_late(result).rows())["Due"] == "2025-03-07 14:59:00 UTC"
+    hint = zone_hint(["2025-03-07 23:59 Asia/Seoul"])
+    assert "UTC" in hint and "c.Exchange.timezone = 'Asia/Seoul'" in hint, hint
+    assert "Exchange.timezone" in zone_hint(["'2025-03-07T23:59+09:00'"])
+    assert zone_hint(["2025-03-07 23:59", "2025-03-07T23:59Z", "2025-03-07 23:59 UTC"]) == ""

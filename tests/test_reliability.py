@@ -378,6 +378,24 @@ def test_manual_grades_and_comments_survive_re_grading(tmp_path):
     assert "manual-grade-reset" in grades(out)["alice"]["flags"]
     stored = json.loads((out / "results" / "alice" / f"{SLUG}.json").read_text(encoding="utf-8"))
     assert stored["manual_grade_reset"] == ["test_pool (was 0.5)"]
+    # The comments stay, and the student's page says they were written about the notebook before (a comment beside
+    # a test that now passes once read as if it were about the new one), also after a forced re-grade, until the
+    # instructor rewrites one.
+    earlier = "(written about the notebook you handed in before this one)"
+
+    def page_says() -> dict[str, bool]:
+        page = (out / "feedback" / "alice" / f"{SLUG}.html").read_text(encoding="utf-8")
+        return {text: f"{text}<br><i>{earlier}</i>" in page for text in kept["comments"]}
+
+    assert page_says() == {"Clear, with an example.": True, "Watch the mean case.": True}
+    run(subs, out, force=True)
+    assert page_says() == {"Clear, with an example.": True, "Watch the mean case.": True}
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        gb.find_comment("pool", SLUG, SLUG, "alice").manual_comment = "Now the mean case is wrong."
+        gb.db.commit()
+    run(subs, out)
+    page = (out / "feedback" / "alice" / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert "Now the mean case is wrong.</dd>" in page and f"Clear, with an example.<br><i>{earlier}</i>" in page
 
 
 def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path):

@@ -301,3 +301,24 @@ def test_every_csv_for_people_and_lmss_opens_in_excel_with_korean_names(tmp_path
         intake = list(csv.DictReader(f))
     assert [(row["source"], row["student"]) for row in intake] == [("a.zip", "김민준"), ("b.zip", "이서연")]
     assert set(read_extensions(out)) == {("김민준", "99_guard"), ("이서연", "99_guard")}
+
+
+def test_reports_name_each_student_beside_the_id(tmp_path):
+    """grades-by-student.csv has a name column; the class report and flagged.md put the name beside the id; a Korean
+    name reads family name first, unspaced; no name: the id alone."""
+    from autograde.grade import GradeRow, write_flagged
+    from autograde.report import lesson_page, person_name, write_wide_csv
+
+    assert person_name("하은", "강") == "강하은" and person_name("Emma", "Smith") == "Emma Smith"
+    assert person_name("", "Smith") == "Smith" and person_name(" ", "") == ""
+    results = [{"student": sid, "lesson": "99_guard", "score": 0.0, "raw_score": 0.0, "status": "missing",
+                "max_score": 5.0, "lesson_max_score": 5.0} for sid in ("2026008", "x9")]
+    names = {"2026008": "강하은"}
+    write_wide_csv(results, tmp_path / "wide.csv", {}, names)
+    with (tmp_path / "wide.csv").open(encoding="utf-8-sig") as f:
+        assert [(r["student"], r["name"]) for r in csv.DictReader(f)] == [("2026008", "강하은"), ("x9", "")]
+    page = lesson_page("99_guard", results, names)
+    assert "<b>2026008 (강하은)</b>" in page and "<b>x9</b>" in page
+    write_flagged([GradeRow(r["student"], "99_guard", 0.0, 5.0, "missing") for r in results], tmp_path / "f.md", names)
+    text = (tmp_path / "f.md").read_text(encoding="utf-8")
+    assert "**2026008** (강하은) 99_guard: missing" in text and "**x9** 99_guard: missing" in text
