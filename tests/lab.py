@@ -133,7 +133,10 @@ def start_run_all(page) -> None:
     """Run > Run All Cells, sent again until the first cell starts (see ``run_all_cells``)."""
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
     started, began, last = False, time.monotonic(), "nothing"
-    for _attempt in range(24):   # up to 4 minutes for a kernel on a loaded machine (10 others may be open)
+    # Up to 4 minutes for a kernel on a loaded machine (10 others may be open), by the clock: answering a kernel
+    # dialog takes a second, and counted as an attempt, a dialog shown again and again once used every attempt up
+    # in 40 s ("never started ... after 40 s").
+    while time.monotonic() - began < 240:
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             text = dialog.first.inner_text()
@@ -141,7 +144,8 @@ def start_run_all(page) -> None:
                 # Under load JupyterLab sometimes asks before its kernel list has arrived; the
                 # notebook's own kernel (Python 3) is preselected, as a learner would accept it.
                 dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
-                page.wait_for_timeout(1000)
+                last = "a Select Kernel dialog, accepted"
+                page.wait_for_timeout(2000)
                 continue
             raise AssertionError(f"JupyterLab shows a dialog instead of running: {text[:500]}")
         page.get_by_role("menuitem", name="Run", exact=True).click()
