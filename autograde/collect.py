@@ -706,6 +706,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                         facts = {"lms": {"system": "moodle" if read else "canvas", "id": parts["uid"],
                                          "name": parts["name"]}}
                         if not read:
+                            facts["lms"]["attachment"] = int(parts["sid"])    # larger: uploaded later
                             facts.update(late=bool(parts["late"]), rank=(int(parts["sid"]),))
                             if parts.get("others"):
                                 facts["flags"] = ["ambiguous-lms-name"]
@@ -732,7 +733,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 student_hint = lms_student(moodle_file["uid"], moodle_file["name"], facts)
                 stem = moodle_file["rest"]
             elif canvas:
-                facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"]}
+                facts["lms"] = {"system": "canvas", "id": canvas["uid"], "name": canvas["name"],
+                                "attachment": int(canvas["sid"])}       # Canvas's attachment id: larger, uploaded later
                 student_hint = lms_student(canvas["uid"], canvas["name"], facts)
                 if canvas.get("others"):
                     facts.setdefault("flags", []).append("ambiguous-lms-name")
@@ -939,7 +941,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts["time_source"] = "none: the Moodle worksheet's submission time is in a form not known here"
         elif (facts.get("lms") or {}).get("system") in NO_TIME:
             facts["time_source"] = NO_TIME[facts["lms"]["system"]] + \
-                (" (--moodle-times ZONE reads the worksheet's)" if facts.get("moodle_submitted") else "")
+                (" (--moodle-times ZONE reads the worksheet's)" if facts.get("moodle_submitted") else "") + \
+                ("; this file carries it: late" if facts.get("late") else "")
         elif zipped:
             facts["time_source"] = "none: zip entry times are not used (see --zip-times)"
         else:

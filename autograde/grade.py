@@ -78,7 +78,8 @@ FLAG_MEANING = {
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
                  "(give --roster to use your student ids)",
     "late": "submitted after the due date (and any extension), or marked late by the LMS; the late columns of "
-            "grades.csv say by how much and what it cost",
+            "grades.csv say by how much (hours_late; empty for a file the LMS marked late without a time) and what "
+            "it cost",
     "tampering": "the code touches the grader's machinery (patched numpy/torch/checks, __eq__, excepthook, "
                  "AST transformers...): it cannot change a verdict here, but look at it",
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
@@ -230,6 +231,50 @@ def record(db_url: str, result: dict) -> None:
         result["manual_grade_reset"] = reset
     if earlier_comments:
         result["earlier_comments"] = {**result.get("earlier_comments", {}), **earlier_comments}
+
+
+def _older_than_graded(out: Path, intake) -> set[tuple[str, str]]:
+    """(student, lesson) of the notebooks in this input that are OLDER than the one their grade in OUT comes from,
+    as far as it can be told: two Canvas files of one user (Canvas's attachment ids grow with each upload), or two
+    known submission times. Grading an export again after a newer one (the same command run again, as the reports'
+    refresh invites) once rolled the student back to the old notebook without a word. Those are not graded: their
+    intake lines say "superseded" and why, and a warning names them. Without such facts the newest run decides."""
+    from datetime import datetime
+
+    older: set[tuple[str, str]] = set()
+    for sub in intake.submissions:
+        if sub.path is None:
+            continue
+        saved = out / "results" / sub.student / f"{sub.lesson.slug}.json"
+        try:
+            old = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if not isinstance(old, dict) or old.get("stamp", {}).get("submission") == _sha(sub.path):
+            continue
+        mine, theirs, why = sub.lms or {}, old.get("lms") or {}, ""
+        if mine.get("system") == theirs.get("system") == "canvas" and mine.get("id") == theirs.get("id") \
+                and isinstance(mine.get("attachment"), int) and isinstance(theirs.get("attachment"), int) \
+                and mine["attachment"] < theirs["attachment"]:
+            why = f"Canvas attachment {mine['attachment']} is older than {theirs['attachment']}"
+        elif sub.submitted_at is not None and isinstance(old.get("submitted_at"), str):
+            try:
+                then = datetime.fromisoformat(old["submitted_at"])
+                if sub.submitted_at < then:
+                    why = f"handed in {sub.submitted_at.isoformat(sep=' ')}, before {then.isoformat(sep=' ')}"
+            except (ValueError, TypeError):
+                pass
+        if not why:
+            continue
+        older.add((sub.student, sub.lesson.slug))
+        shown = str(old.get("origin") or "the notebook graded before")
+        for line in intake.lines:
+            if line.outcome == "taken" and line.student == sub.student and line.lesson == sub.lesson.slug:
+                line.outcome = "superseded"
+                line.note = "; ".join(filter(None, [f"older than {shown} ({why}): that grade is kept", line.note]))
+        intake.warnings.append(f"{sub.student} {sub.lesson.slug}: {sub.origin or sub.path.name} is older than "
+                               f"{shown} ({why}): not graded, the newer notebook's grade is kept")
+    return older
 
 
 def _absent_from(db_url: str, results: list[dict]) -> list[dict]:
@@ -439,6 +484,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     raise UsageError(f"no notebook of {', '.join(asked)} in {source} (intake.csv lists what is there).")
             else:
                 intake.warnings.extend(few_submitted(intake.submissions))
+            older = _older_than_graded(out, intake)
             intake.write(out / "intake.csv", str(source.resolve()))
             for warning in intake.warnings:
                 progress(f"warning: {warning}")
@@ -485,6 +531,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     except (OSError, json.JSONDecodeError):
                         pass
                 old = previous.get(key)
+                if old and key in older:
+                    reused += 1                 # an older notebook than the one graded: that result stays
+                    if old["status"] == "graded":
+                        resumed.append(old)
+                    continue
                 if old and old.get("stamp") == stamp and _final(old) and not force and not students:
                     reused += 1                 # graded before, nothing changed since: results/ and the gradebook stay
                     if old["status"] == "graded":
@@ -526,6 +577,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
                 result["stamp"] = stamp
                 result["lesson_max_score"] = max_scores[sub.lesson.slug]
+                if sub.submitted_at is not None:
+                    result["submitted_at"] = sub.submitted_at.isoformat()   # which of two notebooks is newer
+                if sub.origin:
+                    result["origin"] = sub.origin   # the input file, as the instructor has it
                 if sub.lms:
                     result["lms"] = sub.lms         # who this is in the LMS: the grade exports for Canvas and Moodle
                 if sub.student in people:

@@ -959,3 +959,55 @@ def test_a_resubmission_in_a_later_export_supersedes_the_earlier_exports_taken_l
         ("canvas-friday.zip", "kimminsu_40001_9001_99_guard-1.ipynb"): "taken"}, rows
     note = rows["canvas-monday.zip", "kimminsu_40001_9001_99_guard.ipynb"]["note"]
     assert note.startswith("a later run graded kimminsu_40001_9001_99_guard-1.ipynb from ") and "friday" in note, note
+
+
+@pytest.mark.slow  # grades for real, four small runs
+def test_grading_an_older_export_again_never_rolls_a_student_back(tmp_path):
+    """A re-submission graded from a later export is kept when the earlier export is graded again (the same command
+    run again, as refreshing the reports invites): the older notebook is not graded, intake.csv and a warning say
+    why. Canvas's attachment ids tell which upload is newer; nbgrader's timestamp.txt does the same for its layout."""
+    import nbformat
+
+    blank, full = nbformat.writes(submission(GUARD)), nbformat.writes(solved(GUARD))
+    monday, friday, out = tmp_path / "monday.zip", tmp_path / "friday.zip", tmp_path / "out"
+    with zipfile.ZipFile(monday, "w") as zf:
+        zf.writestr("kimminsu_40001_9001_99_guard.ipynb", blank)
+        zf.writestr("leejieun_40002_9002_99_guard.ipynb", full)
+    with zipfile.ZipFile(friday, "w") as zf:
+        zf.writestr("kimminsu_40001_9003_99_guard-1.ipynb", full)        # Canvas: only the newest upload
+
+    def grade(source: Path, folder: Path = out) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(source), "--out", str(folder),
+                               "--solutions", str(GUARD.solutions), "--workers", "1"],
+                              capture_output=True, text=True, timeout=900, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    def scores(folder: Path = out) -> dict[str, str]:
+        with (folder / "grades.csv").open(encoding="utf-8-sig") as f:
+            return {row["student"]: row["score"] for row in csv.DictReader(f)}
+
+    grade(monday)
+    grade(friday)
+    assert scores() == {"kimminsu": "4", "leejieun": "4"}
+    again = grade(monday)
+    assert scores() == {"kimminsu": "4", "leejieun": "4"}, again.stdout       # not the Monday notebook's 0
+    assert "kimminsu 99_guard: kimminsu_40001_9001_99_guard.ipynb is older than kimminsu_40001_9003_99_guard-1.ipynb " \
+           "(Canvas attachment 9001 is older than 9003)" in again.stdout, again.stdout
+    with (out / "intake.csv").open(encoding="utf-8-sig") as f:
+        lines = {row["input"]: (row["outcome"], row["note"]) for row in csv.DictReader(f)}
+    assert lines["kimminsu_40001_9003_99_guard-1.ipynb"][0] == "taken", lines
+    assert lines["kimminsu_40001_9001_99_guard.ipynb"][0] == "superseded", lines
+    assert lines["kimminsu_40001_9001_99_guard.ipynb"][1].startswith("older than kimminsu_40001_9003"), lines
+    assert lines["leejieun_40002_9002_99_guard.ipynb"][0] == "taken", lines
+
+    # nbgrader's layout: the submission times decide.
+    for name, text, stamp in (("old", blank, "2026-03-02 10:00:00 UTC"), ("new", full, "2026-03-05 10:00:00 UTC")):
+        folder = tmp_path / name / "park" / GUARD.slug
+        folder.mkdir(parents=True)
+        (folder / f"{GUARD.slug}.ipynb").write_text(text, encoding="utf-8")
+        (folder / "timestamp.txt").write_text(stamp, encoding="utf-8")
+    nb_out = tmp_path / "nb-out"
+    grade(tmp_path / "new", nb_out)
+    again = grade(tmp_path / "old", nb_out)
+    assert scores(nb_out) == {"park": "4"} and "is older than" in again.stdout, again.stdout

@@ -136,9 +136,10 @@ def test_canvas_zip_times_and_its_late_marker(tmp_path):
     plain = find_submissions(archive, tmp_path / "w1", [GUARD])
     subs = {sub.student: sub for sub in plain.submissions}
     assert subs["parkjisoo"].late and subs["parkjisoo"].submitted_at is None
-    assert {line.time_source for line in plain.lines} == {
-        "none: Canvas's export carries no submission time (its zip entry times are when the zip was made); "
-        "only its LATE marker is used"}
+    said = ("none: Canvas's export carries no submission time (its zip entry times are when the zip was made); "
+            "only its LATE marker is used")
+    assert {line.student: line.time_source for line in plain.lines} == {
+        "kimminsu": said, "parkjisoo": said + "; this file carries it: late"}   # intake.csv names the late one
     timed = {sub.student: sub for sub in find_submissions(archive, tmp_path / "w2", [GUARD],
                                                           zip_zone="Asia/Seoul").submissions}
     assert timed["parkjisoo"].submitted_at == datetime(2025, 3, 7, 15, 10, tzinfo=timezone.utc)
