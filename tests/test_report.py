@@ -126,11 +126,11 @@ def test_the_class_report_after_grading_a_class(tmp_path):
     assert "<script" not in page.lower()
     with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["student", GUARD.slug, "total", "late penalties (raw -> graded)"]
+    assert rows[0] == ["student", "name", GUARD.slug, "total", "late penalties (raw -> graded)"]
     assert len(rows) == 1 + len(class_)
     table = {row[0]: row for row in rows[1:]}
-    assert table["good0"][1] == "4" and table["mean0"][1] == "2" and table["blank"][1] == "0"
-    assert all(row[3] == "" for row in rows[1:])                       # no due date: nobody is late
+    assert table["good0"][2] == "4" and table["mean0"][2] == "2" and table["blank"][2] == "0"
+    assert all(row[4] == "" for row in rows[1:])                       # no due date: nobody is late
     assert "'=HYPERLINK(1+1)" in table                                 # a formula as a name stays text
     with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         canvas = {row[0]: row for row in csv.reader(f)}
