@@ -142,9 +142,10 @@ def zone_hint(given: list[str]) -> str:
              and m["zone"].upper() not in ("", "UTC", "GMT", "Z")]
     if not zones:
         return ""
-    name = next((z for z in zones if "/" in z), "Asia/Seoul")
+    named = next((z for z in zones if "/" in z), None)      # an offset (+09:00) names no zone: say what to write
+    setting = f"c.Exchange.timezone = {named!r}" if named else "c.Exchange.timezone to your zone's name (e.g. 'Asia/Seoul')"
     return (f"note: due dates were given in {zones[0]}, but feedback pages and class reports show times in UTC: "
-            f"set c.Exchange.timezone = {name!r} in nbgrader_config.py to show them in your zone")
+            f"set {setting} in nbgrader_config.py to show them in your zone")
 
 
 def shown_time(stamp: str, zone: tzinfo | None) -> str:

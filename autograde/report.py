@@ -89,8 +89,9 @@ def person_name(first: str, last: str) -> str:
 
 def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, str], float] | None = None,
                    names: dict[str, str] | None = None) -> Path:
-    """One row per student (with the name the gradebook has, from a roster, the LMS or formgrader): each lesson's grade after late penalties (the gradebook's, so grades entered in
-    formgrader count), the total, and what lateness cost. A lesson with no result of the student's (no batch of
+    """One row per student, with the name the gradebook has (``names``: from a roster, the LMS or formgrader): each
+    lesson's grade after late penalties (the gradebook's, so grades entered in formgrader count), the total, and
+    what lateness cost. A lesson with no result of the student's (no batch of
     that lesson held anything of theirs) is blank, as in lms/canvas.csv, where a blank leaves the LMS's grade as it
     is; a lesson a batch found nothing of theirs for is graded ``missing``: 0 in every file."""
     lessons = sorted({r["lesson"] for r in results})
