@@ -706,8 +706,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 progress(f"warning: {warning}")
             if zone_hint:
                 progress(zone_hint)
-            refresh_feedback(out, gradebook_marks(db_url))
-            rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), gradebook_names(db_url))
+            names = gradebook_names(db_url)
+            refresh_feedback(out, gradebook_marks(db_url), names)
+            rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), names)
             if stopped:
                 graded_now = done - reused
                 raise GradingStopped(stopped[0], stopped[1],
@@ -808,12 +809,14 @@ def gradebook_marks(db_url: str) -> dict[tuple[str, str], dict]:
     return marks
 
 
-def refresh_feedback(out: Path, marks: dict[tuple[str, str], dict]) -> None:
+def refresh_feedback(out: Path, marks: dict[tuple[str, str], dict], names: dict[str, str] | None = None) -> None:
     """Every student's page as the gradebook now has it: a grade or comment entered in formgrader since the
-    page was written reaches the student (and one taken back leaves it). Pages that did not change stay as they are."""
+    page was written reaches the student (and one taken back leaves it), and the student's name as the gradebook
+    has it (:func:`gradebook_names`) heads the page. Pages that did not change stay as they are."""
     for path, result in _stored_results(out, {p.stem for p in (out / "results").glob("*/*.json")}):
         page = out / "feedback" / path.parent.name / f"{path.stem}.html"
-        text = feedback_html(result, marks.get((result.get("student", path.parent.name), path.stem)))
+        student = str(result.get("student", path.parent.name))
+        text = feedback_html(result, marks.get((student, path.stem)), (names or {}).get(student, ""))
         try:
             if page.read_text(encoding="utf-8") == text:
                 continue
@@ -1367,12 +1370,14 @@ STATUS_FOR_LEARNER = {
 }
 
 
-def feedback_html(result: dict, marks: dict | None = None) -> str:
+def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> str:
     """A page for the learner: score, each test's verdict and message. Never test source or hidden values.
 
     ``marks`` (:func:`gradebook_marks`): the instructor's scores and comments from formgrader, shown with the
-    gradebook's grade."""
+    gradebook's grade. ``name``: the student's name as the gradebook has it, shown before the id (a page
+    handed back through an LMS or by e-mail says whose it is in words)."""
     e = html.escape
+    who = f"{e(name)} ({e(result['student'])})" if name else e(result["student"])
     rows = []
     scores = dict((marks or {}).get("scores", {}))
     for test in result.get("tests", []):
@@ -1415,7 +1420,7 @@ def feedback_html(result: dict, marks: dict | None = None) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>{e(result['lesson'])}: feedback for {e(result['student'])}</title>
+<title>{e(result['lesson'])}: feedback for {who}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem;
@@ -1426,7 +1431,7 @@ section.late {{ border-left: 4px solid #d4a72c; padding: .2rem 1rem; margin: 1re
 section.late th {{ width: 14rem; font-weight: normal; color: #555; }}
 </style></head><body>
 <h1>{e(result['lesson'])}</h1>
-<p>Student: <b>{e(result['student'])}</b>. Status: <b>{e(result['status'])}</b>.
+<p>Student: <b>{who}</b>. Status: <b>{e(result['status'])}</b>.
 Score: <b>{score:g} / {max_score:g}</b>{f" (late penalty {facts.penalty:g} taken off {facts.raw:g})" if facts and facts.penalty else ""}.</p>
 {detail}
 {late}

@@ -410,6 +410,9 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
     assert named == {"2026001": "김민준", "2026012": "김민준", "2026008": "강하은", "2026011": "Emma Smith"}, named
     assert "**2026011** (Emma Smith) 99_guard: invalid-notebook" in (out / "flagged.md").read_text(encoding="utf-8")
     assert "<b>2026011 (Emma Smith)</b>" in (out / "report" / "99_guard.html").read_text(encoding="utf-8")
+    # and so does each student's own page (handed back through the LMS or by e-mail, it says whose it is).
+    page = (out / "feedback" / "2026008" / "99_guard.html").read_text(encoding="utf-8")
+    assert "Student: <b>강하은 (2026008)</b>" in page and "feedback for 강하은 (2026008)</title>" in page
 
 
 def test_intake_keeps_every_exports_lines_when_each_assignment_comes_in_its_own_zip(tmp_path):

@@ -89,9 +89,10 @@ def test_a_file_the_lms_marked_late_says_so():
 def test_the_late_section_stays_inert_whatever_the_names_and_sources_hold():
     evil = "<script>alert('PWNED')</script><img src=x onerror=alert(1)>"
     page = feedback_html(result(student=evil, submitted=evil, source=evil, due=evil, extension=evil,
-                                seconds_late=7200.0, how="timestamp", penalty=2.0, policy=evil))
+                                seconds_late=7200.0, how="timestamp", penalty=2.0, policy=evil), name=evil)
     assert_inert(page, Counter({"style": 1, "meta": 2}), "evil late page")
     assert "<script>alert" not in page and html.escape(evil) in page
+    assert f"Student: <b>{html.escape(evil)} ({html.escape(evil)})</b>" in page      # the gradebook's name, then the id
 
 
 # --- zip times -------------------------------------------------------------------------------------------
