@@ -72,6 +72,7 @@ def bubblewrap_works() -> bool:
     if not shutil.which("bwrap"):
         return False
     try:
+        seccomp_program()
         proc = subprocess.run(["bwrap", *_namespaces(os.geteuid() == 0), "--ro-bind", "/usr", "/usr",
                                *_usr_links(), "--proc", "/proc", "--dev", "/dev", "true"],
                               capture_output=True, timeout=20)
@@ -114,6 +115,48 @@ def _usr_links() -> list[str]:
         elif path.is_dir():
             argv += ["--ro-bind", str(path), str(path)]
     return argv
+
+
+# Kernel interfaces no notebook needs and privilege escalations reach for, refused with EPERM by a seccomp filter
+# bubblewrap installs before the kernel starts (as Flatpak's bubblewrap filter does): new namespaces (as root the
+# sandbox has no user namespace of its own, and `unshare -Ur` gave learner code a root with every capability inside
+# one, then netfilter and mounts: the surface of most public Linux privilege escalations), mounts, keyrings, BPF,
+# io_uring, userfaultfd, perf events, ptrace and reading other processes' memory, modules, kexec, and file handles
+# (open_by_handle_at reads files by inode, past the mounts). Everything else is allowed: threads, fork and
+# subprocesses work as on the host. clone3 answers ENOSYS (its flags are in memory a filter cannot read): the C
+# library then falls back to clone, whose namespace flags the filter reads.
+DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
+                   "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "keyctl", "add_key", "request_key",
+                   "bpf", "userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register",
+                   "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "kexec_load", "kexec_file_load",
+                   "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl",
+                   "name_to_handle_at", "open_by_handle_at", "syslog", "vhangup", "fanotify_init")
+# clone's flags that make a namespace (linux/sched.h): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
+CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+
+
+@functools.lru_cache(maxsize=None)
+def seccomp_program() -> bytes:
+    """The seccomp filter (BPF, for this machine's architecture) every sandbox runs under, compiled by libseccomp
+    (through pyseccomp). Raises OSError where libseccomp is missing: no sandbox is built without it."""
+    import errno
+
+    try:
+        import pyseccomp as seccomp
+    except Exception as err:  # noqa: BLE001 - pyseccomp loads libseccomp.so.2 as it is imported
+        raise OSError(f"the sandbox's seccomp filter needs libseccomp (Debian/Ubuntu: libseccomp2): {err}") from err
+    refuse = seccomp.ERRNO(errno.EPERM)
+    program = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in DENIED_SYSCALLS:
+        if seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) >= 0:      # else not a call of this architecture
+            program.add_rule(refuse, name)
+    for flag in CLONE_NAMESPACE_FLAGS:
+        program.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    program.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    with tempfile.TemporaryFile() as f:
+        program.export_bpf(f)
+        f.seek(0)
+        return f.read()
 
 
 def _namespaces(as_root: bool) -> list[str]:
@@ -212,7 +255,11 @@ class Sandbox:
         if self.as_root:
             inner = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs",
                      "--inh-caps=-all", "--bounding-set=-all", "--"] + inner
-        return self._in_cgroups(self._bwrap(seed) + ["--"] + inner)
+        # bwrap reads the seccomp filter from a descriptor (--seccomp 9) and installs it for the kernel.
+        program = self.work / "seccomp.bpf"
+        program.write_bytes(seccomp_program())
+        read_filter = ["sh", "-c", 'f=$1; shift; exec "$@" 9<"$f"', "seccomp", str(program)]
+        return self._in_cgroups(read_filter + self._bwrap(seed) + ["--seccomp", "9", "--"] + inner)
 
     def _bwrap(self, seed: Path) -> list[str]:
         argv = ["bwrap", *_namespaces(self.as_root)]

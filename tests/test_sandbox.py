@@ -108,6 +108,48 @@ def test_the_kernel_is_nobody_we_know_and_holds_no_capability(tmp_path):
     assert "/etc/shadow False" in proc.stdout and "/root/.bashrc False" in proc.stdout
 
 
+def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_processes_work(tmp_path):
+    """The seccomp filter (autograde.sandbox.DENIED_SYSCALLS): learner code that tries `unshare -Ur` (a root with
+    every capability in a user namespace of its own, then netfilter and mounts), a raw clone with namespace flags,
+    mount, ptrace, keyctl, bpf or io_uring gets EPERM; threads, fork, subprocesses and torch work as before."""
+    proc = run_inside(Sandbox(tmp_path / "work", Limits()), """
+        import ctypes, errno, os, subprocess, threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        def call(name, result):
+            print(name, result, errno.errorcode.get(ctypes.get_errno()) if result == -1 else "-")
+        for flag in (0x10000000, 0x40000000, 0x00020000, 0x20000000, 0x08000000):    # NEWUSER NEWNET NEWNS NEWPID NEWIPC
+            call(f"unshare-{flag:#x}", libc.unshare(flag))
+        call("clone-newuser", libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0))         # SIGCHLD | CLONE_NEWUSER
+        call("mount", libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))
+        call("ptrace", libc.ptrace(16, 1, 0, 0))                                       # PTRACE_ATTACH to pid 1
+        call("keyctl", libc.syscall(250, 0, 0, 0, 0, 0))
+        call("bpf", libc.syscall(321, 0, 0, 0))
+        call("io_uring_setup", libc.syscall(425, 1, 0))
+        shell = subprocess.run("unshare -Ur id; echo exit=$?", shell=True, capture_output=True, text=True)
+        print("unshare-command", shell.stdout.split()[-1])
+        seen = []
+        thread = threading.Thread(target=seen.append, args=("thread",))
+        thread.start(); thread.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        print("works", seen[0], os.waitpid(pid, 0)[1] >> 8, subprocess.run(["echo", "child"], capture_output=True,
+              text=True).stdout.strip())
+        import torch
+        torch.set_num_threads(2)
+        print("torch", int(torch.ones(64, 64).matmul(torch.ones(64, 64)).sum()))
+        print("seccomp", [line.split()[1] for line in open("/proc/self/status") if line.startswith("Seccomp:")][0])
+    """)
+    said = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    refused = [name for name in said if name.startswith(("unshare-0x", "clone", "mount", "ptrace", "keyctl", "bpf",
+                                                         "io_uring"))]
+    assert len(refused) == 11, proc.stdout + proc.stderr
+    for name in refused:
+        assert said[name] == "-1 EPERM", (name, said[name])
+    assert said["unshare-command"] == "exit=1"
+    assert said["works"] == "thread 7 child" and said["torch"] == str(64 ** 3) and said["seccomp"] == "2"
+
+
 @pytest.mark.slow  # starts kernels in sandboxes
 def test_two_sandboxes_cannot_see_each_other(tmp_path):
     """A classmate graded at the same time: their files, sockets and processes are not reachable."""
