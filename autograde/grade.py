@@ -1377,7 +1377,7 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     gradebook's grade. ``name``: the student's name as the gradebook has it, shown before the id (a page
     handed back through an LMS or by e-mail says whose it is in words)."""
     e = html.escape
-    who = f"{e(name)} ({e(result['student'])})" if name else e(result["student"])
+    who = f"{e(name)} ({e(result['student'])})" if name and name != result["student"] else e(result["student"])
     rows = []
     scores = dict((marks or {}).get("scores", {}))
     for test in result.get("tests", []):
@@ -1410,9 +1410,18 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     # Lateness, in the words the class report uses (autograde.late.LateFacts); nothing when on time.
     facts = late_work.describe_late(result)
     score = late_work.final_score(result) if result.get("status") == "graded" else float(result.get("score", 0))
+    by_hand = sum(most for _, most in scores.values())               # answers graded in formgrader
     if marks and result.get("status") == "graded":
         score = marks["final"]                                         # the gradebook's, as the LMS gets it
-        max_score += sum(most for _, most in scores.values())
+        max_score += by_hand
+    # The lesson's points, as the gradebook and the LMS count them: answers the instructor grades by hand and has
+    # not graded yet count too (the page said 4 / 4 while the LMS had 4 of 5).
+    waiting = float(result.get("lesson_max_score") or 0) - max_score
+    if waiting > 1e-9:
+        max_score += waiting
+    if waiting > 1e-9 and result.get("status") == "graded":
+        detail += (f"<p class='detail'>{waiting:g} point(s) of this lesson are answers your instructor grades by hand; "
+                   "they are not graded yet.</p>")
     late = ""
     if facts is not None:
         late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(

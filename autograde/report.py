@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -448,6 +449,43 @@ def write_lms_exports(results: list[dict], folder: Path,
     return written
 
 
+def moodle_feedback_prefix(name: str, participant: str) -> str:
+    """The prefix a feedback file's name takes in Moodle's "Upload multiple feedback files in a zip": Moodle splits
+    each path part at ``_`` (into five at most), reads the second piece as the participant id, the third and fourth
+    as the plugin and keeps the rest as the file's name (mod/assign/feedback/file/importziplib.php,
+    ``is_valid_filename_for_import``; files are flat, as Moodle before 3.1 exported them: in a folder the stored
+    name would start with a slash). The name is not checked, so an ``_`` or a slash in it (which would shift the
+    id) becomes a space, and it never starts with the "." or "~" of a file Moodle ignores."""
+    shown = " ".join(re.sub(r"[_/\\\x00-\x1f\x7f]", " ", name).split()) or "Participant"
+    return f"{shown.lstrip('.~ ') or 'Participant'}_{participant}_assignfeedback_file_"
+
+
+def _moodle_feedback_zip(mine: list[dict], folder: Path, lesson: str) -> list[Path]:
+    """lms/moodle-feedback-<lesson>.zip: every feedback page of this lesson's Moodle participants, each named
+    for its participant (:func:`moodle_feedback_prefix`), ready for the assignment's "Upload multiple feedback
+    files in a zip" (the assignment needs "Feedback files" on). Moodle compares each with the feedback file of
+    the same name it already holds: uploading the zip again after a re-grade adds or replaces only the pages that
+    changed. A submission still waiting for a re-run (grader-error) has no page in it."""
+    pages = folder.parent / "feedback"
+    path = folder / f"moodle-feedback-{lesson}.zip"
+    entries = []
+    for r in mine:
+        page = pages / r["student"] / f"{lesson}.html"
+        if r.get("status") == "grader-error" or not page.is_file():
+            continue
+        entries.append((f"{moodle_feedback_prefix(str(r['lms'].get('name') or r['student']), str(r['lms']['id']))}"
+                        f"{lesson}-feedback.html", page))
+    if not entries:
+        path.unlink(missing_ok=True)
+        return []
+    tmp = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, page in entries:
+            zf.write(page, name)
+    os.replace(tmp, path)
+    return [path]
+
+
 def _write_moodle(results: list[dict], folder: Path, gradebook: dict[tuple[str, str], float],
                   max_of: dict[str, float]) -> list[Path]:
     """lms/moodle-<lesson>.csv for every lesson with results from Moodle's export (in its worksheet's shape when one
@@ -478,6 +516,10 @@ def _write_moodle(results: list[dict], folder: Path, gradebook: dict[tuple[str, 
                          "grade above that maximum is skipped). If the assignment is worth another amount, give its "
                          "worksheet: --moodle-worksheet FILE (see README).")
         written.append(_write_rows(folder / f"moodle-{lesson}.csv", header, rows))
+        written += _moodle_feedback_zip(mine, folder, lesson)
+    for stale in folder.glob("moodle-feedback-*.zip"):
+        if stale.name[len("moodle-feedback-"):-len(".zip")] not in {r["lesson"] for r in moodle}:
+            stale.unlink()
     for r in results:
         lms = r.get("lms") or {}
         if lms.get("system") == "moodle" and not lms.get("id") and lms.get("not_for"):

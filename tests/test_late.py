@@ -132,7 +132,7 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
         wide["bob"]["late penalties (raw -> graded)"]
     # bob's page says what lateness cost him; alice's (on time) and carol's (extension) say nothing of it
     page = (out / "feedback" / "bob" / f"{SLUG}.html").read_text(encoding="utf-8")
-    assert "Late submission" in page and "Score: <b>2 / 4</b>" in page and "from timestamp.txt" in page
+    assert "Late submission" in page and "Score: <b>2 / 5</b>" in page and "from timestamp.txt" in page
     assert "1 day 2 h 30 min" in page and "<td>-2</td>" in page
     for on_time in ("alice", "carol"):
         assert "Late submission" not in (out / "feedback" / on_time / f"{SLUG}.html").read_text(encoding="utf-8")

@@ -89,10 +89,10 @@ def test_a_file_the_lms_marked_late_says_so():
 def test_the_late_section_stays_inert_whatever_the_names_and_sources_hold():
     evil = "<script>alert('PWNED')</script><img src=x onerror=alert(1)>"
     page = feedback_html(result(student=evil, submitted=evil, source=evil, due=evil, extension=evil,
-                                seconds_late=7200.0, how="timestamp", penalty=2.0, policy=evil), name=evil)
+                                seconds_late=7200.0, how="timestamp", penalty=2.0, policy=evil), name=evil + "!")
     assert_inert(page, Counter({"style": 1, "meta": 2}), "evil late page")
     assert "<script>alert" not in page and html.escape(evil) in page
-    assert f"Student: <b>{html.escape(evil)} ({html.escape(evil)})</b>" in page      # the gradebook's name, then the id
+    assert f"Student: <b>{html.escape(evil + '!')} ({html.escape(evil)})</b>" in page   # the gradebook's name, then the id
 
 
 # --- zip times -------------------------------------------------------------------------------------------
@@ -194,9 +194,9 @@ def test_a_canvas_zip_graded_with_and_without_its_zip_times(tmp_path):
     graded = rows(out / "grades.csv")
     assert {s: (r["raw_score"], r["late_penalty"], r["score"]) for s, r in graded.items()} == {
         "kimminsu": ("4", "0", "4"), "leejieun": ("4", "0", "4"), "parkjisoo": ("4", "1", "3")}
-    assert "marked late by the LMS" in page("parkjisoo") and "Score: <b>3 / 4</b>" in page("parkjisoo")
+    assert "marked late by the LMS" in page("parkjisoo") and "Score: <b>3 / 5</b>" in page("parkjisoo")
     for student in ("kimminsu", "leejieun"):
-        assert "Late submission" not in page(student) and "Score: <b>4 / 4</b>." in page(student)
+        assert "Late submission" not in page(student) and "Score: <b>4 / 5</b>." in page(student)
     intake = rows(out / "intake.csv")
     assert all(r["submitted_from"].startswith("none: Canvas's export") for r in intake.values())
 
@@ -210,7 +210,7 @@ def test_a_canvas_zip_graded_with_and_without_its_zip_times(tmp_path):
     assert graded["leejieun"]["submitted_from"] == "zip entry time, read as Asia/Seoul"
     lee = page("leejieun")
     for fact in ("2025-03-08 16:00:00 UTC (from zip entry time, read as Asia/Seoul)", "2025-03-07 14:59:00 UTC",
-                 "1 day 1 h 1 min", "1 point(s) per started day late", "<td>-2</td>", "Score: <b>2 / 4</b>"):
+                 "1 day 1 h 1 min", "1 point(s) per started day late", "<td>-2</td>", "Score: <b>2 / 5</b>"):
         assert fact in lee, fact
     assert "marked late by the LMS" not in page("parkjisoo") and "11 min" in page("parkjisoo")
     assert "Late submission" not in page("kimminsu")

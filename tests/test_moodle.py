@@ -283,6 +283,45 @@ def test_a_blind_marking_worksheet_and_no_worksheet(tmp_path):
     assert "01_history" not in notes
 
 
+def moodle_reads(entry: str) -> tuple[str, str, str] | None:
+    """(participant id, plugin, file name) as Moodle's "Upload multiple feedback files in a zip" reads a zip entry
+    (mod/assign/feedback/file/importziplib.php: each path part split at "_" into five at most; the first with at
+    least four pieces and a numeric second one names the participant and the plugin)."""
+    parts = entry.split("/")
+    if parts[-1].startswith((".", "~")):
+        return None
+    while parts:
+        info = parts.pop(0).split("_", 4)
+        if len(info) >= 4 and info[1].isdigit():
+            return info[1], f"{info[2]}_{info[3]}", "/".join([info[4] if len(info) == 5 else "", *parts])
+    return None
+
+
+def test_feedback_pages_go_back_in_moodles_feedback_zip(tmp_path):
+    """lms/moodle-feedback-<lesson>.zip: each participant's feedback page where Moodle's importer finds them (by
+    participant id, in the feedback-file plugin), whatever their names hold; none for a submission awaiting a
+    re-run; the zip goes when the lesson has no Moodle result any more."""
+    import zipfile
+
+    out = tmp_path / "out"
+    results = [result("2026001", "99_guard", 4.0, "700201", name="김민준"),
+               result("Kim Minsu", "99_guard", 2.5, "700202", name="..Kim_Min/su"),
+               result("Park", "99_guard", 0.0, "700298", status="grader-error"),
+               result("Kim Minsu", "01_history", 1.0, "800202", name="Kim Minsu")]
+    for r in results:
+        put(out / "feedback" / r["student"] / f"{r['lesson']}.html", f"page of {r['student']} {r['lesson']}".encode())
+    write_lms_exports(results, out / "lms")
+    with zipfile.ZipFile(out / "lms" / "moodle-feedback-99_guard.zip") as zf:
+        read = {moodle_reads(name): zf.read(name).decode() for name in zf.namelist()}
+    assert read == {("700201", "assignfeedback_file", "99_guard-feedback.html"): "page of 2026001 99_guard",
+                    ("700202", "assignfeedback_file", "99_guard-feedback.html"): "page of Kim Minsu 99_guard"}
+    with zipfile.ZipFile(out / "lms" / "moodle-feedback-01_history.zip") as zf:
+        assert zf.namelist() == ["Kim Minsu_800202_assignfeedback_file_01_history-feedback.html"]
+    write_lms_exports(results[:3], out / "lms")
+    assert not (out / "lms" / "moodle-feedback-01_history.zip").exists()
+    assert (out / "lms" / "moodle-feedback-99_guard.zip").is_file()
+
+
 @pytest.mark.slow
 def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     """Moodle's export and the assignment's worksheet, both as downloaded, through the CLI: students are their
@@ -306,6 +345,15 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     assert rows["Participant 700201"]["Grade"] == "80" and rows["Participant 700202"]["Grade"] == "0"
     assert rows["Participant 700203"]["Grade"] == "" and rows["Participant 700201"]["Maximum Grade"] == "100.00"
     assert (out / "lms" / "moodle-worksheets" / "99_guard.csv").is_file()
+    # The students' feedback pages, ready for the assignment's "Upload multiple feedback files in a zip".
+    import zipfile
+    with zipfile.ZipFile(out / "lms" / "moodle-feedback-99_guard.zip") as zf:
+        pages = {moodle_reads(name)[0]: zf.read(name).decode() for name in zf.namelist()}
+    assert set(pages) == {"700201", "700202"}
+    # The lesson is worth 5: 4 points of tests and a 1-point answer graded by hand (not yet), as the LMS counts it.
+    assert "Student: <b>김민준 (2026001)</b>" in pages["700201"] and "Score: <b>4 / 5</b>" in pages["700201"]
+    assert "1 point(s) of this lesson are answers your instructor grades by hand; they are not graded yet" in pages["700201"]
+    assert "Student: <b>Kim Minsu</b>." in pages["700202"]                  # a name that is the id is said once
 
 
 def test_a_korean_worksheet_is_read_by_its_korean_column_names(tmp_path):
