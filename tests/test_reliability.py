@@ -698,6 +698,15 @@ def test_grading_into_the_course_root_with_two_workers_gives_every_honest_notebo
     assert {s: (r["status"], float(r["score"]), r["flags"]) for s, r in grades(course).items()} == {
         s: ("graded", FULL_AUTO, "") for s in students}
     assert gradebook_scores(course) == dict.fromkeys(students, FULL_AUTO)
+    # Nothing the grader wrote there (names, e-mails, grades, students' files) is offered to git by the
+    # project's .gitignore: `git add -A` in a course root commits no student data.
+    shutil.copy(ROOT / ".gitignore", course / ".gitignore")
+    subprocess.run(["git", "init", "-q"], cwd=course, check=True)
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal"], cwd=course,
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    offered = sorted(line[3:] for line in status if line)
+    assert offered == [".gitignore", "autograde/", "cnnbook/", "data/", "nbgrader_config.py", "tests/"], offered
+    assert (course / "grades-by-student.csv").is_file() and (course / "report").is_dir() and (course / "lms").is_dir()
 
 
 def test_a_kernel_that_fails_to_start_leaves_no_zmq_socket_open(tmp_path):
