@@ -369,23 +369,58 @@ def _canvas_from_export(export: Path, results: list[dict], lessons: list[str], m
         text = grade.get((who, lesson), "") if who else ""
         value = _number(text) if text and lesson in scale else None
         return f"{round(value * scale[lesson], 2):g}" if value is not None else text
-    canvas_id = {r["student"]: r["lms"]["id"] for r in results if (r.get("lms") or {}).get("system") == "canvas"}
+    canvas_id = _canvas_ids(results)
+    newest = _newest(results)
     placed: set[str] = set()
+    written: dict[str, str] = {}                     # Canvas ID -> the student whose grades its row holds
     for row in body:
         if not row or "Points Possible" in row[0] or not (row[ids["ID"]] if "ID" in ids else "").strip():
             continue
         keys = {row[i].strip() for i in ids.values() if i < len(row) and row[i].strip()}
-        who = next((s for s in sorted(canvas_id) if canvas_id[s] == row[ids["ID"]].strip()), None) \
-            or next((s for s in sorted({r["student"] for r in results}) if s in keys), None)
+        row_id = row[ids["ID"]].strip()
+        # The student the export names (SIS id or login), else the newest graded of those with this Canvas ID.
+        who = next((s for s in sorted(newest) if s in keys), None) or max(
+            (s for s in canvas_id if canvas_id[s] == row_id), key=lambda s: (newest[s], s), default=None)
         if who is not None:
             placed.add(who)
+            written[row_id] = who
         rows.append([*row[:section + 1], *(cell(who, lesson) for lesson in lessons)])
-    for student in sorted({r["student"] for r in results} - placed):
-        notes.append(f"{student}: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); "
-                     "their row has no ID, so Canvas asks whom it is for.")
-        rows.append([student, canvas_id.get(student, ""), *[""] * (section - 1),
-                     *(cell(student, lesson) for lesson in lessons)])
-    return out_header, rows, notes
+    extra = []
+    for student in sorted(set(newest) - placed, key=lambda s: (newest[s], s), reverse=True):     # newest first
+        their_id = canvas_id.get(student, "")
+        if their_id in written:
+            notes.append(_shares_id(student, their_id, written[their_id]))
+            continue
+        if their_id:
+            written[their_id] = student
+        extra.append([student, their_id, *[""] * (section - 1), *(cell(student, lesson) for lesson in lessons)])
+    for row in sorted(extra):
+        notes.append(f"{row[0]}: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); "
+                     + (f"their row carries the Canvas ID of their file names, {row[1]}." if row[1] else
+                        "their row has no ID, so Canvas asks whom it is for."))
+    return out_header, rows + sorted(extra), notes
+
+
+def _canvas_ids(results: list[dict]) -> dict[str, str]:
+    return {r["student"]: str(r["lms"]["id"]) for r in results
+            if (r.get("lms") or {}).get("system") == "canvas" and r["lms"].get("id")}
+
+
+def _newest(results: list[dict]) -> dict[str, str]:
+    """student -> when their newest result was graded (UTC text, which sorts as time does)."""
+    newest: dict[str, str] = {}
+    for r in results:
+        newest[r["student"]] = max(newest.get(r["student"], ""), str(r.get("graded_at") or ""))
+    return newest
+
+
+def _shares_id(student: str, canvas_id: str, kept: str) -> str:
+    """The note for a student left out of canvas.csv: one Canvas user, two students in OUT (graded under another id
+    before the roster named them): two rows of one ID would make Canvas keep either grade."""
+    return (f"{student}: not in canvas.csv: Canvas user {canvas_id} is {kept} there (one row per Canvas ID; two would "
+            f"let Canvas keep either grade). Both are graded in this OUT, {student} under the id of an earlier run; if "
+            f"{student} is {kept}, grade {student}'s exports again into this OUT (they are graded as {kept} now) or "
+            "into a new OUT.")
 
 
 def _number(text: str) -> float | None:
@@ -440,11 +475,25 @@ def write_lms_exports(results: list[dict], folder: Path,
         (folder / "canvas.csv").unlink(missing_ok=True)    # a Moodle class: its worksheets are its files
     else:
         rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
-        for student in sorted(people):
-            rows.append([people[student].get("name", student), people[student].get("id", ""), student, "", "",
+        newest = _newest(results)
+        kept: dict[str, str] = {}
+        notes = []
+        for student in sorted(people, key=lambda s: (newest[s], s), reverse=True):
+            their_id = str(people[student].get("id", ""))
+            if their_id and their_id in kept:
+                notes.append(_shares_id(student, their_id, kept[their_id]))
+                continue
+            kept[their_id] = student
+            rows.append([people[student].get("name", student), their_id, student, "", "",
                          *(grade.get((student, lesson), "") for lesson in lessons)])
+        rows[1:] = sorted(rows[1:], key=lambda row: row[2])
         written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                                           *lessons], rows))
+        if notes:
+            notes_path.write_text("\n".join(notes) + "\n", encoding="utf-8")
+            written.append(notes_path)
+        else:
+            notes_path.unlink(missing_ok=True)
     written += _write_moodle(results, folder, gradebook, max_of)
     return written
 

@@ -177,6 +177,47 @@ def test_canvas_upload_in_the_shape_of_the_instructors_canvas_export(tmp_path):
     assert "03_padding_stride: no single assignment" in notes and "2026099: graded, but not in the Canvas export" in notes
 
 
+def test_one_canvas_user_graded_under_two_ids_gets_one_row(tmp_path):
+    """A student graded before the roster named them (under their Canvas file name) and again after (under their
+    SIS id) is two students in OUT with one Canvas ID: canvas.csv has one row per Canvas ID (two would let Canvas
+    keep either grade on import), the newer one's or the one the export names, and the notes say why the other
+    is left out. With and without the instructor's Canvas export."""
+    from autograde.report import keep_canvas_gradebook, write_lms_exports
+
+    def result(student, score, lms_id, graded_at):
+        return {"student": student, "lesson": "01_history", "score": score, "raw_score": score, "status": "graded",
+                "max_score": 12.0, "graded_at": graded_at, "lms": {"system": "canvas", "id": lms_id, "name": "Choi"}}
+
+    results = [result("choiyuna", 10.0, "40005", "2026-12-01 10:00:00 UTC"),      # before the roster had her
+               result("2026005", 5.0, "40005", "2026-12-02 10:00:00 UTC"),        # her later export, by the roster
+               result("kimminji", 8.0, "40001", "2026-12-01 10:00:00 UTC")]
+
+    def table(out):
+        with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))[2:]
+        notes = (out / "lms" / "canvas-notes.txt").read_text(encoding="utf-8")
+        return rows, notes
+
+    out = tmp_path / "plain"
+    write_lms_exports(results, out / "lms")
+    rows, notes = table(out)
+    assert sorted((row[1], row[2], row[5]) for row in rows) == [("40001", "kimminji", "8"), ("40005", "2026005", "5")]
+    assert "choiyuna: not in canvas.csv: Canvas user 40005 is 2026005 there" in notes
+
+    export = tmp_path / "Grades-CNN.csv"
+    export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Lesson 01: History (3001)\n"
+                      "    Points Possible,,,,,12.00\n"
+                      "\"Choi, Yuna\",40005,2026005,s5@uni.example,Section A,\n", encoding="utf-8")
+    out = tmp_path / "export"
+    assert keep_canvas_gradebook(export, out)
+    write_lms_exports(results, out / "lms")
+    rows, notes = table(out)
+    assert [(row[0], row[1], row[5]) for row in rows] == [("Choi, Yuna", "40005", "5"), ("kimminji", "40001", "8")]
+    assert "choiyuna: not in canvas.csv: Canvas user 40005 is 2026005 there" in notes
+    assert "kimminji: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); their row " \
+           "carries the Canvas ID of their file names, 40001." in notes
+
+
 def test_canvas_grades_are_rescaled_to_the_points_of_the_canvas_assignment(tmp_path):
     """A Canvas assignment worth 10 points for a 17-point lesson: Canvas keeps imported scores as its own points, so
     the lesson's 17 would read as 170 %. Each grade keeps its share (two decimals); the notes say so."""
@@ -251,7 +292,7 @@ def test_a_lesson_without_a_result_is_blank_and_a_missing_one_zero_in_every_file
     def result(student, lesson, score, status="graded"):
         return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": status,
                 "max_score": 5.0, "lesson_max_score": 5.0,
-                "lms": {"system": "canvas", "id": str(1000 + len(student)), "name": student}}
+                "lms": {"system": "canvas", "id": {"kim": "1001", "lee": "1002"}[student], "name": student}}
 
     results = [result("kim", "01_history", 4.0), result("kim", "02_convolution", 0.0, "missing"),
                result("lee", "01_history", 3.0), result("lee", "02_convolution", 5.0),
