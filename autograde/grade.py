@@ -112,7 +112,7 @@ class GradeRow:
         # hours_late is a number or empty (a spreadsheet sums it): late by the LMS's marker alone has no time, and
         # submitted_from says so.
         marker_only = bool(seconds) and late.get("how") != "timestamp"
-        hours = f"{seconds / 3600:.1f}" if seconds and not marker_only else ""
+        hours = f"{seconds / 3600:.2f}" if seconds and not marker_only else ""      # 59 s late: 0.02, not 0.0
         source = "LMS late marker (no time)" if marker_only else late.get("source", "")
         return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
@@ -843,13 +843,19 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
             max_score = float(result.get("lesson_max_score", result.get("max_score", 0)) or 0)
         final, raw = late_work.final_score(result), float(result.get("score", 0))
         marked = (gradebook or {}).get((path.parent.name, slug))
-        if result.get("status") == "graded" and marked is not None and abs(marked - final) > 1e-9:
+        late = dict(result.get("late") or {})
+        if result.get("status") == "graded" and late.get("gradebook"):
+            # Grades entered in formgrader: the gradebook's score before the penalty and the penalty on it
+            # (late_work.apply keeps them), as nbgrader export has them.
+            raw, late["penalty"] = float(late["gradebook"].get("raw") or 0), float(late["gradebook"].get("penalty") or 0)
+            final = marked if marked is not None else max(0.0, raw - late["penalty"])
+        elif result.get("status") == "graded" and marked is not None and abs(marked - final) > 1e-9:
             # A grade entered in formgrader (a manual score, an override) is the grade, as in nbgrader export.
-            raw = marked + float((result.get("late") or {}).get("penalty") or 0)
+            raw = marked + float(late.get("penalty") or 0)
             final = marked
         rows.append(GradeRow(path.parent.name, slug, final, float(max_score),
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
-                             result.get("detail", ""), raw, dict(result.get("late") or {})))
+                             result.get("detail", ""), raw, late))
     write_csv(rows, out / "grades.csv")
     write_flagged(rows, out / "flagged.md", names)
     write_class_reports(out, gradebook, names)
@@ -1420,8 +1426,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     if waiting > 1e-9:
         max_score += waiting
     if waiting > 1e-9 and result.get("status") == "graded":
-        detail += (f"<p class='detail'>{waiting:g} point(s) of this lesson are answers your instructor grades by hand; "
-                   "they are not graded yet.</p>")
+        detail += (f"<p class='detail'>{waiting:g} point(s) of this lesson are for answers graded by hand; they are "
+                   "not graded yet.</p>")
     late = ""
     if facts is not None:
         late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(

@@ -418,6 +418,19 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
             graded = result.get("status") == "graded"
             raw = float(result.get("score", 0))
             penalty = policy.penalty(student, raw, seconds) if graded else 0.0
+            sub = None
+            if graded:
+                try:
+                    sub = gb.find_submission(slug, student)
+                except MissingEntry:
+                    pass
+            # With grades entered by hand the gradebook's score is another than the tests': its penalty is worked
+            # out on it (as below, nbgrader's rule), and every page and report says those numbers.
+            marked = None
+            if sub is not None and abs(float(sub.score or 0) - raw) > 1e-9:
+                marked = {"raw": float(sub.score or 0), "penalty": sum(
+                    policy.penalty(student, float(notebook.score or 0), seconds) for notebook in sub.notebooks)
+                    if seconds > 0 else 0.0}
             late = {"submitted": submitted.isoformat(sep=" ") + " UTC" if submitted else "",
                     "source": source if submitted else "",
                     "due": due.isoformat(sep=" ") + " UTC" if due else "",
@@ -425,6 +438,8 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
                                   f"{extension.total_seconds() / 3600:g}h" if isinstance(extension, timedelta) and extension else ""),
                     "seconds_late": seconds, "how": how, "lms_marker": marker, "penalty": penalty,
                     "policy": policy.describe()}
+            if marked is not None:
+                late["gradebook"] = marked
             flags = set(result.get("flags", []))
             flags.discard("late")
             if seconds > 0:
@@ -433,11 +448,7 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
                 result["late"] = late
                 result["flags"] = sorted(flags)
                 changed.append((path, result))
-            if not graded:
-                continue
-            try:
-                sub = gb.find_submission(slug, student)
-            except MissingEntry:
+            if sub is None:
                 continue
             sub.timestamp = submitted
             if extension == WAIVE:
@@ -520,6 +531,15 @@ def describe_late(result: dict) -> LateFacts | None:
     if seconds <= 0:
         return None
     lms_only = late.get("how") == "lms-marker"
+    marked = late.get("gradebook") or {}
+    if marked and result.get("status") == "graded":
+        # grades entered by hand: the gradebook's score and the penalty on it, as nbgrader export has them
+        raw, penalty = float(marked.get("raw") or 0), float(marked.get("penalty") or 0)
+        return LateFacts(submitted=str(late.get("submitted") or ""), source=str(late.get("source") or ""),
+                         due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
+                         late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,
+                         policy=str(late.get("policy") or "no penalty"), raw=raw, penalty=penalty,
+                         final=max(0.0, raw - penalty), zone=course_timezone())
     return LateFacts(submitted=str(late.get("submitted") or ""), source=str(late.get("source") or ""),
                      due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
                      late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,

@@ -110,7 +110,7 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     graded = rows(out / "grades.csv")
     assert {s: (float(r["raw_score"]), float(r["late_penalty"]), float(r["score"])) for s, r in graded.items()} == {
         "alice": (4, 0, 4), "bob": (4, 2, 2), "carol": (4, 0, 4), "dave": (4, 1, 3), "erin": (4, 1, 3)}
-    assert graded["bob"]["hours_late"] == "26.5" and graded["erin"]["hours_late"] == ""      # a number or nothing
+    assert graded["bob"]["hours_late"] == "26.50" and graded["erin"]["hours_late"] == ""      # a number or nothing
     assert graded["erin"]["submitted_from"] == "LMS late marker (no time)" and graded["erin"]["submitted"] == ""
     assert graded["bob"]["due"] == "2025-03-07 14:59:00 UTC" and graded["bob"]["submitted"].startswith(
         "2025-03-08 17:29:00")
@@ -168,6 +168,22 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
     state = gradebook_state(out)
     assert {s: v[3] for s, v in state.items()} == {"alice": 0, "bob": 4, "carol": 0, "dave": 0, "erin": 4}
     assert all(v[4] == FULL_AUTO for v in state.values())      # the gradebook's score stays raw, as in nbgrader
+
+    # bob's written answer graded by hand in formgrader (1 point): the gradebook's 5 is his score before the penalty
+    # and the penalty is worked out on it, in grades.csv, on his page and in the class files alike (they once said
+    # the tests' 4 and the penalty on it beside the gradebook's grade).
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        answer = gb.find_grade("why_pooling", SLUG, SLUG, "bob")
+        answer.manual_score, answer.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    fourth = cli(subs, out, "--late-penalty", "1/day")
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    bob = rows(out / "grades.csv")["bob"]
+    assert (bob["raw_score"], bob["late_penalty"], bob["score"]) == ("5", "2", "3"), bob
+    assert gradebook_state(out)["bob"][3:] == (2.0, 5.0)
+    page = (out / "feedback" / "bob" / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert "Score: <b>3 / 5</b> (late penalty 2 taken off 5)" in page, page
+    assert "late by 1 day 2 h 30 min: 5 -> 3" in rows(out / "grades-by-student.csv")["bob"]["late penalties (raw -> graded)"]
 
 
 def test_bad_late_settings_are_refused_before_grading(tmp_path):

@@ -352,7 +352,7 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     assert set(pages) == {"700201", "700202"}
     # The lesson is worth 5: 4 points of tests and a 1-point answer graded by hand (not yet), as the LMS counts it.
     assert "Student: <b>김민준 (2026001)</b>" in pages["700201"] and "Score: <b>4 / 5</b>" in pages["700201"]
-    assert "1 point(s) of this lesson are answers your instructor grades by hand; they are not graded yet" in pages["700201"]
+    assert "1 point(s) of this lesson are for answers graded by hand; they are not graded yet" in pages["700201"]
     assert "Student: <b>Kim Minsu</b>." in pages["700202"]                  # a name that is the id is said once
 
 
