@@ -448,8 +448,9 @@ def may_change_now() -> frozenset:
     return _MAY_CHANGE[0]
 
 
-def _argument_words(where: list) -> str:
-    """["args", 0, "v"] -> "its argument number 1['v']" (the kernel's words: each step shortened)."""
+def _argument_words(where: list) -> tuple[str, str]:
+    """["args", 0, "v"] -> ("its argument 1", "['v']"): the argument in the learner's words (counted from 1, as
+    a reader counts them, or by its keyword) and where in it the change was (each step shortened)."""
     head, rest = where[:2], [step for step in where[2:] if type(step) in (int, str)]
     if head[0] == "kwargs":
         text = _("its argument {name}").format(name=str(head[1])[:40])
@@ -457,15 +458,25 @@ def _argument_words(where: list) -> str:
         text = _("its argument number {n}").format(n=head[1] + 1)
     else:
         text = _("one of its arguments")
-    return text + "".join(f"[{repr(step)[:40]}]" for step in rest[:4])
+    return text, "".join(f"[{repr(step)[:40]}]" for step in rest[:4])
 
 
 def changed_input(function: str, where: list[list]) -> CheckFailed:
     """The failure of a learner's call that changed, in place, arguments the test gave it (the grader raises it:
-    see :func:`may_change`). ``where``: each changed argument, as ["args", 0] or ["kwargs", "x", "v"]."""
-    places = ", ".join(_argument_words(w) for w in where[:3]) + (" ..." if len(where) > 3 else "")
+    see :func:`may_change`). ``where``: each changed argument, as ["args", 0] or ["kwargs", "x", "v"]. The places
+    are said per argument: "its argument number 1 (at [0], [1])", not "its argument number 1[0], its argument
+    number 1[1]" (a learner's trial found that hard to read)."""
+    steps: dict[str, list[str]] = {}
+    for place in where[:6]:
+        argument, step = _argument_words(place)
+        steps.setdefault(argument, [])
+        if step:
+            steps[argument].append(step)
+    places = ", ".join(_("{argument} (at {steps})").format(argument=argument, steps=", ".join(at)) if at else argument
+                       for argument, at in steps.items()) + (" ..." if len(where) > 6 else "")
     return _failure(_("{function} changed what it was given").format(function=function or _("your function")),
-                    [_("it wrote into {places} (in place): the test's value is kept as it was").format(places=places)],
+                    [_("it changed {places} in place (as w *= 2 or x[0] = 1 do); in your notebook that changes the "
+                       "caller's own values").format(places=places)],
                     _("leave your inputs as they were: the caller uses them again. Work on a copy (x = x.copy() for "
                       "numpy, x = x.clone() for torch) or build a new array (x = x - 1, not x -= 1)."))
 

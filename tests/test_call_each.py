@@ -467,7 +467,7 @@ def test_a_malformed_change_report_is_ignored_never_the_graders_own_error():
                     lambda obj: None)
     refused = wire.settle(report, (x,), {}, "f")
     assert refused is not None and "f changed what it was given" in str(refused), refused
-    assert "its argument number 1['v']" in str(refused) and np.array_equal(x, np.arange(3.0))
+    assert "its argument number 1 (at ['v'])" in str(refused) and np.array_equal(x, np.arange(3.0))
     assert wire.settle(encode({"paths": [[[np.array([1, 2]), 1], None]]}, lambda obj: None), (x,), {}, "f") is None
 
 
@@ -480,3 +480,17 @@ def test_a_change_made_inside_a_probe_names_it_as_a_checks_helper():
     said = str(changed_input(_probe_words("alexnet_outputs"), [["args", 2]]))
     assert said.startswith("alexnet_outputs (a check's helper that runs your code) changed what it was given"), said
     assert "its argument number 3" in said
+
+
+def test_a_changed_input_is_said_per_argument_in_a_learners_words():
+    """A learner's trial read "it wrote into its argument number 1[0], its argument number 1[1] (in place): the
+    test's value is kept as it was" and could not tell what was meant: the places are grouped per argument, and
+    the message says what writing in place looks like and what it does in the notebook."""
+    from cnnbook.checks import changed_input
+
+    said = str(changed_input("l2_grads", [["args", 0, 0], ["args", 0, 1], ["kwargs", "state", "v"]]))
+    assert "l2_grads changed what it was given" in said
+    assert "it changed its argument number 1 (at [0], [1]), its argument state (at ['v']) in place (as w *= 2" in said
+    assert "x = x.copy()" in said
+    whole = str(changed_input("", [["args", 1]]))
+    assert "your function changed what it was given" in whole and "it changed its argument number 2 in place" in whole
