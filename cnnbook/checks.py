@@ -568,7 +568,7 @@ def check_own_work(
         _fail(what, [_("your function switched off the measurement of what it runs (sys.settrace or "
                        "sys.setprofile): a check cannot tell what it did.")], hint)
     if report["forbidden"]:
-        _fail(what, [_("this exercise is about writing it yourself, but the call ran: {calls}.").format(
+        _fail(what, [_("this exercise is about writing it yourself, but your code called {calls}.").format(
             calls=", ".join(report["forbidden"]))], hint)
     if report["raised"] is not None:
         func(*args, **(kwargs or {}))      # again, outside the measurement: the learner sees their error and its line
