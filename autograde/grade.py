@@ -857,7 +857,7 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
                              result.get("detail", ""), raw, late))
     write_csv(rows, out / "grades.csv")
-    write_flagged(rows, out / "flagged.md", names)
+    write_flagged(rows, out / "flagged.md", names, _skipped_inputs(out / "intake.csv"))
     write_class_reports(out, gradebook, names)
     return rows
 
@@ -1342,7 +1342,20 @@ def _inside_word(text: str, at: int) -> bool:
     return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
 
 
-def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None) -> None:
+def _skipped_inputs(intake: Path) -> list[dict[str, str]]:
+    """intake.csv's lines of files that were not graded (``skipped``): a folder with no notebook, a file that names no
+    lesson, one too large, one that could not be extracted."""
+    try:
+        with intake.open(newline="", encoding=CSV_ENCODING) as f:
+            return [row for row in csv.DictReader(f) if row.get("outcome") == "skipped"]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None,
+                  skipped: list[dict[str, str]] | None = None) -> None:
+    """flagged.md: every submission not graded or flagged, and every input file that was not graded (a student
+    whose hand-in held no notebook has no result, so no other report names them)."""
     flagged = [r for r in rows if r.flags or r.status != "graded"]
     lines = ["# Submissions to look at", ""]
     if not flagged:
@@ -1360,6 +1373,15 @@ def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None
         for flag in row.flags:
             lines.append(f"  - `{flag}`: {FLAG_MEANING.get(flag, '')}")
     lines += ["", "Flags never cost points by themselves; the tests decide the score.", ""]
+    if skipped:
+        lines += [f"## Files not graded ({len(skipped)}, intake.csv)", ""]
+        for line in skipped[:100]:
+            who = ", ".join(filter(None, [line.get("student", ""), line.get("lesson", "")]))
+            lines.append(f"- {_markdown_text(line.get('input') or line.get('source') or '(no file)')}"
+                         + (f" ({_markdown_text(who)})" if who else "") + f": {_markdown_text(line.get('note', ''))}")
+        if len(skipped) > 100:
+            lines.append(f"- and {len(skipped) - 100} more: intake.csv lists them all")
+        lines.append("")
     _atomic_write(path, "\n".join(lines))
 
 

@@ -331,6 +331,7 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     export = tmp_path / "moodle"
     write(solved(GUARD), export / "김민준_700201_assignsubmission_file_" / "99_guard.ipynb")
     write(submission(GUARD), export / "Kim Minsu_700202_assignsubmission_file_" / "my homework.ipynb")
+    put(export / "Lee Seo_700204_assignsubmission_onlinetext_" / "onlinetext.html", b"<p>my answers</p>")
     worksheet = sheet(tmp_path, "Grades-CNN101-Lesson 99 Guard-4211.csv", GUARD_SHEET)
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(export), "--out", str(out),
@@ -345,6 +346,9 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     assert rows["Participant 700201"]["Grade"] == "80" and rows["Participant 700202"]["Grade"] == "0"
     assert rows["Participant 700203"]["Grade"] == "" and rows["Participant 700201"]["Maximum Grade"] == "100.00"
     assert (out / "lms" / "moodle-worksheets" / "99_guard.csv").is_file()
+    # Lee Seo handed in online text only: no result, so flagged.md names the file that was not graded.
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert "## Files not graded" in flagged and "onlinetext.html" in flagged, flagged
     # The students' feedback pages, ready for the assignment's "Upload multiple feedback files in a zip".
     import zipfile
     with zipfile.ZipFile(out / "lms" / "moodle-feedback-99_guard.zip") as zf:
