@@ -888,7 +888,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             warnings.append(f"{len(strangers)} student(s) of the LMS export are not in the roster, so each is graded "
                             "under the name the LMS wrote: "
                             + ", ".join(f"{name} (LMS id {lms_id})" for name, lms_id in strangers)
-                            + ". Add them to the roster (OUT/roster.csv) before the next run.")
+                            + ". Add them to the roster (OUT/roster.csv) and grade the exports again into a new OUT: "
+                            "in this one their results under the LMS's name would stay beside those under the roster's "
+                            "id, two students for one person.")
 
     if zipped and zip_zone:
         zone = parse_zone(zip_zone)

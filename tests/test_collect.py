@@ -86,6 +86,7 @@ def test_canvas_zip_with_korean_names_resubmissions_and_late_work(tmp_path):
     strangers = [w for w in intake.warnings if "not in the roster" in w]
     assert len(strangers) == 1 and "김민지 (LMS id 40003)" in strangers[0] and "parkjisoo (LMS id 40004)" in strangers[0]
     assert "kimminsu" not in strangers[0] and "leejieun" not in strangers[0]
+    assert "grade the exports again into a new OUT" in strangers[0]            # said before, not after, the harm
     assert not [w for w in find_submissions(archive, tmp_path / "work2", LESSONS_ALL).warnings
                 if "not in the roster" in w]                            # no roster: nothing to warn about
 
