@@ -212,7 +212,7 @@ def nms(boxes, scores, iou_threshold):
         keep.append(best)
         order = [i for i in order if box_iou(boxes[best:best + 1], boxes[i:i + 1])[0, 0] <= iou_threshold]
     return np.array(keep, dtype=int)
-''', "the call ran: box_iou"),
+''', "your code called box_iou"),
     # a library's own error, named: the learner read only "Can't call numpy() on Tensor that requires grad"
     ("10", "test_smooth_l1", '''import numpy as np
 def smooth_l1(diff, beta=1.0):
