@@ -104,3 +104,19 @@ def test_check_shape_true_and_raises():
     assert "bad size" in str(check_raises("r", raises, (1,)))
     with pytest.raises(CheckFailed, match="expected a ValueError for these arguments, but it returned 1"):
         check_raises("r", lambda x: x, (1,))
+
+
+def test_arrays_that_look_the_same_at_four_decimals_are_shown_with_the_digits_that_differ():
+    """A learner's trial: Adam with eps inside the square root printed two identical-looking arrays (4 decimals)
+    under "first difference": the arrays are shown with as many decimals as tell them apart."""
+    import numpy as np
+
+    from cnnbook.checks import CheckFailed, check_array
+
+    with pytest.raises(CheckFailed) as failed:
+        check_array("adam path", np.array([0.90314123, 1.0]), np.array([0.90313912, 1.0]), rtol=1e-9, atol=1e-12)
+    said = str(failed.value)
+    assert "[0.903139, 1.      ]" in said and "[0.903141, 1.      ]" in said, said
+    with pytest.raises(CheckFailed) as failed:                        # a difference 4 decimals show: as before
+        check_array("plain", np.array([0.5, 1.0]), np.array([0.25, 1.0]))
+    assert "[0.25, 1.  ]" in str(failed.value)
