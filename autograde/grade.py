@@ -116,7 +116,7 @@ class GradeRow:
         source = "LMS late marker (no time)" if marker_only else late.get("source", "")
         return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
-                f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late.get("due", ""), hours,
+                f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late_work.due_for_student(late), hours,
                 source]
 
 

@@ -163,6 +163,19 @@ def shown_time(stamp: str, zone: tzinfo | None) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({utc} UTC)"
 
 
+def due_for_student(late: dict) -> str:
+    """The due date a result was judged against, as stored (UTC): the lesson's, moved by the student's extension
+    (stored as hours, ``24h``); a waiver or no extension leaves it as it is. grades.csv's ``due`` column."""
+    due, extension = str(late.get("due") or ""), str(late.get("extension") or "")
+    if not due.endswith(" UTC") or not extension.endswith("h"):
+        return due
+    try:
+        moved = datetime.fromisoformat(due[:-4].strip()) + timedelta(hours=float(extension[:-1]))
+    except ValueError:
+        return due
+    return moved.isoformat(sep=" ") + " UTC"
+
+
 def naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None

@@ -112,6 +112,7 @@ def test_late_work_is_penalised_kept_beside_the_raw_score_and_an_extension_survi
         "alice": (4, 0, 4), "bob": (4, 2, 2), "carol": (4, 0, 4), "dave": (4, 1, 3), "erin": (4, 1, 3)}
     assert graded["bob"]["hours_late"] == "26.50" and graded["erin"]["hours_late"] == ""      # a number or nothing
     assert graded["erin"]["submitted_from"] == "LMS late marker (no time)" and graded["erin"]["submitted"] == ""
+    assert graded["carol"]["due"] == "2025-03-09 14:59:00 UTC"       # her due date: the lesson's and her 2 days
     assert graded["bob"]["due"] == "2025-03-07 14:59:00 UTC" and graded["bob"]["submitted"].startswith(
         "2025-03-08 17:29:00")
     assert [s for s, r in graded.items() if "late" in r["flags"].split(";")] == ["bob", "dave", "erin"]
