@@ -122,7 +122,7 @@ def _usr_links() -> list[str]:
 # sandbox has no user namespace of its own, and `unshare -Ur` gave learner code a root with every capability inside
 # one, then netfilter and mounts: the surface of most public Linux privilege escalations), mounts, keyrings, BPF,
 # io_uring, userfaultfd, perf events, ptrace and reading other processes' memory, modules, kexec, and file handles
-# (open_by_handle_at reads files by inode, past the mounts). Everything else is allowed: threads, fork and
+# (open_by_handle_at reads files by inode, past the mounts), and vsock sockets. Everything else is allowed: threads, fork and
 # subprocesses work as on the host. clone3 answers ENOSYS (its flags are in memory a filter cannot read): the C
 # library then falls back to clone, whose namespace flags the filter reads.
 DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
@@ -153,6 +153,8 @@ def seccomp_program() -> bytes:
     for flag in CLONE_NAMESPACE_FLAGS:
         program.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     program.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    # vsock: a socket to the hypervisor or the host that the network namespace does not cover (AF_VSOCK = 40).
+    program.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, 40))
     with tempfile.TemporaryFile() as f:
         program.export_bpf(f)
         f.seek(0)
@@ -286,6 +288,9 @@ class Sandbox:
         mount("--ro-bind", str(self._passwd()), "/etc/passwd", path=Path("/etc/passwd"))
         mount("--ro-bind", str(self._group()), "/etc/group", path=Path("/etc/group"))
         argv += ["--proc", "/proc", "--dev", "/dev"]
+        # POSIX semaphores and shared memory (multiprocessing, a DataLoader with workers) live in /dev/shm, which
+        # --dev leaves to root: a size-capped tmpfs of the sandbox's own, counted in its memory cgroup like the others.
+        argv += ["--perms", "1777", "--size", str(self.limits.disk_bytes), "--tmpfs", "/dev/shm"]
         mount("--ro-bind", str(seed), str(seed), path=seed)
         mount("--bind", str(self.kernel_dir), str(self.kernel_dir), path=self.kernel_dir)
         # ipykernel exits when the process named by JPY_PARENT_PID is gone, and in its own pid namespace it is.

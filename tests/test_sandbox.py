@@ -109,7 +109,7 @@ def test_the_kernel_is_nobody_we_know_and_holds_no_capability(tmp_path):
 
 
 def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_processes_work(tmp_path):
-    """The seccomp filter (autograde.sandbox.DENIED_SYSCALLS): learner code that tries `unshare -Ur` (a root with
+    """The seccomp filter (autograde.sandbox.DENIED_SYSCALLS, and vsock sockets): learner code that tries `unshare -Ur` (a root with
     every capability in a user namespace of its own, then netfilter and mounts), a raw clone with namespace flags,
     mount, ptrace, keyctl, bpf or io_uring gets EPERM; threads, fork, subprocesses and torch work as before."""
     proc = run_inside(Sandbox(tmp_path / "work", Limits()), """
@@ -139,6 +139,14 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
         torch.set_num_threads(2)
         print("torch", int(torch.ones(64, 64).matmul(torch.ones(64, 64)).sum()))
         print("seccomp", [line.split()[1] for line in open("/proc/self/status") if line.startswith("Seccomp:")][0])
+        import multiprocessing, socket
+        with multiprocessing.Pool(2) as pool:                  # semaphores in the sandbox's own /dev/shm
+            print("pool", pool.map(abs, [-1, -2]))
+        try:
+            socket.socket(40, socket.SOCK_STREAM)              # AF_VSOCK: past the network namespace
+            print("vsock opened")
+        except OSError as err:
+            print("vsock", errno.errorcode.get(err.errno))
     """)
     said = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
     refused = [name for name in said if name.startswith(("unshare-0x", "clone", "mount", "ptrace", "keyctl", "bpf",
@@ -148,6 +156,7 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
         assert said[name] == "-1 EPERM", (name, said[name])
     assert said["unshare-command"] == "exit=1"
     assert said["works"] == "thread 7 child" and said["torch"] == str(64 ** 3) and said["seccomp"] == "2"
+    assert said["pool"] == "[1, 2]" and said["vsock"] in ("EPERM", "EAFNOSUPPORT"), proc.stdout + proc.stderr
 
 
 @pytest.mark.slow  # starts kernels in sandboxes
