@@ -544,20 +544,17 @@ def describe_late(result: dict) -> LateFacts | None:
     if seconds <= 0:
         return None
     lms_only = late.get("how") == "lms-marker"
+    raw, penalty, final = float(result.get("score", 0)), float(late.get("penalty") or 0), final_score(result)
     marked = late.get("gradebook") or {}
     if marked and result.get("status") == "graded":
         # grades entered by hand: the gradebook's score and the penalty on it, as nbgrader export has them
         raw, penalty = float(marked.get("raw") or 0), float(marked.get("penalty") or 0)
-        return LateFacts(submitted=str(late.get("submitted") or ""), source=str(late.get("source") or ""),
-                         due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
-                         late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,
-                         policy=str(late.get("policy") or "no penalty"), raw=raw, penalty=penalty,
-                         final=max(0.0, raw - penalty), zone=course_timezone())
+        final = max(0.0, raw - penalty)
     return LateFacts(submitted=str(late.get("submitted") or ""), source=str(late.get("source") or ""),
                      due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
                      late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,
-                     policy=str(late.get("policy") or "no penalty"), raw=float(result.get("score", 0)),
-                     penalty=float(late.get("penalty") or 0), final=final_score(result), zone=course_timezone())
+                     policy=str(late.get("policy") or "no penalty"), raw=raw, penalty=penalty, final=final,
+                     zone=course_timezone())
 
 
 __all__ = ["LateFacts", "Policy", "apply", "describe_late", "due_dates", "final_score", "lateness", "load_policy",

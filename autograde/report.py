@@ -430,6 +430,16 @@ def _number(text: str) -> float | None:
         return None
 
 
+def _write_notes(path: Path, notes: list[str]) -> list[Path]:
+    """A notes file beside an LMS file: written when there is something to say, else removed (an old one would
+    speak of an earlier run)."""
+    if notes:
+        path.write_text("\n".join(notes) + "\n", encoding="utf-8")
+        return [path]
+    path.unlink(missing_ok=True)
+    return []
+
+
 def write_lms_exports(results: list[dict], folder: Path,
                       gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
     """Grades in the files LMSs import.
@@ -466,11 +476,7 @@ def write_lms_exports(results: list[dict], folder: Path,
     if export.is_file():
         header, rows, notes = _canvas_from_export(export, results, lessons, max_of, grade)
         written.append(_write_rows(folder / "canvas.csv", header, rows))
-        if notes:
-            notes_path.write_text("\n".join(notes) + "\n", encoding="utf-8")
-            written.append(notes_path)
-        else:
-            notes_path.unlink(missing_ok=True)
+        written += _write_notes(notes_path, notes)
     elif results and all((r.get("lms") or {}).get("system") == "moodle" for r in results):
         (folder / "canvas.csv").unlink(missing_ok=True)    # a Moodle class: its worksheets are its files
     else:
@@ -489,11 +495,7 @@ def write_lms_exports(results: list[dict], folder: Path,
         rows[1:] = sorted(rows[1:], key=lambda row: row[2])
         written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                                           *lessons], rows))
-        if notes:
-            notes_path.write_text("\n".join(notes) + "\n", encoding="utf-8")
-            written.append(notes_path)
-        else:
-            notes_path.unlink(missing_ok=True)
+        written += _write_notes(notes_path, notes)
     written += _write_moodle(results, folder, gradebook, max_of)
     return written
 
@@ -505,8 +507,8 @@ def moodle_feedback_prefix(name: str, participant: str) -> str:
     ``is_valid_filename_for_import``; files are flat, as Moodle before 3.1 exported them: in a folder the stored
     name would start with a slash). The name is not checked, so an ``_`` or a slash in it (which would shift the
     id) becomes a space, and it never starts with the "." or "~" of a file Moodle ignores."""
-    shown = " ".join(re.sub(r"[_/\\\x00-\x1f\x7f]", " ", name).split()) or "Participant"
-    return f"{shown.lstrip('.~ ') or 'Participant'}_{participant}_assignfeedback_file_"
+    shown = " ".join(re.sub(r"[_/\\\x00-\x1f\x7f]", " ", name).split()).lstrip(".~ ")
+    return f"{shown or 'Participant'}_{participant}_assignfeedback_file_"
 
 
 def _moodle_feedback_zip(mine: list[dict], folder: Path, lesson: str) -> list[Path]:
@@ -575,10 +577,4 @@ def _write_moodle(results: list[dict], folder: Path, gradebook: dict[tuple[str, 
             notes.append(f"{r['lesson']}: {r['student']}'s notebook names this lesson but was submitted to the Moodle "
                          f"assignment of {lms['not_for']}: graded as {r['lesson']}, not in any Moodle file (enter "
                          "the grade by hand).")
-    path = folder / "moodle-notes.txt"
-    if notes:
-        path.write_text("\n".join(notes) + "\n", encoding="utf-8")
-        written.append(path)
-    else:
-        path.unlink(missing_ok=True)
-    return written
+    return written + _write_notes(folder / "moodle-notes.txt", notes)

@@ -69,7 +69,7 @@ class CheckFailed(AssertionError):
         return check_failed_box(self)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
     if isinstance(value, np.ndarray):
         if type(value) is np.ndarray and value.size > _ARRAY_PRINT["threshold"] and value.dtype.kind in "biuf":
             nonzero = np.argwhere(value != 0)
@@ -79,10 +79,10 @@ def _fmt(value: Any) -> str:
                 entries = ", ".join(f"{tuple(int(i) for i in at)}: {float(value[tuple(at)]):.4g}" for at in nonzero)
                 return _("{size} values, all 0 except {count}").format(size=value.size, count=len(nonzero)) + \
                     (f": {entries}" if entries else "")
-        with np.printoptions(**_ARRAY_PRINT):
+        with np.printoptions(**{**_ARRAY_PRINT, "precision": precision}):
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
-        return _fmt(value.detach().cpu().numpy()) + "  " + _("(a torch tensor)")
+        return _fmt(value.detach().cpu().numpy(), precision) + "  " + _("(a torch tensor)")
     return repr(value)
 
 
@@ -94,9 +94,7 @@ def _fmt_pair(expected: np.ndarray, got: np.ndarray) -> tuple[str, str]:
     if shown[0] != shown[1] or expected.shape != got.shape:
         return shown
     for precision in (6, 8, 10, 12):
-        with np.printoptions(**{**_ARRAY_PRINT, "precision": precision}):
-            more = (np.array2string(expected, separator=", ", prefix="    "),
-                    np.array2string(got, separator=", ", prefix="    "))
+        more = _fmt(expected, precision), _fmt(got, precision)
         if more[0] != more[1]:
             return more
     return shown
