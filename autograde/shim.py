@@ -1,7 +1,8 @@
 """The grader's hand inside the learner's sandboxed kernel: answers requests with plain data only.
 
-The grader sends ``serve('<json request>')`` as code; the reply goes out as a display message with the
-MIME type below. Everything here runs beside the learner's code and can be tampered with by it; that is
+The grader sends each request as JSON text in a message of a Jupyter comm (:func:`listen` opens it to the
+grader before any learner cell runs), so the kernel reads it as data, never compiles it; :func:`serve` answers
+with a display message of the MIME type below. Everything here runs beside the learner's code and can be tampered with by it; that is
 fine, because nothing here decides a verdict: it only hands over what the learner's objects return for
 inputs the grader chose. Verdicts are computed in the grader's own process. A module, like any object that
 is not plain data, leaves the kernel only as a reference (the grader never imports what a reply names).
@@ -32,6 +33,7 @@ from autograde.plain import MAX_BYTES, MAX_ITEMS as MAX_MESSAGE_ITEMS, NotPlain,
 from cnnbook.measure import measure
 
 MIME = "application/x-cnnbook-reply+json"
+COMM_TARGET = "autograde.shim"         # the comm the grader opens to send requests
 MAX_ITEMS = 100_000
 # A batch of calls (call_each) answers in replies of about this much text: far below the codec's caps, so that the
 # last entry, which may be large, still fits; one entry alone may hold up to MAX_ENTRY_BYTES.
@@ -65,6 +67,20 @@ def register(text: str) -> None:
         scope: dict = {}
         exec(compile(source, "<test cell>", "exec"), ns, scope)  # noqa: S102 - the lesson's own test code
         _probes[sha] = scope[node.name]
+
+
+def listen() -> None:
+    """Answer the grader's comm: each of its messages carries one request (``{"request": "<json>"}``)."""
+    from IPython import get_ipython
+
+    def opened(comm: Any, _open_msg: dict) -> None:
+        def on_msg(msg: dict) -> None:
+            data = msg.get("content", {}).get("data")
+            serve(data.get("request") if isinstance(data, dict) else None)
+
+        comm.on_msg(on_msg)
+
+    get_ipython().kernel.comm_manager.register_target(COMM_TARGET, opened)
 
 
 def preload(modules: list[str]) -> None:
@@ -312,13 +328,15 @@ def _call_each(request: dict) -> str:
     return '{"each": [' + ", ".join(texts) + "]}"
 
 
-def serve(text: str) -> None:
+def serve(text: str | None) -> None:
     """Run one request and publish its reply; errors become replies too (the grader decides what they mean)."""
     from IPython.display import publish_display_data
 
     try:
         _changed.clear()
         _given.clear()
+        if not isinstance(text, str):
+            raise NotPlain("a request that is not JSON text")
         request = json.loads(text)
         if request["op"] == "call_each":
             out = _call_each(request)
