@@ -497,20 +497,26 @@ class Cgroups:
         grader runs in), not the learner: a failure of the grading machine.
 
         The kernel counts each out-of-memory kill in the victim's own group, whoever's limit was reached (v1
-        memory.oom_control ``oom_kill``, v2 memory.events ``oom_kill``); that the group reached its own limit
-        is counted apart (v1 ``memory.failcnt`` and ``memory.memsw.failcnt``, v2 ``max`` and ``oom``). A group
-        that reached its own limit even once counts as the learner's, as before (kills of both kinds are
-        possible then and cannot be told apart). False whenever the counters cannot be read."""
+        memory.oom_control ``oom_kill``, v2 memory.events ``oom_kill``). That the group reached its own limit
+        shows in its peak usage (v1 ``memory.max_usage_in_bytes`` and the memsw one, v2 ``memory.peak``) and in
+        its failure counters (v1 ``memory.failcnt``, v2 ``max`` and ``oom``); the counters alone are not enough:
+        on cgroup v1 (kernel 6.18) a group whose pages went to a memfd or a tmpfs was killed at its limit with
+        both failcnt at 0 (a hostile trial). A group that reached its own limit even once counts as the
+        learner's (kills of both kinds are possible then and cannot be told apart). False whenever the counters
+        cannot be read."""
         for folder in self.folders:
             try:
                 if (folder / "memory.events").is_file():                        # v2
                     events = _counters((folder / "memory.events").read_text())
-                    return events.get("oom_kill", 0) > 0 and events.get("oom", 0) == 0 and events.get("max", 0) == 0
-                if (folder / "memory.oom_control").is_file():                   # v1
+                    kills = events.get("oom_kill", 0)
+                    reached = events.get("oom", 0) + events.get("max", 0)
+                elif (folder / "memory.oom_control").is_file():                 # v1
                     kills = _counters((folder / "memory.oom_control").read_text()).get("oom_kill", 0)
                     reached = sum(int((folder / f).read_text()) for f in ("memory.failcnt", "memory.memsw.failcnt")
                                   if (folder / f).is_file())
-                    return kills > 0 and reached == 0
+                else:
+                    continue
+                return kills > 0 and reached == 0 and not _peaked(folder)
             except (OSError, ValueError):
                 return False
         return False
@@ -518,6 +524,22 @@ class Cgroups:
     def remove(self) -> None:
         for folder in self.folders + self.outer:
             _remove_cgroup(folder)
+
+
+# A group whose peak usage came this close to its limit reached it (the kernel charges pages in batches).
+PEAK_MARGIN = 2 ** 20
+
+
+def _peaked(folder: Path) -> bool:
+    """Did the memory cgroup's usage ever reach its own limit (within PEAK_MARGIN)? v1 and v2 files alike."""
+    for peak, limit in (("memory.max_usage_in_bytes", "memory.limit_in_bytes"),
+                        ("memory.memsw.max_usage_in_bytes", "memory.memsw.limit_in_bytes"),
+                        ("memory.peak", "memory.max")):
+        if (folder / peak).is_file() and (folder / limit).is_file():
+            bound = (folder / limit).read_text().strip()
+            if bound.isdigit() and int((folder / peak).read_text().strip()) >= int(bound) - PEAK_MARGIN:
+                return True
+    return False
 
 
 def _counters(text: str) -> dict[str, int]:

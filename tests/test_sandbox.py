@@ -228,12 +228,17 @@ def test_memory_is_limited_for_all_processes_together(tmp_path):
 def test_an_out_of_memory_kill_from_above_is_told_from_one_at_the_submissions_own_limit(tmp_path):
     """The same program, 400 MB in one process, killed by the kernel's real out-of-memory killer twice: once by a
     group above the sandbox (as when the machine or the grader's container runs out: the grading machine's
-    fault), once at the submission's own limit (the learner's). Only the first is ``killed_from_above``."""
+    fault), once at the submission's own limit (the learner's). Only the first is ``killed_from_above``. The
+    same at the own limit with the memory in a memfd, outside any process's address space (prlimit's --as does not
+    stop it, the group's limit does): on cgroup v1 its failure counters stayed at 0, and the learner's own kill
+    was the machine's grader-error on every run (a hostile trial)."""
     hoard = "hoard = b'x' * (400 * 2 ** 20); print('survived')"
+    in_memfd = ("import os\nfd = os.memfd_create('hoard')\nchunk = b'x' * (16 * 2 ** 20)\n"
+                "for _ in range(25):\n    os.write(fd, chunk)\nprint('survived')")
 
-    def run(limits: Limits, squeeze: int | None, work: str) -> tuple[int, bool]:
+    def run(limits: Limits, squeeze: int | None, work: str, program: str = hoard) -> tuple[int, bool]:
         sandbox = Sandbox(tmp_path / work, limits, squeeze=squeeze)
-        argv = sandbox.wrap([sys.executable, "-c", hoard])
+        argv = sandbox.wrap([sys.executable, "-c", program])
         assert sandbox.cgroups is not None
         groups = sandbox.cgroups.folders + sandbox.cgroups.outer
         assert len(sandbox.cgroups.outer) == (squeeze is not None)
@@ -247,8 +252,11 @@ def test_an_out_of_memory_kill_from_above_is_told_from_one_at_the_submissions_ow
     from_above = run(Limits(memory_bytes=2 ** 30), 200 * 2 ** 20, "above")
     own = run(Limits(memory_bytes=200 * 2 ** 20), None, "own")
     enough = run(Limits(memory_bytes=2 ** 30), None, "enough")
+    own_memfd = run(Limits(memory_bytes=200 * 2 ** 20), None, "own-memfd", in_memfd)
+    above_memfd = run(Limits(memory_bytes=2 ** 30), 200 * 2 ** 20, "above-memfd", in_memfd)
     assert from_above[0] != 0 and own[0] != 0 and enough[0] == 0, (from_above, own, enough)
-    assert (from_above[1], own[1], enough[1]) == (True, False, False)
+    assert own_memfd[0] != 0 and above_memfd[0] != 0, (own_memfd, above_memfd)
+    assert (from_above[1], own[1], enough[1], own_memfd[1], above_memfd[1]) == (True, False, False, False, True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kernel folder is locked only when the grader runs as root")
