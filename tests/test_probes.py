@@ -18,7 +18,7 @@ from autograde.grade import grade_batch
 from autograde.sandbox import bubblewrap_works
 from cnnbook.checks import CheckFailed, check_own_work, hidden_rng, set_hidden_seed
 from cnnbook.measure import measure
-from conftest import LESSONS, answer_sources, solved, write
+from conftest import GUARD, GUARD_LOOPS, LESSONS, answer_sources, solved, write
 
 LIBRARY_CONV = ["torch", "scipy", "numpy.convolve", "numpy.correlate"]
 
@@ -263,3 +263,32 @@ def test_a_library_error_named_as_a_slip():
     with pytest.raises(KeyError):                        # another error goes on as it was
         with known_errors("f(x)", {"requires grad": "numpy inside f"}):
             raise KeyError("w")
+
+
+@pytest.mark.slow
+def test_students_graded_in_one_run_get_hidden_inputs_of_their_own(tmp_path):
+    """One run's seed, two students: each gets other hidden inputs (a hostile trial relayed answers between two
+    sandboxes graded side by side while every student had the same ones), and the run's seed with the same
+    student repeats exactly that student's inputs (``grade --seed N --student NAME --force``)."""
+    from autograde.runner import grade_submission
+    from autograde.settings import grading_limits
+
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    logs_inputs = GUARD_LOOPS.replace('    """Right values, one Python loop step per group."""\n',
+                                      '    """Right values; every input is written down."""\n'
+                                      f'    with open({str(seen)!r} + "/" + LOG, "a") as f:\n'
+                                      '        f.write(repr(list(values)) + "\\n")\n')
+    logged = {}
+    for run, student in enumerate(["ann", "bob", "ann"]):
+        nb = solved(GUARD, {"group_max": f"LOG = {f'{run}-{student}'!r}\n" + logs_inputs})
+        path = write(nb, tmp_path / f"{run}-{student}.ipynb")
+        result = grade_submission({"student": student, "lesson": GUARD.slug, "solutions": str(GUARD.solutions),
+                                   "path": str(path), "limits": grading_limits().limits(None), "sandbox": False,
+                                   "threads": 1, "hidden_seed": 7})
+        assert result["hidden_seed"] == 7 and result["tests"], result
+        logged[run] = (seen / f"{run}-{student}").read_text().splitlines()
+    visible = 2                                       # the visible checks' two calls, the same for everyone
+    assert logged[0][:visible] == logged[1][:visible]
+    assert len(logged[0]) > visible and logged[0][visible:] != logged[1][visible:]
+    assert logged[0] == logged[2]
