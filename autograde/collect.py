@@ -85,6 +85,14 @@ COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
 # Control characters, path separators, what Windows refuses in a name, and lone surrogates (a name that is not
 # UTF-8, as Python reads it from the disk: no UTF-8 file or terminal takes it).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\ud800-\udfff]")
+# Characters that are not letters one can see: controls, format characters (a right-to-left override turns
+# "\u202etsenoh" into "honest" on screen, a zero-width space makes a second "honest"), line and paragraph separators,
+# private-use and unassigned code points. A name with one is shown and stored in its safe form (a hostile trial).
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def _unsafe(text: str) -> bool:
+    return bool(_UNSAFE.search(text)) or any(unicodedata.category(ch) in _INVISIBLE for ch in text)
 ZIP_ZONE_FILE = "zip-times.txt"
 MOODLE_ZONE_FILE = "moodle-times.txt"
 ZIP_SPREAD = timedelta(minutes=10)   # entry times closer than this look like the time the zip was made
@@ -231,11 +239,12 @@ def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None 
 def safe_id(name: str) -> str:
     """The name as given (NFC), or, when it cannot be a folder name, a readable safe form with a short hash."""
     text = unicodedata.normalize("NFC", name).strip()
-    if text and text not in (".", "..") and not text.startswith((".", "-")) and not _UNSAFE.search(text) \
+    if text and text not in (".", "..") and not text.startswith((".", "-")) and not _unsafe(text) \
             and len(text) <= 100:
         return text
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    readable = _UNSAFE.sub("_", text).strip(". -")[:60] or "student"
+    visible = "".join("_" if unicodedata.category(ch) in _INVISIBLE else ch for ch in _UNSAFE.sub("_", text))
+    readable = visible.strip(". -")[:60] or "student"
     return f"{readable}-{digest}"
 
 

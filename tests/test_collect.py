@@ -187,6 +187,14 @@ def test_unsafe_names_become_safe_folder_names():
         safe = safe_id(bad)
         assert "/" not in safe and not safe.startswith((".", "-")) and "\x00" not in safe and safe != bad
     assert safe_id("a/b") != safe_id("a\\b")
+    # Invisible characters: a right-to-left override shows "\u202etsenoh" as "honest", a zero-width space makes a
+    # second "honest" (a hostile trial): both get the safe form, which shows they are not "honest".
+    for bad in ("\u202etsenoh", "hon\u200best", "hon\u2028est", "\ufeffhonest", "hon\x85est"):
+        safe = safe_id(bad)
+        assert safe != bad and safe != "honest" and safe.endswith(safe_id(bad)[-9:]), safe
+        assert not any(ch in safe for ch in "\u202e\u200b\u2028\ufeff\x85"), safe
+    assert safe_id("\u202etsenoh") != safe_id("\u202etsenoh\u200b")
+    assert safe_id("이 서연") == "이 서연" and safe_id("José Núñez") == "José Núñez"
 
 
 def test_nothing_recognisable_is_a_clear_error(tmp_path):
