@@ -9,8 +9,8 @@ are and Markdown with raw HTML and any link scheme, so a learner's ``display(HTM
   cleaning with nh3 (a maintained sanitiser) against a small allow-list, Markdown and LaTeX made inert (below);
   everything else (JavaScript, SVG, widget views, unknown types) is dropped with a visible note;
 - Markdown (learner cells, text/markdown outputs) stays Markdown that reads the same: no raw HTML tags
-  (``<tag`` becomes ``< tag``), no character references, links only to http(s) or to the cell's own image
-  attachments, no link definitions, no ``javascript:`` scheme, no MathJax macros that make links, styles or load extensions;
+  (``<tag`` becomes ``< tag``), no character references, links only to http(s), images only of the cell's own
+  attachments (one from the web would load when the page opens), no link definitions, no ``javascript:`` scheme, no MathJax macros that make links, styles or load extensions;
 - attachments: PNG/JPEG only; metadata: only the nbgrader metadata of the lesson's own cells (taken from the
   lesson, never from the submission), simple tags, image width/height; every text is capped in size;
 - test cells: only their visible part, plus one comment saying that hidden checks ran in the grader.
@@ -115,9 +115,14 @@ def inert_markdown(text: str, attachments: set[str] | frozenset[str] = frozenset
     text = _TAG_OPEN.sub("< ", text)                  # "<b>" reads "< b>": text, never a tag or autolink
     text = _CHAR_REF.sub("&amp;", text)              # "&#106;" reads "&#106;": it never turns into a "j"
 
+    images = _image_closers(text)
+
     def link(match: re.Match) -> str:
         dest = _SAFE_DEST.match(text, match.end())
-        if dest and (dest["url"] or dest["name"] in attachments):
+        # A link may go to any web page (the reader clicks it); an image only to the cell's own attachment: one from
+        # the web would load as the page opens (a tracking pixel in the instructor's browser, a hostile trial).
+        if dest and (dest["name"] in attachments if match.start() in images else dest["url"] or
+                     dest["name"] in attachments):
             return match.group(0)
         return "]" + ZWSP + "("                      # not a link any more: shown as the text it was
 
@@ -125,6 +130,27 @@ def inert_markdown(text: str, attachments: set[str] | frozenset[str] = frozenset
     text = _LINK_DEF.sub("]" + ZWSP + ":", text)
     text = _FENCE_MERMAID.sub(lambda m: m.group(1) + "text", text)
     return _defang(text)
+
+
+def _image_closers(text: str) -> set[int]:
+    """Where ``](`` closes the text of an image (``![alt](...)``): the ``]`` of each, found in one pass (brackets
+    paired as they nest; an escaped one is text)."""
+    openers: list[int] = []
+    closers = set()
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            openers.append(i)
+        elif ch == "]" and openers:
+            start = openers.pop()
+            if start > 0 and text[start - 1] == "!" and text.startswith("](", i):
+                closers.add(i)
+        i += 1
+    return closers
 
 
 def clean_html(html: str) -> str:

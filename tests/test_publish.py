@@ -124,6 +124,9 @@ MARKDOWN_ATTACKS = [
     '```mermaid\ngraph TD; A["<img src=x onerror=alert(1)>"]-->B\n```',
     "![x](attachment:evil.svg)",
     "![x](https://evil.example/x.png\" onerror=\"alert(1))",
+    "![pixel](https://evil.example/pixel.png)",                  # loads as the page opens: a tracking pixel
+    "![a [nested] b](https://evil.example/pixel.png)",
+    "[![badge](https://evil.example/b.svg)](https://evil.example/)",
     "</p><script>alert(1)</script>",
     "<  script>alert(1)</script>",
     "<SCRIPT>alert(1)</SCRIPT>",
@@ -149,6 +152,9 @@ def test_markdown_still_reads_as_markdown():
                  'href="https://pytorch.org/docs"', '<span class="mi">1</span>', "$a_{ij}&lt; b$"):
         assert part in html, (part, html)
     assert f'<img src="data:image/png;base64,{PNG}"' in html            # the kept attachment
+    # An image from the web is text (it would load as the page opens); a link to the web stays a link.
+    mixed = render(publish.inert_markdown("![a [b] c](https://example.org/p.png) and [d](https://example.org/)"))
+    assert "<img" not in mixed and 'href="https://example.org/"' in mixed and "example.org/p.png" in mixed
     # Text that only looks like a tag still reads the same, one space apart.
     assert "&lt; b&gt;bold&lt; /b&gt;" in render(publish.inert_markdown("<b>bold</b>"))
 
