@@ -122,7 +122,10 @@ def _usr_links() -> list[str]:
 # sandbox has no user namespace of its own, and `unshare -Ur` gave learner code a root with every capability inside
 # one, then netfilter and mounts: the surface of most public Linux privilege escalations), mounts, keyrings, BPF,
 # io_uring, userfaultfd, perf events, ptrace and reading other processes' memory, modules, kexec, and file handles
-# (open_by_handle_at reads files by inode, past the mounts), and vsock sockets. Everything else is allowed: threads, fork and
+# (open_by_handle_at reads files by inode, past the mounts), vsock sockets, and what Docker's and Flatpak's default
+# filters also refuse: the x86 LDT and vm86 (old exploit primitives), I/O ports, moving pages between NUMA nodes,
+# secret memory, old uselib, and any personality but plain Linux (ADDR_NO_RANDOMIZE turns address randomisation
+# off for the programs the process starts); a hostile trial found these open. Everything else is allowed: threads, fork and
 # subprocesses work as on the host. clone3 answers ENOSYS (its flags are in memory a filter cannot read): the C
 # library then falls back to clone, whose namespace flags the filter reads.
 DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
@@ -130,7 +133,10 @@ DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot
                    "bpf", "userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register",
                    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "kexec_load", "kexec_file_load",
                    "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl",
-                   "name_to_handle_at", "open_by_handle_at", "syslog", "vhangup", "fanotify_init")
+                   "name_to_handle_at", "open_by_handle_at", "syslog", "vhangup", "fanotify_init", "modify_ldt",
+                   "vm86", "vm86old", "ioperm", "iopl", "uselib", "memfd_secret", "move_pages", "migrate_pages",
+                   "mbind", "set_mempolicy")
+PER_LINUX = 0
 # clone's flags that make a namespace (linux/sched.h): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 
@@ -153,6 +159,8 @@ def seccomp_program() -> bytes:
     for flag in CLONE_NAMESPACE_FLAGS:
         program.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     program.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    # personality: plain Linux only (as Flatpak's filter; nothing a notebook runs asks for another).
+    program.add_rule(refuse, "personality", seccomp.Arg(0, seccomp.NE, PER_LINUX))
     # vsock: a socket to the hypervisor or the host that the network namespace does not cover (AF_VSOCK = 40).
     program.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, 40))
     with tempfile.TemporaryFile() as f:

@@ -111,7 +111,8 @@ def test_the_kernel_is_nobody_we_know_and_holds_no_capability(tmp_path):
 def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_processes_work(tmp_path):
     """The seccomp filter (autograde.sandbox.DENIED_SYSCALLS, and vsock sockets): learner code that tries `unshare -Ur` (a root with
     every capability in a user namespace of its own, then netfilter and mounts), a raw clone with namespace flags,
-    mount, ptrace, keyctl, bpf or io_uring gets EPERM; threads, fork, subprocesses and torch work as before."""
+    mount, ptrace, keyctl, bpf, io_uring, the LDT, a personality without address randomisation, secret memory,
+    I/O ports or moving pages gets EPERM; threads, fork, subprocesses and torch work as before."""
     proc = run_inside(Sandbox(tmp_path / "work", Limits()), """
         import ctypes, errno, os, subprocess, threading
         libc = ctypes.CDLL(None, use_errno=True)
@@ -125,6 +126,11 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
         call("keyctl", libc.syscall(250, 0, 0, 0, 0, 0))
         call("bpf", libc.syscall(321, 0, 0, 0))
         call("io_uring_setup", libc.syscall(425, 1, 0))
+        call("modify_ldt", libc.syscall(154, 0, 0, 0))
+        call("personality-no-aslr", libc.personality(0x0040000))                      # ADDR_NO_RANDOMIZE
+        call("memfd_secret", libc.syscall(447, 0))
+        call("iopl", libc.syscall(172, 3))
+        call("move_pages", libc.syscall(279, 0, 0, 0, 0, 0, 0))
         shell = subprocess.run("unshare -Ur id; echo exit=$?", shell=True, capture_output=True, text=True)
         print("unshare-command", shell.stdout.split()[-1])
         seen = []
@@ -150,8 +156,9 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
     """)
     said = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
     refused = [name for name in said if name.startswith(("unshare-0x", "clone", "mount", "ptrace", "keyctl", "bpf",
-                                                         "io_uring"))]
-    assert len(refused) == 11, proc.stdout + proc.stderr
+                                                         "io_uring", "modify_ldt", "personality", "memfd_secret",
+                                                         "iopl", "move_pages"))]
+    assert len(refused) == 16, proc.stdout + proc.stderr
     for name in refused:
         assert said[name] == "-1 EPERM", (name, said[name])
     assert said["unshare-command"] == "exit=1"
