@@ -42,8 +42,11 @@ _DTYPE_TEXT = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")
 _DEVICE_TEXT = re.compile(r"(cpu|cuda|mps|meta|xpu)(:[0-9]{1,3})?")
 
 
-class NotPlain(TypeError):
-    """A value that cannot cross the wall (the grader cannot send its own objects into learner code)."""
+class NotPlain(Exception):
+    """A value that cannot cross the wall (the grader cannot send its own objects into learner code).
+
+    Not a TypeError, nor any error a learner's code may be expected to raise: a test's ``check_raises(...,
+    TypeError)`` would otherwise pass a learner's function that returns something too large or malformed."""
 
 
 class TooLarge(NotPlain):

@@ -127,6 +127,20 @@ def test_an_error_entry_becomes_the_local_exception_a_single_call_raises():
     assert outcome.status == "fail" and "SystemExit" in outcome.message, outcome
 
 
+@pytest.mark.parametrize("reply", [
+    json.dumps({"value": {"$list": [1] * 3, "junk": 1}}),                     # malformed: NotPlain
+    json.dumps({"value": json.loads('{"$list": [' * 80 + "1" + "]}" * 80)}),   # too deep: TooLarge
+    json.dumps({"error": {"type": "TooLarge", "mro": ["TooLarge"], "message": "the kernel's codec refused it"}}),
+])
+def test_an_answer_that_cannot_cross_the_wall_is_no_error_a_test_expects(reply):
+    """check_raises(..., TypeError) must fail a learner's function that returns something too large or malformed
+    (the codec's errors were TypeErrors: such a reply passed, a hostile trial noted)."""
+    kernel = BatchKernel(lambda r: reply)
+    source = "from cnnbook.checks import check_raises\ncheck_raises('f(1)', f, (1,), TypeError)"
+    outcome = run_here(source, kernel, 10, ["f"])
+    assert outcome.status == "fail", outcome
+
+
 def test_a_function_of_the_test_itself_is_called_here_in_a_loop():
     kernel = BatchKernel(lambda r: pytest.fail("nothing of the test's own goes to the kernel"))
     source = ("from cnnbook.checks import call_each, check_value\n"
