@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply
+from .kernel import CellTimeout, KernelDied, LearnerKernel, RemoteError, parse_reply, remote_error
 from .plain import MAX_ELEMENTS, NotPlain, TooLarge, decode, encode, loads
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -67,7 +67,7 @@ class _Wire:
             raise _as_local_exception(err) from None
         return self.decode(raw, given)
 
-    def call(self, request: dict, args: tuple, kwargs: dict, name: str = "") -> Any:
+    def call(self, request: dict, args: tuple, kwargs: dict, name: str = "", params: tuple[str, ...] = ()) -> Any:
         """A call request. The test's objects are the test's: an argument the learner's code changed in place in
         the kernel fails the call (``cnnbook.checks.changed_input``) and stays here as it was, so no expected
         value a test computes afterwards from it is the learner's doing; only the arguments the test allowed
@@ -77,12 +77,13 @@ class _Wire:
         extras: dict = {}
         value = self.ask({**request, "args": self.encode(args), "kwargs": self.encode(kwargs)}, extras,
                          (args, kwargs))
-        refused = self.settle(extras.get("changed"), args, kwargs, name)
+        refused = self.settle(extras.get("changed"), args, kwargs, name, params)
         if refused is not None:
             raise refused
         return value
 
-    def settle(self, changed: Any, args: tuple, kwargs: dict, name: str) -> BaseException | None:
+    def settle(self, changed: Any, args: tuple, kwargs: dict, name: str,
+               params: tuple[str, ...] = ()) -> BaseException | None:
         """The in-place changes a call reports: written back where the test allowed them; elsewhere the call's
         failure (returned). What the kernel says is not trusted: it can only make the learner's call fail, or
         change what the test let the call change."""
@@ -108,9 +109,13 @@ class _Wire:
             except NotPlain:
                 continue
             _write_back(target, entry[1])
-        return changed_input(name, refused) if refused else None
+        # A probe's positional arguments by the names its test gave them ("its argument x", not "number 2").
+        named = [["kwargs", params[place[1]], *place[2:]] if place[0] == "args" and type(place[1]) is int
+                 and 0 <= place[1] < len(params) else place for place in refused]
+        return changed_input(name, named) if refused else None
 
-    def call_each(self, request: dict, cases: list[tuple[tuple, dict]], name: str = "") -> list:
+    def call_each(self, request: dict, cases: list[tuple[tuple, dict]], name: str = "",
+                  params: tuple[str, ...] = ()) -> list:
         """Calls of one function, one per case, in as few requests as the sizes allow (see shim._call_each).
 
         Each reply is parsed here within the codec's caps, each case's entry decoded on its own budget (as the
@@ -134,17 +139,14 @@ class _Wire:
             for entry in self.ask_each({**request, "cases": chunk}, len(chunk)):
                 args, kwargs = cases[len(results)]
                 if "error" in entry:
-                    err = entry["error"] if type(entry["error"]) is dict else {}
-                    remote = RemoteError(str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000],
-                                         str(err.get("where", ""))[:500])
-                    results.append(Called(error=_as_local_exception(remote)))
+                    results.append(Called(error=_as_local_exception(remote_error(entry["error"]))))
                     continue
                 try:
                     value = self.decode(entry["value"], (args, kwargs))
                 except NotPlain as problem:              # TooLarge included: as a single call's reply
                     results.append(Called(error=problem))
                     continue
-                refused = self.settle(entry.get("changed"), args, kwargs, name)
+                refused = self.settle(entry.get("changed"), args, kwargs, name, params)
                 results.append(Called(value) if refused is None else Called(error=refused))
         return results
 
@@ -340,6 +342,14 @@ def _as_local_exception(err: RemoteError) -> Exception:
     text = _("your code raised {kind}: {message}").format(kind=one_line(err.kind),
                                                           message=f"{one_line(err.remote_message)}{where}")
     cls = _BUILTIN_ERRORS.get(err.kind)
+    remote_kind = ""
+    if cls is None:
+        # A class of a library (numpy's _UFuncOutputCastingError) or of the learner's own: here it is the nearest
+        # builtin class it derives from, as in the notebook, where `except TypeError` and check_raises(...,
+        # TypeError) catch numpy's casting error and a learner's `class ShapeError(ValueError)` is a ValueError.
+        remote_kind = err.kind
+        cls = next((_BUILTIN_ERRORS[name] for name in err.mro[1:]
+                    if name in _BUILTIN_ERRORS and name not in ("Exception", "BaseException")), None)
     local: Exception = LearnerError(text)
     if cls is not None and cls is not AssertionError:
         try:
@@ -349,6 +359,11 @@ def _as_local_exception(err: RemoteError) -> Exception:
     # Raised by learner code, so its text is the learner's (see _explain); NoReply is the wall's own.
     local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
     local.from_kernel = True  # type: ignore[attr-defined]  # its text says so, in the learner's language
+    local.learner_message = err.remote_message  # type: ignore[attr-defined]  # cnnbook.checks.error_message
+    local.remote_kind = remote_kind  # type: ignore[attr-defined]
+    module = err.module.split(".")[0]
+    local.remote_library = module if re.fullmatch(r"[a-z][a-z0-9_]{0,30}", module) and module not in (  # type: ignore[attr-defined]
+        "builtins", "learner") else ""
     return local
 
 
@@ -464,11 +479,12 @@ def _function_name(remote: Any) -> str:
 
 
 def _probe_words(name: str) -> str:
-    """How a failure names a probe (a check's helper that runs in the learner's kernel and calls their code): its
-    name alone is one the learner never wrote."""
+    """How a failure names a probe (a check's helper that runs in the learner's kernel and calls their code):
+    as the learner's code, since the probe's name is one the learner never wrote (a learner's trial read
+    "residual_block (a check's helper ...) changed its argument number 2" and recognised neither)."""
     from cnnbook.i18n import _
 
-    return _("{probe} (a check's helper that runs your code)").format(probe=name)
+    return _("your code (as the check ran it)")
 
 
 def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None:
@@ -478,6 +494,7 @@ def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None
     Which objects are the learner's is decided by their exact type, a class of this module that nothing the
     kernel sends can create or fake (Remote's __class__ answers for the learner's class, type() does not)."""
     kind = builtins.type(func)
+    params: tuple[str, ...] = ()
     if kind is Remote:
         wire = object.__getattribute__(func, "_wire")
         request: dict = {"op": "call_each", "target": {"$ref": object.__getattribute__(func, "_info")["$ref"]}}
@@ -486,12 +503,13 @@ def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None
         wire = func.wire
         request = {"op": "call_each", "name": func.name, "sha256": func.sha}
         name = _probe_words(func.name)
+        params = func.params
     else:
         return None
     tracer = sys.gettrace()
     sys.settrace(None)
     try:
-        return wire.call_each(request, cases, name)
+        return wire.call_each(request, cases, name, params)
     finally:
         sys.settrace(tracer)
 
@@ -602,7 +620,8 @@ def _prepare(code: str) -> tuple[ast.Module, dict[str, str]]:
         if _is_learner_side(node):
             source = ast.get_source_segment(code, node) or ""
             learner_side[node.name] = source
-            call = ast.parse(f"{node.name} = __probe__({node.name!r}, {probe_hash(source)!r})").body[0]
+            params = [arg.arg for arg in node.args.posonlyargs + node.args.args]
+            call = ast.parse(f"{node.name} = __probe__({node.name!r}, {probe_hash(source)!r}, {params!r})").body[0]
             body.append(ast.copy_location(call, node))
         else:
             body.append(node)
@@ -621,15 +640,15 @@ class Probe:
     reply is the learner's code at work (it cleared the shim's table, or raised that text itself) and fails the
     test like any error of theirs; it is never taken for a fault of the grader."""
 
-    def __init__(self, wire: _Wire, name: str, sha: str):
-        self.wire, self.name, self.sha = wire, name, sha
+    def __init__(self, wire: _Wire, name: str, sha: str, params: tuple[str, ...] = ()):
+        self.wire, self.name, self.sha, self.params = wire, name, sha, params
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tracer = sys.gettrace()
         sys.settrace(None)
         try:
             return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs,
-                                  _probe_words(self.name))
+                                  _probe_words(self.name), self.params)
         finally:
             sys.settrace(tracer)
 
@@ -721,8 +740,8 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
 
     namespace: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
 
-    def probe(name: str, sha: str) -> Probe:
-        return Probe(wire, name, sha)
+    def probe(name: str, sha: str, params: list[str] | None = None) -> Probe:
+        return Probe(wire, name, sha, tuple(params or ()))
 
     namespace["__probe__"] = probe
     namespace["type"] = _type
@@ -819,8 +838,18 @@ def _explain_hidden(err: Exception, exercise: str) -> str:
     kind = type(err)
     builtin = kind.__module__ == "builtins" and _BUILTIN_ERRORS.get(kind.__name__) is kind
     if getattr(err, "from_learner", False):
-        lines.append("  " + (_("Your code raised {kind}.").format(kind=kind.__name__) if builtin else
-                             _("Your code raised an exception of a class it defines.")))
+        remote = one_line(getattr(err, "remote_kind", ""))[:80]
+        library = getattr(err, "remote_library", "")
+        if not remote:
+            said = _("Your code raised {kind}.").format(kind=kind.__name__)
+        elif library:                  # numpy's, torch's...: the learner reads the error as the library named it
+            said = (_("Your code raised {kind} ({library}'s {error}).").format(kind=kind.__name__, library=library,
+                                                                               error=remote) if builtin else
+                    _("Your code raised {library}'s {error}.").format(library=library, error=remote))
+        else:
+            said = (_("Your code raised an exception of a class it defines (a kind of {kind}).").format(
+                kind=kind.__name__) if builtin else _("Your code raised an exception of a class it defines."))
+        lines.append("  " + said)
     elif isinstance(err, NameError):
         lines.append("  " + _("The check needs a name your notebook does not define: did every answer cell run?"))
     elif builtin and kind is not AssertionError:

@@ -44,13 +44,26 @@ class CellTimeout(BaseException):
 
 
 class RemoteError(Exception):
-    """An exception raised by the learner's code while the grader called it."""
+    """An exception raised by the learner's code while the grader called it: its class's name, the names of the
+    classes it derives from (``mro``) and the module that defines it, as the kernel says them."""
 
-    def __init__(self, kind: str, message: str, where: str = ""):
+    def __init__(self, kind: str, message: str, where: str = "", mro: tuple[str, ...] = (), module: str = ""):
         super().__init__(f"{kind}: {message}" if message else kind)
         self.kind = kind
         self.remote_message = message
         self.where = where
+        self.mro = mro
+        self.module = module
+
+
+def remote_error(err: object) -> RemoteError:
+    """The RemoteError a shim's error entry ({"type", "mro", "module", "message", "where"}) describes, every part
+    capped (the kernel may send anything)."""
+    err = err if type(err) is dict else {}
+    mro = err.get("mro")
+    names = tuple(str(name)[:100] for name in mro[:30]) if type(mro) is list else ()
+    return RemoteError(str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000],
+                       str(err.get("where", ""))[:500], names, str(err.get("module", ""))[:100])
 
 
 @dataclass
@@ -400,9 +413,7 @@ def parse_reply(text: str, extras: dict | None = None):
     if type(reply) is not dict or not ("value" in reply or "error" in reply):
         raise NotPlain("a reply in the wrong form")
     if "error" in reply:
-        err = reply["error"] if type(reply["error"]) is dict else {}
-        raise RemoteError(str(err.get("type", "Error"))[:100], str(err.get("message", ""))[:2000],
-                          str(err.get("where", ""))[:500])
+        raise remote_error(reply["error"])
     if extras is not None and "changed" in reply:
         extras["changed"] = reply["changed"]
     return reply["value"]

@@ -283,8 +283,8 @@ def _snapshot(value: Any) -> Any:
 
 def _error(err: BaseException) -> dict:
     kind = type(err)
-    return {"type": kind.__name__, "mro": [k.__name__ for k in kind.__mro__], "message": _safe_str(err),
-            "where": _last_frame(err)}
+    return {"type": kind.__name__, "mro": [k.__name__ for k in kind.__mro__], "module": str(kind.__module__),
+            "message": _safe_str(err), "where": _last_frame(err)}
 
 
 def _one(func: Any, case: dict) -> dict:

@@ -32,6 +32,7 @@ __all__ = [
     "check_shape",
     "check_true",
     "check_raises",
+    "error_message",
     "check_own_work",
     "known_errors",
     "Args",
@@ -399,6 +400,14 @@ def check_raises(
     raise AssertionError("unreachable")
 
 
+def error_message(err: BaseException) -> str:
+    """The message the learner's code gave an exception (what ``raise ValueError("...")`` said), for checks on it:
+    ``str(err)`` in a notebook. In the grader, where the exception crossed from the learner's kernel, ``str(err)``
+    also says where it was raised; this is the learner's own text there too."""
+    message = getattr(err, "learner_message", None)
+    return message if isinstance(message, str) else str(err)
+
+
 class Args:
     """One case of :func:`call_each` with keyword arguments: ``Args(7, 3, s=2)`` stands for ``func(7, 3, s=2)``."""
 
@@ -584,7 +593,14 @@ def check_own_work(
         _fail(what, [_("your function switched off the measurement of what it runs (sys.settrace or "
                        "sys.setprofile): a check cannot tell what it did.")], hint)
     if report["forbidden"]:
-        _fail(what, [_("this exercise is about writing it yourself, but your code called {calls}.").format(
+        # The first line names which of the test's own forbidden entries were called, in the test's words, so a
+        # hidden check can show it too (the kernel's report is never shown there: it could carry anything).
+        entries = [str(entry) for entry in forbidden]
+        matched = [entry for entry in entries
+                   if any(str(call) == entry or str(call).startswith(entry + ".") for call in report["forbidden"])]
+        lines = [slip_line(_("a library function did the work: {calls}").format(calls=", ".join(matched)))] \
+            if matched else []
+        _fail(what, lines + [_("this exercise is about writing it yourself, but your code called {calls}.").format(
             calls=", ".join(report["forbidden"]))], hint)
     if report["raised"] is not None:
         func(*args, **(kwargs or {}))      # again, outside the measurement: the learner sees their error and its line

@@ -141,6 +141,46 @@ def test_an_answer_that_cannot_cross_the_wall_is_no_error_a_test_expects(reply):
     assert outcome.status == "fail", outcome
 
 
+def _raising(kind, mro, module, message="bad"):
+    error = json.dumps({"error": {"type": kind, "mro": mro, "module": module, "message": message,
+                                  "where": "line 2: raise"}})
+    return BatchKernel(lambda r: error)
+
+
+@pytest.mark.parametrize("kind, mro, module, expected, said", [
+    # numpy's casting error is a TypeError in the notebook: `except TypeError` and check_raises(TypeError) catch it
+    ("_UFuncOutputCastingError", ["_UFuncOutputCastingError", "UFuncTypeError", "TypeError", "Exception",
+                                  "BaseException", "object"], "numpy._core._exceptions", "TypeError",
+     "Your code raised TypeError (numpy's _UFuncOutputCastingError)."),
+    # a learner's own `class ShapeError(ValueError)` is a ValueError
+    ("ShapeError", ["ShapeError", "ValueError", "Exception", "BaseException", "object"], "__main__", "ValueError",
+     "Your code raised an exception of a class it defines (a kind of ValueError)."),
+    ("LinAlgError", ["LinAlgError", "ValueError", "Exception", "BaseException", "object"], "numpy.linalg",
+     "ValueError", "Your code raised ValueError (numpy's LinAlgError)."),
+])
+def test_an_error_of_a_library_or_of_the_learners_class_is_the_builtin_error_it_derives_from(kind, mro, module,
+                                                                                                expected, said):
+    """A trial with real learner code (CS231n's conv_backward on integer inputs) read "Your code raised an exception
+    of a class it defines." for numpy's casting error, a TypeError."""
+    source = f"from cnnbook.checks import check_raises\ncheck_raises('f(1)', f, (1,), {expected})"
+    assert run_here(source, _raising(kind, mro, module), 10, ["f"]).status == "pass"
+    source = ("from cnnbook.checks import check_value, hidden_case\n### BEGIN HIDDEN TESTS\n"
+              "with hidden_case('a case'):\n    check_value('f(1)', f(1), 1)\n### END HIDDEN TESTS")
+    outcome = run_here(source, _raising(kind, mro, module), 10, ["f"], exercise="f")
+    assert outcome.status == "fail" and said in outcome.message, outcome
+
+
+def test_error_message_is_the_learners_own_text_also_when_the_error_crossed_the_wall():
+    """Lesson 02 asks for a ValueError with a message: `len(str(err)) >= 10` always held in the grader, where
+    str(err) also says where the error was raised, so `raise ValueError` with no message passed (a trial)."""
+    source = ("from cnnbook.checks import check_raises, check_true, error_message\n"
+              "err = check_raises('f(1)', f, (1,), ValueError)\n"
+              "check_true('a message', len(error_message(err)) >= 10, 'too short')")
+    for message, status in [("", "fail"), ("bad", "fail"), ("the kernel (5, 5) does not fit", "pass")]:
+        kernel = _raising("ValueError", ["ValueError", "Exception", "BaseException", "object"], "builtins", message)
+        assert run_here(source, kernel, 10, ["f"]).status == status, message
+
+
 def test_a_function_of_the_test_itself_is_called_here_in_a_loop():
     kernel = BatchKernel(lambda r: pytest.fail("nothing of the test's own goes to the kernel"))
     source = ("from cnnbook.checks import call_each, check_value\n"
@@ -485,15 +525,24 @@ def test_a_malformed_change_report_is_ignored_never_the_graders_own_error():
     assert wire.settle(encode({"paths": [[[np.array([1, 2]), 1], None]]}, lambda obj: None), (x,), {}, "f") is None
 
 
-def test_a_change_made_inside_a_probe_names_it_as_a_checks_helper():
+def test_a_change_made_inside_a_probe_is_the_learners_code_changing_the_argument_by_its_name():
     """A probe (a lesson's @learner_side helper) runs the learner's code in their kernel: when a model changes the
-    input it was given there, the failure named only the probe, a name the learner never wrote."""
-    from autograde.judge import _probe_words
-    from cnnbook.checks import changed_input
+    input it was given there, the failure named the probe and "its argument number 2", words the learner never
+    wrote (a trial with real learner code: a ResidualBlock that adds into x in place). It is their code, and the
+    argument has the name the test gave it."""
+    import numpy as np
 
-    said = str(changed_input(_probe_words("alexnet_outputs"), [["args", 2]]))
-    assert said.startswith("alexnet_outputs (a check's helper that runs your code) changed what it was given"), said
-    assert "its argument number 3" in said
+    from autograde.judge import _probe_words, _Wire
+    from autograde.plain import encode
+
+    wire = _Wire(lambda request, seconds: "", 5)
+    x = np.arange(3.0)
+    report = encode({"paths": [[["args", 2], None]]}, lambda obj: None)
+    said = str(wire.settle(report, (1, 2, x), {}, _probe_words("residual_block"), ("channels", "stride", "x")))
+    assert said.startswith("your code (as the check ran it) changed what it was given"), said
+    assert "its argument x" in said and "residual_block" not in said and "number" not in said, said
+    unnamed = str(wire.settle(report, (1, 2, x), {}, _probe_words("residual_block")))
+    assert "its argument number 3" in unnamed, unnamed
 
 
 def test_a_changed_input_is_said_per_argument_in_a_learners_words():
