@@ -478,7 +478,7 @@ def _function_name(remote: Any) -> str:
     return found.group(1) if found else ""
 
 
-def _probe_words(name: str) -> str:
+def _probe_words() -> str:
     """How a failure names a probe (a check's helper that runs in the learner's kernel and calls their code):
     as the learner's code, since the probe's name is one the learner never wrote (a learner's trial read
     "residual_block (a check's helper ...) changed its argument number 2" and recognised neither)."""
@@ -502,7 +502,7 @@ def _call_each_remote(func: Any, cases: list[tuple[tuple, dict]]) -> list | None
     elif kind is Probe:
         wire = func.wire
         request = {"op": "call_each", "name": func.name, "sha256": func.sha}
-        name = _probe_words(func.name)
+        name = _probe_words()
         params = func.params
     else:
         return None
@@ -648,7 +648,7 @@ class Probe:
         sys.settrace(None)
         try:
             return self.wire.call({"op": "probe", "name": self.name, "sha256": self.sha}, args, kwargs,
-                                  _probe_words(self.name), self.params)
+                                  _probe_words(), self.params)
         finally:
             sys.settrace(tracer)
 

@@ -121,8 +121,7 @@ def inert_markdown(text: str, attachments: set[str] | frozenset[str] = frozenset
         dest = _SAFE_DEST.match(text, match.end())
         # A link may go to any web page (the reader clicks it); an image only to the cell's own attachment: one from
         # the web would load as the page opens (a tracking pixel in the instructor's browser, a hostile trial).
-        if dest and (dest["name"] in attachments if match.start() in images else dest["url"] or
-                     dest["name"] in attachments):
+        if dest and (dest["name"] in attachments or (dest["url"] and match.start() not in images)):
             return match.group(0)
         return "]" + ZWSP + "("                      # not a link any more: shown as the text it was
 
