@@ -73,6 +73,15 @@ def cmd_check(args) -> int:
     which = _("every test") if lesson.source.is_file() else _("the visible tests")
     print(_("Running {path} against {which} of lesson {lesson} ...").format(path=path, which=which,
                                                                             lesson=lesson.slug), flush=True)
+    if not args.path:
+        from cnnbook.workspace import edition
+
+        course, work = edition(lang)
+        if path.is_relative_to(course) and not path.is_relative_to(work):
+            # No copy of the learner's yet: what ran is the course's own notebook, as released.
+            print(_("(You have no copy of this lesson in {work} yet, so this checks the course's own notebook. "
+                    "Open the lessons with: cnn-course lab{option})").format(
+                work=work, option=f" --lang {lang}" if lang != "en" else ""), flush=True)
     report = check_notebook(lesson, path, cell_timeout=args.timeout, lang=args.lang or None)
     print(format_report(report))
     return 0 if report.score == report.max_score and not report.problem else 1
@@ -183,11 +192,15 @@ def cmd_package_students(args) -> int:
     return 0
 
 
-def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+def build_parser(prog: str = "python -m autograde", lab: str | None = None) -> argparse.ArgumentParser:
+    """The commands' parser; ``lab``: the help of ``cnn-course lab`` (which ``autograde.cli`` runs itself), listed
+    first so that one usage line names every command."""
+    parser = argparse.ArgumentParser(prog=prog, description=None if lab else __doc__)
     limits = grading_limits()           # the defaults as nbgrader_config.py configures them (autograde.settings)
     where = "nbgrader_config.py's GradingLimits"
     sub = parser.add_subparsers(dest="command", required=True)
+    if lab:
+        sub.add_parser("lab", help=lab)
 
     p = sub.add_parser("release", help="regenerate the student notebooks (notebooks/) from solutions/")
     p.add_argument("lessons", nargs="*", help="lesson numbers or slugs (default: all)")
@@ -302,8 +315,8 @@ def build_parser(prog: str = "python -m autograde") -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m autograde") -> int:
-    args = build_parser(prog).parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m autograde", lab: str | None = None) -> int:
+    args = build_parser(prog, lab).parse_args(argv)
     try:
         return args.func(args)
     except (UsageError, NotebookProblem) as err:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-LAB_HELP = ("  lab [--instructor] [--lang ko]  open JupyterLab on the lessons (python -m cnnbook.lab); --instructor "
-            "turns nbgrader's instructor tools on; --lang ko opens the Korean edition (한국어판)")
+LAB_HELP = ("open JupyterLab on the lessons (python -m cnnbook.lab): --instructor turns nbgrader's instructor tools "
+            "on; --lang ko opens the Korean edition (한국어판)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,9 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         return lab(args[1:])
     from .__main__ import main as autograde
 
-    if not args or args[0] in ("-h", "--help"):
-        print("usage: cnn-course {lab,check,release,grade,package-students} ...\n\n" + LAB_HELP + "\n")
-    return autograde(args, prog="cnn-course")
+    return autograde(args, prog="cnn-course", lab=LAB_HELP)
 
 
 if __name__ == "__main__":

@@ -517,7 +517,7 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
         raise UsageError(f"{archive} is not a readable .zip file ({err}).") from None
     extracted: list[Path] = []
     size = 0                                     # bytes extracted
-    others = 0                                   # a student's .zip: its files that are no notebook
+    others: list[str] = []                       # a student's .zip: its files that are no notebook
     with zf:
         for seen, info in enumerate(zf.infolist()):
             if notebooks_only and seen >= MAX_ZIPPED_MEMBERS:
@@ -540,7 +540,8 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 continue
             if notebooks_only and (not name.lower().endswith(".ipynb") or parts[0] == "__MACOSX"
                                    or parts[-1].startswith(".")):
-                others += not parts[-1].startswith(".") and parts[0] != "__MACOSX"
+                if not parts[-1].startswith(".") and parts[0] != "__MACOSX":
+                    others.append(name)
                 continue
             if notebooks_only and (len(extracted) >= MAX_ZIPPED_NOTEBOOKS or size + info.file_size > MAX_MEMBER_BYTES):
                 lines.append(IntakeLine(_shown(name), "skipped", note=f"beyond {MAX_ZIPPED_NOTEBOOKS} notebooks or "
@@ -567,7 +568,9 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
             if entry_times is not None:
                 entry_times[target] = (written, _extended_utc(info.extra))
     if others:
-        lines.append(IntakeLine("", "skipped", note=f"{others} file(s) that are no notebook (.ipynb): not extracted"))
+        shown = ", ".join(_shown(name, 80) for name in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        lines.append(IntakeLine("", "skipped", note=f"{len(others)} file(s) that are no notebook (.ipynb): not "
+                                f"extracted ({shown})"))
     entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     # An LMS zip often wraps everything in one folder (but one student's folder is not such a wrapper).
     wrapper = len(entries) == 1 and entries[0].is_dir() and not _is_student_folder(entries[0], lessons)
@@ -614,7 +617,8 @@ def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
 
 def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None,
                      zip_zone: str | None = None, moodle_people: dict[str, dict[str, str]] | None = None,
-                     canvas_known: dict[str, tuple[str, str]] | None = None, moodle_zone: str | None = None) -> Intake:
+                     canvas_known: dict[str, tuple[str, str]] | None = None, moodle_zone: str | None = None,
+                     assignment: Lesson | None = None) -> Intake:
     """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file.
 
     ``canvas_known``: Canvas user id -> (the student it was graded as, its Canvas name) by earlier runs into the
@@ -626,7 +630,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     ``moodle_people``: Moodle participant id -> who (``name``, ``email``, ``idnumber``, ``lesson``: the lesson of
     the assignment whose worksheet lists the id; :func:`autograde.moodle.participants`).
     ``moodle_zone``: read the worksheets' "Last modified (submission)" as submission times, in this zone (Moodle
-    writes them in the downloading user's zone without naming it)."""
+    writes them in the downloading user's zone without naming it).
+    ``assignment``: the lesson of the LMS assignment the export is of (``grade --lesson`` with one lesson); without
+    it, the lesson most of the export's notebooks name when that is clear (:func:`_export_lesson`)."""
     roster = roster or {}
     moodle_people = moodle_people or {}
     canvas_known = canvas_known or {}
@@ -643,6 +649,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     empty: list[tuple[str, Lesson]] = []                          # nbgrader folders without a notebook
     unplaced: list[tuple[Path, str, dict]] = []                   # an LMS student's notebook naming no lesson
     others: dict[str, list[str]] = {}                 # an LMS student -> the files handed in that are no notebook
+    who_in_lms: dict[str, dict] = {}                  # ... and who they are in the LMS (the grade files' row)
 
     def lms_student(lms_id: str, name: str, facts: dict) -> str:
         """The course's id for an LMS student: the roster's; for Moodle with the assignment's worksheet, its ID
@@ -724,9 +731,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 taken = open_zip(path, owner, facts) if owner is not None and name.lower().endswith(".zip") \
                     and not facts.get("zipped_in") else None
                 if taken is None:
-                    lines.append(IntakeLine(rel(path), "skipped", note="not a notebook (.ipynb)"))
+                    lines.append(IntakeLine(rel(path), "skipped", safe_id(owner) if owner else "",
+                                            note="not a notebook (.ipynb)"))
                 if owner is not None and (taken is None or taken <= 0):
                     others.setdefault(owner, []).append(f"{name} (no notebook inside)" if taken == 0 else name)
+                    who_in_lms.setdefault(owner, dict(facts.get("lms") or {}))
             return
         stem = name[: -len(".ipynb")]
         if student_hint is None:
@@ -828,21 +837,42 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             else:
                 lines.append(IntakeLine(rel(inner), "skipped", note="a folder that is no lesson of this course"))
 
-    # A notebook whose name names no lesson, from an LMS export that holds one lesson (an export is per
-    # assignment): it is that lesson's. Otherwise it cannot be placed, and says so.
-    batch_lessons = {lesson.slug: lesson for _, lesson, _, _ in candidates}
+    # An LMS export is one assignment's ("download all submissions" in Canvas and Moodle): its lesson is the one
+    # --lesson names, else the one that at least two thirds of its students' notebooks name (a Moodle worksheet
+    # says for its own participants). A notebook naming no lesson is that lesson's. A notebook of another lesson
+    # was handed in to the wrong assignment: it is graded as what it is, flagged "other-assignment", but it makes
+    # no classmate "missing" that lesson (their work for it is in that lesson's own export) and never replaces a
+    # notebook handed in to that lesson's own assignment (see _preferred and grade._older_than_graded).
     known = {lesson.slug: lesson for lesson in lessons}
+    export = assignment or _export_lesson(candidates)
     for path, student, facts in unplaced:
-        owner = known.get(facts.get("worksheet_lesson", ""))      # Moodle: the assignment's worksheet says
-        if owner is not None or len(batch_lessons) == 1:
+        owner = known.get(facts.get("worksheet_lesson", "")) or export   # Moodle: the assignment's worksheet says
+        if owner is not None:
             facts.setdefault("flags", []).append("renamed-notebook")
             facts["copy"] = 0
-            candidates.append((safe_id(student), owner or next(iter(batch_lessons.values())), path, facts))
+            candidates.append((safe_id(student), owner, path, facts))
         else:
+            several = {lesson.slug for _, lesson, _, facts in candidates if facts.get("lms")}
             lines.append(IntakeLine(rel(path), "skipped", safe_id(student), note="no lesson of this course in the "
                                     "file name, and the export holds " + (
-                                        "several lessons" if batch_lessons else "no other notebook") +
+                                        f"several lessons ({', '.join(sorted(several))}): give --lesson with the "
+                                        "export's lesson" if several else "no other notebook: give --lesson with "
+                                        "the export's lesson") +
                                     f" (expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
+    for student, lesson, path, facts in candidates:
+        handed_to = known.get(facts.get("worksheet_lesson", "")) or (export if facts.get("lms") else None)
+        if handed_to is None or handed_to == lesson:
+            continue
+        facts.setdefault("flags", []).append("other-assignment")
+        facts["other_assignment"] = handed_to.slug
+        if facts["lms"]["system"] == "moodle" and facts.get("worksheet_lesson"):
+            continue                               # said below, with what it means for Moodle's grade file
+        marker = " (Canvas's LATE marker is that assignment's: not used)" if facts.pop("late", False) else ""
+        warnings.append(f"{rel(path)}: handed in to the assignment of {handed_to.slug} ("
+                        + ("--lesson" if assignment else "what most of this export is") +
+                        f"), but the notebook is {lesson.slug}: graded as {lesson.slug}, flagged other-assignment"
+                        f"{marker}; it makes nobody else missing {lesson.slug}, and a {lesson.slug} notebook from "
+                        "its own assignment's export replaces it")
     # Moodle's participant ids are per assignment (assign_user_mapping): one belongs to the assignment whose
     # worksheet lists it. A notebook naming another lesson is graded as that lesson, without the id (another
     # assignment's id in this lesson's Moodle file would be the wrong row or none).
@@ -851,8 +881,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if owner and owner != lesson.slug:
             facts["lms"] = {**facts["lms"], "id": "", "not_for": owner}
             warnings.append(f"{rel(path)}: submitted to the Moodle assignment of {owner} (by its worksheet), but "
-                            f"the notebook is {lesson.slug}: graded as {lesson.slug}; enter that grade in Moodle by "
-                            "hand (lms/moodle-notes.txt).")
+                            f"the notebook is {lesson.slug}: graded as {lesson.slug}, flagged other-assignment; "
+                            "enter that grade in Moodle by hand (lms/moodle-notes.txt).")
     # Two students with the same name in an LMS export (or Moodle's blind marking, where every folder is
     # "Participant"): each gets "<name> (<LMS id>)", never one superseding the other. Canvas's user ids are
     # the same in every assignment; Moodle's participant ids are not, so Moodle's are counted per lesson (one
@@ -883,10 +913,14 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 warnings.append(warning)
 
     handed_in = {student for student, _, _, _ in candidates} | {student for _, student, _ in unplaced}
+    no_notebook: list[Submission] = []         # a student of a one-lesson export who handed in other files only
     for student, files in sorted(others.items()):
         if student not in handed_in and safe_id(student) not in handed_in:
             warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
-                            "graded (intake.csv)")
+                            "graded" + (f" (recorded missing {export.slug})" if export else "") + " (intake.csv)")
+            if export is not None:
+                no_notebook.append(Submission(safe_id(student), export, None, lms=who_in_lms.get(student, {}),
+                                              note=f"no notebook: handed in {', '.join(sorted(files))}"))
 
     if roster:
         # A student the roster does not know (enrolled late, a roster from before) is filed under the LMS's name:
@@ -996,13 +1030,15 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     for student, lesson in empty:
         if (student, lesson.slug) not in chosen:
             subs.append(Submission(student, lesson, None, note=f"the folder {student}/{lesson.slug} has no notebook"))
+    subs.extend(no_notebook)
     if not subs:
         raise UsageError(
             f"no submissions found in {source}. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
             f"<student>_<NN_slug>.ipynb files or an LMS export, with NN_slug one of: "
             f"{', '.join(lesson.slug for lesson in lessons)}.")
-    # A student with some lessons but not others: the missing ones are reported too.
-    present = sorted({sub.lesson.slug for sub in subs})
+    # A student with some lessons but not others: the missing ones are reported too (not those only handed in to
+    # another lesson's assignment: the class's work for them is in their own exports).
+    present = sorted({sub.lesson.slug for sub in subs if "other-assignment" not in sub.flags})
     have = {(sub.student, sub.lesson.slug) for sub in subs}
     for student in sorted({sub.student for sub in subs}):
         for slug in present:
@@ -1010,11 +1046,39 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 subs.append(Submission(student, lesson_of[slug], None, note="no notebook submitted"))
     subs.sort(key=lambda sub: (sub.student, sub.lesson.slug))
     lines.sort(key=lambda line: line.input)
+    # A notebook that is not graded is named where the instructor looks, not only in intake.csv.
+    dropped = [line for line in lines if line.outcome == "skipped" and line.input.lower().endswith(".ipynb")]
+    if dropped:
+        warnings.append(f"{len(dropped)} notebook(s) not graded: " + "; ".join(
+            f"{line.input}{' of ' + line.student if line.student else ''} ({line.note.split(' (expected')[0]})"
+            for line in dropped[:5]) + (f"; and {len(dropped) - 5} more" if len(dropped) > 5 else "")
+            + " (intake.csv lists them)")
     return Intake(subs, lines, warnings)
+
+
+def _export_lesson(candidates: list[tuple[str, Lesson, Path, dict]]) -> Lesson | None:
+    """The lesson of an LMS export's assignment, when one is clear: the one that at least two thirds of the export's
+    students handed in, and no other lesson more than a third (an export of several assignments put together has
+    no lesson of its own). Moodle participants of a worksheet's assignment are not counted: the worksheet says."""
+    who: dict[str, set[str]] = {}
+    lesson_of: dict[str, Lesson] = {}
+    for student, lesson, _, facts in candidates:
+        if facts.get("lms") and not facts.get("worksheet_lesson"):
+            who.setdefault(lesson.slug, set()).add(student)
+            lesson_of[lesson.slug] = lesson
+    if not who:
+        return None
+    everyone = len(set().union(*who.values()))
+    top = max(sorted(who), key=lambda slug: len(who[slug]))
+    if 3 * len(who[top]) >= 2 * everyone and all(3 * len(who[slug]) <= everyone for slug in who if slug != top):
+        return lesson_of[top]
+    return None
 
 
 # What decided which of a student's copies of a lesson is graded (intake.csv says it): (graded line, superseded line).
 CHOSEN_BY = {
+    "assignment": ("the one of {n} copies handed in to its own lesson's assignment",
+                   "handed in to its own lesson's assignment"),
     "lms": ("the last of {n} submitted to Canvas (by Canvas's attachment ids)", "submitted to Canvas later"),
     "time": ("the newest of {n} copies (by time)", "newer"),
     "own-name": ("{n} copies with the same time: chosen by name (the lesson's own name before a copy)",
@@ -1032,12 +1096,15 @@ def _later_first(a: tuple[Path, dict], b: tuple[Path, dict]) -> int:
 def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     """Is copy ``a`` graded before copy ``b`` (1) or not (-1), and what decided (a key of CHOSEN_BY)?
 
-    The LMS's own order first (Canvas's attachment ids), then the newer time (the submission time, else the file's).
+    A notebook handed in to its own lesson's assignment first (not one handed in to another's), then the LMS's own
+    order (Canvas's attachment ids), then the newer time (the submission time, else the file's).
     With the same time (a zip's entries all carry the time it was made) the time says nothing: the lesson's own
     name before a copy of it (the name the lesson asks for, as nbgrader's layout grades ``<NN_slug>.ipynb``), then the
     highest copy number (-Copy2 after -Copy1, `` (2)`` after `` (1)``), then the first file name: never the order
     in which the files were found."""
     fa, fb = a[1], b[1]
+    if bool(fa.get("other_assignment")) != bool(fb.get("other_assignment")):
+        return (-1 if fa.get("other_assignment") else 1), "assignment"
     if fa.get("rank", ()) != fb.get("rank", ()):
         return (1 if fa.get("rank", ()) > fb.get("rank", ()) else -1), "lms"
     ta = fa.get("submitted_at") or datetime.fromtimestamp(a[0].stat().st_mtime, timezone.utc)

@@ -66,6 +66,9 @@ FLAG_MEANING = {
     "test-cell-deleted": "a test cell was deleted; the original was run anyway",
     "test-cell-moved": "a test cell was moved away from its exercise; it ran in its original place",
     "test-cell-retyped": "a test cell was turned into markdown or raw text; the original was run",
+    "other-assignment": "handed in to another lesson's LMS assignment (uploaded to the wrong one): graded as the "
+                        "lesson it is, with no lateness from that assignment's LATE marker; the notebook from its own "
+                        "lesson's export replaces it",
     "renamed-notebook": "the notebook had another name (another letter case, another file name); it was graded "
                         "as this lesson (intake.csv shows the file; a copy's name, as '01_history (1).ipynb', is no "
                         "rename)",
@@ -253,7 +256,12 @@ def _older_than_graded(out: Path, intake) -> set[tuple[str, str]]:
         if not isinstance(old, dict) or old.get("stamp", {}).get("submission") == _sha(sub.path):
             continue
         mine, theirs, why = sub.lms or {}, old.get("lms") or {}, ""
-        if mine.get("system") == theirs.get("system") == "canvas" and mine.get("id") == theirs.get("id") \
+        stray, was_stray = "other-assignment" in sub.flags, "other-assignment" in (old.get("flags") or [])
+        if was_stray and not stray:
+            continue            # handed in to its own lesson's assignment: that replaces one handed in elsewhere
+        if stray and not was_stray and old.get("status") in ("graded", "invalid-notebook"):
+            why = "other-assignment"
+        elif mine.get("system") == theirs.get("system") == "canvas" and mine.get("id") == theirs.get("id") \
                 and isinstance(mine.get("attachment"), int) and isinstance(theirs.get("attachment"), int) \
                 and mine["attachment"] < theirs["attachment"]:
             why = f"Canvas attachment {mine['attachment']} is older than {theirs['attachment']}"
@@ -268,12 +276,17 @@ def _older_than_graded(out: Path, intake) -> set[tuple[str, str]]:
             continue
         older.add((sub.student, sub.lesson.slug))
         shown = str(old.get("origin") or "the notebook graded before")
+        if why == "other-assignment":
+            said = (f"handed in to another lesson's assignment: not graded, {shown} (handed in to {sub.lesson.slug}'s "
+                    "own) keeps its grade")
+        else:
+            said = f"older than {shown} ({why}): not graded, the newer notebook's grade is kept"
         for line in intake.lines:
             if line.outcome == "taken" and line.student == sub.student and line.lesson == sub.lesson.slug:
                 line.outcome = "superseded"
-                line.note = "; ".join(filter(None, [f"older than {shown} ({why}): that grade is kept", line.note]))
-        intake.warnings.append(f"{sub.student} {sub.lesson.slug}: {sub.origin or sub.path.name} is older than "
-                               f"{shown} ({why}): not graded, the newer notebook's grade is kept")
+                line.note = "; ".join(filter(None, [said, line.note]))
+        intake.warnings.append(f"{sub.student} {sub.lesson.slug}: {sub.origin or sub.path.name} "
+                               f"{'was' if why == 'other-assignment' else 'is'} {said}")
     return older
 
 
@@ -315,6 +328,8 @@ def few_submitted(subs: list[Submission], asked: list[str] | None = None) -> lis
     students = {sub.student for sub in subs}
     handed: dict[str, set[str]] = {}
     for sub in subs:
+        if "other-assignment" in sub.flags and asked is None:
+            continue                    # handed in to another lesson's assignment: makes nobody else missing it
         handed.setdefault(sub.lesson.slug, set())
         if sub.path is not None:
             handed[sub.lesson.slug].add(sub.student)
@@ -462,7 +477,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             mapping, before = read_roster(roster), canvas_identities(out)
             intake = find_submissions(source, work, known, mapping, zip_zone=zip_zone,
                                       moodle_people=moodle.participants(sheets), canvas_known=before,
-                                      moodle_zone=moodle_zone)
+                                      moodle_zone=moodle_zone,
+                                      assignment=find_lesson(asked[0], known) if len(asked) == 1 else None)
             renamed = sorted(f"{who} -> {mapping[lms_id]}" for lms_id, (who, _) in before.items()
                              if mapping.get(lms_id) not in (None, who))
             if renamed:
@@ -557,7 +573,12 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 queue.append(_Job(task, sub, stamp))
 
             # Known before grading, so each progress line can give the grade as recorded (after any late penalty).
-            dates = late_work.due_dates(db_url, [lesson.slug for lesson in lessons], due_given)
+            # Due dates, extensions and the policy apply to every lesson in OUT, not only this input's: an extension
+            # or a due date given with another assignment's export counts at once (and is kept for later runs).
+            late_slugs = ({lesson.slug for lesson in lessons} | set(due_given)
+                          | ({path.stem for path in (out / "results").glob("*/*.json")}
+                             & {lesson.slug for lesson in known}))
+            dates = late_work.due_dates(db_url, sorted(late_slugs), due_given)
             times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
                      for sub in intake.submissions}
             total = len(subs)
@@ -694,7 +715,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 raise GradingStopped(stopped[0], stopped[1], stopped_message(stopped[0], done - reused, total - reused,
                                                                              out, force, students)
                                      + " (once the gradebook can be written; reports not rebuilt)")
-            stored = _stored_results(out, {lesson.slug for lesson in lessons})
+            stored = _stored_results(out, late_slugs)
             for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
                 # Its grade may have changed now: Moodle's importer skips a row whose "Last modified (grade)" is
                 # older than its own grade's, so an earlier upload would keep the old grade without a word.
@@ -702,7 +723,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 _atomic_write(path, json.dumps(result, indent=1))
                 # The student's page says what lateness cost (or, after a waiver, no longer says it).
                 _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
-            for warning in lateness_unknown([result for _, result in stored], dates):
+            run_slugs = {lesson.slug for lesson in lessons}
+            for warning in lateness_unknown([result for _, result in stored if result.get("lesson") in run_slugs],
+                                            dates):
                 progress(f"warning: {warning}")
             if zone_hint:
                 progress(zone_hint)
@@ -1330,16 +1353,31 @@ def _markdown_text(text: str) -> str:
     the console (``terminal_safe``): flagged.md is often read with ``cat`` or ``less``."""
     text = " ".join(text.splitlines())
     text = _MD_PUNCT.sub(lambda m: "\\" + m.group(), text)
-    text = re.sub("_", lambda m: "_" if _inside_word(text, m.start()) else "\\_", text)
+    text = _escape_emphasis_underscores(text)
     text = _MD_ENTITY.sub(r"\\&", text).replace("<", "&lt;").replace("://", r":\/\/")
     text = re.sub(r"(?i)\bwww\.", lambda m: m.group()[:3] + r"\.", text)
     return terminal_safe(_MD_BLOCK.sub(
         lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), text))
 
 
-def _inside_word(text: str, at: int) -> bool:
-    """An underscore between two letters or digits, which Markdown never reads as emphasis."""
-    return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
+def _escape_emphasis_underscores(text: str) -> str:
+    """Backslash-escape the underscores that could open or close emphasis with another (CommonMark's flanking rules,
+    line ends as spaces); the rest stay as written ('kim_minsu', 'onlinetext_/onlinetext.html': no pair)."""
+    def kind(ch: str) -> str:
+        return "space" if ch.isspace() else "punct" if unicodedata.category(ch)[0] in "PS" else "word"
+
+    marks = [i for i, ch in enumerate(text) if ch == "_"]
+    can_open, can_close = {}, {}
+    for i in marks:
+        before, after = kind(text[i - 1]) if i else "space", kind(text[i + 1]) if i + 1 < len(text) else "space"
+        left = after != "space" and (after != "punct" or before != "word")
+        right = before != "space" and (before != "punct" or after != "word")
+        can_open[i] = left and (not right or before == "punct")
+        can_close[i] = right and (not left or after == "punct")
+    first_opener = min((i for i in marks if can_open[i]), default=len(text))
+    last_closer = max((i for i in marks if can_close[i]), default=-1)
+    risky = {i for i in marks if (can_open[i] and i < last_closer) or (can_close[i] and i > first_opener)}
+    return "".join("\\_" if i in risky else ch for i, ch in enumerate(text))
 
 
 def _skipped_inputs(intake: Path) -> list[dict[str, str]]:

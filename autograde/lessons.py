@@ -128,6 +128,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise NotebookProblem("invalid-notebook",
                               f"{path} is not UTF-8 text (byte {err.start} cannot be decoded); "
                               "a notebook is a UTF-8 JSON file. Was it saved by another program?") from None
+    if not text.strip():
+        raise NotebookProblem("invalid-notebook", f"{path} is empty ({size} bytes): the upload or the save did not "
+                              "complete. Save the notebook in JupyterLab (File > Save), check that it opens, and "
+                              "submit it again.")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

@@ -412,6 +412,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     graded = copy.deepcopy(student)
     out_cells = []
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
+    stub = False                    # an answer cell since the last test still raised the stub's NotImplementedError
     kept_outputs = 0                # outputs of the learner's cells in the graded notebook (NOTEBOOK_OUTPUTS at most)
     # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
     started = time.monotonic()
@@ -451,6 +452,9 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     flags.append("output-limit")
                     new.outputs.append(_note(f"output cut at {limits.output_bytes:,} bytes or {MAX_OUTPUTS:,} outputs "
                                              f"(a cell), {NOTEBOOK_OUTPUTS:,} outputs (the notebook)"))
+                if (cell.metadata.get("nbgrader") or {}).get("solution") and any(
+                        o.get("output_type") == "error" and o.get("ename") == "NotImplementedError" for o in run.outputs):
+                    stub = True             # the next test is "not answered yet", whatever it says (self-check's TO DO)
                 if run.status == "ok":
                     ran_ok.append(cell.source)
                 elif guard.tripped:
@@ -509,7 +513,9 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     flags.append("grader-error")
             result["tests"].append({"grade_id": gid, "points": points if outcome_status == "pass" else 0.0,
                                     "max_points": points, "status": outcome_status, "message": message,
-                                    "hidden": outcome_status != "pass" and remaining > 0 and outcome.hidden})
+                                    "hidden": outcome_status != "pass" and remaining > 0 and outcome.hidden,
+                                    **({"unanswered": True} if stub and outcome_status != "pass" else {})})
+            stub = False
             test_cell = copy.deepcopy(cell)
             test_cell.outputs = []
             if printed:

@@ -283,7 +283,10 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
     subs = by_key(intake)
     assert set(subs) == {(s, "99_guard") for s in ("김민준 (51001)", "김민준 (51012)", "강하은", "obrienbob",
-                                                    "lee_seo", "anon_x7Kq2", "anon_Pz3m9")}
+                                                    "lee_seo", "anon_x7Kq2", "anon_Pz3m9", "martinalice")}
+    # handed in notes.txt only: missing the export's lesson, and why, not left out of the grades
+    assert subs[("martinalice", "99_guard")].path is None
+    assert subs[("martinalice", "99_guard")].note == "no notebook: handed in notes.txt"
     assert "same-name" in subs[("김민준 (51001)", "99_guard")].flags and any("김민준" in w for w in intake.warnings)
     assert subs[("obrienbob", "99_guard")].late and "renamed-notebook" in subs[("obrienbob", "99_guard")].flags
     assert subs[("anon_Pz3m9", "99_guard")].late and not subs[("anon_x7Kq2", "99_guard")].late
@@ -291,12 +294,38 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     outcomes = sorted((line.outcome, line.input) for line in intake.lines)
     assert len(outcomes) == 8 and [o for o in outcomes if o[0] != "taken"] == [
         ("skipped", "martinalice_51006_9000008_notes.txt")]
-    # A notebook naming no lesson cannot be placed when the export holds several lessons: it says so.
+    # One upload of another lesson's notebook to this assignment (a newcomer's trial: it once made the export
+    # "several lessons", so every renamed notebook was dropped without a word, and the class "missing" 01): the
+    # export is still 99_guard's; the stray is graded as 01_history, flagged, and makes nobody missing 01_history.
     with zipfile.ZipFile(archive, "a") as zf:
-        zf.writestr("parkjiho_51003_9000009_01_history.ipynb", NOTEBOOK)
+        zf.writestr("parkjiho_LATE_51003_9000009_01_history.ipynb", NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert subs[("obrienbob", "99_guard")].path.name.endswith("Untitled.ipynb")
+    stray = subs[("parkjiho", "01_history")]
+    assert "other-assignment" in stray.flags and not stray.late          # the LATE marker is 99_guard's
+    assert subs[("parkjiho", "99_guard")].path is None                      # they handed in no 99_guard
+    assert [key for key in subs if key[1] == "01_history"] == [("parkjiho", "01_history")]
+    assert any(w.startswith("parkjiho_LATE_51003_9000009_01_history.ipynb: handed in to the assignment of 99_guard")
+               for w in intake.warnings), intake.warnings
+    # --lesson names the export's lesson: the same
+    again = find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=GUARD)
+    assert by_key(again).keys() == subs.keys()
+
+    # Two assignments' exports put together: no lesson of its own, so a notebook naming none cannot be placed; it
+    # says so, on the console too, and what to give.
+    with zipfile.ZipFile(archive, "a") as zf:
+        for i in range(5):
+            zf.writestr(f"student{i}_5200{i}_910000{i}_01_history.ipynb", NOTEBOOK)
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
     untitled = next(line for line in intake.lines if "Untitled" in line.input)
-    assert untitled.outcome == "skipped" and "several lessons" in untitled.note
+    assert untitled.outcome == "skipped" and "several lessons (01_history, 99_guard): give --lesson" in untitled.note
+    assert not any("other-assignment" in sub.flags for sub in intake.submissions)
+    assert any(w.startswith("1 notebook(s) not graded: obrienbob_LATE_51007_9000004_Untitled.ipynb of obrienbob (no "
+                            "lesson of this course in the file name") for w in intake.warnings), intake.warnings
+    # with --lesson, the renamed notebook is that lesson's
+    placed = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=GUARD))
+    assert placed[("obrienbob", "99_guard")].path.name.endswith("Untitled.ipynb")
 
 
 def test_moodle_blind_marking_and_files_not_in_folders(tmp_path):
@@ -756,12 +785,19 @@ def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tm
         zf.writestr("kimminjun_1001_5001_homework1.zip", b"PK\x05\x06" + bytes(18))
         zf.writestr("박서준_1003_5004_99_guard.py", b"print(1)")
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
-    assert [s.student for s in intake.submissions] == ["leejieun"]
+    # a one-lesson export: they are missing its lesson in the grades, and why (they were in no grade row once)
+    assert [(s.student, s.path is not None, s.note) for s in intake.submissions] == [
+        ("kimminjun", False, "no notebook: handed in homework1.zip (no notebook inside)"), ("leejieun", True, ""),
+        ("박서준", False, "no notebook: handed in 99_guard.py")]
     stray = [w for w in intake.warnings if "handed in no notebook" in w]
     assert sorted(stray) == sorted([
         "kimminjun handed in no notebook, only homework1.zip (no notebook inside): nothing of theirs is graded "
-        "(intake.csv)",
-        "박서준 handed in no notebook, only 99_guard.py: nothing of theirs is graded (intake.csv)"]), intake.warnings
+        "(recorded missing 99_guard) (intake.csv)",
+        "박서준 handed in no notebook, only 99_guard.py: nothing of theirs is graded (recorded missing 99_guard) "
+        "(intake.csv)"]), intake.warnings
+    # intake.csv says whose each file is
+    assert {line.input: line.student for line in intake.lines if line.outcome == "skipped"} == {
+        "박서준_1003_5004_99_guard.py": "박서준", "leejieun_1002_5003_notes.txt": "leejieun"}, intake.lines
 
     moodle = tmp_path / "moodle"
     folder = moodle / "Kim Minsu_700302_assignsubmission_file_"
@@ -773,7 +809,7 @@ def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tm
     intake = find_submissions(moodle, tmp_path / "work2", LESSONS_ALL)
     assert [w for w in intake.warnings if "handed in no notebook" in w] == [
         "Kim Minsu handed in no notebook, only 과제1.zip (no notebook inside): nothing of theirs is graded "
-        "(intake.csv)"], intake.warnings
+        "(recorded missing 99_guard) (intake.csv)"], intake.warnings
 
 
 def _zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -813,13 +849,15 @@ def test_a_zip_a_student_handed_in_through_the_lms_is_opened_for_its_notebooks(t
     assert ("kimminjun_late_1001_5001_homework1.zip", "opened") in lines
     assert ("kimminjun_late_1001_5001_homework1.zip/lab1/01_history.ipynb", "taken") in lines
     assert any(line.input == "kimminjun_late_1001_5001_homework1.zip" and line.outcome == "skipped"
-               and line.note.startswith("2 file(s) that are no notebook") for line in intake.lines), intake.lines
+               and line.note == "2 file(s) that are no notebook (.ipynb): not extracted (lab1/notes.py, lab1/data/big.npy)"
+               for line in intake.lines), intake.lines
     assert ("leejieun_1002_5002_lab.zip", "opened") in lines                 # a .zip in it is not opened
     assert ("parkseojun_1003_5003_bad.zip", "skipped") in lines
     warned = [w for w in intake.warnings if "handed in no notebook" in w]
     assert sorted(warned) == ["leejieun handed in no notebook, only lab.zip (no notebook inside): nothing of theirs "
-                              "is graded (intake.csv)", "parkseojun handed in no notebook, only bad.zip: nothing of "
-                              "theirs is graded (intake.csv)"], intake.warnings
+                              "is graded (recorded missing 01_history) (intake.csv)", "parkseojun handed in no "
+                              "notebook, only bad.zip: nothing of theirs is graded (recorded missing 01_history) "
+                              "(intake.csv)"], intake.warnings
 
     # Moodle: a student's folder holds the .zip; an export of one lesson places a notebook named otherwise.
     moodle = tmp_path / "moodle"
@@ -1023,3 +1061,81 @@ def test_grading_an_older_export_again_never_rolls_a_student_back(tmp_path):
     grade(tmp_path / "new", nb_out)
     again = grade(tmp_path / "old", nb_out)
     assert scores(nb_out) == {"park": "4"} and "is older than" in again.stdout, again.stdout
+
+
+@pytest.mark.slow  # grades for real: three small runs of a two-lesson course
+def test_a_notebook_handed_in_to_another_lessons_assignment_costs_nobody_a_grade(tmp_path):
+    """A newcomer's Canvas trial: one student uploaded lesson 98's notebook to lesson 99's assignment. That made the
+    export "several lessons": every renamed notebook of 99 was dropped without a word, the class was recorded
+    missing 98 (zeros in lms/canvas.csv over their real Canvas grades), and the stray later beat the student's real
+    98 upload by its newer attachment id. Now: the export is 99's; the stray is graded as 98, flagged; nobody else
+    is missing 98; the notebook from 98's own export replaces it and is never replaced by it. A due date given with
+    another lesson's export is kept and applied at once."""
+    import nbformat
+
+    course = tmp_path / "course"
+    for kind in ("solutions", "notebooks"):
+        for slug in ("98_guard", "99_guard"):
+            (course / kind / slug).mkdir(parents=True)
+            shutil.copy(GUARD.solutions.parent / kind / "99_guard" / "99_guard.ipynb",
+                        course / kind / slug / f"{slug}.ipynb")
+    solutions = course / "solutions"
+    full, blank = nbformat.writes(solved(GUARD)), nbformat.writes(submission(GUARD))
+    lab99, lab98, out = tmp_path / "lab99.zip", tmp_path / "lab98.zip", tmp_path / "out"
+    with zipfile.ZipFile(lab99, "w") as zf:
+        zf.writestr("annlee_LATE_1001_5001_99_guard.ipynb", full)
+        zf.writestr("fayyoon_1006_5006_99_guard.ipynb", blank)
+        zf.writestr("gilbae_1007_5007_99_guard-1.ipynb", blank)
+        zf.writestr("benkim_1002_5002_homework.ipynb", full)                     # renamed
+        zf.writestr("박서준_1003_5003_과제 (2).ipynb", full)                         # renamed, Korean
+        zf.writestr("danhan_LATE_1004_5009_98_guard.ipynb", full)                # lesson 98, to 99's assignment
+        zf.writestr("evecho_1005_5005_lab.py", b"print(1)")                       # no notebook at all
+    with zipfile.ZipFile(lab98, "w") as zf:
+        zf.writestr("annlee_1001_4001_98_guard.ipynb", full)
+        zf.writestr("danhan_1004_4004_98_guard.ipynb", blank)                    # uploaded before the stray
+
+    def grade(source: Path, *extra: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(source), "--out", str(out),
+                               "--solutions", str(solutions), "--workers", "2", *extra],
+                              capture_output=True, text=True, timeout=900, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    def grades() -> dict[tuple[str, str], dict[str, str]]:
+        with (out / "grades.csv").open(encoding="utf-8-sig") as f:
+            return {(row["student"], row["lesson"]): row for row in csv.DictReader(f)}
+
+    first = grade(lab99)
+    rows = grades()
+    assert {key: row["status"] for key, row in rows.items()} == {
+        ("annlee", "99_guard"): "graded", ("benkim", "99_guard"): "graded", ("박서준", "99_guard"): "graded",
+        ("danhan", "98_guard"): "graded", ("danhan", "99_guard"): "missing", ("evecho", "99_guard"): "missing",
+        ("fayyoon", "99_guard"): "graded", ("gilbae", "99_guard"): "graded"}
+    assert rows["benkim", "99_guard"]["score"] == rows["박서준", "99_guard"]["score"] == "4"
+    assert "other-assignment" in rows["danhan", "98_guard"]["flags"] and "late" not in rows["danhan", "98_guard"]["flags"]
+    assert "danhan_LATE_1004_5009_98_guard.ipynb: handed in to the assignment of 99_guard" in first.stdout
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        table = {row[1]: row for row in csv.reader(f)}
+    assert table["ID"][5:] == ["98_guard", "99_guard"]
+    assert [table[uid][5] for uid in ("1001", "1002", "1003", "1005", "1006", "1007")] == [""] * 6  # no 0 for 98
+
+    second = grade(lab98, "--due", "99=2026-01-01 00:00 UTC", "--late-penalty", "1/day")
+    rows = grades()
+    # the due date of 99, given with 98's export, counts at once for 99's LATE-marked upload
+    assert (rows["annlee", "99_guard"]["score"], rows["annlee", "99_guard"]["late_penalty"]) == ("3", "1"), rows
+    # danhan's 98 is the one handed in to 98's assignment, though the stray's attachment id is newer
+    assert rows["danhan", "98_guard"]["score"] == "0" and "other-assignment" not in rows["danhan", "98_guard"]["flags"]
+    assert "is older than" not in second.stdout, second.stdout
+    assert rows["annlee", "98_guard"]["score"] == "4"
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert gb.find_assignment("99_guard").duedate is not None       # given with another lesson's export
+
+    grade(lab98, "--extension", "annlee", "99", "waive")                 # nothing graded again: applied at once
+    assert (grades()["annlee", "99_guard"]["score"], grades()["annlee", "99_guard"]["late_penalty"]) == ("4", "0")
+
+    third = grade(lab99)                                                  # the same command again
+    rows = grades()
+    assert rows["danhan", "98_guard"]["score"] == "0", third.stdout
+    assert "danhan 98_guard: danhan_LATE_1004_5009_98_guard.ipynb was handed in to another lesson's assignment: " \
+           "not graded" in third.stdout, third.stdout

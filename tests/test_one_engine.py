@@ -129,6 +129,11 @@ def test_the_check_command_works_with_notebooks_alone(tmp_path):
                           timeout=300, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "visible tests" in proc.stdout and "[TO DO] test_sort_events" in proc.stdout   # not answered yet
+    # who_did_it's answer cell defines the dict (all None) above the stub's raise: its test fails on its own terms
+    # ("still None for ..."), but the exercise is not started, not failed (a newcomer's trial saw [FAIL])
+    assert "[TO DO] test_who_did_it" in proc.stdout and "[FAIL]" not in proc.stdout, proc.stdout
+    # no my-work/ copy yet: it says so, and how to make one
+    assert f"You have no copy of this lesson in {tmp_path / 'my-work'} yet" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
 
 

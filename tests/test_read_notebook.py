@@ -58,3 +58,15 @@ def test_json_nested_past_the_parser_is_that_files_problem(tmp_path, depth):
     with pytest.raises(NotebookProblem) as problem:
         read_notebook(path)
     assert problem.value.status == "invalid-notebook"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n"])
+def test_an_empty_upload_is_said_to_be_empty_not_bad_json(tmp_path, content):
+    """A 0-byte upload (an interrupted save or upload) once read "not valid JSON (line 1, column 1: Expecting
+    value)": true, but not what to do."""
+    path = tmp_path / "empty.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(NotebookProblem) as problem:
+        read_notebook(path)
+    assert problem.value.status == "invalid-notebook"
+    assert f"is empty ({len(content)} bytes)" in str(problem.value) and "JSON" not in str(problem.value)

@@ -74,7 +74,8 @@ def test_flagged_md_reads_as_written_in_a_plain_viewer_and_as_text_when_rendered
     from autograde.grade import GradeRow, write_flagged
 
     plain = ("The file could not be read as a notebook. Download it again from JupyterLab (File > Download): "
-             "cnn-01.zip: smithemma_51011_9000004_01_history (1).ipynb, Kim_Minsu & co")
+             "cnn-01.zip: smithemma_51011_9000004_01_history (1).ipynb, Kim_Minsu & co, "
+             "Kang Dohyun_700206_assignsubmission_onlinetext_/onlinetext.html, _anon_x7Kq2")
     name = "Kim *Minsu* _x_ [a](https://phish.example/a) <b>x</b> `y` https://phish.example/b www.phish.example " \
            "~~s~~ &amp; $\\href{javascript:x}{m}$ \\*"
     opening = "> 1. # - quoted"
