@@ -452,8 +452,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     flags.append("output-limit")
                     new.outputs.append(_note(f"output cut at {limits.output_bytes:,} bytes or {MAX_OUTPUTS:,} outputs "
                                              f"(a cell), {NOTEBOOK_OUTPUTS:,} outputs (the notebook)"))
-                if (cell.metadata.get("nbgrader") or {}).get("solution") and any(
-                        o.get("output_type") == "error" and o.get("ename") == "NotImplementedError" for o in run.outputs):
+                grading = cell.metadata.get("nbgrader")       # the learner's metadata: any JSON at all
+                if isinstance(grading, dict) and grading.get("solution") is True and any(
+                        isinstance(o, dict) and o.get("output_type") == "error" and o.get("ename") == "NotImplementedError"
+                        for o in run.outputs):
                     stub = True             # the next test is "not answered yet", whatever it says (self-check's TO DO)
                 if run.status == "ok":
                     ran_ok.append(cell.source)

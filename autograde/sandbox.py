@@ -117,17 +117,64 @@ def _usr_links() -> list[str]:
     return argv
 
 
-# Kernel interfaces no notebook needs and privilege escalations reach for, refused with EPERM by a seccomp filter
-# bubblewrap installs before the kernel starts (as Flatpak's bubblewrap filter does): new namespaces (as root the
-# sandbox has no user namespace of its own, and `unshare -Ur` gave learner code a root with every capability inside
-# one, then netfilter and mounts: the surface of most public Linux privilege escalations), mounts, keyrings, BPF,
-# io_uring, userfaultfd, perf events, ptrace and reading other processes' memory, modules, kexec, and file handles
-# (open_by_handle_at reads files by inode, past the mounts), vsock sockets, and what Docker's and Flatpak's default
-# filters also refuse: the x86 LDT and vm86 (old exploit primitives), I/O ports, moving pages between NUMA nodes,
-# secret memory, old uselib, and any personality but plain Linux (ADDR_NO_RANDOMIZE turns address randomisation
-# off for the programs the process starts); a hostile trial found these open. Everything else is allowed: threads, fork and
-# subprocesses work as on the host. clone3 answers ENOSYS (its flags are in memory a filter cannot read): the C
-# library then falls back to clone, whose namespace flags the filter reads.
+# The seccomp filter bubblewrap installs before the kernel starts is an ALLOW-LIST: the system calls a Python kernel,
+# numpy, torch (its threads and DataLoader workers), ZeroMQ, subprocesses and multiprocessing make. Any other call,
+# and every call a later kernel adds, answers ENOSYS ("not implemented": the C library then falls back to an older
+# call, as it does on an older kernel), so a new kernel interface never joins the sandbox by default (a hostile
+# trial found memfd_secret, the LDT, NUMA page moves and more open under the deny-list this replaced).
+# Some are refused by name with EPERM, so that a learner's code is told "not permitted" (as Docker's and Flatpak's
+# filters do): new namespaces (as root the sandbox has no user namespace of its own, and `unshare -Ur` gave learner
+# code a root with every capability inside one, then netfilter and mounts: the surface of most public Linux
+# privilege escalations), mounts, keyrings, BPF, io_uring, userfaultfd, perf events, ptrace and other processes'
+# memory, modules, kexec, file handles (open_by_handle_at reads files by inode, past the mounts), the x86 LDT, vm86,
+# I/O ports, NUMA page moves, secret memory, uselib, and any personality but plain Linux (ADDR_NO_RANDOMIZE turns
+# address randomisation off for the programs the process starts). clone is allowed without namespace flags;
+# clone3 answers ENOSYS (its flags are in memory a filter cannot read), and the C library falls back to clone.
+# Sockets: only local (AF_UNIX), IP (in the sandbox's own network namespace: loopback only) and netlink (the C
+# library's getaddrinfo asks it for addresses); any other family (vsock reaches the hypervisor or the host past
+# the network namespace; packet, bluetooth, alg, ...) answers EAFNOSUPPORT.
+ALLOWED_SYSCALLS = (
+    # files and descriptors
+    "read", "write", "open", "openat", "openat2", "close", "close_range", "creat", "lseek", "pread64", "pwrite64",
+    "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2", "sendfile", "copy_file_range", "splice", "tee",
+    "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat", "faccessat2",
+    "readlink", "readlinkat", "getdents", "getdents64", "getcwd", "chdir", "fchdir", "mkdir", "mkdirat", "rmdir",
+    "unlink", "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "chmod",
+    "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "truncate", "ftruncate", "fallocate",
+    "utime", "utimes", "utimensat", "futimesat", "umask", "mknod", "mknodat", "fsync", "fdatasync", "sync", "syncfs",
+    "sync_file_range", "fadvise64", "readahead", "flock", "fcntl", "ioctl", "dup", "dup2", "dup3", "pipe", "pipe2",
+    "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "setxattr", "lsetxattr",
+    "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    # memory
+    "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "msync", "mincore", "mlock", "mlock2", "munlock",
+    "mlockall", "munlockall", "pkey_mprotect", "pkey_alloc", "pkey_free", "membarrier", "memfd_create",
+    "get_mempolicy",
+    # processes, threads, signals
+    "clone", "fork", "vfork", "execve", "execveat", "exit", "exit_group", "wait4", "waitid", "kill", "tkill", "tgkill",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait", "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo", "rt_sigsuspend", "sigaltstack", "pause", "getpid", "getppid", "gettid", "getuid", "geteuid",
+    "getgid", "getegid", "getgroups", "getresuid", "getresgid", "setuid", "setgid", "setreuid", "setregid",
+    "setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid", "getpgid", "setpgid", "getpgrp", "getsid",
+    "setsid", "prctl", "arch_prctl", "set_tid_address", "set_robust_list", "get_robust_list", "rseq", "futex",
+    "futex_waitv", "futex_wake", "futex_wait", "futex_requeue", "sched_yield", "sched_getaffinity",
+    "sched_setaffinity", "sched_getparam", "sched_setparam", "sched_getscheduler", "sched_setscheduler",
+    "sched_get_priority_max", "sched_get_priority_min", "sched_rr_get_interval", "sched_getattr", "sched_setattr",
+    "getpriority", "setpriority", "ioprio_get", "getrlimit", "setrlimit", "prlimit64", "getrusage", "times",
+    "capget", "capset", "personality", "uname", "sysinfo", "getcpu", "pidfd_open", "pidfd_send_signal",
+    "getrandom", "restart_syscall",
+    # time
+    "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time", "alarm", "getitimer",
+    "setitimer", "timer_create", "timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete",
+    "timerfd_create", "timerfd_settime", "timerfd_gettime",
+    # waiting on events
+    "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
+    "select", "pselect6", "eventfd", "eventfd2", "signalfd", "signalfd4",
+    # sockets (socket itself: by family, below) and the sandbox's own IPC namespace
+    "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname", "getpeername", "sendto",
+    "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "setsockopt", "getsockopt",
+    "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv",
+    "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+)
 DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
                    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "keyctl", "add_key", "request_key",
                    "bpf", "userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register",
@@ -139,6 +186,10 @@ DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot
 PER_LINUX = 0
 # clone's flags that make a namespace (linux/sched.h): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+# Socket families (linux/socket.h): AF_UNIX, AF_INET, AF_INET6, AF_NETLINK. Others up to AF_MAX (46 today) and a
+# margin answer EAFNOSUPPORT; a larger number, ENOSYS.
+SOCKET_FAMILIES = (1, 2, 10, 16)
+SOCKET_FAMILY_LIMIT = 64
 
 
 @functools.lru_cache(maxsize=None)
@@ -151,18 +202,28 @@ def seccomp_program() -> bytes:
         import pyseccomp as seccomp
     except Exception as err:  # noqa: BLE001 - pyseccomp loads libseccomp.so.2 as it is imported
         raise OSError(f"the sandbox's seccomp filter needs libseccomp (Debian/Ubuntu: libseccomp2): {err}") from err
-    refuse = seccomp.ERRNO(errno.EPERM)
-    program = seccomp.SyscallFilter(seccomp.ALLOW)
+    refuse, allow = seccomp.ERRNO(errno.EPERM), seccomp.ALLOW
+    program = seccomp.SyscallFilter(seccomp.ERRNO(errno.ENOSYS))
+
+    def known(name: str) -> bool:                # a call of this architecture (arch_prctl is x86's, ...)
+        return seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) >= 0
+
+    for name in ALLOWED_SYSCALLS:
+        if known(name) and name not in ("clone", "personality"):
+            program.add_rule(allow, name)
     for name in DENIED_SYSCALLS:
-        if seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) >= 0:      # else not a call of this architecture
+        if known(name):
             program.add_rule(refuse, name)
+    namespaces = functools.reduce(lambda a, b: a | b, CLONE_NAMESPACE_FLAGS)
+    program.add_rule(allow, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, namespaces, 0))
     for flag in CLONE_NAMESPACE_FLAGS:
         program.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
-    program.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     # personality: plain Linux only (as Flatpak's filter; nothing a notebook runs asks for another).
+    program.add_rule(allow, "personality", seccomp.Arg(0, seccomp.EQ, PER_LINUX))
     program.add_rule(refuse, "personality", seccomp.Arg(0, seccomp.NE, PER_LINUX))
-    # vsock: a socket to the hypervisor or the host that the network namespace does not cover (AF_VSOCK = 40).
-    program.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, 40))
+    for family in range(SOCKET_FAMILY_LIMIT):
+        program.add_rule(allow if family in SOCKET_FAMILIES else seccomp.ERRNO(errno.EAFNOSUPPORT), "socket",
+                         seccomp.Arg(0, seccomp.EQ, family))
     with tempfile.TemporaryFile() as f:
         program.export_bpf(f)
         f.seek(0)
