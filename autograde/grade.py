@@ -1076,6 +1076,9 @@ DASK_DONE_TOPIC = "autograde-done"
 DASK_BYSTANDER_RESENDS = 4
 
 
+_ONE_SUBMISSION_PER_PROCESS = threading.Lock()
+
+
 def _grade_on_dask(task: dict) -> dict:
     """Grade one submission on a Dask worker.
 
@@ -1090,37 +1093,43 @@ def _grade_on_dask(task: dict) -> dict:
     from distributed import Variable, get_worker
 
     worker = get_worker()
-    tries = Variable(task["tries"])
-    starts = [list(start) for start in tries.get(timeout=60)]
-    failed = sum(state != "graded" for _, state in starts)
-    if failed >= ATTEMPTS or len(starts) >= ATTEMPTS + DASK_BYSTANDER_RESENDS:
-        # a refusal is no try: it is not counted, and runs nothing
-        return {**_error_result(task["student"], task["lesson"], f"not started again after {len(starts)} tries"),
-                "refused": True}
-    starts.append([worker.address, "running"])
-    tries.set(starts)
-    # through the scheduler and back before anything runs: a start is on record even if the worker dies next
-    event = {"job": task["job"], "start": len(starts), "worker": worker.address, "student": task["student"],
-             "lesson": task["lesson"]}
-    tries.client.log_event(DASK_START_TOPIC, event)
-    task = {**task, "attempt": len(starts)}
-    _worker_faults(task, first=len(starts) == 1)
-    try:
-        result = grade_submission(task)
-    except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
-        result = _error_result(task["student"], task["lesson"],
-                               f"the grading worker failed: {type(err).__name__}: {err}")
-    state = "error" if result.get("status") == "grader-error" else "graded"
-    with contextlib.suppress(Exception):       # unmarked, the start counts as failed: as before it ended
-        ended = [list(start) for start in tries.get(timeout=60)]
-        ended[len(starts) - 1][1] = state
-        tries.set(ended)
-        tries.client.log_event(DASK_DONE_TOPIC, {**event, "state": state})
-    if task.get("fault") == "lose-result-twice" and len(starts) <= 2:
-        # Test hook (grade_batch(faults=...) only): the worker dies after the grading finished, before the batch
-        # fetched the result.
-        os.kill(os.getpid(), signal.SIGKILL)
-    return result
+    # One submission at a time in a worker process, whatever its --nthreads: the memory guard, the limits and the
+    # captured output are the process's (a hostile trial: a classmate's flood, graded beside an honest notebook in
+    # another thread of one worker, stopped the honest kernel as if it had flooded).
+    with _ONE_SUBMISSION_PER_PROCESS:
+        tries = Variable(task["tries"])
+        starts = [list(start) for start in tries.get(timeout=60)]
+        failed = sum(state != "graded" for _, state in starts)
+        if failed >= ATTEMPTS or len(starts) >= ATTEMPTS + DASK_BYSTANDER_RESENDS:
+            # a refusal is no try: it is not counted, and runs nothing
+            return {**_error_result(task["student"], task["lesson"], f"not started again after {len(starts)} tries"),
+                    "refused": True}
+        starts.append([worker.address, "running"])
+        tries.set(starts)
+        # through the scheduler and back before anything runs: a start is on record even if the worker dies next
+        event = {"job": task["job"], "start": len(starts), "worker": worker.address, "student": task["student"],
+                 "lesson": task["lesson"]}
+        tries.client.log_event(DASK_START_TOPIC, event)
+        task = {**task, "attempt": len(starts)}
+        _worker_faults(task, first=len(starts) == 1)
+        began = time.time()
+        try:
+            result = grade_submission(task)
+        except Exception as err:  # noqa: BLE001 - reported as this submission's grader-error
+            result = _error_result(task["student"], task["lesson"],
+                                   f"the grading worker failed: {type(err).__name__}: {err}")
+        result["dask_worker"] = {"address": worker.address, "pid": os.getpid(), "from": began, "to": time.time()}
+        state = "error" if result.get("status") == "grader-error" else "graded"
+        with contextlib.suppress(Exception):       # unmarked, the start counts as failed: as before it ended
+            ended = [list(start) for start in tries.get(timeout=60)]
+            ended[len(starts) - 1][1] = state
+            tries.set(ended)
+            tries.client.log_event(DASK_DONE_TOPIC, {**event, "state": state})
+        if task.get("fault") == "lose-result-twice" and len(starts) <= 2:
+            # Test hook (grade_batch(faults=...) only): the worker dies after the grading finished, before the batch
+            # fetched the result.
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
 
 
 def _run_dask(address: str, queue: deque, settle) -> None:

@@ -433,8 +433,31 @@ def _well_formed(msg) -> bool:
     if msg["msg_type"] == "error":
         return type(content.get("traceback", [])) is list
     if msg["msg_type"] in ("display_data", "execute_result"):
-        return type(content.get("data")) is dict and type(content.get("metadata", {})) is dict
+        return type(content.get("data")) is dict and type(content.get("metadata", {})) is dict \
+            and _nesting(content) <= MAX_NESTING
     return True
+
+
+# How deep the data of one output may nest (lists and dicts in lists and dicts). A notebook's outputs nest a few
+# levels (a Vega-Lite chart about ten); a learner's kernel could send one thousands deep, which the grader's own
+# readers (nbformat, the JSON writer) would fail on with RecursionError: the grader's fault, a grader-error, every
+# run (a hostile trial). Deeper ones are dropped as malformed, flagged tampering.
+MAX_NESTING = 100
+
+
+def _nesting(value) -> int:
+    """The depth of nested lists and dicts in ``value``, counted without recursion (stops past MAX_NESTING)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return depth
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _size(content: dict) -> int:

@@ -36,7 +36,11 @@ SUSPICIOUS = [
     ("tampering", re.compile(r"ast_transformers|input_transformers|set_custom_exc|showtraceback|sys\.excepthook"
                              r"|__builtins__|builtins\.|sys\.modules|importlib|__import__|setattr\(|cnnbook\.checks|np\.testing\.\w+\s*=|"
                              r"autograde|grader_shim|sys\.set(trace|profile)|publish_display_data|display_pub|"
-                             r"(np|numpy|torch|math)\.\w+\s*=[^=]|checks\.\w+\s*=[^=]|def __eq__|AssertionError\s*=")),
+                             r"(np|numpy|torch|math)\.\w+\s*=[^=]|checks\.\w+\s*=[^=]|def __eq__|AssertionError\s*=|"
+                             # rewriting a function's code or reaching the course's helpers in the kernel (a
+                             # hostile trial faked the write-it-yourself measurement through __code__)
+                             r"__code__|__globals__|__closure__|__defaults__|cnnbook\.measure|comm_manager|"
+                             r"get_referrers|get_objects|_msg_callback")),
     ("reads-grader-files", re.compile(r"solutions/|gradebook|\.db\b|autograded|NBGRADER|grading_mode\(|os\.environ")),
     ("process-tricks", re.compile(r"os\._exit|os\.fork|os\.kill|subprocess|signal\.|ctypes|multiprocessing|socket")),
 ]
@@ -445,7 +449,14 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
                 phases["cells"] += time.monotonic() - began
                 room = max(0, NOTEBOOK_OUTPUTS - kept_outputs)
-                new.outputs = [nbformat.from_dict(o) for o in run.outputs[:room]]
+                new.outputs = []
+                for o in run.outputs[:room]:
+                    try:
+                        new.outputs.append(nbformat.from_dict(o))
+                    except (RecursionError, TypeError, ValueError, AttributeError):
+                        # whatever the learner's kernel sent, it costs that output only, never the grading
+                        flags.append("tampering")
+                        new.outputs.append(_note("an output of this cell was dropped: not one a notebook can hold"))
                 kept_outputs += len(new.outputs)
                 new.execution_count = None
                 if run.truncated or len(run.outputs) > room:

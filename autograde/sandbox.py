@@ -184,6 +184,11 @@ DENIED_SYSCALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot
                    "vm86", "vm86old", "ioperm", "iopl", "uselib", "memfd_secret", "move_pages", "migrate_pages",
                    "mbind", "set_mempolicy")
 PER_LINUX = 0
+# fcntl's commands (linux/fcntl.h, asm-generic/fcntl.h): F_DUPFD .. F_GETSIG (0-11), F_SETOWN_EX, F_GETOWN_EX,
+# F_GETOWNER_UIDS (15-17), the open file description locks (36-38), F_GETLEASE (1025), F_DUPFD_QUERY,
+# F_CREATED_QUERY (1027, 1028), F_DUPFD_CLOEXEC, the pipe sizes, seals and read/write hints (1030-1038).
+FCNTL_COMMANDS = (*range(12), 15, 16, 17, 36, 37, 38, 1025, 1027, 1028, *range(1030, 1039))
+FCNTL_REFUSED = (1024, 1026)          # F_SETLEASE, F_NOTIFY
 # clone's flags that make a namespace (linux/sched.h): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 # Socket families (linux/socket.h): AF_UNIX, AF_INET, AF_INET6, AF_NETLINK. Others up to AF_MAX (46 today) and a
@@ -209,8 +214,15 @@ def seccomp_program() -> bytes:
         return seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) >= 0
 
     for name in ALLOWED_SYSCALLS:
-        if known(name) and name not in ("clone", "personality"):
+        if known(name) and name not in ("clone", "personality", "fcntl"):
             program.add_rule(allow, name)
+    # fcntl: its commands are an allow-list too (equal as 64 bits: the kernel reads cmd as 32, so a command with
+    # high bits set matches none and answers ENOSYS). Not file leases or directory notifications (dnotify: events
+    # of other processes reading the shared read-only folders, a channel between sandboxes as inotify was).
+    for command in FCNTL_COMMANDS:
+        program.add_rule(allow, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
+    for command in FCNTL_REFUSED:
+        program.add_rule(refuse, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
     for name in DENIED_SYSCALLS:
         if known(name):
             program.add_rule(refuse, name)

@@ -456,6 +456,13 @@ def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
     nb.cells[_test_cell_index(nb, "test_pool")].metadata["nbgrader"]["grade_id"] = ["test_pool"]
     nb.cells[answer].metadata["nbgrader"] = "solution"
     found["malformed_grading_metadata"] = (nb, ["tampering", "test-cell-deleted"], True)
+    # An output nested 800 deep (a hostile trial: 600 were enough for the grader's own readers to raise RecursionError,
+    # a grader-error on every run, "not your mistake"): that output is dropped, the notebook is graded.
+    nb = solved(LESSON)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from IPython.display import display\n_d = {}\nfor _ in range(800):\n    _d = {'a': _d}\n"
+        "display({'application/x-deep+json': _d, 'text/plain': 'deep'}, raw=True)"))
+    found["deep_output"] = (nb, ["tampering"], False)
     return found
 
 

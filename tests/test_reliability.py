@@ -492,8 +492,9 @@ def test_the_cli_exits_non_zero_while_a_submission_needs_a_re_run(tmp_path, monk
 
 
 def test_a_dask_worker_with_two_threads_keeps_concurrent_submissions_apart(tmp_path):
-    """Two threads of one Dask worker grade two submissions at the same time: each thread has its own judge
-    process (a shared one would mix the two tests' exchanges and printed output), and every verdict is right."""
+    """Two threads of one Dask worker: each thread has its own judge process (a shared one would mix the two
+    tests' exchanges and printed output), the process grades one submission at a time, and every verdict is
+    right."""
     from distributed import Client, LocalCluster
 
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -516,6 +517,12 @@ def test_a_dask_worker_with_two_threads_keeps_concurrent_submissions_apart(tmp_p
             judges = client.run(lambda: __import__("autograde.judge_process").judge_process._all_judges.__len__())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list(judges.values()) == [2], judges              # one judge per thread, both threads graded
+    # ... one submission at a time in the process (a hostile trial: a classmate's flood in the other thread tripped
+    # the process-wide memory guard of an honest kernel): their grading never overlaps
+    spans = sorted((r["dask_worker"]["from"], r["dask_worker"]["to"]) for r in
+                   (json.loads((out / "results" / f"s{i}" / f"{SLUG}.json").read_text(encoding="utf-8"))
+                    for i in range(4)))
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), spans
     assert {s: (r["status"], float(r["score"])) for s, r in grades(out).items()} == \
         {s: ("graded", v) for s, v in expected.items()}
     for student, score in expected.items():

@@ -160,6 +160,11 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
         print("families", "local and IP")
         # The filter is an allow-list: a call it does not name, and any call a later kernel adds, is "not implemented"
         # (inotify, Linux AIO, vmsplice, pidfd_getfd, landlock, mseal, a number past every table).
+        folder = os.open("/tmp", os.O_RDONLY)           # directory notifications (dnotify) and leases: refused
+        call("fcntl-notify", libc.syscall(72, folder, ctypes.c_ulong(1026), ctypes.c_ulong(0x80000001)))
+        call("fcntl-notify-high-bits", libc.syscall(72, folder, ctypes.c_ulong(1026 | 1 << 32), ctypes.c_ulong(1)))
+        call("fcntl-lease", libc.syscall(72, folder, ctypes.c_ulong(1024), ctypes.c_ulong(0)))
+        call("fcntl-getfl", libc.syscall(72, folder, ctypes.c_ulong(3), ctypes.c_ulong(0)))
         for name, number in (("inotify_init1", 294), ("io_setup", 206), ("vmsplice", 278), ("pidfd_getfd", 438),
                              ("landlock_create_ruleset", 444), ("mseal", 462), ("past-the-table", 1000)):
             call(f"unlisted-{name}", libc.syscall(number, 0, 0, 0, 0))
@@ -175,6 +180,8 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
     assert said["works"] == "thread 7 child" and said["torch"] == str(64 ** 3) and said["seccomp"] == "2"
     assert said["pool"] == "[1, 2]" and said["families"] == "local and IP", proc.stdout + proc.stderr
     assert [said[f"family-{family}"] for family in (40, 17, 38, 31)] == ["EAFNOSUPPORT"] * 4, proc.stdout
+    assert (said["fcntl-notify"], said["fcntl-notify-high-bits"], said["fcntl-lease"]) == (
+        "-1 EPERM", "-1 ENOSYS", "-1 EPERM") and not said["fcntl-getfl"].startswith("-1"), proc.stdout
     unlisted = [name for name in said if name.startswith("unlisted-")]
     assert len(unlisted) == 7 and all(said[name] == "-1 ENOSYS" for name in unlisted), proc.stdout
 
