@@ -55,6 +55,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+import functools
 from functools import cmp_to_key
 from pathlib import Path
 
@@ -735,7 +736,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                             note="not a notebook (.ipynb)"))
                 if owner is not None and (taken is None or taken <= 0):
                     others.setdefault(owner, []).append(f"{name} (no notebook inside)" if taken == 0 else name)
-                    who_in_lms.setdefault(owner, dict(facts.get("lms") or {}))
+                    who_in_lms.setdefault(owner, {**(facts.get("lms") or {}),
+                                                  "worksheet_lesson": facts.get("worksheet_lesson", "")})
             return
         stem = name[: -len(".ipynb")]
         if student_hint is None:
@@ -844,7 +846,29 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     # no classmate "missing" that lesson (their work for it is in that lesson's own export) and never replaces a
     # notebook handed in to that lesson's own assignment (see _preferred and grade._older_than_graded).
     known = {lesson.slug: lesson for lesson in lessons}
-    export = assignment or _export_lesson(candidates)
+    # A notebook whose file name names no lesson is the lesson whose exercise cells it holds (nbgrader's cell ids),
+    # when one lesson has most of them: a lesson-01 notebook renamed "homework.ipynb" in lesson 03's export is 01's.
+    still: list[tuple[Path, str, dict]] = []
+    for path, student, facts in unplaced:
+        by_cells = _lesson_by_cells(path, lessons)
+        if by_cells is None:
+            still.append((path, student, facts))
+            continue
+        facts.setdefault("flags", []).append("renamed-notebook")
+        facts["copy"], facts["lesson_from"] = 0, "its exercise cells"
+        candidates.append((safe_id(student), by_cells, path, facts))
+    unplaced = still
+    by_names = _export_lesson(candidates)
+    if assignment is not None and by_names is not None and by_names != assignment and candidates \
+            and all(facts.get("lms") for _, _, _, facts in candidates):
+        # --lesson would make the export's own notebooks "another assignment's" and record the class missing the
+        # lesson it names: a typo costs grades. Refused before anything is graded.
+        named = {slug: len({s for s, lesson, _, _ in candidates if lesson.slug == slug})
+                 for slug in (by_names.slug, assignment.slug)}
+        raise UsageError(f"--lesson {assignment.slug}, but this LMS export is {by_names.slug}'s: "
+                         f"{named[by_names.slug]} student(s) handed in {by_names.slug}, {named[assignment.slug]} "
+                         f"{assignment.slug}. Give --lesson {by_names.number} (or no --lesson).")
+    export = assignment or by_names
     for path, student, facts in unplaced:
         owner = known.get(facts.get("worksheet_lesson", "")) or export   # Moodle: the assignment's worksheet says
         if owner is not None:
@@ -916,10 +940,13 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     no_notebook: list[Submission] = []         # a student of a one-lesson export who handed in other files only
     for student, files in sorted(others.items()):
         if student not in handed_in and safe_id(student) not in handed_in:
+            ws = known.get((who_in_lms.get(student) or {}).get("worksheet_lesson", "")) or export
             warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
-                            "graded" + (f" (recorded missing {export.slug})" if export else "") + " (intake.csv)")
-            if export is not None:
-                no_notebook.append(Submission(safe_id(student), export, None, lms=who_in_lms.get(student, {}),
+                            "graded" + (f" (recorded missing {ws.slug})" if ws else "") + " (intake.csv)")
+            lms = dict(who_in_lms.get(student, {}))
+            lesson = known.get(lms.pop("worksheet_lesson", "")) or export    # Moodle: the worksheet's assignment
+            if lesson is not None:
+                no_notebook.append(Submission(safe_id(student), lesson, None, lms=lms,
                                               note=f"no notebook: handed in {', '.join(sorted(files))}"))
 
     if roster:
@@ -1040,10 +1067,26 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     # another lesson's assignment: the class's work for them is in their own exports).
     present = sorted({sub.lesson.slug for sub in subs if "other-assignment" not in sub.flags})
     have = {(sub.student, sub.lesson.slug) for sub in subs}
+    if export is None and candidates and all(facts.get("lms") and not facts.get("worksheet_lesson")
+                                             for _, _, _, facts in candidates) \
+            and any((sub.student, slug) not in have for sub in subs for slug in present):
+        # An LMS export whose lesson is not clear (a small export, or two assignments' exports put together):
+        # "missing" would be a guess, and a zero in the LMS file over a real grade. Nobody is recorded missing.
+        warnings.append(f"this LMS export holds notebooks of {', '.join(present)} and no lesson of its own (an export "
+                        "is one assignment's): nobody is recorded missing a lesson. Give --lesson with the export's "
+                        "lesson to have that lesson's missing students recorded (and renamed notebooks placed).")
+        present = []
+    strays: dict[str, list[str]] = {}
+    for sub in subs:
+        if "other-assignment" in sub.flags:
+            strays.setdefault(sub.student, []).append(sub.lesson.slug)
     for student in sorted({sub.student for sub in subs}):
         for slug in present:
             if (student, slug) not in have:
-                subs.append(Submission(student, lesson_of[slug], None, note="no notebook submitted"))
+                note = (f"no notebook of {slug}; handed in {', '.join(sorted(strays[student]))} to this assignment "
+                        "instead (graded as that lesson, flag other-assignment)" if student in strays
+                        else "no notebook submitted")
+                subs.append(Submission(student, lesson_of[slug], None, note=note))
     subs.sort(key=lambda sub: (sub.student, sub.lesson.slug))
     lines.sort(key=lambda line: line.input)
     # A notebook that is not graded is named where the instructor looks, not only in intake.csv.
@@ -1054,6 +1097,33 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             for line in dropped[:5]) + (f"; and {len(dropped) - 5} more" if len(dropped) > 5 else "")
             + " (intake.csv lists them)")
     return Intake(subs, lines, warnings)
+
+
+def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:
+    """The lesson whose exercise cells (nbgrader grade_ids) the notebook at ``path`` holds the most of, if one does
+    (none when it cannot be read, holds none, or two lessons tie)."""
+    from .lessons import NotebookProblem, grade_cells, read_notebook
+
+    try:
+        ids = set(grade_cells(read_notebook(path)))
+    except (NotebookProblem, OSError, ValueError):
+        return None
+    counts = sorted(((len(ids & _lesson_cell_ids(lesson.source if lesson.source.is_file() else
+                                                  lesson.student_version)), lesson.slug) for lesson in lessons),
+                    reverse=True)
+    if not counts or counts[0][0] == 0 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+        return None
+    return next(lesson for lesson in lessons if lesson.slug == counts[0][1])
+
+
+@functools.lru_cache(maxsize=None)
+def _lesson_cell_ids(path: Path) -> frozenset[str]:
+    from .lessons import grade_cells, read_notebook
+
+    try:
+        return frozenset(grade_cells(read_notebook(path)))
+    except Exception:  # noqa: BLE001 - a lesson that cannot be read matches nothing
+        return frozenset()
 
 
 def _export_lesson(candidates: list[tuple[str, Lesson, Path, dict]]) -> Lesson | None:

@@ -536,6 +536,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             resumed: list[dict] = []
             queue: deque[_Job] = deque()
             missing = []
+            kept_over_missing: list[str] = []
             for sub in subs:
                 key = (sub.student, sub.lesson.slug)
                 stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson),
@@ -558,6 +559,14 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                         resumed.append(old)
                     continue
                 if sub.path is None:
+                    if old and old.get("status") not in (None, "missing"):
+                        # A grade from a notebook is never replaced by "missing": an older download, or an export
+                        # where the notebook is not (it was handed in to another assignment), keeps it.
+                        reused += 1
+                        if old["status"] == "graded":
+                            resumed.append(old)
+                        kept_over_missing.append(f"{sub.student} {sub.lesson.slug}")
+                        continue
                     missing.append((sub, stamp))
                     continue
                 # Relative to the project when inside it: a worker on another machine reads its own copy of the lessons.
@@ -584,6 +593,12 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             total = len(subs)
             for result in _absent_from(db_url, resumed):
                 record(db_url, {**result, "notebook_changed": False})   # a new gradebook (--db) gets what was graded
+            if kept_over_missing:
+                progress(f"warning: {len(kept_over_missing)} student(s) have no notebook of a lesson in this input, but "
+                         f"OUT holds a grade from one they handed in (an older download, or another assignment's "
+                         f"export): kept, not recorded missing ({', '.join(kept_over_missing[:5])}"
+                         f"{' ...' if len(kept_over_missing) > 5 else ''}); delete OUT/results/<student>/<lesson>.json "
+                         "to record one missing")
             if reused:
                 progress(f"resuming: {reused} of {total} submissions were graded before and have not changed")
             started = time.monotonic()

@@ -305,6 +305,12 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     stray = subs[("parkjiho", "01_history")]
     assert "other-assignment" in stray.flags and not stray.late          # the LATE marker is 99_guard's
     assert subs[("parkjiho", "99_guard")].path is None                      # they handed in no 99_guard
+    assert subs[("parkjiho", "99_guard")].note == ("no notebook of 99_guard; handed in 01_history to this assignment "
+                                                   "instead (graded as that lesson, flag other-assignment)")
+    # --lesson naming the stray's lesson would make the export's own notebooks strays: refused, nothing graded
+    with pytest.raises(UsageError, match=r"--lesson 01_history, but this LMS export is 99_guard's: 6 student\(s\) "
+                                         r"handed in 99_guard, 1 01_history\. Give --lesson 99"):
+        find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=LESSONS[0])
     assert [key for key in subs if key[1] == "01_history"] == [("parkjiho", "01_history")]
     assert any(w.startswith("parkjiho_LATE_51003_9000009_01_history.ipynb: handed in to the assignment of 99_guard")
                for w in intake.warnings), intake.warnings
@@ -312,20 +318,28 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     again = find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=GUARD)
     assert by_key(again).keys() == subs.keys()
 
-    # Two assignments' exports put together: no lesson of its own, so a notebook naming none cannot be placed; it
-    # says so, on the console too, and what to give.
+    # Two assignments' exports put together: no lesson of its own. A renamed notebook is the lesson whose exercise
+    # cells it holds (obrienbob's Untitled holds 99_guard's); one that holds none cannot be placed: it says so, on
+    # the console too, and what to give.
     with zipfile.ZipFile(archive, "a") as zf:
         for i in range(5):
             zf.writestr(f"student{i}_5200{i}_910000{i}_01_history.ipynb", NOTEBOOK)
+        zf.writestr("kangmin_51020_9000020_my notebook.ipynb", __import__("nbformat").writes(
+            __import__("nbformat").v4.new_notebook()))
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
-    untitled = next(line for line in intake.lines if "Untitled" in line.input)
-    assert untitled.outcome == "skipped" and "several lessons (01_history, 99_guard): give --lesson" in untitled.note
+    assert by_key(intake)[("obrienbob", "99_guard")].path.name.endswith("Untitled.ipynb")
+    blank = next(line for line in intake.lines if "my notebook" in line.input)
+    assert blank.outcome == "skipped" and "several lessons (01_history, 99_guard): give --lesson" in blank.note
     assert not any("other-assignment" in sub.flags for sub in intake.submissions)
-    assert any(w.startswith("1 notebook(s) not graded: obrienbob_LATE_51007_9000004_Untitled.ipynb of obrienbob (no "
+    # ... and nobody is recorded missing a lesson: which one they owe is a guess (it put zeros in canvas.csv)
+    assert all(sub.path is not None for sub in intake.submissions if sub.student != "martinalice")
+    assert any(w.startswith("this LMS export holds notebooks of 01_history, 99_guard and no lesson of its own")
+               for w in intake.warnings), intake.warnings
+    assert any(w.startswith("1 notebook(s) not graded: kangmin_51020_9000020_my notebook.ipynb of kangmin (no "
                             "lesson of this course in the file name") for w in intake.warnings), intake.warnings
     # with --lesson, the renamed notebook is that lesson's
     placed = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=GUARD))
-    assert placed[("obrienbob", "99_guard")].path.name.endswith("Untitled.ipynb")
+    assert placed[("kangmin", "99_guard")].path.name.endswith("my notebook.ipynb")
 
 
 def test_moodle_blind_marking_and_files_not_in_folders(tmp_path):
@@ -863,7 +877,7 @@ def test_a_zip_a_student_handed_in_through_the_lms_is_opened_for_its_notebooks(t
     moodle = tmp_path / "moodle"
     folder = moodle / "김민수_700302_assignsubmission_file_"
     folder.mkdir(parents=True)
-    (folder / "과제.zip").write_bytes(_zip_bytes({"과제/my work.ipynb": NOTEBOOK}))
+    (folder / "과제.zip").write_bytes(_zip_bytes({"과제/my work.ipynb": LESSONS[0].student_version.read_bytes()}))
     other = moodle / "Lee Jieun_700303_assignsubmission_file_"
     other.mkdir()
     (other / "01_history.ipynb").write_bytes(NOTEBOOK)
@@ -1139,3 +1153,33 @@ def test_a_notebook_handed_in_to_another_lessons_assignment_costs_nobody_a_grade
     assert rows["danhan", "98_guard"]["score"] == "0", third.stdout
     assert "danhan 98_guard: danhan_LATE_1004_5009_98_guard.ipynb was handed in to another lesson's assignment: " \
            "not graded" in third.stdout, third.stdout
+
+    # An older download of 99's export, where benkim had handed in only a .py: "missing" never replaces the grade of
+    # the notebook graded since (an instructor's trial: 13 -> 0 by grading the old zip again)
+    early = tmp_path / "lab99-early.zip"
+    with zipfile.ZipFile(early, "w") as zf:
+        zf.writestr("annlee_LATE_1001_5001_99_guard.ipynb", full)
+        zf.writestr("benkim_1002_4999_lab.py", b"print(1)")
+    fourth = grade(early)
+    assert (grades()["benkim", "99_guard"]["status"], grades()["benkim", "99_guard"]["score"]) == ("graded", "4")
+    assert "kept, not recorded missing (benkim 99_guard)" in fourth.stdout, fourth.stdout
+
+
+def test_a_renamed_notebook_is_the_lesson_whose_exercise_cells_it_holds(tmp_path):
+    """An instructor's trial: 'final.ipynb' that is lesson 01's notebook, in lesson 99's export, was graded as 99
+    (0 points, flagged only test-cell-deleted). Its nbgrader cells say which lesson it is: 01, handed in to 99's
+    assignment (other-assignment); a notebook with no lesson's cells is still the export's lesson."""
+    import nbformat
+
+    archive = tmp_path / "lab99.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"student{i}_6100{i}_810000{i}_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("songmin_61010_8100010_final.ipynb", LESSONS[0].student_version.read_bytes())
+        zf.writestr("yunah_61011_8100011_과제.ipynb", NOTEBOOK)
+        zf.writestr("jooho_61012_8100012_empty.ipynb", nbformat.writes(nbformat.v4.new_notebook()))
+    subs = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL))
+    assert {"renamed-notebook", "other-assignment"} <= set(subs[("songmin", "01_history")].flags)
+    assert subs[("songmin", "99_guard")].path is None                       # handed in no 99_guard
+    assert "renamed-notebook" in subs[("yunah", "99_guard")].flags and "other-assignment" not in subs[("yunah", "99_guard")].flags
+    assert subs[("jooho", "99_guard")].path.name.endswith("empty.ipynb")    # holds no lesson's cells: the export's

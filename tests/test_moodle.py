@@ -139,7 +139,7 @@ def test_the_worksheet_says_who_each_participant_is(tmp_path):
     # Blind marking: folders and worksheet say only "Participant".
     blind = tmp_path / "blind"
     put(blind / "Participant_700301_assignsubmission_file_" / "01_history.ipynb")
-    put(blind / "Participant_700302_assignsubmission_file_" / "Untitled.ipynb")
+    put(blind / "Participant_700302_assignsubmission_file_" / "Untitled.ipynb", LESSONS[0].student_version.read_bytes())
     intake = intake_with_worksheet(blind, tmp_path, "01_history", BLIND_SHEET)
     assert {(s.student, s.lesson.slug) for s in intake.submissions} == {
         ("Participant (700301)", "01_history"), ("Participant (700302)", "01_history")}
@@ -214,7 +214,17 @@ def test_participant_ids_belong_to_one_assignment(tmp_path):
     wrong = tmp_path / "wrong"
     put(wrong / "김민준_700201_assignsubmission_file_" / "01_history.ipynb")
     put(wrong / "Kim Minsu_700202_assignsubmission_file_" / "99_guard.ipynb")
+    (wrong / "Lee Seo_700204_assignsubmission_file_").mkdir()
+    (wrong / "Lee Seo_700204_assignsubmission_file_" / "pool.py").write_text("print(1)", encoding="utf-8")
     intake = intake_with_worksheet(wrong, tmp_path, "99_guard", GUARD_SHEET)
+    # a participant of 99_guard's worksheet who handed in a .py only: missing 99_guard, with their id (an
+    # instructor's trial: with a worksheet they had no row anywhere)
+    lee = [s for s in intake.submissions if s.lms.get("id") == "700204"]
+    assert [(s.lesson.slug, s.path, s.note) for s in lee] == [("99_guard", None, "no notebook: handed in pool.py")]
+    # 김민준 (2026001) handed in 01_history to 99_guard's assignment: missing 99_guard, and the record says what instead
+    assert [s.note for s in intake.submissions if s.student == "2026001" and s.path is None] == [
+        "no notebook of 99_guard; handed in 01_history to this assignment instead (graded as that lesson, flag "
+        "other-assignment)"]
     subs = {(s.student, s.lesson.slug): s for s in intake.submissions if s.path is not None}
     assert subs[("2026001", "01_history")].lms["id"] == "" and subs[("2026001", "01_history")].lms["not_for"] == "99_guard"
     assert any("submitted to the Moodle assignment of 99_guard" in w for w in intake.warnings)
@@ -340,7 +350,10 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         people = {s.id: (s.last_name, s.email) for s in gb.students}
-    assert people == {"2026001": ("김민준", "minjun@uni.example"), "Kim Minsu": ("Kim Minsu", "minsu@uni.example")}
+    # Lee Seo handed in online text only: recorded missing 99_guard under the worksheet's name for her (an
+    # instructor's trial: with a worksheet she had no row anywhere)
+    assert people == {"2026001": ("김민준", "minjun@uni.example"), "Kim Minsu": ("Kim Minsu", "minsu@uni.example"),
+                      "Lee Seo (seo.a@uni.example)": ("Lee Seo", "seo.a@uni.example")}
     with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         rows = {row["Identifier"]: row for row in csv.DictReader(f)}
     assert rows["Participant 700201"]["Grade"] == "80" and rows["Participant 700202"]["Grade"] == "0"
@@ -353,7 +366,8 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     import zipfile
     with zipfile.ZipFile(out / "lms" / "moodle-feedback-99_guard.zip") as zf:
         pages = {moodle_reads(name)[0]: zf.read(name).decode() for name in zf.namelist()}
-    assert set(pages) == {"700201", "700202"}
+    assert set(pages) == {"700201", "700202", "700204"}                 # Lee Seo's says no notebook was found
+    assert rows["Participant 700204"]["Grade"] == "0" and "No notebook was found" in pages["700204"]
     # The lesson is worth 5: 4 points of tests and a 1-point answer graded by hand (not yet), as the LMS counts it.
     assert "Student: <b>김민준 (2026001)</b>" in pages["700201"] and "Score: <b>4 / 5</b>" in pages["700201"]
     assert "1 point(s) of this lesson are for answers graded by hand; they are not graded yet" in pages["700201"]
