@@ -891,6 +891,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         facts["other_assignment"] = handed_to.slug
         if facts["lms"]["system"] == "moodle" and facts.get("worksheet_lesson"):
             continue                               # said below, with what it means for Moodle's grade file
+        if facts["lms"]["system"] == "moodle":
+            # Moodle's participant ids are per assignment: this one is handed_to's, not the notebook lesson's (in
+            # that lesson's grade file it would be the wrong person's row, or none)
+            facts["lms"] = {**facts["lms"], "id": "", "not_for": handed_to.slug}
         marker = " (Canvas's LATE marker is that assignment's: not used)" if facts.pop("late", False) else ""
         warnings.append(f"{rel(path)}: handed in to the assignment of {handed_to.slug} ("
                         + ("--lesson" if assignment else "what most of this export is") +

@@ -453,3 +453,17 @@ def test_other_languages_worksheets_and_the_names_table(tmp_path):
     assert mixed.language == "" and mixed.column("grade") == 1
     with pytest.raises(UsageError, match="two columns for Grade"):
         moodle.read_worksheet(sheet(tmp_path, "twice.csv", "Identifier,Grade,성적,Last modified (grade)\n"))
+
+
+def test_a_notebook_handed_in_to_another_assignment_carries_no_participant_id_of_this_one(tmp_path):
+    """An instructor's trial: without a worksheet, lesson 01's notebook in lesson 99's Moodle export kept its
+    participant id, which is 99's assignment's (ids are per assignment): moodle-01_history.csv then listed a
+    participant of another assignment. It is graded as 01 without the id, flagged other-assignment."""
+    export = tmp_path / "moodle"
+    for i in range(3):
+        put(export / f"Kim {i}_70030{i}_assignsubmission_file_" / "99_guard.ipynb")
+    put(export / "Lee Jin_700399_assignsubmission_file_" / "01_history.ipynb", LESSONS[0].student_version.read_bytes())
+    subs = {(s.student, s.lesson.slug): s for s in find_submissions(export, tmp_path / "work", LESSONS_ALL).submissions}
+    stray = subs[("Lee Jin", "01_history")]
+    assert "other-assignment" in stray.flags and stray.lms["id"] == "" and stray.lms["not_for"] == "99_guard"
+    assert subs[("Kim 0", "99_guard")].lms["id"] == "700300"
