@@ -55,8 +55,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-import functools
-from functools import cmp_to_key
+from functools import cache, cmp_to_key
 from pathlib import Path
 
 from .lessons import Lesson, UsageError
@@ -855,7 +854,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             still.append((path, student, facts))
             continue
         facts.setdefault("flags", []).append("renamed-notebook")
-        facts["copy"], facts["lesson_from"] = 0, "its exercise cells"
+        facts["copy"] = 0
         candidates.append((safe_id(student), by_cells, path, facts))
     unplaced = still
     by_names = _export_lesson(candidates)
@@ -1120,7 +1119,7 @@ def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:
     return next(lesson for lesson in lessons if lesson.slug == counts[0][1])
 
 
-@functools.lru_cache(maxsize=None)
+@cache
 def _lesson_cell_ids(path: Path) -> frozenset[str]:
     from .lessons import grade_cells, read_notebook
 
