@@ -502,6 +502,16 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 intake.warnings.extend(few_submitted(intake.submissions))
             older = _older_than_graded(out, intake)
             intake.write(out / "intake.csv", str(source.resolve()))
+            # An extension for an id that is in neither this input nor OUT applies to nobody (an LMS login typed
+            # instead of the roster's id: the waiver was lost without a word).
+            graded_ids = {sub.student for sub in intake.submissions} | \
+                {path.name for path in (out / "results").glob("*") if path.is_dir()}
+            for name in sorted({str(given[0]) for given in extensions or []} - graded_ids):
+                meant = mapping.get(name)
+                intake.warnings.append(f"--extension {name}: no student of that id in this input or in {out}, so it "
+                                       "applies to nobody (kept in extensions.csv)"
+                                       + (f"; the roster makes {name} student {meant}: give --extension {meant} ..."
+                                          if meant else "; the ids are the course's, as in grades.csv"))
             for warning in intake.warnings:
                 progress(f"warning: {warning}")
             subs = intake.submissions

@@ -1183,3 +1183,22 @@ def test_a_renamed_notebook_is_the_lesson_whose_exercise_cells_it_holds(tmp_path
     assert subs[("songmin", "99_guard")].path is None                       # handed in no 99_guard
     assert "renamed-notebook" in subs[("yunah", "99_guard")].flags and "other-assignment" not in subs[("yunah", "99_guard")].flags
     assert subs[("jooho", "99_guard")].path.name.endswith("empty.ipynb")    # holds no lesson's cells: the export's
+
+
+def test_an_extension_for_an_id_nobody_has_is_said_to_apply_to_nobody(tmp_path):
+    """An instructor's trial: `--extension yoonha 03 waive` (Canvas's login, the roster's id is 2026008) was kept and
+    applied to nobody, without a word; the student was still penalised."""
+    from autograde.grade import grade_batch
+
+    put(tmp_path / "in" / "2026008_99_guard.ipynb", b"{not a notebook")           # invalid: graded without a kernel
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\nyoonha,2026008\n", encoding="utf-8")
+    said: list[str] = []
+    grade_batch(tmp_path / "in", tmp_path / "out", solutions=GUARD.solutions, roster=roster, progress=said.append,
+                extensions=[["yoonha", "99", "waive"], ["2026008", "99", "1d"], ["nobody", "99", "2d"]])
+    warned = [line for line in said if line.startswith("warning: --extension")]
+    assert warned == [
+        f"warning: --extension nobody: no student of that id in this input or in {tmp_path / 'out'}, so it applies to "
+        "nobody (kept in extensions.csv); the ids are the course's, as in grades.csv",
+        f"warning: --extension yoonha: no student of that id in this input or in {tmp_path / 'out'}, so it applies "
+        "to nobody (kept in extensions.csv); the roster makes yoonha student 2026008: give --extension 2026008 ..."], said
