@@ -75,6 +75,8 @@ MAX_ZIPPED_MEMBERS = 2000                # members read of one student's .zip (a
 # Canvas (lib/content_zipper.rb): "<sortable name, lower case, only word characters>[_LATE]_<user id>" then
 # "_<attachment id>_<the file's name as uploaded>"; with anonymous grading "[LATE_]anon_<anonymous id>_<attachment id>_...".
 CANVAS_IDS = re.compile(r"(?P<late>_late)?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
+# Canvas's online text and website URL hand-ins: "<name>[_LATE]_<user id>_text.html", "..._link.html".
+CANVAS_TEXT = re.compile(r"^(?P<name>.+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<rest>text|link)$", re.IGNORECASE)
 CANVAS_ANON = re.compile(r"^(?P<late>late_)?(?P<name>anon_(?P<uid>[a-z0-9]+))_(?P<sid>\d+)_(?P<rest>.+)$", re.IGNORECASE)
 # Moodle (mod/assign/classes/downloader.php): a folder "<full name>_<participant id>_assignsubmission_<plugin>[_]" per
 # student, or, with "Download submissions in folders" off, files "<full name>_<id>_assignsubmission_<plugin>_<file>".
@@ -718,10 +720,14 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 if owner is None and student_hint is None:
                     read = MOODLE_FILE.match(stem)
                     parts = read.groupdict() if read else canvas_name(stem, roster, lessons)
+                    if not parts and name.lower().endswith(".html"):
+                        # Canvas's online text or URL hand-in: no attachment id (content_zipper.rb)
+                        text_hand_in = CANVAS_TEXT.match(stem)
+                        parts = text_hand_in.groupdict() if text_hand_in else None
                     if parts:
                         facts = {"lms": {"system": "moodle" if read else "canvas", "id": parts["uid"],
                                          "name": parts["name"]}}
-                        if not read:
+                        if not read and parts.get("sid"):
                             facts["lms"]["attachment"] = int(parts["sid"])    # larger: uploaded later
                             facts.update(late=bool(parts["late"]), rank=(int(parts["sid"]),))
                             if parts.get("others"):

@@ -798,20 +798,30 @@ def test_a_student_who_handed_in_no_notebook_only_a_zip_is_named_in_a_warning(tm
         zf.writestr("leejieun_1002_5003_notes.txt", b"notes")                 # has a notebook too: no warning
         zf.writestr("kimminjun_1001_5001_homework1.zip", b"PK\x05\x06" + bytes(18))
         zf.writestr("박서준_1003_5004_99_guard.py", b"print(1)")
+        zf.writestr("choiyuna_LATE_1004_text.html", b"<p>my answers</p>")     # Canvas's online text entry
+        zf.writestr("hanseo_1005_link.html", b"<a href='https://colab.example/x'>x</a>")   # a website URL
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
     # a one-lesson export: they are missing its lesson in the grades, and why (they were in no grade row once)
     assert [(s.student, s.path is not None, s.note) for s in intake.submissions] == [
+        ("choiyuna", False, "no notebook: handed in text.html"), ("hanseo", False, "no notebook: handed in link.html"),
         ("kimminjun", False, "no notebook: handed in homework1.zip (no notebook inside)"), ("leejieun", True, ""),
         ("박서준", False, "no notebook: handed in 99_guard.py")]
+    # online text and URL hand-ins (no attachment id) are attributed too (an instructor's trial: nobody's, silently)
+    assert {s.student: s.lms.get("id") for s in intake.submissions}["choiyuna"] == "1004"
     stray = [w for w in intake.warnings if "handed in no notebook" in w]
     assert sorted(stray) == sorted([
         "kimminjun handed in no notebook, only homework1.zip (no notebook inside): nothing of theirs is graded "
         "(recorded missing 99_guard) (intake.csv)",
         "박서준 handed in no notebook, only 99_guard.py: nothing of theirs is graded (recorded missing 99_guard) "
+        "(intake.csv)",
+        "choiyuna handed in no notebook, only text.html: nothing of theirs is graded (recorded missing 99_guard) "
+        "(intake.csv)",
+        "hanseo handed in no notebook, only link.html: nothing of theirs is graded (recorded missing 99_guard) "
         "(intake.csv)"]), intake.warnings
     # intake.csv says whose each file is
     assert {line.input: line.student for line in intake.lines if line.outcome == "skipped"} == {
-        "박서준_1003_5004_99_guard.py": "박서준", "leejieun_1002_5003_notes.txt": "leejieun"}, intake.lines
+        "박서준_1003_5004_99_guard.py": "박서준", "leejieun_1002_5003_notes.txt": "leejieun",
+        "choiyuna_LATE_1004_text.html": "choiyuna", "hanseo_1005_link.html": "hanseo"}, intake.lines
 
     moodle = tmp_path / "moodle"
     folder = moodle / "Kim Minsu_700302_assignsubmission_file_"
