@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cnnbook.i18n import N_, _
 
-from .lessons import Lesson, UsageError, all_lessons, grade_cells, read_notebook
+from .lessons import Lesson, UsageError, all_lessons, grade_cells, lesson_ids, read_notebook
 from .runner import grade_submission
 from .settings import grading_limits
 
@@ -108,15 +108,6 @@ def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None
         problems.insert(0, note)
     report.problem = " ".join(problems)
     return report
-
-
-def lesson_ids(lesson: Lesson) -> set[str]:
-    """The grade_ids of a lesson's cells (answers and tests), from its source or its student version."""
-    path = lesson.source if lesson.source.is_file() else lesson.student_version
-    try:
-        return set(grade_cells(read_notebook(path)))
-    except Exception:  # noqa: BLE001 - a lesson we cannot read just does not match
-        return set()
 
 
 def _which_lesson(notebook, lesson: Lesson, path: Path) -> str:

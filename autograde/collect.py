@@ -55,7 +55,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from functools import cache, cmp_to_key
+from functools import cmp_to_key
 from pathlib import Path
 
 from .lessons import Lesson, UsageError
@@ -893,7 +893,6 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if handed_to is None or handed_to == lesson:
             continue
         facts.setdefault("flags", []).append("other-assignment")
-        facts["other_assignment"] = handed_to.slug
         if facts["lms"]["system"] == "moodle" and facts.get("worksheet_lesson"):
             continue                               # said below, with what it means for Moodle's grade file
         if facts["lms"]["system"] == "moodle":
@@ -949,11 +948,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     no_notebook: list[Submission] = []         # a student of a one-lesson export who handed in other files only
     for student, files in sorted(others.items()):
         if student not in handed_in and safe_id(student) not in handed_in:
-            ws = known.get((who_in_lms.get(student) or {}).get("worksheet_lesson", "")) or export
-            warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
-                            "graded" + (f" (recorded missing {ws.slug})" if ws else "") + " (intake.csv)")
             lms = dict(who_in_lms.get(student, {}))
             lesson = known.get(lms.pop("worksheet_lesson", "")) or export    # Moodle: the worksheet's assignment
+            warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
+                            "graded" + (f" (recorded missing {lesson.slug})" if lesson else "") + " (intake.csv)")
             if lesson is not None:
                 no_notebook.append(Submission(safe_id(student), lesson, None, lms=lms,
                                               note=f"no notebook: handed in {', '.join(sorted(files))}"))
@@ -1111,28 +1109,16 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:
     """The lesson whose exercise cells (nbgrader grade_ids) the notebook at ``path`` holds the most of, if one does
     (none when it cannot be read, holds none, or two lessons tie)."""
-    from .lessons import NotebookProblem, grade_cells, read_notebook
+    from .lessons import NotebookProblem, grade_cells, lesson_ids, read_notebook
 
     try:
         ids = set(grade_cells(read_notebook(path)))
     except (NotebookProblem, OSError, ValueError):
         return None
-    counts = sorted(((len(ids & _lesson_cell_ids(lesson.source if lesson.source.is_file() else
-                                                  lesson.student_version)), lesson.slug) for lesson in lessons),
-                    reverse=True)
+    counts = sorted(((len(ids & lesson_ids(lesson)), lesson.slug) for lesson in lessons), reverse=True)
     if not counts or counts[0][0] == 0 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
         return None
     return next(lesson for lesson in lessons if lesson.slug == counts[0][1])
-
-
-@cache
-def _lesson_cell_ids(path: Path) -> frozenset[str]:
-    from .lessons import grade_cells, read_notebook
-
-    try:
-        return frozenset(grade_cells(read_notebook(path)))
-    except Exception:  # noqa: BLE001 - a lesson that cannot be read matches nothing
-        return frozenset()
 
 
 def _export_lesson(candidates: list[tuple[str, Lesson, Path, dict]]) -> Lesson | None:
@@ -1182,8 +1168,9 @@ def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     highest copy number (-Copy2 after -Copy1, `` (2)`` after `` (1)``), then the first file name: never the order
     in which the files were found."""
     fa, fb = a[1], b[1]
-    if bool(fa.get("other_assignment")) != bool(fb.get("other_assignment")):
-        return (-1 if fa.get("other_assignment") else 1), "assignment"
+    stray_a, stray_b = ("other-assignment" in facts.get("flags", []) for facts in (fa, fb))
+    if stray_a != stray_b:
+        return (-1 if stray_a else 1), "assignment"
     if fa.get("rank", ()) != fb.get("rank", ()):
         return (1 if fa.get("rank", ()) > fb.get("rank", ()) else -1), "lms"
     ta = fa.get("submitted_at") or datetime.fromtimestamp(a[0].stat().st_mtime, timezone.utc)

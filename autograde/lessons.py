@@ -1,6 +1,7 @@
 """Where the lessons are, and reading notebooks so that bad input gets a clear message."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -208,6 +209,24 @@ def grade_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
         if "grade_id" in meta:
             cells[meta["grade_id"]] = cell
     return cells
+
+
+def lesson_ids(lesson: Lesson) -> frozenset[str]:
+    """The grade_ids of a lesson's cells (answers and tests), from its source or its student version (none when it
+    cannot be read). Read once per version of the file."""
+    path = lesson.source if lesson.source.is_file() else lesson.student_version
+    try:
+        return _cell_ids(path, path.stat().st_mtime_ns)
+    except OSError:
+        return frozenset()
+
+
+@functools.cache
+def _cell_ids(path: Path, _version: int) -> frozenset[str]:
+    try:
+        return frozenset(grade_cells(read_notebook(path)))
+    except Exception:  # noqa: BLE001 - a lesson we cannot read just does not match
+        return frozenset()
 
 
 def is_test_cell(cell) -> bool:
