@@ -11,7 +11,36 @@ from autograde.lessons import all_lessons
 LESSONS = {lesson.slug[:2]: lesson for lesson in all_lessons()}
 
 # (lesson, test cell, the learner's function, words the failure must hold)
+# Lesson 05's pooling written with loops, one slip at a time: how the output is made and how a window's average is.
+POOL_LOOP = '''import numpy as np
+def pool2d_forward(x, f, s, mode="max"):
+    x = np.asarray(x)
+    if x.ndim != 4 or f < 1 or s < 1 or f > x.shape[2] or f > x.shape[3] or mode not in ("max", "avg"):
+        raise ValueError("impossible settings")
+    N, C, H, W = x.shape
+    H_out, W_out = (H - f) // s + 1, (W - f) // s + 1
+    out = {out}
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * s:i * s + f, j * s:j * s + f]
+            out[:, :, i, j] = window.max(axis=(2, 3)) if mode == "max" else {avg}
+    return out
+'''
+
 SLIPS = [
+    ("03", "test_output_size", '''def output_size(n, f, p=0, s=1):
+    if s < 1 or p < 0 or f > n + 2 * p:
+        raise ValueError("impossible settings")
+    return round((n + 2 * p - f) / s) + 1
+''', "round(), which turns (8 - 3)/3 = 1.67 into 2"),
+    ("05", "test_pool2d_forward", POOL_LOOP.format(out="np.zeros_like(x, shape=(N, C, H_out, W_out))",
+                                                   avg="window.mean(axis=(2, 3))"),
+     "the output kept x's integer dtype"),
+    ("05", "test_pool2d_forward", POOL_LOOP.format(out="np.zeros_like(x)", avg="window.mean(axis=(2, 3))"),
+     "the output was made like x (np.zeros_like(x))"),
+    ("05", "test_pool2d_forward", POOL_LOOP.format(out="np.zeros((N, C, H_out, W_out))",
+                                                   avg="window.sum(axis=(2, 3)) // (f * f)"),
+     "floor division: // rounds each average down"),
     ("09", "test_cosine_lr", '''import math
 def cosine_lr(step, total_steps, lr_max, lr_min=0.0):
     return float(lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * (step // total_steps))) / 2)
