@@ -48,7 +48,7 @@ from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_less
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
 from .worker import _error_result, _worker_faults, _worker_main
-from .sandbox import sweep_stale_cgroups
+from .sandbox import sweep_stale
 from .settings import grading_limits
 
 # score is after any late penalty; raw_score before it (the tests' points); times in UTC.
@@ -466,7 +466,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     extension_of = late_work.read_extensions(out)
     zip_zone = load_zone(out, zip_times)
     moodle_zone = load_zone(out, moodle_times, MOODLE_ZONE_FILE, "--moodle-times")
-    sweep_stale_cgroups()
+    sweep_stale()
     work = out / ".work"
     # Every way out of the run (a refusal, an error, Ctrl-C, SIGTERM) removes what it extracted: with --out . it
     # is inside the course root, and holds learners' files.
@@ -1080,7 +1080,7 @@ class _LocalWorkers:
                 worker.process.join(5)
             worker.conn.close()
         self.workers = []
-        sweep_stale_cgroups()
+        sweep_stale()
 
 
 def _run_local(workers: int, queue: deque, settle) -> None:

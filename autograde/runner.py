@@ -15,7 +15,6 @@ import re
 import secrets
 import socket
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -28,7 +27,7 @@ from .judge import exercise_names, lesson_probes, notebook_language, run_test, s
 from .kernel import MAX_OUTPUTS, REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
-from .sandbox import Limits, Sandbox, remove_tree
+from .sandbox import Limits, Sandbox, new_work_root, remove_tree
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
 # (the sandbox and the out-of-process verdicts already make them useless); they are reported as flags.
@@ -278,7 +277,7 @@ class _Spare:
 
     def __init__(self, key: tuple, limits: Limits, isolate: bool, threads: int, preload: tuple[str, ...]):
         self.key = key
-        self.work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
+        self.work_root = new_work_root()
         sandbox = Sandbox(self.work_root, limits, isolate=isolate)
         self.kernel = LearnerKernel(sandbox, sandbox.env(threads), preload=preload)
         self.error: BaseException | None = None
@@ -384,7 +383,7 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
                 remove_tree(work_root)
                 kernel = None
         if kernel is None:
-            work_root = Path(tempfile.mkdtemp(prefix="cnnbook-grade-"))
+            work_root = new_work_root()
             sandbox = Sandbox(work_root, limits, isolate=isolate, squeeze=SQUEEZE_BYTES if squeeze else None)
             kernel = LearnerKernel(sandbox, sandbox.env(threads), probes=probes, preload=preload)
             if fault:

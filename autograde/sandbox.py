@@ -692,9 +692,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_cgroups() -> None:
-    """Remove cgroups left by a grader process that no longer exists. Only ours (by name), and only those
-    whose creator is provably gone: a grader running at the same time keeps every one of its cgroups."""
+WORK_ROOT_PREFIX = "cnnbook-grade-"
+_WORK_ROOT_NAME = re.compile(r"^cnnbook-grade-(\d+)-[A-Za-z0-9_]+$")
+
+
+def new_work_root() -> Path:
+    """A fresh private folder for one learner kernel's sandbox (its passwd, seccomp program, kernel folder),
+    named after this grader process so that a sweep can tell when its owner is gone."""
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_ROOT_PREFIX}{os.getpid()}-"))
+
+
+def sweep_stale_work_roots() -> None:
+    """Remove kernel folders left by a grader process that no longer exists (one killed with SIGKILL, or by the
+    OOM killer, cannot remove its own): only this account's, named by new_work_root, whose process is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_ROOT_PREFIX}*"):
+        match = _WORK_ROOT_NAME.match(folder.name)
+        try:
+            mine = folder.lstat().st_uid == os.geteuid() and stat.S_ISDIR(folder.lstat().st_mode)
+        except OSError:
+            continue
+        if match and mine and not _alive(int(match[1])):
+            remove_tree(folder)
+
+
+def sweep_stale() -> None:
+    """Remove cgroups and kernel folders left by a grader process that no longer exists. Only ours (by name), and
+    only those whose creator is provably gone: a grader running at the same time keeps every one of its own."""
     folders = [*(CGROUP_ROOT / "cnnbook").glob("cnnbook-*")]
     for controller in ("memory", "pids", "cpu"):
         folders += (CGROUP_ROOT / controller).glob("cnnbook-*")
@@ -702,3 +725,4 @@ def sweep_stale_cgroups() -> None:
         match = _NAME.match(folder.name)
         if match and not _alive(int(match[1])):
             _remove_cgroup(folder)
+    sweep_stale_work_roots()

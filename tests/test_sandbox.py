@@ -19,7 +19,7 @@ import pytest
 
 from autograde.lessons import ROOT
 from autograde.sandbox import (HOME, Cgroups, Limits, Sandbox, allow_list, bubblewrap_works, cgroup_version,
-                               python_folders, sweep_stale_cgroups)
+                               python_folders, sweep_stale)
 
 pytestmark = pytest.mark.skipif(not bubblewrap_works() and not os.environ.get("CI"),
                                 reason="bubblewrap is not installed (.ci/run installs it)")
@@ -315,12 +315,36 @@ def test_the_sweep_removes_only_cgroups_whose_grader_is_gone(tmp_path):
         folder.rename(target)
         renamed.append(target)
     try:
-        sweep_stale_cgroups()
+        sweep_stale()
         assert not any(folder.exists() for folder in renamed)
         assert all(folder.exists() for folder in live.folders)
     finally:
         live.remove()
         Cgroups(renamed).remove()
+
+
+def test_the_sweep_removes_only_kernel_folders_whose_grader_is_gone(tmp_path, monkeypatch):
+    """A grader killed with SIGKILL (or by the OOM killer) cannot remove its kernels' folders; the next run does,
+    but only those of a process that is gone, and only folders named as the grader names them."""
+    import tempfile
+
+    import autograde.sandbox as sandbox
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    live = sandbox.new_work_root()
+    assert live.parent == tmp_path and live.name.startswith(f"cnnbook-grade-{os.getpid()}-")
+    stale = tmp_path / f"cnnbook-grade-{gone.pid}-abc_12"
+    (stale / "kernel" / "deep").mkdir(parents=True)
+    (stale / "kernel" / "deep" / "left.txt").write_text("x")
+    os.chmod(stale / "kernel", 0o500)              # as a sandbox leaves it: read-only for the grader too
+    unproven = [tmp_path / "cnnbook-grade-x1y2z3", tmp_path / f"cnnbook-grade-{gone.pid}-a.b"]
+    for folder in unproven:
+        folder.mkdir()
+    sandbox.sweep_stale()
+    assert not stale.exists()
+    assert live.exists() and all(folder.exists() for folder in unproven)
 
 
 def test_a_font_cache_someone_else_made_first_is_never_used(tmp_path, monkeypatch):
