@@ -1,9 +1,11 @@
 """Where the lessons are, and reading notebooks so that bad input gets a clear message."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,3 +234,134 @@ def _cell_ids(path: Path, _version: int) -> frozenset[str]:
 def is_test_cell(cell) -> bool:
     meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+
+
+# ---------------------------------------------------------------------------------------------- titles
+def _heading(nb) -> str:
+    """The first Markdown heading of a notebook ('Lesson 03 — Padding and stride'), or ''."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in str(cell.get("source", "")).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+            return ""
+    return ""
+
+
+def _released(lesson: Lesson) -> Path:
+    """The folder of the released (student) notebooks: notebooks/, with a translation's in notebooks/<lang>/."""
+    return lesson.student_version.parent.parent
+
+
+@functools.cache
+def _titles(solutions: Path, slug: str, _versions: tuple) -> tuple[str, ...]:
+    from .i18n import LANGS, catalog_path, current_translations, read_catalog, translated_path
+
+    lesson = Lesson(slug, solutions)
+    english = None
+    for path in (lesson.source, lesson.student_version):
+        with contextlib.suppress(NotebookProblem):
+            english = read_notebook(path)
+            break
+    first = next((c for c in english.cells if c.get("cell_type") == "markdown"), None) if english else None
+    if first is None or not _heading({"cells": [first]}):
+        return ()
+    found = [_heading({"cells": [first]})]
+    for lang in LANGS:                        # the translation of that cell: its catalog, else the built notebook
+        try:
+            text = current_translations(read_catalog(catalog_path(lesson, lang), lang)).get(
+                (first.get("id") or "", first.source), "")
+        except Exception:  # noqa: BLE001 - a catalog we cannot read gives no title
+            text = ""
+        title = _heading({"cells": [{"cell_type": "markdown", "source": text}]})
+        if not title:
+            with contextlib.suppress(NotebookProblem):
+                title = _heading(read_notebook(translated_path(_released(lesson), lang, slug)))
+        if title and title not in found:
+            found.append(title)
+    return tuple(found)
+
+
+def _version(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def lesson_titles(slug: str, solutions: Path = SOLUTIONS) -> tuple[str, ...]:
+    """The lesson's titles as its notebooks show them, the English one first, then each translation's
+    ('Lesson 03 — Padding and stride', '레슨 03 — 패딩과 스트라이드'): the first heading of the lesson notebook and
+    its translation (the lesson's ``<lang>.po``, else the translated notebook). None for a lesson that is not in
+    ``solutions``. Read once per version of the files."""
+    from .i18n import LANGS, catalog_path, translated_path
+
+    lesson = Lesson(slug, solutions)
+    files = [lesson.source, lesson.student_version, *(catalog_path(lesson, lang) for lang in LANGS),
+             *(translated_path(_released(lesson), lang, slug) for lang in LANGS)]
+    return _titles(solutions, slug, tuple(_version(p) for p in files))
+
+
+def words(text: str) -> list[str]:
+    """A name's words, lower case, without punctuation (Hangul in its composed form: macOS names files in
+    decomposed Hangul)."""
+    return re.sub(r"[\W_]+", " ", unicodedata.normalize("NFC", text).lower()).split()
+
+
+def _title_words(title: str, number: int) -> list[str]:
+    """The words of a title after the lesson's number ('Lesson 03 — Padding and stride' -> padding, and,
+    stride); the whole title when it carries no number."""
+    found = words(title)
+    for at, word in enumerate(found):
+        if word.isdigit() and int(word) == number:
+            return found[at + 1:]
+    return found
+
+
+@functools.cache
+def _distinctive(solutions: Path, slugs: tuple[str, ...], versions: tuple) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """slug -> its titles' words (after the number), and as the last item the words that name it: a word of its
+    slug longer than three letters, or a word of a title (two letters or more, no digit, not an English word of
+    three letters or fewer) that no other lesson's title or slug holds, with or without an ending ('and', '그리고',
+    '합성곱' are in several)."""
+    titles = {slug: [_title_words(t, int(slug[:2])) for t in lesson_titles(slug, solutions)] for slug in slugs}
+    slug_words = {slug: [w for w in slug[3:].split("_") if len(w) > 3] for slug in slugs}
+    result: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for slug in slugs:
+        others = {w for other in slugs if other != slug for t in titles[other] for w in t} \
+            | {w for other in slugs if other != slug for w in other[3:].split("_")}
+        naming = set(slug_words[slug]) | {w for t in titles[slug] for w in t if len(w) >= 2
+                                          and not any(_same_word(w, other) for other in others)
+                                          and not any(ch.isdigit() for ch in w)
+                                          and not (w.isascii() and len(w) <= 3)}
+        result[slug] = (*(tuple(t) for t in titles[slug] if t), tuple(sorted(naming)))
+    return result
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Two words are one: equal, or (not English) one is the other with an ending (Korean particles:
+    '패딩' and '패딩과')."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return not long_.isascii() and len(short) >= 2 and long_.startswith(short)
+
+
+def title_names_lesson(lesson: str, title: str, solutions: Path = SOLUTIONS) -> int:
+    """How an LMS name (an assignment's title, a Moodle worksheet's or export's file name) names a lesson: 2 when
+    it names it ('01_history', 'Lesson 01: History', the lesson's own title in English or in a translation:
+    '레슨 03 — 패딩과 스트라이드'), 1 when it carries the lesson's number and a word that names it, from its slug
+    or its titles ('Lab 9 - losses', '3주차 패딩 스트라이드'), else 0. The one rule for every LMS name."""
+    number = int(lesson[:2])
+    said = words(title)
+    numbers = [int(w) for w in re.findall(r"\d+", " ".join(said))]
+    text = f" {' '.join(said)} "
+    if f" {' '.join(words(lesson))} " in text:
+        return 2
+    if number not in numbers:
+        return 0
+    slugs = tuple(sorted({*(x.slug for x in all_lessons(solutions)), lesson}))
+    known = _distinctive(solutions, slugs, tuple(lesson_titles(s, solutions) for s in slugs))[lesson]
+    if any(f" {' '.join(t)} " in text for t in (tuple(words(lesson[3:])), *known[:-1]) if t):
+        return 2
+    return 1 if any(_same_word(w, name) for w in said for name in known[-1]) else 0

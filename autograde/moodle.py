@@ -60,7 +60,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .lessons import UsageError
+from .lessons import UsageError, title_names_lesson
 
 FOLDER = "moodle-worksheets"                      # OUT/lms/moodle-worksheets/<NN_slug>.csv
 LANGUAGES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh_cn": "Chinese (simplified)", "de": "German",
@@ -259,8 +259,6 @@ def submission_time(text: str, zone: str):
 def lesson_of_file(name: str, slugs: list[str]) -> list[str]:
     """The lessons a worksheet's file name names: Moodle's ``Grades-<course>-<assignment>-[<group>-]<cmid>.csv``
     (a browser's `` (1)`` after it), or a name of the instructor's own (``01_history.csv``)."""
-    from .report import title_names_lesson
-
     stem = re.sub(r"(\s*\(\d+\))+$", "", Path(name).stem)
     stem = re.sub(r"-\d+$", "", stem)                     # the course module id
     if stem in slugs:

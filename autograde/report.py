@@ -26,6 +26,7 @@ from pathlib import Path
 from cnnbook.checks import slip_name
 
 from .late import describe_late, final_score
+from .lessons import title_names_lesson
 from .text import CSV_ENCODING, utc_now
 
 
@@ -304,25 +305,11 @@ def _read_csv(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text), delimiter=";" if first.count(";") > first.count(",") else ","))
 
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
-
-
-def title_names_lesson(lesson: str, title: str) -> int:
-    """How an LMS assignment's title names a lesson: 2 when it names it ('01_history', 'Lesson 01: History'),
-    1 when it carries the lesson's number and a word of its name ('Lab 9 - losses'), else 0."""
-    number, names = int(lesson[:2]), [w for w in lesson[3:].split("_") if len(w) > 3]
-    words = _words(title)
-    numbers = list(map(int, re.findall(r"\d+", words)))
-    if f" {_words(lesson)} " in f" {words} " or f" {_words(lesson[3:])} " in f" {words} " and number in numbers:
-        return 2
-    return 1 if number in numbers and any(name in words.split() for name in names) else 0
-
-
 def canvas_column(lesson: str, headers: list[str]) -> str | None:
     """The column of Canvas's gradebook export (``Title (assignment id)``) that is this lesson's assignment: its
-    title names the lesson ('01_history', 'Lesson 01: History'), or carries the lesson's number and a word of its
-    name ('Lab 9 - losses'); None unless exactly one column does."""
+    title names the lesson ('01_history', 'Lesson 01: History', '레슨 03 — 패딩과 스트라이드'), or carries the
+    lesson's number and a word of its name or title ('Lab 9 - losses'): :func:`autograde.lessons.title_names_lesson`;
+    None unless exactly one column does."""
     score = {h: title_names_lesson(lesson, re.sub(r"\s*\(\d+\)\s*$", "", h)) for h in headers}
     exact = [h for h in headers if score[h] == 2]
     if len(exact) == 1:

@@ -89,6 +89,13 @@ def test_a_worksheet_names_its_lesson_by_file_name_or_is_refused(tmp_path):
         "09_losses_optimisers"]                                  # a browser's second copy
     assert moodle.lesson_of_file("01_history.csv", SLUGS) == ["01_history"]
     assert moodle.lesson_of_file("Grades-CNN101-Quiz 1-4300.csv", SLUGS) == []
+    # The course's own Korean titles (notebooks/ko, the lessons' ko.po), whole or by the number and a word
+    assert moodle.lesson_of_file("Grades-CNN101-레슨 03 패딩과 스트라이드-4303.csv", SLUGS) == ["03_padding_stride"]
+    assert moodle.lesson_of_file("Grades-CNN101-3주차 패딩과 스트라이드-4303.csv", SLUGS) == ["03_padding_stride"]
+    assert moodle.lesson_of_file("Grades-CNN101-레슨 01 CNN의 역사-4301.csv", SLUGS) == ["01_history"]
+    assert moodle.lesson_of_file("Grades-CNN101-3주차 퀴즈-4300.csv", SLUGS) == []
+    assert list(moodle.keep_worksheets(tmp_path / "ko", [sheet(tmp_path, "Grades-CNN101-레슨 03 패딩과 스트라이드-4303.csv",
+                                                               KO_SHEET)], SLUGS)) == ["03_padding_stride"]
     out = tmp_path / "out"
     with pytest.raises(UsageError, match="names no lesson of this course"):
         moodle.keep_worksheets(out, [sheet(tmp_path, "Grades-CNN101-Quiz 1-4300.csv", GUARD_SHEET)], SLUGS)

@@ -262,6 +262,40 @@ def test_lessons_find_their_canvas_assignments_by_name_or_number():
     assert canvas_column("01_history", ["Quiz 1 (3100)", "Homework 1 (3200)"]) is None       # a number alone is not enough
 
 
+def test_lessons_find_their_canvas_assignments_by_their_korean_titles(tmp_path):
+    """A Korean class names its Canvas assignments with the course's own Korean titles (notebooks/ko, the lessons'
+    ko.po): '레슨 03 — 패딩과 스트라이드'. Those columns are the lessons' (an instructor's trial: canvas.csv got new,
+    unscaled '03_padding_stride' columns that would have made new Canvas assignments)."""
+    import unicodedata
+
+    from autograde.lessons import lesson_titles
+    from autograde.report import canvas_column, keep_canvas_gradebook, write_lms_exports
+
+    assert lesson_titles("03_padding_stride") == ("Lesson 03 — Padding and stride", "레슨 03 — 패딩과 스트라이드")
+    headers = ["레슨 01 — CNN의 역사 (4566)", "레슨 03 — 패딩과 스트라이드 (4567)", "퀴즈 3 (4600)", "3주차 출석 (4601)"]
+    assert canvas_column("01_history", headers) == "레슨 01 — CNN의 역사 (4566)"     # the number and a word of it
+    assert canvas_column("03_padding_stride", headers) == "레슨 03 — 패딩과 스트라이드 (4567)"
+    assert canvas_column("03_padding_stride", ["3주차 패딩 (4602)", "퀴즈 3 (4600)"]) == "3주차 패딩 (4602)"  # 패딩과
+    assert canvas_column("03_padding_stride", [unicodedata.normalize("NFD", headers[1])]) is not None   # macOS
+    assert canvas_column("05_pooling", headers) is None
+    assert canvas_column("02_convolution", ["레슨 02 — 합성곱 (4570)"]) is None   # 합성곱 is also 05's and 06's word
+
+    export = tmp_path / "Grades-CNN101-ko.csv"
+    export.write_text("Student,ID,SIS User ID,SIS Login ID,Section," + ",".join(f'"{h}"' for h in headers[:2]) + "\n"
+                      "    Points Possible,,,,,12.00,10.00\n"
+                      '"Kim, Minjun",51001,2026001,s1@uni.example,Section A,,\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert keep_canvas_gradebook(export, out)
+    results = [{"student": "2026001", "lesson": slug, "score": score, "raw_score": score, "status": "graded",
+                "max_score": maximum, "lms": {}} for slug, score, maximum in
+               (("03_padding_stride", 17.0, 17.0), ("01_history", 6.0, 12.0))]
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        table = list(csv.reader(f))
+    assert table[0][5:] == headers[:2]                    # no new assignment
+    assert table[2][5:] == ["6", "10"]                    # 03's 17/17 as 10 of Canvas's 10 points
+
+
 def test_what_to_re_teach_puts_typical_slips_before_unfinished_work():
     """A class where many left exercises unanswered: the slips (what to re-teach) still come first, and the
     unanswered ones are one line, not the whole list (grading lesson 09 for a real class once showed five
