@@ -116,6 +116,9 @@ class Submission:
     time_source: str = ""         # where submitted_at came from: timestamp.txt, a zip entry time (and its zone)
     origin: str = ""              # the input file, as the instructor named it
     lms: dict = field(default_factory=dict)   # {"system": "canvas"|"moodle", "id": LMS user id, "name": as the LMS wrote it}
+    # No notebook of this lesson (path None): what the student handed in to its assignment instead, for their
+    # feedback page: file names, or "<NN_slug> notebook" for another lesson's notebook
+    handed_in: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +138,15 @@ class Intake:
     submissions: list[Submission]
     lines: list[IntakeLine]
     warnings: list[str] = field(default_factory=list)
+    # What a notebook handed in to another lesson's assignment is graded as, by its intake line's input: said
+    # (settled_warnings) only when it is still to be graded once --lesson and OUT's newer grades had their say
+    strays: dict[str, str] = field(default_factory=dict)
+
+    def settled_warnings(self) -> list[str]:
+        """The warnings to print: the strays' for those still taken (one not graded after all has a warning of
+        its own that says why: "graded as" before it would contradict it), then the others."""
+        taken = {line.input for line in self.lines if line.outcome == "taken"}
+        return [text for where, text in self.strays.items() if where in taken] + self.warnings
 
     def only(self, slugs: set[str], asked: str) -> "Intake":
         """The batch limited to the lessons ``slugs`` (``grade --lesson``): the notebooks of any other lesson are
@@ -162,9 +174,10 @@ class Intake:
             if sub.path is None and handed.get(sub.student):
                 # "no notebook submitted" is not what happened: they handed in another lesson's
                 sub = replace(sub, note=f"no notebook of {sub.lesson.slug}; handed in {', '.join(handed[sub.student])} "
-                                        "instead (not graded in this run: intake.csv)")
+                                        "instead (not graded in this run: intake.csv)",
+                              handed_in=[f"{slug} notebook" for slug in handed[sub.student]])
             subs.append(sub)
-        return Intake(subs, lines, warnings)
+        return Intake(subs, lines, warnings, self.strays)
 
     def write(self, path: Path, source: str = "") -> None:
         """intake.csv: this batch's lines, and the lines earlier runs wrote for other inputs (an LMS exports one
@@ -888,6 +901,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                         "export's lesson" if several else "no other notebook: give --lesson with "
                                         "the export's lesson") +
                                     f" (expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
+    stray_said: dict[str, str] = {}        # see Intake.strays
     for student, lesson, path, facts in candidates:
         handed_to = known.get(facts.get("worksheet_lesson", "")) or (export if facts.get("lms") else None)
         if handed_to is None or handed_to == lesson:
@@ -900,7 +914,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             # that lesson's grade file it would be the wrong person's row, or none)
             facts["lms"] = {**facts["lms"], "id": "", "not_for": handed_to.slug}
         marker = " (Canvas's LATE marker is that assignment's: not used)" if facts.pop("late", False) else ""
-        warnings.append(f"{rel(path)}: handed in to the assignment of {handed_to.slug} ("
+        stray_said[rel(path)] = (f"{rel(path)}: handed in to the assignment of {handed_to.slug} ("
                         + ("--lesson" if assignment else "what most of this export is") +
                         f"), but the notebook is {lesson.slug}: graded as {lesson.slug}, flagged other-assignment"
                         f"{marker}; it makes nobody else missing {lesson.slug}, and a {lesson.slug} notebook from "
@@ -912,9 +926,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         owner = facts.get("worksheet_lesson")
         if owner and owner != lesson.slug:
             facts["lms"] = {**facts["lms"], "id": "", "not_for": owner}
-            warnings.append(f"{rel(path)}: submitted to the Moodle assignment of {owner} (by its worksheet), but "
-                            f"the notebook is {lesson.slug}: graded as {lesson.slug}, flagged other-assignment; "
-                            "enter that grade in Moodle by hand (lms/moodle-notes.txt).")
+            stray_said[rel(path)] = (f"{rel(path)}: submitted to the Moodle assignment of {owner} (by its worksheet), "
+                                     f"but the notebook is {lesson.slug}: graded as {lesson.slug}, flagged "
+                                     "other-assignment; enter that grade in Moodle by hand (lms/moodle-notes.txt).")
     # Two students with the same name in an LMS export (or Moodle's blind marking, where every folder is
     # "Participant"): each gets "<name> (<LMS id>)", never one superseding the other. Canvas's user ids are
     # the same in every assignment; Moodle's participant ids are not, so Moodle's are counted per lesson (one
@@ -953,7 +967,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
                             "graded" + (f" (recorded missing {lesson.slug})" if lesson else "") + " (intake.csv)")
             if lesson is not None:
-                no_notebook.append(Submission(safe_id(student), lesson, None, lms=lms,
+                no_notebook.append(Submission(safe_id(student), lesson, None, lms=lms, handed_in=sorted(files),
                                               note=f"no notebook: handed in {', '.join(sorted(files))}"))
 
     if roster:
@@ -1083,17 +1097,21 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                         "is one assignment's): nobody is recorded missing a lesson. Give --lesson with the export's "
                         "lesson to have that lesson's missing students recorded (and renamed notebooks placed).")
         present = []
-    strays: dict[str, list[str]] = {}
+    strays: dict[str, list[Submission]] = {}
     for sub in subs:
         if "other-assignment" in sub.flags:
-            strays.setdefault(sub.student, []).append(sub.lesson.slug)
+            strays.setdefault(sub.student, []).append(sub)
     for student in sorted({sub.student for sub in subs}):
         for slug in present:
             if (student, slug) not in have:
-                note = (f"no notebook of {slug}; handed in {', '.join(sorted(strays[student]))} to this assignment "
-                        "instead (graded as that lesson, flag other-assignment)" if student in strays
-                        else "no notebook submitted")
-                subs.append(Submission(student, lesson_of[slug], None, note=note))
+                # what they handed in instead, true whatever becomes of it (graded as its lesson, or replaced by a
+                # notebook of that lesson's own assignment)
+                theirs = sorted(strays.get(student, []), key=lambda sub: sub.lesson.slug)
+                note = (f"no notebook of {slug}; handed in " + ", ".join(
+                    f"a {sub.lesson.slug} notebook ({sub.origin})" for sub in theirs) + " to this assignment instead"
+                        if theirs else "no notebook submitted")
+                subs.append(Submission(student, lesson_of[slug], None, note=note,
+                                       handed_in=[f"{sub.lesson.slug} notebook" for sub in theirs]))
     subs.sort(key=lambda sub: (sub.student, sub.lesson.slug))
     lines.sort(key=lambda line: line.input)
     # A notebook that is not graded is named where the instructor looks, not only in intake.csv.
@@ -1103,7 +1121,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             f"{line.input}{' of ' + line.student if line.student else ''} ({line.note.split(' (expected')[0]})"
             for line in dropped[:5]) + (f"; and {len(dropped) - 5} more" if len(dropped) > 5 else "")
             + " (intake.csv lists them)")
-    return Intake(subs, lines, warnings)
+    return Intake(subs, lines, warnings, stray_said)
 
 
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:

@@ -327,29 +327,34 @@ def few_submitted(subs: list[Submission], asked: list[str] | None = None) -> lis
     ``grade --lesson``), for those lessons only: a --lesson naming the stray lesson would record the class missing."""
     students = {sub.student for sub in subs}
     handed: dict[str, set[str]] = {}
+    recorded: set[str] = set()          # the lessons someone is recorded missing: only those are warned of
     for sub in subs:
-        if "other-assignment" in sub.flags and asked is None:
-            continue                    # handed in to another lesson's assignment: makes nobody else missing it
         handed.setdefault(sub.lesson.slug, set())
-        if sub.path is not None:
+        if sub.path is None:
+            recorded.add(sub.lesson.slug)
+        elif "other-assignment" not in sub.flags:
+            # a notebook handed in to another lesson's assignment makes nobody else missing its lesson, and is
+            # not what the export is
             handed[sub.lesson.slug].add(sub.student)
     if len(handed) < 2 or len(students) < 2:
         return []
+    most = max(handed, key=lambda slug: len(handed[slug]))
     if asked is not None:
-        most = max(handed, key=lambda slug: len(handed[slug]))
         return [f"--lesson {slug}: notebooks from only {len(handed[slug])} of {len(students)} students, the others "
-                f"are recorded missing it (most of this export is {most}: is --lesson right?)"
-                for slug in asked if slug in handed and 2 * len(handed[slug]) < len(students)]
+                "are recorded missing it" + (f" (most of this export is {most}: is --lesson right?)"
+                                             if most != slug else "")
+                for slug in asked if slug in recorded and 2 * len(handed[slug]) < len(students)]
     others = sorted(slug for slug, who in handed.items() if 2 * len(who) >= len(students))
     return [f"{slug}: notebooks from only {len(who)} of {len(students)} students, the others are reported "
             f"missing it" + (f"; to grade only {', '.join(others)}, give --lesson {' --lesson '.join(others)}"
                              if others else "")
-            for slug, who in sorted(handed.items()) if 2 * len(who) < len(students)]
+            for slug, who in sorted(handed.items()) if slug in recorded and 2 * len(who) < len(students)]
 
 
 def _missing_result(sub: Submission) -> dict:
     return {"student": sub.student, "lesson": sub.lesson.slug, "status": "missing", "flags": list(sub.flags),
-            "tests": [], "detail": sub.note, "score": 0.0, "notebook": None}
+            "tests": [], "detail": sub.note, "score": 0.0, "notebook": None,
+            **({"handed_in": list(sub.handed_in)} if sub.handed_in else {})}
 
 
 # Statuses only the learner's own notebook can cause. Any other status (grader-error, or one this version does
@@ -512,7 +517,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                                        "applies to nobody (kept in extensions.csv)"
                                        + (f"; the roster makes {name} student {meant}: give --extension {meant} ..."
                                           if meant else "; the ids are the course's, as in grades.csv"))
-            for warning in intake.warnings:
+            for warning in intake.settled_warnings():
                 progress(f"warning: {warning}")
             subs = intake.submissions
             if students:
@@ -547,6 +552,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             queue: deque[_Job] = deque()
             missing = []
             kept_over_missing: list[str] = []
+            kept_older = 0                      # notebooks not graded: OUT's grade comes from a newer or own one
             for sub in subs:
                 key = (sub.student, sub.lesson.slug)
                 stamp = {"grader": GRADER_VERSION, "submission": _sha(sub.path), "lesson": _lesson_sha(sub.lesson),
@@ -560,6 +566,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 old = previous.get(key)
                 if old and key in older:
                     reused += 1                 # an older notebook than the one graded: that result stays
+                    kept_older += 1
                     if old["status"] == "graded":
                         resumed.append(old)
                     continue
@@ -609,8 +616,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                          f"export): kept, not recorded missing ({', '.join(kept_over_missing[:5])}"
                          f"{' ...' if len(kept_over_missing) > 5 else ''}); delete OUT/results/<student>/<lesson>.json "
                          "to record one missing")
-            if reused:
-                progress(f"resuming: {reused} of {total} submissions were graded before and have not changed")
+            unchanged = reused - kept_older - len(kept_over_missing)
+            if unchanged:
+                # not those whose grade OUT keeps from another notebook: they were not graded, the warnings say why
+                progress(f"resuming: {unchanged} of {total} submissions were graded before and have not changed")
             started = time.monotonic()
             done = reused
             to_run = len(queue)             # what the ETA counts: submissions a worker grades, never missing ones
@@ -1470,6 +1479,20 @@ STATUS_FOR_LEARNER = {
 }
 
 
+def _missing_why(result: dict) -> str:
+    """A missing notebook's words for the learner who handed in something else to the assignment: what it was
+    ('conv.py', another lesson's notebook), so the page does not read as if nothing came in."""
+    handed = [str(item) for item in result.get("handed_in") or []] if result.get("status") == "missing" else []
+    if not handed:
+        return ""
+    notebooks = [item.removesuffix(" notebook") for item in handed if item.endswith(" notebook")]
+    files = [item for item in handed if not item.endswith(" notebook")]
+    said = ([f"the notebook of lesson {', '.join(notebooks)} (it belongs to that lesson, not this one)"]
+            if notebooks else []) + ([", ".join(files) + " (not a notebook of this lesson: hand in the .ipynb file)"]
+                                     if files else [])
+    return f"No notebook of this lesson was found. You handed in {' and '.join(said)}."
+
+
 def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> str:
     """A page for the learner: score, each test's verdict and message. Never test source or hidden values.
 
@@ -1502,7 +1525,7 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     # Flags are notes for the instructor (flagged.md, the class report), never on the student's page.
     # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
     # in plain words.
-    why = STATUS_FOR_LEARNER.get(result.get("status", ""), "") or (
+    why = _missing_why(result) or STATUS_FOR_LEARNER.get(result.get("status", ""), "") or (
         "Grading stopped early in this notebook; the tests that did not run are marked below."
         if result.get("detail") else "")
     detail = f"<p class='detail'>{e(why)}</p>" if why else ""

@@ -205,8 +205,11 @@ def lesson_page(lesson: str, results: list[dict], names: dict[str, str] | None =
                     f"before penalties. Each student's feedback page shows the same facts.</p><table><thead><tr>"
                     f"<th>student</th>{''.join(f'<th>{e(h)}</th>' for h in late_head)}</tr></thead>"
                     f"<tbody>{late_rows}</tbody></table>") if late else ""
-    flagged_items = "".join(f"<li><b>{who(r['student'])}</b>: {e(r.get('status', ''))}, "
-                            f"{e(', '.join(r.get('flags', [])))}</li>" for r in flagged)
+    # status, flags, and the detail's first line as flagged.md gives it ("missing: no notebook: handed in conv.py")
+    flagged_items = "".join(
+        f"<li><b>{who(r['student'])}</b>: {e(', '.join(filter(None, [r.get('status', ''), *r.get('flags', [])])))}"
+        + (f": {e(str(r['detail']).strip().splitlines()[0][:300])}" if str(r.get("detail") or "").strip() else "")
+        + "</li>" for r in flagged)
     images = (f'<img alt="histogram of scores" src="data:image/png;base64,{histogram}">'
               f'<img alt="pass rate of each test" src="data:image/png;base64,{bars}">') if tests else ""
     return f"""<!doctype html>

@@ -305,15 +305,21 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     stray = subs[("parkjiho", "01_history")]
     assert "other-assignment" in stray.flags and not stray.late          # the LATE marker is 99_guard's
     assert subs[("parkjiho", "99_guard")].path is None                      # they handed in no 99_guard
-    assert subs[("parkjiho", "99_guard")].note == ("no notebook of 99_guard; handed in 01_history to this assignment "
-                                                   "instead (graded as that lesson, flag other-assignment)")
+    assert subs[("parkjiho", "99_guard")].note == ("no notebook of 99_guard; handed in a 01_history notebook "
+                                                   "(parkjiho_LATE_51003_9000009_01_history.ipynb) to this assignment "
+                                                   "instead")
+    assert subs[("parkjiho", "99_guard")].handed_in == ["01_history notebook"]
+    # --lesson 1 --lesson 99: nobody is recorded missing 01_history, so no warning says the others are (a trial)
+    from autograde.grade import few_submitted
+    assert not any(s.lesson.slug == "01_history" and s.path is None for s in intake.submissions)
+    assert few_submitted(intake.submissions, ["01_history", "99_guard"]) == []
     # --lesson naming the stray's lesson would make the export's own notebooks strays: refused, nothing graded
     with pytest.raises(UsageError, match=r"--lesson 01_history, but this LMS export is 99_guard's: 6 student\(s\) "
                                          r"handed in 99_guard, 1 01_history\. Give --lesson 99"):
         find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=LESSONS[0])
     assert [key for key in subs if key[1] == "01_history"] == [("parkjiho", "01_history")]
     assert any(w.startswith("parkjiho_LATE_51003_9000009_01_history.ipynb: handed in to the assignment of 99_guard")
-               for w in intake.warnings), intake.warnings
+               for w in intake.settled_warnings()), intake.settled_warnings()
     # --lesson names the export's lesson: the same
     again = find_submissions(archive, tmp_path / "work", LESSONS_ALL, assignment=GUARD)
     assert by_key(again).keys() == subs.keys()
@@ -1138,6 +1144,17 @@ def test_a_notebook_handed_in_to_another_lessons_assignment_costs_nobody_a_grade
     assert rows["benkim", "99_guard"]["score"] == rows["박서준", "99_guard"]["score"] == "4"
     assert "other-assignment" in rows["danhan", "98_guard"]["flags"] and "late" not in rows["danhan", "98_guard"]["flags"]
     assert "danhan_LATE_1004_5009_98_guard.ipynb: handed in to the assignment of 99_guard" in first.stdout
+    # The stray's owner and the .py student: their pages and the class report say what they handed in (an
+    # instructor's trial: "No notebook was found for this lesson.", and a report line "missing," with nothing after)
+    def page(student: str) -> str:
+        return (out / "feedback" / student / "99_guard.html").read_text(encoding="utf-8")
+
+    assert "You handed in the notebook of lesson 98_guard (it belongs to that lesson, not this one)." in page("danhan")
+    assert "You handed in lab.py (not a notebook of this lesson" in page("evecho")
+    assert "No notebook was found" not in page("danhan") + page("evecho")
+    report = (out / "report" / "99_guard.html").read_text(encoding="utf-8")
+    assert "missing: no notebook: handed in lab.py" in report and "missing, <" not in report
+    assert "handed in a 98_guard notebook (danhan_LATE_1004_5009_98_guard.ipynb) to this assignment instead" in report
     with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         table = {row[1]: row for row in csv.reader(f)}
     assert table["ID"][5:] == ["98_guard", "99_guard"]
@@ -1163,6 +1180,10 @@ def test_a_notebook_handed_in_to_another_lessons_assignment_costs_nobody_a_grade
     assert rows["danhan", "98_guard"]["score"] == "0", third.stdout
     assert "danhan 98_guard: danhan_LATE_1004_5009_98_guard.ipynb was handed in to another lesson's assignment: " \
            "not graded" in third.stdout, third.stdout
+    # ... and nothing before it says it is "graded as 98_guard" (an instructor's trial read both), nor counts it
+    # among the submissions "graded before" that "have not changed"
+    assert "graded as 98_guard" not in third.stdout, third.stdout
+    assert "resuming: 7 of 8 submissions were graded before and have not changed" in third.stdout, third.stdout
 
     # An older download of 99's export, where benkim had handed in only a .py: "missing" never replaces the grade of
     # the notebook graded since (an instructor's trial: 13 -> 0 by grading the old zip again)

@@ -230,11 +230,11 @@ def test_participant_ids_belong_to_one_assignment(tmp_path):
     assert [(s.lesson.slug, s.path, s.note) for s in lee] == [("99_guard", None, "no notebook: handed in pool.py")]
     # 김민준 (2026001) handed in 01_history to 99_guard's assignment: missing 99_guard, and the record says what instead
     assert [s.note for s in intake.submissions if s.student == "2026001" and s.path is None] == [
-        "no notebook of 99_guard; handed in 01_history to this assignment instead (graded as that lesson, flag "
-        "other-assignment)"]
+        "no notebook of 99_guard; handed in a 01_history notebook (김민준_700201_assignsubmission_file_/01_history.ipynb) "
+        "to this assignment instead"]
     subs = {(s.student, s.lesson.slug): s for s in intake.submissions if s.path is not None}
     assert subs[("2026001", "01_history")].lms["id"] == "" and subs[("2026001", "01_history")].lms["not_for"] == "99_guard"
-    assert any("submitted to the Moodle assignment of 99_guard" in w for w in intake.warnings)
+    assert any("submitted to the Moodle assignment of 99_guard" in w for w in intake.settled_warnings())
     results = [{**result("2026001", "01_history", 3.0, ""), "lms": subs[("2026001", "01_history")].lms},
                result("Kim Minsu", "99_guard", 4.0, "700202")]
     out = tmp_path / "out"
@@ -373,8 +373,9 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     import zipfile
     with zipfile.ZipFile(out / "lms" / "moodle-feedback-99_guard.zip") as zf:
         pages = {moodle_reads(name)[0]: zf.read(name).decode() for name in zf.namelist()}
-    assert set(pages) == {"700201", "700202", "700204"}                 # Lee Seo's says no notebook was found
-    assert rows["Participant 700204"]["Grade"] == "0" and "No notebook was found" in pages["700204"]
+    assert set(pages) == {"700201", "700202", "700204"}                 # Lee Seo's says what she handed in
+    assert rows["Participant 700204"]["Grade"] == "0" and \
+        "No notebook of this lesson was found. You handed in onlinetext.html (not a notebook" in pages["700204"]
     # The lesson is worth 5: 4 points of tests and a 1-point answer graded by hand (not yet), as the LMS counts it.
     assert "Student: <b>김민준 (2026001)</b>" in pages["700201"] and "Score: <b>4 / 5</b>" in pages["700201"]
     assert "1 point(s) of this lesson are for answers graded by hand; they are not graded yet" in pages["700201"]
