@@ -362,7 +362,6 @@ def _canvas_from_export(export: Path, results: list[dict], lessons: list[str], m
     canvas_id = _canvas_ids(results)
     newest = _newest(results)
     placed: set[str] = set()
-    written: dict[str, str] = {}                     # Canvas ID -> the student whose grades its row holds
     for row in body:
         if not row or "Points Possible" in row[0] or not (row[ids["ID"]] if "ID" in ids else "").strip():
             continue
@@ -371,19 +370,22 @@ def _canvas_from_export(export: Path, results: list[dict], lessons: list[str], m
         # The student the export names (SIS id or login), else the newest graded of those with this Canvas ID.
         who = next((s for s in sorted(newest) if s in keys), None) or max(
             (s for s in canvas_id if canvas_id[s] == row_id), key=lambda s: (newest[s], s), default=None)
+        people = _one_person(who, row_id, canvas_id, newest)
         if who is not None:
-            placed.add(who)
-            written[row_id] = who
-        rows.append([*row[:section + 1], *(cell(who, lesson) for lesson in lessons)])
+            placed.update(people)
+            notes += _shares_id(people, row_id, lessons, grade)
+        rows.append([*row[:section + 1], *(next((c for c in (cell(s, lesson) for s in people) if c), "")
+                                            for lesson in lessons)])
     extra = []
     for student in sorted(set(newest) - placed, key=lambda s: (newest[s], s), reverse=True):     # newest first
-        their_id = canvas_id.get(student, "")
-        if their_id in written:
-            notes.append(_shares_id(student, their_id, written[their_id]))
+        if student in placed:
             continue
-        if their_id:
-            written[their_id] = student
-        extra.append([student, their_id, *[""] * (section - 1), *(cell(student, lesson) for lesson in lessons)])
+        their_id = canvas_id.get(student, "")
+        people = _one_person(student, their_id, canvas_id, newest)
+        placed.update(people)
+        notes += _shares_id(people, their_id, lessons, grade)
+        extra.append([student, their_id, *[""] * (section - 1),
+                      *(next((c for c in (cell(s, lesson) for s in people) if c), "") for lesson in lessons)])
     for row in sorted(extra):
         notes.append(f"{row[0]}: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); "
                      + (f"their row carries the Canvas ID of their file names, {row[1]}." if row[1] else
@@ -404,13 +406,32 @@ def _newest(results: list[dict]) -> dict[str, str]:
     return newest
 
 
-def _shares_id(student: str, canvas_id: str, kept: str) -> str:
-    """The note for a student left out of canvas.csv: one Canvas user, two students in OUT (graded under another id
-    before the roster named them): two rows of one ID would make Canvas keep either grade."""
-    return (f"{student}: not in canvas.csv: Canvas user {canvas_id} is {kept} there (one row per Canvas ID; two would "
-            f"let Canvas keep either grade). Both are graded in this OUT, {student} under the id of an earlier run; if "
-            f"{student} is {kept}, grade {student}'s exports again into this OUT (they are graded as {kept} now) or "
-            "into a new OUT.")
+def _one_person(who: str | None, canvas_user: str, canvas_id: dict[str, str], newest: dict[str, str]) -> list[str]:
+    """The students of OUT that are one Canvas user (graded under their Canvas file name before a roster named
+    them, and under the roster's id after): ``who`` (the row's) first, then the others, newest first."""
+    others = sorted((s for s in canvas_id if canvas_user and canvas_id[s] == canvas_user and s != who),
+                    key=lambda s: (newest.get(s, ""), s), reverse=True)
+    return ([who] if who is not None else []) + others
+
+
+def _shares_id(people: list[str], canvas_id: str, lessons: list[str], grade: dict[tuple[str, str], str]) -> list[str]:
+    """The notes for one Canvas user graded as several students in OUT: canvas.csv has one row per Canvas ID (two
+    would let Canvas keep either grade), the first one's; each lesson takes the first of them that has a grade
+    there, so no grade in OUT is left out of the file (an instructor's trial: a roster given on a later run dropped
+    the earlier lesson's grades). A lesson both have a grade of keeps the row's."""
+    notes = []
+    kept = people[0] if people else ""
+    for other in people[1:]:
+        theirs = [lesson for lesson in lessons if grade.get((other, lesson), "")]
+        used = [lesson for lesson in theirs if not any(grade.get((s, lesson), "") for s in people[:people.index(other)])]
+        clash = [lesson for lesson in theirs if lesson not in used]
+        notes.append(f"{other}: Canvas user {canvas_id} is {kept} in canvas.csv (one row per Canvas ID; two would let "
+                     f"Canvas keep either grade); {other} is the same user graded in this OUT under the id of an "
+                     "earlier run" + (f". Their row holds {other}'s {', '.join(used)}" if used else "")
+                     + (f"; for {', '.join(clash)} it holds {kept}'s grade, not {other}'s" if clash else "")
+                     + f". To have one id, grade {other}'s exports again into this OUT (they are graded as {kept} now) "
+                     "or every export into a new OUT.")
+    return notes
 
 
 def _number(text: str) -> float | None:
@@ -472,16 +493,19 @@ def write_lms_exports(results: list[dict], folder: Path,
     else:
         rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
         newest = _newest(results)
-        kept: dict[str, str] = {}
+        placed: set[str] = set()
         notes = []
+        canvas_id = _canvas_ids(results)
         for student in sorted(people, key=lambda s: (newest[s], s), reverse=True):
-            their_id = str(people[student].get("id", ""))
-            if their_id and their_id in kept:
-                notes.append(_shares_id(student, their_id, kept[their_id]))
+            if student in placed:
                 continue
-            kept[their_id] = student
+            their_id = str(people[student].get("id", ""))
+            same = _one_person(student, their_id, canvas_id, newest)
+            placed.update(same)
+            notes += _shares_id(same, their_id, lessons, grade)
             rows.append([people[student].get("name", student), their_id, student, "", "",
-                         *(grade.get((student, lesson), "") for lesson in lessons)])
+                         *(next((grade[(s, lesson)] for s in same if grade.get((s, lesson), "")), "")
+                           for lesson in lessons)])
         rows[1:] = sorted(rows[1:], key=lambda row: row[2])
         written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                                           *lessons], rows))

@@ -181,15 +181,17 @@ def test_canvas_upload_in_the_shape_of_the_instructors_canvas_export(tmp_path):
 def test_one_canvas_user_graded_under_two_ids_gets_one_row(tmp_path):
     """A student graded before the roster named them (under their Canvas file name) and again after (under their
     SIS id) is two students in OUT with one Canvas ID: canvas.csv has one row per Canvas ID (two would let Canvas
-    keep either grade on import), the newer one's or the one the export names, and the notes say why the other
-    is left out. With and without the instructor's Canvas export."""
+    keep either grade on import), the newer one's or the one the export names. Each lesson takes the grade of
+    whichever of the two has one (an instructor's trial: the earlier lesson's grade vanished from canvas.csv); a
+    lesson both have keeps the row's, and the notes say so. With and without the instructor's Canvas export."""
     from autograde.report import keep_canvas_gradebook, write_lms_exports
 
-    def result(student, score, lms_id, graded_at):
-        return {"student": student, "lesson": "01_history", "score": score, "raw_score": score, "status": "graded",
-                "max_score": 12.0, "graded_at": graded_at, "lms": {"system": "canvas", "id": lms_id, "name": "Choi"}}
+    def result(student, score, lms_id, graded_at, lesson="01_history", maximum=12.0):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": "graded",
+                "max_score": maximum, "graded_at": graded_at, "lms": {"system": "canvas", "id": lms_id, "name": "Choi"}}
 
     results = [result("choiyuna", 10.0, "40005", "2026-12-01 10:00:00 UTC"),      # before the roster had her
+               result("choiyuna", 17.0, "40005", "2026-12-01 09:00:00 UTC", "03_padding_stride", 17.0),
                result("2026005", 5.0, "40005", "2026-12-02 10:00:00 UTC"),        # her later export, by the roster
                result("kimminji", 8.0, "40001", "2026-12-01 10:00:00 UTC")]
 
@@ -202,8 +204,12 @@ def test_one_canvas_user_graded_under_two_ids_gets_one_row(tmp_path):
     out = tmp_path / "plain"
     write_lms_exports(results, out / "lms")
     rows, notes = table(out)
-    assert sorted((row[1], row[2], row[5]) for row in rows) == [("40001", "kimminji", "8"), ("40005", "2026005", "5")]
-    assert "choiyuna: not in canvas.csv: Canvas user 40005 is 2026005 there" in notes
+    assert sorted((row[1], row[2], *row[5:]) for row in rows) == [("40001", "kimminji", "8", ""),
+                                                                   ("40005", "2026005", "5", "17")]
+    said = ("choiyuna: Canvas user 40005 is 2026005 in canvas.csv (one row per Canvas ID; two would let Canvas keep "
+            "either grade); choiyuna is the same user graded in this OUT under the id of an earlier run. Their row "
+            "holds choiyuna's 03_padding_stride; for 01_history it holds 2026005's grade, not choiyuna's.")
+    assert said in notes, notes
 
     export = tmp_path / "Grades-CNN.csv"
     export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Lesson 01: History (3001)\n"
@@ -213,8 +219,9 @@ def test_one_canvas_user_graded_under_two_ids_gets_one_row(tmp_path):
     assert keep_canvas_gradebook(export, out)
     write_lms_exports(results, out / "lms")
     rows, notes = table(out)
-    assert [(row[0], row[1], row[5]) for row in rows] == [("Choi, Yuna", "40005", "5"), ("kimminji", "40001", "8")]
-    assert "choiyuna: not in canvas.csv: Canvas user 40005 is 2026005 there" in notes
+    assert [(row[0], row[1], *row[5:]) for row in rows] == [("Choi, Yuna", "40005", "5", "17"),
+                                                           ("kimminji", "40001", "8", "")]
+    assert said in notes, notes
     assert "kimminji: graded, but not in the Canvas export (by Canvas ID, SIS User ID or SIS Login ID); their row " \
            "carries the Canvas ID of their file names, 40001." in notes
 
