@@ -655,6 +655,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     warnings: list[str] = []
     entry_times: dict[Path, tuple[datetime, datetime | None]] = {}
     zipped = source.is_file() and source.suffix.lower() == ".zip"
+    given_name = source.name                           # an LMS names its download after the assignment
     if zipped:
         source = unzip(source, work / "unzipped", lines, lessons, entry_times)
     if not source.is_dir():
@@ -886,7 +887,31 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         raise UsageError(f"--lesson {assignment.slug}, but this LMS export is {by_names.slug}'s: "
                          f"{named[by_names.slug]} student(s) handed in {by_names.slug}, {named[assignment.slug]} "
                          f"{assignment.slug}. Give --lesson {by_names.number} (or no --lesson).")
-    export = assignment or by_names
+    lms_only = bool(candidates) and all(facts.get("lms") and not facts.get("worksheet_lesson")
+                                        for _, _, _, facts in candidates)
+    by_file = _lesson_of_export_name(given_name, lessons) if lms_only and assignment is None else None
+    if by_file is not None and by_names is not None and by_file != by_names:
+        named = {slug: len({s for s, lesson, _, _ in candidates if lesson.slug == slug})
+                 for slug in (by_names.slug, by_file.slug)}
+        raise UsageError(f"{given_name}: its name says the export is {by_file.slug}'s (an LMS names a download after "
+                         f"its assignment), but {named[by_names.slug]} student(s) handed in {by_names.slug}, "
+                         f"{named[by_file.slug]} {by_file.slug}. Give --lesson with the assignment's lesson "
+                         f"(--lesson {by_names.number} or --lesson {by_file.number}).")
+    merged = _several_exports(candidates) if lms_only and by_names is None and by_file is None else {}
+    if merged and assignment is None:
+        # Two assignments' downloads unzipped into one folder: which notebook came from which assignment is lost,
+        # so a stray (another lesson's notebook uploaded later) would beat the real one by its upload order.
+        raise UsageError(f"{given_name} looks like several LMS assignments' exports put together: "
+                         + _several_said(merged) + ". An LMS export is one assignment's: grade each downloaded zip "
+                         "on its own, into the same --out (or give --lesson to grade one lesson's notebooks from it; "
+                         "where a student has two notebooks of that lesson, the later upload is graded, whichever "
+                         "assignment it was handed in to).")
+    if merged:
+        warnings.append(f"{given_name} looks like several LMS assignments' exports put together ("
+                        + _several_said(merged) + f"): with --lesson {assignment.slug if assignment else ''}, a "
+                        "student's later upload of that lesson is graded, whichever assignment it was handed in to "
+                        "(grade each downloaded zip on its own to be sure)")
+    export = assignment or by_file or by_names
     for path, student, facts in unplaced:
         owner = known.get(facts.get("worksheet_lesson", "")) or export   # Moodle: the assignment's worksheet says
         if owner is not None:
@@ -915,7 +940,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts["lms"] = {**facts["lms"], "id": "", "not_for": handed_to.slug}
         marker = " (Canvas's LATE marker is that assignment's: not used)" if facts.pop("late", False) else ""
         stray_said[rel(path)] = (f"{rel(path)}: handed in to the assignment of {handed_to.slug} ("
-                        + ("--lesson" if assignment else "what most of this export is") +
+                        + ("--lesson" if assignment else f"by its name, {given_name}" if by_file
+                           else "what most of this export is") +
                         f"), but the notebook is {lesson.slug}: graded as {lesson.slug}, flagged other-assignment"
                         f"{marker}; it makes nobody else missing {lesson.slug}, and a {lesson.slug} notebook from "
                         "its own assignment's export replaces it")
@@ -1137,6 +1163,40 @@ def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:
     if not counts or counts[0][0] == 0 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
         return None
     return next(lesson for lesson in lessons if lesson.slug == counts[0][1])
+
+
+def _lesson_of_export_name(name: str, lessons: list[Lesson]) -> Lesson | None:
+    """The lesson an LMS download's name says it is (Moodle: ``<course>-<assignment name>-<cmid>.zip``; a Canvas
+    ``submissions.zip`` renamed by the instructor), by the rule of every LMS name
+    (:func:`autograde.lessons.title_names_lesson`): one lesson named exactly, else one by its number and a word;
+    None when it names none or several."""
+    from .lessons import title_names_lesson
+
+    stem = re.sub(r"(\s*\(\d+\))+$", "", Path(name).stem if name.lower().endswith(".zip") else name)
+    stem = re.sub(r"-\d+$", "", stem)                     # Moodle's course module id
+    scores = {lesson.slug: title_names_lesson(lesson.slug, stem, lesson.solutions) for lesson in lessons}
+    for best in (2, 1):
+        found = [lesson for lesson in lessons if scores[lesson.slug] == best]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
+def _several_exports(candidates: list[tuple[str, Lesson, Path, dict]]) -> dict[str, list[str]]:
+    """Students of an LMS export without a lesson of its own who handed in notebooks of two or more lessons, when
+    two or more did: one assignment's export holds one submission per student, so that many is several
+    assignments' exports in one folder. student -> lessons."""
+    lessons_of: dict[str, set[str]] = {}
+    for student, lesson, _, _ in candidates:
+        lessons_of.setdefault(student, set()).add(lesson.slug)
+    several = {student: sorted(slugs) for student, slugs in sorted(lessons_of.items()) if len(slugs) > 1}
+    return several if len(several) > 1 else {}
+
+
+def _several_said(several: dict[str, list[str]]) -> str:
+    shown = list(several.items())[:5]
+    return (", ".join(f"{student} handed in {' and '.join(slugs)}" for student, slugs in shown)
+            + (f" and {len(several) - 5} more" if len(several) > 5 else ""))
 
 
 def _export_lesson(candidates: list[tuple[str, Lesson, Path, dict]]) -> Lesson | None:

@@ -1233,3 +1233,59 @@ def test_an_extension_for_an_id_nobody_has_is_said_to_apply_to_nobody(tmp_path):
         "nobody (kept in extensions.csv); the ids are the course's, as in grades.csv",
         f"warning: --extension yoonha: no student of that id in this input or in {tmp_path / 'out'}, so it applies "
         "to nobody (kept in extensions.csv); the roster makes yoonha student 2026008: give --extension 2026008 ..."], said
+
+
+def test_two_assignments_exports_in_one_folder_are_refused_and_an_export_named_for_its_assignment_is_that_lesson(
+        tmp_path):
+    """An instructor's trial unzipped two Canvas assignments' downloads into one folder: a student's blank lesson-01
+    notebook uploaded to assignment 99 (the later attachment id) beat their real one from assignment 01, with no
+    word. Which file came from which assignment is lost there: refused before anything is graded, saying to grade
+    each zip on its own (with --lesson: graded, with a warning). A download's own name (Moodle's
+    '<course>-<assignment>-<cmid>.zip', a Canvas zip the instructor renamed) says its lesson by the rule of every
+    LMS name; a name that contradicts the notebooks is refused."""
+    from autograde.grade import grade_batch
+
+    history = LESSONS[0].student_version.read_bytes()
+    both = tmp_path / "both"
+    for i, student in enumerate(("ann", "ben", "cid")):
+        put(both / f"{student}_5100{i}_600000{i}_01_history.ipynb", history)       # assignment 01's export
+        put(both / f"{student}_5100{i}_700000{i}_99_guard.ipynb")                  # assignment 99's export
+    put(both / "dan_51009_7000009_01_history.ipynb", history)                    # a stray in 99's export
+    put(both / "dan_51009_6000009_01_history.ipynb", history)
+    with pytest.raises(UsageError, match=r"both looks like several LMS assignments' exports put together: ann handed "
+                                         r"in 01_history and 99_guard, ben .*grade each downloaded zip on its own"):
+        find_submissions(both, tmp_path / "work", LESSONS_ALL)
+    intake = find_submissions(both, tmp_path / "work", LESSONS_ALL, assignment=GUARD)
+    assert any("looks like several LMS assignments' exports put together" in w for w in intake.settled_warnings())
+    course = tmp_path / "course"                                  # a course of lessons 98 and 99, for grade_batch
+    for kind in ("solutions", "notebooks"):
+        for slug in ("98_guard", "99_guard"):
+            (course / kind / slug).mkdir(parents=True)
+            shutil.copy(GUARD.solutions.parent / kind / "99_guard" / "99_guard.ipynb",
+                        course / kind / slug / f"{slug}.ipynb")
+    for path in both.glob("*01_history.ipynb"):
+        path.rename(path.with_name(path.name.replace("01_history", "98_guard")))
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="several LMS assignments' exports"):
+        grade_batch(both, out, solutions=course / "solutions", progress=lambda _: None)
+    assert not (out / "results").exists() and not (out / ".work").exists()    # nothing graded, nothing left
+
+    # Moodle names the download after the assignment: a small export with no majority (one 99, one 01, one
+    # renamed) is 99's by its name, so the renamed notebook is 99's and the 01 notebook a stray.
+    moodle = tmp_path / "CNN101-Lesson 99 Guard-4211.zip"
+    with zipfile.ZipFile(moodle, "w") as zf:
+        zf.writestr("Ann Lee_700201_assignsubmission_file_/99_guard.ipynb", NOTEBOOK)
+        zf.writestr("Ben Kim_700202_assignsubmission_file_/01_history.ipynb", history)
+        zf.writestr("Cid Park_700203_assignsubmission_file_/my work.ipynb", b"{}")
+    subs = by_key(find_submissions(moodle, tmp_path / "work2", LESSONS_ALL))
+    assert "renamed-notebook" in subs[("Cid Park", "99_guard")].flags
+    assert "other-assignment" in subs[("Ben Kim", "01_history")].flags
+    assert subs[("Ben Kim", "01_history")].lms["id"] == ""                 # 700202 is 99's participant id
+    assert subs[("Ben Kim", "99_guard")].path is None                         # missing 99, as the export says
+    wrong = moodle.with_name("CNN101-Lesson 01 History-4201.zip")
+    with zipfile.ZipFile(wrong, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"S{i}_70030{i}_assignsubmission_file_/99_guard.ipynb", NOTEBOOK)
+    with pytest.raises(UsageError, match=r"CNN101-Lesson 01 History-4201\.zip: its name says the export is "
+                                         r"01_history's .* 3 student\(s\) handed in 99_guard, 0 01_history"):
+        find_submissions(wrong, tmp_path / "work3", LESSONS_ALL)
