@@ -887,6 +887,16 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         raise UsageError(f"--lesson {assignment.slug}, but this LMS export is {by_names.slug}'s: "
                          f"{named[by_names.slug]} student(s) handed in {by_names.slug}, {named[assignment.slug]} "
                          f"{assignment.slug}. Give --lesson {by_names.number} (or no --lesson).")
+    if assignment is not None:
+        # A Moodle grading worksheet says which assignment its participants are of (their ids are per assignment):
+        # a --lesson that no worksheet of this export's participants is for would record them all missing it.
+        sheets = sorted({facts["worksheet_lesson"] for _, _, _, facts in candidates if facts.get("worksheet_lesson")}
+                        | {who["worksheet_lesson"] for who in who_in_lms.values() if who.get("worksheet_lesson")})
+        if sheets and assignment.slug not in sheets:
+            raise UsageError(f"--lesson {assignment.slug}, but this Moodle export's participants are those of the "
+                             f"grading worksheet of {', '.join(sheets)} (--moodle-worksheet; a participant id belongs "
+                             f"to one assignment): the export is that assignment's. Give --lesson "
+                             f"{' or --lesson '.join(slug[:2] for slug in sheets)} (or no --lesson).")
     lms_only = bool(candidates) and all(facts.get("lms") and not facts.get("worksheet_lesson")
                                         for _, _, _, facts in candidates)
     by_file = _lesson_of_export_name(given_name, lessons) if lms_only and assignment is None else None

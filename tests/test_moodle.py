@@ -235,6 +235,16 @@ def test_participant_ids_belong_to_one_assignment(tmp_path):
     subs = {(s.student, s.lesson.slug): s for s in intake.submissions if s.path is not None}
     assert subs[("2026001", "01_history")].lms["id"] == "" and subs[("2026001", "01_history")].lms["not_for"] == "99_guard"
     assert any("submitted to the Moodle assignment of 99_guard" in w for w in intake.settled_warnings())
+    # --lesson 1 with 99_guard's worksheet: the worksheet says whose participants these are; --lesson would record
+    # them all missing 01_history (an instructor's trial: accepted with a warning, zeros under 99's ids). Refused.
+    sheets = {"99_guard": moodle.read_worksheet(sheet(tmp_path, "99_guard.csv", GUARD_SHEET))}
+    sheets["99_guard"].lesson = "99_guard"
+    with pytest.raises(UsageError, match=r"--lesson 01_history, but this Moodle export's participants are those of "
+                                         r"the grading worksheet of 99_guard .* Give --lesson 99"):
+        find_submissions(wrong, tmp_path / "work-l1", LESSONS_ALL, moodle_people=moodle.participants(sheets),
+                         assignment=LESSONS[0])
+    assert find_submissions(wrong, tmp_path / "work-l99", LESSONS_ALL, moodle_people=moodle.participants(sheets),
+                            assignment=GUARD).submissions
     results = [{**result("2026001", "01_history", 3.0, ""), "lms": subs[("2026001", "01_history")].lms},
                result("Kim Minsu", "99_guard", 4.0, "700202")]
     out = tmp_path / "out"
