@@ -799,6 +799,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             if named is not None:
                 found = (named, "", "")
                 facts.setdefault("flags", []).append("renamed-notebook")
+                facts["placed"] = f"renamed: its file name mentions {named.slug}"
         if found is None:
             lines.append(IntakeLine(rel(path), "skipped", note="no lesson of this course in the file name "
                                     f"(expected one of: {', '.join(lesson.slug for lesson in lessons)})"))
@@ -875,6 +876,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             continue
         facts.setdefault("flags", []).append("renamed-notebook")
         facts["copy"] = 0
+        facts["placed"] = f"renamed: its exercise cells are {by_cells.slug}'s"
         candidates.append((safe_id(student), by_cells, path, facts))
     unplaced = still
     by_names = _export_lesson(candidates)
@@ -927,6 +929,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if owner is not None:
             facts.setdefault("flags", []).append("renamed-notebook")
             facts["copy"] = 0
+            facts["placed"] = ("renamed: no lesson in its file name or cells; the " + (
+                "Moodle worksheet's assignment" if facts.get("worksheet_lesson") else "export's lesson") +
+                f", {owner.slug}")
             candidates.append((safe_id(student), owner, path, facts))
         else:
             several = {lesson.slug for _, lesson, _, facts in candidates if facts.get("lms")}
@@ -942,6 +947,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if handed_to is None or handed_to == lesson:
             continue
         facts.setdefault("flags", []).append("other-assignment")
+        facts["stray"] = (f"a {lesson.slug} notebook handed in to the assignment of {handed_to.slug} "
+                          "(other-assignment)")
         if facts["lms"]["system"] == "moodle" and facts.get("worksheet_lesson"):
             continue                               # said below, with what it means for Moodle's grade file
         if facts["lms"]["system"] == "moodle":
@@ -1106,7 +1113,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 lines.append(IntakeLine(rel(other), "superseded", student, slug,
                                         f"another copy was graded: {rel(path)} ({short})"))
         copy_name = f"named as a copy of {slug}.ipynb" if facts.get("copy_name") else ""
-        lines.append(IntakeLine(rel(path), "taken", student, slug, "; ".join(filter(None, [sub.note, copy_name])),
+        # how a renamed or stray notebook was placed, where the instructor reads the file's line (an instructor's
+        # trial found those notes only in grades.csv's flags)
+        placed = facts.get("placed") or (f"renamed: graded as {slug}" if "renamed-notebook" in sub.flags else "")
+        lines.append(IntakeLine(rel(path), "taken", student, slug, "; ".join(filter(None, [
+                                    facts.get("stray", ""), placed, sub.note, copy_name])),
                                 submitted=(when.astimezone(timezone.utc).strftime(TIME_FORMAT)
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))

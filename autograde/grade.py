@@ -1425,10 +1425,11 @@ def _escape_emphasis_underscores(text: str) -> str:
 
 def _skipped_inputs(intake: Path) -> list[dict[str, str]]:
     """intake.csv's lines of files that were not graded (``skipped``): a folder with no notebook, a file that names no
-    lesson, one too large, one that could not be extracted."""
+    lesson, one too large, one that could not be extracted; and a notebook of a lesson that ``--lesson`` left out
+    (``other-lesson``: the README says every notebook not graded is named in flagged.md)."""
     try:
         with intake.open(newline="", encoding=CSV_ENCODING) as f:
-            return [row for row in csv.DictReader(f) if row.get("outcome") == "skipped"]
+            return [row for row in csv.DictReader(f) if row.get("outcome") in ("skipped", "other-lesson")]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 

@@ -661,7 +661,8 @@ def test_one_file_named_as_a_copy_is_no_rename(tmp_path):
     assert notes["alice_99_guard (1).ipynb"] == ("taken", "named as a copy of 99_guard.ipynb")
     assert notes["bob_99_guard-Copy1.ipynb"] == ("taken", "named as a copy of 99_guard.ipynb")
     assert notes[os.path.join("dave", "99_guard", "99_guard (1).ipynb")] == ("taken", "named as a copy of 99_guard.ipynb")
-    assert notes["carol_99_Guard.ipynb"] == ("taken", "")
+    assert notes["carol_99_Guard.ipynb"] == ("taken", "renamed: graded as 99_guard")       # intake.csv says so too
+    assert notes[os.path.join("fay", "99_guard", "my 99_guard notes.ipynb")] == ("taken", "renamed: graded as 99_guard")
 
 
 def test_one_early_upload_of_the_next_lesson_is_warned_of_and_lesson_keeps_it_out(tmp_path):
@@ -695,6 +696,13 @@ def test_one_early_upload_of_the_next_lesson_is_warned_of_and_lesson_keeps_it_ou
     assert {s.student: s.note for s in only.submissions}["eve"] == (
         "no notebook of 01_history; handed in 02_convolution instead (not graded in this run: intake.csv)")
     assert few_submitted(only.submissions) == []             # one lesson: nothing to warn of
+    # flagged.md's "Files not graded" names them too (the README says every notebook not graded is there)
+    from autograde.grade import _skipped_inputs, write_flagged
+    only.write(tmp_path / "intake.csv", str(tmp_path / "in"))
+    write_flagged([], tmp_path / "flagged.md", {}, _skipped_inputs(tmp_path / "intake.csv"))
+    flagged = (tmp_path / "flagged.md").read_text(encoding="utf-8")
+    assert "- ann_02_convolution.ipynb (ann, 02_convolution): not graded by this run: it grades 01_history only" \
+        in flagged, flagged
     # --lesson naming the stray lesson (the wrong number typed) would record the class missing it: said at once
     assert few_submitted(intake.submissions, ["02_convolution"]) == [
         "--lesson 02_convolution: notebooks from only 2 of 5 students, the others are recorded missing it (most of "
@@ -1209,8 +1217,16 @@ def test_a_renamed_notebook_is_the_lesson_whose_exercise_cells_it_holds(tmp_path
         zf.writestr("songmin_61010_8100010_final.ipynb", LESSONS[0].student_version.read_bytes())
         zf.writestr("yunah_61011_8100011_과제.ipynb", NOTEBOOK)
         zf.writestr("jooho_61012_8100012_empty.ipynb", nbformat.writes(nbformat.v4.new_notebook()))
-    subs = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL))
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
     assert {"renamed-notebook", "other-assignment"} <= set(subs[("songmin", "01_history")].flags)
+    # intake.csv's line of each says how it was placed (an instructor's trial: its note was empty)
+    notes = {line.input: line.note for line in intake.lines if line.outcome == "taken"}
+    assert notes["songmin_61010_8100010_final.ipynb"] == (
+        "a 01_history notebook handed in to the assignment of 99_guard (other-assignment); renamed: its exercise "
+        "cells are 01_history's")
+    assert notes["jooho_61012_8100012_empty.ipynb"] == ("renamed: no lesson in its file name or cells; the export's "
+                                                        "lesson, 99_guard")
     assert subs[("songmin", "99_guard")].path is None                       # handed in no 99_guard
     assert "renamed-notebook" in subs[("yunah", "99_guard")].flags and "other-assignment" not in subs[("yunah", "99_guard")].flags
     assert subs[("jooho", "99_guard")].path.name.endswith("empty.ipynb")    # holds no lesson's cells: the export's
