@@ -989,8 +989,19 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     for i, (student, lesson, path, facts) in enumerate(candidates):
         if facts.get("named_by_lms") and not facts.get("kept") and len(ids_of[scope(student, lesson, facts)]) > 1:
             candidates[i] = (safe_id(f"{facts['lms']['name']} ({facts['lms']['id']})"), lesson, path, facts)
-            facts.setdefault("flags", []).append("same-name")
             count = len(ids_of[scope(student, lesson, facts)])
+            if facts.get("worksheet_lesson"):
+                # Moodle's blind marking, its worksheet given: it hides who they are too ('Participant' is every
+                # name there), so neither a roster nor a worksheet can tell them apart; a flag on every row would
+                # be noise in flagged.md
+                warning = (f"{count} participants are named {student!r} in the Moodle export and its worksheet "
+                           f"(blind marking hides who they are): each is graded as '{student} (<participant id>)', "
+                           "and lms/moodle-<lesson>.csv gives each grade back under its participant id, so Moodle "
+                           "files it for the right person")
+                if warning not in warnings:
+                    warnings.append(warning)
+                continue
+            facts.setdefault("flags", []).append("same-name")
             warning = (f"{count} students are named {student!r} in the LMS exports graded into OUT: those graded "
                        f"before keep their names, each new one is graded as '{student} (<LMS id>)'"
                        if ids_of[scope(student, lesson, facts)] & set(canvas_known) else

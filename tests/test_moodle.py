@@ -310,6 +310,27 @@ def test_a_blind_marking_worksheet_and_no_worksheet(tmp_path):
     assert "01_history" not in notes
 
 
+def test_blind_marking_with_its_worksheet_is_said_as_such(tmp_path):
+    """Moodle's blind marking with the assignment's worksheet given (an instructor's trial): the worksheet hides the
+    identities too, so 'give --roster or each assignment's worksheet' was advice that could not help, and a
+    same-name flag on every row filled flagged.md. The participants are told apart by their ids, said once."""
+    export = tmp_path / "moodle"
+    for pid in ("700301", "700302"):
+        put(export / f"Participant_{pid}_assignsubmission_file" / "99_guard.ipynb")
+    intake = intake_with_worksheet(export, tmp_path, "99_guard", BLIND_SHEET)
+    assert {(s.student, tuple(s.flags)) for s in intake.submissions} == {("Participant (700301)", ()),
+                                                                          ("Participant (700302)", ())}
+    said = [w for w in intake.settled_warnings() if "Participant" in w]
+    assert said == ["2 participants are named 'Participant' in the Moodle export and its worksheet (blind marking "
+                    "hides who they are): each is graded as 'Participant (<participant id>)', and "
+                    "lms/moodle-<lesson>.csv gives each grade back under its participant id, so Moodle files it for "
+                    "the right person"], said
+    # without the worksheet: the advice to give one stands, and the flag
+    plain = find_submissions(export, tmp_path / "work2", LESSONS_ALL)
+    assert all("same-name" in s.flags for s in plain.submissions)
+    assert any("--moodle-worksheet" in w for w in plain.warnings)
+
+
 def moodle_reads(entry: str) -> tuple[str, str, str] | None:
     """(participant id, plugin, file name) as Moodle's "Upload multiple feedback files in a zip" reads a zip entry
     (mod/assign/feedback/file/importziplib.php: each path part split at "_" into five at most; the first with at
