@@ -1053,6 +1053,14 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                             f"{int(ZIP_SPREAD.total_seconds() // 60)} minutes ({min(stamped):%Y-%m-%d %H:%M} UTC): "
                             "they look like the time the zip was made (current Canvas and Moodle write that), not "
                             "submission times. Check before trusting the late penalties (give --zip-times off).")
+    if moodle_zone and candidates and not any(facts.get("moodle_submitted") for _, _, _, facts in candidates):
+        # --moodle-times reads the worksheet's submission times only: with none here it sets no time, and the
+        # instructor who gave it would think it did (an instructor's trial: Canvas, or Moodle without a worksheet)
+        warnings.append(f"--moodle-times {moodle_zone} reads the submission times of Moodle's grading worksheet "
+                        "(--moodle-worksheet), and no notebook of this input has one ("
+                        + ("not a Moodle export" if not any((facts.get("lms") or {}).get("system") == "moodle"
+                                                            for _, _, _, facts in candidates)
+                           else "no worksheet of its assignment given") + "): it sets no submission time here")
     if moodle_zone:
         from .moodle import submission_time
 

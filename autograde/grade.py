@@ -759,7 +759,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
             run_slugs = {lesson.slug for lesson in lessons}
             for warning in lateness_unknown([result for _, result in stored if result.get("lesson") in run_slugs],
-                                            dates):
+                                            dates, moodle_zone):
                 progress(f"warning: {warning}")
             if zone_hint:
                 progress(zone_hint)
@@ -775,10 +775,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             shutil.rmtree(work, ignore_errors=True)
 
 
-def lateness_unknown(results: list[dict], dates: dict) -> list[str]:
+def lateness_unknown(results: list[dict], dates: dict, moodle_zone: str | None = None) -> list[str]:
     """Warnings for lessons with a due date whose graded submissions' lateness could not be judged: no submission
     time (an LMS export without one) and no LMS marker; and for those whose lateness is only the LMS's marker,
-    which counts as one penalty period however late they were."""
+    which counts as one penalty period however late they were. ``moodle_zone``: the --moodle-times kept in OUT
+    (then the advice is the worksheet, not the option)."""
     unknown: dict[str, int] = {}
     marked: dict[str, int] = {}
     for result in results:
@@ -791,7 +792,9 @@ def lateness_unknown(results: list[dict], dates: dict) -> list[str]:
             unknown[slug] = unknown.get(slug, 0) + 1
     said = [f"{slug} has a due date, but {n} graded submission(s) have no submission time (Canvas's and Moodle's "
             "exports carry none; intake.csv says where each time came from): they were not judged late; for Moodle, "
-            "--moodle-times ZONE reads the grading worksheet's; nbgrader's timestamp.txt and --zip-times give others"
+            + (f"--moodle-times ({moodle_zone}) reads the grading worksheet's: give the assignment's worksheet "
+               "(--moodle-worksheet)" if moodle_zone else "--moodle-times ZONE reads the grading worksheet's")
+            + "; nbgrader's timestamp.txt and --zip-times give others"
             for slug, n in sorted(unknown.items())]
     said += [f"{slug}: {n} submission(s) are late by the LMS's LATE marker only, which counts as one penalty period "
              "however late they were (check the LMS's own late policy does not take it again)"

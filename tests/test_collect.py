@@ -348,6 +348,21 @@ def test_a_canvas_class_with_two_students_of_one_name_anonymous_work_and_free_fi
     assert placed[("kangmin", "99_guard")].path.name.endswith("my notebook.ipynb")
 
 
+def test_moodle_times_with_no_worksheet_time_to_read_is_said_to_set_none(tmp_path):
+    """An instructor's trial: --moodle-times Asia/Seoul with a Canvas export, or a Moodle export without its
+    worksheet, did nothing and said nothing."""
+    canvas = tmp_path / "canvas"
+    put(canvas / "annlee_1001_5001_99_guard.ipynb")
+    moodle = tmp_path / "moodle"
+    put(moodle / "Ann Lee_700201_assignsubmission_file_" / "99_guard.ipynb")
+    for source, why in ((canvas, "not a Moodle export"), (moodle, "no worksheet of its assignment given")):
+        intake = find_submissions(source, tmp_path / "work", LESSONS_ALL, moodle_zone="Asia/Seoul")
+        assert f"--moodle-times Asia/Seoul reads the submission times of Moodle's grading worksheet " \
+               f"(--moodle-worksheet), and no notebook of this input has one ({why}): it sets no submission time " \
+               "here" in intake.warnings, intake.warnings
+        assert not any("--moodle-times" in w for w in find_submissions(source, tmp_path / "w2", LESSONS_ALL).warnings)
+
+
 def test_moodle_blind_marking_and_files_not_in_folders(tmp_path):
     """Moodle (mod/assign/classes/downloader.php) names every folder 'Participant_<id>_...' under blind marking,
     and with "Download submissions in folders" off writes '<name>_<id>_assignsubmission_file_<file>' files."""

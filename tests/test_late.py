@@ -75,6 +75,10 @@ def test_a_due_date_with_submissions_of_unknown_time_or_only_the_lms_marker_is_s
     assert len(said) == 2 and "2 graded submission(s) have no submission time" in said[0], said
     assert said[1].startswith("01_history: 1 submission(s) are late by the LMS's LATE marker only"), said
     assert lateness_unknown(results, {}) == []
+    # --moodle-times was given: the advice is the worksheet it reads, not the option again (an instructor's trial)
+    said = lateness_unknown(results, {"03_padding_stride": DUE_UTC}, "Asia/Seoul")
+    assert "--moodle-times (Asia/Seoul) reads the grading worksheet's: give the assignment's worksheet " \
+           "(--moodle-worksheet)" in said[0] and "--moodle-times ZONE" not in said[0], said
 
 
 def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
