@@ -954,7 +954,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if facts["lms"]["system"] == "moodle":
             # Moodle's participant ids are per assignment: this one is handed_to's, not the notebook lesson's (in
             # that lesson's grade file it would be the wrong person's row, or none)
-            facts["lms"] = {**facts["lms"], "id": "", "not_for": handed_to.slug}
+            facts["lms"] = {**facts["lms"], "id": "", "not_for": handed_to.slug, "their_id": facts["lms"]["id"]}
         marker = " (Canvas's LATE marker is that assignment's: not used)" if facts.pop("late", False) else ""
         stray_said[rel(path)] = (f"{rel(path)}: handed in to the assignment of {handed_to.slug} ("
                         + ("--lesson" if assignment else f"by its name, {given_name}" if by_file
@@ -968,7 +968,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     for student, lesson, path, facts in candidates:
         owner = facts.get("worksheet_lesson")
         if owner and owner != lesson.slug:
-            facts["lms"] = {**facts["lms"], "id": "", "not_for": owner}
+            facts["lms"] = {**facts["lms"], "id": "", "not_for": owner, "their_id": facts["lms"]["id"]}
             stray_said[rel(path)] = (f"{rel(path)}: submitted to the Moodle assignment of {owner} (by its worksheet), "
                                      f"but the notebook is {lesson.slug}: graded as {lesson.slug}, flagged "
                                      "other-assignment; enter that grade in Moodle by hand (lms/moodle-notes.txt).")
@@ -1176,7 +1176,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 note = (f"no notebook of {slug}; handed in " + ", ".join(
                     f"a {sub.lesson.slug} notebook ({sub.origin})" for sub in theirs) + " to this assignment instead"
                         if theirs else "no notebook submitted")
-                subs.append(Submission(student, lesson_of[slug], None, note=note,
+                subs.append(Submission(student, lesson_of[slug], None, note=note, lms=_lms_for(subs, student, slug),
                                        handed_in=[f"{sub.lesson.slug} notebook" for sub in theirs]))
     subs.sort(key=lambda sub: (sub.student, sub.lesson.slug))
     lines.sort(key=lambda line: line.input)
@@ -1188,6 +1188,21 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             for line in dropped[:5]) + (f"; and {len(dropped) - 5} more" if len(dropped) > 5 else "")
             + " (intake.csv lists them)")
     return Intake(subs, lines, warnings, stray_said)
+
+
+def _lms_for(subs: list[Submission], student: str, slug: str) -> dict:
+    """Who a student missing ``slug`` is in the LMS, from their other submissions of the same export: a Moodle
+    participant id is the assignment's, so a notebook handed in to ``slug``'s assignment but naming another lesson
+    gives back the id it was handed in under (a missing row without it made lms/canvas.csv for a Moodle class)."""
+    for sub in subs:
+        lms = sub.lms or {}
+        if sub.student != student or not lms:
+            continue
+        if lms.get("system") != "moodle":
+            return dict(lms)
+        if lms.get("not_for") == slug and lms.get("their_id"):
+            return {**{k: v for k, v in lms.items() if k not in ("not_for", "their_id")}, "id": lms["their_id"]}
+    return {}
 
 
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:

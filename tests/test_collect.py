@@ -1313,6 +1313,16 @@ def test_two_assignments_exports_in_one_folder_are_refused_and_an_export_named_f
     assert "other-assignment" in subs[("Ben Kim", "01_history")].flags
     assert subs[("Ben Kim", "01_history")].lms["id"] == ""                 # 700202 is 99's participant id
     assert subs[("Ben Kim", "99_guard")].path is None                         # missing 99, as the export says
+    # ... under his participant id of 99's assignment: a 0 in moodle-99_guard.csv, and no lms/canvas.csv for a
+    # class whose every submission came from Moodle (an instructor's trial: the missing row had no LMS at all)
+    assert subs[("Ben Kim", "99_guard")].lms == {"system": "moodle", "id": "700202", "name": "Ben Kim"}
+    from autograde.report import write_lms_exports
+    results = [{"student": s.student, "lesson": s.lesson.slug, "score": 0.0, "raw_score": 0.0, "max_score": 5.0,
+                "status": "missing" if s.path is None else "graded", "lms": s.lms} for s in subs.values()]
+    write_lms_exports(results, tmp_path / "lms")
+    assert not (tmp_path / "lms" / "canvas.csv").exists()
+    with (tmp_path / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
+        assert {row["Identifier"]: row["Grade"] for row in csv.DictReader(f)}["Participant 700202"] == "0"
     wrong = moodle.with_name("CNN101-Lesson 01 History-4201.zip")
     with zipfile.ZipFile(wrong, "w") as zf:
         for i in range(3):
