@@ -604,7 +604,10 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             late_slugs = ({lesson.slug for lesson in lessons} | set(due_given)
                           | ({path.stem for path in (out / "results").glob("*/*.json")}
                              & {lesson.slug for lesson in known}))
-            dates = late_work.due_dates(db_url, sorted(late_slugs), due_given)
+            changed_dates: list[str] = []
+            dates = late_work.due_dates(db_url, sorted(late_slugs), due_given, changed_dates)
+            for line in changed_dates:
+                progress(f"note: {line}")
             times = {(sub.student, sub.lesson.slug): (sub.submitted_at, sub.late, sub.time_source)
                      for sub in intake.submissions}
             total = len(subs)

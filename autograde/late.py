@@ -337,8 +337,10 @@ def add_extensions(out: Path, given: list[list[str]], lesson_slug) -> None:
     os.replace(tmp, path)
 
 
-def due_dates(db_url: str, slugs: list[str], given: dict[str, datetime]) -> dict[str, datetime | None]:
-    """Each lesson's due date (naive UTC); a given one is written into the gradebook first."""
+def due_dates(db_url: str, slugs: list[str], given: dict[str, datetime],
+              changed: list[str] | None = None) -> dict[str, datetime | None]:
+    """Each lesson's due date (naive UTC); a given one is written into the gradebook first. ``changed`` gets a line
+    for each given date that replaces another (it changes everyone's lateness in that lesson at once)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     dates: dict[str, datetime | None] = {}
@@ -349,6 +351,10 @@ def due_dates(db_url: str, slugs: list[str], given: dict[str, datetime]) -> dict
             except MissingEntry:
                 assignment = gb.update_or_create_assignment(slug)
             if slug in given:
+                if changed is not None and assignment.duedate is not None and assignment.duedate != given[slug]:
+                    changed.append(f"{slug}'s due date changed from {assignment.duedate:%Y-%m-%d %H:%M} UTC to "
+                                   f"{given[slug]:%Y-%m-%d %H:%M} UTC: every {slug} submission's lateness is judged "
+                                   "again by it")
                 assignment.duedate = given[slug]
             dates[slug] = assignment.duedate
         gb.db.commit()

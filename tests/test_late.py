@@ -81,6 +81,22 @@ def test_a_due_date_with_submissions_of_unknown_time_or_only_the_lms_marker_is_s
            "(--moodle-worksheet)" in said[0] and "--moodle-times ZONE" not in said[0], said
 
 
+def test_a_due_date_given_again_with_another_date_is_said(tmp_path):
+    """An instructor's trial: --due 01=... given again with another date silently changed everyone's lateness."""
+    from autograde.late import due_dates
+
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    first, later = datetime(2026, 3, 7, 14, 59), datetime(2026, 3, 9, 14, 59)
+    said: list[str] = []
+    due_dates(db, ["01_history"], {"01_history": first}, said)
+    due_dates(db, ["01_history"], {"01_history": first}, said)                 # the same date again: nothing to say
+    assert said == []
+    dates = due_dates(db, ["01_history"], {"01_history": later}, said)
+    assert dates == {"01_history": later}
+    assert said == ["01_history's due date changed from 2026-03-07 14:59 UTC to 2026-03-09 14:59 UTC: every "
+                    "01_history submission's lateness is judged again by it"]
+
+
 def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--solutions",
                            str(GUARD_SOLUTIONS), "--workers", "2", *args], capture_output=True, text=True,
