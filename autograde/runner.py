@@ -417,6 +417,11 @@ def _grade(student, source, task: dict, result: dict) -> None:
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
     stub = False                    # an answer cell since the last test still raised the stub's NotImplementedError
     kept_outputs = 0                # outputs of the learner's cells in the graded notebook (NOTEBOOK_OUTPUTS at most)
+    # Once a test with a hidden part has started, the learner's kernel has seen hidden inputs (its code may have
+    # kept them): the outputs of the learner's cells that run from then on do not go into the graded notebook,
+    # which OUT/autograded/ and nbgrader's feedback publish (AFTER_HIDDEN; DEVELOPERS.md says what this does
+    # not cover: a later visible check's message).
+    after_hidden = False
     # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
     started = time.monotonic()
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
@@ -456,6 +461,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         # whatever the learner's kernel sent, it costs that output only, never the grading
                         flags.append("tampering")
                         new.outputs.append(_note("an output of this cell was dropped: not one a notebook can hold"))
+                if after_hidden and new.outputs:
+                    new.outputs = [_note(AFTER_HIDDEN)]
                 kept_outputs += len(new.outputs)
                 new.execution_count = None
                 if run.truncated or len(run.outputs) > room:
@@ -499,6 +506,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 message = flooded if guard.tripped else "not run: the submission used up its time limit"
             else:
                 began = time.monotonic()
+                after_hidden = after_hidden or bool(split_hidden(cell.source)[1].strip())
                 imports = visible_imports(cell.source)
                 if imports:
                     run = kernel.execute(imports, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
@@ -577,6 +585,12 @@ def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: 
         if remaining <= 0:
             return
         kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
+
+
+# What replaces the outputs of learner code that ran after a hidden check (a hostile trial: an answer that kept its
+# arguments and a later cell that printed them showed every hidden input, the fixed cases too, in the feedback).
+AFTER_HIDDEN = ("outputs of code that ran after a hidden check are not shown in this copy (they could show the "
+                "hidden check's inputs); your own notebook still has them")
 
 
 def _note(text: str):

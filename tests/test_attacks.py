@@ -690,9 +690,11 @@ def test_countless_cells_or_outputs_cost_only_their_notebook(tmp_path):
     outputs = solved(LESSON)
     per_cell = MAX_OUTPUTS + 100
     cells_needed = NOTEBOOK_OUTPUTS // MAX_OUTPUTS + 2
-    outputs.cells += [nbformat.v4.new_code_cell(f"from IPython.display import display\nfor _ in range({per_cell}):\n"
-                                                "    display({'text/plain': ''}, raw=True)")
-                      for _ in range(cells_needed)]
+    # before the first test: outputs of code that runs after a hidden check are not published at all
+    at = 1 + next(i for i, c in enumerate(outputs.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "guard_imports")
+    outputs.cells[at:at] = [nbformat.v4.new_code_cell(f"from IPython.display import display\nfor _ in range({per_cell}):\n"
+                                                    "    display({'text/plain': ''}, raw=True)")
+                          for _ in range(cells_needed)]
     write(outputs, subs / "many_outputs" / slug / f"{slug}.ipynb")
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
                            "--solutions", str(LESSON.solutions), "--timeout", "60", "--memory", "1.5"],
@@ -718,3 +720,78 @@ def test_countless_cells_or_outputs_cost_only_their_notebook(tmp_path):
             kept.append(shown + sum(more) - (1 if more else 0))          # less the grader's note among them
     full_cells = NOTEBOOK_OUTPUTS // MAX_OUTPUTS
     assert kept == [MAX_OUTPUTS] * full_cells + [0] * (cells_needed - full_cells), kept
+
+
+_KEEPS_ITS_ARGUMENTS = f'''_seen = []
+
+
+def {TARGET}(values, width):
+    import numpy as np
+    _seen.append(repr(list(np.asarray(values, dtype=float)[:8])) + f" by {{width}}")
+    return np.asarray(values, dtype=float).reshape(-1, width).max(axis=1)
+'''
+
+
+def _grade_these(tmp_path, notebooks: dict) -> tuple[Path, dict]:
+    if not bubblewrap_works():
+        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for name, nb in notebooks.items():
+        write(nb, subs / name / LESSON.slug / f"{LESSON.slug}.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
+                           "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert all(row["status"] == "graded" for row in rows.values()), rows
+    return out, rows
+
+
+def _hidden_inputs_shown(out: Path, student: str) -> list[Path]:
+    """The files the student reads (the published notebook, which formgrader shows and nbgrader's feedback renders,
+    and our feedback page) that show an input of group_max's hidden checks: the fixed all-negative case, or the
+    random cases' widths (3 and 6; the visible checks use 4 and 2)."""
+    seen = [p for folder in ("autograded", "feedback") for p in (out / folder / student).rglob("*") if p.is_file()]
+    assert len(seen) >= 2, seen
+    return [p for p in seen if any(s in p.read_text(encoding="utf-8") for s in ("-5.", "by 3", "by 6"))]
+
+
+def test_hidden_inputs_never_reach_what_the_student_reads(tmp_path):
+    """A hostile trial: an answer that keeps its arguments and a last cell that prints them put every input of the
+    hidden checks (the fixed all-negative case too) into OUT/autograded/, which nbgrader's generate_feedback turns
+    into the page the student reads. Outputs of learner code that ran after a test with a hidden part are not
+    in the graded notebook; an honest notebook's outputs from before the tests are kept."""
+    from autograde.runner import AFTER_HIDDEN
+
+    slug = LESSON.slug
+    leaker = solved(LESSON, {TARGET: _KEEPS_ITS_ARGUMENTS})
+    leaker.cells.append(nbformat.v4.new_code_cell("print('LEAK', *_seen, sep='\\n')\n"
+                                                  "raise ValueError('LEAK ' + ' '.join(_seen))"))
+    honest = solved(LESSON)
+    at = 1 + next(i for i, c in enumerate(honest.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "guard_imports")
+    honest.cells.insert(at, nbformat.v4.new_code_cell("print('mine, before the tests')"))
+    honest.cells.append(nbformat.v4.new_code_cell("print('mine, after the tests')"))
+    out, rows = _grade_these(tmp_path, {"leaker": leaker, "honest": honest})
+    full = sum(points_of_tests(LESSON).values())
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"leaker": full, "honest": full}, rows
+    assert _hidden_inputs_shown(out, "leaker") == []
+    published = nbformat.read(out / "autograded" / "leaker" / slug / f"{slug}.ipynb", as_version=4)
+    last = published.cells[-1]
+    assert [o.get("text", "") for o in last.outputs] == [f"[grader] {AFTER_HIDDEN}\n"], last.outputs
+    mine = nbformat.read(out / "autograded" / "honest" / slug / f"{slug}.ipynb", as_version=4)
+    printed = {c.source: "".join(o.get("text", "") for o in c.outputs) for c in mine.cells if c.cell_type == "code"}
+    assert printed["print('mine, before the tests')"] == "mine, before the tests\n", printed
+    assert printed["print('mine, after the tests')"] == f"[grader] {AFTER_HIDDEN}\n", printed
+    # what the tests themselves printed is kept, after a hidden check too
+    assert printed[next(c.source for c in mine.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_pool")] \
+        == "✔ pool: all visible checks passed.\n", printed
+
+
+@pytest.mark.xfail(strict=True, reason="known, not closed (DEVELOPERS.md, 'Hidden inputs and what the learner "
+                   "reads'): a visible check that runs after a hidden one says what the learner's code raised")
+def test_a_later_visible_check_does_not_carry_hidden_inputs_out(tmp_path):
+    raises = solved(LESSON, {TARGET: _KEEPS_ITS_ARGUMENTS,
+                             "pool": 'def pool(values, width, mode):\n    raise ValueError(" ".join(_seen))\n'})
+    out, _ = _grade_these(tmp_path, {"raiser": raises})
+    assert _hidden_inputs_shown(out, "raiser") == []
