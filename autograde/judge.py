@@ -417,9 +417,15 @@ class Remote:
             sys.settrace(tracer)
 
     def _measure_remote(self, args: tuple, kwargs: dict, forbidden: list[str], line_limit: int | None) -> Any:
-        """cnnbook.measure.measure of this function, run in the learner's kernel on these arguments."""
-        return self._ask("measure", args=tuple(args), kwargs=dict(kwargs), forbidden=list(forbidden),
-                         line_limit=line_limit)
+        """cnnbook.measure.measure of this function, run in the learner's kernel on these arguments.
+
+        The shim adds whether the measurement's code is still what it was before any learner cell ran
+        (``shim.intact``); a reply that says otherwise, or does not say, raises the test's tampering flag."""
+        report = self._ask("measure", args=tuple(args), kwargs=dict(kwargs), forbidden=list(forbidden),
+                           line_limit=line_limit)
+        if not (type(report) is dict and report.get("intact") is True):
+            _measurement_doubts.append(True)
+        return report
 
     def __iter__(self):
         items = self._ask("list")
@@ -534,6 +540,11 @@ class TestOutcome:
     message: str = ""    # what the learner reads (never hidden values)
     printed: str = ""    # what the test printed (visible part only)
     hidden: bool = False  # failed in the hidden part
+    tampering: bool = False  # a measurement came from changed measuring code (the instructor's flag)
+
+
+# Measurements of the running test whose reply did not say that the kernel's measuring code is intact.
+_measurement_doubts: list[bool] = []
 
 
 def split_hidden(source: str) -> tuple[str, str]:
@@ -731,6 +742,18 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
 
     install_batch_caller()
     checks.set_hidden_seed(seed, exercise)
+    _measurement_doubts.clear()
+    try:
+        outcome = _run_here(source, transport, seconds, names, on_visible_done, exercise)
+    finally:
+        doubted = bool(_measurement_doubts)
+        _measurement_doubts.clear()
+    outcome.tampering = doubted
+    return outcome
+
+
+def _run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
+              on_visible_done: Callable[[str], None] | None, exercise: str) -> TestOutcome:
     wire = _Wire(transport, seconds)
     visible, hidden = split_hidden(source)
     try:

@@ -522,6 +522,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                    seed=submission_seed(task["hidden_seed"], task["student"], task["lesson"]))
                 phases["tests"] += time.monotonic() - began
                 outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
+                if outcome.tampering:
+                    flags.append("tampering")    # a measurement came from measuring code the learner changed
                 if guard.tripped:
                     flags.append("output-limit")
                 elif outcome.status in ("timeout", "died"):

@@ -342,6 +342,8 @@ def serve(text: str | None) -> None:
             out = _call_each(request)
         else:
             value = _handle(request)
+            if request["op"] == "measure" and type(value) is dict:
+                value = {**value, "intact": intact()}      # the grader flags a measurement whose machinery changed
             reply = {"value": encode(value, _ref, same=_given)}
             if _changed:
                 reply["changed"] = encode(dict(_changed), _ref)
@@ -377,4 +379,67 @@ def _last_frame(err: BaseException) -> str:
         return ""
 
 
+# --- the measurement's own code, sealed before any learner cell runs ---------------------------------------------
+# A hostile trial faked every "write it yourself" check with no flag: it gave cnnbook.measure.measure the code of a
+# function that reports a clean run (``measure.__code__ = ...``), spelled so that no word of runner.SUSPICIOUS
+# matched. The shim is imported before any learner cell; here it records what the measurement runs, and each
+# measure reply says whether that is still so ("intact"); the grader raises the tampering flag when it is not, or
+# when a reply does not say (a reply server of the learner's own). What is recorded: every function, class and
+# module bound in this module, in cnnbook.measure and in autograde.plain (which object, and for a function its
+# code, defaults, globals and closure), cnnbook.measure's other globals and the interpreter's prefixes (which decide
+# what counts as library code), sys's tracing functions and the builtins the measurement calls. A learner who
+# rewrites this check too, or answers the grader's requests with a server of their own that says "intact", is not
+# detected by it: see DEVELOPERS.md ("What a kernel can fake").
+_SEALED_BUILTINS = ("bool", "callable", "dict", "getattr", "hasattr", "id", "int", "isinstance", "iter", "len",
+                    "list", "next", "range", "set", "sorted", "str", "tuple", "type")
+_SEALED_SYS = ("settrace", "setprofile", "gettrace", "getprofile", "prefix", "base_prefix", "exec_prefix")
+
+
+def _code_key(code: Any) -> tuple:
+    """What a code object runs, nested functions included (marshal's bytes also depend on reference counts)."""
+    import types
+
+    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
+            tuple(_code_key(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts))
+
+
+def _fingerprint() -> bytes:
+    import builtins
+    import types
+
+    import autograde.plain as plain
+    import cnnbook.measure as measuring
+
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode("utf-8", "backslashreplace"))
+
+    for module in (sys.modules[__name__], measuring, plain):
+        add(module.__name__, id(module), id(vars(module)))
+        for name, obj in sorted(vars(module).items()):
+            if isinstance(obj, types.FunctionType):
+                add(name, id(obj), id(obj.__code__), _code_key(obj.__code__), id(obj.__globals__),
+                    repr(obj.__defaults__), repr(obj.__kwdefaults__), obj.__closure__ is None)
+            elif isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
+                add(name, id(obj))
+            elif module is measuring and isinstance(obj, (str, int, float, tuple, frozenset, type(None))):
+                add(name, repr(obj))
+    for name in _SEALED_SYS:
+        obj = getattr(sys, name, None)
+        add(name, obj if isinstance(obj, str) else id(obj))
+    add([(name, id(getattr(builtins, name, None))) for name in _SEALED_BUILTINS])
+    return digest.digest()
+
+
+def intact() -> bool:
+    """Whether what the measurement runs is still what it was when this module was imported (before any learner
+    cell). Never raises: whatever a learner did to the objects it reads counts as not intact."""
+    try:
+        return _fingerprint() == _SEAL
+    except Exception:  # noqa: BLE001 - a learner's object may raise anything when read
+        return False
+
+
 sys.modules.setdefault("cnnbook_grader_shim", sys.modules[__name__])
+_SEAL = _fingerprint()                 # last: every name of this module is bound by now

@@ -795,3 +795,33 @@ def test_a_later_visible_check_does_not_carry_hidden_inputs_out(tmp_path):
                              "pool": 'def pool(values, width, mode):\n    raise ValueError(" ".join(_seen))\n'})
     out, _ = _grade_these(tmp_path, {"raiser": raises})
     assert _hidden_inputs_shown(out, "raiser") == []
+
+
+# A hostile trial's 8 lines, spelled so that no word of runner.SUSPICIOUS matches: the measurement function the shim
+# calls gets the code of one that reports a clean run. The loop then earned the write-it-yourself point, unflagged.
+SWAPS_THE_MEASUREMENT = LOOPS + '''
+import cnnbook as _c
+_m = getattr(getattr(_c, "meas" + "ure"), "meas" + "ure")
+
+
+def _looks_clean(func, args=(), kwargs=None, *, forbidden=(), line_limit=None):
+    func(*args, **dict(kwargs or {}))
+    return {"lines": 2, "stopped": False, "forbidden": [], "raised": None, "tampered": False}
+
+
+type(_m).__setattr__(_m, "__co" + "de__", getattr(_looks_clean, "__co" + "de__"))
+'''
+
+
+def test_a_swapped_measurement_is_flagged_however_it_is_spelled(tmp_path):
+    """The tampering flag does not depend on spelling: the shim seals the measuring code before any learner cell
+    runs, each measurement says whether it is still intact, and the grader flags one that is not. (The point of the
+    check itself is the teaching-check bargain of DEVELOPERS.md: a learner who fakes the measurement gets it, and
+    the instructor sees the flag.)"""
+    from autograde.runner import suspicious_flags
+
+    swapped = solved(LESSON, {TARGET: SWAPS_THE_MEASUREMENT})
+    assert suspicious_flags(swapped, nbformat.read(LESSON.source, as_version=4)) == []
+    out, rows = _grade_these(tmp_path, {"swapped": swapped, "honest": solved(LESSON)})
+    assert "tampering" in rows["swapped"]["flags"].split(";"), rows["swapped"]
+    assert rows["honest"]["flags"] == "", rows["honest"]
