@@ -66,6 +66,34 @@ class Limits:
     file_bytes: int = _DEFAULT["file_bytes"]
 
 
+# Facts of the machine in /proc that no notebook library reads and that a kernel has no use for: the host kernel's
+# build options and symbols, the keyrings' users, timers, the kernel's memory allocators and pressure stall figures
+# (machine-wide counters another sandbox can move: a covert channel, a hostile trial). Each is hidden behind a
+# read-only empty mount (a file: the host's /dev/null, which the sandbox cannot open; a folder: an empty read-only
+# tmpfs). What stays readable on purpose: the process's own entries (/proc/self, its pid namespace), and cpuinfo,
+# meminfo, stat, loadavg, uptime, /proc/sys, which numpy, torch, psutil and multiprocessing read to size their
+# thread pools and buffers. /proc/self/mountinfo shows where each mount came from: the paths the sandbox already
+# sees (every folder is bound at its own path) and the submission's work folder (passwd, group), whose kernel
+# folder's path the kernel knows anyway.
+PROC_MASKED_FILES = ("buddyinfo", "config.gz", "iomem", "ioports", "kallsyms", "key-users", "keys", "kpagecgroup",
+                     "kpagecount", "kpageflags", "latency_stats", "modules", "pagetypeinfo", "sched_debug",
+                     "schedstat", "slabinfo", "softirqs", "timer_list", "vmallocinfo", "zoneinfo")
+PROC_MASKED_FOLDERS = ("pressure",)
+
+
+def proc_masks() -> list[str]:
+    """bwrap options (after ``--proc /proc``) that hide PROC_MASKED_FILES and PROC_MASKED_FOLDERS; only those this
+    machine's kernel has (a mount point inside a new /proc cannot be made)."""
+    argv: list[str] = []
+    for name in PROC_MASKED_FILES:
+        if os.path.isfile(f"/proc/{name}"):
+            argv += ["--ro-bind", "/dev/null", f"/proc/{name}"]
+    for name in PROC_MASKED_FOLDERS:
+        if os.path.isdir(f"/proc/{name}"):
+            argv += ["--perms", "0555", "--tmpfs", f"/proc/{name}", "--remount-ro", f"/proc/{name}"]
+    return argv
+
+
 @functools.lru_cache(maxsize=None)
 def bubblewrap_works() -> bool:
     """True when bwrap is installed and can build a sandbox from an empty root on this machine."""
@@ -94,7 +122,7 @@ def python_folders() -> list[Path]:
 def allow_list(project: Path = ROOT) -> list[Path]:
     """THE list of host folders and files a learner's kernel can read (read-only). Nothing else is mounted.
 
-    Besides these, the sandbox has its own /proc, a minimal /dev, its two tmpfs folders, a passwd file that
+    Besides these, the sandbox has its own /proc (with facts of the machine hidden: ``proc_masks``), a minimal /dev, its two tmpfs folders, a passwd file that
     names only its own user, and the folder with its connection file and sockets.
     """
     paths = [Path("/usr")]
@@ -369,6 +397,7 @@ class Sandbox:
         mount("--ro-bind", str(self._passwd()), "/etc/passwd", path=Path("/etc/passwd"))
         mount("--ro-bind", str(self._group()), "/etc/group", path=Path("/etc/group"))
         argv += ["--proc", "/proc", "--dev", "/dev"]
+        argv += proc_masks()
         # POSIX semaphores and shared memory (multiprocessing, a DataLoader with workers) live in /dev/shm, which
         # --dev leaves to root: a size-capped tmpfs of the sandbox's own, counted in its memory cgroup like the others.
         argv += ["--perms", "1777", "--size", str(self.limits.disk_bytes), "--tmpfs", "/dev/shm"]

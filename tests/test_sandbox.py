@@ -94,6 +94,34 @@ def test_the_sandbox_shows_exactly_the_allow_list(tmp_path, decoys):
     assert not any(p.startswith(str(ROOT / "tests")) or p.startswith(str(ROOT / "notebooks")) for p in seen)
 
 
+def test_facts_of_the_machine_in_proc_are_hidden_and_what_libraries_read_is_not(tmp_path):
+    """A hostile trial read the host kernel's build options (/proc/config.gz), the keyrings' users, kernel symbols and
+    the machine-wide pressure stall figures (a covert channel between sandboxes) from a learner's kernel. Each is an
+    empty mount now; what numpy, torch and multiprocessing read stays, and so does the process's own /proc."""
+    from autograde.sandbox import PROC_MASKED_FILES, PROC_MASKED_FOLDERS
+
+    present = [f"/proc/{n}" for n in PROC_MASKED_FILES + PROC_MASKED_FOLDERS if os.path.exists(f"/proc/{n}")]
+    assert "/proc/config.gz" in present or "/proc/kallsyms" in present, present     # something to hide here
+    proc = run_inside(Sandbox(tmp_path / "work", Limits()), f"""
+        import json, os
+        shown = {{}}
+        for path in {present!r}:
+            try:
+                shown[path] = sorted(os.listdir(path)) if os.path.isdir(path) else open(path, "rb").read(64).decode("latin-1")
+            except OSError:
+                shown[path] = ""
+        kept = {{p: len(open(p).read()) for p in ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/self/status",
+                                                 "/proc/self/maps", "/proc/loadavg")}}
+        import numpy, torch
+        torch.set_num_threads(2)
+        print(json.dumps([shown, kept, float(torch.ones(3).sum()), int(numpy.ones(2).sum())]))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    shown, kept, total, count = json.loads(proc.stdout)
+    assert shown == {path: ([] if os.path.isdir(path) else "") for path in present}, shown
+    assert all(size > 0 for size in kept.values()) and (total, count) == (3.0, 2), kept
+
+
 def test_the_kernel_is_nobody_we_know_and_holds_no_capability(tmp_path):
     proc = run_inside(Sandbox(tmp_path / "work", Limits()), """
         import os
