@@ -122,8 +122,9 @@ def python_folders() -> list[Path]:
 def allow_list(project: Path = ROOT) -> list[Path]:
     """THE list of host folders and files a learner's kernel can read (read-only). Nothing else is mounted.
 
-    Besides these, the sandbox has its own /proc (with facts of the machine hidden: ``proc_masks``), a minimal /dev, its two tmpfs folders, a passwd file that
-    names only its own user, and the folder with its connection file and sockets.
+    Besides these, the sandbox has its own /proc (with facts of the machine hidden: ``proc_masks``), a minimal
+    /dev, its two tmpfs folders, a passwd file that names only its own user, and the folder with its connection
+    file and sockets.
     """
     paths = [Path("/usr")]
     paths += [Path("/etc") / name for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts")
