@@ -68,8 +68,12 @@ _SAFE_DEST = re.compile(r"[ \t]*(?:\n[ \t]*)?(?:(?P<url>https?://[^\s()<>\\&\"'`
                         r"|attachment:(?P<name>[A-Za-z0-9._-]{1,100}))(?=[ \t\n)])")
 # A scheme that runs script; browsers ignore tabs and newlines inside a URL, so they may sit between letters.
 _SCRIPT_SCHEME = re.compile(r"((?:j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*):", re.IGNORECASE)
-# MathJax macros that make links, set styles/classes/ids, build macro names or load extensions.
-_TEX_MACRO = re.compile(r"\\(?=(?:href|url|style|class|cssId|unicode|require|csname|data)(?![A-Za-z]))")
+# MathJax macros that make links, set styles/classes/ids or any attribute, build macro names, change the parser's
+# options or load extensions. \mmlToken sets any attribute MathJax's Safe extension lets through: a style with
+# cursor:url(...) made JupyterLab 4.6 (MathJax 3 + Safe) fetch a remote URL as the notebook opened (a hostile trial);
+# \bbox takes a style as well.
+_TEX_MACRO = re.compile(r"\\(?=(?:href|url|style|class|cssId|unicode|require|csname|data|mmlToken|bbox|setOptions)"
+                        r"(?![A-Za-z]))")
 _FENCE_MERMAID = re.compile(r"^([ \t]{0,3}(?:`{3,}|~{3,})[ \t]*)(mermaid)", re.MULTILINE | re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_KEEP_ESC = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")   # stream/errors keep ANSI colours

@@ -143,6 +143,27 @@ def test_markdown_from_a_learner_renders_inert_in_nbconvert(text):
     assert page.tags.get("img", 0) == 0
 
 
+# MathJax 3 in JupyterLab 4.6 (with its Safe extension) fetched this cursor image as the notebook opened: a learner's
+# math loaded a URL of their choice in the instructor's browser (tried with Chromium; \bbox and \setOptions also set
+# styles and the parser's options).
+TEX_ATTACKS = [r'$\mmlToken{mi}[style="cursor:url(https://evil.example/c.png), auto"]{x}$',
+               r"$$\bbox[border:1px solid red;cursor:url(https://evil.example/b.png)]{y}$$",
+               r"\(\setOptions[tex]{maxMacros=1}\)", r"$\let\t=\mmlToken \t{mi}[href=x]{z}$"]
+_ACTIVE_TEX = re.compile(r"\\(?:href|url|style|class|cssId|unicode|require|csname|data|mmlToken|bbox|setOptions)"
+                         r"(?![A-Za-z])")
+
+
+@pytest.mark.parametrize("text", TEX_ATTACKS)
+def test_math_that_sets_attributes_is_not_math_any_more(text):
+    published = [publish.inert_markdown(text)]
+    for mime in ("text/markdown", "text/latex", "text/html"):
+        (output,) = publish.publish_output({"output_type": "display_data", "data": {mime: text}, "metadata": {}})
+        published.append(output["data"][mime])
+    for shown in published:
+        assert not _ACTIVE_TEX.search(shown), shown
+        assert "evil.example" in shown or "setOptions" in shown or "[href=x]" in shown   # it still reads the same
+
+
 def test_markdown_still_reads_as_markdown():
     text = ("# A heading\n\n**bold**, *italic*, `x < y`, $a_{ij}<b$ and\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
             "- a list\n- [a link](https://pytorch.org/docs) and ![plot](attachment:ok.png)\n\n```python\nx = 1\n```\n")
