@@ -649,12 +649,7 @@ def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(tm
     os.makedirs(folder)
     with open(os.path.join(folder, f"{slug}.ipynb".encode()), "w", encoding="utf-8") as f:
         nbformat.write(solved(LESSON), f)
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
-                           "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
-        rows = {row["student"]: row for row in csv.DictReader(f)}
+    rows = _grade_folder(subs, out)
     points, full = points_of_tests(LESSON), sum(points_of_tests(LESSON).values())
     assert float(rows["raises_it"]["score"]) == full - points[TARGET_TEST], rows
     assert float(rows["in_the_file"]["score"]) == full - points["test_pool"], rows
@@ -738,14 +733,19 @@ def _grade_these(tmp_path, notebooks: dict) -> tuple[Path, dict]:
     subs, out = tmp_path / "subs", tmp_path / "out"
     for name, nb in notebooks.items():
         write(nb, subs / name / LESSON.slug / f"{LESSON.slug}.ipynb")
+    rows = _grade_folder(subs, out)
+    assert all(row["status"] == "graded" for row in rows.values()), rows
+    return out, rows
+
+
+def _grade_folder(subs: Path, out: Path) -> dict:
+    """grades.csv's rows by student after `autograde grade SUBS --out OUT` (10 s cells, 1.5 GiB), which must succeed."""
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
                            "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with (out / "grades.csv").open(encoding="utf-8-sig") as f:
-        rows = {row["student"]: row for row in csv.DictReader(f)}
-    assert all(row["status"] == "graded" for row in rows.values()), rows
-    return out, rows
+        return {row["student"]: row for row in csv.DictReader(f)}
 
 
 def _hidden_inputs_shown(out: Path, student: str) -> list[Path]:
