@@ -536,7 +536,7 @@ def _type(*args):
 
 @dataclass
 class TestOutcome:
-    status: str          # pass | fail | timeout | died | grader-error
+    status: str          # pass | pending (its hidden part waits) | fail | timeout | died | grader-error
     message: str = ""    # what the learner reads (never hidden values)
     printed: str = ""    # what the test printed (visible part only)
     hidden: bool = False  # failed in the hidden part
@@ -709,7 +709,8 @@ def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
 
 
 def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None,
-             exercise: str = "", seed: int | None = None, lang: str | None = None) -> TestOutcome:
+             exercise: str = "", seed: int | None = None, lang: str | None = None,
+             defer: str | None = None, hidden_of: str | None = None) -> TestOutcome:
     """Run one test cell in the grader's judge process; the learner's names come through the wall.
 
     ``names``: the exercise's names the test may read from the notebook (:func:`exercise_names` of the
@@ -717,11 +718,13 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable
     checking runs out of either fails (timeout / out of memory) without touching this process. ``exercise``
     names the exercise in messages about hidden checks (which never name their inputs). ``seed``: this grading
     run's seed of :func:`cnnbook.checks.hidden_rng`. ``lang``: the language of the test's messages (the
-    notebook's own, :func:`notebook_language`); None: the grader's (``CNNBOOK_LANG``).
+    notebook's own, :func:`notebook_language`); None: the grader's (``CNNBOOK_LANG``). ``defer`` (a key unique
+    to the submission): run the visible part only; a test with a hidden part whose visible part passes is then
+    ``pending``, and ``hidden_of`` that key runs its hidden part later (:func:`run_hidden_here`).
     """
     from .judge_process import run_in_judge
 
-    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed, lang)
+    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed, lang, defer, hidden_of)
 
 
 def notebook_language(nb) -> str | None:
@@ -736,15 +739,20 @@ def notebook_language(nb) -> str | None:
 
 def run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
              on_visible_done: Callable[[str], None] | None = None, exercise: str = "",
-             seed: int | None = None) -> TestOutcome:
-    """Execute one test cell in this process (the judge process calls this); ``transport`` reaches the kernel."""
+             seed: int | None = None, defer: str | None = None) -> TestOutcome:
+    """Execute one test cell in this process (the judge process calls this); ``transport`` reaches the kernel.
+
+    With ``defer`` (a key), a test that has a hidden part runs its visible part only: when that passes, the
+    outcome is ``pending`` and the test's namespace is kept under the key until :func:`run_hidden_here` runs
+    the hidden part (the grader does that after the notebook's last cell, DEVELOPERS.md).
+    """
     from cnnbook import checks
 
     install_batch_caller()
     checks.set_hidden_seed(seed, exercise)
     _measurement_doubts.clear()
     try:
-        outcome = _run_here(source, transport, seconds, names, on_visible_done, exercise)
+        outcome = _run_here(source, transport, seconds, names, on_visible_done, exercise, defer)
     finally:
         doubted = bool(_measurement_doubts)
         _measurement_doubts.clear()
@@ -752,12 +760,61 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
     return outcome
 
 
+def run_hidden_here(key: str, source: str, transport: Transport, seconds: float, names: Iterable[str],
+                    exercise: str = "", seed: int | None = None) -> TestOutcome:
+    """The hidden part of a test whose visible part passed under ``key`` (:func:`run_here` with ``defer``), in
+    the namespace that part left, with a fresh time budget of ``seconds``. A judge that does not hold the key
+    (it was replaced since, or the kernel was) runs the whole test again, from fresh looks at the notebook; what
+    it prints is dropped and any failure is told as a hidden one, since hidden inputs have reached the kernel by
+    now. Nothing the learner's code does in a hidden part is ever shown."""
+    from cnnbook import checks
+
+    install_batch_caller()
+    checks.set_hidden_seed(seed, exercise)
+    _measurement_doubts.clear()
+    pending = _pending.pop(key, None)
+    try:
+        if pending is None:
+            outcome = _run_here(source, transport, seconds, names, None, exercise, None, all_hidden=True)
+        else:
+            pending.wire.transport = transport
+            pending.wire.seconds, pending.wire.deadline = seconds, time.monotonic() + seconds
+            outcome = _execute([(pending.tree, True)], pending.namespace, io.StringIO(), pending.not_exercise,
+                               None, exercise)
+    finally:
+        doubted = bool(_measurement_doubts)
+        _measurement_doubts.clear()
+    outcome.printed = ""
+    outcome.tampering = doubted
+    return outcome
+
+
+def forget_pending() -> None:
+    """Drop every kept namespace (a submission is over, or its kernel was replaced and the objects they refer to
+    are gone)."""
+    while _pending:
+        _pending.popitem()[1].namespace.clear()
+
+
+@dataclass
+class _Pending:
+    namespace: dict[str, Any]
+    wire: _Wire
+    tree: ast.Module
+    not_exercise: set[str]
+
+
+# Tests whose hidden part waits for the end of the notebook, by key (one submission's, in one judge process).
+_pending: dict[str, _Pending] = {}
+
+
 def _run_here(source: str, transport: Transport, seconds: float, names: Iterable[str],
-              on_visible_done: Callable[[str], None] | None, exercise: str) -> TestOutcome:
+              on_visible_done: Callable[[str], None] | None, exercise: str, defer: str | None = None,
+              all_hidden: bool = False) -> TestOutcome:
     wire = _Wire(transport, seconds)
     visible, hidden = split_hidden(source)
     try:
-        parts = [(_prepare(visible), False), (_prepare(hidden), True)]
+        parts = [(_prepare(visible)[0], all_hidden), (_prepare(hidden)[0], True)]
     except SyntaxError as err:
         return TestOutcome("grader-error", f"the test cell does not parse: {err}")
 
@@ -769,21 +826,39 @@ def _run_here(source: str, transport: Transport, seconds: float, names: Iterable
     namespace["__probe__"] = probe
     namespace["type"] = _type
     printed = io.StringIO()
-    hidden_part = False
     allowed = set(names)
-    not_exercise: set[str] = set()
+    wanted = set()
+    for tree, _ in parts:
+        wanted |= _free_names(tree)
+    wanted.discard("__probe__")
+    not_exercise = wanted - allowed
+    if defer is not None and parts[1][0].body:
+        outcome = _execute(parts[:1], namespace, printed, not_exercise, None, exercise, keep=True,
+                           lookups=(wire, sorted(wanted & allowed)))
+        if outcome.status == "pass":
+            _pending[defer] = _Pending(namespace, wire, parts[1][0], not_exercise)
+            return TestOutcome("pending", "", outcome.printed)
+        namespace.clear()
+        return outcome
+    return _execute(parts, namespace, printed, not_exercise, on_visible_done, exercise,
+                    lookups=(wire, sorted(wanted & allowed)))
+
+
+def _execute(parts: list[tuple[ast.Module, bool]], namespace: dict[str, Any], printed: io.StringIO,
+             not_exercise: set[str], on_visible_done: Callable[[str], None] | None, exercise: str,
+             keep: bool = False, lookups: tuple[_Wire, list[str]] | None = None) -> TestOutcome:
+    """Run parts of a test in ``namespace`` (after looking up the exercise's names it reads, ``lookups``); the
+    outcome says how the first failing part failed. The namespace is cleared at the end unless ``keep``."""
+    hidden_part = bool(parts) and parts[0][1]
     try:
-        wanted = set()
-        for (tree, _), _ in parts:
-            wanted |= _free_names(tree)
-        wanted.discard("__probe__")
-        not_exercise = wanted - allowed
-        for name in sorted(wanted & allowed):
-            try:
-                namespace[name] = wire.ask({"op": "lookup", "name": name})
-            except NameError:
-                pass  # the test will raise NameError itself, with the name in the message
-        for (tree, _), hidden_part in parts:
+        if lookups is not None:
+            wire, wanted = lookups
+            for name in wanted:
+                try:
+                    namespace[name] = wire.ask({"op": "lookup", "name": name})
+                except NameError:
+                    pass  # the test will raise NameError itself, with the name in the message
+        for tree, hidden_part in parts:
             if hidden_part and on_visible_done is not None:
                 on_visible_done(printed.getvalue())
             if not tree.body:
@@ -812,7 +887,8 @@ def _run_here(source: str, transport: Transport, seconds: float, names: Iterable
         # What the test bound (the learner's answers among it) ends with it. A function the test defines refers to
         # this namespace, and that cycle would keep it (arrays of 64 MiB each) until Python's rare full collection:
         # in the judge, reused for the next submission, under the same memory limit.
-        namespace.clear()
+        if not keep:
+            namespace.clear()
     return TestOutcome("pass", "", printed.getvalue())
 
 

@@ -145,13 +145,18 @@ class JudgeProcess:
         self.to_judge = self.from_judge = -1
 
     def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-            exercise: str = "", seed: int | None = None, lang: str | None = None) -> tuple[TestOutcome, bool]:
-        """Run one test; returns (outcome, whether this judge may be used again)."""
+            exercise: str = "", seed: int | None = None, lang: str | None = None,
+            defer: str | None = None, hidden_of: str | None = None) -> tuple[TestOutcome, bool]:
+        """Run one test (with ``defer``, its visible part; with ``hidden_of``, the hidden part kept under that
+        key, see :func:`autograde.judge.run_here`); returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
-        printed, hidden = "", False
+        printed, hidden = "", hidden_of is not None
+        request = {"op": "test", "source": source, "seconds": seconds, "names": names, "exercise": exercise,
+                   "seed": seed, "lang": lang, "defer": defer}
+        if hidden_of is not None:
+            request = {**request, "op": "hidden", "key": hidden_of}
         try:
-            _send(self.to_judge, {"op": "test", "source": source, "seconds": seconds, "names": names,
-                                  "exercise": exercise, "seed": seed, "lang": lang})
+            _send(self.to_judge, request)
         except OSError:
             raise JudgeGone("the judge process was gone before the test started") from None
         while True:
@@ -187,6 +192,13 @@ class JudgeProcess:
             else:
                 self.kill()
                 return TestOutcome("grader-error", f"the judge process sent {op!r}", printed, hidden), False
+
+    def forget(self) -> None:
+        """Drop the namespaces this judge keeps for hidden parts still to run (no reply)."""
+        try:
+            _send(self.to_judge, {"op": "forget"}, deadline=time.monotonic() + GRACE_SECONDS)
+        except (OSError, TimeoutError, JudgeGone):
+            self.kill()
 
     def _last_word(self) -> TestOutcome | None:
         """The outcome the judge sent before its pipe broke, if it sent one."""
@@ -255,8 +267,10 @@ def _set_current(judge: JudgeProcess | None) -> None:
 
 
 def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
-                 exercise: str = "", seed: int | None = None, lang: str | None = None) -> TestOutcome:
-    """Run a test in this worker thread's judge process (started, or replaced, as needed)."""
+                 exercise: str = "", seed: int | None = None, lang: str | None = None,
+                 defer: str | None = None, hidden_of: str | None = None) -> TestOutcome:
+    """Run a test in this worker thread's judge process (started, or replaced, as needed). ``defer`` and
+    ``hidden_of``: the two halves of a test whose hidden part waits (:func:`autograde.judge.run_here`)."""
     memory = int(kernel.limits.memory_bytes)
     judge = _current()
     if judge is not None and (not judge.alive() or judge.memory_bytes != memory):
@@ -270,7 +284,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
                 return TestOutcome("grader-error", str(err))
             _set_current(judge)
         try:
-            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed, lang)
+            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed, lang, defer, hidden_of)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
             judge.kill()
@@ -281,6 +295,15 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
         judge.kill()
         _set_current(None)
     return outcome
+
+
+def forget_pending() -> None:
+    """This thread's judge drops the namespaces it keeps for hidden parts still to run."""
+    judge = _current()
+    if judge is not None and judge.alive():
+        judge.forget()
+        if not judge.alive():
+            _set_current(None)
 
 
 def judge_pid() -> int | None:
@@ -382,7 +405,7 @@ def main(argv: list[str]) -> int:
 
         from cnnbook.i18n import LANGUAGES, set_language
 
-        from .judge import run_here          # it installs the batch caller of call_each
+        from .judge import forget_pending, run_here, run_hidden_here   # it installs the batch caller of call_each
 
         resource.setrlimit(resource.RLIMIT_AS, (_limit(memory), _limit(memory)))
         # What the judge imported lives as long as it does: out of the collector's way, so that the full
@@ -399,17 +422,28 @@ def main(argv: list[str]) -> int:
             header, _ = _receive(inbox)
         except (JudgeGone, OSError):
             return 0
-        if header.get("op") != "test":
+        op = header.get("op")
+        if op == "forget":
+            forget_pending()
+            gc.collect()
+            continue
+        if op not in ("test", "hidden"):
             return 1
         reusable = True
         lang = header.get("lang")
         set_language(lang if lang in LANGUAGES else None)     # this submission's language, else the grader's
+        seed = header["seed"] if type(header.get("seed")) is int else None
+        defer = header.get("defer") if type(header.get("defer")) is str else None
         try:
-            outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
-                               list(header.get("names", [])),
-                               on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}),
-                               exercise=str(header.get("exercise", "")),
-                               seed=header["seed"] if type(header.get("seed")) is int else None)
+            if op == "hidden":
+                outcome = run_hidden_here(str(header["key"]), str(header["source"]), pipe.transport,
+                                          float(header["seconds"]), list(header.get("names", [])),
+                                          exercise=str(header.get("exercise", "")), seed=seed)
+            else:
+                outcome = run_here(str(header["source"]), pipe.transport, float(header["seconds"]),
+                                   list(header.get("names", [])),
+                                   on_visible_done=lambda text: _send(outbox, {"op": "visible-done", "printed": text}),
+                                   exercise=str(header.get("exercise", "")), seed=seed, defer=defer)
         except MemoryError:
             outcome = TestOutcome("fail", OUT_OF_MEMORY + ".")
         if outcome.message.startswith(OUT_OF_MEMORY) or pipe.broken:

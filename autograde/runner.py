@@ -18,12 +18,15 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 from .colab import is_setup_cell
-from .judge import exercise_names, lesson_probes, notebook_language, run_test, split_hidden
+from .judge import TestOutcome, exercise_names, lesson_probes, notebook_language, run_test, split_hidden
+from .judge_process import forget_pending
 from .kernel import MAX_OUTPUTS, REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
@@ -417,11 +420,12 @@ def _grade(student, source, task: dict, result: dict) -> None:
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
     stub = False                    # an answer cell since the last test still raised the stub's NotImplementedError
     kept_outputs = 0                # outputs of the learner's cells in the graded notebook (NOTEBOOK_OUTPUTS at most)
-    # Once a test with a hidden part has started, the learner's kernel has seen hidden inputs (its code may have
-    # kept them): the outputs of the learner's cells that run from then on do not go into the graded notebook,
-    # which OUT/autograded/ and nbgrader's feedback publish (AFTER_HIDDEN; DEVELOPERS.md says what this does
-    # not cover: a later visible check's message).
-    after_hidden = False
+    # Hidden parts of the tests run after the notebook's last cell, each in the namespace its visible part left
+    # (DEVELOPERS.md, "Hidden inputs and what the learner reads"): no learner cell and no visible check runs after
+    # the kernel has seen a hidden input, so nothing they show can carry one out. Keys are this submission's own.
+    token = secrets.token_hex(8)
+    pending: list[tuple[str, Any, dict, Any]] = []      # (key, test cell, its result, its graded copy)
+    seed = submission_seed(task["hidden_seed"], task["student"], task["lesson"])
     # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
     started = time.monotonic()
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
@@ -461,8 +465,6 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         # whatever the learner's kernel sent, it costs that output only, never the grading
                         flags.append("tampering")
                         new.outputs.append(_note("an output of this cell was dropped: not one a notebook can hold"))
-                if after_hidden and new.outputs:
-                    new.outputs = [_note(AFTER_HIDDEN)]
                 kept_outputs += len(new.outputs)
                 new.execution_count = None
                 if run.truncated or len(run.outputs) > room:
@@ -489,24 +491,24 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                              "the kernel died in this cell (os._exit, a crash, or the memory limit)"))
                     # Replace the kernel even if it answered the interrupt: children it forked or
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
-                    _revive(kernel, ran_ok, limits, deadline)
+                    _revive(kernel, ran_ok, limits, deadline, forget_pending)
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
                                              "replaced"))
                     if ran_ok and ran_ok[-1] == cell.source:
                         ran_ok.pop()                 # replaying it would fill the folder again
-                    _revive(kernel, ran_ok, limits, deadline)
+                    _revive(kernel, ran_ok, limits, deadline, forget_pending)
                 out_cells.append(new)
                 continue
             gid = cell.metadata.nbgrader["grade_id"]
             points = float(cell.metadata.nbgrader.get("points", 0))
+            key = f"{token}:{len(result['tests'])}"
             if remaining <= 0:
-                outcome_status, printed = ("not-run" if guard.tripped else "timeout"), ""
+                outcome_status, printed, hidden = ("not-run" if guard.tripped else "timeout"), "", False
                 message = flooded if guard.tripped else "not run: the submission used up its time limit"
             else:
                 began = time.monotonic()
-                after_hidden = after_hidden or bool(split_hidden(cell.source)[1].strip())
                 imports = visible_imports(cell.source)
                 if imports:
                     run = kernel.execute(imports, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
@@ -515,42 +517,49 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     elif run.status in ("timeout", "died"):     # the learner's kernel hangs or dies on an import
                         if run.status == "died":
                             _check_death(kernel, limits)
-                        _revive(kernel, ran_ok, limits, deadline)
+                        _revive(kernel, ran_ok, limits, deadline, forget_pending)
                     remaining = deadline - time.monotonic() if not guard.tripped else 0.0
                 outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
-                                   exercise=gid.removeprefix("test_"), lang=lang,
-                                   seed=submission_seed(task["hidden_seed"], task["student"], task["lesson"]))
+                                   exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
                 phases["tests"] += time.monotonic() - began
-                outcome_status, message, printed = outcome.status, outcome.message, outcome.printed
-                if outcome.tampering:
-                    flags.append("tampering")    # a measurement came from measuring code the learner changed
-                if guard.tripped:
-                    flags.append("output-limit")
-                elif outcome.status in ("timeout", "died"):
-                    if outcome.status == "died":
-                        _check_death(kernel, limits)
-                    flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
-                    _revive(kernel, ran_ok, limits, deadline)
-                if outcome.status == "grader-error":
-                    flags.append("grader-error")
-            result["tests"].append({"grade_id": gid, "points": points if outcome_status == "pass" else 0.0,
-                                    "max_points": points, "status": outcome_status, "message": message,
-                                    "hidden": outcome_status != "pass" and remaining > 0 and outcome.hidden,
-                                    **({"unanswered": True} if stub and outcome_status != "pass" else {})})
+                _settle(outcome, kernel, ran_ok, limits, deadline, guard, flags)
+                outcome_status, message, printed, hidden = outcome.status, outcome.message, outcome.printed, \
+                    outcome.hidden
+            entry = {"grade_id": gid, "points": 0.0, "max_points": points, "status": outcome_status,
+                     "message": message, "hidden": False, **({"unanswered": True} if stub else {})}
+            result["tests"].append(entry)
             stub = False
             test_cell = copy.deepcopy(cell)
             test_cell.outputs = []
             if printed:
                 test_cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed))
-            if outcome_status != "pass":
-                test_cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=message,
-                                                                traceback=[message]))
             out_cells.append(test_cell)
+            if outcome_status == "pending":
+                pending.append((key, cell, entry, test_cell))
+            else:
+                _record(entry, test_cell, outcome_status, message, hidden)
+        # The hidden parts, in the notebook's order, once every learner cell and every visible check has run.
+        for key, cell, entry, test_cell in pending:
+            remaining = deadline - time.monotonic() if not guard.tripped else 0.0
+            if remaining <= 0:
+                _record(entry, test_cell, "not-run" if guard.tripped else "timeout",
+                        flooded if guard.tripped else "not run: the submission used up its time limit", False)
+                continue
+            began = time.monotonic()
+            gid = cell.metadata.nbgrader["grade_id"]
+            outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
+                               exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
+            phases["tests"] += time.monotonic() - began
+            _settle(outcome, kernel, ran_ok, limits, deadline, guard, flags)
+            _record(entry, test_cell, outcome.status, outcome.message, outcome.hidden)
     except KernelDied as err:
         _check_death(kernel, limits)
         flags.append("kernel-died")
         result["detail"] = str(err)
     finally:
+        # A test whose hidden part never ran is "not run" (grade_submission says why), never a pass.
+        result["tests"] = [t for t in result["tests"] if t["status"] != "pending"]
+        forget_pending()
         guard.stop()
         if kernel.malformed:
             flags.append("tampering")          # it sent messages outside the protocol (they were dropped)
@@ -561,6 +570,33 @@ def _grade(student, source, task: dict, result: dict) -> None:
     graded.cells = out_cells
     result["notebook"] = nbformat.writes(graded)
     result["flags"] = sorted(set(flags))
+
+
+def _settle(outcome: TestOutcome, kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
+            guard: InboundGuard, flags: list[str]) -> None:
+    """Flags for what running a test (or its hidden part) did; a kernel it killed or hung is replaced."""
+    if outcome.tampering:
+        flags.append("tampering")    # a measurement came from measuring code the learner changed
+    if guard.tripped:
+        flags.append("output-limit")
+    elif outcome.status in ("timeout", "died"):
+        if outcome.status == "died":
+            _check_death(kernel, limits)
+        flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
+        _revive(kernel, ran_ok, limits, deadline, forget_pending)
+    if outcome.status == "grader-error":
+        flags.append("grader-error")
+
+
+def _record(entry: dict, test_cell, status: str, message: str, hidden: bool) -> None:
+    """A test's verdict into its result and its cell of the graded notebook."""
+    entry.update(status=status, message=message, points=entry["max_points"] if status == "pass" else 0.0,
+                 hidden=status != "pass" and hidden)
+    if status == "pass":
+        entry.pop("unanswered", None)
+    else:
+        test_cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=message,
+                                                        traceback=[message]))
 
 
 def visible_imports(test_source: str) -> str:
@@ -579,20 +615,17 @@ def visible_imports(test_source: str) -> str:
     return "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in lines)
 
 
-def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float) -> None:
-    """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run."""
+def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
+            forget: Callable[[], None]) -> None:
+    """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run.
+    ``forget``: drop what refers to the old kernel's objects (the judge's kept namespaces)."""
+    forget()
     kernel.restart()
     for code in ran_ok:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
-
-
-# What replaces the outputs of learner code that ran after a hidden check (a hostile trial: an answer that kept its
-# arguments and a later cell that printed them showed every hidden input, the fixed cases too, in the feedback).
-AFTER_HIDDEN = ("outputs of code that ran after a hidden check are not shown in this copy (they could show the "
-                "hidden check's inputs); your own notebook still has them")
 
 
 def _note(text: str):

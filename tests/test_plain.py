@@ -405,6 +405,39 @@ result = build()
     assert probes[sha] == functions["build"] and len(probes) == 2
 
 
+_WAITS = ("print('visible')\nkept = len(answer)\n### BEGIN HIDDEN TESTS\nprint('hidden')\n"
+          "from cnnbook.checks import check_value\ncheck_value('len(answer)', kept, 3)\n### END HIDDEN TESTS")
+
+
+def test_a_hidden_part_waits_in_its_own_tests_namespace():
+    """With ``defer``, a test runs its visible part only and keeps its namespace; the hidden part runs later in it,
+    on what the visible part looked up, whatever the notebook's name holds by then. Without the kept namespace
+    (the judge or the kernel was replaced) the whole test runs again from fresh look-ups, and a failure is told
+    as a hidden one; a failing visible part is final, and a test without a hidden part is never pending."""
+    from autograde.judge import forget_pending, run_hidden_here
+
+    kernel = FakeKernel({"answer": [1, 2, 3]})
+    outcome = run_here(_WAITS, kernel, 10, ["answer"], exercise="answer", defer="a")
+    assert (outcome.status, outcome.printed) == ("pending", "visible\n"), outcome
+    kernel.names["answer"] = [9]                                  # a later cell binds the name to something else
+    outcome = run_hidden_here("a", _WAITS, kernel, 10, ["answer"], exercise="answer")
+    assert (outcome.status, outcome.printed) == ("pass", ""), outcome
+    outcome = run_hidden_here("a", _WAITS, kernel, 10, ["answer"], exercise="answer")   # used up: all again
+    assert outcome.status == "fail" and outcome.hidden and outcome.printed == "", outcome
+    assert outcome.message.startswith("answer: a hidden check failed") and "[9]" not in outcome.message, outcome
+
+    kernel.names["answer"] = [1, 2, 3]
+    assert run_here(_WAITS, kernel, 10, ["answer"], exercise="answer", defer="b").status == "pending"
+    kernel.names["answer"] = [9]
+    forget_pending()
+    assert run_hidden_here("b", _WAITS, kernel, 10, ["answer"], exercise="answer").status == "fail"
+
+    outcome = run_here(_WAITS.replace("kept = len(answer)", "assert len(answer) == 3, len(answer)"), kernel, 10,
+                       ["answer"], exercise="answer", defer="c")
+    assert outcome.status == "fail" and not outcome.hidden and outcome.message == "AssertionError: 1", outcome
+    assert run_here("x = len(answer)", kernel, 10, ["answer"], defer="d").status == "pass"
+
+
 # --- the judge process: a test's checking runs under the learner's limits, apart from the worker -------------------
 class JudgedKernel(FakeKernel):
     """What run_in_judge needs of a LearnerKernel: its limits, and raw replies."""
