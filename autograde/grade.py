@@ -967,13 +967,15 @@ def _died(job: _Job, exitcode: int | None) -> dict:
 
 
 # How long a worker may take over one submission before the batch stops it: the submission's own time limit
-# (cells and tests together, GradingLimits.submission_factor) plus room for starting its kernel (up to 3 minutes
-# on a busy machine) and writing its notebook. Only a worker stuck in the grader's own code reaches it.
+# (cells and tests together, GradingLimits.submission_factor, and one more cell's time the hidden parts may have)
+# plus room for starting its kernel (up to 3 minutes on a busy machine) and writing its notebook. Only a worker
+# stuck in the grader's own code reaches it.
 WORKER_MARGIN_SECONDS = 300.0
 
 
 def _worker_budget(task: dict) -> float:
-    return float(task["limits"]["submission_seconds"]) + WORKER_MARGIN_SECONDS
+    return float(task["limits"]["submission_seconds"]) + float(task["limits"].get("cell_seconds", 0)) \
+        + WORKER_MARGIN_SECONDS
 
 
 def _hung(job: _Job, seconds: float) -> dict:

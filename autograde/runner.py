@@ -426,9 +426,14 @@ def _grade(student, source, task: dict, result: dict) -> None:
     token = secrets.token_hex(8)
     pending: list[tuple[str, Any, dict, Any]] = []      # (key, test cell, its result, its graded copy)
     seed = submission_seed(task["hidden_seed"], task["student"], task["lesson"])
+    replayed = [True]               # False: the kernel was replaced and the time ran out before every cell ran again
     # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
     started = time.monotonic()
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
+
+    def revive(until: float) -> None:
+        replayed[0] = _revive(kernel, ran_ok, limits, until, forget_pending)
+
     result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
     phases = result["kernel"]["phases"] = {"cells": 0.0, "tests": 0.0}
@@ -491,14 +496,14 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                              "the kernel died in this cell (os._exit, a crash, or the memory limit)"))
                     # Replace the kernel even if it answered the interrupt: children it forked or
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
-                    _revive(kernel, ran_ok, limits, deadline, forget_pending)
+                    revive(deadline)
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
                                              "replaced"))
                     if ran_ok and ran_ok[-1] == cell.source:
                         ran_ok.pop()                 # replaying it would fill the folder again
-                    _revive(kernel, ran_ok, limits, deadline, forget_pending)
+                    revive(deadline)
                 out_cells.append(new)
                 continue
             gid = cell.metadata.nbgrader["grade_id"]
@@ -517,12 +522,12 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     elif run.status in ("timeout", "died"):     # the learner's kernel hangs or dies on an import
                         if run.status == "died":
                             _check_death(kernel, limits)
-                        _revive(kernel, ran_ok, limits, deadline, forget_pending)
+                        revive(deadline)
                     remaining = deadline - time.monotonic() if not guard.tripped else 0.0
                 outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                    exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
                 phases["tests"] += time.monotonic() - began
-                _settle(outcome, kernel, ran_ok, limits, deadline, guard, flags)
+                _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
                 outcome_status, message, printed, hidden = outcome.status, outcome.message, outcome.printed, \
                     outcome.hidden
             entry = {"grade_id": gid, "points": 0.0, "max_points": points, "status": outcome_status,
@@ -538,7 +543,13 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 pending.append((key, cell, entry, test_cell))
             else:
                 _record(entry, test_cell, outcome_status, message, hidden)
-        # The hidden parts, in the notebook's order, once every learner cell and every visible check has run.
+        # The hidden parts, in the notebook's order, once every learner cell and every visible check has run. They
+        # have what is left of the submission's time, and at least one cell's time together: a notebook whose own
+        # cells used it up (a few endless loops) still has what it answered checked, as when they ran in place.
+        # After a flood (guard.tripped) nothing of the submission runs any more.
+        deadline = max(deadline, time.monotonic() + limits.cell_seconds)
+        if pending and not replayed[0] and not guard.tripped:
+            revive(deadline)                # the kernel they need holds the answers again
         for key, cell, entry, test_cell in pending:
             remaining = deadline - time.monotonic() if not guard.tripped else 0.0
             if remaining <= 0:
@@ -550,7 +561,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
             phases["tests"] += time.monotonic() - began
-            _settle(outcome, kernel, ran_ok, limits, deadline, guard, flags)
+            _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
             _record(entry, test_cell, outcome.status, outcome.message, outcome.hidden)
     except KernelDied as err:
         _check_death(kernel, limits)
@@ -572,8 +583,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
     result["flags"] = sorted(set(flags))
 
 
-def _settle(outcome: TestOutcome, kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
-            guard: InboundGuard, flags: list[str]) -> None:
+def _settle(outcome: TestOutcome, kernel: LearnerKernel, limits: Limits, guard: InboundGuard, flags: list[str],
+            revive: Callable[[], None]) -> None:
     """Flags for what running a test (or its hidden part) did; a kernel it killed or hung is replaced."""
     if outcome.tampering:
         flags.append("tampering")    # a measurement came from measuring code the learner changed
@@ -583,7 +594,7 @@ def _settle(outcome: TestOutcome, kernel: LearnerKernel, ran_ok: list[str], limi
         if outcome.status == "died":
             _check_death(kernel, limits)
         flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
-        _revive(kernel, ran_ok, limits, deadline, forget_pending)
+        revive()
     if outcome.status == "grader-error":
         flags.append("grader-error")
 
@@ -616,16 +627,18 @@ def visible_imports(test_source: str) -> str:
 
 
 def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
-            forget: Callable[[], None]) -> None:
+            forget: Callable[[], None]) -> bool:
     """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run.
-    ``forget``: drop what refers to the old kernel's objects (the judge's kept namespaces)."""
+    ``forget``: drop what refers to the old kernel's objects (the judge's kept namespaces). False when the time
+    ran out before every cell ran again."""
     forget()
     kernel.restart()
     for code in ran_ok:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return
+            return False
         kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
+    return True
 
 
 def _note(text: str):

@@ -355,7 +355,7 @@ class Sandbox:
 
     def wrap(self, argv: list[str]) -> list[str]:
         """``argv`` as it runs in this sandbox (tests use it to look inside); creates the cgroups."""
-        seconds = int(self.limits.submission_seconds) + 30
+        seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # and the hidden parts' time
         limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={seconds}",
                    f"--fsize={self.limits.file_bytes}", "--core=0", "--"] if shutil.which("prlimit") else []
         if not self.isolate:

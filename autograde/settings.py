@@ -26,7 +26,9 @@ class GradingLimits(Configurable):
     cell_seconds = Float(60.0, help="Seconds one cell or one test may run before it is stopped (the rest of the "
                                     "notebook still runs). nbgrader's Execute.timeout follows it.").tag(config=True)
     submission_factor = Float(20.0, help="A whole submission (its cells and tests together) may run for this many "
-                                         "times cell_seconds; what is left after that is not run.").tag(config=True)
+                                         "times cell_seconds; what is left after that is not run, except the tests' "
+                                         "hidden parts (they run last), which have at least one cell_seconds "
+                                         "together.").tag(config=True)
     memory_gib = Float(2.0, help="GiB of memory for all processes of one submission together (cgroup), and for "
                                  "each one (prlimit).").tag(config=True)
     max_processes = Integer(128, help="Processes and threads one submission may run (torch starts one thread "

@@ -445,8 +445,10 @@ def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
             c.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✔ all visible checks passed.\n")]
     found["prefilled_outputs"] = (nb, [], True)
     nb = _notebook_with(WRONG)
-    nb.cells.append(nbformat.v4.new_code_cell(FLOODS_THE_GRADER))     # last: every test has run before it
-    found["floods_the_grader"] = (nb, ["output-limit"], True)
+    # Last: after every visible check. The hidden parts, which run after the last cell, do not run after a flood:
+    # it costs the whole notebook (flagged), never the batch or the grader.
+    nb.cells.append(nbformat.v4.new_code_cell(FLOODS_THE_GRADER))
+    found["floods_the_grader"] = (nb, ["output-limit"], "all")
     # Grading metadata nbgrader never writes (a text editor can): the answer cell's is a string, a test cell's
     # grade_id a list. Those cells are read as plain cells (the tests still run, from the lesson), never a
     # grader-error that would be graded again on every run and keep whatever grade the gradebook had.
@@ -531,7 +533,7 @@ def test_an_attack_earns_nothing_it_did_not_solve(graded, name):
     row = rows[name]
     points = points_of_tests(LESSON)
     full = sum(points.values())
-    expected = full - points[target_test] if target_fails else full
+    expected = 0.0 if target_fails == "all" else full - points[target_test] if target_fails else full
     assert row["status"] == "graded", row
     assert float(row["score"]) == expected, (name, row, _results(out, name)["tests"])
     # A learner's doing is never the grader's fault: a grader-error is never a grade and is graded again each run.
@@ -821,6 +823,24 @@ def test_hidden_parts_check_the_answer_the_visible_part_saw(tmp_path):
     assert float(rows["later"]["score"]) == full, rows["later"]
     assert float(rows["dies"]["score"]) == full - points[TARGET_TEST], rows["dies"]
     assert "kernel-died" in rows["dies"]["flags"].split(";"), rows["dies"]
+
+
+def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path):
+    """Hidden parts run last, so a notebook whose own cells use up the submission's time (endless loops after the
+    answers, each stopped at the cell limit and its kernel replaced) would lose every hidden check. They have at
+    least one cell's time together: the answers are checked in a kernel that has run every clean cell again."""
+    from autograde.runner import grade_submission
+
+    nb = solved(LESSON)
+    nb.cells += [nbformat.v4.new_code_cell("while True:\n    pass") for _ in range(12)]
+    path = write(nb, tmp_path / "slow.ipynb")
+    limits = {"cell_seconds": 3.0, "submission_seconds": 20.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    result = grade_submission({"student": "slow", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
+                               "path": str(path), "limits": limits, "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    assert result["score"] == sum(points_of_tests(LESSON).values()), result["tests"]
+    notes = [o.get("text", "") for c in nbformat.reads(result["notebook"], as_version=4).cells[-12:] for o in c.outputs]
+    assert any("used up its time limit" in text for text in notes), notes      # the loops did use it up
 
 
 # A hostile trial's 8 lines, spelled so that no word of runner.SUSPICIOUS matches: the measurement function the shim
