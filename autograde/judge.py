@@ -918,7 +918,7 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
 
 def _explain_hidden(err: Exception, exercise: str) -> str:
     from cnnbook.checks import CheckFailed, is_slip_line
-    from cnnbook.i18n import _
+    from cnnbook.i18n import _, lesson_text
 
     case = getattr(err, "hidden_case", None)
     case = case if type(case) is str and case.strip() else ""
@@ -929,7 +929,9 @@ def _explain_hidden(err: Exception, exercise: str) -> str:
         if err.lines and is_slip_line(err.lines[0]):
             lines.append("  " + err.lines[0])
         if err.hint:
-            lines.append("  " + _("Hint: {hint}").format(hint=err.hint))
+            # a test's own `raise CheckFailed(..., hint=...)` did not pass through the check functions, which
+            # translate the hint: its catalog entry is read here (a translated hint is not in the catalog, unchanged)
+            lines.append("  " + _("Hint: {hint}").format(hint=lesson_text(err.hint)))
         return "\n".join(lines)
     if isinstance(err, TooLarge):
         lines.append("  " + _("Your answer is too large or too deeply nested to check."))

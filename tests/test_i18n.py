@@ -386,6 +386,13 @@ def test_hidden_feedback_in_korean(korean):
     assert text.splitlines()[0] == "fc_input_size: 숨은 검사 하나가 실패했습니다 (채널을 빠뜨림)."
     assert "흔한 실수로 보입니다: 크기를 곱하지 않고 더함." in text and "힌트: int를 그대로 곱하세요" in text
     assert "secret" not in text and "4" not in text.replace("fc_input_size", "")
+    # a hidden helper's own `raise CheckFailed(..., hint=...)` (lesson 03's zero_pad helper) skips the check
+    # functions: its hint was shown in English in the Korean edition (a learner's trial)
+    with pytest.raises(CheckFailed) as err, hidden_case("the channels were forgotten"):
+        raise CheckFailed("g(<secret>) raised ValueError", what="g(<secret>)",
+                          hint="Multiply the ints directly; avoid / (which makes a float).")
+    text = _explain(err.value, True, "fc_input_size")
+    assert "힌트: int를 그대로 곱하세요" in text and "Multiply" not in text and "secret" not in text
 
 
 def test_coverage_command_prints_a_table(capsys):
