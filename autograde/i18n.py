@@ -13,7 +13,8 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
   included) are one entry;
 - per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
   ``mistakes=``, the slips of ``known_errors``, ``hidden_case(...)``, the explanation of ``check_true``, and a
-  check's name when it is written in words, see below; ``msgctxt`` = the test cell id). Test cells are never changed: these are
+  check's name when it is written in words, see below, also when the check takes it from a variable assigned a
+  string, ``call = "..."``; ``msgctxt`` = the test cell id). Test cells are never changed: these are
   translated when the check runs (``cnnbook.i18n.lesson_text``).
 
 A check's name (the first argument of a ``check_*`` call or of ``passed``, which starts every failure message)
@@ -359,7 +360,18 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
 
     names: list[ast.JoinedStr] = []
     sentences: list[ast.JoinedStr] = []               # f-string hints, slips, cases, explanations: always words
+    # a check's name kept in a variable (call = "conv2d(...)   (a stride that does not fit)", then check_true(call,
+    # ...)): every string assigned to a name that some check takes as its name is read as that check's name
+    named_by_variable = {node.args[0].id for node in ast.walk(tree) if isinstance(node, ast.Call)
+                         and _is_named_call(_call_name(node)) and node.args and isinstance(node.args[0], ast.Name)}
     for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Constant, ast.JoinedStr)) \
+                and any(isinstance(t, ast.Name) and t.id in named_by_variable for t in node.targets):
+            first = node.value
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and is_natural_name(first.value):
+                add(first)
+            elif isinstance(first, ast.JoinedStr):
+                names.append(first)
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
