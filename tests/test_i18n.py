@@ -522,6 +522,23 @@ def test_check_names_in_words_are_entries_and_code_names_are_not():
                                    ("got {got!r}: exp(1000) overflows", True), ("Use {n} steps.", True)]
 
 
+def test_a_check_name_kept_in_a_variable_is_an_entry():
+    """Lesson 03 kept '(a stride that does not fit)' in `call = "..."` and passed `call` to its checks: the Korean
+    edition showed it in English (a learner's trial). A string assigned to a name that a check takes as its name is
+    that check's name (in words: an entry; code: not); other assignments are not."""
+    from autograde.i18n import check_entries
+
+    cell = ('call = "conv2d(x 1x1x7x7, k, b, stride=3)   (a stride that does not fit)"\n'
+            'check_true(call, ok, "why")\n'
+            'what = f"replace_head(a network with head nn.Linear({n}, 5), {k})"\n'
+            'check_value(what, 1, 1)\n'
+            'code = "conv2d(x, w)"\ncheck_array(code, y, z)\n'
+            'unused = "a sentence nobody checks"\nprint(unused)\n')
+    assert check_entries(cell) == [("conv2d(x 1x1x7x7, k, b, stride=3)   (a stride that does not fit)", False),
+                                   ("why", False),
+                                   ("replace_head(a network with head nn.Linear({n}, 5), {k})", True)]
+
+
 def test_the_f_string_entry_with_the_most_words_is_the_one_that_translates_a_message(monkeypatch, tmp_path):
     """"got {x}" also matches what "got {x!r}: exp(1000) overflows" gives: the longer entry is chosen, whatever the
     catalog's order (else the learner read the short entry's Korean with the rest of the English in its field)."""

@@ -145,6 +145,65 @@ def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 ''', "the step count starts at 2"))
 
 
+# From a learner's trial: slips that failed with numpy's own error or with only expected and got values.
+POOL_SIZES = POOL_LOOP.format(out="np.zeros((N, C, H_out, W_out))", avg="window.mean(axis=(2, 3))")
+SLIPS.append(("05", "test_pool2d_forward",                  # H_out from W, W_out from H: numpy's zero-size error
+              POOL_SIZES.replace("H_out, W_out = (H - f) // s + 1, (W - f) // s + 1",
+                                 "H_out, W_out = (W - f) // s + 1, (H - f) // s + 1"),
+              "a size taken from the wrong axis: H_out comes from H, W_out from W"))
+SLIPS.append(("05", "test_pool2d_forward", POOL_SIZES.replace("window.max(axis=(2, 3))",
+                                                              "window.reshape(N, C, -1).argmax(axis=2)"),
+              "(argmax) instead of the maximum itself"))
+SLIPS.append(("05", "test_pool2d_forward", POOL_SIZES.replace("i * s:i * s + f, j * s:j * s + f",
+                                                              "i * s:i * s + f - 1, j * s:j * s + f - 1"),
+              "windows one row and one column short"))
+MAXPOOL_BACKWARD_LOOP = '''import numpy as np
+def maxpool_backward(dout, x, f, s):
+    N, C, H, W = x.shape
+    H_out, W_out = (H - f) // s + 1, (W - f) // s + 1
+    if dout.shape != (N, C, H_out, W_out):
+        raise ValueError("dout has the wrong shape")
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    q, r = divmod(int(np.argmax(x[n, c, i * s:i * s + f, j * s:j * s + f])), f)
+                    dx[n, c, i * s + r, j * s + q] += dout[n, c, i, j]
+    return dx
+'''
+SLIPS.append(("05", "test_maxpool_backward", MAXPOOL_BACKWARD_LOOP, "row and column swapped inside the window"))
+AVGPOOL_BACKWARD_LOOP = '''import numpy as np
+def avgpool_backward(dout, x_shape, f, s):
+    N, C, H, W = x_shape
+    H_out, W_out = (H - f) // s + 1, (W - f) // s + 1
+    if dout.shape != (N, C, H_out, W_out):
+        raise ValueError("dout has the wrong shape")
+    dx = np.zeros((N, C, H, W))
+    for i in range(H_out):
+        for j in range(W_out):
+            dx[:, :, i * s:i * s + f, j * s:j * s + f] += dout[:, :, i, j] / (f * f)
+    return dx
+'''
+SLIPS.append(("05", "test_avgpool_backward", AVGPOOL_BACKWARD_LOOP,   # right while N = C = 1, then a broadcasting error
+              "dout[:, :, i, j] has shape (N, C)"))
+SLIPS.append(("05", "test_avgpool_backward", AVGPOOL_BACKWARD_LOOP.replace(
+    "i * s:i * s + f, j * s:j * s + f] += dout[:, :, i, j]",
+    "i * s:i * s + f - 1, j * s:j * s + f - 1] += dout[:, :, i:i + 1, j:j + 1]"), "windows one row and one column short"))
+SLIPS.append(("03", "test_conv2d", '''import numpy as np
+def conv2d(x, w, b, stride=1, padding=0):
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.zeros((N, F, (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            window = xp[:, :, j * stride:j * stride + kh, i * stride:i * stride + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+''', "the window was transposed"))
+
+
 def visible_test(slug2: str, grade_id: str) -> str:
     nb = nbformat.read(LESSONS[slug2].source, as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
