@@ -799,6 +799,29 @@ def test_a_later_visible_check_does_not_carry_hidden_inputs_out(tmp_path):
     assert any("by 4" in text for text in said), said          # what it said is the visible inputs' only
 
 
+_NAMES_ITS_ERROR_AFTER_THE_INPUTS = f'''def {TARGET}(values, width):
+    import numpy as np
+    arr = np.asarray(values, dtype=float)
+    if arr.tolist() == [0.5, 2.0, 1.0, 0.0, 0.2, 0.1, 3.0, 0.4]:          # the visible checks' input
+        return arr.reshape(-1, width).max(axis=1)
+    name = " ".join(repr(float(v)) for v in arr[:8]) + f" by {{width}}"
+    raise type(name, (ValueError,), {{"__module__": f"w{{width}}_n{{arr.size}}"}})("hidden")
+'''
+
+
+def test_a_hidden_failure_does_not_name_the_learners_exception_class(tmp_path):
+    """A hostile trial: a failed hidden check says which class the learner's code raised, "numpy's LinAlgError", and
+    took the class's name and module from the kernel. A class named after its arguments put the fixed hidden case
+    into the failure message ("Your code raised ValueError (w2_n4's -3.0 -1.0 -2.0 -5.0 by 2)."): in grades,
+    feedback and the published notebook, one resubmission later hard-coded. Only a real library class is named."""
+    out, rows = _grade_these(tmp_path, {"namer": solved(LESSON, {TARGET: _NAMES_ITS_ERROR_AFTER_THE_INPUTS})})
+    assert float(rows["namer"]["score"]) == sum(points_of_tests(LESSON).values()) - points_of_tests(LESSON)[TARGET_TEST]
+    assert _hidden_inputs_shown(out, "namer") == []
+    said = json.loads((out / "results" / "namer" / f"{LESSON.slug}.json").read_text(encoding="utf-8"))
+    message = next(t["message"] for t in said["tests"] if t["grade_id"] == TARGET_TEST)
+    assert "a class it defines (a kind of ValueError)" in message and "w2" not in message, message
+
+
 _REDEFINED_LATER = f'''def {TARGET}(values, width):
     return None
 '''

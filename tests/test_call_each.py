@@ -157,6 +157,11 @@ def _raising(kind, mro, module, message="bad"):
      "Your code raised an exception of a class it defines (a kind of ValueError)."),
     ("LinAlgError", ["LinAlgError", "ValueError", "Exception", "BaseException", "object"], "numpy.linalg",
      "ValueError", "Your code raised ValueError (numpy's LinAlgError)."),
+    # a learner's class whose name and module say anything (a hidden input: a hostile trial) is not named
+    ("-3.0 -1.0 by 2", ["-3.0 -1.0 by 2", "ValueError", "Exception", "BaseException", "object"], "w2_n4",
+     "ValueError", "Your code raised an exception of a class it defines (a kind of ValueError)."),
+    ("FakeError", ["FakeError", "TypeError", "Exception", "BaseException", "object"], "numpy.linalg", "TypeError",
+     "Your code raised an exception of a class it defines (a kind of TypeError)."),
 ])
 def test_an_error_of_a_library_or_of_the_learners_class_is_the_builtin_error_it_derives_from(kind, mro, module,
                                                                                                 expected, said):
