@@ -27,9 +27,10 @@ import nbformat
 from .colab import is_setup_cell
 from .judge import TestOutcome, exercise_names, lesson_probes, notebook_language, run_test, split_hidden
 from .judge_process import forget_pending
-from .kernel import MAX_OUTPUTS, REPLY_BYTES, InboundGuard, KernelDied, LearnerKernel
+from .kernel import MAX_OUTPUTS, REPLY_BYTES, CellTimeout, InboundGuard, KernelDied, LearnerKernel, RemoteError
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
+from .plain import TooLarge
 from .sandbox import Limits, Sandbox, new_work_root, remove_tree
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
@@ -541,6 +542,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             out_cells.append(test_cell)
             if outcome_status == "pending":
                 pending.append((key, cell, entry, test_cell))
+                _namespace(kernel, "keep", key, min(limits.cell_seconds, max(0.0, deadline - time.monotonic())))
             else:
                 _record(entry, test_cell, outcome_status, message, hidden)
         # The hidden parts, in the notebook's order, once every learner cell and every visible check has run. They
@@ -558,6 +560,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 continue
             began = time.monotonic()
             gid = cell.metadata.nbgrader["grade_id"]
+            _namespace(kernel, "restore", key, min(limits.cell_seconds, remaining))
+            remaining = deadline - time.monotonic() if not guard.tripped else 0.0
             outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
             phases["tests"] += time.monotonic() - began
@@ -581,6 +585,21 @@ def _grade(student, source, task: dict, result: dict) -> None:
     graded.cells = out_cells
     result["notebook"] = nbformat.writes(graded)
     result["flags"] = sorted(set(flags))
+
+
+def _namespace(kernel: LearnerKernel, op: str, key: str, seconds: float) -> None:
+    """Keep the notebook's names as they are now under ``key`` ("keep", when a test's visible part passed), or bind
+    them as they were then ("restore", before its hidden part), so that a hidden part sees the notebook as the
+    test's place in it left it, as when it ran there (a helper of a later exercise with the same name broke an
+    earlier exercise's hidden checks). The kernel does it, so a learner's code may undo it: that changes only
+    which of their own bindings their hidden checks call. A kernel replaced since has none kept (its hidden parts
+    run again from the notebook's last state); a kernel that does not answer is left to the test that follows."""
+    if seconds <= 0:
+        return
+    try:
+        kernel.request_text({"op": op, "key": key}, seconds)
+    except (CellTimeout, KernelDied, TooLarge, RemoteError):
+        pass
 
 
 def _settle(outcome: TestOutcome, kernel: LearnerKernel, limits: Limits, guard: InboundGuard, flags: list[str],

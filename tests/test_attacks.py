@@ -894,3 +894,39 @@ def test_a_swapped_measurement_is_flagged_however_it_is_spelled(tmp_path):
     out, rows = _grade_these(tmp_path, {"swapped": swapped, "honest": solved(LESSON)})
     assert "tampering" in rows["swapped"]["flags"].split(";"), rows["swapped"]
     assert rows["honest"]["flags"] == "", rows["honest"]
+
+
+_HELPER_OF_GROUP_MAX = f'''def helper(values, width):
+    return np.asarray(values, dtype=float).reshape(-1, width)
+
+
+def {TARGET}(values, width):
+    return helper(values, width).max(axis=1)
+'''
+_HELPER_OF_POOL = '''def helper(groups, mode):
+    if mode == "max":
+        return groups.max(axis=1)
+    if mode == "mean":
+        return groups.mean(axis=1)
+    raise ValueError(f"mode must be 'max' or 'mean', not {mode!r}")
+
+
+def pool(values, width, mode):
+    return helper(np.asarray(values, dtype=float).reshape(-1, width), mode)
+'''
+
+
+def test_a_later_cell_that_binds_a_name_again_does_not_change_an_earlier_hidden_check(tmp_path):
+    """A hostile trial, honest work: since hidden parts run after the notebook's last cell, a learner whose two answers
+    each had a helper called `helper` lost group_max's hidden points (its function found pool's helper: "Your code
+    raised ValueError"), and one who tried make_layer out again at the end with a 5x5 kernel lost make_layer's (its
+    probe looked the name up in the notebook's last state), though every test passed where it stands in Jupyter. The
+    kernel keeps the notebook's names as each test's visible part left them and binds them so for its hidden part."""
+    helpers = solved(LESSON, {TARGET: _HELPER_OF_GROUP_MAX, "pool": _HELPER_OF_POOL})
+    tried = solved(LESSON)
+    tried.cells.append(nbformat.v4.new_code_cell(
+        "def make_layer(in_channels, out_channels):\n"
+        "    return torch.nn.Conv2d(in_channels, out_channels, 5, padding=2)\n"))
+    _, rows = _grade_these(tmp_path, {"helpers": helpers, "tried": tried})
+    full = sum(points_of_tests(LESSON).values())
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"helpers": full, "tried": full}, rows
