@@ -432,8 +432,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
     started = time.monotonic()
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
 
+    kept_at: dict[str, int] = {}    # a pending test's key -> how many of ran_ok had run when its names were kept
+
     def revive(until: float) -> None:
-        replayed[0] = _revive(kernel, ran_ok, limits, until, forget_pending)
+        replayed[0] = _revive(kernel, ran_ok, limits, until, forget_pending, kept_at)
 
     result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
@@ -542,6 +544,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             out_cells.append(test_cell)
             if outcome_status == "pending":
                 pending.append((key, cell, entry, test_cell))
+                kept_at[key] = len(ran_ok)
                 _namespace(kernel, "keep", key, min(limits.cell_seconds, max(0.0, deadline - time.monotonic())))
             else:
                 _record(entry, test_cell, outcome_status, message, hidden)
@@ -561,6 +564,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             began = time.monotonic()
             gid = cell.metadata.nbgrader["grade_id"]
             _namespace(kernel, "restore", key, min(limits.cell_seconds, remaining))
+            kept_at.pop(key, None)          # a kernel replaced from now on has no need to keep them again
             remaining = deadline - time.monotonic() if not guard.tripped else 0.0
             outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
@@ -646,14 +650,21 @@ def visible_imports(test_source: str) -> str:
 
 
 def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
-            forget: Callable[[], None]) -> bool:
+            forget: Callable[[], None], kept_at: dict[str, int] | None = None) -> bool:
     """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run.
     ``forget``: drop what refers to the old kernel's objects (the judge's kept namespaces). False when the time
-    ran out before every cell ran again."""
+    ran out before every cell ran again. ``kept_at``: the tests whose hidden part still waits, each with how many of
+    ``ran_ok`` had run when the notebook's names were kept for it: they are kept again at the same point of the
+    replay, so that its hidden part (run again from fresh look-ups) sees them as its place left them."""
     forget()
     kernel.restart()
-    for code in ran_ok:
+    waiting = sorted((at, key) for key, at in (kept_at or {}).items())
+    for index, code in enumerate([*ran_ok, None]):
+        while waiting and waiting[0][0] <= index:
+            _namespace(kernel, "keep", waiting.pop(0)[1], min(limits.cell_seconds, deadline - time.monotonic()))
         remaining = deadline - time.monotonic()
+        if code is None:
+            break
         if remaining <= 0:
             return False
         kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)

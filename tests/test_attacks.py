@@ -921,12 +921,18 @@ def test_a_later_cell_that_binds_a_name_again_does_not_change_an_earlier_hidden_
     each had a helper called `helper` lost group_max's hidden points (its function found pool's helper: "Your code
     raised ValueError"), and one who tried make_layer out again at the end with a 5x5 kernel lost make_layer's (its
     probe looked the name up in the notebook's last state), though every test passed where it stands in Jupyter. The
-    kernel keeps the notebook's names as each test's visible part left them and binds them so for its hidden part."""
+    kernel keeps the notebook's names as each test's visible part left them and binds them so for its hidden part,
+    also in a kernel that replaced one (a last cell that ran past its time: every hidden part ran again from the
+    notebook's last state)."""
     helpers = solved(LESSON, {TARGET: _HELPER_OF_GROUP_MAX, "pool": _HELPER_OF_POOL})
     tried = solved(LESSON)
     tried.cells.append(nbformat.v4.new_code_cell(
         "def make_layer(in_channels, out_channels):\n"
         "    return torch.nn.Conv2d(in_channels, out_channels, 5, padding=2)\n"))
-    _, rows = _grade_these(tmp_path, {"helpers": helpers, "tried": tried})
+    # and when a last cell outlives its time, the kernel is replaced: its replay keeps the names at the same places
+    stuck = solved(LESSON, {TARGET: _HELPER_OF_GROUP_MAX, "pool": _HELPER_OF_POOL})
+    stuck.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(600)\n"))
+    _, rows = _grade_these(tmp_path, {"helpers": helpers, "tried": tried, "stuck": stuck})
     full = sum(points_of_tests(LESSON).values())
-    assert {s: float(r["score"]) for s, r in rows.items()} == {"helpers": full, "tried": full}, rows
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"helpers": full, "tried": full, "stuck": full}, rows
+    assert rows["stuck"]["flags"] == "timeout", rows
