@@ -591,6 +591,9 @@ def _grade(student, source, task: dict, result: dict) -> None:
     result["flags"] = sorted(set(flags))
 
 
+NAMESPACE_SECONDS = 10.0    # a dict copied in the kernel takes milliseconds: one that does not answer is not waited for
+
+
 def _namespace(kernel: LearnerKernel, op: str, key: str, seconds: float) -> None:
     """Keep the notebook's names as they are now under ``key`` ("keep", when a test's visible part passed), or bind
     them as they were then ("restore", before its hidden part), so that a hidden part sees the notebook as the
@@ -598,6 +601,7 @@ def _namespace(kernel: LearnerKernel, op: str, key: str, seconds: float) -> None
     earlier exercise's hidden checks). The kernel does it, so a learner's code may undo it: that changes only
     which of their own bindings their hidden checks call. A kernel replaced since has none kept (its hidden parts
     run again from the notebook's last state); a kernel that does not answer is left to the test that follows."""
+    seconds = min(seconds, NAMESPACE_SECONDS)
     if seconds <= 0:
         return
     try:
