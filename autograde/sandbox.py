@@ -344,6 +344,11 @@ class Sandbox:
             "JUPYTER_RUNTIME_DIR": str(self.kernel_dir), "MPLBACKEND": "agg", "NBGRADER_EXECUTION": "autograde",
             "PYTHONUNBUFFERED": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "OMP_NUM_THREADS": str(threads),
             "MKL_NUM_THREADS": str(threads), "TORCH_NUM_THREADS": str(threads),
+            # glibc gives each thread that allocates an arena of its own, 64 MiB of address space each, and prlimit's
+            # --as (the memory limit, per process) counts address space: after a notebook's cells had run (torch,
+            # tqdm and DataLoader threads), hidden parts, which now run last, failed in honest notebooks with
+            # oneDNN's "could not create a primitive" (lesson 06's solution: 5 of 18 points at --memory 1.5).
+            "MALLOC_ARENA_MAX": "2",
         }
         if os.environ.get("VIRTUAL_ENV"):
             env["VIRTUAL_ENV"] = os.environ["VIRTUAL_ENV"]

@@ -950,3 +950,20 @@ def test_a_later_cell_that_changes_a_library_setting_does_not_change_an_earlier_
     nb.cells.append(nbformat.v4.new_code_cell("torch.set_default_dtype(torch.float64)\n"))
     _, rows = _grade_these(tmp_path, {"doubles": nb})
     assert float(rows["doubles"]["score"]) == sum(points_of_tests(LESSON).values()), rows
+
+
+def test_hidden_parts_after_a_real_lessons_cells_have_the_memory_they_had_in_place(tmp_path):
+    """A hostile trial, honest work: since hidden parts run after the notebook's last cell, lesson 06's own solution
+    got 5 of 18 points at --memory 1.5 (18 before): its hidden probes ran in a kernel whose cells had trained networks
+    in several threads, and glibc's arena per thread (64 MiB of address space each, counted by the per-process
+    limit) left oneDNN no room ("could not create a primitive"). The kernel keeps 2 arenas (MALLOC_ARENA_MAX)."""
+    from autograde.runner import grade_submission
+    from conftest import LESSONS
+
+    lesson = next(one for one in LESSONS if one.slug == "06_lenet")
+    path = write(solved(lesson), tmp_path / "honest.ipynb")
+    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    result = grade_submission({"student": "honest", "lesson": lesson.slug, "path": str(path), "limits": limits,
+                               "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    assert result["score"] == result["max_score"], [(t["grade_id"], t["message"]) for t in result["tests"]]
