@@ -367,7 +367,7 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Constant, ast.JoinedStr)) \
                 and any(isinstance(t, ast.Name) and t.id in named_by_variable for t in node.targets):
-            first = node.value
+            first: ast.expr = node.value
             if isinstance(first, ast.Constant) and isinstance(first.value, str) and is_natural_name(first.value):
                 add(first)
             elif isinstance(first, ast.JoinedStr):
