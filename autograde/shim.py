@@ -44,7 +44,35 @@ _objects: dict[int, Any] = {}
 _probes: dict[str, Any] = {}           # sha256 of a probe's source -> the function defined from it
 # The notebook's namespace as it was when a test's visible part passed, by the grader's key: its hidden part runs
 # after the notebook's last cell with the names as they were then ("keep", then "restore").
-_kept: dict[str, dict] = {}
+_kept: dict[str, tuple[dict, dict]] = {}
+
+
+# Process-wide settings of the libraries that change what a computation gives (torch's default dtype, grad and
+# anomaly modes, numpy's floating-point error handling), kept with the names and put back for the hidden part: a
+# later cell's torch.set_default_dtype(torch.float64) made an earlier exercise's hidden probe build float64 layers.
+# Only libraries the notebook has imported are read; any other process-wide state is as the notebook left it.
+def settings() -> dict:
+    found: dict = {}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        found.update(dtype=torch.get_default_dtype(), grad=torch.is_grad_enabled(),
+                     anomaly=torch.is_anomaly_enabled())
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        found["numpy_errors"] = numpy.geterr()
+    return found
+
+
+def put_back(found: dict) -> None:
+    """Set again the settings :func:`settings` read."""
+    torch = sys.modules.get("torch")
+    if torch is not None and "dtype" in found:
+        torch.set_default_dtype(found["dtype"])
+        torch.set_grad_enabled(found["grad"])
+        torch.set_anomaly_enabled(found["anomaly"])
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and "numpy_errors" in found:
+        numpy.seterr(**found["numpy_errors"])
 _changed: dict[str, Any] = {}          # what the last call changed in the arguments it was given by value
 # The arrays and tensors the last call was given by value: id -> (the object, where it is among the arguments).
 # Held here until the reply is written, so that no id is reused meanwhile.
@@ -153,14 +181,15 @@ def _handle(request: dict) -> Any:
         # What the names of the notebook are bound to now (references, no copies): a later cell that binds one
         # again (a helper of another exercise with the same name, an exercise tried out again) does not change
         # what this test's hidden part calls, nor the globals its functions and probes look names up in.
-        _kept[str(request["key"])] = dict(_user_ns())
+        _kept[str(request["key"])] = (dict(_user_ns()), settings())
         return None
     if op == "restore":
         saved = _kept.pop(str(request["key"]), None)
         if saved is not None:
             ns = _user_ns()
             ns.clear()
-            ns.update(saved)
+            ns.update(saved[0])
+            put_back(saved[1])
         return saved is not None
     target = _decode(request["target"])
     if op == "getattr":

@@ -438,6 +438,30 @@ def test_a_hidden_part_waits_in_its_own_tests_namespace():
     assert run_here("x = len(answer)", kernel, 10, ["answer"], defer="d").status == "pass"
 
 
+def test_the_settings_a_hidden_part_gets_back_are_those_its_place_had():
+    """shim.settings/put_back: torch's default dtype, grad and anomaly modes and numpy's error handling, as a test's
+    place left them, whatever a later cell set."""
+    import numpy as np
+    import torch
+
+    from autograde.shim import put_back, settings
+
+    before = settings()
+    try:
+        kept = settings()
+        torch.set_default_dtype(torch.float64)
+        torch.set_grad_enabled(False)
+        torch.set_anomaly_enabled(True)
+        np.seterr(all="raise")
+        assert settings() != kept
+        put_back(kept)
+        assert settings() == kept
+        assert torch.get_default_dtype() == torch.float32 and torch.is_grad_enabled()
+        assert not torch.is_anomaly_enabled() and np.geterr()["divide"] != "raise"
+    finally:
+        put_back(before)
+
+
 # --- the judge process: a test's checking runs under the learner's limits, apart from the worker -------------------
 class JudgedKernel(FakeKernel):
     """What run_in_judge needs of a LearnerKernel: its limits, and raw replies."""
