@@ -859,7 +859,8 @@ def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path
     nb = solved(LESSON)
     nb.cells += [nbformat.v4.new_code_cell("while True:\n    pass") for _ in range(12)]
     path = write(nb, tmp_path / "slow.ipynb")
-    limits = {"cell_seconds": 3.0, "submission_seconds": 20.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    # one cell's time is what the kernel's replacement, its replay and the hidden parts have: room on a busy machine
+    limits = {"cell_seconds": 8.0, "submission_seconds": 24.0, "memory_bytes": int(1.5 * 2 ** 30)}
     result = grade_submission({"student": "slow", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
                                "path": str(path), "limits": limits, "sandbox": True, "threads": 1})
     assert result["status"] == "graded", result["detail"]
