@@ -95,7 +95,7 @@ _shim.json = _Forger
 '''
 
 
-def cases(lesson: Lesson) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+def cases(lesson: Lesson) -> dict[str, tuple[dict[str, str], dict[str, str | tuple[str, ...]]]]:
     """name -> (answer cells replaced, {test: expected status}); tests not named must pass."""
     answers = answer_sources(lesson)
     forged_module = SHIM_JSON_PATCH.format(forged="""'{"value": {"$module": "unittest.__main__"}}'""")
@@ -132,9 +132,11 @@ _shim._ref = _ref
         "time_bomb": ({"numbers": "def numbers(n):\n    return [0] * 900_000"}, {"test_numbers": "timeout"}),
         "endless_iterator": ({"numbers": "import itertools\ndef numbers(n):\n    return itertools.count()"},
                              {"test_numbers": "fail"}),
+        # the kernel's list grows until the cell's time or the memory runs out, whichever comes first on this machine
+        # (with 2 malloc arenas, since 3a8dbb0, the memory: 3.6 s here at 1.5 GiB)
         "endless_iterator_unbounded_shim": (
             {"numbers": "import itertools\nimport autograde.shim\nautograde.shim.MAX_ITEMS = 10 ** 12\n"
-                        "def numbers(n):\n    return itertools.count()"}, {"test_numbers": "timeout"}),
+                        "def numbers(n):\n    return itertools.count()"}, {"test_numbers": ("timeout", "fail")}),
         "fake_names": ({"group_max": "import types\nnp = types.SimpleNamespace(array=lambda *a, **k: [2.0, 3.0],\n"
                                      "    asarray=lambda *a, **k: [0, 1, 2], arange=lambda *a, **k: [0, 1, 2],\n"
                                      "    allclose=lambda *a, **k: True, isclose=lambda *a, **k: True,\n"
@@ -200,7 +202,7 @@ def test_an_attack_on_the_grader_costs_only_its_own_exercise(graded, name):
         if gid == "test_reads_np":
             continue
         want = expected.get(gid, "pass")
-        assert test["status"] == want, (name, gid, test)
+        assert test["status"] in (want if isinstance(want, tuple) else (want,)), (name, gid, test)
         assert test["points"] == (test["max_points"] if want == "pass" else 0.0), (name, test)
         # a crash of the judge process would also end in a failure: the message says it was not one
         assert "judge process ended" not in test["message"], (name, test)
@@ -221,6 +223,8 @@ def test_each_attack_gets_a_clear_reason(graded):
     assert message("memory_bomb", "test_numbers").startswith("the test ran out of memory checking your answer")
     assert "limit" in message("time_bomb", "test_numbers")
     assert "more than 100000 items" in message("endless_iterator", "test_numbers")
+    unbounded = message("endless_iterator_unbounded_shim", "test_numbers")
+    assert "limit" in unbounded or unbounded.startswith("the test ran out of memory checking your answer"), unbounded
 
 
 def test_the_grader_stayed_under_the_memory_limit(graded):
