@@ -435,7 +435,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     kept_at: dict[str, int] = {}    # a pending test's key -> how many of ran_ok had run when its names were kept
 
     def revive(until: float) -> None:
-        replayed[0] = _revive(kernel, ran_ok, limits, until, forget_pending, kept_at)
+        replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
 
     result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
@@ -654,13 +654,13 @@ def visible_imports(test_source: str) -> str:
 
 
 def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
-            forget: Callable[[], None], kept_at: dict[str, int] | None = None) -> bool:
+            kept_at: dict[str, int] | None = None) -> bool:
     """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run.
-    ``forget``: drop what refers to the old kernel's objects (the judge's kept namespaces). False when the time
+    The judge's kept namespaces refer to the old kernel's objects: they are dropped. False when the time
     ran out before every cell ran again. ``kept_at``: the tests whose hidden part still waits, each with how many of
     ``ran_ok`` had run when the notebook's names were kept for it: they are kept again at the same point of the
     replay, so that its hidden part (run again from fresh look-ups) sees them as its place left them."""
-    forget()
+    forget_pending()
     kernel.restart()
     waiting = sorted((at, key) for key, at in (kept_at or {}).items())
     for index, code in enumerate([*ran_ok, None]):
