@@ -85,6 +85,9 @@ FLAG_MEANING = {
             "it cost",
     "tampering": "the code touches the grader's machinery (patched numpy/torch/checks, __eq__, excepthook, "
                  "AST transformers...): it cannot change a verdict here, but look at it",
+    "measurement-unverified": "a 'write it yourself' check could not confirm that its measuring code was unchanged: "
+                              "the kernel was out of memory when it looked (no sign of tampering, but no proof "
+                              "either); read that answer if its points matter",
     "reads-grader-files": "the code looks for solutions, the gradebook or the grading mode",
     "process-tricks": "the code uses os._exit, fork, signals, subprocesses, sockets or ctypes",
     "grader-error": "a test could not run here (a fault of the test or of the grader, not of the learner); "

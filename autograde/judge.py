@@ -424,11 +424,14 @@ class Remote:
         """cnnbook.measure.measure of this function, run in the learner's kernel on these arguments.
 
         The shim adds whether the measurement's code is still what it was before any learner cell ran
-        (``shim.intact``); a reply that says otherwise, or does not say, raises the test's tampering flag."""
+        (``shim.intact``); a reply that says otherwise, or does not say, raises the test's tampering flag; one
+        that says it could not tell (the kernel's memory ran out while it checked) raises the milder
+        ``measurement-unverified``."""
         report = self._ask("measure", args=tuple(args), kwargs=dict(kwargs), forbidden=list(forbidden),
                            line_limit=line_limit)
-        if not (type(report) is dict and report.get("intact") is True):
-            _measurement_doubts.append(True)
+        state = report.get("intact", False) if type(report) is dict else False
+        if state is not True:
+            _measurement_doubts.append("unverified" if state is None else "tampering")
         return report
 
     def __iter__(self):
@@ -545,10 +548,12 @@ class TestOutcome:
     printed: str = ""    # what the test printed (visible part only)
     hidden: bool = False  # failed in the hidden part
     tampering: bool = False  # a measurement came from changed measuring code (the instructor's flag)
+    unverified: bool = False  # a measurement whose code the kernel could not check (out of memory)
 
 
-# Measurements of the running test whose reply did not say that the kernel's measuring code is intact.
-_measurement_doubts: list[bool] = []
+# Measurements of the running test whose reply did not say that the kernel's measuring code is intact: "tampering"
+# (changed, or not said) or "unverified" (the kernel could not tell).
+_measurement_doubts: list[str] = []
 
 
 def split_hidden(source: str) -> tuple[str, str]:
@@ -758,9 +763,9 @@ def run_here(source: str, transport: Transport, seconds: float, names: Iterable[
     try:
         outcome = _run_here(source, transport, seconds, names, on_visible_done, exercise, defer)
     finally:
-        doubted = bool(_measurement_doubts)
+        doubted = set(_measurement_doubts)
         _measurement_doubts.clear()
-    outcome.tampering = doubted
+    outcome.tampering, outcome.unverified = "tampering" in doubted, "unverified" in doubted
     return outcome
 
 
@@ -786,10 +791,10 @@ def run_hidden_here(key: str, source: str, transport: Transport, seconds: float,
             outcome = _execute([(pending.tree, True)], pending.namespace, io.StringIO(), pending.not_exercise,
                                None, exercise)
     finally:
-        doubted = bool(_measurement_doubts)
+        doubted = set(_measurement_doubts)
         _measurement_doubts.clear()
     outcome.printed = ""
-    outcome.tampering = doubted
+    outcome.tampering, outcome.unverified = "tampering" in doubted, "unverified" in doubted
     return outcome
 
 

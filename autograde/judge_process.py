@@ -241,7 +241,7 @@ def _outcome(message: dict) -> TestOutcome:
     outcome = message.get("outcome", {}) if type(message.get("outcome")) is dict else {}
     return TestOutcome(str(outcome.get("status", "grader-error")), str(outcome.get("message", "")),
                        str(outcome.get("printed", "")), bool(outcome.get("hidden", False)),
-                       outcome.get("tampering") is True)
+                       outcome.get("tampering") is True, outcome.get("unverified") is True)
 
 
 # One judge per worker THREAD: a Dask worker with several threads grades several submissions at once, and a judge
@@ -452,7 +452,7 @@ def main(argv: list[str]) -> int:
             _send(outbox, {"op": "done", "reusable": reusable,
                            "outcome": {"status": outcome.status, "message": outcome.message,
                                        "printed": outcome.printed, "hidden": outcome.hidden,
-                                       "tampering": outcome.tampering}})
+                                       "tampering": outcome.tampering, "unverified": outcome.unverified}})
         except MemoryError:
             return OUT_OF_MEMORY_EXIT
         if not reusable:

@@ -615,6 +615,8 @@ def _settle(outcome: TestOutcome, kernel: LearnerKernel, limits: Limits, guard: 
     """Flags for what running a test (or its hidden part) did; a kernel it killed or hung is replaced."""
     if outcome.tampering:
         flags.append("tampering")    # a measurement came from measuring code the learner changed
+    if outcome.unverified:
+        flags.append("measurement-unverified")
     if guard.tripped:
         flags.append("output-limit")
     elif outcome.status in ("timeout", "died"):

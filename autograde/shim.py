@@ -25,6 +25,7 @@ import ast
 import os
 import hashlib
 import json
+import mmap
 import sys
 import traceback
 from typing import Any
@@ -477,14 +478,36 @@ def _fingerprint() -> bytes:
     return digest.digest()
 
 
-def intact() -> bool:
+def intact() -> bool | None:
     """Whether what the measurement runs is still what it was when this module was imported (before any learner
-    cell). Never raises: whatever a learner did to the objects it reads counts as not intact."""
+    cell): True, False, or None when it could not be told because the kernel's memory ran out (its limit reached
+    by the learner's own arrays) even after the reserve kept for this check was given back. Never raises: whatever
+    a learner did to the objects it reads counts as not intact."""
+    global _reserve
     try:
-        return _fingerprint() == _SEAL
-    except Exception:  # noqa: BLE001 - a learner's object may raise anything when read
-        return False
+        for _ in range(2):
+            try:
+                return _fingerprint() == _SEAL
+            except MemoryError:
+                if _reserve is not None:    # a few MiB of address space back, then once more
+                    _reserve.close()
+                    _reserve = None
+            except Exception:  # noqa: BLE001 - a learner's object may raise anything when read
+                return False
+        return None
+    finally:
+        if _reserve is None:                # kept again for the next check, when there is room
+            try:
+                _reserve = mmap.mmap(-1, RESERVE_BYTES)
+            except (MemoryError, OSError):
+                pass
 
 
+# Address space kept for intact(): the memory limit is prlimit's --as, which counts address space, and an anonymous
+# map that is never touched uses no memory. A kernel whose arrays had reached the limit made the check fail for
+# want of a few kilobytes, and the grader read that as tampering (a hostile trial); the check gives this back and
+# tries again before it says it could not tell.
+RESERVE_BYTES = 4 * 2 ** 20
+_reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES)
 sys.modules.setdefault("cnnbook_grader_shim", sys.modules[__name__])
 _SEAL = _fingerprint()                 # last: every name of this module is bound by now

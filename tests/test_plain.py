@@ -462,6 +462,52 @@ def test_the_settings_a_hidden_part_gets_back_are_those_its_place_had():
         put_back(before)
 
 
+_FILLS_THE_MEMORY = """
+import resource, sys
+import autograde.shim as shim
+if sys.argv[1] == "without the reserve":
+    shim._reserve.close()
+    shim._reserve = None
+size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024 + 100 * 2 ** 20
+resource.setrlimit(resource.RLIMIT_AS, (size, size))     # as prlimit --as limits a kernel
+hog, chunk = [], 2 ** 20
+while chunk >= 8:                                         # the learner's arrays, up to the last few bytes
+    try:
+        hog.append(bytearray(chunk))
+    except MemoryError:
+        chunk //= 2
+print(shim.intact())
+"""
+
+
+@pytest.mark.parametrize("reserve, said", [("with the reserve", "True"), ("without the reserve", "None")])
+def test_a_kernel_at_its_memory_limit_is_not_called_a_tamperer(reserve, said):
+    """shim.intact in a process whose address space is full to the last bytes (the memory limit reached by the
+    learner's own arrays): it gives back the address space it keeps for this and checks; without that reserve it
+    says it could not tell (None), never False (which raised the tampering flag on an honest notebook)."""
+    run = subprocess.run([sys.executable, "-c", _FILLS_THE_MEMORY, reserve], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [said], (run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize("intact, flag", [(True, None), (None, "unverified"), (False, "tampering"),
+                                          ("missing", "tampering")])
+def test_what_a_measurement_says_of_its_own_code_decides_the_flag(intact, flag):
+    """A measure reply that says its code is intact raises no flag; one that could not tell raises
+    ``unverified`` (the runner's measurement-unverified); one that says it changed, or says nothing (a reply server
+    of the learner's own), raises tampering."""
+    report = {"lines": 3, "stopped": False, "forbidden": [], "raised": None, "tampered": False}
+    if intact != "missing":
+        report["intact"] = intact
+    kernel = ForgingKernel({"f": _F}, on_call=json.dumps({"value": encode(report, no_refs)}))
+    outcome = run_here("from cnnbook.checks import measure_call\nassert measure_call(f)['lines'] == 3", kernel, 10,
+                       ["f"])
+    assert outcome.status == "pass", outcome
+    assert [r["op"] for r in kernel.requests] == ["lookup", "measure"]
+    assert (outcome.tampering, outcome.unverified) == (flag == "tampering", flag == "unverified"), outcome
+
+
 # --- the judge process: a test's checking runs under the learner's limits, apart from the worker -------------------
 class JudgedKernel(FakeKernel):
     """What run_in_judge needs of a LearnerKernel: its limits, and raw replies."""
