@@ -113,7 +113,8 @@ def is_natural_name(text: str) -> bool:
     """Whether a check's name is written in words (translated) rather than as code (kept as written): its first
     word is letters only (a colon may follow) and a second word follows that does not start with an operator;
     or it is a call followed by such words (``conv_params(5, 3, 10) returns an int``, ``AlexNet(): the
-    logits``, ``pool2d_forward(x, 3, 2)   (windows overlap)``), whose words are translated around the call;
+    logits``, ``pool2d_forward(x, 3, 2)   (windows overlap)``, also after an index or an attribute of what it
+    returns: ``conv2d(x, w, b, 1, 2)[0, 7, 0, 0]   (a corner: ...)``), whose words are translated around the call;
     or two names joined by "and" (``corners_to_centres and centres_to_corners``), or a name followed by words in
     parentheses (``who_did_it (form only: the facts are checked when graded)``); or a function's name or a number
     followed by words (``cosine_lr returns a Python float``, ``25 Adam steps on {shape}``); or a call with an
@@ -150,7 +151,13 @@ def is_natural_name(text: str) -> bool:
         if depth == 0:
             end = k + 1
             break
-    return end is not None and in_words(text[end:].lstrip(": ").removeprefix("("))
+    if end is None:
+        return False
+    # what the call gives, indexed or read ("conv2d(x, w, b, 1, 2)[0, 7, 0, 0]   (a corner: ...)", "f(x).shape is
+    # ..."), then the words
+    rest = text[end:]
+    trail = re.match(r"(?:\[[^\[\]]*\]|\.\w+)*", rest)
+    return in_words(rest[trail.end() if trail else 0:].lstrip(": ").removeprefix("("))
 
 
 def _described(argument: str) -> bool:

@@ -507,6 +507,11 @@ def test_check_names_in_words_are_entries_and_code_names_are_not():
                   "detection_loss(<random batch of {n}, grid {grid}, {k} classes>)", "box_iou(<2 boxes>, x)",
                   "nms(<21 boxes apart, 20 of them with equal scores>, 0.5)"):
         assert is_natural_name(words), words
+    # what a call returns, indexed or read, then words (lesson 03's corner check stayed English in Korean)
+    for words in ("conv2d(x, w, b, 1, 2)[0, 7, 0, 0]   (a corner: half the window is padding)",
+                  "avgpool_backward(...)[:, :, 2, :]   (row 2 lies in no window when s = 3 > f = 2)",
+                  "l2_penalty(...)[1] is a list with one gradient per weight array", "f(x).shape is not 3-D"):
+        assert is_natural_name(words), words
     for code in ("pool2d_forward(x, 2, 2, 'max')", "nms", "{call} returns an int", "w - lr * gradient vs SGD",
                  "box_iou vs torch ops", "f(lambda x y)", "nms(x, 0.5)", "25 + 2", "sort(x)[1:4]", "f(2 if a else b)",
                  "dead_relu_fraction(<1 x 4>)",
