@@ -51,29 +51,45 @@ _kept: dict[str, tuple[dict, dict]] = {}
 # Process-wide settings of the libraries that change what a computation gives (torch's default dtype, grad and
 # anomaly modes, numpy's floating-point error handling), kept with the names and put back for the hidden part: a
 # later cell's torch.set_default_dtype(torch.float64) made an earlier exercise's hidden probe build float64 layers.
-# Only libraries the notebook has imported are read; any other process-wide state is as the notebook left it.
+# The global random generators (Python's, numpy's legacy one, torch's CPU one) too: a hidden part that calls code
+# drawing from them (a model's initial weights, a shuffle) draws what it would have drawn right after its visible
+# part, whatever later cells drew or seeded. Only libraries the notebook has imported are read; any other
+# process-wide state is as the notebook left it.
 def settings() -> dict:
     found: dict = {}
+    rng = sys.modules.get("random")
+    if rng is not None:
+        found["random"] = rng.getstate()
     torch = sys.modules.get("torch")
     if torch is not None:
         found.update(dtype=torch.get_default_dtype(), grad=torch.is_grad_enabled(),
-                     anomaly=torch.is_anomaly_enabled())
+                     anomaly=torch.is_anomaly_enabled(), torch_rng=torch.get_rng_state().numpy().tobytes())
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         found["numpy_errors"] = numpy.geterr()
+        kind, keys, *rest = numpy.random.get_state(legacy=True)
+        found["numpy_rng"] = (kind, keys.tobytes(), *rest)      # bytes: two states compare with ==
     return found
 
 
 def put_back(found: dict) -> None:
     """Set again the settings :func:`settings` read."""
+    rng = sys.modules.get("random")
+    if rng is not None and "random" in found:
+        rng.setstate(found["random"])
     torch = sys.modules.get("torch")
     if torch is not None and "dtype" in found:
         torch.set_default_dtype(found["dtype"])
         torch.set_grad_enabled(found["grad"])
         torch.set_anomaly_enabled(found["anomaly"])
+        torch.set_rng_state(torch.frombuffer(bytearray(found["torch_rng"]), dtype=torch.uint8))
     numpy = sys.modules.get("numpy")
     if numpy is not None and "numpy_errors" in found:
         numpy.seterr(**found["numpy_errors"])
+        kind, keys, *rest = found["numpy_rng"]
+        numpy.random.set_state((kind, numpy.frombuffer(keys, dtype=numpy.uint32), *rest))
+
+
 _changed: dict[str, Any] = {}          # what the last call changed in the arguments it was given by value
 # The arrays and tensors the last call was given by value: id -> (the object, where it is among the arguments).
 # Held here until the reply is written, so that no id is reused meanwhile.
@@ -182,7 +198,11 @@ def _handle(request: dict) -> Any:
         # What the names of the notebook are bound to now (references, no copies): a later cell that binds one
         # again (a helper of another exercise with the same name, an exercise tried out again) does not change
         # what this test's hidden part calls, nor the globals its functions and probes look names up in.
-        _kept[str(request["key"])] = (dict(_user_ns()), settings())
+        try:
+            found = settings()
+        except Exception:  # noqa: BLE001 - a library the learner's code broke: the names are kept all the same
+            found = {}
+        _kept[str(request["key"])] = (dict(_user_ns()), found)
         return None
     if op == "restore":
         saved = _kept.pop(str(request["key"]), None)

@@ -439,8 +439,10 @@ def test_a_hidden_part_waits_in_its_own_tests_namespace():
 
 
 def test_the_settings_a_hidden_part_gets_back_are_those_its_place_had():
-    """shim.settings/put_back: torch's default dtype, grad and anomaly modes and numpy's error handling, as a test's
-    place left them, whatever a later cell set."""
+    """shim.settings/put_back: torch's default dtype, grad and anomaly modes, numpy's error handling and the global
+    random generators (Python's, numpy's, torch's), as a test's place left them, whatever a later cell set or drew."""
+    import random
+
     import numpy as np
     import torch
 
@@ -449,15 +451,22 @@ def test_the_settings_a_hidden_part_gets_back_are_those_its_place_had():
     before = settings()
     try:
         kept = settings()
+        draws = (random.random(), np.random.rand(), float(np.random.randn()), torch.rand(1).item())
+        put_back(kept)
         torch.set_default_dtype(torch.float64)
         torch.set_grad_enabled(False)
         torch.set_anomaly_enabled(True)
         np.seterr(all="raise")
+        random.seed(1)
+        np.random.seed(1)
+        torch.manual_seed(1)
+        np.random.randn()                  # numpy keeps the second of each pair of normal draws
         assert settings() != kept
         put_back(kept)
         assert settings() == kept
         assert torch.get_default_dtype() == torch.float32 and torch.is_grad_enabled()
         assert not torch.is_anomaly_enabled() and np.geterr()["divide"] != "raise"
+        assert (random.random(), np.random.rand(), float(np.random.randn()), torch.rand(1).item()) == draws
     finally:
         put_back(before)
 
