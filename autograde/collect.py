@@ -515,12 +515,15 @@ def _check_directory(archive: Path) -> None:
 
 def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Lesson],
           entry_times: dict[Path, tuple[datetime, datetime | None]] | None = None,
-          notebooks_only: bool = False) -> Path:
+          notebooks_only: bool = False, damaged: dict[Path, IntakeLine] | None = None) -> Path:
     """Extract an LMS export member by member: a bad member (CRC, size, path) costs that member only.
 
     ``entry_times`` (filled when given): extracted file -> (its entry's DOS time, zone-less as written; the UTC
     time of its extended timestamp field, if any). ``notebooks_only`` (a student's own .zip inside an export): only
-    notebooks are extracted, at most MAX_ZIPPED_NOTEBOOKS and MAX_MEMBER_BYTES in all."""
+    notebooks are extracted, at most MAX_ZIPPED_NOTEBOOKS and MAX_MEMBER_BYTES in all. ``damaged`` (filled when
+    given): a notebook that could not be extracted leaves an empty file in its place -> its intake line, so that it
+    still counts as that student's copy (an older one is never graded in place of the newest; see
+    :func:`find_submissions`)."""
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
@@ -571,17 +574,15 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 with contextlib.suppress(OSError):     # a folder of that name, or no folder to hold it
                     target.unlink(missing_ok=True)
                 lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
+                if damaged is not None and name.lower().endswith(".ipynb"):
+                    with contextlib.suppress(OSError):
+                        target.touch(exist_ok=False)     # not over a folder of that name
+                        damaged[target] = lines[-1]
+                        _stamp(target, info, entry_times)
                 continue
             extracted.append(target)
             size += target.stat().st_size
-            try:
-                written = datetime(*info.date_time)
-            except ValueError:                            # a DOS date of 0 (some tools write it): no time
-                continue
-            moment = written.replace(tzinfo=timezone.utc).timestamp()
-            os.utime(target, (moment, moment))            # the copy's own time decides which copy is newest
-            if entry_times is not None:
-                entry_times[target] = (written, _extended_utc(info.extra))
+            _stamp(target, info, entry_times)
     if others:
         shown = ", ".join(_shown(name, 80) for name in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         lines.append(IntakeLine("", "skipped", note=f"{len(others)} file(s) that are no notebook (.ipynb): not "
@@ -590,6 +591,19 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
     # An LMS zip often wraps everything in one folder (but one student's folder is not such a wrapper).
     wrapper = len(entries) == 1 and entries[0].is_dir() and not _is_student_folder(entries[0], lessons)
     return entries[0] if wrapper else into
+
+
+def _stamp(target: Path, info: zipfile.ZipInfo,
+           entry_times: dict[Path, tuple[datetime, datetime | None]] | None) -> None:
+    """An extracted file gets its zip entry's time: the copy's own time decides which copy is newest."""
+    try:
+        written = datetime(*info.date_time)
+    except ValueError:                                    # a DOS date of 0 (some tools write it): no time
+        return
+    moment = written.replace(tzinfo=timezone.utc).timestamp()
+    os.utime(target, (moment, moment))
+    if entry_times is not None:
+        entry_times[target] = (written, _extended_utc(info.extra))
 
 
 def _shown(name: str, most: int = 300) -> str:
@@ -656,8 +670,12 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     entry_times: dict[Path, tuple[datetime, datetime | None]] = {}
     zipped = source.is_file() and source.suffix.lower() == ".zip"
     given_name = source.name                           # an LMS names its download after the assignment
+    # A notebook of the export that could not be extracted (an empty file in its place) -> its intake line: it is
+    # still its student's copy, so an older one is not graded in its place (an instructor's trial: a re-submission
+    # damaged in the download left the draft graded, 0 points, with no flag).
+    damaged: dict[Path, IntakeLine] = {}
     if zipped:
-        source = unzip(source, work / "unzipped", lines, lessons, entry_times)
+        source = unzip(source, work / "unzipped", lines, lessons, entry_times, damaged=damaged)
     if not source.is_dir():
         raise UsageError(f"{source} is not a folder or a .zip. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
                          "<student>_<NN_slug>.ipynb files, or an LMS export (Canvas, Moodle).")
@@ -1116,7 +1134,27 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     lesson_of = {lesson.slug: lesson for lesson in lessons}
     subs = []
+    held: set[tuple[str, str]] = set()            # the chosen copy could not be extracted: nothing graded
+    for (student, slug), found in copies.items():
+        for path, _ in found:
+            if path in damaged:                       # its line says whose it was, chosen or not
+                damaged[path].student, damaged[path].lesson = student, slug
     for (student, slug), (path, facts) in sorted(chosen.items()):
+        if path in damaged:
+            # The copy the LMS (or the time, or the name) says is the one to grade cannot be read: grading an
+            # older one instead would put a grade for work the student replaced in the gradebook and the LMS file.
+            held.add((student, slug))
+            older = facts.get("superseded", [])
+            damaged[path].note += ("; " + (f"the newest of {len(older) + 1} copies: the older "
+                                           f"{', '.join(rel(other) for other in older)} not graded in its place"
+                                           if older else "its student's only copy")
+                                   + ": no grade of this lesson for them from this run (a grade from an earlier "
+                                     "run stays); download the export again and grade it")
+            for other in older:
+                if other not in damaged:
+                    lines.append(IntakeLine(rel(other), "superseded", student, slug, "not graded: a newer copy, "
+                                            f"{rel(path)}, could not be extracted (download the export again)"))
+            continue
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
         when = facts.get("submitted_at")
         sub = Submission(student, lesson_of[slug], path, flags=sorted(flags),
@@ -1129,8 +1167,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             how, short = CHOSEN_BY[facts["decided"]]
             sub.note = f"{how.format(n=len(older) + 1)}; also submitted: {', '.join(rel(p) for p in older)}"
             for other in older:
-                lines.append(IntakeLine(rel(other), "superseded", student, slug,
-                                        f"another copy was graded: {rel(path)} ({short})"))
+                if other not in damaged:                 # its line says it could not be extracted
+                    lines.append(IntakeLine(rel(other), "superseded", student, slug,
+                                            f"another copy was graded: {rel(path)} ({short})"))
         copy_name = f"named as a copy of {slug}.ipynb" if facts.get("copy_name") else ""
         # how a renamed or stray notebook was placed, where the instructor reads the file's line (an instructor's
         # trial found those notes only in grades.csv's flags)
@@ -1153,7 +1192,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     # A student with some lessons but not others: the missing ones are reported too (not those only handed in to
     # another lesson's assignment: the class's work for them is in their own exports).
     present = sorted({sub.lesson.slug for sub in subs if "other-assignment" not in sub.flags})
-    have = {(sub.student, sub.lesson.slug) for sub in subs}
+    have = {(sub.student, sub.lesson.slug) for sub in subs} | held   # a damaged copy is no "missing"
     if export is None and candidates and all(facts.get("lms") and not facts.get("worksheet_lesson")
                                              for _, _, _, facts in candidates) \
             and any((sub.student, slug) not in have for sub in subs for slug in present):

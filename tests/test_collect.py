@@ -112,6 +112,54 @@ def test_moodle_folders_and_a_corrupt_zip_member(tmp_path):
     assert bob and bob[0].outcome == "skipped" and "could not be extracted" in bob[0].note
 
 
+def damage(archive: Path, member: str) -> None:
+    """Flip bytes inside ``member``'s compressed data, as a broken download does (its CRC no longer matches)."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 20
+    raw = bytearray(archive.read_bytes())
+    for at in range(start, start + 40):
+        raw[at] ^= 0x55
+    archive.write_bytes(bytes(raw))
+
+
+def test_a_newest_copy_that_cannot_be_extracted_is_not_replaced_by_an_older_one(tmp_path):
+    """An instructor's trial: Canvas's export with a student's re-submission (the larger attachment id) damaged in
+    the download. The older draft was graded in its place, without a flag (0 of 12 uploaded to Canvas for a
+    complete notebook). The damaged copy still takes part in choosing the newest: no copy of that student's lesson
+    is graded in this run (their grade in OUT and the LMS stays as it was), the intake line of the damaged file says
+    whose it is and why nothing was graded, the draft is superseded by it, and nobody is recorded missing."""
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("kimminjun_1001_5001_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("leeseo_1003_4990_99_guard.ipynb", NOTEBOOK)                 # the draft
+        zf.writestr("leeseo_LATE_1003_5003_99_guard-1.ipynb", NOTEBOOK)         # the re-submission, damaged below
+        zf.writestr("ohsehun_1011_5011_99_guard.ipynb", NOTEBOOK)               # damaged, the only copy
+        zf.writestr("parkjiho_1004_4000_99_guard.ipynb", NOTEBOOK)              # damaged, an older copy
+        zf.writestr("parkjiho_1004_5004_99_guard-1.ipynb", NOTEBOOK)
+    for member in ("leeseo_LATE_1003_5003_99_guard-1.ipynb", "ohsehun_1011_5011_99_guard.ipynb",
+                   "parkjiho_1004_4000_99_guard.ipynb"):
+        damage(archive, member)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert sorted(subs) == [("kimminjun", "99_guard"), ("parkjiho", "99_guard")], subs
+    assert subs[("parkjiho", "99_guard")].path.name == "parkjiho_1004_5004_99_guard-1.ipynb"
+    lines = {line.input: line for line in intake.lines}
+    assert len(intake.lines) == 6, intake.lines                               # one line per member
+    damaged = lines["leeseo_LATE_1003_5003_99_guard-1.ipynb"]
+    assert (damaged.outcome, damaged.student, damaged.lesson) == ("skipped", "leeseo", "99_guard")
+    assert damaged.note.startswith("could not be extracted") and "not graded in its place" in damaged.note
+    draft = lines["leeseo_1003_4990_99_guard.ipynb"]
+    assert (draft.outcome, draft.student) == ("superseded", "leeseo")
+    assert "could not be extracted" in draft.note
+    alone = lines["ohsehun_1011_5011_99_guard.ipynb"]
+    assert (alone.outcome, alone.student, alone.lesson) == ("skipped", "ohsehun", "99_guard")
+    older = lines["parkjiho_1004_4000_99_guard.ipynb"]                         # superseded anyway: one line
+    assert (older.outcome, older.student) == ("skipped", "parkjiho") and "could not be extracted" in older.note
+    said = " ".join(intake.warnings)
+    assert "leeseo_1003_4990_99_guard.ipynb" in said and "download the export again" in said, said
+
+
 def nest(folder: Path, depth: int, leaf: str) -> None:
     """``depth`` folders one in another below ``folder``, a notebook ``leaf`` in the last: made through directory
     descriptors, as the whole path is longer than the file system takes in one call."""
