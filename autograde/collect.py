@@ -947,6 +947,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         if owner is not None:
             facts.setdefault("flags", []).append("renamed-notebook")
             facts["copy"] = 0
+            facts["guessed"] = True                   # never before a notebook known to be the lesson's (_preferred)
             facts["placed"] = ("renamed: no lesson in its file name or cells; the " + (
                 "Moodle worksheet's assignment" if facts.get("worksheet_lesson") else "export's lesson") +
                 f", {owner.slug}")
@@ -1316,6 +1317,8 @@ def _export_lesson(candidates: list[tuple[str, Lesson, Path, dict]]) -> Lesson |
 CHOSEN_BY = {
     "assignment": ("the one of {n} copies handed in to its own lesson's assignment",
                    "handed in to its own lesson's assignment"),
+    "identified": ("the one of {n} notebooks that is this lesson's by its file name or exercise cells (another "
+                   "shows no lesson)", "this one shows no lesson"),
     "lms": ("the last of {n} submitted to Canvas (by Canvas's attachment ids)", "submitted to Canvas later"),
     "time": ("the newest of {n} copies (by time)", "newer"),
     "own-name": ("{n} copies with the same time: chosen by name (the lesson's own name before a copy)",
@@ -1333,8 +1336,10 @@ def _later_first(a: tuple[Path, dict], b: tuple[Path, dict]) -> int:
 def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     """Is copy ``a`` graded before copy ``b`` (1) or not (-1), and what decided (a key of CHOSEN_BY)?
 
-    A notebook handed in to its own lesson's assignment first (not one handed in to another's), then the LMS's own
-    order (Canvas's attachment ids), then the newer time (the submission time, else the file's).
+    A notebook handed in to its own lesson's assignment first (not one handed in to another's), then one known to be
+    the lesson's by its file name or exercise cells (not one the export's lesson by guess only: a scratch notebook
+    or an empty Untitled.ipynb uploaded beside it), then the LMS's own order (Canvas's attachment ids), then the
+    newer time (the submission time, else the file's).
     With the same time (a zip's entries all carry the time it was made) the time says nothing: the lesson's own
     name before a copy of it (the name the lesson asks for, as nbgrader's layout grades ``<NN_slug>.ipynb``), then the
     highest copy number (-Copy2 after -Copy1, `` (2)`` after `` (1)``), then the first file name: never the order
@@ -1343,6 +1348,8 @@ def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     stray_a, stray_b = ("other-assignment" in facts.get("flags", []) for facts in (fa, fb))
     if stray_a != stray_b:
         return (-1 if stray_a else 1), "assignment"
+    if bool(fa.get("guessed")) != bool(fb.get("guessed")):
+        return (-1 if fa.get("guessed") else 1), "identified"
     if fa.get("rank", ()) != fb.get("rank", ()):
         return (1 if fa.get("rank", ()) > fb.get("rank", ()) else -1), "lms"
     ta = fa.get("submitted_at") or datetime.fromtimestamp(a[0].stat().st_mtime, timezone.utc)

@@ -16,6 +16,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograde.collect import find_submissions, safe_id
@@ -158,6 +159,42 @@ def test_a_newest_copy_that_cannot_be_extracted_is_not_replaced_by_an_older_one(
     assert (older.outcome, older.student) == ("skipped", "parkjiho") and "could not be extracted" in older.note
     said = " ".join(intake.warnings)
     assert "leeseo_1003_4990_99_guard.ipynb" in said and "download the export again" in said, said
+
+
+def test_a_notebook_that_shows_no_lesson_never_replaces_the_lessons_notebook(tmp_path):
+    """An instructor's trial: Canvas and Moodle take several files in one submission, and a student uploaded a
+    scratch notebook (or an empty Untitled.ipynb) after the lesson's notebook. Neither its name nor its cells show
+    a lesson, so it is the export's lesson by guess only, and Canvas's later attachment id made it the copy
+    graded: 0 points, the real notebook superseded. A notebook known to be the lesson's (by its name or its
+    exercise cells) comes first; one that shows no lesson is graded only when the student has nothing else."""
+    scratch = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    renamed = solved(GUARD)
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kimminjun_1001_5001_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("kimminjun_1001_5002_scratch.ipynb", scratch)              # uploaded after the notebook
+        zf.writestr("leeseo_1003_5003_Untitled.ipynb", scratch)
+        zf.writestr("leeseo_1003_5004_homework.ipynb", nbformat.writes(renamed))   # the lesson's cells: identified
+        zf.writestr("parkjiho_1004_5005_Untitled.ipynb", scratch)               # nothing else: graded as the guess
+        zf.writestr("choiyuna_1005_5006_99_guard.ipynb", NOTEBOOK)
+    moodle = tmp_path / "moodle"
+    put(moodle / "Kim Minsu_700202_assignsubmission_file_" / "99_guard.ipynb", age=60)
+    put(moodle / "Kim Minsu_700202_assignsubmission_file_" / "test.ipynb", scratch)   # newer by time
+    for source in (archive, moodle):
+        intake = find_submissions(source, tmp_path / "work", LESSONS_ALL)
+        chosen = {s.student: s.path.name for s in intake.submissions}
+        taken = {line.input: line for line in intake.lines}
+        if source == archive:
+            assert chosen == {"kimminjun": "kimminjun_1001_5001_99_guard.ipynb",
+                              "leeseo": "leeseo_1003_5004_homework.ipynb",
+                              "parkjiho": "parkjiho_1004_5005_Untitled.ipynb",
+                              "choiyuna": "choiyuna_1005_5006_99_guard.ipynb"}, chosen
+            scratch_line = taken["kimminjun_1001_5002_scratch.ipynb"]
+            assert scratch_line.outcome == "superseded" and "shows no lesson" in scratch_line.note, scratch_line
+            kept = taken["kimminjun_1001_5001_99_guard.ipynb"]
+            assert kept.outcome == "taken" and "shows no lesson" in kept.note, kept
+        else:
+            assert chosen == {"Kim Minsu": "99_guard.ipynb"}, chosen
 
 
 def nest(folder: Path, depth: int, leaf: str) -> None:
