@@ -84,6 +84,8 @@ MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_?$", r
 MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_(?P<rest>.+)$", re.IGNORECASE)
 # What may follow a lesson's name in a file name: copies made by Jupyter, browsers, LMSs.
 COPY_SUFFIX = re.compile(r"^(?:[ _-]*(?:copy\d*|\(\d+\)|\d+))*$", re.IGNORECASE)
+# Colab's "File > Save a copy in Drive" names the copy "Copy of 01_history.ipynb" (again: "Copy of Copy of ...").
+COPY_PREFIX = re.compile(r"^(?:copy[ _]+of[ _]*)+$", re.IGNORECASE)
 # Control characters, path separators, what Windows refuses in a name, and lone surrogates (a name that is not
 # UTF-8, as Python reads it from the disk: no UTF-8 file or terminal takes it).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\ud800-\udfff]")
@@ -803,7 +805,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 facts["rank"] = (int(canvas["sid"]),)
                 stem = canvas["rest"]
         found = _lesson_in(stem, lessons)
-        facts["plain"] = found is not None and not found[2].strip()     # the lesson's own name, no copy suffix
+        # Colab's "Copy of" before the lesson's name where the LMS says whose it is: a copy's name, not a rename
+        colab_copies = found[1].lower().count("copy") if found and facts.get("lms") and COPY_PREFIX.match(found[1]) else 0
+        facts["plain"] = found is not None and not found[2].strip() and not colab_copies   # the lesson's own name
         if found is None and lesson_hint is not None:
             found = (lesson_hint, "", "")
             facts.setdefault("flags", []).append("renamed-notebook")
@@ -829,12 +833,12 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                     note="no student in the file name (expected <student>_<NN_slug>.ipynb)"))
             return
         student = roster.get(student, student)
-        facts["copy"] = _copy_rank(suffix)
-        if lesson.slug not in stem or (facts.get("lms") and before):
+        facts["copy"] = _copy_rank(suffix) + colab_copies
+        if lesson.slug not in stem or (facts.get("lms") and before and not colab_copies):
             # another letter case or spelling, or words before the lesson's name where the LMS says whose it is
             # ("Lab 1 - 01_history.ipynb"): a rename
             facts.setdefault("flags", []).append("renamed-notebook")
-        elif suffix.strip():                        # a copy's name (a second download, Jupyter's duplicate): no rename
+        elif suffix.strip() or colab_copies:        # a copy's name (a second download, Jupyter's or Colab's copy)
             facts["copy_name"] = True
         candidates.append((safe_id(student), lesson, path, facts))
 

@@ -197,6 +197,34 @@ def test_a_notebook_that_shows_no_lesson_never_replaces_the_lessons_notebook(tmp
             assert chosen == {"Kim Minsu": "99_guard.ipynb"}, chosen
 
 
+def test_colabs_copy_of_is_a_copys_name_not_a_rename(tmp_path):
+    """Colab's "File > Save a copy in Drive" (what the README tells learners) names the notebook "Copy of
+    01_history.ipynb", and "Copy of Copy of ..." once more: every Colab learner's hand-in was flagged
+    renamed-notebook, filling flagged.md. It is a copy's name, as "01_history (1).ipynb" is; words that are not
+    Colab's ("Lab 1 - 01_history.ipynb") are still a rename. With the same time, the lesson's own name comes first
+    and "Copy of Copy of" is the later copy."""
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kimminjun_1001_5001_Copy of 99_guard.ipynb", NOTEBOOK)
+        zf.writestr("leeseo_1003_5003_Lab 1 - 99_guard.ipynb", NOTEBOOK)
+        zf.writestr("parkjiho_1004_5004_copy_of_99_guard.ipynb", NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    flags = {s.student: s.flags for s in intake.submissions}
+    assert flags == {"kimminjun": [], "leeseo": ["renamed-notebook"], "parkjiho": []}, flags
+    notes = {line.student: line.note for line in intake.lines}
+    assert notes["kimminjun"] == "named as a copy of 99_guard.ipynb", notes
+    moodle = tmp_path / "moodle"
+    for name in ("Copy of 99_guard.ipynb", "99_guard.ipynb", "Copy of Copy of 99_guard.ipynb"):
+        put(moodle / "Kim Minsu_700202_assignsubmission_file_" / name)
+        put(moodle / "Lee Jieun_700203_assignsubmission_file_" / name)
+    os.remove(moodle / "Lee Jieun_700203_assignsubmission_file_" / "99_guard.ipynb")
+    same = time.time() - 60
+    for path in moodle.rglob("*.ipynb"):
+        os.utime(path, (same, same))
+    chosen = {s.student: s.path.name for s in find_submissions(moodle, tmp_path / "work2", LESSONS_ALL).submissions}
+    assert chosen == {"Kim Minsu": "99_guard.ipynb", "Lee Jieun": "Copy of Copy of 99_guard.ipynb"}, chosen
+
+
 def nest(folder: Path, depth: int, leaf: str) -> None:
     """``depth`` folders one in another below ``folder``, a notebook ``leaf`` in the last: made through directory
     descriptors, as the whole path is longer than the file system takes in one call."""
