@@ -29,6 +29,7 @@ import unicodedata
 import uuid
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import connection, get_context
 from multiprocessing.connection import Connection
@@ -755,23 +756,25 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 raise GradingStopped(stopped[0], stopped[1], stopped_message(stopped[0], done - reused, total - reused,
                                                                              out, force, students)
                                      + " (once the gradebook can be written; reports not rebuilt)")
-            stored = _stored_results(out, late_slugs)
-            for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
-                # Its grade may have changed now: Moodle's importer skips a row whose "Last modified (grade)" is
-                # older than its own grade's, so an earlier upload would keep the old grade without a word.
-                result["graded_at"] = utc_now()
-                _atomic_write(path, json.dumps(result, indent=1))
-                # The student's page says what lateness cost (or, after a waiver, no longer says it).
-                _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
-            run_slugs = {lesson.slug for lesson in lessons}
-            for warning in lateness_unknown([result for _, result in stored if result.get("lesson") in run_slugs],
-                                            dates, moodle_zone):
-                progress(f"warning: {warning}")
-            if zone_hint:
-                progress(zone_hint)
-            names = gradebook_names(db_url)
-            refresh_feedback(out, gradebook_marks(db_url), names)
-            rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), names)
+            with _interrupted_again(stopped, lambda how: stopped_message(how, done - reused, total - reused, out,
+                                                                         force, students)):
+                stored = _stored_results(out, late_slugs)
+                for path, result in late_work.apply(out, db_url, stored, dates, extension_of, policy, times):
+                    # Its grade may have changed now: Moodle's importer skips a row whose "Last modified (grade)" is
+                    # older than its own grade's, so an earlier upload would keep the old grade without a word.
+                    result["graded_at"] = utc_now()
+                    _atomic_write(path, json.dumps(result, indent=1))
+                    # The student's page says what lateness cost (or, after a waiver, no longer says it).
+                    _atomic_write(out / "feedback" / path.parent.name / f"{path.stem}.html", feedback_html(result))
+                run_slugs = {lesson.slug for lesson in lessons}
+                for warning in lateness_unknown([result for _, result in stored if result.get("lesson") in run_slugs],
+                                                dates, moodle_zone):
+                    progress(f"warning: {warning}")
+                if zone_hint:
+                    progress(zone_hint)
+                names = gradebook_names(db_url)
+                refresh_feedback(out, gradebook_marks(db_url), names)
+                rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), names)
             if stopped:
                 graded_now = done - reused
                 raise GradingStopped(stopped[0], stopped[1],
@@ -944,6 +947,20 @@ def _stop_on_sigterm():
     finally:
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])
+
+
+@contextlib.contextmanager
+def _interrupted_again(stopped: tuple[str, int, bool] | None, message: Callable[[str], str]):
+    """After a stop, the reports are rebuilt from what was kept; a second Ctrl-C there (an impatient instructor's
+    double press) ends the run with the stop's own line, which says what was kept and how to resume, instead of a
+    bare "interrupted" (an instructor's trial)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not stopped:
+            raise
+        raise GradingStopped(stopped[0], stopped[1], message(stopped[0]) + " (interrupted again: reports not rebuilt)") \
+            from None
 
 
 def _quiet_signals():

@@ -465,6 +465,34 @@ def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path,
     assert gradebook_scores(out) == expected
 
 
+def test_a_second_ctrl_c_while_the_reports_are_rebuilt_still_says_what_was_kept(tmp_path, monkeypatch, capsys):
+    """An instructor's trial: Ctrl-C pressed twice. The first stops the workers (their finished results are kept)
+    and the reports are then rebuilt from OUT; the second, landing there, ended the run with a bare "interrupted
+    (Ctrl-C)". It ends with the stop's own line: what was kept, how to resume, and that the reports were not
+    rebuilt. Both presses are real KeyboardInterrupts, raised where a terminal's would land."""
+    import autograde.grade
+    from autograde.__main__ import main
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "alice", solved(GUARD))
+    put(subs, "bob", solved(GUARD))
+
+    def first_press(workers, queue, settle):
+        raise KeyboardInterrupt
+
+    def second_press(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(autograde.grade, "_run_local", first_press)
+    monkeypatch.setattr(autograde.grade, "refresh_feedback", second_press)
+    args = ["grade", str(subs), "--out", str(out), "--solutions", str(GUARD_SOLUTIONS), "--workers", "1"]
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("interrupted (Ctrl-C): 0 of 2 submissions") and "run the same command again" in err[0]
+    assert "reports not rebuilt" in err[0], err
+
+
 def test_the_cli_exits_non_zero_while_a_submission_needs_a_re_run(tmp_path, monkeypatch, capsys):
     """An instructor's script notices a grader-error: exit 3 and one line saying how many; 0 once all are graded.
     The fault is real (the kernel command fails to start), injected through grade_batch's hook."""
