@@ -845,7 +845,7 @@ def format_coverage(reports: list[Coverage]) -> str:
 
 # ---------------------------------------------------------------------------------------------- the package
 PACKAGE_SOURCES = ("cnnbook/*.py", "autograde/check.py", "autograde/progress.py", "autograde/judge.py",
-                   "autograde/__main__.py", "autograde/i18n.py")
+                   "autograde/runner.py", "autograde/__main__.py", "autograde/i18n.py")
 
 
 def package_catalog_path(lang: str) -> Path:

@@ -24,6 +24,8 @@ from typing import Any
 
 import nbformat
 
+from cnnbook.i18n import N_
+
 from .colab import is_setup_cell
 from .judge import TestOutcome, exercise_names, lesson_probes, notebook_language, run_test, split_hidden
 from .judge_process import forget_pending
@@ -420,6 +422,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     out_cells = []
     ran_ok: list[str] = []          # code that ran cleanly, replayed when a kernel has to be replaced
     stub = False                    # an answer cell since the last test still raised the stub's NotImplementedError
+    stopped = ""                    # a cell since the last test was stopped ("timeout") or killed its kernel ("died")
     kept_outputs = 0                # outputs of the learner's cells in the graded notebook (NOTEBOOK_OUTPUTS at most)
     # Hidden parts of the tests run after the notebook's last cell, each in the namespace its visible part left
     # (DEVELOPERS.md, "Hidden inputs and what the learner reads"): no learner cell and no visible check runs after
@@ -494,6 +497,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     if run.status == "died":
                         _check_death(kernel, limits)
                     flags.append("timeout" if run.status == "timeout" else "kernel-died")
+                    stopped = run.status
                     new.outputs.append(_note("this cell ran past its time limit and was stopped"
                                              if run.status == "timeout" else
                                              "the kernel died in this cell (os._exit, a crash, or the memory limit)"))
@@ -534,9 +538,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 outcome_status, message, printed, hidden = outcome.status, outcome.message, outcome.printed, \
                     outcome.hidden
             entry = {"grade_id": gid, "points": 0.0, "max_points": points, "status": outcome_status,
-                     "message": message, "hidden": False, **({"unanswered": True} if stub else {})}
+                     "message": message, "hidden": False, **({"unanswered": True} if stub else {}),
+                     **({"stopped_before": _stopped_before(stopped, lang)} if stopped else {})}
             result["tests"].append(entry)
-            stub = False
+            stub, stopped = False, ""
             test_cell = copy.deepcopy(cell)
             test_cell.outputs = []
             if printed:
@@ -630,6 +635,9 @@ def _settle(outcome: TestOutcome, kernel: LearnerKernel, limits: Limits, guard: 
 
 def _record(entry: dict, test_cell, status: str, message: str, hidden: bool) -> None:
     """A test's verdict into its result and its cell of the graded notebook."""
+    stopped = entry.pop("stopped_before", "")
+    if status != "pass" and stopped:
+        message = f"{message}\n{stopped}" if message else stopped
     entry.update(status=status, message=message, points=entry["max_points"] if status == "pass" else 0.0,
                  hidden=status != "pass" and hidden)
     if status == "pass":
@@ -637,6 +645,22 @@ def _record(entry: dict, test_cell, status: str, message: str, hidden: bool) -> 
     else:
         test_cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=message,
                                                         traceback=[message]))
+
+
+# Said with a failed test when a cell between the test before it and this one was stopped: the learner reads that
+# test's message (self-check, the feedback page) and would otherwise see only that a name is not defined.
+STOPPED_BEFORE = {
+    "timeout": N_("A cell before this test ran past its time limit and was stopped, so what it defines may be missing "
+                  "or unfinished: is there an endless loop, or a loop that does far more work than it needs?"),
+    "died": N_("The Python kernel died in a cell before this test (out of memory, os._exit or a crash), so what that "
+               "cell defines may be missing."),
+}
+
+
+def _stopped_before(how: str, lang: str | None) -> str:
+    from cnnbook.i18n import language, translation
+
+    return translation(STOPPED_BEFORE[how], lang or language())
 
 
 def visible_imports(test_source: str) -> str:

@@ -189,7 +189,7 @@ def faults(tmp_path_factory):
 
     proc = run_cli("grade", str(subs), "--out", str(out), "--timeout", "10")
     assert proc.returncode == 0, proc.stderr
-    return lesson, read_grades(out), proc.stdout
+    return lesson, read_grades(out), proc.stdout, out
 
 
 @pytest.mark.parametrize("student, status, flag", [
@@ -199,7 +199,7 @@ def faults(tmp_path_factory):
     ("empty", "missing", ""),
 ])
 def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, status, flag):
-    lesson, grades, stdout = faults
+    lesson, grades, stdout, _ = faults
     row = grades[(student, lesson.slug)]
     assert row["status"] == status
     assert float(row["score"]) == 0 and float(row["max_score"]) > 0
@@ -208,43 +208,57 @@ def test_broken_submissions_get_a_clear_status_and_no_points(faults, student, st
 
 
 def test_two_notebooks_in_a_folder_the_newest_is_graded_and_flagged(faults):
-    lesson, grades, _ = faults
+    lesson, grades, _, _ = faults
     row = grades[("two_notebooks", lesson.slug)]
     assert row["status"] == "graded" and {"duplicate", "renamed-notebook"} <= set(row["flags"].split(";"))
     assert float(row["score"]) == sum(points_of_tests(lesson).values())
 
 
 def test_a_renamed_notebook_is_graded_and_flagged(faults):
-    lesson, grades, _ = faults
+    lesson, grades, _, _ = faults
     row = grades[("renamed", lesson.slug)]
     assert row["status"] == "graded" and "renamed-notebook" in row["flags"]
     assert float(row["score"]) == sum(points_of_tests(lesson).values())
 
 
 def test_a_kernel_death_costs_only_that_exercise(faults):
-    lesson, grades, _ = faults
+    lesson, grades, _, _ = faults
     fx = lesson_fixture(lesson.slug)
     row = grades[("crashing", lesson.slug)]
     assert row["status"] == "graded" and "kernel-died" in row["flags"]
     full = sum(points_of_tests(lesson).values())
     assert float(row["score"]) == full - sum(points_of_tests(lesson)[gid] for gid in fx.BUG["loses"])
+    _the_failed_test_says_why(faults, "crashing", "kernel died in a cell before this test")
 
 
 def test_a_harmless_warning_costs_nothing_and_the_batch_goes_on(faults):
-    lesson, grades, _ = faults
+    lesson, grades, _, _ = faults
     full = sum(points_of_tests(lesson).values())
     assert float(grades[("honest", lesson.slug)]["score"]) == full
     assert float(grades[("warning", lesson.slug)]["score"]) == full
 
 
 def test_an_endless_loop_costs_only_that_exercise(faults):
-    lesson, grades, _ = faults
+    lesson, grades, _, _ = faults
     fx = lesson_fixture(lesson.slug)
     row = grades[("looping", lesson.slug)]
     assert row["status"] == "graded" and "timeout" in row["flags"]
     full = sum(points_of_tests(lesson).values())
     lost = sum(points_of_tests(lesson)[gid] for gid in fx.BUG["loses"])
     assert float(row["score"]) == full - lost
+    _the_failed_test_says_why(faults, "looping", "ran past its time limit and was stopped")
+
+
+def _the_failed_test_says_why(faults, student, why):
+    """The test after a stopped answer cell says so with its failure (self-check and the feedback page show it): a
+    learner read only "name ... is not defined" (an instructor's trial); the tests that pass say nothing of it."""
+    lesson, _, _, out = faults
+    fx = lesson_fixture(lesson.slug)
+    result = json.loads((out / "results" / student / f"{lesson.slug}.json").read_text(encoding="utf-8"))
+    for test in result["tests"]:
+        assert (why in test["message"]) == (test["grade_id"] in fx.BUG["loses"]), test
+    page = (out / "feedback" / student / f"{lesson.slug}.html").read_text(encoding="utf-8")
+    assert why in page
 
 
 # --- the learner's self-check --------------------------------------------------------------------------
