@@ -551,12 +551,14 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
             if Path(name).is_absolute() or ".." in parts or any(_UNSAFE.search(p) for p in parts):
                 lines.append(IntakeLine(name, "skipped", note="a path outside the archive or with unsafe characters"))
                 continue
-            if info.file_size > MAX_MEMBER_BYTES:
-                lines.append(IntakeLine(name, "skipped", note=f"larger than {MAX_MEMBER_BYTES // 2 ** 20} MiB"))
-                continue
             if len(parts) - 1 > MAX_DEPTH:
                 lines.append(IntakeLine(_shown(name), "skipped", note=f"inside folders nested more than {MAX_DEPTH} "
                                         "deep: not extracted"))
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                lines.append(IntakeLine(name, "skipped", note=f"larger than {MAX_MEMBER_BYTES // 2 ** 20} MiB: not "
+                                        "extracted"))
+                _hold_place(into.joinpath(*parts), name, info, lines[-1], damaged, entry_times)
                 continue
             if notebooks_only and (not name.lower().endswith(".ipynb") or parts[0] == "__MACOSX"
                                    or parts[-1].startswith(".")):
@@ -576,11 +578,7 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                 with contextlib.suppress(OSError):     # a folder of that name, or no folder to hold it
                     target.unlink(missing_ok=True)
                 lines.append(IntakeLine(name, "skipped", note=f"could not be extracted: {err}"))
-                if damaged is not None and name.lower().endswith(".ipynb"):
-                    with contextlib.suppress(OSError):
-                        target.touch(exist_ok=False)     # not over a folder of that name
-                        damaged[target] = lines[-1]
-                        _stamp(target, info, entry_times)
+                _hold_place(target, name, info, lines[-1], damaged, entry_times)
                 continue
             extracted.append(target)
             size += target.stat().st_size
@@ -593,6 +591,20 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
     # An LMS zip often wraps everything in one folder (but one student's folder is not such a wrapper).
     wrapper = len(entries) == 1 and entries[0].is_dir() and not _is_student_folder(entries[0], lessons)
     return entries[0] if wrapper else into
+
+
+def _hold_place(target: Path, name: str, info: zipfile.ZipInfo, line: IntakeLine,
+                damaged: dict[Path, IntakeLine] | None,
+                entry_times: dict[Path, tuple[datetime, datetime | None]] | None) -> None:
+    """A notebook member that was not extracted (damaged, or too large) leaves an empty file in its place, so that
+    it still counts as its student's copy (``damaged``, see :func:`unzip`)."""
+    if damaged is None or not name.lower().endswith(".ipynb"):
+        return
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch(exist_ok=False)                      # not over a folder of that name
+        damaged[target] = line
+        _stamp(target, info, entry_times)
 
 
 def _stamp(target: Path, info: zipfile.ZipInfo,
@@ -1150,15 +1162,20 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             # older one instead would put a grade for work the student replaced in the gradebook and the LMS file.
             held.add((student, slug))
             older = facts.get("superseded", [])
+            too_large = damaged[path].note.startswith("larger than")
+            remedy = ("ask the student for the notebook with its outputs cleared (Edit > Clear Outputs of All "
+                      "Cells)" if too_large else "download the export again and grade it")
             damaged[path].note += ("; " + (f"the newest of {len(older) + 1} copies: the older "
                                            f"{', '.join(rel(other) for other in older)} not graded in its place"
                                            if older else "its student's only copy")
-                                   + ": no grade of this lesson for them from this run (a grade from an earlier "
-                                     "run stays); download the export again and grade it")
+                                   + f": no grade of this lesson for them from this run (a grade from an earlier "
+                                     f"run stays); {remedy}")
             for other in older:
                 if other not in damaged:
                     lines.append(IntakeLine(rel(other), "superseded", student, slug, "not graded: a newer copy, "
-                                            f"{rel(path)}, could not be extracted (download the export again)"))
+                                            f"{rel(path)}, " + ("is too large to extract" if too_large else
+                                                                "could not be extracted (download the export "
+                                                                "again)")))
             continue
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
         when = facts.get("submitted_at")

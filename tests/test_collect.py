@@ -161,6 +161,28 @@ def test_a_newest_copy_that_cannot_be_extracted_is_not_replaced_by_an_older_one(
     assert "leeseo_1003_4990_99_guard.ipynb" in said and "download the export again" in said, said
 
 
+def test_a_newest_copy_too_large_to_extract_is_not_replaced_by_an_older_one(tmp_path, monkeypatch):
+    """The same for a member over the size an export's member may have (200 MiB: a notebook full of images): it is
+    the student's newest copy all the same, so the older draft is not graded in its place, and its line says what
+    to ask the student for. (The limit is lowered here: the test does not write 200 MiB.)"""
+    from autograde import collect
+
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("leeseo_1003_4990_99_guard.ipynb", NOTEBOOK)                 # the draft
+        zf.writestr("leeseo_1003_5003_99_guard-1.ipynb", NOTEBOOK + b" " * 4096)  # the re-submission, too large
+        zf.writestr("kimminjun_1001_5001_99_guard.ipynb", NOTEBOOK)
+    monkeypatch.setattr(collect, "MAX_MEMBER_BYTES", len(NOTEBOOK) + 1024)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    assert sorted(by_key(intake)) == [("kimminjun", "99_guard")]
+    lines = {line.input: line for line in intake.lines}
+    large = lines["leeseo_1003_5003_99_guard-1.ipynb"]
+    assert (large.outcome, large.student, large.lesson) == ("skipped", "leeseo", "99_guard"), large
+    assert large.note.startswith("larger than") and "outputs cleared" in large.note, large.note
+    draft = lines["leeseo_1003_4990_99_guard.ipynb"]
+    assert (draft.outcome, draft.student) == ("superseded", "leeseo") and "too large" in draft.note, draft
+
+
 def test_a_notebook_that_shows_no_lesson_never_replaces_the_lessons_notebook(tmp_path):
     """An instructor's trial: Canvas and Moodle take several files in one submission, and a student uploaded a
     scratch notebook (or an empty Untitled.ipynb) after the lesson's notebook. Neither its name nor its cells show
