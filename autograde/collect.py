@@ -737,8 +737,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         as that student's, flagged ``zipped``; one level only. The number of notebooks, or -1 if it could not be
         opened (its line says why)."""
         folder, inner_lines = work / "zipped" / str(len(opened)), list[IntakeLine]()
+        inner_damaged: dict[Path, IntakeLine] = {}
         try:
-            unzip(path, folder, inner_lines, lessons, notebooks_only=True)
+            unzip(path, folder, inner_lines, lessons, notebooks_only=True, damaged=inner_damaged)
         except (UsageError, OSError) as err:
             lines.append(IntakeLine(rel(path), "skipped", safe_id(owner), note="a .zip handed in that could not be "
                                     f"opened: {str(err).replace(str(path), 'it')}"))
@@ -748,8 +749,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         lines.append(IntakeLine(shown, "opened", safe_id(owner),
                                 note=f"a .zip handed in: {len(notebooks)} notebook(s) taken out of it (the lines of "
                                      f"{shown}/...)"))
-        lines.extend(replace(line, input=f"{shown}/{line.input}" if line.input else shown, student=safe_id(owner))
-                     for line in inner_lines)
+        moved = {id(line): replace(line, input=f"{shown}/{line.input}" if line.input else shown,
+                                   student=safe_id(owner)) for line in inner_lines}
+        lines.extend(moved[id(line)] for line in inner_lines)
+        # a notebook of the .zip that could not be extracted is that student's copy too, as one of the export's is
+        damaged.update((target, moved[id(line)]) for target, line in inner_damaged.items())
         for notebook in notebooks:
             consider(notebook, owner, **{**facts, "lms": dict(facts["lms"]),
                                          "flags": [*facts.get("flags", []), "zipped"], "zipped_in": shown})

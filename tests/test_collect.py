@@ -183,6 +183,27 @@ def test_a_newest_copy_too_large_to_extract_is_not_replaced_by_an_older_one(tmp_
     assert (draft.outcome, draft.student) == ("superseded", "leeseo") and "too large" in draft.note, draft
 
 
+def test_a_newest_copy_damaged_inside_a_students_own_zip_is_not_replaced_by_an_older_one(tmp_path):
+    """The same inside a .zip the student uploaded (Canvas keeps it as it is): its damaged notebook, uploaded after
+    the draft, is still their newest copy."""
+    inner = tmp_path / "work.zip"
+    with zipfile.ZipFile(inner, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("99_guard.ipynb", NOTEBOOK)
+    damage(inner, "99_guard.ipynb")
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("leeseo_1003_4990_99_guard.ipynb", NOTEBOOK)                 # the draft
+        zf.writestr("leeseo_1003_5003_work.zip", inner.read_bytes())             # uploaded later, damaged inside
+        zf.writestr("kimminjun_1001_5001_99_guard.ipynb", NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    assert sorted(by_key(intake)) == [("kimminjun", "99_guard")], by_key(intake)
+    lines = {line.input: line for line in intake.lines}
+    inside = lines["leeseo_1003_5003_work.zip/99_guard.ipynb"]
+    assert (inside.outcome, inside.student, inside.lesson) == ("skipped", "leeseo", "99_guard"), inside
+    assert "not graded in its place" in inside.note, inside.note
+    assert lines["leeseo_1003_4990_99_guard.ipynb"].outcome == "superseded"
+
+
 def test_a_notebook_that_shows_no_lesson_never_replaces_the_lessons_notebook(tmp_path):
     """An instructor's trial: Canvas and Moodle take several files in one submission, and a student uploaded a
     scratch notebook (or an empty Untitled.ipynb) after the lesson's notebook. Neither its name nor its cells show
