@@ -297,7 +297,8 @@ def read_roster(path: Path | None) -> dict[str, str]:
         # student without SIS ids map nothing.
         roster = {}
         for row in rows:
-            lms_id, sis = (row.get("ID") or "").strip(), (row.get("SIS User ID") or row.get("SIS Login ID") or "").strip()
+            lms_id = (row.get("ID") or "").strip()
+            sis = unicodedata.normalize("NFC", row.get("SIS User ID") or row.get("SIS Login ID") or "").strip()
             if lms_id.isdigit() and sis:
                 roster[lms_id] = sis
         if not roster:
@@ -307,7 +308,9 @@ def read_roster(path: Path | None) -> dict[str, str]:
     if not rows or not {"lms_id", "student_id"} <= set(rows[0]):
         raise UsageError(f"the roster {path} needs the columns lms_id and student_id (one row per student), or is "
                          "Canvas's gradebook export (Student, ID, SIS User ID, SIS Login ID, Section, ...).")
-    return {row["lms_id"].strip(): row["student_id"].strip() for row in rows if row.get("lms_id")}
+    # NFC, as file names are read: a roster saved on a Mac may spell 김민준 in decomposed jamo, which look the same
+    return {unicodedata.normalize("NFC", row["lms_id"]).strip(): unicodedata.normalize("NFC", row["student_id"]).strip()
+            for row in rows if row.get("lms_id")}
 
 
 def roster_names(path: Path | None) -> dict[str, dict[str, str]]:
@@ -332,7 +335,8 @@ def roster_names(path: Path | None) -> dict[str, dict[str, str]]:
         else:
             student = (row.get("student_id") or "").strip()
             person = {key: (row.get(key) or "").strip() for key in ("first_name", "last_name", "email")}
-        person = {key: value for key, value in person.items() if value}
+        person = {key: unicodedata.normalize("NFC", value) for key, value in person.items() if value}
+        student = unicodedata.normalize("NFC", student)
         if student and person:
             people[student] = person
     return people

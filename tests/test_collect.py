@@ -1102,6 +1102,27 @@ def test_a_roster_saved_by_excel_in_another_locale_is_read_or_refused_with_what_
     assert find_lesson("01_History", LESSONS_ALL).slug == "01_history"
 
 
+def test_a_roster_saved_with_decomposed_hangul_matches_the_export(tmp_path):
+    """A roster written on a Mac may spell Korean names and ids in decomposed jamo (NFD): they look the same as the
+    export's (read as NFC) but did not match, so the student was filed under their LMS name (an instructor's
+    trial). Every roster value is read as NFC."""
+    import unicodedata
+
+    from autograde.collect import read_roster, roster_names
+
+    nfd = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"lms_id,student_id,last_name\n{nfd('김민지')},{nfd('학생-김민지')},{nfd('김')}\n40004,s4,\n",
+                      encoding="utf-8")
+    assert read_roster(roster) == {"김민지": "학생-김민지", "40004": "s4"}
+    assert roster_names(roster) == {"학생-김민지": {"last_name": "김"}}
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("김민지_40003_900004_99_guard.ipynb", NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL, read_roster(roster))
+    assert sorted(by_key(intake)) == [("학생-김민지", "99_guard")], by_key(intake)
+
+
 def test_a_roster_given_after_out_graded_its_students_by_name_is_warned_of(tmp_path):
     """OUT graded a Canvas zip without a roster (students filed by the names Canvas wrote); the next zip comes
     with a roster: the same people now get the roster's ids and OUT lists both. The run says so, and what to do
