@@ -412,8 +412,8 @@ def write_from_worksheet(sheet: Worksheet, results: list[dict], lesson_max: floa
         rows.append([row[i] for i in keep])
     if unmatched:
         notes.append(f"{lesson}: no result for {len(unmatched)} participant(s) of the worksheet (not in the graded "
-                     f"export: did not submit, or another group): left as downloaded, Moodle keeps their grades: "
-                     f"{', '.join(unmatched)}.")
+                     "export: did not submit, another group, or a notebook not graded in this run, as intake.csv "
+                     f"says): left as downloaded, Moodle keeps their grades: {', '.join(unmatched)}.")
     extra = sorted((r["student"] for pid, r in by_id.items() if pid not in placed), key=str)
     if extra:
         notes.append(f"{lesson}: graded, but not in the worksheet (by participant id): {', '.join(extra)}; not in "
