@@ -241,7 +241,8 @@ class NMSExplorer(_Explorer):
             detector.eval()
             with torch.no_grad():
                 x = torch.tensor(self.images, dtype=torch.float32)[:, None] / 255
-                return detector(x).numpy()
+                # in chunks of 100 canvases: the same numbers as one batch, faster on a CPU (they fit its cache)
+                return torch.cat([detector(x[start:start + 100]) for start in range(0, len(x), 100)]).numpy()
         return np.asarray(detector, dtype=np.float64)
 
     def set(self, canvas: int | None = None, score_threshold: float | None = None,
