@@ -190,6 +190,14 @@ SLIPS.append(("05", "test_avgpool_backward", AVGPOOL_BACKWARD_LOOP,   # right wh
 SLIPS.append(("05", "test_avgpool_backward", AVGPOOL_BACKWARD_LOOP.replace(
     "i * s:i * s + f, j * s:j * s + f] += dout[:, :, i, j]",
     "i * s:i * s + f - 1, j * s:j * s + f - 1] += dout[:, :, i:i + 1, j:j + 1]"), "windows one row and one column short"))
+SLIPS.append(("03", "test_zero_pad", '''import numpy as np
+def zero_pad(x, p):
+    ph, pw = (p, p) if isinstance(p, int) else p
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, H + ph, W + pw), dtype=x.dtype)
+    out[:, :, ph:ph + H, pw:pw + W] = x
+    return out
+''', "padding on one side only"))
 SLIPS.append(("03", "test_conv2d", '''import numpy as np
 def conv2d(x, w, b, stride=1, padding=0):
     N, C, H, W = x.shape
