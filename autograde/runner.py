@@ -518,7 +518,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             key = f"{token}:{len(result['tests'])}"
             if remaining <= 0:
                 outcome_status, printed, hidden = ("not-run" if guard.tripped else "timeout"), "", False
-                message = flooded if guard.tripped else "not run: the submission used up its time limit"
+                message = flooded if guard.tripped else _said(OUT_OF_TIME, lang)
             else:
                 began = time.monotonic()
                 imports = visible_imports(cell.source)
@@ -535,7 +535,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                    exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
                 phases["tests"] += time.monotonic() - began
                 _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
-                outcome_status, message, printed, hidden = outcome.status, outcome.message, outcome.printed, \
+                outcome_status, message, printed, hidden = outcome.status, _test_message(outcome, lang), outcome.printed, \
                     outcome.hidden
             entry = {"grade_id": gid, "points": 0.0, "max_points": points, "status": outcome_status,
                      "message": message, "hidden": False, **({"unanswered": True} if stub else {}),
@@ -564,7 +564,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             remaining = deadline - time.monotonic() if not guard.tripped else 0.0
             if remaining <= 0:
                 _record(entry, test_cell, "not-run" if guard.tripped else "timeout",
-                        flooded if guard.tripped else "not run: the submission used up its time limit", False)
+                        flooded if guard.tripped else _said(OUT_OF_TIME, lang), False)
                 continue
             began = time.monotonic()
             gid = cell.metadata.nbgrader["grade_id"]
@@ -575,7 +575,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
             phases["tests"] += time.monotonic() - began
             _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
-            _record(entry, test_cell, outcome.status, outcome.message, outcome.hidden)
+            _record(entry, test_cell, outcome.status, _test_message(outcome, lang), outcome.hidden)
     except KernelDied as err:
         _check_death(kernel, limits)
         flags.append("kernel-died")
@@ -655,6 +655,27 @@ STOPPED_BEFORE = {
     "died": N_("The Python kernel died in a cell before this test (out of memory, os._exit or a crash), so what that "
                "cell defines may be missing."),
 }
+
+
+# Said by a test that was itself stopped, in the learner's language: the kernel's and the judge's own words ("no answer
+# within 59.99 s (an infinite loop?)") are the grader's, in English (a Korean learner's trial read them in self-check).
+TEST_STOPPED = {
+    "timeout": N_("This test ran past its time limit and was stopped: does the code it calls have an endless loop, or "
+                  "a loop that does far more work than it needs?"),
+    "died": N_("The Python kernel died while this test was calling your code (out of memory, os._exit or a crash)."),
+}
+OUT_OF_TIME = N_("not run: the submission used up its time limit")
+
+
+def _said(message: str, lang: str | None) -> str:
+    from cnnbook.i18n import language, translation
+
+    return translation(message, lang or language())
+
+
+def _test_message(outcome: TestOutcome, lang: str | None) -> str:
+    """A test's message for its result: a stopped test's in the learner's language, any other as the test said it."""
+    return _said(TEST_STOPPED[outcome.status], lang) if outcome.status in TEST_STOPPED else outcome.message
 
 
 def _stopped_before(how: str, lang: str | None) -> str:

@@ -872,3 +872,20 @@ def test_a_korean_notebook_run_headless_speaks_korean(tmp_path):
     finally:
         os.environ.update({name: value for name, value in env_before.items() if value is not None})
     assert nb.cells[0].outputs[0]["text"].strip() == "ko"
+
+
+def test_a_test_stopped_at_its_time_limit_says_so_in_the_learners_language(tmp_path):
+    """A test whose call into the learner's code never returns is stopped; its message is the learner's language, not
+    the kernel's English ("no answer within 59.99 s (an infinite loop?)": a Korean learner's trial read that)."""
+    from autograde.check import check_notebook
+    from autograde.runner import TEST_STOPPED
+    from conftest import solved, write
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "03_padding_stride")
+    looping = "def same_padding(f):\n    while f > 0:\n        pass\n"
+    path = write(solved(lesson, {"same_padding": looping}), tmp_path / f"{lesson.slug}.ipynb")
+    report = check_notebook(lesson, path, cell_timeout=15, lang="ko")
+    failed = {r.grade_id: r.message for r in report.results if not r.passed}
+    assert list(failed) == ["test_same_padding"], failed
+    assert failed["test_same_padding"] == i18n.translation(TEST_STOPPED["timeout"], "ko"), failed
+    assert "제한 시간" in failed["test_same_padding"] and "infinite loop" not in failed["test_same_padding"]
