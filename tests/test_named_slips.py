@@ -190,6 +190,10 @@ SLIPS.append(("05", "test_avgpool_backward", AVGPOOL_BACKWARD_LOOP,   # right wh
 SLIPS.append(("05", "test_avgpool_backward", AVGPOOL_BACKWARD_LOOP.replace(
     "i * s:i * s + f, j * s:j * s + f] += dout[:, :, i, j]",
     "i * s:i * s + f - 1, j * s:j * s + f - 1] += dout[:, :, i:i + 1, j:j + 1]"), "windows one row and one column short"))
+SLIPS.append(("05", "test_pool2d_forward", POOL_LOOP.format(out="np.zeros((N, C, H_out, W_out))",
+                                                           avg="window.mean(axis=(2, 3))").replace(
+    "H_out, W_out = (H - f) // s + 1, (W - f) // s + 1", "H_out = W_out = (H - f) // s + 1"),
+    "an answer written for square maps only"))
 SLIPS.append(("03", "test_zero_pad", '''import numpy as np
 def zero_pad(x, p):
     ph, pw = (p, p) if isinstance(p, int) else p
