@@ -679,9 +679,7 @@ def _test_message(outcome: TestOutcome, lang: str | None) -> str:
 
 
 def _stopped_before(how: str, lang: str | None) -> str:
-    from cnnbook.i18n import language, translation
-
-    return translation(STOPPED_BEFORE[how], lang or language())
+    return _said(STOPPED_BEFORE[how], lang)
 
 
 def visible_imports(test_source: str) -> str:
