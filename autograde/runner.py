@@ -436,6 +436,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
 
     kept_at: dict[str, int] = {}    # a pending test's key -> how many of ran_ok had run when its names were kept
+    graded_tests: list = []         # the graded notebook's test cells, one per result["tests"] entry
 
     def revive(until: float) -> None:
         replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
@@ -547,6 +548,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             if printed:
                 test_cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=printed))
             out_cells.append(test_cell)
+            graded_tests.append(test_cell)
             if outcome_status == "pending":
                 pending.append((key, cell, entry, test_cell))
                 kept_at[key] = len(ran_ok)
@@ -576,6 +578,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             phases["tests"] += time.monotonic() - began
             _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
             _record(entry, test_cell, outcome.status, _test_message(outcome, lang), outcome.hidden)
+        _point_to_earlier_failures(steps, result["tests"], graded_tests, lang, names)
     except KernelDied as err:
         _check_death(kernel, limits)
         flags.append("kernel-died")
@@ -676,6 +679,59 @@ def _said(message: str, lang: str | None) -> str:
 def _test_message(outcome: TestOutcome, lang: str | None) -> str:
     """A test's message for its result: a stopped test's in the learner's language, any other as the test said it."""
     return _said(TEST_STOPPED[outcome.status], lang) if outcome.status in TEST_STOPPED else outcome.message
+
+
+# Said with a failed test whose exercise's code uses a name an earlier exercise's code defined, when that earlier
+# exercise failed its own test: a learner's conv2d that calls their own broken zero_pad failed with numpy's
+# broadcasting error and nothing pointed at zero_pad (a Korean learner's trial).
+USES_A_FAILED_ANSWER = N_("Your code here uses {name}, which did not pass its own test ({test}): fix {name} first, "
+                          "then check this exercise again.")
+
+
+def _regions(steps) -> list[tuple[set[str], set[str]]]:
+    """For each test of the plan, in order: (names the code cells since the test before bind at top level, names its
+    answer cells read and those cells do not bind)."""
+    from .judge import _top_level_bindings
+
+    regions: list[tuple[set[str], set[str]]] = []
+    bound: set[str] = set()
+    read: set[str] = set()
+    for kind, cell in steps:
+        if kind == "test":
+            regions.append((bound, read - bound))
+            bound, read = set(), set()
+        elif kind == "code":
+            try:
+                tree = ast.parse(cell.source)
+            except (SyntaxError, ValueError):
+                continue
+            bound |= _top_level_bindings(tree.body)
+            if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution") is True:     # the learner's answer
+                read |= {node.id for node in ast.walk(tree)
+                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return regions
+
+
+def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str | None, names: set[str]) -> None:
+    """Add :data:`USES_A_FAILED_ANSWER` to each failed test whose answer cells read an exercise's name (``names``:
+    what the lesson's answer cells define) last bound by an earlier exercise's code, when that exercise's test
+    failed (a hint only: a name read is not always a call)."""
+    regions = _regions(steps)
+    if len(regions) != len(tests) or len(cells) != len(tests):
+        return                                  # a run that ended early: no hints
+    for i, (test, (_, read)) in enumerate(zip(tests, regions)):
+        if test["status"] in ("pass", "pending"):
+            continue
+        said = []
+        for name in sorted(read & names):
+            j = next((k for k in range(i - 1, -1, -1) if name in regions[k][0]), None)
+            if j is not None and tests[j]["status"] not in ("pass", "pending"):
+                said.append(_said(USES_A_FAILED_ANSWER, lang).format(name=name, test=tests[j]["grade_id"]))
+        if said:
+            test["message"] = "\n".join([test["message"], *said]) if test["message"] else "\n".join(said)
+            for output in cells[i].outputs:
+                if output.get("output_type") == "error" and output.get("ename") == "TestFailed":
+                    output["evalue"], output["traceback"] = test["message"], [test["message"]]
 
 
 def _stopped_before(how: str, lang: str | None) -> str:

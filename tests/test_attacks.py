@@ -967,3 +967,36 @@ def test_hidden_parts_after_a_real_lessons_cells_have_the_memory_they_had_in_pla
                                "sandbox": True, "threads": 1})
     assert result["status"] == "graded", result["detail"]
     assert result["score"] == result["max_score"], [(t["grade_id"], t["message"]) for t in result["tests"]]
+
+
+_POOL_CALLS_GROUP_MAX = '''def pool(values, width, mode):
+    if mode == "max":
+        return group_max(values, width)
+    if mode == "mean":
+        return np.asarray(values, dtype=float).reshape(-1, width).mean(axis=1)
+    raise ValueError(f"mode must be 'max' or 'mean', not {mode!r}")
+'''
+_GROUP_MIN = f'''def {TARGET}(values, width):
+    return np.asarray(values, dtype=float).reshape(-1, width).min(axis=1)
+'''
+
+
+def test_a_test_that_fails_through_an_earlier_broken_answer_says_which(tmp_path):
+    """A Korean learner's trial: their correct conv2d called their own broken zero_pad, and conv2d's test failed with
+    numpy's error, nothing pointing at zero_pad. A failed test whose exercise's code reads a name an earlier exercise
+    bound, whose own test failed, says so; a test that passes, or an exercise that does not read it, says nothing."""
+    notebooks = {"through": solved(LESSON, {TARGET: _GROUP_MIN, "pool": _POOL_CALLS_GROUP_MAX}),
+                 "apart": solved(LESSON, {TARGET: _GROUP_MIN}),
+                 "honest": solved(LESSON, {"pool": _POOL_CALLS_GROUP_MAX})}
+    out, rows = _grade_these(tmp_path, notebooks)
+    full = sum(points_of_tests(LESSON).values())
+    assert float(rows["honest"]["score"]) == full, rows["honest"]
+    said = "uses group_max, which did not pass its own test (test_group_max)"
+    for student, pool_fails in (("through", True), ("apart", False), ("honest", False)):
+        result = json.loads((out / "results" / student / f"{LESSON.slug}.json").read_text(encoding="utf-8"))
+        tests = {t["grade_id"]: t for t in result["tests"]}
+        assert (tests["test_pool"]["status"] == "fail") == pool_fails, (student, tests["test_pool"])
+        assert (said in tests["test_pool"]["message"]) == pool_fails, (student, tests["test_pool"])
+        assert said not in tests[TARGET_TEST]["message"]
+    page = (out / "feedback" / "through" / f"{LESSON.slug}.html").read_text(encoding="utf-8")
+    assert said in page

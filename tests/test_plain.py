@@ -586,3 +586,38 @@ def test_what_one_test_bound_never_weighs_on_the_next_in_the_same_judge():
         assert judge_pid() == judge                     # the same judge: nothing ran out of memory on the way
     finally:
         stop_judge()
+
+
+def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
+    """runner._point_to_earlier_failures: the hint goes to a failed test whose region of learner code reads a name an
+    earlier region bound last and whose test failed; not when the region binds the name itself, not to a test that
+    passed, and in the learner's language."""
+    from autograde.runner import _point_to_earlier_failures
+
+    def code(text):
+        return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
+
+    def failed(message):
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message, traceback=[message])]
+        return cell
+
+    test = ("test", nbformat.v4.new_code_cell("# test"))
+    steps = [code("def a():\n    return 1"), test, code("def b():\n    return a() + 1"), test,
+             ("code", nbformat.v4.new_code_cell("print(b(), a())")),      # a lesson's cell: not the learner's answer
+             code("def a():\n    return 2\n\n\ndef c():\n    return a() + b()"), test, code("d = b"), test]
+    statuses = ["fail", "fail", "fail", "pass"]
+    tests = [{"grade_id": f"test_{n}", "status": s, "message": f"m{n}"} for n, s in zip("abcd", statuses)]
+    cells = [failed(t["message"]) for t in tests]
+    _point_to_earlier_failures(steps, tests, cells, "en", set("abcd"))
+    assert [t["message"] for t in tests] == [
+        "ma", "mb\nYour code here uses a, which did not pass its own test (test_a): fix a first, then check this "
+        "exercise again.", "mc\nYour code here uses b, which did not pass its own test (test_b): fix b first, then "
+        "check this exercise again.", "md"]
+    assert cells[1].outputs[0]["evalue"] == tests[1]["message"] == cells[1].outputs[0]["traceback"][0]
+    tests = [{"grade_id": f"test_{n}", "status": s, "message": ""} for n, s in zip("abcd", statuses)]
+    _point_to_earlier_failures(steps, tests, [failed("") for _ in tests], "ko", set("abcd"))
+    assert tests[1]["message"].startswith("이 답의 코드가 쓰는 a가 자신의 테스트(test_a)를"), tests[1]["message"]
+    tests = [{"grade_id": f"test_{n}", "status": s, "message": "m"} for n, s in zip("abcd", statuses)]
+    _point_to_earlier_failures(steps, tests, [failed("m") for _ in tests], "en", {"c"})   # a, b: not exercises' names
+    assert [t["message"] for t in tests] == ["m"] * 4
