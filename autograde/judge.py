@@ -919,6 +919,9 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
     if isinstance(err, TooLarge):
         return _("your answer is too large or too deeply nested to check: {error}").format(error=err)
     if isinstance(err, NameError):
+        if isinstance(getattr(err, "name", None), str):         # said in the learner's language, not Python's
+            return _("{name} is not defined in your notebook. The test needs it: is the answer cell that defines it "
+                     "there, and did it run without an error?").format(name=err.name)
         return _("{error}. The test needs it from your notebook: is the answer cell that defines it there, "
                  "and did it run without an error?").format(error=err)
     return str(err) if isinstance(err, LearnerError) or getattr(err, "from_kernel", False) \

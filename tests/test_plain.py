@@ -273,6 +273,7 @@ def test_a_test_reads_only_exercise_names_from_the_notebook():
     assert outcome.status == "grader-error" and "'np'" in outcome.message
     outcome = run_here("missing(1)", kernel, 10, ["missing"])
     assert outcome.status == "fail" and "is the answer cell that defines it there" in outcome.message
+    assert outcome.message.startswith("missing is not defined in your notebook."), outcome.message   # not Python's
 
 
 def test_a_visible_part_reports_what_it_printed_before_the_hidden_part_runs():
