@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -119,6 +120,24 @@ def test_without_solutions_check_runs_the_visible_tests_and_says_so(tmp_path):
     text = format_report(report)
     assert report.score == report.max_score == 4, text      # hard-coded visible answers pass the visible tests
     assert "hidden tests run when your instructor grades" in text and "hidden ones included" not in text
+
+
+def test_the_check_report_lines_up_its_test_names_in_every_language():
+    """[PASS], [TO DO], [FAIL] take different widths (통과, 시작 전, 실패 in Korean, where a syllable takes two columns):
+    the test names after them start in one column all the same (a Korean learner's trial saw them shift)."""
+    from autograde.check import CheckReport, TestResult, _columns
+    from cnnbook.i18n import set_language
+
+    results = [TestResult("test_a", 1, True), TestResult("test_b", 1, False, not_started=True),
+               TestResult("test_c", 1, False)]
+    for lang in ("en", "ko"):
+        set_language(lang)
+        try:
+            text = format_report(CheckReport(GUARD, Path("mine.ipynb"), results))
+        finally:
+            set_language(None)
+        starts = {_columns(line[:line.index("test_")]) for line in text.splitlines() if "] " in line and "test_" in line}
+        assert len(starts) == 1, (lang, text)
 
 
 def test_the_check_command_works_with_notebooks_alone(tmp_path):
