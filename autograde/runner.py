@@ -578,7 +578,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
             phases["tests"] += time.monotonic() - began
             _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
             _record(entry, test_cell, outcome.status, _test_message(outcome, lang), outcome.hidden)
-        _point_to_earlier_failures(steps, result["tests"], graded_tests, lang, names)
+        try:
+            _point_to_earlier_failures(steps, result["tests"], graded_tests, lang, names)
+        except Exception:  # noqa: BLE001 - a hint that cannot be worked out is left out; it never costs a grade
+            pass
     except KernelDied as err:
         _check_death(kernel, limits)
         flags.append("kernel-died")
@@ -703,7 +706,7 @@ def _regions(steps) -> list[tuple[set[str], set[str]]]:
         elif kind == "code":
             try:
                 tree = ast.parse(cell.source)
-            except (SyntaxError, ValueError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):     # a cell nested past the parser
                 continue
             bound |= _top_level_bindings(tree.body)
             if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution") is True:     # the learner's answer

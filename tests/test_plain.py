@@ -604,7 +604,8 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
         return cell
 
     test = ("test", nbformat.v4.new_code_cell("# test"))
-    steps = [code("def a():\n    return 1"), test, code("def b():\n    return a() + 1"), test,
+    nested_past_the_parser = code("x = " + "-" * 1_000_000 + "1")        # ast.parse: MemoryError, skipped
+    steps = [nested_past_the_parser, code("def a():\n    return 1"), test, code("def b():\n    return a() + 1"), test,
              ("code", nbformat.v4.new_code_cell("print(b(), a())")),      # a lesson's cell: not the learner's answer
              code("def a():\n    return 2\n\n\ndef c():\n    return a() + b()"), test, code("d = b"), test]
     statuses = ["fail", "fail", "fail", "pass"]
