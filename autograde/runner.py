@@ -709,7 +709,7 @@ def _regions(steps) -> list[tuple[set[str], set[str]]]:
             except (SyntaxError, ValueError, RecursionError, MemoryError):     # a cell nested past the parser
                 continue
             bound |= _top_level_bindings(tree.body)
-            if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution") is True:     # the learner's answer
+            if nbgrader_meta(cell).get("solution") is True:            # the learner's answer
                 read |= {node.id for node in ast.walk(tree)
                          if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     return regions

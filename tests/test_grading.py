@@ -353,7 +353,7 @@ def test_korean_edition_round_trip(round_trip, tmp_path):
     path = write(wrong, tmp_path / "mine" / nb_path)
     proc = run_cli("check", "01", str(path), "--lang", "ko")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "[실패] test_sort_events" in proc.stdout
+    assert re.search(r"\[실패\] +test_sort_events ", proc.stdout), proc.stdout
     assert "흔한 실수로 보입니다: 최신 것이 먼저 옴" in proc.stdout, proc.stdout
     points = points_of_tests(lesson)
     assert f"점수: {total - points['test_sort_events']:g} / {total:g}" in proc.stdout, proc.stdout
@@ -364,7 +364,8 @@ def test_korean_edition_round_trip(round_trip, tmp_path):
     flat.write_bytes(path.read_bytes())
     proc = run_cli("check", "01", str(flat), env={"CNNBOOK_LANG": "en"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "[실패] test_sort_events" in proc.stdout and "흔한 실수로 보입니다: 최신 것이 먼저 옴" in proc.stdout, proc.stdout
+    assert re.search(r"\[실패\] +test_sort_events ", proc.stdout) and "흔한 실수로 보입니다: 최신 것이 먼저 옴" in proc.stdout, \
+        proc.stdout
 
     # Graded in a class, a Korean notebook's feedback is Korean too (the grader's own language is English here).
     out = round_trip[0]
