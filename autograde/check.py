@@ -12,11 +12,10 @@ tests of the student version run, and the report says that the hidden ones run w
 from __future__ import annotations
 
 import os
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnbook.i18n import N_, _, padded
+from cnnbook.i18n import N_, _, columns, padded
 
 from .lessons import Lesson, UsageError, all_lessons, grade_cells, lesson_ids, read_notebook
 from .runner import grade_submission
@@ -143,15 +142,10 @@ def _learner_message(test: dict) -> str:
     return message or _("this test did not pass.")
 
 
-def _columns(text: str) -> int:
-    """Columns ``text`` takes in a terminal (a Hangul syllable two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def format_report(report: CheckReport) -> str:
     lines = [_("Lesson {lesson}: {path}").format(lesson=report.lesson.slug, path=report.path)]
     marks = {"pass": _("PASS"), "todo": _("TO DO"), "fail": _("FAIL")}
-    width = max(_columns(mark) for mark in marks.values()) + 2       # the test names line up, in Korean too
+    width = max(columns(mark) for mark in marks.values()) + 2       # the test names line up, in Korean too
     for r in report.results:
         mark = marks["pass" if r.passed else "todo" if r.not_started else "fail"]
         lines.append(f"  {padded(f'[{mark}]', width)} {r.grade_id:<28} "

@@ -186,16 +186,20 @@ def _fill(translation: str, values: dict[str, str]) -> str:
     return "".join(out)
 
 
+def columns(text: str) -> int:
+    """Columns ``text`` takes in a monospaced output (a Hangul syllable or another wide character takes two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def padded(text: object, width: int, align: str = "<") -> str:
     """``text`` filled with spaces to ``width`` columns as a monospaced output shows them (a Hangul syllable or
     another wide character takes two), on the right (``align="<"``) or on the left (``">"``): a printed table's
     label or header that a translation changes stays aligned. A lesson writes a shown label as
     ``padded("state dict entry", 18)`` (``autograde.i18n`` extracts the words), never ``{'state dict entry':<18}``."""
-    import unicodedata
-
     text = str(text)
-    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    fill = " " * max(0, width - shown)
+    fill = " " * max(0, width - columns(text))
     return fill + text if align == ">" else text + fill
 
 

@@ -125,8 +125,8 @@ def test_without_solutions_check_runs_the_visible_tests_and_says_so(tmp_path):
 def test_the_check_report_lines_up_its_test_names_in_every_language():
     """[PASS], [TO DO], [FAIL] take different widths (통과, 시작 전, 실패 in Korean, where a syllable takes two columns):
     the test names after them start in one column all the same (a Korean learner's trial saw them shift)."""
-    from autograde.check import CheckReport, TestResult, _columns
-    from cnnbook.i18n import set_language
+    from autograde.check import CheckReport, TestResult
+    from cnnbook.i18n import columns, set_language
 
     results = [TestResult("test_a", 1, True), TestResult("test_b", 1, False, not_started=True),
                TestResult("test_c", 1, False)]
@@ -136,7 +136,7 @@ def test_the_check_report_lines_up_its_test_names_in_every_language():
             text = format_report(CheckReport(GUARD, Path("mine.ipynb"), results))
         finally:
             set_language(None)
-        starts = {_columns(line[:line.index("test_")]) for line in text.splitlines() if "] " in line and "test_" in line}
+        starts = {columns(line[:line.index("test_")]) for line in text.splitlines() if "] " in line and "test_" in line}
         assert len(starts) == 1, (lang, text)
 
 
