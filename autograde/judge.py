@@ -906,10 +906,13 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
 
     A visible check says everything it knows (the learner can read that test anyway). A hidden check says
     only the test author's words: which exercise, the kind of case (``hidden_case``), the typical slip it
-    matched and the hint; for an exception, only the name of a builtin exception class. Never its inputs,
+    matched and the hint; for an exception, only the name of a builtin exception class (or of a library's) and,
+    when its message is one learners typically meet, a fixed sentence of what it usually means
+    (``cnnbook.errors``; the choice among them says no more than the choice of a class). Never its inputs,
     expected values, or any text the learner's code produced (which could carry the inputs out).
     """
     from cnnbook.checks import CheckFailed
+    from cnnbook.errors import meaning
     from cnnbook.i18n import _
 
     if hidden:
@@ -924,12 +927,15 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
                      "there, and did it run without an error?").format(name=err.name)
         return _("{error}. The test needs it from your notebook: is the answer cell that defines it there, "
                  "and did it run without an error?").format(error=err)
-    return str(err) if isinstance(err, LearnerError) or getattr(err, "from_kernel", False) \
+    said = str(err) if isinstance(err, LearnerError) or getattr(err, "from_kernel", False) \
         else f"{type(err).__name__}: {err}"
+    usually = meaning(err)
+    return f"{said}\n  " + _("What it usually means: {meaning}").format(meaning=usually) if usually else said
 
 
 def _explain_hidden(err: Exception, exercise: str) -> str:
     from cnnbook.checks import CheckFailed, is_slip_line
+    from cnnbook.errors import meaning
     from cnnbook.i18n import _, lesson_text
 
     case = getattr(err, "hidden_case", None)
@@ -963,6 +969,10 @@ def _explain_hidden(err: Exception, exercise: str) -> str:
             said = (_("Your code raised an exception of a class it defines (a kind of {kind}).").format(
                 kind=kind.__name__) if builtin else _("Your code raised an exception of a class it defines."))
         lines.append("  " + said)
+        # a fixed sentence chosen by the message's pattern, never the message: nothing of the hidden inputs
+        usually = meaning(err) if builtin or library else ""
+        if usually:
+            lines.append("  " + _("What it usually means: {meaning}").format(meaning=usually))
     elif isinstance(err, NameError):
         lines.append("  " + _("The check needs a name your notebook does not define: did every answer cell run?"))
     elif builtin and kind is not AssertionError:

@@ -19,7 +19,9 @@ Installed by ``import cnnbook`` (every lesson's first cell imports it) when the 
 - A cell that stops with an error (of any kind) scrolls itself into view: Run All stops there, and JupyterLab
   would otherwise leave the view on the last cell of the notebook (``scroll_here``).
 
-An error outside a test cell keeps IPython's normal traceback. Nothing here runs during grading's verdicts: the
+An error outside a test cell keeps IPython's normal traceback; when it is one learners typically meet (a Linear
+layer that does not fit, float64 input, ``/`` where ``//`` was meant...), one line after it says what it usually
+means, in the learner's language (``cnnbook.errors``), as the box of an error in a test cell does. Nothing here runs during grading's verdicts: the
 grader runs test cells in its own process, where IPython is not running.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 import traceback
 from typing import Any
 
+from .errors import meaning
 from .i18n import _
 
 RED, BOLD, DIM, RESET = "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
@@ -120,10 +123,25 @@ class _NotebookState:
         except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
             stb = None
         if stb is None:
+            stb = self.explained_traceback(shell, etype, value, tb, tb_offset)
+        if stb is None:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
         else:
             shell._get_exc_info((etype, value, tb))     # keeps sys.last_traceback for %debug
             shell._showtraceback(etype, value, stb)
+
+    @staticmethod
+    def explained_traceback(shell, etype, value, tb, tb_offset) -> list[str] | None:
+        """IPython's own traceback with one line more at its end, what the error usually means (cnnbook.errors),
+        for an error learners typically meet; None for any other (IPython shows it as always)."""
+        try:
+            usually = meaning(value)
+            if not usually or isinstance(value, SyntaxError) or hasattr(value, "_render_traceback_"):
+                return None
+            stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+            return [*stb, f"{BOLD}{_('What it usually means:')}{RESET} {usually}"]
+        except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
+            return None
 
     def name_error_box(self, err: NameError) -> list[str] | None:
         name = getattr(err, "name", None) or _name_from_message(str(err))
@@ -237,6 +255,9 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         lines.append(_("In your code, in `{function}`:").format(function=mine.name) + f"\n    {_code_line(mine)}")
     message = str(err).strip()
     lines.append(_("The error:") + f"\n    {type(err).__name__}" + (f": {message}" if message else ""))
+    usually = meaning(err)
+    if usually:
+        lines.append(_("What it usually means:") + f"\n    {usually}")
     case = getattr(err, "hidden_case", None)
     if case:
         lines.append(_("The case being tried: {case}").format(case=case))

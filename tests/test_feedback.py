@@ -141,6 +141,35 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
     assert "stopped with an error" not in text and any("\uac00" <= ch <= "\ud7a3" for ch in text), text
 
 
+def test_an_error_learners_typically_meet_says_what_it_usually_means_in_any_cell():
+    cells = [
+        "import cnnbook\nimport torch\nfrom torch import nn",
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 6, 5)\n        self.fc = nn.Linear(6 * 5 * 5, 10)\n"
+        "    def forward(self, x):\n        return self.fc(self.conv(x).flatten(1))\n",
+        "Net()(torch.zeros(2, 1, 28, 28))",                                         # an answer cell: 3456 != 150
+        "from cnnbook.checks import check_value, passed\n"
+        "check_value('Net()(x).shape', tuple(Net()(torch.zeros(2, 1, 28, 28)).shape), (2, 10))\npassed('Net')",
+        "def out_size(n, f, s):\n    return (n - f) / s + 1\nlist(range(out_size(7, 3, 2)))",
+        "{}['conv1']",                                                              # an error it does not explain
+        "from cnnbook.i18n import set_language\nset_language('ko')",
+        "Net()(torch.zeros(2, 1, 28, 28))",
+    ]
+    nb = run_cells(cells)
+    err, text = error_of(nb.cells[2])
+    assert err.ename == "RuntimeError" and "Traceback" in text and "mat1 and mat2 shapes" in text
+    assert text.splitlines()[-1].startswith("What it usually means: A Linear layer"), text
+    _, text = error_of(nb.cells[3])
+    assert text.splitlines()[0] == "✘ Test stopped with an error: Net" and "Traceback" not in text
+    assert "What it usually means:\n      A Linear layer" in text, text
+    _, text = error_of(nb.cells[4])
+    assert "TypeError" in text and "What it usually means: A float where Python needs a whole number" in text
+    _, text = error_of(nb.cells[5])
+    assert "KeyError" in text and "usually means" not in text
+    _, text = error_of(nb.cells[7])
+    assert text.splitlines()[-1].startswith("보통 이런 뜻입니다: Linear 층"), text
+
+
 @pytest.mark.slow
 def test_a_lesson_notebook_shows_the_box_for_a_wrong_answer_and_names_a_syntax_error(tmp_path):
     lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("03_"))

@@ -1,0 +1,137 @@
+"""What a numpy, torch or Python error usually means, in the learner's language.
+
+``meaning(err)`` reads an error's class and message and, when it is one that learners of this course typically
+meet (a Linear layer whose ``in_features`` does not fit the flattened map, float64 input to a float32 layer, an
+output size computed with ``/``, a function that forgot its ``return``...), says in a sentence or two what
+usually causes it and what to do, in the learner's language; the library's own text (English) is still shown
+beside it. Anything else gets ``""``: a guess is never shown.
+
+Used wherever a learner reads an error: the notebook's box for an error that escaped a test cell and the end of
+IPython's traceback for an error in any other cell (``cnnbook.feedback``), and the self-check and the feedback
+page (``autograde.judge``). Each explanation is a fixed text, never filled from the message: under a hidden
+test it says nothing of the hidden inputs. ``tests/test_errors.py`` raises every error for real (numpy and torch
+as installed) and checks that its explanation is the one given here.
+"""
+from __future__ import annotations
+
+import re
+
+from .i18n import N_, _
+
+__all__ = ["meaning", "EXPLAINED"]
+
+# (the builtin classes the error may have, the message's pattern, the explanation)
+EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
+    (frozenset(kinds.split()), re.compile(pattern), text) for kinds, pattern, text in (
+        ("RuntimeError", r"mat1 and mat2 shapes cannot be multiplied",
+         N_("A Linear layer (or a matrix product) got inputs whose sizes do not fit: its in_features must equal the "
+            "number of features that reach it, channels x height x width after flattening. Print x.shape just before "
+            "it and work the sizes out layer by layer; a forgotten flatten gives this too.")),
+        ("ValueError", r"matmul: Input operand \d+ has a mismatch in its core dimension",
+         N_("A matrix product (n, k) @ (k, m) needs the same k on both sides. Print both shapes: one of them is "
+            "usually the transpose of what is needed (.T).")),
+        ("RuntimeError", r"expected input\[.*\] to have \d+ channels, but got \d+ channels",
+         N_("A convolution got another number of channels than its in_channels. Images in PyTorch are "
+            "(N, C, H, W): check in_channels against the out_channels of the layer before, and that the input is "
+            "not (N, H, W, C) (x.permute(0, 3, 1, 2) moves the channels).")),
+        ("RuntimeError ValueError", r"Expected \d+D \(unbatched\) or \d+D \(batched\) input|expected \d+D input "
+                                    r"\(got \d+D input\)",
+         N_("This layer wants a batch of images, (N, C, H, W) (a convolution or pooling also takes one image, "
+            "(C, H, W)): add the missing dimension, x[None] for a batch of one, x[:, None] for one channel.")),
+        ("ValueError RuntimeError", r"operands could not be broadcast together|could not broadcast input array "
+                                    r"from shape|The size of tensor a \(\d+\) must match the size of tensor b",
+         N_("Two arrays whose shapes do not fit were combined element by element (or one was written into a place of "
+            "another shape). Print both shapes; the usual causes: an output size off by one, a window of the wrong "
+            "size, a missing axis, or labels of shape (N,) beside outputs of shape (N, 10).")),
+        ("RuntimeError ValueError", r"shape '\[.*\]' is invalid for input of size|cannot reshape array of size",
+         N_("The sizes given to reshape or view do not multiply to the number of elements there are. Print the real "
+            "shape and compute the flattened size from it (16 x 5 x 5 = 400, for example).")),
+        ("RuntimeError", r"view size is not compatible with input tensor's size and stride",
+         N_("view() needs a tensor laid out in one piece in memory, and a transposed or permuted tensor is not: use "
+            ".reshape(...) or .flatten(1) instead.")),
+        ("RuntimeError", r"Kernel size can't be greater than actual input size|Output size is too small",
+         N_("The feature map has become smaller than this layer's window: too much shrinking before it (a stride "
+            "or a pooling too many) or a missing padding. Follow the size layer by layer with the output-size "
+            "formula.")),
+        ("RuntimeError", r"must have the same dtype|Input type \(.*\) and (?:bias|weight) type \(.*\) should be the "
+                         r"same|expected scalar type (?:Float|Double) but found (?:Float|Double)",
+         N_("The input's number type differs from the layer's: layers hold float32 weights, numpy makes float64 "
+            "(torch.from_numpy keeps it) and images are often uint8. Convert the input with .float() or "
+            "torch.tensor(x, dtype=torch.float32).")),
+        ("RuntimeError", r"expected target dtype to be Long|expected scalar type Long but found",
+         N_("The labels given to cross_entropy must be class numbers of an integer type: labels.long() (class "
+            "probabilities would be floats of the output's shape).")),
+        ("RuntimeError", r"0D or 1D target tensor expected, multi-target not supported",
+         N_("cross_entropy wants one class number per example, labels of shape (N,), not (N, 1): labels.view(-1) "
+            "or labels.squeeze(1).")),
+        ("ValueError", r"Expected input batch_size \(\d+\) to match target batch_size \(\d+\)",
+         N_("The network gave another number of rows than there are labels: usually a flatten that mixed the batch "
+            "dimension up (x.view(-1, k) with a wrong k). Flatten with x.flatten(1) or x.view(x.size(0), -1).")),
+        ("RuntimeError", r"element 0 of tensors does not require grad and does not have a grad_fn",
+         N_("backward() was called on a value that depends on no learnable tensor: it was computed under "
+            "torch.no_grad(), went through .item(), .detach() or numpy, or nothing in it has requires_grad=True.")),
+        ("RuntimeError", r"Trying to backward through the graph a second time",
+         N_("backward() went twice through the same computation: in a training loop, compute the output and the "
+            "loss again in every step (the forward pass belongs inside the loop).")),
+        ("RuntimeError", r"a leaf Variable that requires grad is being used in an in-place operation",
+         N_("A parameter (requires_grad=True) was changed in place while autograd watches it: update it inside "
+            "`with torch.no_grad():` (w -= lr * w.grad), then reset its gradient.")),
+        ("RuntimeError", r"Can't call numpy\(\) on Tensor that requires grad",
+         N_("A tensor that autograd tracks cannot become a numpy array: use t.detach().numpy(), or compute it "
+            "inside `with torch.no_grad():`.")),
+        ("RuntimeError", r"a Tensor with \d+ elements cannot be converted to Scalar",
+         N_(".item() (and float()) take a tensor of one element: reduce it first (.sum(), .mean()) or pick one "
+            "element.")),
+        ("ValueError RuntimeError", r"truth value of an array with more than one element is ambiguous|Boolean "
+                                    r"value of Tensor with more than one value is ambiguous",
+         N_("An if, and, or or met a whole array: say which you mean with .all() or .any(), or choose element by "
+            "element with np.where or np.maximum.")),
+        ("ValueError RuntimeError", r"all input arrays must have the same shape|Sizes of tensors must match except "
+                                    r"in dimension|all the input array dimensions except for the concatenation",
+         N_("Arrays joined with stack, cat or concatenate must have the same shape (apart from the joined axis): "
+            "print their shapes.")),
+        ("RuntimeError", r"running_mean should contain \d+ elements not \d+",
+         N_("A BatchNorm layer got another number of channels than it was made for: BatchNorm2d(C) must follow a "
+            "layer with C output channels.")),
+        ("ValueError", r"Expected more than 1 value per channel when training",
+         N_("BatchNorm in training mode needs more than one example: call model.eval() before trying a single "
+            "example, or use a larger batch.")),
+        ("IndexError", r"index -?\d+ is out of bounds for (?:axis|dimension)",
+         N_("An index past the end of an array: often a loop one step too long (an output has n - f + 1 positions "
+            "with stride 1, (n - f) // s + 1 with stride s), or rows and columns swapped.")),
+        ("TypeError IndexError", r"slice indices must be integers|'float' object cannot be interpreted as an "
+                                 r"integer|only integers, slices \(`:`\)",
+         N_("A float where Python needs a whole number (an index, a range, a size): / always gives a float. Use // "
+            "or int(...), as the output-size formula does: (n + 2p - f) // s + 1.")),
+        ("ValueError", r"setting an array element with a sequence",
+         N_("np.array got lists of different lengths, which make no rectangular array: check the length of every "
+            "row you build.")),
+        ("TypeError", r"Cannot cast ufunc '\w+' output from dtype\('float\d*'\) to dtype\('u?int",
+         N_("A float result was to be written into an integer array (an image of uint8, or np.zeros_like of an "
+            "integer input): make the output float, np.zeros(shape) or x.astype(float).")),
+        ("TypeError AttributeError", r"'NoneType'",
+         N_("A value is None where an array was expected: a function that ends without `return` (or returns in some "
+            "branches only) gives None. Check that your function returns its result.")),
+        ("AttributeError TypeError", r"'numpy\.ndarray' object has no attribute '(?:unsqueeze|detach|permute|numel|"
+                                     r"requires_grad|backward|float|long|cpu|cuda|dim|clamp|contiguous)'|'Tensor' "
+                                     r"object has no attribute '(?:astype|copy)'|must be Tensor, not numpy\.ndarray|"
+                                     r"got \(numpy\.ndarray",
+         N_("A numpy array where a torch tensor is needed, or the other way round: torch.from_numpy(a) (or "
+            "torch.tensor(a, dtype=torch.float32)) makes a tensor, t.detach().numpy() an array.")),
+    ))
+
+
+def meaning(err: BaseException | None = None, *, kind: str = "", message: str = "") -> str:
+    """What ``err`` (or an error of class ``kind`` with ``message``) usually means, in the learner's language, or
+    "" when it is not one of :data:`EXPLAINED`. ``kind`` is a builtin class's name: numpy's ``UFuncTypeError`` is
+    a ``TypeError``, as ``except TypeError`` sees it."""
+    if err is not None:
+        kinds = {cls.__name__ for cls in type(err).__mro__ if cls.__module__ == "builtins"}
+        message = str(getattr(err, "learner_message", None) or err) if not message else message
+    else:
+        kinds = {kind}
+    message = str(message)[:2000]
+    for names, pattern, text in EXPLAINED:
+        if names & kinds and pattern.search(message):
+            return _(text)
+    return ""

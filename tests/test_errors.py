@@ -1,0 +1,172 @@
+"""Errors learners typically meet are explained in their language: each raised for real by numpy, torch and
+Python as installed, so a library that rewords its message fails here instead of leaving learners without it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autograde.judge import _as_local_exception, _explain
+from autograde.kernel import RemoteError
+from cnnbook.checks import CheckFailed, check_value
+from cnnbook.errors import EXPLAINED, meaning
+from cnnbook.i18n import _, set_language
+
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using a target size")
+
+
+def _nothing() -> None:
+    return None
+
+
+def _first_diff_twice():
+    loss = (torch.ones(2, requires_grad=True) * 2).exp().sum()
+    loss.backward()
+    loss.backward()
+
+
+# what the learner wrote (as a function that raises) -> the start of the explanation it must get
+RAISED = {
+    "Linear after a wrong flatten size": (lambda: nn.Linear(256, 120)(torch.zeros(4, 400)), "A Linear layer"),
+    "Linear on a map never flattened": (lambda: nn.Linear(400, 10)(torch.zeros(4, 16, 5, 5)), "A Linear layer"),
+    "torch @ of mismatched matrices": (lambda: torch.zeros(2, 3) @ torch.zeros(2, 3), "A Linear layer"),
+    "numpy @ of mismatched matrices": (lambda: np.zeros((2, 3)) @ np.zeros((2, 3)), "A matrix product (n, k)"),
+    "conv with the wrong in_channels": (lambda: nn.Conv2d(1, 6, 5)(torch.zeros(2, 3, 32, 32)), "A convolution got"),
+    "conv given (N, H, W, C)": (lambda: nn.Conv2d(3, 6, 5)(torch.zeros(2, 32, 32, 3)), "A convolution got"),
+    "conv given a bare (H, W) image": (lambda: nn.Conv2d(1, 6, 5)(torch.zeros(32, 32)), "This layer wants a batch"),
+    "BatchNorm2d given one image": (lambda: nn.BatchNorm2d(3)(torch.zeros(3, 8, 8)), "This layer wants a batch"),
+    "numpy arrays of other shapes": (lambda: np.zeros((3, 3)) * np.zeros((4, 4)), "Two arrays whose shapes"),
+    "numpy slice of another shape": (lambda: np.zeros((3, 3)).__setitem__(slice(0, 3), np.zeros((4, 4))),
+                                     "Two arrays whose shapes"),
+    "tensors of other sizes": (lambda: torch.zeros(3) + torch.zeros(4), "Two arrays whose shapes"),
+    "mse_loss of (N, 10) and (N,)": (lambda: F.mse_loss(torch.zeros(4, 10), torch.zeros(4)), "Two arrays whose shapes"),
+    "view to a size that does not fit": (lambda: torch.zeros(10).view(3, 4), "The sizes given to reshape"),
+    "numpy reshape that does not fit": (lambda: np.zeros(10).reshape(3, 4), "The sizes given to reshape"),
+    "view of a transposed tensor": (lambda: torch.zeros(2, 3).t().view(6), "view() needs a tensor"),
+    "kernel larger than the map": (lambda: nn.Conv2d(1, 1, 5)(torch.zeros(1, 1, 3, 3)), "The feature map has become"),
+    "pooling a 1x1 map": (lambda: nn.MaxPool2d(2)(torch.zeros(1, 16, 1, 1)), "The feature map has become"),
+    "float64 into Linear": (lambda: nn.Linear(2, 2)(torch.zeros(1, 2, dtype=torch.float64)), "The input's number type"),
+    "float64 into Conv2d": (lambda: nn.Conv2d(1, 1, 3)(torch.zeros(1, 1, 5, 5, dtype=torch.float64)),
+                            "The input's number type"),
+    "uint8 into Linear": (lambda: nn.Linear(2, 2)(torch.zeros(1, 2, dtype=torch.uint8)), "The input's number type"),
+    "int64 into Conv2d": (lambda: nn.Conv2d(1, 1, 3)(torch.zeros(1, 1, 5, 5, dtype=torch.long)),
+                          "The input's number type"),
+    "float labels to cross_entropy": (lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4)),
+                                      "The labels given to cross_entropy"),
+    "float labels to nll_loss": (lambda: F.nll_loss(torch.zeros(4, 10), torch.zeros(4)),
+                                 "The labels given to cross_entropy"),
+    "labels of shape (N, 1)": (lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4, 1, dtype=torch.long)),
+                               "cross_entropy wants one class number"),
+    "a flatten that mixed the batch up": (lambda: F.cross_entropy(torch.zeros(8, 10), torch.zeros(4, dtype=torch.long)),
+                                          "The network gave another number of rows"),
+    "backward of a constant": (lambda: torch.zeros(2).sum().backward(), "backward() was called on a value"),
+    "backward twice": (_first_diff_twice, "backward() went twice"),
+    "a parameter changed in place": (lambda: torch.zeros(2, requires_grad=True).add_(1), "A parameter (requires_grad"),
+    ".numpy() of a tracked tensor": (lambda: torch.zeros(2, requires_grad=True).numpy(), "A tensor that autograd"),
+    ".item() of many elements": (lambda: torch.zeros(3).item(), ".item() (and float())"),
+    "if on a numpy array": (lambda: bool(np.zeros(3)), "An if, and, or or"),
+    "if on a tensor": (lambda: bool(torch.zeros(3)), "An if, and, or or"),
+    "np.stack of other shapes": (lambda: np.stack([np.zeros(2), np.zeros(3)]), "Arrays joined with stack"),
+    "torch.cat of other shapes": (lambda: torch.cat([torch.zeros(2, 2), torch.zeros(3, 3)]), "Arrays joined with stack"),
+    "np.concatenate of other shapes": (lambda: np.concatenate([np.zeros((2, 2)), np.zeros((3, 3))], axis=1),
+                                       "Arrays joined with stack"),
+    "BatchNorm2d after another width": (lambda: nn.BatchNorm2d(3)(torch.zeros(2, 6, 8, 8)), "A BatchNorm layer got"),
+    "BatchNorm training on one example": (lambda: nn.BatchNorm1d(3)(torch.zeros(1, 3)), "BatchNorm in training mode"),
+    "numpy index past the end": (lambda: np.zeros((3, 3))[3, 0], "An index past the end"),
+    "torch index past the end": (lambda: torch.zeros(3, 3)[3, 0], "An index past the end"),
+    "a slice with / instead of //": (lambda: [1, 2, 3][0:3 / 2], "A float where Python needs a whole number"),
+    "range of a float": (lambda: range(7 / 2), "A float where Python needs a whole number"),
+    "np.zeros of a float size": (lambda: np.zeros((5 / 2, 3)), "A float where Python needs a whole number"),
+    "a numpy index that is a float": (lambda: np.zeros(3)[1.0], "A float where Python needs a whole number"),
+    "rows of different lengths": (lambda: np.array([[1, 2], [3]], dtype=float), "np.array got lists"),
+    "a float written into uint8": (lambda: np.add(np.zeros(3, np.uint8), 1.5, out=np.zeros(3, np.uint8)),
+                                   "A float result was to be written"),
+    "indexing what a function returned without return": (lambda: _nothing()[0], "A value is None"),
+    "arithmetic on None": (lambda: _nothing() * 2, "A value is None"),
+    ".shape of None": (lambda: _nothing().shape, "A value is None"),
+    "len of None": (lambda: len(_nothing()), "A value is None"),
+    "unsqueeze on a numpy array": (lambda: np.zeros(3).unsqueeze(0), "A numpy array where a torch tensor"),
+    "astype on a tensor": (lambda: torch.zeros(3).astype(float), "A numpy array where a torch tensor"),
+    "a numpy array into F.conv2d": (lambda: F.conv2d(np.zeros((1, 1, 3, 3)), torch.zeros(1, 1, 3, 3)),
+                                    "A numpy array where a torch tensor"),
+    "a numpy array into a Linear layer": (lambda: nn.Linear(2, 2)(np.zeros((1, 2))), "A numpy array where a torch tensor"),
+}
+
+
+def _raised(make) -> BaseException:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - any error: what it is is the test
+        make()
+    return caught.value
+
+
+@pytest.mark.parametrize("case", list(RAISED))
+def test_an_error_learners_meet_is_explained(case):
+    make, start = RAISED[case]
+    err = _raised(make)
+    said = meaning(err)
+    assert said.startswith(start), f"{case}: {type(err).__name__}: {err}\n  explained as: {said!r}"
+    # exactly one explanation fits: the table's order never decides
+    fitting = [text for kinds, pattern, text in EXPLAINED
+               if kinds & {c.__name__ for c in type(err).__mro__} and pattern.search(str(err))]
+    assert len(fitting) == 1, (case, fitting)
+
+
+def test_every_explanation_is_reached_by_a_real_error():
+    reached = {meaning(_raised(make)) for make, _ in RAISED.values()}
+    assert {text for _, _, text in EXPLAINED} <= reached
+
+
+@pytest.mark.parametrize("err", [KeyError("conv1"), ZeroDivisionError("division by zero"),
+                                 ValueError("mode must be 'valid' or 'full'"), RuntimeError("something else"),
+                                 AttributeError("'list' object has no attribute 'reshape'"),
+                                 AssertionError("mat1 and mat2 shapes cannot be multiplied")])
+def test_an_error_it_does_not_know_gets_no_explanation(err):
+    assert meaning(err) == ""
+
+
+def test_a_failed_check_is_never_explained_as_a_library_error():
+    with pytest.raises(CheckFailed) as caught:
+        check_value("output_size(7, 3)", "index 9 is out of bounds for axis 0", 5)
+    assert meaning(caught.value) == ""
+
+
+def test_the_explanation_is_in_the_learners_language():
+    err = _raised(lambda: nn.Linear(256, 120)(torch.zeros(4, 400)))
+    set_language("ko")
+    try:
+        said = meaning(err)
+        korean = [_(text) for _kinds, _pattern, text in EXPLAINED]
+    finally:
+        set_language(None)
+    assert said.startswith("Linear 층") and "in_features" in said
+    assert all(any("\uac00" <= ch <= "\ud7a3" for ch in text) for text in korean)
+
+
+def _from_kernel(kind: str, message: str) -> Exception:
+    """The error as the grader sees it after the learner's code raised it in the kernel."""
+    return _as_local_exception(RemoteError(kind, message, "", (kind, "Exception", "BaseException", "object"),
+                                           "builtins"))
+
+
+def test_the_self_check_and_the_feedback_page_explain_it_and_a_hidden_check_says_nothing_of_its_inputs():
+    err = _from_kernel("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (7x400 and 256x120)")
+    visible = _explain(err, False, "LeNet5")
+    assert "7x400 and 256x120" in visible                                    # a visible test says everything
+    assert visible.splitlines()[-1].strip().startswith("What it usually means: A Linear layer")
+    hidden = _explain(err, True, "LeNet5")
+    assert hidden.splitlines()[0] == "LeNet5: a hidden check failed."
+    assert "Your code raised RuntimeError." in hidden and "What it usually means: A Linear layer" in hidden
+    assert "7x400" not in hidden and "256" not in hidden
+    # numpy's own class (a TypeError), hidden: its class and library, and what it usually means
+    cast = _explain(_as_local_exception(RemoteError(
+        "UFuncTypeError", "Cannot cast ufunc 'add' output from dtype('float64') to dtype('uint8') with casting rule "
+        "'same_kind'", "", ("UFuncTypeError", "TypeError", "Exception"), "numpy._core._exceptions")), True, "conv2d")
+    assert "numpy's UFuncTypeError" in cast and "A float result was to be written" in cast and "float64" not in cast
+    # a learner's own error that merely looks like one gets the sentence, never its text
+    own = _explain(_from_kernel("IndexError", "index 12345 is out of bounds for axis 0 (LEAKED 0.25)"), True, "pool")
+    assert "An index past the end" in own and "12345" not in own and "LEAKED" not in own
+    assert _explain(_from_kernel("ValueError", "bad mode"), True, "pool") == \
+        "pool: a hidden check failed.\n  Your code raised ValueError."
