@@ -127,6 +127,14 @@ def test_an_error_it_does_not_know_gets_no_explanation(err):
     assert meaning(err) == ""
 
 
+def test_an_error_whose_text_cannot_be_read_gets_no_explanation():
+    class Unreadable(RuntimeError):
+        def __str__(self):
+            raise ValueError("no text")
+
+    assert meaning(Unreadable()) == ""
+
+
 def test_a_failed_check_is_never_explained_as_a_library_error():
     with pytest.raises(CheckFailed) as caught:
         check_value("output_size(7, 3)", "index 9 is out of bounds for axis 0", 5)
