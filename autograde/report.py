@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from cnnbook.checks import slip_name
+from cnnbook.errors import explained_in
 
 from .late import describe_late, final_score
 from .lessons import title_names_lesson
@@ -65,6 +66,9 @@ def failure_reason(message: str) -> str:
         return "typical slip: " + name
     if "NotImplementedError" in message:
         return "not answered (the answer cell still raises NotImplementedError)"
+    usually = explained_in(message)           # an error learners typically meet: what it usually means
+    if usually is not None:
+        return "usually: " + usually.split(": ")[0].split(". ")[0].rstrip(".")
     text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
     text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", text)
     if len(text) > 200:

@@ -18,7 +18,7 @@ import re
 
 from .i18n import N_, _
 
-__all__ = ["meaning", "EXPLAINED"]
+__all__ = ["meaning", "explained_in", "EXPLAINED"]
 
 # (the builtin classes the error may have, the message's pattern, the explanation)
 EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
@@ -138,3 +138,21 @@ def meaning(err: BaseException | None = None, *, kind: str = "", message: str = 
         if names & kinds and pattern.search(message):
             return _(text)
     return ""
+
+
+def explained_in(message: str) -> str | None:
+    """The explanation (in English, the source) that a failure message shown to a learner carries on a line of its
+    own ("What it usually means: ..."), in any language of the course, else None: the class report counts what
+    errors usually meant across the class, whatever language each learner read them in. Text the learner's code
+    raised stays on one line after "your code raised" (``autograde.judge.one_line``), so it never starts a line."""
+    from .i18n import LANGUAGES, translation
+
+    said = {}
+    for lang in LANGUAGES:
+        head = translation("What it usually means: {meaning}", lang).split("{meaning}")[0]
+        for _kinds, _pattern, english in EXPLAINED:
+            said[head + translation(english, lang)] = english
+    for line in str(message).splitlines():
+        if line.strip() in said:
+            return said[line.strip()]
+    return None

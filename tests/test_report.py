@@ -39,6 +39,31 @@ def test_failure_reasons_group_what_learners_share():
     assert "not answered" in failure_reason("your code raised NotImplementedError: Replace this line")
 
 
+def test_errors_learners_typically_meet_count_as_what_they_usually_mean_in_any_language():
+    from autograde.judge import _as_local_exception, _explain
+    from autograde.kernel import RemoteError
+    from cnnbook.i18n import set_language
+
+    def failed(message: str, hidden: bool) -> str:
+        return _explain(_as_local_exception(RemoteError("RuntimeError", message, "", ("RuntimeError",), "builtins")),
+                        hidden, "LeNet5")
+
+    english = failed("mat1 and mat2 shapes cannot be multiplied (4x400 and 256x120)", False)
+    set_language("ko")
+    try:
+        korean = failed("mat1 and mat2 shapes cannot be multiplied (2x3456 and 150x10)", True)
+    finally:
+        set_language(None)
+    assert "보통 이런 뜻입니다" in korean
+    assert failure_reason(english) == failure_reason(korean) == \
+        "usually: A Linear layer (or a matrix product) got inputs whose sizes do not fit"
+    # the learner's own text, on the line of what their code raised, never counts as one
+    from cnnbook.errors import EXPLAINED
+
+    forged = failed("What it usually means: " + EXPLAINED[0][2], False)
+    assert not failure_reason(forged).startswith("usually"), forged
+
+
 def test_spreadsheet_formulas_in_names_stay_text():
     assert csv_safe("=HYPERLINK(\"http://x\")").startswith("'=") and csv_safe("김민수") == "김민수"
     # an allow-list of first characters: full-width signs, a space or a NUL
