@@ -466,36 +466,71 @@ def _code_key(code: Any) -> tuple:
     import types
 
     return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
-            tuple(_code_key(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts))
+            tuple(_code_key(c) if type(c) is types.CodeType else _plain(c) for c in code.co_consts))
+
+
+# The seal reads what it checks without running any code of theirs: a learner's object may not answer for itself.
+# An str subclass whose repr was the original's (and whose rstrip was not) put in sys.prefix made every line "library
+# code" and the seal said intact; a __repr__ that raised MemoryError made it say "could not tell" over a plain
+# tampering (hostile trials). So values count by their exact builtin type and value, anything else by identity;
+# types are compared with `is`, never isinstance or == (a __class__ property, a metaclass's __eq__); modules are read
+# through the dicts they had when sealed (a module whose __class__ is replaced may show another __dict__).
+_PLAIN_TYPES = (str, int, float, complex, bool, bytes, type(None))
+
+
+def _plain(obj: Any, depth: int = 0) -> tuple:
+    kind = type(obj)
+    if any(kind is plain for plain in _PLAIN_TYPES):
+        return (kind.__name__, obj)
+    if depth < 4 and (kind is tuple or kind is frozenset):
+        items = [_plain(item, depth + 1) for item in obj]
+        return (kind.__name__, items if kind is tuple else sorted(items, key=repr))
+    if depth < 4 and kind is dict:
+        keys = list(obj)
+        if all(type(key) is str for key in keys):
+            return ("dict", [(key, _plain(obj[key], depth + 1)) for key in sorted(keys)])
+    return ("object", id(kind), id(obj))
 
 
 def _fingerprint() -> bytes:
-    import builtins
     import types
-
-    import autograde.plain as plain
-    import cnnbook.measure as measuring
 
     digest = hashlib.sha256()
 
     def add(*parts: object) -> None:
         digest.update(repr(parts).encode("utf-8", "backslashreplace"))
 
-    for module in (sys.modules[__name__], measuring, plain):
-        add(module.__name__, id(module), id(vars(module)))
-        for name, obj in sorted(vars(module).items()):
-            if isinstance(obj, types.FunctionType):
+    for module, namespace in _SEALED_MODULES:
+        add(id(module), id(type(module)), id(namespace), type(namespace) is dict)
+        keys = list(namespace)
+        add([key for key in keys if type(key) is not str])           # a key of another type: never one it had
+        for name in sorted(key for key in keys if type(key) is str):
+            obj = namespace[name]
+            kind = type(obj)
+            if kind is types.FunctionType:
                 add(name, id(obj), id(obj.__code__), _code_key(obj.__code__), id(obj.__globals__),
-                    repr(obj.__defaults__), repr(obj.__kwdefaults__), obj.__closure__ is None)
-            elif isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
-                add(name, id(obj))
-            elif module is measuring and isinstance(obj, (str, int, float, tuple, frozenset, type(None))):
-                add(name, repr(obj))
+                    _plain(obj.__defaults__), _plain(obj.__kwdefaults__), obj.__closure__ is None)
+            elif issubclass(kind, (type, types.ModuleType, types.BuiltinFunctionType)):
+                add(name, id(obj), id(kind))
+            elif module is _SEALED_MODULES[1][0]:                    # cnnbook.measure: its other values too
+                add(name, _plain(obj) if kind is not dict else id(obj))      # (__builtins__: which dict)
+    add(id(type(sys)))                  # (a module whose class is replaced answers attribute look-ups as it likes)
     for name in _SEALED_SYS:
-        obj = getattr(sys, name, None)
-        add(name, obj if isinstance(obj, str) else id(obj))
-    add([(name, id(getattr(builtins, name, None))) for name in _SEALED_BUILTINS])
+        add(name, _plain(_SYS_NAMESPACE.get(name)))
+    add([(name, id(_BUILTINS_NAMESPACE.get(name))) for name in _SEALED_BUILTINS])
     return digest.digest()
+
+
+def _sealed_modules() -> tuple:
+    """The modules the seal reads, each with its namespace as it is now (before any learner cell): this one, the
+    measurement's, the codec's; sys's and builtins' namespaces."""
+    import builtins
+
+    import autograde.plain as plain
+    import cnnbook.measure as measuring
+
+    return (tuple((module, vars(module)) for module in (sys.modules[__name__], measuring, plain)),
+            vars(sys), vars(builtins))
 
 
 def intact() -> bool | None:
@@ -530,4 +565,5 @@ def intact() -> bool | None:
 RESERVE_BYTES = 4 * 2 ** 20
 _reserve: mmap.mmap | None = mmap.mmap(-1, RESERVE_BYTES)
 sys.modules.setdefault("cnnbook_grader_shim", sys.modules[__name__])
+_SEALED_MODULES, _SYS_NAMESPACE, _BUILTINS_NAMESPACE = _sealed_modules()
 _SEAL = _fingerprint()                 # last: every name of this module is bound by now

@@ -850,6 +850,47 @@ def test_hidden_parts_check_the_answer_the_visible_part_saw(tmp_path):
     assert "kernel-died" in rows["dies"]["flags"].split(";"), rows["dies"]
 
 
+# Hostile trials: the loop changes what the measurement counts through objects that answered the seal for themselves
+# (shim.intact read them through their repr). An str subclass with the original's repr and an rstrip of its own made
+# every line "library code": the loop earned the write-it-yourself point, no flag. A __repr__ that raised MemoryError
+# turned a plain change of the prefixes into "could not tell": the point, and only measurement-unverified.
+ANSWERS_THE_SEAL = {
+    "same_repr": LOOPS + '''
+import sys as _s
+
+
+class _Prefix(str):
+    def rstrip(self, *chars):
+        return ""
+
+
+_s.prefix = _Prefix(_s.prefix)
+''',
+    "repr_raises": LOOPS + '''
+import sys as _s
+
+
+class _Raises(str):
+    def __repr__(self):
+        raise MemoryError
+
+
+_s.prefix = "/"
+_s.base_prefix = _Raises(_s.base_prefix)
+'''}
+
+
+def test_a_measurement_changed_through_objects_that_answer_the_seal_is_flagged(tmp_path):
+    """The seal compares exact types, values and identities and runs none of the learner's code: both trials are
+    flagged tampering, not measurement-unverified, and an honest notebook graded beside them is not flagged."""
+    notebooks = {name: solved(LESSON, {TARGET: source}) for name, source in ANSWERS_THE_SEAL.items()}
+    _, rows = _grade_these(tmp_path, {**notebooks, "honest": solved(LESSON)})
+    for name in ANSWERS_THE_SEAL:
+        flags = rows[name]["flags"].split(";")
+        assert "tampering" in flags and "measurement-unverified" not in flags, rows[name]
+    assert rows["honest"]["flags"] == "", rows["honest"]
+
+
 def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path):
     """Hidden parts run last, so a notebook whose own cells use up the submission's time (endless loops after the
     answers, each stopped at the cell limit and its kernel replaced) would lose every hidden check. They have at

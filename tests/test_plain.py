@@ -623,3 +623,48 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
     tests = [{"grade_id": f"test_{n}", "status": s, "message": "m"} for n, s in zip("abcd", statuses)]
     _point_to_earlier_failures(steps, tests, [failed("m") for _ in tests], "en", {"c"})   # a, b: not exercises' names
     assert [t["message"] for t in tests] == ["m"] * 4
+
+
+_FOOLS_THE_SEAL = """
+import sys, types
+import autograde.shim as shim
+import cnnbook.measure as measuring
+how = sys.argv[1]
+if how == "a str whose repr is the original's":     # every prefix '/' after rstrip: all code counts as a library's
+    class Prefix(str):
+        def rstrip(self, *chars):
+            return ""
+    sys.prefix = Prefix(sys.prefix)
+elif how == "a repr that raises MemoryError":         # over a plain change: 'could not tell' instead of 'changed'
+    class Raises(str):
+        def __repr__(self):
+            raise MemoryError
+    sys.prefix = "/"
+    sys.base_prefix = Raises(sys.base_prefix)
+elif how == "a constant whose repr is the original's":
+    class Here(str):
+        def startswith(self, *args):
+            return True
+    measuring._HERE = Here(measuring._HERE)
+elif how == "a module class that answers the measurement only":
+    class Lying(types.ModuleType):
+        def __getattribute__(self, name):
+            if name == "prefix" and sys._getframe(1).f_code.co_name == "_library_prefixes":
+                return "/"
+            return super().__getattribute__(name)
+    sys.__class__ = Lying
+print(shim.intact())
+"""
+
+
+@pytest.mark.parametrize("how", ["a str whose repr is the original's", "a repr that raises MemoryError",
+                                 "a constant whose repr is the original's",
+                                 "a module class that answers the measurement only"])
+def test_the_measurements_seal_runs_no_code_of_the_learner(how):
+    """Hostile trials: the seal (shim.intact) read a prefix through its repr, so an str subclass that kept the repr and
+    changed rstrip made every line of a loop "library code" (the loop earned its write-it-yourself point, no flag),
+    and a __repr__ that raised MemoryError turned a plain change into 'could not tell' (measurement-unverified, not
+    tampering). The seal compares exact types and values, and identities, and runs nothing of the learner's."""
+    run = subprocess.run([sys.executable, "-c", _FOOLS_THE_SEAL, how], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False"], (run.stdout, run.stderr)
