@@ -691,19 +691,35 @@ USES_A_FAILED_ANSWER = N_("Your code here uses {name}, which did not pass its ow
                           "then check this exercise again.")
 
 
+# What the hint parses of a notebook's code, in characters: Python's parser takes about 700 bytes of memory per
+# character of dense code (a cell of 1.5 MiB, `x = (a, a, ...)`, took the grading worker, which runs without the
+# learner's memory limit, from 84 MiB to 1.2 GiB and 20 s; a notebook may hold 64 MiB). A lesson's answer cells are
+# a few KiB each, all its code cells (tests too) at most 83 KiB; a larger cell is skipped, a notebook of more code
+# gets no hint.
+HINT_CELL_CHARS = 50_000
+HINT_NOTEBOOK_CHARS = 200_000
+
+
 def _regions(steps) -> list[tuple[set[str], set[str]]]:
     """For each test of the plan, in order: (names the code cells since the test before bind at top level, names its
-    answer cells read and those cells do not bind)."""
+    answer cells read and those cells do not bind). Empty when the notebook holds more code than the hint reads."""
     from .judge import _top_level_bindings
 
     regions: list[tuple[set[str], set[str]]] = []
     bound: set[str] = set()
     read: set[str] = set()
+    parsed = 0
     for kind, cell in steps:
         if kind == "test":
             regions.append((bound, read - bound))
             bound, read = set(), set()
         elif kind == "code":
+            size = len(cell.source) if isinstance(cell.source, str) else HINT_CELL_CHARS + 1
+            if size > HINT_CELL_CHARS:
+                continue
+            parsed += size
+            if parsed > HINT_NOTEBOOK_CHARS:
+                return []
             try:
                 tree = ast.parse(cell.source)
             except (SyntaxError, ValueError, RecursionError, MemoryError):     # a cell nested past the parser

@@ -891,6 +891,34 @@ def test_a_measurement_changed_through_objects_that_answer_the_seal_is_flagged(t
     assert rows["honest"]["flags"] == "", rows["honest"]
 
 
+_GRADES_IN_A_PROCESS = """
+import json, resource, sys
+from autograde.runner import grade_submission
+result = grade_submission(json.loads(sys.argv[1]))
+print(json.dumps({"status": result["status"], "score": result["score"], "detail": result["detail"],
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+
+
+def test_a_huge_learner_cell_does_not_fill_the_grading_workers_memory(tmp_path):
+    """A hostile trial: the hint about an earlier failed answer parsed every learner cell in the grading worker, which
+    runs without the learner's memory limit: one added cell of 1.5 MiB (`x = (a, a, ...)`) took the worker from
+    84 MiB to 1.2 GiB at its peak (a notebook may hold 64 MiB: the grading machine's memory). The hint parses no
+    more code than a lesson has; the notebook is graded as before."""
+    nb = solved(LESSON)
+    nb.cells.append(nbformat.v4.new_code_cell("x = (" + "a," * 800_000 + ")\n"))
+    path = write(nb, tmp_path / "huge.ipynb")
+    task = {"student": "huge", "lesson": LESSON.slug, "solutions": str(LESSON.solutions), "path": str(path),
+            "limits": {"cell_seconds": 30.0, "memory_bytes": int(1.5 * 2 ** 30)}, "sandbox": True, "threads": 1}
+    run = subprocess.run([sys.executable, "-c", _GRADES_IN_A_PROCESS, json.dumps(task)], capture_output=True,
+                         text=True, timeout=600, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["status"] == "graded", result
+    assert result["score"] == sum(points_of_tests(LESSON).values()), result
+    assert result["peak_mib"] < 400, result
+
+
 def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path):
     """Hidden parts run last, so a notebook whose own cells use up the submission's time (endless loops after the
     answers, each stopped at the cell limit and its kernel replaced) would lose every hidden check. They have at

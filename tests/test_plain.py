@@ -625,6 +625,31 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
     assert [t["message"] for t in tests] == ["m"] * 4
 
 
+def test_the_earlier_failure_hint_parses_no_more_code_than_a_lesson_has(monkeypatch):
+    """A hostile trial: the hint parses learner cells in the grading worker, which has no memory limit of the
+    learner's, and Python's parser takes about 700 bytes per character of dense code: one cell of 1.5 MiB
+    (`x = (a, a, ...)`) took the worker from 84 MiB to 1.2 GiB (a notebook may hold 64 MiB). A cell larger than
+    runner.HINT_CELL_CHARS is never parsed, and a notebook with more than HINT_NOTEBOOK_CHARS of code gets no hint."""
+    import autograde.runner as runner
+
+    parsed: list[int] = []
+    parse = ast.parse
+    monkeypatch.setattr(runner.ast, "parse", lambda source, *a, **k: parsed.append(len(source)) or parse(source, *a, **k))
+
+    def code(text):
+        return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
+
+    test = ("test", nbformat.v4.new_code_cell("# test"))
+    dense = "x = (" + "a," * 800_000 + ")\n"
+    regions = runner._regions([code("def a():\n    return 1"), code(dense), test, code("y = a()"), test])
+    assert max(parsed) <= runner.HINT_CELL_CHARS, max(parsed)
+    assert regions == [({"a"}, set()), ({"y"}, {"a"})], regions
+    parsed.clear()
+    many = [code("z = (" + "a," * 20_000 + ")\n") for _ in range(50)]      # 2 MB in cells of 40 KB each
+    assert runner._regions([*many, test]) == []
+    assert sum(parsed) <= runner.HINT_NOTEBOOK_CHARS, sum(parsed)
+
+
 _FOOLS_THE_SEAL = """
 import sys, types
 import autograde.shim as shim
