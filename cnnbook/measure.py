@@ -49,6 +49,13 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(sorted(p.rstrip(os.sep) + os.sep for p in prefixes if p)) + ("<frozen",)
 
 
+# What counts as library code, fixed when this module is imported (in a graded kernel by the grader's shim, before any
+# learner cell). Worked out at each call, it went through os.path's functions, which a learner's cell may replace:
+# `os.path.dirname = lambda path: "/"` made every line "library code", and a loop earned its write-it-yourself point
+# with no flag (a hostile trial). The shim's seal holds this tuple by value, as it holds the interpreter's prefixes.
+_LIBRARY = _library_prefixes()
+
+
 def _resolve(name: str, namespace: dict) -> tuple[str | None, set[Any], set[types.CodeType]]:
     """A forbidden name: (module prefix, callables, code objects) that stand for it.
 
@@ -124,7 +131,7 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
     code switched the measurement off}``. The return value itself is not kept.
     """
     kwargs = dict(kwargs or {})
-    library = _library_prefixes()
+    library = _LIBRARY
     modules: list[str] = []
     funcs: dict[int, str] = {}
     codes: dict[types.CodeType, str] = {}

@@ -891,6 +891,23 @@ def test_a_measurement_changed_through_objects_that_answer_the_seal_is_flagged(t
     assert rows["honest"]["flags"] == "", rows["honest"]
 
 
+# A hostile trial: the loop with os.path.dirname replaced, which the measurement called at each call to find the
+# library's folders: every line was "library code", the loop earned its write-it-yourself point, and no flag.
+REPLACES_OS_PATH = LOOPS + '''
+import os.path as _p
+
+_p.dirname = lambda path: "/"
+'''
+
+
+def test_a_loop_cannot_pass_for_library_code_by_replacing_os_path(tmp_path):
+    """What counts as library code is fixed when the measurement is imported, before any learner cell: the loop loses
+    group_max's points, as the plain loop does, and everything else is graded as before."""
+    _, rows = _grade_these(tmp_path, {"os_path": solved(LESSON, {TARGET: REPLACES_OS_PATH})})
+    points = points_of_tests(LESSON)
+    assert float(rows["os_path"]["score"]) == sum(points.values()) - points[TARGET_TEST], rows["os_path"]
+
+
 _GRADES_IN_A_PROCESS = """
 import json, resource, sys
 from autograde.runner import grade_submission

@@ -693,3 +693,31 @@ def test_the_measurements_seal_runs_no_code_of_the_learner(how):
     run = subprocess.run([sys.executable, "-c", _FOOLS_THE_SEAL, how], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["False"], (run.stdout, run.stderr)
+
+
+_REPLACES_OS_PATH = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import autograde.shim as shim
+from cnnbook.measure import measure
+from learner import loop
+before = measure(loop, (50,))["lines"]
+import os.path, posixpath
+posixpath.dirname = os.path.dirname = lambda path: "/"
+posixpath.abspath = os.path.abspath = lambda path: "/anything"
+print(before, measure(loop, (50,))["lines"])
+"""
+
+
+def test_what_counts_as_library_code_is_fixed_before_any_learner_cell(tmp_path):
+    """A hostile trial: the measurement worked out the library's folders at each call through os.path's functions, and
+    a cell that replaced os.path.dirname (`lambda path: "/"`) made every line of a loop "library code": 0 lines, its
+    write-it-yourself point, and the seal (which holds the measurement's own code) said intact. The folders are fixed
+    when cnnbook.measure is imported (by the shim, before any learner cell)."""
+    (tmp_path / "learner.py").write_text("def loop(n):\n    total = 0\n    for i in range(n):\n        total += i\n"
+                                         "    return total\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-c", _REPLACES_OS_PATH, str(tmp_path)], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    before, after = map(int, run.stdout.split())
+    assert before > 100 and after == before, run.stdout
