@@ -143,7 +143,9 @@ def _learner_message(test: dict) -> str:
 
 
 def format_report(report: CheckReport) -> str:
-    lines = [_("Lesson {lesson}: {path}").format(lesson=report.lesson.slug, path=report.path)]
+    from .text import terminal_safe
+
+    lines = [terminal_safe(_("Lesson {lesson}: {path}").format(lesson=report.lesson.slug, path=report.path))]
     marks = {"pass": _("PASS"), "todo": _("TO DO"), "fail": _("FAIL")}
     width = max(columns(mark) for mark in marks.values()) + 2       # the test names line up, in Korean too
     for r in report.results:
@@ -153,10 +155,10 @@ def format_report(report: CheckReport) -> str:
         if not r.passed:
             if r.visible_passed:
                 lines.append("         " + _("The visible checks passed, but a hidden check found a problem:"))
-            for text in r.message.splitlines():
-                lines.append(f"         {text}")
+            for text in r.message.split("\n"):         # a learner's text can never act on the terminal
+                lines.append(f"         {terminal_safe(text)}")
     if report.problem:
-        lines.append("  " + _("Note: {note}").format(note=report.problem))
+        lines.append("  " + terminal_safe(_("Note: {note}").format(note=report.problem)))
     lines.append(_("Score: {score} / {max_score}").format(score=f"{report.score:g}", max_score=f"{report.max_score:g}"))
     if not report.hidden_included:
         lines.append(_("These were the visible tests only: the hidden tests run when your instructor grades the "

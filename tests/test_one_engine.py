@@ -140,6 +140,18 @@ def test_the_check_report_lines_up_its_test_names_in_every_language():
         assert len(starts) == 1, (lang, text)
 
 
+def test_the_check_report_never_lets_a_learners_text_act_on_the_terminal():
+    """A message carries text the learner's code raised: an ANSI escape or a carriage return in it could redraw the
+    terminal (a fake [PASS] line over a failure, a hostile trial); it is shown escaped, as every console line is."""
+    from autograde.check import CheckReport, TestResult
+
+    forged = "your code raised ValueError: x\x1b[2K\r  [PASS]  test_a  1/1 points\u202e"
+    text = format_report(CheckReport(GUARD, Path("mine\x1b[1A.ipynb"), [TestResult("test_a", 1, False, forged)],
+                                     problem="stopped \x1b[31m"))
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text, text
+    assert "\\x1b[2K\\r  [PASS]" in text and "[FAIL]" in text
+
+
 def test_the_check_command_works_with_notebooks_alone(tmp_path):
     """`python -m autograde check 1` in a copy of the course without solutions/ (what a learner may be given)."""
     for part in ("autograde", "cnnbook", "data", "notebooks"):
