@@ -1,0 +1,108 @@
+"""Answers from a learner's trial of lessons 06 and 08 (Korean edition first), run through the self-check
+(``python -m autograde check``: the grader's wall, the hidden tests, the learner's language).
+
+- A correct answer written differently gets every point (a test that rejects it is unfair).
+- A wrong answer is told its slip in words, in the learner's language, not as a library's traceback.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import solved, write
+
+from autograde.lessons import all_lessons
+
+LESSONS = {lesson.slug[:2]: lesson for lesson in all_lessons()}
+
+# LeNet-5 with in-place ReLUs (torchvision writes them so): the visible test pushes a batch through the layers one
+# at a time, and under the grader an in-place layer "changed what it was given" (the loop's own tensor): 0/6 with
+# "your function changed what it was given", naming no function, for a network that is right.
+LENET_INPLACE = '''class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(kernel_size=2, stride=2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(inplace=True), nn.MaxPool2d(kernel_size=2, stride=2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(start_dim=1),
+            nn.Linear(400, 120), nn.ReLU(inplace=True),
+            nn.Linear(120, 84), nn.ReLU(inplace=True),
+            nn.Linear(84, 10),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+'''
+
+
+def run_check(lesson, path, lang):
+    return subprocess.run([sys.executable, "-m", "autograde", "check", lesson.number, str(path), "--lang", lang],
+                          capture_output=True, text=True, timeout=900, env={**os.environ})
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_lenet_with_in_place_relus_gets_every_point(tmp_path, lang):
+    lesson = LESSONS["06"]
+    path = write(solved(lesson, {"LeNet5": LENET_INPLACE}), tmp_path / f"{lesson.slug}.ipynb")
+    proc = run_check(lesson, path, lang)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"\] +test_LeNet5 +6/6", proc.stdout), proc.stdout
+
+
+# Lesson 08, three slips in one notebook (each costs only its own exercise):
+# - replace_head puts the new Linear inside a Sequential (its class is then "Sequential");
+# - freeze_all_but_head freezes the head too: the test's own backward pass used to fail with torch's "element 0 of
+#   tensors does not require grad", and the slip's name ("nothing is trainable") was never reached;
+# - fine_tune_optimizer swaps the learning rates.
+# In Korean the names of these checks were English ("...: the trainable parameters afterwards"): they were
+# f"{what}: ..." names, which the catalog cannot hold.
+TRANSFER_SLIPS = {
+    "replace_head": '''def replace_head(model, n_classes):
+    model.head = nn.Sequential(nn.Linear(model.head.in_features, n_classes))
+    return model
+''',
+    "freeze_all_but_head": '''def freeze_all_but_head(model):
+    model.requires_grad_(False)
+    return sum(p.numel() for p in model.head.parameters())
+''',
+    "fine_tune_optimizer": '''def fine_tune_optimizer(model, blocks, head_lr, body_lr):
+    model.requires_grad_(False)
+    model.head.requires_grad_(True)
+    body = []
+    for name in blocks:
+        getattr(model, name).requires_grad_(True)
+        body += list(getattr(model, name).parameters())
+    return torch.optim.Adam([{"params": model.head.parameters(), "lr": body_lr}, {"params": body, "lr": head_lr}])
+''',
+}
+
+
+@pytest.mark.parametrize("lang, words, never", [
+    ("en", ["[FAIL]  test_replace_head", "the class of model.head",
+            "[FAIL]  test_freeze_all_but_head", "nothing is trainable: the head's parameters must get requires_grad",
+            "[FAIL]  test_fine_tune_optimizer", "the learning rates are swapped"],
+     ["does not require grad"]),
+    ("ko", ["replace_head(헤드가 nn.Linear(64, 5)인 신경망, 5): model.head의 클래스",
+            "freeze_all_but_head(FashionCNN 형태의 신경망): 호출 뒤에 학습되는 매개변수",
+            "학습되는 것이 없음: 헤드의 매개변수를 다시 requires_grad = True로 둘 것",
+            'fine_tune_optimizer(FashionCNN 형태의 신경망, ["block3"], head_lr=3e-3, body_lr=3e-4): 그룹들 (lr, 매개변수)',
+            "학습률이 뒤바뀌었음"],
+     ["does not require grad", "the class of model.head", "the trainable parameters afterwards",
+      "the groups as (lr, parameters)"]),
+])
+def test_transfer_slips_are_named_in_the_learners_language(tmp_path, lang, words, never):
+    lesson = LESSONS["08"]
+    path = write(solved(lesson, TRANSFER_SLIPS), tmp_path / f"{lesson.slug}.ipynb")
+    proc = run_check(lesson, path, lang)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for gid in ("test_load_pretrained", "test_mirror_and_crop", "test_rotate_and_shift"):
+        assert re.search(rf"\] +{gid} +[34]/[34]", proc.stdout), proc.stdout       # the other exercises keep theirs
+    for text in words:
+        assert text in proc.stdout, proc.stdout
+    for text in never:
+        assert text not in proc.stdout, proc.stdout
