@@ -106,3 +106,26 @@ def test_transfer_slips_are_named_in_the_learners_language(tmp_path, lang, words
         assert text in proc.stdout, proc.stdout
     for text in never:
         assert text not in proc.stdout, proc.stdout
+
+
+# Lesson 06, LeNet5 with a slip the visible test names: in Korean the slip used to stay English, since it was kept
+# in a list ("Softmax 층이 있음: softmax before CrossEntropyLoss: the loss applies ...") or built with a conditional
+# ("... The features give 16 x 4 x 4 = 256 numbers, not 400: did you forget padding=2 ...").
+LENET_SOFTMAX = LENET_INPLACE.replace("nn.Linear(84, 10),", "nn.Linear(84, 10), nn.Softmax(dim=1),")
+LENET_NO_PADDING = LENET_INPLACE.replace("kernel_size=5, padding=2", "kernel_size=5")
+
+
+@pytest.mark.parametrize("answer, words, never", [
+    (LENET_SOFTMAX, ["Softmax 층이 있음: CrossEntropyLoss 앞에 소프트맥스가 있음"], ["the loss applies"]),
+    (LENET_NO_PADDING, ["에는 형태 (2, 256)의 입력을 넣을 수 없음", "첫 합성곱의 padding=2를 빠뜨리지 않았나요?"],
+     ["cannot take an input", "did you forget padding=2"]),
+], ids=["softmax", "no-padding"])
+def test_lenet_slips_are_named_in_korean(tmp_path, answer, words, never):
+    lesson = LESSONS["06"]
+    path = write(solved(lesson, {"LeNet5": answer}), tmp_path / f"{lesson.slug}.ipynb")
+    proc = run_check(lesson, path, "ko")
+    assert re.search(r"\[실패\] +test_LeNet5 +0/6", proc.stdout), proc.stdout
+    for text in words:
+        assert text in proc.stdout, proc.stdout
+    for text in never:
+        assert text not in proc.stdout, proc.stdout
