@@ -143,6 +143,16 @@ def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
     return w - lr * m_hat / (v_hat.sqrt() + eps), {"m": m, "v": v, "t": t - 1}
 ''', "the step count starts at 2"))
+# From a learner's trial: the bias-corrected averages kept in the state, so the next step corrects them again. It
+# failed with only the weights after each step and the hint "keep m, v and t in the state", which the answer did.
+SLIPS.append(("09", "test_adam_update", '''import torch
+def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = state.get("t", 0) + 1
+    m = (beta1 * state.get("m", 0) + (1 - beta1) * grad) / (1 - beta1 ** t)
+    v = (beta2 * state.get("v", 0) + (1 - beta2) * grad ** 2) / (1 - beta2 ** t)
+    state.update(t=t, m=m, v=v)
+    return w - lr * m / (torch.sqrt(v) + eps), state
+''', "the state kept the corrected m_hat and v_hat"))
 
 
 # From a learner's trial: slips that failed with numpy's own error or with only expected and got values.
