@@ -131,8 +131,12 @@ def _which_lesson(notebook, lesson: Lesson, path: Path) -> str:
 
 def _not_started(test: dict) -> bool:
     """The exercise's answer cell still raises the stub's NotImplementedError (its name may be defined above the
-    raise, so the test fails on its own terms: still "not answered yet")."""
-    return bool(test.get("unanswered")) or "NotImplementedError" in test.get("message", "")
+    raise, so the test fails on its own terms: still "not answered yet"). Not when the NotImplementedError came from
+    an earlier exercise the answer uses (the runner says which: ``uses_failed``): a learner's nms that calls their
+    unanswered box_iou was "not answered yet" too, and nothing named box_iou (a learner's trial)."""
+    if test.get("unanswered"):
+        return True
+    return "NotImplementedError" in test.get("message", "") and not test.get("uses_failed")
 
 
 def _learner_message(test: dict) -> str:

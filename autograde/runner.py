@@ -748,6 +748,7 @@ def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str 
                 said.append(_said(USES_A_FAILED_ANSWER, lang).format(name=name, test=tests[j]["grade_id"]))
         if said:
             test["message"] = "\n".join([test["message"], *said]) if test["message"] else "\n".join(said)
+            test["uses_failed"] = True      # answered: an earlier exercise's stub raising here is not this one's
             for output in cells[i].outputs:
                 if output.get("output_type") == "error" and output.get("ename") == "TestFailed":
                     output["evalue"], output["traceback"] = test["message"], [test["message"]]

@@ -129,3 +129,49 @@ def test_lenet_slips_are_named_in_korean(tmp_path, answer, words, never):
         assert text in proc.stdout, proc.stdout
     for text in never:
         assert text not in proc.stdout, proc.stdout
+
+
+# Lesson 10: a learner who skipped box_iou (still the stub) and wrote nms with it. The self-check said of nms "not
+# answered yet: the answer cell still raises NotImplementedError" and marked it TO DO, though nms was answered; the
+# runner's own hint naming box_iou was dropped. Now nms fails and the learner reads that it uses box_iou.
+NMS_WITH_BOX_IOU = '''def nms(boxes, scores, iou_threshold):
+    order = list(np.argsort(-np.asarray(scores), kind="stable"))
+    keep = []
+    while order:
+        i = order.pop(0)
+        keep.append(i)
+        order = [j for j in order if box_iou([boxes[i]], [boxes[j]])[0, 0] <= iou_threshold]
+    return np.array(keep, dtype=int)
+'''
+
+
+@pytest.mark.parametrize("lang, uses", [
+    ("en", "Your code here uses box_iou, which did not pass its own test (test_box_iou)"),
+    ("ko", "box_iou"),
+])
+def test_an_answer_that_calls_an_unanswered_exercise_is_not_called_unanswered(tmp_path, lang, uses):
+    lesson = LESSONS["10"]
+    nb = solved(lesson, {"nms": NMS_WITH_BOX_IOU})
+    stub = submission_stub(lesson, "box_iou")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "box_iou":
+            cell.source = stub
+    path = write(nb, tmp_path / f"{lesson.slug}.ipynb")
+    proc = run_check(lesson, path, lang)
+    lines = proc.stdout.splitlines()
+    box_iou_line = next(line for line in lines if " test_box_iou " in line)
+    nms_at = next(k for k, line in enumerate(lines) if " test_nms " in line)
+    assert ("[TO DO]" if lang == "en" else "[시작 전]") in box_iou_line, proc.stdout
+    assert ("[FAIL]" if lang == "en" else "[실패]") in lines[nms_at], proc.stdout
+    after = "\n".join(lines[nms_at + 1:nms_at + 4])
+    assert uses in after, proc.stdout
+    assert "not answered yet" not in after and "아직 답하지 않았습니다" not in after, proc.stdout
+
+
+def submission_stub(lesson, grade_id):
+    """The released (student) source of an answer cell: the stub that raises NotImplementedError."""
+    import nbformat
+
+    released = nbformat.read(lesson.student_version, as_version=4)
+    return next(cell.source for cell in released.cells
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
