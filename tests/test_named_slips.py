@@ -143,6 +143,14 @@ def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
     return w - lr * m_hat / (v_hat.sqrt() + eps), {"m": m, "v": v, "t": t - 1}
 ''', "the step count starts at 2"))
+# From a learner's trial: smooth_l1 through numpy and back with torch.tensor. The values pass; the slope check failed
+# with torch's own "element 0 of tensors does not require grad", from a line of torch's autograd, and no slip.
+SLIPS.append(("10", "test_smooth_l1", '''import numpy as np
+import torch
+def smooth_l1(diff, beta=1.0):
+    d = diff.detach().numpy()
+    return torch.tensor(np.where(np.abs(d) < beta, 0.5 * d ** 2 / beta, np.abs(d) - 0.5 * beta))
+''', "the result is cut off from diff"))
 # From a learner's trial: the bias-corrected averages kept in the state, so the next step corrects them again. It
 # failed with only the weights after each step and the hint "keep m, v and t in the state", which the answer did.
 SLIPS.append(("09", "test_adam_update", '''import torch
