@@ -143,6 +143,21 @@ def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
     return w - lr * m_hat / (v_hat.sqrt() + eps), {"m": m, "v": v, "t": t - 1}
 ''', "the step count starts at 2"))
+# From a learner's trial: colour_shift's offsets drawn in [0, max_delta] only. The failure listed the offsets as
+# float32 read back into Python floats: "got offsets [0.0989999994635582, 0.15399999916553497, ...]".
+COLOUR_SHIFT_BRIGHTER_ONLY = ("08", "test_rotate_and_shift", '''import torch
+import torch.nn.functional as F
+def rotate(images, degrees):
+    angles = torch.deg2rad(torch.as_tensor(degrees, dtype=images.dtype))
+    cos, sin, zero = torch.cos(angles), torch.sin(angles), torch.zeros_like(angles)
+    theta = torch.stack([torch.stack([cos, -sin, zero], dim=1), torch.stack([sin, cos, zero], dim=1)], dim=1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+def colour_shift(images, max_delta, seed):
+    generator = torch.Generator().manual_seed(seed)
+    offsets = torch.rand(images.shape[0], images.shape[1], 1, 1, generator=generator) * max_delta
+    return (images + offsets).clamp(0.0, 1.0)
+''', "got offsets [0.099, 0.154, 0.018,")
 # From a learner's trial: smooth_l1 through numpy and back with torch.tensor. The values pass; the slope check failed
 # with torch's own "element 0 of tensors does not require grad", from a line of torch's autograd, and no slip.
 SLIPS.append(("10", "test_smooth_l1", '''import numpy as np
@@ -346,6 +361,7 @@ def smooth_l1(diff, beta=1.0):
                                                                                       "wanted[:, 5]"),
      "the class targets went in as floats"),
 ]
+MISUSES.append(COLOUR_SHIFT_BRIGHTER_ONLY)
 
 
 @pytest.mark.parametrize("lesson,grade_id,answer,words", MISUSES, ids=[f"{m[0]}-{m[1]}" for m in MISUSES])
