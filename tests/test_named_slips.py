@@ -362,6 +362,47 @@ def smooth_l1(diff, beta=1.0):
      "the class targets went in as floats"),
 ]
 MISUSES.append(COLOUR_SHIFT_BRIGHTER_ONLY)
+# From a learner's trial: errors of torch's own that the failure now names as the slip they come from.
+MISUSES += [
+    ("06", "test_train_one_epoch", '''import torch
+def train_one_epoch(model, batches, optimizer, loss_fn):
+    model.train()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(x)
+            n += len(x)
+    return total / n
+''', "the forward pass ran under torch.no_grad()"),
+    ("08", "test_load_pretrained", '''import torch
+from torch import nn
+
+
+class FashionCNN(nn.Module):
+    def __init__(self, n_classes=5):
+        super().__init__()
+        self.block1, self.block2, self.block3 = [
+            nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)) for i, o in [(1, 16), (16, 32), (32, 64)]]
+        self.head = nn.Linear(64, n_classes)
+
+
+def load_pretrained(weights):
+    model = FashionCNN()
+    model.load_state_dict(weights)
+    return model.eval()
+''', "the numpy arrays went into load_state_dict as they are"),
+    ("08", "test_mirror_and_crop", '''def mirror(images):
+    return images[..., ::-1]
+
+
+def random_crop(images, padding, seed):
+    return images
+''', "a negative step (images[..., ::-1]) works in numpy, not in torch"),
+]
 
 
 @pytest.mark.parametrize("lesson,grade_id,answer,words", MISUSES, ids=[f"{m[0]}-{m[1]}" for m in MISUSES])
