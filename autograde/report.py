@@ -55,9 +55,10 @@ def load_results(out: Path) -> list[dict]:
     return results
 
 
-def failure_reason(message: str) -> str:
+def failure_reason(message: str, uses_failed: bool = False) -> str:
     """A failure message reduced to what many learners share: the typical slip it names, or its first lines
-    with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason)."""
+    with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason).
+    ``uses_failed``: the runner found that the answer uses an earlier exercise that failed its own test."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     # A check names a slip on the line after its first ("what:" or "<exercise>: a hidden check failed."), and
     # only there: text the learner's code produced stays on one line (judge.one_line), so it never reaches it.
@@ -65,6 +66,8 @@ def failure_reason(message: str) -> str:
     if name is not None:
         return "typical slip: " + name
     if "NotImplementedError" in message:
+        if uses_failed:          # answered, but it calls an earlier exercise whose stub still raises (nms -> box_iou)
+            return "uses an earlier exercise that is not answered yet (its NotImplementedError)"
         return "not answered (the answer cell still raises NotImplementedError)"
     usually = explained_in(message)           # an error learners typically meet: what it usually means
     if usually is not None:
@@ -174,7 +177,7 @@ def lesson_page(lesson: str, results: list[dict], names: dict[str, str] | None =
     for r in graded:
         for t in r["tests"]:
             if t["status"] != "pass":
-                reasons[t["grade_id"]][failure_reason(t.get("message", ""))] += 1
+                reasons[t["grade_id"]][failure_reason(t.get("message", ""), bool(t.get("uses_failed")))] += 1
     overall: Counter[tuple[str, str]] = Counter()
     for gid, counter in reasons.items():
         for reason, n in counter.items():

@@ -37,6 +37,9 @@ def test_failure_reasons_group_what_learners_share():
     assert failure_reason(slip) == "typical slip: the kernel was flipped."
     assert failure_reason("f(x):\n  expected 4, got 5") == failure_reason("f(x):\n  expected 6, got 8")
     assert "not answered" in failure_reason("your code raised NotImplementedError: Replace this line")
+    # answered, but it calls an earlier exercise whose stub still raises: not "not answered" (a learner's trial)
+    assert failure_reason("your code raised NotImplementedError: Replace this line", uses_failed=True) == \
+        "uses an earlier exercise that is not answered yet (its NotImplementedError)"
 
 
 def test_errors_learners_typically_meet_count_as_what_they_usually_mean_in_any_language():
