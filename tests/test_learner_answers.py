@@ -16,6 +16,8 @@ from conftest import solved, write
 
 from autograde.lessons import all_lessons
 
+pytestmark = pytest.mark.slow          # each case runs a whole lesson through the self-check (seconds each)
+
 LESSONS = {lesson.slug[:2]: lesson for lesson in all_lessons()}
 
 # LeNet-5 with in-place ReLUs (torchvision writes them so): the visible test pushes a batch through the layers one
