@@ -141,6 +141,7 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
     assert "stopped with an error" not in text and any("\uac00" <= ch <= "\ud7a3" for ch in text), text
 
 
+@pytest.mark.slow
 def test_an_error_learners_typically_meet_says_what_it_usually_means_in_any_cell():
     cells = [
         "import cnnbook\nimport torch\nfrom torch import nn",
