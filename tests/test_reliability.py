@@ -198,22 +198,34 @@ def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
     expected = {"ann": FULL_AUTO, "ben": 0.0, "cid": FULL_AUTO, "dan": 0.0, "eve": FULL_AUTO}
     for student, score in expected.items():
         put(subs, student, solved(GUARD) if score else submission(GUARD))
-    killed = []
+    killed: list[int] = []
+    first_result = threading.Event()
+
+    def killer() -> None:
+        # From another thread: the progress callback runs in the batch's own loop, and a callback that waited there
+        # for a busy worker kept the loop from sending work (both workers idle, 60 s lost per result; the test took
+        # 75 s and killed a worker only when timing let it).
+        first_result.wait(120)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            pid = busy_worker(os.getpid())
+            if pid:
+                os.kill(pid, signal.SIGKILL)             # as the out-of-memory killer would, mid-grading
+                killed.append(pid)
+            time.sleep(0.05)
 
     def progress(line: str) -> None:
         lines.append(line)
-        if line.startswith("[") and not killed:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not killed:
-                pid = busy_worker(os.getpid())
-                if pid:
-                    os.kill(pid, signal.SIGKILL)         # as the out-of-memory killer would, mid-grading
-                    killed.append(pid)
-                time.sleep(0.1)
+        if line.startswith("["):
+            first_result.set()
 
     lines: list[str] = []
+    watcher = threading.Thread(target=killer, daemon=True)
+    watcher.start()
     rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=2, progress=progress)
-    assert killed, "no worker was grading when the first result came in"
+    first_result.set()
+    watcher.join(5)
+    assert killed, "no worker was grading after the first result came in"
     assert any(line.startswith("retrying ") and "SIGKILL" in line for line in lines), lines
     assert {r.student: (r.status, r.score) for r in rows} == {s: ("graded", v) for s, v in expected.items()}
     assert gradebook_scores(out) == expected
