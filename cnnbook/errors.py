@@ -121,17 +121,13 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
     ))
 
 
-def meaning(err: BaseException | None = None, *, kind: str = "", message: str = "") -> str:
-    """What ``err`` (or an error of class ``kind`` with ``message``) usually means, in the learner's language, or
-    "" when it is not one of :data:`EXPLAINED`. ``kind`` is a builtin class's name: numpy's ``UFuncTypeError`` is
-    a ``TypeError``, as ``except TypeError`` sees it."""
+def meaning(err: BaseException) -> str:
+    """What ``err`` usually means, in the learner's language, or "" when it is not one of :data:`EXPLAINED`. Its
+    builtin classes decide (numpy's ``UFuncTypeError`` is a ``TypeError``, as ``except TypeError`` sees it); an
+    error the grader brought back from the learner's kernel is read by the message it had there."""
     try:
-        if err is not None:
-            kinds = {cls.__name__ for cls in type(err).__mro__ if cls.__module__ == "builtins"}
-            message = str(getattr(err, "learner_message", None) or err) if not message else message
-        else:
-            kinds = {kind}
-        message = str(message)[:2000]
+        kinds = {cls.__name__ for cls in type(err).__mro__ if cls.__module__ == "builtins"}
+        message = str(getattr(err, "learner_message", None) or err)[:2000]
     except Exception:  # noqa: BLE001 - an error whose text cannot be read (its __str__ raises) is not explained
         return ""
     for names, pattern, text in EXPLAINED:
