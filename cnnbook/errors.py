@@ -127,7 +127,7 @@ def meaning(err: BaseException) -> str:
     error the grader brought back from the learner's kernel is read by the message it had there."""
     try:
         kinds = {cls.__name__ for cls in type(err).__mro__ if cls.__module__ == "builtins"}
-        message = str(getattr(err, "learner_message", None) or err)[:2000]
+        message = str.__str__(str(getattr(err, "learner_message", None) or err))[:2000]   # a plain str, not theirs
     except Exception:  # noqa: BLE001 - an error whose text cannot be read (its __str__ raises) is not explained
         return ""
     for names, pattern, text in EXPLAINED:

@@ -135,6 +135,8 @@ class _NotebookState:
         """IPython's own traceback with one line more at its end, what the error usually means (cnnbook.errors),
         for an error learners typically meet; None for any other (IPython shows it as always)."""
         try:
+            if getattr(shell, "call_pdb", False):       # %pdb on: IPython's own path, which starts the debugger
+                return None
             usually = meaning(value)
             if not usually or isinstance(value, SyntaxError) or hasattr(value, "_render_traceback_"):
                 return None

@@ -135,6 +135,36 @@ def test_an_error_whose_text_cannot_be_read_gets_no_explanation():
     assert meaning(Unreadable()) == ""
 
 
+def test_an_error_whose_text_is_a_str_of_its_own_kind_is_read_as_plain_text():
+    class Odd(str):
+        def __getitem__(self, index):
+            return 0
+
+    class Raised(RuntimeError):
+        def __str__(self):
+            return Odd("mat1 and mat2 shapes cannot be multiplied (1x2 and 3x4)")
+
+    assert meaning(Raised()).startswith("A Linear layer")
+
+
+def test_with_pdb_on_ipythons_own_traceback_runs_and_starts_the_debugger():
+    """%pdb on: the explained traceback must not skip IPython's debugger (a hostile trial found it did). In a process
+    of its own: an IPython shell, once started, stays for every later test of the process."""
+    import subprocess
+    import sys
+
+    script = ("from IPython.testing.globalipapp import start_ipython\n"
+              "from cnnbook.feedback import install\n"
+              "shell = start_ipython(); install(shell)\n"
+              "calls = []\n"
+              "shell.debugger = lambda force=False: calls.append(True)\n"
+              "shell.call_pdb = True\n"
+              "shell.run_cell('None + 1')\n"           # an error cnnbook.errors explains
+              "print('DEBUGGER', bool(calls))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "DEBUGGER True" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_a_failed_check_is_never_explained_as_a_library_error():
     with pytest.raises(CheckFailed) as caught:
         check_value("output_size(7, 3)", "index 9 is out of bounds for axis 0", 5)
