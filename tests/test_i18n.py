@@ -39,9 +39,18 @@ def _ids(pairs):
 
 @pytest.fixture
 def korean():
+    """The Korean edition as a notebook has it: Korean messages, and Hangul in figures drawn with a Korean font
+    (cnnbook does that on import inside IPython; the tests run outside it)."""
+    import matplotlib
+
+    from cnnbook.plotting import korean_fallback
+
+    families = matplotlib.rcParams["font.family"]
     i18n.set_language("ko")
+    korean_fallback()
     yield
     i18n.set_language(None)
+    matplotlib.rcParams["font.family"] = families
 
 
 def test_every_package_message_has_a_current_korean_translation():
