@@ -485,10 +485,26 @@ class Remote:
 
 
 def _function_name(remote: Any) -> str:
-    """The name of a learner's function, as its kernel's repr gives it ("<function conv2d at 0x..>"), or ""."""
-    text = str(object.__getattribute__(remote, "_info").get("repr", ""))
+    """The name of a learner's function, as its kernel's repr gives it ("<function conv2d at 0x..>"); for a torch
+    layer or network called (a module: its repr is "ReLU(inplace=True)", not a function's), "the module ReLU" with
+    its one-line repr when it has one, else its class; or "". A learner's trial read "your function changed what it
+    was given" of an in-place ReLU inside a network, which names nothing they wrote."""
+    info = object.__getattribute__(remote, "_info")
+    text = str(info.get("repr", ""))
     found = re.match(r"<(?:function|bound method) ([A-Za-z_][\w.]{0,79})", text)
-    return found.group(1) if found else ""
+    if found:
+        return found.group(1)
+    mro = info.get("mro")
+    if type(mro) is list and "torch.nn.modules.module.Module" in mro:
+        kind = str(info.get("type", "")).rsplit(".", 1)[-1]
+        if not re.fullmatch(r"[A-Za-z_]\w{0,79}", kind):
+            return ""
+        shown = text if "\n" not in text and len(text) <= 80 and re.fullmatch(
+            rf"{kind}\([\w=., \-()]*\)", text) else kind
+        from cnnbook.i18n import _
+
+        return _("the module {name}").format(name=shown)
+    return ""
 
 
 def _probe_words() -> str:

@@ -562,3 +562,45 @@ def test_a_changed_input_is_said_per_argument_in_a_learners_words():
     assert "x = x.copy()" in said
     whole = str(changed_input("", [["args", 1]]))
     assert "your function changed what it was given" in whole and "it changed its argument number 2 in place" in whole
+
+
+class _LearnersObject:
+    """What the judge holds of an object of the learner's kernel: its description (see shim._ref)."""
+
+    def __init__(self, info):
+        self._info = info
+
+
+def test_a_layer_that_changes_its_input_is_named_by_its_class():
+    """From a learner's trial: an in-place layer (nn.ReLU(inplace=True)) called by a test "changed what it was
+    given", and the failure said "your function", a function the learner never wrote. A torch module is named by
+    its one-line repr ("the module ReLU(inplace=True)"), a network by its class; a function keeps its name."""
+    import numpy as np
+
+    from autograde.judge import _function_name, _Wire
+    from autograde.plain import encode
+    from cnnbook.i18n import set_language
+
+    module = ["torch.nn.modules.module.Module", "builtins.object"]
+    relu = _LearnersObject({"type": "torch.nn.modules.activation.ReLU", "repr": "ReLU(inplace=True)",
+                            "mro": ["torch.nn.modules.activation.ReLU", *module]})
+    net = _LearnersObject({"type": "__main__.LeNet5", "repr": "LeNet5(\n  (features): Sequential(\n ...",
+                           "mro": ["__main__.LeNet5", *module]})
+    odd = _LearnersObject({"type": "__main__.Odd", "repr": "Odd(); import os", "mro": ["__main__.Odd", *module]})
+    function = _LearnersObject({"type": "builtins.function", "repr": "<function conv2d at 0x7f>", "mro": []})
+    plain = _LearnersObject({"type": "__main__.Thing", "repr": "Thing()", "mro": ["__main__.Thing"]})
+    assert _function_name(relu) == "the module ReLU(inplace=True)"
+    assert _function_name(net) == "the module LeNet5"
+    assert _function_name(odd) == "the module Odd"
+    assert _function_name(function) == "conv2d" and _function_name(plain) == ""
+
+    wire = _Wire(lambda request, seconds: "", 5)
+    report = encode({"paths": [[["args", 0], None]]}, lambda obj: None)
+    said = str(wire.settle(report, (np.arange(3.0),), {}, _function_name(relu)))
+    assert said.startswith("the module ReLU(inplace=True) changed what it was given"), said
+    set_language("ko")
+    try:
+        said = str(wire.settle(report, (np.arange(3.0),), {}, _function_name(relu)))
+    finally:
+        set_language(None)
+    assert said.startswith("모듈 ReLU(inplace=True)가 받은 값을 바꿨음"), said
