@@ -472,3 +472,154 @@ def test_a_centre_on_the_canvas_edge_names_the_missing_clamp():
         exec(compile(whole_test("10", "test_encode_targets"), "test_encode_targets", "exec"), space)
     text = str(failure.value) + " ".join(getattr(failure.value, "lines", []) or []) + str(failure.value.hint)
     assert "grid - 1" in text and "edge" in text, text
+
+
+# From a learner's trial: slips that failed with only expected and got values (or a library's own error), now named
+# by the visible check, in English and in Korean: (lesson, test cell, the learner's code, English words, Korean words).
+ROTATE = COLOUR_SHIFT_BRIGHTER_ONLY[2].replace("* max_delta\n", "* 2 - 1) * max_delta\n").replace(
+    "offsets = torch.rand(", "offsets = (torch.rand(")
+RANDOM_CROP = '''import torch
+import torch.nn.functional as F
+def mirror(images):
+    return images.flip(-1)
+def random_crop(images, padding, seed):
+    generator = torch.Generator().manual_seed(seed)
+    n, _, height, width = images.shape
+    padded = F.pad(images, (padding, padding, padding, padding))
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
+    cropped = torch.empty_like(images)
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        cropped[i] = padded[i, :, dy:dy + height, dx:dx + width]
+    return cropped
+'''
+FINE_TUNE = '''import torch
+def fine_tune_optimizer(model, blocks, head_lr, body_lr):
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in list(model.head.parameters()) + [p for name in blocks for p in getattr(model, name).parameters()]:
+        p.requires_grad = True
+    body = [p for name in blocks for p in getattr(model, name).parameters()]
+    return torch.optim.Adam([{"params": model.head.parameters(), "lr": head_lr}, {"params": body, "lr": body_lr}])
+'''
+DECODE = '''import numpy as np
+def decode_predictions(output, image_size=64):
+    output = np.asarray(output, dtype=float)
+    grid = output.shape[-1]
+    cell = image_size / grid
+    sig = lambda t: 1 / (1 + np.exp(-t))
+    rows, cols = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
+    cx, cy = (cols + sig(output[1])) * cell, (rows + sig(output[2])) * cell
+    w, h = np.maximum(output[3], 0) * cell, np.maximum(output[4], 0) * cell
+    p = np.exp(output[5:] - output[5:].max(axis=0))
+    p /= p.sum(axis=0)
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+    return boxes.reshape(-1, 4), (sig(output[0]) * p.max(axis=0)).reshape(-1), p.argmax(axis=0).reshape(-1)
+'''
+CENTRE = "cx, cy = (cols + sig(output[1])) * cell, (rows + sig(output[2])) * cell"
+SIZE = "w, h = np.maximum(output[3], 0) * cell, np.maximum(output[4], 0) * cell"
+SOFTMAX = "p = np.exp(output[5:] - output[5:].max(axis=0))\n    p /= p.sum(axis=0)"
+TRAIN_ONE_EPOCH_LOSS_AFTER_STEP = '''def train_one_epoch(model, batches, optimizer, loss_fn):
+    model.train()
+    total, n = 0.0, 0
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+        loss = loss_fn(model(x), y)                  # the loss of the weights after the step
+        total += loss.item() * len(x)
+        n += len(x)
+    return total / n
+'''
+NAMED_IN_BOTH = [
+    ("08", "test_rotate_and_shift", ROTATE.replace("torch.deg2rad(torch.as_tensor(degrees, dtype=images.dtype))",
+                                                   "torch.as_tensor(degrees, dtype=images.dtype)"),
+     "the degrees went into cos and sin as radians", "도 단위 각도를 라디안인 것처럼"),
+    ("08", "test_rotate_and_shift", ROTATE.replace("torch.deg2rad(torch.as_tensor(degrees, dtype=images.dtype))",
+                                                   "torch.deg2rad(torch.deg2rad(torch.as_tensor(degrees)))"),
+     "the degrees were converted to radians twice", "도를 라디안으로 두 번 바꾸었음"),
+    ("08", "test_rotate_and_shift", ROTATE.replace("torch.rand(images.shape[0], ", "torch.rand(1, "),
+     "it was drawn once for the whole batch", "오프셋을 배치 전체에 한 번만 뽑았음"),
+    ("08", "test_mirror_and_crop", RANDOM_CROP.replace("torch.randint(0, 2 * padding + 1,", "torch.randint(0, 2 * padding,"),
+     "the largest offset, 2 * padding, is never drawn", "가장 큰 오프셋 2 * padding이 한 번도 뽑히지 않음"),
+    ("08", "test_mirror_and_crop", RANDOM_CROP.replace("torch.randint(0, 2 * padding + 1,", "torch.randint(1, 2 * padding + 1,"),
+     "the offset 0 is never drawn", "오프셋 0이 한 번도 뽑히지 않음"),
+    ("08", "test_fine_tune_optimizer", FINE_TUNE.replace(
+        "body = [p for name in blocks for p in getattr(model, name).parameters()]",
+        'body = [p for name, p in model.named_parameters() if not name.startswith("head")]'),
+     "the body group holds every parameter outside the head", "몸체 그룹에 헤드 밖의 모든 매개변수가 들어 있음"),
+    ("08", "test_fine_tune_optimizer", FINE_TUNE.replace(
+        "body = [p for name in blocks for p in getattr(model, name).parameters()]", "body = list(model.parameters())"),
+     "the head's parameters are in the body's group too", "헤드의 매개변수가 몸체 그룹에도 들어 있음"),
+    ("10", "test_decode_predictions", DECODE.replace(CENTRE, "cx, cy = sig(output[1]) * cell, sig(output[2]) * cell"),
+     "the cell's column and row were not added", "셀의 열과 행을 더하지 않았음"),
+    ("10", "test_decode_predictions", DECODE.replace(CENTRE, "cx, cy = (cols + output[1]) * cell, (rows + output[2]) * cell"),
+     "t_x and t_y went in without sigmoid", "t_x와 t_y에 시그모이드를 쓰지 않았음"),
+    ("10", "test_decode_predictions", DECODE.replace(CENTRE, "cx, cy = (cols + sig(output[2])) * cell, (rows + sig(output[1])) * cell"),
+     "t_x and t_y swapped", "t_x와 t_y가 뒤바뀌었음"),
+    ("10", "test_decode_predictions", DECODE.replace(SIZE, "w, h = np.maximum(output[4], 0) * cell, np.maximum(output[3], 0) * cell"),
+     "w and h swapped", "w와 h가 뒤바뀌었음"),
+    ("10", "test_decode_predictions", DECODE.replace(SIZE, SIZE.replace("* cell", "* image_size")),
+     "w and h were multiplied by the image size", "셀 크기(8픽셀) 대신 이미지 크기(64픽셀)를 곱했음"),
+    ("10", "test_decode_predictions", DECODE.replace(CENTRE, CENTRE.replace(" * cell", "")),
+     "the centre was left in cells", "중심을 셀 단위로 두었음"),
+    ("10", "test_decode_predictions", DECODE.replace("cell = image_size / grid", "cell = 1.0"),
+     "the whole box was left in cells", "상자 전체를 셀 단위로 두었음"),
+    ("10", "test_decode_predictions", DECODE.replace(SIZE, "w, h = np.exp(output[3]) * cell, np.exp(output[4]) * cell"),
+     "exp(t_w) and exp(t_h) instead of max(t_w, 0)", "exp(t_w)와 exp(t_h)를 썼음"),
+    ("10", "test_decode_predictions", DECODE.replace("(sig(output[0]) * p.max", "(output[0] * p.max"),
+     "the confidence went in without sigmoid", "신뢰도에 시그모이드를 쓰지 않았음"),
+    ("10", "test_decode_predictions", DECODE.replace(SOFTMAX, "p = output[5:]"),
+     "the class scores went in without softmax", "클래스 점수에 소프트맥스를 쓰지 않았음"),
+    ("10", "test_decode_predictions", DECODE.replace(SOFTMAX, "p = sig(output[5:])"),
+     "sigmoid of each class score instead of a softmax", "클래스 점수마다 시그모이드를 썼음"),
+    ("06", "test_train_one_epoch", TRAIN_ONE_EPOCH_LOSS_AFTER_STEP,
+     "the loss was computed again after optimizer.step()", "optimizer.step() 뒤에 손실을 다시 계산했음"),
+]
+
+
+@pytest.fixture
+def korean():
+    from cnnbook.i18n import set_language
+
+    set_language("ko")
+    yield
+    set_language(None)
+
+
+@pytest.mark.parametrize("lesson,grade_id,answer,words,korean_words", NAMED_IN_BOTH,
+                         ids=[f"{s[0]}-{s[3][:30]}" for s in NAMED_IN_BOTH])
+def test_a_visible_check_names_the_slip_in_english(lesson, grade_id, answer, words, korean_words):
+    said = visible_failure(lesson, grade_id, answer)
+    assert words in said and ("typical slip" in said or words in SAID_BY_CHECK_TRUE), said
+
+
+SAID_BY_CHECK_TRUE = {"it was drawn once for the whole batch"}     # a check_true's explanation, not a value matched
+
+
+@pytest.mark.parametrize("lesson,grade_id,answer,words,korean_words", NAMED_IN_BOTH,
+                         ids=[f"{s[0]}-{s[3][:30]}" for s in NAMED_IN_BOTH])
+def test_a_visible_check_names_the_slip_in_korean(korean, lesson, grade_id, answer, words, korean_words):
+    said = visible_failure(lesson, grade_id, answer)
+    assert korean_words in said and words not in said, said
+
+
+def test_the_right_answers_of_the_named_slips_pass():
+    """The code the slips above are made from passes the visible checks (so each slip is the one change)."""
+    for lesson, grade_id, answer in [("08", "test_rotate_and_shift", ROTATE), ("08", "test_mirror_and_crop", RANDOM_CROP),
+                                     ("08", "test_fine_tune_optimizer", FINE_TUNE),
+                                     ("10", "test_decode_predictions", DECODE)]:
+        space: dict = {}
+        exec(compile(answer, "<learner>", "exec"), space)
+        exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
+
+
+def test_a_hidden_check_names_image_size_left_out():
+    """decode_predictions that always decodes for 64-pixel images passes the visible checks (64 pixels) and failed
+    a hidden one with only expected and got values."""
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(DECODE.replace("cell = image_size / grid", "cell = 64 / grid"), "<learner>", "exec"), space)
+    with pytest.raises(CheckFailed) as failure:
+        exec(compile(whole_test("10", "test_decode_predictions"), "test_decode_predictions", "exec"), space)
+    assert "image_size was left out" in str(failure.value), str(failure.value)
