@@ -177,3 +177,18 @@ def submission_stub(lesson, grade_id):
     released = nbformat.read(lesson.student_version, as_version=4)
     return next(cell.source for cell in released.cells
                 if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+# Lesson 06, a LeNet5 whose forward centres the batch in place (x -= x.mean()): the test's batch changed, and the
+# failure said "your function changed what it was given" of a network, naming nothing the learner wrote.
+LENET_CHANGES_ITS_INPUT = LENET_INPLACE.replace(
+    "return self.classifier(self.features(x))", "x -= x.mean()\n        return self.classifier(self.features(x))")
+
+
+@pytest.mark.parametrize("lang, words", [("en", "the module LeNet5 changed what it was given"),
+                                         ("ko", "모듈 LeNet5가 받은 값을 바꿨음")])
+def test_a_network_that_changes_its_input_is_named(tmp_path, lang, words):
+    lesson = LESSONS["06"]
+    path = write(solved(lesson, {"LeNet5": LENET_CHANGES_ITS_INPUT}), tmp_path / f"{lesson.slug}.ipynb")
+    proc = run_check(lesson, path, lang)
+    assert words in proc.stdout and "your function" not in proc.stdout, proc.stdout
