@@ -174,8 +174,9 @@ while time.time() < _deadline:          # classmates are graded at the same time
             _dirs[:] = []
             continue
         for _name in _files + _dirs:
-            if _top.startswith(_own) or os.path.join(_top, _name) == _own:
-                continue
+            if _top.startswith(_own) or _own.startswith(os.path.join(_top, _name) + "/") or \
+                    os.path.join(_top, _name) == _own:
+                continue            # its own folder and the folders on the way to it
             if _name.startswith(("connection-", "cnnbook-grade-", "k0-", "k1-")) or _name.endswith(".ipynb"):
                 _seen.add(os.path.join(_top, _name))
     time.sleep(0.5)

@@ -99,7 +99,7 @@ own = os.path.dirname(os.environ["JUPYTER_RUNTIME_DIR"])
 # what the sandbox binds on purpose, read-only, wherever it lives (a project cloned under /tmp, a venv there)
 bound = [os.path.dirname(os.path.dirname(cnnbook.__file__)), sys.prefix, os.path.dirname(sys.executable)]
 seen = [p for p in glob.glob("/tmp/*") + glob.glob("/tmp/*/kernel/*") + glob.glob("/dev/shm/*")
-        if not p.startswith(own) and "matplotlib" not in p
+        if not p.startswith(own) and not own.startswith(p + "/") and "matplotlib" not in p   # nor the way to it
         and not any(b == p or b.startswith(p + "/") for b in bound)]
 mine = {1} | {int(t) for t in os.listdir("/proc/self/task")}      # the sandbox's init, this kernel's threads
 signalled = 0
