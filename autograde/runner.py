@@ -33,6 +33,7 @@ from .kernel import MAX_OUTPUTS, REPLY_BYTES, CellTimeout, InboundGuard, KernelD
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
 from .plain import TooLarge
+from .forked import close_zygotes, zygote_for
 from .sandbox import Limits, Sandbox, new_work_root, remove_tree
 
 # What an instructor may want to look at in a learner's code. These never cost points by themselves
@@ -198,7 +199,13 @@ SQUEEZE_BYTES = 640 * 2**20
 
 def _check_death(kernel: LearnerKernel, limits: Limits) -> None:
     """After the learner's kernel died: raise MachineFault when an out-of-memory killer took it while the
-    submission stayed within its own memory limit (the machine ran out: sandbox.Cgroups.killed_from_above)."""
+    submission stayed within its own memory limit (the machine ran out: sandbox.Cgroups.killed_from_above), or
+    when it was a forked kernel whose zygote ended (autograde.forked: its kernels end with it)."""
+    zygote = kernel.sandbox.zygote
+    if zygote is not None and zygote.ended():
+        raise MachineFault("the process the learner's kernel was forked from (this worker's zygote, "
+                           "autograde.forked) ended, and the kernel with it (a fault of the grading machine, not of "
+                           "the submission)")
     cgroups = kernel.sandbox.cgroups
     if cgroups is not None and cgroups.killed_from_above():
         raise MachineFault(f"the grading machine ran out of memory, and its out-of-memory killer stopped the "
@@ -270,6 +277,16 @@ def lesson_preload(source: nbformat.NotebookNode) -> tuple[str, ...]:
     return tuple(module for top, module in PRELOADABLE.items() if top in tops)
 
 
+def new_sandbox(limits: Limits, isolate: bool, threads: int, preload: tuple[str, ...],
+                squeeze: int | None = None) -> tuple[Path, Sandbox]:
+    """A kernel's sandbox and its host folder: forked by this worker's zygote where that is available
+    (autograde.forked: the lesson's libraries imported once per worker, not once per kernel), else started as a
+    fresh process."""
+    zygote = zygote_for(limits, threads, preload) if isolate and limits.forked_kernels else None
+    work_root = zygote.new_work_root() if zygote is not None else new_work_root()
+    return work_root, Sandbox(work_root, limits, isolate=isolate, squeeze=squeeze, zygote=zygote)
+
+
 class _Spare:
     """A kernel a worker starts for its NEXT submission while it grades the current one (``task["warm"]``).
 
@@ -283,8 +300,7 @@ class _Spare:
 
     def __init__(self, key: tuple, limits: Limits, isolate: bool, threads: int, preload: tuple[str, ...]):
         self.key = key
-        self.work_root = new_work_root()
-        sandbox = Sandbox(self.work_root, limits, isolate=isolate)
+        self.work_root, sandbox = new_sandbox(limits, isolate, threads, preload)
         self.kernel = LearnerKernel(sandbox, sandbox.env(threads), preload=preload)
         self.error: BaseException | None = None
         self.lock = threading.Lock()
@@ -346,6 +362,7 @@ def discard_spares() -> None:
 
 
 atexit.register(discard_spares)
+atexit.register(close_zygotes)
 
 
 def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
@@ -389,8 +406,7 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
                 remove_tree(work_root)
                 kernel = None
         if kernel is None:
-            work_root = new_work_root()
-            sandbox = Sandbox(work_root, limits, isolate=isolate, squeeze=SQUEEZE_BYTES if squeeze else None)
+            work_root, sandbox = new_sandbox(limits, isolate, threads, preload, SQUEEZE_BYTES if squeeze else None)
             kernel = LearnerKernel(sandbox, sandbox.env(threads), probes=probes, preload=preload)
             if fault:
                 # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at
@@ -441,7 +457,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     def revive(until: float) -> None:
         replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
 
-    result["kernel"] = {"warm": warm, "start_seconds": round(time.monotonic() - started, 2)}
+    result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
     phases = result["kernel"]["phases"] = {"cells": 0.0, "tests": 0.0}
     # What the kernel may make this process hold of its messages (kernel.InboundGuard): as much as the learner's

@@ -16,6 +16,7 @@ sandbox isolates" says what holds where.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import secrets
@@ -28,9 +29,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .lessons import ROOT
 from .settings import GradingLimits
+
+if TYPE_CHECKING:
+    from .forked import Zygote
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # The learner's home and working folder inside the sandbox (a tmpfs); /tmp is another.
@@ -64,6 +69,7 @@ class Limits:
     output_bytes: int = _DEFAULT["output_bytes"]
     disk_bytes: int = _DEFAULT["disk_bytes"]
     file_bytes: int = _DEFAULT["file_bytes"]
+    forked_kernels: bool = _DEFAULT["forked_kernels"]
 
 
 # Facts of the machine in /proc that no notebook library reads and that a kernel has no use for: the host kernel's
@@ -311,13 +317,19 @@ class Sandbox:
     project: Path = ROOT
     uid: int = field(init=False)
     squeeze: int | None = None           # tests only: see Cgroups
+    zygote: "Zygote | None" = None       # the kernel is forked by this worker's zygote (autograde.forked)
     cgroups: "Cgroups | None" = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.as_root = os.geteuid() == 0
         self.uid = UID_BASE + secrets.randbelow(UID_SPAN) if (self.isolate and self.as_root) else os.getuid()
+        self.inner_uid = 0
+        self.forked = False                  # the last kernel started was forked (kernel_argv)
+        if self.zygote is not None:          # a uid of the zygote's range, no other live kernel's
+            self.inner_uid = self.zygote.next_uid(id(self))
+            self.uid = self.zygote.uid_base + self.inner_uid
         self.work.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.work, 0o700)
+        os.chmod(self.work, 0o711 if self.zygote is not None else 0o700)    # the zygote reaches kernel_dir
         self.kernel_dir.mkdir(exist_ok=True)
         if self.isolate and self.as_root:
             os.chown(self.kernel_dir, 0, self.uid)        # the kernel's group may write here until locked
@@ -356,7 +368,34 @@ class Sandbox:
 
     # -- commands ---------------------------------------------------------------------------------------
     def kernel_argv(self) -> list[str]:
+        self.forked = False
+        if self.zygote is not None and self.isolate and self.as_root:
+            forked = self._forked_argv()
+            if forked:
+                self.forked = True
+                return forked
         return self.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+
+    def _forked_argv(self) -> list[str]:
+        """The stand-in that asks the zygote for this kernel and moves it into these cgroups (autograde.forked);
+        [] without cgroups (a forked kernel is never left without them: it then starts as any other)."""
+        zygote = self.zygote
+        assert zygote is not None
+        self.cgroups = Cgroups.create(self.limits, self.squeeze)
+        if self.cgroups is None:
+            return []
+        zygote.live.add(id(self))
+        zygote.claim(self.inner_uid, id(self))          # again, if a kernel of this sandbox ended before
+        seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # as wrap's prlimit
+        env = self.env(zygote.threads)
+        request = {"uid": self.inner_uid, "kernel_dir": str(self.kernel_dir), "home": str(HOME),
+                   "disk_bytes": self.limits.disk_bytes, "memory_bytes": self.limits.memory_bytes,
+                   "cpu_seconds": seconds, "file_bytes": self.limits.file_bytes, "seed": str(_matplotlib_seed()),
+                   "env": {"JUPYTER_RUNTIME_DIR": env["JUPYTER_RUNTIME_DIR"]},
+                   "procs": [str(procs) for procs in self.cgroups.procs_files()]}
+        joins = " && ".join(f"echo $$ > {procs}" for procs in self.cgroups.procs_files())
+        return ["sh", "-c", f'{joins} && exec "$@"', "sandbox", sys.executable, "-m", "autograde.forked", "standin",
+                zygote.socket, "{connection_file}", json.dumps(request)]
 
     def wrap(self, argv: list[str]) -> list[str]:
         """``argv`` as it runs in this sandbox (tests use it to look inside); creates the cgroups."""
@@ -493,6 +532,9 @@ class Sandbox:
                 _kill_listed(procs)
 
     def close(self) -> None:
+        if self.zygote is not None:
+            self.zygote.live.discard(id(self))
+            self.zygote.release(id(self))
         if self.cgroups is not None:
             self.cgroups.remove()
             self.cgroups = None

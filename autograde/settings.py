@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 from traitlets.config import Config, Configurable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,10 @@ class GradingLimits(Configurable):
     disk_mib = Integer(256, help="MiB in each of the kernel's two scratch folders (home, /tmp); counted in "
                                  "memory_gib too.").tag(config=True)
     file_mib = Integer(256, help="MiB of the largest file a process of the submission may write.").tag(config=True)
+    forked_kernels = Bool(True, help="As root with bubblewrap, fork each learner's kernel from a process of the "
+                                     "worker that has imported the lesson's libraries once (autograde/forked.py, "
+                                     "docs/forked-kernels.md: about 2 s of CPU less per notebook); False starts "
+                                     "each kernel in a sandbox of its own.").tag(config=True)
 
     def limits(self, cell_seconds: float | None = None, memory_gib: float | None = None) -> dict:
         """The sandbox's limits (``autograde.sandbox.Limits`` fields, in bytes), with one run's overrides."""
@@ -45,7 +49,8 @@ class GradingLimits(Configurable):
         memory = float(self.memory_gib if memory_gib is None else memory_gib)
         return {"memory_bytes": int(memory * GIB), "max_processes": int(self.max_processes), "cell_seconds": cell,
                 "submission_seconds": cell * float(self.submission_factor), "output_bytes": int(self.output_bytes),
-                "disk_bytes": int(self.disk_mib) * MIB, "file_bytes": int(self.file_mib) * MIB}
+                "disk_bytes": int(self.disk_mib) * MIB, "file_bytes": int(self.file_mib) * MIB,
+                "forked_kernels": bool(self.forked_kernels)}
 
 
 def course_config(root: Path | None = None) -> Config:

@@ -138,12 +138,13 @@ def describe(label: str, each: list[dict]) -> str:
     seconds = sorted(e["seconds"] for e in each)
     waits = [e.get("start_seconds", 0.0) for e in each]
     warm = sum(1 for e in each if e.get("warm"))
+    forked = sum(1 for e in each if e.get("forked"))
     cells = [e.get("phases", {}).get("cells", 0.0) for e in each]
     tests = [e.get("phases", {}).get("tests", 0.0) for e in each]
     return (f"{label}: {sum(seconds) / len(seconds):.1f} s per notebook in a worker (median {seconds[len(seconds) // 2]:.1f}),"
             f" of which waiting for a ready kernel {sum(waits) / len(waits):.2f} s, the notebook's cells "
             f"{sum(cells) / len(cells):.2f} s and the tests {sum(tests) / len(tests):.2f} s on average; {warm} of "
-            f"{len(each)} kernels were warm")
+            f"{len(each)} kernels were warm, {forked} forked (autograde.forked)")
 
 
 def run_ours(batch: Path, lessons, work: Path, workers: int | None, warm: bool = True) -> tuple[float, dict]:

@@ -11,6 +11,18 @@ import pytest
 
 from autograde.lessons import ROOT, all_lessons, grade_cells
 
+
+@pytest.fixture(autouse=True)
+def _no_zygote_outlives_its_test():
+    """A test that graded in its own process (grade_submission) may have started this process's zygotes
+    (autograde.forked): they end with the test, as a batch's end with its workers; tests that count the processes
+    a run leaves behind see only that run's."""
+    yield
+    from autograde import forked
+
+    if forked._zygotes:
+        forked.close_zygotes()
+
 LESSONS = all_lessons()
 FIXTURES = Path(__file__).parent / "fixtures"
 # The grader's own test lesson (tests/course/solutions/99_guard): attacks and faults are written against it,

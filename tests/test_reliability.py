@@ -111,6 +111,16 @@ def still_running(snapshot: dict[int, tuple[str, str]]) -> list[str]:
     return alive
 
 
+# A kernel's process as jupyter_client started it: the sandbox's wrapper and the kernel inside both name
+# ipykernel_launcher; a forked kernel's is the stand-in (autograde.forked), the kernel itself is the zygote's child.
+KERNEL = ("ipykernel_launcher", "autograde.forked standin")
+OURS = ("spawn_main", "ipykernel_launcher", "bwrap", "autograde.forked")     # every process the grader starts
+
+
+def is_kernel(cmd: str) -> bool:
+    return any(word in cmd for word in KERNEL)
+
+
 def busy_worker(root: int) -> int | None:
     """A worker of ``root`` that is grading right now (not one between submissions).
 
@@ -121,7 +131,7 @@ def busy_worker(root: int) -> int | None:
     below = descendants(root)
     for pid, (_start, cmd) in below.items():
         if "spawn_main" in cmd and _stat(pid) and _stat(pid)[0] == root:
-            kernel_pids = {p for p, (_s, c) in descendants(pid).items() if "ipykernel_launcher" in c}
+            kernel_pids = {p for p, (_s, c) in descendants(pid).items() if is_kernel(c)}
             outermost = [p for p in kernel_pids if (_stat(p) or (0,))[0] not in kernel_pids]
             if len(outermost) >= 2:
                 return pid
@@ -230,7 +240,7 @@ def test_a_worker_killed_from_outside_costs_nothing(tmp_path):
     assert {r.student: (r.status, r.score) for r in rows} == {s: ("graded", v) for s, v in expected.items()}
     assert gradebook_scores(out) == expected
     ours = [cmd for _, cmd in descendants(os.getpid()).values()
-            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+            if any(word in cmd for word in OURS)]
     assert not ours, ours
 
 
@@ -291,7 +301,7 @@ def test_a_notebook_whose_worker_is_killed_every_time_costs_two_workers_then_is_
     assert [line.split(":")[0] for line in lines if line.startswith("retrying ")] == ["retrying pat 99_guard"]
     assert gradebook_scores(out) == {"ann": FULL_AUTO, "zed": 0.0}        # no score at all for pat
     ours = [cmd for _, cmd in descendants(os.getpid()).values()
-            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+            if any(word in cmd for word in OURS)]
     assert not ours, ours
 
     rows, lines = run(subs, out)                     # nobody kills it now: graded, and only it
@@ -324,7 +334,7 @@ def test_a_worker_stuck_in_the_grader_is_stopped_and_its_submission_graded_again
     assert any(line.startswith("retrying ann ") and "did not finish" in line for line in lines), lines
     assert gradebook_scores(out) == {"ann": FULL_AUTO, "cid": FULL_AUTO}
     ours = [cmd for _, cmd in descendants(os.getpid()).values()
-            if any(word in cmd for word in ("spawn_main", "ipykernel_launcher", "bwrap"))]
+            if any(word in cmd for word in OURS)]
     assert not ours, ours
 
 
@@ -452,10 +462,10 @@ def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path,
         if line.startswith("["):
             break
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any("ipykernel_launcher" in c for _, c in descendants(proc.pid).values()):
+    while time.monotonic() < deadline and not any(is_kernel(c) for _, c in descendants(proc.pid).values()):
         time.sleep(0.1)
     snapshot = descendants(proc.pid)
-    assert any("ipykernel_launcher" in cmd for _, cmd in snapshot.values()), "no kernel was running"
+    assert any(is_kernel(cmd) for _, cmd in snapshot.values()), "no kernel was running"
     if how == "SIGTERM":
         proc.send_signal(signal.SIGTERM)
     else:

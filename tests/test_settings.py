@@ -50,12 +50,15 @@ LITERAL_CONTEXT = {
     "output_bytes": r"output",
     "disk_mib": r"disk|tmpfs",
     "file_mib": r"file_bytes|file_mib|largest file",
+    "forked_kernels": r"forked",
 }
 CODE = [*sorted((ROOT / "autograde").glob("*.py")), *sorted((ROOT / "cnnbook").glob("*.py")), ROOT / "nbgrader_config.py"]
 
 
 def _literal(value) -> str:
     """A regex for ``value`` as code may write it: 60, 60.0, 1_000_000, 2 * 2 ** 30 (GiB), 256 * 2 ** 20 (MiB)."""
+    if isinstance(value, bool):
+        return rf"(?<![\w.]){value}(?![\w.])"
     number = float(value)
     whole = int(number) if number == int(number) else None
     unit = r"\s*\*\s*2\s*\*\*\s*(?:20|30)"

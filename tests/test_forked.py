@@ -1,0 +1,333 @@
+"""Kernels forked from a worker's zygote (autograde.forked), looked at from inside: as confined as a kernel that
+bubblewrap starts, apart from each other and from their zygote, in their submission's cgroups; graded alike."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from autograde.forked import available, close_zygotes, zygote_for
+from autograde.kernel import LearnerKernel
+from autograde.runner import grade_submission, new_sandbox
+from autograde.sandbox import Limits, remove_tree
+from conftest import GUARD, solved, write
+
+pytestmark = [pytest.mark.slow,      # starts kernels
+              pytest.mark.skipif(not available(True) and not os.environ.get("CI"),
+                                 reason="forked kernels need root, bubblewrap, cgroups and user namespaces")]
+PRELOAD = ("numpy",)
+
+
+@pytest.fixture
+def start():
+    """Start a forked kernel (as the grader does); every one is shut down and its folder removed afterwards."""
+    made = []
+
+    def started(limits: Limits | None = None) -> LearnerKernel:
+        work_root, sandbox = new_sandbox(limits or Limits(), True, 1, PRELOAD)
+        assert sandbox.zygote is not None, "no zygote: the kernel would not be forked"
+        kernel = LearnerKernel(sandbox, sandbox.env(1))
+        made.append((kernel, work_root))
+        kernel.start()
+        return kernel
+
+    yield started
+    for kernel, work_root in made:
+        kernel.shutdown()
+        remove_tree(work_root)
+
+
+def run(kernel: LearnerKernel, code: str) -> dict:
+    """Run ``code`` (which prints one JSON line last) in the kernel; the printed object."""
+    result = kernel.execute(code, timeout=60)
+    assert result.status == "ok", result
+    text = "".join(o.get("text", "") for o in result.outputs if o.get("output_type") == "stream")
+    return json.loads(text.strip().splitlines()[-1])
+
+
+LOOK = r'''
+import ctypes, json, os, sys
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+libc = ctypes.CDLL(None, use_errno=True)
+unshared = libc.unshare(0x20000)                     # a mount namespace of its own
+zygotes = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()          # the zygote, its sandbox's
+           and b"forked\x00zygote" in open(f"/proc/{p}/cmdline", "rb").read()]                 # first process
+signal_zygote = []
+for pid in zygotes:
+    try:
+        os.kill(int(pid), 0)
+        signal_zygote.append("sent")
+    except OSError as err:
+        signal_zygote.append(type(err).__name__)
+    try:
+        open(f"/proc/{pid}/environ").read()
+        signal_zygote.append("environ read")
+    except OSError as err:
+        signal_zygote.append(type(err).__name__)
+own = os.environ["JUPYTER_RUNTIME_DIR"]
+on_the_way = {}
+path = "/tmp"
+for part in own[len("/tmp/"):].split("/")[:-1]:
+    path = os.path.join(path, part)
+    on_the_way[path] = sorted(os.listdir(path))
+sockets = [os.path.join(top, name) for top, dirs, files in os.walk("/tmp") for name in files if name.endswith(".sock")]
+open("/proc/self/comm", "w").write("renamed")                      # its own /proc entries are its own
+print(json.dumps({"forked": b"forked\x00zygote" in open("/proc/self/cmdline", "rb").read(),
+                  "comm": open("/proc/self/comm").read().strip(), "uid": os.getuid(), "euid": os.geteuid(),
+                  "caps": [status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")],
+                  "no_new_privs": status["NoNewPrivs"].strip(), "seccomp": status["Seccomp"].strip(),
+                  "unshare": [unshared, ctypes.get_errno()], "zygotes": len(zygotes), "signal_zygote": signal_zygote,
+                  "on_the_way": on_the_way, "own": own, "sockets": sockets, "cwd": os.getcwd(),
+                  "tmp": sorted(os.listdir("/tmp"))}))
+'''
+
+
+def test_a_forked_kernel_is_confined_and_cannot_reach_its_zygote(start):
+    seen = run(start(), LOOK)
+    assert seen["forked"] and seen["comm"] == "renamed", seen
+    assert seen["uid"] == seen["euid"] != 0, seen
+    assert seen["caps"] == ["0000000000000000"] * 5, seen                 # no capability of any kind
+    assert seen["no_new_privs"] == "1" and seen["seccomp"] == "2", seen    # the sandbox's seccomp filter
+    assert seen["unshare"] == [-1, 1], seen                                # refused (EPERM)
+    assert seen["zygotes"] >= 1, seen
+    assert seen["signal_zygote"] == ["PermissionError"] * 2 * seen["zygotes"], seen    # neither signalled nor read
+    assert seen["sockets"] == [], seen                                     # the zygote's socket is not there
+    # the folders on the way to its own kernel folder hold nothing but the way: no other kernel's folder
+    names = list(seen["on_the_way"].values())
+    wanted = seen["own"][len("/tmp/"):].split("/")[1:]
+    assert names == [[name] for name in wanted], seen
+    assert seen["cwd"] == "/home/learner", seen
+
+
+SPY = r'''
+import json, os, socket
+found = [p for p in (os.path.expanduser("~/answers.txt"), "/tmp/classmate", "/dev/shm/classmate") if os.path.exists(p)]
+reach = []
+for family, address in ((socket.AF_UNIX, "\0classmate"), (socket.AF_INET, ("127.0.0.1", 45454))):
+    s = socket.socket(family)
+    try:
+        s.connect(address)
+        reach.append("connected")
+    except OSError as err:
+        reach.append(type(err).__name__)
+try:
+    os.kill(PID, 0)
+    reach.append("signalled")
+except OSError as err:
+    reach.append(type(err).__name__)
+try:
+    open(f"/proc/{PID}/environ").read()
+    reach.append("environ read")
+except OSError as err:
+    reach.append(type(err).__name__)
+print(json.dumps({"found": found, "reach": reach, "uid": os.getuid()}))
+'''
+
+HIDE = r'''
+import json, os, socket
+open(os.path.expanduser("~/answers.txt"), "w").write("42")
+open("/tmp/classmate", "w").write("42")
+open("/dev/shm/classmate", "w").write("42")
+listeners = [socket.socket(socket.AF_UNIX), socket.socket(socket.AF_INET)]
+listeners[0].bind("\0classmate")
+listeners[1].bind(("127.0.0.1", 45454))
+for s in listeners:
+    s.listen(1)
+print(json.dumps({"pid": os.getpid(), "uid": os.getuid()}))
+'''
+
+
+def test_two_forked_kernels_of_one_zygote_cannot_reach_each_other(start):
+    """A classmate's kernel forked by the same zygote, alive at the same time: its files, sockets and process."""
+    first = start()
+    hidden = run(first, HIDE)
+    second = start()
+    assert second.sandbox.zygote is first.sandbox.zygote
+    seen = run(second, SPY.replace("PID", str(hidden["pid"])))
+    assert seen["found"] == [], seen
+    assert seen["reach"][:2] == ["ConnectionRefusedError", "ConnectionRefusedError"], seen     # no one listens
+    assert seen["reach"][2:] in (["PermissionError", "PermissionError"], ["ProcessLookupError", "FileNotFoundError"]), seen
+    assert seen["uid"] != hidden["uid"], seen
+
+
+def test_a_forked_kernel_is_in_its_submissions_cgroups_and_limits(start):
+    kernel = start(Limits(memory_bytes=768 * 2 ** 20))
+    assert kernel.sandbox.cgroups is not None
+    pids = [int(p) for procs in kernel.sandbox.cgroups.procs_files() for p in procs.read_text().split()]
+    inside = run(kernel, "import json, os; print(json.dumps({'pid': os.getpid()}))")
+    assert len(set(pids)) >= 2, pids                   # the stand-in and the kernel
+    result = kernel.execute("hoard = bytearray(900 * 2 ** 20)", timeout=60)
+    assert result.status in ("error", "died"), result
+    assert result.status == "died" or "MemoryError" in result.error, result
+    assert inside["pid"] > 0
+
+
+def test_a_killed_forked_kernel_leaves_its_zygote_serving(start):
+    first = start()
+    zygote = first.sandbox.zygote
+    first.kill_processes()
+    deadline = time.monotonic() + 20
+    while first.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not first.alive()
+    second = start()
+    assert second.sandbox.zygote is zygote and zygote.alive()
+    assert run(second, "import json; print(json.dumps({'sum': sum(range(10))}))") == {"sum": 45}
+
+
+def test_graded_alike_forked_or_started_fresh(tmp_path):
+    """One submission (one answer wrong) graded with a forked kernel and with one bubblewrap starts: the same."""
+    nb = solved(GUARD, {"pool": "def pool(values, width, mode):\n    return [0]\n"})
+    path = write(nb, tmp_path / "one.ipynb")
+    task = {"student": "s", "lesson": GUARD.slug, "solutions": str(GUARD.solutions), "path": str(path),
+            "limits": {"cell_seconds": 30.0}, "sandbox": True, "threads": 1}
+    forked = grade_submission(dict(task))
+    fresh = grade_submission({**task, "limits": {**task["limits"], "forked_kernels": False}})
+
+    def verdicts(result: dict) -> list:
+        return [(t["grade_id"], t["points"], t["status"], t["message"]) for t in result["tests"]]
+
+    assert forked["status"] == fresh["status"] == "graded", (forked["detail"], fresh["detail"])
+    assert (forked["kernel"]["forked"], fresh["kernel"]["forked"]) == (True, False)     # no silent fallback
+    assert forked["score"] == fresh["score"] and verdicts(forked) == verdicts(fresh), (verdicts(forked), verdicts(fresh))
+    assert 0 < forked["score"] < sum(t["max_points"] for t in forked["tests"])
+
+
+def test_closing_the_zygotes_ends_them_and_removes_their_folders():
+    zygote = zygote_for(Limits(), 1, ("numpy", "torch"))
+    assert zygote is not None and zygote.alive()
+    spawn = zygote.spawn
+    close_zygotes()
+    assert not zygote.alive() and not spawn.exists()
+
+
+OUTLIVE = r'''
+import gc, os, socket, time
+links = [s for s in gc.get_objects() if isinstance(s, socket.socket) and s.family == socket.AF_UNIX
+         and s.type == socket.SOCK_SEQPACKET and s.fileno() >= 0]          # the link to the stand-in among them
+if os.fork() == 0:                     # a child keeps every descriptor, the link too, and lives on
+    os.setsid()
+    time.sleep(600)
+    os._exit(0)
+os._exit(0)                            # the kernel itself ends
+'''
+
+
+def test_the_stand_in_ends_with_its_kernel_whoever_holds_the_link(start):
+    """The stand-in stands for the kernel's process, not for its link: a child of the kernel that keeps the link
+    must not keep the stand-in (root, on the host) alive after the kernel has ended, forwarding signals to a pid
+    the host may give to any process (a hostile trial: it did, and pid_max is 32,768 here)."""
+    kernel = start()
+    standin = kernel.km.provisioner.pid
+    pids = {int(p) for procs in kernel.sandbox.cgroups.procs_files() for p in procs.read_text().split()}
+    own = pids - {standin}
+    assert len(own) == 1, pids
+    kernel.client.execute(OUTLIVE)
+    deadline = time.monotonic() + 20
+    while os.path.exists(f"/proc/{min(own)}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{min(own)}"), "the kernel did not end"
+    while kernel.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not kernel.alive(), "the stand-in outlives the kernel it stands for"
+
+
+def _zygote_process(zygote) -> int:
+    """The host pid of the zygote's own process (not bubblewrap's)."""
+    for name in os.listdir("/proc"):
+        try:
+            cmdline = open(f"/proc/{name}/cmdline", "rb").read()
+            uid = os.stat(f"/proc/{name}").st_uid
+        except (OSError, ValueError):
+            continue
+        if b"autograde.forked\x00zygote" in cmdline and str(zygote.spawn).encode() in cmdline and uid == zygote.uid_base:
+            return int(name)
+    raise AssertionError("no zygote process")
+
+
+def test_a_kernel_that_dies_with_its_zygote_is_the_machines_fault(start):
+    """The zygote is in no submission's cgroup: the machine's out-of-memory killer may take it (or it may fail of
+    itself), and every kernel of it ends then. That must never become the learner's grade ("kernel-died"): the
+    grader reports a fault of the machine (a hostile trial: a solved notebook got 0 points, the kernel's death
+    and the failed restart on the dead zygote both counted as the learner's)."""
+    from autograde.runner import MachineFault, _check_death
+
+    kernel = start()
+    zygote = kernel.sandbox.zygote
+    os.kill(_zygote_process(zygote), 9)                 # as the machine's out-of-memory killer would
+    deadline = time.monotonic() + 20
+    while kernel.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not kernel.alive()
+    assert not zygote.alive()
+    with pytest.raises(MachineFault):
+        _check_death(kernel, Limits())
+
+
+def test_a_forked_kernel_imports_nothing_from_its_home_before_the_standard_library(start):
+    """sys.path as a kernel started the usual way has it: the home folder (the learner's, writable) is not put
+    before the standard library, where a learner's ``csv.py`` would shadow it for the shim and the probes."""
+    kernel = start()
+    seen = run(kernel, "import json, os, sys; print(json.dumps({'path': sys.path, 'stdlib': os.path.dirname(os.__file__)}))")
+    path = seen["path"]
+    assert "/home/learner" not in path, path
+    assert "" not in path[:path.index(seen["stdlib"])], path
+
+
+PTY = r'''
+import fcntl, json, os, struct
+master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+fcntl.ioctl(master, 0x40045431, struct.pack("i", 0))                            # TIOCSPTLCK: unlock
+number = struct.unpack("I", fcntl.ioctl(master, 0x80045430, b"\0" * 4))[0]      # TIOCGPTN
+os.chmod(f"/dev/pts/{number}", 0o666)                                           # anyone may open it
+print(json.dumps({"pty": f"/dev/pts/{number}"}))
+'''
+
+OPEN_PTYS = r'''
+import json, os
+opened = []
+for name in os.listdir("/dev/pts"):
+    if name != "ptmx":
+        try:
+            os.close(os.open(f"/dev/pts/{name}", os.O_RDWR | os.O_NOCTTY))
+            opened.append(name)
+        except OSError:
+            pass
+print(json.dumps({"listed": sorted(os.listdir("/dev/pts")), "opened": opened}))
+'''
+
+
+def test_two_forked_kernels_do_not_share_pseudo_terminals(start):
+    """Each kernel has a devpts of its own (bubblewrap gives each sandbox one): a hostile trial opened, from one
+    kernel, a pty another kernel of the same zygote had made world-writable, and wrote to it."""
+    first = start()
+    made = run(first, PTY)
+    second = start()
+    assert second.sandbox.zygote is first.sandbox.zygote
+    seen = run(second, OPEN_PTYS)
+    assert seen == {"listed": ["ptmx"], "opened": []}, (made, seen)
+
+
+def test_a_zygote_never_hands_out_a_uid_a_sandbox_still_holds():
+    """Kernel uids go round 1-999; one a sandbox still holds (a kernel that lives on: a spare no one took, a
+    worker thread that died) is never handed to another: two kernels of one uid could signal each other and lower
+    each other's rlimits (prlimit)."""
+    from autograde.forked import UIDS
+
+    zygote = zygote_for(Limits(), 1, PRELOAD)
+    assert zygote is not None
+    work_root, held = new_sandbox(Limits(), True, 1, PRELOAD)        # lives on
+    try:
+        handed = set()
+        for _ in range(UIDS + 5):
+            root, sandbox = new_sandbox(Limits(), True, 1, PRELOAD)
+            handed.add(sandbox.inner_uid)
+            sandbox.close()
+            shutil.rmtree(root)
+        assert held.inner_uid not in handed
+    finally:
+        held.close()
+        remove_tree(work_root)
