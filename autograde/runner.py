@@ -361,8 +361,8 @@ def discard_spares() -> None:
         spare.discard()
 
 
+atexit.register(close_zygotes)       # after the spares (atexit runs last first): their folders are the zygote's
 atexit.register(discard_spares)
-atexit.register(close_zygotes)
 
 
 def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],

@@ -517,6 +517,8 @@ class Sandbox:
         return not (self.isolate and self.as_root) and self.host_bytes() > HOST_QUOTA
 
     def clear_kernel_dir(self) -> None:
+        if not self.kernel_dir.is_dir():
+            return                           # gone with its folder (a zygote's, removed as the worker ended)
         self.unlock()
         for path in self.kernel_dir.iterdir():
             if path.is_dir() and not path.is_symlink():
