@@ -50,7 +50,7 @@ LITERAL_CONTEXT = {
     "output_bytes": r"output",
     "disk_mib": r"disk|tmpfs",
     "file_mib": r"file_bytes|file_mib|largest file",
-    "forked_kernels": r"forked",
+    "forked_kernels": r"forked_kernels",
 }
 CODE = [*sorted((ROOT / "autograde").glob("*.py")), *sorted((ROOT / "cnnbook").glob("*.py")), ROOT / "nbgrader_config.py"]
 
@@ -104,6 +104,8 @@ def test_the_grep_would_catch_a_repeated_default():
     assert re.compile(_literal(2.0)).search("memory_gib: float = 2.0,")
     assert not re.compile(_literal(2.0)).search("memory = int(argv[2])")
     assert re.compile(_literal(1_000_000)).search("output_bytes: int = 1_000_000")
+    assert re.compile(_literal(True)).search("forked_kernels: bool = True") and \
+        not re.compile(_literal(True)).search("Trueish = 1")
 
 
 def _config_copy(tmp_path, **values) -> Path:
