@@ -381,6 +381,9 @@ def available(isolate: bool) -> bool:
     try:
         if int(Path("/proc/sys/user/max_user_namespaces").read_text()) < 2:
             return False
+        debian = Path("/proc/sys/kernel/unprivileged_userns_clone")     # Debian's switch (the zygote is no root)
+        if debian.exists() and debian.read_text().strip() != "1":
+            return False
     except (OSError, ValueError):
         return False
     return cgroup_version() is not None and bubblewrap_works()
