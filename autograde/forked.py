@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import secrets
 import select
 import signal
@@ -75,9 +76,11 @@ def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int
 def _mounts_under(root: str) -> list[str]:
     """The outermost mount points strictly under ``root``, in mount order (parents before children)."""
     points = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as info:
+    with open("/proc/self/mountinfo", "rb") as info:
         for line in info:
-            point = line.split()[4].encode().decode("unicode_escape")
+            # the kernel writes a path's space, tab, newline and backslash as octal escapes; any other byte as is
+            field = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4])
+            point = os.fsdecode(field)
             if point.startswith(root.rstrip("/") + "/"):
                 points.append(point)
     return [p for p in points if not any(q != p and p.startswith(q + "/") for q in points)]
@@ -405,7 +408,6 @@ class Zygote:
         self.uid_base = UID_BASE + UIDS * secrets.randbelow(UID_SPAN // UIDS)
         self.threads = threads
         self.handed = 0
-        self.live: set[int] = set()                      # sandboxes with a kernel of this zygote now
         self.taken: dict[int, int] = {}                  # kernel uid -> the sandbox (id) that holds it
         self.lock = threading.Lock()
         self.sandbox = Sandbox(self.spawn / "zygote", limits)
@@ -441,7 +443,7 @@ class Zygote:
         threading.Event().wait()                          # never ends: the sandbox lives with this thread
 
     def _start(self) -> None:
-        from .sandbox import _matplotlib_seed
+        from .sandbox import _matplotlib_seed, seed_home
 
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -449,7 +451,7 @@ class Zygote:
         argv = self.sandbox._bwrap(seed)
         argv += ["--bind", str(self.spawn), str(self.spawn)]
         self._write_passwd()
-        start = ["sh", "-c", f'mkdir -p "$HOME" && cp -r {seed} "$HOME/.matplotlib" 2>/dev/null; exec "$@"', "start"]
+        start = seed_home(seed)
         inner = ["setpriv", f"--reuid={self.uid_base}", f"--regid={self.uid_base}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--"] + start + [
                  sys.executable, "-m", "autograde.forked", "zygote", str(theirs.fileno()), str(self.spawn)]
@@ -575,7 +577,7 @@ def zygote_for(limits, threads: int, preload: tuple[str, ...]) -> Zygote | None:
             zygote.close()
             zygote = None
         if zygote is None:
-            idle = [k for k, z in _zygotes.items() if not z.live]     # never one with a kernel still running
+            idle = [k for k, z in _zygotes.items() if not z.taken]    # never one a sandbox still holds
             while len(_zygotes) >= MAX_ZYGOTES and idle:   # the one used longest ago goes (about 0.4 GiB each)
                 _zygotes.pop(idle.pop(0)).close()
             if time.monotonic() < _failed_until.get(key, 0.0):

@@ -384,7 +384,6 @@ class Sandbox:
         self.cgroups = Cgroups.create(self.limits, self.squeeze)
         if self.cgroups is None:
             return []
-        zygote.live.add(id(self))
         zygote.claim(self.inner_uid, id(self))          # again, if a kernel of this sandbox ended before
         seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # as wrap's prlimit
         env = self.env(zygote.threads)
@@ -406,7 +405,7 @@ class Sandbox:
             return self._in_cgroups(limited + argv)
         # Seed matplotlib's font cache into the new home (building it costs seconds per kernel), as the sandbox user.
         seed = _matplotlib_seed()
-        start = ["sh", "-c", f'mkdir -p "$HOME" && cp -r {seed} "$HOME/.matplotlib" 2>/dev/null; exec "$@"', "start"]
+        start = seed_home(seed)
         inner = start + limited + argv
         if self.as_root:
             inner = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs",
@@ -535,11 +534,16 @@ class Sandbox:
 
     def close(self) -> None:
         if self.zygote is not None:
-            self.zygote.live.discard(id(self))
             self.zygote.release(id(self))
         if self.cgroups is not None:
             self.cgroups.remove()
             self.cgroups = None
+
+
+def seed_home(seed: Path) -> list[str]:
+    """The command prefix that makes $HOME and copies the font cache into it, then runs the rest (as the
+    sandbox's user: run it after setpriv)."""
+    return ["sh", "-c", f'mkdir -p "$HOME" && cp -r {seed} "$HOME/.matplotlib" 2>/dev/null; exec "$@"', "start"]
 
 
 def _matplotlib_seed() -> Path:

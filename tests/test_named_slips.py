@@ -27,6 +27,20 @@ def pool2d_forward(x, f, s, mode="max"):
     return out
 '''
 
+DECODE = '''import numpy as np
+def decode_predictions(output, image_size=64):
+    output = np.asarray(output, dtype=float)
+    grid = output.shape[-1]
+    cell = image_size / grid
+    sig = lambda t: 1 / (1 + np.exp(-t))
+    rows, cols = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
+    cx, cy = (cols + sig(output[1])) * cell, (rows + sig(output[2])) * cell
+    w, h = np.maximum(output[3], 0) * cell, np.maximum(output[4], 0) * cell
+    p = np.exp(output[5:] - output[5:].max(axis=0))
+    p /= p.sum(axis=0)
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+    return boxes.reshape(-1, 4), (sig(output[0]) * p.max(axis=0)).reshape(-1), p.argmax(axis=0).reshape(-1)
+'''
 SLIPS = [
     ("03", "test_output_size", '''def output_size(n, f, p=0, s=1):
     if s < 1 or p < 0 or f > n + 2 * p:
@@ -58,20 +72,9 @@ def dead_relu_fraction(outputs):
     outputs = np.asarray(outputs)
     return float((outputs <= 0).all(axis=0).sum() // outputs.shape[1])
 ''', "integer division"),
-    ("10", "test_decode_predictions", '''import numpy as np
-def decode_predictions(output, image_size=64):
-    output = np.asarray(output, dtype=float)
-    grid = output.shape[-1]
-    cell = image_size / grid
-    sig = lambda t: 1 / (1 + np.exp(-t))
-    rows, cols = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
-    cx, cy = (cols + sig(output[1])) * cell, (rows + sig(output[2])) * cell
-    w, h = np.maximum(output[3], 0) * cell, np.maximum(output[4], 0) * cell
-    p = np.exp(output[5:] - output[5:].max(axis=0))
-    p /= p.sum(axis=0)
-    boxes = np.stack([cx - w / 2, cy - h / 2, w, h], axis=-1)          # (x0, y0, w, h)
-    return boxes.reshape(-1, 4), (sig(output[0]) * p.max(axis=0)).reshape(-1), p.argmax(axis=0).reshape(-1)
-''', "returned (x0, y0, w, h)"),
+    ("10", "test_decode_predictions",
+     DECODE.replace("cx + w / 2, cy + h / 2], axis=-1)", "w, h], axis=-1)          # (x0, y0, w, h)"),
+     "returned (x0, y0, w, h)"),
 ]
 
 
@@ -501,20 +504,7 @@ def fine_tune_optimizer(model, blocks, head_lr, body_lr):
     body = [p for name in blocks for p in getattr(model, name).parameters()]
     return torch.optim.Adam([{"params": model.head.parameters(), "lr": head_lr}, {"params": body, "lr": body_lr}])
 '''
-DECODE = '''import numpy as np
-def decode_predictions(output, image_size=64):
-    output = np.asarray(output, dtype=float)
-    grid = output.shape[-1]
-    cell = image_size / grid
-    sig = lambda t: 1 / (1 + np.exp(-t))
-    rows, cols = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
-    cx, cy = (cols + sig(output[1])) * cell, (rows + sig(output[2])) * cell
-    w, h = np.maximum(output[3], 0) * cell, np.maximum(output[4], 0) * cell
-    p = np.exp(output[5:] - output[5:].max(axis=0))
-    p /= p.sum(axis=0)
-    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
-    return boxes.reshape(-1, 4), (sig(output[0]) * p.max(axis=0)).reshape(-1), p.argmax(axis=0).reshape(-1)
-'''
+
 CENTRE = "cx, cy = (cols + sig(output[1])) * cell, (rows + sig(output[2])) * cell"
 SIZE = "w, h = np.maximum(output[3], 0) * cell, np.maximum(output[4], 0) * cell"
 SOFTMAX = "p = np.exp(output[5:] - output[5:].max(axis=0))\n    p /= p.sum(axis=0)"
