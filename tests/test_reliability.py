@@ -450,11 +450,14 @@ def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path):
 @pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
 def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path, how):
     subs, out = tmp_path / "subs", tmp_path / "out"
-    # enough submissions that the run is still grading when the signal lands (forked kernels grade 4 in ~5 s)
+    # enough submissions, each a little slow, that the run is still grading when the signal lands (forked
+    # kernels graded 4 plain ones in about 5 s)
     expected = {"ann": FULL_AUTO, "ben": 0.0, "cid": FULL_AUTO, "dan": FULL_AUTO, "eli": FULL_AUTO, "fay": 0.0,
                 "gus": FULL_AUTO, "hoa": FULL_AUTO}
     for student, score in expected.items():
-        put(subs, student, solved(GUARD) if score else submission(GUARD))
+        nb = solved(GUARD) if score else submission(GUARD)
+        nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(2)"))     # still grading when it lands
+        put(subs, student, nb)
     proc = subprocess.Popen([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
                              "--solutions", str(GUARD_SOLUTIONS), "--workers", "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
