@@ -444,7 +444,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     A submission graded before into OUT whose notebook, lesson and grader have not changed is not graded again,
     unless ``force`` or its student is in ``students`` (which also limits the batch to those students).
     The returned rows, grades.csv and flagged.md cover every result in OUT/results/, not only this batch.
-    ``faults`` (student -> "kernel-start", "kill-worker", "hang-worker", "machine-oom", each also "...-once"; on Dask
+    ``faults`` (student -> "kernel-start", "kernel-restart", "kill-worker", "hang-worker", "machine-oom", each also "...-once"; on Dask
     also "lose-result-twice") is a hook for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
     N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.

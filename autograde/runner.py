@@ -417,6 +417,11 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
             except KernelDied:
                 remove_tree(work_root)
                 raise
+        if task.get("fault") == "kernel-restart" or (task.get("fault") == "kernel-restart-once"
+                                                     and task.get("attempt", 1) == 1):
+            # Test hook (grade_batch(faults=...) only): the kernel starts, but a replacement for it would not.
+            kernel.sandbox.kernel_argv = lambda: kernel.sandbox.wrap(  # type: ignore[method-assign]
+                [sys.executable, "-c", "raise SystemExit(3)"])
     except KernelDied as err:
         raise KernelStartFailed(f"the learner's kernel could not be started (a fault of the grading machine, "
                                 f"not of the submission): {err}") from None
@@ -798,7 +803,12 @@ def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: 
     ``ran_ok`` had run when the notebook's names were kept for it: they are kept again at the same point of the
     replay, so that its hidden part (run again from fresh look-ups) sees them as its place left them."""
     forget_pending()
-    kernel.restart()
+    try:
+        kernel.restart()
+    except KernelDied as err:
+        # The learner's code ran in the kernel that ended; the one that failed to start had run none of it.
+        raise KernelStartFailed(f"a replacement for the learner's kernel could not be started (a fault of the "
+                                f"grading machine, not of the submission): {err}") from None
     waiting = sorted((at, key) for key, at in (kept_at or {}).items())
     for index, code in enumerate([*ran_ok, None]):
         while waiting and waiting[0][0] <= index:

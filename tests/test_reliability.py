@@ -177,6 +177,32 @@ def test_failures_of_the_grading_machine_are_retried_and_never_a_grade(tmp_path)
     assert gradebook_scores(out)["carol"] == FULL_AUTO == gradebook_scores(out)["dave"]
 
 
+def test_a_replacement_kernel_that_fails_to_start_is_the_machines_fault_never_the_learners(tmp_path):
+    """A learner's cell ends its kernel (os._exit): the grader starts a replacement and replays the cells that
+    had run. When the replacement cannot start (the fault "kernel-restart": its command exits at once, as a
+    broken sandbox would), the rest of the tests cannot run: the machine's fault, retried, a grader-error after
+    the last try and graded by the next run. Before, the tests left were "not run" and cost the learner their
+    points."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    dying = solved(GUARD)
+    dying.cells.insert(1, nbformat.v4.new_code_cell("import os\nos._exit(1)   # trying what ends a kernel"))
+    for student in ("kim", "lee", "max"):
+        put(subs, student, dying)
+    rows, lines = run(subs, out, faults={"kim": "kernel-restart", "lee": "kernel-restart-once"})
+    by = {r.student: r for r in rows}
+    assert {s: (r.status, r.score) for s, r in by.items()} == {
+        "kim": ("grader-error", 0.0), "lee": ("graded", FULL_AUTO), "max": ("graded", FULL_AUTO)}, by
+    assert "replacement for the learner's kernel could not be started" in by["kim"].detail, by["kim"].detail
+    assert "tried 2 times" in by["kim"].detail
+    assert "kernel-died" in by["max"].flags          # the learner's own os._exit is still said
+    assert gradebook_scores(out) == {"lee": FULL_AUTO, "max": FULL_AUTO}     # no 0 recorded for kim
+
+    rows, lines = run(subs, out)
+    assert sorted(graded_students("\n".join(lines))) == ["kim"]
+    assert {r.student: (r.status, r.score) for r in rows} == {
+        "kim": ("graded", FULL_AUTO), "lee": ("graded", FULL_AUTO), "max": ("graded", FULL_AUTO)}
+
+
 @pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
 def test_a_kernel_the_machine_ran_out_of_memory_for_is_retried_never_graded(tmp_path):
     """Each notebook fills 700 MiB, well within its own 2 GiB. Under a group of 640 MiB above the sandbox (the
