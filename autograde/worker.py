@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from .runner import discard_spares, grade_submission
 
@@ -48,6 +49,9 @@ def _stop_on_sigterm() -> None:
 
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)        # a second one must not cut the unwinding short
+        # Stopped between jupyter_client making a coroutine and running it (its sync wrappers), the coroutine is
+        # dropped unawaited and Python would print a RuntimeWarning under the batch's one line: expected here.
+        warnings.filterwarnings("ignore", message=r"coroutine '.*' was never awaited", category=RuntimeWarning)
         err = SystemExit(128 + signum)
         err.grader_stop = True                               # type: ignore[attr-defined]
         raise err
