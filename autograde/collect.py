@@ -688,6 +688,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     entry_times: dict[Path, tuple[datetime, datetime | None]] = {}
     zipped = source.is_file() and source.suffix.lower() == ".zip"
     given_name = source.name                           # an LMS names its download after the assignment
+    given = source                                     # as the instructor named it (a .zip is unpacked in OUT/.work)
     # A notebook of the export that could not be extracted (an empty file in its place) -> its intake line: it is
     # still its student's copy, so an older one is not graded in its place (an instructor's trial: a re-submission
     # damaged in the download left the draft graded, 0 points, with no flag).
@@ -1215,8 +1216,14 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             subs.append(Submission(student, lesson, None, note=f"the folder {student}/{lesson.slug} has no notebook"))
     subs.extend(no_notebook)
     if not subs:
+        # named as given: a .zip's unpacked copy in OUT/.work is gone by the time the message is read
+        inside = f"{given} to hold " if zipped else f"{given}/"
+        seen = [line.input for line in lines if line.input]
         raise UsageError(
-            f"no submissions found in {source}. Expected {source}/<student>/<NN_slug>/<NN_slug>.ipynb, "
+            f"no submissions found in {given}" + (f" ({len(seen)} other file(s): {', '.join(seen[:5])}"
+                                                   + (", ..." if len(seen) > 5 else "") + ")" if seen else
+                                                   " (it is empty)" if zipped else "")
+            + f". Expected {inside}<student>/<NN_slug>/<NN_slug>.ipynb, "
             f"<student>_<NN_slug>.ipynb files or an LMS export, with NN_slug one of: "
             f"{', '.join(lesson.slug for lesson in lessons)}.")
     # A student with some lessons but not others: the missing ones are reported too (not those only handed in to

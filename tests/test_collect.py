@@ -359,6 +359,22 @@ def test_nothing_recognisable_is_a_clear_error(tmp_path):
         find_submissions(tmp_path, tmp_path / "work", LESSONS_ALL)
 
 
+
+def test_a_zip_with_nothing_to_grade_is_named_as_given(tmp_path):
+    """An instructor's trial: an empty or notebook-less zip was reported as 'no submissions found in
+    OUT/.work/unzipped', a folder of the grader's own that is gone when the message is read; it names the zip as
+    given, and what it held."""
+    empty, junk = tmp_path / "empty.zip", tmp_path / "junk.zip"
+    zipfile.ZipFile(empty, "w").close()
+    with zipfile.ZipFile(junk, "w") as zf:
+        zf.writestr("notes.txt", "x")
+    with pytest.raises(UsageError) as err:
+        find_submissions(empty, tmp_path / "work", LESSONS_ALL)
+    assert f"no submissions found in {empty} (it is empty)" in str(err.value) and "unzipped" not in str(err.value)
+    with pytest.raises(UsageError) as err:
+        find_submissions(junk, tmp_path / "work2", LESSONS_ALL)
+    assert f"in {junk} (1 other file(s): notes.txt)" in str(err.value) and "unzipped" not in str(err.value)
+
 @pytest.mark.slow
 def test_a_canvas_export_is_graded_end_to_end(tmp_path):
     """The zip straight from Canvas, Korean names and copies included, graded; intake.csv accounts for all."""
