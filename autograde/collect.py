@@ -797,7 +797,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                 if owner is not None and (taken is None or taken <= 0):
                     others.setdefault(owner, []).append(f"{name} (no notebook inside)" if taken == 0 else name)
                     who_in_lms.setdefault(owner, {**(facts.get("lms") or {}),
-                                                  "worksheet_lesson": facts.get("worksheet_lesson", "")})
+                                                  "worksheet_lesson": facts.get("worksheet_lesson", ""),
+                                                  "named_by_lms": bool(facts.get("named_by_lms"))})
             return
         stem = name[: -len(".ipynb")]
         if student_hint is None:
@@ -1058,10 +1059,13 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     handed_in = {student for student, _, _, _ in candidates} | {student for _, student, _ in unplaced}
     no_notebook: list[Submission] = []         # a student of a one-lesson export who handed in other files only
+    unrostered: set[tuple[str, str]] = set()   # ... of them, those the roster does not know: (LMS name, LMS id)
     for student, files in sorted(others.items()):
         if student not in handed_in and safe_id(student) not in handed_in:
             lms = dict(who_in_lms.get(student, {}))
             lesson = known.get(lms.pop("worksheet_lesson", "")) or export    # Moodle: the worksheet's assignment
+            if lms.pop("named_by_lms", False) and lms.get("id"):
+                unrostered.add((lms.get("name", student), lms["id"]))
             warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
                             "graded" + (f" (recorded missing {lesson.slug})" if lesson else "") + " (intake.csv)")
             if lesson is not None:
@@ -1071,8 +1075,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     if roster:
         # A student the roster does not know (enrolled late, a roster from before) is filed under the LMS's name:
         # say so now, or their grades sit under another id than everyone else's without a word.
+        # (also one who handed in no notebook: recorded missing under the LMS's name, as an instructor's trial found
+        # without a word)
         strangers = sorted({(facts["lms"]["name"], facts["lms"]["id"]) for _, _, _, facts in candidates
-                            if facts.get("named_by_lms")})
+                            if facts.get("named_by_lms")} | unrostered)
         if strangers:
             warnings.append(f"{len(strangers)} student(s) of the LMS export are not in the roster, so each is graded "
                             "under the name the LMS wrote: "

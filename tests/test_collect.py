@@ -92,6 +92,26 @@ def test_canvas_zip_with_korean_names_resubmissions_and_late_work(tmp_path):
                 if "not in the roster" in w]                            # no roster: nothing to warn about
 
 
+
+def test_a_student_the_roster_lacks_who_sent_no_notebook_is_warned_of_too(tmp_path):
+    """An instructor's trial: a student outside the roster who handed in only a .py was recorded missing under the
+    LMS's name with no roster warning (README: a student the roster lacks is graded under the LMS's name, and a
+    warning names them), so their later notebooks' grades would sit under another id unnoticed."""
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kimminsu_40001_900001_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("hanbit_40007_900007_conv.py", "print(1)\n")
+        zf.writestr("leejieun_40002_900002_conv.py", "print(1)\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n40001,s2026001\n40002,s2026002\n", encoding="utf-8")
+    from autograde.collect import read_roster
+
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL, read_roster(roster))
+    assert {(s.student, s.path is None) for s in intake.submissions} == {
+        ("s2026001", False), ("s2026002", True), ("hanbit", True)}
+    strangers = [w for w in intake.warnings if "not in the roster" in w]
+    assert len(strangers) == 1 and "hanbit (LMS id 40007)" in strangers[0] and "leejieun" not in strangers[0]
+
 def test_moodle_folders_and_a_corrupt_zip_member(tmp_path):
     export = tmp_path / "moodle"
     put(export / "Kim Minsu_123456_assignsubmission_file_" / "99_guard.ipynb")
