@@ -901,7 +901,19 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             elif inner.is_file():
                 consider(inner, path.name)
             else:
-                lines.append(IntakeLine(rel(inner), "skipped", note="a folder that is no lesson of this course"))
+                # Each file in it gets its own line (an instructor's trial: dave/03_padding/03_padding_stride.ipynb
+                # was one line for the folder, and the console said nothing of dave's notebook); a notebook's line
+                # puts it in the run's "not graded" warning below.
+                def too_deep_here(folder: Path, why: str) -> None:
+                    lines.append(IntakeLine(_shown(rel(folder)), "skipped", note=why))
+
+                inside = [p for p in _files_below(inner, too_deep_here) if not p.name.startswith(".")]
+                for other in inside:
+                    lines.append(IntakeLine(_shown(rel(other)), "skipped", note=(
+                        f"in the folder {_shown(rel(inner))}, which is no lesson of this course: not graded "
+                        "(expected <student>/<NN_slug>/<NN_slug>.ipynb; rename the folder to its lesson's NN_slug)")))
+                if not inside:
+                    lines.append(IntakeLine(rel(inner), "skipped", note="a folder that is no lesson of this course"))
 
     # An LMS export is one assignment's ("download all submissions" in Canvas and Moodle): its lesson is the one
     # --lesson names, else the one that at least two thirds of its students' notebooks name (a Moodle worksheet

@@ -373,6 +373,25 @@ def test_unsafe_names_become_safe_folder_names():
     assert safe_id("이 서연") == "이 서연" and safe_id("José Núñez") == "José Núñez"
 
 
+
+def test_a_notebook_in_a_folder_that_is_no_lesson_is_named_not_dropped(tmp_path):
+    """An instructor's trial: nbgrader's layout with a mistyped lesson folder (dave/99_gaurd/99_guard.ipynb) gave
+    intake.csv one line for the folder and the console nothing: dave's notebook was not graded without a word.
+    Each file in it has its own line, and a notebook is named in the run's warnings."""
+    put(tmp_path / "in" / "alice" / "99_guard" / "99_guard.ipynb")
+    put(tmp_path / "in" / "dave" / "99_gaurd" / "99_guard.ipynb")
+    put(tmp_path / "in" / "dave" / "99_gaurd" / "notes.txt", b"x")
+    (tmp_path / "in" / "erin" / "scratch").mkdir(parents=True)
+    intake = find_submissions(tmp_path / "in", tmp_path / "work", LESSONS_ALL)
+    assert {(s.student, s.lesson.slug) for s in intake.submissions} == {("alice", "99_guard")}
+    lines = {line.input: line for line in intake.lines}
+    assert lines["dave/99_gaurd/99_guard.ipynb"].outcome == "skipped"
+    assert "dave/99_gaurd, which is no lesson" in lines["dave/99_gaurd/99_guard.ipynb"].note
+    assert lines["dave/99_gaurd/notes.txt"].outcome == "skipped"
+    assert lines["erin/scratch"].note == "a folder that is no lesson of this course"     # an empty one: one line
+    said = [w for w in intake.warnings if "not graded" in w]
+    assert len(said) == 1 and "dave/99_gaurd/99_guard.ipynb" in said[0]
+
 def test_nothing_recognisable_is_a_clear_error(tmp_path):
     put(tmp_path / "homework.ipynb")
     with pytest.raises(UsageError, match="no submissions found"):
