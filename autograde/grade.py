@@ -780,6 +780,16 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 raise GradingStopped(stopped[0], stopped[1],
                                      stopped_message(stopped[0], graded_now, total - reused, out, force, students))
             return rows
+        except SQLAlchemyError as err:
+            # The gradebook could not be reached, read or written outside a submission's own transaction (a
+            # PostgreSQL server down when the run starts, SQLite locked by formgrader past its timeout): as when it
+            # fails while grading, one line and exit 3, never a traceback (an instructor's trial: exit 1). What was
+            # recorded is kept; the next run grades the rest.
+            reason = _first_line(str(err)) or type(err).__name__
+            raise GradingStopped("gradebook", GRADEBOOK_EXIT,
+                                 f"stopped: the gradebook could not be read or written ({type(err).__name__}: "
+                                 f"{reason[:200]}); every result recorded before is kept: run the same command "
+                                 "again once it can be", reports=False) from err
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -951,6 +951,34 @@ def test_a_gradebook_that_cannot_be_written_stops_the_batch_and_loses_nothing(tm
     assert gradebook_scores(out) == dict.fromkeys(("ann", "bob", "cai"), FULL_AUTO)
 
 
+
+def test_a_gradebook_locked_when_the_run_starts_stops_it_with_one_line(tmp_path):
+    """An instructor's trial: formgrader (or another run) holding the SQLite gradebook past its lock timeout as the
+    run began, or a PostgreSQL server down then, ended in SQLAlchemy's traceback and exit status 1; it is the same
+    one line and exit status 3 as a gradebook lost while grading, and the next run grades."""
+    import sqlite3
+
+    from autograde.grade import GRADEBOOK_EXIT, GradingStopped, private_gradebook
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "ann", solved(GUARD))
+    private_gradebook(f"sqlite:///{out / 'gradebook.db'}")
+    holder = sqlite3.connect(out / "gradebook.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(GradingStopped) as stop:
+            run(subs, out)
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert stop.value.exit_code == GRADEBOOK_EXIT
+    said = str(stop.value)
+    assert said.startswith("stopped: the gradebook could not be read or written (OperationalError: "), said
+    assert "database is locked" in said and "\n" not in said
+    assert not list((out / "results").glob("*/*.json"))
+    rows, _ = run(subs, out)
+    assert [(row.student, row.status) for row in rows] == [("ann", "graded")]
+
 def test_an_out_folder_that_cannot_be_written_stops_the_batch_and_loses_nothing(tmp_path, monkeypatch):
     """OUT itself full (a disk full, a quota): the batch stops with one line naming the file and the reason, exit
     status as for the gradebook (it was a raw OSError traceback), and the next run grades what has no result file."""
