@@ -472,7 +472,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
         late_work.parse_policy(late_penalty)
     late_work.add_extensions(out, extensions or [], lambda name: find_lesson(name, known).slug)
     policy = late_work.load_policy(out, late_penalty)
-    extension_of = late_work.read_extensions(out)
+    extension_of = late_work.read_extensions(out, lambda name: find_lesson(name, known).slug)
     zip_zone = load_zone(out, zip_times)
     moodle_zone = load_zone(out, moodle_times, MOODLE_ZONE_FILE, "--moodle-times")
     sweep_stale()

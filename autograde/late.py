@@ -294,7 +294,10 @@ def load_policy(out: Path, given: str | None) -> Policy:
     return policy_from_nbgrader_config()
 
 
-def read_extensions(out: Path) -> dict[tuple[str, str], timedelta | str]:
+def read_extensions(out: Path, lesson_slug=None) -> dict[tuple[str, str], timedelta | str]:
+    """OUT/extensions.csv: (student, lesson slug) -> the extension. ``lesson_slug``: the lesson's slug from a name
+    as ``--extension`` takes it (``3``, ``03`` or ``03_padding_stride``), raising UsageError for no lesson: a row
+    typed by hand with ``03`` applied to nobody without a word (an instructor's trial)."""
     path = out / EXTENSIONS_FILE
     if not path.is_file():
         return {}
@@ -305,6 +308,8 @@ def read_extensions(out: Path) -> dict[tuple[str, str], timedelta | str]:
                 student, lesson = (row.get("student") or "").strip(), (row.get("lesson") or "").strip()
                 if student and lesson:
                     try:
+                        if lesson_slug is not None:
+                            lesson = lesson_slug(lesson)
                         found[(student, lesson)] = parse_duration(row.get("extension") or "")
                     except UsageError as err:
                         raise UsageError(f"{path}, line {n}: {err}") from None

@@ -290,3 +290,20 @@ def test_pages_show_times_in_the_course_zone_with_utc_beside_and_a_due_in_a_zone
     offset = zone_hint(["'2025-03-07T23:59+09:00'"])
     assert "c.Exchange.timezone to your zone's name" in offset and "= 'Asia/Seoul'" not in offset, offset
     assert zone_hint(["2025-03-07 23:59", "2025-03-07T23:59Z", "2025-03-07 23:59 UTC"]) == ""
+
+
+def test_an_extension_typed_by_hand_with_the_lessons_number_counts(tmp_path):
+    """README: extensions.csv may be edited by hand. An instructor's trial typed ``carol,01,2d`` (as --extension
+    takes it): the row was kept under '01', which no lesson is, so carol's extension applied to nobody without a
+    word. The lesson is read as --extension reads it; a row naming no lesson is an error naming its line."""
+    from autograde.late import read_extensions
+    from autograde.lessons import find_lesson
+
+    course = [GUARD]
+    (tmp_path / "extensions.csv").write_text(
+        f"student,lesson,extension\ncarol,{int(GUARD.number)},2d\nbob,{GUARD.slug},waive\n", encoding="utf-8")
+    found = read_extensions(tmp_path, lambda name: find_lesson(name, course).slug)
+    assert found == {("carol", GUARD.slug): timedelta(days=2), ("bob", GUARD.slug): WAIVE}
+    (tmp_path / "extensions.csv").write_text("student,lesson,extension\ncarol,98,2d\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"extensions.csv, line 2: no lesson called '98'"):
+        read_extensions(tmp_path, lambda name: find_lesson(name, course).slug)
