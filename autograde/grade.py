@@ -402,6 +402,11 @@ class _Job:
     accounted: int = 0            # Dask: starts of it (on the scheduler's record) already taken into account
 
 
+def _folded(text: str) -> str:
+    """A name as typed and as an LMS wrote it compare equal: Unicode form, letter case, spaces around."""
+    return unicodedata.normalize("NFC", text).casefold().strip()
+
+
 def _first_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[0] if lines else ""
@@ -516,7 +521,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             graded_ids = {sub.student for sub in intake.submissions} | \
                 {path.name for path in (out / "results").glob("*") if path.is_dir()}
             for name in sorted({str(given[0]) for given in extensions or []} - graded_ids):
-                meant = mapping.get(name)
+                # the roster's id for the name, else the id this input grades the LMS's name as (an instructor's
+                # trial: "--extension leeseo", as Canvas's file names write it, got no hint of 2026002)
+                meant = mapping.get(name) or next(
+                    (sub.student for sub in intake.submissions
+                     if _folded((sub.lms or {}).get("name", "")) == _folded(name)), None)
                 intake.warnings.append(f"--extension {name}: no student of that id in this input or in {out}, so it "
                                        "applies to nobody (kept in extensions.csv)"
                                        + (f"; the roster makes {name} student {meant}: give --extension {meant} ..."

@@ -1498,6 +1498,24 @@ def test_an_extension_for_an_id_nobody_has_is_said_to_apply_to_nobody(tmp_path):
         "to nobody (kept in extensions.csv); the roster makes yoonha student 2026008: give --extension 2026008 ..."], said
 
 
+def test_an_extension_given_by_the_name_canvas_wrote_is_told_the_students_id(tmp_path):
+    """An instructor's trial: `--extension leeseo 03 1h`, the name in Canvas's file names, with a Canvas gradebook
+    roster (which maps Canvas's user id, 40002, to 2026002, and knows no 'leeseo'): the warning said only that the
+    ids are the course's. It names the id that student is graded as."""
+    from autograde.grade import grade_batch
+
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("leeseo_late_40002_900002_99_guard.ipynb", "{not a notebook")   # graded without a kernel
+    roster = tmp_path / "roster.csv"
+    roster.write_text("lms_id,student_id\n40002,2026002\n", encoding="utf-8")
+    said: list[str] = []
+    grade_batch(archive, tmp_path / "out", solutions=GUARD.solutions, roster=roster, progress=said.append,
+                extensions=[["leeseo", "99", "1h"]])
+    warned = [line for line in said if line.startswith("warning: --extension")]
+    assert len(warned) == 1 and warned[0].endswith("give --extension 2026002 ..."), said
+
+
 def test_two_assignments_exports_in_one_folder_are_refused_and_an_export_named_for_its_assignment_is_that_lesson(
         tmp_path):
     """An instructor's trial unzipped two Canvas assignments' downloads into one folder: a student's blank lesson-01
