@@ -864,8 +864,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts["copy_name"] = True
         candidates.append((safe_id(student), lesson, path, facts))
 
+    # OUT inside the folder graded (grade submitted --out submitted/grading): the grader's own files, like the
+    # system's, get no line (an instructor's trial: every report and result of OUT was listed as a skipped input)
+    own_out = work.parent.resolve()
     for path in sorted(source.iterdir()):
-        if path.name.startswith((".", "__MACOSX")):
+        if path.name.startswith((".", "__MACOSX")) or path.resolve() == own_out:
             continue
         if path.is_file():
             consider(path, None)
@@ -900,6 +903,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                                 f"{lesson.slug}.ipynb"))
             elif inner.is_file():
                 consider(inner, path.name)
+            elif inner.resolve() == own_out:
+                continue
             else:
                 # Each file in it gets its own line (an instructor's trial: dave/03_padding/03_padding_stride.ipynb
                 # was one line for the folder, and the console said nothing of dave's notebook); a notebook's line

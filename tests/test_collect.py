@@ -392,6 +392,22 @@ def test_a_notebook_in_a_folder_that_is_no_lesson_is_named_not_dropped(tmp_path)
     said = [w for w in intake.warnings if "not graded" in w]
     assert len(said) == 1 and "dave/99_gaurd/99_guard.ipynb" in said[0]
 
+
+def test_out_inside_the_folder_graded_is_not_an_input(tmp_path):
+    """An instructor's trial: `grade subs --out subs/grading` run twice listed every file of OUT (its autograded
+    notebooks, reports, results) as skipped inputs, and warned of OUT's notebooks as not graded. OUT is the grader's
+    own, as the system's files are: no line, wherever it is under the input."""
+    subs = tmp_path / "subs"
+    put(subs / "alice" / "99_guard" / "99_guard.ipynb")
+    for out in (subs / "grading", subs / "term1" / "out"):
+        put(out / "autograded" / "alice" / "99_guard" / "99_guard.ipynb")
+        put(out / "grades.csv", b"student\n")
+        intake = find_submissions(subs, out / ".work", LESSONS_ALL)
+        assert [s.student for s in intake.submissions] == ["alice"]
+        assert not [line.input for line in intake.lines if str(out.relative_to(subs)) in line.input], intake.lines
+        assert not [w for w in intake.warnings if "not graded" in w]
+        shutil.rmtree(out)
+
 def test_nothing_recognisable_is_a_clear_error(tmp_path):
     put(tmp_path / "homework.ipynb")
     with pytest.raises(UsageError, match="no submissions found"):
