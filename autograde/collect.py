@@ -217,14 +217,19 @@ class Intake:
                                                  row[5]]))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(kept)
-            for line in self.lines:       # file and student names are the students' words: never a formula
-                writer.writerow(valid_text([cell(source), cell(line.input), line.outcome, cell(line.student),
-                                            line.lesson, cell(line.note), line.submitted, line.time_source]))
-        os.replace(tmp, path)
+        try:
+            with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
+                writer = csv.writer(f)
+                writer.writerow(header)
+                writer.writerows(kept)
+                for line in self.lines:       # file and student names are the students' words: never a formula
+                    writer.writerow(valid_text([cell(source), cell(line.input), line.outcome, cell(line.student),
+                                                line.lesson, cell(line.note), line.submitted, line.time_source]))
+            os.replace(tmp, path)
+        finally:
+            # Ctrl-C while it is written (an instructor's trial: OUT kept a .intake.csv.tmp of students' names)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None = None) -> dict[str, str] | None:

@@ -408,6 +408,22 @@ def test_out_inside_the_folder_graded_is_not_an_input(tmp_path):
         assert not [w for w in intake.warnings if "not graded" in w]
         shutil.rmtree(out)
 
+
+def test_intake_csv_stopped_while_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """An instructor's trial: Ctrl-C as the run began left OUT/.intake.csv.tmp (students' names and files)."""
+    import autograde.collect
+
+    put(tmp_path / "in" / "alice" / "99_guard" / "99_guard.ipynb")
+    intake = find_submissions(tmp_path / "in", tmp_path / "out" / ".work", LESSONS_ALL)
+
+    def stopped(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(autograde.collect.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        intake.write(tmp_path / "out" / "intake.csv", str(tmp_path / "in"))
+    assert list((tmp_path / "out").iterdir()) == []
+
 def test_nothing_recognisable_is_a_clear_error(tmp_path):
     put(tmp_path / "homework.ipynb")
     with pytest.raises(UsageError, match="no submissions found"):
