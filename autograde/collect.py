@@ -60,7 +60,7 @@ from pathlib import Path
 
 from .lessons import Lesson, UsageError
 from .moodle import looks_like_worksheet
-from .text import TIME_FORMAT
+from .text import TIME_FORMAT, replacing
 
 MAX_MEMBER_BYTES = 200 * 2 ** 20
 # Folders nested deeper than this in a submissions folder or .zip are not searched (a .zip's member that deep is
@@ -215,21 +215,13 @@ class Intake:
                 row[2] = "superseded"
                 row[5] = "; ".join(filter(None, [f"a later run graded {newer} from {cell(source) or 'another input'}",
                                                  row[5]]))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
-                writer = csv.writer(f)
-                writer.writerow(header)
-                writer.writerows(kept)
-                for line in self.lines:       # file and student names are the students' words: never a formula
-                    writer.writerow(valid_text([cell(source), cell(line.input), line.outcome, cell(line.student),
-                                                line.lesson, cell(line.note), line.submitted, line.time_source]))
-            os.replace(tmp, path)
-        finally:
-            # Ctrl-C while it is written (an instructor's trial: OUT kept a .intake.csv.tmp of students' names)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with replacing(path) as tmp, tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(kept)
+            for line in self.lines:       # file and student names are the students' words: never a formula
+                writer.writerow(valid_text([cell(source), cell(line.input), line.outcome, cell(line.student),
+                                            line.lesson, cell(line.note), line.submitted, line.time_source]))
 
 
 def canvas_name(stem: str, roster: dict[str, str], lessons: list[Lesson] | None = None) -> dict[str, str] | None:
@@ -1245,13 +1237,13 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     subs.extend(no_notebook)
     if not subs:
         # named as given: a .zip's unpacked copy in OUT/.work is gone by the time the message is read
-        inside = f"{given} to hold " if zipped else f"{given}/"
-        seen = [line.input for line in lines if line.input]
+        expected_in = f"{given} to hold " if zipped else f"{given}/"
+        other_files = [line.input for line in lines if line.input]
         raise UsageError(
-            f"no submissions found in {given}" + (f" ({len(seen)} other file(s): {', '.join(seen[:5])}"
-                                                   + (", ..." if len(seen) > 5 else "") + ")" if seen else
+            f"no submissions found in {given}" + (f" ({len(other_files)} other file(s): {', '.join(other_files[:5])}"
+                                                   + (", ..." if len(other_files) > 5 else "") + ")" if other_files else
                                                    " (it is empty)" if zipped else "")
-            + f". Expected {inside}<student>/<NN_slug>/<NN_slug>.ipynb, "
+            + f". Expected {expected_in}<student>/<NN_slug>/<NN_slug>.ipynb, "
             f"<student>_<NN_slug>.ipynb files or an LMS export, with NN_slug one of: "
             f"{', '.join(lesson.slug for lesson in lessons)}.")
     # A student with some lessons but not others: the missing ones are reported too (not those only handed in to

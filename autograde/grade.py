@@ -44,7 +44,7 @@ from . import moodle
 from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zone,
                       read_roster, roster_names)
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
-from .text import CSV_ENCODING, terminal_safe, utc_now, valid_text
+from .text import CSV_ENCODING, replacing, terminal_safe, utc_now, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
 from .publish import publishable_text
 from .runner import fingerprint, grade_submission, new_hidden_seed
@@ -319,10 +319,8 @@ def _lesson_sha(lesson: Lesson) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def few_submitted(subs: list[Submission], asked: list[str] | None = None) -> list[str]:
@@ -1419,13 +1417,11 @@ def private_gradebook(db_url: str) -> None:
 
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(CSV_HEADER)
         for row in rows:
             writer.writerow(row.csv_row())
-    os.replace(tmp, path)
 
 
 _MD_PUNCT = re.compile(r"[\\`*\[\]~$]")                 # code, emphasis, links, strike-through, math

@@ -31,14 +31,13 @@ import csv
 import importlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from .lessons import UsageError
-from .text import CSV_ENCODING
+from .text import CSV_ENCODING, replacing
 
 POLICY_FILE = "late-policy.json"
 EXTENSIONS_FILE = "extensions.csv"
@@ -332,14 +331,11 @@ def add_extensions(out: Path, given: list[list[str]], lesson_slug) -> None:
     for student, lesson, duration in given:
         parse_duration(duration)
         rows[(student, lesson_slug(lesson))] = duration.strip()
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(["student", "lesson", "extension"])
         for (student, lesson), duration in sorted(rows.items()):
             writer.writerow([student, lesson, duration])
-    os.replace(tmp, path)
 
 
 def due_dates(db_url: str, slugs: list[str], given: dict[str, datetime],

@@ -16,7 +16,6 @@ import csv
 import html
 import io
 import json
-import os
 import re
 import shutil
 import zipfile
@@ -28,7 +27,7 @@ from cnnbook.errors import explained_in
 
 from .late import describe_late, final_score
 from .lessons import title_names_lesson
-from .text import CSV_ENCODING, utc_now
+from .text import CSV_ENCODING, replacing, utc_now
 
 
 # How a cell may start and be left as it is (after spaces): a letter or digit of any script, or one of these. Anything
@@ -111,8 +110,7 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
             if r.get("status") == "graded" else final_score(r)
         if late_note(r):
             notes[r["student"]].append(late_note(r))
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(["student", "name", *lessons, "total", "late penalties (raw -> graded)"])
         for student in sorted(table):
@@ -120,7 +118,6 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
             writer.writerow([csv_safe(student), csv_safe((names or {}).get(student, "")),
                              *("" if s is None else f"{s:g}" for s in scores),
                              f"{sum(s for s in scores if s is not None):g}", csv_safe("; ".join(notes[student]))])
-    os.replace(tmp, path)
     return path
 
 
@@ -280,13 +277,10 @@ def _lms_grade(result: dict, gradebook: dict[tuple[str, str], float]) -> str:
 
 
 def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding=CSV_ENCODING) as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows([[csv_safe(cell) for cell in row] for row in rows])
-    os.replace(tmp, path)
     return path
 
 
@@ -550,11 +544,9 @@ def _moodle_feedback_zip(mine: list[dict], folder: Path, lesson: str) -> list[Pa
     if not entries:
         path.unlink(missing_ok=True)
         return []
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with replacing(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, page in entries:
             zf.write(page, name)
-    os.replace(tmp, path)
     return [path]
 
 

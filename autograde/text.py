@@ -1,9 +1,13 @@
 """Text a learner wrote, made fit for the files, terminals and databases the grader writes it to."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -53,3 +57,18 @@ def terminal_safe(line: str) -> str:
     return "".join(char.encode("unicode_escape").decode("ascii")
                    if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp") else char
                    for char in line)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A hidden temporary file beside ``path`` to write its new content to; it replaces ``path`` when the block ends
+    normally. A reader sees the old file or the new one, never half of one; a stop in between (Ctrl-C, an error)
+    leaves ``path`` as it was and no temporary file (an instructor's trial found one holding students' names)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

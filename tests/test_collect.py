@@ -1612,3 +1612,24 @@ def test_two_assignments_exports_in_one_folder_are_refused_and_an_export_named_f
     with pytest.raises(UsageError, match=r"CNN101-Lesson 01 History-4201\.zip: its name says the export is "
                                          r"01_history's .* 3 student\(s\) handed in 99_guard, 0 01_history"):
         find_submissions(wrong, tmp_path / "work3", LESSONS_ALL)
+
+
+def test_every_file_the_grader_replaces_is_whole_or_as_it_was_and_leaves_no_temporary(tmp_path):
+    """One way to write OUT's files (autograde.text.replacing): stopped mid-write (Ctrl-C, an error), the old file
+    stays as it was and no hidden temporary copy is left beside it (an instructor's trial found one holding
+    students' names); finished, the new content replaces the old."""
+    from autograde.text import replacing
+
+    path = tmp_path / "out" / "grades.csv"
+    with replacing(path) as tmp:
+        tmp.write_text("old", encoding="utf-8")
+    for stop in (KeyboardInterrupt, OSError):
+        with pytest.raises(stop), replacing(path) as tmp:
+            tmp.write_text("half of the new", encoding="utf-8")
+            raise stop()
+        assert path.read_text(encoding="utf-8") == "old"
+        assert sorted(p.name for p in path.parent.iterdir()) == ["grades.csv"]
+    with replacing(path) as tmp:
+        tmp.write_text("new", encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == "new"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["grades.csv"]
