@@ -30,21 +30,26 @@ GOAL_SECONDS = 15.0
 COURSE_GOAL_SECONDS = 60.0
 
 
-# Run in the kernel before the lesson's first cell (a few milliseconds): every inline figure goes through
-# IPython's print_figure (PNG and retina alike); this adds up the seconds it takes.
+# Run in the kernel before the lesson's first cell (a few milliseconds): every inline figure is turned into its PNG
+# by IPython's image/png formatter (PNG and retina alike, whichever writer it calls: IPython's print_figure or
+# cnnbook.plotting's one-draw writer); this adds up the seconds the formatter spends on figures.
 _COUNT_FIGURES = """
-import time as _cr_time, IPython.core.pylabtools as _cr_pylab
+import sys as _cr_sys, time as _cr_time
+from IPython.core.formatters import PNGFormatter as _cr_png
 _cr_figures = [0, 0.0]
-def _cr_timed(print_figure):
-    def timed(*args, **kwargs):
+def _cr_timed(call):
+    def timed(self, obj, *args, **kwargs):
+        figure = _cr_sys.modules.get("matplotlib.figure")
+        if figure is None or not isinstance(obj, figure.Figure):
+            return call(self, obj, *args, **kwargs)
         start = _cr_time.perf_counter()
         try:
-            return print_figure(*args, **kwargs)
+            return call(self, obj, *args, **kwargs)
         finally:
             _cr_figures[0] += 1
             _cr_figures[1] += _cr_time.perf_counter() - start
     return timed
-_cr_pylab.print_figure = _cr_timed(_cr_pylab.print_figure)
+_cr_png.__call__ = _cr_timed(_cr_png.__call__)
 """
 
 
