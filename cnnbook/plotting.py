@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import re
+from binascii import b2a_base64
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -25,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-__all__ = ["show_matrix", "show_images", "sharp_figures", "korean_fallback", "KOREAN_FONTS", "contrast_ratio", "text_contrasts",
+__all__ = ["show_matrix", "show_images", "sharp_figures", "png_figure", "korean_fallback", "KOREAN_FONTS", "contrast_ratio", "text_contrasts",
            "contrast_problems", "html_contrast_problems", "readable_text_colour", "MIN_CONTRAST"]
 
 #: WCAG 2 level AA: normal text needs 4.5:1 against its background, large text (>= 18 pt, or >= 14 pt bold) 3:1.
@@ -53,6 +54,11 @@ def sharp_figures(shell: Any = None) -> bool:
         from matplotlib_inline.config import InlineBackend
     except ImportError:
         return False
+    from IPython.core import pylabtools
+
+    global _ipython_print_figure
+    if pylabtools.print_figure is not _print_figure:   # every PNG (and retina) formatter calls it, also later ones
+        _ipython_print_figure, pylabtools.print_figure = pylabtools.print_figure, _print_figure
     # The backend's own settings: read again when it loads (on the first figure), so the choice holds.
     backend = InlineBackend.instance(parent=shell)
     kwargs: dict[str, Any] = {**backend.print_figure_kwargs, "bbox_inches": "tight",
@@ -62,6 +68,84 @@ def sharp_figures(shell: Any = None) -> bool:
     backend.figure_formats = formats
     set_matplotlib_formats(*formats)      # and for a backend that is already loaded
     return "retina" in formats
+
+
+def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
+    """``fig`` as the PNG IPython's inline backend writes with ``bbox_inches="tight"`` (``retina``: at twice the
+    figure's dpi), drawn once where matplotlib's own tight path draws twice (once to find the box, once to paint).
+
+    The whole figure is drawn with Agg at the output dpi (its layout engine running as in any draw), the tight box
+    (padded by ``pad_inches``, :rc:`savefig.pad_inches` by default) is found on that same renderer, and the pixels
+    are cropped to it (padding past the canvas's edge is the figure's background, as in matplotlib's picture). Where
+    something drawn reaches past the canvas (text placed outside the figure) or an option is not one of those below,
+    matplotlib's tight path writes it instead, so nothing is clipped (and for a figure with a frame drawn round
+    it). ``kwargs``: those of ``Figure.savefig`` that IPython passes: ``dpi``, ``facecolor``, ``edgecolor``, ``pad_inches``,
+    ``bbox_extra_artists``, ``pil_kwargs``. The figure is left as it was (its dpi, colours and canvas)."""
+    import io
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    dpi = kwargs.pop("dpi", None) or fig.dpi * (2 if retina else 1)
+    rc = {"facecolor": matplotlib.rcParams["savefig.facecolor"], "edgecolor": matplotlib.rcParams["savefig.edgecolor"]}
+    colours = {prop: kwargs.pop(prop, getattr(fig, f"get_{prop}")()) for prop in rc}      # IPython's: the figure's
+    colours = {prop: rc[prop] if colour is None else colour for prop, colour in colours.items()}
+    pad = kwargs.get("pad_inches")
+    pad = matplotlib.rcParams["savefig.pad_inches"] if pad is None else pad
+    cropped = None
+    # (a frame round the figure, fig.patch's edge, would be drawn round the box: matplotlib's picture, too)
+    if set(kwargs) <= {"pad_inches", "bbox_extra_artists", "pil_kwargs"} and pad != "layout" and \
+            not fig.patch.get_linewidth():
+        canvas, manager, old_dpi = fig.canvas, fig.canvas.manager, fig.dpi
+        old_colours = fig.get_facecolor(), fig.get_edgecolor()
+        agg = canvas if isinstance(canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        try:
+            canvas.manager = None                   # as matplotlib does: no window resized
+            for prop, colour in colours.items():
+                if colour != "auto":
+                    getattr(fig, f"set_{prop}")(colour)
+            fig.dpi = dpi
+            agg.draw()
+            content = fig.get_tightbbox(agg.get_renderer(), bbox_extra_artists=kwargs.get("bbox_extra_artists"))
+            rgba = np.asarray(agg.buffer_rgba())
+            rows, columns = rgba.shape[:2]
+            if content.x0 >= 0 and content.y0 >= 0 and content.x1 * dpi <= columns and content.y1 * dpi <= rows:
+                # as matplotlib paints the padded box: int(size) pixels, their bottom left corner at the box's; where
+                # the padding reaches past the canvas, the figure's background (its patch spans the whole picture)
+                box = content.padded(pad)
+                width, height = int(box.width * dpi), int(box.height * dpi)
+                left, top = round(box.x0 * dpi), round(rows - box.y0 * dpi - height)
+                face = mcolors.to_rgba(fig.patch.get_facecolor()) if fig.patch.get_visible() else (1, 1, 1, 0)
+                cropped = np.empty((height, width, 4), np.uint8)
+                cropped[:] = np.array(face if face[3] else (1, 1, 1, 0)) * 255 + 0.5     # Agg's clear: white, alpha 0
+                y0, y1, x0, x1 = max(top, 0), min(top + height, rows), max(left, 0), min(left + width, columns)
+                cropped[y0 - top:y1 - top, x0 - left:x1 - left] = rgba[y0:y1, x0:x1]
+        finally:
+            fig.dpi = old_dpi
+            fig.set_facecolor(old_colours[0])
+            fig.set_edgecolor(old_colours[1])
+            canvas.manager = manager
+            if agg is not canvas:
+                fig.set_canvas(canvas)
+    buffer = io.BytesIO()
+    if cropped is None:
+        fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches="tight", **colours, **kwargs)
+    else:
+        Image.fromarray(cropped, "RGBA").save(buffer, format="png", dpi=(dpi, dpi), **kwargs.get("pil_kwargs", {}))
+    return buffer.getvalue()
+
+
+_ipython_print_figure: Any = None     # IPython's own print_figure, where sharp_figures() put _print_figure
+
+
+def _print_figure(fig, fmt="png", bbox_inches="tight", base64=False, **kwargs):
+    """IPython's ``print_figure`` with its tight PNGs (plain and retina) written by ``png_figure``, in one draw;
+    anything else (other formats, no tight box, a figure without axes) by IPython's own."""
+    if fmt not in ("png", "retina") or bbox_inches != "tight" or not fig.axes:
+        return _ipython_print_figure(fig, fmt, bbox_inches, base64, **kwargs)
+    data = png_figure(fig, retina=fmt == "retina", **kwargs)
+    return b2a_base64(data, newline=False).decode("ascii") if base64 else data
 
 
 # Korean fonts, in order of preference: Linux (fonts-noto-cjk), Google Fonts, Windows, macOS, Naver's Nanum.
