@@ -2,6 +2,7 @@
 keep their length, text with enough contrast, sharp inline figures, and words that put the blame right."""
 from __future__ import annotations
 
+import ast
 import io
 import itertools
 import json
@@ -181,6 +182,26 @@ def test_inline_figures_are_retina_in_a_notebook_and_plain_while_grading():
     assert picture.size[0] > 6.4 * 80                         # more than a 6.4-inch figure at 80 dpi can have
     picture, output = _png(_run(FIGURE, env={"NBGRADER_EXECUTION": "autograde"}))
     assert picture.size[0] <= 6.4 * 80 and "width" not in output.get("metadata", {}).get("image/png", {})
+
+
+@pytest.mark.slow
+def test_a_notebook_figure_is_drawn_once_at_twice_its_dpi_into_matplotlibs_picture():
+    """IPython's print_figure with bbox_inches="tight" drew every figure twice at the retina dpi (once to find the
+    box); after ``import cnnbook`` it is drawn once (cnnbook.plotting.png_figure), into a PNG of the same size."""
+    nb = _run([FIGURE[0],
+               "import io\nfrom matplotlib.figure import Figure\nfrom PIL import Image\n"
+               "fig, ax = plt.subplots(layout='constrained')\nfig.colorbar(ax.imshow([[0, 1], [2, 3]]))\n"
+               "ax.set_title('합성곱 (convolution)')\nfig.suptitle('suptitle')\n"
+               "buffer = io.BytesIO()\nfig.savefig(buffer, dpi=2 * fig.dpi, bbox_inches='tight')\n"
+               "size = Image.open(buffer).size\ndpis = []\n_draw = Figure.draw\n"
+               "Figure.draw = lambda self, renderer: dpis.append(renderer.dpi) or _draw(self, renderer)",
+               "Figure.draw = _draw\nprint(size, [dpi for dpi in dpis if dpi == 160])"])
+    picture, output = _png(nb)
+    text = nb.cells[2].outputs[0]["text"]
+    (width, height), retina_draws = ast.literal_eval(text.replace(") [", "), ["))
+    assert retina_draws == [160], text                                 # once, at twice the 80 dpi
+    assert abs(picture.size[0] - width) <= 1 and abs(picture.size[1] - height) <= 1, (picture.size, text)
+    assert output["metadata"]["image/png"] == {"width": picture.size[0] // 2, "height": picture.size[1] // 2}
 
 
 @pytest.mark.slow
