@@ -77,10 +77,11 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
     The whole figure is drawn with Agg at the output dpi (its layout engine running as in any draw), the tight box
     (padded by ``pad_inches``, :rc:`savefig.pad_inches` by default) is found on that same renderer, and the pixels
     are cropped to it (padding past the canvas's edge is the figure's background, as in matplotlib's picture). Where
-    something drawn reaches past the canvas (text placed outside the figure) or an option is not one of those below,
-    matplotlib's tight path writes it instead, so nothing is clipped (and for a figure with a frame drawn round
-    it). ``kwargs``: those of ``Figure.savefig`` that IPython passes: ``dpi``, ``facecolor``, ``edgecolor``, ``pad_inches``,
-    ``bbox_extra_artists``, ``pil_kwargs``. The figure is left as it was (its dpi, colours and canvas)."""
+    something drawn reaches past the canvas (text placed outside the figure), matplotlib paints the box found (a
+    second draw, as before), so nothing is clipped; for an option not among those below, or a frame drawn round the
+    figure, matplotlib's tight path writes it (two draws more). ``kwargs``: those of ``Figure.savefig`` that IPython
+    passes: ``dpi``, ``facecolor``, ``edgecolor``, ``pad_inches``, ``bbox_extra_artists``, ``pil_kwargs``. The figure
+    is left as it was (its dpi, colours, canvas and layout engine)."""
     import io
 
     import matplotlib
@@ -93,7 +94,7 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
     colours = {prop: rc[prop] if colour is None else colour for prop, colour in colours.items()}
     pad = kwargs.get("pad_inches")
     pad = matplotlib.rcParams["savefig.pad_inches"] if pad is None else pad
-    cropped = None
+    cropped, bbox_inches = None, "tight"
     # (a frame round the figure, fig.patch's edge, would be drawn round the box: matplotlib's picture, too)
     if set(kwargs) <= {"pad_inches", "bbox_extra_artists", "pil_kwargs"} and pad != "layout" and \
             not fig.patch.get_linewidth():
@@ -110,10 +111,12 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
             content = fig.get_tightbbox(agg.get_renderer(), bbox_extra_artists=kwargs.get("bbox_extra_artists"))
             rgba = np.asarray(agg.buffer_rgba())
             rows, columns = rgba.shape[:2]
-            if content.x0 >= 0 and content.y0 >= 0 and content.x1 * dpi <= columns and content.y1 * dpi <= rows:
+            box = content.padded(pad)
+            if not (content.x0 >= 0 and content.y0 >= 0 and content.x1 * dpi <= columns and content.y1 * dpi <= rows):
+                bbox_inches = box
+            else:
                 # as matplotlib paints the padded box: int(size) pixels, their bottom left corner at the box's; where
                 # the padding reaches past the canvas, the figure's background (its patch spans the whole picture)
-                box = content.padded(pad)
                 width, height = int(box.width * dpi), int(box.height * dpi)
                 left, top = round(box.x0 * dpi), round(rows - box.y0 * dpi - height)
                 face = mcolors.to_rgba(fig.patch.get_facecolor()) if fig.patch.get_visible() else (1, 1, 1, 0)
@@ -130,7 +133,16 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
                 fig.set_canvas(canvas)
     buffer = io.BytesIO()
     if cropped is None:
-        fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches="tight", **colours, **kwargs)
+        # matplotlib paints the box (draw number two); where this draw found it, the figure is laid out at this dpi
+        # already: its layout engine is off meanwhile, as matplotlib's own tight path turns it off for its second draw
+        engine, laid_out = fig.get_layout_engine(), bbox_inches != "tight"
+        if laid_out:
+            fig.set_layout_engine(None)
+        try:
+            fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches=bbox_inches, **colours, **kwargs)
+        finally:
+            if laid_out:
+                fig.set_layout_engine(engine)
     else:
         Image.fromarray(cropped, "RGBA").save(buffer, format="png", dpi=(dpi, dpi), **kwargs.get("pil_kwargs", {}))
     return buffer.getvalue()

@@ -132,13 +132,18 @@ def test_the_figure_is_left_as_it_was():
         assert decoded(png_figure(fig)).size == matplotlibs(fig, fig.dpi).size       # and draws the same again
 
 
-def test_text_beyond_the_figure_is_not_clipped_nor_a_frame_lost():
-    fig = plain()
-    fig.set_size_inches(4, 3)       # the default margins are too small for the tick labels and the y label
+@pytest.mark.parametrize("build", [plain, constrained], ids=lambda f: f.__name__)
+def test_text_beyond_the_figure_is_not_clipped_nor_a_frame_lost(build, counted_draws):
+    fig = build()
+    fig.set_size_inches(4, 3)       # plain: the default margins are too small for the tick labels and the y label
     fig.axes[0].text(1.1, 0.5, "far to the right", transform=fig.axes[0].transAxes)
     fig.text(0.5, 1.05, "above the figure")
-    ours, theirs = decoded(png_figure(fig, retina=True)), matplotlibs(fig, 2 * fig.dpi)
-    assert ours.size == theirs.size and ours.width > 2 * 4 * 60
+    engine = fig.get_layout_engine()
+    ours = decoded(png_figure(fig, retina=True))
+    assert len(counted_draws) == 2       # the box found by the first draw, painted by matplotlib's (as before)
+    assert fig.get_layout_engine() is engine
+    theirs = matplotlibs(fig, 2 * fig.dpi)
+    assert ours.size == theirs.size and ours.width > 2 * 4 * fig.dpi
     assert difference(ours, theirs) < 1.0
     fig = tight()
     fig.patch.set(linewidth=3, edgecolor="red")         # a frame: drawn round the tight box
