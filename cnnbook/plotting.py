@@ -8,7 +8,10 @@
   Either way the PNG is written with zlib's fastest level (PNG_COMPRESS_LEVEL): the same pixels, files about
   10 % larger, and about 13 % less time per figure than PIL's default level 6 (measured 2026-12-03 by drawing
   each of the course's 57 figures again in its own kernel at both levels: 23.6 s against 20.6 s; figures are
-  about a quarter of the course's run, `benchmarks/course_runtime.py`'s figure column).
+  about a quarter of the course's run, `benchmarks/course_runtime.py`'s figure column). And either way it is
+  drawn once, by ``png_figure`` (which ``sharp_figures()`` puts in IPython's ``print_figure``), where
+  matplotlib's ``bbox_inches="tight"`` draws twice: the figure column went from 21.1 and 22.7 s to 16.8 and
+  18.1 s (2026-12-05, runs alternated on a busy 2-core machine).
 - ``korean_fallback()``: Hangul in titles, labels and legends (the Korean edition) drawn with an installed Korean
   font, glyph by glyph, after the default font (Latin text looks as before); ``import cnnbook`` calls it.
 - ``contrast_ratio``, ``text_contrasts``, ``contrast_problems``, ``html_contrast_problems``: the WCAG
@@ -38,7 +41,8 @@ PNG_COMPRESS_LEVEL = 1
 
 
 def sharp_figures(shell: Any = None) -> bool:
-    """Inline figures as retina PNGs from now on in this IPython, written fast (returns whether they are retina)."""
+    """Inline figures as retina PNGs from now on in this IPython, drawn once and written fast (returns whether
+    they are retina)."""
     from . import grading_mode
 
     if shell is None:
