@@ -220,3 +220,32 @@ def test_a_dask_worker_with_another_copy_of_the_course_refuses(tmp_path):
     assert "1 of 1 submissions" in proc.stderr and "run the same command again" in proc.stderr
     row = grades(tmp_path / "out")["ann"]
     assert row["status"] == "grader-error" and "stale-worker" in row["flags"], row
+
+
+@pytest.mark.slow
+def test_a_new_gradebook_carries_nbgraders_own_schema_revision(tmp_path):
+    """grade marks a new gradebook with nbgrader's newest schema revision read in-process (stamp_new_gradebook),
+    where nbgrader would ask a new `alembic heads` process (2.7 s of CPU): the revision is nbgrader's own, the
+    gradebook then opens in nbgrader as one it made, and a gradebook that has tables is left alone."""
+    from nbgrader.api import get_alembic_version
+    from sqlalchemy import create_engine, text
+
+    from autograde.grade import stamp_new_gradebook
+
+    def revisions(url: str) -> list[str]:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as db:
+                return [row[0] for row in db.execute(text("SELECT version_num FROM alembic_version"))]
+        finally:
+            engine.dispose()
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    stamp_new_gradebook(url)
+    assert revisions(url) == [get_alembic_version()]
+    with Gradebook(url) as gb:
+        gb.add_student("ann")
+    stamp_new_gradebook(url)                       # tables there: untouched, still one revision
+    assert revisions(url) == [get_alembic_version()]
+    with Gradebook(url) as gb:
+        assert [s.id for s in gb.students] == ["ann"]
