@@ -883,6 +883,7 @@ def test_a_korean_notebook_run_headless_speaks_korean(tmp_path):
     assert nb.cells[0].outputs[0]["text"].strip() == "ko"
 
 
+@pytest.mark.slow                   # a kernel, and a test stopped after its 15 s
 def test_a_test_stopped_at_its_time_limit_says_so_in_the_learners_language(tmp_path):
     """A test whose call into the learner's code never returns is stopped; its message is the learner's language, not
     the kernel's English ("no answer within 59.99 s (an infinite loop?)": a Korean learner's trial read that)."""
