@@ -781,8 +781,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 if zone_hint:
                     progress(zone_hint)
                 names = gradebook_names(db_url)
-                refresh_feedback(out, gradebook_marks(db_url), names)
-                rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), names)
+                marks = gradebook_marks(db_url)
+                refresh_feedback(out, marks, names)
+                rows = rebuild_reports(out, max_scores, gradebook_grades(db_url), names, marks)
             if stopped:
                 graded_now = done - reused
                 raise GradingStopped(stopped[0], stopped[1],
@@ -873,8 +874,10 @@ def gradebook_names(db_url: str) -> dict[str, str]:
 
 def gradebook_marks(db_url: str) -> dict[tuple[str, str], dict]:
     """(student, lesson) -> what the instructor entered in formgrader: ``scores`` (cell -> (manual score, max)),
-    ``comments`` (cell -> text) and the gradebook's ``final`` grade (after the late penalty). Only submissions
-    with an entry; the student's feedback page shows them."""
+    ``comments`` (cell -> text) and the gradebook's ``final`` grade (after the late penalty); and ``pending``
+    (cell -> max score): what still waits for the instructor's look (nbgrader's ``needs_manual_grade``: an answer
+    graded by hand not graded yet, or changed since it was, a test the grader could not run). Only submissions
+    with an entry; the student's feedback page and flagged.md show them."""
     from nbgrader.api import Comment, Grade
 
     marks: dict[tuple[str, str], dict] = {}
@@ -883,13 +886,15 @@ def gradebook_marks(db_url: str) -> dict[tuple[str, str], dict]:
         submitted = item.notebook.assignment
         key = (submitted.student_id, submitted.assignment.name)
         if key not in marks:
-            marks[key] = {"scores": {}, "comments": {}, "final": max(
+            marks[key] = {"scores": {}, "comments": {}, "pending": {}, "final": max(
                 0.0, float(submitted.score) - float(submitted.late_submission_penalty or 0))}
         return marks[key]
 
     with Gradebook(db_url) as gb:
         for grade in gb.db.query(Grade).filter(Grade.manual_score.isnot(None)):
             entry(grade)["scores"][grade.name] = (float(grade.manual_score), float(grade.max_score or 0))
+        for grade in gb.db.query(Grade).filter(Grade.needs_manual_grade.is_(True)):
+            entry(grade)["pending"][grade.name] = float(grade.max_score or 0)
         for comment in gb.db.query(Comment).filter(Comment.manual_comment.isnot(None)):
             if (comment.manual_comment or "").strip():
                 entry(comment)["comments"][comment.name] = comment.manual_comment.strip()
@@ -914,8 +919,10 @@ def refresh_feedback(out: Path, marks: dict[tuple[str, str], dict], names: dict[
 
 def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                     gradebook: dict[tuple[str, str], float] | None = None,
-                    names: dict[str, str] | None = None) -> list[GradeRow]:
-    """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into OUT)."""
+                    names: dict[str, str] | None = None,
+                    marks: dict[tuple[str, str], dict] | None = None) -> list[GradeRow]:
+    """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into
+    OUT); ``marks`` (:func:`gradebook_marks`): what waits for grading by hand, listed in flagged.md."""
     rows = []
     for path in sorted((out / "results").glob("*/*.json")):
         try:
@@ -944,7 +951,7 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
                              result.get("detail", ""), raw, late))
     write_csv(rows, out / "grades.csv")
-    write_flagged(rows, out / "flagged.md", names, _skipped_inputs(out / "intake.csv"))
+    write_flagged(rows, out / "flagged.md", names, _skipped_inputs(out / "intake.csv"), marks)
     write_class_reports(out, gradebook, names)
     return rows
 
@@ -1503,9 +1510,11 @@ def _skipped_inputs(intake: Path) -> list[dict[str, str]]:
 
 
 def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None,
-                  skipped: list[dict[str, str]] | None = None) -> None:
-    """flagged.md: every submission not graded or flagged, and every input file that was not graded (a student
-    whose hand-in held no notebook has no result, so no other report names them)."""
+                  skipped: list[dict[str, str]] | None = None, marks: dict[tuple[str, str], dict] | None = None) -> None:
+    """flagged.md: every submission not graded or flagged, every graded one with something waiting for the
+    instructor's grade in formgrader (``marks``' pending: an answer graded by hand, new or changed since graded),
+    and every input file that was not graded (a student whose hand-in held no notebook has no result, so no other
+    report names them)."""
     flagged = [r for r in rows if r.flags or r.status != "graded"]
     lines = ["# Submissions to look at", ""]
     if not flagged:
@@ -1523,6 +1532,18 @@ def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None
         for flag in row.flags:
             lines.append(f"  - `{flag}`: {FLAG_MEANING.get(flag, '')}")
     lines += ["", "Flags never cost points by themselves; the tests decide the score.", ""]
+    waiting = []
+    for row in rows:
+        mark = (marks or {}).get((row.student, row.lesson)) or {}
+        if row.status == "graded" and mark.get("pending"):
+            cells = [f"`{cell}`" + (" (changed since you graded it)" if cell in mark.get("scores", {}) else "")
+                     for cell in sorted(mark["pending"])]
+            waiting.append(f"- **{_markdown_text(row.student)}** {row.lesson}: {', '.join(cells)}")
+    if waiting:
+        lines += [f"## Waiting for your grade in formgrader ({len(waiting)})", "",
+                  "Answers graded by hand that have no grade yet, or changed since they were graded (the grade "
+                  "given before is kept until you grade again); the score above counts what is graded.", "",
+                  *waiting, ""]
     if skipped:
         lines += [f"## Files not graded ({len(skipped)}, intake.csv)", ""]
         for line in skipped[:100]:
@@ -1581,9 +1602,20 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
             points, verdict = f"{manual:g} / {test['max_points']:g}", f"{verdict}; graded by your instructor"
         rows.append(f"<tr class='{e(status)}'><td><code>{e(test['grade_id'])}</code></td>"
                     f"<td>{points}</td><td>{verdict}</td><td>{message}</td></tr>")
+    # What waits for the instructor's look (a new or changed answer graded by hand); a test the grader could not
+    # run already says so in its own row.
+    pending = dict((marks or {}).get("pending", {})) if result.get("status") == "graded" else {}
+    for test in result.get("tests", []):
+        pending.pop(test["grade_id"], None)
     for cell, (manual, most) in sorted(scores.items()):              # answers graded by hand
+        verdict = ("graded by your instructor on the notebook you handed in before; your new answer waits for "
+                   "their look" if cell in pending else "graded by your instructor")
+        pending.pop(cell, None)
         rows.append(f"<tr class='manual'><td><code>{e(cell)}</code></td><td>{manual:g} / {most:g}</td>"
-                    "<td>graded by your instructor</td><td></td></tr>")
+                    f"<td>{verdict}</td><td></td></tr>")
+    for cell, most in sorted(pending.items()):
+        rows.append(f"<tr class='manual'><td><code>{e(cell)}</code></td><td>&ndash; / {most:g}</td>"
+                    "<td>waits for your instructor's grade</td><td></td></tr>")
     earlier = result.get("earlier_comments") or {}
     comments = "".join(f"<dt><code>{e(cell)}</code></dt><dd>{e(text)}" + (
         "<br><i>(written about the notebook you handed in before this one)</i>" if earlier.get(cell) == text else "")

@@ -433,3 +433,58 @@ def test_reports_name_each_student_beside_the_id(tmp_path):
     write_flagged([GradeRow(r["student"], "99_guard", 0.0, 5.0, "missing") for r in results], tmp_path / "f.md", names)
     text = (tmp_path / "f.md").read_text(encoding="utf-8")
     assert "**2026008** (강하은) 99_guard: missing" in text and "**x9** 99_guard: missing" in text
+
+
+def test_what_waits_for_grading_by_hand_is_listed_for_the_instructor_and_said_to_the_student(tmp_path):
+    """An instructor's trial: a student handed in a new answer to a question graded by hand after it was graded;
+    the gradebook marked it for a new look, but flagged.md said nothing was left and the student's page still said
+    "1 / 1 graded by your instructor". An answer never graded by hand was not listed either. Now flagged.md lists
+    what waits for a grade in formgrader, and the student's page says which grade is about the earlier notebook."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    from autograde.grade import GradeRow, feedback_html, gradebook_marks, record, write_flagged
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")               # nbgrader's add_submission warns about autoflush
+        gb.add_assignment("05_pooling")
+        gb.add_notebook("05_pooling", "05_pooling")
+        gb.add_grade_cell("why_pooling", "05_pooling", "05_pooling", max_score=1, cell_type="markdown")
+        gb.add_solution_cell("why_pooling", "05_pooling", "05_pooling")
+        gb.add_grade_cell("test_pool", "05_pooling", "05_pooling", max_score=2, cell_type="code")
+    test = {"grade_id": "test_pool", "points": 2.0, "max_points": 2.0, "status": "pass", "message": ""}
+
+    def graded(student: str, changed: bool = True) -> dict:
+        result = {"student": student, "lesson": "05_pooling", "status": "graded", "tests": [dict(test)],
+                  "score": 2.0, "flags": [], "detail": "", "notebook_changed": changed}
+        record(url, result)
+        return result
+
+    results = {student: graded(student) for student in ("ann", "ben", "cat")}
+    with Gradebook(url) as gb:                        # formgrader: ann's and cat's answers graded by hand
+        for student in ("ann", "cat"):
+            grade = gb.find_grade("why_pooling", "05_pooling", "05_pooling", student)
+            grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    results["ann"] = graded("ann", changed=True)      # ann hands in again: her answer waits for a new look
+    results["cat"] = graded("cat", changed=False)     # cat's notebook is the one graded: nothing waits
+
+    marks = gradebook_marks(url)
+    assert marks[("ann", "05_pooling")]["pending"] == {"why_pooling": 1.0}
+    assert marks[("ben", "05_pooling")]["pending"] == {"why_pooling": 1.0}
+    assert marks[("cat", "05_pooling")]["pending"] == {}
+    rows = [GradeRow(s, "05_pooling", 2.0, 3.0, "graded", [], "", 2.0, {}) for s in ("ann", "ben", "cat")]
+    write_flagged(rows, tmp_path / "flagged.md", marks=marks)
+    flagged = (tmp_path / "flagged.md").read_text(encoding="utf-8")
+    assert "## Waiting for your grade in formgrader (2)" in flagged, flagged
+    assert "- **ann** 05_pooling: `why_pooling` (changed since you graded it)" in flagged, flagged
+    assert "- **ben** 05_pooling: `why_pooling`\n" in flagged, flagged
+    assert "**cat**" not in flagged, flagged
+
+    pages = {s: feedback_html(results[s], marks[(s, "05_pooling")]) for s in ("ann", "ben", "cat")}
+    assert "on the notebook you handed in before; your new answer waits for their look" in pages["ann"]
+    assert "waits for your instructor's grade" in pages["ben"] and "&ndash; / 1" in pages["ben"]
+    assert "1 / 1</td><td>graded by your instructor</td>" in pages["cat"]
+    assert "waits" not in pages["cat"]
