@@ -123,7 +123,8 @@ class GradeRow:
         source = "LMS late marker (no time)" if marker_only else late.get("source", "")
         return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
                 ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
-                f"{float(late.get('penalty') or 0):g}", late.get("submitted", ""), late_work.due_for_student(late), hours,
+                f"{float(late.get('penalty') or 0):g}", late_work.whole_seconds(late.get("submitted", "")),
+                late_work.whole_seconds(late_work.due_for_student(late)), hours,
                 source]
 
 
@@ -1650,6 +1651,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     if facts is not None:
         late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(
             f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts.rows()) + "</table></section>")
+    # A page with no test to show (no notebook was found) has no table of tests: only its header was left.
+    table = ("<table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -1668,8 +1672,7 @@ section.late th {{ width: 14rem; font-weight: normal; color: #555; }}
 Score: <b>{score:g} / {max_score:g}</b>{f" (late penalty {facts.penalty:g} taken off {facts.raw:g})" if facts and facts.penalty else ""}.</p>
 {detail}
 {late}
-<table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
+{table}
 {comments}
 <p>Hidden checks say what failed and give a hint, never their inputs or expected values.
 Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your notebook to see the visible checks in full.</p>

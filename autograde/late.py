@@ -162,6 +162,12 @@ def shown_time(stamp: str, zone: tzinfo | None) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({utc} UTC)"
 
 
+def whole_seconds(stamp: str) -> str:
+    """A stored time as people read it in a CSV, to the second: nbgrader's timestamp.txt may carry microseconds
+    (``2026-03-09 01:00:00.123456 UTC``), intake.csv writes none; lateness is worked out from the stored time."""
+    return re.sub(r"(\d{2}:\d{2}:\d{2})\.\d+", r"\1", stamp)
+
+
 def due_for_student(late: dict) -> str:
     """The due date a result was judged against, as stored (UTC): the lesson's, moved by the student's extension
     (stored as hours, ``24h``); a waiver or no extension leaves it as it is. grades.csv's ``due`` column."""

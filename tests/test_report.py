@@ -488,3 +488,23 @@ def test_what_waits_for_grading_by_hand_is_listed_for_the_instructor_and_said_to
     assert "waits for your instructor's grade" in pages["ben"] and "&ndash; / 1" in pages["ben"]
     assert "1 / 1</td><td>graded by your instructor</td>" in pages["cat"]
     assert "waits" not in pages["cat"]
+
+
+def test_grades_csv_shows_times_to_the_second_and_a_page_without_tests_has_no_empty_table():
+    """An instructor's trial: nbgrader's timestamp.txt with microseconds showed them in grades.csv (intake.csv shows
+    none), and a missing submission's feedback page held a table of tests with its header only."""
+    from autograde.grade import GradeRow, feedback_html
+
+    late = {"submitted": "2026-03-09 01:00:00.123456 UTC", "due": "2026-03-09 00:00:00.5 UTC", "seconds_late": 3600.0,
+            "how": "timestamp", "source": "timestamp.txt", "penalty": 0.0}
+    row = GradeRow("ann", "03_padding_stride", 10.0, 17.0, "graded", ["late"], "", 10.0, late).csv_row()
+    assert "2026-03-09 01:00:00 UTC" in row and "2026-03-09 00:00:00 UTC" in row, row
+    assert not any(".123456" in cell or ":00.5 " in cell for cell in row), row
+
+    missing = {"student": "ben", "lesson": "03_padding_stride", "status": "missing", "tests": [], "score": 0.0,
+               "max_score": 17.0, "flags": [], "detail": "no notebook"}
+    page = feedback_html(missing)
+    assert "No notebook was found" in page and "<table" not in page, page
+    graded = {**missing, "status": "graded", "tests": [{"grade_id": "test_same_padding", "points": 2.0,
+                                                         "max_points": 2.0, "status": "pass", "message": ""}]}
+    assert "<th>test</th>" in feedback_html(graded)
