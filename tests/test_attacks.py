@@ -599,10 +599,12 @@ def test_feedback_names_each_verdict_but_never_hidden_values(graded):
 
 def test_flagged_summary_lists_the_attacks(graded):
     _, _, out, stdout = graded
-    summary = (out / "flagged.md").read_text()
+    summary, _, waiting = (out / "flagged.md").read_text().partition("## Waiting for your grade in formgrader")
     for name in ("patched_numpy", "os_exit", "edited_test_cell", "loop_in_function"):
         assert f"**{name}**" in summary
     assert "**honest**" not in summary
+    # the guard's answer graded by hand (why_pooling) waits for the instructor in every graded notebook, honest too
+    assert "- **honest** 99_guard: `why_pooling`" in waiting, waiting
     assert "s left]" in stdout
 
 
