@@ -535,14 +535,11 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             if students:
                 unknown = sorted(set(students) - {s.student for s in subs})
                 if unknown:
-                    def fold(text: str) -> str:
-                        return unicodedata.normalize("NFC", text).casefold().strip()
-
                     # The id it goes by when the LMS gave one name to two people ("김민준 (51001)") or the roster or a
                     # Moodle worksheet made it a student id: by the name as the LMS wrote it.
                     hints = {name: sorted({s.student for s in subs
-                                           if fold(s.student).startswith(fold(name) + " (")
-                                           or fold((s.lms or {}).get("name", "")) == fold(name)})
+                                           if _folded(s.student).startswith(_folded(name) + " (")
+                                           or _folded((s.lms or {}).get("name", "")) == _folded(name)})
                              for name in unknown}
                     said = "; ".join(f"{name} is graded as {', '.join(ids)}" for name, ids in hints.items() if ids)
                     raise UsageError(f"no submissions of {', '.join(unknown)} in {source}"

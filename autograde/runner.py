@@ -409,9 +409,7 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
             work_root, sandbox = new_sandbox(limits, isolate, threads, preload, SQUEEZE_BYTES if squeeze else None)
             kernel = LearnerKernel(sandbox, sandbox.env(threads), probes=probes, preload=preload)
             if fault:
-                # Test hook (grade_batch(faults=...) only; the CLI never sets it): the kernel command exits at
-                # once, as a broken sandbox would.
-                sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])  # type: ignore[method-assign]
+                _never_starts(sandbox)
             try:
                 kernel.start()
             except KernelDied:
@@ -420,12 +418,17 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
         if task.get("fault") == "kernel-restart" or (task.get("fault") == "kernel-restart-once"
                                                      and task.get("attempt", 1) == 1):
             # Test hook (grade_batch(faults=...) only): the kernel starts, but a replacement for it would not.
-            kernel.sandbox.kernel_argv = lambda: kernel.sandbox.wrap(  # type: ignore[method-assign]
-                [sys.executable, "-c", "raise SystemExit(3)"])
+            _never_starts(kernel.sandbox)
     except KernelDied as err:
         raise KernelStartFailed(f"the learner's kernel could not be started (a fault of the grading machine, "
                                 f"not of the submission): {err}") from None
     return kernel, work_root, warm
+
+
+def _never_starts(sandbox: Sandbox) -> None:
+    """Test hook (grade_batch(faults=...) only; the CLI never sets it): the sandbox's next kernels exit at once,
+    as a broken sandbox's would."""
+    sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])  # type: ignore[method-assign]
 
 
 def _grade(student, source, task: dict, result: dict) -> None:
