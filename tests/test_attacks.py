@@ -22,6 +22,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograde.grade import FLAG_MEANING
 from autograde.lessons import ROOT
 from autograde.sandbox import bubblewrap_works, cgroup_version
 from conftest import GUARD, GUARD_LOOPS, GUARD_MUTATES, answer_sources, points_of_tests, solved, write
@@ -588,7 +589,13 @@ def test_feedback_names_each_verdict_but_never_hidden_values(graded):
     _, _, out, _ = graded
     page = (out / "feedback" / "patched_numpy" / f"{LESSON.slug}.html").read_text()
     assert TARGET_TEST in page and "failed" in page
-    assert "tampering" not in page and "instructor" not in page       # flags are the instructor's, not the student's
+    # flags are notes for the instructor (flagged.md), never on the student's page; the page may say that an answer
+    # "waits for your instructor's grade", so what must not show is each flag and its meaning
+    flags = _results(out, "patched_numpy")["flags"]
+    assert flags, "the attack should be flagged"
+    for flag in flags:
+        assert flag not in page and FLAG_MEANING.get(flag, flag) not in page, flag
+    assert "tampering" not in page
     source = nbformat.read(LESSON.source, as_version=4)
     hidden = [ln.strip() for c in source.cells if "### BEGIN HIDDEN TESTS" in c.source
               for ln in c.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
