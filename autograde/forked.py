@@ -11,9 +11,9 @@ kernel for each submission. Before any learner code, the forked child:
   own kernel folder is (at the path the grader uses);
 - sends its pid to the worker's *stand-in* (the process jupyter_client started as the kernel, in the
   submission's cgroups) and waits until the stand-in has moved it into those cgroups;
-- drops every capability and takes a uid no other live kernel of the zygote has, its rlimits, no new
-  privileges and the sandbox's seccomp filter (``sandbox.seccomp_program``), then runs ipykernel in the same
-  process.
+- takes a session of its own, drops every capability and takes a uid no other live kernel of the zygote has, its
+  rlimits (and a share of the zygote's per-user counts), no new privileges and the sandbox's seccomp filter
+  (``sandbox.seccomp_program``), then runs ipykernel in the same process.
 
 The stand-in stays as the kernel's process for jupyter_client (alive, killed, its exit): when it dies the
 kernel's socket to it closes and the kernel ends; the kernel's cgroups are killed with the submission's as
@@ -51,6 +51,11 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NE
 SECCOMP_MODE_FILTER = 2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
 CREDENTIALS = struct.Struct("3i")
+# Limits the kernel counts per user both for a kernel's uid and for the user that made the zygote's user namespace
+# (all its kernels together, up to the zygote's own limit): each kernel gets 1/KERNELS_SHARING of the zygote's. A
+# worker has one or two live kernels (its current one and a warm one); threads of a Dask worker share its zygotes.
+SHARED_RLIMITS = ("RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE")
+KERNELS_SHARING = 8
 
 
 # --- inside the sandbox: the zygote and its children ---------------------------------------------------
@@ -155,6 +160,11 @@ def _confine(libc, request: dict, program: bytes) -> None:
     kernel started by bubblewrap is."""
     import resource
 
+    # A session of its own, as bubblewrap's --new-session gives a kernel it starts. The zygote's session was every
+    # kernel's: its scheduling group (the kernel's autogroup, /proc/self/autogroup, which its owner may set to nice
+    # 19) is the zygote's own, and a hostile trial lowered the zygote's share of the CPU so for the rest of the run,
+    # that of every classmate's kernel it forked after, before it is in its cgroups.
+    os.setsid()
     for cap in range(64):
         libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     uid = int(request["uid"])
@@ -168,6 +178,15 @@ def _confine(libc, request: dict, program: bytes) -> None:
                         ("RLIMIT_FSIZE", request["file_bytes"]), ("RLIMIT_CORE", 0)):
         limit = getattr(resource, name)
         resource.setrlimit(limit, (int(value), int(value)))
+    # What the kernel (a uid of the zygote's user namespace) may hold of what the kernel counts per user, counted
+    # again for the zygote's own user on the host for all its kernels together, up to the zygote's limit: each
+    # kernel gets a share of it, so that none can use up what its classmates' kernels forked by this zygote need
+    # (a hostile trial queued 96,369 signals to itself: a classmate's kernel could queue none, nor make a timer).
+    for name in SHARED_RLIMITS:
+        limit = getattr(resource, name)
+        soft, _ = resource.getrlimit(limit)          # the zygote's: the limit of them all together
+        if soft != resource.RLIM_INFINITY:            # (none: nothing to use up)
+            resource.setrlimit(limit, (soft // KERNELS_SHARING, soft // KERNELS_SHARING))
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no new privileges")
 
     class Program(ctypes.Structure):

@@ -347,3 +347,57 @@ def test_a_torch_lessons_zygote_has_imported_what_its_first_optimizer_needs(tmp_
         kernel.shutdown()
         remove_tree(work_root)
     assert seen == {"dynamo": True}
+
+
+# Realtime signals queued by a kernel to itself (blocked, never taken), up to ``most`` or until the kernel refuses.
+QUEUES_SIGNALS = r'''
+import ctypes, errno, json, os, signal, threading
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SigInfo(ctypes.Structure):
+    _fields_ = [("signo", ctypes.c_int), ("errno", ctypes.c_int), ("code", ctypes.c_int), ("pad", ctypes.c_byte * 116)]
+
+
+def queue(sig, most):
+    signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+    queued = 0
+    while queued < most and libc.syscall(297, os.getpid(), threading.get_native_id(), sig,       # rt_tgsigqueueinfo
+                                         ctypes.byref(SigInfo(sig, 0, -1))) == 0:            # SI_QUEUE
+        queued += 1
+    return queued
+'''
+# A hostile trial, as a learner's cell: its scheduling group at the lowest priority, and all the signals it may queue.
+HOGS_SHARED_COUNTS = QUEUES_SIGNALS + r'''
+open("/proc/self/autogroup", "w").write("19")
+queued = queue(signal.SIGRTMIN, 10 ** 6)
+print(json.dumps({"queued": queued, "errno": errno.errorcode.get(ctypes.get_errno()),
+                  "autogroup": open("/proc/self/autogroup").read().split()[-1]}))
+'''
+CLASSMATE_QUEUES = QUEUES_SIGNALS + r'''
+timer = ctypes.c_int()
+made = libc.timer_create(1, None, ctypes.byref(timer))        # CLOCK_MONOTONIC, SIGALRM when it expires
+print(json.dumps({"queued": queue(signal.SIGRTMIN + 1, 10), "timer": made,
+                  "autogroup": open("/proc/self/autogroup").read().split()[-1]}))
+'''
+
+
+def test_a_forked_kernel_uses_up_nothing_its_zygotes_other_kernels_need(start):
+    """Two hostile trials: a kernel set its scheduling group's priority to the lowest (/proc/self/autogroup: nice 19);
+    it was the zygote's session's, so the zygote and every kernel it forked after, until each was in its cgroups, had
+    1.5 % of a busy CPU's share for the rest of the run. And it queued signals to itself until refused (96,369 here):
+    the count is the zygote's user's on the host, for all its kernels together, and a classmate's kernel forked by
+    the same zygote could queue none, nor make a timer (EAGAIN). Each kernel has a session of its own and a share of
+    the zygote's limits: the classmate's kernel and the zygote keep theirs."""
+    classmate = start()
+    hog = start()
+    assert hog.sandbox.zygote is classmate.sandbox.zygote
+    zygote = hog.sandbox.zygote
+    with open(f"/proc/self/fdinfo/{zygote.pidfd}", encoding="ascii") as info:
+        zygote_pid = next(line.split()[1] for line in info if line.startswith("Pid:"))
+    hogged = run(hog, HOGS_SHARED_COUNTS)
+    assert hogged["queued"] > 0 and hogged["errno"] == "EAGAIN" and hogged["autogroup"] == "19", hogged
+    seen = run(classmate, CLASSMATE_QUEUES)
+    assert seen == {"queued": 10, "timer": 0, "autogroup": "0"}, (seen, hogged)
+    with open(f"/proc/{zygote_pid}/autogroup", encoding="ascii") as group:
+        assert group.read().split()[-1] == "0"
