@@ -55,6 +55,22 @@ HOST_QUOTA = 64 * 2 ** 20
 ENTRY_BYTES = 4096
 
 
+# Descriptors each process of a kernel may have open (RLIMIT_NOFILE), whatever the grader's own limit is (20,000
+# here, 1,048,576 in a Docker container). What the kernel allocates for some of them is not charged to the memory
+# cgroup: a hostile trial's 20 processes of 20,000 timerfds each held 48 MiB of the machine's memory outside the
+# submission's limit (about 120 bytes a descriptor; 128 processes: 300 MiB). Python, ipykernel and zmq need dozens;
+# 4,096 is four times the usual soft limit of a desktop session.
+OPEN_FILES = 4096
+
+
+def open_files() -> int:
+    """RLIMIT_NOFILE for a kernel's processes: OPEN_FILES, or the grader's own hard limit where that is lower."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+
+
 # The defaults of autograde.settings.GradingLimits (what each limit means is its help text there); a grading run
 # sends every limit as nbgrader_config.py configures it (GradingLimits.limits()) in each task.
 _DEFAULT = GradingLimits().limits()
@@ -389,7 +405,8 @@ class Sandbox:
         env = self.env(zygote.threads)
         request = {"uid": self.inner_uid, "kernel_dir": str(self.kernel_dir), "home": str(HOME),
                    "disk_bytes": self.limits.disk_bytes, "memory_bytes": self.limits.memory_bytes,
-                   "cpu_seconds": seconds, "file_bytes": self.limits.file_bytes, "seed": str(_matplotlib_seed()),
+                   "cpu_seconds": seconds, "file_bytes": self.limits.file_bytes, "open_files": open_files(),
+                   "seed": str(_matplotlib_seed()),
                    "env": {"JUPYTER_RUNTIME_DIR": env["JUPYTER_RUNTIME_DIR"]},
                    "procs": [str(procs) for procs in self.cgroups.procs_files()]}
         joins = " && ".join(f"echo $$ > {procs}" for procs in self.cgroups.procs_files())
@@ -400,7 +417,8 @@ class Sandbox:
         """``argv`` as it runs in this sandbox (tests use it to look inside); creates the cgroups."""
         seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # and the hidden parts' time
         limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={seconds}",
-                   f"--fsize={self.limits.file_bytes}", "--core=0", "--"] if shutil.which("prlimit") else []
+                   f"--fsize={self.limits.file_bytes}", f"--nofile={open_files()}", "--core=0",
+                   "--"] if shutil.which("prlimit") else []
         if not self.isolate:
             return self._in_cgroups(limited + argv)
         # Seed matplotlib's font cache into the new home (building it costs seconds per kernel), as the sandbox user.

@@ -401,3 +401,35 @@ def test_a_forked_kernel_uses_up_nothing_its_zygotes_other_kernels_need(start):
     assert seen == {"queued": 10, "timer": 0, "autogroup": "0"}, (seen, hogged)
     with open(f"/proc/{zygote_pid}/autogroup", encoding="ascii") as group:
         assert group.read().split()[-1] == "0"
+
+
+OPENS_DESCRIPTORS = r'''
+import ctypes, errno, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+opened = []
+while len(opened) < MOST:
+    fd = libc.timerfd_create(1, 0)
+    if fd < 0:
+        break
+    opened.append(fd)
+said = errno.errorcode.get(ctypes.get_errno())
+for fd in opened:
+    os.close(fd)                  # the kernel itself needs descriptors to answer
+print(json.dumps({"opened": len(opened), "errno": said}))
+'''
+
+
+def test_a_kernels_descriptors_are_limited_whatever_the_graders_limit(start, tmp_path):
+    """A hostile trial: 20 processes of a kernel opened 20,000 timerfds each (the grader's own limit here; 1,048,576
+    in a Docker container), and 48 MiB of the machine's memory they held were outside the submission's memory
+    limit (what the kernel allocates for a timerfd is not charged to the cgroup). Each process of a kernel, forked
+    or started by bubblewrap, has sandbox.OPEN_FILES at most."""
+    from autograde.sandbox import OPEN_FILES, Sandbox
+    from test_sandbox import run_inside
+
+    code = OPENS_DESCRIPTORS.replace("MOST", str(OPEN_FILES + 100))
+    forked = run(start(), code)
+    assert forked["errno"] == "EMFILE" and forked["opened"] < OPEN_FILES, forked
+    cold = run_inside(Sandbox(tmp_path / "cold", Limits()), code)
+    said = json.loads(cold.stdout.strip().splitlines()[-1])
+    assert said["errno"] == "EMFILE" and said["opened"] < OPEN_FILES, (said, cold.stderr)
