@@ -71,6 +71,14 @@ def open_files() -> int:
     return OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
 
 
+# What the buffers of a submission's IP sockets (TCP and UDP on its own loopback) may hold. cgroup v1 charges them to
+# no group unless the group has a limit for them, and the machine's TCP memory is ONE count for every network
+# namespace: a hostile trial's 300 loopback connections, never read, held 2.2 GiB outside the submission's memory
+# limit (its group was charged 7 MiB) and brought the machine's TCP to its hard limit (net.ipv4.tcp_mem), where
+# every TCP socket of the machine (the grader's network, a Dask scheduler's) waits for memory or fails.
+SOCKET_BYTES = 64 * 2 ** 20
+
+
 # The defaults of autograde.settings.GradingLimits (what each limit means is its help text there); a grading run
 # sends every limit as nbgrader_config.py configures it (GradingLimits.limits()) in each task.
 _DEFAULT = GradingLimits().limits()
@@ -664,6 +672,8 @@ class Cgroups:
                 if controller == "memory":
                     _write(folder / "memory.limit_in_bytes", limits.memory_bytes)
                     _write(folder / "memory.memsw.limit_in_bytes", limits.memory_bytes, optional=True)
+                    # v1 charges socket buffers to a group only once it has a limit of its own (v2 always does)
+                    _write(folder / "memory.kmem.tcp.limit_in_bytes", SOCKET_BYTES, optional=True)
                 elif controller == "pids":
                     _write(folder / "pids.max", limits.max_processes)
             return cls(folders, outer)

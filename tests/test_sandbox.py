@@ -280,6 +280,42 @@ def test_memory_is_limited_for_all_processes_together(tmp_path):
 
 
 @pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
+def test_socket_buffers_are_limited_per_submission(tmp_path):
+    """A hostile trial: 300 connections on the sandbox's own loopback, written to and never read, held 2.2 GiB of the
+    machine's memory while the submission's memory cgroup (v1) was charged 7 MiB, and brought the machine's TCP, one
+    count for every network namespace, to its hard limit (net.ipv4.tcp_mem). What a submission's sockets hold is
+    limited (sandbox.SOCKET_BYTES; v1 charges them only to a group with a limit of its own, v2 to the memory limit).
+    Here the trial stops at SOCKET_BYTES + 64 MiB, whatever the machine's limits."""
+    from autograde.sandbox import SOCKET_BYTES
+
+    most = SOCKET_BYTES + 64 * 2 ** 20
+    proc = run_inside(Sandbox(tmp_path / "work", Limits(memory_bytes=2 ** 30)), f"""
+        import socket
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(500)
+        held, total, refused = [], 0, 0
+        while total < {most} and refused < 20 and len(held) < 1000:
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 2 ** 20)
+            client.connect(server.getsockname())
+            peer, _ = server.accept()
+            client.setblocking(False)
+            before = total
+            while total < {most}:
+                try:
+                    total += client.send(b"x" * 65536)
+                except BlockingIOError:
+                    break
+            refused = refused + 1 if total - before < 2 ** 20 else 0
+            held.append((client, peer))
+        print("queued", total, "connections", len(held))
+    """, timeout=120)
+    assert "queued" in proc.stdout, proc.stdout + proc.stderr
+    assert int(proc.stdout.split("queued")[1].split()[0]) < SOCKET_BYTES + 16 * 2 ** 20, proc.stdout
+
+
+@pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
 def test_an_out_of_memory_kill_from_above_is_told_from_one_at_the_submissions_own_limit(tmp_path):
     """The same program, 400 MB in one process, killed by the kernel's real out-of-memory killer twice: once by a
     group above the sandbox (as when the machine or the grader's container runs out: the grading machine's
