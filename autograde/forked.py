@@ -176,7 +176,7 @@ def _confine(libc, request: dict, program: bytes) -> None:
     _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
     for name, value in (("RLIMIT_AS", request["memory_bytes"]), ("RLIMIT_CPU", request["cpu_seconds"]),
                         ("RLIMIT_FSIZE", request["file_bytes"]), ("RLIMIT_NOFILE", request["open_files"]),
-                        ("RLIMIT_CORE", 0)):
+                        ("RLIMIT_CORE", 0), ("RLIMIT_RTPRIO", 0), ("RLIMIT_NICE", 0)):
         limit = getattr(resource, name)
         resource.setrlimit(limit, (int(value), int(value)))
     # What the kernel (a uid of the zygote's user namespace) may hold of what the kernel counts per user, counted

@@ -61,6 +61,9 @@ ENTRY_BYTES = 4096
 # submission's limit (about 120 bytes a descriptor; 128 processes: 300 MiB). Python, ipykernel and zmq need dozens;
 # 4,096 is four times the usual soft limit of a desktop session.
 OPEN_FILES = 4096
+# A kernel's processes may neither take a realtime scheduling priority nor raise their nice priority (RLIMIT_RTPRIO
+# and RLIMIT_NICE are 0, whatever the grader was given): a SCHED_FIFO thread that spins would starve the classmates
+# graded beside it (cgroup v1's realtime budget of 0 stops it too; v2 has no such budget).
 
 
 def open_files() -> int:
@@ -426,7 +429,7 @@ class Sandbox:
         seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # and the hidden parts' time
         limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={seconds}",
                    f"--fsize={self.limits.file_bytes}", f"--nofile={open_files()}", "--core=0",
-                   "--"] if shutil.which("prlimit") else []
+                   "--rtprio=0", "--nice=0", "--"] if shutil.which("prlimit") else []
         if not self.isolate:
             return self._in_cgroups(limited + argv)
         # Seed matplotlib's font cache into the new home (building it costs seconds per kernel), as the sandbox user.
