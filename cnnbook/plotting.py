@@ -11,7 +11,9 @@
   about a quarter of the course's run, `benchmarks/course_runtime.py`'s figure column). And either way it is
   drawn once, by ``png_figure`` (which ``sharp_figures()`` puts in IPython's ``print_figure``), where
   matplotlib's ``bbox_inches="tight"`` draws twice: the figure column went from 21.1 and 22.7 s to 16.8 and
-  18.1 s (2026-12-05, runs alternated on a busy 2-core machine).
+  18.1 s (2026-12-05, runs alternated on a busy 2-core machine). Also a figure with text or labels past its
+  edges (8 of the 57), since the tight box is found before the one draw, not cropped from it: lesson 03's
+  column (3 such figures of 6) went from 2.7 and 2.5 s to 1.9 and 1.7 s (2026-12-05, alternated likewise).
 - ``korean_fallback()``: Hangul in titles, labels and legends (the Korean edition) drawn with an installed Korean
   font, glyph by glyph, after the default font (Latin text looks as before); ``import cnnbook`` calls it.
 - ``contrast_ratio``, ``text_contrasts``, ``contrast_problems``, ``html_contrast_problems``: the WCAG
@@ -76,19 +78,23 @@ def sharp_figures(shell: Any = None) -> bool:
 
 def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
     """``fig`` as the PNG IPython's inline backend writes with ``bbox_inches="tight"`` (``retina``: at twice the
-    figure's dpi), drawn once where matplotlib's own tight path draws twice (once to find the box, once to paint).
+    figure's dpi), drawn once where matplotlib's own tight path draws twice (once, with drawing turned off, to find
+    the box; once to paint it).
 
-    The whole figure is drawn with Agg at the output dpi (its layout engine running as in any draw), the tight box
-    (padded by ``pad_inches``, :rc:`savefig.pad_inches` by default) is found on that same renderer, and the pixels
-    are cropped to it (padding past the canvas's edge is the figure's background, as in matplotlib's picture). Where
-    something drawn reaches past the canvas (text placed outside the figure), matplotlib paints the box found (a
-    second draw, as before), so nothing is clipped; for an option not among those below, or a frame drawn round the
-    figure, matplotlib's tight path writes it (two draws more). ``kwargs``: those of ``Figure.savefig`` that IPython
-    passes: ``dpi``, ``facecolor``, ``edgecolor``, ``pad_inches``, ``bbox_extra_artists``, ``pil_kwargs``. The figure
-    is left as it was (its dpi, colours, canvas and layout engine)."""
+    The rest is matplotlib's tight path, at the output dpi: the figure is laid out (its layout engine run, as a draw
+    runs it), its tight box found (padded by ``pad_inches``, :rc:`savefig.pad_inches` by default; ``get_tightbbox``
+    brings ticks, titles and aspect up to date itself, as constrained layout relies on), the figure shifted onto
+    the box (``matplotlib._tight_bbox.adjust_bbox``, the layout engine off) and drawn with Agg. So the pixels are
+    matplotlib's, text placed outside the figure is in the picture, and a frame round the figure is drawn round the
+    box. ``kwargs``: those of ``Figure.savefig`` that IPython passes: ``dpi``, ``facecolor``, ``edgecolor``,
+    ``pad_inches``, ``bbox_extra_artists``, ``pil_kwargs``; with any other (or ``pad_inches="layout"``)
+    matplotlib's tight path writes the PNG. The figure is left as it was (its dpi, colours, canvas and layout
+    engine)."""
     import io
+    from contextlib import suppress
 
     import matplotlib
+    from matplotlib import _tight_bbox
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
@@ -98,57 +104,42 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
     colours = {prop: rc[prop] if colour is None else colour for prop, colour in colours.items()}
     pad = kwargs.get("pad_inches")
     pad = matplotlib.rcParams["savefig.pad_inches"] if pad is None else pad
-    cropped, bbox_inches = None, "tight"
-    # (a frame round the figure, fig.patch's edge, would be drawn round the box: matplotlib's picture, too)
-    if set(kwargs) <= {"pad_inches", "bbox_extra_artists", "pil_kwargs"} and pad != "layout" and \
-            not fig.patch.get_linewidth():
-        canvas, manager, old_dpi = fig.canvas, fig.canvas.manager, fig.dpi
-        old_colours = fig.get_facecolor(), fig.get_edgecolor()
-        agg = canvas if isinstance(canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-        try:
-            canvas.manager = None                   # as matplotlib does: no window resized
-            for prop, colour in colours.items():
-                if colour != "auto":
-                    getattr(fig, f"set_{prop}")(colour)
-            fig.dpi = dpi
-            agg.draw()
-            content = fig.get_tightbbox(agg.get_renderer(), bbox_extra_artists=kwargs.get("bbox_extra_artists"))
-            rgba = np.asarray(agg.buffer_rgba())
-            rows, columns = rgba.shape[:2]
-            box = content.padded(pad)
-            if not (content.x0 >= 0 and content.y0 >= 0 and content.x1 * dpi <= columns and content.y1 * dpi <= rows):
-                bbox_inches = box
-            else:
-                # as matplotlib paints the padded box: int(size) pixels, their bottom left corner at the box's; where
-                # the padding reaches past the canvas, the figure's background (its patch spans the whole picture)
-                width, height = int(box.width * dpi), int(box.height * dpi)
-                left, top = round(box.x0 * dpi), round(rows - box.y0 * dpi - height)
-                face = mcolors.to_rgba(fig.patch.get_facecolor()) if fig.patch.get_visible() else (1, 1, 1, 0)
-                cropped = np.empty((height, width, 4), np.uint8)
-                cropped[:] = np.array(face if face[3] else (1, 1, 1, 0)) * 255 + 0.5     # Agg's clear: white, alpha 0
-                y0, y1, x0, x1 = max(top, 0), min(top + height, rows), max(left, 0), min(left + width, columns)
-                cropped[y0 - top:y1 - top, x0 - left:x1 - left] = rgba[y0:y1, x0:x1]
-        finally:
-            fig.dpi = old_dpi
-            fig.set_facecolor(old_colours[0])
-            fig.set_edgecolor(old_colours[1])
-            canvas.manager = manager
-            if agg is not canvas:
-                fig.set_canvas(canvas)
     buffer = io.BytesIO()
-    if cropped is None:
-        # matplotlib paints the box (draw number two); where this draw found it, the figure is laid out at this dpi
-        # already: its layout engine is off meanwhile, as matplotlib's own tight path turns it off for its second draw
-        engine, laid_out = fig.get_layout_engine(), bbox_inches != "tight"
-        if laid_out:
-            fig.set_layout_engine(None)
-        try:
-            fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches=bbox_inches, **colours, **kwargs)
-        finally:
-            if laid_out:
-                fig.set_layout_engine(engine)
-    else:
-        Image.fromarray(cropped, "RGBA").save(buffer, format="png", dpi=(dpi, dpi), **kwargs.get("pil_kwargs", {}))
+    if not set(kwargs) <= {"pad_inches", "bbox_extra_artists", "pil_kwargs"} or pad == "layout":
+        fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches="tight", **colours, **kwargs)
+        return buffer.getvalue()
+    canvas, manager, old_dpi, engine = fig.canvas, fig.canvas.manager, fig.dpi, fig.get_layout_engine()
+    old_colours = fig.get_facecolor(), fig.get_edgecolor()
+    agg = canvas if isinstance(canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    restore_bbox = None
+    try:
+        canvas.manager = None                   # as matplotlib does: no window resized
+        for prop, colour in colours.items():
+            if colour != "auto":
+                getattr(fig, f"set_{prop}")(colour)
+        fig.dpi = dpi
+        renderer = agg.get_renderer()
+        if engine is not None:
+            if fig.axes:
+                with suppress(ValueError):      # as Figure.draw runs it
+                    engine.execute(fig)
+            fig.set_layout_engine("none")       # laid out: off while the box is painted, as in matplotlib's
+        box = fig.get_tightbbox(renderer, bbox_extra_artists=kwargs.get("bbox_extra_artists")).padded(pad)
+        restore_bbox = _tight_bbox.adjust_bbox(fig, box, renderer, agg.fixed_dpi)
+        agg.draw()
+        Image.fromarray(np.asarray(agg.buffer_rgba()), "RGBA").save(buffer, format="png", dpi=(dpi, dpi),
+                                                                      **kwargs.get("pil_kwargs", {}))
+    finally:
+        if restore_bbox is not None:
+            restore_bbox()
+        if engine is not None:
+            fig.set_layout_engine(engine)
+        fig.dpi = old_dpi
+        fig.set_facecolor(old_colours[0])
+        fig.set_edgecolor(old_colours[1])
+        canvas.manager = manager
+        if agg is not canvas:
+            fig.set_canvas(canvas)
     return buffer.getvalue()
 
 
