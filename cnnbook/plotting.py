@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from binascii import b2a_base64
+from functools import cache
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -94,7 +95,6 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
     from contextlib import suppress
 
     import matplotlib
-    from matplotlib import _tight_bbox
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
@@ -105,7 +105,8 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
     pad = kwargs.get("pad_inches")
     pad = matplotlib.rcParams["savefig.pad_inches"] if pad is None else pad
     buffer = io.BytesIO()
-    if not set(kwargs) <= {"pad_inches", "bbox_extra_artists", "pil_kwargs"} or pad == "layout":
+    adjust = _adjust_bbox()
+    if adjust is None or not set(kwargs) <= {"pad_inches", "bbox_extra_artists", "pil_kwargs"} or pad == "layout":
         fig.canvas.print_figure(buffer, format="png", dpi=dpi, bbox_inches="tight", **colours, **kwargs)
         return buffer.getvalue()
     canvas, manager, old_dpi, engine = fig.canvas, fig.canvas.manager, fig.dpi, fig.get_layout_engine()
@@ -125,7 +126,7 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
                     engine.execute(fig)
             fig.set_layout_engine("none")       # laid out: off while the box is painted, as in matplotlib's
         box = fig.get_tightbbox(renderer, bbox_extra_artists=kwargs.get("bbox_extra_artists")).padded(pad)
-        restore_bbox = _tight_bbox.adjust_bbox(fig, box, renderer, agg.fixed_dpi)
+        restore_bbox = adjust(fig, box, renderer, agg.fixed_dpi)
         agg.draw()
         Image.fromarray(np.asarray(agg.buffer_rgba()), "RGBA").save(buffer, format="png", dpi=(dpi, dpi),
                                                                       **kwargs.get("pil_kwargs", {}))
@@ -141,6 +142,23 @@ def png_figure(fig, retina: bool = False, **kwargs) -> bytes:
         if agg is not canvas:
             fig.set_canvas(canvas)
     return buffer.getvalue()
+
+
+@cache
+def _adjust_bbox() -> Any:
+    """matplotlib's private ``_tight_bbox.adjust_bbox`` as ``(fig, box, renderer, fixed_dpi)``: matplotlib 3.11 takes
+    the renderer, 3.6 to 3.10 (Colab's, a learner's own install) do not; None where it is not there at all (then
+    matplotlib's own tight path writes every PNG, drawing twice)."""
+    import inspect
+
+    try:
+        from matplotlib import _tight_bbox
+
+        adjust = _tight_bbox.adjust_bbox
+        takes_renderer = "renderer" in inspect.signature(adjust).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+    return adjust if takes_renderer else (lambda fig, box, renderer, fixed_dpi: adjust(fig, box, fixed_dpi))
 
 
 _ipython_print_figure: Any = None     # IPython's own print_figure, where sharp_figures() put _print_figure

@@ -214,3 +214,33 @@ def test_ipythons_inline_png_draws_each_figure_once(build, one_draw_ipython, cou
 def test_ipython_writes_the_rest_as_before(one_draw_ipython):
     assert pylabtools.print_figure(Figure(), fmt="png") is None              # a figure without axes: no picture
     assert pylabtools.print_figure(plain(), fmt="svg").startswith("<?xml")  # other formats: IPython's own
+
+
+
+def test_a_matplotlib_without_the_renderer_argument_or_without_the_helper_still_gets_its_picture(monkeypatch,
+                                                                                                 counted_draws):
+    """matplotlib 3.6-3.10 (Colab's, a learner's own install) has ``_tight_bbox.adjust_bbox(fig, bbox_inches,
+    fixed_dpi)``, without 3.11's renderer: called with four arguments it would raise TypeError on every figure.
+    That signature still draws once; where the helper is not found, matplotlib's own tight path (two draws)."""
+    from matplotlib import _tight_bbox
+
+    real = _tight_bbox.adjust_bbox
+    calls = []
+
+    def older(fig, bbox_inches, fixed_dpi=None):          # 3.10's signature, 3.11's work (the renderer it finds)
+        calls.append(fixed_dpi)
+        return real(fig, bbox_inches, fig.canvas.get_renderer(), fixed_dpi)
+
+    plotting._adjust_bbox.cache_clear()
+    monkeypatch.setattr(_tight_bbox, "adjust_bbox", older)
+    fig = below()
+    ours = decoded(png_figure(fig, retina=True))
+    assert len(counted_draws) == 1 and len(calls) == 1
+    monkeypatch.setattr(_tight_bbox, "adjust_bbox", real)
+    plotting._adjust_bbox.cache_clear()
+    assert same(ours, matplotlibs(below(), fig.dpi * 2))
+
+    monkeypatch.setattr(plotting, "_adjust_bbox", lambda: None)        # not found
+    counted_draws.clear()
+    ours = decoded(png_figure(below(), retina=True))
+    assert len(counted_draws) == 2 and same(ours, matplotlibs(below(), fig.dpi * 2))
