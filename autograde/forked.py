@@ -476,9 +476,14 @@ class Zygote:
         argv += ["--bind", str(self.spawn), str(self.spawn)]
         self._write_passwd()
         start = seed_home(seed)
-        inner = ["setpriv", f"--reuid={self.uid_base}", f"--regid={self.uid_base}", "--clear-groups",
-                 "--inh-caps=-all", "--bounding-set=-all", "--"] + start + [
-                 sys.executable, "-m", "autograde.forked", "zygote", str(theirs.fileno()), str(self.spawn)]
+        # /proc shows each process only to its own uid (hidepid=invisible on the sandbox's proc, done while bubblewrap
+        # still leaves the root it runs as its capabilities): a kernel sees no other kernel of this zygote, nor the
+        # zygote, at all (a hostile trial read a classmate's status, CPU times, mounts and socket list there). Where
+        # it cannot be done, the zygote does not start and kernels start as before, each in a sandbox of its own.
+        hide = ["sh", "-c", 'mount -o remount,hidepid=invisible /proc && exec "$@"', "hide"]
+        inner = hide + ["setpriv", f"--reuid={self.uid_base}", f"--regid={self.uid_base}", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", "--"] + start + [
+                        sys.executable, "-m", "autograde.forked", "zygote", str(theirs.fileno()), str(self.spawn)]
         self.proc = subprocess.Popen(argv + ["--"] + inner, env=self.env, pass_fds=(theirs.fileno(),),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd=str(self.spawn))
