@@ -90,6 +90,11 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
                                     r"in dimension|all the input array dimensions except for the concatenation",
          N_("Arrays joined with stack, cat or concatenate must have the same shape (apart from the joined axis): "
             "print their shapes.")),
+        ("ValueError RuntimeError", r"Attempted to use an uninitialized parameter|Can't access the shape of an "
+                                    r"uninitialized parameter",
+         N_("A lazy layer (nn.LazyConv2d, nn.LazyLinear, as in d2l.ai's code) has no weights until its first forward "
+            "pass, so they could not be read, counted or copied here. Give the layer its input size instead: "
+            "nn.Conv2d(in_channels, out_channels, ...), nn.Linear(in_features, out_features).")),
         ("RuntimeError", r"running_mean should contain \d+ elements not \d+",
          N_("A BatchNorm layer got another number of channels than it was made for: BatchNorm2d(C) must follow a "
             "layer with C output channels.")),

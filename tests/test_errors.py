@@ -54,6 +54,9 @@ RAISED = {
     "uint8 into Linear": (lambda: nn.Linear(2, 2)(torch.zeros(1, 2, dtype=torch.uint8)), "The input's number type"),
     "int64 into Conv2d": (lambda: nn.Conv2d(1, 1, 3)(torch.zeros(1, 1, 5, 5, dtype=torch.long)),
                           "The input's number type"),
+    "a lazy layer's parameters counted before a forward pass": (
+        lambda: sum(p.numel() for p in nn.LazyConv2d(6, 5).parameters()), "A lazy layer"),
+    "the shape of a lazy layer's weight before a forward pass": (lambda: nn.LazyLinear(3).weight.shape, "A lazy layer"),
     "float labels to cross_entropy": (lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4)),
                                       "The labels given to cross_entropy"),
     "float labels to nll_loss": (lambda: F.nll_loss(torch.zeros(4, 10), torch.zeros(4)),

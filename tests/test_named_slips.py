@@ -613,3 +613,140 @@ def test_a_hidden_check_names_image_size_left_out():
     with pytest.raises(CheckFailed) as failure:
         exec(compile(whole_test("10", "test_decode_predictions"), "test_decode_predictions", "exec"), space)
     assert "image_size was left out" in str(failure.value), str(failure.value)
+
+
+# From a trial with learners' code from public course work (h33): slips that failed with only expected and got
+# values, now named by the visible check.
+CONV_VOLUME_LOOPS = '''import numpy as np
+def conv_volume(volume, filters, bias):
+    height, width, channels = volume.shape
+    n_filters, f = filters.shape[0], filters.shape[1]
+    if filters.shape[3] != channels:
+        raise ValueError(f"filters have {filters.shape[3]} channels, the volume {channels}")
+    out = np.zeros((height - f + 1, width - f + 1, n_filters))
+    for i in range(height - f + 1):
+        for j in range(width - f + 1):
+            for k in range(n_filters):
+                out[i, j, k] = np.sum(volume[i:i + f, j:j + f, :] * filters[k]) + bias[k]
+    return np.maximum(out, 0)
+'''
+SOFTMAX_SHIFTED = '''import numpy as np
+def softmax_cross_entropy(scores, labels):
+    n = scores.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(n), labels].mean())
+'''
+SVM_LOOPS = '''import numpy as np
+def svm_loss(scores, labels, margin=1.0):
+    n, c = scores.shape
+    total = 0.0
+    for i in range(n):
+        for j in range(c):
+            if j != labels[i]:
+                total += max(0.0, scores[i, j] - scores[i, labels[i]] + margin)
+    return float(total / n)
+'''
+IOU_BROADCAST = '''import numpy as np
+def box_iou(boxes_a, boxes_b):
+    a = np.asarray(boxes_a, dtype=float).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=float).reshape(-1, 4)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    sides = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
+    inter = sides[..., 0] * sides[..., 1]
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+'''
+NMS_POSITIONS = '''import numpy as np
+def nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(best)
+        w = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
+        iou = w * h / (areas[best] + areas[rest] - w * h)
+        order = rest[iou <= iou_threshold]
+    return np.array(keep, dtype=int)
+'''
+SLIPS_SEEN_IN_PUBLIC_WORK = [
+    ("02", "test_conv_volume", CONV_VOLUME_LOOPS.replace(
+        "np.sum(volume[i:i + f, j:j + f, :] * filters[k]) + bias[k]",
+        "np.sum(volume[i:i + f, j:j + f, :] * filters[k] + bias[k])"), "the bias was added inside the sum"),
+    ("09", "test_softmax_cross_entropy", SOFTMAX_SHIFTED.replace(
+        "np.exp(shifted).sum(axis=1", "np.exp(shifted).sum(axis=0"), "the sum of exps was taken over the images"),
+    ("09", "test_softmax_cross_entropy", SOFTMAX_SHIFTED.replace(
+        "scores.max(axis=1", "scores.max(axis=0"), "the maximum was taken over the images"),
+    ("09", "test_softmax_cross_entropy", SOFTMAX_SHIFTED.replace(
+        "log_probs[np.arange(n), labels]", "log_probs[:, labels]"), "picks an N x N block"),
+    ("09", "test_svm_loss", SVM_LOOPS.replace("total / n", "total / c"), "divided by the number of classes C"),
+    ("10", "test_box_iou", IOU_BROADCAST.replace(
+        "area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])", "area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)"
+    ).replace("area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])",
+              "area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)"), "the + 1 pixel convention in the areas only"),
+    ("10", "test_nms", NMS_POSITIONS.replace(
+        "areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])",
+        "areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)"), "a + 1 in the areas"),
+]
+
+
+@pytest.mark.parametrize("lesson,grade_id,answer,words", SLIPS_SEEN_IN_PUBLIC_WORK,
+                         ids=[f"{s[0]}-{s[3][:30]}" for s in SLIPS_SEEN_IN_PUBLIC_WORK])
+def test_a_visible_check_names_a_slip_seen_in_public_work(lesson, grade_id, answer, words):
+    said = visible_failure(lesson, grade_id, answer)
+    assert "typical slip" in said and words in said, said
+
+
+def test_the_right_answers_behind_those_slips_pass_the_visible_checks():
+    for lesson, grade_id, answer in [("02", "test_conv_volume", CONV_VOLUME_LOOPS),
+                                     ("09", "test_softmax_cross_entropy", SOFTMAX_SHIFTED),
+                                     ("09", "test_svm_loss", SVM_LOOPS), ("10", "test_box_iou", IOU_BROADCAST),
+                                     ("10", "test_nms", NMS_POSITIONS)]:
+        space: dict = {}
+        exec(compile(answer, "<learner>", "exec"), space)
+        exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
+
+
+def test_nms_that_keeps_positions_of_the_rest_says_a_box_was_kept_twice():
+    """np.where(iou <= t)[0] counts positions in order[1:]; used as positions in order (order[inds] instead of
+    order[inds + 1]) the best box comes back: the coins gave [0, 0] with only a shape error and the generic hint."""
+    said = visible_failure("10", "test_nms", NMS_POSITIONS.replace(
+        "order = rest[iou <= iou_threshold]", "order = order[np.where(iou <= iou_threshold)[0]]"))
+    assert "was kept more than once" in said and "order[1:]" in said, said
+
+
+# A conv layer whose W_out is computed with the kernel's height (one f for both sides): every case had a square
+# kernel, or kh - kw = 1 with stride 2, where (n - kh) // 2 == (n - kw) // 2, so it got full marks in lessons 03
+# and 05. A hidden case with a 2 x 4 kernel and stride 1 now fails it, naming the sides.
+CONV_ONE_SIDE = '''import numpy as np
+def {name}(x, w, b, stride=1, padding=0):
+    n, c, height, width = x.shape
+    f, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    h_out = (height + 2 * padding - kh) // stride + 1
+    w_out = (width + 2 * padding - kh) // stride + 1
+    out = np.zeros((n, f, h_out, w_out))
+    for u in range(kh):
+        for v in range(kw):
+            patch = xp[:, :, u:u + stride * h_out:stride, v:v + stride * w_out:stride]
+            out += np.einsum("nchw,fc->nfhw", patch, w[:, :, u, v])
+    return out + b[None, :, None, None]
+'''
+
+
+@pytest.mark.parametrize("lesson,grade_id,name", [("03", "test_conv2d", "conv2d"),
+                                                  ("05", "test_conv2d_fast", "conv2d_fast")])
+def test_a_hidden_check_names_the_kernel_height_used_for_the_width(lesson, grade_id, name):
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(CONV_ONE_SIDE.format(name=name), "<learner>", "exec"), space)
+    exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)          # the visible checks pass
+    with pytest.raises((CheckFailed, ValueError)) as failure:
+        exec(compile(whole_test(lesson, grade_id), grade_id, "exec"), space)
+    text = str(failure.value) + str(getattr(failure.value, "hint", ""))
+    assert "kw = w.shape[3]" in text or "W_out was computed with the kernel's height" in text, text
