@@ -750,3 +750,17 @@ def test_a_hidden_check_names_the_kernel_height_used_for_the_width(lesson, grade
         exec(compile(whole_test(lesson, grade_id), grade_id, "exec"), space)
     text = str(failure.value) + str(getattr(failure.value, "hint", ""))
     assert "kw = w.shape[3]" in text or "W_out was computed with the kernel's height" in text, text
+
+
+def test_pooling_by_reshaping_into_blocks_is_named_where_it_cannot_reshape():
+    """The reshape shortcut (blocks of f x f, right only when s = f and f divides H and W) raised numpy's reshape
+    error on the 7 x 7 map with f = 3, s = 2, naming neither the case nor the shortcut."""
+    said = visible_failure("05", "test_pool2d_forward", '''import numpy as np
+def pool2d_forward(x, f, s, mode="max"):
+    if x.ndim != 4 or f < 1 or s < 1 or f > x.shape[2] or f > x.shape[3] or mode not in ("max", "avg"):
+        raise ValueError("impossible settings")
+    n, c, height, width = x.shape
+    blocks = x.reshape(n, c, height // f, f, width // f, f)
+    return blocks.max(axis=(3, 5)) if mode == "max" else blocks.mean(axis=(3, 5))
+''')
+    assert "typical slip" in said and "only works when s = f" in said and "1x1x7x7, 3, 2" in said, said
