@@ -673,7 +673,23 @@ def nms(boxes, scores, iou_threshold):
         order = rest[iou <= iou_threshold]
     return np.array(keep, dtype=int)
 '''
+TRAIN_LOOP = '''def train_one_epoch(model, batches, optimizer, loss_fn):
+    model.train()
+    total, seen = 0.0, 0
+    for x, y in batches:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(x)
+        seen += len(x)
+    return total / seen
+'''
 SLIPS_SEEN_IN_PUBLIC_WORK = [
+    ("06", "test_train_one_epoch", TRAIN_LOOP.replace("loss.item() * len(x)", "loss.item()"),
+     "the batch losses were added without their batch sizes"),
+    ("06", "test_train_one_epoch", TRAIN_LOOP.replace("seen += len(x)", "seen += 1"),
+     "divided by the number of batches (2)"),
     ("02", "test_conv_volume", CONV_VOLUME_LOOPS.replace(
         "np.sum(volume[i:i + f, j:j + f, :] * filters[k]) + bias[k]",
         "np.sum(volume[i:i + f, j:j + f, :] * filters[k] + bias[k])"), "the bias was added inside the sum"),
@@ -702,7 +718,7 @@ def test_a_visible_check_names_a_slip_seen_in_public_work(lesson, grade_id, answ
 
 
 def test_the_right_answers_behind_those_slips_pass_the_visible_checks():
-    for lesson, grade_id, answer in [("02", "test_conv_volume", CONV_VOLUME_LOOPS),
+    for lesson, grade_id, answer in [("02", "test_conv_volume", CONV_VOLUME_LOOPS), ("06", "test_train_one_epoch", TRAIN_LOOP),
                                      ("09", "test_softmax_cross_entropy", SOFTMAX_SHIFTED),
                                      ("09", "test_svm_loss", SVM_LOOPS), ("10", "test_box_iou", IOU_BROADCAST),
                                      ("10", "test_nms", NMS_POSITIONS)]:
