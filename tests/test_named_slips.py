@@ -686,6 +686,11 @@ TRAIN_LOOP = '''def train_one_epoch(model, batches, optimizer, loss_fn):
     return total / seen
 '''
 SLIPS_SEEN_IN_PUBLIC_WORK = [
+    ("03", "test_same_padding", '''def same_padding(f):
+    if f < 1:
+        raise ValueError("f must be at least 1")
+    return (f - 1) // 2
+''', "one int for both sides: (f - 1) // 2 = 1"),
     ("06", "test_train_one_epoch", TRAIN_LOOP.replace("loss.item() * len(x)", "loss.item()"),
      "the batch losses were added without their batch sizes"),
     ("06", "test_train_one_epoch", TRAIN_LOOP.replace("seen += len(x)", "seen += 1"),
