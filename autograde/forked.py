@@ -174,10 +174,8 @@ def _confine(libc, request: dict, program: bytes) -> None:
     # The change of uid made the process non-dumpable, so its /proc/self belongs to root (it could not even name
     # itself in /proc/self/comm). A process that bubblewrap starts is dumpable again after its exec: so is this.
     _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
-    for name, value in (("RLIMIT_AS", request["memory_bytes"]), ("RLIMIT_CPU", request["cpu_seconds"]),
-                        ("RLIMIT_FSIZE", request["file_bytes"]), ("RLIMIT_NOFILE", request["open_files"]),
-                        ("RLIMIT_CORE", 0), ("RLIMIT_RTPRIO", 0), ("RLIMIT_NICE", 0)):
-        limit = getattr(resource, name)
+    for name, value in request["rlimits"].items():          # Sandbox.rlimits(): what prlimit sets for other kernels
+        limit = getattr(resource, f"RLIMIT_{name.upper()}")
         resource.setrlimit(limit, (int(value), int(value)))
     # What the kernel (a uid of the zygote's user namespace) may hold of what the kernel counts per user, counted
     # again for the zygote's own user on the host for all its kernels together, up to the zygote's limit: each

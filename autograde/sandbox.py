@@ -61,9 +61,6 @@ ENTRY_BYTES = 4096
 # submission's limit (about 120 bytes a descriptor; 128 processes: 300 MiB). Python, ipykernel and zmq need dozens;
 # 4,096 is four times the usual soft limit of a desktop session.
 OPEN_FILES = 4096
-# A kernel's processes may neither take a realtime scheduling priority nor raise their nice priority (RLIMIT_RTPRIO
-# and RLIMIT_NICE are 0, whatever the grader was given): a SCHED_FIFO thread that spins would starve the classmates
-# graded beside it (cgroup v1's realtime budget of 0 stops it too; v2 has no such budget).
 
 
 def open_files() -> int:
@@ -412,24 +409,28 @@ class Sandbox:
         if self.cgroups is None:
             return []
         zygote.claim(self.inner_uid, id(self))          # again, if a kernel of this sandbox ended before
-        seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # as wrap's prlimit
         env = self.env(zygote.threads)
         request = {"uid": self.inner_uid, "kernel_dir": str(self.kernel_dir), "home": str(HOME),
-                   "disk_bytes": self.limits.disk_bytes, "memory_bytes": self.limits.memory_bytes,
-                   "cpu_seconds": seconds, "file_bytes": self.limits.file_bytes, "open_files": open_files(),
-                   "seed": str(_matplotlib_seed()),
+                   "disk_bytes": self.limits.disk_bytes, "rlimits": self.rlimits(), "seed": str(_matplotlib_seed()),
                    "env": {"JUPYTER_RUNTIME_DIR": env["JUPYTER_RUNTIME_DIR"]},
                    "procs": [str(procs) for procs in self.cgroups.procs_files()]}
         joins = " && ".join(f"echo $$ > {procs}" for procs in self.cgroups.procs_files())
         return ["sh", "-c", f'{joins} && exec "$@"', "sandbox", sys.executable, "-m", "autograde.forked", "standin",
                 zygote.socket, "{connection_file}", json.dumps(request)]
 
+    def rlimits(self) -> dict[str, int]:
+        """The rlimits of every process of a kernel, by prlimit's option names: set by prlimit for a kernel this
+        sandbox starts (``wrap``) and by setrlimit for a forked one (``forked._confine``). No realtime scheduling
+        priority and no raised nice priority, whatever the grader was given: a SCHED_FIFO thread that spins would
+        starve the classmates graded beside it (cgroup v1's realtime budget of 0 stops it too; v2 has none)."""
+        return {"as": self.limits.memory_bytes,
+                "cpu": int(self.limits.submission_seconds + self.limits.cell_seconds) + 30,  # and the hidden parts'
+                "fsize": self.limits.file_bytes, "nofile": open_files(), "core": 0, "rtprio": 0, "nice": 0}
+
     def wrap(self, argv: list[str]) -> list[str]:
         """``argv`` as it runs in this sandbox (tests use it to look inside); creates the cgroups."""
-        seconds = int(self.limits.submission_seconds + self.limits.cell_seconds) + 30   # and the hidden parts' time
-        limited = ["prlimit", f"--as={self.limits.memory_bytes}", f"--cpu={seconds}",
-                   f"--fsize={self.limits.file_bytes}", f"--nofile={open_files()}", "--core=0",
-                   "--rtprio=0", "--nice=0", "--"] if shutil.which("prlimit") else []
+        limited = ["prlimit", *(f"--{name}={value}" for name, value in self.rlimits().items()),
+                   "--"] if shutil.which("prlimit") else []
         if not self.isolate:
             return self._in_cgroups(limited + argv)
         # Seed matplotlib's font cache into the new home (building it costs seconds per kernel), as the sandbox user.
