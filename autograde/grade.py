@@ -1159,6 +1159,8 @@ DASK_DONE_TOPIC = "autograde-done"
 # grading finished on a worker that died before the batch fetched the result (Dask computes it again): its starts
 # in a run are at most ATTEMPTS + DASK_BYSTANDER_RESENDS.
 DASK_BYSTANDER_RESENDS = 4
+# How long a stuck task's restart waits for the scheduler to have taken its cancel.
+DASK_CANCEL_SECONDS = 10.0
 
 
 _ONE_SUBMISSION_PER_PROCESS = threading.Lock()
@@ -1192,8 +1194,8 @@ def _grade_on_dask(task: dict) -> dict:
         starts.append([worker.address, "running"])
         tries.set(starts)
         # through the scheduler and back before anything runs: a start is on record even if the worker dies next
-        event = {"job": task["job"], "start": len(starts), "worker": worker.address, "student": task["student"],
-                 "lesson": task["lesson"]}
+        event = {"job": task["job"], "key": str(worker.get_current_task()), "start": len(starts),
+                 "worker": worker.address, "student": task["student"], "lesson": task["lesson"]}
         tries.client.log_event(DASK_START_TOPIC, event)
         task = {**task, "attempt": len(starts)}
         _worker_faults(task, first=len(starts) == 1)
@@ -1221,16 +1223,19 @@ def _run_dask(address: str, queue: deque, settle) -> None:
     """The batch on a Dask cluster, with the local pool's guarantees: a submission whose grading has run longer
     than its budget (``_worker_budget``, from its start on a worker) is given up and its worker restarted (when a
     nanny watches it); a start lost with its worker counts as a try; every submission has at most ATTEMPTS tries
-    in this run; with no worker in the cluster for DASK_NO_WORKER_SECONDS the rest are grader-errors."""
+    in this run; with no worker in the cluster for DASK_NO_WORKER_SECONDS, or no progress for a submission's budget,
+    the rest are grader-errors."""
     from distributed import Client, Variable
 
     with Client(address, timeout="30s") as client:
-        seen: dict[str, tuple[float, str]] = {}      # job -> (when its latest start was seen, on which worker)
+        # Dask key -> (when its latest start was seen, on which worker). By key, not by submission: Dask runs a
+        # task again elsewhere when its worker leaves, and a submission sent again is a new task.
+        seen: dict[str, tuple[float, str]] = {}
 
         def on_start(event) -> None:
             msg = event[1]
-            if isinstance(msg, dict) and isinstance(msg.get("job"), str):
-                seen[msg["job"]] = (time.monotonic(), str(msg.get("worker", "")))
+            if isinstance(msg, dict) and isinstance(msg.get("key"), str):
+                seen[msg["key"]] = (time.monotonic(), str(msg.get("worker", "")))
 
         client.subscribe_topic(DASK_START_TOPIC, on_start)
         tries: dict[str, Variable] = {}
@@ -1241,7 +1246,6 @@ def _run_dask(address: str, queue: deque, settle) -> None:
             if name not in tries:
                 tries[name] = Variable(f"autograde-tries-{name}", client)
                 tries[name].set([])
-            seen.pop(name, None)
             key = (f"grade-{job.sub.student}-{job.sub.lesson.slug}-{job.stamp['submission'][:12]}-{job.attempt}-"
                    f"{uuid.uuid4().hex[:6]}")
             running[client.submit(_grade_on_dask, {**job.task, "tries": tries[name].name}, pure=False,
@@ -1292,12 +1296,18 @@ def _run_dask(address: str, queue: deque, settle) -> None:
 
 
 def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> None:
-    """Until every submission is settled: take the results, give up stuck tasks, notice a cluster without workers.
-    A lost connection to the scheduler (it died, or the network between) stops the batch: what finished is kept,
-    what was in flight has no result and is graded by the next run."""
+    """Until every submission is settled: take the results, give up stuck tasks, notice a cluster without workers
+    or without progress. A lost connection to the scheduler (it died, or the network between) stops the batch: what
+    finished is kept, what was in flight has no result and is graded by the next run."""
     from distributed import wait
 
     checked, empty_since = 0.0, None
+    given_up: dict[str, tuple[float, str]] = {}       # Dask key -> the start of it that was stopped
+    # The batch's last progress (a result, a start of one of its tasks, a stuck one stopped). Every start is given
+    # up after its budget, so a cluster that works makes progress within the longest budget (or the time a cluster
+    # may be without workers); one that does not (its threads held by other work, or by a task Dask no longer
+    # reports) ends the batch instead of waiting for ever.
+    progress = time.monotonic()
     try:
         while running:
             try:
@@ -1308,17 +1318,35 @@ def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> Non
                 job = running.pop(future)
                 conclude(job, _result_of(future, job.sub))
             now = time.monotonic()
+            progress = now if done else max([progress, *(when for when, _ in seen.values())])
+            for key, started in list(seen.items()):
+                if key in given_up and started != given_up[key]:
+                    # a task given up that Dask started again (its worker left before the cancel reached the
+                    # scheduler): its thread is held for ever, and what waits behind it on that worker with it
+                    given_up[key] = started
+                    _restart_dask_worker(client, started[1])
             for future, job in list(running.items()):
-                started = seen.get(job.task["job"])
+                started = seen.get(future.key)
                 budget = _worker_budget(job.task)
                 if started is None or now < started[0] + budget or future.done():
                     continue
                 # Stuck: given up, and its worker restarted to free the thread (only a nanny can do that).
                 del running[future]
-                future.cancel()
+                given_up[future.key] = started
                 result = _hung(job, budget)
-                result["detail"] += "\n" + _restart_dask_worker(client, started[1])
+                result["detail"] += "\n" + _give_up_dask_task(client, future, started[1])
+                progress = time.monotonic()
                 conclude(job, result)
+            stall = max([DASK_NO_WORKER_SECONDS, *(_worker_budget(job.task) for job in running.values())])
+            if running and now - progress >= stall:
+                for future, job in list(running.items()):
+                    del running[future]
+                    future.cancel()
+                    job.attempt = ATTEMPTS            # the cluster runs none of them: not again in this run
+                    conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
+                                                   f"the Dask cluster ran none of this batch's remaining submissions "
+                                                   f"for {stall:.0f} s (its workers busy with other work, or stuck)"),
+                                   "cause": "stalled"})
             if now - checked >= 5:
                 checked = now
                 try:
@@ -1351,6 +1379,27 @@ def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> Non
             log.setLevel(level)
         raise GradingStopped(f"stopped: the connection to the Dask scheduler at {address} was lost "
                              f"({type(err).__name__})", GRADEBOOK_EXIT, "dask") from err
+
+
+def _give_up_dask_task(client, future, reported: str) -> str:
+    """Cancel a stuck task and restart the worker running it (the one the scheduler has it on; else the one its start
+    was logged from). A cancel is a message the scheduler takes when it comes: a restart before it would have Dask
+    run the task again on another worker, so the restart waits (a few seconds at most) until the task is gone."""
+    key = future.key
+
+    def holding() -> list[str]:
+        return [worker for worker, keys in client.processing().items() if key in keys]
+
+    try:
+        workers = holding() or [reported]
+    except Exception:  # noqa: BLE001 - the scheduler is asked again below, or the batch stops on its connection
+        workers = [reported]
+    future.cancel()
+    until = time.monotonic() + DASK_CANCEL_SECONDS
+    with contextlib.suppress(Exception):
+        while holding() and time.monotonic() < until:
+            time.sleep(0.1)
+    return "\n".join(_restart_dask_worker(client, worker) for worker in workers)
 
 
 def _restart_dask_worker(client, address: str) -> str:

@@ -698,6 +698,46 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     assert gradebook_scores(out) == dict.fromkeys(("ann", "hal", "kim", "lia", "ola"), FULL_AUTO)
 
 
+def _hold_the_thread(seconds: float) -> None:
+    """Another user's task on a shared cluster, holding a worker's only thread (module-level: Dask pickles it)."""
+    time.sleep(seconds)
+
+
+def test_a_dask_cluster_that_runs_none_of_the_batch_ends_it_with_grader_errors_and_the_next_run_grades(
+        tmp_path, monkeypatch):
+    """A cluster whose threads are held by other work (or by a task Dask no longer reports: a stuck one it started
+    again on another worker before the cancel reached the scheduler, which once hung a CI run for 25 minutes) starts
+    none of the batch: after the longest budget with no progress the batch ends, the waiting submissions are
+    grader-errors that say why (not a learner's 0), and a run on a free cluster grades them. Real cluster."""
+    from distributed import Client, LocalCluster
+
+    import autograde.grade
+
+    monkeypatch.setattr(autograde.grade, "DASK_NO_WORKER_SECONDS", 5.0)
+    monkeypatch.setattr(autograde.grade, "_worker_budget", lambda task: 2.0)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "bob"):
+        put(subs, student, solved(GUARD))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster.scheduler_address) as other:
+        held = other.submit(_hold_the_thread, 600, pure=False)
+        while not other.processing().get(next(iter(other.scheduler_info()["workers"])), ()):
+            time.sleep(0.1)
+        began = time.monotonic()
+        rows, lines = run(subs, out, dask=cluster.scheduler_address)
+        took = time.monotonic() - began
+        assert {r.student: r.status for r in rows} == {"ann": "grader-error", "bob": "grader-error"}, lines
+        assert all(r.detail.startswith("the Dask cluster ran none of this batch's remaining submissions for 5 s")
+                   for r in rows), [r.detail for r in rows]
+        assert took < 60, took
+        held.cancel()
+        other.restart_workers(list(other.scheduler_info()["workers"]))
+        monkeypatch.undo()
+        rows, lines = run(subs, out, dask=cluster.scheduler_address)
+    assert {r.student: (r.status, r.score) for r in rows} == {"ann": ("graded", FULL_AUTO),
+                                                               "bob": ("graded", FULL_AUTO)}, lines
+
+
 def test_when_the_dask_scheduler_dies_the_batch_stops_with_one_line_and_the_next_run_grades_the_rest(tmp_path):
     """The scheduler killed while a batch runs on its cluster: the grader stops within seconds (it once ended in a
     raw FuturesCancelledError traceback, exit 1), keeps what was finished, says so in one line and exits 3 (run
