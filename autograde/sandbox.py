@@ -96,31 +96,35 @@ class Limits:
     forked_kernels: bool = _DEFAULT["forked_kernels"]
 
 
-# Facts of the machine in /proc that no notebook library reads and that a kernel has no use for: the host kernel's
-# build options and symbols, the keyrings' users, timers, the kernel's memory allocators and pressure stall figures
-# (machine-wide counters another sandbox can move: a covert channel, a hostile trial). Each is hidden behind a
-# read-only empty mount (a file: the host's /dev/null, which the sandbox cannot open; a folder: an empty read-only
-# tmpfs). What stays readable on purpose: the process's own entries (/proc/self, its pid namespace), and cpuinfo,
-# meminfo, stat, loadavg, uptime, /proc/sys, which numpy, torch, psutil and multiprocessing read to size their
-# thread pools and buffers. /proc/self/mountinfo shows where each mount came from: the paths the sandbox already
-# sees (every folder is bound at its own path) and the submission's work folder (passwd, group), whose kernel
-# folder's path the kernel knows anyway.
-PROC_MASKED_FILES = ("buddyinfo", "config.gz", "iomem", "ioports", "kallsyms", "key-users", "keys", "kpagecgroup",
-                     "kpagecount", "kpageflags", "latency_stats", "modules", "pagetypeinfo", "sched_debug",
-                     "schedstat", "slabinfo", "softirqs", "timer_list", "vmallocinfo", "zoneinfo")
-PROC_MASKED_FOLDERS = ("pressure",)
+# The machine's files in /proc a kernel sees: an ALLOW-LIST, what numpy, torch, psutil and multiprocessing read to size
+# their thread pools and buffers (cpuinfo, meminfo, stat, loadavg, uptime, /proc/sys) and two facts of no one's
+# doing (version, filesystems). Every other file and folder at the top of /proc, and every one a later kernel adds,
+# is hidden behind a read-only empty mount (a file: the host's /dev/null, which the sandbox cannot open; a folder: an
+# empty read-only tmpfs). A deny-list of them (the host kernel's build options and symbols, keyrings, timers, memory
+# allocators, pressure stall figures) left others open that a hostile trial read: /proc/locks listed every lock of
+# the pid namespace with its holder's pid and the file's inode (a forked kernel saw a classmate's kernel, which
+# hidepid hides, and what it locked); /proc/cgroups counts every submission's cgroups, /proc/interrupts, vmstat and
+# diskstats are machine-wide counters another sandbox moves (covert channels, as pressure was), /proc/cmdline is
+# the host's boot command line. What stays besides: the process folders (its own pid namespace; a forked kernel's
+# shows only its own processes) and the links into them (self, thread-self, mounts, net). /proc/self/mountinfo
+# shows where each mount came from: the paths the sandbox already sees (every folder is bound at its own path) and
+# the submission's work folder (passwd, group), whose kernel folder's path the kernel knows anyway.
+PROC_VISIBLE = ("cpuinfo", "meminfo", "stat", "loadavg", "uptime", "sys", "version", "filesystems")
 
 
 def proc_masks() -> list[str]:
-    """bwrap options (after ``--proc /proc``) that hide PROC_MASKED_FILES and PROC_MASKED_FOLDERS; only those this
-    machine's kernel has (a mount point inside a new /proc cannot be made)."""
+    """bwrap options (after ``--proc /proc``) that hide every entry at the top of this machine's /proc but the
+    process folders, the links into them and PROC_VISIBLE (a mount point inside a new /proc cannot be made: only
+    what the machine's kernel has)."""
     argv: list[str] = []
-    for name in PROC_MASKED_FILES:
-        if os.path.isfile(f"/proc/{name}"):
-            argv += ["--ro-bind", "/dev/null", f"/proc/{name}"]
-    for name in PROC_MASKED_FOLDERS:
-        if os.path.isdir(f"/proc/{name}"):
-            argv += ["--perms", "0555", "--tmpfs", f"/proc/{name}", "--remount-ro", f"/proc/{name}"]
+    for name in sorted(os.listdir("/proc")):
+        path = f"/proc/{name}"
+        if name.isdigit() or name in PROC_VISIBLE or os.path.islink(path):
+            continue
+        if os.path.isdir(path):
+            argv += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
+        elif os.path.isfile(path):
+            argv += ["--ro-bind", "/dev/null", path]
     return argv
 
 

@@ -449,3 +449,42 @@ def test_a_kernels_descriptors_are_limited_whatever_the_graders_limit(start, tmp
     # machine this part cannot fail without the limits; on one that gives the grader a realtime allowance it would)
     for kernel in (forked, said):
         assert kernel["rtprio"] == ["0", "0"] and kernel["nice"] == ["0", "0"], kernel
+
+
+LOCKS = r'''
+import fcntl, json, os
+mine = open(os.path.expanduser("~/history.sqlite"), "w")
+fcntl.flock(mine, fcntl.LOCK_EX)                  # as IPython's history database does, in the kernel's own home
+import builtins
+builtins._held = mine
+print(json.dumps({"pid": os.getpid()}))
+'''
+SEES_LOCKS = r'''
+import json, os
+seen = {}
+for name in sorted(os.listdir("/proc")):
+    path = os.path.join("/proc", name)
+    if name.isdigit() or os.path.islink(path) or not os.path.isfile(path):
+        continue
+    try:
+        with open(path, "rb") as f:
+            seen[name] = f.read(1 << 20).decode("latin-1")
+    except OSError:
+        pass
+print(json.dumps(seen))
+'''
+
+
+def test_a_forked_kernel_reads_nothing_of_its_classmates_in_the_machines_proc_files(start):
+    """A hostile trial: /proc/locks listed every lock of the zygote's pid namespace, with the pid and the file's
+    device and inode, so a kernel saw its classmate's kernel (hidden from /proc by hidepid) and what it locked. Of the
+    machine's files in /proc a kernel sees only an allow-list (sandbox.PROC_VISIBLE); the others are empty."""
+    from autograde.sandbox import PROC_VISIBLE
+
+    classmate = start()
+    held = run(classmate, LOCKS)
+    seen = run(start(), SEES_LOCKS)
+    assert all(name in PROC_VISIBLE or text == "" for name, text in seen.items()), \
+        {name: text[:80] for name, text in seen.items() if name not in PROC_VISIBLE and text}
+    assert not any(f" {held['pid']} " in text for name, text in seen.items() if name != "loadavg"), seen
+    assert {"cpuinfo", "meminfo", "stat"} <= {name for name, text in seen.items() if text}, seen.keys()

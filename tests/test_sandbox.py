@@ -96,12 +96,16 @@ def test_the_sandbox_shows_exactly_the_allow_list(tmp_path, decoys):
 
 def test_facts_of_the_machine_in_proc_are_hidden_and_what_libraries_read_is_not(tmp_path):
     """A hostile trial read the host kernel's build options (/proc/config.gz), the keyrings' users, kernel symbols and
-    the machine-wide pressure stall figures (a covert channel between sandboxes) from a learner's kernel. Each is an
-    empty mount now; what numpy, torch and multiprocessing read stays, and so does the process's own /proc."""
-    from autograde.sandbox import PROC_MASKED_FILES, PROC_MASKED_FOLDERS
+    the machine-wide pressure stall figures (a covert channel between sandboxes) from a learner's kernel, and later,
+    what a list of those left open: every lock of the pid namespace (/proc/locks), every submission's cgroups, the
+    host's boot command line. Of the machine's entries at the top of /proc only an allow-list is there
+    (PROC_VISIBLE); every other is an empty mount. What numpy, torch and multiprocessing read stays, and so does the
+    process's own /proc."""
+    from autograde.sandbox import PROC_VISIBLE
 
-    present = [f"/proc/{n}" for n in PROC_MASKED_FILES + PROC_MASKED_FOLDERS if os.path.exists(f"/proc/{n}")]
-    assert "/proc/config.gz" in present or "/proc/kallsyms" in present, present     # something to hide here
+    present = [f"/proc/{n}" for n in sorted(os.listdir("/proc")) if not n.isdigit() and n not in PROC_VISIBLE
+               and not os.path.islink(f"/proc/{n}")]
+    assert {"/proc/locks", "/proc/cgroups"} <= set(present), present                # something to hide here
     proc = run_inside(Sandbox(tmp_path / "work", Limits()), f"""
         import json, os
         shown = {{}}
