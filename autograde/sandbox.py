@@ -193,9 +193,15 @@ def _usr_links() -> list[str]:
 # I/O ports, NUMA page moves, secret memory, uselib, and any personality but plain Linux (ADDR_NO_RANDOMIZE turns
 # address randomisation off for the programs the process starts). clone is allowed without namespace flags;
 # clone3 answers ENOSYS (its flags are in memory a filter cannot read), and the C library falls back to clone.
-# Sockets: only local (AF_UNIX), IP (in the sandbox's own network namespace: loopback only) and netlink (the C
-# library's getaddrinfo asks it for addresses); any other family (vsock reaches the hypervisor or the host past
-# the network namespace; packet, bluetooth, alg, ...) answers EAFNOSUPPORT.
+# Sockets: only local (AF_UNIX) and IP (in the sandbox's own network namespace: loopback only), the families whose
+# buffers the memory cgroup counts; any other family (vsock reaches the hypervisor or the host past the network
+# namespace; packet, bluetooth, alg, ...) answers EAFNOSUPPORT. Not netlink: its buffers are charged to no cgroup,
+# and a hostile trial's 20 netlink sockets held 168 MiB of the machine's memory (8 MiB each of replies it asked for
+# and never read) while its cgroup was charged nothing. A netlink socket answers EOPNOTSUPP, as Windows' WSL 1 does:
+# the C library's getaddrinfo and getifaddrs then do without it (getaddrinfo assumes both IPv4 and IPv6), and so does
+# ZeroMQ, which resolves a bound address as an interface name first and aborts the kernel on any other error of
+# getifaddrs. socketpair makes local pairs only (for any other family it makes the socket, a vsock one too, before it
+# says that it cannot pair them).
 ALLOWED_SYSCALLS = (
     # files and descriptors
     "read", "write", "open", "openat", "openat2", "close", "close_range", "creat", "lseek", "pread64", "pwrite64",
@@ -232,8 +238,8 @@ ALLOWED_SYSCALLS = (
     # waiting on events
     "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
     "select", "pselect6", "eventfd", "eventfd2", "signalfd", "signalfd4",
-    # sockets (socket itself: by family, below) and the sandbox's own IPC namespace
-    "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname", "getpeername", "sendto",
+    # sockets (socket and socketpair themselves: by family, below) and the sandbox's own IPC namespace
+    "bind", "listen", "accept", "accept4", "connect", "getsockname", "getpeername", "sendto",
     "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "setsockopt", "getsockopt",
     "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv",
     "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
@@ -254,9 +260,11 @@ FCNTL_COMMANDS = (*range(12), 15, 16, 17, 36, 37, 38, 1025, 1027, 1028, *range(1
 FCNTL_REFUSED = (1024, 1026)          # F_SETLEASE, F_NOTIFY
 # clone's flags that make a namespace (linux/sched.h): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
-# Socket families (linux/socket.h): AF_UNIX, AF_INET, AF_INET6, AF_NETLINK. Others up to AF_MAX (46 today) and a
-# margin answer EAFNOSUPPORT; a larger number, ENOSYS.
-SOCKET_FAMILIES = (1, 2, 10, 16)
+# Socket families (linux/socket.h): AF_UNIX, AF_INET, AF_INET6; socketpair's, AF_UNIX. Others up to AF_MAX (46 today)
+# and a margin answer EAFNOSUPPORT; a larger number, ENOSYS.
+SOCKET_FAMILIES = (1, 2, 10)
+SOCKETPAIR_FAMILIES = (1,)
+AF_NETLINK = 16
 SOCKET_FAMILY_LIMIT = 64
 
 
@@ -296,9 +304,10 @@ def seccomp_program() -> bytes:
     # personality: plain Linux only (as Flatpak's filter; nothing a notebook runs asks for another).
     program.add_rule(allow, "personality", seccomp.Arg(0, seccomp.EQ, PER_LINUX))
     program.add_rule(refuse, "personality", seccomp.Arg(0, seccomp.NE, PER_LINUX))
-    for family in range(SOCKET_FAMILY_LIMIT):
-        program.add_rule(allow if family in SOCKET_FAMILIES else seccomp.ERRNO(errno.EAFNOSUPPORT), "socket",
-                         seccomp.Arg(0, seccomp.EQ, family))
+    for call, families in (("socket", SOCKET_FAMILIES), ("socketpair", SOCKETPAIR_FAMILIES)):
+        for family in range(SOCKET_FAMILY_LIMIT):
+            refuse_family = seccomp.ERRNO(errno.EOPNOTSUPP if family == AF_NETLINK else errno.EAFNOSUPPORT)
+            program.add_rule(allow if family in families else refuse_family, call, seccomp.Arg(0, seccomp.EQ, family))
     with tempfile.TemporaryFile() as f:
         program.export_bpf(f)
         f.seek(0)

@@ -5,6 +5,7 @@ program in it. The listing of everything visible inside is written to test-artif
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -216,6 +217,42 @@ def test_the_kernel_can_make_no_namespace_mount_or_keyring_but_threads_and_proce
         "-1 EPERM", "-1 ENOSYS", "-1 EPERM") and not said["fcntl-getfl"].startswith("-1"), proc.stdout
     unlisted = [name for name in said if name.startswith("unlisted-")]
     assert len(unlisted) == 7 and all(said[name] == "-1 ENOSYS" for name in unlisted), proc.stdout
+
+
+def test_a_kernel_has_no_socket_whose_buffers_are_outside_its_memory_limit(tmp_path):
+    """A hostile trial: 20 netlink sockets of a kernel, each with an 8 MiB receive buffer filled by asking for the
+    list of its network links 20,000 times and never reading, held 168 MiB of the machine's memory while the
+    submission's memory cgroup was charged nothing (netlink's buffers are charged to no cgroup, v1 or v2): 4,096
+    descriptors of 128 processes could hold terabytes, and the machine's out-of-memory killer would take the grader or
+    a classmate's kernel. Sockets are local and IP only (whose buffers the cgroup counts); socketpair, which makes a
+    socket of any family the kernel has (vsock, ...) before it says it cannot pair them, is local only. The C
+    library's name lookups do without netlink (it then assumes both IPv4 and IPv6)."""
+    proc = run_inside(Sandbox(tmp_path / "work", Limits()), """
+        import errno, socket
+        said = {}
+        for name, make in (("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)),
+                           ("pair-vsock", lambda: socket.socketpair(40, socket.SOCK_STREAM)),
+                           ("pair-inet", lambda: socket.socketpair(socket.AF_INET, socket.SOCK_STREAM)),
+                           ("pair-netlink", lambda: socket.socketpair(socket.AF_NETLINK, socket.SOCK_RAW))):
+            try:
+                make()
+                said[name] = "made"
+            except OSError as err:
+                said[name] = errno.errorcode.get(err.errno)
+        a, b = socket.socketpair()
+        a.sendall(b"pair"); said["pair"] = b.recv(4).decode()
+        said["lookup"] = sorted({info[4][0] for info in socket.getaddrinfo("127.0.0.1", 80, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)})
+        server = socket.create_server(("127.0.0.1", 0))
+        with socket.create_connection(server.getsockname()):
+            said["tcp"] = "connected"
+        print(said)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    said = eval(proc.stdout)  # noqa: S307 - a dict the test printed
+    not_supported = errno.errorcode[errno.EOPNOTSUPP]                       # ENOTSUP: the same number on Linux
+    assert [said[name] for name in ("netlink", "pair-netlink")] == [not_supported] * 2, said
+    assert [said[name] for name in ("pair-vsock", "pair-inet")] == ["EAFNOSUPPORT"] * 2, said
+    assert said["pair"] == "pair" and "127.0.0.1" in said["lookup"] and said["tcp"] == "connected", said
 
 
 @pytest.mark.slow  # starts kernels in sandboxes
