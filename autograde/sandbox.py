@@ -71,7 +71,7 @@ def open_files() -> int:
     return OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
 
 
-# What the buffers of a submission's IP sockets (TCP and UDP on its own loopback) may hold. cgroup v1 charges them to
+# What the buffers of a submission's IP sockets (UDP on its own loopback; TCP is refused: IP_SOCKET_TYPES) may hold. cgroup v1 charges them to
 # no group unless the group has a limit for them, and the machine's TCP memory is ONE count for every network
 # namespace: a hostile trial's 300 loopback connections, never read, held 2.2 GiB outside the submission's memory
 # limit (its group was charged 7 MiB) and brought the machine's TCP to its hard limit (net.ipv4.tcp_mem), where
@@ -265,6 +265,16 @@ CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000
 SOCKET_FAMILIES = (1, 2, 10)
 SOCKETPAIR_FAMILIES = (1,)
 AF_NETLINK = 16
+# IP sockets: datagrams only (SOCK_DGRAM; the type's low four bits, above them SOCK_NONBLOCK and SOCK_CLOEXEC); a
+# stream (TCP, MPTCP) or any other type is refused (EPERM). A connection that waits to be accepted is made by the
+# kernel's network code and charged to no cgroup (v1 or v2): a hostile trial's 25 loopback listeners that never
+# accepted, and 102,425 connections made to them, held 514 MB of the machine's memory in 10 s while the submission's
+# cgroup was charged 4 MB (4,096 listeners per process, 4,096 connections each). A UDP socket's buffers are counted
+# (SOCKET_BYTES); nothing of a kernel, the grader's or a notebook library's, needs TCP on its own loopback (the
+# grader reaches the kernel by local sockets, multiprocessing and DataLoader workers use local sockets too).
+IP_FAMILIES = (2, 10)
+IP_SOCKET_TYPES = (2,)
+SOCKET_TYPE_MASK = 0xF
 SOCKET_FAMILY_LIMIT = 64
 
 
@@ -306,6 +316,11 @@ def seccomp_program() -> bytes:
     program.add_rule(refuse, "personality", seccomp.Arg(0, seccomp.NE, PER_LINUX))
     for call, families in (("socket", SOCKET_FAMILIES), ("socketpair", SOCKETPAIR_FAMILIES)):
         for family in range(SOCKET_FAMILY_LIMIT):
+            if call == "socket" and family in IP_FAMILIES:        # by type too (its low bits: not its flags)
+                for kind in range(SOCKET_TYPE_MASK + 1):
+                    program.add_rule(allow if kind in IP_SOCKET_TYPES else refuse, call, seccomp.Arg(0, seccomp.EQ, family),
+                                     seccomp.Arg(1, seccomp.MASKED_EQ, SOCKET_TYPE_MASK, kind))
+                continue
             refuse_family = seccomp.ERRNO(errno.EOPNOTSUPP if family == AF_NETLINK else errno.EAFNOSUPPORT)
             program.add_rule(allow if family in families else refuse_family, call, seccomp.Arg(0, seccomp.EQ, family))
     with tempfile.TemporaryFile() as f:

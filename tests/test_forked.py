@@ -113,11 +113,17 @@ SPY = r'''
 import json, os, socket
 found = [p for p in (os.path.expanduser("~/answers.txt"), "/tmp/classmate", "/dev/shm/classmate") if os.path.exists(p)]
 reach = []
-for family, address in ((socket.AF_UNIX, "\0classmate"), (socket.AF_INET, ("127.0.0.1", 45454))):
-    s = socket.socket(family)
+# its local listener; its UDP port (IP sockets are datagrams only), bound here if no one has it in this network
+for family, kind, address in ((socket.AF_UNIX, socket.SOCK_STREAM, "\0classmate"),
+                              (socket.AF_INET, socket.SOCK_DGRAM, ("127.0.0.1", 45454))):
+    s = socket.socket(family, kind)
     try:
-        s.connect(address)
-        reach.append("connected")
+        if kind == socket.SOCK_STREAM:
+            s.connect(address)
+            reach.append("connected")
+        else:
+            s.bind(address)
+            reach.append("port free")
     except OSError as err:
         reach.append(type(err).__name__)
 try:
@@ -139,11 +145,10 @@ import json, os, socket
 open(os.path.expanduser("~/answers.txt"), "w").write("42")
 open("/tmp/classmate", "w").write("42")
 open("/dev/shm/classmate", "w").write("42")
-listeners = [socket.socket(socket.AF_UNIX), socket.socket(socket.AF_INET)]
+listeners = [socket.socket(socket.AF_UNIX), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
 listeners[0].bind("\0classmate")
+listeners[0].listen(1)
 listeners[1].bind(("127.0.0.1", 45454))
-for s in listeners:
-    s.listen(1)
 print(json.dumps({"pid": os.getpid(), "uid": os.getuid()}))
 '''
 
@@ -156,7 +161,7 @@ def test_two_forked_kernels_of_one_zygote_cannot_reach_each_other(start):
     assert second.sandbox.zygote is first.sandbox.zygote
     seen = run(second, SPY.replace("PID", str(hidden["pid"])))
     assert seen["found"] == [], seen
-    assert seen["reach"][:2] == ["ConnectionRefusedError", "ConnectionRefusedError"], seen     # no one listens
+    assert seen["reach"][:2] == ["ConnectionRefusedError", "port free"], seen     # no one listens, no one has it
     # not signalled, and its /proc not even listed: not its environment, nor its status, CPU times, mounts or
     # sockets (a hostile trial read all but the first while /proc showed every kernel of the zygote)
     assert seen["reach"][2:] == ["PermissionError"] + ["FileNotFoundError"] * 5 and not seen["listed"], seen
