@@ -357,34 +357,33 @@ def test_memory_is_limited_for_all_processes_together(tmp_path):
 
 @pytest.mark.skipif(cgroup_version() is None, reason="no writable memory cgroup here (README: isolation table)")
 def test_socket_buffers_are_limited_per_submission(tmp_path):
-    """A hostile trial: 300 connections on the sandbox's own loopback, written to and never read, held 2.2 GiB of the
-    machine's memory while the submission's memory cgroup (v1) was charged 7 MiB, and brought the machine's TCP, one
+    """A hostile trial: 300 TCP connections on the sandbox's own loopback (TCP is refused now), written to and never
+    read, held 2.2 GiB of the machine's memory while the submission's memory cgroup (v1) was charged 7 MiB, and brought the machine's TCP, one
     count for every network namespace, to its hard limit (net.ipv4.tcp_mem). What a submission's sockets hold is
     limited (sandbox.SOCKET_BYTES; v1 charges them only to a group with a limit of its own, v2 to the memory limit).
     Here the trial stops at SOCKET_BYTES + 64 MiB, whatever the machine's limits."""
     from autograde.sandbox import SOCKET_BYTES
 
     most = SOCKET_BYTES + 64 * 2 ** 20
+    # IP sockets are datagrams only (TCP is refused: test_a_kernel_can_hold_no_connection_...): UDP receivers with
+    # 8 MiB buffers, sent to and never read; what each holds is its SO_MEMINFO's first figure (what it has received).
     proc = run_inside(Sandbox(tmp_path / "work", Limits(memory_bytes=2 ** 30)), f"""
-        import socket
-        server = socket.socket()
-        server.bind(("127.0.0.1", 0))
-        server.listen(500)
+        import socket, struct
         held, total, refused = [], 0, 0
         while total < {most} and refused < 20 and len(held) < 1000:
-            client = socket.socket()
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 2 ** 20)
-            client.connect(server.getsockname())
-            peer, _ = server.accept()
-            client.setblocking(False)
-            before = total
-            while total < {most}:
+            receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 2 ** 20)
+            receiver.bind(("127.0.0.1", 0))
+            sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sender.setblocking(False)
+            for _ in range(200):
                 try:
-                    total += client.send(b"x" * 65536)
-                except BlockingIOError:
+                    sender.sendto(b"x" * 60000, receiver.getsockname())
+                except OSError:
                     break
+            held.append((receiver, sender))
+            before, total = total, sum(struct.unpack("9I", r.getsockopt(socket.SOL_SOCKET, 55, 36))[0] for r, _ in held)
             refused = refused + 1 if total - before < 2 ** 20 else 0
-            held.append((client, peer))
         print("queued", total, "connections", len(held))
     """, timeout=120)
     assert "queued" in proc.stdout, proc.stdout + proc.stderr
