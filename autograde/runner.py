@@ -602,6 +602,12 @@ def _grade(student, source, task: dict, result: dict) -> None:
             phases["tests"] += time.monotonic() - began
             _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
             _record(entry, test_cell, outcome.status, _test_message(outcome, lang), outcome.hidden)
+        if guard.tripped:
+            # A flood costs the whole notebook, whenever the grader noticed it: one the kernel sends in the background
+            # may come in while a later test runs (a loaded batch once kept the points of the tests before it).
+            for entry, test_cell in zip(result["tests"], graded_tests):
+                if entry["status"] == "pass":
+                    _record(entry, test_cell, "not-run", flooded, False)
         try:
             _point_to_earlier_failures(steps, result["tests"], graded_tests, lang, names)
         except Exception:  # noqa: BLE001 - a hint that cannot be worked out is left out; it never costs a grade

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -453,6 +454,15 @@ def cell_attacks() -> dict[str, tuple[nbformat.NotebookNode, list[str], bool]]:
     # it costs the whole notebook (flagged), never the batch or the grader.
     nb.cells.append(nbformat.v4.new_code_cell(FLOODS_THE_GRADER))
     found["floods_the_grader"] = (nb, ["output-limit"], "all")
+    # The same flood sent while a hidden part runs (pool's answer floods once the notebook's last cell has run): the
+    # hidden parts before it passed, and the flood costs those too (a flood the kernel sent in the background once
+    # came in during a later test in a loaded batch, and the tests before it kept their points).
+    nb = solved(LESSON, {"pool": "import builtins\n" + answer_sources(LESSON)["pool"].replace("def pool(", "def _pool(")
+                         + "\n\n\ndef pool(*args, **kwargs):\n    if getattr(builtins, 'hidden_now', False):\n"
+                         + textwrap.indent(FLOODS_THE_GRADER, "        ")
+                         + "    return _pool(*args, **kwargs)\n"})
+    nb.cells.append(nbformat.v4.new_code_cell("import builtins\nbuiltins.hidden_now = True"))
+    found["floods_during_hidden_checks"] = (nb, ["output-limit"], "all")
     # Grading metadata nbgrader never writes (a text editor can): the answer cell's is a string, a test cell's
     # grade_id a list. Those cells are read as plain cells (the tests still run, from the lesson), never a
     # grader-error that would be graded again on every run and keep whatever grade the gradebook had.
