@@ -32,6 +32,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
+from .i18n import _
+
 __all__ = ["show_matrix", "show_images", "sharp_figures", "png_figure", "korean_fallback", "KOREAN_FONTS", "contrast_ratio", "text_contrasts",
            "contrast_problems", "html_contrast_problems", "readable_text_colour", "MIN_CONTRAST"]
 
@@ -209,7 +211,7 @@ def show_matrix(matrix, title: str = "", ax=None, cmap: str = "coolwarm", fmt: s
     if m.ndim != 2:
         raise ValueError(f"show_matrix needs a 2-D array (height, width), got shape {m.shape}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(0.45 * m.shape[1] + 1, 0.45 * m.shape[0] + 0.8))
+        ax = plt.subplots(figsize=(0.45 * m.shape[1] + 1, 0.45 * m.shape[0] + 0.8))[1]
     limit = np.abs(m).max() or 1.0
     kwargs = dict(vmin=-limit, vmax=limit) if center_zero else {}
     image = ax.imshow(m, cmap=cmap, **kwargs)
@@ -218,8 +220,8 @@ def show_matrix(matrix, title: str = "", ax=None, cmap: str = "coolwarm", fmt: s
                 color=readable_text_colour(image.cmap(image.norm(value))))
     ax.set_xticks(range(m.shape[1]))
     ax.set_yticks(range(m.shape[0]))
-    ax.set_xlabel("column (width)")
-    ax.set_ylabel("row (height)")
+    ax.set_xlabel(_("column (width)"))           # the explorers' words, in the learner's language
+    ax.set_ylabel(_("row (height)"))
     ax.set_title(f"{title}  {m.shape[0]}x{m.shape[1]}".strip())
     return ax
 

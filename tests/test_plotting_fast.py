@@ -244,3 +244,18 @@ def test_a_matplotlib_without_the_renderer_argument_or_without_the_helper_still_
     counted_draws.clear()
     ours = decoded(png_figure(below(), retina=True))
     assert len(counted_draws) == 2 and same(ours, matplotlibs(below(), fig.dpi * 2))
+
+
+def test_show_matrix_names_its_axes_in_the_learners_language():
+    """From a Korean learner's trial: every worked matrix of the Korean edition (lessons 02-05) said "row (height)"
+    and "column (width)" in English, where the explorers beside them say 행 (높이) and 열 (너비)."""
+    from cnnbook.i18n import set_language
+
+    set_language("ko")
+    try:
+        ax = show_matrix(np.eye(3), ax=Figure().subplots())
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("열 (너비)", "행 (높이)")
+    finally:
+        set_language(None)
+    ax = show_matrix(np.eye(3), ax=Figure().subplots())
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("column (width)", "row (height)")
