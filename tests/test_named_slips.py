@@ -566,6 +566,44 @@ NAMED_IN_BOTH = [
      "the loss was computed again after optimizer.step()", "optimizer.step() 뒤에 손실을 다시 계산했음"),
 ]
 
+# From a Korean learner's trial of lesson 03: slips that ended in Python's or numpy's own error with no slip named
+# (zero_pad's p an int or a pair; conv2d's padding or bias).
+ZERO_PAD = '''import numpy as np
+def zero_pad(x, p):
+    p_h, p_w = (p, p) if isinstance(p, int) else p
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, H + 2 * p_h, W + 2 * p_w), dtype=x.dtype)
+    out[:, :, p_h:p_h + H, p_w:p_w + W] = x
+    return out
+'''
+CONV2D_LOOPS = '''import numpy as np
+def conv2d(x, w, b, stride=1, padding=0):
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    H_out = (H + 2 * padding - kh) // stride + 1
+    W_out = (W + 2 * padding - kw) // stride + 1
+    out = np.zeros((N, F, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
+    return out + b[None, :, None, None]
+'''
+PAD_BOTH = "xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))"
+NAMED_IN_BOTH += [
+    ("03", "test_zero_pad", ZERO_PAD.replace("p_h, p_w = (p, p) if isinstance(p, int) else p", "p_h, p_w = p"),
+     "an int cannot be unpacked into (p_h, p_w)", "int는 (p_h, p_w)로 풀어 담을 수 없음"),
+    ("03", "test_zero_pad", ZERO_PAD.replace("p_h, p_w = (p, p) if isinstance(p, int) else p", "p_h = p_w = p"),
+     "the pair p = (p_h, p_w) was used as one number", "쌍 p = (p_h, p_w)를 숫자 하나처럼 썼음"),
+    ("03", "test_conv2d", CONV2D_LOOPS.replace(PAD_BOTH, "xp = x"),
+     "the windows were cut from x instead of the padded input", "윈도우를 패딩한 입력이 아니라 x에서 잘라서"),
+    ("03", "test_conv2d", CONV2D_LOOPS.replace(PAD_BOTH, "xp = np.pad(x, padding)"),
+     "np.pad(x, padding) padded every axis, N and C too", "np.pad(x, padding)이 N과 C까지 모든 축을 패딩해서"),
+    ("03", "test_conv2d", CONV2D_LOOPS.replace("out + b[None, :, None, None]", "out + b"),
+     "the bias was added along the wrong axis", "편향을 잘못된 축에 더했음"),
+]
+
 
 @pytest.fixture
 def korean():
@@ -597,7 +635,8 @@ def test_the_right_answers_of_the_named_slips_pass():
     """The code the slips above are made from passes the visible checks (so each slip is the one change)."""
     for lesson, grade_id, answer in [("08", "test_rotate_and_shift", ROTATE), ("08", "test_mirror_and_crop", RANDOM_CROP),
                                      ("08", "test_fine_tune_optimizer", FINE_TUNE),
-                                     ("10", "test_decode_predictions", DECODE)]:
+                                     ("10", "test_decode_predictions", DECODE), ("03", "test_zero_pad", ZERO_PAD),
+                                     ("03", "test_conv2d", CONV2D_LOOPS)]:
         space: dict = {}
         exec(compile(answer, "<learner>", "exec"), space)
         exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
