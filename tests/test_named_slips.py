@@ -566,8 +566,9 @@ NAMED_IN_BOTH = [
      "the loss was computed again after optimizer.step()", "optimizer.step() 뒤에 손실을 다시 계산했음"),
 ]
 
-# From a Korean learner's trial of lesson 03: slips that ended in Python's or numpy's own error with no slip named
-# (zero_pad's p an int or a pair; conv2d's padding or bias).
+# From a Korean learner's trial of lessons 03 and 05: slips that ended in Python's or numpy's own error with no slip
+# named (zero_pad's p an int or a pair; conv2d's padding or bias), or in a shape with no slip named (pooling that
+# read x as (N, H, W, C)).
 ZERO_PAD = '''import numpy as np
 def zero_pad(x, p):
     p_h, p_w = (p, p) if isinstance(p, int) else p
@@ -602,6 +603,8 @@ NAMED_IN_BOTH += [
      "np.pad(x, padding) padded every axis, N and C too", "np.pad(x, padding)이 N과 C까지 모든 축을 패딩해서"),
     ("03", "test_conv2d", CONV2D_LOOPS.replace("out + b[None, :, None, None]", "out + b"),
      "the bias was added along the wrong axis", "편향을 잘못된 축에 더했음"),
+    ("05", "test_pool2d_forward", POOL_SIZES.replace("N, C, H, W = x.shape", "N, H, W, C = x.shape"),
+     "x was read as (N, H, W, C)", "x를 (N, H, W, C)로 읽었음"),
 ]
 
 
@@ -636,7 +639,7 @@ def test_the_right_answers_of_the_named_slips_pass():
     for lesson, grade_id, answer in [("08", "test_rotate_and_shift", ROTATE), ("08", "test_mirror_and_crop", RANDOM_CROP),
                                      ("08", "test_fine_tune_optimizer", FINE_TUNE),
                                      ("10", "test_decode_predictions", DECODE), ("03", "test_zero_pad", ZERO_PAD),
-                                     ("03", "test_conv2d", CONV2D_LOOPS)]:
+                                     ("03", "test_conv2d", CONV2D_LOOPS), ("05", "test_pool2d_forward", POOL_SIZES)]:
         space: dict = {}
         exec(compile(answer, "<learner>", "exec"), space)
         exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
