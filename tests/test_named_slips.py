@@ -566,9 +566,9 @@ NAMED_IN_BOTH = [
      "the loss was computed again after optimizer.step()", "optimizer.step() 뒤에 손실을 다시 계산했음"),
 ]
 
-# From a Korean learner's trial of lessons 03 and 05: slips that ended in Python's or numpy's own error with no slip
-# named (zero_pad's p an int or a pair; conv2d's padding or bias), or in a shape with no slip named (pooling that
-# read x as (N, H, W, C)).
+# From a Korean learner's trial of lessons 03, 05 and 09: slips that ended in Python's or numpy's own error with no
+# slip named (zero_pad's p an int or a pair; conv2d's padding or bias), in a shape with no slip named (pooling that
+# read x as (N, H, W, C)), or in only "expected 0.1, got 0.0" (a cosine schedule that runs backwards).
 ZERO_PAD = '''import numpy as np
 def zero_pad(x, p):
     p_h, p_w = (p, p) if isinstance(p, int) else p
@@ -592,6 +592,10 @@ def conv2d(x, w, b, stride=1, padding=0):
     return out + b[None, :, None, None]
 '''
 PAD_BOTH = "xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))"
+COSINE = '''import math
+def cosine_lr(step, total_steps, lr_max, lr_min=0.0):
+    return float(lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * step / total_steps)) / 2)
+'''
 NAMED_IN_BOTH += [
     ("03", "test_zero_pad", ZERO_PAD.replace("p_h, p_w = (p, p) if isinstance(p, int) else p", "p_h, p_w = p"),
      "an int cannot be unpacked into (p_h, p_w)", "int는 (p_h, p_w)로 풀어 담을 수 없음"),
@@ -605,6 +609,10 @@ NAMED_IN_BOTH += [
      "the bias was added along the wrong axis", "편향을 잘못된 축에 더했음"),
     ("05", "test_pool2d_forward", POOL_SIZES.replace("N, C, H, W = x.shape", "N, H, W, C = x.shape"),
      "x was read as (N, H, W, C)", "x를 (N, H, W, C)로 읽었음"),
+    ("09", "test_cosine_lr", COSINE.replace("(1 + math.cos", "(1 - math.cos"),
+     "the schedule runs backwards", "스케줄이 거꾸로 감"),
+    ("09", "test_cosine_lr", COSINE.replace("lr_min + (lr_max - lr_min)", "lr_max + (lr_min - lr_max)"),
+     "the schedule runs backwards", "스케줄이 거꾸로 감"),
 ]
 
 
@@ -639,7 +647,8 @@ def test_the_right_answers_of_the_named_slips_pass():
     for lesson, grade_id, answer in [("08", "test_rotate_and_shift", ROTATE), ("08", "test_mirror_and_crop", RANDOM_CROP),
                                      ("08", "test_fine_tune_optimizer", FINE_TUNE),
                                      ("10", "test_decode_predictions", DECODE), ("03", "test_zero_pad", ZERO_PAD),
-                                     ("03", "test_conv2d", CONV2D_LOOPS), ("05", "test_pool2d_forward", POOL_SIZES)]:
+                                     ("03", "test_conv2d", CONV2D_LOOPS), ("05", "test_pool2d_forward", POOL_SIZES),
+                                     ("09", "test_cosine_lr", COSINE)]:
         space: dict = {}
         exec(compile(answer, "<learner>", "exec"), space)
         exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
