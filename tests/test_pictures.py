@@ -215,19 +215,26 @@ def test_a_cell_that_stops_scrolls_itself_into_view_once():
 
 
 def _titles_that_touch(figure) -> list[str]:
-    """Pairs of titles (the figure's suptitle, each axes' title) whose boxes overlap or are less than 3 px apart."""
+    """Pairs of titles (the figure's suptitle, each axes' title) whose boxes overlap or are less than 3 px apart (at
+    the dpi the figure was last drawn)."""
     renderer = figure.canvas.get_renderer()
     titles = [t for t in [figure._suptitle, *(ax.title for ax in figure.axes)] if t is not None and t.get_text()]
     boxes = [(t.get_text(), t.get_window_extent(renderer).expanded(1.0, 1.0).padded(1.5)) for t in titles]
     return [f"{a!r} and {b!r}" for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
 
 
+# (lesson, words that pick its figure cells, how many): cells that draw with nothing but the lesson's imports
+WORKED_FIGURES = [("03", ("fig.suptitle(", "receptive_field("), 5),
+                  ("09", ("template = weight[3]",), 1)]
+
+
 @pytest.mark.parametrize("edition", ["en", "ko"])
-def test_lesson_03s_worked_figures_read_in_both_editions(edition):
+@pytest.mark.parametrize("slug2,words,count", WORKED_FIGURES, ids=[f[0] for f in WORKED_FIGURES])
+def test_worked_figures_read_in_both_editions(slug2, words, count, edition):
     """From a Korean learner's trial in JupyterLab: in lesson 03 the labels 3x3, 5x5, 7x7 of the receptive-field
-    figure were crimson on blue (1.04:1 on the darkest), and in the Korean edition the suptitle of two figures ran
-    into the middle panel's title (Hangul is taller). Each figure cell of the lesson runs here as the lesson runs it,
-    in both editions."""
+    figure were crimson on blue (1.04:1 on the darkest), and the suptitle of lesson 03's coverage and padding-mode
+    figures and of lesson 09's templates ran into a panel's title (in the Korean edition most: Hangul is taller).
+    Each of those figure cells runs here as the lesson runs it, in both editions."""
     import matplotlib.pyplot as plt
 
     from autograde.i18n import translated_path
@@ -235,12 +242,12 @@ def test_lesson_03s_worked_figures_read_in_both_editions(edition):
     from cnnbook import i18n
     from cnnbook.plotting import korean_fallback
 
-    lesson = next(lesson for lesson in all_lessons() if lesson.slug.startswith("03"))
+    lesson = next(lesson for lesson in all_lessons() if lesson.slug.startswith(slug2))
     path = translated_path(NOTEBOOKS, "ko", lesson.slug) if edition == "ko" else lesson.student_version
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     imports = next(source for source in cells if "import matplotlib.pyplot as plt" in source)
-    drawn = [source for source in cells if "fig.suptitle(" in source or "receptive_field(" in source and "fig," in source]
-    assert len(drawn) >= 3, "the coverage, receptive-field and padding-mode figures"
+    drawn = [source for source in cells if any(word in source for word in words) and "plt.show()" in source]
+    assert len(drawn) == count, f"{len(drawn)} figure cells found in lesson {slug2}, expected {count}"
     problems = []
     i18n.set_language(edition)
     try:
@@ -253,10 +260,12 @@ def test_lesson_03s_worked_figures_read_in_both_editions(edition):
                 space["plt"].show = lambda *args, **kwargs: figures.append(plt.gcf())
                 exec(compile(source, "figure cell", "exec"), space)
                 for figure in figures:
-                    figure.canvas.draw()
+                    figure.dpi *= 2                 # laid out once at the inline PNG's dpi, as png_figure does
+                    figure.canvas.draw()            # (a second layout, as contrast_problems draws, moves titles)
+                    problems += [f"titles touch: {p}" for p in _titles_that_touch(figure)]
+                    figure.dpi /= 2
                     problems += [f"{figure.get_suptitle() or figure.axes[0].get_title()}: {p}"
                                  for p in contrast_problems(figure)]
-                    problems += [f"titles touch: {p}" for p in _titles_that_touch(figure)]
                 plt.close("all")
     finally:
         i18n.set_language(None)
