@@ -567,8 +567,9 @@ NAMED_IN_BOTH = [
 ]
 
 # From a Korean learner's trial of lessons 03, 05 and 09: slips that ended in Python's or numpy's own error with no
-# slip named (zero_pad's p an int or a pair; conv2d's padding or bias), in a shape with no slip named (pooling that
-# read x as (N, H, W, C)), or in only "expected 0.1, got 0.0" (a cosine schedule that runs backwards).
+# slip named (zero_pad's p an int or a pair; conv2d's and conv2d_fast's padding or bias), in a shape with no slip
+# named (pooling that read x as (N, H, W, C)), or in only "expected 0.1, got 0.0" (a cosine schedule that runs
+# backwards).
 ZERO_PAD = '''import numpy as np
 def zero_pad(x, p):
     p_h, p_w = (p, p) if isinstance(p, int) else p
@@ -592,6 +593,15 @@ def conv2d(x, w, b, stride=1, padding=0):
     return out + b[None, :, None, None]
 '''
 PAD_BOTH = "xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))"
+CONV2D_FAST = '''import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+def conv2d_fast(x, w, b, stride=1, padding=0):
+    if x.shape[1] != w.shape[1] or w.shape[2] > x.shape[2] + 2 * padding or w.shape[3] > x.shape[3] + 2 * padding:
+        raise ValueError("shapes that do not fit")
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("nchwuv,fcuv->nfhw", windows, w) + b[None, :, None, None]
+'''
 COSINE = '''import math
 def cosine_lr(step, total_steps, lr_max, lr_min=0.0):
     return float(lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * step / total_steps)) / 2)
@@ -609,6 +619,10 @@ NAMED_IN_BOTH += [
      "the bias was added along the wrong axis", "편향을 잘못된 축에 더했음"),
     ("05", "test_pool2d_forward", POOL_SIZES.replace("N, C, H, W = x.shape", "N, H, W, C = x.shape"),
      "x was read as (N, H, W, C)", "x를 (N, H, W, C)로 읽었음"),
+    ("05", "test_conv2d_fast", CONV2D_FAST.replace(PAD_BOTH, "xp = np.pad(x, padding)"),
+     "np.pad(x, padding) pads every axis, N and C too", "np.pad(x, padding)은 N과 C까지 모든 축을 패딩하므로"),
+    ("05", "test_conv2d_fast", CONV2D_FAST.replace("+ b[None, :, None, None]", "+ b"),
+     "the bias was added along the wrong axis", "편향을 잘못된 축에 더했음"),
     ("09", "test_cosine_lr", COSINE.replace("(1 + math.cos", "(1 - math.cos"),
      "the schedule runs backwards", "스케줄이 거꾸로 감"),
     ("09", "test_cosine_lr", COSINE.replace("lr_min + (lr_max - lr_min)", "lr_max + (lr_min - lr_max)"),
@@ -648,6 +662,7 @@ def test_the_right_answers_of_the_named_slips_pass():
                                      ("08", "test_fine_tune_optimizer", FINE_TUNE),
                                      ("10", "test_decode_predictions", DECODE), ("03", "test_zero_pad", ZERO_PAD),
                                      ("03", "test_conv2d", CONV2D_LOOPS), ("05", "test_pool2d_forward", POOL_SIZES),
+                                     ("05", "test_conv2d_fast", CONV2D_FAST),
                                      ("09", "test_cosine_lr", COSINE)]:
         space: dict = {}
         exec(compile(answer, "<learner>", "exec"), space)
