@@ -711,6 +711,21 @@ def test_a_padded_label_is_an_entry_and_stays_aligned_in_korean():
         assert "state dict 항목" in code if slug == "08_transfer" else "모멘텀" in code
 
 
+@pytest.mark.parametrize("edition", ["en", "ko"])
+def test_lesson_03s_receptive_fields_line_up_in_both_editions(edition):
+    """From a Korean learner's trial: lesson 03 printed its three receptive fields after labels padded with spaces
+    written for the English ("three 3x3 layers, stride 1:    "), so the Korean lists did not line up. The labels
+    go through padded() now."""
+    path = NOTEBOOKS / "ko" / "03_padding_stride" if edition == "ko" else NOTEBOOKS / "03_padding_stride"
+    nb = nbformat.read(path / "03_padding_stride.ipynb", as_version=4)
+    source = next(c.source for c in nb.cells if "def receptive_field" in c.source)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(source[:source.index("# PyTorch agrees")], "receptive fields", "exec"), {})
+    lines = printed.getvalue().splitlines()
+    assert len(lines) == 3 and len({i18n.columns(line[:line.index("[")]) for line in lines}) == 1, lines
+
+
 def _korean_code(slug: str) -> str:
     nb = nbformat.read(NOTEBOOKS / "ko" / slug / f"{slug}.ipynb", as_version=4)
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
