@@ -859,6 +859,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts.setdefault("flags", []).append("renamed-notebook")
         elif suffix.strip() or colab_copies:        # a copy's name (a second download, Jupyter's or Colab's copy)
             facts["copy_name"] = True
+        facts["given"] = student                 # the name as given (its id: safe_id)
         candidates.append((safe_id(student), lesson, path, facts))
 
     # OUT inside the folder graded (grade submitted --out submitted/grading): the grader's own files, like the
@@ -935,6 +936,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         facts.setdefault("flags", []).append("renamed-notebook")
         facts["copy"] = 0
         facts["placed"] = f"renamed: its exercise cells are {by_cells.slug}'s"
+        facts["given"] = student                 # the name as given (its id: safe_id)
         candidates.append((safe_id(student), by_cells, path, facts))
     unplaced = still
     by_names = _export_lesson(candidates)
@@ -991,6 +993,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             facts["placed"] = ("renamed: no lesson in its file name or cells; the " + (
                 "Moodle worksheet's assignment" if facts.get("worksheet_lesson") else "export's lesson") +
                 f", {owner.slug}")
+            facts["given"] = student                 # the name as given (its id: safe_id)
             candidates.append((safe_id(student), owner, path, facts))
         else:
             several = {lesson.slug for _, lesson, _, facts in candidates if facts.get("lms")}
@@ -1047,7 +1050,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             ids |= {lms_id for lms_id, (_, name) in canvas_known.items() if name == student}
     for i, (student, lesson, path, facts) in enumerate(candidates):
         if facts.get("named_by_lms") and not facts.get("kept") and len(ids_of[scope(student, lesson, facts)]) > 1:
-            candidates[i] = (safe_id(f"{facts['lms']['name']} ({facts['lms']['id']})"), lesson, path, facts)
+            given = f"{facts['lms']['name']} ({facts['lms']['id']})"
+            candidates[i] = (safe_id(given), lesson, path, facts)
+            facts["given"] = given
             count = len(ids_of[scope(student, lesson, facts)])
             if facts.get("worksheet_lesson"):
                 # Moodle's blind marking, its worksheet given: it hides who they are too ('Participant' is every
@@ -1071,6 +1076,25 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             if warning not in warnings:
                 warnings.append(warning)
 
+    # One student id for two names as given: a name that cannot be a folder name becomes a readable form and a hash
+    # ('a|b' -> 'a_b-0eab8a0a'), and a folder or file can be named that very form. The student whose name needed the
+    # hash is graded; the notebook named like it is skipped and said, never graded as them (a hostile trial: the
+    # newer of the two was graded for both names, the other one 'superseded').
+    def as_given(facts: dict) -> str:
+        return unicodedata.normalize("NFC", str(facts.get("given", ""))).strip()
+
+    hashed = {student: as_given(facts) for student, _, _, facts in candidates if as_given(facts) != student}
+    kept = []
+    for student, lesson, path, facts in candidates:
+        if student in hashed and as_given(facts) == student:
+            lines.append(IntakeLine(rel(path), "skipped", student, lesson.slug,
+                                    note=f"not graded: its student name is the safe form of another student's name "
+                                         f"({hashed[student]!r}), who is graded under it; rename it"))
+            warnings.append(f"{rel(path)}: not graded: its student name {student!r} is the safe form of another "
+                            f"student's name ({hashed[student]!r}); rename it and grade it again")
+            continue
+        kept.append((student, lesson, path, facts))
+    candidates[:] = kept
     handed_in = {student for student, _, _, _ in candidates} | {student for _, student, _ in unplaced}
     no_notebook: list[Submission] = []         # a student of a one-lesson export who handed in other files only
     unrostered: set[tuple[str, str]] = set()   # ... of them, those the roster does not know: (LMS name, LMS id)

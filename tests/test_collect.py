@@ -374,6 +374,26 @@ def test_unsafe_names_become_safe_folder_names():
 
 
 
+@pytest.mark.parametrize("layout", ["nbgrader", "flat"])
+def test_a_name_given_as_another_students_safe_form_is_not_graded_as_them(tmp_path, layout):
+    """A hostile trial: a name that cannot be a folder name gets a readable form and a hash ('a|b' ->
+    'a_b-0eab8a0a'), and a folder or file can be named that very form: the two were one student, the newer notebook
+    graded for both and the other 'superseded'. The student whose name needed the hash is graded under it; the
+    other notebook is skipped, with a line and a warning that say why."""
+    honest, copycat = "kim|lee", safe_id("kim|lee")
+    for name, age in ((honest, 300), (copycat, 10)):         # the copycat's is the newer
+        put(tmp_path / (f"{name}/99_guard/99_guard.ipynb" if layout == "nbgrader" else f"{name}_99_guard.ipynb"),
+            age=age)
+    intake = find_submissions(tmp_path, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    assert set(subs) == {(copycat, "99_guard")}
+    assert honest in str(subs[(copycat, "99_guard")].path)
+    skipped = [line for line in intake.lines if line.outcome == "skipped"]
+    assert len(skipped) == 1 and honest not in skipped[0].input and repr(honest) in skipped[0].note, intake.lines
+    assert any(repr(honest) in warning and "rename it" in warning for warning in intake.warnings), intake.warnings
+    assert not [line for line in intake.lines if line.outcome == "superseded"], intake.lines
+
+
 def test_a_notebook_in_a_folder_that_is_no_lesson_is_named_not_dropped(tmp_path):
     """An instructor's trial: nbgrader's layout with a mistyped lesson folder (dave/99_gaurd/99_guard.ipynb) gave
     intake.csv one line for the folder and the console nothing: dave's notebook was not graded without a word.
