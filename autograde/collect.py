@@ -1050,9 +1050,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             ids |= {lms_id for lms_id, (_, name) in canvas_known.items() if name == student}
     for i, (student, lesson, path, facts) in enumerate(candidates):
         if facts.get("named_by_lms") and not facts.get("kept") and len(ids_of[scope(student, lesson, facts)]) > 1:
-            given = f"{facts['lms']['name']} ({facts['lms']['id']})"
-            candidates[i] = (safe_id(given), lesson, path, facts)
-            facts["given"] = given
+            lms_name = f"{facts['lms']['name']} ({facts['lms']['id']})"
+            candidates[i] = (safe_id(lms_name), lesson, path, facts)
+            facts["given"] = lms_name
             count = len(ids_of[scope(student, lesson, facts)])
             if facts.get("worksheet_lesson"):
                 # Moodle's blind marking, its worksheet given: it hides who they are too ('Participant' is every
