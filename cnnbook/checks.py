@@ -84,6 +84,9 @@ def _fmt(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
         return _fmt(value.detach().cpu().numpy(), precision) + "  " + _("(a torch tensor)")
+    if isinstance(value, np.generic):
+        # a numpy number as the number it is (numpy 2 writes np.float64(6.27), which a learner reads as a call)
+        return repr(value.item())
     return repr(value)
 
 

@@ -88,6 +88,10 @@ def test_check_value_numbers_lists_and_slips():
     check_value("pair", (1, 2.0), (1, 2))
     with pytest.raises(CheckFailed, match="typical slip: bias forgotten"):
         check_value("count", 30720, 30730, mistakes={"bias forgotten": 30720})
+    # A numpy number reads as the number (numpy 2's repr, np.float64(6.27), reads as a call: a learner's trial).
+    with pytest.raises(CheckFailed) as failed:
+        check_value("loss", np.float64(6.27), 6.5)
+    assert "got      6.27" in str(failed.value) and "np." not in str(failed.value), str(failed.value)
 
 
 def test_check_shape_true_and_raises():
