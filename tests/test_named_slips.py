@@ -230,6 +230,23 @@ SLIPS.append(("05", "test_pool2d_forward", POOL_LOOP.format(out="np.zeros((N, C,
                                                            avg="window.mean(axis=(2, 3))").replace(
     "H_out, W_out = (H - f) // s + 1, (W - f) // s + 1", "H_out = W_out = (H - f) // s + 1"),
     "an answer written for square maps only"))
+SLIPS.append(("05", "test_conv_backward", '''import numpy as np
+def conv_backward(dout, x, w, b, stride=1, padding=0):
+    dout, x, w, b = (np.asarray(a, dtype=float) for a in (dout, x, w, b))
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    H_out, W_out = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    if dout.shape != (N, F, H_out, W_out):
+        raise ValueError("dout has the wrong shape")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(H_out):
+        for j in range(W_out):
+            r, c = i * stride, j * stride
+            dx_pad[:, :, r:r + kh, c:c + kw] += np.einsum("nk,kcuv->ncuv", dout[:, :, i, j], w)
+            dw += np.einsum("nk,ncuv->kcuv", dout[:, :, i, j], x_pad[:, :, i:i + kh, j:j + kw])
+    return dx_pad[:, :, padding:padding + H, padding:padding + W], dw, dout.sum(axis=(0, 2, 3))
+''', "the stride was left out of dw"))
 SLIPS.append(("03", "test_zero_pad", '''import numpy as np
 def zero_pad(x, p):
     ph, pw = (p, p) if isinstance(p, int) else p
@@ -851,3 +868,15 @@ def pool2d_forward(x, f, s, mode="max"):
     return blocks.max(axis=(3, 5)) if mode == "max" else blocks.mean(axis=(3, 5))
 ''')
     assert "typical slip" in said and "only works when s = f" in said and "1x1x7x7, 3, 2" in said, said
+
+
+def test_a_float_where_an_int_is_due_is_shown_as_the_number_it_is():
+    """A learner's trial: np.floor(...) + 1 in output_size said "expected an int, got float64 np.float64(2.0)"
+    (numpy 2's repr, which reads as a call, and the type twice)."""
+    said = visible_failure("03", "test_output_size", '''import numpy as np
+def output_size(n, f, p=0, s=1):
+    if s < 1 or p < 0 or f > n + 2 * p:
+        raise ValueError("impossible settings")
+    return np.floor((n + 2 * p - f) / s) + 1
+''')
+    assert "expected an int, got float64 2.0: use //" in said and "np.float64" not in said, said
