@@ -754,6 +754,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                         _run_local(workers, queue, settle)
                 except KeyboardInterrupt:
                     stopped = ("interrupted (Ctrl-C)", 130, True)
+                except _Terminated:
+                    stopped = ("stopped by SIGTERM", 128 + signal.SIGTERM, True)
                 except GradingStopped as err:
                     stopped = (err.how, err.exit_code, err.reports)
 
@@ -954,19 +956,27 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
     return rows
 
 
+class _Terminated(BaseException):
+    """SIGTERM in the main thread. A BaseException, as KeyboardInterrupt is: no library's ``except Exception`` takes
+    it for an error of its own (landing in a gradebook write, it came out of nbgrader as InvalidEntry, and the run
+    ended in a traceback with exit status 1 instead of its one line and 143)."""
+
+
 @contextlib.contextmanager
 def _stop_on_sigterm():
-    """SIGTERM raises GradingStopped in the main thread (Ctrl-C raises KeyboardInterrupt as always)."""
+    """SIGTERM raises _Terminated in the main thread (Ctrl-C raises KeyboardInterrupt as always)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum, frame):
-        raise GradingStopped("stopped by SIGTERM", 128 + signum, "stopped by SIGTERM")
+        raise _Terminated
 
     before = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, stop)
     try:
         yield
+    except _Terminated:
+        raise GradingStopped("stopped by SIGTERM", 128 + signal.SIGTERM, "stopped by SIGTERM") from None
     finally:
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])

@@ -473,6 +473,46 @@ def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path):
     assert unknown.returncode == 2 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
+def test_sigterm_during_a_gradebook_write_stops_the_run_with_its_own_line(tmp_path, monkeypatch):
+    """SIGTERM landing while nbgrader's gradebook runs a statement (the full suite's stop test, once): SQLAlchemy took
+    the stop for an error of the statement and nbgrader raised InvalidEntry, so the run ended in a traceback with
+    exit status 1. The stop goes through any library now: GradingStopped, exit status 143, results kept."""
+    from sqlalchemy.engine.default import DefaultExecutionContext
+
+    from autograde.grade import GradingStopped
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "ann", solved(GUARD))
+    sent = []
+
+    inside = []
+    real = Gradebook.add_submission
+
+    def add_submission(self, *args, **kwargs):
+        inside.append(True)
+        try:
+            return real(self, *args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(Gradebook, "add_submission", add_submission)
+
+    compile_statement = DefaultExecutionContext._init_compiled.__func__
+
+    def terminate_once(cls, *args, **kwargs):
+        # while a statement of nbgrader's add_submission (a graded submission's first write) is being prepared: an
+        # error there is the statement's (StatementError), which nbgrader turns into InvalidEntry
+        if inside and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)         # its handler runs here
+        return compile_statement(cls, *args, **kwargs)
+
+    monkeypatch.setattr(DefaultExecutionContext, "_init_compiled", classmethod(terminate_once))
+    with pytest.raises(GradingStopped) as stopped:
+        run(subs, out)
+    assert sent and stopped.value.exit_code == 143 and stopped.value.how == "stopped by SIGTERM", stopped.value
+
+
 @pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
 def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path, how):
     subs, out = tmp_path / "subs", tmp_path / "out"
