@@ -1318,6 +1318,15 @@ def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> Non
     # may be without workers); one that does not (its threads held by other work, or by a task Dask no longer
     # reports) ends the batch instead of waiting for ever.
     progress = time.monotonic()
+
+    def end_the_rest(detail: str, cause: str) -> None:
+        """Every submission still running is a grader-error now, not tried again in this run."""
+        for future, job in list(running.items()):
+            del running[future]
+            future.cancel()
+            job.attempt = ATTEMPTS
+            conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug, detail), "cause": cause})
+
     try:
         while running:
             try:
@@ -1349,14 +1358,8 @@ def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> Non
                 conclude(job, result)
             stall = max([DASK_NO_WORKER_SECONDS, *(_worker_budget(job.task) for job in running.values())])
             if running and now - progress >= stall:
-                for future, job in list(running.items()):
-                    del running[future]
-                    future.cancel()
-                    job.attempt = ATTEMPTS            # the cluster runs none of them: not again in this run
-                    conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
-                                                   f"the Dask cluster ran none of this batch's remaining submissions "
-                                                   f"for {stall:.0f} s (its workers busy with other work, or stuck)"),
-                                   "cause": "stalled"})
+                end_the_rest(f"the Dask cluster ran none of this batch's remaining submissions for {stall:.0f} s "
+                             "(its workers busy with other work, or stuck)", "stalled")
             if now - checked >= 5:
                 checked = now
                 try:
@@ -1365,14 +1368,8 @@ def _dask_loop(client, running: dict, seen: dict, conclude, address: str) -> Non
                     workers = 1
                 empty_since = None if workers else (empty_since or now)
                 if empty_since is not None and now - empty_since >= DASK_NO_WORKER_SECONDS:
-                    for future, job in list(running.items()):
-                        del running[future]
-                        future.cancel()
-                        job.attempt = ATTEMPTS            # nowhere to try it again in this run
-                        conclude(job, {**_error_result(job.sub.student, job.sub.lesson.slug,
-                                                       f"no Dask worker was connected to the scheduler for "
-                                                       f"{DASK_NO_WORKER_SECONDS:.0f} s"),
-                                      "cause": "no-worker"})
+                    end_the_rest(f"no Dask worker was connected to the scheduler for {DASK_NO_WORKER_SECONDS:.0f} s",
+                                 "no-worker")
     except GradingStopped:
         raise
     except Exception as err:
