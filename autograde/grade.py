@@ -607,6 +607,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 if faults and sub.student in faults:
                     task["fault"] = faults[sub.student]
                 queue.append(_Job(task, sub, stamp))
+            # Lesson by lesson (each lesson's students in their order): a worker's next kernel is started while it
+            # grades, from the lesson it grades then, and fits the next submission only if that is the same lesson.
+            queue = deque(sorted(queue, key=lambda job: job.task["lesson"]))
 
             # Known before grading, so each progress line can give the grade as recorded (after any late penalty).
             # Due dates, extensions and the policy apply to every lesson in OUT, not only this input's: an extension

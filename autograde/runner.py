@@ -374,7 +374,9 @@ def _start_kernel(task: dict, limits: Limits, probes: dict[str, str],
     submission's kernel starts in the background at once. No learner code has run in either yet: a failure
     here is the grading machine's (KernelStartFailed), never the learner's grade."""
     isolate, threads = task.get("sandbox", True), task.get("threads", 1)
-    key = (json.dumps(task.get("limits", {}), sort_keys=True), isolate, threads)
+    # A spare fits when it was started with the same limits and the same preloads: one started for another lesson
+    # without torch made every kernel of a lesson that needs it import torch in its first cell (about 1 s each).
+    key = (json.dumps(task.get("limits", {}), sort_keys=True), isolate, threads, preload)
     fault = task.get("fault") == "kernel-start" or (task.get("fault") == "kernel-start-once"
                                                     and task.get("attempt", 1) == 1)
     squeeze = task.get("fault") == "machine-oom" or (task.get("fault") == "machine-oom-once"
@@ -465,7 +467,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
     def revive(until: float) -> None:
         replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
 
-    result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "start_seconds": round(time.monotonic() - started, 2)}
+    result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "preload": list(kernel.preload),
+                        "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
     phases = result["kernel"]["phases"] = {"cells": 0.0, "tests": 0.0}
     # What the kernel may make this process hold of its messages (kernel.InboundGuard): as much as the learner's

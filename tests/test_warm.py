@@ -13,7 +13,8 @@ import nbformat
 import pytest
 
 from autograde.grade import grade_batch
-from autograde.runner import _Spare
+from autograde.lessons import find_lesson
+from autograde.runner import _Spare, lesson_preload
 from autograde.sandbox import Limits
 from conftest import GUARD, GUARD_LOOPS, GUARD_MUTATES, GUARD_SOLUTIONS, solved, submission, write
 
@@ -59,6 +60,29 @@ def test_a_warm_kernel_holds_nothing_of_the_submission_before_and_nothing_is_lef
         printed = "".join(o.get("text", "") for o in graded.cells[0].outputs)
         assert printed.strip() == "TRACES False False False False False False", (student, printed)
     assert not list(work.glob("cnnbook-grade-*")), "a kernel's folder outlived the batch (the unused spare's too)"
+
+
+def test_every_kernel_has_its_own_lessons_libraries_imported_before_the_learners_code(tmp_path):
+    """A batch of two lessons handed in student by student (a: 01, 03; b: 01, 03) is graded lesson by lesson, and
+    a kernel started for the next submission while the worker grades lesson 01 (numpy, matplotlib) is never used
+    for lesson 03, which needs torch too: it would import torch in the learner's first cell, about 1 s more per
+    notebook. Before, every lesson-03 notebook after a lesson-01 one got such a kernel."""
+    lessons = [find_lesson("01"), find_lesson("03")]
+    preloads = {lesson.slug: lesson_preload(nbformat.read(lesson.source, as_version=4)) for lesson in lessons}
+    assert preloads["01_history"] != preloads["03_padding_stride"]        # what this test is about
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("a", "b"):
+        for lesson in lessons:
+            write(solved(lesson), subs / student / lesson.slug / f"{lesson.slug}.ipynb")
+    rows = grade_batch(subs, out, workers=1, progress=lambda *_: None)
+    assert {(r.student, r.lesson) for r in rows if r.status == "graded" and r.score == r.max_score} == {
+        (s, lesson.slug) for s in ("a", "b") for lesson in lessons}
+    kernels = {(s, lesson.slug): json.loads((out / "results" / s / f"{lesson.slug}.json").read_text("utf-8"))["kernel"]
+               for s in ("a", "b") for lesson in lessons}
+    for (student, slug), kernel in kernels.items():
+        assert set(kernel["preload"]) >= set(preloads[slug]), (student, slug, kernel)
+    # Lesson by lesson: the second notebook of each lesson gets the kernel started while the first was graded.
+    assert kernels[("b", "01_history")]["warm"] and kernels[("b", "03_padding_stride")]["warm"], kernels
 
 
 def test_warm_and_cold_kernels_give_the_same_verdicts(tmp_path):
