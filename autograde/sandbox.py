@@ -839,16 +839,32 @@ WORK_ROOT_PREFIX = "cnnbook-grade-"
 _WORK_ROOT_NAME = re.compile(r"^cnnbook-grade-(\d+)-[A-Za-z0-9_]+$")
 
 
+# A kernel's sockets are files in its kernel folder (ZeroMQ's ipc transport), and a socket's path holds at most 107
+# bytes (sun_path). Under a deep TMPDIR (pytest-xdist's, an instructor's home) every kernel failed to start
+# ("File name too long"): the grader's folders then go in /tmp. The longest paths below the base: a forked kernel's
+# sockets (its folder in the zygote's, kernel/k<start>-<port>) and the zygote's own (zygote/kernel/zygote.sock).
+SOCKET_PATH_MAX = 107
+_BELOW_BASE = len(f"/{WORK_ROOT_PREFIX}4194304-xxxxxxxx/k-xxxxxxxx/kernel/k9999-99")
+
+
+def work_base() -> Path:
+    """Where the grader's kernel folders go: the temporary folder (TMPDIR), or /tmp when TMPDIR is too deep for
+    a kernel's sockets."""
+    base = Path(tempfile.gettempdir())
+    return base if len(os.fsencode(base)) + _BELOW_BASE <= SOCKET_PATH_MAX else Path("/tmp")
+
+
 def new_work_root() -> Path:
     """A fresh private folder for one learner kernel's sandbox (its passwd, seccomp program, kernel folder),
     named after this grader process so that a sweep can tell when its owner is gone."""
-    return Path(tempfile.mkdtemp(prefix=f"{WORK_ROOT_PREFIX}{os.getpid()}-"))
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_ROOT_PREFIX}{os.getpid()}-", dir=work_base()))
 
 
 def sweep_stale_work_roots() -> None:
     """Remove kernel folders left by a grader process that no longer exists (one killed with SIGKILL, or by the
     OOM killer, cannot remove its own): only this account's, named by new_work_root, whose process is gone."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_ROOT_PREFIX}*"):
+    bases = {Path(tempfile.gettempdir()), work_base()}
+    for folder in [f for base in bases for f in base.glob(f"{WORK_ROOT_PREFIX}*")]:
         match = _WORK_ROOT_NAME.match(folder.name)
         try:
             mine = folder.lstat().st_uid == os.geteuid() and stat.S_ISDIR(folder.lstat().st_mode)

@@ -6,6 +6,8 @@ and nothing of it outlives the batch. Graded for real against the grader's test 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import pytest
 from autograde.grade import grade_batch
 from autograde.lessons import find_lesson
 from autograde.runner import _Spare, lesson_preload
-from autograde.sandbox import Limits
+from autograde import forked
+from autograde.sandbox import WORK_ROOT_PREFIX, Limits
 from conftest import GUARD, GUARD_LOOPS, GUARD_MUTATES, GUARD_SOLUTIONS, solved, submission, write
 
 pytestmark = pytest.mark.slow
@@ -39,10 +42,18 @@ def _result(out: Path, student: str) -> dict:
     return json.loads((out / "results" / student / f"{SLUG}.json").read_text(encoding="utf-8"))
 
 
-def test_a_warm_kernel_holds_nothing_of_the_submission_before_and_nothing_is_left(tmp_path, monkeypatch):
-    work = tmp_path / "tmp"
-    work.mkdir()
+@pytest.fixture
+def short_tmpdir(monkeypatch):
+    """A TMPDIR of the workers shallow enough for the grader's kernel folders to go there (sandbox.work_base):
+    pytest's tmp_path can be too deep (pytest-xdist's is)."""
+    work = Path(tempfile.mkdtemp(prefix="w", dir="/tmp"))
     monkeypatch.setenv("TMPDIR", str(work))          # the workers' sandboxes' host folders go here
+    yield work
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def test_a_warm_kernel_holds_nothing_of_the_submission_before_and_nothing_is_left(tmp_path, short_tmpdir):
+    work = short_tmpdir
     subs, out = tmp_path / "subs", tmp_path / "out"
     first = solved(GUARD)
     first.cells.append(nbformat.v4.new_code_cell(LEAVE))
@@ -60,6 +71,27 @@ def test_a_warm_kernel_holds_nothing_of_the_submission_before_and_nothing_is_lef
         printed = "".join(o.get("text", "") for o in graded.cells[0].outputs)
         assert printed.strip() == "TRACES False False False False False False", (student, printed)
     assert not list(work.glob("cnnbook-grade-*")), "a kernel's folder outlived the batch (the unused spare's too)"
+
+
+def test_a_tmpdir_too_deep_for_a_kernels_sockets_still_grades(tmp_path, monkeypatch):
+    """A kernel's sockets are files in its folder and a socket's path holds at most 107 bytes: under a deep TMPDIR
+    (an instructor's, pytest-xdist's) every kernel failed to start, a grader-error for every submission. The
+    grader's folders go in /tmp then, and nothing of them is left."""
+    deep = tmp_path / ("d" * 80)
+    deep.mkdir()
+    monkeypatch.setenv("TMPDIR", str(deep))
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("a", "b"):
+        write(solved(GUARD), subs / student / SLUG / f"{SLUG}.ipynb")
+    before = set(Path("/tmp").glob(f"{WORK_ROOT_PREFIX}*"))
+    rows = grade_batch(subs, out, solutions=GUARD_SOLUTIONS, workers=1, progress=lambda *_: None)
+    assert sorted((r.student, r.status, r.score) for r in rows) == [("a", "graded", 4.0), ("b", "graded", 4.0)]
+    assert _result(out, "b")["kernel"]["forked"] == forked.available(True), _result(out, "b")["kernel"]
+    assert not list(deep.glob(f"{WORK_ROOT_PREFIX}*"))
+    # (a folder of a grader still running, another test's at the same time, is not this batch's: its workers ended)
+    left = [p for p in set(Path("/tmp").glob(f"{WORK_ROOT_PREFIX}*")) - before
+            if not Path(f"/proc/{p.name.split('-')[2]}").exists()]
+    assert not left, f"a kernel folder of this batch was left in /tmp: {left}"
 
 
 def test_every_kernel_has_its_own_lessons_libraries_imported_before_the_learners_code(tmp_path):
