@@ -334,7 +334,7 @@ def check_value(
         lines = [_("expected {expected}").format(expected=_fmt(expected)),
                  _("got      {got}").format(got=_fmt(got))]
         if type(got) is not type(expected) and not (_is_number(got) and _is_number(expected)):
-            lines.append(_("(expected a {expected}, got a {got})").format(expected=type(expected).__name__,
+            lines.append(_("(expected type {expected}, got {got})").format(expected=type(expected).__name__,
                                                                           got=_kind(got)))
         _fail(what, lines, hint)
 
