@@ -462,13 +462,47 @@ def test_the_sweep_removes_only_cgroups_whose_grader_is_gone(tmp_path):
         Cgroups(renamed).remove()
 
 
-def test_the_sweep_removes_only_kernel_folders_whose_grader_is_gone(tmp_path, monkeypatch):
+@pytest.fixture
+def short_tmp():
+    """A temporary folder shallow enough for the grader's kernel folders (pytest's tmp_path can be too deep)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_kernel_folders_go_where_their_sockets_fit(short_tmp, monkeypatch):
+    """ZeroMQ's sockets are files in the kernel's folder, and a socket's path holds at most 107 bytes: under a TMPDIR
+    too deep for them the grader's folders go in /tmp."""
+    import tempfile
+
+    import autograde.sandbox as sandbox
+
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))
+    assert sandbox.work_base() == short_tmp and sandbox.new_work_root().parent == short_tmp
+    deep = short_tmp / ("d" * (sandbox.SOCKET_PATH_MAX - len(str(short_tmp))))
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert sandbox.work_base() == Path("/tmp")
+    root = sandbox.new_work_root()
+    try:
+        assert root.parent == Path("/tmp")
+        longest = root / "k-xxxxxxxx" / "kernel" / "k9999-99"          # a forked kernel's socket, its longest
+        assert len(str(longest)) <= sandbox.SOCKET_PATH_MAX
+    finally:
+        root.rmdir()
+
+
+def test_the_sweep_removes_only_kernel_folders_whose_grader_is_gone(short_tmp, monkeypatch):
     """A grader killed with SIGKILL (or by the OOM killer) cannot remove its kernels' folders; the next run does,
     but only those of a process that is gone, and only folders named as the grader names them."""
     import tempfile
 
     import autograde.sandbox as sandbox
 
+    tmp_path = short_tmp
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gone = subprocess.Popen(["true"])
     gone.wait()
