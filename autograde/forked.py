@@ -221,14 +221,10 @@ def _child(libc, request: dict, link: socket.socket, spawn: str, program: bytes)
             os._exit(0)
 
         threading.Thread(target=watch, name="autograde-standin", daemon=True).start()
-        import importlib.util
+        from autograde import kernel_app
 
-        from ipykernel import kernelapp
-
-        launcher = importlib.util.find_spec("ipykernel_launcher")
-        sys.argv = [launcher.origin if launcher and launcher.origin else kernelapp.__file__, "-f",
-                    request["connection_file"]]                       # as `python -m ipykernel_launcher` has it
-        kernelapp.launch_new_instance(["-f", request["connection_file"]])
+        sys.argv = [kernel_app.__file__, "-f", request["connection_file"]]    # as `python -m` would have it
+        kernel_app.launch(["-f", request["connection_file"]])
         code = 0
     except BaseException:  # noqa: BLE001 - the stand-in sees the kernel end and the grader reports it
         import traceback
@@ -263,6 +259,7 @@ def zygote_main(control_fd: int, spawn: str) -> None:
         # kernel's CPU, paid once here. Cold kernels do not import it (lessons 01-05 never need it).
         import torch._dynamo  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401 - what every kernel imports
+    import autograde.kernel_app  # noqa: F401
     with open(request["seccomp"], "rb") as f:
         program = f.read()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -426,7 +426,7 @@ class Sandbox:
             if forked:
                 self.forked = True
                 return forked
-        return self.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+        return self.wrap([sys.executable, "-m", "autograde.kernel_app", "-f", "{connection_file}"])
 
     def _forked_argv(self) -> list[str]:
         """The stand-in that asks the zygote for this kernel and moves it into these cgroups (autograde.forked);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import time
 
@@ -493,3 +494,39 @@ def test_a_forked_kernel_reads_nothing_of_its_classmates_in_the_machines_proc_fi
         {name: text[:80] for name, text in seen.items() if name not in PROC_VISIBLE and text}
     assert not any(f" {held['pid']} " in text for name, text in seen.items() if name != "loadavg"), seen
     assert {"cpuinfo", "meminfo", "stat"} <= {name for name, text in seen.items() if text}, seen.keys()
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "started"])
+def test_every_output_of_a_cell_reaches_the_grader_however_late_it_reads(forked):
+    """A kernel's outputs travel on its IOPub socket, which zmq let hold 1,000 messages in the kernel and 1,000 in
+    the grader; past that it dropped the rest without a word. A grader slowed by a loaded machine kept 1,777 of a
+    cell's 2,000 displays. The kernel now queues what the grader has not read yet in its own memory (under its own
+    limit); here the grader reads nothing until the cell has finished, then gets every display."""
+    work_root, sandbox = new_sandbox(Limits(forked_kernels=forked), True, 1, PRELOAD)
+    kernel = LearnerKernel(sandbox, sandbox.env(1))
+    try:
+        kernel.start()
+        assert sandbox.forked == forked
+        count = 5000
+        msg_id = kernel.kc.execute(f"from IPython.display import display\nfor i in range({count}):\n"
+                                   "    display({'text/plain': str(i)}, raw=True)")
+        while (reply := kernel.kc.get_shell_msg(timeout=60))["parent_header"].get("msg_id") != msg_id:
+            pass
+        assert reply["content"]["status"] == "ok", reply["content"]
+        time.sleep(1)
+        shown = []
+        while True:
+            try:
+                msg = kernel.kc.get_iopub_msg(timeout=10)
+            except queue.Empty:                 # the cell's last messages were dropped: its idle status too
+                break
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "display_data":
+                shown.append(int(msg["content"]["data"]["text/plain"]))
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        assert shown == list(range(count)), f"{len(shown)} of {count} displays arrived"
+    finally:
+        kernel.shutdown()
+        remove_tree(work_root)

@@ -112,9 +112,9 @@ def still_running(snapshot: dict[int, tuple[str, str]]) -> list[str]:
 
 
 # A kernel's process as jupyter_client started it: the sandbox's wrapper and the kernel inside both name
-# ipykernel_launcher; a forked kernel's is the stand-in (autograde.forked), the kernel itself is the zygote's child.
-KERNEL = ("ipykernel_launcher", "autograde.forked standin")
-OURS = ("spawn_main", "ipykernel_launcher", "bwrap", "autograde.forked")     # every process the grader starts
+# autograde.kernel_app; a forked kernel's is the stand-in (autograde.forked), the kernel itself is the zygote's child.
+KERNEL = ("autograde.kernel_app", "autograde.forked standin")
+OURS = ("spawn_main", "autograde.kernel_app", "bwrap", "autograde.forked")     # every process the grader starts
 
 
 def is_kernel(cmd: str) -> bool:
@@ -127,7 +127,7 @@ def busy_worker(root: int) -> int | None:
     A worker between submissions still has a kernel under it: the warm one it started for its next
     submission. A grading worker, while submissions are left in the queue, has two: the one it grades with
     and the next one warming. Kernels are counted at their outermost process (the sandbox's wrapper and the
-    kernel inside both name ipykernel_launcher on their command lines)."""
+    kernel inside both name autograde.kernel_app on their command lines)."""
     below = descendants(root)
     for pid, (_start, cmd) in below.items():
         if "spawn_main" in cmd and _stat(pid) and _stat(pid)[0] == root:
