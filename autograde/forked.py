@@ -116,6 +116,22 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, ifreq.pack(b"lo", flags | IFF_UP))
 
 
+def _cover(libc, root: str, keep: list[str], home: str, options: str) -> None:
+    """A fresh tmpfs on ``root`` (still uid 0 of the zygote's user namespace), with the mounts ``keep`` (at or under
+    ``root``) set aside in ``home`` first, then put back at their own paths on it."""
+    hold = os.path.join(home, ".hold")
+    os.mkdir(hold, 0o700)
+    for i, point in enumerate(keep):
+        os.mkdir(f"{hold}/{i}")
+        _mount(libc, point, f"{hold}/{i}", None, MS_BIND | MS_REC)
+    _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for i, point in enumerate(keep):
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _mount(libc, f"{hold}/{i}", point, None, MS_MOVE)
+        os.rmdir(f"{hold}/{i}")
+    os.rmdir(hold)
+
+
 def _isolate(libc, request: dict, spawn: str) -> None:
     """The child's own namespaces and writable folders (still uid 0 of the zygote's user namespace)."""
     _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
@@ -126,18 +142,14 @@ def _isolate(libc, request: dict, spawn: str) -> None:
     _mount(libc, "tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
     # Everything bound under /tmp (the project, the interpreter, the matplotlib seed may live there) except the
     # zygote's folder of kernels, and this kernel's own folder, set aside, then put back on a fresh /tmp.
-    hold = os.path.join(home, ".hold")
-    os.mkdir(hold, 0o700)
     keep = [p for p in _mounts_under("/tmp") if p != spawn and not p.startswith(spawn + "/")] + [kernel_dir]
-    for i, point in enumerate(keep):
-        os.mkdir(f"{hold}/{i}")
-        _mount(libc, point, f"{hold}/{i}", None, MS_BIND | MS_REC)
-    _mount(libc, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
-    for i, point in enumerate(keep):
-        os.makedirs(point, mode=0o755, exist_ok=True)
-        _mount(libc, f"{hold}/{i}", point, None, MS_MOVE)
-        os.rmdir(f"{hold}/{i}")
-    os.rmdir(hold)
+    _cover(libc, "/tmp", keep, home, f"size={size},mode=1777")
+    if not spawn.startswith("/tmp/"):
+        # A TMPDIR outside /tmp (sandbox.work_base): the zygote's folder of kernels is bound at its own path there,
+        # not under the fresh /tmp, with the zygote's own folder and every other kernel's in it (a hostile trial
+        # saw the zygote's folder and seccomp program, and the mount of its folder of sockets). Covered too, with
+        # this kernel's folder put back: the way to it and nothing else, as under /tmp.
+        _cover(libc, spawn, [kernel_dir], home, "size=64k,mode=0755")
     _mount(libc, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
     # Pseudo-terminals of its own, as bubblewrap's --dev gives each sandbox (/dev/ptmx links to pts/ptmx): the
     # zygote's devpts was every kernel's, and a kernel opened a pty another had made world-writable.

@@ -6,7 +6,9 @@ import json
 import os
 import queue
 import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -210,6 +212,39 @@ def test_graded_alike_forked_or_started_fresh(tmp_path):
     assert (forked["kernel"]["forked"], fresh["kernel"]["forked"]) == (True, False)     # no silent fallback
     assert forked["score"] == fresh["score"] and verdicts(forked) == verdicts(fresh), (verdicts(forked), verdicts(fresh))
     assert 0 < forked["score"] < sum(t["max_points"] for t in forked["tests"])
+
+
+OUTSIDE_TMP = r'''
+import json, os
+own = os.environ["JUPYTER_RUNTIME_DIR"]                    # <spawn>/k-<name>/kernel
+spawn = os.path.dirname(os.path.dirname(own))
+try:
+    listed = sorted(os.listdir(spawn))
+except OSError as err:
+    listed = type(err).__name__
+print(json.dumps({"own": own, "spawn": spawn, "listed": listed,
+                  "reached": [name for name in ("zygote", "zygote/kernel", "zygote/passwd", "seccomp.bpf")
+                              if os.path.lexists(os.path.join(spawn, name))]}))
+'''
+
+
+def test_a_forked_kernel_under_a_tmpdir_outside_tmp_sees_only_the_way_to_its_own_folder(start, monkeypatch):
+    """With TMPDIR outside /tmp (sandbox.work_base keeps it when it is shallow enough) the zygote's folder of kernels
+    is bound at its own path there, not under the kernel's fresh /tmp: the zygote's folder, its seccomp program and
+    the way into every other kernel's folder were there (a hostile trial). Covered as /tmp is."""
+    base = Path(tempfile.mkdtemp(prefix="w", dir="/var/tmp"))
+    monkeypatch.setenv("TMPDIR", str(base))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    close_zygotes()                         # one started under /tmp would fork this kernel
+    try:
+        kernel = start()
+        assert str(kernel.sandbox.zygote.spawn).startswith(f"{base}/"), kernel.sandbox.zygote.spawn
+        seen = run(kernel, OUTSIDE_TMP)
+        assert seen["listed"] == [seen["own"].split("/")[-2]], seen      # its own folder, nothing else
+        assert seen["reached"] == [], seen
+    finally:
+        close_zygotes()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_closing_the_zygotes_ends_them_and_removes_their_folders():
