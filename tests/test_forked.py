@@ -228,21 +228,28 @@ print(json.dumps({"own": own, "spawn": spawn, "listed": listed,
 '''
 
 
-def test_a_forked_kernel_under_a_tmpdir_outside_tmp_sees_only_the_way_to_its_own_folder(start, monkeypatch):
+def test_a_forked_kernel_under_a_tmpdir_outside_tmp_sees_only_the_way_to_its_own_folder(monkeypatch):
     """With TMPDIR outside /tmp (sandbox.work_base keeps it when it is shallow enough) the zygote's folder of kernels
     is bound at its own path there, not under the kernel's fresh /tmp: the zygote's folder, its seccomp program and
     the way into every other kernel's folder were there (a hostile trial). Covered as /tmp is."""
+    if not os.path.isdir("/var/tmp"):
+        pytest.skip("no /var/tmp here")
     base = Path(tempfile.mkdtemp(prefix="w", dir="/var/tmp"))
     monkeypatch.setenv("TMPDIR", str(base))
     monkeypatch.setattr(tempfile, "tempdir", None)
     close_zygotes()                         # one started under /tmp would fork this kernel
+    kernel = None
     try:
-        kernel = start()
-        assert str(kernel.sandbox.zygote.spawn).startswith(f"{base}/"), kernel.sandbox.zygote.spawn
+        work_root, sandbox = new_sandbox(Limits(), True, 1, PRELOAD)
+        assert sandbox.zygote is not None and str(sandbox.zygote.spawn).startswith(f"{base}/"), sandbox.zygote
+        kernel = LearnerKernel(sandbox, sandbox.env(1))
+        kernel.start()
         seen = run(kernel, OUTSIDE_TMP)
         assert seen["listed"] == [seen["own"].split("/")[-2]], seen      # its own folder, nothing else
         assert seen["reached"] == [], seen
     finally:
+        if kernel is not None:
+            kernel.shutdown()
         close_zygotes()
         shutil.rmtree(base, ignore_errors=True)
 
