@@ -1653,7 +1653,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     for test in result.get("tests", []):
         status = test["status"]
         message = f"<pre>{e(test['message'])}</pre>" if test.get("message") else ""
-        points, verdict = f"{test['points']:g} / {test['max_points']:g}", e(STATUS_TEXT.get(status, status))
+        # A test the grader could not run has no points yet (it is run again), not 0 of them.
+        got = "&ndash;" if result.get("status") == "grader-error" or status == "grader-error" else f"{test['points']:g}"
+        points, verdict = f"{got} / {test['max_points']:g}", e(STATUS_TEXT.get(status, status))
         if test["grade_id"] in scores:
             manual, _ = scores.pop(test["grade_id"])
             points, verdict = f"{manual:g} / {test['max_points']:g}", f"{verdict}; graded by your instructor"
@@ -1707,6 +1709,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     if facts is not None:
         late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(
             f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts.rows()) + "</table></section>")
+    # The grading machine's failure is no score of the learner's: the gradebook keeps what it had, the next run grades.
+    score_text = (f"<b>not graded yet</b> (of {max_score:g})" if result.get("status") == "grader-error"
+                  else f"<b>{score:g} / {max_score:g}</b>")
     # A page with no test to show (no notebook was found) has no table of tests: only its header was left.
     table = ("<table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""
@@ -1725,7 +1730,7 @@ section.late th {{ width: 14rem; font-weight: normal; color: #555; }}
 </style></head><body>
 <h1>{e(result['lesson'])}</h1>
 <p>Student: <b>{who}</b>. Status: <b>{e(result['status'])}</b>.
-Score: <b>{score:g} / {max_score:g}</b>{f" (late penalty {facts.penalty:g} taken off {facts.raw:g})" if facts and facts.penalty else ""}.</p>
+Score: {score_text}{f" (late penalty {facts.penalty:g} taken off {facts.raw:g})" if facts and facts.penalty else ""}.</p>
 {detail}
 {late}
 {table}

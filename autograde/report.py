@@ -101,13 +101,18 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
     lesson's grade after late penalties (the gradebook's, so grades entered in formgrader count), the total, and
     what lateness cost. A lesson with no result of the student's (no batch of
     that lesson held anything of theirs) is blank, as in lms/canvas.csv, where a blank leaves the LMS's grade as it
-    is; a lesson a batch found nothing of theirs for is graded ``missing``: 0 in every file."""
+    is; a lesson a batch found nothing of theirs for is graded ``missing``: 0 in every file. A submission the grader
+    could not grade (``grader-error``, waiting for the next run) is blank too, as in the LMS files: the grading
+    machine's fault is never a 0 of the student's, nor counted in their total."""
     lessons = sorted({r["lesson"] for r in results})
     table: dict[str, dict[str, float]] = defaultdict(dict)
     notes: dict[str, list[str]] = defaultdict(list)
     for r in results:
-        table[r["student"]][r["lesson"]] = (gradebook or {}).get((r["student"], r["lesson"]), final_score(r)) \
-            if r.get("status") == "graded" else final_score(r)
+        row = table[r["student"]]      # a student whose every lesson waits for a re-run still has a row
+        if r.get("status") == "graded":
+            row[r["lesson"]] = (gradebook or {}).get((r["student"], r["lesson"]), final_score(r))
+        elif r.get("status") in ("missing", "invalid-notebook"):
+            row[r["lesson"]] = 0.0
         if late_note(r):
             notes[r["student"]].append(late_note(r))
     with replacing(path) as tmp, tmp.open("w", newline="", encoding=CSV_ENCODING) as f:

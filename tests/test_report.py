@@ -508,3 +508,45 @@ def test_grades_csv_shows_times_to_the_second_and_a_page_without_tests_has_no_em
     graded = {**missing, "status": "graded", "tests": [{"grade_id": "test_same_padding", "points": 2.0,
                                                          "max_points": 2.0, "status": "pass", "message": ""}]}
     assert "<th>test</th>" in feedback_html(graded)
+
+
+def test_a_submission_the_grader_could_not_grade_is_blank_not_a_zero_in_grades_by_student(tmp_path):
+    """An instructor's trial: with kernels that could not start (the grading machine's fault), grades.csv said
+    ``grader-error`` and lms/canvas.csv left the grade blank, but grades-by-student.csv (no status column) gave the
+    student 0 and counted it in their total. It is blank there too until the next run grades it."""
+    from autograde.report import write_lms_exports, write_wide_csv
+
+    def result(student, lesson, score, status="graded"):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": status,
+                "max_score": 5.0, "lesson_max_score": 5.0,
+                "lms": {"system": "canvas", "id": {"kim": "1001", "lee": "1002"}[student], "name": student}}
+
+    results = [result("kim", "01_history", 4.0), result("kim", "02_convolution", 0.0, "grader-error"),
+               result("lee", "01_history", 0.0, "grader-error"), result("lee", "02_convolution", 0.0, "invalid-notebook")]
+    write_wide_csv(results, tmp_path / "wide.csv", {})
+    write_lms_exports(results, tmp_path / "lms", {})
+    wide = {row["student"]: row for row in csv.DictReader((tmp_path / "wide.csv").open(encoding="utf-8-sig"))}
+    canvas = {row["Student"]: row for row in csv.DictReader((tmp_path / "lms/canvas.csv").open(encoding="utf-8-sig"))}
+    for table in (wide, canvas):
+        assert (table["kim"]["02_convolution"], table["lee"]["01_history"], table["lee"]["02_convolution"]) == \
+            ("", "", "0"), table
+    assert (wide["kim"]["total"], wide["lee"]["total"]) == ("4", "0")
+
+
+def test_a_feedback_page_the_grader_could_not_grade_shows_no_score_of_zero():
+    """An instructor's trial: a kernel that could not start (the grading machine's fault) left the student's page
+    reading 'Score: 0 / 12' and '0 / 2' for every test, over a grade of 11 the gradebook still kept. The page says
+    it is not graded yet; a graded page is unchanged."""
+    from autograde.grade import feedback_html
+
+    tests = [{"grade_id": f"test_{i}", "status": "not-run", "points": 0.0, "max_points": 2.0,
+              "message": "not run: the grader could not run the tests (not your mistake; your instructor will see why)"}
+             for i in range(6)]
+    page = feedback_html({"student": "2026002", "lesson": "01_history", "status": "grader-error", "score": 0.0,
+                          "max_score": 12.0, "tests": tests, "flags": []})
+    assert "Score: <b>not graded yet</b> (of 12)." in page and "0 / 12" not in page and "0 / 2" not in page
+    assert page.count("<td>&ndash; / 2</td>") == 6 and "This is not your mistake" in page
+    graded = [{**t, "status": "pass", "points": 2.0, "message": ""} for t in tests]
+    page = feedback_html({"student": "2026001", "lesson": "01_history", "status": "graded", "score": 12.0,
+                          "max_score": 12.0, "tests": graded, "flags": []})
+    assert "Score: <b>12 / 12</b>." in page and page.count("<td>2 / 2</td>") == 6
