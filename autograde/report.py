@@ -490,10 +490,18 @@ def write_lms_exports(results: list[dict], folder: Path,
         grade[(r["student"], r["lesson"])] = _lms_grade(r, gradebook)
     export = folder / CANVAS_EXPORT
     notes_path = folder / "canvas-notes.txt"
+    # A notebook handed in to another lesson's Canvas assignment is graded as its own lesson: its grade lands in that
+    # lesson's column, where the student handed in nothing. Said before the import, not found after it.
+    strays = [f"{r['student']} {r['lesson']}: the grade in this lesson's column comes from a notebook handed in to "
+              f"another Canvas assignment ({r.get('origin') or 'other-assignment'}; flagged.md): check it before "
+              "importing, or empty the cell to leave Canvas's grade as it is."
+              for r in sorted(results, key=lambda r: (r["student"], r["lesson"]))
+              if "other-assignment" in (r.get("flags") or []) and (r.get("lms") or {}).get("system") == "canvas"
+              and grade.get((r["student"], r["lesson"]), "")]
     if export.is_file():
         header, rows, notes = _canvas_from_export(export, results, lessons, max_of, grade)
         written.append(_write_rows(folder / "canvas.csv", header, rows))
-        written += _write_notes(notes_path, notes)
+        written += _write_notes(notes_path, notes + strays)
     elif results and all((r.get("lms") or {}).get("system") == "moodle" for r in results):
         (folder / "canvas.csv").unlink(missing_ok=True)    # a Moodle class: its worksheets are its files
     else:
@@ -515,7 +523,7 @@ def write_lms_exports(results: list[dict], folder: Path,
         rows[1:] = sorted(rows[1:], key=lambda row: row[2])
         written.append(_write_rows(folder / "canvas.csv", ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
                                                           *lessons], rows))
-        written += _write_notes(notes_path, notes)
+        written += _write_notes(notes_path, notes + strays)
     written += _write_moodle(results, folder, gradebook, max_of)
     return written
 

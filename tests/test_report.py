@@ -550,3 +550,24 @@ def test_a_feedback_page_the_grader_could_not_grade_shows_no_score_of_zero():
     page = feedback_html({"student": "2026001", "lesson": "01_history", "status": "graded", "score": 12.0,
                           "max_score": 12.0, "tests": graded, "flags": []})
     assert "Score: <b>12 / 12</b>." in page and page.count("<td>2 / 2</td>") == 6
+
+
+def test_canvas_notes_name_a_grade_from_a_notebook_handed_in_to_another_assignment(tmp_path):
+    """An instructor's trial: 강하은 uploaded her lesson 03 notebook to lesson 01's Canvas assignment. It is graded as
+    lesson 03 (flag other-assignment), so lms/canvas.csv put 17 in lesson 03's column, where she handed in nothing,
+    and canvas-notes.txt said nothing of it. The notes name it before the import."""
+    from autograde.report import write_lms_exports
+
+    def result(student, lesson, score, flags=()):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": "graded",
+                "max_score": 5.0, "lesson_max_score": 5.0, "flags": list(flags), "origin": f"{student}_{lesson}.ipynb",
+                "lms": {"system": "canvas", "id": {"kim": "1001", "kang": "1005"}[student], "name": student}}
+
+    results = [result("kim", "01_history", 4.0), result("kang", "03_padding_stride", 5.0, ["other-assignment"])]
+    write_lms_exports(results, tmp_path / "lms", {})
+    notes = (tmp_path / "lms" / "canvas-notes.txt").read_text(encoding="utf-8")
+    assert "kang 03_padding_stride: the grade in this lesson's column comes from a notebook handed in to another " \
+           "Canvas assignment (kang_03_padding_stride.ipynb; flagged.md)" in notes and "kim" not in notes
+    with (tmp_path / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        rows = {row["Student"]: row for row in csv.DictReader(f)}
+    assert rows["kang"]["03_padding_stride"] == "5"                      # the grade itself is unchanged
