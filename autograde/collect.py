@@ -853,6 +853,11 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             return
         student = roster.get(student, student)
         facts["copy"] = _copy_rank(suffix) + colab_copies
+        # Moodle stores a file uploaded again under a name already in the submission as '<name> (1)' beside it
+        # (file_storage::get_unused_filename): that number orders one Moodle submission's uploads.
+        renamed_by_moodle = re.fullmatch(r" \((\d+)\)", suffix)
+        facts["moodle_copy"] = int(renamed_by_moodle.group(1)) if renamed_by_moodle and not colab_copies and \
+            (facts.get("lms") or {}).get("system") == "moodle" else 0
         if lesson.slug not in stem or (facts.get("lms") and before and not colab_copies):
             # another letter case or spelling, or words before the lesson's name where the LMS says whose it is
             # ("Lab 1 - 01_history.ipynb"): a rename
@@ -1405,6 +1410,9 @@ CHOSEN_BY = {
                  "same time: chosen by name"),
     "copy-number": ("{n} copies with the same time: chosen by name (the highest copy number)",
                     "same time: chosen by name"),
+    "moodle-copy": ("{n} files of one Moodle submission with the same time: chosen by name (the highest copy "
+                    "number: Moodle names a file uploaded again under a name already there '<name> (1)')",
+                    "same time: chosen by name (Moodle's copy number)"),
     "file-name": ("{n} copies with the same time: chosen by name (the first file name)", "same time: chosen by name"),
 }
 
@@ -1423,7 +1431,9 @@ def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     With the same time (a zip's entries all carry the time it was made) the time says nothing: the lesson's own
     name before a copy of it (the name the lesson asks for, as nbgrader's layout grades ``<NN_slug>.ipynb``), then the
     highest copy number (-Copy2 after -Copy1, `` (2)`` after `` (1)``), then the first file name: never the order
-    in which the files were found."""
+    in which the files were found. Within one Moodle submission, of the lesson's own name and Moodle's copies of it
+    (``<name> (1)``, the name Moodle gives a file uploaded again under a name already there), the highest number
+    comes first."""
     fa, fb = a[1], b[1]
     stray_a, stray_b = ("other-assignment" in facts.get("flags", []) for facts in (fa, fb))
     if stray_a != stray_b:
@@ -1436,6 +1446,14 @@ def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     tb = fb.get("submitted_at") or datetime.fromtimestamp(b[0].stat().st_mtime, timezone.utc)
     if ta != tb:
         return (1 if ta > tb else -1), "time"
+    # In one Moodle submission a file the student uploaded again under a name already there is stored by Moodle as
+    # '<name> (1).<ext>' beside the first (file_storage::get_unused_filename, the file picker's "Rename to"): there
+    # the copy is the later upload, before the lesson's own name (another copy's name, as Colab's "Copy of", is not
+    # Moodle's doing and keeps the rules below).
+    moodle = all((facts.get("lms") or {}).get("system") == "moodle" for facts in (fa, fb))
+    if moodle and (fa.get("plain") or fa.get("moodle_copy")) and (fb.get("plain") or fb.get("moodle_copy")) \
+            and fa.get("moodle_copy", 0) != fb.get("moodle_copy", 0):
+        return (1 if fa.get("moodle_copy", 0) > fb.get("moodle_copy", 0) else -1), "moodle-copy"
     if bool(fa.get("plain")) != bool(fb.get("plain")):
         return (1 if fa.get("plain") else -1), "own-name"
     if fa.get("copy", 0) != fb.get("copy", 0):

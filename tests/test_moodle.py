@@ -506,3 +506,35 @@ def test_a_notebook_handed_in_to_another_assignment_carries_no_participant_id_of
     stray = subs[("Lee Jin", "01_history")]
     assert "other-assignment" in stray.flags and stray.lms["id"] == "" and stray.lms["not_for"] == "99_guard"
     assert subs[("Kim 0", "99_guard")].lms["id"] == "700300"
+
+
+def test_a_file_moodle_renamed_on_a_second_upload_is_the_one_graded(tmp_path):
+    """An instructor's trial: a student uploaded 03_padding_stride.ipynb (a draft), then the finished notebook under
+    the same name; Moodle's file picker stored it beside the first as '03_padding_stride (1).ipynb' (file_storage::
+    get_unused_filename: file.txt > file (1).txt > file (2).txt). Every entry of Moodle's zip has one time, so the
+    name decided, and the lesson's own name before a copy graded the draft (4 of 17 instead of 17). In a Moodle
+    submission the highest copy number decides; intake.csv says why. A flat folder keeps the lesson's own name first
+    (test_copies_with_one_time_are_chosen_by_name_and_intake_says_what_decided)."""
+    import zipfile
+
+    same = (2026, 12, 1, 10, 0, 0)
+    archive = tmp_path / "CNN101-Lesson 99 Guard-4299.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ["Park Jiho_700303_assignsubmission_file_/99_guard.ipynb",
+                     "Park Jiho_700303_assignsubmission_file_/99_guard (1).ipynb",
+                     "Lee Seo_700302_assignsubmission_file_/99_guard (1).ipynb",
+                     "Lee Seo_700302_assignsubmission_file_/99_guard (2).ipynb",
+                     "Lee Seo_700302_assignsubmission_file_/99_guard.ipynb",
+                     "Kim Minsu_700301_assignsubmission_file_/99_guard.ipynb"]:
+            zf.writestr(zipfile.ZipInfo(name, same), NOTEBOOK)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    graded = {s.student: s.path.name for s in intake.submissions}
+    assert graded == {"Park Jiho": "99_guard (1).ipynb", "Lee Seo": "99_guard (2).ipynb", "Kim Minsu": "99_guard.ipynb"}
+    notes = {line.input: (line.outcome, line.note) for line in intake.lines}
+    taken = notes["Park Jiho_700303_assignsubmission_file_/99_guard (1).ipynb"]
+    assert taken[0] == "taken" and taken[1].startswith(
+        "2 files of one Moodle submission with the same time: chosen by name (the highest copy number: Moodle names "
+        "a file uploaded again under a name already there '<name> (1)')")
+    assert notes["Park Jiho_700303_assignsubmission_file_/99_guard.ipynb"] == (
+        "superseded", "another copy was graded: Park Jiho_700303_assignsubmission_file_/99_guard (1).ipynb (same time: "
+        "chosen by name (Moodle's copy number))")
