@@ -462,6 +462,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
 
     kept_at: dict[str, int] = {}    # a pending test's key -> how many of ran_ok had run when its names were kept
+    failed_answers: dict[int, dict] = {}    # id of an answer cell that stopped with an error -> how (_cell_failure)
     graded_tests: list = []         # the graded notebook's test cells, one per result["tests"] entry
 
     def revive(until: float) -> None:
@@ -515,6 +516,10 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         isinstance(o, dict) and o.get("output_type") == "error" and o.get("ename") == "NotImplementedError"
                         for o in run.outputs):
                     stub = True             # the next test is "not answered yet", whatever it says (self-check's TO DO)
+                if run.status == "error" and isinstance(grading, dict) and grading.get("solution") is True:
+                    failure = _cell_failure(run)
+                    if failure is not None:
+                        failed_answers[id(cell)] = failure      # named by the tests after it that fail
                 if run.status == "ok":
                     ran_ok.append(cell.source)
                 elif guard.tripped:
@@ -612,7 +617,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 if entry["status"] == "pass":
                     _record(entry, test_cell, "not-run", flooded, False)
         try:
-            _point_to_earlier_failures(steps, result["tests"], graded_tests, lang, names)
+            _point_to_earlier_failures(steps, result["tests"], graded_tests, lang, names, failed_answers)
         except Exception:  # noqa: BLE001 - a hint that cannot be worked out is left out; it never costs a grade
             pass
     except KernelDied as err:
@@ -755,7 +760,14 @@ def _regions(steps) -> list[tuple[set[str], set[str]]]:
                 return []
             try:
                 tree = ast.parse(cell.source)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):     # a cell nested past the parser
+            except SyntaxError:
+                # A cell Python cannot read binds nothing, but its names are the ones the learner meant to define:
+                # a later exercise that uses them is pointed to this one's failed test (its message says why).
+                from cnnbook.feedback import defined_names
+
+                bound |= set(defined_names(cell.source))
+                continue
+            except (ValueError, RecursionError, MemoryError):     # a cell nested past the parser
                 continue
             bound |= _top_level_bindings(tree.body)
             if nbgrader_meta(cell).get("solution") is True:            # the learner's answer
@@ -764,27 +776,144 @@ def _regions(steps) -> list[tuple[set[str], set[str]]]:
     return regions
 
 
-def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str | None, names: set[str]) -> None:
-    """Add :data:`USES_A_FAILED_ANSWER` to each failed test whose answer cells read an exercise's name (``names``:
-    what the lesson's answer cells define) last bound by an earlier exercise's code, when that exercise's test
-    failed (a hint only: a name read is not always a call)."""
-    regions = _regions(steps)
-    if len(regions) != len(tests) or len(cells) != len(tests):
+def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str | None, names: set[str],
+                               failed_answers: dict[int, dict] | None = None) -> None:
+    """Add to each failed test what in the learner's code before it went wrong: each answer cell since the test
+    before that stopped with an error (``failed_answers``: id of the cell -> :func:`_cell_failure`; said with
+    :func:`_answer_failure`), and :data:`USES_A_FAILED_ANSWER` when its answer cells read an exercise's name
+    (``names``: what the lesson's answer cells define) last bound by an earlier exercise's code, when that exercise's
+    test failed (a hint only: a name read is not always a call)."""
+    if len(cells) != len(tests):
         return                                  # a run that ended early: no hints
-    for i, (test, (_, read)) in enumerate(zip(tests, regions)):
+    own = _answer_cells_before_tests(steps)
+    regions = _regions(steps)
+    if len(own) != len(tests):
+        return
+    failed_answers = failed_answers or {}
+    for i, test in enumerate(tests):
         if test["status"] in ("pass", "pending"):
             continue
         said = []
-        for name in sorted(read & names):
-            j = next((k for k in range(i - 1, -1, -1) if name in regions[k][0]), None)
-            if j is not None and tests[j]["status"] not in ("pass", "pending"):
-                said.append(_said(USES_A_FAILED_ANSWER, lang).format(name=name, test=tests[j]["grade_id"]))
+        if test["status"] == "fail":            # a test stopped, or not run, has its own reason
+            for cell in own[i]:
+                if id(cell) in failed_answers:
+                    said.append(_answer_failure(cell, failed_answers[id(cell)], lang))
+                    test["answer_failed"] = True
+        if len(regions) == len(tests):          # none when the notebook holds more code than the hint reads
+            for name in sorted(regions[i][1] & names):
+                j = next((k for k in range(i - 1, -1, -1) if name in regions[k][0]), None)
+                if j is not None and tests[j]["status"] not in ("pass", "pending"):
+                    said.append(_said(USES_A_FAILED_ANSWER, lang).format(name=name, test=tests[j]["grade_id"]))
+                    test["uses_failed"] = True  # answered: an earlier exercise's stub raising here is not this one's
         if said:
             test["message"] = "\n".join([test["message"], *said]) if test["message"] else "\n".join(said)
-            test["uses_failed"] = True      # answered: an earlier exercise's stub raising here is not this one's
             for output in cells[i].outputs:
                 if output.get("output_type") == "error" and output.get("ename") == "TestFailed":
                     output["evalue"], output["traceback"] = test["message"], [test["message"]]
+
+
+# Said with a failed test when an answer cell between the test before it and this one stopped with an error: the
+# test's own message says only that a name is not defined ("did it run without an error?"), and a learner whose
+# `def sort_events(events)` lacked its colon was never told (an instructor's trial). The line and what Python said
+# are the learner's own (their cell, the kernel's error for it), which every learner cell runs before any hidden
+# input reaches the kernel: nothing of a hidden test is in them.
+ANSWER_UNREADABLE = N_("Python could not read your answer cell for {cell}, so none of it ran: {kind} on line {line}: "
+                       "`{code}` — {error}. Look for a missing colon, bracket or quote, or a wrong indentation, on that "
+                       "line or the line before it; fix it, run the cell (Shift+Enter), then check again.")
+ANSWER_UNREADABLE_SOMEWHERE = N_("Python could not read your answer cell for {cell}, so none of it ran: {kind} — "
+                                 "{error}. Fix it, run the cell (Shift+Enter), then check again.")
+ANSWER_RAISED = N_("Your answer cell for {cell} stopped with an error while it ran, so the rest of the cell did not "
+                   "run: {kind} on line {line}: `{code}` — {error}. Fix that line, run the cell (Shift+Enter), then "
+                   "check again.")
+ANSWER_RAISED_SOMEWHERE = N_("Your answer cell for {cell} stopped with an error while it ran, so the rest of the cell "
+                             "did not run: {kind} — {error}. Fix it, run the cell (Shift+Enter), then check again.")
+UNREADABLE = ("SyntaxError", "IndentationError", "TabError")       # Python's errors for a cell it cannot parse
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# A frame of the cell in IPython's traceback ("Cell In[3], line 5"; older: ".../ipykernel_12/345.py:5"), and the
+# line it stopped at ("----> 5 print(x)").
+_CELL_FRAME = re.compile(r"Cell In\[\d*\], line (\d+)|ipykernel_\d+[/\\]\d+\.py:(\d+)")
+_ARROW = re.compile(r"^-+>\s*(\d+)[ \t]?(.*)$", re.MULTILINE)
+# Python's message for a cell it cannot parse, as the kernel sends it: "expected ':' (2285951441.py, line 1)".
+_SYNTAX_AT = re.compile(r"(.*) \([^()\n]*, line (\d+)\)", re.DOTALL)
+
+
+def _cell_failure(run) -> dict | None:
+    """How a cell stopped with an error, from the kernel's error output: its kind, message and traceback (None for the
+    stub's NotImplementedError: that exercise is "not answered yet")."""
+    error = next((o for o in run.outputs if isinstance(o, dict) and o.get("output_type") == "error"), None)
+    if error is not None:
+        kind, message, trace = error.get("ename"), error.get("evalue"), error.get("traceback")
+    else:                                       # its outputs past the limit: the kernel's "ename: evalue" only
+        kind, _, message = (run.error or "").partition(": ")
+        trace = []
+    if not isinstance(kind, str) or not kind or kind == "NotImplementedError":
+        return None
+    trace = [t for t in trace[:100] if isinstance(t, str)] if isinstance(trace, list) else []
+    return {"kind": kind, "message": message if isinstance(message, str) else "", "traceback": trace}
+
+
+def _failed_line(source: str, failure: dict) -> tuple[int | None, str]:
+    """The line of the cell where it stopped (1 = its first; None when the kernel did not say) and Python's message
+    without the kernel's file name."""
+    message = failure["message"]
+    lines = source.splitlines() if isinstance(source, str) else []
+    if failure["kind"] in UNREADABLE:
+        found = _SYNTAX_AT.fullmatch(message)
+        if found is None:
+            return None, message
+        line = int(found.group(2))
+        return (line if 1 <= line <= len(lines) else None), found.group(1)
+    frames = []                                 # (line, the line as the traceback shows it) of each frame of a cell
+    for entry in failure["traceback"]:
+        text = _ANSI.sub("", entry[:20_000])
+        frame, arrow = _CELL_FRAME.search(text), _ARROW.search(text)
+        if frame is not None:
+            frames.append((int(frame.group(1) or frame.group(2)), arrow.group(2) if arrow else ""))
+    if not frames:
+        return None, message
+
+    def here(line: int, shown: str) -> bool:
+        return 1 <= line <= len(lines) and lines[line - 1].strip() == shown.strip()
+
+    # the deepest frame when it is this cell's (a function the cell defines and calls), else the cell's own line
+    # (the first frame is always the cell's: a function of another cell may show a line that is not this one's)
+    line = frames[-1][0] if here(*frames[-1]) else frames[0][0]
+    return (line if 1 <= line <= len(lines) else None), message
+
+
+def _answer_failure(cell, failure: dict, lang: str | None) -> str:
+    """What :data:`ANSWER_UNREADABLE` or :data:`ANSWER_RAISED` says of an answer cell that stopped with an error: the
+    cell by its exercise, the kind of error, the line of the cell and Python's message, each short and on one line."""
+    from .judge import one_line
+
+    def short(text: str, most: int) -> str:
+        text = one_line(text)
+        return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+
+    grade_id = nbgrader_meta(cell).get("grade_id")
+    source = cell.source if isinstance(cell.source, str) else ""
+    line, message = _failed_line(source, failure)
+    unreadable = failure["kind"] in UNREADABLE
+    fields = {"cell": short(grade_id if isinstance(grade_id, str) else "?", 60),
+              "kind": short(failure["kind"], 60), "error": short(message, 200) or short(failure["kind"], 60)}
+    if line is None:
+        return _said(ANSWER_UNREADABLE_SOMEWHERE if unreadable else ANSWER_RAISED_SOMEWHERE, lang).format(**fields)
+    code = short(source.splitlines()[line - 1].strip(), 120).replace("`", "'")
+    return _said(ANSWER_UNREADABLE if unreadable else ANSWER_RAISED, lang).format(line=line, code=code, **fields)
+
+
+def _answer_cells_before_tests(steps) -> list[list]:
+    """For each test of the plan, in order: the learner's answer cells since the test before."""
+    regions: list[list] = []
+    cells: list = []
+    for kind, cell in steps:
+        if kind == "test":
+            regions.append(cells)
+            cells = []
+        elif kind == "code" and nbgrader_meta(cell).get("solution") is True:
+            cells.append(cell)
+    return regions
 
 
 def _stopped_before(how: str, lang: str | None) -> str:

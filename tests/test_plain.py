@@ -625,6 +625,168 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
     assert [t["message"] for t in tests] == ["m"] * 4
 
 
+# The kernel's error outputs for answer cells that stopped (ipykernel 7 / IPython 9, as the grader's kernel sends them).
+_SYNTAX_OUTPUT = {"output_type": "error", "ename": "SyntaxError", "evalue": "expected ':' (2285951441.py, line 1)",
+                  "traceback": ["  \x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 1\x1b[39m\n"
+                                "\x1b[31m    \x1b[39m\x1b[31mdef sort_events(events)\x1b[39m\n        ^\n"
+                                "\x1b[31mSyntaxError\x1b[39m\x1b[31m:\x1b[39m expected ':'\n"]}
+_INDENT_OUTPUT = {"output_type": "error", "ename": "IndentationError",
+                  "evalue": "unexpected indent (1234.py, line 3)", "traceback": []}
+_RAISED_OUTPUT = {"output_type": "error", "ename": "NameError", "evalue": "name 'kernel' is not defined", "traceback": [
+    "\x1b[31m-----\x1b[39m", "\x1b[31mNameError\x1b[39m        Traceback (most recent call last)",
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 5\x1b[39m\n\x1b[32m      3\x1b[39m \n"
+    "\x1b[32m----> \x1b[39m\x1b[32m5\x1b[39m helper()\n",
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 3\x1b[39m, in \x1b[36mhelper\x1b[39m\n"
+    "\x1b[32m----> \x1b[39m\x1b[32m3\x1b[39m     \x1b[38;5;28;01mreturn\x1b[39;00m size * kernel\n",
+    "\x1b[31mNameError\x1b[39m: name 'kernel' is not defined"]}
+
+
+def _answer(gid, text):
+    return nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True, "grade_id": gid}})
+
+
+def _failed_test(gid, message):
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message, traceback=[message])]
+    return {"grade_id": gid, "status": "fail", "message": message}, cell
+
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", ["sort_events is not defined\nPython could not read your answer cell for sort_events, so none of it ran: "
+            "SyntaxError on line 1: `def sort_events(events)` — expected ':'. Look for a missing colon, bracket or "
+            "quote, or a wrong indentation, on that line or the line before it; fix it, run the cell (Shift+Enter), "
+            "then check again.",
+            "pool is not defined\nPython could not read your answer cell for pool, so none of it ran: "
+            "IndentationError on line 3: `if mode == 'max':` — unexpected indent. Look for a missing colon, bracket "
+            "or quote, or a wrong indentation, on that line or the line before it; fix it, run the cell "
+            "(Shift+Enter), then check again.",
+            "make_layer is not defined\nYour answer cell for make_layer stopped with an error while it ran, so the "
+            "rest of the cell did not run: NameError on line 3: `return size * kernel` — name 'kernel' is not "
+            "defined. Fix that line, run the cell (Shift+Enter), then check again.",
+            "m\nYour code here uses sort_events, which did not pass its own test (test_sort_events): fix sort_events "
+            "first, then check this exercise again."]),
+    ("ko", ["sort_events is not defined\n파이썬이 sort_events의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: "
+            "1번째 줄의 SyntaxError: `def sort_events(events)` — expected ':'. 그 줄이나 바로 앞 줄에서 빠진 콜론(:), 괄호, "
+            "따옴표나 잘못된 들여쓰기를 찾아 고친 다음, 셀을 실행(Shift+Enter)하고 다시 확인하세요.",
+            "pool is not defined\n파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 "
+            "IndentationError: `if mode == 'max':` — unexpected indent. 그 줄이나 바로 앞 줄에서 빠진 콜론(:), 괄호, "
+            "따옴표나 잘못된 들여쓰기를 찾아 고친 다음, 셀을 실행(Shift+Enter)하고 다시 확인하세요.",
+            "make_layer is not defined\nmake_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 "
+            "않았습니다: 3번째 줄의 NameError: `return size * kernel` — name 'kernel' is not defined. 그 줄을 고친 다음 "
+            "셀을 실행(Shift+Enter)하고 다시 확인하세요.",
+            "m\n이 답의 코드가 쓰는 sort_events가 자신의 테스트(test_sort_events)를 통과하지 못했습니다. "
+            "sort_events부터 고친 다음 이 연습 문제를 다시 확인하세요."]),
+])
+def test_a_failed_test_names_its_answer_cell_that_python_could_not_read_or_that_raised(lang, said):
+    """An instructor's trial: a learner's `def sort_events(events)` without its colon made the test say only
+    "sort_events is not defined ... did it run without an error?". A failed test whose answer cell (since the test
+    before) stopped with an error says which cell, the kind of error, the line of the cell and Python's message, in
+    the learner's language; a SyntaxError or IndentationError is "could not read", an error while the cell ran
+    names its deepest line in the cell (inside a function the cell calls). A later exercise that uses a name the
+    unreadable cell meant to define is pointed to it (the earlier-failure hint reads that cell's names as written).
+    A test that passed, or whose answer cell ran cleanly, is left as it was."""
+    from autograde.kernel import CellRun
+    from autograde.runner import _cell_failure, _point_to_earlier_failures
+
+    unreadable = _answer("sort_events", "def sort_events(events)\n    return sorted(events)")
+    indented = _answer("pool", "def pool(values, width, mode):\n    groups = values\n      if mode == 'max':\n"
+                               "        return groups")
+    raising = _answer("make_layer", "size = 3\ndef helper():\n    return size * kernel\n\nhelper()\n"
+                                    "def make_layer():\n    return 1")
+    uses = _answer("count_events", "def count_events(events):\n    return len(sort_events(events))")
+    clean = _answer("fine", "def fine():\n    return 1")
+    test = ("test", nbformat.v4.new_code_cell("# test"))
+    steps = [("code", unreadable), test, ("code", indented), test, ("code", raising), test, ("code", uses), test,
+             ("code", clean), test, ("code", unreadable), test]
+    failed = {id(cell): _cell_failure(CellRun("error", outputs=[output])) for cell, output in
+              [(unreadable, _SYNTAX_OUTPUT), (indented, _INDENT_OUTPUT), (raising, _RAISED_OUTPUT)]}
+    results = [_failed_test(f"test_{gid}", f"{gid} is not defined") for gid in ("sort_events", "pool", "make_layer")]
+    results += [_failed_test("test_count_events", "m"), _failed_test("test_fine", "m")]
+    results += [({"grade_id": "test_again", "status": "pass", "message": ""}, nbformat.v4.new_code_cell(""))]
+    tests, cells = [t for t, _ in results], [c for _, c in results]
+    _point_to_earlier_failures(steps, tests, cells, lang, {"sort_events", "pool", "make_layer", "count_events"},
+                               failed)
+    assert [t["message"] for t in tests] == [*said, "m", ""], [t["message"] for t in tests]
+    assert [bool(t.get("answer_failed")) for t in tests] == [True, True, True, False, False, False]
+    assert cells[0].outputs[0]["evalue"] == tests[0]["message"] == cells[0].outputs[0]["traceback"][0]
+    assert not cells[5].outputs
+
+
+def test_an_answer_cells_error_is_said_short_on_one_line_and_without_a_line_it_cannot_find():
+    """What the kernel said of a learner's cell is the learner's own text: one line, cut short; the stub's
+    NotImplementedError is "not answered yet" (never named here); a line the kernel names past the cell's end, or
+    no line at all (its outputs past the limit: only "ename: evalue"), leaves the line out."""
+    from autograde.kernel import CellRun
+    from autograde.runner import _answer_failure, _cell_failure
+
+    cell = _answer("shout", "def shout():\n    return 1\nshout(2)")
+    long = _cell_failure(CellRun("error", outputs=[{"output_type": "error", "ename": "ValueError",
+                                                    "evalue": "first\nsecond " + "x" * 500, "traceback": []}]))
+    text = _answer_failure(cell, long, "en")
+    assert text.startswith("Your answer cell for shout stopped with an error while it ran, so the rest of the cell "
+                           "did not run: ValueError — first | second xxx"), text
+    assert "…. Fix it, run the cell" in text and len(text) < 400 and "\n" not in text
+    past = _cell_failure(CellRun("error", outputs=[{**_SYNTAX_OUTPUT, "evalue": "invalid syntax (x.py, line 9)"}]))
+    assert _answer_failure(cell, past, "en").startswith(
+        "Python could not read your answer cell for shout, so none of it ran: SyntaxError — invalid syntax. Fix it"), \
+        _answer_failure(cell, past, "en")
+    cut = _cell_failure(CellRun("error", error="TypeError: shout() takes 0 positional arguments but 1 was given"))
+    assert "TypeError — shout() takes 0 positional arguments but 1 was given." in _answer_failure(cell, cut, "en")
+    stub = CellRun("error", outputs=[{"output_type": "error", "ename": "NotImplementedError", "evalue": "",
+                                      "traceback": []}])
+    assert _cell_failure(stub) is None and _cell_failure(CellRun("error")) is None
+
+
+@pytest.mark.slow  # grades one notebook of the grader's test lesson twice (a kernel each)
+def test_check_and_grade_name_the_answer_cells_that_did_not_parse_or_raised(tmp_path):
+    """The same notebook through the grader (grade_submission, what `grade` runs) and the self-check (`check`, in
+    Korean): group_max's cell lacks its colon, pool's has a line indented too far, make_layer's stops at a misspelt
+    name before its def. Each test's message (and its cell in the graded notebook) says which cell, the kind of
+    error, the line and Python's message, after the test's own "not defined"; nothing of the hidden tests."""
+    from autograde.check import check_notebook, format_report
+    from autograde.grade import grade_batch
+    from conftest import GUARD_SOLUTIONS, solved, write
+
+    path = write(solved(GUARD, {
+        "group_max": "def group_max(values, width)\n    return np.asarray(values, dtype=float).reshape(-1, width).max(1)",
+        "pool": "def pool(values, width, mode):\n    groups = np.asarray(values, dtype=float).reshape(-1, width)\n"
+                "      if mode == 'max':\n        return groups.max(axis=1)\n    return groups.mean(axis=1)",
+        "make_layer": "import torch\n\nkernel_size = 3\nprint(kernal_size)\n\n\ndef make_layer(in_channels, out_channels):"
+                      "\n    return torch.nn.Conv2d(in_channels, out_channels, kernel_size, padding=1)"}),
+        tmp_path / "subs" / "s" / GUARD.slug / f"{GUARD.slug}.ipynb")
+    out = tmp_path / "out"
+    grade_batch(tmp_path / "subs", out, solutions=GUARD_SOLUTIONS, workers=1, progress=lambda *_: None)
+    result = json.loads((out / "results" / "s" / f"{GUARD.slug}.json").read_text(encoding="utf-8"))
+    said = {t["grade_id"]: t["message"] for t in result["tests"]}
+    assert said["test_group_max"].splitlines()[1] == (
+        "Python could not read your answer cell for group_max, so none of it ran: SyntaxError on line 1: "
+        "`def group_max(values, width)` — expected ':'. Look for a missing colon, bracket or quote, or a wrong "
+        "indentation, on that line or the line before it; fix it, run the cell (Shift+Enter), then check again."), said
+    assert said["test_pool"].splitlines()[1].startswith(
+        "Python could not read your answer cell for pool, so none of it ran: IndentationError on line 3: "
+        "`if mode == 'max':` — unexpected indent."), said
+    assert said["test_make_layer"].splitlines()[1] == (
+        "Your answer cell for make_layer stopped with an error while it ran, so the rest of the cell did not run: "
+        "NameError on line 4: `print(kernal_size)` — name 'kernal_size' is not defined. Fix that line, run the cell "
+        "(Shift+Enter), then check again."), said
+    assert all(m.splitlines()[0].endswith("did it run without an error?") for m in said.values()), said
+    graded = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in
+              nbformat.read(out / "autograded" / "s" / GUARD.slug / f"{GUARD.slug}.ipynb", as_version=4).cells}
+    assert [o["evalue"] for o in graded["test_group_max"].outputs if o.get("ename") == "TestFailed"] == \
+        [said["test_group_max"]]
+    assert "HIDDEN" not in str(said) and "all-negative" not in str(said)
+    page = (out / "feedback" / "s" / f"{GUARD.slug}.html").read_text(encoding="utf-8")
+    assert "Python could not read your answer cell for group_max" in page and "print(kernal_size)" in page
+
+    report = format_report(check_notebook(GUARD, path, lang="ko"))
+    assert "파이썬이 group_max의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 1번째 줄의 SyntaxError: " \
+           "`def group_max(values, width)` — expected ':'. 그 줄이나 바로 앞 줄에서" in report, report
+    assert "파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 IndentationError: " \
+           "`if mode == 'max':` — unexpected indent." in report, report
+    assert "make_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 않았습니다: 4번째 줄의 NameError: " \
+           "`print(kernal_size)` — name 'kernal_size' is not defined." in report, report
+
+
 def test_the_earlier_failure_hint_parses_no_more_code_than_a_lesson_has(monkeypatch):
     """A hostile trial: the hint parses learner cells in the grading worker, which has no memory limit of the
     learner's, and Python's parser takes about 700 bytes per character of dense code: one cell of 1.5 MiB
