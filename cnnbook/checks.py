@@ -204,7 +204,7 @@ def _previous_cell_did_not_run() -> str:
         return ""
     return _("Note: the cell you ran just before this test stopped with {error} and did not run, so this test "
              "checked an older version of your code (if any): fix that cell, run it, then this test "
-             "again.").format(error=f"{type(err).__name__} (line {err.lineno})")
+             "again.").format(error=_("{kind} (line {line})").format(kind=type(err).__name__, line=err.lineno))
 
 
 def check_array(

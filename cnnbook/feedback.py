@@ -7,7 +7,8 @@ Installed by ``import cnnbook`` (every lesson's first cell imports it) when the 
   got, the named slip, the hint) instead of ~20 lines of traceback through ``cnnbook/checks.py``. It is
   still an ``AssertionError``: nbgrader and the grader count it as a failed test exactly as before.
 - A ``NameError`` in a test cell for a name an answer cell defines says why the name is missing: that
-  answer cell stopped with a ``SyntaxError`` (with its line), or with another error, or has not run yet.
+  answer cell stopped with a ``SyntaxError`` (with its line), or with another error (with the cell's line where
+  it happened), or has not run yet; "line N" is said in the learner's language.
 - A ``NotImplementedError`` from an exercise's stub, raised in a test cell, says that the exercise is not
   answered yet.
 - Any other error that escapes a test cell (outside a check: the learner's network fails inside the test's own
@@ -99,7 +100,7 @@ class _NotebookState:
             if before is not None:
                 entry = (isinstance(before, SyntaxError), type(before).__name__, _syntax_text(before))
             elif during is not None:
-                entry = (False, type(during).__name__, f"{type(during).__name__}: {during}")
+                entry = (False, type(during).__name__, _runtime_text(during))
             else:
                 for name in names:
                     self.broken.pop(name, None)
@@ -294,10 +295,26 @@ def _name_from_message(message: str) -> str | None:
 
 def _syntax_text(err: BaseException) -> str:
     if isinstance(err, SyntaxError):
-        where = f"line {err.lineno}: " if err.lineno else ""
+        said = _("line {line}: {error}").format(line=err.lineno, error=err.msg) if err.lineno else str(err.msg)
         code = f"\n      {err.text.strip()}" if err.text and err.text.strip() else ""
-        return f"{where}{err.msg}{code}"
+        return f"{said}{code}"
     return f"{type(err).__name__}: {err}"
+
+
+def _runtime_text(err: BaseException) -> str:
+    """An error a cell stopped with while it ran, with the line of that cell where it happened (the deepest of the
+    cell's own lines: in a function it defines and calls, that function's line) and that line."""
+    said = f"{type(err).__name__}: {err}"
+    try:
+        frames = traceback.extract_tb(err.__traceback__)
+        cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
+        mine = [f for f in frames if f.filename == cell_file]
+        if not mine or not mine[-1].lineno:
+            return said
+        code = f"\n      {mine[-1].line.strip()}" if mine[-1].line and mine[-1].line.strip() else ""
+        return _("line {line}: {error}").format(line=mine[-1].lineno, error=said) + code
+    except Exception:  # noqa: BLE001 - the error alone, as before
+        return said
 
 
 _installed: dict[int, _NotebookState] = {}

@@ -71,6 +71,13 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
         "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",       # checks the old one
         "1 + 1",
         "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",
+        "from cnnbook.i18n import set_language\nset_language('ko')",                     # the Korean edition
+        "def sort_events(events)\n    return sorted(events)",
+        "from cnnbook.checks import check_value\ncheck_value('sort_events([2, 1])', sort_events([2, 1]), [1, 2])",
+        "y = 1\nz = y / 0\ndef r(x):\n    return x",
+        "from cnnbook.checks import check_value\nr(1)",
+        "def pad(f)\n    return (f - 1) // 2",
+        "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",
     ]
     nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
@@ -93,6 +100,7 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
 
     _, text = error_of(nb.cells[8])
     assert "stopped with an error before `conv` was made" in text and "ZeroDivisionError" in text
+    assert "line 1: ZeroDivisionError: division by zero\n      x = 1 / 0" in text, text     # which line, and the line
 
     # Everything else keeps IPython's traceback: the learner's own line is what they need there.
     _, text = error_of(nb.cells[9])
@@ -105,6 +113,14 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
     assert "expected 1" in text and "stopped with SyntaxError (line 1) and did not run" in text, text
     _, text = error_of(nb.cells[15])
     assert "expected 1" in text and "did not run" not in text, text
+
+    # In Korean, the line number too is said in Korean (it read "line 1:" in a Korean box).
+    _, text = error_of(nb.cells[18])
+    assert "`sort_events`이(가)" not in text and "1번째 줄: expected ':'\n      def sort_events(events)" in text, text
+    _, text = error_of(nb.cells[20])
+    assert "2번째 줄: ZeroDivisionError: division by zero\n      z = y / 0" in text, text
+    _, text = error_of(nb.cells[22])
+    assert "(SyntaxError, 1번째 줄)" in text and "line" not in text, text
 
 
 def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and_the_error():
