@@ -23,6 +23,22 @@ def _no_zygote_outlives_its_test():
     if forked._zygotes:
         forked.close_zygotes()
 
+
+# With pytest-xdist (README: `python -m pytest -n 2`) each process takes whole files (pyproject.toml: --dist loadfile),
+# handed out in the order of the collection (--no-loadscope-reorder). The longest files go first, so that no process
+# starts a long one when the other is nearly done; the rest keep pytest's order. Seconds per file, the whole suite
+# run serially on 1c2d17e (2026-12-05): reliability 479, grading 472, browser 452, attacks 266, notebooks 133,
+# collect 99, learner_answers 92, grader_infra 74, warm 66, one_engine 62, workspace 57, wall 53.
+LONGEST_FIRST = ("test_reliability.py", "test_grading.py", "test_browser.py", "test_attacks.py", "test_notebooks.py",
+                 "test_collect.py", "test_learner_answers.py", "test_grader_infra.py", "test_warm.py",
+                 "test_one_engine.py", "test_workspace.py", "test_wall.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))        # stable: a file's tests keep their order
+
+
 LESSONS = all_lessons()
 FIXTURES = Path(__file__).parent / "fixtures"
 # The grader's own test lesson (tests/course/solutions/99_guard): attacks and faults are written against it,
@@ -118,8 +134,8 @@ SOLUTION_CELL_TIMEOUT = 120       # seconds per cell when a solution notebook is
 @pytest.fixture(scope="session")
 def executed_solution():
     """slug -> the lesson's solution notebook (solutions/, hidden tests included) executed top to bottom in a
-    plain Jupyter kernel with its widget state stored; executed on first use, then shared (test_notebooks,
-    test_progress_bars). A failed run fails every test that asks for it, with the same error."""
+    plain Jupyter kernel with its widget state stored; executed on first use, then shared (test_notebooks: the
+    runs and their progress bars). A failed run fails every test that asks for it, with the same error."""
     from nbclient import NotebookClient
 
     runs: dict[str, tuple] = {}

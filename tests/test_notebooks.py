@@ -1,4 +1,6 @@
-"""Every solution notebook runs top to bottom, cleanly; notebooks/ is exactly what release produces."""
+"""Every solution notebook runs top to bottom, cleanly, and leaves no progress bar red or unfinished (a red bar
+reads as failure); notebooks/ is exactly what release produces. One file: the solutions run once, for both
+(conftest.executed_solution; pytest-xdist runs a file in one process)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +22,7 @@ def test_there_are_lessons():
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
 def test_solution_notebook_executes_cleanly(executed_solution, lesson):
-    # executed once per session (conftest.executed_solution, 120 s per cell; test_progress_bars reads the same
+    # executed once per session (conftest.executed_solution, 120 s per cell; the progress-bar test below reads the same
     # run): raises CellExecutionError, naming the cell, if any cell fails
     nb = executed_solution(lesson.slug)
     stderr = [(i, o.text[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
@@ -90,3 +92,24 @@ def test_the_graders_test_lesson_is_released_too(tmp_path):
     fresh = release([GUARD], out_dir=tmp_path)[0]
     assert json.loads(fresh.read_text(encoding="utf-8")) == json.loads(GUARD.student_version.read_text(encoding="utf-8")), \
         "run: python -c \"from autograde.release import release; from conftest import GUARD; ...\" (see DEVELOPERS.md)"
+
+
+PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
+
+
+def progress_bars(nb) -> list[dict]:
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [model["state"] for model in state.values() if model.get("model_name") in PROGRESS_MODELS]
+
+
+WITH_BARS = [lesson for lesson in LESSONS if "tqdm(" in lesson.source.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("lesson", WITH_BARS, ids=lambda lesson: lesson.slug)
+def test_a_solved_run_leaves_no_unfinished_or_red_bar(executed_solution, lesson):
+    nb = executed_solution(lesson.slug)      # the solution's run checked above (widget state stored)
+    bars = progress_bars(nb)
+    assert len(bars) >= (8 if lesson.slug.startswith("08_") else 1), f"found {len(bars)} progress bars"
+    unfinished = [(bar.get("description"), bar.get("value"), bar.get("max"), bar.get("bar_style")) for bar in bars
+                  if bar.get("bar_style") == "danger" or bar.get("value") != bar.get("max")]
+    assert not unfinished, f"bars left red or short of 100% (description, value, max, style): {unfinished}"
