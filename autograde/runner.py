@@ -828,6 +828,7 @@ ANSWER_RAISED = N_("Your answer cell for {cell} stopped with an error while it r
 ANSWER_RAISED_SOMEWHERE = N_("Your answer cell for {cell} stopped with an error while it ran, so the rest of the cell "
                              "did not run: {kind} — {error}. Fix it, run the cell (Shift+Enter), then check again.")
 UNREADABLE = ("SyntaxError", "IndentationError", "TabError")       # Python's errors for a cell it cannot parse
+NAME_MOST = 64                  # characters of an exercise's or an error's name said in ANSWER_* (then '…')
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A frame of the cell in IPython's traceback ("Cell In[3], line 5"; older: ".../ipykernel_12/345.py:5"), and the
@@ -895,8 +896,9 @@ def _answer_failure(cell, failure: dict, lang: str | None) -> str:
     source = cell.source if isinstance(cell.source, str) else ""
     line, message = _failed_line(source, failure)
     unreadable = failure["kind"] in UNREADABLE
-    fields = {"cell": short(grade_id if isinstance(grade_id, str) else "?", 60),
-              "kind": short(failure["kind"], 60), "error": short(message, 200) or short(failure["kind"], 60)}
+    fields = {"cell": short(grade_id if isinstance(grade_id, str) else "?", NAME_MOST),
+              "kind": short(failure["kind"], NAME_MOST),
+              "error": short(message, 200) or short(failure["kind"], NAME_MOST)}
     if line is None:
         return _said(ANSWER_UNREADABLE_SOMEWHERE if unreadable else ANSWER_RAISED_SOMEWHERE, lang).format(**fields)
     code = short(source.splitlines()[line - 1].strip(), 120).replace("`", "'")
