@@ -925,8 +925,13 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                     names: dict[str, str] | None = None,
                     marks: dict[tuple[str, str], dict] | None = None) -> list[GradeRow]:
     """grades.csv, flagged.md and the class reports from every result in OUT/results/ (every student ever graded into
-    OUT); ``marks`` (:func:`gradebook_marks`): what waits for grading by hand, listed in flagged.md."""
+    OUT); ``marks`` (:func:`gradebook_marks`): what waits for grading by hand, listed in flagged.md. A student the
+    gradebook has no name for is named as their results say (the roster's or the LMS's): one whose only results are
+    grader-errors is in no gradebook (an entry there would be a 0 of theirs in ``nbgrader export``)."""
+    from .report import person_name
+
     rows = []
+    names = dict(names or {})
     for path in sorted((out / "results").glob("*/*.json")):
         try:
             result = json.loads(path.read_text(encoding="utf-8"))
@@ -935,6 +940,11 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
         if not isinstance(result, dict):
             continue
         slug = path.stem
+        person = result.get("person")
+        if path.parent.name not in names and isinstance(person, dict):
+            named = person_name(str(person.get("first_name") or ""), str(person.get("last_name") or ""))
+            if named:
+                names[path.parent.name] = named
         max_score = (max_scores or {}).get(slug)
         if max_score is None:
             max_score = float(result.get("lesson_max_score", result.get("max_score", 0)) or 0)

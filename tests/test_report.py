@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -571,3 +572,29 @@ def test_canvas_notes_name_a_grade_from_a_notebook_handed_in_to_another_assignme
     with (tmp_path / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         rows = {row["Student"]: row for row in csv.DictReader(f)}
     assert rows["kang"]["03_padding_stride"] == "5"                      # the grade itself is unchanged
+
+
+def test_a_student_the_grader_could_not_grade_is_named_and_has_no_grade(tmp_path):
+    """An instructor's trial: a student whose only notebook met a grading-machine failure (grader-error) had an empty
+    name in grades-by-student.csv and flagged.md, though the roster named them: names came from the gradebook, which
+    holds no entry for them (an entry would be a 0 in ``nbgrader export``). The reports name them from their
+    results; the gradebook still has no entry."""
+    from nbgrader.api import Gradebook
+
+    from autograde.grade import rebuild_reports
+
+    out = tmp_path / "out"
+    (out / "results" / "2026011").mkdir(parents=True)
+    (out / "results" / "2026011" / "05_pooling.json").write_text(json.dumps(
+        {"student": "2026011", "lesson": "05_pooling", "status": "grader-error", "tests": [], "score": 0.0,
+         "flags": [], "detail": "the kernel did not start", "lesson_max_score": 12.0,
+         "person": {"first_name": "하은", "last_name": "강"}}), encoding="utf-8")
+    url = f"sqlite:///{out / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("05_pooling")
+    rebuild_reports(out, names={})
+    with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
+        assert [(r["student"], r["name"], r["05_pooling"]) for r in csv.DictReader(f)] == [("2026011", "강하은", "")]
+    assert "**2026011** (강하은)" in (out / "flagged.md").read_text(encoding="utf-8")
+    with Gradebook(url) as gb:
+        assert gb.students == []
