@@ -360,6 +360,9 @@ def _as_local_exception(err: RemoteError) -> Exception:
     local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
     local.from_kernel = True  # type: ignore[attr-defined]  # its text says so, in the learner's language
     local.learner_message = err.remote_message  # type: ignore[attr-defined]  # cnnbook.checks.error_message
+    # raised on a line of one of the learner's cells (the shim's "line N: ..."), not in a test's helper ("<test cell>
+    # line N") or a library's file: a NameError there is a name their own code reads, not one the test needs
+    local.in_learner_cell = re.match(r"line \d+", one_line(err.where or "")) is not None  # type: ignore[attr-defined]
     # What a failed HIDDEN check may say of the class (_explain_hidden): its name and library only when they name a
     # real exception class of a library the grader trusts (numpy's LinAlgError). The kernel says both, and a
     # learner's class may be given any name and module: type("v-3.0_-1.0_w2", (ValueError,), {"__module__": "w2"})
@@ -941,6 +944,9 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
         if isinstance(getattr(err, "name", None), str):         # said in the learner's language, not Python's
             return _("{name} is not defined in your notebook. The test needs it: is the answer cell that defines it "
                      "there, and did it run without an error?").format(name=err.name)
+        if getattr(err, "in_learner_cell", False):      # a typo in their function's body: `group` for `groups`
+            return _("{error}. Your code uses a name that is not defined: check its spelling on that line (a typo?); "
+                     "if another of your cells defines it, run that cell without an error first.").format(error=err)
         return _("{error}. The test needs it from your notebook: is the answer cell that defines it there, "
                  "and did it run without an error?").format(error=err)
     said = str(err) if isinstance(err, LearnerError) or getattr(err, "from_kernel", False) \

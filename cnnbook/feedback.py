@@ -8,7 +8,9 @@ Installed by ``import cnnbook`` (every lesson's first cell imports it) when the 
   still an ``AssertionError``: nbgrader and the grader count it as a failed test exactly as before.
 - A ``NameError`` in a test cell for a name an answer cell defines says why the name is missing: that
   answer cell stopped with a ``SyntaxError`` (with its line), or with another error (with the cell's line where
-  it happened), or has not run yet; "line N" is said in the learner's language.
+  it happened), or has not run yet; "line N" is said in the learner's language. A ``NameError`` raised inside the
+  learner's own function for a name no cell failed to define (a typo in its body) is not the test's: it shows as
+  an error that escaped the test, with the learner's line.
 - A ``NotImplementedError`` from an exercise's stub, raised in a test cell, says that the exercise is not
   answered yet.
 - Any other error that escapes a test cell (outside a check: the learner's network fails inside the test's own
@@ -116,7 +118,7 @@ class _NotebookState:
         try:
             if _is_test_cell(self.current_cell):
                 if isinstance(value, NameError):
-                    stb = self.name_error_box(value)
+                    stb = self.name_error_box(value, tb)
                 elif isinstance(value, NotImplementedError):
                     stb = not_answered_box(tb)
                 if stb is None and not hasattr(value, "_render_traceback_"):   # a failed check has its own box
@@ -146,15 +148,19 @@ class _NotebookState:
         except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
             return None
 
-    def name_error_box(self, err: NameError) -> list[str] | None:
+    def name_error_box(self, err: NameError, tb=None) -> list[str] | None:
         name = getattr(err, "name", None) or _name_from_message(str(err))
         if not name:
+            return None
+        if name not in self.broken and _raised_in_learner_code(tb):
+            # a name the learner's own function reads (a typo in its body: `group` for `groups`), not one the test
+            # needs: the box of an error that escaped the test says where in their code (error_in_test_box)
             return None
         if name in self.broken:
             syntax, kind, text = self.broken[name]
             if syntax:
-                lines = ["  " + _("`{name}` does not exist: the cell that defines it has a {kind}, so Python could "
-                                  "not run any of it.").format(name=name, kind=kind), f"  {text}"]
+                lines = ["  " + _("`{name}` does not exist: Python could not read the cell that defines it "
+                                  "({kind}), so none of it ran.").format(name=name, kind=kind), f"  {text}"]
                 footer = _("Fix that line in the cell that defines `{name}`, run it (Shift+Enter), then run this "
                            "test cell again.").format(name=name)
             else:
@@ -271,6 +277,15 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         body += [f"  {more}" for more in rest]
     return box(title, body, _("Fix the code the error points to (usually your answer in a cell above), run that "
                               "cell (Shift+Enter), then run this test cell again."))
+
+
+def _raised_in_learner_code(tb) -> bool:
+    """Whether the error was raised in another cell of the notebook than the test cell (a learner's function)."""
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    if not frames:
+        return False
+    cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
+    return frames[-1].filename != cell_file and _is_cell_file(frames[-1].filename)
 
 
 def _is_cell_file(filename: str) -> bool:

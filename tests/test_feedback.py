@@ -82,7 +82,7 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
     nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
     assert err.ename == "NameError"
-    assert "`same_padding` is not defined" in text and "has a SyntaxError" in text
+    assert "`same_padding` is not defined" in text and "could not read the cell that defines it (SyntaxError)" in text
     assert "line 2: invalid syntax" in text and "return (f - 1) // 2 +" in text
     assert "Traceback" not in text
 
@@ -155,6 +155,29 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
     assert text.splitlines()[0].startswith("✘ ") and "Net" in text.splitlines()[0], text
     assert "Traceback" not in text and "AttributeError" in text and "return x.reshape(3, 5)" in text
     assert "stopped with an error" not in text and any("\uac00" <= ch <= "\ud7a3" for ch in text), text
+
+
+def test_a_name_error_inside_the_learners_function_names_their_line_not_a_name_the_test_needs():
+    # A learner's typo in a function's body (`group` for `groups`) raised NameError when the test called it, and the
+    # box said "This test uses `group` ... The cell that defines `group` has not run": a name the test never uses.
+    cells = [
+        "import cnnbook",
+        "def largest(values):\n    groups = sorted(values)\n    return group[-1]\n",
+        "from cnnbook.checks import check_value, passed\ncheck_value('largest([1, 3])', largest([1, 3]), 3)\n"
+        "passed('largest')",
+        "def helper(:\n    pass\n",                                     # cannot be read: `helper` never defined
+        "def uses_helper():\n    return helper()\n",
+        "from cnnbook.checks import check_value, passed\ncheck_value('uses_helper()', uses_helper(), 1)\n"
+        "passed('uses_helper')",
+    ]
+    nb = run_cells(cells)
+    err, text = error_of(nb.cells[2])
+    assert err.ename == "NameError"
+    assert "This test uses `group`" not in text and "The cell that defines `group`" not in text, text
+    assert "In your code, in `largest`:" in text and "return group[-1]" in text, text
+    assert "NameError: name 'group' is not defined" in text, text
+    _, text = error_of(nb.cells[5])         # a name whose cell Python could not read: that cell is named
+    assert "`helper` is not defined" in text and "SyntaxError" in text, text
 
 
 @pytest.mark.slow
