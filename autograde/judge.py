@@ -941,9 +941,15 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
     if isinstance(err, TooLarge):
         return _("your answer is too large or too deeply nested to check: {error}").format(error=err)
     if isinstance(err, NameError):
-        if isinstance(getattr(err, "name", None), str):         # said in the learner's language, not Python's
+        name = getattr(err, "name", None)
+        if getattr(err, "from_kernel", False) and not getattr(err, "in_learner_cell", False):
+            # the test's own helper ran in the kernel ("<test cell> line 4") and did not find an exercise's name: the
+            # test's need, not "your code raised NameError ... (<test cell> line 4)"
+            found = re.fullmatch(r"name '([A-Za-z_]\w*)' is not defined", str(getattr(err, "learner_message", "")))
+            name = found.group(1) if found else None
+        if isinstance(name, str):         # said in the learner's language, not Python's
             return _("{name} is not defined in your notebook. The test needs it: is the answer cell that defines it "
-                     "there, and did it run without an error?").format(name=err.name)
+                     "there, and did it run without an error?").format(name=name)
         if getattr(err, "in_learner_cell", False):      # a typo in their function's body: `group` for `groups`
             return _("{error}. Your code uses a name that is not defined: check its spelling on that line (a typo?); "
                      "if another of your cells defines it, run that cell without an error first.").format(error=err)

@@ -717,29 +717,31 @@ def test_a_name_error_on_the_learners_own_line_is_not_a_name_the_test_needs(lang
     """A learner's typo in a function's body (`group` for `groups`), raised when the test called it, said "The test
     needs it from your notebook: is the answer cell that defines it there?": a name the test never uses. Raised on
     a line of the learner's cell, it says their code uses a name that is not defined (a typo?); raised in the test's
-    own helper in the kernel (a missing exercise), it still says the test needs it."""
+    own helper in the kernel (a missing exercise), it says the test needs that name, as a test run in the grader
+    does (not "your code raised NameError ... (<test cell> line 4)")."""
     from autograde.judge import _as_local_exception, _explain
     from autograde.kernel import RemoteError
     from cnnbook.i18n import set_language
 
-    def said(where):
-        return _explain(_as_local_exception(RemoteError("NameError", "name 'group' is not defined", where,
+    def said(name, where):
+        return _explain(_as_local_exception(RemoteError("NameError", f"name '{name}' is not defined", where,
                                                         ("NameError", "Exception"), "builtins")), False, "top")
 
     set_language(lang)
     try:
-        own, helper = said("line 10: return group.max(axis=1)"), said("<test cell> line 4")
+        own, helper = said("group", "line 10: return group.max(axis=1)"), said("AlexNet", "<test cell> line 4")
     finally:
         set_language(None)
     if lang == "en":
         assert own == ("your code raised NameError: name 'group' is not defined (at line 10: return group.max(axis=1))"
                        ". Your code uses a name that is not defined: check its spelling on that line (a typo?); if "
                        "another of your cells defines it, run that cell without an error first."), own
-        assert "The test needs it from your notebook" in helper, helper
+        assert helper == ("AlexNet is not defined in your notebook. The test needs it: is the answer cell that "
+                          "defines it there, and did it run without an error?"), helper    # not "<test cell> line 4"
     else:
         assert own.endswith("여러분의 코드가 정의되지 않은 이름을 씁니다. 그 줄에서 이름의 철자(오타)를 확인하고, 그 이름을 "
                             "다른 셀에서 정의한다면 그 셀을 먼저 오류 없이 실행하세요."), own
-        assert "테스트는 이 이름을 노트북에서 가져와야 합니다" in helper, helper
+        assert helper.startswith("노트북에 AlexNet이 정의되어 있지 않습니다. 테스트에 이 이름이 필요합니다."), helper
     assert "test" not in own.lower() and "테스트" not in own
 
 
