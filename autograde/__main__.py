@@ -169,7 +169,7 @@ def cmd_i18n(args) -> int:
     print(format_coverage([coverage(lesson, lang) for lesson in lessons for lang in langs]))
     for lang in langs:
         total, left = package_coverage(lang)
-        print(f"package messages (cnnbook, check, progress) {lang}: {total - len(left)} of {total} translated")
+        print(f"package messages (cnnbook, check, progress, feedback pages) {lang}: {total - len(left)} of {total} translated")
         for line in left:
             print(f"    missing: {line}")
     return 0

@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from cnnbook.i18n import LANGUAGES, N_, translation
 from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -47,7 +48,7 @@ from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import CSV_ENCODING, replacing, terminal_safe, utc_now, valid_text
 from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
 from .publish import publishable_text
-from .runner import fingerprint, grade_submission, new_hidden_seed
+from .runner import GRADER_TEST_MESSAGES, fingerprint, grade_submission, new_hidden_seed
 from .worker import _error_result, _worker_faults, _worker_main
 from .sandbox import sweep_stale
 from .settings import grading_limits
@@ -1623,20 +1624,30 @@ def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None
     _atomic_write(path, "\n".join(lines))
 
 
-STATUS_TEXT = {"pass": "passed", "fail": "failed", "timeout": "stopped: time limit", "died": "kernel died",
-               "grader-error": "not graded (grader problem)", "not-run": "not run"}
+STATUS_TEXT = {"pass": N_("passed"), "fail": N_("failed"), "timeout": N_("stopped: time limit"),
+               "died": N_("kernel died"), "grader-error": N_("not graded (grader problem)"), "not-run": N_("not run")}
 
 
 STATUS_FOR_LEARNER = {
-    "missing": "No notebook was found for this lesson.",
-    "invalid-notebook": "The file could not be read as a notebook. Download it again from JupyterLab "
-                        "(File > Download) and hand that file in.",
-    "grader-error": "The grader could not grade this notebook. This is not your mistake; your instructor "
-                    "has been told.",
+    "missing": N_("No notebook was found for this lesson."),
+    "invalid-notebook": N_("The file could not be read as a notebook. Download it again from JupyterLab "
+                           "(File > Download) and hand that file in."),
+    "grader-error": N_("The grader could not grade this notebook. This is not your mistake; your instructor "
+                       "has been told."),
 }
 
+# A result's status as the learner's page names it (English: as recorded).
+STATUS_NAME = {"graded": N_("graded"), "missing": N_("missing"), "invalid-notebook": N_("invalid-notebook"),
+               "grader-error": N_("grader-error")}
 
-def _missing_why(result: dict) -> str:
+def page_language(result: dict) -> str:
+    """The language of a learner's feedback page: the result's (``result["language"]``, the notebook's edition),
+    else English; never the grading process's own."""
+    lang = result.get("language")
+    return lang if lang in LANGUAGES else "en"
+
+
+def _missing_why(result: dict, lang: str = "en") -> str:
     """A missing notebook's words for the learner who handed in something else to the assignment: what it was
     ('conv.py', another lesson's notebook), so the page does not read as if nothing came in."""
     handed = [str(item) for item in result.get("handed_in") or []] if result.get("status") == "missing" else []
@@ -1644,10 +1655,13 @@ def _missing_why(result: dict) -> str:
         return ""
     notebooks = [item.removesuffix(" notebook") for item in handed if item.endswith(" notebook")]
     files = [item for item in handed if not item.endswith(" notebook")]
-    said = ([f"the notebook of lesson {', '.join(notebooks)} (it belongs to that lesson, not this one)"]
-            if notebooks else []) + ([", ".join(files) + " (not a notebook of this lesson: hand in the .ipynb file)"]
-                                     if files else [])
-    return f"No notebook of this lesson was found. You handed in {' and '.join(said)}."
+    said = ([translation(N_("the notebook of lesson {lessons} (it belongs to that lesson, not this one)"), lang)
+             .format(lessons=", ".join(notebooks))] if notebooks else []) + (
+        [translation(N_("{files} (not a notebook of this lesson: hand in the .ipynb file)"), lang)
+         .format(files=", ".join(files))] if files else [])
+    what = said[0] if len(said) == 1 else translation(N_("{first} and {second}"), lang).format(
+        first=said[0], second=said[1])
+    return translation(N_("No notebook of this lesson was found. You handed in {what}."), lang).format(what=what)
 
 
 def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> str:
@@ -1655,20 +1669,33 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
 
     ``marks`` (:func:`gradebook_marks`): the instructor's scores and comments from formgrader, shown with the
     gradebook's grade. ``name``: the student's name as the gradebook has it, shown before the id (a page
-    handed back through an LMS or by e-mail says whose it is in words)."""
+    handed back through an LMS or by e-mail says whose it is in words). The page is in the learner's language
+    (:func:`page_language`: a Korean notebook's page is in Korean), through the package catalog."""
     e = html.escape
+    lang = page_language(result)
+
+    def say(message: str) -> str:
+        return translation(message, lang)
+
+    def said(message: str) -> str:                                    # as page text (the page said "instructor's")
+        return e(say(message), quote=False)
+
     who = f"{e(name)} ({e(result['student'])})" if name and name != result["student"] else e(result["student"])
     rows = []
     scores = dict((marks or {}).get("scores", {}))
+    by_instructor = said(N_("graded by your instructor"))
     for test in result.get("tests", []):
         status = test["status"]
-        message = f"<pre>{e(test['message'])}</pre>" if test.get("message") else ""
+        found = test.get("message") or ""
+        found = say(found) if found in GRADER_TEST_MESSAGES else found
+        message = f"<pre>{e(found)}</pre>" if found else ""
         # A test the grader could not run has no points yet (it is run again), not 0 of them.
         got = "&ndash;" if result.get("status") == "grader-error" or status == "grader-error" else f"{test['points']:g}"
-        points, verdict = f"{got} / {test['max_points']:g}", e(STATUS_TEXT.get(status, status))
+        points, verdict = f"{got} / {test['max_points']:g}", e(say(STATUS_TEXT[status]) if status in STATUS_TEXT
+                                                             else status)
         if test["grade_id"] in scores:
             manual, _ = scores.pop(test["grade_id"])
-            points, verdict = f"{manual:g} / {test['max_points']:g}", f"{verdict}; graded by your instructor"
+            points, verdict = f"{manual:g} / {test['max_points']:g}", f"{verdict}; {by_instructor}"
         rows.append(f"<tr class='{e(status)}'><td><code>{e(test['grade_id'])}</code></td>"
                     f"<td>{points}</td><td>{verdict}</td><td>{message}</td></tr>")
     # What waits for the instructor's look (a new or changed answer graded by hand); a test the grader could not
@@ -1677,26 +1704,29 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     for test in result.get("tests", []):
         pending.pop(test["grade_id"], None)
     for cell, (manual, most) in sorted(scores.items()):              # answers graded by hand
-        verdict = ("graded by your instructor on the notebook you handed in before; your new answer waits for "
-                   "their look" if cell in pending else "graded by your instructor")
+        verdict = say(N_("graded by your instructor on the notebook you handed in before; your new answer waits for "
+                         "their look") if cell in pending else N_("graded by your instructor"))
         pending.pop(cell, None)
         rows.append(f"<tr class='manual'><td><code>{e(cell)}</code></td><td>{manual:g} / {most:g}</td>"
-                    f"<td>{verdict}</td><td></td></tr>")
+                    f"<td>{e(verdict, quote=False)}</td><td></td></tr>")
+    waits = said(N_("waits for your instructor's grade"))
     for cell, most in sorted(pending.items()):
         rows.append(f"<tr class='manual'><td><code>{e(cell)}</code></td><td>&ndash; / {most:g}</td>"
-                    "<td>waits for your instructor's grade</td><td></td></tr>")
+                    f"<td>{waits}</td><td></td></tr>")
     earlier = result.get("earlier_comments") or {}
+    before = said(N_("(written about the notebook you handed in before this one)"))
     comments = "".join(f"<dt><code>{e(cell)}</code></dt><dd>{e(text)}" + (
-        "<br><i>(written about the notebook you handed in before this one)</i>" if earlier.get(cell) == text else "")
+        f"<br><i>{before}</i>" if earlier.get(cell) == text else "")
         + "</dd>"
         for cell, text in sorted((marks or {}).get("comments", {}).items()))
-    comments = f"<section class='comments'><h2>Your instructor's comments</h2><dl>{comments}</dl></section>" \
-        if comments else ""
+    heading = said(N_("Your instructor's comments"))
+    comments = f"<section class='comments'><h2>{heading}</h2><dl>{comments}</dl></section>" if comments else ""
     # Flags are notes for the instructor (flagged.md, the class report), never on the student's page.
     # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
     # in plain words.
-    why = _missing_why(result) or STATUS_FOR_LEARNER.get(result.get("status", ""), "") or (
-        "Grading stopped early in this notebook; the tests that did not run are marked below."
+    status_why = STATUS_FOR_LEARNER.get(result.get("status", ""), "")
+    why = _missing_why(result, lang) or (say(status_why) if status_why else "") or (
+        say(N_("Grading stopped early in this notebook; the tests that did not run are marked below."))
         if result.get("detail") else "")
     detail = f"<p class='detail'>{e(why)}</p>" if why else ""
     max_score = sum(t["max_points"] for t in result.get("tests", [])) or result.get("max_score", 0)
@@ -1713,22 +1743,33 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     if waiting > 1e-9:
         max_score += waiting
     if waiting > 1e-9 and result.get("status") == "graded":
-        detail += (f"<p class='detail'>{waiting:g} point(s) of this lesson are for answers graded by hand; they are "
-                   "not graded yet.</p>")
+        detail += "<p class='detail'>" + e(say(N_("{waiting} point(s) of this lesson are for answers graded by hand; "
+                                                   "they are not graded yet.")).format(waiting=f"{waiting:g}")) + "</p>"
     late = ""
     if facts is not None:
-        late = ("<section class='late'><h2>Late submission</h2><table>" + "".join(
-            f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts.rows()) + "</table></section>")
+        late = (f"<section class='late'><h2>{e(say(N_('Late submission')))}</h2><table>" + "".join(
+            f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts.rows(lang))
+            + "</table></section>")
     # The grading machine's failure is no score of the learner's: the gradebook keeps what it had, the next run grades.
-    score_text = (f"<b>not graded yet</b> (of {max_score:g})" if result.get("status") == "grader-error"
-                  else f"<b>{score:g} / {max_score:g}</b>")
+    score_text = (f"<b>{e(say(N_('not graded yet')))}</b> {e(say(N_('(of {total})')).format(total=f'{max_score:g}'))}"
+                  if result.get("status") == "grader-error" else f"<b>{score:g} / {max_score:g}</b>")
+    penalty = (" (" + e(say(N_("late penalty {penalty} taken off {raw}")).format(
+        penalty=f"{facts.penalty:g}", raw=f"{facts.raw:g}")) + ")") if facts and facts.penalty else ""
     # A page with no test to show (no notebook was found) has no table of tests: only its header was left.
-    table = ("<table><thead><tr><th>test</th><th>points</th><th>verdict</th><th>what the test found</th></tr></thead>"
-             f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""
+    heads = "".join(f"<th>{e(say(head))}</th>" for head in (N_("test"), N_("points"), N_("verdict"),
+                                                             N_("what the test found")))
+    table = (f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>") if rows else ""
+    status = result["status"]
+    shown_status = say(STATUS_NAME[status]) if status in STATUS_NAME else status
+    command = f"<code>python -m autograde check {e(result['lesson'][:2])}</code>"
+    closing = (e(say(N_("Hidden checks say what failed and give a hint, never their inputs or expected values.")))
+               + "\n" + e(say(N_("Run {command} on your notebook to see the visible checks in full.")))
+               .replace("{command}", command))
+    title = e(say(N_("{lesson}: feedback for {who}"))).replace("{lesson}", e(result["lesson"])).replace("{who}", who)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>{e(result['lesson'])}: feedback for {who}</title>
+<title>{title}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem;
@@ -1739,14 +1780,13 @@ section.late {{ border-left: 4px solid #d4a72c; padding: .2rem 1rem; margin: 1re
 section.late th {{ width: 14rem; font-weight: normal; color: #555; }}
 </style></head><body>
 <h1>{e(result['lesson'])}</h1>
-<p>Student: <b>{who}</b>. Status: <b>{e(result['status'])}</b>.
-Score: {score_text}{f" (late penalty {facts.penalty:g} taken off {facts.raw:g})" if facts and facts.penalty else ""}.</p>
+<p>{e(say(N_("Student")))}: <b>{who}</b>. {e(say(N_("Status")))}: <b>{e(shown_status)}</b>.
+{e(say(N_("Score")))}: {score_text}{penalty}.</p>
 {detail}
 {late}
 {table}
 {comments}
-<p>Hidden checks say what failed and give a hint, never their inputs or expected values.
-Run <code>python -m autograde check {e(result['lesson'][:2])}</code> on your notebook to see the visible checks in full.</p>
+<p>{closing}</p>
 </body></html>
 """
 

@@ -845,6 +845,7 @@ def format_coverage(reports: list[Coverage]) -> str:
 
 # ---------------------------------------------------------------------------------------------- the package
 PACKAGE_SOURCES = ("cnnbook/*.py", "autograde/check.py", "autograde/progress.py", "autograde/judge.py",
+                   "autograde/grade.py", "autograde/late.py",  # the learner's feedback page
                    "autograde/runner.py", "autograde/__main__.py", "autograde/i18n.py")
 
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
+from cnnbook.i18n import N_, translation
+
 from .lessons import UsageError
 from .text import CSV_ENCODING, replacing
 
@@ -497,16 +499,34 @@ def final_score(result: dict) -> float:
     return max(0.0, float(result.get("score", 0)) - float((result.get("late") or {}).get("penalty") or 0))
 
 
-def _span(seconds: float) -> str:
-    """'1 day 2 h 30 min', '3 h', '12 min', 'under a minute'."""
+def _span(seconds: float, lang: str = "en") -> str:
+    """'1 day 2 h 30 min', '3 h', '12 min', 'under a minute' (in ``lang``: '1일 2시간 30분')."""
     minutes = int(math.ceil(seconds / 60))
     if minutes < 1:
-        return "under a minute"
+        return translation(N_("under a minute"), lang)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    parts = ([f"{days} day{'s' if days > 1 else ''}"] if days else []) + ([f"{hours} h"] if hours else []) + \
-        ([f"{mins} min"] if mins else [])
+    parts = ([translation(N_("{n} days") if days > 1 else N_("{n} day"), lang).format(n=days)] if days else []) + \
+        ([translation(N_("{n} h"), lang).format(n=hours)] if hours else []) + \
+        ([translation(N_("{n} min"), lang).format(n=mins)] if mins else [])
     return " ".join(parts)
+
+
+_POLICY_RATE = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?) point\(s\) per started (hour|day) late")
+
+
+def policy_text(policy: str, lang: str = "en") -> str:
+    """A stored policy's description (:meth:`Policy.describe`) in ``lang``; a description of another form (an
+    older grader's) as stored."""
+    rate = _POLICY_RATE.fullmatch(policy)
+    if rate:
+        per = N_("{amount} point(s) per started hour late") if rate.group(2) == "hour" else \
+            N_("{amount} point(s) per started day late")
+        return translation(per, lang).format(amount=rate.group(1))
+    if policy.startswith("nbgrader plugin "):
+        return translation(N_("nbgrader plugin {plugin}"), lang).format(plugin=policy.removeprefix("nbgrader plugin "))
+    named = {"a late submission scores 0": N_("a late submission scores 0"), "no penalty": N_("no penalty")}
+    return translation(named[policy], lang) if policy in named else policy
 
 
 @dataclass(frozen=True)
@@ -527,21 +547,30 @@ class LateFacts:
     penalty: float
     final: float
     zone: tzinfo | None = None
+    seconds_late: float = 0.0         # what late_by says, for saying it in another language
 
-    def rows(self) -> list[tuple[str, str]]:
-        """(label, value) lines for the student's feedback page and the class report (plain text: escape it)."""
-        submitted = (shown_time(self.submitted, self.zone) + (f" (from {self.source})" if self.source else "")) \
-            if self.submitted else "no submission time is known: the LMS marked this submission late"
-        due = shown_time(self.due, self.zone) or "no due date is set"
+    def rows(self, lang: str = "en") -> list[tuple[str, str]]:
+        """(label, value) lines for the student's feedback page (in the learner's language, ``lang``) and the class
+        report (English) (plain text: escape it)."""
+        def say(message: str) -> str:
+            return translation(message, lang)
+
+        submitted = (shown_time(self.submitted, self.zone) + (
+            " " + say(N_("(from {source})")).format(source=self.source) if self.source else "")) \
+            if self.submitted else say(N_("no submission time is known: the LMS marked this submission late"))
+        due = shown_time(self.due, self.zone) or say(N_("no due date is set"))
         if self.extension == WAIVE:
-            due += " (lateness waived)"
+            due += " " + say(N_("(lateness waived)"))
         elif self.extension:
-            due += f", with an extension of {self.extension}"
-        late_by = ("marked late by the LMS (counted as late by one penalty period)" if self.lms_only
-                   else self.late_by)
-        return [("Submitted", submitted), ("Due", due), ("Late by", late_by), ("Late policy", self.policy),
-                ("Score before the penalty", f"{self.raw:g}"), ("Late penalty", f"-{self.penalty:g}"),
-                ("Score after the penalty", f"{self.final:g}")]
+            hours = re.fullmatch(r"(\d+(?:\.\d+)?)h", self.extension)        # as recorded: "48h"
+            extension = say(N_("{n} h")).format(n=hours.group(1)) if hours and lang != "en" else self.extension
+            due += say(N_(", with an extension of {extension}")).format(extension=extension)
+        late_by = (say(N_("marked late by the LMS (counted as late by one penalty period)")) if self.lms_only
+                   else _span(self.seconds_late, lang) if lang != "en" and self.seconds_late else self.late_by)
+        return [(say(N_("Submitted")), submitted), (say(N_("Due")), due), (say(N_("Late by")), late_by),
+                (say(N_("Late policy")), policy_text(self.policy, lang)),
+                (say(N_("Score before the penalty")), f"{self.raw:g}"), (say(N_("Late penalty")), f"-{self.penalty:g}"),
+                (say(N_("Score after the penalty")), f"{self.final:g}")]
 
     def summary(self) -> str:
         """One line for instructor notes: 'late by 1 day 2 h 30 min: 4 -> 2 (1 point(s) per started day late)'."""
@@ -567,7 +596,7 @@ def describe_late(result: dict) -> LateFacts | None:
                      due=str(late.get("due") or ""), extension=str(late.get("extension") or ""),
                      late_by=_span(seconds), hours_late=seconds / 3600, lms_only=lms_only,
                      policy=str(late.get("policy") or "no penalty"), raw=raw, penalty=penalty, final=final,
-                     zone=course_timezone())
+                     zone=course_timezone(), seconds_late=seconds)
 
 
 __all__ = ["LateFacts", "Policy", "apply", "describe_late", "due_dates", "final_score", "lateness", "load_policy",

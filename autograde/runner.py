@@ -238,7 +238,7 @@ def grade_submission(task: dict) -> dict:
     except NotebookProblem as problem:
         result.update(status=problem.status, detail=str(problem))
         result["tests"] = [{"grade_id": g, "points": 0.0, "max_points": p, "status": "not-run",
-                            "message": "the notebook could not be read"} for g, p in tests_meta]
+                            "message": NOT_READ} for g, p in tests_meta]
         result["score"] = 0.0
         return result
     try:
@@ -253,10 +253,9 @@ def grade_submission(task: dict) -> dict:
     for gid, points in tests_meta:
         if gid not in done:
             # The detail (a traceback, a path) is for the instructor; the learner reads a plain reason.
-            reason = ("the grader could not run the tests (not your mistake; your instructor will see why)"
-                      if result["status"] == "grader-error" else "the submission stopped early")
+            reason = NOT_RUN_GRADER_ERROR if result["status"] == "grader-error" else NOT_RUN_STOPPED_EARLY
             result["tests"].append({"grade_id": gid, "points": 0.0, "max_points": points, "status": "not-run",
-                                    "message": "not run: " + reason})
+                                    "message": _said(reason, result.get("language") or "en")})
     result["score"] = float(sum(t["points"] for t in result["tests"]))
     result["seconds"] = round(time.monotonic() - started, 2)
     return result
@@ -709,6 +708,12 @@ TEST_STOPPED = {
     "died": N_("The Python kernel died while this test was calling your code (out of memory, os._exit or a crash)."),
 }
 OUT_OF_TIME = N_("not run: the submission used up its time limit")
+# A test's message when the grader did not run it (the learner reads why; the instructor reads the result's detail).
+NOT_RUN_GRADER_ERROR = N_("not run: the grader could not run the tests (not your mistake; your instructor will see why)")
+NOT_RUN_STOPPED_EARLY = N_("not run: the submission stopped early")
+NOT_READ = N_("the notebook could not be read")
+# Said again in the learner's language on the feedback page (a result recorded before they were translated).
+GRADER_TEST_MESSAGES = (NOT_RUN_GRADER_ERROR, NOT_RUN_STOPPED_EARLY, NOT_READ, OUT_OF_TIME)
 
 
 def _said(message: str, lang: str | None) -> str:

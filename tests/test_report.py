@@ -553,6 +553,63 @@ def test_a_feedback_page_the_grader_could_not_grade_shows_no_score_of_zero():
     assert "Score: <b>12 / 12</b>." in page and page.count("<td>2 / 2</td>") == 6
 
 
+def test_a_korean_learners_feedback_page_reads_in_korean():
+    """A learner's trial: the page of a Korean submission had its test messages in Korean and every word around
+    them in English (Student / Status / Score, the table's headings, the verdicts, the late-work section, the
+    closing advice). A result whose language is Korean gets the whole page in Korean, ``<html lang="ko">``; the
+    instructor's things (flags, the result's detail) stay off it."""
+    import re
+
+    from autograde.grade import feedback_html
+
+    late = {"submitted": "2026-03-09 01:00:00 UTC", "due": "2026-03-08 00:00:00 UTC", "seconds_late": 90000.0,
+            "how": "timestamp", "source": "timestamp.txt", "penalty": 2.0, "extension": "48h",
+            "policy": "1 point(s) per started day late"}
+    tests = [{"grade_id": "test_max_pool", "status": "pass", "points": 6.0, "max_points": 6.0, "message": ""},
+             {"grade_id": "test_stride", "status": "fail", "points": 0.0, "max_points": 2.0,
+              "message": "stride=2일 때 출력 형태가 틀렸습니다"}]
+    graded = {"student": "2026001", "lesson": "05_pooling", "status": "graded", "score": 6.0, "max_score": 8.0,
+              "lesson_max_score": 9.0, "language": "ko", "flags": ["late", "slow-notebook"], "detail": "",
+              "late": late, "tests": tests}
+    marks = {"scores": {"answer_essay": (0.5, 1.0)}, "pending": {}, "comments": {"answer_essay": "좋아요"},
+             "final": 4.5}
+    not_run = "not run: the grader could not run the tests (not your mistake; your instructor will see why)"
+    pages = {"graded": feedback_html(graded, marks, "김하늘"),
+             "grader-error": feedback_html({**graded, "status": "grader-error", "late": {}, "flags": ["grader-error"],
+                                            "detail": "Traceback (most recent call last): KernelDied",
+                                            "tests": [{**t, "status": "not-run", "points": 0.0, "message": not_run}
+                                                      for t in tests]}),
+             "missing": feedback_html({**graded, "status": "missing", "tests": [], "late": {}, "detail": "no notebook",
+                                       "handed_in": ["pool.py"]})}
+    page = pages["graded"]
+    for korean in ("학생: <b>김하늘 (2026001)</b>", "상태: <b>채점 완료</b>", "점수: <b>4.5 / 9</b>",
+                   "(지각 감점: 6점에서 2점 감점)", "<th>테스트</th><th>점수</th><th>결과</th><th>테스트가 찾은 내용</th>",
+                   "<td>통과</td>", "<td>실패</td>", "<pre>stride=2일 때 출력 형태가 틀렸습니다</pre>", "<h2>기한 후 제출</h2>",
+                   "<th>제출 시각</th>", "(timestamp.txt 기준)", "기한 연장 48시간", "<th>늦은 시간</th><td>1일 1시간</td>",
+                   "늦은 날마다(1일 미만도 1일로) 1점 감점", "<th>감점 후 점수</th>", "<td>강사가 채점함</td>",
+                   "<h2>강사의 의견</h2>", "숨은 검사는", "<code>python -m autograde check 05</code> 명령으로"):
+        assert korean in page, (korean, page)
+    assert "<title>05_pooling: 김하늘 (2026001) 학생의 피드백</title>" in page
+    page = pages["grader-error"]
+    assert "상태: <b>채점기 오류</b>" in page and "점수: <b>아직 채점되지 않음</b> (9점 만점)" in page, page
+    assert "채점기가 이 노트북을 채점하지 못했습니다" in page and page.count("<td>실행되지 않음</td>") == 2, page
+    assert "실행되지 않음: 채점기가 테스트를 실행하지 못했습니다" in page and "KernelDied" not in page, page
+    page = pages["missing"]
+    assert "상태: <b>제출 없음</b>" in page and "이 레슨의 노트북을 찾지 못했습니다" in page and "pool.py" in page, page
+    for kind, page in pages.items():
+        assert '<html lang="ko">' in page, kind
+        assert "slow-notebook" not in page and "flags" not in page, kind          # the instructor's, never here
+        body = re.sub(r"<style>.*?</style>|<[^>]+>", " ", page, flags=re.S)
+        for english in ("Student", "Status", "Score", "feedback for", "passed", "failed", "not run", "graded by",
+                        "not graded", "Late", "Submitted", "Due", "penalty", "instructor", "Hidden checks", "Run ",
+                        "on your notebook", "what the test found", "verdict", "points", "No notebook", "grader",
+                        "day", "per started"):
+            assert english not in body, (kind, english, body)
+    # English stays the page of an English result (and of one that names no language)
+    assert '<html lang="en">' in feedback_html({**graded, "language": "en"})
+    assert "Student: <b>2026001</b>. Status: <b>graded</b>." in feedback_html({**graded, "language": None})
+
+
 def test_canvas_notes_name_a_grade_from_a_notebook_handed_in_to_another_assignment(tmp_path):
     """An instructor's trial: 강하은 uploaded her lesson 03 notebook to lesson 01's Canvas assignment. It is graded as
     lesson 03 (flag other-assignment), so lms/canvas.csv put 17 in lesson 03's column, where she handed in nothing,
