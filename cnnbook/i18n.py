@@ -29,8 +29,10 @@ Korean particles after a value. A particle's form depends on how the word before
 ``을``/``를``, ``은``/``는``, ``과``/``와``, ``으로``/``로``), and a ``{field}``'s value is only known when the
 message is shown. A translation writes the doubled form right after the field, ``{name}을(를)``,
 ``{kind}이(가)``, ``{x}은(는)``, ``{a}와(과)``, ``{b}(으)로``, ``{c}(이)라는``, and :func:`format_text` picks the
-form from the value (:func:`ending`: a Hangul syllable's final consonant, the Korean reading of a number, of a
-Latin letter or of an English word's ending); a value whose reading it cannot tell keeps the doubled form. Package
+form from the value (:func:`ending`: a Hangul syllable's final consonant, the Korean reading of a number); a value
+whose reading it cannot tell keeps the doubled form, as Korean software writes it: every value that ends in a Latin
+letter (an English word or name, ``group이(가)``, ``SGD을(를)``: 그룹 or 그루프, 에스지디 or the English letters,
+depend on the reader) and a number glued to a name (``conv3``, ``fc1``). Package
 messages get this from ``_("...").format(...)``, translated check names from :func:`lesson_text`. Text that is
 not filled in at run time (a lesson's own ``print`` f-strings in the Korean notebook) is phrased so that no
 particle follows a field (``tests/test_i18n.py`` checks every catalog).
@@ -207,10 +209,9 @@ def padded(text: object, width: int, align: str = "<") -> str:
 VOWEL, RIEUL, CONSONANT = "vowel", "rieul", "consonant"      # how the reading of a word ends (ㄹ apart: (으)로)
 _DIGIT_ENDS = {"0": CONSONANT, "1": RIEUL, "2": VOWEL, "3": CONSONANT, "4": VOWEL, "5": VOWEL, "6": CONSONANT,
                "7": RIEUL, "8": RIEUL, "9": VOWEL}             # 영 일 이 삼 사 오 육 칠 팔 구
-_LETTER_ENDS = {"L": RIEUL, "R": RIEUL, "M": CONSONANT, "N": CONSONANT}   # 엘 알 엠 엔; every other letter: a vowel
 _CLOSING = " \t\n)]}>'\"`’”」』"
 _NUMBER = re.compile(r"(\d[\d,]*)(?:\.(\d+))?$")
-_WORD = re.compile(r"[A-Za-z]+$")
+_GLUED = re.compile(r"[A-Za-z_]$")              # before a number: a name's part (conv3, fc1), read as the reader likes
 # the doubled forms a translation writes after a field: (form after a consonant, after a vowel, after ㄹ)
 PARTICLES = {"이(가)": ("이", "가", "이"), "가(이)": ("이", "가", "이"), "을(를)": ("을", "를", "을"),
              "를(을)": ("을", "를", "을"), "은(는)": ("은", "는", "은"), "는(은)": ("은", "는", "은"),
@@ -225,9 +226,10 @@ def ending(text: object) -> str | None:
     """How the Korean reading of ``text`` ends: ``VOWEL``, ``RIEUL`` (ㄹ) or ``CONSONANT``; None when unknown.
 
     Closing brackets and quotes are skipped (``'T-shirt/top'``, ``(3, 3)``). A Hangul syllable by its final
-    consonant; a number as Korean reads it (``3`` 삼, ``10`` 십, ``100`` 백, ``0.5`` 영점오, ``12%`` 퍼센트); an
-    upper-case letter or an acronym by the letter's name (``SGD`` 디, ``L`` 엘); a lower-case English word by its
-    usual Korean spelling (``Adam`` 아담, ``lenet`` 르넷, ``model`` 모델, ``shape`` 셰이프, ``layer`` 레이어).
+    consonant; a number as Korean reads it (``3`` 삼, ``10`` 십, ``100`` 백, ``0.5`` 영점오, ``12%`` 퍼센트).
+    Anything else is unknown (None: the doubled form stays): a value that ends in a Latin letter (``group``,
+    ``Adam``, ``SGD``), whose reading a rule of thumb guessed wrong (``group`` read as ending in a vowel gave
+    ``group가``, 그룹이), and a number that ends a name (``conv3``, ``fc1``: 삼 or 쓰리, 일 or 원).
     """
     text = str(text).rstrip(_CLOSING)
     if not text:
@@ -239,7 +241,7 @@ def ending(text: object) -> str | None:
     if last == "%":
         return VOWEL                                            # 퍼센트
     number = _NUMBER.search(text)
-    if number:
+    if number and not _GLUED.search(text[:number.start()]):
         whole, decimals = number.group(1).replace(",", ""), number.group(2)
         if decimals:                                            # digits after the point are read one by one
             return _DIGIT_ENDS[decimals[-1]]
@@ -247,24 +249,7 @@ def ending(text: object) -> str | None:
         if zeros == 0 or int(whole) == 0:
             return _DIGIT_ENDS[whole[-1]]
         return VOWEL if zeros >= 12 else CONSONANT             # 십 백 천 만 … 억 ; 조
-    found = _WORD.search(text)
-    if not found:
-        return None
-    word = found.group(0)
-    if len(word) == 1 or word.isupper() or word[-1].isupper():
-        return _LETTER_ENDS.get(word[-1].upper(), VOWEL)
-    return _english_ending(word.lower())
-
-
-def _english_ending(word: str) -> str:
-    """The ending of an English word as Korean loanwords spell it (a rule of thumb, not a dictionary)."""
-    if word.endswith(("m", "n", "ng")) or re.search(r"[aeiou][mn]e$", word):     # 아담, 레이턴, 프레임, 라인
-        return CONSONANT
-    if word.endswith("l") or re.search(r"[bcdfgkptz]le$", word):                  # 모델, 테이블
-        return RIEUL
-    if re.search(r"(?:^|[^aeiou])[aeiou](?:ck|k|t|p)$", word):                     # 넷, 톱, 백, 아웃 (short vowel)
-        return CONSONANT
-    return VOWEL                                                                    # 레이어, 셰이프, 소프트맥스
+    return None
 
 
 def particle(value: object, doubled: str) -> str:

@@ -606,23 +606,40 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
 @pytest.mark.parametrize("value,kind", [
     ("아담", "consonant"), ("모델", "rieul"), ("레이어", "vowel"), ("3", "consonant"), ("2", "vowel"), ("1", "rieul"),
     ("10", "consonant"), ("1,000", "consonant"), ("0.5", "vowel"), ("0.50", "consonant"), ("12%", "vowel"),
-    ("(3, 3)", "consonant"), ("(2, 2)", "vowel"), ("'T-shirt/top'", "consonant"), ("SGD", "vowel"), ("L", "rieul"),
-    ("Adam", "consonant"), ("lenet", "consonant"), ("model", "rieul"), ("shape", "vowel"), ("frame", "consonant"),
-    ("layer", "vowel"), ("TypeError", "vowel"), ("StopIteration", "consonant"), ("conv2d", "vowel"), ("...", None),
+    ("(3, 3)", "consonant"), ("(2, 2)", "vowel"), ("`그룹`", "consonant"), ("...", None),
+    # a Latin letter's or an English word's reading is the reader's: the doubled form stays (group이(가))
+    ("'T-shirt/top'", None), ("SGD", None), ("L", None), ("Adam", None), ("lenet", None), ("model", None),
+    ("shape", None), ("frame", None), ("layer", None), ("TypeError", None), ("StopIteration", None),
+    ("conv2d", None), ("group", None), ("`group`", None),
+    # a number that ends a name is the name's (conv3: 삼 or 쓰리)
+    ("conv3", None), ("fc1", None), ("layer_2", None), ("v0.5", None),
 ])
 def test_the_ending_of_a_value_is_how_korean_reads_it(value, kind):
     assert i18n.ending(value) == kind
 
 
+def test_a_particle_after_an_english_word_is_the_doubled_form(korean):
+    """A learner's trial: `group` was read as ending in a vowel (그룹 ends in a consonant), giving "`group`가". A
+    value that ends in a Latin letter keeps the doubled form, as Korean software writes it; Hangul and numbers take
+    their own form."""
+    fmt = i18n.format_text
+    assert fmt("`{x}`이(가) 정의되지 않았습니다", x="group") == "`group`이(가) 정의되지 않았습니다"
+    assert fmt("{x}을(를) 확인, {x}은(는) 그대로, {x}(으)로 바꿈, {x}와(과) 비교", x="group") == \
+        "group을(를) 확인, group은(는) 그대로, group(으)로 바꿈, group와(과) 비교"
+    assert fmt("{x}이(가), {y}이(가), {z}이(가), {w}을(를)", x=1, y=2, z=3, w="그룹") == "1이, 2가, 3이, 그룹을"
+    assert fmt("{x}을(를)", x="conv3") == "conv3을(를)"
+
+
 def test_doubled_particles_after_a_field_take_the_values_form(korean):
     fmt = i18n.format_text
-    assert fmt("{a}을(를) 받음, {b}이(가) 없음, {c}(으)로 바꿈, {d}와(과) 비교, {e}은(는) 그대로", a="list", b="summary",
-               c=7, d="Adam", e="net") == "list를 받음, summary가 없음, 7로 바꿈, Adam과 비교, net은 그대로"
-    assert fmt("`{x}`을(를), {x}(으)로, {y}(이)라는", x="lenet", y="SGD") == "`lenet`을, lenet으로, SGD라는"
+    assert fmt("{a}을(를) 받음, {b}이(가) 없음, {c}(으)로 바꿈, {d}와(과) 비교, {e}은(는) 그대로", a="목록", b="요약",
+               c=7, d="아담", e="신경망") == "목록을 받음, 요약이 없음, 7로 바꿈, 아담과 비교, 신경망은 그대로"
+    assert fmt("`{x}`을(를), {x}(으)로, {y}(이)라는", x="르넷", y="에스지디") == "`르넷`을, 르넷으로, 에스지디라는"
+    assert fmt("`{x}`을(를), {x}(으)로, {y}(이)라는", x="lenet", y="SGD") == "`lenet`을(를), lenet(으)로, SGD(이)라는"
     assert fmt("{x:.0%}을(를) {{x}}을(를) {z}을(를)", x=0.5, z="…") == "50%를 {x}을(를) …을(를)"    # unknown: kept
-    assert fmt("({x})을(를)", x="net") == "(net)을(를)"            # after a bracket the template closes: not the value's
+    assert fmt("({x})을(를)", x="3") == "(3)을(를)"                # after a bracket the template closes: not the value's
     # the package's messages: `_()` gives a text whose .format resolves them (and a plain str comes out)
-    for name, expected in [("lenet", "`lenet`이 정의되지 않았습니다"), ("summary", "`summary`가 정의되지 않았습니다")]:
+    for name, expected in [("lenet", "`lenet`이(가) 정의되지 않았습니다"), ("summary", "`summary`이(가) 정의되지 않았습니다")]:
         shown = i18n._("`{name}` is not defined").format(name=name)
         assert shown == expected and type(shown) is str
     # a translated f-string check name: the values found in the English fill the translation, particles resolved

@@ -619,7 +619,7 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
     assert cells[1].outputs[0]["evalue"] == tests[1]["message"] == cells[1].outputs[0]["traceback"][0]
     tests = [{"grade_id": f"test_{n}", "status": s, "message": ""} for n, s in zip("abcd", statuses)]
     _point_to_earlier_failures(steps, tests, [failed("") for _ in tests], "ko", set("abcd"))
-    assert tests[1]["message"].startswith("이 답의 코드가 쓰는 a가 자신의 테스트(test_a)를"), tests[1]["message"]
+    assert tests[1]["message"].startswith("이 답의 코드가 쓰는 a이(가) 자신의 테스트(test_a)를"), tests[1]["message"]
     tests = [{"grade_id": f"test_{n}", "status": s, "message": "m"} for n, s in zip("abcd", statuses)]
     _point_to_earlier_failures(steps, tests, [failed("m") for _ in tests], "en", {"c"})   # a, b: not exercises' names
     assert [t["message"] for t in tests] == ["m"] * 4
@@ -674,7 +674,7 @@ def _failed_test(gid, message):
             "make_layer is not defined\nmake_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 "
             "않았습니다: 3번째 줄의 NameError: `return size * kernel` — name 'kernel' is not defined. 그 줄을 고친 다음 "
             "셀을 실행(Shift+Enter)하고 다시 확인하세요.",
-            "m\n이 답의 코드가 쓰는 sort_events가 자신의 테스트(test_sort_events)를 통과하지 못했습니다. "
+            "m\n이 답의 코드가 쓰는 sort_events이(가) 자신의 테스트(test_sort_events)를 통과하지 못했습니다. "
             "sort_events부터 고친 다음 이 연습 문제를 다시 확인하세요."]),
 ])
 def test_a_failed_test_names_its_answer_cell_that_python_could_not_read_or_that_raised(lang, said):
@@ -741,7 +741,7 @@ def test_a_name_error_on_the_learners_own_line_is_not_a_name_the_test_needs(lang
     else:
         assert own.endswith("여러분의 코드가 정의되지 않은 이름을 씁니다. 그 줄에서 이름의 철자(오타)를 확인하고, 그 이름을 "
                             "다른 셀에서 정의한다면 그 셀을 먼저 오류 없이 실행하세요."), own
-        assert helper.startswith("노트북에 AlexNet이 정의되어 있지 않습니다. 테스트에 이 이름이 필요합니다."), helper
+        assert helper.startswith("노트북에 AlexNet이(가) 정의되어 있지 않습니다. 테스트에 이 이름이 필요합니다."), helper
     assert "test" not in own.lower() and "테스트" not in own
 
 
