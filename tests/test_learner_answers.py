@@ -186,7 +186,7 @@ LENET_CHANGES_ITS_INPUT = LENET_INPLACE.replace(
 
 
 @pytest.mark.parametrize("lang, words", [("en", "the module LeNet5 changed what it was given"),
-                                         ("ko", "모듈 LeNet5가 받은 값을 바꿨음")])
+                                         ("ko", "모듈 LeNet5이(가) 받은 값을 바꿨음")])
 def test_a_network_that_changes_its_input_is_named(tmp_path, lang, words):
     lesson = LESSONS["06"]
     path = write(solved(lesson, {"LeNet5": LENET_CHANGES_ITS_INPUT}), tmp_path / f"{lesson.slug}.ipynb")
