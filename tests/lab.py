@@ -120,12 +120,28 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
 
 
 def wait_run_all(page, timeout_ms: int = 240_000) -> None:
-    """Return when every code cell of a Run All (``start_run_all``) has run and the kernel is idle."""
-    page.wait_for_function(
-        r"""() => {
-            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-            return prompts.length > 0 && prompts.every(p => /\[\d+\]/.test(p.textContent));
-        }""", timeout=timeout_ms, polling=500)
+    """Return when every code cell of a Run All (``start_run_all``) has run and the kernel is idle; past the time,
+    fail saying where the run stood (the first cell that has not run, what it shows, the kernel's state)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            r"""() => {
+                const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+                return prompts.length > 0 && prompts.every(p => /\[\d+\]/.test(p.textContent));
+            }""", timeout=timeout_ms, polling=500)
+    except PlaywrightTimeout:
+        stood = page.evaluate(r"""() => {
+            const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
+            const k = cells.findIndex(c => !/\[\d+\]/.test(c.querySelector('.jp-InputPrompt')?.textContent ?? ''));
+            const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            const at = cells[k];
+            return {code_cell: k, of: cells.length, prompt: at?.querySelector('.jp-InputPrompt')?.textContent ?? '',
+                    source: (at?.querySelector('.jp-InputArea-editor')?.textContent ?? '').slice(0, 300),
+                    before: (k > 0 ? cells[k - 1].querySelector('.jp-OutputArea')?.textContent ?? '' : '').slice(-600),
+                    kernel: indicator ? indicator.getAttribute('data-status') : 'unknown'};
+        }""")
+        raise AssertionError(f"Run All did not finish in {timeout_ms / 1000:.0f} s: {stood}") from None
     wait_kernel_idle(page, timeout_ms)
 
 
