@@ -20,6 +20,7 @@ from cnnbook.i18n import N_, _
 from cnnbook.workspace import learner_notebook, work_dir
 
 from .check import check_notebook, source_lesson
+from .text import shortened
 from .lessons import Lesson, NotebookProblem, grade_cells, is_test_cell, read_notebook
 from .runner import fingerprint
 
@@ -158,10 +159,6 @@ def course_progress(lessons: list[Lesson], use_cache: bool = True, on_start: Cal
     return out
 
 
-def _short(text: str, width: int = 110) -> str:
-    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
-
-
 MARKS = {PASS: N_("✔ pass"), FAIL: N_("✘ fail"), NOT_STARTED: N_("· not started")}
 
 
@@ -173,7 +170,7 @@ def format_progress(progress: list[LessonProgress]) -> str:
                                                                           points=f"{p.max_score:g}") + f"   ({p.path})")
         for e in p.exercises:
             lines.append(f"  {_(MARKS[e.status]):<14} {e.name:<{width}} {e.score:g}/{e.points:g}"
-                         + (f"   {_short(e.message)}" if e.message else ""))
+                         + (f"   {shortened(e.message, 110)}" if e.message else ""))
         if p.note:
             lines.append("  " + _("Note: {note}").format(note=p.note))
     total = sum(p.score for p in progress)

@@ -892,10 +892,10 @@ def _answer_failure(cell, failure: dict, lang: str | None) -> str:
     """What :data:`ANSWER_UNREADABLE` or :data:`ANSWER_RAISED` says of an answer cell that stopped with an error: the
     cell by its exercise, the kind of error, the line of the cell and Python's message, each short and on one line."""
     from .judge import one_line
+    from .text import shortened
 
     def short(text: str, most: int) -> str:
-        text = one_line(text)
-        return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+        return shortened(one_line(text), most)
 
     grade_id = nbgrader_meta(cell).get("grade_id")
     source = cell.source if isinstance(cell.source, str) else ""

@@ -24,6 +24,11 @@ CSV_ENCODING = "utf-8-sig"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
 
+def shortened(text: str, most: int) -> str:
+    """``text`` cut to at most ``most`` characters, with '…' where it was cut."""
+    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+
+
 def utc_now() -> str:
     """This moment in :data:`TIME_FORMAT`."""
     return time.strftime(TIME_FORMAT, time.gmtime())

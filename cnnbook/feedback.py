@@ -246,10 +246,7 @@ def _code_line(frame) -> str:
 def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     """The box for an error that escaped a test cell outside any check: which test, the test cell's line, the
     learner's line (a frame in another cell of the notebook), the error and the hidden case being tried."""
-    frames = traceback.extract_tb(tb)
-    cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
-    in_cell = [f for f in frames if f.filename == cell_file]
-    in_notebook = [f for f in frames if f.filename != cell_file and _is_cell_file(f.filename)]
+    in_cell, in_notebook = _cell_frames(tb)
     name = name_of_test(cell)
     title = (_("Test stopped with an error: {test}").format(test=name) if name
              else _("This test cell stopped with an error"))
@@ -279,13 +276,20 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
                               "cell (Shift+Enter), then run this test cell again."))
 
 
+def _cell_frames(tb) -> tuple[list, list]:
+    """The traceback's frames in the cell that ran (the one whose top level raised) and in other cells of the
+    notebook (a learner's function defined there), innermost last."""
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
+    return ([f for f in frames if f.filename == cell_file],
+            [f for f in frames if f.filename != cell_file and _is_cell_file(f.filename)])
+
+
 def _raised_in_learner_code(tb) -> bool:
     """Whether the error was raised in another cell of the notebook than the test cell (a learner's function)."""
     frames = traceback.extract_tb(tb) if tb is not None else []
-    if not frames:
-        return False
-    cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
-    return frames[-1].filename != cell_file and _is_cell_file(frames[-1].filename)
+    _in_cell, in_notebook = _cell_frames(tb)
+    return bool(frames) and bool(in_notebook) and frames[-1] == in_notebook[-1]
 
 
 def _is_cell_file(filename: str) -> bool:
@@ -321,9 +325,7 @@ def _runtime_text(err: BaseException) -> str:
     cell's own lines: in a function it defines and calls, that function's line) and that line."""
     said = f"{type(err).__name__}: {err}"
     try:
-        frames = traceback.extract_tb(err.__traceback__)
-        cell_file = next((f.filename for f in frames if f.name == "<module>"), None)
-        mine = [f for f in frames if f.filename == cell_file]
+        mine, _elsewhere = _cell_frames(err.__traceback__)
         if not mine or not mine[-1].lineno:
             return said
         code = f"\n      {mine[-1].line.strip()}" if mine[-1].line and mine[-1].line.strip() else ""
