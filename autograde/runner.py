@@ -24,6 +24,7 @@ from typing import Any
 
 import nbformat
 
+from cnnbook.errors import explanation
 from cnnbook.i18n import N_
 
 from .colab import is_setup_cell
@@ -825,6 +826,10 @@ def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str 
 ANSWER_UNREADABLE = N_("Python could not read your answer cell for {cell}, so none of it ran: {kind} on line {line}: "
                        "`{code}` — {error}. Look for a missing colon, bracket or quote, or a wrong indentation, on that "
                        "line or the line before it; fix it, run the cell (Shift+Enter), then check again.")
+# ... and when cnnbook.errors explains Python's message (a bracket never closed, a full-width colon), that explanation
+# takes the place of the general hint (which does not fit "'(' was never closed": the line is where it opened).
+ANSWER_UNREADABLE_EXPLAINED = N_("Python could not read your answer cell for {cell}, so none of it ran: {kind} on line "
+                                 "{line}: `{code}` — {error}. Fix it, run the cell (Shift+Enter), then check again.")
 ANSWER_UNREADABLE_SOMEWHERE = N_("Python could not read your answer cell for {cell}, so none of it ran: {kind} — "
                                  "{error}. Fix it, run the cell (Shift+Enter), then check again.")
 ANSWER_RAISED = N_("Your answer cell for {cell} stopped with an error while it ran, so the rest of the cell did not "
@@ -832,6 +837,7 @@ ANSWER_RAISED = N_("Your answer cell for {cell} stopped with an error while it r
                    "check again.")
 ANSWER_RAISED_SOMEWHERE = N_("Your answer cell for {cell} stopped with an error while it ran, so the rest of the cell "
                              "did not run: {kind} — {error}. Fix it, run the cell (Shift+Enter), then check again.")
+MEANS = N_("What it usually means: {meaning}")     # as the judge says it (cnnbook.errors.explained_in reads it)
 UNREADABLE = ("SyntaxError", "IndentationError", "TabError")       # Python's errors for a cell it cannot parse
 NAME_MOST = 64                  # characters of an exercise's or an error's name said in ANSWER_* (then '…')
 
@@ -904,10 +910,13 @@ def _answer_failure(cell, failure: dict, lang: str | None) -> str:
     fields = {"cell": short(grade_id if isinstance(grade_id, str) else "?", NAME_MOST),
               "kind": short(failure["kind"], NAME_MOST),
               "error": short(message, 200) or short(failure["kind"], NAME_MOST)}
+    usually = explanation(failure["kind"], message)
+    meant = "\n  " + _said(MEANS, lang).format(meaning=_said(usually, lang)) if usually else ""
     if line is None:
-        return _said(ANSWER_UNREADABLE_SOMEWHERE if unreadable else ANSWER_RAISED_SOMEWHERE, lang).format(**fields)
+        return _said(ANSWER_UNREADABLE_SOMEWHERE if unreadable else ANSWER_RAISED_SOMEWHERE, lang).format(**fields) + meant
     code = short(source.splitlines()[line - 1].strip(), 120).replace("`", "'")
-    return _said(ANSWER_UNREADABLE if unreadable else ANSWER_RAISED, lang).format(line=line, code=code, **fields)
+    said = (ANSWER_UNREADABLE_EXPLAINED if usually else ANSWER_UNREADABLE) if unreadable else ANSWER_RAISED
+    return _said(said, lang).format(line=line, code=code, **fields) + meant
 
 
 def _answer_cells_before_tests(steps) -> list[list]:

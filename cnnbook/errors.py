@@ -18,7 +18,7 @@ import re
 
 from .i18n import N_, _
 
-__all__ = ["meaning", "explained_in", "EXPLAINED"]
+__all__ = ["meaning", "explanation", "explained_in", "EXPLAINED"]
 
 # (the builtin classes the error may have, the message's pattern, the explanation)
 EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
@@ -123,6 +123,44 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
                                      r"got \(numpy\.ndarray",
          N_("A numpy array where a torch tensor is needed, or the other way round: torch.from_numpy(a) (or "
             "torch.tensor(a, dtype=torch.float32)) makes a tensor, t.detach().numpy() an array.")),
+        # Code Python cannot read (SyntaxError, IndentationError, TabError): Python's own words, by the slips that
+        # cause them. Full-width punctuation is what a Korean (Chinese, Japanese) input method types.
+        ("SyntaxError", r"invalid (?:non-printable )?character (?:'.' )?\(?U\+(?:FF[0-5][0-9A-F]|300[0-2]|"
+                        r"201[89CD])\b",
+         N_("A character typed with a Korean, Chinese or Japanese input method (a full-width （ ） ： ， ＝ or "
+            "space) or a curly quote from a document (‘ ’ “ ”) looks like Python's but is not: switch the "
+            "keyboard to English, delete it and type it again.")),
+        ("SyntaxError", r"invalid non-printable character U\+(?:00A0|200B|FEFF)\b",
+         N_("An invisible character is on that line, usually a non-breaking space pasted from a web page or a "
+            "document: delete the spaces around where Python points and type them again.")),
+        ("SyntaxError", r"^incomplete input",
+         N_("Python reached the end of the cell with something still open: a bracket or a string's quotes never "
+            "closed, or a line ending with a colon and no block after it. Count the brackets and quotes, or write "
+            "the block.")),
+        ("SyntaxError", r"'[(\[{]' was never closed",
+         N_("A bracket opened on that line is never closed (Python names the line where it opened, not where the "
+            "closing one is missing): count the brackets and add the missing one, usually at the end of that "
+            "expression.")),
+        ("SyntaxError", r"unmatched '[)\]}]'|closing parenthesis '.' does not match opening parenthesis",
+         N_("The brackets on that line do not pair up: a closing one with no opening one, or one closed by "
+            "another kind, ( by ]. Count them pair by pair.")),
+        ("SyntaxError", r"^expected ':'",
+         N_("A line that starts a block (def, class, if, elif, else, for, while, with, try) ends with a colon: "
+            "def f(x):")),
+        ("SyntaxError", r"unterminated (?:triple-quoted )?string literal",
+         N_("A string is never closed: end it with the quote it starts with ('...' or \"...\"; a docstring opened "
+            "with \"\"\" ends with \"\"\").")),
+        ("SyntaxError", r"^unexpected indent",
+         N_("This line is indented further than the line before it, and nothing there opens a block: line it up "
+            "with the lines around it.")),
+        ("SyntaxError", r"^expected an indented block",
+         N_("After a line that ends with a colon, the block's lines are indented (4 spaces more). A block cannot "
+            "be empty: it needs at least one line, the exercise's code or pass.")),
+        ("SyntaxError", r"unindent does not match any outer indentation level|inconsistent use of tabs and spaces",
+         N_("This line's indentation matches no block above it: indent every line of a block by the same number of "
+            "spaces (4 for each level), with spaces only, never tabs mixed in.")),
+        ("SyntaxError", r"'return' outside function",
+         N_("return belongs to a function: its line must be indented under the def, like the lines before it.")),
     ))
 
 
@@ -135,9 +173,23 @@ def meaning(err: BaseException) -> str:
         message = str.__str__(str(getattr(err, "learner_message", None) or err))[:2000]   # a plain str, not theirs
     except Exception:  # noqa: BLE001 - an error whose text cannot be read (its __str__ raises) is not explained
         return ""
+    text = explanation(kinds, message)
+    return _(text) if text else ""
+
+
+def explanation(kinds: set[str] | str, message: str) -> str:
+    """The explanation (English, the source) of an error of these builtin classes with this message, or "". A
+    class given by its name (as a kernel reports it: ``"IndentationError"``) counts with the builtin classes above
+    it (``SyntaxError``)."""
+    if isinstance(kinds, str):
+        import builtins
+
+        cls = getattr(builtins, kinds, None)
+        kinds = ({c.__name__ for c in cls.__mro__ if c.__module__ == "builtins"}
+                 if isinstance(cls, type) and issubclass(cls, BaseException) else {kinds})
     for names, pattern, text in EXPLAINED:
-        if names & kinds and pattern.search(message):
-            return _(text)
+        if names & kinds and pattern.search(message[:2000]):
+            return text
     return ""
 
 

@@ -134,6 +134,26 @@ class _NotebookState:
             shell._showtraceback(etype, value, stb)
 
     @staticmethod
+    def explained_syntax_error(shell, original):
+        """IPython's ``showsyntaxerror`` (a cell that does not parse never reaches ``handle``), with one line more at
+        the end of its message when cnnbook.errors explains it (a full-width colon, a bracket never closed)."""
+        def showsyntaxerror(filename=None, running_compiled_code=False):
+            try:
+                etype, value, tb = shell._get_exc_info()
+                usually = meaning(value) if isinstance(value, SyntaxError) else ""
+                if usually and not getattr(shell, "call_pdb", False):
+                    if filename:                                # as IPython's own does
+                        value.filename = filename
+                    frames = traceback.extract_tb(tb) if running_compiled_code else []
+                    stb = shell.SyntaxTB.structured_traceback(etype, value, frames)
+                    shell._showtraceback(etype, value, [*stb, f"{BOLD}{_('What it usually means:')}{RESET} {usually}"])
+                    return None
+            except Exception:  # noqa: BLE001 - fall back to IPython's own message
+                pass
+            return original(filename, running_compiled_code)
+        return showsyntaxerror
+
+    @staticmethod
     def explained_traceback(shell, etype, value, tb, tb_offset) -> list[str] | None:
         """IPython's own traceback with one line more at its end, what the error usually means (cnnbook.errors),
         for an error learners typically meet; None for any other (IPython shows it as always)."""
@@ -316,7 +336,8 @@ def _syntax_text(err: BaseException) -> str:
     if isinstance(err, SyntaxError):
         said = _("line {line}: {error}").format(line=err.lineno, error=err.msg) if err.lineno else str(err.msg)
         code = f"\n      {err.text.strip()}" if err.text and err.text.strip() else ""
-        return f"{said}{code}"
+        usually = meaning(err)
+        return f"{said}{code}" + (f"\n  {_('What it usually means:')} {usually}" if usually else "")
     return f"{type(err).__name__}: {err}"
 
 
@@ -351,5 +372,6 @@ def install(shell: Any = None) -> bool:
     shell.events.register("pre_run_cell", state.pre_run_cell)
     shell.events.register("post_run_cell", state.post_run_cell)
     shell.set_custom_exc((Exception,), state.handle)     # ``handle`` keeps IPython's traceback outside test cells
+    shell.showsyntaxerror = state.explained_syntax_error(shell, shell.showsyntaxerror)
     _installed[id(shell)] = state
     return True

@@ -96,7 +96,39 @@ RAISED = {
     "a numpy array into F.conv2d": (lambda: F.conv2d(np.zeros((1, 1, 3, 3)), torch.zeros(1, 1, 3, 3)),
                                     "A numpy array where a torch tensor"),
     "a numpy array into a Linear layer": (lambda: nn.Linear(2, 2)(np.zeros((1, 2))), "A numpy array where a torch tensor"),
+    # code Python cannot read: compiled for real, as a notebook cell is
+    "a full-width colon (a Korean input method)": (lambda: _cell("def f(x)：\n    return x\n"), "A character typed"),
+    "a full-width bracket": (lambda: _cell("y = max（1, 2)\n"), "A character typed"),
+    "a full-width space": (lambda: _cell("y = 1\u3000+ 2\n"), "A character typed"),
+    "curly quotes from a document": (lambda: _cell("s = “conv”\n"), "A character typed"),
+    "a non-breaking space pasted from a web page": (lambda: _cell("y = 1\u00a0+ 2\n"), "An invisible character"),
+    "a bracket never closed": (lambda: _cell("y = max(1, 2\nz = 3\n"), "A bracket opened on that line"),
+    "a list never closed": (lambda: _cell("sizes = [1, 2\n"), "A bracket opened on that line"),
+    "a bracket open at the end of a cell (IPython)": (lambda: _cell("sizes = [3, 5\n", incomplete=True),
+                                                        "Python reached the end of the cell"),
+    "a def with no body at the end of a cell (IPython)": (lambda: _cell("def f(x):\n", incomplete=True),
+                                                            "Python reached the end of the cell"),
+    "a closing bracket with no opening one": (lambda: _cell("y = 1)\n"), "The brackets on that line"),
+    "( closed by ]": (lambda: _cell("y = (1, 2]\n"), "The brackets on that line"),
+    "def without its colon": (lambda: _cell("def f(x)\n    return x\n"), "A line that starts a block"),
+    "for without its colon": (lambda: _cell("for i in range(3)\n    pass\n"), "A line that starts a block"),
+    "a string never closed": (lambda: _cell("s = 'conv\n"), "A string is never closed"),
+    "a docstring never closed": (lambda: _cell('def f(x):\n    """Sizes.\n    return x\n'), "A string is never closed"),
+    "a line indented for no block": (lambda: _cell("x = 1\n    y = 2\n"), "This line is indented further"),
+    "a body not indented": (lambda: _cell("def f(x):\nreturn x\n"), "After a line that ends with a colon"),
+    "an empty body": (lambda: _cell("def f(x):\n"), "After a line that ends with a colon"),
+    "a dedent to no level": (lambda: _cell("def f(x):\n    y = 1\n  return y\n"), "This line's indentation"),
+    "tabs mixed with spaces": (lambda: _cell("def f(x):\n        y = 1\n\treturn y\n"), "This line's indentation"),
+    "return at the top level": (lambda: _cell("return 1\n"), "return belongs to a function"),
 }
+
+
+def _cell(source: str, incomplete: bool = False):
+    """Compile a cell as Python does, or as IPython does (it tells code that could go on from code that is wrong)."""
+    import codeop
+
+    flags = codeop.PyCF_ALLOW_INCOMPLETE_INPUT | codeop.PyCF_DONT_IMPLY_DEDENT if incomplete else 0
+    return compile(source, "<cell>", "exec", flags=flags)
 
 
 def _raised(make) -> BaseException:
@@ -125,7 +157,9 @@ def test_every_explanation_is_reached_by_a_real_error():
 @pytest.mark.parametrize("err", [KeyError("conv1"), ZeroDivisionError("division by zero"),
                                  ValueError("mode must be 'valid' or 'full'"), RuntimeError("something else"),
                                  AttributeError("'list' object has no attribute 'reshape'"),
-                                 AssertionError("mat1 and mat2 shapes cannot be multiplied")])
+                                 AssertionError("mat1 and mat2 shapes cannot be multiplied"),
+                                 SyntaxError("invalid syntax"), SyntaxError("expected 'in'"),
+                                 SyntaxError("invalid character '→' (U+2192)")])
 def test_an_error_it_does_not_know_gets_no_explanation(err):
     assert meaning(err) == ""
 

@@ -195,6 +195,11 @@ def test_an_error_learners_typically_meet_says_what_it_usually_means_in_any_cell
         "{}['conv1']",                                                              # an error it does not explain
         "from cnnbook.i18n import set_language\nset_language('ko')",
         "Net()(torch.zeros(2, 1, 28, 28))",
+        "def same_padding(f)：\n    return (f - 1) // 2",                            # typed with a Korean IME
+        "from cnnbook.checks import check_value\ncheck_value('same_padding(3)', same_padding(3), 1)",
+        "set_language('en')",
+        "sizes = [3, 5\n",                                                             # a bracket never closed
+        "sizes = max(3, 5\ncount = 2\n",                                               # ... before another line
     ]
     nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
@@ -209,6 +214,18 @@ def test_an_error_learners_typically_meet_says_what_it_usually_means_in_any_cell
     assert "KeyError" in text and "usually means" not in text
     _, text = error_of(nb.cells[7])
     assert text.splitlines()[-1].startswith("보통 이런 뜻입니다: Linear 층"), text
+    # Code Python cannot read: IPython's own message, then what it usually means; and the test's box says it too.
+    err, text = error_of(nb.cells[8])
+    assert err.ename == "SyntaxError" and "U+FF1A" in text, text
+    assert text.splitlines()[-1].startswith("보통 이런 뜻입니다: 한글 입력 상태에서 입력한 전각 문자"), text
+    _, text = error_of(nb.cells[9])
+    assert "`same_padding`이(가) 정의되지 않았습니다" in text and "보통 이런 뜻입니다: 한글 입력 상태에서" in text, text
+    err, text = error_of(nb.cells[11])        # at the end of a cell, IPython's words: "incomplete input"
+    assert err.ename == "SyntaxError" and "incomplete input" in text, text
+    assert text.splitlines()[-1].startswith("What it usually means: Python reached the end of the cell"), text
+    err, text = error_of(nb.cells[12])
+    assert err.ename == "SyntaxError" and "'(' was never closed" in text, text
+    assert text.splitlines()[-1].startswith("What it usually means: A bracket opened on that line is never closed"), text
 
 
 @pytest.mark.slow

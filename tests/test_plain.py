@@ -653,24 +653,26 @@ def _failed_test(gid, message):
 
 @pytest.mark.parametrize("lang, said", [
     ("en", ["sort_events is not defined\nPython could not read your answer cell for sort_events, so none of it ran: "
-            "SyntaxError on line 1: `def sort_events(events)` — expected ':'. Look for a missing colon, bracket or "
-            "quote, or a wrong indentation, on that line or the line before it; fix it, run the cell (Shift+Enter), "
-            "then check again.",
+            "SyntaxError on line 1: `def sort_events(events)` — expected ':'. Fix it, run the cell (Shift+Enter), "
+            "then check again.\n  What it usually means: A line that starts a block (def, class, if, elif, else, "
+            "for, while, with, try) ends with a colon: def f(x):",
             "pool is not defined\nPython could not read your answer cell for pool, so none of it ran: "
-            "IndentationError on line 3: `if mode == 'max':` — unexpected indent. Look for a missing colon, bracket "
-            "or quote, or a wrong indentation, on that line or the line before it; fix it, run the cell "
-            "(Shift+Enter), then check again.",
+            "IndentationError on line 3: `if mode == 'max':` — unexpected indent. Fix it, run the cell "
+            "(Shift+Enter), then check again.\n  What it usually means: This line is indented further than the line "
+            "before it, and nothing there opens a block: line it up with the lines around it.",
             "make_layer is not defined\nYour answer cell for make_layer stopped with an error while it ran, so the "
             "rest of the cell did not run: NameError on line 3: `return size * kernel` — name 'kernel' is not "
             "defined. Fix that line, run the cell (Shift+Enter), then check again.",
             "m\nYour code here uses sort_events, which did not pass its own test (test_sort_events): fix sort_events "
             "first, then check this exercise again."]),
     ("ko", ["sort_events is not defined\n파이썬이 sort_events의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: "
-            "1번째 줄의 SyntaxError: `def sort_events(events)` — expected ':'. 그 줄이나 바로 앞 줄에서 빠진 콜론(:), 괄호, "
-            "따옴표나 잘못된 들여쓰기를 찾아 고친 다음, 셀을 실행(Shift+Enter)하고 다시 확인하세요.",
+            "1번째 줄의 SyntaxError: `def sort_events(events)` — expected ':'. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
+            "확인하세요.\n  보통 이런 뜻입니다: 블록을 시작하는 줄(def, class, if, elif, else, for, while, with, try)은 "
+            "콜론(:)으로 끝나야 합니다: def f(x):",
             "pool is not defined\n파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 "
-            "IndentationError: `if mode == 'max':` — unexpected indent. 그 줄이나 바로 앞 줄에서 빠진 콜론(:), 괄호, "
-            "따옴표나 잘못된 들여쓰기를 찾아 고친 다음, 셀을 실행(Shift+Enter)하고 다시 확인하세요.",
+            "IndentationError: `if mode == 'max':` — unexpected indent. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
+            "확인하세요.\n  보통 이런 뜻입니다: 이 줄은 앞 줄보다 더 들여쓰여 있는데, 앞에서 블록을 시작하지 않았습니다. "
+            "주변 줄과 들여쓰기를 맞추세요.",
             "make_layer is not defined\nmake_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 "
             "않았습니다: 3번째 줄의 NameError: `return size * kernel` — name 'kernel' is not defined. 그 줄을 고친 다음 "
             "셀을 실행(Shift+Enter)하고 다시 확인하세요.",
@@ -710,6 +712,28 @@ def test_a_failed_test_names_its_answer_cell_that_python_could_not_read_or_that_
     assert [bool(t.get("answer_failed")) for t in tests] == [True, True, True, False, False, False]
     assert cells[0].outputs[0]["evalue"] == tests[0]["message"] == cells[0].outputs[0]["traceback"][0]
     assert not cells[5].outputs
+
+
+@pytest.mark.parametrize("lang, general, explained", [
+    ("en", "Look for a missing colon, bracket or quote, or a wrong indentation, on that line or the line before it",
+     "  What it usually means: A character typed with a Korean, Chinese or Japanese input method"),
+    ("ko", "그 줄이나 바로 앞 줄에서 빠진 콜론(:), 괄호, 따옴표나 잘못된 들여쓰기를 찾아",
+     "  보통 이런 뜻입니다: 한글 입력 상태에서 입력한 전각 문자")])
+def test_an_answer_cell_python_could_not_read_gets_the_explanation_that_fits_or_the_general_hint(lang, general,
+                                                                                               explained):
+    """Python's message is explained when cnnbook.errors knows it (a full-width colon typed in Korean input mode);
+    the general hint ("on that line or the line before it") is for the rest (a bare "invalid syntax"): it misled
+    where the line Python names is not where the slip is ("'(' was never closed" names the line it opened)."""
+    from autograde.runner import _answer_failure
+
+    cell = _answer("sort_events", "def sort_events(events)：\n    return sorted(events)")
+    said = _answer_failure(cell, {"kind": "SyntaxError", "message": "invalid character '：' (U+FF1A) (1.py, line 1)",
+                                  "traceback": []}, lang).splitlines()
+    assert len(said) == 2 and general not in said[0] and said[1].startswith(explained), said
+    cell = _answer("sort_events", "def sort_events(events) return sorted(events)")
+    said = _answer_failure(cell, {"kind": "SyntaxError", "message": "invalid syntax (1.py, line 1)", "traceback": []},
+                           lang).splitlines()
+    assert len(said) == 1 and general in said[0] and "invalid syntax" in said[0], said
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])
@@ -791,13 +815,16 @@ def test_check_and_grade_name_the_answer_cells_that_did_not_parse_or_raised(tmp_
     grade_batch(tmp_path / "subs", out, solutions=GUARD_SOLUTIONS, workers=1, progress=lambda *_: None)
     result = json.loads((out / "results" / "s" / f"{GUARD.slug}.json").read_text(encoding="utf-8"))
     said = {t["grade_id"]: t["message"] for t in result["tests"]}
-    assert said["test_group_max"].splitlines()[1] == (
+    # Python's message, then what it usually means (cnnbook.errors), in place of the general hint
+    assert said["test_group_max"].splitlines()[1:] == [
         "Python could not read your answer cell for group_max, so none of it ran: SyntaxError on line 1: "
-        "`def group_max(values, width)` — expected ':'. Look for a missing colon, bracket or quote, or a wrong "
-        "indentation, on that line or the line before it; fix it, run the cell (Shift+Enter), then check again."), said
+        "`def group_max(values, width)` — expected ':'. Fix it, run the cell (Shift+Enter), then check again.",
+        "  What it usually means: A line that starts a block (def, class, if, elif, else, for, while, with, try) ends "
+        "with a colon: def f(x):"], said
     assert said["test_pool"].splitlines()[1].startswith(
         "Python could not read your answer cell for pool, so none of it ran: IndentationError on line 3: "
         "`if mode == 'max':` — unexpected indent."), said
+    assert said["test_pool"].splitlines()[2].startswith("  What it usually means: This line is indented further"), said
     assert said["test_make_layer"].splitlines()[1] == (
         "Your answer cell for make_layer stopped with an error while it ran, so the rest of the cell did not run: "
         "NameError on line 4: `print(kernal_size)` — name 'kernal_size' is not defined. Fix that line, run the cell "
@@ -813,7 +840,9 @@ def test_check_and_grade_name_the_answer_cells_that_did_not_parse_or_raised(tmp_
 
     report = format_report(check_notebook(GUARD, path, lang="ko"))
     assert "파이썬이 group_max의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 1번째 줄의 SyntaxError: " \
-           "`def group_max(values, width)` — expected ':'. 그 줄이나 바로 앞 줄에서" in report, report
+           "`def group_max(values, width)` — expected ':'. 고친 다음" in report, report
+    assert "보통 이런 뜻입니다: 블록을 시작하는 줄(def, class, if, elif, else, for, while, with, try)은 콜론(:)으로" in report, \
+        report
     assert "파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 IndentationError: " \
            "`if mode == 'max':` — unexpected indent." in report, report
     assert "make_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 않았습니다: 4번째 줄의 NameError: " \
