@@ -128,7 +128,10 @@ class _NotebookState:
         if stb is None:
             stb = self.explained_traceback(shell, etype, value, tb, tb_offset)
         if stb is None:
-            shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
+            # A cell that does not parse (IPython's "incomplete input": its traceback holds IPython's frames only) is
+            # shown as IPython shows it without this handler: Python's message and the caret, not IPython's insides.
+            ran = not isinstance(value, SyntaxError) or any(_is_cell_file(f.filename) for f in traceback.extract_tb(tb))
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=ran)
         else:
             shell._get_exc_info((etype, value, tb))     # keeps sys.last_traceback for %debug
             shell._showtraceback(etype, value, stb)

@@ -222,6 +222,7 @@ def test_an_error_learners_typically_meet_says_what_it_usually_means_in_any_cell
     assert "`same_padding`이(가) 정의되지 않았습니다" in text and "보통 이런 뜻입니다: 한글 입력 상태에서" in text, text
     err, text = error_of(nb.cells[11])        # at the end of a cell, IPython's words: "incomplete input"
     assert err.ename == "SyntaxError" and "incomplete input" in text, text
+    assert "interactiveshell.py" not in text and "Traceback" not in text, text     # not IPython's own frames
     assert text.splitlines()[-1].startswith("What it usually means: Python reached the end of the cell"), text
     err, text = error_of(nb.cells[12])
     assert err.ename == "SyntaxError" and "'(' was never closed" in text, text
