@@ -276,12 +276,12 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     lines = [_("This is not a failed check: the test could not finish, because this error escaped it.")]
     if in_cell:
         where = in_cell[-1]
-        lines.append(_("Line {line} of the test cell ({function}):").format(
-            line=where.lineno, function=where.name if where.name != "<module>" else _("the test cell itself"))
-            + f"\n    {_code_line(where)}")
+        # (not the name of the test's own helper function: a learner's trial read `learner_path` as theirs)
+        lines.append(_("Line {line} of the test cell:").format(line=where.lineno) + f"\n    {_code_line(where)}")
     if in_notebook:
         mine = in_notebook[-1]
-        lines.append(_("In your code, in `{function}`:").format(function=mine.name) + f"\n    {_code_line(mine)}")
+        lines.append(_("In your code, in `{function}`, line {line} of its cell:").format(
+            function=mine.name, line=mine.lineno) + f"\n    {_code_line(mine)}")
     message = str(err).strip()
     lines.append(_("The error:") + f"\n    {type(err).__name__}" + (f": {message}" if message else ""))
     usually = meaning(err)

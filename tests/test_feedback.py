@@ -141,14 +141,15 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
     err, text = error_of(nb.cells[2])
     assert err.ename == "AttributeError"                     # the error keeps its type (nbgrader counts it)
     assert text.splitlines()[0] == "✘ Test stopped with an error: Net", text
-    assert "Line 4 of the test cell (shape_of):" in text and "out = Net().forward(list(range(n)))" in text
-    assert "In your code, in `forward`:" in text and "return x.reshape(3, 5)" in text
+    assert "Line 4 of the test cell:" in text and "out = Net().forward(list(range(n)))" in text
+    assert "shape_of" not in text, text                     # the test's own helper is not the learner's to read
+    assert "In your code, in `forward`, line 3 of its cell:" in text and "return x.reshape(3, 5)" in text
     assert "AttributeError: 'list' object has no attribute 'reshape'" in text
     assert "The case being tried: an input of 12 numbers" in text
     assert "Traceback" not in text and "site-packages" not in text
     err, text = error_of(nb.cells[3])
     assert text.splitlines()[0] == "✘ This test cell stopped with an error"
-    assert "Line 2 of the test cell (the test cell itself):" in text and "int('three')" in text
+    assert "Line 2 of the test cell:" in text and "int('three')" in text
     assert "In your code" not in text and "ValueError: invalid literal" in text and "Traceback" not in text
     _, text = error_of(nb.cells[4])
     assert "Traceback" in text and "four" in text                # outside a test cell: IPython's traceback
@@ -175,7 +176,7 @@ def test_a_name_error_inside_the_learners_function_names_their_line_not_a_name_t
     err, text = error_of(nb.cells[2])
     assert err.ename == "NameError"
     assert "This test uses `group`" not in text and "The cell that defines `group`" not in text, text
-    assert "In your code, in `largest`:" in text and "return group[-1]" in text, text
+    assert "In your code, in `largest`, line 3 of its cell:" in text and "return group[-1]" in text, text
     assert "NameError: name 'group' is not defined" in text, text
     _, text = error_of(nb.cells[5])         # a name whose cell Python could not read: that cell is named
     assert "`helper` is not defined" in text and "SyntaxError" in text, text
