@@ -245,3 +245,16 @@ def test_the_self_check_and_the_feedback_page_explain_it_and_a_hidden_check_says
     assert "An index past the end" in own and "12345" not in own and "LEAKED" not in own
     assert _explain(_from_kernel("ValueError", "bad mode"), True, "pool") == \
         "pool: a hidden check failed.\n  Your code raised ValueError."
+
+
+def test_the_readmes_count_the_explanations_there_are():
+    """README.md and README.ko.md say how many kinds of errors are explained (runtime, and code Python cannot read);
+    one had said 27 while there were 28."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    unreadable = sum(1 for kinds, _, _ in EXPLAINED if kinds == {"SyntaxError"})
+    running = len(EXPLAINED) - unreadable
+    english, korean = (root / "README.md").read_text(encoding="utf-8"), (root / "README.ko.md").read_text(encoding="utf-8")
+    assert f"{running} kinds, `cnnbook/errors.py`" in english and f"({unreadable} kinds)" in english
+    assert f"{running}가지)에는" in korean and f"({unreadable}가지)" in korean
