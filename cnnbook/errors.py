@@ -145,8 +145,13 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
          N_("The brackets on that line do not pair up: a closing one with no opening one, or one closed by "
             "another kind, ( by ]. Count them pair by pair.")),
         ("SyntaxError", r"^expected ':'",
-         N_("A line that starts a block (def, class, if, elif, else, for, while, with, try) ends with a colon: "
-            "def f(x):")),
+         N_("Python expected a colon (:) on that line. A line that starts a block (def, class, if, elif, else, for, "
+            "while, with, try) ends with a colon: def f(x):. If the line has its colon already, a word before it "
+            "does not belong there: else takes no condition (else if x: and else x > 0: are written elif x:).")),
+        ("SyntaxError", r"Maybe you meant '==' (?:or ':=' )?instead of '='",
+         N_("A single = stores a value under a name (x = 3); a comparison, in an if, a while or any expression, is "
+            "written ==: if f % 2 == 1:. On the left of =, only a name or an element (a[i]) can stand, never a call "
+            "or a formula.")),
         ("SyntaxError", r"unterminated (?:triple-quoted )?string literal",
          N_("A string is never closed: end it with the quote it starts with ('...' or \"...\"; a docstring opened "
             "with \"\"\" ends with \"\"\").")),

@@ -110,8 +110,15 @@ RAISED = {
                                                             "Python reached the end of the cell"),
     "a closing bracket with no opening one": (lambda: _cell("y = 1)\n"), "The brackets on that line"),
     "( closed by ]": (lambda: _cell("y = (1, 2]\n"), "The brackets on that line"),
-    "def without its colon": (lambda: _cell("def f(x)\n    return x\n"), "A line that starts a block"),
-    "for without its colon": (lambda: _cell("for i in range(3)\n    pass\n"), "A line that starts a block"),
+    "def without its colon": (lambda: _cell("def f(x)\n    return x\n"), "Python expected a colon"),
+    "for without its colon": (lambda: _cell("for i in range(3)\n    pass\n"), "Python expected a colon"),
+    # a colon is there, but 'else if' (C's, Java's) is not Python's: the explanation must not only say 'add a colon'
+    "else if": (lambda: _cell("if x:\n    pass\nelse if x > 0:\n    pass\n"), "Python expected a colon"),
+    "else with a condition": (lambda: _cell("if x:\n    pass\nelse x > 0:\n    pass\n"), "Python expected a colon"),
+    # = where == was meant: Python's own hint, but without this the self-check added 'look for a missing colon,
+    # bracket or quote ... on that line or the line before it'
+    "= for == in an if": (lambda: _cell("if x = 1:\n    pass\n"), "A single = stores a value"),
+    "= for == after a formula": (lambda: _cell("if f % 2 = 1:\n    pass\n"), "A single = stores a value"),
     "a string never closed": (lambda: _cell("s = 'conv\n"), "A string is never closed"),
     "a docstring never closed": (lambda: _cell('def f(x):\n    """Sizes.\n    return x\n'), "A string is never closed"),
     "a line indented for no block": (lambda: _cell("x = 1\n    y = 2\n"), "This line is indented further"),
@@ -147,6 +154,16 @@ def test_an_error_learners_meet_is_explained(case):
     fitting = [text for kinds, pattern, text in EXPLAINED
                if kinds & {c.__name__ for c in type(err).__mro__} and pattern.search(str(err))]
     assert len(fitting) == 1, (case, fitting)
+
+
+def test_else_if_is_named_and_a_comparison_with_one_equals_sign_too():
+    """A learner's trial: `else if x > 0:` (as C and Java write it) got 'A line that starts a block ends with a
+    colon: def f(x):', on a line that has its colon; and `if f % 2 = 1:` in the self-check got the general hint
+    'look for a missing colon, bracket or quote, or a wrong indentation', though = for == was the slip."""
+    said = meaning(_raised(RAISED["else if"][0]))
+    assert "elif" in said and "else if" in said, said
+    for case in ("= for == in an if", "= for == after a formula"):
+        assert "==" in meaning(_raised(RAISED[case][0]))
 
 
 def test_every_explanation_is_reached_by_a_real_error():

@@ -654,8 +654,10 @@ def _failed_test(gid, message):
 @pytest.mark.parametrize("lang, said", [
     ("en", ["sort_events is not defined\nPython could not read your answer cell for sort_events, so none of it ran: "
             "SyntaxError on line 1: `def sort_events(events)` — expected ':'. Fix it, run the cell (Shift+Enter), "
-            "then check again.\n  What it usually means: A line that starts a block (def, class, if, elif, else, "
-            "for, while, with, try) ends with a colon: def f(x):",
+            "then check again.\n  What it usually means: Python expected a colon (:) on that line. A line that "
+            "starts a block (def, class, if, elif, else, for, while, with, try) ends with a colon: def f(x):. If the "
+            "line has its colon already, a word before it does not belong there: else takes no condition (else if x: "
+            "and else x > 0: are written elif x:).",
             "pool is not defined\nPython could not read your answer cell for pool, so none of it ran: "
             "IndentationError on line 3: `if mode == 'max':` — unexpected indent. Fix it, run the cell "
             "(Shift+Enter), then check again.\n  What it usually means: This line is indented further than the line "
@@ -667,8 +669,10 @@ def _failed_test(gid, message):
             "first, then check this exercise again."]),
     ("ko", ["sort_events is not defined\n파이썬이 sort_events의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: "
             "1번째 줄의 SyntaxError: `def sort_events(events)` — expected ':'. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
-            "확인하세요.\n  보통 이런 뜻입니다: 블록을 시작하는 줄(def, class, if, elif, else, for, while, with, try)은 "
-            "콜론(:)으로 끝나야 합니다: def f(x):",
+            "확인하세요.\n  보통 이런 뜻입니다: 파이썬은 그 줄에서 콜론(:)을 기대했습니다. 블록을 시작하는 줄(def, class, if, "
+            "elif, else, for, while, with, try)은 콜론으로 끝나야 합니다: def f(x):. 그 줄에 이미 콜론이 있다면, 콜론 "
+            "앞에 그 자리에 올 수 없는 단어가 있는 것입니다. else에는 조건을 붙일 수 없습니다. 조건이 있는 else는 "
+            "elif로 씁니다 (else if x: → elif x:).",
             "pool is not defined\n파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 "
             "IndentationError: `if mode == 'max':` — unexpected indent. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
             "확인하세요.\n  보통 이런 뜻입니다: 이 줄은 앞 줄보다 더 들여쓰여 있는데, 앞에서 블록을 시작하지 않았습니다. "
@@ -819,8 +823,10 @@ def test_check_and_grade_name_the_answer_cells_that_did_not_parse_or_raised(tmp_
     assert said["test_group_max"].splitlines()[1:] == [
         "Python could not read your answer cell for group_max, so none of it ran: SyntaxError on line 1: "
         "`def group_max(values, width)` — expected ':'. Fix it, run the cell (Shift+Enter), then check again.",
-        "  What it usually means: A line that starts a block (def, class, if, elif, else, for, while, with, try) ends "
-        "with a colon: def f(x):"], said
+        "  What it usually means: Python expected a colon (:) on that line. A line that starts a block (def, class, "
+        "if, elif, else, for, while, with, try) ends with a colon: def f(x):. If the line has its colon already, "
+        "a word before it does not belong there: else takes no condition (else if x: and else x > 0: are "
+        "written elif x:)."], said
     assert said["test_pool"].splitlines()[1].startswith(
         "Python could not read your answer cell for pool, so none of it ran: IndentationError on line 3: "
         "`if mode == 'max':` — unexpected indent."), said
@@ -841,7 +847,7 @@ def test_check_and_grade_name_the_answer_cells_that_did_not_parse_or_raised(tmp_
     report = format_report(check_notebook(GUARD, path, lang="ko"))
     assert "파이썬이 group_max의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 1번째 줄의 SyntaxError: " \
            "`def group_max(values, width)` — expected ':'. 고친 다음" in report, report
-    assert "보통 이런 뜻입니다: 블록을 시작하는 줄(def, class, if, elif, else, for, while, with, try)은 콜론(:)으로" in report, \
+    assert "보통 이런 뜻입니다: 파이썬은 그 줄에서 콜론(:)을 기대했습니다." in report, \
         report
     assert "파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 IndentationError: " \
            "`if mode == 'max':` — unexpected indent." in report, report
