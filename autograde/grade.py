@@ -1766,7 +1766,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     table = (f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>") if rows else ""
     status = result["status"]
     shown_status = say(STATUS_NAME[status]) if status in STATUS_NAME else status
-    command = f"<code>python -m autograde check {e(result['lesson'][:2])}</code>"
+    # The learner's own edition: without --lang, check reads my-work/<lesson>/ (the English copy) and speaks English.
+    command = f"<code>python -m autograde check {e(result['lesson'][:2])}{'' if lang == 'en' else ' --lang ' + lang}</code>"
     closing = (e(say(N_("Hidden checks say what failed and give a hint, never their inputs or expected values.")))
                + "\n" + e(say(N_("Run {command} on your notebook to see the visible checks in full.")))
                .replace("{command}", command))
@@ -1779,6 +1780,7 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem;
 vertical-align: top; text-align: left; }} pre {{ white-space: pre-wrap; margin: 0; }}
+th, td:nth-child(2) {{ white-space: nowrap; }} :lang(ko) {{ word-break: keep-all; }}
 tr.pass td:nth-child(3) {{ color: #1a7f37; }} tr.fail td:nth-child(3), tr.died td:nth-child(3),
 tr.timeout td:nth-child(3) {{ color: #b42318; }}
 section.late {{ border-left: 4px solid #d4a72c; padding: .2rem 1rem; margin: 1rem 0; }}

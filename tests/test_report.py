@@ -587,7 +587,7 @@ def test_a_korean_learners_feedback_page_reads_in_korean():
                    "<td>통과</td>", "<td>실패</td>", "<pre>stride=2일 때 출력 형태가 틀렸습니다</pre>", "<h2>기한 후 제출</h2>",
                    "<th>제출 시각</th>", "(timestamp.txt 기준)", "기한 연장 48시간", "<th>늦은 시간</th><td>1일 1시간</td>",
                    "늦은 날마다(1일 미만도 1일로) 1점 감점", "<th>감점 후 점수</th>", "<td>강사가 채점함</td>",
-                   "<h2>강사의 의견</h2>", "숨은 검사는", "<code>python -m autograde check 05</code> 명령으로"):
+                   "<h2>강사의 의견</h2>", "숨은 검사는", "<code>python -m autograde check 05 --lang ko</code> 명령으로"):
         assert korean in page, (korean, page)
     assert "<title>05_pooling: 김하늘 (2026001) 학생의 피드백</title>" in page
     page = pages["grader-error"]
@@ -655,3 +655,42 @@ def test_a_student_the_grader_could_not_grade_is_named_and_has_no_grade(tmp_path
     assert "**2026011** (강하은)" in (out / "flagged.md").read_text(encoding="utf-8")
     with Gradebook(url) as gb:
         assert gb.students == []
+
+
+@pytest.mark.slow
+def test_a_korean_feedback_page_keeps_its_words_whole_in_chromium(tmp_path):
+    """A Korean learner's trial, in Debian's Chromium: beside a long message, the table's narrow columns broke Korean
+    words between syllables ("점/수", "결/과", "통/과", "실/패", each on two lines) and the points ("0 /" over "2"). The
+    headings and points keep to one line, and a Korean word is never split (word-break: keep-all); the page says
+    how to run the self-check on the Korean edition (check 01 --lang ko: without it, check reads the English copy)."""
+    from lab import CHROMIUM, CHROMIUM_ARGS
+
+    from autograde.grade import feedback_html
+
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    long = ("fc_weight_count(32, 32, 3, 10):\n  흔한 실수로 보입니다: 편향을 빠뜨림: 출력 10개는 각자 편향을 하나씩 가짐. "
+            "기대한 값 30730, 받은 값 30720, 힌트: 입력 3,072개 × 출력 10개 = 가중치 30,720개, 여기에 출력마다 편향 하나. "
+            "이 답의 코드가 쓰는 fc_input_size이(가) 자신의 테스트(test_fc_input_size)를 통과하지 못했습니다.")
+    tests = [{"grade_id": "test_sort_events", "status": "pass", "points": 2.0, "max_points": 2.0, "message": ""},
+             {"grade_id": "test_fc_weight_count", "status": "fail", "points": 0.0, "max_points": 2.0, "message": long}]
+    page = feedback_html({"student": "김민준", "lesson": "01_history", "status": "graded", "score": 2.0,
+                          "max_score": 4.0, "language": "ko", "flags": [], "detail": "", "tests": tests})
+    assert "<code>python -m autograde check 01 --lang ko</code>" in page, page
+    (tmp_path / "page.html").write_text(page, encoding="utf-8")
+    lines_of = """els => els.map(el => {
+        const range = document.createRange(); range.selectNodeContents(el);
+        return [el.textContent.trim(), new Set([...range.getClientRects()].map(r => Math.round(r.top))).size];
+    })"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            view = browser.new_page(viewport={"width": 1000, "height": 800})
+            view.goto((tmp_path / "page.html").as_uri())
+            cells = view.eval_on_selector_all("th, td:nth-child(2), td:nth-child(3)", lines_of)
+        finally:
+            browser.close()
+    assert {text for text, _ in cells} >= {"점수", "결과", "통과", "실패", "0 / 2"}, cells
+    assert all(lines == 1 for _, lines in cells), cells
