@@ -647,6 +647,12 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 valid_text(result)                  # the learner's text (messages, notebook) as valid Unicode, in place
                 key = (sub.student, sub.lesson.slug)
                 result["flags"] = sorted(set(result.get("flags", [])) | set(sub.flags))
+                if result.get("status") == "grader-error" and not result.get("language") and sub.path is not None:
+                    # A worker that died (or a batch that gave up on it) left no word of the notebook's edition: the
+                    # learner's page "not graded yet" is still in their language (a Korean notebook's in Korean).
+                    edition = _notebook_edition(sub.path)
+                    if edition:
+                        result["language"] = edition
                 result["stamp"] = stamp
                 result["lesson_max_score"] = max_scores[sub.lesson.slug]
                 if sub.submitted_at is not None:
@@ -700,8 +706,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     where = f"[{done}/{total}]"
                 score, why, flags = recorded(result, sub)
                 note = (f" ({why})" if why else "") + (f" [{', '.join(flags)}]" if flags else "")
-                progress(f"{where} {sub.student} {sub.lesson.slug}: {result['status']} "
-                         f"{score:g}/{max_scores[sub.lesson.slug]:g}{note}")
+                progress(f"{where} {sub.student} {sub.lesson.slug}: {result['status']}"
+                         f"{',' if result['status'] == 'grader-error' else ''} "
+                         f"{_score_said(result['status'], score, max_scores[sub.lesson.slug])}{note}")
 
             def recorded(result: dict, sub: Submission) -> tuple[float, str, list[str]]:
                 """The score as this run records it (grades.csv, the gradebook, the LMS files): the gradebook's, so grades
@@ -1582,6 +1589,24 @@ def _skipped_inputs(intake: Path) -> list[dict[str, str]]:
         return []
 
 
+def _score_said(status: str, score: float, max_score: float) -> str:
+    """A submission's score for the instructor's progress lines and flagged.md: '7/12', and for one the grader could not
+    grade 'not graded yet (of 12)', never 0/12 (it has no grade: the next run grades it)."""
+    return f"not graded yet (of {max_score:g})" if status == "grader-error" else f"{score:g}/{max_score:g}"
+
+
+def _notebook_edition(path: Path) -> str | None:
+    """The edition a submitted notebook says it is (``metadata.cnnbook.language``), read as data, nothing run; None
+    when it says none or cannot be read."""
+    from .judge import notebook_language
+    from .lessons import read_notebook
+
+    try:
+        return notebook_language(read_notebook(path))
+    except Exception:  # noqa: BLE001 - an unreadable notebook's page stays in English
+        return None
+
+
 def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None,
                   skipped: list[dict[str, str]] | None = None, marks: dict[tuple[str, str], dict] | None = None) -> None:
     """flagged.md: every submission not graded or flagged, every graded one with something waiting for the
@@ -1598,7 +1623,7 @@ def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None
         name = (names or {}).get(row.student, "")
         named = f" ({_markdown_text(name)})" if name and name != row.student else ""
         lines.append(f"- **{_markdown_text(row.student)}**{named} {row.lesson}: {row.status}, "
-                     f"{row.score:g}/{row.max_score:g}{cost}")
+                     f"{_score_said(row.status, row.score, row.max_score)}{cost}")
         if row.detail:
             # Paths and messages may hold a learner's file names: shown as text, never as Markdown or HTML.
             lines.append(f"  - {_markdown_text(row.detail.strip().splitlines()[0][:300])}")

@@ -122,7 +122,9 @@ def write_wide_csv(results: list[dict], path: Path, gradebook: dict[tuple[str, s
             scores = [table[student].get(lesson) for lesson in lessons]
             writer.writerow([csv_safe(student), csv_safe((names or {}).get(student, "")),
                              *("" if s is None else f"{s:g}" for s in scores),
-                             f"{sum(s for s in scores if s is not None):g}", csv_safe("; ".join(notes[student]))])
+                             # nothing graded yet (every lesson waits for a re-run): no total, never a 0
+                             "" if all(s is None for s in scores) else f"{sum(s for s in scores if s is not None):g}",
+                             csv_safe("; ".join(notes[student]))])
     return path
 
 

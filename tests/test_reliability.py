@@ -140,6 +140,23 @@ def busy_worker(root: int) -> int | None:
 
 # --- tests -----------------------------------------------------------------------------------------------
 
+def test_a_korean_notebook_whose_worker_died_gets_its_page_in_korean_and_no_zero(tmp_path):
+    """A Korean learner's trial: a Korean notebook whose grading worker died (twice: grader-error) got its feedback page
+    in English ("not graded yet"), since the worker that would have read the notebook's edition never answered; the
+    progress line said "grader-error 0/5". The batch reads the edition from the notebook's metadata (nothing run),
+    and the line says it is not graded yet."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    nb = solved(GUARD)
+    nb.metadata["cnnbook"] = {"language": "ko"}
+    put(subs, "수아", nb)
+    rows, lines = run(subs, out, faults={"수아": "kill-worker"})
+    assert [(r.student, r.status) for r in rows] == [("수아", "grader-error")]
+    page = (out / "feedback" / "수아" / f"{SLUG}.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in page and "아직 채점되지 않음" in page and "not graded" not in page, page
+    line = next(line for line in graded_lines("\n".join(lines)) if "수아" in line)
+    assert line.endswith(f"수아 {SLUG}: grader-error, not graded yet (of 5)"), line
+
+
 def test_failures_of_the_grading_machine_are_retried_and_never_a_grade(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     put(subs, "alice", solved(GUARD))

@@ -651,8 +651,12 @@ def test_a_student_the_grader_could_not_grade_is_named_and_has_no_grade(tmp_path
         gb.add_assignment("05_pooling")
     rebuild_reports(out, names={})
     with (out / "grades-by-student.csv").open(encoding="utf-8-sig") as f:
-        assert [(r["student"], r["name"], r["05_pooling"]) for r in csv.DictReader(f)] == [("2026011", "강하은", "")]
-    assert "**2026011** (강하은)" in (out / "flagged.md").read_text(encoding="utf-8")
+        rows = [(r["student"], r["name"], r["05_pooling"], r["total"]) for r in csv.DictReader(f)]
+    # and no 0 anywhere (a trial: the total said 0, flagged.md 'grader-error, 0/12'): nothing is graded yet
+    assert rows == [("2026011", "강하은", "", "")], rows
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert "**2026011** (강하은) 05_pooling: grader-error, not graded yet (of 12)" in flagged, flagged
+    assert "0/12" not in flagged, flagged
     with Gradebook(url) as gb:
         assert gb.students == []
 
