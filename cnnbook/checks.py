@@ -383,7 +383,12 @@ def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *,
 def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
     """Fail with ``explanation`` unless ``condition`` is exactly True."""
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
-        _fail(what, [lesson_text(explanation)], hint)
+        lines = [lesson_text(explanation)]
+        if "NoneType" in str(explanation):
+            # "expected a torch.Tensor, got a NoneType" under a hint on converting arrays misled a learner whose
+            # function had no `return`: say what None usually is, as check_array does.
+            lines.append(_("returned None. Did you forget the `return` statement?"))
+        _fail(what, lines, hint)
 
 
 def check_raises(
