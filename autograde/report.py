@@ -63,7 +63,7 @@ def failure_reason(message: str, uses_failed: bool = False) -> str:
     # only there: text the learner's code produced stays on one line (judge.one_line), so it never reaches it.
     name = slip_name(lines[1]) if len(lines) > 1 else None       # in the language the learner read it in
     if name is not None:
-        return "typical slip: " + name
+        return "typical slip: " + _slip_in_english(name)
     if "NotImplementedError" in message:
         if uses_failed:          # answered, but it calls an earlier exercise whose stub still raises (nms -> box_iou)
             return "uses an earlier exercise that is not answered yet (its NotImplementedError)"
@@ -76,6 +76,30 @@ def failure_reason(message: str, uses_failed: bool = False) -> str:
     if len(text) > 200:
         text = text[:200].rsplit(" ", 1)[0] + " …"
     return text or "(no message)"
+
+
+def _slip_in_english(name: str) -> str:
+    """A typical slip's name as its lesson's author wrote it (English), from the words a Korean learner read: one slip
+    of a mixed class counts once, in the class report's language (it counted twice, once in Korean). A name no
+    lesson catalog holds is kept as it was."""
+    core = name.rstrip(". ")
+    english = _english_of().get(core)
+    return english + name[len(core):] if english else name
+
+
+_ENGLISH_OF: dict[str, str] = {}
+
+
+def _english_of() -> dict[str, str]:
+    """The lessons' translations read backwards (translation -> English), for every language of the course."""
+    if not _ENGLISH_OF:
+        from cnnbook.i18n import LANGUAGES, _lesson_catalog
+
+        for lang in LANGUAGES:
+            if lang != "en":
+                for english, text in _lesson_catalog(lang).items():
+                    _ENGLISH_OF.setdefault(text, english)
+    return _ENGLISH_OF
 
 
 def late_note(result: dict) -> str:

@@ -36,6 +36,13 @@ def test_a_learner_cannot_forge_a_typical_slip_in_the_class_report():
 def test_failure_reasons_group_what_learners_share():
     slip = "f(x):\n  this looks like a typical slip: the kernel was flipped.\n  expected 3, got 4"
     assert failure_reason(slip) == "typical slip: the kernel was flipped."
+    # One slip of a mixed class is one reason, in English: a Korean learner's (lesson 01) counted apart, in Korean
+    english = "fc_weight_count(32, 32, 3, 10):\n  this looks like a typical slip: the biases were forgotten: each of " \
+              "the 10 outputs has its own bias.\n  expected 30730, got 30720"
+    korean = "fc_weight_count(32, 32, 3, 10):\n  흔한 실수로 보입니다: 편향을 빠뜨림: 출력 10개는 각자 편향을 하나씩 가짐.\n" \
+             "  기대한 값 30730, 받은 값 30720"
+    assert failure_reason(korean) == failure_reason(english) == \
+        "typical slip: the biases were forgotten: each of the 10 outputs has its own bias."
     assert failure_reason("f(x):\n  expected 4, got 5") == failure_reason("f(x):\n  expected 6, got 8")
     assert "not answered" in failure_reason("your code raised NotImplementedError: Replace this line")
     # answered, but it calls an earlier exercise whose stub still raises: not "not answered" (a learner's trial)
