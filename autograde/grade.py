@@ -122,8 +122,12 @@ class GradeRow:
         marker_only = bool(seconds) and late.get("how") != "timestamp"
         hours = f"{seconds / 3600:.2f}" if seconds and not marker_only else ""      # 59 s late: 0.02, not 0.0
         source = "LMS late marker (no time)" if marker_only else late.get("source", "")
-        return [csv_safe(self.student), self.lesson, f"{self.score:g}", f"{self.max_score:g}", self.status,
-                ";".join(self.flags), f"{self.score if self.raw_score is None else self.raw_score:g}",
+        # A submission the grader could not grade has no score yet (the next run grades it): blank, never 0, as in
+        # grades-by-student.csv and the LMS files.
+        pending = self.status == "grader-error"
+        return [csv_safe(self.student), self.lesson, "" if pending else f"{self.score:g}", f"{self.max_score:g}",
+                self.status, ";".join(self.flags),
+                "" if pending else f"{self.score if self.raw_score is None else self.raw_score:g}",
                 f"{float(late.get('penalty') or 0):g}", late_work.whole_seconds(late.get("submitted", "")),
                 late_work.whole_seconds(late_work.due_for_student(late)), hours,
                 source]

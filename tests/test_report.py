@@ -664,6 +664,9 @@ def test_a_student_the_grader_could_not_grade_is_named_and_has_no_grade(tmp_path
     flagged = (out / "flagged.md").read_text(encoding="utf-8")
     assert "**2026011** (강하은) 05_pooling: grader-error, not graded yet (of 12)" in flagged, flagged
     assert "0/12" not in flagged, flagged
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
+        rows = [(r["student"], r["status"], r["score"], r["max_score"], r["raw_score"]) for r in csv.DictReader(f)]
+    assert rows == [("2026011", "grader-error", "", "12", "")], rows
     with Gradebook(url) as gb:
         assert gb.students == []
 
