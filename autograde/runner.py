@@ -912,11 +912,18 @@ def _answer_failure(cell, failure: dict, lang: str | None) -> str:
               "error": short(message, 200) or short(failure["kind"], NAME_MOST)}
     usually = explanation(failure["kind"], message)
     meant = "\n  " + _said(MEANS, lang).format(meaning=_said(usually, lang)) if usually else ""
+    def ended(text: str) -> str:
+        # Python's own sentence that ends with its mark ("Maybe you meant '==' instead of '='?") takes no full stop
+        # after it ("'='?. Fix it"): the message's own mark ends the sentence, in either language.
+        error = fields["error"]
+        return text.replace(error + ".", error, 1) if error.endswith(("?", ".", "!")) else text
+
     if line is None:
-        return _said(ANSWER_UNREADABLE_SOMEWHERE if unreadable else ANSWER_RAISED_SOMEWHERE, lang).format(**fields) + meant
+        return ended(_said(ANSWER_UNREADABLE_SOMEWHERE if unreadable else ANSWER_RAISED_SOMEWHERE, lang)
+                     .format(**fields)) + meant
     code = short(source.splitlines()[line - 1].strip(), 120).replace("`", "'")
     said = (ANSWER_UNREADABLE_EXPLAINED if usually else ANSWER_UNREADABLE) if unreadable else ANSWER_RAISED
-    return _said(said, lang).format(line=line, code=code, **fields) + meant
+    return ended(_said(said, lang).format(line=line, code=code, **fields)) + meant
 
 
 def _answer_cells_before_tests(steps) -> list[list]:

@@ -740,6 +740,24 @@ def test_an_answer_cell_python_could_not_read_gets_the_explanation_that_fits_or_
     assert len(said) == 1 and general in said[0] and "invalid syntax" in said[0], said
 
 
+@pytest.mark.parametrize("lang, fix", [("en", "instead of '='? Fix it, run the cell"),
+                                       ("ko", "instead of '='? 고친 다음 셀을 실행")])
+def test_pythons_message_that_ends_with_a_question_mark_takes_no_full_stop_after_it(lang, fix):
+    """A learner's trial: `if f % 2 = 1:` in lesson 03's self-check read "... Maybe you meant '==' instead of '='?.
+    Fix it, ..." (a full stop after Python's question mark); a message of the learner's own that ends with a full stop
+    ("must be positive.") got two."""
+    from autograde.runner import _answer_failure
+
+    cell = _answer("same_padding", "def same_padding(f):\n    if f % 2 = 1:\n        return (f - 1) // 2")
+    said = _answer_failure(cell, {"kind": "SyntaxError", "message": "cannot assign to expression here. Maybe you "
+                                  "meant '==' instead of '='? (1.py, line 2)", "traceback": []}, lang)
+    assert fix in said and "?." not in said, said
+    cell = _answer("same_padding", "raise ValueError('f must be positive.')")
+    said = _answer_failure(cell, {"kind": "ValueError", "message": "f must be positive.",
+                                  "traceback": ["Cell In[3], line 1"]}, lang)
+    assert "positive.." not in said and "positive." in said, said
+
+
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_a_name_error_on_the_learners_own_line_is_not_a_name_the_test_needs(lang):
     """A learner's typo in a function's body (`group` for `groups`), raised when the test called it, said "The test
