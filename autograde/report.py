@@ -54,10 +54,15 @@ def load_results(out: Path) -> list[dict]:
     return results
 
 
-def failure_reason(message: str, uses_failed: bool = False) -> str:
+def failure_reason(message: str, uses_failed: bool = False, unanswered: bool = False) -> str:
     """A failure message reduced to what many learners share: the typical slip it names, or its first lines
     with the numbers taken out (so that 'expected 4, got 5' and 'expected 6, got 8' count as one reason).
-    ``uses_failed``: the runner found that the answer uses an earlier exercise that failed its own test."""
+    ``uses_failed``: the runner found that the answer uses an earlier exercise that failed its own test.
+    ``unanswered``: the runner found that an answer cell before the test still raised the stub's NotImplementedError
+    (lesson 01's who_did_it binds its dict of None before it, so its test fails on the None values, in the language
+    the learner reads: a class of two editions counted one unanswered exercise as two reasons)."""
+    if unanswered and not uses_failed:
+        return "not answered (the answer cell still raises NotImplementedError)"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     # A check names a slip on the line after its first ("what:" or "<exercise>: a hidden check failed."), and
     # only there: text the learner's code produced stays on one line (judge.one_line), so it never reaches it.
@@ -205,7 +210,8 @@ def lesson_page(lesson: str, results: list[dict], names: dict[str, str] | None =
     for r in graded:
         for t in r["tests"]:
             if t["status"] != "pass":
-                reasons[t["grade_id"]][failure_reason(t.get("message", ""), bool(t.get("uses_failed")))] += 1
+                reasons[t["grade_id"]][failure_reason(t.get("message", ""), bool(t.get("uses_failed")),
+                                                      bool(t.get("unanswered")))] += 1
     overall: Counter[tuple[str, str]] = Counter()
     for gid, counter in reasons.items():
         for reason, n in counter.items():

@@ -48,6 +48,10 @@ def test_failure_reasons_group_what_learners_share():
     # answered, but it calls an earlier exercise whose stub still raises: not "not answered" (a learner's trial)
     assert failure_reason("your code raised NotImplementedError: Replace this line", uses_failed=True) == \
         "uses an earlier exercise that is not answered yet (its NotImplementedError)"
+    # the runner found the answer cell still raising the stub's NotImplementedError (lesson 01's who_did_it binds its
+    # dict of None first): not answered, whatever the test said, in English or in Korean
+    for said in ("the values of who_did_it:\n  still None for: ['AlexNet']", "who_did_it의 값:\n  아직 None인 아이디어: ['AlexNet']"):
+        assert failure_reason(said, unanswered=True) == "not answered (the answer cell still raises NotImplementedError)"
 
 
 def test_errors_learners_typically_meet_count_as_what_they_usually_mean_in_any_language():
