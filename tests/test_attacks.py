@@ -653,14 +653,55 @@ def test_nothing_of_the_machine_or_of_classmates_is_visible(graded):
     assert "classmates seen: 0 connected: 0" in spy, spy
 
 
-def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(tmp_path):
-    """A lone surrogate is valid in JSON ("\\ud800") and in a Python string, and no UTF-8 file, terminal or kernel
-    message takes it. A learner's exception message holding one, a notebook file holding one (in a markdown and in
-    a code cell) and a student folder whose name is not UTF-8 each stopped the whole batch with a traceback (or
-    ended as a grader-error, graded again on every run). Each is graded like any other submission."""
+# --- hostile trials graded in ONE batch (the trials fixture below): each test writes its own students ---------------
+# Each of these tests ran a batch of its own before, and each `autograde grade` run costs about 7 s of CPU before it
+# grades anything (the grader's imports, its zygote, the judge process): they now share one run, and each reads its
+# own students' rows, results and pages. A test's writer puts its submissions in the batch's folder; no two tests
+# hand in under one name (_put refuses it), except "honest" (the plain solution): the tests that want an honest
+# notebook graded beside their trials read that one.
+_TRIALS: list = []
+
+
+def _trial(writer):
+    """Register writer(subs): it writes one test's submissions into the trials' batch."""
+    _TRIALS.append(writer)
+    return writer
+
+
+def _put(subs: Path, notebooks: dict) -> None:
+    for name, nb in notebooks.items():
+        path = subs / name / LESSON.slug / f"{LESSON.slug}.ipynb"
+        assert not path.parent.exists(), f"two trials hand in as {name!r}"
+        write(nb, path)
+
+
+@_trial
+def _honest_beside_the_trials(subs):
+    _put(subs, {"honest": solved(LESSON)})
+
+
+@pytest.fixture(scope="module")
+def trials(tmp_path_factory) -> tuple[Path, dict]:
+    """(OUT, grades.csv's rows by student) after one `autograde grade` of every registered trial (10 s cells,
+    1.5 GiB)."""
     if not bubblewrap_works():
         pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
-    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs, out = tmp_path_factory.mktemp("trials"), tmp_path_factory.mktemp("trials-out") / "out"
+    for writer in _TRIALS:
+        writer(subs)
+    return out, _grade_folder(subs, out)
+
+
+def _rows_of(trials, *students: str) -> tuple[Path, dict]:
+    """OUT and the rows of these students, each of them graded (not a grader-error, not unreadable)."""
+    out, rows = trials
+    mine = {student: rows[student] for student in students}
+    assert all(row["status"] == "graded" for row in mine.values()), mine
+    return out, mine
+
+
+@_trial
+def _text_that_is_no_unicode(subs):
     slug = LESSON.slug
     raises = solved(LESSON, {TARGET: f'def {TARGET}(values, width):\n    raise ValueError("no \\ud800 here")\n'})
     write(raises, subs / "raises_it" / slug / f"{slug}.ipynb")
@@ -673,7 +714,15 @@ def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(tm
     os.makedirs(folder)
     with open(os.path.join(folder, f"{slug}.ipynb".encode()), "w", encoding="utf-8") as f:
         nbformat.write(solved(LESSON), f)
-    rows = _grade_folder(subs, out)
+
+
+def test_text_that_is_no_unicode_costs_only_what_it_answers_and_stops_nothing(trials):
+    """A lone surrogate is valid in JSON ("\\ud800") and in a Python string, and no UTF-8 file, terminal or kernel
+    message takes it. A learner's exception message holding one, a notebook file holding one (in a markdown and in
+    a code cell) and a student folder whose name is not UTF-8 each stopped the whole batch with a traceback (or
+    ended as a grader-error, graded again on every run). Each is graded like any other submission (the whole
+    trials' batch is graded, none of it a grader-error)."""
+    out, rows = trials
     points, full = points_of_tests(LESSON), sum(points_of_tests(LESSON).values())
     assert float(rows["raises_it"]["score"]) == full - points[TARGET_TEST], rows
     assert float(rows["in_the_file"]["score"]) == full - points["test_pool"], rows
@@ -751,22 +800,11 @@ def {TARGET}(values, width):
 '''
 
 
-def _grade_these(tmp_path, notebooks: dict) -> tuple[Path, dict]:
-    if not bubblewrap_works():
-        pytest.fail("bubblewrap is needed (apt-get install bubblewrap): .ci/run installs it")
-    subs, out = tmp_path / "subs", tmp_path / "out"
-    for name, nb in notebooks.items():
-        write(nb, subs / name / LESSON.slug / f"{LESSON.slug}.ipynb")
-    rows = _grade_folder(subs, out)
-    assert all(row["status"] == "graded" for row in rows.values()), rows
-    return out, rows
-
-
 def _grade_folder(subs: Path, out: Path) -> dict:
     """grades.csv's rows by student after `autograde grade SUBS --out OUT` (10 s cells, 1.5 GiB), which must succeed."""
     proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
                            "--solutions", str(LESSON.solutions), "--timeout", "10", "--memory", "1.5"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+                          capture_output=True, text=True, timeout=1500, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
@@ -781,12 +819,8 @@ def _hidden_inputs_shown(out: Path, student: str) -> list[Path]:
     return [p for p in seen if any(s in p.read_text(encoding="utf-8") for s in ("-5.", "by 3", "by 6"))]
 
 
-def test_hidden_inputs_never_reach_what_the_student_reads(tmp_path):
-    """A hostile trial: an answer that keeps its arguments and a last cell that prints them put every input of the
-    hidden checks (the fixed all-negative case too) into OUT/autograded/, which nbgrader's generate_feedback turns
-    into the page the student reads. Hidden parts now run after the notebook's last cell: that cell prints what the
-    visible checks gave (published, as every output of the learner's cells is) and nothing hidden."""
-    slug = LESSON.slug
+@_trial
+def _leaker_and_prints_its_own(subs):
     leaker = solved(LESSON, {TARGET: _KEEPS_ITS_ARGUMENTS})
     leaker.cells.append(nbformat.v4.new_code_cell("print('LEAK', *_seen, sep='\\n')\n"
                                                   "raise ValueError('LEAK ' + ' '.join(_seen))"))
@@ -794,14 +828,23 @@ def test_hidden_inputs_never_reach_what_the_student_reads(tmp_path):
     at = 1 + next(i for i, c in enumerate(honest.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "guard_imports")
     honest.cells.insert(at, nbformat.v4.new_code_cell("print('mine, before the tests')"))
     honest.cells.append(nbformat.v4.new_code_cell("print('mine, after the tests')"))
-    out, rows = _grade_these(tmp_path, {"leaker": leaker, "honest": honest})
+    _put(subs, {"leaker": leaker, "prints_its_own": honest})
+
+
+def test_hidden_inputs_never_reach_what_the_student_reads(trials):
+    """A hostile trial: an answer that keeps its arguments and a last cell that prints them put every input of the
+    hidden checks (the fixed all-negative case too) into OUT/autograded/, which nbgrader's generate_feedback turns
+    into the page the student reads. Hidden parts now run after the notebook's last cell: that cell prints what the
+    visible checks gave (published, as every output of the learner's cells is) and nothing hidden."""
+    slug = LESSON.slug
+    out, rows = _rows_of(trials, "leaker", "prints_its_own")
     full = sum(points_of_tests(LESSON).values())
-    assert {s: float(r["score"]) for s, r in rows.items()} == {"leaker": full, "honest": full}, rows
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"leaker": full, "prints_its_own": full}, rows
     assert _hidden_inputs_shown(out, "leaker") == []
     published = nbformat.read(out / "autograded" / "leaker" / slug / f"{slug}.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in published.cells[-1].outputs)
     assert printed.startswith("LEAK\n") and "by 4" in printed and "by 2" in printed, published.cells[-1].outputs
-    mine = nbformat.read(out / "autograded" / "honest" / slug / f"{slug}.ipynb", as_version=4)
+    mine = nbformat.read(out / "autograded" / "prints_its_own" / slug / f"{slug}.ipynb", as_version=4)
     printed = {c.source: "".join(o.get("text", "") for o in c.outputs) for c in mine.cells if c.cell_type == "code"}
     assert printed["print('mine, before the tests')"] == "mine, before the tests\n", printed
     assert printed["print('mine, after the tests')"] == "mine, after the tests\n", printed
@@ -809,12 +852,16 @@ def test_hidden_inputs_never_reach_what_the_student_reads(tmp_path):
         == "✔ pool: all visible checks passed.\n", printed
 
 
-def test_a_later_visible_check_does_not_carry_hidden_inputs_out(tmp_path):
+@_trial
+def _raiser(subs):
+    _put(subs, {"raiser": solved(LESSON, {TARGET: _KEEPS_ITS_ARGUMENTS,
+                                          "pool": 'def pool(values, width, mode):\n    raise ValueError(" ".join(_seen))\n'})})
+
+
+def test_a_later_visible_check_does_not_carry_hidden_inputs_out(trials):
     """A visible check says what the learner's code raised; one that ran after a hidden check could say what the
     hidden check gave. None does now: every visible check runs before any hidden part."""
-    raises = solved(LESSON, {TARGET: _KEEPS_ITS_ARGUMENTS,
-                             "pool": 'def pool(values, width, mode):\n    raise ValueError(" ".join(_seen))\n'})
-    out, _ = _grade_these(tmp_path, {"raiser": raises})
+    out, _ = _rows_of(trials, "raiser")
     assert _hidden_inputs_shown(out, "raiser") == []
     published = nbformat.read(out / "autograded" / "raiser" / LESSON.slug / f"{LESSON.slug}.ipynb", as_version=4)
     said = [o.get("evalue", "") for c in published.cells for o in c.get("outputs", []) if o.get("ename") == "TestFailed"]
@@ -831,12 +878,17 @@ _NAMES_ITS_ERROR_AFTER_THE_INPUTS = f'''def {TARGET}(values, width):
 '''
 
 
-def test_a_hidden_failure_does_not_name_the_learners_exception_class(tmp_path):
+@_trial
+def _namer(subs):
+    _put(subs, {"namer": solved(LESSON, {TARGET: _NAMES_ITS_ERROR_AFTER_THE_INPUTS})})
+
+
+def test_a_hidden_failure_does_not_name_the_learners_exception_class(trials):
     """A hostile trial: a failed hidden check says which class the learner's code raised, "numpy's LinAlgError", and
     took the class's name and module from the kernel. A class named after its arguments put the fixed hidden case
     into the failure message ("Your code raised ValueError (w2_n4's -3.0 -1.0 -2.0 -5.0 by 2)."): in grades,
     feedback and the published notebook, one resubmission later hard-coded. Only a real library class is named."""
-    out, rows = _grade_these(tmp_path, {"namer": solved(LESSON, {TARGET: _NAMES_ITS_ERROR_AFTER_THE_INPUTS})})
+    out, rows = _rows_of(trials, "namer")
     assert float(rows["namer"]["score"]) == sum(points_of_tests(LESSON).values()) - points_of_tests(LESSON)[TARGET_TEST]
     assert _hidden_inputs_shown(out, "namer") == []
     said = json.loads((out / "results" / "namer" / f"{LESSON.slug}.json").read_text(encoding="utf-8"))
@@ -849,10 +901,8 @@ _REDEFINED_LATER = f'''def {TARGET}(values, width):
 '''
 
 
-def test_hidden_parts_check_the_answer_the_visible_part_saw(tmp_path):
-    """Each test's hidden part runs at the end, but on the objects its visible part looked up: a learner who later
-    binds an exercise's name to something else (a scratch cell, a wrong retry) loses nothing there; and a kernel
-    that dies in one hidden part costs that test only (the next ones look the names up again in a new kernel)."""
+@_trial
+def _later_and_dies(subs):
     later = solved(LESSON)
     later.cells.append(nbformat.v4.new_code_cell(_REDEFINED_LATER))
     dies = solved(LESSON, {TARGET: f'''def {TARGET}(values, width):
@@ -862,7 +912,14 @@ def test_hidden_parts_check_the_answer_the_visible_part_saw(tmp_path):
         os._exit(1)
     return np.asarray(values, dtype=float).reshape(-1, width).max(axis=1)
 '''})
-    out, rows = _grade_these(tmp_path, {"later": later, "dies": dies})
+    _put(subs, {"later": later, "dies": dies})
+
+
+def test_hidden_parts_check_the_answer_the_visible_part_saw(trials):
+    """Each test's hidden part runs at the end, but on the objects its visible part looked up: a learner who later
+    binds an exercise's name to something else (a scratch cell, a wrong retry) loses nothing there; and a kernel
+    that dies in one hidden part costs that test only (the next ones look the names up again in a new kernel)."""
+    out, rows = _rows_of(trials, "later", "dies")
     points = points_of_tests(LESSON)
     full = sum(points.values())
     assert float(rows["later"]["score"]) == full, rows["later"]
@@ -900,11 +957,15 @@ _s.base_prefix = _Raises(_s.base_prefix)
 '''}
 
 
-def test_a_measurement_changed_through_objects_that_answer_the_seal_is_flagged(tmp_path):
+@_trial
+def _answers_the_seal(subs):
+    _put(subs, {name: solved(LESSON, {TARGET: source}) for name, source in ANSWERS_THE_SEAL.items()})
+
+
+def test_a_measurement_changed_through_objects_that_answer_the_seal_is_flagged(trials):
     """The seal compares exact types, values and identities and runs none of the learner's code: both trials are
     flagged tampering, not measurement-unverified, and an honest notebook graded beside them is not flagged."""
-    notebooks = {name: solved(LESSON, {TARGET: source}) for name, source in ANSWERS_THE_SEAL.items()}
-    _, rows = _grade_these(tmp_path, {**notebooks, "honest": solved(LESSON)})
+    _, rows = _rows_of(trials, *ANSWERS_THE_SEAL, "honest")
     for name in ANSWERS_THE_SEAL:
         flags = rows[name]["flags"].split(";")
         assert "tampering" in flags and "measurement-unverified" not in flags, rows[name]
@@ -920,10 +981,15 @@ _p.dirname = lambda path: "/"
 '''
 
 
-def test_a_loop_cannot_pass_for_library_code_by_replacing_os_path(tmp_path):
+@_trial
+def _os_path(subs):
+    _put(subs, {"os_path": solved(LESSON, {TARGET: REPLACES_OS_PATH})})
+
+
+def test_a_loop_cannot_pass_for_library_code_by_replacing_os_path(trials):
     """What counts as library code is fixed when the measurement is imported, before any learner cell: the loop loses
     group_max's points, as the plain loop does, and everything else is graded as before."""
-    _, rows = _grade_these(tmp_path, {"os_path": solved(LESSON, {TARGET: REPLACES_OS_PATH})})
+    _, rows = _rows_of(trials, "os_path")
     points = points_of_tests(LESSON)
     assert float(rows["os_path"]["score"]) == sum(points.values()) - points[TARGET_TEST], rows["os_path"]
 
@@ -995,16 +1061,21 @@ type(_m).__setattr__(_m, "__co" + "de__", getattr(_looks_clean, "__co" + "de__")
 '''
 
 
-def test_a_swapped_measurement_is_flagged_however_it_is_spelled(tmp_path):
+@_trial
+def _swapped(subs):
+    _put(subs, {"swapped": solved(LESSON, {TARGET: SWAPS_THE_MEASUREMENT})})
+
+
+def test_a_swapped_measurement_is_flagged_however_it_is_spelled(trials):
     """The tampering flag does not depend on spelling: the shim seals the measuring code before any learner cell
     runs, each measurement says whether it is still intact, and the grader flags one that is not. (The point of the
     check itself is the teaching-check bargain of DEVELOPERS.md: a learner who fakes the measurement gets it, and
     the instructor sees the flag.)"""
     from autograde.runner import suspicious_flags
 
-    swapped = solved(LESSON, {TARGET: SWAPS_THE_MEASUREMENT})
+    swapped = solved(LESSON, {TARGET: SWAPS_THE_MEASUREMENT})            # as the trials' batch has it
     assert suspicious_flags(swapped, nbformat.read(LESSON.source, as_version=4)) == []
-    out, rows = _grade_these(tmp_path, {"swapped": swapped, "honest": solved(LESSON)})
+    out, rows = _rows_of(trials, "swapped", "honest")
     assert "tampering" in rows["swapped"]["flags"].split(";"), rows["swapped"]
     assert rows["honest"]["flags"] == "", rows["honest"]
 
@@ -1029,14 +1100,8 @@ def pool(values, width, mode):
 '''
 
 
-def test_a_later_cell_that_binds_a_name_again_does_not_change_an_earlier_hidden_check(tmp_path):
-    """A hostile trial, honest work: since hidden parts run after the notebook's last cell, a learner whose two answers
-    each had a helper called `helper` lost group_max's hidden points (its function found pool's helper: "Your code
-    raised ValueError"), and one who tried make_layer out again at the end with a 5x5 kernel lost make_layer's (its
-    probe looked the name up in the notebook's last state), though every test passed where it stands in Jupyter. The
-    kernel keeps the notebook's names as each test's visible part left them and binds them so for its hidden part,
-    also in a kernel that replaced one (a last cell that ran past its time: every hidden part ran again from the
-    notebook's last state)."""
+@_trial
+def _binds_a_name_again(subs):
     helpers = solved(LESSON, {TARGET: _HELPER_OF_GROUP_MAX, "pool": _HELPER_OF_POOL})
     tried = solved(LESSON)
     tried.cells.append(nbformat.v4.new_code_cell(
@@ -1045,20 +1110,36 @@ def test_a_later_cell_that_binds_a_name_again_does_not_change_an_earlier_hidden_
     # and when a last cell outlives its time, the kernel is replaced: its replay keeps the names at the same places
     stuck = solved(LESSON, {TARGET: _HELPER_OF_GROUP_MAX, "pool": _HELPER_OF_POOL})
     stuck.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(600)\n"))
-    _, rows = _grade_these(tmp_path, {"helpers": helpers, "tried": tried, "stuck": stuck})
+    _put(subs, {"helpers": helpers, "tried": tried, "stuck": stuck})
+
+
+def test_a_later_cell_that_binds_a_name_again_does_not_change_an_earlier_hidden_check(trials):
+    """A hostile trial, honest work: since hidden parts run after the notebook's last cell, a learner whose two answers
+    each had a helper called `helper` lost group_max's hidden points (its function found pool's helper: "Your code
+    raised ValueError"), and one who tried make_layer out again at the end with a 5x5 kernel lost make_layer's (its
+    probe looked the name up in the notebook's last state), though every test passed where it stands in Jupyter. The
+    kernel keeps the notebook's names as each test's visible part left them and binds them so for its hidden part,
+    also in a kernel that replaced one (a last cell that ran past its time: every hidden part ran again from the
+    notebook's last state)."""
+    _, rows = _rows_of(trials, "helpers", "tried", "stuck")
     full = sum(points_of_tests(LESSON).values())
     assert {s: float(r["score"]) for s, r in rows.items()} == {"helpers": full, "tried": full, "stuck": full}, rows
     assert rows["stuck"]["flags"] == "timeout", rows
 
 
-def test_a_later_cell_that_changes_a_library_setting_does_not_change_an_earlier_hidden_check(tmp_path):
+@_trial
+def _doubles(subs):
+    doubles = solved(LESSON)
+    doubles.cells.append(nbformat.v4.new_code_cell("torch.set_default_dtype(torch.float64)\n"))
+    _put(subs, {"doubles": doubles})
+
+
+def test_a_later_cell_that_changes_a_library_setting_does_not_change_an_earlier_hidden_check(trials):
     """A hostile trial, honest work: a last cell `torch.set_default_dtype(torch.float64)` (double precision for a
     gradient check) made make_layer's hidden probe build a float64 layer and fail on the test's float32 batch
     ("Your code raised RuntimeError"), though make_layer's test passed where it stands, and did when hidden parts
     ran in place. The settings that change what a computation gives are kept with the names (shim.settings)."""
-    doubles = solved(LESSON)
-    doubles.cells.append(nbformat.v4.new_code_cell("torch.set_default_dtype(torch.float64)\n"))
-    _, rows = _grade_these(tmp_path, {"doubles": doubles})
+    _, rows = _rows_of(trials, "doubles")
     assert float(rows["doubles"]["score"]) == sum(points_of_tests(LESSON).values()), rows
 
 
@@ -1091,18 +1172,22 @@ _GROUP_MIN = f'''def {TARGET}(values, width):
 '''
 
 
-def test_a_test_that_fails_through_an_earlier_broken_answer_says_which(tmp_path):
+@_trial
+def _fails_through(subs):
+    _put(subs, {"through": solved(LESSON, {TARGET: _GROUP_MIN, "pool": _POOL_CALLS_GROUP_MAX}),
+                "apart": solved(LESSON, {TARGET: _GROUP_MIN}),
+                "pool_calls_group_max": solved(LESSON, {"pool": _POOL_CALLS_GROUP_MAX})})
+
+
+def test_a_test_that_fails_through_an_earlier_broken_answer_says_which(trials):
     """A Korean learner's trial: their correct conv2d called their own broken zero_pad, and conv2d's test failed with
     numpy's error, nothing pointing at zero_pad. A failed test whose exercise's code reads a name an earlier exercise
     bound, whose own test failed, says so; a test that passes, or an exercise that does not read it, says nothing."""
-    notebooks = {"through": solved(LESSON, {TARGET: _GROUP_MIN, "pool": _POOL_CALLS_GROUP_MAX}),
-                 "apart": solved(LESSON, {TARGET: _GROUP_MIN}),
-                 "honest": solved(LESSON, {"pool": _POOL_CALLS_GROUP_MAX})}
-    out, rows = _grade_these(tmp_path, notebooks)
+    out, rows = _rows_of(trials, "through", "apart", "pool_calls_group_max")
     full = sum(points_of_tests(LESSON).values())
-    assert float(rows["honest"]["score"]) == full, rows["honest"]
+    assert float(rows["pool_calls_group_max"]["score"]) == full, rows["pool_calls_group_max"]
     said = "uses group_max, which did not pass its own test (test_group_max)"
-    for student, pool_fails in (("through", True), ("apart", False), ("honest", False)):
+    for student, pool_fails in (("through", True), ("apart", False), ("pool_calls_group_max", False)):
         result = json.loads((out / "results" / student / f"{LESSON.slug}.json").read_text(encoding="utf-8"))
         tests = {t["grade_id"]: t for t in result["tests"]}
         assert (tests["test_pool"]["status"] == "fail") == pool_fails, (student, tests["test_pool"])
