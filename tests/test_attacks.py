@@ -1033,7 +1033,9 @@ def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path
     from autograde.runner import grade_submission
 
     nb = solved(LESSON)
-    nb.cells += [nbformat.v4.new_code_cell("while True:\n    pass") for _ in range(12)]
+    # endless, but asleep: the grader stops a cell by its time alone (interrupted, its kernel replaced), and a loop
+    # that spins would only burn the machine's CPU for the 24 s
+    nb.cells += [nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.1)") for _ in range(12)]
     path = write(nb, tmp_path / "slow.ipynb")
     # one cell's time is what the kernel's replacement, its replay and the hidden parts have: room on a busy machine
     limits = {"cell_seconds": 8.0, "submission_seconds": 24.0, "memory_bytes": int(1.5 * 2 ** 30)}
