@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import itertools
 import os
 import shutil
 import signal
@@ -107,9 +108,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def postgres(tmp_path):
-    """A real PostgreSQL server on loopback, started for this test (Debian's postgresql package)."""
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def postgres_server():
+    """A real PostgreSQL server on loopback (Debian's postgresql package), started once for this file's tests:
+    (createdb, URL of a database) with the database's name left out."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     if not bins:
         pytest.fail("PostgreSQL is not installed (apt-get install postgresql): .ci/run installs it")
@@ -129,13 +134,21 @@ def postgres(tmp_path):
                               f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
                    check=True, capture_output=True)
     try:
-        subprocess.run(as_user + [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                  "course"], check=True, capture_output=True)
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/course"
+        yield (as_user + [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
+               f"postgresql+psycopg2://postgres@127.0.0.1:{port}")
     finally:
         subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres(postgres_server, request):
+    """A new, empty database of its own for this test on the file's PostgreSQL server: its URL."""
+    createdb, server = postgres_server
+    name = f"{request.node.name.removeprefix('test_')[:40]}_{os.getpid()}_{next(_DATABASES)}"
+    subprocess.run(createdb + [name], check=True, capture_output=True)
+    return f"{server}/{name}"
 
 
 def test_grades_go_into_a_postgresql_gradebook(tmp_path, postgres):
