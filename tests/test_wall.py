@@ -155,12 +155,13 @@ _shim._ref = _ref
 
 
 def _max_rss_of_grading(subs: Path, out: Path, solutions: Path) -> int:
-    """Grade the batch in a fresh process; return the peak resident memory (bytes) of any process it started."""
+    """Grade the batch in a fresh process; return the peak resident memory (bytes) of any process it started.
+    One worker: a second one's zygote and judge process (torch imported in each) cost more CPU than it saves."""
     script = f"""
 import resource, sys
 from pathlib import Path
 from autograde.grade import grade_batch
-grade_batch(Path({str(subs)!r}), Path({str(out)!r}), solutions=Path({str(solutions)!r}), workers=2,
+grade_batch(Path({str(subs)!r}), Path({str(out)!r}), solutions=Path({str(solutions)!r}), workers=1,
             cell_timeout={TIMEOUT}, memory_gib={MEMORY_GIB}, progress=lambda line: print(line, flush=True))
 print("MAXRSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 """
