@@ -823,7 +823,7 @@ def lateness_unknown(results: list[dict], dates: dict, moodle_zone: str | None =
     time (an LMS export without one) and no LMS marker; and for those whose lateness is only the LMS's marker,
     which counts as one penalty period however late they were. ``moodle_zone``: the --moodle-times kept in OUT
     (then the advice is the worksheet, not the option)."""
-    unknown: dict[str, int] = {}
+    unknown: dict[str, list[str]] = {}
     marked: dict[str, int] = {}
     for result in results:
         slug, late = str(result.get("lesson", "")), result.get("late") or {}
@@ -832,13 +832,19 @@ def lateness_unknown(results: list[dict], dates: dict, moodle_zone: str | None =
         if late.get("how") == "lms-marker":
             marked[slug] = marked.get(slug, 0) + 1
         elif not late.get("how") and not late.get("submitted"):
-            unknown[slug] = unknown.get(slug, 0) + 1
-    said = [f"{slug} has a due date, but {n} graded submission(s) have no submission time (Canvas's and Moodle's "
-            "exports carry none; intake.csv says where each time came from): they were not judged late; for Moodle, "
+            unknown.setdefault(slug, []).append(str(result.get("student", "")))
+
+    def whose(students: list[str], most: int = 5) -> str:       # an instructor's trial: the warning said not whose
+        names = sorted(students)
+        return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+    said = [f"{slug} has a due date, but {len(who)} graded submission(s) have no submission time ({whose(who)}; "
+            "Canvas's and Moodle's exports carry none; intake.csv says where each time came from): they were not "
+            "judged late; for Moodle, "
             + (f"--moodle-times ({moodle_zone}) reads the grading worksheet's: give the assignment's worksheet "
                "(--moodle-worksheet)" if moodle_zone else "--moodle-times ZONE reads the grading worksheet's")
             + "; nbgrader's timestamp.txt and --zip-times give others"
-            for slug, n in sorted(unknown.items())]
+            for slug, who in sorted(unknown.items())]
     said += [f"{slug}: {n} submission(s) are late by the LMS's LATE marker only, which counts as one penalty period "
              "however late they were (check the LMS's own late policy does not take it again)"
              for slug, n in sorted(marked.items())]

@@ -65,14 +65,17 @@ def test_a_due_date_with_submissions_of_unknown_time_or_only_the_lms_marker_is_s
     marks without a word; Canvas's LATE marker counts one penalty period however late. Both are said now."""
     from autograde.grade import lateness_unknown
 
-    results = [{"lesson": "03_padding_stride", "status": "graded", "late": {"how": "", "submitted": ""}},
-               {"lesson": "03_padding_stride", "status": "graded", "late": {"how": "", "submitted": ""}},
+    results = [{"lesson": "03_padding_stride", "student": "ben", "status": "graded", "late": {"how": "", "submitted": ""}},
+               {"lesson": "03_padding_stride", "student": "ann", "status": "graded", "late": {"how": "", "submitted": ""}},
                {"lesson": "03_padding_stride", "status": "missing", "late": {}},
                {"lesson": "01_history", "status": "graded", "late": {"how": "lms-marker", "submitted": ""}},
                {"lesson": "01_history", "status": "graded", "late": {"how": "timestamp", "submitted": "2025"}},
                {"lesson": "05_pooling", "status": "graded", "late": {}}]
     said = lateness_unknown(results, {"03_padding_stride": DUE_UTC, "01_history": DUE_UTC, "05_pooling": None})
-    assert len(said) == 2 and "2 graded submission(s) have no submission time" in said[0], said
+    assert len(said) == 2 and "2 graded submission(s) have no submission time (ann, ben; " in said[0], said
+    many = [{"lesson": "03_padding_stride", "student": f"s{k:02d}", "status": "graded", "late": {}} for k in range(12)]
+    assert "12 graded submission(s) have no submission time (s00, s01, s02, s03, s04 and 7 more; " in \
+        lateness_unknown(many, {"03_padding_stride": DUE_UTC})[0]            # whose, without a class list
     assert said[1].startswith("01_history: 1 submission(s) are late by the LMS's LATE marker only"), said
     assert lateness_unknown(results, {}) == []
     # --moodle-times was given: the advice is the worksheet it reads, not the option again (an instructor's trial)
