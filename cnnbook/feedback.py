@@ -126,7 +126,8 @@ class _NotebookState:
         except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
             stb = None
         if stb is None:
-            stb = self.explained_traceback(shell, etype, value, tb, tb_offset)
+            broken = self.broken_name(value)
+            stb = self.explained_traceback(shell, etype, value, tb, tb_offset, "\n  ".join(broken) if broken else "")
         if stb is None:
             # A cell that does not parse (IPython's "incomplete input": its traceback holds IPython's frames only) is
             # shown as IPython shows it without this handler: Python's message and the caret, not IPython's insides.
@@ -156,18 +157,33 @@ class _NotebookState:
             return original(filename, running_compiled_code)
         return showsyntaxerror
 
+    def broken_name(self, err: BaseException) -> tuple[str, str] | None:
+        """For a NameError of a name whose cell stopped with an error (or could not be read): that it does not exist
+        and why, and how that cell stopped (its line, Python's message); else None. Said in a test cell's box, and
+        under IPython's traceback in any other cell (a learner who called their function in a cell of their own,
+        after its cell did not parse, read only "name 'f' is not defined")."""
+        name = (getattr(err, "name", None) or _name_from_message(str(err))) if isinstance(err, NameError) else None
+        if not name or name not in self.broken:
+            return None
+        syntax, kind, text = self.broken[name]
+        said = (_("`{name}` does not exist: Python could not read the cell that defines it ({kind}), so none of it "
+                  "ran.") if syntax else
+                _("`{name}` does not exist: the cell that defines it stopped with an error before `{name}` was "
+                  "made.")).format(name=name, kind=kind)
+        return said, text
+
     @staticmethod
-    def explained_traceback(shell, etype, value, tb, tb_offset) -> list[str] | None:
+    def explained_traceback(shell, etype, value, tb, tb_offset, note: str = "") -> list[str] | None:
         """IPython's own traceback with one line more at its end, what the error usually means (cnnbook.errors),
-        for an error learners typically meet; None for any other (IPython shows it as always)."""
+        for an error learners typically meet, or ``note``; None for any other (IPython shows it as always)."""
         try:
             if getattr(shell, "call_pdb", False):       # %pdb on: IPython's own path, which starts the debugger
                 return None
             usually = meaning(value)
-            if not usually or isinstance(value, SyntaxError) or hasattr(value, "_render_traceback_"):
+            if (not usually and not note) or isinstance(value, SyntaxError) or hasattr(value, "_render_traceback_"):
                 return None
             stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
-            return [*stb, f"{BOLD}{_('What it usually means:')}{RESET} {usually}"]
+            return [*stb, f"{BOLD}{_('What it usually means:')}{RESET} {usually}" if usually else f"{BOLD}{note}{RESET}"]
         except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
             return None
 
@@ -180,18 +196,11 @@ class _NotebookState:
             # needs: the box of an error that escaped the test says where in their code (error_in_test_box)
             return None
         if name in self.broken:
-            syntax, kind, text = self.broken[name]
-            if syntax:
-                lines = ["  " + _("`{name}` does not exist: Python could not read the cell that defines it "
-                                  "({kind}), so none of it ran.").format(name=name, kind=kind), f"  {text}"]
-                footer = _("Fix that line in the cell that defines `{name}`, run it (Shift+Enter), then run this "
-                           "test cell again.").format(name=name)
-            else:
-                lines = ["  " + _("`{name}` does not exist: the cell that defines it stopped with an error before "
-                                  "`{name}` was made.").format(name=name), f"  {text}"]
-                footer = _("Fix the error in the cell that defines `{name}`, run it, then run this test cell "
-                           "again.").format(name=name)
-            return box(_("`{name}` is not defined").format(name=name), lines, footer)
+            footer = (_("Fix that line in the cell that defines `{name}`, run it (Shift+Enter), then run this test "
+                        "cell again.") if self.broken[name][0] else
+                      _("Fix the error in the cell that defines `{name}`, run it, then run this test cell again."))
+            said, text = self.broken_name(err) or ("", "")
+            return box(_("`{name}` is not defined").format(name=name), [f"  {said}", f"  {text}"], footer.format(name=name))
         lines = ["  " + _("This test uses `{name}`, which does not exist in the notebook's Python yet.").format(name=name),
                  "  " + _("The cell that defines `{name}` (usually the answer cell just above) has not run since the "
                           "notebook was opened or the kernel restarted, or it stopped with an error.").format(name=name)]

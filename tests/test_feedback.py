@@ -78,6 +78,8 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
         "from cnnbook.checks import check_value\nr(1)",
         "def pad(f)\n    return (f - 1) // 2",
         "from cnnbook.checks import check_value\ncheck_value('pad(3)', pad(3), 1)",
+        "def tally(xs)\n    return len(xs)",                                          # not parsed, then used
+        "tally([1, 2])",                                                                  # in a cell of one's own
     ]
     nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
@@ -122,6 +124,12 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
     assert "2번째 줄: ZeroDivisionError: division by zero\n      z = y / 0" in text, text
     _, text = error_of(nb.cells[22])
     assert "(SyntaxError, 1번째 줄)" in text and "line" not in text, text
+    # Outside a test cell: IPython's traceback, then which cell did not define the name, and why
+    _, text = error_of(nb.cells[24])
+    assert "Traceback" in text and "name 'tally' is not defined" in text, text
+    after = text.split("NameError: name 'tally' is not defined\n")[1]
+    assert after.startswith("`tally`이(가) 없습니다: 이 이름을 정의하는 셀을 파이썬이 읽지 못해서(SyntaxError) 그 셀은 전혀 "
+                            "실행되지 않았습니다.\n  1번째 줄: expected ':'\n      def tally(xs)"), text
 
 
 def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and_the_error():
