@@ -555,7 +555,10 @@ def test_a_stopped_run_keeps_its_results_leaves_no_process_and_resumes(tmp_path,
         put(subs, student, nb)
     proc = subprocess.Popen([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
                              "--solutions", str(GUARD_SOLUTIONS), "--workers", "2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+                            # as a terminal starts it: Ctrl-C not ignored, even where this test runs with SIGINT
+                            # ignored (pytest started in the background by a shell without job control)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stdout:
         seen.append(line)
