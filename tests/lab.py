@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,6 @@ from pathlib import Path
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -75,8 +68,10 @@ def lab_home_env(home: Path, env: dict | None = None, settings: dict | None = No
             "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
-def server_args(port: int, token: str) -> list[str]:
-    return ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+def server_args(token: str) -> list[str]:
+    # Port 0: the server binds a free port itself (a port picked here first could be taken before it binds: the
+    # other xdist process's servers and kernels take ports too); start_lab reads which from its runtime file.
+    return ["--no-browser", "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
 
@@ -87,19 +82,22 @@ def start_lab(root: Path, home: Path, extra_args: list[str] = (), env: dict | No
     ``settings`` the test user's JupyterLab settings (default: TEST_SETTINGS). ``command`` replaces
     ``python -m jupyterlab --ServerApp.root_dir=root`` (e.g. ``python -m cnnbook.lab``, which picks its own
     root); the server's address, port and token are added to it either way."""
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     env = lab_home_env(home, env, settings)
     log = home / "lab.log"
     if command is None:
         command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}"]
-    process = subprocess.Popen([*command, *server_args(port, token), *extra_args],
+    process = subprocess.Popen([*command, *server_args(token), *extra_args],
                                env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=cwd or root)
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"JupyterLab exited at start:\n{log.read_text()[-3000:]}")
+        port = _port_of(Path(env["JUPYTER_RUNTIME_DIR"]), token)
         try:
+            if port is None:
+                raise OSError("not listening yet")
+            url = f"http://127.0.0.1:{port}"
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
                 if r.status == 200:
                     return LabServer(url, token, root, process, log)
@@ -107,6 +105,19 @@ def start_lab(root: Path, home: Path, extra_args: list[str] = (), env: dict | No
             time.sleep(0.3)
     process.kill()
     raise RuntimeError(f"JupyterLab did not answer within 90 s:\n{log.read_text()[-3000:]}")
+
+
+def _port_of(runtime: Path, token: str) -> int | None:
+    """The port of the server started with ``token``, from the file a Jupyter server writes in its runtime folder once
+    it listens (jpserver-<pid>.json); None before that."""
+    for path in runtime.glob("jpserver-*.json"):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue                    # being written, or an earlier server's being removed
+        if info.get("token") == token and info.get("port"):
+            return int(info["port"])
+    return None
 
 
 def run_all_cells(page, timeout_ms: int = 240_000) -> None:
