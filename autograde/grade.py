@@ -1605,13 +1605,19 @@ def _score_said(status: str, score: float, max_score: float) -> str:
     return f"not graded yet (of {max_score:g})" if status == "grader-error" else f"{score:g}/{max_score:g}"
 
 
+EDITION_READ_BYTES = 8 * 2 ** 20   # a notebook read in the batch's own process for its edition only: at most this
+
+
 def _notebook_edition(path: Path) -> str | None:
     """The edition a submitted notebook says it is (``metadata.cnnbook.language``), read as data, nothing run; None
-    when it says none or cannot be read."""
+    when it says none, cannot be read, or is larger than EDITION_READ_BYTES (its worker died: the batch's own
+    process does not parse a file that large; its page stays English)."""
     from .judge import notebook_language
     from .lessons import read_notebook
 
     try:
+        if path.stat().st_size > EDITION_READ_BYTES:
+            return None
         return notebook_language(read_notebook(path))
     except Exception:  # noqa: BLE001 - an unreadable notebook's page stays in English
         return None

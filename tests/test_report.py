@@ -712,3 +712,21 @@ def test_a_korean_feedback_page_keeps_its_words_whole_in_chromium(tmp_path):
             browser.close()
     assert {text for text, _ in cells} >= {"점수", "결과", "통과", "실패", "0 / 2"}, cells
     assert all(lines == 1 for _, lines in cells), cells
+
+
+def test_a_notebook_is_read_for_its_edition_in_the_batchs_process_only_when_small(tmp_path):
+    """A grader-error's page is in the notebook's language, read in the batch's own process (its worker died): a
+    Korean notebook says ko; one past EDITION_READ_BYTES is not parsed there (a page in English, no 64 MiB parse)."""
+    import nbformat
+
+    from autograde.grade import EDITION_READ_BYTES, _notebook_edition
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.metadata["cnnbook"] = {"language": "ko"}
+    small = tmp_path / "small.ipynb"
+    nbformat.write(nb, small)
+    assert _notebook_edition(small) == "ko"
+    nb.cells.append(nbformat.v4.new_markdown_cell("가" * (EDITION_READ_BYTES // 3 + 1)))
+    large = tmp_path / "large.ipynb"
+    nbformat.write(nb, large)
+    assert large.stat().st_size > EDITION_READ_BYTES and _notebook_edition(large) is None
