@@ -112,7 +112,8 @@ class _Wire:
         # A probe's positional arguments by the names its test gave them ("its argument x", not "number 2").
         named = [["kwargs", params[place[1]], *place[2:]] if place[0] == "args" and type(place[1]) is int
                  and 0 <= place[1] < len(params) else place for place in refused]
-        return changed_input(name, named) if refused else None
+        return changed_input(name, named, in_lists=any(_in_a_list((args, kwargs), place) for place in refused)) \
+            if refused else None
 
     def call_each(self, request: dict, cases: list[tuple[tuple, dict]], name: str = "",
                   params: tuple[str, ...] = ()) -> list:
@@ -247,6 +248,22 @@ def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
     if type(obj) is np.ndarray or (type(obj).__module__.startswith("torch") and hasattr(obj, "copy_")):
         return obj
     raise NotPlain("a reference to an argument that is no array or tensor")
+
+
+def _in_a_list(given: tuple[tuple, dict], where: list) -> bool:
+    """Whether the place ``where`` the kernel says a call changed is in one of the test's Python lists or dicts
+    (["args", 0]: the list itself, sorted in place; ["args", 0, 2]: its third item replaced), not in an array: the
+    failure then says how lists are left alone. Read from the test's own objects; a place that names none: False."""
+    obj: Any = given[0] if where[0] == "args" else given[1]
+    steps = where[1:] if len(where) <= 2 else where[1:-1]     # the argument itself, or what holds the last step
+    for step in steps:
+        if type(obj) in (list, tuple) and type(step) is int and 0 <= step < len(obj):
+            obj = obj[step]
+        elif type(obj) is dict and type(step) in (str, int) and step in obj:
+            obj = obj[step]
+        else:
+            return False
+    return type(obj) in (list, dict)
 
 
 def _write_back(target: Any, new: Any) -> None:

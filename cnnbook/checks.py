@@ -494,11 +494,12 @@ def _argument_words(where: list) -> tuple[str, str]:
     return text, "".join(f"[{repr(step)[:40]}]" for step in rest[:4])
 
 
-def changed_input(function: str, where: list[list]) -> CheckFailed:
+def changed_input(function: str, where: list[list], in_lists: bool = False) -> CheckFailed:
     """The failure of a learner's call that changed, in place, arguments the test gave it (the grader raises it:
     see :func:`may_change`). ``where``: each changed argument, as ["args", 0] or ["kwargs", "x", "v"]. The places
     are said per argument: "its argument number 1 (at [0], [1])", not "its argument number 1[0], its argument
-    number 1[1]" (a learner's trial found that hard to read)."""
+    number 1[1]" (a learner's trial found that hard to read). ``in_lists``: what changed was a Python list or
+    dict (``events.sort()``), not an array: the example and the remedy are said for lists."""
     steps: dict[str, list[str]] = {}
     for place in where[:6]:
         argument, step = _argument_words(place)
@@ -507,9 +508,16 @@ def changed_input(function: str, where: list[list]) -> CheckFailed:
             steps[argument].append(step)
     places = ", ".join(_("{argument} (at {steps})").format(argument=argument, steps=", ".join(at)) if at else argument
                        for argument, at in steps.items()) + (" ..." if len(where) > 6 else "")
-    return _failure(_("{function} changed what it was given").format(function=function or _("your function")),
-                    [_("it changed {places} in place (as w *= 2 or x[0] = 1 do); in your notebook that changes the "
-                       "caller's own values").format(places=places)],
+    title = _("{function} changed what it was given").format(function=function or _("your function"))
+    if in_lists:
+        return _failure(title, [_("it changed {places} in place (as items.sort(), items.append(x) or "
+                                  "table[key] = value do); in your notebook that changes the caller's own list or "
+                                  "dict").format(places=places)],
+                        _("leave your inputs as they were: the caller uses them again. Build a new list (sorted(items) "
+                          "instead of items.sort(), items + [x] instead of items.append(x)) or work on a copy "
+                          "(items = list(items), table = dict(table))."))
+    return _failure(title, [_("it changed {places} in place (as w *= 2 or x[0] = 1 do); in your notebook that changes "
+                              "the caller's own values").format(places=places)],
                     _("leave your inputs as they were: the caller uses them again. Work on a copy (x = x.copy() for "
                       "numpy, x = x.clone() for torch) or build a new array (x = x - 1, not x -= 1)."))
 

@@ -564,6 +564,26 @@ def test_a_changed_input_is_said_per_argument_in_a_learners_words():
     assert "your function changed what it was given" in whole and "it changed its argument number 2 in place" in whole
 
 
+def test_a_list_changed_in_place_is_said_with_the_remedy_for_lists():
+    """A trial with real learner code: sort_events written as `events.sort(key=...)` (a common way) changed the
+    test's list, and the failure's example and remedy were about arrays (x[0] = 1, x.copy(), x.clone()), which a
+    learner sorting a list of dicts cannot use. When what changed is one of the test's lists or dicts (the list
+    itself, or a dict inside it), the failure says it with list words; an array keeps the array words."""
+    import numpy as np
+
+    from autograde.judge import _Wire
+    from autograde.plain import encode
+
+    wire = _Wire(lambda request, seconds: "", 5)
+    events = [{"year": 1989, "name": "LeNet"}, {"year": 1958, "name": "Perceptron"}]
+    for where in (["args", 0], ["args", 0, 1, "name"]):
+        said = str(wire.settle(encode({"paths": [[where, None]]}, lambda obj: None), (events,), {}, "sort_events"))
+        assert said.startswith("sort_events changed what it was given"), said
+        assert "items.sort()" in said and "sorted(items)" in said and "x.clone()" not in said, said
+    said = str(wire.settle(encode({"paths": [[["args", 0], None]]}, lambda obj: None), (np.arange(3.0),), {}, "f"))
+    assert "x = x.copy()" in said and "sorted(items)" not in said, said
+
+
 class _LearnersObject:
     """What the judge holds of an object of the learner's kernel: its description (see shim._ref)."""
 
