@@ -252,6 +252,26 @@ def test_a_function_that_raises_while_measured_shows_its_own_error():
         check_own_work("broken(x)", broken, (np.zeros(3),), forbidden=["torch"])
 
 
+def test_a_call_of_the_learners_own_earlier_answer_is_not_called_a_library_function():
+    """A trial with real learner code: nms calling the learner's own box_iou (which the exercise asks them not to)
+    failed with "a library function did the work: box_iou", a function they had written. Their own answer is named
+    as such; a library (numpy.pad) is still a library."""
+    notebook: dict = {"np": np}                 # a notebook's names: nms finds box_iou there, as in a notebook
+    exec("def box_iou(a, b):\n    return np.ones((len(a), len(b)))\n\n"
+         "def nms(boxes):\n    return np.flatnonzero(box_iou(boxes[:1], boxes)[0] > 2)\n\n"
+         "def pads(x):\n    return np.pad(x, 1)\n", notebook)
+    nms, pads = notebook["nms"], notebook["pads"]
+    with pytest.raises(CheckFailed) as failure:
+        check_own_work("nms(boxes)", nms, (np.zeros((3, 4)),), forbidden=["torch", "box_iou"])
+    said = str(failure.value)
+    assert "typical slip: your answer to another exercise did the work: box_iou" in said, said
+    assert "library" not in said and "asks for the work written here, but your code called box_iou" in said, said
+    with pytest.raises(CheckFailed) as failure:
+        check_own_work("pads(x)", pads, (np.zeros((2, 2)),), forbidden=["numpy.pad", "box_iou"])
+    said = str(failure.value)
+    assert "typical slip: a library function did the work: numpy.pad" in said and "another exercise" not in said, said
+
+
 def test_a_library_error_named_as_a_slip():
     from cnnbook.checks import known_errors
 
