@@ -102,13 +102,19 @@ def release(lessons: list[Lesson], out_dir: Path = NOTEBOOKS, db_url: str | None
         fresh: dict[str, Path] = {}
         for lesson in lessons:
             check_source(lesson)
-            proc = nbgrader("generate_assignment", lesson.slug, "--force",
-                            f"--CourseDirectory.source_directory={lesson.solutions}",
-                            f"--CourseDirectory.release_directory={staging}",
-                            f"--CourseDirectory.db_url={db}")
+        # One nbgrader process for all the lessons (about 2.5 s of CPU each to start): it generates every
+        # assignment of its source folder ("*"), here a copy of just the lessons asked for.
+        sources = Path(tmp) / "source"
+        for lesson in lessons:
+            shutil.copytree(lesson.solutions / lesson.slug, sources / lesson.slug)
+        proc = nbgrader("generate_assignment", "*", "--force", f"--CourseDirectory.source_directory={sources}",
+                        f"--CourseDirectory.release_directory={staging}", f"--CourseDirectory.db_url={db}")
+        missing = [lesson.slug for lesson in lessons if not (staging / lesson.slug / f"{lesson.slug}.ipynb").is_file()]
+        if proc.returncode != 0 or missing:
+            names = ", ".join(missing or [lesson.slug for lesson in lessons])
+            raise UsageError(f"nbgrader could not generate {names}:\n{_tail(proc.stderr)}")
+        for lesson in lessons:
             made = staging / lesson.slug / f"{lesson.slug}.ipynb"
-            if proc.returncode != 0 or not made.is_file():
-                raise UsageError(f"nbgrader could not generate {lesson.slug}:\n{_tail(proc.stderr)}")
             # the Colab set-up cell first (autograde.colab; the translated editions get it from this notebook)
             nbformat.write(add_setup_cell(nbformat.read(made, as_version=4)), made)
             for item in sorted((staging / lesson.slug).rglob("*")):
