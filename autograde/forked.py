@@ -264,12 +264,8 @@ def zygote_main(control_fd: int, spawn: str) -> None:
     if control.recv(16) != b"mapped":
         return
     request = json.loads(control.recv(65536))
-    for module in request["preload"]:
+    for module in request["preload"]:     # torch._dynamo too for lessons with an optimizer (runner.lesson_preload)
         __import__(module)
-    if "torch" in request["preload"]:
-        # What torch.optim imports when a lesson makes its first optimizer (lessons 06-10): about 1 s of every such
-        # kernel's CPU, paid once here. Cold kernels do not import it (lessons 01-05 never need it).
-        import torch._dynamo  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401 - what every kernel imports
     import autograde.kernel_app  # noqa: F401
     with open(request["seccomp"], "rb") as f:

@@ -271,10 +271,19 @@ PRELOADABLE = {"numpy": "numpy", "matplotlib": "matplotlib.pyplot", "torch": "to
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.MULTILINE)
 
 
+# What torch.optim imports when a lesson makes its first optimizer (about 1 s of CPU per kernel): preloaded only
+# for lessons whose code names an optimizer (06-10); the others (01-05, the grader's test lesson) never import it.
+_OPTIMIZER = re.compile(r"\boptim\b")
+
+
 def lesson_preload(source: nbformat.NotebookNode) -> tuple[str, ...]:
-    """The PRELOADABLE modules the lesson's own code cells import."""
-    tops = {m for c in source.cells if c.get("cell_type") == "code" for m in _IMPORT.findall(c.source)}
-    return tuple(module for top, module in PRELOADABLE.items() if top in tops)
+    """The PRELOADABLE modules the lesson's own code cells import, and ``torch._dynamo`` when they use torch.optim."""
+    code = [c.source for c in source.cells if c.get("cell_type") == "code"]
+    tops = {m for text in code for m in _IMPORT.findall(text)}
+    preload = tuple(module for top, module in PRELOADABLE.items() if top in tops)
+    if "torch" in tops and any(_OPTIMIZER.search(text) for text in code):
+        preload += ("torch._dynamo",)
+    return preload
 
 
 def new_sandbox(limits: Limits, isolate: bool, threads: int, preload: tuple[str, ...],
