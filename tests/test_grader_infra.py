@@ -127,12 +127,20 @@ def postgres_server():
         home.chmod(0o755)
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
     subprocess.run(as_user + [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
                    check=True, capture_output=True)
-    subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                              f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
+    # PostgreSQL cannot bind port 0 and say which it got: a free port is picked first, and another process can take
+    # it before the server binds it (a browser test failed so once). Another port then, a few times.
+    for attempt in range(5):
+        port = _free_port()
+        started = subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"),
+                                            "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
+                                 capture_output=True, text=True)
+        if started.returncode == 0:
+            break
+    else:
+        raise AssertionError(f"PostgreSQL did not start: {started.stdout}{started.stderr}\n"
+                             + (data / "log").read_text(errors="replace")[-2000:])
     try:
         yield (as_user + [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
                f"postgresql+psycopg2://postgres@127.0.0.1:{port}")
