@@ -1807,6 +1807,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     table = (f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>") if rows else ""
     status = result["status"]
     shown_status = say(STATUS_NAME[status]) if status in STATUS_NAME else status
+    if status == "graded" and waiting > 1e-9:       # "graded" read as done while hand-graded points wait (a trial)
+        shown_status = say(N_("graded automatically; the answers graded by hand wait"))
     # The learner's own edition: without --lang, check reads my-work/<lesson>/ (the English copy) and speaks English.
     command = f"<code>python -m autograde check {e(result['lesson'][:2])}{'' if lang == 'en' else ' --lang ' + lang}</code>"
     closing = (e(say(N_("Hidden checks say what failed and give a hint, never their inputs or expected values.")))

@@ -226,3 +226,16 @@ def test_a_canvas_zip_graded_with_and_without_its_zip_times(tmp_path):
         assert f"<th>{html.escape(label)}</th><td>{html.escape(value)}</td>" in lee
     assert facts.summary() in (out / "flagged.md").read_text(encoding="utf-8")
     assert facts.summary() in rows(out / "grades-by-student.csv")["leejieun"]["late penalties (raw -> graded)"]
+
+
+def test_a_page_with_hand_graded_points_waiting_does_not_say_it_is_all_graded():
+    """A trial read "Status: graded" (Korean "채점 완료", done) on a page whose lesson still had a point for the
+    instructor to grade by hand: the status says the automatic part is graded and the rest waits; a lesson with
+    nothing graded by hand keeps "graded"."""
+    waiting = {**result(), "lesson_max_score": 5.0}
+    page = feedback_html(waiting)
+    assert "Status: <b>graded automatically; the answers graded by hand wait</b>" in page, page
+    assert "Score: <b>4 / 5</b>" in page
+    korean = feedback_html({**waiting, "language": "ko"})
+    assert "채점 완료</b>" not in korean and "손으로 채점" in korean, korean
+    assert "Status: <b>graded</b>" in feedback_html({**result(), "lesson_max_score": 4.0})

@@ -618,7 +618,9 @@ def test_a_korean_learners_feedback_page_reads_in_korean():
             assert english not in body, (kind, english, body)
     # English stays the page of an English result (and of one that names no language)
     assert '<html lang="en">' in feedback_html({**graded, "language": "en"})
-    assert "Student: <b>2026001</b>. Status: <b>graded</b>." in feedback_html({**graded, "language": None})
+    # (without the instructor's marks the hand-graded point waits: the status says so)
+    assert "Student: <b>2026001</b>. Status: <b>graded automatically; the answers graded by hand wait</b>." in \
+        feedback_html({**graded, "language": None})
 
 
 def test_canvas_notes_name_a_grade_from_a_notebook_handed_in_to_another_assignment(tmp_path):
