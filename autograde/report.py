@@ -18,6 +18,7 @@ import io
 import json
 import re
 import shutil
+import statistics
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -217,8 +218,7 @@ def lesson_page(lesson: str, results: list[dict], names: dict[str, str] | None =
         for reason, n in counter.items():
             overall[(gid, reason)] += n
     histogram, bars = _plots(lesson, results, tests, pass_rate) if tests else ("", "")
-    scores = sorted(float(r.get("score", 0)) for r in graded)
-    median = scores[len(scores) // 2] if scores else 0
+    median = statistics.median(float(r.get("score", 0)) for r in graded) if graded else 0
     rows = "".join(
         f"<tr><td><code>{e(gid)}</code></td><td>{100 * pass_rate[gid]:.0f}%</td><td><ul>"
         + "".join(f"<li>{n} × {e(reason)}</li>" for reason, n in reasons[gid].most_common(3)) + "</ul></td></tr>"

@@ -732,3 +732,18 @@ def test_a_notebook_is_read_for_its_edition_in_the_batchs_process_only_when_smal
     large = tmp_path / "large.ipynb"
     nbformat.write(nb, large)
     assert large.stat().st_size > EDITION_READ_BYTES and _notebook_edition(large) is None
+
+
+def test_the_class_reports_median_is_the_median_of_an_even_class():
+    """A class of six graded 10, 10, 10, 12, 12, 12 has the median 11: the report said 12 (the upper of the two
+    middle scores), which an instructor reads as "most of the class got full marks" (found grading a Canvas class)."""
+    from autograde.report import lesson_page
+
+    def result(student, score):
+        return {"student": student, "lesson": "01_history", "status": "graded", "score": score, "max_score": 12.0,
+                "tests": [{"grade_id": "test_a", "status": "pass" if score == 12 else "fail", "points": score,
+                           "max_points": 12, "message": ""}], "flags": []}
+
+    even = [result(f"s{i}", score) for i, score in enumerate((12.0, 10.0, 12.0, 10.0, 12.0, 10.0))]
+    assert "median automatic score 11." in lesson_page("01_history", even)
+    assert "median automatic score 10." in lesson_page("01_history", even[1:])
