@@ -111,9 +111,10 @@ _SHAPES = {_SHAPE, _shape(_CODE.replace(_LANG_LINES, "").format(course="", pins=
 
 
 def is_setup_cell(cell) -> bool:
-    """The course's Colab set-up cell as some release wrote it (any repository, tag, pins or language)."""
-    return (cell.get("cell_type") == "code" and cell.get("id") == CELL_ID
-            and _shape(str(cell.get("source", ""))) in _SHAPES)
+    """The course's Colab set-up cell as some release wrote it (any repository, tag, pins or language), known by its
+    code alone: Colab saves a notebook as nbformat 4.0, without the cell ids release wrote (its own are in each
+    cell's metadata), and a cell of that code is inert outside Colab wherever it stands."""
+    return cell.get("cell_type") == "code" and _shape(str(cell.get("source", ""))) in _SHAPES
 
 
 def add_setup_cell(nb, lang: str = "en", root: Path = ROOT):

@@ -156,6 +156,33 @@ def test_the_grader_keeps_the_cell_but_neither_runs_nor_flags_it():
     assert "reads-grader-files" in suspicious_flags(edited, source, GUARD.source)
 
 
+
+def test_the_cell_is_the_course_s_in_a_notebook_as_colab_saves_it(tmp_path):
+    """Colab saves a notebook as nbformat 4.0: no cell ids, its own in each cell's metadata (``metadata.id``). The
+    set-up cell was known by its id alone, so every notebook handed in from Colab ran it and was flagged
+    `tampering`, `reads-grader-files` and `process-tricks` for the course's own code (found grading one)."""
+    from autograde.lessons import read_notebook
+
+    saved = json.loads(nbformat.writes(solved(GUARD)))
+    saved["nbformat_minor"] = 0
+    saved["metadata"]["colab"] = {"provenance": []}
+    for k, cell in enumerate(saved["cells"]):
+        del cell["id"]
+        cell["metadata"]["id"] = f"c0lab{k:04d}"
+    path = tmp_path / f"{GUARD.slug}.ipynb"
+    path.write_text(json.dumps(saved), encoding="utf-8")
+    nb = read_notebook(path)
+    source = nbformat.read(GUARD.source, as_version=4)
+    assert colab.is_setup_cell(nb.cells[0])
+    steps, flags = plan(nb, source)
+    assert steps[0] == ("setup", nb.cells[0]) and not flags
+    assert suspicious_flags(nb, source, GUARD.source) == []
+    # still not a cell a learner added code to, nor a copy of it further down
+    nb.cells[0].source += "\nimport os; os.environ['X'] = '1'"
+    assert not colab.is_setup_cell(nb.cells[0])
+    assert "reads-grader-files" in suspicious_flags(nb, source, GUARD.source)
+
+
 @pytest.mark.slow
 def test_a_notebook_saved_in_colab_gets_full_marks_and_its_setup_outputs_are_not_kept(tmp_path):
     from autograde.grade import grade_batch
