@@ -126,7 +126,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     if len(raw) > MAX_NOTEBOOK_BYTES:
         raise NotebookProblem("invalid-notebook", f"{path} grew past {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB while read.")
     try:
-        text = raw.decode("utf-8")
+        # A Windows editor may save it again with a byte order mark ("UTF-8 with BOM"): the learner's work all the same.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
         raise NotebookProblem("invalid-notebook",
                               f"{path} is not UTF-8 text (byte {err.start} cannot be decoded); "

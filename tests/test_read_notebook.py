@@ -21,6 +21,17 @@ def test_a_plain_notebook_reads(tmp_path):
     assert read_notebook(path).cells[0].source == "x = 1"
 
 
+
+def test_a_notebook_with_a_byte_order_mark_reads(tmp_path):
+    """A notebook saved again by a Windows editor as "UTF-8 with BOM" is the learner's work: it was refused as
+    invalid JSON ("Unexpected UTF-8 BOM") and graded 0, with the advice to download it again from JupyterLab."""
+    path = tmp_path / "bom.ipynb"
+    path.write_bytes(b"\xef\xbb\xbf" + _notebook_json("  # \ub0b4 \ub2f5").encode("utf-8"))
+    assert read_notebook(path).cells[0].source == "x = 1  # \ub0b4 \ub2f5"
+    path.write_bytes(b"\xef\xbb\xbf  \n")
+    with pytest.raises(NotebookProblem, match="is empty"):
+        read_notebook(path)
+
 def test_a_lone_surrogate_escape_reads_as_a_replacement_character(tmp_path):
     """'\\ud800' is valid JSON but no character: no kernel message or UTF-8 file could carry it."""
     path = tmp_path / "escaped.ipynb"
