@@ -1,5 +1,5 @@
 """The learner's kernel: ipykernel as ``python -m ipykernel_launcher`` runs it, except that its IOPub socket never
-drops an output.
+drops an output, and ``exit()`` or ``quit()`` in a cell does not end it.
 
 zmq lets a publishing socket hold 1,000 messages for a subscriber (and the subscriber 1,000 more) and drops the
 rest without a word. A grader that reads a little late (a loaded machine, a cell that displays in a loop) then
@@ -28,6 +28,19 @@ def launch(argv: list[str]) -> None:
                 super().init_iopub(context)
             finally:
                 del context.sndhwm
+
+        def init_kernel(self):
+            super().init_kernel()
+            shell = self.kernel.shell
+
+            def ask_exit():
+                # exit() and quit() end ipykernel a moment after the cell has answered "ok": the grader then found
+                # the kernel dead in the next cell, and every replacement died again when the cells that had run
+                # cleanly were replayed, exit() among them (every later test lost). Here they end nothing.
+                print("[grader] exit() and quit() do not stop the kernel while the notebook is graded: the cells "
+                      "after this one run on.", file=sys.stderr)
+
+            shell.ask_exit = ask_exit
 
     LearnerKernelApp.launch_instance(argv)
 

@@ -1145,6 +1145,26 @@ def test_a_later_cell_that_changes_a_library_setting_does_not_change_an_earlier_
     assert float(rows["doubles"]["score"]) == sum(points_of_tests(LESSON).values()), rows
 
 
+
+@_trial
+def _leaves(subs):
+    notebooks = {}
+    for name, code in (("exits", "exit()"), ("quits", "print('done for today')\nquit()")):
+        nb = solved(LESSON)
+        nb.cells.insert(2, nbformat.v4.new_code_cell(code))     # before every answer
+        notebooks[name] = nb
+    _put(subs, notebooks)
+
+
+def test_exit_or_quit_in_a_cell_costs_nothing_after_it(trials):
+    """Honest work with an `exit()` left in a cell (or `quit()`): ipykernel ends a moment after that cell answered
+    "ok", so the grader found its kernel dead in the next cell, and every replacement died again when the cells that
+    had run cleanly were replayed, `exit()` among them: 0 of 4, every test "the kernel died while this test was
+    calling your code". In the learner's kernel they end nothing now; the answers after them are graded."""
+    _, rows = _rows_of(trials, "exits", "quits")
+    full = sum(points_of_tests(LESSON).values())
+    assert {s: (float(r["score"]), r["flags"]) for s, r in rows.items()} == {"exits": (full, ""), "quits": (full, "")}
+
 def test_hidden_parts_after_a_real_lessons_cells_have_the_memory_they_had_in_place(tmp_path):
     """A hostile trial, honest work: since hidden parts run after the notebook's last cell, lesson 06's own solution
     got 5 of 18 points at --memory 1.5 (18 before): its hidden probes ran in a kernel whose cells had trained networks
