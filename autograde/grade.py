@@ -174,6 +174,14 @@ def _fits(table, column: str, text: str) -> str:
     return text[:length] if type(length) is int else text
 
 
+def _no_tags(text: str) -> str:
+    """A name as the LMS or roster gives it, without ``<`` and ``>``: formgrader's grading page writes the gradebook's
+    last and first name into its HTML as they are (nbgrader's formgrade template, which nbconvert renders without
+    escaping), in the Jupyter server's origin, so a Canvas name ``<img src=x onerror=...>, Kim`` was script run in
+    the instructor's session. No person's name holds either."""
+    return text.replace("<", "").replace(">", "")
+
+
 def record(db_url: str, result: dict) -> None:
     """Write one result that was graded in this run into the gradebook, in one transaction.
 
@@ -199,7 +207,7 @@ def record(db_url: str, result: dict) -> None:
         if person and not (student.first_name or student.last_name or student.email):
             # Names fill an empty entry only: what someone typed in formgrader is never overwritten.
             for key in ("first_name", "last_name", "email"):
-                setattr(student, key, _fits(Student, key, str(person.get(key, ""))))
+                setattr(student, key, _fits(Student, key, _no_tags(str(person.get(key, "")))))
             gb.db.commit()
         if result["status"] != "graded":
             try:

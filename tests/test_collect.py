@@ -679,6 +679,30 @@ def test_the_roster_gives_the_gradebook_names_and_e_mails(tmp_path):
     assert roster_names(None) == {}
 
 
+
+@pytest.mark.slow                 # nbgrader's gradebook
+def test_names_reach_the_gradebook_without_markup(tmp_path):
+    """Formgrader's grading page writes the gradebook's last and first name into its HTML unescaped (nbgrader's
+    formgrade template, rendered by nbconvert), in the Jupyter server's origin: a Canvas user who named themself
+    `<img src=x onerror=...>` ran script in the instructor's session once the roster filled the gradebook."""
+    from nbgrader.api import Gradebook
+
+    from autograde.collect import roster_names
+    from autograde.grade import record
+
+    export = tmp_path / "Grades.csv"
+    export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Lesson 99: Guard (3099)\n"
+                      "    Points Possible,,,,,5.00\n"
+                      '"<img src=x onerror=alert(1)>, <script>alert(2)</script>",51011,2026011,s11@uni.example,A,\n'
+                      '"O\'Brien-Kim, Ha & Eun",51012,2026012,s12@uni.example,A,\n', encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    for student, person in roster_names(export).items():
+        record(db, {"student": student, "lesson": GUARD.slug, "status": "missing", "person": person})
+    with Gradebook(db) as gb:
+        names = {s.id: (s.last_name, s.first_name) for s in gb.students}
+    assert names == {"2026011": ("img src=x onerror=alert(1)", "scriptalert(2)/script"),
+                     "2026012": ("O'Brien-Kim", "Ha & Eun")}, names
+
 @pytest.mark.slow
 def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
     """Canvas's zip and Canvas's gradebook export, both as downloaded: students become their SIS ids (the two
