@@ -219,6 +219,10 @@ def lesson_page(lesson: str, results: list[dict], names: dict[str, str] | None =
             overall[(gid, reason)] += n
     histogram, bars = _plots(lesson, results, tests, pass_rate) if tests else ("", "")
     median = statistics.median(float(r.get("score", 0)) for r in graded) if graded else 0
+    # who is in the class's numbers: a student with no notebook (missing) handed in nothing, so "submissions" was untrue
+    statuses = Counter(str(r.get("status", "")) for r in results)
+    counted = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items(), key=lambda kv: (kv[0] != "graded",
+                                                                                                  -kv[1], kv[0])))
     rows = "".join(
         f"<tr><td><code>{e(gid)}</code></td><td>{100 * pass_rate[gid]:.0f}%</td><td><ul>"
         + "".join(f"<li>{n} × {e(reason)}</li>" for reason, n in reasons[gid].most_common(3)) + "</ul></td></tr>"
@@ -263,7 +267,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 text-align: left; vertical-align: top; }} ul {{ margin: 0; padding-left: 1.2rem; }}
 </style></head><body>
 <h1>{e(lesson)}: how the class did</h1>
-<p>{len(results)} submissions, {len(graded)} graded; median automatic score {median:g}.
+<p>{len(results)} students: {e(counted)}; median automatic score {median:g}.
 Hand-graded answers are not in these numbers.</p>
 {images}
 <h2>What to re-teach next session</h2>

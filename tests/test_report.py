@@ -747,3 +747,10 @@ def test_the_class_reports_median_is_the_median_of_an_even_class():
     even = [result(f"s{i}", score) for i, score in enumerate((12.0, 10.0, 12.0, 10.0, 12.0, 10.0))]
     assert "median automatic score 11." in lesson_page("01_history", even)
     assert "median automatic score 10." in lesson_page("01_history", even[1:])
+    # and a student with no notebook is counted as one, not as a submission
+    others = [{"student": "m", "lesson": "01_history", "status": "missing", "score": 0.0, "max_score": 12.0,
+               "tests": [], "flags": []},
+              {"student": "u", "lesson": "01_history", "status": "invalid-notebook", "score": 0.0, "max_score": 12.0,
+               "tests": [], "flags": []}]
+    assert "<p>8 students: 6 graded, 1 invalid-notebook, 1 missing; median automatic score 11." in \
+        lesson_page("01_history", even + others)
