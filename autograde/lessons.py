@@ -6,6 +6,7 @@ import functools
 import json
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,40 @@ class NotebookProblem(Exception):
         self.status = status
 
 
+_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")     # nbformat 4.5's cell id
+
+
+def _repair_cells(cells: list, minor: object) -> bool:
+    """Put right, in place, what other editors leave in a notebook that Jupyter opens with a warning but nbformat's
+    schema refuses: a markdown or raw cell with ``outputs`` and ``execution_count`` (VS Code), a code cell without
+    ``execution_count`` (Azure Data Studio) or ``outputs``, a cell id that is no id or none in nbformat 4.5 (a new one
+    is given; nbformat warns of a missing one and means to refuse it). The learner's sources and outputs stay as
+    they are. True when something was changed."""
+    changed = False
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        if cell.get("cell_type") in ("markdown", "raw"):
+            for key in ("outputs", "execution_count"):
+                if key in cell:
+                    del cell[key]
+                    changed = True
+        elif cell.get("cell_type") == "code":
+            for key, empty in (("outputs", []), ("execution_count", None)):
+                if key not in cell:
+                    cell[key] = empty
+                    changed = True
+        has_ids = isinstance(minor, int) and minor >= 5
+        if "id" in cell and not (isinstance(cell["id"], str) and _CELL_ID.match(cell["id"])) or \
+                has_ids and "id" not in cell:
+            if has_ids:
+                cell["id"] = uuid.uuid4().hex[:8]
+            else:
+                del cell["id"]
+            changed = True
+    return changed
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read and validate a notebook, turning every way it can be broken into a NotebookProblem."""
     if not path.exists():
@@ -161,6 +196,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     if data.get("nbformat") != 4:
         raise NotebookProblem("invalid-notebook",
                               f"{path} has nbformat {data.get('nbformat')!r}; this course uses nbformat 4.")
+    if _repair_cells(cells, data.get("nbformat_minor")):
+        text = json.dumps(data)
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)

@@ -32,6 +32,25 @@ def test_a_notebook_with_a_byte_order_mark_reads(tmp_path):
     with pytest.raises(NotebookProblem, match="is empty"):
         read_notebook(path)
 
+
+def test_a_notebook_other_editors_saved_slightly_off_schema_reads(tmp_path):
+    """Editors learners use write notebooks that Jupyter opens with a warning but nbformat's schema refuses: VS Code
+    a markdown cell with `outputs` and `execution_count` (microsoft/vscode-python#10855), Azure Data Studio a code
+    cell without `execution_count`, others one without `outputs` or with an id that is no id. Each was
+    invalid-notebook, 0 for all the learner's work; the answers are read as written."""
+    nb = json.loads(_notebook_json())
+    nb["cells"] = [{"cell_type": "markdown", "metadata": {}, "source": "# Answers", "outputs": [], "execution_count": None},
+                   {"cell_type": "code", "metadata": {"trusted": False}, "source": "x = 1", "outputs": []},
+                   {"cell_type": "code", "metadata": {}, "source": "y = 2", "execution_count": 3},
+                   {"cell_type": "code", "metadata": {}, "source": "z = 3", "outputs": [], "execution_count": None,
+                    "id": "not an id!"}]
+    path = tmp_path / "vscode.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    read = read_notebook(path)
+    assert [c.source for c in read.cells] == ["# Answers", "x = 1", "y = 2", "z = 3"]
+    assert "outputs" not in read.cells[0] and read.cells[1].execution_count is None and read.cells[2].outputs == []
+    nbformat.validate(read)
+
 def test_a_lone_surrogate_escape_reads_as_a_replacement_character(tmp_path):
     """'\\ud800' is valid JSON but no character: no kernel message or UTF-8 file could carry it."""
     path = tmp_path / "escaped.ipynb"
