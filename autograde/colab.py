@@ -117,6 +117,20 @@ def is_setup_cell(cell) -> bool:
     return cell.get("cell_type") == "code" and _shape(str(cell.get("source", ""))) in _SHAPES
 
 
+_SAID_LANG = re.compile(r'^\s*os\.environ\.setdefault\("CNNBOOK_LANG", "([a-z]+)"\)$', re.MULTILINE)
+
+
+def setup_cell_language(nb) -> str | None:
+    """The translated edition the notebook's Colab set-up cell names (its ``CNNBOOK_LANG`` line: "ko"), or None
+    (English, as an English notebook's metadata names none): the edition of a notebook saved by Colab, which may
+    not keep the notebook's own metadata."""
+    for cell in nb.get("cells", [])[:3] if isinstance(nb.get("cells"), list) else []:
+        if isinstance(cell, dict) and is_setup_cell(cell):
+            found = _SAID_LANG.search(str(cell.get("source", "")))
+            return found[1] if found and found[1] != "en" else None
+    return None
+
+
 def add_setup_cell(nb, lang: str = "en", root: Path = ROOT):
     """Put the set-up cell first in ``nb`` (in place; an earlier one is replaced); return ``nb``."""
     nb.cells = [c for c in nb.cells if c.get("id") != CELL_ID]

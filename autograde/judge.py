@@ -774,11 +774,16 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable
 
 def notebook_language(nb) -> str | None:
     """The language a notebook says it is in (``metadata.cnnbook.language``, set by the Korean edition's
-    release), when the course has it: its learner reads the tests' messages in it."""
+    release; else the language its Colab set-up cell names, as a notebook saved by Colab may have lost the
+    metadata), when the course has it: its learner reads the tests' messages in it."""
     from cnnbook.i18n import LANGUAGES
+
+    from .colab import setup_cell_language
 
     meta = nb.get("metadata", {}).get("cnnbook", {}) if isinstance(nb.get("metadata"), dict) else {}
     lang = meta.get("language") if isinstance(meta, dict) else None
+    if not isinstance(lang, str):
+        lang = setup_cell_language(nb)
     return lang if isinstance(lang, str) and lang in LANGUAGES else None
 
 

@@ -183,6 +183,28 @@ def test_the_cell_is_the_course_s_in_a_notebook_as_colab_saves_it(tmp_path):
     assert "reads-grader-files" in suspicious_flags(nb, source, GUARD.source)
 
 
+def test_a_korean_notebook_saved_by_colab_without_its_metadata_is_still_korean():
+    """A trial: the edition of a handed-in notebook was read only from ``metadata.cnnbook.language``; if Colab drops
+    the notebook's own metadata when it saves, a Korean learner's notebook was graded, and its feedback page
+    written, in English. The Colab set-up cell says the edition too (its CNNBOOK_LANG line): that is read then.
+    Metadata wins where both are; a cell a learner rewrote says nothing; an English cell says nothing either (an
+    English notebook names no language: the learner's CNNBOOK_LANG or --lang decides, as before)."""
+    from autograde.i18n import translated_path
+    from autograde.judge import notebook_language
+
+    korean = nbformat.read(translated_path(NOTEBOOKS, "ko", LESSONS[0].slug), as_version=4)
+    assert notebook_language(korean) == "ko"
+    korean.metadata.pop("cnnbook", None)
+    assert notebook_language(korean) == "ko"                      # from its set-up cell
+    korean.cells[0].source = korean.cells[0].source.replace("import importlib.util", "import importlib")
+    assert notebook_language(korean) is None                      # not the course's cell any more: no word from it
+    english = nbformat.read(LESSONS[0].student_version, as_version=4)
+    english.metadata.pop("cnnbook", None)
+    assert notebook_language(english) is None
+    english.metadata["cnnbook"] = {"language": "ko"}
+    assert notebook_language(english) == "ko"                     # the metadata, where there is some
+
+
 @pytest.mark.slow
 def test_a_notebook_saved_in_colab_gets_full_marks_and_its_setup_outputs_are_not_kept(tmp_path):
     from autograde.grade import grade_batch
