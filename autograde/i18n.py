@@ -12,7 +12,8 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
   is how a lesson marks a string for translation. Adjacent literals (implicit concatenation, f-strings
   included) are one entry;
 - per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
-  ``mistakes=``, the slips of ``known_errors``, ``hidden_case(...)``, the explanation of ``check_true``, and a
+  ``mistakes=``, the slips of ``known_errors``, ``hidden_case(...)``, the explanation of ``check_true``, the
+  ``expected=`` words of ``check_type``, the ``why=`` of ``answer_of`` and ``raised_instead``, and a
   check's name when it is written in words, see below, also when the check takes it from a variable assigned a
   string, ``call = "..."``; ``msgctxt`` = the test cell id). Test cells are never changed: these are
   translated when the check runs (``cnnbook.i18n.lesson_text``).
@@ -77,7 +78,8 @@ VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", 
                  "show_matrix", "show_images", "show_maps",          # the course's figure helpers: their titles
                  "padded"}                                            # cnnbook.i18n.padded: a table's aligned label
 VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc", "titles", "texts", "suptitle"}
-TEST_KEYWORDS = {"hint", "explanation", "loop_message"}
+TEST_KEYWORDS = {"hint", "explanation", "loop_message", "why"}     # why=: answer_of, raised_instead
+TYPE_WORDS = {"check_type": "expected"}                             # the words of what a type check expected
 
 
 def catalog_path(lesson: Lesson, lang: str) -> Path:
@@ -104,7 +106,7 @@ class Entry:
 
 FSTRING_FLAG = "f-string"
 NAME_OPERATORS = "=+-*/%<>"
-NAMED_CALLS = {"passed", "known_errors"}  # and every check_* function: their first argument names the check
+NAMED_CALLS = {"passed", "known_errors", "answer_of", "raised_instead"}  # and every check_* function: their first argument names the check
 # Words that join code, not sentences: "box_iou and nms(x)", "f(lambda x y)" are code
 CODE_WORDS = {"and", "or", "not", "in", "is", "if", "else", "for", "lambda", "vs"}
 
@@ -383,7 +385,7 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
             continue
         name = _call_name(node)
         for kw in node.keywords:
-            if kw.arg in TEST_KEYWORDS:
+            if kw.arg in TEST_KEYWORDS or TYPE_WORDS.get(name) == kw.arg:
                 add(kw.value)
             elif kw.arg == "mistakes" and isinstance(kw.value, ast.Dict):
                 for key in kw.value.keys:
@@ -394,6 +396,8 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
             for value in node.args[1].values:
                 add(value)
         if name == "check_true" and len(node.args) >= 3:
+            add(node.args[2])
+        if name == "raised_instead" and len(node.args) >= 3:
             add(node.args[2])
         if _is_named_call(name) and node.args:
             first = node.args[0]

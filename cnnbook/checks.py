@@ -33,6 +33,9 @@ __all__ = [
     "check_shape",
     "check_true",
     "check_raises",
+    "check_type",
+    "answer_of",
+    "raised_instead",
     "error_message",
     "check_own_work",
     "known_errors",
@@ -382,7 +385,7 @@ def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *,
 
 
 def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
-    """Fail with ``explanation`` unless ``condition`` is exactly True."""
+    """Fail with ``explanation`` unless ``condition`` is exactly True. (A value's type: :func:`check_type`.)"""
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
         lines = [lesson_text(explanation)]
         if "NoneType" in str(explanation):
@@ -390,6 +393,116 @@ def check_true(what: str, condition: bool, explanation: str, *, hint: str | None
             # function had no `return`: say what None usually is, as check_array does.
             lines.append(_("returned None. Did you forget the `return` statement?"))
         _fail(what, lines, hint)
+
+
+def _class_name(kind: type) -> str:
+    """A class as a learner writes it: ``int``, ``numpy.float64``, ``torch.Tensor``, ``nn.Sequential``."""
+    module = str(getattr(kind, "__module__", "") or "")
+    name = str(getattr(kind, "__name__", kind))
+    if module in ("builtins", ""):
+        return name
+    if module.split(".")[0] == "numpy":
+        return f"numpy.{name}"
+    if module.startswith("torch.nn"):
+        return f"nn.{name}"
+    if module.split(".")[0] == "torch":
+        return f"torch.{name}"
+    return name
+
+
+def _type_of(value: Any) -> str:
+    """The type of a value a check got, by the name a learner knows it by (for the grader's handle on an object of
+    the learner's kernel: the class's name there)."""
+    if getattr(type(value), "_measure_remote", None) is not None:
+        return str(value.__class__.__name__)
+    return _class_name(type(value))
+
+
+def _short_value(value: Any) -> str | None:
+    """A plain value as one short line (a number, a string, a short list), else None (a model, a long array)."""
+    if value is None or not isinstance(value, (int, float, complex, str, bytes, list, tuple, dict, np.generic)):
+        return None
+    shown = _fmt(value)
+    return shown if len(shown) <= 100 and "\n" not in shown else None
+
+
+def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected: str | None = None,
+               hint: str | None = None) -> None:
+    """Check that ``got`` is an instance of ``types`` (a class or a tuple of classes, as ``isinstance`` takes).
+
+    The failure says what was expected (``expected``: the author's words, "a dict {idea: person}", translated as a
+    hint is; by default the classes' names) and the type that came back, with the value when it is short; for None,
+    that the function returned None and whether `return` was forgotten (a function without `return` gives None).
+    """
+    classes = types if isinstance(types, tuple) else (types,)
+    if isinstance(got, classes):
+        return
+    if expected:
+        wanted = lesson_text(expected)
+    else:
+        names = [_class_name(kind) for kind in classes]
+        wanted = _("a value of type {types}").format(
+            types=names[0] if len(names) == 1 else _("{first} or {last}").format(first=", ".join(names[:-1]),
+                                                                              last=names[-1]))
+    if got is None:
+        _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
+                       "statement?").format(expected=wanted)], hint)
+    line = _("expected {expected}, got a value of type {kind}").format(expected=wanted, kind=_type_of(got))
+    shown = _short_value(got)
+    _fail(what, [line + (f": {shown}" if shown is not None else "")], hint)
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def raised_instead(what: str, error: BaseException | tuple[str, str], why: str, *, hint: str | None = None,
+                   more: Iterable[str] = ()) -> NoReturn:
+    """Fail because the learner's call ``what`` raised ``error`` where it should have answered: "<what>: raised
+    <Kind>: <message>, but <why>", the error's usual meaning under it when :mod:`cnnbook.errors` knows it, then
+    ``more`` (lines shown as given). ``why`` is the author's words (translated as a hint is). ``error``: the exception,
+    or ``(its class's name, its message)`` as a ``learner_side`` function reports one. Use :func:`answer_of` to call
+    and check in one step."""
+    from .errors import explanation, meaning
+
+    if isinstance(error, BaseException):
+        kind = _one_line(getattr(error, "remote_kind", "") or "") or type(error).__name__
+        message = _one_line(error_message(error))
+        if getattr(error, "from_kernel", False):
+            # the grader's text also says where in the learner's code it was raised: "... (at line 4: x[9])"
+            said = _one_line(str(error))
+            at = said.rfind(message) if message else -1
+            tail = said[at + len(message):].strip() if at >= 0 else ""
+            message = f"{message} {tail}".strip()
+        usually = meaning(error)
+    else:
+        kind, message = _one_line(str(error[0])), _one_line(str(error[1]))
+        usually = explanation(kind, message)
+        usually = _(usually) if usually else ""
+    lines = [_("raised {kind}: {message}, but {why}.").format(kind=kind, message=message[:500],
+                                                             why=lesson_text(why))]
+    if usually:
+        lines.append(_("What it usually means: {meaning}").format(meaning=usually))
+    lines += [lesson_text(line) for line in more]
+    _fail(what, lines, hint)
+
+
+def answer_of(what: str, func: Callable[..., Any], args: tuple = (), *, why: str, hint: str | None = None,
+              kwargs: Mapping[str, Any] | None = None, more: Iterable[str] = ()) -> Any:
+    """``func(*args, **kwargs)`` where it must answer, not raise: its value, or the failure of
+    :func:`raised_instead` (``what`` the call, ``why`` the author's words for why it should have worked)::
+
+        got = answer_of(call, conv_params, (3, 1, 8), why="these are possible sizes",
+                        hint="Only a size below 1 is an error.")
+
+    A check that fails inside the call (the grader's "changed what it was given") is raised as it is. A case of
+    :func:`call_each` is checked as ``answer_of(call, case.result, why=...)``."""
+    try:
+        return func(*args, **(kwargs or {}))
+    except CheckFailed:
+        raise
+    except Exception as err:  # noqa: BLE001 - every error of the learner's call is reported, with its kind
+        raised_instead(what, err, why, hint=hint, more=more)
 
 
 def check_raises(

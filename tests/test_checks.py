@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from cnnbook.checks import CheckFailed, check_array, check_raises, check_shape, check_true, check_value
+from cnnbook.checks import (CheckFailed, answer_of, check_array, check_raises, check_shape, check_true, check_type,
+                            check_value, raised_instead)
 
 
 def test_check_array_passes_equal_arrays_and_tensors():
@@ -124,3 +125,84 @@ def test_arrays_that_look_the_same_at_four_decimals_are_shown_with_the_digits_th
     with pytest.raises(CheckFailed) as failed:                        # a difference 4 decimals show: as before
         check_array("plain", np.array([0.5, 1.0]), np.array([0.25, 1.0]))
     assert "[0.25, 1.  ]" in str(failed.value)
+
+
+# ----------------------------------------------------------------------------- check_type, answer_of
+@pytest.fixture
+def in_language():
+    from cnnbook.i18n import set_language
+
+    yield set_language
+    set_language(None)
+
+
+def test_check_type_passes_an_instance_and_names_both_types_otherwise():
+    check_type("n", 3, (int, np.integer))
+    check_type("n", np.int64(3), (int, np.integer))
+    with pytest.raises(CheckFailed) as err:
+        check_type("type of f(2)", 2.0, (int, np.integer), expected="an int (a count)", hint="use //")
+    msg = str(err.value)
+    assert msg.startswith("type of f(2):")
+    assert "expected an int (a count), got a value of type float: 2.0" in msg and "Hint: use //" in msg
+    assert "return" not in msg
+    with pytest.raises(CheckFailed, match=r"expected a value of type float, got a value of type numpy\.float32: 2\.5"):
+        check_type("loss", np.float32(2.5), float)
+    with pytest.raises(CheckFailed) as big:             # a long value is not shown, its type is
+        check_type("x", list(range(1000)), tuple)
+    assert "got a value of type list" in str(big.value) and "999" not in str(big.value)
+
+
+def test_check_type_says_none_is_a_forgotten_return(in_language):
+    with pytest.raises(CheckFailed) as err:
+        check_type("f(2)", None, dict, expected="a dict {idea: person}")
+    assert "returned None, but a dict {idea: person} was expected. Did you forget the `return` statement?" \
+        in str(err.value)
+    in_language("ko")
+    with pytest.raises(CheckFailed) as ko:
+        check_type("f(2)", None, (int, np.integer))
+    assert "int 또는 numpy.integer 타입의 값을 기대했지만 None을 돌려주었습니다. `return` 문을 빠뜨리지 않았나요?" \
+        in str(ko.value), str(ko.value)
+    with pytest.raises(CheckFailed) as other:
+        check_type("f(2)", 2.5, int)
+    assert "int 타입의 값을 기대했지만, 받은 값의 타입은 float입니다: 2.5" in str(other.value), str(other.value)
+
+
+def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_language):
+    def second(xs):
+        return xs[1]
+
+    assert answer_of("second([1, 2])", second, ([1, 2],), why="two values are enough") == 2
+    with pytest.raises(CheckFailed) as err:
+        answer_of("second([1])", second, ([1],), why="the list is long enough", hint="count from 0")
+    msg = str(err.value)
+    assert msg.startswith("second([1]):")
+    assert "raised IndexError: list index out of range, but the list is long enough." in msg
+    assert "Hint: count from 0" in msg
+    in_language("ko")
+    with pytest.raises(CheckFailed) as ko:
+        answer_of("second([1])", second, ([1],), why="the list is long enough")
+    assert "IndexError 오류가 발생했습니다: list index out of range. 하지만 " in str(ko.value), str(ko.value)
+
+
+def test_answer_of_explains_a_known_error_and_lets_a_failed_check_through(in_language):
+    def halves(n):
+        return list(range(n / 2))
+
+    with pytest.raises(CheckFailed) as err:
+        answer_of("halves(4)", halves, (4,), why="4 is even", kwargs={})
+    assert "raised TypeError: 'float' object cannot be interpreted as an integer, but 4 is even." in str(err.value)
+    assert "What it usually means: A float where Python needs a whole number" in str(err.value)
+
+    def checked():
+        raise CheckFailed("f changed what it was given", what="f")
+
+    with pytest.raises(CheckFailed, match="^f changed what it was given$"):
+        answer_of("f()", checked, why="never")
+    with pytest.raises(CheckFailed) as data:            # an error a learner_side function reported as data
+        raised_instead("f(2)", ("TypeError", "'float' object cannot be interpreted as an integer"), "2 is fine")
+    assert "raised TypeError: 'float' object cannot be interpreted as an integer, but 2 is fine." in str(data.value)
+    assert "What it usually means:" in str(data.value)
+    in_language("ko")
+    with pytest.raises(CheckFailed) as ko:
+        raised_instead("f(2)", ("TypeError", "'float' object cannot be interpreted as an integer"), "2 is fine")
+    assert "보통 이런 뜻입니다: 파이썬에 정수가 필요한 자리" in str(ko.value), str(ko.value)

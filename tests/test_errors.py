@@ -166,27 +166,30 @@ def test_else_if_is_named_and_a_comparison_with_one_equals_sign_too():
         assert "==" in meaning(_raised(RAISED[case][0]))
 
 
-@pytest.mark.parametrize("lang, forgot", [("en", "returned None. Did you forget the `return` statement?"),
-                                          ("ko", "None을 돌려주었습니다. `return` 문을 빠뜨리지 않았나요?")])
+@pytest.mark.parametrize("lang, forgot", [("en", "returned None, but a value of type torch.Tensor was expected. Did "
+                                                 "you forget the `return` statement?"),
+                                          ("ko", "torch.Tensor 타입의 값을 기대했지만 None을 돌려주었습니다. `return` 문을 "
+                                                 "빠뜨리지 않았나요?")])
 def test_a_type_check_that_got_none_says_return_was_forgotten(lang, forgot):
     """A learner's trial (lesson 06): a prepare_images whose body had no `return` read "expected a torch.Tensor, got
     a NoneType" and the hint "torch.from_numpy(images) or torch.tensor(images) turns a numpy array into a tensor",
     which sent them to convert an array they already had. A type check that got None says what None usually is."""
-    from cnnbook.checks import CheckFailed, check_true
+    from cnnbook.checks import CheckFailed, check_true, check_type
     from cnnbook.i18n import set_language
 
     set_language(lang)
     try:
         with pytest.raises(CheckFailed) as caught:
-            check_true("prepare_images(tiny) returns a torch tensor", isinstance(None, torch.Tensor),
-                       f"expected a torch.Tensor, got a {type(None).__name__}",
+            check_type("prepare_images(tiny) returns a torch tensor", None, torch.Tensor,
                        hint="torch.from_numpy(images) or torch.tensor(images) turns a numpy array into a tensor.")
         with pytest.raises(CheckFailed) as other:
+            check_type("the list", (1, 2), list)
+        with pytest.raises(CheckFailed) as plain:
             check_true("the list", False, "expected a list, got a tuple")
     finally:
         set_language(None)
     assert forgot in str(caught.value), str(caught.value)
-    assert "return" not in str(other.value)
+    assert "return" not in str(other.value) and "return" not in str(plain.value)
 
 
 def test_every_explanation_is_reached_by_a_real_error():

@@ -17,7 +17,8 @@ import pytest
 from autograde.lessons import grade_cells
 from conftest import LESSONS, lesson_ids
 
-CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_own_work"}
+CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_own_work", "check_type",
+          "answer_of", "raised_instead"}
 
 
 def exercise_names(nb) -> set[str]:
