@@ -206,3 +206,15 @@ def test_answer_of_explains_a_known_error_and_lets_a_failed_check_through(in_lan
     with pytest.raises(CheckFailed) as ko:
         raised_instead("f(2)", ("TypeError", "'float' object cannot be interpreted as an integer"), "2 is fine")
     assert "보통 이런 뜻입니다: 파이썬에 정수가 필요한 자리" in str(ko.value), str(ko.value)
+
+
+def test_raised_instead_keeps_where_the_grader_says_the_learners_code_raised():
+    """An error that crossed the grader's wall says "your code raised ValueError: boom (at line 3: x[9])"; the
+    failure keeps the learner's message and where it was raised, without saying "raised" twice."""
+    err = ValueError("your code raised ValueError: boom (at line 3: x[9])")
+    err.from_kernel = True                      # type: ignore[attr-defined]
+    err.learner_message = "boom"                # type: ignore[attr-defined]
+    with pytest.raises(CheckFailed) as caught:
+        raised_instead("f(2)", err, "2 is fine")
+    assert "raised ValueError: boom (at line 3: x[9]), but 2 is fine." in str(caught.value)
+    assert "your code raised" not in str(caught.value)
