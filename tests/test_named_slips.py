@@ -880,3 +880,33 @@ def output_size(n, f, p=0, s=1):
     return np.floor((n + 2 * p - f) / s) + 1
 ''')
     assert "expected an int, got float64 2.0: use //" in said and "np.float64" not in said, said
+
+
+LENET_FUNCTIONAL = '''import torch
+from torch import nn
+import torch.nn.functional as F
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.view(x.size(0), -1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+'''
+
+
+def test_a_lenet_without_features_is_told_the_attribute_is_missing_not_to_return():
+    """A trial with code in the style of public course work: LeNet-5 with its layers as self.conv1 ... and
+    torch.nn.functional in forward (the exercise asks for `features` and `classifier`). The failure said "got
+    NoneType ... returned None. Did you forget the `return` statement?": there is no return to forget. It says the
+    attribute is missing, and why the checks need it."""
+    said = visible_failure("06", "test_LeNet5", LENET_FUNCTIONAL)
+    assert "LeNet5() has no attribute `features`" in said and "self.conv1" in said, said
+    assert "return" not in said and "NoneType" not in said, said
