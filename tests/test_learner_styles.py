@@ -1,8 +1,9 @@
-"""Correct answers written the ways learners commonly write them (loops where the solution vectorises, a velocity
-where it keeps a sum of gradients, a list built with append, nn.Module classes with their own layer names, numpy
-where math would do), from a trial with code in the styles of public course work: each passes its WHOLE test cell,
-visible and hidden parts, run in this process (no kernel: fast). A test that rejected one would be unfair: tests
-check behaviour, not spelling. (The graded round trip proves the same for the fixtures' ALTERNATIVES.)"""
+"""Correct answers written the ways learners commonly write them (loops where the solution vectorises, a
+velocity where it keeps a sum of gradients, a list built with append, nn.Module classes with their own layer names,
+numpy where math would do, VOC's average precision with its sentinels, CS231n-style backward loops), from a trial
+with code in the styles of public course work: each passes its WHOLE test cell, visible and hidden parts, run in this
+process (no kernel: fast). A test that rejected one would be unfair: tests check behaviour, not spelling. (The
+graded round trip proves the same for the fixtures' ALTERNATIVES.)"""
 from __future__ import annotations
 
 import pytest
@@ -248,6 +249,136 @@ def cosine_lr(step, total_steps, lr_max, lr_min=0.0):
     ('10_detection', 'smooth_l1', 'where'): '''def smooth_l1(diff, beta=1.0):
     absd = diff.abs()
     return torch.where(absd < beta, 0.5 * diff ** 2 / beta, absd - 0.5 * beta)
+''',
+    ('05_pooling', 'conv_backward', 'cs231n_loops'): '''def conv_backward(dout, x, w, b, stride=1, padding=0):
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    if w.shape[1] != C or b.shape != (F_,):
+        raise ValueError("shapes do not fit")
+    H_out = 1 + (H + 2 * padding - HH) // stride
+    W_out = 1 + (W + 2 * padding - WW) // stride
+    if dout.shape != (N, F_, H_out, W_out):
+        raise ValueError("dout has the wrong shape")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode="constant")
+    dx_pad = np.zeros_like(x_pad, dtype=float)
+    dw = np.zeros_like(w, dtype=float)
+    db = np.sum(dout, axis=(0, 2, 3)).astype(float)
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    window = x_pad[n, :, hs:hs + HH, ws:ws + WW]
+                    dw[f] += window * dout[n, f, i, j]
+                    dx_pad[n, :, hs:hs + HH, ws:ws + WW] += w[f] * dout[n, f, i, j]
+    dx = dx_pad[:, :, padding:padding + H, padding:padding + W]
+    return dx, dw, db
+''',
+    ('07_architectures', 'InceptionModule', 'separate_layers'): '''class InceptionModule(nn.Module):
+    def __init__(self, in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
+        super().__init__()
+        self.b1 = nn.Conv2d(in_channels, c1, kernel_size=1)
+        self.b2_1 = nn.Conv2d(in_channels, c3_reduce, kernel_size=1)
+        self.b2_2 = nn.Conv2d(c3_reduce, c3, kernel_size=3, padding=1)
+        self.b3_1 = nn.Conv2d(in_channels, c5_reduce, kernel_size=1)
+        self.b3_2 = nn.Conv2d(c5_reduce, c5, kernel_size=5, padding=2)
+        self.b4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
+        self.b4_2 = nn.Conv2d(in_channels, pool_proj, kernel_size=1)
+
+    def forward(self, x):
+        p1 = F.relu(self.b1(x))
+        p2 = F.relu(self.b2_2(F.relu(self.b2_1(x))))
+        p3 = F.relu(self.b3_2(F.relu(self.b3_1(x))))
+        p4 = F.relu(self.b4_2(self.b4_1(x)))
+        return torch.cat((p1, p2, p3, p4), dim=1)
+''',
+    ('07_architectures', 'InvertedResidual', 'torchvision_like'): '''class InvertedResidual(nn.Module):
+    def __init__(self, in_channels, out_channels, stride, expand_ratio):
+        super().__init__()
+        self.stride = stride
+        hidden_dim = int(round(in_channels * expand_ratio))
+        self.use_res_connect = self.stride == 1 and in_channels == out_channels
+        layers = []
+        if expand_ratio != 1:
+            layers.append(nn.Conv2d(in_channels, hidden_dim, 1, 1, 0, bias=False))
+            layers.append(nn.BatchNorm2d(hidden_dim))
+            layers.append(nn.ReLU6(inplace=True))
+        layers.extend([
+            nn.Conv2d(hidden_dim, hidden_dim, 3, stride, 1, groups=hidden_dim, bias=False),
+            nn.BatchNorm2d(hidden_dim),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden_dim, out_channels, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(out_channels),
+        ])
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.use_res_connect:
+            return x + self.conv(x)
+        return self.conv(x)
+''',
+    ('07_architectures', 'compound_scaling', 'math_pow'): '''def compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15, base_resolution=224):
+    d = math.pow(alpha, phi)
+    w = math.pow(beta, phi)
+    r = int(round(base_resolution * math.pow(gamma, phi)))
+    flops = math.pow(alpha * beta ** 2 * gamma ** 2, phi)
+    return d, w, r, flops
+''',
+    ('10_detection', 'average_precision', 'voc_style'): '''def precision_recall(scores, is_hit, n_true):
+    scores = np.asarray(scores, dtype=float)
+    is_hit = np.asarray(is_hit, dtype=bool)
+    order = np.argsort(-scores, kind="stable")
+    tp = np.cumsum(is_hit[order]).astype(float)
+    fp = np.cumsum(~is_hit[order]).astype(float)
+    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    recall = tp / max(n_true, 1)
+    return precision, recall
+
+def average_precision(scores, is_hit, n_true):
+    if n_true == 0 or len(scores) == 0:
+        return 0.0
+    prec, rec = precision_recall(scores, is_hit, n_true)
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    for i in range(mpre.size - 1, 0, -1):
+        mpre[i - 1] = max(mpre[i - 1], mpre[i])
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+''',
+    ('10_detection', 'box_formats', 'columns'): '''def corners_to_centres(boxes):
+    boxes = np.array(boxes, dtype=float).reshape(-1, 4)
+    out = np.zeros_like(boxes)
+    out[:, 0] = (boxes[:, 0] + boxes[:, 2]) / 2
+    out[:, 1] = (boxes[:, 1] + boxes[:, 3]) / 2
+    out[:, 2] = boxes[:, 2] - boxes[:, 0]
+    out[:, 3] = boxes[:, 3] - boxes[:, 1]
+    return out
+
+def centres_to_corners(boxes):
+    boxes = np.array(boxes, dtype=float).reshape(-1, 4)
+    out = np.zeros_like(boxes)
+    out[:, 0] = boxes[:, 0] - boxes[:, 2] / 2
+    out[:, 1] = boxes[:, 1] - boxes[:, 3] / 2
+    out[:, 2] = boxes[:, 0] + boxes[:, 2] / 2
+    out[:, 3] = boxes[:, 1] + boxes[:, 3] / 2
+    return out
+''',
+    ('10_detection', 'detection_loss', 'masks'): '''BOX_WEIGHT = 2.0
+
+def detection_loss(output, target):
+    pred = output.permute(0, 2, 3, 1)
+    obj_mask = target[..., 0] == 1
+    conf_loss = F.binary_cross_entropy_with_logits(pred[..., 0], target[..., 0], reduction="mean")
+    n_obj = obj_mask.sum()
+    if n_obj == 0:
+        return conf_loss
+    p = pred[obj_mask]
+    t = target[obj_mask]
+    xy = torch.sigmoid(p[:, 1:3])
+    wh = p[:, 3:5]
+    box_loss = F.smooth_l1_loss(torch.cat([xy, wh], dim=1), t[:, 1:5], reduction="sum") / n_obj
+    cls_loss = F.cross_entropy(p[:, 5:], t[:, 5].long())
+    return BOX_WEIGHT * box_loss + conf_loss + cls_loss
 ''',
 }
 
