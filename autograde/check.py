@@ -85,6 +85,12 @@ def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None
     result = grade_submission({"student": "you", "lesson": lesson.slug, "solutions": str(tests_from.solutions),
                                "path": str(path.resolve()), "limits": limits, "sandbox": sandbox,
                                "threads": os.cpu_count() or 1, **({"lang": lang} if lang else {})})
+    return report_of(lesson, path, result, hidden, note)
+
+
+def report_of(lesson: Lesson, path: Path, result: dict, hidden: bool = True, note: str = "") -> CheckReport:
+    """What the self-check tells the learner of one graded submission (``grade_submission``'s result, or a batch's
+    ``OUT/results/<student>/<lesson>.json``: the same dict), in the current language (:mod:`cnnbook.i18n`)."""
     report = CheckReport(lesson, path, hidden_included=hidden)
     broken = result["status"] == "grader-error"          # this computer's or the checker's fault, not the notebook's
     for test in result["tests"]:

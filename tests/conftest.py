@@ -90,6 +90,25 @@ def solved(lesson, extra: dict[str, str] | None = None) -> nbformat.NotebookNode
     return submission(lesson, {**answer_sources(lesson), **(extra or {})})
 
 
+def korean_submission(lesson) -> nbformat.NotebookNode:
+    """The lesson's released Korean notebook (notebooks/ko/), untouched: its metadata says it is the Korean edition, so
+    the grader's messages are Korean."""
+    from autograde.i18n import translated_path
+    from autograde.lessons import NOTEBOOKS
+
+    return nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
+
+
+def solved_korean(lesson, extra: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The Korean notebook with every exercise answered by the solution, then ``extra`` replacements (by grade_id)."""
+    nb = korean_submission(lesson)
+    cells = grade_cells(nb)
+    for gid, text in {**answer_sources(lesson), **(extra or {})}.items():
+        assert gid in cells, f"{lesson.slug} (Korean): no answer cell {gid!r}"
+        cells[gid].source = text
+    return nb
+
+
 def write(nb, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -190,10 +209,7 @@ def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
     ALTERNATIVE or ALTERNATIVES);
     solved_ko and untouched_ko (every lesson's Korean notebook, answered with the solutions or untouched).
     """
-    import json
-
-    from autograde.i18n import catalog_path, translated_path
-    from autograde.lessons import NOTEBOOKS
+    from autograde.i18n import catalog_path
 
     subs = {}
     for lesson in LESSONS:
@@ -208,13 +224,8 @@ def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
         for k, alternative in enumerate(known_alternatives(fx)):
             subs[alternative_student(k), lesson.slug] = solved(lesson, alternative["cells"])
         if catalog_path(lesson, "ko").is_file():
-            korean = nbformat.read(translated_path(NOTEBOOKS, "ko", lesson.slug), as_version=4)
-            solved_ko = nbformat.from_dict(json.loads(json.dumps(korean)))
-            cells = grade_cells(solved_ko)
-            for gid, text in answer_sources(lesson).items():
-                cells[gid].source = text
-            subs["solved_ko", lesson.slug] = solved_ko
-            subs["untouched_ko", lesson.slug] = korean
+            subs["solved_ko", lesson.slug] = solved_korean(lesson)
+            subs["untouched_ko", lesson.slug] = korean_submission(lesson)
     return subs
 
 
