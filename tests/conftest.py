@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 from pathlib import Path
 
 import autograde  # noqa: F401 - before nbformat: it keeps jsonschema's slow IRI checker out (autograde/__init__.py)
@@ -107,6 +108,26 @@ def solved_korean(lesson, extra: dict[str, str] | None = None) -> nbformat.Noteb
         assert gid in cells, f"{lesson.slug} (Korean): no answer cell {gid!r}"
         cells[gid].source = text
     return nb
+
+
+def autograde_cli(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m autograde ARGS`` run in this process, from ``cwd`` (the project root by default): ``main()``, as the
+    command line calls it, with its exit status and what it printed, as ``subprocess.run(..., capture_output=True,
+    text=True)`` gives them. For tests about what a command does and says, not about its process (exit codes under
+    signals, Ctrl-C, killed workers start the real process): a new Python per run imports the grader again (seconds
+    of CPU) for nothing. What the grader's own workers print goes to this process's file descriptors, not here."""
+    import contextlib
+    import io
+
+    from autograde.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(args)
+        except SystemExit as stop:            # argparse's refusals, as the process would exit with them
+            code = stop.code if isinstance(stop.code, int) else 1
+    return subprocess.CompletedProcess(["autograde", *args], code, out.getvalue(), err.getvalue())
 
 
 def write(nb, path: Path) -> Path:

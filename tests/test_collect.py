@@ -10,7 +10,6 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 import time
 import io
 import zipfile
@@ -20,8 +19,8 @@ import nbformat
 import pytest
 
 from autograde.collect import find_submissions, safe_id
-from autograde.lessons import ROOT, UsageError
-from conftest import GUARD, LESSONS, solved, submission, write
+from autograde.lessons import UsageError
+from conftest import GUARD, LESSONS, autograde_cli as cli, solved, submission, write
 
 LESSONS_ALL = [*LESSONS, GUARD]
 NOTEBOOK = GUARD.student_version.read_bytes()
@@ -477,8 +476,8 @@ def test_a_canvas_export_is_graded_end_to_end(tmp_path):
         zf.writestr("kimminsu_40001_900009_99_guard-2.ipynb", __import__("nbformat").writes(good))
         zf.writestr("readme.txt", "hello")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
-                           "--solutions", str(GUARD.solutions)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    proc = cli(["grade", str(archive), "--out", str(out),
+                "--solutions", str(GUARD.solutions)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -507,15 +506,14 @@ def test_a_moodle_export_round_trips_to_its_grading_worksheet(tmp_path):
     write(solved(GUARD), export / "Kim Minsu_123456_assignsubmission_file_" / "99_guard.ipynb")
     write(submission(GUARD), export / "이지은_123457_assignsubmission_file_" / "my homework 99_guard.ipynb")
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "autograde", "grade", str(export), "--out", str(out), "--solutions",
-            str(GUARD.solutions)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    args = ["grade", str(export), "--out", str(out), "--solutions", str(GUARD.solutions)]
+    proc = cli(args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         grade = gb.find_grade("why_pooling", "99_guard", "99_guard", "Kim Minsu")
         grade.manual_score = 1.0
         gb.db.commit()
-    again = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)     # nothing to grade
+    again = cli(args)     # nothing to grade
     assert again.returncode == 0 and "resuming: 2 of 2" in again.stdout, again.stdout + again.stderr
     with (out / "lms" / "moodle-99_guard.csv").open(encoding="utf-8-sig") as f:
         sheet = list(csv.DictReader(f))
@@ -724,9 +722,8 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
                       "강하은,51008,2026008,s8@uni.example,Section B,,\n"
                       "\"Smith, Emma\",51011,2026011,s11@uni.example,Section B,,\n", encoding="utf-8")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
-                           "--roster", str(export), "--solutions", str(GUARD.solutions)],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = cli(["grade", str(archive), "--out", str(out),
+                "--roster", str(export), "--solutions", str(GUARD.solutions)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
     assert ".work" not in proc.stdout
@@ -759,9 +756,8 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
                         "2026008": ("강하은", "", "s8@uni.example"), "2026011": ("Smith", "Emma", "s11@uni.example")}
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         gb.update_or_create_student("2026008", last_name="강", first_name="하은")
-    again = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", str(out),
-                            "--solutions", str(GUARD.solutions), "--student", "2026008"],
-                           capture_output=True, text=True, timeout=900, cwd=ROOT)
+    again = cli(["grade", str(archive), "--out", str(out),
+                 "--solutions", str(GUARD.solutions), "--student", "2026008"])
     assert again.returncode == 0, again.stdout + again.stderr
     assert people()["2026008"] == ("강", "하은", "s8@uni.example")
     # The instructor's reports name each student as the gradebook does, beside the id (they showed ids only).
@@ -866,10 +862,8 @@ def test_a_corrupt_notebook_is_named_as_in_its_zip_when_out_is_a_relative_path(t
         zf.writestr("smithemma_51011_9000004_99_guard.ipynb", "{not json")
     course = tmp_path / "course"
     course.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(archive), "--out", ".",
-                           "--solutions", str(GUARD.solutions), "--workers", "1"],
-                          capture_output=True, text=True, timeout=900, cwd=course,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = cli(["grade", str(archive), "--out", ".",
+                "--solutions", str(GUARD.solutions), "--workers", "1"], cwd=course)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"invalid-notebook: {archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
     assert str(course) not in proc.stdout
@@ -1388,9 +1382,8 @@ def test_grading_an_older_export_again_never_rolls_a_student_back(tmp_path):
         zf.writestr("kimminsu_40001_9003_99_guard-1.ipynb", full)        # Canvas: only the newest upload
 
     def grade(source: Path, folder: Path = out) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(source), "--out", str(folder),
-                               "--solutions", str(GUARD.solutions), "--workers", "1"],
-                              capture_output=True, text=True, timeout=900, cwd=ROOT)
+        proc = cli(["grade", str(source), "--out", str(folder),
+                    "--solutions", str(GUARD.solutions), "--workers", "1"])
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 
@@ -1456,9 +1449,8 @@ def test_a_notebook_handed_in_to_another_lessons_assignment_costs_nobody_a_grade
         zf.writestr("danhan_1004_4004_98_guard.ipynb", blank)                    # uploaded before the stray
 
     def grade(source: Path, *extra: str) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(source), "--out", str(out),
-                               "--solutions", str(solutions), "--workers", "2", *extra],
-                              capture_output=True, text=True, timeout=900, cwd=ROOT)
+        proc = cli(["grade", str(source), "--out", str(out),
+                    "--solutions", str(solutions), "--workers", "2", *extra])
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 
