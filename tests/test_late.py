@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograde.late import WAIVE, Policy, lateness, parse_duration, parse_policy, parse_when
-from autograde.lessons import ROOT, UsageError
-from conftest import GUARD, GUARD_SOLUTIONS, solved, write
+from autograde.lessons import UsageError
+from conftest import GUARD, GUARD_SOLUTIONS, autograde_cli, solved, write
 
 SLUG = GUARD.slug
 FULL_AUTO = 4.0
@@ -101,9 +100,9 @@ def test_a_due_date_given_again_with_another_date_is_said(tmp_path):
 
 
 def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--solutions",
-                           str(GUARD_SOLUTIONS), "--workers", "2", *args], capture_output=True, text=True,
-                          timeout=900, cwd=ROOT)
+    """``python -m autograde grade`` in this process (what it does and says, not its process)."""
+    return autograde_cli(["grade", str(subs), "--out", str(out), "--solutions", str(GUARD_SOLUTIONS), "--workers", "2",
+                          *args])
 
 
 def rows(path: Path) -> dict[str, dict]:

@@ -6,17 +6,15 @@ submit, blind marking, and participant ids that belong to one assignment only.""
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from autograde import moodle
 from autograde.collect import find_submissions, read_roster
-from autograde.lessons import ROOT, UsageError
+from autograde.lessons import UsageError
 from autograde.report import write_lms_exports
-from conftest import GUARD, LESSONS, solved, submission, write
+from conftest import GUARD, LESSONS, autograde_cli, solved, submission, write
 
 LESSONS_ALL = [*LESSONS, GUARD]
 SLUGS = [lesson.slug for lesson in LESSONS_ALL]
@@ -382,9 +380,8 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     put(export / "Lee Seo_700204_assignsubmission_onlinetext_" / "onlinetext.html", b"<p>my answers</p>")
     worksheet = sheet(tmp_path, "Grades-CNN101-Lesson 99 Guard-4211.csv", GUARD_SHEET)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(export), "--out", str(out),
-                           "--moodle-worksheet", str(worksheet), "--solutions", str(GUARD.solutions)],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = autograde_cli(["grade", str(export), "--out", str(out), "--moodle-worksheet", str(worksheet),
+                          "--solutions", str(GUARD.solutions)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         people = {s.id: (s.last_name, s.email) for s in gb.students}

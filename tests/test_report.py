@@ -3,14 +3,11 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
-from autograde.lessons import ROOT
 from autograde.report import csv_safe, failure_reason
-from conftest import GUARD, solved, submission, write
+from conftest import GUARD, autograde_cli, solved, submission, write
 
 MEAN = '''def group_max(values, width):
     return np.asarray(values, dtype=float).reshape(-1, width).mean(axis=1)
@@ -157,8 +154,7 @@ def test_the_class_report_after_grading_a_class(tmp_path):
               "blank": submission(GUARD), "=HYPERLINK(1+1)": solved(GUARD)}
     for student, nb in class_.items():
         write(nb, subs / f"{student}_{GUARD.slug}.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out),
-                           "--solutions", str(GUARD.solutions)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = autograde_cli(["grade", str(subs), "--out", str(out), "--solutions", str(GUARD.solutions)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = (out / "report" / f"{GUARD.slug}.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 2                        # histogram and pass rates
