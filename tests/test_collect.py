@@ -477,7 +477,7 @@ def test_a_canvas_export_is_graded_end_to_end(tmp_path):
         zf.writestr("readme.txt", "hello")
     out = tmp_path / "out"
     proc = cli(["grade", str(archive), "--out", str(out),
-                "--solutions", str(GUARD.solutions)])
+                "--solutions", str(GUARD.solutions), "--workers", "1"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with (out / "grades.csv").open(encoding="utf-8-sig") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -506,7 +506,7 @@ def test_a_moodle_export_round_trips_to_its_grading_worksheet(tmp_path):
     write(solved(GUARD), export / "Kim Minsu_123456_assignsubmission_file_" / "99_guard.ipynb")
     write(submission(GUARD), export / "이지은_123457_assignsubmission_file_" / "my homework 99_guard.ipynb")
     out = tmp_path / "out"
-    args = ["grade", str(export), "--out", str(out), "--solutions", str(GUARD.solutions)]
+    args = ["grade", str(export), "--out", str(out), "--solutions", str(GUARD.solutions), "--workers", "1"]
     proc = cli(args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
@@ -723,7 +723,7 @@ def test_a_canvas_class_graded_with_its_gradebook_export_as_roster(tmp_path):
                       "\"Smith, Emma\",51011,2026011,s11@uni.example,Section B,,\n", encoding="utf-8")
     out = tmp_path / "out"
     proc = cli(["grade", str(archive), "--out", str(out),
-                "--roster", str(export), "--solutions", str(GUARD.solutions)])
+                "--roster", str(export), "--solutions", str(GUARD.solutions), "--workers", "1"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{archive.name}: smithemma_51011_9000004_99_guard.ipynb is not valid JSON" in proc.stdout
     assert ".work" not in proc.stdout
@@ -1450,7 +1450,7 @@ def test_a_notebook_handed_in_to_another_lessons_assignment_costs_nobody_a_grade
 
     def grade(source: Path, *extra: str) -> subprocess.CompletedProcess:
         proc = cli(["grade", str(source), "--out", str(out),
-                    "--solutions", str(solutions), "--workers", "2", *extra])
+                    "--solutions", str(solutions), "--workers", "1", *extra])
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 

@@ -100,8 +100,9 @@ def test_a_due_date_given_again_with_another_date_is_said(tmp_path):
 
 
 def cli(subs: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m autograde grade`` in this process (what it does and says, not its process)."""
-    return autograde_cli(["grade", str(subs), "--out", str(out), "--solutions", str(GUARD_SOLUTIONS), "--workers", "2",
+    """``python -m autograde grade`` in this process (what it does and says, not its process), with one worker: a
+    worker's zygote costs seconds of CPU, and parallel grading is not what these tests are about."""
+    return autograde_cli(["grade", str(subs), "--out", str(out), "--solutions", str(GUARD_SOLUTIONS), "--workers", "1",
                           *args])
 
 

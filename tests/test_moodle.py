@@ -381,7 +381,7 @@ def test_a_moodle_class_graded_with_its_worksheet(tmp_path):
     worksheet = sheet(tmp_path, "Grades-CNN101-Lesson 99 Guard-4211.csv", GUARD_SHEET)
     out = tmp_path / "out"
     proc = autograde_cli(["grade", str(export), "--out", str(out), "--moodle-worksheet", str(worksheet),
-                          "--solutions", str(GUARD.solutions)])
+                          "--solutions", str(GUARD.solutions), "--workers", "1"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         people = {s.id: (s.last_name, s.email) for s in gb.students}

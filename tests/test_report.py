@@ -154,7 +154,8 @@ def test_the_class_report_after_grading_a_class(tmp_path):
               "blank": submission(GUARD), "=HYPERLINK(1+1)": solved(GUARD)}
     for student, nb in class_.items():
         write(nb, subs / f"{student}_{GUARD.slug}.ipynb")
-    proc = autograde_cli(["grade", str(subs), "--out", str(out), "--solutions", str(GUARD.solutions)])
+    proc = autograde_cli(["grade", str(subs), "--out", str(out), "--solutions", str(GUARD.solutions),
+                          "--workers", "1"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = (out / "report" / f"{GUARD.slug}.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 2                        # histogram and pass rates
