@@ -5,8 +5,8 @@
 - A wrong answer is told its slip in words, in the learner's language, not as a library's traceback.
 
 check and grade are one engine (``runner.grade_submission``; tests/test_one_engine.py holds them to the same verdict),
-so every case but one is graded in ONE batch (``python -m autograde grade``: the grader's start, a worker's zygote
-and the judge cost seconds of CPU each run) and its result is put into the self-check's words by check's own
+so every case but one is graded in ONE batch (``python -m autograde grade``, run in this process: the grader's
+start, a worker's zygote and the judge cost seconds of CPU each run) and its result is put into the self-check's words by check's own
 ``report_of`` and ``format_report``, in the case's language: a Korean case is the Korean edition's notebook, whose
 results speak Korean. One case runs ``check`` itself (``--lang ko`` on an English notebook), so the self-check's own
 run and output are tested too.
@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from conftest import solved, solved_korean, write
+from conftest import autograde_cli, solved, solved_korean, write
 
 from autograde.check import format_report, report_of
 from autograde.lessons import all_lessons
@@ -80,10 +80,10 @@ def said(tmp_path_factory):
         lesson = LESSONS[number]
         nb = solved_korean(lesson, answers) if lang == "ko" else solved(lesson, answers)
         paths[student] = write(nb, subs / student / lesson.slug / f"{lesson.slug}.ipynb")
-    # One worker: one zygote importing torch instead of two (measured: 36 s of CPU for the batch, against 43 s with
-    # two workers, and no longer in wall time on two cores).
-    proc = subprocess.run([sys.executable, "-m", "autograde", "grade", str(subs), "--out", str(out), "--workers", "1"],
-                          capture_output=True, text=True, timeout=1800)
+    # In this process (the batch's process is not what these tests are about), with one worker: one zygote importing
+    # torch instead of two (measured: 36 s of CPU for the batch, against 43 s with two workers, and no longer in wall
+    # time on two cores).
+    proc = autograde_cli(["grade", str(subs), "--out", str(out), "--workers", "1"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     found = {}
     for student, (number, lang, _answers) in CASES.items():
