@@ -6,9 +6,9 @@
 
 check and grade are one engine (``runner.grade_submission``; tests/test_one_engine.py holds them to the same verdict),
 so every case but one is graded in ONE batch (``python -m autograde grade``, run in this process: the grader's
-start, a worker's zygote and the judge cost seconds of CPU each run) and its result is put into the self-check's words by check's own
-``report_of`` and ``format_report``, in the case's language: a Korean case is the Korean edition's notebook, whose
-results speak Korean. One case runs ``check`` itself (``--lang ko`` on an English notebook), so the self-check's own
+start, a worker's zygote and the judge cost seconds of CPU each run) and its result is put into the self-check's
+words by check's own ``report_of`` and ``format_report``, in the case's language: a Korean case is the Korean
+edition's notebook, whose results speak Korean. One case runs ``check`` itself (``--lang ko`` on an English notebook), so the self-check's own
 run and output are tested too.
 """
 from __future__ import annotations
