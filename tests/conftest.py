@@ -118,15 +118,20 @@ def autograde_cli(args: list[str], cwd: Path | None = None) -> subprocess.Comple
     of CPU) for nothing. What the grader's own workers print goes to this process's file descriptors, not here."""
     import contextlib
     import io
+    import signal
 
     from autograde.__main__ import main
 
     out, err = io.StringIO(), io.StringIO()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     with contextlib.chdir(cwd or ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(args)
         except SystemExit as stop:            # argparse's refusals, as the process would exit with them
             code = stop.code if isinstance(stop.code, int) else 1
+        finally:                              # a run stopped by an error ignores Ctrl-C from then on: not pytest
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
     return subprocess.CompletedProcess(["autograde", *args], code, out.getvalue(), err.getvalue())
 
 
