@@ -121,9 +121,11 @@ def autograde_cli(args: list[str], cwd: Path | None = None) -> subprocess.Comple
     import signal
 
     from autograde.__main__ import main
+    import cnnbook.i18n
 
     out, err = io.StringIO(), io.StringIO()
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    environ, chosen = dict(os.environ), cnnbook.i18n._chosen       # the process's choice (None: the environment's)
     with contextlib.chdir(cwd or ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(args)
@@ -132,6 +134,10 @@ def autograde_cli(args: list[str], cwd: Path | None = None) -> subprocess.Comple
         finally:                              # a run stopped by an error ignores Ctrl-C from then on: not pytest
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
+            # --lang sets CNNBOOK_LANG and the messages' language for the process: not for the tests after it
+            os.environ.clear()
+            os.environ.update(environ)
+            cnnbook.i18n.set_language(chosen)
     return subprocess.CompletedProcess(["autograde", *args], code, out.getvalue(), err.getvalue())
 
 
