@@ -46,7 +46,7 @@ from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_subm
                       read_roster, roster_names)
 from .report import csv_safe, keep_canvas_gradebook, write_class_reports
 from .text import CSV_ENCODING, replacing, terminal_safe, utc_now, valid_text
-from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson
+from .lessons import ROOT, SOLUTIONS, Lesson, UsageError, all_lessons, find_lesson, lesson_title
 from .publish import publishable_text
 from .runner import GRADER_TEST_MESSAGES, fingerprint, grade_submission, new_hidden_seed
 from .worker import _error_result, _worker_faults, _worker_main
@@ -1823,6 +1823,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
                + "\n" + e(say(N_("Run {command} on your notebook to see the visible checks in full.")))
                .replace("{command}", command))
     title = e(say(N_("{lesson}: feedback for {who}"))).replace("{lesson}", e(result["lesson"])).replace("{who}", who)
+    # The lesson as the learner's notebook names it, in the page's language (the slug beside it: the file's name)
+    named = lesson_title(str(result["lesson"]), lang)
+    heading = e(named) + (f" <small>({e(result['lesson'])})</small>" if named != result["lesson"] else "")
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -1837,7 +1840,7 @@ tr.timeout td:nth-child(3) {{ color: #b42318; }}
 section.late {{ border-left: 4px solid #d4a72c; padding: .2rem 1rem; margin: 1rem 0; }}
 section.late th {{ width: 14rem; font-weight: normal; color: #555; }}
 </style></head><body>
-<h1>{e(result['lesson'])}</h1>
+<h1>{heading}</h1>
 <p>{e(say(N_("Student")))}: <b>{who}</b>. {e(say(N_("Status")))}: <b>{e(shown_status)}</b>.
 {e(say(N_("Score")))}: {score_text}{penalty}.</p>
 {detail}

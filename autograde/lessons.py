@@ -292,7 +292,8 @@ def _released(lesson: Lesson) -> Path:
 
 
 @functools.cache
-def _titles(solutions: Path, slug: str, _versions: tuple) -> tuple[str, ...]:
+def _titles(solutions: Path, slug: str, _versions: tuple) -> dict[str, str]:
+    """language -> the lesson's title in it ("en" first; a translation whose title is missing is left out)."""
     from .i18n import LANGS, catalog_path, current_translations, read_catalog, translated_path
 
     lesson = Lesson(slug, solutions)
@@ -303,8 +304,8 @@ def _titles(solutions: Path, slug: str, _versions: tuple) -> tuple[str, ...]:
             break
     first = next((c for c in english.cells if c.get("cell_type") == "markdown"), None) if english else None
     if first is None or not _heading({"cells": [first]}):
-        return ()
-    found = [_heading({"cells": [first]})]
+        return {}
+    found = {"en": _heading({"cells": [first]})}
     for lang in LANGS:                        # the translation of that cell: its catalog, else the built notebook
         try:
             text = current_translations(read_catalog(catalog_path(lesson, lang), lang)).get(
@@ -315,9 +316,9 @@ def _titles(solutions: Path, slug: str, _versions: tuple) -> tuple[str, ...]:
         if not title:
             with contextlib.suppress(NotebookProblem):
                 title = _heading(read_notebook(translated_path(_released(lesson), lang, slug)))
-        if title and title not in found:
-            found.append(title)
-    return tuple(found)
+        if title:
+            found[lang] = title
+    return found
 
 
 def _version(path: Path) -> int:
@@ -327,17 +328,29 @@ def _version(path: Path) -> int:
         return 0
 
 
-def lesson_titles(slug: str, solutions: Path = SOLUTIONS) -> tuple[str, ...]:
-    """The lesson's titles as its notebooks show them, the English one first, then each translation's
-    ('Lesson 03 — Padding and stride', '레슨 03 — 패딩과 스트라이드'): the first heading of the lesson notebook and
-    its translation (the lesson's ``<lang>.po``, else the translated notebook). None for a lesson that is not in
-    ``solutions``. Read once per version of the files."""
+def _titles_by_language(slug: str, solutions: Path) -> dict[str, str]:
+    """language -> the lesson's title, read once per version of the files it comes from."""
     from .i18n import LANGS, catalog_path, translated_path
 
     lesson = Lesson(slug, solutions)
     files = [lesson.source, lesson.student_version, *(catalog_path(lesson, lang) for lang in LANGS),
              *(translated_path(_released(lesson), lang, slug) for lang in LANGS)]
     return _titles(solutions, slug, tuple(_version(p) for p in files))
+
+
+def lesson_titles(slug: str, solutions: Path = SOLUTIONS) -> tuple[str, ...]:
+    """The lesson's titles as its notebooks show them, the English one first, then each translation's
+    ('Lesson 03 — Padding and stride', '레슨 03 — 패딩과 스트라이드'): the first heading of the lesson notebook and
+    its translation (the lesson's ``<lang>.po``, else the translated notebook). None for a lesson that is not in
+    ``solutions``. Read once per version of the files."""
+    return tuple(dict.fromkeys(_titles_by_language(slug, solutions).values()))
+
+
+def lesson_title(slug: str, lang: str = "en", solutions: Path = SOLUTIONS) -> str:
+    """The lesson's title in ``lang`` ('레슨 03 — 패딩과 스트라이드'), else its English title, else its slug (a lesson
+    that is not in ``solutions``)."""
+    titles = _titles_by_language(slug, solutions)
+    return titles.get(lang) or titles.get("en") or slug
 
 
 def words(text: str) -> list[str]:

@@ -598,6 +598,8 @@ def test_a_korean_learners_feedback_page_reads_in_korean():
                    "<h2>강사의 의견</h2>", "숨은 검사는", "<code>python -m autograde check 05 --lang ko</code> 명령으로"):
         assert korean in page, (korean, page)
     assert "<title>05_pooling: 김하늘 (2026001) 학생의 피드백</title>" in page
+    # the lesson as the Korean notebook names it (a trial read only the slug there), the slug beside it
+    assert "<h1>레슨 05 — 풀링, 빠른 합성곱, 그리고 역방향 패스 <small>(05_pooling)</small></h1>" in page, page
     page = pages["grader-error"]
     assert "상태: <b>채점기 오류</b>" in page and "점수: <b>아직 채점되지 않음</b> (9점 만점)" in page, page
     assert "채점기가 이 노트북을 채점하지 못했습니다" in page and page.count("<td>실행되지 않음</td>") == 2, page
@@ -614,7 +616,9 @@ def test_a_korean_learners_feedback_page_reads_in_korean():
                         "day", "per started"):
             assert english not in body, (kind, english, body)
     # English stays the page of an English result (and of one that names no language)
-    assert '<html lang="en">' in feedback_html({**graded, "language": "en"})
+    english = feedback_html({**graded, "language": "en"})
+    assert '<html lang="en">' in english
+    assert "<h1>Lesson 05 — Pooling, fast convolution, and backward passes <small>(05_pooling)</small></h1>" in english
     # (without the instructor's marks the hand-graded point waits: the status says so)
     assert "Student: <b>2026001</b>. Status: <b>graded automatically; the answers graded by hand wait</b>." in \
         feedback_html({**graded, "language": None})
