@@ -230,11 +230,9 @@ def _value_class(cls: type) -> bool:
     return issubclass(cls, values)
 
 
-def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
-    """The array or tensor at ``where`` (["args", 1, "v"]: the state dict's "v" of the second argument) among a
-    call's arguments, as the kernel names it; NotPlain for anything else (the kernel's word is not trusted)."""
-    import numpy as np
-
+def _object_at(given: tuple[tuple, dict], where: Any) -> Any:
+    """The test's own object at ``where`` (["args", 1, "v"]: the state dict's "v" of the second argument) among a
+    call's arguments, as the kernel names it; NotPlain for a reference to none (the kernel's word is not trusted)."""
     if type(where) is not list or not 2 <= len(where) <= 8 or where[0] not in ("args", "kwargs"):
         raise NotPlain("a malformed argument's reference")
     obj: Any = given[0] if where[0] == "args" else given[1]
@@ -245,6 +243,14 @@ def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
             obj = obj[step]
         else:
             raise NotPlain("a reference to no argument")
+    return obj
+
+
+def _argument_at(given: tuple[tuple, dict], where: Any) -> Any:
+    """The array or tensor at ``where`` among a call's arguments (:func:`_object_at`); NotPlain for anything else."""
+    import numpy as np
+
+    obj = _object_at(given, where)
     if type(obj) is np.ndarray or (type(obj).__module__.startswith("torch") and hasattr(obj, "copy_")):
         return obj
     raise NotPlain("a reference to an argument that is no array or tensor")
@@ -254,16 +260,10 @@ def _in_a_list(given: tuple[tuple, dict], where: list) -> bool:
     """Whether the place ``where`` the kernel says a call changed is in one of the test's Python lists or dicts
     (["args", 0]: the list itself, sorted in place; ["args", 0, 2]: its third item replaced), not in an array: the
     failure then says how lists are left alone. Read from the test's own objects; a place that names none: False."""
-    obj: Any = given[0] if where[0] == "args" else given[1]
-    steps = where[1:] if len(where) <= 2 else where[1:-1]     # the argument itself, or what holds the last step
-    for step in steps:
-        if type(obj) in (list, tuple) and type(step) is int and 0 <= step < len(obj):
-            obj = obj[step]
-        elif type(obj) is dict and type(step) in (str, int) and step in obj:
-            obj = obj[step]
-        else:
-            return False
-    return type(obj) in (list, dict)
+    try:       # the argument itself, or what holds the last step
+        return type(_object_at(given, where if len(where) <= 2 else where[:-1])) in (list, dict)
+    except NotPlain:
+        return False
 
 
 def _write_back(target: Any, new: Any) -> None:
