@@ -924,7 +924,8 @@ def test_a_test_stopped_at_its_time_limit_says_so_in_the_learners_language(tmp_p
     from conftest import solved, write
 
     lesson = next(lesson for lesson in LESSONS if lesson.slug == "03_padding_stride")
-    looping = "def same_padding(f):\n    while f > 0:\n        pass\n"
+    # a loop that never ends and sleeps (a spinning one is stopped the same way; it would burn 15 s of CPU)
+    looping = "def same_padding(f):\n    import time\n    while f > 0:\n        time.sleep(0.05)\n"
     path = write(solved(lesson, {"same_padding": looping}), tmp_path / f"{lesson.slug}.ipynb")
     report = check_notebook(lesson, path, cell_timeout=15, lang="ko")
     failed = {r.grade_id: r.message for r in report.results if not r.passed}
