@@ -655,6 +655,30 @@ def _files_below(folder: Path, skipped) -> list[Path]:
     return sorted(files)
 
 
+def _not_a_notebook(path: Path) -> str | None:
+    """Whether a file not named ``.ipynb`` holds a notebook all the same (``.ipynb.txt``, ``.json``): None when it
+    does, read as the grader reads a notebook (nbformat, :func:`autograde.lessons.read_notebook`), never by its name;
+    else why not ("" for a file that is not even JSON). A .zip (opened for its notebooks), a hidden file and
+    nbgrader's timestamp.txt are not looked into; a file that does not start with ``{`` is not read further."""
+    from .lessons import MAX_NOTEBOOK_BYTES, NotebookProblem, read_notebook
+
+    if path.name.startswith(".") or path.name == "timestamp.txt" or path.suffix.lower() == ".zip":
+        return ""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return ""
+        with path.open("rb") as handle:
+            start = handle.read(64).removeprefix(b"\xef\xbb\xbf").lstrip()
+        if not start.startswith(b"{"):
+            return ""
+        read_notebook(path)
+    except NotebookProblem as problem:
+        return str(problem).replace(str(path), "it")
+    except (OSError, ValueError):
+        return ""
+    return None
+
+
 def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
     return bool(MOODLE.match(folder.name)) or any((folder / lesson.slug).is_dir() for lesson in lessons)
 
@@ -763,6 +787,13 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     def consider(path: Path, student_hint: str | None, lesson_hint: Lesson | None = None, **facts) -> None:
         name = unicodedata.normalize("NFC", path.name)
+        why_not = _not_a_notebook(path) if not name.lower().endswith(".ipynb") else ""
+        if why_not is None:
+            # Safari and some LMSes save a notebook as "<name>.ipynb.txt", others as "<name>.json": its content,
+            # read by nbformat, says it is a notebook, whatever its name (a student lost their grade for a name)
+            stem = Path(name).stem if Path(name).suffix else name
+            name = stem if stem.lower().endswith(".ipynb") else f"{stem}.ipynb"
+            facts = {**facts, "flags": [*facts.get("flags", []), "renamed-extension"]}
         if not name.lower().endswith(".ipynb"):
             if not name.startswith(".") and name != "timestamp.txt":
                 # Whose it is, when the LMS says (a .zip or a .py handed in instead of the notebook): a .zip is
@@ -790,7 +821,7 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                     and not facts.get("zipped_in") else None
                 if taken is None:
                     lines.append(IntakeLine(rel(path), "skipped", safe_id(owner) if owner else "",
-                                            note="not a notebook (.ipynb)"))
+                                            note="not a notebook (.ipynb)" + (f": {why_not}" if why_not else "")))
                 if owner is not None and (taken is None or taken <= 0):
                     others.setdefault(owner, []).append(f"{name} (no notebook inside)" if taken == 0 else name)
                     who_in_lms.setdefault(owner, {**(facts.get("lms") or {}),
@@ -889,7 +920,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         for inner in sorted(path.iterdir()):                     # nbgrader: <student>/<NN_slug>/...
             lesson = next((lesson for lesson in lessons if lesson.slug == inner.name), None)
             if inner.is_dir() and lesson is not None:
-                notebooks = sorted(p for p in inner.iterdir() if p.is_file() and p.suffix.lower() == ".ipynb")
+                notebooks = sorted(p for p in inner.iterdir() if p.is_file() and p.suffix.lower() == ".ipynb") \
+                    or sorted(p for p in inner.iterdir() if p.suffix.lower() != ".ipynb" and _not_a_notebook(p) is None)
                 exact = [p for p in notebooks if p.name == f"{lesson.slug}.ipynb"]
                 when, unread = _timestamp(inner)
                 for notebook in exact or notebooks:
@@ -1254,8 +1286,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         # how a renamed or stray notebook was placed, where the instructor reads the file's line (an instructor's
         # trial found those notes only in grades.csv's flags)
         placed = facts.get("placed") or (f"renamed: graded as {slug}" if "renamed-notebook" in sub.flags else "")
+        extension = ("not named .ipynb, but its content is a notebook (renamed-extension)"
+                     if "renamed-extension" in sub.flags else "")
         lines.append(IntakeLine(rel(path), "taken", student, slug, "; ".join(filter(None, [
-                                    facts.get("stray", ""), placed, sub.note, copy_name])),
+                                    facts.get("stray", ""), placed, extension, sub.note, copy_name])),
                                 submitted=(when.astimezone(timezone.utc).strftime(TIME_FORMAT)
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))

@@ -74,6 +74,8 @@ FLAG_MEANING = {
     "renamed-notebook": "the notebook had another name (another letter case, another file name); it was graded "
                         "as this lesson (intake.csv shows the file; a copy's name, as '01_history (1).ipynb', is no "
                         "rename)",
+    "renamed-extension": "the file was not named .ipynb (a browser or LMS saved it as .ipynb.txt or .json) but its "
+                         "content is a notebook (read by nbformat): graded as one (intake.csv names the file)",
     "zipped": "handed in inside a .zip (an LMS upload): the grader took the notebook out of it (intake.csv names "
               "the .zip)",
     "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "

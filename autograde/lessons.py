@@ -7,6 +7,7 @@ import json
 import re
 import unicodedata
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +145,30 @@ def _repair_cells(cells: list, minor: object) -> bool:
     return changed
 
 
+def _from_nbformat_3(path: Path, data: dict) -> dict:
+    """An nbformat 3 notebook (IPython's and old Jupyter's saves: cells in ``worksheets``) as nbformat 4, converted
+    by nbformat's own converter (which marks it: ``metadata.orig_nbformat`` is 3). Its cells are counted against
+    MAX_CELLS before it is converted."""
+    worksheets = data.get("worksheets")
+    if not isinstance(worksheets, list) or not all(isinstance(w, dict) and isinstance(w.get("cells"), list)
+                                                   for w in worksheets):
+        raise NotebookProblem("invalid-notebook", f"{path} has nbformat 3 but no list of worksheets with cells.")
+    count = sum(len(w["cells"]) for w in worksheets)
+    if count > MAX_CELLS:
+        raise NotebookProblem("invalid-notebook",
+                              f"{path} has {count:,} cells; a notebook of this course has fewer than a hundred "
+                              f"(the limit is {MAX_CELLS:,}).")
+    try:
+        with warnings.catch_warnings():            # the converter warns of what validation below refuses anyway
+            warnings.simplefilter("ignore")
+            converted = nbformat.reads(json.dumps(data), as_version=4)     # v3 keeps sources as lists of lines
+        return json.loads(nbformat.writes(converted, version=4))
+    except Exception as err:  # noqa: BLE001 - whatever the converter makes of a broken file: not a notebook
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise NotebookProblem("invalid-notebook", f"{path} is an nbformat 3 notebook that could not be converted "
+                              f"to nbformat 4: {first_line}") from None
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read and validate a notebook, turning every way it can be broken into a NotebookProblem."""
     if not path.exists():
@@ -180,6 +205,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except RecursionError:                # JSON nested deeper than Python's parser goes: never a saved notebook
         raise NotebookProblem("invalid-notebook",
                               f"{path} is JSON nested too deeply to be a notebook saved by JupyterLab.") from None
+    if isinstance(data, dict) and data.get("nbformat") == 3:
+        data = _from_nbformat_3(path, data)
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookProblem("invalid-notebook", f"{path} is JSON but not a notebook (no list of cells).")
     cells = data["cells"]

@@ -60,6 +60,35 @@ def test_flat_folder_copies_cases_and_ids_ending_in_digits(tmp_path):
     assert len(intake.lines) == 8                                     # every input file has its line
 
 
+def test_a_notebook_saved_under_another_extension_is_taken_by_its_content(tmp_path):
+    """A trial: Safari and some LMSes save an upload as '<name>.ipynb.txt', others as '<name>.json'; it was listed
+    'not a notebook (.ipynb)' and its student lost the grade for a file name. Its content, read by nbformat,
+    decides: a notebook is taken (flagged renamed-extension) in every layout; a file that is not one stays skipped,
+    its line saying why. An nbformat 3 notebook (old Jupyter) is a notebook too."""
+    old = nbformat.writes(nbformat.convert(nbformat.reads(NOTEBOOK.decode(), as_version=4), 3), version=3)
+    put(tmp_path / "in" / "alice_99_guard.ipynb.txt")                                   # Safari
+    put(tmp_path / "in" / "bob_99_guard.json")
+    put(tmp_path / "in" / "carol_99_guard.ipynb.txt", b"{not json")
+    put(tmp_path / "in" / "dave_99_guard.json", b'{"cells": "no list", "nbformat": 4}')
+    put(tmp_path / "in" / "erin_99_guard.ipynb.txt", old.encode())                     # nbformat 3 as well
+    put(tmp_path / "in" / "fay" / "99_guard" / "99_guard.ipynb.txt")                   # nbgrader's layout
+    put(tmp_path / "in" / "Gil Kim_51001_assignsubmission_file_" / "99_guard.json")    # Moodle's
+    put(tmp_path / "in" / "hana_40001_900001_99_guard.ipynb.txt")                      # Canvas's
+    intake = find_submissions(tmp_path / "in", tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    taken = {student for student, _ in subs}
+    assert taken == {"alice", "bob", "erin", "fay", "Gil Kim", "hana"}, taken
+    for student in taken:
+        assert "renamed-extension" in subs[(student, "99_guard")].flags, student
+    assert subs[("hana", "99_guard")].lms["id"] == "40001" and subs[("Gil Kim", "99_guard")].lms["id"] == "51001"
+    notes = {line.input: (line.outcome, line.note) for line in intake.lines}
+    assert notes["alice_99_guard.ipynb.txt"] == ("taken", "not named .ipynb, but its content is a notebook "
+                                                 "(renamed-extension)")
+    assert notes["carol_99_guard.ipynb.txt"][0] == "skipped" and "not valid JSON" in notes["carol_99_guard.ipynb.txt"][1]
+    assert notes["dave_99_guard.json"] == ("skipped", "not a notebook (.ipynb): it is JSON but not a notebook (no "
+                                                       "list of cells).")
+
+
 def test_canvas_zip_with_korean_names_resubmissions_and_late_work(tmp_path):
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -464,6 +493,25 @@ def test_a_zip_with_nothing_to_grade_is_named_as_given(tmp_path):
     with pytest.raises(UsageError) as err:
         find_submissions(junk, tmp_path / "work2", LESSONS_ALL)
     assert f"in {junk} (1 other file(s): notes.txt)" in str(err.value) and "unzipped" not in str(err.value)
+
+@pytest.mark.slow
+def test_a_notebook_named_ipynb_txt_and_an_nbformat_3_notebook_are_graded(tmp_path):
+    """A trial: both were listed as 'not a notebook' and their students got no grade. Graded in full, flagged."""
+    good = solved(GUARD)
+    put(tmp_path / "in" / "alice_99_guard.ipynb.txt", nbformat.writes(good).encode())
+    old = nbformat.convert(nbformat.reads(nbformat.writes(good), as_version=4), 3)
+    put(tmp_path / "in" / "bob_99_guard.ipynb", nbformat.writes(old, version=3).encode())
+    out = tmp_path / "out"
+    proc = cli(["grade", str(tmp_path / "in"), "--out", str(out), "--solutions", str(GUARD.solutions),
+                "--workers", "1"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "grades.csv").open(encoding="utf-8-sig") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert {student: (row["status"], float(row["score"])) for student, row in rows.items()} == {
+        "alice": ("graded", 4.0), "bob": ("graded", 4.0)}, rows
+    assert "renamed-extension" in rows["alice"]["flags"]
+    assert "renamed-extension" in (out / "flagged.md").read_text(encoding="utf-8")
+
 
 @pytest.mark.slow
 def test_a_canvas_export_is_graded_end_to_end(tmp_path):

@@ -51,6 +51,35 @@ def test_a_notebook_other_editors_saved_slightly_off_schema_reads(tmp_path):
     assert "outputs" not in read.cells[0] and read.cells[1].execution_count is None and read.cells[2].outputs == []
     nbformat.validate(read)
 
+def test_an_nbformat_3_notebook_is_converted_by_nbformat(tmp_path):
+    """A trial: a notebook old Jupyter or IPython saved (nbformat 3: cells in worksheets) was "not a notebook" and
+    graded 0. nbformat converts it; its cells, their grading metadata and its sources are the learner's."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Answers"),
+                nbformat.v4.new_code_cell("def f():\n    return 1", metadata={"nbgrader": {"grade_id": "f", "solution": True}})]
+    path = tmp_path / "old.ipynb"
+    path.write_text(nbformat.writes(nbformat.convert(nb, 3), version=3), encoding="utf-8")
+    assert json.loads(path.read_text())["nbformat"] == 3
+    read = read_notebook(path)
+    assert read.nbformat == 4 and read.metadata["orig_nbformat"] == 3
+    assert [c.source for c in read.cells] == ["# Answers", "def f():\n    return 1"]
+    assert read.cells[1].metadata["nbgrader"] == {"grade_id": "f", "solution": True}
+    nbformat.validate(read)
+    broken = json.loads(path.read_text())
+    broken["worksheets"] = "none"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(NotebookProblem, match="nbformat 3 but no list of worksheets"):
+        read_notebook(path)
+    broken["worksheets"] = [{"cells": [{"cell_type": "code"}] * 2001}]
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(NotebookProblem, match="2,001 cells"):
+        read_notebook(path)
+    broken["worksheets"] = [{"cells": [{"cell_type": "code", "input": 5, "outputs": "x"}]}]
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(NotebookProblem):
+        read_notebook(path)
+
+
 def test_a_lone_surrogate_escape_reads_as_a_replacement_character(tmp_path):
     """'\\ud800' is valid JSON but no character: no kernel message or UTF-8 file could carry it."""
     path = tmp_path / "escaped.ipynb"
