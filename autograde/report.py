@@ -302,7 +302,7 @@ def write_class_reports(out: Path, gradebook: dict[tuple[str, str], float] | Non
     (folder / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>class reports</title>"
                                        f"<h1>Class reports</h1><ul>{links}</ul>", encoding="utf-8")
     written.append(write_wide_csv(results, out / "grades-by-student.csv", gradebook, names))
-    written += write_lms_exports(results, out / "lms", gradebook)
+    written += write_lms_exports(results, out / "lms", gradebook, names)
     return written
 
 
@@ -494,8 +494,10 @@ def _write_notes(path: Path, notes: list[str]) -> list[Path]:
 
 
 def write_lms_exports(results: list[dict], folder: Path,
-                      gradebook: dict[tuple[str, str], float] | None = None) -> list[Path]:
-    """Grades in the files LMSs import.
+                      gradebook: dict[tuple[str, str], float] | None = None,
+                      names: dict[str, str] | None = None) -> list[Path]:
+    """Grades in the files LMSs import. ``names``: student id -> the name the gradebook has
+    (:func:`autograde.grade.gradebook_names`), for canvas.csv's Student column where Canvas's export gave none.
 
     - ``lms/canvas.csv`` (unless every submission came from Moodle's export): Canvas's gradebook import (Grades >
       Import): ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
@@ -553,7 +555,9 @@ def write_lms_exports(results: list[dict], folder: Path,
             same = _one_person(student, their_id, canvas_id, newest)
             placed.update(same)
             notes += _shares_id(same, their_id, lessons, grade)
-            rows.append([people[student].get("name", student), their_id, student, "", "",
+            # Student: Canvas's name for its user, else the gradebook's (a Moodle or local student), else the id
+            rows.append([people[student].get("name") or (names or {}).get(student) or student, their_id, student,
+                         "", "",
                          *(next((grade[(s, lesson)] for s in same if grade.get((s, lesson), "")), "")
                            for lesson in lessons)])
         rows[1:] = sorted(rows[1:], key=lambda row: row[2])

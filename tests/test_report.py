@@ -385,6 +385,27 @@ def test_a_lesson_without_a_result_is_blank_and_a_missing_one_zero_in_every_file
     assert (wide["kim"]["total"], wide["lee"]["total"]) == ("6", "8")
 
 
+def test_canvas_csv_names_a_moodle_or_local_student_by_the_gradebooks_name(tmp_path):
+    """A trial: in a class graded from a Canvas and a Moodle export (or a flat folder) into one OUT, canvas.csv's
+    Student column showed the Moodle-sourced student's id. It shows the name the gradebook has, where it has one;
+    a Canvas student keeps Canvas's own name, and no Moodle participant id goes into Canvas's ID column."""
+    from autograde.report import write_lms_exports
+
+    def result(student, lms):
+        return {"student": student, "lesson": "99_guard", "score": 4.0, "raw_score": 4.0, "status": "graded",
+                "max_score": 5.0, "lesson_max_score": 5.0, "lms": lms}
+
+    results = [result("2026001", {"system": "canvas", "id": "40001", "name": "Kim Minjun"}),
+               result("2026002", {"system": "moodle", "id": "700202", "name": "Lee Seoyeon"}),
+               result("2026003", {}), result("2026004", {"system": "moodle", "id": "700204", "name": "Participant"})]
+    write_lms_exports(results, tmp_path / "lms", {}, {"2026001": "Minjun Kim (roster)", "2026002": "이서연",
+                                                      "2026003": "Park Jiho"})
+    with (tmp_path / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        rows = {row["SIS User ID"]: (row["Student"], row["ID"]) for row in csv.DictReader(f)}
+    assert rows == {"": ("Points Possible", ""), "2026001": ("Kim Minjun", "40001"), "2026002": ("이서연", ""),
+                    "2026003": ("Park Jiho", ""), "2026004": ("2026004", "")}, rows
+
+
 def test_every_csv_for_people_and_lmss_opens_in_excel_with_korean_names(tmp_path):
     """Excel reads a CSV without a UTF-8 byte order mark in the system's code page (a Korean Windows shows 김민준
     as mojibake): grades.csv, grades-by-student.csv, intake.csv, extensions.csv and the LMS files start with one.
