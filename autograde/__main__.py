@@ -3,7 +3,6 @@ from one command."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -63,10 +62,12 @@ def cmd_check(args) -> int:
         from cnnbook.i18n import set_language
 
         from .judge import notebook_language
+        from .lessons import NotebookProblem, read_notebook
 
         try:
-            mine = notebook_language(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, AttributeError):
+            # read as the grader reads it (a Colab-saved cell's source is a list of lines in the file's JSON)
+            mine = notebook_language(read_notebook(path))
+        except (NotebookProblem, OSError, ValueError, AttributeError):
             mine = None                    # check_notebook reports an unreadable notebook clearly
         if mine:
             set_language(mine)

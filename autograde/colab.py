@@ -40,7 +40,7 @@ COMMENTS = {
 _LANG_LINES = '''    import os
     os.environ.setdefault("CNNBOOK_LANG", "{lang}")
 '''
-_LANG_LINE = re.compile(r'^(\s*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', re.MULTILINE)
+_LANG_LINE = re.compile(r'^([ \t]*os\.environ\.setdefault\("CNNBOOK_LANG", )"[a-z]*"\)$', re.MULTILINE)
 _CODE = '''import sys
 if "google.colab" in sys.modules:
 ''' + _LANG_LINES + '''    import importlib.util
@@ -100,9 +100,9 @@ def _shape(source: str) -> str:
     """The cell without its comments, course requirement and pins: what every release's cell has in common."""
     lines = [line for line in source.strip().splitlines() if not line.startswith("#")]
     text = "\n".join(line.rstrip() for line in lines)
-    text = re.sub(r'^(\s*COURSE = )"[^"\n]*"$', r'\1""', text, flags=re.MULTILINE)
+    text = re.sub(r'^([ \t]*COURSE = )"[^"\n]*"$', r'\1""', text, flags=re.MULTILINE)
     text = _LANG_LINE.sub(r'\1"")', text)
-    return re.sub(r"^(\s*PINS = )\[[^\]\n]*\]$", r"\1[]", text, flags=re.MULTILINE)
+    return re.sub(r"^([ \t]*PINS = )\[[^\]\n]*\]$", r"\1[]", text, flags=re.MULTILINE)
 
 
 _SHAPE = _shape(_CODE.format(course="", pins=[], lang=""))
@@ -110,14 +110,21 @@ _SHAPE = _shape(_CODE.format(course="", pins=[], lang=""))
 _SHAPES = {_SHAPE, _shape(_CODE.replace(_LANG_LINES, "").format(course="", pins=[]))}
 
 
+# The set-up cell is about 1,000 characters: a cell many times longer is not it, and is not looked into (its lines
+# start no regular expression at every one of a million blank lines: a hostile trial's 40,000 took 17 s).
+MAX_SETUP_CHARS = 20_000
+
+
 def is_setup_cell(cell) -> bool:
     """The course's Colab set-up cell as some release wrote it (any repository, tag, pins or language), known by its
     code alone: Colab saves a notebook as nbformat 4.0, without the cell ids release wrote (its own are in each
     cell's metadata), and a cell of that code is inert outside Colab wherever it stands."""
-    return cell.get("cell_type") == "code" and _shape(str(cell.get("source", ""))) in _SHAPES
+    source = cell.get("source", "")
+    return cell.get("cell_type") == "code" and isinstance(source, str) and len(source) <= MAX_SETUP_CHARS \
+        and _shape(source) in _SHAPES
 
 
-_SAID_LANG = re.compile(r'^\s*os\.environ\.setdefault\("CNNBOOK_LANG", "([a-z]+)"\)$', re.MULTILINE)
+_SAID_LANG = re.compile(r'^[ \t]*os\.environ\.setdefault\("CNNBOOK_LANG", "([a-z]+)"\)$', re.MULTILINE)
 
 
 def setup_cell_language(nb) -> str | None:

@@ -205,6 +205,51 @@ def test_a_korean_notebook_saved_by_colab_without_its_metadata_is_still_korean()
     assert notebook_language(english) == "ko"                     # the metadata, where there is some
 
 
+def test_a_hostile_setup_cell_is_read_in_linear_time_and_names_no_language_the_course_lacks():
+    """A hostile trial. Blank lines: the cell's regular expressions began with ``^\\s*`` (MULTILINE), which runs on
+    across every blank line from every line start: a code cell with 40,000 empty lines (40 kB) took 17 s to be told
+    no set-up cell, and a notebook of such cells held its worker for hours. Now a cell far longer than the set-up
+    cell is not it, and none of the expressions crosses a line. A learner-written cell naming a language the
+    course lacks, or with code in its language line, names none; a fake cell with code in its pins is the course's
+    cell by shape, and the grader never runs it."""
+    import time
+
+    from autograde.judge import notebook_language
+
+    def notebook(source: str):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        return nb
+
+    korean = colab.setup_source("ko")
+    began = time.monotonic()
+    assert not colab.is_setup_cell(notebook("x = 1" + "\n" * 1_000_000 + "y = 2").cells[0])
+    assert notebook_language(notebook("\n" * 1_000_000 + korean)) is None          # not the course's cell
+    assert notebook_language(notebook("\n" * 5_000 + korean)) == "ko"              # a few blank lines: still it
+    assert notebook_language(notebook(" \n" * 9_000 + korean.replace("\n", "\n\n" + " " * 5, 1))) is None
+    assert time.monotonic() - began < 2
+    assert notebook_language(notebook(korean.replace('"ko")', '"xx")'))) is None      # no such edition
+    assert notebook_language(notebook(korean.replace('"ko")', '"ko"); __import__("os")'))) is None
+    assert notebook_language(notebook(korean.replace('"ko")', '"ko" + __import__("os").sep)'))) is None
+    sneaky = korean.replace("PINS = [", "PINS = [__import__('os').system('id'), ", 1)
+    assert colab.is_setup_cell(notebook(sneaky).cells[0])                        # skipped by the grader, never run
+
+
+@pytest.mark.slow
+def test_check_speaks_the_language_of_a_korean_notebook_saved_by_colab_without_its_metadata(tmp_path):
+    """A hostile trial: ``check`` read the notebook's raw JSON, where Colab (like Jupyter) writes a cell's source as
+    a list of lines, so it never saw the set-up cell's CNNBOOK_LANG line: a Korean learner's ``check`` of a notebook
+    Colab saved without the metadata spoke English (its grade spoke Korean). It reads the notebook as the grader does."""
+    from autograde.i18n import translated_path
+    from conftest import autograde_cli
+
+    korean = nbformat.read(translated_path(NOTEBOOKS, "ko", LESSONS[0].slug), as_version=4)
+    korean.metadata.pop("cnnbook", None)
+    path = write(korean, tmp_path / f"{LESSONS[0].slug}.ipynb")
+    proc = autograde_cli(["check", LESSONS[0].number, str(path)])
+    assert "확인 중" in proc.stdout.splitlines()[0] and "points" not in proc.stdout, proc.stdout
+
+
 @pytest.mark.slow
 def test_a_notebook_saved_in_colab_gets_full_marks_and_its_setup_outputs_are_not_kept(tmp_path):
     from autograde.grade import grade_batch
