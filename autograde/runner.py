@@ -474,8 +474,38 @@ def _grade(student, source, task: dict, result: dict) -> None:
     failed_answers: dict[int, dict] = {}    # id of an answer cell that stopped with an error -> how (_cell_failure)
     graded_tests: list = []         # the graded notebook's test cells, one per result["tests"] entry
 
-    def revive(until: float) -> None:
+    ran_cells: list = []            # the graded notebook's cell of each entry of ran_ok (None: a test's imports)
+
+    def revive(until: float, died: bool = False) -> bool:
+        """Replace the kernel (see _revive); True when a cell that ended every kernel was found and dropped: the
+        step that noticed the death was ended by it, and runs again."""
         replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
+        if not (died and replayed[0] and any(ran_ok)):
+            return False
+        # A cell that answered and then ended its kernel a little later (a timer, a thread, a child process) ran
+        # "ok": replayed after every death, it would end each new kernel too, and cost every later test. When the
+        # replay alone ends a fresh kernel, the cell whose replay does it is found (by replaying ever shorter
+        # beginnings of ran_ok), and is not replayed again: only that cell's work is lost. Nothing is dropped
+        # unless the kernel then lives: an honest death costs a few seconds' wait, never a cell.
+        wait = min(KILLER_WAIT, limits.cell_seconds)
+        if not _dies_within(kernel, wait, until):
+            return False
+        found = _find_killer(kernel, ran_ok, limits, until, wait)
+        if found is None:
+            replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
+            return False
+        code, ran_ok[found] = ran_ok[found], ""
+        replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
+        if replayed[0] and _dies_within(kernel, wait, until):
+            ran_ok[found] = code                 # it was not that cell (or not that cell alone): as before
+            replayed[0] = _revive(kernel, ran_ok, limits, until, kept_at)
+            return False
+        flags.append("kernel-died")
+        if ran_cells[found] is not None:
+            ran_cells[found].outputs.append(_note(
+                "the kernel died soon after this cell ran, each time it ran (a timer, a thread or a process it "
+                "started?): it was not run again when the kernel was replaced, so what it defined is missing after"))
+        return True
 
     result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "preload": list(kernel.preload),
                         "start_seconds": round(time.monotonic() - started, 2)}
@@ -504,6 +534,15 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     continue
                 began = time.monotonic()
                 run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
+                revived = False             # the kernel was replaced already after this cell's death
+                if run.status == "died" and not guard.tripped:
+                    _check_death(kernel, limits)
+                    revived = True
+                    if revive(deadline, died=True) and deadline - time.monotonic() > 0:
+                        # an earlier cell ended every kernel (and this one, in this cell): it was dropped; this
+                        # cell runs again in a kernel without it
+                        run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, deadline - time.monotonic()))
+                        revived = run.status != "died"
                 phases["cells"] += time.monotonic() - began
                 room = max(0, NOTEBOOK_OUTPUTS - kept_outputs)
                 new.outputs = []
@@ -531,6 +570,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         failed_answers[id(cell)] = failure      # named by the tests after it that fail
                 if run.status == "ok":
                     ran_ok.append(cell.source)
+                    ran_cells.append(new)
                 elif guard.tripped:
                     flags.append("output-limit")
                     new.outputs.append(_note("the kernel sent the grader more data than it accepts and was stopped; "
@@ -545,13 +585,15 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                              "the kernel died in this cell (os._exit, a crash, or the memory limit)"))
                     # Replace the kernel even if it answered the interrupt: children it forked or
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
-                    revive(deadline)
+                    if not revived:
+                        revive(deadline, died=run.status == "died")
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
                                              "replaced"))
                     if ran_ok and ran_ok[-1] == cell.source:
                         ran_ok.pop()                 # replaying it would fill the folder again
+                        ran_cells.pop()
                     revive(deadline)
                 out_cells.append(new)
                 continue
@@ -568,15 +610,24 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     run = kernel.execute(imports, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
                     if run.status == "ok":
                         ran_ok.append(imports)
+                        ran_cells.append(None)
                     elif run.status in ("timeout", "died"):     # the learner's kernel hangs or dies on an import
                         if run.status == "died":
                             _check_death(kernel, limits)
-                        revive(deadline)
+                        revive(deadline, died=run.status == "died")
                     remaining = deadline - time.monotonic() if not guard.tripped else 0.0
                 outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                    exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
+                dropped = [False]
+                _settle(outcome, kernel, limits, guard, flags, lambda died: dropped.__setitem__(0, revive(deadline, died)))
+                remaining = deadline - time.monotonic() if not guard.tripped else 0.0
+                if dropped[0] and outcome.status == "died" and remaining > 0:
+                    # an earlier cell ended every kernel (and this one, in this test): it was dropped; the test runs
+                    # again in a kernel without it
+                    outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
+                                       exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
+                    _settle(outcome, kernel, limits, guard, flags, lambda died: revive(deadline, died))
                 phases["tests"] += time.monotonic() - began
-                _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
                 outcome_status, message, printed, hidden = outcome.status, _test_message(outcome, lang), outcome.printed, \
                     outcome.hidden
             entry = {"grade_id": gid, "points": 0.0, "max_points": points, "status": outcome_status,
@@ -617,7 +668,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
                                exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
             phases["tests"] += time.monotonic() - began
-            _settle(outcome, kernel, limits, guard, flags, lambda: revive(deadline))
+            _settle(outcome, kernel, limits, guard, flags, lambda died: revive(deadline, died))
             _record(entry, test_cell, outcome.status, _test_message(outcome, lang), outcome.hidden)
         if guard.tripped:
             # A flood costs the whole notebook, whenever the grader noticed it: one the kernel sends in the background
@@ -669,7 +720,7 @@ def _namespace(kernel: LearnerKernel, op: str, key: str, seconds: float) -> None
 
 
 def _settle(outcome: TestOutcome, kernel: LearnerKernel, limits: Limits, guard: InboundGuard, flags: list[str],
-            revive: Callable[[], None]) -> None:
+            revive: Callable[[bool], object]) -> None:
     """Flags for what running a test (or its hidden part) did; a kernel it killed or hung is replaced."""
     if outcome.tampering:
         flags.append("tampering")    # a measurement came from measuring code the learner changed
@@ -681,7 +732,7 @@ def _settle(outcome: TestOutcome, kernel: LearnerKernel, limits: Limits, guard: 
         if outcome.status == "died":
             _check_death(kernel, limits)
         flags.append("timeout" if outcome.status == "timeout" else "kernel-died")
-        revive()
+        revive(outcome.status == "died")
     if outcome.status == "grader-error":
         flags.append("grader-error")
 
@@ -991,8 +1042,58 @@ def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: 
             break
         if remaining <= 0:
             return False
-        kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
+        if code:                            # "": a cell that is not replayed any more (see _find_killer)
+            kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
     return True
+
+
+# How long a replayed kernel is watched for a death that comes after its cells ran (see _grade's revive): a cell
+# that ends its kernel later than this after it ran is replayed as before.
+KILLER_WAIT = 2.0
+
+
+def _dies_within(kernel: LearnerKernel, seconds: float, deadline: float) -> bool:
+    """Whether the kernel, left alone, dies within ``seconds`` (or before ``deadline``)."""
+    end = min(time.monotonic() + seconds, deadline)
+    while time.monotonic() < end:
+        if not kernel.alive():
+            return True
+        time.sleep(0.05)
+    remaining = deadline - time.monotonic()
+    return remaining > 0 and kernel.execute("pass", timeout=min(5.0, remaining), keep_outputs=False).status == "died"
+
+
+def _find_killer(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
+                 wait: float) -> int | None:
+    """The entry of ``ran_ok`` whose replay ends a fresh kernel within ``wait`` seconds, when replaying all of it
+    does: the shortest beginning of ``ran_ok`` whose replay does, by bisection (a fresh kernel per try). None when
+    the time runs out or no beginning does (a death that does not come back)."""
+    def kills(count: int) -> bool | None:
+        forget_pending()
+        try:
+            kernel.restart()
+        except KernelDied as err:
+            raise KernelStartFailed(f"a replacement for the learner's kernel could not be started (a fault of the "
+                                    f"grading machine, not of the submission): {err}") from None
+        for code in ran_ok[:count]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if code and kernel.execute(code, timeout=min(limits.cell_seconds, remaining),
+                                       keep_outputs=False).status == "died":
+                return True
+        if deadline - time.monotonic() <= 0:
+            return None
+        return _dies_within(kernel, wait, deadline)
+
+    low, high = 0, len(ran_ok)             # the replay of ran_ok[:low] lives, of ran_ok[:high] ends the kernel
+    while high - low > 1:
+        middle = (low + high) // 2
+        verdict = kills(middle)
+        if verdict is None:
+            return None
+        low, high = (low, middle) if verdict else (middle, high)
+    return high - 1 if ran_ok[high - 1] else None
 
 
 def _note(text: str):

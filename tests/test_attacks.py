@@ -927,6 +927,47 @@ def test_hidden_parts_check_the_answer_the_visible_part_saw(trials):
     assert "kernel-died" in rows["dies"]["flags"].split(";"), rows["dies"]
 
 
+@pytest.mark.slow
+def test_a_cell_that_ends_its_kernel_a_little_later_costs_its_own_exercise_only(tmp_path):
+    """A trial: an answer that starts a timer ending its kernel half a second later (``threading.Timer(0.5,
+    os._exit, (0,))``) ran "ok", so it was replayed in every new kernel and ended each one in turn: the notebook lost
+    the later exercises' points too. The replay that ends a fresh kernel is traced to that cell, which is not
+    replayed again: it costs its own exercise only. An honest notebook whose kernel dies in two cells in a row (each
+    its own os._exit) loses no answer cell to that search."""
+    from conftest import autograde_cli
+
+    answer = answer_sources(LESSON)[TARGET]
+    # the next test's first call takes a second: the timer ends the kernel in that test
+    slow = answer_sources(LESSON)["pool"] + textwrap.dedent("""
+        import time as _time
+        _first, _pool = [True], pool
+
+
+        def pool(values, width, mode):
+            if _first:
+                _first.pop()
+                _time.sleep(1)
+            return _pool(values, width, mode)
+        """)
+    timer = solved(LESSON, {TARGET: "import os, threading\nthreading.Timer(0.5, os._exit, (0,)).start()\n" + answer,
+                            "pool": slow})
+    honest = solved(LESSON)
+    at = 1 + next(i for i, c in enumerate(honest.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == TARGET)
+    honest.cells[at:at] = [nbformat.v4.new_code_cell("import os\nos._exit(3)") for _ in range(2)]
+    _put(tmp_path / "in", {"timer": timer, "honest": honest, "slow": solved(LESSON, {"pool": slow})})
+    proc = autograde_cli(["grade", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--solutions",
+                          str(LESSON.solutions), "--workers", "1"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {student: json.loads((tmp_path / "out" / "results" / student / f"{LESSON.slug}.json").read_text())
+               for student in ("timer", "honest", "slow")}
+    verdicts = {student: {t["grade_id"]: t["status"] for t in result["tests"]} for student, result in results.items()}
+    assert verdicts["honest"] == verdicts["slow"] == dict.fromkeys(points_of_tests(LESSON), "pass"), verdicts
+    assert verdicts["timer"] == {**dict.fromkeys(points_of_tests(LESSON), "pass"), TARGET_TEST: "fail"}, verdicts
+    assert "kernel-died" in results["timer"]["flags"]
+    graded = (tmp_path / "out" / "autograded" / "timer" / LESSON.slug / f"{LESSON.slug}.ipynb").read_text()
+    assert "the kernel died soon after this cell ran, each time it ran" in graded
+
+
 # Hostile trials: the loop changes what the measurement counts through objects that answered the seal for themselves
 # (shim.intact read them through their repr). An str subclass with the original's repr and an rstrip of its own made
 # every line "library code": the loop earned the write-it-yourself point, no flag. A __repr__ that raised MemoryError
