@@ -561,7 +561,7 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                                         "extracted"))
                 _hold_place(into.joinpath(*parts), name, info, lines[-1], damaged, entry_times)
                 continue
-            if notebooks_only and (not name.lower().endswith(".ipynb") or parts[0] == "__MACOSX"
+            if notebooks_only and (not name.lower().endswith(MAYBE_NOTEBOOK) or parts[0] == "__MACOSX"
                                    or parts[-1].startswith(".")):
                 if not parts[-1].startswith(".") and parts[0] != "__MACOSX":
                     others.append(name)
@@ -653,6 +653,11 @@ def _files_below(folder: Path, skipped) -> list[Path]:
             else:
                 stack.append((path, depth + 1))
     return sorted(files)
+
+
+# What a student's own .zip may hold a notebook as (its content decides, see _not_a_notebook): Safari's and some
+# LMSes' names for a downloaded notebook too.
+MAYBE_NOTEBOOK = (".ipynb", ".ipynb.txt", ".json")
 
 
 def _not_a_notebook(path: Path) -> str | None:
@@ -771,7 +776,14 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                     f"opened: {str(err).replace(str(path), 'it')}"))
             return -1
         shown = opened[folder] = rel(path)
-        notebooks = [p for p in _files_below(folder, lambda *_: None) if p.suffix.lower() == ".ipynb"]
+        notebooks = []
+        for p in _files_below(folder, lambda *_: None):
+            why_not = _not_a_notebook(p) if p.suffix.lower() != ".ipynb" else None
+            if why_not is None:
+                notebooks.append(p)
+            else:                       # named as a browser saves a notebook, but it is none
+                inner_lines.append(IntakeLine(p.relative_to(folder).as_posix(), "skipped",
+                                              note="not a notebook (.ipynb)" + (f": {why_not}" if why_not else "")))
         lines.append(IntakeLine(shown, "opened", safe_id(owner),
                                 note=f"a .zip handed in: {len(notebooks)} notebook(s) taken out of it (the lines of "
                                      f"{shown}/...)"))

@@ -1257,6 +1257,22 @@ def test_a_zip_a_student_handed_in_through_the_lms_is_opened_for_its_notebooks(t
     assert graded["김민수"].origin == "김민수_700302_assignsubmission_file_/과제.zip/과제/my work.ipynb"
 
 
+def test_a_notebook_saved_as_ipynb_txt_inside_a_students_zip_is_graded_by_its_content(tmp_path):
+    """A hostile trial of the renamed-extension intake: a student's own .zip holding 'lab/01_history.ipynb.txt' (as
+    Safari saves it) was opened but its notebook not extracted (a .zip's notebooks were found by name). Now its
+    content decides there too; a .json in it that is no notebook has its own line."""
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("kimminjun_1001_5001_homework.zip", _zip_bytes({"lab/01_history.ipynb.txt": NOTEBOOK,
+                                                                     "lab/data.json": b'{"x": 1}'}))
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    kim = next(s for s in intake.submissions if s.student == "kimminjun")
+    assert kim.path is not None and {"zipped", "renamed-extension"} <= set(kim.flags), intake.lines
+    notes = {line.input: (line.outcome, line.note) for line in intake.lines}
+    assert notes["kimminjun_1001_5001_homework.zip/lab/data.json"] == (
+        "skipped", "not a notebook (.ipynb): it is JSON but not a notebook (no list of cells)."), notes
+
+
 def test_a_roster_saved_by_excel_in_another_locale_is_read_or_refused_with_what_to_do(tmp_path):
     """Excel writes ';' between fields where ',' is the decimal comma, and plain 'CSV' in the computer's own
     encoding (CP949 on Korean Windows): the first is read as it is, the second refused saying how to save it
