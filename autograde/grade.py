@@ -669,6 +669,9 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                         result["language"] = edition
                 result["stamp"] = stamp
                 result["lesson_max_score"] = max_scores[sub.lesson.slug]
+                # the lesson's title in each language, from the lessons graded against (--solutions): the feedback
+                # page's heading, also when it is written again later without them
+                result["titles"] = {lang: lesson_title(sub.lesson.slug, lang, sub.lesson.solutions) for lang in LANGUAGES}
                 if sub.submitted_at is not None:
                     result["submitted_at"] = sub.submitted_at.isoformat()   # which of two notebooks is newer
                 if sub.origin:
@@ -1826,7 +1829,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
                .replace("{command}", command))
     title = e(say(N_("{lesson}: feedback for {who}"))).replace("{lesson}", e(result["lesson"])).replace("{who}", who)
     # The lesson as the learner's notebook names it, in the page's language (the slug beside it: the file's name)
-    named = lesson_title(str(result["lesson"]), lang)
+    titles = result.get("titles")
+    kept = titles.get(lang) if isinstance(titles, dict) else None
+    named = kept if isinstance(kept, str) and kept else lesson_title(str(result["lesson"]), lang)
     heading = e(named) + (f" <small>({e(result['lesson'])})</small>" if named != result["lesson"] else "")
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">

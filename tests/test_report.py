@@ -177,6 +177,23 @@ def test_the_class_report_after_grading_a_class(tmp_path):
         assert all(not row[0].startswith("=") for row in csv.reader(f))
 
 
+@pytest.mark.slow
+def test_the_feedback_heading_is_the_title_of_the_lesson_graded_against(tmp_path):
+    """A hostile trial of the feedback page's heading: it was read from the course's own solutions/ whatever
+    --solutions named, so a lesson graded from another folder (a copy of the course, the grader's test lesson) was
+    headed by its slug. The result keeps the titles of the lesson it was graded against; a page written again from
+    OUT (formgrader's marks) keeps them."""
+    write(solved(GUARD), tmp_path / "subs" / f"kim_{GUARD.slug}.ipynb")
+    out = tmp_path / "out"
+    proc = autograde_cli(["grade", str(tmp_path / "subs"), "--out", str(out), "--solutions", str(GUARD.solutions),
+                          "--workers", "1"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = (out / "feedback" / "kim" / f"{GUARD.slug}.html").read_text(encoding="utf-8")
+    assert f"<h1>99 Guard: the grader&#x27;s test lesson <small>({GUARD.slug})</small></h1>" in page, page
+    result = json.loads((out / "results" / "kim" / f"{GUARD.slug}.json").read_text(encoding="utf-8"))
+    assert result["titles"]["en"] == "99 Guard: the grader's test lesson"
+
+
 def test_canvas_upload_in_the_shape_of_the_instructors_canvas_export(tmp_path):
     """With Canvas's own gradebook export as the roster, lms/canvas.csv keeps its students as exported (Canvas
     matches rows by ID) and puts each lesson under its assignment's 'Title (id)' column, so the import updates
