@@ -268,6 +268,13 @@ def zygote_main(control_fd: int, spawn: str) -> None:
         __import__(module)
     import ipykernel.kernelapp  # noqa: F401 - what every kernel imports
     import autograde.kernel_app  # noqa: F401
+    import gc
+
+    # What the zygote imported lives as long as each kernel: out of the collector's way (as the judge's imports
+    # are), so that a kernel's full collections (Python's own, a probe's gc.collect()) walk only what the notebook
+    # made, and leave the pages it shares with the zygote unwritten.
+    gc.collect()
+    gc.freeze()
     with open(request["seccomp"], "rb") as f:
         program = f.read()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
