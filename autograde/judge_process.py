@@ -100,8 +100,10 @@ def _receive(fd: int, deadline: float | None = None, with_payload: bool = False)
 class JudgeProcess:
     """One judge process, owned by one worker; replaced whenever it dies, runs out of time or of memory."""
 
-    def __init__(self, memory_bytes: int):
+    def __init__(self, memory_bytes: int, wait: bool = True):
+        """Start a judge; with ``wait`` (the default) until it is ready, else :meth:`wait_ready` waits later."""
         self.memory_bytes = memory_bytes
+        self.ready = False
         to_judge_r, self.to_judge = os.pipe()
         self.from_judge, from_judge_w = os.pipe()
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1",
@@ -115,14 +117,23 @@ class JudgeProcess:
         finally:
             os.close(to_judge_r)
             os.close(from_judge_w)
+        self.start_deadline = time.monotonic() + START_SECONDS
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the judge has imported what it needs and said so (killed, and JudgeGone, if it does not)."""
+        if self.ready:
+            return
         try:
-            header, _ = _receive(self.from_judge, time.monotonic() + START_SECONDS)
+            header, _ = _receive(self.from_judge, self.start_deadline)
         except (TimeoutError, JudgeGone, ValueError) as err:
             self.kill()
             raise JudgeGone(f"the judge process did not start ({type(err).__name__})") from None
         if header.get("op") != "ready":
             self.kill()
             raise JudgeGone(f"the judge process did not start: {str(header.get('error', header))[:500]}")
+        self.ready = True
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -284,6 +295,11 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
                 return TestOutcome("grader-error", str(err))
             _set_current(judge)
         try:
+            judge.wait_ready()              # one start_judge() began
+        except JudgeGone as err:
+            _set_current(None)
+            return TestOutcome("grader-error", str(err))
+        try:
             outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed, lang, defer, hidden_of)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
@@ -295,6 +311,22 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
         judge.kill()
         _set_current(None)
     return outcome
+
+
+def start_judge(memory: int) -> None:
+    """Start this thread's judge for tests under ``memory`` now, without waiting for it, unless it has one: its
+    imports (numpy, torch: about 2 s) then overlap the learner's kernel's start instead of delaying the first
+    test (a self-check; a worker's first submission). Tests use it as :func:`run_in_judge` would have started it."""
+    judge = _current()
+    if judge is not None and judge.alive() and judge.memory_bytes == memory:
+        return
+    if judge is not None:
+        judge.kill()
+    _set_current(None)
+    try:
+        _set_current(JudgeProcess(memory, wait=False))
+    except (JudgeGone, OSError):
+        pass                        # run_in_judge tries again, and reports it
 
 
 def forget_pending() -> None:

@@ -29,7 +29,7 @@ from cnnbook.i18n import N_
 
 from .colab import is_setup_cell
 from .judge import TestOutcome, exercise_names, lesson_probes, notebook_language, run_test, split_hidden
-from .judge_process import forget_pending
+from .judge_process import forget_pending, start_judge
 from .kernel import MAX_OUTPUTS, REPLY_BYTES, CellTimeout, InboundGuard, KernelDied, LearnerKernel, RemoteError
 from .lessons import (ROOT, SOLUTIONS, Lesson, NotebookProblem, grade_cells, is_test_cell, malformed_nbgrader,
                       nbgrader_meta, read_notebook)
@@ -468,6 +468,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
     replayed = [True]               # False: the kernel was replaced and the time ran out before every cell ran again
     # The lesson's probes (@learner_side test functions) go into the kernel before any learner cell runs.
     started = time.monotonic()
+    start_judge(int(limits.memory_bytes))      # its imports while the kernel starts (a self-check's first test)
     kernel, work_root, warm = _start_kernel(task, limits, lesson_probes(source), lesson_preload(source))
 
     kept_at: dict[str, int] = {}    # a pending test's key -> how many of ran_ok had run when its names were kept
