@@ -57,11 +57,20 @@ def write_settings(folder: Path, settings: dict) -> None:
         path.write_text(json.dumps(values), encoding="utf-8")
 
 
+# With the test settings, the page does not ask the server whether JupyterLab's build is up to date: every page load
+# asked (GET /lab/api/build), and each answer ran node (yarn config, about 0.7 s of CPU a page) and compared the
+# extensions, for a dialog these tests would fail on and never saw. The learner's and the instructor's set-ups
+# (tests with their own ``settings``) keep the check as they have it.
+TEST_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False}
+
+
 def lab_home_env(home: Path, env: dict | None = None, settings: dict | None = None) -> dict:
     """``env`` (default: this process's) with Jupyter's config, data and runtime folders in ``home`` and the
-    test user's JupyterLab ``settings`` (default: TEST_SETTINGS) written there."""
+    test user's JupyterLab ``settings`` (default: TEST_SETTINGS, and TEST_PAGE_CONFIG) written there."""
     home.mkdir(parents=True, exist_ok=True)
     write_settings(home / "config" / "lab" / "user-settings", TEST_SETTINGS if settings is None else settings)
+    if settings is None:
+        write_settings(home / "config" / "labconfig", {"page_config.json": TEST_PAGE_CONFIG})
     return {**(os.environ if env is None else env),
             "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
