@@ -28,7 +28,8 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser
 # docs/screenshots.py sets this to docs/screenshots: the README's pictures come from these tests
 SCREENSHOTS = Path(os.environ["CNNBOOK_SCREENSHOTS"]) if os.environ.get("CNNBOOK_SCREENSHOTS") else ARTIFACTS
 RAW_WIDGET_TEXT = re.compile(r"\b(VBox|HBox|IntSlider|FloatSlider|Dropdown|Tab|Image|HTML)\(")
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# A course explorer made in a lesson's code: `ConvExplorer(n=7, ...)`, `explorer = ScalingExplorer(...)` (not its import)
+EXPLORER_MADE = re.compile(r"^\s*(?:\w+\s*=\s*)?([A-Z]\w*Explorer)\(", re.M)
 # Lessons whose student version exists (all of them once released; test_notebooks checks that).
 RELEASED = [lesson for lesson in LESSONS if lesson.student_version.is_file()]
 
@@ -128,7 +129,7 @@ ENGLISH_PAGES = [lesson for lesson in LESSONS if lesson.slug[:2] == "03"]
 
 @pytest.mark.parametrize("lesson", ENGLISH_PAGES, ids=[lesson.slug for lesson in ENGLISH_PAGES])
 def test_lesson_runs_cleanly_in_jupyterlab(pages, lesson):
-    _assert_ran_cleanly(pages(lesson.slug), lesson.slug)
+    _assert_ran_cleanly(pages(lesson.slug), lesson.slug, lesson)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
@@ -137,25 +138,40 @@ def test_korean_lesson_runs_cleanly_in_jupyterlab(korean_pages, lesson):
     to the end with no error or stderr output (a figure whose Hangul had no font would warn there), and reads
     in Korean."""
     page = korean_pages(lesson.slug)
-    _assert_ran_cleanly(page, f"ko-{lesson.slug}")
+    _assert_ran_cleanly(page, f"ko-{lesson.slug}", lesson)
     text = page.locator(".jp-Notebook").first.inner_text()
     hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
     assert hangul > 1000, f"ko-{lesson.slug}: {hangul} Hangul syllables on the page (code stays English)"
 
 
-def _assert_ran_cleanly(page, label: str) -> None:
+def _explorers_made(lesson) -> list[str]:
+    """The course explorers the lesson's code makes, by class name, in order."""
+    import nbformat
+
+    nb = nbformat.read(lesson.source, as_version=4)
+    return [name for cell in nb.cells if cell.cell_type == "code" for name in EXPLORER_MADE.findall(cell.source)]
+
+
+def _assert_ran_cleanly(page, label: str, lesson) -> None:
     notebook = page.locator(".jp-Notebook").first
     errors = notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
     assert errors.count() == 0, f"{label}: error or stderr output:\n" + "\n---\n".join(
         text[:600] for text in errors.all_inner_texts())
     text = notebook.inner_text()
-    assert "Loading widget" not in text
+    assert "Loading widget" not in text and "Error displaying widget" not in text
     raw = RAW_WIDGET_TEXT.findall(text)
     assert not raw, f"{label}: widgets shown as raw text: {raw}"
-    widget_outputs = notebook.locator(f'.jp-OutputArea-output[data-mime-type="{WIDGET_MIME}"]')
+    # Each explorer the lesson makes is drawn, and every widget output has a size. (A widget output carries no
+    # data-mime-type in JupyterLab's page: it is the output whose child is the widget's own view.)
+    made = _explorers_made(lesson)
+    shown = [next(c for c in classes.split() if c.startswith("cnnbook-")).removeprefix("cnnbook-") for classes in
+             notebook.locator('.jp-OutputArea-output > [class*="cnnbook-"]').evaluate_all(
+                 "views => views.map(v => v.className)")]
+    assert shown == made, f"{label}: the lesson makes the explorers {made}; the page shows {shown}"
+    widget_outputs = notebook.locator(".jp-OutputArea-output:has(> .jupyter-widgets)")
+    assert widget_outputs.count() >= len(made), (label, widget_outputs.count(), made)
     for k in range(widget_outputs.count()):
         output = widget_outputs.nth(k)
-        assert output.locator(".jupyter-widgets").count() > 0, f"{label}: widget output {k} did not render"
         assert output.bounding_box()["height"] > 20, f"{label}: widget output {k} is empty"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{label}.png"))
@@ -244,6 +260,7 @@ def test_every_explorer_redraws_on_keyboard_and_drag(korean_pages, lesson):
     above, in English.)"""
     page = korean_pages(lesson.slug)
     explorers = page.locator('.jp-Notebook [class*="cnnbook-"]')
+    assert explorers.count() == len(_explorers_made(lesson)), (lesson.slug, explorers.count(), _explorers_made(lesson))
     for k in range(explorers.count()):
         explorer = explorers.nth(k)
         name = next(c for c in explorer.get_attribute("class").split() if c.startswith("cnnbook-"))
