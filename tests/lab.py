@@ -191,7 +191,7 @@ def start_run_all(page) -> None:
                 r"""() => {
                     const p = document.querySelector('.jp-Notebook .jp-CodeCell .jp-InputPrompt');
                     return p && /\[(\*|\d+)\]/.test(p.textContent);
-                }""", timeout=5_000, polling=200)      # a cell sent to run shows [*] at once, kernel or not
+                }""", timeout=10_000, polling=200)
             started = True
             break
         except Exception as err:  # noqa: BLE001 - the kernel was not ready yet; ask again
