@@ -1020,13 +1020,9 @@ def visible_imports(test_source: str) -> str:
     return "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in lines)
 
 
-def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
-            kept_at: dict[str, int] | None = None) -> bool:
-    """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run.
-    The judge's kept namespaces refer to the old kernel's objects: they are dropped. False when the time
-    ran out before every cell ran again. ``kept_at``: the tests whose hidden part still waits, each with how many of
-    ``ran_ok`` had run when the notebook's names were kept for it: they are kept again at the same point of the
-    replay, so that its hidden part (run again from fresh look-ups) sees them as its place left them."""
+def _fresh_kernel(kernel: LearnerKernel) -> None:
+    """Restart the kernel (the judge's kept namespaces, which refer to the old one's objects, are dropped); one that
+    fails to start is the grading machine's fault (KernelStartFailed)."""
     forget_pending()
     try:
         kernel.restart()
@@ -1034,6 +1030,16 @@ def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: 
         # The learner's code ran in the kernel that ended; the one that failed to start had run none of it.
         raise KernelStartFailed(f"a replacement for the learner's kernel could not be started (a fault of the "
                                 f"grading machine, not of the submission): {err}") from None
+
+
+def _revive(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadline: float,
+            kept_at: dict[str, int] | None = None) -> bool:
+    """Replace a dead or stuck kernel and replay the cells that had run cleanly, so later tests still run.
+    The judge's kept namespaces refer to the old kernel's objects: they are dropped. False when the time
+    ran out before every cell ran again. ``kept_at``: the tests whose hidden part still waits, each with how many of
+    ``ran_ok`` had run when the notebook's names were kept for it: they are kept again at the same point of the
+    replay, so that its hidden part (run again from fresh look-ups) sees them as its place left them."""
+    _fresh_kernel(kernel)
     waiting = sorted((at, key) for key, at in (kept_at or {}).items())
     for index, code in enumerate([*ran_ok, None]):
         while waiting and waiting[0][0] <= index:
@@ -1070,12 +1076,7 @@ def _find_killer(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadl
     does: the shortest beginning of ``ran_ok`` whose replay does, by bisection (a fresh kernel per try). None when
     the time runs out or no beginning does (a death that does not come back)."""
     def kills(count: int) -> bool | None:
-        forget_pending()
-        try:
-            kernel.restart()
-        except KernelDied as err:
-            raise KernelStartFailed(f"a replacement for the learner's kernel could not be started (a fault of the "
-                                    f"grading machine, not of the submission): {err}") from None
+        _fresh_kernel(kernel)
         for code in ran_ok[:count]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
