@@ -894,6 +894,28 @@ def _run_here(source: str, transport: Transport, seconds: float, names: Iterable
                     lookups=(wire, sorted(wanted & allowed)))
 
 
+def seed_generators(exercise: str, hidden: bool) -> None:
+    """Seed this process's global random generators (Python's, numpy's legacy one, torch's CPU one) before a part
+    of a test runs, so that what a test draws from them (``torch.randn`` in a test cell) does not depend on which
+    tests and submissions this judge ran before, nor on the process (torch seeds itself at random on import): a
+    visible part's draws are the same in every run and for every learner (the self-check and a grading say the same
+    numbers; the learner can read the test), a hidden part's come from the run's hidden seed and the exercise
+    (:func:`cnnbook.checks.hidden_seed`: ``grade --seed N`` repeats them, another run draws others)."""
+    from cnnbook import checks
+
+    key = f"{checks.hidden_seed()}\0{exercise}\0hidden" if hidden else f"{exercise}\0visible"
+    seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2 ** 32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
 def _execute(parts: list[tuple[ast.Module, bool]], namespace: dict[str, Any], printed: io.StringIO,
              not_exercise: set[str], on_visible_done: Callable[[str], None] | None, exercise: str,
              keep: bool = False, lookups: tuple[_Wire, list[str]] | None = None) -> TestOutcome:
@@ -914,6 +936,7 @@ def _execute(parts: list[tuple[ast.Module, bool]], namespace: dict[str, Any], pr
             if not tree.body:
                 continue
             sink = io.StringIO() if hidden_part else printed
+            seed_generators(exercise, hidden_part)
             with contextlib.redirect_stdout(sink), warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # a library warning in a test is nobody's mistake
                 exec(compile(tree, "<test cell>", "exec"), namespace)  # noqa: S102 - our own test code

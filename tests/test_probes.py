@@ -142,6 +142,40 @@ def test_hidden_random_inputs_follow_the_runs_seed_and_the_test():
         set_hidden_seed(None)
 
 
+def test_a_tests_global_random_draws_repeat_whatever_ran_before_in_the_judge():
+    """A test cell's torch.randn / np.random / random draws in the judge: a visible part's are the same in every run
+    and after any other test (lesson 07's messages printed other numbers at each self-check), a hidden part's follow
+    the run's seed."""
+    from autograde.judge import run_here
+
+    draws = ("import random, numpy as np, torch\n"
+             "print(torch.randn(3).tolist(), np.random.rand(2).tolist(), random.random())\n")
+    hidden = draws + "### BEGIN HIDDEN TESTS\nimport torch, sink\nsink.drawn = torch.randn(2).tolist()\n" \
+                     "### END HIDDEN TESTS\n"
+    sink = types.ModuleType("sink")           # what the hidden part drew (a hidden part's output is never shown)
+    sys.modules["sink"] = sink
+
+    def run(source, exercise, seed):
+        outcome = run_here(source, None, 10, [], exercise=exercise, seed=seed)
+        assert outcome.status == "pass", outcome
+        return outcome.printed, getattr(sink, "drawn", None)
+
+    import torch
+    try:
+        first = run(draws, "conv2d", 1)
+        torch.randn(1000)
+        np.random.rand(7)
+        assert run(draws, "conv2d", 2) == first                        # visible: not by run, not by what ran before
+        assert run(draws, "pool", 1) != first                          # by test
+        printed, drawn = run(hidden, "conv2d", 1)
+        assert printed == first[0] and drawn is not None
+        assert run(hidden, "conv2d", 1)[1] == drawn                    # hidden: the run's seed repeats it
+        assert run(hidden, "conv2d", 3)[1] != drawn                    # another run, other draws
+    finally:
+        set_hidden_seed(None)
+        del sys.modules["sink"]
+
+
 # --- lesson 05 through grade and check ------------------------------------------------------------------------
 POOLING = next(lesson for lesson in LESSONS if lesson.slug.startswith("05"))
 SIGNATURE = "def conv2d_fast(x, w, b, stride=1, padding=0):\n"
