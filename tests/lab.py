@@ -61,7 +61,7 @@ def write_settings(folder: Path, settings: dict) -> None:
 # asked (GET /lab/api/build), and each answer ran node (yarn config, about 0.7 s of CPU a page) and compared the
 # extensions, for a dialog these tests would fail on and never saw. The learner's and the instructor's set-ups
 # (tests with their own ``settings``) keep the check as they have it.
-TEST_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False}
+TEST_PAGE_CONFIG = {"buildCheck": False, "buildAvailable": False, "exposeAppInBrowser": True}
 
 
 def lab_home_env(home: Path, env: dict | None = None, settings: dict | None = None) -> dict:
@@ -173,6 +173,7 @@ def start_run_all(page) -> None:
     # dialog takes a second, and counted as an attempt, a dialog shown again and again once used every attempt up
     # in 40 s ("never started ... after 40 s").
     while time.monotonic() - began < 240:
+        wait_kernel_ready(page, 60)
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             text = dialog.first.inner_text()
@@ -200,6 +201,26 @@ def start_run_all(page) -> None:
     if not started:
         raise AssertionError(f"Run All Cells never started the first cell (is the kernel starting?) "
                              f"after {time.monotonic() - began:.0f} s; the last wait ended with {last}")
+
+
+def wait_kernel_ready(page, seconds: float) -> None:
+    """Wait until the shown notebook is loaded and its kernel connected and idle (read from JupyterLab's own
+    session, ``window.jupyterapp``: the test lab's page config exposes it), or a dialog asks something; give up
+    quietly after ``seconds``. Before that JupyterLab drops a Run All, or runs part of one sent while its kernel
+    starts; its toolbar's execution indicator says idle all the same."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            r"""() => {
+                if (document.querySelector('.jp-Dialog')) return true;
+                const panel = window.jupyterapp?.shell?.currentWidget;
+                const kernel = panel?.sessionContext?.session?.kernel;
+                return Boolean(panel?.context?.isReady && kernel && kernel.connectionStatus === 'connected'
+                               && kernel.status === 'idle');
+            }""", timeout=seconds * 1000, polling=250)
+    except PlaywrightTimeout:
+        pass
 
 
 def wait_kernel_idle(page, timeout_ms: int) -> None:
