@@ -220,8 +220,6 @@ def _child(libc, request: dict, link: socket.socket, spawn: str, program: bytes)
         _confine(libc, request, program)
         os.environ.update(request["env"])
         os.environ.pop("JPY_PARENT_PID", None)
-        if "numpy" in sys.modules:            # the zygote's global random state is every child's: a fresh one
-            sys.modules["numpy"].random.seed()
         link.settimeout(None)
 
         def watch() -> None:                  # the stand-in gone (killed, or the kernel shut down): end

@@ -151,8 +151,8 @@ class LearnerKernel:
             raise
         self.kc = kc
         self.sandbox.lock()
-        setup = self.execute(SHIM_IMPORT + (f"; autograde.shim.preload({list(self.preload)!r})" if self.preload else ""),
-                             timeout=START_SECONDS)
+        setup = self.execute(SHIM_IMPORT + (f"; autograde.shim.preload({list(self.preload)!r})" if self.preload else "")
+                             + "; autograde.shim.seed_generators()", timeout=START_SECONDS)
         if setup.status != "ok":
             raise KernelDied(f"the grader's helper could not load in the kernel: {setup.error}")
         # Requests go to the shim as messages of this comm (Jupyter's own channel for messages between a

@@ -140,6 +140,21 @@ def preload(modules: list[str]) -> None:
         importlib.import_module(name)
 
 
+def seed_generators() -> None:
+    """Seed the global random generators the kernel has imported (Python's, numpy's legacy one, torch's CPU one)
+    alike in every kernel, before any learner cell: a notebook that draws from them without seeding them (a model's
+    initial weights) draws the same numbers in every grading and self-check, in a forked kernel (which shares its
+    zygote's state) and a started one (torch seeds itself at random on import), so a grading repeats with its
+    ``--seed``. Nothing hidden comes from them: hidden inputs are drawn in the judge (``hidden_rng``)."""
+    import random
+
+    random.seed(0)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
+
+
 def _user_ns() -> dict:
     from IPython import get_ipython
 

@@ -581,3 +581,24 @@ def test_every_output_of_a_cell_reaches_the_grader_however_late_it_reads(forked)
     finally:
         kernel.shutdown()
         remove_tree(work_root)
+
+
+def test_every_kernel_forked_or_started_draws_the_same_numbers_from_the_global_generators():
+    """A notebook that draws from random, numpy or torch without seeding them (a model's initial weights) draws the
+    same numbers in every kernel: forked children shared their zygote's torch state (and numpy's was drawn afresh),
+    a started kernel's torch seeded itself at random on import, so a grading did not repeat with its --seed."""
+    code = ("import json, random, numpy, torch\n"
+            "print(json.dumps([random.random(), float(numpy.random.rand()), float(torch.rand(1))]))")
+    drawn = []
+    for forked in (True, False, True):
+        preload = ("numpy", "torch")                  # the lesson's libraries, as the grader gives them
+        work_root, sandbox = new_sandbox(Limits(forked_kernels=forked), True, 1, preload)
+        kernel = LearnerKernel(sandbox, sandbox.env(1), preload=preload)
+        try:
+            kernel.start()
+            assert sandbox.forked == forked
+            drawn.append(run(kernel, code))
+        finally:
+            kernel.shutdown()
+            remove_tree(work_root)
+    assert drawn[0] == drawn[1] == drawn[2], drawn
