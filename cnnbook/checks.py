@@ -447,9 +447,13 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
     if got is None:
         _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
                        "statement?").format(expected=wanted)], hint)
-    line = _("expected {expected}, got a value of type {kind}").format(expected=wanted, kind=_type_of(got))
     shown = _short_value(got)
-    _fail(what, [line + (f": {shown}" if shown is not None else "")], hint)
+    if shown is None:
+        line = _("expected {expected}, got a value of type {kind}").format(expected=wanted, kind=_type_of(got))
+    else:
+        line = _("expected {expected}, got a value of type {kind}: {value}").format(expected=wanted,
+                                                                                  kind=_type_of(got), value=shown)
+    _fail(what, [line], hint)
 
 
 def _one_line(text: str) -> str:

@@ -270,14 +270,22 @@ def attach(value: str, following: str) -> str:
     return found.group(1) + particle(value, found.group(2)) + following[found.end():]
 
 
+# a small number before 번째 is read, and written, as a word: 첫 번째 인자, not 1번째 인자 (larger ones stay digits)
+_ORDINALS = {"1": "첫", "2": "두", "3": "세", "4": "네", "5": "다섯", "6": "여섯", "7": "일곱", "8": "여덟", "9": "아홉",
+             "10": "열"}
+
+
 def format_text(template: str, /, *args, **kwargs) -> str:
     """``template.format(*args, **kwargs)``, with each doubled particle right after a field in the form the
-    field's value needs (see the module's documentation)."""
+    field's value needs (see the module's documentation), and a field of 1 to 10 right before 번째 as the word
+    (``{n}번째 인자`` with 1: 첫 번째 인자)."""
     formatter = string.Formatter()
     out: list[str] = []
     previous: str | None = None
     auto = 0
     for literal, name, spec, conversion in formatter.parse(template):
+        if previous is not None and literal.startswith("번째") and previous in _ORDINALS:
+            out[-1] = _ORDINALS[previous] + " "
         out.append(attach(previous, literal) if previous is not None else literal)
         previous = None
         if name is None:
@@ -300,7 +308,7 @@ class _Particled(str):
 
 
 def _with_particles(text: str) -> str:
-    return _Particled(text) if re.search(r"\}" + _DOUBLED.pattern[1:], text) else text
+    return _Particled(text) if re.search(r"\}(?:" + _DOUBLED.pattern[1:] + "|번째)", text) else text
 
 
 def _package_catalog(lang: str) -> dict[str, str]:

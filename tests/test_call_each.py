@@ -623,4 +623,4 @@ def test_a_layer_that_changes_its_input_is_named_by_its_class():
         said = str(wire.settle(report, (np.arange(3.0),), {}, _function_name(relu)))
     finally:
         set_language(None)
-    assert said.startswith("모듈 ReLU(inplace=True)이(가) 받은 값을 바꿨음"), said
+    assert said.startswith("모듈 ReLU(inplace=True)이(가) 바꾼 입력"), said

@@ -160,11 +160,11 @@ def test_check_type_says_none_is_a_forgotten_return(in_language):
     in_language("ko")
     with pytest.raises(CheckFailed) as ko:
         check_type("f(2)", None, (int, np.integer))
-    assert "int 또는 numpy.integer 타입의 값을 기대했지만 None을 돌려주었습니다. `return` 문을 빠뜨리지 않았나요?" \
+    assert "int 또는 numpy.integer 자료형의 값을 기대했지만 None을 돌려주었습니다. `return` 문을 빠뜨리지 않았나요?" \
         in str(ko.value), str(ko.value)
     with pytest.raises(CheckFailed) as other:
         check_type("f(2)", 2.5, int)
-    assert "int 타입의 값을 기대했지만, 받은 값의 타입은 float입니다: 2.5" in str(other.value), str(other.value)
+    assert "int 자료형의 값을 기대했지만, 받은 값은 float 자료형의 2.5입니다." in str(other.value), str(other.value)
 
 
 def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_language):
@@ -181,7 +181,7 @@ def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_lan
     in_language("ko")
     with pytest.raises(CheckFailed) as ko:
         answer_of("second([1])", second, ([1],), why="the list is long enough")
-    assert "IndexError 오류가 발생했습니다: list index out of range. 하지만 " in str(ko.value), str(ko.value)
+    assert ". 그런데 IndexError 오류가 발생했습니다: list index out of range." in str(ko.value), str(ko.value)
 
 
 def test_answer_of_explains_a_known_error_and_lets_a_failed_check_through(in_language):

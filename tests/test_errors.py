@@ -168,7 +168,7 @@ def test_else_if_is_named_and_a_comparison_with_one_equals_sign_too():
 
 @pytest.mark.parametrize("lang, forgot", [("en", "returned None, but a value of type torch.Tensor was expected. Did "
                                                  "you forget the `return` statement?"),
-                                          ("ko", "torch.Tensor 타입의 값을 기대했지만 None을 돌려주었습니다. `return` 문을 "
+                                          ("ko", "torch.Tensor 자료형의 값을 기대했지만 None을 돌려주었습니다. `return` 문을 "
                                                  "빠뜨리지 않았나요?")])
 def test_a_type_check_that_got_none_says_return_was_forgotten(lang, forgot):
     """A learner's trial (lesson 06): a prepare_images whose body had no `return` read "expected a torch.Tensor, got

@@ -119,17 +119,17 @@ def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs()
     # In Korean, the line number too is said in Korean (it read "line 1:" in a Korean box).
     _, text = error_of(nb.cells[18])
     # (a particle after an English name is the doubled form, as Korean software writes it: cnnbook.i18n.ending)
-    assert "`sort_events`이(가) 정의되지 않았습니다" in text and "1번째 줄: expected ':'\n      def sort_events(events)" in text, text
+    assert "`sort_events`이(가) 정의되지 않았습니다" in text and "첫 번째 줄: expected ':'\n      def sort_events(events)" in text, text
     _, text = error_of(nb.cells[20])
-    assert "2번째 줄: ZeroDivisionError: division by zero\n      z = y / 0" in text, text
+    assert "두 번째 줄: ZeroDivisionError: division by zero\n      z = y / 0" in text, text
     _, text = error_of(nb.cells[22])
-    assert "(SyntaxError, 1번째 줄)" in text and "line" not in text, text
+    assert "(SyntaxError, 첫 번째 줄)" in text and "line" not in text, text
     # Outside a test cell: IPython's traceback, then which cell did not define the name, and why
     _, text = error_of(nb.cells[24])
     assert "Traceback" in text and "name 'tally' is not defined" in text, text
     after = text.split("NameError: name 'tally' is not defined\n")[1]
     assert after.startswith("`tally`이(가) 없습니다: 이 이름을 정의하는 셀을 파이썬이 읽지 못해서(SyntaxError) 그 셀은 전혀 "
-                            "실행되지 않았습니다.\n  1번째 줄: expected ':'\n      def tally(xs)"), text
+                            "실행되지 않았습니다.\n  첫 번째 줄: expected ':'\n      def tally(xs)"), text
 
 
 def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and_the_error():

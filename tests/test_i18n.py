@@ -362,7 +362,7 @@ def test_failed_checks_explain_in_korean(korean):
     assert "검사 실패: f(x)" in box and "위 셀의 답을 고치고" in box
     with pytest.raises(CheckFailed) as err:
         check_value("g()", 3, 4)
-    assert "기대한 값 4" in str(err.value) and "받은 값" in str(err.value)
+    assert "기대한 값: 4" in str(err.value) and "받은 값:" in str(err.value)
     with pytest.raises(CheckFailed) as err, hidden_case("the channels were forgotten"):
         check_value("g()", 3, 4)
     assert err.value.hidden_case == "채널을 빠뜨림"
@@ -865,7 +865,7 @@ def test_where_the_learners_code_raised_reads_in_korean(monkeypatch):
 
     assert _where("line 3: x = y[5]") == "at line 3: x = y[5]" and _where("f.py line 8") == "at f.py line 8"
     monkeypatch.setattr(i18n, "_chosen", "ko")
-    assert _where("line 3: x = y[5]") == "3번째 줄: x = y[5]" and _where("f.py line 8") == "f.py의 8번째 줄"
+    assert _where("line 3: x = y[5]") == "세 번째 줄: x = y[5]" and _where("f.py line 18") == "f.py의 18번째 줄"
     assert _where("something else") == "something else"
 
 
@@ -932,3 +932,111 @@ def test_a_test_stopped_at_its_time_limit_says_so_in_the_learners_language(tmp_p
     assert list(failed) == ["test_same_padding"], failed
     assert failed["test_same_padding"] == i18n.translation(TEST_STOPPED["timeout"], "ko"), failed
     assert "제한 시간" in failed["test_same_padding"] and "infinite loop" not in failed["test_same_padding"]
+
+
+# ------------------------------------------------------------------------------------ what a Korean reviewer reads
+# A Korean learner's trial of the self-check found sentences without their final period, headings with two colons
+# ("conv_params(5, 3, 10)의 반환값: int:"), clipped "~함" lines beside full "~습니다" sentences in one box, and
+# "1번째 인자". The course's Korean writes its messages as polite full sentences (~습니다, ~세요) that end with a
+# period, and a check's name, which starts a failure as its heading ("<name>:") and the notebook's box ("검사 실패:
+# <name>"), as a noun phrase without a colon of its own.
+_SENTENCE_END = re.compile(r"(니다|세요|나요|까요|어요|에요|예요|지요|가요)$")
+_CLIPPED_END = re.compile(r"(?<=[가-힣])(함|했음|었음|았음|였음|없음|있음|됨|않음|임|[할쓸둘줄뽑낼] 것)$")
+_CLOSERS = " \t\n)]}>'\"`’”"
+
+
+def _clauses(text: str) -> list[str]:
+    """The ends of ``text``'s sentences and clauses (before . ; : , or a line's end), brackets' contents dropped."""
+    flat = re.sub(r"\([^()]*\)|\[[^\[\]]*\]|`[^`]*`|'[^']*'", "", text)
+    return [part.rstrip(_CLOSERS) for part in re.split(r"[.;:,?!]\s|[.;:?!]$|\n", flat) if part.strip()]
+
+
+# messages whose sentence the code ends (it adds " (<case>)." or "."), or that a message quotes (cost.py's "No output:
+# {error}."), the titles of the notebook's boxes (a title has no period), and the answer stub's comment
+_ENDED_ELSEWHERE = {"YOUR CODE HERE", "{exercise}: a hidden check failed", "A hidden check failed",
+                    "a {f}x{f} filter does not fit in a {n}x{n} input without padding",
+                    "`{name}` is not defined", "Not answered yet", "`{name}` is not answered yet",
+                    "This test cell stopped with an error"}
+
+
+def test_package_sentences_end_with_a_period():
+    """Every message of cnnbook.po that ends a sentence ends with its period (or ? !): where the English does, and
+    where the Korean ends a full sentence (~습니다, ~세요) though the English is a clipped line ("it changed its
+    argument number 1 in place ...; in your notebook that changes the caller's own values")."""
+    from autograde.i18n import package_catalog_path
+
+    bad = []
+    for message in read_catalog(package_catalog_path("ko"), "ko"):
+        if not message.id or not message.string or message.id in _ENDED_ELSEWHERE:
+            continue
+        english, korean = str(message.id).rstrip(), str(message.string).rstrip()
+        last = re.sub(r"\s*\([^()]*\)$", "", korean)          # a remark in brackets after a noun phrase is the phrase's
+        if english.endswith((".", "?", "!")) and not korean.rstrip(_CLOSERS).endswith((".", "?", "!")):
+            bad.append(f"ends without its period: {korean!r}")
+        elif _SENTENCE_END.search(last.rstrip(_CLOSERS)):
+            bad.append(f"a sentence without a period: {korean!r}")
+        bad += [f"clipped {end!r} in a sentence: {korean!r}" for end in _clauses(korean)
+                if _CLIPPED_END.search(end) and _SENTENCE_END.search(korean.rstrip(_CLOSERS + "."))]
+    assert not bad, f"{len(bad)} message(s):\n" + "\n".join(bad)
+
+
+def test_expected_and_got_are_labelled_alike_and_line_up(korean):
+    """"기대한 값 120422400" / "받은 값  (3072,)" had no colon where every other label of a failure has one; the two
+    values still start in the same column (a Hangul syllable takes two)."""
+    from cnnbook.checks import CheckFailed, check_value
+
+    with pytest.raises(CheckFailed) as err:
+        check_value("g()", (3072,), 3072)
+    expected, got = err.value.lines[:2]
+    assert expected == "기대한 값: 3072" and got.startswith("받은 값:") and got.endswith(" (3072,)"), err.value.lines
+    assert i18n.columns(expected[:expected.index("3072")]) == i18n.columns(got[:got.index("(3072,)")])
+    assert err.value.lines[2] == "(기대한 자료형: int, 받은 자료형: tuple)"
+    for lang in ("en", "ko"):
+        i18n.set_language(lang)
+        with pytest.raises(CheckFailed) as err:
+            check_value("g()", 3, 4)
+        shown = [line.split("4")[0] for line in err.value.lines[:1]] + [line.split("3")[0] for line in err.value.lines[1:2]]
+        assert i18n.columns(shown[0]) == i18n.columns(shown[1]), err.value.lines
+
+
+def test_small_ordinals_are_words_in_korean(korean):
+    """"1번째 인자" reads as no Korean writes it: 첫 번째 인자; small numbers before 번째 are words, larger ones digits."""
+    fmt = i18n.format_text
+    assert fmt("{n}번째 인자", n=1) == "첫 번째 인자" and fmt("{n}번째 인자", n=2) == "두 번째 인자"
+    assert fmt("{n}번째 줄", n=10) == "열 번째 줄" and fmt("{n}번째 줄", n=21) == "21번째 줄"
+    assert fmt("{file}의 {line}번째 줄", file="a.py", line="3") == "a.py의 세 번째 줄"
+    assert i18n._("at line {line}").format(line=1) == "첫 번째 줄"
+
+
+def test_the_in_place_message_reads_as_korean_sentences(korean):
+    from cnnbook.checks import changed_input
+
+    failure = changed_input("sort_events", [["args", 0]], in_lists=True)
+    heading = str(failure).splitlines()[0]
+    assert heading == "sort_events이(가) 바꾼 입력:", heading
+    assert failure.lines[0].startswith("첫 번째 인자를 제자리(in place)에서 바꿨습니다") and failure.lines[0].endswith(".")
+    failure = changed_input("", [["args", 1, 0]])
+    assert str(failure).startswith("여러분의 함수가 바꾼 입력:") and failure.lines[0].endswith("바뀝니다."), failure.lines
+
+
+def test_an_error_where_an_answer_was_due_says_why_first(korean):
+    """fc_weight_count's slip read "IndexError 오류가 발생했습니다: list index out of range. 하지만 이 크기들은 가능한
+    값입니다.": a "하지만" that contrasts with nothing. The reason comes first, then the error."""
+    from cnnbook.checks import CheckFailed, raised_instead
+
+    with pytest.raises(CheckFailed) as err:
+        raised_instead("fc_weight_count(32, 32, 3, 10)", ("IndexError", "list index out of range"),
+                       "these sizes are possible")
+    assert err.value.lines[0] == ("이 크기들은 가능한 값입니다. 그런데 IndexError 오류가 발생했습니다: list index out "
+                                  "of range."), err.value.lines
+
+
+def test_a_wrong_type_is_one_korean_sentence_with_its_value(korean):
+    from cnnbook.checks import CheckFailed, check_type
+
+    with pytest.raises(CheckFailed) as err:
+        check_type("fc_input_size(32, 32, 3)", 3072.0, int, expected="an int (a count)")
+    assert err.value.lines[0] == "개수를 나타내는 int을(를) 기대했지만, 받은 값은 float 자료형의 3072.0입니다.", err.value.lines
+    with pytest.raises(CheckFailed) as err:
+        check_type("f()", np.zeros(3), float)
+    assert err.value.lines[0] == "float 자료형의 값을 기대했지만, 받은 값의 자료형은 numpy.ndarray입니다.", err.value.lines

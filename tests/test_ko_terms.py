@@ -7,7 +7,8 @@ catalog, the entry and the words, where a translation uses a word that is not th
 
 - ``CORE``: epoch 에포크, parameter 매개변수, hyperparameter 하이퍼파라미터, window 윈도우.
 - ``UNIFIED``: the other terms that were unified the same way (fully connected layer 완전 연결 층, network 신경망,
-  data set 데이터 세트, object 객체, training 학습, step 스텝, loop 반복문, valid 유효, matrix product 행렬 곱).
+  data set 데이터 세트, object 객체, training 학습, step 스텝, loop 반복문, valid 유효, matrix product 행렬 곱,
+  a value's type 자료형: a learner's trial read "자료형" and "타입" in one self-check).
 
 Only translations (``msgstr``) are read, never the English. A study note quoted word for word keeps its own words:
 Korean between quotes that the English entry holds too (an Errata box quotes a learner's note) is not checked.
@@ -54,6 +55,8 @@ UNIFIED = [
     Term("loop", "반복문", re.compile("루프")),
     Term("valid (cross-correlation, convolution, mode)", "유효", re.compile(r"valid (?:교차 상관|합성곱|모드)")),
     Term("matrix product", "행렬 곱", re.compile("행렬곱")),
+    # 타입 as a word of its own (오타입니다 is 오타 + 입니다, 프로토타입 another word)
+    Term("type (of a value)", "자료형", re.compile(r"(?<![가-힣])타입|데이터 ?타입|데이터형")),
 ]
 
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
@@ -146,3 +149,12 @@ def test_the_english_lessons_korean_words_are_the_same(lesson):
     bad = [f"cell {index}: {line}" for index, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
            for line in misuses(cell.source, cell.source, CORE + UNIFIED)]
     assert not bad, f"{lesson.slug}: {len(bad)} Korean word(s) of the English notebook differ:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("korean, found", [
+    ("받은 값의 타입은 float입니다", True), ("(기대한 타입: int, 받은 타입: tuple)", True), ("int 타입의 값", True),
+    ("데이터 타입", True), ("받은 값의 자료형은 float입니다", False), ("슬라이드의 83과 127은 오타입니다.", False),
+    ("프로토타입", False),
+])
+def test_type_is_jaryohyeong(korean, found):
+    assert bool(misuses("", korean, UNIFIED)) == found, korean

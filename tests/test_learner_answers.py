@@ -252,7 +252,7 @@ CASES.update({f"changes_input_{lang}": ("06", lang, {"LeNet5": LENET_CHANGES_ITS
 
 
 @pytest.mark.parametrize("lang, words", [("en", "the module LeNet5 changed what it was given"),
-                                         ("ko", "모듈 LeNet5이(가) 받은 값을 바꿨음")])
+                                         ("ko", "모듈 LeNet5이(가) 바꾼 입력")])
 def test_a_network_that_changes_its_input_is_named(said, lang, words):
     proc = said[f"changes_input_{lang}"]
     assert words in proc.stdout and "your function" not in proc.stdout, proc.stdout

@@ -668,17 +668,17 @@ def _failed_test(gid, message):
             "m\nYour code here uses sort_events, which did not pass its own test (test_sort_events): fix sort_events "
             "first, then check this exercise again."]),
     ("ko", ["sort_events is not defined\n파이썬이 sort_events의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: "
-            "1번째 줄의 SyntaxError: `def sort_events(events)` — expected ':'. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
+            "첫 번째 줄의 SyntaxError: `def sort_events(events)` — expected ':'. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
             "확인하세요.\n  보통 이런 뜻입니다: 파이썬은 그 줄에서 콜론(:)을 기대했습니다. 블록을 시작하는 줄(def, class, if, "
             "elif, else, for, while, with, try)은 콜론으로 끝나야 합니다: def f(x):. 그 줄에 이미 콜론이 있다면, 콜론 "
             "앞에 그 자리에 올 수 없는 단어가 있는 것입니다. else에는 조건을 붙일 수 없습니다. 조건이 있는 else는 "
             "elif로 씁니다 (else if x: → elif x:).",
-            "pool is not defined\n파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 "
+            "pool is not defined\n파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 세 번째 줄의 "
             "IndentationError: `if mode == 'max':` — unexpected indent. 고친 다음 셀을 실행(Shift+Enter)하고 다시 "
             "확인하세요.\n  보통 이런 뜻입니다: 이 줄은 앞 줄보다 더 들여쓰여 있는데, 앞에서 블록을 시작하지 않았습니다. "
             "주변 줄과 들여쓰기를 맞추세요.",
             "make_layer is not defined\nmake_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 "
-            "않았습니다: 3번째 줄의 NameError: `return size * kernel` — name 'kernel' is not defined. 그 줄을 고친 다음 "
+            "않았습니다: 세 번째 줄의 NameError: `return size * kernel` — name 'kernel' is not defined. 그 줄을 고친 다음 "
             "셀을 실행(Shift+Enter)하고 다시 확인하세요.",
             "m\n이 답의 코드가 쓰는 sort_events이(가) 자신의 테스트(test_sort_events)를 통과하지 못했습니다. "
             "sort_events부터 고친 다음 이 연습 문제를 다시 확인하세요."]),
@@ -863,13 +863,13 @@ def test_check_and_grade_name_the_answer_cells_that_did_not_parse_or_raised(tmp_
     assert "Python could not read your answer cell for group_max" in page and "print(kernal_size)" in page
 
     report = format_report(check_notebook(GUARD, path, lang="ko"))
-    assert "파이썬이 group_max의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 1번째 줄의 SyntaxError: " \
+    assert "파이썬이 group_max의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 첫 번째 줄의 SyntaxError: " \
            "`def group_max(values, width)` — expected ':'. 고친 다음" in report, report
     assert "보통 이런 뜻입니다: 파이썬은 그 줄에서 콜론(:)을 기대했습니다." in report, \
         report
-    assert "파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 3번째 줄의 IndentationError: " \
+    assert "파이썬이 pool의 답안 셀을 읽지 못해서 그 셀은 전혀 실행되지 않았습니다: 세 번째 줄의 IndentationError: " \
            "`if mode == 'max':` — unexpected indent." in report, report
-    assert "make_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 않았습니다: 4번째 줄의 NameError: " \
+    assert "make_layer의 답안 셀이 실행 중에 오류로 멈춰서 셀의 나머지 부분은 실행되지 않았습니다: 네 번째 줄의 NameError: " \
            "`print(kernal_size)` — name 'kernal_size' is not defined." in report, report
 
 
