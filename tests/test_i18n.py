@@ -941,7 +941,8 @@ def test_a_test_stopped_at_its_time_limit_says_so_in_the_learners_language(tmp_p
 # period, and a check's name, which starts a failure as its heading ("<name>:") and the notebook's box ("검사 실패:
 # <name>"), as a noun phrase without a colon of its own.
 _SENTENCE_END = re.compile(r"(니다|세요|나요|까요|어요|에요|예요|지요|가요)$")
-_CLIPPED_END = re.compile(r"(?<=[가-힣])(함|했음|었음|았음|였음|없음|있음|됨|않음|임|[할쓸둘줄뽑낼] 것)$")
+_WITH_RIEUL = "".join(chr(c) for c in range(0xAC00, 0xD7A4) if (c - 0xAC00) % 28 == 8)     # 할 쓸 줄 ...: "~할 것"
+_CLIPPED_END = re.compile(rf"(?<=[가-힣])( ?함|했음|었음|았음|였음|없음|있음|됨|않음|임|[{_WITH_RIEUL}] 것)$")
 _CLOSERS = " \t\n)]}>'\"`’”"
 
 
@@ -949,6 +950,105 @@ def _clauses(text: str) -> list[str]:
     """The ends of ``text``'s sentences and clauses (before . ; : , or a line's end), brackets' contents dropped."""
     flat = re.sub(r"\([^()]*\)|\[[^\[\]]*\]|`[^`]*`|'[^']*'", "", text)
     return [part.rstrip(_CLOSERS) for part in re.split(r"[.;:,?!]\s|[.;:?!]$|\n", flat) if part.strip()]
+
+
+def _check_roles(source: str) -> dict[str, set[str]]:
+    """``{an author's sentence of a test cell: its roles}``: "name" (a check's name, its heading), "line" (a line of
+    its own: a check_true explanation), "why" (the why= of answer_of and raised_instead, a sentence the package ends),
+    "expected" (check_type's words, inside a package sentence), "hint", "slip", "case"."""
+    import ast
+
+    from autograde.i18n import _call_name, _is_named_call, _literals_of
+
+    tree = ast.parse(source)
+    found: dict[str, set[str]] = {}
+
+    def add(node, role):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.setdefault(node.value, set()).add(role)
+        elif isinstance(node, ast.JoinedStr):
+            for lit in _literals_of(source, [node]):
+                found.setdefault(lit.body, set()).add(role)
+    by_variable = {n.args[0].id for n in ast.walk(tree) if isinstance(n, ast.Call) and _is_named_call(_call_name(n))
+                   and n.args and isinstance(n.args[0], ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in by_variable for t in node.targets):
+            add(node.value, "name")
+        if not isinstance(node, ast.Call):
+            continue
+        call = _call_name(node)
+        roles = {"hint": "hint", "loop_message": "hint", "explanation": "line", "why": "why"}
+        for kw in node.keywords:
+            if kw.arg in roles:
+                add(kw.value, roles[kw.arg])
+            if call == "check_type" and kw.arg == "expected":
+                add(kw.value, "expected")
+            if kw.arg == "mistakes" and isinstance(kw.value, ast.Dict):
+                for key in kw.value.keys:
+                    add(key, "slip")
+        if call == "check_true" and len(node.args) >= 3:
+            add(node.args[2], "line")
+        if call == "raised_instead" and len(node.args) >= 3:
+            add(node.args[2], "why")
+        if _is_named_call(call) and node.args:
+            add(node.args[0], "name")
+    return found
+
+
+def _translated_roles():
+    """(lesson, English, Korean, roles) of every translated sentence of every test cell of the Korean edition."""
+    for lesson, lang in TRANSLATED:
+        if lang != "ko":
+            continue
+        catalog = read_catalog(catalog_path(lesson, lang), lang)
+        nb = nbformat.read(lesson.source, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}) or {}).get("grade"):
+                for english, roles in _check_roles(cell.source).items():
+                    message = catalog.get(english, context=cell.get("id"))
+                    if message is not None and message.string and not message.fuzzy:
+                        yield lesson.slug, english, str(message.string), roles
+
+
+def _outside_brackets(text: str) -> str:
+    """``text`` without what brackets, quotes and backticks hold (a call's arguments, a tuple, code)."""
+    out, depth, quote = [], 0, None
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+            continue
+        if ch in "'\"`":
+            quote = ch
+        elif ch in "([{<":
+            depth += 1
+        elif ch in ")]}>" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_a_translated_check_name_is_a_heading_without_a_colon_of_its_own():
+    """"conv_params(5, 3, 10) returns an int" was "conv_params(5, 3, 10)의 반환값: int", shown as
+    "conv_params(5, 3, 10)의 반환값: int:" (and "검사 실패: conv_params(5, 3, 10)의 반환값: int")."""
+    bad = [f"{slug}: {english!r} -> {korean!r}" for slug, english, korean, roles in _translated_roles()
+           if "name" in roles and ":" in _outside_brackets(korean) and ":" not in _outside_brackets(english)]
+    assert not bad, f"{len(bad)} check name(s) whose translation adds a colon:\n" + "\n".join(bad)
+
+
+def test_a_failure_s_own_lines_are_polite_sentences_that_end_with_a_period():
+    """A line of its own (a check_true explanation) and a why= sentence (which the package's sentence ends with a
+    period) read as the package's lines do: full polite sentences, not clipped "~함" / "~할 것" notes; a line that
+    ends with a sentence ends with its period."""
+    bad = []
+    for slug, english, korean, roles in _translated_roles():
+        if roles & {"line", "why"}:
+            bad += [f"{slug}: clipped {end!r} in {korean!r}" for end in _clauses(korean) if _CLIPPED_END.search(end)]
+        if "line" in roles and _SENTENCE_END.search(korean.rstrip(_CLOSERS)):
+            bad.append(f"{slug}: no period after the sentence {korean!r}")
+        if "why" in roles and korean.rstrip().endswith("."):
+            bad.append(f"{slug}: the package ends the why= sentence, not the translation: {korean!r}")
+    assert not bad, f"{len(bad)} line(s):\n" + "\n".join(bad)
 
 
 # messages whose sentence the code ends (it adds " (<case>)." or "."), or that a message quotes (cost.py's "No output:

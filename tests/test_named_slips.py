@@ -545,7 +545,7 @@ NAMED_IN_BOTH = [
                                                    "torch.deg2rad(torch.deg2rad(torch.as_tensor(degrees)))"),
      "the degrees were converted to radians twice", "도를 라디안으로 두 번 바꾸었음"),
     ("08", "test_rotate_and_shift", ROTATE.replace("torch.rand(images.shape[0], ", "torch.rand(1, "),
-     "it was drawn once for the whole batch", "오프셋을 배치 전체에 한 번만 뽑았음"),
+     "it was drawn once for the whole batch", "오프셋을 배치 전체에 한 번만 뽑았습니다"),
     ("08", "test_mirror_and_crop", RANDOM_CROP.replace("torch.randint(0, 2 * padding + 1,", "torch.randint(0, 2 * padding,"),
      "the largest offset, 2 * padding, is never drawn", "가장 큰 오프셋 2 * padding이 한 번도 뽑히지 않음"),
     ("08", "test_mirror_and_crop", RANDOM_CROP.replace("torch.randint(0, 2 * padding + 1,", "torch.randint(1, 2 * padding + 1,"),
