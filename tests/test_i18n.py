@@ -952,6 +952,20 @@ def _clauses(text: str) -> list[str]:
     return [part.rstrip(_CLOSERS) for part in re.split(r"[.;:,?!]\s|[.;:?!]$|\n", flat) if part.strip()]
 
 
+def _without_remark(text: str) -> str:
+    """``text`` without the remark in brackets that ends it ("출력(relu(x)와 같아야 함)" -> "출력"): a remark after a noun
+    phrase is the phrase's, and its words are no sentence of their own."""
+    text = text.rstrip()
+    if not text.endswith(")"):
+        return text
+    depth = 0
+    for at in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[at], 0)
+        if depth == 0:
+            return text[:at].rstrip()
+    return text
+
+
 def _check_roles(source: str) -> dict[str, set[str]]:
     """``{an author's sentence of a test cell: its roles}``: "name" (a check's name, its heading), "line" (a line of
     its own: a check_true explanation), "why" (the why= of answer_of and raised_instead, a sentence the package ends),
@@ -1036,6 +1050,19 @@ def test_a_translated_check_name_is_a_heading_without_a_colon_of_its_own():
     assert not bad, f"{len(bad)} check name(s) whose translation adds a colon:\n" + "\n".join(bad)
 
 
+def test_a_translated_check_name_is_a_noun_phrase():
+    """"nms(...)는 numpy 배열을 돌려줍니다:" and "smooth_l1(...)는 형태를 유지함:" were sentences, full or clipped, as
+    headings; a heading names what was checked: "nms(...)의 반환값(numpy 배열)". (Lesson 09's "the update returns
+    (new weights, state)" is another helper's to reword.)"""
+    bad = []
+    for slug, english, korean, roles in _translated_roles():
+        core = _without_remark(korean).rstrip(_CLOSERS + ".")
+        if "name" in roles and english != "the update returns (new weights, state)" and \
+                (_SENTENCE_END.search(core) or _CLIPPED_END.search(core)):
+            bad.append(f"{slug}: {english!r} -> {korean!r}")
+    assert not bad, f"{len(bad)} check name(s) that read as a sentence:\n" + "\n".join(bad)
+
+
 def test_a_failure_s_own_lines_are_polite_sentences_that_end_with_a_period():
     """A line of its own (a check_true explanation) and a why= sentence (which the package's sentence ends with a
     period) read as the package's lines do: full polite sentences, not clipped "~함" / "~할 것" notes; a line that
@@ -1070,7 +1097,7 @@ def test_package_sentences_end_with_a_period():
         if not message.id or not message.string or message.id in _ENDED_ELSEWHERE:
             continue
         english, korean = str(message.id).rstrip(), str(message.string).rstrip()
-        last = re.sub(r"\s*\([^()]*\)$", "", korean)          # a remark in brackets after a noun phrase is the phrase's
+        last = _without_remark(korean)
         if english.endswith((".", "?", "!")) and not korean.rstrip(_CLOSERS).endswith((".", "?", "!")):
             bad.append(f"ends without its period: {korean!r}")
         elif _SENTENCE_END.search(last.rstrip(_CLOSERS)):
