@@ -146,10 +146,10 @@ CASES["transfer_en"] = ("08", "en", TRANSFER_SLIPS)
             "[FAIL]  test_freeze_all_but_head", "nothing is trainable: the head's parameters must get requires_grad",
             "[FAIL]  test_fine_tune_optimizer", "the learning rates are swapped"],
      ["does not require grad"]),
-    ("ko", ["replace_head(헤드가 nn.Linear(64, 5)인 신경망, 5): model.head의 클래스",
-            "freeze_all_but_head(FashionCNN 형태의 신경망): 호출 뒤에 학습되는 매개변수",
+    ("ko", ["replace_head(헤드가 nn.Linear(64, 5)인 신경망, 5) 뒤 model.head의 클래스",
+            "freeze_all_but_head(FashionCNN 형태의 신경망) 호출 뒤에 학습되는 매개변수",
             "학습되는 것이 없음: 헤드의 매개변수를 다시 requires_grad = True로 둘 것",
-            'fine_tune_optimizer(FashionCNN 형태의 신경망, ["block3"], head_lr=3e-3, body_lr=3e-4): 그룹들 (lr, 매개변수)',
+            'fine_tune_optimizer(FashionCNN 형태의 신경망, ["block3"], head_lr=3e-3, body_lr=3e-4)의 그룹들 (lr, 매개변수)',
             "학습률이 뒤바뀌었음"],
      ["does not require grad", "the class of model.head", "the trainable parameters afterwards",
       "the groups as (lr, parameters)"]),
@@ -182,8 +182,8 @@ CASES.update({"softmax_ko": ("06", "ko", {"LeNet5": LENET_SOFTMAX}),
 
 
 @pytest.mark.parametrize("student, words, never", [
-    ("softmax_ko", ["Softmax 층이 있음: CrossEntropyLoss 앞에 소프트맥스가 있음"], ["the loss applies"]),
-    ("no_padding_ko", ["에는 형태 (2, 256)의 입력을 넣을 수 없음", "첫 합성곱의 padding=2를 빠뜨리지 않았나요?"],
+    ("softmax_ko", ["Softmax 층이 있습니다. CrossEntropyLoss 앞에 소프트맥스가 있으면 안 됩니다."], ["the loss applies"]),
+    ("no_padding_ko", ["에는 형태 (2, 256)의 입력을 넣을 수 없습니다", "첫 합성곱의 padding=2를 빠뜨리지 않았나요?"],
      ["cannot take an input", "did you forget padding=2"]),
 ], ids=["softmax", "no-padding"])
 def test_lenet_slips_are_named_in_korean(said, student, words, never):
