@@ -377,6 +377,7 @@ def _as_local_exception(err: RemoteError) -> Exception:
     local.from_learner = err.kind != "NoReply"  # type: ignore[attr-defined]
     local.from_kernel = True  # type: ignore[attr-defined]  # its text says so, in the learner's language
     local.learner_message = err.remote_message  # type: ignore[attr-defined]  # cnnbook.checks.error_message
+    local.learner_where = where  # type: ignore[attr-defined]  # " (at line 4: ...)" in the learner's language, or ""
     # raised on a line of one of the learner's cells (the shim's "line N: ..."), not in a test's helper ("<test cell>
     # line N") or a library's file: a NameError there is a name their own code reads, not one the test needs
     local.in_learner_cell = re.match(r"line \d+", one_line(err.where or "")) is not None  # type: ignore[attr-defined]
@@ -884,14 +885,14 @@ def _run_here(source: str, transport: Transport, seconds: float, names: Iterable
     not_exercise = wanted - allowed
     if defer is not None and parts[1][0].body:
         outcome = _execute(parts[:1], namespace, printed, not_exercise, None, exercise, keep=True,
-                           lookups=(wire, sorted(wanted & allowed)))
+                           lookups=(wire, sorted(wanted & allowed)), shown=visible)
         if outcome.status == "pass":
             _pending[defer] = _Pending(namespace, wire, parts[1][0], not_exercise)
             return TestOutcome("pending", "", outcome.printed)
         namespace.clear()
         return outcome
     return _execute(parts, namespace, printed, not_exercise, on_visible_done, exercise,
-                    lookups=(wire, sorted(wanted & allowed)))
+                    lookups=(wire, sorted(wanted & allowed)), shown="" if all_hidden else visible)
 
 
 def seed_generators(exercise: str, hidden: bool) -> None:
@@ -918,9 +919,10 @@ def seed_generators(exercise: str, hidden: bool) -> None:
 
 def _execute(parts: list[tuple[ast.Module, bool]], namespace: dict[str, Any], printed: io.StringIO,
              not_exercise: set[str], on_visible_done: Callable[[str], None] | None, exercise: str,
-             keep: bool = False, lookups: tuple[_Wire, list[str]] | None = None) -> TestOutcome:
+             keep: bool = False, lookups: tuple[_Wire, list[str]] | None = None, shown: str = "") -> TestOutcome:
     """Run parts of a test in ``namespace`` (after looking up the exercise's names it reads, ``lookups``); the
-    outcome says how the first failing part failed. The namespace is cleared at the end unless ``keep``."""
+    outcome says how the first failing part failed. The namespace is cleared at the end unless ``keep``.
+    ``shown``: the source of the visible part, whose lines a failure there quotes."""
     hidden_part = bool(parts) and parts[0][1]
     try:
         if lookups is not None:
@@ -955,7 +957,8 @@ def _execute(parts: list[tuple[ast.Module, bool]], namespace: dict[str, Any], pr
                                printed.getvalue(), hidden_part)
         return TestOutcome("fail", _explain(err, hidden_part, exercise), printed.getvalue(), hidden_part)
     except Exception as err:  # noqa: BLE001 - any failure of the test is the learner's to read
-        return TestOutcome("fail", _explain(err, hidden_part, exercise), printed.getvalue(), hidden_part)
+        return TestOutcome("fail", _explain(err, hidden_part, exercise, "" if hidden_part else shown, namespace),
+                           printed.getvalue(), hidden_part)
     finally:
         # What the test bound (the learner's answers among it) ends with it. A function the test defines refers to
         # this namespace, and that cycle would keep it (arrays of 64 MiB each) until Python's rare full collection:
@@ -965,7 +968,8 @@ def _execute(parts: list[tuple[ast.Module, bool]], namespace: dict[str, Any], pr
     return TestOutcome("pass", "", printed.getvalue())
 
 
-def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
+def _explain(err: Exception, hidden: bool, exercise: str = "", source: str = "",
+             namespace: Mapping[str, Any] | None = None) -> str:
     """What the learner reads about a failed test.
 
     A visible check says everything it knows (the learner can read that test anyway). A hidden check says
@@ -974,6 +978,11 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
     when its message is one learners typically meet, a fixed sentence of what it usually means
     (``cnnbook.errors``; the choice among them says no more than the choice of a class). Never its inputs,
     expected values, or any text the learner's code produced (which could carry the inputs out).
+
+    An error that is no failed check says where the test met it (``source``: the visible part's source; the test's
+    names, ``namespace``, say what the failing expression was working on): raised by a learner's function the test
+    called, that call as the test wrote it; raised by the test's own code (unpacking or indexing what a function
+    returned), that it stopped on what their code returned, the test's line, and what each name there held.
     """
     from cnnbook.checks import CheckFailed
     from cnnbook.errors import meaning
@@ -1002,8 +1011,67 @@ def _explain(err: Exception, hidden: bool, exercise: str = "") -> str:
                  "and did it run without an error?").format(error=err)
     said = str(err) if isinstance(err, LearnerError) or getattr(err, "from_kernel", False) \
         else f"{type(err).__name__}: {err}"
+    place = _test_place(err, source) if not isinstance(err, AssertionError) else None   # an assert is a verdict
+    if place is not None:
+        said = _said_at(err, said, place, namespace or {})
     usually = meaning(err)
     return f"{said}\n  " + _("What it usually means: {meaning}").format(meaning=usually) if usually else said
+
+
+@dataclass
+class _Place:
+    line: int            # the line of the visible part where the test was when the error came
+    code: str            # that line
+    segment: str         # the expression being run there (a call, a subscript), "" if unknown
+    calls_learner: bool  # the expression is the call of a learner's object that raised
+
+
+def _test_place(err: BaseException, source: str) -> _Place | None:
+    """Where in the test's visible part (``source``) ``err`` came from: its innermost frame in the test, the
+    expression run there (Python 3.11's positions) and whether that expression called the learner's object
+    itself (the next frame is :meth:`Remote.__call__`), not a check helper that calls it."""
+    import traceback
+
+    if not source:
+        return None
+    frames = traceback.extract_tb(err.__traceback__)
+    at = [k for k, frame in enumerate(frames) if frame.filename == "<test cell>"]
+    if not at:
+        return None
+    frame = frames[at[-1]]
+    lines = source.splitlines()
+    if not frame.lineno or not 0 < frame.lineno <= len(lines):
+        return None
+    segment = ""
+    if frame.end_lineno == frame.lineno and frame.colno is not None and frame.end_colno is not None:
+        spot = type("Spot", (), {"lineno": frame.lineno, "end_lineno": frame.end_lineno, "col_offset": frame.colno,
+                                 "end_col_offset": frame.end_colno})
+        segment = ast.get_source_segment(source, spot) or ""   # type: ignore[arg-type]
+    after = frames[at[-1] + 1] if at[-1] + 1 < len(frames) else None
+    calls_learner = after is not None and after.filename == __file__ and after.name == "__call__" \
+        and getattr(err, "from_kernel", False)
+    return _Place(frame.lineno, lines[frame.lineno - 1].strip(), segment, calls_learner)
+
+
+def _said_at(err: BaseException, said: str, place: _Place, namespace: Mapping[str, Any]) -> str:
+    from cnnbook.checks import what_names_hold
+    from cnnbook.i18n import _
+
+    if getattr(err, "from_kernel", False):
+        if not getattr(err, "from_learner", False):
+            return said
+        if place.calls_learner and place.segment and len(place.segment) <= 120:
+            # "iou(boxes, others) raised ValueError: ... (at line 10: ...)": the call, then what it raised and where
+            message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
+            kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
+            return _("{call} raised {kind}: {message}").format(call=place.segment, kind=kind, message=message)
+        return said + "\n  " + _("Line {line} of the test cell:").format(line=place.line) + " " + place.code
+    message = one_line(str(err))[:500]
+    lines = [_("The check stopped with {kind} on what your code returned: {message}").format(
+        kind=type(err).__name__, message=message) if message else
+        _("The check stopped with {kind} on what your code returned.").format(kind=type(err).__name__),
+        _("Line {line} of the test cell:").format(line=place.line) + " " + place.code]
+    return "\n  ".join(lines + what_names_hold(place.segment, namespace))
 
 
 def _explain_hidden(err: Exception, exercise: str) -> str:

@@ -451,8 +451,15 @@ def _last_frame(err: BaseException) -> str:
             return ""
         # The learner's own line when the error passed through one of their cells (ipykernel names a cell's code
         # /tmp/ipykernel_<pid>/<hash>.py); else the file it came from, so a line of a library or of the test's
-        # helper is never taken for a line of theirs.
+        # helper is never taken for a line of theirs; never a library's line (torch's linear.py, for a learner's
+        # layer the test called: a learner's trial read it as a place to look), which says nothing of theirs.
         cells = [f for f in user if "ipykernel_" in f.filename or f.filename.startswith("<ipython-input")]
+        if not cells:
+            from cnnbook.measure import _LIBRARY
+
+            user = [f for f in user if not f.filename.startswith(_LIBRARY)]     # "<frozen ..." is among them
+            if not user:
+                return ""
         frame = (cells or user)[-1]
         place = f"line {frame.lineno}" if cells else f"{os.path.basename(frame.filename)} line {frame.lineno}"
         return f"{place}: {frame.line}" if frame.line else place

@@ -34,6 +34,8 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_type",
+    "check_parts",
+    "described",
     "answer_of",
     "raised_instead",
     "error_message",
@@ -448,12 +450,82 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
         _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
                        "statement?").format(expected=wanted)], hint)
     shown = _short_value(got)
+    if shown is None and _sized(got):           # too long to show: how long or how large it is
+        _fail(what, [_("expected {expected}, but it returned {what}").format(expected=wanted, what=described(got))],
+              hint)
     if shown is None:
         line = _("expected {expected}, got a value of type {kind}").format(expected=wanted, kind=_type_of(got))
     else:
         line = _("expected {expected}, got a value of type {kind}: {value}").format(expected=wanted,
                                                                                   kind=_type_of(got), value=shown)
     _fail(what, [line], hint)
+
+
+def check_parts(what: str, got: Any, count: int, *, expected: str | None = None, hint: str | None = None) -> tuple:
+    """The ``count`` values a learner's function returned together (a tuple, or a list), for the test to unpack::
+
+        boxes, scores, labels = check_parts("decode_predictions(output)", decode_predictions(output), 3,
+                                            expected="a tuple (boxes, scores, labels)")
+
+    Anything else fails ``what``, saying what was expected (``expected``: the author's words, translated as a hint
+    is) and what came back, with the type and the shape or length of each part: a test that unpacks or indexes
+    the answer itself stops with Python's "not enough values to unpack", which names no call."""
+    wanted = lesson_text(expected) if expected else _("{count} values returned together (return {names})").format(
+        count=count, names=", ".join("abcdefghij"[:count]) if count <= 10 else "...")
+    if got is None:
+        _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
+                       "statement?").format(expected=wanted)], hint)
+    if type(got) in (tuple, list) and len(got) == count:
+        return tuple(got)
+    _fail(what, [_("expected {expected}, but it returned {what}").format(expected=wanted, what=described(got))], hint)
+
+
+def _sized(value: Any) -> bool:
+    return type(value) in (list, tuple, dict) or isinstance(value, np.ndarray) or _is_tensor(value)
+
+
+def what_names_hold(expression: str, namespace: Mapping[str, Any]) -> list[str]:
+    """For an expression of a test that failed on a value ("got[0, 1, 1]", "float(boxes[3])"): "name: what it holds"
+    (:func:`described`) for each name in it that holds a value a learner's function may have returned (a list,
+    tuple, dict, array, tensor, None, an object of theirs), not a function, a module or a plain number."""
+    import ast
+    import types
+
+    try:
+        names = [node.id for node in ast.walk(ast.parse(expression.strip(), mode="eval")) if isinstance(node, ast.Name)]
+    except (SyntaxError, ValueError):
+        return []
+    said = []
+    for name in dict.fromkeys(names):
+        if name not in namespace:
+            continue
+        value = namespace[name]
+        if isinstance(value, (int, float, complex, str, bytes, bool, type, types.ModuleType)) or (
+                callable(value) and not _sized(value) and value is not None):
+            continue
+        said.append(f"{name}: {described(value)}")
+    return said
+
+
+def described(value: Any, parts: bool = True) -> str:
+    """What a value is, in a few words of the learner's language: its type and its shape or length ("a numpy array
+    of shape (64, 4)", "a list of 3 items"; a short tuple with what each item is), never its values (they may be
+    hidden inputs, or pages long)."""
+    if value is None:
+        return "None"
+    if getattr(type(value), "_measure_remote", None) is not None:      # the grader's handle on a kernel's object
+        return _("a value of type {types}").format(types=" ".join(_type_of(value).split())[:80])   # one line
+    if isinstance(value, np.ndarray):
+        return _("a numpy array of shape {shape}").format(shape=tuple(value.shape))
+    if _is_tensor(value):
+        return _("a torch tensor of shape {shape}").format(shape=tuple(value.shape))
+    if type(value) in (list, tuple, dict):
+        kind, n = type(value).__name__, len(value)
+        said = (_("a {kind} of 1 item") if n == 1 else _("a {kind} of {n} items")).format(kind=kind, n=n)
+        if parts and type(value) is tuple and 0 < n <= 4:
+            said += " (" + ", ".join(described(item, parts=False) for item in value) + ")"
+        return said
+    return _("a value of type {types}").format(types=_type_of(value))
 
 
 def _one_line(text: str) -> str:

@@ -287,6 +287,10 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         where = in_cell[-1]
         # (not the name of the test's own helper function: a learner's trial read `learner_path` as theirs)
         lines.append(_("Line {line} of the test cell:").format(line=where.lineno) + f"\n    {_code_line(where)}")
+        if not in_notebook:
+            # the test's own code stopped on a value (it unpacked or indexed what a function returned): what the
+            # names of the failing expression held, as the self-check says it (autograde.judge)
+            lines += _what_was_held(tb, where)
     if in_notebook:
         mine = in_notebook[-1]
         lines.append(_("In your code, in `{function}`, line {line} of its cell:").format(
@@ -306,6 +310,27 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         body += [f"  {more}" for more in rest]
     return box(title, body, _("Fix the code the error points to (usually your answer in a cell above), run that "
                               "cell (Shift+Enter), then run this test cell again."))
+
+
+def _what_was_held(tb, where) -> list[str]:
+    """"name: what it holds" for the names of the expression the test cell's line ``where`` was running."""
+    import linecache
+
+    from .checks import what_names_hold
+
+    try:
+        if where.end_lineno != where.lineno or where.colno is None or where.end_colno is None:
+            return []
+        line = linecache.getline(where.filename, where.lineno).encode("utf-8")
+        expression = line[where.colno:where.end_colno].decode("utf-8")
+        frame = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == where.filename:
+                frame = tb.tb_frame
+            tb = tb.tb_next
+        return what_names_hold(expression, {**frame.f_globals, **frame.f_locals}) if frame is not None else []
+    except Exception:  # noqa: BLE001 - only a note
+        return []
 
 
 def _cell_frames(tb) -> tuple[list, list]:

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from cnnbook.checks import (CheckFailed, answer_of, check_array, check_raises, check_shape, check_true, check_type,
-                            check_value, raised_instead)
+from cnnbook.checks import (CheckFailed, answer_of, check_array, check_parts, check_raises, check_shape, check_true,
+                            check_type, check_value, described, raised_instead)
 
 
 def test_check_array_passes_equal_arrays_and_tensors():
@@ -149,7 +149,7 @@ def test_check_type_passes_an_instance_and_names_both_types_otherwise():
         check_type("loss", np.float32(2.5), float)
     with pytest.raises(CheckFailed) as big:             # a long value is not shown, its type is
         check_type("x", list(range(1000)), tuple)
-    assert "got a value of type list" in str(big.value) and "999" not in str(big.value)
+    assert "but it returned a list of 1000 items" in str(big.value) and "999" not in str(big.value)
 
 
 def test_check_type_says_none_is_a_forgotten_return(in_language):
@@ -165,6 +165,50 @@ def test_check_type_says_none_is_a_forgotten_return(in_language):
     with pytest.raises(CheckFailed) as other:
         check_type("f(2)", 2.5, int)
     assert "int 자료형의 값을 기대했지만, 받은 값은 float 자료형의 2.5입니다." in str(other.value), str(other.value)
+
+
+def test_what_came_back_is_described_by_its_type_and_its_shape_or_length(in_language):
+    torch = pytest.importorskip("torch")
+    assert described(np.zeros((64, 4))) == "a numpy array of shape (64, 4)"
+    assert described(torch.zeros(2, 3)) == "a torch tensor of shape (2, 3)"
+    assert described([[1, 2], [3, 4], [5, 6]]) == "a list of 3 items"
+    assert described((np.zeros(3), 2.5)) == "a tuple of 2 items (a numpy array of shape (3,), a value of type float)"
+    assert described({"a": 1}) == "a dict of 1 item"
+    assert described(None) == "None"
+    assert described(2.5) == "a value of type float"
+    in_language("ko")
+    assert described([1, 2, 3]) == "항목 3개짜리 list"
+    assert described(np.zeros((2, 2))) == "형태 (2, 2)의 numpy 배열"
+
+
+def test_check_type_says_how_long_or_large_a_value_too_long_to_show_was():
+    with pytest.raises(CheckFailed) as big:
+        check_type("pool(x)", [[0.0] * 40] * 3, np.ndarray, expected="a numpy array (N, C, H_out, W_out)")
+    assert "expected a numpy array (N, C, H_out, W_out), but it returned a list of 3 items" in str(big.value), str(big.value)
+
+
+def test_check_parts_gives_the_values_returned_together_or_says_what_came_back(in_language):
+    boxes, scores = np.zeros((64, 4)), np.zeros(64)
+    got = check_parts("decode(output)", (boxes, scores, [1]), 3)
+    assert type(got) is tuple and got[0] is boxes and got[2] == [1]
+    assert check_parts("f()", [1, 2], 2) == (1, 2)                # a list of the right length unpacks the same
+    with pytest.raises(CheckFailed) as short:
+        check_parts("decode(output)", (boxes, scores), 3, expected="a tuple (boxes, scores, labels)",
+                    hint="return boxes, scores, labels")
+    msg = str(short.value)
+    assert msg.startswith("decode(output):\n")
+    assert ("expected a tuple (boxes, scores, labels), but it returned a tuple of 2 items (a numpy array of shape (64, 4), a "
+            "numpy array of shape (64,))") in msg, msg
+    assert "Hint: return boxes, scores, labels" in msg
+    with pytest.raises(CheckFailed, match=r"expected 3 values returned together \(return a, b, c\), but it "
+                                          r"returned a numpy array of shape \(64, 4\)"):
+        check_parts("decode(output)", boxes, 3)
+    with pytest.raises(CheckFailed, match="returned None, but 3 values returned together"):
+        check_parts("decode(output)", None, 3)
+    in_language("ko")
+    with pytest.raises(CheckFailed) as ko:
+        check_parts("decode(output)", (boxes, scores), 3)
+    assert "함께 돌려준 값 3개(return a, b, c)을(를) 기대했지만, 돌려준 것은 항목 2개짜리 tuple" in str(ko.value), str(ko.value)
 
 
 def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_language):

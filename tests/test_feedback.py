@@ -144,6 +144,8 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
         "int('four')",                                                                      # not a test cell
         "from cnnbook.i18n import set_language\nset_language('ko')",
         "from cnnbook.checks import check_value, passed\nNet().forward(1)\npassed('Net')",
+        "set_language(None)\ndef pool(x):\n    return [[1.0, 2.0]]\n",                            # a list, not an array
+        "from cnnbook.checks import check_value\ngot = pool(0)\ncheck_value('pool', float(got[0, 1]), 2.0)",
     ]
     nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
@@ -165,6 +167,10 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
     assert text.splitlines()[0].startswith("✘ ") and "Net" in text.splitlines()[0], text
     assert "Traceback" not in text and "AttributeError" in text and "return x.reshape(3, 5)" in text
     assert "stopped with an error" not in text and any("\uac00" <= ch <= "\ud7a3" for ch in text), text
+    # the test's own code stopped on what the learner's function returned: what the failing expression worked on
+    _, text = error_of(nb.cells[8])
+    assert "Line 3 of the test cell:" in text and "got: a list of 1 item" in text, text
+    assert "list indices must be integers or slices, not tuple" in text
 
 
 def test_a_name_error_inside_the_learners_function_names_their_line_not_a_name_the_test_needs():

@@ -969,3 +969,108 @@ def test_what_counts_as_library_code_is_fixed_before_any_learner_cell(tmp_path):
     assert run.returncode == 0, run.stderr
     before, after = map(int, run.stdout.split())
     assert before > 100 and after == before, run.stdout
+
+
+class InProcessKernel:
+    """The shim itself, run in this process on a notebook namespace whose cells are files as ipykernel names them
+    (so the shim tells the learner's lines from a library's): what the grader hears from a real kernel, fast."""
+
+    def __init__(self, monkeypatch, *cells: str):
+        import linecache
+
+        import IPython.display
+
+        from autograde import shim
+
+        self.ns: dict = {}
+        self.published: list[dict] = []
+        monkeypatch.setattr(shim, "_user_ns", lambda: self.ns)
+        monkeypatch.setattr(IPython.display, "publish_display_data", self.published.append)
+        for number, code in enumerate(cells):
+            name = f"/tmp/ipykernel_4242/{number}.py"
+            linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+            exec(compile(code, name, "exec"), self.ns)  # noqa: S102 - the test's own learner code
+
+    def __call__(self, request: dict, seconds: float) -> str:
+        from autograde import shim
+
+        shim.serve(json.dumps(request))
+        return self.published.pop()[shim.MIME]
+
+
+TRIAL_ANSWERS = '''import numpy as np
+import torch
+def decode(output):
+    return output[:2], output[2:]            # two values where three are asked for
+def pool(x):
+    return (x * 2).tolist()                  # a list where an array is asked for
+def iou(a, b):
+    area_a = a.sum(axis=1)
+    area_b = b.sum(axis=1)
+    return area_a + area_b                   # (2,) + (5,)
+layer = torch.nn.Linear(256, 120)
+'''
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_an_error_a_test_meets_on_a_returned_value_names_the_test_line_and_what_came_back(monkeypatch, lang):
+    """A test cell's own code that unpacks or indexes what a learner's function returned stopped with Python's bare
+    words (a learner's trial: "TypeError: list indices must be integers or slices, not tuple", "ValueError: not
+    enough values to unpack (expected 3, got 2)"): no call, no value, no place. Now: that the check stopped on what
+    their code returned, the test's line, and what each name on the failing expression holds."""
+    from cnnbook.i18n import set_language
+
+    kernel = InProcessKernel(monkeypatch, TRIAL_ANSWERS)
+    set_language(lang)
+    try:
+        unpacked = run_here("import numpy as np\nboxes, scores, labels = decode(np.zeros(5))\n", kernel, 10,
+                            ["decode"])
+        indexed = run_here("import numpy as np\nfrom cnnbook.checks import check_value\ngot = pool(np.zeros((1, 2, 2)))\n"
+                           "check_value('pool', float(got[0, 1, 1]), 0.0)\n", kernel, 10, ["pool"])
+    finally:
+        set_language(None)
+    assert unpacked.status == indexed.status == "fail"
+    if lang == "en":
+        assert unpacked.message.startswith("The check stopped with ValueError on what your code returned: not enough "
+                                           "values to unpack (expected 3, got 2)"), unpacked.message
+        assert "Line 2 of the test cell: boxes, scores, labels = decode(np.zeros(5))" in unpacked.message
+        assert indexed.message.startswith("The check stopped with TypeError on what your code returned: list indices "
+                                          "must be integers or slices, not tuple"), indexed.message
+        assert "Line 4 of the test cell: check_value('pool', float(got[0, 1, 1]), 0.0)" in indexed.message
+        assert "got: a list of 1 item" in indexed.message, indexed.message
+    else:
+        assert unpacked.message.startswith("여러분의 코드가 돌려준 값을 검사하다가 ValueError 예외로 멈췄습니다: not enough"), \
+            unpacked.message
+        assert "테스트 셀의 2번째 줄: boxes, scores, labels = decode(np.zeros(5))" in unpacked.message
+        assert "got: 항목 1개짜리 list" in indexed.message, indexed.message
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_an_error_raised_in_the_learners_code_names_the_call_and_their_line_not_a_librarys(monkeypatch, lang):
+    """The self-check said "your code raised ValueError: operands could not be broadcast ... (at line 15: ...)",
+    naming no call, and for a learner's layer the test called, torch's own line ("linear.py line 134"). Now: the
+    call as the test wrote it, the learner's line when the error passed through their code, never a library's."""
+    from cnnbook.i18n import set_language
+
+    kernel = InProcessKernel(monkeypatch, TRIAL_ANSWERS)
+    set_language(lang)
+    try:
+        broadcast = run_here("import numpy as np\nfrom cnnbook.checks import check_array\n"
+                             "check_array('iou', iou(np.ones((2, 4)), np.ones((5, 4))), np.zeros(2))\n", kernel, 10,
+                             ["iou"])
+        linear = run_here("import torch\nout = layer(torch.zeros(2, 400))\n", kernel, 10, ["layer"])
+    finally:
+        set_language(None)
+    assert broadcast.status == linear.status == "fail"
+    if lang == "en":
+        assert broadcast.message.startswith("iou(np.ones((2, 4)), np.ones((5, 4))) raised ValueError: operands could "
+                                            "not be broadcast together with shapes (2,) (5,)"), broadcast.message
+        assert "(at line 10: return area_a + area_b" in broadcast.message
+        assert "\n  What it usually means: Two arrays whose shapes do not fit" in broadcast.message
+        assert linear.message.startswith("layer(torch.zeros(2, 400)) raised RuntimeError: mat1 and mat2 shapes cannot "
+                                         "be multiplied (2x400 and 256x120)"), linear.message
+    else:
+        assert broadcast.message.startswith("iou(np.ones((2, 4)), np.ones((5, 4)))에서 ValueError 오류가 발생했습니다: "
+                                            "operands"), broadcast.message
+        assert "(10번째 줄: return area_a + area_b" in broadcast.message
+    assert "linear.py" not in linear.message and "What it usually means" not in linear.message.split("\n")[0]

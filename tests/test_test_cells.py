@@ -17,7 +17,7 @@ import pytest
 from autograde.lessons import grade_cells
 from conftest import LESSONS, lesson_ids
 
-CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_own_work", "check_type",
+CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_own_work", "check_type", "check_parts",
           "answer_of", "raised_instead"}
 
 
