@@ -41,8 +41,9 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ("ValueError RuntimeError", r"operands could not be broadcast together|could not broadcast input array "
                                     r"from shape|The size of tensor a \(\d+\) must match the size of tensor b",
          N_("Two arrays whose shapes do not fit were combined element by element (or one was written into a place of "
-            "another shape). Print both shapes; the usual causes: an output size off by one, a window of the wrong "
-            "size, a missing axis, or labels of shape (N,) beside outputs of shape (N, 10).")),
+            "another shape). Print both shapes: sizes are matched from the last axis, and only a size of 1 stretches. "
+            "The usual causes: a size off by one, a missing axis (a[:, None] against b pairs every a with every b), "
+            "or labels of shape (N,) beside outputs of shape (N, 10).")),
         ("RuntimeError ValueError", r"shape '\[.*\]' is invalid for input of size|cannot reshape array of size",
          N_("The sizes given to reshape or view do not multiply to the number of elements there are. Print the real "
             "shape and compute the flattened size from it (16 x 5 x 5 = 400, for example).")),
@@ -102,8 +103,9 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
          N_("BatchNorm in training mode needs more than one example: call model.eval() before trying a single "
             "example, or use a larger batch.")),
         ("IndexError", r"index -?\d+ is out of bounds for (?:axis|dimension)",
-         N_("An index past the end of an array: often a loop one step too long (an output has n - f + 1 positions "
-            "with stride 1, (n - f) // s + 1 with stride s), or rows and columns swapped.")),
+         N_("An index past the end of an array: print its shape beside the largest index used. Usually a loop runs "
+            "one step too long, rows and columns are swapped, or the array was made smaller than what is written "
+            "into it (its size taken from the data or from the wrong axis).")),
         ("TypeError IndexError", r"slice indices must be integers|'float' object cannot be interpreted as an "
                                  r"integer|only integers, slices \(`:`\)",
          N_("A float where Python needs a whole number (an index, a range, a size): / always gives a float. Use // "

@@ -192,6 +192,31 @@ def test_a_type_check_that_got_none_says_return_was_forgotten(lang, forgot):
     assert "return" not in str(other.value) and "return" not in str(plain.value)
 
 
+def _confusion_matrix_too_small():
+    labels, predictions = np.array([0, 1, 2]), np.array([0, 2, 1])
+    matrix = np.zeros((2, 2), dtype=int)                  # its size from the data, not from n_classes
+    np.add.at(matrix, (labels, predictions), 1)
+
+
+def _pairwise_iou_without_a_new_axis():
+    area_a, area_b = np.ones(2), np.ones(5)               # 2 boxes against 5: every pair needs area_a[:, None]
+    return area_a + area_b
+
+
+@pytest.mark.parametrize("raise_it", [_confusion_matrix_too_small, _pairwise_iou_without_a_new_axis,
+                                      lambda: np.zeros(3)[3], lambda: torch.zeros(2, 2)[2]])
+def test_what_an_error_usually_means_holds_in_every_lesson(raise_it):
+    """An error course-wide (an index past an array's end, shapes that do not broadcast) met in a lesson with no
+    convolution got a sentence about output positions, strides and windows (a learner's trial: lesson 06's
+    confusion_matrix, lesson 10's box_iou): an explanation keyed only to the error must be true in every lesson."""
+    with pytest.raises(Exception) as err:
+        raise_it()
+    said = meaning(err.value)
+    assert said, err.value
+    for words in ("stride", "window", "n - f", "output size", "output position"):
+        assert words not in said, said
+
+
 def test_every_explanation_is_reached_by_a_real_error():
     reached = {meaning(_raised(make)) for make, _ in RAISED.values()}
     assert {text for _, _, text in EXPLAINED} <= reached
