@@ -438,6 +438,12 @@ class Remote:
             wire = object.__getattribute__(self, "_wire")
             target = {"$ref": object.__getattribute__(self, "_info")["$ref"]}
             return wire.call({"op": "call", "target": target}, args, kwargs, _function_name(self))
+        except Exception as err:
+            # which of the learner's functions raised, for a failure that names it (_said_at): a check helper may
+            # have made the call (check_own_work calls it again), so the test's own line may not show it
+            if getattr(err, "from_learner", False) and getattr(err, "learner_function", None) is None:
+                err.learner_function = _function_name(self)  # type: ignore[attr-defined]
+            raise
         finally:
             sys.settrace(tracer)
 
@@ -1065,6 +1071,11 @@ def _said_at(err: BaseException, said: str, place: _Place, namespace: Mapping[st
             message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
             kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
             return _("{call} raised {kind}: {message}").format(call=place.segment, kind=kind, message=message)
+        function = getattr(err, "learner_function", None)
+        if type(function) is str and re.fullmatch(r"[A-Za-z_][\w.]{0,79}", function):
+            message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
+            kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
+            said = _("{call} raised {kind}: {message}").format(call=f"{function}(...)", kind=kind, message=message)
         return said + "\n  " + _("Line {line} of the test cell:").format(line=place.line) + " " + place.code
     message = one_line(str(err))[:500]
     lines = [_("The check stopped with {kind} on what your code returned: {message}").format(

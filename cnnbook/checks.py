@@ -516,9 +516,11 @@ def described(value: Any, parts: bool = True) -> str:
     if getattr(type(value), "_measure_remote", None) is not None:      # the grader's handle on a kernel's object
         return _("a value of type {types}").format(types=" ".join(_type_of(value).split())[:80])   # one line
     if isinstance(value, np.ndarray):
-        return _("a numpy array of shape {shape}").format(shape=tuple(value.shape))
+        return _("a numpy array of shape {shape}").format(shape=tuple(value.shape)) if value.ndim else \
+            _("a numpy array holding one number (shape ())")
     if _is_tensor(value):
-        return _("a torch tensor of shape {shape}").format(shape=tuple(value.shape))
+        return _("a torch tensor of shape {shape}").format(shape=tuple(value.shape)) if value.dim() else \
+            _("a torch tensor holding one number (shape ())")
     if type(value) in (list, tuple, dict):
         kind, n = type(value).__name__, len(value)
         said = (_("a {kind} of 1 item") if n == 1 else _("a {kind} of {n} items")).format(kind=kind, n=n)

@@ -171,6 +171,7 @@ def test_what_came_back_is_described_by_its_type_and_its_shape_or_length(in_lang
     torch = pytest.importorskip("torch")
     assert described(np.zeros((64, 4))) == "a numpy array of shape (64, 4)"
     assert described(torch.zeros(2, 3)) == "a torch tensor of shape (2, 3)"
+    assert described(torch.tensor(2.5)) == "a torch tensor holding one number (shape ())"     # a loss without .item()
     assert described([[1, 2], [3, 4], [5, 6]]) == "a list of 3 items"
     assert described((np.zeros(3), 2.5)) == "a tuple of 2 items (a numpy array of shape (3,), a value of type float)"
     assert described({"a": 1}) == "a dict of 1 item"

@@ -1059,6 +1059,8 @@ def test_an_error_raised_in_the_learners_code_names_the_call_and_their_line_not_
                              "check_array('iou', iou(np.ones((2, 4)), np.ones((5, 4))), np.zeros(2))\n", kernel, 10,
                              ["iou"])
         linear = run_here("import torch\nout = layer(torch.zeros(2, 400))\n", kernel, 10, ["layer"])
+        helper = run_here("import numpy as np\nfrom cnnbook.checks import check_own_work\n"
+                          "check_own_work('iou', iou, (np.ones((2, 4)), np.ones((5, 4))))\n", kernel, 10, ["iou"])
     finally:
         set_language(None)
     assert broadcast.status == linear.status == "fail"
@@ -1069,6 +1071,10 @@ def test_an_error_raised_in_the_learners_code_names_the_call_and_their_line_not_
         assert "\n  What it usually means: Two arrays whose shapes do not fit" in broadcast.message
         assert linear.message.startswith("layer(torch.zeros(2, 400)) raised RuntimeError: mat1 and mat2 shapes cannot "
                                          "be multiplied (2x400 and 256x120)"), linear.message
+        # called by a check helper (check_own_work runs it again for its error): the function, then the test's line
+        assert helper.message.startswith("iou(...) raised ValueError: operands could not be broadcast"), helper.message
+        assert "\n  Line 3 of the test cell: check_own_work('iou', iou, (np.ones((2, 4)), np.ones((5, 4))))" \
+            in helper.message, helper.message
     else:
         assert broadcast.message.startswith("iou(np.ones((2, 4)), np.ones((5, 4)))에서 ValueError 오류가 발생했습니다: "
                                             "operands"), broadcast.message
