@@ -175,17 +175,27 @@ def test_transfer_slips_are_named_in_the_learners_language(said, tmp_path, lang,
 # ("... The features give 16 x 4 x 4 = 256 numbers, not 400: did you forget padding=2 ...").
 LENET_SOFTMAX = LENET_INPLACE.replace("nn.Linear(84, 10),", "nn.Linear(84, 10), nn.Softmax(dim=1),")
 LENET_NO_PADDING = LENET_INPLACE.replace("kernel_size=5, padding=2", "kernel_size=5")
+# A Korean learner's trial: padding=2 kept, the flatten size counted without it. The self-check said "<your Linear:
+# Linear(in_features=256, ...)>에는 형태 (2, 400)의 입력을 넣을 수 없음 (코드에서 RuntimeError 오류가 발생했습니다: ...
+# (linear.py의 134번째 줄: ...)))": English, brackets three deep, torch's line, no slip and no meaning.
+LENET_FLATTEN_256 = LENET_INPLACE.replace("nn.Linear(400, 120)", "nn.Linear(16 * 4 * 4, 120)")
+LENET_SECOND_LINEAR = LENET_INPLACE.replace("nn.Linear(120, 84)", "nn.Linear(100, 84)")
 
 
 CASES.update({"softmax_ko": ("06", "ko", {"LeNet5": LENET_SOFTMAX}),
-              "no_padding_ko": ("06", "ko", {"LeNet5": LENET_NO_PADDING})})
+              "no_padding_ko": ("06", "ko", {"LeNet5": LENET_NO_PADDING}),
+              "flatten_256_ko": ("06", "ko", {"LeNet5": LENET_FLATTEN_256}),
+              "second_linear_ko": ("06", "ko", {"LeNet5": LENET_SECOND_LINEAR})})
 
 
 @pytest.mark.parametrize("student, words, never", [
     ("softmax_ko", ["Softmax 층이 있습니다. CrossEntropyLoss 앞에 소프트맥스가 있으면 안 됩니다."], ["the loss applies"]),
     ("no_padding_ko", ["에는 형태 (2, 256)의 입력을 넣을 수 없습니다", "첫 합성곱의 padding=2를 빠뜨리지 않았나요?"],
      ["cannot take an input", "did you forget padding=2"]),
-], ids=["softmax", "no-padding"])
+    ("flatten_256_ko", ["흔한 실수로 보입니다: ", "16 x 5 x 5 = 400"], ["<your", "linear.py", "cannot take an input"]),
+    ("second_linear_ko", ["Linear(100, 84)", "형태 (2, 120)", "RuntimeError", "보통 이런 뜻입니다: "],
+     ["<your", "linear.py", "each layer must take"]),
+], ids=["softmax", "no-padding", "flatten-256", "second-linear"])
 def test_lenet_slips_are_named_in_korean(said, student, words, never):
     proc = said[student]
     assert re.search(r"\[실패\] +test_LeNet5 +0/6", proc.stdout), proc.stdout

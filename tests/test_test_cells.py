@@ -5,7 +5,8 @@ the typical slip and the hint (see ``autograde.judge._explain_hidden``). A hidde
 ``with hidden_case("...")`` block fails as "<exercise>: a hidden check failed." and nothing more, so this
 test reads every test cell of every lesson (solutions/*) and fails when any statement of a hidden part
 that can fail on the learner's behalf is not inside such a block. It also asks every ``CheckFailed`` a
-test raises by hand to carry a ``what=``.
+test raises by hand to carry a ``what=``, and every test to check what a learner's function returned before it
+unpacks or indexes it (Python's own "not enough values to unpack" names no call and no expected value).
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 from autograde.lessons import grade_cells
 from conftest import LESSONS, lesson_ids
 
-CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_own_work", "check_type", "check_parts",
-          "answer_of", "raised_instead"}
+CHECKS = {"check_array", "check_value", "check_shape", "check_true", "check_raises", "check_own_work", "check_type",
+          "check_parts", "answer_of", "raised_instead"}
 
 
 def exercise_names(nb) -> set[str]:
@@ -141,7 +142,78 @@ def test_every_hand_made_check_failed_has_a_what(lesson):
     assert not problems, f"{lesson.slug}: CheckFailed(...) without what=: " + ", ".join(problems)
 
 
+def unguarded_uses(source: str, learner_names: set[str]) -> list[tuple[int, str]]:
+    """(line, what) where a test cell unpacks or indexes what a learner's function returned before a check said
+    what it is: ``a, b = f(x)`` (write ``a, b = check_parts(call, f(x), 2, expected=...)``), ``f(x)[0]`` (bind it and
+    check it first), and ``got[1, 2]`` on ``got = f(x)`` with no ``check_type`` (or ``isinstance`` in a
+    ``check_true``) of ``got`` since: a list of lists passes ``check_shape`` and ``check_array`` and then stops the
+    test with "list indices must be integers or slices, not tuple", which names no call and no expected type."""
+    tree = ast.parse(source.replace("### BEGIN HIDDEN TESTS", "").replace("### END HIDDEN TESTS", ""))
+
+    def learner_call(node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in learner_names
+
+    bound: dict[str, list[int]] = {}
+    typed: dict[str, list[int]] = {}
+    indexed: list[tuple[int, str, str]] = []
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, (ast.Tuple, ast.List)) and learner_call(node.value):
+                    found.append((node.lineno, f"unpacks {ast.unparse(node.value)[:60]}"))
+                pairs = zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple) and isinstance(
+                    node.value, ast.Tuple) and len(target.elts) == len(node.value.elts) else [(target, node.value)]
+                for name, value in pairs:
+                    if isinstance(name, ast.Name) and learner_call(value):
+                        bound.setdefault(name.id, []).append(node.lineno)
+        elif isinstance(node, ast.Subscript):
+            if learner_call(node.value):
+                found.append((node.lineno, f"indexes {ast.unparse(node.value)[:60]}"))
+            elif isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Tuple):
+                indexed.append((node.lineno, node.value.id, ast.unparse(node)[:60]))
+        elif isinstance(node, ast.Call) and _called_name(node) in ("check_type", "check_parts") and len(node.args) > 1 \
+                and isinstance(node.args[1], ast.Name):
+            typed.setdefault(node.args[1].id, []).append(node.lineno)
+        elif isinstance(node, ast.Call) and _called_name(node) == "check_true":
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call) and _called_name(inner) == "isinstance" and inner.args \
+                        and isinstance(inner.args[0], ast.Name):
+                    typed.setdefault(inner.args[0].id, []).append(node.lineno)
+    for line, name, what in indexed:
+        since = max([at for at in bound.get(name, []) if at < line], default=None)
+        if since is not None and not any(since <= at < line for at in typed.get(name, [])):
+            found.append((line, what))
+    return sorted(set(found))
+
+
+# Helper h57 rewrites these lessons' checks of returned tuples (their lengths) at the same time: their test cells that
+# unpack or index a learner's answer move to check_parts there.
+UNPACKED_ELSEWHERE = {"01_history", "09_losses_optimisers"}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_a_test_checks_what_a_function_returned_before_it_unpacks_or_indexes_it(lesson):
+    if lesson.slug in UNPACKED_ELSEWHERE:
+        pytest.skip("its tuple checks are being rewritten with check_parts (h57)")
+    from autograde.judge import exercise_names as notebook_names   # every top-level name of the answer cells
+
+    nb = nbformat.read(lesson.source, as_version=4)
+    names = notebook_names(nb)
+    problems = [f"{gid}, line {line}: {what}" for gid, source in _test_cells(nb)
+                for line, what in unguarded_uses(source, names)]
+    assert not problems, (f"{lesson.slug}: a learner's answer unpacked or indexed before a check said what it is "
+                          "(check_parts, check_type):\n  " + "\n  ".join(problems))
+
+
 # --- the scanner itself --------------------------------------------------------------------------------
+
+def test_the_scanner_finds_answers_unpacked_or_indexed_unchecked():
+    source = ("a, b = f(1)\nc = f(2)[0]\ngot = f(3)\ncheck_shape('f', got, (2, 2))\nv = got[1, 1]\n"
+              "got = f(4)\ncheck_type('f', got, np.ndarray)\nw = got[1, 1]\n"
+              "x, y = check_parts('f', f(5), 2)\nz = g(1)[0, 0]\n")
+    assert unguarded_uses(source, {"f"}) == [(1, "unpacks f(1)"), (2, "indexes f(2)"), (5, "got[1, 1]")]
+
 
 def test_the_scanner_finds_a_check_outside_a_case_and_accepts_one_inside():
     bare = "check_value('f(2)', f(2), 4)\n"
