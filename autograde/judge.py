@@ -1066,15 +1066,13 @@ def _said_at(err: BaseException, said: str, place: _Place, namespace: Mapping[st
     if getattr(err, "from_kernel", False):
         if not getattr(err, "from_learner", False):
             return said
+        message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
+        kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
         if place.calls_learner and place.segment and len(place.segment) <= 120:
             # "iou(boxes, others) raised ValueError: ... (at line 10: ...)": the call, then what it raised and where
-            message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
-            kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
             return _("{call} raised {kind}: {message}").format(call=place.segment, kind=kind, message=message)
-        function = getattr(err, "learner_function", None)
+        function = getattr(err, "learner_function", None)       # called by a check helper: its name, the test's line
         if type(function) is str and re.fullmatch(r"[A-Za-z_][\w.]{0,79}", function):
-            message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
-            kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
             said = _("{call} raised {kind}: {message}").format(call=f"{function}(...)", kind=kind, message=message)
         return said + "\n  " + _("Line {line} of the test cell:").format(line=place.line) + " " + place.code
     message = one_line(str(err))[:500]
