@@ -1041,7 +1041,7 @@ def test_an_error_a_test_meets_on_a_returned_value_names_the_test_line_and_what_
     else:
         assert unpacked.message.startswith("여러분의 코드가 돌려준 값을 검사하다가 ValueError 예외로 멈췄습니다: not enough"), \
             unpacked.message
-        assert "테스트 셀의 2번째 줄: boxes, scores, labels = decode(np.zeros(5))" in unpacked.message
+        assert "테스트 셀의 두 번째 줄: boxes, scores, labels = decode(np.zeros(5))" in unpacked.message
         assert "got: 항목 1개짜리 list" in indexed.message, indexed.message
 
 
@@ -1078,5 +1078,5 @@ def test_an_error_raised_in_the_learners_code_names_the_call_and_their_line_not_
     else:
         assert broadcast.message.startswith("iou(np.ones((2, 4)), np.ones((5, 4)))에서 ValueError 오류가 발생했습니다: "
                                             "operands"), broadcast.message
-        assert "(10번째 줄: return area_a + area_b" in broadcast.message
+        assert "(열 번째 줄: return area_a + area_b" in broadcast.message
     assert "linear.py" not in linear.message and "What it usually means" not in linear.message.split("\n")[0]
