@@ -762,7 +762,7 @@ def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
 
 def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable[str] | None = None,
              exercise: str = "", seed: int | None = None, lang: str | None = None,
-             defer: str | None = None, hidden_of: str | None = None) -> TestOutcome:
+             defer: str | None = None, hidden_of: str | None = None, lesson: str | None = None) -> TestOutcome:
     """Run one test cell in the grader's judge process; the learner's names come through the wall.
 
     ``names``: the exercise's names the test may read from the notebook (:func:`exercise_names` of the
@@ -770,13 +770,14 @@ def run_test(source: str, kernel: LearnerKernel, seconds: float, names: Iterable
     checking runs out of either fails (timeout / out of memory) without touching this process. ``exercise``
     names the exercise in messages about hidden checks (which never name their inputs). ``seed``: this grading
     run's seed of :func:`cnnbook.checks.hidden_rng`. ``lang``: the language of the test's messages (the
-    notebook's own, :func:`notebook_language`); None: the grader's (``CNNBOOK_LANG``). ``defer`` (a key unique
+    notebook's own, :func:`notebook_language`); None: the grader's (``CNNBOOK_LANG``). ``lesson``: the lesson's slug,
+    whose catalog translates the test's sentences (:func:`cnnbook.i18n.set_lesson`). ``defer`` (a key unique
     to the submission): run the visible part only; a test with a hidden part whose visible part passes is then
     ``pending``, and ``hidden_of`` that key runs its hidden part later (:func:`run_hidden_here`).
     """
     from .judge_process import run_in_judge
 
-    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed, lang, defer, hidden_of)
+    return run_in_judge(source, kernel, seconds, sorted(names or ()), exercise, seed, lang, defer, hidden_of, lesson)
 
 
 def notebook_language(nb) -> str | None:

@@ -157,13 +157,14 @@ class JudgeProcess:
 
     def run(self, source: str, kernel: LearnerKernel, seconds: float, names: list[str],
             exercise: str = "", seed: int | None = None, lang: str | None = None,
-            defer: str | None = None, hidden_of: str | None = None) -> tuple[TestOutcome, bool]:
+            defer: str | None = None, hidden_of: str | None = None,
+            lesson: str | None = None) -> tuple[TestOutcome, bool]:
         """Run one test (with ``defer``, its visible part; with ``hidden_of``, the hidden part kept under that
         key, see :func:`autograde.judge.run_here`); returns (outcome, whether this judge may be used again)."""
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         printed, hidden = "", hidden_of is not None
         request = {"op": "test", "source": source, "seconds": seconds, "names": names, "exercise": exercise,
-                   "seed": seed, "lang": lang, "defer": defer}
+                   "seed": seed, "lang": lang, "lesson": lesson, "defer": defer}
         if hidden_of is not None:
             request = {**request, "op": "hidden", "key": hidden_of}
         try:
@@ -279,7 +280,7 @@ def _set_current(judge: JudgeProcess | None) -> None:
 
 def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list[str],
                  exercise: str = "", seed: int | None = None, lang: str | None = None,
-                 defer: str | None = None, hidden_of: str | None = None) -> TestOutcome:
+                 defer: str | None = None, hidden_of: str | None = None, lesson: str | None = None) -> TestOutcome:
     """Run a test in this worker thread's judge process (started, or replaced, as needed). ``defer`` and
     ``hidden_of``: the two halves of a test whose hidden part waits (:func:`autograde.judge.run_here`)."""
     memory = int(kernel.limits.memory_bytes)
@@ -300,7 +301,7 @@ def run_in_judge(source: str, kernel: LearnerKernel, seconds: float, names: list
             _set_current(None)
             return TestOutcome("grader-error", str(err))
         try:
-            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed, lang, defer, hidden_of)
+            outcome, reusable = judge.run(source, kernel, seconds, names, exercise, seed, lang, defer, hidden_of, lesson)
             break
         except JudgeGone as err:           # it ended between two tests: nobody's fault, start another
             judge.kill()
@@ -435,7 +436,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(1)
         import resource
 
-        from cnnbook.i18n import LANGUAGES, set_language
+        from cnnbook.i18n import LANGUAGES, set_language, set_lesson
 
         from .judge import forget_pending, run_here, run_hidden_here   # it installs the batch caller of call_each
 
@@ -472,6 +473,7 @@ def main(argv: list[str]) -> int:
         reusable = True
         lang = header.get("lang")
         set_language(lang if lang in LANGUAGES else None)     # this submission's language, else the grader's
+        set_lesson(header["lesson"] if type(header.get("lesson")) is str else None)   # whose catalog: its sentences
         seed = header["seed"] if type(header.get("seed")) is int else None
         defer = header.get("defer") if type(header.get("defer")) is str else None
         try:

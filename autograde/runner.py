@@ -618,7 +618,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         revive(deadline, died=run.status == "died")
                     remaining = deadline - time.monotonic() if not guard.tripped else 0.0
                 outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
-                                   exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
+                                   exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key, lesson=task["lesson"])
                 dropped = [False]
                 _settle(outcome, kernel, limits, guard, flags, lambda died: dropped.__setitem__(0, revive(deadline, died)))
                 remaining = deadline - time.monotonic() if not guard.tripped else 0.0
@@ -626,7 +626,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     # an earlier cell ended every kernel (and this one, in this test): it was dropped; the test runs
                     # again in a kernel without it
                     outcome = run_test(cell.source, kernel, min(limits.cell_seconds, remaining), names,
-                                       exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key)
+                                       exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key, lesson=task["lesson"])
                     _settle(outcome, kernel, limits, guard, flags, lambda died: revive(deadline, died))
                 phases["tests"] += time.monotonic() - began
                 outcome_status, message, printed, hidden = outcome.status, _test_message(outcome, lang), outcome.printed, \
@@ -667,7 +667,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             kept_at.pop(key, None)          # a kernel replaced from now on has no need to keep them again
             remaining = deadline - time.monotonic() if not guard.tripped else 0.0
             outcome = run_test(cell.source, kernel, max(0.0, min(limits.cell_seconds, remaining)), names,
-                               exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key)
+                               exercise=gid.removeprefix("test_"), lang=lang, seed=seed, hidden_of=key, lesson=task["lesson"])
             phases["tests"] += time.monotonic() - began
             _settle(outcome, kernel, limits, guard, flags, lambda died: revive(deadline, died))
             _record(entry, test_cell, outcome.status, _test_message(outcome, lang), outcome.hidden)

@@ -44,6 +44,7 @@ import re
 import string
 import sys
 from pathlib import Path, PurePath
+from typing import Iterable
 
 __all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation", "ending", "particle",
            "format_text", "padded"]
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _chosen: str | None = None
 _package: dict[str, dict[str, str]] = {}
 _lessons: dict[str, dict[str, str]] = {}
-_patterns: dict[str, list[tuple[re.Pattern[str], list[str], str]]] = {}
+_patterns: dict[str, dict[str | None, list[tuple[re.Pattern[str], list[str], str]]]] = {}   # by lesson; None: all
 FSTRING_FLAG = "f-string"
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 
@@ -150,7 +151,8 @@ def fstring_fields(text: str) -> list[str]:
 
 
 def _fstring_pattern(text: str) -> tuple[re.Pattern[str], list[str]]:
-    """A regular expression that matches what the f-string ``text`` gives, a group per distinct field."""
+    """A regular expression that matches what the f-string ``text`` gives, a group per distinct field; a field that
+    :func:`_kind_of_field` knows the kind of holds only what a value of that kind can be."""
     parts: list[str] = []
     fields: list[str] = []
     pos = 0
@@ -162,10 +164,41 @@ def _fstring_pattern(text: str) -> tuple[re.Pattern[str], list[str]]:
             parts.append(f"(?P=f{fields.index(m.group(1))})")
         else:
             fields.append(m.group(1))
-            parts.append(f"(?P<f{len(fields) - 1}>.+?)")
+            parts.append(f"(?P<f{len(fields) - 1}>{_KINDS[_kind_of_field(m.group(1))]})")
         pos = m.end()
     parts.append(re.escape(text[pos:]))
     return re.compile("".join(parts), re.S), fields
+
+
+_NUMBER_SPEC = re.compile(r"[,_]|[deEfFgGn%]$")        # a format spec that writes a number (grouped, or its type)
+_NUMBERS, _WORDS = {"len", "int", "round", "float", "count", "ndim"}, {"__name__", "dtype", "item"}
+# what a field of a kind can hold, spaces from a width around it (kinds: _kind_of_field)
+_KINDS = {"number": r" *[-+]?(?:(?:\d[\d,_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|inf|nan)%? *", "word": r" *[^ ]+? *",
+          "": r".+?"}
+
+
+def _kind_of_field(field: str) -> str:
+    """What an f-string's field (as written: ``len(got)``, ``x:.3f``) can hold: ``"number"`` for a number written by
+    a format spec (``:.3f``, ``:,``), a count or a number made by ``len``, ``int``, ``round``, ``float``,
+    ``.count(...)``, ``.ndim``; ``"word"`` (one word) for a class's name (``.__name__``), a dtype (``.dtype``,
+    ``np.dtype(...)``), ``.item()``; else ``""``: any text (a name can hold a sentence)."""
+    import ast
+
+    try:
+        node = ast.parse("f" + repr("{" + field + "}"), mode="eval").body
+    except SyntaxError:
+        return ""
+    value = node.values[0] if isinstance(node, ast.JoinedStr) and len(node.values) == 1 else None
+    if not isinstance(value, ast.FormattedValue):
+        return ""
+    spec = value.format_spec
+    if isinstance(spec, ast.JoinedStr) and spec.values and all(isinstance(v, ast.Constant) for v in spec.values):
+        if _NUMBER_SPEC.search("".join(str(v.value) for v in spec.values)):     # type: ignore[attr-defined]
+            return "number"
+    made = value.value.func if isinstance(value.value, ast.Call) else value.value
+    name = made.id if isinstance(made, ast.Name) and made is not value.value else \
+        made.attr if isinstance(made, ast.Attribute) else ""
+    return "number" if name in _NUMBERS else "word" if name in _WORDS else ""
 
 
 def _fill(translation: str, values: dict[str, str]) -> str:
@@ -211,6 +244,7 @@ _DIGIT_ENDS = {"0": CONSONANT, "1": RIEUL, "2": VOWEL, "3": CONSONANT, "4": VOWE
                "7": RIEUL, "8": RIEUL, "9": VOWEL}             # 영 일 이 삼 사 오 육 칠 팔 구
 _CLOSING = " \t\n)]}>'\"`’”」』"
 _NUMBER = re.compile(r"(\d[\d,]*)(?:\.(\d+))?$")
+_REMARK = re.compile(r"[가-힣] ?\([^()]*\)[ \t\n'\"`’”」』]*$")   # a Korean word, then a remark in brackets
 _GLUED = re.compile(r"[A-Za-z_]$")              # before a number: a name's part (conv3, fc1), read as the reader likes
 # the doubled forms a translation writes after a field: (form after a consonant, after a vowel, after ㄹ)
 PARTICLES = {"이(가)": ("이", "가", "이"), "가(이)": ("이", "가", "이"), "을(를)": ("을", "를", "을"),
@@ -225,13 +259,16 @@ _DOUBLED = re.compile(r"^(['\"`’”」』]*)(" + "|".join(re.escape(k) for k i
 def ending(text: object) -> str | None:
     """How the Korean reading of ``text`` ends: ``VOWEL``, ``RIEUL`` (ㄹ) or ``CONSONANT``; None when unknown.
 
-    Closing brackets and quotes are skipped (``'T-shirt/top'``, ``(3, 3)``). A Hangul syllable by its final
+    Closing brackets and quotes are skipped (``'T-shirt/top'``, ``(3, 3)``); a remark in brackets after a Korean
+    word is the word's (``배열(빈 리스트는 ...)``: 배열). A Hangul syllable by its final
     consonant; a number as Korean reads it (``3`` 삼, ``10`` 십, ``100`` 백, ``0.5`` 영점오, ``12%`` 퍼센트).
     Anything else is unknown (None: the doubled form stays): a value that ends in a Latin letter (``group``,
     ``Adam``, ``SGD``), whose reading a rule of thumb guessed wrong (``group`` read as ending in a vowel gave
     ``group가``, 그룹이), and a number that ends a name (``conv3``, ``fc1``: 삼 or 쓰리, 일 or 원).
     """
-    text = str(text).rstrip(_CLOSING)
+    text = str(text)
+    remark = _REMARK.search(text)       # 배열(빈 리스트는 ...): the particle follows the word, not its remark
+    text = (text[:remark.start() + 1] if remark else text).rstrip(_CLOSING)
     if not text:
         return None
     last = text[-1]
@@ -336,10 +373,38 @@ def N_(message: str) -> str:
     return message
 
 
+def set_lesson(slug: str | None) -> None:
+    """Say which lesson's checks run in this process now (the grader's judge, before each test; ``None``: the
+    notebook's, as :func:`current_lesson` finds it). A lesson's f-string entries translate only its own messages."""
+    global _lesson_chosen
+    _lesson_chosen = slug
+
+
+_lesson_chosen: str | None = None
+
+
+def current_lesson(known: Iterable[str]) -> str | None:
+    """The lesson among ``known`` whose checks run here: :func:`set_lesson`'s, else the lesson the notebook's file or
+    one of its folders is named after (``my-work/ko/04_parameters/04_parameters.ipynb``, an nbgrader submission's
+    ``04_parameters/``), from ``JPY_SESSION_NAME`` or, in a kernel started without it (nbconvert, nbgrader), the
+    working folder; else None."""
+    if _lesson_chosen:
+        return _lesson_chosen
+    where = os.environ.get("JPY_SESSION_NAME") or ""
+    if not where and "ipykernel" in sys.modules:
+        try:
+            where = str(Path.cwd() / "notebook")
+        except OSError:
+            return None
+    path, names = PurePath(where), set(known)
+    return next((part for part in reversed([*path.parent.parts, path.stem]) if part in names), None)
+
+
 def _lesson_catalog(lang: str) -> dict[str, str]:
     """Every lesson catalog's translations that can be read here: the course's ``solutions/*/<lang>.po`` where
     they are (an instructor's copy), and the learner's ``notebooks/<lang>/*/checks.po`` that release writes with
-    the sentences of the visible checks only (the .po of ``solutions/`` quote hidden tests and are never released)."""
+    the sentences of the visible checks only (the .po of ``solutions/`` quote hidden tests and are never released).
+    The f-string entries are kept apart, by lesson (``_patterns``)."""
     if lang not in _lessons:
         merged: dict[str, str] = {}
         from autograde.lessons import NOTEBOOKS, SOLUTIONS     # nbgrader_config.py names them
@@ -347,20 +412,29 @@ def _lesson_catalog(lang: str) -> dict[str, str]:
             paths = sorted((NOTEBOOKS / lang).glob("*/checks.po")) + sorted(SOLUTIONS.glob(f"*/{lang}.po"))
         except OSError:
             paths = []
-        fstrings: dict[str, str] = {}
+        by_lesson: dict[str, dict[str, str]] = {}
         for path in paths:
-            merged.update(_read_po(path, fstrings))
+            merged.update(_read_po(path, by_lesson.setdefault(path.parent.name, {})))
         _lessons[lang] = merged
-        # the most words first: "got {x!r}: exp(1000) overflows" before "got {x}", which would match it too
-        _patterns[lang] = [(*_fstring_pattern(english), text) for english, text in
-                           sorted(fstrings.items(), key=lambda item: -len(_FIELD.sub("", item[0])))]
+        everyone = {english: text for fstrings in by_lesson.values() for english, text in fstrings.items()}
+        _patterns[lang] = {slug: _ordered(fstrings) for slug, fstrings in [*by_lesson.items(), (None, everyone)]}
     return _lessons[lang]
 
 
+def _ordered(fstrings: dict[str, str]) -> list[tuple[re.Pattern[str], list[str], str]]:
+    """The f-string entries as patterns, the most words first: "got {x!r}: exp(1000) overflows" before "got {x}",
+    which would match it too."""
+    return [(*_fstring_pattern(english), text) for english, text in
+            sorted(fstrings.items(), key=lambda item: -len(_FIELD.sub("", item[0])))]
+
+
 def _from_fstrings(text: str, lang: str) -> str | None:
-    """The translation of ``text`` when it is what a translated f-string name gives, else None."""
+    """The translation of ``text`` when it is what a translated f-string of its lesson gives (of any lesson when
+    :func:`current_lesson` does not know which), else None."""
     _lesson_catalog(lang)
-    for pattern, fields, translation in _patterns.get(lang, []):
+    by_lesson = _patterns.get(lang, {})
+    lesson = current_lesson(slug for slug in by_lesson if slug)
+    for pattern, fields, translation in by_lesson.get(lesson, []):
         found = pattern.fullmatch(text)
         if found:
             return _fill(translation, {field: found.group(f"f{i}") for i, field in enumerate(fields)})

@@ -580,8 +580,8 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
 
     monkeypatch.setitem(i18n._lessons, "ko", {"parameters of vgg_stage({c_in}, {n})": "vgg_stage({c_in}, {n})의 매개변수 수",
                                                "the final bias": "최종 편향"})
-    monkeypatch.setitem(i18n._patterns, "ko", [(*i18n._fstring_pattern("parameters of vgg_stage({c_in}, {n})"),
-                                                "vgg_stage({c_in}, {n})의 매개변수 수")])
+    monkeypatch.setitem(i18n._patterns, "ko", {None: [(*i18n._fstring_pattern("parameters of vgg_stage({c_in}, {n})"),
+                                                       "vgg_stage({c_in}, {n})의 매개변수 수")]})
     monkeypatch.setattr(i18n, "_chosen", "ko")
     with pytest.raises(CheckFailed) as err:
         check_value("parameters of vgg_stage(3, 2)", 5, 6)
@@ -593,7 +593,7 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
         check_value("conv2d(x, w)", 5, 6)                  # code: as written
     assert str(err.value).startswith("conv2d(x, w):")
     name = "AlexNet({n_classes}): the logits for a batch of 2 images"
-    monkeypatch.setitem(i18n._patterns, "ko", [(*i18n._fstring_pattern(name), "AlexNet({n_classes}): 이미지 2장 배치의 로짓")])
+    monkeypatch.setitem(i18n._patterns, "ko", {None: [(*i18n._fstring_pattern(name), "AlexNet({n_classes}): 이미지 2장 배치의 로짓")]})
     with pytest.raises(CheckFailed) as err:
         check_value("AlexNet(17): the logits for a batch of 2 images", (2, 1000), (2, 17))
     assert str(err.value).startswith("AlexNet(17): 이미지 2장 배치의 로짓:"), str(err.value)
@@ -613,6 +613,10 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
     ("conv2d", None), ("group", None), ("`group`", None),
     # a number that ends a name is the name's (conv3: 삼 or 쓰리)
     ("conv3", None), ("fc1", None), ("layer_2", None), ("v0.5", None),
+    # a remark in brackets after a Korean word: the particle belongs to the word (배열(...)을), not to the remark
+    ("numpy 배열(빈 리스트는 float 배열이 됩니다)", "rieul"), ("레이어 (conv1, conv2)", "vowel"), ("모델(3)", "rieul"),
+    ("값(들)", "consonant"),
+    ("f(3)", "consonant"), ("torch.Size([2, 3])", "consonant"),
 ])
 def test_the_ending_of_a_value_is_how_korean_reads_it(value, kind):
     assert i18n.ending(value) == kind
@@ -1171,3 +1175,56 @@ def test_a_wrong_type_is_one_korean_sentence_with_its_value(korean):
     with pytest.raises(CheckFailed) as err:
         check_type("f()", np.zeros(3), float)
     assert err.value.lines[0] == "float 자료형의 값을 기대했지만, 돌려준 것은 형태 (3,)의 numpy 배열입니다.", err.value.lines
+
+
+def _two_lessons(monkeypatch, tmp_path, first: str, second: str = ""):
+    """Catalogs of two lessons, 03_x (with the f-string entry ``first``) and 04_x (with ``second``), the only ones."""
+    import autograde.lessons
+
+    head = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    for slug, entry in (("03_x", first), ("04_x", second)):
+        (tmp_path / slug).mkdir()
+        (tmp_path / slug / "ko.po").write_text(head + entry, encoding="utf-8")
+    monkeypatch.setattr(autograde.lessons, "SOLUTIONS", tmp_path)
+    monkeypatch.setattr(autograde.lessons, "NOTEBOOKS", tmp_path / "none")
+    monkeypatch.delitem(i18n._lessons, "ko", raising=False)
+    monkeypatch.delitem(i18n._patterns, "ko", raising=False)
+    monkeypatch.setattr(i18n, "_chosen", "ko")
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+
+
+def test_an_f_string_entry_translates_only_the_messages_of_its_own_lesson(monkeypatch, tmp_path):
+    """Lesson 03's "expected {a}, got {b}" translated lesson 04's "expected tuples (like array.shape), got W: list"
+    (a learner read "기대한 dtype: tuples (like array.shape), 받은 dtype: W: list"): an entry of one lesson's catalog
+    is not used for a message of another lesson, whether the grader's judge says which lesson it checks
+    (set_lesson) or a kernel's notebook is named after it."""
+    _two_lessons(monkeypatch, tmp_path, '#, f-string\nmsgid "expected {a}, got {b}"\nmsgstr "기대한 값: {a}, 받은 값: {b}"\n')
+    message = "expected tuples (like array.shape), got W: list"
+    monkeypatch.setattr(i18n, "_lesson_chosen", "04_x")
+    assert i18n.lesson_text(message) == message
+    monkeypatch.setattr(i18n, "_lesson_chosen", "03_x")
+    assert i18n.lesson_text("expected 3, got 4") == "기대한 값: 3, 받은 값: 4"
+    monkeypatch.setattr(i18n, "_lesson_chosen", None)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "my-work" / "ko" / "04_x" / "04_x.ipynb"))
+    assert i18n.lesson_text(message) == message
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "my-work" / "ko" / "03_x" / "mine.ipynb"))
+    assert i18n.lesson_text("expected 3, got 4") == "기대한 값: 3, 받은 값: 4"
+
+
+def test_a_field_holds_only_what_a_value_of_its_kind_can_be(monkeypatch, tmp_path):
+    """Where the lesson is not known (a notebook saved under another name elsewhere), every lesson's entries are
+    tried: a field whose value is a count, a formatted number, a class's name or a dtype is one word, so it does
+    not swallow a sentence of another lesson."""
+    _two_lessons(monkeypatch, tmp_path,
+                 '#, f-string\nmsgid "expected {np.dtype(dtype)}, got {got.dtype}"\n'
+                 'msgstr "기대한 dtype: {np.dtype(dtype)}, 받은 dtype: {got.dtype}"\n\n'
+                 '#, f-string\nmsgid "got {type(got).__name__} of length {len(got)}, mean {m:.3f}"\n'
+                 'msgstr "받은 값: 길이 {len(got)}인 {type(got).__name__}, 평균 {m:.3f}"\n')
+    monkeypatch.setattr(i18n, "_lesson_chosen", None)
+    assert i18n.lesson_text("expected float32, got torch.float64") == "기대한 dtype: float32, 받은 dtype: torch.float64"
+    message = "expected tuples (like array.shape), got filter: tuple, W: list"
+    assert i18n.lesson_text(message) == message
+    assert i18n.lesson_text("got list of length 3, mean -0.500") == "받은 값: 길이 3인 list, 평균 -0.500"
+    for message in ("got a list of length 3, mean 0.5", "got list of length three, mean 0.5",
+                    "got list of length 3, mean a half"):
+        assert i18n.lesson_text(message) == message
