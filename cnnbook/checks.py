@@ -90,10 +90,33 @@ def _fmt(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
         return _fmt(value.detach().cpu().numpy(), precision) + "  " + _("(a torch tensor)")
+    return _plain_repr(value, [SHOWN_ITEMS], 0)
+
+
+SHOWN_ITEMS, SHOWN_DEPTH = 1000, 16       # what a shown list, tuple or dict holds at most, then "..."
+
+
+def _plain_repr(value: Any, room: list[int], depth: int) -> str:
+    """``repr(value)``, with a numpy number as the number it is, also inside lists, tuples and dicts (numpy 2 writes
+    np.float64(6.27), which a learner reads as a call); after ``room[0]`` items in all or ``SHOWN_DEPTH`` levels,
+    "..."."""
     if isinstance(value, np.generic):
-        # a numpy number as the number it is (numpy 2 writes np.float64(6.27), which a learner reads as a call)
         return repr(value.item())
-    return repr(value)
+    kind = type(value)
+    if kind not in (list, tuple, dict):
+        return repr(value)
+    if depth >= SHOWN_DEPTH:
+        return "..."
+    parts = []
+    for item in (value.items() if kind is dict else value):
+        if room[0] <= 0:
+            parts.append("...")
+            break
+        room[0] -= 1
+        parts.append(f"{_plain_repr(item[0], room, depth + 1)}: {_plain_repr(item[1], room, depth + 1)}"
+                     if kind is dict else _plain_repr(item, room, depth + 1))
+    opening, closing = "[]" if kind is list else "()" if kind is tuple else "{}"
+    return opening + ", ".join(parts) + ("," if kind is tuple and len(value) == 1 else "") + closing
 
 
 def _fmt_pair(expected: np.ndarray, got: np.ndarray) -> tuple[str, str]:
@@ -429,15 +452,18 @@ def _short_value(value: Any) -> str | None:
 
 
 def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected: str | None = None,
-               hint: str | None = None) -> None:
-    """Check that ``got`` is an instance of ``types`` (a class or a tuple of classes, as ``isinstance`` takes).
+               length: int | None = None, hint: str | None = None) -> None:
+    """Check that ``got`` is an instance of ``types`` (a class or a tuple of classes, as ``isinstance`` takes), and
+    with ``length``, that it holds that many values (a function that returns a tuple of 3: ``tuple, length=3``).
 
     The failure says what was expected (``expected``: the author's words, "a dict {idea: person}", translated as a
     hint is; by default the classes' names) and the type that came back, with the value when it is short; for None,
-    that the function returned None and whether `return` was forgotten (a function without `return` gives None).
+    that the function returned None and whether `return` was forgotten (a function without `return` gives None);
+    for another length, how many values came back and which (their values when short, else their types).
     """
     classes = types if isinstance(types, tuple) else (types,)
-    if isinstance(got, classes):
+    right_type = isinstance(got, classes)
+    if right_type and (length is None or len(got) == length):
         return
     if expected:
         wanted = lesson_text(expected)
@@ -449,6 +475,14 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
     if got is None:
         _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
                        "statement?").format(expected=wanted)], hint)
+    if right_type:                                      # of another length
+        count, shown = len(got), _short_value(got)
+        if shown is not None:
+            _fail(what, [_("expected {expected}: {length} values, but got {count}: {values}").format(
+                expected=wanted, length=length, count=count, values=shown)], hint)
+        _fail(what, [_("expected {expected}: {length} values, but got {count}, of types {types}").format(
+            expected=wanted, length=length, count=count, types=", ".join(_type_of(v) for v in list(got)[:12]))],
+            hint)
     shown = _short_value(got)
     if shown is None and _sized(got):           # too long to show: how long or how large it is
         _fail(what, [_("expected {expected}, but it returned {what}").format(expected=wanted, what=described(got))],

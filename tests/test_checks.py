@@ -212,6 +212,42 @@ def test_check_parts_gives_the_values_returned_together_or_says_what_came_back(i
     assert "함께 돌려준 값 3개(return a, b, c)을(를) 기대했지만, 돌려준 것은 항목 2개짜리 tuple" in str(ko.value), str(ko.value)
 
 
+def test_check_type_with_a_length_says_how_many_values_came_back_and_which(in_language):
+    """A function that returns 2 values where 3 are expected was told "expected a tuple (mistakes_per_epoch, weights,
+    bias), got tuple": the failure says how many came back, and which (their values, or their types when long)."""
+    check_type("f()", (1, 2.0, None), tuple, length=3)
+    with pytest.raises(CheckFailed) as err:
+        check_type("train(x)", ([1, 0], np.array([0.5, 1.0])), tuple, length=3,
+                   expected="a tuple (mistakes, weights, bias)", hint="return mistakes, weights, bias")
+    assert "expected a tuple (mistakes, weights, bias): 3 values, but got 2: ([1, 0], array([0.5, 1. ]))" \
+        in str(err.value), str(err.value)
+    with pytest.raises(CheckFailed) as long:
+        check_type("train(x)", (list(range(100)), np.zeros(50), 0.0, 1), tuple, length=3)
+    assert "expected a value of type tuple: 3 values, but got 4, of types list, numpy.ndarray, float, int" \
+        in str(long.value), str(long.value)
+    with pytest.raises(CheckFailed, match="got a value of type list"):
+        check_type("f()", [1, 2, 3], tuple, length=3)
+    in_language("ko")
+    with pytest.raises(CheckFailed) as ko:
+        check_type("train(x)", (2160, 672), tuple, length=3)
+    assert "tuple 타입의 값: 값 3개가 와야 하는데 2개가 왔습니다: (2160, 672)" in str(ko.value), str(ko.value)
+
+
+def test_a_value_shown_inside_a_list_a_tuple_or_a_dict_is_the_number_it_is():
+    """numpy 2 writes np.int64(0), which a learner reads as a call: in a list, a tuple or a dict too (a learner's
+    trial: "got a value of type list: [np.int64(0), np.int64(3), np.int64(4)]"), and a long one is cut short."""
+    from cnnbook.checks import _fmt
+
+    assert _fmt([np.int64(0), np.int64(3)]) == "[0, 3]"
+    assert _fmt({"a": (np.float64(0.5),), "b": [np.bool_(True), "x", None]}) == "{'a': (0.5,), 'b': [True, 'x', None]}"
+    assert _fmt((np.float32(0.25), [])) == "(0.25, [])"
+    with pytest.raises(CheckFailed) as err:
+        check_type("nms(boxes, scores)", [np.int64(0), np.int64(3)], np.ndarray)
+    assert str(err.value).endswith("got a value of type list: [0, 3]"), str(err.value)
+    shown = _fmt([np.int64(n) for n in range(1_000_000)])
+    assert shown.startswith("[0, 1, 2, ") and shown.endswith(", ...]") and len(shown) < 10_000
+
+
 def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_language):
     def second(xs):
         return xs[1]
