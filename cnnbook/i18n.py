@@ -9,7 +9,10 @@ catalog, ``solutions/NN_slug/ko.po``, or for a learner without ``solutions/`` th
 both editions and are graded alike. A check's name written in words is translated the same way; an f-string
 name's entry (flagged ``f-string``) is its text with the fields as written, ``parameters of AlexNet({n_classes})``:
 the shown name is matched against the English around the fields, and the values found there fill the same
-fields of the translation.
+fields of the translation. An f-string entry translates only the messages of its own lesson (:func:`current_lesson`:
+the grader's judge says which with :func:`set_lesson`, a kernel finds it in its notebook's path), and a field whose
+expression shows what kind of value it holds (a number, a class's name, a dtype: :func:`_kind_of_field`) matches only
+such a value: lesson 03's ``expected {np.dtype(dtype)}, got {got.dtype}`` once translated a sentence of lesson 04.
 
 Which language, first match wins:
 
@@ -46,8 +49,8 @@ import sys
 from pathlib import Path, PurePath
 from typing import Iterable
 
-__all__ = ["LANGUAGES", "language", "set_language", "_", "N_", "lesson_text", "translation", "ending", "particle",
-           "format_text", "padded"]
+__all__ = ["LANGUAGES", "language", "set_language", "set_lesson", "current_lesson", "_", "N_", "lesson_text",
+           "translation", "ending", "particle", "format_text", "padded"]
 
 LANGUAGES = ("en", "ko")
 LOCALE = Path(__file__).resolve().parent / "locale"
@@ -244,7 +247,7 @@ _DIGIT_ENDS = {"0": CONSONANT, "1": RIEUL, "2": VOWEL, "3": CONSONANT, "4": VOWE
                "7": RIEUL, "8": RIEUL, "9": VOWEL}             # 영 일 이 삼 사 오 육 칠 팔 구
 _CLOSING = " \t\n)]}>'\"`’”」』"
 _NUMBER = re.compile(r"(\d[\d,]*)(?:\.(\d+))?$")
-_REMARK = re.compile(r"[가-힣] ?\([^()]*\)[ \t\n'\"`’”」』]*$")   # a Korean word, then a remark in brackets
+_REMARK = re.compile(r"[가-힣]\([^()]*\)[ \t\n'\"`’”」』]*$")   # a Korean word, then a remark in brackets
 _GLUED = re.compile(r"[A-Za-z_]$")              # before a number: a name's part (conv3, fc1), read as the reader likes
 # the doubled forms a translation writes after a field: (form after a consonant, after a vowel, after ㄹ)
 PARTICLES = {"이(가)": ("이", "가", "이"), "가(이)": ("이", "가", "이"), "을(를)": ("을", "를", "을"),
@@ -259,8 +262,9 @@ _DOUBLED = re.compile(r"^(['\"`’”」』]*)(" + "|".join(re.escape(k) for k i
 def ending(text: object) -> str | None:
     """How the Korean reading of ``text`` ends: ``VOWEL``, ``RIEUL`` (ㄹ) or ``CONSONANT``; None when unknown.
 
-    Closing brackets and quotes are skipped (``'T-shirt/top'``, ``(3, 3)``); a remark in brackets after a Korean
-    word is the word's (``배열(빈 리스트는 ...)``: 배열). A Hangul syllable by its final
+    Closing brackets and quotes are skipped (``'T-shirt/top'``, ``(3, 3)``, ``형태 (1, 4, 7)``: 칠); a remark in
+    brackets right after a Korean word, as Korean writes a gloss or an aside, is the word's (``배열(빈 리스트는
+    ...)``: 배열). A Hangul syllable by its final
     consonant; a number as Korean reads it (``3`` 삼, ``10`` 십, ``100`` 백, ``0.5`` 영점오, ``12%`` 퍼센트).
     Anything else is unknown (None: the doubled form stays): a value that ends in a Latin letter (``group``,
     ``Adam``, ``SGD``), whose reading a rule of thumb guessed wrong (``group`` read as ending in a vowel gave

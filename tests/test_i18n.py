@@ -613,9 +613,10 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
     ("conv2d", None), ("group", None), ("`group`", None),
     # a number that ends a name is the name's (conv3: 삼 or 쓰리)
     ("conv3", None), ("fc1", None), ("layer_2", None), ("v0.5", None),
-    # a remark in brackets after a Korean word: the particle belongs to the word (배열(...)을), not to the remark
-    ("numpy 배열(빈 리스트는 float 배열이 됩니다)", "rieul"), ("레이어 (conv1, conv2)", "vowel"), ("모델(3)", "rieul"),
-    ("값(들)", "consonant"),
+    # a remark in brackets right after a Korean word: the particle belongs to the word (배열(...)을), not to the
+    # remark; a value after a space is read (형태 (1, 4, 7)을: 칠)
+    ("numpy 배열(빈 리스트는 float 배열이 됩니다)", "rieul"), ("모델(conv1)", "rieul"), ("값(들)", "consonant"),
+    ("형태 (1, 4, 7)", "rieul"), ("픽셀 (2, 2)", "vowel"), ("레이어 (conv1, conv2)", None),
     ("f(3)", "consonant"), ("torch.Size([2, 3])", "consonant"),
 ])
 def test_the_ending_of_a_value_is_how_korean_reads_it(value, kind):
