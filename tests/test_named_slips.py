@@ -910,3 +910,64 @@ def test_a_lenet_without_features_is_told_the_attribute_is_missing_not_to_return
     said = visible_failure("06", "test_LeNet5", LENET_FUNCTIONAL)
     assert "LeNet5() has no attribute `features`" in said and "self.conv1" in said, said
     assert "return" not in said and "NoneType" not in said, said
+
+
+# From a Korean learner's trial: a function that returns another kind or another number of values than its exercise
+# asks for. The failure says how many came back (and which), shows numbers as numbers, names the call, and reads
+# naturally in Korean (a lesson's f-string sentence translated by its own lesson's catalog only):
+# (lesson, answer cell, its code as solved -> as slipped, test cell, English words, Korean words).
+RETURNS = [
+    ("01", "train_perceptron", ("return mistakes_per_epoch, weights, float(bias)", "return mistakes_per_epoch, weights"),
+     "test_train_perceptron",
+     "expected a tuple (mistakes_per_epoch, weights, bias): 3 values, but got 2: ([1, 3, 3, 2",
+     "(mistakes_per_epoch, weights, bias) 튜플: 값 3개가 와야 하는데 2개가 왔습니다: ([1, 3, 3, 2"),
+    ("04", "layer_shapes", ('"W": (f, f, c_in, c_out)', '"W": [f, f, c_in, c_out]'), "test_layer_shapes",
+     "expected tuples (like array.shape), got W: list", "array.shape처럼 튜플이어야 하는데, 튜플이 아닌 것: W: list"),
+    ("04", "depthwise_separable_cost", ("return normal, depthwise, pointwise", "return normal, depthwise + pointwise"),
+     "test_depthwise_separable_cost", "expected a tuple (normal, depthwise, pointwise): 3 values, but got 2: (2160, 672)",
+     "(normal, depthwise, pointwise) 튜플: 값 3개가 와야 하는데 2개가 왔습니다: (2160, 672)"),
+    ("05", "conv_backward", ("padding:padding + W], dw, db", "padding:padding + W], dw"), "test_conv_backward",
+     "expected the tuple (dx, dw, db): 3 values, but got 2", "(dx, dw, db) 튜플: 값 3개가 와야 하는데 2개가 왔습니다"),
+    ("07", "compound_scaling", ("return depth, width, resolution, (alpha", "return depth, width, resolution  # (alpha"),
+     "test_compound_scaling", ": 4 values, but got 3: (1.2, 1.1, 258)",
+     "macs_factor) 튜플: 값 4개가 와야 하는데 3개가 왔습니다: (1.2, 1.1, 258)"),
+    ("09", "l2_penalty", ("return float(penalty), gradients", "return float(penalty), gradients, strength"),
+     "test_l2_penalty", "expected a tuple (penalty, gradients): 2 values, but got 3",
+     "(penalty, gradients) 튜플: 값 2개가 와야 하는데 3개가 왔습니다"),
+    ("09", "momentum_update", ("return w - lr * velocity, state", "w = w - lr * velocity"), "test_momentum_update",
+     "what momentum_update(w, grad, state, lr=0.1, momentum=0.0) returns:\n  returned None, but a tuple (new weights, "
+     "state) was expected", "momentum_update(w, grad, state, lr=0.1, momentum=0.0)의 반환값:\n  (새 가중치, 상태) 튜플을 "
+     "기대했지만 None을 돌려주었습니다"),
+    ("10", "nms", ("return np.array(keep, dtype=int)", "return keep"), "test_nms",
+     "got a value of type list: [0, 3, 4]",
+     "numpy 배열(빈 리스트는 인덱스가 아니라 float 배열이 됩니다)을 기대했지만, 받은 값의 타입은 list입니다: [0, 3, 4]"),
+    ("10", "average_precision", ("return precision, recall", "return precision, recall, n_true"),
+     "test_average_precision", "expected the pair (precision, recall): 2 values, but got 3",
+     "(precision, recall) 쌍: 값 2개가 와야 하는데 3개가 왔습니다"),
+]
+
+
+NEEDS = {"nms": ["box_formats", "box_iou"]}          # the answer cells a slipped one calls
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+@pytest.mark.parametrize("lesson,answer,change,grade_id,words,korean_words", RETURNS,
+                         ids=[f"{r[0]}-{r[1]}" for r in RETURNS])
+def test_a_function_that_returns_another_kind_or_number_of_values_is_told_so(lesson, answer, change, grade_id, words,
+                                                                            korean_words, lang):
+    from conftest import answer_sources
+
+    from cnnbook.i18n import set_language, set_lesson
+
+    answers = answer_sources(LESSONS[lesson])
+    assert change[0] in answers[answer]
+    code = "\n".join(["import numpy as np", "from numpy.lib.stride_tricks import sliding_window_view",
+                      *(answers[name] for name in NEEDS.get(answer, ())), answers[answer].replace(change[0], change[1])])
+    set_language(lang)
+    set_lesson(LESSONS[lesson].slug)
+    try:
+        said = visible_failure(lesson, grade_id, code)
+    finally:
+        set_language(None)
+        set_lesson(None)
+    assert (korean_words if lang == "ko" else words) in said and "np.int64" not in said, said
