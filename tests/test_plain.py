@@ -555,6 +555,22 @@ def test_the_judge_process_contains_memory_and_time_bombs_and_is_replaced():
         stop_judge()
 
 
+@pytest.mark.slow  # starts a judge process
+def test_the_judge_knows_the_lesson_whose_test_it_runs():
+    """A lesson's f-string sentences are translated by its own catalog only (cnnbook.i18n.current_lesson): the
+    judge, which runs every lesson's tests, is told each time which lesson's test it runs, and forgets it after."""
+    from autograde.judge_process import run_in_judge, stop_judge
+
+    asks = "from cnnbook.i18n import current_lesson\nassert current_lesson(['03_x', '04_x']) == {!r}\n"
+    kernel = JudgedKernel({})
+    try:
+        assert run_in_judge(asks.format("04_x"), kernel, 30, [], lesson="04_x").status == "pass"
+        assert run_in_judge(asks.format("03_x"), kernel, 30, [], lesson="03_x").status == "pass"
+        assert run_in_judge(asks.format(None), kernel, 30, []).status == "pass"
+    finally:
+        stop_judge()
+
+
 class _ByValueKernel(JudgedKernel):
     """Answers every lookup with its value as data, arrays of up to 64 MiB included (what a learner may return)."""
 
