@@ -16,7 +16,8 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
   ``expected=`` words of ``check_type`` and ``check_parts``, the ``why=`` of ``answer_of`` and ``raised_instead``, and a
   check's name when it is written in words, see below, also when the check takes it from a variable assigned a
   string, ``call = "..."``; ``msgctxt`` = the test cell id). Test cells are never changed: these are
-  translated when the check runs (``cnnbook.i18n.lesson_text``).
+  translated when the check runs (``cnnbook.i18n.lesson_text``). A sentence is one literal or f-string, or either
+  branch of ``a if c else b``; one built with ``+`` is no entry (its pieces are never shown alone): write one f-string.
 
 A check's name (the first argument of a ``check_*`` call or of ``passed``, which starts every failure message)
 is translated when it is natural language, by this rule (:func:`is_natural_name`): its first word (up to a
@@ -366,6 +367,9 @@ def check_entries(source: str) -> list[tuple[str, bool]]:
             found.append((node.lineno, node.col_offset, node.value, False))
         elif isinstance(node, ast.JoinedStr):
             sentences.append(node)
+        elif isinstance(node, ast.IfExp):                # one sentence or another: each is shown whole
+            add(node.body)
+            add(node.orelse)
 
     names: list[ast.JoinedStr] = []
     sentences: list[ast.JoinedStr] = []               # f-string hints, slips, cases, explanations: always words

@@ -553,6 +553,35 @@ def test_a_check_name_kept_in_a_variable_is_an_entry():
                                    ("replace_head(a network with head nn.Linear({n}, 5), {k})", True)]
 
 
+def test_either_sentence_of_a_conditional_is_an_entry_and_no_sentence_is_built_with_plus():
+    """Lesson 04 built "expected tuples (like array.shape), got " + ", ".join(...): no entry, so the Korean edition
+    showed it in English, or worse, through another lesson's f-string entry. A sentence is one literal or f-string,
+    or either of `a if c else b` (each is shown whole); no test cell builds one with +, whose pieces are never shown
+    alone."""
+    import ast
+
+    from autograde.i18n import TEST_KEYWORDS, TYPE_WORDS, check_entries
+
+    cell = 'check_true("x", ok, f"got {a!r}. Did you mean {b!r}?" if b else f"got {a!r}.", hint="h" if c else "i")\n'
+    assert check_entries(cell) == [("got {a!r}. Did you mean {b!r}?", True), ("got {a!r}.", True), ("h", False),
+                                   ("i", False)]
+    built = []
+    for lesson in LESSONS:
+        for cell in nbformat.read(lesson.source, as_version=4).cells:
+            if not (cell.metadata.get("nbgrader") or {}).get("grade"):
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                said = [kw.value for kw in node.keywords if kw.arg in TEST_KEYWORDS or TYPE_WORDS.get(name) == kw.arg]
+                said += node.args[2:3] if name in ("check_true", "raised_instead") else []
+                built += [f"{lesson.slug} {cell.id}: {ast.unparse(v)[:90]}" for v in said
+                          for part in ast.walk(v) if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add)
+                          and any(isinstance(x, (ast.Constant, ast.JoinedStr)) for x in (part.left, part.right))]
+    assert not built, "sentences built with +: write each as one f-string (or a if c else b)\n" + "\n".join(built)
+
+
 def test_the_f_string_entry_with_the_most_words_is_the_one_that_translates_a_message(monkeypatch, tmp_path):
     """"got {x}" also matches what "got {x!r}: exp(1000) overflows" gives: the longer entry is chosen, whatever the
     catalog's order (else the learner read the short entry's Korean with the rest of the English in its field)."""
