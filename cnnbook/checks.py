@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
+import re
 from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 import numpy as np
@@ -409,10 +410,21 @@ def check_shape(what: str, got: Any, expected_shape: tuple[int, ...], *,
         _fail(what, [slip_line(slips[0]), wrong] if slips else [wrong], hint)
 
 
+# numpy 2's reprs of its numbers, np.float64(760.0), np.True_, np.str_('a'), which a learner reads as calls; an
+# author's f-string shows them ({got!r}): the numbers as they are, 760.0
+_NUMPY_REPR = re.compile(r"\bnp\.(?:(?:u?int|float|complex|longdouble|clongdouble)\d*|str_|bytes_)\(([^()]*)\)"
+                         r"|\bnp\.(True|False)_\b")
+
+
+def _plain_numbers(text: str) -> str:
+    """``text`` with numpy 2's reprs of numbers written as the numbers (``np.float64(760.0)``: ``760.0``)."""
+    return _NUMPY_REPR.sub(lambda m: m.group(1) if m.group(2) is None else m.group(2), text)
+
+
 def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
     """Fail with ``explanation`` unless ``condition`` is exactly True. (A value's type: :func:`check_type`.)"""
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
-        lines = [lesson_text(explanation)]
+        lines = [lesson_text(_plain_numbers(explanation) if type(explanation) is str else explanation)]
         if "NoneType" in str(explanation):
             # "expected a torch.Tensor, got a NoneType" under a hint on converting arrays misled a learner whose
             # function had no `return`: say what None usually is, as check_array does.

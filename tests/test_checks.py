@@ -248,6 +248,18 @@ def test_a_value_shown_inside_a_list_a_tuple_or_a_dict_is_the_number_it_is():
     assert shown.startswith("[0, 1, 2, ") and shown.endswith(", ...]") and len(shown) < 10_000
 
 
+def test_a_numpy_number_an_author_shows_in_an_explanation_is_the_number_it_is():
+    """A test cell's f"expected an int (a count), got {type(got).__name__} {got!r}" said "got float64
+    np.float64(760.0)" (numpy 2's repr, read as a call): check_true shows the number, 760.0."""
+    got = np.float64(760.0)
+    with pytest.raises(CheckFailed) as err:
+        check_true("conv_params(5, 3, 10) returns an int", False,
+                   f"expected an int (a count), got {type(got).__name__} {got!r}; "
+                   f"{[np.int64(3), np.float32(-1.5e-05), np.True_, np.str_('a')]!r}, {np.float64(np.nan)!r}")
+    assert str(err.value).endswith("expected an int (a count), got float64 760.0; [3, -1.5e-05, True, 'a'], nan"), \
+        str(err.value)
+
+
 def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_language):
     def second(xs):
         return xs[1]

@@ -921,6 +921,8 @@ RETURNS = [
      "test_train_perceptron",
      "expected a tuple (mistakes_per_epoch, weights, bias): 3 values, but got 2: ([1, 3, 3, 2",
      "(mistakes_per_epoch, weights, bias) 튜플: 값 3개가 와야 하는데 2개가 왔습니다: ([1, 3, 3, 2"),
+    ("04", "conv_params", ("weights = f * f * c_in * c_out", "weights = np.float64(f * f * c_in * c_out)"),
+     "test_conv_params", "expected an int (a count), got float64 760.0", "개수인 int여야 함, 받은 값: 760.0 (float64)"),
     ("04", "layer_shapes", ('"W": (f, f, c_in, c_out)', '"W": [f, f, c_in, c_out]'), "test_layer_shapes",
      "expected tuples (like array.shape), got W: list", "array.shape처럼 튜플이어야 하는데, 튜플이 아닌 것: W: list"),
     ("04", "depthwise_separable_cost", ("return normal, depthwise, pointwise", "return normal, depthwise + pointwise"),
