@@ -195,9 +195,9 @@ def _kind_of_field(field: str) -> str:
     if not isinstance(value, ast.FormattedValue):
         return ""
     spec = value.format_spec
-    if isinstance(spec, ast.JoinedStr) and spec.values and all(isinstance(v, ast.Constant) for v in spec.values):
-        if _NUMBER_SPEC.search("".join(str(v.value) for v in spec.values)):     # type: ignore[attr-defined]
-            return "number"
+    if isinstance(spec, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in spec.values) and \
+            _NUMBER_SPEC.search("".join(str(getattr(v, "value", "")) for v in spec.values)):
+        return "number"
     made = value.value.func if isinstance(value.value, ast.Call) else value.value
     name = made.id if isinstance(made, ast.Name) and made is not value.value else \
         made.attr if isinstance(made, ast.Attribute) else ""
