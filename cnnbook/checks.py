@@ -492,9 +492,8 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
         if shown is not None:
             _fail(what, [_("expected {expected}: {length} values, but got {count}: {values}").format(
                 expected=wanted, length=length, count=count, values=shown)], hint)
-        _fail(what, [_("expected {expected}: {length} values, but got {count}, of types {types}").format(
-            expected=wanted, length=length, count=count, types=", ".join(_type_of(v) for v in list(got)[:12]))],
-            hint)
+        _fail(what, [_("expected {expected}: {length} values, but it returned {what}").format(
+            expected=wanted, length=length, what=described(got))], hint)
     shown = _short_value(got)
     if shown is None and _sized(got):           # too long to show: how long or how large it is
         _fail(what, [_("expected {expected}, but it returned {what}").format(expected=wanted, what=described(got))],
@@ -516,14 +515,10 @@ def check_parts(what: str, got: Any, count: int, *, expected: str | None = None,
     Anything else fails ``what``, saying what was expected (``expected``: the author's words, translated as a hint
     is) and what came back, with the type and the shape or length of each part: a test that unpacks or indexes
     the answer itself stops with Python's "not enough values to unpack", which names no call."""
-    wanted = lesson_text(expected) if expected else _("{count} values returned together (return {names})").format(
-        count=count, names=", ".join("abcdefghij"[:count]) if count <= 10 else "...")
-    if got is None:
-        _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
-                       "statement?").format(expected=wanted)], hint)
-    if type(got) in (tuple, list) and len(got) == count:
-        return tuple(got)
-    _fail(what, [_("expected {expected}, but it returned {what}").format(expected=wanted, what=described(got))], hint)
+    wanted = expected or _("the values returned together (return {names})").format(
+        names=", ".join("abcdefghij"[:count]) if count <= 10 else "...")
+    check_type(what, got, (tuple, list), expected=wanted, length=count, hint=hint)
+    return tuple(got)
 
 
 def _sized(value: Any) -> bool:

@@ -198,18 +198,18 @@ def test_check_parts_gives_the_values_returned_together_or_says_what_came_back(i
                     hint="return boxes, scores, labels")
     msg = str(short.value)
     assert msg.startswith("decode(output):\n")
-    assert ("expected a tuple (boxes, scores, labels), but it returned a tuple of 2 items (a numpy array of shape (64, 4), a "
-            "numpy array of shape (64,))") in msg, msg
+    assert ("expected a tuple (boxes, scores, labels): 3 values, but it returned a tuple of 2 items (a numpy array of "
+            "shape (64, 4), a numpy array of shape (64,))") in msg, msg
     assert "Hint: return boxes, scores, labels" in msg
-    with pytest.raises(CheckFailed, match=r"expected 3 values returned together \(return a, b, c\), but it "
+    with pytest.raises(CheckFailed, match=r"expected the values returned together \(return a, b, c\), but it "
                                           r"returned a numpy array of shape \(64, 4\)"):
         check_parts("decode(output)", boxes, 3)
-    with pytest.raises(CheckFailed, match="returned None, but 3 values returned together"):
+    with pytest.raises(CheckFailed, match="returned None, but the values returned together"):
         check_parts("decode(output)", None, 3)
     in_language("ko")
     with pytest.raises(CheckFailed) as ko:
         check_parts("decode(output)", (boxes, scores), 3)
-    assert "함께 돌려준 값 3개(return a, b, c)을(를) 기대했지만, 돌려준 것은 항목 2개짜리 tuple" in str(ko.value), str(ko.value)
+    assert "함께 돌려준 값(return a, b, c): 값 3개가 와야 하는데, 돌려준 것은 항목 2개짜리 tuple" in str(ko.value), str(ko.value)
 
 
 def test_check_type_with_a_length_says_how_many_values_came_back_and_which(in_language):
@@ -223,14 +223,15 @@ def test_check_type_with_a_length_says_how_many_values_came_back_and_which(in_la
         in str(err.value), str(err.value)
     with pytest.raises(CheckFailed) as long:
         check_type("train(x)", (list(range(100)), np.zeros(50), 0.0, 1), tuple, length=3)
-    assert "expected a value of type tuple: 3 values, but got 4, of types list, numpy.ndarray, float, int" \
+    assert ("expected a value of type tuple: 3 values, but it returned a tuple of 4 items (a list of 100 items, a numpy "
+            "array of shape (50,), a value of type float, a value of type int)") \
         in str(long.value), str(long.value)
     with pytest.raises(CheckFailed, match="got a value of type list"):
         check_type("f()", [1, 2, 3], tuple, length=3)
     in_language("ko")
     with pytest.raises(CheckFailed) as ko:
         check_type("train(x)", (2160, 672), tuple, length=3)
-    assert "tuple 타입의 값: 값 3개가 와야 하는데 2개가 왔습니다: (2160, 672)" in str(ko.value), str(ko.value)
+    assert "tuple 자료형의 값: 값 3개가 와야 하는데 2개가 왔습니다: (2160, 672)" in str(ko.value), str(ko.value)
 
 
 def test_a_value_shown_inside_a_list_a_tuple_or_a_dict_is_the_number_it_is():

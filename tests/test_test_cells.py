@@ -187,15 +187,8 @@ def unguarded_uses(source: str, learner_names: set[str]) -> list[tuple[int, str]
     return sorted(set(found))
 
 
-# Helper h57 rewrites these lessons' checks of returned tuples (their lengths) at the same time: their test cells that
-# unpack or index a learner's answer move to check_parts there.
-UNPACKED_ELSEWHERE = {"01_history", "09_losses_optimisers"}
-
-
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
 def test_a_test_checks_what_a_function_returned_before_it_unpacks_or_indexes_it(lesson):
-    if lesson.slug in UNPACKED_ELSEWHERE:
-        pytest.skip("its tuple checks are being rewritten with check_parts (h57)")
     from autograde.judge import exercise_names as notebook_names   # every top-level name of the answer cells
 
     nb = nbformat.read(lesson.source, as_version=4)
