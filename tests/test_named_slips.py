@@ -646,6 +646,127 @@ NAMED_IN_BOTH += [
      "the schedule runs backwards", "스케줄이 거꾸로 감"),
 ]
 
+# From a trial with learners' code in the styles of public course work (h60): slips that failed with only expected
+# and got values, or with numpy's broadcasting error under another slip's name. Each base answer passes the visible
+# checks (test_the_right_answers_of_the_public_work_slips_pass); each slip is one change to it.
+# deeplearning.ai's pool_forward and pool_backward (distribute_value), adapted to (N, C, H, W): four loops.
+POOL_FORWARD_DLAI = '''import numpy as np
+def pool2d_forward(x, f, s, mode="max"):
+    if x.ndim != 4 or f < 1 or s < 1 or f > x.shape[2] or f > x.shape[3] or mode not in ("max", "avg"):
+        raise ValueError("impossible settings")
+    m, n_C, n_H_prev, n_W_prev = x.shape
+    n_H, n_W = int(1 + (n_H_prev - f) / s), int(1 + (n_W_prev - f) / s)
+    A = np.zeros((m, n_C, n_H, n_W))
+    for i in range(m):
+        for h in range(n_H):
+            vert_start = h * s
+            for w in range(n_W):
+                horiz_start = w * s
+                for c in range(n_C):
+                    a_prev_slice = x[i, c, vert_start:vert_start + f, horiz_start:horiz_start + f]
+                    if mode == "max":
+                        A[i, c, h, w] = np.max(a_prev_slice)
+                    elif mode == "avg":
+                        A[i, c, h, w] = np.mean(a_prev_slice)
+    return A
+'''
+AVGPOOL_BACKWARD_DLAI = '''import numpy as np
+def distribute_value(dz, shape):
+    n_H, n_W = shape
+    return np.ones(shape) * dz / (n_H * n_W)
+def avgpool_backward(dout, x_shape, f, s):
+    m, n_C, n_H_prev, n_W_prev = x_shape
+    n_H, n_W = (n_H_prev - f) // s + 1, (n_W_prev - f) // s + 1
+    if dout.shape != (m, n_C, n_H, n_W):
+        raise ValueError("dout does not fit x_shape, f and s")
+    dA_prev = np.zeros(x_shape)
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    vert_start, horiz_start = h * s, w * s
+                    dA_prev[i, c, vert_start:vert_start + f, horiz_start:horiz_start + f] += \\
+                        distribute_value(dout[i, c, h, w], (f, f))
+    return dA_prev
+'''
+# deeplearning.ai's conv_backward, adapted: dA_prev[i] = da_prev_pad[:, pad:-pad, pad:-pad] is empty when pad = 0.
+CONV_BACKWARD_DLAI = '''import numpy as np
+def conv_backward(dout, x, w, b, stride=1, padding=0):
+    m, n_C_prev, n_H_prev, n_W_prev = x.shape
+    n_C, _, f, f2 = w.shape
+    n_H, n_W = (n_H_prev + 2 * padding - f) // stride + 1, (n_W_prev + 2 * padding - f2) // stride + 1
+    if w.shape[1] != n_C_prev or b.shape != (n_C,) or dout.shape != (m, n_C, n_H, n_W):
+        raise ValueError("shapes that do not fit")
+    dA_prev, dW, db = np.zeros(x.shape), np.zeros(w.shape), np.zeros(b.shape)
+    A_prev_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dA_prev_pad = np.pad(dA_prev, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    for i in range(m):
+        a_prev_pad, da_prev_pad = A_prev_pad[i], dA_prev_pad[i]
+        for h in range(n_H):
+            for w_ in range(n_W):
+                for c in range(n_C):
+                    vert_start, horiz_start = h * stride, w_ * stride
+                    a_slice = a_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2]
+                    da_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2] += w[c] * dout[i, c, h, w_]
+                    dW[c] += a_slice * dout[i, c, h, w_]
+                    db[c] += dout[i, c, h, w_]
+        dA_prev[i] = da_prev_pad[:, padding:padding + n_H_prev, padding:padding + n_W_prev]
+    return dA_prev, dW, db
+'''
+# greedy NMS as in py-faster-rcnn's py_cpu_nms (which the overlap of pyimagesearch's version replaces).
+NMS_PY_CPU = '''import numpy as np
+def nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float)
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep = []
+    while order.size > 0:
+        i = order[0]
+        keep.append(i)
+        w = np.maximum(0.0, np.minimum(x2[i], x2[order[1:]]) - np.maximum(x1[i], x1[order[1:]]))
+        h = np.maximum(0.0, np.minimum(y2[i], y2[order[1:]]) - np.maximum(y1[i], y1[order[1:]]))
+        inter = w * h
+        ovr = inter / (areas[i] + areas[order[1:]] - inter)
+        order = order[np.where(ovr <= iou_threshold)[0] + 1]
+    return np.array(keep, dtype=int)
+'''
+COMPOUND = '''def compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15, base_resolution=224):
+    return alpha ** phi, beta ** phi, round(base_resolution * gamma ** phi), (alpha * beta ** 2 * gamma ** 2) ** phi
+'''
+PREPARE = '''import torch
+def prepare_images(images):
+    x = torch.tensor(images, dtype=torch.float32).unsqueeze(1) / 255.
+    return x
+'''
+NAMED_IN_BOTH += [
+    ("05", "test_pool2d_forward", POOL_FORWARD_DLAI.replace('elif mode == "avg"', 'elif mode == "average"'),
+     'is it spelled "avg" in your code?', '코드에 "avg"로 적었나요?'),
+    ("05", "test_avgpool_backward", AVGPOOL_BACKWARD_DLAI.replace("(dout[i, c, h, w], (f, f))",
+                                                                  "(dout[i, c, h, w], (n_H, n_W))"),
+     "the shape of the output map (H_out, W_out) = (2, 3), not of the window", "출력 맵의 형태 (H_out, W_out) = (2, 3)"),
+    ("05", "test_avgpool_backward", AVGPOOL_BACKWARD_DLAI.replace(
+        "distribute_value(dout[i, c, h, w], (f, f))", "np.ones((f, f)) * dout[i, c, h, w] / (n_H * n_W)"),
+     "divided by the number of outputs H_out*W_out = 6", "출력의 개수 H_out*W_out = 6으로 나눴습니다"),
+    ("05", "test_conv_backward", CONV_BACKWARD_DLAI.replace(
+        "[:, padding:padding + n_H_prev, padding:padding + n_W_prev]", "[:, padding:-padding, padding:-padding]"),
+     "cut off with [p:-p], which is empty when p = 0", "p = 0이면 비어 있습니다"),
+    ("05", "test_conv_backward", CONV_BACKWARD_DLAI.replace(
+        "dA_prev[i] = da_prev_pad[:, padding:padding + n_H_prev, padding:padding + n_W_prev]",
+        "pass").replace("return dA_prev, dW, db", "return dA_prev_pad[:, :, padding:-padding, padding:-padding], dW, db"),
+     "cut off with [p:-p], which is empty when p = 0", "p = 0이면 비어 있습니다"),
+    ("10", "test_nms", NMS_PY_CPU.replace("ovr = inter / (areas[i] + areas[order[1:]] - inter)",
+                                          "ovr = inter / areas[order[1:]]"),
+     "the intersection over the area of one box", "한 상자의 넓이로 나눈 교집합"),
+    ("07", "test_compound_scaling", COMPOUND.replace("round(base_resolution", "math.ceil(base_resolution").replace(
+        "def compound_scaling", "import math\ndef compound_scaling"),
+     "the resolution was rounded up (math.ceil", "해상도를 올림했습니다"),
+    ("06", "test_prepare_images", PREPARE.replace("    return x", "    return (x - 0.1307) / 0.3081"),
+     "normalised with MNIST's mean and standard deviation", "MNIST의 평균과 표준편차로 정규화했습니다"),
+    ("06", "test_prepare_images", PREPARE.replace("    return x", "    return (x - 0.5) / 0.5"),
+     "normalised to [-1, 1]", "[-1, 1]로 정규화했습니다"),
+]
+
 
 @pytest.fixture
 def korean():
@@ -680,7 +801,11 @@ def test_the_right_answers_of_the_named_slips_pass():
                                      ("10", "test_decode_predictions", DECODE), ("03", "test_zero_pad", ZERO_PAD),
                                      ("03", "test_conv2d", CONV2D_LOOPS), ("05", "test_pool2d_forward", POOL_SIZES),
                                      ("05", "test_conv2d_fast", CONV2D_FAST),
-                                     ("09", "test_cosine_lr", COSINE)]:
+                                     ("09", "test_cosine_lr", COSINE),
+                                     ("05", "test_pool2d_forward", POOL_FORWARD_DLAI),
+                                     ("05", "test_avgpool_backward", AVGPOOL_BACKWARD_DLAI),
+                                     ("05", "test_conv_backward", CONV_BACKWARD_DLAI), ("10", "test_nms", NMS_PY_CPU),
+                                     ("07", "test_compound_scaling", COMPOUND), ("06", "test_prepare_images", PREPARE)]:
         space: dict = {}
         exec(compile(answer, "<learner>", "exec"), space)
         exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
