@@ -382,6 +382,431 @@ def detection_loss(output, target):
 ''',
 }
 
+# From a trial with learners' code of public course work (h60), each written anew in the style of its source (named
+# in the comment above it) and adapted to the exercise's signature.
+ANSWERS.update({
+    # perceptron repos after "Python Machine Learning": w_[0] is the bias, errors counted by update != 0
+    ('01_history', 'train_perceptron', 'w0_bias'): '''def train_perceptron(inputs, labels, epochs=12, learning_rate=1.0):
+    w_ = np.zeros(1 + inputs.shape[1])
+    errors_ = []
+    for _ in range(epochs):
+        errors = 0
+        for xi, target in zip(inputs, labels):
+            y_hat = 1 if np.dot(xi, w_[1:]) + w_[0] > 0 else 0
+            update = learning_rate * (target - y_hat)
+            w_[1:] += update * xi
+            w_[0] += update
+            errors += int(update != 0.0)
+        errors_.append(errors)
+    return errors_, w_[1:], w_[0]
+''',
+    ('01_history', 'complex_cell_layer', 'loop_max'): '''def complex_cell_layer(simple_responses, width):
+    out = []
+    for j in range(0, len(simple_responses), width):
+        out.append(max(simple_responses[j:j + width]))
+    return np.array(out, dtype=float)
+''',
+    # d2l's corr2d (molimi/learing-note, dae4/Dive_2_DL), with the size check the exercise asks for
+    ('02_convolution', 'conv2d_single', 'd2l_corr2d'): '''def conv2d_single(image, kernel):
+    X, K = np.asarray(image, dtype=float), np.asarray(kernel, dtype=float)
+    if X.ndim != 2 or K.ndim != 2:
+        raise ValueError(f"need a 2-D image and kernel, got {X.shape} and {K.shape}")
+    h, w = K.shape
+    if h > X.shape[0] or w > X.shape[1]:
+        raise ValueError(f"kernel {K.shape} does not fit in image {X.shape}")
+    Y = np.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+''',
+    ('02_convolution', 'convolve2d_true', 'rot90'): '''def convolve2d_true(image, kernel, mode="valid"):
+    if mode not in ("valid", "full"):
+        raise ValueError(f"unknown mode {mode!r}")
+    k = np.rot90(np.asarray(kernel, dtype=float), 2)
+    img = np.asarray(image, dtype=float)
+    f = k.shape[0]
+    if mode == "full":
+        img = np.pad(img, f - 1, mode="constant")
+    H, W = img.shape
+    out = np.zeros((H - f + 1, W - f + 1))
+    for i in range(H - f + 1):
+        for j in range(W - f + 1):
+            out[i, j] = np.sum(img[i:i + f, j:j + f] * k)
+    return out
+''',
+    # Sobel tutorials: the kernels written out with -1 on the left, np.multiply in two loops
+    ('02_convolution', 'edge_magnitude', 'sobel_loops'): '''def edge_magnitude(image):
+    img = np.asarray(image, dtype=float)
+    Gx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    Gy = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
+    rows, columns = img.shape
+    out = np.zeros((rows - 2, columns - 2))
+    for i in range(rows - 2):
+        for j in range(columns - 2):
+            gx = np.sum(np.multiply(Gx, img[i:i + 3, j:j + 3]))
+            gy = np.sum(np.multiply(Gy, img[i:i + 3, j:j + 3]))
+            out[i, j] = np.sqrt(gx ** 2 + gy ** 2)
+    return out
+''',
+    # deeplearning.ai's conv_forward with conv_single_step (MacropinnaM/DeepLearningSpec), in (N, C, H, W)
+    ('03_padding_stride', 'conv2d', 'dlai_conv_single_step'): '''def conv_single_step(a_slice_prev, W, b):
+    s = a_slice_prev * W
+    Z = np.sum(s)
+    return Z + float(b)
+
+def conv2d(x, w, b, stride=1, padding=0):
+    (m, n_C_prev, n_H_prev, n_W_prev) = x.shape
+    (n_C, _, f, f2) = w.shape
+    n_H = int((n_H_prev - f + 2 * padding) / stride) + 1
+    n_W = int((n_W_prev - f2 + 2 * padding) / stride) + 1
+    Z = np.zeros((m, n_C, n_H, n_W))
+    A_prev_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), 'constant', constant_values=0)
+    for i in range(m):
+        a_prev_pad = A_prev_pad[i]
+        for h in range(n_H):
+            vert_start = h * stride
+            for w_ in range(n_W):
+                horiz_start = w_ * stride
+                for c in range(n_C):
+                    a_slice_prev = a_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2]
+                    Z[i, c, h, w_] = conv_single_step(a_slice_prev, w[c], b[c])
+    return Z
+''',
+    ('03_padding_stride', 'same_padding', 'total_split'): '''def same_padding(f):
+    if f < 1:
+        raise ValueError("f must be at least 1")
+    total = f - 1
+    if total % 2 == 0:
+        return total // 2
+    return (total // 2, total - total // 2)
+''',
+    ('04_parameters', 'conv_params', 'int_bias'): '''def conv_params(f, c_in, c_out, bias=True):
+    if f < 1 or c_in < 1 or c_out < 1:
+        raise ValueError("sizes must be at least 1")
+    return (f * f * c_in + int(bias)) * c_out
+''',
+    # deeplearning.ai's n_H = int((n_H_prev - f + 2 * pad) / stride) + 1
+    ('04_parameters', 'layer_shapes', 'dlai_int'): '''def layer_shapes(h, w, c_in, f, c_out, p=0, s=1, m=1):
+    if min(h, w, c_in, f, c_out, s, m) < 1 or p < 0 or f > h + 2 * p or f > w + 2 * p:
+        raise ValueError("sizes that do not fit")
+    n_H = int((h - f + 2 * p) / s) + 1
+    n_W = int((w - f + 2 * p) / s) + 1
+    return {"n_H": n_H, "n_W": n_W, "filter": (f, f, c_in), "W": (f, f, c_in, c_out),
+            "b": (1, 1, 1, c_out), "A": (m, n_H, n_W, c_out)}
+''',
+    # the MobileNet paper's names: D_K, M, N, D_F
+    ('04_parameters', 'depthwise_separable_cost', 'mobilenet_names'): '''def depthwise_separable_cost(h, w, c_in, f, c_out, p=0, s=1):
+    if min(h, w, c_in, f, c_out, s) < 1 or p < 0 or f > h + 2 * p or f > w + 2 * p:
+        raise ValueError("sizes that do not fit")
+    D_F_h = (h + 2 * p - f) // s + 1
+    D_F_w = (w + 2 * p - f) // s + 1
+    D_K, M, N = f, c_in, c_out
+    return D_K * D_K * M * N * D_F_h * D_F_w, D_K * D_K * M * D_F_h * D_F_w, M * N * D_F_h * D_F_w
+''',
+    # deeplearning.ai's pool_forward (MacropinnaM/DeepLearningSpec), four loops, in (N, C, H, W)
+    ('05_pooling', 'pool2d_forward', 'dlai_loops'): '''def pool2d_forward(x, f, s, mode="max"):
+    x = np.asarray(x)
+    if x.ndim != 4 or f < 1 or s < 1 or f > x.shape[2] or f > x.shape[3] or mode not in ("max", "avg"):
+        raise ValueError("bad arguments")
+    (m, n_C, n_H_prev, n_W_prev) = x.shape
+    n_H = int(1 + (n_H_prev - f) / s)
+    n_W = int(1 + (n_W_prev - f) / s)
+    A = np.zeros((m, n_C, n_H, n_W))
+    for i in range(m):
+        for h in range(n_H):
+            vert_start = h * s
+            for w in range(n_W):
+                horiz_start = w * s
+                for c in range(n_C):
+                    a_prev_slice = x[i, c, vert_start:vert_start + f, horiz_start:horiz_start + f]
+                    if mode == "max":
+                        A[i, c, h, w] = np.max(a_prev_slice)
+                    elif mode == "avg":
+                        A[i, c, h, w] = np.mean(a_prev_slice)
+    return A
+''',
+    # deeplearning.ai's pool_backward with distribute_value
+    ('05_pooling', 'avgpool_backward', 'dlai_distribute_value'): '''def distribute_value(dz, shape):
+    (n_H, n_W) = shape
+    average = dz / (n_H * n_W)
+    return np.ones(shape) * average
+
+def avgpool_backward(dout, x_shape, f, s):
+    m, n_C, n_H_prev, n_W_prev = x_shape
+    n_H, n_W = (n_H_prev - f) // s + 1, (n_W_prev - f) // s + 1
+    if dout.shape != (m, n_C, n_H, n_W):
+        raise ValueError("dout does not fit")
+    dA_prev = np.zeros(x_shape)
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    vert_start, horiz_start = h * s, w * s
+                    dA_prev[i, c, vert_start:vert_start + f, horiz_start:horiz_start + f] += \\
+                        distribute_value(dout[i, c, h, w], (f, f))
+    return dA_prev
+''',
+    # CS231n's eval_numerical_gradient_array: np.nditer, oldval, put back
+    ('05_pooling', 'numerical_gradient', 'cs231n_nditer'): '''def numerical_gradient(f, x, dout, h=1e-5):
+    x = x.astype(float)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=['multi_index'], op_flags=['readwrite'])
+    while not it.finished:
+        ix = it.multi_index
+        oldval = x[ix]
+        x[ix] = oldval + h
+        pos = f(x).copy()
+        x[ix] = oldval - h
+        neg = f(x).copy()
+        x[ix] = oldval
+        grad[ix] = np.sum((pos - neg) * dout) / (2 * h)
+        it.iternext()
+    return grad
+''',
+    # a strided view of the windows, as Stack Overflow answers build it
+    ('05_pooling', 'conv2d_fast', 'as_strided'): '''def conv2d_fast(x, w, b, stride=1, padding=0):
+    N, C, H, W = x.shape
+    F, C2, kh, kw = w.shape
+    if C != C2 or b.shape != (F,) or stride < 1 or padding < 0 or kh > H + 2 * padding or kw > W + 2 * padding:
+        raise ValueError("shapes do not fit")
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))).astype(float)
+    H_out = (H + 2 * padding - kh) // stride + 1
+    W_out = (W + 2 * padding - kw) // stride + 1
+    sN, sC, sH, sW = xp.strides
+    windows = np.lib.stride_tricks.as_strided(
+        xp, shape=(N, C, H_out, W_out, kh, kw), strides=(sN, sC, sH * stride, sW * stride, sH, sW))
+    return np.einsum("nchwij,fcij->nfhw", windows, w) + b[None, :, None, None]
+''',
+    # deeplearning.ai's conv_backward: da_prev_pad per image, the padding cut off at the end
+    ('05_pooling', 'conv_backward', 'dlai_loops'): '''def conv_backward(dout, x, w, b, stride=1, padding=0):
+    (m, n_C_prev, n_H_prev, n_W_prev) = x.shape
+    (n_C, _, f, f2) = w.shape
+    n_H, n_W = (n_H_prev + 2 * padding - f) // stride + 1, (n_W_prev + 2 * padding - f2) // stride + 1
+    if w.shape[1] != n_C_prev or b.shape != (n_C,) or dout.shape != (m, n_C, n_H, n_W):
+        raise ValueError("shapes do not fit")
+    dA_prev = np.zeros(x.shape)
+    dW = np.zeros(w.shape)
+    db = np.zeros(b.shape)
+    A_prev_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), 'constant', constant_values=0)
+    dA_prev_pad = np.pad(dA_prev, ((0, 0), (0, 0), (padding, padding), (padding, padding)), 'constant', constant_values=0)
+    for i in range(m):
+        a_prev_pad = A_prev_pad[i]
+        da_prev_pad = dA_prev_pad[i]
+        for h in range(n_H):
+            for w_ in range(n_W):
+                for c in range(n_C):
+                    vert_start, horiz_start = h * stride, w_ * stride
+                    a_slice = a_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2]
+                    da_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2] += w[c] * dout[i, c, h, w_]
+                    dW[c] += a_slice * dout[i, c, h, w_]
+                    db[c] += dout[i, c, h, w_]
+        dA_prev[i] = da_prev_pad[:, padding:padding + n_H_prev, padding:padding + n_W_prev]
+    return dA_prev, dW, db
+''',
+    ('06_lenet', 'conv_block', 'ordered_dict'): '''from collections import OrderedDict
+
+def conv_block(in_channels, out_channels, kernel_size, padding=0):
+    return nn.Sequential(OrderedDict([
+        ("conv", nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size, padding=padding)),
+        ("relu", nn.ReLU(inplace=True)),
+        ("pool", nn.MaxPool2d(kernel_size=2, stride=2)),
+    ]))
+''',
+    # MNIST tutorials: torch.tensor, view(-1, 1, H, W), / 255.
+    ('06_lenet', 'prepare_images', 'view'): '''def prepare_images(images):
+    x = torch.tensor(images, dtype=torch.float32)
+    x = x.view(-1, 1, images.shape[1], images.shape[2])
+    return x / 255.
+''',
+    ('06_lenet', 'confusion_matrix', 'add_at'): '''def confusion_matrix(labels, predictions, n_classes):
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(labels), np.asarray(predictions)), 1)
+    return cm
+''',
+    # d2l's AlexNet: Dropout after the ReLUs of fc6 and fc7
+    ('07_architectures', 'AlexNet', 'd2l'): '''class AlexNet(nn.Module):
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=11, stride=4, padding=0), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.Linear(4096, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+''',
+    # torchvision's BasicBlock: conv3x3 helper, self.relu reused, downsample None or a Sequential
+    ('07_architectures', 'ResidualBlock', 'basicblock_downsample'): '''def conv3x3(in_planes, out_planes, stride=1):
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+class ResidualBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, out_channels, stride)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(out_channels, out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+''',
+    # transfer-learning tutorials: named_parameters and the name's prefix
+    ('08_transfer', 'freeze_all_but_head', 'named_parameters'): '''def freeze_all_but_head(model):
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith("head")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+''',
+    # the head's group takes the optimizer's default lr
+    ('08_transfer', 'fine_tune_optimizer', 'default_lr'): '''def fine_tune_optimizer(model, blocks, head_lr, body_lr):
+    for param in model.parameters():
+        param.requires_grad = False
+    params_to_update = []
+    for block in blocks:
+        for param in getattr(model, block).parameters():
+            param.requires_grad = True
+            params_to_update.append(param)
+    for param in model.head.parameters():
+        param.requires_grad = True
+    return torch.optim.Adam([{"params": model.head.parameters()}, {"params": params_to_update, "lr": body_lr}],
+                            lr=head_lr)
+''',
+    # CS231n's svm_loss_naive: correct_class_score, continue on the true class
+    ('09_losses_optimisers', 'svm_loss', 'cs231n_naive'): '''def svm_loss(scores, labels, margin=1.0):
+    num_train, num_classes = scores.shape
+    loss = 0.0
+    for i in range(num_train):
+        correct_class_score = scores[i, labels[i]]
+        for j in range(num_classes):
+            if j == labels[i]:
+                continue
+            m = scores[i, j] - correct_class_score + margin
+            if m > 0:
+                loss += m
+    loss /= num_train
+    return loss
+''',
+    # CS231n's optim.py: a cache grown in place
+    ('09_losses_optimisers', 'adagrad_update', 'cs231n_cache'): '''def adagrad_update(w, grad, state, lr, eps=1e-10):
+    if "cache" not in state:
+        state["cache"] = torch.zeros_like(w)
+    state["cache"] += grad ** 2
+    next_w = w - lr * grad / (torch.sqrt(state["cache"]) + eps)
+    return next_w, state
+''',
+    ('09_losses_optimisers', 'l2_penalty', 'comprehension'): '''def l2_penalty(weights, strength):
+    penalty = float(strength * sum(np.sum(W * W) for W in weights))
+    grads = [2 * strength * W for W in weights]
+    return penalty, grads
+''',
+    # deeplearning.ai's YOLO iou (xi1, yi1, xi2, yi2, inter_area), called for every pair
+    ('10_detection', 'box_iou', 'dlai_pairs'): '''def iou(box1, box2):
+    (box1_x1, box1_y1, box1_x2, box1_y2) = box1
+    (box2_x1, box2_y1, box2_x2, box2_y2) = box2
+    xi1, yi1 = max(box1_x1, box2_x1), max(box1_y1, box2_y1)
+    xi2, yi2 = min(box1_x2, box2_x2), min(box1_y2, box2_y2)
+    inter_area = max(xi2 - xi1, 0) * max(yi2 - yi1, 0)
+    box1_area = (box1_x2 - box1_x1) * (box1_y2 - box1_y1)
+    box2_area = (box2_x2 - box2_x1) * (box2_y2 - box2_y1)
+    union_area = box1_area + box2_area - inter_area
+    return inter_area / union_area if union_area > 0 else 0.0
+
+def box_iou(boxes_a, boxes_b):
+    a = np.asarray(boxes_a, dtype=float).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=float).reshape(-1, 4)
+    out = np.zeros((len(a), len(b)))
+    for i in range(len(a)):
+        for j in range(len(b)):
+            out[i, j] = iou(a[i], b[j])
+    return out
+''',
+    # py-faster-rcnn's py_cpu_nms (yecharlie/convnet3d), with a stable sort for equal scores
+    ('10_detection', 'nms', 'py_cpu_nms'): '''def nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float)
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep = []
+    while order.size > 0:
+        i = order[0]
+        keep.append(i)
+        xx1 = np.maximum(x1[i], x1[order[1:]])
+        yy1 = np.maximum(y1[i], y1[order[1:]])
+        xx2 = np.minimum(x2[i], x2[order[1:]])
+        yy2 = np.minimum(y2[i], y2[order[1:]])
+        inter = np.maximum(0.0, xx2 - xx1) * np.maximum(0.0, yy2 - yy1)
+        ovr = inter / (areas[i] + areas[order[1:]] - inter)
+        inds = np.where(ovr <= iou_threshold)[0]
+        order = order[inds + 1]
+    return np.array(keep, dtype=int)
+''',
+    # YOLO v1 reimplementations' encoder: a loop over the boxes, the larger box kept per cell
+    ('10_detection', 'encode_targets', 'box_loop'): '''GRID, IMAGE_SIZE = 8, 64
+
+def encode_targets(boxes, labels, grid=GRID, image_size=IMAGE_SIZE):
+    target = np.zeros((grid, grid, 6), dtype=np.float32)
+    cell_size = image_size / grid
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    best_area = np.full((grid, grid), -1.0)
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        i = min(int(cy // cell_size), grid - 1)
+        j = min(int(cx // cell_size), grid - 1)
+        if areas[k] >= best_area[i, j]:
+            best_area[i, j] = areas[k]
+            target[i, j] = [1, cx / cell_size - j, cy / cell_size - i, (x1 - x0) / cell_size,
+                            (y1 - y0) / cell_size, labels[k]]
+    return target
+''',
+    # YOLO v1 reimplementations' decoder: a loop over the cells, lists turned into arrays
+    ('10_detection', 'decode_predictions', 'cell_loop'): '''IMAGE_SIZE = 64
+
+def decode_predictions(output, image_size=IMAGE_SIZE):
+    output = np.asarray(output, dtype=float)
+    S = output.shape[1]
+    cell = image_size / S
+    boxes, scores, labels = [], [], []
+    for row in range(S):
+        for col in range(S):
+            t = output[:, row, col]
+            conf = 1 / (1 + np.exp(-t[0]))
+            cx = (col + 1 / (1 + np.exp(-t[1]))) * cell
+            cy = (row + 1 / (1 + np.exp(-t[2]))) * cell
+            w, h = max(t[3], 0) * cell, max(t[4], 0) * cell
+            e = np.exp(t[5:] - t[5:].max())
+            p = e / e.sum()
+            boxes.append([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+            scores.append(conf * p.max())
+            labels.append(int(p.argmax()))
+    return np.array(boxes), np.array(scores), np.array(labels)
+''',
+})
+
 
 @pytest.mark.parametrize("slug, grade_id, style", sorted(ANSWERS), ids=["-".join(k[1:]) for k in sorted(ANSWERS)])
 def test_a_correct_answer_in_a_common_style_passes_its_whole_test(slug, grade_id, style):
