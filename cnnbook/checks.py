@@ -120,18 +120,29 @@ def _plain_repr(value: Any, room: list[int], depth: int) -> str:
     return opening + ", ".join(parts) + ("," if kind is tuple and len(value) == 1 else "") + closing
 
 
-def _fmt_pair(expected: np.ndarray, got: np.ndarray) -> tuple[str, str]:
+def _fmt_pair(expected: np.ndarray, got: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[str, str]:
     """The two arrays as :func:`_fmt` shows them, with more decimals when 4 show no difference at all (a learner's
     trial: Adam with eps inside the root printed two identical arrays above "first difference ... 0.903141 vs
-    0.903139")."""
+    0.903139"). A batch of maps (3 or more axes, more values than numpy prints whole, not mostly zeros) shows only
+    the map that holds the first difference: numpy's summary of a (2, 24, 8, 8) output ran to over 200 lines."""
+    label = ""
+    if (expected.shape == got.shape and expected.ndim >= 3 and expected.size > _ARRAY_PRINT["threshold"]
+            and expected.dtype.kind in "biuf" and got.dtype.kind in "biuf"
+            and min(np.count_nonzero(expected), np.count_nonzero(got)) > SPARSE_SHOWN):
+        bad = np.argwhere(~np.isclose(got.astype(float), expected.astype(float), rtol=rtol, atol=atol, equal_nan=True))
+        if len(bad):
+            lead = tuple(int(i) for i in bad[0][:-2])
+            label = _("[{index}, :, :], the {rows} x {columns} map where they first differ:").format(
+                index=", ".join(str(i) for i in lead), rows=expected.shape[-2], columns=expected.shape[-1]) + "\n    "
+            expected, got = expected[lead], got[lead]
     shown = _fmt(expected), _fmt(got)
-    if shown[0] != shown[1] or expected.shape != got.shape:
-        return shown
-    for precision in (6, 8, 10, 12):
-        more = _fmt(expected, precision), _fmt(got, precision)
-        if more[0] != more[1]:
-            return more
-    return shown
+    if shown[0] == shown[1] and expected.shape == got.shape:
+        for precision in (6, 8, 10, 12):
+            more = _fmt(expected, precision), _fmt(got, precision)
+            if more[0] != more[1]:
+                shown = more
+                break
+    return label + shown[0], label + shown[1]
 
 
 def _is_tensor(value: Any) -> bool:
@@ -272,7 +283,7 @@ def check_array(
     if mistakes:
         for name, wrong in mistakes.items():
             if _matches(arr, wrong, rtol, atol) and not _matches(arr, exp, rtol, atol):
-                shown_exp, shown_arr = _fmt_pair(exp, arr)
+                shown_exp, shown_arr = _fmt_pair(exp, arr, rtol, atol)
                 _fail(what, [slip_line(name), *_first_difference(arr, exp, rtol, atol),
                              _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {shown_exp}",
                              _("got (shape {shape}):").format(shape=arr.shape) + f"\n    {shown_arr}"], hint)
@@ -294,7 +305,7 @@ def check_array(
     e = exp.astype(float)
     if np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True).all():
         return
-    shown_exp, shown_arr = _fmt_pair(exp, arr)
+    shown_exp, shown_arr = _fmt_pair(exp, arr, rtol, atol)
     lines = [
         *_first_difference(arr, exp, rtol, atol),
         _("expected (shape {shape}):").format(shape=exp.shape) + f"\n    {shown_exp}",

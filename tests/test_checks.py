@@ -53,6 +53,22 @@ def test_a_large_array_of_mostly_zeros_shows_its_few_values_and_where():
     assert len(msg.splitlines()) < 15 and "..." not in msg, msg
 
 
+def test_a_large_batch_of_maps_shows_the_map_where_they_first_differ():
+    """A trial with MobileNetV2 code from public work: an InvertedResidual with a ReLU6 after its projection failed
+    with two (2, 24, 8, 8) outputs printed by numpy's summary, over 200 lines, the hint below them all. A batch of
+    maps shows, for what was expected and what came back, the one map holding the first difference."""
+    rng = np.random.default_rng(0)
+    expected = rng.normal(size=(2, 24, 8, 8))
+    got = expected.copy()
+    got[1, 5, 2:, :] = np.maximum(got[1, 5, 2:, :], 0)
+    with pytest.raises(CheckFailed) as err:
+        check_array("InvertedResidual(24, 24, 1, 6)(x)", got, expected, hint="look again")
+    msg = str(err.value)
+    assert "expected (shape (2, 24, 8, 8)):" in msg and "[1, 5, :, :]" in msg, msg
+    assert f"{expected[1, 5, 2, 0]:.4f}"[:6] in msg or f"{expected[1, 5, 2, 1]:.4f}"[:6] in msg, msg
+    assert len(msg.splitlines()) < 30 and "Hint: look again" in msg, msg
+
+
 @pytest.mark.parametrize("got, phrase", [
     (None, "Did you forget the `return`"),
     ("text", "expected a numpy array of shape (2, 2)"),
