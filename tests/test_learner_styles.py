@@ -808,6 +808,94 @@ def decode_predictions(output, image_size=IMAGE_SIZE):
 })
 
 
+# More from the same trial (h60): optimizers written as torch.optim's own loops, hooks, torchvision's crop.
+ANSWERS.update({
+    # torchvision's RandomCrop.get_params: one scalar randint per offset, image by image
+    ('08_transfer', 'mirror_and_crop', 'torchvision_get_params'): '''def mirror(images):
+    return torch.flip(images, dims=[3])
+
+def random_crop(images, padding, seed):
+    g = torch.Generator().manual_seed(seed)
+    n, c, h, w = images.shape
+    padded = F.pad(images, (padding, padding, padding, padding))
+    out = torch.zeros_like(images)
+    for k in range(n):
+        i = torch.randint(0, 2 * padding + 1, size=(1,), generator=g).item()
+        j = torch.randint(0, 2 * padding + 1, size=(1,), generator=g).item()
+        out[k] = padded[k, :, i:i + h, j:j + w]
+    return out
+''',
+    # torch.optim.RMSprop's loop: square_avg.mul_().addcmul_(), w.addcdiv
+    ('09_losses_optimisers', 'rmsprop_update', 'torch_inplace'): '''def rmsprop_update(w, grad, state, lr, alpha=0.99, eps=1e-8):
+    if len(state) == 0:
+        state["square_avg"] = torch.zeros_like(w)
+    square_avg = state["square_avg"]
+    square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+    avg = square_avg.sqrt().add_(eps)
+    return w.addcdiv(grad, avg, value=-lr), state
+''',
+    # torch.optim.Adam's loop: exp_avg and exp_avg_sq changed in place, bias_correction1 and 2
+    ('09_losses_optimisers', 'adam_update', 'torch_inplace'): '''def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    if len(state) == 0:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(w)
+        state["exp_avg_sq"] = torch.zeros_like(w)
+    state["step"] += 1
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    bias_correction1 = 1 - beta1 ** state["step"]
+    bias_correction2 = 1 - beta2 ** state["step"]
+    step_size = lr / bias_correction1
+    denom = (exp_avg_sq.sqrt() / math.sqrt(bias_correction2)).add_(eps)
+    return w.addcdiv(exp_avg, denom, value=-step_size), state
+''',
+    # torchsummary: register_forward_hook on every layer, the failing layer is the first without a row
+    ('04_parameters', 'summary', 'forward_hooks'): '''def summary(model, input_shape):
+    rows = []
+    hooks = []
+    def hook(module, inp, out):
+        params = sum(p.numel() for p in module.parameters())
+        if isinstance(module, nn.Conv2d):
+            macs = out.shape[2] * out.shape[3] * module.out_channels * (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, nn.Linear):
+            macs = module.in_features * module.out_features
+        else:
+            macs = 0
+        rows.append({"layer": type(module).__name__, "output_shape": tuple(out.shape[1:]), "params": params, "macs": macs})
+    for layer in model:
+        hooks.append(layer.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    except RuntimeError as e:
+        bad = model[len(rows)]
+        raise ValueError(f"layer {len(rows)} ({type(bad).__name__}) cannot take the output of the layer before: {e}")
+    finally:
+        for h in hooks:
+            h.remove()
+    print(f"{'Layer':<12}{'Output shape':<20}{'Param #':>10}{'MACs':>12}")
+    for r in rows:
+        print(f"{r['layer']:<12}{str(r['output_shape']):<20}{r['params']:>10,}{r['macs']:>12,}")
+    print(f"Total params: {sum(r['params'] for r in rows):,}  Total MACs: {sum(r['macs'] for r in rows):,}")
+    return rows
+''',
+    # calls its own fc_input_size (the test stands the course's in for it)
+    ('01_history', 'fc_weight_count', 'calls_fc_input_size'): '''def fc_input_size(height, width, channels):
+    for v in (height, width, channels):
+        if v <= 0:
+            raise ValueError(f"sizes must be positive, got {v}")
+    return height * width * channels
+
+def fc_weight_count(height, width, channels, n_outputs, bias=True):
+    if n_outputs <= 0:
+        raise ValueError(f"n_outputs must be positive, got {n_outputs}")
+    n_in = fc_input_size(height, width, channels)
+    return n_in * n_outputs + (n_outputs if bias else 0)
+''',
+})
+
+
 @pytest.mark.parametrize("slug, grade_id, style", sorted(ANSWERS), ids=["-".join(k[1:]) for k in sorted(ANSWERS)])
 def test_a_correct_answer_in_a_common_style_passes_its_whole_test(slug, grade_id, style):
     space: dict = {}
