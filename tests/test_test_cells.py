@@ -232,3 +232,33 @@ def test_the_scanner_follows_local_helpers_and_raises():
 def test_the_scanner_finds_check_failed_without_what():
     assert check_failed_without_what("raise CheckFailed('x: raised')\n") == [1]
     assert check_failed_without_what("raise CheckFailed('x', what='x')\n") == []
+
+
+SEEDING = {"manual_seed", "seed", "default_rng", "RandomState", "Random", "SeedSequence"}
+
+
+def fixed_seeds(source: str) -> list[int]:
+    """Lines where a test seeds a random generator with a constant (``torch.manual_seed(1006)``): what it draws is
+    the same in every grading run, so a hidden part's inputs could be collected in one run and answered in the next.
+    A hidden part draws from ``hidden_rng()`` (or from the global generators, which the judge seeds from the run's
+    hidden seed before the part, ``autograde.judge.seed_generators``), or seeds with a number drawn from it."""
+    tree = ast.parse(source)
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and _called_name(node) in SEEDING and node.args
+            and not any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for a in node.args for n in ast.walk(a))]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_no_hidden_part_seeds_a_generator_with_a_constant(lesson):
+    nb = nbformat.read(lesson.source, as_version=4)
+    problems = []
+    for gid, source in _test_cells(nb):
+        hidden, first_line = _hidden_source(source)
+        problems += [f"{gid}, line {first_line + line - 1}" for line in fixed_seeds(hidden)]
+    assert not problems, f"{lesson.slug}: a hidden part seeds a generator with a constant: " + ", ".join(problems)
+
+
+def test_the_scanner_finds_constant_seeds():
+    source = ("torch.manual_seed(1006)\nrng = np.random.default_rng(2 ** 10)\ntorch.manual_seed(seed)\n"
+              "g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))\nrandom.seed()\n")
+    assert fixed_seeds(source) == [1, 2]
