@@ -155,22 +155,36 @@ def fstring_fields(text: str) -> list[str]:
 
 def _fstring_pattern(text: str) -> tuple[re.Pattern[str], list[str]]:
     """A regular expression that matches what the f-string ``text`` gives, a group per distinct field; a field that
-    :func:`_kind_of_field` knows the kind of holds only what a value of that kind can be."""
+    :func:`_kind_of_field` knows the kind of holds only what a value of that kind can be.
+
+    The fields are lazy, and a text that holds the words between them many times but does not match (a learner's
+    value is part of some texts: ``got {got!r}``) would be tried in every way of cutting it, seconds for a name of
+    five fields and 160 characters: a look-ahead first finds each run of words after the one before, never trying
+    another (atomic groups), and the last at the end; a text without them is no match at once, and one with them,
+    cut at these places, matches unless a field's kind or a repeated field's value says no."""
     parts: list[str] = []
     fields: list[str] = []
+    words = [""]                                        # the text between fields, braces as one
     pos = 0
     for m in _FIELD.finditer(text):
         parts.append(re.escape(text[pos:m.start()]))
+        words[-1] += text[pos:m.start()]
         if m.group(1) is None:                          # {{ or }}: one brace
             parts.append(re.escape(m.group(0)[0]))
+            words[-1] += m.group(0)[0]
         elif m.group(1) in fields:                      # the same field again: the same value
             parts.append(f"(?P=f{fields.index(m.group(1))})")
+            words.append("")
         else:
             fields.append(m.group(1))
             parts.append(f"(?P<f{len(fields) - 1}>{_KINDS[_kind_of_field(m.group(1))]})")
+            words.append("")
         pos = m.end()
     parts.append(re.escape(text[pos:]))
-    return re.compile("".join(parts), re.S), fields
+    words[-1] += text[pos:]
+    ahead = re.escape(words[0]) + "".join(f"(?>.+?{re.escape(w)})" for w in words[1:-1]) + \
+        (f".+{re.escape(words[-1])}" if len(words) > 1 else "") + r"\Z"
+    return re.compile(f"(?={ahead})" + "".join(parts), re.S), fields
 
 
 _NUMBER_SPEC = re.compile(r"[,_]|[deEfFgGn%]$")        # a format spec that writes a number (grouped, or its type)

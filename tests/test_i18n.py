@@ -631,6 +631,28 @@ def test_an_f_string_check_name_is_translated_with_its_values(monkeypatch):
     assert str(err.value).startswith("conv2d(x, w):")
 
 
+def test_an_f_string_entry_does_not_take_long_on_a_text_it_does_not_match(monkeypatch):
+    """A learner's value is part of some texts tried against the entries (``got {got!r}``); a regular expression
+    of lazy fields tried on a text that holds their separators many times but not the end took seconds (a 5-field
+    name, 160 characters) to minutes (2 fields, 500 kB)."""
+    import time
+
+    import cnnbook.i18n as i18n
+
+    entries = ["{name} cannot take an input of shape {shape}. The features give {n} numbers",
+               "InvertedResidual({c_in}, {c_out}, {stride}, {t}) on {x_shape} vs the formula"]
+    monkeypatch.setitem(i18n._lessons, "ko", {})
+    monkeypatch.setitem(i18n._patterns, "ko", {None: [(*i18n._fstring_pattern(e), "x") for e in entries]})
+    monkeypatch.setattr(i18n, "_chosen", "ko")
+    for text in ["got str " + " cannot take an input of shape x" * 2000,
+                 "InvertedResidual(" + ", 1" * 60 + ") on x vs the formula!",
+                 "InvertedResidual(" + ", 1" * 60 + ") on x vs the formula"[:-1] + ")"]:
+        began = time.perf_counter()
+        assert i18n.lesson_text(text) == text
+        assert time.perf_counter() - began < 0.5
+    assert i18n.lesson_text("InvertedResidual(3, 4, 2, 6) on (1, 3, 8, 8) vs the formula") == "x"
+
+
 # ------------------------------------------------------------------------------------ Korean particles
 @pytest.mark.parametrize("value,kind", [
     ("아담", "consonant"), ("모델", "rieul"), ("레이어", "vowel"), ("3", "consonant"), ("2", "vowel"), ("1", "rieul"),
