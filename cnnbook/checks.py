@@ -95,17 +95,17 @@ def _fmt(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
 
 
 SHOWN_ITEMS, SHOWN_DEPTH = 1000, 16       # what a shown list, tuple or dict holds at most, then "..."
+SHOWN_CHARS = 300                         # of one value's repr (a string of a million characters), then "..."
 
 
 def _plain_repr(value: Any, room: list[int], depth: int) -> str:
     """``repr(value)``, with a numpy number as the number it is, also inside lists, tuples and dicts (numpy 2 writes
     np.float64(6.27), which a learner reads as a call); after ``room[0]`` items in all or ``SHOWN_DEPTH`` levels,
-    "..."."""
-    if isinstance(value, np.generic):
-        return repr(value.item())
+    "..."; of one value's repr, ``SHOWN_CHARS`` characters, then "..."."""
     kind = type(value)
     if kind not in (list, tuple, dict):
-        return repr(value)
+        text = repr(value.item() if isinstance(value, np.generic) else value)
+        return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
     if depth >= SHOWN_DEPTH:
         return "..."
     parts = []

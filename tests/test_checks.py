@@ -328,3 +328,17 @@ def test_raised_instead_keeps_where_the_grader_says_the_learners_code_raised():
         raised_instead("f(2)", err, "2 is fine")
     assert "raised ValueError: boom (at line 3: x[9]), but 2 is fine." in str(caught.value)
     assert "your code raised" not in str(caught.value)
+
+
+def test_a_long_string_in_a_failed_check_is_shown_in_part():
+    """A learner's function may return a string of a million characters (the grader's wall lets one through, and a
+    hundred of them in a list): the failure said all of them, a message of 100 MB in the results and the feedback."""
+    from cnnbook.checks import CheckFailed, check_value
+
+    for got in ["x" * 1_000_000, ["y" * 1_000_000] * 100, {"k" * 1_000_000: 1}]:
+        with pytest.raises(CheckFailed) as err:
+            check_value("f(x)", got, 3)
+        assert len(str(err.value)) < 50_000
+    with pytest.raises(CheckFailed) as err:
+        check_value("f(x)", "abc", 3)
+    assert "'abc'" in str(err.value)
