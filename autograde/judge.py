@@ -201,7 +201,10 @@ class _Wire:
             # A learner's class: a stand-in that keeps its name and its torch.nn base classes, so that
             # isinstance(model, nn.Module) holds. Value types (int, ndarray, Tensor...) are never bases:
             # a learner's subclass of them is not a number or an array to the checks.
-            name = mro[0].rsplit(".", 1)[-1] if mro else "object"
+            # its name as one short word: a learner's class can name itself anything (a million characters, lines
+            # that read as the grader's report), and a test shows type(got).__name__
+            name = re.sub(r"\W+", "_", str(mro[0]).rsplit(".", 1)[-1]).strip("_")[:80] if mro else ""
+            name = name or "object"
             bases = tuple(cls for cls in known if _is_structural(cls))[:1] or (object,)
             try:
                 result = type(name, bases, {"__module__": "learner"})

@@ -149,6 +149,15 @@ for mro in (["unittest.__main__.Main", "this.Zen", "antigravity.Fly"], ["numpy.f
                                                 "torch._dynamo", "torch.onnx"))}, new
 
 
+
+def test_a_learner_class_stands_here_under_a_name_of_one_short_line():
+    """A learner's class may name itself anything (``__qualname__`` of a million characters, or lines that read as
+    the grader's report: ``"Box\n  [PASS] test_iou"``); a test's ``f"got {type(got).__name__}"`` showed it whole."""
+    wire = _Wire(None, 10)
+    for name, shown in [("learner.Box\n  [PASS]    test_iou   4/4", "Box_PASS_test_iou_4_4"), ("learner." + "B" * 10 ** 6, "B" * 80),
+                        ("learner.상자", "상자"), ("learner.\n", "object")]:
+        assert wire.local_class({"mro": [name, "builtins.object"]}).__name__ == shown, name
+
 # --- caps: one reply can never sink the grader ----------------------------------------------------------------
 def test_a_reply_over_the_caps_is_refused_quickly_with_a_clear_reason():
     started = time.monotonic()
