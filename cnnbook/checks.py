@@ -203,8 +203,11 @@ def slip_name(line: object) -> str | None:
     return None
 
 
+SHOWN_LINE = 10_000     # characters of one line of a failure (an author's f"got {got}" of a learner's long string)
+
+
 def _failure(what: str, lines: Iterable[str], hint: str | None) -> CheckFailed:
-    lines = list(lines)
+    lines = [line[:SHOWN_LINE] + "..." if type(line) is str and len(line) > SHOWN_LINE else line for line in lines]
     stale = _previous_cell_did_not_run()
     if stale:
         lines.append(stale)

@@ -342,3 +342,13 @@ def test_a_long_string_in_a_failed_check_is_shown_in_part():
     with pytest.raises(CheckFailed) as err:
         check_value("f(x)", "abc", 3)
     assert "'abc'" in str(err.value)
+
+
+def test_a_failure_line_that_quotes_a_long_value_is_cut():
+    """An author's explanation quotes a learner's value as it is (``f"got {got}"``, ``type(got).__name__``): a string
+    of a million characters made a message of a million characters."""
+    from cnnbook.checks import CheckFailed, check_true
+
+    with pytest.raises(CheckFailed) as err:
+        check_true("f(x)", False, "got " + "x" * 1_000_000)
+    assert len(str(err.value)) < 50_000 and str(err.value).startswith("f(x):\n  got xxx")
