@@ -485,7 +485,8 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
     The failure says what was expected (``expected``: the author's words, "a dict {idea: person}", translated as a
     hint is; by default the classes' names) and the type that came back, with the value when it is short; for None,
     that the function returned None and whether `return` was forgotten (a function without `return` gives None);
-    for another length, how many values came back and which (their values when short, else their types).
+    for another length, how many values came back and which (their values when short, else what each is:
+    :func:`described`).
     """
     classes = types if isinstance(types, tuple) else (types,)
     right_type = isinstance(got, classes)
