@@ -1108,3 +1108,18 @@ def test_a_function_that_returns_another_kind_or_number_of_values_is_told_so(les
         set_language(None)
         set_lesson(None)
     assert (korean_words if lang == "ko" else words) in said and "np.int64" not in said, said
+
+
+def test_an_input_changed_in_place_is_told_before_a_case_that_reads_it_again():
+    """A learner's Korean-edition trial in JupyterLab: avgpool_backward with `dout /= (f * f)` (right values, dout
+    changed in place) was told, in the notebook, that case 3's window was 4 times too large: the case computed its
+    expected share from its dout after the call had divided it. (The grader catches an input changed in place at the
+    call; a notebook's test cell runs the learner's function directly.) The unchanged-dout check now comes right after
+    the first case, and case 3 takes its share before its call."""
+    from conftest import answer_sources
+
+    solution = answer_sources(LESSONS["05"])["avgpool_backward"]
+    slipped = solution.replace("share = dout / (f * f)", "dout /= (f * f)\n    share = dout")
+    assert slipped != solution
+    said = visible_failure("05", "test_avgpool_backward", "import numpy as np\n" + slipped)
+    assert "dout after avgpool_backward (it must stay unchanged)" in said and "[1, 2, 3:5, 6:8]" not in said, said
