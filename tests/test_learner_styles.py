@@ -7,7 +7,8 @@ graded round trip proves the same for the fixtures' ALTERNATIVES.)"""
 from __future__ import annotations
 
 import pytest
-from test_named_slips import whole_test
+from test_named_slips import (AVGPOOL_BACKWARD_DLAI, CONV_BACKWARD_DLAI, NMS_PY_CPU, POOL_FORWARD_DLAI,
+                              whole_test)
 
 HEAD = "import math\nimport numpy as np\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
 
@@ -505,48 +506,9 @@ def conv2d(x, w, b, stride=1, padding=0):
     return D_K * D_K * M * N * D_F_h * D_F_w, D_K * D_K * M * D_F_h * D_F_w, M * N * D_F_h * D_F_w
 ''',
     # deeplearning.ai's pool_forward (MacropinnaM/DeepLearningSpec), four loops, in (N, C, H, W)
-    ('05_pooling', 'pool2d_forward', 'dlai_loops'): '''def pool2d_forward(x, f, s, mode="max"):
-    x = np.asarray(x)
-    if x.ndim != 4 or f < 1 or s < 1 or f > x.shape[2] or f > x.shape[3] or mode not in ("max", "avg"):
-        raise ValueError("bad arguments")
-    (m, n_C, n_H_prev, n_W_prev) = x.shape
-    n_H = int(1 + (n_H_prev - f) / s)
-    n_W = int(1 + (n_W_prev - f) / s)
-    A = np.zeros((m, n_C, n_H, n_W))
-    for i in range(m):
-        for h in range(n_H):
-            vert_start = h * s
-            for w in range(n_W):
-                horiz_start = w * s
-                for c in range(n_C):
-                    a_prev_slice = x[i, c, vert_start:vert_start + f, horiz_start:horiz_start + f]
-                    if mode == "max":
-                        A[i, c, h, w] = np.max(a_prev_slice)
-                    elif mode == "avg":
-                        A[i, c, h, w] = np.mean(a_prev_slice)
-    return A
-''',
+    ('05_pooling', 'pool2d_forward', 'dlai_loops'): POOL_FORWARD_DLAI,
     # deeplearning.ai's pool_backward with distribute_value
-    ('05_pooling', 'avgpool_backward', 'dlai_distribute_value'): '''def distribute_value(dz, shape):
-    (n_H, n_W) = shape
-    average = dz / (n_H * n_W)
-    return np.ones(shape) * average
-
-def avgpool_backward(dout, x_shape, f, s):
-    m, n_C, n_H_prev, n_W_prev = x_shape
-    n_H, n_W = (n_H_prev - f) // s + 1, (n_W_prev - f) // s + 1
-    if dout.shape != (m, n_C, n_H, n_W):
-        raise ValueError("dout does not fit")
-    dA_prev = np.zeros(x_shape)
-    for i in range(m):
-        for h in range(n_H):
-            for w in range(n_W):
-                for c in range(n_C):
-                    vert_start, horiz_start = h * s, w * s
-                    dA_prev[i, c, vert_start:vert_start + f, horiz_start:horiz_start + f] += \\
-                        distribute_value(dout[i, c, h, w], (f, f))
-    return dA_prev
-''',
+    ('05_pooling', 'avgpool_backward', 'dlai_distribute_value'): AVGPOOL_BACKWARD_DLAI,
     # CS231n's eval_numerical_gradient_array: np.nditer, oldval, put back
     ('05_pooling', 'numerical_gradient', 'cs231n_nditer'): '''def numerical_gradient(f, x, dout, h=1e-5):
     x = x.astype(float)
@@ -579,31 +541,7 @@ def avgpool_backward(dout, x_shape, f, s):
     return np.einsum("nchwij,fcij->nfhw", windows, w) + b[None, :, None, None]
 ''',
     # deeplearning.ai's conv_backward: da_prev_pad per image, the padding cut off at the end
-    ('05_pooling', 'conv_backward', 'dlai_loops'): '''def conv_backward(dout, x, w, b, stride=1, padding=0):
-    (m, n_C_prev, n_H_prev, n_W_prev) = x.shape
-    (n_C, _, f, f2) = w.shape
-    n_H, n_W = (n_H_prev + 2 * padding - f) // stride + 1, (n_W_prev + 2 * padding - f2) // stride + 1
-    if w.shape[1] != n_C_prev or b.shape != (n_C,) or dout.shape != (m, n_C, n_H, n_W):
-        raise ValueError("shapes do not fit")
-    dA_prev = np.zeros(x.shape)
-    dW = np.zeros(w.shape)
-    db = np.zeros(b.shape)
-    A_prev_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), 'constant', constant_values=0)
-    dA_prev_pad = np.pad(dA_prev, ((0, 0), (0, 0), (padding, padding), (padding, padding)), 'constant', constant_values=0)
-    for i in range(m):
-        a_prev_pad = A_prev_pad[i]
-        da_prev_pad = dA_prev_pad[i]
-        for h in range(n_H):
-            for w_ in range(n_W):
-                for c in range(n_C):
-                    vert_start, horiz_start = h * stride, w_ * stride
-                    a_slice = a_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2]
-                    da_prev_pad[:, vert_start:vert_start + f, horiz_start:horiz_start + f2] += w[c] * dout[i, c, h, w_]
-                    dW[c] += a_slice * dout[i, c, h, w_]
-                    db[c] += dout[i, c, h, w_]
-        dA_prev[i] = da_prev_pad[:, padding:padding + n_H_prev, padding:padding + n_W_prev]
-    return dA_prev, dW, db
-''',
+    ('05_pooling', 'conv_backward', 'dlai_loops'): CONV_BACKWARD_DLAI,
     ('06_lenet', 'conv_block', 'ordered_dict'): '''from collections import OrderedDict
 
 def conv_block(in_channels, out_channels, kernel_size, padding=0):
@@ -745,25 +683,7 @@ def box_iou(boxes_a, boxes_b):
     return out
 ''',
     # py-faster-rcnn's py_cpu_nms (yecharlie/convnet3d), with a stable sort for equal scores
-    ('10_detection', 'nms', 'py_cpu_nms'): '''def nms(boxes, scores, iou_threshold):
-    boxes = np.asarray(boxes, dtype=float)
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    areas = (x2 - x1) * (y2 - y1)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    keep = []
-    while order.size > 0:
-        i = order[0]
-        keep.append(i)
-        xx1 = np.maximum(x1[i], x1[order[1:]])
-        yy1 = np.maximum(y1[i], y1[order[1:]])
-        xx2 = np.minimum(x2[i], x2[order[1:]])
-        yy2 = np.minimum(y2[i], y2[order[1:]])
-        inter = np.maximum(0.0, xx2 - xx1) * np.maximum(0.0, yy2 - yy1)
-        ovr = inter / (areas[i] + areas[order[1:]] - inter)
-        inds = np.where(ovr <= iou_threshold)[0]
-        order = order[inds + 1]
-    return np.array(keep, dtype=int)
-''',
+    ('10_detection', 'nms', 'py_cpu_nms'): NMS_PY_CPU,
     # YOLO v1 reimplementations' encoder: a loop over the boxes, the larger box kept per cell
     ('10_detection', 'encode_targets', 'box_loop'): '''GRID, IMAGE_SIZE = 8, 64
 
