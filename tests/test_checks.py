@@ -225,7 +225,7 @@ def test_check_parts_gives_the_values_returned_together_or_says_what_came_back(i
     in_language("ko")
     with pytest.raises(CheckFailed) as ko:
         check_parts("decode(output)", (boxes, scores), 3)
-    assert "함께 돌려준 값(return a, b, c): 값 3개가 와야 하는데, 돌려준 것은 항목 2개짜리 tuple" in str(ko.value), str(ko.value)
+    assert "함께 돌려준 값(return a, b, c): 값 3개가 와야 하는데, 받은 값은 항목 2개짜리 tuple" in str(ko.value), str(ko.value)
 
 
 def test_check_type_with_a_length_says_how_many_values_came_back_and_which(in_language):

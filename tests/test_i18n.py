@@ -1226,7 +1226,7 @@ def test_a_wrong_type_is_one_korean_sentence_with_its_value(korean):
     assert err.value.lines[0] == "개수를 나타내는 int 값을 기대했지만, 받은 값은 float 자료형의 3072.0입니다.", err.value.lines
     with pytest.raises(CheckFailed) as err:
         check_type("f()", np.zeros(3), float)
-    assert err.value.lines[0] == "float 자료형의 값을 기대했지만, 돌려준 것은 형태 (3,)의 numpy 배열입니다.", err.value.lines
+    assert err.value.lines[0] == "float 자료형의 값을 기대했지만, 받은 값은 형태 (3,)의 numpy 배열입니다.", err.value.lines
 
 
 def _two_lessons(monkeypatch, tmp_path, first: str, second: str = ""):

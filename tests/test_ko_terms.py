@@ -8,7 +8,8 @@ catalog, the entry and the words, where a translation uses a word that is not th
 - ``CORE``: epoch 에포크, parameter 매개변수, hyperparameter 하이퍼파라미터, window 윈도우.
 - ``UNIFIED``: the other terms that were unified the same way (fully connected layer 완전 연결 층, network 신경망,
   data set 데이터 세트, object 객체, training 학습, step 스텝, loop 반복문, valid 유효, matrix product 행렬 곱,
-  a value's type 자료형: a learner's trial read "자료형" and "타입" in one self-check).
+  a value's type 자료형: a learner's trial read "자료형" and "타입" in one self-check; what came back to a check,
+  "got", 받은 값: one lesson read "돌려준 것은" and "받은 값은" for it).
 
 Only translations (``msgstr``) are read, never the English. A study note quoted word for word keeps its own words:
 Korean between quotes that the English entry holds too (an Errata box quotes a learner's note) is not checked.
@@ -57,6 +58,9 @@ UNIFIED = [
     Term("matrix product", "행렬 곱", re.compile("행렬곱")),
     # 타입 as a word of its own (오타입니다 is 오타 + 입니다, 프로토타입 another word)
     Term("type (of a value)", "자료형", re.compile(r"(?<![가-힣])타입|데이터 ?타입|데이터형")),
+    # what a learner's function gave a check: a trial read "돌려준 것은 항목 3개짜리 list" in one failure and "받은 값은
+    # list 자료형의 [0, 3, 4]" in the next (the verb, "None을 돌려주었습니다", and "이 함수가 돌려준 것" in prose stay)
+    Term("what came back (a check's \"got\")", "받은 값", re.compile(r"돌려준 것(?:은|이)(?![가-힣])")),
 ]
 
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
@@ -157,4 +161,13 @@ def test_the_english_lessons_korean_words_are_the_same(lesson):
     ("프로토타입", False),
 ])
 def test_type_is_jaryohyeong(korean, found):
+    assert bool(misuses("", korean, UNIFIED)) == found, korean
+
+
+@pytest.mark.parametrize("korean, found", [
+    ("값 3개가 와야 하는데, 돌려준 것은 항목 2개짜리 tuple입니다.", True), ("기대했지만, 돌려준 것이 None입니다", True),
+    ("기대했지만, 받은 값은 항목 2개짜리 tuple입니다.", False), ("그다음부터는 이 함수가 돌려준 것.", False),
+    ("None을 돌려주었습니다", False),
+])
+def test_what_came_back_is_badeun_gap(korean, found):
     assert bool(misuses("", korean, UNIFIED)) == found, korean

@@ -1055,13 +1055,13 @@ RETURNS = [
      "(normal, depthwise, pointwise) 튜플: 값 3개가 와야 하는데 2개가 왔습니다: (2160, 672)"),
     ("05", "conv_backward", ("padding:padding + W], dw, db", "padding:padding + W], dw"), "test_conv_backward",
      "expected the tuple (dx, dw, db): 3 values, but it returned a tuple of 2 items",
-     "(dx, dw, db) 튜플: 값 3개가 와야 하는데, 돌려준 것은 항목 2개짜리 tuple"),
+     "(dx, dw, db) 튜플: 값 3개가 와야 하는데, 받은 값은 항목 2개짜리 tuple"),
     ("07", "compound_scaling", ("return depth, width, resolution, (alpha", "return depth, width, resolution  # (alpha"),
      "test_compound_scaling", ": 4 values, but got 3: (1.2, 1.1, 258)",
      "macs_factor) 튜플: 값 4개가 와야 하는데 3개가 왔습니다: (1.2, 1.1, 258)"),
     ("09", "l2_penalty", ("return float(penalty), gradients", "return float(penalty), gradients, strength"),
      "test_l2_penalty", "expected a tuple (penalty, gradients): 2 values, but it returned a tuple of 3 items",
-     "(penalty, gradients) 튜플: 값 2개가 와야 하는데, 돌려준 것은 항목 3개짜리 tuple"),
+     "(penalty, gradients) 튜플: 값 2개가 와야 하는데, 받은 값은 항목 3개짜리 tuple"),
     ("09", "momentum_update", ("return w - lr * velocity, state", "w = w - lr * velocity"), "test_momentum_update",
      "what momentum_update(w, grad, state, lr=0.1, momentum=0.0) returns:\n  returned None, but a tuple (new weights, "
      "state) was expected", "momentum_update(w, grad, state, lr=0.1, momentum=0.0)의 반환값:\n  (새 가중치, 상태) 튜플을 "
@@ -1080,7 +1080,7 @@ RETURNS = [
      "PEOPLE에 없는 이름: 'Fukushma' (비슷한 이름: 'Fukushima')"),
     ("10", "average_precision", ("return precision, recall", "return precision, recall, n_true"),
      "test_average_precision", "expected a tuple (precisions, recalls): 2 values, but it returned a tuple of 3 items",
-     "튜플 (precisions, recalls): 값 2개가 와야 하는데, 돌려준 것은 항목 3개짜리 tuple"),
+     "튜플 (precisions, recalls): 값 2개가 와야 하는데, 받은 값은 항목 3개짜리 tuple"),
 ]
 
 
