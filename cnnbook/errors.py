@@ -44,7 +44,12 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
             "another shape). Print both shapes: sizes are matched from the last axis, and only a size of 1 stretches. "
             "The usual causes: a size off by one, a missing axis (a[:, None] against b pairs every a with every b), "
             "or labels of shape (N,) beside outputs of shape (N, 10).")),
-        ("RuntimeError ValueError", r"shape '\[.*\]' is invalid for input of size|cannot reshape array of size",
+        ("RuntimeError ValueError", r"shape '\[.*\]' is invalid for input of size 0\b|cannot reshape array of size 0 ",
+         N_("The array to reshape is empty (size 0): the slice it was cut with found nothing, because it starts at or "
+            "past the end of the array (a window or an index past the end, a loop that runs one step too long). "
+            "Print the slice's shape and the indices of the loop's last step.")),
+        ("RuntimeError ValueError", r"shape '\[.*\]' is invalid for input of size [1-9]|cannot reshape array of "
+                                    r"size [1-9]",
          N_("The sizes given to reshape or view do not multiply to the number of elements there are. Print the real "
             "shape and compute the flattened size from it (16 x 5 x 5 = 400, for example).")),
         ("RuntimeError", r"view size is not compatible with input tensor's size and stride",
@@ -110,6 +115,11 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
                                  r"integer|only integers, slices \(`:`\)",
          N_("A float where Python needs a whole number (an index, a range, a size): / always gives a float. Use // "
             "or int(...), as the output-size formula does: (n + 2p - f) // s + 1.")),
+        ("ValueError", r"^(?:not enough|too many) values to unpack \(expected \d+",
+         N_("The number of names on the left of = differs from the number of values on the right: a, b, c = f(x) "
+            "needs f to return exactly three values (return a, b, c). Print what came back (its type and len): a "
+            "value missing from the return line, one too many, or one array unpacked along its first axis (its "
+            "rows) give this.")),
         ("ValueError", r"setting an array element with a sequence",
          N_("np.array got lists of different lengths, which make no rectangular array: check the length of every "
             "row you build.")),

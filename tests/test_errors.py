@@ -22,6 +22,21 @@ def _nothing() -> None:
     return None
 
 
+def _unpack_three(values):
+    a, b, c = values
+    return a, b, c
+
+
+def _unpack_two(values):
+    a, b = values
+    return a, b
+
+
+def _window_past_the_end(x, i, f=2, s=2):
+    # maxpool_backward's loop run one step too long: the last window starts at the end of the map
+    return x[:, :, i * s:i * s + f, 0:f].reshape(1, 1, f * f)
+
+
 def _first_diff_twice():
     loss = (torch.ones(2, requires_grad=True) * 2).exp().sum()
     loss.backward()
@@ -45,6 +60,15 @@ RAISED = {
     "mse_loss of (N, 10) and (N,)": (lambda: F.mse_loss(torch.zeros(4, 10), torch.zeros(4)), "Two arrays whose shapes"),
     "view to a size that does not fit": (lambda: torch.zeros(10).view(3, 4), "The sizes given to reshape"),
     "numpy reshape that does not fit": (lambda: np.zeros(10).reshape(3, 4), "The sizes given to reshape"),
+    "a numpy window past the end, reshaped": (lambda: _window_past_the_end(np.zeros((1, 1, 4, 4)), 2),
+                                              "The array to reshape is empty"),
+    "a torch window past the end, viewed": (lambda: _window_past_the_end(torch.zeros(1, 1, 4, 4), 2),
+                                            "The array to reshape is empty"),
+    "two values returned, three names": (lambda: _unpack_three((np.zeros(3), np.zeros(3))),
+                                         "The number of names on the left"),
+    "an array of two rows unpacked into three names": (lambda: _unpack_three(np.zeros((2, 4))),
+                                                       "The number of names on the left"),
+    "three values returned, two names": (lambda: _unpack_two((1, 2, 3)), "The number of names on the left"),
     "view of a transposed tensor": (lambda: torch.zeros(2, 3).t().view(6), "view() needs a tensor"),
     "kernel larger than the map": (lambda: nn.Conv2d(1, 1, 5)(torch.zeros(1, 1, 3, 3)), "The feature map has become"),
     "pooling a 1x1 map": (lambda: nn.MaxPool2d(2)(torch.zeros(1, 16, 1, 1)), "The feature map has become"),
