@@ -1030,8 +1030,8 @@ def _explain(err: Exception, hidden: bool, exercise: str = "", source: str = "",
 
 @dataclass
 class _Place:
-    line: int            # the line of the visible part where the test was when the error came
-    code: str            # that line
+    line: int            # the line of the visible part where the statement the error came from starts
+    code: str            # that statement (its lines, cnnbook.checks.statement_at)
     segment: str         # the expression being run there (a call, a subscript), "" if unknown
     calls_learner: bool  # the expression is the call of a learner's object that raised
 
@@ -1060,7 +1060,21 @@ def _test_place(err: BaseException, source: str) -> _Place | None:
     after = frames[at[-1] + 1] if at[-1] + 1 < len(frames) else None
     calls_learner = after is not None and after.filename == __file__ and after.name == "__call__" \
         and getattr(err, "from_kernel", False)
-    return _Place(frame.lineno, lines[frame.lineno - 1].strip(), segment, calls_learner)
+    from cnnbook.checks import statement_at
+
+    first, quoted = statement_at(source, frame.lineno)
+    return _Place(first, "\n".join(quoted), segment, calls_learner)
+
+
+def _quoted_line(place: _Place) -> str:
+    """"Line N of the test cell: code" for a statement of one line; one of several lines goes under the label, each
+    line indented as the test wrote it."""
+    from cnnbook.i18n import _
+
+    label = _("Line {line} of the test cell:").format(line=place.line)
+    if "\n" not in place.code:
+        return f"{label} {place.code}"
+    return label + "".join(f"\n      {text}" for text in place.code.splitlines())
 
 
 def _said_at(err: BaseException, said: str, place: _Place, namespace: Mapping[str, Any]) -> str:
@@ -1078,12 +1092,12 @@ def _said_at(err: BaseException, said: str, place: _Place, namespace: Mapping[st
         function = getattr(err, "learner_function", None)       # called by a check helper: its name, the test's line
         if type(function) is str and re.fullmatch(r"[A-Za-z_][\w.]{0,79}", function):
             said = _("{call} raised {kind}: {message}").format(call=f"{function}(...)", kind=kind, message=message)
-        return said + "\n  " + _("Line {line} of the test cell:").format(line=place.line) + " " + place.code
+        return said + "\n  " + _quoted_line(place)
     message = one_line(str(err))[:500]
     lines = [_("The check stopped with {kind} on what your code returned: {message}").format(
         kind=type(err).__name__, message=message) if message else
         _("The check stopped with {kind} on what your code returned.").format(kind=type(err).__name__),
-        _("Line {line} of the test cell:").format(line=place.line) + " " + place.code]
+        _quoted_line(place)]
     return "\n  ".join(lines + what_names_hold(place.segment, namespace))
 
 

@@ -540,6 +540,41 @@ def _sized(value: Any) -> bool:
     return type(value) in (list, tuple, dict) or isinstance(value, np.ndarray) or _is_tensor(value)
 
 
+def statement_at(source: str, line: int, most: int = 10) -> tuple[int, list[str]]:
+    """The whole statement of ``source`` that ``line`` is part of, to quote where a test stopped: the line it starts
+    on and its lines without the first line's indentation (a call written over several lines is quoted whole, not its
+    first line only; a compound statement, ``for`` or ``with``, by its header). At most ``most`` lines, the last one
+    "..." when there are more; the line alone when the source does not parse. The self-check
+    (``autograde.judge``) and the notebook's box (``cnnbook.feedback``) quote test lines with it."""
+    import ast
+
+    lines = source.splitlines()
+    if not 0 < line <= len(lines):
+        return line, []
+    first, last = line, line
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        tree = None
+    best = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if not isinstance(node, ast.stmt) or node.end_lineno is None:
+            continue
+        inner = [getattr(node, field) for field in ("body", "handlers", "orelse", "finalbody", "cases")
+                 if getattr(node, field, None)]
+        end = min(part[0].lineno for part in inner) - 1 if inner else node.end_lineno   # a header only
+        if node.lineno <= line <= max(end, node.lineno) and (best is None or end - node.lineno < best[1] - best[0]):
+            best = (node.lineno, max(end, node.lineno))
+    if best is not None:
+        first, last = best
+    quoted = lines[first - 1:last]
+    indent = len(quoted[0]) - len(quoted[0].lstrip())
+    quoted = [text[indent:] if not text[:indent].strip() else text.strip() for text in quoted]
+    if len(quoted) > most:
+        quoted = quoted[:most - 1] + ["..."]
+    return first, [text.rstrip() for text in quoted]
+
+
 def what_names_hold(expression: str, namespace: Mapping[str, Any]) -> list[str]:
     """For an expression of a test that failed on a value ("got[0, 1, 1]", "float(boxes[3])"): "name: what it holds"
     (:func:`described`) for each name in it that holds a value a learner's function may have returned (a list,

@@ -278,6 +278,8 @@ def _code_line(frame) -> str:
 def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     """The box for an error that escaped a test cell outside any check: which test, the test cell's line, the
     learner's line (a frame in another cell of the notebook), the error and the hidden case being tried."""
+    from .checks import statement_at
+
     in_cell, in_notebook = _cell_frames(tb)
     name = name_of_test(cell)
     title = (_("Test stopped with an error: {test}").format(test=name) if name
@@ -286,7 +288,9 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     if in_cell:
         where = in_cell[-1]
         # (not the name of the test's own helper function: a learner's trial read `learner_path` as theirs)
-        lines.append(_("Line {line} of the test cell:").format(line=where.lineno) + f"\n    {_code_line(where)}")
+        first, quoted = statement_at(cell, where.lineno or 0)
+        lines.append(_("Line {line} of the test cell:").format(line=first)
+                     + "".join(f"\n    {text}" for text in quoted or [_code_line(where)]))
         if not in_notebook:
             # the test's own code stopped on a value (it unpacked or indexed what a function returned): what the
             # names of the failing expression held, as the self-check says it (autograde.judge)

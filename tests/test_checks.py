@@ -352,3 +352,16 @@ def test_a_failure_line_that_quotes_a_long_value_is_cut():
     with pytest.raises(CheckFailed) as err:
         check_true("f(x)", False, "got " + "x" * 1_000_000)
     assert len(str(err.value)) < 50_000 and str(err.value).startswith("f(x):\n  got xxx")
+
+
+def test_statement_at_quotes_the_whole_statement_a_header_or_the_line():
+    from cnnbook.checks import statement_at
+
+    source = ("x = 1\nfor k in f(x,\n           2):\n    check(k,\n          3)\n    y = 2\n"
+              "z = g(\n" + "    1,\n" * 12 + ")\n")
+    assert statement_at(source, 5) == (4, ["check(k,", "      3)"])           # a continuation line: from its start
+    assert statement_at(source, 2) == (2, ["for k in f(x,", "           2):"])   # a loop: its header, not its body
+    assert statement_at(source, 6) == (6, ["y = 2"])
+    first, quoted = statement_at(source, 7)
+    assert first == 7 and len(quoted) == 10 and quoted[-1] == "..."
+    assert statement_at("def f(:\n  y = 2\n", 2) == (2, ["y = 2"])              # does not parse: the line alone

@@ -53,6 +53,36 @@ def test_defined_names_reads_cells_that_do_not_parse():
     assert defined_names("def f(x):\n    y = 1\n    return (x +\nclass K: pass\nz: int = 3\nw == 2") == ["f", "K", "z"]
 
 
+def _ran_as_cells(*cells: str) -> BaseException:
+    """The last cell's error, each cell compiled under a file name as ipykernel gives it (the box reads its lines)."""
+    import linecache
+
+    namespace: dict = {}
+    for number, code in enumerate(cells):
+        name = f"/tmp/ipykernel_4243/{number}.py"
+        linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+        try:
+            exec(compile(code, name, "exec"), namespace)  # noqa: S102 - the test's own cells
+        except Exception as err:  # noqa: BLE001 - the error is what is looked at
+            return err
+    raise AssertionError("no cell raised")
+
+
+def test_the_box_quotes_a_test_line_written_over_several_lines_whole():
+    """A learner's trial (lesson 05): the box quoted `check_own_work("maxpool_backward(...)", maxpool_backward, (dout,
+    x, 2, 2),` and not the call's next line. The whole statement is quoted, as the self-check quotes it."""
+    from cnnbook.feedback import error_in_test_box
+
+    test = ("from cnnbook.checks import check_own_work\n"
+            "x = 3\n"
+            "check_own_work('f(3)', f,\n               (x,),\n               hint='no hint')\n")
+    err = _ran_as_cells("def f(x):\n    return x.shape\n", test)
+    text = ANSI.sub("", "\n".join(error_in_test_box(err, err.__traceback__, test)))
+    assert ("Line 3 of the test cell:\n      check_own_work('f(3)', f,\n                     (x,),\n"
+            "                     hint='no hint')\n" in text), text
+    assert "In your code, in `f`, line 2 of its cell:\n      return x.shape" in text, text
+
+
 def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs():
     cells = [
         "import cnnbook",

@@ -1070,6 +1070,23 @@ def test_an_error_a_test_meets_on_a_returned_value_names_the_test_line_and_what_
         assert "got: 항목 1개짜리 list" in indexed.message, indexed.message
 
 
+def test_a_test_line_written_over_several_lines_is_quoted_whole(monkeypatch):
+    """A learner's trial (lesson 05): the self-check quoted "Line 15 of the test cell: check_own_work("maxpool_backward
+    (...)", maxpool_backward, (dout, x, 2, 2)," and stopped there, the call's other lines left out. The whole statement
+    is quoted, on lines of its own, as the test wrote it; a statement of one line stays on the label's line."""
+    kernel = InProcessKernel(monkeypatch, TRIAL_ANSWERS)
+    helper = run_here("import numpy as np\nfrom cnnbook.checks import check_own_work\n"
+                      "check_own_work('iou', iou,\n               (np.ones((2, 4)), np.ones((5, 4))))\n"
+                      "x = 1\n", kernel, 10, ["iou"])
+    unpacked = run_here("import numpy as np\nif True:\n    boxes, scores, labels = decode(\n        np.zeros(5))\n",
+                        kernel, 10, ["decode"])
+    assert helper.status == unpacked.status == "fail"
+    assert ("\n  Line 3 of the test cell:\n      check_own_work('iou', iou,\n                     (np.ones((2, 4)), "
+            "np.ones((5, 4))))\n") in helper.message + "\n", helper.message
+    assert "Line 3 of the test cell:\n      boxes, scores, labels = decode(\n          np.zeros(5))" \
+        in unpacked.message, unpacked.message
+
+
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_an_error_raised_in_the_learners_code_names_the_call_and_their_line_not_a_librarys(monkeypatch, lang):
     """The self-check said "your code raised ValueError: operands could not be broadcast ... (at line 15: ...)",
