@@ -130,7 +130,7 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
          N_("A value is None where an array was expected: a function that ends without `return` (or returns in some "
             "branches only) gives None. Check that your function returns its result.")),
         ("AttributeError TypeError", r"'numpy\.ndarray' object has no attribute '(?:unsqueeze|detach|permute|numel|"
-                                     r"requires_grad|backward|float|long|cpu|cuda|dim|clamp|contiguous)'|'Tensor' "
+                                     r"requires_grad|backward|float|long|cpu|cuda|to|dim|clamp|contiguous)'|'Tensor' "
                                      r"object has no attribute '(?:astype|copy)'|must be Tensor, not numpy\.ndarray|"
                                      r"got \(numpy\.ndarray",
          N_("A numpy array where a torch tensor is needed, or the other way round: torch.from_numpy(a) (or "

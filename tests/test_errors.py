@@ -116,6 +116,7 @@ RAISED = {
     ".shape of None": (lambda: _nothing().shape, "A value is None"),
     "len of None": (lambda: len(_nothing()), "A value is None"),
     "unsqueeze on a numpy array": (lambda: np.zeros(3).unsqueeze(0), "A numpy array where a torch tensor"),
+    ".to(device) on a numpy array": (lambda: np.zeros(3).to("cpu"), "A numpy array where a torch tensor"),
     "astype on a tensor": (lambda: torch.zeros(3).astype(float), "A numpy array where a torch tensor"),
     "a numpy array into F.conv2d": (lambda: F.conv2d(np.zeros((1, 1, 3, 3)), torch.zeros(1, 1, 3, 3)),
                                     "A numpy array where a torch tensor"),
