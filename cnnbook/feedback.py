@@ -81,10 +81,15 @@ class _NotebookState:
         self.current_cell = ""
         # name -> (kind of error, text) for names whose defining cell failed on its last run
         self.broken: dict[str, tuple[bool, str, str]] = {}
+        # name -> what stopped the cell meant to make it: a demonstration cell that caught its error and said so
+        # (what_failed) on its last run, before or at the statement that binds the name
+        self.unfinished: dict[str, str] = {}
+        self.reported = False           # the cell running now said what failed (what_failed)
 
     # IPython events ------------------------------------------------------------------------------------
     def pre_run_cell(self, info=None) -> None:
         self.current_cell = getattr(info, "raw_cell", "") or ""
+        self.reported = False
 
     def post_run_cell(self, result=None) -> None:
         if result is not None and (getattr(result, "error_before_exec", None) is not None
@@ -94,6 +99,9 @@ class _NotebookState:
             cell = getattr(getattr(result, "info", None), "raw_cell", None) or self.current_cell
             if _is_test_cell(cell):
                 return
+            if not self.reported:
+                for name, _line in assigned_names(cell):
+                    self.unfinished.pop(name, None)
             names = defined_names(cell)
             if not names:
                 return
@@ -127,7 +135,8 @@ class _NotebookState:
             stb = None
         if stb is None:
             broken = self.broken_name(value)
-            stb = self.explained_traceback(shell, etype, value, tb, tb_offset, "\n  ".join(broken) if broken else "")
+            note = "\n  ".join(broken) if broken else self.knock_on(self.current_cell)
+            stb = self.explained_traceback(shell, etype, value, tb, tb_offset, note)
         if stb is None:
             # A cell that does not parse (IPython's "incomplete input": its traceback holds IPython's frames only) is
             # shown as IPython shows it without this handler: Python's message and the caret, not IPython's insides.
@@ -171,6 +180,31 @@ class _NotebookState:
                 _("`{name}` does not exist: the cell that defines it stopped with an error before `{name}` was "
                   "made.")).format(name=name, kind=kind)
         return said, text
+
+    def knock_on(self, cell: str) -> str:
+        """When ``cell`` uses names that an earlier demonstration cell did not make (it stopped, and said so with
+        :func:`what_failed`): that, and what stopped it; else ""."""
+        own = {name for name, _line in assigned_names(cell)}
+        needed = [name for name in read_names(cell) if name in self.unfinished and name not in own]
+        if not needed:
+            return ""
+        shown = ", ".join(f"`{name}`" for name in needed[:3]) + (", ..." if len(needed) > 3 else "")
+        return _("This cell uses {names} from an earlier cell, which stopped before making them ({error}). Make "
+                 "that cell run first (its message says what it needs); the error here follows from it.").format(
+            names=shown, error=self.unfinished[needed[0]])
+
+    def record_failure(self, err: BaseException, said: str) -> None:
+        """The cell running now caught ``err``: the names it binds at or after the statement that failed are not
+        made (or not made anew), for the cells that use them later (:meth:`knock_on`)."""
+        self.reported = True
+        frames = traceback.extract_tb(err.__traceback__) if err.__traceback__ is not None else []
+        at = frames[0].lineno if frames and frames[0].name == "<module>" and frames[0].lineno else 0
+        bound = assigned_names(self.current_cell)
+        for name, _line in bound:
+            self.unfinished.pop(name, None)
+        for name, line in bound:
+            if line >= at:
+                self.unfinished[name] = said
 
     @staticmethod
     def explained_traceback(shell, etype, value, tb, tb_offset, note: str = "") -> list[str] | None:
@@ -357,6 +391,118 @@ def _is_cell_file(filename: str) -> bool:
     """Whether a traceback's file is a notebook cell (ipykernel's ``/tmp/ipykernel_N/M.py``, IPython's
     ``<ipython-input-...>``)."""
     return "ipykernel_" in filename or filename.startswith("<ipython-input-")
+
+
+def what_failed(err: BaseException) -> None:
+    """Say briefly, under a demonstration cell's own sentence ("Your conv_block is not ready yet. Finish exercise 2,
+    then run this cell again."), what stopped it: the error's first line, the line of the learner's code it came
+    from and what it usually means (``cnnbook.errors``); or, when the cell uses names that an earlier demonstration
+    cell did not make because it stopped, that (a knock-on error, ``learning_rate`` None after the cell that chooses
+    it failed, says nothing useful). A lesson's cell that calls the learner's code catches any error and calls this
+    in its handler (``tests/test_test_cells.py`` reads every lesson for it)::
+
+        except Exception as err:          # not ready yet: say so instead of a long traceback
+            print("Your conv_block is not ready yet. Finish exercise 2, then run this cell again.")
+            what_failed(err)
+    """
+    said = _first_line(err)
+    state = _installed.get(id(_shell())) if _shell() is not None else None
+    lines = []
+    try:
+        knock_on = state.knock_on(state.current_cell) if state is not None else ""
+        if state is not None:
+            state.record_failure(err, said)
+    except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
+        knock_on = ""
+    if knock_on:
+        lines.append(knock_on)
+    else:
+        lines.append(_("The error:") + " " + said)
+        in_cell, in_notebook = _cell_frames(err.__traceback__)
+        if in_notebook:
+            mine = in_notebook[-1]
+            lines.append(_("In your code, in `{function}`, line {line} of its cell:").format(
+                function=mine.name, line=mine.lineno) + " " + _code_line(mine))
+        elif in_cell:               # this cell's own line, where what came back was used (unpacked, .to(device))
+            lines.append(_("Line {line} of this cell:").format(line=in_cell[-1].lineno) + " " + _code_line(in_cell[-1]))
+        usually = meaning(err)
+        if usually:
+            lines.append(_("What it usually means:") + " " + usually)
+    print("\n".join(f"  {line}" for line in lines))
+
+
+def _first_line(err: BaseException, most: int = 160) -> str:
+    """"Kind: the message's first line" ("..." where the message goes on or is cut): PyTorch's errors run to eight
+    lines of signatures."""
+    try:
+        text = str(err).strip()
+    except Exception:  # noqa: BLE001 - an error whose text cannot be read
+        text = ""
+    first, *more = text.splitlines() or [""]
+    first = first.rstrip()
+    if len(first) > most:
+        first, more = first[:most - 3].rstrip(), [""]
+    if more:
+        first = first.rstrip(":").rstrip() + " ..."
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def _shell():
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return get() if get else None
+
+
+def _bound_at_top(tree):
+    """The nodes of a module outside its functions, classes, lambdas and comprehensions (their own scopes); the
+    name of a def or class is the module's."""
+    import ast
+
+    todo = list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo += node.decorator_list
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        todo += ast.iter_child_nodes(node)
+
+
+def assigned_names(cell: str) -> list[tuple[str, int]]:
+    """(name, line) of every binding of a module-level name in a cell (assignments in any block, loops' targets,
+    imports, defs and classes); [] when it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(cell or "")
+    except (SyntaxError, ValueError):
+        return []
+    found = []
+    for node in _bound_at_top(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.append((node.id, node.lineno))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append((node.name, node.lineno))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found += [((alias.asname or alias.name).split(".")[0], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.append((node.name, node.lineno))
+    return found
+
+
+def read_names(cell: str) -> list[str]:
+    """The names a cell reads (anywhere, its functions' bodies too), in the order they first appear."""
+    import ast
+
+    try:
+        tree = ast.parse(cell or "")
+    except (SyntaxError, ValueError):
+        return []
+    loads = sorted((node.lineno, node.col_offset, node.id) for node in ast.walk(tree)
+                   if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+    return list(dict.fromkeys(name for _line, _col, name in loads))
 
 
 def defined_names(cell: str) -> list[str]:

@@ -83,6 +83,87 @@ def test_the_box_quotes_a_test_line_written_over_several_lines_whole():
     assert "In your code, in `f`, line 2 of its cell:\n      return x.shape" in text, text
 
 
+class _Cells:
+    """Cells run one after the other as a kernel runs them, with cnnbook.feedback's notebook state (no kernel: fast)."""
+
+    def __init__(self, monkeypatch):
+        import cnnbook.feedback as feedback
+
+        self.state = feedback._NotebookState(None)
+        shell = object()
+        monkeypatch.setitem(feedback._installed, id(shell), self.state)
+        monkeypatch.setattr(feedback, "_shell", lambda: shell)
+        self.namespace: dict = {}
+        self.count = 0
+
+    def run(self, code: str, capsys) -> str:
+        import linecache
+        from types import SimpleNamespace
+
+        name = f"/tmp/ipykernel_4244/{self.count}.py"
+        self.count += 1
+        linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+        self.state.pre_run_cell(SimpleNamespace(raw_cell=code))
+        error = None
+        try:
+            exec(compile(code, name, "exec"), self.namespace)  # noqa: S102 - the test's own cells
+        except Exception as err:  # noqa: BLE001 - kept as IPython keeps it
+            error = err
+        self.state.post_run_cell(SimpleNamespace(error_before_exec=None, error_in_exec=error,
+                                                 info=SimpleNamespace(raw_cell=code)))
+        assert error is None, error
+        return capsys.readouterr().out
+
+
+def test_a_demonstration_cell_says_briefly_what_failed_and_where(monkeypatch, capsys):
+    """A learner's trial (lesson 06): a demonstration cell pasted PyTorch's whole error, eight English lines of
+    signatures, into its Korean sentence. what_failed says the error's first line, the learner's line it came from (or
+    this cell's, where what came back was used) and what it usually means."""
+    cells = _Cells(monkeypatch)
+    cells.run("import torch\nimport torch.nn.functional as F\nfrom cnnbook.feedback import what_failed\n"
+              "def prepare(images):\n    return images / 255\n", capsys)
+    out = cells.run("import numpy as np\ntry:\n    F.conv2d(prepare(np.zeros((1, 1, 5, 5))), torch.zeros(1, 1, 3, 3))\n"
+                    "except Exception as err:\n    print('Your prepare is not ready yet.')\n    what_failed(err)\n", capsys)
+    lines = out.splitlines()
+    assert lines[0] == "Your prepare is not ready yet.", out
+    assert lines[1].startswith("  The error: TypeError: conv2d() received an invalid combination of arguments") \
+        and lines[1].endswith(" ...") and len(lines[1]) < 200, out
+    assert lines[2] == "  Line 3 of this cell: F.conv2d(prepare(np.zeros((1, 1, 5, 5))), torch.zeros(1, 1, 3, 3))", out
+    assert lines[3].startswith("  What it usually means: A numpy array where a torch tensor is needed"), out
+    assert len(lines) == 4, out
+    out = cells.run("try:\n    prepare(None)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "  The error: TypeError: unsupported operand type(s) for /: 'NoneType' and 'int'\n" \
+           "  In your code, in `prepare`, line 5 of its cell: return images / 255\n" in out, out
+    out = cells.run("try:\n    x = prepare(np.zeros(3)).to('cpu')\nexcept Exception as err:\n    what_failed(err)\n",
+                    capsys)                           # what came back was used in this cell: its line
+    assert "  Line 2 of this cell: x = prepare(np.zeros(3)).to('cpu')\n" in out, out
+
+
+def test_a_cell_that_needs_what_a_stopped_cell_did_not_make_says_so_not_its_knock_on_error(monkeypatch, capsys):
+    """A learner's trial (lesson 06): the learning-rate sweep stopped (its exercise not ready), and the training cell
+    after it said "TypeError: '<=' not supported between instances of 'float' and 'NoneType'": learning_rate was
+    None. The later cell names what it needed and what stopped the cell that makes it; once that cell runs, the
+    note is gone."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\nready = False\n"
+              "def train(rate):\n    if not ready:\n        raise NotImplementedError('train is not written')\n"
+              "    return rate\n", capsys)
+    sweep = ("steps = 3\nlearning_rate = None\ntry:\n    losses = [train(r) for r in (0.1, 0.01)]\n"
+             "    learning_rate = min(losses)\nexcept Exception as err:\n    print('The sweep needs exercise 1.')\n"
+             "    what_failed(err)\n")
+    training = ("try:\n    final = train(steps) <= learning_rate\nexcept Exception as err:\n"
+                "    print('Training needs exercise 1.')\n    what_failed(err)\n")
+    out = cells.run(sweep, capsys)
+    assert "  The error: NotImplementedError: train is not written" in out, out
+    cells.run("ready = True\n", capsys)
+    out = cells.run(training, capsys)
+    assert "`learning_rate`" in out and "NotImplementedError: train is not written" in out, out
+    assert "`steps`" not in out and "NoneType" not in out, out       # steps was made before the sweep stopped
+    out = cells.run(sweep, capsys)                                    # the sweep runs now
+    assert out == "", out
+    assert cells.run(training, capsys) == ""
+
+
 def test_a_kernel_shows_boxes_for_checks_syntax_errors_missing_cells_and_stubs():
     cells = [
         "import cnnbook",
