@@ -208,8 +208,9 @@ class _NotebookState:
 
     @staticmethod
     def explained_traceback(shell, etype, value, tb, tb_offset, note: str = "") -> list[str] | None:
-        """IPython's own traceback with one line more at its end, what the error usually means (cnnbook.errors),
-        for an error learners typically meet, or ``note``; None for any other (IPython shows it as always)."""
+        """IPython's own traceback with one line more at its end, ``note`` when there is one, else what the error
+        usually means (cnnbook.errors) for an error learners typically meet; None for any other (IPython shows it as
+        always)."""
         try:
             if getattr(shell, "call_pdb", False):       # %pdb on: IPython's own path, which starts the debugger
                 return None
@@ -217,7 +218,9 @@ class _NotebookState:
             if (not usually and not note) or isinstance(value, SyntaxError) or hasattr(value, "_render_traceback_"):
                 return None
             stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
-            return [*stb, f"{BOLD}{_('What it usually means:')}{RESET} {usually}" if usually else f"{BOLD}{note}{RESET}"]
+            # a note on this cell's situation (a name an earlier cell did not make) says more than the error's usual
+            # meaning ("a function that ends without `return`" for learning_rate None)
+            return [*stb, f"{BOLD}{note}{RESET}" if note else f"{BOLD}{_('What it usually means:')}{RESET} {usually}"]
         except Exception:  # noqa: BLE001 - fall back to IPython's own traceback
             return None
 

@@ -159,6 +159,18 @@ def test_a_cell_that_needs_what_a_stopped_cell_did_not_make_says_so_not_its_knoc
     out = cells.run(training, capsys)
     assert "`learning_rate`" in out and "NotImplementedError: train is not written" in out, out
     assert "`steps`" not in out and "NoneType" not in out, out       # steps was made before the sweep stopped
+    # a cell of the learner's own, with no try: IPython's traceback ends with the same note
+    shown = []
+    shell = type("Shell", (), {"InteractiveTB": type("TB", (), {"structured_traceback": lambda *a, **k: ["tb"]})(),
+                               "_get_exc_info": lambda self, exc: None,
+                               "_showtraceback": lambda self, etype, value, stb: shown.append(stb)})()
+    mine = "print(learning_rate * 2)\n"
+    cells.state.pre_run_cell(__import__("types").SimpleNamespace(raw_cell=mine))
+    try:
+        exec(mine, {"learning_rate": None})  # noqa: S102 - the learner's cell
+    except TypeError as err:
+        cells.state.handle(shell, TypeError, err, err.__traceback__)
+    assert shown and "`learning_rate`" in ANSI.sub("", shown[0][-1]), shown
     out = cells.run(sweep, capsys)                                    # the sweep runs now
     assert out == "", out
     assert cells.run(training, capsys) == ""
