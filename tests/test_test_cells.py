@@ -262,3 +262,156 @@ def test_the_scanner_finds_constant_seeds():
     source = ("torch.manual_seed(1006)\nrng = np.random.default_rng(2 ** 10)\ntorch.manual_seed(seed)\n"
               "g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))\nrandom.seed()\n")
     assert fixed_seeds(source) == [1, 2]
+
+
+# --- demonstration cells: the learner's code called outside a test ------------------------------------------
+
+def _demo_cells(nb) -> list[tuple[int, str]]:
+    """(index, source) of the code cells that are neither an answer nor a test (nbgrader's)."""
+    return [(index, cell.source) for index, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade")
+            and not cell.metadata.get("nbgrader", {}).get("solution")]
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _catches_everything(handler: ast.ExceptHandler) -> bool:
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return handler.type is None or any(isinstance(k, ast.Name) and k.id in ("Exception", "BaseException")
+                                       for k in kinds)
+
+
+def _reports(handler: ast.ExceptHandler) -> list[str]:
+    """What is wrong with how a handler that catches everything tells the learner: it must call
+    ``what_failed(<the error>)`` (the error's first line, the learner's line, what it usually means, or that an earlier
+    cell stopped) and not print the error itself (a PyTorch error runs to eight lines)."""
+    problems = []
+    said = [node for node in ast.walk(handler) if isinstance(node, ast.Call) and _called_name(node) == "what_failed"
+            and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == handler.name]
+    if not handler.name or not said:
+        problems.append("its `except Exception` does not call what_failed(err)")
+    inside = {id(node) for call in said for node in ast.walk(call)}
+    if any(isinstance(node, ast.Name) and node.id == handler.name and isinstance(node.ctx, ast.Load)
+           and id(node) not in inside for node in ast.walk(handler)):
+        problems.append("its `except` shows the error itself (what_failed(err) says it briefly)")
+    return problems
+
+
+def unguarded_demo_uses(cells: list[str], learner_names: set[str]) -> list[tuple[int, int, str]]:
+    """(cell, line, what) where a lesson's demonstration cell (not a test) calls the learner's code so that an error,
+    or a value of the wrong kind, would end it with a traceback: a call of a learner's function (or of a function the
+    lesson's cells define that calls one), or one passed to a call, outside the body of a ``try`` whose ``except
+    Exception`` says what failed with ``what_failed(err)``; and a name the ``try`` bound from such a call, read in its
+    ``else:`` or after it in the cell (a wrong kind of value fails where it is used: use it inside the ``try``).
+    Names bound in other cells are not followed."""
+    trees = []
+    for source in cells:
+        try:
+            trees.append(ast.parse(source))
+        except SyntaxError:
+            trees.append(ast.Module(body=[], type_ignores=[]))
+    learner = set(learner_names)
+    defined = {node.name: node for tree in trees for node in ast.walk(tree)
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    changed = True
+    while changed:                  # the lesson's own functions that call the learner's code
+        changed = False
+        for name, node in defined.items():
+            own = {arg.arg for arg in ast.walk(node) if isinstance(arg, ast.arg)}     # its parameters
+            if name not in learner and any(isinstance(sub, ast.Name) and sub.id in learner and sub.id not in own
+                                           for sub in ast.walk(node)):
+                learner.add(name)
+                changed = True
+
+    def uses(node: ast.AST) -> list[ast.Name]:
+        """Learner names called or passed to a call in ``node``, outside the functions it defines."""
+        found, todo = [], [node]
+        while todo:
+            here = todo.pop()
+            if isinstance(here, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(here, ast.Call):
+                for part in [here.func, *here.args, *(k.value for k in here.keywords)]:
+                    if isinstance(part, ast.Name) and part.id in learner:
+                        found.append(part)
+            todo += ast.iter_child_nodes(here)
+        return found
+
+    found: list[tuple[int, int, str]] = []
+    for index, tree in enumerate(trees):
+        guarded: set[int] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Try):
+                continue
+            handlers = [h for h in node.handlers if _catches_everything(h)]
+            for handler in handlers:
+                found += [(index, handler.lineno, problem) for problem in _reports(handler)]
+            if not handlers:
+                continue
+            for statement in node.body:
+                guarded |= {id(name) for name in uses(statement)}
+            # names bound in the body from the learner's code, then read after the body
+            tainted: set[str] = set()
+            changed = True
+            while changed:
+                changed = False
+                for sub in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+                    if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For)) and sub.value is not None \
+                            if not isinstance(sub, ast.For) else True:
+                        value = sub.iter if isinstance(sub, ast.For) else sub.value
+                        if uses(ast.Expr(value)) or any(isinstance(n, ast.Name) and n.id in tainted
+                                                         for n in ast.walk(value)):
+                            targets = [sub.target] if isinstance(sub, (ast.AnnAssign, ast.AugAssign, ast.For)) \
+                                else sub.targets
+                            for target in targets:
+                                for name in ast.walk(target):
+                                    if isinstance(name, ast.Name) and name.id not in tainted and (
+                                            isinstance(name.ctx, ast.Store)):
+                                        tainted.add(name.id)
+                                        changed = True
+            later = [*node.orelse, *node.finalbody] + [s for s in tree.body if s.lineno > node.end_lineno]
+            read = sorted((name.lineno, name.id) for statement in later for name in ast.walk(statement)
+                          if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id in tainted)
+            for name_id in dict.fromkeys(name_id for _, name_id in read):
+                line = min(at for at, other in read if other == name_id)
+                found.append((index, line, f"`{name_id}` (what the learner's code returned) is used after its try: "
+                                            "a wrong kind of value fails there"))
+        for name in uses(tree):
+            if id(name) not in guarded:
+                found.append((index, name.lineno, f"{name.id} is called outside a try whose `except Exception` says "
+                                                  "what failed"))
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_a_demonstration_cell_says_what_failed_in_the_learners_code_whatever_it_raised(lesson):
+    """A learner's trial in JupyterLab (lessons 05 and 10): cells that show the learner's function at work caught only
+    NotImplementedError, and a function that raised anything else (or returned a list) ended Run All with an English
+    traceback whose arrow pointed at the `except` line. Lesson 06's cells caught everything but printed PyTorch's
+    whole eight-line error into a Korean sentence. Every lesson's demonstration cell catches any error of the
+    learner's code, says what failed with what_failed(err) and uses what came back only inside its try."""
+    from autograde.judge import exercise_names as notebook_names   # every top-level name of the answer cells
+
+    nb = nbformat.read(lesson.source, as_version=4)
+    cells = _demo_cells(nb)
+    problems = [f"cell {cells[k][0]}, line {line}: {what}"
+                for k, line, what in unguarded_demo_uses([source for _, source in cells], notebook_names(nb))]
+    assert not problems, f"{lesson.slug}: a demonstration cell can end in a traceback:\n  " + "\n  ".join(problems)
+
+
+def test_the_demonstration_scanner_finds_each_way_a_cell_can_end_in_a_traceback():
+    ok = ("try:\n    y = f(1)\n    print(y.shape)\nexcept NameError as err:\n    print(err)\n"
+          "except Exception as err:\n    print('f is not ready yet.')\n    what_failed(err)\n")
+    assert unguarded_demo_uses([ok], {"f"}) == []
+    bare = "y = f(1)\n"
+    narrow = "try:\n    y = f(1)\nexcept NotImplementedError:\n    print('not yet')\n"
+    pasted = "try:\n    y = f(1)\nexcept Exception as err:\n    print(f'not ready ({err})')\n    what_failed(err)\n"
+    silent = "try:\n    y = f(1)\nexcept Exception as err:\n    print('not ready')\n"
+    after = ("try:\n    y = 2 * f(1)\nexcept Exception as err:\n    what_failed(err)\nelse:\n    print(y.shape)\n"
+             "z = y + 1\n")
+    helper = "def g(x):\n    return f(x) + 1\n"
+    passed = "show(g, 3)\n"
+    found = unguarded_demo_uses([bare, narrow, pasted, silent, after, helper, passed], {"f"})
+    assert [(cell, line, what.split(" ")[0]) for cell, line, what in found] == [
+        (0, 1, "f"), (1, 2, "f"), (2, 3, "its"), (3, 3, "its"), (4, 6, "`y`"), (6, 1, "g")], found
