@@ -325,8 +325,8 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     if in_cell:
         where = in_cell[-1]
         # (not the name of the test's own helper function: a learner's trial read `learner_path` as theirs)
-        first, quoted = statement_at(cell, where.lineno or 0)
-        lines.append(_("Line {line} of the test cell:").format(line=first)
+        start, quoted = statement_at(cell, where.lineno or 0)
+        lines.append(_("Line {line} of the test cell:").format(line=start)
                      + "".join(f"\n    {text}" for text in quoted or [_code_line(where)]))
         if not in_notebook:
             # the test's own code stopped on a value (it unpacked or indexed what a function returned): what the
