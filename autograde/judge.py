@@ -509,9 +509,17 @@ class Remote:
         raise TypeError(f"{self!r} has no truth value in a test; compare its values with a check instead")
 
     def __repr__(self) -> str:
+        """A learner's object as a failure shows it, in the learner's language: its class and the start of its
+        repr, made by the kernel (on one line, escaped), or, when its ``__repr__`` raised there, what it raised."""
+        from cnnbook.checks import one_line_text
+        from cnnbook.i18n import _
+
         info = object.__getattribute__(self, "_info")
-        kind, text = str(info.get("type", "object")).rsplit(".", 1)[-1], one_line(str(info.get("repr", "")))
-        return f"<your {one_line(kind)[:80]}: {text[:80]}>"
+        kind = one_line_text(one_line(str(info.get("type", "object")).rsplit(".", 1)[-1]))[:80]
+        if "unshown" in info:
+            return _("<your {kind}, which cannot be shown: repr() raised {error}>").format(
+                kind=kind, error=one_line_text(one_line(str(info["unshown"])))[:200])
+        return _("<your {kind}: {text}>").format(kind=kind, text=one_line_text(one_line(str(info.get("repr", ""))))[:80])
 
 
 def _function_name(remote: Any) -> str:

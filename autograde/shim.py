@@ -173,13 +173,17 @@ def _ref(obj: Any) -> dict:
         mro = [_qualname(k) for k in kind.__mro__]
     except Exception:  # noqa: BLE001 - a learner's metaclass may do anything
         mro = [_qualname(kind)]
+    unshown = None
     try:
         text = object.__repr__(obj) if isinstance(obj, type) else repr(obj)
-    except Exception:  # noqa: BLE001
-        text = f"<{kind.__name__} object>"
+        if type(text) is not str:
+            raise TypeError(f"__repr__ returned {type(text).__name__}")
+    except Exception as err:  # noqa: BLE001 - the learner's __repr__: the grader says it could not show the object
+        text, unshown = "", f"{type(err).__name__}: {_safe_str(err)}"[:300]
     is_class = isinstance(obj, type)
     return {"$ref": key, "type": mro[0], "mro": mro, "repr": text[:300], "callable": callable(obj),
-            "is_class": is_class, "class_mro": [_qualname(k) for k in obj.__mro__] if is_class else None}
+            "is_class": is_class, "class_mro": [_qualname(k) for k in obj.__mro__] if is_class else None,
+            **({"unshown": unshown} if unshown is not None else {})}
 
 
 def _deref(obj: dict) -> Any:

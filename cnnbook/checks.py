@@ -21,6 +21,7 @@ import contextlib
 import importlib.util
 import math
 import re
+import unicodedata
 from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 import numpy as np
@@ -78,6 +79,66 @@ class CheckFailed(AssertionError):
 
 
 def _fmt(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
+    """A value as a failure shows it (cut, a string escaped by its repr); never an error of its own: a learner's
+    object that cannot be shown (its ``__repr__`` raises) is said to be one, and why (:func:`_unshown`)."""
+    try:
+        return _shown(value, precision)
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - showing a learner's object runs the learner's code
+        return _unshown(value, "repr()", err)
+
+
+def _error_text(err: BaseException, cut: int = 200) -> str:
+    """The message of an error of the learner's code on one line, cut ("" when its own ``__str__`` raises)."""
+    try:
+        message = str(err)
+    except Exception:  # noqa: BLE001 - a learner's exception whose own __str__ raises
+        message = ""
+    return one_line_text(" ".join(message.split()))[:cut]
+
+
+def _error_words(err: BaseException) -> str:
+    """An error of the learner's code on one line: its class and its message, cut."""
+    message = _error_text(err)
+    kind = one_line_text(type(err).__name__)[:80]
+    return f"{kind}: {message}" if message else kind
+
+
+def _unshown(value: Any, doing: str, err: BaseException) -> str:
+    """What a failure writes for a value it cannot show, on one line: its type, and what raised what."""
+    return _("<a value of type {kind} that cannot be shown: {doing} raised {error}>").format(
+        kind=_safe_type_name(value), doing=doing, error=_error_words(err))
+
+
+def _safe_type_name(value: Any) -> str:
+    try:
+        return one_line_text(_type_of(value))[:80]
+    except Exception:  # noqa: BLE001 - a learner's class may answer anything
+        return "object"
+
+
+def one_line_text(text: str, indent: str | None = None) -> str:
+    """Text a failure shows that the check did not write itself (a test author's sentence, which may hold a
+    learner's value in a field; a learner's class name): its control and format characters (a terminal's escape
+    codes, a carriage return, a right-to-left override) shown escaped, as ``\\x1b``; a line break escaped too
+    (``\\n``), or, with ``indent``, continuing the text on a new line that starts with ``indent``: so it never
+    starts a line of the failure's own (a typical slip, a hint) nor acts on the terminal."""
+    out = []
+    for char in str(text):
+        if char == "\n" and indent is not None:
+            out.append("\n" + indent)
+        elif unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            out.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+CONTINUED = "      "       # a line break in an author's sentence continues it, deeper than the failure's own lines
+
+
+def _shown(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
     if isinstance(value, np.ndarray):
         if type(value) is np.ndarray and value.size > _ARRAY_PRINT["threshold"] and value.dtype.kind in "biuf":
             nonzero = np.argwhere(value != 0)
@@ -90,7 +151,7 @@ def _fmt(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
         with np.printoptions(**{**_ARRAY_PRINT, "precision": precision}):
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):
-        return _fmt(value.detach().cpu().numpy(), precision) + "  " + _("(a torch tensor)")
+        return _shown(value.detach().cpu().numpy(), precision) + "  " + _("(a torch tensor)")
     return _plain_repr(value, [SHOWN_ITEMS], 0)
 
 
@@ -104,7 +165,15 @@ def _plain_repr(value: Any, room: list[int], depth: int) -> str:
     "..."; of one value's repr, ``SHOWN_CHARS`` characters, then "..."."""
     kind = type(value)
     if kind not in (list, tuple, dict):
-        text = repr(value.item() if isinstance(value, np.generic) else value)
+        try:
+            text = repr(value.item() if isinstance(value, np.generic) else value)
+        except MemoryError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a learner's __repr__ may raise
+            # an item of a list that cannot be shown is said so in its place; the list is shown
+            return _unshown(value, "repr()", err)
+        if type(text) is not str:
+            return _unshown(value, "repr()", TypeError(f"__repr__ returned {type(text).__name__}"))
         return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
     if depth >= SHOWN_DEPTH:
         return "..."
@@ -158,7 +227,9 @@ def _as_array(value: Any) -> np.ndarray | None:
     if isinstance(value, (list, tuple)):
         try:
             arr = np.asarray(value)
-        except (ValueError, TypeError):
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - a learner's item may raise anything (its __array__, __len__, __float__)
             return None
         return arr if arr.dtype.kind in "biuf" else None
     return None
@@ -173,7 +244,7 @@ def _matches(got: np.ndarray, candidate: Any, rtol: float, atol: float) -> bool:
 
 def slip_line(name: str) -> str:
     """The line that names a typical slip (the grader shows it for hidden checks too)."""
-    return _("this looks like a typical slip: {name}.").format(name=lesson_text(name))
+    return _("this looks like a typical slip: {name}.").format(name=one_line_text(lesson_text(name)))
 
 
 def _slip_prefixes() -> list[str]:
@@ -211,8 +282,8 @@ def _failure(what: str, lines: Iterable[str], hint: str | None) -> CheckFailed:
     stale = _previous_cell_did_not_run()
     if stale:
         lines.append(stale)
-    hint = lesson_text(hint)
-    what = lesson_text(what)                # a name written in words is translated (autograde.i18n)
+    hint = one_line_text(lesson_text(hint), CONTINUED) if type(hint) is str else hint
+    what = one_line_text(lesson_text(what))     # a name written in words is translated (autograde.i18n); one line
     msg = what + ":\n  " + "\n  ".join(lines)
     if hint:
         msg += "\n  " + _("Hint: {hint}").format(hint=hint)
@@ -388,20 +459,30 @@ def _is_number(x: Any) -> bool:
 
 
 def _plain_equal(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
-    """Equality that only trusts plain data: numbers, strings, tuples/lists of them, dicts."""
+    """Equality that only trusts plain data: numbers, strings, tuples/lists of them, dicts. A learner's object whose
+    comparison raises (its ``__eq__``, ``__len__``, ``__float__``) is not equal."""
+    try:
+        return _equal(got, expected, rel_tol, abs_tol)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - comparing runs the learner's code
+        return False
+
+
+def _equal(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
     if _is_number(expected):
         return _is_number(got) and math.isclose(float(got), float(expected), rel_tol=rel_tol, abs_tol=abs_tol)
     if isinstance(expected, (list, tuple)):
         return (
             isinstance(got, (list, tuple))
             and len(got) == len(expected)
-            and all(_plain_equal(g, e, rel_tol, abs_tol) for g, e in zip(got, expected))
+            and all(_equal(g, e, rel_tol, abs_tol) for g, e in zip(got, expected))
         )
     if isinstance(expected, dict):
         return (
             isinstance(got, dict)
             and set(got) == set(expected)
-            and all(_plain_equal(got[k], expected[k], rel_tol, abs_tol) for k in expected)
+            and all(_equal(got[k], expected[k], rel_tol, abs_tol) for k in expected)
         )
     if isinstance(expected, (str, bool, type(None))):
         return type(got) is type(expected) and got == expected
@@ -438,12 +519,22 @@ def _plain_numbers(text: str) -> str:
 def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
     """Fail with ``explanation`` unless ``condition`` is exactly True. (A value's type: :func:`check_type`.)"""
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
-        lines = [lesson_text(_plain_numbers(explanation) if type(explanation) is str else explanation)]
+        said = lesson_text(_plain_numbers(explanation) if type(explanation) is str else explanation)
+        said = _authored(said) if type(said) is str else said
+        lines = [said]
         if "NoneType" in str(explanation):
             # "expected a torch.Tensor, got a NoneType" under a hint on converting arrays misled a learner whose
             # function had no `return`: say what None usually is, as check_array does.
             lines.append(_("returned None. Did you forget the `return` statement?"))
         _fail(what, lines, hint)
+
+
+def _authored(text: str) -> str:
+    """An author's sentence as a line of a failure: what a field put in it (a learner's string) never starts a line
+    of the failure's own (:func:`one_line_text`), and a sentence that would read as the line naming a typical slip
+    (the class report counts those) is shown quoted: the checks write that line themselves (``mistakes=``)."""
+    text = one_line_text(text, CONTINUED)
+    return repr(text)[:SHOWN_LINE] if is_slip_line(text) else text
 
 
 def _class_name(kind: type) -> str:
@@ -486,24 +577,40 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
     hint is; by default the classes' names) and the type that came back, with the value when it is short; for None,
     that the function returned None and whether `return` was forgotten (a function without `return` gives None);
     for another length, how many values came back and which (their values when short, else what each is:
-    :func:`described`).
+    :func:`described`). A bool is no int here (Python's bool subclasses int): a count that came back True says so.
+    A value whose own code raises when the check reads it (``__len__``, ``__repr__``) fails with a line that says it
+    cannot be shown and what raised.
     """
     classes = types if isinstance(types, tuple) else (types,)
-    right_type = isinstance(got, classes)
-    if right_type and (length is None or len(got) == length):
+    try:
+        right_type = isinstance(got, classes)
+    except Exception:  # noqa: BLE001 - a learner's __class__ property may raise
+        right_type = False
+    # a bool is an int to Python (True + True == 2), never a count: a function asked for one that says True or False
+    boolean = isinstance(got, (bool, np.bool_)) and not any(kind is object or issubclass(kind, (bool, np.bool_))
+                                                            for kind in classes)
+    right_type = right_type and not boolean
+    count: int | None = None
+    if right_type and length is not None:
+        try:
+            count = len(got)
+        except MemoryError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a learner's __len__ may raise
+            _fail(what, [_("expected {expected}: {length} values, but got {value}").format(
+                expected=_wanted(classes, expected), length=length, value=_unshown(got, "len()", err))], hint)
+    if right_type and (length is None or count == length):
         return
-    if expected:
-        wanted = lesson_text(expected)
-    else:
-        names = [_class_name(kind) for kind in classes]
-        wanted = _("a value of type {types}").format(
-            types=names[0] if len(names) == 1 else _("{first} or {last}").format(first=", ".join(names[:-1]),
-                                                                              last=names[-1]))
+    wanted = _wanted(classes, expected)
     if got is None:
         _fail(what, [_("returned None, but {expected} was expected. Did you forget the `return` "
                        "statement?").format(expected=wanted)], hint)
+    if boolean:
+        _fail(what, [_("expected {expected}, but a bool (True or False) came back: {value}. To Python a bool is "
+                       "an int, but not a count: return the number itself.").format(expected=wanted,
+                                                                                 value=bool(got))], hint)
     if right_type:                                      # of another length
-        count, shown = len(got), _short_value(got)
+        shown = _short_value(got)
         if shown is not None:
             _fail(what, [_("expected {expected}: {length} values, but got {count}: {values}").format(
                 expected=wanted, length=length, count=count, values=shown)], hint)
@@ -514,11 +621,21 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
         _fail(what, [_("expected {expected}, but it returned {what}").format(expected=wanted, what=described(got))],
               hint)
     if shown is None:
-        line = _("expected {expected}, got a value of type {kind}").format(expected=wanted, kind=_type_of(got))
+        line = _("expected {expected}, got a value of type {kind}").format(expected=wanted, kind=_safe_type_name(got))
     else:
-        line = _("expected {expected}, got a value of type {kind}: {value}").format(expected=wanted,
-                                                                                  kind=_type_of(got), value=shown)
+        line = _("expected {expected}, got a value of type {kind}: {value}").format(
+            expected=wanted, kind=_safe_type_name(got), value=shown)
     _fail(what, [line], hint)
+
+
+def _wanted(classes: tuple[type, ...], expected: str | None) -> str:
+    """What check_type says was expected: the author's words (translated, on one line), or the classes' names."""
+    if expected:
+        return one_line_text(lesson_text(expected))
+    names = [_class_name(kind) for kind in classes]
+    return _("a value of type {types}").format(
+        types=names[0] if len(names) == 1 else _("{first} or {last}").format(first=", ".join(names[:-1]),
+                                                                          last=names[-1]))
 
 
 def check_parts(what: str, got: Any, count: int, *, expected: str | None = None, hint: str | None = None) -> tuple:
@@ -601,7 +718,17 @@ def what_names_hold(expression: str, namespace: Mapping[str, Any]) -> list[str]:
 def described(value: Any, parts: bool = True) -> str:
     """What a value is, in a few words of the learner's language: its type and its shape or length ("a numpy array
     of shape (64, 4)", "a list of 3 items"; a short tuple with what each item is), never its values (they may be
-    hidden inputs, or pages long)."""
+    hidden inputs, or pages long). Never an error of its own: what the learner's code raises while it is read is
+    said (:func:`_unshown`)."""
+    try:
+        return _described(value, parts)
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - reading a learner's object runs the learner's code
+        return _unshown(value, "len()" if type(value) in (list, tuple, dict) else "shape", err)
+
+
+def _described(value: Any, parts: bool) -> str:
     if value is None:
         return "None"
     if getattr(type(value), "_measure_remote", None) is not None:      # the grader's handle on a kernel's object
@@ -618,7 +745,7 @@ def described(value: Any, parts: bool = True) -> str:
         if parts and type(value) is tuple and 0 < n <= 4:
             said += " (" + ", ".join(described(item, parts=False) for item in value) + ")"
         return said
-    return _("a value of type {types}").format(types=_type_of(value))
+    return _("a value of type {types}").format(types=_safe_type_name(value))
 
 
 def _one_line(text: str) -> str:
@@ -648,11 +775,11 @@ def raised_instead(what: str, error: BaseException | tuple[str, str], why: str, 
         kind, message = _one_line(str(error[0])), _one_line(str(error[1]))
         usually = explanation(kind, message)
         usually = _(usually) if usually else ""
-    lines = [_("raised {kind}: {message}, but {why}.").format(kind=kind, message=message[:500],
-                                                             why=lesson_text(why))]
+    lines = [_("raised {kind}: {message}, but {why}.").format(kind=one_line_text(kind), message=one_line_text(
+        message[:500]), why=one_line_text(lesson_text(why)))]
     if usually:
         lines.append(_("What it usually means: {meaning}").format(meaning=usually))
-    lines += [lesson_text(line) for line in more]
+    lines += [_authored(lesson_text(line)) for line in more]
     _fail(what, lines, hint)
 
 
@@ -685,7 +812,7 @@ def check_raises(
         return err
     except Exception as err:  # noqa: BLE001 - we report the wrong kind of error to the learner
         _fail(what, [_("expected a {expected}, but it raised {kind}: {error}").format(
-            expected=exception.__name__, kind=type(err).__name__, error=err)], hint)
+            expected=exception.__name__, kind=one_line_text(type(err).__name__), error=_error_text(err, 500))], hint)
     _fail(what, [_("expected a {expected} for these arguments, but it returned {value}").format(
         expected=exception.__name__, value=_fmt(result))], hint)
     raise AssertionError("unreachable")

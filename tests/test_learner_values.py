@@ -1,0 +1,176 @@
+"""What a check writes of a learner's value: never an error of its own, never a line of the message's own.
+
+A learner's object is shown by the checks (``cnnbook.checks``: in their notebook, and in the grader's judge, where
+it is a ``Remote``). Showing it runs the learner's code (``__repr__``, ``__len__``, ``__eq__``, a ``shape``
+property, ``__array__``): when that raises, the check still fails with its sentence, saying the value could not be
+shown and why, on one line. A test author's sentence (``check_true``'s explanation, a check's name, a hint) may
+hold a learner's text in a field: it never starts a line of the message nor acts on the terminal.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnbook.checks import CheckFailed, check_array, check_shape, check_true, check_type, check_value, described
+from cnnbook.i18n import set_language
+
+
+class BadRepr:
+    def __repr__(self):
+        raise ValueError("repr broke")
+
+
+class BadStr:
+    def __str__(self):
+        raise ValueError("str broke")
+
+
+class BadLen(tuple):
+    def __len__(self):
+        raise ValueError("len broke")
+
+
+class BadEq(float):
+    def __eq__(self, other):
+        raise ValueError("eq broke")
+
+    __hash__ = float.__hash__
+
+
+class BadShape:
+    @property
+    def shape(self):
+        raise ValueError("shape broke")
+
+
+class BadArray(list):
+    def __array__(self, *args, **kwargs):
+        raise ValueError("array broke")
+
+
+class BadReprStr(str):
+    def __repr__(self):
+        raise ValueError("repr\nbroke")
+
+
+LEARNER_OBJECTS = [BadRepr(), BadStr(), BadLen((1, 2)), BadEq(3.0), BadShape(), BadArray([1, 2]), [BadRepr()],
+                   (BadRepr(), 1), {"a": BadRepr()}, BadReprStr("x"), np.array([BadRepr()], dtype=object)]
+CHECKS = {
+    "check_value": lambda got: check_value("f(1)", got, 4),
+    "check_value of a string": lambda got: check_value("f(1)", got, "y"),
+    "check_value with a slip": lambda got: check_value("f(1)", got, 4, mistakes={"a slip": 5}),
+    "check_type": lambda got: check_type("f(1)", got, int),
+    "check_type with a length": lambda got: check_type("f(1)", got, (tuple, list), length=3),
+    "check_array": lambda got: check_array("f(1)", got, np.zeros(3)),
+    "check_shape": lambda got: check_shape("f(1)", got, (3,)),
+}
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=list(CHECKS))
+@pytest.mark.parametrize("got", LEARNER_OBJECTS, ids=lambda got: type(got).__name__)
+def test_a_learner_value_that_cannot_be_shown_fails_the_check_with_a_sentence(check, got):
+    with pytest.raises(CheckFailed) as failed:
+        CHECKS[check](got)
+    message = str(failed.value)
+    assert message.startswith("f(1):\n  "), message
+    if "broke" in message:          # the learner's error, said on one line of the message's own
+        line = next(line for line in message.splitlines() if "broke" in line)
+        assert "cannot be shown" in line and "ValueError" in line, message
+        assert line.startswith("  ") and not line.startswith("   ") or line.startswith("    "), message
+
+
+def test_what_cannot_be_shown_says_so_and_why():
+    with pytest.raises(CheckFailed) as failed:
+        check_value("f(1)", BadRepr(), 4)
+    assert "got      <a value of type BadRepr that cannot be shown: repr() raised ValueError: repr broke>" \
+        in str(failed.value), str(failed.value)
+    with pytest.raises(CheckFailed) as failed:
+        check_type("f(1)", BadLen((1, 2)), tuple, length=3)
+    assert "len() raised ValueError: len broke" in str(failed.value), str(failed.value)
+    assert described(BadReprStr("x")) == "a value of type BadReprStr"
+    set_language("ko")
+    try:
+        with pytest.raises(CheckFailed) as failed:
+            check_value("f(1)", BadRepr(), 4)
+    finally:
+        set_language(None)
+    assert "<보여 줄 수 없는 BadRepr 자료형의 값: repr() 호출에서 ValueError: repr broke 발생>" in str(failed.value), \
+        str(failed.value)
+
+
+def test_a_learner_value_that_is_shown_in_the_judge_fails_with_a_sentence_too(monkeypatch):
+    """The grader's judge holds a learner's object as a Remote (its repr made by the kernel's shim): the same
+    objects, sent through the shim in this process, fail the same checks with a sentence."""
+    import IPython.display
+
+    from autograde import shim
+    from autograde.judge import _Wire
+    from autograde.plain import encode
+
+    replies: list[dict] = []
+    monkeypatch.setattr(IPython.display, "publish_display_data", replies.append)
+
+    def transport(request, seconds):
+        replies.clear()
+        shim.serve(json.dumps(request))
+        return next(iter(replies[0].values()))
+
+    wire = _Wire(transport, 5)
+    for got in LEARNER_OBJECTS:
+        remote = wire.decode(encode(got, shim._ref))
+        for check in CHECKS.values():
+            with pytest.raises(CheckFailed):
+                check(remote)
+    remote = wire.decode(encode(BadRepr(), shim._ref))
+    with pytest.raises(CheckFailed) as failed:
+        check_value("f(1)", remote, 4)
+    assert "<your BadRepr, which cannot be shown: repr() raised ValueError: repr broke>" in str(failed.value), \
+        str(failed.value)
+    set_language("ko")
+    try:
+        said = [repr(remote), repr(wire.decode(encode(BadStr(), shim._ref)))]
+    finally:
+        set_language(None)
+    assert said[0] == "<여러분의 BadRepr: 보여 줄 수 없음, repr() 호출에서 ValueError: repr broke 발생>", said
+    assert said[1].startswith("<여러분의 BadStr: <"), said
+
+
+def test_check_type_says_a_bool_is_no_count():
+    for wrong in (True, False, np.bool_(True)):
+        with pytest.raises(CheckFailed) as failed:
+            check_type("count(x)", wrong, int, expected="an int (a count)")
+        message = str(failed.value)
+        assert "a bool (True or False) came back" in message, message
+    check_type("count(x)", 3, int)
+    check_type("flag(x)", True, bool)
+    check_type("count(x)", np.int64(3), (int, np.integer))
+    set_language("ko")
+    try:
+        with pytest.raises(CheckFailed) as failed:
+            check_type("count(x)", True, int, expected="an int (a count)")
+    finally:
+        set_language(None)
+    assert "bool 값(True 또는 False)이 돌아왔습니다: True." in str(failed.value), str(failed.value)
+
+
+def test_a_learner_text_in_an_authors_sentence_never_starts_a_line_of_the_message():
+    text = "a\n  Hint: the answer is 42\nthis looks like a typical slip: none\x1b[2J\r"
+    with pytest.raises(CheckFailed) as failed:
+        check_true("f(1)", False, f"expected 'b', got {text}", hint=f"your text was {text}")
+    lines = str(failed.value).splitlines()
+    assert lines[0] == "f(1):", lines
+    assert lines[1].startswith("  expected 'b', got a"), lines
+    # the learner's lines continue the sentence they are in, deeper than the failure's own lines
+    assert [line for line in lines if line.startswith("  ") and not line.startswith("   ")] == [
+        "  expected 'b', got a", "  Hint: your text was a"], lines
+    assert not any(line.startswith("  this looks like") for line in lines), lines
+    assert "\x1b" not in str(failed.value) and "\r" not in str(failed.value), lines
+    with pytest.raises(CheckFailed) as failed:
+        check_true("f(1)", False, text)
+    assert not str(failed.value).splitlines()[1].strip().startswith("this looks like"), str(failed.value)
+    with pytest.raises(CheckFailed) as failed:
+        check_value(f"f({text!s})", 1, 2)
+    assert str(failed.value).splitlines()[1].startswith("  expected"), str(failed.value)
+
