@@ -686,6 +686,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
         flags.append("kernel-died")
         result["detail"] = str(err)
     finally:
+        bound_messages(result["tests"], graded_tests if len(graded_tests) == len(result["tests"]) else [], lang)
         # A test whose hidden part never ran is "not run" (grade_submission says why), never a pass.
         result["tests"] = [t for t in result["tests"] if t["status"] != "pending"]
         forget_pending()
@@ -782,6 +783,42 @@ def _said(message: str, lang: str | None) -> str:
     from cnnbook.i18n import language, translation
 
     return translation(message, lang or language())
+
+
+# What a notebook's feedback holds at most, in characters (the self-check prints it, the feedback page and the graded
+# notebook show it): one test's message (a check's lines are cut at 10,000 characters each, but a test can fail with
+# many, and earlier answers' errors are added to it), then all of a notebook's together; what is left out is said.
+TEST_MESSAGE_CHARS = 6_000
+NOTEBOOK_MESSAGE_CHARS = 30_000
+MESSAGE_CUT = N_("... (the rest of this message, {count} more characters, is left out: the feedback on one test is "
+                 "kept to {limit} characters)")
+MESSAGE_LEFT_OUT = N_("(this test's message is left out: the feedback on one notebook is kept to {limit} characters. "
+                      "Fix the tests above, then check again.)")
+
+
+def bound_messages(tests: list[dict], cells: list, lang: str | None) -> None:
+    """Cut each test's message to :data:`TEST_MESSAGE_CHARS`, and leave out the messages of the tests after the
+    notebook's :data:`NOTEBOOK_MESSAGE_CHARS`, saying so in the learner's language; ``cells``: the tests' cells of
+    the graded notebook (or none), whose failure outputs say the same."""
+    room = NOTEBOOK_MESSAGE_CHARS
+    for k, test in enumerate(tests):
+        message = test.get("message")
+        if type(message) is not str or not message:
+            continue
+        if len(message) > TEST_MESSAGE_CHARS:
+            kept = message[:TEST_MESSAGE_CHARS]
+            kept = kept[:kept.rfind("\n")] if kept.rfind("\n") > TEST_MESSAGE_CHARS // 2 else kept
+            message = kept + "\n" + _said(MESSAGE_CUT, lang).format(count=f"{len(message) - len(kept):,}",
+                                                                    limit=f"{TEST_MESSAGE_CHARS:,}")
+        if len(message) > room:
+            message = _said(MESSAGE_LEFT_OUT, lang).format(limit=f"{NOTEBOOK_MESSAGE_CHARS:,}")
+        room = max(0, room - len(message))
+        if message == test["message"]:
+            continue
+        test["message"] = message
+        for output in cells[k].outputs if k < len(cells) else ():
+            if output.get("output_type") == "error" and output.get("ename") == "TestFailed":
+                output["evalue"], output["traceback"] = message, [message]
 
 
 def _test_message(outcome: TestOutcome, lang: str | None) -> str:

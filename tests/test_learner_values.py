@@ -174,3 +174,35 @@ def test_a_learner_text_in_an_authors_sentence_never_starts_a_line_of_the_messag
         check_value(f"f({text!s})", 1, 2)
     assert str(failed.value).splitlines()[1].startswith("  expected"), str(failed.value)
 
+
+# --- a notebook's feedback, bounded --------------------------------------------------------------------------------
+def test_a_notebooks_feedback_is_bounded_and_says_what_was_cut():
+    import nbformat
+
+    from autograde.runner import NOTEBOOK_MESSAGE_CHARS, TEST_MESSAGE_CHARS, bound_messages
+
+    line = "  expected 4, got 5 " + "x" * 80
+    tests = [{"grade_id": f"test_{k}", "status": "fail", "message": "\n".join([line] * 200)} for k in range(40)]
+    tests.insert(0, {"grade_id": "test_short", "status": "fail", "message": "f(1):\n  expected 4, got 5"})
+    tests.insert(1, {"grade_id": "test_pass", "status": "pass", "message": ""})
+    cells = []
+    for test in tests:
+        cell = nbformat.v4.new_code_cell("pass")
+        if test["message"]:
+            cell.outputs.append(nbformat.v4.new_output("error", ename="TestFailed", evalue=test["message"],
+                                                       traceback=[test["message"]]))
+        cells.append(cell)
+    bound_messages(tests, cells, "en")
+    assert tests[0]["message"] == "f(1):\n  expected 4, got 5" and tests[1]["message"] == ""
+    assert all(len(test["message"]) <= TEST_MESSAGE_CHARS + 200 for test in tests)
+    assert sum(len(test["message"]) for test in tests) <= NOTEBOOK_MESSAGE_CHARS + 200 * len(tests)
+    cut = tests[2]["message"]
+    assert cut.splitlines()[-1].startswith("... (the rest of this message, ") and "is left out" in cut, cut[-300:]
+    assert cut.splitlines()[-2] == line                        # cut at the end of a line
+    assert tests[-1]["message"].startswith("(this test's message is left out: the feedback on one notebook is kept "
+                                           f"to {NOTEBOOK_MESSAGE_CHARS:,} characters."), tests[-1]["message"]
+    assert cells[-1].outputs[0]["evalue"] == tests[-1]["message"]
+    ko = [{"grade_id": "test_0", "status": "fail", "message": "x\n" * TEST_MESSAGE_CHARS}]
+    bound_messages(ko, [], "ko")
+    assert "이 메시지의 나머지" in ko[0]["message"], ko[0]["message"][-300:]
+
