@@ -149,10 +149,50 @@ def seed_generators() -> None:
     import random
 
     random.seed(0)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(0)
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(0)
+    for name, seed in SEEDED_ON_IMPORT.items():
+        if name in sys.modules:
+            getattr(sys.modules[name], seed)(0)
+    if not any(type(finder) is _SeedOnImport for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SeedOnImport())
+
+
+# The global generators of libraries a notebook may import after the kernel started (torch in a numpy-only lesson:
+# only the lesson's own libraries are preloaded): module -> its function that seeds it, called with 0 when the module
+# is first imported, as seed_generators seeds the ones already there. Each seeds itself at random on import otherwise
+# (numpy's legacy generator from the OS, torch's from the clock), and a self-check would not repeat.
+SEEDED_ON_IMPORT = {"numpy.random": "seed", "torch": "manual_seed"}
+
+
+class _SeedOnImport:
+    """A finder on ``sys.meta_path`` that finds nothing itself: for a module of :data:`SEEDED_ON_IMPORT` it asks the
+    finders after it, and seeds the module once its loader has run it. (A learner's code may remove it: this is for
+    repeatable numbers, not a guard.)"""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        seed = SEEDED_ON_IMPORT.get(name)
+        if seed is None:
+            return None
+        import importlib.machinery
+
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        run = getattr(loader, "exec_module", None)
+        if run is None or not isinstance(loader, importlib.machinery.SourceFileLoader):
+            return spec
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            getattr(module, seed)(0)
+
+        loader.exec_module = exec_module          # type: ignore[method-assign]  # this spec's own loader
+        return spec
 
 
 def _user_ns() -> dict:

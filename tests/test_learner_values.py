@@ -206,3 +206,34 @@ def test_a_notebooks_feedback_is_bounded_and_says_what_was_cut():
     bound_messages(ko, [], "ko")
     assert "이 메시지의 나머지" in ko[0]["message"], ko[0]["message"][-300:]
 
+
+# --- the kernel's random generators: repeatable, whenever a library is imported ----------------------------------
+def test_a_library_imported_after_the_kernel_started_is_seeded_on_import(tmp_path, monkeypatch):
+    import sys
+
+    from autograde import shim
+
+    (tmp_path / "h64_late_library.py").write_text("import random\nseeds = []\nstate = random.random()\n"
+                                                  "def seed(n):\n    seeds.append(n)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(shim.SEEDED_ON_IMPORT, "h64_late_library", "seed")
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    shim.seed_generators()
+    shim.seed_generators()                       # once on the path, however often the kernel seeds
+    assert sum(type(finder).__name__ == "_SeedOnImport" for finder in sys.meta_path) == 1
+    import h64_late_library  # noqa: F401
+
+    assert sys.modules["h64_late_library"].seeds == [0]
+    monkeypatch.delitem(sys.modules, "h64_late_library")
+
+
+@pytest.mark.slow
+def test_torch_imported_after_the_kernel_started_draws_the_same_numbers_every_run():
+    """A new Python process per run, as a kernel is: torch seeds itself at random on import."""
+    import subprocess
+    import sys
+
+    code = "import autograde.shim as s; s.seed_generators(); import torch; print(torch.rand(3).tolist())"
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0].strip(), runs
