@@ -450,7 +450,7 @@ def check_value(
                  _("got      {got}").format(got=_fmt(got))]
         if type(got) is not type(expected) and not (_is_number(got) and _is_number(expected)):
             lines.append(_("(expected type {expected}, got {got})").format(expected=type(expected).__name__,
-                                                                          got=_kind(got)))
+                                                                          got=_safe_type_name(got)))
         _fail(what, lines, hint)
 
 

@@ -100,14 +100,13 @@ def test_what_cannot_be_shown_says_so_and_why():
         str(failed.value)
 
 
-def test_a_learner_value_that_is_shown_in_the_judge_fails_with_a_sentence_too(monkeypatch):
-    """The grader's judge holds a learner's object as a Remote (its repr made by the kernel's shim): the same
-    objects, sent through the shim in this process, fail the same checks with a sentence."""
+@pytest.fixture
+def judge_wire(monkeypatch):
+    """The judge's wire to a shim serving in this process, as the learner's kernel serves it."""
     import IPython.display
 
     from autograde import shim
     from autograde.judge import _Wire
-    from autograde.plain import encode
 
     replies: list[dict] = []
     monkeypatch.setattr(IPython.display, "publish_display_data", replies.append)
@@ -117,7 +116,16 @@ def test_a_learner_value_that_is_shown_in_the_judge_fails_with_a_sentence_too(mo
         shim.serve(json.dumps(request))
         return next(iter(replies[0].values()))
 
-    wire = _Wire(transport, 5)
+    return _Wire(transport, 5)
+
+
+def test_a_learner_value_that_is_shown_in_the_judge_fails_with_a_sentence_too(judge_wire):
+    """The grader's judge holds a learner's object as a Remote (its repr made by the kernel's shim): the same
+    objects, sent through the shim in this process, fail the same checks with a sentence."""
+    from autograde import shim
+    from autograde.plain import encode
+
+    wire = judge_wire
     for got in LEARNER_OBJECTS:
         remote = wire.decode(encode(got, shim._ref))
         for check in CHECKS.values():
@@ -135,6 +143,21 @@ def test_a_learner_value_that_is_shown_in_the_judge_fails_with_a_sentence_too(mo
         set_language(None)
     assert said[0] == "<여러분의 BadRepr: 보여 줄 수 없음, repr() 호출에서 ValueError: repr broke 발생>", said
     assert said[1].startswith("<여러분의 BadStr: <"), said
+
+
+class Count(int):
+    pass
+
+
+def test_check_value_names_the_class_of_a_judge_held_value_that_is_no_array(judge_wire):
+    """A learner's int subclass, held by the judge: check_value said "got Count that the check cannot read as an
+    array of numbers (too large, or no real array)", check_array's words, where no array was asked for."""
+    from autograde import shim
+    from autograde.plain import encode
+
+    with pytest.raises(CheckFailed) as failed:
+        check_value("conv_params(5, 3, 10)", judge_wire.decode(encode(Count(760), shim._ref)), 760)
+    assert str(failed.value).splitlines()[-1] == "  (expected type int, got Count)", str(failed.value)
 
 
 def test_check_type_says_a_bool_is_no_count():
