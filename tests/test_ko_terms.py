@@ -60,7 +60,7 @@ UNIFIED = [
     Term("type (of a value)", "자료형", re.compile(r"(?<![가-힣])타입|데이터 ?타입|데이터형")),
     # what a learner's function gave a check: a trial read "돌려준 것은 항목 3개짜리 list" in one failure and "받은 값은
     # list 자료형의 [0, 3, 4]" in the next (the verb, "None을 돌려주었습니다", and "이 함수가 돌려준 것" in prose stay)
-    Term("what came back (a check's \"got\")", "받은 값", re.compile(r"돌려준 것(?:은|이)(?![가-힣])")),
+    Term("what came back (a check's \"got\")", "받은 값", re.compile(r"(?:돌려준|받은) 것(?:은|이)(?![가-힣])")),
 ]
 
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
@@ -167,7 +167,7 @@ def test_type_is_jaryohyeong(korean, found):
 @pytest.mark.parametrize("korean, found", [
     ("값 3개가 와야 하는데, 돌려준 것은 항목 2개짜리 tuple입니다.", True), ("기대했지만, 돌려준 것이 None입니다", True),
     ("기대했지만, 받은 값은 항목 2개짜리 tuple입니다.", False), ("그다음부터는 이 함수가 돌려준 것.", False),
-    ("None을 돌려주었습니다", False),
+    ("None을 돌려주었습니다", False), ("값 2개가 와야 하는데 받은 것은 (1, 2)입니다.", True),
 ])
 def test_what_came_back_is_badeun_gap(korean, found):
     assert bool(misuses("", korean, UNIFIED)) == found, korean
