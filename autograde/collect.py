@@ -7,7 +7,8 @@ Recognised:
 - nbgrader: ``DIR/<student>/<NN_slug>/<NN_slug>.ipynb`` (a ``timestamp.txt`` beside it is the submission time);
 - flat or .zip: ``<student>_<NN_slug>.ipynb``, also with copies (``-Copy1``, `` (1)``, ``-1``), any letter case,
   and student ids that end in digits (``student_03_01_history.ipynb``); of several copies the newest is graded, and
-  with the same time the one chosen by name (:func:`_preferred`);
+  with the same time the one chosen by name, never the lesson's notebook as released over one with answers
+  (:func:`_preferred`);
 - Canvas "Download submissions": ``<name>[_LATE]_<user id>_<attachment id>_<original file name>``;
 - Moodle "Download all submissions": a folder ``<Full Name>_<id>_assignsubmission_file_`` per student.
 - A .zip an LMS student handed in (Canvas and Moodle keep an upload as it is) is opened for its notebooks, one level
@@ -1245,6 +1246,9 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         copies.setdefault((student, lesson.slug), []).append((path, facts))
     chosen: dict[tuple[str, str], tuple[Path, dict]] = {}
     for key, found in copies.items():
+        if len(found) > 1:
+            for path, facts in found:
+                facts["as_released"] = _as_released(path, next(lesson for lesson in lessons if lesson.slug == key[1]))
         ranked = sorted(found, key=cmp_to_key(_later_first))                     # the preferred copy first
         chosen[key] = ranked[0]
         if len(ranked) > 1:
@@ -1376,6 +1380,35 @@ def _lms_for(subs: list[Submission], student: str, slug: str) -> dict:
     return {}
 
 
+def _as_released(path: Path, lesson: Lesson) -> bool | None:
+    """Is the notebook at ``path`` the lesson's notebook as released, with nothing written in it (True): every answer
+    cell as a release wrote it (nbgrader's checksum holds) and no code of its own (every other code cell empty or as
+    in one of the lesson's released editions)? False: it holds the lesson's answer cells and something written (a
+    copy of an older release, whose other cells differ, counts as written in). None: it cannot be read or holds no
+    answer cell (a scratch notebook: the other rules decide)."""
+    from nbgrader.utils import compute_checksum
+
+    from .i18n import LANGS, translated_path
+    from .lessons import NotebookProblem, read_notebook
+
+    try:
+        nb = read_notebook(path)
+    except (NotebookProblem, OSError, ValueError):
+        return None
+    answers = [cell for cell in nb.cells if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution")]
+    if not answers:
+        return None
+    if any(cell.metadata.nbgrader.get("checksum") != compute_checksum(cell) for cell in answers):
+        return False
+    released: set[str] = set()
+    for edition in (lesson.student_version, *(translated_path(lesson.student_version.parent.parent, lang, lesson.slug)
+                                              for lang in LANGS)):
+        with contextlib.suppress(NotebookProblem, OSError, ValueError):
+            released |= {cell.source.strip() for cell in read_notebook(edition).cells if cell.cell_type == "code"}
+    return all(cell.source.strip() in released or not cell.source.strip() for cell in nb.cells
+               if cell.cell_type == "code" and not (cell.get("metadata", {}).get("nbgrader") or {}).get("solution"))
+
+
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:
     """The lesson whose exercise cells (nbgrader grade_ids) the notebook at ``path`` holds the most of, if one does
     (none when it cannot be read, holds none, or two lessons tie)."""
@@ -1448,6 +1481,8 @@ def _export_lesson(candidates: list[tuple[str, Lesson, Path, dict]]) -> Lesson |
 CHOSEN_BY = {
     "assignment": ("the one of {n} copies handed in to its own lesson's assignment",
                    "handed in to its own lesson's assignment"),
+    "answered": ("the one of {n} copies with an answer written (the other is the lesson's notebook as released, "
+                 "no answer in it: the wrong file uploaded?)", "the lesson's notebook as released, no answer in it"),
     "identified": ("the one of {n} notebooks that is this lesson's by its file name or exercise cells (another "
                    "shows no lesson)", "this one shows no lesson"),
     "lms": ("the last of {n} submitted to Canvas (by Canvas's attachment ids)", "submitted to Canvas later"),
@@ -1470,7 +1505,9 @@ def _later_first(a: tuple[Path, dict], b: tuple[Path, dict]) -> int:
 def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     """Is copy ``a`` graded before copy ``b`` (1) or not (-1), and what decided (a key of CHOSEN_BY)?
 
-    A notebook handed in to its own lesson's assignment first (not one handed in to another's), then one known to be
+    A notebook handed in to its own lesson's assignment first (not one handed in to another's), then one with an
+    answer written (not the lesson's notebook as released, :func:`_as_released`: a student who uploaded the course's
+    copy beside, or after, their own work), then one known to be
     the lesson's by its file name or exercise cells (not one the export's lesson by guess only: a scratch notebook
     or an empty Untitled.ipynb uploaded beside it), then the LMS's own order (Canvas's attachment ids), then the
     newer time (the submission time, else the file's).
@@ -1484,6 +1521,8 @@ def _preferred(a: tuple[Path, dict], b: tuple[Path, dict]) -> tuple[int, str]:
     stray_a, stray_b = ("other-assignment" in facts.get("flags", []) for facts in (fa, fb))
     if stray_a != stray_b:
         return (-1 if stray_a else 1), "assignment"
+    if {fa.get("as_released"), fb.get("as_released")} == {True, False}:
+        return (-1 if fa.get("as_released") else 1), "answered"
     if bool(fa.get("guessed")) != bool(fb.get("guessed")):
         return (-1 if fa.get("guessed") else 1), "identified"
     if fa.get("rank", ()) != fb.get("rank", ()):

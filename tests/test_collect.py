@@ -1733,3 +1733,43 @@ def test_every_file_the_grader_replaces_is_whole_or_as_it_was_and_leaves_no_temp
         tmp.write_text("new", encoding="utf-8")
     assert path.read_text(encoding="utf-8") == "new"
     assert sorted(p.name for p in path.parent.iterdir()) == ["grades.csv"]
+
+
+def test_the_lesson_notebook_as_released_never_replaces_a_copy_with_answers(tmp_path):
+    """An instructor's trial (a Moodle class of 25): a student uploaded ``Untitled.ipynb`` holding their work beside
+    ``99_guard.ipynb`` as the course released it (no answer written: the wrong file, from the course folder instead of
+    my-work/). The lesson's own name won: 0 points, flag ``duplicate`` only. A copy whose answer cells are as released
+    (nbgrader's checksums hold) and that adds no code of its own is chosen only when no copy has an answer; the
+    LMS's order, the time and the name decide among the rest, as before. An answer written in a new cell below the
+    untouched stub is an answer."""
+    blank = NOTEBOOK
+    work = nbformat.writes(solved(GUARD)).encode()
+    below = submission(GUARD)
+    below.cells.append(nbformat.v4.new_code_cell(
+        next(src for gid, src in __import__("conftest").answer_sources(GUARD).items() if gid == "group_max")))
+    below = nbformat.writes(below).encode()
+    archive = tmp_path / "moodle.zip"
+    same = (2026, 12, 1, 9, 0, 0)
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in [("Kim Minsu_700201_assignsubmission_file_/Untitled.ipynb", work),
+                           ("Kim Minsu_700201_assignsubmission_file_/99_guard.ipynb", blank),
+                           ("이지은_700202_assignsubmission_file_/99_guard.ipynb", blank),
+                           ("이지은_700202_assignsubmission_file_/99_guard (1).ipynb", below),
+                           ("Lee Seo_700203_assignsubmission_file_/99_guard.ipynb", work),
+                           ("Lee Seo_700203_assignsubmission_file_/99_guard (1).ipynb", work)]:
+            zf.writestr(zipfile.ZipInfo(name, same), data)
+    subs = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL))
+    assert subs[("Kim Minsu", "99_guard")].path.name == "Untitled.ipynb"
+    assert subs[("Kim Minsu", "99_guard")].note.startswith("the one of 2 copies with an answer written (the other "), \
+        subs[("Kim Minsu", "99_guard")].note
+    assert subs[("이지은", "99_guard")].path.name == "99_guard (1).ipynb"
+    assert subs[("Lee Seo", "99_guard")].path.name == "99_guard (1).ipynb"      # Moodle's later upload, as before
+    # Canvas: a later attachment that is the notebook as released does not replace the work handed in before it.
+    canvas = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as zf:
+        zf.writestr("parkjiho_1004_5001_99_guard.ipynb", work)
+        zf.writestr("parkjiho_1004_5009_99_guard-1.ipynb", blank)
+        zf.writestr("choi_1005_5002_99_guard.ipynb", blank)                  # only the blank: graded (0 points)
+    subs = by_key(find_submissions(canvas, tmp_path / "work2", LESSONS_ALL))
+    assert subs[("parkjiho", "99_guard")].path.name == "parkjiho_1004_5001_99_guard.ipynb"
+    assert subs[("choi", "99_guard")].path.name == "choi_1005_5002_99_guard.ipynb"
