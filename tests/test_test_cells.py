@@ -415,3 +415,44 @@ def test_the_demonstration_scanner_finds_each_way_a_cell_can_end_in_a_traceback(
     found = unguarded_demo_uses([bare, narrow, pasted, silent, after, helper, passed], {"f"})
     assert [(cell, line, what.split(" ")[0]) for cell, line, what in found] == [
         (0, 1, "f"), (1, 2, "f"), (2, 3, "its"), (3, 3, "its"), (4, 6, "`y`"), (6, 1, "g")], found
+
+
+def names_looked_up_by_key(source: str) -> list[int]:
+    """Lines where a test looks a learner's name up as ``globals()[name]``: a name the notebook lacks (a deleted
+    answer cell, or one whose definitions were lost with a cell stopped at its time limit) raises ``KeyError:
+    'conv_macs'``, which the judge reads as the learner's error in the test's helper ("course_backed('conv_macs',
+    ['layer_shapes']) raised KeyError: 'conv_macs'", an instructor's trial), where a ``NameError`` is told as
+    "conv_macs is not defined in your notebook" (``autograde.judge._explain``)."""
+    tree = ast.parse(source)
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call)
+            and _called_name(node.value) in ("globals", "locals") and isinstance(node.ctx, ast.Load)]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_a_test_never_looks_a_learners_name_up_by_key(lesson):
+    nb = nbformat.read(lesson.source, as_version=4)
+    problems = [f"{gid}, line {line}" for gid, source in _test_cells(nb) for line in names_looked_up_by_key(source)]
+    assert not problems, f"{lesson.slug}: globals()[...] (use a NameError for a missing name): " + ", ".join(problems)
+
+
+def test_the_scanner_finds_names_looked_up_by_key():
+    assert names_looked_up_by_key("a = globals()[name]\nb = globals().get(name)\nglobals()['x'] = 1\n") == [1]
+
+
+@pytest.mark.parametrize("grade_id", ["test_conv_macs", "test_depthwise_separable_cost"])
+def test_an_exercise_the_notebook_lacks_is_a_name_error_in_lesson_04(grade_id):
+    """The visible part of lesson 04's tests that call the learner's function with the course's own earlier
+    exercises in place, run in this process with the learner's function missing: a NameError naming it."""
+    from conftest import answer_sources
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "04_parameters")
+    answers = answer_sources(lesson)
+    missing = grade_id.removeprefix("test_")
+    space: dict = {}
+    exec("import torch\nfrom torch import nn\n" + "\n".join(source for gid, source in answers.items()
+                                                            if gid != missing), space)
+    test = next(cell for gid, cell in grade_cells(nbformat.read(lesson.source, as_version=4)).items()
+                if gid == grade_id).source.split("### BEGIN HIDDEN TESTS")[0]
+    with pytest.raises(NameError, match=f"name '{missing}' is not defined"):
+        exec(compile(test, grade_id, "exec"), space)
