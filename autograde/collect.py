@@ -1284,6 +1284,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                                                 "again)")))
             continue
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
+        if facts["as_released"] if "as_released" in facts else _as_released(path, lesson_of[slug]):
+            flags.add("as-released")                 # the course's copy handed in, not the one worked in?
         when = facts.get("submitted_at")
         sub = Submission(student, lesson_of[slug], path, flags=sorted(flags),
                          submitted_at=when, late=bool(facts.get("late")), origin=rel(path),

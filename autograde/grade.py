@@ -80,6 +80,9 @@ FLAG_MEANING = {
               "the .zip)",
     "duplicate": "several copies were submitted; the newest was graded (with the same time: the lesson's own name "
                  "before a copy, then the highest copy number); intake.csv lists them all and says what decided",
+    "as-released": "the notebook is the lesson's notebook as released: no answer written (nbgrader's checksums of "
+                   "its answer cells hold) and no code of its own. The course's copy handed in instead of the one "
+                   "the student worked in (same file name)? Ask them for that one; their page says so too",
     "ambiguous-lms-name": "the uploaded file's name holds another Canvas user id between underscores: filed under "
                           "Canvas's own id (the first), never the other; check whose work it is",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "
@@ -1785,6 +1788,10 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     # in plain words.
     status_why = STATUS_FOR_LEARNER.get(result.get("status", ""), "")
     why = _missing_why(result, lang) or (say(status_why) if status_why else "") or (
+        say(N_("The notebook you handed in is the lesson's notebook as the course released it, with no answer "
+               "written. If you did the exercises, you handed in the course's copy instead of the notebook you "
+               "worked in (in JupyterLab, the one in your my-work folder): hand that one in."))
+        if "as-released" in result.get("flags", []) else "") or (
         say(N_("Grading stopped early in this notebook; the tests that did not run are marked below."))
         if result.get("detail") else "")
     detail = f"<p class='detail'>{e(why)}</p>" if why else ""

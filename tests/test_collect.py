@@ -24,6 +24,7 @@ from conftest import GUARD, LESSONS, autograde_cli as cli, solved, submission, w
 
 LESSONS_ALL = [*LESSONS, GUARD]
 NOTEBOOK = GUARD.student_version.read_bytes()
+STARTED = nbformat.writes(solved(GUARD)).encode()       # answers written: not flagged as-released
 
 
 def put(path: Path, data: bytes = NOTEBOOK, age: float = 0) -> Path:
@@ -296,9 +297,9 @@ def test_colabs_copy_of_is_a_copys_name_not_a_rename(tmp_path):
     and "Copy of Copy of" is the later copy."""
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("kimminjun_1001_5001_Copy of 99_guard.ipynb", NOTEBOOK)
-        zf.writestr("leeseo_1003_5003_Lab 1 - 99_guard.ipynb", NOTEBOOK)
-        zf.writestr("parkjiho_1004_5004_copy_of_99_guard.ipynb", NOTEBOOK)
+        zf.writestr("kimminjun_1001_5001_Copy of 99_guard.ipynb", STARTED)
+        zf.writestr("leeseo_1003_5003_Lab 1 - 99_guard.ipynb", STARTED)
+        zf.writestr("parkjiho_1004_5004_copy_of_99_guard.ipynb", STARTED)
     intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
     flags = {s.student: s.flags for s in intake.submissions}
     assert flags == {"kimminjun": [], "leeseo": ["renamed-notebook"], "parkjiho": []}, flags
@@ -990,12 +991,12 @@ def test_one_file_named_as_a_copy_is_no_rename(tmp_path):
     """A lone ``01_history (1).ipynb`` (a second browser download) or ``-Copy1`` (Jupyter's duplicate) is the
     lesson's notebook under a copy's name: graded without the renamed-notebook flag (it filled flagged.md with
     noise); intake.csv still says so. Another letter case or another file name stays a rename."""
-    put(tmp_path / "flat" / "alice_99_guard (1).ipynb")
-    put(tmp_path / "flat" / "bob_99_guard-Copy1.ipynb")
-    put(tmp_path / "flat" / "carol_99_Guard.ipynb")
-    put(tmp_path / "flat" / "erin_40001_900001_99_guard-1.ipynb")                    # Canvas's re-submission name
-    put(tmp_path / "nbgrader" / "dave" / "99_guard" / "99_guard (1).ipynb")
-    put(tmp_path / "nbgrader" / "fay" / "99_guard" / "my 99_guard notes.ipynb")
+    put(tmp_path / "flat" / "alice_99_guard (1).ipynb", STARTED)
+    put(tmp_path / "flat" / "bob_99_guard-Copy1.ipynb", STARTED)
+    put(tmp_path / "flat" / "carol_99_Guard.ipynb", STARTED)
+    put(tmp_path / "flat" / "erin_40001_900001_99_guard-1.ipynb", STARTED)           # Canvas's re-submission name
+    put(tmp_path / "nbgrader" / "dave" / "99_guard" / "99_guard (1).ipynb", STARTED)
+    put(tmp_path / "nbgrader" / "fay" / "99_guard" / "my 99_guard notes.ipynb", STARTED)
     flat = find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL)
     nbgrader = find_submissions(tmp_path / "nbgrader", tmp_path / "work", LESSONS_ALL)
     subs = {**by_key(flat), **by_key(nbgrader)}
@@ -1773,3 +1774,22 @@ def test_the_lesson_notebook_as_released_never_replaces_a_copy_with_answers(tmp_
     subs = by_key(find_submissions(canvas, tmp_path / "work2", LESSONS_ALL))
     assert subs[("parkjiho", "99_guard")].path.name == "parkjiho_1004_5001_99_guard.ipynb"
     assert subs[("choi", "99_guard")].path.name == "choi_1005_5002_99_guard.ipynb"
+
+
+def test_a_lone_notebook_as_released_is_flagged_and_its_page_says_so(tmp_path):
+    """An instructor's trial: a student whose only upload was the lesson's notebook as released (the course's copy,
+    not the one they worked in: same file name) got 0 and a NotImplementedError on every test, and nothing told the
+    instructor (no flag) or the student that it was the wrong file. It is graded (0 points) and flagged
+    ``as-released``; the page says so in the notebook's language. A started notebook is no such thing."""
+    from autograde.grade import FLAG_MEANING, feedback_html
+    put(tmp_path / "flat" / "ann_99_guard.ipynb")
+    put(tmp_path / "flat" / "bob_99_guard.ipynb", nbformat.writes(solved(GUARD)).encode())
+    subs = by_key(find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL))
+    assert "as-released" in subs[("ann", "99_guard")].flags and "as-released" not in subs[("bob", "99_guard")].flags
+    assert "as-released" in FLAG_MEANING
+    page = feedback_html({"student": "ann", "lesson": "99_guard", "status": "graded", "score": 0, "max_score": 4,
+                          "flags": ["as-released"], "tests": []})
+    assert "the lesson's notebook as the course released it" in __import__("html").unescape(page)
+    page = feedback_html({"student": "ann", "lesson": "99_guard", "status": "graded", "score": 0, "max_score": 4,
+                          "flags": ["as-released"], "tests": [], "language": "ko"})
+    assert "배포한 그대로" in page, page

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograde import moodle
@@ -313,8 +314,9 @@ def test_blind_marking_with_its_worksheet_is_said_as_such(tmp_path):
     identities too, so 'give --roster or each assignment's worksheet' was advice that could not help, and a
     same-name flag on every row filled flagged.md. The participants are told apart by their ids, said once."""
     export = tmp_path / "moodle"
+    started = nbformat.writes(solved(GUARD)).encode()        # answers written: not flagged as-released
     for pid in ("700301", "700302"):
-        put(export / f"Participant_{pid}_assignsubmission_file" / "99_guard.ipynb")
+        put(export / f"Participant_{pid}_assignsubmission_file" / "99_guard.ipynb", started)
     intake = intake_with_worksheet(export, tmp_path, "99_guard", BLIND_SHEET)
     assert {(s.student, tuple(s.flags)) for s in intake.submissions} == {("Participant (700301)", ()),
                                                                           ("Participant (700302)", ())}
