@@ -1385,12 +1385,12 @@ def _lms_for(subs: list[Submission], student: str, slug: str) -> dict:
 def _as_released(path: Path, lesson: Lesson) -> bool | None:
     """Is the notebook at ``path`` the lesson's notebook as released, with nothing written in it (True): every answer
     cell as a release wrote it (nbgrader's checksum holds) and no code of its own (every other code cell empty or as
-    in one of the lesson's released editions)? False: it holds the lesson's answer cells and something written (a
-    copy of an older release, whose other cells differ, counts as written in). None: it cannot be read or holds no
-    answer cell (a scratch notebook: the other rules decide)."""
+    in one of the lesson's released editions; test cells are the course's, not the learner's)? False: it holds the
+    lesson's answer cells and something written (a copy of an older release whose other code cells differ counts as
+    written in). None: it cannot be read or holds no answer cell (a scratch notebook: the other rules decide)."""
     from nbgrader.utils import compute_checksum
 
-    from .i18n import LANGS, translated_path
+    from .i18n import LANGS, is_nbgrader_cell, translated_path
     from .lessons import NotebookProblem, read_notebook
 
     try:
@@ -1408,7 +1408,7 @@ def _as_released(path: Path, lesson: Lesson) -> bool | None:
         with contextlib.suppress(NotebookProblem, OSError, ValueError):
             released |= {cell.source.strip() for cell in read_notebook(edition).cells if cell.cell_type == "code"}
     return all(cell.source.strip() in released or not cell.source.strip() for cell in nb.cells
-               if cell.cell_type == "code" and not (cell.get("metadata", {}).get("nbgrader") or {}).get("solution"))
+               if cell.cell_type == "code" and not is_nbgrader_cell(cell))      # a test cell is not theirs
 
 
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:

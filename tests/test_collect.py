@@ -1784,8 +1784,15 @@ def test_a_lone_notebook_as_released_is_flagged_and_its_page_says_so(tmp_path):
     from autograde.grade import FLAG_MEANING, feedback_html
     put(tmp_path / "flat" / "ann_99_guard.ipynb")
     put(tmp_path / "flat" / "bob_99_guard.ipynb", nbformat.writes(solved(GUARD)).encode())
+    # The copy of an earlier release, whose test cells the course has changed since (the trial's class: lesson 04
+    # released again during grading), is still the notebook as released: its test cells are not the learner's code.
+    earlier = submission(GUARD)
+    test = next(cell for cell in earlier.cells if (cell.metadata.get("nbgrader") or {}).get("grade"))
+    test.source += "\n# a check the course has changed since"
+    put(tmp_path / "flat" / "cho_99_guard.ipynb", nbformat.writes(earlier).encode())
     subs = by_key(find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL))
     assert "as-released" in subs[("ann", "99_guard")].flags and "as-released" not in subs[("bob", "99_guard")].flags
+    assert "as-released" in subs[("cho", "99_guard")].flags
     assert "as-released" in FLAG_MEANING
     page = feedback_html({"student": "ann", "lesson": "99_guard", "status": "graded", "score": 0, "max_score": 4,
                           "flags": ["as-released"], "tests": []})
