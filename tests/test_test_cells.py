@@ -456,3 +456,26 @@ def test_an_exercise_the_notebook_lacks_is_a_name_error_in_lesson_04(grade_id):
                 if gid == grade_id).source.split("### BEGIN HIDDEN TESTS")[0]
     with pytest.raises(NameError, match=f"name '{missing}' is not defined"):
         exec(compile(test, grade_id, "exec"), space)
+
+
+def test_a_slip_in_an_earlier_exercise_costs_lesson_04s_later_one_nothing():
+    """Lesson 04's later tests call the learner's function with the course's own earlier exercises in place
+    (``course_backed``), so that a slip in one costs only that one: a layer_shapes that forgets to refuse a filter
+    too wide for its input (an instructor's trial, with conv_macs lost to a cell stopped at its time limit) made
+    depthwise_separable_cost fail its visible "the filter does not fit" check, which called the learner's function
+    directly."""
+    from conftest import answer_sources
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "04_parameters")
+    answers = answer_sources(lesson)
+    no_fit_check = '''def layer_shapes(h, w, c_in, f, c_out, p=0, s=1, m=1):
+    n_H, n_W = (h + 2 * p - f) // s + 1, (w + 2 * p - f) // s + 1
+    return {"n_H": n_H, "n_W": n_W, "filter": (f, f, c_in), "W": (f, f, c_in, c_out), "b": (1, 1, 1, c_out),
+            "A": (m, n_H, n_W, c_out)}
+'''
+    space: dict = {}
+    exec("import torch\nfrom torch import nn\n" + "\n".join(
+        no_fit_check if gid == "layer_shapes" else source for gid, source in answers.items()), space)
+    test = next(cell for gid, cell in grade_cells(nbformat.read(lesson.source, as_version=4)).items()
+                if gid == "test_depthwise_separable_cost").source.split("### BEGIN HIDDEN TESTS")[0]
+    exec(compile(test, "test_depthwise_separable_cost", "exec"), space)       # passes: no CheckFailed
