@@ -562,6 +562,10 @@ def unzip(archive: Path, into: Path, lines: list[IntakeLine], lessons: list[Less
                                         "extracted"))
                 _hold_place(into.joinpath(*parts), name, info, lines[-1], damaged, entry_times)
                 continue
+            if notebooks_only and any(part.startswith(".") for part in parts[:-1]):
+                if name.lower().endswith(MAYBE_NOTEBOOK) and not parts[-1].startswith("."):
+                    lines.append(IntakeLine(_shown(name), "skipped", note=HIDDEN_FOLDER))
+                continue
             if notebooks_only and (not name.lower().endswith(MAYBE_NOTEBOOK) or parts[0] == "__MACOSX"
                                    or parts[-1].startswith(".")):
                 if not parts[-1].startswith(".") and parts[0] != "__MACOSX":
@@ -627,10 +631,15 @@ def _shown(name: str, most: int = 300) -> str:
     return name if len(name) <= most else f"{name[:most // 2]}...{name[-most // 2:]}"
 
 
+# Jupyter's .ipynb_checkpoints/ (an older save of the same notebook), a .git/: never a hand-in (an instructor's trial:
+# a student's zipped folder brought its checkpoint in as a second copy, flagged duplicate).
+HIDDEN_FOLDER = "in a hidden folder (such as Jupyter's .ipynb_checkpoints: an older save): not a hand-in"
+
+
 def _files_below(folder: Path, skipped) -> list[Path]:
     """Every file under ``folder``, sorted, in a walk with its own stack (never Python's): links to folders are
     not followed, and a folder more than MAX_DEPTH below ``folder`` is not entered but passed to ``skipped``
-    (path, why), as is one that cannot be read."""
+    (path, why), as is one that cannot be read and a hidden one (HIDDEN_FOLDER)."""
     files: list[Path] = []
     stack = [(folder, 0)]
     while stack:
@@ -649,6 +658,8 @@ def _files_below(folder: Path, skipped) -> list[Path]:
                 is_dir = False
             if not is_dir:
                 files.append(path)
+            elif entry.name.startswith("."):
+                skipped(path, HIDDEN_FOLDER)
             elif depth + 1 > MAX_DEPTH:
                 skipped(path, f"a folder nested more than {MAX_DEPTH} deep: not searched")
             else:

@@ -1800,3 +1800,32 @@ def test_a_lone_notebook_as_released_is_flagged_and_its_page_says_so(tmp_path):
     page = feedback_html({"student": "ann", "lesson": "99_guard", "status": "graded", "score": 0, "max_score": 4,
                           "flags": ["as-released"], "tests": [], "language": "ko"})
     assert "배포한 그대로" in page, page
+
+
+def test_jupyters_checkpoint_copies_are_no_hand_in(tmp_path):
+    """An instructor's trial: a student zipped their folder with Jupyter's ``.ipynb_checkpoints/`` in it (an older
+    save of the same notebook, named ``<name>-checkpoint.ipynb``). It was extracted and weighed as a second copy:
+    the right one won, but with a ``duplicate`` flag, and an older checkpoint could win by its time. A file in a
+    hidden folder is never a hand-in, in a student's .zip, a Moodle folder or nbgrader's layout; intake.csv says it
+    was left out."""
+    work = nbformat.writes(solved(GUARD)).encode()
+    older = NOTEBOOK
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Kim Minsu_700201_assignsubmission_file_/lab.zip", _zip_bytes(
+            {"lab/99_guard.ipynb": work, "lab/.ipynb_checkpoints/99_guard-checkpoint.ipynb": older}))
+        zf.writestr("Lee Seo_700203_assignsubmission_file_/99_guard.ipynb", work)
+        zf.writestr("Lee Seo_700203_assignsubmission_file_/.ipynb_checkpoints/99_guard-checkpoint.ipynb", older)
+    intake = find_submissions(archive, tmp_path / "work", LESSONS_ALL)
+    subs = by_key(intake)
+    for student in ("Kim Minsu", "Lee Seo"):
+        assert subs[(student, "99_guard")].path.read_bytes() == work, subs[(student, "99_guard")]
+        assert "duplicate" not in subs[(student, "99_guard")].flags, subs[(student, "99_guard")]
+    said = [line for line in intake.lines if "checkpoint" in line.input + line.note]
+    assert said and all(line.outcome == "skipped" and "hidden folder" in line.note for line in said), intake.lines
+
+    nbgrader = tmp_path / "submitted"
+    put(nbgrader / "ann" / "99_guard" / "99_guard.ipynb", work)
+    put(nbgrader / "ann" / "99_guard" / ".ipynb_checkpoints" / "99_guard-checkpoint.ipynb", older)
+    subs = by_key(find_submissions(nbgrader, tmp_path / "work2", LESSONS_ALL))
+    assert subs[("ann", "99_guard")].path.read_bytes() == work and "duplicate" not in subs[("ann", "99_guard")].flags
