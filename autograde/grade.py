@@ -1783,7 +1783,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
         for cell, text in sorted((marks or {}).get("comments", {}).items()))
     heading = said(N_("Your instructor's comments"))
     comments = f"<section class='comments'><h2>{heading}</h2><dl>{comments}</dl></section>" if comments else ""
-    # Flags are notes for the instructor (flagged.md, the class report), never on the student's page.
+    # Flags are notes for the instructor (flagged.md, the class report), never on the student's page (what the run
+    # met that the self-check tells the learner too, below, is said in the learner's words).
     # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
     # in plain words.
     status_why = STATUS_FOR_LEARNER.get(result.get("status", ""), "")
@@ -1795,6 +1796,14 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
         say(N_("Grading stopped early in this notebook; the tests that did not run are marked below."))
         if result.get("detail") else "")
     detail = f"<p class='detail'>{e(why)}</p>" if why else ""
+    # What went wrong while the notebook ran, as `autograde check` tells the learner (an instructor's trial: a notebook
+    # that printed 50 MB was told nothing); not on a page the grading machine could not grade (its fault, not theirs).
+    from .check import PROBLEMS
+
+    if result.get("status") != "grader-error":
+        for flag in (f for f in result.get("flags", []) if f in PROBLEMS):
+            said_here = say(PROBLEMS[flag])
+            detail += f"<p class='detail'>{e(said_here[:1].upper() + said_here[1:])}</p>"
     max_score = sum(t["max_points"] for t in result.get("tests", [])) or result.get("max_score", 0)
     # Lateness, in the words the class report uses (autograde.late.LateFacts); nothing when on time.
     facts = late_work.describe_late(result)

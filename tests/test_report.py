@@ -599,6 +599,29 @@ def test_a_feedback_page_the_grader_could_not_grade_shows_no_score_of_zero():
     assert "Score: <b>12 / 12</b>." in page and page.count("<td>2 / 2</td>") == 6
 
 
+def test_a_page_says_what_the_self_check_says_went_wrong_while_running_the_notebook():
+    """An instructor's trial: a student whose notebook printed 50 MB was told nothing on their page (only the
+    instructor's flagged.md said output-limit), while `autograde check` tells the learner the same run's problems
+    (a cell stopped at its time limit, a kernel that died, a test cell edited, output dropped). The page says them,
+    in the page's language, as the self-check does; the instructor's flags (tampering, duplicate) stay off it."""
+    from autograde.check import PROBLEMS
+    from autograde.grade import feedback_html
+
+    tests = [{"grade_id": "test_a", "status": "pass", "points": 2.0, "max_points": 2.0, "message": ""}]
+    result = {"student": "2026003", "lesson": "01_history", "status": "graded", "score": 2.0, "max_score": 2.0,
+              "tests": tests, "flags": ["output-limit", "timeout", "tampering", "duplicate"]}
+    page = feedback_html(result)
+    assert "A cell printed more than the output limit; the rest was dropped." in page, page
+    assert "A cell or a test ran past its time limit and was stopped: is there an endless loop?" in page, page
+    assert "tampering" not in page and "duplicate" not in page and "grader&#x27;s machinery" not in page
+    korean = feedback_html({**result, "language": "ko"})
+    from cnnbook.i18n import translation
+    said = translation(PROBLEMS["output-limit"], "ko")
+    assert said != PROBLEMS["output-limit"] and said in korean, korean
+    assert "output limit" not in korean
+    assert "limit" not in feedback_html({**result, "flags": []})
+
+
 def test_a_korean_learners_feedback_page_reads_in_korean():
     """A learner's trial: the page of a Korean submission had its test messages in Korean and every word around
     them in English (Student / Status / Score, the table's headings, the verdicts, the late-work section, the
