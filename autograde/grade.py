@@ -1698,6 +1698,20 @@ STATUS_FOR_LEARNER = {
                        "has been told."),
 }
 
+# What is wrong with a handed-in file that is no notebook (NotebookProblem.reason), for the learner: the page's
+# words, in every language of the course, since nothing in such a file says which one its learner reads.
+FILE_PROBLEM = {
+    "empty": N_("The file you handed in is empty: the upload or the save did not complete. Open the notebook in "
+                "JupyterLab, save it (File > Save), check that it opens, and hand it in again."),
+    "too-large": N_("The file you handed in is larger than a notebook of this course may be: its outputs are too "
+                    "large. Clear them (Edit > Clear Outputs of All Cells), save, and hand it in again."),
+    "cut-off": N_("The file you handed in is not a whole notebook: its text stops or breaks part-way (an upload cut "
+                  "short, or the file changed in another program). Download the notebook again from JupyterLab "
+                  "(File > Download) and hand that file in."),
+    "not-text": N_("The file you handed in is not a notebook's text (another kind of file, or saved by another "
+                   "program). Download the notebook from JupyterLab (File > Download) and hand that file in."),
+}
+
 # A result's status as the learner's page names it (English: as recorded).
 STATUS_NAME = {"graded": N_("graded"), "missing": N_("missing"), "invalid-notebook": N_("invalid-notebook"),
                "grader-error": N_("grader-error")}
@@ -1787,7 +1801,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
     # met that the self-check tells the learner too, below, is said in the learner's words).
     # The result's detail (a traceback, a path, a parser's message) is the instructor's: a learner reads why
     # in plain words.
-    status_why = STATUS_FOR_LEARNER.get(result.get("status", ""), "")
+    status_why = (FILE_PROBLEM.get(result.get("reason", "")) if result.get("status") == "invalid-notebook" else "") \
+        or STATUS_FOR_LEARNER.get(result.get("status", ""), "")
     why = _missing_why(result, lang) or (say(status_why) if status_why else "") or (
         say(N_("The notebook you handed in is the lesson's notebook as the course released it, with no answer "
                "written. If you did the exercises, you handed in the course's copy instead of the notebook you "
@@ -1796,6 +1811,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
         say(N_("Grading stopped early in this notebook; the tests that did not run are marked below."))
         if result.get("detail") else "")
     detail = f"<p class='detail'>{e(why)}</p>" if why else ""
+    if result.get("status") == "invalid-notebook" and not result.get("language") and status_why:
+        detail += "".join(f"<p class='detail' lang='{other}'>{e(translation(status_why, other))}</p>"
+                          for other in LANGUAGES if other != lang)
     # What went wrong while the notebook ran, as `autograde check` tells the learner (an instructor's trial: a notebook
     # that printed 50 MB was told nothing); not on a page the grading machine could not grade (its fault, not theirs).
     from .check import PROBLEMS

@@ -106,9 +106,10 @@ def find_lesson(name: str, lessons: list[Lesson] | None = None) -> Lesson:
 class NotebookProblem(Exception):
     """A submission that cannot be graded as a notebook; ``status`` is the short reason for grades.csv."""
 
-    def __init__(self, status: str, message: str):
+    def __init__(self, status: str, message: str, reason: str = ""):
         super().__init__(message)
         self.status = status
+        self.reason = reason        # what the learner's page says of the file (autograde.grade.FILE_PROBLEM)
 
 
 _CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")     # nbformat 4.5's cell id
@@ -180,28 +181,29 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise NotebookProblem("invalid-notebook",
                               f"{path} is {size / 2 ** 20:.0f} MiB; a notebook of this course is a few MiB at most "
                               f"(the limit is {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB). Clear large outputs "
-                              "(Edit > Clear Outputs of All Cells), save and submit again.")
+                              "(Edit > Clear Outputs of All Cells), save and submit again.", "too-large")
     with path.open("rb") as handle:       # the file may grow between stat and read: never read past the limit
         raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
     if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise NotebookProblem("invalid-notebook", f"{path} grew past {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB while read.")
+        raise NotebookProblem("invalid-notebook", f"{path} grew past {MAX_NOTEBOOK_BYTES // 2 ** 20} MiB while read.",
+                              "too-large")
     try:
         # A Windows editor may save it again with a byte order mark ("UTF-8 with BOM"): the learner's work all the same.
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
         raise NotebookProblem("invalid-notebook",
                               f"{path} is not UTF-8 text (byte {err.start} cannot be decoded); "
-                              "a notebook is a UTF-8 JSON file. Was it saved by another program?") from None
+                              "a notebook is a UTF-8 JSON file. Was it saved by another program?", "not-text") from None
     if not text.strip():
         raise NotebookProblem("invalid-notebook", f"{path} is empty ({size} bytes): the upload or the save did not "
                               "complete. Save the notebook in JupyterLab (File > Save), check that it opens, and "
-                              "submit it again.")
+                              "submit it again.", "empty")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise NotebookProblem("invalid-notebook",
                               f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}). "
-                              "Re-download the notebook from JupyterLab (File > Download).") from None
+                              "Re-download the notebook from JupyterLab (File > Download).", "cut-off") from None
     except RecursionError:                # JSON nested deeper than Python's parser goes: never a saved notebook
         raise NotebookProblem("invalid-notebook",
                               f"{path} is JSON nested too deeply to be a notebook saved by JupyterLab.") from None

@@ -237,7 +237,7 @@ def grade_submission(task: dict) -> dict:
     try:
         student = read_notebook(Path(task["path"]))
     except NotebookProblem as problem:
-        result.update(status=problem.status, detail=str(problem))
+        result.update(status=problem.status, detail=str(problem), **({"reason": problem.reason} if problem.reason else {}))
         result["tests"] = [{"grade_id": g, "points": 0.0, "max_points": p, "status": "not-run",
                             "message": NOT_READ} for g, p in tests_meta]
         result["score"] = 0.0

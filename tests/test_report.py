@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -620,6 +621,30 @@ def test_a_page_says_what_the_self_check_says_went_wrong_while_running_the_noteb
     assert said != PROBLEMS["output-limit"] and said in korean, korean
     assert "output limit" not in korean
     assert "limit" not in feedback_html({**result, "flags": []})
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "is empty"), (b"   \n", "is empty"),
+    (b'{"cells": [{"cell_type": "code", "source": "x = 1"', "not a whole notebook"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "another kind of file")])
+def test_a_file_that_is_no_notebook_gets_a_page_saying_what_is_wrong_with_it_in_every_language(tmp_path, content,
+                                                                                                words):
+    """An instructor's trial: a 0-byte upload's page said only "The file could not be read as a notebook", while
+    flagged.md said it was empty (the upload or the save did not complete), and the page was in English for a
+    Korean learner: nothing in an unreadable file says its language. The page says what is wrong with the file
+    and what to do, in each language of the course."""
+    from autograde.grade import feedback_html
+    from autograde.runner import grade_submission
+
+    path = tmp_path / "99_guard.ipynb"
+    path.write_bytes(content)
+    result = grade_submission({"student": "kim", "lesson": GUARD.slug, "solutions": str(GUARD.solutions),
+                               "path": str(path)})
+    assert result["status"] == "invalid-notebook", result
+    page = feedback_html(result)
+    assert words in page, page
+    assert re.search("[가-힣]", page) and "<p class='detail' lang='ko'>제출한 파일" in page, page
+    assert str(tmp_path) not in page
 
 
 def test_a_korean_learners_feedback_page_reads_in_korean():
