@@ -326,6 +326,9 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         where = in_cell[-1]
         # (not the name of the test's own helper function: a learner's trial read `learner_path` as theirs)
         start, quoted = statement_at(cell, where.lineno or 0)
+        call = _learner_call(tb, where) if len(quoted) > 1 else ""
+        if call:        # a check written over lines, round the call that raised: the call, as the self-check names it
+            start, quoted = where.lineno, [call]
         lines.append(_("Line {line} of the test cell:").format(line=start)
                      + "".join(f"\n    {text}" for text in quoted or [_code_line(where)]))
         if not in_notebook:
@@ -351,6 +354,25 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         body += [f"  {more}" for more in rest]
     return box(title, body, _("Fix the code the error points to (usually your answer in a cell above), run that "
                               "cell (Shift+Enter), then run this test cell again."))
+
+
+def _learner_call(tb, where) -> str:
+    """The expression the test cell's line ``where`` was running when that expression is itself the call of a
+    function of another cell of the notebook (``conv_volume(volume, filters, bias)`` inside a ``check_array(...,
+    mistakes={...})`` of ten lines), "" otherwise (a check helper that calls it, an expression over lines)."""
+    import linecache
+
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    try:
+        after = frames[frames.index(where) + 1]
+    except (ValueError, IndexError):
+        return ""
+    if after.filename == where.filename or not _is_cell_file(after.filename):
+        return ""
+    if where.end_lineno != where.lineno or where.colno is None or where.end_colno is None:
+        return ""
+    line = linecache.getline(where.filename, where.lineno).encode("utf-8")
+    return line[where.colno:where.end_colno].decode("utf-8", "replace").strip()
 
 
 def _what_was_held(tb, where) -> list[str]:

@@ -83,6 +83,26 @@ def test_the_box_quotes_a_test_line_written_over_several_lines_whole():
     assert "In your code, in `f`, line 2 of its cell:\n      return x.shape" in text, text
 
 
+def test_the_box_quotes_the_call_of_the_learners_code_not_the_check_around_it():
+    """A learner's trial (lesson 02, Korean): conv_volume raised inside `check_array("...", conv_volume(volume,
+    filters, bias), expected, mistakes={...})`, and the box quoted ten lines of the test's mistakes, cut with "...",
+    where the self-check names the call. When the test's line was calling the learner's function itself, the box
+    quotes that call."""
+    from cnnbook.feedback import error_in_test_box
+
+    test = ("from cnnbook.checks import check_value\n"
+            "x = 3\n"
+            "check_value('f of three', f(x), 4,\n"
+            "            mistakes={'the first slip, named at length': 5,\n"
+            "                      'the second slip': 6},\n"
+            "            hint='no hint')\n")
+    err = _ran_as_cells("def f(x):\n    return x.shape\n", test)
+    text = ANSI.sub("", "\n".join(error_in_test_box(err, err.__traceback__, test)))
+    assert "Line 3 of the test cell:\n      f(x)\n" in text, text
+    assert "slip" not in text, text
+    assert "In your code, in `f`, line 2 of its cell:\n      return x.shape" in text, text
+
+
 class _Cells:
     """Cells run one after the other as a kernel runs them, with cnnbook.feedback's notebook state (no kernel: fast)."""
 
