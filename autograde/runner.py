@@ -880,13 +880,26 @@ def _regions(steps) -> list[tuple[set[str], set[str]]]:
     return regions
 
 
+def _course_versions(test_cell) -> set[str]:
+    """The exercises a test cell runs the course's own version of in place of the learner's, so that one slip costs
+    one exercise (lesson 04's `course_backed`): each function it defines named ``course_<name>`` stands in for
+    <name>. A failure of that test is never the learner's <name>'s doing."""
+    try:
+        tree = ast.parse(test_cell.source.replace("### BEGIN HIDDEN TESTS", "").replace("### END HIDDEN TESTS", ""))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {node.name.removeprefix("course_") for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("course_")}
+
+
 def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str | None, names: set[str],
                                failed_answers: dict[int, dict] | None = None) -> None:
     """Add to each failed test what in the learner's code before it went wrong: each answer cell since the test
     before that stopped with an error (``failed_answers``: id of the cell -> :func:`_cell_failure`; said with
     :func:`_answer_failure`), and :data:`USES_A_FAILED_ANSWER` when its answer cells read an exercise's name
     (``names``: what the lesson's answer cells define) last bound by an earlier exercise's code, when that exercise's
-    test failed (a hint only: a name read is not always a call)."""
+    test failed (a hint only: a name read is not always a call), unless the test runs the course's own version of
+    that name (:func:`_course_versions`)."""
     if len(cells) != len(tests):
         return                                  # a run that ended early: no hints
     own = _answer_cells_before_tests(steps)
@@ -894,6 +907,7 @@ def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str 
     if len(own) != len(tests):
         return
     failed_answers = failed_answers or {}
+    standins = [_course_versions(cell) for kind, cell in steps if kind == "test"]
     for i, test in enumerate(tests):
         if test["status"] in ("pass", "pending"):
             continue
@@ -904,7 +918,7 @@ def _point_to_earlier_failures(steps, tests: list[dict], cells: list, lang: str 
                     said.append(_answer_failure(cell, failed_answers[id(cell)], lang))
                     test["answer_failed"] = True
         if len(regions) == len(tests):          # none when the notebook holds more code than the hint reads
-            for name in sorted(regions[i][1] & names):
+            for name in sorted(regions[i][1] & names - standins[i]):
                 j = next((k for k in range(i - 1, -1, -1) if name in regions[k][0]), None)
                 if j is not None and tests[j]["status"] not in ("pass", "pending"):
                     said.append(_said(USES_A_FAILED_ANSWER, lang).format(name=name, test=tests[j]["grade_id"]))

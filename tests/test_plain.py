@@ -650,6 +650,32 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
     assert [t["message"] for t in tests] == ["m"] * 4
 
 
+def test_a_failed_test_does_not_name_an_earlier_answer_it_runs_the_courses_own_version_of():
+    """A Korean learner's trial (lesson 04): depthwise_separable_cost returned None, and the self-check added "fix
+    layer_shapes first" though the test runs it with the course's own layer_shapes and conv_macs (`course_backed`):
+    the learner's broken layer_shapes could not have caused it, and the notebook's box did not say it. A test cell
+    that defines `course_<name>` runs the course's <name> in place of the learner's; the hint leaves <name> out."""
+    from autograde.runner import _point_to_earlier_failures
+
+    def code(text):
+        return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
+
+    def failed(message):
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message, traceback=[message])]
+        return cell
+
+    standing_in = ("test", nbformat.v4.new_code_cell(
+        "def course_backed(name):\n    def course_a():\n        return 1\n    return name\n"))
+    plain = ("test", nbformat.v4.new_code_cell("# test"))
+    steps = [code("def a():\n    return 0"), plain, code("def b():\n    return a() + 1"), standing_in,
+             code("def c():\n    return a() + b()"), plain]
+    tests = [{"grade_id": f"test_{n}", "status": "fail", "message": f"m{n}"} for n in "abc"]
+    _point_to_earlier_failures(steps, tests, [failed(t["message"]) for t in tests], "en", set("abc"))
+    assert tests[1]["message"] == "mb", tests[1]
+    assert "uses a," in tests[2]["message"] and "uses b," in tests[2]["message"], tests[2]
+
+
 # The kernel's error outputs for answer cells that stopped (ipykernel 7 / IPython 9, as the grader's kernel sends them).
 _SYNTAX_OUTPUT = {"output_type": "error", "ename": "SyntaxError", "evalue": "expected ':' (2285951441.py, line 1)",
                   "traceback": ["  \x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 1\x1b[39m\n"
