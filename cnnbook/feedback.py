@@ -337,8 +337,7 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
             lines += _what_was_held(tb, where)
     if in_notebook:
         mine = in_notebook[-1]
-        lines.append(_("In your code, in `{function}`, line {line} of its cell:").format(
-            function=mine.name, line=mine.lineno) + f"\n    {_code_line(mine)}")
+        lines.append(_in_function(tb, mine) + f"\n    {_code_line(mine)}")
     message = str(err).strip()
     lines.append(_("The error:") + f"\n    {type(err).__name__}" + (f": {message}" if message else ""))
     usually = meaning(err)
@@ -405,6 +404,57 @@ def _cell_frames(tb) -> tuple[list, list]:
             [f for f in frames if f.filename != cell_file and _is_cell_file(f.filename)])
 
 
+def _in_function(tb, frame) -> str:
+    """"In your code, in `f`, line N of its cell:" for a function of the learner's answer cells, "In `f`, line N of
+    its cell:" for one the lesson's own cells define (a Korean trial: lessons 02 and 07's demonstration cells said
+    "your code, in `show_maps`", "in `measure`", helpers the learner never wrote). "Your code" where it is not known
+    (no notebook file to read)."""
+    answers = _answer_names()
+    qualname = ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == frame.filename and tb.tb_lineno == frame.lineno:
+            qualname = getattr(code, "co_qualname", code.co_name)
+        tb = tb.tb_next
+    if answers is not None and qualname and qualname.split(".")[0] not in answers:
+        return _("In `{function}`, line {line} of its cell:").format(function=frame.name, line=frame.lineno)
+    return _("In your code, in `{function}`, line {line} of its cell:").format(function=frame.name, line=frame.lineno)
+
+
+_answers: dict[tuple[str, float], frozenset[str]] = {}
+
+
+def _answer_names() -> frozenset[str] | None:
+    """The names the notebook's answer cells (nbgrader ``solution``) define, read from the notebook file Jupyter
+    started this kernel for (``JPY_SESSION_NAME``, absolute or beside the working folder); None when there is none."""
+    import json
+    import os
+    from pathlib import Path
+
+    session = os.environ.get("JPY_SESSION_NAME") or ""
+    if not session:
+        return None
+    try:
+        path = Path(session)
+        if not path.is_file():
+            path = Path.cwd() / path.name
+        key = (str(path), path.stat().st_mtime)
+        if key not in _answers:
+            with path.open(encoding="utf-8") as file:
+                cells = json.load(file).get("cells", [])
+            names: set[str] = set()
+            for cell in cells:
+                meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+                if cell.get("cell_type") == "code" and meta.get("solution") is True:
+                    source = cell.get("source", "")
+                    names.update(defined_names(source if isinstance(source, str) else "".join(source)))
+            _answers.clear()
+            _answers[key] = frozenset(names)
+        return _answers[key] or None            # a notebook without answer cells: not a lesson's
+    except Exception:  # noqa: BLE001 - not known: the learner's, as before
+        return None
+
+
 def _raised_in_learner_code(tb) -> bool:
     """Whether the error was raised in another cell of the notebook than the test cell (a learner's function)."""
     frames = traceback.extract_tb(tb) if tb is not None else []
@@ -446,8 +496,7 @@ def what_failed(err: BaseException) -> None:
         in_cell, in_notebook = _cell_frames(err.__traceback__)
         if in_notebook:
             mine = in_notebook[-1]
-            lines.append(_("In your code, in `{function}`, line {line} of its cell:").format(
-                function=mine.name, line=mine.lineno) + " " + _code_line(mine))
+            lines.append(_in_function(err.__traceback__, mine) + " " + _code_line(mine))
         elif in_cell:               # this cell's own line, where what came back was used (unpacked, .to(device))
             lines.append(_("Line {line} of this cell:").format(line=in_cell[-1].lineno) + " " + _code_line(in_cell[-1]))
         usually = meaning(err)

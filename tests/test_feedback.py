@@ -159,6 +159,28 @@ def test_a_demonstration_cell_says_briefly_what_failed_and_where(monkeypatch, ca
     assert "  Line 2 of this cell: x = prepare(np.zeros(3)).to('cpu')\n" in out, out
 
 
+def test_a_helper_of_the_lessons_own_cells_is_not_called_the_learners_code(monkeypatch, capsys, tmp_path):
+    """A Korean learner's trial (lessons 02 and 07): edge_magnitude returned None and the demonstration cell said
+    "In your code, in `show_maps`"; vgg_stage's channels were wrong and it said "in `measure`": helpers of the
+    lesson's own cells. A function (or a method of a class) that the notebook's answer cells define is "your code";
+    one a lesson's cell defines is named without it."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("def measure(x):\n    return x.shape"),
+                      nbformat.v4.new_code_cell("def prepare(images):\n    return None\n\n\nclass Net:\n"
+                                                "    def forward(self, x):\n        return x.shape",
+                                                metadata={"nbgrader": {"solution": True, "grade_id": "prepare"}})]
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(notebook, path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\n" + notebook.cells[0].source, capsys)
+    cells.run(notebook.cells[1].source, capsys)
+    out = cells.run("try:\n    measure(prepare(3))\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "  In `measure`, line 3 of its cell: return x.shape\n" in out, out
+    out = cells.run("try:\n    Net().forward(3)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "  In your code, in `forward`, line 7 of its cell: return x.shape\n" in out, out
+
+
 def test_a_cell_that_needs_what_a_stopped_cell_did_not_make_says_so_not_its_knock_on_error(monkeypatch, capsys):
     """A learner's trial (lesson 06): the learning-rate sweep stopped (its exercise not ready), and the training cell
     after it said "TypeError: '<=' not supported between instances of 'float' and 'NoneType'": learning_rate was
