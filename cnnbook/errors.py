@@ -44,6 +44,10 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
             "another shape). Print both shapes: sizes are matched from the last axis, and only a size of 1 stretches. "
             "The usual causes: a size off by one, a missing axis (a[:, None] against b pairs every a with every b), "
             "or labels of shape (N,) beside outputs of shape (N, 10).")),
+        ("ValueError", r"^shape-mismatch for sum$",
+         N_("np.tensordot (or np.dot) sums over axes that must have the same sizes in both arrays, and here they do "
+            "not. Print both shapes: a window cut short at the edge (a forgotten padding, a loop one step too long) "
+            "or an axis in another order than the filter's is the usual cause.")),
         ("RuntimeError ValueError", r"shape '\[.*\]' is invalid for input of size 0\b|cannot reshape array of size 0 ",
          N_("The array to reshape is empty (size 0): the slice it was cut with found nothing, because it starts at or "
             "past the end of the array (a window or an index past the end, a loop that runs one step too long). "

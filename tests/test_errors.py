@@ -58,6 +58,9 @@ RAISED = {
                                      "Two arrays whose shapes"),
     "tensors of other sizes": (lambda: torch.zeros(3) + torch.zeros(4), "Two arrays whose shapes"),
     "mse_loss of (N, 10) and (N,)": (lambda: F.mse_loss(torch.zeros(4, 10), torch.zeros(4)), "Two arrays whose shapes"),
+    # lesson 03's conv2d without its padding: a short window at the edge, summed against the whole filter
+    "np.tensordot of axes of other sizes": (lambda: np.tensordot(np.zeros((2, 3, 3, 2)), np.zeros((4, 3, 3, 3)),
+                                                                 axes=([1, 2, 3], [1, 2, 3])), "np.tensordot"),
     "view to a size that does not fit": (lambda: torch.zeros(10).view(3, 4), "The sizes given to reshape"),
     "numpy reshape that does not fit": (lambda: np.zeros(10).reshape(3, 4), "The sizes given to reshape"),
     "a numpy window past the end, reshaped": (lambda: _window_past_the_end(np.zeros((1, 1, 4, 4)), 2),
