@@ -142,18 +142,23 @@ def _width(text: str) -> int:
 
 def format_summary(rows: list[dict], model: nn.Module | None = None) -> str:
     """The rows as a text table with totals; with ``model``, also its own parameter count."""
-    header = (f"{'#':>3}  " + _pad(_("layer"), 22) + _pad(_("output shape"), 18) + _pad(_("parameters"), 13, right=True)
-              + _pad("MACs", 16, right=True))
-    lines = [header, "-" * _width(header)]
+    labels, shapes = [], []
     for i, row in enumerate(rows):
         named = row.get("name") not in (None, "", str(i))     # a path such as 'features.0' says more
-        label = f"{row['name']} ({row['layer']})" if named else row["layer"]
-        shape = "x".join(str(n) for n in row["output_shape"])
-        lines.append(f"{i:>3}  {label:<22}{shape:<18}{row['params']:>13,}{row['macs']:>16,}")
+        labels.append(f"{row['name']} ({row['layer']})" if named else row["layer"])
+        shapes.append("x".join(str(n) for n in row["output_shape"]))
+    # as wide as the longest entry and a space (`branch_pool.0 (MaxPool2d)` once ran into its output shape)
+    wide = max([22, *(_width(label) + 1 for label in labels)])
+    tall = max([18, *(len(shape) + 1 for shape in shapes)])
+    header = (f"{'#':>3}  " + _pad(_("layer"), wide) + _pad(_("output shape"), tall)
+              + _pad(_("parameters"), 13, right=True) + _pad("MACs", 16, right=True))
+    lines = [header, "-" * _width(header)]
+    for i, (row, label, shape) in enumerate(zip(rows, labels, shapes)):
+        lines.append(f"{i:>3}  " + _pad(label, wide) + f"{shape:<{tall}}{row['params']:>13,}{row['macs']:>16,}")
     lines.append("-" * _width(header))
     total_params = sum(row["params"] for row in rows)
     total_macs = sum(row["macs"] for row in rows)
-    lines.append(f"{'':>3}  " + _pad(_("total"), 22) + f"{'':<18}{total_params:>13,}{total_macs:>16,}")
+    lines.append(f"{'':>3}  " + _pad(_("total"), wide) + f"{'':<{tall}}{total_params:>13,}{total_macs:>16,}")
     if model is not None:
         own = sum(p.numel() for p in model.parameters())
         if own != total_params:

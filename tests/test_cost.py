@@ -309,3 +309,19 @@ def test_layer_macs_of_other_layers_is_zero():
     x = torch.zeros(1, 3, 8, 8)
     for layer in (nn.ReLU(), nn.MaxPool2d(2), nn.AvgPool2d(2), nn.BatchNorm2d(3), nn.Flatten(), nn.Dropout()):
         assert layer_macs(layer, (x,), layer.eval()(x)) == 0
+
+
+def test_a_long_layer_name_keeps_the_table_in_columns():
+    """A Korean trial (lesson 07): the Inception table printed `branch_pool.0 (MaxPool2d)192x28x28`, a name longer
+    than its column running into the output shape. The columns are as wide as their longest entry."""
+    from cnnbook.i18n import _
+
+    model = nn.Sequential()
+    model.add_module("branch_pool_projection", nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1)))
+    model.add_module("a_rather_long_name_for_a_layer", nn.Conv2d(3, 4, 1))
+    text = format_summary(summarize(model, (3, 8, 8)), model)
+    lines = text.splitlines()
+    starts = {line.index("3x8x8") if "3x8x8" in line else line.index("4x8x8") for line in lines[2:4]}
+    assert len(starts) == 1 and all(line[next(iter(starts)) - 1] == " " for line in lines[2:4]), text
+    header = lines[0]
+    assert header.index(_("output shape")) == next(iter(starts)), text
