@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import sys
 import traceback
+import warnings
 from typing import Any
 
 from .errors import meaning
@@ -619,6 +620,25 @@ def _runtime_text(err: BaseException) -> str:
 _installed: dict[int, _NotebookState] = {}
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` in a notebook: a warning raised in a cell names the line of its cell, in the learner's
+    language, not the cell's temporary file (a Korean trial read `/tmp/ipykernel_18905/2024228189.py:9:
+    RuntimeWarning: overflow encountered in exp` above a test's box); any other as Python shows it."""
+    try:
+        if _is_cell_file(str(filename)):
+            import linecache
+
+            code = (line if line is not None else linecache.getline(str(filename), lineno)).strip()
+            text = _("Warning ({kind}) at line {line} of its cell: {message}").format(
+                kind=getattr(category, "__name__", "Warning"), line=lineno, message=message)
+            text += "\n" + (f"    {code}\n" if code else "")
+        else:
+            text = warnings.formatwarning(message, category, filename, lineno, line)
+        (file if file is not None else sys.stderr).write(text)
+    except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
+        pass
+
+
 def install(shell: Any = None) -> bool:
     """Set the notebook's handlers up once per IPython shell; return whether IPython is running."""
     if shell is None:
@@ -634,5 +654,6 @@ def install(shell: Any = None) -> bool:
     shell.events.register("post_run_cell", state.post_run_cell)
     shell.set_custom_exc((Exception,), state.handle)     # ``handle`` keeps IPython's traceback outside test cells
     shell.showsyntaxerror = state.explained_syntax_error(shell, shell.showsyntaxerror)
+    warnings.showwarning = show_warning
     _installed[id(shell)] = state
     return True

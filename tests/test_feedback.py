@@ -427,3 +427,32 @@ def test_a_lesson_notebook_shows_the_box_for_a_wrong_answer_and_names_a_syntax_e
     assert "`same_padding` is not defined" in text and "SyntaxError" in text and "Traceback" not in text
     _, text = error_of(tests["test_zero_pad"])
     assert "`zero_pad` is not answered yet" in text
+
+
+def test_a_warning_from_a_cell_names_the_cells_line_not_a_temporary_file(monkeypatch):
+    """A Korean trial (lesson 09): softmax_cross_entropy without the max subtracted printed
+    `/tmp/ipykernel_18905/2024228189.py:9: RuntimeWarning: overflow encountered in exp` above the test's box, a file
+    the learner never saw. A warning raised in a notebook cell names the line of its cell, in the learner's
+    language; one raised elsewhere is shown as Python shows it."""
+    import io
+
+    from cnnbook import feedback
+    from cnnbook.i18n import set_language
+
+    out = io.StringIO()
+    feedback.show_warning(RuntimeWarning("overflow encountered in exp"), RuntimeWarning, "/tmp/ipykernel_18905/20.py",
+                          9, out, "    probs = np.exp(scores)\n")
+    assert out.getvalue() == ("Warning (RuntimeWarning) at line 9 of its cell: overflow encountered in exp\n"
+                              "    probs = np.exp(scores)\n"), out.getvalue()
+    set_language("ko")
+    try:
+        out = io.StringIO()
+        feedback.show_warning(RuntimeWarning("overflow encountered in exp"), RuntimeWarning,
+                              "/tmp/ipykernel_18905/20.py", 9, out, "probs = np.exp(scores)")
+        assert out.getvalue().startswith("경고(RuntimeWarning), 그 셀의 아홉 번째 줄: overflow encountered in exp\n"), \
+            out.getvalue()
+    finally:
+        set_language(None)
+    out = io.StringIO()
+    feedback.show_warning(UserWarning("careful"), UserWarning, "/usr/lib/python3/x.py", 3, out, "x = 1")
+    assert out.getvalue() == "/usr/lib/python3/x.py:3: UserWarning: careful\n  x = 1\n", out.getvalue()
