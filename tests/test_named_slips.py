@@ -769,6 +769,38 @@ NAMED_IN_BOTH += [
 ]
 
 
+# A Korean trial (lesson 09): momentum_update stepped with `w + lr * velocity`, and the check said only which weights
+# differed. Every update rule of the lesson is run on fixed gradients, so a step up the gradient is w0 - (path - w0):
+# each rule's check names it.
+SIGN_SLIPS = {
+    "test_momentum_update": '''def momentum_update(w, grad, state, lr, momentum=0.0):
+    velocity = momentum * state["velocity"] + grad if "velocity" in state else grad.clone()
+    state["velocity"] = velocity
+    return w + lr * velocity, state
+''',
+    "test_adagrad_update": '''import torch
+def adagrad_update(w, grad, state, lr, eps=1e-10):
+    state["sum_of_squares"] = state.get("sum_of_squares", torch.zeros_like(grad)) + grad * grad
+    return w + lr * grad / (torch.sqrt(state["sum_of_squares"]) + eps), state
+''',
+    "test_rmsprop_update": '''import torch
+def rmsprop_update(w, grad, state, lr, alpha=0.99, eps=1e-8):
+    state["mean_square"] = alpha * state.get("mean_square", torch.zeros_like(grad)) + (1 - alpha) * grad * grad
+    return w + lr * grad / (torch.sqrt(state["mean_square"]) + eps), state
+''',
+    "test_adam_update": '''import torch
+def adam_update(w, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = state.get("step", 0) + 1
+    m = beta1 * state.get("m", torch.zeros_like(grad)) + (1 - beta1) * grad
+    v = beta2 * state.get("v", torch.zeros_like(grad)) + (1 - beta2) * grad * grad
+    state.update(step=t, m=m, v=v)
+    return w + lr * (m / (1 - beta1 ** t)) / (torch.sqrt(v / (1 - beta2 ** t)) + eps), state
+''',
+}
+NAMED_IN_BOTH += [("09", grade_id, answer, "the step went up the gradient", "기울기를 따라 올라갔음")
+                  for grade_id, answer in SIGN_SLIPS.items()]
+
+
 @pytest.fixture
 def korean():
     from cnnbook.i18n import set_language
@@ -1123,3 +1155,4 @@ def test_an_input_changed_in_place_is_told_before_a_case_that_reads_it_again():
     assert slipped != solution
     said = visible_failure("05", "test_avgpool_backward", "import numpy as np\n" + slipped)
     assert "dout after avgpool_backward (it must stay unchanged)" in said and "[1, 2, 3:5, 6:8]" not in said, said
+
