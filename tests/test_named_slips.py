@@ -107,6 +107,16 @@ def smooth_l1(diff, beta=1.0):
     return torch.where(absolute < 1, 0.5 * diff ** 2, absolute - 0.5)
 ''', "beta was left out"))
 
+# A Korean trial (lesson 04): layer_shapes without the + 1 read "expected 32, got 31" and nothing else; the check of
+# the worked example names it, as the check of the non-square case already did.
+SLIPS.append(("04", "test_layer_shapes", '''def layer_shapes(h, w, c_in, f, c_out, p=0, s=1, m=1):
+    if min(h, w, c_in, f, c_out, s, m) < 1 or p < 0 or f > h + 2 * p or f > w + 2 * p:
+        raise ValueError("impossible settings")
+    n_H, n_W = (h + 2 * p - f) // s, (w + 2 * p - f) // s
+    return {"n_H": n_H, "n_W": n_W, "filter": (f, f, c_in), "W": (f, f, c_in, c_out), "b": (1, 1, 1, c_out),
+            "A": (m, n_H, n_W, c_out)}
+''', "forgot +1"))
+
 # From a learner's trial: two slips that failed with only expected and got values.
 SLIPS.append(("09", "test_cosine_lr", '''import math
 def cosine_lr(step, total_steps, lr_max, lr_min=0.0):
