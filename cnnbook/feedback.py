@@ -499,11 +499,24 @@ def what_failed(err: BaseException) -> None:
             mine = in_notebook[-1]
             lines.append(_in_function(err.__traceback__, mine) + " " + _code_line(mine))
         elif in_cell:               # this cell's own line, where what came back was used (unpacked, .to(device))
-            lines.append(_("Line {line} of this cell:").format(line=in_cell[-1].lineno) + " " + _code_line(in_cell[-1]))
+            lines.append(_this_cells_statement(in_cell[-1]))
         usually = meaning(err)
         if usually:
             lines.append(_("What it usually means:") + " " + usually)
     print("\n".join(f"  {line}" for line in lines))
+
+
+def _this_cells_statement(frame) -> str:
+    """"Line N of this cell: the statement", a statement over several lines quoted whole (a trial read `print("같은
+    결과:", np.allclose(slow, fast),`, cut after its comma)."""
+    import linecache
+
+    from .checks import statement_at
+
+    start, quoted = statement_at("".join(linecache.getlines(frame.filename)), frame.lineno or 0)
+    quoted = quoted or [_code_line(frame)]
+    return (_("Line {line} of this cell:").format(line=start) + " " + quoted[0]
+            + "".join(f"\n      {text}" for text in quoted[1:]))
 
 
 def _first_line(err: BaseException, most: int = 160) -> str:

@@ -181,6 +181,17 @@ def test_a_helper_of_the_lessons_own_cells_is_not_called_the_learners_code(monke
     assert "  In your code, in `forward`, line 7 of its cell: return x.shape\n" in out, out
 
 
+def test_a_demonstration_cells_line_written_over_several_lines_is_quoted_whole(monkeypatch, capsys):
+    """A Korean trial (lesson 02): the timing cell stopped in `print("같은 결과:", np.allclose(slow, fast),` and
+    what_failed quoted that first line only, cut after a comma. The statement is quoted whole, as a test's is."""
+    cells = _Cells(monkeypatch)
+    cells.run("import numpy as np\nfrom cnnbook.feedback import what_failed\n", capsys)
+    out = cells.run("try:\n    print('same:', np.allclose(np.zeros(3),\n                               np.zeros(4)))\n"
+                    "except Exception as err:\n    what_failed(err)\n", capsys)
+    assert ("  Line 2 of this cell: print('same:', np.allclose(np.zeros(3),\n"
+            "                                 np.zeros(4)))\n") in out, out
+
+
 def test_a_cell_that_needs_what_a_stopped_cell_did_not_make_says_so_not_its_knock_on_error(monkeypatch, capsys):
     """A learner's trial (lesson 06): the learning-rate sweep stopped (its exercise not ready), and the training cell
     after it said "TypeError: '<=' not supported between instances of 'float' and 'NoneType'": learning_rate was
