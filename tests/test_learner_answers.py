@@ -235,7 +235,8 @@ def test_an_answer_that_calls_an_unanswered_exercise_is_not_called_unanswered(sa
     nms_at = next(k for k, line in enumerate(lines) if " test_nms " in line)
     assert ("[TO DO]" if lang == "en" else "[시작 전]") in box_iou_line, proc.stdout
     assert ("[FAIL]" if lang == "en" else "[실패]") in lines[nms_at], proc.stdout
-    after = "\n".join(lines[nms_at + 1:nms_at + 4])
+    # what is said of nms, to the next test's line (a test's statement over lines is quoted whole)
+    after = "\n".join(lines[nms_at + 1:next(k for k in range(nms_at + 1, len(lines)) if " test_" in lines[k])])
     assert uses in after, proc.stdout
     assert "not answered yet" not in after and "아직 답하지 않았습니다" not in after, proc.stdout
 
@@ -266,3 +267,26 @@ CASES.update({f"changes_input_{lang}": ("06", lang, {"LeNet5": LENET_CHANGES_ITS
 def test_a_network_that_changes_its_input_is_named(said, lang, words):
     proc = said[f"changes_input_{lang}"]
     assert words in proc.stdout and "your function" not in proc.stdout, proc.stdout
+
+
+# Lesson 07, an InceptionModule that concatenates on the batch axis (dim=0): the test's own @learner_side helper
+# raised through it, and the self-check said "inception_3a_on_meta() raised RuntimeError", a name the learner never
+# wrote (a Korean trial). The error is the learner's code's, at their line; the test's line is quoted apart.
+def _inception_on_the_batch_axis():
+    from conftest import answer_sources
+
+    source = answer_sources(LESSONS["07"])["InceptionModule"]
+    assert source.count("dim=1)") == 1
+    return source.replace("dim=1)", "dim=0)")
+
+
+CASES["inception_batch_axis_ko"] = ("07", "ko", {"InceptionModule": _inception_on_the_batch_axis()})
+
+
+def test_a_tests_own_helper_is_not_named_as_the_call_that_raised(said):
+    proc = said["inception_batch_axis_ko"]
+    lines = proc.stdout.splitlines()
+    at = next(k for k, line in enumerate(lines) if " test_InceptionModule " in line)
+    first = lines[at + 1]
+    assert "RuntimeError" in first and "dim=0)" in first, proc.stdout
+    assert "inception_3a_on_meta()에서" not in first and "inception_3a_on_meta" not in first, proc.stdout
