@@ -131,8 +131,9 @@ EXPLAINED: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
          N_("A float result was to be written into an integer array (an image of uint8, or np.zeros_like of an "
             "integer input): make the output float, np.zeros(shape) or x.astype(float).")),
         ("TypeError AttributeError", r"'NoneType'",
-         N_("A value is None where an array was expected: a function that ends without `return` (or returns in some "
-            "branches only) gives None. Check that your function returns its result.")),
+         N_("A value is None where something else was expected (an array, a model, a number): a function that ends "
+            "without `return` (or returns in some branches only) gives None. Check that your function returns its "
+            "result.")),
         ("AttributeError TypeError", r"'numpy\.ndarray' object has no attribute '(?:unsqueeze|detach|permute|numel|"
                                      r"requires_grad|backward|float|long|cpu|cuda|to|dim|clamp|contiguous)'|'Tensor' "
                                      r"object has no attribute '(?:astype|copy)'|must be Tensor, not numpy\.ndarray|"
