@@ -581,15 +581,26 @@ def assigned_names(cell: str) -> list[tuple[str, int]]:
 
 
 def read_names(cell: str) -> list[str]:
-    """The names a cell reads (anywhere, its functions' bodies too), in the order they first appear."""
+    """The module-level names a cell reads (at its top level, or in its functions' bodies as globals), in the order
+    they first appear; not a function's parameter or local, nor a comprehension's variable (the learner's own names,
+    whatever an earlier cell called its). [] when it does not parse."""
     import ast
+    import symtable
 
     try:
         tree = ast.parse(cell or "")
-    except (SyntaxError, ValueError):
+        tables = [symtable.symtable(cell or "", "<cell>", "exec")]
+    except Exception:  # noqa: BLE001 - SyntaxError, or nesting too deep for the compiler (RecursionError)
         return []
+    module: set[str] = set()
+    while tables:
+        table = tables.pop()
+        top = table.get_type() == "module"
+        module |= {symbol.get_name() for symbol in table.get_symbols()
+                   if symbol.is_referenced() and (top or symbol.is_global())}
+        tables += table.get_children()
     loads = sorted((node.lineno, node.col_offset, node.id) for node in ast.walk(tree)
-                   if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+                   if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in module)
     return list(dict.fromkeys(name for _line, _col, name in loads))
 
 

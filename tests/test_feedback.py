@@ -467,3 +467,21 @@ def test_a_warning_from_a_cell_names_the_cells_line_not_a_temporary_file(monkeyp
     out = io.StringIO()
     feedback.show_warning(UserWarning("careful"), UserWarning, "/usr/lib/python3/x.py", 3, out, "x = 1")
     assert out.getvalue() == "/usr/lib/python3/x.py:3: UserWarning: careful\n  x = 1\n", out.getvalue()
+
+
+def test_a_name_of_the_learners_own_function_or_loop_is_not_one_a_stopped_cell_did_not_make(monkeypatch, capsys):
+    """A demonstration cell that stopped in its loop leaves `images` and `rate` unmade; a later cell whose own
+    function takes a parameter `images`, or whose comprehension's variable is `rate`, reads no such name of that cell:
+    its error is its own, said as any other (a correct learner's names are theirs to choose)."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\n"
+              "try:\n    for rate, images in [(0.1, None)][5]:\n        pass\nexcept Exception as err:\n"
+              "    print('The demo needs exercise 1.')\n    what_failed(err)\n", capsys)
+    out = cells.run("def show(images):\n    return len(images)\n"
+                    "try:\n    show(None)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "earlier cell" not in out and "TypeError: object of type 'NoneType' has no len()" in out, out
+    out = cells.run("try:\n    total = sum(rate for rate in [None])\nexcept Exception as err:\n    what_failed(err)\n",
+                    capsys)
+    assert "earlier cell" not in out and "TypeError" in out, out
+    out = cells.run("try:\n    print(images.shape)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "`images` from an earlier cell" in out, out          # read at the cell's top level: the knock-on note
