@@ -260,3 +260,21 @@ def test_torch_imported_after_the_kernel_started_draws_the_same_numbers_every_ru
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
             for _ in range(2)]
     assert runs[0] == runs[1] and runs[0].strip(), runs
+
+
+def test_a_module_of_the_learners_own_named_like_a_seeded_library_imports_as_without_the_grader(tmp_path, monkeypatch):
+    """A learner's torch.py in the notebook's folder (a cell wrote it, %%writefile) has no manual_seed: `import torch`
+    gives them their module, as Python does without the grader, not an AttributeError of the grader's seeding."""
+    import sys
+
+    from autograde import shim
+
+    (tmp_path / "h67_like_torch.py").write_text("made = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(shim.SEEDED_ON_IMPORT, "h67_like_torch", "manual_seed")
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    shim.seed_generators()
+    import h67_like_torch
+
+    assert h67_like_torch.made
+    monkeypatch.delitem(sys.modules, "h67_like_torch")
