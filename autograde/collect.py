@@ -1395,8 +1395,9 @@ def _lms_for(subs: list[Submission], student: str, slug: str) -> dict:
 
 def _as_released(path: Path, lesson: Lesson) -> bool | None:
     """Is the notebook at ``path`` the lesson's notebook as released, with nothing written in it (True): every answer
-    cell as a release wrote it (nbgrader's checksum holds) and no code of its own (every other code cell empty or as
-    in one of the lesson's released editions; test cells are the course's, not the learner's)? False: it holds the
+    cell as a release wrote it (nbgrader's checksum holds) and nothing of its own (every other code cell empty or as
+    in one of the lesson's released editions, every other cell one of the lesson's own, by its id; test cells are the
+    course's, not the learner's)? False: it holds the
     lesson's answer cells and something written (a copy of an older release whose other code cells differ counts as
     written in). None: it cannot be read or holds no answer cell (a scratch notebook: the other rules decide)."""
     from nbgrader.utils import compute_checksum
@@ -1414,12 +1415,18 @@ def _as_released(path: Path, lesson: Lesson) -> bool | None:
     if any(cell.metadata.nbgrader.get("checksum") != compute_checksum(cell) for cell in answers):
         return False
     released: set[str] = set()
+    texts: set[str] = set()                 # the lesson's own text cells, by id (a release may word them anew)
     for edition in (lesson.student_version, *(translated_path(lesson.student_version.parent.parent, lang, lesson.slug)
                                               for lang in LANGS)):
         with contextlib.suppress(NotebookProblem, OSError, ValueError):
-            released |= {cell.source.strip() for cell in read_notebook(edition).cells if cell.cell_type == "code"}
-    return all(cell.source.strip() in released or not cell.source.strip() for cell in nb.cells
-               if cell.cell_type == "code" and not is_nbgrader_cell(cell))      # a test cell is not theirs
+            cells = read_notebook(edition).cells
+            released |= {cell.source.strip() for cell in cells if cell.cell_type == "code"}
+            texts |= {str(cell.get("id")) for cell in cells if cell.cell_type != "code" and cell.get("id")}
+    # a cell of another kind that the lesson does not hold is the learner's text too: an answer pasted into a Markdown
+    # cell, an answer cell of theirs turned raw (Esc R)
+    return all(not cell.source.strip() or (cell.source.strip() in released if cell.cell_type == "code"
+                                           else str(cell.get("id")) in texts)
+               for cell in nb.cells if not is_nbgrader_cell(cell))              # a test cell is not theirs
 
 
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:

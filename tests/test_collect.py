@@ -1829,3 +1829,21 @@ def test_jupyters_checkpoint_copies_are_no_hand_in(tmp_path):
     put(nbgrader / "ann" / "99_guard" / ".ipynb_checkpoints" / "99_guard-checkpoint.ipynb", older)
     subs = by_key(find_submissions(nbgrader, tmp_path / "work2", LESSONS_ALL))
     assert subs[("ann", "99_guard")].path.read_bytes() == work and "duplicate" not in subs[("ann", "99_guard")].flags
+
+
+def test_a_notebook_with_text_of_its_own_in_any_cell_is_not_as_released(tmp_path):
+    """The lesson's cells untouched, but the learner wrote in a cell of another kind: their code pasted into a
+    Markdown cell, or a raw cell (the cell's type changed by a slip of the keyboard, Esc M). Not the course's copy
+    handed in by mistake: their page must not say so (no ``as-released``). A Markdown cell of the lesson's, worded as an
+    earlier release had it, is no text of theirs."""
+    code = next(src for gid, src in __import__("conftest").answer_sources(GUARD).items() if gid == "group_max")
+    for n, cell in enumerate([nbformat.v4.new_markdown_cell(code), nbformat.v4.new_raw_cell(code)]):
+        nb = submission(GUARD)
+        nb.cells.append(cell)
+        put(tmp_path / "flat" / f"s{n}_99_guard.ipynb", nbformat.writes(nb).encode())
+    nb = submission(GUARD)                  # an earlier release's copy, whose lesson text the course has worded anew
+    next(c for c in nb.cells if c.cell_type == "markdown").source += "\n\nAn earlier release's wording."
+    put(tmp_path / "flat" / "s2_99_guard.ipynb", nbformat.writes(nb).encode())
+    subs = by_key(find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL))
+    assert "as-released" not in subs[("s0", "99_guard")].flags and "as-released" not in subs[("s1", "99_guard")].flags
+    assert "as-released" in subs[("s2", "99_guard")].flags
