@@ -309,8 +309,10 @@ def name_of_test(cell: str) -> str | None:
     return lesson_text(found[-1][1]) if found else None
 
 
-def _code_line(frame) -> str:
-    return (frame.line or "").strip()
+def _code_line(frame, most: int = 200) -> str:
+    """A traceback frame's line, quoted by its start when longer than ``most`` (a table pasted in on one line)."""
+    line = (frame.line or "").strip()
+    return line if len(line) <= most else line[:most - 4].rstrip() + " ..."
 
 
 def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:

@@ -485,3 +485,14 @@ def test_a_name_of_the_learners_own_function_or_loop_is_not_one_a_stopped_cell_d
     assert "earlier cell" not in out and "TypeError" in out, out
     out = cells.run("try:\n    print(images.shape)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
     assert "`images` from an earlier cell" in out, out          # read at the cell's top level: the knock-on note
+
+
+def test_what_failed_quotes_a_long_line_of_the_learners_by_its_start(monkeypatch, capsys):
+    """A learner's function written on one line of 20,000 characters (a table pasted in) raised: the demonstration
+    cell's note quotes the start of that line, not all of it (under a sentence of one line, as the error is)."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\n"
+              f"def table(i):\n    return [{', '.join(['1'] * 10_000)}][i]\n", capsys)
+    out = cells.run("try:\n    table(20_000)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "In your code, in `table`, line 3 of its cell: return [1, 1, 1" in out, out[:300]
+    assert max(len(line) for line in out.splitlines()) < 400, [len(line) for line in out.splitlines()]
