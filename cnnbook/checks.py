@@ -215,7 +215,10 @@ def _fmt_pair(expected: np.ndarray, got: np.ndarray, rtol: float = 1e-5, atol: f
 
 
 def _is_tensor(value: Any) -> bool:
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+    try:
+        return str(type(value).__module__).startswith("torch") and hasattr(value, "detach")
+    except Exception:  # noqa: BLE001 - a learner's metaclass may raise on __module__: no tensor of torch's
+        return False
 
 
 def _as_array(value: Any) -> np.ndarray | None:
@@ -455,7 +458,7 @@ def check_value(
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    return issubclass(type(x), (int, float, np.integer, np.floating)) and type(x) is not bool   # type(): never raises
 
 
 def _plain_equal(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
@@ -562,7 +565,7 @@ def _type_of(value: Any) -> str:
 
 def _short_value(value: Any) -> str | None:
     """A plain value as one short line (a number, a string, a short list), else None (a model, a long array)."""
-    if value is None or not isinstance(value, (int, float, complex, str, bytes, list, tuple, dict, np.generic)):
+    if value is None or not issubclass(type(value), (int, float, complex, str, bytes, list, tuple, dict, np.generic)):
         return None
     shown = _fmt(value)
     return shown if len(shown) <= 100 and "\n" not in shown else None
@@ -587,7 +590,7 @@ def check_type(what: str, got: Any, types: type | tuple[type, ...], *, expected:
     except Exception:  # noqa: BLE001 - a learner's __class__ property may raise
         right_type = False
     # a bool is an int to Python (True + True == 2), never a count: a function asked for one that says True or False
-    boolean = isinstance(got, (bool, np.bool_)) and not any(kind is object or issubclass(kind, (bool, np.bool_))
+    boolean = type(got) in (bool, np.bool_) and not any(kind is object or issubclass(kind, (bool, np.bool_))
                                                             for kind in classes)
     right_type = right_type and not boolean
     count: int | None = None
@@ -654,7 +657,7 @@ def check_parts(what: str, got: Any, count: int, *, expected: str | None = None,
 
 
 def _sized(value: Any) -> bool:
-    return type(value) in (list, tuple, dict) or isinstance(value, np.ndarray) or _is_tensor(value)
+    return type(value) in (list, tuple, dict) or issubclass(type(value), np.ndarray) or _is_tensor(value)
 
 
 def statement_at(source: str, line: int, most: int = 10) -> tuple[int, list[str]]:

@@ -278,3 +278,30 @@ def test_a_module_of_the_learners_own_named_like_a_seeded_library_imports_as_wit
 
     assert h67_like_torch.made
     monkeypatch.delitem(sys.modules, "h67_like_torch")
+
+
+def test_a_check_on_an_object_that_lies_about_its_class_fails_and_never_raises_itself():
+    """A learner's object whose ``__class__`` raises when read, or whose class's metaclass raises on ``__module__``
+    (torch's test reads it), is the wrong answer for check_type and check_value: a failed check, never an error of
+    the check's own (the bool rule, the short value, the sized value read them)."""
+    from cnnbook.checks import CheckFailed, check_type, check_value
+
+    class Lying:
+        @property
+        def __class__(self):
+            raise RuntimeError("no class")
+
+    class Meta(type):
+        def __getattribute__(cls, name):
+            if name == "__module__":
+                raise RuntimeError("no module")
+            return type.__getattribute__(cls, name)
+
+    class Hidden(metaclass=Meta):
+        pass
+
+    for value in (Lying(), Hidden(), (Lying(), Hidden())):
+        for check in (lambda v: check_type("f()", v, int), lambda v: check_type("f()", v, (list, tuple), length=3),
+                      lambda v: check_value("f()", v, 3), lambda v: check_value("f()", v, [1, 2])):
+            with pytest.raises(CheckFailed):
+                check(value)
