@@ -83,8 +83,9 @@ class _NotebookState:
         # name -> (kind of error, text) for names whose defining cell failed on its last run
         self.broken: dict[str, tuple[bool, str, str]] = {}
         # name -> what stopped the cell meant to make it: a demonstration cell that caught its error and said so
-        # (what_failed) on its last run, before or at the statement that binds the name
-        self.unfinished: dict[str, str] = {}
+        # (what_failed) on its last run, before or at the statement that binds the name; and what the name held then
+        # (:meth:`_held`: a name the learner has made since, by whatever means, is no longer unfinished)
+        self.unfinished: dict[str, tuple[str, object]] = {}
         self.reported = False           # the cell running now said what failed (what_failed)
 
     # IPython events ------------------------------------------------------------------------------------
@@ -186,13 +187,25 @@ class _NotebookState:
         """When ``cell`` uses names that an earlier demonstration cell did not make (it stopped, and said so with
         :func:`what_failed`): that, and what stopped it; else ""."""
         own = {name for name, _line in assigned_names(cell)}
-        needed = [name for name in read_names(cell) if name in self.unfinished and name not in own]
+        needed = [name for name in read_names(cell) if name in self.unfinished and name not in own
+                  and self.unfinished[name][1] == self._held(name)]
         if not needed:
             return ""
         shown = ", ".join(f"`{name}`" for name in needed[:3]) + (", ..." if len(needed) > 3 else "")
         return _("This cell uses {names} from an earlier cell, which stopped before making them ({error}). Make "
                  "that cell run first (its message says what it needs); the error here follows from it.").format(
-            names=shown, error=self.unfinished[needed[0]])
+            names=shown, error=self.unfinished[needed[0]][0])
+
+    def _held(self, name: str) -> object:
+        """What ``name`` holds in the notebook now, by identity (the object's id and class; "" when it is not
+        defined); None when the notebook's namespace is not known."""
+        namespace = getattr(self.shell, "user_ns", None)
+        if not isinstance(namespace, dict):
+            return None
+        if name not in namespace:
+            return ""
+        value = namespace[name]
+        return id(value), id(type(value))
 
     def record_failure(self, err: BaseException, said: str) -> None:
         """The cell running now caught ``err``: the names it binds at or after the statement that failed are not
@@ -205,7 +218,7 @@ class _NotebookState:
             self.unfinished.pop(name, None)
         for name, line in bound:
             if line >= at:
-                self.unfinished[name] = said
+                self.unfinished[name] = said, self._held(name)
 
     @staticmethod
     def explained_traceback(shell, etype, value, tb, tb_offset, note: str = "") -> list[str] | None:

@@ -109,11 +109,13 @@ class _Cells:
     def __init__(self, monkeypatch):
         import cnnbook.feedback as feedback
 
-        self.state = feedback._NotebookState(None)
-        shell = object()
+        from types import SimpleNamespace
+
+        self.namespace: dict = {}
+        shell = SimpleNamespace(user_ns=self.namespace)           # the kernel's namespace, as IPython's shell has it
+        self.state = feedback._NotebookState(shell)
         monkeypatch.setitem(feedback._installed, id(shell), self.state)
         monkeypatch.setattr(feedback, "_shell", lambda: shell)
-        self.namespace: dict = {}
         self.count = 0
 
     def run(self, code: str, capsys) -> str:
@@ -496,3 +498,15 @@ def test_what_failed_quotes_a_long_line_of_the_learners_by_its_start(monkeypatch
     out = cells.run("try:\n    table(20_000)\nexcept Exception as err:\n    what_failed(err)\n", capsys)
     assert "In your code, in `table`, line 3 of its cell: return [1, 1, 1" in out, out[:300]
     assert max(len(line) for line in out.splitlines()) < 400, [len(line) for line in out.splitlines()]
+
+
+def test_a_name_made_since_by_any_means_is_no_longer_one_a_stopped_cell_did_not_make(monkeypatch, capsys):
+    """The demonstration cell that makes `model` stopped; the learner then made `model` in a way no assignment in a
+    cell shows (a function of theirs that sets it as a global, as a set-up helper does). A later cell that fails for
+    its own reason says its own error, not that `model` was never made."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\ndef build():\n    raise NotImplementedError('build')\n"
+              "try:\n    model = build()\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    cells.run("def setup():\n    global model\n    model = [1, 2]\nsetup()\n", capsys)
+    out = cells.run("try:\n    model[5]\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "earlier cell" not in out and "IndexError: list index out of range" in out, out
