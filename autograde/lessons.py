@@ -206,11 +206,11 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
                               "Re-download the notebook from JupyterLab (File > Download).", "cut-off") from None
     except RecursionError:                # JSON nested deeper than Python's parser goes: never a saved notebook
         raise NotebookProblem("invalid-notebook",
-                              f"{path} is JSON nested too deeply to be a notebook saved by JupyterLab.") from None
+                              f"{path} is JSON nested too deeply to be a notebook saved by JupyterLab.", "not-text") from None
     if isinstance(data, dict) and data.get("nbformat") == 3:
         data = _from_nbformat_3(path, data)
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookProblem("invalid-notebook", f"{path} is JSON but not a notebook (no list of cells).")
+        raise NotebookProblem("invalid-notebook", f"{path} is JSON but not a notebook (no list of cells).", "not-text")
     cells = data["cells"]
     if len(cells) > MAX_CELLS:
         raise NotebookProblem("invalid-notebook",
@@ -221,10 +221,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     if saved > MAX_SAVED_OUTPUTS:
         raise NotebookProblem("invalid-notebook",
                               f"{path} holds {saved:,} saved outputs (the limit is {MAX_SAVED_OUTPUTS:,}). Clear them "
-                              "(Edit > Clear Outputs of All Cells), save and submit again.")
+                              "(Edit > Clear Outputs of All Cells), save and submit again.", "too-large")
     if data.get("nbformat") != 4:
         raise NotebookProblem("invalid-notebook",
-                              f"{path} has nbformat {data.get('nbformat')!r}; this course uses nbformat 4.")
+                              f"{path} has nbformat {data.get('nbformat')!r}; this course uses nbformat 4.", "not-text")
     if _repair_cells(cells, data.get("nbformat_minor")):
         text = json.dumps(data)
     try:
@@ -232,7 +232,7 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         nbformat.validate(nb)
     except Exception as err:  # nbformat raises several kinds of validation errors
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise NotebookProblem("invalid-notebook", f"{path} is not a valid notebook: {first_line}") from None
+        raise NotebookProblem("invalid-notebook", f"{path} is not a valid notebook: {first_line}", "not-text") from None
     # A JSON escape such as "\\ud800" is valid JSON but no character: a kernel cannot be sent a cell holding one,
     # nor a UTF-8 file written with it. JupyterLab never saves one; a hand-edited file gets U+FFFD in its place.
     return valid_text(nb)

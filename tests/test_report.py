@@ -626,7 +626,11 @@ def test_a_page_says_what_the_self_check_says_went_wrong_while_running_the_noteb
 @pytest.mark.parametrize("content, words", [
     (b"", "is empty"), (b"   \n", "is empty"),
     (b'{"cells": [{"cell_type": "code", "source": "x = 1"', "not a whole notebook"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "another kind of file")])
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "another kind of file"), (b'{"data": [1, 2]}', "another kind of file"),
+    (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "source": "", '
+     b'"metadata": {}, "execution_count": 1, "outputs": [' + b", ".join([b'{"output_type": "stream", "name": '
+                                                                          b'"stdout", "text": "."}'] * 20_001)
+     + b"]}]}", "Clear them")])
 def test_a_file_that_is_no_notebook_gets_a_page_saying_what_is_wrong_with_it_in_every_language(tmp_path, content,
                                                                                                 words):
     """An instructor's trial: a 0-byte upload's page said only "The file could not be read as a notebook", while
