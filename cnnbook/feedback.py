@@ -87,11 +87,13 @@ class _NotebookState:
         # (:meth:`_held`: a name the learner has made since, by whatever means, is no longer unfinished)
         self.unfinished: dict[str, tuple[str, object]] = {}
         self.reported = False           # the cell running now said what failed (what_failed)
+        self.recorded: set[str] = set()  # the names it did not make
 
     # IPython events ------------------------------------------------------------------------------------
     def pre_run_cell(self, info=None) -> None:
         self.current_cell = getattr(info, "raw_cell", "") or ""
         self.reported = False
+        self.recorded = set()
 
     def post_run_cell(self, result=None) -> None:
         if result is not None and (getattr(result, "error_before_exec", None) is not None
@@ -104,6 +106,10 @@ class _NotebookState:
             if not self.reported:
                 for name, _line in assigned_names(cell):
                     self.unfinished.pop(name, None)
+            else:           # what they hold as the cell ends (a placeholder its handler set after what_failed)
+                for name, (said, _held) in list(self.unfinished.items()):
+                    if name in self.recorded:
+                        self.unfinished[name] = said, self._held(name)
             names = defined_names(cell)
             if not names:
                 return
@@ -219,6 +225,7 @@ class _NotebookState:
         for name, line in bound:
             if line >= at:
                 self.unfinished[name] = said, self._held(name)
+                self.recorded.add(name)
 
     @staticmethod
     def explained_traceback(shell, etype, value, tb, tb_offset, note: str = "") -> list[str] | None:

@@ -510,3 +510,13 @@ def test_a_name_made_since_by_any_means_is_no_longer_one_a_stopped_cell_did_not_
     cells.run("def setup():\n    global model\n    model = [1, 2]\nsetup()\n", capsys)
     out = cells.run("try:\n    model[5]\nexcept Exception as err:\n    what_failed(err)\n", capsys)
     assert "earlier cell" not in out and "IndexError: list index out of range" in out, out
+
+
+def test_a_placeholder_the_stopped_cell_sets_after_saying_what_failed_is_still_not_made(monkeypatch, capsys):
+    """A demonstration cell may set its placeholder after what_failed (``model = None`` last in its handler): the
+    name is still one the cell did not make, for the cells after it."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\ndef build():\n    raise NotImplementedError('build')\n"
+              "try:\n    model = build()\nexcept Exception as err:\n    what_failed(err)\n    model = None\n", capsys)
+    out = cells.run("try:\n    model.eval()\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "`model` from an earlier cell" in out, out
