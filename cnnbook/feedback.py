@@ -143,7 +143,7 @@ class _NotebookState:
             stb = None
         if stb is None:
             broken = self.broken_name(value)
-            note = "\n  ".join(broken) if broken else self.knock_on(self.current_cell)
+            note = "\n  ".join(broken) if broken else self.knock_on(self.current_cell, value)
             stb = self.explained_traceback(shell, etype, value, tb, tb_offset, note)
         if stb is None:
             # A cell that does not parse (IPython's "incomplete input": its traceback holds IPython's frames only) is
@@ -189,13 +189,15 @@ class _NotebookState:
                   "made.")).format(name=name, kind=kind)
         return said, text
 
-    def knock_on(self, cell: str) -> str:
+    def knock_on(self, cell: str, err: BaseException | None = None) -> str:
         """When ``cell`` uses names that an earlier demonstration cell did not make (it stopped, and said so with
-        :func:`what_failed`): that, and what stopped it; else ""."""
+        :func:`what_failed`): that, and what stopped it; else "", and for ``err`` a NameError of another name (a
+        name of the cell's own misspelt: its own error)."""
         own = {name for name, _line in assigned_names(cell)}
         needed = [name for name in read_names(cell) if name in self.unfinished and name not in own
                   and self.unfinished[name][1] == self._held(name)]
-        if not needed:
+        missing = getattr(err, "name", None) if isinstance(err, NameError) else None
+        if not needed or (type(missing) is str and missing not in needed):
             return ""
         shown = ", ".join(f"`{name}`" for name in needed[:3]) + (", ..." if len(needed) > 3 else "")
         return _("This cell uses {names} from an earlier cell, which stopped before making them ({error}). Make "
@@ -507,7 +509,7 @@ def what_failed(err: BaseException) -> None:
     state = _installed.get(id(_shell())) if _shell() is not None else None
     lines = []
     try:
-        knock_on = state.knock_on(state.current_cell) if state is not None else ""
+        knock_on = state.knock_on(state.current_cell, err) if state is not None else ""
         if state is not None:
             state.record_failure(err, said)
     except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel

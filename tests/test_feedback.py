@@ -520,3 +520,16 @@ def test_a_placeholder_the_stopped_cell_sets_after_saying_what_failed_is_still_n
               "try:\n    model = build()\nexcept Exception as err:\n    what_failed(err)\n    model = None\n", capsys)
     out = cells.run("try:\n    model.eval()\nexcept Exception as err:\n    what_failed(err)\n", capsys)
     assert "`model` from an earlier cell" in out, out
+
+
+def test_a_name_the_cell_misspells_is_its_own_error_not_the_stopped_cells(monkeypatch, capsys):
+    """`model` was not made (its cell stopped), and this cell also misspells another name: the NameError is about
+    that name, not a knock-on of the stopped cell."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\ndef build():\n    raise NotImplementedError('build')\n"
+              "try:\n    model = None\n    model = build()\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    out = cells.run("try:\n    print(model)\n    scor = evaluate(model)\nexcept Exception as err:\n    what_failed(err)\n",
+                    capsys)
+    assert "earlier cell" not in out and "NameError: name 'evaluate' is not defined" in out, out
+    out = cells.run("try:\n    model.eval()\nexcept Exception as err:\n    what_failed(err)\n", capsys)
+    assert "`model` from an earlier cell" in out, out
