@@ -1397,9 +1397,10 @@ def _as_released(path: Path, lesson: Lesson) -> bool | None:
     """Is the notebook at ``path`` the lesson's notebook as released, with nothing written in it (True): every answer
     cell as a release wrote it (nbgrader's checksum holds) and nothing of its own (every other code cell empty or as
     in one of the lesson's released editions, every other cell one of the lesson's own, by its id; test cells are the
-    course's, not the learner's)? False: it holds the
-    lesson's answer cells and something written (a copy of an older release whose other code cells differ counts as
-    written in). None: it cannot be read or holds no answer cell (a scratch notebook: the other rules decide)."""
+    course's, not the learner's)? False: it holds the lesson's answer cells and something written (a copy of an
+    older release whose other code cells differ counts as written in), or no answer cell but code or text of its own
+    (work in a notebook that lost nbgrader's metadata). None: it cannot be read, or holds no answer cell and nothing
+    of its own (an empty Untitled.ipynb: the other rules decide)."""
     from nbgrader.utils import compute_checksum
 
     from .i18n import LANGS, is_nbgrader_cell, translated_path
@@ -1410,8 +1411,6 @@ def _as_released(path: Path, lesson: Lesson) -> bool | None:
     except (NotebookProblem, OSError, ValueError):
         return None
     answers = [cell for cell in nb.cells if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution")]
-    if not answers:
-        return None
     if any(cell.metadata.nbgrader.get("checksum") != compute_checksum(cell) for cell in answers):
         return False
     released: set[str] = set()
@@ -1424,9 +1423,11 @@ def _as_released(path: Path, lesson: Lesson) -> bool | None:
             texts |= {str(cell.get("id")) for cell in cells if cell.cell_type != "code" and cell.get("id")}
     # a cell of another kind that the lesson does not hold is the learner's text too: an answer pasted into a Markdown
     # cell, an answer cell of theirs turned raw (Esc R)
-    return all(not cell.source.strip() or (cell.source.strip() in released if cell.cell_type == "code"
-                                           else str(cell.get("id")) in texts)
-               for cell in nb.cells if not is_nbgrader_cell(cell))              # a test cell is not theirs
+    untouched = all(not cell.source.strip() or (cell.source.strip() in released if cell.cell_type == "code"
+                                                else str(cell.get("id")) in texts)
+                    for cell in nb.cells if not is_nbgrader_cell(cell))         # a test cell is not theirs
+    # no answer cell: work in a notebook that lost nbgrader's metadata (the grader runs it all the same) is written in
+    return untouched if answers else (None if untouched else False)
 
 
 def _lesson_by_cells(path: Path, lessons: list[Lesson]) -> Lesson | None:

@@ -1847,3 +1847,25 @@ def test_a_notebook_with_text_of_its_own_in_any_cell_is_not_as_released(tmp_path
     subs = by_key(find_submissions(tmp_path / "flat", tmp_path / "work", LESSONS_ALL))
     assert "as-released" not in subs[("s0", "99_guard")].flags and "as-released" not in subs[("s1", "99_guard")].flags
     assert "as-released" in subs[("s2", "99_guard")].flags
+
+
+def test_work_whose_notebook_lost_its_nbgrader_metadata_is_not_passed_over_for_the_blank_copy(tmp_path):
+    """A student's work in a notebook without nbgrader's metadata (saved by another tool, or its cells pasted into a
+    new notebook: no answer cell says it is one) handed in beside the lesson's notebook as released: the work is
+    graded (the grader runs a notebook without the metadata, its tests at the end), never the blank copy by its name.
+    An empty Untitled.ipynb is no work: the lesson's copy is graded, as before."""
+    work = solved(GUARD)
+    for cell in work.cells:
+        cell.metadata.pop("nbgrader", None)
+    empty = nbformat.v4.new_notebook()
+    archive = tmp_path / "moodle.zip"
+    same = (2026, 12, 1, 9, 0, 0)
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in [("Kim Minsu_700201_assignsubmission_file_/Untitled.ipynb", nbformat.writes(work).encode()),
+                           ("Kim Minsu_700201_assignsubmission_file_/99_guard.ipynb", NOTEBOOK),
+                           ("Lee Seo_700203_assignsubmission_file_/Untitled.ipynb", nbformat.writes(empty).encode()),
+                           ("Lee Seo_700203_assignsubmission_file_/99_guard.ipynb", NOTEBOOK)]:
+            zf.writestr(zipfile.ZipInfo(name, same), data)
+    subs = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL))
+    assert subs[("Kim Minsu", "99_guard")].path.name == "Untitled.ipynb", subs[("Kim Minsu", "99_guard")]
+    assert subs[("Lee Seo", "99_guard")].path.name == "99_guard.ipynb", subs[("Lee Seo", "99_guard")]
