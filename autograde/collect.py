@@ -1401,15 +1401,25 @@ def _as_released(path: Path, lesson: Lesson) -> bool | None:
     older release whose other code cells differ counts as written in), or no answer cell but code or text of its own
     (work in a notebook that lost nbgrader's metadata). None: it cannot be read, or holds no answer cell and nothing
     of its own (an empty Untitled.ipynb: the other rules decide)."""
-    from nbgrader.utils import compute_checksum
-
-    from .i18n import LANGS, is_nbgrader_cell, translated_path
     from .lessons import NotebookProblem, read_notebook
 
     try:
         nb = read_notebook(path)
     except (NotebookProblem, OSError, ValueError):
         return None
+    try:
+        return _released_as_is(nb, lesson)
+    except Exception:  # noqa: BLE001 - a learner's file read by a rule of thumb: what it cannot read, the others decide
+        return None     # (malformed nbgrader metadata stopped a whole batch at intake: a hostile class's trial)
+
+
+def _released_as_is(nb, lesson: Lesson) -> bool | None:
+    """:func:`_as_released` of a notebook read (raises on what nbformat's schema lets through and this does not read)."""
+    from nbgrader.utils import compute_checksum
+
+    from .i18n import LANGS, is_nbgrader_cell, translated_path
+    from .lessons import NotebookProblem, read_notebook
+
     answers = [cell for cell in nb.cells if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution")]
     if any(cell.metadata.nbgrader.get("checksum") != compute_checksum(cell) for cell in answers):
         return False

@@ -1869,3 +1869,32 @@ def test_work_whose_notebook_lost_its_nbgrader_metadata_is_not_passed_over_for_t
     subs = by_key(find_submissions(archive, tmp_path / "work", LESSONS_ALL))
     assert subs[("Kim Minsu", "99_guard")].path.name == "Untitled.ipynb", subs[("Kim Minsu", "99_guard")]
     assert subs[("Lee Seo", "99_guard")].path.name == "99_guard.ipynb", subs[("Lee Seo", "99_guard")]
+
+
+@pytest.mark.parametrize("damage", ["nbgrader-string", "nbgrader-list", "metadata-list", "checksum-number",
+                                    "source-number", "cell-string"])
+def test_a_notebook_with_malformed_metadata_costs_only_itself_at_intake(tmp_path, damage):
+    """The whole suite's hostile class (malformed_grading_metadata): the as-released rule read a cell's nbgrader
+    metadata as a dict, and a notebook whose metadata is a string stopped the whole batch at intake with an
+    AttributeError, every classmate ungraded. Whatever a notebook holds, intake decides for it and goes on."""
+    import json
+
+    nb = json.loads(NOTEBOOK)
+    cell = next(c for c in nb["cells"] if (c.get("metadata", {}).get("nbgrader") or {}).get("solution"))
+    if damage == "nbgrader-string":
+        cell["metadata"]["nbgrader"] = "solution"
+    elif damage == "nbgrader-list":
+        cell["metadata"]["nbgrader"] = ["solution", True]
+    elif damage == "metadata-list":
+        cell["metadata"] = ["nbgrader"]
+    elif damage == "checksum-number":
+        cell["metadata"]["nbgrader"]["checksum"] = 7
+    elif damage == "source-number":
+        cell["source"] = 12
+    else:
+        nb["cells"].append("a cell that is a string")
+    put(tmp_path / "subs" / "ann_99_guard.ipynb", json.dumps(nb).encode())
+    put(tmp_path / "subs" / "ann_99_guard (1).ipynb", NOTEBOOK)
+    put(tmp_path / "subs" / "bob_99_guard.ipynb", nbformat.writes(solved(GUARD)).encode())
+    subs = by_key(find_submissions(tmp_path / "subs", tmp_path / "work", LESSONS_ALL))
+    assert ("ann", "99_guard") in subs and subs[("bob", "99_guard")].path.name == "bob_99_guard.ipynb"
