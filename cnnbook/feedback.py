@@ -501,9 +501,9 @@ def what_failed(err: BaseException) -> None:
     it failed, says nothing useful). A lesson's cell that calls the learner's code catches any error and calls this
     in its handler (``tests/test_test_cells.py`` reads every lesson for it)::
 
-        except Exception as err:          # not ready yet: say so instead of a long traceback
+        except Exception as demo_error:   # not ready yet: say so instead of a long traceback
             print("Your conv_block is not ready yet. Finish exercise 2, then run this cell again.")
-            what_failed(err)
+            what_failed(demo_error)
     """
     said = _first_line(err)
     state = _installed.get(id(_shell())) if _shell() is not None else None

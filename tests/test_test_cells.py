@@ -400,6 +400,21 @@ def test_a_demonstration_cell_says_what_failed_in_the_learners_code_whatever_it_
     assert not problems, f"{lesson.slug}: a demonstration cell can end in a traceback:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_a_demonstration_cells_handler_deletes_no_name_of_the_learners(lesson):
+    """A hostile trial: Python deletes an `except ... as err` name when its handler ends, so a demonstration cell that
+    caught an error deleted a learner's own `err` (an error rate, a relative error) from their notebook. A
+    demonstration cell's handler binds a name of the course's own (`demo_...`), which no answer cell binds."""
+    from autograde.judge import exercise_names as notebook_names
+
+    nb = nbformat.read(lesson.source, as_version=4)
+    theirs = notebook_names(nb)
+    found = [(index, node.name) for index, source in _demo_cells(nb) for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.ExceptHandler) and node.name
+             and (not node.name.startswith("demo_") or node.name in theirs)]
+    assert not found, f"{lesson.slug}: (cell, name) of handlers that can delete a learner's variable: {found}"
+
+
 def test_the_demonstration_scanner_finds_each_way_a_cell_can_end_in_a_traceback():
     ok = ("try:\n    y = f(1)\n    print(y.shape)\nexcept NameError as err:\n    print(err)\n"
           "except Exception as err:\n    print('f is not ready yet.')\n    what_failed(err)\n")
