@@ -614,28 +614,33 @@ def test_what_one_test_bound_never_weighs_on_the_next_in_the_same_judge():
         stop_judge()
 
 
+def answer_step(text):
+    """A step of the runner's plan: an answer cell (nbgrader solution) holding ``text``."""
+    return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
+
+
+def failed_test_cell(message):
+    """A graded test cell whose output says it failed with ``message``."""
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message, traceback=[message])]
+    return cell
+
+
 def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
     """runner._point_to_earlier_failures: the hint goes to a failed test whose region of learner code reads a name an
     earlier region bound last and whose test failed; not when the region binds the name itself, not to a test that
     passed, and in the learner's language."""
     from autograde.runner import _point_to_earlier_failures
 
-    def code(text):
-        return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
-
-    def failed(message):
-        cell = nbformat.v4.new_code_cell("")
-        cell.outputs = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message, traceback=[message])]
-        return cell
-
     test = ("test", nbformat.v4.new_code_cell("# test"))
-    nested_past_the_parser = code("x = " + "-" * 1_000_000 + "1")        # ast.parse: MemoryError, skipped
-    steps = [nested_past_the_parser, code("def a():\n    return 1"), test, code("def b():\n    return a() + 1"), test,
+    nested_past_the_parser = answer_step("x = " + "-" * 1_000_000 + "1")        # ast.parse: MemoryError, skipped
+    steps = [nested_past_the_parser, answer_step("def a():\n    return 1"), test,
+             answer_step("def b():\n    return a() + 1"), test,
              ("code", nbformat.v4.new_code_cell("print(b(), a())")),      # a lesson's cell: not the learner's answer
-             code("def a():\n    return 2\n\n\ndef c():\n    return a() + b()"), test, code("d = b"), test]
+             answer_step("def a():\n    return 2\n\n\ndef c():\n    return a() + b()"), test, answer_step("d = b"), test]
     statuses = ["fail", "fail", "fail", "pass"]
     tests = [{"grade_id": f"test_{n}", "status": s, "message": f"m{n}"} for n, s in zip("abcd", statuses)]
-    cells = [failed(t["message"]) for t in tests]
+    cells = [failed_test_cell(t["message"]) for t in tests]
     _point_to_earlier_failures(steps, tests, cells, "en", set("abcd"))
     assert [t["message"] for t in tests] == [
         "ma", "mb\nYour code here uses a, which did not pass its own test (test_a): fix a first, then check this "
@@ -643,10 +648,11 @@ def test_a_failed_test_names_an_earlier_failed_answer_its_code_reads():
         "check this exercise again.", "md"]
     assert cells[1].outputs[0]["evalue"] == tests[1]["message"] == cells[1].outputs[0]["traceback"][0]
     tests = [{"grade_id": f"test_{n}", "status": s, "message": ""} for n, s in zip("abcd", statuses)]
-    _point_to_earlier_failures(steps, tests, [failed("") for _ in tests], "ko", set("abcd"))
+    _point_to_earlier_failures(steps, tests, [failed_test_cell("") for _ in tests], "ko", set("abcd"))
     assert tests[1]["message"].startswith("이 답의 코드가 쓰는 a이(가) 자신의 테스트(test_a)를"), tests[1]["message"]
     tests = [{"grade_id": f"test_{n}", "status": s, "message": "m"} for n, s in zip("abcd", statuses)]
-    _point_to_earlier_failures(steps, tests, [failed("m") for _ in tests], "en", {"c"})   # a, b: not exercises' names
+    # a, b: not exercises' names
+    _point_to_earlier_failures(steps, tests, [failed_test_cell("m") for _ in tests], "en", {"c"})
     assert [t["message"] for t in tests] == ["m"] * 4
 
 
@@ -657,21 +663,13 @@ def test_a_failed_test_does_not_name_an_earlier_answer_it_runs_the_courses_own_v
     that defines `course_<name>` runs the course's <name> in place of the learner's; the hint leaves <name> out."""
     from autograde.runner import _point_to_earlier_failures
 
-    def code(text):
-        return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
-
-    def failed(message):
-        cell = nbformat.v4.new_code_cell("")
-        cell.outputs = [nbformat.v4.new_output("error", ename="TestFailed", evalue=message, traceback=[message])]
-        return cell
-
     standing_in = ("test", nbformat.v4.new_code_cell(
         "def course_backed(name):\n    def course_a():\n        return 1\n    return name\n"))
     plain = ("test", nbformat.v4.new_code_cell("# test"))
-    steps = [code("def a():\n    return 0"), plain, code("def b():\n    return a() + 1"), standing_in,
-             code("def c():\n    return a() + b()"), plain]
+    steps = [answer_step("def a():\n    return 0"), plain, answer_step("def b():\n    return a() + 1"), standing_in,
+             answer_step("def c():\n    return a() + b()"), plain]
     tests = [{"grade_id": f"test_{n}", "status": "fail", "message": f"m{n}"} for n in "abc"]
-    _point_to_earlier_failures(steps, tests, [failed(t["message"]) for t in tests], "en", set("abc"))
+    _point_to_earlier_failures(steps, tests, [failed_test_cell(t["message"]) for t in tests], "en", set("abc"))
     assert tests[1]["message"] == "mb", tests[1]
     assert "uses a," in tests[2]["message"] and "uses b," in tests[2]["message"], tests[2]
 
@@ -935,16 +933,14 @@ def test_the_earlier_failure_hint_parses_no_more_code_than_a_lesson_has(monkeypa
     parse = ast.parse
     monkeypatch.setattr(runner.ast, "parse", lambda source, *a, **k: parsed.append(len(source)) or parse(source, *a, **k))
 
-    def code(text):
-        return ("code", nbformat.v4.new_code_cell(text, metadata={"nbgrader": {"solution": True}}))
-
     test = ("test", nbformat.v4.new_code_cell("# test"))
     dense = "x = (" + "a," * 800_000 + ")\n"
-    regions = runner._regions([code("def a():\n    return 1"), code(dense), test, code("y = a()"), test])
+    regions = runner._regions([answer_step("def a():\n    return 1"), answer_step(dense), test,
+                               answer_step("y = a()"), test])
     assert max(parsed) <= runner.HINT_CELL_CHARS, max(parsed)
     assert regions == [({"a"}, set()), ({"y"}, {"a"})], regions
     parsed.clear()
-    many = [code("z = (" + "a," * 20_000 + ")\n") for _ in range(50)]      # 2 MB in cells of 40 KB each
+    many = [answer_step("z = (" + "a," * 20_000 + ")\n") for _ in range(50)]      # 2 MB in cells of 40 KB each
     assert runner._regions([*many, test]) == []
     assert sum(parsed) <= runner.HINT_NOTEBOOK_CHARS, sum(parsed)
 
