@@ -508,6 +508,24 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 "started?): it was not run again when the kernel was replaced, so what it defined is missing after"))
         return True
 
+    def keep(source: str, new) -> None:
+        """After a cell was stopped (or its kernel died) and the kernel replaced: what the cell defined before its
+        first statement that does any work runs again in the new kernel (see leading_definitions), and is replayed
+        with the cells that finished from now on. When that replay does not finish cleanly, the kernel is replaced
+        once more without it."""
+        code, defined = leading_definitions(source)
+        remaining = deadline - time.monotonic()
+        if not code or not replayed[0] or remaining <= 0 or guard.tripped or not kernel.alive():
+            return
+        rerun = kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
+        if rerun.status != "ok":
+            revive(deadline)                # a clean kernel again, with the cells that finished only
+            return
+        ran_ok.append(code)
+        ran_cells.append(new)
+        new.outputs.append(_note(f"what this cell defined above its first other statement ({', '.join(defined)}) "
+                                 "was run again in the new kernel, so the tests after it can use it"))
+
     result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "preload": list(kernel.preload),
                         "start_seconds": round(time.monotonic() - started, 2)}
     sandbox = kernel.sandbox
@@ -588,6 +606,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
                     if not revived:
                         revive(deadline, died=run.status == "died")
+                    keep(cell.source, new)
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
@@ -1147,6 +1166,57 @@ def _find_killer(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadl
             return None
         low, high = (low, middle) if verdict else (middle, high)
     return high - 1 if ran_ok[high - 1] else None
+
+
+# What a stopped cell is known to have defined before it stopped: its statements from the top that define and take
+# no time to run (a function or a class, an import, a name given a literal value), up to its first other statement.
+_DEFINES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Pass)
+
+
+def leading_definitions(source: str) -> tuple[str, list[str]]:
+    """The code of ``source``'s leading definitions (see _DEFINES), and the names they define; ("", []) when the cell
+    starts with anything else or cannot be read.
+
+    A cell stopped at its time limit, or whose kernel died, is replaced with a fresh kernel that has only the cells
+    that finished: without this, a correct ``def conv_macs`` above an endless loop in the same cell cost every test
+    of conv_macs (a helper's trial of a lesson-04 class). Only what certainly ran before the stop is kept: the
+    statements above the first that does any work. Magics are read as IPython runs them (``%timeit f(x)`` after the
+    definitions is such a first other statement)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        code = TransformerManager().transform_cell(source)
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return "", []
+    kept: list[ast.stmt] = []
+    for node in tree.body:
+        literal = False
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and all(
+                isinstance(target, ast.Name) for target in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+            try:
+                ast.literal_eval(node.value)
+                literal = True
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                pass
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (isinstance(node, _DEFINES) or literal or docstring):
+            break
+        kept.append(node)
+    if not kept or len(kept) == len(tree.body):
+        return "", []                       # nothing, or the whole cell (it did not stop in these)
+    names: list[str] = []
+    for node in kept:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [alias.asname or alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.Assign):
+            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    end = kept[-1].end_lineno or kept[-1].lineno
+    return "\n".join(code.splitlines()[:end]) + "\n", list(dict.fromkeys(names))
 
 
 def _note(text: str):

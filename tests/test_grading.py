@@ -186,6 +186,10 @@ def faults(tmp_path_factory):
     first_answer = fx.BUG["cell"]
     write(solved(lesson, {first_answer: "while True:\n    pass"}), folder("looping") / name)
     write(solved(lesson, {first_answer: "import os\nos._exit(3)"}), folder("crashing") / name)
+    # the same stops after a correct answer in the same cell: what the cell defined above them is kept
+    answer = answer_sources(lesson)[first_answer]
+    write(solved(lesson, {first_answer: f"{answer}\nwhile True:\n    pass"}), folder("defined_then_looping") / name)
+    write(solved(lesson, {first_answer: f"{answer}\nimport os\nos._exit(3)"}), folder("defined_then_crashing") / name)
     write(solved(lesson, {first_answer: _noisy(lesson, first_answer)}), folder("warning") / name)
 
     proc = run_cli("grade", str(subs), "--out", str(out), "--timeout", "10")
@@ -248,6 +252,21 @@ def test_an_endless_loop_costs_only_that_exercise(faults):
     lost = sum(points_of_tests(lesson)[gid] for gid in fx.BUG["loses"])
     assert float(row["score"]) == full - lost
     _the_failed_test_says_why(faults, "looping", "ran past its time limit and was stopped")
+
+
+@pytest.mark.parametrize("student, flag", [("defined_then_looping", "timeout"), ("defined_then_crashing", "kernel-died")])
+def test_what_a_stopped_cell_defined_above_the_stop_is_kept(faults, student, flag):
+    """A correct answer with an endless loop (or an os._exit) below it in the same cell: the kernel is replaced, and the
+    cell's definitions above the statement that stopped it run again in the new one, so its tests pass (a helper's
+    lesson-04 class: a correct conv_macs above one endless loop cost 4 + 3 points). The graded notebook says so."""
+    lesson, grades, _, out = faults
+    fx = lesson_fixture(lesson.slug)
+    row = grades[(student, lesson.slug)]
+    assert row["status"] == "graded" and flag in row["flags"].split(";"), row
+    assert float(row["score"]) == sum(points_of_tests(lesson).values()), row
+    graded = nbformat.read(out / "autograded" / student / lesson.slug / f"{lesson.slug}.ipynb", as_version=4)
+    notes = [o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.outputs]
+    assert any(f"({fx.BUG['cell']}" in note and "run again in the new kernel" in note for note in notes), notes
 
 
 def _the_failed_test_says_why(faults, student, why):

@@ -43,3 +43,38 @@ def test_a_learners_edit_of_a_test_cell_is_flagged_even_after_a_course_update():
     fixed.source = "# a course update\n" + fixed.source
     _, flags = plan(released, source)
     assert "test-cell-edited" in flags
+
+
+# --- what a stopped cell is known to have defined (runner.leading_definitions) --------------------------------
+
+def test_a_stopped_cells_leading_definitions_are_the_statements_above_its_first_other_one():
+    from autograde.runner import leading_definitions
+
+    source = ('"""Conv arithmetic."""\nimport numpy as np\nfrom math import floor as fl\nSTRIDE: int = 2\n'
+              'SIZES = (3, [5, 7])\n\n@staticmethod\ndef conv_macs(h, w):\n    while True:\n        pass\n\n'
+              'class Net:\n    depth = 3\n\nprint(conv_macs(3, 3))\ndef after_the_stop():\n    return 1\n')
+    code, names = leading_definitions(source)
+    assert names == ["np", "fl", "STRIDE", "SIZES", "conv_macs", "Net"]
+    assert code.rstrip().endswith("depth = 3") and "print(" not in code and "after_the_stop" not in code
+    compile(code, "<kept>", "exec")                # runs as it stands
+
+
+def test_a_magic_after_the_definitions_ends_them_and_one_before_keeps_nothing():
+    from autograde.runner import leading_definitions
+
+    code, names = leading_definitions("def f(x):\n    return x\n%timeit f(3)\n")
+    assert names == ["f"] and "timeit" not in code
+    assert leading_definitions("%matplotlib inline\ndef f(x):\n    return x\nf(1)\n") == ("", [])
+    assert leading_definitions("%%time\ndef f(x):\n    return x\nf(1)\n") == ("", [])
+
+
+def test_nothing_is_kept_when_the_stop_may_be_in_a_definition_or_the_cell_cannot_be_read():
+    from autograde.runner import leading_definitions
+
+    # a cell of definitions only stopped in one of them (a class body, an import): replaying it would stop again
+    assert leading_definitions("import numpy as np\nclass Net:\n    while True:\n        pass\n") == ("", [])
+    assert leading_definitions("x = compute()\ndef f():\n    pass\nwhile True:\n    pass\n") == ("", [])
+    assert leading_definitions("def f(:\n") == ("", [])
+    assert leading_definitions("rate = 0.1 * 2\ndef f():\n    pass\nf()\n") == ("", [])   # not a literal
+    assert leading_definitions("a.b = 1\ndef f():\n    pass\nf()\n") == ("", [])          # not a plain name
+    assert leading_definitions("(" * 500 + ")" * 500 + "\n") == ("", [])
