@@ -1130,3 +1130,37 @@ def test_a_worker_that_died_waiting_costs_no_submission_a_try():
     pool.run(deque([job]), lambda job, result: settled.append(result))
     assert len(settled) == 1 and "died" not in settled[0]["detail"], settled
     assert settled[0]["detail"].startswith("the grading worker failed: KeyError"), settled
+
+
+def test_a_stuck_dask_worker_is_stopped_through_its_nanny_and_said_when_it_cannot_be(monkeypatch):
+    """The stuck worker's process is killed by its nanny, which then starts a new one as after any death (the
+    scheduler's restart_workers raced the nanny's own restart and lost workers for good); a worker without a nanny,
+    or a cluster that does not answer, is said in the detail, never raised."""
+    import signal
+
+    import autograde.grade as grade
+
+    class Client:
+        def __init__(self, answers=None, error=None):
+            self.answers, self.error, self.calls = answers, error, []
+
+        def run(self, function, **kwargs):
+            self.calls.append((function, kwargs))
+            if self.error:
+                raise self.error
+            return self.answers
+
+    client = Client({"tcp://127.0.0.1:9": "OK"})
+    assert grade._restart_dask_worker(client, "tcp://127.0.0.1:8") == "its Dask worker (tcp://127.0.0.1:8) was restarted"
+    assert client.calls[0][1] == {"workers": ["tcp://127.0.0.1:8"], "nanny": True, "on_error": "return"}
+    for answers, error, said in (({}, None, "no answer from its nanny"), (None, KeyError("tcp://x"), "KeyError"),
+                                 ({"n": OSError("gone")}, None, "gone")):
+        detail = grade._restart_dask_worker(Client(answers, error), "tcp://x")
+        assert detail.startswith("its Dask worker (tcp://x) could not be restarted (") and said in detail, detail
+        assert "run workers under a nanny" in detail
+    # on the nanny: its worker process gets SIGKILL; a nanny without one says so
+    killed = []
+    monkeypatch.setattr(grade.os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    assert grade._kill_nannys_worker(type("Nanny", (), {"pid": 4321})()) == "OK"
+    assert killed == [(4321, signal.SIGKILL)]
+    assert grade._kill_nannys_worker(type("Nanny", (), {"pid": None})()) == "no worker process"
