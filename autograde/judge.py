@@ -529,7 +529,8 @@ def _function_name(remote: Any) -> str:
     was given" of an in-place ReLU inside a network, which names nothing they wrote."""
     info = object.__getattribute__(remote, "_info")
     text = str(info.get("repr", ""))
-    found = re.match(r"<(?:function|bound method) ([A-Za-z_][\w.]{0,79})", text)
+    # (a function nested in another, "<function course_backed.<locals>.call at ..>", is named by nothing the learner wrote)
+    found = re.match(r"<(?:function|bound method) ([A-Za-z_][\w.]{0,79})(?= )", text)
     if found:
         return found.group(1)
     mro = info.get("mro")
@@ -1069,11 +1070,27 @@ def _test_place(err: BaseException, source: str) -> _Place | None:
     # (a call of the test's own @learner_side helper is not the learner's: a trial read "inception_3a_on_meta()
     # raised RuntimeError" of their InceptionModule)
     calls_learner = after is not None and after.filename == __file__ and after.name == "__call__" \
-        and getattr(err, "from_kernel", False) and not _through_probe(err.__traceback__)
+        and getattr(err, "from_kernel", False) and not _through_probe(err.__traceback__) \
+        and not _bound_by_test(segment, source)
     from cnnbook.checks import statement_at
 
     first, quoted = statement_at(source, frame.lineno)
     return _Place(first, "\n".join(quoted), segment, calls_learner)
+
+
+def _bound_by_test(segment: str, source: str) -> bool:
+    """Whether ``segment`` calls a name the test binds itself (``conv_macs_checked = course_backed("conv_macs", ...)``):
+    what it calls is the test's, not the learner's object, however it reached the kernel (a trial read
+    "conv_macs_checked(28, 28, 192, f=5, c_out=32, p=2) raised ValueError", a name the learner never wrote)."""
+    try:
+        call = ast.parse(segment, mode="eval").body
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        return False
+    return any(isinstance(node, ast.Name) and node.id == call.func.id and isinstance(node.ctx, ast.Store)
+               for node in ast.walk(tree))
 
 
 def _through_probe(tb) -> bool:

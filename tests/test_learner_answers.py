@@ -290,3 +290,25 @@ def test_a_tests_own_helper_is_not_named_as_the_call_that_raised(said):
     first = lines[at + 1]
     assert "RuntimeError" in first and "dim=0)" in first, proc.stdout
     assert "inception_3a_on_meta()에서" not in first and "inception_3a_on_meta" not in first, proc.stdout
+
+
+# Lesson 04: conv_macs raises for a padding it does not expect. The test calls it through its own wrapper
+# (`conv_macs_checked = course_backed("conv_macs", ...)`: the course's layer_shapes in place of the learner's), and
+# the self-check said "conv_macs_checked(28, 28, 192, f=5, c_out=32, p=2) raised ValueError", a name the learner
+# never wrote (an instructor's trial). A name the test binds itself is the test's line, not the learner's call.
+CONV_MACS_RAISES = '''def conv_macs(h, w, c_in, f, c_out, p=0, s=1):
+    shapes = layer_shapes(h, w, c_in, f, c_out, p, s)
+    if p > 1:
+        raise ValueError("padding above 1 is not handled")
+    return shapes["n_H"] * shapes["n_W"] * c_out * f * f * c_in
+'''
+CASES["conv_macs_raises_en"] = ("04", "en", {"conv_macs": CONV_MACS_RAISES})
+
+
+def test_an_error_through_the_tests_own_wrapper_is_not_said_as_the_wrappers_call(said):
+    out = said["conv_macs_raises_en"].stdout
+    block = out.split("test_conv_macs", 1)[1].split("[PASS]", 1)[0]
+    assert "conv_macs_checked(28, 28, 192, f=5, c_out=32, p=2) raised" not in block, out
+    assert "your code raised ValueError: padding above 1 is not handled (at line 4:" in block, out
+    assert "Line " in block and "of the test cell: got = conv_macs_checked(28, 28, 192" in block, out
+    assert re.search(r"\] +test_layer_shapes +3/3", out) and re.search(r"\] +test_conv_macs +0/4", out), out
