@@ -1181,9 +1181,12 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
     that finished: without this, a correct ``def conv_macs`` above an endless loop in the same cell cost every test
     of conv_macs (a helper's trial of a lesson-04 class). Only what certainly ran before the stop is kept: the
     statements above the first that does any work. Magics are read as IPython runs them (``%timeit f(x)`` after the
-    definitions is such a first other statement)."""
+    definitions is such a first other statement). A cell larger than a hint reads (HINT_CELL_CHARS) keeps nothing.
+    """
     from IPython.core.inputtransformer2 import TransformerManager
 
+    if len(source) > HINT_CELL_CHARS:       # parsed in the grading worker, without the learner's memory limit
+        return "", []
     try:
         code = TransformerManager().transform_cell(source)
         tree = ast.parse(code)

@@ -78,3 +78,13 @@ def test_nothing_is_kept_when_the_stop_may_be_in_a_definition_or_the_cell_cannot
     assert leading_definitions("rate = 0.1 * 2\ndef f():\n    pass\nf()\n") == ("", [])   # not a literal
     assert leading_definitions("a.b = 1\ndef f():\n    pass\nf()\n") == ("", [])          # not a plain name
     assert leading_definitions("(" * 500 + ")" * 500 + "\n") == ("", [])
+
+
+def test_a_cell_larger_than_a_lesson_has_is_not_parsed_for_its_definitions():
+    """Parsed in the grading worker, which has no learner memory limit: a 1.6 MB cell stopped by its time limit took
+    the worker to 1.2 GiB (tests/test_attacks.py's huge cell, after the definitions rule came)."""
+    from autograde.runner import HINT_CELL_CHARS, leading_definitions
+
+    big = "def f():\n    return 1\n" + "x = (" + "a," * (HINT_CELL_CHARS // 2) + ")\n"
+    assert leading_definitions(big) == ("", [])
+    assert leading_definitions("def f():\n    return 1\nx = (a, a)\n")[1] == ["f"]
