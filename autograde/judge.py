@@ -370,7 +370,9 @@ def _as_local_exception(err: RemoteError) -> Exception:
         remote_kind = err.kind
         cls = next((_BUILTIN_ERRORS[name] for name in err.mro[1:]
                     if name in _BUILTIN_ERRORS and name not in ("Exception", "BaseException")), None)
-    local: Exception = LearnerError(text)
+    # A learner's AssertionError is no AssertionError here (a test's `except CheckFailed`, an AssertionError, must
+    # not catch it), but it is named as the learner wrote it wherever a message shows its class.
+    local: Exception = LearnerAssertionError(text) if cls is AssertionError else LearnerError(text)
     if cls is not None and cls is not AssertionError:
         try:
             local = cls(text)
@@ -403,6 +405,15 @@ def one_line(text: str) -> str:
 
 class LearnerError(Exception):
     """An exception from learner code whose class does not exist in the grader."""
+
+
+class LearnerAssertionError(LearnerError):
+    """A learner's AssertionError (an ``assert`` in their code), kept apart from the checks' own failures."""
+
+
+# What a message names it: the learner's class, never the grader's ("expected a ValueError, but it raised
+# LearnerError" in a class trial, for `assert f <= H` in place of `raise ValueError`).
+LearnerAssertionError.__name__ = "AssertionError"        # __qualname__ stays: pickle finds the class by it
 
 
 class Remote:

@@ -354,3 +354,27 @@ def test_the_readmes_count_the_explanations_there_are():
     english, korean = (root / "README.md").read_text(encoding="utf-8"), (root / "README.ko.md").read_text(encoding="utf-8")
     assert f"{running} kinds, `cnnbook/errors.py`" in english and f"({unreadable} kinds)" in english
     assert f"{running}가지)에는" in korean and f"({unreadable}가지)" in korean
+
+
+def test_a_learners_assert_is_named_assertionerror_never_the_graders_own_class():
+    """A class trial (lesson 05): an answer that checks its arguments with `assert` instead of raising ValueError
+    was told "expected a ValueError, but it raised LearnerError", the grader's own class. A learner's
+    AssertionError stays no AssertionError in the grader (a test's `except CheckFailed` must not catch it), and is
+    named as the learner wrote it: in check_raises, raised_instead, a test's own line and a hidden check."""
+    from cnnbook.checks import check_raises, raised_instead
+
+    def asserting():
+        raise _from_kernel("AssertionError", "")
+
+    assert not isinstance(_from_kernel("AssertionError", ""), AssertionError)
+    with pytest.raises(CheckFailed) as caught:
+        check_raises("pool2d_forward(x, 5, 1)", asserting, ())
+    said = "\n".join(caught.value.lines)
+    assert "but it raised AssertionError" in said and "LearnerError" not in said
+    with pytest.raises(CheckFailed) as caught:
+        raised_instead("pool2d_forward(x, 2, 2)", _from_kernel("AssertionError", "need N,C,H,W"), "it fits")
+    assert "raised AssertionError: need N,C,H,W" in "\n".join(caught.value.lines)
+    hidden = _explain(_from_kernel("AssertionError", "f <= H"), True, "pool")
+    assert hidden == "pool: a hidden check failed.\n  Your code raised AssertionError."
+    visible = _explain(_from_kernel("AssertionError", "f <= H"), False, "pool")
+    assert "LearnerError" not in visible and "AssertionError" in visible
