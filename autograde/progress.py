@@ -84,6 +84,12 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
+def cache_key(path: Path, tests: Path, hidden: bool, lang: str) -> str:
+    """What a cached line of the table stands for: the notebook, the tests and the grading code (runner.fingerprint),
+    this module (which reads the cache back: grading's fingerprint leaves it out), and the language of the messages."""
+    return f"{_digest(path)}:{fingerprint(tests)}:{_digest(Path(__file__))}:{hidden}:{lang}"
+
+
 def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None = None,
                     timeout: float | None = None, lang: str = "en") -> LessonProgress:
     path = path or learner_notebook(lesson.slug, lang=lang)
@@ -92,8 +98,7 @@ def lesson_progress(lesson: Lesson, path: Path | None = None, cache: dict | None
     progress = LessonProgress(lesson.slug, str(path), exercises_of(source), hidden_included=hidden)
     from cnnbook.i18n import language
 
-    # the notebook, the tests and grader, and the language of the messages
-    key = f"{_digest(path)}:{fingerprint(tests_from.source)}:{hidden}:{language()}"
+    key = cache_key(path, tests_from.source, hidden, language())
     if cache is not None and cache.get(lesson.slug, {}).get("key") == key:
         stored = cache[lesson.slug]
         progress.exercises = [Exercise(**e) for e in stored["exercises"]]

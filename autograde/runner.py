@@ -155,13 +155,58 @@ def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNo
     return [name for name, pattern in SUSPICIOUS if pattern.search(code)]
 
 
+# The modules grading runs from: the command's own (grade), the worker, and the programs it starts by name (the judge,
+# the kernel, the zygote) or calls into (the shim, in the kernel); __init__ runs with any of them.
+GRADING_ROOTS = ("__init__", "grade", "worker", "judge_process", "kernel_app", "forked", "shim")
+
+
+def _imported(path: Path, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` (one package's) that ``path`` imports anywhere, inside functions too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            parts = (node.module or "").split(".")
+            if node.level == 0 and parts[0] != path.parent.name:
+                continue
+            inner = parts[1:] if node.level == 0 else parts
+            if inner and inner[0]:
+                found.add(inner[0])
+            else:                           # from . import late; from autograde import moodle
+                found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names
+                      if alias.name.startswith(path.parent.name + ".")}
+    return found & modules
+
+
+def graded_modules(package: Path) -> list[str]:
+    """The modules of ``package`` (autograde/) that grading can run: GRADING_ROOTS and all they import, read from
+    their import statements. The instructor's other tools (release, package-students, progress, reset, the command
+    line's parser) are not among them, so a change to one grades nobody again."""
+    modules = {path.stem for path in package.glob("*.py")}
+    seen: set[str] = set()
+    todo = [name for name in GRADING_ROOTS if name in modules]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_imported(package / f"{name}.py", modules) - seen)
+    return sorted(seen)
+
+
+def code_fingerprint(root: Path = ROOT) -> str:
+    """The grading code (graded_modules of autograde/) and every helper of cnnbook/ (learner code may import any)."""
+    digest = hashlib.sha256()
+    files = [root / "autograde" / f"{name}.py" for name in graded_modules(root / "autograde")]
+    files += sorted((root / "cnnbook").rglob("*.py"))
+    for path in files:
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 @functools.lru_cache(maxsize=None)
 def _code_fingerprint() -> str:
-    digest = hashlib.sha256()
-    for package in ("autograde", "cnnbook"):
-        for path in sorted((ROOT / package).glob("*.py")):
-            digest.update(f"{package}/{path.name}\0".encode() + path.read_bytes())
-    return digest.hexdigest()
+    return code_fingerprint(ROOT)
 
 
 def fingerprint(lesson_source: Path) -> str:

@@ -1,0 +1,75 @@
+"""What `grade` compares to decide that a result is still good (runner.fingerprint): the grading code, the helpers and
+the lesson's tests. A change to the instructor's other tools (release, package-students, progress, reset, the command
+line's parser) grades nobody again: a class trial re-graded 18 notebooks (83 s) after a comment was added to a module
+grading never runs. Fast: no kernel."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograde import runner
+from autograde.lessons import ROOT
+
+
+def _copy_course_code(tmp_path: Path) -> Path:
+    for package in ("autograde", "cnnbook"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def _touch(path: Path) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "\n# an instructor's update\n", encoding="utf-8")
+
+
+def test_a_change_to_a_module_grading_never_imports_grades_nobody_again(tmp_path):
+    root = _copy_course_code(tmp_path)
+    before = runner.code_fingerprint(root)
+    for name in ("release", "package", "reset", "progress", "__main__", "cli"):
+        assert name not in runner.graded_modules(root / "autograde"), name
+        _touch(root / "autograde" / f"{name}.py")
+    assert runner.code_fingerprint(root) == before
+
+
+def test_a_change_to_what_grading_runs_grades_again(tmp_path):
+    root = _copy_course_code(tmp_path)
+    seen = {runner.code_fingerprint(root)}
+    for path in ("autograde/runner.py", "autograde/judge.py", "autograde/grade.py", "autograde/collect.py",
+                 "autograde/publish.py", "autograde/shim.py", "autograde/__init__.py", "cnnbook/checks.py",
+                 "cnnbook/workspace.py"):
+        _touch(root / path)
+        seen.add(runner.code_fingerprint(root))
+    assert len(seen) == 10                  # every change gave a new fingerprint
+
+
+@pytest.mark.slow                               # a new Python process
+def test_every_module_the_grader_loads_is_in_the_fingerprint():
+    """The import closure read from the sources holds every module a process of the grader loads (the command, the
+    worker, the judge, the kernel's programs), and every module grading starts by name (`-m autograde.x`)."""
+    graded = runner.graded_modules(ROOT / "autograde")
+    roots = ", ".join(f"autograde.{name}" for name in runner.GRADING_ROOTS if name != "__init__")
+    loaded = subprocess.run([sys.executable, "-c", f"import sys, {roots}; "
+                             "print(' '.join(m for m in sys.modules if m.startswith('autograde.')))"],
+                            capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
+    assert loaded and {name.split(".")[1] for name in loaded} <= set(graded)
+    import re
+
+    for name in graded:
+        text = (ROOT / "autograde" / f"{name}.py").read_text(encoding="utf-8")
+        for started in re.findall(r"[\"']autograde\.(\w+)", text):
+            assert started in graded, (name, started)
+
+
+def test_progress_reads_no_cached_table_written_by_another_version_of_itself(tmp_path, monkeypatch):
+    """progress's cache is keyed by the grading fingerprint, which no longer covers progress.py itself."""
+    from autograde import progress
+
+    notebook, tests = tmp_path / "n.ipynb", tmp_path / "t.ipynb"
+    notebook.write_text("{}", encoding="utf-8")
+    tests.write_text("{}", encoding="utf-8")
+    before = progress.cache_key(notebook, tests, True, "en")
+    code = tmp_path / "progress.py"
+    code.write_text(Path(progress.__file__).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    monkeypatch.setattr(progress, "__file__", str(code))
+    assert progress.cache_key(notebook, tests, True, "en") != before
