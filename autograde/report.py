@@ -78,7 +78,8 @@ def failure_reason(message: str, uses_failed: bool = False, unanswered: bool = F
     if usually is not None:
         return "usually: " + usually.split(": ")[0].split(". ")[0].rstrip(".")
     text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
-    text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", text)
+    # numbers, not the digits of a name (pool2d_forward, conv3)
+    text = re.sub(r"(?<![\w.])-?\d+(\.\d+)?(e-?\d+)?", "#", text)
     if len(text) > 200:
         text = text[:200].rsplit(" ", 1)[0] + " …"
     return text or "(no message)"

@@ -31,6 +31,15 @@ def test_a_learner_cannot_forge_a_typical_slip_in_the_class_report():
     assert not failure_reason(f"f(x):\n  {raised}").startswith("typical slip")
 
 
+def test_a_reason_keeps_the_digits_of_a_name():
+    """Numbers are taken out of a reason so that 'expected 4, got 5' and 'expected 6, got 8' count as one, but the
+    digits of a name stay: lesson 05's class report read 'pool#d_forward(x, #, #, "avg") raised ValueError'."""
+    reason = failure_reason('pool2d_forward(x, 2, 2, "avg") raised ValueError: unknown mode (at line 16: return y)')
+    assert reason.startswith('pool2d_forward(x, #, #, "avg") raised ValueError') and "line #" in reason
+    assert failure_reason("conv3 has 3 x 3 filters, box2: 0.5") == "conv3 has # x # filters, box2: #"
+    assert failure_reason("f(x):\n  expected -4.5e-3, got 1e5") == "f(x): expected #, got #"
+
+
 def test_failure_reasons_group_what_learners_share():
     slip = "f(x):\n  this looks like a typical slip: the kernel was flipped.\n  expected 3, got 4"
     assert failure_reason(slip) == "typical slip: the kernel was flipped."
