@@ -78,11 +78,43 @@ def failure_reason(message: str, uses_failed: bool = False, unanswered: bool = F
     if usually is not None:
         return "usually: " + usually.split(": ")[0].split(". ")[0].rstrip(".")
     text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
-    # numbers, not the digits of a name (pool2d_forward, conv3)
+    raised = _RAISED.fullmatch(_in_english(text))
+    if raised:
+        # what the learner's own code raised: its message and line differ from one learner to the next, and come in
+        # the words of their edition ("...에서 ValueError 오류가 발생했습니다: ..."): the call and the kind count
+        text = f"{raised['call']} raised {raised['kind']}"
+    # numbers, sizes (1x1x4x4), not the digits of a name (pool2d_forward, conv3)
+    text = re.sub(r"(?<![\w.])\d+(?:x\d+)+\b", lambda size: re.sub(r"\d+", "#", size.group()), text)
     text = re.sub(r"(?<![\w.])-?\d+(\.\d+)?(e-?\d+)?", "#", text)
     if len(text) > 200:
         text = text[:200].rsplit(" ", 1)[0] + " …"
     return text or "(no message)"
+
+
+# "{call} raised {kind}: {message}" (autograde.judge._said_at), as the report reads it in English
+_RAISED = re.compile(r"(?P<call>\S.*?) raised (?P<kind>[A-Za-z_][\w.]*): .*", re.S)
+_TEMPLATES: list[tuple[re.Pattern[str], list[str], str]] = []
+
+
+def _in_english(line: str) -> str:
+    """A line the grader wrote in a learner's language, in English when it is one of the package's messages with
+    fields (its translation read backwards: the fields' values kept as they are); else as it was."""
+    if line.isascii():
+        return line
+    if not _TEMPLATES:
+        from cnnbook.i18n import LANGUAGES, _fstring_pattern, _package_catalog, fstring_fields
+
+        for lang in LANGUAGES:
+            if lang != "en":
+                _TEMPLATES.extend((*_fstring_pattern(text), english) for english, text in _package_catalog(lang).items()
+                                  if fstring_fields(text) and fstring_fields(english))
+    for pattern, fields, english in _TEMPLATES:
+        found = pattern.fullmatch(line)
+        if found:
+            from cnnbook.i18n import _fill
+
+            return _fill(english, {field: found.group(f"f{i}") for i, field in enumerate(fields)})
+    return line
 
 
 def _slip_in_english(name: str) -> str:

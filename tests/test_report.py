@@ -35,9 +35,25 @@ def test_a_reason_keeps_the_digits_of_a_name():
     """Numbers are taken out of a reason so that 'expected 4, got 5' and 'expected 6, got 8' count as one, but the
     digits of a name stay: lesson 05's class report read 'pool#d_forward(x, #, #, "avg") raised ValueError'."""
     reason = failure_reason('pool2d_forward(x, 2, 2, "avg") raised ValueError: unknown mode (at line 16: return y)')
-    assert reason.startswith('pool2d_forward(x, #, #, "avg") raised ValueError') and "line #" in reason
+    assert reason.startswith('pool2d_forward(x, #, #, "avg") raised ValueError')
+    assert failure_reason("pool2d_forward(x, 2, 2) gave 3 windows") == "pool2d_forward(x, #, #) gave # windows"
     assert failure_reason("conv3 has 3 x 3 filters, box2: 0.5") == "conv3 has # x # filters, box2: #"
+    assert failure_reason("pool2d_forward(x 1x1x4x4, 5, 1)   (a 5x5 window in a 4x4 map): expected a ValueError") == \
+        "pool2d_forward(x #x#x#x#, #, #)   (a #x# window in a #x# map): expected a ValueError"
     assert failure_reason("f(x):\n  expected -4.5e-3, got 1e5") == "f(x): expected #, got #"
+
+
+def test_an_error_a_learners_code_raised_is_one_reason_in_both_editions():
+    """Lesson 05's class trial: the same answer (mode "average" where the lesson says "avg") in the English and the
+    Korean edition was two reasons, one in Korean; and two English learners whose own error messages or lines differ
+    were two reasons too. The reason is the call and the kind of error, in English."""
+    english = ('pool2d_forward(x, 2, 2, "avg") raised ValueError: unknown mode '
+               '(at line 16: raise ValueError("unknown mode"))')
+    korean = ('pool2d_forward(x, 2, 2, "avg")에서 ValueError 오류가 발생했습니다: unknown mode '
+              '(16번째 줄: raise ValueError("unknown mode"))')
+    other = 'pool2d_forward(x, 2, 2, "avg") raised ValueError: mode must be max (at line 9: raise ValueError(m))'
+    assert failure_reason(english) == failure_reason(korean) == failure_reason(other) == \
+        'pool2d_forward(x, #, #, "avg") raised ValueError'
 
 
 def test_failure_reasons_group_what_learners_share():
