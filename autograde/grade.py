@@ -1872,8 +1872,9 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
         shown_status = say(N_("graded automatically; the answers graded by hand wait"))
     # The learner's own edition: without --lang, check reads my-work/<lesson>/ (the English copy) and speaks English.
     command = f"<code>python -m autograde check {e(result['lesson'][:2])}{'' if lang == 'en' else ' --lang ' + lang}</code>"
-    closing = (e(say(N_("Hidden checks say what failed and give a hint, never their inputs or expected values.")))
-               + "\n" + e(say(N_("Run {command} on your notebook to see the visible checks in full.")))
+    # the hidden checks are spoken of only on a page that shows tests (a student who sent no notebook ran none)
+    closing = ((e(say(N_("Hidden checks say what failed and give a hint, never their inputs or expected values.")))
+                + "\n") if rows else "") + (e(say(N_("Run {command} on your notebook to see the visible checks in full.")))
                .replace("{command}", command))
     title = e(say(N_("{lesson}: feedback for {who}"))).replace("{lesson}", e(result["lesson"])).replace("{who}", who)
     # The lesson as the learner's notebook names it, in the page's language (the slug beside it: the file's name)

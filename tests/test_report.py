@@ -578,6 +578,8 @@ def test_grades_csv_shows_times_to_the_second_and_a_page_without_tests_has_no_em
                "max_score": 17.0, "flags": [], "detail": "no notebook"}
     page = feedback_html(missing)
     assert "No notebook was found" in page and "<table" not in page, page
+    # no test was run: the page does not speak of hidden checks (a class trial's page of a student who sent a .py)
+    assert "Hidden checks" not in page and "check 03" in page, page
     graded = {**missing, "status": "graded", "tests": [{"grade_id": "test_same_padding", "points": 2.0,
                                                          "max_points": 2.0, "status": "pass", "message": ""}]}
     assert "<th>test</th>" in feedback_html(graded)
