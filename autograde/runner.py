@@ -158,6 +158,11 @@ def suspicious_flags(student: nbformat.NotebookNode, source: nbformat.NotebookNo
 # The modules grading runs from: the command's own (grade), the worker, and the programs it starts by name (the judge,
 # the kernel, the zygote) or calls into (the shim, in the kernel); __init__ runs with any of them.
 GRADING_ROOTS = ("__init__", "grade", "worker", "judge_process", "kernel_app", "forked", "shim")
+# Modules grading imports whose every output each run writes again from the results (the class reports, the LMS files,
+# intake.csv's quoting, names shown beside ids): nothing of theirs is kept in a result, the gradebook or autograded/,
+# so a change to them grades nobody again. OUTPUT_HELPERS says which of their names grading may use.
+REBUILT_EACH_RUN = ("report",)
+OUTPUT_HELPERS = {"report": {"csv_safe", "keep_canvas_gradebook", "write_class_reports", "person_name"}}
 
 
 def _imported(path: Path, modules: set[str]) -> set[str]:
@@ -182,8 +187,8 @@ def _imported(path: Path, modules: set[str]) -> set[str]:
 def graded_modules(package: Path) -> list[str]:
     """The modules of ``package`` (autograde/) that grading can run: GRADING_ROOTS and all they import, read from
     their import statements. The instructor's other tools (release, package-students, progress, reset, the command
-    line's parser) are not among them, so a change to one grades nobody again."""
-    modules = {path.stem for path in package.glob("*.py")}
+    line's parser) are not among them, nor REBUILT_EACH_RUN, so a change to one grades nobody again."""
+    modules = {path.stem for path in package.glob("*.py")} - set(REBUILT_EACH_RUN)
     seen: set[str] = set()
     todo = [name for name in GRADING_ROOTS if name in modules]
     while todo:
