@@ -814,8 +814,10 @@ def check_raises(
     except exception as err:
         return err
     except Exception as err:  # noqa: BLE001 - we report the wrong kind of error to the learner
+        # the class as the learner's code named it (the grader's judge holds a stand-in for a class it lacks)
+        kind = getattr(err, "remote_kind", "") or type(err).__name__
         _fail(what, [_("expected a {expected}, but it raised {kind}: {error}").format(
-            expected=exception.__name__, kind=one_line_text(type(err).__name__), error=_error_text(err, 500))], hint)
+            expected=exception.__name__, kind=one_line_text(kind), error=_error_text(err, 500))], hint)
     _fail(what, [_("expected a {expected} for these arguments, but it returned {value}").format(
         expected=exception.__name__, value=_fmt(result))], hint)
     raise AssertionError("unreachable")

@@ -378,3 +378,14 @@ def test_a_learners_assert_is_named_assertionerror_never_the_graders_own_class()
     assert hidden == "pool: a hidden check failed.\n  Your code raised AssertionError."
     visible = _explain(_from_kernel("AssertionError", "f <= H"), False, "pool")
     assert "LearnerError" not in visible and "AssertionError" in visible
+    # a class of the learner's own, made from Exception: named as they named it, in a visible check
+    own = _as_local_exception(RemoteError("PoolError", "bad f", "", ("PoolError", "Exception", "BaseException",
+                                                                     "object"), "__main__"))
+
+    def raising_own():
+        raise own
+
+    with pytest.raises(CheckFailed) as caught:
+        check_raises("pool2d_forward(x, 5, 1)", raising_own, ())
+    said = "\n".join(caught.value.lines)
+    assert "but it raised PoolError" in said and "LearnerError" not in said
