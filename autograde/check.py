@@ -99,7 +99,7 @@ def report_of(lesson: Lesson, path: Path, result: dict, hidden: bool = True, not
                                          "" if passed else _("not run: the check could not run here (see the note "
                                                              "below)") if broken else _learner_message(test),
                                          visible_passed=bool(test.get("hidden")) and not passed,
-                                         not_started=not passed and _not_started(test)))
+                                         not_started=not passed and not_started(test)))
     problems = [_(PROBLEMS[flag]) for flag in result.get("flags", []) if flag in PROBLEMS]
     if broken:
         # Written for the grading machine's instructor ("fewer --workers", a traceback): the learner reads its last
@@ -135,7 +135,7 @@ def _which_lesson(notebook, lesson: Lesson, path: Path) -> str:
              "Each test ran after the last cell.").format(path=path, lesson=lesson.slug)
 
 
-def _not_started(test: dict) -> bool:
+def not_started(test: dict) -> bool:
     """The exercise's answer cell still raises the stub's NotImplementedError (its name may be defined above the
     raise, so the test fails on its own terms: still "not answered yet"). Not when the NotImplementedError came from
     an earlier exercise the answer uses (the runner says which: ``uses_failed``): a learner's nms that calls their
@@ -145,10 +145,13 @@ def _not_started(test: dict) -> bool:
     return "NotImplementedError" in test.get("message", "") and not test.get("uses_failed")
 
 
+NOT_ANSWERED = N_("not answered yet: the answer cell still raises NotImplementedError.")
+
+
 def _learner_message(test: dict) -> str:
     message = test.get("message", "")
-    if _not_started(test):
-        return _("not answered yet: the answer cell still raises NotImplementedError.")
+    if not_started(test):
+        return _(NOT_ANSWERED)
     return message or _("this test did not pass.")
 
 

@@ -1771,6 +1771,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
         return e(say(message), quote=False)
 
     who = f"{e(name)} ({e(result['student'])})" if name and name != result["student"] else e(result["student"])
+    from .check import NOT_ANSWERED, not_started
+
     rows = []
     scores = dict((marks or {}).get("scores", {}))
     by_instructor = said(N_("graded by your instructor"))
@@ -1778,6 +1780,8 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
         status = test["status"]
         found = test.get("message") or ""
         found = say(found) if found in GRADER_TEST_MESSAGES else found
+        if status == "fail" and not_started(test):          # as the self-check says it: no stub's text, no test code
+            found = say(NOT_ANSWERED)
         message = f"<pre>{e(found)}</pre>" if found else ""
         # A test the grader could not run has no points yet (it is run again), not 0 of them.
         got = "&ndash;" if result.get("status") == "grader-error" or status == "grader-error" else f"{test['points']:g}"

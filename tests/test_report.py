@@ -872,3 +872,24 @@ def test_the_class_reports_median_is_the_median_of_an_even_class():
                "tests": [], "flags": []}]
     assert "<p>8 students: 6 graded, 1 invalid-notebook, 1 missing; median automatic score 11." in \
         lesson_page("01_history", even + others)
+
+
+def test_an_exercise_not_answered_reads_as_the_self_check_says_it_on_the_feedback_page():
+    """A class trial (lesson 05): the page of a student who left exercises unanswered showed, for each, the stub's
+    NotImplementedError and four lines of the test cell's code; the self-check says "not answered yet". The page
+    says it too, in the notebook's language; an answer that calls an earlier unanswered one keeps its message."""
+    from autograde.grade import feedback_html
+
+    stub = ('conv_backward(...) raised NotImplementedError: Replace this line with your answer, then run the test '
+            'cell below. (at line 10: raise NotImplementedError("Replace this line"))\n  Line 10 of the test cell:\n'
+            '      check_own_work("conv_backward(dout (1, 2, 3, 3), ...)", conv_backward,')
+    result = {"student": "ann", "lesson": "05_pooling", "status": "graded", "score": 0.0, "max_score": 6.0,
+              "flags": [], "tests": [{"grade_id": "test_conv_backward", "points": 0.0, "max_points": 6.0,
+                                      "status": "fail", "message": stub}]}
+    page = feedback_html(result)
+    assert "not answered yet: the answer cell still raises NotImplementedError." in page
+    assert "Line 10 of the test cell" not in page and "check_own_work" not in page
+    korean = feedback_html({**result, "language": "ko"})
+    assert "아직 답하지 않았습니다" in korean and "check_own_work" not in korean
+    uses = {**result["tests"][0], "uses_failed": "box_iou", "message": "nms(...) raised NotImplementedError: x"}
+    assert "nms(...) raised NotImplementedError" in feedback_html({**result, "tests": [uses]})
