@@ -77,8 +77,10 @@ def failure_reason(message: str, uses_failed: bool = False, unanswered: bool = F
     usually = explained_in(message)           # an error learners typically meet: what it usually means
     if usually is not None:
         return "usually: " + usually.split(": ")[0].split(". ")[0].rstrip(".")
-    text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
-    raised = _RAISED.fullmatch(_in_english(text))
+    # the package's words in English (a Korean learner's "값 4개 중 3개가 다릅니다" is "3 of 4 values differ")
+    shown = [_in_english(line) for line in lines[:2]]
+    text = " ".join(shown) if shown and shown[0].endswith(":") else (shown[0] if shown else "")
+    raised = _RAISED.fullmatch(text)
     if raised:
         # what the learner's own code raised: its message and line differ from one learner to the next, and come in
         # the words of their edition ("...에서 ValueError 오류가 발생했습니다: ..."): the call and the kind count
@@ -101,6 +103,10 @@ def _in_english(line: str) -> str:
     fields (its translation read backwards: the fields' values kept as they are); else as it was."""
     if line.isascii():
         return line
+    core = line[:-1] if line.endswith(":") else line          # a check's name in words, before its colon
+    english = _english_of().get(core) or _package_english().get(core)
+    if english:
+        return english + line[len(core):]
     if not _TEMPLATES:
         from cnnbook.i18n import LANGUAGES, _fstring_pattern, _package_catalog, fstring_fields
 
@@ -127,6 +133,19 @@ def _slip_in_english(name: str) -> str:
 
 
 _ENGLISH_OF: dict[str, str] = {}
+_PACKAGE_ENGLISH: dict[str, str] = {}
+
+
+def _package_english() -> dict[str, str]:
+    """The package catalog read backwards (translation -> English), for every language of the course."""
+    if not _PACKAGE_ENGLISH:
+        from cnnbook.i18n import LANGUAGES, _package_catalog
+
+        for lang in LANGUAGES:
+            if lang != "en":
+                for english, text in _package_catalog(lang).items():
+                    _PACKAGE_ENGLISH.setdefault(text, english)
+    return _PACKAGE_ENGLISH
 
 
 def _english_of() -> dict[str, str]:

@@ -56,6 +56,18 @@ def test_an_error_a_learners_code_raised_is_one_reason_in_both_editions():
         'pool2d_forward(x, #, #, "avg") raised ValueError'
 
 
+def test_a_check_that_found_another_value_is_one_reason_in_both_editions():
+    """A failure no typical slip names counted once in English and once in Korean for the same wrong answer: its
+    second line, the package's words, is read back into English."""
+    english = "box_iou(a, b):\n  3 of 4 values differ (tolerance rtol=1e-06, atol=1e-06).\n  first difference ..."
+    korean = "box_iou(a, b):\n  값 4개 중 3개가 다릅니다(허용 오차 rtol=1e-06, atol=1e-06).\n  처음 다른 곳은 ..."
+    assert failure_reason(korean) == failure_reason(english) == \
+        "box_iou(a, b): # of # values differ (tolerance rtol=#, atol=#)."
+    # a check named in words (lesson 01's "the final weights") is read back too
+    assert failure_reason("최종 가중치:\n  값 2개 중 1개가 다릅니다(허용 오차 rtol=1e-05, atol=1e-06).") == \
+        "the final weights: # of # values differ (tolerance rtol=#, atol=#)."
+
+
 def test_failure_reasons_group_what_learners_share():
     slip = "f(x):\n  this looks like a typical slip: the kernel was flipped.\n  expected 3, got 4"
     assert failure_reason(slip) == "typical slip: the kernel was flipped."
