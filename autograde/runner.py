@@ -200,10 +200,12 @@ def graded_modules(package: Path) -> list[str]:
 
 
 def code_fingerprint(root: Path = ROOT) -> str:
-    """The grading code (graded_modules of autograde/) and every helper of cnnbook/ (learner code may import any)."""
+    """The grading code (graded_modules of autograde/), every helper of cnnbook/ (learner code may import any) and
+    the helpers' translations (a result keeps its messages in the learner's language)."""
     digest = hashlib.sha256()
     files = [root / "autograde" / f"{name}.py" for name in graded_modules(root / "autograde")]
     files += sorted((root / "cnnbook").rglob("*.py"))
+    files += sorted((root / "cnnbook" / "locale").rglob("*.po"))    # the package's words in each language
     for path in files:
         digest.update(f"{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes())
     return digest.hexdigest()
@@ -215,9 +217,13 @@ def _code_fingerprint() -> str:
 
 
 def fingerprint(lesson_source: Path) -> str:
-    """What decides a verdict here: the grader's and the helpers' code and the lesson's tests. A worker (a Dask
+    """What decides a verdict here: the grader's and the helpers' code and the lesson's tests, and the translations
+    of both (a Korean learner's result keeps its messages in Korean: a fixed translation is a new result). A worker (a Dask
     worker on another machine) whose copy differs from the coordinator's refuses to grade."""
-    return hashlib.sha256((_code_fingerprint() + "\0").encode() + lesson_source.read_bytes()).hexdigest()
+    digest = hashlib.sha256((_code_fingerprint() + "\0").encode() + lesson_source.read_bytes())
+    for catalog in sorted(lesson_source.parent.glob("*.po")):       # the lesson's words in each language
+        digest.update(f"\0{catalog.name}\0".encode() + catalog.read_bytes())
+    return digest.hexdigest()
 
 
 def new_hidden_seed() -> int:

@@ -90,3 +90,20 @@ def test_grading_uses_only_the_output_helpers_of_a_module_every_run_rebuilds():
                 assert used <= runner.OUTPUT_HELPERS[node.module], (name, used)
             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None:
                 assert not {alias.name for alias in node.names} & set(runner.REBUILT_EACH_RUN), name
+
+
+def test_a_changed_translation_grades_again(tmp_path):
+    """A result keeps its messages in the learner's language: a fixed Korean sentence (the package's or the lesson's)
+    left the class's stored Korean feedback as it was until --force (an instructor's trial)."""
+    root = _copy_course_code(tmp_path)
+    before = runner.code_fingerprint(root)
+    catalogs = sorted((root / "cnnbook" / "locale").rglob("*.po"))
+    assert catalogs
+    _touch(catalogs[0])
+    assert runner.code_fingerprint(root) != before
+    lesson = tmp_path / "solutions" / "04_parameters"
+    shutil.copytree(ROOT / "solutions" / "04_parameters", lesson)
+    source = lesson / "04_parameters.ipynb"
+    first = runner.fingerprint(source)
+    _touch(lesson / "ko.po")
+    assert runner.fingerprint(source) != first
