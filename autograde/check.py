@@ -12,6 +12,7 @@ tests of the student version run, and the report says that the hidden ones run w
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,35 @@ PROBLEMS = {
 }
 
 
+# A learner's cell that was stopped (runner: result["stopped"]), named by its first line; what it defined above its
+# first other statement was run again in the new kernel (runner.leading_definitions).
+STOPPED_CELL = {
+    "timeout": N_("The cell that starts with «{cell}» ran past its time limit and was stopped: is there an endless "
+                  "loop, or a loop that does far more work than it needs?"),
+    "died": N_("The Python kernel died in the cell that starts with «{cell}» (it ran out of memory, or the code "
+               "called os._exit or crashed the interpreter); it was restarted and the tests after it still ran."),
+}
+KEPT_DEFINITIONS = N_("What that cell defines above the statement that stopped it ({names}) was run again, so the "
+                      "tests after it could use it.")
+
+
+def problem_sentences(result: dict, say: Callable[[str], str]) -> list[str]:
+    """What went wrong while the notebook ran, as the self-check and the feedback page tell the learner (``say``:
+    a message in their language): each stopped cell by its first line, with what was kept of it; then PROBLEMS' sentence
+    of each other flag (a stopped test's own message says it was stopped: the general sentence stays only when no
+    cell of that kind was named)."""
+    said, named = [], set()
+    for stop in result.get("stopped") or []:
+        if not (isinstance(stop, dict) and stop.get("how") in STOPPED_CELL):
+            continue
+        named.add("timeout" if stop["how"] == "timeout" else "kernel-died")
+        text = say(STOPPED_CELL[stop["how"]]).format(cell=str(stop.get("cell", "")))
+        kept = [str(name) for name in stop.get("kept") or []]
+        said.append(f"{text} {say(KEPT_DEFINITIONS).format(names=', '.join(kept))}" if kept else text)
+    said += [say(PROBLEMS[flag]) for flag in result.get("flags", []) if flag in PROBLEMS and flag not in named]
+    return said
+
+
 def source_lesson(lesson: Lesson) -> tuple[Lesson, bool]:
     """The notebook the tests come from: the source with hidden tests, or else the student version."""
     if lesson.source.is_file():
@@ -100,7 +130,7 @@ def report_of(lesson: Lesson, path: Path, result: dict, hidden: bool = True, not
                                                              "below)") if broken else _learner_message(test),
                                          visible_passed=bool(test.get("hidden")) and not passed,
                                          not_started=not passed and not_started(test)))
-    problems = [_(PROBLEMS[flag]) for flag in result.get("flags", []) if flag in PROBLEMS]
+    problems = problem_sentences(result, _)
     if broken:
         # Written for the grading machine's instructor ("fewer --workers", a traceback): the learner reads its last
         # line, said to be no mistake of theirs, and what to do here.

@@ -1834,11 +1834,10 @@ def feedback_html(result: dict, marks: dict | None = None, name: str = "") -> st
                           for other in LANGUAGES if other != lang)
     # What went wrong while the notebook ran, as `autograde check` tells the learner (an instructor's trial: a notebook
     # that printed 50 MB was told nothing); not on a page the grading machine could not grade (its fault, not theirs).
-    from .check import PROBLEMS
+    from .check import problem_sentences
 
     if result.get("status") != "grader-error":
-        for flag in (f for f in result.get("flags", []) if f in PROBLEMS):
-            said_here = say(PROBLEMS[flag])
+        for said_here in problem_sentences(result, say):
             detail += f"<p class='detail'>{e(said_here[:1].upper() + said_here[1:])}</p>"
     max_score = sum(t["max_points"] for t in result.get("tests", [])) or result.get("max_score", 0)
     # Lateness, in the words the class report uses (autograde.late.LateFacts); nothing when on time.

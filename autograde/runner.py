@@ -564,7 +564,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 "started?): it was not run again when the kernel was replaced, so what it defined is missing after"))
         return True
 
-    def keep(source: str, new) -> None:
+    def keep(source: str, new) -> list[str]:
         """After a cell was stopped (or its kernel died) and the kernel replaced: what the cell defined before its
         first statement that does any work runs again in the new kernel (see leading_definitions), and is replayed
         with the cells that finished from now on. When that replay does not finish cleanly, the kernel is replaced
@@ -572,15 +572,16 @@ def _grade(student, source, task: dict, result: dict) -> None:
         code, defined = leading_definitions(source)
         remaining = deadline - time.monotonic()
         if not code or not replayed[0] or remaining <= 0 or guard.tripped or not kernel.alive():
-            return
+            return []
         rerun = kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
         if rerun.status != "ok":
             revive(deadline)                # a clean kernel again, with the cells that finished only
-            return
+            return []
         ran_ok.append(code)
         ran_cells.append(new)
         new.outputs.append(_note(f"what this cell defined above its first other statement ({', '.join(defined)}) "
                                  "was run again in the new kernel, so the tests after it can use it"))
+        return defined
 
     result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "preload": list(kernel.preload),
                         "start_seconds": round(time.monotonic() - started, 2)}
@@ -662,7 +663,9 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
                     if not revived:
                         revive(deadline, died=run.status == "died")
-                    keep(cell.source, new)
+                    # said to the learner by the self-check and the feedback page (check.problem_sentences)
+                    result.setdefault("stopped", []).append(
+                        {"how": run.status, "cell": cell_label(cell.source), "kept": keep(cell.source, new)})
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
@@ -1222,6 +1225,16 @@ def _find_killer(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadl
             return None
         low, high = (low, middle) if verdict else (middle, high)
     return high - 1 if ran_ok[high - 1] else None
+
+
+def cell_label(source: str, width: int = 60) -> str:
+    """A learner's cell as a sentence names it: its first line that holds anything, on one line with control
+    characters escaped, cut at ``width`` characters."""
+    from cnnbook.checks import one_line_text
+
+    first = next((line.strip() for line in str(source).splitlines() if line.strip()), "")
+    shown = one_line_text(first[:width + 1])
+    return shown if len(shown) <= width else shown[:width - 1] + "…"
 
 
 # What a stopped cell is known to have defined before it stopped: its statements from the top that define and take

@@ -8,6 +8,7 @@ and the rest of the batch is still graded.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -267,6 +268,11 @@ def test_what_a_stopped_cell_defined_above_the_stop_is_kept(faults, student, fla
     graded = nbformat.read(out / "autograded" / student / lesson.slug / f"{lesson.slug}.ipynb", as_version=4)
     notes = [o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.outputs]
     assert any(f"({fx.BUG['cell']}" in note and "run again in the new kernel" in note for note in notes), notes
+    # the page (and the self-check: one sentence for both, check.problem_sentences) names the cell and what was kept
+    page = html.unescape((out / "feedback" / student / f"{lesson.slug}.html").read_text(encoding="utf-8"))
+    first_line = answer_sources(lesson)[fx.BUG["cell"]].strip().splitlines()[0][:30]
+    assert f"The cell that starts with «{first_line}" in page or f"in the cell that starts with «{first_line}" in page
+    assert f"({fx.BUG['cell']}" in page.split("What that cell defines above the statement that stopped it", 1)[1][:80]
 
 
 def _the_failed_test_says_why(faults, student, why):

@@ -88,3 +88,23 @@ def test_a_cell_larger_than_a_lesson_has_is_not_parsed_for_its_definitions():
     big = "def f():\n    return 1\n" + "x = (" + "a," * (HINT_CELL_CHARS // 2) + ")\n"
     assert leading_definitions(big) == ("", [])
     assert leading_definitions("def f():\n    return 1\nx = (a, a)\n")[1] == ["f"]
+
+
+def test_a_stopped_cell_is_named_by_its_first_line_with_what_was_kept_and_the_general_sentence_goes():
+    from autograde.check import PROBLEMS, problem_sentences
+    from autograde.runner import cell_label
+
+    assert cell_label("\n\n  def conv_macs(h, w):\n    pass") == "def conv_macs(h, w):"
+    assert cell_label("x = 1\x1b[2J" + "y" * 100).startswith("x = 1\\x1b[2J") and cell_label("y" * 100).endswith("…")
+    assert len(cell_label("y" * 100)) == 60
+    result = {"flags": ["timeout", "kernel-died", "output-limit"],
+              "stopped": [{"how": "timeout", "cell": "def conv_macs(h, w):", "kept": ["conv_macs", "np"]},
+                          {"how": "died", "cell": "import os", "kept": []}, "junk", {"how": "other"}]}
+    said = problem_sentences(result, lambda text: text)
+    assert said[0].startswith("The cell that starts with «def conv_macs(h, w):» ran past its time limit")
+    assert said[0].endswith("stopped it (conv_macs, np) was run again, so the tests after it could use it.")
+    assert said[1].startswith("The Python kernel died in the cell that starts with «import os»")
+    assert "was run again" not in said[1]
+    assert said[2:] == [PROBLEMS["output-limit"]]
+    # a test stopped at its time limit (no cell named): the general sentence
+    assert problem_sentences({"flags": ["timeout"]}, lambda text: text) == [PROBLEMS["timeout"]]
