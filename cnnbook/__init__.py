@@ -3,6 +3,7 @@
 - ``cnnbook.checks``   answer checks whose failure messages teach (expected vs got, shapes, named slips)
 - ``cnnbook.feedback`` how failures show in a notebook: a short box, not a traceback (set up on import)
 - ``cnnbook.progress`` ``show_progress()``: every lesson's exercises, pass / fail / not started
+- ``cnnbook.bars``     the lessons' progress bars (tqdm.auto's), which say so when their loop stops early
 - ``cnnbook.data``     checksum-verified loading of the real data shipped in ``data/``
 - ``cnnbook.plotting`` matrices with their numbers, image grids
 - ``cnnbook.widgets``  the interactive explorers (ipywidgets): convolution windows on a grid and on photos

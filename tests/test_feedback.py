@@ -533,3 +533,60 @@ def test_a_name_the_cell_misspells_is_its_own_error_not_the_stopped_cells(monkey
     assert "earlier cell" not in out and "NameError: name 'evaluate' is not defined" in out, out
     out = cells.run("try:\n    model.eval()\nexcept Exception as err:\n    what_failed(err)\n", capsys)
     assert "`model` from an earlier cell" in out, out
+
+
+def _bars_shown(nb) -> dict[str, dict]:
+    """The notebook progress bars a run left, by their left-hand text (description and percentage): the bar's value,
+    maximum, style, right-hand text and whether it is hidden (the widget state nbclient stored)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+    def model(ref: str) -> dict:
+        return state.get(ref.removeprefix("IPY_MODEL_"), {}).get("state", {})
+
+    bars = {}
+    for entry in state.values():
+        if entry.get("model_name") == "HBoxModel" and len(entry["state"].get("children", [])) == 3:
+            left, bar, right = (model(ref) for ref in entry["state"]["children"])
+            bars[left.get("value", "").replace("\u2007", " ")] = {
+                "value": bar.get("value"), "max": bar.get("max"), "style": bar.get("bar_style"),
+                "right": right.get("value", "").replace("\u2007", " "),
+                "hidden": model(entry["state"]["layout"]).get("visibility") == "hidden"}
+    return bars
+
+
+@pytest.mark.slow
+def test_a_progress_bar_whose_loop_stopped_says_so_or_disappears_instead_of_looking_stuck():
+    """A Korean trial, lesson 08: the learner's code failed inside the sweep's loop and its bar stayed at
+    '클래스별 레이블 수: 0% 0/1' (tqdm's red shows only on the filled part: none at 0 %), beside the fit's own bar at
+    0/40, under the cell's sentence of what failed: read as a run still going. The lessons' bar (cnnbook.bars)
+    says it stopped where it was to stay, and disappears where it was to disappear when done (leave=False)."""
+    from nbclient import NotebookClient
+
+    cells = [
+        "from cnnbook.i18n import set_language\nset_language('ko')\nfrom cnnbook.bars import tqdm",
+        # lesson 08's sweep: a loop of leave=False bars, the learner's code failing inside the inner one (fit)
+        "def fit(steps):\n    for step in tqdm(range(steps), desc='미세 조정', leave=False):\n"
+        "        raise RuntimeError('element 0 of tensors does not require grad')\n"
+        "try:\n    for per_class in tqdm((1,), desc='클래스별 레이블 수', leave=False):\n        fit(40)\n"
+        "except Exception as demo_error:\n    print('비교에는 연습 문제 1부터 4까지가 필요합니다.')",
+        # lessons 06, 09, 10: a bar over a training run, updated by hand, stopped by an error after 3 of 8 rounds
+        "try:\n    with tqdm(total=8, desc='LeNet-5 학습', unit='round') as progress:\n"
+        "        for k in range(8):\n            if k == 3:\n                raise ValueError('a slip')\n"
+        "            progress.update(1)\nexcept Exception as demo_error:\n    print('stopped')",
+        # lessons 02, 05, 07: a bar over the loop itself, stopped after 2 of 5 steps
+        "try:\n    for step in tqdm(range(5), desc='필터 학습'):\n        if step == 2:\n"
+        "            raise ValueError('a slip')\nexcept Exception as demo_error:\n    print('stopped')",
+        "for step in tqdm(range(5), desc='끝까지 도는 반복문'):\n    pass",             # a bar that finishes
+        "for step in tqdm(range(5), desc='사라지는 막대', leave=False):\n    pass",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True).execute()
+    bars = _bars_shown(nb)
+    shown = {text: bar for text, bar in bars.items() if not bar["hidden"]}
+    assert not [text for text in shown if "레이블" in text or "미세" in text or "사라지는" in text], bars
+    assert shown["LeNet-5 학습 (중단됨):  38%"]["value"] == 3 and shown["LeNet-5 학습 (중단됨):  38%"]["style"] == "danger"
+    assert shown["필터 학습 (중단됨):  40%"]["right"].startswith(" 2/5 "), bars
+    assert shown["끝까지 도는 반복문: 100%"]["style"] == "success", bars
+    assert len(shown) == 3, bars
+

@@ -11,6 +11,7 @@ unpacks or indexes it (Python's own "not enough values to unpack" names no call 
 from __future__ import annotations
 
 import ast
+import re
 
 import nbformat
 import pytest
@@ -413,6 +414,19 @@ def test_a_demonstration_cells_handler_deletes_no_name_of_the_learners(lesson):
              if isinstance(node, ast.ExceptHandler) and node.name
              and (not node.name.startswith("demo_") or node.name in theirs)]
     assert not found, f"{lesson.slug}: (cell, name) of handlers that can delete a learner's variable: {found}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
+def test_a_lessons_progress_bars_say_when_their_loop_stopped(lesson):
+    """A Korean trial, lesson 08: a demonstration loop whose learner code failed left tqdm's bar at 0/1, looking stuck
+    under the cell's sentence of what failed. Every lesson takes its bar from cnnbook.bars (tqdm.auto's, which says
+    it stopped, or disappears with leave=False), never from tqdm itself."""
+    nb = nbformat.read(lesson.source, as_version=4)
+    found = [(index, node.lineno, ast.unparse(node)) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             for node in ast.walk(ast.parse(re.sub(r"(?m)^\s*[%!].*$", "", cell.source)))
+             if (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tqdm")
+             or (isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "tqdm" for alias in node.names))]
+    assert not found, f"{lesson.slug}: (cell, line, import) of a bar that looks stuck when its loop fails: {found}"
 
 
 def test_the_demonstration_scanner_finds_each_way_a_cell_can_end_in_a_traceback():
