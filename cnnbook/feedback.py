@@ -88,12 +88,27 @@ class _NotebookState:
         self.unfinished: dict[str, tuple[str, object]] = {}
         self.reported = False           # the cell running now said what failed (what_failed)
         self.recorded: set[str] = set()  # the names it did not make
+        self.figures_before: set[int] = set()   # pyplot's figures open when the cell running now started
 
     # IPython events ------------------------------------------------------------------------------------
     def pre_run_cell(self, info=None) -> None:
         self.current_cell = getattr(info, "raw_cell", "") or ""
         self.reported = False
         self.recorded = set()
+        try:
+            self.figures_before = set(_open_figures())
+        except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
+            self.figures_before = set()
+
+    def close_half_drawn_figures(self) -> None:
+        """Close the pyplot figures the cell running now opened and has not shown: a demonstration cell that stopped
+        part-way through drawing (lesson 02's show_maps with an edge_magnitude that returned None: three empty frames
+        under the cell's sentence of what failed, in a Korean trial) shows its sentence, not empty axes. Figures open
+        before the cell (a learner's ``%matplotlib widget`` figure) are left as they are."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        for number in _open_figures():
+            if number not in self.figures_before and pyplot is not None:
+                pyplot.close(number)
 
     def post_run_cell(self, result=None) -> None:
         if result is not None and (getattr(result, "error_before_exec", None) is not None
@@ -498,7 +513,8 @@ def what_failed(err: BaseException) -> None:
     then run this cell again."), what stopped it: the error's first line, the line of the learner's code it came
     from and what it usually means (``cnnbook.errors``); or, when the cell uses names that an earlier demonstration
     cell did not make because it stopped, that (a knock-on error, ``learning_rate`` None after the cell that chooses
-    it failed, says nothing useful). A lesson's cell that calls the learner's code catches any error and calls this
+    it failed, says nothing useful). The figures the cell opened and has not shown are closed: drawn part-way, they
+    would show empty axes under the sentence. A lesson's cell that calls the learner's code catches any error and calls this
     in its handler (``tests/test_test_cells.py`` reads every lesson for it)::
 
         except Exception as demo_error:   # not ready yet: say so instead of a long traceback
@@ -514,6 +530,11 @@ def what_failed(err: BaseException) -> None:
             state.record_failure(err, said)
     except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
         knock_on = ""
+    try:
+        if state is not None:
+            state.close_half_drawn_figures()
+    except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
+        pass
     if knock_on:
         lines.append(knock_on)
     else:
@@ -557,6 +578,12 @@ def _first_line(err: BaseException, most: int = 160) -> str:
     if more:
         first = first.rstrip(":").rstrip() + " ..."
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def _open_figures() -> list[int]:
+    """The numbers of pyplot's open figures (none when the notebook has not imported pyplot)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return list(pyplot.get_fignums()) if pyplot is not None else []
 
 
 def _shell():

@@ -590,3 +590,34 @@ def test_a_progress_bar_whose_loop_stopped_says_so_or_disappears_instead_of_look
     assert shown["끝까지 도는 반복문: 100%"]["style"] == "success", bars
     assert len(shown) == 3, bars
 
+
+def test_a_demonstration_cell_that_stopped_while_drawing_shows_its_sentence_not_empty_axes(monkeypatch, capsys):
+    """A Korean trial, lesson 02: edge_magnitude returned None (no `return`), and the demonstration cell's show_maps
+    stopped after plt.subplots: under the cell's sentence of what failed, the figure showed its frames empty. what_failed
+    closes the figures the stopped cell opened and did not show; one a cell before it left open stays."""
+    import ast
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("02_"))
+    nb = nbformat.read(lesson.source, as_version=4)
+    helper = next(ast.get_source_segment(cell.source, node) for cell in nb.cells if cell.cell_type == "code"
+                  for node in ast.parse(cell.source).body
+                  if isinstance(node, ast.FunctionDef) and node.name == "show_maps")
+    demo = next(cell.source for cell in nb.cells if cell.cell_type == "code" and "edge_magnitude(camera)" in cell.source
+                and "what_failed" in cell.source)
+    plt.close("all")
+    cells = _Cells(monkeypatch)
+    cells.run("import numpy as np\nimport matplotlib.pyplot as plt\nfrom cnnbook.feedback import what_failed\n"
+              "from cnnbook.data import load_photo\ncamera = load_photo('camera')\n" + helper, capsys)
+    cells.run("kept = plt.figure()   # a figure of the learner's, open before the demonstration", capsys)
+    cells.run("def edge_magnitude(image):\n    magnitude = np.abs(np.diff(image, axis=0))[:, 1:-1]\n", capsys)
+    try:
+        out = cells.run(demo, capsys)
+        assert "edge_magnitude" in out and "None" in out, out            # the lesson's sentence and what failed
+        assert plt.get_fignums() == [cells.namespace["kept"].number], plt.get_fignums()
+    finally:
+        plt.close("all")
