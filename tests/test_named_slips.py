@@ -811,6 +811,67 @@ NAMED_IN_BOTH += [("09", grade_id, answer, "the step went up the gradient", "기
                   for grade_id, answer in SIGN_SLIPS.items()]
 
 
+# A Korean trial (lesson 01): train_perceptron with w - eta (y - y_hat) x (and the bias's update right) read only the
+# mistakes it expected and got. Each sign slip of the perceptron rule is named: the weights', the bias's, both (the
+# error written y_hat - y), by the visible check and, on random points, by the hidden one.
+PERCEPTRON = '''import numpy as np
+def train_perceptron(inputs, labels, epochs=12, learning_rate=1.0):
+    inputs = np.asarray(inputs, dtype=float)
+    weights = np.zeros(inputs.shape[1])
+    bias = 0.0
+    mistakes_per_epoch = []
+    for _ in range(epochs):
+        mistakes = 0
+        for x, y in zip(inputs, labels):
+            y_hat = 1 if weights @ x + bias > 0 else 0
+            error = y - y_hat
+            weights = weights + learning_rate * error * x
+            bias = bias + learning_rate * error
+            mistakes += int(y_hat != y)
+        mistakes_per_epoch.append(mistakes)
+    return mistakes_per_epoch, weights, float(bias)
+'''
+PERCEPTRON_SIGN_SLIPS = [
+    (PERCEPTRON.replace("weights = weights + learning_rate", "weights = weights - learning_rate"),
+     "the weights' update has the wrong sign", "가중치 갱신의 부호가 반대임"),
+    (PERCEPTRON.replace("bias = bias + learning_rate", "bias = bias - learning_rate"),
+     "the bias's update has the wrong sign", "편향 갱신의 부호가 반대임"),
+    (PERCEPTRON.replace("error = y - y_hat", "error = y_hat - y"),
+     "the update has the wrong sign: the error is y - y_hat", "갱신의 부호가 반대임: 오차는"),
+    (PERCEPTRON.replace("weights + learning_rate", "weights - learning_rate").replace("bias + learning", "bias - learning"),
+     "the update has the wrong sign: the error is y - y_hat", "갱신의 부호가 반대임: 오차는"),
+]
+NAMED_IN_BOTH += [("01", "test_train_perceptron", answer, words, korean_words)
+                  for answer, words, korean_words in PERCEPTRON_SIGN_SLIPS]
+
+
+@pytest.mark.parametrize("answer,words", [(answer, words) for answer, words, _ in PERCEPTRON_SIGN_SLIPS],
+                         ids=["weights", "bias", "error", "both"])
+def test_a_hidden_check_names_the_perceptrons_sign_slip_on_random_points(answer, words):
+    """The hidden part's random separable sets name the same slips (its reference run with that update's sign
+    turned), and never another sign slip: where two sign slips make the same mistakes on the points a run drew,
+    neither is named (a run of 1 epoch often cannot tell them apart)."""
+    from cnnbook.checks import CheckFailed, set_hidden_seed
+
+    test = whole_test("01", "test_train_perceptron")
+    setup = test.split("result = train_perceptron(")[0]            # the test's imports and its four corners
+    hidden = test.split("### BEGIN HIDDEN TESTS")[1]
+    named = 0
+    try:
+        for seed in range(40):
+            set_hidden_seed(seed, "test_train_perceptron")
+            space: dict = {}
+            exec(compile(answer, "<learner>", "exec"), space)
+            with pytest.raises(CheckFailed) as failure:
+                exec(compile(setup + hidden, "test_train_perceptron", "exec"), space)
+            said = str(failure.value)
+            assert words in said or "wrong sign" not in said, (seed, said)
+            named += words in said
+    finally:
+        set_hidden_seed(None)
+    assert named >= 30, f"named in {named} of 40 runs"
+
+
 @pytest.fixture
 def korean():
     from cnnbook.i18n import set_language
@@ -851,6 +912,19 @@ def test_the_right_answers_of_the_named_slips_pass():
         space: dict = {}
         exec(compile(answer, "<learner>", "exec"), space)
         exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
+
+
+def test_the_perceptron_the_sign_slips_are_made_from_passes_its_whole_test():
+    """The right train_perceptron (the sign slips above are each one change of it) passes the visible and hidden
+    checks, on the fixed corners and on random points."""
+    from cnnbook.checks import set_hidden_seed
+
+    for seed in range(8):
+        set_hidden_seed(seed, "test_train_perceptron")
+        space: dict = {}
+        exec(compile(PERCEPTRON, "<learner>", "exec"), space)
+        exec(compile(whole_test("01", "test_train_perceptron"), "test_train_perceptron", "exec"), space)
+    set_hidden_seed(None)
 
 
 def test_a_hidden_check_names_image_size_left_out():
