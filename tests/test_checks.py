@@ -291,7 +291,7 @@ def test_answer_of_returns_the_answer_or_names_the_call_the_error_and_why(in_lan
     in_language("ko")
     with pytest.raises(CheckFailed) as ko:
         answer_of("second([1])", second, ([1],), why="the list is long enough")
-    assert ". 그런데 IndexError 오류가 발생했습니다: list index out of range." in str(ko.value), str(ko.value)
+    assert ". 그런데 IndexError 예외가 발생했습니다: list index out of range." in str(ko.value), str(ko.value)
 
 
 def test_answer_of_explains_a_known_error_and_lets_a_failed_check_through(in_language):

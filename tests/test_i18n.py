@@ -1214,7 +1214,7 @@ def test_an_error_where_an_answer_was_due_says_why_first(korean):
     with pytest.raises(CheckFailed) as err:
         raised_instead("fc_weight_count(32, 32, 3, 10)", ("IndexError", "list index out of range"),
                        "these sizes are possible")
-    assert err.value.lines[0] == ("이 크기들은 가능한 값입니다. 그런데 IndexError 오류가 발생했습니다: list index out "
+    assert err.value.lines[0] == ("이 크기들은 가능한 값입니다. 그런데 IndexError 예외가 발생했습니다: list index out "
                                   "of range."), err.value.lines
 
 

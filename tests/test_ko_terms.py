@@ -40,6 +40,10 @@ _PARTICLE = "이|가|을|를|은|는|과|와|의|에|에서|으로|로|도|만|�
 # by another Hangul word and a romanised name in parentheses: "창 천(Qiang Chen)" is a person.
 _WINDOW_CHANG = rf"(?<![가-힣])창(?:{_PARTICLE})?(?![가-힣])(?!\s*[가-힣]{{1,3}}\s*\([A-Z][a-z]+ [A-Z][a-z]+\))"
 
+# an exception's class name (ValueError, CheckFailed, KeyboardInterrupt) or a field, then 오류 or 에러
+_ERROR_NAME_THEN_ERROR = re.compile(
+    r"(?:\b[A-Z][A-Za-z]*(?:Error|Exception|Warning|Interrupt|Exit|Failed|Iteration)|\{[^{}]+\})[`'\"’”)]*\s*(?:오류|에러)")
+
 CORE = [
     Term("epoch", "에포크", re.compile("에폭")),
     Term("parameter", "매개변수", re.compile(r"(?<!하이퍼)(?<!하이퍼 )파라미터|매개 변수")),
@@ -61,6 +65,9 @@ UNIFIED = [
     # what a learner's function gave a check: a trial read "돌려준 것은 항목 3개짜리 list" in one failure and "받은 값은
     # list 자료형의 [0, 3, 4]" in the next (the verb, "None을 돌려주었습니다", and "이 함수가 돌려준 것" in prose stay)
     Term("what came back (a check's \"got\")", "받은 값", re.compile(r"(?:돌려준|받은) 것(?:은|이)(?![가-힣])")),
+    # an error's class name is no word to follow with 오류 (error) again: a Korean trial read "ValueError 오류가
+    # 발생했습니다". A field there ({kind}, {error[0]}) holds such a name in every message that writes one.
+    Term("an error's class name (then 예외, not 오류 again)", "ValueError 예외", _ERROR_NAME_THEN_ERROR),
 ]
 
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
@@ -170,4 +177,14 @@ def test_type_is_jaryohyeong(korean, found):
     ("None을 돌려주었습니다", False), ("값 2개가 와야 하는데 받은 것은 (1, 2)입니다.", True),
 ])
 def test_what_came_back_is_badeun_gap(korean, found):
+    assert bool(misuses("", korean, UNIFIED)) == found, korean
+
+
+@pytest.mark.parametrize("korean, found", [
+    ("{call}에서 {kind} 오류가 발생했습니다: {message}", True), ("{error[0]} 오류가 발생했습니다", True),
+    ("ValueError 오류가 났습니다", True), ("`TypeError` 에러", True), ("KeyboardInterrupt 오류", True),
+    ("{call}에서 {kind} 예외가 발생했습니다: {message}", False), ("오류: RuntimeError: element 0", False),
+    ("ValueError가 났습니다", False), ("{kind} 예외로 멈췄습니다", False), ("셀이 오류로 멈췄습니다", False),
+])
+def test_an_errors_class_name_is_not_followed_by_error_again(korean, found):
     assert bool(misuses("", korean, UNIFIED)) == found, korean

@@ -176,7 +176,7 @@ def test_transfer_slips_are_named_in_the_learners_language(said, tmp_path, lang,
 LENET_SOFTMAX = LENET_INPLACE.replace("nn.Linear(84, 10),", "nn.Linear(84, 10), nn.Softmax(dim=1),")
 LENET_NO_PADDING = LENET_INPLACE.replace("kernel_size=5, padding=2", "kernel_size=5")
 # A Korean learner's trial: padding=2 kept, the flatten size counted without it. The self-check said "<your Linear:
-# Linear(in_features=256, ...)>에는 형태 (2, 400)의 입력을 넣을 수 없음 (코드에서 RuntimeError 오류가 발생했습니다: ...
+# Linear(in_features=256, ...)>에는 형태 (2, 400)의 입력을 넣을 수 없음 (코드에서 RuntimeError 예외가 발생했습니다: ...
 # (linear.py의 134번째 줄: ...)))": English, brackets three deep, torch's line, no slip and no meaning.
 LENET_FLATTEN_256 = LENET_INPLACE.replace("nn.Linear(400, 120)", "nn.Linear(16 * 4 * 4, 120)")
 LENET_SECOND_LINEAR = LENET_INPLACE.replace("nn.Linear(120, 84)", "nn.Linear(100, 84)")

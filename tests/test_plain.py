@@ -1140,7 +1140,7 @@ def test_an_error_raised_in_the_learners_code_names_the_call_and_their_line_not_
         assert "\n  Line 3 of the test cell: check_own_work('iou', iou, (np.ones((2, 4)), np.ones((5, 4))))" \
             in helper.message, helper.message
     else:
-        assert broadcast.message.startswith("iou(np.ones((2, 4)), np.ones((5, 4)))에서 ValueError 오류가 발생했습니다: "
+        assert broadcast.message.startswith("iou(np.ones((2, 4)), np.ones((5, 4)))에서 ValueError 예외가 발생했습니다: "
                                             "operands"), broadcast.message
         assert "(열 번째 줄: return area_a + area_b" in broadcast.message
     assert "linear.py" not in linear.message and "What it usually means" not in linear.message.split("\n")[0]
