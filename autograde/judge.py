@@ -356,11 +356,10 @@ def _where(text: str) -> str:
 def _as_local_exception(err: RemoteError) -> Exception:
     if err.kind == "TooLarge":          # the kernel's side of the codec refused to send the answer
         return TooLarge(err.remote_message)
-    from cnnbook.i18n import _
+    from cnnbook.checks import escaped_error
 
     where = f" ({_where(err.where)})" if err.where else ""
-    text = _("your code raised {kind}: {message}").format(kind=one_line(err.kind),
-                                                          message=f"{one_line(err.remote_message)}{where}")
+    text = escaped_error(one_line(err.kind), f"{one_line(err.remote_message)}{where}")
     cls = _BUILTIN_ERRORS.get(err.kind)
     remote_kind = ""
     if cls is None:
@@ -1125,26 +1124,22 @@ def _quoted_line(place: _Place) -> str:
 
 
 def _said_at(err: BaseException, said: str, place: _Place, namespace: Mapping[str, Any]) -> str:
-    from cnnbook.checks import what_names_hold
-    from cnnbook.i18n import _
+    from cnnbook.checks import escaped_error, what_names_hold
 
     if getattr(err, "from_kernel", False):
         if not getattr(err, "from_learner", False):
             return said
         message = one_line(str(getattr(err, "learner_message", ""))) + str(getattr(err, "learner_where", ""))
         kind = one_line(str(getattr(err, "remote_kind", "") or type(err).__name__))
+        # the sentence is cnnbook.checks.escaped_error's, as the notebook's test-cell box says it
         if place.calls_learner and place.segment and len(place.segment) <= 120:
             # "iou(boxes, others) raised ValueError: ... (at line 10: ...)": the call, then what it raised and where
-            return _("{call} raised {kind}: {message}").format(call=place.segment, kind=kind, message=message)
+            return escaped_error(kind, message, call=place.segment)
         function = getattr(err, "learner_function", None)       # called by a check helper: its name, the test's line
         if type(function) is str and re.fullmatch(r"[A-Za-z_][\w.]{0,79}", function):
-            said = _("{call} raised {kind}: {message}").format(call=f"{function}(...)", kind=kind, message=message)
+            said = escaped_error(kind, message, function=function)
         return said + "\n  " + _quoted_line(place)
-    message = one_line(str(err))[:500]
-    lines = [_("The check stopped with {kind} on what your code returned: {message}").format(
-        kind=type(err).__name__, message=message) if message else
-        _("The check stopped with {kind} on what your code returned.").format(kind=type(err).__name__),
-        _quoted_line(place)]
+    lines = [escaped_error(type(err).__name__, one_line(str(err))[:500], learner_raised=False), _quoted_line(place)]
     return "\n  ".join(lines + what_names_hold(place.segment, namespace))
 
 

@@ -660,6 +660,30 @@ def _sized(value: Any) -> bool:
     return type(value) in (list, tuple, dict) or issubclass(type(value), np.ndarray) or _is_tensor(value)
 
 
+def escaped_error(kind: str, message: str, call: str = "", function: str = "", *, learner_raised: bool = True) -> str:
+    """The sentence that opens what a learner reads of an error that escaped a test outside any check. The notebook's
+    test-cell box (``cnnbook.feedback.error_in_test_box``) and the self-check and feedback page (``autograde.judge``)
+    both take it from here, so one error is never framed two ways (a Korean trial read "not a failed check: the test
+    could not finish, because this error escaped it" in the notebook and "conv_volume(...) raised ValueError" in the
+    self-check, for the same ValueError).
+
+    ``call``: the call of the learner's code as the test wrote it (``conv_volume(volume, filters, bias)``), used when
+    it is at most 120 characters; else ``function``, the learner's function the test reached (``conv_volume(...)``);
+    else "your code". ``learner_raised=False``: the test's own code stopped on what the learner's code returned (it
+    unpacked or indexed it). ``message`` is put on one line (its line breaks shown as ``|``).
+    """
+    message = " | ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    if not learner_raised:
+        return (_("The check stopped with {kind} on what your code returned: {message}") if message else
+                _("The check stopped with {kind} on what your code returned.")).format(kind=kind, message=message)
+    call = call if call and len(call) <= 120 else f"{function}(...)" if function else ""
+    if call:
+        return (_("{call} raised {kind}: {message}") if message else _("{call} raised {kind}.")).format(
+            call=call, kind=kind, message=message)
+    return (_("your code raised {kind}: {message}") if message else _("Your code raised {kind}.")).format(
+        kind=kind, message=message)
+
+
 def statement_at(source: str, line: int, most: int = 10) -> tuple[int, list[str]]:
     """The whole statement of ``source`` that ``line`` is part of, to quote where a test stopped: the line it starts
     on and its lines without the first line's indentation (a call written over several lines is quoted whole, not its

@@ -355,13 +355,21 @@ def _code_line(frame, most: int = 200) -> str:
 def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     """The box for an error that escaped a test cell outside any check: which test, the test cell's line, the
     learner's line (a frame in another cell of the notebook), the error and the hidden case being tried."""
-    from .checks import statement_at
+    from .checks import escaped_error, statement_at
 
     in_cell, in_notebook = _cell_frames(tb)
     name = name_of_test(cell)
     title = (_("Test stopped with an error: {test}").format(test=name) if name
              else _("This test cell stopped with an error"))
-    lines = [_("This is not a failed check: the test could not finish, because this error escaped it.")]
+    # the sentence the self-check says too (autograde.judge): the call of the learner's code that raised and the
+    # error, or that the test's own code stopped on what that code returned
+    kind, message = type(err).__name__, str(err).strip()
+    if in_notebook:
+        first = escaped_error(kind, message, call=_learner_call(tb, in_cell[-1]) if in_cell else "",
+                              function=in_notebook[0].name if in_notebook[0].name.isidentifier() else "")
+    else:
+        first = escaped_error(kind, message, learner_raised=False)
+    lines = [first]
     if in_cell:
         where = in_cell[-1]
         # (not the name of the test's own helper function: a learner's trial read `learner_path` as theirs)
@@ -378,8 +386,6 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     if in_notebook:
         mine = in_notebook[-1]
         lines.append(_in_function(tb, mine) + f"\n    {_code_line(mine)}")
-    message = str(err).strip()
-    lines.append(_("The error:") + f"\n    {type(err).__name__}" + (f": {message}" if message else ""))
     usually = meaning(err)
     if usually:
         lines.append(_("What it usually means:") + f"\n    {usually}")

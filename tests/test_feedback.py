@@ -333,12 +333,19 @@ def test_an_error_escaping_a_test_cell_shows_a_box_naming_the_test_the_lines_and
     assert "shape_of" not in text, text                     # the test's own helper is not the learner's to read
     assert "In your code, in `forward`, line 3 of its cell:" in text and "return x.reshape(3, 5)" in text
     assert "AttributeError: 'list' object has no attribute 'reshape'" in text
+    # opened by the sentence the self-check says (cnnbook.checks.escaped_error): the call of the learner's code that
+    # raised, what it raised (not "this is not a failed check", as the box once said where the check said this)
+    assert text.splitlines()[2] == ("  Net().forward(list(range(n))) raised AttributeError: 'list' object has no "
+                                    "attribute 'reshape'"), text
     assert "The case being tried: an input of 12 numbers" in text
     assert "Traceback" not in text and "site-packages" not in text
     err, text = error_of(nb.cells[3])
     assert text.splitlines()[0] == "✘ This test cell stopped with an error"
     assert "Line 2 of the test cell:" in text and "int('three')" in text
-    assert "In your code" not in text and "ValueError: invalid literal" in text and "Traceback" not in text
+    # the sentence the self-check says of it too (cnnbook.checks.escaped_error): the test's own code stopped
+    assert "In your code" not in text and "Traceback" not in text
+    assert text.splitlines()[2] == ("  The check stopped with ValueError on what your code returned: invalid literal "
+                                    "for int() with base 10: 'three'"), text
     _, text = error_of(nb.cells[4])
     assert "Traceback" in text and "four" in text                # outside a test cell: IPython's traceback
     _, text = error_of(nb.cells[6])

@@ -194,3 +194,58 @@ def test_a_check_that_could_not_run_tells_the_learner_it_is_no_mistake_of_theirs
     for result in report.results:
         assert not result.passed and result.message == "not run: the check could not run here (see the note below)"
     assert "instructor" not in format_report(report)
+
+
+CONV_VOLUME_CHECKS_THE_WRONG_AXIS = '''import numpy as np
+def conv_volume(volume, filters, bias):
+    if filters.shape[-1] != volume.shape[0]:            # the slip: the volume's rows, not its channels
+        raise ValueError("the filters and the volume have different channels")
+    n_filters, f = filters.shape[0], filters.shape[1]
+    out = np.zeros((volume.shape[0] - f + 1, volume.shape[1] - f + 1, n_filters))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            for k in range(n_filters):
+                out[i, j, k] = max(0.0, np.sum(volume[i:i + f, j:j + f, :] * filters[k]) + bias[k])
+    return out
+'''
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_an_error_that_escaped_a_test_is_said_alike_in_the_notebook_and_by_the_self_check(tmp_path, lang):
+    """A Korean trial, lesson 02: conv_volume raised ValueError inside its test, and the notebook's box said "This is
+    not a failed check: the test could not finish, because this error escaped it" where the self-check said
+    "conv_volume(volume, filters, bias) raised ValueError: ...". Both open with one sentence, from one place
+    (cnnbook.checks.escaped_error), in each language."""
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from autograde.i18n import translated_path
+    from autograde.lessons import NOTEBOOKS
+    from conftest import autograde_cli
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("02_"))
+    source = translated_path(NOTEBOOKS, "ko", lesson.slug) if lang == "ko" else lesson.student_version
+    nb = nbformat.read(source, as_version=4)
+    answers = {**answer_sources(lesson), "conv_volume": CONV_VOLUME_CHECKS_THE_WRONG_AXIS}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    path = write(nb, tmp_path / lesson.slug / f"{lesson.slug}.ipynb")
+    said_by_check = autograde_cli(["check", "2", str(path), "--lang", lang]).stdout
+    test_cell = next(k for k, cell in enumerate(nb.cells)
+                     if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_conv_volume")
+    nb.cells = nb.cells[:test_cell + 1]
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    box = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(next(o for o in nb.cells[-1].outputs
+                                                       if o.output_type == "error").traceback))
+    opening = box.splitlines()[2].strip()                   # under the box's title and its rule
+    words = {"en": "conv_volume(volume, filters, bias) raised ValueError: the filters and the volume have different "
+                   "channels",
+             "ko": "conv_volume(volume, filters, bias)에서 ValueError 예외가 발생했습니다: the filters and the volume "
+                   "have different channels"}[lang]
+    assert opening == words, box
+    assert words in said_by_check, said_by_check
