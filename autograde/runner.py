@@ -1240,6 +1240,67 @@ def cell_label(source: str, width: int = 60) -> str:
 # What a stopped cell is known to have defined before it stopped: its statements from the top that define and take
 # no time to run (a function or a class, an import, a name given a literal value), up to its first other statement.
 _DEFINES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Pass)
+# Names through which code changes a module's names without naming them: a cell whose code reads one keeps nothing.
+_CHANGES_ANY_NAME = frozenset({"globals", "vars", "locals", "exec", "eval", "setattr", "delattr"})
+# Python's own line breaks (str.splitlines() takes more: a form feed, U+2028, ...).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _defined_by(node: ast.stmt) -> list[str]:
+    """The names a leading definition binds."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [alias.asname or alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, ast.Assign):
+        return [target.id for target in node.targets if isinstance(target, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
+
+
+def _names_changed(rest: list[ast.stmt], cell: ast.Module) -> set[str] | None:
+    """The names the statements ``rest`` may bind again, delete or change through an attribute or an item (with those
+    any function of the ``cell`` declares global); None when they may change any name (``from m import *``, one of
+    :data:`_CHANGES_ANY_NAME`)."""
+    changed: set[str] = set()
+    for node in ast.walk(cell):
+        if isinstance(node, ast.Global):
+            changed.update(node.names)
+        elif isinstance(node, ast.Name) and node.id in _CHANGES_ANY_NAME:
+            return None
+    for node in ast.walk(ast.Module(body=rest, type_ignores=[])):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            changed.add(node.id)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            root = node.value
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                root = root.value
+            if isinstance(root, ast.Name):
+                changed.add(root.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any(alias.name == "*" for alias in node.names):
+                return None
+            changed.update(_defined_by(node))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            changed.add(node.name)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            changed.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            changed.add(node.rest)
+    return changed
+
+
+def _statement_text(lines: list[str], node: ast.stmt) -> str:
+    """The source of a top-level statement, its decorators too, from ``lines`` (the code split at Python's own line
+    breaks). A simple statement may follow another on its line (after a ``;``); ast's columns count UTF-8 bytes."""
+    decorators = getattr(node, "decorator_list", [])
+    first, start = (decorators[0].lineno, 0) if decorators else (node.lineno, node.col_offset)
+    chosen = [line.encode() for line in lines[first - 1:node.end_lineno or node.lineno]]
+    if node.end_col_offset is not None:
+        chosen[-1] = chosen[-1][:node.end_col_offset]
+    chosen[0] = chosen[0][start:]
+    return "\n".join(part.decode("utf-8", "replace") for part in chosen)
 
 
 def leading_definitions(source: str) -> tuple[str, list[str]]:
@@ -1249,8 +1310,11 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
     A cell stopped at its time limit, or whose kernel died, is replaced with a fresh kernel that has only the cells
     that finished: without this, a correct ``def conv_macs`` above an endless loop in the same cell cost every test
     of conv_macs (a helper's trial of a lesson-04 class). Only what certainly ran before the stop is kept: the
-    statements above the first that does any work. Magics are read as IPython runs them (``%timeit f(x)`` after the
-    definitions is such a first other statement). A cell larger than a hint reads (HINT_CELL_CHARS) keeps nothing.
+    statements above the first that does any work, and of those only the ones whose names the rest of the cell
+    cannot have changed before the stop (bound again, deleted, changed through an attribute or an item): what the
+    replay gives a name is then what it held when the cell stopped. Magics are read as IPython runs them
+    (``%timeit f(x)`` after the definitions is such a first other statement). A cell larger than a hint reads
+    (HINT_CELL_CHARS) keeps nothing.
     """
     from IPython.core.inputtransformer2 import TransformerManager
 
@@ -1277,18 +1341,18 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
         kept.append(node)
     if not kept or len(kept) == len(tree.body):
         return "", []                       # nothing, or the whole cell (it did not stop in these)
-    names: list[str] = []
-    for node in kept:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names += [alias.asname or alias.name.split(".")[0] for alias in node.names]
-        elif isinstance(node, ast.Assign):
-            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
-    end = kept[-1].end_lineno or kept[-1].lineno
-    return "\n".join(code.splitlines()[:end]) + "\n", list(dict.fromkeys(names))
+    try:
+        changed = _names_changed(tree.body[len(kept):], tree)
+    except RecursionError:
+        return "", []
+    if changed is None:
+        return "", []
+    kept = [node for node in kept if not changed.intersection(_defined_by(node))]
+    if not any(_defined_by(node) for node in kept):
+        return "", []
+    lines = _LINE_BREAK.split(code)
+    names = [name for node in kept for name in _defined_by(node)]
+    return "\n".join(_statement_text(lines, node) for node in kept) + "\n", list(dict.fromkeys(names))
 
 
 def _note(text: str):

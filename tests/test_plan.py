@@ -108,3 +108,42 @@ def test_a_stopped_cell_is_named_by_its_first_line_with_what_was_kept_and_the_ge
     assert said[2:] == [PROBLEMS["output-limit"]]
     # a test stopped at its time limit (no cell named): the general sentence
     assert problem_sentences({"flags": ["timeout"]}, lambda text: text) == [PROBLEMS["timeout"]]
+
+
+def test_the_kept_definitions_are_cut_where_python_ends_their_lines():
+    """A character str.splitlines() takes for a line break and Python does not (U+2028 pasted from a web page into a
+    comment, a form feed in a string), and a semicolon that puts the first other statement on the definitions' last
+    line: the kept code was cut in the wrong place (an IndentationError, so nothing was kept; or the statement that
+    stopped the cell replayed with them)."""
+    from autograde.runner import leading_definitions
+
+    source = ('def f(x):\n    # pasted \u2028 from a page\n    text = "a\x0cb\x1cc"\n    return len(text)\n'
+              'LIMIT = 2; import time; time.sleep(100)\n')
+    code, names = leading_definitions(source)
+    assert names == ["f", "LIMIT", "time"]
+    assert "sleep" not in code, code
+    kept: dict = {}
+    exec(compile(code, "<kept>", "exec"), kept)
+    assert kept["f"](0) == 5 and kept["LIMIT"] == 2
+
+
+def test_a_definition_the_rest_of_the_cell_may_change_is_not_kept():
+    """What a kept name held when the cell stopped must be what the replay gives it: a definition that a later statement
+    of the cell binds again, deletes, or changes through an attribute or an item (those ran before the stop, or may
+    have) is not kept; one a learner deleted before an endless loop got the exercise's points. The others are."""
+    from autograde.runner import leading_definitions
+
+    loop = "while True:\n    pass\n"
+    code, names = leading_definitions("def group_max(v, w):\n    return 1\ndef pool():\n    pass\nLIMIT = 3\n"
+                                      "SIZES = [1, 2]\ndel group_max\nLIMIT += 1\nSIZES[0] = 5\n" + loop)
+    assert names == ["pool"] and "group_max" not in code and "LIMIT" not in code and "SIZES" not in code, code
+    assert leading_definitions("def f():\n    return 1\ndef g():\n    return 2\nf.__code__ = g.__code__\n" + loop)[1] == ["g"]
+    assert leading_definitions("def f():\n    return 1\nfor f in range(3):\n    pass\n" + loop) == ("", [])
+    assert leading_definitions("import numpy as np\ndef f():\n    return 1\nprint(f())\nfrom math import *\n" + loop) == ("", [])
+    # a function of the cell that declares the name global may bind it when the rest calls it
+    assert leading_definitions("def f():\n    return 1\ndef forget():\n    global f\n    f = None\nforget()\n"
+                               + loop)[1] == ["forget"]
+    # names the rest may change without naming them: nothing is kept
+    for change in ('globals()["f"] = None', 'exec("f = None")', 'setattr(sys.modules["__main__"], "f", None)',
+                   'vars().pop("f")'):
+        assert leading_definitions(f"import sys\ndef f():\n    return 1\n{change}\n" + loop) == ("", []), change
