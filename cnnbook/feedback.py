@@ -545,12 +545,16 @@ def what_failed(err: BaseException) -> None:
         lines.append(knock_on)
     else:
         lines.append(_("The error:") + " " + said)
-        in_cell, in_notebook = _cell_frames(err.__traceback__)
-        if in_notebook:
-            mine = in_notebook[-1]
-            lines.append(_in_function(err.__traceback__, mine) + " " + _code_line(mine))
-        elif in_cell:               # this cell's own line, where what came back was used (unpacked, .to(device))
-            lines.append(_this_cells_statement(in_cell[-1]))
+        try:            # the error is the learner's object: its own attributes may raise (a __getattribute__)
+            tb = BaseException.__dict__["__traceback__"].__get__(err)      # not a property of theirs
+            in_cell, in_notebook = _cell_frames(tb)
+            if in_notebook:
+                mine = in_notebook[-1]
+                lines.append(_in_function(tb, mine) + " " + _code_line(mine))
+            elif in_cell:               # this cell's own line, where what came back was used (unpacked, .to(device))
+                lines.append(_this_cells_statement(in_cell[-1]))
+        except Exception:  # noqa: BLE001 - a display helper must never break the learner's kernel
+            pass
         usually = meaning(err)
         if usually:
             lines.append(_("What it usually means:") + " " + usually)
@@ -574,7 +578,7 @@ def _first_line(err: BaseException, most: int = 160) -> str:
     """"Kind: the message's first line" ("..." where the message goes on or is cut): PyTorch's errors run to eight
     lines of signatures."""
     try:
-        text = str(err).strip()
+        text = str.__str__(str(err)).strip()        # a plain str: __str__ may return a str subclass of theirs
     except Exception:  # noqa: BLE001 - an error whose text cannot be read
         text = ""
     first, *more = text.splitlines() or [""]
@@ -583,7 +587,8 @@ def _first_line(err: BaseException, most: int = 160) -> str:
         first, more = first[:most - 3].rstrip(), [""]
     if more:
         first = first.rstrip(":").rstrip() + " ..."
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+    kind = type.__dict__["__name__"].__get__(type(err))      # a metaclass of theirs may make __name__ raise
+    return f"{kind}: {first}" if first else kind
 
 
 def _open_figures() -> list[int]:

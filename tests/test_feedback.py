@@ -194,6 +194,46 @@ def test_a_demonstration_cells_line_written_over_several_lines_is_quoted_whole(m
             "                                 np.zeros(4)))\n") in out, out
 
 
+HOSTILE_ERRORS = """
+class _Text(str):
+    def strip(self, *chars):
+        return self
+    def splitlines(self, *keep):
+        raise RuntimeError("splitlines")
+    def __getitem__(self, key):
+        raise RuntimeError("getitem")
+class TextError(Exception):
+    def __str__(self):
+        return _Text("the shape is wrong")
+class NoTraceback(Exception):
+    @property
+    def __traceback__(self):
+        raise RuntimeError("no traceback")
+class Untouchable(Exception):
+    def __getattribute__(self, name):
+        raise RuntimeError(name)
+class _Meta(type):
+    __name__ = property(lambda cls: 1 / 0)
+class Nameless(Exception, metaclass=_Meta):
+    pass
+def answer(kind):
+    raise kind("the shape is wrong")
+"""
+
+
+@pytest.mark.parametrize("kind", ["TextError", "NoTraceback", "Untouchable", "Nameless"])
+def test_what_failed_never_raises_whatever_error_the_learners_code_raised(monkeypatch, capsys, kind):
+    """A hostile trial: the learner's code raised an error whose text is a str subclass whose methods raise, or whose
+    __traceback__ (or any attribute, or its class's name) raises. what_failed raised in the demonstration cell's handler, and the cell ended
+    in a traceback of the course's own helper. It says what it can and never raises."""
+    cells = _Cells(monkeypatch)
+    cells.run("from cnnbook.feedback import what_failed\n" + HOSTILE_ERRORS, capsys)
+    out = cells.run(f"try:\n    answer({kind})\nexcept Exception as demo_error:\n    what_failed(demo_error)\n", capsys)
+    assert out.startswith(f"  The error: {kind}"), out
+    if kind != "Untouchable":
+        assert "the shape is wrong" in out and "line 25 of its cell" in out, out
+
+
 def test_a_cell_that_needs_what_a_stopped_cell_did_not_make_says_so_not_its_knock_on_error(monkeypatch, capsys):
     """A learner's trial (lesson 06): the learning-rate sweep stopped (its exercise not ready), and the training cell
     after it said "TypeError: '<=' not supported between instances of 'float' and 'NoneType'": learning_rate was
