@@ -811,6 +811,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
 
     def consider(path: Path, student_hint: str | None, lesson_hint: Lesson | None = None, **facts) -> None:
         name = unicodedata.normalize("NFC", path.name)
+        if _through_a_link(path, source):
+            lines.append(IntakeLine(rel(path), "skipped", safe_id(student_hint) if student_hint else "",
+                                    lesson_hint.slug if lesson_hint else "", LINKED))
+            return
         why_not = _not_a_notebook(path) if not name.lower().endswith(".ipynb") else ""
         if why_not is None:
             # Safari and some LMSes save a notebook as "<name>.ipynb.txt", others as "<name>.json": its content,
@@ -1391,6 +1395,27 @@ def _lms_for(subs: list[Submission], student: str, slug: str) -> dict:
         if lms.get("not_for") == slug and lms.get("their_id"):
             return {**{k: v for k, v in lms.items() if k not in ("not_for", "their_id")}, "id": lms["their_id"]}
     return {}
+
+
+LINKED = ("not graded: a link to another file, not a file handed in (where a link points is not its student's work: "
+          "a classmate's notebook, the course's solutions); put the notebook itself in its place")
+
+
+def _through_a_link(path: Path, root: Path) -> bool:
+    """Whether ``path`` is reached through a symbolic link below ``root`` (the folder graded, which may be one): the
+    file itself, or its lesson's or its student's folder. A submissions folder copied with its links (rsync -a from
+    the learners' folders, an archive unpacked by a tool that makes links) could hand in, in one learner's place, a
+    classmate's notebook or the course's solutions."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return path.is_symlink()
+    here = root
+    for part in parts:
+        here = here / part
+        if here.is_symlink():
+            return True
+    return False
 
 
 def _as_released(path: Path, lesson: Lesson) -> bool | None:

@@ -1898,3 +1898,27 @@ def test_a_notebook_with_malformed_metadata_costs_only_itself_at_intake(tmp_path
     put(tmp_path / "subs" / "bob_99_guard.ipynb", nbformat.writes(solved(GUARD)).encode())
     subs = by_key(find_submissions(tmp_path / "subs", tmp_path / "work", LESSONS_ALL))
     assert ("ann", "99_guard") in subs and subs[("bob", "99_guard")].path.name == "bob_99_guard.ipynb"
+
+
+def test_a_notebook_handed_in_as_a_link_is_not_graded_as_the_students_work(tmp_path):
+    """A hostile class's trial: a submissions folder copied with its links (rsync -a from the learners' folders on a
+    shared server, an archive unpacked by a tool that makes links) held, in one learner's place, a link to a
+    classmate's notebook (graded: the classmate's score, no flag) or to the course's solution notebook (full marks).
+    Where a link points is not what its learner handed in: a notebook reached through a link (the file, its lesson's
+    folder or its student's folder) is skipped with a line that says so; the file it points to is graded as its own
+    student's only."""
+    subs = tmp_path / "subs"
+    honest = put(subs / "honest" / "99_guard" / "99_guard.ipynb", STARTED)
+    (subs / "linker" / "99_guard").mkdir(parents=True)
+    (subs / "linker" / "99_guard" / "99_guard.ipynb").symlink_to(Path("../../honest/99_guard/99_guard.ipynb"))
+    (subs / "solver" / "99_guard").mkdir(parents=True)
+    (subs / "solver" / "99_guard" / "99_guard.ipynb").symlink_to(GUARD.source.resolve())
+    (subs / "folder").symlink_to(subs / "honest", target_is_directory=True)
+    (subs / "lessonlink").mkdir()
+    (subs / "lessonlink" / "99_guard").symlink_to(subs / "honest" / "99_guard", target_is_directory=True)
+    (subs / "flat_99_guard.ipynb").symlink_to(honest)
+    intake = find_submissions(subs, tmp_path / "work", LESSONS_ALL)
+    assert set(by_key(intake)) == {("honest", "99_guard")}, by_key(intake)
+    for who in ("linker", "solver", "folder", "lessonlink", "flat_99_guard.ipynb"):
+        line = next(line for line in intake.lines if line.input.startswith(who))
+        assert line.outcome == "skipped" and "a link" in line.note, line
