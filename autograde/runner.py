@@ -1259,10 +1259,19 @@ def _defined_by(node: ast.stmt) -> list[str]:
     return []
 
 
-def _names_changed(rest: list[ast.stmt], cell: ast.Module) -> set[str] | None:
+def _imported(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
+    """The names an import binds, each with what it binds it to (the same import again changes nothing)."""
+    if isinstance(node, ast.Import):
+        return {alias.asname or alias.name.split(".")[0]: alias.name if alias.asname else alias.name.split(".")[0]
+                for alias in node.names}
+    source = "." * node.level + (node.module or "")
+    return {alias.asname or alias.name: f"{source}:{alias.name}" for alias in node.names}
+
+
+def _names_changed(rest: list[ast.stmt], cell: ast.Module, imports: dict[str, str]) -> set[str] | None:
     """The names the statements ``rest`` may bind again, delete or change through an attribute or an item (with those
     any function of the ``cell`` declares global); None when they may change any name (``from m import *``, one of
-    :data:`_CHANGES_ANY_NAME`)."""
+    :data:`_CHANGES_ANY_NAME`). ``imports``: what the kept imports bound (importing it again is no change)."""
     changed: set[str] = set()
     for node in ast.walk(cell):
         if isinstance(node, ast.Global):
@@ -1281,7 +1290,7 @@ def _names_changed(rest: list[ast.stmt], cell: ast.Module) -> set[str] | None:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             if any(alias.name == "*" for alias in node.names):
                 return None
-            changed.update(_defined_by(node))
+            changed.update(name for name, bound in _imported(node).items() if imports.get(name) != bound)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             changed.add(node.name)
         elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
@@ -1342,7 +1351,14 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
     if not kept or len(kept) == len(tree.body):
         return "", []                       # nothing, or the whole cell (it did not stop in these)
     try:
-        changed = _names_changed(tree.body[len(kept):], tree)
+        imports: dict[str, str] = {}
+        for node in kept:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.update(_imported(node))
+            else:
+                for name in _defined_by(node):
+                    imports.pop(name, None)
+        changed = _names_changed(tree.body[len(kept):], tree, imports)
     except RecursionError:
         return "", []
     if changed is None:

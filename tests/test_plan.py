@@ -143,6 +143,13 @@ def test_a_definition_the_rest_of_the_cell_may_change_is_not_kept():
     # a function of the cell that declares the name global may bind it when the rest calls it
     assert leading_definitions("def f():\n    return 1\ndef forget():\n    global f\n    f = None\nforget()\n"
                                + loop)[1] == ["forget"]
+    # the same import again binds the same module: no change (a learner's cell often imports numpy twice)
+    code, names = leading_definitions("import numpy as np\nfrom math import floor\ndef f():\n    return np.zeros(1)\n"
+                                      "print(f())\nimport numpy as np\nfrom math import floor\nimport torch as np\n"
+                                      "from math import ceil as floor\n" + loop)
+    assert names == ["f"], names
+    assert leading_definitions("import numpy as np\ndef f():\n    return np.zeros(1)\nprint(f())\n"
+                               "import numpy as np\n" + loop)[1] == ["np", "f"]
     # names the rest may change without naming them: nothing is kept
     for change in ('globals()["f"] = None', 'exec("f = None")', 'setattr(sys.modules["__main__"], "f", None)',
                    'vars().pop("f")'):
