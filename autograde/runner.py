@@ -564,24 +564,25 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 "started?): it was not run again when the kernel was replaced, so what it defined is missing after"))
         return True
 
-    def keep(source: str, new) -> list[str]:
+    def keep(source: str, new) -> tuple[list[str], Any]:
         """After a cell was stopped (or its kernel died) and the kernel replaced: what the cell defined before its
         first statement that does any work runs again in the new kernel (see leading_definitions), and is replayed
         with the cells that finished from now on. When that replay does not finish cleanly, the kernel is replaced
-        once more without it."""
+        once more without it. The note it puts on the cell's output, if any."""
         code, defined = leading_definitions(source)
         remaining = deadline - time.monotonic()
         if not code or not replayed[0] or remaining <= 0 or guard.tripped or not kernel.alive():
-            return []
+            return [], None
         rerun = kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
         if rerun.status != "ok":
             revive(deadline)                # a clean kernel again, with the cells that finished only
-            return []
+            return [], None
         ran_ok.append(code)
         ran_cells.append(new)
-        new.outputs.append(_note(f"what this cell defined above its first other statement ({', '.join(defined)}) "
-                                 "was run again in the new kernel, so the tests after it can use it"))
-        return defined
+        note = _note(f"what this cell defined above its first other statement ({', '.join(defined)}) "
+                     "was run again in the new kernel, so the tests after it can use it")
+        new.outputs.append(note)
+        return defined, note
 
     result["kernel"] = {"warm": warm, "forked": kernel.sandbox.forked, "preload": list(kernel.preload),
                         "start_seconds": round(time.monotonic() - started, 2)}
@@ -604,6 +605,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 continue
             if kind == "code":
                 new = copy.deepcopy(cell)
+                kept_note = None            # keep()'s note on this cell's output
                 if remaining <= 0:
                     new.outputs = [_note(flooded if guard.tripped else "not run: the submission used up its time limit")]
                     out_cells.append(new)
@@ -663,16 +665,20 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     # started (a fork bomb, a runaway subprocess) die with its sandbox.
                     if not revived:
                         revive(deadline, died=run.status == "died")
+                    kept, kept_note = keep(cell.source, new)
                     # said to the learner by the self-check and the feedback page (check.problem_sentences)
-                    result.setdefault("stopped", []).append(
-                        {"how": run.status, "cell": cell_label(cell.source), "kept": keep(cell.source, new)})
+                    result.setdefault("stopped", []).append({"how": run.status, "cell": cell_label(cell.source),
+                                                             "kept": kept})
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
                                              "replaced"))
-                    if ran_ok and ran_ok[-1] == cell.source:
-                        ran_ok.pop()                 # replaying it would fill the folder again
+                    if ran_cells and ran_cells[-1] is new:
+                        ran_ok.pop()                 # replaying it (or what a stopped cell kept) would fill it again
                         ran_cells.pop()
+                        if kept_note is not None:
+                            new.outputs = [o for o in new.outputs if o is not kept_note]
+                            result["stopped"][-1]["kept"] = []
                     revive(deadline)
                 out_cells.append(new)
                 continue

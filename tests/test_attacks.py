@@ -1088,6 +1088,31 @@ def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path
     assert any("used up its time limit" in text for text in notes), notes      # the loops did use it up
 
 
+def test_what_a_stopped_cell_kept_is_not_replayed_when_it_fills_the_kernels_folder(tmp_path, monkeypatch):
+    """Where the kernel's folder cannot be locked (no root), a cell that wrote too much is not replayed. A stopped
+    cell whose kept definitions (a class body) fill the folder was replayed all the same: each later cell that ran
+    cleanly was taken for the one that filled it, and dropped with its answer (pool's points lost)."""
+    from autograde import sandbox
+    from autograde.runner import grade_submission
+
+    monkeypatch.setattr(sandbox, "HOST_QUOTA", 4 * 2 ** 20)
+    fills = answer_sources(LESSON)[TARGET] + (
+        "\nimport os\nclass _Fills:\n    with open(os.path.join(os.environ['JUPYTER_RUNTIME_DIR'], 'fill'), 'wb') as _f:\n"
+        "        _f.write(b'0' * 8 * 2 ** 20)\n\n"
+        "import time\nwhile True:\n    time.sleep(0.1)\n")
+    path = write(solved(LESSON, {TARGET: fills}), tmp_path / "fills.ipynb")
+    limits = {"cell_seconds": 6.0, "submission_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    result = grade_submission({"student": "fills", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
+                               "path": str(path), "limits": limits, "sandbox": False, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    assert "disk-limit" in result["flags"], result["flags"]
+    verdicts = {t["grade_id"]: t["status"] for t in result["tests"]}
+    assert verdicts == {**dict.fromkeys(points_of_tests(LESSON), "pass"), TARGET_TEST: "fail"}, result["tests"]
+    notes = [o.get("text", "") for c in nbformat.reads(result["notebook"], as_version=4).cells if c.cell_type == "code"
+             for o in c.outputs]
+    assert any("wrote too much" in note for note in notes) and not any("run again" in note for note in notes), notes
+
+
 # A hostile trial's 8 lines, spelled so that no word of runner.SUSPICIOUS matches: the measurement function the shim
 # calls gets the code of one that reports a clean run. The loop then earned the write-it-yourself point, unflagged.
 SWAPS_THE_MEASUREMENT = LOOPS + '''
