@@ -564,19 +564,34 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 "started?): it was not run again when the kernel was replaced, so what it defined is missing after"))
         return True
 
+    def replays(code: str) -> bool:
+        remaining = deadline - time.monotonic()
+        return remaining > 0 and not guard.tripped and kernel.execute(
+            code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False).status == "ok"
+
     def keep(source: str, new) -> tuple[list[str], Any]:
         """After a cell was stopped (or its kernel died) and the kernel replaced: what the cell defined before its
-        first statement that does any work runs again in the new kernel (see leading_definitions), and is replayed
-        with the cells that finished from now on. When that replay does not finish cleanly, the kernel is replaced
-        once more without it. The note it puts on the cell's output, if any."""
-        code, defined = leading_definitions(source)
-        remaining = deadline - time.monotonic()
-        if not code or not replayed[0] or remaining <= 0 or guard.tripped or not kernel.alive():
+        first statement that does any work runs again in the new kernel (see leading_statements), and is replayed
+        with the cells that finished from now on. A definition can do work (a class body, a decorator, an import):
+        they run in at most KEEP_STEPS steps, and those before a step that does not finish cleanly are kept, in a
+        kernel replaced once more without it. The names kept, and the note it puts on the cell's output, if any."""
+        statements = leading_statements(source)
+        if not statements or not replayed[0] or deadline - time.monotonic() <= 0 or guard.tripped \
+                or not kernel.alive():
             return [], None
-        rerun = kernel.execute(code, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
-        if rerun.status != "ok":
-            revive(deadline)                # a clean kernel again, with the cells that finished only
-            return [], None
+        size = -(-len(statements) // KEEP_STEPS)
+        done: list[tuple[str, list[str]]] = []
+        for start in range(0, len(statements), size):
+            step = statements[start:start + size]
+            if not replays(_joined(step)[0]):
+                revive(deadline)            # a clean kernel again, with the cells that finished only
+                if done and replayed[0] and replays(_joined(done)[0]):
+                    break
+                if done and replayed[0]:
+                    revive(deadline)        # those that finished did not this time: without them
+                return [], None
+            done += step
+        code, defined = _joined(done)
         ran_ok.append(code)
         ran_cells.append(new)
         note = _note(f"what this cell defined above its first other statement ({', '.join(defined)}) "
@@ -1248,6 +1263,9 @@ def cell_label(source: str, width: int = 60) -> str:
 _DEFINES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Pass)
 # Names through which code changes a module's names without naming them: a cell whose code reads one keeps nothing.
 _CHANGES_ANY_NAME = frozenset({"globals", "vars", "locals", "exec", "eval", "setattr", "delattr"})
+# The most steps a stopped cell's kept definitions are replayed in (runner._grade's keep): a step that does not
+# finish costs those after it only; each step is a request to the kernel.
+KEEP_STEPS = 16
 # Python's own line breaks (str.splitlines() takes more: a form feed, U+2028, ...).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -1318,9 +1336,9 @@ def _statement_text(lines: list[str], node: ast.stmt) -> str:
     return "\n".join(part.decode("utf-8", "replace") for part in chosen)
 
 
-def leading_definitions(source: str) -> tuple[str, list[str]]:
-    """The code of ``source``'s leading definitions (see _DEFINES), and the names they define; ("", []) when the cell
-    starts with anything else or cannot be read.
+def leading_statements(source: str) -> list[tuple[str, list[str]]]:
+    """``source``'s leading definitions (see _DEFINES), each statement's code with the names it defines; [] when the
+    cell starts with anything else or cannot be read.
 
     A cell stopped at its time limit, or whose kernel died, is replaced with a fresh kernel that has only the cells
     that finished: without this, a correct ``def conv_macs`` above an endless loop in the same cell cost every test
@@ -1339,7 +1357,7 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
         code = TransformerManager().transform_cell(source)
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return "", []
+        return []
     kept: list[ast.stmt] = []
     for node in tree.body:
         literal = False
@@ -1355,7 +1373,7 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
             break
         kept.append(node)
     if not kept or len(kept) == len(tree.body):
-        return "", []                       # nothing, or the whole cell (it did not stop in these)
+        return []                       # nothing, or the whole cell (it did not stop in these)
     try:
         imports: dict[str, str] = {}
         for node in kept:
@@ -1366,15 +1384,27 @@ def leading_definitions(source: str) -> tuple[str, list[str]]:
                     imports.pop(name, None)
         changed = _names_changed(tree.body[len(kept):], tree, imports)
     except RecursionError:
-        return "", []
+        return []
     if changed is None:
-        return "", []
+        return []
     kept = [node for node in kept if not changed.intersection(_defined_by(node))]
     if not any(_defined_by(node) for node in kept):
-        return "", []
+        return []
     lines = _LINE_BREAK.split(code)
-    names = [name for node in kept for name in _defined_by(node)]
-    return "\n".join(_statement_text(lines, node) for node in kept) + "\n", list(dict.fromkeys(names))
+    return [(_statement_text(lines, node), _defined_by(node)) for node in kept]
+
+
+def leading_definitions(source: str) -> tuple[str, list[str]]:
+    """The code of ``source``'s leading definitions (:func:`leading_statements`) as one, and the names they define;
+    ("", []) when there are none."""
+    return _joined(leading_statements(source))
+
+
+def _joined(statements: list[tuple[str, list[str]]]) -> tuple[str, list[str]]:
+    if not statements:
+        return "", []
+    names = [name for _, defined in statements for name in defined]
+    return "\n".join(text for text, _ in statements) + "\n", list(dict.fromkeys(names))
 
 
 def _note(text: str):

@@ -1088,6 +1088,27 @@ def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path
     assert any("used up its time limit" in text for text in notes), notes      # the loops did use it up
 
 
+def test_a_stopped_cell_keeps_what_it_defined_before_a_definition_that_does_not_finish(tmp_path):
+    """A correct answer, then a class whose body never ends (the cell stopped there), then work: the replay of the
+    cell's definitions stopped in the class body again, and the answer above it went with it. Each definition the
+    replay finished is kept; the one it did not finish, and those after it, are not."""
+    from autograde.runner import grade_submission
+
+    stops = answer_sources(LESSON)[TARGET] + (
+        "\nimport time\nclass _Waits:\n    while True:\n        time.sleep(0.1)\n\n"
+        "def pool(values, width, mode):\n    return None\n\nprint('never reached')\n")
+    path = write(solved(LESSON, {TARGET: stops}), tmp_path / "stops.ipynb")
+    limits = {"cell_seconds": 6.0, "submission_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    result = grade_submission({"student": "stops", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
+                               "path": str(path), "limits": limits, "sandbox": True, "threads": 1})
+    assert result["status"] == "graded" and "timeout" in result["flags"], result
+    assert {t["grade_id"]: t["status"] for t in result["tests"]} == dict.fromkeys(points_of_tests(LESSON), "pass"), \
+        result["tests"]
+    notes = [o.get("text", "") for c in nbformat.reads(result["notebook"], as_version=4).cells if c.cell_type == "code"
+             for o in c.outputs]
+    assert any(f"({TARGET}, time)" in note and "run again" in note for note in notes), notes
+
+
 def test_what_a_stopped_cell_kept_is_not_replayed_when_it_fills_the_kernels_folder(tmp_path, monkeypatch):
     """Where the kernel's folder cannot be locked (no root), a cell that wrote too much is not replayed. A stopped
     cell whose kept definitions (a class body) fill the folder was replayed all the same: each later cell that ran
