@@ -1450,17 +1450,25 @@ def _released_cells(lesson: Lesson) -> tuple[frozenset[str], frozenset[str]]:
 
     editions = [lesson.student_version, *(translated_path(lesson.student_version.parent.parent, lang, lesson.slug)
                                           for lang in LANGS)]
-    key = tuple((str(path), path.stat().st_mtime_ns if path.is_file() else None) for path in editions)
-    if key not in _released:
-        released: set[str] = set()
-        texts: set[str] = set()
-        for edition in editions:
-            with contextlib.suppress(NotebookProblem, OSError, ValueError):
-                cells = read_notebook(edition).cells
-                released |= {cell.source.strip() for cell in cells if cell.cell_type == "code"}
-                texts |= {str(cell.get("id")) for cell in cells if cell.cell_type != "code" and cell.get("id")}
-        _released[key] = frozenset(released), frozenset(texts)
-    return _released[key]
+    key = tuple((str(path), *((path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else ()))
+                for path in editions)
+    if key in _released:
+        return _released[key]
+    released: set[str] = set()
+    texts: set[str] = set()
+    whole = True                    # every edition there was read: what this read gave is kept for the next
+    for edition in editions:
+        try:
+            cells = read_notebook(edition).cells
+        except (NotebookProblem, OSError, ValueError):
+            whole = whole and not edition.is_file()     # one that could not be read this once is read again
+            continue
+        released |= {cell.source.strip() for cell in cells if cell.cell_type == "code"}
+        texts |= {str(cell.get("id")) for cell in cells if cell.cell_type != "code" and cell.get("id")}
+    found = frozenset(released), frozenset(texts)
+    if whole:
+        _released[key] = found
+    return found
 
 
 def _released_as_is(nb, lesson: Lesson) -> bool | None:

@@ -1922,3 +1922,30 @@ def test_a_notebook_handed_in_as_a_link_is_not_graded_as_the_students_work(tmp_p
     for who in ("linker", "solver", "folder", "lessonlink", "flat_99_guard.ipynb"):
         line = next(line for line in intake.lines if line.input.startswith(who))
         assert line.outcome == "skipped" and "a link" in line.note, line
+
+
+def test_a_released_edition_that_could_not_be_read_once_is_read_again(tmp_path, monkeypatch):
+    """The as-released rule reads the lesson's released editions once per version of the files, for the whole batch.
+    One that could not be read that once (a file being written by a release, too many open files) was remembered as
+    having no cells: every classmate's blank copy of the batch counted as written in (and could be graded before the
+    notebook they worked in). What could not be read is read again the next time."""
+    import autograde.collect
+    import autograde.lessons
+    from autograde.collect import _released_cells
+
+    real = autograde.lessons.read_notebook
+    failing = [GUARD.student_version]
+
+    def flaky(path):
+        if path in failing:
+            failing.remove(path)
+            raise OSError(24, "Too many open files")
+        return real(path)
+
+    monkeypatch.setattr(autograde.lessons, "read_notebook", flaky)
+    monkeypatch.setattr(autograde.collect, "_released", {})          # as a new batch's process starts
+    first, _ = _released_cells(GUARD)
+    again, _ = _released_cells(GUARD)
+    group_max_stub = next(c.source.strip() for c in submission(GUARD).cells
+                          if (c.metadata.get("nbgrader") or {}).get("grade_id") == "group_max")
+    assert group_max_stub in again and len(again) >= len(first), (len(first), len(again))
