@@ -1295,14 +1295,25 @@ def _imported(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
 def _names_changed(rest: list[ast.stmt], cell: ast.Module, imports: dict[str, str]) -> set[str] | None:
     """The names the statements ``rest`` may bind again, delete or change through an attribute or an item (with those
     any function of the ``cell`` declares global); None when they may change any name (``from m import *``, one of
-    :data:`_CHANGES_ANY_NAME`). ``imports``: what the kept imports bound (importing it again is no change)."""
+    :data:`_CHANGES_ANY_NAME` read by ``rest``, or a definition of the cell whose body reads one, named by ``rest``).
+    ``imports``: what the kept imports bound (importing it again is no change)."""
     changed: set[str] = set()
     for node in ast.walk(cell):
         if isinstance(node, ast.Global):
             changed.update(node.names)
-        elif isinstance(node, ast.Name) and node.id in _CHANGES_ANY_NAME:
-            return None
-    for node in ast.walk(ast.Module(body=rest, type_ignores=[])):
+    risky = set(_CHANGES_ANY_NAME)
+    reads = {node.name: {inner.id for inner in ast.walk(node) if isinstance(inner, ast.Name)}
+             for node in cell.body[:len(cell.body) - len(rest)]
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    while True:                     # a definition that calls one that does is one too
+        more = {name for name, names in reads.items() if name not in risky and names & risky}
+        if not more:
+            break
+        risky |= more
+    rest_module = ast.Module(body=rest, type_ignores=[])
+    if any(isinstance(node, ast.Name) and node.id in risky for node in ast.walk(rest_module)):
+        return None
+    for node in ast.walk(rest_module):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             changed.add(node.id)
         elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):

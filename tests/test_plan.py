@@ -150,6 +150,14 @@ def test_a_definition_the_rest_of_the_cell_may_change_is_not_kept():
     assert names == ["f"], names
     assert leading_definitions("import numpy as np\ndef f():\n    return np.zeros(1)\nprint(f())\n"
                                "import numpy as np\n" + loop)[1] == ["np", "f"]
+    # a definition whose own body uses setattr (a network's layers by name) changes no name of the notebook unless
+    # the rest of the cell calls it
+    net = ("class Net:\n    def __init__(self):\n        for i in range(2):\n            setattr(self, f'conv{i}', i)\n"
+           "def group_max(v, w):\n    return 1\n")
+    assert leading_definitions(net + "print(group_max(1, 2))\n" + loop)[1] == ["Net", "group_max"]
+    assert leading_definitions(net + "model = Net()\n" + loop) == ("", [])
+    assert leading_definitions("def f():\n    return 1\ndef wipe():\n    globals().clear()\ndef tidy():\n    wipe()\n"
+                               "tidy()\n" + loop) == ("", [])
     # names the rest may change without naming them: nothing is kept
     for change in ('globals()["f"] = None', 'exec("f = None")', 'setattr(sys.modules["__main__"], "f", None)',
                    'vars().pop("f")'):
