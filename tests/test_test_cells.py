@@ -429,6 +429,31 @@ def test_a_lessons_progress_bars_say_when_their_loop_stopped(lesson):
     assert not found, f"{lesson.slug}: (cell, line, import) of a bar that looks stuck when its loop fails: {found}"
 
 
+def test_a_test_cells_visible_handler_deletes_no_name_of_the_learners(lesson):
+    """The same for a test cell's visible part, which runs in the learner's kernel in Jupyter: a handler at its top
+    level (`except Exception as err:` around the learner's call) deleted a learner's own `err` whenever their code
+    raised there. A handler outside a function binds a name of the course's own (`test_...` or `demo_...`), which no
+    answer cell binds; one inside a function binds a local name only."""
+    from autograde.judge import exercise_names as notebook_names, split_hidden
+
+    nb = nbformat.read(lesson.source, as_version=4)
+    theirs = notebook_names(nb)
+    found = []
+    for gid, cell in grade_cells(nb).items():
+        if not cell.metadata.nbgrader.get("grade") or cell.metadata.nbgrader.get("solution"):
+            continue
+        todo = list(ast.iter_child_nodes(ast.parse(split_hidden(cell.source)[0])))
+        while todo:
+            node = todo.pop()
+            if isinstance(node, _SCOPES):
+                continue
+            if isinstance(node, ast.ExceptHandler) and node.name and (
+                    not node.name.startswith(("test_", "demo_")) or node.name in theirs):
+                found.append((gid, node.name))
+            todo.extend(ast.iter_child_nodes(node))
+    assert not found, f"{lesson.slug}: (test, name) of handlers that can delete a learner's variable: {found}"
+
+
 def test_the_demonstration_scanner_finds_each_way_a_cell_can_end_in_a_traceback():
     ok = ("try:\n    y = f(1)\n    print(y.shape)\nexcept NameError as err:\n    print(err)\n"
           "except Exception as err:\n    print('f is not ready yet.')\n    what_failed(err)\n")
