@@ -635,7 +635,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         # an earlier cell ended every kernel (and this one, in this cell): it was dropped; this
                         # cell runs again in a kernel without it
                         run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, deadline - time.monotonic()))
-                        revived = run.status != "died"
+                        revived = run.status not in ("died", "timeout")   # stopped again: replaced below
                 phases["cells"] += time.monotonic() - began
                 room = max(0, NOTEBOOK_OUTPUTS - kept_outputs)
                 new.outputs = []
@@ -1283,7 +1283,7 @@ def _defined_by(node: ast.stmt) -> list[str]:
     return []
 
 
-def _imported(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
+def _import_bindings(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
     """The names an import binds, each with what it binds it to (the same import again changes nothing)."""
     if isinstance(node, ast.Import):
         return {alias.asname or alias.name.split(".")[0]: alias.name if alias.asname else alias.name.split(".")[0]
@@ -1325,7 +1325,7 @@ def _names_changed(rest: list[ast.stmt], cell: ast.Module, imports: dict[str, st
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             if any(alias.name == "*" for alias in node.names):
                 return None
-            changed.update(name for name, bound in _imported(node).items() if imports.get(name) != bound)
+            changed.update(name for name, bound in _import_bindings(node).items() if imports.get(name) != bound)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             changed.add(node.name)
         elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
@@ -1363,7 +1363,7 @@ def leading_statements(source: str) -> list[tuple[str, list[str]]]:
     from IPython.core.inputtransformer2 import TransformerManager
 
     if len(source) > HINT_CELL_CHARS:       # parsed in the grading worker, without the learner's memory limit
-        return "", []
+        return []
     try:
         code = TransformerManager().transform_cell(source)
         tree = ast.parse(code)
@@ -1389,7 +1389,7 @@ def leading_statements(source: str) -> list[tuple[str, list[str]]]:
         imports: dict[str, str] = {}
         for node in kept:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                imports.update(_imported(node))
+                imports.update(_import_bindings(node))
             else:
                 for name in _defined_by(node):
                     imports.pop(name, None)

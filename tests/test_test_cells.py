@@ -429,6 +429,7 @@ def test_a_lessons_progress_bars_say_when_their_loop_stopped(lesson):
     assert not found, f"{lesson.slug}: (cell, line, import) of a bar that looks stuck when its loop fails: {found}"
 
 
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_ids())
 def test_a_test_cells_visible_handler_deletes_no_name_of_the_learners(lesson):
     """The same for a test cell's visible part, which runs in the learner's kernel in Jupyter: a handler at its top
     level (`except Exception as err:` around the learner's call) deleted a learner's own `err` whenever their code
