@@ -726,7 +726,11 @@ def test_on_a_dask_cluster_a_dead_or_stuck_worker_costs_at_most_two_tries(tmp_pa
     # kim killed two workers and was not started a third time; ola was killed once, then graded (started again
     # if a worker died holding its finished result); lia's results were lost twice with their workers, then kept.
     unfinished = {s: starts.count(s) - ended.count(s) for s in ("hal", "kim", "lia", "ola")}
-    assert unfinished == {"hal": 2, "kim": 2, "lia": 0, "ola": 1}, (starts, ended)
+    # ola's second start may be cut too on a loaded machine (a classmate's kill: 2 unfinished in one run of five
+    # here); a cut costs no try, and ola is graded all the same (above): one unfinished start of its own at least
+    assert {**unfinished, "ola": min(unfinished["ola"], 1)} == {"hal": 2, "kim": 2, "lia": 0, "ola": 1}, \
+        (starts, ended)
+    assert unfinished["ola"] <= 2, (starts, ended)
     # lia: two starts whose results were lost, then the one kept; on a loaded machine a start of lia's may also be
     # cut by kim's kills (a 4th start in one run here), which costs no try: at least 3, none unfinished (above).
     assert starts.count("kim") == 2 and starts.count("lia") >= 3 and starts.count("ola") >= 2, starts
