@@ -1248,7 +1248,7 @@ def _find_killer(kernel: LearnerKernel, ran_ok: list[str], limits: Limits, deadl
     return high - 1 if ran_ok[high - 1] else None
 
 
-def cell_label(source: str, width: int = 60) -> str:
+def cell_label(source: str, width: int = 64) -> str:
     """A learner's cell as a sentence names it: its first line that holds anything, on one line with control
     characters escaped, cut at ``width`` characters."""
     from cnnbook.checks import one_line_text

@@ -96,7 +96,7 @@ def test_a_stopped_cell_is_named_by_its_first_line_with_what_was_kept_and_the_ge
 
     assert cell_label("\n\n  def conv_macs(h, w):\n    pass") == "def conv_macs(h, w):"
     assert cell_label("x = 1\x1b[2J" + "y" * 100).startswith("x = 1\\x1b[2J") and cell_label("y" * 100).endswith("…")
-    assert len(cell_label("y" * 100)) == 60
+    assert len(cell_label("y" * 100)) == 64
     result = {"flags": ["timeout", "kernel-died", "output-limit"],
               "stopped": [{"how": "timeout", "cell": "def conv_macs(h, w):", "kept": ["conv_macs", "np"]},
                           {"how": "died", "cell": "import os", "kept": []}, "junk", {"how": "other"}]}

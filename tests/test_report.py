@@ -49,8 +49,12 @@ def test_an_error_a_learners_code_raised_is_one_reason_in_both_editions():
     were two reasons too. The reason is the call and the kind of error, in English."""
     english = ('pool2d_forward(x, 2, 2, "avg") raised ValueError: unknown mode '
                '(at line 16: raise ValueError("unknown mode"))')
-    korean = ('pool2d_forward(x, 2, 2, "avg")에서 ValueError 오류가 발생했습니다: unknown mode '
-              '(16번째 줄: raise ValueError("unknown mode"))')
+    from cnnbook.i18n import translation        # the Korean sentence as the catalog has it now
+
+    korean = translation("{call} raised {kind}: {message}", "ko").format(
+        call='pool2d_forward(x, 2, 2, "avg")', kind="ValueError",
+        message='unknown mode (16번째 줄: raise ValueError("unknown mode"))')
+    assert korean != english and "{" not in korean
     other = 'pool2d_forward(x, 2, 2, "avg") raised ValueError: mode must be max (at line 9: raise ValueError(m))'
     assert failure_reason(english) == failure_reason(korean) == failure_reason(other) == \
         'pool2d_forward(x, #, #, "avg") raised ValueError'
