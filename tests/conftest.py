@@ -236,7 +236,8 @@ def one_bug_student(lesson) -> str:
 def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
     """(student, lesson slug) -> notebook: every course submission the grading tests need, in one batch.
 
-    solved, untouched and hardcoded (every lesson); bug<k> (every known bug of every lesson; a fixture BUG
+    solved, untouched and hardcoded (every lesson); bug<k> (every known bug of every lesson, with the right answers
+    of its "with" cells that call the buggy one; a fixture BUG
     that is not among its BUGS is student onebug); alternative, alternative1, ... (lessons whose fixture has
     ALTERNATIVE or ALTERNATIVES);
     solved_ko and untouched_ko (every lesson's Korean notebook, answered with the solutions or untouched).
@@ -250,7 +251,7 @@ def course_batch_submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
         subs["untouched", lesson.slug] = submission(lesson)
         subs["hardcoded", lesson.slug] = solved(lesson, fx.HARDCODED["cells"])
         for k, bug in enumerate(known_bugs(fx)):
-            subs[f"bug{k}", lesson.slug] = solved(lesson, {bug["cell"]: bug["source"]})
+            subs[f"bug{k}", lesson.slug] = solved(lesson, {bug["cell"]: bug["source"], **bug.get("with", {})})
         if fx.BUG not in known_bugs(fx):
             subs["onebug", lesson.slug] = solved(lesson, {fx.BUG["cell"]: fx.BUG["source"]})
         for k, alternative in enumerate(known_alternatives(fx)):

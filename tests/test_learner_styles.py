@@ -684,6 +684,30 @@ def box_iou(boxes_a, boxes_b):
 ''',
     # py-faster-rcnn's py_cpu_nms (yecharlie/convnet3d), with a stable sort for equal scores
     ('10_detection', 'nms', 'py_cpu_nms'): NMS_PY_CPU,
+    # reuses its own box_iou (the test stands the course's in for it): 4 of 12 such answers once lost every point
+    ('10_detection', 'nms', 'calls_box_iou'): '''def box_iou(boxes_a, boxes_b):
+    a = np.asarray(boxes_a, dtype=float).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=float).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+def nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep = []
+    while len(order) > 0:
+        i = order[0]
+        keep.append(i)
+        ious = box_iou(boxes[i][None, :], boxes[order[1:]])[0]
+        order = order[1:][ious <= iou_threshold]
+    return np.array(keep, dtype=int)
+''',
     # YOLO v1 reimplementations' encoder: a loop over the boxes, the larger box kept per cell
     ('10_detection', 'encode_targets', 'box_loop'): '''GRID, IMAGE_SIZE = 8, 64
 

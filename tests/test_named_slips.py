@@ -361,21 +361,6 @@ def centres_to_corners(boxes):
     b = np.array(boxes, dtype=float)
     return np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2], 1)
 ''', "the array passed in changed"),
-    ("10", "test_nms", '''import numpy as np
-def box_iou(a, b):
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
-def nms(boxes, scores, iou_threshold):
-    order, keep = list(np.argsort(-np.asarray(scores), kind="stable")), []
-    while order:
-        best = order.pop(0)
-        keep.append(best)
-        order = [i for i in order if box_iou(boxes[best:best + 1], boxes[i:i + 1])[0, 0] <= iou_threshold]
-    return np.array(keep, dtype=int)
-''', "your code called box_iou"),
     # a library's own error, named: the learner read only "Can't call numpy() on Tensor that requires grad"
     ("10", "test_smooth_l1", '''import numpy as np
 def smooth_l1(diff, beta=1.0):
@@ -1240,3 +1225,105 @@ def test_an_input_changed_in_place_is_told_before_a_case_that_reads_it_again():
     said = visible_failure("05", "test_avgpool_backward", "import numpy as np\n" + slipped)
     assert "dout after avgpool_backward (it must stay unchanged)" in said and "[1, 2, 3:5, 6:8]" not in said, said
 
+
+
+# nms may call the learner's own box_iou (an instructor's trial: 4 of 12 correct nms answers that reused a correct
+# box_iou lost all 4 points when the test refused it). Its test runs nms with the course's box_iou in place of theirs
+# (`course_backed`, as in lesson 04), so a box_iou slip costs exercise 2 only.
+IOU_OVER_ONE_AREA = '''import numpy as np
+def box_iou(boxes_a, boxes_b):
+    a = np.asarray(boxes_a, dtype=float).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=float).reshape(-1, 4)
+    sides = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
+    inter = sides[..., 0] * sides[..., 1]
+    return inter / ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]
+'''
+NMS_CALLS_BOX_IOU = '''
+def nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    keep = []
+    while order.size > 0:
+        best, rest = order[0], order[1:]
+        keep.append(best)
+        iou = box_iou(boxes[best:best + 1], boxes[rest])[0]
+        order = rest[iou <= iou_threshold]
+    return np.array(keep, dtype=int)
+'''
+
+
+def whole_test_outcome(lesson: str, grade_id: str, answer: str) -> str:
+    """"passed", or what the whole test cell (visible and hidden parts, run in this process) said when it failed."""
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(answer, "<learner>", "exec"), space)
+    try:
+        exec(compile(whole_test(lesson, grade_id), grade_id, "exec"), space)
+    except CheckFailed as failure:
+        return str(failure)
+    return "passed"
+
+
+def test_an_nms_that_calls_a_wrong_box_iou_costs_only_box_iou():
+    answer = IOU_OVER_ONE_AREA + NMS_CALLS_BOX_IOU
+    assert whole_test_outcome("10", "test_nms", answer) == "passed"
+    said = whole_test_outcome("10", "test_box_iou", answer)
+    assert "intersection / area of the first box instead of / union" in said, said
+
+
+@pytest.mark.parametrize("box_iou", [
+    # not answered yet: the stub still raises
+    "import numpy as np\ndef box_iou(boxes_a, boxes_b):\n    raise NotImplementedError()\n",
+    # no guard against a union of 0 (nan for boxes of zero area), its IoU called in a comprehension
+    IOU_OVER_ONE_AREA.replace("inter / ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]",
+                              "inter / ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None] + np.nan"),
+], ids=["stub", "nan"])
+@pytest.mark.parametrize("nms", [
+    NMS_CALLS_BOX_IOU,
+    # under another name and as a default argument: the course's box_iou stands in there too
+    NMS_CALLS_BOX_IOU.replace("iou_threshold):", "iou_threshold, overlap=box_iou):").replace("= box_iou(", "= overlap("),
+    "\npairwise_iou = box_iou\n" + NMS_CALLS_BOX_IOU.replace("= box_iou(", "= pairwise_iou("),
+    '''
+def nms(boxes, scores, iou_threshold):
+    order, keep = list(np.argsort(-np.asarray(scores), kind="stable")), []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        order = [i for i in order if box_iou(boxes[best:best + 1], boxes[i:i + 1])[0, 0] <= iou_threshold]
+    return np.array(keep, dtype=int)
+''',
+], ids=["by-name", "default-argument", "alias", "comprehension"])
+def test_an_nms_that_calls_box_iou_runs_with_the_courses_box_iou(box_iou, nms):
+    answer = box_iou + nms
+    assert whole_test_outcome("10", "test_nms", answer) == "passed"
+    space: dict = {}
+    exec(compile(answer, "<learner>", "exec"), space)
+    exec(compile(whole_test("10", "test_nms"), "test_nms", "exec"), space)
+    assert space["box_iou"].__code__.co_filename == "<learner>"           # theirs again after the test
+    assert space["nms"].__defaults__ in (None, (space["box_iou"],))
+    assert space.get("pairwise_iou", space["box_iou"]) is space["box_iou"]
+
+
+@pytest.mark.parametrize("right,wrong,words", [
+    ("np.argsort(-np.asarray(scores, dtype=float), kind=\"stable\")",
+     "np.argsort(np.asarray(scores, dtype=float), kind=\"stable\")", "kept the box with the LOWEST score first"),
+    ("np.argsort(-np.asarray(scores, dtype=float), kind=\"stable\")", "np.arange(len(boxes))",
+     "the boxes were visited in index order"),
+])
+def test_a_wrong_nms_that_calls_box_iou_still_fails_with_its_named_slip(right, wrong, words):
+    slipped = NMS_CALLS_BOX_IOU.replace(right, wrong)
+    assert slipped != NMS_CALLS_BOX_IOU
+    said = visible_failure("10", "test_nms", IOU_BROADCAST + slipped)
+    assert "typical slip" in said and words in said, said
+
+
+def test_a_wrong_call_of_box_iou_inside_nms_says_which_box_iou_ran():
+    """The course's box_iou stands in for the learner's: an error it raises on what nms gave it says so, and what it
+    takes, instead of a line of the test cell the learner never wrote."""
+    slipped = NMS_CALLS_BOX_IOU.replace("box_iou(boxes[best:best + 1], boxes[rest])", "box_iou(boxes[best][:3], boxes[rest])")
+    space: dict = {}
+    exec(compile(IOU_BROADCAST + slipped, "<learner>", "exec"), space)
+    with pytest.raises(ValueError) as raised:
+        exec(compile(visible_test("10", "test_nms"), "test_nms", "exec"), space)
+    assert "shapes (3,) and (5, 4)" in str(raised.value) and "the course's box_iou stood in for yours" in str(raised.value)

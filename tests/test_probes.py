@@ -287,7 +287,7 @@ def test_a_function_that_raises_while_measured_shows_its_own_error():
 
 
 def test_a_call_of_the_learners_own_earlier_answer_is_not_called_a_library_function():
-    """A trial with real learner code: nms calling the learner's own box_iou (which the exercise asks them not to)
+    """A trial with real learner code: nms calling the learner's own box_iou (which lesson 10 then asked them not to)
     failed with "a library function did the work: box_iou", a function they had written. Their own answer is named
     as such; a library (numpy.pad) is still a library."""
     notebook: dict = {"np": np}                 # a notebook's names: nms finds box_iou there, as in a notebook
