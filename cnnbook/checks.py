@@ -793,9 +793,13 @@ def raised_instead(what: str, error: BaseException | tuple[str, str], why: str, 
         message = _one_line(error_message(error))
         if getattr(error, "from_kernel", False):
             # the grader's text also says where in the learner's code it was raised: "... (at line 4: x[9])"
-            said = _one_line(str(error))
-            at = said.rfind(message) if message else -1
-            tail = said[at + len(message):].strip() if at >= 0 else ""
+            where = getattr(error, "learner_where", None)
+            if isinstance(where, str):          # the judge's own words for where: "(at line 3: raise ValueError("boom"))"
+                tail = _one_line(where)
+            else:
+                said = _one_line(str(error))
+                at = said.rfind(message) if message else -1
+                tail = said[at + len(message):].strip() if at >= 0 else ""
             message = f"{message} {tail}".strip()
         usually = meaning(error)
     else:

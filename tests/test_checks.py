@@ -330,6 +330,21 @@ def test_raised_instead_keeps_where_the_grader_says_the_learners_code_raised():
     assert "your code raised" not in str(caught.value)
 
 
+def test_raised_instead_keeps_where_when_the_line_repeats_the_message():
+    """The learner's line usually repeats their message (`raise ValueError("impossible settings")`): the failure read
+    "raised ValueError: impossible settings \")), but ..." (the tail after the message's LAST occurrence)."""
+    from autograde.judge import _as_local_exception
+    from autograde.kernel import RemoteError
+
+    err = _as_local_exception(RemoteError("ValueError", "impossible settings",
+                                          'line 3: raise ValueError("impossible settings")',
+                                          ("ValueError", "Exception", "BaseException", "object"), "builtins"))
+    with pytest.raises(CheckFailed) as caught:
+        raised_instead("pool2d_forward(x, 2, 2, 'avg')", err, "'avg' is a mode")
+    assert ('raised ValueError: impossible settings (at line 3: raise ValueError("impossible settings")), '
+            "but 'avg' is a mode.") in str(caught.value), str(caught.value)
+
+
 def test_a_long_string_in_a_failed_check_is_shown_in_part():
     """A learner's function may return a string of a million characters (the grader's wall lets one through, and a
     hundred of them in a list): the failure said all of them, a message of 100 MB in the results and the feedback."""
