@@ -1327,3 +1327,24 @@ def test_a_wrong_call_of_box_iou_inside_nms_says_which_box_iou_ran():
     with pytest.raises(ValueError) as raised:
         exec(compile(visible_test("10", "test_nms"), "test_nms", "exec"), space)
     assert "shapes (3,) and (5, 4)" in str(raised.value) and "the course's box_iou stood in for yours" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["average", "mean"])
+def test_a_pool_whose_modes_are_spelled_otherwise_is_told_which_modes_there_are(name):
+    """deeplearning.ai's pool_forward calls the mean "average": a learner who checks mode against that name refuses
+    "avg", and read only their own "impossible settings" error. The test now says which two modes there are."""
+    answer = POOL_FORWARD_DLAI.replace('("max", "avg")', f'("max", "{name}")').replace(
+        'elif mode == "avg"', f'elif mode == "{name}"')
+    assert answer.count(f'"{name}"') == 2
+    said = visible_failure("05", "test_pool2d_forward", answer)
+    assert "pool2d_forward(x 1x1x4x4, 2, 2, 'avg'):" in said and "impossible settings" in said, said
+    assert '"avg" is one of the two modes the exercise names: "max" and "avg"' in said, said
+    assert 'The modes are spelled exactly "max" and "avg"' in said, said
+
+
+def test_a_pool_whose_modes_are_spelled_otherwise_is_told_which_modes_there_are_in_korean(korean):
+    answer = POOL_FORWARD_DLAI.replace('("max", "avg")', '("max", "average")').replace(
+        'elif mode == "avg"', 'elif mode == "average"')
+    said = visible_failure("05", "test_pool2d_forward", answer)
+    assert '"avg"는 연습 문제가 정한 두 모드("max"와 "avg") 가운데 하나입니다' in said, said
+    assert '모드의 철자는 정확히 "max"와 "avg"입니다' in said and "The modes are spelled" not in said, said
