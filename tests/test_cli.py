@@ -59,7 +59,9 @@ def test_a_kernel_death_is_reported_by_the_self_check(tmp_path):
     path = write(solved(lesson, {fx.BUG["cell"]: "import os\nos._exit(1)"}), tmp_path / "dies.ipynb")
     proc = cli("check", lesson.slug, str(path))
     assert proc.returncode == 1
-    assert "the Python kernel died" in proc.stdout and "the tests after that point still ran" in proc.stdout
+    # the cell is named by its first line (check.problem_sentences), and what it defined above the stop was kept
+    assert "The Python kernel died in the cell that starts with «import os»" in proc.stdout, proc.stdout
+    assert "the tests after it still ran" in proc.stdout and "(os) was run again" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
