@@ -1304,3 +1304,31 @@ def test_a_test_that_fails_through_an_earlier_broken_answer_says_which(trials):
         assert said not in tests[TARGET_TEST]["message"]
     page = (out / "feedback" / "through" / f"{LESSON.slug}.html").read_text(encoding="utf-8")
     assert said in page
+
+
+def test_a_cell_stopped_again_after_a_dropped_killer_cell_leaves_no_kernel_behind(tmp_path):
+    """A cell killed by an earlier cell's timer runs again once that cell is found and dropped; when the second run
+    is stopped at its time limit too, the kernel is replaced: it was kept (read in the code by a hostile trial), and
+    the threads and children the cell started went on beside the later cells."""
+    from conftest import autograde_cli
+
+    nb = solved(LESSON)
+    at = 1 + next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == TARGET)
+    nb.cells[at:at] = [
+        nbformat.v4.new_code_cell("import os, threading\nthreading.Timer(1.0, os._exit, (0,)).start()"),
+        nbformat.v4.new_code_cell("import threading, time\n"
+                                  "threading.Thread(target=time.sleep, args=(1000,), name='stale-b', daemon=True)"
+                                  ".start()\nwhile True:\n    time.sleep(0.01)"),
+        nbformat.v4.new_code_cell("import threading\nprint('threads:', sorted(t.name for t in threading.enumerate()))"),
+    ]
+    _put(tmp_path / "in", {"stops_twice": nb})
+    proc = autograde_cli(["grade", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--solutions",
+                          str(LESSON.solutions), "--workers", "1", "--timeout", "5"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    graded = nbformat.read(tmp_path / "out" / "autograded" / "stops_twice" / LESSON.slug / f"{LESSON.slug}.ipynb",
+                           as_version=4)
+    printed = [o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.outputs
+               if "threads:" in o.get("text", "")]
+    assert printed and "stale-b" not in printed[0], printed
+    result = json.loads((tmp_path / "out" / "results" / "stops_twice" / f"{LESSON.slug}.json").read_text())
+    assert {"timeout", "kernel-died"} <= set(result["flags"]), result["flags"]
