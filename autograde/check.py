@@ -66,7 +66,7 @@ PROBLEMS = {
 
 
 # A learner's cell that was stopped (runner: result["stopped"]), named by its first line; what it defined above its
-# first other statement was run again in the new kernel (runner.leading_definitions).
+# first other statement was run again in the new kernel (runner.leading_statements).
 STOPPED_CELL = {
     "timeout": N_("The cell that starts with «{cell}» ran past its time limit and was stopped: is there an endless "
                   "loop, or a loop that does far more work than it needs?"),

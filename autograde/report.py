@@ -136,28 +136,25 @@ _ENGLISH_OF: dict[str, str] = {}
 _PACKAGE_ENGLISH: dict[str, str] = {}
 
 
-def _package_english() -> dict[str, str]:
-    """The package catalog read backwards (translation -> English), for every language of the course."""
-    if not _PACKAGE_ENGLISH:
-        from cnnbook.i18n import LANGUAGES, _package_catalog
+def _backwards(cache: dict[str, str], catalog: str) -> dict[str, str]:
+    """A catalog of cnnbook.i18n (``_package_catalog`` or ``_lesson_catalog``) read backwards (translation ->
+    English), for every language of the course, filled into ``cache`` once."""
+    if not cache:
+        from cnnbook import i18n
 
-        for lang in LANGUAGES:
+        for lang in i18n.LANGUAGES:
             if lang != "en":
-                for english, text in _package_catalog(lang).items():
-                    _PACKAGE_ENGLISH.setdefault(text, english)
-    return _PACKAGE_ENGLISH
+                for english, text in getattr(i18n, catalog)(lang).items():
+                    cache.setdefault(text, english)
+    return cache
+
+
+def _package_english() -> dict[str, str]:
+    return _backwards(_PACKAGE_ENGLISH, "_package_catalog")
 
 
 def _english_of() -> dict[str, str]:
-    """The lessons' translations read backwards (translation -> English), for every language of the course."""
-    if not _ENGLISH_OF:
-        from cnnbook.i18n import LANGUAGES, _lesson_catalog
-
-        for lang in LANGUAGES:
-            if lang != "en":
-                for english, text in _lesson_catalog(lang).items():
-                    _ENGLISH_OF.setdefault(text, english)
-    return _ENGLISH_OF
+    return _backwards(_ENGLISH_OF, "_lesson_catalog")
 
 
 def late_note(result: dict) -> str:

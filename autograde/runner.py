@@ -1405,12 +1405,6 @@ def leading_statements(source: str) -> list[tuple[str, list[str]]]:
     return [(_statement_text(lines, node), _defined_by(node)) for node in kept]
 
 
-def leading_definitions(source: str) -> tuple[str, list[str]]:
-    """The code of ``source``'s leading definitions (:func:`leading_statements`) as one, and the names they define;
-    ("", []) when there are none."""
-    return _joined(leading_statements(source))
-
-
 def _joined(statements: list[tuple[str, list[str]]]) -> tuple[str, list[str]]:
     if not statements:
         return "", []

@@ -1088,19 +1088,24 @@ def test_a_notebook_that_used_up_its_time_still_has_its_answers_checked(tmp_path
     assert any("used up its time limit" in text for text in notes), notes      # the loops did use it up
 
 
+def _grade_with_target(tmp_path, student: str, answer: str, sandbox: bool) -> dict:
+    """The test lesson with ``answer`` as the target's answer cell, graded in this process with 6 s a cell."""
+    from autograde.runner import grade_submission
+
+    path = write(solved(LESSON, {TARGET: answer}), tmp_path / f"{student}.ipynb")
+    limits = {"cell_seconds": 6.0, "submission_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    return grade_submission({"student": student, "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
+                             "path": str(path), "limits": limits, "sandbox": sandbox, "threads": 1})
+
+
 def test_a_stopped_cell_keeps_what_it_defined_before_a_definition_that_does_not_finish(tmp_path):
     """A correct answer, then a class whose body never ends (the cell stopped there), then work: the replay of the
     cell's definitions stopped in the class body again, and the answer above it went with it. Each definition the
     replay finished is kept; the one it did not finish, and those after it, are not."""
-    from autograde.runner import grade_submission
-
     stops = answer_sources(LESSON)[TARGET] + (
         "\nimport time\nclass _Waits:\n    while True:\n        time.sleep(0.1)\n\n"
         "def pool(values, width, mode):\n    return None\n\nprint('never reached')\n")
-    path = write(solved(LESSON, {TARGET: stops}), tmp_path / "stops.ipynb")
-    limits = {"cell_seconds": 6.0, "submission_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
-    result = grade_submission({"student": "stops", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
-                               "path": str(path), "limits": limits, "sandbox": True, "threads": 1})
+    result = _grade_with_target(tmp_path, "stops", stops, sandbox=True)
     assert result["status"] == "graded" and "timeout" in result["flags"], result
     assert {t["grade_id"]: t["status"] for t in result["tests"]} == dict.fromkeys(points_of_tests(LESSON), "pass"), \
         result["tests"]
@@ -1114,17 +1119,13 @@ def test_what_a_stopped_cell_kept_is_not_replayed_when_it_fills_the_kernels_fold
     cell whose kept definitions (a class body) fill the folder was replayed all the same: each later cell that ran
     cleanly was taken for the one that filled it, and dropped with its answer (pool's points lost)."""
     from autograde import sandbox
-    from autograde.runner import grade_submission
 
     monkeypatch.setattr(sandbox, "HOST_QUOTA", 4 * 2 ** 20)
     fills = answer_sources(LESSON)[TARGET] + (
         "\nimport os\nclass _Fills:\n    with open(os.path.join(os.environ['JUPYTER_RUNTIME_DIR'], 'fill'), 'wb') as _f:\n"
         "        _f.write(b'0' * 8 * 2 ** 20)\n\n"
         "import time\nwhile True:\n    time.sleep(0.1)\n")
-    path = write(solved(LESSON, {TARGET: fills}), tmp_path / "fills.ipynb")
-    limits = {"cell_seconds": 6.0, "submission_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
-    result = grade_submission({"student": "fills", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
-                               "path": str(path), "limits": limits, "sandbox": False, "threads": 1})
+    result = _grade_with_target(tmp_path, "fills", fills, sandbox=False)
     assert result["status"] == "graded", result["detail"]
     assert "disk-limit" in result["flags"], result["flags"]
     verdicts = {t["grade_id"]: t["status"] for t in result["tests"]}

@@ -45,10 +45,16 @@ def test_a_learners_edit_of_a_test_cell_is_flagged_even_after_a_course_update():
     assert "test-cell-edited" in flags
 
 
-# --- what a stopped cell is known to have defined (runner.leading_definitions) --------------------------------
+# --- what a stopped cell is known to have defined (runner.leading_statements) --------------------------------
+
+
+def leading_definitions(source: str) -> tuple[str, list[str]]:
+    """The kept code of a stopped cell as one, and the names it defines, as the grader's keep replays them."""
+    from autograde.runner import _joined, leading_statements
+
+    return _joined(leading_statements(source))
 
 def test_a_stopped_cells_leading_definitions_are_the_statements_above_its_first_other_one():
-    from autograde.runner import leading_definitions
 
     source = ('"""Conv arithmetic."""\nimport numpy as np\nfrom math import floor as fl\nSTRIDE: int = 2\n'
               'SIZES = (3, [5, 7])\n\n@staticmethod\ndef conv_macs(h, w):\n    while True:\n        pass\n\n'
@@ -60,7 +66,6 @@ def test_a_stopped_cells_leading_definitions_are_the_statements_above_its_first_
 
 
 def test_a_magic_after_the_definitions_ends_them_and_one_before_keeps_nothing():
-    from autograde.runner import leading_definitions
 
     code, names = leading_definitions("def f(x):\n    return x\n%timeit f(3)\n")
     assert names == ["f"] and "timeit" not in code
@@ -69,7 +74,6 @@ def test_a_magic_after_the_definitions_ends_them_and_one_before_keeps_nothing():
 
 
 def test_nothing_is_kept_when_the_stop_may_be_in_a_definition_or_the_cell_cannot_be_read():
-    from autograde.runner import leading_definitions
 
     # a cell of definitions only stopped in one of them (a class body, an import): replaying it would stop again
     assert leading_definitions("import numpy as np\nclass Net:\n    while True:\n        pass\n") == ("", [])
@@ -83,7 +87,7 @@ def test_nothing_is_kept_when_the_stop_may_be_in_a_definition_or_the_cell_cannot
 def test_a_cell_larger_than_a_lesson_has_is_not_parsed_for_its_definitions():
     """Parsed in the grading worker, which has no learner memory limit: a 1.6 MB cell stopped by its time limit took
     the worker to 1.2 GiB (tests/test_attacks.py's huge cell, after the definitions rule came)."""
-    from autograde.runner import HINT_CELL_CHARS, leading_definitions
+    from autograde.runner import HINT_CELL_CHARS
 
     big = "def f():\n    return 1\n" + "x = (" + "a," * (HINT_CELL_CHARS // 2) + ")\n"
     assert leading_definitions(big) == ("", [])
@@ -115,7 +119,6 @@ def test_the_kept_definitions_are_cut_where_python_ends_their_lines():
     comment, a form feed in a string), and a semicolon that puts the first other statement on the definitions' last
     line: the kept code was cut in the wrong place (an IndentationError, so nothing was kept; or the statement that
     stopped the cell replayed with them)."""
-    from autograde.runner import leading_definitions
 
     source = ('def f(x):\n    # pasted \u2028 from a page\n    text = "a\x0cb\x1cc"\n    return len(text)\n'
               'LIMIT = 2; import time; time.sleep(100)\n')
@@ -131,7 +134,6 @@ def test_a_definition_the_rest_of_the_cell_may_change_is_not_kept():
     """What a kept name held when the cell stopped must be what the replay gives it: a definition that a later statement
     of the cell binds again, deletes, or changes through an attribute or an item (those ran before the stop, or may
     have) is not kept; one a learner deleted before an endless loop got the exercise's points. The others are."""
-    from autograde.runner import leading_definitions
 
     loop = "while True:\n    pass\n"
     code, names = leading_definitions("def group_max(v, w):\n    return 1\ndef pool():\n    pass\nLIMIT = 3\n"
