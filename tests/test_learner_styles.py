@@ -437,6 +437,26 @@ ANSWERS.update({
     return out
 ''',
     # Sobel tutorials: the kernels written out with -1 on the left, np.multiply in two loops
+    # The exercise says "your own conv2d_single works too" (an instructor's trial: its hidden check forbade it, 0/3).
+    ('02_convolution', 'convolve2d_true', 'reuses_own_conv2d_single'): '''def conv2d_single(image, kernel):
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    if image.ndim != 2 or kernel.ndim != 2 or kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        raise ValueError(f"shapes {image.shape} and {kernel.shape} do not fit")
+    f = kernel.shape[0]
+    out = np.zeros((image.shape[0] - f + 1, image.shape[1] - f + 1))
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = np.sum(image[r:r + f, c:c + f] * kernel)
+    return out
+def convolve2d_true(image, kernel, mode="valid"):
+    flipped = np.asarray(kernel)[::-1, ::-1]
+    if mode == "full":
+        f = flipped.shape[0]
+        image = np.pad(np.asarray(image, dtype=float), f - 1)
+    elif mode != "valid":
+        raise ValueError("mode must be 'valid' or 'full'")
+    return conv2d_single(image, flipped)
+''',
     ('02_convolution', 'edge_magnitude', 'sobel_loops'): '''def edge_magnitude(image):
     img = np.asarray(image, dtype=float)
     Gx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])

@@ -1348,3 +1348,23 @@ def test_a_pool_whose_modes_are_spelled_otherwise_is_told_which_modes_there_are_
     said = visible_failure("05", "test_pool2d_forward", answer)
     assert '"avg"는 연습 문제가 정한 두 모드("max"와 "avg") 가운데 하나입니다' in said, said
     assert '모드의 철자는 정확히 "max"와 "avg"입니다' in said and "The modes are spelled" not in said, said
+
+
+def test_an_integer_output_array_is_named_by_the_hidden_check():
+    """An instructor's trial: conv2d_single writing into np.zeros(..., dtype=int) passes every visible check (integer
+    images and kernels) and failed the hidden one on random float images with "nothing about the sizes should be
+    fixed", which sent the learner looking at the wrong thing. The hidden check now names the integer output."""
+    answer = '''import numpy as np
+def conv2d_single(image, kernel):
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    if image.ndim != 2 or kernel.ndim != 2 or kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        raise ValueError(f"shapes {image.shape} and {kernel.shape} do not fit")
+    f = kernel.shape[0]
+    out = np.zeros((image.shape[0] - f + 1, image.shape[1] - f + 1), dtype=int)
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = np.sum(image[r:r + f, c:c + f] * kernel)
+    return out
+'''
+    said = whole_test_outcome("02", "test_conv2d_single", answer)
+    assert "typical slip" in said and "the output array holds integers" in said, said
