@@ -75,6 +75,11 @@ def dead_relu_fraction(outputs):
     ("10", "test_decode_predictions",
      DECODE.replace("cx + w / 2, cy + h / 2], axis=-1)", "w, h], axis=-1)          # (x0, y0, w, h)"),
      "returned (x0, y0, w, h)"),
+    # An instructor's trial: the square of each array's sum got only "expected 1.525, got 0.425".
+    ("09", "test_l2_penalty", '''import numpy as np
+def l2_penalty(weights, strength):
+    return float(strength * sum(np.sum(w) ** 2 for w in weights)), [2 * strength * w for w in weights]
+''', "the square of each array's sum"),
 ]
 
 
