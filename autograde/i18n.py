@@ -12,7 +12,7 @@ language lives beside it in ``solutions/NN_slug/<lang>.po`` (gettext, read and w
   is how a lesson marks a string for translation. Adjacent literals (implicit concatenation, f-strings
   included) are one entry;
 - per author's sentence in a test cell that a learner reads when a check fails (``hint=``, the names of
-  ``mistakes=``, the slips of ``known_errors``, ``hidden_case(...)``, the explanation of ``check_true``, the
+  ``mistakes=``, the slips of ``known_errors``, ``hidden_case(...)``, the explanation and ``slip=`` of ``check_true``, the
   ``expected=`` words of ``check_type`` and ``check_parts``, the ``why=`` of ``answer_of`` and ``raised_instead``, and a
   check's name when it is written in words, see below, also when the check takes it from a variable assigned a
   string, ``call = "..."``; ``msgctxt`` = the test cell id). Test cells are never changed: these are
@@ -79,7 +79,7 @@ VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", 
                  "show_matrix", "show_images", "show_maps",          # the course's figure helpers: their titles
                  "padded"}                                            # cnnbook.i18n.padded: a table's aligned label
 VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc", "titles", "texts", "suptitle"}
-TEST_KEYWORDS = {"hint", "explanation", "loop_message", "why"}     # why=: answer_of, raised_instead
+TEST_KEYWORDS = {"hint", "explanation", "loop_message", "why", "slip"}     # why=: answer_of, raised_instead; slip=: check_true
 TYPE_WORDS = {"check_type": "expected", "check_parts": "expected"}   # the words of what a type check expected
 
 

@@ -519,12 +519,16 @@ def _plain_numbers(text: str) -> str:
     return _NUMPY_REPR.sub(lambda m: m.group(1) if m.group(2) is None else m.group(2), text)
 
 
-def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None) -> None:
-    """Fail with ``explanation`` unless ``condition`` is exactly True. (A value's type: :func:`check_type`.)"""
+def check_true(what: str, condition: bool, explanation: str, *, hint: str | None = None,
+               slip: str | None = None) -> None:
+    """Fail with ``explanation`` unless ``condition`` is exactly True. (A value's type: :func:`check_type`.)
+
+    ``slip``: the typical slip this failure means, named on its own line before the explanation, as ``mistakes=``
+    names one (an author's explanation never starts with that line's words: the class report counts those)."""
     if condition is not True and not (isinstance(condition, np.bool_) and bool(condition)):
         said = lesson_text(_plain_numbers(explanation) if type(explanation) is str else explanation)
         said = _authored(said) if type(said) is str else said
-        lines = [said]
+        lines = [said] if slip is None else [slip_line(slip), said]
         if "NoneType" in str(explanation):
             # "expected a torch.Tensor, got a NoneType" under a hint on converting arrays misled a learner whose
             # function had no `return`: say what None usually is, as check_array does.

@@ -1373,3 +1373,56 @@ def conv2d_single(image, kernel):
 '''
     said = whole_test_outcome("02", "test_conv2d_single", answer)
     assert "typical slip" in said and "the output array holds integers" in said, said
+
+
+SOFTMAX_WITH_A_FLOOR = '''import numpy as np
+def softmax_cross_entropy(scores, labels):
+    loss = 0.0
+    for i, row in enumerate(np.asarray(scores, dtype=float)):
+        row = row - row.max()
+        probs = np.exp(row) / np.sum(np.exp(row))
+        loss += -np.log(probs[labels[i]] + 1e-12)
+    return loss / len(labels)
+'''
+LENET_PADDED_BUT_256 = '''import torch
+from torch import nn
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                                        nn.Linear(84, 10))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+'''
+
+
+@pytest.mark.parametrize("lesson,grade_id,answer,words", [
+    ("09", "test_softmax_cross_entropy", SOFTMAX_WITH_A_FLOOR, "a floor under the probability"),
+    ("06", "test_LeNet5", LENET_PADDED_BUT_256, "in_features = 16 x 4 x 4 = 256 counts the maps without padding"),
+], ids=["09-floor", "06-256"])
+def test_a_slip_a_check_true_names_is_a_slip_for_the_class_report_too(lesson, grade_id, answer, words):
+    """An instructor's trial: the class report's "what to re-teach" missed the softmax floor, the class's most common
+    slip (2 learners), since the test cell wrote "got 27.5 instead of 30.0: this looks like a typical slip: ..." on
+    one line (the report reads a slip only where a line starts with it, as learner text can never start one); and
+    lesson 06's sentence that started with those words was shown to the learner quoted. check_true's slip= names
+    it on its own line."""
+    from autograde.report import failure_reason
+    from cnnbook.checks import CheckFailed, slip_name
+
+    space: dict = {}
+    exec(compile(answer, "<learner>", "exec"), space)
+    with pytest.raises(CheckFailed) as failure:
+        exec(compile(visible_test(lesson, grade_id), grade_id, "exec"), space)
+    said = str(failure.value)
+    assert slip_name(said.splitlines()[1]) is not None and words in said and "'this looks like" not in said, said
+    assert failure_reason(said).startswith("typical slip: " + words), failure_reason(said)
+
+
+def test_a_slip_a_check_true_names_is_said_in_korean(korean):
+    said = visible_failure("09", "test_softmax_cross_entropy", SOFTMAX_WITH_A_FLOOR)
+    assert "흔한 실수로 보입니다: 확률에 하한을 두면" in said.splitlines()[1], said
+    assert "30.0이 아니라" in said, said
