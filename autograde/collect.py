@@ -703,7 +703,7 @@ def _is_student_folder(folder: Path, lessons: list[Lesson]) -> bool:
 def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: dict[str, str] | None = None,
                      zip_zone: str | None = None, moodle_people: dict[str, dict[str, str]] | None = None,
                      canvas_known: dict[str, tuple[str, str]] | None = None, moodle_zone: str | None = None,
-                     assignment: Lesson | None = None) -> Intake:
+                     assignment: Lesson | None = None, moodle_zone_given: bool = True) -> Intake:
     """Every (student, lesson) pair in the batch, whatever shape it has, and what became of every file.
 
     ``canvas_known``: Canvas user id -> (the student it was graded as, its Canvas name) by earlier runs into the
@@ -715,7 +715,8 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     ``moodle_people``: Moodle participant id -> who (``name``, ``email``, ``idnumber``, ``lesson``: the lesson of
     the assignment whose worksheet lists the id; :func:`autograde.moodle.participants`).
     ``moodle_zone``: read the worksheets' "Last modified (submission)" as submission times, in this zone (Moodle
-    writes them in the downloading user's zone without naming it).
+    writes them in the downloading user's zone without naming it). ``moodle_zone_given``: given on this run's
+    command line, not only kept in OUT (then an export that is not Moodle's is no reason to warn).
     ``assignment``: the lesson of the LMS assignment the export is of (``grade --lesson`` with one lesson); without
     it, the lesson most of the export's notebooks name when that is clear (:func:`_export_lesson`)."""
     roster = roster or {}
@@ -1206,14 +1207,17 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                             f"{int(ZIP_SPREAD.total_seconds() // 60)} minutes ({min(stamped):%Y-%m-%d %H:%M} UTC): "
                             "they look like the time the zip was made (current Canvas and Moodle write that), not "
                             "submission times. Check before trusting the late penalties (give --zip-times off).")
-    if moodle_zone and candidates and not any(facts.get("moodle_submitted") for _, _, _, facts in candidates):
+    from_moodle = any((facts.get("lms") or {}).get("system") == "moodle" for _, _, _, facts in candidates)
+    if moodle_zone and candidates and not any(facts.get("moodle_submitted") for _, _, _, facts in candidates) \
+            and (from_moodle or moodle_zone_given):
         # --moodle-times reads the worksheet's submission times only: with none here it sets no time, and the
-        # instructor who gave it would think it did (an instructor's trial: Canvas, or Moodle without a worksheet)
+        # instructor who gave it would think it did (an instructor's trial: Canvas, or Moodle without a worksheet).
+        # The zone kept in OUT from an earlier Moodle run says nothing of a Canvas export (another trial: every
+        # Canvas zip graded into that OUT warned of an option its command line did not give).
         warnings.append(f"--moodle-times {moodle_zone} reads the submission times of Moodle's grading worksheet "
                         "(--moodle-worksheet), and no notebook of this input has one ("
-                        + ("not a Moodle export" if not any((facts.get("lms") or {}).get("system") == "moodle"
-                                                            for _, _, _, facts in candidates)
-                           else "no worksheet of its assignment given") + "): it sets no submission time here")
+                        + ("not a Moodle export" if not from_moodle else "no worksheet of its assignment given")
+                        + "): it sets no submission time here")
     if moodle_zone:
         from .moodle import submission_time
 

@@ -508,7 +508,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             mapping, before = read_roster(roster), canvas_identities(out)
             intake = find_submissions(source, work, known, mapping, zip_zone=zip_zone,
                                       moodle_people=moodle.participants(sheets), canvas_known=before,
-                                      moodle_zone=moodle_zone,
+                                      moodle_zone=moodle_zone, moodle_zone_given=moodle_times is not None,
                                       assignment=find_lesson(asked[0], known) if len(asked) == 1 else None)
             renamed = sorted(f"{who} -> {mapping[lms_id]}" for lms_id, (who, _) in before.items()
                              if mapping.get(lms_id) not in (None, who))

@@ -671,6 +671,12 @@ def test_moodle_times_with_no_worksheet_time_to_read_is_said_to_set_none(tmp_pat
                f"(--moodle-worksheet), and no notebook of this input has one ({why}): it sets no submission time " \
                "here" in intake.warnings, intake.warnings
         assert not any("--moodle-times" in w for w in find_submissions(source, tmp_path / "w2", LESSONS_ALL).warnings)
+    # Kept in OUT from an earlier Moodle run, not given now: a Canvas export is no reason to warn (an instructor's
+    # trial graded a Moodle assignment with it, then every Canvas zip into that OUT warned); Moodle's still is.
+    kept = {source: find_submissions(source, tmp_path / "w3", LESSONS_ALL, moodle_zone="Asia/Seoul",
+                                     moodle_zone_given=False).warnings for source in (canvas, moodle)}
+    assert not any("--moodle-times" in w for w in kept[canvas]), kept[canvas]
+    assert any("(no worksheet of its assignment given)" in w for w in kept[moodle]), kept[moodle]
 
 
 def test_moodle_blind_marking_and_files_not_in_folders(tmp_path):
