@@ -108,12 +108,15 @@ def _in_english(line: str) -> str:
     if english:
         return english + line[len(core):]
     if not _TEMPLATES:
-        from cnnbook.i18n import LANGUAGES, _fstring_pattern, _package_catalog, fstring_fields
+        from cnnbook.i18n import LANGUAGES, _fstring_pattern, _package_catalog, fstring_fields, lesson_fstrings
 
         for lang in LANGUAGES:
             if lang != "en":
-                _TEMPLATES.extend((*_fstring_pattern(text), english) for english, text in _package_catalog(lang).items()
-                                  if fstring_fields(text) and fstring_fields(english))
+                # the package's sentences, then the lessons' own (a Korean learner's "받은 값은 nan입니다. exp(1000)은
+                # ..." stood in the English report, a reason apart from the same slip in English)
+                for catalog in (_package_catalog(lang), lesson_fstrings(lang)):
+                    _TEMPLATES.extend((*_fstring_pattern(text), english) for english, text in catalog.items()
+                                      if fstring_fields(text) and fstring_fields(english))
     for pattern, fields, english in _TEMPLATES:
         found = pattern.fullmatch(line)
         if found:

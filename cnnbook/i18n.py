@@ -60,6 +60,7 @@ _chosen: str | None = None
 _package: dict[str, dict[str, str]] = {}
 _lessons: dict[str, dict[str, str]] = {}
 _patterns: dict[str, dict[str | None, list[tuple[re.Pattern[str], list[str], str]]]] = {}   # by lesson; None: all
+_lesson_fstrings: dict[str, dict[str, str]] = {}      # every lesson's f-string entries, English -> translation
 FSTRING_FLAG = "f-string"
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 
@@ -435,8 +436,16 @@ def _lesson_catalog(lang: str) -> dict[str, str]:
             merged.update(_read_po(path, by_lesson.setdefault(path.parent.name, {})))
         _lessons[lang] = merged
         everyone = {english: text for fstrings in by_lesson.values() for english, text in fstrings.items()}
+        _lesson_fstrings[lang] = everyone
         _patterns[lang] = {slug: _ordered(fstrings) for slug, fstrings in [*by_lesson.items(), (None, everyone)]}
     return _lessons[lang]
+
+
+def lesson_fstrings(lang: str) -> dict[str, str]:
+    """Every lesson's f-string sentences (English -> their translation in ``lang``), as ``_lesson_catalog`` reads
+    them: the class report reads a learner's line back into English by them."""
+    _lesson_catalog(lang)
+    return _lesson_fstrings.get(lang, {})
 
 
 def _ordered(fstrings: dict[str, str]) -> list[tuple[re.Pattern[str], list[str], str]]:

@@ -909,3 +909,20 @@ def test_an_exercise_not_answered_reads_as_the_self_check_says_it_on_the_feedbac
     assert "아직 답하지 않았습니다" in korean and "check_own_work" not in korean
     uses = {**result["tests"][0], "uses_failed": "box_iou", "message": "nms(...) raised NotImplementedError: x"}
     assert "nms(...) raised NotImplementedError" in feedback_html({**result, "tests": [uses]})
+
+
+def test_a_lessons_own_sentence_with_a_value_is_one_reason_in_both_editions():
+    """An instructor's trial of lesson 09: a Korean learner's softmax overflow ("받은 값은 nan입니다. exp(1000)은
+    ...", a lesson's f-string sentence) stood in the English class report in Korean, a reason apart from the same
+    slip in English: a lesson's f-string sentences are read back into English too."""
+    from cnnbook.i18n import LANGUAGES, _read_po
+    from autograde.lessons import SOLUTIONS
+
+    assert "ko" in LANGUAGES
+    fstrings: dict[str, str] = {}
+    _read_po(next(SOLUTIONS.glob("09_*/ko.po")), fstrings)
+    english = "got {near_max!r}: exp(1000) overflows. Subtract each row's maximum before np.exp."
+    korean = fstrings[english].replace("{near_max!r}", "nan")
+    head = "softmax_cross_entropy([[1000, 999, 998]], [0]):\n  "
+    assert failure_reason(head + korean) == failure_reason(head + english.replace("{near_max!r}", "nan")), \
+        failure_reason(head + korean)
