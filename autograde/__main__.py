@@ -203,7 +203,7 @@ def build_parser(prog: str = "python -m autograde", lab: str | None = None) -> a
     if lab:
         sub.add_parser("lab", help=lab)
 
-    p = sub.add_parser("release", help="regenerate the student notebooks (notebooks/) from solutions/")
+    p = sub.add_parser("release", help="(instructors) regenerate the student notebooks (notebooks/) from solutions/")
     p.add_argument("lessons", nargs="*", help="lesson numbers or slugs (default: all)")
     p.add_argument("--out", help="write here instead of notebooks/")
     p.add_argument("--force", action="store_true", help="overwrite notebooks changed since the last release")
@@ -235,7 +235,7 @@ def build_parser(prog: str = "python -m autograde", lab: str | None = None) -> a
     p.add_argument("path", nargs="?", help="your notebook (default: as for check)")
     p.set_defaults(func=cmd_reset)
 
-    p = sub.add_parser("grade", help="grade a batch of notebooks: sandboxed, in parallel, resumable")
+    p = sub.add_parser("grade", help="(instructors) grade a batch of notebooks: sandboxed, in parallel, resumable")
     p.add_argument("submissions", help="DIR/<student>/<NN_slug>/<NN_slug>.ipynb (nbgrader layout), a folder "
                                        "or .zip of <student>_<NN_slug>.ipynb files, or an LMS export as downloaded "
                                        "(Canvas's \"Download submissions\" zip, Moodle's \"Download all "
@@ -326,6 +326,23 @@ def main(argv: list[str] | None = None, prog: str = "python -m autograde", lab: 
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C)", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        # an install that lacks a package: one line that says which profile to install, not a traceback (a learner
+        # who tries an instructor's command has the learner profile, by design)
+        if args.command in INSTRUCTOR_COMMANDS:
+            need = f"it is an instructor's command: install the instructor profile ({INSTALL['instructor']})"
+        else:
+            need = f"the learner profile is incomplete: install it again ({INSTALL['learner']})"
+        print(f"error: `{prog} {args.command}` needs the Python package {err.name!r}, which is not installed; "
+              f"{need}", file=sys.stderr)
+        return 2
+
+
+# Commands that need the instructor profile (requirements/instructor.txt: nbgrader, Dask, ...); the others run with
+# the learner profile (tests/test_packaging.py runs them in an environment without the instructor's packages).
+INSTRUCTOR_COMMANDS = ("release", "grade")
+INSTALL = {"instructor": "pip install -r requirements/instructor.txt -e .",
+           "learner": "pip install -r requirements/learner.txt -e ."}
 
 
 if __name__ == "__main__":

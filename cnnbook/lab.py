@@ -13,6 +13,7 @@ neither ``git pull`` nor a release ever touches a learner's work (see ``cnnbook.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     if lang:
         set_language(lang)
     course, work = edition(lang or "en")
+    if args.instructor and importlib.util.find_spec("nbgrader") is None:
+        # the learner profile has no nbgrader: JupyterLab would open without the tools asked for, and say nothing
+        print(_("error: --instructor needs nbgrader, which this environment lacks: install the instructor profile: "
+                "pip install -r requirements/instructor.txt -e ."), file=sys.stderr, flush=True)
+        return 2
     if not args.instructor:
         report = sync_work(course, work)
         for line in report.lines():

@@ -107,6 +107,32 @@ print("LOADED", sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r})
     assert "LOADED []" in proc.stdout
 
 
+@pytest.mark.parametrize("command", [["grade", "subs", "--out", "out"], ["release", "3", "--out", "released"]])
+def test_an_instructors_command_in_the_learner_profile_says_what_to_install(tmp_path, project_root, command):
+    """A learner (the learner profile: no nbgrader, Dask, ...) who runs `grade` or `release` reads one line naming the
+    instructor profile, not a traceback (a fresh install's trial met `ModuleNotFoundError: No module named
+    'nbgrader'` from grade.py)."""
+    blocked = sorted(NOT_FOR_LEARNERS)
+    program = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError("No module named " + repr(name), name=name)
+sys.meta_path.insert(0, Block())
+from autograde.cli import main
+sys.exit(main({command!r}))
+"""
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(project_root)})
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"`cnn-course {command[0]}`" in lines[0], lines
+    assert "instructor profile (pip install -r requirements/instructor.txt -e .)" in lines[0], lines
+    assert not (tmp_path / "out").exists() and not (tmp_path / "released").exists()
+
+
 def test_the_console_script_is_declared_and_dispatches(capsys):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["cnn-course"] == "autograde.cli:main"
@@ -254,3 +280,27 @@ def test_the_bundle_is_refused_when_a_notebook_still_holds_a_hidden_test(tmp_pat
     with pytest.raises(UsageError, match="refusing to package.*BEGIN"):
         build(tmp_path / "out", project=project)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_lab_for_an_instructor_without_nbgrader_says_what_to_install(monkeypatch, capsys, lang):
+    """`cnn-course lab --instructor` in the learner profile (no nbgrader) opened JupyterLab without the instructor's
+    tools and said nothing (a fresh install's trial): it stops with one line naming the instructor profile, in the
+    learner's language, and starts nothing."""
+    import importlib.util
+
+    import cnnbook.i18n
+    import cnnbook.lab
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbgrader" else real(name, *a))
+    monkeypatch.setattr(cnnbook.lab.os, "execve", lambda *a: pytest.fail(f"JupyterLab was started: {a[1]}"))
+    monkeypatch.setattr(cnnbook.lab, "sync_work", lambda *a: pytest.fail("the work folder was touched"))
+    chosen = cnnbook.i18n._chosen
+    try:
+        assert cnnbook.lab.main(["--instructor", "--lang", lang]) == 2
+    finally:
+        cnnbook.i18n.set_language(chosen)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install -r requirements/instructor.txt -e ." in err[0], err
+    assert ("강사용 프로필" in err[0]) == (lang == "ko"), err
