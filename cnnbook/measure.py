@@ -16,7 +16,9 @@ name the learner spelled: a helper the learner calls ``convolve`` is just the le
 in a class method is still ``F.conv2d``. A forbidden entry is a dotted name: a package or module (``"torch"``,
 ``"scipy"``: every function defined in it) or one callable (``"numpy.pad"``, ``"torch.nn.functional.conv2d"``); a bare name the notebook binds
 (``"conv2d_single"``, ``"correlate_valid"``) means the object bound to it there (another exercise or a helper of
-the lesson, however the learner's code reaches it). Name library functions by their dotted path: a bare
+the lesson, however the learner's code reaches it), and the package of that name too, whatever the notebook binds
+to it (``import math as torch`` forbids torch all the same). A package's code is also known by its files: a function
+remade from its code object with the learner's globals is still that package's. Name library functions by their dotted path: a bare
 ``"convolve"`` would mean the learner's own ``convolve``.
 
 This is a teaching measurement: code that switches the tracer off (``sys.settrace(None)``) is reported as such
@@ -121,6 +123,19 @@ def _in_module(module_name: Any, prefixes: Iterable[str]) -> str | None:
     return None
 
 
+def _folders(modules: list[str]) -> list[tuple[str, str]]:
+    """(where its source files are, the forbidden prefix) of each of ``modules`` imported already: a package's
+    folder (with a separator at its end), a plain module's file. Worked out with str's own methods only."""
+    folders = []
+    for prefix in modules:
+        filename = getattr(sys.modules.get(prefix), "__file__", None)
+        if type(filename) is not str or not filename:
+            continue
+        head, _, tail = filename.rpartition(os.sep)
+        folders.append((head + os.sep if tail.startswith("__init__.") else filename, prefix))
+    return folders
+
+
 def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
             forbidden: Iterable[str] = (), line_limit: int | None = None) -> dict:
     """Call ``func(*args, **kwargs)`` and report, as plain data, what ran.
@@ -141,11 +156,19 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
         module, found, found_codes = _resolve(str(name), namespace)
         if module is not None:
             modules.append(module)
+        if "." not in str(name) and str(name) != module:
+            # A bare name is also the package of that name, whatever the learner's namespace binds to it: `import math
+            # as torch` (or a function whose globals say torch = None) once let torch do a "write it yourself" answer.
+            modules.append(str(name))
         for f in found:
             funcs[id(f)] = str(name)
         for c in found_codes:
             codes[c] = str(name)
     keep_alive = list(funcs)  # noqa: F841 - ids above stay valid while these objects live (module attributes)
+    # Where each forbidden package's files are: a function remade from one of its code objects with other globals
+    # (types.FunctionType(pair_iou.__code__, globals())) runs the package's code under the learner's module name.
+    folders = _folders(modules)
+    by_file: dict[str, str | None] = {}
     lines = 0
     called: set[str] = set()
     own: dict[types.CodeType, bool] = {}
@@ -177,6 +200,12 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
         hit = codes.get(code)
         if hit is None and modules:
             hit = _in_module(frame.f_globals.get("__name__"), modules)
+        if hit is None and folders:
+            filename = code.co_filename
+            if filename not in by_file:
+                by_file[filename] = next((prefix for folder, prefix in folders
+                                          if type(filename) is str and filename.startswith(folder)), None)
+            hit = by_file[filename]
         if hit is not None:
             called.add(hit)
         return local if learner_frame(frame) else None

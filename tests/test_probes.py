@@ -109,6 +109,39 @@ def test_one_library_function_and_the_notebooks_own_functions_by_identity(learne
     assert measure(learner.pixel_loop, (X[:, :, :8, :8], W), forbidden=["convolve"])["forbidden"] == []
 
 
+def _cell(tmp_path, code: str) -> types.ModuleType:
+    """``code`` run as a notebook cell's would be, from a file outside every library folder."""
+    path = tmp_path / "cell_7.py"
+    path.write_text(code)
+    module = types.ModuleType("learner_cell")
+    module.__file__ = str(path)
+    exec(compile(code, str(path), "exec"), module.__dict__)
+    return module
+
+
+def test_a_package_is_forbidden_whatever_the_notebook_binds_to_its_name(tmp_path):
+    """A hostile trial: `import math as torch` (or a function whose globals say torch = None) made the forbidden
+    "torch" stand for math (or for nothing), and torch's conv2d did a "write it yourself" answer unseen."""
+    cell = _cell(tmp_path, '''
+import types
+import torch as T
+import torch.nn.functional as Fn
+import math as torch
+scipy = None
+
+
+def conv(x, w):
+    return Fn.conv2d(T.from_numpy(x), T.from_numpy(w)).numpy()
+
+
+conv_with_its_own_globals = types.FunctionType(conv.__code__, {"Fn": Fn, "T": T, "torch": None}, "conv")
+''')
+    for name in ("conv", "conv_with_its_own_globals"):
+        assert "torch" in measure(getattr(cell, name), (X, W), forbidden=LIBRARY_CONV)["forbidden"], name
+        with pytest.raises(CheckFailed, match="torch"):
+            check_own_work(name, getattr(cell, name), (X, W), forbidden=LIBRARY_CONV)
+
+
 def test_a_loop_over_pixels_is_counted_in_the_learners_frames_only(learner):
     report = measure(learner.pixel_loop, (X, W), forbidden=LIBRARY_CONV, line_limit=300)
     assert report["stopped"] and report["lines"] == 301 and not report["tampered"], report
