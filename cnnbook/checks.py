@@ -1034,6 +1034,10 @@ def measure_call(func: Callable[..., Any], args: tuple = (), kwargs: Mapping[str
     return report
 
 
+# The course's helper package (this one): check_own_work forbids it in every exercise.
+COURSE_PACKAGE = __name__.partition(".")[0]
+
+
 def _learners_own(name: str) -> bool:
     """Whether a test's forbidden entry names a function of the learner's (``box_iou``): a plain name that is no
     installed package (``torch``, ``numpy.pad`` are libraries)."""
@@ -1058,6 +1062,11 @@ def check_own_work(
     code does not count). ``what`` describes the call (with the input's size), ``loop_message`` explains a
     failed line count.
     """
+    # The course's own package never does an exercise's work, whatever the test forbids: its explorers compute some
+    # answers for their pictures (lesson 10's pair_iou and suppress gave box_iou and nms full marks, a hostile trial).
+    forbidden = [str(entry) for entry in forbidden]
+    if COURSE_PACKAGE not in forbidden:
+        forbidden.append(COURSE_PACKAGE)
     report = measure_call(func, args, kwargs, forbidden=forbidden, line_limit=max_lines)
     if report["raised"] == "NotImplementedError":
         func(*args, **(kwargs or {}))      # the stub raises again, from its own cell: "`name` is not answered yet"

@@ -142,6 +142,37 @@ conv_with_its_own_globals = types.FunctionType(conv.__code__, {"Fn": Fn, "T": T,
             check_own_work(name, getattr(cell, name), (X, W), forbidden=LIBRARY_CONV)
 
 
+def test_the_course_package_never_does_an_exercises_work(tmp_path):
+    """A hostile trial: lesson 10's box_iou and nms answered with the nms explorer's pair_iou and suppress got full
+    marks (its tests forbid torch only); a function remade from the package's code object with the notebook's
+    globals ran it under the learner's module name."""
+    cell = _cell(tmp_path, '''
+import types
+import numpy as np
+from cnnbook.nms_explorer import pair_iou, suppress
+
+
+def box_iou(boxes_a, boxes_b):
+    return pair_iou(boxes_a, boxes_b)
+
+
+def nms(boxes, scores, iou_threshold):
+    return suppress(boxes, scores, np.zeros(len(scores)), iou_threshold, per_class=False)[0]
+
+
+remade_box_iou = types.FunctionType(pair_iou.__code__, globals(), "box_iou")
+''')
+    boxes = np.array([[0.0, 0, 2, 2], [1, 1, 3, 3]])
+    for name, args in [("box_iou", (boxes, boxes)), ("nms", (boxes, np.array([0.9, 0.8]), 0.5)),
+                       ("remade_box_iou", (boxes, boxes))]:
+        with pytest.raises(CheckFailed, match="did the work: cnnbook"):
+            check_own_work(name, getattr(cell, name), args, forbidden=["torch"])
+    assert measure(cell.remade_box_iou, (boxes, boxes), forbidden=["cnnbook"])["forbidden"] == ["cnnbook"]
+    # the learner's own numpy is no course code
+    check_own_work("box_iou", _cell(tmp_path, "def box_iou(a, b):\n    return (a[:, None] * b[None]).sum(-1)\n").box_iou,
+                   (boxes, boxes), forbidden=["torch"])
+
+
 def test_a_loop_over_pixels_is_counted_in_the_learners_frames_only(learner):
     report = measure(learner.pixel_loop, (X, W), forbidden=LIBRARY_CONV, line_limit=300)
     assert report["stopped"] and report["lines"] == 301 and not report["tampered"], report
