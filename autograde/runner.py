@@ -594,7 +594,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
         code, defined = _joined(done)
         ran_ok.append(code)
         ran_cells.append(new)
-        note = _note(f"what this cell defined above its first other statement ({', '.join(defined)}) "
+        note = _note(f"what this cell defined above its first other statement ({', '.join(names_shown(defined))}) "
                      "was run again in the new kernel, so the tests after it can use it")
         new.outputs.append(note)
         return defined, note
@@ -621,6 +621,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
             if kind == "code":
                 new = copy.deepcopy(cell)
                 kept_note = None            # keep()'s note on this cell's output
+                named = False               # this cell is one of result["stopped"]
                 if remaining <= 0:
                     new.outputs = [_note(flooded if guard.tripped else "not run: the submission used up its time limit")]
                     out_cells.append(new)
@@ -681,9 +682,12 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     if not revived:
                         revive(deadline, died=run.status == "died")
                     kept, kept_note = keep(cell.source, new)
-                    # said to the learner by the self-check and the feedback page (check.problem_sentences)
-                    result.setdefault("stopped", []).append({"how": run.status, "cell": cell_label(cell.source),
-                                                             "kept": kept})
+                    # said to the learner by the self-check and the feedback page (check.problem_sentences): of at
+                    # most STOPPED_NAMED cells (the graded notebook notes each)
+                    named = len(result.setdefault("stopped", [])) < STOPPED_NAMED
+                    if named:
+                        result["stopped"].append({"how": run.status, "cell": cell_label(cell.source),
+                                                  "kept": names_shown(kept)})
                 if sandbox.over_host_quota():
                     flags.append("disk-limit")
                     new.outputs.append(_note("this cell wrote too much into the kernel's folder; the kernel was "
@@ -693,7 +697,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         ran_cells.pop()
                         if kept_note is not None:
                             new.outputs = [o for o in new.outputs if o is not kept_note]
-                            result["stopped"][-1]["kept"] = []
+                            if named:
+                                result["stopped"][-1]["kept"] = []
                     revive(deadline)
                 out_cells.append(new)
                 continue
@@ -1403,6 +1408,26 @@ def leading_statements(source: str) -> list[tuple[str, list[str]]]:
         return []
     lines = _LINE_BREAK.split(code)
     return [(_statement_text(lines, node), _defined_by(node)) for node in kept]
+
+
+# What the learner reads of the cells stopped in a notebook (result["stopped"], said by check.problem_sentences): at
+# most STOPPED_NAMED cells, and of each at most KEPT_NAMES_CHARS characters of the names kept (a hostile trial: six
+# cells of 1,500 definitions above an os._exit made a self-check of 263,000 characters, a whole notebook's time
+# megabytes, where a notebook's feedback is otherwise held to NOTEBOOK_MESSAGE_CHARS).
+STOPPED_NAMED = 10
+KEPT_NAMES_CHARS = 200
+
+
+def names_shown(names: list[str]) -> list[str]:
+    """``names`` as the learner reads them: as many as fit in KEPT_NAMES_CHARS characters, then "…"."""
+    shown: list[str] = []
+    room = KEPT_NAMES_CHARS
+    for name in names:
+        if len(name) > room:
+            return [*shown, "…"]
+        shown.append(name)
+        room -= len(name) + 2
+    return shown
 
 
 def _joined(statements: list[tuple[str, list[str]]]) -> tuple[str, list[str]]:

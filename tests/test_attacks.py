@@ -1098,6 +1098,33 @@ def _grade_with_target(tmp_path, student: str, answer: str, sandbox: bool) -> di
                              "path": str(path), "limits": limits, "sandbox": sandbox, "threads": 1})
 
 
+def test_what_the_learner_reads_of_stopped_cells_is_bounded(tmp_path, monkeypatch):
+    """A hostile trial: cells of 1,500 definitions each (long names) above an os._exit: each stop named every kept name
+    to the learner, and six such cells made a self-check of 263,000 characters (a notebook's time: megabytes, where its
+    feedback is otherwise held to 30,000). At most STOPPED_NAMED cells are named, each with at most KEPT_NAMES_CHARS
+    characters of its kept names; the graded notebook still notes each cell."""
+    from autograde import runner
+    from autograde.check import problem_sentences
+    from autograde.runner import grade_submission
+
+    monkeypatch.setattr(runner, "STOPPED_NAMED", 2, raising=False)      # 2 of 3 stopped cells, not 10 of 11
+    nb = solved(LESSON)
+    names = "".join(f"kept_{i:04d}_{'n' * 40} = {i}\n" for i in range(600))
+    nb.cells += [nbformat.v4.new_code_cell(f"# cell {k}\n{names}import os\nos._exit(0)\n") for k in range(3)]
+    path = write(nb, tmp_path / "names.ipynb")
+    limits = {"cell_seconds": 10.0, "submission_seconds": 120.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    result = grade_submission({"student": "names", "lesson": LESSON.slug, "solutions": str(LESSON.solutions),
+                               "path": str(path), "limits": limits, "sandbox": True, "threads": 1})
+    assert result["status"] == "graded" and result["score"] == sum(points_of_tests(LESSON).values()), result["tests"]
+    said = problem_sentences(result, lambda text: text)
+    assert [stop["cell"] for stop in result["stopped"]] == ["# cell 0", "# cell 1"], result["stopped"]
+    assert all(stop["kept"][0] == f"kept_0000_{'n' * 40}" and stop["kept"][-1] == "…" for stop in result["stopped"])
+    assert sum(len(sentence) for sentence in said) < 2_000, said
+    notes = [o.get("text", "") for c in nbformat.reads(result["notebook"], as_version=4).cells[-3:] for o in c.outputs]
+    assert sum("was run again in the new kernel" in text for text in notes) == 3, notes
+    assert max(len(text) for text in notes) < 1_000, notes
+
+
 def test_a_stopped_cell_keeps_what_it_defined_before_a_definition_that_does_not_finish(tmp_path):
     """A correct answer, then a class whose body never ends (the cell stopped there), then work: the replay of the
     cell's definitions stopped in the class body again, and the answer above it went with it. Each definition the
