@@ -1271,6 +1271,13 @@ _CHANGES_ANY_NAME = frozenset({"globals", "vars", "locals", "exec", "eval", "set
 # The most steps a stopped cell's kept definitions are replayed in (runner._grade's keep): a step that does not
 # finish costs those after it only; each step is a request to the kernel.
 KEEP_STEPS = 16
+# IPython reads a whole cell again for each line it changes (a magic, a shell command, a help query), in the grading
+# worker, beyond the learner's limits: a stopped cell of 5,000 magics took 112 s there and ended in IPython's
+# RuntimeError, which made the submission a grader-error (a hostile trial). A cell whose characters IPython may change
+# (a conservative count: each %, ! and ?, and a line that starts with , ; or /), plus one, times its length, exceed
+# TRANSFORM_BUDGET keeps nothing (about 2 s at most on a 50,000-character cell of short lines).
+TRANSFORM_BUDGET = 100_000
+_MAY_TRANSFORM = re.compile(r"[%!?]|^[ \t]*[,;/]", re.MULTILINE)
 # Python's own line breaks (str.splitlines() takes more: a form feed, U+2028, ...).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -1369,8 +1376,13 @@ def leading_statements(source: str) -> list[tuple[str, list[str]]]:
 
     if len(source) > HINT_CELL_CHARS:       # parsed in the grading worker, without the learner's memory limit
         return []
+    if (len(_MAY_TRANSFORM.findall(source)) + 1) * len(source) > TRANSFORM_BUDGET:
+        return []
     try:
         code = TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - IPython's own limits (a RuntimeError after 500 changes): a cell it cannot read
+        return []
+    try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []

@@ -94,6 +94,21 @@ def test_a_cell_larger_than_a_lesson_has_is_not_parsed_for_its_definitions():
     assert leading_definitions("def f():\n    return 1\nx = (a, a)\n")[1] == ["f"]
 
 
+def test_a_cell_ipython_would_read_again_for_each_magic_keeps_nothing_at_once():
+    """IPython reads a whole cell again for each line it changes, in the grading worker, beyond the learner's limits: a
+    stopped cell of 5,000 magics took 112 s there and ended in IPython's RuntimeError (500 changes at most), which made
+    the submission a grader-error; 64 shell commands among 25,000 short lines took 58 s (a hostile trial)."""
+    import time
+
+    stops = "def f():\n    return 1\nimport os\nos._exit(0)\n"
+    began = time.monotonic()
+    assert leading_definitions(stops + "!true\n" * 600) == ("", [])
+    assert leading_definitions(stops + "!true\n" * 40 + "a\n" * 5_000) == ("", [])
+    assert time.monotonic() - began < 3.0
+    # a cell as a lesson has it keeps its definitions, its magics and all
+    assert leading_definitions(stops + "%time f()\n" + "!ls\n" + "a\n" * 200)[1] == ["f", "os"]
+
+
 def test_a_stopped_cell_is_named_by_its_first_line_with_what_was_kept_and_the_general_sentence_goes():
     from autograde.check import PROBLEMS, problem_sentences
     from autograde.runner import cell_label
