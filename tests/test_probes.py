@@ -10,6 +10,7 @@ import json
 import sys
 import types
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -171,6 +172,40 @@ remade_box_iou = types.FunctionType(pair_iou.__code__, globals(), "box_iou")
     # the learner's own numpy is no course code
     check_own_work("box_iou", _cell(tmp_path, "def box_iou(a, b):\n    return (a[:, None] * b[None]).sum(-1)\n").box_iou,
                    (boxes, boxes), forbidden=["torch"])
+
+
+# Exercises a function of the course's own package would answer (its explorers compute them for their pictures): the
+# answer, the lesson and its test cell.
+COURSE_ANSWERS = [
+    ("02", "test_conv2d_single", "from cnnbook.widgets import correlate2d as slide\n"
+                                 "def conv2d_single(image, kernel):\n    return slide(image, kernel)\n"),
+    ("10", "test_box_iou", "from cnnbook.nms_explorer import pair_iou\n"
+                           "def box_iou(boxes_a, boxes_b):\n    return pair_iou(boxes_a, boxes_b)\n"),
+    ("10", "test_nms", "import numpy as np\nfrom cnnbook.nms_explorer import suppress\n"
+                       "def nms(boxes, scores, iou_threshold):\n"
+                       "    return suppress(boxes, scores, np.zeros(len(scores)), iou_threshold, per_class=False)[0]\n"),
+    ("10", "test_decode_predictions", "from cnnbook.nms_explorer import decode_outputs\n"
+                                      "def decode_predictions(output, image_size=64):\n"
+                                      "    boxes, scores, labels = decode_outputs(output, image_size)\n"
+                                      "    return boxes[0], scores[0], labels[0]\n"),
+]
+
+
+@pytest.mark.parametrize("lesson, test, answer", COURSE_ANSWERS, ids=[test for _, test, _ in COURSE_ANSWERS])
+def test_an_exercise_the_course_package_answers_fails_its_hidden_part(lesson, test, answer):
+    """A hostile trial: these answers, a call of the course's own helpers, got full marks (lesson 10's box_iou, nms and
+    decode_predictions: 10 points; lesson 02's conv2d_single: 5). Each test cell, hidden part too, run in-process as
+    the solution's notebook runs it: its visible checks pass, a hidden check_own_work fails on the course's package."""
+    from autograde.lessons import grade_cells
+
+    source = nbformat.read(LESSONS[int(lesson) - 1].source, as_version=4)
+    namespace: dict = {"__name__": "__main__", "IMAGE_SIZE": 64, "GRID": 8}
+    exec(compile(answer, "<answer>", "exec"), namespace)
+    cell = grade_cells(source)[test].source
+    visible, hidden = cell.split("### BEGIN HIDDEN TESTS")
+    exec(compile(visible, "<visible>", "exec"), namespace)         # the visible checks pass
+    with pytest.raises(CheckFailed, match="did the work: cnnbook"):
+        exec(compile(hidden, "<hidden>", "exec"), namespace)
 
 
 def test_a_loop_over_pixels_is_counted_in_the_learners_frames_only(learner):
