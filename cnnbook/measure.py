@@ -123,16 +123,24 @@ def _in_module(module_name: Any, prefixes: Iterable[str]) -> str | None:
     return None
 
 
+# Fixed at import, as _LIBRARY is: a learner's cell may replace os.sep, or the course's entry in sys.modules.
+_SEP = os.sep
+_PACKAGE = __name__.partition(".")[0]
+
+
 def _folders(modules: list[str]) -> list[tuple[str, str]]:
     """(where its source files are, the forbidden prefix) of each of ``modules`` imported already: a package's
     folder (with a separator at its end), a plain module's file. Worked out with str's own methods only."""
     folders = []
     for prefix in modules:
+        if prefix == _PACKAGE:
+            folders.append((_HERE + _SEP, prefix))
+            continue
         filename = getattr(sys.modules.get(prefix), "__file__", None)
         if type(filename) is not str or not filename:
             continue
-        head, _, tail = filename.rpartition(os.sep)
-        folders.append((head + os.sep if tail.startswith("__init__.") else filename, prefix))
+        head, _, tail = filename.rpartition(_SEP)
+        folders.append((head + _SEP if tail.startswith("__init__.") else filename, prefix))
     return folders
 
 

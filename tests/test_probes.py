@@ -169,6 +169,13 @@ remade_box_iou = types.FunctionType(pair_iou.__code__, globals(), "box_iou")
         with pytest.raises(CheckFailed, match="did the work: cnnbook"):
             check_own_work(name, getattr(cell, name), args, forbidden=["torch"])
     assert measure(cell.remade_box_iou, (boxes, boxes), forbidden=["cnnbook"])["forbidden"] == ["cnnbook"]
+    # nor when the cell changed what the package's folder would be worked out from
+    import os
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "sep", "\\")
+        patch.setitem(sys.modules, "cnnbook", types.ModuleType("cnnbook"))
+        assert measure(cell.remade_box_iou, (boxes, boxes), forbidden=["cnnbook"])["forbidden"] == ["cnnbook"]
     # the learner's own numpy is no course code
     check_own_work("box_iou", _cell(tmp_path, "def box_iou(a, b):\n    return (a[:, None] * b[None]).sum(-1)\n").box_iou,
                    (boxes, boxes), forbidden=["torch"])
