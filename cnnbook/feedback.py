@@ -147,7 +147,9 @@ class _NotebookState:
     def handle(self, shell, etype, value, tb, tb_offset=None):
         stb = None
         try:
-            if _is_test_cell(self.current_cell):
+            if isinstance(value, KeyboardInterrupt):
+                stb = stopped_box(tb, self.current_cell)
+            elif _is_test_cell(self.current_cell):
                 if isinstance(value, NameError):
                     stb = self.name_error_box(value, tb)
                 elif isinstance(value, NotImplementedError):
@@ -399,6 +401,52 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
         body += [f"  {more}" for more in rest]
     return box(title, body, _("Fix the code the error points to (usually your answer in a cell above), run that "
                               "cell (Shift+Enter), then run this test cell again."))
+
+
+def stopped_box(tb, cell: str) -> list[str]:
+    """The box for a cell the learner stopped (the stop button, Kernel > Interrupt: a KeyboardInterrupt): the line it
+    was on and the function it was in, the names the cell made before that line, and the usual cause of a cell that
+    never ends. Not IPython's traceback: in English, and for a training loop a page of torch's insides (a Korean
+    trial of lesson 08)."""
+    from .checks import statement_at
+
+    in_cell, in_notebook = _cell_frames(tb)
+    lines, start = [], 0
+    if in_cell:
+        where = in_cell[-1]
+        start, quoted = statement_at(cell, where.lineno or 0)
+        lines.append(_("Line {line} of this cell:").format(line=start)
+                     + "".join(f"\n    {text}" for text in quoted or [_code_line(where)]))
+    if in_notebook:
+        mine = in_notebook[-1]
+        lines.append(_in_function(tb, mine) + f"\n    {_code_line(mine)}")
+    made = _defined_before(cell, start)
+    if made:
+        shown = ", ".join(made[:6]) + (", ..." if len(made) > 6 else "")
+        lines.append(_("Defined before it stopped, and there for the cells after it: {names}").format(names=shown))
+    body = []
+    for line in lines:
+        first, *rest = line.splitlines() or [""]
+        body.append(f"  {first}")
+        body += [f"  {more}" for more in rest]
+    return box(_("You stopped this cell"), body,
+               _("The rest of the cell did not run. A cell that never ends usually has a loop whose condition never "
+                 "changes (`while n < 10:` with nothing inside that changes n) or does far more work than needed: "
+                 "fix it, then run the cell again (Shift+Enter)."))
+
+
+def _defined_before(cell: str, line: int) -> list[str]:
+    """The functions and classes the cell's top-level statements before the one holding ``line`` defined (a learner
+    who stopped an endless loop under a correct def: the def stands); [] when the cell does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(cell or "")
+    except (SyntaxError, ValueError):
+        return []
+    top = next((node.lineno for node in tree.body if node.lineno <= line <= (node.end_lineno or node.lineno)), 0)
+    return list(dict.fromkeys(node.name for node in tree.body if node.lineno < top
+                              and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))))
 
 
 def _learner_call(tb, where) -> str:
@@ -738,7 +786,8 @@ def install(shell: Any = None) -> bool:
     state = _NotebookState(shell)
     shell.events.register("pre_run_cell", state.pre_run_cell)
     shell.events.register("post_run_cell", state.post_run_cell)
-    shell.set_custom_exc((Exception,), state.handle)     # ``handle`` keeps IPython's traceback outside test cells
+    # ``handle`` keeps IPython's traceback outside test cells; a cell the learner stopped gets a box of its own
+    shell.set_custom_exc((Exception, KeyboardInterrupt), state.handle)
     shell.showsyntaxerror = state.explained_syntax_error(shell, shell.showsyntaxerror)
     warnings.showwarning = show_warning
     _installed[id(shell)] = state

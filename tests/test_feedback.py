@@ -668,3 +668,42 @@ def test_a_demonstration_cell_that_stopped_while_drawing_shows_its_sentence_not_
         assert plt.get_fignums() == [cells.namespace["kept"].number], plt.get_fignums()
     finally:
         plt.close("all")
+
+
+def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
+    """A Korean trial (lessons 01 and 08): the stop button on a cell with an endless loop after a correct def showed
+    IPython's KeyboardInterrupt traceback in English, and on lesson 08's training cell a page of torch's insides
+    (`loss.backward()`, `torch/autograd/__init__.py`). The cell says, in the learner's language, that they stopped
+    it, where (the cell's line, and the function it was in), which functions the cell defined before it, and the usual
+    cause of a cell that never ends; Run All still stops there (the output is an error)."""
+    # the stop button: SIGINT from outside, while the loop spins (as JupyterLab's interrupt sends it)
+    press_stop = ("import os, signal, threading\n"
+                  "threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()")
+    cells = [
+        "import cnnbook",
+        press_stop,
+        "def fc_input_size(h, w, c):\n    return h * w * c\n\n\nn = 1\nwhile n < 3072:\n    n * 2\nprint(n)",
+        "def fit(steps):\n    step = 0\n    while step < steps:\n        step + 1\n    return step",
+        press_stop,
+        "history = fit(10)\nprint('done')",
+        "fc_input_size(32, 32, 3)",
+        "from cnnbook.i18n import set_language\nset_language('ko')",
+        press_stop,
+        "history = fit(10)",
+    ]
+    nb = run_cells(cells)
+    err, text = error_of(nb.cells[2])
+    assert err.ename == "KeyboardInterrupt", err
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    assert text.splitlines()[0] == "✘ You stopped this cell", text
+    assert ("Line 6 of this cell:\n      while n < 3072:" in text or "Line 7 of this cell:\n      n * 2" in text), text
+    assert "Defined before it stopped, and there for the cells after it: fc_input_size\n" in text, text
+    assert "a loop whose condition never changes" in text, text
+    err, text = error_of(nb.cells[5])
+    assert "Traceback" not in text and "Line 1 of this cell:\n      history = fit(10)" in text, text
+    assert re.search(r"In (your code, in )?`fit`, line [34] of its cell:", text), text
+    assert "Defined before it stopped" not in text, text       # the cell defines no function
+    assert nb.cells[6].outputs[0]["data"]["text/plain"] == "3072"
+    err, text = error_of(nb.cells[9])
+    assert text.splitlines()[0] == "✘ 이 셀을 멈췄습니다", text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text and "stopped" not in text, text

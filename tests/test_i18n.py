@@ -1144,7 +1144,7 @@ def test_a_failure_s_own_lines_are_polite_sentences_that_end_with_a_period():
 _ENDED_ELSEWHERE = {"YOUR CODE HERE", "{exercise}: a hidden check failed", "A hidden check failed",
                     "a {f}x{f} filter does not fit in a {n}x{n} input without padding",
                     "`{name}` is not defined", "Not answered yet", "`{name}` is not answered yet",
-                    "This test cell stopped with an error"}
+                    "This test cell stopped with an error", "You stopped this cell"}
 
 
 def test_package_sentences_end_with_a_period():
