@@ -146,6 +146,11 @@ class _NotebookState:
     # the custom exception handler ----------------------------------------------------------------------
     def handle(self, shell, etype, value, tb, tb_offset=None):
         stb = None
+        if isinstance(value, KeyboardInterrupt) and _grading():
+            # the grader's interrupt at a cell's time limit, not the learner's: IPython's traceback, as without this
+            # handler (the grader says the cell ran past its time limit)
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
+            return
         try:
             if isinstance(value, KeyboardInterrupt):
                 stb = stopped_box(tb, self.current_cell)
@@ -447,6 +452,12 @@ def _defined_before(cell: str, line: int) -> list[str]:
     top = next((node.lineno for node in tree.body if node.lineno <= line <= (node.end_lineno or node.lineno)), 0)
     return list(dict.fromkeys(node.name for node in tree.body if node.lineno < top
                               and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))))
+
+
+def _grading() -> bool:
+    from . import grading_mode
+
+    return grading_mode()
 
 
 def _learner_call(tb, where) -> str:

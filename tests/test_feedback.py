@@ -675,7 +675,8 @@ def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
     IPython's KeyboardInterrupt traceback in English, and on lesson 08's training cell a page of torch's insides
     (`loss.backward()`, `torch/autograd/__init__.py`). The cell says, in the learner's language, that they stopped
     it, where (the cell's line, and the function it was in), which functions the cell defined before it, and the usual
-    cause of a cell that never ends; Run All still stops there (the output is an error)."""
+    cause of a cell that never ends; Run All still stops there (the output is an error). While grading, the interrupt is
+    the grader's (a time limit), and IPython's traceback stays."""
     # the stop button: SIGINT from outside, while the loop spins (as JupyterLab's interrupt sends it)
     press_stop = ("import os, signal, threading\n"
                   "threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()")
@@ -690,6 +691,9 @@ def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
         "from cnnbook.i18n import set_language\nset_language('ko')",
         press_stop,
         "history = fit(10)",
+        "import os\nos.environ['NBGRADER_EXECUTION'] = '1'",       # the grader's kernel: its interrupt, at a time limit
+        press_stop,
+        "n = 1\nwhile n < 3072:\n    n * 2",
     ]
     nb = run_cells(cells)
     err, text = error_of(nb.cells[2])
@@ -707,3 +711,5 @@ def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
     err, text = error_of(nb.cells[9])
     assert text.splitlines()[0] == "✘ 이 셀을 멈췄습니다", text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text and "stopped" not in text, text
+    err, text = error_of(nb.cells[12])
+    assert err.ename == "KeyboardInterrupt" and "Traceback" in text and "stopped this cell" not in text, text
