@@ -145,9 +145,11 @@ def _shown(value: Any, precision: int = _ARRAY_PRINT["precision"]) -> str:
             if len(nonzero) <= SPARSE_SHOWN:
                 # A large array that is almost all zeros (a detection target): its few values and where they are,
                 # not pages of zeros and "..." that hide them.
+                if not len(nonzero):
+                    return _("{size} values, all 0").format(size=value.size)
                 entries = ", ".join(f"{tuple(int(i) for i in at)}: {float(value[tuple(at)]):.4g}" for at in nonzero)
                 return _("{size} values, all 0 except {count}").format(size=value.size, count=len(nonzero)) + \
-                    (f": {entries}" if entries else "")
+                    f": {entries}"
         with np.printoptions(**{**_ARRAY_PRINT, "precision": precision}):
             return np.array2string(value, separator=", ", prefix="    ")
     if _is_tensor(value):

@@ -53,6 +53,23 @@ def test_a_large_array_of_mostly_zeros_shows_its_few_values_and_where():
     assert len(msg.splitlines()) < 15 and "..." not in msg, msg
 
 
+def test_a_large_array_of_zeros_only_says_so():
+    """Lesson 05 in a trial: avgpool_backward returned zeros where a ValueError was expected, and the box read "it
+    returned 324 values, all 0 except 0". An array of zeros only says that it is all zeros, in either language."""
+    from cnnbook.checks import check_raises
+    from cnnbook.i18n import set_language
+
+    for lang, said in (("en", "324 values, all 0"), ("ko", "값 324개, 모두 0")):
+        set_language(lang)
+        try:
+            with pytest.raises(CheckFailed) as err:
+                check_raises("avgpool_backward(...)", lambda: np.zeros((2, 3, 6, 9)), ())
+        finally:
+            set_language("en")
+        msg = str(err.value)
+        assert said in msg and "except" not in msg and "빼고" not in msg, msg
+
+
 def test_a_large_batch_of_maps_shows_the_map_where_they_first_differ():
     """A trial with MobileNetV2 code from public work: an InvertedResidual with a ReLU6 after its projection failed
     with two (2, 24, 8, 8) outputs printed by numpy's summary, over 200 lines, the hint below them all. A batch of
