@@ -422,6 +422,19 @@ def load_pretrained(weights):
 def random_crop(images, padding, seed):
     return images
 ''', "a negative step (images[..., ::-1]) works in numpy, not in torch"),
+    # a Korean trial: (weights, bias, mistakes) was read as "expected a list, got numpy.ndarray [-12., -12.]"
+    ("01", "test_train_perceptron", '''import numpy as np
+def train_perceptron(inputs, labels, epochs=12, learning_rate=1.0):
+    w, b, errors = np.zeros(inputs.shape[1]), 0.0, []
+    for epoch in range(epochs):
+        mistakes = 0
+        for x, y in zip(inputs, labels):
+            pred = 1 if w @ x + b > 0 else 0
+            w, b = w + learning_rate * (y - pred) * x, b + learning_rate * (y - pred)
+            mistakes += int(pred != y)
+        errors.append(mistakes)
+    return w, b, errors
+''', "the mistakes per epoch came back last, and something else first"),
 ]
 
 
