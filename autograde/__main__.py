@@ -106,7 +106,7 @@ def cmd_reset(args) -> int:
     from .reset import reset_cell
 
     lesson = find_lesson(args.lesson)
-    path = _learner_path(lesson, args.path)
+    path = _learner_path(lesson, args.path, _set_language(args))
     if not path.is_file():
         raise UsageError(f"{path} does not exist: which notebook should be reset? Give its path.")
     _, message = reset_cell(lesson, path, args.exercise)
@@ -233,6 +233,8 @@ def build_parser(prog: str = "python -m autograde", lab: str | None = None) -> a
     p.add_argument("lesson", help="lesson number or slug, e.g. 3")
     p.add_argument("exercise", help="the exercise (its answer cell's name), e.g. same_padding")
     p.add_argument("path", nargs="?", help="your notebook (default: as for check)")
+    p.add_argument("--lang", choices=("en", "ko"), help="the edition whose copy is reset (default: $CNNBOOK_LANG, "
+                                                         "else en); ko: my-work/ko/")
     p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("grade", help="(instructors) grade a batch of notebooks: sandboxed, in parallel, resumable")

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pip install -r requirements/instructor.txt -e ."), file=sys.stderr, flush=True)
         return 2
     if not args.instructor:
-        report = sync_work(course, work)
+        report = sync_work(course, work, lang=lang or "en")
         for line in report.lines():
             print(line, flush=True)
         if args.setup_only:

@@ -46,6 +46,8 @@ def lesson_folders(course: Path) -> list[Path]:
 @dataclass
 class SyncReport:
     work: Path
+    course: Path = COURSE_NOTEBOOKS                     # the edition's released lessons
+    lang: str = "en"                                    # the edition (the reset command it names says so)
     new: list[str] = field(default_factory=list)        # lessons copied now
     updated: list[str] = field(default_factory=list)    # lessons the course changed since the learner's copy
     kept: list[str] = field(default_factory=list)       # copies left as they were
@@ -56,15 +58,17 @@ class SyncReport:
             out.append(_("Copied to your work folder {work}: {lessons}").format(work=self.work,
                                                                                 lessons=", ".join(self.new)))
         for slug in self.updated:
-            out.append(_("The course updated lesson {slug}. Your copy {copy} is unchanged; the new version is in the "
-                         "course's notebooks. To take one fresh exercise cell from it: "
-                         "python -m autograde reset {number} <exercise name>").format(
-                slug=slug, copy=self.work / slug, number=slug[:2]))
+            out.append(_("The course updated lesson {slug}. Your copy {copy} is unchanged; the new version is in "
+                         "{course}. To take one fresh exercise cell from it: "
+                         "python -m autograde reset {number} <exercise name>{option}").format(
+                slug=slug, copy=self.work / slug, course=self.course / slug, number=slug[:2],
+                option=f" --lang {self.lang}" if self.lang != "en" else ""))
         return out
 
 
-def sync_work(course: Path = COURSE_NOTEBOOKS, work: Path | None = None) -> SyncReport:
-    """Copy every lesson of ``course`` that ``work`` does not have; never change a copy that exists."""
+def sync_work(course: Path = COURSE_NOTEBOOKS, work: Path | None = None, lang: str = "en") -> SyncReport:
+    """Copy every lesson of ``course`` (the edition ``lang``) that ``work`` does not have; never change a copy that
+    exists."""
     work = work or work_dir()
     work.mkdir(parents=True, exist_ok=True)
     record_path = work / RECORD
@@ -72,7 +76,7 @@ def sync_work(course: Path = COURSE_NOTEBOOKS, work: Path | None = None) -> Sync
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = {}
-    report = SyncReport(work)
+    report = SyncReport(work, course, lang)
     for folder in lesson_folders(course):
         slug = folder.name
         released = sha256(folder / f"{slug}.ipynb")

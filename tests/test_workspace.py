@@ -166,6 +166,42 @@ def test_reset_of_a_korean_notebook_restores_the_korean_cell(tmp_path):
     assert cells["output_size"].source == answer_sources(lesson)["output_size"]
 
 
+def test_a_korean_learner_told_of_a_course_update_resets_their_korean_copy(tmp_path, monkeypatch):
+    """A Korean trial: after a course update, `cnn-course lab --lang ko` said "python -m autograde reset 01 <연습 문제
+    이름>", and that command, run as written, took the English copy (my-work/01_history, or "does not exist" when
+    there was none), never my-work/ko/. The Korean edition's line says --lang ko and the course folder of its new
+    version (notebooks/ko/...), and `reset --lang ko` resets the copy in my-work/ko/."""
+    from conftest import autograde_cli
+
+    from cnnbook.i18n import set_language
+    from cnnbook.workspace import edition
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug.startswith("03_"))
+    course_root, work_root = tmp_path / "notebooks", tmp_path / "my-work"
+    course, work = edition("ko", course_root, work_root)
+    shutil.copytree(lesson.student_version.parent.parent / "ko" / lesson.slug, course / lesson.slug)
+    sync_work(course, work, lang="ko")
+    theirs = course / lesson.slug / f"{lesson.slug}.ipynb"
+    theirs.write_text(theirs.read_text(encoding="utf-8").replace("목표", "목적"), encoding="utf-8")
+    set_language("ko")
+    try:
+        said = "\n".join(sync_work(course, work, lang="ko").lines())
+    finally:
+        set_language("en")
+    assert "python -m autograde reset 03 <연습 문제 이름> --lang ko" in said, said
+    assert str(course / lesson.slug) in said, said
+
+    mine = work / lesson.slug / f"{lesson.slug}.ipynb"
+    nb = nbformat.read(mine, as_version=4)
+    grade_cells(nb)["same_padding"].source = "def same_padding(f):\n    return f // 2   # 내 답\n"
+    nbformat.write(nb, mine)
+    monkeypatch.setenv("CNNBOOK_WORK", str(work_root))
+    monkeypatch.delenv("CNNBOOK_LANG", raising=False)
+    proc = autograde_cli(["reset", "3", "same_padding", "--lang", "ko"])
+    assert proc.returncode == 0, proc.stderr
+    assert "NotImplementedError" in grade_cells(nbformat.read(mine, as_version=4))["same_padding"].source
+
+
 # --- progress ---------------------------------------------------------------------------------------------
 def test_progress_of_a_lesson_pass_fail_not_started(tmp_path):
     from autograde.progress import FAIL, NOT_STARTED, PASS, format_progress, lesson_progress
