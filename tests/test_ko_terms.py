@@ -8,7 +8,7 @@ catalog, the entry and the words, where a translation uses a word that is not th
 - ``CORE``: epoch 에포크, parameter 매개변수, hyperparameter 하이퍼파라미터, window 윈도우.
 - ``UNIFIED``: the other terms that were unified the same way (fully connected layer 완전 연결 층, network 신경망,
   data set 데이터 세트, object 객체, training 학습, step 스텝, loop 반복문, valid 유효, matrix product 행렬 곱,
-  a value's type 자료형: a learner's trial read "자료형" and "타입" in one self-check; what came back to a check,
+  percentage points %p, a value's type 자료형: a learner's trial read "자료형" and "타입" in one self-check; what came back to a check,
   "got", 받은 값: one lesson read "돌려준 것은" and "받은 값은" for it).
 
 Only translations (``msgstr``) are read, never the English. A study note quoted word for word keeps its own words:
@@ -60,6 +60,9 @@ UNIFIED = [
     Term("loop", "반복문", re.compile("루프")),
     Term("valid (cross-correlation, convolution, mode)", "유효", re.compile(r"valid (?:교차 상관|합성곱|모드)")),
     Term("matrix product", "행렬 곱", re.compile("행렬곱")),
+    # a difference of two accuracies: lesson 08 read "+3.9%p" under one figure and "(+4.6점)" two cells later (점 is
+    # an exercise's points, whole numbers)
+    Term("percentage points", "%p", re.compile(r"\.\d+f\}점|[+-]\d+\.\d+점")),
     # 타입 as a word of its own (오타입니다 is 오타 + 입니다, 프로토타입 another word)
     Term("type (of a value)", "자료형", re.compile(r"(?<![가-힣])타입|데이터 ?타입|데이터형")),
     # what a learner's function gave a check: a trial read "돌려준 것은 항목 3개짜리 list" in one failure and "받은 값은
