@@ -418,7 +418,7 @@ def stopped_box(tb, cell: str) -> list[str]:
     in_cell, in_notebook = _cell_frames(tb)
     lines, start = [], 0
     if in_cell:
-        where = in_cell[-1]
+        where = in_cell[0]          # the cell's own statement, not a line of a helper the cell defines
         start, quoted = statement_at(cell, where.lineno or 0)
         lines.append(_("Line {line} of this cell:").format(line=start)
                      + "".join(f"\n    {text}" for text in quoted or [_code_line(where)]))
@@ -521,9 +521,12 @@ def _in_function(tb, frame) -> str:
         if code.co_filename == frame.filename and tb.tb_lineno == frame.lineno:
             qualname = getattr(code, "co_qualname", code.co_name)
         tb = tb.tb_next
+    # a comprehension or a lambda is named by the function it is written in (`nms`, not `<listcomp>`)
+    function = frame.name if frame.name.isidentifier() else next(
+        (part for part in reversed(qualname.split(".")) if part.isidentifier()), frame.name)
     if answers is not None and qualname and qualname.split(".")[0] not in answers:
-        return _("In `{function}`, line {line} of its cell:").format(function=frame.name, line=frame.lineno)
-    return _("In your code, in `{function}`, line {line} of its cell:").format(function=frame.name, line=frame.lineno)
+        return _("In `{function}`, line {line} of its cell:").format(function=function, line=frame.lineno)
+    return _("In your code, in `{function}`, line {line} of its cell:").format(function=function, line=frame.lineno)
 
 
 _answers: dict[tuple[str, float], frozenset[str]] = {}
