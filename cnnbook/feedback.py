@@ -425,7 +425,7 @@ def stopped_box(tb, cell: str) -> list[str]:
     if in_notebook:
         mine = in_notebook[-1]
         lines.append(_in_function(tb, mine) + f"\n    {_code_line(mine)}")
-    made = _defined_before(cell, start)
+    made = [] if _is_test_cell(cell) else _defined_before(cell, start)     # a test's helpers are not the learner's
     if made:
         shown = ", ".join(made[:6]) + (", ..." if len(made) > 6 else "")
         lines.append(_("Defined before it stopped, and there for the cells after it: {names}").format(names=shown))

@@ -695,7 +695,7 @@ def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
         # quoted the helper's line ("이 셀의 23번째 줄: area_b = ...") and named `<listcomp>`
         "def slow(n):\n    return sum(1 for _ in iter(int, 1))",
         press_stop,
-        "def run_it():\n    return slow(3)\n\nresult = run_it()",
+        "from cnnbook.checks import passed\ndef run_it():\n    return slow(3)\n\nresult = run_it()",   # a test cell
         "import os\nos.environ['NBGRADER_EXECUTION'] = '1'",       # the grader's kernel: its interrupt, at a time limit
         press_stop,
         "n = 1\nwhile n < 3072:\n    n * 2",
@@ -717,7 +717,8 @@ def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
     assert text.splitlines()[0] == "✘ 이 셀을 멈췄습니다", text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text and "stopped" not in text, text
     err, text = error_of(nb.cells[12])
-    assert "이 셀의 네 번째 줄:\n      result = run_it()" in text and "return slow(3)" not in text, text
+    assert "이 셀의 다섯 번째 줄:\n      result = run_it()" in text and "return slow(3)" not in text, text
+    assert "멈추기 전에 정의되어" not in text, text        # a test cell's own helpers are not the learner's
     assert "여러분의 코드, `slow` 안 (그 셀의 두 번째 줄):" in text and "<genexpr>" not in text, text
     err, text = error_of(nb.cells[15])
     assert err.ename == "KeyboardInterrupt" and "Traceback" in text and "stopped this cell" not in text, text
