@@ -1,0 +1,115 @@
+"""One short digest of a hand-in's answers, for flagged.md's note of hand-ins of a lesson whose answers are the same.
+
+Each answer cell (nbgrader's solution cells, by grade_id) is read with what does not change its meaning taken out:
+comments, blank lines, spacing and indentation widths in code (Python's tokenize), spacing in text answers. A cell
+still as a release wrote it (nbgrader's checksum holds, or it reads as one of the lesson's released editions' starting
+code or text), or left empty, is not answered and takes no part. The digest of the answered cells, by grade_id, is
+kept in the result (``answer_digest``); the reports group results by it, so no notebook is read again and no two
+hand-ins' texts are compared. The English and Korean editions of a lesson share their grade_ids: the same answers
+written in either have the same digest.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tokenize
+
+import nbformat
+
+from .lessons import Lesson, grade_cells, nbgrader_meta, read_notebook
+
+# Tokens that carry no meaning of the learner's beyond the layout: dropped (NEWLINE, INDENT, DEDENT keep their kind).
+_LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+_KIND_ONLY = {tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+
+
+def normalised(cell) -> str:
+    """A cell's text with comments and spacing taken out: code by its tokens, other cells by their words. Code that
+    Python cannot split into tokens (an open bracket, an IPython line) is read line by line: comment lines and
+    spacing dropped."""
+    text = str(cell.get("source") or "")
+    if cell.get("cell_type") != "code":
+        return " ".join(text.split())
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        lines = (" ".join(line.split()) for line in text.splitlines())
+        return "\n".join(line for line in lines if line and not line.startswith("#"))
+    return " ".join(tokenize.tok_name[t.type] if t.type in _KIND_ONLY else t.string
+                    for t in tokens if t.type not in _LAYOUT)
+
+
+_stubs: dict[tuple, dict[str, frozenset[str]]] = {}
+
+
+def released_stubs(lesson: Lesson) -> dict[str, frozenset[str]]:
+    """Each answer cell's starting text (normalised) in every released edition of the lesson, by grade_id; read once
+    per version of those files. An edition that cannot be read adds nothing (the checksum still knows its cells)."""
+    from .i18n import LANGS, translated_path
+
+    editions = [lesson.student_version, *(translated_path(lesson.student_version.parent.parent, lang, lesson.slug)
+                                          for lang in LANGS)]
+    key = tuple((str(path), *((path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else ()))
+                for path in editions)
+    if key not in _stubs:
+        stubs: dict[str, set[str]] = {}
+        for edition in editions:
+            try:
+                cells = grade_cells(read_notebook(edition))
+            except Exception:  # noqa: BLE001 - a missing or unreadable edition only adds no starting text
+                continue
+            for gid, cell in cells.items():
+                if nbgrader_meta(cell).get("solution"):
+                    stubs.setdefault(gid, set()).add(normalised(cell))
+        _stubs[key] = {gid: frozenset(texts) for gid, texts in stubs.items()}
+    return _stubs[key]
+
+
+def _as_released(cell) -> bool:
+    """nbgrader's checksum of the cell holds: the cell is as a release (of any edition, any version) wrote it."""
+    from nbgrader.utils import compute_checksum
+
+    return bool(cell.metadata.nbgrader.get("checksum")) and cell.metadata.nbgrader["checksum"] == compute_checksum(cell)
+
+
+def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]]) -> str | None:
+    """The digest of a notebook's answered cells (grade_id and normalised text), or None when it answered none
+    (every answer cell empty or as released: such hand-ins are never said to be the same)."""
+    answered = {}
+    for gid, cell in grade_cells(nb).items():
+        if not nbgrader_meta(cell).get("solution"):
+            continue
+        text = normalised(cell)
+        if not text or text in stubs.get(gid, ()):
+            continue
+        try:
+            if _as_released(cell):
+                continue
+        except Exception:  # noqa: BLE001 - a learner's metadata may hold anything: the text decides
+            pass
+        answered[gid] = text
+    if not answered:
+        return None
+    return hashlib.sha256(json.dumps(sorted(answered.items()), ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def notebook_digest(nb: nbformat.NotebookNode, lesson: Lesson) -> str | None:
+    """:func:`answer_digest` against the lesson's released editions; None when anything in it cannot be read."""
+    try:
+        return answer_digest(nb, released_stubs(lesson))
+    except Exception:  # noqa: BLE001 - a note for the instructor: never a reason a hand-in is not graded
+        return None
+
+
+def same_answers(results: list[dict]) -> list[tuple[str, list[str]]]:
+    """Groups of two or more students whose graded hand-ins of one lesson have the same answer digest:
+    (lesson, students), by lesson then first student. Results without a digest (graded before it was kept, or with
+    no answer) take no part."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for result in results:
+        digest = result.get("answer_digest")
+        if result.get("status") == "graded" and isinstance(digest, str) and digest:
+            groups.setdefault((str(result.get("lesson", "")), digest), set()).add(str(result.get("student", "")))
+    return sorted((lesson, sorted(students)) for (lesson, _), students in groups.items() if len(students) > 1)
+
