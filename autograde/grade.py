@@ -40,6 +40,7 @@ from cnnbook.i18n import LANGUAGES, N_, translation
 from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
 from sqlalchemy.exc import SQLAlchemyError
 
+from .answers import same_answers
 from . import late as late_work
 from . import moodle
 from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zone,
@@ -965,6 +966,7 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
     from .report import person_name
 
     rows = []
+    digests = []                            # who handed in which answers (answers.same_answers)
     names = dict(names or {})
     for path in sorted((out / "results").glob("*/*.json")):
         try:
@@ -974,6 +976,8 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
         if not isinstance(result, dict):
             continue
         slug = path.stem
+        digests.append({"student": path.parent.name, "lesson": slug, "status": result.get("status"),
+                        "answer_digest": result.get("answer_digest")})
         person = result.get("person")
         if path.parent.name not in names and isinstance(person, dict):
             named = person_name(str(person.get("first_name") or ""), str(person.get("last_name") or ""))
@@ -998,7 +1002,7 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
                              str(result.get("status", "grader-error")), list(result.get("flags", [])),
                              result.get("detail", ""), raw, late))
     write_csv(rows, out / "grades.csv")
-    write_flagged(rows, out / "flagged.md", names, _skipped_inputs(out / "intake.csv"), marks)
+    write_flagged(rows, out / "flagged.md", names, _skipped_inputs(out / "intake.csv"), marks, same_answers(digests))
     write_class_reports(out, gradebook, names)
     return rows
 
@@ -1654,10 +1658,12 @@ def _notebook_edition(path: Path) -> str | None:
 
 
 def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None,
-                  skipped: list[dict[str, str]] | None = None, marks: dict[tuple[str, str], dict] | None = None) -> None:
+                  skipped: list[dict[str, str]] | None = None, marks: dict[tuple[str, str], dict] | None = None,
+                  same: list[tuple[str, list[str]]] | None = None) -> None:
     """flagged.md: every submission not graded or flagged, every graded one with something waiting for the
     instructor's grade in formgrader (``marks``' pending: an answer graded by hand, new or changed since graded),
-    and every input file that was not graded (a student whose hand-in held no notebook has no result, so no other
+    the hand-ins of a lesson whose answers are the same (``same``, :func:`autograde.answers.same_answers`), and
+    every input file that was not graded (a student whose hand-in held no notebook has no result, so no other
     report names them)."""
     flagged = [r for r in rows if r.flags or r.status != "graded"]
     lines = ["# Submissions to look at", ""]
@@ -1688,6 +1694,17 @@ def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None
                   "Answers graded by hand that have no grade yet, or changed since they were graded (the grade "
                   "given before is kept until you grade again); the score above counts what is graded.", "",
                   *waiting, ""]
+    if same:
+        def named_as(student: str) -> str:
+            name = (names or {}).get(student, "")
+            return _markdown_text(student) + (f" ({_markdown_text(name)})" if name and name != student else "")
+
+        lines += [f"## Same answers in every exercise ({len(same)})", "",
+                  "Graded hand-ins of one lesson whose answer cells are the same, comments and spacing aside, and "
+                  "not the notebook as released: a fact to look at, not a finding (a short exercise can be written "
+                  "alike by two people). No student's page says it.", "",
+                  *(f"- {lesson}: same answers in every exercise: {', '.join(named_as(s) for s in students)}"
+                    for lesson, students in same), ""]
     if skipped:
         lines += [f"## Files not graded ({len(skipped)}, intake.csv)", ""]
         for line in skipped[:100]:
