@@ -503,6 +503,29 @@ def test_one_student_is_regraded_and_the_class_reports_keep_everyone(tmp_path, c
     assert code == 2 and "nobody" in stderr and "Traceback" not in stderr, (code, stdout, stderr)
 
 
+def test_hand_ins_with_the_same_answers_are_listed_for_the_instructor_across_runs(tmp_path):
+    """An instructor's trial: a copy of a classmate's notebook got no note anywhere. The worker keeps a digest of each
+    hand-in's answers in its result; flagged.md lists those of a lesson that are the same (a comment aside), across
+    runs into one OUT, never notebooks as released, and no student's page says it."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    put(subs, "ann", solved(GUARD))
+    put(subs, "bob", solved(GUARD, {"pool": answer_sources(GUARD)["pool"] + "\n# max or mean"}))
+    put(subs, "cy", submission(GUARD))
+    put(subs, "dee", submission(GUARD))
+    run(subs, out)
+    assert json.loads((out / "results" / "ann" / f"{SLUG}.json").read_text(encoding="utf-8"))["answer_digest"]
+    said = f"- {SLUG}: same answers in every exercise: "
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert [line for line in flagged.splitlines() if line.startswith(said)] == [said + "ann, bob"], flagged
+    assert not any("same answers" in page.read_text(encoding="utf-8").lower()
+                   for page in (out / "feedback").rglob("*.html"))
+    later = tmp_path / "later"
+    put(later, "eun", solved(GUARD))
+    run(later, out)
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert [line for line in flagged.splitlines() if line.startswith(said)] == [said + "ann, bob, eun"], flagged
+
+
 def test_sigterm_during_a_gradebook_write_stops_the_run_with_its_own_line(tmp_path, monkeypatch):
     """SIGTERM landing while nbgrader's gradebook runs a statement (the full suite's stop test, once): SQLAlchemy took
     the stop for an error of the statement and nbgrader raised InvalidEntry, so the run ended in a traceback with

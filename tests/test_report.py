@@ -5,6 +5,7 @@ import csv
 import json
 import re
 
+import nbformat
 import pytest
 
 from autograde.report import csv_safe, failure_reason
@@ -926,3 +927,100 @@ def test_a_lessons_own_sentence_with_a_value_is_one_reason_in_both_editions():
     head = "softmax_cross_entropy([[1000, 999, 998]], [0]):\n  "
     assert failure_reason(head + korean) == failure_reason(head + english.replace("{near_max!r}", "nan")), \
         failure_reason(head + korean)
+
+
+def _answers_result(out, student: str, lesson, nb, status: str = "graded", keep_digest: bool = True) -> None:
+    """A graded result as the worker stores it, its answer digest from the notebook (nothing graded)."""
+    from autograde.answers import notebook_digest
+
+    result = {"student": student, "lesson": lesson.slug, "status": status, "tests": [], "score": 1.0, "flags": [],
+              "detail": "", "lesson_max_score": 5.0}
+    digest = notebook_digest(nb, lesson)
+    if digest and keep_digest:
+        result["answer_digest"] = digest
+    (out / "results" / student).mkdir(parents=True, exist_ok=True)
+    (out / "results" / student / f"{lesson.slug}.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+def _same_answers_lines(out) -> list[str]:
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    return [line for line in flagged.splitlines() if "same answers in every exercise:" in line]
+
+
+def test_flagged_md_lists_hand_ins_of_a_lesson_whose_answers_are_the_same(tmp_path):
+    """An instructor's trial: a student who handed in a copy of a classmate's notebook got no note anywhere.
+    flagged.md lists the hand-ins of a lesson whose every answer is the same, comments and spacing aside, in either
+    edition; never untouched notebooks (their starting code is the same), never on a student's page."""
+    from autograde.grade import rebuild_reports
+    from autograde.lessons import all_lessons
+    from conftest import answer_sources, korean_submission, solved_korean
+
+    lesson = next(lesson for lesson in all_lessons() if lesson.slug == "03_padding_stride")
+    answer = answer_sources(lesson)["output_size"]
+    out = tmp_path / "out"
+    _answers_result(out, "ann", lesson, solved(lesson))
+    _answers_result(out, "bob", lesson, solved(lesson))
+    # the same answers with a comment of its own and other blank lines, in the Korean edition
+    _answers_result(out, "cho", lesson, solved_korean(lesson, {
+        "output_size": answer.replace("\n", "\n\n", 1) + "  # 내 답\n"}))
+    # one answer differs (every other the same)
+    _answers_result(out, "dan", lesson, solved(lesson, {"output_size": answer.replace("+ 1", "+1 - 0")}))
+    # two notebooks as released, in each edition, and one with an answer cell emptied
+    _answers_result(out, "eve", lesson, submission(lesson))
+    _answers_result(out, "fay", lesson, submission(lesson))
+    _answers_result(out, "gus", lesson, korean_submission(lesson))
+    _answers_result(out, "hal", lesson, submission(lesson, {"output_size": "  \n"}))
+    # the same answers, handed in as a notebook that could not be read: no notebook, nothing said
+    _answers_result(out, "ivy", lesson, solved(lesson), status="invalid-notebook")
+    rebuild_reports(out, names={"bob": "Bob Lee"})
+    assert _same_answers_lines(out) == [
+        "- 03_padding_stride: same answers in every exercise: ann, bob (Bob Lee), cho"]
+    assert "## Same answers in every exercise (1)" in (out / "flagged.md").read_text(encoding="utf-8")
+
+
+def test_same_answers_need_a_digest_and_an_answer_other_than_the_starting_code(tmp_path):
+    """Results graded before the digest was kept (no ``answer_digest``) take no part and break nothing; copies of
+    one notebook answering one exercise and leaving the others as released are the same answers; the released code
+    with a comment added is no answer, nor an earlier release's."""
+    from autograde.grade import rebuild_reports
+    from autograde.lessons import all_lessons, grade_cells
+    from conftest import answer_sources
+
+    lesson = next(lesson for lesson in all_lessons() if lesson.slug == "03_padding_stride")
+    out = tmp_path / "out"
+    _answers_result(out, "old1", lesson, solved(lesson), keep_digest=False)
+    _answers_result(out, "old2", lesson, solved(lesson), keep_digest=False)
+    rebuild_reports(out, names={})
+    assert _same_answers_lines(out) == []
+    one = {"output_size": answer_sources(lesson)["output_size"]}
+    _answers_result(out, "kim", lesson, submission(lesson, one))
+    _answers_result(out, "lee", lesson, submission(lesson, one))
+    stub = nbformat.read(lesson.student_version, as_version=4)
+    # the starting code with a comment of each one's (nbgrader's checksum no longer holds): no answer written
+    released = grade_cells(stub)["same_padding"].source
+    _answers_result(out, "moon", lesson, submission(lesson, {"same_padding": released + "\n# I will do this later"}))
+    _answers_result(out, "nam", lesson, submission(lesson, {"same_padding": "# todo\n\n" + released}))
+    _answers_result(out, "oh", lesson, submission(lesson))
+    # an earlier release's starting code, as that release wrote it (nbgrader's checksum holds)
+    from nbgrader.utils import compute_checksum
+
+    earlier = submission(lesson, {"same_padding": "# YOUR CODE HERE\nraise NotImplementedError('same_padding')"})
+    cell = grade_cells(earlier)["same_padding"]
+    cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
+    _answers_result(out, "pak", lesson, earlier)
+    _answers_result(out, "qin", lesson, earlier)
+    rebuild_reports(out, names={})
+    assert _same_answers_lines(out) == ["- 03_padding_stride: same answers in every exercise: kim, lee"]
+
+
+def test_answers_are_read_without_comments_or_spacing():
+    from autograde.answers import normalised
+
+    def code(text: str) -> str:
+        return normalised(nbformat.v4.new_code_cell(text))
+
+    assert code("def f(x):\n    return x+1  # add one\n") == code("def f(x):\n\n  # why\n  return x + 1")
+    assert code("def f(x):\n    return x + 1") != code("def f(x):\n    return x + 2")
+    assert code("x = '# not a comment'") != code("x = ''")
+    assert code("x = (1,\n") == code("x = (1,   \n# open\n")        # not Python's: read line by line
+    assert normalised(nbformat.v4.new_markdown_cell("Max  pooling\nkeeps edges. ")) == "Max pooling keeps edges."
