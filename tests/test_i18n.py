@@ -596,11 +596,7 @@ def test_the_f_string_entry_with_the_most_words_is_the_one_that_translates_a_mes
         encoding="utf-8")
     monkeypatch.setattr(autograde.lessons, "SOLUTIONS", tmp_path)
     monkeypatch.setattr(autograde.lessons, "NOTEBOOKS", tmp_path / "none")
-    # every cache _lesson_catalog fills, new and empty for this test and given back after it (deleting the "ko" keys
-    # left this test's two entries behind as the course's catalog for the rest of the process when the caches were
-    # empty before it: the class report's test of lesson 09 failed after this one)
-    for cache in ("_lessons", "_patterns", "_lesson_fstrings"):
-        monkeypatch.setattr(i18n, cache, {})
+    _fresh_lesson_caches(monkeypatch)
     monkeypatch.setattr(i18n, "_chosen", "ko")
     assert i18n.lesson_text("got nan: exp(1000) overflows") == "받은 값 nan: exp(1000)이 넘칩니다"
     assert i18n.lesson_text("got a list") == "받은 값: a list"
@@ -1242,10 +1238,17 @@ def _two_lessons(monkeypatch, tmp_path, first: str, second: str = ""):
         (tmp_path / slug / "ko.po").write_text(head + entry, encoding="utf-8")
     monkeypatch.setattr(autograde.lessons, "SOLUTIONS", tmp_path)
     monkeypatch.setattr(autograde.lessons, "NOTEBOOKS", tmp_path / "none")
-    monkeypatch.delitem(i18n._lessons, "ko", raising=False)
-    monkeypatch.delitem(i18n._patterns, "ko", raising=False)
+    _fresh_lesson_caches(monkeypatch)
     monkeypatch.setattr(i18n, "_chosen", "ko")
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+
+
+def _fresh_lesson_caches(monkeypatch):
+    """Every cache ``_lesson_catalog`` fills, new and empty for the test and given back after it (deleting their "ko"
+    keys left a test's made-up catalog as the course's for the rest of the process when the caches were empty before
+    it: the class report's test of lesson 09 failed after such a test)."""
+    for cache in ("_lessons", "_patterns", "_lesson_fstrings"):
+        monkeypatch.setattr(i18n, cache, {})
 
 
 def test_an_f_string_entry_translates_only_the_messages_of_its_own_lesson(monkeypatch, tmp_path):
