@@ -22,6 +22,10 @@ from .lessons import Lesson, grade_cells, nbgrader_meta, read_notebook
 # Tokens that carry no meaning of the learner's beyond the layout: dropped (NEWLINE, INDENT, DEDENT keep their kind).
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 _KIND_ONLY = {tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+# A longer cell is read line by line, never split into tokens: this runs in the grading worker, outside the learner's
+# memory limit, and tokenize's objects took 470 MiB and 4 s for one answer cell of 1.6 MB (a notebook may hold 64 MiB).
+# No lesson's answer comes near it.
+TOKENISED_CHARS = 50_000
 
 
 def normalised(cell) -> str:
@@ -31,13 +35,14 @@ def normalised(cell) -> str:
     text = str(cell.get("source") or "")
     if cell.get("cell_type") != "code":
         return " ".join(text.split())
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError):
-        lines = (" ".join(line.split()) for line in text.splitlines())
-        return "\n".join(line for line in lines if line and not line.startswith("#"))
-    return " ".join(tokenize.tok_name[t.type] if t.type in _KIND_ONLY else t.string
-                    for t in tokens if t.type not in _LAYOUT)
+    if len(text) <= TOKENISED_CHARS:
+        try:
+            return " ".join(tokenize.tok_name[t.type] if t.type in _KIND_ONLY else t.string
+                            for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in _LAYOUT)
+        except (tokenize.TokenError, SyntaxError):
+            pass
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("#"))
 
 
 _stubs: dict[tuple, dict[str, frozenset[str]]] = {}
