@@ -1439,3 +1439,39 @@ def test_a_slip_a_check_true_names_is_said_in_korean(korean):
     said = visible_failure("09", "test_softmax_cross_entropy", SOFTMAX_WITH_A_FLOOR)
     assert "흔한 실수로 보입니다: 확률에 하한을 두면" in said.splitlines()[1], said
     assert "30.0이 아니라" in said, said
+
+
+# From a learner's trial (h74): lesson 05's hidden message "a hidden check failed (ties inside a window, and dout of the
+# wrong shape)" named two cases at once; a learner whose ties were right could not tell which. Each is its own case now.
+MAXPOOL_BACKWARD_SPATIAL_CHECK_ONLY = '''import numpy as np
+def maxpool_backward(dout, x, f, s):
+    N, C, H, W = x.shape
+    H_out, W_out = (H - f) // s + 1, (W - f) // s + 1
+    if dout.shape[2:] != (H_out, W_out):          # the slip: N and C of dout never compared with x's
+        raise ValueError("dout does not match the pooled x")
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * s:i * s + f, j * s:j * s + f]
+                    k = np.argmax(window)
+                    dx[n, c, i * s + k // f, j * s + k % f] += dout[n, c, i, j]
+    return dx
+'''
+
+
+def test_lesson_05s_hidden_cases_of_maxpool_backward_name_one_thing_each():
+    """The failing hidden case's sentence (what the grader tells the learner of a hidden check) names the shape check
+    only."""
+    from cnnbook.checks import CheckFailed
+
+    space: dict = {}
+    exec(compile(MAXPOOL_BACKWARD_SPATIAL_CHECK_ONLY, "<learner>", "exec"), space)
+    with pytest.raises(CheckFailed) as failure:
+        exec(compile(whole_test("05", "test_maxpool_backward"), "test_maxpool_backward", "exec"), space)
+    case = str(getattr(failure.value, "hidden_case", None))
+    assert "dout of the wrong shape for x, f and s" in case and "ties" not in case, (case, str(failure.value))
+    right = MAXPOOL_BACKWARD_SPATIAL_CHECK_ONLY.replace("dout.shape[2:] != (H_out, W_out)",
+                                                        "dout.shape != (N, C, H_out, W_out)")
+    assert whole_test_outcome("05", "test_maxpool_backward", right) == "passed"
