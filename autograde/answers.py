@@ -17,7 +17,7 @@ import tokenize
 
 import nbformat
 
-from .lessons import Lesson, grade_cells, nbgrader_meta, read_notebook
+from .lessons import Lesson, grade_cells, lesson_ids, nbgrader_meta, read_notebook
 
 # Tokens that carry no meaning of the learner's beyond the layout: dropped (NEWLINE, INDENT, DEDENT keep their kind).
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
@@ -78,12 +78,15 @@ def _as_released(cell) -> bool:
     return bool(cell.metadata.nbgrader.get("checksum")) and cell.metadata.nbgrader["checksum"] == compute_checksum(cell)
 
 
-def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]]) -> str | None:
+def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
+                  ids: frozenset[str] | None = None) -> str | None:
     """The digest of a notebook's answered cells (grade_id and normalised text), or None when it answered none
-    (every answer cell empty or as released: such hand-ins are never said to be the same)."""
+    (every answer cell empty or as released: such hand-ins are never said to be the same). With ``ids`` (the
+    lesson's grade_ids), a cell under any other grade_id is no answer: a learner may add cells of made-up grade_ids,
+    as many as 64 MiB holds, and each would go through tokenize in the grading worker, outside their limits."""
     answered = {}
     for gid, cell in grade_cells(nb).items():
-        if not nbgrader_meta(cell).get("solution"):
+        if (ids is not None and gid not in ids) or not nbgrader_meta(cell).get("solution"):
             continue
         text = normalised(cell)
         if not text or text in stubs.get(gid, ()):
@@ -102,7 +105,7 @@ def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]]) -
 def notebook_digest(nb: nbformat.NotebookNode, lesson: Lesson) -> str | None:
     """:func:`answer_digest` against the lesson's released editions; None when anything in it cannot be read."""
     try:
-        return answer_digest(nb, released_stubs(lesson))
+        return answer_digest(nb, released_stubs(lesson), lesson_ids(lesson))
     except Exception:  # noqa: BLE001 - a note for the instructor: never a reason a hand-in is not graded
         return None
 

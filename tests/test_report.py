@@ -1024,3 +1024,27 @@ def test_answers_are_read_without_comments_or_spacing():
     assert code("x = '# not a comment'") != code("x = ''")
     assert code("x = (1,\n") == code("x = (1,   \n# open\n")        # not Python's: read line by line
     assert normalised(nbformat.v4.new_markdown_cell("Max  pooling\nkeeps edges. ")) == "Max pooling keeps edges."
+
+
+def test_the_answer_digest_reads_only_the_lessons_own_answer_cells(monkeypatch):
+    """A hostile review: the digest is made in the grading worker, outside the learner's limits, and read every cell
+    with a grade_id and nbgrader's 'solution' mark. Cells of made-up grade_ids, each just under the length tokenize
+    still reads (64 MiB holds 1,300 of them: two minutes of the worker's time), went through tokenize, and changed
+    the digest, so a copy hid behind one added empty-looking cell. Only the lesson's own grade_ids are read now."""
+    from autograde import answers
+    from autograde.lessons import all_lessons
+
+    lesson = next(lesson for lesson in all_lessons() if lesson.slug == "03_padding_stride")
+    plain = solved(lesson)
+    padded = solved(lesson)
+    for i in range(20):
+        cell = nbformat.v4.new_code_cell(f"x{i} = 1\n" * 10)
+        cell.metadata["nbgrader"] = {"grade_id": f"made_up_{i}", "solution": True, "grade": False, "locked": False}
+        padded.cells.append(cell)
+    read = []
+    normalised = answers.normalised
+    monkeypatch.setattr(answers, "normalised", lambda cell: read.append(cell) or normalised(cell))
+    expected = answers.notebook_digest(plain, lesson)
+    read.clear()
+    assert expected and answers.notebook_digest(padded, lesson) == expected
+    assert not [cell for cell in read if "made_up" in str(cell.metadata.get("nbgrader", {}).get("grade_id"))]
