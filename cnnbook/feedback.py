@@ -145,6 +145,15 @@ class _NotebookState:
 
     # the custom exception handler ----------------------------------------------------------------------
     def handle(self, shell, etype, value, tb, tb_offset=None):
+        try:
+            self._handle(shell, etype, value, tb, tb_offset)
+        except KeyboardInterrupt:
+            # The stop button pressed again while the box was made (a deep stack, torch's, takes a moment): one line,
+            # as IPython's own showtraceback says then. A handler that raises is unregistered by IPython for the rest
+            # of the session (every box gone), and the learner read a traceback of this module's insides.
+            print("\nKeyboardInterrupt", file=sys.stderr)
+
+    def _handle(self, shell, etype, value, tb, tb_offset=None):
         stb = None
         if isinstance(value, KeyboardInterrupt) and _grading():
             # the grader's interrupt at a cell's time limit, not the learner's: IPython's traceback, as without this

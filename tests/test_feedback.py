@@ -722,3 +722,30 @@ def test_a_cell_the_learner_stops_says_where_and_what_stays_not_a_traceback():
     assert "여러분의 코드, `slow` 안 (그 셀의 두 번째 줄):" in text and "<genexpr>" not in text, text
     err, text = error_of(nb.cells[15])
     assert err.ename == "KeyboardInterrupt" and "Traceback" in text and "stopped this cell" not in text, text
+
+
+def test_the_stop_button_pressed_again_while_its_box_is_made_keeps_the_boxes(monkeypatch, capsys):
+    """A hostile review: IPython unregisters a custom exception handler that raises, for the rest of the session.
+    The stop box takes a moment on a deep stack (0.3 s for a recursion of 2,900 calls; torch's frames are read from
+    disk): a learner pressing stop again meanwhile lost every box of cnnbook.feedback until the kernel restarted, and
+    read a traceback of its insides. Now that second press ends the box with one line, as IPython's own does."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import cnnbook.feedback as feedback
+
+    shell = InteractiveShell()
+    assert feedback.install(shell)
+    made = feedback.stopped_box
+
+    def pressed_again(tb, cell):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(feedback, "stopped_box", pressed_again)
+    shell.run_cell("raise KeyboardInterrupt")
+    shown = capsys.readouterr()
+    assert "Custom TB Handler failed" not in shown.err and "feedback.py" not in shown.out + shown.err, shown
+    assert "KeyboardInterrupt" in shown.err, shown
+    assert KeyboardInterrupt in shell.custom_exceptions
+    monkeypatch.setattr(feedback, "stopped_box", made)
+    shell.run_cell("raise KeyboardInterrupt")
+    assert "You stopped this cell" in capsys.readouterr().out
