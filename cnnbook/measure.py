@@ -31,6 +31,7 @@ import importlib
 import os
 import sys
 import types
+import warnings
 from typing import Any, Callable, Iterable
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -124,6 +125,10 @@ def _in_module(module_name: Any, prefixes: Iterable[str]) -> str | None:
 
 
 # Fixed at import, as _LIBRARY is: a learner's cell may replace os.sep, or the course's entry in sys.modules.
+# Warnings raised in a measured call are kept and shown after it: in a notebook, cnnbook.feedback's show_warning shows
+# them, and the course's package is forbidden in every exercise (a LeNet5 using a deprecated torch function was
+# refused as calling cnnbook).
+_catch_warnings = warnings.catch_warnings
 _SEP = os.sep
 _PACKAGE = __name__.partition(".")[0]
 
@@ -234,18 +239,24 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
     stopped = False
     tampered = False
     previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
-    sys.settrace(tracer)
-    sys.setprofile(profiler)
-    try:
-        func(*args, **kwargs)
-    except _TooManyLines:
-        stopped = True
-    except Exception as err:  # noqa: BLE001 - reported by class name: the test decides what it means
-        raised = type(err).__name__
-    finally:
-        # (Stopping the call from the tracer switches tracing off by itself: that is not the learner's doing.)
-        tampered = sys.getprofile() is not profiler or (not stopped and sys.gettrace() is not tracer)
-        sys.setprofile(previous_profile)
-        sys.settrace(previous_trace)
+    with _catch_warnings(record=True) as kept:
+        sys.settrace(tracer)
+        sys.setprofile(profiler)
+        try:
+            func(*args, **kwargs)
+        except _TooManyLines:
+            stopped = True
+        except Exception as err:  # noqa: BLE001 - reported by class name: the test decides what it means
+            raised = type(err).__name__
+        finally:
+            # (Stopping the call from the tracer switches tracing off by itself: that is not the learner's doing.)
+            tampered = sys.getprofile() is not profiler or (not stopped and sys.gettrace() is not tracer)
+            sys.setprofile(previous_profile)
+            sys.settrace(previous_trace)
+    for shown in kept or ():
+        try:
+            warnings.showwarning(shown.message, shown.category, shown.filename, shown.lineno, shown.file, shown.line)
+        except Exception:  # noqa: BLE001 - showing a warning never changes the measurement
+            pass
     return {"lines": int(lines), "stopped": bool(stopped), "forbidden": sorted(called), "raised": raised,
             "tampered": bool(tampered)}

@@ -453,3 +453,23 @@ def test_students_graded_in_one_run_get_hidden_inputs_of_their_own(tmp_path):
     assert logged[0][:visible] == logged[1][:visible]
     assert len(logged[0]) > visible and logged[0][visible:] != logged[1][visible:]
     assert logged[0] == logged[2]
+
+
+def test_a_warning_the_learners_code_raises_is_not_a_call_of_the_course_package(monkeypatch, capsys):
+    """A hostile review: in a notebook, warnings are shown by cnnbook.feedback's show_warning, and check_own_work
+    forbids cnnbook in every exercise: a LeNet5 using torch's deprecated ``nn.init.xavier_uniform`` (a FutureWarning)
+    was refused with 'your code called cnnbook'. A warning is shown after the measured call, as it was raised."""
+    import warnings
+
+    from cnnbook.feedback import show_warning
+
+    monkeypatch.setattr(warnings, "showwarning", show_warning)
+    cell = ("import warnings\nimport numpy as np\n\ndef relu(x):\n"
+            "    warnings.warn('an old way', FutureWarning)\n    return np.maximum(x, 0)\n")
+    namespace = {"__name__": "__main__"}
+    exec(compile(cell, "/tmp/ipykernel_1/4242.py", "exec"), namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        check_own_work("relu(x)", namespace["relu"], (np.ones(3),), forbidden=["torch"])
+        assert measure(namespace["relu"], (np.ones(3),), forbidden=["torch", "cnnbook"])["forbidden"] == []
+    assert "Warning (FutureWarning) at line 5 of its cell: an old way" in capsys.readouterr().err
