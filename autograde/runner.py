@@ -1278,10 +1278,12 @@ KEEP_STEPS = 16
 # IPython reads a whole cell again for each line it changes (a magic, a shell command, a help query), in the grading
 # worker, beyond the learner's limits: a stopped cell of 5,000 magics took 112 s there and ended in IPython's
 # RuntimeError, which made the submission a grader-error (a hostile trial). A cell whose characters IPython may change
-# (a conservative count: each %, ! and ?, and a line that starts with , ; or /), plus one, times its length, exceed
-# TRANSFORM_BUDGET keeps nothing (about 2 s at most on a 50,000-character cell of short lines).
+# (a conservative count of the lines IPython changes: one that starts with % ! ? , ; or /, one that assigns what a
+# magic or a shell command gives, one that ends with ?), plus one, times its length, exceed TRANSFORM_BUDGET keeps
+# nothing (about 2 s at most on a 50,000-character cell of short lines). Python's own `!=`, `%` and `%=` in a line,
+# and `?` inside a string, change nothing: counted, they cost an honest long cell its kept definitions.
 TRANSFORM_BUDGET = 100_000
-_MAY_TRANSFORM = re.compile(r"[%!?]|^[ \t]*[,;/]", re.MULTILINE)
+_MAY_TRANSFORM = re.compile(r"^[ \t]*[%!?,;/]|=[ \t]*[%!]|\?[ \t]*$", re.MULTILINE)
 # Python's own line breaks (str.splitlines() takes more: a form feed, U+2028, ...).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 

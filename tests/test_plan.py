@@ -107,6 +107,14 @@ def test_a_cell_ipython_would_read_again_for_each_magic_keeps_nothing_at_once():
     assert time.monotonic() - began < 3.0
     # a cell as a lesson has it keeps its definitions, its magics and all
     assert leading_definitions(stops + "%time f()\n" + "!ls\n" + "a\n" * 200)[1] == ["f", "os"]
+    # and Python's own operators are no magics: a long honest cell full of `!=` and `%` keeps its definitions (each
+    # one counted as a magic, such a cell of 5,000 characters kept nothing)
+    honest = "def g(x, y):\n" + "    z = (x % 7 != y % 5) and x != '?'\n" * 120 + "    return z\n"
+    assert len(honest) > 4_000
+    assert leading_definitions(honest + stops)[1] == ["g", "f", "os"]
+    # an assigned magic or shell command, and a help query at a line's end, are IPython's and are counted
+    assert leading_definitions(stops + "x = !true\n" * 300) == ("", [])
+    assert leading_definitions(stops + "len?\n" * 300) == ("", [])
 
 
 def test_a_stopped_cell_is_named_by_its_first_line_with_what_was_kept_and_the_general_sentence_goes():
