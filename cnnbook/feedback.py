@@ -63,11 +63,7 @@ def check_failed_box(err: BaseException) -> list[str]:
     if not what and not lines:                      # a CheckFailed made from a plain message
         text = str(err).splitlines() or [_("this check failed.")]
         what, lines = text[0].rstrip(":"), [ln.strip() for ln in text[1:]]
-    body = []
-    for line in lines:
-        first, *rest = str(line).splitlines() or [""]
-        body.append(f"  {first}")
-        body += [f"  {more}" for more in rest]
+    body = _indented(lines)
     if hint:
         body.append(f"  {BOLD}{_('Hint:')}{RESET} {hint}")
     return box(_("Check failed: {what}").format(what=what), body,
@@ -408,13 +404,19 @@ def error_in_test_box(err: BaseException, tb, cell: str) -> list[str]:
     case = getattr(err, "hidden_case", None)
     if case:
         lines.append(_("The case being tried: {case}").format(case=case))
-    body = []
-    for line in lines:
-        first, *rest = line.splitlines() or [""]
-        body.append(f"  {first}")
-        body += [f"  {more}" for more in rest]
+    body = _indented(lines)
     return box(title, body, _("Fix the code the error points to (usually your answer in a cell above), run that "
                               "cell (Shift+Enter), then run this test cell again."))
+
+
+def _indented(lines) -> list[str]:
+    """A box's body: each of ``lines`` (one may hold line breaks: a quoted statement) indented by two spaces."""
+    body = []
+    for line in lines:
+        first, *rest = str(line).splitlines() or [""]
+        body.append(f"  {first}")
+        body += [f"  {more}" for more in rest]
+    return body
 
 
 def stopped_box(tb, cell: str) -> list[str]:
@@ -438,11 +440,7 @@ def stopped_box(tb, cell: str) -> list[str]:
     if made:
         shown = ", ".join(made[:6]) + (", ..." if len(made) > 6 else "")
         lines.append(_("Defined before it stopped, and there for the cells after it: {names}").format(names=shown))
-    body = []
-    for line in lines:
-        first, *rest = line.splitlines() or [""]
-        body.append(f"  {first}")
-        body += [f"  {more}" for more in rest]
+    body = _indented(lines)
     return box(_("You stopped this cell"), body,
                _("The rest of the cell did not run. A cell that never ends usually has a loop whose condition never "
                  "changes (`while n < 10:` with nothing inside that changes n) or does far more work than needed: "
