@@ -85,9 +85,9 @@ def failure_reason(message: str, uses_failed: bool = False, unanswered: bool = F
         # what the learner's own code raised: its message and line differ from one learner to the next, and come in
         # the words of their edition ("...에서 ValueError 오류가 발생했습니다: ..."): the call and the kind count
         text = f"{raised['call']} raised {raised['kind']}"
-    # numbers, sizes (1x1x4x4), not the digits of a name (pool2d_forward, conv3)
+    # numbers, sizes (1x1x4x4), not the digits of a name (pool2d_forward, conv3) or of a dimension ("a 3-D array")
     text = re.sub(r"(?<![\w.])\d+(?:x\d+)+\b", lambda size: re.sub(r"\d+", "#", size.group()), text)
-    text = re.sub(r"(?<![\w.])-?\d+(\.\d+)?(e-?\d+)?", "#", text)
+    text = re.sub(r"(?<![\w.])-?\d+(\.\d+)?(e-?\d+)?(?!-?D\b|\d)", "#", text)
     if len(text) > 200:
         text = text[:200].rsplit(" ", 1)[0] + " …"
     return text or "(no message)"

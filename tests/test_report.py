@@ -42,6 +42,9 @@ def test_a_reason_keeps_the_digits_of_a_name():
     assert failure_reason("pool2d_forward(x 1x1x4x4, 5, 1)   (a 5x5 window in a 4x4 map): expected a ValueError") == \
         "pool2d_forward(x #x#x#x#, #, #)   (a #x# window in a #x# map): expected a ValueError"
     assert failure_reason("f(x):\n  expected -4.5e-3, got 1e5") == "f(x): expected #, got #"
+    # a dimension is a word, not a value: h73's class report read "expected a #-D array"
+    assert failure_reason("expected a 3-D array (C, H, W), got 2 dimensions; a 2D map") == \
+        "expected a 3-D array (C, H, W), got # dimensions; a 2D map"
 
 
 def test_an_error_a_learners_code_raised_is_one_reason_in_both_editions():
