@@ -552,7 +552,9 @@ def write_lms_exports(results: list[dict], folder: Path,
     (:func:`autograde.grade.gradebook_names`), for canvas.csv's Student column where Canvas's export gave none.
 
     - ``lms/canvas.csv`` (unless every submission came from Moodle's export): Canvas's gradebook import (Grades >
-      Import): ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
+      Import) of every result that did not come from Moodle's export (those go to Moodle's files only, so a Moodle
+      section graded into the same OUT adds no column or row to it):
+      ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per lesson and a ``Points Possible`` row. ``ID`` is the Canvas user id when the
       submission came from Canvas's export (its file names carry it); ``SIS User ID`` is your student id. A lesson
       column whose name matches no Canvas assignment is offered as a new assignment; rename it to match yours.
       When ``--roster`` was Canvas's own gradebook export (kept as ``lms/canvas-gradebook-export.csv``), the file
@@ -569,7 +571,6 @@ def write_lms_exports(results: list[dict], folder: Path,
     """
     written: list[Path] = []
     gradebook = gradebook or {}
-    lessons = sorted({r["lesson"] for r in results})
     max_of = {r["lesson"]: float(r.get("lesson_max_score", r.get("max_score", 0)) or 0) for r in results}
     people: dict[str, dict] = {}
     grade: dict[tuple[str, str], str] = {}
@@ -588,12 +589,21 @@ def write_lms_exports(results: list[dict], folder: Path,
               for r in sorted(results, key=lambda r: (r["student"], r["lesson"]))
               if "other-assignment" in (r.get("flags") or []) and (r.get("lms") or {}).get("system") == "canvas"
               and grade.get((r["student"], r["lesson"]), "")]
-    if export.is_file():
-        header, rows, notes = _canvas_from_export(export, results, lessons, max_of, grade)
+    # Only what came from Canvas (or from no LMS: nbgrader's layout, a folder of notebooks) goes to Canvas: a Moodle
+    # section graded into the same OUT has its own files, lms/moodle-<lesson>.csv (an instructor's trial: canvas.csv
+    # offered the Moodle lesson as a new Canvas assignment and every Moodle student as a row Canvas could not match).
+    moodle_only = {(r["student"], r["lesson"]) for r in results if (r.get("lms") or {}).get("system") == "moodle"}
+    theirs = [r for r in results if (r["student"], r["lesson"]) not in moodle_only]
+    lessons = sorted({r["lesson"] for r in theirs})
+    people = {student: facts for student, facts in people.items() if any(r["student"] == student for r in theirs)}
+    grade = {key: value for key, value in grade.items() if key not in moodle_only}
+    if export.is_file() and (theirs or not results):
+        header, rows, notes = _canvas_from_export(export, theirs, lessons, max_of, grade)
         written.append(_write_rows(folder / "canvas.csv", header, rows))
         written += _write_notes(notes_path, notes + strays)
-    elif results and all((r.get("lms") or {}).get("system") == "moodle" for r in results):
+    elif results and not theirs:
         (folder / "canvas.csv").unlink(missing_ok=True)    # a Moodle class: its worksheets are its files
+        notes_path.unlink(missing_ok=True)
     else:
         rows = [["Points Possible", "", "", "", "", *(f"{max_of[lesson]:g}" for lesson in lessons)]]
         newest = _newest(results)

@@ -448,10 +448,11 @@ def test_a_lesson_without_a_result_is_blank_and_a_missing_one_zero_in_every_file
     assert (wide["kim"]["total"], wide["lee"]["total"]) == ("6", "8")
 
 
-def test_canvas_csv_names_a_moodle_or_local_student_by_the_gradebooks_name(tmp_path):
-    """A trial: in a class graded from a Canvas and a Moodle export (or a flat folder) into one OUT, canvas.csv's
-    Student column showed the Moodle-sourced student's id. It shows the name the gradebook has, where it has one;
-    a Canvas student keeps Canvas's own name, and no Moodle participant id goes into Canvas's ID column."""
+def test_canvas_csv_names_a_local_student_by_the_gradebooks_name_and_leaves_moodles_to_moodle(tmp_path):
+    """A trial: in a class graded from a Canvas export and a flat folder into one OUT, canvas.csv's Student column
+    showed the student's id. It shows the name the gradebook has, where it has one; a Canvas student keeps Canvas's
+    own name. A Moodle section's students are not in it at all (a later trial: Canvas could match none of them and
+    asked whom each row was for): their grades go back through lms/moodle-<lesson>.csv."""
     from autograde.report import write_lms_exports
 
     def result(student, lms):
@@ -465,8 +466,61 @@ def test_canvas_csv_names_a_moodle_or_local_student_by_the_gradebooks_name(tmp_p
                                                       "2026003": "Park Jiho"})
     with (tmp_path / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
         rows = {row["SIS User ID"]: (row["Student"], row["ID"]) for row in csv.DictReader(f)}
-    assert rows == {"": ("Points Possible", ""), "2026001": ("Kim Minjun", "40001"), "2026002": ("이서연", ""),
-                    "2026003": ("Park Jiho", ""), "2026004": ("2026004", "")}, rows
+    assert rows == {"": ("Points Possible", ""), "2026001": ("Kim Minjun", "40001"),
+                    "2026003": ("Park Jiho", "")}, rows
+    assert (tmp_path / "lms" / "moodle-99_guard.csv").is_file()
+
+
+def test_a_moodle_section_and_a_canvas_section_graded_into_one_out_each_get_their_own_file(tmp_path):
+    """Two sections, one on Moodle (lesson 01) and one on Canvas (lessons 01 and 02), graded into one OUT with
+    Canvas's gradebook export as the roster: canvas.csv holds the Canvas students and the lessons Canvas's exports
+    held, nothing of the Moodle section (no column for a lesson only Moodle had, no row Canvas cannot match, no note
+    about them); each Moodle lesson's file holds its participants only. A student of both keeps each LMS's grade in
+    that LMS's file."""
+    from autograde.report import keep_canvas_gradebook, write_lms_exports
+
+    export = tmp_path / "Grades-CNN-B.csv"
+    export.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lesson 01: History (5001),Lesson 02: Convolution (5002)\n"
+        "    Points Possible,,,,,12.00,18.00\n"
+        "\"Kang, Daeun\",3001,2026101,kangdaeun@uni.example,CNN101 B,,\n"
+        "\"Han, Jiwoo\",3003,2026103,hanjiwoo@uni.example,CNN101 B,,\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert keep_canvas_gradebook(export, out)
+
+    def result(student, lesson, score, lms):
+        return {"student": student, "lesson": lesson, "score": score, "raw_score": score, "status": "graded",
+                "max_score": 12.0 if lesson == "01_history" else 18.0, "lesson_max_score": 12.0 if lesson ==
+                "01_history" else 18.0, "graded_at": "2026-12-02 03:00:00 UTC", "lms": lms}
+
+    canvas = {"system": "canvas", "id": "3001", "name": "kangdaeun"}
+    results = [result("2026101", "01_history", 12.0, canvas), result("2026101", "02_convolution", 18.0, canvas),
+               result("2026103", "01_history", 6.0, {"system": "canvas", "id": "3003", "name": "hanjiwoo"}),
+               result("2026001", "01_history", 9.0, {"system": "moodle", "id": "700201", "name": "김민준"}),
+               result("2026103", "03_padding_stride", 5.0, {"system": "moodle", "id": "700209", "name": "Han"})]
+    results.append({**result("2026002", "03_padding_stride", 0.0, {"system": "moodle", "id": "700202",
+                                                                   "name": "박서연"}), "status": "missing"})
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        table = list(csv.reader(f))
+    assert table == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 01: History (5001)",
+                      "Lesson 02: Convolution (5002)"],
+                     ["    Points Possible", "", "", "", "", "12.00", "18.00"],
+                     ["Kang, Daeun", "3001", "2026101", "kangdaeun@uni.example", "CNN101 B", "12", "18"],
+                     ["Han, Jiwoo", "3003", "2026103", "hanjiwoo@uni.example", "CNN101 B", "6", ""]], table
+    assert not (out / "lms" / "canvas-notes.txt").exists()
+    with (out / "lms" / "moodle-01_history.csv").open(encoding="utf-8-sig") as f:
+        assert [row["Identifier"] for row in csv.DictReader(f)] == ["Participant 700201"]
+    with (out / "lms" / "moodle-03_padding_stride.csv").open(encoding="utf-8-sig") as f:
+        assert [(row["Identifier"], row["Grade"]) for row in csv.DictReader(f)] == [
+            ("Participant 700202", "0"), ("Participant 700209", "5")]
+    # Without Canvas's export the generic file does the same.
+    (out / "lms" / "canvas-gradebook-export.csv").unlink()
+    write_lms_exports(results, out / "lms")
+    with (out / "lms" / "canvas.csv").open(encoding="utf-8-sig") as f:
+        table = list(csv.reader(f))
+    assert table[0][5:] == ["01_history", "02_convolution"] and [row[2] for row in table[1:]] == [
+        "", "2026101", "2026103"], table
 
 
 def test_every_csv_for_people_and_lmss_opens_in_excel_with_korean_names(tmp_path):
