@@ -755,8 +755,12 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
             if person.get("submitted"):
                 facts["moodle_submitted"] = person["submitted"]
             name = person.get("name") or name
-        if roster.get(lms_id) or roster.get(name):
-            return roster.get(lms_id) or roster[name]
+        # A Moodle participant id is its assignment's only (another in every assignment), so a roster names a Moodle
+        # participant by name, never by that id: a roster of Canvas user ids would file participant 3001 as the
+        # Canvas user 3001.
+        by_id = roster.get(lms_id) if facts["lms"]["system"] != "moodle" else None
+        if by_id or roster.get(name):
+            return by_id or roster[name]
         if person and person.get("idnumber"):
             return person["idnumber"]
         if person and person.get("same_name") and (person.get("email") or lms_id):
@@ -1163,13 +1167,13 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
     candidates[:] = kept
     handed_in = {student for student, _, _, _ in candidates} | {student for _, student, _ in unplaced}
     no_notebook: list[Submission] = []         # a student of a one-lesson export who handed in other files only
-    unrostered: set[tuple[str, str]] = set()   # ... of them, those the roster does not know: (LMS name, LMS id)
+    unrostered: set[tuple[str, str, str]] = set()   # ... of them, those the roster does not know: (LMS name, LMS id, LMS)
     for student, files in sorted(others.items()):
         if student not in handed_in and safe_id(student) not in handed_in:
             lms = dict(who_in_lms.get(student, {}))
             lesson = known.get(lms.pop("worksheet_lesson", "")) or export    # Moodle: the worksheet's assignment
             if lms.pop("named_by_lms", False) and lms.get("id"):
-                unrostered.add((lms.get("name", student), lms["id"]))
+                unrostered.add((lms.get("name", student), lms["id"], lms.get("system", "")))
             warnings.append(f"{student} handed in no notebook, only {', '.join(sorted(files))}: nothing of theirs is "
                             "graded" + (f" (recorded missing {lesson.slug})" if lesson else "") + " (intake.csv)")
             if lesson is not None:
@@ -1181,8 +1185,14 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         # say so now, or their grades sit under another id than everyone else's without a word.
         # (also one who handed in no notebook: recorded missing under the LMS's name, as an instructor's trial found
         # without a word)
+        # A roster of ids only (Canvas's gradebook export, lms_id rows of Canvas user ids) names no Moodle participant
+        # (they are named by name, above): a Moodle section graded into the same OUT is no stranger to it (an
+        # instructor's trial: a warning said to add the Moodle section to the Canvas roster).
+        names_moodle = any(not key.isdigit() for key in roster)
         strangers = sorted({(facts["lms"]["name"], facts["lms"]["id"]) for _, _, _, facts in candidates
-                            if facts.get("named_by_lms")} | unrostered)
+                            if facts.get("named_by_lms") and (names_moodle or facts["lms"]["system"] != "moodle")}
+                           | {(name, lms_id) for name, lms_id, system in unrostered
+                              if names_moodle or system != "moodle"})
         if strangers:
             warnings.append(f"{len(strangers)} student(s) of the LMS export are not in the roster, so each is graded "
                             "under the name the LMS wrote: "

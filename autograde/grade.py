@@ -521,6 +521,18 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                     f"({', '.join(renamed[:5])}{' ...' if len(renamed) > 5 else ''}): OUT's grades.csv and lms/ "
                     "files will list both ids; to have one per student, grade every export again with the roster "
                     "into a new OUT")
+            # A Moodle assignment graded without its worksheet files its participants by their Moodle names; with
+            # another assignment's worksheet kept, those are filed by ID number: one person, two students in OUT.
+            unsheeted = sorted({sub.lesson.slug for sub in intake.submissions
+                                if (sub.lms or {}).get("system") == "moodle"} - set(sheets))
+            by_number = sorted(lesson for lesson, sheet in sheets.items()
+                               if any(person.get("idnumber") for person in sheet.people.values()))
+            if by_number and unsheeted:
+                intake.warnings.append(
+                    f"{', '.join(unsheeted)}: graded from Moodle's export without the assignment's grading worksheet, "
+                    f"so its participants are filed under their Moodle names, while {', '.join(by_number)} "
+                    "(with worksheets) filed theirs by ID number: one person becomes two students in OUT. Stop it and "
+                    "give that assignment's worksheet too (--moodle-worksheet FILE)")
             people = roster_names(roster)
             if roster is not None:
                 keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape

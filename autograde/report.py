@@ -679,7 +679,19 @@ def _write_moodle(results: list[dict], folder: Path, gradebook: dict[tuple[str, 
     sheets = moodle_sheet.worksheets(folder)
     notes: list[str] = []
     for lesson in sorted({r["lesson"] for r in moodle}):
-        mine = sorted((r for r in moodle if r["lesson"] == lesson), key=lambda r: r["lms"]["id"])
+        newest: dict[str, dict] = {}
+        for r in sorted((r for r in moodle if r["lesson"] == lesson),
+                        key=lambda r: (str(r.get("graded_at") or ""), r["student"])):
+            before = newest.get(str(r["lms"]["id"]))
+            if before is not None:
+                # One participant graded as two students of OUT (an export graded without its worksheet, then with
+                # it: their Moodle name, then their ID number): one row and one feedback page each, the newest
+                # result's (two rows would let Moodle keep either, and two pages of one name broke the zip).
+                notes.append(f"{lesson}: Participant {r['lms']['id']} was graded in this OUT as {before['student']} "
+                             f"and as {r['student']}; the Moodle files hold {r['student']}'s, the newer. To have one "
+                             "id, grade this assignment's exports again into a new OUT.")
+            newest[str(r["lms"]["id"])] = r
+        mine = sorted(newest.values(), key=lambda r: r["lms"]["id"])
         if lesson in sheets:
             header, rows, more = moodle_sheet.write_from_worksheet(
                 sheets[lesson], mine, max_of.get(lesson, 0.0), lambda r: _lms_grade(r, gradebook), now)

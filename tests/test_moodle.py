@@ -537,3 +537,54 @@ def test_a_file_moodle_renamed_on_a_second_upload_is_the_one_graded(tmp_path):
     assert notes["Park Jiho_700303_assignsubmission_file_/99_guard.ipynb"] == (
         "superseded", "another copy was graded: Park Jiho_700303_assignsubmission_file_/99_guard (1).ipynb (same time: "
         "chosen by name (Moodle's copy number))")
+
+
+def test_a_canvas_roster_neither_renames_nor_warns_of_a_moodle_section(tmp_path):
+    """Two sections, one on Canvas and one on Moodle, graded into one OUT that keeps the Canvas section's roster
+    (Canvas user ids -> student ids). A Moodle participant id is its assignment's only, so the roster never names
+    a participant by it (participant 3001 is not the Canvas user 3001), and a roster of ids only is no roster of
+    the Moodle section: no 'not in the roster' warning for it (an instructor's trial got one, telling them to add
+    the Moodle section to the Canvas roster). A roster that names people by name still names Moodle's, and warns
+    of the participants it lacks."""
+    export = tmp_path / "moodle"
+    put(export / "Kim Minsu_3001_assignsubmission_file_" / "99_guard.ipynb")
+    put(export / "이지은_700202_assignsubmission_file_" / "99_guard.ipynb")
+    intake = find_submissions(export, tmp_path / "work", LESSONS_ALL, {"3001": "2026101", "3003": "2026103"})
+    assert {s.student for s in intake.submissions} == {"Kim Minsu", "이지은"}
+    assert not [w for w in intake.warnings if "roster" in w], intake.warnings
+    named = find_submissions(export, tmp_path / "work2", LESSONS_ALL, {"3001": "2026101", "Kim Minsu": "2026001"})
+    assert {s.student for s in named.submissions} == {"2026001", "이지은"}
+    strangers = [w for w in named.warnings if "not in the roster" in w]
+    assert len(strangers) == 1 and "이지은 (LMS id 700202)" in strangers[0] and "Kim Minsu" not in strangers[0]
+
+
+def test_a_moodle_assignment_graded_without_its_worksheet_beside_one_with_is_warned_of(tmp_path):
+    """Lesson 01's Moodle assignment was graded with its worksheet (participants filed by ID number); lesson 03's
+    export comes without one, so its participants would be filed by their Moodle names: one person, two students.
+    The run says so before grading, and what to give. Unreadable notebooks stand in for graded ones (no kernel)."""
+    from autograde.grade import grade_batch
+
+    out = tmp_path / "out"
+    sheet(out / "lms" / "moodle-worksheets", "01_history.csv", GUARD_SHEET)
+    export = tmp_path / "CNN101-Lesson 03 Padding-4203"
+    put(export / "김민준_700301_assignsubmission_file_" / "03_padding_stride.ipynb", b"{not json")
+    lines: list[str] = []
+    grade_batch(export, out, workers=1, progress=lines.append)
+    said = [line for line in lines if "without the assignment's grading worksheet" in line]
+    assert len(said) == 1 and said[0].startswith("warning: 03_padding_stride: graded from Moodle's export") and \
+        "01_history (with worksheets) filed theirs by ID number" in said[0] and "--moodle-worksheet" in said[0], lines
+    # With its own worksheet given, nothing to say.
+    lines.clear()
+    given = sheet(tmp_path, "Grades-CNN101-Lesson 03 Padding-4203.csv", GUARD_SHEET.replace("700201", "700301"))
+    grade_batch(export, out, workers=1, progress=lines.append, moodle_worksheets=[given])
+    assert not [line for line in lines if "without the assignment's grading worksheet" in line], lines
+    # The participant is in OUT twice now (김민준, then 2026001): Moodle's files hold one row and one feedback page
+    # of them, the newer, and the notes say so (a trial: two rows, and a zip with two files of one name).
+    with (out / "lms" / "moodle-03_padding_stride.csv").open(encoding="utf-8-sig") as f:
+        assert [row["Identifier"] for row in csv.DictReader(f)].count("Participant 700301") == 1
+    import zipfile
+    with zipfile.ZipFile(out / "lms" / "moodle-feedback-03_padding_stride.zip") as zf:
+        assert len(zf.namelist()) == 1 and "<h1" in zf.read(zf.namelist()[0]).decode() and "2026001" in zf.read(
+            zf.namelist()[0]).decode()
+    notes = (out / "lms" / "moodle-notes.txt").read_text(encoding="utf-8")
+    assert "Participant 700301 was graded in this OUT as 김민준 and as 2026001; the Moodle files hold 2026001's" in notes
