@@ -282,9 +282,10 @@ def build_parser(prog: str = "python -m autograde", lab: str | None = None) -> a
     p.add_argument("--due", action="append", metavar="LESSON=WHEN",
                    help="a lesson's due date, e.g. 01=2025-03-07T23:59+09:00 or '01=2025-03-07 23:59 Asia/Seoul' "
                         "(no zone: UTC); kept in the gradebook (nbgrader's duedate), so give it once")
-    p.add_argument("--late-penalty", metavar="POLICY",
-                   help="none, zero, N/hour or N/day (N points per started hour or day late); kept in OUT "
-                        "(default: nbgrader_config.py's LateSubmissionPlugin, i.e. none)")
+    p.add_argument("--late-penalty", action="append", metavar="POLICY",
+                   help="none, zero, N/hour or N/day (N points per started hour or day late) for the lessons this "
+                        "run grades, or LESSON=POLICY for one lesson (repeatable); kept per lesson in OUT, so other "
+                        "lessons keep theirs (default: nbgrader_config.py's LateSubmissionPlugin, i.e. none)")
     p.add_argument("--extension", action="append", nargs=3, metavar=("STUDENT", "LESSON", "DURATION"),
                    help="give STUDENT more time for LESSON: 48h, 2d, 90m, or waive (no lateness at all); "
                         "kept in OUT/extensions.csv for every later run")

@@ -457,7 +457,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 cell_timeout: float | None = None, memory_gib: float | None = None, sandbox: bool = True,
                 dask: str | None = None, solutions: Path = SOLUTIONS, roster: Path | None = None,
                 students: list[str] | None = None, force: bool = False, faults: dict[str, str] | None = None,
-                due: dict[str, str] | None = None, late_penalty: str | None = None,
+                due: dict[str, str] | None = None, late_penalty: str | list[str] | None = None,
                 extensions: list[list[str]] | None = None, hidden_seed: int | None = None,
                 zip_times: str | None = None, warm_kernels: bool = True, moodle_worksheets: list[Path] | None = None,
                 lessons_only: list[str] | None = None, progress=print, moodle_times: str | None = None
@@ -470,7 +470,7 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     ``faults`` (student -> "kernel-start", "kernel-restart", "kill-worker", "hang-worker", "machine-oom", each also "...-once"; on Dask
     also "lose-result-twice") is a hook for the grader's own tests; the CLI never sets it. Raises GradingStopped on Ctrl-C or SIGTERM.
     Late work (:mod:`autograde.late`): ``due`` (lesson -> date and time), ``late_penalty`` (none, zero, N/hour,
-    N/day) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
+    N/day for this run's lessons, or LESSON=POLICY; one or a list; kept per lesson) and ``extensions`` ([student, lesson, duration]) are kept in the gradebook and OUT for later runs.
     ``cell_timeout`` (seconds) and ``memory_gib``: this run's limits instead of nbgrader_config.py's
     (``GradingLimits``, :mod:`autograde.settings`), which set every other limit.
     ``zip_times``: a time zone (``Asia/Seoul``) to read a .zip's entry times as submission times in, or ``off``;
@@ -491,10 +491,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
     # Late-work settings are checked before anything is graded: a typo must not cost a run.
     due_given = {find_lesson(name, known).slug: late_work.parse_when(when) for name, when in (due or {}).items()}
     zone_hint = late_work.zone_hint(list((due or {}).values()))
-    if late_penalty:
-        late_work.parse_policy(late_penalty)
+    penalty_given, penalty_by_lesson = late_work.split_policies(late_penalty, lambda name: find_lesson(name, known).slug)
     late_work.add_extensions(out, extensions or [], lambda name: find_lesson(name, known).slug)
-    policy = late_work.load_policy(out, late_penalty)
     extension_of = late_work.read_extensions(out, lambda name: find_lesson(name, known).slug)
     zip_zone = load_zone(out, zip_times)
     moodle_zone = load_zone(out, moodle_times, MOODLE_ZONE_FILE, "--moodle-times")
@@ -581,6 +579,14 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             stamp_new_gradebook(db_url)
             lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
             max_scores = register(lessons, db_url, work)
+            # Late penalties are kept per lesson: a bare --late-penalty is this run's lessons', LESSON=POLICY that
+            # lesson's; every other lesson in OUT keeps its own (an instructor's trial: a policy given with the Canvas
+            # section's lesson took points off a Moodle lesson graded the day before without one).
+            policy_changes: list[str] = []
+            policy = late_work.load_policy(out, penalty_given, [lesson.slug for lesson in lessons], penalty_by_lesson,
+                                           policy_changes)
+            for line in policy_changes:
+                progress(f"note: {line}")
             cores = os.cpu_count() or 1
             workers = max(1, workers or cores)
             # every limit as nbgrader_config.py configures it (autograde.settings), cell time and memory as given

@@ -12,9 +12,10 @@
 - **Extension** (per student and lesson): ``OUT/extensions.csv`` (``student,lesson,extension``; ``48h``, ``2d``,
   ``90m`` or ``waive``), which ``--extension STUDENT LESSON DURATION`` writes; recorded in the gradebook as
   nbgrader's ``SubmittedAssignment.extension``. It lives in OUT, so every later run keeps it.
-- **Policy**: ``--late-penalty none | zero | N/hour | N/day`` (N points per started hour or day late, as
-  nbgrader's documented ``SubMarks`` example), kept in ``OUT/late-policy.json``; without it nbgrader's own
-  configuration decides (``LateSubmissionPlugin.penalty_method`` or an ``AssignLatePenalties.plugin_class`` of
+- **Policy**, per lesson: ``--late-penalty none | zero | N/hour | N/day`` (N points per started hour or day late,
+  as nbgrader's documented ``SubMarks`` example) for the lessons the run grades, ``--late-penalty LESSON=POLICY``
+  for one lesson; kept per lesson in ``OUT/late-policy.json``, so a policy given with one lesson's export never
+  changes another lesson's grades; a lesson without one: nbgrader's own configuration decides (``LateSubmissionPlugin.penalty_method`` or an ``AssignLatePenalties.plugin_class`` of
   yours, called as nbgrader calls it). As in nbgrader, a penalty is never below 0 nor above the score.
 
 What lateness did is worded once, by :func:`describe_late` (:class:`LateFacts`): the student's feedback page,
@@ -238,6 +239,26 @@ class Policy:
     def as_json(self) -> dict:
         return {"method": self.method, "amount": self.amount, "period": self.period, "plugin": self.plugin}
 
+    @staticmethod
+    def from_json(data: dict) -> Policy:
+        return Policy(str(data.get("method", "none")), float(data.get("amount", 0)), float(data.get("period", 3600)),
+                      str(data.get("plugin", "")))
+
+    def of(self, lesson: str) -> Policy:
+        """One policy for every lesson (what :func:`apply` is given when a caller has no per-lesson ones)."""
+        return self
+
+
+@dataclass(frozen=True)
+class Policies:
+    """Each lesson's policy, as OUT keeps them (``late-policy.json``): a lesson's own, else ``fallback`` (an OUT
+    written before policies were kept per lesson: its one policy; else nbgrader's configuration)."""
+    lessons: dict[str, Policy]
+    fallback: Policy
+
+    def of(self, lesson: str) -> Policy:
+        return self.lessons.get(lesson, self.fallback)
+
 
 def parse_policy(text: str) -> Policy:
     value = text.strip().lower()
@@ -284,21 +305,60 @@ def policy_from_nbgrader_config() -> Policy:
     return Policy("zero" if method == "zero" else "none")
 
 
-def load_policy(out: Path, given: str | None) -> Policy:
-    """The flag (then kept in OUT), else what OUT kept from an earlier run, else nbgrader's configuration."""
+def split_policies(given: list[str] | str | None, lesson_slug) -> tuple[Policy | None, dict[str, Policy]]:
+    """``--late-penalty`` as given (repeatable): (the one without a lesson, for the lessons this run grades;
+    LESSON=POLICY ones by lesson slug). Checked before anything is graded: a typo must not cost a run."""
+    bare: Policy | None = None
+    by_lesson: dict[str, Policy] = {}
+    for text in [given] if isinstance(given, str) else given or []:
+        name, sep, rule = text.partition("=")
+        if sep:
+            by_lesson[lesson_slug(name.strip())] = parse_policy(rule)
+        elif bare is not None and parse_policy(text) != bare:
+            raise UsageError(f"--late-penalty given twice without a lesson ({text!r}): give one, or LESSON=POLICY "
+                             "for each lesson")
+        else:
+            bare = parse_policy(text)
+    return bare, by_lesson
+
+
+def load_policy(out: Path, given: Policy | None = None, lessons: list[str] | None = None,
+                by_lesson: dict[str, Policy] | None = None, said: list[str] | None = None) -> Policies:
+    """Each lesson's policy, kept per lesson in ``OUT/late-policy.json``: ``given`` (``--late-penalty POLICY``)
+    for ``lessons`` (the lessons this run grades), ``by_lesson`` (``--late-penalty LESSON=POLICY``) for those; every
+    other lesson keeps what OUT kept for it. A lesson OUT has no policy of takes nbgrader's configuration
+    (``LateSubmissionPlugin``), as before it was kept per lesson: a policy given with one lesson's export never
+    penalises another lesson graded earlier. ``said`` gets a line for each lesson whose kept policy changed."""
     path = out / POLICY_FILE
-    if given:
-        policy = parse_policy(given)
-        path.write_text(json.dumps(policy.as_json(), indent=1) + "\n", encoding="utf-8")
-        return policy
+    kept: dict[str, Policy] = {}
+    fallback: Policy | None = None              # kept in the file: an OUT from before (one policy for all)
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return Policy(str(data.get("method", "none")), float(data.get("amount", 0)),
-                          float(data.get("period", 3600)), str(data.get("plugin", "")))
-        except (OSError, ValueError, TypeError) as err:
+            if "lessons" in data:
+                kept = {str(slug): Policy.from_json(rule) for slug, rule in dict(data["lessons"]).items()}
+                fallback = Policy.from_json(data["default"]) if data.get("default") else None
+            else:                       # an OUT from before: one policy for every lesson, kept as it was
+                fallback = Policy.from_json(data)
+        except (OSError, ValueError, TypeError, AttributeError) as err:
             raise UsageError(f"{path} could not be read ({err}); delete it or give --late-penalty") from None
-    return policy_from_nbgrader_config()
+    default = fallback
+    fallback = fallback or policy_from_nbgrader_config()
+    new = dict(kept)
+    if given is not None:
+        new.update({slug: given for slug in lessons or []})
+    new.update(by_lesson or {})
+    for slug in sorted(new):
+        was = kept.get(slug, fallback)
+        if new[slug] != was and said is not None:
+            said.append(f"{slug}: late penalty {new[slug].describe()} (was {was.describe()}), for every {slug} "
+                        f"submission in OUT, those graded before included; kept in {path.name}")
+    if new != kept:
+        data = {"lessons": {slug: rule.as_json() for slug, rule in sorted(new.items())}}
+        if default is not None:
+            data["default"] = default.as_json()
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return Policies(new, fallback)
 
 
 def read_extensions(out: Path, lesson_slug=None) -> dict[tuple[str, str], timedelta | str]:
@@ -419,7 +479,7 @@ def lateness(submitted: datetime | None, marker: bool, due: datetime | None,
 
 
 def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[str, datetime | None],
-          extensions: dict[tuple[str, str], timedelta | str], policy: Policy,
+          extensions: dict[tuple[str, str], timedelta | str], policies: Policy | Policies,
           times: dict[tuple[str, str], tuple[datetime | None, bool, str]]) -> list[tuple[Path, dict]]:
     """Work out each graded result's lateness and penalty; write the gradebook; return the results changed.
 
@@ -442,6 +502,7 @@ def apply(out: Path, db_url: str, results: list[tuple[Path, dict]], dates: dict[
                 submitted = parse_when(old["submitted"]) if old.get("submitted") else None
                 marker, source = bool(old.get("lms_marker")), str(old.get("source") or "")
             due, extension = dates[slug], extensions.get((student, slug))
+            policy = policies.of(slug)
             seconds, how = lateness(submitted, marker, due, extension, policy)
             graded = result.get("status") == "graded"
             raw = float(result.get("score", 0))
@@ -599,5 +660,5 @@ def describe_late(result: dict) -> LateFacts | None:
                      zone=course_timezone(), seconds_late=seconds)
 
 
-__all__ = ["LateFacts", "Policy", "apply", "describe_late", "due_dates", "final_score", "lateness", "load_policy",
+__all__ = ["LateFacts", "Policies", "Policy", "apply", "describe_late", "due_dates", "final_score", "lateness", "load_policy",
            "parse_policy"]

@@ -219,6 +219,9 @@ def test_bad_late_settings_are_refused_before_grading(tmp_path):
     assert main(base + ["--due", "99=tomorrowish"]) == 2
     assert main(base + ["--due", "99"]) == 2
     assert main(base + ["--late-penalty", "a lot"]) == 2
+    assert main(base + ["--late-penalty", "99=a lot"]) == 2
+    assert main(base + ["--late-penalty", "42=1/day"]) == 2                   # no such lesson
+    assert main(base + ["--late-penalty", "1/day", "--late-penalty", "zero"]) == 2   # which one?
     assert main(base + ["--extension", "ann", "99", "soon"]) == 2
     assert main(base + ["--due", "42=2025-03-07"]) == 2
     assert not (tmp_path / "out" / "results").exists()
@@ -310,3 +313,47 @@ def test_an_extension_typed_by_hand_with_the_lessons_number_counts(tmp_path):
     (tmp_path / "extensions.csv").write_text("student,lesson,extension\ncarol,98,2d\n", encoding="utf-8")
     with pytest.raises(UsageError, match=r"extensions.csv, line 2: no lesson called '98'"):
         read_extensions(tmp_path, lambda name: find_lesson(name, course).slug)
+
+
+def test_a_late_penalty_is_kept_per_lesson_and_never_reaches_a_lesson_graded_before(tmp_path):
+    """An instructor's trial: lesson 01 (a Moodle section, no penalty) was graded, then the Canvas section's export
+    with --late-penalty 1/day: the policy, kept in OUT for every lesson, took 2 points off a Moodle student's
+    lesson 01 without a word. A bare policy is now the lessons of the run it is given with, LESSON=POLICY one
+    lesson's, each kept per lesson; a change to a lesson's policy is said. An OUT from before (one policy for every
+    lesson) keeps it for every lesson that has none of its own."""
+    from autograde.late import POLICY_FILE, apply, load_policy, split_policies
+
+    out = tmp_path / "out"
+    out.mkdir()
+    said: list[str] = []
+    first = load_policy(out, None, ["01_history"], {}, said)                  # the Moodle run: nothing given
+    assert first.of("01_history") == Policy() and said == [] and not (out / POLICY_FILE).exists()
+    bare, by_lesson = split_policies(["1/day"], lambda name: name)
+    second = load_policy(out, bare, ["02_convolution"], by_lesson, said)     # the Canvas run
+    assert second.of("02_convolution") == Policy("subtract", 1.0, 86400.0) and second.of("01_history") == Policy()
+    assert said == ["02_convolution: late penalty 1 point(s) per started day late (was no penalty), for every "
+                    "02_convolution submission in OUT, those graded before included; kept in late-policy.json"]
+    # Both lessons late by two days: only lesson 02 loses points (the gradebook has neither: results only here).
+    due = {"01_history": DUE_UTC, "02_convolution": DUE_UTC}
+    late = DUE_UTC + timedelta(days=1, hours=2)
+    results = [(out / f"{lesson}.json", {"student": "s1", "lesson": lesson, "status": "graded", "score": 10.0})
+               for lesson in due]
+    times = {("s1", lesson): (late, False, "timestamp.txt") for lesson in due}
+    apply(out, f"sqlite:///{out / 'gradebook.db'}", results, due, {}, load_policy(out), times)
+    assert {r["lesson"]: r["late"]["penalty"] for _, r in results} == {"01_history": 0.0, "02_convolution": 2.0}
+    # Later runs keep each lesson's; a policy for one lesson is given by its name and said.
+    said.clear()
+    bare, by_lesson = split_policies(["01=zero"], lambda name: {"01": "01_history"}[name])
+    third = load_policy(out, bare, ["03_padding_stride"], by_lesson, said)
+    assert (third.of("01_history"), third.of("02_convolution"), third.of("03_padding_stride")) == (
+        Policy("zero"), Policy("subtract", 1.0, 86400.0), Policy())
+    assert said == ["01_history: late penalty a late submission scores 0 (was no penalty), for every 01_history "
+                    "submission in OUT, those graded before included; kept in late-policy.json"]
+    assert load_policy(out) == third
+    # An OUT written before policies were per lesson: its one policy still holds for every lesson without its own.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / POLICY_FILE).write_text(json.dumps(Policy("subtract", 0.5, 3600.0).as_json()), encoding="utf-8")
+    kept = load_policy(old, Policy("none"), ["05_pooling"], {}, [])
+    assert kept.of("05_pooling") == Policy("none") and kept.of("01_history") == Policy("subtract", 0.5, 3600.0)
+    assert load_policy(old).of("04_parameters") == Policy("subtract", 0.5, 3600.0)
