@@ -529,8 +529,8 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
                 intake.warnings.append(
                     f"{', '.join(unsheeted)}: graded from Moodle's export without the assignment's grading worksheet, "
                     f"so its participants are filed under their Moodle names, while {', '.join(by_number)} "
-                    "(with worksheets) filed theirs by ID number: one person becomes two students in OUT. Stop it and "
-                    "give that assignment's worksheet too (--moodle-worksheet FILE)")
+                    "(with worksheets) filed theirs by ID number: one person becomes two students in OUT. Stop this run "
+                    "(Ctrl-C) and give that assignment's worksheet too (--moodle-worksheet FILE)")
             people = roster_names(roster)
             if roster is not None:
                 keep_canvas_gradebook(roster, out)        # lms/canvas.csv is then written in its shape
