@@ -284,7 +284,7 @@ def build_parser(prog: str = "python -m autograde", lab: str | None = None) -> a
                         "(no zone: UTC); kept in the gradebook (nbgrader's duedate), so give it once")
     p.add_argument("--late-penalty", action="append", metavar="POLICY",
                    help="none, zero, N/hour or N/day (N points per started hour or day late) for the lessons this "
-                        "run grades, or LESSON=POLICY for one lesson (repeatable); kept per lesson in OUT, so other "
+                        "run grades or gives --due for, or LESSON=POLICY for one lesson (repeatable); kept per lesson in OUT, so other "
                         "lessons keep theirs (default: nbgrader_config.py's LateSubmissionPlugin, i.e. none)")
     p.add_argument("--extension", action="append", nargs=3, metavar=("STUDENT", "LESSON", "DURATION"),
                    help="give STUDENT more time for LESSON: 48h, 2d, 90m, or waive (no lateness at all); "

@@ -579,12 +579,13 @@ def grade_batch(source: Path, out: Path, db_url: str | None = None, *, workers: 
             stamp_new_gradebook(db_url)
             lessons = sorted({s.lesson for s in subs}, key=lambda lesson: lesson.slug)
             max_scores = register(lessons, db_url, work)
-            # Late penalties are kept per lesson: a bare --late-penalty is this run's lessons', LESSON=POLICY that
+            # Late penalties are kept per lesson: a bare --late-penalty is for the lessons this run grades or gives a
+            # due date of (--due 99=... --late-penalty 1/day with lesson 98's export: lesson 99's), LESSON=POLICY that
             # lesson's; every other lesson in OUT keeps its own (an instructor's trial: a policy given with the Canvas
             # section's lesson took points off a Moodle lesson graded the day before without one).
             policy_changes: list[str] = []
-            policy = late_work.load_policy(out, penalty_given, [lesson.slug for lesson in lessons], penalty_by_lesson,
-                                           policy_changes)
+            policy = late_work.load_policy(out, penalty_given, sorted({lesson.slug for lesson in lessons} | set(due_given)),
+                                           penalty_by_lesson, policy_changes)
             for line in policy_changes:
                 progress(f"note: {line}")
             cores = os.cpu_count() or 1

@@ -13,7 +13,8 @@
   ``90m`` or ``waive``), which ``--extension STUDENT LESSON DURATION`` writes; recorded in the gradebook as
   nbgrader's ``SubmittedAssignment.extension``. It lives in OUT, so every later run keeps it.
 - **Policy**, per lesson: ``--late-penalty none | zero | N/hour | N/day`` (N points per started hour or day late,
-  as nbgrader's documented ``SubMarks`` example) for the lessons the run grades, ``--late-penalty LESSON=POLICY``
+  as nbgrader's documented ``SubMarks`` example) for the lessons the run grades or gives a due date of,
+  ``--late-penalty LESSON=POLICY``
   for one lesson; kept per lesson in ``OUT/late-policy.json``, so a policy given with one lesson's export never
   changes another lesson's grades; a lesson without one: nbgrader's own configuration decides (``LateSubmissionPlugin.penalty_method`` or an ``AssignLatePenalties.plugin_class`` of
   yours, called as nbgrader calls it). As in nbgrader, a penalty is never below 0 nor above the score.

@@ -357,3 +357,46 @@ def test_a_late_penalty_is_kept_per_lesson_and_never_reaches_a_lesson_graded_bef
     kept = load_policy(old, Policy("none"), ["05_pooling"], {}, [])
     assert kept.of("05_pooling") == Policy("none") and kept.of("01_history") == Policy("subtract", 0.5, 3600.0)
     assert load_policy(old).of("04_parameters") == Policy("subtract", 0.5, 3600.0)
+
+
+@pytest.mark.slow  # grades for real: two one-notebook lessons
+def test_a_policy_given_with_one_lessons_export_leaves_a_lesson_graded_before_as_it_was(tmp_path):
+    """The instructor's trial, end to end: lesson 99 was graded with its due date and no policy; lesson 98's
+    export came with --late-penalty 1/day. Lesson 99's late notebook keeps its score (the policy is 98's); a
+    policy for 99 given later by its name (with 98's export) takes its points at once, and says so."""
+    import shutil
+
+    course = tmp_path / "course"
+    for kind in ("solutions", "notebooks"):
+        for slug in ("98_guard", "99_guard"):
+            (course / kind / slug).mkdir(parents=True)
+            shutil.copy(GUARD_SOLUTIONS.parent / kind / "99_guard" / "99_guard.ipynb",
+                        course / kind / slug / f"{slug}.ipynb")
+    out = tmp_path / "out"
+
+    def export(slug: str) -> Path:
+        folder = tmp_path / slug / "bob" / slug
+        write(solved(GUARD), folder / f"{slug}.ipynb")
+        (folder / "timestamp.txt").write_text((DUE_UTC + timedelta(hours=26)).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                                              encoding="utf-8")
+        return tmp_path / slug
+
+    def run(slug: str, *args: str) -> subprocess.CompletedProcess:
+        proc = autograde_cli(["grade", str(export(slug)), "--out", str(out), "--solutions", str(course / "solutions"),
+                              "--workers", "1", "--due", f"{slug[:2]}={DUE}", *args])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    def scores() -> dict[str, tuple[str, str]]:
+        with (out / "grades.csv").open(encoding="utf-8-sig") as f:
+            return {row["lesson"]: (row["raw_score"], row["score"]) for row in csv.DictReader(f)}
+
+    run("99_guard")
+    assert scores() == {"99_guard": ("4", "4")}
+    second = run("98_guard", "--late-penalty", "1/day")
+    assert scores() == {"98_guard": ("4", "2"), "99_guard": ("4", "4")}, second.stdout
+    assert "note: 98_guard: late penalty 1 point(s) per started day late (was no penalty)" in second.stdout
+    assert "99_guard: late penalty" not in second.stdout
+    third = run("98_guard", "--late-penalty", "99=zero")
+    assert scores() == {"98_guard": ("4", "2"), "99_guard": ("4", "0")}, third.stdout
+    assert "note: 99_guard: late penalty a late submission scores 0 (was no penalty)" in third.stdout
