@@ -21,6 +21,13 @@ to it (``import math as torch`` forbids torch all the same). A package's code is
 remade from its code object with the learner's globals is still that package's. Name library functions by their dotted path: a bare
 ``"convolve"`` would mean the learner's own ``convolve``.
 
+The course's own package (``cnnbook``) is forbidden in every exercise, save one part offered to learners: its progress
+bar (``from cnnbook.bars import tqdm``) and the translation of the bar's words (``cnnbook.i18n``). Those are known by
+what their code runs (:data:`_ALLOWED_COURSE_CODE`: each function of those two files, fixed when this module is
+imported, with its file, line and bytecode), never by a module's name or a file's name alone, so code of the
+learner's that claims to be ``cnnbook.bars`` (its ``__name__`` or its file), or another course function reached
+through the bar, is still the course's package at work.
+
 This is a teaching measurement: code that switches the tracer off (``sys.settrace(None)``) is reported as such
 (``tampered``), but a kernel whose learner rewrote the grader's shim can report any numbers it likes. See
 DEVELOPERS.md ("What a kernel can fake").
@@ -57,6 +64,73 @@ def _library_prefixes() -> tuple[str, ...]:
 # `os.path.dirname = lambda path: "/"` made every line "library code", and a loop earned its write-it-yourself point
 # with no flag (a hostile trial). The shim's seal holds this tuple by value, as it holds the interpreter's prefixes.
 _LIBRARY = _library_prefixes()
+
+
+def _code_key(code: Any, depth: int = 0) -> tuple | None:
+    """What a code object runs (its file, name, first line, bytecode, exception table, names and constants) as
+    builtin values only, or None when a part of it is of another type. Read without running any code of a learner's:
+    no hash, no == and no method of a value whose exact type is not a builtin one (a constant of the learner's own
+    class once ran its __hash__ inside the tracer, where nothing it did was measured)."""
+    if type(code) is not types.CodeType or depth > 8:
+        return None
+    words = (code.co_filename, code.co_qualname)
+    if any(type(word) is not str for word in words):
+        return None
+    names = code.co_names + code.co_varnames + code.co_freevars + code.co_cellvars
+    if any(type(name) is not str for name in names):
+        return None
+    consts = []
+    for const in code.co_consts:
+        key = _const_key(const, depth + 1)
+        if key is None:
+            return None
+        consts.append(key)
+    return (words, code.co_firstlineno, code.co_flags, code.co_argcount, code.co_posonlyargcount,
+            code.co_kwonlyargcount, code.co_code, code.co_exceptiontable, names, tuple(consts))
+
+
+def _const_key(const: Any, depth: int) -> tuple | None:
+    kind = type(const)
+    if kind is types.CodeType:
+        inner = _code_key(const, depth)
+        return None if inner is None else ("code", inner)
+    if any(kind is plain for plain in (str, int, float, complex, bool, bytes, type(None), type(Ellipsis))):
+        return (kind.__name__, const)
+    if kind is tuple or kind is frozenset:
+        items = [_const_key(item, depth + 1) for item in const]
+        if any(item is None for item in items):
+            return None
+        return (kind.__name__, tuple(items) if kind is tuple else tuple(sorted(items, key=repr)))
+    return None
+
+
+def _allowed_course_code(files: Iterable[str]) -> frozenset:
+    """The keys (:func:`_code_key`) of every function and class body defined in ``files`` of this package, compiled
+    from their source here (importing cnnbook.bars would import tqdm and ipywidgets into every graded kernel)."""
+    keys = set()
+    for name in files:
+        path = os.path.join(_HERE, name)
+        try:
+            with open(path, encoding="utf-8") as source:
+                module = compile(source.read(), path, "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError):   # a copy without its sources: the bar is refused as before
+            continue
+        todo = [const for const in module.co_consts if type(const) is types.CodeType]
+        while todo:
+            code = todo.pop()
+            key = _code_key(code)
+            if key is not None:
+                keys.add(key)
+            todo.extend(const for const in code.co_consts if type(const) is types.CodeType)
+    return frozenset(keys)
+
+
+# The course's code a learner may run inside a checked function (see the module's notes): the progress bar lessons
+# offer (`from cnnbook.bars import tqdm`: a learner's box_iou with a bar over its rows was refused as "your code called
+# cnnbook") and the translation of what the bar says when its loop stops. Fixed at import, before any learner cell, and
+# held by value by the grader's seal (autograde.shim), as _LIBRARY is: a learner cannot add to it.
+_ALLOWED_COURSE_FILES = ("bars.py", "i18n.py")
+_ALLOWED_COURSE_CODE = _allowed_course_code(_ALLOWED_COURSE_FILES)
 
 
 def _resolve(name: str, namespace: dict) -> tuple[str | None, set[Any], set[types.CodeType]]:
@@ -129,6 +203,7 @@ def _in_module(module_name: Any, prefixes: Iterable[str]) -> str | None:
 # them, and the course's package is forbidden in every exercise (a LeNet5 using a deprecated torch function was
 # refused as calling cnnbook).
 _catch_warnings = warnings.catch_warnings
+_type_module = type.__dict__["__module__"].__get__
 _SEP = os.sep
 _PACKAGE = __name__.partition(".")[0]
 
@@ -162,9 +237,10 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
     library = _LIBRARY
     modules: list[str] = []
     funcs: dict[int, str] = {}
-    codes: dict[types.CodeType, str] = {}
+    codes: dict[int, str] = {}      # by id: hashing a code object hashes its constants, which may be a learner's
     namespace = getattr(func, "__globals__", None)
     namespace = namespace if isinstance(namespace, dict) else {}
+    alive: list[Any] = []           # the callables and code objects whose ids key the tables below, alive while the call runs
     for name in forbidden:
         module, found, found_codes = _resolve(str(name), namespace)
         if module is not None:
@@ -176,26 +252,32 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
         for f in found:
             funcs[id(f)] = str(name)
         for c in found_codes:
-            codes[c] = str(name)
-    keep_alive = list(funcs)  # noqa: F841 - ids above stay valid while these objects live (module attributes)
+            codes[id(c)] = str(name)
+        alive.extend(found)
+        alive.extend(found_codes)
     # Where each forbidden package's files are: a function remade from one of its code objects with other globals
     # (types.FunctionType(pair_iou.__code__, globals())) runs the package's code under the learner's module name.
     folders = _folders(modules)
     by_file: dict[str, str | None] = {}
     lines = 0
     called: set[str] = set()
-    own: dict[types.CodeType, bool] = {}
+    own: dict[int, tuple[types.CodeType, bool]] = {}       # by id, each with its code object (kept alive)
+    allowed = _ALLOWED_COURSE_CODE
 
     def learner_frame(frame) -> bool:
         code = frame.f_code
-        mine = own.get(code)
-        if mine is None:
-            if code.co_filename == "<string>":
-                # Code made by exec/eval belongs to whoever ran it: a library's generated code (dataclasses,
-                # scipy's imports) is the library's, a learner's exec'd loop is the learner's.
-                caller = frame.f_back
-                return caller is not None and learner_frame(caller)
-            mine = own[code] = not code.co_filename.startswith(library)
+        seen = own.get(id(code))
+        if seen is not None and seen[0] is code:
+            return seen[1]
+        filename = code.co_filename
+        if type(filename) is str and filename == "<string>":
+            # Code made by exec/eval belongs to whoever ran it: a library's generated code (dataclasses,
+            # scipy's imports) is the library's, a learner's exec'd loop is the learner's.
+            caller = frame.f_back
+            return caller is not None and learner_frame(caller)
+        # (A file name of a str subclass of the learner's, whose startswith says "library", is the learner's.)
+        mine = type(filename) is not str or not filename.startswith(library)
+        own[id(code)] = (code, mine)
         return mine
 
     def local(frame, event, arg):
@@ -210,15 +292,22 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
         if event != "call":
             return None
         code = frame.f_code
-        hit = codes.get(code)
-        if hit is None and modules:
-            hit = _in_module(frame.f_globals.get("__name__"), modules)
-        if hit is None and folders:
-            filename = code.co_filename
-            if filename not in by_file:
-                by_file[filename] = next((prefix for folder, prefix in folders
-                                          if type(filename) is str and filename.startswith(folder)), None)
-            hit = by_file[filename]
+        hit = codes.get(id(code))
+        if hit is None:
+            if modules:
+                # (dict's own get: a function's globals may be a dict subclass of the learner's, whose get would run
+                # their code here, unmeasured)
+                hit = _in_module(dict.get(frame.f_globals, "__name__"), modules)
+            if hit is None and folders:
+                filename = code.co_filename
+                if type(filename) is not str:
+                    filename = None
+                elif filename not in by_file:
+                    by_file[filename] = next((prefix for folder, prefix in folders if filename.startswith(folder)),
+                                             None)
+                hit = by_file.get(filename) if filename is not None else None
+            if hit == _PACKAGE and _code_key(code) in allowed:
+                hit = None                  # the course's progress bar (or its words), as the course wrote it
         if hit is not None:
             called.add(hit)
         return local if learner_frame(frame) else None
@@ -230,7 +319,8 @@ def measure(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = No
         if hit is None and modules:
             owner = getattr(arg, "__module__", None)
             if owner is None:
-                owner = getattr(type(getattr(arg, "__self__", None)), "__module__", None)
+                # type's own __module__, never the attribute as looked up: a metaclass's property would run here
+                owner = _type_module(type(getattr(arg, "__self__", None)))
             hit = _in_module(owner, modules)
         if hit is not None:
             called.add(hit)

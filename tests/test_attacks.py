@@ -1367,3 +1367,45 @@ def test_a_cell_stopped_again_after_a_dropped_killer_cell_leaves_no_kernel_behin
     assert printed and "stale-b" not in printed[0], printed
     result = json.loads((tmp_path / "out" / "results" / "stops_twice" / f"{LESSON.slug}.json").read_text())
     assert {"timeout", "kernel-died"} <= set(result["flags"]), result["flags"]
+
+
+# The course's own progress bar inside an exercise a write-it-yourself check watches: a learner's honest group_max with
+# `from cnnbook.bars import tqdm` lost its points as "your code called cnnbook". Beside it, the same loop as GUARD_LOOPS
+# compiled as the bar's own file under the bar's module name, which must still lose them.
+BAR_IN_GROUP_MAX = f'''from cnnbook.bars import tqdm
+
+
+def {TARGET}(values, width):
+    groups = np.asarray(values, dtype=float).reshape(-1, width)
+    for _ in tqdm(range(2), desc="groups", leave=False):
+        pass
+    for _ in tqdm(range(2), desc="stopped early"):
+        break
+    return groups.max(axis=1)
+'''
+LOOP_AS_THE_BAR = f'''import cnnbook.bars as _bars
+
+_as_bar = {{"__name__": "cnnbook.bars", "__builtins__": __builtins__}}
+exec(compile({LOOPS!r}, _bars.__file__, "exec"), _as_bar)
+{TARGET} = _as_bar["{TARGET}"]
+'''
+
+
+@_trial
+def _bars(subs):
+    _put(subs, {"bar_in_group_max": solved(LESSON, {TARGET: BAR_IN_GROUP_MAX}),
+                "loop_as_the_bar": solved(LESSON, {TARGET: LOOP_AS_THE_BAR})})
+
+
+def test_the_course_bar_in_a_checked_exercise_costs_nothing_and_opens_no_door(trials):
+    """Graded: the honest group_max with the course's bar gets every point and no flag; the loop dressed as the bar
+    (the bar's file and module name) loses group_max's points, and only those."""
+    out, rows = _rows_of(trials, "bar_in_group_max", "loop_as_the_bar")
+    points = points_of_tests(LESSON)
+    full = sum(points.values())
+    assert float(rows["bar_in_group_max"]["score"]) == full and rows["bar_in_group_max"]["flags"] == "", \
+        rows["bar_in_group_max"]
+    assert float(rows["loop_as_the_bar"]["score"]) == full - points[TARGET_TEST], rows["loop_as_the_bar"]
+    result = json.loads((out / "results" / "loop_as_the_bar" / f"{LESSON.slug}.json").read_text(encoding="utf-8"))
+    tests = {t["grade_id"]: t for t in result["tests"]}
+    assert "numpy does the work" in tests[TARGET_TEST]["message"], tests[TARGET_TEST]

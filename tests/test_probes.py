@@ -7,6 +7,7 @@ lesson 05 through `grade` (sandboxed) and `check` (no sandbox): one engine, so b
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import types
 
@@ -213,6 +214,227 @@ def test_an_exercise_the_course_package_answers_fails_its_hidden_part(lesson, te
     exec(compile(visible, "<visible>", "exec"), namespace)         # the visible checks pass
     with pytest.raises(CheckFailed, match="did the work: cnnbook"):
         exec(compile(hidden, "<hidden>", "exec"), namespace)
+
+
+BOX_IOU_WITH_A_BAR = """
+import numpy as np
+from cnnbook.bars import tqdm
+
+
+def box_iou(boxes_a, boxes_b):
+    out = np.zeros((len(boxes_a), len(boxes_b)))
+    for i in tqdm(range(len(boxes_a)), desc="rows", leave=False):
+        x1 = np.maximum(boxes_a[i, 0], boxes_b[:, 0])
+        y1 = np.maximum(boxes_a[i, 1], boxes_b[:, 1])
+        x2 = np.minimum(boxes_a[i, 2], boxes_b[:, 2])
+        y2 = np.minimum(boxes_a[i, 3], boxes_b[:, 3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        area_a = (boxes_a[i, 2] - boxes_a[i, 0]) * (boxes_a[i, 3] - boxes_a[i, 1])
+        area_b = (boxes_b[:, 2] - boxes_b[:, 0]) * (boxes_b[:, 3] - boxes_b[:, 1])
+        out[i] = inter / (area_a + area_b - inter)
+    return out
+
+
+def stops_its_bar(boxes_a, boxes_b):       # a bar left early: it says "(stopped)" in the learner's language
+    for _ in tqdm(range(3), desc="rows"):
+        break
+    return box_iou(boxes_a, boxes_b)
+"""
+
+
+def test_the_course_progress_bar_may_run_inside_a_checked_function(tmp_path):
+    """A learner's box_iou with the course's own bar over its rows (`from cnnbook.bars import tqdm`, which the lessons
+    offer) was refused as "your code called cnnbook": the bar, and the translation of what it says when it stops, are
+    allowed by what their code runs; the rest of the package is not."""
+    cell = _cell(tmp_path, BOX_IOU_WITH_A_BAR)
+    boxes = np.array([[0.0, 0, 2, 2], [1, 1, 3, 3], [0, 0, 1, 1]])
+    for name in ("box_iou", "stops_its_bar"):
+        assert measure(getattr(cell, name), (boxes, boxes), forbidden=["cnnbook", "torch"])["forbidden"] == [], name
+        check_own_work(name, getattr(cell, name), (boxes, boxes), forbidden=["torch"], max_lines=300)
+
+
+_CLAIMS_TO_BE_THE_BAR = '''
+def box_iou(boxes_a, boxes_b):
+    out = np.zeros((len(boxes_a), len(boxes_b)))
+    for i in range(len(boxes_a)):
+        for j in range(len(boxes_b)):
+            a, b = boxes_a[i], boxes_b[j]
+            w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+            h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+            inter = w * h
+            out[i, j] = inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+    return out
+'''
+
+SMUGGLED_THROUGH_THE_BAR = {
+    # another course helper computes the answer beside the bar
+    "beside the bar": """
+import numpy as np
+from cnnbook.bars import tqdm
+from cnnbook.nms_explorer import pair_iou
+
+
+def box_iou(boxes_a, boxes_b):
+    for _ in tqdm(range(1), leave=False):
+        pass
+    return pair_iou(boxes_a, boxes_b)
+""",
+    # the bar's class given a close of the learner's that hands the work to the explorer
+    "a patched close": """
+import numpy as np
+import cnnbook.bars
+from cnnbook.nms_explorer import pair_iou
+
+_answer = []
+
+
+def _close(self, _pair_iou=pair_iou):
+    _answer.append(_pair_iou(*self.iterable.boxes))
+
+
+cnnbook.bars.tqdm.close = _close
+
+
+class _Rows(list):
+    pass
+
+
+def box_iou(boxes_a, boxes_b):
+    rows = _Rows(range(len(boxes_a)))
+    rows.boxes = (boxes_a, boxes_b)
+    _answer.clear()
+    for _ in cnnbook.bars.tqdm(rows, leave=False):
+        pass
+    return _answer[-1]
+""",
+    # the bar's module replaced by one of the learner's, its loop compiled as the course's file
+    "a module that claims to be cnnbook.bars": """
+import sys
+import types
+import numpy as np
+import cnnbook.bars
+
+_fake = types.ModuleType("cnnbook.bars")
+vars(_fake)["np"] = np
+exec(compile(SOURCE, cnnbook.bars.__file__, "exec"), vars(_fake))
+sys.modules["cnnbook.bars"] = _fake
+box_iou = _fake.box_iou
+""".replace("SOURCE", repr(_CLAIMS_TO_BE_THE_BAR)),
+    # the bar's own close, remade with globals whose `_` is the explorer's function
+    "the bar's code with other globals": """
+import types
+import numpy as np
+import cnnbook.bars
+from cnnbook.nms_explorer import pair_iou
+
+_answer = []
+_boxes = []
+
+
+def _translate(text):
+    _answer.append(pair_iou(*_boxes))
+    return text
+
+
+_close = types.FunctionType(cnnbook.bars.tqdm.close.__code__,
+                            {"_": _translate, "__builtins__": __builtins__, "__name__": "cnnbook.bars"},
+                            "close", None, cnnbook.bars.tqdm.close.__closure__)
+
+
+class _Bar:
+    disable, total, n, leave, desc = False, 2, 0, True, "rows"
+
+    def set_description_str(self, text, refresh=True):
+        pass
+
+
+def box_iou(boxes_a, boxes_b):
+    _boxes[:] = [boxes_a, boxes_b]
+    try:
+        _close(_Bar())
+    except Exception:
+        pass
+    return _answer[-1]
+""",
+}
+
+
+@pytest.mark.parametrize("name", SMUGGLED_THROUGH_THE_BAR)
+def test_the_course_bar_lets_no_other_course_code_do_the_work(tmp_path, name, monkeypatch):
+    """Allowing the bar opens no door to the rest of the package, nor to the learner's own code dressed as the bar:
+    each answer here has the explorer's pair_iou (or a loop compiled as cnnbook/bars.py, named cnnbook.bars) do
+    box_iou's work through the bar, and each is refused as before."""
+    import cnnbook.bars
+
+    monkeypatch.setattr(cnnbook.bars.tqdm, "close", cnnbook.bars.tqdm.close)   # put back what a trial patches
+    monkeypatch.setitem(sys.modules, "cnnbook.bars", cnnbook.bars)
+    boxes = np.array([[0.0, 0, 2, 2], [1, 1, 3, 3]])
+    cell = _cell(tmp_path, SMUGGLED_THROUGH_THE_BAR[name])
+    np.testing.assert_allclose(cell.box_iou(boxes, boxes), [[1, 1 / 7], [1 / 7, 1]])    # it answers
+    assert measure(cell.box_iou, (boxes, boxes), forbidden=["cnnbook"])["forbidden"] == ["cnnbook"]
+    with pytest.raises(CheckFailed, match="cnnbook"):
+        check_own_work("box_iou", cell.box_iou, (boxes, boxes), forbidden=["torch"], max_lines=300)
+
+
+_RAN: list = []
+
+
+class _Runs:
+    """A value whose __hash__ and __eq__ say when they ran: the measurement must never run them."""
+
+    def __hash__(self):
+        _RAN.append("hash")
+        return 1
+
+    def __eq__(self, other):
+        _RAN.append("eq")
+        return self is other
+
+
+def test_no_learner_code_runs_inside_the_measurements_own_hooks(tmp_path):
+    """Code run by the tracer or the profiler is not measured: a learner's constant of their own class (whose __hash__
+    ran when the tables keyed by code object looked the code up), a file name of a str subclass (whose startswith
+    said "library"), globals of a dict subclass (whose get ran) and a metaclass's __module__ property could each
+    have done an exercise's work there, unseen."""
+    cell = _cell(tmp_path, "def plain():\n    return 1\n")
+
+    class Named(str):
+        def startswith(self, *args):
+            _RAN.append("startswith")
+            return True
+
+    class Globals(dict):
+        def get(self, *args):
+            _RAN.append("get")
+            return dict.get(self, *args)
+
+    class Meta(type):
+        @property
+        def __module__(cls):
+            _RAN.append("__module__")
+            return "learner"
+
+    class Odd(metaclass=Meta):
+        pass
+
+    odd = Odd()
+    code = cell.plain.__code__
+    with_const = types.FunctionType(code.replace(co_consts=code.co_consts + (_Runs(),)), cell.__dict__)
+    with_name = types.FunctionType(code.replace(co_filename=Named(cell.__file__)), cell.__dict__)
+    with_globals = types.FunctionType(code, Globals(cell.__dict__))
+
+    def calls_all():
+        with_const()
+        with_name()
+        with_globals()
+        odd.__sizeof__()        # a C method bound to an instance of the learner's class
+        return 1
+
+    _RAN.clear()
+    report = measure(calls_all, (), forbidden=["torch", "cnnbook"], line_limit=100)
+    assert _RAN == [] and report["forbidden"] == [], (_RAN, report)
+    # and a file name the learner's str subclass says is a library's is still the learner's: its lines count
+    assert measure(with_name, (), line_limit=100)["lines"] == 1
 
 
 def test_a_loop_over_pixels_is_counted_in_the_learners_frames_only(learner):
@@ -473,3 +695,26 @@ def test_a_warning_the_learners_code_raises_is_not_a_call_of_the_course_package(
         check_own_work("relu(x)", namespace["relu"], (np.ones(3),), forbidden=["torch"])
         assert measure(namespace["relu"], (np.ones(3),), forbidden=["torch", "cnnbook"])["forbidden"] == []
     assert "Warning (FutureWarning) at line 5 of its cell: an old way" in capsys.readouterr().err
+
+
+_CHANGES_THE_ALLOW_LIST = """
+import autograde.shim as shim
+import cnnbook.measure as measuring
+print(shim.intact())
+kept = measuring._ALLOWED_COURSE_CODE
+measuring._ALLOWED_COURSE_CODE = kept | {measuring._code_key(measuring.measure.__code__)}
+print(shim.intact())
+measuring._ALLOWED_COURSE_CODE = frozenset(list(kept)[1:])     # one fewer: the seal reads what it holds
+print(shim.intact())
+measuring._ALLOWED_COURSE_CODE = kept
+print(shim.intact())
+"""
+
+
+def test_the_course_code_a_learner_may_run_is_under_the_graders_seal():
+    """The allow-list of the course's own code (the bar) is one of the measurement's tables: a learner's cell that
+    adds to it, or puts another set in its place, is caught by the seal each measure reply carries (the grader's
+    tampering flag), as a change to what counts as library code is."""
+    run = subprocess.run([sys.executable, "-c", _CHANGES_THE_ALLOW_LIST], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "False", "False", "True"], (run.stdout, run.stderr)
