@@ -48,7 +48,11 @@ SUSPICIOUS = [
                              # rewriting a function's code or reaching the course's helpers in the kernel (a
                              # hostile trial faked the write-it-yourself measurement through __code__)
                              r"__code__|__globals__|__closure__|__defaults__|cnnbook\.measure|comm_manager|"
-                             r"get_referrers|get_objects|_msg_callback")),
+                             r"get_referrers|get_objects|_msg_callback|"
+                             # reaching the frames of the test's own code, where a course stand-in's window or the
+                             # function that lends it can be found (cnnbook.standins)
+                             r"_getframe|\.f_back\b|\.f_locals\b|\.tb_frame\b|\.gi_frame\b|cell_contents|"
+                             r"inspect\.(stack|trace|currentframe|getouterframes|getinnerframes|getclosurevars)")),
     ("reads-grader-files", re.compile(r"solutions/|gradebook|\.db\b|autograded|NBGRADER|grading_mode\(|os\.environ")),
     ("process-tricks", re.compile(r"os\._exit|os\.fork|os\.kill|subprocess|signal\.|ctypes|multiprocessing|socket")),
 ]

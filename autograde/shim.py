@@ -521,8 +521,9 @@ def _last_frame(err: BaseException) -> str:
 # matched. The shim is imported before any learner cell; here it records what the measurement runs, and each
 # measure reply says whether that is still so ("intact"); the grader raises the tampering flag when it is not, or
 # when a reply does not say (a reply server of the learner's own). What is recorded: every function, class and
-# module bound in this module, in cnnbook.measure and in autograde.plain (which object, and for a function its
-# code, defaults, globals and closure), cnnbook.measure's other globals and the interpreter's prefixes (which decide
+# module bound in this module, in cnnbook.measure, in autograde.plain and in cnnbook.standins (which object, and for
+# a function its code, defaults, globals and closure; for a class of the module, its own methods alike),
+# cnnbook.measure's other globals and the interpreter's prefixes (which decide
 # what counts as library code), sys's tracing functions and the builtins the measurement calls. A learner who
 # rewrites this check too, or answers the grader's requests with a server of their own that says "intact", is not
 # detected by it: see DEVELOPERS.md ("What a kernel can fake").
@@ -546,6 +547,8 @@ def _code_key(code: Any) -> tuple:
 # types are compared with `is`, never isinstance or == (a __class__ property, a metaclass's __eq__); modules are read
 # through the dicts they had when sealed (a module whose __class__ is replaced may show another __dict__).
 _PLAIN_TYPES = (str, int, float, complex, bool, bytes, type(None))
+_TYPE_MODULE = type.__dict__["__module__"].__get__         # a class's own module and dict, never a metaclass's answer
+_TYPE_DICT = type.__dict__["__dict__"].__get__
 
 
 def _plain(obj: Any, depth: int = 0) -> tuple:
@@ -582,6 +585,17 @@ def _fingerprint() -> bytes:
                     _plain(obj.__defaults__), _plain(obj.__kwdefaults__), obj.__closure__ is None)
             elif issubclass(kind, (type, types.ModuleType, types.BuiltinFunctionType)):
                 add(name, id(obj), id(kind))
+                if issubclass(kind, type) and _TYPE_MODULE(obj) == namespace.get("__name__"):
+                    # a class of the sealed module: its own methods too (cnnbook.standins.lend's __enter__ replaced
+                    # would hand out the course's stand-ins unguarded), read through type's own descriptors
+                    members = _TYPE_DICT(obj)
+                    for member in sorted(key for key in members if type(key) is str):
+                        value = members[member]
+                        if type(value) is types.FunctionType:
+                            add(name, member, id(value), id(value.__code__), _code_key(value.__code__),
+                                _plain(value.__defaults__), value.__closure__ is None)
+                        else:
+                            add(name, member, id(type(value)), id(value))
             elif module is _SEALED_MODULES[1][0]:                    # cnnbook.measure: its other values too
                 add(name, _plain(obj) if kind is not dict else id(obj))      # (__builtins__: which dict)
     add(id(type(sys)))                  # (a module whose class is replaced answers attribute look-ups as it likes)
@@ -593,13 +607,14 @@ def _fingerprint() -> bytes:
 
 def _sealed_modules() -> tuple:
     """The modules the seal reads, each with its namespace as it is now (before any learner cell): this one, the
-    measurement's, the codec's; sys's and builtins' namespaces."""
+    measurement's, the codec's, the course stand-ins' lending (cnnbook.standins); sys's and builtins' namespaces."""
     import builtins
 
     import autograde.plain as plain
     import cnnbook.measure as measuring
+    import cnnbook.standins as standins
 
-    return (tuple((module, vars(module)) for module in (sys.modules[__name__], measuring, plain)),
+    return (tuple((module, vars(module)) for module in (sys.modules[__name__], measuring, plain, standins)),
             vars(sys), vars(builtins))
 
 

@@ -21,9 +21,10 @@ to it (``import math as torch`` forbids torch all the same). A package's code is
 remade from its code object with the learner's globals is still that package's. Name library functions by their dotted path: a bare
 ``"convolve"`` would mean the learner's own ``convolve``.
 
-The course's own package (``cnnbook``) is forbidden in every exercise, save one part offered to learners: its progress
-bar (``from cnnbook.bars import tqdm``) and the translation of the bar's words (``cnnbook.i18n``). Those are known by
-what their code runs (:data:`_ALLOWED_COURSE_CODE`: each function of those two files, fixed when this module is
+The course's own package (``cnnbook``) is forbidden in every exercise, save the parts that run beside a learner's
+code and compute no answer: its progress bar (``from cnnbook.bars import tqdm``), the translation of the bar's words
+(``cnnbook.i18n``) and the lending of the course's stand-ins to a later exercise (``cnnbook.standins``). Those are known by
+what their code runs (:data:`_ALLOWED_COURSE_CODE`: each function of those files, fixed when this module is
 imported, with its file, line and bytecode), never by a module's name or a file's name alone, so code of the
 learner's that claims to be ``cnnbook.bars`` (its ``__name__`` or its file), or another course function reached
 through the bar, is still the course's package at work.
@@ -127,9 +128,11 @@ def _allowed_course_code(files: Iterable[str]) -> frozenset:
 
 # The course's code a learner may run inside a checked function (see the module's notes): the progress bar lessons
 # offer (`from cnnbook.bars import tqdm`: a learner's box_iou with a bar over its rows was refused as "your code called
-# cnnbook") and the translation of what the bar says when its loop stops. Fixed at import, before any learner cell, and
+# cnnbook"), the translation of what the bar says when its loop stops, and the lending of the course's stand-ins
+# (cnnbook.standins: lesson 10's nms is measured with the course's box_iou lent to it; what that runs is judged
+# on its own). Fixed at import, before any learner cell, and
 # held by value by the grader's seal (autograde.shim), as _LIBRARY is: a learner cannot add to it.
-_ALLOWED_COURSE_FILES = ("bars.py", "i18n.py")
+_ALLOWED_COURSE_FILES = ("bars.py", "i18n.py", "standins.py")
 _ALLOWED_COURSE_CODE = _allowed_course_code(_ALLOWED_COURSE_FILES)
 
 

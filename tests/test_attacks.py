@@ -1409,3 +1409,76 @@ def test_the_course_bar_in_a_checked_exercise_costs_nothing_and_opens_no_door(tr
     result = json.loads((out / "results" / "loop_as_the_bar" / f"{LESSON.slug}.json").read_text(encoding="utf-8"))
     tests = {t["grade_id"]: t for t in result["tests"]}
     assert "numpy does the work" in tests[TARGET_TEST]["message"], tests[TARGET_TEST]
+
+
+# Lesson 10's nms is tested with the course's box_iou standing in for the learner's (a slip in box_iou costs only
+# box_iou). A hostile trial: nms kept the stand-in it was handed during its visible test, and box_iou handed its own
+# hidden cases to it later (hidden parts run after every visible one): box_iou's points without box_iou. Here box_iou
+# answers the visible checks with code of its own (in the trial: the visible answers written in), and everything
+# after nms's test with the kept stand-in.
+KEEPS_THE_COURSE_BOX_IOU = {
+    "box_iou": '''_course_iou = []
+
+
+def box_iou(boxes_a, boxes_b):
+    if _course_iou:
+        return _course_iou[0](boxes_a, boxes_b)
+    a = np.asarray(boxes_a, dtype=float).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=float).reshape(-1, 4)
+    sides = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
+    inter = sides[..., 0] * sides[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+''',
+    "nms": '''def nms(boxes, scores, iou_threshold):
+    if not _course_iou:
+        _course_iou.append(box_iou)          # during nms's test, box_iou is the course's
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    order, keep = np.argsort(-np.asarray(scores, dtype=float), kind="stable"), []
+    while len(order):
+        keep.append(order[0])
+        order = order[1:][box_iou(boxes[order[:1]], boxes[order[1:]])[0] <= iou_threshold]
+    return np.array(keep, dtype=int)
+'''}
+# An honest nms that calls its own box_iou, which is wrong (the + 1 pixel convention): nms keeps its points.
+HONEST_NMS_WRONG_BOX_IOU = {
+    "box_iou": '''def box_iou(boxes_a, boxes_b):
+    a = np.asarray(boxes_a, dtype=float).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=float).reshape(-1, 4)
+    sides = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]) + 1, 0,
+                    None)
+    inter = sides[..., 0] * sides[..., 1]
+    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
+    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+''',
+    "nms": KEEPS_THE_COURSE_BOX_IOU["nms"].replace("    if not _course_iou:\n        _course_iou.append(box_iou)"
+                                                   "          # during nms's test, box_iou is the course's\n", ""),
+}
+
+
+def test_a_stand_in_kept_by_a_later_exercise_scores_nothing_for_the_earlier_one(tmp_path):
+    """Graded by the real grader (sandboxed): the notebook whose nms keeps the course's box_iou loses box_iou's points
+    (the kept stand-in refuses to run after nms's call) and keeps nms's; the honest nms beside a wrong box_iou gets
+    nms's points with the stand-in, and loses only box_iou's."""
+    from autograde.runner import grade_submission
+    from conftest import LESSONS
+
+    lesson = next(one for one in LESSONS if one.slug == "10_detection")
+    points = points_of_tests(lesson)
+    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    for student, answers in (("keeps", KEEPS_THE_COURSE_BOX_IOU), ("honest", HONEST_NMS_WRONG_BOX_IOU)):
+        assert "_course_iou" not in answers["nms"] or student == "keeps"
+        path = write(solved(lesson, answers), tmp_path / f"{student}.ipynb")
+        result = grade_submission({"student": student, "lesson": lesson.slug, "path": str(path), "limits": limits,
+                                   "sandbox": True, "threads": 1})
+        assert result["status"] == "graded", result["detail"]
+        tests = {t["grade_id"]: t for t in result["tests"]}
+        assert tests["test_nms"]["status"] == "pass", (student, tests["test_nms"])
+        assert tests["test_box_iou"]["status"] == "fail", (student, tests["test_box_iou"])
+        assert result["score"] == result["max_score"] - points["test_box_iou"], (student, result["score"], [
+            (t["grade_id"], t["status"]) for t in result["tests"] if t["status"] != "pass"])
+        if student == "keeps":
+            assert tests["test_box_iou"]["hidden"], tests["test_box_iou"]    # its visible checks passed
