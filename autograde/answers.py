@@ -4,16 +4,24 @@ Each answer cell (nbgrader's solution cells, by grade_id) is read with what does
 comments, blank lines, spacing and indentation widths in code (Python's tokenize), spacing in text answers. A cell
 still as a release wrote it (nbgrader's checksum holds, or it reads as one of the lesson's released editions' starting
 code or text), or left empty, is not answered and takes no part. The digest of the answered cells, by grade_id, is
-kept in the result (``answer_digest``); the reports group results by it, so no notebook is read again and no two
-hand-ins' texts are compared. The English and Korean editions of a lesson share their grade_ids: the same answers
-written in either have the same digest.
+kept in the result (``answer_digest``), with how many answer cells it answered (``answers_given``) of the lesson's
+(``answer_cells``); the reports group results by the digest, so no notebook is read again and no two hand-ins' texts
+are compared. The English and Korean editions of a lesson share their grade_ids: the same answers written in either
+have the same digest.
+
+Hand-ins with one digest answered the same cells alike and left every other one as released. That means something
+only when they share enough answers: two students who wrote the same one-line answer to one short exercise and left
+the rest untouched are no copies. flagged.md lists a group when its shared answers are at least half of the lesson's
+answer cells and at least :data:`MIN_SHARED` (every answer cell, in a lesson with fewer): see :func:`same_answers`.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import math
 import tokenize
+from typing import NamedTuple
 
 import nbformat
 
@@ -78,12 +86,12 @@ def _as_released(cell) -> bool:
     return bool(cell.metadata.nbgrader.get("checksum")) and cell.metadata.nbgrader["checksum"] == compute_checksum(cell)
 
 
-def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
-                  ids: frozenset[str] | None = None) -> str | None:
-    """The digest of a notebook's answered cells (grade_id and normalised text), or None when it answered none
-    (every answer cell empty or as released: such hand-ins are never said to be the same). With ``ids`` (the
-    lesson's grade_ids), a cell under any other grade_id is no answer: a learner may add cells of made-up grade_ids,
-    as many as 64 MiB holds, and each would go through tokenize in the grading worker, outside their limits."""
+def answered_cells(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
+                   ids: frozenset[str] | None = None) -> dict[str, str]:
+    """A notebook's answered cells: grade_id -> normalised text, leaving out every answer cell that is empty or as
+    released. With ``ids`` (the lesson's grade_ids), a cell under any other grade_id is no answer: a learner may add
+    cells of made-up grade_ids, as many as 64 MiB holds, and each would go through tokenize in the grading worker,
+    outside their limits."""
     answered = {}
     for gid, cell in grade_cells(nb).items():
         if (ids is not None and gid not in ids) or not nbgrader_meta(cell).get("solution"):
@@ -97,9 +105,34 @@ def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
         except Exception:  # noqa: BLE001 - a learner's metadata may hold anything: the text decides
             pass
         answered[gid] = text
+    return answered
+
+
+def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
+                  ids: frozenset[str] | None = None) -> str | None:
+    """The digest of a notebook's answered cells (grade_id and normalised text, :func:`answered_cells`), or None when
+    it answered none (every answer cell empty or as released: such hand-ins are never said to be the same)."""
+    return _digest(answered_cells(nb, stubs, ids))
+
+
+def _digest(answered: dict[str, str]) -> str | None:
     if not answered:
         return None
     return hashlib.sha256(json.dumps(sorted(answered.items()), ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def notebook_answers(nb: nbformat.NotebookNode, lesson: Lesson) -> dict:
+    """What a result keeps of a hand-in's answers: ``answer_digest``, ``answers_given`` (answer cells answered) and
+    ``answer_cells`` (the lesson's answer cells); empty when it answered none or anything cannot be read."""
+    try:
+        stubs = released_stubs(lesson)
+        answered = answered_cells(nb, stubs, lesson_ids(lesson))
+        digest = _digest(answered)
+    except Exception:  # noqa: BLE001 - a note for the instructor: never a reason a hand-in is not graded
+        return {}
+    if digest is None:
+        return {}
+    return {"answer_digest": digest, "answers_given": len(answered), "answer_cells": max(len(stubs), len(answered))}
 
 
 def notebook_digest(nb: nbformat.NotebookNode, lesson: Lesson) -> str | None:
@@ -110,14 +143,41 @@ def notebook_digest(nb: nbformat.NotebookNode, lesson: Lesson) -> str | None:
         return None
 
 
-def same_answers(results: list[dict]) -> list[tuple[str, list[str]]]:
-    """Groups of two or more students whose graded hand-ins of one lesson have the same answer digest:
-    (lesson, students), by lesson then first student. Results without a digest (graded before it was kept, or with
-    no answer) take no part."""
-    groups: dict[tuple[str, str], set[str]] = {}
-    for result in results:
-        digest = result.get("answer_digest")
-        if result.get("status") == "graded" and isinstance(digest, str) and digest:
-            groups.setdefault((str(result.get("lesson", "")), digest), set()).add(str(result.get("student", "")))
-    return sorted((lesson, sorted(students)) for (lesson, _), students in groups.items() if len(students) > 1)
+# Fewest answers a group must share to be listed (every answer cell, in a lesson with fewer): one or two short answers
+# are often written alike by two people.
+MIN_SHARED = 3
 
+
+def enough_shared(given: int, cells: int) -> bool:
+    """Whether ``given`` answers shared alike (of a lesson's ``cells`` answer cells, the rest as released) are enough
+    to list: at least half of the lesson's answer cells, and at least MIN_SHARED (all of them when it has fewer)."""
+    return given >= min(cells, max(MIN_SHARED, math.ceil(cells / 2)))
+
+
+class SameAnswers(NamedTuple):
+    """Students whose hand-ins of a lesson answered ``given`` of its ``cells`` answer cells alike, the rest as
+    released."""
+    lesson: str
+    students: list[str]
+    given: int
+    cells: int
+
+
+def same_answers(results: list[dict]) -> list[SameAnswers]:
+    """Groups of two or more students whose graded hand-ins of one lesson have the same answer digest and share enough
+    answers to mean something (:func:`enough_shared`), by lesson then first student. Results without a digest, or
+    without the count of their answers (graded before either was kept), or with no answer, take no part."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    for result in results:
+        digest, given, cells = result.get("answer_digest"), result.get("answers_given"), result.get("answer_cells")
+        if result.get("status") != "graded" or not isinstance(digest, str) or not digest:
+            continue
+        if type(given) is not int or type(cells) is not int or not 0 < given <= cells:
+            continue
+        key = (str(result.get("lesson", "")), digest)
+        groups.setdefault(key, set()).add(str(result.get("student", "")))
+        counts[key] = (given, max(cells, counts.get(key, (0, 0))[1]))
+    return sorted(SameAnswers(lesson, sorted(students), *counts[(lesson, digest)])
+                  for (lesson, digest), students in groups.items()
+                  if len(students) > 1 and enough_shared(*counts[(lesson, digest)]))

@@ -40,7 +40,7 @@ from cnnbook.i18n import LANGUAGES, N_, translation
 from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
 from sqlalchemy.exc import SQLAlchemyError
 
-from .answers import same_answers
+from .answers import MIN_SHARED, SameAnswers, same_answers
 from . import late as late_work
 from . import moodle
 from .collect import (MOODLE_ZONE_FILE, Submission, canvas_identities, find_submissions, load_roster, load_zone,
@@ -996,7 +996,8 @@ def rebuild_reports(out: Path, max_scores: dict[str, float] | None = None,
             continue
         slug = path.stem
         digests.append({"student": path.parent.name, "lesson": slug, "status": result.get("status"),
-                        "answer_digest": result.get("answer_digest")})
+                        "answer_digest": result.get("answer_digest"), "answers_given": result.get("answers_given"),
+                        "answer_cells": result.get("answer_cells")})
         person = result.get("person")
         if path.parent.name not in names and isinstance(person, dict):
             named = person_name(str(person.get("first_name") or ""), str(person.get("last_name") or ""))
@@ -1678,7 +1679,7 @@ def _notebook_edition(path: Path) -> str | None:
 
 def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None = None,
                   skipped: list[dict[str, str]] | None = None, marks: dict[tuple[str, str], dict] | None = None,
-                  same: list[tuple[str, list[str]]] | None = None) -> None:
+                  same: list[SameAnswers] | None = None) -> None:
     """flagged.md: every submission not graded or flagged, every graded one with something waiting for the
     instructor's grade in formgrader (``marks``' pending: an answer graded by hand, new or changed since graded),
     the hand-ins of a lesson whose answers are the same (``same``, :func:`autograde.answers.same_answers`), and
@@ -1718,12 +1719,20 @@ def write_flagged(rows: list[GradeRow], path: Path, names: dict[str, str] | None
             name = (names or {}).get(student, "")
             return _markdown_text(student) + (f" ({_markdown_text(name)})" if name and name != student else "")
 
-        lines += [f"## Same answers in every exercise ({len(same)})", "",
-                  "Graded hand-ins of one lesson whose answer cells are the same, comments and spacing aside, and "
-                  "not the notebook as released: a fact to look at, not a finding (a short exercise can be written "
-                  "alike by two people). No student's page says it.", "",
-                  *(f"- {lesson}: same answers in every exercise: {', '.join(named_as(s) for s in students)}"
-                    for lesson, students in same), ""]
+        def alike(group: SameAnswers) -> str:
+            rest = group.cells - group.given
+            untouched = f" (the other {rest} as released or empty in each)" if rest > 0 else ""
+            return (f"- {group.lesson}: {group.given} of {group.cells} answers the same{untouched}: "
+                    f"{', '.join(named_as(s) for s in group.students)}")
+
+        lines += [f"## Same answers ({len(same)})", "",
+                  "Graded hand-ins of one lesson that answered the same answer cells the same way, comments and "
+                  "spacing aside, and left every other answer cell as released: how many answers they share, of the "
+                  "lesson's answer cells. Listed only when they share at least half of the lesson's answer cells and "
+                  f"at least {MIN_SHARED} (all of them in a lesson with fewer): one or two short answers written alike "
+                  "mean little. A fact to look at, not a finding (a short exercise can be written alike by two "
+                  "people). No student's page says it.", "",
+                  *(alike(group) for group in same), ""]
     if skipped:
         lines += [f"## Files not graded ({len(skipped)}, intake.csv)", ""]
         for line in skipped[:100]:

@@ -27,7 +27,7 @@ import nbformat
 from cnnbook.errors import explanation
 from cnnbook.i18n import N_
 
-from .answers import notebook_digest
+from .answers import notebook_answers
 from .colab import is_setup_cell
 from .judge import TestOutcome, exercise_names, lesson_probes, notebook_language, run_test, split_hidden
 from .judge_process import forget_pending, start_judge
@@ -303,9 +303,7 @@ def grade_submission(task: dict) -> dict:
                             "message": NOT_READ} for g, p in tests_meta]
         result["score"] = 0.0
         return result
-    digest = notebook_digest(student, lesson)      # flagged.md's note of hand-ins with the same answers
-    if digest:
-        result["answer_digest"] = digest
+    result.update(notebook_answers(student, lesson))    # flagged.md's note of hand-ins with the same answers
     try:
         _grade(student, source, task, result)
     except MachineFault as err:               # the machine's fault: never the learner's grade; the batch retries

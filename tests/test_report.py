@@ -988,20 +988,19 @@ def test_a_lessons_own_sentence_with_a_value_is_one_reason_in_both_editions():
 
 def _answers_result(out, student: str, lesson, nb, status: str = "graded", keep_digest: bool = True) -> None:
     """A graded result as the worker stores it, its answer digest from the notebook (nothing graded)."""
-    from autograde.answers import notebook_digest
+    from autograde.answers import notebook_answers
 
     result = {"student": student, "lesson": lesson.slug, "status": status, "tests": [], "score": 1.0, "flags": [],
               "detail": "", "lesson_max_score": 5.0}
-    digest = notebook_digest(nb, lesson)
-    if digest and keep_digest:
-        result["answer_digest"] = digest
+    if keep_digest:
+        result.update(notebook_answers(nb, lesson))
     (out / "results" / student).mkdir(parents=True, exist_ok=True)
     (out / "results" / student / f"{lesson.slug}.json").write_text(json.dumps(result), encoding="utf-8")
 
 
 def _same_answers_lines(out) -> list[str]:
     flagged = (out / "flagged.md").read_text(encoding="utf-8")
-    return [line for line in flagged.splitlines() if "same answers in every exercise:" in line]
+    return [line for line in flagged.splitlines() if line.startswith("- ") and " answers the same" in line]
 
 
 def test_flagged_md_lists_hand_ins_of_a_lesson_whose_answers_are_the_same(tmp_path):
@@ -1030,15 +1029,14 @@ def test_flagged_md_lists_hand_ins_of_a_lesson_whose_answers_are_the_same(tmp_pa
     # the same answers, handed in as a notebook that could not be read: no notebook, nothing said
     _answers_result(out, "ivy", lesson, solved(lesson), status="invalid-notebook")
     rebuild_reports(out, names={"bob": "Bob Lee"})
-    assert _same_answers_lines(out) == [
-        "- 03_padding_stride: same answers in every exercise: ann, bob (Bob Lee), cho"]
-    assert "## Same answers in every exercise (1)" in (out / "flagged.md").read_text(encoding="utf-8")
+    assert _same_answers_lines(out) == ["- 03_padding_stride: 4 of 4 answers the same: ann, bob (Bob Lee), cho"]
+    assert "## Same answers (1)" in (out / "flagged.md").read_text(encoding="utf-8")
 
 
 def test_same_answers_need_a_digest_and_an_answer_other_than_the_starting_code(tmp_path):
     """Results graded before the digest was kept (no ``answer_digest``) take no part and break nothing; copies of
-    one notebook answering one exercise and leaving the others as released are the same answers; the released code
-    with a comment added is no answer, nor an earlier release's."""
+    one notebook answering three of four exercises and leaving the other as released are the same answers, and
+    flagged.md says how many; the released code with a comment added is no answer, nor an earlier release's."""
     from autograde.grade import rebuild_reports
     from autograde.lessons import all_lessons, grade_cells
     from conftest import answer_sources
@@ -1049,9 +1047,10 @@ def test_same_answers_need_a_digest_and_an_answer_other_than_the_starting_code(t
     _answers_result(out, "old2", lesson, solved(lesson), keep_digest=False)
     rebuild_reports(out, names={})
     assert _same_answers_lines(out) == []
-    one = {"output_size": answer_sources(lesson)["output_size"]}
-    _answers_result(out, "kim", lesson, submission(lesson, one))
-    _answers_result(out, "lee", lesson, submission(lesson, one))
+    three = {gid: text for gid, text in answer_sources(lesson).items() if gid != "same_padding"}
+    assert len(three) == 3
+    _answers_result(out, "kim", lesson, submission(lesson, three))
+    _answers_result(out, "lee", lesson, submission(lesson, three))
     stub = nbformat.read(lesson.student_version, as_version=4)
     # the starting code with a comment of each one's (nbgrader's checksum no longer holds): no answer written
     released = grade_cells(stub)["same_padding"].source
@@ -1061,13 +1060,44 @@ def test_same_answers_need_a_digest_and_an_answer_other_than_the_starting_code(t
     # an earlier release's starting code, as that release wrote it (nbgrader's checksum holds)
     from nbgrader.utils import compute_checksum
 
-    earlier = submission(lesson, {"same_padding": "# YOUR CODE HERE\nraise NotImplementedError('same_padding')"})
+    earlier = submission(lesson, {**three,
+                                  "same_padding": "# YOUR CODE HERE\nraise NotImplementedError('same_padding')"})
     cell = grade_cells(earlier)["same_padding"]
     cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
     _answers_result(out, "pak", lesson, earlier)
     _answers_result(out, "qin", lesson, earlier)
     rebuild_reports(out, names={})
-    assert _same_answers_lines(out) == ["- 03_padding_stride: same answers in every exercise: kim, lee"]
+    # (pak and qin's same_padding is an earlier release's starting code: the same three answers as kim and lee)
+    assert _same_answers_lines(out) == [
+        "- 03_padding_stride: 3 of 4 answers the same (the other 1 as released or empty in each): kim, lee, pak, qin"]
+
+
+def test_one_short_answer_written_alike_is_not_listed_as_the_same_answers(tmp_path):
+    """A hostile review: two students who answered only one short exercise alike and left the rest untouched were
+    listed as copies ("same answers in every exercise"). A group is listed only when its shared answers are at least
+    half of the lesson's answer cells and at least 3 (all of them in a lesson with fewer); the section says so."""
+    from autograde.answers import enough_shared
+    from autograde.grade import rebuild_reports
+    from autograde.lessons import all_lessons
+    from conftest import answer_sources
+
+    lesson = next(lesson for lesson in all_lessons() if lesson.slug == "09_losses_optimisers")
+    sources = answer_sources(lesson)
+    assert len(sources) == 9
+    out = tmp_path / "out"
+    for many, students in ((1, ("ahn", "baek")), (2, ("choi", "do")), (4, ("eom", "fu")), (5, ("gil", "han"))):
+        chosen = dict(list(sources.items())[:many])
+        for student in students:
+            _answers_result(out, student, lesson, submission(lesson, chosen))
+    rebuild_reports(out, names={})
+    assert _same_answers_lines(out) == [
+        "- 09_losses_optimisers: 5 of 9 answers the same (the other 4 as released or empty in each): gil, han"]
+    flagged = (out / "flagged.md").read_text(encoding="utf-8")
+    assert "at least half of the lesson's answer cells and at least 3" in flagged
+    # the rule: at least half and at least 3, every one in a lesson of fewer
+    assert [n for n in range(1, 10) if enough_shared(n, 9)] == [5, 6, 7, 8, 9]
+    assert [n for n in range(1, 5) if enough_shared(n, 4)] == [3, 4]
+    assert [n for n in range(1, 3) if enough_shared(n, 2)] == [2]
 
 
 def test_answers_are_read_without_comments_or_spacing():
