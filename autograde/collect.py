@@ -1291,6 +1291,22 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         for path, _ in found:
             if path in damaged:                       # its line says whose it was, chosen or not
                 damaged[path].student, damaged[path].lesson = student, slug
+    # Hand-ins of different students that are one file (hard links to one inode): the same notebook graded in each
+    # one's place, though only one of them (or a group) wrote it. Both are graded and flagged same-file, and each one's
+    # intake.csv line names the other; a file linked only from outside the hand-ins (a backup made with cp -al or
+    # rsync --link-dest, where every file has a second link) is no one else's hand-in and says nothing.
+    one_file: dict[tuple[int, int], list[tuple[str, Path]]] = {}
+    inode_of: dict[Path, tuple[int, int]] = {}
+    for (student, slug), (path, _) in chosen.items():
+        if path in damaged:
+            continue
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_nlink > 1:
+            inode_of[path] = (info.st_dev, info.st_ino)
+            one_file.setdefault(inode_of[path], []).append((student, path))
     for (student, slug), (path, facts) in sorted(chosen.items()):
         if path in damaged:
             # The copy the LMS (or the time, or the name) says is the one to grade cannot be read: grading an
@@ -1313,6 +1329,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
                                                                 "again)")))
             continue
         flags = set(facts.get("flags", [])) | ({"late"} if facts.get("late") else set())
+        linked = [f"{rel(other)} ({whose})" for whose, other in one_file.get(inode_of.get(path, (-1, -1)), [])
+                  if whose != student]
+        if linked:
+            flags.add("same-file")
         if facts["as_released"] if "as_released" in facts else _as_released(path, lesson_of[slug]):
             flags.add("as-released")                 # the course's copy handed in, not the one worked in?
         when = facts.get("submitted_at")
@@ -1335,8 +1355,10 @@ def find_submissions(source: Path, work: Path, lessons: list[Lesson], roster: di
         placed = facts.get("placed") or (f"renamed: graded as {slug}" if "renamed-notebook" in sub.flags else "")
         extension = ("not named .ipynb, but its content is a notebook (renamed-extension)"
                      if "renamed-extension" in sub.flags else "")
+        same = (f"the same file (a hard link) as another student's hand-in: {', '.join(linked)} (same-file)"
+                if linked else "")
         lines.append(IntakeLine(rel(path), "taken", student, slug, "; ".join(filter(None, [
-                                    facts.get("stray", ""), placed, extension, sub.note, copy_name])),
+                                    facts.get("stray", ""), placed, extension, sub.note, copy_name, same])),
                                 submitted=(when.astimezone(timezone.utc).strftime(TIME_FORMAT)
                                            if when is not None else ""),
                                 time_source=facts["time_source"]))

@@ -84,6 +84,9 @@ FLAG_MEANING = {
     "as-released": "the notebook is the lesson's notebook as released: no answer written (nbgrader's checksums of "
                    "its answer cells hold) and no code of its own. The course's copy handed in instead of the one "
                    "the student worked in (same file name)? Ask them for that one; their page says so too",
+    "same-file": "the notebook is the very file another student handed in (a hard link to it, not a copy): the one "
+                 "notebook is graded in each one's place, though only one of them (or a group) wrote it; intake.csv "
+                 "names the other hand-in",
     "ambiguous-lms-name": "the uploaded file's name holds another Canvas user id between underscores: filed under "
                           "Canvas's own id (the first), never the other; check whose work it is",
     "same-name": "another student has the same name in the LMS export: both are graded, as '<name> (<LMS id>)' "

@@ -1930,6 +1930,32 @@ def test_a_notebook_handed_in_as_a_link_is_not_graded_as_the_students_work(tmp_p
         assert line.outcome == "skipped" and "a link" in line.note, line
 
 
+
+def test_a_hard_link_to_a_classmates_hand_in_is_graded_and_flagged_as_the_same_file(tmp_path):
+    """A hostile review: a notebook in one student's folder that is a hard link to a classmate's (one inode, two
+    names; on a shared server `ln ../honest/99_guard/99_guard.ipynb`) was graded as that student's notebook with no
+    word. Neither name is the original, so both hand-ins are graded and flagged same-file, and each one's intake.csv
+    line names the other; a file with a second link outside the hand-ins (a backup made with cp -al) says nothing.
+    flagged.md explains the flag."""
+    from autograde.grade import FLAG_MEANING
+
+    subs = tmp_path / "subs"
+    honest = put(subs / "honest" / "99_guard" / "99_guard.ipynb", STARTED)
+    (subs / "linker" / "99_guard").mkdir(parents=True)
+    os.link(honest, subs / "linker" / "99_guard" / "99_guard.ipynb")
+    alone = put(subs / "alone" / "99_guard" / "99_guard.ipynb", STARTED)
+    os.link(alone, tmp_path / "backup-of-alone.ipynb")             # linked from outside the hand-ins only
+    intake = find_submissions(subs, tmp_path / "work", LESSONS_ALL)
+    found = by_key(intake)
+    assert set(found) == {("honest", "99_guard"), ("linker", "99_guard"), ("alone", "99_guard")}
+    assert "same-file" in found[("honest", "99_guard")].flags and "same-file" in found[("linker", "99_guard")].flags
+    assert "same-file" not in found[("alone", "99_guard")].flags
+    notes = {line.student: line.note for line in intake.lines if line.outcome == "taken"}
+    assert "hard link" in notes["linker"] and "honest/99_guard/99_guard.ipynb (honest)" in notes["linker"], notes
+    assert "linker/99_guard/99_guard.ipynb (linker)" in notes["honest"], notes
+    assert "hard link" not in notes["alone"]
+    assert "hard link" in FLAG_MEANING["same-file"]
+
 def test_a_released_edition_that_could_not_be_read_once_is_read_again(tmp_path, monkeypatch):
     """The as-released rule reads the lesson's released editions once per version of the files, for the whole batch.
     One that could not be read that once (a file being written by a release, too many open files) was remembered as
