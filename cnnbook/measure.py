@@ -74,7 +74,7 @@ def _code_key(code: Any, depth: int = 0) -> tuple | None:
     class once ran its __hash__ inside the tracer, where nothing it did was measured)."""
     if type(code) is not types.CodeType or depth > 8:
         return None
-    words = (code.co_filename, code.co_qualname)
+    words = (code.co_filename, getattr(code, "co_qualname", code.co_name))      # (co_qualname: Python 3.11+)
     if any(type(word) is not str for word in words):
         return None
     names = code.co_names + code.co_varnames + code.co_freevars + code.co_cellvars
@@ -87,7 +87,7 @@ def _code_key(code: Any, depth: int = 0) -> tuple | None:
             return None
         consts.append(key)
     return (words, code.co_firstlineno, code.co_flags, code.co_argcount, code.co_posonlyargcount,
-            code.co_kwonlyargcount, code.co_code, code.co_exceptiontable, names, tuple(consts))
+            code.co_kwonlyargcount, code.co_code, getattr(code, "co_exceptiontable", b""), names, tuple(consts))
 
 
 def _const_key(const: Any, depth: int) -> tuple | None:
