@@ -127,10 +127,12 @@ def compare_costs(n: int, f: int, c_in: int, c_out: int, padding: str = "valid",
         lines.append(_("With a 1×1 filter there is nothing to separate: the depthwise step only scales each channel, "
                        "and the pointwise step alone is already the normal layer."))
     if f > 1 and c_out < f * f:
-        lines.append(_("Few output channels (c_out = {c_out} < f² = {ff}): the pointwise step, 1/{c_out} of the "
+        # The depthwise step does the normal layer's work for one output channel (1/c_out of its MACs); the
+        # pointwise step does all of it but the f×f window (1/f²).
+        lines.append(_("Few output channels (c_out = {c_out} < f² = {ff}): the depthwise step, 1/{c_out} of the "
                        "normal cost, is the larger part.").format(c_out=c_out, ff=f * f))
     elif f > 1 and c_out > f * f:
-        lines.append(_("Many output channels (c_out = {c_out} > f² = {ff}): the depthwise step, 1/{ff} of the normal "
+        lines.append(_("Many output channels (c_out = {c_out} > f² = {ff}): the pointwise step, 1/{ff} of the normal "
                        "cost, is the larger part; with hundreds of channels the fraction approaches 1/f² = "
                        "1/{ff}.").format(c_out=c_out, ff=f * f))
     elif f > 1:

@@ -85,6 +85,22 @@ def test_mac_ratio_is_one_over_c_out_plus_one_over_f_squared():
         assert math.isclose(info["formula_ratio"], 1 / c_out + 1 / f ** 2)
 
 
+def test_the_step_named_the_larger_part_is_the_larger_part_as_torch_counts_it():
+    """The explanation says which step costs more and which share of the normal layer's MACs it is: the
+    depthwise step is 1/c_out of it, the pointwise step 1/f² (counted here by PyTorch's layers, not by formula).
+    It once had the two the wrong way round, on the lesson's own worked example (depthwise 432 > pointwise 240)."""
+    named = re.compile(r"the (depthwise|pointwise) step, 1/(\d+) of the normal cost, is the larger part")
+    for n, f, c_in, c_out in itertools.product((6, 16), (2, 3, 5), (3, 64), (1, 5, 16, 512)):
+        if c_out == f * f:
+            continue
+        found = named.search(compare_costs(n, f, c_in, c_out, "valid")["message"])
+        assert found, (n, f, c_in, c_out)
+        counts = torch_counts(n, f, c_in, c_out, "valid", True)
+        larger = max(("depthwise", "pointwise"), key=lambda step: counts[f"{step}_macs"])
+        assert found[1] == larger, (n, f, c_in, c_out, found[0], counts)
+        assert math.isclose(counts[f"{larger}_macs"] / counts["normal_macs"], 1 / int(found[2])), (found[0], counts)
+
+
 def test_impossible_settings_are_explained_not_raised():
     assert conv_out_length(3, 5) is None and conv_out_length(3, 5, "same") == 3
     info = compare_costs(3, 5, 3, 5, "valid")
