@@ -175,7 +175,7 @@ def _why_the_size(n: int, f: int, p: int, s: int, out: int) -> list[str]:
     lines = []
     if p == 0 and s > 1:
         lines.append(_one_or_many(f - 1, N_("No padding: a 'valid' convolution; the filter's edges cost f − 1 = "
-                                            "{lost} row (and columns), so at stride 1 the output would be "
+                                            "{lost} row (and column), so at stride 1 the output would be "
                                             "{stride_one}."),
                                   N_("No padding: a 'valid' convolution; the filter's edges cost f − 1 = {lost} "
                                      "rows (and columns), so at stride 1 the output would be {stride_one}.")).format(
@@ -190,12 +190,16 @@ def _why_the_size(n: int, f: int, p: int, s: int, out: int) -> list[str]:
         lines.append(_("The padding adds more than the filter's edges cost (2p = {given} > f − 1 = {lost}): "
                        "the output, {stride_one}, is larger than the input.").format(
             given=2 * p, lost=f - 1, stride_one=stride_one))
-    if s > 1:
+    if s > 1 and stride_one == 1:
+        lines.append(_("Only one window position fits, so the stride s = {s} changes nothing: the output is "
+                       "1.").format(s=s))
+    elif s > 1:
+        # out = floor((positions - 1)/s) + 1 = ceil(positions/s): exact, where "about n/s" was not (a large f).
         lines.append((_("The stride shrinks it further: of the {positions} window positions at stride 1, stride {s} "
-                        "keeps one in {s}, so the output is {out} (about {n}/{s}).") if lines else
+                        "keeps one in {s}, so the output is {out} ({positions}/{s} rounded up).") if lines else
                       _("The stride shrinks it: of the {positions} window positions at stride 1, stride {s} keeps "
-                        "one in {s}, so the output is {out} (about {n}/{s}).")).format(
-            positions=stride_one, s=s, out=out, n=n))
+                        "one in {s}, so the output is {out} ({positions}/{s} rounded up).")).format(
+            positions=stride_one, s=s, out=out))
     return lines
 
 
