@@ -259,24 +259,29 @@ class CostExplorer(_Explorer):
         b = " + 1" if bias else ""
         bias_dw = f" + {c_in}" if bias else ""
         bias_pw = f" + {c_out}" if bias else ""
+        def product(*factors) -> str:
+            # "58·58·512·2·2·251" may wrap after each "·": unbroken, it pushed the counts out of a narrow box
+            return "·<wbr>".join(str(factor) for factor in factors)
+
         row = ("<tr><td style='text-align:left'>{}</td><td>{}</td><td><b>{:,}</b></td>"
                "<td>{}</td><td><b>{:,}</b></td></tr>")
         total = _("sum")
         self.formula_html.value = (
-            "<table style='font-size:0.95em'>"
+            # in a box narrower than the table (a small window with the file browser open) it scrolls sideways
+            "<div style='overflow-x:auto; max-width:100%'><table style='font-size:0.95em'>"
             f"<tr><th style='text-align:left'>{_('layer')}</th><th>{_('parameters')}</th><th></th>"
             f"<th>{_('multiply-accumulates')}</th><th></th></tr>"
-            + row.format(_("normal {f}×{f} conv").format(f=f), f"({f}·{f}·{c_in}{b})·{c_out}", normal["params"],
-                         f"{out}·{out}·{c_out}·{f}·{f}·{c_in}", normal["macs"])
-            + row.format(_("depthwise {f}×{f}").format(f=f), f"{f}·{f}·{c_in}{bias_dw}", sep["depthwise_params"],
-                         f"{out}·{out}·{c_in}·{f}·{f}", sep["depthwise_macs"])
-            + row.format(_("pointwise 1×1"), f"{c_in}·{c_out}{bias_pw}", sep["pointwise_params"],
-                         f"{out}·{out}·{c_in}·{c_out}", sep["pointwise_macs"])
+            + row.format(_("normal {f}×{f} conv").format(f=f), f"({product(f, f, c_in)}{b})·<wbr>{c_out}",
+                         normal["params"], product(out, out, c_out, f, f, c_in), normal["macs"])
+            + row.format(_("depthwise {f}×{f}").format(f=f), f"{product(f, f, c_in)}{bias_dw}", sep["depthwise_params"],
+                         product(out, out, c_in, f, f), sep["depthwise_macs"])
+            + row.format(_("pointwise 1×1"), f"{product(c_in, c_out)}{bias_pw}", sep["pointwise_params"],
+                         product(out, out, c_in, c_out), sep["pointwise_macs"])
             + row.format(_("depthwise separable"), total, sep["params"], total, sep["macs"])
             + f"<tr><td style='text-align:left'>{_('separable / normal')}</td><td></td>"
               f"<td>{info['param_ratio']:.1%}</td>"
               f"<td>1/{c_out} + 1/{f * f} =</td><td><b>{info['mac_ratio']:.1%}</b></td></tr>"
-            "</table>")
+            "</table></div>")
         self.explanation_html.value = f"<div style='max-width:880px'>{info['message']}</div>"
 
         for ax, key in zip(self._axes, ("params", "macs")):
