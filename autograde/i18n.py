@@ -77,6 +77,7 @@ LANG_NAMES = {"ko": "Korean"}
 VISIBLE_CALLS = {"print", "title", "suptitle", "set_title", "xlabel", "ylabel", "set_xlabel", "set_ylabel",
                  "text", "annotate", "set_text", "Label", "Markdown", "legend",
                  "show_matrix", "show_images", "show_maps",          # the course's figure helpers: their titles
+                 "set_xticks", "set_yticks",                          # a figure's tick labels (after the positions)
                  "padded"}                                            # cnnbook.i18n.padded: a table's aligned label
 VISIBLE_KEYWORDS = {"label", "title", "description", "xlabel", "ylabel", "desc", "titles", "texts", "suptitle"}
 TEST_KEYWORDS = {"hint", "explanation", "loop_message", "why", "slip"}     # why=: answer_of, raised_instead; slip=: check_true
@@ -195,6 +196,8 @@ def _shown(node: ast.AST) -> list:
         return _shown(node.body) + _shown(node.orelse)
     if isinstance(node, (ast.List, ast.Tuple)):
         return [item for elt in node.elts for item in _shown(elt)]
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        return _shown(node.elt)                     # [f"seed {k}" for k in range(6)]: the one text made each time
     return []
 
 

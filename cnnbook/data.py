@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from .i18n import N_, _
+
 __all__ = ["DataError", "data_dir", "verify", "load_npz", "load_photo", "PHOTOS",
-           "load_digits", "load_fashion", "FASHION_CLASSES", "load_fashion_cnn", "load_detection",
-           "load_detector"]
+           "load_digits", "load_fashion", "FASHION_CLASSES", "fashion_class_name", "load_fashion_cnn",
+           "load_detection", "load_detector"]
 
 #: The photos in data/photos.npz (from scikit-image's bundled sample images; see data/README.md).
 PHOTOS = ("camera", "coins", "chelsea", "astronaut")
@@ -116,8 +118,14 @@ def load_photo(name: str, gray: bool = False) -> np.ndarray:
 
 
 #: Fashion-MNIST's ten labels, in label order (label 0 is "T-shirt/top").
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot")
+FASHION_CLASSES = (N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"), N_("Sandal"),
+                   N_("Shirt"), N_("Sneaker"), N_("Bag"), N_("Ankle boot"))
+
+
+def fashion_class_name(label: int) -> str:
+    """The name of Fashion-MNIST's label ``label`` (0..9) in the learner's language, for what a lesson shows:
+    ``"Trouser"``, in the Korean edition ``"바지"``. (``FASHION_CLASSES`` stays English: it is the data's own list.)"""
+    return _(FASHION_CLASSES[int(label)])
 
 
 @lru_cache(maxsize=None)

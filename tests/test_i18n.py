@@ -845,6 +845,37 @@ def test_lesson_08_sentence_parts_are_korean():
     assert ["우연 수준보다 훨씬 높습니다", "우연 수준에 가깝습니다"] in _texts_lists(code)
 
 
+def test_lesson_08_names_the_clothes_and_labels_its_figures_in_korean(korean):
+    """The Korean edition of lesson 08 printed the classes in English ("출력 0..4의 뜻: ['T-shirt/top', 'Trouser',
+    ...]", "Pullover: 가장 자주 받은 이름 'Coat'") and left its figures' tick labels ("original", "seed 0") in
+    English: the lessons show a class by fashion_class_name, and tick labels are entries of the catalog."""
+    from cnnbook.data import FASHION_CLASSES, fashion_class_name
+
+    names = [fashion_class_name(label) for label in range(10)]
+    assert names[1] == "바지" and all(re.search("[가-힣]", name) for name in names), names
+    i18n.set_language("en")
+    assert [fashion_class_name(label) for label in range(10)] == list(FASHION_CLASSES)
+    code = _korean_code("08_transfer")
+    assert "FASHION_CLASSES[" not in code
+    assert '["원본"] + [f"시드 {k}" for k in range(6)]' in code
+    assert not [lesson.slug for lesson in LESSONS
+                if "FASHION_CLASSES[" in "\n".join(c.source for c in nbformat.read(lesson.source, as_version=4).cells
+                                                   if c.cell_type == "code")]
+
+
+def test_a_percentage_the_code_shows_is_written_as_python_writes_one():
+    """`{x:.1%}` shows 75.5%; a percentage a lesson's code makes by hand (`{100 * x:.1f}%`) is written the same
+    way, in both editions, so one output never mixes "82.8 %" with "75.5%" (lesson 08's Korean edition did)."""
+    mixed = []
+    for lesson in LESSONS:
+        for path in (lesson.source, NOTEBOOKS / "ko" / lesson.slug / f"{lesson.slug}.ipynb"):
+            for cell in nbformat.read(path, as_version=4).cells:
+                if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+                    mixed += [(lesson.slug, line.strip()) for line in cell.source.splitlines()
+                              if re.search(r"\} %", line)]
+    assert not mixed, mixed
+
+
 @pytest.mark.parametrize("slug, name, korean", [
     ("01_history", "who_did_it (form only: the facts are checked when graded)", "who_did_it (형식만 확인"),
     ("10_detection", "corners_to_centres and centres_to_corners", "corners_to_centres 및 centres_to_corners"),
