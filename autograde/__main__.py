@@ -50,7 +50,7 @@ def _learner_path(lesson, given: str | None, lang: str = "en") -> Path:
 
 
 def cmd_check(args) -> int:
-    from .check import check_notebook, format_report
+    from .check import Watch, check_notebook, format_report
 
     from cnnbook.i18n import _
 
@@ -83,7 +83,8 @@ def cmd_check(args) -> int:
             print(_("(You have no copy of this lesson in {work} yet, so this checks the course's own notebook. "
                     "Open the lessons with: cnn-course lab{option})").format(
                 work=work, option=f" --lang {lang}" if lang != "en" else ""), flush=True)
-    report = check_notebook(lesson, path, cell_timeout=args.timeout, lang=args.lang or None)
+    with Watch() as watch:          # a line while one cell runs long, and at once when one is stopped
+        report = check_notebook(lesson, path, cell_timeout=args.timeout, lang=args.lang or None, on_event=watch)
     print(format_report(report))
     return 0 if report.score == report.max_score and not report.problem else 1
 

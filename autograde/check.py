@@ -12,6 +12,9 @@ tests of the student version run, and the report says that the hidden ones run w
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,20 +105,88 @@ def source_lesson(lesson: Lesson) -> tuple[Lesson, bool]:
 
 
 def check_notebook(lesson: Lesson, path: Path, cell_timeout: float | None = None,
-                   sandbox: bool = False, lang: str | None = None) -> CheckReport:
+                   sandbox: bool = False, lang: str | None = None,
+                   on_event: Callable[[str, dict], None] | None = None) -> CheckReport:
     """Run the learner's notebook at ``path`` against every test of ``lesson`` (hidden ones where available).
 
     The limits are grading's (nbgrader_config.py's ``GradingLimits``, see :mod:`autograde.settings`);
     ``cell_timeout`` replaces the time one cell or test may take. ``lang``: the tests' messages in this
-    language; by default the notebook's own (the Korean edition's metadata), else ``CNNBOOK_LANG``'s."""
+    language; by default the notebook's own (the Korean edition's metadata), else ``CNNBOOK_LANG``'s.
+    ``on_event`` hears of the run as it goes (``grade_submission``'s; :class:`Watch` tells the learner)."""
     notebook = read_notebook(path)           # a missing or broken file is the CLI's clear error, not a result
     tests_from, hidden = source_lesson(lesson)
     note = _which_lesson(notebook, lesson, path)
     limits = grading_limits().limits(cell_timeout)
     result = grade_submission({"student": "you", "lesson": lesson.slug, "solutions": str(tests_from.solutions),
                                "path": str(path.resolve()), "limits": limits, "sandbox": sandbox,
-                               "threads": os.cpu_count() or 1, **({"lang": lang} if lang else {})})
+                               "threads": os.cpu_count() or 1, **({"lang": lang} if lang else {})},
+                              on_event=on_event)
     return report_of(lesson, path, result, hidden, note)
+
+
+STILL_RUNNING_CELL = N_("… still running the cell that starts with «{cell}» ({seconds:.0f} s so far; a cell is stopped "
+                        "after {limit:.0f} s).")
+STILL_RUNNING_TEST = N_("… still running the test {grade_id} ({seconds:.0f} s so far; a test is stopped after "
+                        "{limit:.0f} s).")
+STOPPED_TEST = {
+    "timeout": N_("The test {grade_id} ran past its time limit and was stopped."),
+    "died": N_("The Python kernel died in the test {grade_id}; it was restarted."),
+}
+GOES_ON = N_("The check goes on with the rest of the notebook.")
+
+
+class Watch:
+    """What a learner waiting on ``cnn-course check`` reads while it runs (``check_notebook``'s ``on_event``): a line
+    when one cell or test has been running ``after`` seconds (a cell with an endless loop once left the screen silent
+    until its time limit, a minute and more), and at once when one was stopped, the sentence the report will give.
+    Use as a context manager; ``write`` prints a line (default: to stdout, flushed)."""
+
+    def __init__(self, after: float = 10.0, write: Callable[[str], None] | None = None, poll: float = 0.5):
+        self.after, self.poll = after, poll
+        self.write = write or (lambda line: print(line, file=sys.stdout, flush=True))
+        self._lock = threading.Lock()
+        self._step: dict | None = None        # the cell or test running: kind, details, when it began, said yet
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="check-watch", daemon=True)
+
+    def __enter__(self) -> "Watch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def __call__(self, kind: str, details: dict) -> None:
+        if kind in ("cell", "test"):
+            with self._lock:
+                self._step = {"kind": kind, "details": details, "began": time.monotonic(), "said": False}
+        elif kind == "stopped":
+            with self._lock:
+                self._step = None
+            how = details.get("how")
+            if "cell" in details and how in STOPPED_CELL:
+                line = _(STOPPED_CELL[how]).format(cell=details["cell"])
+            elif how in STOPPED_TEST:
+                line = _(STOPPED_TEST[how]).format(grade_id=details.get("grade_id", "?"))
+            else:
+                return
+            self.write(f"{line} {_(GOES_ON)}")
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.poll):
+            with self._lock:
+                step = self._step
+                if step is None or step["said"] or time.monotonic() - step["began"] < self.after:
+                    continue
+                step["said"] = True
+            details, seconds = step["details"], time.monotonic() - step["began"]
+            if step["kind"] == "cell":
+                self.write(_(STILL_RUNNING_CELL).format(cell=details.get("cell", ""), seconds=seconds,
+                                                         limit=details.get("seconds", 0)))
+            else:
+                self.write(_(STILL_RUNNING_TEST).format(grade_id=details.get("grade_id", ""), seconds=seconds,
+                                                         limit=details.get("seconds", 0)))
 
 
 def report_of(lesson: Lesson, path: Path, result: dict, hidden: bool = True, note: str = "") -> CheckReport:

@@ -276,9 +276,14 @@ def _check_death(kernel: LearnerKernel, limits: Limits) -> None:
                            f"submission: on this machine, grade with fewer --workers or a lower --memory)")
 
 
-def grade_submission(task: dict) -> dict:
+def grade_submission(task: dict, on_event: Callable[[str, dict], None] | None = None) -> dict:
     """Grade one notebook. ``task``: student, lesson, solutions, path, limits (dict), sandbox (bool), threads,
-    and the coordinator's ``fingerprint`` of the project (optional)."""
+    and the coordinator's ``fingerprint`` of the project (optional).
+
+    ``on_event(kind, details)``, when given, hears of the run as it goes, for a learner waiting on a self-check:
+    ``("cell", {"cell": <its first line>, "seconds": <its time limit>})`` as a learner's cell starts,
+    ``("test", {"grade_id", "seconds"})`` as a test starts, and ``("stopped", {"how": "timeout" or "died", "cell"
+    or "grade_id"})`` as soon as one was stopped. What it raises is ignored: it never changes a grade."""
     started = time.monotonic()
     if type(task.get("hidden_seed")) is not int:
         task = {**task, "hidden_seed": new_hidden_seed()}
@@ -305,7 +310,7 @@ def grade_submission(task: dict) -> dict:
         return result
     result.update(notebook_answers(student, lesson))    # flagged.md's note of hand-ins with the same answers
     try:
-        _grade(student, source, task, result)
+        _grade(student, source, task, result, on_event)
     except MachineFault as err:               # the machine's fault: never the learner's grade; the batch retries
         result.update(status="grader-error", detail=str(err))
         result["tests"] = []
@@ -504,8 +509,16 @@ def _never_starts(sandbox: Sandbox) -> None:
     sandbox.kernel_argv = lambda: sandbox.wrap([sys.executable, "-c", "raise SystemExit(3)"])  # type: ignore[method-assign]
 
 
-def _grade(student, source, task: dict, result: dict) -> None:
+def _grade(student, source, task: dict, result: dict, on_event: Callable[[str, dict], None] | None = None) -> None:
     limits = Limits(**task.get("limits", {}))
+
+    def tell(kind: str, **details) -> None:
+        if on_event is not None:
+            try:
+                on_event(kind, details)
+            except Exception:  # noqa: BLE001 - what the listener does never costs the grading
+                pass
+
     # The tests speak the learner's language: as asked (``check --lang``), else the notebook's own (the Korean
     # edition says so in its metadata, wherever the file was saved), else the grader's.
     lang = task.get("lang") or notebook_language(student)
@@ -633,6 +646,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                     out_cells.append(new)
                     continue
                 began = time.monotonic()
+                tell("cell", cell=cell_label(cell.source), seconds=min(limits.cell_seconds, remaining))
                 run = kernel.execute(cell.source, timeout=min(limits.cell_seconds, remaining))
                 revived = False             # the kernel was replaced already after this cell's death
                 if run.status == "died" and not guard.tripped:
@@ -680,6 +694,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                         _check_death(kernel, limits)
                     flags.append("timeout" if run.status == "timeout" else "kernel-died")
                     stopped = run.status
+                    tell("stopped", how=run.status, cell=cell_label(cell.source))
                     new.outputs.append(_note("this cell ran past its time limit and was stopped"
                                              if run.status == "timeout" else
                                              "the kernel died in this cell (os._exit, a crash, or the memory limit)"))
@@ -716,6 +731,7 @@ def _grade(student, source, task: dict, result: dict) -> None:
                 message = flooded if guard.tripped else _said(OUT_OF_TIME, lang)
             else:
                 began = time.monotonic()
+                tell("test", grade_id=gid, seconds=min(limits.cell_seconds, remaining))
                 imports = visible_imports(cell.source)
                 if imports:
                     run = kernel.execute(imports, timeout=min(limits.cell_seconds, remaining), keep_outputs=False)
@@ -739,6 +755,8 @@ def _grade(student, source, task: dict, result: dict) -> None:
                                        exercise=gid.removeprefix("test_"), lang=lang, seed=seed, defer=key, lesson=task["lesson"])
                     _settle(outcome, kernel, limits, guard, flags, lambda died: revive(deadline, died))
                 phases["tests"] += time.monotonic() - began
+                if outcome.status in ("timeout", "died"):
+                    tell("stopped", how=outcome.status, grade_id=gid)
                 outcome_status, message, printed, hidden = outcome.status, _test_message(outcome, lang), outcome.printed, \
                     outcome.hidden
             entry = {"grade_id": gid, "points": 0.0, "max_points": points, "status": outcome_status,

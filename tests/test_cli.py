@@ -78,3 +78,41 @@ def test_check_names_a_notebook_of_another_lesson():
     proc = cli("check", "2", str(other.student_version))
     assert_clean_error(proc, f"is the notebook of lesson {other.slug}", "not of lesson 02_",
                        f"python -m autograde check {other.number} ")
+
+
+def test_the_watch_says_when_a_cell_runs_long_and_at_once_when_one_was_stopped():
+    """What a learner reads while `cnn-course check` runs a cell with an endless loop: a line once it has run a while,
+    and as soon as it is stopped the sentence the report gives, not a silent minute (autograde.check.Watch)."""
+    import time
+
+    from autograde.check import Watch
+
+    lines: list[str] = []
+    with Watch(after=0.3, poll=0.05, write=lines.append) as watch:
+        watch("cell", {"cell": "while True:", "seconds": 60.0})
+        time.sleep(0.8)
+        assert len(lines) == 1 and lines[0].startswith("… still running the cell that starts with «while True:» ("), lines
+        assert lines[0].endswith("s so far; a cell is stopped after 60 s)."), lines
+        watch("stopped", {"how": "timeout", "cell": "while True:"})
+        assert lines[-1].startswith("The cell that starts with «while True:» ran past its time limit and was stopped")
+        assert lines[-1].endswith("The check goes on with the rest of the notebook."), lines[-1]
+        watch("test", {"grade_id": "test_sort_events", "seconds": 60.0})
+        watch("stopped", {"how": "died", "grade_id": "test_sort_events"})
+        time.sleep(0.5)                 # a step that was stopped is not said to be still running
+    assert len(lines) == 3 and "test_sort_events" in lines[-1] and "died" in lines[-1], lines
+
+
+@pytest.mark.slow  # starts the CLI and a kernel that runs into its time limit
+def test_the_self_check_says_early_that_a_cell_runs_long_and_that_it_was_stopped(tmp_path):
+    from conftest import lesson_fixture, solved, write
+
+    lesson = LESSONS[0]
+    fx = lesson_fixture(lesson.slug)
+    path = write(solved(lesson, {fx.BUG["cell"]: "while True:\n    pass"}), tmp_path / "loops.ipynb")
+    proc = cli("check", lesson.slug, str(path), "--timeout", "12")
+    out = proc.stdout
+    still = out.find("… still running the cell that starts with «while True:»")
+    stopped = out.find("The cell that starts with «while True:» ran past its time limit and was stopped")
+    report = out.find(f"Lesson {lesson.slug}:")
+    assert 0 < still < stopped < report, out
+    assert "a cell is stopped after 12 s" in out and "The check goes on with the rest of the notebook." in out, out
