@@ -267,8 +267,10 @@ class CostExplorer(_Explorer):
                "<td>{}</td><td><b>{:,}</b></td></tr>")
         total = _("sum")
         self.formula_html.value = (
-            # in a box narrower than the table (a small window with the file browser open) it scrolls sideways
-            "<div style='overflow-x:auto; max-width:100%'><table style='font-size:0.95em'>"
+            # In a box narrower than the table (a small window with the file browser open) it scrolls sideways. The
+            # width 0 / min-width 100% keeps the table's own width out of the box's: the flex box around the HTML
+            # would otherwise grow to the table and push the counts past the output's edge.
+            "<div style='overflow-x:auto; width:0; min-width:100%'><table style='font-size:0.95em'>"
             f"<tr><th style='text-align:left'>{_('layer')}</th><th>{_('parameters')}</th><th></th>"
             f"<th>{_('multiply-accumulates')}</th><th></th></tr>"
             + row.format(_("normal {f}×{f} conv").format(f=f), f"({product(f, f, c_in)}{b})·<wbr>{c_out}",

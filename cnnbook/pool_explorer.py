@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .i18n import N_, _
-from .widgets import _Explorer, _one_or_many, correlate2d, explain_settings, make_kernel, photo_input
+from .widgets import _Explorer, _one_or_many, button_width, correlate2d, explain_settings, make_kernel, photo_input
 
 __all__ = ["MODES", "SOURCES", "explain_pooling", "pool2d", "pool_input", "PoolExplorer"]
 
@@ -204,7 +204,8 @@ class PoolExplorer(_Explorer):
         self.f_slider = slider(f, 1, 16, _("window f"), _("height and width of the pooling window"))
         self.s_slider = slider(s, 1, 16, _("stride s"), _("pixels the window moves per step"))
         self.mode_buttons = widgets.ToggleButtons(options=[(_(m), m) for m in MODES], value=mode,
-                                                  description=_("pooling"), style={"button_width": "70px"})
+                                                  description=_("pooling"),
+                                                  style={"button_width": button_width(_(m) for m in MODES)})
         self.source_dropdown = widgets.Dropdown(options=[(_(k), k) for k in SOURCES], value=source,
                                                 description=_("input"), layout=widgets.Layout(width="190px"))
         self.output = np.zeros((0, 0))

@@ -317,6 +317,12 @@ def _label_px(text: str) -> int:
     return 8 * sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text) + 16
 
 
+def button_width(labels) -> str:
+    """A ToggleButtons' ``button_width`` that shows its longest label whole: a button cuts a longer one short
+    ("avera…" for "average" at 70 px). The label's estimate (``_label_px``) and the button's padding."""
+    return f"{max(_label_px(str(label)) for label in labels) + 16}px"
+
+
 def control_rows(rows: list[list]) -> list:
     """HBoxes that wrap onto more lines in a narrow notebook, with every slider at a fixed width whose track
     keeps at least ``SLIDER_TRACK_PX`` (a flex row would otherwise squeeze the tracks to nothing)."""

@@ -184,7 +184,7 @@ def test_the_table_fits_a_narrow_box():
     a "·", so no cell but a count is longer than a short word, and a table still too wide scrolls sideways."""
     ex = CostExplorer().set(n=64, f=7, c_in=256, c_out=512)
     html = ex.formula_html.value
-    assert re.match(r"<div style='[^']*overflow-x:\s*auto", html), html[:80]
+    assert re.match(r"<div style='overflow-x:\s*auto; width:\s*0; min-width:\s*100%'>", html), html[:80]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
     unbroken = [piece for cell in cells if not cell.startswith("<b>")
                 for piece in re.split(r"<wbr>|\s", re.sub(r"</?(?!wbr)\w+[^>]*>", "", cell)) if len(piece) > 10]
