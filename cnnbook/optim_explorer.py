@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .i18n import N_, _
-from .widgets import _Explorer
+from .widgets import _Explorer, _one_or_many
 
 __all__ = ["CURVATURE", "START", "METHODS", "valley_loss", "valley_gradient", "optimiser_path", "explain_paths",
            "OptimiserExplorer"]
@@ -131,7 +131,8 @@ def explain_paths(paths: dict[str, np.ndarray], lr: float, momentum: float) -> d
                    "directions move by about lr = {lr:.3g} per step whatever the curvature.").format(lr=lr))
     if diverged:
         lines.append(_("Diverged: {methods}.").format(methods=", ".join(_(method) for method in diverged)))
-    lines.append(_("After {steps} steps the lowest loss is {best}'s ({loss:.3g}).").format(
+    lines.append(_one_or_many(steps, N_("After {steps} step the lowest loss is {best}'s ({loss:.3g})."),
+                              N_("After {steps} steps the lowest loss is {best}'s ({loss:.3g}).")).format(
         steps=steps, best=_(best), loss=final[best]))
     return {"final_loss": final, "diverged": diverged, "best": best, "sgd_limit": limit,
             "message": " ".join(lines)}
@@ -214,13 +215,16 @@ class OptimiserExplorer(_Explorer):
             self._path_lines[method].set_data(path[:, 0], path[:, 1])
             losses = valley_loss(path[:, 0], path[:, 1])
             self._loss_lines[method].set_data(np.arange(steps + 1), np.clip(losses, 1e-6, 1e4))
-        self._suptitle.set_text(_("{steps} steps with learning rate {lr:.3g} (SGD's momentum μ = {momentum:.2f})").format(
+        self._suptitle.set_text(_one_or_many(
+            steps, N_("{steps} step with learning rate {lr:.3g} (SGD's momentum μ = {momentum:.2f})"),
+            N_("{steps} steps with learning rate {lr:.3g} (SGD's momentum μ = {momentum:.2f})")).format(
             steps=steps, lr=lr, momentum=momentum))
         finals = ", ".join(f"{_(m)} {_('diverged') if math.isinf(v) else f'{v:.3g}'}"
                            for m, v in self.state["final_loss"].items())
         self.formula_html.value = (
             "<div style='font-size:1.05em'>"
-            + _("loss after {steps} steps (start {start:.3g}): {finals}").format(
+            + _one_or_many(steps, N_("loss after {steps} step (start {start:.3g}): {finals}"),
+                           N_("loss after {steps} steps (start {start:.3g}): {finals}")).format(
                 steps=steps, start=float(valley_loss(*START)), finals=finals)
             + "</div>")
         self.explanation_html.value = f"<div style='max-width:900px'>{self.state['message']}</div>"

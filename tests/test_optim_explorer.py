@@ -99,3 +99,14 @@ def test_set_redraws_once_and_makes_a_real_picture():
     bundle = ex._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
     assert "image/png" in bundle
+
+
+def test_one_step_is_said_in_the_singular():
+    """The steps slider goes down to 1: the explorer said "loss after 1 steps" and "After 1 steps the lowest loss"."""
+    ex = OptimiserExplorer().set(steps=1)
+    shown = ex.formula_html.value + ex.explanation_html.value + ex._suptitle.get_text()
+    assert "1 steps" not in shown, shown
+    assert "loss after 1 step (" in shown and "After 1 step the lowest loss" in shown, shown
+    assert "1 step with learning rate" in ex._suptitle.get_text()
+    ex.set(steps=2)
+    assert "loss after 2 steps (" in ex.formula_html.value and "2 steps with" in ex._suptitle.get_text()
