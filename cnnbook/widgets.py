@@ -719,9 +719,20 @@ class PhotoConvExplorer(_Explorer):
         if p > 0 and "edges" in kind:
             notes.append(_("The zeros around the photo make its border look like an edge: see the frame around the "
                            "map."))
+        elif p > 0:
+            notes.append(_("The zeros around the photo darken its border: a window there averages zeros in with the "
+                           "photo (see the dark frame around the map)."))
         if out_h == height and out_w == width:
             notes.append(_("p = {p} keeps the size: a 'same' convolution.").format(p=p))
         else:
+            if p > 0 and s == 1 and 2 * p > f - 1:
+                notes.append(_("The padding adds more than the filter's edges cost (2p = {given} > f − 1 = {lost}): "
+                               "the map, {out_h}×{out_w}, is larger than the photo.").format(
+                    given=2 * p, lost=f - 1, out_h=out_h, out_w=out_w))
+            elif p > 0 and s == 1:
+                notes.append(_("The padding gives back 2p = {given} of the f − 1 = {lost} rows and columns the "
+                               "filter's edges cost: the map is {out_h}×{out_w}.").format(
+                    given=2 * p, lost=f - 1, out_h=out_h, out_w=out_w))
             if p == 0 and s > 1:
                 notes.append(_("No padding ('valid'): the filter's edges cost f − 1 = {lost} rows and columns (at "
                                "stride 1 the map would be {height}×{width}).").format(

@@ -295,3 +295,22 @@ def test_explorers_show_a_static_picture_without_a_kernel(tmp_path):
         assert "application/vnd.jupyter.widget-view+json" in data
         assert f"data:image/png;base64,{data['image/png']}" in html, "the explorer's picture is not in the HTML"
     assert "VBox(children" not in html
+
+
+def test_the_photo_explorer_says_what_every_padding_does_to_the_map():
+    """With a blur filter and padding the explanation under the photo explorer was empty, though the map had a dark
+    frame and (2p > f − 1) was larger than the photo: each setting now says what the padding did, sizes as torch's."""
+    ex = PhotoConvExplorer()
+    for kind, f, p in itertools.product(KERNELS, (1, 3, 4, 9), (1, 3, 8)):
+        ex.set(kernel=kind, f=f, p=p, s=1)
+        said = ex.explanation_html.value
+        out = torch_shape(256, 256, f, p, 1)
+        assert ex.output_shape == out, (kind, f, p)
+        if "blur" in kind:
+            assert "darken its border" in said, (kind, f, p, said)
+        if out[0] > 256:
+            assert f"the map, {out[0]}×{out[1]}, is larger than the photo" in said, (kind, f, p, said)
+        elif out[0] < 256:
+            assert f"the map is {out[0]}×{out[1]}" in said, (kind, f, p, said)
+        else:
+            assert "keeps the size" in said, (kind, f, p, said)
