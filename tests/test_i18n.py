@@ -858,6 +858,8 @@ def test_lesson_08_names_the_clothes_and_labels_its_figures_in_korean(korean):
     code = _korean_code("08_transfer")
     assert "FASHION_CLASSES[" not in code
     assert '["원본"] + [f"시드 {k}" for k in range(6)]' in code
+    # a name right-aligned by its characters ({name:>11}) stands out of line in Hangul, two columns a syllable
+    assert "{name:>" not in code and 'padded(name, 11, ">")' in code
     assert not [lesson.slug for lesson in LESSONS
                 if "FASHION_CLASSES[" in "\n".join(c.source for c in nbformat.read(lesson.source, as_version=4).cells
                                                    if c.cell_type == "code")]
