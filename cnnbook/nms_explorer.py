@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from .i18n import N_, _
-from .widgets import _Explorer
+from .widgets import _Explorer, _one_or_many
 
 __all__ = ["decode_outputs", "pair_iou", "suppress", "judge", "summarise", "NMSExplorer", "MATCH_IOU"]
 
@@ -356,10 +356,13 @@ class NMSExplorer(_Explorer):
             + _("canvas {n}: {cells} cells → <b>{candidates}</b> boxes with score ≥ {score:.2f} → NMS (IoU &gt; "
                 "{iou:.2f}, {mode}) suppresses <b>{suppressed}</b>, keeps <b>{kept}</b>: <span "
                 "style='color:{right_colour}'>{right} right</span>, <span style='color:{wrong_colour}'>{wrong} "
-                "wrong</span>; <span style='color:{missed_colour}'>{missed} of {digits} digits missed</span>").format(
+                "wrong</span>; <span style='color:{missed_colour}'>{missed_text}</span>").format(
                 n=n, cells=cells, candidates=len(candidates), score=score_threshold, iou=iou_threshold, mode=mode,
                 suppressed=len(one["suppressed"]), kept=len(kept), right_colour=_RIGHT, right=right,
-                wrong_colour=_WRONG, wrong=wrong, missed_colour=_MISSED, missed=missed, digits=len(truth))
+                wrong_colour=_WRONG, wrong=wrong, missed_colour=_MISSED,
+                missed_text=_one_or_many(len(truth), N_("{missed} of {digits} digit missed"),
+                                         N_("{missed} of {digits} digits missed")).format(missed=missed,
+                                                                                          digits=len(truth)))
             + "</div>")
         self.explanation_html.value = f"<div style='max-width:900px'>{self._explain(score_threshold, iou_threshold, per_class)}</div>"
 

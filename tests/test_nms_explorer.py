@@ -218,6 +218,17 @@ def test_the_words_follow_the_settings():
     assert f"{ex.state['totals']['missed']:,} missed" in ex.explanation_html.value
 
 
+def test_a_canvas_of_one_digit_says_digit_in_the_singular():
+    """h78's trial: the canvas lesson 10 sends the learner to (a single 9) read "0 of 1 digits missed"."""
+    raw, data = shipped_outputs()
+    digits = (data["labels_test"] >= 0).sum(axis=1)                 # labels padded with -1
+    one, several = int(np.flatnonzero(digits == 1)[0]), int(np.flatnonzero(digits > 1)[0])
+    ex = shipped_explorer(canvas=one)
+    assert " of 1 digit missed</span>" in ex.formula_html.value, ex.formula_html.value
+    ex.set(canvas=several)
+    assert f" of {digits[several]} digits missed</span>" in ex.formula_html.value
+
+
 def test_set_redraws_once_and_makes_a_real_picture():
     ex = shipped_explorer()
     before = ex.renders
