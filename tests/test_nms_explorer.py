@@ -243,3 +243,38 @@ def test_set_redraws_once_and_makes_a_real_picture():
     assert "image/png" in bundle
     with pytest.raises(ValueError):
         shipped_explorer(mode="sometimes")
+
+
+def test_the_canvas_the_lesson_names_for_all_class_nms_shows_what_it_says():
+    """Lesson 10's 'Things to try' sends the learner to one canvas where a box reads a digit as another class and
+    NMS over all classes removes it (an edition of the detector later, the canvas it named showed nothing of the
+    kind): the explorer, at the settings the lesson starts it with, must show exactly that there."""
+    import re
+
+    import nbformat
+
+    lesson = Path(__file__).resolve().parent.parent / "solutions" / "10_detection" / "10_detection.ipynb"
+    cells = {cell.get("id"): cell.source for cell in nbformat.read(lesson, as_version=4).cells}
+    said = re.search(r"On canvas (\d+) \([^)]*\), switch NMS to all classes: the box that reads (?:the|one) (\d) as "
+                     r"a (\d) disappears", " ".join(cells["71d991e8"].split()))
+    assert said, "the lesson's 'Things to try' no longer names a canvas for NMS over all classes: update this test"
+    canvas, digit, read_as = (int(group) for group in said.groups())
+    start = re.search(r"score_threshold=([\d.]+), iou_threshold=([\d.]+)", cells["bbe5d6f9"])
+    score_threshold, iou_threshold = float(start[1]), float(start[2])
+    assert canvas < 100, "the test's explorer holds the first 100 test canvases"
+    _, data = shipped_outputs()
+    truth = data["labels_test"][canvas]
+    assert digit in truth and read_as not in truth, f"canvas {canvas} holds the digits {sorted(truth[truth >= 0])}"
+
+    ex = shipped_explorer(canvas=canvas, score_threshold=score_threshold, iou_threshold=iou_threshold)
+    labels = ex.decoded[2][canvas]
+
+    def misread(state) -> list:
+        return [int(k) for k, wrong in zip(state["kept"], state["wrong_class"]) if wrong and labels[k] == read_as]
+
+    per_class = misread(ex.state)
+    assert per_class, f"per class, canvas {canvas} keeps no box that reads a {digit} as a {read_as}"
+    right = int(ex.state["right"].sum())
+    ex.set(mode="all classes")
+    assert misread(ex.state) == [] and set(per_class) <= set(ex.state["suppressed"].tolist())
+    assert int(ex.state["right"].sum()) == right, "over all classes the digits found should stay found"
