@@ -2,7 +2,8 @@
 
 Every lesson has a guide; every numbered question of the lesson's Discuss section has a "### N." entry in
 the guide's Discuss part (no more, no fewer); the README's table links every guide; every session plan ends
-within 90 minutes.
+within 90 minutes; the numbers guides quote from a course helper (guide 10: the NMS explorer's counts,
+guide 07: the scaling table) are what the helper computes.
 """
 from __future__ import annotations
 
@@ -91,3 +92,66 @@ def test_every_session_plan_fits_90_minutes(lesson):
     rows = re.findall(r"^\|\s*(\d+)\s*[–-]\s*(\d+)\s*\|", guide.read_text(encoding="utf-8"), re.M)
     assert rows, f"{guide.name} has no session plan (a table with rows like '| 0–10 | together | ... |')"
     assert max(int(end) for _, end in rows) <= 90, f"{guide.name}: a session plan runs past 90 minutes"
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_the_nms_explorer_counts_in_guide_10_are_the_explorers():
+    """Guide 10's "explorer on one screen" quotes the counts NMSExplorer prints over the 500 test canvases; a new
+    detector or a change to the explorer's verdicts leaves them stale (they were, for one edition)."""
+    import numpy as np
+    import torch
+
+    from cnnbook.data import load_detection, load_detector
+    from cnnbook.nms_explorer import decode_outputs, summarise
+    from test_nms_explorer import bench
+
+    text = " ".join((GUIDES / "10_detection.md").read_text(encoding="utf-8").split())
+    said = re.search(r"over all 500 test canvases ([\d,]+) boxes pass, NMS suppresses ([\d,]+) and keeps ([\d,]+), "
+                     r"which find ([\d,]+) of the ([\d,]+) digits \(recall ([\d.]+) %\) with ([\d,]+) wrong boxes "
+                     r"\(precision ([\d.]+) %: ([\d,]+) duplicates, ([\d,]+) on a digit of another class, ([\d,]+) poor "
+                     r"boxes or background\)\. Then IoU 0\.9: NMS suppresses ([\d,]+) boxes?, the duplicates jump to "
+                     r"([\d,]+) and the precision falls to ([\d.]+) %\. Back at 0\.5, switch to all classes: the "
+                     r"wrong-class boxes drop from ([\d,]+) to ([\d,]+), but the digits found drop from ([\d,]+) to "
+                     r"([\d,]+)", text)
+    assert said, "guide 10's explorer paragraph changed its wording: update this test with it"
+    quoted = [_number(group) for group in said.groups()]
+
+    model = bench().TinyYOLO()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in load_detector()["weights"].items()})
+    model.eval()
+    data = load_detection()
+    with torch.no_grad():
+        x = torch.tensor(data["images_test"], dtype=torch.float32)[:, None] / 255
+        raw = torch.cat([model(x[start:start + 100]) for start in range(0, len(x), 100)]).numpy()
+    decoded = decode_outputs(raw)
+    assert len(raw) == 500
+    t = summarise(decoded, data["boxes_test"], data["labels_test"], 0.05, 0.5)
+    wide = summarise(decoded, data["boxes_test"], data["labels_test"], 0.05, 0.9)
+    agnostic = summarise(decoded, data["boxes_test"], data["labels_test"], 0.05, 0.5, per_class=False)
+    wrong = t["kept"] - t["right"]
+    measured = [t["candidates"], t["suppressed"], t["kept"], t["right"], t["digits"],
+                round(100 * t["right"] / t["digits"], 1), wrong, round(100 * t["right"] / t["kept"], 1),
+                t["duplicates"], t["wrong_class"], t["other_wrong"], wide["suppressed"], wide["duplicates"],
+                round(100 * wide["right"] / wide["kept"], 1), t["wrong_class"], agnostic["wrong_class"], t["right"],
+                agnostic["right"]]
+    assert quoted == measured, f"guide 10 quotes {quoted}, the explorer counts {measured}"
+    assert np.isclose(quoted[6], quoted[8] + quoted[9] + quoted[10])
+
+
+def test_the_scaling_table_in_guide_07_is_the_explorers():
+    """Guide 07's Discuss 7 table (the explorer at phi = 1) against cnnbook.scaling, which the explorer draws from."""
+    from cnnbook.scaling import explain_scaling
+
+    text = (GUIDES / "07_architectures.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (compound|depth only|width only|resolution only) \| ([\d.]+), ([\d.]+), (\d+) \| "
+                      r"([\d,]+) \| ([\d.]+) \|$", text, re.M)
+    assert [row[0] for row in rows] == ["compound", "depth only", "width only", "resolution only"], \
+        "guide 07's scaling table changed its form: update this test with it"
+    for strategy, depth, width, resolution, params, macs in rows:
+        got = explain_scaling(1.0, strategy)
+        assert (float(depth), float(width), int(resolution)) == (round(got["depth"], 3), round(got["width"], 3),
+                                                                 got["resolution"]), strategy
+        assert (_number(params), float(macs)) == (got["cost"]["params"], round(got["cost"]["macs"] / 1e9, 2)), strategy
