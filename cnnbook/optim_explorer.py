@@ -128,7 +128,9 @@ def explain_paths(paths: dict[str, np.ndarray], lr: float, momentum: float) -> d
         lines.append(_("Momentum μ = {momentum:.2f} keeps adding up the small, consistent steps along x and gets "
                        "much further.").format(momentum=momentum))
     lines.append(_("RMSProp and Adam divide each coordinate's step by the size of its recent gradients, so both "
-                   "directions move by about lr = {lr:.3g} per step whatever the curvature.").format(lr=lr))
+                   "directions move at one pace whatever the curvature: Adam's first step is lr = {lr:.3g} in each "
+                   "coordinate, RMSProp's {first:.3g} (its mean of squared gradients starts at 0, so at first it "
+                   "divides by a tenth of the gradient's size).").format(lr=lr, first=lr / math.sqrt(1 - RMSPROP_ALPHA)))
     if diverged:
         lines.append(_("Diverged: {methods}.").format(methods=", ".join(_(method) for method in diverged)))
     lines.append(_one_or_many(steps, N_("After {steps} step the lowest loss is {best}'s ({loss:.3g})."),

@@ -58,6 +58,18 @@ def test_adam_first_step_is_lr_per_coordinate():
     np.testing.assert_allclose(path[1] - path[0], [0.05, -0.05], atol=1e-9)
 
 
+def test_the_first_steps_the_explanation_names_are_the_paths():
+    """h80's guide trial: the explorer said RMSProp and Adam both move 'by about lr per step'; RMSProp's first step
+    is ten times lr (its running mean of squared gradients starts at 0)."""
+    for lr in (0.001, 0.3):
+        paths = {m: optimiser_path(m, lr, 0.9, 5) for m in METHODS}
+        message = explain_paths(paths, lr, 0.9)["message"]
+        rmsprop, adam = (np.abs(paths[m][1] - paths[m][0]) for m in ("RMSProp", "Adam"))
+        np.testing.assert_allclose(adam, lr, rtol=1e-6)
+        np.testing.assert_allclose(rmsprop, 10 * lr, rtol=1e-6)
+        assert f"Adam's first step is lr = {lr:.3g} in each coordinate, RMSProp's {10 * lr:.3g}" in message, message
+
+
 def test_momentum_beats_sgd_along_the_flat_valley_and_says_so():
     paths = {m: optimiser_path(m, 0.01, 0.9, 80) for m in METHODS}
     info = explain_paths(paths, 0.01, 0.9)
