@@ -169,7 +169,7 @@ def _why_the_size(n: int, f: int, p: int, s: int, out: int) -> list[str]:
     """Where the output's size comes from, each cause with its own share: the filter's edges (f − 1, less
     what the padding gives back) and the stride (it keeps one window position in s). Never blames the
     stride's shrinking on the padding."""
-    if out == n:
+    if out == n and s == 1:
         return [_("Output {out}×{out} = input size: a 'same' convolution.").format(out=out)]
     stride_one = n + 2 * p - f + 1          # window positions at stride 1
     lines = []
@@ -200,6 +200,10 @@ def _why_the_size(n: int, f: int, p: int, s: int, out: int) -> list[str]:
                       _("The stride shrinks it: of the {positions} window positions at stride 1, stride {s} keeps "
                         "one in {s}, so the output is {out} ({positions}/{s} rounded up).")).format(
             positions=stride_one, s=s, out=out))
+        if out == n:        # h78's trial: n=2, f=1, p=1, s=2 said only "a 'same' convolution"
+            lines.append(_("The output, {out}×{out}, is the input's size again: the padding added as many window "
+                           "positions as the stride takes away (a 'same' convolution keeps the size at stride "
+                           "1).").format(out=out))
     return lines
 
 

@@ -62,14 +62,12 @@ def test_what_the_stride_does_to_the_size_is_said_as_torch_computes_it():
     """The sentence on the stride: it names the window positions at stride 1 and the output as torch computes
     them, says the stride shrinks the output only when it does, and a fraction it gives for the output rounds up
     to it (it once said "the stride shrinks it further ... so the output is 1 (about 7/3)" for a 7×7 filter on a
-    7×7 input, where one window fits and the stride changes nothing)."""
+    7×7 input, where one window fits and the stride changes nothing), also where the output is the input's size."""
     for n, f, p, s in itertools.product(range(1, 13), range(1, 8), range(0, 4), range(2, 5)):
         if f > n + 2 * p:
             continue
         message = explain_settings(n, f, p, s)["message"]
         at_one, at_s = torch_shape(n, n, f, p, 1)[0], torch_shape(n, n, f, p, s)[0]
-        if at_s == n:
-            continue                    # "a 'same' convolution" says all
         said = re.search(r"of the (\d+) window positions at stride 1, stride \d+ keeps one in \d+, so the output is "
                          r"(\d+)([^.]*)\.", message)
         assert ("stride shrinks" in message) == (at_s < at_one), (n, f, p, s, message)
@@ -79,6 +77,9 @@ def test_what_the_stride_does_to_the_size_is_said_as_torch_computes_it():
                 assert math.ceil(int(top) / int(bottom)) == at_s, (n, f, p, s, said[0])
         else:
             assert f"stride s = {s} changes nothing" in message, (n, f, p, s, message)
+        # the input's size again at a stride: said as what it is, never only "a 'same' convolution" (h78: n=2, f=1,
+        # p=1, s=2 said nothing of the stride that cut 4 window positions to 2)
+        assert ("is the input's size again" in message) == (at_s == n < at_one), (n, f, p, s, message)
 
 
 def test_stride_that_does_not_fit_names_the_rows_never_visited():
