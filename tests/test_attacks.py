@@ -1482,3 +1482,41 @@ def test_a_stand_in_kept_by_a_later_exercise_scores_nothing_for_the_earlier_one(
             (t["grade_id"], t["status"]) for t in result["tests"] if t["status"] != "pass"])
         if student == "keeps":
             assert tests["test_box_iou"]["hidden"], tests["test_box_iou"]    # its visible checks passed
+
+
+# The same theft one step further: nms took the course's box_iou out of the lent one's closure (spelled past the
+# tampering regex) and box_iou handed its hidden cases to that. box_iou's own code is wrong where only hidden cases
+# look (more than two boxes), so its points can come only from the course's code. Before, every point and no flag.
+TAKES_THE_COURSE_BOX_IOU_OUT = {
+    "box_iou": KEEPS_THE_COURSE_BOX_IOU["box_iou"].replace(
+        "    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)\n",
+        "    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0) * (1 + 0.01 * (len(a) > 2))\n"),
+    "nms": KEEPS_THE_COURSE_BOX_IOU["nms"].replace(
+        "        _course_iou.append(box_iou)          # during nms's test, box_iou is the course's\n",
+        '''        for _cell in getattr(box_iou, "__clo" + "sure__") or ():
+            _inner = getattr(_cell, "cell_con" + "tents")
+            if callable(_inner) and getattr(_inner, "__name__", "") == "course_box_iou":
+                _course_iou.append(_inner)
+'''),
+}
+
+
+def test_the_course_function_inside_a_lent_stand_in_is_switched_off_after_the_call(tmp_path):
+    """Graded by the real grader (sandboxed): the nms that takes the course's box_iou out of the lent one's closure
+    keeps nms's points, and box_iou gets none of its hidden cases from the course's code: the same score as the
+    same box_iou beside an nms that takes nothing."""
+    from autograde.runner import grade_submission
+    from conftest import LESSONS
+
+    lesson = next(one for one in LESSONS if one.slug == "10_detection")
+    points = points_of_tests(lesson)
+    assert "__clo" in TAKES_THE_COURSE_BOX_IOU_OUT["nms"] and "* (1 + 0.01" in TAKES_THE_COURSE_BOX_IOU_OUT["box_iou"]
+    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    path = write(solved(lesson, TAKES_THE_COURSE_BOX_IOU_OUT), tmp_path / "takes.ipynb")
+    result = grade_submission({"student": "takes", "lesson": lesson.slug, "path": str(path), "limits": limits,
+                               "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    tests = {t["grade_id"]: t for t in result["tests"]}
+    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
+    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
+    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]

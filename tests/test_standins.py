@@ -185,3 +185,55 @@ def test_reaching_the_tests_own_frames_is_flagged(reach):
                                 + KEEPS_THE_STAND_IN["10 box_iou"][2].split("def nms", 1)[1].join(["def nms", ""])})
     assert "tampering" in suspicious_flags(nb, source, lesson.source)
     assert suspicious_flags(solved(lesson), source, lesson.source) == []
+
+
+def test_what_a_lent_function_holds_runs_nothing_after_the_call():
+    """What a lent function holds (its closure: the course's function, the window) is the course's answer too. A
+    hostile trial's nms took the course's box_iou out of the lent one's closure during its test (spelled past the
+    tampering regex: getattr(box_iou, "__clo" + "sure__")) and gave box_iou's hidden cases to it later: every
+    point of box_iou with no flag. What a lent function reaches by its closure, to any depth, is the lend's own copy,
+    switched off when the call ends."""
+    grabbed, during = [], []
+
+    def reachable(obj, depth=0):           # every function reachable from obj through closures and attributes
+        if depth > 4:
+            return
+        if callable(obj):
+            grabbed.append(obj)
+        for cell in getattr(obj, "__closure__", None) or ():
+            try:
+                inner = cell.cell_contents
+            except ValueError:
+                continue
+            reachable(inner, depth + 1)
+        for value in list(getattr(obj, "__dict__", {}).values()):
+            if isinstance(value, dict):
+                for item in list(value.values()):
+                    reachable(item, depth + 1)
+            else:
+                reachable(value, depth + 1)
+
+    def learner(x):
+        reachable(handed["double"])
+        during.extend(_outcome(func, x) for func in grabbed)
+        return handed["double"](x)
+
+    def course_backed():                   # as a lesson's test builds it: the course's function lives in its closure
+        factor = 2
+
+        def course_double(x):
+            return factor * x
+
+        def call(x):
+            global handed
+            with lend({"double": course_double}) as lent:
+                handed = lent
+                return learner(x)
+
+        return call
+
+    assert course_backed()(3) == 6
+    assert 6 in during                     # the lend's copy of the course's function did answer inside the call
+    later = [_outcome(func, 4) for func in grabbed]
+    assert 8 not in later, later
+    assert all(isinstance(outcome, str) for outcome in later), later
