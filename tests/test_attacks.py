@@ -1520,3 +1520,41 @@ def test_the_course_function_inside_a_lent_stand_in_is_switched_off_after_the_ca
     assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
     assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
     assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+
+
+# No lent function needed: the test that lends box_iou holds the course's own between nms's calls, and box_iou found
+# it among all of Python's objects (spelled past the tampering regex) and handed its hidden cases to it. Before,
+# every point and no flag.
+FINDS_THE_COURSE_BOX_IOU = {
+    "box_iou": TAKES_THE_COURSE_BOX_IOU_OUT["box_iou"].replace('''    if _course_iou:
+        return _course_iou[0](boxes_a, boxes_b)
+''', '''    import gc
+    for _found in getattr(gc, "get_obj" + "ects")():
+        if type(_found) is type(box_iou) and _found.__name__ == "course_box_iou":
+            try:
+                return _found(boxes_a, boxes_b)
+            except Exception:
+                pass
+'''),
+    "nms": HONEST_NMS_WRONG_BOX_IOU["nms"],
+}
+
+
+def test_the_course_function_a_test_holds_runs_only_while_it_is_lent(tmp_path):
+    """Graded by the real grader (sandboxed): the box_iou that finds the course's own among Python's objects and
+    hands its cases to it gets none of its hidden cases from the course's code; nms keeps its points."""
+    from autograde.runner import grade_submission
+    from conftest import LESSONS
+
+    lesson = next(one for one in LESSONS if one.slug == "10_detection")
+    points = points_of_tests(lesson)
+    assert "get_obj" in FINDS_THE_COURSE_BOX_IOU["box_iou"] and "_course_iou" not in FINDS_THE_COURSE_BOX_IOU["nms"]
+    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    path = write(solved(lesson, FINDS_THE_COURSE_BOX_IOU), tmp_path / "finds.ipynb")
+    result = grade_submission({"student": "finds", "lesson": lesson.slug, "path": str(path), "limits": limits,
+                               "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    tests = {t["grade_id"]: t for t in result["tests"]}
+    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
+    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
+    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]

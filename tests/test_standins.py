@@ -4,6 +4,7 @@ exercise's hidden cases with it. In-process here (fast); graded through the real
 from __future__ import annotations
 
 import threading
+import types
 
 import nbformat
 import pytest
@@ -236,4 +237,38 @@ def test_what_a_lent_function_holds_runs_nothing_after_the_call():
     assert 6 in during                     # the lend's copy of the course's function did answer inside the call
     later = [_outcome(func, 4) for func in grabbed]
     assert 8 not in later, later
+    assert all(isinstance(outcome, str) for outcome in later), later
+
+
+def test_the_course_function_itself_runs_only_while_it_is_lent():
+    """The test that lends a course function holds it between its calls (lesson 10's course_backed keeps
+    course_box_iou in its closure for every call of nms), where the learner's code can find it without any lent
+    one: a hostile trial's box_iou looked it up among all of Python's objects (gc, spelled past the tampering regex)
+    and handed its hidden cases to it, every point of box_iou with no flag. The course function itself runs only while
+    a call has it lent, and refuses before and after; the test that holds it lends it again as often as it likes."""
+    import gc
+
+    def course_backed():
+        factor = 2
+
+        def course_double(x):
+            return factor * x
+
+        def call(x):
+            with lend({"double": course_double}) as lent:
+                during.append(found(x))
+                return lent["double"](x)
+
+        return call
+
+    def found(x):                          # what the learner's code finds by itself, and what it gives
+        return [_outcome(obj, x) for obj in gc.get_objects()
+                if type(obj) is types.FunctionType and obj.__name__ == "course_double"]
+
+    during: list = []
+    call = course_backed()
+    assert call(3) == 6 and call(5) == 10  # lent as often as the test likes
+    assert 6 in during[0] and 10 in during[1], during       # and found by the learner's code during the call
+    later = found(4)
+    assert later and 8 not in later, later
     assert all(isinstance(outcome, str) for outcome in later), later
