@@ -18,10 +18,11 @@ stack::
 The window is the frame of the function that opened the ``with`` (the test's own ``call``): a lent function checks
 that this very frame is among its callers, and that the ``with`` block is still open. A reference kept and called
 later, from another test, from a thread or from a generator resumed elsewhere, is refused with a sentence that says
-why (in the learner's language). What a lent function holds is reachable through its closure: it holds this lend's
-own copy of each course function (cells of its own), emptied and given code that only refuses when the call ends,
-so a course function taken out of it during the call runs nothing later (a hostile trial's nms took box_iou out
-of the lent one with ``getattr(box_iou, "__clo" + "sure__")``). Frames cannot be made up by the learner's code; reaching a test's own frames
+why (in the learner's language). The course's function itself, which the test holds between its calls and a
+lent function holds in its closure, runs only while a call has it lent: outside, its code only refuses (a hostile
+trial's nms took box_iou out of the lent one with ``getattr(box_iou, "__clo" + "sure__")``, another's box_iou found
+the course's among all objects with gc, and both answered box_iou's hidden cases with it). A function the course's
+one calls must be lent with it (lesson 04 lends layer_shapes with conv_macs). Frames cannot be made up by the learner's code; reaching a test's own frames
 (``sys._getframe``, ``f_back``) is what the grader's ``tampering`` flag names (``autograde.runner.SUSPICIOUS``),
 and this module is sealed with the measurement's code (``autograde.shim``).
 """
@@ -50,27 +51,23 @@ class lend:   # a context manager, named as a verb: `with lend({...}) as lent:`
     def __init__(self, stand_ins: Mapping[str, Callable[..., Any]]):
         self._stand_ins = dict(stand_ins)
         self._frame: Any = None
-        self._copies: list[types.FunctionType] = []
+        self._armed: list[types.FunctionType] = []
 
     def __enter__(self) -> dict[str, Callable[..., Any]]:
         self._frame = _caller_frame(1)
-        # What a lent function holds is reachable through its closure (a learner's code took the course's box_iou out
-        # of it and kept it): it holds this lend's own copy of each function, switched off when the call ends, and
-        # this lend keeps none of the originals.
-        stand_ins, self._stand_ins = self._stand_ins, {}
-        lent = {}
-        for name, func in stand_ins.items():
-            copy = _copy(func)
-            if isinstance(copy, types.FunctionType) and copy is not func:
-                self._copies.append(copy)
-            lent[name] = _lent(name, copy, self)
-        return lent
+        # The course's function itself runs only while a call has it lent: the test that lends it holds it between
+        # its calls, where a learner's code can find it without any lent one (a lent function's closure, gc).
+        for func in self._stand_ins.values():
+            if type(func) is types.FunctionType:
+                _arm(func)
+                self._armed.append(func)
+        return {name: _lent(name, func, self) for name, func in self._stand_ins.items()}
 
     def __exit__(self, *exc: object) -> None:
         self._frame = None
-        copies, self._copies = self._copies, []
-        for copy in copies:
-            _switch_off(copy)
+        armed, self._armed = self._armed, []
+        for func in armed:
+            _disarm(func)
 
     def _covers(self, frame: Any) -> bool:
         lender = self._frame
@@ -95,25 +92,6 @@ def _lent(name: str, func: Callable[..., Any], window: lend) -> Callable[..., An
     return stand_in
 
 
-def _copy(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A copy of a Python function with cells of its own (so that switching it off leaves the original as it was);
-    anything else as it is."""
-    if type(func) is not types.FunctionType:
-        return func
-    cells = []
-    for cell in func.__closure__ or ():
-        try:
-            cells.append(types.CellType(cell.cell_contents))
-        except ValueError:                      # an empty cell stays empty
-            cells.append(types.CellType())
-    copy = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__,
-                              tuple(cells) if func.__closure__ is not None else None)
-    copy.__kwdefaults__ = dict(func.__kwdefaults__) if func.__kwdefaults__ else None
-    copy.__qualname__ = func.__qualname__
-    copy.__doc__ = func.__doc__
-    return copy
-
-
 _REFUSALS: dict[int, types.CodeType] = {}
 
 
@@ -133,13 +111,24 @@ def _refusal(free: int) -> types.CodeType:
     return code
 
 
-def _switch_off(copy: types.FunctionType) -> None:
-    """Empty a copy's cells and give it code that only refuses: a reference to it, or to its cells, kept past the
-    call runs nothing of the course's."""
-    for cell in copy.__closure__ or ():
-        try:
-            del cell.cell_contents
-        except ValueError:
-            pass
-    copy.__code__ = _refusal(len(copy.__closure__ or ()))
-    copy.__defaults__ = copy.__kwdefaults__ = None
+# Each course function lent so far: id -> [the function, the code it runs while lent, the calls that have it lent now].
+_ARMED: dict[int, list] = {}
+
+
+def _arm(func: types.FunctionType) -> None:
+    entry = _ARMED.get(id(func))
+    if entry is None or entry[0] is not func:
+        entry = _ARMED[id(func)] = [func, func.__code__, 0]
+    entry[2] += 1
+    func.__code__ = entry[1]
+
+
+def _disarm(func: types.FunctionType) -> None:
+    """When no call has it lent any more: code that only refuses (its cells, the test's own, stay as they are), so a
+    reference to it, kept or found, runs nothing of the course's."""
+    entry = _ARMED.get(id(func))
+    if entry is None or entry[0] is not func:
+        return
+    entry[2] = max(entry[2] - 1, 0)
+    if entry[2] == 0:
+        func.__code__ = _refusal(len(func.__closure__ or ()))
