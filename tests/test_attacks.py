@@ -1558,3 +1558,47 @@ def test_the_course_function_a_test_holds_runs_only_while_it_is_lent(tmp_path):
     assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
     assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
     assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+
+
+# The test's own call (which lends box_iou and runs nms) is in the kernel too: box_iou found it (gc), called it with its
+# own hidden case waiting in a global, and nms, inside that call, gave the case to the lent box_iou. Before, every
+# point and no flag.
+CALLS_THE_TEST_ITSELF = {
+    "box_iou": FINDS_THE_COURSE_BOX_IOU["box_iou"].replace('''        if type(_found) is type(box_iou) and _found.__name__ == "course_box_iou":
+            try:
+                return _found(boxes_a, boxes_b)
+            except Exception:
+                pass
+''', '''        if type(_found) is type(box_iou) and _found.__qualname__ == "course_backed.<locals>.call":
+            _course_iou[:] = [(boxes_a, boxes_b)]
+            try:
+                _found(np.zeros((1, 4)), np.zeros(1), 0.5)
+            except Exception:
+                pass
+            if len(_course_iou) == 2:
+                return _course_iou.pop()
+'''),
+    "nms": HONEST_NMS_WRONG_BOX_IOU["nms"].replace('''    boxes = np.asarray(boxes''', '''    if _course_iou:
+        _course_iou.append(box_iou(*_course_iou[0]))
+    boxes = np.asarray(boxes'''),
+}
+
+
+def test_a_call_of_the_test_made_by_the_learners_code_lends_nothing(tmp_path):
+    """Graded by the real grader (sandboxed): the box_iou that runs the test's own call of nms to have the lent
+    box_iou answer its hidden case gets none of its hidden cases from the course's code; nms keeps its points."""
+    from autograde.runner import grade_submission
+    from conftest import LESSONS
+
+    lesson = next(one for one in LESSONS if one.slug == "10_detection")
+    points = points_of_tests(lesson)
+    assert "<locals>.call" in CALLS_THE_TEST_ITSELF["box_iou"] and "_course_iou.append(" in CALLS_THE_TEST_ITSELF["nms"]
+    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    path = write(solved(lesson, CALLS_THE_TEST_ITSELF), tmp_path / "calls.ipynb")
+    result = grade_submission({"student": "calls", "lesson": lesson.slug, "path": str(path), "limits": limits,
+                               "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    tests = {t["grade_id"]: t for t in result["tests"]}
+    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
+    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
+    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]

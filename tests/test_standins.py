@@ -272,3 +272,56 @@ def test_the_course_function_itself_runs_only_while_it_is_lent():
     later = found(4)
     assert later and 8 not in later, later
     assert all(isinstance(outcome, str) for outcome in later), later
+
+
+
+def test_a_call_of_the_test_made_by_the_learners_code_lends_nothing(monkeypatch):
+    """The test's own function that lends (lesson 10's call, which runs nms) is in the learner's kernel too: a hostile
+    trial's box_iou found it (gc), called it with its own hidden case waiting in a global, and its nms, called inside
+    that call, gave the case to the lent box_iou: every point of box_iou with no flag. When graded, a call of the
+    test's lends only when nothing but the grader's and the libraries' code is among its callers, in the kernel's main
+    thread: one made from the learner's code (a function of theirs, or their thread) lends nothing, and says why.
+    (Here this file stands for the grader's code, "<learner>" for the learner's.)"""
+    import os
+
+    from cnnbook import standins
+
+    monkeypatch.setattr(standins, "_GRADED", True)
+    monkeypatch.setattr(standins, "_LIBRARY", standins._LIBRARY + (os.path.dirname(os.path.abspath(__file__)) + os.sep,))
+
+    def course_backed():
+        def course_double(x):
+            return 2 * x
+
+        def call(learner_function, x):
+            with lend({"double": course_double}) as lent:
+                return learner_function(lent["double"], x)
+
+        return call
+
+    call = course_backed()
+    learner = {"call": call, "asked": [], "given": [], "threading": threading, "outcome": _outcome}
+    exec(compile("""
+def nms(double, x):                    # the later exercise: gives a waiting case to the lent function
+    if asked:
+        given.append(outcome(double, asked.pop()))
+    return double(x)
+
+
+def earlier(x):                        # the earlier exercise, asked a hidden case: runs the test's call itself
+    asked.append(x)
+    outcome(call, nms, 0)
+    return given.pop()
+
+
+def in_a_thread(x):                    # the same, the test's call run by a thread (threading's code calls it)
+    asked.append(x)
+    worker = threading.Thread(target=call, args=(nms, 0))
+    worker.start()
+    worker.join()
+    return given.pop()
+""", "<learner>", "exec"), learner)
+    assert call(learner["nms"], 3) == 6              # the test's call, made by the grader
+    assert learner["earlier"](21) == "StandInOutsideItsCall"
+    assert learner["in_a_thread"](21) == "StandInOutsideItsCall"
+    assert call(learner["nms"], 5) == 10             # and the test's next call lends again
