@@ -598,6 +598,10 @@ def _fingerprint() -> bytes:
                             add(name, member, id(type(value)), id(value))
             elif module is _SEALED_MODULES[1][0]:                    # cnnbook.measure: its other values too
                 add(name, _plain(obj) if kind is not dict else id(obj))      # (__builtins__: which dict)
+            elif module is _SEALED_MODULES[3][0]:
+                # cnnbook.standins: which object each other name is bound to (_GRADED set back to False would lend to
+                # a call the learner's code makes; its tables change as it lends, and stay the same objects)
+                add(name, id(obj))
     add(id(type(sys)))                  # (a module whose class is replaced answers attribute look-ups as it likes)
     for name in _SEALED_SYS:
         add(name, _plain(_SYS_NAMESPACE.get(name)))
@@ -614,6 +618,10 @@ def _sealed_modules() -> tuple:
     import cnnbook.measure as measuring
     import cnnbook.standins as standins
 
+    # In the learner's kernel (not in the grader's own process, which imports this module too): a call of the test's
+    # lends only when the grader made it (cnnbook.standins.lend), sealed with the rest.
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    standins._GRADED = getattr(shell, "kernel", None) is not None
     return (tuple((module, vars(module)) for module in (sys.modules[__name__], measuring, plain, standins)),
             vars(sys), vars(builtins))
 

@@ -28,16 +28,25 @@ and this module is sealed with the measurement's code (``autograde.shim``).
 """
 from __future__ import annotations
 
+import _thread
 import sys
 import types
 from typing import Any, Callable, Mapping
 
 from .i18n import _
+from .measure import _LIBRARY as _library_code
 
 __all__ = ["lend", "StandInOutsideItsCall"]
 
 # Bound here, before any learner cell: a learner's cell may replace sys._getframe (the seal holds this module's names).
 _caller_frame = sys._getframe
+_thread_id = _thread.get_ident
+_MAIN_THREAD = _thread.get_ident()       # imported by the grader's shim at the kernel's start, in its main thread
+_LIBRARY = _library_code                 # what counts as library code, fixed when cnnbook.measure was imported
+# Set by the grader's shim (autograde.shim) before any learner cell, sealed with the rest: a call of the test's lends
+# only when the grader made it (see lend.__enter__). In a learner's own notebook, and in the course's in-process
+# tests, the test cell's own code is among a lending call's callers.
+_GRADED = False
 
 
 class StandInOutsideItsCall(RuntimeError):
@@ -52,9 +61,16 @@ class lend:   # a context manager, named as a verb: `with lend({...}) as lent:`
         self._stand_ins = dict(stand_ins)
         self._frame: Any = None
         self._armed: list[types.FunctionType] = []
+        self._made_by_the_test = True
 
     def __enter__(self) -> dict[str, Callable[..., Any]]:
-        self._frame = _caller_frame(1)
+        frame = _caller_frame(1)
+        self._made_by_the_test = not _GRADED or _made_by_the_grader(frame)
+        if not self._made_by_the_test:
+            # the test's own function, called by the learner's code (a hostile box_iou ran the test's call of nms with
+            # its hidden case waiting, and nms gave it to the lent box_iou): nothing is lent
+            return {name: _lent(name, func, self) for name, func in self._stand_ins.items()}
+        self._frame = frame
         # The course's function itself runs only while a call has it lent: the test that lends it holds it between
         # its calls, where a learner's code can find it without any lent one (a lent function's closure, gc).
         for func in self._stand_ins.values():
@@ -80,6 +96,10 @@ class lend:   # a context manager, named as a verb: `with lend({...}) as lent:`
 
 def _lent(name: str, func: Callable[..., Any], window: lend) -> Callable[..., Any]:
     def stand_in(*args: Any, **kwargs: Any) -> Any:
+        if not window._made_by_the_test:
+            raise StandInOutsideItsCall(_(
+                "the course's {name} is lent only to a call the test makes, and this call of the test's own code was "
+                "made by your code: call {name} by its name inside your function").format(name=name))
         if not window._covers(_caller_frame(1)):
             raise StandInOutsideItsCall(_(
                 "the course's {name} was lent to your code for one call of the test that handed it over, and that "
@@ -132,3 +152,19 @@ def _disarm(func: types.FunctionType) -> None:
     entry[2] = max(entry[2] - 1, 0)
     if entry[2] == 0:
         func.__code__ = _refusal(len(func.__closure__ or ()))
+
+
+def _made_by_the_grader(frame: Any) -> bool:
+    """Whether the call of ``frame`` (the test's function that lends) was made by the grader: in the kernel's main
+    thread, with nothing but library code (the grader's request server and measurement, the kernel's, Python's)
+    among its callers. Read with str's own methods, as cnnbook.measure reads them. A learner's code that spells its
+    file as a library's is not told apart (see DEVELOPERS.md, "What a kernel can fake")."""
+    if _thread_id() != _MAIN_THREAD:
+        return False
+    caller = frame.f_back
+    while caller is not None:
+        filename = caller.f_code.co_filename
+        if type(filename) is not str or not str.startswith(filename, _LIBRARY):
+            return False
+        caller = caller.f_back
+    return True

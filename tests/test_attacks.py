@@ -1602,3 +1602,20 @@ def test_a_call_of_the_test_made_by_the_learners_code_lends_nothing(tmp_path):
     assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
     assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
     assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+
+
+def test_switching_the_lending_to_a_learners_own_notebook_is_tampering(tmp_path):
+    """The same theft after setting cnnbook.standins._GRADED back to False (lending as in a learner's own notebook),
+    spelled past the tampering regex: the seal sees it, and the grader flags tampering for the instructor."""
+    from autograde.runner import grade_submission
+    from conftest import LESSONS
+
+    lesson = next(one for one in LESSONS if one.slug == "10_detection")
+    answers = {"box_iou": 'import cnnbook.standins as _lending\nvars(_lending)["_GRA" + "DED"] = False\n'
+                          + CALLS_THE_TEST_ITSELF["box_iou"], "nms": CALLS_THE_TEST_ITSELF["nms"]}
+    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    path = write(solved(lesson, answers), tmp_path / "switches.ipynb")
+    result = grade_submission({"student": "switches", "lesson": lesson.slug, "path": str(path), "limits": limits,
+                               "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", result["detail"]
+    assert "tampering" in result["flags"], result["flags"]

@@ -305,7 +305,7 @@ def test_a_call_of_the_test_made_by_the_learners_code_lends_nothing(monkeypatch)
 def nms(double, x):                    # the later exercise: gives a waiting case to the lent function
     if asked:
         given.append(outcome(double, asked.pop()))
-    return double(x)
+    return outcome(double, x)
 
 
 def earlier(x):                        # the earlier exercise, asked a hidden case: runs the test's call itself
