@@ -108,14 +108,9 @@ def answered_cells(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
     return answered
 
 
-def answer_digest(nb: nbformat.NotebookNode, stubs: dict[str, frozenset[str]],
-                  ids: frozenset[str] | None = None) -> str | None:
+def _digest(answered: dict[str, str]) -> str | None:
     """The digest of a notebook's answered cells (grade_id and normalised text, :func:`answered_cells`), or None when
     it answered none (every answer cell empty or as released: such hand-ins are never said to be the same)."""
-    return _digest(answered_cells(nb, stubs, ids))
-
-
-def _digest(answered: dict[str, str]) -> str | None:
     if not answered:
         return None
     return hashlib.sha256(json.dumps(sorted(answered.items()), ensure_ascii=False).encode()).hexdigest()[:32]
@@ -133,14 +128,6 @@ def notebook_answers(nb: nbformat.NotebookNode, lesson: Lesson) -> dict:
     if digest is None:
         return {}
     return {"answer_digest": digest, "answers_given": len(answered), "answer_cells": max(len(stubs), len(answered))}
-
-
-def notebook_digest(nb: nbformat.NotebookNode, lesson: Lesson) -> str | None:
-    """:func:`answer_digest` against the lesson's released editions; None when anything in it cannot be read."""
-    try:
-        return answer_digest(nb, released_stubs(lesson), lesson_ids(lesson))
-    except Exception:  # noqa: BLE001 - a note for the instructor: never a reason a hand-in is not graded
-        return None
 
 
 # Fewest answers a group must share to be listed (every answer cell, in a lesson with fewer): one or two short answers
