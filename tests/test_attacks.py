@@ -1459,23 +1459,36 @@ HONEST_NMS_WRONG_BOX_IOU = {
 }
 
 
-def test_a_stand_in_kept_by_a_later_exercise_scores_nothing_for_the_earlier_one(tmp_path):
-    """Graded by the real grader (sandboxed): the notebook whose nms keeps the course's box_iou loses box_iou's points
-    (the kept stand-in refuses to run after nms's call) and keeps nms's; the honest nms beside a wrong box_iou gets
-    nms's points with the stand-in, and loses only box_iou's."""
+def _graded_detection(tmp_path, student: str, answers: dict[str, str]) -> tuple[dict, dict, dict]:
+    """Lesson 10 solved but for ``answers`` (grade_id -> source), graded by the real grader (sandboxed, one thread):
+    (the result, its tests by grade_id, the lesson's points by test)."""
     from autograde.runner import grade_submission
     from conftest import LESSONS
 
     lesson = next(one for one in LESSONS if one.slug == "10_detection")
-    points = points_of_tests(lesson)
     limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
+    path = write(solved(lesson, answers), tmp_path / f"{student}.ipynb")
+    result = grade_submission({"student": student, "lesson": lesson.slug, "path": str(path), "limits": limits,
+                               "sandbox": True, "threads": 1})
+    assert result["status"] == "graded", (student, result["detail"])
+    return result, {t["grade_id"]: t for t in result["tests"]}, points_of_tests(lesson)
+
+
+def _box_iou_loses_only_its_hidden_cases(result: dict, tests: dict, points: dict) -> None:
+    """nms keeps its points and box_iou loses exactly its own, in its hidden part: none of box_iou's hidden cases was
+    answered by the course's code."""
+    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
+    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
+    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+
+
+def test_a_stand_in_kept_by_a_later_exercise_scores_nothing_for_the_earlier_one(tmp_path):
+    """Graded by the real grader (sandboxed): the notebook whose nms keeps the course's box_iou loses box_iou's points
+    (the kept stand-in refuses to run after nms's call) and keeps nms's; the honest nms beside a wrong box_iou gets
+    nms's points with the stand-in, and loses only box_iou's."""
     for student, answers in (("keeps", KEEPS_THE_COURSE_BOX_IOU), ("honest", HONEST_NMS_WRONG_BOX_IOU)):
         assert "_course_iou" not in answers["nms"] or student == "keeps"
-        path = write(solved(lesson, answers), tmp_path / f"{student}.ipynb")
-        result = grade_submission({"student": student, "lesson": lesson.slug, "path": str(path), "limits": limits,
-                                   "sandbox": True, "threads": 1})
-        assert result["status"] == "graded", result["detail"]
-        tests = {t["grade_id"]: t for t in result["tests"]}
+        result, tests, points = _graded_detection(tmp_path, student, answers)
         assert tests["test_nms"]["status"] == "pass", (student, tests["test_nms"])
         assert tests["test_box_iou"]["status"] == "fail", (student, tests["test_box_iou"])
         assert result["score"] == result["max_score"] - points["test_box_iou"], (student, result["score"], [
@@ -1505,21 +1518,8 @@ def test_the_course_function_inside_a_lent_stand_in_is_switched_off_after_the_ca
     """Graded by the real grader (sandboxed): the nms that takes the course's box_iou out of the lent one's closure
     keeps nms's points, and box_iou gets none of its hidden cases from the course's code: the same score as the
     same box_iou beside an nms that takes nothing."""
-    from autograde.runner import grade_submission
-    from conftest import LESSONS
-
-    lesson = next(one for one in LESSONS if one.slug == "10_detection")
-    points = points_of_tests(lesson)
     assert "__clo" in TAKES_THE_COURSE_BOX_IOU_OUT["nms"] and "* (1 + 0.01" in TAKES_THE_COURSE_BOX_IOU_OUT["box_iou"]
-    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
-    path = write(solved(lesson, TAKES_THE_COURSE_BOX_IOU_OUT), tmp_path / "takes.ipynb")
-    result = grade_submission({"student": "takes", "lesson": lesson.slug, "path": str(path), "limits": limits,
-                               "sandbox": True, "threads": 1})
-    assert result["status"] == "graded", result["detail"]
-    tests = {t["grade_id"]: t for t in result["tests"]}
-    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
-    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
-    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+    _box_iou_loses_only_its_hidden_cases(*_graded_detection(tmp_path, "takes", TAKES_THE_COURSE_BOX_IOU_OUT))
 
 
 # No lent function needed: the test that lends box_iou holds the course's own between nms's calls, and box_iou found
@@ -1543,21 +1543,8 @@ FINDS_THE_COURSE_BOX_IOU = {
 def test_the_course_function_a_test_holds_runs_only_while_it_is_lent(tmp_path):
     """Graded by the real grader (sandboxed): the box_iou that finds the course's own among Python's objects and
     hands its cases to it gets none of its hidden cases from the course's code; nms keeps its points."""
-    from autograde.runner import grade_submission
-    from conftest import LESSONS
-
-    lesson = next(one for one in LESSONS if one.slug == "10_detection")
-    points = points_of_tests(lesson)
     assert "get_obj" in FINDS_THE_COURSE_BOX_IOU["box_iou"] and "_course_iou" not in FINDS_THE_COURSE_BOX_IOU["nms"]
-    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
-    path = write(solved(lesson, FINDS_THE_COURSE_BOX_IOU), tmp_path / "finds.ipynb")
-    result = grade_submission({"student": "finds", "lesson": lesson.slug, "path": str(path), "limits": limits,
-                               "sandbox": True, "threads": 1})
-    assert result["status"] == "graded", result["detail"]
-    tests = {t["grade_id"]: t for t in result["tests"]}
-    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
-    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
-    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+    _box_iou_loses_only_its_hidden_cases(*_graded_detection(tmp_path, "finds", FINDS_THE_COURSE_BOX_IOU))
 
 
 # The test's own call (which lends box_iou and runs nms) is in the kernel too: box_iou found it (gc), called it with its
@@ -1587,35 +1574,14 @@ CALLS_THE_TEST_ITSELF = {
 def test_a_call_of_the_test_made_by_the_learners_code_lends_nothing(tmp_path):
     """Graded by the real grader (sandboxed): the box_iou that runs the test's own call of nms to have the lent
     box_iou answer its hidden case gets none of its hidden cases from the course's code; nms keeps its points."""
-    from autograde.runner import grade_submission
-    from conftest import LESSONS
-
-    lesson = next(one for one in LESSONS if one.slug == "10_detection")
-    points = points_of_tests(lesson)
     assert "<locals>.call" in CALLS_THE_TEST_ITSELF["box_iou"] and "_course_iou.append(" in CALLS_THE_TEST_ITSELF["nms"]
-    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
-    path = write(solved(lesson, CALLS_THE_TEST_ITSELF), tmp_path / "calls.ipynb")
-    result = grade_submission({"student": "calls", "lesson": lesson.slug, "path": str(path), "limits": limits,
-                               "sandbox": True, "threads": 1})
-    assert result["status"] == "graded", result["detail"]
-    tests = {t["grade_id"]: t for t in result["tests"]}
-    assert tests["test_nms"]["status"] == "pass", tests["test_nms"]
-    assert tests["test_box_iou"]["status"] == "fail" and tests["test_box_iou"]["hidden"], tests["test_box_iou"]
-    assert result["score"] == result["max_score"] - points["test_box_iou"], result["score"]
+    _box_iou_loses_only_its_hidden_cases(*_graded_detection(tmp_path, "calls", CALLS_THE_TEST_ITSELF))
 
 
 def test_switching_the_lending_to_a_learners_own_notebook_is_tampering(tmp_path):
     """The same theft after setting cnnbook.standins._GRADED back to False (lending as in a learner's own notebook),
     spelled past the tampering regex: the seal sees it, and the grader flags tampering for the instructor."""
-    from autograde.runner import grade_submission
-    from conftest import LESSONS
-
-    lesson = next(one for one in LESSONS if one.slug == "10_detection")
     answers = {"box_iou": 'import cnnbook.standins as _lending\nvars(_lending)["_GRA" + "DED"] = False\n'
                           + CALLS_THE_TEST_ITSELF["box_iou"], "nms": CALLS_THE_TEST_ITSELF["nms"]}
-    limits = {"cell_seconds": 60.0, "memory_bytes": int(1.5 * 2 ** 30)}
-    path = write(solved(lesson, answers), tmp_path / "switches.ipynb")
-    result = grade_submission({"student": "switches", "lesson": lesson.slug, "path": str(path), "limits": limits,
-                               "sandbox": True, "threads": 1})
-    assert result["status"] == "graded", result["detail"]
+    result, _, _ = _graded_detection(tmp_path, "switches", answers)
     assert "tampering" in result["flags"], result["flags"]
